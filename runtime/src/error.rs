@@ -1,0 +1,160 @@
+//! The one error type of the runtime.
+
+use core::fmt;
+
+/// Which part of a model file an error is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Section {
+    Header,
+    SectionTable,
+    Metadata,
+    Graph,
+    Weights,
+    Preprocess,
+    FeatureStats,
+    Golden,
+    Signature,
+}
+
+impl Section {
+    fn name(self) -> &'static str {
+        match self {
+            Section::Header => "header",
+            Section::SectionTable => "section table",
+            Section::Metadata => "metadata",
+            Section::Graph => "graph",
+            Section::Weights => "weights",
+            Section::Preprocess => "preprocess",
+            Section::FeatureStats => "feature statistics",
+            Section::Golden => "golden vectors",
+            Section::Signature => "signature",
+        }
+    }
+}
+
+/// Everything that can go wrong when loading or running a model.
+///
+/// Errors are values: no function of this crate panics on any input bytes.
+/// Indices (`tensor`, `op`) refer to the graph as shown by `ferrite inspect`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Error {
+    /// The bytes do not start with the ferrite magic: not a model file.
+    BadMagic,
+    /// The file's format major version is not one this runtime reads.
+    UnsupportedVersion { major: u16, minor: u16 },
+    /// The file is shorter than its header says (or than a header).
+    Truncated { expected: usize, actual: usize },
+    /// The CRC-32 of the body does not match the header: the file is corrupted.
+    Checksum { expected: u32, actual: u32 },
+    /// A section is malformed: out of bounds, misaligned, duplicated, or missing.
+    BadSection { section: Section },
+    /// A required section kind unknown to this runtime.
+    UnknownSection { kind: u16 },
+    /// A structured record failed to decode.
+    Decode { section: Section, index: u32 },
+    /// A tensor definition is inconsistent (shape, dtype, location or quantization).
+    BadTensor { tensor: u32 },
+    /// An op is malformed: wrong arity, operand types or shapes, or bad attributes.
+    BadOp { op: u32 },
+    /// An op this build does not implement (unknown, or its feature is disabled).
+    UnsupportedOp { op: u32 },
+    /// The arena plan is invalid: a tensor outside the arena, or two tensors alive
+    /// at the same step overlap.
+    BadPlan { tensor: u32 },
+    /// The model bytes are not aligned to 16 bytes (see `Model::load`).
+    Misaligned,
+    /// The caller's arena is smaller than `Model::arena_size()`.
+    ArenaTooSmall { needed: usize, actual: usize },
+    /// An input or output buffer has the wrong number of elements.
+    WrongLength { expected: usize, actual: usize },
+    /// An index (input, output, label…) does not exist.
+    NoSuchIndex { index: u32 },
+    /// A value the model cannot accept (NaN/inf where the input policy forbids it,
+    /// an unknown category…); `feature` is the input column.
+    InvalidInput { feature: u32 },
+    /// A golden vector stored in the model did not reproduce.
+    GoldenMismatch { index: u32 },
+    /// The model's signature did not verify.
+    BadSignature,
+    /// The operation needs a feature that this build was compiled without.
+    Unsupported,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Error::BadMagic => f.write_str("not a ferrite model (bad magic)"),
+            Error::UnsupportedVersion { major, minor } => {
+                write!(f, "unsupported model format version {major}.{minor}")
+            }
+            Error::Truncated { expected, actual } => {
+                write!(f, "model truncated: expected {expected} bytes, got {actual}")
+            }
+            Error::Checksum { expected, actual } => write!(
+                f,
+                "model corrupted: CRC-32 {actual:#010x} does not match header {expected:#010x}"
+            ),
+            Error::BadSection { section } => write!(f, "malformed {} section", section.name()),
+            Error::UnknownSection { kind } => {
+                write!(f, "unknown required section kind {kind}: newer model format?")
+            }
+            Error::Decode { section, index } => {
+                write!(f, "cannot decode record {index} of the {} section", section.name())
+            }
+            Error::BadTensor { tensor } => write!(f, "tensor {tensor} is malformed"),
+            Error::BadOp { op } => write!(f, "op {op} is malformed"),
+            Error::UnsupportedOp { op } => {
+                write!(f, "op {op} is not supported by this build of the runtime")
+            }
+            Error::BadPlan { tensor } => write!(f, "arena plan is invalid at tensor {tensor}"),
+            Error::Misaligned => f.write_str("model bytes must be 16-byte aligned"),
+            Error::ArenaTooSmall { needed, actual } => {
+                write!(f, "arena too small: need {needed} bytes, got {actual}")
+            }
+            Error::WrongLength { expected, actual } => {
+                write!(f, "wrong length: expected {expected} values, got {actual}")
+            }
+            Error::NoSuchIndex { index } => write!(f, "no such index {index}"),
+            Error::InvalidInput { feature } => write!(f, "invalid value in input feature {feature}"),
+            Error::GoldenMismatch { index } => write!(f, "golden vector {index} did not reproduce"),
+            Error::BadSignature => f.write_str("model signature does not verify"),
+            Error::Unsupported => f.write_str("not supported by this build"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for Error {}
+
+impl Error {
+    /// A stable small integer for C and JS bindings (never reused).
+    pub fn code(&self) -> u32 {
+        match self {
+            Error::BadMagic => 1,
+            Error::UnsupportedVersion { .. } => 2,
+            Error::Truncated { .. } => 3,
+            Error::Checksum { .. } => 4,
+            Error::BadSection { .. } => 5,
+            Error::UnknownSection { .. } => 6,
+            Error::Decode { .. } => 7,
+            Error::BadTensor { .. } => 8,
+            Error::BadOp { .. } => 9,
+            Error::UnsupportedOp { .. } => 10,
+            Error::BadPlan { .. } => 11,
+            Error::Misaligned => 12,
+            Error::ArenaTooSmall { .. } => 13,
+            Error::WrongLength { .. } => 14,
+            Error::NoSuchIndex { .. } => 15,
+            Error::InvalidInput { .. } => 16,
+            Error::GoldenMismatch { .. } => 17,
+            Error::BadSignature => 18,
+            Error::Unsupported => 19,
+        }
+    }
+}
+
+/// Result with the runtime's [`Error`].
+pub type Result<T, E = Error> = core::result::Result<T, E>;

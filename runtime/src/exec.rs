@@ -1,0 +1,536 @@
+//! Sessions: run a validated model over an arena.
+
+use crate::error::{Error, Result};
+use crate::format::types::{
+    Activation, DType, Location, Op, OpDef, TensorDef, MAX_OP_INPUTS, MAX_RANK,
+};
+use crate::format::ALIGN;
+use crate::kernels::{f32 as kf, generic as kg, int8 as ki};
+use crate::model::{elements, per_tensor, Model};
+use crate::validate::i32_table;
+use heapless::Vec as HVec;
+
+/// A 16-byte aligned static arena, for firmware: `static mut`-free use is
+/// `let mut arena = ferrite::Arena::<4096>::new();`.
+#[derive(Debug)]
+#[repr(C, align(16))]
+pub struct Arena<const N: usize>(pub [u8; N]);
+
+impl<const N: usize> Arena<N> {
+    /// A zeroed arena.
+    pub const fn new() -> Self {
+        Arena([0; N])
+    }
+}
+
+impl<const N: usize> Default for Arena<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// One inference context: a model and the arena its tensors live in.
+///
+/// A session is cheap; create one per thread. `run` allocates nothing and, on a
+/// validated model, can only fail on the caller's own arguments.
+#[derive(Debug)]
+pub struct Session<'m, 'a> {
+    model: &'m Model<'a>,
+    arena: &'m mut [u8],
+}
+
+impl<'m, 'a> Session<'m, 'a> {
+    /// A session over a caller-supplied arena of at least [`Model::arena_size`] bytes
+    /// when `arena` is 16-byte aligned (e.g. [`Arena`]), or 15 bytes more when it is not.
+    pub fn new(model: &'m Model<'a>, arena: &'m mut [u8]) -> Result<Self> {
+        let need = model.arena_size();
+        let skip = arena.as_ptr().align_offset(ALIGN);
+        let avail = arena.len().saturating_sub(skip);
+        if skip >= ALIGN || avail < need {
+            return Err(Error::ArenaTooSmall { needed: need + ALIGN - 1, actual: arena.len() });
+        }
+        let arena = &mut arena[skip..skip + need];
+        Ok(Session { model, arena })
+    }
+
+    /// The model this session runs.
+    pub fn model(&self) -> &'m Model<'a> {
+        self.model
+    }
+
+    fn io_tensor(&self, outputs: bool, i: usize) -> Result<TensorDef<'a>> {
+        if outputs {
+            self.model.output(i)
+        } else {
+            self.model.input(i)
+        }
+    }
+
+    fn arena_range(t: &TensorDef<'_>) -> core::ops::Range<usize> {
+        match t.location {
+            Location::Arena { offset, .. } => {
+                offset as usize..offset as usize + t.byte_len().unwrap_or(0)
+            }
+            Location::Weights { .. } => 0..0,
+        }
+    }
+
+    /// Writes raw bytes (little-endian, the tensor's dtype) into input `i`.
+    pub fn set_input_bytes(&mut self, i: usize, bytes: &[u8]) -> Result<()> {
+        let t = self.io_tensor(false, i)?;
+        let r = Self::arena_range(&t);
+        if bytes.len() != r.len() {
+            return Err(Error::WrongLength { expected: r.len(), actual: bytes.len() });
+        }
+        self.arena[r].copy_from_slice(bytes);
+        Ok(())
+    }
+
+    /// Writes f32 values into input `i`, quantizing them when the input is int8/uint8.
+    pub fn set_input_f32(&mut self, i: usize, values: &[f32]) -> Result<()> {
+        let t = self.io_tensor(false, i)?;
+        let n = elements(&t.shape);
+        if values.len() != n {
+            return Err(Error::WrongLength { expected: n, actual: values.len() });
+        }
+        let dst = &mut self.arena[Self::arena_range(&t)];
+        match (t.dtype, per_tensor(&t)) {
+            (DType::F32, _) => cast_mut::<f32>(dst)?.copy_from_slice(values),
+            (DType::I8, Some((s, z))) => kf::quantize_i8(values, s, z, cast_mut(dst)?),
+            (DType::U8, Some((s, z))) => kf::quantize_u8(values, s, z, dst),
+            _ => return Err(Error::Unsupported),
+        }
+        Ok(())
+    }
+
+    /// Raw bytes of output `i` (valid after [`run`](Self::run)).
+    pub fn output_bytes(&self, i: usize) -> Result<&[u8]> {
+        let t = self.io_tensor(true, i)?;
+        Ok(&self.arena[Self::arena_range(&t)])
+    }
+
+    /// Output `i` as f32, dequantized when it is int8/uint8.
+    pub fn output_f32(&self, i: usize, out: &mut [f32]) -> Result<()> {
+        let t = self.io_tensor(true, i)?;
+        let n = elements(&t.shape);
+        if out.len() != n {
+            return Err(Error::WrongLength { expected: n, actual: out.len() });
+        }
+        let src = &self.arena[Self::arena_range(&t)];
+        match (t.dtype, per_tensor(&t)) {
+            (DType::F32, _) => out.copy_from_slice(cast::<f32>(src)?),
+            (DType::I8, Some((s, z))) => kf::dequantize_i8(cast(src)?, s, z, out),
+            (DType::U8, Some((s, z))) => kf::dequantize_u8(src, s, z, out),
+            (DType::I8, None) => out.iter_mut().zip(cast::<i8>(src)?).for_each(|(o, &v)| *o = v as f32),
+            (DType::I32, _) => out.iter_mut().zip(cast::<i32>(src)?).for_each(|(o, &v)| *o = v as f32),
+            (DType::I64, _) => out.iter_mut().zip(cast::<i64>(src)?).for_each(|(o, &v)| *o = v as f32),
+            _ => return Err(Error::Unsupported),
+        }
+        Ok(())
+    }
+
+    /// One prediction: `features` into input 0, run, output 0 as f32 `scores`.
+    /// Returns the index of the largest score for a multi-value output (a class
+    /// label index, see [`Model::labels`]) and `None` for a single value.
+    ///
+    /// NaN and infinities are rejected with [`Error::InvalidInput`] naming the feature.
+    pub fn predict(&mut self, features: &[f32], scores: &mut [f32]) -> Result<Option<usize>> {
+        if let Some(i) = features.iter().position(|v| !v.is_finite()) {
+            return Err(Error::InvalidInput { feature: i as u32 });
+        }
+        self.set_input_f32(0, features)?;
+        self.run()?;
+        self.output_f32(0, scores)?;
+        Ok(if scores.len() > 1 { Some(argmax(scores)) } else { None })
+    }
+
+    /// Runs every op in order.
+    pub fn run(&mut self) -> Result<()> {
+        for s in 0..self.model.ops.len() {
+            let def = self.model.ops.get(s)?;
+            self.step(s, &def)?;
+        }
+        Ok(())
+    }
+
+    /// Runs every op in order and calls `observe(op_index, output_def, output_bytes)`
+    /// after each one: per-layer validation and calibration read every intermediate
+    /// tensor this way (the arena reuses memory, so read it inside the callback).
+    pub fn run_observed(&mut self, mut observe: impl FnMut(u32, &TensorDef<'a>, &[u8])) -> Result<()> {
+        for s in 0..self.model.ops.len() {
+            let def = self.model.ops.get(s)?;
+            self.step(s, &def)?;
+            let o = *def.outputs.first().ok_or(Error::BadOp { op: s })?;
+            let out = self.model.tensors.get(o)?;
+            observe(s, &out, &self.arena[Self::arena_range(&out)]);
+        }
+        Ok(())
+    }
+
+    /// Runs golden vector `g` stored in the model and compares the output bytes.
+    pub fn check_golden(&mut self, g: u32) -> Result<()> {
+        let v = self.model.golden(g)?;
+        for (i, b) in v.inputs.iter().enumerate() {
+            self.set_input_bytes(i, b)?;
+        }
+        self.run()?;
+        for (i, b) in v.outputs.iter().enumerate() {
+            if self.output_bytes(i)? != *b {
+                return Err(Error::GoldenMismatch { index: g });
+            }
+        }
+        Ok(())
+    }
+
+    fn step(&mut self, s: u32, def: &OpDef) -> Result<()> {
+        let m = self.model;
+        let internal = Error::BadOp { op: s };
+        let mut ts: HVec<TensorDef<'a>, MAX_OP_INPUTS> = HVec::new();
+        for &i in def.inputs.iter() {
+            ts.push(m.tensors.get(i)?).map_err(|_| internal)?;
+        }
+        let out = m.tensors.get(*def.outputs.first().ok_or(internal)?)?;
+        let orange = Self::arena_range(&out);
+        let (lo, rest) = self.arena.split_at_mut(orange.start);
+        let (y, hi) = rest.split_at_mut(orange.len());
+        let (lo, hi) = (&*lo, &*hi);
+        let hi_base = orange.end;
+        let bytes = |t: &TensorDef<'_>| -> Result<&[u8]> {
+            match t.location {
+                Location::Weights { .. } => m.constant_bytes(t).ok_or(internal),
+                Location::Arena { offset, .. } => {
+                    let (o, n) = (offset as usize, t.byte_len().unwrap_or(0));
+                    if o + n <= lo.len() {
+                        Ok(&lo[o..o + n])
+                    } else {
+                        hi.get(o - hi_base..o - hi_base + n).ok_or(internal)
+                    }
+                }
+            }
+        };
+        let x = &ts[0];
+        let xb = bytes(x)?;
+        let (xs, xr) = dims(&x.shape);
+        let (ys, yr) = dims(&out.shape);
+        match &def.op {
+            Op::FullyConnected { act, q } => {
+                let w = &ts[1];
+                let (n, k) = (w.shape[0] as usize, w.shape[1] as usize);
+                let batch = elements(&x.shape) / k.max(1);
+                let wb = bytes(w)?;
+                let bb = match ts.get(2) {
+                    Some(b) => Some(bytes(b)?),
+                    None => None,
+                };
+                match q {
+                    None => kf::fully_connected(
+                        cast(xb)?,
+                        cast(wb)?,
+                        bb.map(cast).transpose()?,
+                        batch,
+                        k,
+                        n,
+                        act_range(act),
+                        cast_mut(y)?,
+                    ),
+                    Some(q) => {
+                        let (_, xz) = per_tensor(x).ok_or(internal)?;
+                        let (_, oz) = per_tensor(&out).ok_or(internal)?;
+                        let rq = i32_table(m.weights, q.requant, 2 * q.channels as usize).ok_or(internal)?;
+                        ki::fully_connected(
+                            cast(xb)?,
+                            xz,
+                            cast(wb)?,
+                            bb.map(cast).transpose()?,
+                            batch,
+                            k,
+                            n,
+                            rq,
+                            oz,
+                            q.act_min,
+                            q.act_max,
+                            cast_mut(y)?,
+                        )
+                    }
+                }
+            }
+            Op::MatMul => {
+                let b = &ts[1];
+                let (bs, br) = dims(&b.shape);
+                kf::matmul(cast(xb)?, &xs[..xr], cast(bytes(b)?)?, &bs[..br], cast_mut(y)?, &ys[..yr]);
+            }
+            #[cfg(feature = "ops-conv")]
+            Op::Conv { window, groups, act, q } => {
+                let w = &ts[1];
+                let (ws, _) = dims(&w.shape);
+                let x4 = nchw(&xs, xr);
+                let y4 = nchw(&ys, yr);
+                let w4 = if xr == 3 { [ws[0], ws[1], 1, ws[2]] } else { [ws[0], ws[1], ws[2], ws[3]] };
+                let wb = bytes(w)?;
+                let bb = match ts.get(2) {
+                    Some(b) => Some(bytes(b)?),
+                    None => None,
+                };
+                let g = *groups as usize;
+                match q {
+                    None => kf::conv2d(
+                        cast(xb)?,
+                        x4,
+                        cast(wb)?,
+                        w4,
+                        bb.map(cast).transpose()?,
+                        window,
+                        g,
+                        act_range(act),
+                        cast_mut(y)?,
+                        y4,
+                    ),
+                    Some(q) => {
+                        let (_, xz) = per_tensor(x).ok_or(internal)?;
+                        let (_, oz) = per_tensor(&out).ok_or(internal)?;
+                        let rq = i32_table(m.weights, q.requant, 2 * q.channels as usize).ok_or(internal)?;
+                        ki::conv2d(
+                            cast(xb)?,
+                            x4,
+                            xz,
+                            cast(wb)?,
+                            w4,
+                            bb.map(cast).transpose()?,
+                            window,
+                            g,
+                            rq,
+                            oz,
+                            q.act_min,
+                            q.act_max,
+                            cast_mut(y)?,
+                            y4,
+                        )
+                    }
+                }
+            }
+            #[cfg(feature = "ops-pool")]
+            Op::MaxPool { window } => {
+                let (x4, y4) = (nchw(&xs, xr), nchw(&ys, yr));
+                match x.dtype {
+                    DType::I8 => ki::max_pool2d(cast(xb)?, x4, window, cast_mut(y)?, y4),
+                    _ => kf::max_pool2d(cast(xb)?, x4, window, cast_mut(y)?, y4),
+                }
+            }
+            #[cfg(feature = "ops-pool")]
+            Op::AvgPool { window, count_include_pad } => {
+                let (x4, y4) = (nchw(&xs, xr), nchw(&ys, yr));
+                let c = *count_include_pad;
+                match x.dtype {
+                    DType::I8 => ki::avg_pool2d(cast(xb)?, x4, window, c, cast_mut(y)?, y4),
+                    _ => kf::avg_pool2d(cast(xb)?, x4, window, c, cast_mut(y)?, y4),
+                }
+            }
+            #[cfg(feature = "ops-pool")]
+            Op::GlobalAvgPool | Op::GlobalMaxPool => {
+                let ch = xs[0] * xs[1];
+                let sp = elements(&x.shape) / ch.max(1);
+                let avg = matches!(def.op, Op::GlobalAvgPool);
+                match (x.dtype, avg) {
+                    (DType::I8, true) => ki::global_avg_pool(cast(xb)?, ch, sp, cast_mut(y)?),
+                    (DType::I8, false) => ki::global_max_pool(cast(xb)?, ch, sp, cast_mut(y)?),
+                    (_, true) => kf::global_avg_pool(cast(xb)?, ch, sp, cast_mut(y)?),
+                    (_, false) => kf::global_max_pool(cast(xb)?, ch, sp, cast_mut(y)?),
+                }
+            }
+            Op::Binary { op, act, q } => {
+                let b = &ts[1];
+                let (bs, br) = dims(&b.shape);
+                let bb = bytes(b)?;
+                match q {
+                    None => kf::binary(
+                        *op,
+                        cast(xb)?,
+                        &xs[..xr],
+                        cast(bb)?,
+                        &bs[..br],
+                        act_range(act),
+                        cast_mut(y)?,
+                        &ys[..yr],
+                    ),
+                    Some(q) => ki::binary(*op, q, cast(xb)?, &xs[..xr], cast(bb)?, &bs[..br], cast_mut(y)?, &ys[..yr]),
+                }
+            }
+            Op::Unary { op } => kf::unary(*op, cast(xb)?, cast_mut(y)?),
+            Op::Lut => ki::lut(cast(xb)?, bytes(&ts[1])?, cast_mut(y)?),
+            Op::Softmax { axis, log } => {
+                let a = *axis as usize;
+                let outer = xs[..a].iter().product();
+                let inner = xs[a + 1..xr].iter().product();
+                match x.dtype {
+                    DType::I8 => {
+                        let table: &[u32] = cast(bytes(&ts[1])?)?;
+                        ki::softmax(cast(xb)?, outer, xs[a], inner, table, cast_mut(y)?)
+                    }
+                    _ => kf::softmax(cast(xb)?, outer, xs[a], inner, *log, cast_mut(y)?),
+                }
+            }
+            Op::Reshape => y.copy_from_slice(xb),
+            #[cfg(feature = "ops-shape")]
+            Op::Transpose { perm } => {
+                let mut p = [0usize; MAX_RANK];
+                for (d, &v) in p.iter_mut().zip(perm.iter()) {
+                    *d = v as usize;
+                }
+                kg::transpose(xb, &xs[..xr], &p[..xr], x.dtype.size(), y);
+            }
+            #[cfg(feature = "ops-shape")]
+            Op::Concat { axis } => {
+                let a = *axis as usize;
+                let mut parts: HVec<&[u8], MAX_OP_INPUTS> = HVec::new();
+                let mut adims: HVec<usize, MAX_OP_INPUTS> = HVec::new();
+                for t in ts.iter() {
+                    parts.push(bytes(t)?).map_err(|_| internal)?;
+                    adims.push(t.shape[a] as usize).map_err(|_| internal)?;
+                }
+                let outer = xs[..a].iter().product();
+                let inner: usize = xs[a + 1..xr].iter().product();
+                kg::concat(&parts, &adims, outer, inner * x.dtype.size(), y);
+            }
+            #[cfg(feature = "ops-shape")]
+            Op::Pad { pads, value } => {
+                let mut p = [0usize; 2 * MAX_RANK];
+                for (d, &v) in p.iter_mut().zip(pads.iter()) {
+                    *d = v as usize;
+                }
+                let fill_f = value.to_le_bytes();
+                let fill_i8 = [(*value as i32) as u8];
+                let fill: &[u8] = if x.dtype == DType::F32 { &fill_f } else { &fill_i8 };
+                kg::pad(xb, &xs[..xr], &p[..2 * xr], x.dtype.size(), fill, y);
+            }
+            Op::ArgMax { axis, select_last, .. } => {
+                let a = *axis as usize;
+                let outer = xs[..a].iter().product();
+                let inner = xs[a + 1..xr].iter().product();
+                match x.dtype {
+                    DType::I8 => ki::argmax_i8(cast(xb)?, outer, xs[a], inner, *select_last, cast_mut(y)?),
+                    _ => kf::argmax(cast(xb)?, outer, xs[a], inner, *select_last, cast_mut(y)?),
+                }
+            }
+            Op::Quantize => {
+                let (s, z) = per_tensor(&out).ok_or(internal)?;
+                match out.dtype {
+                    DType::I8 => kf::quantize_i8(cast(xb)?, s, z, cast_mut(y)?),
+                    _ => kf::quantize_u8(cast(xb)?, s, z, y),
+                }
+            }
+            Op::Dequantize => {
+                let (s, z) = per_tensor(x).ok_or(internal)?;
+                match x.dtype {
+                    DType::I8 => kf::dequantize_i8(cast(xb)?, s, z, cast_mut(y)?),
+                    _ => kf::dequantize_u8(xb, s, z, cast_mut(y)?),
+                }
+            }
+            Op::Requantize { rq } => {
+                let (_, xz) = per_tensor(x).ok_or(internal)?;
+                let (_, oz) = per_tensor(&out).ok_or(internal)?;
+                ki::requantize(cast(xb)?, xz, *rq, oz, cast_mut(y)?)
+            }
+            Op::Cast => cast_op(x.dtype, out.dtype, xb, y).ok_or(internal)?,
+            #[allow(unreachable_patterns)]
+            _ => return Err(Error::UnsupportedOp { op: s }),
+        }
+        Ok(())
+    }
+}
+
+fn cast_op(from: DType, to: DType, x: &[u8], y: &mut [u8]) -> Option<()> {
+    fn each<A: bytemuck::Pod, B: bytemuck::Pod>(x: &[u8], y: &mut [u8], f: impl Fn(A) -> B) -> Option<()> {
+        let x: &[A] = bytemuck::try_cast_slice(x).ok()?;
+        let y: &mut [B] = bytemuck::try_cast_slice_mut(y).ok()?;
+        y.iter_mut().zip(x).for_each(|(o, &v)| *o = f(v));
+        Some(())
+    }
+    match (from, to) {
+        (DType::F16, DType::F32) => {
+            for (o, c) in y.chunks_exact_mut(4).zip(x.chunks_exact(2)) {
+                let h = half::f16::from_le_bytes([c[0], c[1]]);
+                o.copy_from_slice(&h.to_f32().to_le_bytes());
+            }
+            Some(())
+        }
+        (DType::I64, DType::I32) => each(x, y, |v: i64| v as i32),
+        (DType::I32, DType::I64) => each(x, y, |v: i32| v as i64),
+        (DType::I32, DType::F32) => each(x, y, |v: i32| v as f32),
+        (DType::I64, DType::F32) => each(x, y, |v: i64| v as f32),
+        (DType::F32, DType::I32) => each(x, y, |v: f32| v as i32),
+        (DType::F32, DType::I64) => each(x, y, |v: f32| v as i64),
+        (a, b) if a == b => {
+            y.copy_from_slice(x);
+            Some(())
+        }
+        _ => None,
+    }
+}
+
+/// Index of the largest value (first on ties; NaN never wins).
+pub(crate) fn argmax(v: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] || v[best].is_nan() && !x.is_nan() {
+            best = i;
+        }
+    }
+    best
+}
+
+fn act_range(a: &Activation) -> (f32, f32) {
+    match *a {
+        Activation::None => (f32::NEG_INFINITY, f32::INFINITY),
+        Activation::Relu => (0.0, f32::INFINITY),
+        Activation::Clip { min, max } => (min, max),
+    }
+}
+
+fn dims(shape: &[u32]) -> ([usize; MAX_RANK], usize) {
+    let mut d = [1usize; MAX_RANK];
+    for (o, &v) in d.iter_mut().zip(shape) {
+        *o = v as usize;
+    }
+    (d, shape.len())
+}
+
+#[cfg(any(feature = "ops-conv", feature = "ops-pool"))]
+fn nchw(d: &[usize; MAX_RANK], rank: usize) -> [usize; 4] {
+    if rank == 3 {
+        [d[0], d[1], 1, d[2]]
+    } else {
+        [d[0], d[1], d[2], d[3]]
+    }
+}
+
+fn cast<T: bytemuck::Pod>(b: &[u8]) -> Result<&[T]> {
+    bytemuck::try_cast_slice(b).map_err(|_| Error::Misaligned)
+}
+
+fn cast_mut<T: bytemuck::Pod>(b: &mut [u8]) -> Result<&mut [T]> {
+    bytemuck::try_cast_slice_mut(b).map_err(|_| Error::Misaligned)
+}
+
+/// A session that owns its arena (needs the `alloc` feature).
+#[cfg(feature = "alloc")]
+#[derive(Debug)]
+pub struct OwnedSession<'m, 'a> {
+    model: &'m Model<'a>,
+    arena: alloc::vec::Vec<u128>,
+}
+
+#[cfg(feature = "alloc")]
+impl<'m, 'a> OwnedSession<'m, 'a> {
+    /// Allocates an aligned arena of exactly [`Model::arena_size`] bytes.
+    pub fn new(model: &'m Model<'a>) -> Self {
+        let arena = alloc::vec![0u128; model.arena_size().div_ceil(16)];
+        OwnedSession { model, arena }
+    }
+
+    /// A borrowed session over the owned arena.
+    pub fn session(&mut self) -> Session<'_, 'a> {
+        let arena = bytemuck::cast_slice_mut::<u128, u8>(&mut self.arena);
+        // The arena is aligned and exactly sized, so `Session::new` cannot fail.
+        Session { model: self.model, arena: &mut arena[..self.model.arena_size()] }
+    }
+}

@@ -1,0 +1,298 @@
+//! The `.fer` container: header, section table, CRC, and indexed record tables.
+//!
+//! ```text
+//! offset 0   header (32 bytes, little-endian)
+//!            magic "FRTM" | major u16 | minor u16 | flags u32 | total_len u32
+//!            body_crc u32 | section_count u16 | reserved u16 | reserved [u8; 8]
+//! offset 32  section table: section_count entries of 16 bytes
+//!            kind u16 | flags u16 (bit 0: required) | offset u32 | len u32 | reserved u32
+//!            sections, each starting at a 16-byte aligned offset
+//! ```
+//! The CRC-32 (IEEE, reflected, as in zlib) covers bytes `0..total_len` with the CRC
+//! field itself (bytes 16..20) read as zeros, so no byte of the file goes unchecked.
+//! `docs/format.md` is the normative description.
+
+pub mod types;
+#[cfg(feature = "write")]
+pub mod write;
+
+use crate::error::{Error, Result, Section};
+use core::marker::PhantomData;
+use serde::Deserialize;
+
+/// The four magic bytes at offset 0.
+pub const MAGIC: [u8; 4] = *b"FRTM";
+/// Format major version written and read by this runtime.
+pub const VERSION_MAJOR: u16 = 1;
+/// Format minor version written by this runtime (it reads every minor of its major).
+pub const VERSION_MINOR: u16 = 0;
+/// Size of the fixed header.
+pub const HEADER_LEN: usize = 32;
+/// Size of one section-table entry.
+pub const SECTION_ENTRY_LEN: usize = 16;
+/// Alignment of every section (and of every constant inside the weights section).
+pub const ALIGN: usize = 16;
+/// Section flag: a reader that does not know this kind must reject the file.
+pub const SECTION_REQUIRED: u16 = 1;
+/// Most sections in one file.
+pub const MAX_SECTIONS: usize = 32;
+
+/// Section kinds. Kinds below 0x8000 are defined by this project.
+pub mod kind {
+    pub const METADATA: u16 = 1;
+    pub const GRAPH: u16 = 2;
+    pub const WEIGHTS: u16 = 3;
+    pub const PREPROCESS: u16 = 4;
+    pub const FEATURE_STATS: u16 = 5;
+    pub const GOLDEN: u16 = 6;
+    pub const SIGNATURE: u16 = 7;
+}
+
+fn rd_u16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
+pub(crate) fn rd_u32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(at..at.checked_add(4)?)?.try_into().ok()?))
+}
+
+/// CRC-32 (IEEE 802.3, reflected, init and xor-out 0xFFFF_FFFF), bitwise-by-nibble
+/// so that it needs only a 16-entry table in flash.
+pub fn crc32(bytes: &[u8]) -> u32 {
+    !crc32_update(!0, bytes)
+}
+
+/// The CRC of a whole file as stored in its header: bytes 16..20 count as zeros.
+pub fn file_crc(file: &[u8]) -> u32 {
+    let (head, body) = file.split_at(file.len().min(HEADER_LEN));
+    let c = crc32_update(!0, head.get(..16).unwrap_or(head));
+    let c = crc32_update(c, &[0; 4]);
+    let c = crc32_update(c, head.get(20..).unwrap_or(&[]));
+    !crc32_update(c, body)
+}
+
+fn crc32_update(mut crc: u32, bytes: &[u8]) -> u32 {
+    const T: [u32; 16] = {
+        let mut t = [0u32; 16];
+        let mut i = 0;
+        while i < 16 {
+            let mut c = i as u32;
+            let mut k = 0;
+            while k < 4 {
+                c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+                k += 1;
+            }
+            t[i] = c;
+            i += 1;
+        }
+        t
+    };
+    for &b in bytes {
+        crc = T[((crc ^ b as u32) & 0xF) as usize] ^ (crc >> 4);
+        crc = T[((crc ^ (b as u32 >> 4)) & 0xF) as usize] ^ (crc >> 4);
+    }
+    crc
+}
+
+/// The parsed header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub major: u16,
+    pub minor: u16,
+    pub flags: u32,
+    pub total_len: u32,
+    pub body_crc: u32,
+    pub section_count: u16,
+}
+
+/// One entry of the section table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SectionEntry {
+    pub kind: u16,
+    pub flags: u16,
+    pub offset: u32,
+    pub len: u32,
+}
+
+/// A checked container: header valid, CRC matches, every section in bounds and aligned,
+/// no section twice, no unknown required section.
+#[derive(Clone, Copy, Debug)]
+pub struct Container<'a> {
+    pub header: Header,
+    bytes: &'a [u8],
+}
+
+impl<'a> Container<'a> {
+    /// Checks the header, the CRC and the section table.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self> {
+        if bytes.len() < 4 || bytes[..4] != MAGIC {
+            return Err(if bytes.len() < 4 && MAGIC.starts_with(bytes) {
+                Error::Truncated { expected: HEADER_LEN, actual: bytes.len() }
+            } else {
+                Error::BadMagic
+            });
+        }
+        if bytes.len() < HEADER_LEN {
+            return Err(Error::Truncated { expected: HEADER_LEN, actual: bytes.len() });
+        }
+        let bad = Error::BadSection { section: Section::Header };
+        let header = Header {
+            major: rd_u16(bytes, 4).ok_or(bad)?,
+            minor: rd_u16(bytes, 6).ok_or(bad)?,
+            flags: rd_u32(bytes, 8).ok_or(bad)?,
+            total_len: rd_u32(bytes, 12).ok_or(bad)?,
+            body_crc: rd_u32(bytes, 16).ok_or(bad)?,
+            section_count: rd_u16(bytes, 20).ok_or(bad)?,
+        };
+        if header.major != VERSION_MAJOR {
+            return Err(Error::UnsupportedVersion { major: header.major, minor: header.minor });
+        }
+        let total = header.total_len as usize;
+        if bytes.len() < total {
+            return Err(Error::Truncated { expected: total, actual: bytes.len() });
+        }
+        let table_end = HEADER_LEN + header.section_count as usize * SECTION_ENTRY_LEN;
+        if total < table_end || header.section_count as usize > MAX_SECTIONS {
+            return Err(Error::BadSection { section: Section::SectionTable });
+        }
+        // Trailing bytes after total_len (e.g. flash padding) are ignored.
+        let bytes = &bytes[..total];
+        let crc = file_crc(bytes);
+        if crc != header.body_crc {
+            return Err(Error::Checksum { expected: header.body_crc, actual: crc });
+        }
+        let c = Container { header, bytes };
+        let mut seen = [0u16; MAX_SECTIONS];
+        for i in 0..header.section_count as usize {
+            let e = c.entry(i).ok_or(Error::BadSection { section: Section::SectionTable })?;
+            let end = (e.offset as usize).checked_add(e.len as usize);
+            if e.offset as usize % ALIGN != 0
+                || (e.offset as usize) < table_end
+                || end.is_none_or(|end| end > total)
+                || seen[..i].contains(&e.kind)
+            {
+                return Err(Error::BadSection { section: section_of(e.kind) });
+            }
+            seen[i] = e.kind;
+            let known = matches!(e.kind, kind::METADATA..=kind::SIGNATURE);
+            if !known && e.flags & SECTION_REQUIRED != 0 {
+                return Err(Error::UnknownSection { kind: e.kind });
+            }
+        }
+        Ok(c)
+    }
+
+    fn entry(&self, i: usize) -> Option<SectionEntry> {
+        let at = HEADER_LEN + i * SECTION_ENTRY_LEN;
+        Some(SectionEntry {
+            kind: rd_u16(self.bytes, at)?,
+            flags: rd_u16(self.bytes, at + 2)?,
+            offset: rd_u32(self.bytes, at + 4)?,
+            len: rd_u32(self.bytes, at + 8)?,
+        })
+    }
+
+    /// The section table entries.
+    pub fn sections(&self) -> impl Iterator<Item = SectionEntry> + '_ {
+        (0..self.header.section_count as usize).filter_map(|i| self.entry(i))
+    }
+
+    /// The bytes of the section of `kind`, if present.
+    pub fn section(&self, kind: u16) -> Option<&'a [u8]> {
+        let e = self.sections().find(|e| e.kind == kind)?;
+        self.bytes.get(e.offset as usize..(e.offset as usize).checked_add(e.len as usize)?)
+    }
+
+    /// The whole file (up to `total_len`).
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+}
+
+/// The [`Section`] named in errors for a section kind.
+pub fn section_of(kind: u16) -> Section {
+    match kind {
+        kind::METADATA => Section::Metadata,
+        kind::GRAPH => Section::Graph,
+        kind::WEIGHTS => Section::Weights,
+        kind::PREPROCESS => Section::Preprocess,
+        kind::FEATURE_STATS => Section::FeatureStats,
+        kind::GOLDEN => Section::Golden,
+        kind::SIGNATURE => Section::Signature,
+        _ => Section::SectionTable,
+    }
+}
+
+/// An indexed table of postcard records inside a section:
+/// `count u32 | offsets u32 × count | records…`. Offsets are relative to the start of
+/// the table's bytes; record `i` spans `offsets[i] .. offsets[i + 1]` (the last one to
+/// the end of the table). Random access is O(1), decoding is borrowed.
+#[derive(Clone, Copy, Debug)]
+pub struct RecordTable<'a, T> {
+    bytes: &'a [u8],
+    count: u32,
+    section: Section,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<'a, T: Deserialize<'a>> RecordTable<'a, T> {
+    /// Checks the index (monotone, in bounds) and decodes every record once.
+    pub fn parse(bytes: &'a [u8], section: Section) -> Result<Self> {
+        let bad = Error::BadSection { section };
+        let count = rd_u32(bytes, 0).ok_or(bad)?;
+        let data_start = (count as usize).checked_mul(4).and_then(|n| n.checked_add(4)).ok_or(bad)?;
+        if data_start > bytes.len() {
+            return Err(bad);
+        }
+        let t = RecordTable { bytes, count, section, _t: PhantomData };
+        let mut prev = data_start;
+        for i in 0..count {
+            let (start, end) = t.span(i).ok_or(bad)?;
+            if start != prev || end < start || end > bytes.len() {
+                return Err(bad);
+            }
+            prev = end;
+            t.get(i)?;
+        }
+        Ok(t)
+    }
+
+    fn span(&self, i: u32) -> Option<(usize, usize)> {
+        let start = rd_u32(self.bytes, 4 + 4 * i as usize)? as usize;
+        let end = if i + 1 < self.count {
+            rd_u32(self.bytes, 4 + 4 * (i as usize + 1))? as usize
+        } else {
+            self.bytes.len()
+        };
+        Some((start, end))
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> u32 {
+        self.count
+    }
+
+    /// True when the table has no records.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Decodes record `i`; the record must use exactly its span.
+    pub fn get(&self, i: u32) -> Result<T> {
+        let err = Error::Decode { section: self.section, index: i };
+        if i >= self.count {
+            return Err(Error::NoSuchIndex { index: i });
+        }
+        let (start, end) = self.span(i).ok_or(err)?;
+        let rec = self.bytes.get(start..end).ok_or(err)?;
+        match postcard::take_from_bytes::<T>(rec) {
+            Ok((v, rest)) if rest.is_empty() => Ok(v),
+            _ => Err(err),
+        }
+    }
+
+    /// Iterates over the records in order.
+    pub fn iter(&self) -> impl Iterator<Item = Result<T>> + use<'_, 'a, T> {
+        (0..self.count).map(move |i| self.get(i))
+    }
+}

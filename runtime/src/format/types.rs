@@ -1,0 +1,357 @@
+//! The structured records of a model file.
+//!
+//! Every record here is postcard-encoded in the file and decoded **borrowed**: strings
+//! point into the model bytes, fixed-capacity lists live in `heapless::Vec`, so decoding
+//! allocates nothing. Field order is part of the wire format: append new fields only as
+//! new enum variants or in a new format minor version (see `docs/format.md`).
+
+use heapless::Vec as HVec;
+use serde::{Deserialize, Serialize};
+
+/// Largest tensor rank the format and the kernels accept.
+pub const MAX_RANK: usize = 8;
+/// Most inputs a single op may have (Concat / Sum are the wide ones).
+pub const MAX_OP_INPUTS: usize = 8;
+/// Most outputs a single op may have.
+pub const MAX_OP_OUTPUTS: usize = 2;
+/// Most graph inputs / outputs.
+pub const MAX_GRAPH_IO: usize = 8;
+
+/// A tensor shape (row-major, outermost first).
+pub type Shape = HVec<u32, MAX_RANK>;
+
+/// Element type of a tensor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[repr(u8)]
+pub enum DType {
+    /// IEEE-754 binary32.
+    F32 = 0,
+    /// IEEE-754 binary16; a storage type for weights, computed in f32.
+    F16 = 1,
+    /// Signed 8-bit integer (quantized activations and weights).
+    I8 = 2,
+    /// Unsigned 8-bit integer (quantized activations).
+    U8 = 3,
+    /// Signed 32-bit integer (biases, indices).
+    I32 = 4,
+    /// Signed 64-bit integer (ArgMax output, ONNX indices).
+    I64 = 5,
+}
+
+impl DType {
+    /// Size of one element in bytes.
+    pub const fn size(self) -> usize {
+        match self {
+            DType::F32 | DType::I32 => 4,
+            DType::F16 => 2,
+            DType::I8 | DType::U8 => 1,
+            DType::I64 => 8,
+        }
+    }
+
+    /// Lower-case name as used in docs, `inspect` and the bindings.
+    pub const fn name(self) -> &'static str {
+        match self {
+            DType::F32 => "f32",
+            DType::F16 => "f16",
+            DType::I8 => "i8",
+            DType::U8 => "u8",
+            DType::I32 => "i32",
+            DType::I64 => "i64",
+        }
+    }
+}
+
+/// Where a tensor's bytes live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Location {
+    /// In the session arena at `offset`, alive from op `first` to op `last` inclusive
+    /// (graph inputs are alive from step 0, graph outputs until the last step).
+    Arena { offset: u32, first: u32, last: u32 },
+    /// A constant in the weights section at `offset` (16-byte aligned).
+    Weights { offset: u32 },
+}
+
+/// Quantization parameters of a tensor.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Quant {
+    /// Not quantized.
+    None,
+    /// `real = scale * (q - zero_point)`.
+    PerTensor { scale: f32, zero_point: i32 },
+    /// Symmetric per-channel (zero point 0) along `axis`; `scales` is the weights-section
+    /// offset of `shape[axis]` little-endian f32 scales.
+    PerChannel { axis: u8, scales: u32 },
+}
+
+/// One tensor of the graph.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TensorDef<'a> {
+    /// Name from the source model (for errors, `inspect` and per-layer validation).
+    #[serde(borrow)]
+    pub name: &'a str,
+    pub dtype: DType,
+    pub shape: Shape,
+    pub location: Location,
+    pub quant: Quant,
+}
+
+impl TensorDef<'_> {
+    /// Number of elements (product of the shape), `None` on overflow.
+    pub fn elements(&self) -> Option<usize> {
+        shape_elements(&self.shape)
+    }
+
+    /// Size in bytes, `None` on overflow.
+    pub fn byte_len(&self) -> Option<usize> {
+        self.elements()?.checked_mul(self.dtype.size())
+    }
+}
+
+/// Product of the dimensions, `None` on overflow.
+pub fn shape_elements(shape: &[u32]) -> Option<usize> {
+    shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d as usize))
+}
+
+/// A fused activation, applied to the op's output before it is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Activation {
+    None,
+    Relu,
+    /// Clamp to `[min, max]` (Relu6 is `Clip { 0, 6 }`).
+    Clip { min: f32, max: f32 },
+}
+
+/// Fixed-point rescale as in TFLite: `x * multiplier * 2^(shift - 31)`, rounded with
+/// gemmlowp's rules (`multiplier` in `[2^30, 2^31)` or 0; `shift` in `-31..=30`, a
+/// positive shift is a left shift).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Requant {
+    pub multiplier: i32,
+    pub shift: i32,
+}
+
+/// Integer parameters shared by the int8 kernels that accumulate in i32.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct QParams {
+    /// Weights-section offset of `channels` pairs of little-endian i32
+    /// `(multiplier, shift)`, one per output channel (a single pair for per-tensor).
+    pub requant: u32,
+    /// Number of `(multiplier, shift)` pairs at `requant` (1 or the output channels).
+    pub channels: u32,
+    /// Clamp of the quantized output after the fused activation.
+    pub act_min: i32,
+    pub act_max: i32,
+}
+
+/// Element-wise binary operators (numpy broadcasting).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Max,
+    Min,
+    Pow,
+}
+
+/// Element-wise unary operators (f32; int8 graphs use [`Op::Lut`]).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum UnaryOp {
+    Relu,
+    Clip { min: f32, max: f32 },
+    LeakyRelu { alpha: f32 },
+    Elu { alpha: f32 },
+    Sigmoid,
+    Tanh,
+    HardSigmoid { alpha: f32, beta: f32 },
+    HardSwish,
+    Exp,
+    Log,
+    Sqrt,
+    Neg,
+    Abs,
+    Reciprocal,
+    Floor,
+    Ceil,
+    Erf,
+    Softplus,
+    Gelu,
+}
+
+/// Int8 parameters of an element-wise binary op (TFLite `add`/`mul` arithmetic).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct QBinary {
+    pub a_zero_point: i32,
+    pub b_zero_point: i32,
+    pub out_zero_point: i32,
+    /// Add/Sub: the inputs are shifted left by `left_shift` then rescaled by `a`/`b`.
+    pub left_shift: i32,
+    pub a: Requant,
+    pub b: Requant,
+    /// Final rescale to the output scale.
+    pub out: Requant,
+    pub act_min: i32,
+    pub act_max: i32,
+}
+
+/// Spatial parameters of Conv and the pools, in 2D; 1D ops use height 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Window {
+    /// Kernel (height, width).
+    pub kernel: [u32; 2],
+    pub stride: [u32; 2],
+    pub dilation: [u32; 2],
+    /// Padding (top, left, bottom, right).
+    pub pads: [u32; 4],
+}
+
+/// One operator, with its attributes. Tensor operands are listed in [`OpDef`].
+///
+/// Layouts follow ONNX: activations are NCHW (NCW for 1D), Conv weights are
+/// `[out_channels, in_channels / groups, kh, kw]`, FullyConnected weights `[N, K]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Op {
+    /// `y[b, n] = act(sum_k x[b, k] * w[n, k] + bias[n])`.
+    /// Inputs: x `[B, K]`, w `[N, K]` constant, optional bias `[N]` (f32 or i32).
+    FullyConnected { act: Activation, q: Option<QParams> },
+    /// Batched matrix product of two tensors with numpy broadcasting (f32).
+    MatMul,
+    /// 1D/2D convolution with groups (depthwise when groups == channels).
+    /// Inputs: x `[N, C, H, W]`, w, optional bias `[M]`.
+    Conv { window: Window, groups: u32, act: Activation, q: Option<QParams> },
+    MaxPool { window: Window },
+    /// Average pool; `count_include_pad` counts padded cells in the divisor.
+    AvgPool { window: Window, count_include_pad: bool },
+    /// Mean over all spatial positions: `[N, C, ...] -> [N, C, 1, ...]`.
+    GlobalAvgPool,
+    GlobalMaxPool,
+    Binary { op: BinaryOp, act: Activation, q: Option<QBinary> },
+    Unary { op: UnaryOp },
+    /// Int8/uint8 element-wise function through a 256-entry table (input 1, constant).
+    Lut,
+    /// Softmax / LogSoftmax along `axis`. Int8: input 1 is a 256-entry u32 table of
+    /// `exp(-scale * beta * d)` in Q0.31 for d = 0..255, output scale 1/256, zp -128.
+    Softmax { axis: u8, log: bool },
+    /// Copy with a new shape (Reshape, Flatten, Squeeze, Unsqueeze).
+    Reshape,
+    Transpose { perm: HVec<u8, MAX_RANK> },
+    Concat { axis: u8 },
+    /// Constant padding; `pads` = begins then ends per axis, `value` in the tensor's
+    /// own domain (bit pattern of f32, or a quantized integer).
+    Pad { pads: HVec<u32, { 2 * MAX_RANK }>, value: f32 },
+    /// Index of the largest value along `axis` (output i64).
+    ArgMax { axis: u8, keepdims: bool, select_last: bool },
+    /// f32 -> int8/uint8 with the output tensor's quantization.
+    Quantize,
+    /// int8/uint8 -> f32 with the input tensor's quantization.
+    Dequantize,
+    /// int8 -> int8 with a new scale and zero point (input and output quantization).
+    Requantize { rq: Requant },
+    /// Element type conversion (f16 weights -> f32 scratch, i64 <-> i32, ints <-> f32).
+    Cast,
+}
+
+impl Op {
+    /// Short operator name used in errors and `inspect`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::FullyConnected { .. } => "FullyConnected",
+            Op::MatMul => "MatMul",
+            Op::Conv { .. } => "Conv",
+            Op::MaxPool { .. } => "MaxPool",
+            Op::AvgPool { .. } => "AvgPool",
+            Op::GlobalAvgPool => "GlobalAvgPool",
+            Op::GlobalMaxPool => "GlobalMaxPool",
+            Op::Binary { .. } => "Binary",
+            Op::Unary { .. } => "Unary",
+            Op::Lut => "Lut",
+            Op::Softmax { .. } => "Softmax",
+            Op::Reshape => "Reshape",
+            Op::Transpose { .. } => "Transpose",
+            Op::Concat { .. } => "Concat",
+            Op::Pad { .. } => "Pad",
+            Op::ArgMax { .. } => "ArgMax",
+            Op::Quantize => "Quantize",
+            Op::Dequantize => "Dequantize",
+            Op::Requantize { .. } => "Requantize",
+            Op::Cast => "Cast",
+        }
+    }
+}
+
+/// One step of the graph: an op and the indices of its operand tensors.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OpDef {
+    pub op: Op,
+    pub inputs: HVec<u32, MAX_OP_INPUTS>,
+    pub outputs: HVec<u32, MAX_OP_OUTPUTS>,
+}
+
+/// Graph-level record: which tensors are the model's inputs and outputs, and the arena.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraphIo {
+    pub inputs: HVec<u32, MAX_GRAPH_IO>,
+    pub outputs: HVec<u32, MAX_GRAPH_IO>,
+    /// Bytes of arena a session needs (every arena tensor ends at or before this).
+    pub arena_size: u32,
+}
+
+/// Model metadata and provenance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metadata<'a> {
+    #[serde(borrow)]
+    pub name: &'a str,
+    pub version: &'a str,
+    pub description: &'a str,
+    /// What wrote the file, e.g. `ferrite-tool 0.1.0`.
+    pub producer: &'a str,
+    /// Class labels of the first output, one per line (empty: none).
+    pub labels: &'a str,
+    /// Free-form provenance, `key=value` one per line (source hash, precision, …).
+    pub properties: &'a str,
+}
+
+impl<'a> Metadata<'a> {
+    /// The class labels, in output order.
+    pub fn labels(&self) -> impl Iterator<Item = &'a str> {
+        let labels = self.labels;
+        labels.split('\n').filter(|l| !l.is_empty())
+    }
+
+    /// The `key=value` properties.
+    pub fn properties(&self) -> impl Iterator<Item = (&'a str, &'a str)> {
+        let props = self.properties;
+        props
+            .split('\n')
+            .filter_map(|l| l.split_once('='))
+    }
+
+    /// Value of one property.
+    pub fn property(&self, key: &str) -> Option<&'a str> {
+        self.properties().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+}
+
+/// One golden vector: input bytes for every graph input and the expected output bytes,
+/// produced by the host tool at conversion time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Golden<'a> {
+    #[serde(borrow)]
+    pub inputs: HVec<&'a [u8], MAX_GRAPH_IO>,
+    #[serde(borrow)]
+    pub outputs: HVec<&'a [u8], MAX_GRAPH_IO>,
+}

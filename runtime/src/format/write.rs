@@ -1,0 +1,331 @@
+//! Writing model files (feature `write`): the host tool builds a graph with
+//! [`ModelBuilder`] and the very types the runtime reads.
+
+use super::types::{
+    DType, Golden, GraphIo, Location, Metadata, Op, OpDef, Quant, Shape, TensorDef, MAX_GRAPH_IO,
+};
+use super::{file_crc, kind, ALIGN, HEADER_LEN, MAGIC, SECTION_ENTRY_LEN, SECTION_REQUIRED};
+use super::{VERSION_MAJOR, VERSION_MINOR};
+use crate::plan;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+/// Why a model could not be written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WriteError {
+    /// A list exceeds a fixed capacity of the format (rank, op operands, graph IO).
+    Capacity(&'static str),
+    /// A tensor index that does not exist.
+    BadIndex(u32),
+    /// The file would exceed 4 GiB.
+    TooLarge,
+    /// postcard failed to encode a record.
+    Encode,
+}
+
+impl fmt::Display for WriteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WriteError::Capacity(what) => write!(f, "too many {what} for the model format"),
+            WriteError::BadIndex(i) => write!(f, "no tensor {i}"),
+            WriteError::TooLarge => f.write_str("model larger than 4 GiB"),
+            WriteError::Encode => f.write_str("cannot encode a record"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for WriteError {}
+
+#[derive(Clone, Debug)]
+struct TensorSpec {
+    name: String,
+    dtype: DType,
+    shape: Shape,
+    weights_offset: Option<u32>,
+    quant: Quant,
+}
+
+/// Builds a `.fer` file: constants, arena tensors, ops in execution order, then
+/// [`finish`](ModelBuilder::finish) plans the arena and serializes.
+#[derive(Clone, Debug, Default)]
+pub struct ModelBuilder {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub producer: String,
+    pub labels: Vec<String>,
+    pub properties: Vec<(String, String)>,
+    tensors: Vec<TensorSpec>,
+    ops: Vec<OpDef>,
+    inputs: Vec<u32>,
+    outputs: Vec<u32>,
+    weights: Vec<u8>,
+    golden: Vec<(Vec<Vec<u8>>, Vec<Vec<u8>>)>,
+    extra: Vec<(u16, bool, Vec<u8>)>,
+}
+
+fn shape_of(dims: &[u32]) -> Result<Shape, WriteError> {
+    Shape::from_slice(dims).map_err(|_| WriteError::Capacity("dimensions"))
+}
+
+impl ModelBuilder {
+    /// An empty model named `name`.
+    pub fn new(name: &str) -> Self {
+        ModelBuilder { name: name.into(), ..Default::default() }
+    }
+
+    /// Appends raw bytes to the weights section at a 16-byte aligned offset.
+    pub fn add_blob(&mut self, bytes: &[u8]) -> u32 {
+        let at = self.weights.len().div_ceil(ALIGN) * ALIGN;
+        self.weights.resize(at, 0);
+        self.weights.extend_from_slice(bytes);
+        at as u32
+    }
+
+    /// Appends little-endian f32 values to the weights section; returns the offset.
+    pub fn add_f32_blob(&mut self, values: &[f32]) -> u32 {
+        let b: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.add_blob(&b)
+    }
+
+    /// Appends little-endian i32 values to the weights section; returns the offset.
+    pub fn add_i32_blob(&mut self, values: &[i32]) -> u32 {
+        let b: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.add_blob(&b)
+    }
+
+    /// A constant tensor whose little-endian bytes are `data`.
+    pub fn add_const(
+        &mut self,
+        name: &str,
+        dtype: DType,
+        dims: &[u32],
+        data: &[u8],
+        quant: Quant,
+    ) -> Result<u32, WriteError> {
+        let shape = shape_of(dims)?;
+        let off = self.add_blob(data);
+        self.tensors.push(TensorSpec {
+            name: name.into(),
+            dtype,
+            shape,
+            weights_offset: Some(off),
+            quant,
+        });
+        Ok(self.tensors.len() as u32 - 1)
+    }
+
+    /// An f32 constant.
+    pub fn add_const_f32(&mut self, name: &str, dims: &[u32], data: &[f32]) -> Result<u32, WriteError> {
+        let b: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.add_const(name, DType::F32, dims, &b, Quant::None)
+    }
+
+    /// A tensor that lives in the arena (placed by the planner in `finish`).
+    pub fn add_tensor(&mut self, name: &str, dtype: DType, dims: &[u32], quant: Quant) -> Result<u32, WriteError> {
+        let shape = shape_of(dims)?;
+        self.tensors.push(TensorSpec { name: name.into(), dtype, shape, weights_offset: None, quant });
+        Ok(self.tensors.len() as u32 - 1)
+    }
+
+    /// Appends an op (execution order is insertion order).
+    pub fn add_op(&mut self, op: Op, inputs: &[u32], outputs: &[u32]) -> Result<(), WriteError> {
+        for &t in inputs.iter().chain(outputs) {
+            if t as usize >= self.tensors.len() {
+                return Err(WriteError::BadIndex(t));
+            }
+        }
+        self.ops.push(OpDef {
+            op,
+            inputs: heapless::Vec::from_slice(inputs).map_err(|_| WriteError::Capacity("op inputs"))?,
+            outputs: heapless::Vec::from_slice(outputs).map_err(|_| WriteError::Capacity("op outputs"))?,
+        });
+        Ok(())
+    }
+
+    /// Sets the graph inputs and outputs.
+    pub fn set_io(&mut self, inputs: &[u32], outputs: &[u32]) -> Result<(), WriteError> {
+        if inputs.len() > MAX_GRAPH_IO || outputs.len() > MAX_GRAPH_IO {
+            return Err(WriteError::Capacity("graph inputs/outputs"));
+        }
+        self.inputs = inputs.into();
+        self.outputs = outputs.into();
+        Ok(())
+    }
+
+    /// Adds a golden vector (input bytes per graph input, output bytes per output).
+    pub fn add_golden(&mut self, inputs: Vec<Vec<u8>>, outputs: Vec<Vec<u8>>) {
+        self.golden.push((inputs, outputs));
+    }
+
+    /// Removes all golden vectors.
+    pub fn clear_golden(&mut self) {
+        self.golden.clear();
+    }
+
+    /// Adds an extra section (e.g. preprocessing, feature statistics).
+    pub fn add_section(&mut self, kind: u16, required: bool, bytes: Vec<u8>) {
+        self.extra.retain(|(k, _, _)| *k != kind);
+        self.extra.push((kind, required, bytes));
+    }
+
+    /// Tensor count so far.
+    pub fn num_tensors(&self) -> u32 {
+        self.tensors.len() as u32
+    }
+
+    /// Name, dtype and shape of tensor `t`.
+    pub fn tensor_info(&self, t: u32) -> Option<(&str, DType, &[u32], Quant)> {
+        self.tensors.get(t as usize).map(|s| (s.name.as_str(), s.dtype, s.shape.as_slice(), s.quant))
+    }
+
+    /// Plans the arena and serializes the model.
+    pub fn finish(&self) -> Result<Vec<u8>, WriteError> {
+        let op_io: Vec<(Vec<u32>, Vec<u32>)> =
+            self.ops.iter().map(|o| (o.inputs.to_vec(), o.outputs.to_vec())).collect();
+        let life = plan::lifetimes(self.tensors.len(), &op_io, &self.inputs, &self.outputs);
+        let arena_ids: Vec<usize> = (0..self.tensors.len())
+            .filter(|&i| self.tensors[i].weights_offset.is_none())
+            .collect();
+        let reqs: Vec<plan::Request> = arena_ids
+            .iter()
+            .map(|&i| {
+                let t = &self.tensors[i];
+                let (first, last) = life[i].unwrap_or((0, 0));
+                let n: usize = t.shape.iter().map(|&d| d as usize).product();
+                plan::Request { size: n * t.dtype.size(), first, last }
+            })
+            .collect();
+        let p = plan::plan(&reqs);
+        let mut locs: Vec<Location> = self
+            .tensors
+            .iter()
+            .map(|t| Location::Weights { offset: t.weights_offset.unwrap_or(0) })
+            .collect();
+        for (k, &i) in arena_ids.iter().enumerate() {
+            let (first, last) = life[i].unwrap_or((0, 0));
+            locs[i] = Location::Arena { offset: p.offsets[k] as u32, first, last };
+        }
+        let io = GraphIo {
+            inputs: heapless::Vec::from_slice(&self.inputs).map_err(|_| WriteError::Capacity("inputs"))?,
+            outputs: heapless::Vec::from_slice(&self.outputs).map_err(|_| WriteError::Capacity("outputs"))?,
+            arena_size: u32::try_from(p.arena_size).map_err(|_| WriteError::TooLarge)?,
+        };
+        let tensor_recs = self
+            .tensors
+            .iter()
+            .zip(&locs)
+            .map(|(t, &location)| {
+                enc(&TensorDef {
+                    name: &t.name,
+                    dtype: t.dtype,
+                    shape: t.shape.clone(),
+                    location,
+                    quant: t.quant,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let op_recs = self.ops.iter().map(enc).collect::<Result<Vec<_>, _>>()?;
+        let io_b = enc(&io)?;
+        let t_b = record_table(&tensor_recs)?;
+        let o_b = record_table(&op_recs)?;
+        let mut graph = Vec::new();
+        for n in [io_b.len(), t_b.len(), o_b.len(), 0] {
+            graph.extend_from_slice(&(n as u32).to_le_bytes());
+        }
+        graph.extend_from_slice(&io_b);
+        graph.extend_from_slice(&t_b);
+        graph.extend_from_slice(&o_b);
+
+        let labels = self.labels.join("\n");
+        let props: Vec<String> = self.properties.iter().map(|(k, v)| alloc::format!("{k}={v}")).collect();
+        let props = props.join("\n");
+        let meta = enc(&Metadata {
+            name: &self.name,
+            version: &self.version,
+            description: &self.description,
+            producer: &self.producer,
+            labels: &labels,
+            properties: &props,
+        })?;
+
+        let mut sections: Vec<(u16, bool, Vec<u8>)> = alloc::vec![
+            (kind::METADATA, true, meta),
+            (kind::GRAPH, true, graph),
+            (kind::WEIGHTS, true, self.weights.clone()),
+        ];
+        for (k, req, b) in &self.extra {
+            sections.push((*k, *req, b.clone()));
+        }
+        if !self.golden.is_empty() {
+            let recs = self
+                .golden
+                .iter()
+                .map(|(i, o)| {
+                    let cap = WriteError::Capacity("golden tensors");
+                    let i: Vec<&[u8]> = i.iter().map(|v| v.as_slice()).collect();
+                    let o: Vec<&[u8]> = o.iter().map(|v| v.as_slice()).collect();
+                    let g = Golden {
+                        inputs: heapless::Vec::from_slice(&i).map_err(|_| cap.clone())?,
+                        outputs: heapless::Vec::from_slice(&o).map_err(|_| cap)?,
+                    };
+                    enc(&g)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            sections.push((kind::GOLDEN, false, record_table(&recs)?));
+        }
+        container(&sections)
+    }
+}
+
+fn enc<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, WriteError> {
+    postcard::to_allocvec(v).map_err(|_| WriteError::Encode)
+}
+
+/// `count | offsets | records` (see [`super::RecordTable`]).
+pub fn record_table(recs: &[Vec<u8>]) -> Result<Vec<u8>, WriteError> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&(recs.len() as u32).to_le_bytes());
+    let mut at = 4 + 4 * recs.len();
+    for r in recs {
+        out.extend_from_slice(&u32::try_from(at).map_err(|_| WriteError::TooLarge)?.to_le_bytes());
+        at += r.len();
+    }
+    for r in recs {
+        out.extend_from_slice(r);
+    }
+    Ok(out)
+}
+
+/// Lays out header, section table and sections, and fills in the CRC.
+pub fn container(sections: &[(u16, bool, Vec<u8>)]) -> Result<Vec<u8>, WriteError> {
+    let table_end = HEADER_LEN + SECTION_ENTRY_LEN * sections.len();
+    let mut out = alloc::vec![0u8; table_end];
+    let mut entries = Vec::new();
+    for (kind, req, bytes) in sections {
+        let at = out.len().div_ceil(ALIGN) * ALIGN;
+        out.resize(at, 0);
+        out.extend_from_slice(bytes);
+        entries.push((*kind, *req, at, bytes.len()));
+    }
+    let total = u32::try_from(out.len()).map_err(|_| WriteError::TooLarge)?;
+    out[0..4].copy_from_slice(&MAGIC);
+    out[4..6].copy_from_slice(&VERSION_MAJOR.to_le_bytes());
+    out[6..8].copy_from_slice(&VERSION_MINOR.to_le_bytes());
+    out[12..16].copy_from_slice(&total.to_le_bytes());
+    out[20..22].copy_from_slice(&(sections.len() as u16).to_le_bytes());
+    for (i, (kind, req, at, len)) in entries.into_iter().enumerate() {
+        let e = HEADER_LEN + i * SECTION_ENTRY_LEN;
+        out[e..e + 2].copy_from_slice(&kind.to_le_bytes());
+        let flags: u16 = if req { SECTION_REQUIRED } else { 0 };
+        out[e + 2..e + 4].copy_from_slice(&flags.to_le_bytes());
+        out[e + 4..e + 8].copy_from_slice(&(at as u32).to_le_bytes());
+        out[e + 8..e + 12].copy_from_slice(&(len as u32).to_le_bytes());
+    }
+    let crc = file_crc(&out);
+    out[16..20].copy_from_slice(&crc.to_le_bytes());
+    Ok(out)
+}

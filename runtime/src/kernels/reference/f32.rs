@@ -1,0 +1,493 @@
+//! f32 reference kernels (ONNX semantics).
+//!
+//! Sums accumulate in f32, in the order documented on each kernel; transcendental and
+//! rounding functions come from `libm` so the bits do not depend on the target's libm.
+//! A fused activation `act = (min, max)` is a clamp applied last; `(-inf, inf)` is no
+//! activation. The clamp lets NaN through (NaN is neither below min nor above max).
+
+use super::bcast::Pairs;
+use super::generic::broadcast_strides;
+use super::window::axes;
+use crate::format::types::{BinaryOp, UnaryOp, Window, MAX_RANK};
+
+/// Clamp that keeps NaN (unlike `f32::clamp`, it never panics on `min > max`).
+#[inline]
+fn clamp(v: f32, (min, max): (f32, f32)) -> f32 {
+    if v < min {
+        min
+    } else if v > max {
+        max
+    } else {
+        v
+    }
+}
+
+/// Dot product, accumulated in f32 in index order.
+#[inline]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).fold(0.0, |acc, (x, y)| acc + x * y)
+}
+
+/// Fully connected layer: `y[b, j] = act(sum_k x[b, k] * w[j, k] + bias[j])`.
+///
+/// `x`: `[batch, k]`, `w`: `[n, k]` (row-major, ONNX `Gemm` with `transB = 1`),
+/// `bias`: `[n]`, `y`: `[batch, n]`. The sum runs over `k` in order, then the bias is
+/// added, then `act` clamps.
+#[allow(clippy::too_many_arguments)]
+pub fn fully_connected(
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    batch: usize,
+    k: usize,
+    n: usize,
+    act: (f32, f32),
+    y: &mut [f32],
+) {
+    for b in 0..batch {
+        let xr = &x[b * k..(b + 1) * k];
+        for j in 0..n {
+            let mut acc = dot(xr, &w[j * k..(j + 1) * k]);
+            if let Some(bias) = bias {
+                acc += bias[j];
+            }
+            y[b * n + j] = clamp(acc, act);
+        }
+    }
+}
+
+/// Matrix product with numpy `matmul` semantics.
+///
+/// - Both operands have rank >= 1. A rank-1 `a` (`[K]`) is read as `[1, K]` and a
+///   rank-1 `b` (`[K]`) as `[K, 1]`; the inserted axis does not appear in `y_shape`.
+/// - Otherwise `a` is `[..., M, K]`, `b` is `[..., K, N]`; the batch axes (all but the
+///   last two) broadcast with numpy rules (right-aligned, 1 stretches).
+/// - `y_shape` is `[batch..., M, N]` with the axes of rank-1 operands dropped
+///   (rank 0 when both are rank 1); the caller computes it.
+///
+/// Each output element sums over `K` in order in f32. Batch rank <= [`MAX_RANK`].
+pub fn matmul(a: &[f32], a_shape: &[usize], b: &[f32], b_shape: &[usize], y: &mut [f32], y_shape: &[usize]) {
+    let (ar, br) = (a_shape.len(), b_shape.len());
+    let dim = |s: &[usize], from_end: usize| s.len().checked_sub(from_end).map_or(1, |i| s[i]);
+    let k = dim(a_shape, 1);
+    let m = if ar >= 2 { dim(a_shape, 2) } else { 1 };
+    let n = if br >= 2 { dim(b_shape, 1) } else { 1 };
+    let a_batch = &a_shape[..ar.saturating_sub(2)];
+    let b_batch = &b_shape[..br.saturating_sub(2)];
+    let y_batch_rank = y_shape.len().saturating_sub(usize::from(ar >= 2) + usize::from(br >= 2));
+    let y_batch = &y_shape[..y_batch_rank];
+
+    let mut sa = [0; MAX_RANK];
+    let mut sb = [0; MAX_RANK];
+    broadcast_strides(a_batch, y_batch, &mut sa);
+    broadcast_strides(b_batch, y_batch, &mut sb);
+    let (a_mat, b_mat, y_mat) = (m * k, k * n, m * n);
+    for (bi, (ia, ib)) in Pairs::new(y_batch, &sa, &sb).enumerate() {
+        let am = &a[ia * a_mat..(ia + 1) * a_mat];
+        let bm = &b[ib * b_mat..(ib + 1) * b_mat];
+        let ym = &mut y[bi * y_mat..(bi + 1) * y_mat];
+        for i in 0..m {
+            for j in 0..n {
+                let mut acc = 0.0;
+                for p in 0..k {
+                    acc += am[i * k + p] * bm[p * n + j];
+                }
+                ym[i * n + j] = acc;
+            }
+        }
+    }
+}
+
+/// 2D convolution with groups (ONNX `Conv`; 1D convolutions pass `H = 1`).
+///
+/// - `x`: NCHW `xs = [N, C, H, W]`; `w`: `ws = [M, C / groups, KH, KW]`;
+///   `bias`: `[M]`; `y`: `ys = [N, M, OH, OW]` (computed by the caller from `win`).
+/// - The kernel size is taken from `ws` (`win.kernel` must agree); `win` supplies
+///   stride, dilation and pads `[top, left, bottom, right]`. Padded cells are zero.
+/// - Output channel `m` belongs to group `m / (M / groups)` and reads input channels
+///   `g * C/groups .. (g + 1) * C/groups`. Depthwise is `groups = C`.
+///
+/// Each output sums over (input channel, ky, kx) in that order, then adds the bias,
+/// then `act` clamps.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d(
+    x: &[f32],
+    xs: [usize; 4],
+    w: &[f32],
+    ws: [usize; 4],
+    bias: Option<&[f32]>,
+    win: &Window,
+    groups: usize,
+    act: (f32, f32),
+    y: &mut [f32],
+    ys: [usize; 4],
+) {
+    let [n, c, h, wd] = xs;
+    let [m, cg, kh, kw] = ws;
+    let [_, _, oh, ow] = ys;
+    let m_per_group = (m / groups.max(1)).max(1);
+    let (ah, aw) = axes(win, h, wd);
+    let mut out = y.iter_mut();
+    for b in 0..n {
+        for oc in 0..m {
+            let g = oc / m_per_group;
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut acc = 0.0f32;
+                    for ci in 0..cg {
+                        let plane = (b * c + g * cg + ci) * h;
+                        let kernel = (oc * cg + ci) * kh;
+                        for ky in 0..kh {
+                            let Some(iy) = ah.tap(oy, ky) else { continue };
+                            for kx in 0..kw {
+                                let Some(ix) = aw.tap(ox, kx) else { continue };
+                                acc += x[(plane + iy) * wd + ix] * w[(kernel + ky) * kw + kx];
+                            }
+                        }
+                    }
+                    if let Some(bias) = bias {
+                        acc += bias[oc];
+                    }
+                    if let Some(o) = out.next() {
+                        *o = clamp(acc, act);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Shared loop of the f32 pools: calls `f(taps, oy, ox)` for every output position of
+/// every plane, where `taps` iterates the input values under the window (padding
+/// skipped).
+fn pool2d(
+    x: &[f32],
+    xs: [usize; 4],
+    win: &Window,
+    y: &mut [f32],
+    ys: [usize; 4],
+    mut f: impl FnMut(&mut dyn Iterator<Item = f32>, usize, usize) -> f32,
+) {
+    let [n, c, h, wd] = xs;
+    let [_, _, oh, ow] = ys;
+    let [kh, kw] = [win.kernel[0] as usize, win.kernel[1] as usize];
+    let (ah, aw) = axes(win, h, wd);
+    let mut out = y.iter_mut();
+    for plane in 0..n * c {
+        let xp = &x[plane * h * wd..(plane + 1) * h * wd];
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let mut taps = (0..kh)
+                    .filter_map(|ky| ah.tap(oy, ky))
+                    .flat_map(|iy| (0..kw).filter_map(move |kx| aw.tap(ox, kx)).map(move |ix| (iy, ix)))
+                    .map(|(iy, ix)| xp[iy * wd + ix]);
+                let v = f(&mut taps, oy, ox);
+                if let Some(o) = out.next() {
+                    *o = v;
+                }
+            }
+        }
+    }
+}
+
+/// Max pool (ONNX `MaxPool`): `x` NCHW `xs`, `y` `ys = [N, C, OH, OW]`; window from
+/// `win` (kernel, stride, dilation, pads). Padded cells are ignored; NaN inputs are
+/// ignored (`v > max` is false). A window lying entirely in the padding yields -inf.
+pub fn max_pool2d(x: &[f32], xs: [usize; 4], win: &Window, y: &mut [f32], ys: [usize; 4]) {
+    pool2d(x, xs, win, y, ys, |taps, _, _| {
+        taps.fold(f32::NEG_INFINITY, |m, v| if v > m { v } else { m })
+    });
+}
+
+/// Average pool (ONNX `AveragePool`): `x` NCHW `xs`, `y` `ys = [N, C, OH, OW]`.
+///
+/// The sum of the input cells under the window (in row-major window order) is divided
+/// by the number of taps inside the input, or, with `count_include_pad`, by the number
+/// of taps inside the padded extent `[-pad_begin, len + pad_end)` on each axis
+/// (padded cells contribute 0 to the sum). A zero divisor yields 0.
+pub fn avg_pool2d(x: &[f32], xs: [usize; 4], win: &Window, count_include_pad: bool, y: &mut [f32], ys: [usize; 4]) {
+    let (ah, aw) = axes(win, xs[2], xs[3]);
+    let [kh, kw] = [win.kernel[0] as usize, win.kernel[1] as usize];
+    pool2d(x, xs, win, y, ys, |taps, oy, ox| {
+        let sum = taps.fold(0.0f32, |s, v| s + v);
+        let count = if count_include_pad {
+            ah.padded_taps(oy, kh) * aw.padded_taps(ox, kw)
+        } else {
+            ah.valid_taps(oy, kh) * aw.valid_taps(ox, kw)
+        };
+        if count == 0 {
+            0.0
+        } else {
+            sum / count as f32
+        }
+    });
+}
+
+/// Global average pool: `x` is `channels` (= N*C) rows of `spatial` values, `y[c]` is
+/// the mean of row `c` (summed in order in f32, then divided). `spatial == 0` gives 0.
+pub fn global_avg_pool(x: &[f32], channels: usize, spatial: usize, y: &mut [f32]) {
+    for (c, out) in y.iter_mut().enumerate().take(channels) {
+        let row = &x[c * spatial..(c + 1) * spatial];
+        let sum = row.iter().fold(0.0f32, |s, v| s + v);
+        *out = if spatial == 0 { 0.0 } else { sum / spatial as f32 };
+    }
+}
+
+/// Global max pool: `x` is `channels` (= N*C) rows of `spatial` values, `y[c]` is the
+/// max of row `c` (NaN ignored; -inf for an empty or all-NaN row).
+pub fn global_max_pool(x: &[f32], channels: usize, spatial: usize, y: &mut [f32]) {
+    for (c, out) in y.iter_mut().enumerate().take(channels) {
+        let row = &x[c * spatial..(c + 1) * spatial];
+        *out = row.iter().fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+    }
+}
+
+#[inline]
+fn binary_one(op: BinaryOp, a: f32, b: f32) -> f32 {
+    match op {
+        BinaryOp::Add => a + b,
+        BinaryOp::Sub => a - b,
+        BinaryOp::Mul => a * b,
+        BinaryOp::Div => a / b,
+        // numpy maximum / minimum: NaN propagates.
+        BinaryOp::Max => {
+            if a.is_nan() || b.is_nan() {
+                f32::NAN
+            } else if a >= b {
+                a
+            } else {
+                b
+            }
+        }
+        BinaryOp::Min => {
+            if a.is_nan() || b.is_nan() {
+                f32::NAN
+            } else if a <= b {
+                a
+            } else {
+                b
+            }
+        }
+        BinaryOp::Pow => libm::powf(a, b),
+    }
+}
+
+/// Element-wise binary op with numpy broadcasting, then `act`.
+///
+/// `a_shape` and `b_shape` are right-aligned against `y_shape` (ranks may differ, rank
+/// 0 is a scalar; each dimension equals the output's or is 1); `y` is row-major
+/// `y_shape`, rank <= [`MAX_RANK`]. `Max` / `Min` propagate NaN (numpy `maximum`);
+/// `Pow` is `libm::powf`.
+#[allow(clippy::too_many_arguments)]
+pub fn binary(
+    op: BinaryOp,
+    a: &[f32],
+    a_shape: &[usize],
+    b: &[f32],
+    b_shape: &[usize],
+    act: (f32, f32),
+    y: &mut [f32],
+    y_shape: &[usize],
+) {
+    let mut sa = [0; MAX_RANK];
+    let mut sb = [0; MAX_RANK];
+    broadcast_strides(a_shape, y_shape, &mut sa);
+    broadcast_strides(b_shape, y_shape, &mut sb);
+    for ((ia, ib), out) in Pairs::new(y_shape, &sa, &sb).zip(y.iter_mut()) {
+        *out = clamp(binary_one(op, a[ia], b[ib]), act);
+    }
+}
+
+/// Logistic function, without overflow for large |v|.
+#[inline]
+fn sigmoid(v: f32) -> f32 {
+    if v >= 0.0 {
+        1.0 / (1.0 + libm::expf(-v))
+    } else {
+        let e = libm::expf(v);
+        e / (1.0 + e)
+    }
+}
+
+#[inline]
+fn unary_one(op: UnaryOp, v: f32) -> f32 {
+    match op {
+        UnaryOp::Relu => {
+            if v < 0.0 {
+                0.0
+            } else {
+                v
+            }
+        }
+        UnaryOp::Clip { min, max } => clamp(v, (min, max)),
+        UnaryOp::LeakyRelu { alpha } => {
+            if v < 0.0 {
+                alpha * v
+            } else {
+                v
+            }
+        }
+        UnaryOp::Elu { alpha } => {
+            if v < 0.0 {
+                alpha * libm::expm1f(v)
+            } else {
+                v
+            }
+        }
+        UnaryOp::Sigmoid => sigmoid(v),
+        UnaryOp::Tanh => libm::tanhf(v),
+        UnaryOp::HardSigmoid { alpha, beta } => clamp(alpha * v + beta, (0.0, 1.0)),
+        UnaryOp::HardSwish => v * clamp(v / 6.0 + 0.5, (0.0, 1.0)),
+        UnaryOp::Exp => libm::expf(v),
+        UnaryOp::Log => libm::logf(v),
+        UnaryOp::Sqrt => libm::sqrtf(v),
+        UnaryOp::Neg => -v,
+        UnaryOp::Abs => libm::fabsf(v),
+        UnaryOp::Reciprocal => 1.0 / v,
+        UnaryOp::Floor => libm::floorf(v),
+        UnaryOp::Ceil => libm::ceilf(v),
+        UnaryOp::Erf => libm::erff(v),
+        // ln(1 + e^v) = max(v, 0) + ln(1 + e^-|v|): no overflow, accurate for v << 0.
+        UnaryOp::Softplus => {
+            if v.is_nan() {
+                v
+            } else {
+                let pos = if v > 0.0 { v } else { 0.0 };
+                pos + libm::log1pf(libm::expf(-libm::fabsf(v)))
+            }
+        }
+        // 0.5 v (1 + erf(v / sqrt 2)) = 0.5 v erfc(-v / sqrt 2): no cancellation for v << 0.
+        UnaryOp::Gelu => 0.5 * v * libm::erfcf(-v * core::f32::consts::FRAC_1_SQRT_2),
+    }
+}
+
+/// Element-wise unary op (ONNX definitions), `y[i] = op(x[i])`, `x` and `y` of equal
+/// length.
+///
+/// Relu/Clip/LeakyRelu pass NaN through; Elu `alpha * expm1(v)` for `v < 0`;
+/// Sigmoid is evaluated without overflow; HardSigmoid `max(0, min(1, alpha v + beta))`;
+/// HardSwish `v * max(0, min(1, v / 6 + 0.5))`; Softplus `ln(1 + e^v)` computed
+/// stably as `max(v, 0) + log1p(e^-|v|)`; Gelu is the exact erf form
+/// `0.5 v (1 + erf(v / sqrt 2))`, evaluated as `0.5 v erfc(-v / sqrt 2)`.
+pub fn unary(op: UnaryOp, x: &[f32], y: &mut [f32]) {
+    for (out, &v) in y.iter_mut().zip(x) {
+        *out = unary_one(op, v);
+    }
+}
+
+/// Softmax (or LogSoftmax with `log`) along the middle axis of `x` viewed as
+/// `[outer, axis_len, inner]`; `y` has the same layout.
+///
+/// Per line: `m = max` (NaN ignored for the max but propagates through the sums),
+/// `e_j = exp(x_j - m)`, `s = sum e_j` in order; softmax `e_j / s`, log-softmax
+/// `(x_j - m) - ln s`.
+pub fn softmax(x: &[f32], outer: usize, axis_len: usize, inner: usize, log: bool, y: &mut [f32]) {
+    for o in 0..outer {
+        for i in 0..inner {
+            let base = o * axis_len * inner + i;
+            let at = |j: usize| base + j * inner;
+            let mut m = f32::NEG_INFINITY;
+            for j in 0..axis_len {
+                let v = x[at(j)];
+                if v > m {
+                    m = v;
+                }
+            }
+            let mut sum = 0.0f32;
+            for j in 0..axis_len {
+                let e = libm::expf(x[at(j)] - m);
+                y[at(j)] = e;
+                sum += e;
+            }
+            if log {
+                let ls = libm::logf(sum);
+                for j in 0..axis_len {
+                    y[at(j)] = (x[at(j)] - m) - ls;
+                }
+            } else {
+                for j in 0..axis_len {
+                    y[at(j)] /= sum;
+                }
+            }
+        }
+    }
+}
+
+/// Index of the largest value along the middle axis of `x` viewed as
+/// `[outer, axis_len, inner]`; `y` is `[outer, inner]`.
+///
+/// Ties give the first index, or the last with `select_last`. NaN counts as smaller
+/// than every number (all NaNs equal), so a NaN is only selected in an all-NaN line.
+/// `axis_len == 0` writes 0.
+pub fn argmax(x: &[f32], outer: usize, axis_len: usize, inner: usize, select_last: bool, y: &mut [i64]) {
+    // `v` beats the current best `b` (NaN is the minimum).
+    let beats = |v: f32, b: f32| -> bool {
+        match (v.is_nan(), b.is_nan()) {
+            (true, true) => select_last,
+            (true, false) => false,
+            (false, true) => true,
+            (false, false) => v > b || (select_last && v == b),
+        }
+    };
+    for o in 0..outer {
+        for i in 0..inner {
+            let base = o * axis_len * inner + i;
+            let mut best = 0usize;
+            for j in 1..axis_len {
+                if beats(x[base + j * inner], x[base + best * inner]) {
+                    best = j;
+                }
+            }
+            y[o * inner + i] = best as i64;
+        }
+    }
+}
+
+/// `rint(x / scale) + zero_point` (ties to even), or `zero_point` for NaN, clamped to
+/// `[lo, hi]`.
+#[inline]
+fn quantize_one(v: f32, scale: f32, zero_point: i32, lo: f32, hi: f32) -> i32 {
+    let r = libm::rintf(v / scale);
+    if r.is_nan() {
+        return zero_point.clamp(lo as i32, hi as i32);
+    }
+    // Exact while |r| < 2^24; beyond that the value saturates anyway.
+    let q = r + zero_point as f32;
+    (if q < lo {
+        lo
+    } else if q > hi {
+        hi
+    } else {
+        q
+    }) as i32
+}
+
+/// ONNX `QuantizeLinear` to int8: `y = saturate(rint(x / scale) + zero_point)` with
+/// round half to even, saturating to `[-128, 127]`; NaN maps to `zero_point`.
+/// `x` and `y` of equal length.
+pub fn quantize_i8(x: &[f32], scale: f32, zero_point: i32, y: &mut [i8]) {
+    for (out, &v) in y.iter_mut().zip(x) {
+        *out = quantize_one(v, scale, zero_point, -128.0, 127.0) as i8;
+    }
+}
+
+/// ONNX `QuantizeLinear` to uint8, as [`quantize_i8`] with saturation to `[0, 255]`.
+pub fn quantize_u8(x: &[f32], scale: f32, zero_point: i32, y: &mut [u8]) {
+    for (out, &v) in y.iter_mut().zip(x) {
+        *out = quantize_one(v, scale, zero_point, 0.0, 255.0) as u8;
+    }
+}
+
+/// ONNX `DequantizeLinear` from int8: `y = (x - zero_point) as f32 * scale`.
+pub fn dequantize_i8(x: &[i8], scale: f32, zero_point: i32, y: &mut [f32]) {
+    for (out, &v) in y.iter_mut().zip(x) {
+        *out = i32::from(v).wrapping_sub(zero_point) as f32 * scale;
+    }
+}
+
+/// ONNX `DequantizeLinear` from uint8: `y = (x - zero_point) as f32 * scale`.
+pub fn dequantize_u8(x: &[u8], scale: f32, zero_point: i32, y: &mut [f32]) {
+    for (out, &v) in y.iter_mut().zip(x) {
+        *out = i32::from(v).wrapping_sub(zero_point) as f32 * scale;
+    }
+}

@@ -1,0 +1,95 @@
+//! gemmlowp / TFLite fixed-point arithmetic, pure integer.
+//!
+//! These helpers define the rounding of every int8 kernel. They reproduce gemmlowp's
+//! `fixedpoint.h` and TFLite's `MultiplyByQuantizedMultiplier` (double-rounding
+//! variant, the TFLite default) bit for bit:
+//!
+//! - [`saturating_rounding_doubling_high_mul`] rounds `a*b / 2^31` to nearest with
+//!   ties towards +infinity (gemmlowp's asymmetric nudge; this is ARM `VQRDMULH`);
+//! - [`rounding_divide_by_pot`] rounds `x / 2^e` to nearest with ties away from zero.
+//!
+//! Where the C code has undefined behaviour (overflowing `x << shift`, shifts out of
+//! range) these functions wrap or clamp as documented instead of panicking.
+
+/// `round(a * b / 2^31)` with ties towards +infinity, saturated: the only overflowing
+/// input, `i32::MIN * i32::MIN`, gives `i32::MAX` (gemmlowp
+/// `SaturatingRoundingDoublingHighMul`, ARM `VQRDMULH`).
+#[inline]
+pub fn saturating_rounding_doubling_high_mul(a: i32, b: i32) -> i32 {
+    if a == i32::MIN && b == i32::MIN {
+        return i32::MAX;
+    }
+    let ab = i64::from(a) * i64::from(b);
+    let nudge: i64 = if ab >= 0 { 1 << 30 } else { 1 - (1 << 30) };
+    // i64 division truncates towards zero, as in C; the quotient fits in i32.
+    ((ab + nudge) / (1i64 << 31)) as i32
+}
+
+/// `round(x / 2^exponent)` with ties away from zero (gemmlowp `RoundingDivideByPOT`,
+/// a rounding arithmetic right shift). `exponent` is clamped to `0..=31`.
+#[inline]
+pub fn rounding_divide_by_pot(x: i32, exponent: i32) -> i32 {
+    let e = exponent.clamp(0, 31) as u32;
+    let x = i64::from(x);
+    let mask = (1i64 << e) - 1;
+    let remainder = x & mask;
+    let threshold = (mask >> 1) + i64::from(x < 0);
+    ((x >> e) + i64::from(remainder > threshold)) as i32
+}
+
+/// TFLite `MultiplyByQuantizedMultiplier`: `x * multiplier * 2^(shift - 31)`, with
+/// `shift > 0` a left shift applied to `x` before the high multiply and `shift <= 0`
+/// a rounding right shift after it.
+///
+/// `multiplier` is normally in `[2^30, 2^31)` (or 0) and `shift` in `-31..=30`, as
+/// produced by [`quantize_multiplier`]; `shift` is clamped to `-31..=31`. The left
+/// shift wraps on overflow (two's complement, like TFLite's compiled C); converters
+/// keep `|x| << shift` within i32.
+#[inline]
+pub fn multiply_by_quantized_multiplier(x: i32, multiplier: i32, shift: i32) -> i32 {
+    let shift = shift.clamp(-31, 31);
+    let left = if shift > 0 { shift } else { 0 };
+    let right = if shift > 0 { 0 } else { -shift };
+    rounding_divide_by_pot(
+        saturating_rounding_doubling_high_mul(x.wrapping_shl(left as u32), multiplier),
+        right,
+    )
+}
+
+/// TFLite `QuantizeMultiplier`: splits `real` into `(multiplier, shift)` with
+/// `real ≈ multiplier * 2^(shift - 31)` and `|multiplier|` in `[2^30, 2^31)`.
+///
+/// Computed exactly from the bits of the f64 (no libm): the 53-bit significand is
+/// rounded to 31 bits half away from zero (as `std::round(frexp(real) * 2^31)`);
+/// a round-up to `2^31` halves the multiplier and increments the shift.
+/// As in TFLite: `0.0` gives `(0, 0)`; a shift below -31 (|real| < ~2^-32, including
+/// subnormals) flushes to `(0, 0)`; a shift above 30 saturates to
+/// `(i32::MAX, 30)` (whatever the sign, as TFLite). Non-finite input (not handled by TFLite) gives `(0, 0)`.
+pub fn quantize_multiplier(real: f64) -> (i32, i32) {
+    let bits = real.to_bits();
+    let negative = bits >> 63 != 0;
+    let biased_exp = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1u64 << 52) - 1);
+    if biased_exp == 0 || biased_exp == 0x7ff {
+        // Zero, subnormal (far below 2^-31), infinity or NaN.
+        return (0, 0);
+    }
+    // real = ±(2^52 + fraction) * 2^(biased_exp - 1075) = ±q * 2^shift with
+    // q = (2^52 + fraction) / 2^53 in [0.5, 1): frexp.
+    let significand = (1u64 << 52) | fraction;
+    let mut shift = biased_exp - 1022;
+    // q * 2^31 = significand / 2^22, rounded half away from zero (on the magnitude).
+    let mut q_fixed = (significand + (1 << 21)) >> 22;
+    if q_fixed == 1 << 31 {
+        q_fixed /= 2;
+        shift += 1;
+    }
+    if shift < -31 {
+        return (0, 0);
+    }
+    if shift > 30 {
+        return (i32::MAX, 30);
+    }
+    let magnitude = q_fixed as i32; // q_fixed < 2^31
+    (if negative { -magnitude } else { magnitude }, shift)
+}

@@ -1,0 +1,160 @@
+//! Dtype-agnostic data movement on raw bytes: every element is `elem` bytes and is
+//! copied verbatim, so these kernels serve f32, int8, i32 and i64 tensors alike.
+//!
+//! Shapes are row-major (outermost axis first) with at most [`MAX_RANK`] axes.
+
+use crate::format::types::MAX_RANK;
+
+/// Numpy broadcasting strides of an operand of shape `in_shape` read as an output of
+/// shape `out_shape`.
+///
+/// Shapes are right-aligned (numpy rules); `in_shape` may have fewer axes than
+/// `out_shape` (rank 0 = a scalar). Writes `strides[i]` = the element stride of the
+/// operand along output axis `i`: 0 on axes the operand broadcasts (its dimension is 1
+/// or it lacks the axis), the row-major stride otherwise. Entries from the output rank
+/// on are set to 0. Returns the output rank (the number of meaningful strides).
+///
+/// Preconditions (checked by the loader): `in_shape.len() <= out_shape.len() <=
+/// MAX_RANK`, and each operand dimension equals the output dimension or is 1. Axes
+/// beyond [`MAX_RANK`] are ignored.
+pub fn broadcast_strides(in_shape: &[usize], out_shape: &[usize], strides: &mut [usize; 8]) -> usize {
+    *strides = [0; MAX_RANK];
+    let out_rank = out_shape.len().min(MAX_RANK);
+    let mut stride = 1;
+    for (slot, &dim) in strides[..out_rank].iter_mut().rev().zip(in_shape.iter().rev()) {
+        *slot = if dim == 1 { 0 } else { stride };
+        stride *= dim;
+    }
+    out_rank
+}
+
+/// Row-major element strides of `shape` (at most [`MAX_RANK`] axes).
+fn strides_of(shape: &[usize]) -> [usize; MAX_RANK] {
+    let mut s = [0; MAX_RANK];
+    let mut acc = 1;
+    for (slot, &d) in s[..shape.len()].iter_mut().zip(shape).rev() {
+        *slot = acc;
+        acc *= d;
+    }
+    s
+}
+
+/// Advances the row-major multi-index `idx` over `shape`; false once it wrapped.
+#[inline]
+fn step(idx: &mut [usize], shape: &[usize]) -> bool {
+    for (i, &d) in idx.iter_mut().zip(shape).rev() {
+        *i += 1;
+        if *i < d {
+            return true;
+        }
+        *i = 0;
+    }
+    false
+}
+
+/// Transpose: `y[j0, …, jr-1] = x[i]` where `i[perm[k]] = j[k]`, i.e. output axis `k`
+/// is input axis `perm[k]` (ONNX / numpy `transpose`).
+///
+/// - `x`: `product(shape) * elem` bytes; `y`: the same number of bytes, laid out with
+///   shape `[shape[perm[0]], …, shape[perm[r-1]]]`.
+/// - `perm` is a permutation of `0..shape.len()`, rank <= [`MAX_RANK`]; rank 0 copies
+///   the single element. Does nothing if the rank exceeds [`MAX_RANK`] or `elem` is 0.
+///
+/// Trailing axes that the permutation keeps in place are copied as one block.
+pub fn transpose(x: &[u8], shape: &[usize], perm: &[usize], elem: usize, y: &mut [u8]) {
+    let rank = shape.len();
+    if rank > MAX_RANK || perm.len() != rank || elem == 0 {
+        return;
+    }
+    // Axes `keep..` are left in place: their elements are contiguous in x and y.
+    let keep = (0..=rank)
+        .rev()
+        .take_while(|&k| k == rank || perm[k] == k)
+        .last()
+        .unwrap_or(rank);
+    let block = elem * shape[keep..].iter().product::<usize>();
+    let in_strides = strides_of(shape);
+    let mut out_shape = [0; MAX_RANK];
+    let mut src_stride = [0; MAX_RANK];
+    for k in 0..keep {
+        out_shape[k] = shape[perm[k]];
+        src_stride[k] = in_strides[perm[k]] * elem;
+    }
+    let out_shape = &out_shape[..keep];
+    if block == 0 || out_shape.contains(&0) {
+        return;
+    }
+    let mut idx = [0; MAX_RANK];
+    let idx = &mut idx[..keep];
+    for dst in y.chunks_exact_mut(block) {
+        let src: usize = idx.iter().zip(&src_stride).map(|(i, s)| i * s).sum();
+        dst.copy_from_slice(&x[src..src + block]);
+        if !step(idx, out_shape) {
+            break;
+        }
+    }
+}
+
+/// Concatenation along one axis: part `i` has shape `[outer, axis_dims[i], inner]`
+/// (as bytes: `outer * axis_dims[i] * inner_bytes`), `y` has shape
+/// `[outer, sum(axis_dims), inner]`. `inner_bytes` is the byte size of one `inner`
+/// slab (product of the axes after the concat axis, times the element size).
+/// `parts.len() == axis_dims.len()`.
+pub fn concat(parts: &[&[u8]], axis_dims: &[usize], outer: usize, inner_bytes: usize, y: &mut [u8]) {
+    let mut dst = 0;
+    for o in 0..outer {
+        for (part, &dim) in parts.iter().zip(axis_dims) {
+            let len = dim * inner_bytes;
+            let src = o * len;
+            y[dst..dst + len].copy_from_slice(&part[src..src + len]);
+            dst += len;
+        }
+    }
+}
+
+/// Constant padding: `y` has shape `shape[i] + pads[i] + pads[rank + i]` per axis
+/// (`pads` = the begins of every axis, then the ends; len `2 * rank`), filled with
+/// the element `fill` (`elem` bytes) and with `x` (shape `shape`) copied at offset
+/// `pads[..rank]`. Rank <= [`MAX_RANK`]; rank 0 copies the single element. Does nothing
+/// if the rank exceeds [`MAX_RANK`], `pads` has the wrong length or `fill` is not one
+/// element.
+pub fn pad(x: &[u8], shape: &[usize], pads: &[usize], elem: usize, fill: &[u8], y: &mut [u8]) {
+    let rank = shape.len();
+    if rank > MAX_RANK || pads.len() != 2 * rank || elem == 0 || fill.len() != elem {
+        return;
+    }
+    for cell in y.chunks_exact_mut(elem) {
+        cell.copy_from_slice(fill);
+    }
+    if rank == 0 {
+        y[..elem].copy_from_slice(&x[..elem]);
+        return;
+    }
+    let mut out_shape = [0; MAX_RANK];
+    for (i, o) in out_shape[..rank].iter_mut().enumerate() {
+        *o = shape[i] + pads[i] + pads[rank + i];
+    }
+    let out_strides = strides_of(&out_shape[..rank]);
+    // Copy x one innermost row at a time.
+    let row = shape[rank - 1] * elem;
+    let outer_shape = &shape[..rank - 1];
+    if row == 0 || outer_shape.contains(&0) {
+        return;
+    }
+    let mut idx = [0; MAX_RANK];
+    let idx = &mut idx[..rank - 1];
+    for src in x.chunks_exact(row) {
+        let dst = elem
+            * (pads[rank - 1]
+                + idx
+                    .iter()
+                    .zip(pads)
+                    .zip(&out_strides)
+                    .map(|((i, p), s)| (i + p) * s)
+                    .sum::<usize>());
+        y[dst..dst + row].copy_from_slice(src);
+        if !step(idx, outer_shape) {
+            break;
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! `Model::load`: parse and validate a model file once, so that running it cannot fail
+//! on anything but the caller's own arguments.
+
+use crate::error::{Error, Result, Section};
+use crate::format::types::{
+    shape_elements, DType, Golden, GraphIo, Location, Metadata, OpDef, Quant, TensorDef,
+};
+use crate::format::{kind, rd_u32, Container, RecordTable, ALIGN};
+use crate::validate;
+
+/// A validated model, borrowing the file's bytes (e.g. a `&'static [u8]` in flash).
+///
+/// Loading allocates nothing. Every offset, shape, dtype, quantization parameter, op
+/// and the arena plan has been checked: a [`Session`](crate::Session) over this model
+/// cannot index out of bounds.
+#[derive(Clone, Debug)]
+pub struct Model<'a> {
+    pub(crate) container: Container<'a>,
+    pub(crate) meta: Metadata<'a>,
+    pub(crate) io: GraphIo,
+    pub(crate) tensors: RecordTable<'a, TensorDef<'a>>,
+    pub(crate) ops: RecordTable<'a, OpDef>,
+    pub(crate) weights: &'a [u8],
+    pub(crate) golden: Option<RecordTable<'a, Golden<'a>>>,
+}
+
+/// Model bytes copied into a 16-byte aligned heap buffer, for callers whose bytes
+/// come from a file or a network buffer of unknown alignment.
+#[cfg(feature = "alloc")]
+#[derive(Clone, Debug)]
+pub struct AlignedModel {
+    words: alloc::vec::Vec<u128>,
+    len: usize,
+}
+
+#[cfg(feature = "alloc")]
+impl AlignedModel {
+    /// Copies `bytes` into an aligned buffer.
+    pub fn new(bytes: &[u8]) -> Self {
+        let mut words = alloc::vec![0u128; bytes.len().div_ceil(16)];
+        bytemuck::cast_slice_mut::<u128, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
+        AlignedModel { words, len: bytes.len() }
+    }
+
+    /// The aligned bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &bytemuck::cast_slice::<u128, u8>(&self.words)[..self.len]
+    }
+
+    /// Validates the model (see [`Model::load`]).
+    pub fn model(&self) -> Result<Model<'_>> {
+        Model::load(self.bytes())
+    }
+}
+
+/// Placeholder so the name exists without `alloc`.
+#[cfg(not(feature = "alloc"))]
+#[derive(Debug)]
+pub enum AlignedModel {}
+
+fn graph_parts(g: &[u8]) -> Result<(&[u8], &[u8], &[u8])> {
+    let bad = Error::BadSection { section: Section::Graph };
+    let io_len = rd_u32(g, 0).ok_or(bad)? as usize;
+    let t_len = rd_u32(g, 4).ok_or(bad)? as usize;
+    let o_len = rd_u32(g, 8).ok_or(bad)? as usize;
+    let a = 16usize;
+    let b = a.checked_add(io_len).ok_or(bad)?;
+    let c = b.checked_add(t_len).ok_or(bad)?;
+    let d = c.checked_add(o_len).ok_or(bad)?;
+    if d != g.len() {
+        return Err(bad);
+    }
+    Ok((&g[a..b], &g[b..c], &g[c..d]))
+}
+
+fn decode_exact<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8], section: Section) -> Result<T> {
+    match postcard::take_from_bytes::<T>(bytes) {
+        Ok((v, rest)) if rest.is_empty() => Ok(v),
+        _ => Err(Error::Decode { section, index: 0 }),
+    }
+}
+
+impl<'a> Model<'a> {
+    /// Parses and validates a model file.
+    ///
+    /// `bytes` must start at a 16-byte aligned address (use [`include_model!`](crate::include_model),
+    /// [`AlignedModel`], or an aligned static) so that f32/i32 constants are read in
+    /// place; otherwise [`Error::Misaligned`]. Cost: linear in the file size plus a
+    /// pairwise check of the arena plan (quadratic in the number of arena tensors).
+    pub fn load(bytes: &'a [u8]) -> Result<Model<'a>> {
+        let container = Container::parse(bytes)?;
+        if bytes.as_ptr().align_offset(ALIGN) != 0 {
+            return Err(Error::Misaligned);
+        }
+        let missing = |section| Error::BadSection { section };
+        let meta_bytes = container.section(kind::METADATA).ok_or(missing(Section::Metadata))?;
+        let meta: Metadata<'a> = decode_exact(meta_bytes, Section::Metadata)?;
+        let graph = container.section(kind::GRAPH).ok_or(missing(Section::Graph))?;
+        let weights = container.section(kind::WEIGHTS).unwrap_or(&[]);
+        let (io_b, t_b, o_b) = graph_parts(graph)?;
+        let io: GraphIo = decode_exact(io_b, Section::Graph)?;
+        let tensors = RecordTable::parse(t_b, Section::Graph)?;
+        let ops = RecordTable::parse(o_b, Section::Graph)?;
+        let golden = match container.section(kind::GOLDEN) {
+            Some(g) => Some(RecordTable::parse(g, Section::Golden)?),
+            None => None,
+        };
+        let model = Model { container, meta, io, tensors, ops, weights, golden };
+        validate::model(&model)?;
+        Ok(model)
+    }
+
+    /// Metadata and provenance.
+    pub fn metadata(&self) -> &Metadata<'a> {
+        &self.meta
+    }
+
+    /// Class labels of the first output (may be empty).
+    pub fn labels(&self) -> impl Iterator<Item = &'a str> {
+        self.meta.labels()
+    }
+
+    /// Exact number of arena bytes a session needs when its arena is 16-byte aligned
+    /// (an unaligned arena needs up to 15 bytes more; see [`Session::new`](crate::Session::new)).
+    pub fn arena_size(&self) -> usize {
+        self.io.arena_size as usize
+    }
+
+    /// Number of graph inputs.
+    pub fn num_inputs(&self) -> usize {
+        self.io.inputs.len()
+    }
+
+    /// Number of graph outputs.
+    pub fn num_outputs(&self) -> usize {
+        self.io.outputs.len()
+    }
+
+    /// Definition of graph input `i`.
+    pub fn input(&self, i: usize) -> Result<TensorDef<'a>> {
+        let t = *self.io.inputs.get(i).ok_or(Error::NoSuchIndex { index: i as u32 })?;
+        self.tensors.get(t)
+    }
+
+    /// Definition of graph output `i`.
+    pub fn output(&self, i: usize) -> Result<TensorDef<'a>> {
+        let t = *self.io.outputs.get(i).ok_or(Error::NoSuchIndex { index: i as u32 })?;
+        self.tensors.get(t)
+    }
+
+    /// Number of tensors in the graph.
+    pub fn num_tensors(&self) -> u32 {
+        self.tensors.len()
+    }
+
+    /// Tensor `i` of the graph.
+    pub fn tensor(&self, i: u32) -> Result<TensorDef<'a>> {
+        self.tensors.get(i)
+    }
+
+    /// Number of ops (execution steps).
+    pub fn num_ops(&self) -> u32 {
+        self.ops.len()
+    }
+
+    /// Op `i` in execution order.
+    pub fn op(&self, i: u32) -> Result<OpDef> {
+        self.ops.get(i)
+    }
+
+    /// Bytes of constant `t` in the weights section (`None` for arena tensors).
+    pub fn constant_bytes(&self, t: &TensorDef<'_>) -> Option<&'a [u8]> {
+        match t.location {
+            Location::Weights { offset } => {
+                let len = t.byte_len()?;
+                self.weights.get(offset as usize..(offset as usize).checked_add(len)?)
+            }
+            Location::Arena { .. } => None,
+        }
+    }
+
+    /// Raw bytes of the weights section.
+    pub fn weights(&self) -> &'a [u8] {
+        self.weights
+    }
+
+    /// Number of golden vectors stored in the model.
+    pub fn num_golden(&self) -> u32 {
+        self.golden.as_ref().map_or(0, |g| g.len())
+    }
+
+    /// Golden vector `i`.
+    pub fn golden(&self, i: u32) -> Result<Golden<'a>> {
+        self.golden.as_ref().ok_or(Error::NoSuchIndex { index: i })?.get(i)
+    }
+
+    /// The bytes of an optional section, by kind (see `docs/format.md`).
+    pub fn section(&self, kind: u16) -> Option<&'a [u8]> {
+        self.container.section(kind)
+    }
+
+    /// The whole model file.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.container.bytes()
+    }
+
+    /// Sum of the byte sizes of all constant tensors.
+    pub fn parameter_bytes(&self) -> usize {
+        self.tensors
+            .iter()
+            .filter_map(|t| t.ok())
+            .filter(|t| matches!(t.location, Location::Weights { .. }))
+            .filter_map(|t| t.byte_len())
+            .sum()
+    }
+
+    /// Number of elements of input `i`.
+    pub fn input_len(&self, i: usize) -> Result<usize> {
+        self.input(i)?.elements().ok_or(Error::BadTensor { tensor: 0 })
+    }
+
+    /// Number of elements of output `i`.
+    pub fn output_len(&self, i: usize) -> Result<usize> {
+        self.output(i)?.elements().ok_or(Error::BadTensor { tensor: 0 })
+    }
+}
+
+/// The value range of a quantized integer dtype.
+pub(crate) fn qrange(dtype: DType) -> Option<(i32, i32)> {
+    match dtype {
+        DType::I8 => Some((-128, 127)),
+        DType::U8 => Some((0, 255)),
+        DType::I32 => Some((i32::MIN, i32::MAX)),
+        _ => None,
+    }
+}
+
+/// The per-tensor quantization of `t` as `(scale, zero_point)`.
+pub(crate) fn per_tensor(t: &TensorDef<'_>) -> Option<(f32, i32)> {
+    match t.quant {
+        Quant::PerTensor { scale, zero_point } => Some((scale, zero_point)),
+        _ => None,
+    }
+}
+
+pub(crate) fn elements(shape: &[u32]) -> usize {
+    shape_elements(shape).unwrap_or(0)
+}

@@ -1,0 +1,92 @@
+//! Arena planning (feature `write`): lifetimes from the op order, then a greedy
+//! placement by decreasing size, as TFLM's `GreedyMemoryPlanner` does.
+//! `Model::load` re-verifies every plan, so a wrong plan can never run.
+
+use alloc::vec::Vec;
+
+/// One arena tensor to place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// Bytes needed.
+    pub size: usize,
+    /// First step at which the tensor is alive (its producer; 0 for graph inputs).
+    pub first: u32,
+    /// Last step at which it is read (the last step for graph outputs).
+    pub last: u32,
+}
+
+/// Offsets (16-byte aligned) for each request, and the arena size.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub offsets: Vec<usize>,
+    pub arena_size: usize,
+}
+
+const ALIGN: usize = crate::format::ALIGN;
+
+fn align(n: usize) -> usize {
+    n.div_ceil(ALIGN) * ALIGN
+}
+
+/// Greedy-by-size placement: largest tensors first, each at the lowest aligned
+/// offset that does not overlap a placed tensor alive at the same time.
+pub fn plan(reqs: &[Request]) -> Plan {
+    let mut order: Vec<usize> = (0..reqs.len()).collect();
+    order.sort_by(|&a, &b| reqs[b].size.cmp(&reqs[a].size).then(reqs[a].first.cmp(&reqs[b].first)));
+    let mut offsets = alloc::vec![0usize; reqs.len()];
+    let mut placed: Vec<usize> = Vec::new();
+    let mut arena_size = 0;
+    for &i in &order {
+        let r = reqs[i];
+        let mut busy: Vec<(usize, usize)> = placed
+            .iter()
+            .filter(|&&j| reqs[j].first <= r.last && r.first <= reqs[j].last)
+            .map(|&j| (offsets[j], offsets[j] + reqs[j].size))
+            .collect();
+        busy.sort_unstable();
+        let mut at = 0;
+        for (s, e) in busy {
+            if at + r.size <= s || r.size == 0 {
+                break;
+            }
+            at = at.max(align(e));
+        }
+        offsets[i] = at;
+        arena_size = arena_size.max(at + r.size);
+        placed.push(i);
+    }
+    Plan { offsets, arena_size: align(arena_size) }
+}
+
+/// Lifetimes from the op list: `producers[t]`/`consumers` as op indices.
+/// `inputs` are alive from step 0, `outputs` until the last step.
+pub fn lifetimes(
+    n_tensors: usize,
+    ops: &[(Vec<u32>, Vec<u32>)],
+    inputs: &[u32],
+    outputs: &[u32],
+) -> Vec<Option<(u32, u32)>> {
+    let mut life: Vec<Option<(u32, u32)>> = alloc::vec![None; n_tensors];
+    for &i in inputs {
+        life[i as usize] = Some((0, 0));
+    }
+    for (s, (ins, outs)) in ops.iter().enumerate() {
+        let s = s as u32;
+        for &o in outs {
+            life[o as usize] = Some((s, s));
+        }
+        for &i in ins {
+            if let Some((f, l)) = life[i as usize].as_mut().map(|v| (&mut v.0, &mut v.1)) {
+                let _ = f;
+                *l = (*l).max(s);
+            }
+        }
+    }
+    let last = ops.len().saturating_sub(1) as u32;
+    for &o in outputs {
+        if let Some(v) = life[o as usize].as_mut() {
+            v.1 = last;
+        }
+    }
+    life
+}

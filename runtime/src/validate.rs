@@ -1,0 +1,622 @@
+//! Validation done once by `Model::load`: after it passes, every kernel call the
+//! executor makes has consistent shapes, in-bounds operands and valid parameters.
+
+use crate::error::{Error, Result};
+use crate::format::types::{
+    shape_elements, Activation, BinaryOp, DType, Location, Op, OpDef, Quant, QParams, Requant,
+    TensorDef, Window, MAX_RANK,
+};
+use crate::format::{rd_u32, ALIGN};
+use crate::model::{per_tensor, qrange, Model};
+use heapless::Vec as HVec;
+
+type Operands<'a> = HVec<TensorDef<'a>, { crate::format::types::MAX_OP_INPUTS }>;
+
+pub(crate) fn model(m: &Model<'_>) -> Result<()> {
+    let n_ops = m.ops.len();
+    let arena = m.io.arena_size as usize;
+    for i in 0..m.tensors.len() {
+        let t = m.tensors.get(i)?;
+        tensor(m, i, &t, arena, n_ops)?;
+    }
+    graph_io(m, n_ops)?;
+    for s in 0..n_ops {
+        let op = m.ops.get(s)?;
+        op_def(m, s, &op)?;
+    }
+    producers(m)?;
+    plan(m)?;
+    for g in 0..m.num_golden() {
+        golden(m, g)?;
+    }
+    Ok(())
+}
+
+fn tensor(m: &Model<'_>, i: u32, t: &TensorDef<'_>, arena: usize, n_ops: u32) -> Result<()> {
+    let bad = Error::BadTensor { tensor: i };
+    let len = t.byte_len().filter(|&l| l <= u32::MAX as usize).ok_or(bad)?;
+    if t.shape.contains(&0) {
+        return Err(bad);
+    }
+    match t.location {
+        Location::Weights { offset } => {
+            let end = (offset as usize).checked_add(len).ok_or(bad)?;
+            if offset as usize % ALIGN != 0 || end > m.weights.len() {
+                return Err(bad);
+            }
+        }
+        Location::Arena { offset, first, last } => {
+            let end = (offset as usize).checked_add(len).ok_or(bad)?;
+            if offset as usize % ALIGN != 0 || end > arena {
+                return Err(Error::BadPlan { tensor: i });
+            }
+            if first > last || (n_ops > 0 && last >= n_ops) || t.dtype == DType::F16 {
+                return Err(Error::BadPlan { tensor: i });
+            }
+        }
+    }
+    match t.quant {
+        Quant::None => {}
+        Quant::PerTensor { scale, zero_point } => {
+            let (lo, hi) = qrange(t.dtype).ok_or(bad)?;
+            if !(scale.is_finite() && scale > 0.0) || zero_point < lo || zero_point > hi {
+                return Err(bad);
+            }
+        }
+        Quant::PerChannel { axis, scales } => {
+            let ch = *t.shape.get(axis as usize).ok_or(bad)? as usize;
+            if !matches!(t.dtype, DType::I8 | DType::I32) {
+                return Err(bad);
+            }
+            let sc = f32_table(m.weights, scales, ch).ok_or(bad)?;
+            if !sc.iter().all(|s| s.is_finite() && *s > 0.0) {
+                return Err(bad);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `n` little-endian f32 values at a 4-aligned weights offset.
+fn f32_table(weights: &[u8], offset: u32, n: usize) -> Option<&[f32]> {
+    let b = weights.get(offset as usize..(offset as usize).checked_add(n.checked_mul(4)?)?)?;
+    bytemuck::try_cast_slice(b).ok()
+}
+
+/// `n` little-endian i32 values at a 4-aligned weights offset.
+pub(crate) fn i32_table(weights: &[u8], offset: u32, n: usize) -> Option<&[i32]> {
+    let b = weights.get(offset as usize..(offset as usize).checked_add(n.checked_mul(4)?)?)?;
+    bytemuck::try_cast_slice(b).ok()
+}
+
+fn graph_io(m: &Model<'_>, n_ops: u32) -> Result<()> {
+    if m.io.outputs.is_empty() {
+        return Err(Error::BadSection { section: crate::Section::Graph });
+    }
+    for &i in m.io.inputs.iter() {
+        let t = m.tensors.get(i).map_err(|_| Error::BadTensor { tensor: i })?;
+        match t.location {
+            Location::Arena { first: 0, .. } => {}
+            _ => return Err(Error::BadPlan { tensor: i }),
+        }
+    }
+    for &o in m.io.outputs.iter() {
+        let t = m.tensors.get(o).map_err(|_| Error::BadTensor { tensor: o })?;
+        match t.location {
+            Location::Arena { last, .. } if n_ops == 0 || last + 1 == n_ops => {}
+            _ => return Err(Error::BadPlan { tensor: o }),
+        }
+    }
+    Ok(())
+}
+
+/// Every arena tensor that is not a graph input is the output of the op at its `first`
+/// step (so it is written before it is read).
+fn producers(m: &Model<'_>) -> Result<()> {
+    for i in 0..m.tensors.len() {
+        let t = m.tensors.get(i)?;
+        if let Location::Arena { first, .. } = t.location {
+            if m.io.inputs.contains(&i) {
+                continue;
+            }
+            let op = m.ops.get(first).map_err(|_| Error::BadPlan { tensor: i })?;
+            if !op.outputs.contains(&i) {
+                return Err(Error::BadPlan { tensor: i });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// No two arena tensors alive at the same step share a byte.
+fn plan(m: &Model<'_>) -> Result<()> {
+    let n = m.tensors.len();
+    for i in 0..n {
+        let a = m.tensors.get(i)?;
+        let Location::Arena { offset: ao, first: af, last: al } = a.location else { continue };
+        let alen = a.byte_len().unwrap_or(0);
+        for j in i + 1..n {
+            let b = m.tensors.get(j)?;
+            let Location::Arena { offset: bo, first: bf, last: bl } = b.location else { continue };
+            let blen = b.byte_len().unwrap_or(0);
+            let live_together = af <= bl && bf <= al;
+            let (ao, bo) = (ao as usize, bo as usize);
+            let overlap = ao < bo + blen && bo < ao + alen;
+            if live_together && overlap {
+                return Err(Error::BadPlan { tensor: j });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn golden(m: &Model<'_>, g: u32) -> Result<()> {
+    let bad = Error::Decode { section: crate::Section::Golden, index: g };
+    let v = m.golden(g)?;
+    if v.inputs.len() != m.num_inputs() || v.outputs.len() != m.num_outputs() {
+        return Err(bad);
+    }
+    for (i, b) in v.inputs.iter().enumerate() {
+        if Some(b.len()) != m.input(i)?.byte_len() {
+            return Err(bad);
+        }
+    }
+    for (i, b) in v.outputs.iter().enumerate() {
+        if Some(b.len()) != m.output(i)?.byte_len() {
+            return Err(bad);
+        }
+    }
+    Ok(())
+}
+
+fn op_def(m: &Model<'_>, s: u32, def: &OpDef) -> Result<()> {
+    let bad = Error::BadOp { op: s };
+    let mut ins: Operands<'_> = HVec::new();
+    for &i in def.inputs.iter() {
+        let t = m.tensors.get(i).map_err(|_| bad)?;
+        if let Location::Arena { first, last, .. } = t.location {
+            // Read before it is written, or after it is dead: the plan is wrong.
+            let is_input = m.io.inputs.contains(&i);
+            if !(first <= s && s <= last) || (first == s && !is_input) {
+                return Err(Error::BadPlan { tensor: i });
+            }
+        }
+        ins.push(t).map_err(|_| bad)?;
+    }
+    if def.outputs.len() != 1 {
+        return Err(bad);
+    }
+    let o = def.outputs[0];
+    let out = m.tensors.get(o).map_err(|_| bad)?;
+    match out.location {
+        Location::Arena { first, .. } if first == s && !m.io.inputs.contains(&o) => {}
+        _ => return Err(Error::BadPlan { tensor: o }),
+    }
+    if def.inputs.contains(&o) {
+        return Err(bad);
+    }
+    if !enabled(&def.op) {
+        return Err(Error::UnsupportedOp { op: s });
+    }
+    if check(m, &def.op, &ins, &out) {
+        Ok(())
+    } else {
+        Err(bad)
+    }
+}
+
+/// Whether this build has the kernels for `op` (cargo features).
+fn enabled(op: &Op) -> bool {
+    match op {
+        Op::Conv { .. } => cfg!(feature = "ops-conv"),
+        Op::MaxPool { .. } | Op::AvgPool { .. } | Op::GlobalAvgPool | Op::GlobalMaxPool => {
+            cfg!(feature = "ops-pool")
+        }
+        Op::Transpose { .. } | Op::Concat { .. } | Op::Pad { .. } => cfg!(feature = "ops-shape"),
+        Op::MatMul | Op::Binary { .. } => cfg!(feature = "ops-math"),
+        Op::Unary { op } => {
+            cfg!(feature = "ops-math")
+                || matches!(
+                    op,
+                    crate::format::types::UnaryOp::Relu
+                        | crate::format::types::UnaryOp::Clip { .. }
+                        | crate::format::types::UnaryOp::Sigmoid
+                        | crate::format::types::UnaryOp::Tanh
+                        | crate::format::types::UnaryOp::LeakyRelu { .. }
+                )
+        }
+        _ => true,
+    }
+}
+
+fn is_const(t: &TensorDef<'_>) -> bool {
+    matches!(t.location, Location::Weights { .. })
+}
+
+fn act_ok(a: &Activation) -> bool {
+    match *a {
+        Activation::Clip { min, max } => !min.is_nan() && !max.is_nan() && min <= max,
+        _ => true,
+    }
+}
+
+fn rq_ok(r: &Requant) -> bool {
+    (r.multiplier == 0 || r.multiplier >= 1 << 30) && (-31..=30).contains(&r.shift)
+}
+
+fn qparams_ok(m: &Model<'_>, q: &QParams, out_channels: usize, out: &TensorDef<'_>) -> bool {
+    let ch = q.channels as usize;
+    if !(ch == 1 || ch == out_channels) || q.act_min > q.act_max {
+        return false;
+    }
+    if !(-128..=127).contains(&q.act_min) || !(-128..=127).contains(&q.act_max) {
+        return false;
+    }
+    let Some(t) = i32_table(m.weights, q.requant, 2 * ch) else { return false };
+    per_tensor(out).is_some()
+        && t.chunks_exact(2).all(|p| rq_ok(&Requant { multiplier: p[0], shift: p[1] }))
+}
+
+fn int8_act(t: &TensorDef<'_>) -> bool {
+    t.dtype == DType::I8 && per_tensor(t).is_some()
+}
+
+fn f32s(ts: &[&TensorDef<'_>]) -> bool {
+    ts.iter().all(|t| t.dtype == DType::F32)
+}
+
+/// Numpy broadcast of two shapes into `out`; false when incompatible.
+pub(crate) fn broadcast(a: &[u32], b: &[u32], out: &mut HVec<u32, MAX_RANK>) -> bool {
+    let r = a.len().max(b.len());
+    out.clear();
+    for i in 0..r {
+        let da = if i + a.len() >= r { a[i + a.len() - r] } else { 1 };
+        let db = if i + b.len() >= r { b[i + b.len() - r] } else { 1 };
+        let d = if da == db || db == 1 {
+            da
+        } else if da == 1 {
+            db
+        } else {
+            return false;
+        };
+        if out.push(d).is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// Output length of one spatial axis; `None` when the window does not fit.
+pub(crate) fn out_dim(input: u32, k: u32, s: u32, d: u32, p0: u32, p1: u32, ceil: bool) -> Option<u32> {
+    if k == 0 || s == 0 || d == 0 {
+        return None;
+    }
+    let span = (d as u64) * (k as u64 - 1) + 1;
+    let padded = input as u64 + p0 as u64 + p1 as u64;
+    if padded < span {
+        return None;
+    }
+    let q = (padded - span) / s as u64;
+    let r = (padded - span) % s as u64;
+    let mut o = q + 1;
+    if ceil && r != 0 && q * s as u64 + (s as u64) < input as u64 + p0 as u64 {
+        o += 1;
+    }
+    u32::try_from(o).ok()
+}
+
+fn window_out(x: &[u32], w: &Window, ch: u32, out: &[u32]) -> bool {
+    // x is [N, C, W] or [N, C, H, W]; 1D windows have kernel height 1 and no h padding.
+    let (h, wd) = match x.len() {
+        3 => {
+            if w.kernel[0] != 1 || w.pads[0] != 0 || w.pads[2] != 0 {
+                return false;
+            }
+            (1, x[2])
+        }
+        4 => (x[2], x[3]),
+        _ => return false,
+    };
+    if out.len() != x.len() || out[0] != x[0] || out[1] != ch {
+        return false;
+    }
+    let (oh, ow) = if x.len() == 3 { (1, out[2]) } else { (out[2], out[3]) };
+    let exact = |ceil| {
+        out_dim(h, w.kernel[0], w.stride[0], w.dilation[0], w.pads[0], w.pads[2], ceil) == Some(oh)
+            && out_dim(wd, w.kernel[1], w.stride[1], w.dilation[1], w.pads[1], w.pads[3], ceil)
+                == Some(ow)
+    };
+    exact(false) || exact(true)
+}
+
+fn check(m: &Model<'_>, op: &Op, ins: &[TensorDef<'_>], out: &TensorDef<'_>) -> bool {
+    let x = match ins.first() {
+        Some(x) => x,
+        None => return false,
+    };
+    let same_shape = |a: &TensorDef<'_>, b: &TensorDef<'_>| a.shape == b.shape;
+    match op {
+        Op::FullyConnected { act, q } => {
+            if !(ins.len() == 2 || ins.len() == 3) || !act_ok(act) {
+                return false;
+            }
+            let w = &ins[1];
+            if !is_const(w) || w.shape.len() != 2 || x.shape.is_empty() {
+                return false;
+            }
+            let (n, k) = (w.shape[0], w.shape[1]);
+            let r = x.shape.len();
+            if x.shape[r - 1] != k
+                || out.shape.len() != r
+                || out.shape[..r - 1] != x.shape[..r - 1]
+                || out.shape[r - 1] != n
+            {
+                return false;
+            }
+            let bias = ins.get(2);
+            if let Some(b) = bias {
+                if !is_const(b) || b.shape.as_slice() != [n] {
+                    return false;
+                }
+            }
+            match q {
+                None => f32s(&[x, w, out]) && bias.is_none_or(|b| b.dtype == DType::F32),
+                Some(q) => {
+                    int8_act(x)
+                        && int8_act(out)
+                        && w.dtype == DType::I8
+                        && bias.is_none_or(|b| b.dtype == DType::I32)
+                        && qparams_ok(m, q, n as usize, out)
+                }
+            }
+        }
+        Op::MatMul => {
+            if ins.len() != 2 || !f32s(&[x, &ins[1], out]) {
+                return false;
+            }
+            matmul_shape(&x.shape, &ins[1].shape, &out.shape)
+        }
+        Op::Conv { window, groups, act, q } => {
+            if !(ins.len() == 2 || ins.len() == 3) || !act_ok(act) || *groups == 0 {
+                return false;
+            }
+            let w = &ins[1];
+            let r = x.shape.len();
+            if !is_const(w) || w.shape.len() != r || !(r == 3 || r == 4) {
+                return false;
+            }
+            let (mch, cg) = (w.shape[0], w.shape[1]);
+            let (kh, kw) = if r == 3 { (1, w.shape[2]) } else { (w.shape[2], w.shape[3]) };
+            if window.kernel != [kh, kw]
+                || x.shape[1] != cg.saturating_mul(*groups)
+                || mch % groups != 0
+                || !window_out(&x.shape, window, mch, &out.shape)
+            {
+                return false;
+            }
+            let bias = ins.get(2);
+            if let Some(b) = bias {
+                if !is_const(b) || b.shape.as_slice() != [mch] {
+                    return false;
+                }
+            }
+            match q {
+                None => f32s(&[x, w, out]) && bias.is_none_or(|b| b.dtype == DType::F32),
+                Some(q) => {
+                    int8_act(x)
+                        && int8_act(out)
+                        && w.dtype == DType::I8
+                        && bias.is_none_or(|b| b.dtype == DType::I32)
+                        && qparams_ok(m, q, mch as usize, out)
+                }
+            }
+        }
+        Op::MaxPool { window } | Op::AvgPool { window, .. } => {
+            if ins.len() != 1 || x.dtype != out.dtype || x.quant != out.quant {
+                return false;
+            }
+            let r = x.shape.len();
+            let kh_ok = r == 4 || window.kernel[0] == 1;
+            kh_ok
+                && matches!(x.dtype, DType::F32 | DType::I8)
+                && window_out(&x.shape, window, x.shape.get(1).copied().unwrap_or(0), &out.shape)
+        }
+        Op::GlobalAvgPool | Op::GlobalMaxPool => {
+            ins.len() == 1
+                && x.dtype == out.dtype
+                && x.quant == out.quant
+                && matches!(x.dtype, DType::F32 | DType::I8)
+                && x.shape.len() >= 3
+                && out.shape.len() == x.shape.len()
+                && out.shape[..2] == x.shape[..2]
+                && out.shape[2..].iter().all(|&d| d == 1)
+        }
+        Op::Binary { op, act, q } => {
+            if ins.len() != 2 || !act_ok(act) {
+                return false;
+            }
+            let b = &ins[1];
+            let mut shape = HVec::new();
+            if !broadcast(&x.shape, &b.shape, &mut shape) || shape != out.shape {
+                return false;
+            }
+            match q {
+                None => f32s(&[x, b, out]),
+                Some(q) => {
+                    matches!(op, BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul)
+                        && int8_act(x)
+                        && int8_act(b)
+                        && int8_act(out)
+                        && rq_ok(&q.a)
+                        && rq_ok(&q.b)
+                        && rq_ok(&q.out)
+                        && (0..=20).contains(&q.left_shift)
+                        && q.act_min <= q.act_max
+                        && (-128..=127).contains(&q.act_min)
+                        && (-128..=127).contains(&q.act_max)
+                        && [q.a_zero_point, q.b_zero_point, q.out_zero_point]
+                            .iter()
+                            .all(|z| (-128..=127).contains(z))
+                }
+            }
+        }
+        Op::Unary { .. } => ins.len() == 1 && f32s(&[x, out]) && same_shape(x, out),
+        Op::Lut => {
+            ins.len() == 2
+                && x.dtype == DType::I8
+                && out.dtype == DType::I8
+                && same_shape(x, out)
+                && is_const(&ins[1])
+                && matches!(ins[1].dtype, DType::I8 | DType::U8)
+                && ins[1].elements() == Some(256)
+        }
+        Op::Softmax { axis, log } => {
+            if (*axis as usize) >= x.shape.len() || !same_shape(x, out) {
+                return false;
+            }
+            match x.dtype {
+                DType::F32 => ins.len() == 1 && out.dtype == DType::F32,
+                DType::I8 => {
+                    let ok_out = per_tensor(out) == Some((1.0 / 256.0, -128));
+                    let table_ok = ins.get(1).is_some_and(|t| {
+                        is_const(t)
+                            && t.dtype == DType::I32
+                            && t.elements() == Some(256)
+                            && m.constant_bytes(t).and_then(|b| rd_u32(b, 0)).is_some_and(|v| v > 0)
+                    });
+                    !*log && ins.len() == 2 && int8_act(x) && out.dtype == DType::I8 && ok_out && table_ok
+                }
+                _ => false,
+            }
+        }
+        Op::Reshape => {
+            ins.len() == 1
+                && x.dtype == out.dtype
+                && x.quant == out.quant
+                && shape_elements(&x.shape) == shape_elements(&out.shape)
+        }
+        Op::Transpose { perm } => {
+            let r = x.shape.len();
+            if ins.len() != 1 || perm.len() != r || x.dtype != out.dtype || out.shape.len() != r {
+                return false;
+            }
+            let mut seen = [false; MAX_RANK];
+            for (i, &p) in perm.iter().enumerate() {
+                let p = p as usize;
+                if p >= r || seen[p] || out.shape[i] != x.shape[p] {
+                    return false;
+                }
+                seen[p] = true;
+            }
+            x.quant == out.quant
+        }
+        Op::Concat { axis } => {
+            let a = *axis as usize;
+            let r = x.shape.len();
+            if a >= r || out.shape.len() != r || ins.is_empty() {
+                return false;
+            }
+            let mut sum = 0u64;
+            for t in ins {
+                if t.dtype != out.dtype || t.quant != out.quant || t.shape.len() != r {
+                    return false;
+                }
+                for d in 0..r {
+                    if d != a && t.shape[d] != out.shape[d] {
+                        return false;
+                    }
+                }
+                sum += t.shape[a] as u64;
+            }
+            sum == out.shape[a] as u64
+        }
+        Op::Pad { pads, value } => {
+            let r = x.shape.len();
+            if ins.len() != 1 || pads.len() != 2 * r || x.dtype != out.dtype || out.shape.len() != r {
+                return false;
+            }
+            if x.quant != out.quant || value.is_nan() && x.dtype != DType::F32 {
+                return false;
+            }
+            if let Some((lo, hi)) = qrange(x.dtype) {
+                if *value < lo as f32 || *value > hi as f32 || value.fract() != 0.0 {
+                    return false;
+                }
+            }
+            (0..r).all(|d| (x.shape[d] as u64 + pads[d] as u64 + pads[r + d] as u64) == out.shape[d] as u64)
+        }
+        Op::ArgMax { axis, keepdims, .. } => {
+            let a = *axis as usize;
+            let r = x.shape.len();
+            if ins.len() != 1 || a >= r || out.dtype != DType::I64 {
+                return false;
+            }
+            if !matches!(x.dtype, DType::F32 | DType::I8) {
+                return false;
+            }
+            let mut expect: HVec<u32, MAX_RANK> = HVec::new();
+            for (d, &n) in x.shape.iter().enumerate() {
+                if d == a {
+                    if *keepdims {
+                        let _ = expect.push(1);
+                    }
+                } else {
+                    let _ = expect.push(n);
+                }
+            }
+            expect == out.shape
+        }
+        Op::Quantize => {
+            ins.len() == 1
+                && x.dtype == DType::F32
+                && matches!(out.dtype, DType::I8 | DType::U8)
+                && per_tensor(out).is_some()
+                && same_shape(x, out)
+        }
+        Op::Dequantize => {
+            ins.len() == 1
+                && matches!(x.dtype, DType::I8 | DType::U8)
+                && per_tensor(x).is_some()
+                && out.dtype == DType::F32
+                && same_shape(x, out)
+        }
+        Op::Requantize { rq } => {
+            ins.len() == 1 && int8_act(x) && int8_act(out) && same_shape(x, out) && rq_ok(rq)
+        }
+        Op::Cast => {
+            ins.len() == 1
+                && same_shape(x, out)
+                && matches!(
+                    (x.dtype, out.dtype),
+                    (DType::F16, DType::F32)
+                        | (DType::I64, DType::I32)
+                        | (DType::I32, DType::I64)
+                        | (DType::I32 | DType::I64 | DType::F32, DType::F32 | DType::I32 | DType::I64)
+                )
+        }
+    }
+}
+
+fn matmul_shape(a: &[u32], b: &[u32], out: &[u32]) -> bool {
+    if a.is_empty() || b.is_empty() {
+        return false;
+    }
+    let (m, ka) = if a.len() == 1 { (None, a[0]) } else { (Some(a[a.len() - 2]), a[a.len() - 1]) };
+    let (kb, n) = if b.len() == 1 { (b[0], None) } else { (b[b.len() - 2], Some(b[b.len() - 1])) };
+    if ka != kb {
+        return false;
+    }
+    let ab = if a.len() > 2 { &a[..a.len() - 2] } else { &[][..] };
+    let bb = if b.len() > 2 { &b[..b.len() - 2] } else { &[][..] };
+    let mut expect = HVec::new();
+    if !broadcast(ab, bb, &mut expect) {
+        return false;
+    }
+    if let Some(m) = m {
+        let _ = expect.push(m);
+    }
+    if let Some(n) = n {
+        let _ = expect.push(n);
+    }
+    expect.as_slice() == out
+}
