@@ -4,7 +4,7 @@
 //! coordinates that *define* the result of every op.
 //!
 //! - [`fixed`]: gemmlowp / TFLite fixed-point helpers (pure integer).
-//! - [`f32`]: float kernels (ONNX semantics).
+//! - [`f32`](mod@f32): float kernels (ONNX semantics).
 //! - [`int8`]: quantized kernels following the TFLite int8 reference arithmetic.
 //! - [`generic`]: dtype-agnostic data movement on bytes (transpose, concat, pad) and the
 //!   numpy broadcasting helper.

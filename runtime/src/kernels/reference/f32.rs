@@ -66,7 +66,14 @@ pub fn fully_connected(
 ///   (rank 0 when both are rank 1); the caller computes it.
 ///
 /// Each output element sums over `K` in order in f32. Batch rank <= [`MAX_RANK`].
-pub fn matmul(a: &[f32], a_shape: &[usize], b: &[f32], b_shape: &[usize], y: &mut [f32], y_shape: &[usize]) {
+pub fn matmul(
+    a: &[f32],
+    a_shape: &[usize],
+    b: &[f32],
+    b_shape: &[usize],
+    y: &mut [f32],
+    y_shape: &[usize],
+) {
     let (ar, br) = (a_shape.len(), b_shape.len());
     let dim = |s: &[usize], from_end: usize| s.len().checked_sub(from_end).map_or(1, |i| s[i]);
     let k = dim(a_shape, 1);
@@ -74,7 +81,9 @@ pub fn matmul(a: &[f32], a_shape: &[usize], b: &[f32], b_shape: &[usize], y: &mu
     let n = if br >= 2 { dim(b_shape, 1) } else { 1 };
     let a_batch = &a_shape[..ar.saturating_sub(2)];
     let b_batch = &b_shape[..br.saturating_sub(2)];
-    let y_batch_rank = y_shape.len().saturating_sub(usize::from(ar >= 2) + usize::from(br >= 2));
+    let y_batch_rank = y_shape
+        .len()
+        .saturating_sub(usize::from(ar >= 2) + usize::from(br >= 2));
     let y_batch = &y_shape[..y_batch_rank];
 
     let mut sa = [0; MAX_RANK];
@@ -159,14 +168,14 @@ pub fn conv2d(
 
 /// Shared loop of the f32 pools: calls `f(taps, oy, ox)` for every output position of
 /// every plane, where `taps` iterates the input values under the window (padding
-/// skipped).
+/// skipped). `f` is a trait object so the loop is compiled once.
 fn pool2d(
     x: &[f32],
     xs: [usize; 4],
     win: &Window,
     y: &mut [f32],
     ys: [usize; 4],
-    mut f: impl FnMut(&mut dyn Iterator<Item = f32>, usize, usize) -> f32,
+    f: &dyn Fn(&mut dyn Iterator<Item = f32>, usize, usize) -> f32,
 ) {
     let [n, c, h, wd] = xs;
     let [_, _, oh, ow] = ys;
@@ -179,7 +188,11 @@ fn pool2d(
             for ox in 0..ow {
                 let mut taps = (0..kh)
                     .filter_map(|ky| ah.tap(oy, ky))
-                    .flat_map(|iy| (0..kw).filter_map(move |kx| aw.tap(ox, kx)).map(move |ix| (iy, ix)))
+                    .flat_map(|iy| {
+                        (0..kw)
+                            .filter_map(move |kx| aw.tap(ox, kx))
+                            .map(move |ix| (iy, ix))
+                    })
                     .map(|(iy, ix)| xp[iy * wd + ix]);
                 let v = f(&mut taps, oy, ox);
                 if let Some(o) = out.next() {
@@ -194,7 +207,7 @@ fn pool2d(
 /// `win` (kernel, stride, dilation, pads). Padded cells are ignored; NaN inputs are
 /// ignored (`v > max` is false). A window lying entirely in the padding yields -inf.
 pub fn max_pool2d(x: &[f32], xs: [usize; 4], win: &Window, y: &mut [f32], ys: [usize; 4]) {
-    pool2d(x, xs, win, y, ys, |taps, _, _| {
+    pool2d(x, xs, win, y, ys, &|taps, _, _| {
         taps.fold(f32::NEG_INFINITY, |m, v| if v > m { v } else { m })
     });
 }
@@ -205,10 +218,17 @@ pub fn max_pool2d(x: &[f32], xs: [usize; 4], win: &Window, y: &mut [f32], ys: [u
 /// by the number of taps inside the input, or, with `count_include_pad`, by the number
 /// of taps inside the padded extent `[-pad_begin, len + pad_end)` on each axis
 /// (padded cells contribute 0 to the sum). A zero divisor yields 0.
-pub fn avg_pool2d(x: &[f32], xs: [usize; 4], win: &Window, count_include_pad: bool, y: &mut [f32], ys: [usize; 4]) {
+pub fn avg_pool2d(
+    x: &[f32],
+    xs: [usize; 4],
+    win: &Window,
+    count_include_pad: bool,
+    y: &mut [f32],
+    ys: [usize; 4],
+) {
     let (ah, aw) = axes(win, xs[2], xs[3]);
     let [kh, kw] = [win.kernel[0] as usize, win.kernel[1] as usize];
-    pool2d(x, xs, win, y, ys, |taps, oy, ox| {
+    pool2d(x, xs, win, y, ys, &|taps, oy, ox| {
         let sum = taps.fold(0.0f32, |s, v| s + v);
         let count = if count_include_pad {
             ah.padded_taps(oy, kh) * aw.padded_taps(ox, kw)
@@ -229,7 +249,11 @@ pub fn global_avg_pool(x: &[f32], channels: usize, spatial: usize, y: &mut [f32]
     for (c, out) in y.iter_mut().enumerate().take(channels) {
         let row = &x[c * spatial..(c + 1) * spatial];
         let sum = row.iter().fold(0.0f32, |s, v| s + v);
-        *out = if spatial == 0 { 0.0 } else { sum / spatial as f32 };
+        *out = if spatial == 0 {
+            0.0
+        } else {
+            sum / spatial as f32
+        };
     }
 }
 
@@ -238,7 +262,9 @@ pub fn global_avg_pool(x: &[f32], channels: usize, spatial: usize, y: &mut [f32]
 pub fn global_max_pool(x: &[f32], channels: usize, spatial: usize, y: &mut [f32]) {
     for (c, out) in y.iter_mut().enumerate().take(channels) {
         let row = &x[c * spatial..(c + 1) * spatial];
-        *out = row.iter().fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+        *out = row
+            .iter()
+            .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
     }
 }
 
@@ -419,7 +445,14 @@ pub fn softmax(x: &[f32], outer: usize, axis_len: usize, inner: usize, log: bool
 /// Ties give the first index, or the last with `select_last`. NaN counts as smaller
 /// than every number (all NaNs equal), so a NaN is only selected in an all-NaN line.
 /// `axis_len == 0` writes 0.
-pub fn argmax(x: &[f32], outer: usize, axis_len: usize, inner: usize, select_last: bool, y: &mut [i64]) {
+pub fn argmax(
+    x: &[f32],
+    outer: usize,
+    axis_len: usize,
+    inner: usize,
+    select_last: bool,
+    y: &mut [i64],
+) {
     // `v` beats the current best `b` (NaN is the minimum).
     let beats = |v: f32, b: f32| -> bool {
         match (v.is_nan(), b.is_nan()) {

@@ -17,11 +17,19 @@ use crate::format::types::MAX_RANK;
 /// Preconditions (checked by the loader): `in_shape.len() <= out_shape.len() <=
 /// MAX_RANK`, and each operand dimension equals the output dimension or is 1. Axes
 /// beyond [`MAX_RANK`] are ignored.
-pub fn broadcast_strides(in_shape: &[usize], out_shape: &[usize], strides: &mut [usize; 8]) -> usize {
+pub fn broadcast_strides(
+    in_shape: &[usize],
+    out_shape: &[usize],
+    strides: &mut [usize; 8],
+) -> usize {
     *strides = [0; MAX_RANK];
     let out_rank = out_shape.len().min(MAX_RANK);
     let mut stride = 1;
-    for (slot, &dim) in strides[..out_rank].iter_mut().rev().zip(in_shape.iter().rev()) {
+    for (slot, &dim) in strides[..out_rank]
+        .iter_mut()
+        .rev()
+        .zip(in_shape.iter().rev())
+    {
         *slot = if dim == 1 { 0 } else { stride };
         stride *= dim;
     }
@@ -100,7 +108,13 @@ pub fn transpose(x: &[u8], shape: &[usize], perm: &[usize], elem: usize, y: &mut
 /// `[outer, sum(axis_dims), inner]`. `inner_bytes` is the byte size of one `inner`
 /// slab (product of the axes after the concat axis, times the element size).
 /// `parts.len() == axis_dims.len()`.
-pub fn concat(parts: &[&[u8]], axis_dims: &[usize], outer: usize, inner_bytes: usize, y: &mut [u8]) {
+pub fn concat(
+    parts: &[&[u8]],
+    axis_dims: &[usize],
+    outer: usize,
+    inner_bytes: usize,
+    y: &mut [u8],
+) {
     let mut dst = 0;
     for o in 0..outer {
         for (part, &dim) in parts.iter().zip(axis_dims) {

@@ -3,8 +3,8 @@
 //! Activations are asymmetric per-tensor (`real = scale * (q - zero_point)`), weights
 //! symmetric (zero point 0, per-channel or per-tensor), biases i32 in units of
 //! `input_scale * weight_scale`. Accumulators are i32; every rescale is
-//! [`multiply_by_quantized_multiplier`] (gemmlowp rounding). These kernels are the
-//! bit-exact contract for every optimized int8 kernel.
+//! [`mbqm`] (TFLite `MultiplyByQuantizedMultiplier`, gemmlowp rounding). These kernels
+//! are the bit-exact contract for every optimized int8 kernel.
 //!
 //! All i32 arithmetic wraps on overflow (two's complement, what TFLite's compiled C
 //! does); the converter keeps accumulators in range, so wrapping is unreachable for
@@ -160,13 +160,14 @@ pub fn conv2d(
 
 /// Shared loop of the int8 pools: `f(taps, oy, ox)` per output position of every
 /// plane, `taps` iterating the input values under the window (padding skipped).
+/// `f` is a trait object so the loop is compiled once.
 fn pool2d(
     x: &[i8],
     xs: [usize; 4],
     win: &Window,
     y: &mut [i8],
     ys: [usize; 4],
-    mut f: impl FnMut(&mut dyn Iterator<Item = i8>, usize, usize) -> i8,
+    f: &dyn Fn(&mut dyn Iterator<Item = i8>, usize, usize) -> i8,
 ) {
     let [n, c, h, wd] = xs;
     let [_, _, oh, ow] = ys;
@@ -179,7 +180,11 @@ fn pool2d(
             for ox in 0..ow {
                 let mut taps = (0..kh)
                     .filter_map(|ky| ah.tap(oy, ky))
-                    .flat_map(|iy| (0..kw).filter_map(move |kx| aw.tap(ox, kx)).map(move |ix| (iy, ix)))
+                    .flat_map(|iy| {
+                        (0..kw)
+                            .filter_map(move |kx| aw.tap(ox, kx))
+                            .map(move |ix| (iy, ix))
+                    })
                     .map(|(iy, ix)| xp[iy * wd + ix]);
                 let v = f(&mut taps, oy, ox);
                 if let Some(o) = out.next() {
@@ -194,14 +199,21 @@ fn pool2d(
 /// `x` NCHW `xs`, `y` `ys = [N, C, OH, OW]`, window from `win`. Padded cells are
 /// ignored; a window entirely in the padding yields -128.
 pub fn max_pool2d(x: &[i8], xs: [usize; 4], win: &Window, y: &mut [i8], ys: [usize; 4]) {
-    pool2d(x, xs, win, y, ys, |taps, _, _| taps.fold(i8::MIN, i8::max));
+    pool2d(x, xs, win, y, ys, &|taps, _, _| taps.fold(i8::MIN, i8::max));
 }
 
 /// Average pool on raw int8 values, equivalent to [`avg_pool2d_zp`] with `x_zp = 0`:
 /// padded cells counted by `count_include_pad` contribute the raw value 0. That is
 /// the real value 0 only when the zero point is 0; with `count_include_pad` and a
 /// non-zero zero point use [`avg_pool2d_zp`].
-pub fn avg_pool2d(x: &[i8], xs: [usize; 4], win: &Window, count_include_pad: bool, y: &mut [i8], ys: [usize; 4]) {
+pub fn avg_pool2d(
+    x: &[i8],
+    xs: [usize; 4],
+    win: &Window,
+    count_include_pad: bool,
+    y: &mut [i8],
+    ys: [usize; 4],
+) {
     avg_pool2d_zp(x, xs, 0, win, count_include_pad, y, ys);
 }
 
@@ -226,7 +238,7 @@ pub fn avg_pool2d_zp(
 ) {
     let (ah, aw) = axes(win, xs[2], xs[3]);
     let [kh, kw] = [win.kernel[0] as usize, win.kernel[1] as usize];
-    pool2d(x, xs, win, y, ys, |taps, oy, ox| {
+    pool2d(x, xs, win, y, ys, &|taps, oy, ox| {
         let mut sum = taps.fold(0i32, |s, v| s.wrapping_add(i32::from(v)));
         let valid = ah.valid_taps(oy, kh) * aw.valid_taps(ox, kw);
         let count = if count_include_pad {
@@ -256,7 +268,10 @@ pub fn global_avg_pool(x: &[i8], channels: usize, spatial: usize, y: &mut [i8]) 
 /// `y[c]` = max of row `c` (-128 for an empty row).
 pub fn global_max_pool(x: &[i8], channels: usize, spatial: usize, y: &mut [i8]) {
     for (c, out) in y.iter_mut().enumerate().take(channels) {
-        *out = x[c * spatial..(c + 1) * spatial].iter().copied().fold(i8::MIN, i8::max);
+        *out = x[c * spatial..(c + 1) * spatial]
+            .iter()
+            .copied()
+            .fold(i8::MIN, i8::max);
     }
 }
 
@@ -269,7 +284,11 @@ fn binary_one(op: BinaryOp, q: &QBinary, a: i8, b: i8) -> i8 {
             let shift = q.left_shift.clamp(0, 31) as u32;
             let sa = mbqm(av.wrapping_shl(shift), q.a.multiplier, q.a.shift);
             let sb = mbqm(bv.wrapping_shl(shift), q.b.multiplier, q.b.shift);
-            let sum = if op == BinaryOp::Add { sa.wrapping_add(sb) } else { sa.wrapping_sub(sb) };
+            let sum = if op == BinaryOp::Add {
+                sa.wrapping_add(sb)
+            } else {
+                sa.wrapping_sub(sb)
+            };
             mbqm(sum, q.out.multiplier, q.out.shift)
         }
         BinaryOp::Mul => mbqm(av.wrapping_mul(bv), q.out.multiplier, q.out.shift),
@@ -315,7 +334,9 @@ pub fn binary(
 /// complement byte of `x[i]`, so entry 0 is x = 0, entry 255 is x = -1). `table` has
 /// 256 entries (does nothing otherwise); `x` and `y` of equal length.
 pub fn lut(x: &[i8], table: &[u8], y: &mut [i8]) {
-    let Ok(table) = <&[u8; 256]>::try_from(table) else { return };
+    let Ok(table) = <&[u8; 256]>::try_from(table) else {
+        return;
+    };
     for (out, &v) in y.iter_mut().zip(x) {
         *out = table[usize::from(v as u8)] as i8;
     }
@@ -332,7 +353,9 @@ pub fn lut(x: &[i8], table: &[u8], y: &mut [i8]) {
 /// (u64 arithmetic, round half up). A zero `sum` (an all-zero table) gives -128.
 /// Does nothing if `table` does not have 256 entries.
 pub fn softmax(x: &[i8], outer: usize, axis_len: usize, inner: usize, table: &[u32], y: &mut [i8]) {
-    let Ok(table) = <&[u32; 256]>::try_from(table) else { return };
+    let Ok(table) = <&[u32; 256]>::try_from(table) else {
+        return;
+    };
     let e = |m: i8, v: i8| u64::from(table[(i32::from(m) - i32::from(v)) as u8 as usize]);
     for o in 0..outer {
         for i in 0..inner {
@@ -341,7 +364,9 @@ pub fn softmax(x: &[i8], outer: usize, axis_len: usize, inner: usize, table: &[u
             let m = (0..axis_len).map(|j| x[at(j)]).fold(i8::MIN, i8::max);
             let sum: u64 = (0..axis_len).map(|j| e(m, x[at(j)])).sum();
             for j in 0..axis_len {
-                let q = (e(m, x[at(j)]) * 256 + sum / 2).checked_div(sum).unwrap_or(0);
+                let q = (e(m, x[at(j)]) * 256 + sum / 2)
+                    .checked_div(sum)
+                    .unwrap_or(0);
                 y[at(j)] = (q.min(255) as i32 - 128) as i8;
             }
         }
@@ -353,14 +378,27 @@ pub fn softmax(x: &[i8], outer: usize, axis_len: usize, inner: usize, table: &[u
 /// `x` and `y` of equal length.
 pub fn requantize(x: &[i8], x_zp: i32, rq: Requant, out_zp: i32, y: &mut [i8]) {
     for (out, &v) in y.iter_mut().zip(x) {
-        *out = requant(i32::from(v).wrapping_sub(x_zp), (rq.multiplier, rq.shift), out_zp, -128, 127);
+        *out = requant(
+            i32::from(v).wrapping_sub(x_zp),
+            (rq.multiplier, rq.shift),
+            out_zp,
+            -128,
+            127,
+        );
     }
 }
 
 /// Index of the largest value along the middle axis of `x` viewed as
 /// `[outer, axis_len, inner]`; `y` is `[outer, inner]`. Ties give the first index, or
 /// the last with `select_last`; `axis_len == 0` writes 0.
-pub fn argmax_i8(x: &[i8], outer: usize, axis_len: usize, inner: usize, select_last: bool, y: &mut [i64]) {
+pub fn argmax_i8(
+    x: &[i8],
+    outer: usize,
+    axis_len: usize,
+    inner: usize,
+    select_last: bool,
+    y: &mut [i64],
+) {
     for o in 0..outer {
         for i in 0..inner {
             let base = o * axis_len * inner + i;

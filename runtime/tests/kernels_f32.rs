@@ -1,0 +1,1357 @@
+//! f32 reference kernels against naive f64 references written here.
+//!
+//! Every reference loops over output coordinates in f64 with explicit bounds checks
+//! and shares no code with the kernels.
+//!
+//! # Tolerance
+//! A kernel value `got` matches the reference `want` when
+//! `|got - want| <= RTOL * scale + ATOL`, with `RTOL = 1e-5` (about 84 f32 ulps) and
+//! `ATOL = 1e-6`. For element-wise ops `scale = |want|`; for sums (dot products,
+//! convolutions, pools, means) `scale` is the sum of the magnitudes of the summed
+//! terms, which bounds f32 accumulation error independently of cancellation. Max
+//! pools, argmax and quantization are compared exactly.
+
+use ferrite::format::types::{BinaryOp, UnaryOp, Window};
+use ferrite::kernels::f32 as kf;
+use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
+
+const RTOL: f64 = 1e-5;
+const ATOL: f64 = 1e-6;
+const NONE: (f32, f32) = (f32::NEG_INFINITY, f32::INFINITY);
+
+/// A reference value and the magnitude its error bound scales with.
+#[derive(Clone, Copy, Debug)]
+struct Want {
+    v: f64,
+    scale: f64,
+}
+
+fn elementwise(v: f64) -> Want {
+    Want { v, scale: v.abs() }
+}
+
+fn close(got: f32, want: Want) -> bool {
+    let g = f64::from(got);
+    if want.v.is_nan() {
+        return g.is_nan();
+    }
+    if want.v.is_infinite() || g.is_infinite() {
+        return g == want.v;
+    }
+    (g - want.v).abs() <= RTOL * want.scale + ATOL
+}
+
+fn check(name: &str, got: &[f32], want: &[Want]) -> Result<(), TestCaseError> {
+    prop_assert_eq!(got.len(), want.len(), "{}: length", name);
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        prop_assert!(
+            close(g, w),
+            "{}: element {}: got {} want {:?}",
+            name,
+            i,
+            g,
+            w
+        );
+    }
+    Ok(())
+}
+
+fn check_plain(name: &str, got: &[f32], want: &[Want]) {
+    check(name, got, want).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Clamp of the reference (activation applied last).
+fn act_ref(w: Want, act: (f32, f32)) -> Want {
+    let (lo, hi) = (f64::from(act.0), f64::from(act.1));
+    if w.v < lo {
+        Want {
+            v: lo,
+            scale: w.scale,
+        }
+    } else if w.v > hi {
+        Want {
+            v: hi,
+            scale: w.scale,
+        }
+    } else {
+        w
+    }
+}
+
+fn data(len: usize) -> impl Strategy<Value = Vec<f32>> {
+    proptest::collection::vec(-4.0f32..4.0, len)
+}
+
+fn act_strategy() -> impl Strategy<Value = (f32, f32)> {
+    prop_oneof![
+        Just(NONE),
+        Just((0.0, f32::INFINITY)),
+        Just((0.0, 6.0)),
+        Just((-1.0, 1.0))
+    ]
+}
+
+fn window(kernel: [u32; 2], stride: [u32; 2], dilation: [u32; 2], pads: [u32; 4]) -> Window {
+    Window {
+        kernel,
+        stride,
+        dilation,
+        pads,
+    }
+}
+
+/// Output length of a window axis (floor mode, or ceil mode for pools).
+fn out_len(
+    len: usize,
+    k: usize,
+    s: usize,
+    d: usize,
+    p0: usize,
+    p1: usize,
+    ceil: bool,
+) -> Option<usize> {
+    let eff = d * (k - 1) + 1;
+    let padded = len + p0 + p1;
+    if padded < eff {
+        return None;
+    }
+    let span = padded - eff;
+    let mut o = if ceil { span.div_ceil(s) } else { span / s } + 1;
+    // ONNX ceil mode: the last window must start inside the input or the begin padding.
+    if ceil && (o - 1) * s >= len + p0 {
+        o -= 1;
+    }
+    Some(o)
+}
+
+// ---------------------------------------------------------------- references
+
+fn ref_fc(
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    batch: usize,
+    k: usize,
+    n: usize,
+    act: (f32, f32),
+) -> Vec<Want> {
+    let mut out = Vec::new();
+    for b in 0..batch {
+        for j in 0..n {
+            let (mut v, mut scale) = (0.0f64, 0.0f64);
+            for p in 0..k {
+                let t = f64::from(x[b * k + p]) * f64::from(w[j * k + p]);
+                v += t;
+                scale += t.abs();
+            }
+            if let Some(bias) = bias {
+                v += f64::from(bias[j]);
+                scale += f64::from(bias[j]).abs();
+            }
+            out.push(act_ref(Want { v, scale }, act));
+        }
+    }
+    out
+}
+
+/// Row-major strides of a shape.
+fn strides(shape: &[usize]) -> Vec<usize> {
+    let mut s = vec![1; shape.len()];
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        s[i] = s[i + 1] * shape[i + 1];
+    }
+    s
+}
+
+/// Multi-index of linear index `i` in `shape`.
+fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
+    let mut idx = vec![0; shape.len()];
+    for d in (0..shape.len()).rev() {
+        idx[d] = i % shape[d];
+        i /= shape[d];
+    }
+    idx
+}
+
+/// Linear index in `shape` of the output multi-index `out_idx` (right-aligned numpy
+/// broadcasting: missing leading axes and size-1 axes read index 0).
+fn broadcast_index(out_idx: &[usize], shape: &[usize]) -> usize {
+    let off = out_idx.len() - shape.len();
+    let st = strides(shape);
+    (0..shape.len())
+        .map(|d| {
+            if shape[d] == 1 {
+                0
+            } else {
+                out_idx[off + d] * st[d]
+            }
+        })
+        .sum()
+}
+
+fn ref_matmul(
+    a: &[f32],
+    a_shape: &[usize],
+    b: &[f32],
+    b_shape: &[usize],
+) -> (Vec<Want>, Vec<usize>) {
+    // Promote rank-1 operands as numpy does.
+    let a2: Vec<usize> = if a_shape.len() == 1 {
+        vec![1, a_shape[0]]
+    } else {
+        a_shape.to_vec()
+    };
+    let b2: Vec<usize> = if b_shape.len() == 1 {
+        vec![b_shape[0], 1]
+    } else {
+        b_shape.to_vec()
+    };
+    let (m, k) = (a2[a2.len() - 2], a2[a2.len() - 1]);
+    let n = b2[b2.len() - 1];
+    assert_eq!(b2[b2.len() - 2], k);
+    let ab = &a2[..a2.len() - 2];
+    let bb = &b2[..b2.len() - 2];
+    let rank = ab.len().max(bb.len());
+    let mut batch = vec![1; rank];
+    for d in 0..rank {
+        let da = if d + ab.len() >= rank {
+            ab[d + ab.len() - rank]
+        } else {
+            1
+        };
+        let db = if d + bb.len() >= rank {
+            bb[d + bb.len() - rank]
+        } else {
+            1
+        };
+        assert!(da == db || da == 1 || db == 1);
+        batch[d] = da.max(db);
+    }
+    let nb: usize = batch.iter().product();
+    let mut out = Vec::new();
+    for bi in 0..nb {
+        let idx = unravel(bi, &batch);
+        let a_off = broadcast_index(&idx, ab) * m * k;
+        let b_off = broadcast_index(&idx, bb) * k * n;
+        for i in 0..m {
+            for j in 0..n {
+                let (mut v, mut scale) = (0.0, 0.0);
+                for p in 0..k {
+                    let t = f64::from(a[a_off + i * k + p]) * f64::from(b[b_off + p * n + j]);
+                    v += t;
+                    scale += f64::abs(t);
+                }
+                out.push(Want { v, scale });
+            }
+        }
+    }
+    let mut y_shape = batch;
+    if a_shape.len() >= 2 {
+        y_shape.push(m);
+    }
+    if b_shape.len() >= 2 {
+        y_shape.push(n);
+    }
+    (out, y_shape)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn ref_conv(
+    x: &[f32],
+    xs: [usize; 4],
+    w: &[f32],
+    ws: [usize; 4],
+    bias: Option<&[f32]>,
+    win: &Window,
+    groups: usize,
+    act: (f32, f32),
+    ys: [usize; 4],
+) -> Vec<Want> {
+    let [n, c, h, wd] = xs.map(|v| v as i64);
+    let [m, cg, kh, kw] = ws.map(|v| v as i64);
+    let [_, _, oh, ow] = ys.map(|v| v as i64);
+    let (sh, sw) = (i64::from(win.stride[0]), i64::from(win.stride[1]));
+    let (dh, dw) = (i64::from(win.dilation[0]), i64::from(win.dilation[1]));
+    let (pt, pl) = (i64::from(win.pads[0]), i64::from(win.pads[1]));
+    let per_group = m / groups as i64;
+    let mut out = Vec::new();
+    for b in 0..n {
+        for oc in 0..m {
+            let g = oc / per_group;
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let (mut v, mut scale) = (0.0f64, 0.0f64);
+                    for ci in 0..cg {
+                        let ic = g * cg + ci;
+                        for ky in 0..kh {
+                            for kx in 0..kw {
+                                let iy = oy * sh - pt + ky * dh;
+                                let ix = ox * sw - pl + kx * dw;
+                                if iy < 0 || iy >= h || ix < 0 || ix >= wd {
+                                    continue;
+                                }
+                                let xv = x[(((b * c + ic) * h + iy) * wd + ix) as usize];
+                                let wv = w[(((oc * cg + ci) * kh + ky) * kw + kx) as usize];
+                                let t = f64::from(xv) * f64::from(wv);
+                                v += t;
+                                scale += t.abs();
+                            }
+                        }
+                    }
+                    if let Some(bias) = bias {
+                        v += f64::from(bias[oc as usize]);
+                        scale += f64::from(bias[oc as usize]).abs();
+                    }
+                    out.push(act_ref(Want { v, scale }, act));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Pool reference; `mode` 0 = max, 1 = avg excluding pads, 2 = avg including pads.
+fn ref_pool(x: &[f32], xs: [usize; 4], win: &Window, mode: u8, ys: [usize; 4]) -> Vec<Want> {
+    let [n, c, h, wd] = xs.map(|v| v as i64);
+    let [_, _, oh, ow] = ys.map(|v| v as i64);
+    let (kh, kw) = (i64::from(win.kernel[0]), i64::from(win.kernel[1]));
+    let (sh, sw) = (i64::from(win.stride[0]), i64::from(win.stride[1]));
+    let (dh, dw) = (i64::from(win.dilation[0]), i64::from(win.dilation[1]));
+    let [pt, pl, pb, pr] = win.pads.map(i64::from);
+    let mut out = Vec::new();
+    for plane in 0..n * c {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let (mut max, mut sum, mut scale, mut valid, mut padded) =
+                    (f64::NEG_INFINITY, 0.0, 0.0, 0, 0);
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        let iy = oy * sh - pt + ky * dh;
+                        let ix = ox * sw - pl + kx * dw;
+                        if iy >= -pt && iy < h + pb && ix >= -pl && ix < wd + pr {
+                            padded += 1;
+                        }
+                        if iy < 0 || iy >= h || ix < 0 || ix >= wd {
+                            continue;
+                        }
+                        let v = f64::from(x[((plane * h + iy) * wd + ix) as usize]);
+                        valid += 1;
+                        max = max.max(v);
+                        sum += v;
+                        scale += v.abs();
+                    }
+                }
+                out.push(match mode {
+                    0 => Want { v: max, scale: 0.0 },
+                    _ => {
+                        let count = if mode == 1 { valid } else { padded };
+                        if count == 0 {
+                            Want { v: 0.0, scale: 0.0 }
+                        } else {
+                            Want {
+                                v: sum / f64::from(count),
+                                scale: scale / f64::from(count),
+                            }
+                        }
+                    }
+                });
+            }
+        }
+    }
+    out
+}
+
+fn erf64(x: f64) -> f64 {
+    libm::erf(x)
+}
+
+fn ref_unary(op: UnaryOp, x: f32) -> f64 {
+    let v = f64::from(x);
+    match op {
+        UnaryOp::Relu => v.max(0.0),
+        UnaryOp::Clip { min, max } => v.max(f64::from(min)).min(f64::from(max)),
+        UnaryOp::LeakyRelu { alpha } => {
+            if v >= 0.0 {
+                v
+            } else {
+                f64::from(alpha) * v
+            }
+        }
+        UnaryOp::Elu { alpha } => {
+            if v >= 0.0 {
+                v
+            } else {
+                f64::from(alpha) * (v.exp() - 1.0)
+            }
+        }
+        UnaryOp::Sigmoid => 1.0 / (1.0 + (-v).exp()),
+        UnaryOp::Tanh => v.tanh(),
+        UnaryOp::HardSigmoid { alpha, beta } => {
+            (f64::from(alpha) * v + f64::from(beta)).clamp(0.0, 1.0)
+        }
+        UnaryOp::HardSwish => v * (v / 6.0 + 0.5).clamp(0.0, 1.0),
+        UnaryOp::Exp => v.exp(),
+        UnaryOp::Log => v.ln(),
+        UnaryOp::Sqrt => v.sqrt(),
+        UnaryOp::Neg => -v,
+        UnaryOp::Abs => v.abs(),
+        UnaryOp::Reciprocal => 1.0 / v,
+        UnaryOp::Floor => v.floor(),
+        UnaryOp::Ceil => v.ceil(),
+        UnaryOp::Erf => erf64(v),
+        UnaryOp::Softplus => (1.0 + v.exp()).ln(),
+        UnaryOp::Gelu => 0.5 * v * (1.0 + erf64(v / core::f64::consts::SQRT_2)),
+    }
+}
+
+fn ref_softmax(x: &[f32], outer: usize, axis: usize, inner: usize, log: bool) -> Vec<Want> {
+    let mut out = vec![Want { v: 0.0, scale: 0.0 }; x.len()];
+    for o in 0..outer {
+        for i in 0..inner {
+            let idx = |j: usize| (o * axis + j) * inner + i;
+            let m = (0..axis)
+                .map(|j| f64::from(x[idx(j)]))
+                .fold(f64::NEG_INFINITY, f64::max);
+            let s: f64 = (0..axis).map(|j| (f64::from(x[idx(j)]) - m).exp()).sum();
+            for j in 0..axis {
+                let d = f64::from(x[idx(j)]) - m;
+                out[idx(j)] = if log {
+                    // Error of (x - m) - ln s scales with the magnitudes of both terms.
+                    Want {
+                        v: d - s.ln(),
+                        scale: d.abs() + s.ln().abs(),
+                    }
+                } else {
+                    elementwise(d.exp() / s)
+                };
+            }
+        }
+    }
+    out
+}
+
+/// Round half to even, written with floor (independent of libm::rintf).
+fn round_half_even(v: f32) -> f64 {
+    let v = f64::from(v);
+    let f = v.floor();
+    let diff = v - f;
+    let up = diff > 0.5 || (diff == 0.5 && f % 2.0 != 0.0);
+    if up {
+        f + 1.0
+    } else {
+        f
+    }
+}
+
+fn ref_quantize(x: f32, scale: f32, zp: i32, lo: i32, hi: i32) -> i32 {
+    let q = x / scale; // the spec divides in f32
+    if q.is_nan() {
+        return zp;
+    }
+    let r = round_half_even(q) + f64::from(zp);
+    r.clamp(f64::from(lo), f64::from(hi)) as i32
+}
+
+// ---------------------------------------------------------------- strategies
+
+#[derive(Debug, Clone)]
+struct ConvCase {
+    xs: [usize; 4],
+    ws: [usize; 4],
+    ys: [usize; 4],
+    win: Window,
+    groups: usize,
+    x: Vec<f32>,
+    w: Vec<f32>,
+    bias: Option<Vec<f32>>,
+    act: (f32, f32),
+}
+
+fn conv_case() -> impl Strategy<Value = ConvCase> {
+    (
+        (1usize..=2, 1usize..=3, 1usize..=3, 1usize..=3),
+        (1usize..=7, 1usize..=7, 1usize..=3, 1usize..=3),
+        (1u32..=3, 1u32..=3, 1u32..=2, 1u32..=2),
+        [0u32..=2, 0u32..=2, 0u32..=2, 0u32..=2],
+        any::<bool>(),
+        act_strategy(),
+    )
+        .prop_filter_map(
+            "empty output",
+            |((n, groups, cg, mg), (h, w, kh, kw), (sh, sw, dh, dw), pads, has_bias, act)| {
+                let win = window([kh as u32, kw as u32], [sh, sw], [dh, dw], pads);
+                let oh = out_len(
+                    h,
+                    kh,
+                    sh as usize,
+                    dh as usize,
+                    pads[0] as usize,
+                    pads[2] as usize,
+                    false,
+                )?;
+                let ow = out_len(
+                    w,
+                    kw,
+                    sw as usize,
+                    dw as usize,
+                    pads[1] as usize,
+                    pads[3] as usize,
+                    false,
+                )?;
+                let c = groups * cg;
+                let m = groups * mg;
+                Some((
+                    [n, c, h, w],
+                    [m, cg, kh, kw],
+                    [n, m, oh, ow],
+                    win,
+                    groups,
+                    has_bias,
+                    act,
+                ))
+            },
+        )
+        .prop_flat_map(|(xs, ws, ys, win, groups, has_bias, act)| {
+            let bias = if has_bias {
+                data(ws[0]).prop_map(Some).boxed()
+            } else {
+                Just(None).boxed()
+            };
+            (data(xs.iter().product()), data(ws.iter().product()), bias).prop_map(
+                move |(x, w, bias)| ConvCase {
+                    xs,
+                    ws,
+                    ys,
+                    win,
+                    groups,
+                    x,
+                    w,
+                    bias,
+                    act,
+                },
+            )
+        })
+}
+
+fn run_conv(case: &ConvCase) -> Vec<f32> {
+    let mut y = vec![f32::NAN; case.ys.iter().product()];
+    kf::conv2d(
+        &case.x,
+        case.xs,
+        &case.w,
+        case.ws,
+        case.bias.as_deref(),
+        &case.win,
+        case.groups,
+        case.act,
+        &mut y,
+        case.ys,
+    );
+    y
+}
+
+fn conv_want(case: &ConvCase) -> Vec<Want> {
+    ref_conv(
+        &case.x,
+        case.xs,
+        &case.w,
+        case.ws,
+        case.bias.as_deref(),
+        &case.win,
+        case.groups,
+        case.act,
+        case.ys,
+    )
+}
+
+#[derive(Debug, Clone)]
+struct PoolCase {
+    xs: [usize; 4],
+    ys: [usize; 4],
+    win: Window,
+    x: Vec<f32>,
+}
+
+fn pool_case() -> impl Strategy<Value = PoolCase> {
+    (
+        (1usize..=2, 1usize..=3, 1usize..=6, 1usize..=6),
+        (
+            1usize..=3,
+            1usize..=3,
+            1u32..=3,
+            1u32..=3,
+            1u32..=2,
+            1u32..=2,
+        ),
+        [0u32..=2, 0u32..=2, 0u32..=2, 0u32..=2],
+        any::<bool>(),
+    )
+        .prop_filter_map(
+            "empty output",
+            |((n, c, h, w), (kh, kw, sh, sw, dh, dw), pads, ceil)| {
+                // ONNX requires pads smaller than the kernel for pools.
+                let pads = [
+                    pads[0].min(kh as u32 - 1),
+                    pads[1].min(kw as u32 - 1),
+                    pads[2].min(kh as u32 - 1),
+                    pads[3].min(kw as u32 - 1),
+                ];
+                let win = window([kh as u32, kw as u32], [sh, sw], [dh, dw], pads);
+                let oh = out_len(
+                    h,
+                    kh,
+                    sh as usize,
+                    dh as usize,
+                    pads[0] as usize,
+                    pads[2] as usize,
+                    ceil,
+                )?;
+                let ow = out_len(
+                    w,
+                    kw,
+                    sw as usize,
+                    dw as usize,
+                    pads[1] as usize,
+                    pads[3] as usize,
+                    ceil,
+                )?;
+                Some(([n, c, h, w], [n, c, oh, ow], win))
+            },
+        )
+        .prop_flat_map(|(xs, ys, win)| {
+            data(xs.iter().product()).prop_map(move |x| PoolCase { xs, ys, win, x })
+        })
+}
+
+/// An output shape of rank 0..=4 and two operand shapes that broadcast to it.
+fn broadcast_shapes() -> impl Strategy<Value = (Vec<usize>, Vec<usize>, Vec<usize>)> {
+    proptest::collection::vec(1usize..=4, 0..=4).prop_flat_map(|out| {
+        let r = out.len();
+        let operand = {
+            let out = out.clone();
+            (0..=r, proptest::collection::vec(any::<bool>(), r)).prop_map(move |(drop, ones)| {
+                (drop..r)
+                    .map(|d| if ones[d] { 1 } else { out[d] })
+                    .collect::<Vec<_>>()
+            })
+        };
+        (Just(out), operand.clone(), operand)
+    })
+}
+
+fn binary_op() -> impl Strategy<Value = BinaryOp> {
+    prop_oneof![
+        Just(BinaryOp::Add),
+        Just(BinaryOp::Sub),
+        Just(BinaryOp::Mul),
+        Just(BinaryOp::Div),
+        Just(BinaryOp::Max),
+        Just(BinaryOp::Min),
+        Just(BinaryOp::Pow),
+    ]
+}
+
+fn ref_binary_one(op: BinaryOp, a: f32, b: f32) -> Want {
+    let (a, b) = (f64::from(a), f64::from(b));
+    match op {
+        BinaryOp::Add => Want {
+            v: a + b,
+            scale: a.abs() + b.abs(),
+        },
+        BinaryOp::Sub => Want {
+            v: a - b,
+            scale: a.abs() + b.abs(),
+        },
+        BinaryOp::Mul => elementwise(a * b),
+        BinaryOp::Div => elementwise(a / b),
+        BinaryOp::Max => elementwise(a.max(b)),
+        BinaryOp::Min => elementwise(a.min(b)),
+        BinaryOp::Pow => elementwise(a.powf(b)),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_binary(
+    op: BinaryOp,
+    a: &[f32],
+    a_shape: &[usize],
+    b: &[f32],
+    b_shape: &[usize],
+    act: (f32, f32),
+    y_shape: &[usize],
+) -> Result<(), TestCaseError> {
+    let len: usize = y_shape.iter().product();
+    let mut y = vec![f32::NAN; len];
+    kf::binary(op, a, a_shape, b, b_shape, act, &mut y, y_shape);
+    let want: Vec<Want> = (0..len)
+        .map(|i| {
+            let idx = unravel(i, y_shape);
+            act_ref(
+                ref_binary_one(
+                    op,
+                    a[broadcast_index(&idx, a_shape)],
+                    b[broadcast_index(&idx, b_shape)],
+                ),
+                act,
+            )
+        })
+        .collect();
+    check("binary", &y, &want)
+}
+
+fn all_unary() -> Vec<(UnaryOp, core::ops::Range<f32>)> {
+    vec![
+        (UnaryOp::Relu, -5.0..5.0),
+        (
+            UnaryOp::Clip {
+                min: -1.0,
+                max: 2.5,
+            },
+            -5.0..5.0,
+        ),
+        (UnaryOp::LeakyRelu { alpha: 0.1 }, -5.0..5.0),
+        (UnaryOp::Elu { alpha: 1.5 }, -8.0..5.0),
+        (UnaryOp::Sigmoid, -30.0..30.0),
+        (UnaryOp::Tanh, -10.0..10.0),
+        (
+            UnaryOp::HardSigmoid {
+                alpha: 0.2,
+                beta: 0.5,
+            },
+            -5.0..5.0,
+        ),
+        (UnaryOp::HardSwish, -5.0..5.0),
+        (UnaryOp::Exp, -20.0..20.0),
+        (UnaryOp::Log, 0.001..1000.0),
+        (UnaryOp::Sqrt, 0.0..1000.0),
+        (UnaryOp::Neg, -5.0..5.0),
+        (UnaryOp::Abs, -5.0..5.0),
+        (UnaryOp::Reciprocal, 0.01..100.0),
+        (UnaryOp::Floor, -5.0..5.0),
+        (UnaryOp::Ceil, -5.0..5.0),
+        (UnaryOp::Erf, -4.0..4.0),
+        (UnaryOp::Softplus, -20.0..20.0),
+        (UnaryOp::Gelu, -10.0..10.0),
+    ]
+}
+
+// ---------------------------------------------------------------- random tests
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn fully_connected_matches_reference(
+        (batch, k, n) in (1usize..=3, 1usize..=24, 1usize..=8),
+        seed in proptest::collection::vec(-4.0f32..4.0, 3 * 24 + 8 * 24 + 8),
+        has_bias in any::<bool>(),
+        act in act_strategy(),
+    ) {
+        let x = &seed[..batch * k];
+        let w = &seed[72..72 + n * k];
+        let bias = has_bias.then(|| &seed[72 + 192..72 + 192 + n]);
+        let mut y = vec![f32::NAN; batch * n];
+        kf::fully_connected(x, w, bias, batch, k, n, act, &mut y);
+        check("fully_connected", &y, &ref_fc(x, w, bias, batch, k, n, act))?;
+    }
+
+    #[test]
+    fn matmul_matches_reference(
+        batch in proptest::collection::vec(1usize..=3, 0..=2),
+        (m, k, n) in (1usize..=4, 1usize..=5, 1usize..=4),
+        (a_kind, b_kind) in (0u8..3, 0u8..3),
+        ones in proptest::collection::vec(any::<bool>(), 4),
+        seed in proptest::collection::vec(-4.0f32..4.0, 9 * 20 * 2),
+    ) {
+        // kind 0: rank 1 operand; 1: matrix without batch axes; 2: with (partly broadcast) batch axes.
+        let operand = |kind: u8, mat: [usize; 2], flip: usize| -> Vec<usize> {
+            match kind {
+                0 => vec![if flip == 0 { mat[1] } else { mat[0] }],
+                1 => mat.to_vec(),
+                _ => batch.iter().enumerate().map(|(d, &v)| if ones[d + 2 * flip] { 1 } else { v }).chain(mat).collect(),
+            }
+        };
+        let a_shape = operand(a_kind, [m, k], 0);
+        let b_shape = operand(b_kind, [k, n], 1);
+        let a = &seed[..a_shape.iter().product::<usize>()];
+        let b = &seed[180..180 + b_shape.iter().product::<usize>()];
+        let (want, y_shape) = ref_matmul(a, &a_shape, b, &b_shape);
+        let mut y = vec![f32::NAN; want.len()];
+        kf::matmul(a, &a_shape, b, &b_shape, &mut y, &y_shape);
+        check("matmul", &y, &want)?;
+    }
+
+    #[test]
+    fn conv2d_matches_reference(case in conv_case()) {
+        check("conv2d", &run_conv(&case), &conv_want(&case))?;
+    }
+
+    #[test]
+    fn pools_match_reference(case in pool_case()) {
+        let len: usize = case.ys.iter().product();
+        let mut y = vec![f32::NAN; len];
+        kf::max_pool2d(&case.x, case.xs, &case.win, &mut y, case.ys);
+        let want = ref_pool(&case.x, case.xs, &case.win, 0, case.ys);
+        for (g, w) in y.iter().zip(&want) {
+            prop_assert_eq!(f64::from(*g), w.v, "max pool is exact");
+        }
+        for (mode, include) in [(1u8, false), (2, true)] {
+            kf::avg_pool2d(&case.x, case.xs, &case.win, include, &mut y, case.ys);
+            check("avg_pool2d", &y, &ref_pool(&case.x, case.xs, &case.win, mode, case.ys))?;
+        }
+    }
+
+    #[test]
+    fn global_pools_match_reference(
+        (channels, spatial) in (1usize..=6, 1usize..=20),
+        x in proptest::collection::vec(-4.0f32..4.0, 120),
+    ) {
+        let x = &x[..channels * spatial];
+        let mut y = vec![f32::NAN; channels];
+        kf::global_avg_pool(x, channels, spatial, &mut y);
+        let want: Vec<Want> = x.chunks(spatial).map(|r| Want {
+            v: r.iter().map(|&v| f64::from(v)).sum::<f64>() / spatial as f64,
+            scale: r.iter().map(|&v| f64::from(v).abs()).sum::<f64>() / spatial as f64,
+        }).collect();
+        check("global_avg_pool", &y, &want)?;
+        kf::global_max_pool(x, channels, spatial, &mut y);
+        let want: Vec<f32> = x.chunks(spatial).map(|r| r.iter().copied().fold(f32::NEG_INFINITY, f32::max)).collect();
+        prop_assert_eq!(y, want);
+    }
+
+    #[test]
+    fn binary_matches_reference(
+        (y_shape, a_shape, b_shape) in broadcast_shapes(),
+        op in binary_op(),
+        act in act_strategy(),
+        seed in proptest::collection::vec(0.1f32..4.0, 512),
+        signs in proptest::collection::vec(any::<bool>(), 512),
+    ) {
+        // Pow takes a positive base; other ops get signed operands.
+        let signed: Vec<f32> = seed.iter().zip(&signs).map(|(&v, &s)| if s { -v } else { v }).collect();
+        let a_len: usize = a_shape.iter().product();
+        let b_len: usize = b_shape.iter().product();
+        let a = if op == BinaryOp::Pow { &seed[..a_len] } else { &signed[..a_len] };
+        let b = &signed[256..256 + b_len];
+        check_binary(op, a, &a_shape, b, &b_shape, act, &y_shape)?;
+    }
+
+    #[test]
+    fn unary_matches_reference(which in 0usize..19, unit in proptest::collection::vec(0.0f32..1.0, 1..40)) {
+        let (op, range) = all_unary()[which].clone();
+        let x: Vec<f32> = unit.iter().map(|u| range.start + u * (range.end - range.start)).collect();
+        let mut y = vec![f32::NAN; x.len()];
+        kf::unary(op, &x, &mut y);
+        let want: Vec<Want> = x.iter().map(|&v| elementwise(ref_unary(op, v))).collect();
+        check(&format!("unary {op:?}"), &y, &want)?;
+    }
+
+    #[test]
+    fn softmax_matches_reference(
+        (outer, axis, inner) in (1usize..=3, 1usize..=8, 1usize..=3),
+        x in proptest::collection::vec(-10.0f32..10.0, 72),
+        log in any::<bool>(),
+    ) {
+        let x = &x[..outer * axis * inner];
+        let mut y = vec![f32::NAN; x.len()];
+        kf::softmax(x, outer, axis, inner, log, &mut y);
+        check("softmax", &y, &ref_softmax(x, outer, axis, inner, log))?;
+    }
+
+    #[test]
+    fn argmax_matches_reference(
+        (outer, axis, inner) in (1usize..=3, 1usize..=8, 1usize..=3),
+        // Few distinct values, so ties are common.
+        x in proptest::collection::vec(prop_oneof![Just(-1.0f32), Just(0.0), Just(2.0), Just(f32::NAN)], 72),
+        select_last in any::<bool>(),
+    ) {
+        let x = &x[..outer * axis * inner];
+        let mut y = vec![-1i64; outer * inner];
+        kf::argmax(x, outer, axis, inner, select_last, &mut y);
+        for o in 0..outer {
+            for i in 0..inner {
+                let line: Vec<f32> = (0..axis).map(|j| x[(o * axis + j) * inner + i]).collect();
+                let numbers: Vec<usize> = (0..axis).filter(|&j| !line[j].is_nan()).collect();
+                let want = if numbers.is_empty() {
+                    if select_last { axis - 1 } else { 0 }
+                } else {
+                    let max = numbers.iter().map(|&j| line[j]).fold(f32::NEG_INFINITY, f32::max);
+                    let hits: Vec<usize> = numbers.into_iter().filter(|&j| line[j] == max).collect();
+                    if select_last { *hits.last().unwrap() } else { hits[0] }
+                };
+                prop_assert_eq!(y[o * inner + i], want as i64);
+            }
+        }
+    }
+
+    #[test]
+    fn quantize_dequantize_match_reference(
+        x in proptest::collection::vec(-300.0f32..300.0, 1..64),
+        scale in 0.01f32..4.0,
+        zp_i8 in -128i32..=127,
+        zp_u8 in 0i32..=255,
+    ) {
+        let mut qi = vec![0i8; x.len()];
+        let mut qu = vec![0u8; x.len()];
+        kf::quantize_i8(&x, scale, zp_i8, &mut qi);
+        kf::quantize_u8(&x, scale, zp_u8, &mut qu);
+        for (i, &v) in x.iter().enumerate() {
+            prop_assert_eq!(i32::from(qi[i]), ref_quantize(v, scale, zp_i8, -128, 127), "i8 of {}", v);
+            prop_assert_eq!(i32::from(qu[i]), ref_quantize(v, scale, zp_u8, 0, 255), "u8 of {}", v);
+        }
+        let mut d = vec![f32::NAN; x.len()];
+        kf::dequantize_i8(&qi, scale, zp_i8, &mut d);
+        let want: Vec<Want> = qi.iter().map(|&q| elementwise(f64::from(i32::from(q) - zp_i8) * f64::from(scale))).collect();
+        check("dequantize_i8", &d, &want)?;
+        kf::dequantize_u8(&qu, scale, zp_u8, &mut d);
+        let want: Vec<Want> = qu.iter().map(|&q| elementwise(f64::from(i32::from(q) - zp_u8) * f64::from(scale))).collect();
+        check("dequantize_u8", &d, &want)?;
+    }
+}
+
+// ---------------------------------------------------------------- named cases
+
+fn conv_case_fixed(
+    xs: [usize; 4],
+    ws: [usize; 4],
+    win: Window,
+    groups: usize,
+    x: Vec<f32>,
+    w: Vec<f32>,
+) -> ConvCase {
+    let oh = out_len(
+        xs[2],
+        ws[2],
+        win.stride[0] as usize,
+        win.dilation[0] as usize,
+        win.pads[0] as usize,
+        win.pads[2] as usize,
+        false,
+    )
+    .unwrap();
+    let ow = out_len(
+        xs[3],
+        ws[3],
+        win.stride[1] as usize,
+        win.dilation[1] as usize,
+        win.pads[1] as usize,
+        win.pads[3] as usize,
+        false,
+    )
+    .unwrap();
+    ConvCase {
+        xs,
+        ws,
+        ys: [xs[0], ws[0], oh, ow],
+        win,
+        groups,
+        x,
+        w,
+        bias: None,
+        act: NONE,
+    }
+}
+
+fn ramp(len: usize) -> Vec<f32> {
+    (0..len)
+        .map(|i| ((i * 7 % 11) as f32 - 5.0) * 0.25)
+        .collect()
+}
+
+#[test]
+fn conv_padding_at_borders_counts_only_real_cells() {
+    // 3x3 ones kernel over a 4x4 ones input with 1 pad all round: each output counts the
+    // input cells under the window: 4 in corners, 6 on edges, 9 inside.
+    let case = conv_case_fixed(
+        [1, 1, 4, 4],
+        [1, 1, 3, 3],
+        window([3, 3], [1, 1], [1, 1], [1, 1, 1, 1]),
+        1,
+        vec![1.0; 16],
+        vec![1.0; 9],
+    );
+    let y = run_conv(&case);
+    #[rustfmt::skip]
+    let want = [4.0, 6.0, 6.0, 4.0, 6.0, 9.0, 9.0, 6.0, 6.0, 9.0, 9.0, 6.0, 4.0, 6.0, 6.0, 4.0];
+    assert_eq!(y, want);
+    check_plain("conv borders", &y, &conv_want(&case));
+}
+
+#[test]
+fn conv_asymmetric_padding() {
+    let case = conv_case_fixed(
+        [1, 2, 5, 4],
+        [3, 2, 2, 3],
+        window([2, 3], [2, 1], [1, 1], [0, 2, 1, 0]),
+        1,
+        ramp(40),
+        ramp(36),
+    );
+    assert_eq!(case.ys, [1, 3, 3, 4]);
+    check_plain("conv asymmetric pads", &run_conv(&case), &conv_want(&case));
+}
+
+#[test]
+fn conv_stride_greater_than_kernel_skips_cells() {
+    // 1x1 kernel of weight 2, stride 3 over a 7x7 ramp: picks rows/cols 0, 3, 6.
+    let x: Vec<f32> = (0..49).map(|v| v as f32).collect();
+    let case = conv_case_fixed(
+        [1, 1, 7, 7],
+        [1, 1, 1, 1],
+        window([1, 1], [3, 3], [1, 1], [0; 4]),
+        1,
+        x,
+        vec![2.0],
+    );
+    let y = run_conv(&case);
+    assert_eq!(y, [0.0, 6.0, 12.0, 42.0, 48.0, 54.0, 84.0, 90.0, 96.0]);
+    let case = conv_case_fixed(
+        [1, 2, 7, 6],
+        [2, 2, 2, 2],
+        window([2, 2], [3, 4], [1, 1], [1, 0, 0, 1]),
+        1,
+        ramp(84),
+        ramp(16),
+    );
+    check_plain("conv stride > kernel", &run_conv(&case), &conv_want(&case));
+}
+
+#[test]
+fn conv_dilation_spreads_taps() {
+    // 2x2 ones kernel with dilation 2 over a 3x3 ramp: the four corners, 0+2+6+8.
+    let x: Vec<f32> = (0..9).map(|v| v as f32).collect();
+    let case = conv_case_fixed(
+        [1, 1, 3, 3],
+        [1, 1, 2, 2],
+        window([2, 2], [1, 1], [2, 2], [0; 4]),
+        1,
+        x,
+        vec![1.0; 4],
+    );
+    assert_eq!(run_conv(&case), [16.0]);
+    let case = conv_case_fixed(
+        [1, 2, 6, 7],
+        [2, 2, 3, 2],
+        window([3, 2], [1, 2], [2, 3], [2, 1, 1, 2]),
+        1,
+        ramp(84),
+        ramp(24),
+    );
+    check_plain("conv dilation", &run_conv(&case), &conv_want(&case));
+}
+
+#[test]
+fn conv_groups_read_their_own_channels() {
+    // Two groups, one channel each, kernel 1x1: output c = weight c * input c.
+    let case = conv_case_fixed(
+        [1, 2, 1, 2],
+        [2, 1, 1, 1],
+        window([1, 1], [1, 1], [1, 1], [0; 4]),
+        2,
+        vec![1.0, 2.0, 3.0, 4.0],
+        vec![10.0, 100.0],
+    );
+    assert_eq!(run_conv(&case), [10.0, 20.0, 300.0, 400.0]);
+    let case = conv_case_fixed(
+        [2, 6, 4, 4],
+        [4, 3, 3, 3],
+        window([3, 3], [1, 1], [1, 1], [1, 1, 1, 1]),
+        2,
+        ramp(192),
+        ramp(108),
+    );
+    check_plain("conv groups", &run_conv(&case), &conv_want(&case));
+}
+
+#[test]
+fn conv_depthwise_and_channel_multiplier() {
+    let case = conv_case_fixed(
+        [1, 4, 5, 5],
+        [4, 1, 3, 3],
+        window([3, 3], [2, 2], [1, 1], [1, 1, 1, 1]),
+        4,
+        ramp(100),
+        ramp(36),
+    );
+    check_plain("depthwise", &run_conv(&case), &conv_want(&case));
+    // Depth multiplier 2: output channels 2c and 2c+1 read input channel c.
+    let case = conv_case_fixed(
+        [1, 3, 4, 4],
+        [6, 1, 3, 3],
+        window([3, 3], [1, 1], [1, 1], [1, 1, 1, 1]),
+        3,
+        ramp(48),
+        ramp(54),
+    );
+    check_plain("depthwise x2", &run_conv(&case), &conv_want(&case));
+}
+
+#[test]
+fn conv1d_is_height_one() {
+    // [1, 2, 1, 6] input, kernel width 3, pads left/right 1.
+    let case = conv_case_fixed(
+        [1, 2, 1, 6],
+        [3, 2, 1, 3],
+        window([1, 3], [1, 2], [1, 1], [0, 1, 0, 1]),
+        1,
+        ramp(12),
+        ramp(18),
+    );
+    assert_eq!(case.ys, [1, 3, 1, 3]);
+    check_plain("conv1d", &run_conv(&case), &conv_want(&case));
+}
+
+#[test]
+fn conv_bias_and_activation_apply_last() {
+    let mut case = conv_case_fixed(
+        [1, 1, 2, 2],
+        [2, 1, 1, 1],
+        window([1, 1], [1, 1], [1, 1], [0; 4]),
+        1,
+        vec![1.0, -2.0, 3.0, -4.0],
+        vec![1.0, -1.0],
+    );
+    case.bias = Some(vec![0.5, 0.5]);
+    case.act = (0.0, 2.0);
+    assert_eq!(run_conv(&case), [1.5, 0.0, 2.0, 0.0, 0.0, 2.0, 0.0, 2.0]);
+}
+
+#[test]
+fn pools_at_borders() {
+    // 3x3 input 1..9, 2x2 window stride 2, pads 1 all round: windows cover
+    // {1}, {2,3}, {4,7}, {5,6,8,9}.
+    let x: Vec<f32> = (1..=9).map(|v| v as f32).collect();
+    let win = window([2, 2], [2, 2], [1, 1], [1, 1, 1, 1]);
+    let mut y = [0.0f32; 4];
+    kf::max_pool2d(&x, [1, 1, 3, 3], &win, &mut y, [1, 1, 2, 2]);
+    assert_eq!(y, [1.0, 3.0, 7.0, 9.0]);
+    kf::avg_pool2d(&x, [1, 1, 3, 3], &win, false, &mut y, [1, 1, 2, 2]);
+    assert_eq!(y, [1.0, 2.5, 5.5, 7.0]);
+    kf::avg_pool2d(&x, [1, 1, 3, 3], &win, true, &mut y, [1, 1, 2, 2]);
+    assert_eq!(y, [0.25, 1.25, 2.75, 7.0]);
+}
+
+#[test]
+fn avg_pool_ceil_mode_window_past_padding_counts_padded_extent_only() {
+    // Width 5, kernel 2, stride 2, no pads, ceil mode: the last window starts at 4 and
+    // reads 1 cell; count_include_pad counts only taps inside [0, 5 + 0).
+    let x = [1.0f32, 2.0, 3.0, 4.0, 5.0];
+    let win = window([1, 2], [1, 2], [1, 1], [0, 0, 0, 0]);
+    let mut y = [0.0f32; 3];
+    kf::avg_pool2d(&x, [1, 1, 1, 5], &win, true, &mut y, [1, 1, 1, 3]);
+    assert_eq!(y, [1.5, 3.5, 5.0]);
+}
+
+#[test]
+fn broadcast_rank0_and_rank1_against_rank4() {
+    let y_shape = [2, 3, 2, 4];
+    let a = ramp(48);
+    check_binary(BinaryOp::Add, &a, &y_shape, &[10.0], &[], NONE, &y_shape).unwrap();
+    check_binary(BinaryOp::Sub, &[10.0], &[], &a, &y_shape, NONE, &y_shape).unwrap();
+    check_binary(
+        BinaryOp::Mul,
+        &a,
+        &y_shape,
+        &[1.0, 2.0, 3.0, 4.0],
+        &[4],
+        NONE,
+        &y_shape,
+    )
+    .unwrap();
+    check_binary(
+        BinaryOp::Div,
+        &[1.0, 2.0, 3.0, 4.0],
+        &[4],
+        &a.iter().map(|v| v + 9.0).collect::<Vec<_>>(),
+        &y_shape,
+        NONE,
+        &y_shape,
+    )
+    .unwrap();
+    // Both operands broadcast: [2, 1, 3] with [4, 1] -> [2, 4, 3].
+    check_binary(
+        BinaryOp::Max,
+        &ramp(6),
+        &[2, 1, 3],
+        &ramp(4),
+        &[4, 1],
+        NONE,
+        &[2, 4, 3],
+    )
+    .unwrap();
+    // Rank 0 with rank 0.
+    let mut y = [0.0f32];
+    kf::binary(BinaryOp::Add, &[1.5], &[], &[2.0], &[], NONE, &mut y, &[]);
+    assert_eq!(y, [3.5]);
+    // Exact values: a [4] row added to every row of a [2, 1, 1, 4] tensor.
+    let mut y = [0.0f32; 8];
+    kf::binary(
+        BinaryOp::Add,
+        &[0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0],
+        &[2, 1, 1, 4],
+        &[1.0, 2.0, 3.0, 4.0],
+        &[4],
+        NONE,
+        &mut y,
+        &[2, 1, 1, 4],
+    );
+    assert_eq!(y, [1.0, 12.0, 23.0, 34.0, 41.0, 52.0, 63.0, 74.0]);
+}
+
+#[test]
+fn binary_activation_clamps_and_max_propagates_nan() {
+    let mut y = [0.0f32; 3];
+    kf::binary(
+        BinaryOp::Add,
+        &[-5.0, 1.0, 9.0],
+        &[3],
+        &[0.0],
+        &[],
+        (0.0, 6.0),
+        &mut y,
+        &[3],
+    );
+    assert_eq!(y, [0.0, 1.0, 6.0]);
+    kf::binary(
+        BinaryOp::Max,
+        &[f32::NAN, 1.0, 2.0],
+        &[3],
+        &[0.0],
+        &[1],
+        NONE,
+        &mut y,
+        &[3],
+    );
+    assert!(y[0].is_nan());
+    assert_eq!(&y[1..], [1.0, 2.0]);
+}
+
+#[test]
+fn matmul_rank1_operands() {
+    // [3] . [3] -> scalar.
+    let mut y = [0.0f32];
+    kf::matmul(&[1.0, 2.0, 3.0], &[3], &[4.0, 5.0, 6.0], &[3], &mut y, &[]);
+    assert_eq!(y, [32.0]);
+    // [2] x [2, 3, 2, 1] broadcasting batch: vector-matrix per batch.
+    let b: Vec<f32> = (0..24).map(|v| v as f32).collect();
+    let (want, y_shape) = ref_matmul(&[1.0, -1.0], &[2], &b, &[2, 3, 2, 2]);
+    assert_eq!(y_shape, [2, 3, 2]);
+    let mut y = vec![0.0f32; 12];
+    kf::matmul(&[1.0, -1.0], &[2], &b, &[2, 3, 2, 2], &mut y, &y_shape);
+    check_plain("matmul vec x batch", &y, &want);
+    // Rows of b[i] are [4i, 4i+1] and [4i+2, 4i+3]: [1, -1] . b[i] = [-2, -2].
+    assert_eq!(y, [-2.0; 12]);
+}
+
+#[test]
+fn softmax_with_large_values_is_stable() {
+    for x in [
+        [1000.0f32, 1001.0, 1002.0, 1003.0],
+        [88.0, 89.0, 100.0, 120.0],
+        [-1000.0, -1001.0, -1002.0, -1e30],
+    ] {
+        let mut y = [0.0f32; 4];
+        kf::softmax(&x, 1, 4, 1, false, &mut y);
+        assert!(y.iter().all(|v| v.is_finite()), "{x:?} -> {y:?}");
+        check_plain("softmax large", &y, &ref_softmax(&x, 1, 4, 1, false));
+        kf::softmax(&x, 1, 4, 1, true, &mut y);
+        check_plain("log softmax large", &y, &ref_softmax(&x, 1, 4, 1, true));
+    }
+    // Equal values give the uniform distribution exactly.
+    let mut y = [0.0f32; 4];
+    kf::softmax(&[3e38; 4], 1, 4, 1, false, &mut y);
+    assert_eq!(y, [0.25; 4]);
+}
+
+#[test]
+fn softmax_strided_axis() {
+    // Axis in the middle: [2, 3, 2], softmax over the 3.
+    let x = ramp(12);
+    let mut y = [0.0f32; 12];
+    kf::softmax(&x, 2, 3, 2, false, &mut y);
+    check_plain("softmax strided", &y, &ref_softmax(&x, 2, 3, 2, false));
+    for o in 0..2 {
+        for i in 0..2 {
+            let s: f32 = (0..3).map(|j| y[(o * 3 + j) * 2 + i]).sum();
+            assert!((s - 1.0).abs() < 1e-6);
+        }
+    }
+}
+
+#[test]
+fn argmax_ties_and_nan() {
+    let mut y = [0i64; 1];
+    let x = [1.0f32, 3.0, 3.0, 2.0];
+    kf::argmax(&x, 1, 4, 1, false, &mut y);
+    assert_eq!(y, [1]);
+    kf::argmax(&x, 1, 4, 1, true, &mut y);
+    assert_eq!(y, [2]);
+    kf::argmax(&[f32::NAN, -1.0, f32::NAN], 1, 3, 1, false, &mut y);
+    assert_eq!(y, [1]);
+    kf::argmax(&[f32::NAN; 3], 1, 3, 1, true, &mut y);
+    assert_eq!(y, [2]);
+    kf::argmax(&[0.0, -0.0], 1, 2, 1, true, &mut y);
+    assert_eq!(y, [1], "-0 == 0 is a tie");
+    // Inner stride: [1, 3, 2] along axis 1.
+    let mut y = [0i64; 2];
+    kf::argmax(&[5.0, 0.0, 5.0, 1.0, 4.0, 1.0], 1, 3, 2, false, &mut y);
+    assert_eq!(y, [0, 1]);
+}
+
+#[test]
+fn quantize_rounds_half_to_even_and_saturates() {
+    let x = [
+        0.5f32,
+        1.5,
+        2.5,
+        -0.5,
+        -1.5,
+        -2.5,
+        1000.0,
+        -1000.0,
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+    ];
+    let mut y = [0i8; 11];
+    kf::quantize_i8(&x, 1.0, 0, &mut y);
+    assert_eq!(y, [0, 2, 2, 0, -2, -2, 127, -128, 0, 127, -128]);
+    kf::quantize_i8(&x, 1.0, -128, &mut y);
+    assert_eq!(
+        y,
+        [-128, -126, -126, -128, -128, -128, 127, -128, -128, 127, -128]
+    );
+    let mut y = [0u8; 11];
+    kf::quantize_u8(&x, 1.0, 128, &mut y);
+    assert_eq!(y, [128, 130, 130, 128, 126, 126, 255, 0, 128, 255, 0]);
+}
+
+#[test]
+fn unary_edge_values() {
+    let x = [-100.0f32, -20.0, 0.0, 20.0, 100.0, f32::NAN];
+    let mut y = [0.0f32; 6];
+    kf::unary(UnaryOp::Softplus, &x, &mut y);
+    assert_eq!(y[4], 100.0, "softplus does not overflow");
+    assert!(
+        y[0] > 0.0 && y[0] < 1e-40,
+        "softplus(-100) = e^-100 underflows to a tiny value, got {}",
+        y[0]
+    );
+    assert!(y[5].is_nan());
+    kf::unary(UnaryOp::Sigmoid, &x, &mut y);
+    assert_eq!(y[4], 1.0);
+    assert!(y[0] >= 0.0 && y[0] < 1e-40);
+    kf::unary(UnaryOp::Gelu, &x, &mut y);
+    assert_eq!(y[3], 20.0);
+    assert_eq!(y[2], 0.0);
+    assert!(
+        y[1] <= 0.0 && y[1] > -1e-30,
+        "gelu(-20) is a tiny negative number, got {}",
+        y[1]
+    );
+    kf::unary(UnaryOp::Relu, &x, &mut y);
+    assert!(y[5].is_nan(), "relu keeps NaN");
+    kf::unary(UnaryOp::HardSwish, &[-3.0, 3.0, 1.0], &mut y[..3]);
+    assert_eq!(&y[..3], [0.0, 3.0, 1.0 * (1.0 / 6.0 + 0.5)]);
+}
