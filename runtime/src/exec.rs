@@ -5,6 +5,7 @@ use crate::format::types::{
     Activation, DType, Location, Op, OpDef, TensorDef, MAX_OP_INPUTS, MAX_RANK,
 };
 use crate::format::ALIGN;
+use crate::classic;
 use crate::kernels::{f32 as kf, generic as kg, int8 as ki};
 use crate::model::{elements, per_tensor, Model};
 use crate::validate::i32_table;
@@ -133,15 +134,70 @@ impl<'m, 'a> Session<'m, 'a> {
     /// Returns the index of the largest score for a multi-value output (a class
     /// label index, see [`Model::labels`]) and `None` for a single value.
     ///
-    /// NaN and infinities are rejected with [`Error::InvalidInput`] naming the feature.
+    /// With a preprocessing pipeline (see [`Model::preprocess`]), `features` are the raw
+    /// values ([`Model::raw_input_len`]); they go through the pipeline first, so NaN is
+    /// accepted wherever the pipeline handles it (e.g. imputation), and a non-finite
+    /// value left in the pipeline's output is rejected with [`Error::InvalidInput`]
+    /// naming that output column. Without a pipeline, NaN and infinities are rejected
+    /// with [`Error::InvalidInput`] naming the feature.
     pub fn predict(&mut self, features: &[f32], scores: &mut [f32]) -> Result<Option<usize>> {
-        if let Some(i) = features.iter().position(|v| !v.is_finite()) {
-            return Err(Error::InvalidInput { feature: i as u32 });
+        if self.model.pre.is_some() {
+            self.preprocess_into_input(features)?;
+        } else {
+            if let Some(i) = features.iter().position(|v| !v.is_finite()) {
+                return Err(Error::InvalidInput { feature: i as u32 });
+            }
+            self.set_input_f32(0, features)?;
         }
-        self.set_input_f32(0, features)?;
         self.run()?;
         self.output_f32(0, scores)?;
         Ok(if scores.len() > 1 { Some(argmax(scores)) } else { None })
+    }
+
+    /// Runs only the model's preprocessing pipeline: `raw` ([`Model::raw_input_len`]
+    /// values) to `out` (the elements of graph input 0). Without a pipeline this copies
+    /// `raw` to `out`. NaN may remain in `out` where no step replaced it (see
+    /// `docs/preprocessing.md`). Uses the session arena as scratch; allocates nothing.
+    pub fn preprocess(&mut self, raw: &[f32], out: &mut [f32]) -> Result<()> {
+        match &self.model.pre {
+            Some(p) => {
+                let end = self.model.graph_arena_end();
+                let scratch = cast_mut::<f32>(self.arena.get_mut(end..).ok_or(Error::Unsupported)?)?;
+                p.run(raw, out, scratch)
+            }
+            None => {
+                let n = self.model.input_len(0)?;
+                if raw.len() != n || out.len() != n {
+                    let actual = if raw.len() != n { raw.len() } else { out.len() };
+                    return Err(Error::WrongLength { expected: n, actual });
+                }
+                out.copy_from_slice(raw);
+                Ok(())
+            }
+        }
+    }
+
+    fn preprocess_into_input(&mut self, raw: &[f32]) -> Result<()> {
+        let Some(p) = &self.model.pre else { return Err(Error::Unsupported) };
+        let t = self.io_tensor(false, 0)?;
+        let end = self.model.graph_arena_end();
+        let (graph, scratch) = self.arena.split_at_mut(end.min(self.arena.len()));
+        let row = p.run_scratch(raw, cast_mut::<f32>(scratch)?)?;
+        if let Some(i) = row.iter().position(|v| !v.is_finite()) {
+            return Err(Error::InvalidInput { feature: i as u32 });
+        }
+        let n = elements(&t.shape);
+        if row.len() != n {
+            return Err(Error::WrongLength { expected: n, actual: row.len() });
+        }
+        let dst = &mut graph[Self::arena_range(&t)];
+        match (t.dtype, per_tensor(&t)) {
+            (DType::F32, _) => cast_mut::<f32>(dst)?.copy_from_slice(row),
+            (DType::I8, Some((s, z))) => kf::quantize_i8(row, s, z, cast_mut(dst)?),
+            (DType::U8, Some((s, z))) => kf::quantize_u8(row, s, z, dst),
+            _ => return Err(Error::Unsupported),
+        }
+        Ok(())
     }
 
     /// Runs every op in order.
@@ -321,7 +377,10 @@ impl<'m, 'a> Session<'m, 'a> {
                 let (x4, y4) = (nchw(&xs, xr), nchw(&ys, yr));
                 let c = *count_include_pad;
                 match x.dtype {
-                    DType::I8 => ki::avg_pool2d(cast(xb)?, x4, window, c, cast_mut(y)?, y4),
+                    DType::I8 => {
+                        let (_, xz) = per_tensor(x).ok_or(internal)?;
+                        ki::avg_pool2d_zp(cast(xb)?, x4, xz, window, c, cast_mut(y)?, y4)
+                    }
                     _ => kf::avg_pool2d(cast(xb)?, x4, window, c, cast_mut(y)?, y4),
                 }
             }
@@ -431,6 +490,28 @@ impl<'m, 'a> Session<'m, 'a> {
                 ki::requantize(cast(xb)?, xz, *rq, oz, cast_mut(y)?)
             }
             Op::Cast => cast_op(x.dtype, out.dtype, xb, y).ok_or(internal)?,
+            Op::Linear { post } => {
+                let w = &ts[1];
+                let (n, k) = (w.shape[0] as usize, w.shape[1] as usize);
+                let batch = elements(&x.shape) / k.max(1);
+                classic::linear(cast(xb)?, cast(bytes(w)?)?, cast(bytes(&ts[2])?)?, batch, k, n, *post, cast_mut(y)?)
+            }
+            Op::TreeEnsemble { aggregate, post } => {
+                let f = *x.shape.last().ok_or(internal)? as usize;
+                let batch = elements(&x.shape) / f.max(1);
+                let trees = classic::Trees {
+                    nodes: cast(bytes(&ts[1])?)?,
+                    roots: cast(bytes(&ts[2])?)?,
+                    leaf_targets: cast(bytes(&ts[3])?)?,
+                    leaf_weights: cast(bytes(&ts[4])?)?,
+                    base: cast(bytes(&ts[5])?)?,
+                };
+                classic::tree_ensemble(&trees, cast(xb)?, batch, f, *aggregate, *post, cast_mut(y)?)
+            }
+            Op::Normalize { norm } => {
+                let c = *x.shape.last().ok_or(internal)? as usize;
+                classic::normalize(*norm, cast(xb)?, c, cast_mut(y)?)
+            }
             #[allow(unreachable_patterns)]
             _ => return Err(Error::UnsupportedOp { op: s }),
         }

@@ -18,7 +18,7 @@
 //! writer and arena planner used by the host tool), and operator groups `ops-conv`,
 //! `ops-pool`, `ops-shape`, `ops-math` (all in `all-ops`, on by default).
 #![no_std]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 #![allow(missing_docs)] // fields of wire-format records are documented in docs/format.md
 
@@ -35,6 +35,8 @@ mod exec;
 pub mod format;
 pub mod kernels;
 mod model;
+pub mod classic;
+pub mod preprocess;
 #[cfg(feature = "write")]
 pub mod plan;
 mod validate;
@@ -44,7 +46,10 @@ pub use exec::{Arena, Session};
 #[cfg(feature = "alloc")]
 pub use exec::OwnedSession;
 pub use format::types::{DType, Metadata, Op, OpDef, Quant, TensorDef};
+pub use preprocess::{Preprocess, WindowBuffer, WindowFeature};
 pub use model::{AlignedModel, Model};
+#[cfg(feature = "alloc")]
+pub use model::OwnedModel;
 
 /// Align the bytes of a model file embedded with `include_bytes!` to 16 bytes, as
 /// [`Model::load`] requires.

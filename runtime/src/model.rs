@@ -6,6 +6,7 @@ use crate::format::types::{
     shape_elements, DType, Golden, GraphIo, Location, Metadata, OpDef, Quant, TensorDef,
 };
 use crate::format::{kind, rd_u32, Container, RecordTable, ALIGN};
+use crate::preprocess::Preprocess;
 use crate::validate;
 
 /// A validated model, borrowing the file's bytes (e.g. a `&'static [u8]` in flash).
@@ -22,6 +23,7 @@ pub struct Model<'a> {
     pub(crate) ops: RecordTable<'a, OpDef>,
     pub(crate) weights: &'a [u8],
     pub(crate) golden: Option<RecordTable<'a, Golden<'a>>>,
+    pub(crate) pre: Option<Preprocess<'a>>,
 }
 
 /// Model bytes copied into a 16-byte aligned heap buffer, for callers whose bytes
@@ -53,6 +55,47 @@ impl AlignedModel {
     }
 }
 
+/// A validated model that owns its (aligned) bytes: `Send + Sync`, no lifetime, for
+/// bindings and long-lived services. Validation runs once in [`OwnedModel::new`];
+/// [`OwnedModel::model`] then hands out a borrowed [`Model`] in O(1).
+#[cfg(feature = "alloc")]
+#[derive(Clone, Debug)]
+pub struct OwnedModel {
+    bytes: AlignedModel,
+}
+
+#[cfg(feature = "alloc")]
+impl OwnedModel {
+    /// Copies and validates `bytes` (see [`Model::load`]; any alignment is accepted).
+    pub fn new(bytes: &[u8]) -> Result<Self> {
+        let bytes = AlignedModel::new(bytes);
+        Model::load(bytes.bytes())?;
+        Ok(OwnedModel { bytes })
+    }
+
+    /// The model, without validating again.
+    pub fn model(&self) -> Model<'_> {
+        // The bytes are immutable and passed `Model::load` in `new`, so the trusted
+        // parse cannot fail; fall back to a full load rather than panic if it did.
+        match Model::parse(self.bytes.bytes(), false) {
+            Ok(m) => m,
+            Err(_) => unreachable_model(self.bytes.bytes()),
+        }
+    }
+
+    /// The model file's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        self.bytes.bytes()
+    }
+}
+
+#[cfg(feature = "alloc")]
+#[cold]
+fn unreachable_model(bytes: &[u8]) -> Model<'_> {
+    // Only reachable if the trusted parse disagreed with `Model::load` on the same bytes.
+    Model::parse(bytes, true).unwrap_or_else(|_| core::panic!("validated model failed to parse"))
+}
+
 /// Placeholder so the name exists without `alloc`.
 #[cfg(not(feature = "alloc"))]
 #[derive(Debug)]
@@ -75,7 +118,7 @@ fn graph_parts(g: &[u8]) -> Result<(&[u8], &[u8], &[u8])> {
 
 fn decode_exact<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8], section: Section) -> Result<T> {
     match postcard::take_from_bytes::<T>(bytes) {
-        Ok((v, rest)) if rest.is_empty() => Ok(v),
+        Ok((v, [])) => Ok(v),
         _ => Err(Error::Decode { section, index: 0 }),
     }
 }
@@ -88,7 +131,12 @@ impl<'a> Model<'a> {
     /// place; otherwise [`Error::Misaligned`]. Cost: linear in the file size plus a
     /// pairwise check of the arena plan (quadratic in the number of arena tensors).
     pub fn load(bytes: &'a [u8]) -> Result<Model<'a>> {
-        let container = Container::parse(bytes)?;
+        Self::parse(bytes, true)
+    }
+
+    fn parse(bytes: &'a [u8], check: bool) -> Result<Model<'a>> {
+        let container =
+            if check { Container::parse(bytes)? } else { Container::parse_trusted(bytes)? };
         if bytes.as_ptr().align_offset(ALIGN) != 0 {
             return Err(Error::Misaligned);
         }
@@ -99,14 +147,23 @@ impl<'a> Model<'a> {
         let weights = container.section(kind::WEIGHTS).unwrap_or(&[]);
         let (io_b, t_b, o_b) = graph_parts(graph)?;
         let io: GraphIo = decode_exact(io_b, Section::Graph)?;
-        let tensors = RecordTable::parse(t_b, Section::Graph)?;
-        let ops = RecordTable::parse(o_b, Section::Graph)?;
+        let table = |b, s| if check { RecordTable::parse(b, s) } else { RecordTable::parse_trusted(b, s) };
+        let tensors = table(t_b, Section::Graph)?;
+        let ops = RecordTable::parse_trusted(o_b, Section::Graph)?;
+        let ops = if check { RecordTable::parse(o_b, Section::Graph)? } else { ops };
         let golden = match container.section(kind::GOLDEN) {
-            Some(g) => Some(RecordTable::parse(g, Section::Golden)?),
+            Some(g) if check => Some(RecordTable::parse(g, Section::Golden)?),
+            Some(g) => Some(RecordTable::parse_trusted(g, Section::Golden)?),
             None => None,
         };
-        let model = Model { container, meta, io, tensors, ops, weights, golden };
-        validate::model(&model)?;
+        let mut model = Model { container, meta, io, tensors, ops, weights, golden, pre: None };
+        if check {
+            validate::model(&model)?;
+        }
+        if let Some(p) = container.section(kind::PREPROCESS) {
+            let graph_in = if model.num_inputs() == 0 { 0 } else { model.input_len(0)? };
+            model.pre = Some(Preprocess::parse(p, graph_in, check)?);
+        }
         Ok(model)
     }
 
@@ -122,8 +179,33 @@ impl<'a> Model<'a> {
 
     /// Exact number of arena bytes a session needs when its arena is 16-byte aligned
     /// (an unaligned arena needs up to 15 bytes more; see [`Session::new`](crate::Session::new)).
+    ///
+    /// With a preprocessing pipeline this includes its scratch rows, placed after the
+    /// graph's tensors.
     pub fn arena_size(&self) -> usize {
-        self.io.arena_size as usize
+        match &self.pre {
+            Some(p) => self.graph_arena_end() + p.scratch_bytes(),
+            None => self.io.arena_size as usize,
+        }
+    }
+
+    /// End of the graph's part of the arena (16-byte aligned when a pipeline follows).
+    pub(crate) fn graph_arena_end(&self) -> usize {
+        (self.io.arena_size as usize).div_ceil(ALIGN) * ALIGN
+    }
+
+    /// The preprocessing pipeline (PREPROCESS section), if the model has one.
+    pub fn preprocess(&self) -> Option<&Preprocess<'a>> {
+        self.pre.as_ref()
+    }
+
+    /// Number of raw input values [`Session::predict`](crate::Session::predict) takes:
+    /// the pipeline's raw width, or the elements of input 0 without a pipeline.
+    pub fn raw_input_len(&self) -> Result<usize> {
+        match &self.pre {
+            Some(p) => Ok(p.raw_len()),
+            None => self.input_len(0),
+        }
     }
 
     /// Number of graph inputs.

@@ -341,7 +341,8 @@ fn check(m: &Model<'_>, op: &Op, ins: &[TensorDef<'_>], out: &TensorDef<'_>) -> 
                 return false;
             }
             let w = &ins[1];
-            if !is_const(w) || w.shape.len() != 2 || x.shape.is_empty() {
+            // f32 weights may come from the arena (f16 constants widened by a Cast).
+            if !(is_const(w) || q.is_none()) || w.shape.len() != 2 || x.shape.is_empty() {
                 return false;
             }
             let (n, k) = (w.shape[0], w.shape[1]);
@@ -382,7 +383,7 @@ fn check(m: &Model<'_>, op: &Op, ins: &[TensorDef<'_>], out: &TensorDef<'_>) -> 
             }
             let w = &ins[1];
             let r = x.shape.len();
-            if !is_const(w) || w.shape.len() != r || !(r == 3 || r == 4) {
+            if !(is_const(w) || q.is_none()) || w.shape.len() != r || !(r == 3 || r == 4) {
                 return false;
             }
             let (mch, cg) = (w.shape[0], w.shape[1]);
@@ -539,7 +540,7 @@ fn check(m: &Model<'_>, op: &Op, ins: &[TensorDef<'_>], out: &TensorDef<'_>) -> 
                 return false;
             }
             if let Some((lo, hi)) = qrange(x.dtype) {
-                if *value < lo as f32 || *value > hi as f32 || value.fract() != 0.0 {
+                if *value < lo as f32 || *value > hi as f32 || libm::truncf(*value) != *value {
                     return false;
                 }
             }
@@ -594,7 +595,96 @@ fn check(m: &Model<'_>, op: &Op, ins: &[TensorDef<'_>], out: &TensorDef<'_>) -> 
                         | (DType::I32 | DType::I64 | DType::F32, DType::F32 | DType::I32 | DType::I64)
                 )
         }
+        Op::Linear { .. } => {
+            if ins.len() != 3 || !f32s(&[x, &ins[1], &ins[2], out]) {
+                return false;
+            }
+            let (w, b) = (&ins[1], &ins[2]);
+            if !is_const(w) || !is_const(b) || w.shape.len() != 2 || x.shape.len() != 2 {
+                return false;
+            }
+            let (n, k) = (w.shape[0], w.shape[1]);
+            x.shape[1] == k
+                && b.shape.as_slice() == [n]
+                && out.shape.as_slice() == [x.shape[0], n]
+                && const_f32(m, w).is_some_and(|v| v.iter().all(|f| f.is_finite()))
+                && const_f32(m, b).is_some_and(|v| v.iter().all(|f| f.is_finite()))
+        }
+        Op::TreeEnsemble { .. } => tree_ensemble(m, ins, out),
+        Op::Normalize { .. } => {
+            ins.len() == 1 && f32s(&[x, out]) && same_shape(x, out) && !x.shape.is_empty()
+        }
     }
+}
+
+fn const_f32<'m>(m: &Model<'m>, t: &TensorDef<'_>) -> Option<&'m [f32]> {
+    if t.dtype != DType::F32 || !is_const(t) {
+        return None;
+    }
+    bytemuck::try_cast_slice(m.constant_bytes(t)?).ok()
+}
+
+fn const_i32<'m>(m: &Model<'m>, t: &TensorDef<'_>) -> Option<&'m [i32]> {
+    if t.dtype != DType::I32 || !is_const(t) {
+        return None;
+    }
+    bytemuck::try_cast_slice(m.constant_bytes(t)?).ok()
+}
+
+/// Tree ensemble operands: x `[B, F]` f32, nodes `[N, 4]` i32, roots `[R]` i32, leaf
+/// targets `[L]` i32, leaf weights `[L]` f32, base `[T]` f32; output `[B, T]` f32.
+/// Every child index is strictly greater than its parent's (so a walk ends), every
+/// index is in range and every value finite.
+fn tree_ensemble(m: &Model<'_>, ins: &[TensorDef<'_>], out: &TensorDef<'_>) -> bool {
+    use crate::classic::{Node, NodeMode};
+    if ins.len() != 6 {
+        return false;
+    }
+    let x = &ins[0];
+    if x.dtype != DType::F32 || out.dtype != DType::F32 || x.shape.len() != 2 || out.shape.len() != 2 {
+        return false;
+    }
+    let (Some(nodes), Some(roots), Some(ids), Some(ws), Some(base)) = (
+        const_i32(m, &ins[1]),
+        const_i32(m, &ins[2]),
+        const_i32(m, &ins[3]),
+        const_f32(m, &ins[4]),
+        const_f32(m, &ins[5]),
+    ) else {
+        return false;
+    };
+    if ins[1].shape.len() != 2 || ins[1].shape[1] != 4 || ins[2].shape.len() != 1 {
+        return false;
+    }
+    let (f, t) = (x.shape[1] as usize, base.len());
+    if out.shape.as_slice() != [x.shape[0], t as u32] || ids.len() != ws.len() {
+        return false;
+    }
+    let n = nodes.len() / 4;
+    if !ws.iter().chain(base).all(|v| v.is_finite()) || !ids.iter().all(|&i| i >= 0 && (i as usize) < t) {
+        return false;
+    }
+    if !roots.iter().all(|&r| r >= 0 && (r as usize) < n) {
+        return false;
+    }
+    for (i, w) in nodes.chunks_exact(4).enumerate() {
+        let Some(node) = Node::decode(w) else { return false };
+        if node.mode == NodeMode::Leaf {
+            let end = node.a as u64 + node.b as u64;
+            if end > ids.len() as u64 {
+                return false;
+            }
+        } else if node.feature as usize >= f
+            || node.threshold.is_nan()
+            || node.a as usize <= i
+            || node.b as usize <= i
+            || node.a as usize >= n
+            || node.b as usize >= n
+        {
+            return false;
+        }
+    }
+    true
 }
 
 fn matmul_shape(a: &[u32], b: &[u32], out: &[u32]) -> bool {

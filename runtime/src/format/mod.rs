@@ -125,6 +125,15 @@ pub struct Container<'a> {
 impl<'a> Container<'a> {
     /// Checks the header, the CRC and the section table.
     pub fn parse(bytes: &'a [u8]) -> Result<Self> {
+        Self::parse_impl(bytes, true)
+    }
+
+    /// Like [`parse`](Self::parse) without the CRC, for bytes validated before.
+    pub(crate) fn parse_trusted(bytes: &'a [u8]) -> Result<Self> {
+        Self::parse_impl(bytes, false)
+    }
+
+    fn parse_impl(bytes: &'a [u8], check_crc: bool) -> Result<Self> {
         if bytes.len() < 4 || bytes[..4] != MAGIC {
             return Err(if bytes.len() < 4 && MAGIC.starts_with(bytes) {
                 Error::Truncated { expected: HEADER_LEN, actual: bytes.len() }
@@ -157,7 +166,7 @@ impl<'a> Container<'a> {
         }
         // Trailing bytes after total_len (e.g. flash padding) are ignored.
         let bytes = &bytes[..total];
-        let crc = file_crc(bytes);
+        let crc = if check_crc { file_crc(bytes) } else { header.body_crc };
         if crc != header.body_crc {
             return Err(Error::Checksum { expected: header.body_crc, actual: crc });
         }
@@ -238,6 +247,15 @@ pub struct RecordTable<'a, T> {
 impl<'a, T: Deserialize<'a>> RecordTable<'a, T> {
     /// Checks the index (monotone, in bounds) and decodes every record once.
     pub fn parse(bytes: &'a [u8], section: Section) -> Result<Self> {
+        Self::parse_impl(bytes, section, true)
+    }
+
+    /// Reads the count only, for bytes validated before.
+    pub(crate) fn parse_trusted(bytes: &'a [u8], section: Section) -> Result<Self> {
+        Self::parse_impl(bytes, section, false)
+    }
+
+    fn parse_impl(bytes: &'a [u8], section: Section, check: bool) -> Result<Self> {
         let bad = Error::BadSection { section };
         let count = rd_u32(bytes, 0).ok_or(bad)?;
         let data_start = (count as usize).checked_mul(4).and_then(|n| n.checked_add(4)).ok_or(bad)?;
@@ -245,6 +263,9 @@ impl<'a, T: Deserialize<'a>> RecordTable<'a, T> {
             return Err(bad);
         }
         let t = RecordTable { bytes, count, section, _t: PhantomData };
+        if !check {
+            return Ok(t);
+        }
         let mut prev = data_start;
         for i in 0..count {
             let (start, end) = t.span(i).ok_or(bad)?;

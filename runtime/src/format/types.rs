@@ -263,6 +263,54 @@ pub enum Op {
     Requantize { rq: Requant },
     /// Element type conversion (f16 weights -> f32 scratch, i64 <-> i32, ints <-> f32).
     Cast,
+    /// ONNX-ML LinearClassifier / LinearRegressor: `y[b, n] = post(sum_k x[b, k] * w[n, k]
+    /// + bias[n])`. Inputs: x `[B, K]` f32, w `[N, K]` f32 constant, bias `[N]` f32
+    /// constant. Output `[B, N]` f32 (class scores / probabilities or targets).
+    Linear { post: PostTransform },
+    /// ONNX-ML TreeEnsembleClassifier / TreeEnsembleRegressor over flat node arrays
+    /// (see `docs/format.md`). Inputs: x `[B, F]` f32, nodes `[N, 4]` i32, roots `[R]`
+    /// i32, leaf targets `[L]` i32, leaf weights `[L]` f32, base values `[T]` f32 (all
+    /// but x constant). Output `[B, T]` f32.
+    TreeEnsemble { aggregate: Aggregate, post: PostTransform },
+    /// ONNX-ML Normalizer over the last axis (f32).
+    Normalize { norm: Norm },
+}
+
+/// Post transform of ONNX-ML linear and tree-ensemble models, applied per row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum PostTransform {
+    /// The raw scores.
+    None,
+    /// `exp(s) / sum(exp)` over the row.
+    Softmax,
+    /// `1 / (1 + exp(-s))` per value.
+    Logistic,
+    /// Softmax over the non-zero scores; zero scores stay 0 (ONNX `SOFTMAX_ZERO`).
+    SoftmaxZero,
+}
+
+/// How the leaf values of the trees of an ensemble are combined per target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Aggregate {
+    Sum,
+    /// Sum divided by the number of trees.
+    Average,
+    Min,
+    Max,
+}
+
+/// Row normalization (ONNX-ML Normalizer, scikit-learn `Normalizer`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Norm {
+    /// Divide by the sum of absolute values.
+    L1,
+    /// Divide by the Euclidean norm.
+    L2,
+    /// Divide by the largest absolute value.
+    Max,
 }
 
 impl Op {
@@ -289,6 +337,9 @@ impl Op {
             Op::Dequantize => "Dequantize",
             Op::Requantize { .. } => "Requantize",
             Op::Cast => "Cast",
+            Op::Linear { .. } => "Linear",
+            Op::TreeEnsemble { .. } => "TreeEnsemble",
+            Op::Normalize { .. } => "Normalize",
         }
     }
 }

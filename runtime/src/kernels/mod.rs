@@ -10,9 +10,9 @@
 //!   numpy broadcasting helper.
 //!
 //! # Contract shared by all kernels
-//! - `no_std`, no allocation, no `unsafe`; every float function that is not a basic
-//!   IEEE operation (`+ - * /`) goes through `libm`, also on std builds, so the
-//!   reference computes the same bits on every target.
+//! - `no_std`, no allocation, no `unsafe` outside the SIMD modules; every float
+//!   function that is not a basic IEEE operation (`+ - * /`) goes through `libm`,
+//!   also on std builds, so the reference computes the same bits on every target.
 //! - Shapes, lengths and parameters are validated once by the loader; a kernel given
 //!   consistent shapes never panics. Kernels do not re-validate: on inconsistent input
 //!   they may produce garbage (or, where checking is free, do nothing), but all integer
@@ -24,9 +24,24 @@
 //!   (`tests/kernels_f32.rs`).
 //!
 //! # Layout for optimized kernels
-//! The reference implementations live in `reference/`. Target-specific kernels
-//! (`x86_64.rs`, `aarch64.rs`, `wasm32.rs`, `cortex_m.rs`, …) sit beside it and are
-//! tested against the reference (int8: identical bytes) by the same test suites.
+//! The reference implementations live in `reference/`. [`fast`] dispatches to the
+//! optimized kernels: `driver.rs` holds the loops shared by every target, generic over
+//! a small set of vector primitives implemented by `portable.rs` (plain unrolled
+//! loops, also used on Cortex-M) and the SIMD modules `x86_64.rs` (AVX2),
+//! `aarch64.rs` (NEON) and `wasm32.rs` (SIMD128), the only modules allowed `unsafe`.
+//! `tests/kernels_opt.rs` tests every implementation available on the CPU against
+//! the reference (int8: identical bytes); `benches/kernels.rs` measures them.
 mod reference;
 
 pub use reference::{f32, fixed, generic, int8};
+
+pub mod fast;
+
+mod driver;
+mod portable;
+#[cfg(target_arch = "aarch64")]
+mod aarch64;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod wasm32;
+#[cfg(target_arch = "x86_64")]
+mod x86_64;

@@ -12,7 +12,7 @@ use crate::format::types::{BinaryOp, UnaryOp, Window, MAX_RANK};
 
 /// Clamp that keeps NaN (unlike `f32::clamp`, it never panics on `min > max`).
 #[inline]
-fn clamp(v: f32, (min, max): (f32, f32)) -> f32 {
+pub(crate) fn clamp(v: f32, (min, max): (f32, f32)) -> f32 {
     if v < min {
         min
     } else if v > max {

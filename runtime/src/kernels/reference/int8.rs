@@ -24,7 +24,7 @@ use crate::format::types::{BinaryOp, QBinary, Requant, Window, MAX_RANK};
 
 /// The `(multiplier, shift)` pair for output channel `ch`.
 #[inline]
-fn rq_pair(rq: &[i32], ch: usize) -> (i32, i32) {
+pub(crate) fn rq_pair(rq: &[i32], ch: usize) -> (i32, i32) {
     let i = if rq.len() <= 2 { 0 } else { 2 * ch };
     match (rq.get(i), rq.get(i + 1)) {
         (Some(&m), Some(&s)) => (m, s),
@@ -40,7 +40,7 @@ fn saturate(v: i32, lo: i32, hi: i32) -> i8 {
 
 /// Requantize an i32 accumulator: `clamp(out_zp + mbqm(acc, m, s), act_min, act_max)`.
 #[inline]
-fn requant(acc: i32, (m, s): (i32, i32), out_zp: i32, act_min: i32, act_max: i32) -> i8 {
+pub(crate) fn requant(acc: i32, (m, s): (i32, i32), out_zp: i32, act_min: i32, act_max: i32) -> i8 {
     saturate(mbqm(acc, m, s).wrapping_add(out_zp), act_min, act_max)
 }
 

@@ -1,0 +1,631 @@
+//! Optimized kernels (`ferrite::kernels::fast`) against the reference kernels.
+//!
+//! One macro, [`implementation_tests!`], generates the same suite for every
+//! implementation (`portable`, `avx2`, `neon`, `simd128`) and for the dispatching
+//! functions `fast::*` themselves; an implementation this CPU or build lacks prints a
+//! note and passes. The references are the reference kernels
+//! (`ferrite::kernels::{int8, f32}`), themselves tested against independent naive
+//! references in `kernels_int8.rs` / `kernels_f32.rs`.
+//!
+//! - int8: identical bytes (`assert_eq!` on the whole output buffer, which starts
+//!   filled with a sentinel so unwritten bytes are compared too).
+//! - f32 conv2d: identical bits (same summation order, see `kernels::fast`).
+//! - f32 fully connected: within `2·γ(K+1)·(Σ|x_k·w_k| + |bias|)`,
+//!   `γ(n) = n·u/(1 − n·u)`, `u = 2^-24` (the documented bound).
+//!
+//! Random cases use proptest (`PROPTEST_CASES` overrides the count, e.g. under QEMU);
+//! named cases pin the corners: K not a multiple of the vector width, batch > 1,
+//! per-tensor and per-channel requantization, zero points at -128 and 127, saturating
+//! outputs, wrapping accumulators, rows spanning several accumulator tiles, and the
+//! inputs that fall back to the reference.
+
+use ferrite::format::types::Window;
+use ferrite::kernels::fast::{self, Implementation};
+use ferrite::kernels::{f32 as kf, int8 as ki};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+
+const SENTINEL_I8: i8 = 0x55;
+const SENTINEL_F32: f32 = -1234.5;
+const NONE: (f32, f32) = (f32::NEG_INFINITY, f32::INFINITY);
+
+/// The implementation under test, or `None` (with a note) when unavailable here.
+fn implementation(name: &str) -> Option<Implementation> {
+    if name == "dispatch" {
+        return Some(Implementation {
+            name: "dispatch",
+            int8_fully_connected: fast::int8_fully_connected,
+            int8_conv2d: fast::int8_conv2d,
+            f32_fully_connected: fast::f32_fully_connected,
+            f32_conv2d: fast::f32_conv2d,
+        });
+    }
+    let found = fast::implementation(name);
+    if found.is_none() {
+        eprintln!("note: kernel implementation `{name}` is not available on this CPU/target: skipped");
+    }
+    found
+}
+
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn run<S: Strategy>(default_cases: u32, strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>) {
+    let mut runner = TestRunner::new(Config::with_cases(cases(default_cases)));
+    if let Err(e) = runner.run(&strategy, test) {
+        panic!("{e}");
+    }
+}
+
+// ---------------------------------------------------------------- cases
+
+#[derive(Clone, Debug)]
+struct FcCase {
+    x: Vec<i8>,
+    x_zp: i32,
+    w: Vec<i8>,
+    bias: Option<Vec<i32>>,
+    batch: usize,
+    k: usize,
+    n: usize,
+    rq: Vec<i32>,
+    out_zp: i32,
+    act: (i32, i32),
+}
+
+#[derive(Clone, Debug)]
+struct ConvCase {
+    x: Vec<i8>,
+    xs: [usize; 4],
+    x_zp: i32,
+    w: Vec<i8>,
+    ws: [usize; 4],
+    bias: Option<Vec<i32>>,
+    win: Window,
+    groups: usize,
+    rq: Vec<i32>,
+    out_zp: i32,
+    act: (i32, i32),
+    ys: [usize; 4],
+    /// Output buffer length (normally `ys` product).
+    y_len: usize,
+}
+
+#[derive(Clone, Debug)]
+struct FcF32Case {
+    x: Vec<f32>,
+    w: Vec<f32>,
+    bias: Option<Vec<f32>>,
+    batch: usize,
+    k: usize,
+    n: usize,
+    act: (f32, f32),
+}
+
+#[derive(Clone, Debug)]
+struct ConvF32Case {
+    x: Vec<f32>,
+    xs: [usize; 4],
+    w: Vec<f32>,
+    ws: [usize; 4],
+    bias: Option<Vec<f32>>,
+    win: Window,
+    groups: usize,
+    act: (f32, f32),
+    ys: [usize; 4],
+}
+
+fn check_fc(imp: &Implementation, c: &FcCase) -> Result<(), TestCaseError> {
+    let len = c.batch * c.n;
+    let mut want = vec![SENTINEL_I8; len];
+    let mut got = vec![SENTINEL_I8; len];
+    let bias = c.bias.as_deref();
+    let (lo, hi) = c.act;
+    ki::fully_connected(&c.x, c.x_zp, &c.w, bias, c.batch, c.k, c.n, &c.rq, c.out_zp, lo, hi, &mut want);
+    (imp.int8_fully_connected)(&c.x, c.x_zp, &c.w, bias, c.batch, c.k, c.n, &c.rq, c.out_zp, lo, hi, &mut got);
+    prop_assert_eq!(got, want, "{}: int8 fully connected", imp.name);
+    Ok(())
+}
+
+fn check_conv(imp: &Implementation, c: &ConvCase) -> Result<(), TestCaseError> {
+    let mut want = vec![SENTINEL_I8; c.y_len];
+    let mut got = vec![SENTINEL_I8; c.y_len];
+    let bias = c.bias.as_deref();
+    let (lo, hi) = c.act;
+    ki::conv2d(
+        &c.x, c.xs, c.x_zp, &c.w, c.ws, bias, &c.win, c.groups, &c.rq, c.out_zp, lo, hi, &mut want, c.ys,
+    );
+    (imp.int8_conv2d)(
+        &c.x, c.xs, c.x_zp, &c.w, c.ws, bias, &c.win, c.groups, &c.rq, c.out_zp, lo, hi, &mut got, c.ys,
+    );
+    prop_assert_eq!(got, want, "{}: int8 conv2d", imp.name);
+    Ok(())
+}
+
+/// `2·γ(n)`, `γ(n) = n·u/(1 − n·u)`.
+fn two_gamma(n: usize) -> f64 {
+    let nu = n as f64 * f64::from(f32::EPSILON) / 2.0;
+    2.0 * nu / (1.0 - nu)
+}
+
+fn check_fc_f32(imp: &Implementation, c: &FcF32Case) -> Result<(), TestCaseError> {
+    let len = c.batch * c.n;
+    let mut want = vec![SENTINEL_F32; len];
+    let mut got = vec![SENTINEL_F32; len];
+    let bias = c.bias.as_deref();
+    kf::fully_connected(&c.x, &c.w, bias, c.batch, c.k, c.n, c.act, &mut want);
+    (imp.f32_fully_connected)(&c.x, &c.w, bias, c.batch, c.k, c.n, c.act, &mut got);
+    for b in 0..c.batch {
+        for j in 0..c.n {
+            let i = b * c.n + j;
+            let magnitude: f64 = (0..c.k)
+                .map(|p| (f64::from(c.x[b * c.k + p]) * f64::from(c.w[j * c.k + p])).abs())
+                .sum::<f64>()
+                + bias.map_or(0.0, |bias| f64::from(bias[j]).abs());
+            // Underflow: each of the 2(K+1) roundings may add a subnormal ulp.
+            let bound = two_gamma(c.k + 1) * magnitude + (2 * c.k + 2) as f64 * 1.5e-45;
+            let (g, w) = (got[i], want[i]);
+            prop_assert!(
+                (f64::from(g) - f64::from(w)).abs() <= bound,
+                "{}: f32 fully connected [{}]: got {} want {} (bound {})",
+                imp.name,
+                i,
+                g,
+                w,
+                bound
+            );
+        }
+    }
+    Ok(())
+}
+
+fn check_conv_f32(imp: &Implementation, c: &ConvF32Case) -> Result<(), TestCaseError> {
+    let len = c.ys.iter().product();
+    let mut want = vec![SENTINEL_F32; len];
+    let mut got = vec![SENTINEL_F32; len];
+    let bias = c.bias.as_deref();
+    kf::conv2d(&c.x, c.xs, &c.w, c.ws, bias, &c.win, c.groups, c.act, &mut want, c.ys);
+    (imp.f32_conv2d)(&c.x, c.xs, &c.w, c.ws, bias, &c.win, c.groups, c.act, &mut got, c.ys);
+    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+    prop_assert_eq!(bits(&got), bits(&want), "{}: f32 conv2d bits", imp.name);
+    Ok(())
+}
+
+// ---------------------------------------------------------------- strategies
+
+fn i8s(len: usize) -> impl Strategy<Value = Vec<i8>> {
+    proptest::collection::vec(any::<i8>(), len)
+}
+
+/// Random values with the extremes over-represented.
+fn i8s_extreme(len: usize) -> impl Strategy<Value = Vec<i8>> {
+    proptest::collection::vec(prop_oneof![Just(-128i8), Just(127), any::<i8>()], len)
+}
+
+/// Per-tensor (1 pair) or per-channel (`channels` pairs) requantization, scales from
+/// about 2^-14 (outputs in range) to 2^2 (saturating).
+fn rq_table(channels: usize) -> impl Strategy<Value = Vec<i32>> {
+    prop_oneof![Just(1), Just(channels)].prop_flat_map(|count| {
+        proptest::collection::vec(((1i32 << 30)..i32::MAX, -14i32..=2), count)
+            .prop_map(|pairs| pairs.into_iter().flat_map(|(m, s)| [m, s]).collect::<Vec<_>>())
+    })
+}
+
+fn zero_point() -> impl Strategy<Value = i32> {
+    prop_oneof![Just(-128), Just(127), Just(0), -128i32..=127]
+}
+
+fn act_range() -> impl Strategy<Value = (i32, i32)> {
+    prop_oneof![Just((-128, 127)), (-128i32..=0, 0i32..=127)]
+}
+
+fn bias_i32(n: usize) -> BoxedStrategy<Option<Vec<i32>>> {
+    prop_oneof![
+        Just(None),
+        proptest::collection::vec(-100_000i32..100_000, n).prop_map(Some),
+    ]
+    .boxed()
+}
+
+fn fc_case() -> impl Strategy<Value = FcCase> {
+    // K up to 80: every remainder modulo 8 and 16, and several vector iterations.
+    (1usize..=3, 0usize..=80, 1usize..=11)
+        .prop_flat_map(|(batch, k, n)| {
+            (
+                prop_oneof![i8s(batch * k), i8s_extreme(batch * k)],
+                zero_point(),
+                prop_oneof![i8s(n * k), i8s_extreme(n * k)],
+                bias_i32(n),
+                rq_table(n),
+                zero_point(),
+                act_range(),
+            )
+                .prop_map(move |(x, x_zp, w, bias, rq, out_zp, act)| FcCase {
+                    x,
+                    x_zp,
+                    w,
+                    bias,
+                    batch,
+                    k,
+                    n,
+                    rq,
+                    out_zp,
+                    act,
+                })
+        })
+}
+
+/// Output length of one axis, `None` when the window does not fit.
+fn out_len(len: usize, k: usize, s: usize, d: usize, p0: usize, p1: usize) -> Option<usize> {
+    let span = (k - 1) * d + 1;
+    (len + p0 + p1).checked_sub(span).map(|v| v / s + 1)
+}
+
+/// Geometry of a convolution: `(xs, ws, ys, win, groups)`.
+type Geometry = ([usize; 4], [usize; 4], [usize; 4], Window, usize);
+
+fn conv_geometry() -> impl Strategy<Value = Geometry> {
+    (
+        (1usize..=2, prop_oneof![Just(1usize), 1usize..=4], 1usize..=3, prop_oneof![1usize..=3, 4usize..=9]),
+        (1usize..=6, prop_oneof![1usize..=20, 20usize..=90], 1usize..=4, 1usize..=4),
+        (1u32..=3, prop_oneof![Just(1u32), 1u32..=3], 1u32..=2, 1u32..=2),
+        [0u32..=2, 0u32..=2, 0u32..=2, 0u32..=2],
+    )
+        .prop_filter_map(
+            "empty output",
+            |((n, groups, cg, mg), (h, w, kh, kw), (sh, sw, dh, dw), pads)| {
+                let win = Window { kernel: [kh as u32, kw as u32], stride: [sh, sw], dilation: [dh, dw], pads };
+                let oh = out_len(h, kh, sh as usize, dh as usize, pads[0] as usize, pads[2] as usize)?;
+                let ow = out_len(w, kw, sw as usize, dw as usize, pads[1] as usize, pads[3] as usize)?;
+                let (c, m) = (groups * cg, groups * mg);
+                Some(([n, c, h, w], [m, cg, kh, kw], [n, m, oh, ow], win, groups))
+            },
+        )
+}
+
+fn conv_case() -> impl Strategy<Value = ConvCase> {
+    conv_geometry().prop_flat_map(|(xs, ws, ys, win, groups)| {
+        let m = ws[0];
+        (
+            prop_oneof![i8s(xs.iter().product()), i8s_extreme(xs.iter().product())],
+            zero_point(),
+            prop_oneof![i8s(ws.iter().product()), i8s_extreme(ws.iter().product())],
+            bias_i32(m),
+            rq_table(m),
+            zero_point(),
+            act_range(),
+        )
+            .prop_map(move |(x, x_zp, w, bias, rq, out_zp, act)| ConvCase {
+                x,
+                xs,
+                x_zp,
+                w,
+                ws,
+                bias,
+                win,
+                groups,
+                rq,
+                out_zp,
+                act,
+                ys,
+                y_len: ys.iter().product(),
+            })
+    })
+}
+
+fn f32s(len: usize) -> impl Strategy<Value = Vec<f32>> {
+    proptest::collection::vec(
+        prop_oneof![-4.0f32..4.0, Just(0.0), Just(-0.0), -1e-3f32..1e-3, -1e6f32..1e6],
+        len,
+    )
+}
+
+fn f32_act() -> impl Strategy<Value = (f32, f32)> {
+    prop_oneof![Just(NONE), Just((0.0, f32::INFINITY)), Just((-1.0, 1.0)), Just((0.0, 6.0))]
+}
+
+fn fc_f32_case() -> impl Strategy<Value = FcF32Case> {
+    (1usize..=3, 0usize..=80, 1usize..=11).prop_flat_map(|(batch, k, n)| {
+        (
+            f32s(batch * k),
+            f32s(n * k),
+            prop_oneof![Just(None), f32s(n).prop_map(Some)],
+            f32_act(),
+        )
+            .prop_map(move |(x, w, bias, act)| FcF32Case { x, w, bias, batch, k, n, act })
+    })
+}
+
+fn conv_f32_case() -> impl Strategy<Value = ConvF32Case> {
+    conv_geometry().prop_flat_map(|(xs, ws, ys, win, groups)| {
+        (
+            f32s(xs.iter().product()),
+            f32s(ws.iter().product()),
+            prop_oneof![Just(None), f32s(ws[0]).prop_map(Some)],
+            f32_act(),
+        )
+            .prop_map(move |(x, w, bias, act)| ConvF32Case { x, xs, w, ws, bias, win, groups, act, ys })
+    })
+}
+
+// ---------------------------------------------------------------- named cases
+
+/// Deterministic filler: `len` values from a linear congruential sequence.
+fn pattern(len: usize, seed: u32) -> Vec<i8> {
+    let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    (0..len)
+        .map(|_| {
+            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (s >> 24) as u8 as i8
+        })
+        .collect()
+}
+
+fn pattern_f32(len: usize, seed: u32) -> Vec<f32> {
+    pattern(len, seed).into_iter().map(|v| f32::from(v) / 37.0).collect()
+}
+
+fn per_channel(n: usize, shift: i32) -> Vec<i32> {
+    (0..n).flat_map(|j| [(1 << 30) + (j as i32) * 7_654_321, shift - (j % 3) as i32]).collect()
+}
+
+fn fc(batch: usize, k: usize, n: usize, x_zp: i32, seed: u32) -> FcCase {
+    FcCase {
+        x: pattern(batch * k, seed),
+        x_zp,
+        w: pattern(n * k, seed + 1),
+        bias: Some((0..n).map(|j| (j as i32 - 3) * 1000).collect()),
+        batch,
+        k,
+        n,
+        rq: per_channel(n, -8),
+        out_zp: 3,
+        act: (-128, 127),
+    }
+}
+
+/// Named fully connected cases.
+fn fc_regressions() -> Vec<(&'static str, FcCase)> {
+    let mut cases = Vec::new();
+    for k in [1, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 784] {
+        cases.push(("k_not_a_multiple_of_the_vector_width", fc(1, k, 6, -5, k as u32)));
+    }
+    cases.push(("batch_of_three_with_n_not_a_multiple_of_four", fc(3, 40, 7, 11, 1)));
+    cases.push(("k_zero_gives_bias_only", fc(2, 0, 5, 0, 2)));
+    for x_zp in [-128, 127] {
+        let mut c = fc(2, 37, 9, x_zp, 3);
+        c.x = pattern(2 * 37, 9).into_iter().map(|v| if v >= 0 { 127 } else { -128 }).collect();
+        c.w = (0..9 * 37).map(|i| if i % 2 == 0 { -128 } else { 127 }).collect();
+        cases.push(("zero_points_at_the_extremes_with_extreme_values", c));
+    }
+    let mut c = fc(1, 50, 8, -128, 4);
+    c.rq = vec![i32::MAX, 2]; // per tensor, scale ~4: everything saturates
+    cases.push(("per_tensor_saturating_outputs", c));
+    let mut c = fc(1, 50, 8, 0, 5);
+    c.act = (-10, 10);
+    cases.push(("activation_clamp", c));
+    let mut c = fc(1, 20, 6, 0, 6);
+    c.rq = vec![1 << 30, -3, 0, 0, 1 << 30]; // pair 1 is (0, 0); pairs 2.. are missing
+    cases.push(("zero_and_missing_requant_pairs", c));
+    // 70 000 products of (-128 - 127) * -128 = 32640 overflow i32: the sum wraps.
+    let k = 70_000;
+    cases.push((
+        "wrapping_accumulator",
+        FcCase {
+            x: vec![-128; k],
+            x_zp: 127,
+            w: vec![-128; 4 * k],
+            bias: Some(vec![i32::MAX, i32::MIN, 1, -1]),
+            batch: 1,
+            k,
+            n: 4,
+            rq: vec![1 << 30, -20],
+            out_zp: 0,
+            act: (-128, 127),
+        },
+    ));
+    for x_zp in [128, -129, 100_000, i32::MIN] {
+        cases.push(("zero_point_outside_i8_uses_the_reference", fc(2, 19, 5, x_zp, 7)));
+    }
+    cases
+}
+
+fn conv(xs: [usize; 4], ws: [usize; 4], win: Window, groups: usize, seed: u32) -> ConvCase {
+    let [n, _, h, w] = xs;
+    let m = ws[0];
+    let oh = out_len(h, ws[2], win.stride[0] as usize, win.dilation[0] as usize, win.pads[0] as usize, win.pads[2] as usize).unwrap();
+    let ow = out_len(w, ws[3], win.stride[1] as usize, win.dilation[1] as usize, win.pads[1] as usize, win.pads[3] as usize).unwrap();
+    let ys = [n, m, oh, ow];
+    ConvCase {
+        x: pattern(xs.iter().product(), seed),
+        xs,
+        x_zp: -7,
+        w: pattern(ws.iter().product(), seed + 1),
+        ws,
+        bias: Some((0..m).map(|j| (j as i32 - 2) * 500).collect()),
+        win,
+        groups,
+        rq: per_channel(m, -8),
+        out_zp: -2,
+        act: (-128, 127),
+        ys,
+        y_len: ys.iter().product(),
+    }
+}
+
+fn win(k: [u32; 2], stride: [u32; 2], dilation: [u32; 2], pads: [u32; 4]) -> Window {
+    Window { kernel: k, stride, dilation, pads }
+}
+
+/// Named convolution cases.
+fn conv_regressions() -> Vec<(&'static str, ConvCase)> {
+    let same3 = win([3, 3], [1, 1], [1, 1], [1, 1, 1, 1]);
+    let mut cases = vec![
+        ("same_3x3", conv([1, 4, 9, 13], [5, 4, 3, 3], same3, 1, 1)),
+        ("rows_spanning_several_tiles", conv([1, 2, 3, 150], [3, 2, 3, 3], same3, 1, 2)),
+        ("stride_two", conv([2, 3, 11, 37], [4, 3, 3, 3], win([3, 3], [2, 2], [1, 1], [1, 1, 1, 1]), 1, 3)),
+        ("dilation_and_asymmetric_pads", conv([1, 2, 8, 40], [3, 2, 2, 3], win([2, 3], [1, 1], [2, 3], [0, 2, 1, 0]), 1, 4)),
+        ("depthwise", conv([1, 6, 7, 33], [6, 1, 3, 3], same3, 6, 5)),
+        ("grouped", conv([2, 6, 5, 19], [4, 3, 1, 3], win([1, 3], [1, 1], [1, 1], [0, 1, 0, 1]), 2, 6)),
+        ("conv1d", conv([1, 3, 1, 100], [4, 3, 1, 5], win([1, 5], [1, 1], [1, 1], [0, 2, 0, 2]), 1, 7)),
+        ("kernel_wider_than_the_input", conv([1, 1, 2, 3], [2, 1, 3, 7], win([3, 7], [1, 1], [1, 1], [2, 4, 2, 4]), 1, 8)),
+        ("pointwise", conv([1, 16, 4, 4], [8, 16, 1, 1], win([1, 1], [1, 1], [1, 1], [0; 4]), 1, 9)),
+    ];
+    for x_zp in [-128, 127] {
+        let mut c = conv([1, 3, 6, 21], [4, 3, 3, 3], same3, 1, 10);
+        c.x_zp = x_zp;
+        c.x = c.x.iter().map(|&v| if v >= 0 { 127 } else { -128 }).collect();
+        c.w = c.w.iter().map(|&v| if v >= 0 { 127 } else { -128 }).collect();
+        c.rq = vec![i32::MAX, 0];
+        cases.push(("zero_points_at_the_extremes_saturating", c));
+    }
+    for x_zp in [128, -1000] {
+        let mut c = conv([1, 2, 5, 17], [3, 2, 3, 3], same3, 1, 11);
+        c.x_zp = x_zp;
+        cases.push(("zero_point_outside_i8_uses_the_reference", c));
+    }
+    let mut c = conv([1, 2, 5, 17], [3, 2, 3, 3], same3, 1, 12);
+    c.y_len -= 7;
+    cases.push(("short_output_buffer_writes_the_prefix", c));
+    let mut c = conv([1, 2, 5, 17], [3, 2, 3, 3], same3, 1, 13);
+    c.win.stride = [0, 0];
+    c.ys = [1, 3, 4, 9];
+    c.y_len = 3 * 4 * 9;
+    cases.push(("stride_zero", c));
+    cases
+}
+
+fn to_f32(c: &ConvCase) -> ConvF32Case {
+    ConvF32Case {
+        x: c.x.iter().map(|&v| f32::from(v) / 13.0).collect(),
+        xs: c.xs,
+        w: c.w.iter().map(|&v| f32::from(v) / 29.0).collect(),
+        ws: c.ws,
+        bias: c.bias.as_ref().map(|b| b.iter().map(|&v| v as f32 / 1000.0).collect()),
+        win: c.win,
+        groups: c.groups,
+        act: (-3.0, 3.0),
+        ys: c.ys,
+    }
+}
+
+fn fc_f32_regressions() -> Vec<(&'static str, FcF32Case)> {
+    let mut cases = Vec::new();
+    for (k, n) in [(1, 1), (7, 4), (8, 5), (9, 9), (17, 3), (784, 16)] {
+        cases.push((
+            "k_not_a_multiple_of_the_vector_width",
+            FcF32Case {
+                x: pattern_f32(2 * k, k as u32),
+                w: pattern_f32(n * k, 99),
+                bias: Some(pattern_f32(n, 5)),
+                batch: 2,
+                k,
+                n,
+                act: NONE,
+            },
+        ));
+    }
+    cases
+}
+
+// ---------------------------------------------------------------- the suite
+
+macro_rules! implementation_tests {
+    ($($module:ident => $name:literal),* $(,)?) => {$(
+        mod $module {
+            use super::*;
+
+            fn imp() -> Option<Implementation> {
+                implementation($name)
+            }
+
+            #[test]
+            fn int8_fully_connected_matches_reference_on_random_cases() {
+                let Some(imp) = imp() else { return };
+                run(256, fc_case(), |c| check_fc(&imp, &c));
+            }
+
+            #[test]
+            fn int8_fully_connected_named_cases() {
+                let Some(imp) = imp() else { return };
+                for (name, c) in fc_regressions() {
+                    check_fc(&imp, &c).unwrap_or_else(|e| panic!("{name}: {e}"));
+                }
+            }
+
+            #[test]
+            fn int8_conv2d_matches_reference_on_random_cases() {
+                let Some(imp) = imp() else { return };
+                run(192, conv_case(), |c| check_conv(&imp, &c));
+            }
+
+            #[test]
+            fn int8_conv2d_named_cases() {
+                let Some(imp) = imp() else { return };
+                for (name, c) in conv_regressions() {
+                    check_conv(&imp, &c).unwrap_or_else(|e| panic!("{name}: {e}"));
+                }
+            }
+
+            #[test]
+            fn f32_fully_connected_within_bound_on_random_cases() {
+                let Some(imp) = imp() else { return };
+                run(256, fc_f32_case(), |c| check_fc_f32(&imp, &c));
+            }
+
+            #[test]
+            fn f32_fully_connected_named_cases() {
+                let Some(imp) = imp() else { return };
+                for (name, c) in fc_f32_regressions() {
+                    check_fc_f32(&imp, &c).unwrap_or_else(|e| panic!("{name}: {e}"));
+                }
+            }
+
+            #[test]
+            fn f32_conv2d_bit_identical_on_random_cases() {
+                let Some(imp) = imp() else { return };
+                run(192, conv_f32_case(), |c| check_conv_f32(&imp, &c));
+            }
+
+            #[test]
+            fn f32_conv2d_named_cases() {
+                let Some(imp) = imp() else { return };
+                for (name, c) in conv_regressions() {
+                    check_conv_f32(&imp, &to_f32(&c)).unwrap_or_else(|e| panic!("{name}: {e}"));
+                }
+            }
+        }
+    )*};
+}
+
+implementation_tests! {
+    portable => "portable",
+    avx2 => "avx2",
+    neon => "neon",
+    simd128 => "simd128",
+    dispatch => "dispatch",
+}
+
+/// The dispatcher picks the best implementation compiled for this target.
+#[test]
+fn best_implementation_matches_the_target() {
+    let best = fast::best();
+    let expected = if cfg!(target_arch = "aarch64") {
+        "neon"
+    } else if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) {
+        "simd128"
+    } else if cfg!(target_arch = "x86_64") && fast::implementation("avx2").is_some() {
+        "avx2"
+    } else {
+        "portable"
+    };
+    assert_eq!(best.name, expected);
+    for name in fast::NAMES {
+        println!("{name}: {}", if fast::implementation(name).is_some() { "available" } else { "not available" });
+    }
+    assert!(fast::implementation("no-such-kernels").is_none());
+}
