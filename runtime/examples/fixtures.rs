@@ -16,6 +16,11 @@
 //! - `expected_f32.hex`, `expected_int8.hex`: the exact output bytes of each row (hex).
 //! - `raw_inputs.hex`, `expected_int8_raw.hex`: raw int8 input and output bytes per row.
 //! - `labels.txt`: the predicted label index per row for each model (`f32 int8`).
+//! - `pipeline_f32.fer`: the f32 MLP behind a preprocessing section (mean imputation of
+//!   NaN, then standard scaling `(x - 0.1) / 2` of all 16 raw features).
+//! - `inputs_nan.csv`: `inputs.csv` with some values missing (`nan`);
+//!   `expected_preprocess.csv`: the pipeline's features for each row (`%.9e`);
+//!   `expected_pipeline.csv`: the pipeline model's scores for each row.
 
 use ferrite::format::types::{Activation, DType, Op, QParams, Quant};
 use ferrite::format::write::ModelBuilder;
@@ -166,6 +171,40 @@ fn int8_model(w: &Weights, raw: bool) -> Vec<u8> {
     b.finish().unwrap()
 }
 
+/// Imputed means of the 16 raw features used by `pipeline_f32.fer`.
+fn impute_values() -> Vec<f32> {
+    (0..IN).map(|j| j as f32 / 32.0 - 0.25).collect()
+}
+
+fn pipeline_model(w: &Weights) -> Vec<u8> {
+    use ferrite::preprocess::{encode_section, f32_bytes, Pipeline, ScaleKind, Step, StepOp};
+    let mut b = ModelBuilder::new("fixture-pipeline-f32");
+    b.version = "1".into();
+    labels(&mut b);
+    let x = b.add_tensor("x", DType::F32, &[1, IN as u32], Quant::None).unwrap();
+    let w1 = b.add_const_f32("w1", &[HID as u32, IN as u32], &w.w1).unwrap();
+    let b1 = b.add_const_f32("b1", &[HID as u32], &w.b1).unwrap();
+    let h = b.add_tensor("h", DType::F32, &[1, HID as u32], Quant::None).unwrap();
+    let w2 = b.add_const_f32("w2", &[OUT as u32, HID as u32], &w.w2).unwrap();
+    let b2 = b.add_const_f32("b2", &[OUT as u32], &w.b2).unwrap();
+    let l = b.add_tensor("logits", DType::F32, &[1, OUT as u32], Quant::None).unwrap();
+    let y = b.add_tensor("probs", DType::F32, &[1, OUT as u32], Quant::None).unwrap();
+    b.add_op(Op::FullyConnected { act: Activation::Relu, q: None }, &[x, w1, b1], &[h]).unwrap();
+    b.add_op(Op::FullyConnected { act: Activation::None, q: None }, &[h, w2, b2], &[l]).unwrap();
+    b.add_op(Op::Softmax { axis: 1, log: false }, &[l], &[y]).unwrap();
+    b.set_io(&[x], &[y]).unwrap();
+    let values = f32_bytes(&impute_values());
+    let a = f32_bytes(&[0.1; IN]);
+    let bb = f32_bytes(&[2.0; IN]);
+    let steps = [
+        Step { start: 0, len: IN as u32, op: StepOp::Impute { sentinel: None, values: &values } },
+        Step { start: 0, len: IN as u32, op: StepOp::Scale { kind: ScaleKind::SubDiv, a: &a, b: &bb } },
+    ];
+    let section = encode_section(&Pipeline { raw_len: IN as u32, names: "" }, &steps).unwrap();
+    b.add_section(ferrite::format::kind::PREPROCESS, true, section);
+    b.finish().unwrap()
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().fold(String::new(), |mut s, v| {
         let _ = write!(s, "{v:02x}");
@@ -183,7 +222,7 @@ fn main() {
     let rows: Vec<Vec<f32>> = (0..8).map(|_| (0..IN).map(|_| rng.next()).collect()).collect();
     let mut inputs = String::new();
     for r in &rows {
-        inputs += &r.iter().map(|v| format!("{v:.9}")).collect::<Vec<_>>().join(",");
+        inputs += &r.iter().map(|v| format!("{v}")).collect::<Vec<_>>().join(",");
         inputs.push('\n');
     }
     std::fs::write(dir.join("inputs.csv"), inputs).unwrap();
@@ -226,6 +265,36 @@ fn main() {
             std::fs::write(dir.join(format!("expected_{short}.hex")), hexes).unwrap();
         }
     }
+    // The pipeline model, on rows with missing values.
+    let nan_rows: Vec<Vec<f32>> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| r.iter().enumerate().map(|(j, &v)| if (i + j) % 5 == 0 { f32::NAN } else { v }).collect())
+        .collect();
+    let csv_rows = |rows: &[Vec<f32>]| -> String {
+        rows.iter().map(|r| r.iter().map(|v| format!("{v:.9e}")).collect::<Vec<_>>().join(",") + "\n").collect()
+    };
+    let nan_csv: String =
+        nan_rows.iter().map(|r| r.iter().map(|v| format!("{v}")).collect::<Vec<_>>().join(",") + "\n").collect();
+    std::fs::write(dir.join("inputs_nan.csv"), nan_csv).unwrap();
+    let pipe = pipeline_model(&w);
+    std::fs::write(dir.join("pipeline_f32.fer"), &pipe).unwrap();
+    let am = AlignedModel::new(&pipe);
+    let m = am.model().expect("pipeline model loads");
+    let mut owned = OwnedSession::new(&m);
+    let mut s = owned.session();
+    let (mut feats, mut scores_all) = (Vec::new(), Vec::new());
+    for r in &nan_rows {
+        let mut f = vec![0f32; IN];
+        s.preprocess(r, &mut f).unwrap();
+        feats.push(f);
+        let mut scores = vec![0f32; OUT];
+        s.predict(r, &mut scores).unwrap();
+        scores_all.push(scores);
+    }
+    std::fs::write(dir.join("expected_preprocess.csv"), csv_rows(&feats)).unwrap();
+    std::fs::write(dir.join("expected_pipeline.csv"), csv_rows(&scores_all)).unwrap();
+
     let labels: String = labels_out.iter().map(|l| l.trim().to_string() + "\n").collect();
     std::fs::write(dir.join("labels.txt"), labels).unwrap();
     println!("fixtures written to {}", dir.display());
