@@ -1,0 +1,191 @@
+#!/usr/bin/env node
+// Builds the npm package of ferrite-wasm into OUTDIR (default: <workspace>/target/wasm/pkg).
+//
+//   node bindings/wasm/build.mjs [OUTDIR] [--opt size|speed]
+//
+// --opt size: every crate at opt-level z, `wasm-opt -Oz`.
+// --opt speed (default): the runtime crate (`ferrite`) at opt-level 3, `wasm-opt -O3`; about 2-3×
+//   faster predictions for ~50% more bytes (still within the budget).
+//
+// Steps: cargo builds the cdylib for wasm32-unknown-unknown with simd128, profile
+// `release-size` (opt-level z, fat LTO, panic=abort; immediate-abort with build-std);
+// the wasm-bindgen CLI (the exact version of the crate in Cargo.lock) writes the
+// `--target web` ESM glue (it also runs in Node: index.js feeds it the file) and .d.ts;
+// `wasm-opt -Oz` from npm `binaryen` runs if installed (optional); the hand-written
+// wrapper (js/), README and package.json are copied beside them. Prints the sizes
+// and fails when the .wasm exceeds the budget (250 KB raw, 100 KB gzip).
+//
+// Toolchain: Debian's rustc (`apt-get install rustc-web cargo-web rust-web-src lld-22`)
+// with `-Zbuild-std` when installed, else a rustup
+// toolchain that has the wasm32-unknown-unknown target. Overrides: FERRITE_WASM_CARGO,
+// FERRITE_WASM_RUSTC, FERRITE_WASM_LINKER; WASM_BINDGEN for the CLI path.
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, '../..');
+const TARGET = 'wasm32-unknown-unknown';
+const PROFILE = 'release-size';
+export const BUDGET = { raw: 250 * 1024, gzip: 100 * 1024 };
+
+function die(msg) {
+  console.error(`build.mjs: ${msg}`);
+  process.exit(1);
+}
+
+function run(cmd, args, opts = {}) {
+  console.error(`+ ${cmd} ${args.join(' ')}`);
+  const r = spawnSync(cmd, args, { stdio: 'inherit', ...opts });
+  if (r.error) die(`cannot run ${cmd}: ${r.error.message}`);
+  if (r.status !== 0) die(`${cmd} failed with exit status ${r.status}`);
+}
+
+function tryOutput(cmd, args) {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return null;
+  }
+}
+
+/** The wasm-bindgen crate version in Cargo.lock: the CLI must match it exactly. */
+export function lockedWasmBindgenVersion() {
+  const lock = readFileSync(join(ROOT, 'Cargo.lock'), 'utf8');
+  const m = lock.match(/\[\[package\]\]\nname = "wasm-bindgen"\nversion = "([^"]+)"/);
+  if (!m) die('wasm-bindgen not found in Cargo.lock (run `cargo generate-lockfile`?)');
+  return m[1];
+}
+
+function cargoCommand(opt) {
+  const env = { ...process.env };
+  const flags = (env.RUSTFLAGS ?? '').split(' ').filter(Boolean);
+  if (!flags.includes('-Ctarget-feature=+simd128')) flags.push('-Ctarget-feature=+simd128');
+  env.RUSTFLAGS = flags.join(' ');
+  const targetDir = join(ROOT, 'target', 'cross');
+  const args = ['build', '-p', 'ferrite-wasm', '--lib', '--target', TARGET, '--profile', PROFILE, '--target-dir', targetDir];
+  if (opt === 'speed') args.push('--config', `profile.${PROFILE}.package.ferrite.opt-level=3`);
+  // Preferred: Debian's rustc with -Zbuild-std, so std itself is built with simd128,
+  // opt-level z and panic=abort (smaller). Fallback: a rustup toolchain with the target.
+  const rustc = env.FERRITE_WASM_RUSTC ?? '/usr/bin/rustc';
+  const linker = env.FERRITE_WASM_LINKER ?? '/usr/lib/llvm-22/bin/wasm-ld';
+  const buildStd = existsSync(rustc) && existsSync('/usr/lib/rustlib/src/rust/library') && existsSync(linker);
+  let cargo = env.FERRITE_WASM_CARGO;
+  if (buildStd) {
+    cargo ??= '/usr/bin/cargo';
+    env.RUSTC = rustc;
+    env.RUSTC_BOOTSTRAP = '1';
+    env.CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER = linker;
+    args.push('-Zbuild-std=std,panic_abort');
+    // A panic is a bug here (the runtime never panics on data) and wasm32 has nowhere to
+    // print its message: drop the formatting machinery (-20 KB).
+    env.RUSTFLAGS += ' -Zunstable-options -Cpanic=immediate-abort';
+  } else {
+    const installed = (tryOutput('rustup', ['target', 'list', '--installed']) ?? '').split('\n');
+    if (!installed.includes(TARGET)) {
+      die(`no toolchain for ${TARGET}: apt-get install -y rustc-web cargo-web rust-web-src lld-22 ` +
+        `(or rustup target add ${TARGET})`);
+    }
+    cargo ??= 'cargo';
+  }
+  return { cargo, args, env, out: join(targetDir, TARGET, PROFILE, 'ferrite_wasm.wasm') };
+}
+
+function wasmBindgen() {
+  const want = lockedWasmBindgenVersion();
+  const bin = process.env.WASM_BINDGEN ?? 'wasm-bindgen';
+  const v = tryOutput(bin, ['--version']);
+  if (v === null) die(`${bin} not found: cargo install wasm-bindgen-cli --version =${want}`);
+  const got = v.trim().split(/\s+/)[1];
+  if (got !== want) {
+    die(`${bin} is ${got} but Cargo.lock has wasm-bindgen ${want}: cargo install wasm-bindgen-cli --version =${want} --force`);
+  }
+  return bin;
+}
+
+function wasmOpt() {
+  const local = join(HERE, 'node_modules', '.bin', 'wasm-opt');
+  if (existsSync(local)) return local;
+  return tryOutput('wasm-opt', ['--version']) === null ? null : 'wasm-opt';
+}
+
+export function sizes(file) {
+  const bytes = readFileSync(file);
+  return { raw: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length };
+}
+
+function packageJson(version) {
+  return {
+    name: 'ferrite-wasm',
+    version,
+    description: 'ferrite edge inference runtime for browsers and Node: load a .fer model, predict offline',
+    license: 'MIT OR Apache-2.0',
+    type: 'module',
+    main: './index.js',
+    module: './index.js',
+    types: './index.d.ts',
+    exports: {
+      '.': { types: './index.d.ts', default: './index.js' },
+      './raw': { types: './ferrite_wasm.d.ts', default: './ferrite_wasm.js' },
+      './ferrite_wasm_bg.wasm': './ferrite_wasm_bg.wasm',
+      './package.json': './package.json',
+    },
+    files: ['index.js', 'index.d.ts', 'ferrite_wasm.js', 'ferrite_wasm.d.ts', 'ferrite_wasm_bg.wasm', 'ferrite_wasm_bg.wasm.d.ts', 'README.md'],
+    sideEffects: false,
+    engines: { node: '>=18' },
+    keywords: ['machine-learning', 'inference', 'wasm', 'onnx', 'edge', 'int8'],
+  };
+}
+
+function parseArgs(argv) {
+  const o = { outDir: join(ROOT, 'target', 'wasm', 'pkg'), opt: 'speed' };
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--opt') {
+      o.opt = argv[++i];
+      if (o.opt !== 'size' && o.opt !== 'speed') die(`--opt takes size or speed, not ${o.opt}`);
+    } else if (argv[i].startsWith('-')) {
+      die(`unknown option ${argv[i]} (usage: build.mjs [OUTDIR] [--opt size|speed])`);
+    } else {
+      o.outDir = argv[i];
+    }
+  }
+  o.outDir = resolve(o.outDir);
+  return o;
+}
+
+function main() {
+  const { outDir, opt: level } = parseArgs(process.argv.slice(2));
+  const bindgen = wasmBindgen();
+  const { cargo, args, env, out } = cargoCommand(level);
+  run(cargo, args, { env, cwd: ROOT });
+  if (!existsSync(out)) die(`cargo did not produce ${out}`);
+
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  run(bindgen, ['--target', 'web', '--remove-name-section', '--remove-producers-section', '--out-dir', outDir, '--out-name', 'ferrite_wasm', out]);
+  const wasm = join(outDir, 'ferrite_wasm_bg.wasm');
+  const before = sizes(wasm);
+  const opt = wasmOpt();
+  if (opt) {
+    run(opt, [level === 'speed' ? '-O3' : '-Oz', '--enable-simd', '--enable-bulk-memory', '--enable-sign-ext', '--enable-nontrapping-float-to-int', '--enable-mutable-globals', '--enable-multivalue', '--enable-reference-types', wasm, '-o', wasm]);
+  } else {
+    console.error('wasm-opt not found (optional: npm install in bindings/wasm installs binaryen)');
+  }
+
+  for (const f of ['index.js', 'index.d.ts']) copyFileSync(join(HERE, 'js', f), join(outDir, f));
+  copyFileSync(join(HERE, 'README.md'), join(outDir, 'README.md'));
+  const crateVersion = readFileSync(join(ROOT, 'Cargo.toml'), 'utf8').match(/\[workspace\.package\][^[]*?version = "([^"]+)"/)[1];
+  writeFileSync(join(outDir, 'package.json'), JSON.stringify(packageJson(crateVersion), null, 2) + '\n');
+  rmSync(join(outDir, '.gitignore'), { force: true });
+
+  const s = sizes(wasm);
+  console.log(`ferrite-wasm package (--opt ${level}): ${outDir}`);
+  console.log(`ferrite_wasm_bg.wasm: ${s.raw} bytes raw, ${s.gzip} bytes gzip (budget ${BUDGET.raw} / ${BUDGET.gzip})` +
+    (opt ? `; before wasm-opt ${before.raw} / ${before.gzip}` : ''));
+  if (s.raw > BUDGET.raw || s.gzip > BUDGET.gzip) die('the .wasm exceeds its size budget');
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main();

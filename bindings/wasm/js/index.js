@@ -1,0 +1,484 @@
+// ferrite-wasm: the ferrite edge inference runtime for browsers and Node.
+//
+// A thin idiomatic layer over the wasm-bindgen output (`./ferrite_wasm.js`): promises
+// for loading, typed arrays, `Error` subclasses with a `code`, explicit `free()` plus a
+// FinalizationRegistry safety net. One ESM build serves both the browser and Node.
+
+import initWasm, { RawModel, buildInfo as rawBuildInfo } from './ferrite_wasm.js';
+
+// ---------------------------------------------------------------- errors
+
+/** Base class of every error this package throws. */
+export class FerriteError extends Error {
+  /**
+   * @param {string} message
+   * @param {{ code: number, kind: string, cause?: unknown, [field: string]: unknown }} props
+   */
+  constructor(message, props) {
+    super(message, props.cause === undefined ? undefined : { cause: props.cause });
+    this.name = new.target.name;
+    for (const [k, v] of Object.entries(props)) {
+      if (k !== 'cause' && k !== 'name' && k !== 'message' && k !== 'stack') this[k] = v;
+    }
+  }
+}
+
+/** The bytes are not a valid ferrite model (corrupted, truncated, wrong file...). */
+export class InvalidModelError extends FerriteError {}
+
+/** The model needs an operator or feature this build does not have. */
+export class UnsupportedError extends FerriteError {}
+
+/** An argument was rejected: wrong length, NaN/Infinity, wrong type, bad index. */
+export class InputError extends FerriteError {}
+
+/** The model was used after `free()`. */
+export class UsedAfterFreeError extends FerriteError {}
+
+/**
+ * Every `code` an error can carry. 1-19 are the runtime's stable codes (shared with the
+ * C ABI and the other bindings); 1000+ are raised by this JS layer itself.
+ */
+export const ErrorCode = Object.freeze({
+  BadMagic: 1,
+  UnsupportedVersion: 2,
+  Truncated: 3,
+  Checksum: 4,
+  BadSection: 5,
+  UnknownSection: 6,
+  Decode: 7,
+  BadTensor: 8,
+  BadOp: 9,
+  UnsupportedOp: 10,
+  BadPlan: 11,
+  Misaligned: 12,
+  ArenaTooSmall: 13,
+  WrongLength: 14,
+  NoSuchIndex: 15,
+  InvalidInput: 16,
+  GoldenMismatch: 17,
+  BadSignature: 18,
+  Unsupported: 19,
+  UsedAfterFree: 1000,
+  InvalidArgument: 1001,
+  FetchFailed: 1002,
+  InitFailed: 1003,
+});
+
+const CLASSES = {
+  model: InvalidModelError,
+  input: InputError,
+  unsupported: UnsupportedError,
+  internal: FerriteError,
+};
+
+/** Converts an error thrown by the wasm module into the matching FerriteError subclass. */
+function wrapError(e) {
+  if (e instanceof FerriteError) return e;
+  if (e instanceof Error && e.name === 'FerriteError' && typeof e.code === 'number') {
+    const { category, ...props } = Object.fromEntries(
+      Object.keys(e).map((k) => [k, e[k]]),
+    );
+    const Class = CLASSES[category] ?? FerriteError;
+    return new Class(e.message, { ...props, code: e.code, kind: e.kind });
+  }
+  // A trap (out of memory, bug): keep the original as the cause.
+  const message = e instanceof Error ? e.message : String(e);
+  return new FerriteError(`ferrite-wasm internal error: ${message}`, {
+    code: 0,
+    kind: 'Internal',
+    cause: e,
+  });
+}
+
+function argumentError(message, extra = {}) {
+  return new InputError(message, { code: ErrorCode.InvalidArgument, kind: 'InvalidArgument', ...extra });
+}
+
+// ---------------------------------------------------------------- module init
+
+let ready = null;
+let initialized = false;
+
+/**
+ * Instantiates the WebAssembly module. `Model.load` calls it for you; call it yourself
+ * only to choose where the `.wasm` comes from (a URL, a Response, bytes, or a
+ * `WebAssembly.Module`), e.g. when a bundler moves the file. Idempotent.
+ * @param {unknown} [source]
+ */
+export function init(source) {
+  if (!ready) {
+    ready = (async () => {
+      let wasm = source;
+      if (wasm === undefined) {
+        const url = new URL('./ferrite_wasm_bg.wasm', import.meta.url);
+        if (url.protocol === 'file:') {
+          // Node, Deno, Bun: no fetch for file: URLs. Hidden from bundlers on purpose.
+          const fs = 'node:fs/promises';
+          const { readFile } = await import(/* webpackIgnore: true */ /* @vite-ignore */ fs);
+          wasm = await readFile(url);
+        } else {
+          wasm = url;
+        }
+      }
+      try {
+        await initWasm({ module_or_path: wasm });
+      } catch (cause) {
+        throw new FerriteError(`cannot instantiate ferrite_wasm_bg.wasm: ${cause?.message ?? cause}`, {
+          code: ErrorCode.InitFailed,
+          kind: 'InitFailed',
+          cause,
+        });
+      }
+      initialized = true;
+    })();
+    ready.catch(() => {
+      ready = null;
+    });
+  }
+  return ready;
+}
+
+/**
+ * Build facts of the .wasm module (`{ version, simd128 }`); needs `init()` first.
+ * @returns {import('./ferrite_wasm.js').BuildInfo}
+ */
+export function buildInfo() {
+  if (!initialized) {
+    throw new FerriteError('buildInfo() needs the module: await init() or Model.load() first', {
+      code: ErrorCode.InitFailed,
+      kind: 'InitFailed',
+    });
+  }
+  return rawBuildInfo();
+}
+
+// ---------------------------------------------------------------- model
+
+const registry =
+  typeof FinalizationRegistry === 'function'
+    ? new FinalizationRegistry((raw) => {
+        try {
+          raw.free();
+        } catch {
+          // Already freed: nothing to do.
+        }
+      })
+    : null;
+
+function deepFreeze(o) {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}
+
+function fetchFailed(what, cause, extra = {}) {
+  return new FerriteError(`cannot get the model${what}: ${cause?.message ?? cause}`, {
+    code: ErrorCode.FetchFailed,
+    kind: 'FetchFailed',
+    cause,
+    ...extra,
+  });
+}
+
+async function toBytes(source) {
+  try {
+    source = await source;
+  } catch (cause) {
+    throw cause instanceof FerriteError ? cause : fetchFailed('', cause);
+  }
+  if (source instanceof Uint8Array) return source;
+  if (source instanceof ArrayBuffer) return new Uint8Array(source);
+  if (ArrayBuffer.isView(source)) {
+    return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+  }
+  if (typeof SharedArrayBuffer === 'function' && source instanceof SharedArrayBuffer) {
+    return new Uint8Array(source);
+  }
+  if (typeof Response === 'function' && source instanceof Response) {
+    if (!source.ok) {
+      throw new FerriteError(`cannot fetch the model: HTTP ${source.status} ${source.statusText}`.trim(), {
+        code: ErrorCode.FetchFailed,
+        kind: 'FetchFailed',
+        status: source.status,
+        url: source.url,
+      });
+    }
+    try {
+      return new Uint8Array(await source.arrayBuffer());
+    } catch (cause) {
+      throw fetchFailed(` from ${source.url || 'the response'}`, cause, { url: source.url });
+    }
+  }
+  if (typeof Blob === 'function' && source instanceof Blob) {
+    try {
+      return new Uint8Array(await source.arrayBuffer());
+    } catch (cause) {
+      throw fetchFailed(' from the Blob', cause);
+    }
+  }
+  if (typeof source === 'string' || source instanceof URL) {
+    const url = new URL(source, globalThis.location?.href ?? `file://${globalThis.process?.cwd?.() ?? ''}/`);
+    try {
+      if (url.protocol === 'file:') {
+        const fs = 'node:fs/promises';
+        const { readFile } = await import(/* webpackIgnore: true */ /* @vite-ignore */ fs);
+        return new Uint8Array(await readFile(url));
+      }
+      return await toBytes(fetch(url));
+    } catch (cause) {
+      throw cause instanceof FerriteError ? cause : fetchFailed(` from ${url}`, cause, { url: String(url) });
+    }
+  }
+  throw argumentError(
+    'Model.load expects a Uint8Array, ArrayBuffer, typed array, Response, Blob, URL or a promise of one',
+  );
+}
+
+function toFeatures(values, what) {
+  if (values instanceof Float32Array) return values;
+  if (Array.isArray(values) || ArrayBuffer.isView(values)) {
+    if (values instanceof DataView) throw argumentError(`${what} must be a Float32Array or an array of numbers`);
+    const out = new Float32Array(values.length);
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (typeof v !== 'number' && typeof v !== 'bigint') {
+        throw argumentError(`${what}[${i}] is ${v === null ? 'null' : typeof v}, expected a number`, { feature: i });
+      }
+      out[i] = Number(v);
+    }
+    return out;
+  }
+  throw argumentError(`${what} must be a Float32Array or an array of numbers`);
+}
+
+/**
+ * A loaded, validated model. Create with `await Model.load(...)`; release its WebAssembly
+ * memory with `free()` (or `using`, or let the garbage collector do it eventually).
+ */
+export class Model {
+  #raw;
+  #info;
+  #inLen;
+  #outLen;
+
+  /** @private Use `Model.load`. */
+  constructor(raw, token) {
+    if (token !== CONSTRUCT) throw new TypeError('use `await Model.load(bytes)` to create a Model');
+    this.#raw = raw;
+    this.#info = deepFreeze(raw.info());
+    this.#inLen = raw.inputLength();
+    this.#outLen = raw.outputLength();
+    registry?.register(this, raw, this);
+  }
+
+  /**
+   * Loads and validates a model file.
+   * @param {Uint8Array | ArrayBuffer | ArrayBufferView | Response | Blob | string | URL
+   *   | PromiseLike<Uint8Array | ArrayBuffer | ArrayBufferView | Response | Blob | string | URL>} source
+   * @returns {Promise<Model>}
+   */
+  static async load(source) {
+    const [bytes] = await Promise.all([toBytes(source), init()]);
+    let raw;
+    try {
+      raw = new RawModel(bytes);
+    } catch (e) {
+      throw wrapError(e);
+    }
+    try {
+      return new Model(raw, CONSTRUCT);
+    } catch (e) {
+      raw.free();
+      throw wrapError(e);
+    }
+  }
+
+  #live() {
+    if (!this.#raw) {
+      throw new UsedAfterFreeError('this Model was freed', { code: ErrorCode.UsedAfterFree, kind: 'UsedAfterFree' });
+    }
+    return this.#raw;
+  }
+
+  /** Inputs, outputs, labels, metadata and arena size (frozen). */
+  get info() {
+    this.#live();
+    return this.#info;
+  }
+
+  /** Class labels of output 0 (may be empty). */
+  get labels() {
+    return this.info.labels;
+  }
+
+  /** Number of features `predict` takes. */
+  get inputLength() {
+    this.#live();
+    return this.#inLen;
+  }
+
+  /** Number of scores `predict` returns. */
+  get outputLength() {
+    this.#live();
+    return this.#outLen;
+  }
+
+  /** Whether `free()` was called. */
+  get freed() {
+    return this.#raw === null;
+  }
+
+  #prediction(scores, label) {
+    const l = label < 0 ? null : label;
+    return { scores, label: l, labelName: l === null ? null : (this.#info.labels[l] ?? null) };
+  }
+
+  /**
+   * One prediction. NaN and ±Infinity are rejected (InputError, `kind: 'InvalidInput'`,
+   * `feature` = the column); so is a wrong length (`kind: 'WrongLength'`).
+   * @param {Float32Array | ArrayLike<number>} features
+   */
+  predict(features) {
+    const raw = this.#live();
+    const x = toFeatures(features, 'features');
+    const scores = new Float32Array(this.#outLen);
+    let label;
+    try {
+      label = raw.predict(x, scores);
+    } catch (e) {
+      throw wrapError(e);
+    }
+    return this.#prediction(scores, label);
+  }
+
+  /**
+   * Many predictions in one call: `rows` is an array of rows, or one flat Float32Array of
+   * `n × inputLength` values. Errors carry the failing `row`.
+   * @param {ReadonlyArray<Float32Array | ArrayLike<number>> | Float32Array} rows
+   */
+  predictBatch(rows) {
+    const raw = this.#live();
+    const n = this.#inLen;
+    let flat;
+    let count;
+    if (rows instanceof Float32Array) {
+      if (n === 0 || rows.length % n !== 0) {
+        throw new InputError(`a flat batch needs a multiple of ${n} values, got ${rows.length}`, {
+          code: ErrorCode.WrongLength,
+          kind: 'WrongLength',
+          expected: n,
+          actual: rows.length,
+        });
+      }
+      flat = rows;
+      count = rows.length / n;
+    } else if (Array.isArray(rows)) {
+      count = rows.length;
+      flat = new Float32Array(count * n);
+      rows.forEach((row, r) => {
+        const x = toFeatures(row, `rows[${r}]`);
+        if (x.length !== n) {
+          throw new InputError(`row ${r}: wrong length: expected ${n} values, got ${x.length}`, {
+            code: ErrorCode.WrongLength,
+            kind: 'WrongLength',
+            expected: n,
+            actual: x.length,
+            row: r,
+          });
+        }
+        flat.set(x, r * n);
+      });
+    } else {
+      throw argumentError('predictBatch expects an array of rows or a flat Float32Array');
+    }
+    const scores = new Float32Array(count * this.#outLen);
+    const labels = new Int32Array(count);
+    try {
+      raw.predictBatch(flat, count, scores, labels);
+    } catch (e) {
+      throw wrapError(e);
+    }
+    const m = this.#outLen;
+    return Array.from(labels, (label, r) => this.#prediction(scores.subarray(r * m, (r + 1) * m), label));
+  }
+
+  /**
+   * Runs the golden vectors stored in the model (inputs and expected output bytes written
+   * by the host tool at conversion) and returns how many reproduced: all of them, else it
+   * throws InvalidModelError `GoldenMismatch` with the `index` of the first that did not.
+   * A self-test that this engine computes the same bytes as the machine that converted it.
+   * @returns {number}
+   */
+  checkGolden() {
+    const raw = this.#live();
+    try {
+      return raw.checkGolden();
+    } catch (e) {
+      throw wrapError(e);
+    }
+  }
+
+  /**
+   * The raw tensor call: the bytes of input 0 (little-endian, the input's dtype, e.g.
+   * int8 for a quantized input) in, the bytes of output 0 out. No quantization, no NaN
+   * check. For several inputs/outputs use `runRawAll`.
+   * @param {Uint8Array} input
+   * @returns {Uint8Array}
+   */
+  runRaw(input) {
+    return this.runRawAll([input])[0];
+  }
+
+  /**
+   * The raw tensor call over every graph input and output (in graph order).
+   * @param {ReadonlyArray<Uint8Array>} inputs
+   * @returns {Uint8Array[]}
+   */
+  runRawAll(inputs) {
+    const raw = this.#live();
+    if (!Array.isArray(inputs)) throw argumentError('runRawAll expects an array of Uint8Array');
+    const views = inputs.map((b, i) => {
+      if (b instanceof Uint8Array) return b;
+      if (ArrayBuffer.isView(b)) return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+      if (b instanceof ArrayBuffer) return new Uint8Array(b);
+      throw argumentError(`input ${i} must be a Uint8Array (raw tensor bytes)`, { index: i });
+    });
+    const lengths = Uint32Array.from(views, (v) => v.length);
+    const all = new Uint8Array(lengths.reduce((a, b) => a + b, 0));
+    let at = 0;
+    for (const v of views) {
+      all.set(v, at);
+      at += v.length;
+    }
+    let out;
+    try {
+      out = raw.runRaw(all, lengths);
+    } catch (e) {
+      throw wrapError(e);
+    }
+    at = 0;
+    return this.#info.outputs.map((o) => {
+      const part = out.subarray(at, at + o.byteLength);
+      at += o.byteLength;
+      return part;
+    });
+  }
+
+  /** Releases the model's WebAssembly memory. Idempotent; any later call throws UsedAfterFreeError. */
+  free() {
+    const raw = this.#raw;
+    if (!raw) return;
+    this.#raw = null;
+    registry?.unregister(this);
+    raw.free();
+  }
+}
+
+if (typeof Symbol.dispose === 'symbol') {
+  Model.prototype[Symbol.dispose] = Model.prototype.free;
+}
+
+const CONSTRUCT = Symbol('Model');
