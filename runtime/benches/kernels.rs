@@ -8,8 +8,9 @@
 //! implementations are timed interleaved, so load from other processes hits all alike.
 //! `FERRITE_BENCH_MS` sets the time per measurement (default 300 ms).
 
-use std::hint::black_box;
-use std::time::{Duration, Instant};
+use core::hint::black_box;
+use core::time::Duration;
+use std::time::Instant;
 
 use ferrite::format::types::Window;
 use ferrite::kernels::fast::{self, Implementation};
@@ -25,7 +26,10 @@ fn pattern(len: usize, seed: u32) -> Vec<i8> {
 }
 
 fn budget() -> Duration {
-    let ms = std::env::var("FERRITE_BENCH_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
+    let ms = std::env::var("FERRITE_BENCH_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
     Duration::from_millis(ms)
 }
 
@@ -65,13 +69,19 @@ fn time_all(fs: &mut [Box<dyn FnMut() + '_>]) -> Vec<f64> {
 }
 
 fn implementations() -> Vec<Implementation> {
-    fast::NAMES.iter().filter_map(|n| fast::implementation(n)).collect()
+    fast::NAMES
+        .iter()
+        .filter_map(|n| fast::implementation(n))
+        .collect()
 }
 
 fn report(label: &str, names: &[&str], ns: &[f64]) {
     let reference = ns[0];
     for (name, ns) in names.iter().zip(ns) {
-        println!("{label:<34} {name:<10} {ns:>14.0} ns/iter   x{:.2}", reference / ns);
+        println!(
+            "{label:<34} {name:<10} {ns:>14.0} ns/iter   x{:.2}",
+            reference / ns
+        );
     }
 }
 
@@ -81,10 +91,25 @@ fn bench_int8_fc(batch: usize, k: usize, n: usize) {
     let x = pattern(batch * k, 1);
     let w = pattern(n * k, 2);
     let bias: Vec<i32> = (0..n as i32).map(|j| j * 100 - 3000).collect();
-    let rq: Vec<i32> = (0..n).flat_map(|j| [(1 << 30) + j as i32 * 1000, -9]).collect();
+    let rq: Vec<i32> = (0..n)
+        .flat_map(|j| [(1 << 30) + j as i32 * 1000, -9])
+        .collect();
     let (x, w, bias, rq) = (&x[..], &w[..], &bias[..], &rq[..]);
     let mut want = vec![0i8; batch * n];
-    ferrite::kernels::int8::fully_connected(x, -3, w, Some(bias), batch, k, n, rq, 5, -128, 127, &mut want);
+    ferrite::kernels::int8::fully_connected(
+        x,
+        -3,
+        w,
+        Some(bias),
+        batch,
+        k,
+        n,
+        rq,
+        5,
+        -128,
+        127,
+        &mut want,
+    );
     let imps = implementations();
     let mut outs: Vec<Vec<i8>> = imps.iter().map(|_| vec![0i8; batch * n]).collect();
     let mut fs: Vec<Bench> = Vec::new();
@@ -92,17 +117,46 @@ fn bench_int8_fc(batch: usize, k: usize, n: usize) {
         (imp.int8_fully_connected)(x, -3, w, Some(bias), batch, k, n, rq, 5, -128, 127, y);
         assert_eq!(*y, want, "{}: output differs from the reference", imp.name);
         fs.push(Box::new(move || {
-            (imp.int8_fully_connected)(black_box(x), -3, black_box(w), Some(bias), batch, k, n, rq, 5, -128, 127, y);
+            (imp.int8_fully_connected)(
+                black_box(x),
+                -3,
+                black_box(w),
+                Some(bias),
+                batch,
+                k,
+                n,
+                rq,
+                5,
+                -128,
+                127,
+                y,
+            );
             black_box(&y);
         }));
     }
     let names: Vec<_> = imps.iter().map(|i| i.name).collect();
-    report(&format!("int8 fc {batch}x{k}x{n}"), &names, &time_all(&mut fs));
+    report(
+        &format!("int8 fc {batch}x{k}x{n}"),
+        &names,
+        &time_all(&mut fs),
+    );
 }
 
-fn conv_shape(c: usize, h: usize, w: usize, m: usize, k: usize, stride: u32) -> ([usize; 4], [usize; 4], [usize; 4], Window) {
+fn conv_shape(
+    c: usize,
+    h: usize,
+    w: usize,
+    m: usize,
+    k: usize,
+    stride: u32,
+) -> ([usize; 4], [usize; 4], [usize; 4], Window) {
     let pad = (k / 2) as u32;
-    let win = Window { kernel: [k as u32; 2], stride: [stride; 2], dilation: [1, 1], pads: [pad; 4] };
+    let win = Window {
+        kernel: [k as u32; 2],
+        stride: [stride; 2],
+        dilation: [1, 1],
+        pads: [pad; 4],
+    };
     let out = |len: usize| (len + 2 * pad as usize - k) / stride as usize + 1;
     ([1, c, h, w], [m, c, k, k], [1, m, out(h), out(w)], win)
 }
@@ -112,24 +166,75 @@ fn bench_int8_conv(c: usize, h: usize, w: usize, m: usize, k: usize, stride: u32
     let x = pattern(xs.iter().product(), 3);
     let wt = pattern(ws.iter().product(), 4);
     let bias: Vec<i32> = (0..m as i32).map(|j| j * 50 - 800).collect();
-    let rq: Vec<i32> = (0..m).flat_map(|j| [(1 << 30) + j as i32 * 1000, -10]).collect();
+    let rq: Vec<i32> = (0..m)
+        .flat_map(|j| [(1 << 30) + j as i32 * 1000, -10])
+        .collect();
     let (x, wt, bias, rq, win) = (&x[..], &wt[..], &bias[..], &rq[..], &win);
     let len = ys.iter().product();
     let mut want = vec![0i8; len];
-    ferrite::kernels::int8::conv2d(x, xs, 7, wt, ws, Some(bias), win, 1, rq, -4, -128, 127, &mut want, ys);
+    ferrite::kernels::int8::conv2d(
+        x,
+        xs,
+        7,
+        wt,
+        ws,
+        Some(bias),
+        win,
+        1,
+        rq,
+        -4,
+        -128,
+        127,
+        &mut want,
+        ys,
+    );
     let imps = implementations();
     let mut outs: Vec<Vec<i8>> = imps.iter().map(|_| vec![0i8; len]).collect();
     let mut fs: Vec<Bench> = Vec::new();
     for (&imp, y) in imps.iter().zip(&mut outs) {
-        (imp.int8_conv2d)(x, xs, 7, wt, ws, Some(bias), win, 1, rq, -4, -128, 127, y, ys);
+        (imp.int8_conv2d)(
+            x,
+            xs,
+            7,
+            wt,
+            ws,
+            Some(bias),
+            win,
+            1,
+            rq,
+            -4,
+            -128,
+            127,
+            y,
+            ys,
+        );
         assert_eq!(*y, want, "{}: output differs from the reference", imp.name);
         fs.push(Box::new(move || {
-            (imp.int8_conv2d)(black_box(x), xs, 7, black_box(wt), ws, Some(bias), win, 1, rq, -4, -128, 127, y, ys);
+            (imp.int8_conv2d)(
+                black_box(x),
+                xs,
+                7,
+                black_box(wt),
+                ws,
+                Some(bias),
+                win,
+                1,
+                rq,
+                -4,
+                -128,
+                127,
+                y,
+                ys,
+            );
             black_box(&y);
         }));
     }
     let names: Vec<_> = imps.iter().map(|i| i.name).collect();
-    report(&format!("int8 conv {c}x{h}x{w}->{m} {k}x{k}/s{stride}"), &names, &time_all(&mut fs));
+    report(
+        &format!("int8 conv {c}x{h}x{w}->{m} {k}x{k}/s{stride}"),
+        &names,
+        &time_all(&mut fs),
+    );
 }
 
 fn to_f32(v: &[i8]) -> Vec<f32> {
@@ -149,7 +254,11 @@ fn bench_f32_fc(batch: usize, k: usize, n: usize) {
     let mut fs: Vec<Bench> = Vec::new();
     for (&imp, y) in imps.iter().zip(&mut outs) {
         (imp.f32_fully_connected)(x, w, Some(bias), batch, k, n, act, y);
-        let diff = y.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        let diff = y
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
         if diff > 0.0 {
             println!("  ({}: max |opt - ref| = {diff:e})", imp.name);
         }
@@ -159,7 +268,11 @@ fn bench_f32_fc(batch: usize, k: usize, n: usize) {
         }));
     }
     let names: Vec<_> = imps.iter().map(|i| i.name).collect();
-    report(&format!("f32 fc {batch}x{k}x{n}"), &names, &time_all(&mut fs));
+    report(
+        &format!("f32 fc {batch}x{k}x{n}"),
+        &names,
+        &time_all(&mut fs),
+    );
 }
 
 fn bench_f32_conv(c: usize, h: usize, w: usize, m: usize, k: usize) {
@@ -177,14 +290,33 @@ fn bench_f32_conv(c: usize, h: usize, w: usize, m: usize, k: usize) {
     let mut fs: Vec<Bench> = Vec::new();
     for (&imp, y) in imps.iter().zip(&mut outs) {
         (imp.f32_conv2d)(x, xs, wt, ws, Some(bias), win, 1, act, y, ys);
-        assert!(y.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()), "{}: bits differ", imp.name);
+        assert!(
+            y.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{}: bits differ",
+            imp.name
+        );
         fs.push(Box::new(move || {
-            (imp.f32_conv2d)(black_box(x), xs, black_box(wt), ws, Some(bias), win, 1, act, y, ys);
+            (imp.f32_conv2d)(
+                black_box(x),
+                xs,
+                black_box(wt),
+                ws,
+                Some(bias),
+                win,
+                1,
+                act,
+                y,
+                ys,
+            );
             black_box(&y);
         }));
     }
     let names: Vec<_> = imps.iter().map(|i| i.name).collect();
-    report(&format!("f32 conv {c}x{h}x{w}->{m} {k}x{k}"), &names, &time_all(&mut fs));
+    report(
+        &format!("f32 conv {c}x{h}x{w}->{m} {k}x{k}"),
+        &names,
+        &time_all(&mut fs),
+    );
 }
 
 fn main() {

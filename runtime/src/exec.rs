@@ -6,7 +6,7 @@ use crate::format::types::{
 };
 use crate::format::ALIGN;
 use crate::classic;
-use crate::kernels::{f32 as kf, generic as kg, int8 as ki};
+use crate::kernels::{extra as kx, f32 as kf, fast, generic as kg, int8 as ki};
 use crate::model::{elements, per_tensor, Model};
 use crate::validate::i32_table;
 use heapless::Vec as HVec;
@@ -279,7 +279,7 @@ impl<'m, 'a> Session<'m, 'a> {
                     None => None,
                 };
                 match q {
-                    None => kf::fully_connected(
+                    None => fast::f32_fully_connected(
                         cast(xb)?,
                         cast(wb)?,
                         bb.map(cast).transpose()?,
@@ -293,7 +293,7 @@ impl<'m, 'a> Session<'m, 'a> {
                         let (_, xz) = per_tensor(x).ok_or(internal)?;
                         let (_, oz) = per_tensor(&out).ok_or(internal)?;
                         let rq = i32_table(m.weights, q.requant, 2 * q.channels as usize).ok_or(internal)?;
-                        ki::fully_connected(
+                        fast::int8_fully_connected(
                             cast(xb)?,
                             xz,
                             cast(wb)?,
@@ -329,7 +329,7 @@ impl<'m, 'a> Session<'m, 'a> {
                 };
                 let g = *groups as usize;
                 match q {
-                    None => kf::conv2d(
+                    None => fast::f32_conv2d(
                         cast(xb)?,
                         x4,
                         cast(wb)?,
@@ -345,7 +345,7 @@ impl<'m, 'a> Session<'m, 'a> {
                         let (_, xz) = per_tensor(x).ok_or(internal)?;
                         let (_, oz) = per_tensor(&out).ok_or(internal)?;
                         let rq = i32_table(m.weights, q.requant, 2 * q.channels as usize).ok_or(internal)?;
-                        ki::conv2d(
+                        fast::int8_conv2d(
                             cast(xb)?,
                             x4,
                             xz,
@@ -511,6 +511,18 @@ impl<'m, 'a> Session<'m, 'a> {
             Op::Normalize { norm } => {
                 let c = *x.shape.last().ok_or(internal)? as usize;
                 classic::normalize(*norm, cast(xb)?, c, cast_mut(y)?)
+            }
+            Op::Slice { starts, steps } => {
+                let (mut st, mut sp) = ([0isize; MAX_RANK], [0isize; MAX_RANK]);
+                for d in 0..xr {
+                    st[d] = *starts.get(d).ok_or(internal)? as isize;
+                    sp[d] = *steps.get(d).ok_or(internal)? as isize;
+                }
+                kx::slice(xb, &xs[..xr], &st[..xr], &sp[..xr], &ys[..yr], x.dtype.size(), y);
+            }
+            Op::Lrn { size, alpha, beta, bias } => {
+                let inner = xs[2..xr.max(2)].iter().product();
+                kx::lrn(cast(xb)?, xs[0], xs[1], inner, *size as usize, *alpha, *beta, *bias, cast_mut(y)?)
             }
             #[allow(unreachable_patterns)]
             _ => return Err(Error::UnsupportedOp { op: s }),

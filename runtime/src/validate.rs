@@ -614,7 +614,38 @@ fn check(m: &Model<'_>, op: &Op, ins: &[TensorDef<'_>], out: &TensorDef<'_>) -> 
         Op::Normalize { .. } => {
             ins.len() == 1 && f32s(&[x, out]) && same_shape(x, out) && !x.shape.is_empty()
         }
+        Op::Slice { starts, steps } => slice_ok(x, starts, steps, out) && ins.len() == 1,
+        Op::Lrn { size, alpha, beta, bias } => {
+            ins.len() == 1
+                && f32s(&[x, out])
+                && same_shape(x, out)
+                && x.shape.len() >= 2
+                && *size >= 1
+                && alpha.is_finite()
+                && beta.is_finite()
+                && bias.is_finite()
+        }
     }
+}
+
+/// Every index a [`Op::Slice`] reads lies inside the input (and the output has the
+/// input's rank, dtype and quantization).
+fn slice_ok(x: &TensorDef<'_>, starts: &[i32], steps: &[i32], out: &TensorDef<'_>) -> bool {
+    let r = x.shape.len();
+    if starts.len() != r || steps.len() != r || out.shape.len() != r {
+        return false;
+    }
+    if x.dtype != out.dtype || x.quant != out.quant {
+        return false;
+    }
+    if out.shape.iter().any(|&d| d == 0) {
+        return steps.iter().all(|&s| s != 0);
+    }
+    (0..r).all(|d| {
+        let (n, o, s, b) = (x.shape[d] as i64, out.shape[d] as i64, steps[d] as i64, starts[d] as i64);
+        let last = b + (o - 1) * s;
+        s != 0 && (0..n).contains(&b) && (0..n).contains(&last)
+    })
 }
 
 fn const_f32<'m>(m: &Model<'m>, t: &TensorDef<'_>) -> Option<&'m [f32]> {

@@ -11,7 +11,8 @@
 //!   filled with a sentinel so unwritten bytes are compared too).
 //! - f32 conv2d: identical bits (same summation order, see `kernels::fast`).
 //! - f32 fully connected: within `2·γ(K+1)·(Σ|x_k·w_k| + |bias|)`,
-//!   `γ(n) = n·u/(1 − n·u)`, `u = 2^-24` (the documented bound).
+//!   `γ(n) = n·u/(1 − n·u)`, `u = 2^-24` (the documented bound), and bit-identical
+//!   to the portable implementation (all share its summation grouping).
 //!
 //! Random cases use proptest (`PROPTEST_CASES` overrides the count, e.g. under QEMU);
 //! named cases pin the corners: K not a multiple of the vector width, batch > 1,
@@ -42,7 +43,9 @@ fn implementation(name: &str) -> Option<Implementation> {
     }
     let found = fast::implementation(name);
     if found.is_none() {
-        eprintln!("note: kernel implementation `{name}` is not available on this CPU/target: skipped");
+        eprintln!(
+            "note: kernel implementation `{name}` is not available on this CPU/target: skipped"
+        );
     }
     found
 }
@@ -54,7 +57,11 @@ fn cases(default: u32) -> u32 {
         .unwrap_or(default)
 }
 
-fn run<S: Strategy>(default_cases: u32, strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>) {
+fn run<S: Strategy>(
+    default_cases: u32,
+    strategy: S,
+    test: impl Fn(S::Value) -> Result<(), TestCaseError>,
+) {
     let mut runner = TestRunner::new(Config::with_cases(cases(default_cases)));
     if let Err(e) = runner.run(&strategy, test) {
         panic!("{e}");
@@ -125,8 +132,12 @@ fn check_fc(imp: &Implementation, c: &FcCase) -> Result<(), TestCaseError> {
     let mut got = vec![SENTINEL_I8; len];
     let bias = c.bias.as_deref();
     let (lo, hi) = c.act;
-    ki::fully_connected(&c.x, c.x_zp, &c.w, bias, c.batch, c.k, c.n, &c.rq, c.out_zp, lo, hi, &mut want);
-    (imp.int8_fully_connected)(&c.x, c.x_zp, &c.w, bias, c.batch, c.k, c.n, &c.rq, c.out_zp, lo, hi, &mut got);
+    ki::fully_connected(
+        &c.x, c.x_zp, &c.w, bias, c.batch, c.k, c.n, &c.rq, c.out_zp, lo, hi, &mut want,
+    );
+    (imp.int8_fully_connected)(
+        &c.x, c.x_zp, &c.w, bias, c.batch, c.k, c.n, &c.rq, c.out_zp, lo, hi, &mut got,
+    );
     prop_assert_eq!(got, want, "{}: int8 fully connected", imp.name);
     Ok(())
 }
@@ -137,10 +148,12 @@ fn check_conv(imp: &Implementation, c: &ConvCase) -> Result<(), TestCaseError> {
     let bias = c.bias.as_deref();
     let (lo, hi) = c.act;
     ki::conv2d(
-        &c.x, c.xs, c.x_zp, &c.w, c.ws, bias, &c.win, c.groups, &c.rq, c.out_zp, lo, hi, &mut want, c.ys,
+        &c.x, c.xs, c.x_zp, &c.w, c.ws, bias, &c.win, c.groups, &c.rq, c.out_zp, lo, hi, &mut want,
+        c.ys,
     );
     (imp.int8_conv2d)(
-        &c.x, c.xs, c.x_zp, &c.w, c.ws, bias, &c.win, c.groups, &c.rq, c.out_zp, lo, hi, &mut got, c.ys,
+        &c.x, c.xs, c.x_zp, &c.w, c.ws, bias, &c.win, c.groups, &c.rq, c.out_zp, lo, hi, &mut got,
+        c.ys,
     );
     prop_assert_eq!(got, want, "{}: int8 conv2d", imp.name);
     Ok(())
@@ -159,6 +172,17 @@ fn check_fc_f32(imp: &Implementation, c: &FcF32Case) -> Result<(), TestCaseError
     let bias = c.bias.as_deref();
     kf::fully_connected(&c.x, &c.w, bias, c.batch, c.k, c.n, c.act, &mut want);
     (imp.f32_fully_connected)(&c.x, &c.w, bias, c.batch, c.k, c.n, c.act, &mut got);
+    // Every implementation uses the portable kernel's summation grouping: same bits.
+    let portable = fast::implementation("portable").expect("portable is always available");
+    let mut same = vec![SENTINEL_F32; len];
+    (portable.f32_fully_connected)(&c.x, &c.w, bias, c.batch, c.k, c.n, c.act, &mut same);
+    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+    prop_assert_eq!(
+        bits(&got),
+        bits(&same),
+        "{}: f32 fully connected vs portable",
+        imp.name
+    );
     for b in 0..c.batch {
         for j in 0..c.n {
             let i = b * c.n + j;
@@ -188,8 +212,12 @@ fn check_conv_f32(imp: &Implementation, c: &ConvF32Case) -> Result<(), TestCaseE
     let mut want = vec![SENTINEL_F32; len];
     let mut got = vec![SENTINEL_F32; len];
     let bias = c.bias.as_deref();
-    kf::conv2d(&c.x, c.xs, &c.w, c.ws, bias, &c.win, c.groups, c.act, &mut want, c.ys);
-    (imp.f32_conv2d)(&c.x, c.xs, &c.w, c.ws, bias, &c.win, c.groups, c.act, &mut got, c.ys);
+    kf::conv2d(
+        &c.x, c.xs, &c.w, c.ws, bias, &c.win, c.groups, c.act, &mut want, c.ys,
+    );
+    (imp.f32_conv2d)(
+        &c.x, c.xs, &c.w, c.ws, bias, &c.win, c.groups, c.act, &mut got, c.ys,
+    );
     let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
     prop_assert_eq!(bits(&got), bits(&want), "{}: f32 conv2d bits", imp.name);
     Ok(())
@@ -210,8 +238,12 @@ fn i8s_extreme(len: usize) -> impl Strategy<Value = Vec<i8>> {
 /// about 2^-14 (outputs in range) to 2^2 (saturating).
 fn rq_table(channels: usize) -> impl Strategy<Value = Vec<i32>> {
     prop_oneof![Just(1), Just(channels)].prop_flat_map(|count| {
-        proptest::collection::vec(((1i32 << 30)..i32::MAX, -14i32..=2), count)
-            .prop_map(|pairs| pairs.into_iter().flat_map(|(m, s)| [m, s]).collect::<Vec<_>>())
+        proptest::collection::vec(((1i32 << 30)..i32::MAX, -14i32..=2), count).prop_map(|pairs| {
+            pairs
+                .into_iter()
+                .flat_map(|(m, s)| [m, s])
+                .collect::<Vec<_>>()
+        })
     })
 }
 
@@ -233,30 +265,29 @@ fn bias_i32(n: usize) -> BoxedStrategy<Option<Vec<i32>>> {
 
 fn fc_case() -> impl Strategy<Value = FcCase> {
     // K up to 80: every remainder modulo 8 and 16, and several vector iterations.
-    (1usize..=3, 0usize..=80, 1usize..=11)
-        .prop_flat_map(|(batch, k, n)| {
-            (
-                prop_oneof![i8s(batch * k), i8s_extreme(batch * k)],
-                zero_point(),
-                prop_oneof![i8s(n * k), i8s_extreme(n * k)],
-                bias_i32(n),
-                rq_table(n),
-                zero_point(),
-                act_range(),
-            )
-                .prop_map(move |(x, x_zp, w, bias, rq, out_zp, act)| FcCase {
-                    x,
-                    x_zp,
-                    w,
-                    bias,
-                    batch,
-                    k,
-                    n,
-                    rq,
-                    out_zp,
-                    act,
-                })
-        })
+    (1usize..=3, 0usize..=80, 1usize..=11).prop_flat_map(|(batch, k, n)| {
+        (
+            prop_oneof![i8s(batch * k), i8s_extreme(batch * k)],
+            zero_point(),
+            prop_oneof![i8s(n * k), i8s_extreme(n * k)],
+            bias_i32(n),
+            rq_table(n),
+            zero_point(),
+            act_range(),
+        )
+            .prop_map(move |(x, x_zp, w, bias, rq, out_zp, act)| FcCase {
+                x,
+                x_zp,
+                w,
+                bias,
+                batch,
+                k,
+                n,
+                rq,
+                out_zp,
+                act,
+            })
+    })
 }
 
 /// Output length of one axis, `None` when the window does not fit.
@@ -270,17 +301,51 @@ type Geometry = ([usize; 4], [usize; 4], [usize; 4], Window, usize);
 
 fn conv_geometry() -> impl Strategy<Value = Geometry> {
     (
-        (1usize..=2, prop_oneof![Just(1usize), 1usize..=4], 1usize..=3, prop_oneof![1usize..=3, 4usize..=9]),
-        (1usize..=6, prop_oneof![1usize..=20, 20usize..=90], 1usize..=4, 1usize..=4),
-        (1u32..=3, prop_oneof![Just(1u32), 1u32..=3], 1u32..=2, 1u32..=2),
+        (
+            1usize..=2,
+            prop_oneof![Just(1usize), 1usize..=4],
+            1usize..=3,
+            prop_oneof![1usize..=3, 4usize..=9],
+        ),
+        (
+            1usize..=6,
+            prop_oneof![1usize..=20, 20usize..=90],
+            1usize..=4,
+            1usize..=4,
+        ),
+        (
+            1u32..=3,
+            prop_oneof![Just(1u32), 1u32..=3],
+            1u32..=2,
+            1u32..=2,
+        ),
         [0u32..=2, 0u32..=2, 0u32..=2, 0u32..=2],
     )
         .prop_filter_map(
             "empty output",
             |((n, groups, cg, mg), (h, w, kh, kw), (sh, sw, dh, dw), pads)| {
-                let win = Window { kernel: [kh as u32, kw as u32], stride: [sh, sw], dilation: [dh, dw], pads };
-                let oh = out_len(h, kh, sh as usize, dh as usize, pads[0] as usize, pads[2] as usize)?;
-                let ow = out_len(w, kw, sw as usize, dw as usize, pads[1] as usize, pads[3] as usize)?;
+                let win = Window {
+                    kernel: [kh as u32, kw as u32],
+                    stride: [sh, sw],
+                    dilation: [dh, dw],
+                    pads,
+                };
+                let oh = out_len(
+                    h,
+                    kh,
+                    sh as usize,
+                    dh as usize,
+                    pads[0] as usize,
+                    pads[2] as usize,
+                )?;
+                let ow = out_len(
+                    w,
+                    kw,
+                    sw as usize,
+                    dw as usize,
+                    pads[1] as usize,
+                    pads[3] as usize,
+                )?;
                 let (c, m) = (groups * cg, groups * mg);
                 Some(([n, c, h, w], [m, cg, kh, kw], [n, m, oh, ow], win, groups))
             },
@@ -319,13 +384,24 @@ fn conv_case() -> impl Strategy<Value = ConvCase> {
 
 fn f32s(len: usize) -> impl Strategy<Value = Vec<f32>> {
     proptest::collection::vec(
-        prop_oneof![-4.0f32..4.0, Just(0.0), Just(-0.0), -1e-3f32..1e-3, -1e6f32..1e6],
+        prop_oneof![
+            -4.0f32..4.0,
+            Just(0.0),
+            Just(-0.0),
+            -1e-3f32..1e-3,
+            -1e6f32..1e6
+        ],
         len,
     )
 }
 
 fn f32_act() -> impl Strategy<Value = (f32, f32)> {
-    prop_oneof![Just(NONE), Just((0.0, f32::INFINITY)), Just((-1.0, 1.0)), Just((0.0, 6.0))]
+    prop_oneof![
+        Just(NONE),
+        Just((0.0, f32::INFINITY)),
+        Just((-1.0, 1.0)),
+        Just((0.0, 6.0))
+    ]
 }
 
 fn fc_f32_case() -> impl Strategy<Value = FcF32Case> {
@@ -336,7 +412,15 @@ fn fc_f32_case() -> impl Strategy<Value = FcF32Case> {
             prop_oneof![Just(None), f32s(n).prop_map(Some)],
             f32_act(),
         )
-            .prop_map(move |(x, w, bias, act)| FcF32Case { x, w, bias, batch, k, n, act })
+            .prop_map(move |(x, w, bias, act)| FcF32Case {
+                x,
+                w,
+                bias,
+                batch,
+                k,
+                n,
+                act,
+            })
     })
 }
 
@@ -348,7 +432,17 @@ fn conv_f32_case() -> impl Strategy<Value = ConvF32Case> {
             prop_oneof![Just(None), f32s(ws[0]).prop_map(Some)],
             f32_act(),
         )
-            .prop_map(move |(x, w, bias, act)| ConvF32Case { x, xs, w, ws, bias, win, groups, act, ys })
+            .prop_map(move |(x, w, bias, act)| ConvF32Case {
+                x,
+                xs,
+                w,
+                ws,
+                bias,
+                win,
+                groups,
+                act,
+                ys,
+            })
     })
 }
 
@@ -366,11 +460,16 @@ fn pattern(len: usize, seed: u32) -> Vec<i8> {
 }
 
 fn pattern_f32(len: usize, seed: u32) -> Vec<f32> {
-    pattern(len, seed).into_iter().map(|v| f32::from(v) / 37.0).collect()
+    pattern(len, seed)
+        .into_iter()
+        .map(|v| f32::from(v) / 37.0)
+        .collect()
 }
 
 fn per_channel(n: usize, shift: i32) -> Vec<i32> {
-    (0..n).flat_map(|j| [(1 << 30) + (j as i32) * 7_654_321, shift - (j % 3) as i32]).collect()
+    (0..n)
+        .flat_map(|j| [(1 << 30) + (j as i32) * 7_654_321, shift - (j % 3) as i32])
+        .collect()
 }
 
 fn fc(batch: usize, k: usize, n: usize, x_zp: i32, seed: u32) -> FcCase {
@@ -392,14 +491,25 @@ fn fc(batch: usize, k: usize, n: usize, x_zp: i32, seed: u32) -> FcCase {
 fn fc_regressions() -> Vec<(&'static str, FcCase)> {
     let mut cases = Vec::new();
     for k in [1, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 784] {
-        cases.push(("k_not_a_multiple_of_the_vector_width", fc(1, k, 6, -5, k as u32)));
+        cases.push((
+            "k_not_a_multiple_of_the_vector_width",
+            fc(1, k, 6, -5, k as u32),
+        ));
     }
-    cases.push(("batch_of_three_with_n_not_a_multiple_of_four", fc(3, 40, 7, 11, 1)));
+    cases.push((
+        "batch_of_three_with_n_not_a_multiple_of_four",
+        fc(3, 40, 7, 11, 1),
+    ));
     cases.push(("k_zero_gives_bias_only", fc(2, 0, 5, 0, 2)));
     for x_zp in [-128, 127] {
         let mut c = fc(2, 37, 9, x_zp, 3);
-        c.x = pattern(2 * 37, 9).into_iter().map(|v| if v >= 0 { 127 } else { -128 }).collect();
-        c.w = (0..9 * 37).map(|i| if i % 2 == 0 { -128 } else { 127 }).collect();
+        c.x = pattern(2 * 37, 9)
+            .into_iter()
+            .map(|v| if v >= 0 { 127 } else { -128 })
+            .collect();
+        c.w = (0..9 * 37)
+            .map(|i| if i % 2 == 0 { -128 } else { 127 })
+            .collect();
         cases.push(("zero_points_at_the_extremes_with_extreme_values", c));
     }
     let mut c = fc(1, 50, 8, -128, 4);
@@ -429,7 +539,10 @@ fn fc_regressions() -> Vec<(&'static str, FcCase)> {
         },
     ));
     for x_zp in [128, -129, 100_000, i32::MIN] {
-        cases.push(("zero_point_outside_i8_uses_the_reference", fc(2, 19, 5, x_zp, 7)));
+        cases.push((
+            "zero_point_outside_i8_uses_the_reference",
+            fc(2, 19, 5, x_zp, 7),
+        ));
     }
     cases
 }
@@ -437,8 +550,24 @@ fn fc_regressions() -> Vec<(&'static str, FcCase)> {
 fn conv(xs: [usize; 4], ws: [usize; 4], win: Window, groups: usize, seed: u32) -> ConvCase {
     let [n, _, h, w] = xs;
     let m = ws[0];
-    let oh = out_len(h, ws[2], win.stride[0] as usize, win.dilation[0] as usize, win.pads[0] as usize, win.pads[2] as usize).unwrap();
-    let ow = out_len(w, ws[3], win.stride[1] as usize, win.dilation[1] as usize, win.pads[1] as usize, win.pads[3] as usize).unwrap();
+    let oh = out_len(
+        h,
+        ws[2],
+        win.stride[0] as usize,
+        win.dilation[0] as usize,
+        win.pads[0] as usize,
+        win.pads[2] as usize,
+    )
+    .unwrap();
+    let ow = out_len(
+        w,
+        ws[3],
+        win.stride[1] as usize,
+        win.dilation[1] as usize,
+        win.pads[1] as usize,
+        win.pads[3] as usize,
+    )
+    .unwrap();
     let ys = [n, m, oh, ow];
     ConvCase {
         x: pattern(xs.iter().product(), seed),
@@ -458,7 +587,12 @@ fn conv(xs: [usize; 4], ws: [usize; 4], win: Window, groups: usize, seed: u32) -
 }
 
 fn win(k: [u32; 2], stride: [u32; 2], dilation: [u32; 2], pads: [u32; 4]) -> Window {
-    Window { kernel: k, stride, dilation, pads }
+    Window {
+        kernel: k,
+        stride,
+        dilation,
+        pads,
+    }
 }
 
 /// Named convolution cases.
@@ -466,20 +600,83 @@ fn conv_regressions() -> Vec<(&'static str, ConvCase)> {
     let same3 = win([3, 3], [1, 1], [1, 1], [1, 1, 1, 1]);
     let mut cases = vec![
         ("same_3x3", conv([1, 4, 9, 13], [5, 4, 3, 3], same3, 1, 1)),
-        ("rows_spanning_several_tiles", conv([1, 2, 3, 150], [3, 2, 3, 3], same3, 1, 2)),
-        ("stride_two", conv([2, 3, 11, 37], [4, 3, 3, 3], win([3, 3], [2, 2], [1, 1], [1, 1, 1, 1]), 1, 3)),
-        ("dilation_and_asymmetric_pads", conv([1, 2, 8, 40], [3, 2, 2, 3], win([2, 3], [1, 1], [2, 3], [0, 2, 1, 0]), 1, 4)),
+        (
+            "rows_spanning_several_tiles",
+            conv([1, 2, 3, 150], [3, 2, 3, 3], same3, 1, 2),
+        ),
+        (
+            "stride_two",
+            conv(
+                [2, 3, 11, 37],
+                [4, 3, 3, 3],
+                win([3, 3], [2, 2], [1, 1], [1, 1, 1, 1]),
+                1,
+                3,
+            ),
+        ),
+        (
+            "dilation_and_asymmetric_pads",
+            conv(
+                [1, 2, 8, 40],
+                [3, 2, 2, 3],
+                win([2, 3], [1, 1], [2, 3], [0, 2, 1, 0]),
+                1,
+                4,
+            ),
+        ),
         ("depthwise", conv([1, 6, 7, 33], [6, 1, 3, 3], same3, 6, 5)),
-        ("grouped", conv([2, 6, 5, 19], [4, 3, 1, 3], win([1, 3], [1, 1], [1, 1], [0, 1, 0, 1]), 2, 6)),
-        ("conv1d", conv([1, 3, 1, 100], [4, 3, 1, 5], win([1, 5], [1, 1], [1, 1], [0, 2, 0, 2]), 1, 7)),
-        ("kernel_wider_than_the_input", conv([1, 1, 2, 3], [2, 1, 3, 7], win([3, 7], [1, 1], [1, 1], [2, 4, 2, 4]), 1, 8)),
-        ("pointwise", conv([1, 16, 4, 4], [8, 16, 1, 1], win([1, 1], [1, 1], [1, 1], [0; 4]), 1, 9)),
+        (
+            "grouped",
+            conv(
+                [2, 6, 5, 19],
+                [4, 3, 1, 3],
+                win([1, 3], [1, 1], [1, 1], [0, 1, 0, 1]),
+                2,
+                6,
+            ),
+        ),
+        (
+            "conv1d",
+            conv(
+                [1, 3, 1, 100],
+                [4, 3, 1, 5],
+                win([1, 5], [1, 1], [1, 1], [0, 2, 0, 2]),
+                1,
+                7,
+            ),
+        ),
+        (
+            "kernel_wider_than_the_input",
+            conv(
+                [1, 1, 2, 3],
+                [2, 1, 3, 7],
+                win([3, 7], [1, 1], [1, 1], [2, 4, 2, 4]),
+                1,
+                8,
+            ),
+        ),
+        (
+            "pointwise",
+            conv(
+                [1, 16, 4, 4],
+                [8, 16, 1, 1],
+                win([1, 1], [1, 1], [1, 1], [0; 4]),
+                1,
+                9,
+            ),
+        ),
     ];
     for x_zp in [-128, 127] {
         let mut c = conv([1, 3, 6, 21], [4, 3, 3, 3], same3, 1, 10);
         c.x_zp = x_zp;
-        c.x = c.x.iter().map(|&v| if v >= 0 { 127 } else { -128 }).collect();
-        c.w = c.w.iter().map(|&v| if v >= 0 { 127 } else { -128 }).collect();
+        c.x =
+            c.x.iter()
+                .map(|&v| if v >= 0 { 127 } else { -128 })
+                .collect();
+        c.w =
+            c.w.iter()
+                .map(|&v| if v >= 0 { 127 } else { -128 })
+                .collect();
         c.rq = vec![i32::MAX, 0];
         cases.push(("zero_points_at_the_extremes_saturating", c));
     }
@@ -505,7 +702,10 @@ fn to_f32(c: &ConvCase) -> ConvF32Case {
         xs: c.xs,
         w: c.w.iter().map(|&v| f32::from(v) / 29.0).collect(),
         ws: c.ws,
-        bias: c.bias.as_ref().map(|b| b.iter().map(|&v| v as f32 / 1000.0).collect()),
+        bias: c
+            .bias
+            .as_ref()
+            .map(|b| b.iter().map(|&v| v as f32 / 1000.0).collect()),
         win: c.win,
         groups: c.groups,
         act: (-3.0, 3.0),
@@ -625,7 +825,14 @@ fn best_implementation_matches_the_target() {
     };
     assert_eq!(best.name, expected);
     for name in fast::NAMES {
-        println!("{name}: {}", if fast::implementation(name).is_some() { "available" } else { "not available" });
+        println!(
+            "{name}: {}",
+            if fast::implementation(name).is_some() {
+                "available"
+            } else {
+                "not available"
+            }
+        );
     }
     assert!(fast::implementation("no-such-kernels").is_none());
 }

@@ -274,6 +274,15 @@ pub enum Op {
     TreeEnsemble { aggregate: Aggregate, post: PostTransform },
     /// ONNX-ML Normalizer over the last axis (f32).
     Normalize { norm: Norm },
+    /// Strided slice with static bounds (ONNX Slice, tract Downsample), any dtype: output
+    /// element `i` along axis `d` is input element `starts[d] + i * steps[d]` (steps may
+    /// be negative, never 0). The output shape is the output tensor's; the loader checks
+    /// every read index lies inside the input.
+    Slice { starts: HVec<i32, MAX_RANK>, steps: HVec<i32, MAX_RANK> },
+    /// Local response normalization across channels (axis 1, f32, ONNX LRN):
+    /// `y = x / (bias + alpha / size * sum_{c' in window} x[c']^2)^beta`, window
+    /// `[c - (size-1)/2, c + size/2]` clipped to the channels.
+    Lrn { size: u32, alpha: f32, beta: f32, bias: f32 },
 }
 
 /// Post transform of ONNX-ML linear and tree-ensemble models, applied per row.
@@ -340,6 +349,8 @@ impl Op {
             Op::Linear { .. } => "Linear",
             Op::TreeEnsemble { .. } => "TreeEnsemble",
             Op::Normalize { .. } => "Normalize",
+            Op::Slice { .. } => "Slice",
+            Op::Lrn { .. } => "Lrn",
         }
     }
 }

@@ -34,7 +34,10 @@ unsafe fn load16_minus(p: *const i8, zp: int16x8_t) -> (int16x8_t, int16x8_t) {
     // SAFETY: caller's contract (16 readable bytes).
     unsafe {
         let v = vld1q_s8(p);
-        (vsubq_s16(vmovl_s8(vget_low_s8(v)), zp), vsubq_s16(vmovl_high_s8(v), zp))
+        (
+            vsubq_s16(vmovl_s8(vget_low_s8(v)), zp),
+            vsubq_s16(vmovl_high_s8(v), zp),
+        )
     }
 }
 
@@ -190,7 +193,10 @@ impl Lanes for Neon {
             let mut hi = [vdupq_n_f32(0.0); 4];
             let mut i = 0;
             while i < body {
-                let (x0, x1) = (vld1q_f32(x.as_ptr().add(i)), vld1q_f32(x.as_ptr().add(i + 4)));
+                let (x0, x1) = (
+                    vld1q_f32(x.as_ptr().add(i)),
+                    vld1q_f32(x.as_ptr().add(i + 4)),
+                );
                 for r in 0..4 {
                     let p = w[r].as_ptr().add(i);
                     lo[r] = vaddq_f32(lo[r], vmulq_f32(x0, vld1q_f32(p)));

@@ -173,12 +173,24 @@ impl Axis {
     /// The axis, if every position `o * stride + k * dilation + len` for `o < out`,
     /// `k < kernel` fits in usize (the reference computes `o * stride + k * dilation`
     /// in usize; this keeps both computations identical and overflow-free).
-    fn new(len: usize, stride: u32, dilation: u32, pad: u32, out: usize, kernel: usize) -> Option<Self> {
+    fn new(
+        len: usize,
+        stride: u32,
+        dilation: u32,
+        pad: u32,
+        out: usize,
+        kernel: usize,
+    ) -> Option<Self> {
         let (stride, dilation, pad) = (stride as usize, dilation as usize, pad as usize);
         let last = mul(out.saturating_sub(1), stride)?
             .checked_add(mul(kernel.saturating_sub(1), dilation)?)?;
         last.checked_add(len)?.checked_add(pad)?;
-        Some(Axis { len, stride, dilation, pad })
+        Some(Axis {
+            len,
+            stride,
+            dilation,
+            pad,
+        })
     }
 
     /// Input index of tap `k` at output `o`, `None` in the padding.
@@ -265,7 +277,21 @@ impl Conv {
         }
         let ah = Axis::new(h, win.stride[0], win.dilation[0], win.pads[0], oh, kh)?;
         let aw = Axis::new(wd, win.stride[1], win.dilation[1], win.pads[1], ow, kw)?;
-        Some(Conv { n, c, plane, wd, m, cg, kh, kw, m_per_group, oh, ow, ah, aw })
+        Some(Conv {
+            n,
+            c,
+            plane,
+            wd,
+            m,
+            cg,
+            kh,
+            kw,
+            m_per_group,
+            oh,
+            ow,
+            ah,
+            aw,
+        })
     }
 
     /// Calls `f(b, oc, count, oy, t0, t1)` for every tile `t0..t1` (at most [`TILE`]
@@ -273,7 +299,11 @@ impl Conv {
     /// `oc..oc + count` at once: 4 when `block` is set and the four channels belong to
     /// the same group (they read the same input), else 1.
     #[inline(always)]
-    fn for_each_tile(&self, block: bool, mut f: impl FnMut(usize, usize, usize, usize, usize, usize)) {
+    fn for_each_tile(
+        &self,
+        block: bool,
+        mut f: impl FnMut(usize, usize, usize, usize, usize, usize),
+    ) {
         for b in 0..self.n {
             let mut oc = 0;
             while oc < self.m {
@@ -313,7 +343,9 @@ impl Conv {
             let plane = (b * self.c + g * self.cg + ci) * self.plane;
             let kernel = (oc * self.cg + ci) * self.kh;
             for ky in 0..self.kh {
-                let Some(iy) = self.ah.tap(oy, ky) else { continue };
+                let Some(iy) = self.ah.tap(oy, ky) else {
+                    continue;
+                };
                 let row = plane + iy * self.wd;
                 for kx in 0..self.kw {
                     let (lo, hi, ix) = self.aw.span(kx, t0, t1);
@@ -352,7 +384,17 @@ pub(crate) fn int8_conv2d<L: Lanes>(
     y: &mut [i8],
     ys: [usize; 4],
 ) {
-    let geom = Conv::new(xs, x.len(), ws, w.len(), bias.map(<[i32]>::len), win, groups, ys, y.len());
+    let geom = Conv::new(
+        xs,
+        x.len(),
+        ws,
+        w.len(),
+        bias.map(<[i32]>::len),
+        win,
+        groups,
+        ys,
+        y.len(),
+    );
     let Some(cv) = geom.filter(|_| (-128..=127).contains(&x_zp)) else {
         return ri::conv2d(
             x, xs, x_zp, w, ws, bias, win, groups, rq, out_zp, act_min, act_max, y, ys,
@@ -371,7 +413,12 @@ pub(crate) fn int8_conv2d<L: Lanes>(
             let [a0, a1, a2, a3] = &mut tiles;
             cv.taps(b, oc, oy, t0, t1, |xo, wi, lo, hi| {
                 let wv = [w[wi], w[wi + kvol], w[wi + 2 * kvol], w[wi + 3 * kvol]];
-                let acc = [&mut a0[lo..hi], &mut a1[lo..hi], &mut a2[lo..hi], &mut a3[lo..hi]];
+                let acc = [
+                    &mut a0[lo..hi],
+                    &mut a1[lo..hi],
+                    &mut a2[lo..hi],
+                    &mut a3[lo..hi],
+                ];
                 if stride == 1 {
                     l.axpy4_i8(acc, &x[xo..xo + (hi - lo)], x_zp, wv);
                 } else {
@@ -431,7 +478,17 @@ pub(crate) fn f32_conv2d<L: Lanes>(
     y: &mut [f32],
     ys: [usize; 4],
 ) {
-    let geom = Conv::new(xs, x.len(), ws, w.len(), bias.map(<[f32]>::len), win, groups, ys, y.len());
+    let geom = Conv::new(
+        xs,
+        x.len(),
+        ws,
+        w.len(),
+        bias.map(<[f32]>::len),
+        win,
+        groups,
+        ys,
+        y.len(),
+    );
     let Some(cv) = geom else {
         return rf::conv2d(x, xs, w, ws, bias, win, groups, act, y, ys);
     };

@@ -30,39 +30,63 @@
 //!   `γ(K) · Σ|x_k·w_k|` of the exact sum (`γ(K) = K·u/(1 − K·u)`, `u = 2^-24`), so
 //!   they differ by at most `2·γ(K) · Σ|x_k·w_k|` before the bias; adding the bias and
 //!   clamping adds at most one rounding of the result each (`tests/kernels_opt.rs`
-//!   checks `|opt − ref| <= 2·γ(K+1)·(Σ|x_k·w_k| + |bias|)`). NaN and infinities
-//!   propagate as in the reference, except that the sign of a NaN may differ.
+//!   checks `|opt − ref| <= 2·γ(K+1)·(Σ|x_k·w_k| + |bias|)`). The bound covers
+//!   finite sums: where a partial sum overflows, one order may give ±inf and the
+//!   other a finite value or NaN.
+//!
+//! All implementations (portable, AVX2, NEON, SIMD128) use this same grouping, so
+//! they agree with each other bit for bit; only the reference's order differs.
 //!
 //! # Cost
-//! No allocation; the convolutions use a 64-entry accumulator tile on the stack
-//! (256 bytes).
+//! No allocation. The int8 convolution keeps four 64-entry i32 accumulator tiles on
+//! the stack (1 KiB; four output channels of one group share each input row), the f32
+//! convolution one 64-entry f32 tile (256 bytes).
 
 use crate::format::types::Window;
 
-use super::portable;
 #[cfg(target_arch = "aarch64")]
 use super::aarch64;
+use super::portable;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 use super::wasm32;
 #[cfg(target_arch = "x86_64")]
 use super::x86_64;
 
 /// Signature of [`super::int8::fully_connected`].
-pub type Int8FullyConnected = fn(
-    &[i8], i32, &[i8], Option<&[i32]>, usize, usize, usize, &[i32], i32, i32, i32, &mut [i8],
-);
+pub type Int8FullyConnected =
+    fn(&[i8], i32, &[i8], Option<&[i32]>, usize, usize, usize, &[i32], i32, i32, i32, &mut [i8]);
 /// Signature of [`super::int8::conv2d`].
 pub type Int8Conv2d = fn(
-    &[i8], [usize; 4], i32, &[i8], [usize; 4], Option<&[i32]>, &Window, usize, &[i32],
-    i32, i32, i32, &mut [i8], [usize; 4],
+    &[i8],
+    [usize; 4],
+    i32,
+    &[i8],
+    [usize; 4],
+    Option<&[i32]>,
+    &Window,
+    usize,
+    &[i32],
+    i32,
+    i32,
+    i32,
+    &mut [i8],
+    [usize; 4],
 );
 /// Signature of [`super::f32::fully_connected`].
 pub type F32FullyConnected =
     fn(&[f32], &[f32], Option<&[f32]>, usize, usize, usize, (f32, f32), &mut [f32]);
 /// Signature of [`super::f32::conv2d`].
 pub type F32Conv2d = fn(
-    &[f32], [usize; 4], &[f32], [usize; 4], Option<&[f32]>, &Window, usize, (f32, f32),
-    &mut [f32], [usize; 4],
+    &[f32],
+    [usize; 4],
+    &[f32],
+    [usize; 4],
+    Option<&[f32]>,
+    &Window,
+    usize,
+    (f32, f32),
+    &mut [f32],
+    [usize; 4],
 );
 
 /// One set of kernels (see [`implementation`]).
@@ -119,7 +143,7 @@ pub fn best() -> Implementation {
         .iter()
         .rev()
         .find_map(|n| implementation(n))
-        .unwrap_or_else(|| from_portable())
+        .unwrap_or_else(from_portable)
 }
 
 fn from_portable() -> Implementation {
@@ -132,18 +156,18 @@ fn from_portable() -> Implementation {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-use x86_64 as target;
 #[cfg(target_arch = "aarch64")]
 use aarch64 as target;
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-use wasm32 as target;
 #[cfg(not(any(
     target_arch = "x86_64",
     target_arch = "aarch64",
     all(target_arch = "wasm32", target_feature = "simd128")
 )))]
 use portable as target;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+use wasm32 as target;
+#[cfg(target_arch = "x86_64")]
+use x86_64 as target;
 
 /// [`super::int8::fully_connected`], optimized for the target (identical bytes).
 #[allow(clippy::too_many_arguments)]
@@ -162,7 +186,9 @@ pub fn int8_fully_connected(
     act_max: i32,
     y: &mut [i8],
 ) {
-    target::int8_fully_connected(x, x_zp, w, bias, batch, k, n, rq, out_zp, act_min, act_max, y)
+    target::int8_fully_connected(
+        x, x_zp, w, bias, batch, k, n, rq, out_zp, act_min, act_max, y,
+    )
 }
 
 /// [`super::int8::conv2d`], optimized for the target (identical bytes).

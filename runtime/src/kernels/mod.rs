@@ -20,8 +20,8 @@
 //!   parameter values alone.
 //! - int8 kernels are bit-exact contracts: an optimized kernel must produce identical
 //!   bytes. f32 kernels accumulate in f32 in the documented order; optimized float
-//!   kernels may reorder and must agree within the documented bound of the test suite
-//!   (`tests/kernels_f32.rs`).
+//!   kernels may reorder and must agree within a documented bound (see [`fast`],
+//!   tested by `tests/kernels_opt.rs`).
 //!
 //! # Layout for optimized kernels
 //! The reference implementations live in `reference/`. [`fast`] dispatches to the
@@ -33,14 +33,14 @@
 //! the reference (int8: identical bytes); `benches/kernels.rs` measures them.
 mod reference;
 
-pub use reference::{f32, fixed, generic, int8};
+pub use reference::{extra, f32, fixed, generic, int8};
 
 pub mod fast;
 
-mod driver;
-mod portable;
 #[cfg(target_arch = "aarch64")]
 mod aarch64;
+mod driver;
+mod portable;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod wasm32;
 #[cfg(target_arch = "x86_64")]

@@ -15,7 +15,12 @@ const F32_LANES: usize = 8;
 
 #[inline(always)]
 fn sum_lanes(acc: [f32; F32_LANES]) -> f32 {
-    let a = [acc[0] + acc[4], acc[1] + acc[5], acc[2] + acc[6], acc[3] + acc[7]];
+    let a = [
+        acc[0] + acc[4],
+        acc[1] + acc[5],
+        acc[2] + acc[6],
+        acc[3] + acc[7],
+    ];
     (a[0] + a[2]) + (a[1] + a[3])
 }
 

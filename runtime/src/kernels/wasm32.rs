@@ -69,7 +69,10 @@ unsafe fn add_widened(a: *mut i32, p: v128) {
     // SAFETY: caller's contract (8 i32 at `a`; wasm loads need no alignment).
     unsafe {
         v128_store(a, i32x4_add(v128_load(a), i32x4_extend_low_i16x8(p)));
-        v128_store(a.add(1), i32x4_add(v128_load(a.add(1)), i32x4_extend_high_i16x8(p)));
+        v128_store(
+            a.add(1),
+            i32x4_add(v128_load(a.add(1)), i32x4_extend_high_i16x8(p)),
+        );
     }
 }
 

@@ -163,13 +163,19 @@ impl Lanes for Avx2 {
             let (xp, ap) = (x.as_ptr(), acc.as_mut_ptr());
             while i + 16 <= len {
                 // |x - zp| <= 255 and |w| <= 128: the i16 product is exact.
-                add_widened(ap.add(i), _mm256_mullo_epi16(load16_minus(xp.add(i), zpv), wv));
+                add_widened(
+                    ap.add(i),
+                    _mm256_mullo_epi16(load16_minus(xp.add(i), zpv), wv),
+                );
                 i += 16;
             }
             if i + 8 <= len {
                 let xv = _mm256_cvtepi8_epi32(_mm_loadl_epi64(xp.add(i).cast()));
                 let xv = _mm256_sub_epi32(xv, _mm256_set1_epi32(zp));
-                add8(ap.add(i), _mm256_mullo_epi32(xv, _mm256_set1_epi32(i32::from(w))));
+                add8(
+                    ap.add(i),
+                    _mm256_mullo_epi32(xv, _mm256_set1_epi32(i32::from(w))),
+                );
                 i += 8;
             }
         }
@@ -198,7 +204,10 @@ impl Lanes for Avx2 {
                 let xv = _mm256_cvtepi8_epi32(_mm_loadl_epi64(xp.add(i).cast()));
                 let xv = _mm256_sub_epi32(xv, _mm256_set1_epi32(zp));
                 for (a, &w) in ap.iter().zip(&w) {
-                    add8(a.add(i), _mm256_mullo_epi32(xv, _mm256_set1_epi32(i32::from(w))));
+                    add8(
+                        a.add(i),
+                        _mm256_mullo_epi32(xv, _mm256_set1_epi32(i32::from(w))),
+                    );
                 }
                 i += 8;
             }
