@@ -1,0 +1,71 @@
+//! Helpers shared by the integration tests: locating the workspace and the target
+//! directory, running nested cargo commands, writing the runtime's fixtures.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The cargo that runs this test.
+pub fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(workspace());
+    c
+}
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// `target/<profile>` of this test binary (which lives in `target/<profile>/deps/`).
+pub fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("test binary in target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// Panics with the command's output unless it succeeded.
+pub fn check(what: &str, out: Output) -> Output {
+    if !out.status.success() {
+        panic!(
+            "{what} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    out
+}
+
+/// Writes the runtime's fixtures (`cargo run -p ferrite --example fixtures`) into `dir`.
+pub fn fixtures(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut fx = cargo();
+    fx.args([
+        "run",
+        "--quiet",
+        "-p",
+        "ferrite",
+        "--example",
+        "fixtures",
+        "--",
+    ])
+    .arg(dir);
+    check(
+        "cargo run -p ferrite --example fixtures",
+        fx.output().unwrap(),
+    );
+}
+
+/// Whether `program --version` runs.
+pub fn have(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
