@@ -1,0 +1,385 @@
+//! `ferrite convert`: ONNX → `.fer`.
+//!
+//! Pipeline: import (tract: typing, constant folding, declutter) → IR simplification
+//! (activation and bias folding) → f32 model → for int8, calibration of every
+//! activation by running the f32 model with the runtime itself → the model in the
+//! requested precision → float-vs-quantized agreement → golden vectors (the runtime's
+//! own outputs) → provenance. The result is loaded back with `Model::load` and its
+//! golden vectors checked before it is returned.
+
+use crate::data::Dataset;
+use crate::emit::{self, Int8Options, Precision as EmitPrecision};
+
+use crate::error::{Error, Result};
+use crate::import::{self, ImportOptions};
+use crate::ir::Graph;
+use crate::quant::{CalibrationMethod, Observer, Ranges};
+use crate::run::{argmax, check_rows, infer};
+use ferrite::format::write::ModelBuilder;
+use ferrite::{AlignedModel, DType, OwnedSession};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+pub use crate::emit::Precision;
+
+/// Everything `convert` can be asked to do.
+#[derive(Clone, Debug)]
+pub struct ConvertOptions {
+    pub precision: Precision,
+    /// Calibration rows (int8: required; otherwise used for golden vectors and the
+    /// f16 agreement check).
+    pub calibration: Option<Dataset>,
+    /// SHA-256 of the calibration file, recorded in the provenance.
+    pub calibration_sha256: Option<String>,
+    pub calibration_method: CalibrationMethod,
+    /// Fixed input shapes (`--input-shape`).
+    pub input_shapes: Vec<(String, Vec<usize>)>,
+    pub name: Option<String>,
+    pub version: Option<String>,
+    pub description: Option<String>,
+    /// Class labels of output 0, in order.
+    pub labels: Vec<String>,
+    /// Name of the source file, recorded in the provenance.
+    pub source_name: Option<String>,
+    /// Golden vectors to store (taken from the first calibration rows).
+    pub golden: usize,
+    /// Show progress bars on stderr (when it is a terminal).
+    pub progress: bool,
+    /// int8 layout choices (weight granularity, int8 graph input).
+    pub int8: Int8Options,
+}
+
+impl Default for ConvertOptions {
+    fn default() -> Self {
+        ConvertOptions {
+            precision: Precision::F32,
+            calibration: None,
+            calibration_sha256: None,
+            calibration_method: CalibrationMethod::MinMax,
+            input_shapes: Vec::new(),
+            name: None,
+            version: None,
+            description: None,
+            labels: Vec::new(),
+            source_name: None,
+            golden: 4,
+            progress: false,
+            int8: Int8Options::default(),
+        }
+    }
+}
+
+/// Float-vs-converted agreement measured at conversion, on the calibration rows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Agreement {
+    pub rows: usize,
+    /// Share of rows with the same arg-max (classifiers; `None` for one output value).
+    pub top1: Option<f64>,
+    pub max_abs_error: f32,
+    pub mean_abs_error: f32,
+}
+
+/// What `convert` produced.
+#[derive(Clone, Debug)]
+pub struct ConvertReport {
+    /// The `.fer` file.
+    pub bytes: Vec<u8>,
+    pub precision: Precision,
+    pub ops: usize,
+    pub arena_bytes: usize,
+    pub parameter_bytes: usize,
+    pub source_sha256: String,
+    pub agreement: Option<Agreement>,
+    /// IR ops that an int8 model runs in f32 (between Dequantize and Quantize).
+    pub float_ops: Vec<String>,
+    pub golden: usize,
+}
+
+/// SHA-256 as lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Converts the ONNX file at `path` (see [`convert`]).
+pub fn convert_file(path: &Path, opts: &ConvertOptions) -> Result<ConvertReport> {
+    let bytes = crate::error::read_file(path)?;
+    let mut opts = opts.clone();
+    if opts.source_name.is_none() {
+        opts.source_name = path.file_name().map(|f| f.to_string_lossy().to_string());
+    }
+    if opts.name.is_none() {
+        opts.name = path.file_stem().map(|f| f.to_string_lossy().to_string());
+    }
+    convert(&bytes, &opts)
+}
+
+/// Converts ONNX bytes to a `.fer` model.
+pub fn convert(onnx: &[u8], opts: &ConvertOptions) -> Result<ConvertReport> {
+    if crate::onnxml::is_onnxml(onnx) {
+        return crate::onnxml::convert::convert_report(onnx, opts, None);
+    }
+    let graph = import::onnx(
+        onnx,
+        &ImportOptions {
+            input_shapes: opts.input_shapes.clone(),
+        },
+    )?;
+    convert_graph(&graph, onnx, opts)
+}
+
+/// The IR of an ONNX model after import and simplification (for tests and tools).
+pub fn import_graph(onnx: &[u8], input_shapes: &[(String, Vec<usize>)]) -> Result<Graph> {
+    import::onnx(
+        onnx,
+        &ImportOptions {
+            input_shapes: input_shapes.to_vec(),
+        },
+    )
+}
+
+/// Converts an imported graph; `source` is hashed for the provenance.
+pub fn convert_graph(graph: &Graph, source: &[u8], opts: &ConvertOptions) -> Result<ConvertReport> {
+    let name = opts.name.clone().unwrap_or_else(|| "model".into());
+    let f32_bytes = emit::emit(graph, EmitPrecision::F32, None, &name)?
+        .builder
+        .finish()?;
+    let data = opts.calibration.as_ref();
+    if let Some(d) = data {
+        let a = AlignedModel::new(&f32_bytes);
+        check_rows(&a.model()?, d)?;
+    }
+    let ranges = match (opts.precision, data) {
+        (Precision::Int8, Some(d)) => Some(calibrate(graph, &f32_bytes, d, opts.calibration_method, opts.progress)?),
+        (Precision::Int8, None) if graph.tensors.iter().any(|t| t.qhint.is_some()) => {
+            Some(Ranges { ranges: vec![None; graph.tensors.len()] })
+        }
+        (Precision::Int8, None) => {
+            return Err(Error::Usage(
+                "--precision int8 needs calibration data: add --calibration DATA (CSV, .npy or JSON rows of model inputs)".into(),
+            ))
+        }
+        _ => None,
+    };
+    let emitted = emit::emit_with(graph, opts.precision, ranges.as_ref(), &name, opts.int8)?;
+    let (mut b, float_ops) = (emitted.builder, emitted.float_ops);
+    b.version = opts.version.clone().unwrap_or_else(|| "0.1.0".into());
+    b.description = opts.description.clone().unwrap_or_default();
+    b.labels = opts.labels.clone();
+    let agreement = match (opts.precision, data) {
+        (Precision::F32, _) | (_, None) => None,
+        (_, Some(d)) => Some(measure_agreement(&f32_bytes, &b.finish()?, d)?),
+    };
+    let mut props: Vec<(String, String)> = vec![
+        ("source_sha256".into(), sha256_hex(source)),
+        ("precision".into(), opts.precision.name().into()),
+    ];
+    if let Some(s) = &opts.source_name {
+        props.push(("source".into(), s.clone()));
+    }
+    if let Some(d) = data {
+        if let Some(h) = &opts.calibration_sha256 {
+            props.push(("calibration_sha256".into(), h.clone()));
+        }
+        props.push(("calibration_rows".into(), d.rows.to_string()));
+        if opts.precision == Precision::Int8 {
+            props.push((
+                "calibration_method".into(),
+                opts.calibration_method.name().into(),
+            ));
+        }
+    }
+    if let Some(a) = &agreement {
+        if let Some(t) = a.top1 {
+            props.push(("agreement_top1".into(), format!("{t:.4}")));
+        }
+        props.push((
+            "agreement_max_abs_error".into(),
+            format!("{:.3e}", a.max_abs_error),
+        ));
+    }
+    b.properties = props;
+    let golden = add_golden(&mut b, graph, data, opts.golden)?;
+    let bytes = b.finish()?;
+    // Load it back: the runtime validates everything, and the golden vectors must hold.
+    let aligned = AlignedModel::new(&bytes);
+    let model = aligned.model()?;
+    let mut owned = OwnedSession::new(&model);
+    let mut s = owned.session();
+    for g in 0..model.num_golden() {
+        s.check_golden(g)?;
+    }
+    Ok(ConvertReport {
+        precision: opts.precision,
+        ops: model.num_ops() as usize,
+        arena_bytes: model.arena_size(),
+        parameter_bytes: model.parameter_bytes(),
+        source_sha256: sha256_hex(source),
+        agreement,
+        float_ops,
+        golden,
+        bytes,
+    })
+}
+
+/// Runs the f32 model over the calibration rows and records every activation range.
+pub fn calibrate(
+    graph: &Graph,
+    f32_bytes: &[u8],
+    data: &Dataset,
+    method: CalibrationMethod,
+    progress: bool,
+) -> Result<Ranges> {
+    let aligned = AlignedModel::new(f32_bytes);
+    let model = aligned.model()?;
+    if model.num_ops() as usize != graph.nodes.len() {
+        return Err(Error::Other(
+            "internal: the f32 model does not map 1:1 to the IR".into(),
+        ));
+    }
+    let mut obs = Observer::new(graph.tensors.len(), method);
+    let passes = obs.passes();
+    let bar = progress_bar(
+        progress,
+        (data.rows * passes as usize) as u64,
+        "calibrating",
+    );
+    let mut owned = OwnedSession::new(&model);
+    let mut s = owned.session();
+    let input = graph.inputs[0];
+    for p in 0..passes {
+        obs.begin_pass(p);
+        for row in data.iter_rows() {
+            s.set_input_f32(0, row)?;
+            obs.observe(input, row);
+            let mut err = None;
+            s.run_observed(|op, def, bytes| {
+                let t = graph.nodes[op as usize].output;
+                if def.dtype == DType::F32 {
+                    match bytemuck::try_cast_slice::<u8, f32>(bytes) {
+                        Ok(v) => obs.observe(t, v),
+                        Err(_) => err = Some(Error::Other("internal: misaligned tensor".into())),
+                    }
+                }
+            })?;
+            if let Some(e) = err {
+                return Err(e);
+            }
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    Ok(obs.finish())
+}
+
+fn progress_bar(enabled: bool, len: u64, msg: &'static str) -> indicatif::ProgressBar {
+    if !enabled {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} rows ({eta})")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(msg);
+    bar
+}
+
+/// Compares the float and converted models on the rows of `data`.
+pub fn measure_agreement(f32_bytes: &[u8], conv_bytes: &[u8], data: &Dataset) -> Result<Agreement> {
+    let fa = AlignedModel::new(f32_bytes);
+    let fm = fa.model()?;
+    let ca = AlignedModel::new(conv_bytes);
+    let cm = ca.model()?;
+    let mut fo = OwnedSession::new(&fm);
+    let mut co = OwnedSession::new(&cm);
+    let (mut fs, mut cs) = (fo.session(), co.session());
+    let (mut same, mut max, mut sum, mut count) = (0usize, 0f32, 0f64, 0usize);
+    let mut classifier = false;
+    for row in data.iter_rows() {
+        let a = infer(&fm, &mut fs, row)?;
+        let b = infer(&cm, &mut cs, row)?;
+        classifier = a.len() > 1;
+        if argmax(&a) == argmax(&b) {
+            same += 1;
+        }
+        for (x, y) in a.iter().zip(&b) {
+            let d = (x - y).abs();
+            max = max.max(d);
+            sum += d as f64;
+            count += 1;
+        }
+    }
+    Ok(Agreement {
+        rows: data.rows,
+        top1: classifier.then(|| same as f64 / data.rows.max(1) as f64),
+        max_abs_error: max,
+        mean_abs_error: (sum / count.max(1) as f64) as f32,
+    })
+}
+
+/// Deterministic pseudo-random inputs in [-1, 1) when no data was given.
+fn synthetic_rows(n: usize, width: usize) -> Vec<Vec<f32>> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..n)
+        .map(|_| {
+            (0..width)
+                .map(|_| {
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Stores up to `n` golden vectors: the model's own output bytes for the first rows.
+fn add_golden(
+    b: &mut ModelBuilder,
+    graph: &Graph,
+    data: Option<&Dataset>,
+    n: usize,
+) -> Result<usize> {
+    b.clear_golden();
+    if n == 0 || graph.inputs.len() != 1 {
+        return Ok(0);
+    }
+    let width = graph.tensors[graph.inputs[0]].elements();
+    let rows: Vec<Vec<f32>> = match data {
+        Some(d) => d.iter_rows().take(n).map(|r| r.to_vec()).collect(),
+        None => synthetic_rows(n, width),
+    };
+    let bytes = b.finish()?;
+    let aligned = AlignedModel::new(&bytes);
+    let model = aligned.model()?;
+    let mut owned = OwnedSession::new(&model);
+    let mut s = owned.session();
+    let mut vectors = Vec::new();
+    for row in &rows {
+        s.set_input_f32(0, row)?;
+        s.run()?;
+        let def = model.input(0)?;
+        let input: Vec<u8> = match (def.dtype, def.quant) {
+            (DType::I8, ferrite::Quant::PerTensor { scale, zero_point }) => {
+                let mut q = vec![0i8; row.len()];
+                ferrite::kernels::f32::quantize_i8(row, scale, zero_point, &mut q);
+                q.iter().map(|&v| v as u8).collect()
+            }
+            _ => row.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        };
+        let outputs = (0..model.num_outputs())
+            .map(|i| s.output_bytes(i).map(|o| o.to_vec()))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        vectors.push((vec![input], outputs));
+    }
+    let count = vectors.len();
+    for (i, o) in vectors {
+        b.add_golden(i, o);
+    }
+    Ok(count)
+}

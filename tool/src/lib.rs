@@ -1,0 +1,46 @@
+//! # ferrite-tool — the host side of ferrite
+//!
+//! Converts ONNX models to `.fer` files (f32, f16 or int8), and validates, inspects,
+//! runs and benchmarks them. The `ferrite` binary is a thin command-line layer over
+//! these modules; tests and the conformance harness call them directly.
+//!
+//! | module | role |
+//! |---|---|
+//! | [`import`] | source formats → IR (ONNX through tract; ONNX-ML next to it) |
+//! | [`ir`] | the converter's graph of ferrite ops, and its simplifications |
+//! | [`emit`] | IR → `.fer` bytes in f32, f16 or int8 |
+//! | [`quant`] | calibration and int8 parameter arithmetic |
+//! | [`convert`] | the `convert` pipeline: import, emit, calibrate, golden vectors, provenance |
+//! | [`reference`] | tract as the float reference |
+//! | [`validate`], [`inspect`], [`bench`], [`run`] | the other commands |
+//! | [`data`] | CSV / `.npy` / JSON data files |
+//! | [`onnxml`] | ONNX-ML (scikit-learn) import, `FEATURES.toml`, `ferrite preprocess` |
+
+// A host tool: std is the point, the workspace's no_std lints do not apply.
+#![allow(clippy::std_instead_of_core, clippy::alloc_instead_of_core)]
+
+pub mod bench;
+pub mod convert;
+pub mod data;
+pub mod emit;
+pub mod error;
+pub mod import;
+pub mod inspect;
+pub mod ir;
+pub mod onnxml;
+pub mod quant;
+pub mod quickstart;
+pub mod reference;
+pub mod run;
+pub mod validate;
+
+pub use convert::{convert, ConvertOptions, ConvertReport, Precision};
+pub use error::{Error, Result};
+
+/// Version of this tool, recorded in every model it writes.
+pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// `producer` string written into models.
+pub fn producer() -> String {
+    format!("ferrite-tool {TOOL_VERSION}")
+}

@@ -1,0 +1,295 @@
+//! The `ferrite` binary end to end: every command, and bad inputs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn ferrite(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ferrite"))
+        .args(args)
+        .output()
+        .expect("run ferrite")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn ex(p: &str) -> String {
+    root().join("examples/digits").join(p).display().to_string()
+}
+
+fn tmp(name: &str) -> String {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ferrite-cli");
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name).display().to_string()
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = ferrite(args);
+    assert!(o.status.success(), "ferrite {args:?} failed: {}", text(&o));
+    text(&o)
+}
+
+#[test]
+fn every_command_has_help_with_an_example() {
+    for cmd in [
+        "convert",
+        "run",
+        "validate",
+        "inspect",
+        "bench",
+        "quickstart",
+    ] {
+        let out = ok(&[cmd, "--help"]);
+        assert!(out.contains("Example"), "{cmd}: {out}");
+    }
+}
+
+#[test]
+fn convert_inspect_run_validate_bench() {
+    let fer = tmp("digits-int8.fer");
+    let out = ok(&[
+        "convert",
+        &ex("digits_mlp.onnx"),
+        "-o",
+        &fer,
+        "--precision",
+        "int8",
+        "--calibration",
+        &ex("calib.csv"),
+        "--labels",
+        "0,1,2,3,4,5,6,7,8,9",
+        "--name",
+        "digits",
+        "--version",
+        "2.0.0",
+    ]);
+    assert!(out.contains("int8") && out.contains("agreement"), "{out}");
+
+    let out = ok(&["inspect", &fer]);
+    assert!(
+        out.contains("digits 2.0.0")
+            && out.contains("FullyConnected")
+            && out.contains("source_sha256"),
+        "{out}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&ok(&["inspect", &fer, "--json"])).unwrap();
+    assert_eq!(json["properties"]["precision"], "int8");
+    assert_eq!(json["labels"].as_array().unwrap().len(), 10);
+
+    let scores = tmp("scores.csv");
+    ok(&["run", &fer, "--input", &ex("test.csv"), "--output", &scores]);
+    let csv = std::fs::read_to_string(&scores).unwrap();
+    assert_eq!(csv.lines().count(), 361);
+    assert!(csv.starts_with("0,1,2,3,4,5,6,7,8,9\n"), "{}", &csv[..40]);
+    let stdout = ok(&["run", &fer, "--input", &ex("test.csv")]);
+    assert_eq!(stdout.lines().count(), 361);
+
+    let out = ok(&[
+        "validate",
+        &fer,
+        "--reference",
+        &ex("digits_mlp.onnx"),
+        "--data",
+        &ex("test.csv"),
+        "--labels",
+        &ex("test_labels.csv"),
+    ]);
+    assert!(
+        out.contains("PASS") && out.contains("accuracy ferrite"),
+        "{out}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&ok(&[
+        "validate",
+        &fer,
+        "--reference",
+        &ex("digits_mlp.onnx"),
+        "--data",
+        &ex("test.csv"),
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(v["passed"], true);
+    let o = ferrite(&[
+        "validate",
+        &fer,
+        "--reference",
+        &ex("digits_mlp.onnx"),
+        "--data",
+        &ex("test.csv"),
+        "--max-abs-error",
+        "1e-9",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "a breached threshold exits 1: {}",
+        text(&o)
+    );
+    assert!(text(&o).contains("FAIL"));
+    let out = ok(&[
+        "validate",
+        &fer,
+        "--reference",
+        &ex("digits_mlp.onnx"),
+        "--data",
+        &ex("calib.csv"),
+        "--per-layer",
+    ]);
+    assert!(out.contains("per layer"), "{out}");
+
+    let v: serde_json::Value = serde_json::from_str(&ok(&[
+        "bench",
+        &fer,
+        "--reference",
+        &ex("digits_mlp.onnx"),
+        "--iterations",
+        "20",
+        "--json",
+    ]))
+    .unwrap();
+    assert!(v["ferrite"]["median_us"].as_f64().unwrap() > 0.0);
+    assert!(v["speedup_vs_tract"].as_f64().unwrap() > 0.0);
+    assert!(ok(&["bench", &fer, "--iterations", "5"]).contains("ferrite"));
+}
+
+#[test]
+fn data_formats_npy_and_json_run() {
+    let fer = tmp("digits-f32.fer");
+    ok(&["convert", &ex("digits_mlp.onnx"), "-o", &fer]);
+    let json = tmp("rows.json");
+    let row: Vec<String> = (0..64)
+        .map(|i| format!("{}", (i % 16) as f32 / 16.0))
+        .collect();
+    std::fs::write(
+        &json,
+        format!("[[{}],\n [{}]]", row.join(", "), row.join(", ")),
+    )
+    .unwrap();
+    assert_eq!(ok(&["run", &fer, "--input", &json]).lines().count(), 3);
+    let npy = tmp("rows.npy");
+    let mut h = "{'descr': '<f8', 'fortran_order': False, 'shape': (3, 64), }".to_string();
+    while (10 + h.len() + 1) % 64 != 0 {
+        h.push(' ');
+    }
+    h.push('\n');
+    let mut b = b"\x93NUMPY\x01\x00".to_vec();
+    b.extend_from_slice(&(h.len() as u16).to_le_bytes());
+    b.extend_from_slice(h.as_bytes());
+    for i in 0..3 * 64 {
+        b.extend_from_slice(&((i % 7) as f64 / 7.0).to_le_bytes());
+    }
+    std::fs::write(&npy, b).unwrap();
+    assert_eq!(ok(&["run", &fer, "--input", &npy]).lines().count(), 4);
+}
+
+#[test]
+fn bad_inputs_are_clear_errors() {
+    let fer = tmp("digits-f32-bad.fer");
+    ok(&["convert", &ex("digits_mlp.onnx"), "-o", &fer]);
+
+    let o = ferrite(&["convert", "does-not-exist.onnx", "-o", &tmp("x.fer")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("does-not-exist.onnx"), "{}", text(&o));
+
+    let bad = tmp("malformed.csv");
+    let row: Vec<String> = (0..64).map(|_| "0.5".to_string()).collect();
+    let mut broken = row.clone();
+    broken[1] = "x0.5".into();
+    std::fs::write(
+        &bad,
+        format!(
+            "{}\n{}\n{}\n",
+            (0..64)
+                .map(|i| format!("f{i}"))
+                .collect::<Vec<_>>()
+                .join(","),
+            row.join(","),
+            broken.join(",")
+        ),
+    )
+    .unwrap();
+    let o = ferrite(&["run", &fer, "--input", &bad]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("line 3, column 2"), "{}", text(&o));
+
+    let narrow = tmp("narrow.csv");
+    std::fs::write(&narrow, "1,2,3\n4,5,6\n").unwrap();
+    let o = ferrite(&["run", &fer, "--input", &narrow]);
+    assert!(
+        text(&o).contains("rows have 3 values but the model input \"input\" takes 64"),
+        "{}",
+        text(&o)
+    );
+
+    let ragged = tmp("ragged.csv");
+    std::fs::write(&ragged, "1,2,3\n4,5\n").unwrap();
+    let o = ferrite(&["run", &fer, "--input", &ragged]);
+    assert!(
+        text(&o).contains("line 2") && text(&o).contains("expected 3 values, found 2"),
+        "{}",
+        text(&o)
+    );
+
+    let missing = tmp("missing.csv");
+    let mut gap = row.clone();
+    gap[5] = String::new();
+    std::fs::write(&missing, format!("{}\n", gap.join(","))).unwrap();
+    let o = ferrite(&["run", &fer, "--input", &missing]);
+    assert!(text(&o).contains("line 1, column 6"), "{}", text(&o));
+
+    let unsupported = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/unsupported.onnx");
+    let o = ferrite(&[
+        "convert",
+        unsupported.to_str().unwrap(),
+        "-o",
+        &tmp("u.fer"),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let t = text(&o);
+    assert!(
+        t.contains("Sin (node \"sin_node\")") && t.contains("round_node"),
+        "{t}"
+    );
+
+    let o = ferrite(&[
+        "convert",
+        &ex("digits_mlp.onnx"),
+        "-o",
+        &tmp("q.fer"),
+        "--precision",
+        "int8",
+    ]);
+    assert!(text(&o).contains("--calibration"), "{}", text(&o));
+    let o = ferrite(&[
+        "convert",
+        &ex("digits_mlp.onnx"),
+        "-o",
+        &tmp("q.fer"),
+        "--precision",
+        "int4",
+    ]);
+    assert!(text(&o).contains("unknown precision"), "{}", text(&o));
+    let o = ferrite(&["inspect", &ex("calib.csv")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("not a ferrite model"), "{}", text(&o));
+}
+
+#[test]
+fn quickstart_prints_the_summary_table() {
+    let out_dir = tmp("quickstart");
+    let out = ok(&["quickstart", "--out", &out_dir, "--iterations", "10"]);
+    assert!(
+        out.contains("f32") && out.contains("int8") && out.contains("speedup"),
+        "{out}"
+    );
+    assert!(Path::new(&out_dir).join("digits_int8.fer").exists());
+}

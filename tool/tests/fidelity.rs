@@ -1,0 +1,451 @@
+//! Fidelity of converted models against onnxruntime's outputs (committed CSVs) and
+//! against the float model, on the bundled examples and the fixtures in `fixtures/`.
+
+use ferrite::{AlignedModel, OwnedSession};
+use ferrite_tool::convert::{convert, sha256_hex, ConvertOptions, Precision};
+use ferrite_tool::data::Dataset;
+use ferrite_tool::emit::{Int8Options, WeightGranularity};
+use ferrite_tool::quant::CalibrationMethod;
+use ferrite_tool::run::{argmax, run_rows};
+use ferrite_tool::Error;
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn load(p: &Path) -> Dataset {
+    Dataset::load(p).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn bytes(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+struct Example {
+    onnx: Vec<u8>,
+    calib: Dataset,
+    test: Dataset,
+    labels: Vec<usize>,
+    ort: Dataset,
+}
+
+fn example(dir: &str, model: &str) -> Example {
+    let d = root().join("examples").join(dir);
+    Example {
+        onnx: bytes(&d.join(model)),
+        calib: load(&d.join("calib.csv")),
+        test: load(&d.join("test.csv")),
+        labels: load(&d.join("test_labels.csv")).labels().unwrap(),
+        ort: load(&d.join("reference_ort.csv")),
+    }
+}
+
+fn digits() -> Example {
+    example("digits", "digits_mlp.onnx")
+}
+
+fn sensor() -> Example {
+    example("sensor", "sensor_cnn.onnx")
+}
+
+fn opts(precision: Precision, calib: Option<&Dataset>) -> ConvertOptions {
+    ConvertOptions {
+        precision,
+        calibration: calib.cloned(),
+        ..ConvertOptions::default()
+    }
+}
+
+fn max_abs_diff(a: &[Vec<f32>], b: &Dataset) -> f32 {
+    assert_eq!(a.len(), b.rows);
+    a.iter()
+        .zip(b.iter_rows())
+        .flat_map(|(x, y)| x.iter().zip(y).map(|(p, q)| (p - q).abs()))
+        .fold(0.0, f32::max)
+}
+
+fn accuracy(out: &[Vec<f32>], labels: &[usize]) -> f64 {
+    out.iter()
+        .zip(labels)
+        .filter(|(o, &l)| argmax(o) == l)
+        .count() as f64
+        / labels.len() as f64
+}
+
+fn agreement(a: &[Vec<f32>], b: &[Vec<f32>]) -> f64 {
+    a.iter()
+        .zip(b)
+        .filter(|(x, y)| argmax(x) == argmax(y))
+        .count() as f64
+        / a.len() as f64
+}
+
+#[test]
+fn digits_f32_matches_onnxruntime_within_1e4() {
+    let e = digits();
+    let r = convert(&e.onnx, &opts(Precision::F32, Some(&e.calib))).unwrap();
+    let out = run_rows(&r.bytes, &e.test).unwrap();
+    let err = max_abs_diff(&out, &e.ort);
+    println!(
+        "digits f32: max |ferrite - onnxruntime| = {err:e} over {} rows",
+        out.len()
+    );
+    assert!(err <= 1e-4, "{err}");
+    assert_eq!(
+        r.ops, 4,
+        "Gemm+bias+Relu fuse into FullyConnected; reshapes cancel"
+    );
+}
+
+#[test]
+fn sensor_cnn_f32_matches_onnxruntime_within_1e4() {
+    let e = sensor();
+    let r = convert(&e.onnx, &opts(Precision::F32, Some(&e.calib))).unwrap();
+    let out = run_rows(&r.bytes, &e.test).unwrap();
+    let err = max_abs_diff(&out, &e.ort);
+    println!(
+        "sensor f32: max |ferrite - onnxruntime| = {err:e} over {} rows",
+        out.len()
+    );
+    assert!(err <= 1e-4, "{err}");
+}
+
+#[test]
+fn op_fixtures_f32_match_onnxruntime() {
+    for name in ["ops_f32", "conv1d_f32"] {
+        let onnx = bytes(&fixture(&format!("{name}.onnx")));
+        let input = load(&fixture(&format!("{name}_input.csv")));
+        let ort = load(&fixture(&format!("{name}_ort.csv")));
+        let r = convert(&onnx, &ConvertOptions::default()).unwrap();
+        let out = run_rows(&r.bytes, &input).unwrap();
+        let err = max_abs_diff(&out, &ort);
+        println!("{name}: max |ferrite - onnxruntime| = {err:e}");
+        assert!(err <= 1e-5, "{name}: {err}");
+    }
+}
+
+#[test]
+fn op_fixtures_int8_run_every_op_and_agree_with_float() {
+    for name in ["ops_f32", "conv1d_f32"] {
+        let onnx = bytes(&fixture(&format!("{name}.onnx")));
+        let input = load(&fixture(&format!("{name}_input.csv")));
+        let f = convert(&onnx, &ConvertOptions::default()).unwrap();
+        let q = convert(&onnx, &opts(Precision::Int8, Some(&input))).unwrap();
+        let fo = run_rows(&f.bytes, &input).unwrap();
+        let qo = run_rows(&q.bytes, &input).unwrap();
+        let err = fo
+            .iter()
+            .zip(&qo)
+            .flat_map(|(a, b)| a.iter().zip(b).map(|(x, y)| (x - y).abs()))
+            .fold(0f32, f32::max);
+        println!(
+            "{name} int8: max |int8 - f32| = {err:e}; ops kept in f32: {:?}",
+            q.float_ops
+        );
+        assert!(err <= 0.05, "{name}: {err}");
+        assert_eq!(agreement(&fo, &qo), 1.0, "{name}");
+    }
+}
+
+fn check_int8(e: &Example, method: CalibrationMethod, what: &str) {
+    let f = convert(&e.onnx, &opts(Precision::F32, Some(&e.calib))).unwrap();
+    let mut o = opts(Precision::Int8, Some(&e.calib));
+    o.calibration_method = method;
+    let q = convert(&e.onnx, &o).unwrap();
+    let fo = run_rows(&f.bytes, &e.test).unwrap();
+    let qo = run_rows(&q.bytes, &e.test).unwrap();
+    let agree = agreement(&fo, &qo);
+    let (af, aq) = (accuracy(&fo, &e.labels), accuracy(&qo, &e.labels));
+    println!(
+        "{what} int8 ({}): agreement {:.2}%, accuracy f32 {:.2}% int8 {:.2}%, size {} B (onnx {} B, {:.1}%)",
+        method.name(),
+        agree * 100.0,
+        af * 100.0,
+        aq * 100.0,
+        q.bytes.len(),
+        e.onnx.len(),
+        100.0 * q.bytes.len() as f64 / e.onnx.len() as f64
+    );
+    assert!(agree >= 0.99, "{what}: agreement {agree}");
+    assert!(af - aq <= 0.01, "{what}: accuracy drop {af} -> {aq}");
+    let a = q.agreement.expect("agreement measured at conversion");
+    assert!(a.top1.unwrap() >= 0.99);
+}
+
+#[test]
+fn digits_int8_agrees_with_float_and_keeps_accuracy() {
+    check_int8(&digits(), CalibrationMethod::MinMax, "digits");
+}
+
+#[test]
+fn sensor_int8_agrees_with_float_and_keeps_accuracy() {
+    let e = sensor();
+    check_int8(&e, CalibrationMethod::MinMax, "sensor");
+    check_int8(&e, CalibrationMethod::Percentile, "sensor");
+}
+
+#[test]
+fn int8_file_size_against_the_onnx_file() {
+    let e = digits();
+    let default = convert(&e.onnx, &opts(Precision::Int8, Some(&e.calib))).unwrap();
+    let mut o = opts(Precision::Int8, Some(&e.calib));
+    o.int8 = Int8Options {
+        weights: WeightGranularity::PerTensorFc,
+        int8_input: true,
+    };
+    let compact = convert(&e.onnx, &o).unwrap();
+    o.golden = 0;
+    let bare = convert(&e.onnx, &o).unwrap();
+    let pct = |n: usize| 100.0 * n as f64 / e.onnx.len() as f64;
+    println!(
+        "digits int8 vs onnx {} B: default {} B ({:.1}%), compact {} B ({:.1}%), compact without golden vectors {} B ({:.1}%)",
+        e.onnx.len(),
+        default.bytes.len(),
+        pct(default.bytes.len()),
+        compact.bytes.len(),
+        pct(compact.bytes.len()),
+        bare.bytes.len(),
+        pct(bare.bytes.len())
+    );
+    // The weights themselves shrink 4x; fixed costs (provenance, 4 golden vectors of
+    // 64 f32 inputs, per-channel requantization tables) decide the rest.
+    assert!(pct(bare.bytes.len()) <= 30.0);
+    assert!(pct(compact.bytes.len()) <= 32.0);
+    assert!(pct(default.bytes.len()) <= 40.0);
+    let out = run_rows(&compact.bytes, &e.test).unwrap();
+    assert!(accuracy(&out, &e.labels) >= 0.95);
+}
+
+#[test]
+fn f16_stays_close_to_f32() {
+    for e in [digits(), sensor()] {
+        let f = convert(&e.onnx, &opts(Precision::F32, Some(&e.calib))).unwrap();
+        let h = convert(&e.onnx, &opts(Precision::F16, Some(&e.calib))).unwrap();
+        let fo = run_rows(&f.bytes, &e.test).unwrap();
+        let ho = run_rows(&h.bytes, &e.test).unwrap();
+        let err = fo
+            .iter()
+            .zip(&ho)
+            .flat_map(|(a, b)| a.iter().zip(b).map(|(x, y)| (x - y).abs()))
+            .fold(0f32, f32::max);
+        println!(
+            "f16 vs f32: max abs error {err:e}, {} -> {} bytes",
+            f.bytes.len(),
+            h.bytes.len()
+        );
+        assert!(err <= 5e-3, "{err}");
+        assert!(agreement(&fo, &ho) >= 0.99);
+    }
+}
+
+#[test]
+fn qdq_model_runs_on_its_own_quantization_without_calibration() {
+    let onnx = bytes(&fixture("digits_qdq.onnx"));
+    let q = convert(&onnx, &opts(Precision::Int8, None)).unwrap();
+    let test = digits().test.head(100);
+    let ort = load(&fixture("digits_qdq_ort.csv"));
+    let out = run_rows(&q.bytes, &test).unwrap();
+    let err = max_abs_diff(&out, &ort);
+    let agree = out
+        .iter()
+        .zip(ort.iter_rows())
+        .filter(|(a, b)| argmax(a) == argmax(b))
+        .count();
+    println!("digits QDQ: max |ferrite - onnxruntime QDQ| = {err:e}, argmax agreement {agree}/100");
+    // onnxruntime quantizes the softmax output to 1/255 steps; ferrite keeps it in f32.
+    assert!(err <= 1e-2, "{err}");
+    assert!(agree >= 99);
+
+    // The int8 weights are the source model's integers, not a re-quantization.
+    let proto = ferrite_tool::import::tract::parse(&onnx).unwrap();
+    let graph = proto.graph.as_ref().unwrap();
+    let src = graph
+        .initializer
+        .iter()
+        .find(|t| t.name == "net.body.0.weight_quantized")
+        .expect("quantized weight");
+    let aligned = AlignedModel::new(&q.bytes);
+    let model = aligned.model().unwrap();
+    let fc = model.op(1).unwrap();
+    assert_eq!(fc.op.name(), "FullyConnected");
+    let w = model.tensor(fc.inputs[1]).unwrap();
+    assert_eq!(model.constant_bytes(&w).unwrap(), &src.raw_data[..]);
+}
+
+#[test]
+fn provenance_and_golden_vectors_are_recorded() {
+    let e = digits();
+    let calib_path = root().join("examples/digits/calib.csv");
+    let mut o = opts(Precision::Int8, Some(&e.calib));
+    o.calibration_sha256 = Some(sha256_hex(&bytes(&calib_path)));
+    o.labels = (0..10).map(|d| d.to_string()).collect();
+    let r = convert(&e.onnx, &o).unwrap();
+    let aligned = AlignedModel::new(&r.bytes);
+    let model = aligned.model().unwrap();
+    let meta = model.metadata();
+    assert_eq!(
+        meta.property("source_sha256"),
+        Some(sha256_hex(&e.onnx).as_str())
+    );
+    assert_eq!(
+        meta.property("calibration_sha256"),
+        o.calibration_sha256.as_deref()
+    );
+    assert_eq!(meta.property("precision"), Some("int8"));
+    assert!(meta.property("agreement_top1").is_some());
+    assert_eq!(
+        meta.producer,
+        format!("ferrite-tool {}", env!("CARGO_PKG_VERSION"))
+    );
+    assert_eq!(model.labels().count(), 10);
+    assert_eq!(model.num_golden(), 4);
+    let mut owned = OwnedSession::new(&model);
+    let mut s = owned.session();
+    for g in 0..4 {
+        s.check_golden(g).unwrap();
+    }
+    // The golden inputs are the first calibration rows.
+    let g0 = model.golden(0).unwrap();
+    let first: Vec<u8> = e
+        .calib
+        .row(0)
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    assert_eq!(g0.inputs[0], &first[..]);
+}
+
+#[test]
+fn unsupported_ops_are_all_listed_with_node_names() {
+    let e = convert(
+        &bytes(&fixture("unsupported.onnx")),
+        &ConvertOptions::default(),
+    )
+    .unwrap_err();
+    let msg = e.to_string();
+    match &e {
+        Error::Unsupported { ops } => assert_eq!(ops.len(), 2, "{msg}"),
+        other => panic!("unexpected {other}"),
+    }
+    assert!(msg.contains("Sin (node \"sin_node\")"), "{msg}");
+    assert!(msg.contains("node \"round_node\""), "{msg}");
+}
+
+#[test]
+fn dynamic_input_needs_input_shape() {
+    let onnx = bytes(&fixture("dynamic.onnx"));
+    let e = convert(&onnx, &ConvertOptions::default()).unwrap_err();
+    assert!(matches!(e, Error::DynamicShape { .. }), "{e}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("\"x\"") && msg.contains("--input-shape x=1,<seq>,4"),
+        "{msg}"
+    );
+    let o = ConvertOptions {
+        input_shapes: vec![("x".into(), vec![1, 5, 4])],
+        ..ConvertOptions::default()
+    };
+    let r = convert(&onnx, &o).unwrap();
+    let aligned = AlignedModel::new(&r.bytes);
+    assert_eq!(
+        aligned.model().unwrap().input(0).unwrap().shape.as_slice(),
+        &[1, 5, 4]
+    );
+    let bad = ConvertOptions {
+        input_shapes: vec![("nope".into(), vec![1])],
+        ..ConvertOptions::default()
+    };
+    assert!(convert(&onnx, &bad)
+        .unwrap_err()
+        .to_string()
+        .contains("model's inputs are: x"));
+}
+
+#[test]
+fn int8_needs_calibration_data() {
+    let e = convert(&digits().onnx, &opts(Precision::Int8, None)).unwrap_err();
+    assert!(e.to_string().contains("--calibration"), "{e}");
+}
+
+#[test]
+fn validate_reports_errors_accuracy_and_per_layer() {
+    use ferrite_tool::validate::{validate, ValidateOptions};
+    let e = digits();
+    let q = convert(&e.onnx, &opts(Precision::Int8, Some(&e.calib))).unwrap();
+    let test = e.test.head(40);
+    let o = ValidateOptions {
+        per_layer: true,
+        per_layer_rows: 2,
+        ..ValidateOptions::default()
+    };
+    let r = validate(&q.bytes, &e.onnx, &test, Some(&e.labels[..40]), &o).unwrap();
+    assert!(r.passed);
+    assert!(r.top1_agreement.unwrap() >= 0.99);
+    assert!(r.accuracy_ferrite.is_some() && r.accuracy_reference.is_some());
+    assert!(r.per_layer.len() >= 3, "{:?}", r.per_layer);
+    assert!(
+        r.per_layer.iter().all(|l| l.max_abs_error < 0.5),
+        "{:?}",
+        r.per_layer
+    );
+    let json = r.to_json();
+    for k in [
+        "max_abs_error",
+        "mean_abs_error",
+        "top1_agreement",
+        "accuracy_ferrite",
+        "passed",
+        "per_layer",
+    ] {
+        assert!(json.get(k).is_some(), "{k}");
+    }
+    let strict = ValidateOptions {
+        min_agreement: 1.5,
+        ..ValidateOptions::default()
+    };
+    assert!(
+        !validate(&q.bytes, &e.onnx, &test, None, &strict)
+            .unwrap()
+            .passed
+    );
+}
+
+#[test]
+fn inspect_reports_ops_macs_and_sizes() {
+    let e = digits();
+    let r = convert(&e.onnx, &opts(Precision::F32, None)).unwrap();
+    let v = ferrite_tool::inspect::inspect(&r.bytes).unwrap();
+    assert_eq!(v["total_macs"], 64 * 64 + 64 * 32 + 32 * 10);
+    assert_eq!(v["file_bytes"], r.bytes.len());
+    assert_eq!(v["inputs"][0]["name"], "input");
+    assert_eq!(v["outputs"][0]["name"], "probabilities");
+    assert_eq!(v["ops"][0]["op"], "FullyConnected");
+    assert!(v["arena_bytes"].as_u64().unwrap() > 0);
+    assert!(ferrite_tool::inspect::to_text(&v).contains("FullyConnected"));
+}
+
+#[test]
+fn bench_measures_both_engines() {
+    use ferrite_tool::bench::{bench, BenchOptions};
+    let e = digits();
+    let r = convert(&e.onnx, &opts(Precision::Int8, Some(&e.calib))).unwrap();
+    let b = bench(
+        &r.bytes,
+        Some(&e.onnx),
+        None,
+        &BenchOptions {
+            iterations: 20,
+            warmup: 2,
+        },
+    )
+    .unwrap();
+    assert!(b.ferrite.median_us > 0.0 && b.ferrite.p90_us >= b.ferrite.median_us);
+    assert!(b.reference.is_some() && b.speedup.unwrap() > 0.0);
+}
