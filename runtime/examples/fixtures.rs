@@ -22,11 +22,11 @@
 //!   `expected_preprocess.csv`: the pipeline's features for each row (`%.9e`);
 //!   `expected_pipeline.csv`: the pipeline model's scores for each row.
 
+use core::fmt::Write as _;
 use ferrite::format::types::{Activation, DType, Op, QParams, Quant};
 use ferrite::format::write::ModelBuilder;
 use ferrite::kernels::fixed::quantize_multiplier;
 use ferrite::{AlignedModel, OwnedSession};
-use std::fmt::Write as _;
 use std::path::Path;
 
 /// Deterministic xorshift so the fixtures do not depend on a RNG crate.
@@ -54,28 +54,71 @@ struct Weights {
 fn weights() -> Weights {
     let mut r = Rng(0x5EED_F00D);
     let mut v = |n: usize, s: f32| (0..n).map(|_| r.next() * s).collect::<Vec<_>>();
-    Weights { w1: v(HID * IN, 0.5), b1: v(HID, 0.1), w2: v(OUT * HID, 0.7), b2: v(OUT, 0.1) }
+    Weights {
+        w1: v(HID * IN, 0.5),
+        b1: v(HID, 0.1),
+        w2: v(OUT * HID, 0.7),
+        b2: v(OUT, 0.1),
+    }
 }
 
 fn labels(b: &mut ModelBuilder) {
-    b.labels = ["north", "east", "south", "west"].map(String::from).to_vec();
+    b.labels = ["north", "east", "south", "west"]
+        .map(String::from)
+        .to_vec();
 }
 
 fn f32_model(w: &Weights) -> Vec<u8> {
     let mut b = ModelBuilder::new("fixture-mlp-f32");
     b.version = "1".into();
     labels(&mut b);
-    let x = b.add_tensor("x", DType::F32, &[1, IN as u32], Quant::None).unwrap();
-    let w1 = b.add_const_f32("w1", &[HID as u32, IN as u32], &w.w1).unwrap();
+    let x = b
+        .add_tensor("x", DType::F32, &[1, IN as u32], Quant::None)
+        .unwrap();
+    let w1 = b
+        .add_const_f32("w1", &[HID as u32, IN as u32], &w.w1)
+        .unwrap();
     let b1 = b.add_const_f32("b1", &[HID as u32], &w.b1).unwrap();
-    let h = b.add_tensor("h", DType::F32, &[1, HID as u32], Quant::None).unwrap();
-    let w2 = b.add_const_f32("w2", &[OUT as u32, HID as u32], &w.w2).unwrap();
+    let h = b
+        .add_tensor("h", DType::F32, &[1, HID as u32], Quant::None)
+        .unwrap();
+    let w2 = b
+        .add_const_f32("w2", &[OUT as u32, HID as u32], &w.w2)
+        .unwrap();
     let b2 = b.add_const_f32("b2", &[OUT as u32], &w.b2).unwrap();
-    let l = b.add_tensor("logits", DType::F32, &[1, OUT as u32], Quant::None).unwrap();
-    let y = b.add_tensor("probs", DType::F32, &[1, OUT as u32], Quant::None).unwrap();
-    b.add_op(Op::FullyConnected { act: Activation::Relu, q: None }, &[x, w1, b1], &[h]).unwrap();
-    b.add_op(Op::FullyConnected { act: Activation::None, q: None }, &[h, w2, b2], &[l]).unwrap();
-    b.add_op(Op::Softmax { axis: 1, log: false }, &[l], &[y]).unwrap();
+    let l = b
+        .add_tensor("logits", DType::F32, &[1, OUT as u32], Quant::None)
+        .unwrap();
+    let y = b
+        .add_tensor("probs", DType::F32, &[1, OUT as u32], Quant::None)
+        .unwrap();
+    b.add_op(
+        Op::FullyConnected {
+            act: Activation::Relu,
+            q: None,
+        },
+        &[x, w1, b1],
+        &[h],
+    )
+    .unwrap();
+    b.add_op(
+        Op::FullyConnected {
+            act: Activation::None,
+            q: None,
+        },
+        &[h, w2, b2],
+        &[l],
+    )
+    .unwrap();
+    b.add_op(
+        Op::Softmax {
+            axis: 1,
+            log: false,
+        },
+        &[l],
+        &[y],
+    )
+    .unwrap();
     b.set_io(&[x], &[y]).unwrap();
     b.finish().unwrap()
 }
@@ -89,7 +132,10 @@ fn quantize_rows(w: &[f32], rows: usize, cols: usize) -> (Vec<i8>, Vec<f32>) {
         let m = row.iter().fold(0f32, |a, v| a.max(v.abs())).max(1e-8);
         let s = m / 127.0;
         scales.push(s);
-        q.extend(row.iter().map(|v| (v / s).round().clamp(-127.0, 127.0) as i8));
+        q.extend(
+            row.iter()
+                .map(|v| (v / s).round().clamp(-127.0, 127.0) as i8),
+        );
     }
     (q, scales)
 }
@@ -113,11 +159,32 @@ fn int8_fc(
     let sc = b.add_f32_blob(&ws);
     let wb: Vec<u8> = wq.iter().map(|&v| v as u8).collect();
     let wt = b
-        .add_const(&format!("{name}.w"), DType::I8, &[rows as u32, cols as u32], &wb, Quant::PerChannel { axis: 0, scales: sc })
+        .add_const(
+            &format!("{name}.w"),
+            DType::I8,
+            &[rows as u32, cols as u32],
+            &wb,
+            Quant::PerChannel {
+                axis: 0,
+                scales: sc,
+            },
+        )
         .unwrap();
-    let bq: Vec<i32> = bias.iter().zip(&ws).map(|(v, s)| (v / (x_scale * s)).round() as i32).collect();
+    let bq: Vec<i32> = bias
+        .iter()
+        .zip(&ws)
+        .map(|(v, s)| (v / (x_scale * s)).round() as i32)
+        .collect();
     let bb: Vec<u8> = bq.iter().flat_map(|v| v.to_le_bytes()).collect();
-    let bt = b.add_const(&format!("{name}.b"), DType::I32, &[rows as u32], &bb, Quant::None).unwrap();
+    let bt = b
+        .add_const(
+            &format!("{name}.b"),
+            DType::I32,
+            &[rows as u32],
+            &bb,
+            Quant::None,
+        )
+        .unwrap();
     let rq: Vec<i32> = ws
         .iter()
         .flat_map(|s| {
@@ -127,11 +194,29 @@ fn int8_fc(
         .collect();
     let requant = b.add_i32_blob(&rq);
     let y = b
-        .add_tensor(name, DType::I8, &[1, rows as u32], Quant::PerTensor { scale: out_scale, zero_point: out_zp })
+        .add_tensor(
+            name,
+            DType::I8,
+            &[1, rows as u32],
+            Quant::PerTensor {
+                scale: out_scale,
+                zero_point: out_zp,
+            },
+        )
         .unwrap();
-    let q = QParams { requant, channels: rows as u32, act_min: if relu { out_zp } else { -128 }, act_max: 127 };
-    let act = if relu { Activation::Relu } else { Activation::None };
-    b.add_op(Op::FullyConnected { act, q: Some(q) }, &[x, wt, bt], &[y]).unwrap();
+    let q = QParams {
+        requant,
+        channels: rows as u32,
+        act_min: if relu { out_zp } else { -128 },
+        act_max: 127,
+    };
+    let act = if relu {
+        Activation::Relu
+    } else {
+        Activation::None
+    };
+    b.add_op(Op::FullyConnected { act, q: Some(q) }, &[x, wt, bt], &[y])
+        .unwrap();
     y
 }
 
@@ -143,28 +228,57 @@ const L_SCALE: f32 = 8.0 / 255.0;
 const L_ZP: i32 = 0;
 
 fn int8_model(w: &Weights, raw: bool) -> Vec<u8> {
-    let mut b = ModelBuilder::new(if raw { "fixture-mlp-int8-raw" } else { "fixture-mlp-int8" });
+    let mut b = ModelBuilder::new(if raw {
+        "fixture-mlp-int8-raw"
+    } else {
+        "fixture-mlp-int8"
+    });
     b.version = "1".into();
     labels(&mut b);
-    let xq_quant = Quant::PerTensor { scale: X_SCALE, zero_point: X_ZP };
+    let xq_quant = Quant::PerTensor {
+        scale: X_SCALE,
+        zero_point: X_ZP,
+    };
     let (input, xq) = if raw {
-        let xq = b.add_tensor("x", DType::I8, &[1, IN as u32], xq_quant).unwrap();
+        let xq = b
+            .add_tensor("x", DType::I8, &[1, IN as u32], xq_quant)
+            .unwrap();
         (xq, xq)
     } else {
-        let x = b.add_tensor("x", DType::F32, &[1, IN as u32], Quant::None).unwrap();
-        let xq = b.add_tensor("x.q", DType::I8, &[1, IN as u32], xq_quant).unwrap();
+        let x = b
+            .add_tensor("x", DType::F32, &[1, IN as u32], Quant::None)
+            .unwrap();
+        let xq = b
+            .add_tensor("x.q", DType::I8, &[1, IN as u32], xq_quant)
+            .unwrap();
         b.add_op(Op::Quantize, &[x], &[xq]).unwrap();
         (x, xq)
     };
-    let h = int8_fc(&mut b, "h", xq, X_SCALE, &w.w1, &w.b1, HID, IN, H_SCALE, H_ZP, true);
-    let l = int8_fc(&mut b, "logits", h, H_SCALE, &w.w2, &w.b2, OUT, HID, L_SCALE, L_ZP, false);
+    let h = int8_fc(
+        &mut b, "h", xq, X_SCALE, &w.w1, &w.b1, HID, IN, H_SCALE, H_ZP, true,
+    );
+    let l = int8_fc(
+        &mut b, "logits", h, H_SCALE, &w.w2, &w.b2, OUT, HID, L_SCALE, L_ZP, false,
+    );
     let out = if raw {
         l
     } else {
-        let lf = b.add_tensor("logits.f", DType::F32, &[1, OUT as u32], Quant::None).unwrap();
+        let lf = b
+            .add_tensor("logits.f", DType::F32, &[1, OUT as u32], Quant::None)
+            .unwrap();
         b.add_op(Op::Dequantize, &[l], &[lf]).unwrap();
-        let y = b.add_tensor("probs", DType::F32, &[1, OUT as u32], Quant::None).unwrap();
-        b.add_op(Op::Softmax { axis: 1, log: false }, &[lf], &[y]).unwrap();
+        let y = b
+            .add_tensor("probs", DType::F32, &[1, OUT as u32], Quant::None)
+            .unwrap();
+        b.add_op(
+            Op::Softmax {
+                axis: 1,
+                log: false,
+            },
+            &[lf],
+            &[y],
+        )
+        .unwrap();
         y
     };
     b.set_io(&[input], &[out]).unwrap();
@@ -181,26 +295,84 @@ fn pipeline_model(w: &Weights) -> Vec<u8> {
     let mut b = ModelBuilder::new("fixture-pipeline-f32");
     b.version = "1".into();
     labels(&mut b);
-    let x = b.add_tensor("x", DType::F32, &[1, IN as u32], Quant::None).unwrap();
-    let w1 = b.add_const_f32("w1", &[HID as u32, IN as u32], &w.w1).unwrap();
+    let x = b
+        .add_tensor("x", DType::F32, &[1, IN as u32], Quant::None)
+        .unwrap();
+    let w1 = b
+        .add_const_f32("w1", &[HID as u32, IN as u32], &w.w1)
+        .unwrap();
     let b1 = b.add_const_f32("b1", &[HID as u32], &w.b1).unwrap();
-    let h = b.add_tensor("h", DType::F32, &[1, HID as u32], Quant::None).unwrap();
-    let w2 = b.add_const_f32("w2", &[OUT as u32, HID as u32], &w.w2).unwrap();
+    let h = b
+        .add_tensor("h", DType::F32, &[1, HID as u32], Quant::None)
+        .unwrap();
+    let w2 = b
+        .add_const_f32("w2", &[OUT as u32, HID as u32], &w.w2)
+        .unwrap();
     let b2 = b.add_const_f32("b2", &[OUT as u32], &w.b2).unwrap();
-    let l = b.add_tensor("logits", DType::F32, &[1, OUT as u32], Quant::None).unwrap();
-    let y = b.add_tensor("probs", DType::F32, &[1, OUT as u32], Quant::None).unwrap();
-    b.add_op(Op::FullyConnected { act: Activation::Relu, q: None }, &[x, w1, b1], &[h]).unwrap();
-    b.add_op(Op::FullyConnected { act: Activation::None, q: None }, &[h, w2, b2], &[l]).unwrap();
-    b.add_op(Op::Softmax { axis: 1, log: false }, &[l], &[y]).unwrap();
+    let l = b
+        .add_tensor("logits", DType::F32, &[1, OUT as u32], Quant::None)
+        .unwrap();
+    let y = b
+        .add_tensor("probs", DType::F32, &[1, OUT as u32], Quant::None)
+        .unwrap();
+    b.add_op(
+        Op::FullyConnected {
+            act: Activation::Relu,
+            q: None,
+        },
+        &[x, w1, b1],
+        &[h],
+    )
+    .unwrap();
+    b.add_op(
+        Op::FullyConnected {
+            act: Activation::None,
+            q: None,
+        },
+        &[h, w2, b2],
+        &[l],
+    )
+    .unwrap();
+    b.add_op(
+        Op::Softmax {
+            axis: 1,
+            log: false,
+        },
+        &[l],
+        &[y],
+    )
+    .unwrap();
     b.set_io(&[x], &[y]).unwrap();
     let values = f32_bytes(&impute_values());
     let a = f32_bytes(&[0.1; IN]);
     let bb = f32_bytes(&[2.0; IN]);
     let steps = [
-        Step { start: 0, len: IN as u32, op: StepOp::Impute { sentinel: None, values: &values } },
-        Step { start: 0, len: IN as u32, op: StepOp::Scale { kind: ScaleKind::SubDiv, a: &a, b: &bb } },
+        Step {
+            start: 0,
+            len: IN as u32,
+            op: StepOp::Impute {
+                sentinel: None,
+                values: &values,
+            },
+        },
+        Step {
+            start: 0,
+            len: IN as u32,
+            op: StepOp::Scale {
+                kind: ScaleKind::SubDiv,
+                a: &a,
+                b: &bb,
+            },
+        },
     ];
-    let section = encode_section(&Pipeline { raw_len: IN as u32, names: "" }, &steps).unwrap();
+    let section = encode_section(
+        &Pipeline {
+            raw_len: IN as u32,
+            names: "",
+        },
+        &steps,
+    )
+    .unwrap();
     b.add_section(ferrite::format::kind::PREPROCESS, true, section);
     b.finish().unwrap()
 }
@@ -217,12 +389,22 @@ fn main() {
     let dir = Path::new(&dir);
     std::fs::create_dir_all(dir).expect("create output dir");
     let w = weights();
-    let models = [("mlp_f32", f32_model(&w)), ("mlp_int8", int8_model(&w, false)), ("mlp_int8_raw", int8_model(&w, true))];
+    let models = [
+        ("mlp_f32", f32_model(&w)),
+        ("mlp_int8", int8_model(&w, false)),
+        ("mlp_int8_raw", int8_model(&w, true)),
+    ];
     let mut rng = Rng(0xFEED_BEEF);
-    let rows: Vec<Vec<f32>> = (0..8).map(|_| (0..IN).map(|_| rng.next()).collect()).collect();
+    let rows: Vec<Vec<f32>> = (0..8)
+        .map(|_| (0..IN).map(|_| rng.next()).collect())
+        .collect();
     let mut inputs = String::new();
     for r in &rows {
-        inputs += &r.iter().map(|v| format!("{v}")).collect::<Vec<_>>().join(",");
+        inputs += &r
+            .iter()
+            .map(|v| format!("{v}"))
+            .collect::<Vec<_>>()
+            .join(",");
         inputs.push('\n');
     }
     std::fs::write(dir.join("inputs.csv"), inputs).unwrap();
@@ -240,7 +422,9 @@ fn main() {
                 // The quantized row, computed here with the ONNX QuantizeLinear rule.
                 let q: Vec<u8> = r
                     .iter()
-                    .map(|v| ((v / X_SCALE).round_ties_even() as i32 + X_ZP).clamp(-128, 127) as i8 as u8)
+                    .map(|v| {
+                        ((v / X_SCALE).round_ties_even() as i32 + X_ZP).clamp(-128, 127) as i8 as u8
+                    })
                     .collect();
                 raw_in += &hex(&q);
                 raw_in.push('\n');
@@ -251,7 +435,11 @@ fn main() {
                 let label = s.predict(r, &mut scores).unwrap().unwrap();
                 labels_out[i] += &format!("{label} ");
             }
-            csv += &scores.iter().map(|v| format!("{v:.9e}")).collect::<Vec<_>>().join(",");
+            csv += &scores
+                .iter()
+                .map(|v| format!("{v:.9e}"))
+                .collect::<Vec<_>>()
+                .join(",");
             csv.push('\n');
             hexes += &hex(s.output_bytes(0).unwrap());
             hexes.push('\n');
@@ -269,13 +457,34 @@ fn main() {
     let nan_rows: Vec<Vec<f32>> = rows
         .iter()
         .enumerate()
-        .map(|(i, r)| r.iter().enumerate().map(|(j, &v)| if (i + j) % 5 == 0 { f32::NAN } else { v }).collect())
+        .map(|(i, r)| {
+            r.iter()
+                .enumerate()
+                .map(|(j, &v)| if (i + j) % 5 == 0 { f32::NAN } else { v })
+                .collect()
+        })
         .collect();
     let csv_rows = |rows: &[Vec<f32>]| -> String {
-        rows.iter().map(|r| r.iter().map(|v| format!("{v:.9e}")).collect::<Vec<_>>().join(",") + "\n").collect()
+        rows.iter()
+            .map(|r| {
+                r.iter()
+                    .map(|v| format!("{v:.9e}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+                    + "\n"
+            })
+            .collect()
     };
-    let nan_csv: String =
-        nan_rows.iter().map(|r| r.iter().map(|v| format!("{v}")).collect::<Vec<_>>().join(",") + "\n").collect();
+    let nan_csv: String = nan_rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|v| format!("{v}"))
+                .collect::<Vec<_>>()
+                .join(",")
+                + "\n"
+        })
+        .collect();
     std::fs::write(dir.join("inputs_nan.csv"), nan_csv).unwrap();
     let pipe = pipeline_model(&w);
     std::fs::write(dir.join("pipeline_f32.fer"), &pipe).unwrap();
@@ -295,7 +504,10 @@ fn main() {
     std::fs::write(dir.join("expected_preprocess.csv"), csv_rows(&feats)).unwrap();
     std::fs::write(dir.join("expected_pipeline.csv"), csv_rows(&scores_all)).unwrap();
 
-    let labels: String = labels_out.iter().map(|l| l.trim().to_string() + "\n").collect();
+    let labels: String = labels_out
+        .iter()
+        .map(|l| l.trim().to_string() + "\n")
+        .collect();
     std::fs::write(dir.join("labels.txt"), labels).unwrap();
     println!("fixtures written to {}", dir.display());
 }

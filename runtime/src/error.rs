@@ -91,7 +91,10 @@ impl fmt::Display for Error {
                 write!(f, "unsupported model format version {major}.{minor}")
             }
             Error::Truncated { expected, actual } => {
-                write!(f, "model truncated: expected {expected} bytes, got {actual}")
+                write!(
+                    f,
+                    "model truncated: expected {expected} bytes, got {actual}"
+                )
             }
             Error::Checksum { expected, actual } => write!(
                 f,
@@ -99,10 +102,17 @@ impl fmt::Display for Error {
             ),
             Error::BadSection { section } => write!(f, "malformed {} section", section.name()),
             Error::UnknownSection { kind } => {
-                write!(f, "unknown required section kind {kind}: newer model format?")
+                write!(
+                    f,
+                    "unknown required section kind {kind}: newer model format?"
+                )
             }
             Error::Decode { section, index } => {
-                write!(f, "cannot decode record {index} of the {} section", section.name())
+                write!(
+                    f,
+                    "cannot decode record {index} of the {} section",
+                    section.name()
+                )
             }
             Error::BadTensor { tensor } => write!(f, "tensor {tensor} is malformed"),
             Error::BadOp { op } => write!(f, "op {op} is malformed"),
@@ -118,7 +128,9 @@ impl fmt::Display for Error {
                 write!(f, "wrong length: expected {expected} values, got {actual}")
             }
             Error::NoSuchIndex { index } => write!(f, "no such index {index}"),
-            Error::InvalidInput { feature } => write!(f, "invalid value in input feature {feature}"),
+            Error::InvalidInput { feature } => {
+                write!(f, "invalid value in input feature {feature}")
+            }
             Error::GoldenMismatch { index } => write!(f, "golden vector {index} did not reproduce"),
             Error::BadSignature => f.write_str("model signature does not verify"),
             Error::Unsupported => f.write_str("not supported by this build"),
@@ -126,8 +138,7 @@ impl fmt::Display for Error {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for Error {}
+impl core::error::Error for Error {}
 
 impl Error {
     /// A stable small integer for C and JS bindings (never reused).

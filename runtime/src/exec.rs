@@ -1,11 +1,11 @@
 //! Sessions: run a validated model over an arena.
 
+use crate::classic;
 use crate::error::{Error, Result};
 use crate::format::types::{
     Activation, DType, Location, Op, OpDef, TensorDef, MAX_OP_INPUTS, MAX_RANK,
 };
 use crate::format::ALIGN;
-use crate::classic;
 use crate::kernels::{extra as kx, f32 as kf, fast, generic as kg, int8 as ki};
 use crate::model::{elements, per_tensor, Model};
 use crate::validate::i32_table;
@@ -48,7 +48,10 @@ impl<'m, 'a> Session<'m, 'a> {
         let skip = arena.as_ptr().align_offset(ALIGN);
         let avail = arena.len().saturating_sub(skip);
         if skip >= ALIGN || avail < need {
-            return Err(Error::ArenaTooSmall { needed: need + ALIGN - 1, actual: arena.len() });
+            return Err(Error::ArenaTooSmall {
+                needed: need + ALIGN - 1,
+                actual: arena.len(),
+            });
         }
         let arena = &mut arena[skip..skip + need];
         Ok(Session { model, arena })
@@ -81,7 +84,10 @@ impl<'m, 'a> Session<'m, 'a> {
         let t = self.io_tensor(false, i)?;
         let r = Self::arena_range(&t);
         if bytes.len() != r.len() {
-            return Err(Error::WrongLength { expected: r.len(), actual: bytes.len() });
+            return Err(Error::WrongLength {
+                expected: r.len(),
+                actual: bytes.len(),
+            });
         }
         self.arena[r].copy_from_slice(bytes);
         Ok(())
@@ -92,7 +98,10 @@ impl<'m, 'a> Session<'m, 'a> {
         let t = self.io_tensor(false, i)?;
         let n = elements(&t.shape);
         if values.len() != n {
-            return Err(Error::WrongLength { expected: n, actual: values.len() });
+            return Err(Error::WrongLength {
+                expected: n,
+                actual: values.len(),
+            });
         }
         let dst = &mut self.arena[Self::arena_range(&t)];
         match (t.dtype, per_tensor(&t)) {
@@ -115,16 +124,28 @@ impl<'m, 'a> Session<'m, 'a> {
         let t = self.io_tensor(true, i)?;
         let n = elements(&t.shape);
         if out.len() != n {
-            return Err(Error::WrongLength { expected: n, actual: out.len() });
+            return Err(Error::WrongLength {
+                expected: n,
+                actual: out.len(),
+            });
         }
         let src = &self.arena[Self::arena_range(&t)];
         match (t.dtype, per_tensor(&t)) {
             (DType::F32, _) => out.copy_from_slice(cast::<f32>(src)?),
             (DType::I8, Some((s, z))) => kf::dequantize_i8(cast(src)?, s, z, out),
             (DType::U8, Some((s, z))) => kf::dequantize_u8(src, s, z, out),
-            (DType::I8, None) => out.iter_mut().zip(cast::<i8>(src)?).for_each(|(o, &v)| *o = v as f32),
-            (DType::I32, _) => out.iter_mut().zip(cast::<i32>(src)?).for_each(|(o, &v)| *o = v as f32),
-            (DType::I64, _) => out.iter_mut().zip(cast::<i64>(src)?).for_each(|(o, &v)| *o = v as f32),
+            (DType::I8, None) => out
+                .iter_mut()
+                .zip(cast::<i8>(src)?)
+                .for_each(|(o, &v)| *o = v as f32),
+            (DType::I32, _) => out
+                .iter_mut()
+                .zip(cast::<i32>(src)?)
+                .for_each(|(o, &v)| *o = v as f32),
+            (DType::I64, _) => out
+                .iter_mut()
+                .zip(cast::<i64>(src)?)
+                .for_each(|(o, &v)| *o = v as f32),
             _ => return Err(Error::Unsupported),
         }
         Ok(())
@@ -151,7 +172,11 @@ impl<'m, 'a> Session<'m, 'a> {
         }
         self.run()?;
         self.output_f32(0, scores)?;
-        Ok(if scores.len() > 1 { Some(argmax(scores)) } else { None })
+        Ok(if scores.len() > 1 {
+            Some(argmax(scores))
+        } else {
+            None
+        })
     }
 
     /// Runs only the model's preprocessing pipeline: `raw` ([`Model::raw_input_len`]
@@ -162,14 +187,18 @@ impl<'m, 'a> Session<'m, 'a> {
         match &self.model.pre {
             Some(p) => {
                 let end = self.model.graph_arena_end();
-                let scratch = cast_mut::<f32>(self.arena.get_mut(end..).ok_or(Error::Unsupported)?)?;
+                let scratch =
+                    cast_mut::<f32>(self.arena.get_mut(end..).ok_or(Error::Unsupported)?)?;
                 p.run(raw, out, scratch)
             }
             None => {
                 let n = self.model.input_len(0)?;
                 if raw.len() != n || out.len() != n {
                     let actual = if raw.len() != n { raw.len() } else { out.len() };
-                    return Err(Error::WrongLength { expected: n, actual });
+                    return Err(Error::WrongLength {
+                        expected: n,
+                        actual,
+                    });
                 }
                 out.copy_from_slice(raw);
                 Ok(())
@@ -178,7 +207,9 @@ impl<'m, 'a> Session<'m, 'a> {
     }
 
     fn preprocess_into_input(&mut self, raw: &[f32]) -> Result<()> {
-        let Some(p) = &self.model.pre else { return Err(Error::Unsupported) };
+        let Some(p) = &self.model.pre else {
+            return Err(Error::Unsupported);
+        };
         let t = self.io_tensor(false, 0)?;
         let end = self.model.graph_arena_end();
         let (graph, scratch) = self.arena.split_at_mut(end.min(self.arena.len()));
@@ -188,7 +219,10 @@ impl<'m, 'a> Session<'m, 'a> {
         }
         let n = elements(&t.shape);
         if row.len() != n {
-            return Err(Error::WrongLength { expected: n, actual: row.len() });
+            return Err(Error::WrongLength {
+                expected: n,
+                actual: row.len(),
+            });
         }
         let dst = &mut graph[Self::arena_range(&t)];
         match (t.dtype, per_tensor(&t)) {
@@ -212,7 +246,10 @@ impl<'m, 'a> Session<'m, 'a> {
     /// Runs every op in order and calls `observe(op_index, output_def, output_bytes)`
     /// after each one: per-layer validation and calibration read every intermediate
     /// tensor this way (the arena reuses memory, so read it inside the callback).
-    pub fn run_observed(&mut self, mut observe: impl FnMut(u32, &TensorDef<'a>, &[u8])) -> Result<()> {
+    pub fn run_observed(
+        &mut self,
+        mut observe: impl FnMut(u32, &TensorDef<'a>, &[u8]),
+    ) -> Result<()> {
         for s in 0..self.model.ops.len() {
             let def = self.model.ops.get(s)?;
             self.step(s, &def)?;
@@ -292,7 +329,8 @@ impl<'m, 'a> Session<'m, 'a> {
                     Some(q) => {
                         let (_, xz) = per_tensor(x).ok_or(internal)?;
                         let (_, oz) = per_tensor(&out).ok_or(internal)?;
-                        let rq = i32_table(m.weights, q.requant, 2 * q.channels as usize).ok_or(internal)?;
+                        let rq = i32_table(m.weights, q.requant, 2 * q.channels as usize)
+                            .ok_or(internal)?;
                         fast::int8_fully_connected(
                             cast(xb)?,
                             xz,
@@ -313,15 +351,31 @@ impl<'m, 'a> Session<'m, 'a> {
             Op::MatMul => {
                 let b = &ts[1];
                 let (bs, br) = dims(&b.shape);
-                kf::matmul(cast(xb)?, &xs[..xr], cast(bytes(b)?)?, &bs[..br], cast_mut(y)?, &ys[..yr]);
+                kf::matmul(
+                    cast(xb)?,
+                    &xs[..xr],
+                    cast(bytes(b)?)?,
+                    &bs[..br],
+                    cast_mut(y)?,
+                    &ys[..yr],
+                );
             }
             #[cfg(feature = "ops-conv")]
-            Op::Conv { window, groups, act, q } => {
+            Op::Conv {
+                window,
+                groups,
+                act,
+                q,
+            } => {
                 let w = &ts[1];
                 let (ws, _) = dims(&w.shape);
                 let x4 = nchw(&xs, xr);
                 let y4 = nchw(&ys, yr);
-                let w4 = if xr == 3 { [ws[0], ws[1], 1, ws[2]] } else { [ws[0], ws[1], ws[2], ws[3]] };
+                let w4 = if xr == 3 {
+                    [ws[0], ws[1], 1, ws[2]]
+                } else {
+                    [ws[0], ws[1], ws[2], ws[3]]
+                };
                 let wb = bytes(w)?;
                 let bb = match ts.get(2) {
                     Some(b) => Some(bytes(b)?),
@@ -344,7 +398,8 @@ impl<'m, 'a> Session<'m, 'a> {
                     Some(q) => {
                         let (_, xz) = per_tensor(x).ok_or(internal)?;
                         let (_, oz) = per_tensor(&out).ok_or(internal)?;
-                        let rq = i32_table(m.weights, q.requant, 2 * q.channels as usize).ok_or(internal)?;
+                        let rq = i32_table(m.weights, q.requant, 2 * q.channels as usize)
+                            .ok_or(internal)?;
                         fast::int8_conv2d(
                             cast(xb)?,
                             x4,
@@ -373,7 +428,10 @@ impl<'m, 'a> Session<'m, 'a> {
                 }
             }
             #[cfg(feature = "ops-pool")]
-            Op::AvgPool { window, count_include_pad } => {
+            Op::AvgPool {
+                window,
+                count_include_pad,
+            } => {
                 let (x4, y4) = (nchw(&xs, xr), nchw(&ys, yr));
                 let c = *count_include_pad;
                 match x.dtype {
@@ -411,7 +469,16 @@ impl<'m, 'a> Session<'m, 'a> {
                         cast_mut(y)?,
                         &ys[..yr],
                     ),
-                    Some(q) => ki::binary(*op, q, cast(xb)?, &xs[..xr], cast(bb)?, &bs[..br], cast_mut(y)?, &ys[..yr]),
+                    Some(q) => ki::binary(
+                        *op,
+                        q,
+                        cast(xb)?,
+                        &xs[..xr],
+                        cast(bb)?,
+                        &bs[..br],
+                        cast_mut(y)?,
+                        &ys[..yr],
+                    ),
                 }
             }
             Op::Unary { op } => kf::unary(*op, cast(xb)?, cast_mut(y)?),
@@ -458,15 +525,23 @@ impl<'m, 'a> Session<'m, 'a> {
                 }
                 let fill_f = value.to_le_bytes();
                 let fill_i8 = [(*value as i32) as u8];
-                let fill: &[u8] = if x.dtype == DType::F32 { &fill_f } else { &fill_i8 };
+                let fill: &[u8] = if x.dtype == DType::F32 {
+                    &fill_f
+                } else {
+                    &fill_i8
+                };
                 kg::pad(xb, &xs[..xr], &p[..2 * xr], x.dtype.size(), fill, y);
             }
-            Op::ArgMax { axis, select_last, .. } => {
+            Op::ArgMax {
+                axis, select_last, ..
+            } => {
                 let a = *axis as usize;
                 let outer = xs[..a].iter().product();
                 let inner = xs[a + 1..xr].iter().product();
                 match x.dtype {
-                    DType::I8 => ki::argmax_i8(cast(xb)?, outer, xs[a], inner, *select_last, cast_mut(y)?),
+                    DType::I8 => {
+                        ki::argmax_i8(cast(xb)?, outer, xs[a], inner, *select_last, cast_mut(y)?)
+                    }
                     _ => kf::argmax(cast(xb)?, outer, xs[a], inner, *select_last, cast_mut(y)?),
                 }
             }
@@ -494,7 +569,16 @@ impl<'m, 'a> Session<'m, 'a> {
                 let w = &ts[1];
                 let (n, k) = (w.shape[0] as usize, w.shape[1] as usize);
                 let batch = elements(&x.shape) / k.max(1);
-                classic::linear(cast(xb)?, cast(bytes(w)?)?, cast(bytes(&ts[2])?)?, batch, k, n, *post, cast_mut(y)?)
+                classic::linear(
+                    cast(xb)?,
+                    cast(bytes(w)?)?,
+                    cast(bytes(&ts[2])?)?,
+                    batch,
+                    k,
+                    n,
+                    *post,
+                    cast_mut(y)?,
+                )
             }
             Op::TreeEnsemble { aggregate, post } => {
                 let f = *x.shape.last().ok_or(internal)? as usize;
@@ -518,11 +602,34 @@ impl<'m, 'a> Session<'m, 'a> {
                     st[d] = *starts.get(d).ok_or(internal)? as isize;
                     sp[d] = *steps.get(d).ok_or(internal)? as isize;
                 }
-                kx::slice(xb, &xs[..xr], &st[..xr], &sp[..xr], &ys[..yr], x.dtype.size(), y);
+                kx::slice(
+                    xb,
+                    &xs[..xr],
+                    &st[..xr],
+                    &sp[..xr],
+                    &ys[..yr],
+                    x.dtype.size(),
+                    y,
+                );
             }
-            Op::Lrn { size, alpha, beta, bias } => {
+            Op::Lrn {
+                size,
+                alpha,
+                beta,
+                bias,
+            } => {
                 let inner = xs[2..xr.max(2)].iter().product();
-                kx::lrn(cast(xb)?, xs[0], xs[1], inner, *size as usize, *alpha, *beta, *bias, cast_mut(y)?)
+                kx::lrn(
+                    cast(xb)?,
+                    xs[0],
+                    xs[1],
+                    inner,
+                    *size as usize,
+                    *alpha,
+                    *beta,
+                    *bias,
+                    cast_mut(y)?,
+                )
             }
             #[allow(unreachable_patterns)]
             _ => return Err(Error::UnsupportedOp { op: s }),
@@ -532,7 +639,11 @@ impl<'m, 'a> Session<'m, 'a> {
 }
 
 fn cast_op(from: DType, to: DType, x: &[u8], y: &mut [u8]) -> Option<()> {
-    fn each<A: bytemuck::Pod, B: bytemuck::Pod>(x: &[u8], y: &mut [u8], f: impl Fn(A) -> B) -> Option<()> {
+    fn each<A: bytemuck::Pod, B: bytemuck::Pod>(
+        x: &[u8],
+        y: &mut [u8],
+        f: impl Fn(A) -> B,
+    ) -> Option<()> {
         let x: &[A] = bytemuck::try_cast_slice(x).ok()?;
         let y: &mut [B] = bytemuck::try_cast_slice_mut(y).ok()?;
         y.iter_mut().zip(x).for_each(|(o, &v)| *o = f(v));
@@ -624,6 +735,9 @@ impl<'m, 'a> OwnedSession<'m, 'a> {
     pub fn session(&mut self) -> Session<'_, 'a> {
         let arena = bytemuck::cast_slice_mut::<u128, u8>(&mut self.arena);
         // The arena is aligned and exactly sized, so `Session::new` cannot fail.
-        Session { model: self.model, arena: &mut arena[..self.model.arena_size()] }
+        Session {
+            model: self.model,
+            arena: &mut arena[..self.model.arena_size()],
+        }
     }
 }

@@ -28,28 +28,30 @@ extern crate alloc;
 extern crate std;
 
 #[cfg(target_endian = "big")]
-compile_error!("ferrite reads little-endian model data in place and supports little-endian targets only");
+compile_error!(
+    "ferrite reads little-endian model data in place and supports little-endian targets only"
+);
 
+pub mod classic;
 pub mod error;
 mod exec;
 pub mod format;
 pub mod kernels;
 mod model;
-pub mod classic;
-pub mod preprocess;
 #[cfg(feature = "write")]
 pub mod plan;
+pub mod preprocess;
 mod validate;
 
 pub use error::{Error, Result, Section};
-pub use exec::{Arena, Session};
 #[cfg(feature = "alloc")]
 pub use exec::OwnedSession;
+pub use exec::{Arena, Session};
 pub use format::types::{DType, Metadata, Op, OpDef, Quant, TensorDef};
-pub use preprocess::{Preprocess, WindowBuffer, WindowFeature};
-pub use model::{AlignedModel, Model};
 #[cfg(feature = "alloc")]
 pub use model::OwnedModel;
+pub use model::{AlignedModel, Model};
+pub use preprocess::{Preprocess, WindowBuffer, WindowFeature};
 
 /// Align the bytes of a model file embedded with `include_bytes!` to 16 bytes, as
 /// [`Model::load`] requires.

@@ -41,7 +41,10 @@ impl AlignedModel {
     pub fn new(bytes: &[u8]) -> Self {
         let mut words = alloc::vec![0u128; bytes.len().div_ceil(16)];
         bytemuck::cast_slice_mut::<u128, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
-        AlignedModel { words, len: bytes.len() }
+        AlignedModel {
+            words,
+            len: bytes.len(),
+        }
     }
 
     /// The aligned bytes.
@@ -102,7 +105,9 @@ fn unreachable_model(bytes: &[u8]) -> Model<'_> {
 pub enum AlignedModel {}
 
 fn graph_parts(g: &[u8]) -> Result<(&[u8], &[u8], &[u8])> {
-    let bad = Error::BadSection { section: Section::Graph };
+    let bad = Error::BadSection {
+        section: Section::Graph,
+    };
     let io_len = rd_u32(g, 0).ok_or(bad)? as usize;
     let t_len = rd_u32(g, 4).ok_or(bad)? as usize;
     let o_len = rd_u32(g, 8).ok_or(bad)? as usize;
@@ -135,33 +140,63 @@ impl<'a> Model<'a> {
     }
 
     fn parse(bytes: &'a [u8], check: bool) -> Result<Model<'a>> {
-        let container =
-            if check { Container::parse(bytes)? } else { Container::parse_trusted(bytes)? };
+        let container = if check {
+            Container::parse(bytes)?
+        } else {
+            Container::parse_trusted(bytes)?
+        };
         if bytes.as_ptr().align_offset(ALIGN) != 0 {
             return Err(Error::Misaligned);
         }
         let missing = |section| Error::BadSection { section };
-        let meta_bytes = container.section(kind::METADATA).ok_or(missing(Section::Metadata))?;
+        let meta_bytes = container
+            .section(kind::METADATA)
+            .ok_or(missing(Section::Metadata))?;
         let meta: Metadata<'a> = decode_exact(meta_bytes, Section::Metadata)?;
-        let graph = container.section(kind::GRAPH).ok_or(missing(Section::Graph))?;
+        let graph = container
+            .section(kind::GRAPH)
+            .ok_or(missing(Section::Graph))?;
         let weights = container.section(kind::WEIGHTS).unwrap_or(&[]);
         let (io_b, t_b, o_b) = graph_parts(graph)?;
         let io: GraphIo = decode_exact(io_b, Section::Graph)?;
-        let table = |b, s| if check { RecordTable::parse(b, s) } else { RecordTable::parse_trusted(b, s) };
+        let table = |b, s| {
+            if check {
+                RecordTable::parse(b, s)
+            } else {
+                RecordTable::parse_trusted(b, s)
+            }
+        };
         let tensors = table(t_b, Section::Graph)?;
         let ops = RecordTable::parse_trusted(o_b, Section::Graph)?;
-        let ops = if check { RecordTable::parse(o_b, Section::Graph)? } else { ops };
+        let ops = if check {
+            RecordTable::parse(o_b, Section::Graph)?
+        } else {
+            ops
+        };
         let golden = match container.section(kind::GOLDEN) {
             Some(g) if check => Some(RecordTable::parse(g, Section::Golden)?),
             Some(g) => Some(RecordTable::parse_trusted(g, Section::Golden)?),
             None => None,
         };
-        let mut model = Model { container, meta, io, tensors, ops, weights, golden, pre: None };
+        let mut model = Model {
+            container,
+            meta,
+            io,
+            tensors,
+            ops,
+            weights,
+            golden,
+            pre: None,
+        };
         if check {
             validate::model(&model)?;
         }
         if let Some(p) = container.section(kind::PREPROCESS) {
-            let graph_in = if model.num_inputs() == 0 { 0 } else { model.input_len(0)? };
+            let graph_in = if model.num_inputs() == 0 {
+                0
+            } else {
+                model.input_len(0)?
+            };
             model.pre = Some(Preprocess::parse(p, graph_in, check)?);
         }
         Ok(model)
@@ -220,13 +255,21 @@ impl<'a> Model<'a> {
 
     /// Definition of graph input `i`.
     pub fn input(&self, i: usize) -> Result<TensorDef<'a>> {
-        let t = *self.io.inputs.get(i).ok_or(Error::NoSuchIndex { index: i as u32 })?;
+        let t = *self
+            .io
+            .inputs
+            .get(i)
+            .ok_or(Error::NoSuchIndex { index: i as u32 })?;
         self.tensors.get(t)
     }
 
     /// Definition of graph output `i`.
     pub fn output(&self, i: usize) -> Result<TensorDef<'a>> {
-        let t = *self.io.outputs.get(i).ok_or(Error::NoSuchIndex { index: i as u32 })?;
+        let t = *self
+            .io
+            .outputs
+            .get(i)
+            .ok_or(Error::NoSuchIndex { index: i as u32 })?;
         self.tensors.get(t)
     }
 
@@ -255,7 +298,8 @@ impl<'a> Model<'a> {
         match t.location {
             Location::Weights { offset } => {
                 let len = t.byte_len()?;
-                self.weights.get(offset as usize..(offset as usize).checked_add(len)?)
+                self.weights
+                    .get(offset as usize..(offset as usize).checked_add(len)?)
             }
             Location::Arena { .. } => None,
         }
@@ -273,7 +317,10 @@ impl<'a> Model<'a> {
 
     /// Golden vector `i`.
     pub fn golden(&self, i: u32) -> Result<Golden<'a>> {
-        self.golden.as_ref().ok_or(Error::NoSuchIndex { index: i })?.get(i)
+        self.golden
+            .as_ref()
+            .ok_or(Error::NoSuchIndex { index: i })?
+            .get(i)
     }
 
     /// The bytes of an optional section, by kind (see `docs/format.md`).
@@ -298,12 +345,16 @@ impl<'a> Model<'a> {
 
     /// Number of elements of input `i`.
     pub fn input_len(&self, i: usize) -> Result<usize> {
-        self.input(i)?.elements().ok_or(Error::BadTensor { tensor: 0 })
+        self.input(i)?
+            .elements()
+            .ok_or(Error::BadTensor { tensor: 0 })
     }
 
     /// Number of elements of output `i`.
     pub fn output_len(&self, i: usize) -> Result<usize> {
-        self.output(i)?.elements().ok_or(Error::BadTensor { tensor: 0 })
+        self.output(i)?
+            .elements()
+            .ok_or(Error::BadTensor { tensor: 0 })
     }
 }
 

@@ -32,7 +32,12 @@ fn align(n: usize) -> usize {
 /// offset that does not overlap a placed tensor alive at the same time.
 pub fn plan(reqs: &[Request]) -> Plan {
     let mut order: Vec<usize> = (0..reqs.len()).collect();
-    order.sort_by(|&a, &b| reqs[b].size.cmp(&reqs[a].size).then(reqs[a].first.cmp(&reqs[b].first)));
+    order.sort_by(|&a, &b| {
+        reqs[b]
+            .size
+            .cmp(&reqs[a].size)
+            .then(reqs[a].first.cmp(&reqs[b].first))
+    });
     let mut offsets = alloc::vec![0usize; reqs.len()];
     let mut placed: Vec<usize> = Vec::new();
     let mut arena_size = 0;
@@ -55,7 +60,10 @@ pub fn plan(reqs: &[Request]) -> Plan {
         arena_size = arena_size.max(at + r.size);
         placed.push(i);
     }
-    Plan { offsets, arena_size: align(arena_size) }
+    Plan {
+        offsets,
+        arena_size: align(arena_size),
+    }
 }
 
 /// Lifetimes from the op list: `producers[t]`/`consumers` as op indices.

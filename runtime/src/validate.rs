@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::format::types::{
-    shape_elements, Activation, BinaryOp, DType, Location, Op, OpDef, Quant, QParams, Requant,
+    shape_elements, Activation, BinaryOp, DType, Location, Op, OpDef, QParams, Quant, Requant,
     TensorDef, Window, MAX_RANK,
 };
 use crate::format::{rd_u32, ALIGN};
@@ -34,7 +34,10 @@ pub(crate) fn model(m: &Model<'_>) -> Result<()> {
 
 fn tensor(m: &Model<'_>, i: u32, t: &TensorDef<'_>, arena: usize, n_ops: u32) -> Result<()> {
     let bad = Error::BadTensor { tensor: i };
-    let len = t.byte_len().filter(|&l| l <= u32::MAX as usize).ok_or(bad)?;
+    let len = t
+        .byte_len()
+        .filter(|&l| l <= u32::MAX as usize)
+        .ok_or(bad)?;
     if t.shape.contains(&0) {
         return Err(bad);
     }
@@ -45,7 +48,11 @@ fn tensor(m: &Model<'_>, i: u32, t: &TensorDef<'_>, arena: usize, n_ops: u32) ->
                 return Err(bad);
             }
         }
-        Location::Arena { offset, first, last } => {
+        Location::Arena {
+            offset,
+            first,
+            last,
+        } => {
             let end = (offset as usize).checked_add(len).ok_or(bad)?;
             if offset as usize % ALIGN != 0 || end > arena {
                 return Err(Error::BadPlan { tensor: i });
@@ -91,17 +98,25 @@ pub(crate) fn i32_table(weights: &[u8], offset: u32, n: usize) -> Option<&[i32]>
 
 fn graph_io(m: &Model<'_>, n_ops: u32) -> Result<()> {
     if m.io.outputs.is_empty() {
-        return Err(Error::BadSection { section: crate::Section::Graph });
+        return Err(Error::BadSection {
+            section: crate::Section::Graph,
+        });
     }
     for &i in m.io.inputs.iter() {
-        let t = m.tensors.get(i).map_err(|_| Error::BadTensor { tensor: i })?;
+        let t = m
+            .tensors
+            .get(i)
+            .map_err(|_| Error::BadTensor { tensor: i })?;
         match t.location {
             Location::Arena { first: 0, .. } => {}
             _ => return Err(Error::BadPlan { tensor: i }),
         }
     }
     for &o in m.io.outputs.iter() {
-        let t = m.tensors.get(o).map_err(|_| Error::BadTensor { tensor: o })?;
+        let t = m
+            .tensors
+            .get(o)
+            .map_err(|_| Error::BadTensor { tensor: o })?;
         match t.location {
             Location::Arena { last, .. } if n_ops == 0 || last + 1 == n_ops => {}
             _ => return Err(Error::BadPlan { tensor: o }),
@@ -133,11 +148,25 @@ fn plan(m: &Model<'_>) -> Result<()> {
     let n = m.tensors.len();
     for i in 0..n {
         let a = m.tensors.get(i)?;
-        let Location::Arena { offset: ao, first: af, last: al } = a.location else { continue };
+        let Location::Arena {
+            offset: ao,
+            first: af,
+            last: al,
+        } = a.location
+        else {
+            continue;
+        };
         let alen = a.byte_len().unwrap_or(0);
         for j in i + 1..n {
             let b = m.tensors.get(j)?;
-            let Location::Arena { offset: bo, first: bf, last: bl } = b.location else { continue };
+            let Location::Arena {
+                offset: bo,
+                first: bf,
+                last: bl,
+            } = b.location
+            else {
+                continue;
+            };
             let blen = b.byte_len().unwrap_or(0);
             let live_together = af <= bl && bf <= al;
             let (ao, bo) = (ao as usize, bo as usize);
@@ -151,7 +180,10 @@ fn plan(m: &Model<'_>) -> Result<()> {
 }
 
 fn golden(m: &Model<'_>, g: u32) -> Result<()> {
-    let bad = Error::Decode { section: crate::Section::Golden, index: g };
+    let bad = Error::Decode {
+        section: crate::Section::Golden,
+        index: g,
+    };
     let v = m.golden(g)?;
     if v.inputs.len() != m.num_inputs() || v.outputs.len() != m.num_outputs() {
         return Err(bad);
@@ -252,9 +284,16 @@ fn qparams_ok(m: &Model<'_>, q: &QParams, out_channels: usize, out: &TensorDef<'
     if !(-128..=127).contains(&q.act_min) || !(-128..=127).contains(&q.act_max) {
         return false;
     }
-    let Some(t) = i32_table(m.weights, q.requant, 2 * ch) else { return false };
+    let Some(t) = i32_table(m.weights, q.requant, 2 * ch) else {
+        return false;
+    };
     per_tensor(out).is_some()
-        && t.chunks_exact(2).all(|p| rq_ok(&Requant { multiplier: p[0], shift: p[1] }))
+        && t.chunks_exact(2).all(|p| {
+            rq_ok(&Requant {
+                multiplier: p[0],
+                shift: p[1],
+            })
+        })
 }
 
 fn int8_act(t: &TensorDef<'_>) -> bool {
@@ -270,8 +309,16 @@ pub(crate) fn broadcast(a: &[u32], b: &[u32], out: &mut HVec<u32, MAX_RANK>) -> 
     let r = a.len().max(b.len());
     out.clear();
     for i in 0..r {
-        let da = if i + a.len() >= r { a[i + a.len() - r] } else { 1 };
-        let db = if i + b.len() >= r { b[i + b.len() - r] } else { 1 };
+        let da = if i + a.len() >= r {
+            a[i + a.len() - r]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= r {
+            b[i + b.len() - r]
+        } else {
+            1
+        };
         let d = if da == db || db == 1 {
             da
         } else if da == 1 {
@@ -287,7 +334,15 @@ pub(crate) fn broadcast(a: &[u32], b: &[u32], out: &mut HVec<u32, MAX_RANK>) -> 
 }
 
 /// Output length of one spatial axis; `None` when the window does not fit.
-pub(crate) fn out_dim(input: u32, k: u32, s: u32, d: u32, p0: u32, p1: u32, ceil: bool) -> Option<u32> {
+pub(crate) fn out_dim(
+    input: u32,
+    k: u32,
+    s: u32,
+    d: u32,
+    p0: u32,
+    p1: u32,
+    ceil: bool,
+) -> Option<u32> {
     if k == 0 || s == 0 || d == 0 {
         return None;
     }
@@ -320,11 +375,30 @@ fn window_out(x: &[u32], w: &Window, ch: u32, out: &[u32]) -> bool {
     if out.len() != x.len() || out[0] != x[0] || out[1] != ch {
         return false;
     }
-    let (oh, ow) = if x.len() == 3 { (1, out[2]) } else { (out[2], out[3]) };
+    let (oh, ow) = if x.len() == 3 {
+        (1, out[2])
+    } else {
+        (out[2], out[3])
+    };
     let exact = |ceil| {
-        out_dim(h, w.kernel[0], w.stride[0], w.dilation[0], w.pads[0], w.pads[2], ceil) == Some(oh)
-            && out_dim(wd, w.kernel[1], w.stride[1], w.dilation[1], w.pads[1], w.pads[3], ceil)
-                == Some(ow)
+        out_dim(
+            h,
+            w.kernel[0],
+            w.stride[0],
+            w.dilation[0],
+            w.pads[0],
+            w.pads[2],
+            ceil,
+        ) == Some(oh)
+            && out_dim(
+                wd,
+                w.kernel[1],
+                w.stride[1],
+                w.dilation[1],
+                w.pads[1],
+                w.pads[3],
+                ceil,
+            ) == Some(ow)
     };
     exact(false) || exact(true)
 }
@@ -377,7 +451,12 @@ fn check(m: &Model<'_>, op: &Op, ins: &[TensorDef<'_>], out: &TensorDef<'_>) -> 
             }
             matmul_shape(&x.shape, &ins[1].shape, &out.shape)
         }
-        Op::Conv { window, groups, act, q } => {
+        Op::Conv {
+            window,
+            groups,
+            act,
+            q,
+        } => {
             if !(ins.len() == 2 || ins.len() == 3) || !act_ok(act) || *groups == 0 {
                 return false;
             }
@@ -387,7 +466,11 @@ fn check(m: &Model<'_>, op: &Op, ins: &[TensorDef<'_>], out: &TensorDef<'_>) -> 
                 return false;
             }
             let (mch, cg) = (w.shape[0], w.shape[1]);
-            let (kh, kw) = if r == 3 { (1, w.shape[2]) } else { (w.shape[2], w.shape[3]) };
+            let (kh, kw) = if r == 3 {
+                (1, w.shape[2])
+            } else {
+                (w.shape[2], w.shape[3])
+            };
             if window.kernel != [kh, kw]
                 || x.shape[1] != cg.saturating_mul(*groups)
                 || mch % groups != 0
@@ -420,7 +503,12 @@ fn check(m: &Model<'_>, op: &Op, ins: &[TensorDef<'_>], out: &TensorDef<'_>) -> 
             let kh_ok = r == 4 || window.kernel[0] == 1;
             kh_ok
                 && matches!(x.dtype, DType::F32 | DType::I8)
-                && window_out(&x.shape, window, x.shape.get(1).copied().unwrap_or(0), &out.shape)
+                && window_out(
+                    &x.shape,
+                    window,
+                    x.shape.get(1).copied().unwrap_or(0),
+                    &out.shape,
+                )
         }
         Op::GlobalAvgPool | Op::GlobalMaxPool => {
             ins.len() == 1
@@ -483,9 +571,16 @@ fn check(m: &Model<'_>, op: &Op, ins: &[TensorDef<'_>], out: &TensorDef<'_>) -> 
                         is_const(t)
                             && t.dtype == DType::I32
                             && t.elements() == Some(256)
-                            && m.constant_bytes(t).and_then(|b| rd_u32(b, 0)).is_some_and(|v| v > 0)
+                            && m.constant_bytes(t)
+                                .and_then(|b| rd_u32(b, 0))
+                                .is_some_and(|v| v > 0)
                     });
-                    !*log && ins.len() == 2 && int8_act(x) && out.dtype == DType::I8 && ok_out && table_ok
+                    !*log
+                        && ins.len() == 2
+                        && int8_act(x)
+                        && out.dtype == DType::I8
+                        && ok_out
+                        && table_ok
                 }
                 _ => false,
             }
@@ -533,7 +628,8 @@ fn check(m: &Model<'_>, op: &Op, ins: &[TensorDef<'_>], out: &TensorDef<'_>) -> 
         }
         Op::Pad { pads, value } => {
             let r = x.shape.len();
-            if ins.len() != 1 || pads.len() != 2 * r || x.dtype != out.dtype || out.shape.len() != r {
+            if ins.len() != 1 || pads.len() != 2 * r || x.dtype != out.dtype || out.shape.len() != r
+            {
                 return false;
             }
             if x.quant != out.quant || value.is_nan() && x.dtype != DType::F32 {
@@ -544,7 +640,9 @@ fn check(m: &Model<'_>, op: &Op, ins: &[TensorDef<'_>], out: &TensorDef<'_>) -> 
                     return false;
                 }
             }
-            (0..r).all(|d| (x.shape[d] as u64 + pads[d] as u64 + pads[r + d] as u64) == out.shape[d] as u64)
+            (0..r).all(|d| {
+                (x.shape[d] as u64 + pads[d] as u64 + pads[r + d] as u64) == out.shape[d] as u64
+            })
         }
         Op::ArgMax { axis, keepdims, .. } => {
             let a = *axis as usize;
@@ -592,7 +690,10 @@ fn check(m: &Model<'_>, op: &Op, ins: &[TensorDef<'_>], out: &TensorDef<'_>) -> 
                     (DType::F16, DType::F32)
                         | (DType::I64, DType::I32)
                         | (DType::I32, DType::I64)
-                        | (DType::I32 | DType::I64 | DType::F32, DType::F32 | DType::I32 | DType::I64)
+                        | (
+                            DType::I32 | DType::I64 | DType::F32,
+                            DType::F32 | DType::I32 | DType::I64
+                        )
                 )
         }
         Op::Linear { .. } => {
@@ -615,7 +716,12 @@ fn check(m: &Model<'_>, op: &Op, ins: &[TensorDef<'_>], out: &TensorDef<'_>) -> 
             ins.len() == 1 && f32s(&[x, out]) && same_shape(x, out) && !x.shape.is_empty()
         }
         Op::Slice { starts, steps } => slice_ok(x, starts, steps, out) && ins.len() == 1,
-        Op::Lrn { size, alpha, beta, bias } => {
+        Op::Lrn {
+            size,
+            alpha,
+            beta,
+            bias,
+        } => {
             ins.len() == 1
                 && f32s(&[x, out])
                 && same_shape(x, out)
@@ -638,11 +744,16 @@ fn slice_ok(x: &TensorDef<'_>, starts: &[i32], steps: &[i32], out: &TensorDef<'_
     if x.dtype != out.dtype || x.quant != out.quant {
         return false;
     }
-    if out.shape.iter().any(|&d| d == 0) {
+    if out.shape.contains(&0) {
         return steps.iter().all(|&s| s != 0);
     }
     (0..r).all(|d| {
-        let (n, o, s, b) = (x.shape[d] as i64, out.shape[d] as i64, steps[d] as i64, starts[d] as i64);
+        let (n, o, s, b) = (
+            x.shape[d] as i64,
+            out.shape[d] as i64,
+            steps[d] as i64,
+            starts[d] as i64,
+        );
         let last = b + (o - 1) * s;
         s != 0 && (0..n).contains(&b) && (0..n).contains(&last)
     })
@@ -672,7 +783,11 @@ fn tree_ensemble(m: &Model<'_>, ins: &[TensorDef<'_>], out: &TensorDef<'_>) -> b
         return false;
     }
     let x = &ins[0];
-    if x.dtype != DType::F32 || out.dtype != DType::F32 || x.shape.len() != 2 || out.shape.len() != 2 {
+    if x.dtype != DType::F32
+        || out.dtype != DType::F32
+        || x.shape.len() != 2
+        || out.shape.len() != 2
+    {
         return false;
     }
     let (Some(nodes), Some(roots), Some(ids), Some(ws), Some(base)) = (
@@ -692,14 +807,18 @@ fn tree_ensemble(m: &Model<'_>, ins: &[TensorDef<'_>], out: &TensorDef<'_>) -> b
         return false;
     }
     let n = nodes.len() / 4;
-    if !ws.iter().chain(base).all(|v| v.is_finite()) || !ids.iter().all(|&i| i >= 0 && (i as usize) < t) {
+    if !ws.iter().chain(base).all(|v| v.is_finite())
+        || !ids.iter().all(|&i| i >= 0 && (i as usize) < t)
+    {
         return false;
     }
     if !roots.iter().all(|&r| r >= 0 && (r as usize) < n) {
         return false;
     }
     for (i, w) in nodes.chunks_exact(4).enumerate() {
-        let Some(node) = Node::decode(w) else { return false };
+        let Some(node) = Node::decode(w) else {
+            return false;
+        };
         if node.mode == NodeMode::Leaf {
             let end = node.a as u64 + node.b as u64;
             if end > ids.len() as u64 {
@@ -722,13 +841,29 @@ fn matmul_shape(a: &[u32], b: &[u32], out: &[u32]) -> bool {
     if a.is_empty() || b.is_empty() {
         return false;
     }
-    let (m, ka) = if a.len() == 1 { (None, a[0]) } else { (Some(a[a.len() - 2]), a[a.len() - 1]) };
-    let (kb, n) = if b.len() == 1 { (b[0], None) } else { (b[b.len() - 2], Some(b[b.len() - 1])) };
+    let (m, ka) = if a.len() == 1 {
+        (None, a[0])
+    } else {
+        (Some(a[a.len() - 2]), a[a.len() - 1])
+    };
+    let (kb, n) = if b.len() == 1 {
+        (b[0], None)
+    } else {
+        (b[b.len() - 2], Some(b[b.len() - 1]))
+    };
     if ka != kb {
         return false;
     }
-    let ab = if a.len() > 2 { &a[..a.len() - 2] } else { &[][..] };
-    let bb = if b.len() > 2 { &b[..b.len() - 2] } else { &[][..] };
+    let ab = if a.len() > 2 {
+        &a[..a.len() - 2]
+    } else {
+        &[][..]
+    };
+    let bb = if b.len() > 2 {
+        &b[..b.len() - 2]
+    } else {
+        &[][..]
+    };
     let mut expect = HVec::new();
     if !broadcast(ab, bb, &mut expect) {
         return false;

@@ -1,9 +1,9 @@
 //! The wire format pinned by bytes, and every kind of bad file rejected with the
 //! right error (never a panic).
 
+use ferrite::format::kind;
 use ferrite::format::types::{Activation, DType, Location, Op, Quant};
 use ferrite::format::write::{container, record_table, ModelBuilder};
-use ferrite::format::kind;
 use ferrite::{Error, Model, Section, Session};
 
 /// Bitwise CRC-32 (IEEE, reflected), written independently of the runtime's nibble table.
@@ -12,7 +12,11 @@ fn crc32_bitwise(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= b as u32;
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -43,7 +47,15 @@ fn tiny_builder() -> ModelBuilder {
     let x = m.add_tensor("x", DType::F32, &[1, 2], Quant::None).unwrap();
     let w = m.add_const_f32("w", &[1, 2], &[0.5, -2.0]).unwrap();
     let y = m.add_tensor("y", DType::F32, &[1, 1], Quant::None).unwrap();
-    m.add_op(Op::FullyConnected { act: Activation::None, q: None }, &[x, w], &[y]).unwrap();
+    m.add_op(
+        Op::FullyConnected {
+            act: Activation::None,
+            q: None,
+        },
+        &[x, w],
+        &[y],
+    )
+    .unwrap();
     m.set_io(&[x], &[y]).unwrap();
     m
 }
@@ -125,7 +137,14 @@ fn tiny_model_loads_and_runs() {
     assert_eq!(m.arena_size(), 32);
     assert_eq!(m.num_inputs(), 1);
     assert_eq!(m.input(0).unwrap().shape.as_slice(), &[1, 2]);
-    assert_eq!(m.output(0).unwrap().location, Location::Arena { offset: 16, first: 0, last: 0 });
+    assert_eq!(
+        m.output(0).unwrap().location,
+        Location::Arena {
+            offset: 16,
+            first: 0,
+            last: 0
+        }
+    );
     let mut arena = ferrite::Arena::<32>::new();
     let mut s = Session::new(&m, &mut arena.0).unwrap();
     let mut y = [0f32];
@@ -151,7 +170,10 @@ fn every_flipped_byte_is_rejected() {
             let mut f = full.clone();
             f[i] ^= bit;
             let a = Aligned::new(&f);
-            assert!(Model::load(a.bytes()).is_err(), "byte {i} bit {bit:#x} accepted");
+            assert!(
+                Model::load(a.bytes()).is_err(),
+                "byte {i} bit {bit:#x} accepted"
+            );
         }
     }
 }
@@ -175,7 +197,10 @@ fn header_errors_name_the_problem() {
     assert_eq!(load_err(&f), Error::BadMagic);
     let mut f = full.clone();
     f[4..6].copy_from_slice(&2u16.to_le_bytes());
-    assert_eq!(load_err(&f), Error::UnsupportedVersion { major: 2, minor: 0 });
+    assert_eq!(
+        load_err(&f),
+        Error::UnsupportedVersion { major: 2, minor: 0 }
+    );
     let mut f = full.clone();
     f[16] ^= 0xFF;
     assert!(matches!(load_err(&f), Error::Checksum { .. }));
@@ -190,11 +215,21 @@ fn section_past_the_end_is_rejected() {
     let mut f = tiny_expected();
     // Weights section (entry 2) length pushed past the end.
     f[32 + 32 + 8..32 + 32 + 12].copy_from_slice(&100u32.to_le_bytes());
-    assert_eq!(load_err(&with_crc(f)), Error::BadSection { section: Section::Weights });
+    assert_eq!(
+        load_err(&with_crc(f)),
+        Error::BadSection {
+            section: Section::Weights
+        }
+    );
     let mut f = tiny_expected();
     // Graph section at a misaligned offset.
     f[32 + 16 + 4..32 + 16 + 8].copy_from_slice(&97u32.to_le_bytes());
-    assert_eq!(load_err(&with_crc(f)), Error::BadSection { section: Section::Graph });
+    assert_eq!(
+        load_err(&with_crc(f)),
+        Error::BadSection {
+            section: Section::Graph
+        }
+    );
 }
 
 #[test]
@@ -206,7 +241,10 @@ fn unknown_sections_required_vs_optional() {
     assert!(Model::load(Aligned::new(&f).bytes()).is_ok());
     let mut req = b;
     req.add_section(0x4242, true, vec![1, 2, 3]);
-    assert_eq!(load_err(&req.finish().unwrap()), Error::UnknownSection { kind: 0x4242 });
+    assert_eq!(
+        load_err(&req.finish().unwrap()),
+        Error::UnknownSection { kind: 0x4242 }
+    );
 }
 
 /// Rebuilds the tiny model with hand-edited tensor records.
@@ -225,8 +263,12 @@ fn tiny_with_tensors(tx: &[u8], tw: &[u8], ty: &[u8], arena: u8) -> Vec<u8> {
     let mut weights = Vec::new();
     weights.extend(0.5f32.to_le_bytes());
     weights.extend((-2.0f32).to_le_bytes());
-    container(&[(kind::METADATA, true, meta), (kind::GRAPH, true, graph), (kind::WEIGHTS, true, weights)])
-        .unwrap()
+    container(&[
+        (kind::METADATA, true, meta),
+        (kind::GRAPH, true, graph),
+        (kind::WEIGHTS, true, weights),
+    ])
+    .unwrap()
 }
 
 const TX: [u8; 11] = [1, b'x', 0, 2, 1, 2, 0, 0, 0, 0, 0];
@@ -242,32 +284,50 @@ fn hand_built_records_match_the_builder() {
 fn overlapping_tensors_are_rejected() {
     // y placed at offset 0: overlaps x, both alive at step 0.
     let ty = [1, b'y', 0, 2, 1, 1, 0, 0, 0, 0, 0];
-    assert_eq!(load_err(&tiny_with_tensors(&TX, &TW, &ty, 32)), Error::BadPlan { tensor: 2 });
+    assert_eq!(
+        load_err(&tiny_with_tensors(&TX, &TW, &ty, 32)),
+        Error::BadPlan { tensor: 2 }
+    );
 }
 
 #[test]
 fn tensor_outside_arena_is_rejected() {
     // Arena of 16 bytes cannot hold y at 16.
-    assert_eq!(load_err(&tiny_with_tensors(&TX, &TW, &TY, 16)), Error::BadPlan { tensor: 2 });
+    assert_eq!(
+        load_err(&tiny_with_tensors(&TX, &TW, &TY, 16)),
+        Error::BadPlan { tensor: 2 }
+    );
 }
 
 #[test]
 fn weights_offset_past_the_end_is_rejected() {
     let tw = [1, b'w', 0, 2, 1, 2, 1, 16, 0];
-    assert_eq!(load_err(&tiny_with_tensors(&TX, &tw, &TY, 32)), Error::BadTensor { tensor: 1 });
+    assert_eq!(
+        load_err(&tiny_with_tensors(&TX, &tw, &TY, 32)),
+        Error::BadTensor { tensor: 1 }
+    );
 }
 
 #[test]
 fn wrong_shapes_are_rejected() {
     // w [1,3] does not match x [1,2] (and is larger than the 8 bytes stored).
     let tw = [1, b'w', 0, 2, 1, 3, 1, 0, 0];
-    assert!(matches!(load_err(&tiny_with_tensors(&TX, &tw, &TY, 32)), Error::BadTensor { .. }));
+    assert!(matches!(
+        load_err(&tiny_with_tensors(&TX, &tw, &TY, 32)),
+        Error::BadTensor { .. }
+    ));
     // y [1,2] where the op produces [1,1].
     let ty = [1, b'y', 0, 2, 1, 2, 0, 16, 0, 0, 0];
-    assert_eq!(load_err(&tiny_with_tensors(&TX, &TW, &ty, 32)), Error::BadOp { op: 0 });
+    assert_eq!(
+        load_err(&tiny_with_tensors(&TX, &TW, &ty, 32)),
+        Error::BadOp { op: 0 }
+    );
     // An unknown dtype variant.
     let tx = [1, b'x', 9, 2, 1, 2, 0, 0, 0, 0, 0];
-    assert!(matches!(load_err(&tiny_with_tensors(&tx, &TW, &TY, 32)), Error::Decode { .. }));
+    assert!(matches!(
+        load_err(&tiny_with_tensors(&tx, &TW, &TY, 32)),
+        Error::Decode { .. }
+    ));
 }
 
 #[test]
@@ -275,15 +335,36 @@ fn session_argument_errors() {
     let a = Aligned::new(&tiny_expected());
     let m = Model::load(a.bytes()).unwrap();
     let mut small = [0u8; 20];
-    assert!(matches!(Session::new(&m, &mut small), Err(Error::ArenaTooSmall { .. })));
+    assert!(matches!(
+        Session::new(&m, &mut small),
+        Err(Error::ArenaTooSmall { .. })
+    ));
     let mut arena = ferrite::Arena::<32>::new();
     let mut s = Session::new(&m, &mut arena.0).unwrap();
     let mut y = [0f32];
-    assert_eq!(s.predict(&[1.0], &mut y), Err(Error::WrongLength { expected: 2, actual: 1 }));
-    assert_eq!(s.predict(&[1.0, f32::NAN], &mut y), Err(Error::InvalidInput { feature: 1 }));
-    assert_eq!(s.predict(&[f32::INFINITY, 0.0], &mut y), Err(Error::InvalidInput { feature: 0 }));
+    assert_eq!(
+        s.predict(&[1.0], &mut y),
+        Err(Error::WrongLength {
+            expected: 2,
+            actual: 1
+        })
+    );
+    assert_eq!(
+        s.predict(&[1.0, f32::NAN], &mut y),
+        Err(Error::InvalidInput { feature: 1 })
+    );
+    assert_eq!(
+        s.predict(&[f32::INFINITY, 0.0], &mut y),
+        Err(Error::InvalidInput { feature: 0 })
+    );
     let mut y2 = [0f32; 2];
-    assert_eq!(s.predict(&[1.0, 1.0], &mut y2), Err(Error::WrongLength { expected: 1, actual: 2 }));
+    assert_eq!(
+        s.predict(&[1.0, 1.0], &mut y2),
+        Err(Error::WrongLength {
+            expected: 1,
+            actual: 2
+        })
+    );
     assert_eq!(s.output_bytes(3), Err(Error::NoSuchIndex { index: 3 }));
 }
 
@@ -325,5 +406,8 @@ fn golden_vectors_round_trip() {
     let a2 = Aligned::new(&f2);
     let m2 = Model::load(a2.bytes()).unwrap();
     let mut s2 = ferrite::OwnedSession::new(&m2);
-    assert_eq!(s2.session().check_golden(0), Err(Error::GoldenMismatch { index: 0 }));
+    assert_eq!(
+        s2.session().check_golden(0),
+        Err(Error::GoldenMismatch { index: 0 })
+    );
 }

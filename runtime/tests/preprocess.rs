@@ -15,8 +15,12 @@ use heapless::Vec as HVec;
 /// A model whose graph copies its input [1, out_len] to its output, behind `steps`.
 fn model_bytes(raw_len: u32, steps: &[Step<'_>], out_len: u32) -> Vec<u8> {
     let mut m = ModelBuilder::new("pre");
-    let x = m.add_tensor("x", DType::F32, &[1, out_len], Quant::None).unwrap();
-    let y = m.add_tensor("y", DType::F32, &[1, out_len], Quant::None).unwrap();
+    let x = m
+        .add_tensor("x", DType::F32, &[1, out_len], Quant::None)
+        .unwrap();
+    let y = m
+        .add_tensor("y", DType::F32, &[1, out_len], Quant::None)
+        .unwrap();
     m.add_op(Op::Reshape, &[x], &[y]).unwrap();
     m.set_io(&[x], &[y]).unwrap();
     let sec = encode_section(&Pipeline { raw_len, names: "" }, steps).unwrap();
@@ -25,7 +29,12 @@ fn model_bytes(raw_len: u32, steps: &[Step<'_>], out_len: u32) -> Vec<u8> {
 }
 
 /// Runs `steps` on each row with `Session::preprocess`.
-fn run(raw_len: u32, steps: &[Step<'_>], out_len: u32, rows: &[&[f32]]) -> Vec<Result<Vec<f32>, Error>> {
+fn run(
+    raw_len: u32,
+    steps: &[Step<'_>],
+    out_len: u32,
+    rows: &[&[f32]],
+) -> Vec<Result<Vec<f32>, Error>> {
     let bytes = AlignedModel::new(&model_bytes(raw_len, steps, out_len));
     let model = bytes.model().expect("model loads");
     assert_eq!(model.raw_input_len().unwrap(), raw_len as usize);
@@ -40,7 +49,10 @@ fn run(raw_len: u32, steps: &[Step<'_>], out_len: u32, rows: &[&[f32]]) -> Vec<R
 }
 
 fn run1(raw_len: u32, steps: &[Step<'_>], out_len: u32, row: &[f32]) -> Vec<f32> {
-    run(raw_len, steps, out_len, &[row]).pop().unwrap().expect("preprocess runs")
+    run(raw_len, steps, out_len, &[row])
+        .pop()
+        .unwrap()
+        .expect("preprocess runs")
 }
 
 fn load_err(raw_len: u32, steps: &[Step<'_>], out_len: u32) -> Error {
@@ -73,15 +85,32 @@ const NAN: f32 = f32::NAN;
 #[test]
 fn impute_replaces_nan_and_sentinel_per_feature() {
     let vals = f32_bytes(&[10.0, 20.0, 30.0]);
-    let steps = [step(0, 3, StepOp::Impute { sentinel: Some(-999.0), values: &vals })];
-    let rows: [&[f32]; 3] = [&[NAN, 2.0, -999.0], &[1.0, NAN, 3.0], &[-999.0, -999.0, NAN]];
+    let steps = [step(
+        0,
+        3,
+        StepOp::Impute {
+            sentinel: Some(-999.0),
+            values: &vals,
+        },
+    )];
+    let rows: [&[f32]; 3] = [
+        &[NAN, 2.0, -999.0],
+        &[1.0, NAN, 3.0],
+        &[-999.0, -999.0, NAN],
+    ];
     let out = run(3, &steps, 3, &rows);
     let fill = [10.0, 20.0, 30.0];
     for (r, got) in rows.iter().zip(out) {
         let want: Vec<f64> = r
             .iter()
             .zip(fill)
-            .map(|(&v, f)| if v.is_nan() || v == -999.0 { f } else { v as f64 })
+            .map(|(&v, f)| {
+                if v.is_nan() || v == -999.0 {
+                    f
+                } else {
+                    v as f64
+                }
+            })
             .collect();
         assert_row(&got.unwrap(), &want);
     }
@@ -90,7 +119,14 @@ fn impute_replaces_nan_and_sentinel_per_feature() {
 #[test]
 fn impute_without_sentinel_keeps_other_values() {
     let vals = f32_bytes(&[1.5]);
-    let steps = [step(1, 1, StepOp::Impute { sentinel: None, values: &vals })];
+    let steps = [step(
+        1,
+        1,
+        StepOp::Impute {
+            sentinel: None,
+            values: &vals,
+        },
+    )];
     assert_row(&run1(2, &steps, 2, &[NAN, -999.0]), &[f64::NAN, -999.0]);
     assert_row(&run1(2, &steps, 2, &[NAN, NAN]), &[f64::NAN, 1.5]);
 }
@@ -106,7 +142,10 @@ fn clip_bounds_each_feature_and_keeps_nan() {
         ([2.0, 5.0], [1.0, 5.0]),
         ([NAN, NAN], [f64::NAN, f64::NAN]),
     ] {
-        let want: Vec<f64> = want.iter().map(|&v: &f64| if v == -1e30 { -1e30f32 as f64 } else { v }).collect();
+        let want: Vec<f64> = want
+            .iter()
+            .map(|&v: &f64| if v == -1e30 { -1e30f32 as f64 } else { v })
+            .collect();
         assert_row(&run1(2, &steps, 2, &row), &want);
     }
 }
@@ -118,7 +157,15 @@ fn scale_kinds_match_their_formulas() {
     let (ab, bb) = (f32_bytes(&a), f32_bytes(&b));
     let x = [3.0f32, 7.5, NAN];
     for kind in [ScaleKind::SubMul, ScaleKind::MulAdd, ScaleKind::SubDiv] {
-        let steps = [step(0, 3, StepOp::Scale { kind, a: &ab, b: &bb })];
+        let steps = [step(
+            0,
+            3,
+            StepOp::Scale {
+                kind,
+                a: &ab,
+                b: &bb,
+            },
+        )];
         let want: Vec<f64> = (0..3)
             .map(|j| {
                 let (v, p, q) = (x[j] as f64, a[j] as f64, b[j] as f64);
@@ -147,7 +194,10 @@ fn normalize_norms_of_the_range() {
         assert_row(&run1(3, &steps, 3, &x), &[3.0, p / n, q / n]);
         // A zero vector is unchanged; a NaN poisons the whole range.
         assert_row(&run1(3, &steps, 3, &[1.0, 0.0, 0.0]), &[1.0, 0.0, 0.0]);
-        assert_row(&run1(3, &steps, 3, &[1.0, NAN, 2.0]), &[1.0, f64::NAN, f64::NAN]);
+        assert_row(
+            &run1(3, &steps, 3, &[1.0, NAN, 2.0]),
+            &[1.0, f64::NAN, f64::NAN],
+        );
     }
 }
 
@@ -155,7 +205,10 @@ fn normalize_norms_of_the_range() {
 fn binarize_is_strictly_greater_than_threshold() {
     let t = f32_bytes(&[0.5, 0.5, 0.5, -1.0]);
     let steps = [step(0, 4, StepOp::Binarize { threshold: &t })];
-    assert_row(&run1(4, &steps, 4, &[0.5, 0.6, NAN, -0.5]), &[0.0, 1.0, f64::NAN, 1.0]);
+    assert_row(
+        &run1(4, &steps, 4, &[0.5, 0.6, NAN, -0.5]),
+        &[0.0, 1.0, f64::NAN, 1.0],
+    );
 }
 
 #[test]
@@ -173,10 +226,22 @@ fn bin_counts_edges_at_or_below_value() {
 #[test]
 fn one_hot_policies_for_unknown_and_nan() {
     let cats = f32_bytes(&[0.0, 1.0, 4.0]);
-    let mk = |unknown| [step(1, 1, StepOp::OneHot { categories: &cats, unknown })];
+    let mk = |unknown| {
+        [step(
+            1,
+            1,
+            StepOp::OneHot {
+                categories: &cats,
+                unknown,
+            },
+        )]
+    };
     // Known categories, ignore policy: the block is [c == 0, c == 1, c == 4].
     for c in [0.0f32, 1.0, 4.0, 2.0, NAN] {
-        let want: Vec<f64> = [0.0f32, 1.0, 4.0].iter().map(|&k| if c == k { 1.0 } else { 0.0 }).collect();
+        let want: Vec<f64> = [0.0f32, 1.0, 4.0]
+            .iter()
+            .map(|&k| if c == k { 1.0 } else { 0.0 })
+            .collect();
         let mut w = vec![7.0];
         w.extend(want);
         w.push(8.0);
@@ -187,7 +252,12 @@ fn one_hot_policies_for_unknown_and_nan() {
         wb.insert(4, if known { 0.0 } else { 1.0 });
         assert_row(&run1(3, &mk(Unknown::Bucket), 6, &[7.0, c, 8.0]), &wb);
     }
-    let err = run(3, &mk(Unknown::Error), 5, &[&[7.0, 2.0, 8.0], &[7.0, NAN, 8.0], &[7.0, 4.0, 8.0]]);
+    let err = run(
+        3,
+        &mk(Unknown::Error),
+        5,
+        &[&[7.0, 2.0, 8.0], &[7.0, NAN, 8.0], &[7.0, 4.0, 8.0]],
+    );
     assert_eq!(err[0], Err(Error::InvalidInput { feature: 1 }));
     assert_eq!(err[1], Err(Error::InvalidInput { feature: 1 }));
     assert_eq!(err[2].as_ref().unwrap(), &vec![7.0, 0.0, 0.0, 1.0, 8.0]);
@@ -197,11 +267,27 @@ fn one_hot_policies_for_unknown_and_nan() {
 fn label_encode_maps_keys_default_or_error() {
     let keys = f32_bytes(&[10.0, 20.0, 30.0]);
     let vals = f32_bytes(&[0.0, 1.0, 2.0]);
-    let with_default = [step(0, 1, StepOp::LabelEncode { keys: &keys, values: &vals, default: Some(-1.0) })];
+    let with_default = [step(
+        0,
+        1,
+        StepOp::LabelEncode {
+            keys: &keys,
+            values: &vals,
+            default: Some(-1.0),
+        },
+    )];
     for (v, want) in [(10.0, 0.0), (30.0, 2.0), (25.0, -1.0), (NAN, -1.0)] {
         assert_row(&run1(1, &with_default, 1, &[v]), &[want]);
     }
-    let strict = [step(0, 1, StepOp::LabelEncode { keys: &keys, values: &vals, default: None })];
+    let strict = [step(
+        0,
+        1,
+        StepOp::LabelEncode {
+            keys: &keys,
+            values: &vals,
+            default: None,
+        },
+    )];
     let r = run(1, &strict, 1, &[&[20.0], &[21.0]]);
     assert_eq!(r[0].as_ref().unwrap(), &vec![1.0]);
     assert_eq!(r[1], Err(Error::InvalidInput { feature: 0 }));
@@ -230,7 +316,11 @@ fn hashing_buckets_match_fnv1a_of_column_and_value() {
             let mut key = (j as u32).to_le_bytes().to_vec();
             key.extend(v.to_bits().to_le_bytes());
             let h = fnv(&key);
-            want[(h % 7) as usize] += if signed && h & 0x8000_0000 != 0 { -1.0 } else { 1.0 };
+            want[(h % 7) as usize] += if signed && h & 0x8000_0000 != 0 {
+                -1.0
+            } else {
+                1.0
+            };
         }
         assert_row(&run1(5, &steps, 7, &x), &want);
     }
@@ -244,18 +334,46 @@ fn select_and_ranged_steps_compose_like_a_column_transformer() {
     let (sa, sb) = (f32_bytes(&[1.0, 2.0, 3.0]), f32_bytes(&[2.0, 4.0, 8.0]));
     let steps = [
         step(0, 3, StepOp::Select { indices: &idx }),
-        step(0, 1, StepOp::OneHot { categories: &cats, unknown: Unknown::Ignore }),
-        step(2, 3, StepOp::Scale { kind: ScaleKind::SubDiv, a: &sa, b: &sb }),
+        step(
+            0,
+            1,
+            StepOp::OneHot {
+                categories: &cats,
+                unknown: Unknown::Ignore,
+            },
+        ),
+        step(
+            2,
+            3,
+            StepOp::Scale {
+                kind: ScaleKind::SubDiv,
+                a: &sa,
+                b: &sb,
+            },
+        ),
     ];
     let raw = [5.0f32, 2.0, -3.0];
-    let want = [0.0, 1.0, (5.0 - 1.0) / 2.0, (-3.0 - 2.0) / 4.0, (5.0 - 3.0) / 8.0];
+    let want = [
+        0.0,
+        1.0,
+        (5.0 - 1.0) / 2.0,
+        (-3.0 - 2.0) / 4.0,
+        (5.0 - 3.0) / 8.0,
+    ];
     assert_row(&run1(3, &steps, 5, &raw), &want);
 }
 
 #[test]
 fn predict_accepts_nan_that_the_pipeline_imputes_and_rejects_the_rest() {
     let vals = f32_bytes(&[1.0, 2.0]);
-    let steps = [step(0, 2, StepOp::Impute { sentinel: None, values: &vals })];
+    let steps = [step(
+        0,
+        2,
+        StepOp::Impute {
+            sentinel: None,
+            values: &vals,
+        },
+    )];
     let bytes = AlignedModel::new(&model_bytes(3, &steps, 3));
     let model = bytes.model().unwrap();
     let mut arena = ferrite::Arena::<4096>::new();
@@ -265,8 +383,17 @@ fn predict_accepts_nan_that_the_pipeline_imputes_and_rejects_the_rest() {
     s.predict(&[NAN, 5.0, 6.0], &mut out).unwrap();
     assert_eq!(out, [1.0, 5.0, 6.0]);
     // Column 2 is not imputed: its NaN reaches the graph input and is rejected.
-    assert_eq!(s.predict(&[NAN, NAN, NAN], &mut out), Err(Error::InvalidInput { feature: 2 }));
-    assert_eq!(s.predict(&[0.0, 0.0], &mut out), Err(Error::WrongLength { expected: 3, actual: 2 }));
+    assert_eq!(
+        s.predict(&[NAN, NAN, NAN], &mut out),
+        Err(Error::InvalidInput { feature: 2 })
+    );
+    assert_eq!(
+        s.predict(&[0.0, 0.0], &mut out),
+        Err(Error::WrongLength {
+            expected: 3,
+            actual: 2
+        })
+    );
 }
 
 #[test]
@@ -283,7 +410,10 @@ fn predict_without_pipeline_still_rejects_nan() {
     let mut arena = vec![0u8; model.arena_size() + 15];
     let mut s = Session::new(&model, &mut arena).unwrap();
     let mut out = [0f32; 2];
-    assert_eq!(s.predict(&[1.0, NAN], &mut out), Err(Error::InvalidInput { feature: 1 }));
+    assert_eq!(
+        s.predict(&[1.0, NAN], &mut out),
+        Err(Error::InvalidInput { feature: 1 })
+    );
     // preprocess() is the identity without a pipeline.
     s.preprocess(&[1.0, NAN], &mut out).unwrap();
     assert!(out[0] == 1.0 && out[1].is_nan());
@@ -296,7 +426,11 @@ fn arena_size_counts_the_pipeline_scratch() {
     let bytes = AlignedModel::new(&model_bytes(3, &steps, 40));
     let model = bytes.model().unwrap();
     // Graph: x and y of 160 bytes each; scratch: two rows of the widest width (40).
-    assert!(model.arena_size() >= 320 + 2 * 40 * 4, "{}", model.arena_size());
+    assert!(
+        model.arena_size() >= 320 + 2 * 40 * 4,
+        "{}",
+        model.arena_size()
+    );
     let p = model.preprocess().unwrap();
     assert_eq!((p.raw_len(), p.out_len(), p.num_steps()), (3, 40, 1));
     // An aligned arena of exactly arena_size() bytes is enough.
@@ -310,8 +444,13 @@ fn arena_size_counts_the_pipeline_scratch() {
 
 #[test]
 fn load_rejects_malformed_pipelines() {
-    let pre = Error::BadSection { section: Section::Preprocess };
-    let dec = |index| Error::Decode { section: Section::Preprocess, index };
+    let pre = Error::BadSection {
+        section: Section::Preprocess,
+    };
+    let dec = |index| Error::Decode {
+        section: Section::Preprocess,
+        index,
+    };
     let two = f32_bytes(&[1.0, 2.0]);
     let one = f32_bytes(&[1.0]);
     let inf = f32_bytes(&[1.0, f32::INFINITY]);
@@ -322,32 +461,210 @@ fn load_rejects_malformed_pipelines() {
     let hi_lo = (f32_bytes(&[2.0, 0.0]), f32_bytes(&[1.0, 1.0]));
     let empty: &[u8] = &[];
     // Table lengths that do not match the range.
-    assert_eq!(load_err(2, &[step(0, 2, StepOp::Impute { sentinel: None, values: &one })], 2), dec(0));
+    assert_eq!(
+        load_err(
+            2,
+            &[step(
+                0,
+                2,
+                StepOp::Impute {
+                    sentinel: None,
+                    values: &one
+                }
+            )],
+            2
+        ),
+        dec(0)
+    );
     // Non-finite parameters.
-    assert_eq!(load_err(2, &[step(0, 2, StepOp::Impute { sentinel: None, values: &inf })], 2), dec(0));
-    assert_eq!(load_err(2, &[step(0, 2, StepOp::Impute { sentinel: Some(f32::NAN), values: &two })], 2), dec(0));
-    assert_eq!(load_err(2, &[step(0, 2, StepOp::Scale { kind: ScaleKind::SubMul, a: &two, b: &nan })], 2), dec(0));
-    assert_eq!(load_err(2, &[step(0, 2, StepOp::Clip { lo: &nan, hi: &two })], 2), dec(0));
-    assert_eq!(load_err(2, &[step(0, 2, StepOp::Clip { lo: &hi_lo.0, hi: &hi_lo.1 })], 2), dec(0));
+    assert_eq!(
+        load_err(
+            2,
+            &[step(
+                0,
+                2,
+                StepOp::Impute {
+                    sentinel: None,
+                    values: &inf
+                }
+            )],
+            2
+        ),
+        dec(0)
+    );
+    assert_eq!(
+        load_err(
+            2,
+            &[step(
+                0,
+                2,
+                StepOp::Impute {
+                    sentinel: Some(f32::NAN),
+                    values: &two
+                }
+            )],
+            2
+        ),
+        dec(0)
+    );
+    assert_eq!(
+        load_err(
+            2,
+            &[step(
+                0,
+                2,
+                StepOp::Scale {
+                    kind: ScaleKind::SubMul,
+                    a: &two,
+                    b: &nan
+                }
+            )],
+            2
+        ),
+        dec(0)
+    );
+    assert_eq!(
+        load_err(2, &[step(0, 2, StepOp::Clip { lo: &nan, hi: &two })], 2),
+        dec(0)
+    );
+    assert_eq!(
+        load_err(
+            2,
+            &[step(
+                0,
+                2,
+                StepOp::Clip {
+                    lo: &hi_lo.0,
+                    hi: &hi_lo.1
+                }
+            )],
+            2
+        ),
+        dec(0)
+    );
     // Division by zero.
-    assert_eq!(load_err(2, &[step(0, 2, StepOp::Scale { kind: ScaleKind::SubDiv, a: &two, b: &zero })], 2), dec(0));
+    assert_eq!(
+        load_err(
+            2,
+            &[step(
+                0,
+                2,
+                StepOp::Scale {
+                    kind: ScaleKind::SubDiv,
+                    a: &two,
+                    b: &zero
+                }
+            )],
+            2
+        ),
+        dec(0)
+    );
     // Ranges and indices out of bounds; the second step is the bad one.
     let ok = step(0, 2, StepOp::Normalize { norm: Norm::L2 });
-    assert_eq!(load_err(2, &[ok.clone(), step(1, 2, StepOp::Normalize { norm: Norm::L1 })], 2), dec(1));
-    assert_eq!(load_err(2, &[step(0, 0, StepOp::Normalize { norm: Norm::L1 })], 2), dec(0));
-    assert_eq!(load_err(2, &[step(0, 2, StepOp::Select { indices: &bad_idx })], 2), dec(0));
-    assert_eq!(load_err(2, &[step(0, 2, StepOp::Select { indices: empty })], 2), dec(0));
+    assert_eq!(
+        load_err(
+            2,
+            &[ok.clone(), step(1, 2, StepOp::Normalize { norm: Norm::L1 })],
+            2
+        ),
+        dec(1)
+    );
+    assert_eq!(
+        load_err(2, &[step(0, 0, StepOp::Normalize { norm: Norm::L1 })], 2),
+        dec(0)
+    );
+    assert_eq!(
+        load_err(2, &[step(0, 2, StepOp::Select { indices: &bad_idx })], 2),
+        dec(0)
+    );
+    assert_eq!(
+        load_err(2, &[step(0, 2, StepOp::Select { indices: empty })], 2),
+        dec(0)
+    );
     // Category steps take exactly one column; edges strictly increasing; categories non-empty.
-    assert_eq!(load_err(2, &[step(0, 2, StepOp::Bin { edges: &two })], 2), dec(0));
-    assert_eq!(load_err(2, &[step(0, 1, StepOp::Bin { edges: &unsorted })], 2), dec(0));
-    assert_eq!(load_err(2, &[step(0, 1, StepOp::OneHot { categories: empty, unknown: Unknown::Ignore })], 1), dec(0));
-    assert_eq!(load_err(2, &[step(0, 1, StepOp::LabelEncode { keys: &two, values: &one, default: None })], 2), dec(0));
-    assert_eq!(load_err(2, &[step(0, 2, StepOp::Hash { buckets: 0, signed: false })], 2), dec(0));
+    assert_eq!(
+        load_err(2, &[step(0, 2, StepOp::Bin { edges: &two })], 2),
+        dec(0)
+    );
+    assert_eq!(
+        load_err(2, &[step(0, 1, StepOp::Bin { edges: &unsorted })], 2),
+        dec(0)
+    );
+    assert_eq!(
+        load_err(
+            2,
+            &[step(
+                0,
+                1,
+                StepOp::OneHot {
+                    categories: empty,
+                    unknown: Unknown::Ignore
+                }
+            )],
+            1
+        ),
+        dec(0)
+    );
+    assert_eq!(
+        load_err(
+            2,
+            &[step(
+                0,
+                1,
+                StepOp::LabelEncode {
+                    keys: &two,
+                    values: &one,
+                    default: None
+                }
+            )],
+            2
+        ),
+        dec(0)
+    );
+    assert_eq!(
+        load_err(
+            2,
+            &[step(
+                0,
+                2,
+                StepOp::Hash {
+                    buckets: 0,
+                    signed: false
+                }
+            )],
+            2
+        ),
+        dec(0)
+    );
     // Window shape and features.
     let feats = |f: &[WindowFeature]| HVec::<WindowFeature, 16>::from_slice(f).unwrap();
-    let w = |ch, n, f| step(0, 6, StepOp::Window { channels: ch, samples: n, features: f });
-    assert_eq!(load_err(6, &[w(4, 2, feats(&[WindowFeature::Mean]))], 4), dec(0));
-    assert_eq!(load_err(6, &[w(2, 3, feats(&[WindowFeature::BandEnergy { lo: 0, hi: 1 }]))], 2), dec(0));
+    let w = |ch, n, f| {
+        step(
+            0,
+            6,
+            StepOp::Window {
+                channels: ch,
+                samples: n,
+                features: f,
+            },
+        )
+    };
+    assert_eq!(
+        load_err(6, &[w(4, 2, feats(&[WindowFeature::Mean]))], 4),
+        dec(0)
+    );
+    assert_eq!(
+        load_err(
+            6,
+            &[w(
+                2,
+                3,
+                feats(&[WindowFeature::BandEnergy { lo: 0, hi: 1 }])
+            )],
+            2
+        ),
+        dec(0)
+    );
     assert_eq!(load_err(6, &[w(2, 3, feats(&[]))], 2), dec(0));
     // The final width must be the graph's input width.
     assert_eq!(load_err(2, core::slice::from_ref(&ok), 3), pre);
@@ -356,8 +673,20 @@ fn load_rejects_malformed_pipelines() {
 
 #[test]
 fn load_rejects_truncated_or_garbage_sections() {
-    let good = encode_section(&Pipeline { raw_len: 2, names: "a\nb" }, &[step(0, 2, StepOp::Normalize { norm: Norm::L1 })]).unwrap();
-    let mut cases: Vec<Vec<u8>> = vec![vec![], vec![1, 0, 0], good[..good.len() - 1].to_vec(), vec![0xff; 12]];
+    let good = encode_section(
+        &Pipeline {
+            raw_len: 2,
+            names: "a\nb",
+        },
+        &[step(0, 2, StepOp::Normalize { norm: Norm::L1 })],
+    )
+    .unwrap();
+    let mut cases: Vec<Vec<u8>> = vec![
+        vec![],
+        vec![1, 0, 0],
+        good[..good.len() - 1].to_vec(),
+        vec![0xff; 12],
+    ];
     let mut tail = good.clone();
     tail.push(0);
     cases.push(tail);
@@ -375,14 +704,25 @@ fn load_rejects_truncated_or_garbage_sections() {
         let bytes = AlignedModel::new(&m.finish().unwrap());
         let e = bytes.model().expect_err("garbage section must be rejected");
         assert!(
-            matches!(e, Error::BadSection { section: Section::Preprocess } | Error::Decode { section: Section::Preprocess, .. }),
+            matches!(
+                e,
+                Error::BadSection {
+                    section: Section::Preprocess
+                } | Error::Decode {
+                    section: Section::Preprocess,
+                    ..
+                }
+            ),
             "{sec:?}: {e:?}"
         );
     }
     // The good one loads and keeps its names.
     let bytes = AlignedModel::new(&model_bytes_with(&good));
     let model = bytes.model().unwrap();
-    assert_eq!(model.preprocess().unwrap().names().collect::<Vec<_>>(), ["a", "b"]);
+    assert_eq!(
+        model.preprocess().unwrap().names().collect::<Vec<_>>(),
+        ["a", "b"]
+    );
 }
 
 fn model_bytes_with(sec: &[u8]) -> Vec<u8> {
@@ -424,8 +764,15 @@ const SENSOR_FEATURES: [WindowFeature; 7] = [
 fn assert_features(got: &[f32], want: &[f64], what: &str) {
     assert_eq!(got.len(), want.len(), "{what}");
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        let tol = if i % 7 == 1 || i % 7 == 0 || i % 7 == 4 { 1e-5 * w.abs().max(1.0) } else { 0.0 };
-        assert!((g as f64 - w).abs() <= tol, "{what}: feature {i}: got {g} want {w}");
+        let tol = if i % 7 == 1 || i % 7 == 0 || i % 7 == 4 {
+            1e-5 * w.abs().max(1.0)
+        } else {
+            0.0
+        };
+        assert!(
+            (g as f64 - w).abs() <= tol,
+            "{what}: feature {i}: got {g} want {w}"
+        );
     }
 }
 
@@ -434,7 +781,15 @@ fn window_step_matches_numpy_features_reference() {
     let windows = read_csv("test.csv");
     let reference = read_csv("features_reference.csv");
     assert_eq!(reference.len(), 50);
-    let steps = [step(0, 192, StepOp::Window { channels: 3, samples: 64, features: HVec::from_slice(&SENSOR_FEATURES).unwrap() })];
+    let steps = [step(
+        0,
+        192,
+        StepOp::Window {
+            channels: 3,
+            samples: 64,
+            features: HVec::from_slice(&SENSOR_FEATURES).unwrap(),
+        },
+    )];
     let rows: Vec<Vec<f32>> = windows[..50]
         .iter()
         .map(|w| w.iter().map(|&g| (g * 1000.0).round() as f32).collect())
@@ -473,14 +828,19 @@ fn streaming_buffer_matches_trace_reference() {
 #[test]
 fn window_features_against_direct_formulas_with_offset_and_nan() {
     // Large offset, tiny variance: a one-pass f32 variance would lose every digit.
-    let v: Vec<f32> = (0..64).map(|i| 1000.0 + if i % 3 == 0 { 0.5 } else { -0.25 }).collect();
+    let v: Vec<f32> = (0..64)
+        .map(|i| 1000.0 + if i % 3 == 0 { 0.5 } else { -0.25 })
+        .collect();
     let x: Vec<f64> = v.iter().map(|&a| a as f64).collect();
     let n = x.len() as f64;
     let m = x.iter().sum::<f64>() / n;
     let sd = (x.iter().map(|a| (a - m) * (a - m)).sum::<f64>() / n).sqrt();
     assert!(same(WindowFeature::Std.compute(&v), sd));
     assert!(same(WindowFeature::Mean.compute(&v), m));
-    let zc = x.windows(2).filter(|w| (w[0] - m < 0.0) != (w[1] - m < 0.0)).count();
+    let zc = x
+        .windows(2)
+        .filter(|w| (w[0] - m < 0.0) != (w[1] - m < 0.0))
+        .count();
     assert_eq!(window::zero_crossings(&v) as usize, zc);
     let mut with_nan = v.clone();
     with_nan[5] = NAN;
@@ -492,7 +852,9 @@ fn window_features_against_direct_formulas_with_offset_and_nan() {
 #[test]
 fn band_energy_matches_a_direct_dft() {
     for n in [8usize, 64, 256] {
-        let v: Vec<f32> = (0..n).map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.5 + (i as f32 * 0.3).sin()).collect();
+        let v: Vec<f32> = (0..n)
+            .map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.5 + (i as f32 * 0.3).sin())
+            .collect();
         let dft = |k: usize| {
             let (mut re, mut im) = (0f64, 0f64);
             for (t, &x) in v.iter().enumerate() {
@@ -506,7 +868,10 @@ fn band_energy_matches_a_direct_dft() {
         for (lo, hi) in [(0usize, 0usize), (1, 3), (2, n / 2)] {
             let want: f64 = (lo..=hi).map(dft).sum::<f64>() / n as f64;
             let got = window::band_energy(&v, lo, hi);
-            assert!((got as f64 - want).abs() <= 1e-4 * total.max(1.0), "n {n} bins {lo}..={hi}: got {got} want {want}");
+            assert!(
+                (got as f64 - want).abs() <= 1e-4 * total.max(1.0),
+                "n {n} bins {lo}..={hi}: got {got} want {want}"
+            );
         }
     }
     assert!(window::band_energy(&[1.0; 6], 0, 1).is_nan());
@@ -516,7 +881,10 @@ fn band_energy_matches_a_direct_dft() {
 fn window_buffer_emits_after_capacity_then_every_hop() {
     let mut b = WindowBuffer::<2, 4>::new(2);
     let ready: Vec<bool> = (0..10).map(|i| b.push([i as f32, -(i as f32)])).collect();
-    assert_eq!(ready, [false, false, false, true, false, true, false, true, false, true]);
+    assert_eq!(
+        ready,
+        [false, false, false, true, false, true, false, true, false, true]
+    );
     let mut w = [0f32; 8];
     assert!(b.window(&mut w));
     assert_eq!(w, [6.0, 7.0, 8.0, 9.0, -6.0, -7.0, -8.0, -9.0]);

@@ -107,6 +107,30 @@ pub fn inspect(fer: &[u8]) -> Result<Value> {
         let out = model.tensor(def.outputs[0])?;
         let m = macs(&model, &def)?;
         total_macs += m;
+        let mut detail = detail(&def.op);
+        // Classical ops: their size is in their constant inputs (nodes, roots / weights).
+        let dim0 = |k: usize| -> Result<usize> {
+            Ok(match def.inputs.get(k) {
+                Some(&t) => model.tensor(t)?.shape.first().map_or(0, |&d| d as usize),
+                None => 0,
+            })
+        };
+        let mut classical = Value::Null;
+        match &def.op {
+            Op::TreeEnsemble { .. } => {
+                let (nodes, trees) = (dim0(1)?, dim0(2)?);
+                detail = format!("{trees} trees, {nodes} nodes {detail}")
+                    .trim()
+                    .to_string();
+                classical = json!({"nodes": nodes, "trees": trees});
+            }
+            Op::Linear { .. } => {
+                let outputs = dim0(1)?;
+                detail = format!("{outputs} outputs {detail}").trim().to_string();
+                classical = json!({"outputs": outputs});
+            }
+            _ => {}
+        }
         let int8 = matches!(
             &def.op,
             Op::FullyConnected { q: Some(_), .. }
@@ -116,7 +140,8 @@ pub fn inspect(fer: &[u8]) -> Result<Value> {
         ops.push(json!({
             "index": i,
             "op": def.op.name(),
-            "detail": detail(&def.op),
+            "detail": detail,
+            "classical": classical,
             "int8": int8,
             "inputs": inputs,
             "output": tensor_json(&out),
@@ -144,7 +169,25 @@ pub fn inspect(fer: &[u8]) -> Result<Value> {
         .properties()
         .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
         .collect();
+    let preprocess = match model.preprocess() {
+        None => Value::Null,
+        Some(p) => {
+            let steps = (0..p.num_steps())
+                .map(|i| {
+                    let st = p.step(i)?;
+                    Ok(json!({"index": i, "op": st.op.name(), "start": st.start, "len": st.len}))
+                })
+                .collect::<Result<Vec<Value>>>()?;
+            json!({
+                "raw_inputs": p.raw_len(),
+                "output_len": p.out_len(),
+                "input_names": p.names().filter(|n| !n.is_empty()).collect::<Vec<_>>(),
+                "steps": steps,
+            })
+        }
+    };
     Ok(json!({
+        "preprocess": preprocess,
         "name": meta.name,
         "version": meta.version,
         "description": meta.description,
@@ -213,6 +256,24 @@ pub fn to_text(r: &Value) -> String {
         if !l.is_empty() {
             let l: Vec<&str> = l.iter().filter_map(|v| v.as_str()).collect();
             s += &format!("labels     {}\n", l.join(", "));
+        }
+    }
+    if let Some(p) = r["preprocess"].as_object() {
+        s += &format!(
+            "preprocess {} raw inputs -> {} values; {} steps\n",
+            p["raw_inputs"],
+            p["output_len"],
+            p["steps"].as_array().map_or(0, |a| a.len())
+        );
+        for st in p["steps"].as_array().into_iter().flatten() {
+            s += &format!(
+                "  {:>2}  {:<14} columns {}..{} (len {})\n",
+                st["index"].to_string(),
+                st["op"].as_str().unwrap_or(""),
+                st["start"],
+                st["start"].as_u64().unwrap_or(0) + st["len"].as_u64().unwrap_or(0),
+                st["len"]
+            );
         }
     }
     s += &format!(

@@ -125,9 +125,12 @@ impl Summary {
                 b.speedup.unwrap_or(0.0)
             );
         }
+        s += "\nmax |err|  largest output difference from the float ONNX model (run by tract)\n";
+        s += "agree      same top-1 class as that model; accuracy: against the true labels\n";
+        s += "µs         median latency of one row; speedup: tract µs / ferrite µs\n";
         if let Some(r) = self.rows.first() {
             s += &format!(
-                "\naccuracy of the ONNX model under tract: {:.2}%\n",
+                "accuracy of the ONNX model under tract: {:.2}%\n",
                 100.0 * r.validate.accuracy_reference.unwrap_or(0.0)
             );
         }

@@ -20,6 +20,14 @@ pub struct Reference {
 impl Reference {
     /// Loads and optimizes `onnx` for the given input shapes.
     pub fn load(onnx: &[u8], opts: &ImportOptions) -> Result<Reference> {
+        if crate::onnxml::is_onnxml(onnx) {
+            return Err(Error::Usage(
+                "the reference is an ONNX-ML (scikit-learn) model, which tract cannot run; \
+                 compare `ferrite run` output with onnxruntime's instead \
+                 (see examples/sklearn/README.md)"
+                    .into(),
+            ));
+        }
         let typed = load_typed(onnx, opts)?;
         let input_shape = typed
             .input_fact(0)

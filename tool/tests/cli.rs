@@ -293,3 +293,110 @@ fn quickstart_prints_the_summary_table() {
     );
     assert!(Path::new(&out_dir).join("digits_int8.fer").exists());
 }
+
+/// A scikit-learn pipeline (SimpleImputer + MinMaxScaler + MLP) converted by the ONNX-ML
+/// importer: `run` takes the raw rows, NaN included, and matches onnxruntime.
+#[test]
+fn run_and_inspect_a_model_with_a_preprocessing_pipeline() {
+    let sk = |p: &str| {
+        root()
+            .join("examples/sklearn")
+            .join(p)
+            .display()
+            .to_string()
+    };
+    let fer = tmp("wine_impute_mlp.fer");
+    ok(&["convert", &sk("wine_impute_mlp.onnx"), "-o", &fer]);
+    let input = sk("wine_impute_mlp_input.csv");
+    let raw = std::fs::read_to_string(&input).unwrap();
+    assert!(raw.contains("nan"), "the example must have missing values");
+
+    let scores = tmp("wine_scores.csv");
+    ok(&["run", &fer, "--input", &input, "--output", &scores]);
+    let parse = |text: &str| -> Vec<Vec<f32>> {
+        text.lines()
+            .skip(1)
+            .map(|l| l.split(',').map(|v| v.trim().parse().unwrap()).collect())
+            .collect()
+    };
+    let got = parse(&std::fs::read_to_string(&scores).unwrap());
+    let want = parse(&std::fs::read_to_string(sk("wine_impute_mlp_ort_proba.csv")).unwrap());
+    assert_eq!(got.len(), want.len());
+    assert_eq!(got.len(), raw.lines().count() - 1);
+    for (r, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(g.len(), w.len(), "row {r}");
+        for (c, (a, b)) in g.iter().zip(w).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-5,
+                "row {r} column {c}: {a} vs onnxruntime {b}"
+            );
+        }
+    }
+
+    // The raw width is the pipeline's: one column short is an error.
+    let narrow = tmp("wine_narrow.csv");
+    let first = raw.lines().nth(1).unwrap();
+    std::fs::write(
+        &narrow,
+        format!("{}\n", &first[..first.rfind(',').unwrap()]),
+    )
+    .unwrap();
+    let o = ferrite(&["run", &fer, "--input", &narrow]);
+    assert!(
+        !o.status.success() && text(&o).contains("13"),
+        "{}",
+        text(&o)
+    );
+
+    // tract cannot run ONNX-ML: validate says so instead of a confusing import error.
+    let o = ferrite(&[
+        "validate",
+        &fer,
+        "--reference",
+        &sk("wine_impute_mlp.onnx"),
+        "--data",
+        &input,
+    ]);
+    assert!(
+        o.status.code() == Some(2) && text(&o).contains("ONNX-ML"),
+        "{}",
+        text(&o)
+    );
+
+    let out = ok(&["inspect", &fer]);
+    assert!(
+        out.contains("preprocess 13 raw inputs") && out.contains("impute") && out.contains("scale"),
+        "{out}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&ok(&["inspect", &fer, "--json"])).unwrap();
+    let pre = &json["preprocess"];
+    assert_eq!(pre["raw_inputs"], 13);
+    let steps: Vec<(&str, u64, u64)> = pre["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["op"].as_str().unwrap(),
+                s["start"].as_u64().unwrap(),
+                s["len"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(steps, [("impute", 0, 13), ("scale", 0, 13)]);
+}
+
+/// Classical ONNX-ML ops show their size in `inspect`.
+#[test]
+fn inspect_shows_tree_ensemble_size() {
+    let fer = tmp("iris_rf.fer");
+    let onnx = root().join("examples/sklearn/iris_rf.onnx");
+    ok(&["convert", onnx.to_str().unwrap(), "-o", &fer]);
+    let json: serde_json::Value = serde_json::from_str(&ok(&["inspect", &fer, "--json"])).unwrap();
+    assert!(json["preprocess"].is_null());
+    let op = &json["ops"][0];
+    assert_eq!(op["op"], "TreeEnsemble");
+    assert!(op["classical"]["nodes"].as_u64().unwrap() > 10, "{op}");
+    assert!(op["classical"]["trees"].as_u64().unwrap() >= 1, "{op}");
+    assert!(ok(&["inspect", &fer]).contains(" trees, "));
+}

@@ -21,7 +21,15 @@ fn csv(path: &Path) -> Vec<Vec<f64>> {
     text.lines()
         .skip(1)
         .filter(|l| !l.trim().is_empty())
-        .map(|l| l.split(',').map(|v| v.trim().parse::<f64>().unwrap_or_else(|_| panic!("{}: {v}", path.display()))).collect())
+        .map(|l| {
+            l.split(',')
+                .map(|v| {
+                    v.trim()
+                        .parse::<f64>()
+                        .unwrap_or_else(|_| panic!("{}: {v}", path.display()))
+                })
+                .collect()
+        })
         .collect()
 }
 
@@ -33,8 +41,11 @@ struct Agreement {
     max_diff_ort: f64,
 }
 
+/// Predicted label indices, score rows, the model's labels and the fixture's row count.
+type FixtureRun = (Vec<Option<usize>>, Vec<Vec<f32>>, Vec<String>, usize);
+
 /// Converts fixture `name` and runs every input row through `Session::predict`.
-fn run_fixture(name: &str) -> (Vec<Option<usize>>, Vec<Vec<f32>>, Vec<String>, usize) {
+fn run_fixture(name: &str) -> FixtureRun {
     let dir = examples().join("sklearn");
     let bytes = onnxml::import_onnxml(&dir.join(format!("{name}.onnx")), &OnnxMlOptions::default())
         .unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -51,7 +62,9 @@ fn run_fixture(name: &str) -> (Vec<Option<usize>>, Vec<Vec<f32>>, Vec<String>, u
         let x: Vec<f32> = row.iter().map(|&v| v as f32).collect();
         assert_eq!(x.len(), model.raw_input_len().unwrap(), "{name}");
         let mut out = vec![0f32; n_out];
-        let l = sess.predict(&x, &mut out).unwrap_or_else(|e| panic!("{name} row {r}: {e}"));
+        let l = sess
+            .predict(&x, &mut out)
+            .unwrap_or_else(|e| panic!("{name} row {r}: {e}"));
         got_labels.push(l);
         got.push(out);
     }
@@ -66,7 +79,13 @@ fn classifier(name: &str) -> Agreement {
     let sk_p = csv(&dir.join(format!("{name}_sklearn_proba.csv")));
     let ort_p = csv(&dir.join(format!("{name}_ort_proba.csv")));
     assert_eq!(idx.len(), sk_labels.len());
-    let mut a = Agreement { rows: idx.len(), labels_vs_sklearn: 0, labels_vs_ort: 0, max_diff_sklearn: 0.0, max_diff_ort: 0.0 };
+    let mut a = Agreement {
+        rows: idx.len(),
+        labels_vs_sklearn: 0,
+        labels_vs_ort: 0,
+        max_diff_sklearn: 0.0,
+        max_diff_ort: 0.0,
+    };
     for r in 0..idx.len() {
         let label: f64 = labels[idx[r].expect("class index")].parse().unwrap();
         a.labels_vs_sklearn += usize::from(label == sk_labels[r][0]);
@@ -81,17 +100,34 @@ fn classifier(name: &str) -> Agreement {
         "{name}: {} bytes, {} rows, labels = sklearn {}/{} = ort {}/{}, max |Δp| sklearn {:.2e} ort {:.2e}",
         size, a.rows, a.labels_vs_sklearn, a.rows, a.labels_vs_ort, a.rows, a.max_diff_sklearn, a.max_diff_ort
     );
-    assert_eq!(a.labels_vs_sklearn, a.rows, "{name}: labels differ from scikit-learn");
-    assert_eq!(a.labels_vs_ort, a.rows, "{name}: labels differ from onnxruntime");
-    assert!(a.max_diff_sklearn <= 1e-5, "{name}: |Δp| vs sklearn {}", a.max_diff_sklearn);
-    assert!(a.max_diff_ort <= 1e-5, "{name}: |Δp| vs onnxruntime {}", a.max_diff_ort);
+    assert_eq!(
+        a.labels_vs_sklearn, a.rows,
+        "{name}: labels differ from scikit-learn"
+    );
+    assert_eq!(
+        a.labels_vs_ort, a.rows,
+        "{name}: labels differ from onnxruntime"
+    );
+    assert!(
+        a.max_diff_sklearn <= 1e-5,
+        "{name}: |Δp| vs sklearn {}",
+        a.max_diff_sklearn
+    );
+    assert!(
+        a.max_diff_ort <= 1e-5,
+        "{name}: |Δp| vs onnxruntime {}",
+        a.max_diff_ort
+    );
     a
 }
 
 fn regressor(name: &str) {
     let dir = examples().join("sklearn");
     let (idx, pred, labels, size) = run_fixture(name);
-    assert!(labels.is_empty() && idx.iter().all(Option::is_none), "{name}: a regressor has no labels");
+    assert!(
+        labels.is_empty() && idx.iter().all(Option::is_none),
+        "{name}: a regressor has no labels"
+    );
     let sk = csv(&dir.join(format!("{name}_sklearn_pred.csv")));
     let ort = csv(&dir.join(format!("{name}_ort_pred.csv")));
     let (mut ds, mut dort, mut rel) = (0f64, 0f64, 0f64);
@@ -99,7 +135,9 @@ fn regressor(name: &str) {
         let p = pred[r][0] as f64;
         ds = ds.max((p - sk[r][0]).abs());
         dort = dort.max((p - ort[r][0]).abs());
-        rel = rel.max((p - sk[r][0]).abs() / sk[r][0].abs().max(1.0)).max((p - ort[r][0]).abs() / ort[r][0].abs().max(1.0));
+        rel = rel
+            .max((p - sk[r][0]).abs() / sk[r][0].abs().max(1.0))
+            .max((p - ort[r][0]).abs() / ort[r][0].abs().max(1.0));
     }
     eprintln!("{name}: {size} bytes, {} rows, max |Δ| sklearn {ds:.2e} ort {dort:.2e}, max relative {rel:.2e}", pred.len());
     assert!(rel <= 1e-5, "{name}: relative difference {rel}");
@@ -114,7 +152,10 @@ fn breast_cancer_standard_scaler_logistic_regression() {
 fn wine_imputer_minmax_mlp_with_nan_inputs() {
     let dir = examples().join("sklearn");
     let inputs = csv(&dir.join("wine_impute_mlp_input.csv"));
-    assert!(inputs.iter().flatten().any(|v| v.is_nan()), "the fixture has missing values");
+    assert!(
+        inputs.iter().flatten().any(|v| v.is_nan()),
+        "the fixture has missing values"
+    );
     classifier("wine_impute_mlp");
 }
 
@@ -146,7 +187,12 @@ fn diabetes_ridge_regressor() {
 #[test]
 fn converted_models_keep_preprocessing_in_the_model() {
     let dir = examples().join("sklearn");
-    for (name, steps) in [("breast_cancer_logreg", true), ("wine_impute_mlp", true), ("iris_rf", false), ("synthetic_onehot_logreg", true)] {
+    for (name, steps) in [
+        ("breast_cancer_logreg", true),
+        ("wine_impute_mlp", true),
+        ("iris_rf", false),
+        ("synthetic_onehot_logreg", true),
+    ] {
         let bytes = std::fs::read(dir.join(format!("{name}.onnx"))).unwrap();
         assert!(onnxml::is_onnxml(&bytes), "{name}");
         let imp = onnxml::import_onnxml_bytes(&bytes, &OnnxMlOptions::default()).unwrap();
@@ -158,7 +204,9 @@ fn converted_models_keep_preprocessing_in_the_model() {
 fn tree_storage_is_sixteen_bytes_per_node_plus_eight_per_leaf_entry() {
     let dir = examples().join("sklearn");
     for name in ["iris_rf", "digits_gb", "diabetes_gbr"] {
-        let bytes = onnxml::import_onnxml(&dir.join(format!("{name}.onnx")), &OnnxMlOptions::default()).unwrap();
+        let bytes =
+            onnxml::import_onnxml(&dir.join(format!("{name}.onnx")), &OnnxMlOptions::default())
+                .unwrap();
         let owned = OwnedModel::new(&bytes).unwrap();
         let m = owned.model();
         let (mut nodes, mut entries, mut trees, mut targets) = (0, 0, 0, 0);
@@ -178,19 +226,30 @@ fn tree_storage_is_sixteen_bytes_per_node_plus_eight_per_leaf_entry() {
             bytes.len()
         );
         // Only the ensemble's arrays are constants: 16 B/node, 8 B/leaf entry, 4 B/tree root, 4 B/target.
-        assert_eq!(m.parameter_bytes(), 16 * nodes + 8 * entries + 4 * trees + 4 * targets, "{name}");
+        assert_eq!(
+            m.parameter_bytes(),
+            16 * nodes + 8 * entries + 4 * trees + 4 * targets,
+            "{name}"
+        );
     }
 }
 
 #[test]
 fn importer_rejects_garbage_and_unsupported_ops_clearly() {
-    let e = onnxml::import_onnxml_bytes(b"\xff\xff\xff not onnx", &OnnxMlOptions::default()).unwrap_err();
+    let e = onnxml::import_onnxml_bytes(b"\xff\xff\xff not onnx", &OnnxMlOptions::default())
+        .unwrap_err();
     assert!(e.to_string().contains("ONNX"), "{e}");
     // The CNN of the sensor example is not ONNX-ML (Conv goes through tract).
     let cnn = std::fs::read(examples().join("sensor/sensor_cnn.onnx")).unwrap();
     assert!(!onnxml::is_onnxml(&cnn));
     let e = onnxml::import_onnxml_bytes(&cnn, &OnnxMlOptions::default()).unwrap_err();
-    assert!(matches!(e, ferrite_tool::Error::Unsupported { .. } | ferrite_tool::Error::Import(_)), "{e}");
+    assert!(
+        matches!(
+            e,
+            ferrite_tool::Error::Unsupported { .. } | ferrite_tool::Error::Import(_)
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -200,11 +259,18 @@ fn corrupted_onnx_files_give_errors_not_panics() {
     let dir = examples().join("sklearn");
     let mut seed = 7u64;
     let mut rnd = move || {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (seed >> 33) as usize
     };
     let (mut ok, mut err) = (0, 0);
-    for name in ["iris_rf", "synthetic_onehot_logreg", "wine_impute_mlp", "breast_cancer_logreg"] {
+    for name in [
+        "iris_rf",
+        "synthetic_onehot_logreg",
+        "wine_impute_mlp",
+        "breast_cancer_logreg",
+    ] {
         let orig = std::fs::read(dir.join(format!("{name}.onnx"))).unwrap();
         for i in 0..150 {
             let mut b = orig.clone();
@@ -218,7 +284,8 @@ fn corrupted_onnx_files_give_errors_not_panics() {
             }
             match onnxml::import_onnxml_bytes(&b, &OnnxMlOptions::default()) {
                 Ok(imp) => {
-                    OwnedModel::new(&imp.builder.finish().unwrap()).expect("an imported model loads");
+                    OwnedModel::new(&imp.builder.finish().unwrap())
+                        .expect("an imported model loads");
                     ok += 1;
                 }
                 Err(e) => {
@@ -239,7 +306,10 @@ fn sensor_toml() -> String {
 }
 
 fn sensor_windows_mg(n: usize) -> Vec<Vec<f32>> {
-    csv(&examples().join("sensor/test.csv"))[..n].iter().map(|w| w.iter().map(|&g| (g * 1000.0).round() as f32).collect()).collect()
+    csv(&examples().join("sensor/test.csv"))[..n]
+        .iter()
+        .map(|w| w.iter().map(|&g| (g * 1000.0).round() as f32).collect())
+        .collect()
 }
 
 #[test]
@@ -248,23 +318,43 @@ fn features_toml_window_pipeline_matches_numpy_through_preprocess_csv() {
     assert_eq!((spec.raw, spec.out_len()), (192, 21));
     let model = onnxml::import_onnxml_bytes(
         &std::fs::read(examples().join("sensor/sensor_features_model.onnx")).unwrap(),
-        &OnnxMlOptions { name: Some("sensor".into()), features: Some(spec.clone()) },
+        &OnnxMlOptions {
+            name: Some("sensor".into()),
+            features: Some(spec.clone()),
+        },
     )
     .unwrap();
     // `ferrite preprocess` on a model whose own pipeline is only the window step.
     let plain = {
         let mut b = ferrite::format::write::ModelBuilder::new("features");
-        let x = b.add_tensor("x", ferrite::DType::F32, &[1, 21], ferrite::Quant::None).unwrap();
-        let y = b.add_tensor("y", ferrite::DType::F32, &[1, 21], ferrite::Quant::None).unwrap();
+        let x = b
+            .add_tensor("x", ferrite::DType::F32, &[1, 21], ferrite::Quant::None)
+            .unwrap();
+        let y = b
+            .add_tensor("y", ferrite::DType::F32, &[1, 21], ferrite::Quant::None)
+            .unwrap();
         b.add_op(ferrite::Op::Reshape, &[x], &[y]).unwrap();
         b.set_io(&[x], &[y]).unwrap();
         onnxml::spec::attach(&b.finish().unwrap(), &spec).unwrap()
     };
     let rows = sensor_windows_mg(50);
-    let input: String = rows.iter().map(|r| r.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",") + "\n").collect();
+    let input: String = rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+                + "\n"
+        })
+        .collect();
     let out = onnxml::spec::preprocess_csv(&plain, &input, "raw.csv").unwrap();
     let reference = csv(&examples().join("sensor/features_reference.csv"));
-    let got: Vec<Vec<f64>> = out.lines().skip(1).map(|l| l.split(',').map(|v| v.parse().unwrap()).collect()).collect();
+    let got: Vec<Vec<f64>> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
     assert_eq!(got.len(), 50);
     let mut worst = 0f64;
     for (g, w) in got.iter().zip(&reference) {
@@ -287,7 +377,11 @@ fn features_toml_window_pipeline_matches_numpy_through_preprocess_csv() {
     for (r, row) in rows.iter().enumerate() {
         let mut p = [0f32; 4];
         let l = sess.predict(row, &mut p).unwrap().unwrap();
-        assert_eq!(m.labels().nth(l).unwrap().parse::<f64>().unwrap(), ort[r][0], "window {r}");
+        assert_eq!(
+            m.labels().nth(l).unwrap().parse::<f64>().unwrap(),
+            ort[r][0],
+            "window {r}"
+        );
         for c in 0..4 {
             dmax = dmax.max((p[c] as f64 - ort[r][c + 1]).abs());
         }
@@ -308,7 +402,9 @@ fn features_toml_errors_name_the_step() {
         ("raw = 2\n[[step]]\nop = \"scale\"\nkind = \"sub_div\"\na = 0\nb = [1, 0]\n", "rejected by the runtime"),
     ];
     for (text, want) in bad {
-        let e = FeatureSpec::parse(text, "FEATURES.toml").unwrap_err().to_string();
+        let e = FeatureSpec::parse(text, "FEATURES.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains(want), "{text:?}: {e}");
     }
     // Defaults: scalars broadcast, `len` defaults to the rest of the row.

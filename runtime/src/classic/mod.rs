@@ -77,7 +77,12 @@ impl Node {
         let w0 = (self.feature & MAX_TREE_FEATURE)
             | ((self.mode as u32) << 28)
             | if self.missing_true { 1 << 31 } else { 0 };
-        [w0 as i32, self.threshold.to_bits() as i32, self.a as i32, self.b as i32]
+        [
+            w0 as i32,
+            self.threshold.to_bits() as i32,
+            self.a as i32,
+            self.b as i32,
+        ]
     }
 
     /// Decodes four stored words; `None` for an unknown mode.
@@ -171,7 +176,8 @@ pub fn linear(
     y: &mut [f32],
 ) {
     for b in 0..batch {
-        let (Some(xr), Some(yr)) = (x.get(b * k..(b + 1) * k), y.get_mut(b * n..(b + 1) * n)) else {
+        let (Some(xr), Some(yr)) = (x.get(b * k..(b + 1) * k), y.get_mut(b * n..(b + 1) * n))
+        else {
             return;
         };
         for (j, out) in yr.iter_mut().enumerate() {
@@ -212,9 +218,10 @@ pub fn tree_ensemble(
     let n_nodes = trees.nodes.len() / 4;
     const CHUNK: usize = 64;
     for b in 0..batch {
-        let (Some(xr), Some(yr)) =
-            (x.get(b * features..(b + 1) * features), y.get_mut(b * t..(b + 1) * t))
-        else {
+        let (Some(xr), Some(yr)) = (
+            x.get(b * features..(b + 1) * features),
+            y.get_mut(b * t..(b + 1) * t),
+        ) else {
             return;
         };
         // Targets are processed in chunks of 64 so the accumulators stay on the stack.
@@ -228,7 +235,8 @@ pub fn tree_ensemble(
                 // Children are strictly after their parent (checked at load).
                 let mut steps = 0;
                 let node = loop {
-                    let Some(node) = trees.nodes.get(4 * i..4 * i + 4).and_then(Node::decode) else {
+                    let Some(node) = trees.nodes.get(4 * i..4 * i + 4).and_then(Node::decode)
+                    else {
                         break None;
                     };
                     if node.mode == NodeMode::Leaf || steps > n_nodes {
@@ -289,7 +297,13 @@ pub fn normalize_in_place(norm: Norm, row: &mut [f32]) {
     let n = match norm {
         Norm::L1 => row.iter().map(|v| libm::fabsf(*v)).sum::<f32>(),
         Norm::L2 => libm::sqrtf(row.iter().map(|v| v * v).sum::<f32>()),
-        Norm::Max => row.iter().fold(0.0f32, |m, v| if v.is_nan() { f32::NAN } else { m.max(libm::fabsf(*v)) }),
+        Norm::Max => row.iter().fold(0.0f32, |m, v| {
+            if v.is_nan() {
+                f32::NAN
+            } else {
+                m.max(libm::fabsf(*v))
+            }
+        }),
     };
     if n != 0.0 {
         for v in row.iter_mut() {

@@ -53,7 +53,9 @@ fn rd_u16(b: &[u8], at: usize) -> Option<u16> {
 }
 
 pub(crate) fn rd_u32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(at..at.checked_add(4)?)?.try_into().ok()?))
+    Some(u32::from_le_bytes(
+        b.get(at..at.checked_add(4)?)?.try_into().ok()?,
+    ))
 }
 
 /// CRC-32 (IEEE 802.3, reflected, init and xor-out 0xFFFF_FFFF), bitwise-by-nibble
@@ -79,7 +81,11 @@ fn crc32_update(mut crc: u32, bytes: &[u8]) -> u32 {
             let mut c = i as u32;
             let mut k = 0;
             while k < 4 {
-                c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+                c = if c & 1 != 0 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
                 k += 1;
             }
             t[i] = c;
@@ -136,15 +142,23 @@ impl<'a> Container<'a> {
     fn parse_impl(bytes: &'a [u8], check_crc: bool) -> Result<Self> {
         if bytes.len() < 4 || bytes[..4] != MAGIC {
             return Err(if bytes.len() < 4 && MAGIC.starts_with(bytes) {
-                Error::Truncated { expected: HEADER_LEN, actual: bytes.len() }
+                Error::Truncated {
+                    expected: HEADER_LEN,
+                    actual: bytes.len(),
+                }
             } else {
                 Error::BadMagic
             });
         }
         if bytes.len() < HEADER_LEN {
-            return Err(Error::Truncated { expected: HEADER_LEN, actual: bytes.len() });
+            return Err(Error::Truncated {
+                expected: HEADER_LEN,
+                actual: bytes.len(),
+            });
         }
-        let bad = Error::BadSection { section: Section::Header };
+        let bad = Error::BadSection {
+            section: Section::Header,
+        };
         let header = Header {
             major: rd_u16(bytes, 4).ok_or(bad)?,
             minor: rd_u16(bytes, 6).ok_or(bad)?,
@@ -154,33 +168,52 @@ impl<'a> Container<'a> {
             section_count: rd_u16(bytes, 20).ok_or(bad)?,
         };
         if header.major != VERSION_MAJOR {
-            return Err(Error::UnsupportedVersion { major: header.major, minor: header.minor });
+            return Err(Error::UnsupportedVersion {
+                major: header.major,
+                minor: header.minor,
+            });
         }
         let total = header.total_len as usize;
         if bytes.len() < total {
-            return Err(Error::Truncated { expected: total, actual: bytes.len() });
+            return Err(Error::Truncated {
+                expected: total,
+                actual: bytes.len(),
+            });
         }
         let table_end = HEADER_LEN + header.section_count as usize * SECTION_ENTRY_LEN;
         if total < table_end || header.section_count as usize > MAX_SECTIONS {
-            return Err(Error::BadSection { section: Section::SectionTable });
+            return Err(Error::BadSection {
+                section: Section::SectionTable,
+            });
         }
         // Trailing bytes after total_len (e.g. flash padding) are ignored.
         let bytes = &bytes[..total];
-        let crc = if check_crc { file_crc(bytes) } else { header.body_crc };
+        let crc = if check_crc {
+            file_crc(bytes)
+        } else {
+            header.body_crc
+        };
         if crc != header.body_crc {
-            return Err(Error::Checksum { expected: header.body_crc, actual: crc });
+            return Err(Error::Checksum {
+                expected: header.body_crc,
+                actual: crc,
+            });
         }
         let c = Container { header, bytes };
         let mut seen = [0u16; MAX_SECTIONS];
         for i in 0..header.section_count as usize {
-            let e = c.entry(i).ok_or(Error::BadSection { section: Section::SectionTable })?;
+            let e = c.entry(i).ok_or(Error::BadSection {
+                section: Section::SectionTable,
+            })?;
             let end = (e.offset as usize).checked_add(e.len as usize);
             if e.offset as usize % ALIGN != 0
                 || (e.offset as usize) < table_end
                 || end.is_none_or(|end| end > total)
                 || seen[..i].contains(&e.kind)
             {
-                return Err(Error::BadSection { section: section_of(e.kind) });
+                return Err(Error::BadSection {
+                    section: section_of(e.kind),
+                });
             }
             seen[i] = e.kind;
             let known = matches!(e.kind, kind::METADATA..=kind::SIGNATURE);
@@ -209,7 +242,8 @@ impl<'a> Container<'a> {
     /// The bytes of the section of `kind`, if present.
     pub fn section(&self, kind: u16) -> Option<&'a [u8]> {
         let e = self.sections().find(|e| e.kind == kind)?;
-        self.bytes.get(e.offset as usize..(e.offset as usize).checked_add(e.len as usize)?)
+        self.bytes
+            .get(e.offset as usize..(e.offset as usize).checked_add(e.len as usize)?)
     }
 
     /// The whole file (up to `total_len`).
@@ -258,11 +292,19 @@ impl<'a, T: Deserialize<'a>> RecordTable<'a, T> {
     fn parse_impl(bytes: &'a [u8], section: Section, check: bool) -> Result<Self> {
         let bad = Error::BadSection { section };
         let count = rd_u32(bytes, 0).ok_or(bad)?;
-        let data_start = (count as usize).checked_mul(4).and_then(|n| n.checked_add(4)).ok_or(bad)?;
+        let data_start = (count as usize)
+            .checked_mul(4)
+            .and_then(|n| n.checked_add(4))
+            .ok_or(bad)?;
         if data_start > bytes.len() {
             return Err(bad);
         }
-        let t = RecordTable { bytes, count, section, _t: PhantomData };
+        let t = RecordTable {
+            bytes,
+            count,
+            section,
+            _t: PhantomData,
+        };
         if !check {
             return Ok(t);
         }
@@ -300,14 +342,17 @@ impl<'a, T: Deserialize<'a>> RecordTable<'a, T> {
 
     /// Decodes record `i`; the record must use exactly its span.
     pub fn get(&self, i: u32) -> Result<T> {
-        let err = Error::Decode { section: self.section, index: i };
+        let err = Error::Decode {
+            section: self.section,
+            index: i,
+        };
         if i >= self.count {
             return Err(Error::NoSuchIndex { index: i });
         }
         let (start, end) = self.span(i).ok_or(err)?;
         let rec = self.bytes.get(start..end).ok_or(err)?;
         match postcard::take_from_bytes::<T>(rec) {
-            Ok((v, rest)) if rest.is_empty() => Ok(v),
+            Ok((v, [])) => Ok(v),
             _ => Err(err),
         }
     }

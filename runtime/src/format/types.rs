@@ -125,7 +125,10 @@ pub enum Activation {
     None,
     Relu,
     /// Clamp to `[min, max]` (Relu6 is `Clip { 0, 6 }`).
-    Clip { min: f32, max: f32 },
+    Clip {
+        min: f32,
+        max: f32,
+    },
 }
 
 /// Fixed-point rescale as in TFLite: `x * multiplier * 2^(shift - 31)`, rounded with
@@ -227,62 +230,112 @@ pub struct Window {
 pub enum Op {
     /// `y[b, n] = act(sum_k x[b, k] * w[n, k] + bias[n])`.
     /// Inputs: x `[B, K]`, w `[N, K]` constant, optional bias `[N]` (f32 or i32).
-    FullyConnected { act: Activation, q: Option<QParams> },
+    FullyConnected {
+        act: Activation,
+        q: Option<QParams>,
+    },
     /// Batched matrix product of two tensors with numpy broadcasting (f32).
     MatMul,
     /// 1D/2D convolution with groups (depthwise when groups == channels).
     /// Inputs: x `[N, C, H, W]`, w, optional bias `[M]`.
-    Conv { window: Window, groups: u32, act: Activation, q: Option<QParams> },
-    MaxPool { window: Window },
+    Conv {
+        window: Window,
+        groups: u32,
+        act: Activation,
+        q: Option<QParams>,
+    },
+    MaxPool {
+        window: Window,
+    },
     /// Average pool; `count_include_pad` counts padded cells in the divisor.
-    AvgPool { window: Window, count_include_pad: bool },
+    AvgPool {
+        window: Window,
+        count_include_pad: bool,
+    },
     /// Mean over all spatial positions: `[N, C, ...] -> [N, C, 1, ...]`.
     GlobalAvgPool,
     GlobalMaxPool,
-    Binary { op: BinaryOp, act: Activation, q: Option<QBinary> },
-    Unary { op: UnaryOp },
+    Binary {
+        op: BinaryOp,
+        act: Activation,
+        q: Option<QBinary>,
+    },
+    Unary {
+        op: UnaryOp,
+    },
     /// Int8/uint8 element-wise function through a 256-entry table (input 1, constant).
     Lut,
     /// Softmax / LogSoftmax along `axis`. Int8: input 1 is a 256-entry u32 table of
     /// `exp(-scale * beta * d)` in Q0.31 for d = 0..255, output scale 1/256, zp -128.
-    Softmax { axis: u8, log: bool },
+    Softmax {
+        axis: u8,
+        log: bool,
+    },
     /// Copy with a new shape (Reshape, Flatten, Squeeze, Unsqueeze).
     Reshape,
-    Transpose { perm: HVec<u8, MAX_RANK> },
-    Concat { axis: u8 },
+    Transpose {
+        perm: HVec<u8, MAX_RANK>,
+    },
+    Concat {
+        axis: u8,
+    },
     /// Constant padding; `pads` = begins then ends per axis, `value` in the tensor's
     /// own domain (bit pattern of f32, or a quantized integer).
-    Pad { pads: HVec<u32, { 2 * MAX_RANK }>, value: f32 },
+    Pad {
+        pads: HVec<u32, { 2 * MAX_RANK }>,
+        value: f32,
+    },
     /// Index of the largest value along `axis` (output i64).
-    ArgMax { axis: u8, keepdims: bool, select_last: bool },
+    ArgMax {
+        axis: u8,
+        keepdims: bool,
+        select_last: bool,
+    },
     /// f32 -> int8/uint8 with the output tensor's quantization.
     Quantize,
     /// int8/uint8 -> f32 with the input tensor's quantization.
     Dequantize,
     /// int8 -> int8 with a new scale and zero point (input and output quantization).
-    Requantize { rq: Requant },
+    Requantize {
+        rq: Requant,
+    },
     /// Element type conversion (f16 weights -> f32 scratch, i64 <-> i32, ints <-> f32).
     Cast,
     /// ONNX-ML LinearClassifier / LinearRegressor: `y[b, n] = post(sum_k x[b, k] * w[n, k]
     /// + bias[n])`. Inputs: x `[B, K]` f32, w `[N, K]` f32 constant, bias `[N]` f32
     /// constant. Output `[B, N]` f32 (class scores / probabilities or targets).
-    Linear { post: PostTransform },
+    Linear {
+        post: PostTransform,
+    },
     /// ONNX-ML TreeEnsembleClassifier / TreeEnsembleRegressor over flat node arrays
     /// (see `docs/format.md`). Inputs: x `[B, F]` f32, nodes `[N, 4]` i32, roots `[R]`
     /// i32, leaf targets `[L]` i32, leaf weights `[L]` f32, base values `[T]` f32 (all
     /// but x constant). Output `[B, T]` f32.
-    TreeEnsemble { aggregate: Aggregate, post: PostTransform },
+    TreeEnsemble {
+        aggregate: Aggregate,
+        post: PostTransform,
+    },
     /// ONNX-ML Normalizer over the last axis (f32).
-    Normalize { norm: Norm },
+    Normalize {
+        norm: Norm,
+    },
     /// Strided slice with static bounds (ONNX Slice, tract Downsample), any dtype: output
     /// element `i` along axis `d` is input element `starts[d] + i * steps[d]` (steps may
     /// be negative, never 0). The output shape is the output tensor's; the loader checks
     /// every read index lies inside the input.
-    Slice { starts: HVec<i32, MAX_RANK>, steps: HVec<i32, MAX_RANK> },
+    Slice {
+        starts: HVec<i32, MAX_RANK>,
+        steps: HVec<i32, MAX_RANK>,
+    },
     /// Local response normalization across channels (axis 1, f32, ONNX LRN):
     /// `y = x / (bias + alpha / size * sum_{c' in window} x[c']^2)^beta`, window
     /// `[c - (size-1)/2, c + size/2]` clipped to the channels.
-    Lrn { size: u32, alpha: f32, beta: f32, bias: f32 },
+    Lrn {
+        size: u32,
+        alpha: f32,
+        beta: f32,
+        bias: f32,
+    },
 }
 
 /// Post transform of ONNX-ML linear and tree-ensemble models, applied per row.
@@ -397,9 +450,7 @@ impl<'a> Metadata<'a> {
     /// The `key=value` properties.
     pub fn properties(&self) -> impl Iterator<Item = (&'a str, &'a str)> {
         let props = self.properties;
-        props
-            .split('\n')
-            .filter_map(|l| l.split_once('='))
+        props.split('\n').filter_map(|l| l.split_once('='))
     }
 
     /// Value of one property.

@@ -36,8 +36,10 @@ impl fmt::Display for WriteError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for WriteError {}
+impl core::error::Error for WriteError {}
+
+/// Input bytes per graph input and output bytes per graph output of one golden vector.
+type GoldenBytes = (Vec<Vec<u8>>, Vec<Vec<u8>>);
 
 #[derive(Clone, Debug)]
 struct TensorSpec {
@@ -63,7 +65,7 @@ pub struct ModelBuilder {
     inputs: Vec<u32>,
     outputs: Vec<u32>,
     weights: Vec<u8>,
-    golden: Vec<(Vec<Vec<u8>>, Vec<Vec<u8>>)>,
+    golden: Vec<GoldenBytes>,
     extra: Vec<(u16, bool, Vec<u8>)>,
 }
 
@@ -74,7 +76,10 @@ fn shape_of(dims: &[u32]) -> Result<Shape, WriteError> {
 impl ModelBuilder {
     /// An empty model named `name`.
     pub fn new(name: &str) -> Self {
-        ModelBuilder { name: name.into(), ..Default::default() }
+        ModelBuilder {
+            name: name.into(),
+            ..Default::default()
+        }
     }
 
     /// Appends raw bytes to the weights section at a 16-byte aligned offset.
@@ -119,15 +124,32 @@ impl ModelBuilder {
     }
 
     /// An f32 constant.
-    pub fn add_const_f32(&mut self, name: &str, dims: &[u32], data: &[f32]) -> Result<u32, WriteError> {
+    pub fn add_const_f32(
+        &mut self,
+        name: &str,
+        dims: &[u32],
+        data: &[f32],
+    ) -> Result<u32, WriteError> {
         let b: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
         self.add_const(name, DType::F32, dims, &b, Quant::None)
     }
 
     /// A tensor that lives in the arena (placed by the planner in `finish`).
-    pub fn add_tensor(&mut self, name: &str, dtype: DType, dims: &[u32], quant: Quant) -> Result<u32, WriteError> {
+    pub fn add_tensor(
+        &mut self,
+        name: &str,
+        dtype: DType,
+        dims: &[u32],
+        quant: Quant,
+    ) -> Result<u32, WriteError> {
         let shape = shape_of(dims)?;
-        self.tensors.push(TensorSpec { name: name.into(), dtype, shape, weights_offset: None, quant });
+        self.tensors.push(TensorSpec {
+            name: name.into(),
+            dtype,
+            shape,
+            weights_offset: None,
+            quant,
+        });
         Ok(self.tensors.len() as u32 - 1)
     }
 
@@ -140,8 +162,10 @@ impl ModelBuilder {
         }
         self.ops.push(OpDef {
             op,
-            inputs: heapless::Vec::from_slice(inputs).map_err(|_| WriteError::Capacity("op inputs"))?,
-            outputs: heapless::Vec::from_slice(outputs).map_err(|_| WriteError::Capacity("op outputs"))?,
+            inputs: heapless::Vec::from_slice(inputs)
+                .map_err(|_| WriteError::Capacity("op inputs"))?,
+            outputs: heapless::Vec::from_slice(outputs)
+                .map_err(|_| WriteError::Capacity("op outputs"))?,
         });
         Ok(())
     }
@@ -179,13 +203,18 @@ impl ModelBuilder {
 
     /// Name, dtype and shape of tensor `t`.
     pub fn tensor_info(&self, t: u32) -> Option<(&str, DType, &[u32], Quant)> {
-        self.tensors.get(t as usize).map(|s| (s.name.as_str(), s.dtype, s.shape.as_slice(), s.quant))
+        self.tensors
+            .get(t as usize)
+            .map(|s| (s.name.as_str(), s.dtype, s.shape.as_slice(), s.quant))
     }
 
     /// Plans the arena and serializes the model.
     pub fn finish(&self) -> Result<Vec<u8>, WriteError> {
-        let op_io: Vec<(Vec<u32>, Vec<u32>)> =
-            self.ops.iter().map(|o| (o.inputs.to_vec(), o.outputs.to_vec())).collect();
+        let op_io: Vec<(Vec<u32>, Vec<u32>)> = self
+            .ops
+            .iter()
+            .map(|o| (o.inputs.to_vec(), o.outputs.to_vec()))
+            .collect();
         let life = plan::lifetimes(self.tensors.len(), &op_io, &self.inputs, &self.outputs);
         let arena_ids: Vec<usize> = (0..self.tensors.len())
             .filter(|&i| self.tensors[i].weights_offset.is_none())
@@ -196,22 +225,34 @@ impl ModelBuilder {
                 let t = &self.tensors[i];
                 let (first, last) = life[i].unwrap_or((0, 0));
                 let n: usize = t.shape.iter().map(|&d| d as usize).product();
-                plan::Request { size: n * t.dtype.size(), first, last }
+                plan::Request {
+                    size: n * t.dtype.size(),
+                    first,
+                    last,
+                }
             })
             .collect();
         let p = plan::plan(&reqs);
         let mut locs: Vec<Location> = self
             .tensors
             .iter()
-            .map(|t| Location::Weights { offset: t.weights_offset.unwrap_or(0) })
+            .map(|t| Location::Weights {
+                offset: t.weights_offset.unwrap_or(0),
+            })
             .collect();
         for (k, &i) in arena_ids.iter().enumerate() {
             let (first, last) = life[i].unwrap_or((0, 0));
-            locs[i] = Location::Arena { offset: p.offsets[k] as u32, first, last };
+            locs[i] = Location::Arena {
+                offset: p.offsets[k] as u32,
+                first,
+                last,
+            };
         }
         let io = GraphIo {
-            inputs: heapless::Vec::from_slice(&self.inputs).map_err(|_| WriteError::Capacity("inputs"))?,
-            outputs: heapless::Vec::from_slice(&self.outputs).map_err(|_| WriteError::Capacity("outputs"))?,
+            inputs: heapless::Vec::from_slice(&self.inputs)
+                .map_err(|_| WriteError::Capacity("inputs"))?,
+            outputs: heapless::Vec::from_slice(&self.outputs)
+                .map_err(|_| WriteError::Capacity("outputs"))?,
             arena_size: u32::try_from(p.arena_size).map_err(|_| WriteError::TooLarge)?,
         };
         let tensor_recs = self
@@ -241,7 +282,11 @@ impl ModelBuilder {
         graph.extend_from_slice(&o_b);
 
         let labels = self.labels.join("\n");
-        let props: Vec<String> = self.properties.iter().map(|(k, v)| alloc::format!("{k}={v}")).collect();
+        let props: Vec<String> = self
+            .properties
+            .iter()
+            .map(|(k, v)| alloc::format!("{k}={v}"))
+            .collect();
         let props = props.join("\n");
         let meta = enc(&Metadata {
             name: &self.name,
@@ -291,7 +336,11 @@ pub fn record_table(recs: &[Vec<u8>]) -> Result<Vec<u8>, WriteError> {
     out.extend_from_slice(&(recs.len() as u32).to_le_bytes());
     let mut at = 4 + 4 * recs.len();
     for r in recs {
-        out.extend_from_slice(&u32::try_from(at).map_err(|_| WriteError::TooLarge)?.to_le_bytes());
+        out.extend_from_slice(
+            &u32::try_from(at)
+                .map_err(|_| WriteError::TooLarge)?
+                .to_le_bytes(),
+        );
         at += r.len();
     }
     for r in recs {

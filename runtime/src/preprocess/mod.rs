@@ -191,7 +191,8 @@ pub fn u32_at(t: &[u8], i: usize) -> u32 {
 }
 
 fn f32s(t: &[u8]) -> impl Iterator<Item = f32> + '_ {
-    t.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    t.chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 /// A validated pipeline, borrowed from the model bytes.
@@ -208,13 +209,20 @@ pub struct Preprocess<'a> {
 impl<'a> Preprocess<'a> {
     /// Parses and validates a PREPROCESS section whose output feeds `graph_in` values.
     pub(crate) fn parse(bytes: &'a [u8], graph_in: usize, check: bool) -> Result<Self> {
-        let bad = Error::BadSection { section: Section::Preprocess };
+        let bad = Error::BadSection {
+            section: Section::Preprocess,
+        };
         let hlen = crate::format::rd_u32(bytes, 0).ok_or(bad)? as usize;
         let h_end = hlen.checked_add(4).ok_or(bad)?;
         let hb = bytes.get(4..h_end).ok_or(bad)?;
         let header: Pipeline<'a> = match postcard::take_from_bytes(hb) {
             Ok((v, [])) => v,
-            _ => return Err(Error::Decode { section: Section::Preprocess, index: 0 }),
+            _ => {
+                return Err(Error::Decode {
+                    section: Section::Preprocess,
+                    index: 0,
+                })
+            }
         };
         let tb = &bytes[h_end..];
         let steps: RecordTable<'a, Step<'a>> = if check {
@@ -222,7 +230,12 @@ impl<'a> Preprocess<'a> {
         } else {
             RecordTable::parse_trusted(tb, Section::Preprocess)?
         };
-        let mut p = Preprocess { header, steps: steps.clone(), max_width: 0, out_len: 0 };
+        let mut p = Preprocess {
+            header,
+            steps: steps.clone(),
+            max_width: 0,
+            out_len: 0,
+        };
         if check {
             if steps.len() > MAX_STEPS {
                 return Err(bad);
@@ -234,9 +247,15 @@ impl<'a> Preprocess<'a> {
             }
             for i in 0..steps.len() {
                 let s = steps.get(i)?;
-                w = step_width(&s, w).ok_or(Error::Decode { section: Section::Preprocess, index: i })?;
+                w = step_width(&s, w).ok_or(Error::Decode {
+                    section: Section::Preprocess,
+                    index: i,
+                })?;
                 if w == 0 || w > MAX_WIDTH {
-                    return Err(Error::Decode { section: Section::Preprocess, index: i });
+                    return Err(Error::Decode {
+                        section: Section::Preprocess,
+                        index: i,
+                    });
                 }
                 max = max.max(w);
             }
@@ -297,7 +316,10 @@ impl<'a> Preprocess<'a> {
     /// current row, which is the raw column when no earlier step moved it).
     pub fn run(&self, raw: &[f32], out: &mut [f32], scratch: &mut [f32]) -> Result<()> {
         if out.len() != self.out_len() {
-            return Err(Error::WrongLength { expected: self.out_len(), actual: out.len() });
+            return Err(Error::WrongLength {
+                expected: self.out_len(),
+                actual: out.len(),
+            });
         }
         out.copy_from_slice(self.run_scratch(raw, scratch)?);
         Ok(())
@@ -306,19 +328,26 @@ impl<'a> Preprocess<'a> {
     /// Runs the pipeline in `scratch` and returns the output row (a part of `scratch`).
     pub fn run_scratch<'s>(&self, raw: &[f32], scratch: &'s mut [f32]) -> Result<&'s [f32]> {
         if raw.len() != self.raw_len() {
-            return Err(Error::WrongLength { expected: self.raw_len(), actual: raw.len() });
+            return Err(Error::WrongLength {
+                expected: self.raw_len(),
+                actual: raw.len(),
+            });
         }
         let mw = self.max_width as usize;
         if scratch.len() < 2 * mw {
-            return Err(Error::ArenaTooSmall { needed: 8 * mw, actual: 4 * scratch.len() });
+            return Err(Error::ArenaTooSmall {
+                needed: 8 * mw,
+                actual: 4 * scratch.len(),
+            });
         }
         let (mut a, mut b) = scratch[..2 * mw].split_at_mut(mw);
         a[..raw.len()].copy_from_slice(raw);
         let mut w = raw.len();
         for i in 0..self.steps.len() {
             let s = self.steps.get(i)?;
-            let nw = step_width(&s, w as u32).ok_or(Error::BadSection { section: Section::Preprocess })?
-                as usize;
+            let nw = step_width(&s, w as u32).ok_or(Error::BadSection {
+                section: Section::Preprocess,
+            })? as usize;
             let (st, ln) = (s.start as usize, s.len as usize);
             let out_len = nw + ln - w;
             b[..st].copy_from_slice(&a[..st]);
@@ -345,7 +374,8 @@ fn step_width(s: &Step<'_>, w: u32) -> Option<u32> {
     let not_nan = |t: &[u8]| f32s(t).all(|v| !v.is_nan());
     let out: u32 = match &s.op {
         StepOp::Impute { sentinel, values } => {
-            (table(values, n) && finite(values) && sentinel.is_none_or(|v| !v.is_nan())).then_some(ln)?
+            (table(values, n) && finite(values) && sentinel.is_none_or(|v| !v.is_nan()))
+                .then_some(ln)?
         }
         StepOp::Clip { lo, hi } => {
             let ok = table(lo, n)
@@ -364,7 +394,9 @@ fn step_width(s: &Step<'_>, w: u32) -> Option<u32> {
             ok.then_some(ln)?
         }
         StepOp::Normalize { .. } => ln,
-        StepOp::Binarize { threshold } => (table(threshold, n) && not_nan(threshold)).then_some(ln)?,
+        StepOp::Binarize { threshold } => {
+            (table(threshold, n) && not_nan(threshold)).then_some(ln)?
+        }
         StepOp::Bin { edges } => {
             let e: &[u8] = edges;
             let ok = ln == 1
@@ -373,7 +405,10 @@ fn step_width(s: &Step<'_>, w: u32) -> Option<u32> {
                 && f32s(e).zip(f32s(e).skip(1)).all(|(p, q)| p < q);
             ok.then_some(1)?
         }
-        StepOp::OneHot { categories, unknown } => {
+        StepOp::OneHot {
+            categories,
+            unknown,
+        } => {
             let k = categories.len() / 4;
             let ok = ln == 1 && categories.len() % 4 == 0 && finite(categories) && k > 0;
             if !ok {
@@ -381,7 +416,11 @@ fn step_width(s: &Step<'_>, w: u32) -> Option<u32> {
             }
             u32::try_from(k + usize::from(*unknown == Unknown::Bucket)).ok()?
         }
-        StepOp::LabelEncode { keys, values, default } => {
+        StepOp::LabelEncode {
+            keys,
+            values,
+            default,
+        } => {
             let k = keys.len() / 4;
             let ok = ln == 1
                 && keys.len() % 4 == 0
@@ -400,7 +439,11 @@ fn step_width(s: &Step<'_>, w: u32) -> Option<u32> {
             }
             u32::try_from(k).ok()?
         }
-        StepOp::Window { channels, samples, features } => {
+        StepOp::Window {
+            channels,
+            samples,
+            features,
+        } => {
             let ok = *channels > 0
                 && *samples > 0
                 && channels.checked_mul(*samples) == Some(ln)
@@ -470,15 +513,26 @@ fn apply(op: &StepOp<'_>, start: usize, cur: &[f32], x: &[f32], y: &mut [f32]) -
         }
         StepOp::Bin { edges } => {
             let v = x[0];
-            y[0] = if v.is_nan() { v } else { f32s(edges).filter(|&e| e <= v).count() as f32 };
+            y[0] = if v.is_nan() {
+                v
+            } else {
+                f32s(edges).filter(|&e| e <= v).count() as f32
+            };
         }
-        StepOp::OneHot { categories, unknown } => {
+        StepOp::OneHot {
+            categories,
+            unknown,
+        } => {
             let v = x[0];
             y.fill(0.0);
             match f32s(categories).position(|c| c == v) {
                 Some(i) => y[i] = 1.0,
                 None => match unknown {
-                    Unknown::Error => return Err(Error::InvalidInput { feature: start as u32 }),
+                    Unknown::Error => {
+                        return Err(Error::InvalidInput {
+                            feature: start as u32,
+                        })
+                    }
                     Unknown::Ignore => {}
                     Unknown::Bucket => {
                         if let Some(last) = y.last_mut() {
@@ -488,11 +542,17 @@ fn apply(op: &StepOp<'_>, start: usize, cur: &[f32], x: &[f32], y: &mut [f32]) -
                 },
             }
         }
-        StepOp::LabelEncode { keys, values, default } => {
+        StepOp::LabelEncode {
+            keys,
+            values,
+            default,
+        } => {
             let v = x[0];
             y[0] = match f32s(keys).position(|k| k == v) {
                 Some(i) => f32_at(values, i),
-                None => default.ok_or(Error::InvalidInput { feature: start as u32 })?,
+                None => default.ok_or(Error::InvalidInput {
+                    feature: start as u32,
+                })?,
             };
         }
         StepOp::Hash { buckets, signed } => {
@@ -511,10 +571,17 @@ fn apply(op: &StepOp<'_>, start: usize, cur: &[f32], x: &[f32], y: &mut [f32]) -
         }
         StepOp::Select { indices } => {
             for (i, o) in y.iter_mut().enumerate() {
-                *o = cur.get(u32_at(indices, i) as usize).copied().unwrap_or(f32::NAN);
+                *o = cur
+                    .get(u32_at(indices, i) as usize)
+                    .copied()
+                    .unwrap_or(f32::NAN);
             }
         }
-        StepOp::Window { channels, samples, features } => {
+        StepOp::Window {
+            channels,
+            samples,
+            features,
+        } => {
             let (c, n, k) = (*channels as usize, *samples as usize, features.len());
             for ch in 0..c {
                 let v = &x[ch * n..(ch + 1) * n];
@@ -533,7 +600,11 @@ fn apply(op: &StepOp<'_>, start: usize, cur: &[f32], x: &[f32], y: &mut [f32]) -
 pub fn feature_hash(column: u32, value: f32) -> u32 {
     let v = if value == 0.0 { 0.0f32 } else { value };
     let mut h: u32 = 0x811c_9dc5;
-    for b in column.to_le_bytes().iter().chain(v.to_bits().to_le_bytes().iter()) {
+    for b in column
+        .to_le_bytes()
+        .iter()
+        .chain(v.to_bits().to_le_bytes().iter())
+    {
         h ^= *b as u32;
         h = h.wrapping_mul(0x0100_0193);
     }

@@ -31,7 +31,10 @@ pub enum WindowFeature {
     ZeroCrossings,
     /// `sum(|X[k]|^2 for k in lo..=hi) / n` where `X` is the DFT of the window
     /// (radix-2 FFT; `n` a power of two, at most [`MAX_FFT`]; `hi <= n / 2`).
-    BandEnergy { lo: u16, hi: u16 },
+    BandEnergy {
+        lo: u16,
+        hi: u16,
+    },
 }
 
 impl WindowFeature {
@@ -39,7 +42,10 @@ impl WindowFeature {
     pub fn valid_for(&self, n: usize) -> bool {
         match *self {
             WindowFeature::BandEnergy { lo, hi } => {
-                n.is_power_of_two() && (2..=MAX_FFT).contains(&n) && lo <= hi && hi as usize <= n / 2
+                n.is_power_of_two()
+                    && (2..=MAX_FFT).contains(&n)
+                    && lo <= hi
+                    && hi as usize <= n / 2
             }
             _ => n > 0,
         }
@@ -140,7 +146,10 @@ pub fn fft(re: &mut [f32], im: &mut [f32]) {
     while len <= n {
         let ang = -2.0 * core::f64::consts::PI / len as f64;
         for k in 0..len / 2 {
-            let (wr, wi) = (libm::cos(ang * k as f64) as f32, libm::sin(ang * k as f64) as f32);
+            let (wr, wi) = (
+                libm::cos(ang * k as f64) as f32,
+                libm::sin(ang * k as f64) as f32,
+            );
             let mut s = 0;
             while s < n {
                 let (a, b) = (s + k, s + k + len / 2);
@@ -161,7 +170,14 @@ pub fn fft(re: &mut [f32], im: &mut [f32]) {
 /// the window is not a power of two up to [`MAX_FFT`].
 pub fn band_energy(v: &[f32], lo: usize, hi: usize) -> f32 {
     let n = v.len();
-    if lo > u16::MAX as usize || hi > u16::MAX as usize || !(WindowFeature::BandEnergy { lo: lo as u16, hi: hi as u16 }).valid_for(n) {
+    if lo > u16::MAX as usize
+        || hi > u16::MAX as usize
+        || !(WindowFeature::BandEnergy {
+            lo: lo as u16,
+            hi: hi as u16,
+        })
+        .valid_for(n)
+    {
         return f32::NAN;
     }
     let mut re = [0f32; MAX_FFT];
@@ -189,7 +205,12 @@ pub struct WindowBuffer<const C: usize, const N: usize> {
 impl<const C: usize, const N: usize> WindowBuffer<C, N> {
     /// An empty buffer emitting a window every `hop` samples (`hop` 0 counts as 1).
     pub fn new(hop: usize) -> Self {
-        WindowBuffer { bufs: core::array::from_fn(|_| Deque::new()), hop: hop.max(1), since: 0, started: false }
+        WindowBuffer {
+            bufs: core::array::from_fn(|_| Deque::new()),
+            hop: hop.max(1),
+            since: 0,
+            started: false,
+        }
     }
 
     /// Appends one sample (one value per channel), dropping the oldest when full.

@@ -13,14 +13,24 @@ use std::path::Path;
 ///
 /// `--precision f16/int8` is rejected: ONNX-ML models convert in f32 (trees and
 /// preprocessing are exact in f32; quantizing an MLP part is not implemented yet).
-pub fn convert_report(onnx: &[u8], opts: &ConvertOptions, features: Option<&FeatureSpec>) -> Result<ConvertReport> {
+pub fn convert_report(
+    onnx: &[u8],
+    opts: &ConvertOptions,
+    features: Option<&FeatureSpec>,
+) -> Result<ConvertReport> {
     if opts.precision != Precision::F32 {
         return Err(Error::Usage(format!(
             "--precision {} is not supported for ONNX-ML (scikit-learn) models yet: convert them in f32",
             opts.precision.name()
         )));
     }
-    let imp = import_onnxml_bytes(onnx, &OnnxMlOptions { name: opts.name.clone(), features: features.cloned() })?;
+    let imp = import_onnxml_bytes(
+        onnx,
+        &OnnxMlOptions {
+            name: opts.name.clone(),
+            features: features.cloned(),
+        },
+    )?;
     let mut b = imp.builder;
     if let Some(v) = &opts.version {
         b.version = v.clone();
@@ -29,7 +39,8 @@ pub fn convert_report(onnx: &[u8], opts: &ConvertOptions, features: Option<&Feat
     if !opts.labels.is_empty() {
         b.labels = opts.labels.clone();
     }
-    b.properties.push(("source_sha256".into(), sha256_hex(onnx)));
+    b.properties
+        .push(("source_sha256".into(), sha256_hex(onnx)));
     if let Some(s) = &opts.source_name {
         b.properties.push(("source".into(), s.clone()));
     }
@@ -99,7 +110,11 @@ fn feats_bytes(v: &[f32]) -> Vec<u8> {
 /// through the ONNX-ML importer (the FEATURES.toml steps run before the model's own
 /// preprocessing), other models through [`crate::convert::convert_file`] with the
 /// FEATURES.toml pipeline attached afterwards.
-pub fn convert_file_with_features(path: &Path, opts: &ConvertOptions, features: Option<&Path>) -> Result<ConvertReport> {
+pub fn convert_file_with_features(
+    path: &Path,
+    opts: &ConvertOptions,
+    features: Option<&Path>,
+) -> Result<ConvertReport> {
     let spec = features.map(FeatureSpec::load).transpose()?;
     let onnx = crate::error::read_file(path)?;
     let mut opts = opts.clone();

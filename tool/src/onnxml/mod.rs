@@ -33,7 +33,9 @@ pub mod spec;
 
 use crate::error::{Error, Result};
 use ferrite::format::kind;
-use ferrite::format::types::{Activation, Aggregate, BinaryOp, DType, Norm, Op, PostTransform, Quant, UnaryOp};
+use ferrite::format::types::{
+    Activation, Aggregate, BinaryOp, DType, Norm, Op, PostTransform, Quant, UnaryOp,
+};
 use ferrite::format::write::ModelBuilder;
 use ferrite::preprocess::{encode_section, Pipeline, ScaleKind, Step, StepOp, Unknown};
 use prost::Message;
@@ -47,7 +49,11 @@ pub fn is_onnxml(onnx: &[u8]) -> bool {
     ModelProto::decode(onnx)
         .ok()
         .and_then(|m| m.graph)
-        .is_some_and(|g| g.node.iter().any(|n| n.domain.as_deref() == Some("ai.onnx.ml")))
+        .is_some_and(|g| {
+            g.node
+                .iter()
+                .any(|n| n.domain.as_deref() == Some("ai.onnx.ml"))
+        })
 }
 
 /// Options of the ONNX-ML import.
@@ -86,8 +92,12 @@ pub fn import_onnxml(path: &Path, opts: &OnnxMlOptions) -> Result<Vec<u8>> {
 /// Converts ONNX-ML bytes; the caller may add provenance / golden vectors to the
 /// returned builder before `finish()`.
 pub fn import_onnxml_bytes(onnx: &[u8], opts: &OnnxMlOptions) -> Result<Imported> {
-    let model = ModelProto::decode(onnx).map_err(|e| Error::Import(format!("not an ONNX protobuf: {e}")))?;
-    let graph = model.graph.as_ref().ok_or_else(|| Error::Import("the ONNX model has no graph".into()))?;
+    let model = ModelProto::decode(onnx)
+        .map_err(|e| Error::Import(format!("not an ONNX protobuf: {e}")))?;
+    let graph = model
+        .graph
+        .as_ref()
+        .ok_or_else(|| Error::Import("the ONNX model has no graph".into()))?;
     let mut cx = Lowering::new(graph)?;
     let out_name = cx.pick_output(graph)?;
     // The declared input width.
@@ -105,12 +115,21 @@ pub fn import_onnxml_bytes(onnx: &[u8], opts: &OnnxMlOptions) -> Result<Imported
         .and_then(|s| s.dim.last())
         .and_then(|d| d.dim_value)
         .filter(|&d| d > 0 && d <= ferrite::preprocess::MAX_WIDTH as i64)
-        .ok_or_else(|| Error::Import(format!("input \"{in_name}\" needs a fixed last dimension (features)")))?
-        as usize;
+        .ok_or_else(|| {
+            Error::Import(format!(
+                "input \"{in_name}\" needs a fixed last dimension (features)"
+            ))
+        })? as usize;
     cx.input_name = in_name.clone();
     cx.pipe.width = width;
     cx.in_width = width;
-    cx.vals.insert(in_name.clone(), Val::Row { cols: (0..width).collect(), owned: true });
+    cx.vals.insert(
+        in_name.clone(),
+        Val::Row {
+            cols: (0..width).collect(),
+            owned: true,
+        },
+    );
     let out = cx.get(&out_name)?;
     let out_t = match out {
         Val::Tensor(t) => t,
@@ -118,13 +137,19 @@ pub fn import_onnxml_bytes(onnx: &[u8], opts: &OnnxMlOptions) -> Result<Imported
             // A pure preprocessing model: its output is the graph input, copied.
             let t = cx.materialize(&cols)?;
             let o = cx.new_tensor(cols.len());
-            cx.nodes.push(GNode { op: GOp::Copy, inputs: vec![t], out: o });
+            cx.nodes.push(GNode {
+                op: GOp::Copy,
+                inputs: vec![t],
+                out: o,
+            });
             o
         }
         Val::Const(_) => return Err(Error::Import("the model output is a constant".into())),
     };
     if !cx.unsupported.is_empty() {
-        return Err(Error::Unsupported { ops: core::mem::take(&mut cx.unsupported) });
+        return Err(Error::Unsupported {
+            ops: core::mem::take(&mut cx.unsupported),
+        });
     }
     if cx.labels.is_empty() {
         cx.labels = cx.labels_from_label_path(graph, &out_name);
@@ -146,7 +171,10 @@ struct ConstT {
 enum Val {
     /// Columns of the preprocessing row. `owned`: no other live value shares them, so
     /// a step may rewrite them in place.
-    Row { cols: Vec<usize>, owned: bool },
+    Row {
+        cols: Vec<usize>,
+        owned: bool,
+    },
     /// A graph tensor `[1, width]` (index into `Lowering::widths`).
     Tensor(usize),
     Const(ConstT),
@@ -155,17 +183,41 @@ enum Val {
 /// One preprocessing step with owned tables.
 #[derive(Clone, Debug)]
 pub(crate) enum SOp {
-    Impute { sentinel: Option<f32>, values: Vec<f32> },
-    Clip { lo: Vec<f32>, hi: Vec<f32> },
-    Scale { kind: ScaleKind, a: Vec<f32>, b: Vec<f32> },
+    Impute {
+        sentinel: Option<f32>,
+        values: Vec<f32>,
+    },
+    Clip {
+        lo: Vec<f32>,
+        hi: Vec<f32>,
+    },
+    Scale {
+        kind: ScaleKind,
+        a: Vec<f32>,
+        b: Vec<f32>,
+    },
     Normalize(Norm),
     Binarize(Vec<f32>),
     Bin(Vec<f32>),
-    OneHot { cats: Vec<f32>, unknown: Unknown },
-    LabelEncode { keys: Vec<f32>, values: Vec<f32>, default: Option<f32> },
-    Hash { buckets: u32, signed: bool },
+    OneHot {
+        cats: Vec<f32>,
+        unknown: Unknown,
+    },
+    LabelEncode {
+        keys: Vec<f32>,
+        values: Vec<f32>,
+        default: Option<f32>,
+    },
+    Hash {
+        buckets: u32,
+        signed: bool,
+    },
     Select(Vec<u32>),
-    Window { channels: u32, samples: u32, features: Vec<ferrite::WindowFeature> },
+    Window {
+        channels: u32,
+        samples: u32,
+        features: Vec<ferrite::WindowFeature>,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -195,26 +247,57 @@ fn encode_steps(raw_len: usize, names: &str, steps: &[SStep]) -> Result<Vec<u8>>
     let mut out = Vec::new();
     for (s, t) in steps.iter().zip(&tables) {
         let op = match &s.op {
-            SOp::Impute { sentinel, .. } => StepOp::Impute { sentinel: *sentinel, values: &t[0] },
-            SOp::Clip { .. } => StepOp::Clip { lo: &t[0], hi: &t[1] },
-            SOp::Scale { kind, .. } => StepOp::Scale { kind: *kind, a: &t[0], b: &t[1] },
+            SOp::Impute { sentinel, .. } => StepOp::Impute {
+                sentinel: *sentinel,
+                values: &t[0],
+            },
+            SOp::Clip { .. } => StepOp::Clip {
+                lo: &t[0],
+                hi: &t[1],
+            },
+            SOp::Scale { kind, .. } => StepOp::Scale {
+                kind: *kind,
+                a: &t[0],
+                b: &t[1],
+            },
             SOp::Normalize(n) => StepOp::Normalize { norm: *n },
             SOp::Binarize(_) => StepOp::Binarize { threshold: &t[0] },
             SOp::Bin(_) => StepOp::Bin { edges: &t[0] },
-            SOp::OneHot { unknown, .. } => StepOp::OneHot { categories: &t[0], unknown: *unknown },
-            SOp::LabelEncode { default, .. } => StepOp::LabelEncode { keys: &t[0], values: &t[1], default: *default },
-            SOp::Hash { buckets, signed } => StepOp::Hash { buckets: *buckets, signed: *signed },
+            SOp::OneHot { unknown, .. } => StepOp::OneHot {
+                categories: &t[0],
+                unknown: *unknown,
+            },
+            SOp::LabelEncode { default, .. } => StepOp::LabelEncode {
+                keys: &t[0],
+                values: &t[1],
+                default: *default,
+            },
+            SOp::Hash { buckets, signed } => StepOp::Hash {
+                buckets: *buckets,
+                signed: *signed,
+            },
             SOp::Select(_) => StepOp::Select { indices: &t[0] },
-            SOp::Window { channels, samples, features } => StepOp::Window {
+            SOp::Window {
+                channels,
+                samples,
+                features,
+            } => StepOp::Window {
                 channels: *channels,
                 samples: *samples,
                 features: heapless::Vec::from_slice(features)
                     .map_err(|_| Error::Usage("at most 16 window features per step".into()))?,
             },
         };
-        out.push(Step { start: s.start, len: s.len, op });
+        out.push(Step {
+            start: s.start,
+            len: s.len,
+            op,
+        });
     }
-    let header = Pipeline { raw_len: raw_len as u32, names };
+    let header = Pipeline {
+        raw_len: raw_len as u32,
+        names,
+    };
     Ok(encode_section(&header, &out)?)
 }
 
@@ -224,7 +307,9 @@ fn sop_width(op: &SOp, len: usize) -> usize {
         SOp::OneHot { cats, unknown } => cats.len() + usize::from(*unknown == Unknown::Bucket),
         SOp::Hash { buckets, .. } => *buckets as usize,
         SOp::Select(i) => i.len(),
-        SOp::Window { channels, features, .. } => *channels as usize * features.len(),
+        SOp::Window {
+            channels, features, ..
+        } => *channels as usize * features.len(),
         SOp::Bin(_) | SOp::LabelEncode { .. } => 1,
         _ => len,
     }
@@ -249,12 +334,20 @@ impl Pipe {
             let w = self.width;
             let mut idx: Vec<u32> = (0..w as u32).collect();
             idx.extend(cols.iter().map(|&c| c as u32));
-            self.steps.push(SStep { start: 0, len: w as u32, op: SOp::Select(idx) });
+            self.steps.push(SStep {
+                start: 0,
+                len: w as u32,
+                op: SOp::Select(idx),
+            });
             self.width = w + n;
             w
         };
         let k = sop_width(&op, n);
-        self.steps.push(SStep { start: start as u32, len: n as u32, op });
+        self.steps.push(SStep {
+            start: start as u32,
+            len: n as u32,
+            op,
+        });
         self.width = self.width - n + k;
         (start..start + k).collect()
     }
@@ -262,20 +355,39 @@ impl Pipe {
     /// Columns after `at` moved by `delta` when a step at `at` changed width: callers
     /// track values by column, so in-place width changes shift later columns.
     fn shifted(cols: &[usize], at: usize, old: usize, new: usize) -> Vec<usize> {
-        cols.iter().map(|&c| if c >= at + old { c + new - old } else { c }).collect()
+        cols.iter()
+            .map(|&c| if c >= at + old { c + new - old } else { c })
+            .collect()
     }
 }
 
 /// A graph op on `[1, n]` tensors.
 #[derive(Clone, Debug)]
 enum GOp {
-    Fc { w: Vec<f32>, n: usize, k: usize, bias: Option<Vec<f32>>, relu: bool },
-    Linear { w: Vec<f32>, b: Vec<f32>, n: usize, k: usize, post: PostTransform },
+    Fc {
+        w: Vec<f32>,
+        n: usize,
+        k: usize,
+        bias: Option<Vec<f32>>,
+        relu: bool,
+    },
+    Linear {
+        w: Vec<f32>,
+        b: Vec<f32>,
+        n: usize,
+        k: usize,
+        post: PostTransform,
+    },
     Tree(Box<TreeParts>),
     Unary(UnaryOp),
-    Softmax { log: bool },
+    Softmax {
+        log: bool,
+    },
     Normalize(Norm),
-    BinConst { op: BinaryOp, c: Vec<f32> },
+    BinConst {
+        op: BinaryOp,
+        c: Vec<f32>,
+    },
     Concat,
     Copy,
 }
@@ -321,7 +433,12 @@ fn attr<'n>(n: &'n NodeProto, name: &str) -> Option<&'n AttributeProto> {
 fn attr_floats(n: &NodeProto, name: &str) -> Vec<f32> {
     match attr(n, name) {
         Some(a) if !a.floats.is_empty() => a.floats.clone(),
-        Some(a) => a.t.as_ref().and_then(|t| t.values_f64()).map(|v| v.iter().map(|&x| x as f32).collect()).unwrap_or_default(),
+        Some(a) => {
+            a.t.as_ref()
+                .and_then(|t| t.values_f64())
+                .map(|v| v.iter().map(|&x| x as f32).collect())
+                .unwrap_or_default()
+        }
         None => Vec::new(),
     }
 }
@@ -335,15 +452,26 @@ fn attr_int(n: &NodeProto, name: &str, default: i64) -> i64 {
 }
 
 fn attr_str(n: &NodeProto, name: &str) -> Option<String> {
-    attr(n, name).and_then(|a| a.s.as_ref()).map(|s| String::from_utf8_lossy(s).into_owned())
+    attr(n, name)
+        .and_then(|a| a.s.as_ref())
+        .map(|s| String::from_utf8_lossy(s).into_owned())
 }
 
 fn attr_strings(n: &NodeProto, name: &str) -> Vec<String> {
-    attr(n, name).map(|a| a.strings.iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect()).unwrap_or_default()
+    attr(n, name)
+        .map(|a| {
+            a.strings
+                .iter()
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn node_name(n: &NodeProto) -> String {
-    n.name.clone().unwrap_or_else(|| n.output.first().cloned().unwrap_or_default())
+    n.name
+        .clone()
+        .unwrap_or_else(|| n.output.first().cloned().unwrap_or_default())
 }
 
 fn post_transform(n: &NodeProto) -> Result<PostTransform> {
@@ -352,7 +480,10 @@ fn post_transform(n: &NodeProto) -> Result<PostTransform> {
         "SOFTMAX" => Ok(PostTransform::Softmax),
         "LOGISTIC" => Ok(PostTransform::Logistic),
         "SOFTMAX_ZERO" => Ok(PostTransform::SoftmaxZero),
-        other => Err(Error::Import(format!("{}: post_transform {other} is not supported", node_name(n)))),
+        other => Err(Error::Import(format!(
+            "{}: post_transform {other} is not supported",
+            node_name(n)
+        ))),
     }
 }
 
@@ -363,9 +494,18 @@ impl<'g> Lowering<'g> {
         let mut consts = HashMap::new();
         for t in &graph.initializer {
             let v = t.values_f64().ok_or_else(|| {
-                Error::Import(format!("initializer {} has an unsupported type", t.name.clone().unwrap_or_default()))
+                Error::Import(format!(
+                    "initializer {} has an unsupported type",
+                    t.name.clone().unwrap_or_default()
+                ))
             })?;
-            consts.insert(t.name.clone().unwrap_or_default(), ConstT { dims: t.dims.clone(), v });
+            consts.insert(
+                t.name.clone().unwrap_or_default(),
+                ConstT {
+                    dims: t.dims.clone(),
+                    v,
+                },
+            );
         }
         for n in &graph.node {
             for o in &n.output {
@@ -377,7 +517,13 @@ impl<'g> Lowering<'g> {
             if n.op_type.as_deref() == Some("Constant") {
                 if let Some(t) = attr(n, "value").and_then(|a| a.t.as_ref()) {
                     if let (Some(o), Some(v)) = (n.output.first(), t.values_f64()) {
-                        consts.insert(o.clone(), ConstT { dims: t.dims.clone(), v });
+                        consts.insert(
+                            o.clone(),
+                            ConstT {
+                                dims: t.dims.clone(),
+                                v,
+                            },
+                        );
                     }
                 }
             }
@@ -405,7 +551,11 @@ impl<'g> Lowering<'g> {
     fn pick_output(&self, graph: &proto::GraphProto) -> Result<String> {
         for o in &graph.output {
             let name = o.name.clone().unwrap_or_default();
-            let elem = o.r#type.as_ref().and_then(|t| t.tensor_type.as_ref()).and_then(|t| t.elem_type);
+            let elem = o
+                .r#type
+                .as_ref()
+                .and_then(|t| t.tensor_type.as_ref())
+                .and_then(|t| t.elem_type);
             if elem == Some(proto::data_type::FLOAT) {
                 return Ok(name);
             }
@@ -415,7 +565,9 @@ impl<'g> Lowering<'g> {
                 }
             }
         }
-        Err(Error::Import("the model has no float output (probabilities or predictions)".into()))
+        Err(Error::Import(
+            "the model has no float output (probabilities or predictions)".into(),
+        ))
     }
 
     /// Class labels of a classifier without a classifier op (e.g. MLPClassifier): the
@@ -428,7 +580,9 @@ impl<'g> Lowering<'g> {
                 continue;
             }
             for _ in 0..16 {
-                let Some(p) = self.producers.get(name.as_str()) else { break };
+                let Some(p) = self.producers.get(name.as_str()) else {
+                    break;
+                };
                 match p.op_type.as_deref() {
                     Some("Cast" | "Reshape" | "Identity" | "Flatten" | "Squeeze") => {
                         name = p.input.first().cloned().unwrap_or_default();
@@ -474,7 +628,9 @@ impl<'g> Lowering<'g> {
         match v {
             Val::Tensor(t) => Ok(t),
             Val::Row { cols, .. } => self.materialize(&cols),
-            Val::Const(_) => Err(Error::Import("a model op reads a constant as its data input".into())),
+            Val::Const(_) => Err(Error::Import(
+                "a model op reads a constant as its data input".into(),
+            )),
         }
     }
 
@@ -496,11 +652,17 @@ impl<'g> Lowering<'g> {
                 self.vals.insert(o.clone(), v);
             }
         }
-        self.vals.get(name).cloned().ok_or_else(|| Error::Import(format!("value \"{name}\" is not supported")))
+        self.vals
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::Import(format!("value \"{name}\" is not supported")))
     }
 
     fn input(&mut self, node: &NodeProto, i: usize) -> Result<Val> {
-        let name = node.input.get(i).ok_or_else(|| Error::Import(format!("{}: missing input {i}", node_name(node))))?;
+        let name = node
+            .input
+            .get(i)
+            .ok_or_else(|| Error::Import(format!("{}: missing input {i}", node_name(node))))?;
         self.get(name)
     }
 
@@ -547,11 +709,15 @@ impl<'g> Lowering<'g> {
                 *c = Pipe::shifted(c, first, n, k);
             }
         }
-        Val::Row { cols: out, owned: true }
+        Val::Row {
+            cols: out,
+            owned: true,
+        }
     }
 
     fn unsupported(&mut self, node: &NodeProto) -> Vec<Option<Val>> {
-        self.unsupported.push((node.op_type.clone().unwrap_or_default(), node_name(node)));
+        self.unsupported
+            .push((node.op_type.clone().unwrap_or_default(), node_name(node)));
         vec![None; node.output.len()]
     }
 
@@ -574,7 +740,9 @@ impl<'g> Lowering<'g> {
                 Ok(one(self.alias(node, v)))
             }
             "Imputer" => {
-                let Val::Row { cols, owned } = self.input(node, 0)? else { return Err(err("expects raw features")) };
+                let Val::Row { cols, owned } = self.input(node, 0)? else {
+                    return Err(err("expects raw features"));
+                };
                 let mut vals = attr_floats(node, "imputed_value_floats");
                 if vals.is_empty() {
                     return Err(err("only imputed_value_floats is supported"));
@@ -585,25 +753,69 @@ impl<'g> Lowering<'g> {
                 if vals.len() != cols.len() {
                     return Err(err("imputed values do not match the columns"));
                 }
-                let r = attr(node, "replaced_value_float").and_then(|a| a.f).unwrap_or(0.0);
+                let r = attr(node, "replaced_value_float")
+                    .and_then(|a| a.f)
+                    .unwrap_or(0.0);
                 let sentinel = if r.is_nan() { None } else { Some(r) };
-                Ok(one(self.row_step(node, cols, owned, SOp::Impute { sentinel, values: vals })))
+                Ok(one(self.row_step(
+                    node,
+                    cols,
+                    owned,
+                    SOp::Impute {
+                        sentinel,
+                        values: vals,
+                    },
+                )))
             }
             "Scaler" => {
                 let x = self.input(node, 0)?;
                 let n = self.width_of(&x);
-                let bc = |v: Vec<f32>, d: f32| if v.is_empty() { vec![d; n] } else if v.len() == 1 { vec![v[0]; n] } else { v };
-                let (a, b) = (bc(attr_floats(node, "offset"), 0.0), bc(attr_floats(node, "scale"), 1.0));
+                let bc = |v: Vec<f32>, d: f32| {
+                    if v.is_empty() {
+                        vec![d; n]
+                    } else if v.len() == 1 {
+                        vec![v[0]; n]
+                    } else {
+                        v
+                    }
+                };
+                let (a, b) = (
+                    bc(attr_floats(node, "offset"), 0.0),
+                    bc(attr_floats(node, "scale"), 1.0),
+                );
                 if a.len() != n || b.len() != n {
                     return Err(err("offset/scale do not match the columns"));
                 }
                 match x {
-                    Val::Row { cols, owned } => Ok(one(self.row_step(node, cols, owned, SOp::Scale { kind: ScaleKind::SubMul, a, b }))),
+                    Val::Row { cols, owned } => Ok(one(self.row_step(
+                        node,
+                        cols,
+                        owned,
+                        SOp::Scale {
+                            kind: ScaleKind::SubMul,
+                            a,
+                            b,
+                        },
+                    ))),
                     v => {
                         let t = self.tensor_of(v)?;
                         let neg: Vec<f32> = a.iter().map(|v| -v).collect();
-                        let t1 = self.push(GOp::BinConst { op: BinaryOp::Add, c: neg }, vec![t], n);
-                        Ok(one(Val::Tensor(self.push(GOp::BinConst { op: BinaryOp::Mul, c: b }, vec![t1], n))))
+                        let t1 = self.push(
+                            GOp::BinConst {
+                                op: BinaryOp::Add,
+                                c: neg,
+                            },
+                            vec![t],
+                            n,
+                        );
+                        Ok(one(Val::Tensor(self.push(
+                            GOp::BinConst {
+                                op: BinaryOp::Mul,
+                                c: b,
+                            },
+                            vec![t1],
+                            n,
+                        ))))
                     }
                 }
             }
@@ -615,32 +827,59 @@ impl<'g> Lowering<'g> {
                     o => return Err(err(&format!("norm {o}"))),
                 };
                 match self.input(node, 0)? {
-                    Val::Row { cols, owned } => Ok(one(self.row_step(node, cols, owned, SOp::Normalize(norm)))),
+                    Val::Row { cols, owned } => {
+                        Ok(one(self.row_step(node, cols, owned, SOp::Normalize(norm))))
+                    }
                     v => {
                         let t = self.tensor_of(v)?;
                         let n = self.widths[t];
-                        Ok(one(Val::Tensor(self.push(GOp::Normalize(norm), vec![t], n))))
+                        Ok(one(Val::Tensor(self.push(
+                            GOp::Normalize(norm),
+                            vec![t],
+                            n,
+                        ))))
                     }
                 }
             }
             "Binarizer" => {
-                let Val::Row { cols, owned } = self.input(node, 0)? else { return Err(err("expects raw features")) };
+                let Val::Row { cols, owned } = self.input(node, 0)? else {
+                    return Err(err("expects raw features"));
+                };
                 let t = attr(node, "threshold").and_then(|a| a.f).unwrap_or(0.0);
                 let n = cols.len();
-                Ok(one(self.row_step(node, cols, owned, SOp::Binarize(vec![t; n]))))
+                Ok(one(self.row_step(
+                    node,
+                    cols,
+                    owned,
+                    SOp::Binarize(vec![t; n]),
+                )))
             }
             "OneHotEncoder" => {
-                let Val::Row { cols, owned } = self.input(node, 0)? else { return Err(err("expects raw features")) };
+                let Val::Row { cols, owned } = self.input(node, 0)? else {
+                    return Err(err("expects raw features"));
+                };
                 let cats = attr_ints(node, "cats_int64s");
                 if cats.is_empty() {
                     return Err(err("only integer categories (cats_int64s) are supported"));
                 }
                 let cats: Vec<f32> = cats.iter().map(|&c| c as f32).collect();
-                let unknown = if attr_int(node, "zeros", 1) != 0 { Unknown::Ignore } else { Unknown::Error };
+                let unknown = if attr_int(node, "zeros", 1) != 0 {
+                    Unknown::Ignore
+                } else {
+                    Unknown::Error
+                };
                 let mut out = Vec::new();
                 for (j, &c) in cols.iter().enumerate() {
                     let single = cols.len() == 1;
-                    let v = self.row_step(node, vec![c], owned && single, SOp::OneHot { cats: cats.clone(), unknown });
+                    let v = self.row_step(
+                        node,
+                        vec![c],
+                        owned && single,
+                        SOp::OneHot {
+                            cats: cats.clone(),
+                            unknown,
+                        },
+                    );
                     if let Val::Row { cols: o, .. } = v {
                         out.extend(o);
                     }
@@ -649,16 +888,27 @@ impl<'g> Lowering<'g> {
                 if cols.len() > 1 {
                     self.disown(node.input.first().map(|s| s.as_str()).unwrap_or(""));
                 }
-                Ok(one(Val::Row { cols: out, owned: cols.len() == 1 }))
+                Ok(one(Val::Row {
+                    cols: out,
+                    owned: cols.len() == 1,
+                }))
             }
             "LabelEncoder" => {
-                let Val::Row { cols, owned } = self.input(node, 0)? else { return Err(err("expects raw features")) };
-                let keys: Vec<f32> = match (attr_floats(node, "keys_floats"), attr_ints(node, "keys_int64s")) {
+                let Val::Row { cols, owned } = self.input(node, 0)? else {
+                    return Err(err("expects raw features"));
+                };
+                let keys: Vec<f32> = match (
+                    attr_floats(node, "keys_floats"),
+                    attr_ints(node, "keys_int64s"),
+                ) {
                     (k, _) if !k.is_empty() => k,
                     (_, k) if !k.is_empty() => k.iter().map(|&v| v as f32).collect(),
                     _ => return Err(err("only float / int64 keys are supported")),
                 };
-                let values: Vec<f32> = match (attr_floats(node, "values_floats"), attr_ints(node, "values_int64s")) {
+                let values: Vec<f32> = match (
+                    attr_floats(node, "values_floats"),
+                    attr_ints(node, "values_int64s"),
+                ) {
                     (v, _) if !v.is_empty() => v,
                     (_, v) if !v.is_empty() => v.iter().map(|&x| x as f32).collect(),
                     _ => return Err(err("only float / int64 values are supported")),
@@ -669,18 +919,35 @@ impl<'g> Lowering<'g> {
                 let default = Some(if attr_floats(node, "values_floats").is_empty() {
                     attr(node, "default_int64").and_then(|a| a.i).unwrap_or(-1) as f32
                 } else {
-                    attr(node, "default_float").and_then(|a| a.f).unwrap_or(-0.0)
+                    attr(node, "default_float")
+                        .and_then(|a| a.f)
+                        .unwrap_or(-0.0)
                 });
-                let mut cur = Val::Row { cols: cols.clone(), owned };
+                let mut cur = Val::Row {
+                    cols: cols.clone(),
+                    owned,
+                };
                 let mut out = Vec::new();
                 for &c in &cols {
-                    cur = self.row_step(node, vec![c], owned && cols.len() == 1, SOp::LabelEncode { keys: keys.clone(), values: values.clone(), default });
+                    cur = self.row_step(
+                        node,
+                        vec![c],
+                        owned && cols.len() == 1,
+                        SOp::LabelEncode {
+                            keys: keys.clone(),
+                            values: values.clone(),
+                            default,
+                        },
+                    );
                     if let Val::Row { cols: o, .. } = &cur {
                         out.extend(o.iter().copied());
                     }
                 }
                 let _ = cur;
-                Ok(one(Val::Row { cols: out, owned: cols.len() == 1 }))
+                Ok(one(Val::Row {
+                    cols: out,
+                    owned: cols.len() == 1,
+                }))
             }
             "ArrayFeatureExtractor" | "Gather" => {
                 let x = self.input(node, 0)?;
@@ -696,12 +963,21 @@ impl<'g> Lowering<'g> {
                         let mut sel = Vec::new();
                         for i in idx {
                             let i = if i < 0 { i + cols.len() as i64 } else { i };
-                            sel.push(*cols.get(i as usize).ok_or_else(|| err("index out of range"))?);
+                            sel.push(
+                                *cols
+                                    .get(i as usize)
+                                    .ok_or_else(|| err("index out of range"))?,
+                            );
                         }
                         self.disown(&node.input[0]);
-                        Ok(one(Val::Row { cols: sel, owned: false }))
+                        Ok(one(Val::Row {
+                            cols: sel,
+                            owned: false,
+                        }))
                     }
-                    _ => Err(err("only column selection on the input features is supported")),
+                    _ => Err(err(
+                        "only column selection on the input features is supported",
+                    )),
                 }
             }
             "FeatureVectorizer" | "Concat" => {
@@ -739,7 +1015,10 @@ impl<'g> Lowering<'g> {
                 if op == "Relu" && self.single_use(&node.input[0]) {
                     if let Some(last) = self.nodes.last_mut() {
                         if last.out == t {
-                            if let GOp::Fc { relu: relu @ false, .. } = &mut last.op {
+                            if let GOp::Fc {
+                                relu: relu @ false, ..
+                            } = &mut last.op
+                            {
                                 *relu = true;
                                 return Ok(one(Val::Tensor(t)));
                             }
@@ -766,7 +1045,13 @@ impl<'g> Lowering<'g> {
                     return Err(err("only the last axis is supported"));
                 }
                 let n = self.widths[t];
-                Ok(one(Val::Tensor(self.push(GOp::Softmax { log: op == "LogSoftmax" }, vec![t], n))))
+                Ok(one(Val::Tensor(self.push(
+                    GOp::Softmax {
+                        log: op == "LogSoftmax",
+                    },
+                    vec![t],
+                    n,
+                ))))
             }
             "LinearClassifier" | "LinearRegressor" => self.lower_linear(node, op),
             "TreeEnsembleClassifier" | "TreeEnsembleRegressor" => self.lower_trees(node, op),
@@ -820,11 +1105,22 @@ impl<'g> Lowering<'g> {
                     return Err(err("division by zero"));
                 }
                 // Mul then Add on the same columns: one `x * a + b` step (same f32 rounding).
-                let src = node.input.iter().find(|i| !self.consts.contains_key(i.as_str())).cloned().unwrap_or_default();
+                let src = node
+                    .input
+                    .iter()
+                    .find(|i| !self.consts.contains_key(i.as_str()))
+                    .cloned()
+                    .unwrap_or_default();
                 if op == "Add" && owned && self.single_use(&src) {
                     if let Some(last) = self.pipe.steps.last_mut() {
-                        let range: Vec<usize> = (last.start as usize..(last.start + last.len) as usize).collect();
-                        if let SOp::Scale { kind: ScaleKind::MulAdd, b: lb, .. } = &mut last.op {
+                        let range: Vec<usize> =
+                            (last.start as usize..(last.start + last.len) as usize).collect();
+                        if let SOp::Scale {
+                            kind: ScaleKind::MulAdd,
+                            b: lb,
+                            ..
+                        } = &mut last.op
+                        {
                             if range == cols && lb.iter().all(|&v| v == 0.0) {
                                 *lb = b;
                                 return Ok(vec![Some(Val::Row { cols, owned: true })]);
@@ -834,17 +1130,32 @@ impl<'g> Lowering<'g> {
                 }
                 let mut fake = node.clone();
                 fake.input = vec![src];
-                Ok(vec![Some(self.row_step(&fake, cols, owned, SOp::Scale { kind, a, b }))])
+                Ok(vec![Some(self.row_step(
+                    &fake,
+                    cols,
+                    owned,
+                    SOp::Scale { kind, a, b },
+                ))])
             }
             x => {
                 let t = self.tensor_of(x)?;
                 // Bias after MatMul: fuse into the FullyConnected.
                 if op == "Add" {
-                    let src = node.input.iter().find(|i| !self.consts.contains_key(i.as_str())).cloned().unwrap_or_default();
+                    let src = node
+                        .input
+                        .iter()
+                        .find(|i| !self.consts.contains_key(i.as_str()))
+                        .cloned()
+                        .unwrap_or_default();
                     if self.single_use(&src) {
                         if let Some(last) = self.nodes.last_mut() {
                             if last.out == t {
-                                if let GOp::Fc { bias: bias @ None, relu: false, .. } = &mut last.op {
+                                if let GOp::Fc {
+                                    bias: bias @ None,
+                                    relu: false,
+                                    ..
+                                } = &mut last.op
+                                {
                                     *bias = Some(cv);
                                     return Ok(vec![Some(Val::Tensor(t))]);
                                 }
@@ -858,7 +1169,11 @@ impl<'g> Lowering<'g> {
                     "Sub" => BinaryOp::Sub,
                     _ => BinaryOp::Div,
                 };
-                Ok(vec![Some(Val::Tensor(self.push(GOp::BinConst { op: bop, c: cv }, vec![t], n)))])
+                Ok(vec![Some(Val::Tensor(self.push(
+                    GOp::BinConst { op: bop, c: cv },
+                    vec![t],
+                    n,
+                )))])
             }
         }
     }
@@ -867,7 +1182,9 @@ impl<'g> Lowering<'g> {
         let nm = node_name(node);
         let err = |m: &str| Error::Import(format!("{op} \"{nm}\": {m}"));
         let x = self.input(node, 0)?;
-        let Val::Const(w) = self.input(node, 1)? else { return Err(err("the weights must be constant")) };
+        let Val::Const(w) = self.input(node, 1)? else {
+            return Err(err("the weights must be constant"));
+        };
         let t = self.tensor_of(x)?;
         let k = self.widths[t];
         if w.dims.len() != 2 {
@@ -877,21 +1194,35 @@ impl<'g> Lowering<'g> {
         if op == "Gemm" && attr_int(node, "transA", 0) != 0 {
             return Err(err("transA is not supported"));
         }
-        let (rk, rn) = if trans_b { (w.dims[1] as usize, w.dims[0] as usize) } else { (w.dims[0] as usize, w.dims[1] as usize) };
+        let (rk, rn) = if trans_b {
+            (w.dims[1] as usize, w.dims[0] as usize)
+        } else {
+            (w.dims[0] as usize, w.dims[1] as usize)
+        };
         if rk != k || w.v.len() != rk * rn {
             return Err(err("weights do not match the input width"));
         }
-        let alpha = if op == "Gemm" { attr(node, "alpha").and_then(|a| a.f).unwrap_or(1.0) } else { 1.0 };
+        let alpha = if op == "Gemm" {
+            attr(node, "alpha").and_then(|a| a.f).unwrap_or(1.0)
+        } else {
+            1.0
+        };
         // Stored [N, K].
         let mut wt = vec![0f32; rn * k];
         for n in 0..rn {
             for kk in 0..k {
-                let v = if trans_b { w.v[n * k + kk] } else { w.v[kk * rn + n] };
+                let v = if trans_b {
+                    w.v[n * k + kk]
+                } else {
+                    w.v[kk * rn + n]
+                };
                 wt[n * k + kk] = v as f32 * alpha;
             }
         }
         let bias = if op == "Gemm" && node.input.len() > 2 {
-            let Val::Const(c) = self.input(node, 2)? else { return Err(err("the bias must be constant")) };
+            let Val::Const(c) = self.input(node, 2)? else {
+                return Err(err("the bias must be constant"));
+            };
             let beta = attr(node, "beta").and_then(|a| a.f).unwrap_or(1.0);
             Some(match c.v.len() {
                 1 => vec![c.v[0] as f32 * beta; rn],
@@ -901,7 +1232,17 @@ impl<'g> Lowering<'g> {
         } else {
             None
         };
-        Ok(vec![Some(Val::Tensor(self.push(GOp::Fc { w: wt, n: rn, k, bias, relu: false }, vec![t], rn)))])
+        Ok(vec![Some(Val::Tensor(self.push(
+            GOp::Fc {
+                w: wt,
+                n: rn,
+                k,
+                bias,
+                relu: false,
+            },
+            vec![t],
+            rn,
+        )))])
     }
 
     fn set_labels(&mut self, node: &NodeProto) {
@@ -982,7 +1323,18 @@ impl<'g> Lowering<'g> {
         if missing.is_empty() {
             missing = vec![0; m];
         }
-        if [node_ids.len(), feats.len(), modes.len(), values.len(), trues.len(), falses.len(), missing.len()].iter().any(|&l| l != m) {
+        if [
+            node_ids.len(),
+            feats.len(),
+            modes.len(),
+            values.len(),
+            trues.len(),
+            falses.len(),
+            missing.len(),
+        ]
+        .iter()
+        .any(|&l| l != m)
+        {
             return Err(err("node attribute arrays differ in length"));
         }
         let pre = if classifier { "class_" } else { "target_" };
@@ -993,7 +1345,10 @@ impl<'g> Lowering<'g> {
         if l_w.is_empty() {
             l_w = attr_floats(node, &format!("{pre}weights_as_tensor"));
         }
-        if [l_node.len(), l_id.len(), l_w.len()].iter().any(|&l| l != l_tree.len()) {
+        if [l_node.len(), l_id.len(), l_w.len()]
+            .iter()
+            .any(|&l| l != l_tree.len())
+        {
             return Err(err("leaf attribute arrays differ in length"));
         }
         let n_targets = if classifier {
@@ -1014,13 +1369,22 @@ impl<'g> Lowering<'g> {
         let mut l_node = l_node;
         // ONNX-ML binary classifier with weights for one class only (as onnxruntime):
         // class 0 gets -s (LOGISTIC: 1 - p), or 1 - s with NONE and positive weights.
-        let binary = classifier && n_targets == 2 && !l_id.is_empty() && l_id.iter().all(|&c| c == l_id[0]);
+        let binary =
+            classifier && n_targets == 2 && !l_id.is_empty() && l_id.iter().all(|&c| c == l_id[0]);
         if binary {
             let c1 = l_id[0];
             let c0 = 1 - c1;
             let positive = l_w.iter().all(|&w| w >= 0.0);
-            let b1 = if base.len() == 2 { base[c1 as usize] } else { base.first().copied().unwrap_or(0.0) };
-            let b0 = if post == PostTransform::None && positive { 1.0 - b1 } else { -b1 };
+            let b1 = if base.len() == 2 {
+                base[c1 as usize]
+            } else {
+                base.first().copied().unwrap_or(0.0)
+            };
+            let b0 = if post == PostTransform::None && positive {
+                1.0 - b1
+            } else {
+                -b1
+            };
             let k = l_id.len();
             for i in 0..k {
                 l_tree.push(l_tree[i]);
@@ -1036,7 +1400,10 @@ impl<'g> Lowering<'g> {
         if base.len() != n_targets {
             return Err(err("base_values do not match the classes / targets"));
         }
-        let aggregate = match attr_str(node, "aggregate_function").as_deref().unwrap_or("SUM") {
+        let aggregate = match attr_str(node, "aggregate_function")
+            .as_deref()
+            .unwrap_or("SUM")
+        {
             "SUM" => Aggregate::Sum,
             "AVERAGE" => Aggregate::Average,
             "MIN" => Aggregate::Min,
@@ -1056,12 +1423,23 @@ impl<'g> Lowering<'g> {
             if id < 0 || id as usize >= n_targets {
                 return Err(err("class / target id out of range"));
             }
-            entries.entry((l_tree[i], l_node[i])).or_default().push((id as i32, l_w[i]));
+            entries
+                .entry((l_tree[i], l_node[i]))
+                .or_default()
+                .push((id as i32, l_w[i]));
         }
         let mut trees: Vec<i64> = tree_ids.clone();
         trees.sort_unstable();
         trees.dedup();
-        let mut parts = TreeParts { nodes: vec![], roots: vec![], ids: vec![], ws: vec![], base, aggregate, post };
+        let mut parts = TreeParts {
+            nodes: vec![],
+            roots: vec![],
+            ids: vec![],
+            ws: vec![],
+            base,
+            aggregate,
+            post,
+        };
         for &tree in &trees {
             // Root: the node of this tree that is nobody's child.
             let mut children = std::collections::HashSet::new();
@@ -1071,7 +1449,9 @@ impl<'g> Lowering<'g> {
                     children.insert(falses[i]);
                 }
             }
-            let roots: Vec<usize> = (0..m).filter(|&i| tree_ids[i] == tree && !children.contains(&node_ids[i])).collect();
+            let roots: Vec<usize> = (0..m)
+                .filter(|&i| tree_ids[i] == tree && !children.contains(&node_ids[i]))
+                .collect();
             if roots.len() != 1 {
                 return Err(err(&format!("tree {tree} does not have exactly one root")));
             }
@@ -1087,9 +1467,13 @@ impl<'g> Lowering<'g> {
                     continue;
                 }
                 for c in [trues[i], falses[i]] {
-                    let ci = *at.get(&(tree, c)).ok_or_else(|| err(&format!("tree {tree}: missing node {c}")))?;
+                    let ci = *at
+                        .get(&(tree, c))
+                        .ok_or_else(|| err(&format!("tree {tree}: missing node {c}")))?;
                     if index.contains_key(&ci) {
-                        return Err(err(&format!("tree {tree}: node {c} is reached twice (cycle or shared node)")));
+                        return Err(err(&format!(
+                            "tree {tree}: node {c} is reached twice (cycle or shared node)"
+                        )));
                     }
                     index.insert(ci, order.len());
                     order.push(ci);
@@ -1108,13 +1492,23 @@ impl<'g> Lowering<'g> {
                     o => return Err(err(&format!("node mode {o} is not supported"))),
                 };
                 let node = if mode == ferrite::classic::NodeMode::Leaf {
-                    let e = entries.get(&(tree, node_ids[i])).cloned().unwrap_or_default();
+                    let e = entries
+                        .get(&(tree, node_ids[i]))
+                        .cloned()
+                        .unwrap_or_default();
                     let first = parts.ids.len() as u32;
                     for (id, w) in &e {
                         parts.ids.push(*id);
                         parts.ws.push(*w);
                     }
-                    ferrite::classic::Node { mode, feature: 0, threshold: 0.0, missing_true: false, a: first, b: e.len() as u32 }
+                    ferrite::classic::Node {
+                        mode,
+                        feature: 0,
+                        threshold: 0.0,
+                        missing_true: false,
+                        a: first,
+                        b: e.len() as u32,
+                    }
                 } else {
                     let fi = feats[i];
                     if fi < 0 || fi as usize >= f {
@@ -1149,11 +1543,18 @@ impl<'g> Lowering<'g> {
     /// Writes the model: graph input, ops, PREPROCESS section (ONNX steps after the
     /// optional FEATURES.toml steps).
     fn emit(mut self, opts: &OnnxMlOptions, model: &ModelProto, out_t: usize) -> Result<Imported> {
-        let (cols, in_t) = self.graph_in.clone().ok_or_else(|| Error::Import("the model does not read its input".into()))?;
+        let (cols, in_t) = self
+            .graph_in
+            .clone()
+            .ok_or_else(|| Error::Import("the model does not read its input".into()))?;
         let w = self.pipe.width;
         if cols != (0..w).collect::<Vec<_>>() {
             let idx: Vec<u32> = cols.iter().map(|&c| c as u32).collect();
-            self.pipe.steps.push(SStep { start: 0, len: w as u32, op: SOp::Select(idx) });
+            self.pipe.steps.push(SStep {
+                start: 0,
+                len: w as u32,
+                op: SOp::Select(idx),
+            });
         }
         let onnx_in = self.widths[in_t];
         let raw_onnx = self.in_width;
@@ -1180,7 +1581,10 @@ impl<'g> Lowering<'g> {
         b.version = "0.1.0".into();
         b.labels = self.labels.clone();
         if let Some(p) = &model.producer_name {
-            b.properties.push(("source_producer".into(), format!("{p} {}", model.producer_version.clone().unwrap_or_default())));
+            b.properties.push((
+                "source_producer".into(),
+                format!("{p} {}", model.producer_version.clone().unwrap_or_default()),
+            ));
         }
         b.properties.push(("precision".into(), "f32".into()));
         b.properties.push(("importer".into(), "onnxml".into()));
@@ -1192,56 +1596,120 @@ impl<'g> Lowering<'g> {
             let ins: Vec<u32> = nd
                 .inputs
                 .iter()
-                .map(|&t| ids[t].ok_or_else(|| Error::Import("internal: tensor used before it is computed".into())))
+                .map(|&t| {
+                    ids[t].ok_or_else(|| {
+                        Error::Import("internal: tensor used before it is computed".into())
+                    })
+                })
                 .collect::<Result<_>>()?;
             let wout = self.widths[nd.out] as u32;
             let y = b.add_tensor(&format!("t{k}"), DType::F32, &[1, wout], Quant::None)?;
             ids[nd.out] = Some(y);
             match &nd.op {
-                GOp::Fc { w, n, k: kk, bias, relu } => {
+                GOp::Fc {
+                    w,
+                    n,
+                    k: kk,
+                    bias,
+                    relu,
+                } => {
                     let wt = b.add_const_f32(&format!("w{k}"), &[*n as u32, *kk as u32], w)?;
                     let mut inputs = vec![ins[0], wt];
                     if let Some(bias) = bias {
                         inputs.push(b.add_const_f32(&format!("b{k}"), &[*n as u32], bias)?);
                     }
-                    let act = if *relu { Activation::Relu } else { Activation::None };
+                    let act = if *relu {
+                        Activation::Relu
+                    } else {
+                        Activation::None
+                    };
                     b.add_op(Op::FullyConnected { act, q: None }, &inputs, &[y])?;
                 }
-                GOp::Linear { w, b: bias, n, k: kk, post } => {
+                GOp::Linear {
+                    w,
+                    b: bias,
+                    n,
+                    k: kk,
+                    post,
+                } => {
                     let wt = b.add_const_f32(&format!("w{k}"), &[*n as u32, *kk as u32], w)?;
                     let bt = b.add_const_f32(&format!("b{k}"), &[*n as u32], bias)?;
                     b.add_op(Op::Linear { post: *post }, &[ins[0], wt, bt], &[y])?;
                 }
                 GOp::Tree(p) => {
-                    let nodes = b.add_const(&format!("nodes{k}"), DType::I32, &[(p.nodes.len() / 4) as u32, 4], &i32b(&p.nodes), Quant::None)?;
-                    let roots = b.add_const(&format!("roots{k}"), DType::I32, &[p.roots.len() as u32], &i32b(&p.roots), Quant::None)?;
-                    let lid = b.add_const(&format!("leaf_ids{k}"), DType::I32, &[p.ids.len() as u32], &i32b(&p.ids), Quant::None)?;
+                    let nodes = b.add_const(
+                        &format!("nodes{k}"),
+                        DType::I32,
+                        &[(p.nodes.len() / 4) as u32, 4],
+                        &i32b(&p.nodes),
+                        Quant::None,
+                    )?;
+                    let roots = b.add_const(
+                        &format!("roots{k}"),
+                        DType::I32,
+                        &[p.roots.len() as u32],
+                        &i32b(&p.roots),
+                        Quant::None,
+                    )?;
+                    let lid = b.add_const(
+                        &format!("leaf_ids{k}"),
+                        DType::I32,
+                        &[p.ids.len() as u32],
+                        &i32b(&p.ids),
+                        Quant::None,
+                    )?;
                     let lw = b.add_const_f32(&format!("leaf_w{k}"), &[p.ws.len() as u32], &p.ws)?;
-                    let base = b.add_const_f32(&format!("base{k}"), &[p.base.len() as u32], &p.base)?;
-                    b.add_op(Op::TreeEnsemble { aggregate: p.aggregate, post: p.post }, &[ins[0], nodes, roots, lid, lw, base], &[y])?;
+                    let base =
+                        b.add_const_f32(&format!("base{k}"), &[p.base.len() as u32], &p.base)?;
+                    b.add_op(
+                        Op::TreeEnsemble {
+                            aggregate: p.aggregate,
+                            post: p.post,
+                        },
+                        &[ins[0], nodes, roots, lid, lw, base],
+                        &[y],
+                    )?;
                 }
                 GOp::Unary(u) => b.add_op(Op::Unary { op: *u }, &ins, &[y])?,
                 GOp::Softmax { log } => b.add_op(Op::Softmax { axis: 1, log: *log }, &ins, &[y])?,
                 GOp::Normalize(n) => b.add_op(Op::Normalize { norm: *n }, &ins, &[y])?,
                 GOp::BinConst { op, c } => {
                     let ct = b.add_const_f32(&format!("c{k}"), &[1, c.len() as u32], c)?;
-                    b.add_op(Op::Binary { op: *op, act: Activation::None, q: None }, &[ins[0], ct], &[y])?;
+                    b.add_op(
+                        Op::Binary {
+                            op: *op,
+                            act: Activation::None,
+                            q: None,
+                        },
+                        &[ins[0], ct],
+                        &[y],
+                    )?;
                 }
                 GOp::Concat => b.add_op(Op::Concat { axis: 1 }, &ins, &[y])?,
                 GOp::Copy => b.add_op(Op::Reshape, &ins, &[y])?,
             }
         }
-        let out = ids[out_t].ok_or_else(|| Error::Import("internal: output not computed".into()))?;
+        let out =
+            ids[out_t].ok_or_else(|| Error::Import("internal: output not computed".into()))?;
         if out == x {
             return Err(Error::Import("the model output is its input".into()));
         }
         b.set_io(&[x], &[out])?;
         let n_steps = steps.len();
         if n_steps > 0 {
-            b.add_section(kind::PREPROCESS, true, encode_steps(raw_len, &names, &steps)?);
+            b.add_section(
+                kind::PREPROCESS,
+                true,
+                encode_steps(raw_len, &names, &steps)?,
+            );
         }
         let out_len = self.widths[out_t];
-        let imported = Imported { builder: b, raw_len: if n_steps > 0 { raw_len } else { onnx_in }, out_len, steps: n_steps };
+        let imported = Imported {
+            builder: b,
+            raw_len: if n_steps > 0 { raw_len } else { onnx_in },
+            out_len,
+            steps: n_steps,
+        };
         // Validate once with the runtime so a bad conversion fails here, not on a device.
         let bytes = imported.builder.finish()?;
         ferrite::OwnedModel::new(&bytes)?;

@@ -35,7 +35,12 @@ pub struct FeatureSpec {
 }
 
 fn usage(path: &str, msg: String) -> Error {
-    Error::Data { path: path.into(), line: 0, column: 0, message: msg }
+    Error::Data {
+        path: path.into(),
+        line: 0,
+        column: 0,
+        message: msg,
+    }
 }
 
 impl FeatureSpec {
@@ -49,51 +54,92 @@ impl FeatureSpec {
     /// Parses `text` (`origin` names it in errors).
     pub fn parse(text: &str, origin: &str) -> Result<FeatureSpec> {
         let err = |m: String| usage(origin, m);
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| err(e.to_string()))?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| err(e.to_string()))?;
         let names: Vec<String> = match table.get("names") {
             Some(v) => v
                 .as_array()
                 .ok_or_else(|| err("`names` must be a list of strings".into()))?
                 .iter()
-                .map(|n| n.as_str().map(str::to_string).ok_or_else(|| err("`names` must be a list of strings".into())))
+                .map(|n| {
+                    n.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| err("`names` must be a list of strings".into()))
+                })
                 .collect::<Result<_>>()?,
             None => Vec::new(),
         };
         let raw = match table.get("raw") {
-            Some(v) => v.as_integer().filter(|&n| n > 0).ok_or_else(|| err("`raw` must be a positive integer".into()))? as usize,
+            Some(v) => v
+                .as_integer()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| err("`raw` must be a positive integer".into()))?
+                as usize,
             None if !names.is_empty() => names.len(),
             None => return Err(err("give `raw = N` (raw values per row) or `names`".into())),
         };
         if !names.is_empty() && names.len() != raw {
-            return Err(err(format!("`names` has {} entries but raw = {raw}", names.len())));
+            return Err(err(format!(
+                "`names` has {} entries but raw = {raw}",
+                names.len()
+            )));
         }
         for k in table.keys() {
             if !matches!(k.as_str(), "raw" | "names" | "step") {
-                return Err(err(format!("unknown key `{k}` (expected raw, names, [[step]])")));
+                return Err(err(format!(
+                    "unknown key `{k}` (expected raw, names, [[step]])"
+                )));
             }
         }
         let mut width = raw;
         let mut steps = Vec::new();
         let empty = Vec::new();
         let list = match table.get("step") {
-            Some(v) => v.as_array().ok_or_else(|| err("`step` must be [[step]] tables".into()))?,
+            Some(v) => v
+                .as_array()
+                .ok_or_else(|| err("`step` must be [[step]] tables".into()))?,
             None => &empty,
         };
         for (i, s) in list.iter().enumerate() {
-            let s = s.as_table().ok_or_else(|| err(format!("step {i}: not a table")))?;
-            let step = parse_step(s, width).map_err(|m| err(format!("step {} ({}): {m}", i + 1, s.get("op").and_then(|v| v.as_str()).unwrap_or("?"))))?;
+            let s = s
+                .as_table()
+                .ok_or_else(|| err(format!("step {i}: not a table")))?;
+            let step = parse_step(s, width).map_err(|m| {
+                err(format!(
+                    "step {} ({}): {m}",
+                    i + 1,
+                    s.get("op").and_then(|v| v.as_str()).unwrap_or("?")
+                ))
+            })?;
             width = width - step.len as usize + sop_width(&step.op, step.len as usize);
             steps.push(step);
         }
-        let spec = FeatureSpec { raw, names, steps, out: width };
+        let spec = FeatureSpec {
+            raw,
+            names,
+            steps,
+            out: width,
+        };
         // Validate with the runtime's own load-time checks (a copy-through graph).
         let mut probe = ferrite::format::write::ModelBuilder::new("probe");
-        let x = probe.add_tensor("x", ferrite::DType::F32, &[1, width as u32], ferrite::Quant::None)?;
-        let y = probe.add_tensor("y", ferrite::DType::F32, &[1, width as u32], ferrite::Quant::None)?;
+        let x = probe.add_tensor(
+            "x",
+            ferrite::DType::F32,
+            &[1, width as u32],
+            ferrite::Quant::None,
+        )?;
+        let y = probe.add_tensor(
+            "y",
+            ferrite::DType::F32,
+            &[1, width as u32],
+            ferrite::Quant::None,
+        )?;
         probe.add_op(ferrite::Op::Reshape, &[x], &[y])?;
         probe.set_io(&[x], &[y])?;
         probe.add_section(ferrite::format::kind::PREPROCESS, true, spec.section()?);
-        ferrite::OwnedModel::new(&probe.finish()?).map_err(|e| err(format!("rejected by the runtime: {e}")))?;
+        ferrite::OwnedModel::new(&probe.finish()?)
+            .map_err(|e| err(format!("rejected by the runtime: {e}")))?;
         Ok(spec)
     }
 
@@ -116,18 +162,24 @@ impl FeatureSpec {
 type Tbl = toml::Table;
 
 fn num(v: &toml::Value) -> Option<f32> {
-    v.as_float().map(|f| f as f32).or_else(|| v.as_integer().map(|i| i as f32)).or_else(|| match v.as_str() {
-        Some("nan") | Some("NaN") => Some(f32::NAN),
-        Some("inf") => Some(f32::INFINITY),
-        Some("-inf") => Some(f32::NEG_INFINITY),
-        _ => None,
-    })
+    v.as_float()
+        .map(|f| f as f32)
+        .or_else(|| v.as_integer().map(|i| i as f32))
+        .or_else(|| match v.as_str() {
+            Some("nan") | Some("NaN") => Some(f32::NAN),
+            Some("inf") => Some(f32::INFINITY),
+            Some("-inf") => Some(f32::NEG_INFINITY),
+            _ => None,
+        })
 }
 
 fn nums(s: &Tbl, key: &str, n: Option<usize>) -> Result<Vec<f32>, String> {
     let v = s.get(key).ok_or_else(|| format!("missing `{key}`"))?;
     let out: Vec<f32> = match v.as_array() {
-        Some(a) => a.iter().map(|x| num(x).ok_or_else(|| format!("`{key}`: not a number"))).collect::<Result<_, _>>()?,
+        Some(a) => a
+            .iter()
+            .map(|x| num(x).ok_or_else(|| format!("`{key}`: not a number")))
+            .collect::<Result<_, _>>()?,
         None => {
             let x = num(v).ok_or_else(|| format!("`{key}`: not a number or list"))?;
             vec![x; n.ok_or_else(|| format!("`{key}` must be a list"))?]
@@ -135,7 +187,10 @@ fn nums(s: &Tbl, key: &str, n: Option<usize>) -> Result<Vec<f32>, String> {
     };
     if let Some(n) = n {
         if out.len() != n {
-            return Err(format!("`{key}` has {} values, the step covers {n} columns", out.len()));
+            return Err(format!(
+                "`{key}` has {} values, the step covers {n} columns",
+                out.len()
+            ));
         }
     }
     Ok(out)
@@ -144,7 +199,11 @@ fn nums(s: &Tbl, key: &str, n: Option<usize>) -> Result<Vec<f32>, String> {
 fn int(s: &Tbl, key: &str) -> Result<Option<u64>, String> {
     match s.get(key) {
         None => Ok(None),
-        Some(v) => v.as_integer().filter(|&i| i >= 0).map(|i| Some(i as u64)).ok_or_else(|| format!("`{key}` must be a non-negative integer")),
+        Some(v) => v
+            .as_integer()
+            .filter(|&i| i >= 0)
+            .map(|i| Some(i as u64))
+            .ok_or_else(|| format!("`{key}` must be a non-negative integer")),
     }
 }
 
@@ -163,9 +222,16 @@ fn parse_feature(f: &str) -> Result<WindowFeature, String> {
             if p.len() != 3 {
                 return Err(bad());
             }
-            WindowFeature::BandEnergy { lo: p[1].parse().map_err(|_| bad())?, hi: p[2].parse().map_err(|_| bad())? }
+            WindowFeature::BandEnergy {
+                lo: p[1].parse().map_err(|_| bad())?,
+                hi: p[2].parse().map_err(|_| bad())?,
+            }
         }
-        o => return Err(format!("unknown window feature `{o}` (mean std min max rms ptp zc band:LO:HI)")),
+        o => {
+            return Err(format!(
+                "unknown window feature `{o}` (mean std min max rms ptp zc band:LO:HI)"
+            ))
+        }
     })
 }
 
@@ -173,11 +239,16 @@ fn parse_step(s: &Tbl, width: usize) -> Result<SStep, String> {
     let op = s.get("op").and_then(|v| v.as_str()).ok_or("missing `op`")?;
     let start = int(s, "start")?.unwrap_or(0) as usize;
     if start >= width {
-        return Err(format!("start {start} is outside the row of {width} values"));
+        return Err(format!(
+            "start {start} is outside the row of {width} values"
+        ));
     }
     let len = int(s, "len")?.map(|l| l as usize).unwrap_or(width - start);
     if len == 0 || start + len > width {
-        return Err(format!("columns {start}..{} are outside the row of {width} values", start + len));
+        return Err(format!(
+            "columns {start}..{} are outside the row of {width} values",
+            start + len
+        ));
     }
     let known: &[&str] = match op {
         "impute" => &["values", "sentinel"],
@@ -201,31 +272,65 @@ fn parse_step(s: &Tbl, width: usize) -> Result<SStep, String> {
         }
     }
     let n = Some(len);
-    let one_col = || if len == 1 { Ok(()) } else { Err(format!("`{op}` takes one column (len = 1), got {len}")) };
+    let one_col = || {
+        if len == 1 {
+            Ok(())
+        } else {
+            Err(format!("`{op}` takes one column (len = 1), got {len}"))
+        }
+    };
     let op = match op {
-        "impute" => SOp::Impute { sentinel: s.get("sentinel").and_then(num), values: nums(s, "values", n)? },
-        "clip" => SOp::Clip { lo: nums(s, "lo", n)?, hi: nums(s, "hi", n)? },
+        "impute" => SOp::Impute {
+            sentinel: s.get("sentinel").and_then(num),
+            values: nums(s, "values", n)?,
+        },
+        "clip" => SOp::Clip {
+            lo: nums(s, "lo", n)?,
+            hi: nums(s, "hi", n)?,
+        },
         "scale" => {
             let kind = match s.get("kind").and_then(|v| v.as_str()).unwrap_or("sub_mul") {
                 "sub_mul" => ScaleKind::SubMul,
                 "mul_add" => ScaleKind::MulAdd,
                 "sub_div" => ScaleKind::SubDiv,
-                o => return Err(format!("unknown scale kind `{o}` (sub_mul, mul_add, sub_div)")),
+                o => {
+                    return Err(format!(
+                        "unknown scale kind `{o}` (sub_mul, mul_add, sub_div)"
+                    ))
+                }
             };
-            SOp::Scale { kind, a: nums(s, "a", n)?, b: nums(s, "b", n)? }
+            SOp::Scale {
+                kind,
+                a: nums(s, "a", n)?,
+                b: nums(s, "b", n)?,
+            }
         }
-        "standard" => SOp::Scale { kind: ScaleKind::SubDiv, a: nums(s, "mean", n)?, b: nums(s, "std", n)? },
+        "standard" => SOp::Scale {
+            kind: ScaleKind::SubDiv,
+            a: nums(s, "mean", n)?,
+            b: nums(s, "std", n)?,
+        },
         "minmax" => {
             let (lo, hi) = (nums(s, "min", n)?, nums(s, "max", n)?);
-            let a: Vec<f32> = lo.iter().zip(&hi).map(|(l, h)| if h > l { 1.0 / (h - l) } else { 1.0 }).collect();
-            SOp::Scale { kind: ScaleKind::SubMul, a: lo, b: a }
+            let a: Vec<f32> = lo
+                .iter()
+                .zip(&hi)
+                .map(|(l, h)| if h > l { 1.0 / (h - l) } else { 1.0 })
+                .collect();
+            SOp::Scale {
+                kind: ScaleKind::SubMul,
+                a: lo,
+                b: a,
+            }
         }
-        "normalize" => SOp::Normalize(match s.get("norm").and_then(|v| v.as_str()).unwrap_or("l2") {
-            "l1" => Norm::L1,
-            "l2" => Norm::L2,
-            "max" => Norm::Max,
-            o => return Err(format!("unknown norm `{o}` (l1, l2, max)")),
-        }),
+        "normalize" => SOp::Normalize(
+            match s.get("norm").and_then(|v| v.as_str()).unwrap_or("l2") {
+                "l1" => Norm::L1,
+                "l2" => Norm::L2,
+                "max" => Norm::Max,
+                o => return Err(format!("unknown norm `{o}` (l1, l2, max)")),
+            },
+        ),
         "binarize" => SOp::Binarize(nums(s, "threshold", n)?),
         "bin" => {
             one_col()?;
@@ -239,23 +344,42 @@ fn parse_step(s: &Tbl, width: usize) -> Result<SStep, String> {
                 "bucket" => Unknown::Bucket,
                 o => return Err(format!("unknown policy `{o}` (error, ignore, bucket)")),
             };
-            SOp::OneHot { cats: nums(s, "categories", None)?, unknown }
+            SOp::OneHot {
+                cats: nums(s, "categories", None)?,
+                unknown,
+            }
         }
         "label_encode" => {
             one_col()?;
             let keys = nums(s, "keys", None)?;
-            let values = if s.contains_key("values") { nums(s, "values", Some(keys.len()))? } else { (0..keys.len()).map(|i| i as f32).collect() };
-            SOp::LabelEncode { keys, values, default: s.get("default").and_then(num) }
+            let values = if s.contains_key("values") {
+                nums(s, "values", Some(keys.len()))?
+            } else {
+                (0..keys.len()).map(|i| i as f32).collect()
+            };
+            SOp::LabelEncode {
+                keys,
+                values,
+                default: s.get("default").and_then(num),
+            }
         }
         "hash" => SOp::Hash {
             buckets: int(s, "buckets")?.ok_or("missing `buckets`")? as u32,
             signed: s.get("signed").and_then(|v| v.as_bool()).unwrap_or(false),
         },
         "select" => {
-            let idx = s.get("indices").and_then(|v| v.as_array()).ok_or("missing `indices` (list)")?;
+            let idx = s
+                .get("indices")
+                .and_then(|v| v.as_array())
+                .ok_or("missing `indices` (list)")?;
             SOp::Select(
                 idx.iter()
-                    .map(|v| v.as_integer().filter(|&i| i >= 0 && (i as usize) < width).map(|i| i as u32).ok_or(format!("`indices`: each must be in 0..{width}")))
+                    .map(|v| {
+                        v.as_integer()
+                            .filter(|&i| i >= 0 && (i as usize) < width)
+                            .map(|i| i as u32)
+                            .ok_or(format!("`indices`: each must be in 0..{width}"))
+                    })
                     .collect::<Result<_, _>>()?,
             )
         }
@@ -263,21 +387,39 @@ fn parse_step(s: &Tbl, width: usize) -> Result<SStep, String> {
             let channels = int(s, "channels")?.ok_or("missing `channels`")? as u32;
             let samples = int(s, "samples")?.ok_or("missing `samples`")? as u32;
             if channels as usize * samples as usize != len {
-                return Err(format!("channels × samples = {} but the step covers {len} columns", channels * samples));
+                return Err(format!(
+                    "channels × samples = {} but the step covers {len} columns",
+                    channels * samples
+                ));
             }
-            let feats = s.get("features").and_then(|v| v.as_array()).ok_or("missing `features` (list)")?;
+            let feats = s
+                .get("features")
+                .and_then(|v| v.as_array())
+                .ok_or("missing `features` (list)")?;
             let features = feats
                 .iter()
-                .map(|f| f.as_str().ok_or("features are strings".to_string()).and_then(parse_feature))
+                .map(|f| {
+                    f.as_str()
+                        .ok_or("features are strings".to_string())
+                        .and_then(parse_feature)
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             if let Some(f) = features.iter().find(|f| !f.valid_for(samples as usize)) {
                 return Err(format!("{f:?} cannot be computed on {samples} samples (FFT needs a power of two ≤ 256, hi ≤ n/2)"));
             }
-            SOp::Window { channels, samples, features }
+            SOp::Window {
+                channels,
+                samples,
+                features,
+            }
         }
         _ => unreachable!(),
     };
-    Ok(SStep { start: start as u32, len: len as u32, op })
+    Ok(SStep {
+        start: start as u32,
+        len: len as u32,
+        op,
+    })
 }
 
 /// Adds (or replaces) the PREPROCESS section of an existing `.fer` model, keeping every
@@ -287,14 +429,23 @@ pub fn attach(fer: &[u8], spec: &FeatureSpec) -> Result<Vec<u8>> {
     let owned = ferrite::OwnedModel::new(fer)?;
     let model = owned.model();
     if model.preprocess().is_some() {
-        return Err(Error::Usage("the model already has a preprocessing pipeline".into()));
+        return Err(Error::Usage(
+            "the model already has a preprocessing pipeline".into(),
+        ));
     }
     let want = model.input_len(0)?;
     if spec.out_len() != want {
-        return Err(Error::Usage(format!("FEATURES.toml produces {} values but the model input has {want}", spec.out_len())));
+        return Err(Error::Usage(format!(
+            "FEATURES.toml produces {} values but the model input has {want}",
+            spec.out_len()
+        )));
     }
     let mut sections = Vec::new();
-    for (k, req) in [(kind::METADATA, true), (kind::GRAPH, true), (kind::WEIGHTS, true)] {
+    for (k, req) in [
+        (kind::METADATA, true),
+        (kind::GRAPH, true),
+        (kind::WEIGHTS, true),
+    ] {
         sections.push((k, req, model.section(k).unwrap_or(&[]).to_vec()));
     }
     sections.push((kind::PREPROCESS, true, spec.section()?));
@@ -318,7 +469,10 @@ pub fn preprocess_csv(fer: &[u8], csv: &str, origin: &str) -> Result<String> {
     let out_len = model.input_len(0)?;
     let mut session = ferrite::OwnedSession::new(&model);
     let mut s = session.session();
-    let mut text = (0..out_len).map(|i| format!("f{i}")).collect::<Vec<_>>().join(",");
+    let mut text = (0..out_len)
+        .map(|i| format!("f{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
     text.push('\n');
     let mut out = vec![0f32; out_len];
     for (ln, line) in csv.lines().enumerate() {
@@ -329,20 +483,34 @@ pub fn preprocess_csv(fer: &[u8], csv: &str, origin: &str) -> Result<String> {
         let fields: Vec<&str> = line.split(',').map(str::trim).collect();
         let parsed: Option<Vec<f32>> = fields
             .iter()
-            .map(|f| if f.is_empty() || f.eq_ignore_ascii_case("nan") { Some(f32::NAN) } else { f.parse().ok() })
+            .map(|f| {
+                if f.is_empty() || f.eq_ignore_ascii_case("nan") {
+                    Some(f32::NAN)
+                } else {
+                    f.parse().ok()
+                }
+            })
             .collect();
         let Some(row) = parsed else {
             if ln == 0 {
                 continue; // header
             }
-            return Err(Error::Data { path: origin.into(), line: ln + 1, column: 0, message: "not a number".into() });
+            return Err(Error::Data {
+                path: origin.into(),
+                line: ln + 1,
+                column: 0,
+                message: "not a number".into(),
+            });
         };
         if row.len() != raw {
             return Err(Error::Data {
                 path: origin.into(),
                 line: ln + 1,
                 column: 0,
-                message: format!("{} values, the model's preprocessing takes {raw}", row.len()),
+                message: format!(
+                    "{} values, the model's preprocessing takes {raw}",
+                    row.len()
+                ),
             });
         }
         s.preprocess(&row, &mut out).map_err(|e| match e {
@@ -354,7 +522,16 @@ pub fn preprocess_csv(fer: &[u8], csv: &str, origin: &str) -> Result<String> {
             },
             e => Error::Runtime(e),
         })?;
-        let vals: Vec<String> = out.iter().map(|v| if v.is_nan() { "nan".into() } else { format!("{v}") }).collect();
+        let vals: Vec<String> = out
+            .iter()
+            .map(|v| {
+                if v.is_nan() {
+                    "nan".into()
+                } else {
+                    format!("{v}")
+                }
+            })
+            .collect();
         text.push_str(&vals.join(","));
         text.push('\n');
     }

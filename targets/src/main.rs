@@ -1,0 +1,351 @@
+//! ferrite's build and test driver. `cargo xtask help` lists the commands;
+//! `targets/README.md` documents them and the target files.
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+mod cargo;
+mod cmd;
+mod setup;
+mod size;
+mod step;
+mod steps;
+mod target;
+
+use cargo::Route;
+use step::{Filter, Step};
+use target::Target;
+
+pub type Result<T, E = Box<dyn std::error::Error>> = std::result::Result<T, E>;
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  setup                 install what is missing (apt packages, Rust targets or the
+                        build-std route, .venv with tests/requirements.txt)
+  build [TARGET…|all]   the [[build]] jobs of the target files (default: all)
+  test  [TARGET…|all]   the test steps of the targets, cheapest first (default: all)
+  size  [--json]        flash/RAM of the MCU size probes against their budgets
+  ci                    setup, then test all (the README's test command)
+  list                  targets, their route here, and every step name
+
+options (setup, build, test, ci):
+  --skip PATTERN        skip steps matching PATTERN (repeatable, or comma-separated)
+  --only PATTERN        run only steps matching PATTERN
+  PATTERN is a step name (nostd:thumbv6m-none-eabi), a group (nostd, clippy), a
+  triple, or a stage (lint, host-test, no-std, emulated, mobile, size).
+
+environment:
+  XTASK_ROUTE=rustup|build-std   force how cross targets are built (default: rustup
+                                 when it has the target's std, else build-std)
+";
+
+/// What every step gets: the repository and the target files.
+#[derive(Debug)]
+pub struct Ctx {
+    /// The repository root.
+    pub root: PathBuf,
+    pub targets: Vec<Target>,
+    rustup: RefCell<Option<Vec<String>>>,
+}
+
+impl Ctx {
+    fn load() -> Result<Ctx> {
+        let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = manifest_dir
+            .parent()
+            .ok_or("xtask must live one level below the repository root")?
+            .to_owned();
+        let targets = Target::load_all(&manifest_dir.join("targets"))?;
+        Ok(Ctx {
+            root,
+            targets,
+            rustup: RefCell::new(None),
+        })
+    }
+
+    pub fn host(&self) -> &Target {
+        self.targets
+            .iter()
+            .find(|t| t.is_host())
+            .expect("a target file with kind = \"host\"")
+    }
+
+    /// A target by triple (or `host`).
+    pub fn target(&self, name: &str) -> Result<&Target> {
+        if name == "host" {
+            return Ok(self.host());
+        }
+        self.targets
+            .iter()
+            .find(|t| t.triple == name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = self.targets.iter().map(|t| t.triple.as_str()).collect();
+                format!("unknown target `{name}`; known: host, {}", known.join(", ")).into()
+            })
+    }
+
+    /// `rustup target list --installed` (empty without rustup).
+    pub fn rustup_targets(&self) -> Vec<String> {
+        self.rustup
+            .borrow_mut()
+            .get_or_insert_with(|| {
+                cmd::Cmd::new("timeout")
+                    .args(["30", "rustup", "target", "list", "--installed"])
+                    .output()
+                    .map(|out| out.lines().map(str::to_owned).collect())
+                    .unwrap_or_default()
+            })
+            .clone()
+    }
+
+    pub fn forget_rustup_targets(&self) {
+        *self.rustup.borrow_mut() = None;
+    }
+
+    /// How `target` is built on this machine (see `cargo.rs`).
+    pub fn route(&self, target: &Target) -> Route {
+        if target.is_host() {
+            return Route::Host;
+        }
+        match std::env::var("XTASK_ROUTE").as_deref() {
+            Ok("rustup") => return Route::Rustup,
+            Ok("build-std") => return Route::BuildStd,
+            _ => {}
+        }
+        if self.rustup_targets().contains(&target.triple) {
+            Route::Rustup
+        } else {
+            Route::BuildStd
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Parsed options: positional words, `--skip`/`--only`, `--json`.
+#[derive(Debug, Default)]
+struct Options {
+    words: Vec<String>,
+    filter: Filter,
+    json: bool,
+}
+
+fn parse(args: &[String]) -> Result<Options> {
+    let mut opts = Options::default();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_owned())),
+            _ => (arg.as_str(), None),
+        };
+        match flag {
+            "--skip" | "--only" => {
+                let value = match inline {
+                    Some(v) => v,
+                    None => it.next().ok_or(format!("{flag} needs a value"))?.clone(),
+                };
+                let list = if flag == "--skip" {
+                    &mut opts.filter.skip
+                } else {
+                    &mut opts.filter.only
+                };
+                list.extend(
+                    value
+                        .split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned),
+                );
+            }
+            "--json" => opts.json = true,
+            f if f.starts_with('-') => return Err(format!("unknown option {f}\n\n{USAGE}").into()),
+            _ => opts.words.push(arg.clone()),
+        }
+    }
+    Ok(opts)
+}
+
+/// Steps of the named targets (`all` or nothing = every step).
+fn select(ctx: &Ctx, steps: Vec<Step>, words: &[String]) -> Result<Vec<Step>> {
+    if words.is_empty() || words.iter().any(|w| w == "all") {
+        return Ok(steps);
+    }
+    let triples: Vec<String> = words
+        .iter()
+        .map(|w| ctx.target(w).map(|t| t.triple.clone()))
+        .collect::<Result<_>>()?;
+    Ok(steps
+        .into_iter()
+        .filter(|s| s.target.as_ref().is_some_and(|t| triples.contains(t)))
+        .collect())
+}
+
+fn run(args: &[String]) -> Result<bool> {
+    let Some((command, rest)) = args.split_first() else {
+        print!("{USAGE}");
+        return Ok(true);
+    };
+    let opts = parse(rest)?;
+    let ctx = Ctx::load()?;
+    match command.as_str() {
+        "setup" => step::run(&ctx, "setup", setup::steps(), &opts.filter),
+        "build" => {
+            let steps = select(&ctx, steps::builds(&ctx), &opts.words)?;
+            step::run(
+                &ctx,
+                &format!("build {}", words(&opts)),
+                steps,
+                &opts.filter,
+            )
+        }
+        "test" => {
+            let steps = select(&ctx, steps::all(&ctx), &opts.words)?;
+            step::run(&ctx, &format!("test {}", words(&opts)), steps, &opts.filter)
+        }
+        "ci" => {
+            let mut steps = setup::steps();
+            steps.extend(steps::all(&ctx));
+            step::run(&ctx, "ci (setup + test all)", steps, &opts.filter)
+        }
+        "size" => size_command(&ctx, &opts),
+        "list" => {
+            list(&ctx);
+            Ok(true)
+        }
+        "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            Ok(true)
+        }
+        other => Err(format!("unknown command `{other}`\n\n{USAGE}").into()),
+    }
+}
+
+fn words(opts: &Options) -> String {
+    if opts.words.is_empty() {
+        "all".into()
+    } else {
+        opts.words.join(" ")
+    }
+}
+
+fn size_command(ctx: &Ctx, opts: &Options) -> Result<bool> {
+    let mut rows = Vec::new();
+    for t in ctx.targets.iter().filter(|t| !t.size.is_empty()) {
+        if !opts.words.is_empty() && !opts.words.iter().any(|w| w == "all" || *w == t.triple) {
+            continue;
+        }
+        rows.extend(size::measure(ctx, t, opts.json)?);
+    }
+    if opts.json {
+        println!("{}", size::json(&rows));
+    } else {
+        println!();
+        print!("{}", size::table(&rows));
+    }
+    let over: Vec<String> = rows
+        .iter()
+        .filter(|r| r.over_budget())
+        .map(|r| format!("{} {}", r.target, r.probe))
+        .collect();
+    if !over.is_empty() {
+        eprintln!("over budget: {}", over.join(", "));
+    }
+    Ok(over.is_empty())
+}
+
+fn list(ctx: &Ctx) {
+    println!("targets (targets/targets/*.toml):");
+    for t in &ctx.targets {
+        println!(
+            "  {:<30} {:<7} route {:<10} runner {:<16} {}",
+            t.triple,
+            t.kind.name(),
+            ctx.route(t).name(),
+            t.runner
+                .as_deref()
+                .map(|r| r.split(' ').next().unwrap_or(r))
+                .unwrap_or("none"),
+            t.description
+        );
+    }
+    println!("\nsetup steps:");
+    for s in setup::steps() {
+        println!("  {:<40} {}", s.name, s.about);
+    }
+    println!("\ntest steps (test all order):");
+    let mut all = steps::all(ctx);
+    all.sort_by_key(|s| s.stage);
+    for s in &all {
+        println!(
+            "  {:<40} {:<10} {}",
+            s.name,
+            step::stage_name(s.stage),
+            s.about
+        );
+    }
+    println!("\nbuild steps:");
+    for s in steps::builds(ctx) {
+        println!("  {:<40} {}", s.name, s.about);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_parse() {
+        let args: Vec<String> = ["thumbv6m-none-eabi", "--skip", "a,b", "--only=c", "--json"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let o = parse(&args).unwrap();
+        assert_eq!(o.words, ["thumbv6m-none-eabi"]);
+        assert_eq!(o.filter.skip, ["a", "b"]);
+        assert_eq!(o.filter.only, ["c"]);
+        assert!(o.json);
+        assert!(parse(&["--bogus".to_string()]).is_err());
+    }
+
+    #[test]
+    fn every_step_name_is_unique_and_test_all_is_ordered() {
+        let ctx = Ctx::load().unwrap();
+        let mut names: Vec<String> = steps::all(&ctx)
+            .into_iter()
+            .chain(steps::builds(&ctx))
+            .chain(setup::steps())
+            .map(|s| s.name)
+            .collect();
+        let total = names.len();
+        names.sort();
+        names.dedup();
+        // build steps with in-test appear in both lists
+        assert!(names.len() <= total);
+        let all = steps::all(&ctx);
+        let mut test_names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
+        test_names.sort();
+        let n = test_names.len();
+        test_names.dedup();
+        assert_eq!(n, test_names.len(), "duplicate test step names");
+        for want in [
+            "fmt",
+            "clippy",
+            "nostd:thumbv7em-none-eabihf",
+            "qemu-test:aarch64-unknown-linux-gnu",
+        ] {
+            assert!(all.iter().any(|s| s.name == want), "{want}");
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! The firmware's model: the sensor 1D-CNN converted to int8 by the host tool, at the
+//! path the firmware build scripts read by default (`target/firmware/sensor_cnn_int8.fer`).
+//! It runs before the host tests so that the QEMU parity test (`cargo test -p
+//! ferrite-firmware`) and `cargo xtask size` use the real model.
+
+use crate::cargo::host_cargo;
+use crate::cmd::Cmd;
+use crate::step::{Outcome, Stage, Step};
+use crate::Ctx;
+
+pub fn steps(ctx: &Ctx) -> Vec<Step> {
+    let host = ctx.host().triple.clone();
+    vec![Step::new(
+        "firmware-model",
+        Stage::HostTest,
+        "ferrite convert examples/sensor/sensor_cnn.onnx --precision int8 (the firmware's model)",
+        |ctx| {
+            std::fs::create_dir_all(ctx.root.join("target/firmware"))?;
+            Cmd::new(host_cargo())
+                .args(["run", "--quiet", "-p", "ferrite-tool", "--", "convert"])
+                .args(["examples/sensor/sensor_cnn.onnx", "-o", "target/firmware/sensor_cnn_int8.fer"])
+                .args(["--precision", "int8", "--calibration", "examples/sensor/calib.csv"])
+                .args(["--labels", "idle,walk,run,shake"])
+                .cwd(&ctx.root)
+                .run()?;
+            Ok(Outcome::Passed)
+        },
+    )
+    .for_target(host),
+    Step::new(
+        "firmware-board:stm32f4",
+        Stage::Firmware,
+        "build the STM32F411 board firmware (flashed with probe-rs on real hardware)",
+        |ctx| {
+            // Debian's toolchain with build-std, as the QEMU board's parity test does,
+            // from the board folder so its .cargo/config.toml (target, linker) applies.
+            Cmd::new("/usr/bin/cargo")
+                .args(["build", "--release", "-Zbuild-std=core"])
+                .env("RUSTC", "/usr/bin/rustc")
+                .env("RUSTC_BOOTSTRAP", "1")
+                .env("FERRITE_MODEL", ctx.root.join("target/firmware/sensor_cnn_int8.fer").display().to_string())
+                .cwd(ctx.root.join("firmware/boards/stm32f4"))
+                .run()?;
+            Ok(Outcome::Passed)
+        },
+    )
+    .for_target("thumbv7em-none-eabihf".to_string())]
+}

@@ -1,0 +1,69 @@
+//! Steps made from the `[[build]]` and `[[test]]` jobs of the target files.
+
+use crate::cargo::CargoCall;
+use crate::step::{Outcome, Step};
+use crate::target::{Job, Target};
+use crate::Ctx;
+
+/// `test all`: every `[[test]]` job, and every `[[build]]` job with `in-test = true`.
+pub fn test_steps(ctx: &Ctx) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for t in &ctx.targets {
+        for job in t.build.iter().filter(|j| j.in_test) {
+            steps.push(job_step(t, job, "build"));
+        }
+        for job in &t.test {
+            steps.push(job_step(t, job, "test"));
+        }
+    }
+    steps
+}
+
+/// `build all`: every `[[build]]` job.
+pub fn build_steps(ctx: &Ctx) -> Vec<Step> {
+    ctx.targets
+        .iter()
+        .flat_map(|t| t.build.iter().map(move |j| job_step(t, j, "build")))
+        .collect()
+}
+
+fn job_step(target: &Target, job: &Job, subcommand: &'static str) -> Step {
+    let stage = target.stage_of(job, subcommand == "test");
+    let what = if job.workspace {
+        "workspace"
+    } else {
+        job.package.as_str()
+    };
+    let mut about = format!("cargo {subcommand} {what}");
+    if let Some(ct) = &job.crate_type {
+        about.push_str(&format!(" as {ct}"));
+    }
+    if !job.default_features(target) {
+        about.push_str(" --no-default-features");
+    }
+    let features = job.features(target);
+    if !features.is_empty() {
+        about.push_str(&format!(" --features {}", features.join(",")));
+    }
+    if subcommand == "test" {
+        if let Some(runner) = target.emulator() {
+            about.push_str(&format!(
+                ", run with {}",
+                runner.split(' ').next().unwrap_or("")
+            ));
+        }
+    }
+    let triple = target.triple.clone();
+    let job = job.clone();
+    Step::new(
+        format!("{}:{}", job.name, triple),
+        stage,
+        about,
+        move |ctx| {
+            let target = ctx.target(&triple)?;
+            CargoCall::for_job(subcommand, target, &job).run(ctx)?;
+            Ok(Outcome::Passed)
+        },
+    )
+    .for_target(target.triple.clone())
+}
