@@ -12,6 +12,7 @@
 use crate::step::Step;
 use crate::Ctx;
 
+mod conformance;
 mod firmware;
 mod lint;
 mod matrix;
@@ -26,9 +27,10 @@ pub fn all(ctx: &Ctx) -> Vec<Step> {
     // `cargo test --workspace` also runs the bindings' own suites (C compiled against
     // the header + valgrind + Cortex-M C firmware in QEMU, wasm in Node and headless
     // Chromium, Kotlin on the JVM and Python, the firmware in QEMU, the scikit-learn
-    // and ONNX conformance suites): each is an integration test of its crate.
+    // suite): each is an integration test of its crate. Conformance runs last, in release.
     steps.extend(matrix::test_steps(ctx)); // jobs of targets/targets/*.toml
     steps.extend(size::steps(ctx)); // flash/RAM budgets of the MCU targets
+    steps.extend(conformance::steps(ctx)); // ONNX node + light model tests, in release
     steps
 }
 

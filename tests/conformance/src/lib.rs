@@ -378,10 +378,17 @@ pub fn run_ferrite(case: &Case, inputs: &[Data], outputs: &[Data]) -> Outcome {
             }
             let mut os = ferrite::OwnedSession::new(&model);
             let mut s = os.session();
-            for (i, d) in inputs.iter().enumerate() {
+            // The converter may order graph inputs differently from the ONNX graph:
+            // match them by name, falling back to position.
+            for i in 0..model.num_inputs() {
+                let name = model.input(i).map_err(|e| e.to_string())?.name;
+                let k = case.inputs.iter().position(|n| n == name).unwrap_or(i);
+                let d = inputs
+                    .get(k)
+                    .ok_or_else(|| format!("no data for input {name}"))?;
                 let bytes: Vec<u8> = d.values.iter().flat_map(|v| v.to_le_bytes()).collect();
                 s.set_input_bytes(i, &bytes)
-                    .map_err(|e| format!("input {i}: {e}"))?;
+                    .map_err(|e| format!("input {i} ({name}): {e}"))?;
             }
             s.run().map_err(|e| format!("run: {e}"))?;
             let mut max_err = 0f32;
