@@ -6,6 +6,9 @@ use ferrite::format::write::ModelBuilder;
 use ferrite::kernels::extra as kx;
 use ferrite::{AlignedModel, DType, OwnedSession};
 
+/// Input shape, starts, steps and output shape of one slice case.
+type SliceCase<'a> = (&'a [usize], &'a [isize], &'a [isize], &'a [usize]);
+
 fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
     let mut idx = vec![0; shape.len()];
     for d in (0..shape.len()).rev() {
@@ -78,7 +81,7 @@ fn from_bytes(b: &[u8]) -> Vec<f32> {
 
 #[test]
 fn slice_matches_naive_reference() {
-    let cases: &[(&[usize], &[isize], &[isize], &[usize])] = &[
+    let cases: &[SliceCase] = &[
         (&[10], &[2], &[3], &[3]),
         (&[10], &[9], &[-2], &[5]),
         (&[4, 6], &[1, 0], &[1, 2], &[3, 3]),
