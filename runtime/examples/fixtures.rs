@@ -70,8 +70,14 @@ fn labels(b: &mut ModelBuilder) {
 
 fn f32_model(w: &Weights) -> Vec<u8> {
     let mut b = ModelBuilder::new("fixture-mlp-f32");
+    f32_graph(&mut b, w);
+    b.finish().unwrap()
+}
+
+/// The f32 MLP (FC + Relu, FC, Softmax) with its labels, into `b`.
+fn f32_graph(b: &mut ModelBuilder, w: &Weights) {
     b.version = "1".into();
-    labels(&mut b);
+    labels(b);
     let x = b
         .add_tensor("x", DType::F32, &[1, IN as u32], Quant::None)
         .unwrap();
@@ -120,7 +126,6 @@ fn f32_model(w: &Weights) -> Vec<u8> {
     )
     .unwrap();
     b.set_io(&[x], &[y]).unwrap();
-    b.finish().unwrap()
 }
 
 /// Per-channel symmetric int8 weights of a [rows, cols] matrix and their scales.
@@ -293,56 +298,7 @@ fn impute_values() -> Vec<f32> {
 fn pipeline_model(w: &Weights) -> Vec<u8> {
     use ferrite::preprocess::{encode_section, f32_bytes, Pipeline, ScaleKind, Step, StepOp};
     let mut b = ModelBuilder::new("fixture-pipeline-f32");
-    b.version = "1".into();
-    labels(&mut b);
-    let x = b
-        .add_tensor("x", DType::F32, &[1, IN as u32], Quant::None)
-        .unwrap();
-    let w1 = b
-        .add_const_f32("w1", &[HID as u32, IN as u32], &w.w1)
-        .unwrap();
-    let b1 = b.add_const_f32("b1", &[HID as u32], &w.b1).unwrap();
-    let h = b
-        .add_tensor("h", DType::F32, &[1, HID as u32], Quant::None)
-        .unwrap();
-    let w2 = b
-        .add_const_f32("w2", &[OUT as u32, HID as u32], &w.w2)
-        .unwrap();
-    let b2 = b.add_const_f32("b2", &[OUT as u32], &w.b2).unwrap();
-    let l = b
-        .add_tensor("logits", DType::F32, &[1, OUT as u32], Quant::None)
-        .unwrap();
-    let y = b
-        .add_tensor("probs", DType::F32, &[1, OUT as u32], Quant::None)
-        .unwrap();
-    b.add_op(
-        Op::FullyConnected {
-            act: Activation::Relu,
-            q: None,
-        },
-        &[x, w1, b1],
-        &[h],
-    )
-    .unwrap();
-    b.add_op(
-        Op::FullyConnected {
-            act: Activation::None,
-            q: None,
-        },
-        &[h, w2, b2],
-        &[l],
-    )
-    .unwrap();
-    b.add_op(
-        Op::Softmax {
-            axis: 1,
-            log: false,
-        },
-        &[l],
-        &[y],
-    )
-    .unwrap();
-    b.set_io(&[x], &[y]).unwrap();
+    f32_graph(&mut b, w);
     let values = f32_bytes(&impute_values());
     let a = f32_bytes(&[0.1; IN]);
     let bb = f32_bytes(&[2.0; IN]);
