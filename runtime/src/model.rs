@@ -140,11 +140,7 @@ impl<'a> Model<'a> {
     }
 
     fn parse(bytes: &'a [u8], check: bool) -> Result<Model<'a>> {
-        let container = if check {
-            Container::parse(bytes)?
-        } else {
-            Container::parse_trusted(bytes)?
-        };
+        let container = Container::parse_with(bytes, check)?;
         if bytes.as_ptr().align_offset(ALIGN) != 0 {
             return Err(Error::Misaligned);
         }
@@ -159,23 +155,10 @@ impl<'a> Model<'a> {
         let weights = container.section(kind::WEIGHTS).unwrap_or(&[]);
         let (io_b, t_b, o_b) = graph_parts(graph)?;
         let io: GraphIo = decode_exact(io_b, Section::Graph)?;
-        let table = |b, s| {
-            if check {
-                RecordTable::parse(b, s)
-            } else {
-                RecordTable::parse_trusted(b, s)
-            }
-        };
-        let tensors = table(t_b, Section::Graph)?;
-        let ops = RecordTable::parse_trusted(o_b, Section::Graph)?;
-        let ops = if check {
-            RecordTable::parse(o_b, Section::Graph)?
-        } else {
-            ops
-        };
+        let tensors = RecordTable::parse_with(t_b, Section::Graph, check)?;
+        let ops = RecordTable::parse_with(o_b, Section::Graph, check)?;
         let golden = match container.section(kind::GOLDEN) {
-            Some(g) if check => Some(RecordTable::parse(g, Section::Golden)?),
-            Some(g) => Some(RecordTable::parse_trusted(g, Section::Golden)?),
+            Some(g) => Some(RecordTable::parse_with(g, Section::Golden, check)?),
             None => None,
         };
         let mut model = Model {

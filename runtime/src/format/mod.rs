@@ -131,15 +131,12 @@ pub struct Container<'a> {
 impl<'a> Container<'a> {
     /// Checks the header, the CRC and the section table.
     pub fn parse(bytes: &'a [u8]) -> Result<Self> {
-        Self::parse_impl(bytes, true)
+        Self::parse_with(bytes, true)
     }
 
-    /// Like [`parse`](Self::parse) without the CRC, for bytes validated before.
-    pub(crate) fn parse_trusted(bytes: &'a [u8]) -> Result<Self> {
-        Self::parse_impl(bytes, false)
-    }
-
-    fn parse_impl(bytes: &'a [u8], check_crc: bool) -> Result<Self> {
+    /// [`parse`](Self::parse), skipping the CRC when `check_crc` is false (bytes
+    /// validated before).
+    pub(crate) fn parse_with(bytes: &'a [u8], check_crc: bool) -> Result<Self> {
         if bytes.len() < 4 || bytes[..4] != MAGIC {
             return Err(if bytes.len() < 4 && MAGIC.starts_with(bytes) {
                 Error::Truncated {
@@ -281,15 +278,12 @@ pub struct RecordTable<'a, T> {
 impl<'a, T: Deserialize<'a>> RecordTable<'a, T> {
     /// Checks the index (monotone, in bounds) and decodes every record once.
     pub fn parse(bytes: &'a [u8], section: Section) -> Result<Self> {
-        Self::parse_impl(bytes, section, true)
+        Self::parse_with(bytes, section, true)
     }
 
-    /// Reads the count only, for bytes validated before.
-    pub(crate) fn parse_trusted(bytes: &'a [u8], section: Section) -> Result<Self> {
-        Self::parse_impl(bytes, section, false)
-    }
-
-    fn parse_impl(bytes: &'a [u8], section: Section, check: bool) -> Result<Self> {
+    /// [`parse`](Self::parse); with `check` false it reads the count only, for bytes
+    /// validated before.
+    pub(crate) fn parse_with(bytes: &'a [u8], section: Section, check: bool) -> Result<Self> {
         let bad = Error::BadSection { section };
         let count = rd_u32(bytes, 0).ok_or(bad)?;
         let data_start = (count as usize)

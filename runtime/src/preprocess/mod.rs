@@ -225,11 +225,8 @@ impl<'a> Preprocess<'a> {
             }
         };
         let tb = &bytes[h_end..];
-        let steps: RecordTable<'a, Step<'a>> = if check {
-            RecordTable::parse(tb, Section::Preprocess)?
-        } else {
-            RecordTable::parse_trusted(tb, Section::Preprocess)?
-        };
+        let steps: RecordTable<'a, Step<'a>> =
+            RecordTable::parse_with(tb, Section::Preprocess, check)?;
         let mut p = Preprocess {
             header,
             steps: steps.clone(),
