@@ -6,6 +6,12 @@
 //! requested precision → float-vs-quantized agreement → golden vectors (the runtime's
 //! own outputs) → provenance. The result is loaded back with `Model::load` and its
 //! golden vectors checked before it is returned.
+//!
+//! A model with a preprocessing pipeline (the ONNX-ML importer's, or a `FEATURES.toml`
+//! one, passed as [`Extras::preprocess`]) takes raw rows: the calibration rows are raw
+//! rows, run through the f32 model's own pipeline before the graph is calibrated, and
+//! the agreement is measured end to end on the same raw rows. The pipeline and the
+//! classical ops stay f32 in every precision.
 
 use crate::data::Dataset;
 use crate::emit::{self, Int8Options, Precision as EmitPrecision};
@@ -93,6 +99,29 @@ pub struct ConvertReport {
     /// IR ops that an int8 model runs in f32 (between Dequantize and Quantize).
     pub float_ops: Vec<String>,
     pub golden: usize,
+    /// Things the user should know about the conversion, e.g. that an int8 / f16
+    /// conversion found nothing to quantize (a model of only classical ops).
+    pub notes: Vec<String>,
+}
+
+/// What a converted model carries besides its graph.
+#[derive(Clone, Debug, Default)]
+pub struct Extras {
+    /// A PREPROCESS section (`ferrite::preprocess` wire format) whose output feeds
+    /// graph input 0. The model then takes raw rows, and so do `--calibration` rows.
+    pub preprocess: Option<Vec<u8>>,
+    /// Class labels used when [`ConvertOptions::labels`] is empty.
+    pub labels: Vec<String>,
+    /// Properties written before the converter's own provenance (e.g. the importer).
+    pub properties: Vec<(String, String)>,
+}
+
+impl Extras {
+    fn attach(&self, b: &mut ModelBuilder) {
+        if let Some(s) = &self.preprocess {
+            b.add_section(ferrite::format::kind::PREPROCESS, true, s.clone());
+        }
+    }
 }
 
 /// SHA-256 as lower-case hex.
@@ -142,40 +171,85 @@ pub fn import_graph(onnx: &[u8], input_shapes: &[(String, Vec<usize>)]) -> Resul
 
 /// Converts an imported graph; `source` is hashed for the provenance.
 pub fn convert_graph(graph: &Graph, source: &[u8], opts: &ConvertOptions) -> Result<ConvertReport> {
+    convert_graph_with(graph, source, opts, &Extras::default())
+}
+
+/// [`convert_graph`] for a graph with a preprocessing pipeline, default labels or
+/// importer properties ([`Extras`]).
+pub fn convert_graph_with(
+    graph: &Graph,
+    source: &[u8],
+    opts: &ConvertOptions,
+    extras: &Extras,
+) -> Result<ConvertReport> {
     let name = opts.name.clone().unwrap_or_else(|| "model".into());
-    let f32_bytes = emit::emit(graph, EmitPrecision::F32, None, &name)?
-        .builder
-        .finish()?;
+    let mut fb = emit::emit(graph, EmitPrecision::F32, None, &name)?.builder;
+    extras.attach(&mut fb);
+    let f32_bytes = fb.finish()?;
     let data = opts.calibration.as_ref();
-    if let Some(d) = data {
-        let a = AlignedModel::new(&f32_bytes);
-        check_rows(&a.model()?, d)?;
-    }
-    let ranges = match (opts.precision, data) {
-        (Precision::Int8, Some(d)) => Some(calibrate(graph, &f32_bytes, d, opts.calibration_method, opts.progress)?),
-        (Precision::Int8, None) if graph.tensors.iter().any(|t| t.qhint.is_some()) => {
-            Some(Ranges { ranges: vec![None; graph.tensors.len()] })
+    // The calibration rows as graph inputs (after the model's own preprocessing).
+    let graph_data = match data {
+        Some(d) => {
+            let a = AlignedModel::new(&f32_bytes);
+            let model = a.model()?;
+            check_rows(&model, d)?;
+            Some(graph_rows(&model, d)?)
         }
+        None => None,
+    };
+    let ranges = match (opts.precision, graph_data.as_ref()) {
+        (Precision::Int8, Some(d)) => Some(calibrate(
+            graph,
+            &f32_bytes,
+            d,
+            opts.calibration_method,
+            opts.progress,
+        )?),
         (Precision::Int8, None) => {
-            return Err(Error::Usage(
-                "--precision int8 needs calibration data: add --calibration DATA (CSV, .npy or JSON rows of model inputs)".into(),
-            ))
+            // Without data: a pre-quantized (QDQ) source, or nothing to quantize.
+            let none = Ranges {
+                ranges: vec![None; graph.tensors.len()],
+            };
+            if !graph.tensors.iter().any(|t| t.qhint.is_some())
+                && emit::emit_with(graph, Precision::Int8, Some(&none), &name, opts.int8).is_err()
+            {
+                return Err(Error::Usage(
+                    "--precision int8 needs calibration data: add --calibration DATA (CSV, .npy or JSON rows of model inputs; raw rows for a model with preprocessing)".into(),
+                ));
+            }
+            Some(none)
         }
         _ => None,
     };
     let emitted = emit::emit_with(graph, opts.precision, ranges.as_ref(), &name, opts.int8)?;
     let (mut b, float_ops) = (emitted.builder, emitted.float_ops);
+    let mut notes = emitted.notes;
+    if opts.precision != Precision::F32 && emitted.reduced_ops == 0 {
+        notes.push(nothing_to_convert(graph, opts.precision, &b));
+    }
+    extras.attach(&mut b);
     b.version = opts.version.clone().unwrap_or_else(|| "0.1.0".into());
     b.description = opts.description.clone().unwrap_or_default();
-    b.labels = opts.labels.clone();
+    b.labels = if opts.labels.is_empty() {
+        extras.labels.clone()
+    } else {
+        opts.labels.clone()
+    };
     let agreement = match (opts.precision, data) {
         (Precision::F32, _) | (_, None) => None,
         (_, Some(d)) => Some(measure_agreement(&f32_bytes, &b.finish()?, d)?),
     };
-    let mut props: Vec<(String, String)> = vec![
+    let mut props = extras.properties.clone();
+    props.extend([
         ("source_sha256".into(), sha256_hex(source)),
         ("precision".into(), opts.precision.name().into()),
-    ];
+    ]);
+    if opts.precision != Precision::F32 {
+        props.push((
+            "reduced_ops".into(),
+            format!("{} of {}", emitted.reduced_ops, graph.nodes.len()),
+        ));
+    }
     if let Some(s) = &opts.source_name {
         props.push(("source".into(), s.clone()));
     }
@@ -201,7 +275,7 @@ pub fn convert_graph(graph: &Graph, source: &[u8], opts: &ConvertOptions) -> Res
         ));
     }
     b.properties = props;
-    let golden = add_golden(&mut b, graph, data, opts.golden)?;
+    let golden = add_golden(&mut b, graph, graph_data.as_ref(), opts.golden)?;
     let bytes = b.finish()?;
     // Load it back: the runtime validates everything, and the golden vectors must hold.
     let aligned = AlignedModel::new(&bytes);
@@ -220,8 +294,72 @@ pub fn convert_graph(graph: &Graph, source: &[u8], opts: &ConvertOptions) -> Res
         agreement,
         float_ops,
         golden,
+        notes,
         bytes,
     })
+}
+
+/// The note for an f16 / int8 conversion that converted no op (e.g. a pipeline of only
+/// linear models and tree ensembles).
+fn nothing_to_convert(graph: &Graph, precision: Precision, b: &ModelBuilder) -> String {
+    let mut ops: Vec<&str> = graph.nodes.iter().map(|n| n.op.name()).collect();
+    ops.sort_unstable();
+    ops.dedup();
+    let (what, why) = match precision {
+        Precision::Int8 => ("quantize", "no op runs in int8"),
+        _ => ("store as f16", "no FullyConnected / Conv / MatMul weights"),
+    };
+    // Exact when the file holds no int8 / f16 tensor at all (e.g. no int8 input either).
+    let exact = (0..b.num_tensors())
+        .filter_map(|t| b.tensor_info(t))
+        .all(|(_, dt, _, _)| !matches!(dt, DType::I8 | DType::F16));
+    format!(
+        "nothing to {what}: {why} (its ops — {} — and any preprocessing stay f32){}",
+        ops.join(", "),
+        if exact {
+            "; the model computes exactly what the f32 model computes"
+        } else {
+            ""
+        }
+    )
+}
+
+/// The rows of `data` as graph input 0: unchanged without a preprocessing pipeline;
+/// with one, each row's pipeline output, leaving out rows the pipeline rejects or
+/// leaves with a missing value (the model rejects those too).
+pub fn graph_rows(model: &ferrite::Model<'_>, data: &Dataset) -> Result<Dataset> {
+    if model.preprocess().is_none() {
+        return Ok(data.clone());
+    }
+    let width = model.input_len(0)?;
+    let mut owned = OwnedSession::new(model);
+    let mut s = owned.session();
+    let mut feats = vec![0f32; width];
+    let mut out = Dataset {
+        rows: 0,
+        cols: width,
+        values: Vec::new(),
+        header: None,
+        lines: Vec::new(),
+        origin: format!("{} (after the model's preprocessing)", data.origin),
+    };
+    for (r, row) in data.iter_rows().enumerate() {
+        if s.preprocess(row, &mut feats).is_err() || feats.iter().any(|v| !v.is_finite()) {
+            continue;
+        }
+        out.values.extend_from_slice(&feats);
+        out.lines.push(data.lines.get(r).copied().unwrap_or(r + 1));
+        out.rows += 1;
+    }
+    if out.rows == 0 && data.rows > 0 {
+        return Err(Error::Data {
+            path: data.origin.clone(),
+            line: data.lines.first().copied().unwrap_or(0),
+            column: 0,
+            message: "the model's preprocessing rejects every row".into(),
+        });
+    }
+    Ok(out)
 }
 
 /// Runs the f32 model over the calibration rows and records every activation range.
@@ -288,7 +426,9 @@ fn progress_bar(enabled: bool, len: u64, msg: &'static str) -> indicatif::Progre
     bar
 }
 
-/// Compares the float and converted models on the rows of `data`.
+/// Compares the float and converted models on the rows of `data` (raw rows: each
+/// model runs its own preprocessing; rows the f32 model's pipeline rejects are left
+/// out, `rows` counts the rows compared).
 pub fn measure_agreement(f32_bytes: &[u8], conv_bytes: &[u8], data: &Dataset) -> Result<Agreement> {
     let fa = AlignedModel::new(f32_bytes);
     let fm = fa.model()?;
@@ -299,8 +439,14 @@ pub fn measure_agreement(f32_bytes: &[u8], conv_bytes: &[u8], data: &Dataset) ->
     let (mut fs, mut cs) = (fo.session(), co.session());
     let (mut same, mut max, mut sum, mut count) = (0usize, 0f32, 0f64, 0usize);
     let mut classifier = false;
+    let mut rows = 0;
     for row in data.iter_rows() {
-        let a = infer(&fm, &mut fs, row)?;
+        let a = match infer(&fm, &mut fs, row) {
+            Ok(a) => a,
+            Err(_) if fm.preprocess().is_some() => continue,
+            Err(e) => return Err(e),
+        };
+        rows += 1;
         let b = infer(&cm, &mut cs, row)?;
         classifier = a.len() > 1;
         if argmax(&a) == argmax(&b) {
@@ -314,8 +460,8 @@ pub fn measure_agreement(f32_bytes: &[u8], conv_bytes: &[u8], data: &Dataset) ->
         }
     }
     Ok(Agreement {
-        rows: data.rows,
-        top1: classifier.then(|| same as f64 / data.rows.max(1) as f64),
+        rows,
+        top1: classifier.then(|| same as f64 / rows.max(1) as f64),
         max_abs_error: max,
         mean_abs_error: (sum / count.max(1) as f64) as f32,
     })

@@ -7,7 +7,10 @@
 //! - **int8**: FullyConnected, Conv, pools, Add/Sub/Mul, element-wise functions (as
 //!   256-entry tables), Softmax (inside the graph), Reshape/Transpose/Pad/Concat and
 //!   ArgMax run on int8; every other op runs in f32 between a Dequantize and a
-//!   Quantize. The graph input is f32 with a `Quantize` op, the outputs are f32 after a
+//!   Quantize. Classical ops (Linear, TreeEnsemble, Normalize) always run in f32, and
+//!   f32 values they read are never quantized on the way (no int8 graph input either),
+//!   so a model of only classical ops is the f32 model (`reduced_ops == 0`). The graph
+//!   input is f32 with a `Quantize` op, the outputs are f32 after a
 //!   `Dequantize`, so the model's API is unchanged. A Softmax whose result is a graph
 //!   output runs in f32 after the Dequantize: the int8 kernel's output has 1/256
 //!   resolution, which would round small probabilities to 0 for no gain (the
@@ -60,6 +63,12 @@ impl std::str::FromStr for Precision {
 pub struct Emitted {
     pub builder: ModelBuilder,
     pub float_ops: Vec<String>,
+    /// IR nodes written in the requested reduced precision: int8 ops, or ops whose
+    /// weights are stored as f16 (0 for f32, and when there was nothing to convert,
+    /// e.g. a model of only classical ops).
+    pub reduced_ops: usize,
+    /// Choices the emitter made that the caller should report.
+    pub notes: Vec<String>,
 }
 
 /// Granularity of int8 weight scales.
@@ -117,10 +126,20 @@ pub fn emit_with(
         opts: int8,
     };
     e.b.producer = crate::producer();
+    let mut notes = Vec::new();
+    let mut reduced_ops = 0;
     let mut input_ids = Vec::new();
     for &i in &g.inputs {
         let t = &g.tensors[i];
         let q = match (precision, int8.int8_input, ranges) {
+            (Precision::Int8, true, Some(_)) if feeds_classical(g, i) => {
+                // Classical ops (trees, linear models) must see the exact f32 features.
+                notes.push(format!(
+                    "input \"{}\" stays f32 (--int8-input ignored): classical ops read it",
+                    t.name
+                ));
+                None
+            }
             (Precision::Int8, true, Some(r)) if t.dtype == DType::F32 => activation_qparam(g, r, i),
             _ => None,
         };
@@ -152,6 +171,7 @@ pub fn emit_with(
                     match n.op {
                         Op::FullyConnected { act, .. } if !ARENA_WEIGHTS_ACCEPTED => {
                             e.f16_fully_connected(n, act)?;
+                            reduced_ops += 1;
                             continue;
                         }
                         Op::Conv { .. } if !ARENA_WEIGHTS_ACCEPTED => {}
@@ -169,6 +189,7 @@ pub fn emit_with(
                                 e.b.add_tensor(&t.name, t.dtype, &dims(&t.shape), Quant::None)?;
                             e.b.add_op(n.op.clone(), &ins, &[out])?;
                             e.f32_of.insert(n.output, out);
+                            reduced_ops += 1;
                             continue;
                         }
                         _ => {}
@@ -192,6 +213,7 @@ pub fn emit_with(
             for idx in 0..g.nodes.len() {
                 e.int8_node(idx, ranges)?;
             }
+            reduced_ops = g.nodes.len() - e.float_ops.len();
         }
     }
     let mut outs = Vec::new();
@@ -203,6 +225,8 @@ pub fn emit_with(
     Ok(Emitted {
         builder: e.b,
         float_ops: e.float_ops,
+        reduced_ops,
+        notes,
     })
 }
 
@@ -537,9 +561,15 @@ impl Emitter<'_> {
                     &[out],
                 )?;
             }
-            // Element-wise ops whose inputs are already f32 stay in f32 (no round trip).
+            // Element-wise ops whose inputs are already f32 stay in f32 (no round trip),
+            // and so does anything on f32 values that a classical op reads (exact).
             Op::Binary { .. } | Op::Unary { .. }
                 if n.inputs.iter().all(|i| !self.i8_of.contains_key(i)) =>
+            {
+                return self.f32_node(idx)
+            }
+            _ if feeds_classical(g, n.output)
+                && n.inputs.iter().all(|i| !self.i8_of.contains_key(i)) =>
             {
                 return self.f32_node(idx)
             }
@@ -669,6 +699,18 @@ impl Emitter<'_> {
         self.f32_of.insert(n.output, out);
         Ok(())
     }
+}
+
+/// Whether `t` is read by a classical op (Linear, TreeEnsemble, Normalize): those
+/// always run in f32 on exact values.
+fn feeds_classical(g: &Graph, t: TId) -> bool {
+    g.nodes.iter().any(|n| {
+        n.inputs.contains(&t)
+            && matches!(
+                n.op,
+                Op::Linear { .. } | Op::TreeEnsemble { .. } | Op::Normalize { .. }
+            )
+    })
 }
 
 /// Whether `t` is read by a `Log` (a LogSoftmax split by tract): the int8 softmax's

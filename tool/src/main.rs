@@ -46,17 +46,25 @@ enum Command {
     #[command(after_help = "Examples:
   ferrite convert model.onnx -o model.fer
   ferrite convert model.onnx -o model-int8.fer --precision int8 --calibration calib.csv
-  ferrite convert cnn.onnx -o cnn.fer --input-shape input=1,3,32,32 --name cnn --version 1.2.0")]
+  ferrite convert cnn.onnx -o cnn.fer --input-shape input=1,3,32,32 --name cnn --version 1.2.0
+  ferrite convert pipeline.onnx -o pipeline-int8.fer --precision int8 --calibration raw.csv
+
+scikit-learn (ONNX-ML) pipelines: preprocessing, linear models and tree ensembles stay
+exact in f32 in every precision; int8 / f16 convert the neural part (an MLP's layers).
+Calibration rows are raw rows (NaN where the pipeline imputes) for a model with
+preprocessing; a model with nothing neural converts unchanged, with a note saying so.")]
     Convert {
         /// The ONNX model.
         model: PathBuf,
         /// Where to write the .fer model.
         #[arg(short, long)]
         output: PathBuf,
-        /// Numeric precision: f32, f16 (weights stored as f16) or int8 (static quantization).
+        /// Numeric precision: f32, f16 (weights stored as f16) or int8 (static
+        /// quantization). Preprocessing and classical ops (trees, linear models) stay f32.
         #[arg(long, default_value = "f32")]
         precision: String,
-        /// Calibration data (CSV, .npy or JSON rows of model inputs); required for int8.
+        /// Calibration data (CSV, .npy or JSON rows of model inputs: raw rows when the model
+        /// has a preprocessing pipeline); required for int8 when there is something to quantize.
         #[arg(long)]
         calibration: Option<PathBuf>,
         /// How activation ranges are taken from the calibration data: minmax or percentile.
@@ -287,6 +295,9 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                 preprocess.as_deref(),
             )?;
             write_file(&output, &r.bytes)?;
+            for n in &r.notes {
+                eprintln!("note: {n}");
+            }
             if json {
                 let v = serde_json::json!({
                     "output": output.display().to_string(),
@@ -298,6 +309,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                     "source_sha256": r.source_sha256,
                     "golden_vectors": r.golden,
                     "float_ops": r.float_ops,
+                    "notes": r.notes,
                     "agreement": r.agreement.as_ref().map(|a| serde_json::json!({
                         "rows": a.rows, "top1": a.top1, "max_abs_error": a.max_abs_error, "mean_abs_error": a.mean_abs_error,
                     })),

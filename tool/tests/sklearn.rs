@@ -3,6 +3,8 @@
 //! and give the same labels as scikit-learn and onnxruntime, with probabilities (or
 //! predictions) within 1e-5 (relative to max(1, |value|) for regressors); and the
 //! sensor example's `FEATURES.toml` window features match the numpy reference.
+//! In int8 / f16 the MLP is quantized and still matches scikit-learn's labels, while
+//! pipelines without a neural part give bit-identical outputs to their f32 conversion.
 //!
 //! References are the committed CSVs written by scikit-learn / onnxruntime / numpy:
 //! nothing here is computed by ferrite's own code.
@@ -410,4 +412,387 @@ fn features_toml_errors_name_the_step() {
     // Defaults: scalars broadcast, `len` defaults to the rest of the row.
     let ok = FeatureSpec::parse("raw = 3\n[[step]]\nop = \"clip\"\nlo = 0\nhi = 1\n[[step]]\nop = \"one_hot\"\nstart = 2\nlen = 1\ncategories = [1, 2]\nunknown = \"bucket\"\n", "f").unwrap();
     assert_eq!(ok.out_len(), 5);
+}
+
+// ---- f16 / int8: the neural part quantized, preprocessing and classical ops exact ----
+
+use ferrite_tool::convert::{ConvertOptions, ConvertReport, Precision};
+use ferrite_tool::data::{parse_csv, Dataset};
+
+/// CSV file as a dataset (raw rows, `nan` for missing).
+fn dataset(path: &Path) -> Dataset {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    parse_csv(&text, &path.display().to_string()).unwrap()
+}
+
+/// `ferrite convert` of a scikit-learn fixture in `precision`, calibrated on `calib`.
+fn convert_fixture(name: &str, precision: Precision, calib: Option<Dataset>) -> ConvertReport {
+    let onnx = std::fs::read(examples().join(format!("sklearn/{name}.onnx"))).unwrap();
+    let opts = ConvertOptions {
+        precision,
+        calibration: calib,
+        name: Some(name.into()),
+        ..ConvertOptions::default()
+    };
+    onnxml::convert::convert_report(&onnx, &opts, None)
+        .unwrap_or_else(|e| panic!("{name} {}: {e}", precision.name()))
+}
+
+/// `Session::predict` on every row: (label index, scores) per row.
+fn predict_all(fer: &[u8], rows: &[Vec<f32>]) -> Vec<(Option<usize>, Vec<f32>)> {
+    let owned = OwnedModel::new(fer).unwrap();
+    let model = owned.model();
+    let mut s = OwnedSession::new(&model);
+    let mut sess = s.session();
+    rows.iter()
+        .map(|x| {
+            let mut out = vec![0f32; model.output_len(0).unwrap()];
+            let l = sess.predict(x, &mut out).unwrap();
+            (l, out)
+        })
+        .collect()
+}
+
+fn rows_f32(path: &Path) -> Vec<Vec<f32>> {
+    csv(path)
+        .iter()
+        .map(|r| r.iter().map(|&v| v as f32).collect())
+        .collect()
+}
+
+/// dtypes of the constant / activation tensors of a model.
+fn dtypes(fer: &[u8]) -> Vec<ferrite::DType> {
+    let owned = OwnedModel::new(fer).unwrap();
+    let m = owned.model();
+    (0..m.num_tensors())
+        .map(|i| m.tensor(i).unwrap().dtype)
+        .collect()
+}
+
+fn preprocess_section(fer: &[u8]) -> Vec<u8> {
+    let owned = OwnedModel::new(fer).unwrap();
+    let m = owned.model();
+    m.section(ferrite::format::kind::PREPROCESS)
+        .map(<[u8]>::to_vec)
+        .unwrap_or_default()
+}
+
+/// The MLP of `wine_impute_mlp` (Imputer + MinMaxScaler + MLPClassifier) in int8: the
+/// two FullyConnected layers become int8, the Imputer / scaling steps stay the f32
+/// PREPROCESS section. Calibrated on the first half of the raw test rows (NaN
+/// included), checked on all of them against scikit-learn's labels and probabilities.
+#[test]
+fn int8_quantizes_the_wine_mlp_and_keeps_its_preprocessing_exact() {
+    let dir = examples().join("sklearn");
+    let raw = dataset(&dir.join("wine_impute_mlp_input.csv"));
+    assert!(raw.values.iter().any(|v| v.is_nan()));
+    let f32m = convert_fixture("wine_impute_mlp", Precision::F32, Some(raw.clone()));
+    let int8 = convert_fixture("wine_impute_mlp", Precision::Int8, Some(raw.head(27)));
+    assert!(
+        int8.bytes.len() < f32m.bytes.len(),
+        "int8 {} bytes vs f32 {}",
+        int8.bytes.len(),
+        f32m.bytes.len()
+    );
+    assert!(int8.notes.is_empty(), "{:?}", int8.notes);
+    // Both FullyConnected layers run in int8; only the output Softmax stays f32.
+    assert_eq!(int8.float_ops.len(), 1, "{:?}", int8.float_ops);
+    assert!(
+        int8.float_ops[0].contains("Softmax"),
+        "{:?}",
+        int8.float_ops
+    );
+    assert!(dtypes(&int8.bytes).contains(&ferrite::DType::I8));
+    // The preprocessing is the f32 model's, byte for byte.
+    let pre = preprocess_section(&f32m.bytes);
+    assert!(!pre.is_empty());
+    assert_eq!(preprocess_section(&int8.bytes), pre);
+    // Agreement with the f32 model, measured at conversion on the raw calibration rows,
+    // is in the provenance.
+    let a = int8.agreement.clone().expect("agreement");
+    assert_eq!(a.rows, 27);
+    let owned = OwnedModel::new(&int8.bytes).unwrap();
+    let props = owned.model().metadata().clone();
+    assert_eq!(props.property("precision"), Some("int8"));
+    assert!(props.property("agreement_top1").is_some());
+    assert!(props.property("agreement_max_abs_error").is_some());
+    assert_eq!(props.property("importer"), Some("onnxml"));
+    assert!(int8.golden > 0);
+
+    // Against scikit-learn on all 54 raw rows.
+    let rows = rows_f32(&dir.join("wine_impute_mlp_input.csv"));
+    let sk_labels = csv(&dir.join("wine_impute_mlp_sklearn_labels.csv"));
+    let sk_p = csv(&dir.join("wine_impute_mlp_sklearn_proba.csv"));
+    let labels: Vec<String> = owned.model().labels().map(str::to_string).collect();
+    let got = predict_all(&int8.bytes, &rows);
+    let (mut same, mut dmax) = (0, 0f64);
+    for (r, (l, p)) in got.iter().enumerate() {
+        let label: f64 = labels[l.expect("class")].parse().unwrap();
+        same += usize::from(label == sk_labels[r][0]);
+        for (c, &v) in p.iter().enumerate() {
+            dmax = dmax.max((v as f64 - sk_p[r][c]).abs());
+        }
+    }
+    let top1 = same as f64 / rows.len() as f64;
+    eprintln!(
+        "wine_impute_mlp int8 (calibrated on 27 raw rows): labels = scikit-learn {same}/{} ({:.1} %), max |Δp| vs scikit-learn {dmax:.2e}; vs f32 at conversion: top-1 {:.4}, max abs error {:.2e}; {} → {} bytes",
+        rows.len(),
+        100.0 * top1,
+        a.top1.unwrap_or(0.0),
+        a.max_abs_error,
+        f32m.bytes.len(),
+        int8.bytes.len()
+    );
+    assert!(top1 >= 0.99, "top-1 agreement with scikit-learn {top1}");
+    assert!(dmax <= 0.05, "max |Δp| vs scikit-learn {dmax}");
+}
+
+/// f16 stores the MLP weights as f16 (and nothing else changes).
+#[test]
+fn f16_stores_the_wine_mlp_weights_as_f16() {
+    let dir = examples().join("sklearn");
+    let raw = dataset(&dir.join("wine_impute_mlp_input.csv"));
+    let f32m = convert_fixture("wine_impute_mlp", Precision::F32, Some(raw.clone()));
+    let f16 = convert_fixture("wine_impute_mlp", Precision::F16, Some(raw));
+    assert!(f16.notes.is_empty(), "{:?}", f16.notes);
+    assert!(dtypes(&f16.bytes).contains(&ferrite::DType::F16));
+    assert!(f16.parameter_bytes < f32m.parameter_bytes);
+    assert_eq!(
+        preprocess_section(&f16.bytes),
+        preprocess_section(&f32m.bytes)
+    );
+    let rows = rows_f32(&dir.join("wine_impute_mlp_input.csv"));
+    let sk_labels = csv(&dir.join("wine_impute_mlp_sklearn_labels.csv"));
+    let sk_p = csv(&dir.join("wine_impute_mlp_sklearn_proba.csv"));
+    let owned = OwnedModel::new(&f16.bytes).unwrap();
+    let labels: Vec<String> = owned.model().labels().map(str::to_string).collect();
+    let (mut same, mut dmax) = (0, 0f64);
+    for (r, (l, p)) in predict_all(&f16.bytes, &rows).iter().enumerate() {
+        let label: f64 = labels[l.expect("class")].parse().unwrap();
+        same += usize::from(label == sk_labels[r][0]);
+        for (c, &v) in p.iter().enumerate() {
+            dmax = dmax.max((v as f64 - sk_p[r][c]).abs());
+        }
+    }
+    eprintln!(
+        "wine_impute_mlp f16: labels = scikit-learn {same}/{}, max |Δp| vs scikit-learn {dmax:.2e}; parameters {} → {} bytes",
+        rows.len(),
+        f32m.parameter_bytes,
+        f16.parameter_bytes
+    );
+    assert_eq!(same, rows.len());
+    assert!(dmax <= 1e-2, "max |Δp| vs scikit-learn {dmax}");
+}
+
+/// Pipelines with nothing neural (linear models, tree ensembles): int8 and f16 convert,
+/// say that there was nothing to quantize, and compute bit for bit what the f32 model
+/// computes on every fixture row (the f32 model itself matches scikit-learn, above).
+#[test]
+fn int8_and_f16_keep_classical_pipelines_exact() {
+    let dir = examples().join("sklearn");
+    let mut table = vec![("wine_impute_mlp".to_string(), 0, 0)];
+    for name in [
+        "breast_cancer_logreg",
+        "iris_rf",
+        "digits_gb",
+        "synthetic_onehot_logreg",
+        "diabetes_gbr",
+        "diabetes_ridge",
+    ] {
+        let input = dir.join(format!("{name}_input.csv"));
+        let raw = dataset(&input);
+        let rows = rows_f32(&input);
+        let f32m = convert_fixture(name, Precision::F32, Some(raw.clone()));
+        let want = predict_all(&f32m.bytes, &rows);
+        for precision in [Precision::Int8, Precision::F16] {
+            let r = convert_fixture(name, precision, Some(raw.clone()));
+            assert!(
+                r.notes.iter().any(|n| n.starts_with("nothing to")),
+                "{name} {}: {:?}",
+                precision.name(),
+                r.notes
+            );
+            assert!(!dtypes(&r.bytes)
+                .iter()
+                .any(|d| matches!(d, ferrite::DType::I8 | ferrite::DType::F16)));
+            if precision == Precision::Int8 {
+                assert_eq!(r.float_ops.len(), r.ops, "{name}: {:?}", r.float_ops);
+                table.push((name.to_string(), f32m.bytes.len(), r.bytes.len()));
+            }
+            assert_eq!(r.ops, f32m.ops, "{name}");
+            assert_eq!(
+                preprocess_section(&r.bytes),
+                preprocess_section(&f32m.bytes)
+            );
+            let a = r.agreement.as_ref().expect("agreement");
+            assert_eq!(a.max_abs_error, 0.0, "{name}");
+            let got = predict_all(&r.bytes, &rows);
+            for (row, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert_eq!(g.0, w.0, "{name} {} row {row}", precision.name());
+                let (gb, wb): (Vec<u32>, Vec<u32>) = (
+                    g.1.iter().map(|v| v.to_bits()).collect(),
+                    w.1.iter().map(|v| v.to_bits()).collect(),
+                );
+                assert_eq!(gb, wb, "{name} {} row {row}", precision.name());
+            }
+        }
+    }
+    let raw = dataset(&dir.join("wine_impute_mlp_input.csv"));
+    table[0].1 = convert_fixture("wine_impute_mlp", Precision::F32, Some(raw.clone()))
+        .bytes
+        .len();
+    table[0].2 = convert_fixture("wine_impute_mlp", Precision::Int8, Some(raw))
+        .bytes
+        .len();
+    eprintln!("| fixture | f32 .fer bytes | int8 .fer bytes |");
+    for (n, a, b) in &table {
+        eprintln!("| {n} | {a} | {b} |");
+    }
+}
+
+/// int8 of a model of only classical ops needs no calibration data; an MLP does.
+#[test]
+fn int8_without_calibration_only_when_there_is_nothing_to_quantize() {
+    let r = convert_fixture("iris_rf", Precision::Int8, None);
+    assert!(r.notes.iter().any(|n| n.starts_with("nothing to quantize")));
+    let onnx = std::fs::read(examples().join("sklearn/wine_impute_mlp.onnx")).unwrap();
+    let opts = ConvertOptions {
+        precision: Precision::Int8,
+        ..ConvertOptions::default()
+    };
+    let e = onnxml::convert::convert_report(&onnx, &opts, None).unwrap_err();
+    assert!(e.to_string().contains("--calibration"), "{e}");
+}
+
+/// The sensor example (FEATURES.toml window features → Scaler → LinearClassifier →
+/// Normalizer) in int8: calibration rows are raw windows; nothing neural, so the
+/// labels and probabilities are onnxruntime's as in f32.
+#[test]
+fn sensor_features_toml_model_in_int8_stays_exact() {
+    let spec = FeatureSpec::parse(&sensor_toml(), "FEATURES.toml").unwrap();
+    let onnx = std::fs::read(examples().join("sensor/sensor_features_model.onnx")).unwrap();
+    let rows = sensor_windows_mg(50);
+    let calib = Dataset {
+        rows: rows.len(),
+        cols: 192,
+        values: rows.iter().flatten().copied().collect(),
+        header: None,
+        lines: (1..=rows.len()).collect(),
+        origin: "windows".into(),
+    };
+    let opts = ConvertOptions {
+        precision: Precision::Int8,
+        calibration: Some(calib),
+        ..ConvertOptions::default()
+    };
+    let r = onnxml::convert::convert_with_features(&onnx, &opts, Some(&spec)).unwrap();
+    assert!(r.notes.iter().any(|n| n.starts_with("nothing to quantize")));
+    assert_eq!(r.agreement.as_ref().map(|a| a.rows), Some(50));
+    let ort = csv(&examples().join("sensor/features_model_ort.csv"));
+    let owned = OwnedModel::new(&r.bytes).unwrap();
+    let m = owned.model();
+    assert_eq!(m.raw_input_len().unwrap(), 192);
+    let mut dmax = 0f64;
+    for (i, (l, p)) in predict_all(&r.bytes, &rows).iter().enumerate() {
+        let label: f64 = m.labels().nth(l.unwrap()).unwrap().parse().unwrap();
+        assert_eq!(label, ort[i][0], "window {i}");
+        for c in 0..4 {
+            dmax = dmax.max((p[c] as f64 - ort[i][c + 1]).abs());
+        }
+    }
+    assert!(dmax <= 1e-5, "{dmax}");
+}
+
+/// `--preprocess FEATURES.toml` on a plain (tract-imported) ONNX model in int8: the
+/// pipeline is in the model from the start, so calibration rows are raw rows (here
+/// pixel values 0..16 with missing pixels, scaled to 0..1 and imputed by the
+/// pipeline), and the int8 model still agrees with onnxruntime's labels.
+#[test]
+fn features_toml_on_a_plain_onnx_model_in_int8_calibrates_on_raw_rows() {
+    let digits = examples().join("digits");
+    let spec = FeatureSpec::parse(
+        "raw = 64\n[[step]]\nop = \"impute\"\nvalues = 0\n[[step]]\nop = \"scale\"\nkind = \"mul_add\"\na = 0.0625\nb = 0\n",
+        "FEATURES.toml",
+    )
+    .unwrap();
+    let onnx = std::fs::read(digits.join("digits_mlp.onnx")).unwrap();
+    // Raw rows: pixels 0..16 (exact multiples of 1/16 in the CSVs), every 7th value missing.
+    let to_raw = |rows: Vec<Vec<f64>>, holes: bool| -> Vec<Vec<f32>> {
+        rows.iter()
+            .enumerate()
+            .map(|(r, row)| {
+                row.iter()
+                    .enumerate()
+                    .map(|(c, &v)| {
+                        if holes && (r * 64 + c) % 7 == 0 {
+                            f32::NAN
+                        } else {
+                            (v * 16.0) as f32
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    let calib_rows = to_raw(csv(&digits.join("calib.csv")), true);
+    let calib = Dataset {
+        rows: calib_rows.len(),
+        cols: 64,
+        values: calib_rows.iter().flatten().copied().collect(),
+        header: None,
+        lines: (1..=calib_rows.len()).collect(),
+        origin: "calib".into(),
+    };
+    let opts = ConvertOptions {
+        precision: Precision::Int8,
+        calibration: Some(calib),
+        ..ConvertOptions::default()
+    };
+    let r = onnxml::convert::convert_with_features(&onnx, &opts, Some(&spec)).unwrap();
+    assert!(r.notes.is_empty(), "{:?}", r.notes);
+    assert!(dtypes(&r.bytes).contains(&ferrite::DType::I8));
+    assert!(!preprocess_section(&r.bytes).is_empty());
+    assert!(r.golden > 0);
+    let test = to_raw(csv(&digits.join("test.csv")), false);
+    let ort = csv(&digits.join("reference_ort.csv"));
+    let argmax = |v: &[f64]| (0..v.len()).fold(0, |b, i| if v[i] > v[b] { i } else { b });
+    let got = predict_all(&r.bytes, &test);
+    let same = got
+        .iter()
+        .zip(&ort)
+        .filter(|((l, _), o)| *l == Some(argmax(o)))
+        .count();
+    let top1 = same as f64 / test.len() as f64;
+    eprintln!("digits MLP + FEATURES.toml in int8: top-1 agreement with onnxruntime {top1:.4}");
+    assert!(top1 >= 0.97, "{top1}");
+}
+
+/// The command line says when int8 had nothing to quantize (stderr and `--json`).
+#[test]
+fn cli_reports_nothing_to_quantize() {
+    let out = std::env::temp_dir().join(format!(
+        "ferrite-sklearn-{}-iris-int8.fer",
+        std::process::id()
+    ));
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_ferrite"))
+        .args(["convert"])
+        .arg(examples().join("sklearn/iris_rf.onnx"))
+        .arg("-o")
+        .arg(&out)
+        .args(["--precision", "int8", "--json", "--calibration"])
+        .arg(examples().join("sklearn/iris_rf_input.csv"))
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&out);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        json["notes"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("nothing to quantize"),
+        "{json}"
+    );
+    assert_eq!(json["float_ops"].as_array().unwrap().len(), 1);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nothing to quantize"));
 }

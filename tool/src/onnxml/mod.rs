@@ -2,6 +2,11 @@
 //! model — the preprocessing ops become the PREPROCESS section, the model ops
 //! (linear, tree ensemble, MLP) the graph.
 //!
+//! [`lower_onnxml_bytes`] produces the graph as converter IR ([`crate::ir::Graph`])
+//! plus the section, so `ferrite convert` ([`convert::convert_report`]) writes it with
+//! the same emitter as any ONNX model: f32, f16 or int8 (the MLP's FullyConnected
+//! layers quantized; the preprocessing and the classical ops stay exact in f32).
+//!
 //! The ONNX protobuf is read directly (hand-written prost messages in [`proto`]):
 //! tract does not implement several ONNX-ML ops. Lowering is demand-driven from the
 //! model's float output (`probabilities` / `variable`): label outputs (ArgMax → class
@@ -31,10 +36,12 @@ pub mod convert;
 pub mod proto;
 pub mod spec;
 
+use crate::emit::{self, Precision};
 use crate::error::{Error, Result};
+use crate::ir::{Data, Graph, TId};
 use ferrite::format::kind;
 use ferrite::format::types::{
-    Activation, Aggregate, BinaryOp, DType, Norm, Op, PostTransform, Quant, UnaryOp,
+    Activation, Aggregate, BinaryOp, DType, Norm, Op, PostTransform, UnaryOp,
 };
 use ferrite::format::write::ModelBuilder;
 use ferrite::preprocess::{encode_section, Pipeline, ScaleKind, Step, StepOp, Unknown};
@@ -66,6 +73,40 @@ pub struct OnnxMlOptions {
     pub features: Option<spec::FeatureSpec>,
 }
 
+/// A lowered ONNX-ML model: the graph part as converter IR (so it goes through the
+/// same f32 / f16 / int8 emitter, calibration and validation as any ONNX model; see
+/// [`crate::convert::convert_graph_with`]) and the preprocessing part as a PREPROCESS
+/// section.
+#[derive(Clone, Debug)]
+pub struct Lowered {
+    /// The model ops (`FullyConnected`, `Linear`, `TreeEnsemble`, …) on `[1, n]`
+    /// tensors; input 0 is the pipeline's output.
+    pub graph: Graph,
+    /// The PREPROCESS section (FEATURES.toml steps, then the ONNX model's own), if any.
+    pub preprocess: Option<Vec<u8>>,
+    /// Class labels (empty for a regressor).
+    pub labels: Vec<String>,
+    /// Provenance of the import (`source_producer`, `importer`).
+    pub properties: Vec<(String, String)>,
+    /// Raw input values per row (the pipeline's input, or the graph input).
+    pub raw_len: usize,
+    /// Output values per row.
+    pub out_len: usize,
+    /// Number of preprocessing steps.
+    pub steps: usize,
+}
+
+impl Lowered {
+    /// Pieces of the model besides the graph, for [`crate::convert::convert_graph_with`].
+    pub fn extras(&self) -> crate::convert::Extras {
+        crate::convert::Extras {
+            preprocess: self.preprocess.clone(),
+            labels: self.labels.clone(),
+            properties: self.properties.clone(),
+        }
+    }
+}
+
 /// What an import produced.
 #[derive(Debug)]
 pub struct Imported {
@@ -89,9 +130,33 @@ pub fn import_onnxml(path: &Path, opts: &OnnxMlOptions) -> Result<Vec<u8>> {
     Ok(import_onnxml_bytes(&bytes, &opts)?.builder.finish()?)
 }
 
-/// Converts ONNX-ML bytes; the caller may add provenance / golden vectors to the
-/// returned builder before `finish()`.
+/// Converts ONNX-ML bytes to an f32 model; the caller may add provenance / golden
+/// vectors to the returned builder before `finish()`.
 pub fn import_onnxml_bytes(onnx: &[u8], opts: &OnnxMlOptions) -> Result<Imported> {
+    let l = lower_onnxml_bytes(onnx, opts)?;
+    let name = opts.name.clone().unwrap_or_else(|| "model".into());
+    let mut b = emit::emit(&l.graph, Precision::F32, None, &name)?.builder;
+    b.version = "0.1.0".into();
+    b.labels = l.labels.clone();
+    b.properties = l.properties.clone();
+    b.properties.push(("precision".into(), "f32".into()));
+    if let Some(s) = &l.preprocess {
+        b.add_section(kind::PREPROCESS, true, s.clone());
+    }
+    let imported = Imported {
+        builder: b,
+        raw_len: l.raw_len,
+        out_len: l.out_len,
+        steps: l.steps,
+    };
+    // Validate once with the runtime so a bad conversion fails here, not on a device.
+    let bytes = imported.builder.finish()?;
+    ferrite::OwnedModel::new(&bytes)?;
+    Ok(imported)
+}
+
+/// Lowers ONNX-ML bytes to converter IR plus a preprocessing section.
+pub fn lower_onnxml_bytes(onnx: &[u8], opts: &OnnxMlOptions) -> Result<Lowered> {
     let model = ModelProto::decode(onnx)
         .map_err(|e| Error::Import(format!("not an ONNX protobuf: {e}")))?;
     let graph = model
@@ -154,7 +219,7 @@ pub fn import_onnxml_bytes(onnx: &[u8], opts: &OnnxMlOptions) -> Result<Imported
     if cx.labels.is_empty() {
         cx.labels = cx.labels_from_label_path(graph, &out_name);
     }
-    cx.emit(opts, &model, out_t)
+    cx.finish(opts, &model, out_t)
 }
 
 // ---- the lowering ---------------------------------------------------------------------
@@ -1540,9 +1605,9 @@ impl<'g> Lowering<'g> {
         Ok(outs)
     }
 
-    /// Writes the model: graph input, ops, PREPROCESS section (ONNX steps after the
-    /// optional FEATURES.toml steps).
-    fn emit(mut self, opts: &OnnxMlOptions, model: &ModelProto, out_t: usize) -> Result<Imported> {
+    /// The lowered model: the graph as IR (graph input, ops) and the PREPROCESS
+    /// section (ONNX steps after the optional FEATURES.toml steps).
+    fn finish(mut self, opts: &OnnxMlOptions, model: &ModelProto, out_t: usize) -> Result<Lowered> {
         let (cols, in_t) = self
             .graph_in
             .clone()
@@ -1575,25 +1640,22 @@ impl<'g> Lowering<'g> {
         }
         steps.extend(self.pipe.steps.iter().cloned());
 
-        let name = opts.name.clone().unwrap_or_else(|| "model".into());
-        let mut b = ModelBuilder::new(&name);
-        b.producer = crate::producer();
-        b.version = "0.1.0".into();
-        b.labels = self.labels.clone();
+        let mut properties = Vec::new();
         if let Some(p) = &model.producer_name {
-            b.properties.push((
+            properties.push((
                 "source_producer".into(),
                 format!("{p} {}", model.producer_version.clone().unwrap_or_default()),
             ));
         }
-        b.properties.push(("precision".into(), "f32".into()));
-        b.properties.push(("importer".into(), "onnxml".into()));
-        let mut ids: Vec<Option<u32>> = vec![None; self.widths.len()];
-        let x = b.add_tensor("input", DType::F32, &[1, onnx_in as u32], Quant::None)?;
+        properties.push(("importer".into(), "onnxml".into()));
+
+        let mut g = Graph::default();
+        let mut ids: Vec<Option<TId>> = vec![None; self.widths.len()];
+        let x = g.add_tensor("input", &[1, onnx_in], DType::F32);
+        g.inputs.push(x);
         ids[in_t] = Some(x);
-        let i32b = |v: &[i32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
         for (k, nd) in self.nodes.iter().enumerate() {
-            let ins: Vec<u32> = nd
+            let mut ins: Vec<TId> = nd
                 .inputs
                 .iter()
                 .map(|&t| {
@@ -1602,10 +1664,7 @@ impl<'g> Lowering<'g> {
                     })
                 })
                 .collect::<Result<_>>()?;
-            let wout = self.widths[nd.out] as u32;
-            let y = b.add_tensor(&format!("t{k}"), DType::F32, &[1, wout], Quant::None)?;
-            ids[nd.out] = Some(y);
-            match &nd.op {
+            let (tag, op) = match &nd.op {
                 GOp::Fc {
                     w,
                     n,
@@ -1613,17 +1672,16 @@ impl<'g> Lowering<'g> {
                     bias,
                     relu,
                 } => {
-                    let wt = b.add_const_f32(&format!("w{k}"), &[*n as u32, *kk as u32], w)?;
-                    let mut inputs = vec![ins[0], wt];
+                    ins.push(g.add_const(&format!("w{k}"), &[*n, *kk], Data::F32(w.clone())));
                     if let Some(bias) = bias {
-                        inputs.push(b.add_const_f32(&format!("b{k}"), &[*n as u32], bias)?);
+                        ins.push(g.add_const(&format!("b{k}"), &[*n], Data::F32(bias.clone())));
                     }
                     let act = if *relu {
                         Activation::Relu
                     } else {
                         Activation::None
                     };
-                    b.add_op(Op::FullyConnected { act, q: None }, &inputs, &[y])?;
+                    ("fc", Op::FullyConnected { act, q: None })
                 }
                 GOp::Linear {
                     w,
@@ -1632,87 +1690,85 @@ impl<'g> Lowering<'g> {
                     k: kk,
                     post,
                 } => {
-                    let wt = b.add_const_f32(&format!("w{k}"), &[*n as u32, *kk as u32], w)?;
-                    let bt = b.add_const_f32(&format!("b{k}"), &[*n as u32], bias)?;
-                    b.add_op(Op::Linear { post: *post }, &[ins[0], wt, bt], &[y])?;
+                    ins.push(g.add_const(&format!("w{k}"), &[*n, *kk], Data::F32(w.clone())));
+                    ins.push(g.add_const(&format!("b{k}"), &[*n], Data::F32(bias.clone())));
+                    ("linear", Op::Linear { post: *post })
                 }
                 GOp::Tree(p) => {
-                    let nodes = b.add_const(
+                    let i32s = |v: &[i32]| Data::I32(v.to_vec());
+                    ins.push(g.add_const(
                         &format!("nodes{k}"),
-                        DType::I32,
-                        &[(p.nodes.len() / 4) as u32, 4],
-                        &i32b(&p.nodes),
-                        Quant::None,
-                    )?;
-                    let roots = b.add_const(
-                        &format!("roots{k}"),
-                        DType::I32,
-                        &[p.roots.len() as u32],
-                        &i32b(&p.roots),
-                        Quant::None,
-                    )?;
-                    let lid = b.add_const(
-                        &format!("leaf_ids{k}"),
-                        DType::I32,
-                        &[p.ids.len() as u32],
-                        &i32b(&p.ids),
-                        Quant::None,
-                    )?;
-                    let lw = b.add_const_f32(&format!("leaf_w{k}"), &[p.ws.len() as u32], &p.ws)?;
-                    let base =
-                        b.add_const_f32(&format!("base{k}"), &[p.base.len() as u32], &p.base)?;
-                    b.add_op(
+                        &[p.nodes.len() / 4, 4],
+                        i32s(&p.nodes),
+                    ));
+                    ins.push(g.add_const(&format!("roots{k}"), &[p.roots.len()], i32s(&p.roots)));
+                    ins.push(g.add_const(&format!("leaf_ids{k}"), &[p.ids.len()], i32s(&p.ids)));
+                    ins.push(g.add_const(
+                        &format!("leaf_w{k}"),
+                        &[p.ws.len()],
+                        Data::F32(p.ws.clone()),
+                    ));
+                    ins.push(g.add_const(
+                        &format!("base{k}"),
+                        &[p.base.len()],
+                        Data::F32(p.base.clone()),
+                    ));
+                    (
+                        "trees",
                         Op::TreeEnsemble {
                             aggregate: p.aggregate,
                             post: p.post,
                         },
-                        &[ins[0], nodes, roots, lid, lw, base],
-                        &[y],
-                    )?;
+                    )
                 }
-                GOp::Unary(u) => b.add_op(Op::Unary { op: *u }, &ins, &[y])?,
-                GOp::Softmax { log } => b.add_op(Op::Softmax { axis: 1, log: *log }, &ins, &[y])?,
-                GOp::Normalize(n) => b.add_op(Op::Normalize { norm: *n }, &ins, &[y])?,
+                GOp::Unary(u) => ("unary", Op::Unary { op: *u }),
+                GOp::Softmax { log } => ("softmax", Op::Softmax { axis: 1, log: *log }),
+                GOp::Normalize(n) => ("normalize", Op::Normalize { norm: *n }),
                 GOp::BinConst { op, c } => {
-                    let ct = b.add_const_f32(&format!("c{k}"), &[1, c.len() as u32], c)?;
-                    b.add_op(
+                    ins.push(g.add_const(&format!("c{k}"), &[1, c.len()], Data::F32(c.clone())));
+                    (
+                        "binary",
                         Op::Binary {
                             op: *op,
                             act: Activation::None,
                             q: None,
                         },
-                        &[ins[0], ct],
-                        &[y],
-                    )?;
+                    )
                 }
-                GOp::Concat => b.add_op(Op::Concat { axis: 1 }, &ins, &[y])?,
-                GOp::Copy => b.add_op(Op::Reshape, &ins, &[y])?,
-            }
+                GOp::Concat => ("concat", Op::Concat { axis: 1 }),
+                GOp::Copy => ("copy", Op::Reshape),
+            };
+            let y = g.add_node(
+                &format!("{tag}{k}"),
+                op,
+                &ins,
+                &[1, self.widths[nd.out]],
+                DType::F32,
+            );
+            // Short tensor names (the node keeps the descriptive one for reports).
+            g.tensors[y].name = format!("t{k}");
+            ids[nd.out] = Some(y);
         }
         let out =
             ids[out_t].ok_or_else(|| Error::Import("internal: output not computed".into()))?;
         if out == x {
             return Err(Error::Import("the model output is its input".into()));
         }
-        b.set_io(&[x], &[out])?;
+        g.outputs.push(out);
         let n_steps = steps.len();
-        if n_steps > 0 {
-            b.add_section(
-                kind::PREPROCESS,
-                true,
-                encode_steps(raw_len, &names, &steps)?,
-            );
-        }
-        let out_len = self.widths[out_t];
-        let imported = Imported {
-            builder: b,
-            raw_len: if n_steps > 0 { raw_len } else { onnx_in },
-            out_len,
-            steps: n_steps,
+        let preprocess = if n_steps > 0 {
+            Some(encode_steps(raw_len, &names, &steps)?)
+        } else {
+            None
         };
-        // Validate once with the runtime so a bad conversion fails here, not on a device.
-        let bytes = imported.builder.finish()?;
-        ferrite::OwnedModel::new(&bytes)?;
-        Ok(imported)
+        Ok(Lowered {
+            graph: g,
+            preprocess,
+            labels: self.labels.clone(),
+            properties,
+            raw_len: if n_steps > 0 { raw_len } else { onnx_in },
+            out_len: self.widths[out_t],
+            steps: n_steps,
+        })
     }
 }
