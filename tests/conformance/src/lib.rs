@@ -105,8 +105,10 @@ pub struct Case {
     pub ops: String,
     pub rtol: f32,
     pub atol: f32,
-    /// Graph input names, in order.
+    /// Graph input names, in declared order.
     pub inputs: Vec<String>,
+    /// Graph output names, in declared order.
+    pub outputs: Vec<String>,
     pub light: bool,
 }
 
@@ -178,15 +180,17 @@ pub fn load_cases(root: &Path) -> Result<Vec<Case>, String> {
             } else {
                 ops.join("+")
             };
-            let inputs = c
-                .get("inputs")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|t| t.get("name")?.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let names = |key: &str| -> Vec<String> {
+                c.get(key)
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|t| t.get("name")?.as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            let (inputs, outputs) = (names("inputs"), names("outputs"));
             cases.push(Case {
                 key: format!("{sub}/{name}"),
                 dir: root.join(sub).join(&name),
@@ -194,6 +198,7 @@ pub fn load_cases(root: &Path) -> Result<Vec<Case>, String> {
                 rtol: c.get("rtol").and_then(Value::as_f64).unwrap_or(1e-3) as f32,
                 atol: c.get("atol").and_then(Value::as_f64).unwrap_or(1e-7) as f32,
                 inputs,
+                outputs,
                 light,
             });
         }
@@ -378,14 +383,15 @@ pub fn run_ferrite(case: &Case, inputs: &[Data], outputs: &[Data]) -> Outcome {
             }
             let mut os = ferrite::OwnedSession::new(&model);
             let mut s = os.session();
-            // The converter may order graph inputs differently from the ONNX graph:
-            // match them by name, falling back to position.
-            for i in 0..model.num_inputs() {
+            // Inputs by index, as the bindings address them: the model's inputs must be
+            // the ONNX graph's, in its declared order (`input_K.pb` is input K).
+            for (i, d) in inputs.iter().enumerate() {
                 let name = model.input(i).map_err(|e| e.to_string())?.name;
-                let k = case.inputs.iter().position(|n| n == name).unwrap_or(i);
-                let d = inputs
-                    .get(k)
-                    .ok_or_else(|| format!("no data for input {name}"))?;
+                if let Some(want) = case.inputs.get(i).filter(|&w| w != name) {
+                    return Err(format!(
+                        "input {i} is \"{name}\", the ONNX graph declares \"{want}\" there"
+                    ));
+                }
                 let bytes: Vec<u8> = d.values.iter().flat_map(|v| v.to_le_bytes()).collect();
                 s.set_input_bytes(i, &bytes)
                     .map_err(|e| format!("input {i} ({name}): {e}"))?;
@@ -394,6 +400,12 @@ pub fn run_ferrite(case: &Case, inputs: &[Data], outputs: &[Data]) -> Outcome {
             let mut max_err = 0f32;
             for (i, want) in outputs.iter().enumerate() {
                 let def = model.output(i).map_err(|e| e.to_string())?;
+                if let Some(name) = case.outputs.get(i).filter(|&n| n != def.name) {
+                    return Err(format!(
+                        "output {i} is \"{}\", the ONNX graph declares \"{name}\" there",
+                        def.name
+                    ));
+                }
                 let shape: Vec<usize> = def.shape.iter().map(|&d| d as usize).collect();
                 let mut got = vec![0f32; model.output_len(i).map_err(|e| e.to_string())?];
                 s.output_f32(i, &mut got)

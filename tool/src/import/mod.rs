@@ -1,11 +1,13 @@
 //! Importers: one function per source format, each producing the IR ([`crate::ir::Graph`]).
 //!
 //! - [`onnx`]: neural ONNX models through tract ([`tract`]), with pre-quantized QDQ models
-//!   recognised by [`qdq`].
+//!   recognised by [`qdq`] and batch norms with non-constant parameters expanded by
+//!   [`batchnorm`].
 //! - ONNX-ML (scikit-learn exports: preprocessing, linear and tree models) is read from
 //!   the protobuf directly by a sibling module `onnxml` (issue 4); `onnx` is the place
 //!   that dispatches between the two.
 
+pub mod batchnorm;
 pub mod qdq;
 pub mod tract;
 
@@ -26,6 +28,7 @@ pub struct ImportOptions {
 /// ([`crate::ir::Tensor::qhint`]) so the int8 emitter reuses it instead of calibrating.
 pub fn onnx(bytes: &[u8], opts: &ImportOptions) -> Result<Graph> {
     let mut proto = tract::parse(bytes)?;
+    batchnorm::prepare(&mut proto);
     let hints = qdq::prepare(&mut proto)?;
     let mut g = tract::import_proto(&proto, opts)?;
     qdq::apply(&mut g, &hints);

@@ -11,8 +11,9 @@
 //! |---|---|---|
 //! | Gemm, MatMul with a constant operand | `EinSum` (+ `Add`) | `FullyConnected` (+ bias, Transpose/Reshape as needed) |
 //! | MatMul of two activations, batched | `EinSum` | `MatMul` |
-//! | Conv 1-D/2-D (stride, pads, dilation, groups, depthwise) | `Conv` | `Conv` |
+//! | Conv 1-D/2-D (stride, pads, dilation, groups, depthwise) | `Conv` | `Conv` (weights not constant: read from the arena, f32 only; such a bias: a broadcasting `Add`) |
 //! | BatchNormalization, Add/Mul by per-channel constants after Conv/Gemm | `Mul`/`Add` | folded into the weights and bias |
+//! | BatchNormalization with non-constant parameters | rewritten before tract (`batchnorm.rs`) | `Binary`, `Unary Sqrt`, `Reshape` |
 //! | MaxPool, AveragePool | `MaxPool`, `SumPool` (normalized) | `MaxPool`, `AvgPool` |
 //! | GlobalAveragePool, ReduceMean, ReduceSum | `Reduce<Sum>` (+ `Div`/`Mul`) | `GlobalAvgPool` (+ `Mul` when not a mean) |
 //! | GlobalMaxPool, ReduceMax, ReduceMin | `Reduce<Max/Min>` | `GlobalMaxPool` (Min: between two `Neg`) |
@@ -65,9 +66,12 @@ fn imp(e: impl std::fmt::Display) -> Error {
 
 /// Loads an ONNX model with tract and returns the typed, decluttered model, with every
 /// input shape fixed (from `opts.input_shapes`, the model's own static shape, or 1 for
-/// a symbolic leading batch dimension).
+/// a symbolic leading batch dimension). Batch norms with non-constant parameters are
+/// rewritten first ([`super::batchnorm`]), as for the import.
 pub fn load_typed(bytes: &[u8], opts: &ImportOptions) -> Result<TypedModel> {
-    load_typed_proto(&parse(bytes)?, opts)
+    let mut proto = parse(bytes)?;
+    super::batchnorm::prepare(&mut proto);
+    load_typed_proto(&proto, opts)
 }
 
 /// Parses ONNX bytes into tract's protobuf model.
@@ -276,6 +280,23 @@ impl<'m> Lower<'m> {
                 ops: std::mem::take(&mut self.unsupported),
             });
         }
+        // Graph inputs in the ONNX graph's declared order (tract keeps it in
+        // `input_outlets`), not in evaluation order: the bindings address inputs by
+        // index, as onnxruntime users do. An input no output depends on is kept too.
+        for o in self.m.input_outlets().map_err(imp)?.to_vec() {
+            let t = match self.map.get(&o) {
+                Some(&t) => t,
+                None => {
+                    let shape = self.shape(o)?;
+                    let t = self
+                        .g
+                        .add_tensor(&self.m.node(o.node).name, &shape, self.dtype(o)?);
+                    self.map.insert(o, t);
+                    t
+                }
+            };
+            self.g.inputs.push(t);
+        }
         for (i, o) in self.m.output_outlets().map_err(imp)?.iter().enumerate() {
             let mut t = self.value(*o)?;
             if self.g.is_const(t) || self.g.inputs.contains(&t) || self.g.outputs.contains(&t) {
@@ -453,8 +474,8 @@ impl<'m> Lower<'m> {
             if self.dtype(o)? != DType::F32 {
                 return Ok(false);
             }
+            // Listed in `g.inputs` by `run`, in the graph's declared order.
             let t = self.g.add_tensor(&node.name, &shape, DType::F32);
-            self.g.inputs.push(t);
             self.map.insert(o, t);
             return Ok(true);
         }
@@ -883,10 +904,15 @@ impl<'m> Lower<'m> {
         if !(rank == 1 || rank == 2) {
             return Ok(false);
         }
-        let Some(kernel) = self.konst_f32(node.inputs[1]) else {
-            return Ok(false);
-        };
+        // Weights are normally constants (initializers) and fold the per-channel affine
+        // ops that follow. Weights or a bias computed in the graph (or fed as graph
+        // inputs, as in the ONNX node tests) stay tensors: the f32 Conv kernel reads
+        // its weights from the arena, and such a bias is added by a broadcasting `Add`.
+        let kernel = self.konst_f32(node.inputs[1]);
         let ks = self.shape(node.inputs[1])?;
+        if ks.len() != rank + 2 {
+            return Ok(false);
+        }
         let o = self.out(node);
         let mut so = self.shape(o)?;
         let x0 = self.value(node.inputs[0])?;
@@ -901,16 +927,59 @@ impl<'m> Lower<'m> {
         };
         let window = window_of(spec, &xs[2..])?;
         let m = ks[0];
-        let bias: Vec<f32> = match node.inputs.get(2) {
+        enum Bias {
+            Const(Vec<f32>),
+            Tensor(OutletId),
+        }
+        let bias = match node.inputs.get(2) {
             Some(b) => match self.konst_f32(*b) {
-                Some(v) if v.len() == m => v,
-                Some(v) if v.len() == 1 => vec![v[0]; m],
-                _ => return Ok(false),
+                Some(v) if v.len() == m => Bias::Const(v),
+                Some(v) if v.len() == 1 => Bias::Const(vec![v[0]; m]),
+                Some(_) => return Ok(false),
+                None => {
+                    let bs = self.shape(*b)?;
+                    if bs.iter().product::<usize>() != m || self.dtype(*b)? != DType::F32 {
+                        return Ok(false);
+                    }
+                    Bias::Tensor(*b)
+                }
             },
-            None => vec![0.0; m],
+            None => Bias::Const(vec![0.0; m]),
         };
         let ch_axis = if batched { 1 } else { 0 };
         let tract_so = self.shape(o)?;
+        let op = Op::Conv {
+            window,
+            groups: c.group as u32,
+            act: Activation::None,
+            q: None,
+        };
+        let (Some(kernel), Bias::Const(bias)) = (kernel, &bias) else {
+            if self.dtype(node.inputs[1])? != DType::F32 {
+                return Ok(false);
+            }
+            let w = self.value(node.inputs[1])?;
+            let mut y = self.g.add_node(&name, op, &[x, w], &so, DType::F32);
+            if let Bias::Tensor(b) = bias {
+                let b = self.value(b)?;
+                let mut bs = vec![1; so.len() - 1];
+                bs[0] = m;
+                let b = self.reshape(b, &bs, &format!("{name}.bias"));
+                let add = Op::Binary {
+                    op: BinaryOp::Add,
+                    act: Activation::None,
+                    q: None,
+                };
+                let conv_name = format!("{name}.conv");
+                self.g.tensors[y].name = conv_name;
+                y = self.g.add_node(&name, add, &[y, b], &so, DType::F32);
+            }
+            if !batched {
+                y = self.reshape(y, &tract_so, &format!("{name}.unbatch"));
+            }
+            self.map.insert(o, y);
+            return Ok(true);
+        };
         let aff = self.fold_affine(o, &tract_so, &[ch_axis], m);
         let per = kernel.len() / m.max(1);
         let mut w = kernel;
@@ -936,12 +1005,6 @@ impl<'m> Lower<'m> {
             name.clone()
         } else {
             aff.name.clone()
-        };
-        let op = Op::Conv {
-            window,
-            groups: c.group as u32,
-            act: Activation::None,
-            q: None,
         };
         let mut y = self.g.add_node(&out_name, op, &inputs, &so, DType::F32);
         if !batched {
