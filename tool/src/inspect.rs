@@ -186,7 +186,22 @@ pub fn inspect(fer: &[u8]) -> Result<Value> {
             })
         }
     };
+    // Where the file's bytes go (flash budgets): each section present, and the rest
+    // (header, section table, alignment padding).
+    let mut sections = serde_json::Map::new();
+    let mut in_sections = 0;
+    for (kind, name) in SECTIONS {
+        if let Some(b) = model.section(kind) {
+            sections.insert(name.into(), json!(b.len()));
+            in_sections += b.len();
+        }
+    }
+    sections.insert(
+        "header_and_padding".into(),
+        json!(fer.len().saturating_sub(in_sections)),
+    );
     Ok(json!({
+        "sections": sections,
         "preprocess": preprocess,
         "name": meta.name,
         "version": meta.version,
@@ -207,6 +222,17 @@ pub fn inspect(fer: &[u8]) -> Result<Value> {
         "file_bytes": fer.len(),
     }))
 }
+
+/// Section kinds of `docs/format.md`, in file order, with their report names.
+const SECTIONS: [(u16, &str); 7] = [
+    (1, "metadata"),
+    (2, "graph"),
+    (3, "weights"),
+    (4, "preprocess"),
+    (5, "feature_statistics"),
+    (6, "golden"),
+    (7, "signature"),
+];
 
 fn shape_str(v: &Value) -> String {
     let dims: Vec<String> = v["shape"]
@@ -233,6 +259,26 @@ pub fn to_text(r: &Value) -> String {
         "file       {} bytes; parameters {} bytes; arena {} bytes\n",
         r["file_bytes"], r["parameter_bytes"], r["arena_bytes"]
     );
+    if let Some(secs) = r["sections"].as_object() {
+        let parts: Vec<String> = SECTIONS
+            .iter()
+            .map(|(_, n)| *n)
+            .chain(["header_and_padding"])
+            .filter_map(|n| {
+                let b = secs.get(n)?.as_u64()?;
+                Some(if n == "weights" {
+                    let params = r["parameter_bytes"].as_u64().unwrap_or(0);
+                    format!(
+                        "weights {b} (constants {params}, quantization tables and alignment {})",
+                        b.saturating_sub(params)
+                    )
+                } else {
+                    format!("{} {b}", n.replace('_', " "))
+                })
+            })
+            .collect();
+        s += &format!("sections   {}\n", parts.join(", "));
+    }
     s += &format!(
         "ops        {}; MACs {}; golden vectors {}\n",
         r["num_ops"], r["total_macs"], r["golden_vectors"]

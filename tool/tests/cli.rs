@@ -84,6 +84,37 @@ fn convert_inspect_run_validate_bench() {
     let json: serde_json::Value = serde_json::from_str(&ok(&["inspect", &fer, "--json"])).unwrap();
     assert_eq!(json["properties"]["precision"], "int8");
     assert_eq!(json["labels"].as_array().unwrap().len(), 10);
+    // The section sizes match the file's section table, read here as docs/format.md
+    // lays it out (u16 count at 20, 16-byte entries at 32: kind u16, flags u16,
+    // offset u32, length u32), and they add up to the file.
+    let bytes = std::fs::read(&fer).unwrap();
+    let le16 = |o: usize| u16::from_le_bytes([bytes[o], bytes[o + 1]]) as usize;
+    let le32 = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap()) as u64;
+    let names = [
+        "",
+        "metadata",
+        "graph",
+        "weights",
+        "preprocess",
+        "feature_statistics",
+        "golden",
+    ];
+    let secs = json["sections"].as_object().unwrap();
+    let mut sum = 0;
+    for e in 0..le16(20) {
+        let at = 32 + 16 * e;
+        assert_eq!(
+            secs[names[le16(at)]].as_u64(),
+            Some(le32(at + 8)),
+            "{secs:?}"
+        );
+        sum += le32(at + 8);
+    }
+    assert_eq!(
+        sum + secs["header_and_padding"].as_u64().unwrap(),
+        bytes.len() as u64
+    );
+    assert!(out.contains("sections   metadata "), "{out}");
 
     let scores = tmp("scores.csv");
     ok(&["run", &fer, "--input", &ex("test.csv"), "--output", &scores]);
