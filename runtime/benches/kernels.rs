@@ -6,7 +6,8 @@
 //! identical bits; f32 FC: printed max difference), then the median of 9 timed
 //! batches is printed in ns per call with the speedup over the reference. The
 //! implementations are timed interleaved, so load from other processes hits all alike.
-//! `FERRITE_BENCH_MS` sets the time per measurement (default 300 ms).
+//! `FERRITE_BENCH_MS` sets the time per measurement (default 300 ms);
+//! `FERRITE_BENCH_FILTER` runs only the benchmarks whose label contains it.
 
 use core::hint::black_box;
 use core::time::Duration;
@@ -68,6 +69,11 @@ fn time_all(fs: &mut [Box<dyn FnMut() + '_>]) -> Vec<f64> {
         .collect()
 }
 
+/// False when `FERRITE_BENCH_FILTER` is set and `label` does not contain it.
+fn wanted(label: &str) -> bool {
+    std::env::var("FERRITE_BENCH_FILTER").map_or(true, |f| label.contains(&f))
+}
+
 fn implementations() -> Vec<Implementation> {
     fast::NAMES
         .iter()
@@ -88,6 +94,10 @@ fn report(label: &str, names: &[&str], ns: &[f64]) {
 type Bench<'a> = Box<dyn FnMut() + 'a>;
 
 fn bench_int8_fc(batch: usize, k: usize, n: usize) {
+    let label = format!("int8 fc {batch}x{k}x{n}");
+    if !wanted(&label) {
+        return;
+    }
     let x = pattern(batch * k, 1);
     let w = pattern(n * k, 2);
     let bias: Vec<i32> = (0..n as i32).map(|j| j * 100 - 3000).collect();
@@ -135,21 +145,10 @@ fn bench_int8_fc(batch: usize, k: usize, n: usize) {
         }));
     }
     let names: Vec<_> = imps.iter().map(|i| i.name).collect();
-    report(
-        &format!("int8 fc {batch}x{k}x{n}"),
-        &names,
-        &time_all(&mut fs),
-    );
+    report(&label, &names, &time_all(&mut fs));
 }
 
-fn conv_shape(
-    c: usize,
-    h: usize,
-    w: usize,
-    m: usize,
-    k: usize,
-    stride: u32,
-) -> ([usize; 4], [usize; 4], [usize; 4], Window) {
+fn conv_shape(c: usize, h: usize, w: usize, m: usize, k: usize, stride: u32) -> Geometry {
     let pad = (k / 2) as u32;
     let win = Window {
         kernel: [k as u32; 2],
@@ -161,8 +160,32 @@ fn conv_shape(
     ([1, c, h, w], [m, c, k, k], [1, m, out(h), out(w)], win)
 }
 
+/// A 1D convolution as ONNX imports it (`[1, C, 1, W]`, kernel `1 x k`, stride 1,
+/// "same" padding): the sensor CNN's layers.
+fn conv1d_shape(c: usize, w: usize, m: usize, k: usize) -> Geometry {
+    let pad = (k / 2) as u32;
+    let win = Window {
+        kernel: [1, k as u32],
+        stride: [1, 1],
+        dilation: [1, 1],
+        pads: [0, pad, 0, pad],
+    };
+    let ow = w + 2 * pad as usize - k + 1;
+    ([1, c, 1, w], [m, c, 1, k], [1, m, 1, ow], win)
+}
+
+type Geometry = ([usize; 4], [usize; 4], [usize; 4], Window);
+
 fn bench_int8_conv(c: usize, h: usize, w: usize, m: usize, k: usize, stride: u32) {
-    let (xs, ws, ys, win) = conv_shape(c, h, w, m, k, stride);
+    let label = format!("int8 conv {c}x{h}x{w}->{m} {k}x{k}/s{stride}");
+    bench_int8_conv_geometry(&label, conv_shape(c, h, w, m, k, stride));
+}
+
+fn bench_int8_conv_geometry(label: &str, (xs, ws, ys, win): Geometry) {
+    if !wanted(label) {
+        return;
+    }
+    let m = ws[0];
     let x = pattern(xs.iter().product(), 3);
     let wt = pattern(ws.iter().product(), 4);
     let bias: Vec<i32> = (0..m as i32).map(|j| j * 50 - 800).collect();
@@ -230,11 +253,7 @@ fn bench_int8_conv(c: usize, h: usize, w: usize, m: usize, k: usize, stride: u32
         }));
     }
     let names: Vec<_> = imps.iter().map(|i| i.name).collect();
-    report(
-        &format!("int8 conv {c}x{h}x{w}->{m} {k}x{k}/s{stride}"),
-        &names,
-        &time_all(&mut fs),
-    );
+    report(label, &names, &time_all(&mut fs));
 }
 
 fn to_f32(v: &[i8]) -> Vec<f32> {
@@ -242,6 +261,10 @@ fn to_f32(v: &[i8]) -> Vec<f32> {
 }
 
 fn bench_f32_fc(batch: usize, k: usize, n: usize) {
+    let label = format!("f32 fc {batch}x{k}x{n}");
+    if !wanted(&label) {
+        return;
+    }
     let x = to_f32(&pattern(batch * k, 5));
     let w = to_f32(&pattern(n * k, 6));
     let bias = to_f32(&pattern(n, 7));
@@ -268,15 +291,19 @@ fn bench_f32_fc(batch: usize, k: usize, n: usize) {
         }));
     }
     let names: Vec<_> = imps.iter().map(|i| i.name).collect();
-    report(
-        &format!("f32 fc {batch}x{k}x{n}"),
-        &names,
-        &time_all(&mut fs),
-    );
+    report(&label, &names, &time_all(&mut fs));
 }
 
 fn bench_f32_conv(c: usize, h: usize, w: usize, m: usize, k: usize) {
-    let (xs, ws, ys, win) = conv_shape(c, h, w, m, k, 1);
+    let label = format!("f32 conv {c}x{h}x{w}->{m} {k}x{k}");
+    bench_f32_conv_geometry(&label, conv_shape(c, h, w, m, k, 1));
+}
+
+fn bench_f32_conv_geometry(label: &str, (xs, ws, ys, win): Geometry) {
+    if !wanted(label) {
+        return;
+    }
+    let m = ws[0];
     let x = to_f32(&pattern(xs.iter().product(), 8));
     let wt = to_f32(&pattern(ws.iter().product(), 9));
     let bias = to_f32(&pattern(m, 10));
@@ -312,11 +339,7 @@ fn bench_f32_conv(c: usize, h: usize, w: usize, m: usize, k: usize) {
         }));
     }
     let names: Vec<_> = imps.iter().map(|i| i.name).collect();
-    report(
-        &format!("f32 conv {c}x{h}x{w}->{m} {k}x{k}"),
-        &names,
-        &time_all(&mut fs),
-    );
+    report(label, &names, &time_all(&mut fs));
 }
 
 fn main() {
@@ -329,4 +352,10 @@ fn main() {
     bench_int8_conv(1, 28, 28, 8, 5, 1);
     bench_f32_fc(1, 784, 128);
     bench_f32_conv(16, 32, 32, 32, 3);
+    // The sensor CNN's two layers (examples/sensor): small C_in, kernel 1 x 5.
+    for (c, w, m) in [(3, 64, 8), (8, 32, 16)] {
+        let g = conv1d_shape(c, w, m, 5);
+        bench_int8_conv_geometry(&format!("int8 conv1d {c}x{w}->{m} k5"), g);
+        bench_f32_conv_geometry(&format!("f32 conv1d {c}x{w}->{m} k5"), g);
+    }
 }

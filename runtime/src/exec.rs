@@ -6,7 +6,9 @@ use crate::format::types::{
     Activation, DType, Location, Op, OpDef, TensorDef, MAX_OP_INPUTS, MAX_RANK,
 };
 use crate::format::ALIGN;
-use crate::kernels::{extra as kx, f32 as kf, fast, generic as kg, int8 as ki};
+#[cfg(feature = "ops-shape")]
+use crate::kernels::generic as kg;
+use crate::kernels::{extra as kx, f32 as kf, fast, int8 as ki};
 use crate::model::{elements, per_tensor, Model};
 use crate::validate::i32_table;
 use heapless::Vec as HVec;
@@ -423,8 +425,8 @@ impl<'m, 'a> Session<'m, 'a> {
             Op::MaxPool { window } => {
                 let (x4, y4) = (nchw(&xs, xr), nchw(&ys, yr));
                 match x.dtype {
-                    DType::I8 => ki::max_pool2d(cast(xb)?, x4, window, cast_mut(y)?, y4),
-                    _ => kf::max_pool2d(cast(xb)?, x4, window, cast_mut(y)?, y4),
+                    DType::I8 => fast::int8_max_pool2d(cast(xb)?, x4, window, cast_mut(y)?, y4),
+                    _ => fast::f32_max_pool2d(cast(xb)?, x4, window, cast_mut(y)?, y4),
                 }
             }
             #[cfg(feature = "ops-pool")]

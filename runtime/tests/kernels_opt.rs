@@ -666,6 +666,73 @@ fn conv_regressions() -> Vec<(&'static str, ConvCase)> {
             ),
         ),
     ];
+    // The blocked kernels (stride 1, rows of at least 16 outputs): the sensor CNN's
+    // layers, passes in and out of the padding, a reach beyond the padded copy, and
+    // the neighbours that keep the tiled kernels.
+    let conv1d = |c: usize, w: usize, m: usize, k: u32, s: u32, d: u32, p: [u32; 2], seed| {
+        let ws = [m, c, 1, k as usize];
+        conv(
+            [1, c, 1, w],
+            ws,
+            win([1, k], [1, s], [1, d], [0, p[0], 0, p[1]]),
+            1,
+            seed,
+        )
+    };
+    cases.extend([
+        (
+            "sensor_conv1d_3x64_to_8",
+            conv1d(3, 64, 8, 5, 1, 1, [2, 2], 20),
+        ),
+        (
+            "sensor_conv1d_8x32_to_16",
+            conv1d(8, 32, 16, 5, 1, 1, [2, 2], 21),
+        ),
+        (
+            "conv1d_one_input_channel",
+            conv1d(1, 40, 5, 3, 1, 1, [1, 1], 22),
+        ),
+        ("conv1d_stride_two", conv1d(3, 64, 8, 5, 2, 1, [2, 2], 23)),
+        ("conv1d_dilation_two", conv1d(2, 50, 6, 3, 1, 2, [2, 2], 24)),
+        (
+            "conv1d_asymmetric_pads",
+            conv1d(3, 33, 4, 5, 1, 1, [4, 0], 25),
+        ),
+        (
+            "conv1d_row_of_exactly_16",
+            conv1d(3, 16, 4, 5, 1, 1, [2, 2], 26),
+        ),
+        ("conv1d_row_of_15", conv1d(3, 15, 4, 5, 1, 1, [2, 2], 27)),
+        (
+            "conv1d_reach_beyond_the_copy",
+            conv1d(2, 60, 4, 9, 1, 3, [12, 12], 28),
+        ),
+        (
+            "conv1d_pads_wider_than_the_kernel",
+            conv1d(2, 20, 4, 3, 1, 1, [5, 6], 29),
+        ),
+        ("conv1d_no_padding", conv1d(4, 37, 9, 5, 1, 1, [0, 0], 30)),
+        (
+            "conv2d_rows_with_blocks_and_height_padding",
+            conv(
+                [2, 3, 5, 40],
+                [6, 3, 3, 5],
+                win([3, 5], [2, 1], [1, 1], [2, 2, 1, 2]),
+                1,
+                31,
+            ),
+        ),
+        (
+            "grouped_blocks",
+            conv(
+                [1, 6, 1, 48],
+                [6, 2, 1, 5],
+                win([1, 5], [1, 1], [1, 1], [0, 2, 0, 2]),
+                3,
+                32,
+            ),
+        ),
+    ]);
     for x_zp in [-128, 127] {
         let mut c = conv([1, 3, 6, 21], [4, 3, 3, 3], same3, 1, 10);
         c.x_zp = x_zp;
@@ -808,6 +875,116 @@ implementation_tests! {
     neon => "neon",
     simd128 => "simd128",
     dispatch => "dispatch",
+}
+
+/// `fast::{int8,f32}_max_pool2d` against the reference pools: identical bytes/bits
+/// (NaN and signed zeros included) on random windows, strides, dilations and pads.
+#[test]
+fn max_pool_matches_reference_on_random_cases() {
+    let case = conv_geometry().prop_flat_map(|(xs, _, _, win, _)| {
+        let len: usize = xs.iter().product();
+        (
+            Just((xs, win)),
+            i8s_extreme(len),
+            proptest::collection::vec(
+                prop_oneof![f32s(1).prop_map(|v| v[0]), Just(f32::NAN), Just(-0.0)],
+                len,
+            ),
+        )
+    });
+    run(256, case, |((xs, win), xi, xf)| {
+        let [n, c, h, w] = xs;
+        let [kh, kw] = [win.kernel[0] as usize, win.kernel[1] as usize];
+        let oh = out_len(
+            h,
+            kh,
+            win.stride[0].max(1) as usize,
+            win.dilation[0] as usize,
+            win.pads[0] as usize,
+            win.pads[2] as usize,
+        );
+        let ow = out_len(
+            w,
+            kw,
+            win.stride[1].max(1) as usize,
+            win.dilation[1] as usize,
+            win.pads[1] as usize,
+            win.pads[3] as usize,
+        );
+        let (Some(oh), Some(ow)) = (oh, ow) else {
+            return Ok(());
+        };
+        let ys = [n, c, oh, ow];
+        let len = ys.iter().product();
+        let (mut want, mut got) = (vec![SENTINEL_I8; len], vec![SENTINEL_I8; len]);
+        ki::max_pool2d(&xi, xs, &win, &mut want, ys);
+        fast::int8_max_pool2d(&xi, xs, &win, &mut got, ys);
+        prop_assert_eq!(got, want, "int8 max pool");
+        let (mut want, mut got) = (vec![SENTINEL_F32; len], vec![SENTINEL_F32; len]);
+        kf::max_pool2d(&xf, xs, &win, &mut want, ys);
+        fast::f32_max_pool2d(&xf, xs, &win, &mut got, ys);
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        prop_assert_eq!(bits(&got), bits(&want), "f32 max pool bits");
+        Ok(())
+    });
+}
+
+/// The sensor CNN's pool (kernel 1 x 2, stride 2) and padded windows, named.
+#[test]
+fn max_pool_named_cases() {
+    let cases = [
+        (
+            [1, 8, 1, 64],
+            win([1, 2], [1, 2], [1, 1], [0; 4]),
+            [1, 8, 1, 32],
+        ),
+        (
+            [1, 3, 7, 9],
+            win([3, 3], [2, 2], [1, 1], [1, 1, 1, 1]),
+            [1, 3, 4, 5],
+        ),
+        (
+            [2, 2, 5, 17],
+            win([2, 3], [1, 3], [2, 1], [1, 2, 0, 2]),
+            [2, 2, 5, 7],
+        ),
+        (
+            [1, 1, 4, 4],
+            win([1, 1], [1, 1], [1, 1], [0; 4]),
+            [1, 1, 4, 4],
+        ),
+    ];
+    for (xs, win, ys) in cases {
+        let x = pattern(xs.iter().product(), 77);
+        let len = ys.iter().product();
+        let (mut want, mut got) = (vec![SENTINEL_I8; len], vec![SENTINEL_I8; len]);
+        ki::max_pool2d(&x, xs, &win, &mut want, ys);
+        fast::int8_max_pool2d(&x, xs, &win, &mut got, ys);
+        assert_eq!(got, want, "{xs:?} {win:?}");
+        let xf = pattern_f32(xs.iter().product(), 78);
+        let (mut want, mut got) = (vec![SENTINEL_F32; len], vec![SENTINEL_F32; len]);
+        kf::max_pool2d(&xf, xs, &win, &mut want, ys);
+        fast::f32_max_pool2d(&xf, xs, &win, &mut got, ys);
+        assert_eq!(got, want, "{xs:?} {win:?}");
+    }
+    // Inconsistent shapes fall back to the reference (here: no write past `y`).
+    let mut y = [SENTINEL_I8; 3];
+    fast::int8_max_pool2d(
+        &[1, 2, 3, 4],
+        [1, 1, 1, 4],
+        &win([1, 1], [1, 1], [1, 1], [0; 4]),
+        &mut y,
+        [1, 1, 1, 4],
+    );
+    let mut want = [SENTINEL_I8; 3];
+    ki::max_pool2d(
+        &[1, 2, 3, 4],
+        [1, 1, 1, 4],
+        &win([1, 1], [1, 1], [1, 1], [0; 4]),
+        &mut want,
+        [1, 1, 1, 4],
+    );
+    assert_eq!(y, want);
 }
 
 /// The dispatcher picks the best implementation compiled for this target.

@@ -22,6 +22,20 @@ use crate::format::types::Window;
 /// Accumulator tile length (output columns per pass) of the convolutions.
 const TILE: usize = 64;
 
+/// Whether the blocked convolution kernels are compiled in: on targets with vector
+/// units, where the compiler keeps their accumulators in SIMD registers. On
+/// microcontrollers they would spill and cost ~8 KiB of flash, so the tiled path
+/// serves every convolution there (same bytes either way).
+const BLOCKED: bool = cfg!(any(
+    target_arch = "x86_64",
+    target_arch = "aarch64",
+    target_arch = "wasm32"
+));
+
+/// Output columns per pass of the blocked convolution kernels (accumulators held in
+/// registers: four output channels of 16 columns).
+const BLOCK: usize = 16;
+
 /// Vector primitives of one target. A value of the implementing type is a proof that
 /// the CPU supports the instructions it uses (a zero-sized token, created only after
 /// the feature check).
@@ -201,6 +215,19 @@ impl Axis {
             .filter(|&i| i < self.len)
     }
 
+    /// The taps `k0..k1` of output `o` that read the input (an interval: the input
+    /// index grows with the tap), `(0, 0)` when none does.
+    #[inline(always)]
+    fn valid(&self, o: usize, kernel: usize) -> (usize, usize) {
+        let Some(k0) = (0..kernel).find(|&k| self.tap(o, k).is_some()) else {
+            return (0, 0);
+        };
+        let k1 = (k0 + 1..kernel)
+            .find(|&k| self.tap(o, k).is_none())
+            .unwrap_or(kernel);
+        (k0, k1)
+    }
+
     /// The outputs `lo..hi` (within `t0..t1`) whose tap `k` reads the input, and the
     /// input index read by output `lo`.
     #[inline(always)]
@@ -211,7 +238,10 @@ impl Axis {
         if off >= end {
             return (t0, t0, 0);
         }
-        let (lo, hi) = if self.stride == 0 {
+        let (lo, hi) = if self.stride == 1 {
+            // The common case, without the divisions.
+            (self.pad.saturating_sub(off).max(t0), (end - off).min(t1))
+        } else if self.stride == 0 {
             if off >= self.pad {
                 (t0, t1)
             } else {
@@ -357,6 +387,49 @@ impl Conv {
         }
     }
 
+    /// Output channels computed together from `oc`: 4 when they exist and belong to
+    /// the same group (they read the same input), else 1.
+    #[inline(always)]
+    fn block_count(&self, oc: usize) -> usize {
+        if oc + 4 <= self.m && (oc + 3) / self.m_per_group == oc / self.m_per_group {
+            4
+        } else {
+            1
+        }
+    }
+
+    /// The interior columns `c0..c1` of every output row (where every tap `kx` reads
+    /// the input; possibly empty), when the blocked kernels apply: horizontal stride
+    /// 1, rows of at least [`BLOCK`] outputs and `(kw - 1) * dilation <= EXTRA`.
+    fn interior(&self) -> Option<(usize, usize)> {
+        let a = &self.aw;
+        if !BLOCKED || a.stride != 1 || self.kw == 0 || self.ow < BLOCK {
+            return None;
+        }
+        let reach = mul(self.kw - 1, a.dilation)?;
+        if reach > EXTRA {
+            return None;
+        }
+        // Tap kx of output o reads o + kx * dilation - pad: inside the input for
+        // every kx when pad <= o and o + reach < len + pad.
+        let c0 = a.pad;
+        let c1 = (a.len + a.pad).saturating_sub(reach).min(self.ow);
+        Some((c0, c1.max(c0)))
+    }
+
+    /// For output row `oy` of channel `oc` (image `b`) and a valid tap row `ky`
+    /// (see [`Axis::valid`]) of input channel `ci` of the group: the offset in `x` of
+    /// the input row read and the index of tap `(ci, ky, 0)` in channel `oc`'s kernel.
+    #[inline(always)]
+    fn row(&self, b: usize, oc: usize, oy: usize, ci: usize, ky: usize) -> (usize, usize) {
+        let iy = oy * self.ah.stride + ky * self.ah.dilation - self.ah.pad;
+        let ch = b * self.c + (oc / self.m_per_group) * self.cg + ci;
+        (
+            ch * self.plane + iy * self.wd,
+            (ci * self.kh + ky) * self.kw,
+        )
+    }
+
     /// Index of output `(b, oc, oy, t0)` in `y`.
     #[inline(always)]
     fn out(&self, b: usize, oc: usize, oy: usize, t0: usize) -> usize {
@@ -400,6 +473,11 @@ pub(crate) fn int8_conv2d<L: Lanes>(
             x, xs, x_zp, w, ws, bias, win, groups, rq, out_zp, act_min, act_max, y, ys,
         );
     };
+    if let Some(interior) = cv.interior() {
+        return int8_conv_blocked(
+            &cv, interior, x, x_zp, w, bias, rq, out_zp, act_min, act_max, y,
+        );
+    }
     let mut tiles = [[0i32; TILE]; 4];
     let stride = cv.aw.stride;
     // Distance in `w` between the kernels of consecutive output channels.
@@ -443,11 +521,63 @@ pub(crate) fn int8_conv2d<L: Lanes>(
             let pair = ri::rq_pair(rq, oc);
             let b0 = bias.map_or(0, |bias| bias[oc]);
             let out = cv.out(b, oc, oy, t0);
-            for (o, &a) in y[out..out + len].iter_mut().zip(&acc[..len]) {
-                *o = ri::requant(a.wrapping_add(b0), pair, out_zp, act_min, act_max);
-            }
+            requant_row(
+                &acc[..len],
+                b0,
+                pair,
+                out_zp,
+                act_min,
+                act_max,
+                &mut y[out..out + len],
+            );
         }
     });
+}
+
+/// `out[i] = ri::requant(acc[i] + b0, pair, out_zp, act_min, act_max)`, in a form
+/// that vectorizes (same results for every input; tested against the reference).
+///
+/// [`ri::requant`] is `mbqm` (TFLite `MultiplyByQuantizedMultiplier`): a left shift,
+/// `srdhm(a, m) = trunc((a * m + nudge) / 2^31)` with `nudge = 2^30` for `a * m >= 0`
+/// and `1 - 2^30` otherwise, then a rounding right shift. Both cases of the truncating
+/// division equal the floor `(a * m + 2^30) >> 31`: for `a * m < 0` the numerator
+/// `t = a * m + 1 - 2^30` is negative and `trunc(t / 2^31) = (t + 2^31 - 1) >> 31`.
+/// The only overflowing input, `a = m = i32::MIN`, saturates to `i32::MAX` as there.
+/// The rounding right shift by `e <= 31` is computed in i32 (the reference's i64
+/// mask, remainder and threshold all fit).
+#[inline(always)]
+pub(crate) fn requant_row(
+    acc: &[i32],
+    b0: i32,
+    (m, shift): (i32, i32),
+    out_zp: i32,
+    act_min: i32,
+    act_max: i32,
+    out: &mut [i8],
+) {
+    let shift = shift.clamp(-31, 31);
+    let left = shift.max(0) as u32;
+    let right = (-shift).max(0) as u32;
+    let mask = ((1u32 << right) - 1) as i32;
+    let half = mask >> 1;
+    let m64 = i64::from(m);
+    for (o, &a) in out.iter_mut().zip(acc) {
+        let a = a.wrapping_add(b0).wrapping_shl(left);
+        let q = ((i64::from(a) * m64 + (1 << 30)) >> 31) as i32;
+        let q = if a == i32::MIN && m == i32::MIN {
+            i32::MAX
+        } else {
+            q
+        };
+        let rem = q & mask;
+        let threshold = half + i32::from(q < 0);
+        let v = (q >> right) + i32::from(rem > threshold);
+        *o = v
+            .wrapping_add(out_zp)
+            .max(act_min)
+            .min(act_max)
+            .clamp(-128, 127) as i8;
+    }
 }
 
 /// `acc[i] += (x[start + i * stride] - zp) * w` (strided rows: plain loop).
@@ -492,6 +622,11 @@ pub(crate) fn f32_conv2d<L: Lanes>(
     let Some(cv) = geom else {
         return rf::conv2d(x, xs, w, ws, bias, win, groups, act, y, ys);
     };
+    // f32 sums skip the padding (adding `0 * w` could change the bits), so the
+    // passes reading the padding are computed column by column.
+    if let Some(interior) = cv.interior().filter(|&(c0, c1)| c1 >= c0 + BLOCK) {
+        return f32_conv_blocked(&cv, interior, x, w, bias, act, y);
+    }
     let mut tile = [0f32; TILE];
     let stride = cv.aw.stride;
     cv.for_each_tile(false, |b, oc, _, oy, t0, t1| {
@@ -516,6 +651,368 @@ pub(crate) fn f32_conv2d<L: Lanes>(
             *o = rf::clamp(a, act);
         }
     });
+}
+
+/// The edge columns (outside `c0..c1`) of an output row, then the starts of the
+/// [`BLOCK`]-wide passes over the interior `c0..c1` (the last pass is moved left to
+/// end at `c1`, recomputing a few columns with the same result).
+#[inline(always)]
+fn row_passes(
+    (c0, c1): (usize, usize),
+    ow: usize,
+) -> (impl Iterator<Item = usize>, impl Iterator<Item = usize>) {
+    let edges = (0..c0).chain(c1..ow);
+    let blocks = (c0..c1).step_by(BLOCK).map(move |o| o.min(c1 - BLOCK));
+    (edges, blocks)
+}
+
+/// The starts of the [`BLOCK`]-wide passes over an output row of `ow >= BLOCK`
+/// columns (the last pass is moved left to end at `ow`, recomputing a few columns
+/// with the same result), each with `true` when the pass lies inside the interior
+/// `c0..c1` (no tap in the padding).
+#[inline(always)]
+fn row_blocks((c0, c1): (usize, usize), ow: usize) -> impl Iterator<Item = (usize, bool)> {
+    (0..ow)
+        .step_by(BLOCK)
+        .map(move |o| o.min(ow - BLOCK))
+        .map(move |s| (s, s >= c0 && s + BLOCK <= c1))
+}
+
+/// Input columns a pass copies beyond its [`BLOCK`]: the passes that touch the
+/// padding need `(kw - 1) * dilation <= EXTRA`.
+const EXTRA: usize = 16;
+
+/// The padded input of one pass: `buf[q]` is input column `s + q - pad` of the
+/// row at `xo` (`fill` where that is in the padding), for `q < BLOCK + EXTRA`.
+#[inline(always)]
+fn padded_row<T: Copy>(cv: &Conv, x: &[T], xo: usize, s: usize, fill: T) -> [T; BLOCK + EXTRA] {
+    let mut buf = [fill; BLOCK + EXTRA];
+    let a = &cv.aw;
+    // Input columns s - pad .. s - pad + BLOCK + EXTRA, clipped to the row.
+    let first = s.saturating_sub(a.pad);
+    let end = (s + BLOCK + EXTRA).saturating_sub(a.pad).min(a.len);
+    if first < end {
+        let q = first + a.pad - s;
+        buf[q..q + (end - first)].copy_from_slice(&x[xo + first..xo + end]);
+    }
+    buf
+}
+
+/// The sums of `R` output channels `oc..` (same group) at columns `s..s + BLOCK` of
+/// output row `oy`, all interior columns ([`Conv::interior`], stride 1): each sum in
+/// the reference's order (input channel, ky, kx), starting from 0.
+#[inline(always)]
+fn block_f32<const R: usize>(
+    cv: &Conv,
+    x: &[f32],
+    w: &[f32],
+    (b, oc, oy, s): (usize, usize, usize, usize),
+) -> [[f32; BLOCK]; R] {
+    let kvol = cv.cg * cv.kh * cv.kw;
+    let (d, base) = (cv.aw.dilation, s - cv.aw.pad);
+    let (ky0, ky1) = cv.ah.valid(oy, cv.kh);
+    let mut acc = [[0f32; BLOCK]; R];
+    for ci in 0..cv.cg {
+        for ky in ky0..ky1 {
+            let (xo, wo) = cv.row(b, oc, oy, ci, ky);
+            let xo = xo + base;
+            for kx in 0..cv.kw {
+                let xs = &x[xo + kx * d..xo + kx * d + BLOCK];
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let wv = w[(oc + r) * kvol + wo + kx];
+                    for j in 0..BLOCK {
+                        acc[j] += xs[j] * wv;
+                    }
+                }
+            }
+        }
+    }
+    acc
+}
+
+/// The sums of `R` output channels `oc..` at the single column `o` of output row `oy`
+/// (any column): each sum in the reference's order, padding skipped.
+#[inline(always)]
+fn column_f32<const R: usize>(
+    cv: &Conv,
+    x: &[f32],
+    w: &[f32],
+    (b, oc, oy, o): (usize, usize, usize, usize),
+) -> [f32; R] {
+    let kvol = cv.cg * cv.kh * cv.kw;
+    let a = &cv.aw;
+    let (kx0, kx1) = a.valid(o, cv.kw);
+    let (ky0, ky1) = cv.ah.valid(oy, cv.kh);
+    let mut acc = [0f32; R];
+    if kx0 == kx1 {
+        return acc;
+    }
+    let base = o * a.stride + kx0 * a.dilation - a.pad;
+    for ci in 0..cv.cg {
+        for ky in ky0..ky1 {
+            let (xo, wo) = cv.row(b, oc, oy, ci, ky);
+            for kx in kx0..kx1 {
+                let xv = x[xo + base + (kx - kx0) * a.dilation];
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    *acc += xv * w[(oc + r) * kvol + wo + kx];
+                }
+            }
+        }
+    }
+    acc
+}
+
+/// [`f32_conv2d`] over rows with an interior of at least [`BLOCK`] columns
+/// ([`Conv::interior`]): the edge columns one by one, the interior in blocks.
+#[inline(always)]
+fn f32_conv_blocked(
+    cv: &Conv,
+    interior: (usize, usize),
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    act: (f32, f32),
+    y: &mut [f32],
+) {
+    let plane = cv.oh * cv.ow;
+    for b in 0..cv.n {
+        let mut oc = 0;
+        while oc < cv.m {
+            let count = cv.block_count(oc);
+            for oy in 0..cv.oh {
+                let (edges, blocks) = row_passes(interior, cv.ow);
+                for o in edges {
+                    let at = cv.out(b, oc, oy, o);
+                    if count == 4 {
+                        let acc = column_f32::<4>(cv, x, w, (b, oc, oy, o));
+                        for (r, &a) in acc.iter().enumerate() {
+                            y[at + r * plane] = finish_f32(a, bias, oc + r, act);
+                        }
+                    } else {
+                        let [a] = column_f32::<1>(cv, x, w, (b, oc, oy, o));
+                        y[at] = finish_f32(a, bias, oc, act);
+                    }
+                }
+                for o in blocks {
+                    let at = cv.out(b, oc, oy, o);
+                    if count == 4 {
+                        let acc = block_f32::<4>(cv, x, w, (b, oc, oy, o));
+                        for (r, acc) in acc.iter().enumerate() {
+                            let out = &mut y[at + r * plane..at + r * plane + BLOCK];
+                            for (o, &a) in out.iter_mut().zip(acc) {
+                                *o = finish_f32(a, bias, oc + r, act);
+                            }
+                        }
+                    } else {
+                        let [acc] = block_f32::<1>(cv, x, w, (b, oc, oy, o));
+                        for (o, &a) in y[at..at + BLOCK].iter_mut().zip(&acc) {
+                            *o = finish_f32(a, bias, oc, act);
+                        }
+                    }
+                }
+            }
+            oc += count;
+        }
+    }
+}
+
+/// Bias and activation of one f32 output, as the reference.
+#[inline(always)]
+fn finish_f32(a: f32, bias: Option<&[f32]>, oc: usize, act: (f32, f32)) -> f32 {
+    let a = match bias {
+        Some(bias) => a + bias[oc],
+        None => a,
+    };
+    rf::clamp(a, act)
+}
+
+/// [`block_f32`] for int8: wrapping i32 sums of `(x - x_zp) * w`.
+#[inline(always)]
+fn block_i8<const R: usize>(
+    cv: &Conv,
+    x: &[i8],
+    x_zp: i32,
+    w: &[i8],
+    (b, oc, oy, s): (usize, usize, usize, usize),
+) -> [[i32; BLOCK]; R] {
+    let kvol = cv.cg * cv.kh * cv.kw;
+    let (d, base) = (cv.aw.dilation, s - cv.aw.pad);
+    let (ky0, ky1) = cv.ah.valid(oy, cv.kh);
+    let mut acc = [[0i32; BLOCK]; R];
+    for ci in 0..cv.cg {
+        for ky in ky0..ky1 {
+            let (xo, wo) = cv.row(b, oc, oy, ci, ky);
+            let xo = xo + base;
+            for kx in 0..cv.kw {
+                let xs = &x[xo + kx * d..xo + kx * d + BLOCK];
+                let mut xv = [0i32; BLOCK];
+                for j in 0..BLOCK {
+                    xv[j] = i32::from(xs[j]) - x_zp;
+                }
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let wv = i32::from(w[(oc + r) * kvol + wo + kx]);
+                    for j in 0..BLOCK {
+                        acc[j] = acc[j].wrapping_add(xv[j] * wv);
+                    }
+                }
+            }
+        }
+    }
+    acc
+}
+
+/// [`block_i8`] for a pass that reads the padding: padded cells hold `x_zp`, so
+/// they add exactly 0.
+#[inline(always)]
+fn edge_block_i8<const R: usize>(
+    cv: &Conv,
+    x: &[i8],
+    x_zp: i32,
+    w: &[i8],
+    (b, oc, oy, s): (usize, usize, usize, usize),
+) -> [[i32; BLOCK]; R] {
+    let kvol = cv.cg * cv.kh * cv.kw;
+    let d = cv.aw.dilation;
+    let (ky0, ky1) = cv.ah.valid(oy, cv.kh);
+    let mut acc = [[0i32; BLOCK]; R];
+    for ci in 0..cv.cg {
+        for ky in ky0..ky1 {
+            let (xo, wo) = cv.row(b, oc, oy, ci, ky);
+            // x_zp is in -128..=127 (checked by the caller).
+            let buf = padded_row(cv, x, xo, s, x_zp as i8);
+            for kx in 0..cv.kw {
+                let xs = &buf[kx * d..kx * d + BLOCK];
+                let mut xv = [0i32; BLOCK];
+                for j in 0..BLOCK {
+                    xv[j] = i32::from(xs[j]) - x_zp;
+                }
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let wv = i32::from(w[(oc + r) * kvol + wo + kx]);
+                    for j in 0..BLOCK {
+                        acc[j] = acc[j].wrapping_add(xv[j] * wv);
+                    }
+                }
+            }
+        }
+    }
+    acc
+}
+
+/// [`int8_conv2d`] over rows with a wide interior ([`Conv::interior`]).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn int8_conv_blocked(
+    cv: &Conv,
+    interior: (usize, usize),
+    x: &[i8],
+    x_zp: i32,
+    w: &[i8],
+    bias: Option<&[i32]>,
+    rq: &[i32],
+    out_zp: i32,
+    act_min: i32,
+    act_max: i32,
+    y: &mut [i8],
+) {
+    let plane = cv.oh * cv.ow;
+    let b0 = |oc: usize| bias.map_or(0, |bias| bias[oc]);
+    for b in 0..cv.n {
+        let mut oc = 0;
+        while oc < cv.m {
+            let count = cv.block_count(oc);
+            for oy in 0..cv.oh {
+                for (o, inside) in row_blocks(interior, cv.ow) {
+                    let y0 = cv.out(b, oc, oy, o);
+                    let at = (b, oc, oy, o);
+                    if count == 4 {
+                        let acc = if inside {
+                            block_i8::<4>(cv, x, x_zp, w, at)
+                        } else {
+                            edge_block_i8::<4>(cv, x, x_zp, w, at)
+                        };
+                        for (r, acc) in acc.iter().enumerate() {
+                            let out = &mut y[y0 + r * plane..y0 + r * plane + BLOCK];
+                            let pair = ri::rq_pair(rq, oc + r);
+                            requant_row(acc, b0(oc + r), pair, out_zp, act_min, act_max, out);
+                        }
+                    } else {
+                        let [acc] = if inside {
+                            block_i8::<1>(cv, x, x_zp, w, at)
+                        } else {
+                            edge_block_i8::<1>(cv, x, x_zp, w, at)
+                        };
+                        let out = &mut y[y0..y0 + BLOCK];
+                        let pair = ri::rq_pair(rq, oc);
+                        requant_row(&acc, b0(oc), pair, out_zp, act_min, act_max, out);
+                    }
+                }
+            }
+            oc += count;
+        }
+    }
+}
+
+/// Max pool over `T` (same contract as [`ri::max_pool2d`] / [`rf::max_pool2d`]):
+/// every output starts at `init` and takes `max(out, tap)` for the taps inside the
+/// input in the reference's order (ky, kx), row by row and tap by tap. `None` when
+/// the shapes do not fit the slices (the caller then runs the reference).
+#[inline(always)]
+pub(crate) fn max_pool2d<T: Copy>(
+    x: &[T],
+    xs: [usize; 4],
+    win: &Window,
+    y: &mut [T],
+    ys: [usize; 4],
+    init: T,
+    max: impl Fn(T, T) -> T,
+) -> Option<()> {
+    let [n, c, h, wd] = xs;
+    let [_, _, oh, ow] = ys;
+    let [kh, kw] = [win.kernel[0] as usize, win.kernel[1] as usize];
+    let planes = mul(n, c)?;
+    let (plane, out_plane) = (mul(h, wd)?, mul(oh, ow)?);
+    if !holds(x.len(), planes, plane) || !holds(y.len(), planes, out_plane) {
+        return None;
+    }
+    let ah = Axis::new(h, win.stride[0], win.dilation[0], win.pads[0], oh, kh)?;
+    let aw = Axis::new(wd, win.stride[1], win.dilation[1], win.pads[1], ow, kw)?;
+    let stride = aw.stride;
+    for p in 0..planes {
+        let xp = &x[p * plane..(p + 1) * plane];
+        for oy in 0..oh {
+            let at = (p * oh + oy) * ow;
+            let out = &mut y[at..at + ow];
+            out.fill(init);
+            let (ky0, ky1) = ah.valid(oy, kh);
+            for ky in ky0..ky1 {
+                let iy = oy * ah.stride + ky * ah.dilation - ah.pad;
+                let row = &xp[iy * wd..(iy + 1) * wd];
+                for kx in 0..kw {
+                    let (lo, hi, ix) = aw.span(kx, 0, ow);
+                    let out = &mut out[lo..hi];
+                    match stride {
+                        1 => {
+                            for (o, &v) in out.iter_mut().zip(&row[ix..ix + (hi - lo)]) {
+                                *o = max(*o, v);
+                            }
+                        }
+                        2 => {
+                            let taps = row[ix..].chunks(2);
+                            for (o, v) in out.iter_mut().zip(taps) {
+                                *o = max(*o, v[0]);
+                            }
+                        }
+                        _ => {
+                            for (i, o) in out.iter_mut().enumerate() {
+                                *o = max(*o, row[ix + i * stride]);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Some(())
 }
 
 /// Defines the four optimized kernels of a module with the reference signatures.
@@ -582,3 +1079,65 @@ macro_rules! entry_points {
     };
 }
 pub(crate) use entry_points;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// [`requant_row`] against [`ri::requant`] on the corners of every argument.
+    #[test]
+    fn requant_row_matches_the_reference() {
+        let accs = [
+            0,
+            1,
+            -1,
+            2,
+            -2,
+            3,
+            -3,
+            100,
+            -100,
+            12_345,
+            -12_345,
+            1 << 20,
+            -(1 << 20),
+            i32::MAX,
+            i32::MIN,
+            i32::MAX - 1,
+            i32::MIN + 1,
+            0x4000_0000,
+            -0x4000_0000,
+        ];
+        let multipliers = [
+            0,
+            1,
+            -1,
+            1 << 30,
+            (1 << 30) + 12_345,
+            i32::MAX,
+            i32::MIN,
+            -(1 << 30),
+            1_518_500_250,
+        ];
+        let mut acc = [0i32; 64];
+        for (i, a) in acc.iter_mut().enumerate() {
+            *a = accs[i % accs.len()].wrapping_add((i / accs.len()) as i32 * 7_919);
+        }
+        for b0 in [0, 5, -5, i32::MAX, i32::MIN] {
+            for &m in &multipliers {
+                for shift in [-40, -32, -31, -30, -16, -9, -1, 0, 1, 2, 7, 30, 31, 32, 40] {
+                    for (zp, lo, hi) in
+                        [(0, -128, 127), (-128, -128, 127), (127, 0, 6), (3, 10, -10)]
+                    {
+                        let mut got = [0i8; 64];
+                        requant_row(&acc, b0, (m, shift), zp, lo, hi, &mut got);
+                        for (&a, &g) in acc.iter().zip(&got) {
+                            let want = ri::requant(a.wrapping_add(b0), (m, shift), zp, lo, hi);
+                            assert_eq!(g, want, "acc {a} b0 {b0} m {m} shift {shift} zp {zp}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -38,9 +38,18 @@
 //! they agree with each other bit for bit; only the reference's order differs.
 //!
 //! # Cost
-//! No allocation. The int8 convolution keeps four 64-entry i32 accumulator tiles on
-//! the stack (1 KiB; four output channels of one group share each input row), the f32
-//! convolution one 64-entry f32 tile (256 bytes).
+//! No allocation. Convolutions with horizontal stride 1 and rows of at least 16
+//! outputs run blocked kernels: four output channels of one group x 16 columns of
+//! accumulators (256 bytes, in vector registers where the target has enough), every
+//! tap of the block summed before the block is stored; the int8 passes that touch
+//! the padding read a 32-entry copy of the input row padded with `x_zp` (adds exactly
+//! 0), the f32 edge columns are summed one by one (skipping the padding, as the
+//! reference). int8 requantization of a row is written to vectorize (same results as
+//! the reference's `requant`). Other convolutions keep four 64-entry i32 accumulator
+//! tiles on the stack (int8, 1 KiB) or one 64-entry f32 tile (256 bytes).
+//!
+//! [`int8_max_pool2d`] and [`f32_max_pool2d`] are portable loops (tap by tap over
+//! output rows), the same on every target.
 
 use crate::format::types::Window;
 
@@ -248,4 +257,22 @@ pub fn f32_conv2d(
     ys: [usize; 4],
 ) {
     target::f32_conv2d(x, xs, w, ws, bias, win, groups, act, y, ys)
+}
+
+/// [`super::int8::max_pool2d`], optimized (identical bytes): portable code, the same
+/// on every target.
+pub fn int8_max_pool2d(x: &[i8], xs: [usize; 4], win: &Window, y: &mut [i8], ys: [usize; 4]) {
+    if super::driver::max_pool2d(x, xs, win, y, ys, i8::MIN, i8::max).is_none() {
+        super::int8::max_pool2d(x, xs, win, y, ys);
+    }
+}
+
+/// [`super::f32::max_pool2d`], optimized (identical bits: the same comparison,
+/// `v > max`, over the taps in the same order, so NaN and signed zeros come out the
+/// same): portable code, the same on every target.
+pub fn f32_max_pool2d(x: &[f32], xs: [usize; 4], win: &Window, y: &mut [f32], ys: [usize; 4]) {
+    let max = |m: f32, v: f32| if v > m { v } else { m };
+    if super::driver::max_pool2d(x, xs, win, y, ys, f32::NEG_INFINITY, max).is_none() {
+        super::f32::max_pool2d(x, xs, win, y, ys);
+    }
 }
