@@ -5,22 +5,12 @@ use ferrite::format::types::{Op, Quant};
 use ferrite::format::write::ModelBuilder;
 use ferrite::kernels::extra as kx;
 use ferrite::{AlignedModel, DType, OwnedSession};
+use support::{ravel, unravel};
+
+mod support;
 
 /// Input shape, starts, steps and output shape of one slice case.
 type SliceCase<'a> = (&'a [usize], &'a [isize], &'a [isize], &'a [usize]);
-
-fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
-    let mut idx = vec![0; shape.len()];
-    for d in (0..shape.len()).rev() {
-        idx[d] = i % shape[d];
-        i /= shape[d];
-    }
-    idx
-}
-
-fn ravel(idx: &[usize], shape: &[usize]) -> usize {
-    idx.iter().zip(shape).fold(0, |acc, (&i, &d)| acc * d + i)
-}
 
 /// Naive strided slice: output index `o` reads input index `start + o * step` per axis.
 fn ref_slice(

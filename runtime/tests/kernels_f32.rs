@@ -15,10 +15,15 @@ use ferrite::format::types::{BinaryOp, UnaryOp, Window};
 use ferrite::kernels::f32 as kf;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
+use support::{
+    axis_lines, broadcast_index, broadcast_shapes, conv_geometry, f32_act, fixed_geometry,
+    pool_geometry, unravel, window, ConvF32Case, NONE,
+};
+
+mod support;
 
 const RTOL: f64 = 1e-5;
 const ATOL: f64 = 1e-6;
-const NONE: (f32, f32) = (f32::NEG_INFINITY, f32::INFINITY);
 
 /// A reference value and the magnitude its error bound scales with.
 #[derive(Clone, Copy, Debug)]
@@ -83,48 +88,6 @@ fn data(len: usize) -> impl Strategy<Value = Vec<f32>> {
     proptest::collection::vec(-4.0f32..4.0, len)
 }
 
-fn act_strategy() -> impl Strategy<Value = (f32, f32)> {
-    prop_oneof![
-        Just(NONE),
-        Just((0.0, f32::INFINITY)),
-        Just((0.0, 6.0)),
-        Just((-1.0, 1.0))
-    ]
-}
-
-fn window(kernel: [u32; 2], stride: [u32; 2], dilation: [u32; 2], pads: [u32; 4]) -> Window {
-    Window {
-        kernel,
-        stride,
-        dilation,
-        pads,
-    }
-}
-
-/// Output length of a window axis (floor mode, or ceil mode for pools).
-fn out_len(
-    len: usize,
-    k: usize,
-    s: usize,
-    d: usize,
-    p0: usize,
-    p1: usize,
-    ceil: bool,
-) -> Option<usize> {
-    let eff = d * (k - 1) + 1;
-    let padded = len + p0 + p1;
-    if padded < eff {
-        return None;
-    }
-    let span = padded - eff;
-    let mut o = if ceil { span.div_ceil(s) } else { span / s } + 1;
-    // ONNX ceil mode: the last window must start inside the input or the begin padding.
-    if ceil && (o - 1) * s >= len + p0 {
-        o -= 1;
-    }
-    Some(o)
-}
-
 // ---------------------------------------------------------------- references
 
 fn ref_fc(
@@ -153,41 +116,6 @@ fn ref_fc(
         }
     }
     out
-}
-
-/// Row-major strides of a shape.
-fn strides(shape: &[usize]) -> Vec<usize> {
-    let mut s = vec![1; shape.len()];
-    for i in (0..shape.len().saturating_sub(1)).rev() {
-        s[i] = s[i + 1] * shape[i + 1];
-    }
-    s
-}
-
-/// Multi-index of linear index `i` in `shape`.
-fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
-    let mut idx = vec![0; shape.len()];
-    for d in (0..shape.len()).rev() {
-        idx[d] = i % shape[d];
-        i /= shape[d];
-    }
-    idx
-}
-
-/// Linear index in `shape` of the output multi-index `out_idx` (right-aligned numpy
-/// broadcasting: missing leading axes and size-1 axes read index 0).
-fn broadcast_index(out_idx: &[usize], shape: &[usize]) -> usize {
-    let off = out_idx.len() - shape.len();
-    let st = strides(shape);
-    (0..shape.len())
-        .map(|d| {
-            if shape[d] == 1 {
-                0
-            } else {
-                out_idx[off + d] * st[d]
-            }
-        })
-        .sum()
 }
 
 fn ref_matmul(
@@ -455,103 +383,33 @@ fn ref_quantize(x: f32, scale: f32, zp: i32, lo: i32, hi: i32) -> i32 {
 
 // ---------------------------------------------------------------- strategies
 
-#[derive(Debug, Clone)]
-struct ConvCase {
-    xs: [usize; 4],
-    ws: [usize; 4],
-    ys: [usize; 4],
-    win: Window,
-    groups: usize,
-    x: Vec<f32>,
-    w: Vec<f32>,
-    bias: Option<Vec<f32>>,
-    act: (f32, f32),
-}
-
-fn conv_case() -> impl Strategy<Value = ConvCase> {
+fn conv_case() -> impl Strategy<Value = ConvF32Case> {
     (
-        (1usize..=2, 1usize..=3, 1usize..=3, 1usize..=3),
-        (1usize..=7, 1usize..=7, 1usize..=3, 1usize..=3),
-        (1u32..=3, 1u32..=3, 1u32..=2, 1u32..=2),
-        [0u32..=2, 0u32..=2, 0u32..=2, 0u32..=2],
+        conv_geometry(
+            (1usize..=2, 1usize..=3, 1usize..=3, 1usize..=3),
+            (1usize..=7, 1usize..=7, 1usize..=3, 1usize..=3),
+            (1u32..=3, 1u32..=3, 1u32..=2, 1u32..=2),
+        ),
         any::<bool>(),
-        act_strategy(),
+        f32_act(),
     )
-        .prop_filter_map(
-            "empty output",
-            |((n, groups, cg, mg), (h, w, kh, kw), (sh, sw, dh, dw), pads, has_bias, act)| {
-                let win = window([kh as u32, kw as u32], [sh, sw], [dh, dw], pads);
-                let oh = out_len(
-                    h,
-                    kh,
-                    sh as usize,
-                    dh as usize,
-                    pads[0] as usize,
-                    pads[2] as usize,
-                    false,
-                )?;
-                let ow = out_len(
-                    w,
-                    kw,
-                    sw as usize,
-                    dw as usize,
-                    pads[1] as usize,
-                    pads[3] as usize,
-                    false,
-                )?;
-                let c = groups * cg;
-                let m = groups * mg;
-                Some((
-                    [n, c, h, w],
-                    [m, cg, kh, kw],
-                    [n, m, oh, ow],
-                    win,
-                    groups,
-                    has_bias,
-                    act,
-                ))
-            },
-        )
-        .prop_flat_map(|(xs, ws, ys, win, groups, has_bias, act)| {
+        .prop_flat_map(|(geometry, has_bias, act)| {
+            let (xs, ws, ..) = geometry;
             let bias = if has_bias {
                 data(ws[0]).prop_map(Some).boxed()
             } else {
                 Just(None).boxed()
             };
-            (data(xs.iter().product()), data(ws.iter().product()), bias).prop_map(
-                move |(x, w, bias)| ConvCase {
-                    xs,
-                    ws,
-                    ys,
-                    win,
-                    groups,
-                    x,
-                    w,
-                    bias,
-                    act,
-                },
-            )
+            (data(xs.iter().product()), data(ws.iter().product()), bias)
+                .prop_map(move |(x, w, bias)| ConvF32Case::new(geometry, x, w, bias, act))
         })
 }
 
-fn run_conv(case: &ConvCase) -> Vec<f32> {
-    let mut y = vec![f32::NAN; case.ys.iter().product()];
-    kf::conv2d(
-        &case.x,
-        case.xs,
-        &case.w,
-        case.ws,
-        case.bias.as_deref(),
-        &case.win,
-        case.groups,
-        case.act,
-        &mut y,
-        case.ys,
-    );
-    y
+fn run_conv(case: &ConvF32Case) -> Vec<f32> {
+    case.run(kf::conv2d, f32::NAN)
 }
 
-fn conv_want(case: &ConvCase) -> Vec<Want> {
+fn conv_want(case: &ConvF32Case) -> Vec<Want> {
     ref_conv(
         &case.x,
         case.xs,
@@ -574,69 +432,8 @@ struct PoolCase {
 }
 
 fn pool_case() -> impl Strategy<Value = PoolCase> {
-    (
-        (1usize..=2, 1usize..=3, 1usize..=6, 1usize..=6),
-        (
-            1usize..=3,
-            1usize..=3,
-            1u32..=3,
-            1u32..=3,
-            1u32..=2,
-            1u32..=2,
-        ),
-        [0u32..=2, 0u32..=2, 0u32..=2, 0u32..=2],
-        any::<bool>(),
-    )
-        .prop_filter_map(
-            "empty output",
-            |((n, c, h, w), (kh, kw, sh, sw, dh, dw), pads, ceil)| {
-                // ONNX requires pads smaller than the kernel for pools.
-                let pads = [
-                    pads[0].min(kh as u32 - 1),
-                    pads[1].min(kw as u32 - 1),
-                    pads[2].min(kh as u32 - 1),
-                    pads[3].min(kw as u32 - 1),
-                ];
-                let win = window([kh as u32, kw as u32], [sh, sw], [dh, dw], pads);
-                let oh = out_len(
-                    h,
-                    kh,
-                    sh as usize,
-                    dh as usize,
-                    pads[0] as usize,
-                    pads[2] as usize,
-                    ceil,
-                )?;
-                let ow = out_len(
-                    w,
-                    kw,
-                    sw as usize,
-                    dw as usize,
-                    pads[1] as usize,
-                    pads[3] as usize,
-                    ceil,
-                )?;
-                Some(([n, c, h, w], [n, c, oh, ow], win))
-            },
-        )
-        .prop_flat_map(|(xs, ys, win)| {
-            data(xs.iter().product()).prop_map(move |x| PoolCase { xs, ys, win, x })
-        })
-}
-
-/// An output shape of rank 0..=4 and two operand shapes that broadcast to it.
-fn broadcast_shapes() -> impl Strategy<Value = (Vec<usize>, Vec<usize>, Vec<usize>)> {
-    proptest::collection::vec(1usize..=4, 0..=4).prop_flat_map(|out| {
-        let r = out.len();
-        let operand = {
-            let out = out.clone();
-            (0..=r, proptest::collection::vec(any::<bool>(), r)).prop_map(move |(drop, ones)| {
-                (drop..r)
-                    .map(|d| if ones[d] { 1 } else { out[d] })
-                    .collect::<Vec<_>>()
-            })
-        };
-        (Just(out), operand.clone(), operand)
+    pool_geometry(any::<bool>()).prop_flat_map(|(xs, ys, win)| {
+        data(xs.iter().product()).prop_map(move |x| PoolCase { xs, ys, win, x })
     })
 }
 
@@ -746,7 +543,7 @@ proptest! {
         (batch, k, n) in (1usize..=3, 1usize..=24, 1usize..=8),
         seed in proptest::collection::vec(-4.0f32..4.0, 3 * 24 + 8 * 24 + 8),
         has_bias in any::<bool>(),
-        act in act_strategy(),
+        act in f32_act(),
     ) {
         let x = &seed[..batch * k];
         let w = &seed[72..72 + n * k];
@@ -824,7 +621,7 @@ proptest! {
     fn binary_matches_reference(
         (y_shape, a_shape, b_shape) in broadcast_shapes(),
         op in binary_op(),
-        act in act_strategy(),
+        act in f32_act(),
         seed in proptest::collection::vec(0.1f32..4.0, 512),
         signs in proptest::collection::vec(any::<bool>(), 512),
     ) {
@@ -869,19 +666,16 @@ proptest! {
         let x = &x[..outer * axis * inner];
         let mut y = vec![-1i64; outer * inner];
         kf::argmax(x, outer, axis, inner, select_last, &mut y);
-        for o in 0..outer {
-            for i in 0..inner {
-                let line: Vec<f32> = (0..axis).map(|j| x[(o * axis + j) * inner + i]).collect();
-                let numbers: Vec<usize> = (0..axis).filter(|&j| !line[j].is_nan()).collect();
-                let want = if numbers.is_empty() {
-                    if select_last { axis - 1 } else { 0 }
-                } else {
-                    let max = numbers.iter().map(|&j| line[j]).fold(f32::NEG_INFINITY, f32::max);
-                    let hits: Vec<usize> = numbers.into_iter().filter(|&j| line[j] == max).collect();
-                    if select_last { *hits.last().unwrap() } else { hits[0] }
-                };
-                prop_assert_eq!(y[o * inner + i], want as i64);
-            }
+        for (line, &got) in axis_lines(x, outer, axis, inner).iter().zip(&y) {
+            let numbers: Vec<usize> = (0..axis).filter(|&j| !line[j].is_nan()).collect();
+            let want = if numbers.is_empty() {
+                if select_last { axis - 1 } else { 0 }
+            } else {
+                let max = numbers.iter().map(|&j| line[j]).fold(f32::NEG_INFINITY, f32::max);
+                let hits: Vec<usize> = numbers.into_iter().filter(|&j| line[j] == max).collect();
+                if select_last { *hits.last().unwrap() } else { hits[0] }
+            };
+            prop_assert_eq!(got, want as i64);
         }
     }
 
@@ -919,38 +713,8 @@ fn conv_case_fixed(
     groups: usize,
     x: Vec<f32>,
     w: Vec<f32>,
-) -> ConvCase {
-    let oh = out_len(
-        xs[2],
-        ws[2],
-        win.stride[0] as usize,
-        win.dilation[0] as usize,
-        win.pads[0] as usize,
-        win.pads[2] as usize,
-        false,
-    )
-    .unwrap();
-    let ow = out_len(
-        xs[3],
-        ws[3],
-        win.stride[1] as usize,
-        win.dilation[1] as usize,
-        win.pads[1] as usize,
-        win.pads[3] as usize,
-        false,
-    )
-    .unwrap();
-    ConvCase {
-        xs,
-        ws,
-        ys: [xs[0], ws[0], oh, ow],
-        win,
-        groups,
-        x,
-        w,
-        bias: None,
-        act: NONE,
-    }
+) -> ConvF32Case {
+    ConvF32Case::new(fixed_geometry(xs, ws, win, groups), x, w, None, NONE)
 }
 
 fn ramp(len: usize) -> Vec<f32> {

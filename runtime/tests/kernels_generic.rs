@@ -6,6 +6,9 @@
 
 use ferrite::kernels::generic as kg;
 use proptest::prelude::*;
+use support::{ravel, unravel};
+
+mod support;
 
 /// `count` elements of `elem` bytes with varied byte patterns (distinct for small counts).
 fn elements(count: usize, elem: usize, salt: u8) -> Vec<u8> {
@@ -16,19 +19,6 @@ fn elements(count: usize, elem: usize, salt: u8) -> Vec<u8> {
             })
         })
         .collect()
-}
-
-fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
-    let mut idx = vec![0; shape.len()];
-    for d in (0..shape.len()).rev() {
-        idx[d] = i % shape[d];
-        i /= shape[d];
-    }
-    idx
-}
-
-fn ravel(idx: &[usize], shape: &[usize]) -> usize {
-    idx.iter().zip(shape).fold(0, |acc, (&i, &d)| acc * d + i)
 }
 
 fn ref_transpose(x: &[u8], shape: &[usize], perm: &[usize], elem: usize) -> Vec<u8> {

@@ -11,6 +11,12 @@
 use ferrite::format::types::{BinaryOp, QBinary, Requant, Window};
 use ferrite::kernels::{fixed, int8 as ki};
 use proptest::prelude::*;
+use support::{
+    act_range, axis_lines, broadcast_index, broadcast_shapes, conv_geometry, fixed_geometry, i8s,
+    pool_geometry, unravel, window, zero_point, ConvI8Case as ConvCase,
+};
+
+mod support;
 
 // ---------------------------------------------------------------- fixed-point references
 
@@ -291,22 +297,6 @@ fn ref_fc(
     out
 }
 
-#[derive(Debug, Clone)]
-struct ConvCase {
-    xs: [usize; 4],
-    ws: [usize; 4],
-    ys: [usize; 4],
-    win: Window,
-    groups: usize,
-    x: Vec<i8>,
-    w: Vec<i8>,
-    bias: Option<Vec<i32>>,
-    x_zp: i32,
-    rq: Vec<i32>,
-    out_zp: i32,
-    act: (i32, i32),
-}
-
 fn ref_conv(c: &ConvCase) -> Vec<i8> {
     let [n, ch, h, wd] = c.xs.map(|v| v as i64);
     let [m, cg, kh, kw] = c.ws.map(|v| v as i64);
@@ -360,29 +350,7 @@ fn ref_conv(c: &ConvCase) -> Vec<i8> {
 }
 
 fn run_conv(c: &ConvCase) -> Vec<i8> {
-    let mut y = vec![0x55u8 as i8; c.ys.iter().product()];
-    ki::conv2d(
-        &c.x,
-        c.xs,
-        c.x_zp,
-        &c.w,
-        c.ws,
-        c.bias.as_deref(),
-        &c.win,
-        c.groups,
-        &c.rq,
-        c.out_zp,
-        c.act.0,
-        c.act.1,
-        &mut y,
-        c.ys,
-    );
-    y
-}
-
-fn out_len(len: usize, k: usize, s: usize, d: usize, p0: usize, p1: usize) -> Option<usize> {
-    let eff = d * (k - 1) + 1;
-    (len + p0 + p1).checked_sub(eff).map(|span| span / s + 1)
+    c.run(ki::conv2d, 0x55u8 as i8)
 }
 
 /// Rounding of the TFLite average: half away from zero.
@@ -487,30 +455,6 @@ fn ref_binary_one(op: BinaryOp, q: &QBinary, a: i8, b: i8) -> i8 {
     (raw + i64::from(q.out_zero_point)).clamp(i64::from(q.act_min), i64::from(q.act_max)) as i8
 }
 
-fn strides(shape: &[usize]) -> Vec<usize> {
-    let mut s = vec![1; shape.len()];
-    for i in (0..shape.len().saturating_sub(1)).rev() {
-        s[i] = s[i + 1] * shape[i + 1];
-    }
-    s
-}
-
-fn broadcast_index(i: usize, y_shape: &[usize], shape: &[usize]) -> usize {
-    let ys = strides(y_shape);
-    let st = strides(shape);
-    let off = y_shape.len() - shape.len();
-    (0..shape.len())
-        .map(|d| {
-            let coord = i / ys[off + d] % y_shape[off + d];
-            if shape[d] == 1 {
-                0
-            } else {
-                coord * st[d]
-            }
-        })
-        .sum()
-}
-
 fn ref_softmax(x: &[i8], outer: usize, axis: usize, inner: usize, table: &[u32]) -> Vec<i8> {
     let mut y = vec![0i8; x.len()];
     for o in 0..outer {
@@ -542,10 +486,6 @@ fn softmax_table(s: f64) -> Vec<u32> {
 
 // ---------------------------------------------------------------- strategies
 
-fn i8s(len: usize) -> impl Strategy<Value = Vec<i8>> {
-    proptest::collection::vec(any::<i8>(), len)
-}
-
 fn weights(len: usize) -> impl Strategy<Value = Vec<i8>> {
     proptest::collection::vec(-127i8..=127, len)
 }
@@ -557,66 +497,17 @@ fn rq_table(channels: usize) -> impl Strategy<Value = Vec<i32>> {
         .prop_map(|pairs| pairs.into_iter().flat_map(|(m, s)| [m, s]).collect())
 }
 
-fn zero_point() -> impl Strategy<Value = i32> {
-    prop_oneof![Just(-128), Just(127), Just(0), -128i32..=127]
-}
-
-fn act_range() -> impl Strategy<Value = (i32, i32)> {
-    prop_oneof![Just((-128, 127)), (-128i32..=0, 0i32..=127)]
-}
-
 fn conv_case() -> impl Strategy<Value = ConvCase> {
     (
-        (1usize..=2, 1usize..=3, 1usize..=3, 1usize..=2),
-        (1usize..=6, 1usize..=6, 1usize..=3, 1usize..=3),
-        (1u32..=3, 1u32..=2, 1u32..=2, 1u32..=2),
-        [0u32..=2, 0u32..=2, 0u32..=2, 0u32..=2],
+        conv_geometry(
+            (1usize..=2, 1usize..=3, 1usize..=3, 1usize..=2),
+            (1usize..=6, 1usize..=6, 1usize..=3, 1usize..=3),
+            (1u32..=3, 1u32..=2, 1u32..=2, 1u32..=2),
+        ),
         (any::<bool>(), any::<bool>()),
     )
-        .prop_filter_map(
-            "empty output",
-            |(
-                (n, groups, cg, mg),
-                (h, w, kh, kw),
-                (sh, sw, dh, dw),
-                pads,
-                (has_bias, per_channel),
-            )| {
-                let win = Window {
-                    kernel: [kh as u32, kw as u32],
-                    stride: [sh, sw],
-                    dilation: [dh, dw],
-                    pads,
-                };
-                let oh = out_len(
-                    h,
-                    kh,
-                    sh as usize,
-                    dh as usize,
-                    pads[0] as usize,
-                    pads[2] as usize,
-                )?;
-                let ow = out_len(
-                    w,
-                    kw,
-                    sw as usize,
-                    dw as usize,
-                    pads[1] as usize,
-                    pads[3] as usize,
-                )?;
-                let (c, m) = (groups * cg, groups * mg);
-                Some((
-                    [n, c, h, w],
-                    [m, cg, kh, kw],
-                    [n, m, oh, ow],
-                    win,
-                    groups,
-                    has_bias,
-                    per_channel,
-                ))
-            },
-        )
-        .prop_flat_map(|(xs, ws, ys, win, groups, has_bias, per_channel)| {
+        .prop_flat_map(|(geometry, (has_bias, per_channel))| {
+            let (xs, ws, ..) = geometry;
             let m = ws[0];
             let bias = if has_bias {
                 proptest::collection::vec(-20000i32..20000, m)
@@ -627,27 +518,14 @@ fn conv_case() -> impl Strategy<Value = ConvCase> {
             };
             (
                 i8s(xs.iter().product()),
+                zero_point(),
                 weights(ws.iter().product()),
                 bias,
-                zero_point(),
                 rq_table(if per_channel { m } else { 1 }),
                 zero_point(),
                 act_range(),
             )
-                .prop_map(move |(x, w, bias, x_zp, rq, out_zp, act)| ConvCase {
-                    xs,
-                    ws,
-                    ys,
-                    win,
-                    groups,
-                    x,
-                    w,
-                    bias,
-                    x_zp,
-                    rq,
-                    out_zp,
-                    act,
-                })
+                .prop_map(move |data| ConvCase::new(geometry, data))
         })
 }
 
@@ -687,21 +565,6 @@ fn qbinary(op: BinaryOp) -> impl Strategy<Value = QBinary> {
         )
 }
 
-fn broadcast_shapes() -> impl Strategy<Value = (Vec<usize>, Vec<usize>, Vec<usize>)> {
-    proptest::collection::vec(1usize..=4, 0..=4).prop_flat_map(|out| {
-        let r = out.len();
-        let operand = {
-            let out = out.clone();
-            (0..=r, proptest::collection::vec(any::<bool>(), r)).prop_map(move |(drop, ones)| {
-                (drop..r)
-                    .map(|d| if ones[d] { 1 } else { out[d] })
-                    .collect::<Vec<_>>()
-            })
-        };
-        (Just(out), operand.clone(), operand)
-    })
-}
-
 // ---------------------------------------------------------------- random kernel tests
 
 proptest! {
@@ -734,20 +597,12 @@ proptest! {
 
     #[test]
     fn pools_match_reference(
-        (n, c, h, w) in (1usize..=2, 1usize..=3, 1usize..=6, 1usize..=6),
-        (kh, kw, sh, sw, dh, dw) in (1u32..=3, 1u32..=3, 1u32..=3, 1u32..=3, 1u32..=2, 1u32..=2),
-        pads in [0u32..=2, 0u32..=2, 0u32..=2, 0u32..=2],
+        (xs, ys, win) in pool_geometry(Just(false)),
         x in i8s(216),
         x_zp in zero_point(),
     ) {
-        let pads = [pads[0].min(kh - 1), pads[1].min(kw - 1), pads[2].min(kh - 1), pads[3].min(kw - 1)];
-        let win = Window { kernel: [kh, kw], stride: [sh, sw], dilation: [dh, dw], pads };
-        let oh = out_len(h, kh as usize, sh as usize, dh as usize, pads[0] as usize, pads[2] as usize);
-        let ow = out_len(w, kw as usize, sw as usize, dw as usize, pads[1] as usize, pads[3] as usize);
-        let (Some(oh), Some(ow)) = (oh, ow) else { return Ok(()) };
-        let (xs, ys) = ([n, c, h, w], [n, c, oh, ow]);
-        let x = &x[..n * c * h * w];
-        let mut y = vec![0x55u8 as i8; n * c * oh * ow];
+        let x = &x[..xs.iter().product::<usize>()];
+        let mut y = vec![0x55u8 as i8; ys.iter().product()];
         ki::max_pool2d(x, xs, &win, &mut y, ys);
         prop_assert_eq!(&y, &ref_max_pool(x, xs, &win, ys));
         for include in [false, true] {
@@ -781,7 +636,10 @@ proptest! {
         let mut y = vec![0x55u8 as i8; len];
         ki::binary(op, &q, &a, &a_shape, &b, &b_shape, &mut y, &y_shape);
         let want: Vec<i8> = (0..len)
-            .map(|i| ref_binary_one(op, &q, a[broadcast_index(i, &y_shape, &a_shape)], b[broadcast_index(i, &y_shape, &b_shape)]))
+            .map(|i| {
+                let idx = unravel(i, &y_shape);
+                ref_binary_one(op, &q, a[broadcast_index(&idx, &a_shape)], b[broadcast_index(&idx, &b_shape)])
+            })
             .collect();
         prop_assert_eq!(y, want);
     }
@@ -837,14 +695,11 @@ proptest! {
         let x = &x[..outer * axis * inner];
         let mut y = vec![-1i64; outer * inner];
         ki::argmax_i8(x, outer, axis, inner, select_last, &mut y);
-        for o in 0..outer {
-            for i in 0..inner {
-                let line: Vec<i8> = (0..axis).map(|j| x[(o * axis + j) * inner + i]).collect();
-                let max = *line.iter().max().unwrap();
-                let hits: Vec<usize> = (0..axis).filter(|&j| line[j] == max).collect();
-                let want = if select_last { *hits.last().unwrap() } else { hits[0] };
-                prop_assert_eq!(y[o * inner + i], want as i64);
-            }
+        for (line, &got) in axis_lines(x, outer, axis, inner).iter().zip(&y) {
+            let max = *line.iter().max().unwrap();
+            let hits: Vec<usize> = (0..axis).filter(|&j| line[j] == max).collect();
+            let want = if select_last { *hits.last().unwrap() } else { hits[0] };
+            prop_assert_eq!(got, want as i64);
         }
     }
 }
@@ -1010,44 +865,17 @@ fn conv_fixed(
     x_zp: i32,
     rq: Vec<i32>,
 ) -> ConvCase {
-    let oh = out_len(
-        xs[2],
-        ws[2],
-        win.stride[0] as usize,
-        win.dilation[0] as usize,
-        win.pads[0] as usize,
-        win.pads[2] as usize,
-    )
-    .unwrap();
-    let ow = out_len(
-        xs[3],
-        ws[3],
-        win.stride[1] as usize,
-        win.dilation[1] as usize,
-        win.pads[1] as usize,
-        win.pads[3] as usize,
-    )
-    .unwrap();
     let x = (0..xs.iter().product::<usize>())
         .map(|i| ((i * 37 % 256) as i32 - 128) as i8)
         .collect();
     let w = (0..ws.iter().product::<usize>())
         .map(|i| ((i * 53 % 255) as i32 - 127) as i8)
         .collect();
-    ConvCase {
-        xs,
-        ws,
-        ys: [xs[0], ws[0], oh, ow],
-        win,
-        groups,
-        x,
-        w,
-        bias: Some(vec![1000; ws[0]]),
-        x_zp,
-        rq,
-        out_zp: -5,
-        act: (-128, 127),
-    }
+    let bias = Some(vec![1000; ws[0]]);
+    ConvCase::new(
+        fixed_geometry(xs, ws, win, groups),
+        (x, x_zp, w, bias, rq, -5, (-128, 127)),
+    )
 }
 
 #[test]
@@ -1057,12 +885,7 @@ fn conv_padding_contributes_zero_point() {
         let mut case = conv_fixed(
             [1, 1, 3, 3],
             [1, 1, 3, 3],
-            Window {
-                kernel: [3, 3],
-                stride: [1, 1],
-                dilation: [1, 1],
-                pads: [1, 1, 1, 1],
-            },
+            window([3, 3], [1, 1], [1, 1], [1, 1, 1, 1]),
             1,
             x_zp,
             vec![1 << 30, 0],
@@ -1078,12 +901,7 @@ fn conv_padding_contributes_zero_point() {
 
 #[test]
 fn conv_depthwise_per_channel() {
-    let win = Window {
-        kernel: [3, 3],
-        stride: [2, 1],
-        dilation: [1, 1],
-        pads: [1, 1, 1, 1],
-    };
+    let win = window([3, 3], [2, 1], [1, 1], [1, 1, 1, 1]);
     let rq = vec![
         1 << 30,
         -7,
@@ -1106,12 +924,7 @@ fn conv_depthwise_per_channel() {
 
 #[test]
 fn conv_saturates_and_clamps() {
-    let win = Window {
-        kernel: [2, 2],
-        stride: [1, 1],
-        dilation: [1, 1],
-        pads: [0; 4],
-    };
+    let win = window([2, 2], [1, 1], [1, 1], [0; 4]);
     let mut case = conv_fixed([1, 2, 3, 3], [2, 2, 2, 2], win, 1, -128, vec![i32::MAX, 0]);
     let y = run_conv(&case);
     assert!(
@@ -1127,12 +940,7 @@ fn conv_saturates_and_clamps() {
 
 #[test]
 fn conv1d_dilated() {
-    let win = Window {
-        kernel: [1, 3],
-        stride: [1, 2],
-        dilation: [1, 2],
-        pads: [0, 2, 0, 1],
-    };
+    let win = window([1, 3], [1, 2], [1, 2], [0, 2, 0, 1]);
     let case = conv_fixed([1, 3, 1, 9], [2, 3, 1, 3], win, 1, 10, vec![1 << 30, -8]);
     assert_eq!(case.ys, [1, 2, 1, 4]);
     assert_eq!(run_conv(&case), ref_conv(&case));
@@ -1140,12 +948,7 @@ fn conv1d_dilated() {
 
 #[test]
 fn avg_pool_rounds_half_away_from_zero() {
-    let win = Window {
-        kernel: [1, 2],
-        stride: [1, 2],
-        dilation: [1, 1],
-        pads: [0; 4],
-    };
+    let win = window([1, 2], [1, 2], [1, 1], [0; 4]);
     let x = [1i8, 2, -1, -2, 127, 127, -128, -128, 0, -1];
     let mut y = [0i8; 5];
     ki::avg_pool2d(&x, [1, 1, 1, 10], &win, false, &mut y, [1, 1, 1, 5]);
@@ -1157,12 +960,7 @@ fn avg_pool_rounds_half_away_from_zero() {
 #[test]
 fn avg_pool_count_include_pad_uses_zero_point() {
     // 1x2 input [10, 20] with one padded cell on the left, kernel 3 wide.
-    let win = Window {
-        kernel: [1, 3],
-        stride: [1, 1],
-        dilation: [1, 1],
-        pads: [0, 1, 0, 0],
-    };
+    let win = window([1, 3], [1, 1], [1, 1], [0, 1, 0, 0]);
     let mut y = [0i8; 1];
     ki::avg_pool2d(&[10, 20], [1, 1, 1, 2], &win, true, &mut y, [1, 1, 1, 1]);
     assert_eq!(y, [10]); // (0 + 10 + 20) / 3
@@ -1190,12 +988,7 @@ fn avg_pool_count_include_pad_uses_zero_point() {
 
 #[test]
 fn max_pool_extremes() {
-    let win = Window {
-        kernel: [2, 2],
-        stride: [2, 2],
-        dilation: [1, 1],
-        pads: [1, 1, 1, 1],
-    };
+    let win = window([2, 2], [2, 2], [1, 1], [1, 1, 1, 1]);
     let x = [-128i8; 9];
     let mut y = [0i8; 4];
     ki::max_pool2d(&x, [1, 1, 3, 3], &win, &mut y, [1, 1, 2, 2]);

@@ -25,10 +25,15 @@ use ferrite::kernels::fast::{self, Implementation};
 use ferrite::kernels::{f32 as kf, int8 as ki};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use support::{
+    act_range, conv_geometry, f32_act, fixed_geometry, i8s, window, zero_point, ConvF32Case,
+    ConvI8Case as ConvCase, Geometry, NONE,
+};
+
+mod support;
 
 const SENTINEL_I8: i8 = 0x55;
 const SENTINEL_F32: f32 = -1234.5;
-const NONE: (f32, f32) = (f32::NEG_INFINITY, f32::INFINITY);
 
 /// The implementation under test, or `None` (with a note) when unavailable here.
 fn implementation(name: &str) -> Option<Implementation> {
@@ -85,24 +90,6 @@ struct FcCase {
 }
 
 #[derive(Clone, Debug)]
-struct ConvCase {
-    x: Vec<i8>,
-    xs: [usize; 4],
-    x_zp: i32,
-    w: Vec<i8>,
-    ws: [usize; 4],
-    bias: Option<Vec<i32>>,
-    win: Window,
-    groups: usize,
-    rq: Vec<i32>,
-    out_zp: i32,
-    act: (i32, i32),
-    ys: [usize; 4],
-    /// Output buffer length (normally `ys` product).
-    y_len: usize,
-}
-
-#[derive(Clone, Debug)]
 struct FcF32Case {
     x: Vec<f32>,
     w: Vec<f32>,
@@ -111,19 +98,6 @@ struct FcF32Case {
     k: usize,
     n: usize,
     act: (f32, f32),
-}
-
-#[derive(Clone, Debug)]
-struct ConvF32Case {
-    x: Vec<f32>,
-    xs: [usize; 4],
-    w: Vec<f32>,
-    ws: [usize; 4],
-    bias: Option<Vec<f32>>,
-    win: Window,
-    groups: usize,
-    act: (f32, f32),
-    ys: [usize; 4],
 }
 
 fn check_fc(imp: &Implementation, c: &FcCase) -> Result<(), TestCaseError> {
@@ -143,20 +117,15 @@ fn check_fc(imp: &Implementation, c: &FcCase) -> Result<(), TestCaseError> {
 }
 
 fn check_conv(imp: &Implementation, c: &ConvCase) -> Result<(), TestCaseError> {
-    let mut want = vec![SENTINEL_I8; c.y_len];
-    let mut got = vec![SENTINEL_I8; c.y_len];
-    let bias = c.bias.as_deref();
-    let (lo, hi) = c.act;
-    ki::conv2d(
-        &c.x, c.xs, c.x_zp, &c.w, c.ws, bias, &c.win, c.groups, &c.rq, c.out_zp, lo, hi, &mut want,
-        c.ys,
-    );
-    (imp.int8_conv2d)(
-        &c.x, c.xs, c.x_zp, &c.w, c.ws, bias, &c.win, c.groups, &c.rq, c.out_zp, lo, hi, &mut got,
-        c.ys,
-    );
+    let want = c.run(ki::conv2d, SENTINEL_I8);
+    let got = c.run(imp.int8_conv2d, SENTINEL_I8);
     prop_assert_eq!(got, want, "{}: int8 conv2d", imp.name);
     Ok(())
+}
+
+/// The bit patterns of `v`, to compare f32 outputs bit for bit.
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|f| f.to_bits()).collect()
 }
 
 /// `2·γ(n)`, `γ(n) = n·u/(1 − n·u)`.
@@ -176,7 +145,6 @@ fn check_fc_f32(imp: &Implementation, c: &FcF32Case) -> Result<(), TestCaseError
     let portable = fast::implementation("portable").expect("portable is always available");
     let mut same = vec![SENTINEL_F32; len];
     (portable.f32_fully_connected)(&c.x, &c.w, bias, c.batch, c.k, c.n, c.act, &mut same);
-    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
     prop_assert_eq!(
         bits(&got),
         bits(&same),
@@ -208,26 +176,13 @@ fn check_fc_f32(imp: &Implementation, c: &FcF32Case) -> Result<(), TestCaseError
 }
 
 fn check_conv_f32(imp: &Implementation, c: &ConvF32Case) -> Result<(), TestCaseError> {
-    let len = c.ys.iter().product();
-    let mut want = vec![SENTINEL_F32; len];
-    let mut got = vec![SENTINEL_F32; len];
-    let bias = c.bias.as_deref();
-    kf::conv2d(
-        &c.x, c.xs, &c.w, c.ws, bias, &c.win, c.groups, c.act, &mut want, c.ys,
-    );
-    (imp.f32_conv2d)(
-        &c.x, c.xs, &c.w, c.ws, bias, &c.win, c.groups, c.act, &mut got, c.ys,
-    );
-    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+    let want = c.run(kf::conv2d, SENTINEL_F32);
+    let got = c.run(imp.f32_conv2d, SENTINEL_F32);
     prop_assert_eq!(bits(&got), bits(&want), "{}: f32 conv2d bits", imp.name);
     Ok(())
 }
 
 // ---------------------------------------------------------------- strategies
-
-fn i8s(len: usize) -> impl Strategy<Value = Vec<i8>> {
-    proptest::collection::vec(any::<i8>(), len)
-}
 
 /// Random values with the extremes over-represented.
 fn i8s_extreme(len: usize) -> impl Strategy<Value = Vec<i8>> {
@@ -245,14 +200,6 @@ fn rq_table(channels: usize) -> impl Strategy<Value = Vec<i32>> {
                 .collect::<Vec<_>>()
         })
     })
-}
-
-fn zero_point() -> impl Strategy<Value = i32> {
-    prop_oneof![Just(-128), Just(127), Just(0), -128i32..=127]
-}
-
-fn act_range() -> impl Strategy<Value = (i32, i32)> {
-    prop_oneof![Just((-128, 127)), (-128i32..=0, 0i32..=127)]
 }
 
 fn bias_i32(n: usize) -> BoxedStrategy<Option<Vec<i32>>> {
@@ -290,17 +237,10 @@ fn fc_case() -> impl Strategy<Value = FcCase> {
     })
 }
 
-/// Output length of one axis, `None` when the window does not fit.
-fn out_len(len: usize, k: usize, s: usize, d: usize, p0: usize, p1: usize) -> Option<usize> {
-    let span = (k - 1) * d + 1;
-    (len + p0 + p1).checked_sub(span).map(|v| v / s + 1)
-}
-
-/// Geometry of a convolution: `(xs, ws, ys, win, groups)`.
-type Geometry = ([usize; 4], [usize; 4], [usize; 4], Window, usize);
-
-fn conv_geometry() -> impl Strategy<Value = Geometry> {
-    (
+/// Convolution geometries of these tests: one group and width stride 1 over-represented,
+/// half the rows up to 90 wide (several accumulator tiles), up to 9 output channels a group.
+fn geometry() -> impl Strategy<Value = Geometry> {
+    conv_geometry(
         (
             1usize..=2,
             prop_oneof![Just(1usize), 1usize..=4],
@@ -319,41 +259,12 @@ fn conv_geometry() -> impl Strategy<Value = Geometry> {
             1u32..=2,
             1u32..=2,
         ),
-        [0u32..=2, 0u32..=2, 0u32..=2, 0u32..=2],
     )
-        .prop_filter_map(
-            "empty output",
-            |((n, groups, cg, mg), (h, w, kh, kw), (sh, sw, dh, dw), pads)| {
-                let win = Window {
-                    kernel: [kh as u32, kw as u32],
-                    stride: [sh, sw],
-                    dilation: [dh, dw],
-                    pads,
-                };
-                let oh = out_len(
-                    h,
-                    kh,
-                    sh as usize,
-                    dh as usize,
-                    pads[0] as usize,
-                    pads[2] as usize,
-                )?;
-                let ow = out_len(
-                    w,
-                    kw,
-                    sw as usize,
-                    dw as usize,
-                    pads[1] as usize,
-                    pads[3] as usize,
-                )?;
-                let (c, m) = (groups * cg, groups * mg);
-                Some(([n, c, h, w], [m, cg, kh, kw], [n, m, oh, ow], win, groups))
-            },
-        )
 }
 
 fn conv_case() -> impl Strategy<Value = ConvCase> {
-    conv_geometry().prop_flat_map(|(xs, ws, ys, win, groups)| {
+    geometry().prop_flat_map(|geometry| {
+        let (xs, ws, ..) = geometry;
         let m = ws[0];
         (
             prop_oneof![i8s(xs.iter().product()), i8s_extreme(xs.iter().product())],
@@ -364,21 +275,7 @@ fn conv_case() -> impl Strategy<Value = ConvCase> {
             zero_point(),
             act_range(),
         )
-            .prop_map(move |(x, x_zp, w, bias, rq, out_zp, act)| ConvCase {
-                x,
-                xs,
-                x_zp,
-                w,
-                ws,
-                bias,
-                win,
-                groups,
-                rq,
-                out_zp,
-                act,
-                ys,
-                y_len: ys.iter().product(),
-            })
+            .prop_map(move |data| ConvCase::new(geometry, data))
     })
 }
 
@@ -393,15 +290,6 @@ fn f32s(len: usize) -> impl Strategy<Value = Vec<f32>> {
         ],
         len,
     )
-}
-
-fn f32_act() -> impl Strategy<Value = (f32, f32)> {
-    prop_oneof![
-        Just(NONE),
-        Just((0.0, f32::INFINITY)),
-        Just((-1.0, 1.0)),
-        Just((0.0, 6.0))
-    ]
 }
 
 fn fc_f32_case() -> impl Strategy<Value = FcF32Case> {
@@ -425,24 +313,15 @@ fn fc_f32_case() -> impl Strategy<Value = FcF32Case> {
 }
 
 fn conv_f32_case() -> impl Strategy<Value = ConvF32Case> {
-    conv_geometry().prop_flat_map(|(xs, ws, ys, win, groups)| {
+    geometry().prop_flat_map(|geometry| {
+        let (xs, ws, ..) = geometry;
         (
             f32s(xs.iter().product()),
             f32s(ws.iter().product()),
             prop_oneof![Just(None), f32s(ws[0]).prop_map(Some)],
             f32_act(),
         )
-            .prop_map(move |(x, w, bias, act)| ConvF32Case {
-                x,
-                xs,
-                w,
-                ws,
-                bias,
-                win,
-                groups,
-                act,
-                ys,
-            })
+            .prop_map(move |(x, w, bias, act)| ConvF32Case::new(geometry, x, w, bias, act))
     })
 }
 
@@ -548,56 +427,24 @@ fn fc_regressions() -> Vec<(&'static str, FcCase)> {
 }
 
 fn conv(xs: [usize; 4], ws: [usize; 4], win: Window, groups: usize, seed: u32) -> ConvCase {
-    let [n, _, h, w] = xs;
     let m = ws[0];
-    let oh = out_len(
-        h,
-        ws[2],
-        win.stride[0] as usize,
-        win.dilation[0] as usize,
-        win.pads[0] as usize,
-        win.pads[2] as usize,
+    ConvCase::new(
+        fixed_geometry(xs, ws, win, groups),
+        (
+            pattern(xs.iter().product(), seed),
+            -7,
+            pattern(ws.iter().product(), seed + 1),
+            Some((0..m).map(|j| (j as i32 - 2) * 500).collect()),
+            per_channel(m, -8),
+            -2,
+            (-128, 127),
+        ),
     )
-    .unwrap();
-    let ow = out_len(
-        w,
-        ws[3],
-        win.stride[1] as usize,
-        win.dilation[1] as usize,
-        win.pads[1] as usize,
-        win.pads[3] as usize,
-    )
-    .unwrap();
-    let ys = [n, m, oh, ow];
-    ConvCase {
-        x: pattern(xs.iter().product(), seed),
-        xs,
-        x_zp: -7,
-        w: pattern(ws.iter().product(), seed + 1),
-        ws,
-        bias: Some((0..m).map(|j| (j as i32 - 2) * 500).collect()),
-        win,
-        groups,
-        rq: per_channel(m, -8),
-        out_zp: -2,
-        act: (-128, 127),
-        ys,
-        y_len: ys.iter().product(),
-    }
-}
-
-fn win(k: [u32; 2], stride: [u32; 2], dilation: [u32; 2], pads: [u32; 4]) -> Window {
-    Window {
-        kernel: k,
-        stride,
-        dilation,
-        pads,
-    }
 }
 
 /// Named convolution cases.
 fn conv_regressions() -> Vec<(&'static str, ConvCase)> {
-    let same3 = win([3, 3], [1, 1], [1, 1], [1, 1, 1, 1]);
+    let same3 = window([3, 3], [1, 1], [1, 1], [1, 1, 1, 1]);
     let mut cases = vec![
         ("same_3x3", conv([1, 4, 9, 13], [5, 4, 3, 3], same3, 1, 1)),
         (
@@ -609,7 +456,7 @@ fn conv_regressions() -> Vec<(&'static str, ConvCase)> {
             conv(
                 [2, 3, 11, 37],
                 [4, 3, 3, 3],
-                win([3, 3], [2, 2], [1, 1], [1, 1, 1, 1]),
+                window([3, 3], [2, 2], [1, 1], [1, 1, 1, 1]),
                 1,
                 3,
             ),
@@ -619,7 +466,7 @@ fn conv_regressions() -> Vec<(&'static str, ConvCase)> {
             conv(
                 [1, 2, 8, 40],
                 [3, 2, 2, 3],
-                win([2, 3], [1, 1], [2, 3], [0, 2, 1, 0]),
+                window([2, 3], [1, 1], [2, 3], [0, 2, 1, 0]),
                 1,
                 4,
             ),
@@ -630,7 +477,7 @@ fn conv_regressions() -> Vec<(&'static str, ConvCase)> {
             conv(
                 [2, 6, 5, 19],
                 [4, 3, 1, 3],
-                win([1, 3], [1, 1], [1, 1], [0, 1, 0, 1]),
+                window([1, 3], [1, 1], [1, 1], [0, 1, 0, 1]),
                 2,
                 6,
             ),
@@ -640,7 +487,7 @@ fn conv_regressions() -> Vec<(&'static str, ConvCase)> {
             conv(
                 [1, 3, 1, 100],
                 [4, 3, 1, 5],
-                win([1, 5], [1, 1], [1, 1], [0, 2, 0, 2]),
+                window([1, 5], [1, 1], [1, 1], [0, 2, 0, 2]),
                 1,
                 7,
             ),
@@ -650,7 +497,7 @@ fn conv_regressions() -> Vec<(&'static str, ConvCase)> {
             conv(
                 [1, 1, 2, 3],
                 [2, 1, 3, 7],
-                win([3, 7], [1, 1], [1, 1], [2, 4, 2, 4]),
+                window([3, 7], [1, 1], [1, 1], [2, 4, 2, 4]),
                 1,
                 8,
             ),
@@ -660,7 +507,7 @@ fn conv_regressions() -> Vec<(&'static str, ConvCase)> {
             conv(
                 [1, 16, 4, 4],
                 [8, 16, 1, 1],
-                win([1, 1], [1, 1], [1, 1], [0; 4]),
+                window([1, 1], [1, 1], [1, 1], [0; 4]),
                 1,
                 9,
             ),
@@ -674,7 +521,7 @@ fn conv_regressions() -> Vec<(&'static str, ConvCase)> {
         conv(
             [1, c, 1, w],
             ws,
-            win([1, k], [1, s], [1, d], [0, p[0], 0, p[1]]),
+            window([1, k], [1, s], [1, d], [0, p[0], 0, p[1]]),
             1,
             seed,
         )
@@ -717,7 +564,7 @@ fn conv_regressions() -> Vec<(&'static str, ConvCase)> {
             conv(
                 [2, 3, 5, 40],
                 [6, 3, 3, 5],
-                win([3, 5], [2, 1], [1, 1], [2, 2, 1, 2]),
+                window([3, 5], [2, 1], [1, 1], [2, 2, 1, 2]),
                 1,
                 31,
             ),
@@ -727,7 +574,7 @@ fn conv_regressions() -> Vec<(&'static str, ConvCase)> {
             conv(
                 [1, 6, 1, 48],
                 [6, 2, 1, 5],
-                win([1, 5], [1, 1], [1, 1], [0, 2, 0, 2]),
+                window([1, 5], [1, 1], [1, 1], [0, 2, 0, 2]),
                 3,
                 32,
             ),
@@ -881,10 +728,12 @@ implementation_tests! {
 /// (NaN and signed zeros included) on random windows, strides, dilations and pads.
 #[test]
 fn max_pool_matches_reference_on_random_cases() {
-    let case = conv_geometry().prop_flat_map(|(xs, _, _, win, _)| {
+    // The convolution's output plane is the pool's: same window, same input plane.
+    let case = geometry().prop_flat_map(|(xs, _, conv_ys, win, _)| {
         let len: usize = xs.iter().product();
+        let ys = [xs[0], xs[1], conv_ys[2], conv_ys[3]];
         (
-            Just((xs, win)),
+            Just((xs, ys, win)),
             i8s_extreme(len),
             proptest::collection::vec(
                 prop_oneof![f32s(1).prop_map(|v| v[0]), Just(f32::NAN), Just(-0.0)],
@@ -892,29 +741,7 @@ fn max_pool_matches_reference_on_random_cases() {
             ),
         )
     });
-    run(256, case, |((xs, win), xi, xf)| {
-        let [n, c, h, w] = xs;
-        let [kh, kw] = [win.kernel[0] as usize, win.kernel[1] as usize];
-        let oh = out_len(
-            h,
-            kh,
-            win.stride[0].max(1) as usize,
-            win.dilation[0] as usize,
-            win.pads[0] as usize,
-            win.pads[2] as usize,
-        );
-        let ow = out_len(
-            w,
-            kw,
-            win.stride[1].max(1) as usize,
-            win.dilation[1] as usize,
-            win.pads[1] as usize,
-            win.pads[3] as usize,
-        );
-        let (Some(oh), Some(ow)) = (oh, ow) else {
-            return Ok(());
-        };
-        let ys = [n, c, oh, ow];
+    run(256, case, |((xs, ys, win), xi, xf)| {
         let len = ys.iter().product();
         let (mut want, mut got) = (vec![SENTINEL_I8; len], vec![SENTINEL_I8; len]);
         ki::max_pool2d(&xi, xs, &win, &mut want, ys);
@@ -923,7 +750,6 @@ fn max_pool_matches_reference_on_random_cases() {
         let (mut want, mut got) = (vec![SENTINEL_F32; len], vec![SENTINEL_F32; len]);
         kf::max_pool2d(&xf, xs, &win, &mut want, ys);
         fast::f32_max_pool2d(&xf, xs, &win, &mut got, ys);
-        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
         prop_assert_eq!(bits(&got), bits(&want), "f32 max pool bits");
         Ok(())
     });
@@ -935,22 +761,22 @@ fn max_pool_named_cases() {
     let cases = [
         (
             [1, 8, 1, 64],
-            win([1, 2], [1, 2], [1, 1], [0; 4]),
+            window([1, 2], [1, 2], [1, 1], [0; 4]),
             [1, 8, 1, 32],
         ),
         (
             [1, 3, 7, 9],
-            win([3, 3], [2, 2], [1, 1], [1, 1, 1, 1]),
+            window([3, 3], [2, 2], [1, 1], [1, 1, 1, 1]),
             [1, 3, 4, 5],
         ),
         (
             [2, 2, 5, 17],
-            win([2, 3], [1, 3], [2, 1], [1, 2, 0, 2]),
+            window([2, 3], [1, 3], [2, 1], [1, 2, 0, 2]),
             [2, 2, 5, 7],
         ),
         (
             [1, 1, 4, 4],
-            win([1, 1], [1, 1], [1, 1], [0; 4]),
+            window([1, 1], [1, 1], [1, 1], [0; 4]),
             [1, 1, 4, 4],
         ),
     ];
@@ -972,7 +798,7 @@ fn max_pool_named_cases() {
     fast::int8_max_pool2d(
         &[1, 2, 3, 4],
         [1, 1, 1, 4],
-        &win([1, 1], [1, 1], [1, 1], [0; 4]),
+        &window([1, 1], [1, 1], [1, 1], [0; 4]),
         &mut y,
         [1, 1, 1, 4],
     );
@@ -980,7 +806,7 @@ fn max_pool_named_cases() {
     ki::max_pool2d(
         &[1, 2, 3, 4],
         [1, 1, 1, 4],
-        &win([1, 1], [1, 1], [1, 1], [0; 4]),
+        &window([1, 1], [1, 1], [1, 1], [0; 4]),
         &mut want,
         [1, 1, 1, 4],
     );
