@@ -2,14 +2,12 @@
 
 use crate::classic;
 use crate::error::{Error, Result};
-use crate::format::types::{
-    Activation, DType, Location, Op, OpDef, TensorDef, MAX_OP_INPUTS, MAX_RANK,
-};
+use crate::format::types::{Activation, DType, Op, TensorDef, TensorRef, MAX_OP_INPUTS, MAX_RANK};
 use crate::format::ALIGN;
 #[cfg(feature = "ops-shape")]
 use crate::kernels::generic as kg;
 use crate::kernels::{extra as kx, f32 as kf, fast, int8 as ki};
-use crate::model::{elements, per_tensor, Model};
+use crate::model::Model;
 use crate::validate::i32_table;
 use heapless::Vec as HVec;
 
@@ -64,20 +62,15 @@ impl<'m, 'a> Session<'m, 'a> {
         self.model
     }
 
-    fn io_tensor(&self, outputs: bool, i: usize) -> Result<TensorDef<'a>> {
-        if outputs {
-            self.model.output(i)
-        } else {
-            self.model.input(i)
-        }
+    fn io_tensor(&self, outputs: bool, i: usize) -> Result<TensorRef> {
+        self.model.io_ref(outputs, i)
     }
 
-    fn arena_range(t: &TensorDef<'_>) -> core::ops::Range<usize> {
-        match t.location {
-            Location::Arena { offset, .. } => {
-                offset as usize..offset as usize + t.byte_len().unwrap_or(0)
-            }
-            Location::Weights { .. } => 0..0,
+    fn arena_range(t: &TensorRef) -> core::ops::Range<usize> {
+        if t.weights {
+            0..0
+        } else {
+            t.offset as usize..(t.offset as usize).wrapping_add(t.byte_len())
         }
     }
 
@@ -98,7 +91,7 @@ impl<'m, 'a> Session<'m, 'a> {
     /// Writes f32 values into input `i`, quantizing them when the input is int8/uint8.
     pub fn set_input_f32(&mut self, i: usize, values: &[f32]) -> Result<()> {
         let t = self.io_tensor(false, i)?;
-        let n = elements(&t.shape);
+        let n = t.elements;
         if values.len() != n {
             return Err(Error::WrongLength {
                 expected: n,
@@ -106,7 +99,7 @@ impl<'m, 'a> Session<'m, 'a> {
             });
         }
         let dst = &mut self.arena[Self::arena_range(&t)];
-        match (t.dtype, per_tensor(&t)) {
+        match (t.dtype, t.per_tensor()) {
             (DType::F32, _) => cast_mut::<f32>(dst)?.copy_from_slice(values),
             (DType::I8, Some((s, z))) => kf::quantize_i8(values, s, z, cast_mut(dst)?),
             (DType::U8, Some((s, z))) => kf::quantize_u8(values, s, z, dst),
@@ -124,7 +117,7 @@ impl<'m, 'a> Session<'m, 'a> {
     /// Output `i` as f32, dequantized when it is int8/uint8.
     pub fn output_f32(&self, i: usize, out: &mut [f32]) -> Result<()> {
         let t = self.io_tensor(true, i)?;
-        let n = elements(&t.shape);
+        let n = t.elements;
         if out.len() != n {
             return Err(Error::WrongLength {
                 expected: n,
@@ -132,7 +125,7 @@ impl<'m, 'a> Session<'m, 'a> {
             });
         }
         let src = &self.arena[Self::arena_range(&t)];
-        match (t.dtype, per_tensor(&t)) {
+        match (t.dtype, t.per_tensor()) {
             (DType::F32, _) => out.copy_from_slice(cast::<f32>(src)?),
             (DType::I8, Some((s, z))) => kf::dequantize_i8(cast(src)?, s, z, out),
             (DType::U8, Some((s, z))) => kf::dequantize_u8(src, s, z, out),
@@ -219,7 +212,7 @@ impl<'m, 'a> Session<'m, 'a> {
         if let Some(i) = row.iter().position(|v| !v.is_finite()) {
             return Err(Error::InvalidInput { feature: i as u32 });
         }
-        let n = elements(&t.shape);
+        let n = t.elements;
         if row.len() != n {
             return Err(Error::WrongLength {
                 expected: n,
@@ -227,7 +220,7 @@ impl<'m, 'a> Session<'m, 'a> {
             });
         }
         let dst = &mut graph[Self::arena_range(&t)];
-        match (t.dtype, per_tensor(&t)) {
+        match (t.dtype, t.per_tensor()) {
             (DType::F32, _) => cast_mut::<f32>(dst)?.copy_from_slice(row),
             (DType::I8, Some((s, z))) => kf::quantize_i8(row, s, z, cast_mut(dst)?),
             (DType::U8, Some((s, z))) => kf::quantize_u8(row, s, z, dst),
@@ -239,8 +232,7 @@ impl<'m, 'a> Session<'m, 'a> {
     /// Runs every op in order.
     pub fn run(&mut self) -> Result<()> {
         for s in 0..self.model.ops.len() {
-            let def = self.model.ops.get(s)?;
-            self.step(s, &def)?;
+            self.step(s)?;
         }
         Ok(())
     }
@@ -253,11 +245,10 @@ impl<'m, 'a> Session<'m, 'a> {
         mut observe: impl FnMut(u32, &TensorDef<'a>, &[u8]),
     ) -> Result<()> {
         for s in 0..self.model.ops.len() {
-            let def = self.model.ops.get(s)?;
-            self.step(s, &def)?;
-            let o = *def.outputs.first().ok_or(Error::BadOp { op: s })?;
+            let o = self.step(s)?;
             let out = self.model.tensors.get(o)?;
-            observe(s, &out, &self.arena[Self::arena_range(&out)]);
+            let r = self.model.tensor_ref(o).ok_or(Error::BadOp { op: s })?;
+            observe(s, &out, &self.arena[Self::arena_range(&r)]);
         }
         Ok(())
     }
@@ -277,45 +268,60 @@ impl<'m, 'a> Session<'m, 'a> {
         Ok(())
     }
 
-    fn step(&mut self, s: u32, def: &OpDef) -> Result<()> {
+    /// Runs op `s` and returns its output tensor's index.
+    ///
+    /// The op and its operands are read with the trusted decoders (`OpRef`, `TensorRef`):
+    /// `Model::load` checked every record, so only the fields the kernels need are read.
+    fn step(&mut self, s: u32) -> Result<u32> {
         let m = self.model;
         let internal = Error::BadOp { op: s };
-        let mut ts: HVec<TensorDef<'a>, MAX_OP_INPUTS> = HVec::new();
-        for &i in def.inputs.iter() {
-            ts.push(m.tensors.get(i)?).map_err(|_| internal)?;
+        let def = m.op_ref(s).ok_or(internal)?;
+        let inputs = def.inputs();
+        // Decodes input `k` in place (see `Model::read_tensor`).
+        macro_rules! operand {
+            ($k:expr) => {{
+                let mut t = TensorRef::EMPTY;
+                let i = *inputs.get($k).ok_or(internal)?;
+                m.read_tensor(i, &mut t).ok_or(internal)?;
+                t
+            }};
         }
-        let out = m.tensors.get(*def.outputs.first().ok_or(internal)?)?;
+        let mut out = TensorRef::EMPTY;
+        m.read_tensor(def.output, &mut out).ok_or(internal)?;
         let orange = Self::arena_range(&out);
-        let (lo, rest) = self.arena.split_at_mut(orange.start);
-        let (y, hi) = rest.split_at_mut(orange.len());
+        let (lo, rest) = self
+            .arena
+            .split_at_mut_checked(orange.start)
+            .ok_or(internal)?;
+        let (y, hi) = rest.split_at_mut_checked(orange.len()).ok_or(internal)?;
         let (lo, hi) = (&*lo, &*hi);
         let hi_base = orange.end;
-        let bytes = |t: &TensorDef<'_>| -> Result<&[u8]> {
-            match t.location {
-                Location::Weights { .. } => m.constant_bytes(t).ok_or(internal),
-                Location::Arena { offset, .. } => {
-                    let (o, n) = (offset as usize, t.byte_len().unwrap_or(0));
-                    if o + n <= lo.len() {
-                        Ok(&lo[o..o + n])
-                    } else {
-                        hi.get(o - hi_base..o - hi_base + n).ok_or(internal)
-                    }
-                }
-            }
+        let weights = m.weights;
+        let bytes = |t: &TensorRef| -> Result<&[u8]> {
+            let (o, n) = (t.offset as usize, t.byte_len());
+            let (src, o) = if t.weights {
+                (weights, o)
+            } else if o.wrapping_add(n) <= lo.len() {
+                (lo, o)
+            } else {
+                (hi, o.wrapping_sub(hi_base))
+            };
+            src.get(o..o.wrapping_add(n)).ok_or(internal)
         };
-        let x = &ts[0];
+        let x = &operand!(0);
         let xb = bytes(x)?;
-        let (xs, xr) = dims(&x.shape);
-        let (ys, yr) = dims(&out.shape);
+        let (xs, xr) = x.udims();
+        let (ys, yr) = out.udims();
         match &def.op {
             Op::FullyConnected { act, q } => {
-                let w = &ts[1];
-                let (n, k) = (w.shape[0] as usize, w.shape[1] as usize);
-                let batch = elements(&x.shape) / k.max(1);
+                let w = &operand!(1);
+                let (n, k) = (w.dims[0] as usize, w.dims[1] as usize);
+                let batch = x.elements / k.max(1);
                 let wb = bytes(w)?;
-                let bb = match ts.get(2) {
-                    Some(b) => Some(bytes(b)?),
-                    None => None,
+                let bb = if inputs.len() > 2 {
+                    Some(bytes(&operand!(2))?)
+                } else {
+                    None
                 };
                 match q {
                     None => fast::f32_fully_connected(
@@ -329,8 +335,8 @@ impl<'m, 'a> Session<'m, 'a> {
                         cast_mut(y)?,
                     ),
                     Some(q) => {
-                        let (_, xz) = per_tensor(x).ok_or(internal)?;
-                        let (_, oz) = per_tensor(&out).ok_or(internal)?;
+                        let (_, xz) = x.per_tensor().ok_or(internal)?;
+                        let (_, oz) = out.per_tensor().ok_or(internal)?;
                         let rq = i32_table(m.weights, q.requant, 2 * q.channels as usize)
                             .ok_or(internal)?;
                         fast::int8_fully_connected(
@@ -351,8 +357,8 @@ impl<'m, 'a> Session<'m, 'a> {
                 }
             }
             Op::MatMul => {
-                let b = &ts[1];
-                let (bs, br) = dims(&b.shape);
+                let b = &operand!(1);
+                let (bs, br) = b.udims();
                 kf::matmul(
                     cast(xb)?,
                     &xs[..xr],
@@ -369,8 +375,8 @@ impl<'m, 'a> Session<'m, 'a> {
                 act,
                 q,
             } => {
-                let w = &ts[1];
-                let (ws, _) = dims(&w.shape);
+                let w = &operand!(1);
+                let (ws, _) = w.udims();
                 let x4 = nchw(&xs, xr);
                 let y4 = nchw(&ys, yr);
                 let w4 = if xr == 3 {
@@ -379,9 +385,10 @@ impl<'m, 'a> Session<'m, 'a> {
                     [ws[0], ws[1], ws[2], ws[3]]
                 };
                 let wb = bytes(w)?;
-                let bb = match ts.get(2) {
-                    Some(b) => Some(bytes(b)?),
-                    None => None,
+                let bb = if inputs.len() > 2 {
+                    Some(bytes(&operand!(2))?)
+                } else {
+                    None
                 };
                 let g = *groups as usize;
                 match q {
@@ -398,8 +405,8 @@ impl<'m, 'a> Session<'m, 'a> {
                         y4,
                     ),
                     Some(q) => {
-                        let (_, xz) = per_tensor(x).ok_or(internal)?;
-                        let (_, oz) = per_tensor(&out).ok_or(internal)?;
+                        let (_, xz) = x.per_tensor().ok_or(internal)?;
+                        let (_, oz) = out.per_tensor().ok_or(internal)?;
                         let rq = i32_table(m.weights, q.requant, 2 * q.channels as usize)
                             .ok_or(internal)?;
                         fast::int8_conv2d(
@@ -438,7 +445,7 @@ impl<'m, 'a> Session<'m, 'a> {
                 let c = *count_include_pad;
                 match x.dtype {
                     DType::I8 => {
-                        let (_, xz) = per_tensor(x).ok_or(internal)?;
+                        let (_, xz) = x.per_tensor().ok_or(internal)?;
                         ki::avg_pool2d_zp(cast(xb)?, x4, xz, window, c, cast_mut(y)?, y4)
                     }
                     _ => kf::avg_pool2d(cast(xb)?, x4, window, c, cast_mut(y)?, y4),
@@ -447,7 +454,7 @@ impl<'m, 'a> Session<'m, 'a> {
             #[cfg(feature = "ops-pool")]
             Op::GlobalAvgPool | Op::GlobalMaxPool => {
                 let ch = xs[0] * xs[1];
-                let sp = elements(&x.shape) / ch.max(1);
+                let sp = x.elements / ch.max(1);
                 let avg = matches!(def.op, Op::GlobalAvgPool);
                 match (x.dtype, avg) {
                     (DType::I8, true) => ki::global_avg_pool(cast(xb)?, ch, sp, cast_mut(y)?),
@@ -457,8 +464,8 @@ impl<'m, 'a> Session<'m, 'a> {
                 }
             }
             Op::Binary { op, act, q } => {
-                let b = &ts[1];
-                let (bs, br) = dims(&b.shape);
+                let b = &operand!(1);
+                let (bs, br) = b.udims();
                 let bb = bytes(b)?;
                 match q {
                     None => kf::binary(
@@ -484,14 +491,14 @@ impl<'m, 'a> Session<'m, 'a> {
                 }
             }
             Op::Unary { op } => kf::unary(*op, cast(xb)?, cast_mut(y)?),
-            Op::Lut => ki::lut(cast(xb)?, bytes(&ts[1])?, cast_mut(y)?),
+            Op::Lut => ki::lut(cast(xb)?, bytes(&operand!(1))?, cast_mut(y)?),
             Op::Softmax { axis, log } => {
                 let a = *axis as usize;
                 let outer = xs[..a].iter().product();
                 let inner = xs[a + 1..xr].iter().product();
                 match x.dtype {
                     DType::I8 => {
-                        let table: &[u32] = cast(bytes(&ts[1])?)?;
+                        let table: &[u32] = cast(bytes(&operand!(1))?)?;
                         ki::softmax(cast(xb)?, outer, xs[a], inner, table, cast_mut(y)?)
                     }
                     _ => kf::softmax(cast(xb)?, outer, xs[a], inner, *log, cast_mut(y)?),
@@ -511,9 +518,12 @@ impl<'m, 'a> Session<'m, 'a> {
                 let a = *axis as usize;
                 let mut parts: HVec<&[u8], MAX_OP_INPUTS> = HVec::new();
                 let mut adims: HVec<usize, MAX_OP_INPUTS> = HVec::new();
-                for t in ts.iter() {
-                    parts.push(bytes(t)?).map_err(|_| internal)?;
-                    adims.push(t.shape[a] as usize).map_err(|_| internal)?;
+                for k in 0..inputs.len() {
+                    let t = operand!(k);
+                    parts.push(bytes(&t)?).map_err(|_| internal)?;
+                    adims
+                        .push(*t.dims.get(a).ok_or(internal)? as usize)
+                        .map_err(|_| internal)?;
                 }
                 let outer = xs[..a].iter().product();
                 let inner: usize = xs[a + 1..xr].iter().product();
@@ -548,33 +558,33 @@ impl<'m, 'a> Session<'m, 'a> {
                 }
             }
             Op::Quantize => {
-                let (s, z) = per_tensor(&out).ok_or(internal)?;
+                let (s, z) = out.per_tensor().ok_or(internal)?;
                 match out.dtype {
                     DType::I8 => kf::quantize_i8(cast(xb)?, s, z, cast_mut(y)?),
                     _ => kf::quantize_u8(cast(xb)?, s, z, y),
                 }
             }
             Op::Dequantize => {
-                let (s, z) = per_tensor(x).ok_or(internal)?;
+                let (s, z) = x.per_tensor().ok_or(internal)?;
                 match x.dtype {
                     DType::I8 => kf::dequantize_i8(cast(xb)?, s, z, cast_mut(y)?),
                     _ => kf::dequantize_u8(xb, s, z, cast_mut(y)?),
                 }
             }
             Op::Requantize { rq } => {
-                let (_, xz) = per_tensor(x).ok_or(internal)?;
-                let (_, oz) = per_tensor(&out).ok_or(internal)?;
+                let (_, xz) = x.per_tensor().ok_or(internal)?;
+                let (_, oz) = out.per_tensor().ok_or(internal)?;
                 ki::requantize(cast(xb)?, xz, *rq, oz, cast_mut(y)?)
             }
             Op::Cast => cast_op(x.dtype, out.dtype, xb, y).ok_or(internal)?,
             Op::Linear { post } => {
-                let w = &ts[1];
-                let (n, k) = (w.shape[0] as usize, w.shape[1] as usize);
-                let batch = elements(&x.shape) / k.max(1);
+                let w = &operand!(1);
+                let (n, k) = (w.dims[0] as usize, w.dims[1] as usize);
+                let batch = x.elements / k.max(1);
                 classic::linear(
                     cast(xb)?,
                     cast(bytes(w)?)?,
-                    cast(bytes(&ts[2])?)?,
+                    cast(bytes(&operand!(2))?)?,
                     batch,
                     k,
                     n,
@@ -583,19 +593,19 @@ impl<'m, 'a> Session<'m, 'a> {
                 )
             }
             Op::TreeEnsemble { aggregate, post } => {
-                let f = *x.shape.last().ok_or(internal)? as usize;
-                let batch = elements(&x.shape) / f.max(1);
+                let f = *x.shape().last().ok_or(internal)? as usize;
+                let batch = x.elements / f.max(1);
                 let trees = classic::Trees {
-                    nodes: cast(bytes(&ts[1])?)?,
-                    roots: cast(bytes(&ts[2])?)?,
-                    leaf_targets: cast(bytes(&ts[3])?)?,
-                    leaf_weights: cast(bytes(&ts[4])?)?,
-                    base: cast(bytes(&ts[5])?)?,
+                    nodes: cast(bytes(&operand!(1))?)?,
+                    roots: cast(bytes(&operand!(2))?)?,
+                    leaf_targets: cast(bytes(&operand!(3))?)?,
+                    leaf_weights: cast(bytes(&operand!(4))?)?,
+                    base: cast(bytes(&operand!(5))?)?,
                 };
                 classic::tree_ensemble(&trees, cast(xb)?, batch, f, *aggregate, *post, cast_mut(y)?)
             }
             Op::Normalize { norm } => {
-                let c = *x.shape.last().ok_or(internal)? as usize;
+                let c = *x.shape().last().ok_or(internal)? as usize;
                 classic::normalize(*norm, cast(xb)?, c, cast_mut(y)?)
             }
             Op::Slice { starts, steps } => {
@@ -636,7 +646,7 @@ impl<'m, 'a> Session<'m, 'a> {
             #[allow(unreachable_patterns)]
             _ => return Err(Error::UnsupportedOp { op: s }),
         }
-        Ok(())
+        Ok(def.output)
     }
 }
 
@@ -690,14 +700,6 @@ fn act_range(a: &Activation) -> (f32, f32) {
         Activation::Relu => (0.0, f32::INFINITY),
         Activation::Clip { min, max } => (min, max),
     }
-}
-
-fn dims(shape: &[u32]) -> ([usize; MAX_RANK], usize) {
-    let mut d = [1usize; MAX_RANK];
-    for (o, &v) in d.iter_mut().zip(shape) {
-        *o = v as usize;
-    }
-    (d, shape.len())
 }
 
 #[cfg(any(feature = "ops-conv", feature = "ops-pool"))]

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result, Section};
 use crate::format::types::{
-    shape_elements, DType, Golden, GraphIo, Location, Metadata, OpDef, Quant, TensorDef,
+    DType, Golden, GraphIo, Location, Metadata, OpDef, OpRef, Quant, TensorDef, TensorRef,
 };
 use crate::format::{kind, rd_u32, Container, RecordTable, ALIGN};
 use crate::preprocess::Preprocess;
@@ -276,6 +276,53 @@ impl<'a> Model<'a> {
         self.ops.get(i)
     }
 
+    /// Tensor `i` for the executor (trusted decode of a validated record; see
+    /// [`TensorRef`]). In debug builds it is checked against the full decode.
+    #[inline]
+    pub(crate) fn tensor_ref(&self, i: u32) -> Option<TensorRef> {
+        let mut t = TensorRef::EMPTY;
+        self.read_tensor(i, &mut t)?;
+        Some(t)
+    }
+
+    /// [`tensor_ref`](Self::tensor_ref) into `t` (the executor's hot path: writing in
+    /// place rather than returning the record keeps it in registers and aligned slots).
+    #[inline(never)]
+    pub(crate) fn read_tensor(&self, i: u32, t: &mut TensorRef) -> Option<()> {
+        *t = TensorRef::decode(self.tensors.record(i)?)?;
+        #[cfg(debug_assertions)]
+        if let Ok(d) = self.tensors.get(i) {
+            debug_assert_eq!(*t, TensorRef::of(&d), "tensor {i}");
+        }
+        Some(())
+    }
+
+    /// Op `i` for the executor (trusted decode; see [`OpRef`]).
+    #[inline]
+    pub(crate) fn op_ref(&self, i: u32) -> Option<OpRef> {
+        let o = OpRef::decode(self.ops.record(i)?);
+        #[cfg(debug_assertions)]
+        if let (Ok(d), Some(o)) = (self.ops.get(i), &o) {
+            debug_assert!(
+                d.op == o.op && d.inputs[..] == *o.inputs() && d.outputs.first() == Some(&o.output),
+                "op {i}"
+            );
+        }
+        o
+    }
+
+    /// Graph input (`outputs` false) or output `i` for the executor.
+    #[inline]
+    pub(crate) fn io_ref(&self, outputs: bool, i: usize) -> Result<TensorRef> {
+        let list = if outputs {
+            &self.io.outputs
+        } else {
+            &self.io.inputs
+        };
+        let t = *list.get(i).ok_or(Error::NoSuchIndex { index: i as u32 })?;
+        self.tensor_ref(t).ok_or(Error::BadTensor { tensor: t })
+    }
+
     /// Bytes of constant `t` in the weights section (`None` for arena tensors).
     pub fn constant_bytes(&self, t: &TensorDef<'_>) -> Option<&'a [u8]> {
         match t.location {
@@ -357,8 +404,4 @@ pub(crate) fn per_tensor(t: &TensorDef<'_>) -> Option<(f32, i32)> {
         Quant::PerTensor { scale, zero_point } => Some((scale, zero_point)),
         _ => None,
     }
-}
-
-pub(crate) fn elements(shape: &[u32]) -> usize {
-    shape_elements(shape).unwrap_or(0)
 }

@@ -13,6 +13,7 @@
 //! `docs/format.md` is the normative description.
 
 pub mod types;
+mod wire;
 #[cfg(feature = "write")]
 pub mod write;
 
@@ -334,6 +335,17 @@ impl<'a, T: Deserialize<'a>> RecordTable<'a, T> {
         self.count == 0
     }
 
+    /// The raw bytes of record `i`, for the trusted decoders of the executor
+    /// ([`Wire`]); `None` when out of range.
+    #[inline]
+    pub(crate) fn record(&self, i: u32) -> Option<&'a [u8]> {
+        if i >= self.count {
+            return None;
+        }
+        let (start, end) = self.span(i)?;
+        self.bytes.get(start..end)
+    }
+
     /// Decodes record `i`; the record must use exactly its span.
     pub fn get(&self, i: u32) -> Result<T> {
         let err = Error::Decode {
@@ -356,3 +368,5 @@ impl<'a, T: Deserialize<'a>> RecordTable<'a, T> {
         (0..self.count).map(move |i| self.get(i))
     }
 }
+
+pub(crate) use wire::Wire;

@@ -111,6 +111,158 @@ impl TensorDef<'_> {
     }
 }
 
+/// What the executor reads of a [`TensorDef`], decoded straight from a record that
+/// `Model::load` validated (see [`TensorRef::decode`]): no name, no lifetime, the shape
+/// as a fixed array padded with 1s and the byte length computed once. Small and `Copy`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C)] // no padding (the byte-sized fields last): it is copied as whole words
+pub(crate) struct TensorRef {
+    /// `shape` in its first `rank` entries, 1 after them.
+    pub dims: [u32; MAX_RANK],
+    /// Number of elements (validated: the byte size fits in a `u32`).
+    pub elements: usize,
+    /// Offset in the arena, or in the weights section when `weights`.
+    pub offset: u32,
+    /// `Quant::PerTensor` parameters when `per_tensor` (plain fields rather than a
+    /// `Quant`, so the record copies as aligned words).
+    pub scale: f32,
+    pub zero_point: i32,
+    pub dtype: DType,
+    /// Rank, at most [`MAX_RANK`].
+    pub rank: u8,
+    pub weights: bool,
+    pub per_tensor: bool,
+}
+
+impl TensorRef {
+    /// A placeholder to decode into.
+    pub(crate) const EMPTY: TensorRef = TensorRef {
+        dims: [1; MAX_RANK],
+        elements: 0,
+        offset: 0,
+        scale: 0.0,
+        zero_point: 0,
+        dtype: DType::F32,
+        rank: 0,
+        weights: false,
+        per_tensor: false,
+    };
+
+    /// Decodes the fields of a `TensorDef` record the executor needs, in wire order
+    /// (`name, dtype, shape, location, quant`), skipping the name. On a record that
+    /// decoded as a `TensorDef` in `Model::load` this equals that decoding; otherwise it
+    /// may return `None`.
+    #[inline(always)]
+    pub(crate) fn decode(rec: &[u8]) -> Option<TensorRef> {
+        let mut w = super::Wire(rec);
+        let name = w.usize()?;
+        w.take(name)?;
+        let dtype = match w.u32()? {
+            0 => DType::F32,
+            1 => DType::F16,
+            2 => DType::I8,
+            3 => DType::U8,
+            4 => DType::I32,
+            5 => DType::I64,
+            _ => return None,
+        };
+        let rank = w.usize()?;
+        let mut dims = [1u32; MAX_RANK];
+        let mut elements = 1usize;
+        for d in dims.get_mut(..rank)? {
+            *d = w.u32()?;
+            elements = elements.wrapping_mul(*d as usize);
+        }
+        let (weights, offset) = match w.u32()? {
+            0 => {
+                let offset = w.u32()?;
+                w.u32()?;
+                w.u32()?;
+                (false, offset)
+            }
+            1 => (true, w.u32()?),
+            _ => return None,
+        };
+        let (per_tensor, scale, zero_point) = match w.u32()? {
+            0 => (false, 0.0, 0),
+            1 => (true, w.f32()?, w.i32()?),
+            2 => {
+                w.byte()?;
+                w.u32()?;
+                (false, 0.0, 0)
+            }
+            _ => return None,
+        };
+        Some(TensorRef {
+            dims,
+            elements,
+            offset,
+            scale,
+            zero_point,
+            dtype,
+            rank: rank as u8,
+            weights,
+            per_tensor,
+        })
+    }
+
+    /// The same fields taken from a fully decoded `TensorDef` (to check [`decode`](Self::decode)).
+    #[cfg(any(test, debug_assertions))]
+    pub(crate) fn of(t: &TensorDef<'_>) -> TensorRef {
+        let mut dims = [1u32; MAX_RANK];
+        for (d, &v) in dims.iter_mut().zip(t.shape.iter()) {
+            *d = v;
+        }
+        let (weights, offset) = match t.location {
+            Location::Arena { offset, .. } => (false, offset),
+            Location::Weights { offset } => (true, offset),
+        };
+        let (per_tensor, scale, zero_point) = match t.quant {
+            Quant::PerTensor { scale, zero_point } => (true, scale, zero_point),
+            _ => (false, 0.0, 0),
+        };
+        TensorRef {
+            dims,
+            elements: t.elements().unwrap_or(0),
+            offset,
+            scale,
+            zero_point,
+            dtype: t.dtype,
+            rank: t.shape.len() as u8,
+            weights,
+            per_tensor,
+        }
+    }
+
+    /// The dimensions as `usize` (padded with 1s) and the rank.
+    #[inline]
+    pub(crate) fn udims(&self) -> ([usize; MAX_RANK], usize) {
+        let mut d = [1usize; MAX_RANK];
+        for (o, &v) in d.iter_mut().zip(self.dims.iter()) {
+            *o = v as usize;
+        }
+        (d, self.rank as usize)
+    }
+
+    /// The shape.
+    #[inline]
+    pub(crate) fn shape(&self) -> &[u32] {
+        self.dims.get(..self.rank as usize).unwrap_or(&[])
+    }
+
+    /// Size in bytes.
+    #[inline]
+    pub(crate) fn byte_len(&self) -> usize {
+        self.elements.wrapping_mul(self.dtype.size())
+    }
+
+    /// The per-tensor quantization as `(scale, zero_point)`.
+    #[inline]
+    pub(crate) fn per_tensor(&self) -> Option<(f32, i32)> {
+        self.per_tensor.then_some((self.scale, self.zero_point))
+    }
+}
+
 /// Product of the dimensions, `None` on overflow.
 pub fn shape_elements(shape: &[u32]) -> Option<usize> {
     shape
@@ -414,6 +566,50 @@ pub struct OpDef {
     pub op: Op,
     pub inputs: HVec<u32, MAX_OP_INPUTS>,
     pub outputs: HVec<u32, MAX_OP_OUTPUTS>,
+}
+
+/// What the executor reads of an [`OpDef`] record that `Model::load` validated: the
+/// op (decoded by postcard), its inputs and its first output, without building the
+/// `OpDef` (see [`TensorRef`]).
+#[derive(Clone, Debug)]
+pub(crate) struct OpRef {
+    pub op: Op,
+    inputs: [u32; MAX_OP_INPUTS],
+    n_inputs: usize,
+    pub output: u32,
+}
+
+impl OpRef {
+    /// Decodes `op, inputs, outputs` (wire order); `None` where `OpDef` would not decode
+    /// or has no output.
+    #[inline]
+    pub(crate) fn decode(rec: &[u8]) -> Option<OpRef> {
+        // The op itself through postcard: its decoder is in the binary anyway (load
+        // uses it), and a second one for every variant would cost kilobytes of flash.
+        let (op, rest) = postcard::take_from_bytes::<Op>(rec).ok()?;
+        let mut w = super::Wire(rest);
+        let n_inputs = w.usize()?;
+        let mut inputs = [0u32; MAX_OP_INPUTS];
+        for i in inputs.get_mut(..n_inputs)? {
+            *i = w.u32()?;
+        }
+        if w.usize()? == 0 {
+            return None;
+        }
+        let output = w.u32()?;
+        Some(OpRef {
+            op,
+            inputs,
+            n_inputs,
+            output,
+        })
+    }
+
+    /// The input tensor indices.
+    #[inline]
+    pub(crate) fn inputs(&self) -> &[u32] {
+        self.inputs.get(..self.n_inputs).unwrap_or(&[])
+    }
 }
 
 /// Graph-level record: which tensors are the model's inputs and outputs, and the arena.
