@@ -842,23 +842,36 @@ fn block_i8<const R: usize>(
     for ci in 0..cv.cg {
         for ky in ky0..ky1 {
             let (xo, wo) = cv.row(b, oc, oy, ci, ky);
-            let xo = xo + base;
-            for kx in 0..cv.kw {
-                let xs = &x[xo + kx * d..xo + kx * d + BLOCK];
-                let mut xv = [0i32; BLOCK];
-                for j in 0..BLOCK {
-                    xv[j] = i32::from(xs[j]) - x_zp;
-                }
-                for (r, acc) in acc.iter_mut().enumerate() {
-                    let wv = i32::from(w[(oc + r) * kvol + wo + kx]);
-                    for j in 0..BLOCK {
-                        acc[j] = acc[j].wrapping_add(xv[j] * wv);
-                    }
-                }
-            }
+            taps_i8(&mut acc, &x[xo + base..], x_zp, w, (oc, kvol, wo, cv.kw, d));
         }
     }
     acc
+}
+
+/// Adds one input row's taps to a block's accumulators: for every `kx`, the `BLOCK`
+/// inputs `row[kx * d..]` (minus `x_zp`) times the weight of tap `wo + kx` of each of
+/// the `R` output channels from `oc`.
+#[inline(always)]
+fn taps_i8<const R: usize>(
+    acc: &mut [[i32; BLOCK]; R],
+    row: &[i8],
+    x_zp: i32,
+    w: &[i8],
+    (oc, kvol, wo, kw, d): (usize, usize, usize, usize, usize),
+) {
+    for kx in 0..kw {
+        let xs = &row[kx * d..kx * d + BLOCK];
+        let mut xv = [0i32; BLOCK];
+        for j in 0..BLOCK {
+            xv[j] = i32::from(xs[j]) - x_zp;
+        }
+        for (r, acc) in acc.iter_mut().enumerate() {
+            let wv = i32::from(w[(oc + r) * kvol + wo + kx]);
+            for j in 0..BLOCK {
+                acc[j] = acc[j].wrapping_add(xv[j] * wv);
+            }
+        }
+    }
 }
 
 /// [`block_i8`] for a pass that reads the padding: padded cells hold `x_zp`, so
@@ -880,19 +893,7 @@ fn edge_block_i8<const R: usize>(
             let (xo, wo) = cv.row(b, oc, oy, ci, ky);
             // x_zp is in -128..=127 (checked by the caller).
             let buf = padded_row(cv, x, xo, s, x_zp as i8);
-            for kx in 0..cv.kw {
-                let xs = &buf[kx * d..kx * d + BLOCK];
-                let mut xv = [0i32; BLOCK];
-                for j in 0..BLOCK {
-                    xv[j] = i32::from(xs[j]) - x_zp;
-                }
-                for (r, acc) in acc.iter_mut().enumerate() {
-                    let wv = i32::from(w[(oc + r) * kvol + wo + kx]);
-                    for j in 0..BLOCK {
-                        acc[j] = acc[j].wrapping_add(xv[j] * wv);
-                    }
-                }
-            }
+            taps_i8(&mut acc, &buf, x_zp, w, (oc, kvol, wo, cv.kw, d));
         }
     }
     acc
