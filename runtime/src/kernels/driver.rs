@@ -22,15 +22,12 @@ use crate::format::types::Window;
 /// Accumulator tile length (output columns per pass) of the convolutions.
 const TILE: usize = 64;
 
-/// Whether the blocked convolution kernels are compiled in: on targets with vector
+/// Whether the blocked convolution kernels are compiled in: on 64-bit CPUs with vector
 /// units, where the compiler keeps their accumulators in SIMD registers. On
-/// microcontrollers they would spill and cost ~8 KiB of flash, so the tiled path
-/// serves every convolution there (same bytes either way).
-const BLOCKED: bool = cfg!(any(
-    target_arch = "x86_64",
-    target_arch = "aarch64",
-    target_arch = "wasm32"
-));
+/// microcontrollers they would spill and cost ~8 KiB of flash, and in the browser they
+/// would push the .wasm past its size budget, so the tiled path (simd128 there) serves
+/// every convolution on those targets (same bytes either way).
+const BLOCKED: bool = cfg!(any(target_arch = "x86_64", target_arch = "aarch64"));
 
 /// Output columns per pass of the blocked convolution kernels (accumulators held in
 /// registers: four output channels of 16 columns).
