@@ -823,7 +823,9 @@ fn finish_f32(a: f32, bias: Option<&[f32]>, oc: usize, act: (f32, f32)) -> f32 {
     rf::clamp(a, act)
 }
 
-/// [`block_f32`] for int8: wrapping i32 sums of `(x - x_zp) * w`.
+/// [`block_f32`] for int8: wrapping i32 sums of `(x - x_zp) * w`. A pass that reads
+/// the padding (`inside` false) reads each input row from a copy padded with `x_zp`,
+/// whose cells add exactly 0.
 #[inline(always)]
 fn block_i8<const R: usize>(
     cv: &Conv,
@@ -831,15 +833,22 @@ fn block_i8<const R: usize>(
     x_zp: i32,
     w: &[i8],
     (b, oc, oy, s): (usize, usize, usize, usize),
+    inside: bool,
 ) -> [[i32; BLOCK]; R] {
     let kvol = cv.cg * cv.kh * cv.kw;
-    let (d, base) = (cv.aw.dilation, s - cv.aw.pad);
     let (ky0, ky1) = cv.ah.valid(oy, cv.kh);
     let mut acc = [[0i32; BLOCK]; R];
     for ci in 0..cv.cg {
         for ky in ky0..ky1 {
             let (xo, wo) = cv.row(b, oc, oy, ci, ky);
-            taps_i8(&mut acc, &x[xo + base..], x_zp, w, (oc, kvol, wo, cv.kw, d));
+            let taps = (oc, kvol, wo, cv.kw, cv.aw.dilation);
+            if inside {
+                taps_i8(&mut acc, &x[xo + s - cv.aw.pad..], x_zp, w, taps);
+            } else {
+                // x_zp is in -128..=127 (checked by the caller).
+                let buf = padded_row(cv, x, xo, s, x_zp as i8);
+                taps_i8(&mut acc, &buf, x_zp, w, taps);
+            }
         }
     }
     acc
@@ -871,31 +880,6 @@ fn taps_i8<const R: usize>(
     }
 }
 
-/// [`block_i8`] for a pass that reads the padding: padded cells hold `x_zp`, so
-/// they add exactly 0.
-#[inline(always)]
-fn edge_block_i8<const R: usize>(
-    cv: &Conv,
-    x: &[i8],
-    x_zp: i32,
-    w: &[i8],
-    (b, oc, oy, s): (usize, usize, usize, usize),
-) -> [[i32; BLOCK]; R] {
-    let kvol = cv.cg * cv.kh * cv.kw;
-    let d = cv.aw.dilation;
-    let (ky0, ky1) = cv.ah.valid(oy, cv.kh);
-    let mut acc = [[0i32; BLOCK]; R];
-    for ci in 0..cv.cg {
-        for ky in ky0..ky1 {
-            let (xo, wo) = cv.row(b, oc, oy, ci, ky);
-            // x_zp is in -128..=127 (checked by the caller).
-            let buf = padded_row(cv, x, xo, s, x_zp as i8);
-            taps_i8(&mut acc, &buf, x_zp, w, (oc, kvol, wo, cv.kw, d));
-        }
-    }
-    acc
-}
-
 /// [`int8_conv2d`] over rows with a wide interior ([`Conv::interior`]).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
@@ -923,22 +907,14 @@ fn int8_conv_blocked(
                     let y0 = cv.out(b, oc, oy, o);
                     let at = (b, oc, oy, o);
                     if count == 4 {
-                        let acc = if inside {
-                            block_i8::<4>(cv, x, x_zp, w, at)
-                        } else {
-                            edge_block_i8::<4>(cv, x, x_zp, w, at)
-                        };
+                        let acc = block_i8::<4>(cv, x, x_zp, w, at, inside);
                         for (r, acc) in acc.iter().enumerate() {
                             let out = &mut y[y0 + r * plane..y0 + r * plane + BLOCK];
                             let pair = ri::rq_pair(rq, oc + r);
                             requant_row(acc, b0(oc + r), pair, out_zp, act_min, act_max, out);
                         }
                     } else {
-                        let [acc] = if inside {
-                            block_i8::<1>(cv, x, x_zp, w, at)
-                        } else {
-                            edge_block_i8::<1>(cv, x, x_zp, w, at)
-                        };
+                        let [acc] = block_i8::<1>(cv, x, x_zp, w, at, inside);
                         let out = &mut y[y0..y0 + BLOCK];
                         let pair = ri::rq_pair(rq, oc);
                         requant_row(&acc, b0(oc), pair, out_zp, act_min, act_max, out);
