@@ -241,6 +241,17 @@ fn window_of(spec: &PoolSpec, spatial: &[usize]) -> Result<Window> {
     })
 }
 
+/// A conv / pool node's input in NCHW ([`Lower::spatial`]).
+struct Spatial {
+    x: TId,
+    window: Window,
+    /// Whether tract's layout already had the batch dimension (NCHW, not CHW).
+    batched: bool,
+    /// The output shape with the batch dimension, and tract's own.
+    so: Vec<usize>,
+    tract_so: Vec<usize>,
+}
+
 impl<'m> Lower<'m> {
     fn run(&mut self) -> Result<()> {
         let order = self.m.eval_order().map_err(imp)?;
@@ -895,15 +906,7 @@ impl<'m> Lower<'m> {
             return Ok(false);
         }
         let spec = &c.pool_spec;
-        let batched = match spec.data_format {
-            DataFormat::NCHW => true,
-            DataFormat::CHW => false,
-            _ => return Ok(false),
-        };
         let rank = spec.kernel_shape.len();
-        if !(rank == 1 || rank == 2) {
-            return Ok(false);
-        }
         // Weights are normally constants (initializers) and fold the per-channel affine
         // ops that follow. Weights or a bias computed in the graph (or fed as graph
         // inputs, as in the ONNX node tests) stay tensors: the f32 Conv kernel reads
@@ -913,19 +916,12 @@ impl<'m> Lower<'m> {
         if ks.len() != rank + 2 {
             return Ok(false);
         }
-        let o = self.out(node);
-        let mut so = self.shape(o)?;
-        let x0 = self.value(node.inputs[0])?;
-        let mut xs = self.g.tensors[x0].shape.clone();
-        let name = node.name.clone();
-        let x = if batched {
-            x0
-        } else {
-            xs.insert(0, 1);
-            so.insert(0, 1);
-            self.reshape(x0, &xs, &format!("{name}.batch"))
+        let Some(sp) = self.spatial(node, spec)? else {
+            return Ok(false);
         };
-        let window = window_of(spec, &xs[2..])?;
+        let o = self.out(node);
+        let (x, so) = (sp.x, sp.so.clone());
+        let name = node.name.clone();
         let m = ks[0];
         enum Bias {
             Const(Vec<f32>),
@@ -946,10 +942,9 @@ impl<'m> Lower<'m> {
             },
             None => Bias::Const(vec![0.0; m]),
         };
-        let ch_axis = if batched { 1 } else { 0 };
-        let tract_so = self.shape(o)?;
+        let ch_axis = if sp.batched { 1 } else { 0 };
         let op = Op::Conv {
-            window,
+            window: sp.window,
             groups: c.group as u32,
             act: Activation::None,
             q: None,
@@ -974,13 +969,11 @@ impl<'m> Lower<'m> {
                 self.g.tensors[y].name = conv_name;
                 y = self.g.add_node(&name, add, &[y, b], &so, DType::F32);
             }
-            if !batched {
-                y = self.reshape(y, &tract_so, &format!("{name}.unbatch"));
-            }
+            let y = self.unbatch(y, &sp, &name);
             self.map.insert(o, y);
             return Ok(true);
         };
-        let aff = self.fold_affine(o, &tract_so, &[ch_axis], m);
+        let aff = self.fold_affine(o, &sp.tract_so, &[ch_axis], m);
         let per = kernel.len() / m.max(1);
         let mut w = kernel;
         for (r, s) in w.chunks_mut(per.max(1)).zip(&aff.scale) {
@@ -1006,38 +999,17 @@ impl<'m> Lower<'m> {
         } else {
             aff.name.clone()
         };
-        let mut y = self.g.add_node(&out_name, op, &inputs, &so, DType::F32);
-        if !batched {
-            y = self.reshape(y, &tract_so, &format!("{out_name}.unbatch"));
-        }
+        let y = self.g.add_node(&out_name, op, &inputs, &so, DType::F32);
+        let y = self.unbatch(y, &sp, &out_name);
         self.map.insert(aff.last, y);
         Ok(true)
     }
 
     fn pool(&mut self, node: &TypedNode, spec: &PoolSpec, avg: Option<bool>) -> Result<bool> {
-        let batched = match spec.data_format {
-            DataFormat::NCHW => true,
-            DataFormat::CHW => false,
-            _ => return Ok(false),
-        };
-        let rank = spec.kernel_shape.len();
-        if !(rank == 1 || rank == 2) {
+        let Some(sp) = self.spatial(node, spec)? else {
             return Ok(false);
-        }
-        let o = self.out(node);
-        let x0 = self.value(node.inputs[0])?;
-        let mut xs = self.g.tensors[x0].shape.clone();
-        let mut so = self.shape(o)?;
-        let tract_so = so.clone();
-        let name = node.name.clone();
-        let x = if batched {
-            x0
-        } else {
-            xs.insert(0, 1);
-            so.insert(0, 1);
-            self.reshape(x0, &xs, &format!("{name}.batch"))
         };
-        let window = window_of(spec, &xs[2..])?;
+        let window = sp.window;
         let op = match avg {
             None => Op::MaxPool { window },
             Some(count_include_pad) => Op::AvgPool {
@@ -1045,12 +1017,54 @@ impl<'m> Lower<'m> {
                 count_include_pad,
             },
         };
-        let mut y = self.g.add_node(&name, op, &[x], &so, DType::F32);
-        if !batched {
-            y = self.reshape(y, &tract_so, &format!("{name}.unbatch"));
-        }
-        self.map.insert(o, y);
+        let name = node.name.clone();
+        let y = self.g.add_node(&name, op, &[sp.x], &sp.so, DType::F32);
+        let y = self.unbatch(y, &sp, &name);
+        self.map.insert(self.out(node), y);
         Ok(true)
+    }
+
+    /// The NCHW view of a 1-D / 2-D conv or pool node: its input, with a leading batch
+    /// dimension added by a Reshape for a CHW layout (and in the output shape), and its
+    /// window. `None` for other layouts and ranks.
+    fn spatial(&mut self, node: &TypedNode, spec: &PoolSpec) -> Result<Option<Spatial>> {
+        let batched = match spec.data_format {
+            DataFormat::NCHW => true,
+            DataFormat::CHW => false,
+            _ => return Ok(None),
+        };
+        let rank = spec.kernel_shape.len();
+        if !(rank == 1 || rank == 2) {
+            return Ok(None);
+        }
+        let x0 = self.value(node.inputs[0])?;
+        let mut xs = self.g.tensors[x0].shape.clone();
+        let tract_so = self.shape(self.out(node))?;
+        let mut so = tract_so.clone();
+        let x = if batched {
+            x0
+        } else {
+            xs.insert(0, 1);
+            so.insert(0, 1);
+            self.reshape(x0, &xs, &format!("{}.batch", node.name))
+        };
+        let window = window_of(spec, &xs[2..])?;
+        Ok(Some(Spatial {
+            x,
+            window,
+            batched,
+            so,
+            tract_so,
+        }))
+    }
+
+    /// `y` (computed on [`Lower::spatial`]'s batched view) in tract's output shape.
+    fn unbatch(&mut self, y: TId, sp: &Spatial, name: &str) -> TId {
+        if sp.batched {
+            y
+        } else {
+            self.reshape(y, &sp.tract_so, &format!("{name}.unbatch"))
+        }
     }
 
     fn reduce(&mut self, node: &TypedNode, r: &Reduce) -> Result<bool> {
