@@ -142,39 +142,20 @@ fn arena_weights_with_a_wrong_shape_are_rejected_at_load() {
     load(&input_weights(&W)).unwrap();
 }
 
-#[test]
-fn int8_conv_still_needs_constant_weights() {
-    let mut m = ModelBuilder::new("int8_conv_input_weights");
+/// An int8 Conv model whose weights are a graph input or, with `constant`, a constant.
+fn int8_conv(constant: bool) -> Vec<u8> {
+    let mut m = ModelBuilder::new("int8_conv");
     let q = |s: f32| Quant::PerTensor {
         scale: s,
         zero_point: 0,
     };
     let x = m.add_tensor("x", DType::I8, &X, q(0.05)).unwrap();
-    let w = m.add_tensor("w", DType::I8, &W, q(0.01)).unwrap();
-    let y = m.add_tensor("y", DType::I8, &Y, q(0.1)).unwrap();
-    let requant = m.add_i32_blob(&[1 << 30, -3]);
-    let op = Op::Conv {
-        window: window(),
-        groups: 1,
-        act: Activation::None,
-        q: Some(QParams {
-            requant,
-            channels: 1,
-            act_min: -128,
-            act_max: 127,
-        }),
-    };
-    m.add_op(op.clone(), &[x, w], &[y]).unwrap();
-    m.set_io(&[x, w], &[y]).unwrap();
-    let model = m.finish().unwrap();
-    assert!(matches!(load(&model), Err(Error::BadOp { .. })));
-
-    // The same op with constant weights loads.
-    let mut m = ModelBuilder::new("int8_conv_const_weights");
-    let x = m.add_tensor("x", DType::I8, &X, q(0.05)).unwrap();
-    let w = m
-        .add_const("w", DType::I8, &W, &[1u8; 54], q(0.01))
-        .unwrap();
+    let w = if constant {
+        m.add_const("w", DType::I8, &W, &[1u8; 54], q(0.01))
+    } else {
+        m.add_tensor("w", DType::I8, &W, q(0.01))
+    }
+    .unwrap();
     let y = m.add_tensor("y", DType::I8, &Y, q(0.1)).unwrap();
     let requant = m.add_i32_blob(&[1 << 30, -3]);
     let op = Op::Conv {
@@ -189,6 +170,14 @@ fn int8_conv_still_needs_constant_weights() {
         }),
     };
     m.add_op(op, &[x, w], &[y]).unwrap();
-    m.set_io(&[x], &[y]).unwrap();
-    load(&m.finish().unwrap()).unwrap();
+    let inputs: &[u32] = if constant { &[x] } else { &[x, w] };
+    m.set_io(inputs, &[y]).unwrap();
+    m.finish().unwrap()
+}
+
+#[test]
+fn int8_conv_still_needs_constant_weights() {
+    assert!(matches!(load(&int8_conv(false)), Err(Error::BadOp { .. })));
+    // The same op with constant weights loads.
+    load(&int8_conv(true)).unwrap();
 }
