@@ -134,6 +134,13 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Converts the ONNX file at `path` (see [`convert`]).
 pub fn convert_file(path: &Path, opts: &ConvertOptions) -> Result<ConvertReport> {
+    let (bytes, opts) = read_source(path, opts)?;
+    convert(&bytes, &opts)
+}
+
+/// The bytes of the ONNX file at `path`, and `opts` with the file's name as the
+/// provenance `source` and its stem as the model name unless they are set.
+pub(crate) fn read_source(path: &Path, opts: &ConvertOptions) -> Result<(Vec<u8>, ConvertOptions)> {
     let bytes = crate::error::read_file(path)?;
     let mut opts = opts.clone();
     if opts.source_name.is_none() {
@@ -142,7 +149,7 @@ pub fn convert_file(path: &Path, opts: &ConvertOptions) -> Result<ConvertReport>
     if opts.name.is_none() {
         opts.name = path.file_stem().map(|f| f.to_string_lossy().to_string());
     }
-    convert(&bytes, &opts)
+    Ok((bytes, opts))
 }
 
 /// Converts ONNX bytes to a `.fer` model.

@@ -42,14 +42,7 @@ pub fn convert_file_with_features(
     features: Option<&Path>,
 ) -> Result<ConvertReport> {
     let spec = features.map(FeatureSpec::load).transpose()?;
-    let onnx = crate::error::read_file(path)?;
-    let mut opts = opts.clone();
-    if opts.source_name.is_none() {
-        opts.source_name = path.file_name().map(|f| f.to_string_lossy().to_string());
-    }
-    if opts.name.is_none() {
-        opts.name = path.file_stem().map(|f| f.to_string_lossy().to_string());
-    }
+    let (onnx, opts) = crate::convert::read_source(path, opts)?;
     convert_with_features(&onnx, &opts, spec.as_ref())
 }
 
