@@ -418,9 +418,19 @@ pub fn run_ferrite(case: &Case, inputs: &[Data], outputs: &[Data]) -> Outcome {
             Ok(Ok(max_err))
         },
     ));
+    outcome(res, |_| false)
+}
+
+/// The outcome of a run caught by `catch_unwind`: the largest error (pass), a
+/// mismatch, or an error message — reported as unsupported when `unsupported` says so.
+fn outcome(
+    res: std::thread::Result<Result<Result<f32, String>, String>>,
+    unsupported: impl Fn(&str) -> bool,
+) -> Outcome {
     match res {
         Ok(Ok(Ok(max_err))) => Outcome::Pass { max_err },
         Ok(Ok(Err(m))) => Outcome::Mismatch(m),
+        Ok(Err(m)) if unsupported(&m) => Outcome::Unsupported(m),
         Ok(Err(m)) => Outcome::Error(m),
         Err(p) => Outcome::Error(format!("panicked: {}", first_line(&panic_msg(p)))),
     }
@@ -473,13 +483,7 @@ pub fn run_tract(case: &Case, inputs: &[Data], outputs: &[Data]) -> Outcome {
             Ok(Ok(max_err))
         },
     ));
-    match res {
-        Ok(Ok(Ok(max_err))) => Outcome::Pass { max_err },
-        Ok(Ok(Err(m))) => Outcome::Mismatch(m),
-        Ok(Err(m)) if m.starts_with("load") || m.starts_with("optimize") => Outcome::Unsupported(m),
-        Ok(Err(m)) => Outcome::Error(m),
-        Err(p) => Outcome::Error(format!("panicked: {}", first_line(&panic_msg(p)))),
-    }
+    outcome(res, |m| m.starts_with("load") || m.starts_with("optimize"))
 }
 
 /// Results of one case.
