@@ -212,23 +212,25 @@ pub fn convert_graph_with(
             opts.calibration_method,
             opts.progress,
         )?),
-        (Precision::Int8, None) => {
-            // Without data: a pre-quantized (QDQ) source, or nothing to quantize.
-            let none = Ranges {
-                ranges: vec![None; graph.tensors.len()],
-            };
-            if !graph.tensors.iter().any(|t| t.qhint.is_some())
-                && emit::emit_with(graph, Precision::Int8, Some(&none), &name, opts.int8).is_err()
-            {
-                return Err(Error::Usage(
-                    "--precision int8 needs calibration data: add --calibration DATA (CSV, .npy or JSON rows of model inputs; raw rows for a model with preprocessing)".into(),
-                ));
-            }
-            Some(none)
-        }
+        // Without data: a pre-quantized (QDQ) source, or nothing to quantize.
+        (Precision::Int8, None) => Some(Ranges {
+            ranges: vec![None; graph.tensors.len()],
+        }),
         _ => None,
     };
-    let emitted = emit::emit_with(graph, opts.precision, ranges.as_ref(), &name, opts.int8)?;
+    let emitted = match emit::emit_with(graph, opts.precision, ranges.as_ref(), &name, opts.int8) {
+        // Something needed a calibrated range.
+        Err(_)
+            if opts.precision == Precision::Int8
+                && data.is_none()
+                && !graph.tensors.iter().any(|t| t.qhint.is_some()) =>
+        {
+            return Err(Error::Usage(
+                "--precision int8 needs calibration data: add --calibration DATA (CSV, .npy or JSON rows of model inputs; raw rows for a model with preprocessing)".into(),
+            ))
+        }
+        r => r?,
+    };
     let (mut b, float_ops) = (emitted.builder, emitted.float_ops);
     let mut notes = emitted.notes;
     if opts.precision != Precision::F32 && emitted.reduced_ops == 0 {
