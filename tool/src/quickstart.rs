@@ -5,6 +5,7 @@
 use crate::bench::{bench, BenchOptions, BenchReport};
 use crate::convert::{convert_file, sha256_hex, ConvertOptions, ConvertReport, Precision};
 use crate::data::Dataset;
+use crate::emit::{Int8Options, WeightGranularity};
 use crate::error::{read_file, write_file, Error, Result};
 use crate::quant::CalibrationMethod;
 use crate::validate::{validate, ValidateOptions, ValidateReport};
@@ -15,9 +16,20 @@ pub fn default_example_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/digits")
 }
 
-/// One precision's results.
+/// The conversions the quickstart runs: f32, int8 with the defaults, and the smallest
+/// int8 file (per-tensor FullyConnected weights, int8 graph input, no golden vectors;
+/// `docs/quantization.md` explains the trade).
+const VARIANTS: [(&str, Precision, bool); 3] = [
+    ("f32", Precision::F32, false),
+    ("int8", Precision::Int8, false),
+    ("int8-min", Precision::Int8, true),
+];
+
+/// One conversion's results.
 #[derive(Debug)]
 pub struct Row {
+    /// `f32`, `int8` or `int8-min` (also the file name: `digits_<label>.fer`).
+    pub label: &'static str,
     pub convert: ConvertReport,
     pub file: PathBuf,
     pub validate: ValidateReport,
@@ -51,8 +63,8 @@ pub fn quickstart(
         source,
     })?;
     let mut rows = Vec::new();
-    for precision in [Precision::F32, Precision::Int8] {
-        let opts = ConvertOptions {
+    for (label, precision, min) in VARIANTS {
+        let mut opts = ConvertOptions {
             precision,
             calibration: Some(calib.clone()),
             calibration_sha256: Some(sha256_hex(&read_file(&calib_path)?)),
@@ -62,8 +74,15 @@ pub fn quickstart(
             progress,
             ..ConvertOptions::default()
         };
+        if min {
+            opts.golden = 0;
+            opts.int8 = Int8Options {
+                weights: WeightGranularity::PerTensorFc,
+                int8_input: true,
+            };
+        }
         let convert = convert_file(&onnx_path, &opts)?;
-        let file = out_dir.join(format!("digits_{}.fer", precision.name()));
+        let file = out_dir.join(format!("digits_{label}.fer"));
         write_file(&file, &convert.bytes)?;
         let validate = validate(
             &convert.bytes,
@@ -74,6 +93,7 @@ pub fn quickstart(
         )?;
         let bench = bench(&convert.bytes, Some(&onnx), Some(&test), bench_opts)?;
         rows.push(Row {
+            label,
             convert,
             file,
             validate,
@@ -113,7 +133,7 @@ impl Summary {
             let b = &r.bench;
             s += &format!(
                 "{:<9} {:>10} {:>6.1}% {:>10} {:>11.2e} {:>9.2}% {:>9.2}% {:>11.2} {:>11.2} {:>8.2}x\n",
-                r.convert.precision.name(),
+                r.label,
                 r.convert.bytes.len(),
                 100.0 * r.convert.bytes.len() as f64 / self.onnx_bytes as f64,
                 r.convert.arena_bytes,
@@ -127,6 +147,8 @@ impl Summary {
         }
         s += "\nmax |err|  largest output difference from the float ONNX model (run by tract)\n";
         s += "agree      same top-1 class as that model; accuracy: against the true labels\n";
+        s += "int8-min   per-tensor FullyConnected weights, int8 input, no golden vectors\n";
+        s += "           (the smallest file; see docs/quantization.md)\n";
         s += "µs         median latency of one row; speedup: tract µs / ferrite µs\n";
         if let Some(r) = self.rows.first() {
             s += &format!(

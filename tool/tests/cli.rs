@@ -323,6 +323,20 @@ fn quickstart_prints_the_summary_table() {
         "{out}"
     );
     assert!(Path::new(&out_dir).join("digits_int8.fer").exists());
+    // The smallest int8 configuration: its "% onnx" column is the file size against the
+    // ONNX file's, which the test checks again from the two files on disk.
+    let row: Vec<&str> = out
+        .lines()
+        .find(|l| l.starts_with("int8-min "))
+        .unwrap_or_else(|| panic!("no int8-min row in\n{out}"))
+        .split_whitespace()
+        .collect();
+    let min = std::fs::metadata(Path::new(&out_dir).join("digits_int8-min.fer")).unwrap();
+    let onnx = std::fs::metadata(root().join("examples/digits/digits_mlp.onnx")).unwrap();
+    assert_eq!(row[1], min.len().to_string(), "{out}");
+    let pct = 100.0 * min.len() as f64 / onnx.len() as f64;
+    assert_eq!(row[2], format!("{pct:.1}%"), "{out}");
+    assert!(pct <= 30.0, "int8-min is {pct:.1}% of the ONNX file");
 }
 
 /// A scikit-learn pipeline (SimpleImputer + MinMaxScaler + MLP) converted by the ONNX-ML
