@@ -3,7 +3,7 @@
 //! It runs before the host tests so that the QEMU parity test (`cargo test -p
 //! ferrite-firmware`) and `cargo xtask size` use the real model.
 
-use crate::cargo::host_cargo;
+use crate::cargo::CargoCall;
 use crate::cmd::Cmd;
 use crate::step::{Outcome, Stage, Step};
 use crate::Ctx;
@@ -16,9 +16,18 @@ pub fn steps(ctx: &Ctx) -> Vec<Step> {
         "ferrite convert examples/sensor/sensor_cnn.onnx --precision int8 (the firmware's model)",
         |ctx| {
             std::fs::create_dir_all(ctx.root.join("target/firmware"))?;
-            Cmd::new(host_cargo())
-                .args(["run", "--quiet", "-p", "ferrite-tool", "--", "convert"])
-                .args(["examples/sensor/sensor_cnn.onnx", "-o", "target/firmware/sensor_cnn_int8.fer"])
+            // Build the tool as the host test job spells its build (`cargo test
+            // --workspace …`), then run the binary: a plain `cargo run -p ferrite-tool`
+            // resolves other features (no dev-dependencies, no other members) and
+            // compiled tract and everything under it a second time.
+            let host = ctx.host();
+            let job = host.test.first().ok_or("the host target has no [[test]] job")?;
+            let mut build = CargoCall::for_job("test", host, job);
+            build.args.extend(["--no-run".to_string(), "--quiet".to_string()]);
+            build.run(ctx)?;
+            let tool = build.artifact_dir(ctx).join(format!("ferrite{}", std::env::consts::EXE_SUFFIX));
+            Cmd::new(tool.display().to_string())
+                .args(["convert", "examples/sensor/sensor_cnn.onnx", "-o", "target/firmware/sensor_cnn_int8.fer"])
                 .args(["--precision", "int8", "--calibration", "examples/sensor/calib.csv"])
                 .args(["--labels", "idle,walk,run,shake"])
                 .cwd(&ctx.root)
