@@ -2,13 +2,16 @@
 
 use crate::classic;
 use crate::error::{Error, Result};
-use crate::format::types::{Activation, DType, Op, TensorDef, TensorRef, MAX_OP_INPUTS, MAX_RANK};
+#[cfg(feature = "ops-shape")]
+use crate::format::types::MAX_OP_INPUTS;
+use crate::format::types::{Activation, DType, Op, TensorDef, TensorRef, MAX_RANK};
 use crate::format::ALIGN;
 #[cfg(feature = "ops-shape")]
 use crate::kernels::generic as kg;
 use crate::kernels::{extra as kx, f32 as kf, fast, int8 as ki};
 use crate::model::Model;
 use crate::validate::i32_table;
+#[cfg(feature = "ops-shape")]
 use heapless::Vec as HVec;
 
 /// A 16-byte aligned static arena, for firmware: `static mut`-free use is
