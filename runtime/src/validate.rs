@@ -246,17 +246,7 @@ fn enabled(op: &Op) -> bool {
         }
         Op::Transpose { .. } | Op::Concat { .. } | Op::Pad { .. } => cfg!(feature = "ops-shape"),
         Op::MatMul | Op::Binary { .. } => cfg!(feature = "ops-math"),
-        Op::Unary { op } => {
-            cfg!(feature = "ops-math")
-                || matches!(
-                    op,
-                    crate::format::types::UnaryOp::Relu
-                        | crate::format::types::UnaryOp::Clip { .. }
-                        | crate::format::types::UnaryOp::Sigmoid
-                        | crate::format::types::UnaryOp::Tanh
-                        | crate::format::types::UnaryOp::LeakyRelu { .. }
-                )
-        }
+        Op::Unary { op } => cfg!(feature = "ops-math") || op.is_core(),
         _ => true,
     }
 }

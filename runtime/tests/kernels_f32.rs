@@ -330,6 +330,26 @@ fn ref_unary(op: UnaryOp, x: f32) -> f64 {
         UnaryOp::Erf => erf64(v),
         UnaryOp::Softplus => (1.0 + v.exp()).ln(),
         UnaryOp::Gelu => 0.5 * v * (1.0 + erf64(v / core::f64::consts::SQRT_2)),
+        // Checked against hand-picked values in `unary_math.rs`.
+        UnaryOp::Sin => v.sin(),
+        UnaryOp::Cos => v.cos(),
+        UnaryOp::Tan => v.tan(),
+        UnaryOp::Asin => v.asin(),
+        UnaryOp::Acos => v.acos(),
+        UnaryOp::Atan => v.atan(),
+        UnaryOp::Sinh => v.sinh(),
+        UnaryOp::Cosh => v.cosh(),
+        UnaryOp::Asinh => v.asinh(),
+        UnaryOp::Acosh => v.acosh(),
+        UnaryOp::Atanh => v.atanh(),
+        UnaryOp::Round => v.round_ties_even(),
+        UnaryOp::Sign => {
+            if v == 0.0 {
+                0.0
+            } else {
+                v.signum()
+            }
+        }
     }
 }
 

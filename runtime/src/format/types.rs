@@ -320,7 +320,11 @@ pub enum BinaryOp {
     Pow,
 }
 
-/// Element-wise unary operators (f32; int8 graphs use [`Op::Lut`]).
+/// Element-wise unary operators (f32; int8 graphs use [`Op::Lut`]); the definitions
+/// are those of ONNX (`kernels::f32::unary`). `Round` rounds half to even, `Sign` gives
+/// -1, 0 or 1.
+///
+/// The variant index is the wire encoding: new variants go at the end.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum UnaryOp {
@@ -343,6 +347,33 @@ pub enum UnaryOp {
     Erf,
     Softplus,
     Gelu,
+    Sin,
+    Cos,
+    Tan,
+    Asin,
+    Acos,
+    Atan,
+    Sinh,
+    Cosh,
+    Asinh,
+    Acosh,
+    Atanh,
+    Round,
+    Sign,
+}
+
+impl UnaryOp {
+    /// The functions every build has; the others need the `ops-math` feature.
+    pub const fn is_core(&self) -> bool {
+        matches!(
+            self,
+            UnaryOp::Relu
+                | UnaryOp::Clip { .. }
+                | UnaryOp::LeakyRelu { .. }
+                | UnaryOp::Sigmoid
+                | UnaryOp::Tanh
+        )
+    }
 }
 
 /// Int8 parameters of an element-wise binary op (TFLite `add`/`mul` arithmetic).

@@ -353,6 +353,21 @@ fn unary_one(op: UnaryOp, v: f32) -> f32 {
                 v
             }
         }
+        UnaryOp::Sigmoid => sigmoid(v),
+        UnaryOp::Tanh => libm::tanhf(v),
+        #[cfg(feature = "ops-math")]
+        _ => unary_math(op, v),
+        // `Model::load` rejects every other function in builds without `ops-math`
+        // (`UnaryOp::is_core`), so that their code is not linked.
+        #[cfg(not(feature = "ops-math"))]
+        _ => f32::NAN,
+    }
+}
+
+/// The functions beyond [`UnaryOp::is_core`] (feature `ops-math`).
+#[cfg(feature = "ops-math")]
+fn unary_math(op: UnaryOp, v: f32) -> f32 {
+    match op {
         UnaryOp::Elu { alpha } => {
             if v < 0.0 {
                 alpha * libm::expm1f(v)
@@ -360,8 +375,6 @@ fn unary_one(op: UnaryOp, v: f32) -> f32 {
                 v
             }
         }
-        UnaryOp::Sigmoid => sigmoid(v),
-        UnaryOp::Tanh => libm::tanhf(v),
         UnaryOp::HardSigmoid { alpha, beta } => clamp(alpha * v + beta, (0.0, 1.0)),
         UnaryOp::HardSwish => v * clamp(v / 6.0 + 0.5, (0.0, 1.0)),
         UnaryOp::Exp => libm::expf(v),
@@ -384,6 +397,35 @@ fn unary_one(op: UnaryOp, v: f32) -> f32 {
         }
         // 0.5 v (1 + erf(v / sqrt 2)) = 0.5 v erfc(-v / sqrt 2): no cancellation for v << 0.
         UnaryOp::Gelu => 0.5 * v * libm::erfcf(-v * core::f32::consts::FRAC_1_SQRT_2),
+        UnaryOp::Sin => libm::sinf(v),
+        UnaryOp::Cos => libm::cosf(v),
+        UnaryOp::Tan => libm::tanf(v),
+        UnaryOp::Asin => libm::asinf(v),
+        UnaryOp::Acos => libm::acosf(v),
+        UnaryOp::Atan => libm::atanf(v),
+        UnaryOp::Sinh => libm::sinhf(v),
+        UnaryOp::Cosh => libm::coshf(v),
+        UnaryOp::Asinh => libm::asinhf(v),
+        UnaryOp::Acosh => libm::acoshf(v),
+        UnaryOp::Atanh => libm::atanhf(v),
+        // rint in the default rounding mode (libm does not read the FP environment).
+        UnaryOp::Round => libm::rintf(v),
+        UnaryOp::Sign => {
+            if v > 0.0 {
+                1.0
+            } else if v < 0.0 {
+                -1.0
+            } else if v == 0.0 {
+                0.0
+            } else {
+                v
+            }
+        }
+        UnaryOp::Relu
+        | UnaryOp::Clip { .. }
+        | UnaryOp::LeakyRelu { .. }
+        | UnaryOp::Sigmoid
+        | UnaryOp::Tanh => unary_one(op, v),
     }
 }
 
@@ -394,7 +436,11 @@ fn unary_one(op: UnaryOp, v: f32) -> f32 {
 /// Sigmoid is evaluated without overflow; HardSigmoid `max(0, min(1, alpha v + beta))`;
 /// HardSwish `v * max(0, min(1, v / 6 + 0.5))`; Softplus `ln(1 + e^v)` computed
 /// stably as `max(v, 0) + log1p(e^-|v|)`; Gelu is the exact erf form
-/// `0.5 v (1 + erf(v / sqrt 2))`, evaluated as `0.5 v erfc(-v / sqrt 2)`.
+/// `0.5 v (1 + erf(v / sqrt 2))`, evaluated as `0.5 v erfc(-v / sqrt 2)`; the
+/// trigonometric and hyperbolic functions and their inverses are libm's (NaN outside
+/// the domain, e.g. `asin(2)`, `acosh(0.5)`; `atanh(±1) = ±inf`); Round is to the
+/// nearest integer with ties to even, keeping the sign of zero (`round(-0.4) = -0`)
+/// and NaN; Sign is -1, 0 or 1 (0 for both zeros) and passes NaN through.
 pub fn unary(op: UnaryOp, x: &[f32], y: &mut [f32]) {
     for (out, &v) in y.iter_mut().zip(x) {
         *out = unary_one(op, v);
