@@ -287,7 +287,7 @@ fn bad_inputs_are_clear_errors() {
     assert_eq!(o.status.code(), Some(2));
     let t = text(&o);
     assert!(
-        t.contains("Sin (node \"sin_node\")") && t.contains("round_node"),
+        t.contains("Rem (node \"mod_node\")") && t.contains("prod_node"),
         "{t}"
     );
 

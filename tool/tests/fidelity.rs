@@ -334,8 +334,8 @@ fn unsupported_ops_are_all_listed_with_node_names() {
         Error::Unsupported { ops } => assert_eq!(ops.len(), 2, "{msg}"),
         other => panic!("unexpected {other}"),
     }
-    assert!(msg.contains("Sin (node \"sin_node\")"), "{msg}");
-    assert!(msg.contains("node \"round_node\""), "{msg}");
+    assert!(msg.contains("Rem (node \"mod_node\")"), "{msg}");
+    assert!(msg.contains("node \"prod_node\""), "{msg}");
 }
 
 #[test]

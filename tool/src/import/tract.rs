@@ -17,9 +17,14 @@
 //! | MaxPool, AveragePool | `MaxPool`, `SumPool` (normalized) | `MaxPool`, `AvgPool` |
 //! | GlobalAveragePool, ReduceMean, ReduceSum | `Reduce<Sum>` (+ `Div`/`Mul`) | `GlobalAvgPool` (+ `Mul` when not a mean) |
 //! | GlobalMaxPool, ReduceMax, ReduceMin | `Reduce<Max/Min>` | `GlobalMaxPool` (Min: between two `Neg`) |
+//! | mean of a square (the variance in InstanceNormalization, GroupNormalization, MeanVarianceNormalization) | `Reduce<MeanOfSquares>` | `Binary Mul` (x·x) + `GlobalAvgPool` |
+//! | (any of the reductions above over axes that are not the trailing spatial ones) | `Reduce<…>` | `Transpose` (reduced axes last) + `Reshape [outer, 1, count]` + the global pool + `Reshape` |
+//! | LayerNormalization, RMSNormalization | `Reduce<Sum>`, `Sub`, `RmsNorm`, `Mul`/`Add` | `x · Reciprocal(Sqrt(mean(x²) + eps))` with broadcasting `Binary` ops |
 //! | Add, Sub, Mul, Div, Max, Min, Pow (broadcasting) | `TypedBinOp` | `Binary` (Div by a constant: `Mul` by its inverse) |
 //! | Relu, Clip, Max/Min with a scalar constant | `Max`/`Min` | `Unary Clip/Relu`, fused into the producer |
 //! | Sigmoid, Tanh, Exp, Log, Sqrt, Neg, Abs, Reciprocal, Floor, Ceil, Erf, HardSwish, LeakyRelu, Gelu | `ElementWiseOp` | `Unary` |
+//! | Sin, Cos, Tan, Asin, Acos, Atan, Sinh, Cosh, Asinh, Acosh, Atanh, Round (half to even), Sign | `ElementWiseOp` | `Unary` |
+//! | Elu, Selu, PRelu, ThresholdedRelu | parsed by [`activations`] (not tract's `Iff` expansions) | `Unary Elu` (Selu: + `Mul`); PRelu: `Relu`, `Clip`, `Mul`, `Add`; ThresholdedRelu: `Sub`, `Sign`, `Relu`, `Clip`, `Mul` |
 //! | HardSigmoid, Softplus, Softsign, Celu | expanded by tract to Mul/Add/Min/Max/Exp/Ln | the corresponding `Binary`/`Unary` ops |
 //! | Silu, Square, Rsqrt | `ElementWiseOp` | `Unary` + `Binary` |
 //! | Softmax, LogSoftmax | `Softmax` | `Softmax` |
@@ -32,9 +37,9 @@
 //! | Expand | `MultiBroadcastTo` | `Binary Add` with zeros |
 //! | Dropout, Identity | removed | — |
 //!
-//! Not supported (listed by node in the error): Slice, Gather, Resize, Elu/Selu
-//! (tract expands them with comparisons and `Iff`), Round, Sin/Cos…, reflect/edge Pad,
-//! recurrent ops.
+//! Not supported (listed by node in the error): Resize, Slice and Gather beyond the
+//! static cases of `extra_ops.rs`, comparisons and `Iff` (Where, Equal, Less…),
+//! ReduceProd, LpNormalization, reflect/edge Pad, recurrent ops.
 
 use super::ImportOptions;
 use crate::error::{Error, Result};
@@ -53,10 +58,12 @@ use tract_onnx::tract_core::ops::cnn::{Conv, MaxPool, PoolSpec, SumPool};
 use tract_onnx::tract_core::ops::einsum::EinSum;
 use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
 use tract_onnx::tract_core::ops::konst::Const;
-use tract_onnx::tract_core::ops::nn::{DataFormat, Reduce, Reducer, Softmax, SoftmaxKind};
+use tract_onnx::tract_core::ops::nn::{DataFormat, Reduce, Reducer, RmsNorm, Softmax, SoftmaxKind};
 use tract_onnx::tract_core::ops::source::TypedSource;
 use tract_onnx::tract_hir::infer::Factoid;
 
+#[path = "activations.rs"]
+pub mod activations;
 #[path = "extra_ops.rs"]
 mod extra_ops;
 
@@ -76,7 +83,7 @@ pub fn load_typed(bytes: &[u8], opts: &ImportOptions) -> Result<TypedModel> {
 
 /// Parses ONNX bytes into tract's protobuf model.
 pub fn parse(bytes: &[u8]) -> Result<tract_onnx::pb::ModelProto> {
-    tract_onnx::onnx()
+    activations::onnx()
         .proto_model_for_read(&mut &*bytes)
         .map_err(imp)
 }
@@ -86,7 +93,7 @@ pub fn load_typed_proto(
     proto: &tract_onnx::pb::ModelProto,
     opts: &ImportOptions,
 ) -> Result<TypedModel> {
-    let mut model = tract_onnx::onnx()
+    let mut model = activations::onnx()
         .model_for_proto_model(proto)
         .map_err(imp)?;
     let n_inputs = model.input_outlets().map_err(imp)?.len();
@@ -552,6 +559,9 @@ impl<'m> Lower<'m> {
         }
         if let Some(r) = node.op_as::<Reduce>() {
             return self.reduce(node, r);
+        }
+        if let Some(rn) = node.op_as::<RmsNorm>() {
+            return self.rms_norm(node, rn);
         }
         if let Some(c) = node.op_as::<TypedConcat>() {
             let mut ins = Vec::new();
@@ -1088,109 +1098,206 @@ impl<'m> Lower<'m> {
                 )?;
                 Ok(true)
             }
-            Reducer::Sum | Reducer::Max | Reducer::Min => {
-                let count: usize = axes.iter().map(|&a| xs[a]).product();
-                let rank = xs.len();
-                let trailing = axes
-                    .iter()
-                    .enumerate()
-                    .all(|(i, &a)| a == rank - axes.len() + i);
-                // Global pools reduce every axis after the first two of [N, C, ...].
-                let (mut t, pooled_shape) = if trailing && rank >= 3 && axes.first() == Some(&2) {
-                    (x, so.clone())
-                } else {
-                    let mut perm: Vec<usize> = (0..rank).filter(|a| !axes.contains(a)).collect();
-                    perm.extend(&axes);
-                    let t = if perm.iter().enumerate().all(|(i, &p)| i == p) {
-                        x
-                    } else {
-                        self.transpose(x, &perm, &format!("{name}.transpose"))?
-                    };
-                    let outer = xs.iter().product::<usize>() / count.max(1);
-                    let t = self.reshape(t, &[outer, 1, count], &format!("{name}.reshape"));
-                    (t, vec![outer, 1, 1])
-                };
-                let neg = |g: &mut Graph, t: TId, n: &str| {
-                    let s = g.tensors[t].shape.clone();
-                    g.add_node(n, Op::Unary { op: UnaryOp::Neg }, &[t], &s, DType::F32)
-                };
-                if r.reducer == Reducer::Min {
-                    t = neg(&mut self.g, t, &format!("{name}.neg"));
+            Reducer::Sum | Reducer::MeanOfSquares | Reducer::Max | Reducer::Min => {
+                if self.g.tensors[x].dtype != DType::F32 || axes.iter().any(|&a| a >= xs.len()) {
+                    return Ok(false);
                 }
-                let op = if r.reducer == Reducer::Sum {
-                    Op::GlobalAvgPool
+                let mean_of_squares = r.reducer == Reducer::MeanOfSquares;
+                let (src, pool) = if mean_of_squares {
+                    let sq = self.g.add_node(
+                        &format!("{name}.square"),
+                        Op::Binary {
+                            op: BinaryOp::Mul,
+                            act: Activation::None,
+                            q: None,
+                        },
+                        &[x, x],
+                        &xs,
+                        DType::F32,
+                    );
+                    (sq, Reducer::Sum)
                 } else {
-                    Op::GlobalMaxPool
+                    (x, r.reducer)
                 };
-                let pool_name = if r.reducer == Reducer::Max {
-                    name.clone()
-                } else {
-                    format!("{name}.pool")
-                };
-                let mut y = self
-                    .g
-                    .add_node(&pool_name, op, &[t], &pooled_shape, DType::F32);
-                if r.reducer == Reducer::Min {
-                    y = neg(&mut self.g, y, &name);
+                let mut y = self.pool_axes(src, &axes, pool, &name)?;
+                if !matches!(r.reducer, Reducer::Sum | Reducer::MeanOfSquares) {
+                    let y = self.reshape(y, &so, &format!("{name}.reshape"));
+                    self.map.insert(o, y);
+                    return Ok(true);
                 }
-                if r.reducer == Reducer::Sum {
-                    // Mean = Sum / count: fold a following division or multiplication.
-                    let mut factor = count as f32;
-                    let mut last = o;
-                    let mut out_name = name.clone();
-                    if let Some(next) = self.single_successor(o) {
-                        if let Some(b) = next.op_as::<TypedBinOp>() {
-                            let slot = next.inputs.iter().position(|i| *i == o).unwrap_or(0);
-                            let other = next.inputs[1 - slot];
-                            if let Some(k) = self.konst_f32(other).and_then(|v| scalar_of(&v)) {
-                                let f = match (b.0.name(), slot) {
-                                    ("Div", 0) => Some(factor / k),
-                                    ("Mul", _) => Some(factor * k),
-                                    _ => None,
-                                };
-                                if let Some(f) = f {
-                                    if self.shape(OutletId::new(next.id, 0))? == so {
-                                        factor = f;
-                                        last = OutletId::new(next.id, 0);
-                                        out_name = next.name.clone();
-                                        self.skip.insert(next.id);
-                                    }
+                // The pool gives the mean: a Sum is the mean times the count. Fold a
+                // following division or multiplication by a scalar constant.
+                let mut factor = if mean_of_squares {
+                    1.0
+                } else {
+                    axes.iter().map(|&a| xs[a]).product::<usize>() as f32
+                };
+                let mut last = o;
+                let mut out_name = name.clone();
+                if let Some(next) = self.single_successor(o) {
+                    if let Some(b) = next.op_as::<TypedBinOp>() {
+                        let slot = next.inputs.iter().position(|i| *i == o).unwrap_or(0);
+                        let other = next.inputs[1 - slot];
+                        if let Some(k) = self.konst_f32(other).and_then(|v| scalar_of(&v)) {
+                            let f = match (b.0.name(), slot) {
+                                ("Div", 0) => Some(factor / k),
+                                ("Mul", _) => Some(factor * k),
+                                _ => None,
+                            };
+                            if let Some(f) = f {
+                                if self.shape(OutletId::new(next.id, 0))? == so {
+                                    factor = f;
+                                    last = OutletId::new(next.id, 0);
+                                    out_name = next.name.clone();
+                                    self.skip.insert(next.id);
                                 }
                             }
                         }
                     }
-                    if factor != 1.0 {
-                        self.g.tensors[y].name = format!("{name}.mean");
-                        let k = self.g.add_const(
-                            &format!("{name}.count"),
-                            &[1],
-                            Data::F32(vec![factor]),
-                        );
-                        let s = self.g.tensors[y].shape.clone();
-                        y = self.g.add_node(
-                            &out_name,
-                            Op::Binary {
-                                op: BinaryOp::Mul,
-                                act: Activation::None,
-                                q: None,
-                            },
-                            &[y, k],
-                            &s,
-                            DType::F32,
-                        );
-                    } else {
-                        self.g.tensors[y].name = out_name.clone();
-                    }
-                    let y = self.reshape(y, &so, &format!("{out_name}.reshape"));
-                    self.map.insert(last, y);
-                    return Ok(true);
                 }
-                let y = self.reshape(y, &so, &format!("{name}.reshape"));
-                self.map.insert(o, y);
+                if factor != 1.0 {
+                    self.g.tensors[y].name = format!("{name}.mean");
+                    let k =
+                        self.g
+                            .add_const(&format!("{name}.count"), &[1], Data::F32(vec![factor]));
+                    let s = self.g.tensors[y].shape.clone();
+                    y = self.g.add_node(
+                        &out_name,
+                        Op::Binary {
+                            op: BinaryOp::Mul,
+                            act: Activation::None,
+                            q: None,
+                        },
+                        &[y, k],
+                        &s,
+                        DType::F32,
+                    );
+                } else {
+                    self.g.tensors[y].name = out_name.clone();
+                }
+                let y = self.reshape(y, &so, &format!("{out_name}.reshape"));
+                self.map.insert(last, y);
                 Ok(true)
             }
             _ => Ok(false),
         }
+    }
+
+    /// `x` (f32) reduced over `axes` (sorted, distinct) by a global pool: the mean for
+    /// `Sum`, the maximum for `Max`, the minimum for `Min` (GlobalMaxPool between two
+    /// `Neg`). When the axes are the trailing ones of an `[N, C, ...]` tensor the pool
+    /// reads `x` as it is and the result has `x`'s shape with the reduced axes set to 1;
+    /// otherwise the reduced axes are moved last (Transpose), flattened into
+    /// `[outer, 1, count]` (Reshape) and the result is `[outer, 1, 1]`, the kept axes in
+    /// their order. The result tensor is named `name`.
+    fn pool_axes(&mut self, x: TId, axes: &[usize], reducer: Reducer, name: &str) -> Result<TId> {
+        let xs = self.g.tensors[x].shape.clone();
+        let rank = xs.len();
+        let count: usize = axes.iter().map(|&a| xs[a]).product();
+        let trailing = axes
+            .iter()
+            .enumerate()
+            .all(|(i, &a)| a + axes.len() == rank + i);
+        // Global pools reduce every axis after the first two of [N, C, ...].
+        let (mut t, pooled_shape) = if trailing && rank >= 3 && axes.first() == Some(&2) {
+            let s: Vec<usize> = xs
+                .iter()
+                .enumerate()
+                .map(|(d, &n)| if axes.contains(&d) { 1 } else { n })
+                .collect();
+            (x, s)
+        } else {
+            let mut perm: Vec<usize> = (0..rank).filter(|a| !axes.contains(a)).collect();
+            perm.extend(axes);
+            let t = if perm.iter().enumerate().all(|(i, &p)| i == p) {
+                x
+            } else {
+                self.transpose(x, &perm, &format!("{name}.transpose"))?
+            };
+            let outer = xs.iter().product::<usize>() / count.max(1);
+            let t = self.reshape(t, &[outer, 1, count], &format!("{name}.flatten"));
+            (t, vec![outer, 1, 1])
+        };
+        let neg = |g: &mut Graph, t: TId, n: &str| {
+            let s = g.tensors[t].shape.clone();
+            g.add_node(n, Op::Unary { op: UnaryOp::Neg }, &[t], &s, DType::F32)
+        };
+        let min = reducer == Reducer::Min;
+        if min {
+            t = neg(&mut self.g, t, &format!("{name}.neg"));
+        }
+        let op = if reducer == Reducer::Sum {
+            Op::GlobalAvgPool
+        } else {
+            Op::GlobalMaxPool
+        };
+        let pool_name = if min {
+            format!("{name}.pool")
+        } else {
+            name.to_string()
+        };
+        let y = self
+            .g
+            .add_node(&pool_name, op, &[t], &pooled_shape, DType::F32);
+        Ok(if min { neg(&mut self.g, y, name) } else { y })
+    }
+
+    /// RmsNorm (what tract makes of LayerNormalization and RMSNormalization):
+    /// `x · (1 / sqrt(mean(x², axis) + eps))`, the mean broadcast back along `axis`.
+    fn rms_norm(&mut self, node: &TypedNode, rn: &RmsNorm) -> Result<bool> {
+        let x = self.value(node.inputs[0])?;
+        let xs = self.g.tensors[x].shape.clone();
+        if self.g.tensors[x].dtype != DType::F32 || rn.axis >= xs.len() {
+            return Ok(false);
+        }
+        let Some(eps) = tensor_f32(&rn.eps)?.first().copied() else {
+            return Ok(false);
+        };
+        let name = node.name.clone();
+        let bin = |op| Op::Binary {
+            op,
+            act: Activation::None,
+            q: None,
+        };
+        let sq = self.g.add_node(
+            &format!("{name}.square"),
+            bin(BinaryOp::Mul),
+            &[x, x],
+            &xs,
+            DType::F32,
+        );
+        let ms = self.pool_axes(sq, &[rn.axis], Reducer::Sum, &format!("{name}.mean_sq"))?;
+        let mut ks = xs.clone();
+        ks[rn.axis] = 1;
+        let ms = self.reshape(ms, &ks, &format!("{name}.mean_sq.reshape"));
+        let e = self
+            .g
+            .add_const(&format!("{name}.eps"), &[1], Data::F32(vec![eps]));
+        let v = self.g.add_node(
+            &format!("{name}.add_eps"),
+            bin(BinaryOp::Add),
+            &[ms, e],
+            &ks,
+            DType::F32,
+        );
+        let s = self.g.add_node(
+            &format!("{name}.sqrt"),
+            Op::Unary { op: UnaryOp::Sqrt },
+            &[v],
+            &ks,
+            DType::F32,
+        );
+        let inv = self.g.add_node(
+            &format!("{name}.recip"),
+            Op::Unary {
+                op: UnaryOp::Reciprocal,
+            },
+            &[s],
+            &ks,
+            DType::F32,
+        );
+        self.emit(node, bin(BinaryOp::Mul), &[x, inv])?;
+        Ok(true)
     }
 
     fn binary(&mut self, node: &TypedNode, op: &str) -> Result<bool> {
@@ -1287,8 +1394,25 @@ impl<'m> Lower<'m> {
             "Erf" => UnaryOp::Erf,
             "HardSwish" => UnaryOp::HardSwish,
             "GeluExact" => UnaryOp::Gelu,
+            "Sin" => UnaryOp::Sin,
+            "Cos" => UnaryOp::Cos,
+            "Tan" => UnaryOp::Tan,
+            "Asin" => UnaryOp::Asin,
+            "Acos" => UnaryOp::Acos,
+            "Atan" => UnaryOp::Atan,
+            "Sinh" => UnaryOp::Sinh,
+            "Cosh" => UnaryOp::Cosh,
+            "Asinh" => UnaryOp::Asinh,
+            "Acosh" => UnaryOp::Acosh,
+            "Atanh" => UnaryOp::Atanh,
+            "RoundHalfToEven" => UnaryOp::Round,
+            "Sign" => UnaryOp::Sign,
             "LeakyRelu" => match e.0.downcast_ref::<LeakyRelu>() {
                 Some(l) => UnaryOp::LeakyRelu { alpha: l.alpha },
+                None => return Ok(false),
+            },
+            "Elu" => match e.0.downcast_ref::<activations::Elu>() {
+                Some(l) => UnaryOp::Elu { alpha: l.alpha },
                 None => return Ok(false),
             },
             "Square" | "Silu" | "Rsqrt" => {
