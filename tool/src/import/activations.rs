@@ -99,7 +99,7 @@ fn selu(
     // ONNX defaults, at the precision the operator schema gives them.
     let alpha = node.get_attr_opt("alpha")?.unwrap_or(1.673_263_2);
     let gamma = node.get_attr_opt("gamma")?.unwrap_or(1.050_701);
-    Ok((expand(Selu { alpha, gamma }), vec![]))
+    Ok((expand(Unary::Selu { alpha, gamma }), vec![]))
 }
 
 fn thresholded_relu(
@@ -107,52 +107,7 @@ fn thresholded_relu(
     node: &NodeProto,
 ) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
     let alpha = node.get_attr_opt("alpha")?.unwrap_or(1.0);
-    Ok((expand(ThresholdedRelu { alpha }), vec![]))
-}
-
-fn unary_rules<'r, 'p: 'r>(
-    s: &mut Solver<'r>,
-    inputs: &'p [TensorProxy],
-    outputs: &'p [TensorProxy],
-) -> InferenceResult {
-    check_input_arity(inputs, 1)?;
-    check_output_arity(outputs, 1)?;
-    s.equals(&inputs[0].datum_type, &outputs[0].datum_type)?;
-    s.equals(&inputs[0].shape, &outputs[0].shape)?;
-    Ok(())
-}
-
-/// `gamma * Elu_alpha(x)`.
-#[derive(Debug, Clone, PartialEq)]
-struct Selu {
-    alpha: f32,
-    gamma: f32,
-}
-
-impl Expansion for Selu {
-    fn name(&self) -> StaticName {
-        "Selu".into()
-    }
-
-    fn rules<'r, 'p: 'r, 's: 'r>(
-        &'s self,
-        s: &mut Solver<'r>,
-        inputs: &'p [TensorProxy],
-        outputs: &'p [TensorProxy],
-    ) -> InferenceResult {
-        unary_rules(s, inputs, outputs)
-    }
-
-    fn wire(
-        &self,
-        name: &str,
-        model: &mut TypedModel,
-        inputs: &[OutletId],
-    ) -> TractResult<TVec<OutletId>> {
-        let e = model.wire_node(format!("{name}.elu"), elu(self.alpha), inputs)?[0];
-        let g = scalar(model, &format!("{name}.gamma"), inputs[0], self.gamma)?;
-        model.wire_node(name, math::mul(), &[e, g])
-    }
+    Ok((expand(Unary::ThresholdedRelu { alpha }), vec![]))
 }
 
 /// `max(x, 0) + slope * min(x, 0)`, `slope` broadcast to `x` (unidirectionally).
@@ -198,16 +153,23 @@ impl Expansion for Prelu {
     }
 }
 
-/// `max(x, f32::MIN) * max(sign(x - alpha), 0)`: `x` where `x > alpha`, else 0 (`x`
-/// is kept above -inf so that -inf times a zero mask is 0, not NaN).
+/// The element-wise activations built from tract ops here:
+/// - `Selu`: `gamma * Elu_alpha(x)`;
+/// - `ThresholdedRelu`: `max(x, f32::MIN) * max(sign(x - alpha), 0)`, i.e. `x` where
+///   `x > alpha`, else 0 (`x` is kept above -inf so that -inf times a zero mask is 0,
+///   not NaN).
 #[derive(Debug, Clone, PartialEq)]
-struct ThresholdedRelu {
-    alpha: f32,
+enum Unary {
+    Selu { alpha: f32, gamma: f32 },
+    ThresholdedRelu { alpha: f32 },
 }
 
-impl Expansion for ThresholdedRelu {
+impl Expansion for Unary {
     fn name(&self) -> StaticName {
-        "ThresholdedRelu".into()
+        match self {
+            Unary::Selu { .. } => "Selu".into(),
+            Unary::ThresholdedRelu { .. } => "ThresholdedRelu".into(),
+        }
     }
 
     fn rules<'r, 'p: 'r, 's: 'r>(
@@ -216,7 +178,11 @@ impl Expansion for ThresholdedRelu {
         inputs: &'p [TensorProxy],
         outputs: &'p [TensorProxy],
     ) -> InferenceResult {
-        unary_rules(s, inputs, outputs)
+        check_input_arity(inputs, 1)?;
+        check_output_arity(outputs, 1)?;
+        s.equals(&inputs[0].datum_type, &outputs[0].datum_type)?;
+        s.equals(&inputs[0].shape, &outputs[0].shape)?;
+        Ok(())
     }
 
     fn wire(
@@ -226,13 +192,22 @@ impl Expansion for ThresholdedRelu {
         inputs: &[OutletId],
     ) -> TractResult<TVec<OutletId>> {
         let x = inputs[0];
-        let alpha = scalar(model, &format!("{name}.alpha"), x, self.alpha)?;
-        let zero = scalar(model, &format!("{name}.zero"), x, 0.0)?;
-        let lowest = scalar(model, &format!("{name}.lowest"), x, f32::MIN)?;
-        let d = model.wire_node(format!("{name}.sub"), math::sub(), &[x, alpha])?[0];
-        let s = model.wire_node(format!("{name}.sign"), math::sign(), &[d])?[0];
-        let m = model.wire_node(format!("{name}.mask"), math::max(), &[s, zero])?[0];
-        let f = model.wire_node(format!("{name}.finite"), math::max(), &[x, lowest])?[0];
-        model.wire_node(name, math::mul(), &[f, m])
+        match *self {
+            Unary::Selu { alpha, gamma } => {
+                let e = model.wire_node(format!("{name}.elu"), elu(alpha), inputs)?[0];
+                let g = scalar(model, &format!("{name}.gamma"), x, gamma)?;
+                model.wire_node(name, math::mul(), &[e, g])
+            }
+            Unary::ThresholdedRelu { alpha } => {
+                let alpha = scalar(model, &format!("{name}.alpha"), x, alpha)?;
+                let zero = scalar(model, &format!("{name}.zero"), x, 0.0)?;
+                let lowest = scalar(model, &format!("{name}.lowest"), x, f32::MIN)?;
+                let d = model.wire_node(format!("{name}.sub"), math::sub(), &[x, alpha])?[0];
+                let s = model.wire_node(format!("{name}.sign"), math::sign(), &[d])?[0];
+                let m = model.wire_node(format!("{name}.mask"), math::max(), &[s, zero])?[0];
+                let f = model.wire_node(format!("{name}.finite"), math::max(), &[x, lowest])?[0];
+                model.wire_node(name, math::mul(), &[f, m])
+            }
+        }
     }
 }
