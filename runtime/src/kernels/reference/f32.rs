@@ -7,7 +7,7 @@
 
 use super::bcast::Pairs;
 use super::generic::broadcast_strides;
-use super::window::axes;
+use super::window::{axes, pool2d};
 use crate::format::types::{BinaryOp, UnaryOp, Window, MAX_RANK};
 
 /// Clamp that keeps NaN (unlike `f32::clamp`, it never panics on `min > max`).
@@ -160,43 +160,6 @@ pub fn conv2d(
                     if let Some(o) = out.next() {
                         *o = clamp(acc, act);
                     }
-                }
-            }
-        }
-    }
-}
-
-/// Shared loop of the f32 pools: calls `f(taps, oy, ox)` for every output position of
-/// every plane, where `taps` iterates the input values under the window (padding
-/// skipped). `f` is a trait object so the loop is compiled once.
-fn pool2d(
-    x: &[f32],
-    xs: [usize; 4],
-    win: &Window,
-    y: &mut [f32],
-    ys: [usize; 4],
-    f: &dyn Fn(&mut dyn Iterator<Item = f32>, usize, usize) -> f32,
-) {
-    let [n, c, h, wd] = xs;
-    let [_, _, oh, ow] = ys;
-    let [kh, kw] = [win.kernel[0] as usize, win.kernel[1] as usize];
-    let (ah, aw) = axes(win, h, wd);
-    let mut out = y.iter_mut();
-    for plane in 0..n * c {
-        let xp = &x[plane * h * wd..(plane + 1) * h * wd];
-        for oy in 0..oh {
-            for ox in 0..ow {
-                let mut taps = (0..kh)
-                    .filter_map(|ky| ah.tap(oy, ky))
-                    .flat_map(|iy| {
-                        (0..kw)
-                            .filter_map(move |kx| aw.tap(ox, kx))
-                            .map(move |ix| (iy, ix))
-                    })
-                    .map(|(iy, ix)| xp[iy * wd + ix]);
-                let v = f(&mut taps, oy, ox);
-                if let Some(o) = out.next() {
-                    *o = v;
                 }
             }
         }

@@ -50,3 +50,40 @@ pub(crate) fn axes(win: &Window, h: usize, w: usize) -> (Axis, Axis) {
     };
     (axis(0, h), axis(1, w))
 }
+
+/// Shared loop of the reference pools (f32 and int8): calls `f(taps, oy, ox)` for every output position of
+/// every plane, where `taps` iterates the input values under the window (padding
+/// skipped). `f` is a trait object so the loop is compiled once per element type.
+pub(crate) fn pool2d<T: Copy>(
+    x: &[T],
+    xs: [usize; 4],
+    win: &Window,
+    y: &mut [T],
+    ys: [usize; 4],
+    f: &dyn Fn(&mut dyn Iterator<Item = T>, usize, usize) -> T,
+) {
+    let [n, c, h, wd] = xs;
+    let [_, _, oh, ow] = ys;
+    let [kh, kw] = [win.kernel[0] as usize, win.kernel[1] as usize];
+    let (ah, aw) = axes(win, h, wd);
+    let mut out = y.iter_mut();
+    for plane in 0..n * c {
+        let xp = &x[plane * h * wd..(plane + 1) * h * wd];
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let mut taps = (0..kh)
+                    .filter_map(|ky| ah.tap(oy, ky))
+                    .flat_map(|iy| {
+                        (0..kw)
+                            .filter_map(move |kx| aw.tap(ox, kx))
+                            .map(move |ix| (iy, ix))
+                    })
+                    .map(|(iy, ix)| xp[iy * wd + ix]);
+                let v = f(&mut taps, oy, ox);
+                if let Some(o) = out.next() {
+                    *o = v;
+                }
+            }
+        }
+    }
+}
