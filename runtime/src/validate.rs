@@ -286,6 +286,35 @@ fn qparams_ok(m: &Model<'_>, q: &QParams, out_channels: usize, out: &TensorDef<'
         })
 }
 
+/// The bias and dtypes of a FullyConnected or Conv with `channels` output channels: the
+/// bias (optional) a constant `[channels]`; all f32 without `q`, else int8 activations,
+/// int8 weights, an int32 bias and requantization tables for `channels`.
+fn weighted_ok(
+    m: &Model<'_>,
+    x: &TensorDef<'_>,
+    w: &TensorDef<'_>,
+    bias: Option<&TensorDef<'_>>,
+    out: &TensorDef<'_>,
+    q: Option<&QParams>,
+    channels: u32,
+) -> bool {
+    if let Some(b) = bias {
+        if !is_const(b) || b.shape.as_slice() != [channels] {
+            return false;
+        }
+    }
+    match q {
+        None => f32s(&[x, w, out]) && bias.is_none_or(|b| b.dtype == DType::F32),
+        Some(q) => {
+            int8_act(x)
+                && int8_act(out)
+                && w.dtype == DType::I8
+                && bias.is_none_or(|b| b.dtype == DType::I32)
+                && qparams_ok(m, q, channels as usize, out)
+        }
+    }
+}
+
 fn int8_act(t: &TensorDef<'_>) -> bool {
     t.dtype == DType::I8 && per_tensor(t).is_some()
 }
@@ -418,22 +447,7 @@ fn check(m: &Model<'_>, op: &Op, ins: &[TensorDef<'_>], out: &TensorDef<'_>) -> 
             {
                 return false;
             }
-            let bias = ins.get(2);
-            if let Some(b) = bias {
-                if !is_const(b) || b.shape.as_slice() != [n] {
-                    return false;
-                }
-            }
-            match q {
-                None => f32s(&[x, w, out]) && bias.is_none_or(|b| b.dtype == DType::F32),
-                Some(q) => {
-                    int8_act(x)
-                        && int8_act(out)
-                        && w.dtype == DType::I8
-                        && bias.is_none_or(|b| b.dtype == DType::I32)
-                        && qparams_ok(m, q, n as usize, out)
-                }
-            }
+            weighted_ok(m, x, w, ins.get(2), out, q.as_ref(), n)
         }
         Op::MatMul => {
             if ins.len() != 2 || !f32s(&[x, &ins[1], out]) {
@@ -468,22 +482,7 @@ fn check(m: &Model<'_>, op: &Op, ins: &[TensorDef<'_>], out: &TensorDef<'_>) -> 
             {
                 return false;
             }
-            let bias = ins.get(2);
-            if let Some(b) = bias {
-                if !is_const(b) || b.shape.as_slice() != [mch] {
-                    return false;
-                }
-            }
-            match q {
-                None => f32s(&[x, w, out]) && bias.is_none_or(|b| b.dtype == DType::F32),
-                Some(q) => {
-                    int8_act(x)
-                        && int8_act(out)
-                        && w.dtype == DType::I8
-                        && bias.is_none_or(|b| b.dtype == DType::I32)
-                        && qparams_ok(m, q, mch as usize, out)
-                }
-            }
+            weighted_ok(m, x, w, ins.get(2), out, q.as_ref(), mch)
         }
         Op::MaxPool { window } | Op::AvgPool { window, .. } => {
             if ins.len() != 1 || x.dtype != out.dtype || x.quant != out.quant {
