@@ -538,14 +538,18 @@ impl<'m, 'a> Session<'m, 'a> {
                 for (d, &v) in p.iter_mut().zip(pads.iter()) {
                     *d = v as usize;
                 }
-                let fill_f = value.to_le_bytes();
-                let fill_i8 = [(*value as i32) as u8];
-                let fill: &[u8] = if x.dtype == DType::F32 {
-                    &fill_f
-                } else {
-                    &fill_i8
-                };
-                kg::pad(xb, &xs[..xr], &p[..2 * xr], x.dtype.size(), fill, y);
+                // One element of x's dtype (validation: F32, I8, U8, I32, I64 and an
+                // integral value in range for the integer types).
+                let mut fill = [0u8; 8];
+                let n = x.dtype.size();
+                match x.dtype {
+                    DType::F32 => fill[..4].copy_from_slice(&value.to_le_bytes()),
+                    DType::I32 => fill[..4].copy_from_slice(&(*value as i32).to_le_bytes()),
+                    DType::I64 => fill.copy_from_slice(&(*value as i64).to_le_bytes()),
+                    _ => fill[0] = (*value as i32) as u8,
+                }
+                let fill = fill.get(..n).unwrap_or(&[]);
+                kg::pad(xb, &xs[..xr], &p[..2 * xr], n, fill, y);
             }
             Op::ArgMax {
                 axis, select_last, ..

@@ -488,6 +488,10 @@ fn check(m: &Model<'_>, op: &Op, ins: &[TensorDef<'_>], out: &TensorDef<'_>) -> 
             if ins.len() != 1 || x.dtype != out.dtype || x.quant != out.quant {
                 return false;
             }
+            // The int8 average reads the zero point (the max of raw values does not).
+            if matches!(op, Op::AvgPool { .. }) && x.dtype == DType::I8 && !int8_act(x) {
+                return false;
+            }
             let r = x.shape.len();
             let kh_ok = r == 4 || window.kernel[0] == 1;
             kh_ok
@@ -623,6 +627,14 @@ fn check(m: &Model<'_>, op: &Op, ins: &[TensorDef<'_>], out: &TensorDef<'_>) -> 
             }
             if x.quant != out.quant || value.is_nan() && x.dtype != DType::F32 {
                 return false;
+            }
+            // The fill is written as one element of x's dtype (F16 is a weight storage
+            // type, never padded).
+            let integral = value.is_finite() && libm::truncf(*value) == *value;
+            match x.dtype {
+                DType::F32 | DType::I8 | DType::U8 | DType::I32 => {}
+                DType::I64 if integral => {}
+                _ => return false,
             }
             if let Some((lo, hi)) = qrange(x.dtype) {
                 if *value < lo as f32 || *value > hi as f32 || libm::truncf(*value) != *value {
