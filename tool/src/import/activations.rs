@@ -125,11 +125,7 @@ impl Expansion for Prelu {
         inputs: &'p [TensorProxy],
         outputs: &'p [TensorProxy],
     ) -> InferenceResult {
-        check_input_arity(inputs, 2)?;
-        check_output_arity(outputs, 1)?;
-        s.equals(&inputs[0].datum_type, &outputs[0].datum_type)?;
-        s.equals(&inputs[0].shape, &outputs[0].shape)?;
-        Ok(())
+        like_first_input(s, inputs, outputs, 2)
     }
 
     fn wire(
@@ -151,6 +147,21 @@ impl Expansion for Prelu {
         let neg = model.wire_node(format!("{name}.scaled"), math::mul(), &[slope, neg])?[0];
         model.wire_node(name, math::add(), &[pos, neg])
     }
+}
+
+/// Inference rules of an op with `arity` inputs whose one output has the type and
+/// shape of its first input.
+fn like_first_input<'r, 'p: 'r>(
+    s: &mut Solver<'r>,
+    inputs: &'p [TensorProxy],
+    outputs: &'p [TensorProxy],
+    arity: usize,
+) -> InferenceResult {
+    check_input_arity(inputs, arity)?;
+    check_output_arity(outputs, 1)?;
+    s.equals(&inputs[0].datum_type, &outputs[0].datum_type)?;
+    s.equals(&inputs[0].shape, &outputs[0].shape)?;
+    Ok(())
 }
 
 /// The element-wise activations built from tract ops here:
@@ -178,11 +189,7 @@ impl Expansion for Unary {
         inputs: &'p [TensorProxy],
         outputs: &'p [TensorProxy],
     ) -> InferenceResult {
-        check_input_arity(inputs, 1)?;
-        check_output_arity(outputs, 1)?;
-        s.equals(&inputs[0].datum_type, &outputs[0].datum_type)?;
-        s.equals(&inputs[0].shape, &outputs[0].shape)?;
-        Ok(())
+        like_first_input(s, inputs, outputs, 1)
     }
 
     fn wire(
