@@ -31,7 +31,7 @@ pub fn onnx() -> tract_onnx::Onnx {
         Ok((elu(alpha).into_hir(), vec![]))
     });
     reg.insert("Selu", selu);
-    reg.insert("PRelu", |_, _| Ok((expand(Prelu), vec![])));
+    reg.insert("PRelu", |_, _| Ok((expand(Activation::Prelu), vec![])));
     reg.insert("ThresholdedRelu", thresholded_relu);
     o
 }
@@ -99,7 +99,7 @@ fn selu(
     // ONNX defaults, at the precision the operator schema gives them.
     let alpha = node.get_attr_opt("alpha")?.unwrap_or(1.673_263_2);
     let gamma = node.get_attr_opt("gamma")?.unwrap_or(1.050_701);
-    Ok((expand(Unary::Selu { alpha, gamma }), vec![]))
+    Ok((expand(Activation::Selu { alpha, gamma }), vec![]))
 }
 
 fn thresholded_relu(
@@ -107,46 +107,7 @@ fn thresholded_relu(
     node: &NodeProto,
 ) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
     let alpha = node.get_attr_opt("alpha")?.unwrap_or(1.0);
-    Ok((expand(Unary::ThresholdedRelu { alpha }), vec![]))
-}
-
-/// `max(x, 0) + slope * min(x, 0)`, `slope` broadcast to `x` (unidirectionally).
-#[derive(Debug, Clone, PartialEq)]
-struct Prelu;
-
-impl Expansion for Prelu {
-    fn name(&self) -> StaticName {
-        "Prelu".into()
-    }
-
-    fn rules<'r, 'p: 'r, 's: 'r>(
-        &'s self,
-        s: &mut Solver<'r>,
-        inputs: &'p [TensorProxy],
-        outputs: &'p [TensorProxy],
-    ) -> InferenceResult {
-        like_first_input(s, inputs, outputs, 2)
-    }
-
-    fn wire(
-        &self,
-        name: &str,
-        model: &mut TypedModel,
-        inputs: &[OutletId],
-    ) -> TractResult<TVec<OutletId>> {
-        let x = inputs[0];
-        let mut slope = inputs[1];
-        let rank = model.outlet_fact(x)?.rank();
-        while model.outlet_fact(slope)?.rank() < rank {
-            let r = model.outlet_fact(slope)?.rank();
-            slope = model.wire_node(format!("{name}.add-axis-{r}"), AxisOp::Add(0), &[slope])?[0];
-        }
-        let zero = scalar(model, &format!("{name}.zero"), x, 0.0)?;
-        let pos = model.wire_node(format!("{name}.pos"), math::max(), &[x, zero])?[0];
-        let neg = model.wire_node(format!("{name}.neg"), math::min(), &[x, zero])?[0];
-        let neg = model.wire_node(format!("{name}.scaled"), math::mul(), &[slope, neg])?[0];
-        model.wire_node(name, math::add(), &[pos, neg])
-    }
+    Ok((expand(Activation::ThresholdedRelu { alpha }), vec![]))
 }
 
 /// Inference rules of an op with `arity` inputs whose one output has the type and
@@ -164,22 +125,26 @@ fn like_first_input<'r, 'p: 'r>(
     Ok(())
 }
 
-/// The element-wise activations built from tract ops here:
+/// The activations built from tract ops here:
+/// - `Prelu`: `max(x, 0) + slope * min(x, 0)`, `slope` broadcast to `x`
+///   (unidirectionally);
 /// - `Selu`: `gamma * Elu_alpha(x)`;
 /// - `ThresholdedRelu`: `max(x, f32::MIN) * max(sign(x - alpha), 0)`, i.e. `x` where
 ///   `x > alpha`, else 0 (`x` is kept above -inf so that -inf times a zero mask is 0,
 ///   not NaN).
 #[derive(Debug, Clone, PartialEq)]
-enum Unary {
+enum Activation {
+    Prelu,
     Selu { alpha: f32, gamma: f32 },
     ThresholdedRelu { alpha: f32 },
 }
 
-impl Expansion for Unary {
+impl Expansion for Activation {
     fn name(&self) -> StaticName {
         match self {
-            Unary::Selu { .. } => "Selu".into(),
-            Unary::ThresholdedRelu { .. } => "ThresholdedRelu".into(),
+            Activation::Prelu => "Prelu".into(),
+            Activation::Selu { .. } => "Selu".into(),
+            Activation::ThresholdedRelu { .. } => "ThresholdedRelu".into(),
         }
     }
 
@@ -189,7 +154,8 @@ impl Expansion for Unary {
         inputs: &'p [TensorProxy],
         outputs: &'p [TensorProxy],
     ) -> InferenceResult {
-        like_first_input(s, inputs, outputs, 1)
+        let arity = if let Activation::Prelu = self { 2 } else { 1 };
+        like_first_input(s, inputs, outputs, arity)
     }
 
     fn wire(
@@ -200,12 +166,29 @@ impl Expansion for Unary {
     ) -> TractResult<TVec<OutletId>> {
         let x = inputs[0];
         match *self {
-            Unary::Selu { alpha, gamma } => {
+            Activation::Prelu => {
+                let mut slope = inputs[1];
+                let rank = model.outlet_fact(x)?.rank();
+                while model.outlet_fact(slope)?.rank() < rank {
+                    let r = model.outlet_fact(slope)?.rank();
+                    slope = model.wire_node(
+                        format!("{name}.add-axis-{r}"),
+                        AxisOp::Add(0),
+                        &[slope],
+                    )?[0];
+                }
+                let zero = scalar(model, &format!("{name}.zero"), x, 0.0)?;
+                let pos = model.wire_node(format!("{name}.pos"), math::max(), &[x, zero])?[0];
+                let neg = model.wire_node(format!("{name}.neg"), math::min(), &[x, zero])?[0];
+                let neg = model.wire_node(format!("{name}.scaled"), math::mul(), &[slope, neg])?[0];
+                model.wire_node(name, math::add(), &[pos, neg])
+            }
+            Activation::Selu { alpha, gamma } => {
                 let e = model.wire_node(format!("{name}.elu"), elu(alpha), inputs)?[0];
                 let g = scalar(model, &format!("{name}.gamma"), x, gamma)?;
                 model.wire_node(name, math::mul(), &[e, g])
             }
-            Unary::ThresholdedRelu { alpha } => {
+            Activation::ThresholdedRelu { alpha } => {
                 let alpha = scalar(model, &format!("{name}.alpha"), x, alpha)?;
                 let zero = scalar(model, &format!("{name}.zero"), x, 0.0)?;
                 let lowest = scalar(model, &format!("{name}.lowest"), x, f32::MIN)?;
