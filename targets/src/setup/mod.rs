@@ -68,8 +68,8 @@ fn empty_prefix(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The environment of the steps after setup: `PATH` with the prefixes first, and one
-/// variable per tool naming the installed file.
+/// One variable per installed tool naming its file, for the steps after setup
+/// ([`hand_down`] also puts the prefixes' `bin/` first on `PATH`).
 pub fn tool_env(ctx: &Ctx) -> Vec<(String, PathBuf)> {
     let mut env = Vec::new();
     env.extend(cargo_install::env(ctx));

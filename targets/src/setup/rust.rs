@@ -53,7 +53,7 @@ fn components(_: &Ctx) -> Result<Outcome> {
         .map(|(_, component)| component)
         .collect();
     if missing.is_empty() {
-        println!("rustfmt and clippy are installed");
+        report_components()?;
         return Ok(Outcome::Passed);
     }
     if which("rustup").is_none() {
@@ -66,7 +66,21 @@ fn components(_: &Ctx) -> Result<Outcome> {
     let mut args = vec!["component", "add"];
     args.extend(&missing);
     rustup(&args).run()?;
+    report_components()?;
     Ok(Outcome::Passed)
+}
+
+/// Prints the versions of rustfmt and clippy and the toolchain they belong to.
+fn report_components() -> Result<()> {
+    for sub in ["fmt", "clippy"] {
+        let version = Cmd::new(host_cargo()).args([sub, "--version"]).output()?;
+        println!("  {}", version.trim());
+    }
+    let sysroot = Cmd::new(host_rustc())
+        .args(["--print", "sysroot"])
+        .output()?;
+    println!("  in {}", sysroot.trim());
+    Ok(())
 }
 
 fn targets(ctx: &Ctx) -> Result<Outcome> {
