@@ -609,7 +609,8 @@ torchvision, onnx, onnxruntime, numpy — CI only reads the committed files). to
 {v['torch']}, torchvision {v['torchvision']}, onnx {v['onnx']}, onnxruntime
 {v['onnxruntime']}, numpy {v['numpy']}. `manifest.json` holds every figure below
 machine-readably (plus MACs per op); `count_macs.py MODEL.onnx` recounts them from
-the graph.
+the graph. `check.py` re-runs onnxruntime on the committed files and recounts the
+MACs (needs only onnx, onnxruntime, numpy — `tests/requirements.txt`).
 
 Export: `{man['exporter']}`. The batch dimension is **static 1** in every file
 (input and output); batch more rows by running the model once per row.

@@ -614,7 +614,9 @@ only reads the committed files). scikit-learn {v['scikit-learn']}, skl2onnx
 machine-readably, in the format of `../sklearn/manifest.json` plus `library`,
 `dataset`, `op_sequence`, `ir_version`, `producer` and `tree_nodes` (per tree node:
 post_transform, branch modes, base_values, class/target ids, counts of trees, nodes,
-leaves and of nodes with `missing_value_tracks_true` = 1).
+leaves and of nodes with `missing_value_tracks_true` = 1). `check.py` re-runs
+onnxruntime on the committed files and checks the library/onnxruntime agreement the
+manifest records (needs only onnx, onnxruntime, numpy — `tests/requirements.txt`).
 
 Exporters and settings:
 - scikit-learn → skl2onnx `to_onnx(target_opset={{'': 17, 'ai.onnx.ml': 3}})`,
