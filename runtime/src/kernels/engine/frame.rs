@@ -768,51 +768,36 @@ pub(crate) fn interior(
     (o0, o1.clamp(o0, out))
 }
 
-/// One depthwise kernel's work on output pixels (all channel tiles).
+/// The work of one depthwise kernel on output pixels (all channel tiles).
 trait DwKernel<T> {
-    /// `P` consecutive interior pixels `o..o + P` of an `N`-tap kernel: `rows[p][t]`
-    /// is tap `t`'s input pixel for pixel `o + p`.
-    fn full<const N: usize, const P: usize>(&self, o: usize, rows: &[[*const T; N]; P]);
+    /// `P` consecutive interior pixels `o..o + P` of an `N`-tap kernel: tap `t` of
+    /// pixel `o + p` reads the input pixel at element `base + p·step + offs[t]`.
+    fn full<const N: usize, const P: usize>(
+        &self,
+        o: usize,
+        base: *const T,
+        step: usize,
+        offs: &[usize; N],
+    );
     /// Any pixel: the valid taps `ky0..ky1 × kx0..kx1`, tap `(ky, kx)` reading input
-    /// pixel [`dw_tap`]`(base, ky, kx)`.
-    fn border(&self, o: usize, base: (usize, usize), ky: (usize, usize), kx: (usize, usize));
+    /// pixel `(iy0 + ky·dh, ix0 + kx·dw)` (wrapping: `iy0`, `ix0` may be "negative").
+    fn border(&self, o: usize, at: (usize, usize), ky: (usize, usize), kx: (usize, usize));
 }
 
 /// Pixels computed together on interior runs (independent accumulator chains).
 const DW_PIXELS: usize = 4;
 
-/// The input rows of the `P` pixels from `base` (input pixel of tap (0, 0) of the
-/// first), `step` elements apart, tap offsets `offs`.
-#[inline(always)]
-fn dw_rows<T, const N: usize, const P: usize>(
-    base: *const T,
-    step: usize,
-    offs: &[usize; 25],
-) -> [[*const T; N]; P] {
-    let mut rows = [[base; N]; P];
-    for (p, r) in rows.iter_mut().enumerate() {
-        for (t, q) in r.iter_mut().enumerate() {
-            *q = base.wrapping_add(p * step + offs[t]);
-        }
-    }
-    rows
-}
-
 /// Runs `k` on every output pixel: interior pixels of 3×3 and 5×5 kernels with the
-/// taps unrolled, [`DW_PIXELS`] at a time, the others tap by tap over their valid
-/// taps.
+/// taps unrolled, 4, 2 or 1 at a time, the others over their valid taps.
 #[inline(always)]
 fn dw_walk<T, K: DwKernel<T>>(g: &Geom, x: *const T, k: &K) {
     let (y0, y1) = interior(g.oh, g.sh, g.dh, g.pt, g.ih, g.kh);
     let (x0, x1) = interior(g.ow, g.sw, g.dw, g.pl, g.iw, g.kw);
     let unrolled = (g.kh, g.kw) == (3, 3) || (g.kh, g.kw) == (5, 5);
-    // Offsets (in elements) of the taps' input pixels from tap (0, 0)'s.
-    let mut offs = [0usize; 25];
-    if unrolled {
-        for (t, o) in offs.iter_mut().enumerate().take(g.taps) {
-            *o = ((t / g.kw) * g.dh * g.iw + (t % g.kw) * g.dw) * g.c;
-        }
-    }
+    // Element offsets of the taps' input pixels from tap (0, 0)'s.
+    let off = |t: usize| ((t / g.kw) * g.dh * g.iw + (t % g.kw) * g.dw) * g.c;
+    let offs9: [usize; 9] = core::array::from_fn(off);
+    let offs25: [usize; 25] = core::array::from_fn(off);
     let step = g.sw * g.c;
     for oy in 0..g.oh {
         let (ky0, ky1) = valid_taps(oy, g.sh, g.dh, g.pt, g.ih, g.kh);
@@ -825,12 +810,18 @@ fn dw_walk<T, K: DwKernel<T>>(g: &Geom, x: *const T, k: &K) {
             if row_inside && (x0..x1).contains(&ox) {
                 // Every tap inside: `iy0`, `ix0` are not "negative".
                 let base = x.wrapping_add((iy0 * g.iw + ix0) * g.c);
-                let p = if x1 - ox >= DW_PIXELS { DW_PIXELS } else { 1 };
+                let p = match x1 - ox {
+                    n if n >= DW_PIXELS => DW_PIXELS,
+                    n if n >= 2 => 2,
+                    _ => 1,
+                };
                 match (g.kh, p) {
-                    (3, DW_PIXELS) => k.full(o, &dw_rows::<T, 9, DW_PIXELS>(base, step, &offs)),
-                    (3, _) => k.full(o, &dw_rows::<T, 9, 1>(base, step, &offs)),
-                    (_, DW_PIXELS) => k.full(o, &dw_rows::<T, 25, DW_PIXELS>(base, step, &offs)),
-                    _ => k.full(o, &dw_rows::<T, 25, 1>(base, step, &offs)),
+                    (3, DW_PIXELS) => k.full::<9, DW_PIXELS>(o, base, step, &offs9),
+                    (3, 2) => k.full::<9, 2>(o, base, step, &offs9),
+                    (3, _) => k.full::<9, 1>(o, base, step, &offs9),
+                    (_, DW_PIXELS) => k.full::<25, DW_PIXELS>(o, base, step, &offs25),
+                    (_, 2) => k.full::<25, 2>(o, base, step, &offs25),
+                    _ => k.full::<25, 1>(o, base, step, &offs25),
                 }
                 ox += p;
             } else {
@@ -840,15 +831,6 @@ fn dw_walk<T, K: DwKernel<T>>(g: &Geom, x: *const T, k: &K) {
             }
         }
     }
-}
-
-/// The input pixel of tap `(ky, kx)` of a pixel whose tap `(0, 0)` is at `(iy0, ix0)`
-/// (wrapping: only valid taps are asked for).
-#[inline(always)]
-fn dw_tap(g: &Geom, (iy0, ix0): (usize, usize), ky: usize, kx: usize) -> usize {
-    let iy = iy0.wrapping_add(ky * g.dh);
-    let ix = ix0.wrapping_add(kx * g.dw);
-    iy * g.iw + ix
 }
 
 /// [`super::f32_dwconv`] on the primitives of `L`.
@@ -901,6 +883,22 @@ struct DwF32<L: F32Lanes> {
 }
 
 impl<L: F32Lanes> DwF32<L> {
+    /// `nc` input channels at `p`.
+    ///
+    /// # Safety
+    /// `p` holds `nc` readable f32.
+    #[inline(always)]
+    unsafe fn x(&self, p: *const f32, nc: usize) -> L::V {
+        // SAFETY: caller's contract.
+        unsafe {
+            if nc == NR {
+                self.l.load(p)
+            } else {
+                self.l.load_partial(p, nc)
+            }
+        }
+    }
+
     /// Bias, clamp (and residual) of channels `c0..c0 + nc` of output pixel `o`.
     ///
     /// # Safety
@@ -925,29 +923,46 @@ impl<L: F32Lanes> DwF32<L> {
 
 impl<L: F32Lanes> DwKernel<f32> for DwF32<L> {
     #[inline(always)]
-    fn full<const N: usize, const P: usize>(&self, o: usize, rows: &[[*const f32; N]; P]) {
+    fn full<const N: usize, const P: usize>(
+        &self,
+        o: usize,
+        base: *const f32,
+        step: usize,
+        offs: &[usize; N],
+    ) {
         let (l, c) = (self.l, self.g.c);
+        // Fewer than 4 pixels: each pixel's taps alternate between two chains, so
+        // that the multiply-adds do not all wait on one another.
+        let split = P < DW_PIXELS;
         for ct in 0..c.div_ceil(NR) {
             let (c0, nc) = (ct * NR, NR.min(c - ct * NR));
-            // SAFETY: the rows are input pixels (`c` channels each, of which
-            // `c0..c0 + nc` are read); the tile lies in the packed slice.
+            // SAFETY: `base + p·step + offs[t]` is an input pixel (`c` channels, of
+            // which `c0..c0 + nc` are read); the tile lies in the packed slice.
             unsafe {
                 let tile = self.w.add(ct * self.tile_len);
-                let mut acc = [l.load(tile); P];
-                for t in 0..N {
+                let mut acc = [[l.load(tile), l.splat(0.0)]; P];
+                let mut t = 0;
+                while t < N {
                     let w = l.load(tile.add(NR + t * NR));
-                    for (a, r) in acc.iter_mut().zip(rows) {
-                        let xi = r[t].add(c0);
-                        let xv = if nc == NR {
-                            l.load(xi)
-                        } else {
-                            l.load_partial(xi, nc)
-                        };
-                        *a = l.fma(xv, w, *a);
+                    for (p, a) in acc.iter_mut().enumerate() {
+                        a[0] = l.fma(self.x(base.add(p * step + offs[t] + c0), nc), w, a[0]);
                     }
+                    if t + 1 < N {
+                        let w = l.load(tile.add(NR + (t + 1) * NR));
+                        for (p, a) in acc.iter_mut().enumerate() {
+                            let xv = self.x(base.add(p * step + offs[t + 1] + c0), nc);
+                            if split {
+                                a[1] = l.fma(xv, w, a[1]);
+                            } else {
+                                a[0] = l.fma(xv, w, a[0]);
+                            }
+                        }
+                    }
+                    t += 2;
                 }
-                for (p, &a) in acc.iter().enumerate() {
-                    self.store(a, o + p, c0, nc);
+                for (p, a) in acc.iter().enumerate() {
+                    let v = if split { l.add(a[0], a[1]) } else { a[0] };
+                    self.store(v, o + p, c0, nc);
                 }
             }
         }
@@ -957,30 +972,37 @@ impl<L: F32Lanes> DwKernel<f32> for DwF32<L> {
     fn border(
         &self,
         o: usize,
-        base: (usize, usize),
+        (iy0, ix0): (usize, usize),
         (ky0, ky1): (usize, usize),
         (kx0, kx1): (usize, usize),
     ) {
         let (l, g) = (self.l, &self.g);
+        let n = kx1 - kx0;
+        let dx = g.dw * g.c;
         for ct in 0..g.c.div_ceil(NR) {
             let (c0, nc) = (ct * NR, NR.min(g.c - ct * NR));
             // SAFETY: the valid taps read input pixels (`c` channels each); the tile
             // lies in the packed slice.
             unsafe {
                 let tile = self.w.add(ct * self.tile_len);
-                let mut acc = l.load(tile);
+                let (mut a0, mut a1) = (l.load(tile), l.splat(0.0));
                 for ky in ky0..ky1 {
-                    for kx in kx0..kx1 {
-                        let xi = self.x.add(dw_tap(g, base, ky, kx) * g.c + c0);
-                        let xv = if nc == NR {
-                            l.load(xi)
-                        } else {
-                            l.load_partial(xi, nc)
-                        };
-                        acc = l.fma(xv, l.load(tile.add(NR + (ky * g.kw + kx) * NR)), acc);
+                    let iy = iy0.wrapping_add(ky * g.dh);
+                    let ix = ix0.wrapping_add(kx0 * g.dw);
+                    let xr = self.x.add((iy * g.iw + ix) * g.c + c0);
+                    let wr = tile.add(NR + (ky * g.kw + kx0) * NR);
+                    let mut j = 0;
+                    while j + 2 <= n {
+                        a0 = l.fma(self.x(xr.add(j * dx), nc), l.load(wr.add(j * NR)), a0);
+                        let (xj, wj) = (xr.add((j + 1) * dx), wr.add((j + 1) * NR));
+                        a1 = l.fma(self.x(xj, nc), l.load(wj), a1);
+                        j += 2;
+                    }
+                    if j < n {
+                        a0 = l.fma(self.x(xr.add(j * dx), nc), l.load(wr.add(j * NR)), a0);
                     }
                 }
-                self.store(acc, o, c0, nc);
+                self.store(l.add(a0, a1), o, c0, nc);
             }
         }
     }
@@ -1066,7 +1088,13 @@ impl<L: I32Lanes> DwI8<L> {
 
 impl<L: I32Lanes> DwKernel<i8> for DwI8<L> {
     #[inline(always)]
-    fn full<const N: usize, const P: usize>(&self, o: usize, rows: &[[*const i8; N]; P]) {
+    fn full<const N: usize, const P: usize>(
+        &self,
+        o: usize,
+        base: *const i8,
+        step: usize,
+        offs: &[usize; N],
+    ) {
         let (l, c) = (self.l, self.g.c);
         for ct in 0..c.div_ceil(NR) {
             let (c0, nc) = (ct * NR, NR.min(c - ct * NR));
@@ -1075,10 +1103,10 @@ impl<L: I32Lanes> DwKernel<i8> for DwI8<L> {
                 let tile = self.w.add(ct * self.tile_len);
                 let wt = tile.add(I8_DW_HEADER).cast::<i8>();
                 let mut acc = [l.load(tile); P];
-                for t in 0..N {
+                for (t, &off) in offs.iter().enumerate() {
                     let w = l.load_w(wt.add(t * NR));
-                    for (a, r) in acc.iter_mut().zip(rows) {
-                        *a = self.mac(*a, r[t].add(c0), w, nc);
+                    for (p, a) in acc.iter_mut().enumerate() {
+                        *a = self.mac(*a, base.add(p * step + off + c0), w, nc);
                     }
                 }
                 let rq = self.rq(tile);
@@ -1093,11 +1121,12 @@ impl<L: I32Lanes> DwKernel<i8> for DwI8<L> {
     fn border(
         &self,
         o: usize,
-        base: (usize, usize),
+        (iy0, ix0): (usize, usize),
         (ky0, ky1): (usize, usize),
         (kx0, kx1): (usize, usize),
     ) {
         let (l, g) = (self.l, &self.g);
+        let dx = g.dw * g.c;
         for ct in 0..g.c.div_ceil(NR) {
             let (c0, nc) = (ct * NR, NR.min(g.c - ct * NR));
             // SAFETY: as in `DwF32::border`.
@@ -1106,9 +1135,12 @@ impl<L: I32Lanes> DwKernel<i8> for DwI8<L> {
                 let wt = tile.add(I8_DW_HEADER).cast::<i8>();
                 let mut acc = l.load(tile);
                 for ky in ky0..ky1 {
-                    for kx in kx0..kx1 {
-                        let xi = self.x.add(dw_tap(g, base, ky, kx) * g.c + c0);
-                        acc = self.mac(acc, xi, l.load_w(wt.add((ky * g.kw + kx) * NR)), nc);
+                    let iy = iy0.wrapping_add(ky * g.dh);
+                    let ix = ix0.wrapping_add(kx0 * g.dw);
+                    let xr = self.x.add((iy * g.iw + ix) * g.c + c0);
+                    let wr = wt.add((ky * g.kw + kx0) * NR);
+                    for j in 0..kx1 - kx0 {
+                        acc = self.mac(acc, xr.add(j * dx), l.load_w(wr.add(j * NR)), nc);
                     }
                 }
                 let rq = self.rq(tile);
