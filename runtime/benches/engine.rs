@@ -8,7 +8,8 @@
 //! before timing. Printed: µs per call (fastest of many ~1 ms rounds) and GMAC/s, next
 //! to the current optimized NCHW kernels (`ferrite::kernels::fast`, the executor's
 //! kernels today). `FERRITE_BENCH_MS` sets the time per measurement (default 200 ms);
-//! `FERRITE_BENCH_FILTER` runs only the layers whose label contains it.
+//! `FERRITE_BENCH_FILTER` runs only the layers whose label contains it,
+//! `FERRITE_BENCH_ISAS` (comma-separated ISA names) only those ISAs.
 
 use core::hint::black_box;
 use core::time::Duration;
@@ -414,7 +415,17 @@ fn run_current(l: &Layer, d: &Data) -> (f64, f64, Vec<i8>) {
 
 fn main() {
     let filter = std::env::var("FERRITE_BENCH_FILTER").unwrap_or_default();
-    let isas: Vec<Kernels> = Isa::ALL.iter().filter_map(|i| i.kernels()).collect();
+    let chosen = std::env::var("FERRITE_BENCH_ISAS").ok();
+    let wanted = |isa: &Isa| {
+        chosen
+            .as_ref()
+            .is_none_or(|c| c.split(',').any(|n| n == isa.name()))
+    };
+    let isas: Vec<Kernels> = Isa::ALL
+        .iter()
+        .filter(|i| wanted(i))
+        .filter_map(|i| i.kernels())
+        .collect();
     println!(
         "engine ISAs here: {} (best: {}); current kernels: {}",
         isas.iter()

@@ -509,6 +509,16 @@ fn named_i8_shapes() -> Vec<(&'static str, ConvShape, bool)> {
             false,
         ),
         (
+            "c=2, 72 taps (not flat, chunked)",
+            sh((10, 9, 2), 6, [9, 8], [1, 1], [1, 1], [4, 3, 4, 4]),
+            false,
+        ),
+        (
+            "c=3, 64 taps (flat, largest)",
+            sh((9, 9, 3), 17, [8, 8], [1, 1], [1, 1], [3, 4, 4, 3]),
+            false,
+        ),
+        (
             "72 taps (chunked)",
             sh((10, 9, 5), 18, [9, 8], [1, 1], [1, 1], [4, 3, 4, 4]),
             false,

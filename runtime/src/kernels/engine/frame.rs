@@ -317,23 +317,49 @@ pub(crate) fn valid_taps(
     (k0, k1.clamp(k0, k))
 }
 
+/// What [`build_rows`] precomputes once per call: the output pixels whose every tap
+/// reads the input, and the element offset of each tap from tap (0, 0).
+struct RowPlan {
+    y: (usize, usize),
+    x: (usize, usize),
+    offs: [usize; MAX_TAPS],
+}
+
+impl RowPlan {
+    #[inline(always)]
+    fn new(g: &Geom) -> Self {
+        let mut offs = [0; MAX_TAPS];
+        for (t, o) in offs.iter_mut().enumerate().take(g.taps) {
+            *o = ((t / g.kw) * g.dh * g.iw + (t % g.kw) * g.dw) * g.c;
+        }
+        RowPlan {
+            y: interior(g.oh, g.sh, g.dh, g.pt, g.ih, g.kh),
+            x: interior(g.ow, g.sw, g.dw, g.pl, g.iw, g.kw),
+            offs,
+        }
+    }
+}
+
 /// Fills `ptrs[t - t0][r]` with the input row of tap `t` (`t0..t1`) for output pixel
 /// `m0 + r` (pixels past `m0 + rows` repeat the last one), or `zero` in the padding.
 #[inline(always)]
 fn build_rows<T, const MR: usize>(
     g: &Geom,
+    plan: &RowPlan,
     x: *const T,
     zero: *const T,
     (m0, rows): (usize, usize),
     (t0, t1): (usize, usize),
     ptrs: &mut [[*const T; MR]; MAX_TAPS],
 ) {
-    // The unpadded input coordinates of tap (0, 0) of each pixel, stepping through
-    // the output (one division per tile).
+    // The output coordinates of each pixel, stepping through the output (one
+    // division per tile).
     let mut at = [(0usize, 0usize); MR];
     let (mut oy, mut ox) = (m0 / g.ow, m0 % g.ow);
+    let mut inside = true;
     for (r, a) in at.iter_mut().enumerate() {
-        *a = (oy * g.sh, ox * g.sw);
+        *a = (oy, ox);
+        inside &= (plan.y.0..plan.y.1).contains(&oy) && (plan.x.0..plan.x.1).contains(&ox);
         if r + 1 < rows {
             ox += 1;
             if ox == g.ow {
@@ -342,13 +368,23 @@ fn build_rows<T, const MR: usize>(
             }
         }
     }
+    if inside && t1 - t0 == g.taps {
+        // Every tap of every pixel reads the input: tap (0, 0)'s row plus offsets.
+        for (r, &(oy, ox)) in at.iter().enumerate() {
+            let base = x.wrapping_add(((oy * g.sh - g.pt) * g.iw + ox * g.sw - g.pl) * g.c);
+            for (row, &off) in ptrs.iter_mut().zip(&plan.offs).take(g.taps) {
+                row[r] = base.wrapping_add(off);
+            }
+        }
+        return;
+    }
     let (mut ky, mut kx) = (t0 / g.kw, t0 % g.kw);
     for row in ptrs.iter_mut().take(t1 - t0) {
         let (dy, dx) = (ky * g.dh, kx * g.dw);
-        for (p, &(by, bx)) in row.iter_mut().zip(&at) {
+        for (p, &(oy, ox)) in row.iter_mut().zip(&at) {
             // Wrapping: a coordinate above the padding becomes huge, hence invalid.
-            let iy = (by + dy).wrapping_sub(g.pt);
-            let ix = (bx + dx).wrapping_sub(g.pl);
+            let iy = (oy * g.sh + dy).wrapping_sub(g.pt);
+            let ix = (ox * g.sw + dx).wrapping_sub(g.pl);
             *p = if iy < g.ih && ix < g.iw {
                 x.wrapping_add((iy * g.iw + ix) * g.c)
             } else {
@@ -401,12 +437,13 @@ pub(crate) unsafe fn f32_conv<L: F32Lanes, const MR: usize>(
     let xp = x.as_ptr();
     // Tiles of MR output pixels outside, the 16-channel panels inside: the tile's
     // rows (of every tap when they fit in `ptrs`) are built once for all panels.
+    let plan = RowPlan::new(&g);
     let mut ptrs = [[ptr::null::<f32>(); MR]; MAX_TAPS];
     let mut m0 = 0;
     while m0 < g.pixels {
         let rows = MR.min(g.pixels - m0);
         if g.taps <= MAX_TAPS {
-            build_rows(&g, xp, zero, (m0, rows), (0, g.taps), &mut ptrs);
+            build_rows(&g, &plan, xp, zero, (m0, rows), (0, g.taps), &mut ptrs);
         }
         for p in 0..g.n.div_ceil(NR) {
             let (n0, nc) = (p * NR, NR.min(g.n - p * NR));
@@ -424,7 +461,7 @@ pub(crate) unsafe fn f32_conv<L: F32Lanes, const MR: usize>(
                         (t0 + MAX_TAPS).min(g.taps)
                     };
                     if g.taps > MAX_TAPS {
-                        build_rows(&g, xp, zero, (m0, rows), (t0, t1), &mut ptrs);
+                        build_rows(&g, &plan, xp, zero, (m0, rows), (t0, t1), &mut ptrs);
                     }
                     f32_tile(
                         l,
@@ -636,34 +673,55 @@ pub(crate) unsafe fn i8_conv<L: I8Dot, const MR: usize>(
     let bias_row = if L::U8_INPUT { 4 * NR } else { 0 };
     let group_bytes = g.c.div_ceil(4) * 4 * NR;
     let xp = x.as_ptr();
+    // C < 4: each pixel's `taps·C` inputs are gathered into `flat` (zero-padded to
+    // a multiple of 4), read as one tap by the microkernel (the flat layout).
+    let flat = super::pack::i8_flat(g.taps, g.c);
+    let flat_k = (g.taps * g.c).div_ceil(4) * 4;
+    let mut buf = [[0i8; FLAT_K]; MR];
+    let x_range = (xp, xp.wrapping_add(x.len()));
     // Tiles of MR output pixels outside, the 16-channel panels inside: the tile's
     // rows (of every tap when they fit in `ptrs`) are built once for all panels.
+    let plan = RowPlan::new(&g);
     let mut ptrs = [[ptr::null::<i8>(); MR]; MAX_TAPS];
     let mut m0 = 0;
     while m0 < g.pixels {
         let rows = MR.min(g.pixels - m0);
         if g.taps <= MAX_TAPS {
-            build_rows(&g, xp, zero, (m0, rows), (0, g.taps), &mut ptrs);
+            build_rows(&g, &plan, xp, zero, (m0, rows), (0, g.taps), &mut ptrs);
+        }
+        let mut flat_rows = [[ptr::null::<i8>(); MR]; 1];
+        if flat {
+            // SAFETY: the rows hold `C` readable bytes each.
+            unsafe { gather(&ptrs, g.taps, g.c, &mut buf, x_range) };
+            for (p, b) in flat_rows[0].iter_mut().zip(&buf) {
+                *p = b.as_ptr();
+            }
         }
         for p in 0..g.n.div_ceil(NR) {
             let (n0, nc) = (p * NR, NR.min(g.n - p * NR));
-            // SAFETY: as in `f32_conv`: the panel, the rows and the output lie in bounds.
+            // SAFETY: as in `f32_conv`: the panel, the rows and the output lie in bounds;
+            // the flat rows hold `flat_k` bytes.
             unsafe {
                 let panel = wp.add(p * panel_len);
                 let mut acc = [l.zero(); MR];
-                let mut t0 = 0;
-                while t0 < g.taps {
-                    let t1 = if g.taps <= MAX_TAPS {
-                        g.taps
-                    } else {
-                        (t0 + MAX_TAPS).min(g.taps)
-                    };
-                    if g.taps > MAX_TAPS {
-                        build_rows(&g, xp, zero, (m0, rows), (t0, t1), &mut ptrs);
+                if flat {
+                    let w = panel.add(I8_CONV_HEADER).cast::<i8>();
+                    i8_tile(l, &flat_rows, flat_k, w, &mut acc);
+                } else {
+                    let mut t0 = 0;
+                    while t0 < g.taps {
+                        let t1 = if g.taps <= MAX_TAPS {
+                            g.taps
+                        } else {
+                            (t0 + MAX_TAPS).min(g.taps)
+                        };
+                        if g.taps > MAX_TAPS {
+                            build_rows(&g, &plan, xp, zero, (m0, rows), (t0, t1), &mut ptrs);
+                        }
+                        let w = panel.add(I8_CONV_HEADER + t0 * group_bytes).cast::<i8>();
+                        i8_tile(l, &ptrs[..t1 - t0], g.c, w, &mut acc);
+                        t0 = t1;
                     }
-                    let w = panel.add(I8_CONV_HEADER + t0 * group_bytes).cast::<i8>();
-                    i8_tile(l, &ptrs[..t1 - t0], g.c, w, &mut acc);
-                    t0 = t1;
                 }
                 let bias = l.load(panel.add(bias_row));
                 let rq = l.rq(l.load(panel.add(8 * NR)), l.load(panel.add(12 * NR)));
@@ -676,6 +734,49 @@ pub(crate) unsafe fn i8_conv<L: I8Dot, const MR: usize>(
         m0 += rows;
     }
     Ok(())
+}
+
+/// Bytes of a gathered row of the flat int8 layout: `taps·C <= 3·MAX_TAPS`, plus
+/// room for the last 4-byte copy.
+const FLAT_K: usize = 3 * MAX_TAPS + 4;
+
+/// Copies, for each of the `MR` pixels, the `c` inputs of each of the `taps` rows
+/// into `buf[r]` (`k = tap·c + channel`), zeros up to the next multiple of 4. A row
+/// inside `x` (`x.0..x.1`) with 4 readable bytes is copied as one 4-byte word (the
+/// extra byte is overwritten by the next tap or zeroed).
+///
+/// # Safety
+/// `ptrs[t][r]` holds `c` readable bytes for `t < taps`; `taps·c <= 3·MAX_TAPS`;
+/// `x` is the input's address range.
+#[inline(always)]
+unsafe fn gather<const MR: usize>(
+    ptrs: &[[*const i8; MR]; MAX_TAPS],
+    taps: usize,
+    c: usize,
+    buf: &mut [[i8; FLAT_K]; MR],
+    x: (*const i8, *const i8),
+) {
+    let k = taps * c;
+    for (r, dst) in buf.iter_mut().enumerate() {
+        let d = dst.as_mut_ptr();
+        let mut at = 0;
+        for row in &ptrs[..taps] {
+            let src = row[r];
+            // SAFETY: caller's contract; `at + 4 <= k + 3 < FLAT_K`.
+            unsafe {
+                if src >= x.0 && src.wrapping_add(4) <= x.1 {
+                    let word = ptr::read_unaligned(src.cast::<u32>());
+                    ptr::write_unaligned(d.add(at).cast::<u32>(), word);
+                } else {
+                    for j in 0..c {
+                        *d.add(at + j) = *src.add(j);
+                    }
+                }
+            }
+            at += c;
+        }
+        dst[k..k.div_ceil(4) * 4].fill(0);
+    }
 }
 
 /// The 4 bytes at `p`, or the first `n < 4` of them (zeros above), as a

@@ -63,6 +63,11 @@
 //!   `SMLAD` for issue #15) are consecutive too. `C` is padded to a multiple of 4 *per
 //!   tap*, so a tap's input row is read with 4-byte loads without crossing into the
 //!   next tap (only the last group of a row with `C % 4 != 0` is read byte by byte).
+//!   **Flat variant** for first layers, `C < 4` and at most 64 taps: the taps are not
+//!   padded, `w[ceil(taps·C/4)][16][4]` with `k = tap·C + c` (a 1-channel 10×4
+//!   kernel takes 10 groups instead of 40); the kernel gathers each output pixel's
+//!   `taps·C` inputs into a small buffer per tile of `MR` pixels (an im2col of `MR`
+//!   rows, padding taps holding `x_zp`) and runs the same microkernel over it.
 //! - **f32 depthwise** (`[ceil(C/16)]` tiles of `16 + taps·16` f32,
 //!   [`pack_f32_dwconv`]): `bias[16]`, then `w[taps][16]`, channel-innermost.
 //! - **int8 depthwise** (`[ceil(C/16)]` tiles of `192 + taps·16` bytes,

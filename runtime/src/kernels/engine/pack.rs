@@ -9,7 +9,7 @@
 //! `(multiplier, shift)` pairs, one pair (per tensor) or one per output channel, as
 //! the reference kernels take them ([`crate::kernels::int8`]).
 
-use super::frame::need;
+use super::frame::{need, MAX_TAPS};
 use super::{I8_CONV_HEADER, I8_DW_HEADER, NR};
 use crate::kernels::int8::rq_pair;
 use crate::{Error, Result};
@@ -19,9 +19,24 @@ pub(crate) fn f32_conv_panel_len(taps: usize, c: usize) -> Option<usize> {
     taps.checked_mul(c)?.checked_mul(NR)?.checked_add(NR)
 }
 
-/// Bytes of one int8 conv panel: the header + `w[taps][ceil(c/4)][16][4]`.
+/// Whether an int8 conv of `c` input channels and `taps` taps uses the flat layout
+/// (`k = tap·c + channel` without per-tap padding; see the module docs of [`super`]).
+pub(crate) fn i8_flat(taps: usize, c: usize) -> bool {
+    c < 4 && taps <= MAX_TAPS
+}
+
+/// Groups of 4 `k` per output channel in an int8 conv panel.
+pub(crate) fn i8_conv_groups(taps: usize, c: usize) -> Option<usize> {
+    if i8_flat(taps, c) {
+        Some((taps * c).div_ceil(4))
+    } else {
+        taps.checked_mul(c.div_ceil(4))
+    }
+}
+
+/// Bytes of one int8 conv panel: the header + `w[groups][16][4]`.
 pub(crate) fn i8_conv_panel_len(taps: usize, c: usize) -> Option<usize> {
-    taps.checked_mul(c.div_ceil(4))?
+    i8_conv_groups(taps, c)?
         .checked_mul(4 * NR)?
         .checked_add(I8_CONV_HEADER)
 }
@@ -175,22 +190,31 @@ pub fn pack_i8_conv(
             put_i32(header, 2 * NR + i, m);
             put_i32(header, 3 * NR + i, s);
         }
-        let groups = in_c.div_ceil(4);
+        // Group `g`, byte `q` of output channel `j`: input channel `ci` of tap `t`.
+        let flat = i8_flat(taps, in_c);
+        let groups = if flat {
+            (taps * in_c).div_ceil(4)
+        } else {
+            taps * in_c.div_ceil(4)
+        };
+        let per_tap = in_c.div_ceil(4);
         let mut at = 0;
-        for t in 0..taps {
-            for g in 0..groups {
-                for i in 0..NR {
-                    let j = p * NR + i;
-                    for q in 0..4 {
-                        let ci = 4 * g + q;
-                        let v = if j < out_c && ci < in_c {
-                            w[(j * in_c + ci) * taps + t]
-                        } else {
-                            0
-                        };
-                        body[at] = v as u8;
-                        at += 1;
-                    }
+        for g in 0..groups {
+            for i in 0..NR {
+                let j = p * NR + i;
+                for q in 0..4 {
+                    let (t, ci) = if flat {
+                        ((4 * g + q) / in_c.max(1), (4 * g + q) % in_c.max(1))
+                    } else {
+                        (g / per_tap, 4 * (g % per_tap) + q)
+                    };
+                    let v = if j < out_c && t < taps && ci < in_c {
+                        w[(j * in_c + ci) * taps + t]
+                    } else {
+                        0
+                    };
+                    body[at] = v as u8;
+                    at += 1;
                 }
             }
         }
