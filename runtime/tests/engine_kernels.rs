@@ -16,6 +16,33 @@
 //!   f64): `|y − clamp(exact)| <= γ(K + 2)·(|bias| + Σ|x·w| + |r|)`, the bound
 //!   documented in `kernels::engine` (`γ(n) = n·u/(1 − n·u)`, `u = 2^-24`).
 //!
+//! # Running every implementation
+//!
+//! - x86-64 (AVX2, AVX-512, AVX-512 VNNI, portable): `cargo test -p ferrite --test
+//!   engine_kernels` on a CPU with AVX-512 VNNI runs all four.
+//! - AArch64 under QEMU, with and without the dot-product extension (the Debian
+//!   toolchain and build-std route of `TOOLCHAIN.md`; `QEMU_CPU` selects the CPU):
+//!
+//!   ```sh
+//!   export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1
+//!   export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
+//!   export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu"
+//!   for cpu in max cortex-a57; do
+//!     QEMU_CPU=$cpu ENGINE_CASES=60 /usr/bin/cargo test -p ferrite --target-dir target/cross \
+//!       --target aarch64-unknown-linux-gnu -Zbuild-std=std,panic_abort --test engine_kernels
+//!   done
+//!   ```
+//!
+//!   `-cpu max` runs `neon` and `neondot`, `-cpu cortex-a57` (Armv8.0) `neon` only.
+//! - wasm32 with SIMD128, in Node's WASI (`rustup target add wasm32-wasip1`; from the
+//!   workspace root; the runner path must be absolute, tests run on one thread):
+//!
+//!   ```sh
+//!   RUSTFLAGS="-C target-feature=+simd128" \
+//!   CARGO_TARGET_WASM32_WASIP1_RUNNER="node $PWD/runtime/tests/engine_wasi.cjs" \
+//!   cargo test -p ferrite --target wasm32-wasip1 --test engine_kernels -- --test-threads=1
+//!   ```
+//!
 //! Random cases come from a seeded generator (`ENGINE_CASES` sets their number per
 //! test, e.g. fewer under QEMU; `ENGINE_SEED` the seed); the named cases pin the
 //! corners: K not a multiple of 4, N not a multiple of 16, 1-pixel images, padding on
