@@ -401,12 +401,13 @@ fn build_rows<T, const MR: usize>(
 
 // ---------------------------------------------------------------- f32 conv
 
-/// [`super::f32_conv`] on the primitives of `L`, tile `MR×16`.
+/// [`super::f32_conv`] on the primitives of `L`, tiles of `MR×16`, and `MT×16` for a
+/// last tile of at most `MT` pixels.
 ///
 /// # Safety
 /// The CPU supports the instructions of `L` (the token proves it).
 #[inline(always)]
-pub(crate) unsafe fn f32_conv<L: F32Lanes, const MR: usize>(
+pub(crate) unsafe fn f32_conv<L: F32Lanes, const MR: usize, const MT: usize>(
     l: L,
     s: &ConvShape,
     x: &[f32],
@@ -430,51 +431,35 @@ pub(crate) unsafe fn f32_conv<L: F32Lanes, const MR: usize>(
     } else {
         x.as_ptr()
     };
-    let (lo, hi) = (l.splat(out.min), l.splat(out.max));
-    let residual = out.residual.map(<[f32]>::as_ptr);
-    let yp = y.as_mut_ptr();
-    let wp = packed.as_ptr();
-    let xp = x.as_ptr();
+    let cx = F32Conv {
+        l,
+        plan: RowPlan::new(&g),
+        g,
+        x: x.as_ptr(),
+        zero,
+        w: packed.as_ptr(),
+        panel_len,
+        lo: l.splat(out.min),
+        hi: l.splat(out.max),
+        residual: out.residual.map(<[f32]>::as_ptr),
+        y: y.as_mut_ptr(),
+    };
     // Tiles of MR output pixels outside, the 16-channel panels inside: the tile's
     // rows (of every tap when they fit in `ptrs`) are built once for all panels.
-    let plan = RowPlan::new(&g);
     let mut ptrs = [[ptr::null::<f32>(); MR]; MAX_TAPS];
     let mut m0 = 0;
     while m0 < g.pixels {
         let rows = MR.min(g.pixels - m0);
         if g.taps <= MAX_TAPS {
-            build_rows(&g, &plan, xp, zero, (m0, rows), (0, g.taps), &mut ptrs);
+            build_rows(&g, &cx.plan, cx.x, zero, (m0, rows), (0, g.taps), &mut ptrs);
         }
         for p in 0..g.n.div_ceil(NR) {
-            let (n0, nc) = (p * NR, NR.min(g.n - p * NR));
-            // SAFETY: panel `p` lies inside `packed` (checked above); the rows in `ptrs`
-            // hold `C` readable f32 each; output and residual rows `m0..m0 + rows`,
-            // channels `n0..n0 + nc` lie inside `y` and the residual.
+            // SAFETY: the slices were checked against the shape above.
             unsafe {
-                let panel = wp.add(p * panel_len);
-                let mut acc = [l.load(panel); MR];
-                let mut t0 = 0;
-                while t0 < g.taps {
-                    let t1 = if g.taps <= MAX_TAPS {
-                        g.taps
-                    } else {
-                        (t0 + MAX_TAPS).min(g.taps)
-                    };
-                    if g.taps > MAX_TAPS {
-                        build_rows(&g, &plan, xp, zero, (m0, rows), (t0, t1), &mut ptrs);
-                    }
-                    f32_tile(
-                        l,
-                        &ptrs[..t1 - t0],
-                        g.c,
-                        panel.add(NR + t0 * g.c * NR),
-                        &mut acc,
-                    );
-                    t0 = t1;
-                }
-                for (r, &v) in acc.iter().enumerate().take(rows) {
-                    let at = (m0 + r) * g.n + n0;
-                    f32_store(l, v, residual.map(|q| q.add(at)), (lo, hi), yp.add(at), nc);
+                if rows > MT {
+                    cx.panel::<MR, MR>(m0, rows, p, &mut ptrs);
+                } else {
+                    cx.panel::<MR, MT>(m0, rows, p, &mut ptrs);
                 }
             }
         }
@@ -483,24 +468,86 @@ pub(crate) unsafe fn f32_conv<L: F32Lanes, const MR: usize>(
     Ok(())
 }
 
-/// The MR×16 f32 microkernel: `acc[r] += Σ_{tap, k} row[tap][r][k] · w[tap][k][..]`.
+/// The f32 conv constants of one call (slices checked by [`f32_conv`]).
+struct F32Conv<L: F32Lanes> {
+    l: L,
+    g: Geom,
+    plan: RowPlan,
+    x: *const f32,
+    zero: *const f32,
+    w: *const f32,
+    panel_len: usize,
+    lo: L::V,
+    hi: L::V,
+    residual: Option<*const f32>,
+    y: *mut f32,
+}
+
+impl<L: F32Lanes> F32Conv<L> {
+    /// Output pixels `m0..m0 + rows` (`rows <= R <= MR`) × the 16 channels of panel
+    /// `p`: an `R×16` tile over every tap, then the epilogue.
+    ///
+    /// # Safety
+    /// Pixels `m0..m0 + rows` and panel `p` exist; `ptrs` holds the tile's rows when
+    /// the kernel has at most [`MAX_TAPS`] taps.
+    #[inline(always)]
+    unsafe fn panel<const MR: usize, const R: usize>(
+        &self,
+        m0: usize,
+        rows: usize,
+        p: usize,
+        ptrs: &mut [[*const f32; MR]; MAX_TAPS],
+    ) {
+        let (l, g) = (self.l, &self.g);
+        let (n0, nc) = (p * NR, NR.min(g.n - p * NR));
+        // SAFETY: panel `p` lies inside the packed slice; the rows hold `C` readable
+        // f32 each; output and residual rows `m0..m0 + rows`, channels `n0..n0 + nc`
+        // lie inside the output and the residual (caller's contract, checked shapes).
+        unsafe {
+            let panel = self.w.add(p * self.panel_len);
+            let mut acc = [l.load(panel); R];
+            let mut t0 = 0;
+            while t0 < g.taps {
+                let t1 = if g.taps <= MAX_TAPS {
+                    g.taps
+                } else {
+                    (t0 + MAX_TAPS).min(g.taps)
+                };
+                if g.taps > MAX_TAPS {
+                    build_rows(g, &self.plan, self.x, self.zero, (m0, rows), (t0, t1), ptrs);
+                }
+                let w = panel.add(NR + t0 * g.c * NR);
+                f32_tile(l, &ptrs[..t1 - t0], g.c, w, &mut acc);
+                t0 = t1;
+            }
+            for (r, &v) in acc.iter().enumerate().take(rows) {
+                let at = (m0 + r) * g.n + n0;
+                let residual = self.residual.map(|q| q.add(at));
+                f32_store(l, v, residual, (self.lo, self.hi), self.y.add(at), nc);
+            }
+        }
+    }
+}
+
+/// The R×16 f32 microkernel (`R <= MR`): `acc[r] += Σ_{tap, k} row[tap][r][k] ·
+/// w[tap][k][..]`.
 ///
 /// # Safety
-/// Each row pointer holds `c` readable f32; `w` holds `rows.len()·c·16`.
+/// Each row pointer `r < R` holds `c` readable f32; `w` holds `rows.len()·c·16`.
 #[inline(always)]
-unsafe fn f32_tile<L: F32Lanes, const MR: usize>(
+unsafe fn f32_tile<L: F32Lanes, const MR: usize, const R: usize>(
     l: L,
     rows: &[[*const f32; MR]],
     c: usize,
     mut w: *const f32,
-    acc: &mut [L::V; MR],
+    acc: &mut [L::V; R],
 ) {
     for a in rows {
         for k in 0..c {
             // SAFETY: caller's contract.
             unsafe {
                 let b = l.load(w);
-                for r in 0..MR {
+                for r in 0..R {
                     acc[r] = l.fma(l.bcast(a[r].add(k)), b, acc[r]);
                 }
                 w = w.add(NR);
@@ -635,13 +682,14 @@ fn i8_zero_point(zp: i32) -> Result<i8> {
     i8::try_from(zp).map_err(|_| Error::Unsupported)
 }
 
-/// [`super::i8_conv`] on the primitives of `L`, tile `MR×16`.
+/// [`super::i8_conv`] on the primitives of `L`, tiles of `MR×16`, and `MT×16` for a
+/// last tile of at most `MT` pixels.
 ///
 /// # Safety
 /// The CPU supports the instructions of `L`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub(crate) unsafe fn i8_conv<L: I8Dot, const MR: usize>(
+pub(crate) unsafe fn i8_conv<L: I8Dot, const MR: usize, const MT: usize>(
     l: L,
     s: &ConvShape,
     x: &[i8],
@@ -667,73 +715,121 @@ pub(crate) unsafe fn i8_conv<L: I8Dot, const MR: usize>(
     } else {
         x.as_ptr()
     };
-    let epi = I8Epi::new(l, out);
-    let yp = y.as_mut_ptr();
-    let wp = packed.as_ptr();
-    let bias_row = if L::U8_INPUT { 4 * NR } else { 0 };
-    let group_bytes = g.c.div_ceil(4) * 4 * NR;
     let xp = x.as_ptr();
-    // C < 4: each pixel's `taps·C` inputs are gathered into `flat` (zero-padded to
-    // a multiple of 4), read as one tap by the microkernel (the flat layout).
-    let flat = super::pack::i8_flat(g.taps, g.c);
+    let cx = I8Conv {
+        l,
+        plan: RowPlan::new(&g),
+        g,
+        x: xp,
+        zero,
+        w: packed.as_ptr(),
+        panel_len,
+        epi: I8Epi::new(l, out),
+        y: y.as_mut_ptr(),
+        // C < 4: each pixel's `taps·C` inputs are gathered into `buf` (zero-padded
+        // to a multiple of 4) and read as one tap by the microkernel (flat layout).
+        flat: super::pack::i8_flat(g.taps, g.c),
+    };
     let flat_k = (g.taps * g.c).div_ceil(4) * 4;
     let mut buf = [[0i8; FLAT_K]; MR];
     let x_range = (xp, xp.wrapping_add(x.len()));
     // Tiles of MR output pixels outside, the 16-channel panels inside: the tile's
     // rows (of every tap when they fit in `ptrs`) are built once for all panels.
-    let plan = RowPlan::new(&g);
     let mut ptrs = [[ptr::null::<i8>(); MR]; MAX_TAPS];
     let mut m0 = 0;
     while m0 < g.pixels {
         let rows = MR.min(g.pixels - m0);
         if g.taps <= MAX_TAPS {
-            build_rows(&g, &plan, xp, zero, (m0, rows), (0, g.taps), &mut ptrs);
+            build_rows(&g, &cx.plan, xp, zero, (m0, rows), (0, g.taps), &mut ptrs);
         }
         let mut flat_rows = [[ptr::null::<i8>(); MR]; 1];
-        if flat {
-            // SAFETY: the rows hold `C` readable bytes each.
+        if cx.flat {
+            // SAFETY: the rows hold `C` readable bytes each; `taps·C <= 3·MAX_TAPS`.
             unsafe { gather(&ptrs, g.taps, g.c, &mut buf, x_range) };
             for (p, b) in flat_rows[0].iter_mut().zip(&buf) {
                 *p = b.as_ptr();
             }
         }
         for p in 0..g.n.div_ceil(NR) {
-            let (n0, nc) = (p * NR, NR.min(g.n - p * NR));
-            // SAFETY: as in `f32_conv`: the panel, the rows and the output lie in bounds;
-            // the flat rows hold `flat_k` bytes.
+            // SAFETY: the slices were checked against the shape above; the flat rows
+            // hold `flat_k` bytes.
             unsafe {
-                let panel = wp.add(p * panel_len);
-                let mut acc = [l.zero(); MR];
-                if flat {
-                    let w = panel.add(I8_CONV_HEADER).cast::<i8>();
-                    i8_tile(l, &flat_rows, flat_k, w, &mut acc);
+                if rows > MT {
+                    cx.panel::<MR, MR>(m0, rows, p, &mut ptrs, (&flat_rows, flat_k));
                 } else {
-                    let mut t0 = 0;
-                    while t0 < g.taps {
-                        let t1 = if g.taps <= MAX_TAPS {
-                            g.taps
-                        } else {
-                            (t0 + MAX_TAPS).min(g.taps)
-                        };
-                        if g.taps > MAX_TAPS {
-                            build_rows(&g, &plan, xp, zero, (m0, rows), (t0, t1), &mut ptrs);
-                        }
-                        let w = panel.add(I8_CONV_HEADER + t0 * group_bytes).cast::<i8>();
-                        i8_tile(l, &ptrs[..t1 - t0], g.c, w, &mut acc);
-                        t0 = t1;
-                    }
-                }
-                let bias = l.load(panel.add(bias_row));
-                let rq = l.rq(l.load(panel.add(8 * NR)), l.load(panel.add(12 * NR)));
-                for (r, &a) in acc.iter().enumerate().take(rows) {
-                    let v = l.add(l.finish(a), bias);
-                    epi.store(l, v, &rq, yp, (m0 + r) * g.n + n0, nc);
+                    cx.panel::<MR, MT>(m0, rows, p, &mut ptrs, (&flat_rows, flat_k));
                 }
             }
         }
         m0 += rows;
     }
     Ok(())
+}
+
+/// The int8 conv constants of one call (slices checked by [`i8_conv`]).
+struct I8Conv<L: I8Dot> {
+    l: L,
+    g: Geom,
+    plan: RowPlan,
+    x: *const i8,
+    zero: *const i8,
+    w: *const u8,
+    panel_len: usize,
+    epi: I8Epi<L>,
+    y: *mut i8,
+    flat: bool,
+}
+
+impl<L: I8Dot> I8Conv<L> {
+    /// Output pixels `m0..m0 + rows` (`rows <= R <= MR`) × the 16 channels of panel
+    /// `p`: an `R×16` tile over every tap (or over the gathered `flat` rows of
+    /// `flat_k` bytes), then the epilogue.
+    ///
+    /// # Safety
+    /// As [`F32Conv::panel`]; the flat rows hold `flat_k` bytes.
+    #[inline(always)]
+    unsafe fn panel<const MR: usize, const R: usize>(
+        &self,
+        m0: usize,
+        rows: usize,
+        p: usize,
+        ptrs: &mut [[*const i8; MR]; MAX_TAPS],
+        (flat_rows, flat_k): (&[[*const i8; MR]; 1], usize),
+    ) {
+        let (l, g) = (self.l, &self.g);
+        let (n0, nc) = (p * NR, NR.min(g.n - p * NR));
+        let group_bytes = g.c.div_ceil(4) * 4 * NR;
+        // SAFETY: as in `F32Conv::panel`.
+        unsafe {
+            let panel = self.w.add(p * self.panel_len);
+            let mut acc = [l.zero(); R];
+            if self.flat {
+                let w = panel.add(I8_CONV_HEADER).cast::<i8>();
+                i8_tile(l, flat_rows, flat_k, w, &mut acc);
+            } else {
+                let mut t0 = 0;
+                while t0 < g.taps {
+                    let t1 = if g.taps <= MAX_TAPS {
+                        g.taps
+                    } else {
+                        (t0 + MAX_TAPS).min(g.taps)
+                    };
+                    if g.taps > MAX_TAPS {
+                        build_rows(g, &self.plan, self.x, self.zero, (m0, rows), (t0, t1), ptrs);
+                    }
+                    let w = panel.add(I8_CONV_HEADER + t0 * group_bytes).cast::<i8>();
+                    i8_tile(l, &ptrs[..t1 - t0], g.c, w, &mut acc);
+                    t0 = t1;
+                }
+            }
+            let bias = l.load(panel.add(if L::U8_INPUT { 4 * NR } else { 0 }));
+            let rq = l.rq(l.load(panel.add(8 * NR)), l.load(panel.add(12 * NR)));
+            for (r, &a) in acc.iter().enumerate().take(rows) {
+                let v = l.add(l.finish(a), bias);
+                self.epi.store(l, v, &rq, self.y, (m0 + r) * g.n + n0, nc);
+            }
+        }
+    }
 }
 
 /// Bytes of a gathered row of the flat int8 layout: `taps·C <= 3·MAX_TAPS`, plus
@@ -800,17 +896,17 @@ unsafe fn quad(p: *const i8, n: usize) -> u32 {
     }
 }
 
-/// The MR×16 int8 microkernel over `rows.len()` taps of `c` channels each.
+/// The R×16 int8 microkernel (`R <= MR`) over `rows.len()` taps of `c` channels each.
 ///
 /// # Safety
 /// Each row pointer holds `c` readable bytes; `w` holds the taps' weight groups.
 #[inline(always)]
-unsafe fn i8_tile<L: I8Dot, const MR: usize>(
+unsafe fn i8_tile<L: I8Dot, const MR: usize, const R: usize>(
     l: L,
     rows: &[[*const i8; MR]],
     c: usize,
     mut w: *const i8,
-    acc: &mut [L::Acc; MR],
+    acc: &mut [L::Acc; R],
 ) {
     let full = c / 4;
     let tail = c % 4;
@@ -820,14 +916,14 @@ unsafe fn i8_tile<L: I8Dot, const MR: usize>(
         unsafe {
             for q in 0..full {
                 let b = l.b(w);
-                for r in 0..MR {
+                for r in 0..R {
                     acc[r] = l.dot(acc[r], l.a(quad(a[r].add(4 * q), 4)), b);
                 }
                 w = w.add(4 * NR);
             }
             if tail != 0 {
                 let b = l.b(w);
-                for r in 0..MR {
+                for r in 0..R {
                     acc[r] = l.dot(acc[r], l.a(quad(a[r].add(4 * full), tail)), b);
                 }
                 w = w.add(4 * NR);
@@ -1294,9 +1390,9 @@ pub(crate) fn mbqm_reference(a: i32, m: i32, s: i32) -> i32 {
 macro_rules! engine_kernels {
     (
         kernels: $table:ident, isa: $isa:expr, features: [$($f:literal)?],
-        f32: ($ftok:ty, $fnew:expr, $fmr:literal, $fname:literal),
+        f32: ($ftok:ty, $fnew:expr, $fmr:literal, $fmt:literal, $fname:literal),
         f32_dw: $fdwname:literal,
-        i8: ($itok:ty, $inew:expr, $imr:literal, $iname:literal),
+        i8: ($itok:ty, $inew:expr, $imr:literal, $imt:literal, $iname:literal),
         i8_dw: ($dtok:ty, $dnew:expr, $idwname:literal) $(,)?
     ) => {
         fn f32_conv(
@@ -1311,7 +1407,7 @@ macro_rules! engine_kernels {
                 out: &$crate::kernels::engine::F32Out, y: &mut [f32], scratch: &mut [f32],
             ) -> $crate::Result<()> {
                 // SAFETY: caller's contract.
-                unsafe { $crate::kernels::engine::frame::f32_conv::<_, $fmr>(t, s, x, packed, out, y, scratch) }
+                unsafe { $crate::kernels::engine::frame::f32_conv::<_, $fmr, $fmt>(t, s, x, packed, out, y, scratch) }
             }
             match $fnew {
                 // SAFETY: the token exists only when the CPU has the features.
@@ -1356,7 +1452,7 @@ macro_rules! engine_kernels {
                 scratch: &mut [i8],
             ) -> $crate::Result<()> {
                 // SAFETY: caller's contract.
-                unsafe { $crate::kernels::engine::frame::i8_conv::<_, $imr>(t, s, x, x_zp, packed, out, y, scratch) }
+                unsafe { $crate::kernels::engine::frame::i8_conv::<_, $imr, $imt>(t, s, x, x_zp, packed, out, y, scratch) }
             }
             match $inew {
                 // SAFETY: the token exists only when the CPU has the features.

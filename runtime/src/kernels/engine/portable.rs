@@ -26,9 +26,9 @@ impl Portable {
 
 engine_kernels! {
     kernels: KERNELS, isa: Isa::Portable, features: [],
-    f32: (Portable, Portable::new(), 4, "f32_igemm_4x16_portable"),
+    f32: (Portable, Portable::new(), 4, 2, "f32_igemm_4x16_portable"),
     f32_dw: "f32_dwconv_16c_portable",
-    i8: (Portable, Portable::new(), 2, "i8_igemm_2x16c4_portable"),
+    i8: (Portable, Portable::new(), 2, 1, "i8_igemm_2x16c4_portable"),
     i8_dw: (Portable, Portable::new(), "i8_dwconv_16c_portable"),
 }
 

@@ -53,9 +53,9 @@ impl<const VNNI: bool> Avx512<VNNI> {
 
 engine_kernels! {
     kernels: KERNELS, isa: Isa::Avx512, features: ["avx512f,avx512bw,avx512vl,avx2,fma"],
-    f32: (Avx512Bw, Avx512Bw::new(), 8, "f32_igemm_8x16_avx512"),
+    f32: (Avx512Bw, Avx512Bw::new(), 8, 4, "f32_igemm_8x16_avx512"),
     f32_dw: "f32_dwconv_16c_avx512",
-    i8: (Avx512Bw, Avx512Bw::new(), 4, "i8_igemm_4x16c4_avx512bw"),
+    i8: (Avx512Bw, Avx512Bw::new(), 4, 2, "i8_igemm_4x16c4_avx512bw"),
     i8_dw: (Avx512Bw, Avx512Bw::new(), "i8_dwconv_16c_avx512"),
 }
 
@@ -66,9 +66,9 @@ mod vnni {
     engine_kernels! {
         kernels: KERNELS, isa: Isa::Avx512Vnni,
         features: ["avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma"],
-        f32: (Vnni, Vnni::new(), 8, "f32_igemm_8x16_avx512"),
+        f32: (Vnni, Vnni::new(), 8, 4, "f32_igemm_8x16_avx512"),
         f32_dw: "f32_dwconv_16c_avx512",
-        i8: (Vnni, Vnni::new(), 8, "i8_igemm_8x16c4_avx512vnni"),
+        i8: (Vnni, Vnni::new(), 8, 4, "i8_igemm_8x16c4_avx512vnni"),
         i8_dw: (Vnni, Vnni::new(), "i8_dwconv_16c_avx512"),
     }
 }
