@@ -31,10 +31,12 @@
 //! | [`Isa::Avx512Vnni`] (+ VNNI) | `f32_igemm_8x16_avx512` | `i8_igemm_8x16c4_avx512vnni` (`vpdpbusd`) | `*_dwconv_16c_avx512` |
 //! | [`Isa::Neon`] (AArch64) | `f32_igemm_6x16_neon` (FMA) | `i8_igemm_2x16c4_neon` (`smull` + `sadalp`) | `*_dwconv_16c_neon` |
 //! | [`Isa::NeonDot`] (+ dotprod) | `f32_igemm_6x16_neon` | `i8_igemm_4x16c4_neondot` (`sdot`) | `*_dwconv_16c_neon` |
-//! | [`Isa::Simd128`] (wasm32 `+simd128`) | `f32_igemm_4x16_simd128` | `i8_igemm_2x16c4_simd128` (`i32x4.dot_i16x8_s`) | `*_dwconv_16c_simd128` |
+//! | [`Isa::Simd128`] (wasm32 `+simd128`) | `f32_igemm_3x16_simd128` | `i8_igemm_2x16c4_simd128` (`i32x4.dot_i16x8_s`) | `*_dwconv_16c_simd128` |
 //!
 //! `MRxNR` is the register tile: `MR` output pixels × `NR` = 16 output channels
-//! (`c4`: four consecutive input channels per output channel, see the int8 layout).
+//! (`c4`: four consecutive input channels per output channel, see the int8 layout); a
+//! last tile of at most `MR/2` pixels runs an `MR/2`-row variant. Depthwise kernels
+//! (`16c`: 16 channels per vector) compute 4, 2 or 1 interior pixels at a time.
 //! The code is split as in tract's linalg: `frame.rs` holds the loops shared by every
 //! ISA (tiling, indirection, tails, epilogues), generic over a few vector primitives;
 //! `portable.rs`, `x86_avx2.rs`, `x86_avx512.rs`, `aarch64_neon.rs` and
@@ -136,10 +138,11 @@
 //!
 //! No allocation, no `std`. Stack: the conv kernels keep an indirection tile of
 //! `MR × 64` pointers (4 KiB for AVX-512; kernels with more than 64 taps rebuild it per
-//! chunk of 64 taps). Scratch (caller-provided): [`conv_scratch_len`] elements — one
-//! row of `C` padding values — for a conv whose taps reach the padding, else none.
-//! Loop order: tiles of `MR` output pixels outside, the 16-channel panels inside, so a
-//! tile's input rows stay in L1 across panels.
+//! chunk of 64 taps) and 64 tap offsets; the int8 conv also a gather buffer of
+//! `MR × 196` bytes for the flat layout. Scratch (caller-provided): [`conv_scratch_len`]
+//! elements — one row of `C` padding values — for a conv whose taps reach the padding,
+//! else none. Loop order: tiles of `MR` output pixels outside, the 16-channel panels
+//! inside, so a tile's input rows (and its gathered flat rows) serve every panel.
 //!
 //! Every kernel checks its slices against the shape first (O(1)) and returns
 //! [`crate::Error::WrongLength`] when one is too short, [`crate::Error::Unsupported`] for parameters
