@@ -36,11 +36,3 @@ pub mod validate;
 
 pub use convert::{convert, ConvertOptions, ConvertReport, Precision};
 pub use error::{Error, Result};
-
-/// Version of this tool, recorded in every model it writes.
-pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// `producer` string written into models.
-pub fn producer() -> String {
-    format!("ferrite-tool {TOOL_VERSION}")
-}

@@ -337,7 +337,10 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                     );
                 }
                 if r.precision == Precision::Int8 && !r.float_ops.is_empty() {
-                    say!("ops kept in f32: {}", r.float_ops.join(", "));
+                    say!("ops kept in f32:");
+                    for op in &r.float_ops {
+                        say!("  {op}");
+                    }
                 }
             }
             Ok(ExitCode::SUCCESS)
