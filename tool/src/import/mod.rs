@@ -8,6 +8,7 @@
 //!   that dispatches between the two.
 
 pub mod batchnorm;
+pub mod proto;
 pub mod qdq;
 pub mod tract;
 
