@@ -27,7 +27,7 @@ pub mod error;
 pub mod import;
 pub mod inspect;
 pub mod ir;
-pub mod onnxml;
+pub mod preprocess;
 pub mod quant;
 pub mod quickstart;
 pub mod reference;

@@ -41,7 +41,6 @@
 //! static cases of `extra_ops.rs`, comparisons and `Iff` (Where, Equal, Less…),
 //! ReduceProd, LpNormalization, reflect/edge Pad, recurrent ops.
 
-use super::ImportOptions;
 use crate::error::{Error, Result};
 use crate::ir::{permute, Data, Graph, TId};
 use ferrite::format::types::{Activation, BinaryOp, Op, UnaryOp, Window};
@@ -72,13 +71,13 @@ fn imp(e: impl std::fmt::Display) -> Error {
 }
 
 /// Loads an ONNX model with tract and returns the typed, decluttered model, with every
-/// input shape fixed (from `opts.input_shapes`, the model's own static shape, or 1 for
-/// a symbolic leading batch dimension). Batch norms with non-constant parameters are
+/// input shape fixed (from `input_shapes`, the model's own static shape, or 1 for a
+/// symbolic leading batch dimension). Batch norms with non-constant parameters are
 /// rewritten first ([`super::batchnorm`]), as for the import.
-pub fn load_typed(bytes: &[u8], opts: &ImportOptions) -> Result<TypedModel> {
+pub fn load_typed(bytes: &[u8], input_shapes: &[(String, Vec<usize>)]) -> Result<TypedModel> {
     let mut proto = parse(bytes)?;
     super::batchnorm::prepare(&mut proto);
-    load_typed_proto(&proto, opts)
+    load_typed_proto(&proto, input_shapes)
 }
 
 /// Parses ONNX bytes into tract's protobuf model.
@@ -91,7 +90,7 @@ pub fn parse(bytes: &[u8]) -> Result<tract_onnx::pb::ModelProto> {
 /// [`load_typed`] from a parsed (possibly rewritten) protobuf model.
 pub fn load_typed_proto(
     proto: &tract_onnx::pb::ModelProto,
-    opts: &ImportOptions,
+    input_shapes: &[(String, Vec<usize>)],
 ) -> Result<TypedModel> {
     let mut model = activations::onnx()
         .model_for_proto_model(proto)
@@ -103,7 +102,7 @@ pub fn load_typed_proto(
         .iter()
         .map(|o| model.node(o.node).name.clone())
         .collect();
-    for (n, _) in &opts.input_shapes {
+    for (n, _) in input_shapes {
         if !all.contains(n) {
             return Err(Error::Usage(format!(
                 "--input-shape names \"{n}\", but the model's inputs are: {}",
@@ -116,46 +115,46 @@ pub fn load_typed_proto(
         let name = model.node(outlet.node).name.clone();
         let fact = model.input_fact(i).map_err(imp)?.clone();
         let dt = fact.datum_type.concretize().unwrap_or(f32::datum_type());
-        let shape: Vec<usize> =
-            if let Some((_, s)) = opts.input_shapes.iter().find(|(n, _)| *n == name) {
-                s.clone()
-            } else {
-                let dims: Vec<Option<TDim>> = fact.shape.dims().map(|d| d.concretize()).collect();
-                let rendered: Vec<String> = dims
-                    .iter()
-                    .map(|d| d.as_ref().map_or("?".to_string(), |d| d.to_string()))
-                    .collect();
-                let hint_dims: Vec<String> = dims
-                    .iter()
-                    .enumerate()
-                    .map(|(k, d)| match d.as_ref().and_then(|d| d.to_usize().ok()) {
-                        Some(v) => v.to_string(),
-                        None if k == 0 => "1".to_string(),
-                        None => format!(
-                            "<{}>",
-                            d.as_ref().map_or("?".to_string(), |d| d.to_string())
-                        ),
-                    })
-                    .collect();
-                let dynamic = || Error::DynamicShape {
-                    input: name.clone(),
-                    shape: format!("[{}]", rendered.join(",")),
-                    hint: format!("--input-shape {name}={}", hint_dims.join(",")),
-                };
-                if fact.shape.is_open() || dims.is_empty() && fact.shape.is_open() {
-                    return Err(dynamic());
-                }
-                let mut s = Vec::new();
-                for (k, d) in dims.iter().enumerate() {
-                    match d.as_ref().and_then(|d| d.to_usize().ok()) {
-                        Some(v) => s.push(v),
-                        // A symbolic leading dimension is the batch: ferrite runs batch 1.
-                        None if k == 0 => s.push(1),
-                        None => return Err(dynamic()),
-                    }
-                }
-                s
+        let shape: Vec<usize> = if let Some((_, s)) = input_shapes.iter().find(|(n, _)| *n == name)
+        {
+            s.clone()
+        } else {
+            let dims: Vec<Option<TDim>> = fact.shape.dims().map(|d| d.concretize()).collect();
+            let rendered: Vec<String> = dims
+                .iter()
+                .map(|d| d.as_ref().map_or("?".to_string(), |d| d.to_string()))
+                .collect();
+            let hint_dims: Vec<String> = dims
+                .iter()
+                .enumerate()
+                .map(|(k, d)| match d.as_ref().and_then(|d| d.to_usize().ok()) {
+                    Some(v) => v.to_string(),
+                    None if k == 0 => "1".to_string(),
+                    None => format!(
+                        "<{}>",
+                        d.as_ref().map_or("?".to_string(), |d| d.to_string())
+                    ),
+                })
+                .collect();
+            let dynamic = || Error::DynamicShape {
+                input: name.clone(),
+                shape: format!("[{}]", rendered.join(",")),
+                hint: format!("--input-shape {name}={}", hint_dims.join(",")),
             };
+            if fact.shape.is_open() || dims.is_empty() && fact.shape.is_open() {
+                return Err(dynamic());
+            }
+            let mut s = Vec::new();
+            for (k, d) in dims.iter().enumerate() {
+                match d.as_ref().and_then(|d| d.to_usize().ok()) {
+                    Some(v) => s.push(v),
+                    // A symbolic leading dimension is the batch: ferrite runs batch 1.
+                    None if k == 0 => s.push(1),
+                    None => return Err(dynamic()),
+                }
+            }
+            s
+        };
 
         model
             .set_input_fact(i, InferenceFact::dt_shape(dt, shape))
@@ -165,14 +164,12 @@ pub fn load_typed_proto(
     typed.into_decluttered().map_err(imp)
 }
 
-/// Imports an ONNX model into the IR.
-pub fn import(bytes: &[u8], opts: &ImportOptions) -> Result<Graph> {
-    import_proto(&parse(bytes)?, opts)
-}
-
-/// Imports a parsed ONNX model into the IR.
-pub fn import_proto(proto: &tract_onnx::pb::ModelProto, opts: &ImportOptions) -> Result<Graph> {
-    let model = load_typed_proto(proto, opts)?;
+/// Imports a parsed ONNX model into the IR (see [`load_typed`] for `input_shapes`).
+pub fn import_proto(
+    proto: &tract_onnx::pb::ModelProto,
+    input_shapes: &[(String, Vec<usize>)],
+) -> Result<Graph> {
+    let model = load_typed_proto(proto, input_shapes)?;
     let mut l = Lower {
         m: &model,
         g: Graph::default(),
