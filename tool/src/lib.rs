@@ -6,15 +6,15 @@
 //!
 //! | module | role |
 //! |---|---|
-//! | [`import`] | source formats → IR (ONNX through tract; ONNX-ML next to it) |
-//! | [`ir`] | the converter's graph of ferrite ops, and its simplifications |
-//! | [`emit`] | IR → `.fer` bytes in f32, f16 or int8 |
+//! | [`import`] | source files → IR: ONNX through tract, ONNX-ML (scikit-learn) read directly |
+//! | [`ir`] | the converter's graph of ferrite ops, and its rewrite passes |
+//! | [`emit`] | IR → `.fer` bytes in f32, f16 or int8 (what each op becomes: [`emit::plan`]) |
 //! | [`quant`] | calibration and int8 parameter arithmetic |
 //! | [`convert`] | the `convert` pipeline: import, emit, calibrate, golden vectors, provenance |
 //! | [`reference`] | tract as the float reference |
 //! | [`validate`], [`inspect`], [`bench`], [`run`] | the other commands |
 //! | [`data`] | CSV / `.npy` / JSON data files |
-//! | [`onnxml`] | ONNX-ML (scikit-learn) import, `FEATURES.toml`, `ferrite preprocess` |
+//! | [`preprocess`] | preprocessing steps, `FEATURES.toml`, `ferrite preprocess` |
 
 // A host tool: std is the point, the workspace's no_std lints do not apply.
 #![allow(clippy::std_instead_of_core, clippy::alloc_instead_of_core)]
