@@ -10,9 +10,9 @@
 //! | [`ir`] | the converter's graph of ferrite ops, and its rewrite passes |
 //! | [`emit`] | IR → `.fer` bytes in f32, f16 or int8 (what each op becomes: [`emit::plan`]) |
 //! | [`quant`] | calibration and int8 parameter arithmetic |
-//! | [`convert`] | the `convert` pipeline: import, emit, calibrate, golden vectors, provenance |
-//! | [`reference`] | tract as the float reference |
-//! | [`validate`], [`inspect`], [`bench`], [`run`] | the other commands |
+//! | [`mod@convert`] | the `convert` pipeline: import, emit, calibrate, golden vectors, provenance |
+//! | [`mod@reference`] | tract as the float reference |
+//! | [`validate`], [`inspect`], [`mod@bench`], [`run`] | the other commands |
 //! | [`data`] | CSV / `.npy` / JSON data files |
 //! | [`preprocess`] | preprocessing steps, `FEATURES.toml`, `ferrite preprocess` |
 

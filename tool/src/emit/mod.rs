@@ -2,7 +2,7 @@
 //! or int8.
 //!
 //! - **f32**: one ferrite op per IR node (op `i` of the file is node `i`).
-//! - **f16** ([`f16`]): FullyConnected / Conv / MatMul weights are stored as f16 and
+//! - **f16** ([`mod@f16`]): FullyConnected / Conv / MatMul weights are stored as f16 and
 //!   widened by a `Cast` op into an arena scratch tensor right before the op that reads
 //!   them.
 //! - **int8** ([`int8`]): the ops with an int8 form run on int8, every other op is an
