@@ -1,6 +1,6 @@
 //! `FEATURES.toml`: a declarative preprocessing pipeline (documented in
 //! `docs/preprocessing.md`), attached to a model with `ferrite convert MODEL.onnx
-//! --preprocess FEATURES.toml`, and [`preprocess_csv`] behind `ferrite preprocess`.
+//! --preprocess FEATURES.toml`, and [`super::preprocess_csv`] behind `ferrite preprocess`.
 //!
 //! ```toml
 //! raw = 192                       # raw values per row (or give `names`)
@@ -16,7 +16,7 @@
 //! Per-feature tables (`values`, `a`, `b`, `lo`, `hi`, `threshold`) accept a list of
 //! `len` numbers or one number for all.
 
-use super::{encode_steps, sop_width, SOp, SStep};
+use super::steps::{encode_steps, sop_width, SOp, SStep};
 use crate::error::{Error, Result};
 use ferrite::format::types::Norm;
 use ferrite::preprocess::{ScaleKind, Unknown};
@@ -420,130 +420,4 @@ fn parse_step(s: &Tbl, width: usize) -> Result<SStep, String> {
         len: len as u32,
         op,
     })
-}
-
-/// Adds (or replaces) the PREPROCESS section of an existing `.fer` model, keeping every
-/// other section. The pipeline's output width must equal the graph input width.
-pub fn attach(fer: &[u8], spec: &FeatureSpec) -> Result<Vec<u8>> {
-    use ferrite::format::kind;
-    let owned = ferrite::OwnedModel::new(fer)?;
-    let model = owned.model();
-    if model.preprocess().is_some() {
-        return Err(Error::Usage(
-            "the model already has a preprocessing pipeline".into(),
-        ));
-    }
-    let want = model.input_len(0)?;
-    if spec.out_len() != want {
-        return Err(Error::Usage(format!(
-            "FEATURES.toml produces {} values but the model input has {want}",
-            spec.out_len()
-        )));
-    }
-    let mut sections = Vec::new();
-    for (k, req) in [
-        (kind::METADATA, true),
-        (kind::GRAPH, true),
-        (kind::WEIGHTS, true),
-    ] {
-        sections.push((k, req, model.section(k).unwrap_or(&[]).to_vec()));
-    }
-    sections.push((kind::PREPROCESS, true, spec.section()?));
-    for (k, req) in [(kind::FEATURE_STATS, false), (kind::GOLDEN, false)] {
-        if let Some(b) = model.section(k) {
-            sections.push((k, req, b.to_vec()));
-        }
-    }
-    let out = ferrite::format::write::container(&sections)?;
-    ferrite::OwnedModel::new(&out)?;
-    Ok(out)
-}
-
-/// `ferrite preprocess`: runs only the model's preprocessing on every row of a CSV
-/// (header line optional, `nan` / empty for missing) and returns the output CSV
-/// (header `f0..`, shortest round-trip f32 decimals, `nan` where a value stays missing).
-pub fn preprocess_csv(fer: &[u8], csv: &str, origin: &str) -> Result<String> {
-    let owned = ferrite::OwnedModel::new(fer)?;
-    let model = owned.model();
-    let raw = model.raw_input_len()?;
-    let out_len = model.input_len(0)?;
-    let mut session = ferrite::OwnedSession::new(&model);
-    let mut s = session.session();
-    let mut text = (0..out_len)
-        .map(|i| format!("f{i}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    text.push('\n');
-    let mut out = vec![0f32; out_len];
-    for (ln, line) in csv.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-        let parsed: Option<Vec<f32>> = fields
-            .iter()
-            .map(|f| {
-                if f.is_empty() || f.eq_ignore_ascii_case("nan") {
-                    Some(f32::NAN)
-                } else {
-                    f.parse().ok()
-                }
-            })
-            .collect();
-        let Some(row) = parsed else {
-            if ln == 0 {
-                continue; // header
-            }
-            return Err(Error::Data {
-                path: origin.into(),
-                line: ln + 1,
-                column: 0,
-                message: "not a number".into(),
-            });
-        };
-        if row.len() != raw {
-            return Err(Error::Data {
-                path: origin.into(),
-                line: ln + 1,
-                column: 0,
-                message: format!(
-                    "{} values, the model's preprocessing takes {raw}",
-                    row.len()
-                ),
-            });
-        }
-        s.preprocess(&row, &mut out).map_err(|e| match e {
-            ferrite::Error::InvalidInput { feature } => Error::Data {
-                path: origin.into(),
-                line: ln + 1,
-                column: feature as usize + 1,
-                message: "value rejected by the preprocessing (unknown category)".into(),
-            },
-            e => Error::Runtime(e),
-        })?;
-        let vals: Vec<String> = out
-            .iter()
-            .map(|v| {
-                if v.is_nan() {
-                    "nan".into()
-                } else {
-                    format!("{v}")
-                }
-            })
-            .collect();
-        text.push_str(&vals.join(","));
-        text.push('\n');
-    }
-    Ok(text)
-}
-
-/// [`preprocess_csv`] on files.
-pub fn preprocess_file(model: &Path, input: &Path, output: &Path) -> Result<usize> {
-    let fer = crate::error::read_file(model)?;
-    let csv = String::from_utf8(crate::error::read_file(input)?)
-        .map_err(|_| usage(&input.display().to_string(), "not UTF-8".into()))?;
-    let text = preprocess_csv(&fer, &csv, &input.display().to_string())?;
-    crate::error::write_file(output, text.as_bytes())?;
-    Ok(text.lines().count().saturating_sub(1))
 }
