@@ -133,7 +133,7 @@ pub fn c_abi(data: &[u8]) {
             // A copy at an odd address, with the trailer or without.
             let mut odd = vec![0u8; data.len() + 1];
             odd[1..].copy_from_slice(data);
-            let len = if s.byte() % 2 == 0 {
+            let len = if s.byte().is_multiple_of(2) {
                 data.len()
             } else {
                 model_bytes.len()
@@ -204,7 +204,7 @@ pub fn c_abi(data: &[u8]) {
                 }
                 1 => {
                     let i = s.index();
-                    if s.byte() % 2 == 0 {
+                    if s.byte().is_multiple_of(2) {
                         string_call(&mut s, |b, c, l| fer_model_input_name(m, i, b, c, l));
                     } else {
                         string_call(&mut s, |b, c, l| fer_model_output_name(m, i, b, c, l));
@@ -226,7 +226,7 @@ pub fn c_abi(data: &[u8]) {
                     // A key from the script (any bytes but NUL, maybe not UTF-8).
                     let n = (s.byte() % 24) as usize;
                     let mut key: Vec<u8> = (0..n).map(|_| s.byte().max(1)).collect();
-                    if s.byte() % 2 == 0 {
+                    if s.byte().is_multiple_of(2) {
                         key = b"source_sha256".to_vec();
                     }
                     key.push(0);
@@ -259,7 +259,7 @@ pub fn c_abi(data: &[u8]) {
                     if need <= MAX_ARENA {
                         let len = s.near(need);
                         let mut arena = Buf::new(len + 1);
-                        let base = if s.byte() % 2 == 0 {
+                        let base = if s.byte().is_multiple_of(2) {
                             arena.bytes().as_mut_ptr()
                         } else {
                             arena.unaligned().as_mut_ptr()
@@ -294,7 +294,7 @@ pub fn c_abi(data: &[u8]) {
                     };
                     let n = s.near(el).min(MAX_ARENA / 4);
                     let vals = f32s(script, s.at, n + 1);
-                    let p = if s.byte() % 4 == 0 {
+                    let p = if s.byte().is_multiple_of(4) {
                         // Misaligned float pointer: refused with a status.
                         (vals.as_ptr() as *const u8).add(1) as *const f32
                     } else {
@@ -401,7 +401,7 @@ fn buffer_call(
     f: impl Fn(*mut u8, usize, *mut usize) -> FerStatus,
 ) {
     let mut len = usize::MAX;
-    if s.byte() % 4 == 0 {
+    if s.byte().is_multiple_of(4) {
         let st = check(f(ptr::null_mut(), 0, &mut len));
         if st == FerStatus::Ok {
             assert_ne!(len, usize::MAX);
