@@ -15,7 +15,8 @@
 # the nightly flags cargo-fuzz passes (-Zsanitizer=address, ...) are enabled with
 # RUSTC_BOOTSTRAP=1, which this script sets. Environment: FUZZ_SECONDS, FUZZ_SANITIZER
 # (address | none; default address), FUZZ_NICE (default 15), FUZZ_ARGS (extra libFuzzer
-# flags). Exit code: 0 when no target crashed, 1 otherwise.
+# flags), FUZZ_TARGET_DIR (cargo target dir; default fuzz/target, or fuzz/target-nosan
+# without a sanitizer). Exit code: 0 when no target crashed, 1 otherwise.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,7 +28,7 @@ for a in "$@"; do
         --ci) mode=ci ;;
         --long) mode=long ;;
         --replay) mode=replay ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
         -*) echo "unknown option $a" >&2; exit 2 ;;
         *) targets+=("$a") ;;
     esac
@@ -48,6 +49,7 @@ triple=$(rustc -vV | sed -n 's/^host: //p')
 # place; a separate target dir keeps both.
 target_dir="$here/target"
 [ "$sanitizer" = none ] && target_dir="$here/target-nosan"
+target_dir=${FUZZ_TARGET_DIR:-$target_dir}
 
 # Per target: the seed directories, libFuzzer's input size limit, time-out per input (s).
 seeds_of() {
