@@ -28,7 +28,7 @@ for a in "$@"; do
         --ci) mode=ci ;;
         --long) mode=long ;;
         --replay) mode=replay ;;
-        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         -*) echo "unknown option $a" >&2; exit 2 ;;
         *) targets+=("$a") ;;
     esac
