@@ -489,7 +489,15 @@ struct Lowering<'g> {
     nodes: Vec<GNode>,
     labels: Vec<String>,
     unsupported: Vec<(String, String)>,
+    /// Values whose producers are being lowered (the recursion of `get`): a value met
+    /// again is a cycle, and the depth is bounded so a hostile file cannot overflow the
+    /// stack.
+    active: Vec<String>,
 }
+
+/// Deepest chain of producers `get` follows (scikit-learn pipelines are a few dozen
+/// nodes deep).
+const MAX_DEPTH: usize = 200;
 
 fn attr<'n>(n: &'n NodeProto, name: &str) -> Option<&'n AttributeProto> {
     n.attribute.iter().find(|a| a.name.as_deref() == Some(name))
@@ -609,6 +617,7 @@ impl<'g> Lowering<'g> {
             nodes: Vec::new(),
             labels: Vec::new(),
             unsupported: Vec::new(),
+            active: Vec::new(),
         })
     }
 
@@ -711,7 +720,20 @@ impl<'g> Lowering<'g> {
             .producers
             .get(name)
             .ok_or_else(|| Error::Import(format!("value \"{name}\" has no producer")))?;
-        let outs = self.lower(node)?;
+        if self.active.iter().any(|a| a == name) {
+            return Err(Error::Import(format!(
+                "the graph has a cycle through \"{name}\""
+            )));
+        }
+        if self.active.len() >= MAX_DEPTH {
+            return Err(Error::Import(format!(
+                "the graph is deeper than {MAX_DEPTH} nodes"
+            )));
+        }
+        self.active.push(name.to_string());
+        let outs = self.lower(node);
+        self.active.pop();
+        let outs = outs?;
         for (o, v) in node.output.iter().zip(outs) {
             if let Some(v) = v {
                 self.vals.insert(o.clone(), v);
