@@ -495,9 +495,9 @@ struct Lowering<'g> {
     active: Vec<String>,
 }
 
-/// Deepest chain of producers `get` follows (scikit-learn pipelines are a few dozen
-/// nodes deep).
-const MAX_DEPTH: usize = 200;
+/// Deepest chain of producers `get` follows: scikit-learn pipelines are a few nodes deep,
+/// and each level takes ~12 KB of stack in a sanitizer build (2 MiB test threads).
+const MAX_DEPTH: usize = 64;
 
 fn attr<'n>(n: &'n NodeProto, name: &str) -> Option<&'n AttributeProto> {
     n.attribute.iter().find(|a| a.name.as_deref() == Some(name))
