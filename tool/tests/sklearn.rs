@@ -810,3 +810,49 @@ fn cli_reports_nothing_to_quantize() {
     assert_eq!(json["float_ops"].as_array().unwrap().len(), 1);
     assert!(String::from_utf8_lossy(&o.stderr).contains("nothing to quantize"));
 }
+
+// ---- hostile graphs ------------------------------------------------------------------
+
+/// A node that consumes its own output (found by the `onnx_import` fuzz target: the
+/// importer followed the producer chain forever and overflowed the stack).
+#[test]
+fn a_graph_cycle_is_an_import_error_not_a_stack_overflow() {
+    use prost::Message;
+    let bytes = std::fs::read(examples().join("sklearn/diabetes_gbr.onnx")).unwrap();
+    let mut m = tract_onnx::pb::ModelProto::decode(&bytes[..]).unwrap();
+    let g = m.graph.as_mut().unwrap();
+    let last = g.node.last_mut().unwrap();
+    last.input[0] = last.output[0].clone();
+    let e = import::import(&m.encode_to_vec(), &ImportOptions::default()).map(|_| ()).unwrap_err();
+    assert!(e.to_string().contains("cycle"), "{e}");
+}
+
+/// A chain of producers deeper than the importer follows is refused, not recursed into.
+#[test]
+fn a_very_deep_graph_is_an_import_error_not_a_stack_overflow() {
+    use prost::Message;
+    let bytes = std::fs::read(examples().join("sklearn/diabetes_gbr.onnx")).unwrap();
+    let mut m = tract_onnx::pb::ModelProto::decode(&bytes[..]).unwrap();
+    let g = m.graph.as_mut().unwrap();
+    let first = g.node[0].clone();
+    let src = first.input[0].clone();
+    // 5,000 Identity nodes between the graph input and the first node.
+    let mut prev = src.clone();
+    let mut chain = Vec::new();
+    for i in 0..5000 {
+        let out = format!("deep_{i}");
+        chain.push(tract_onnx::pb::NodeProto {
+            input: vec![prev.clone()],
+            output: vec![out.clone()],
+            name: out.clone(),
+            op_type: "Identity".into(),
+            ..Default::default()
+        });
+        prev = out;
+    }
+    g.node[0].input[0] = prev;
+    chain.append(&mut g.node);
+    g.node = chain;
+    let e = import::import(&m.encode_to_vec(), &ImportOptions::default()).map(|_| ()).unwrap_err();
+    assert!(e.to_string().contains("deeper"), "{e}");
+}

@@ -58,7 +58,15 @@ pub(super) struct Lowering<'g> {
     pub nodes: Vec<GNode>,
     pub labels: Vec<String>,
     pub unsupported: Vec<(String, String)>,
+    /// Values whose producers are being lowered (the recursion of `get`): a value met
+    /// again is a cycle, and the depth is bounded so a hostile file cannot overflow the
+    /// stack.
+    active: Vec<String>,
 }
+
+/// Deepest chain of producers `get` follows: scikit-learn pipelines are a few nodes deep,
+/// and each level takes ~12 KB of stack in a sanitizer build (2 MiB test threads).
+const MAX_DEPTH: usize = 64;
 
 /// The value of a single-output node.
 pub(super) fn one(v: Val) -> Vec<Option<Val>> {
@@ -140,6 +148,7 @@ impl<'g> Lowering<'g> {
             nodes: Vec::new(),
             labels: Vec::new(),
             unsupported: Vec::new(),
+            active: Vec::new(),
         })
     }
 
@@ -258,15 +267,28 @@ impl<'g> Lowering<'g> {
             .producers
             .get(name)
             .ok_or_else(|| Error::Import(format!("value \"{name}\" has no producer")))?;
+        if self.active.iter().any(|a| a == name) {
+            return Err(Error::Import(format!(
+                "the graph has a cycle through \"{name}\""
+            )));
+        }
+        if self.active.len() >= MAX_DEPTH {
+            return Err(Error::Import(format!(
+                "the graph is deeper than {MAX_DEPTH} nodes"
+            )));
+        }
         let lower = self
             .ops
             .iter()
             .find(|(op, _)| *op == node.op_type)
             .map(|(_, f)| *f);
+        self.active.push(name.to_string());
         let outs = match lower {
-            Some(f) => f(self, node)?,
-            None => self.unsupported(node),
+            Some(f) => f(self, node),
+            None => Ok(self.unsupported(node)),
         };
+        self.active.pop();
+        let outs = outs?;
         for (o, v) in node.output.iter().zip(outs) {
             if let Some(v) = v {
                 self.vals.insert(o.clone(), v);
