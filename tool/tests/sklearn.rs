@@ -823,7 +823,9 @@ fn a_graph_cycle_is_an_import_error_not_a_stack_overflow() {
     let g = m.graph.as_mut().unwrap();
     let last = g.node.last_mut().unwrap();
     last.input[0] = last.output[0].clone();
-    let e = import::import(&m.encode_to_vec(), &ImportOptions::default()).map(|_| ()).unwrap_err();
+    let e = import::import(&m.encode_to_vec(), &ImportOptions::default())
+        .map(|_| ())
+        .unwrap_err();
     assert!(e.to_string().contains("cycle"), "{e}");
 }
 
@@ -853,6 +855,8 @@ fn a_very_deep_graph_is_an_import_error_not_a_stack_overflow() {
     g.node[0].input[0] = prev;
     chain.append(&mut g.node);
     g.node = chain;
-    let e = import::import(&m.encode_to_vec(), &ImportOptions::default()).map(|_| ()).unwrap_err();
+    let e = import::import(&m.encode_to_vec(), &ImportOptions::default())
+        .map(|_| ())
+        .unwrap_err();
     assert!(e.to_string().contains("deeper"), "{e}");
 }
