@@ -95,24 +95,12 @@ pub(super) fn table(results: &[Measured], opts: &Options) -> String {
         "QEMU counts instructions, not cycles: a real Cortex-M4/M33 spends more than one cycle on\n\
          loads, multiplies and taken branches, so instructions/MAC is a lower bound of cycles/MAC.\n"
     );
-    out.push_str(&main_row([
-        "",
-        "",
-        "",
-        "instructions",
-        "instr/",
-        "published",
-        "cycles/MAC",
-        "",
-        "",
-        "flash",
-        "KiB",
-        "RAM kB",
-        "",
-        "",
-        "",
-        "",
-    ]));
+    // The group labels over the columns of `main_row` (widths 23, 13 and 27).
+    let _ = writeln!(
+        out,
+        "{:<16} {:<11} {:>8} {:>13} {:>7} | {:^23} | {:^13} | {:^27} |",
+        "", "", "", "instructions", "instr/", "published cycles/MAC", "flash KiB", "RAM kB"
+    );
     out.push_str(&main_row([
         "model",
         "board",
@@ -205,9 +193,9 @@ pub(super) fn table(results: &[Measured], opts: &Options) -> String {
     let _ = writeln!(
         out,
         "instructions: `Session::run` of the first test input, counted by the board's timer\n  \
-         (resolution: {} instructions), validated on a loop of 2,000,000 instructions;\n  \
-         per op: timer reads in `run_observed`'s callback, less the observer's own bookkeeping\n  \
-         spread evenly over the ops ({}–{} instructions per op).",
+         (resolution in instructions: {}), validated on a loop of 2,000,000\n  \
+         instructions; per op: timer reads in `run_observed`'s callback, less the observer's\n  \
+         own bookkeeping spread evenly over the ops ({}–{} instructions per op).",
         resolution.join(", "),
         overhead.iter().min().unwrap_or(&0),
         overhead.iter().max().unwrap_or(&0),
@@ -281,4 +269,65 @@ pub(super) fn to_json(results: &[Measured], opts: &Options) -> Value {
         "counts": "instructions executed under qemu-system-arm -icount shift=0, not cycles",
         "results": rows,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Measured, Options, BOARDS};
+    use super::*;
+
+    fn kws(failures: Vec<String>) -> Measured {
+        Measured {
+            board: BOARDS[0],
+            model: "kws_dscnn".into(),
+            macs: 2_656_768,
+            instructions: 31_713_880,
+            load_instructions: 1_740_080,
+            session_input_instructions: 17_240,
+            resolution: 40,
+            op_instructions: vec![5_000_000, 20_000_000, 6_713_880],
+            observer_overhead: 600,
+            op_kinds: vec!["Conv".into(), "FullyConnected".into(), "Conv".into()],
+            op_macs: vec![320_000, 2_048_768, 288_000],
+            arena: 16_000,
+            stack: 2_552,
+            ram_static: 16_300,
+            flash_code: 158_400,
+            flash_model: 36_432,
+            output_hex: "00".into(),
+            convert: String::new(),
+            budget: None,
+            failures,
+        }
+    }
+
+    #[test]
+    fn the_table_puts_the_published_figures_beside_ferrites() {
+        let t = table(&[kws(Vec::new())], &Options::short());
+        assert!(t.contains("QEMU counts instructions, not cycles"));
+        let row = t.lines().find(|l| l.starts_with("kws_dscnn")).unwrap();
+        // instructions/MAC = 31,713,880 / 2,656,768 = 11.94; TFLM 8.2 … Plumerai 3.2;
+        // arena 16,000 B = 16.0 kB beside TFLM's 21.4 kB; flash 158,400 B = 154.7 KiB.
+        for cell in [
+            "31.71 M", "11.9", "8.2", "4.5", "3.4", "3.2", "154.7", "35.6", "16.0", "21.4",
+            "= host",
+        ] {
+            assert!(row.contains(cell), "{cell} missing in {row}");
+        }
+        // Per kind, most expensive first: FullyConnected 20 M (63.1 %, 9.8 per MAC),
+        // then Conv 11.7 M over 608,000 MACs (19.3 per MAC).
+        let fc = t.find("FullyConnected").unwrap();
+        let conv = t[fc..].find("  Conv ").unwrap();
+        assert!(t[fc..].lines().next().unwrap().contains("63.1%"));
+        assert!(t[fc + conv..].lines().next().unwrap().contains("19.3"));
+    }
+
+    #[test]
+    fn a_differing_output_shows_in_the_table() {
+        let bad = kws(vec!["output bytes differ from the host runtime's".into()]);
+        let t = table(&[bad], &Options::short());
+        assert!(t
+            .lines()
+            .any(|l| l.starts_with("kws_dscnn") && l.ends_with("DIFFERS")));
+    }
 }
