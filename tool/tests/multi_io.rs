@@ -35,7 +35,12 @@ fn ok(args: &[&str]) -> String {
 /// Runs ferrite, expects exit `code` and returns stdout + stderr.
 fn fails(code: i32, args: &[&str]) -> String {
     let o = ferrite(args);
-    assert_eq!(o.status.code(), Some(code), "ferrite {args:?}: {}", text(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "ferrite {args:?}: {}",
+        text(&o)
+    );
     text(&o)
 }
 
@@ -208,7 +213,10 @@ fn multi_input_model_converts_validates_and_benches() {
         .map(|o| o["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["scores", "mix"]);
-    assert!(v["outputs"][1]["max_abs_error"].as_f64().unwrap() < 1e-5, "{v}");
+    assert!(
+        v["outputs"][1]["max_abs_error"].as_f64().unwrap() < 1e-5,
+        "{v}"
+    );
     let b8 = tmp("two_inputs_int8.fer");
     let out = ok(&[
         "convert",
@@ -259,7 +267,10 @@ fn validate_compares_every_output() {
         "--max-abs-error",
         "1e-4",
     ]);
-    assert!(out.contains("probs") && out.contains("value") && out.contains("PASS"), "{out}");
+    assert!(
+        out.contains("probs") && out.contains("value") && out.contains("PASS"),
+        "{out}"
+    );
     let t = fails(
         1,
         &[
@@ -306,7 +317,11 @@ fn sklearn_outputs_keep_their_names_and_the_label_output() {
     let want = read_csv(&ex("sklearn/wine_impute_mlp_ort_labels.csv")).1;
     assert_eq!(got.len(), want.len());
     for (r, (g, w)) in got.iter().zip(&want).enumerate() {
-        assert_eq!(g[0].parse::<i64>().unwrap(), w[0].parse::<f64>().unwrap() as i64, "row {r}");
+        assert_eq!(
+            g[0].parse::<i64>().unwrap(),
+            w[0].parse::<f64>().unwrap() as i64,
+            "row {r}"
+        );
     }
     // int8 keeps both outputs, and the label stays consistent with the probabilities.
     let q = tmp("wine_mlp_int8.fer");
@@ -320,7 +335,12 @@ fn sklearn_outputs_keep_their_names_and_the_label_output() {
         "--calibration",
         &ex("sklearn/wine_impute_mlp_input.csv"),
     ]);
-    let (header, rows) = csv(&ok(&["run", &q, "-i", &ex("sklearn/wine_impute_mlp_input.csv")]));
+    let (header, rows) = csv(&ok(&[
+        "run",
+        &q,
+        "-i",
+        &ex("sklearn/wine_impute_mlp_input.csv"),
+    ]));
     let li = header.iter().position(|h| h == "label").unwrap();
     let pi = header.iter().position(|h| h == "predicted").unwrap();
     for r in &rows {
@@ -334,7 +354,10 @@ fn sklearn_outputs_keep_their_names_and_the_label_output() {
 fn string_label_output_is_reported_and_run_prints_the_names() {
     let fer = tmp("string_labels.fer");
     let out = fails(0, &["convert", &fx("string_labels.onnx"), "-o", &fer]);
-    assert!(out.contains("\"label\"") && out.contains("predicted"), "{out}");
+    assert!(
+        out.contains("\"label\"") && out.contains("predicted"),
+        "{out}"
+    );
     let (header, rows) = csv(&ok(&["run", &fer, "-i", &fx("string_labels_x.csv")]));
     // One output left (the scores): its columns are the class names.
     assert_eq!(header, ["cat", "dog", "owl", "predicted"]);
@@ -343,7 +366,10 @@ fn string_label_output_is_reported_and_run_prints_the_names() {
     let want: Vec<&str> = want.iter().map(|r| r[0].as_str()).collect();
     assert_eq!(got, want);
     assert_close(
-        &rows.iter().map(|r| r[..3].iter().map(|c| c.parse().unwrap()).collect()).collect::<Vec<_>>(),
+        &rows
+            .iter()
+            .map(|r| r[..3].iter().map(|c| c.parse().unwrap()).collect())
+            .collect::<Vec<_>>(),
         &numbers(&read_csv(&fx("string_labels_ort_proba.csv")).1),
         1e-6,
         "probabilities",
@@ -376,13 +402,19 @@ fn run_prints_predicted_labels_top_k_and_batches_rows() {
         let best = (0..10).fold(0, |b, i| if v[i] > v[b] { i } else { b });
         assert_eq!(r[10], names[best]);
     }
-    let (header, rows3) = csv(&ok(&["run", &fer, "-i", &test, "--top-k", "3"]));
-    assert_eq!(&header[10..], ["predicted_1", "predicted_2", "predicted_3"]);
+    let (header3, rows3) = csv(&ok(&["run", &fer, "-i", &test, "--top-k", "3"]));
+    assert_eq!(
+        &header3[10..],
+        ["predicted_1", "predicted_2", "predicted_3"]
+    );
     for (r3, r) in rows3.iter().zip(&rows) {
         assert_eq!(r3[10], r[10]);
         let v: Vec<f32> = r[..10].iter().map(|c| c.parse().unwrap()).collect();
         let p = |name: &str| v[names.iter().position(|n| *n == name).unwrap()];
-        assert!(p(&r3[10]) >= p(&r3[11]) && p(&r3[11]) >= p(&r3[12]), "{r3:?}");
+        assert!(
+            p(&r3[10]) >= p(&r3[11]) && p(&r3[11]) >= p(&r3[12]),
+            "{r3:?}"
+        );
     }
     fails(2, &["run", &fer, "-i", &test, "--top-k", "11"]);
 
@@ -411,6 +443,11 @@ fn run_prints_predicted_labels_top_k_and_batches_rows() {
     // Regressor: the header is the ONNX output name.
     let fer = tmp("ridge.fer");
     ok(&["convert", &ex("sklearn/diabetes_ridge.onnx"), "-o", &fer]);
-    let (header, _) = csv(&ok(&["run", &fer, "-i", &ex("sklearn/diabetes_ridge_input.csv")]));
+    let (header, _) = csv(&ok(&[
+        "run",
+        &fer,
+        "-i",
+        &ex("sklearn/diabetes_ridge_input.csv"),
+    ]));
     assert_eq!(header, ["variable"]);
 }

@@ -41,7 +41,12 @@ fn stdout(args: &[&str]) -> String {
 fn fails<S: AsRef<str>>(code: i32, args: &[S]) -> String {
     let o = ferrite(args);
     let shown: Vec<&str> = args.iter().map(|a| a.as_ref()).collect();
-    assert_eq!(o.status.code(), Some(code), "ferrite {shown:?}: {}", text(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "ferrite {shown:?}: {}",
+        text(&o)
+    );
     let t = text(&o);
     assert!(!t.contains("panicked"), "{t}");
     t
@@ -173,7 +178,14 @@ fn run_output_format_follows_the_extension() {
     assert_eq!(v[0]["probabilities"].as_array().unwrap().len(), 10);
     let t = fails(
         2,
-        &["run", &fer, "-i", &ex("digits/test.csv"), "-o", &tmp("out.txt")],
+        &[
+            "run",
+            &fer,
+            "-i",
+            &ex("digits/test.csv"),
+            "-o",
+            &tmp("out.txt"),
+        ],
     );
     assert!(t.contains(".csv") && t.contains(".npy"), "{t}");
     let t = fails(
@@ -240,7 +252,10 @@ fn out_of_range_values_are_refused() {
     assert!(t.contains("3 labels") && t.contains("10"), "{t}");
     let t = fails(2, &["convert", &onnx, "-o", &out, "--int8-input"]);
     assert!(t.contains("--int8-input") && t.contains("int8"), "{t}");
-    let t = fails(2, &["convert", &onnx, "-o", &out, "--weights", "per-tensor"]);
+    let t = fails(
+        2,
+        &["convert", &onnx, "-o", &out, "--weights", "per-tensor"],
+    );
     assert!(t.contains("--weights") && t.contains("int8"), "{t}");
     let t = fails(2, &["bench", &fer, "--iterations", "0"]);
     assert!(t.contains("--iterations"), "{t}");
@@ -268,7 +283,10 @@ fn validate_names_a_foreign_reference_and_the_breached_threshold() {
         t.contains("source_sha256") && t.contains("digits_mlp.onnx"),
         "{t}"
     );
-    assert!(t.contains("top-1 agreement") && t.contains("< --min-agreement"), "{t}");
+    assert!(
+        t.contains("top-1 agreement") && t.contains("< --min-agreement"),
+        "{t}"
+    );
     let t = fails(
         1,
         &[
@@ -284,20 +302,18 @@ fn validate_names_a_foreign_reference_and_the_breached_threshold() {
     );
     assert!(t.contains("> --max-abs-error 1e-12"), "{t}");
     assert!(!t.contains("source_sha256"), "{t}");
-    let v: serde_json::Value = serde_json::from_str(
-        &String::from_utf8_lossy(
-            &ferrite(&[
-                "validate",
-                &fer,
-                "--reference",
-                &fx("wrong_digits.onnx"),
-                "-i",
-                &ex("digits/test.csv"),
-                "--json",
-            ])
-            .stdout,
-        ),
-    )
+    let v: serde_json::Value = serde_json::from_str(&String::from_utf8_lossy(
+        &ferrite(&[
+            "validate",
+            &fer,
+            "--reference",
+            &fx("wrong_digits.onnx"),
+            "-i",
+            &ex("digits/test.csv"),
+            "--json",
+        ])
+        .stdout,
+    ))
     .unwrap();
     assert_eq!(v["reference_matches_source"], false, "{v}");
     assert!(!v["failures"].as_array().unwrap().is_empty(), "{v}");
@@ -314,9 +330,18 @@ fn one_flag_vocabulary_across_commands() {
     ok(&["bench", &fer, "-i", &test, "--iterations", "3"]);
     ok(&["bench", &fer, "--data", &test, "--iterations", "3"]);
     ok(&["run", &fer, "-i", &test, "-o", &tmp("vocab.csv")]);
-    let v: serde_json::Value = serde_json::from_str(&stdout(&["run", &fer, "-i", &test, "--json"])).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout(&["run", &fer, "-i", &test, "--json"])).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 360);
-    for cmd in ["convert", "run", "validate", "inspect", "bench", "quickstart", "preprocess"] {
+    for cmd in [
+        "convert",
+        "run",
+        "validate",
+        "inspect",
+        "bench",
+        "quickstart",
+        "preprocess",
+    ] {
         let help = stdout(&[cmd, "--help"]);
         let json = help
             .lines()
@@ -331,7 +356,13 @@ fn one_flag_vocabulary_across_commands() {
         }
     }
     let top = stdout(&["--help"]);
-    for want in ["-i, --input", "-o, --output", "--json", "Exit status", "NAME=FILE"] {
+    for want in [
+        "-i, --input",
+        "-o, --output",
+        "--json",
+        "Exit status",
+        "NAME=FILE",
+    ] {
         assert!(top.contains(want), "top-level help lacks {want}:\n{top}");
     }
 }
@@ -393,7 +424,10 @@ fn small_messages_are_right() {
         "--golden",
         "1",
     ]);
-    assert!(t.contains(" 1 op,") && t.contains("1 golden vector)"), "{t}");
+    assert!(
+        t.contains(" 1 op,") && t.contains("1 golden vector)"),
+        "{t}"
+    );
 
     // Runtime errors name the file; an ONNX file given to run hints at convert.
     let fer = digits_f32("digits-small.fer");
@@ -402,8 +436,19 @@ fn small_messages_are_right() {
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
     let t = fails(2, &["inspect", &cut]);
     assert!(t.contains("truncated.fer"), "{t}");
-    let t = fails(2, &["run", &ex("digits/digits_mlp.onnx"), "-i", &ex("digits/test.csv")]);
-    assert!(t.contains("digits_mlp.onnx") && t.contains("ferrite convert"), "{t}");
+    let t = fails(
+        2,
+        &[
+            "run",
+            &ex("digits/digits_mlp.onnx"),
+            "-i",
+            &ex("digits/test.csv"),
+        ],
+    );
+    assert!(
+        t.contains("digits_mlp.onnx") && t.contains("ferrite convert"),
+        "{t}"
+    );
 
     // preprocess on a model without a pipeline.
     let t = fails(2, &["preprocess", &fer, "-i", &ex("digits/test.csv")]);
@@ -420,7 +465,12 @@ fn small_messages_are_right() {
     assert!(table.len() > 10, "{out}");
     let width = table[0].chars().count();
     for l in &table {
-        assert_eq!(l.chars().count(), width, "misaligned:\n{}", table.join("\n"));
+        assert_eq!(
+            l.chars().count(),
+            width,
+            "misaligned:\n{}",
+            table.join("\n")
+        );
     }
 
     // An empty .onnx file.
@@ -433,9 +483,17 @@ fn small_messages_are_right() {
     // A recurrent op is named by its ONNX op type.
     let t = fails(
         2,
-        &["convert", &ex("recurrent/lstm_uni_1l.onnx"), "-o", &tmp("lstm.fer")],
+        &[
+            "convert",
+            &ex("recurrent/lstm_uni_1l.onnx"),
+            "-o",
+            &tmp("lstm.fer"),
+        ],
     );
-    assert!(t.contains("LSTM (node \"/rnn/LSTM\")") && !t.contains("Scan"), "{t}");
+    assert!(
+        t.contains("LSTM (node \"/rnn/LSTM\")") && !t.contains("Scan"),
+        "{t}"
+    );
 
     // A reference with other input names says so, not "--input-shape".
     let two = tmp("two_outputs_ref.fer");
@@ -451,5 +509,8 @@ fn small_messages_are_right() {
             &fx("two_outputs_x.csv"),
         ],
     );
-    assert!(!t.contains("--input-shape") && t.contains("\"x\"") && t.contains("\"input\""), "{t}");
+    assert!(
+        !t.contains("--input-shape") && t.contains("\"x\"") && t.contains("\"input\""),
+        "{t}"
+    );
 }
