@@ -262,9 +262,13 @@ pub fn csv_output(out: &Outputs, o: usize) -> String {
     s
 }
 
+/// A value as JSON: an f32 as the shortest decimal that reads back as the same f32
+/// (as in the CSV), not its widened f64 digits; NaN / infinity as null.
 fn json_value(dtype: DType, v: f32) -> Value {
     match dtype {
-        DType::F32 | DType::F16 if v.is_finite() => json!(v),
+        DType::F32 | DType::F16 if v.is_finite() => {
+            json!(format!("{v:?}").parse::<f64>().unwrap_or(f64::from(v)))
+        }
         DType::F32 | DType::F16 => Value::Null,
         _ => json!(v as i64),
     }

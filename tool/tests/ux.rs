@@ -491,7 +491,9 @@ fn small_messages_are_right() {
         ],
     );
     assert!(
-        t.contains("LSTM (node \"/rnn/LSTM\")") && !t.contains("Scan"),
+        t.contains("LSTM (node \"/rnn/LSTM\")")
+            && t.contains("uses 1 op that")
+            && !t.contains("Scan"),
         "{t}"
     );
 
