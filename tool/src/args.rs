@@ -7,6 +7,29 @@ use crate::data::Dataset;
 use crate::error::{read_file, Error, Result};
 use std::path::{Path, PathBuf};
 
+/// The end of `ferrite --help`: the flag vocabulary, multi-input / multi-output usage and
+/// the exit codes.
+pub const AFTER_HELP: &str = "Flags mean the same in every command:
+  -i, --input FILE        data for the model's input (CSV, .npy or JSON, chosen by
+                          extension); repeat it once per input for a multi-input model,
+                          in the model's input order, or write -i NAME=FILE
+                          (--data is accepted as an alias)
+  -o, --output FILE       where to write (convert: the .fer model; run: the outputs,
+                          CSV / JSON / .npy by extension, or -o NAME=FILE per output;
+                          validate / bench: the JSON report; preprocess: the
+                          features; quickstart: a folder)
+      --json              print the result as JSON on stdout
+
+Multi-input / multi-output models:
+  ferrite convert two.onnx -o two-int8.fer --precision int8 -c a=calib_a.csv -c b=calib_b.csv
+  ferrite run two.fer -i a=a.csv -i b=b.csv                  (every output, one table)
+  ferrite run two.fer -i a.csv -i b.csv -o scores=s.npy -o mix=m.csv
+  ferrite run two.fer -i a.csv -i b.csv --output-dir out/    (one file per output)
+  ferrite validate two.fer --reference two.onnx -i a.csv -i b.csv   (every output compared)
+
+Exit status: 0 success, 1 a threshold breached (validate; convert below
+--min-agreement), 2 an error (bad input, unreadable file, unsupported model).";
+
 /// A probability in [0, 1], or a percentage (`99%`).
 pub fn parse_share(s: &str) -> std::result::Result<f64, String> {
     let (v, scale) = match s.trim().strip_suffix('%') {

@@ -4,7 +4,7 @@
 use clap::{Parser, Subcommand};
 use ferrite_tool::args::{
     load_calibration, load_fer, parse_bound, parse_count, parse_labels, parse_share, plural,
-    rejected_path, same_file, stage_printer,
+    rejected_path, same_file, stage_printer, AFTER_HELP,
 };
 use ferrite_tool::bench::{bench, BenchOptions};
 use ferrite_tool::convert::{convert_file, ConvertOptions, Precision};
@@ -35,26 +35,6 @@ macro_rules! say_raw {
         let _ = write!(std::io::stdout(), $($t)*);
     }};
 }
-
-const AFTER_HELP: &str = "Flags mean the same in every command:
-  -i, --input FILE        data for the model's input (CSV, .npy or JSON, chosen by
-                          extension); repeat it once per input for a multi-input model,
-                          in the model's input order, or write -i NAME=FILE
-                          (--data is accepted as an alias)
-  -o, --output FILE       where to write (convert: the .fer model; run: the outputs,
-                          CSV / JSON / .npy by extension, or -o NAME=FILE per output;
-                          validate / bench: the JSON report; quickstart: a folder)
-      --json              print the result as JSON on stdout
-
-Multi-input / multi-output models:
-  ferrite convert two.onnx -o two-int8.fer --precision int8 -c a=calib_a.csv -c b=calib_b.csv
-  ferrite run two.fer -i a=a.csv -i b=b.csv                  (every output, one table)
-  ferrite run two.fer -i a.csv -i b.csv -o scores=s.npy -o mix=m.csv
-  ferrite run two.fer -i a.csv -i b.csv --output-dir out/    (one file per output)
-  ferrite validate two.fer --reference two.onnx -i a.csv -i b.csv   (every output compared)
-
-Exit status: 0 success, 1 a threshold breached (validate; convert below
---min-agreement), 2 an error (bad input, unreadable file, unsupported model).";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -147,6 +127,7 @@ preprocessing; a model with nothing neural converts unchanged, with a note sayin
     #[command(after_help = "Example:
   ferrite preprocess model.fer -i raw.csv -o features.csv")]
     Preprocess {
+        /// The .fer model.
         model: PathBuf,
         /// Raw rows (CSV, .npy or JSON; empty or nan for missing values in CSV).
         #[arg(short, long, alias = "data")]
@@ -174,6 +155,7 @@ Examples:
   ferrite run two.fer -i a=a.csv -i b=b.csv --output-dir out/"
     )]
     Run {
+        /// The .fer model.
         model: PathBuf,
         /// Input rows (CSV, .npy or JSON): one file per model input, in input order, or
         /// NAME=FILE.
@@ -213,6 +195,7 @@ Examples:
   ferrite validate two.fer --reference two.onnx -i a.csv -i b.csv --max-abs-error 1e-4"
     )]
     Validate {
+        /// The .fer model.
         model: PathBuf,
         /// The ONNX model the .fer file was converted from.
         #[arg(long)]
@@ -254,6 +237,7 @@ Examples:
   ferrite inspect model.fer
   ferrite inspect model.fer --json | jq .arena_bytes")]
     Inspect {
+        /// The .fer model.
         model: PathBuf,
         /// Print the description as JSON on stdout.
         #[arg(long)]
@@ -264,6 +248,7 @@ Examples:
   ferrite bench model.fer
   ferrite bench model-int8.fer --reference model.onnx -i test.csv --json")]
     Bench {
+        /// The .fer model.
         model: PathBuf,
         /// The ONNX model, run by tract in the same process.
         #[arg(long)]
