@@ -1,6 +1,8 @@
 //! Command-line values and paths shared by the commands of the `ferrite` binary:
 //! checked numbers (a share such as `--min-agreement`, an error bound, a count), the
-//! output-path guards of `convert`, and `--calibration` files bound to a model's inputs.
+//! guard against writing over a file a command reads, `--calibration` files bound to a
+//! model's inputs, `.fer` loading with errors that name the file, the stage printer of
+//! `convert`, and the end of `ferrite --help`.
 
 use crate::convert::{sha256_hex, Stage, StageLog};
 use crate::data::Dataset;
@@ -75,6 +77,44 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
         Some(parent.join(p.file_name()?))
     };
     matches!((canon(a), canon(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// The path of a `FILE` or `NAME=FILE` argument: the text after the first `=` when the
+/// whole argument is not an existing file.
+fn path_part(arg: &str) -> &Path {
+    match arg.split_once('=') {
+        Some((_, p)) if !Path::new(arg).exists() => Path::new(p),
+        _ => Path::new(arg),
+    }
+}
+
+/// Refuses to write a file that a command reads: each `-o` argument (`FILE` or
+/// `NAME=FILE`) against the named `sources` and the data arguments `inputs` (`FILE`
+/// or `NAME=FILE`), however the paths are spelled.
+pub fn refuse_overwrite(
+    outputs: &[String],
+    sources: &[(&PathBuf, &str)],
+    inputs: &[String],
+) -> Result<()> {
+    let refuse = |o: &str, what: &str| {
+        Err(Error::Usage(format!(
+            "-o {o}: that is {what}; writing there would overwrite it (choose another path)"
+        )))
+    };
+    for o in outputs {
+        let out = path_part(o);
+        for (p, what) in sources {
+            if same_file(p, out) {
+                return refuse(o, what);
+            }
+        }
+        for i in inputs {
+            if same_file(path_part(i), out) {
+                return refuse(o, &format!("the data file {i}"));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `out` with `.rejected` before its extension (`m.fer` → `m.rejected.fer`).

@@ -4,7 +4,7 @@
 use clap::{Parser, Subcommand};
 use ferrite_tool::args::{
     load_calibration, load_fer, parse_bound, parse_count, parse_labels, parse_share, plural,
-    rejected_path, same_file, stage_printer, AFTER_HELP,
+    refuse_overwrite, rejected_path, stage_printer, AFTER_HELP,
 };
 use ferrite_tool::bench::{bench, BenchOptions};
 use ferrite_tool::convert::{convert_file, ConvertOptions, Precision};
@@ -18,7 +18,7 @@ use ferrite_tool::preprocess::spec::FeatureSpec;
 use ferrite_tool::quant::CalibrationMethod;
 use ferrite_tool::validate::{validate, ValidateOptions};
 use ferrite_tool::{inspect, quickstart, run, Error, Result};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Prints to stdout, ignoring a closed pipe (`ferrite inspect m.fer | head`).
@@ -350,23 +350,8 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                     )))
                 }
             };
-            if same_file(&model, &output) {
-                return Err(Error::Usage(format!(
-                    "-o {}: that is the source model; writing there would overwrite it \
-                     (choose another path, e.g. model.fer)",
-                    output.display()
-                )));
-            }
-            for c in &calibration {
-                let path = Path::new(c.split_once('=').map_or(c.as_str(), |(_, p)| p));
-                if same_file(Path::new(c), &output) || same_file(path, &output) {
-                    return Err(Error::Usage(format!(
-                        "-o {}: that is the calibration file {c}; writing there would \
-                         overwrite it",
-                        output.display()
-                    )));
-                }
-            }
+            let sources = [(&model, "the source model")];
+            refuse_overwrite(&[output.display().to_string()], &sources, &calibration)?;
             let (cal, cal_sha) = match load_calibration(&model, &calibration)? {
                 Some((d, h)) => (Some(d), Some(h)),
                 None => (None, None),
@@ -526,6 +511,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
             top_k,
             json,
         } => {
+            refuse_overwrite(&output, &[(&model, "the model")], &input)?;
             let fer = load_fer(&model)?;
             let aligned = ferrite::AlignedModel::new(&fer);
             let m = aligned.model()?;

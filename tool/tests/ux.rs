@@ -107,6 +107,27 @@ fn convert_refuses_to_overwrite_its_source() {
     );
     assert!(t.contains("calib.csv"), "{t}");
     assert_eq!(std::fs::read(&src).unwrap(), before);
+
+    // Nor does run write over its model or its data.
+    let fer = digits_f32("self.fer");
+    let data = tmp("self.csv");
+    std::fs::copy(ex("digits/test.csv"), &data).unwrap();
+    let rows = std::fs::read(&data).unwrap();
+    let t = fails(2, &["run", &fer, "-i", &data, "-o", &data]);
+    assert!(t.contains("data file") && t.contains("self.csv"), "{t}");
+    fails(
+        2,
+        &[
+            "run",
+            &fer,
+            "-i",
+            &data,
+            "-o",
+            &format!("probabilities={fer}"),
+        ],
+    );
+    assert_eq!(std::fs::read(&data).unwrap(), rows);
+    ok(&["run", &fer, "-i", &data]);
 }
 
 /// Point 4: a useless int8 model (all-zero calibration rows) is not written under the
