@@ -20,7 +20,7 @@ use crate::import::{self, ImportOptions, Imported};
 use crate::ir::Graph;
 use crate::preprocess::spec::FeatureSpec;
 use crate::quant::{CalibrationMethod, Observer, Ranges};
-use crate::run::{argmax, check_joined, infer_all};
+use crate::run::{argmax, check_joined, infer_all, is_classifier};
 use ferrite::format::write::ModelBuilder;
 use ferrite::{AlignedModel, DType, OwnedSession};
 use sha2::{Digest, Sha256};
@@ -181,7 +181,8 @@ pub fn calibration_problems(data: &Dataset) -> Vec<String> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Agreement {
     pub rows: usize,
-    /// Share of rows with the same arg-max (classifiers; `None` for one output value).
+    /// Share of rows with the same arg-max of output 0 (`None` unless it holds class
+    /// scores, see [`crate::run::is_classifier`]).
     pub top1: Option<f64>,
     pub max_abs_error: f32,
     pub mean_abs_error: f32,
@@ -558,7 +559,7 @@ pub fn measure_agreement(f32_bytes: &[u8], conv_bytes: &[u8], data: &Dataset) ->
     let (mut fs, mut cs) = (fo.session(), co.session());
     let widths = crate::feed::input_widths(&fm)?;
     let (mut same, mut max, mut sum, mut count) = (0usize, 0f32, 0f64, 0usize);
-    let classifier = fm.output_len(0)? > 1;
+    let classifier = is_classifier(&fm)?;
     let mut rows = 0;
     for row in data.iter_rows() {
         let a = match infer_all(&fm, &mut fs, row, &widths) {

@@ -110,6 +110,8 @@ pub struct Outputs {
     pub rows: usize,
     /// The model's class labels (of output 0), possibly empty.
     pub labels: Vec<String>,
+    /// Whether output 0 holds class scores ([`is_classifier`]).
+    pub classifier: bool,
 }
 
 impl Outputs {
@@ -133,6 +135,7 @@ impl Outputs {
     /// as [`Session::predict`] reads it (labels, when present, name its columns).
     pub fn is_scores(&self, o: usize) -> bool {
         o == 0
+            && self.classifier
             && self.width(0) > 1
             && self.dtypes[0] == DType::F32
             && (self.labels.is_empty() || self.labels.len() == self.width(0))
@@ -209,6 +212,7 @@ pub fn run_bound(fer: &[u8], bound: &Bound) -> Result<Outputs> {
         values,
         rows: samples,
         labels: model.labels().map(str::to_string).collect(),
+        classifier: is_classifier(&model)?,
     })
 }
 
@@ -222,6 +226,51 @@ pub fn run_rows(fer: &[u8], data: &Dataset) -> Result<Vec<Vec<f32>>> {
     data.iter_rows()
         .map(|row| infer(&model, &mut s, row))
         .collect()
+}
+
+/// Whether output 0 holds class scores, so that its arg-max is a prediction (top-1
+/// agreement, `run`'s predicted column): the model has class labels, or output 0 is
+/// written by a Softmax (possibly through Quantize / Dequantize / Reshape), or it has
+/// several values and another shape than input 0 — an autoencoder's reconstruction
+/// (input 0's shape) is not a set of classes, nor is a single value.
+pub fn is_classifier(model: &Model<'_>) -> Result<bool> {
+    if model.labels().next().is_some() || written_by_softmax(model)? {
+        return Ok(true);
+    }
+    let out = model.output(0)?;
+    let same_as_input = model.num_inputs() > 0 && model.input(0)?.shape == out.shape;
+    Ok(model.output_len(0)? > 1 && !same_as_input)
+}
+
+/// Whether output 0 is written by a Softmax, possibly through Quantize / Dequantize /
+/// Reshape.
+fn written_by_softmax(model: &Model<'_>) -> Result<bool> {
+    use ferrite::format::types::Op;
+    let mut name = model.output(0)?.name;
+    // Each step moves to the input of the op that writes `name`.
+    for _ in 0..4 {
+        let mut producer = None;
+        for i in 0..model.num_ops() {
+            let def = model.op(i)?;
+            if let Some(&o) = def.outputs.first() {
+                if model.tensor(o)?.name == name {
+                    producer = Some(def);
+                }
+            }
+        }
+        let Some(def) = producer else {
+            return Ok(false);
+        };
+        match def.op {
+            Op::Softmax { .. } => return Ok(true),
+            Op::Quantize | Op::Dequantize | Op::Reshape => match def.inputs.first() {
+                Some(&i) => name = model.tensor(i)?.name,
+                None => return Ok(false),
+            },
+            _ => return Ok(false),
+        }
+    }
+    Ok(false)
 }
 
 /// Index of the largest value (first on ties).

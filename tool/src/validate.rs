@@ -5,7 +5,7 @@ use crate::data::Dataset;
 use crate::error::Result;
 use crate::feed;
 use crate::reference::{intermediates, Reference};
-use crate::run::{argmax, check_joined, infer_all};
+use crate::run::{argmax, check_joined, infer_all, is_classifier};
 use ferrite::{AlignedModel, DType, Model, OwnedSession, Quant};
 use serde_json::json;
 
@@ -63,7 +63,7 @@ pub struct ValidateReport {
     /// Error of each output, in the model's order.
     pub outputs: Vec<OutputError>,
     /// Share of rows where ferrite and the reference pick the same class from output 0
-    /// (`None` when it holds a single value).
+    /// (`None` when it does not hold class scores, see [`is_classifier`]).
     pub top1_agreement: Option<f64>,
     pub accuracy_ferrite: Option<f64>,
     pub accuracy_reference: Option<f64>,
@@ -246,7 +246,7 @@ pub fn validate(
     let n_out = model.num_outputs();
     let mut per_out = vec![(0f32, 0f64, 0usize); n_out];
     let (mut agree, mut ok_f, mut ok_r) = (0usize, 0usize, 0usize);
-    let classifier = model.output_len(0)? > 1;
+    let classifier = is_classifier(&model)?;
     for (r, row) in data.iter_rows().enumerate() {
         let a = infer_all(&model, &mut s, row, &widths).map_err(|e| data.runtime_err(r, e))?;
         let ins = graph_inputs(&model, &mut s, row, &widths)?;

@@ -179,6 +179,20 @@ fn convert_fails_when_agreement_on_the_calibration_rows_is_too_low() {
         "0",
     ]);
     assert!(t.contains("2 calibration rows"), "{t}");
+
+    // An autoencoder's reconstruction is not a set of classes: its arg-max agreement is
+    // neither reported nor a reason to refuse the model.
+    let t = ok(&[
+        "convert",
+        &ex("bench/ad_autoencoder.onnx"),
+        "-o",
+        &tmp("ae.fer"),
+        "--precision",
+        "int8",
+        "--calibration",
+        &ex("bench/ad_autoencoder_calib.npy"),
+    ]);
+    assert!(!t.contains("top-1") && t.contains("max abs error"), "{t}");
 }
 
 /// Point 5: the output format follows the extension.
