@@ -8,7 +8,12 @@ use crate::format::types::{Activation, DType, Op, TensorDef, TensorRef, MAX_RANK
 use crate::format::ALIGN;
 #[cfg(feature = "ops-shape")]
 use crate::kernels::generic as kg;
+#[cfg(feature = "ops-conv")]
+use crate::kernels::ConvParams;
+#[cfg(feature = "ops-pool")]
+use crate::kernels::PoolParams;
 use crate::kernels::{extra as kx, f32 as kf, fast, int8 as ki};
+use crate::kernels::{BroadcastShapes, F32Out, FullyConnectedParams, LrnParams, QuantOut};
 use crate::model::Model;
 use crate::validate::i32_table;
 #[cfg(feature = "ops-shape")]
@@ -326,34 +331,35 @@ impl<'m, 'a> Session<'m, 'a> {
                 } else {
                     None
                 };
+                let p = FullyConnectedParams { batch, k, n };
                 match q {
-                    None => fast::f32_fully_connected(
-                        cast(xb)?,
-                        cast(wb)?,
-                        bb.map(cast).transpose()?,
-                        batch,
-                        k,
-                        n,
-                        act_range(act),
-                        cast_mut(y)?,
-                    ),
+                    None => {
+                        let (act_min, act_max) = act_range(act);
+                        let stage = F32Out {
+                            bias: bb.map(cast).transpose()?,
+                            act_min,
+                            act_max,
+                        };
+                        fast::f32_fully_connected(&p, cast(xb)?, cast(wb)?, &stage, cast_mut(y)?)
+                    }
                     Some(q) => {
                         let (_, xz) = x.per_tensor().ok_or(internal)?;
                         let (_, oz) = out.per_tensor().ok_or(internal)?;
                         let rq = i32_table(m.weights, q.requant, 2 * q.channels as usize)
                             .ok_or(internal)?;
+                        let stage = QuantOut {
+                            bias: bb.map(cast).transpose()?,
+                            requant: rq,
+                            zero_point: oz,
+                            act_min: q.act_min,
+                            act_max: q.act_max,
+                        };
                         fast::int8_fully_connected(
+                            &p,
                             cast(xb)?,
                             xz,
                             cast(wb)?,
-                            bb.map(cast).transpose()?,
-                            batch,
-                            k,
-                            n,
-                            rq,
-                            oz,
-                            q.act_min,
-                            q.act_max,
+                            &stage,
                             cast_mut(y)?,
                         )
                     }
@@ -362,14 +368,12 @@ impl<'m, 'a> Session<'m, 'a> {
             Op::MatMul => {
                 let b = &operand!(1);
                 let (bs, br) = b.udims();
-                kf::matmul(
-                    cast(xb)?,
-                    &xs[..xr],
-                    cast(bytes(b)?)?,
-                    &bs[..br],
-                    cast_mut(y)?,
-                    &ys[..yr],
-                );
+                let s = BroadcastShapes {
+                    a: &xs[..xr],
+                    b: &bs[..br],
+                    y: &ys[..yr],
+                };
+                kf::matmul(&s, cast(xb)?, cast(bytes(b)?)?, cast_mut(y)?);
             }
             #[cfg(feature = "ops-conv")]
             Op::Conv {
@@ -393,50 +397,50 @@ impl<'m, 'a> Session<'m, 'a> {
                 } else {
                     None
                 };
-                let g = *groups as usize;
+                let p = ConvParams {
+                    x: x4,
+                    w: w4,
+                    y: y4,
+                    window: *window,
+                    groups: *groups as usize,
+                };
                 match q {
-                    None => fast::f32_conv2d(
-                        cast(xb)?,
-                        x4,
-                        cast(wb)?,
-                        w4,
-                        bb.map(cast).transpose()?,
-                        window,
-                        g,
-                        act_range(act),
-                        cast_mut(y)?,
-                        y4,
-                    ),
+                    None => {
+                        let (act_min, act_max) = act_range(act);
+                        let stage = F32Out {
+                            bias: bb.map(cast).transpose()?,
+                            act_min,
+                            act_max,
+                        };
+                        fast::f32_conv2d(&p, cast(xb)?, cast(wb)?, &stage, cast_mut(y)?)
+                    }
                     Some(q) => {
                         let (_, xz) = x.per_tensor().ok_or(internal)?;
                         let (_, oz) = out.per_tensor().ok_or(internal)?;
                         let rq = i32_table(m.weights, q.requant, 2 * q.channels as usize)
                             .ok_or(internal)?;
-                        fast::int8_conv2d(
-                            cast(xb)?,
-                            x4,
-                            xz,
-                            cast(wb)?,
-                            w4,
-                            bb.map(cast).transpose()?,
-                            window,
-                            g,
-                            rq,
-                            oz,
-                            q.act_min,
-                            q.act_max,
-                            cast_mut(y)?,
-                            y4,
-                        )
+                        let stage = QuantOut {
+                            bias: bb.map(cast).transpose()?,
+                            requant: rq,
+                            zero_point: oz,
+                            act_min: q.act_min,
+                            act_max: q.act_max,
+                        };
+                        fast::int8_conv2d(&p, cast(xb)?, xz, cast(wb)?, &stage, cast_mut(y)?)
                     }
                 }
             }
             #[cfg(feature = "ops-pool")]
             Op::MaxPool { window } => {
-                let (x4, y4) = (nchw(&xs, xr), nchw(&ys, yr));
+                let p = PoolParams {
+                    x: nchw(&xs, xr),
+                    y: nchw(&ys, yr),
+                    window: *window,
+                    count_include_pad: false,
+                };
                 match x.dtype {
-                    DType::I8 => fast::int8_max_pool2d(cast(xb)?, x4, window, cast_mut(y)?, y4),
-                    _ => fast::f32_max_pool2d(cast(xb)?, x4, window, cast_mut(y)?, y4),
+                    DType::I8 => fast::int8_max_pool2d(&p, cast(xb)?, cast_mut(y)?),
+                    _ => fast::f32_max_pool2d(&p, cast(xb)?, cast_mut(y)?),
                 }
             }
             #[cfg(feature = "ops-pool")]
@@ -444,14 +448,18 @@ impl<'m, 'a> Session<'m, 'a> {
                 window,
                 count_include_pad,
             } => {
-                let (x4, y4) = (nchw(&xs, xr), nchw(&ys, yr));
-                let c = *count_include_pad;
+                let p = PoolParams {
+                    x: nchw(&xs, xr),
+                    y: nchw(&ys, yr),
+                    window: *window,
+                    count_include_pad: *count_include_pad,
+                };
                 match x.dtype {
                     DType::I8 => {
                         let (_, xz) = x.per_tensor().ok_or(internal)?;
-                        ki::avg_pool2d_zp(cast(xb)?, x4, xz, window, c, cast_mut(y)?, y4)
+                        ki::avg_pool2d(&p, cast(xb)?, xz, cast_mut(y)?)
                     }
-                    _ => kf::avg_pool2d(cast(xb)?, x4, window, c, cast_mut(y)?, y4),
+                    _ => kf::avg_pool2d(&p, cast(xb)?, cast_mut(y)?),
                 }
             }
             #[cfg(feature = "ops-pool")]
@@ -470,27 +478,14 @@ impl<'m, 'a> Session<'m, 'a> {
                 let b = &operand!(1);
                 let (bs, br) = b.udims();
                 let bb = bytes(b)?;
+                let s = BroadcastShapes {
+                    a: &xs[..xr],
+                    b: &bs[..br],
+                    y: &ys[..yr],
+                };
                 match q {
-                    None => kf::binary(
-                        *op,
-                        cast(xb)?,
-                        &xs[..xr],
-                        cast(bb)?,
-                        &bs[..br],
-                        act_range(act),
-                        cast_mut(y)?,
-                        &ys[..yr],
-                    ),
-                    Some(q) => ki::binary(
-                        *op,
-                        q,
-                        cast(xb)?,
-                        &xs[..xr],
-                        cast(bb)?,
-                        &bs[..br],
-                        cast_mut(y)?,
-                        &ys[..yr],
-                    ),
+                    None => kf::binary(*op, &s, cast(xb)?, cast(bb)?, act_range(act), cast_mut(y)?),
+                    Some(q) => ki::binary(*op, q, &s, cast(xb)?, cast(bb)?, cast_mut(y)?),
                 }
             }
             Op::Unary { op } => kf::unary(*op, cast(xb)?, cast_mut(y)?),
@@ -589,12 +584,10 @@ impl<'m, 'a> Session<'m, 'a> {
                 let (n, k) = (w.dims[0] as usize, w.dims[1] as usize);
                 let batch = x.elements / k.max(1);
                 classic::linear(
+                    &FullyConnectedParams { batch, k, n },
                     cast(xb)?,
                     cast(bytes(w)?)?,
                     cast(bytes(&operand!(2))?)?,
-                    batch,
-                    k,
-                    n,
                     *post,
                     cast_mut(y)?,
                 )
@@ -638,17 +631,16 @@ impl<'m, 'a> Session<'m, 'a> {
                 bias,
             } => {
                 let inner = xs[2..xr.max(2)].iter().product();
-                kx::lrn(
-                    cast(xb)?,
-                    xs[0],
-                    xs[1],
+                let p = LrnParams {
+                    n: xs[0],
+                    c: xs[1],
                     inner,
-                    *size as usize,
-                    *alpha,
-                    *beta,
-                    *bias,
-                    cast_mut(y)?,
-                )
+                    size: *size as usize,
+                    alpha: *alpha,
+                    beta: *beta,
+                    bias: *bias,
+                };
+                kx::lrn(&p, cast(xb)?, cast_mut(y)?)
             }
             #[allow(unreachable_patterns)]
             _ => return Err(Error::UnsupportedOp { op: s }),

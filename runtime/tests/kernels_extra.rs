@@ -3,7 +3,7 @@
 
 use ferrite::format::types::{Op, Quant};
 use ferrite::format::write::ModelBuilder;
-use ferrite::kernels::extra as kx;
+use ferrite::kernels::{extra as kx, LrnParams};
 use ferrite::{AlignedModel, DType, OwnedSession};
 use support::{ravel, unravel};
 
@@ -118,9 +118,16 @@ fn lrn_matches_naive_reference() {
         let want = ref_lrn(&x, &shape, size, alpha as f64, beta as f64, bias as f64);
         let mut y = vec![0f32; x.len()];
         let inner: usize = shape[2..].iter().product();
-        kx::lrn(
-            &x, shape[0], shape[1], inner, size, alpha, beta, bias, &mut y,
-        );
+        let p = LrnParams {
+            n: shape[0],
+            c: shape[1],
+            inner,
+            size,
+            alpha,
+            beta,
+            bias,
+        };
+        kx::lrn(&p, &x, &mut y);
         for (i, (g, w)) in y.iter().zip(&want).enumerate() {
             assert!(
                 (g - w).abs() <= 1e-5 * w.abs().max(1.0),

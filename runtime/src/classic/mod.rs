@@ -19,6 +19,7 @@
 //! and every value finite, so the kernels never fail.
 
 use crate::format::types::{Aggregate, Norm, PostTransform};
+use crate::kernels::FullyConnectedParams;
 
 /// Mode of a tree node (3 bits in `word0`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,18 +164,17 @@ fn softmax(row: &mut [f32], skip_zero: bool) {
     }
 }
 
-/// `y[b, n] = post(sum_k x[b, k] * w[n, k] + bias[n])` (accumulated in f32 in `k` order).
-#[allow(clippy::too_many_arguments)]
+/// `y[b, n] = post(sum_k x[b, k] * w[n, k] + bias[n])` (accumulated in f32 in `k` order),
+/// `x` `[p.batch, p.k]`, `w` `[p.n, p.k]`, `bias` `[p.n]`, `y` `[p.batch, p.n]`.
 pub fn linear(
+    p: &FullyConnectedParams,
     x: &[f32],
     w: &[f32],
     bias: &[f32],
-    batch: usize,
-    k: usize,
-    n: usize,
     post: PostTransform,
     y: &mut [f32],
 ) {
+    let FullyConnectedParams { batch, k, n } = *p;
     for b in 0..batch {
         let (Some(xr), Some(yr)) = (x.get(b * k..(b + 1) * k), y.get_mut(b * n..(b + 1) * n))
         else {

@@ -23,7 +23,7 @@ impl Neon {
     }
 }
 
-entry_points!(Neon, Neon::new());
+entry_points!("neon", Neon, Neon::new());
 
 /// `(x - zp)` of 16 i8 at `p`, widened to two i16x8.
 ///

@@ -16,8 +16,8 @@
 //! to the reference. f32 fully connected sums in vector lanes (a different order);
 //! see [`super::fast`] for the bound.
 
+use super::params::{ConvParams, F32Out, FullyConnectedParams, PoolParams, QuantOut};
 use super::reference::{f32 as rf, int8 as ri};
-use crate::format::types::Window;
 
 /// Accumulator tile length (output columns per pass) of the convolutions.
 const TILE: usize = 64;
@@ -70,40 +70,25 @@ fn holds(len: usize, rows: usize, cols: usize) -> bool {
 }
 
 /// Same contract as [`ri::fully_connected`].
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) fn int8_fully_connected<L: Lanes>(
     l: L,
+    p: &FullyConnectedParams,
     x: &[i8],
     x_zp: i32,
     w: &[i8],
-    bias: Option<&[i32]>,
-    batch: usize,
-    k: usize,
-    n: usize,
-    rq: &[i32],
-    out_zp: i32,
-    act_min: i32,
-    act_max: i32,
+    out: &QuantOut<'_>,
     y: &mut [i8],
 ) {
+    let FullyConnectedParams { batch, k, n } = *p;
     let fits = (-128..=127).contains(&x_zp)
         && holds(x.len(), batch, k)
         && holds(w.len(), n, k)
         && holds(y.len(), batch, n)
-        && bias.is_none_or(|b| b.len() >= n);
+        && out.bias.is_none_or(|b| b.len() >= n);
     if !fits {
-        return ri::fully_connected(
-            x, x_zp, w, bias, batch, k, n, rq, out_zp, act_min, act_max, y,
-        );
+        return ri::fully_connected(p, x, x_zp, w, out, y);
     }
-    let finish = |acc: i32, j: usize| {
-        let acc = match bias {
-            Some(b) => acc.wrapping_add(b[j]),
-            None => acc,
-        };
-        ri::requant(acc, ri::rq_pair(rq, j), out_zp, act_min, act_max)
-    };
     let row = |j: usize| &w[j * k..(j + 1) * k];
     for b in 0..batch {
         let xr = &x[b * k..(b + 1) * k];
@@ -112,45 +97,35 @@ pub(crate) fn int8_fully_connected<L: Lanes>(
         while j + 4 <= n {
             let acc = l.dot4_i8(xr, x_zp, [row(j), row(j + 1), row(j + 2), row(j + 3)]);
             for (r, &a) in acc.iter().enumerate() {
-                yr[j + r] = finish(a, j + r);
+                yr[j + r] = out.apply(a, j + r);
             }
             j += 4;
         }
         while j < n {
-            yr[j] = finish(l.dot_i8(xr, x_zp, row(j)), j);
+            yr[j] = out.apply(l.dot_i8(xr, x_zp, row(j)), j);
             j += 1;
         }
     }
 }
 
 /// Same contract as [`rf::fully_connected`], summing in vector lanes.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) fn f32_fully_connected<L: Lanes>(
     l: L,
+    p: &FullyConnectedParams,
     x: &[f32],
     w: &[f32],
-    bias: Option<&[f32]>,
-    batch: usize,
-    k: usize,
-    n: usize,
-    act: (f32, f32),
+    out: &F32Out<'_>,
     y: &mut [f32],
 ) {
+    let FullyConnectedParams { batch, k, n } = *p;
     let fits = holds(x.len(), batch, k)
         && holds(w.len(), n, k)
         && holds(y.len(), batch, n)
-        && bias.is_none_or(|b| b.len() >= n);
+        && out.bias.is_none_or(|b| b.len() >= n);
     if !fits {
-        return rf::fully_connected(x, w, bias, batch, k, n, act, y);
+        return rf::fully_connected(p, x, w, out, y);
     }
-    let finish = |acc: f32, j: usize| {
-        let acc = match bias {
-            Some(b) => acc + b[j],
-            None => acc,
-        };
-        rf::clamp(acc, act)
-    };
     let row = |j: usize| &w[j * k..(j + 1) * k];
     for b in 0..batch {
         let xr = &x[b * k..(b + 1) * k];
@@ -159,12 +134,12 @@ pub(crate) fn f32_fully_connected<L: Lanes>(
         while j + 4 <= n {
             let acc = l.dot4_f32(xr, [row(j), row(j + 1), row(j + 2), row(j + 3)]);
             for (r, &a) in acc.iter().enumerate() {
-                yr[j + r] = finish(a, j + r);
+                yr[j + r] = out.apply(a, j + r);
             }
             j += 4;
         }
         while j < n {
-            yr[j] = finish(l.dot_f32(xr, row(j)), j);
+            yr[j] = out.apply(l.dot_f32(xr, row(j)), j);
             j += 1;
         }
     }
@@ -275,21 +250,19 @@ struct Conv {
 }
 
 impl Conv {
-    #[allow(clippy::too_many_arguments)]
+    /// The geometry of `p` over slices of `x_len`, `w_len` and `y_len` elements and a
+    /// bias of `bias_len`.
     fn new(
-        xs: [usize; 4],
+        p: &ConvParams,
         x_len: usize,
-        ws: [usize; 4],
         w_len: usize,
         bias_len: Option<usize>,
-        win: &Window,
-        groups: usize,
-        ys: [usize; 4],
         y_len: usize,
     ) -> Option<Self> {
-        let [n, c, h, wd] = xs;
-        let [m, cg, kh, kw] = ws;
-        let [_, _, oh, ow] = ys;
+        let (win, groups) = (&p.window, p.groups);
+        let [n, c, h, wd] = p.x;
+        let [m, cg, kh, kw] = p.w;
+        let [_, _, oh, ow] = p.y;
         let plane = mul(h, wd)?;
         let m_per_group = (m / groups.max(1)).max(1);
         // Every input channel read (group g = oc / m_per_group) lies inside `c`.
@@ -435,45 +408,22 @@ impl Conv {
 }
 
 /// Same contract as [`ri::conv2d`].
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) fn int8_conv2d<L: Lanes>(
     l: L,
+    p: &ConvParams,
     x: &[i8],
-    xs: [usize; 4],
     x_zp: i32,
     w: &[i8],
-    ws: [usize; 4],
-    bias: Option<&[i32]>,
-    win: &Window,
-    groups: usize,
-    rq: &[i32],
-    out_zp: i32,
-    act_min: i32,
-    act_max: i32,
+    out: &QuantOut<'_>,
     y: &mut [i8],
-    ys: [usize; 4],
 ) {
-    let geom = Conv::new(
-        xs,
-        x.len(),
-        ws,
-        w.len(),
-        bias.map(<[i32]>::len),
-        win,
-        groups,
-        ys,
-        y.len(),
-    );
+    let geom = Conv::new(p, x.len(), w.len(), out.bias.map(<[i32]>::len), y.len());
     let Some(cv) = geom.filter(|_| (-128..=127).contains(&x_zp)) else {
-        return ri::conv2d(
-            x, xs, x_zp, w, ws, bias, win, groups, rq, out_zp, act_min, act_max, y, ys,
-        );
+        return ri::conv2d(p, x, x_zp, w, out, y);
     };
     if let Some(interior) = cv.interior() {
-        return int8_conv_blocked(
-            &cv, interior, x, x_zp, w, bias, rq, out_zp, act_min, act_max, y,
-        );
+        return int8_conv_blocked(&cv, interior, x, x_zp, w, out, y);
     }
     let mut tiles = [[0i32; TILE]; 4];
     let stride = cv.aw.stride;
@@ -515,24 +465,15 @@ pub(crate) fn int8_conv2d<L: Lanes>(
         }
         for (r, acc) in tiles[..count].iter().enumerate() {
             let oc = oc + r;
-            let pair = ri::rq_pair(rq, oc);
-            let b0 = bias.map_or(0, |bias| bias[oc]);
-            let out = cv.out(b, oc, oy, t0);
-            requant_row(
-                &acc[..len],
-                b0,
-                pair,
-                out_zp,
-                act_min,
-                act_max,
-                &mut y[out..out + len],
-            );
+            let at = cv.out(b, oc, oy, t0);
+            requant_row(&acc[..len], oc, out, &mut y[at..at + len]);
         }
     });
 }
 
-/// `out[i] = ri::requant(acc[i] + b0, pair, out_zp, act_min, act_max)`, in a form
-/// that vectorizes (same results for every input; tested against the reference).
+/// `y[i] = out.apply(acc[i], ch)` (bias and requantization of output channel `ch`), in
+/// a form that vectorizes (same results for every input; tested against the
+/// reference).
 ///
 /// [`ri::requant`] is `mbqm` (TFLite `MultiplyByQuantizedMultiplier`): a left shift,
 /// `srdhm(a, m) = trunc((a * m + nudge) / 2^31)` with `nudge = 2^30` for `a * m >= 0`
@@ -543,22 +484,16 @@ pub(crate) fn int8_conv2d<L: Lanes>(
 /// The rounding right shift by `e <= 31` is computed in i32 (the reference's i64
 /// mask, remainder and threshold all fit).
 #[inline(always)]
-pub(crate) fn requant_row(
-    acc: &[i32],
-    b0: i32,
-    (m, shift): (i32, i32),
-    out_zp: i32,
-    act_min: i32,
-    act_max: i32,
-    out: &mut [i8],
-) {
+pub(crate) fn requant_row(acc: &[i32], ch: usize, out: &QuantOut<'_>, y: &mut [i8]) {
+    let (b0, (m, shift)) = (out.bias_of(ch), out.pair(ch));
+    let (out_zp, act_min, act_max) = (out.zero_point, out.act_min, out.act_max);
     let shift = shift.clamp(-31, 31);
     let left = shift.max(0) as u32;
     let right = (-shift).max(0) as u32;
     let mask = ((1u32 << right) - 1) as i32;
     let half = mask >> 1;
     let m64 = i64::from(m);
-    for (o, &a) in out.iter_mut().zip(acc) {
+    for (o, &a) in y.iter_mut().zip(acc) {
         let a = a.wrapping_add(b0).wrapping_shl(left);
         let q = ((i64::from(a) * m64 + (1 << 30)) >> 31) as i32;
         let q = if a == i32::MIN && m == i32::MIN {
@@ -590,39 +525,23 @@ fn axpy_strided_i8(acc: &mut [i32], x: &[i8], start: usize, stride: usize, zp: i
 }
 
 /// Same contract as [`rf::conv2d`], and the same bits (same summation order).
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) fn f32_conv2d<L: Lanes>(
     l: L,
+    p: &ConvParams,
     x: &[f32],
-    xs: [usize; 4],
     w: &[f32],
-    ws: [usize; 4],
-    bias: Option<&[f32]>,
-    win: &Window,
-    groups: usize,
-    act: (f32, f32),
+    out: &F32Out<'_>,
     y: &mut [f32],
-    ys: [usize; 4],
 ) {
-    let geom = Conv::new(
-        xs,
-        x.len(),
-        ws,
-        w.len(),
-        bias.map(<[f32]>::len),
-        win,
-        groups,
-        ys,
-        y.len(),
-    );
+    let geom = Conv::new(p, x.len(), w.len(), out.bias.map(<[f32]>::len), y.len());
     let Some(cv) = geom else {
-        return rf::conv2d(x, xs, w, ws, bias, win, groups, act, y, ys);
+        return rf::conv2d(p, x, w, out, y);
     };
     // f32 sums skip the padding (adding `0 * w` could change the bits), so the
     // passes reading the padding are computed column by column.
     if let Some(interior) = cv.interior().filter(|&(c0, c1)| c1 >= c0 + BLOCK) {
-        return f32_conv_blocked(&cv, interior, x, w, bias, act, y);
+        return f32_conv_blocked(&cv, interior, x, w, out, y);
     }
     let mut tile = [0f32; TILE];
     let stride = cv.aw.stride;
@@ -639,13 +558,9 @@ pub(crate) fn f32_conv2d<L: Lanes>(
                 }
             }
         });
-        let out = cv.out(b, oc, oy, t0);
-        for (o, &a) in y[out..out + (t1 - t0)].iter_mut().zip(acc.iter()) {
-            let a = match bias {
-                Some(bias) => a + bias[oc],
-                None => a,
-            };
-            *o = rf::clamp(a, act);
+        let at = cv.out(b, oc, oy, t0);
+        for (o, &a) in y[at..at + (t1 - t0)].iter_mut().zip(acc.iter()) {
+            *o = out.apply(a, oc);
         }
     });
 }
@@ -767,8 +682,7 @@ fn f32_conv_blocked(
     interior: (usize, usize),
     x: &[f32],
     w: &[f32],
-    bias: Option<&[f32]>,
-    act: (f32, f32),
+    out: &F32Out<'_>,
     y: &mut [f32],
 ) {
     let plane = cv.oh * cv.ow;
@@ -783,11 +697,11 @@ fn f32_conv_blocked(
                     if count == 4 {
                         let acc = column_f32::<4>(cv, x, w, (b, oc, oy, o));
                         for (r, &a) in acc.iter().enumerate() {
-                            y[at + r * plane] = finish_f32(a, bias, oc + r, act);
+                            y[at + r * plane] = out.apply(a, oc + r);
                         }
                     } else {
                         let [a] = column_f32::<1>(cv, x, w, (b, oc, oy, o));
-                        y[at] = finish_f32(a, bias, oc, act);
+                        y[at] = out.apply(a, oc);
                     }
                 }
                 for o in blocks {
@@ -795,15 +709,15 @@ fn f32_conv_blocked(
                     if count == 4 {
                         let acc = block_f32::<4>(cv, x, w, (b, oc, oy, o));
                         for (r, acc) in acc.iter().enumerate() {
-                            let out = &mut y[at + r * plane..at + r * plane + BLOCK];
-                            for (o, &a) in out.iter_mut().zip(acc) {
-                                *o = finish_f32(a, bias, oc + r, act);
+                            let ys = &mut y[at + r * plane..at + r * plane + BLOCK];
+                            for (o, &a) in ys.iter_mut().zip(acc) {
+                                *o = out.apply(a, oc + r);
                             }
                         }
                     } else {
                         let [acc] = block_f32::<1>(cv, x, w, (b, oc, oy, o));
                         for (o, &a) in y[at..at + BLOCK].iter_mut().zip(&acc) {
-                            *o = finish_f32(a, bias, oc, act);
+                            *o = out.apply(a, oc);
                         }
                     }
                 }
@@ -811,16 +725,6 @@ fn f32_conv_blocked(
             oc += count;
         }
     }
-}
-
-/// Bias and activation of one f32 output, as the reference.
-#[inline(always)]
-fn finish_f32(a: f32, bias: Option<&[f32]>, oc: usize, act: (f32, f32)) -> f32 {
-    let a = match bias {
-        Some(bias) => a + bias[oc],
-        None => a,
-    };
-    rf::clamp(a, act)
 }
 
 /// [`block_f32`] for int8: wrapping i32 sums of `(x - x_zp) * w`. A pass that reads
@@ -881,7 +785,6 @@ fn taps_i8<const R: usize>(
 }
 
 /// [`int8_conv2d`] over rows with a wide interior ([`Conv::interior`]).
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn int8_conv_blocked(
     cv: &Conv,
@@ -889,15 +792,10 @@ fn int8_conv_blocked(
     x: &[i8],
     x_zp: i32,
     w: &[i8],
-    bias: Option<&[i32]>,
-    rq: &[i32],
-    out_zp: i32,
-    act_min: i32,
-    act_max: i32,
+    out: &QuantOut<'_>,
     y: &mut [i8],
 ) {
     let plane = cv.oh * cv.ow;
-    let b0 = |oc: usize| bias.map_or(0, |bias| bias[oc]);
     for b in 0..cv.n {
         let mut oc = 0;
         while oc < cv.m {
@@ -909,15 +807,12 @@ fn int8_conv_blocked(
                     if count == 4 {
                         let acc = block_i8::<4>(cv, x, x_zp, w, at, inside);
                         for (r, acc) in acc.iter().enumerate() {
-                            let out = &mut y[y0 + r * plane..y0 + r * plane + BLOCK];
-                            let pair = ri::rq_pair(rq, oc + r);
-                            requant_row(acc, b0(oc + r), pair, out_zp, act_min, act_max, out);
+                            let ys = &mut y[y0 + r * plane..y0 + r * plane + BLOCK];
+                            requant_row(acc, oc + r, out, ys);
                         }
                     } else {
                         let [acc] = block_i8::<1>(cv, x, x_zp, w, at, inside);
-                        let out = &mut y[y0..y0 + BLOCK];
-                        let pair = ri::rq_pair(rq, oc);
-                        requant_row(&acc, b0(oc), pair, out_zp, act_min, act_max, out);
+                        requant_row(&acc, oc, out, &mut y[y0..y0 + BLOCK]);
                     }
                 }
             }
@@ -932,16 +827,15 @@ fn int8_conv_blocked(
 /// the shapes do not fit the slices (the caller then runs the reference).
 #[inline(always)]
 pub(crate) fn max_pool2d<T: Copy>(
+    p: &PoolParams,
     x: &[T],
-    xs: [usize; 4],
-    win: &Window,
     y: &mut [T],
-    ys: [usize; 4],
     init: T,
     max: impl Fn(T, T) -> T,
 ) -> Option<()> {
-    let [n, c, h, wd] = xs;
-    let [_, _, oh, ow] = ys;
+    let [n, c, h, wd] = p.x;
+    let [_, _, oh, ow] = p.y;
+    let win = &p.window;
     let [kh, kw] = [win.kernel[0] as usize, win.kernel[1] as usize];
     let planes = mul(n, c)?;
     let (plane, out_plane) = (mul(h, wd)?, mul(oh, ow)?);
@@ -951,10 +845,10 @@ pub(crate) fn max_pool2d<T: Copy>(
     let ah = Axis::new(h, win.stride[0], win.dilation[0], win.pads[0], oh, kh)?;
     let aw = Axis::new(wd, win.stride[1], win.dilation[1], win.pads[1], ow, kw)?;
     let stride = aw.stride;
-    for p in 0..planes {
-        let xp = &x[p * plane..(p + 1) * plane];
+    for pl in 0..planes {
+        let xp = &x[pl * plane..(pl + 1) * plane];
         for oy in 0..oh {
-            let at = (p * oh + oy) * ow;
+            let at = (pl * oh + oy) * ow;
             let out = &mut y[at..at + ow];
             out.fill(init);
             let (ky0, ky1) = ah.valid(oy, kh);
@@ -989,49 +883,38 @@ pub(crate) fn max_pool2d<T: Copy>(
     Some(())
 }
 
-/// Defines the four optimized kernels of a module with the reference signatures.
+/// Defines the optimized kernels of a module, one per family of
+/// [`families!`](super::fast::families) with the reference's signature, and the
+/// module's `IMPLEMENTATION` (the [`Implementation`](super::fast::Implementation) table
+/// named `$label`).
 ///
-/// `entry_points!(safe $lanes)` calls the drivers with the value `$lanes` (portable
-/// code). `entry_points!($tok, $new [, target_feature = "f"])`, in a SIMD module,
-/// calls them with the token `$new` (an `Option<$tok>`), or the portable kernel when
-/// the token is `None`; with `target_feature` the driver is instantiated inside a
-/// `#[target_feature(enable = "f")]` function so that the intrinsics of the (always
-/// inlined) primitives are compiled for that feature.
+/// `entry_points!($label, safe $lanes)` calls the drivers with the value `$lanes`
+/// (portable code). `entry_points!($label, $tok, $new [, target_feature = "f"])`, in a
+/// SIMD module, calls them with the token `$new` (an `Option<$tok>`), or the portable
+/// kernel when the token is `None`; with `target_feature` the driver is instantiated
+/// inside a `#[target_feature(enable = "f")]` function so that the intrinsics of the
+/// (always inlined) primitives are compiled for that feature.
 macro_rules! entry_points {
-    (@all $kind:ident $args:tt) => {
-        $crate::kernels::driver::entry_points!(@one $kind $args,
-            int8_fully_connected, int8::fully_connected,
-            (x: &[i8], x_zp: i32, w: &[i8], bias: Option<&[i32]>, batch: usize, k: usize,
-             n: usize, rq: &[i32], out_zp: i32, act_min: i32, act_max: i32, y: &mut [i8]));
-        $crate::kernels::driver::entry_points!(@one $kind $args,
-            int8_conv2d, int8::conv2d,
-            (x: &[i8], xs: [usize; 4], x_zp: i32, w: &[i8], ws: [usize; 4],
-             bias: Option<&[i32]>, win: &$crate::format::types::Window, groups: usize,
-             rq: &[i32], out_zp: i32, act_min: i32, act_max: i32, y: &mut [i8],
-             ys: [usize; 4]));
-        $crate::kernels::driver::entry_points!(@one $kind $args,
-            f32_fully_connected, f32::fully_connected,
-            (x: &[f32], w: &[f32], bias: Option<&[f32]>, batch: usize, k: usize, n: usize,
-             act: (f32, f32), y: &mut [f32]));
-        $crate::kernels::driver::entry_points!(@one $kind $args,
-            f32_conv2d, f32::conv2d,
-            (x: &[f32], xs: [usize; 4], w: &[f32], ws: [usize; 4], bias: Option<&[f32]>,
-             win: &$crate::format::types::Window, groups: usize, act: (f32, f32),
-             y: &mut [f32], ys: [usize; 4]));
+    ({$label:literal, $kind:ident $args:tt} $($name:ident: $alias:ident = $m:ident :: $r:ident
+     ($($a:ident : $t:ty),*);)*) => {
+        $($crate::kernels::driver::entry_points!(@$kind $args, $name, ($($a: $t),*));)*
+
+        /// This module's kernels.
+        pub(crate) const IMPLEMENTATION: $crate::kernels::fast::Implementation =
+            $crate::kernels::fast::Implementation {
+                name: $label,
+                $($name,)*
+            };
     };
-    (@one safe_one ($lanes:expr), $name:ident, $m:ident :: $r:ident, ($($a:ident : $t:ty),*)) => {
-        #[allow(clippy::too_many_arguments)]
+    (@safe ($lanes:expr), $name:ident, ($($a:ident : $t:ty),*)) => {
         pub(crate) fn $name($($a: $t),*) {
             $crate::kernels::driver::$name($lanes, $($a),*)
         }
     };
-    (@one simd_one ($tok:ty, $new:expr, [$($f:literal)?]), $name:ident, $m:ident :: $r:ident,
-     ($($a:ident : $t:ty),*)) => {
-        #[allow(clippy::too_many_arguments)]
+    (@simd ($tok:ty, $new:expr, [$($f:literal)?]), $name:ident, ($($a:ident : $t:ty),*)) => {
         pub(crate) fn $name($($a: $t),*) {
             /// # Safety
             /// `t` proves the CPU supports the target feature enabled here.
-            #[allow(clippy::too_many_arguments)]
             $(#[target_feature(enable = $f)])?
             #[inline]
             unsafe fn imp(t: $tok, $($a: $t),*) {
@@ -1045,11 +928,11 @@ macro_rules! entry_points {
             }
         }
     };
-    (safe $lanes:expr) => {
-        $crate::kernels::driver::entry_points!(@all safe_one ($lanes));
+    ($label:literal, safe $lanes:expr) => {
+        $crate::kernels::fast::families!(entry_points! {$label, safe ($lanes)});
     };
-    ($tok:ty, $new:expr $(, target_feature = $f:literal)?) => {
-        $crate::kernels::driver::entry_points!(@all simd_one ($tok, $new, [$($f)?]));
+    ($label:literal, $tok:ty, $new:expr $(, target_feature = $f:literal)?) => {
+        $crate::kernels::fast::families!(entry_points! {$label, simd ($tok, $new, [$($f)?])});
     };
 }
 pub(crate) use entry_points;
@@ -1104,7 +987,16 @@ mod tests {
                         [(0, -128, 127), (-128, -128, 127), (127, 0, 6), (3, 10, -10)]
                     {
                         let mut got = [0i8; 64];
-                        requant_row(&acc, b0, (m, shift), zp, lo, hi, &mut got);
+                        let bias = [b0];
+                        let requant = [m, shift];
+                        let out = QuantOut {
+                            bias: Some(&bias),
+                            requant: &requant,
+                            zero_point: zp,
+                            act_min: lo,
+                            act_max: hi,
+                        };
+                        requant_row(&acc, 0, &out, &mut got);
                         for (&a, &g) in acc.iter().zip(&got) {
                             let want = ri::requant(a.wrapping_add(b0), (m, shift), zp, lo, hi);
                             assert_eq!(g, want, "acc {a} b0 {b0} m {m} shift {shift} zp {zp}");

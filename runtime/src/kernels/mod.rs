@@ -31,8 +31,12 @@
 //! `aarch64.rs` (NEON) and `wasm32.rs` (SIMD128), the only modules allowed `unsafe`.
 //! `tests/kernels_opt.rs` tests every implementation available on the CPU against
 //! the reference (int8: identical bytes); `benches/kernels.rs` measures them.
+pub mod params;
 mod reference;
 
+pub use params::{
+    BroadcastShapes, ConvParams, F32Out, FullyConnectedParams, LrnParams, PoolParams, QuantOut,
+};
 pub use reference::{extra, f32, fixed, generic, int8};
 
 pub mod fast;

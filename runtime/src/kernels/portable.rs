@@ -4,7 +4,7 @@
 //! module (e.g. Cortex-M, where the unrolled integer loops map to single-cycle MACs)
 //! and as the fallback everywhere.
 
-use super::driver::Lanes;
+use super::driver::{entry_points, Lanes};
 
 /// The portable primitives (always available).
 #[derive(Clone, Copy, Debug)]
@@ -100,4 +100,4 @@ impl Lanes for Portable {
     }
 }
 
-super::driver::entry_points!(safe Portable);
+entry_points!("portable", safe Portable);

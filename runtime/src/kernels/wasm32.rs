@@ -23,7 +23,7 @@ impl Simd128 {
     }
 }
 
-entry_points!(Simd128, Simd128::new());
+entry_points!("simd128", Simd128, Simd128::new());
 
 /// 16 bytes at `p`.
 ///

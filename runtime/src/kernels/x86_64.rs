@@ -29,7 +29,7 @@ impl Avx2 {
     }
 }
 
-entry_points!(Avx2, Avx2::new(), target_feature = "avx2");
+entry_points!("avx2", Avx2, Avx2::new(), target_feature = "avx2");
 
 /// Sum of the eight i32 lanes (wrapping).
 ///

@@ -5,6 +5,7 @@
 //! the loader (`validate.rs`), transcendental functions from `libm`.
 
 use crate::format::types::MAX_RANK;
+use crate::kernels::params::LrnParams;
 
 /// Strided slice on raw bytes (`elem` bytes per element).
 ///
@@ -50,22 +51,18 @@ pub fn slice(
     }
 }
 
-/// Local response normalization across channels (ONNX LRN) of an `[n, c, inner]`
-/// tensor (`inner` = product of the spatial dims):
-/// `y = x / (bias + alpha / size * sum x[c']^2)^beta` over
-/// `c' in [c - (size-1)/2, c + size/2]` clipped to `[0, c)`.
-#[allow(clippy::too_many_arguments)]
-pub fn lrn(
-    x: &[f32],
-    n: usize,
-    c: usize,
-    inner: usize,
-    size: usize,
-    alpha: f32,
-    beta: f32,
-    bias: f32,
-    y: &mut [f32],
-) {
+/// Local response normalization across channels (ONNX LRN), see [`LrnParams`]: `x`
+/// and `y` are `[p.n, p.c, p.inner]`.
+pub fn lrn(p: &LrnParams, x: &[f32], y: &mut [f32]) {
+    let LrnParams {
+        n,
+        c,
+        inner,
+        size,
+        alpha,
+        beta,
+        bias,
+    } = *p;
     let lo_span = (size.saturating_sub(1)) / 2;
     let hi_span = size / 2;
     let scale = alpha / size as f32;
