@@ -15,7 +15,6 @@ use crate::kernels::PoolParams;
 use crate::kernels::{extra as kx, f32 as kf, fast, int8 as ki};
 use crate::kernels::{BroadcastShapes, F32Out, FullyConnectedParams, LrnParams, QuantOut};
 use crate::model::Model;
-use crate::validate::i32_table;
 #[cfg(feature = "ops-shape")]
 use heapless::Vec as HVec;
 
@@ -71,7 +70,7 @@ impl<'m, 'a> Session<'m, 'a> {
     }
 
     fn io_tensor(&self, outputs: bool, i: usize) -> Result<TensorRef> {
-        self.model.io_ref(outputs, i)
+        self.model.graph.io_ref(outputs, i)
     }
 
     fn arena_range(t: &TensorRef) -> core::ops::Range<usize> {
@@ -239,7 +238,7 @@ impl<'m, 'a> Session<'m, 'a> {
 
     /// Runs every op in order.
     pub fn run(&mut self) -> Result<()> {
-        for s in 0..self.model.ops.len() {
+        for s in 0..self.model.graph.ops.len() {
             self.step(s)?;
         }
         Ok(())
@@ -252,10 +251,14 @@ impl<'m, 'a> Session<'m, 'a> {
         &mut self,
         mut observe: impl FnMut(u32, &TensorDef<'a>, &[u8]),
     ) -> Result<()> {
-        for s in 0..self.model.ops.len() {
+        for s in 0..self.model.graph.ops.len() {
             let o = self.step(s)?;
-            let out = self.model.tensors.get(o)?;
-            let r = self.model.tensor_ref(o).ok_or(Error::BadOp { op: s })?;
+            let out = self.model.graph.tensors.get(o)?;
+            let r = self
+                .model
+                .graph
+                .tensor_ref(o)
+                .ok_or(Error::BadOp { op: s })?;
             observe(s, &out, &self.arena[Self::arena_range(&r)]);
         }
         Ok(())
@@ -283,19 +286,19 @@ impl<'m, 'a> Session<'m, 'a> {
     fn step(&mut self, s: u32) -> Result<u32> {
         let m = self.model;
         let internal = Error::BadOp { op: s };
-        let def = m.op_ref(s).ok_or(internal)?;
+        let def = m.graph.op_ref(s).ok_or(internal)?;
         let inputs = def.inputs();
         // Decodes input `k` in place (see `Model::read_tensor`).
         macro_rules! operand {
             ($k:expr) => {{
                 let mut t = TensorRef::EMPTY;
                 let i = *inputs.get($k).ok_or(internal)?;
-                m.read_tensor(i, &mut t).ok_or(internal)?;
+                m.graph.read_tensor(i, &mut t).ok_or(internal)?;
                 t
             }};
         }
         let mut out = TensorRef::EMPTY;
-        m.read_tensor(def.output, &mut out).ok_or(internal)?;
+        m.graph.read_tensor(def.output, &mut out).ok_or(internal)?;
         let orange = Self::arena_range(&out);
         let (lo, rest) = self
             .arena
@@ -304,7 +307,7 @@ impl<'m, 'a> Session<'m, 'a> {
         let (y, hi) = rest.split_at_mut_checked(orange.len()).ok_or(internal)?;
         let (lo, hi) = (&*lo, &*hi);
         let hi_base = orange.end;
-        let weights = m.weights;
+        let weights = m.graph.weights;
         let bytes = |t: &TensorRef| -> Result<&[u8]> {
             let (o, n) = (t.offset as usize, t.byte_len());
             let (src, o) = if t.weights {
@@ -345,7 +348,9 @@ impl<'m, 'a> Session<'m, 'a> {
                     Some(q) => {
                         let (_, xz) = x.per_tensor().ok_or(internal)?;
                         let (_, oz) = out.per_tensor().ok_or(internal)?;
-                        let rq = i32_table(m.weights, q.requant, 2 * q.channels as usize)
+                        let rq = m
+                            .graph
+                            .i32_table(q.requant, 2 * q.channels as usize)
                             .ok_or(internal)?;
                         let stage = QuantOut {
                             bias: bb.map(cast).transpose()?,
@@ -417,7 +422,9 @@ impl<'m, 'a> Session<'m, 'a> {
                     Some(q) => {
                         let (_, xz) = x.per_tensor().ok_or(internal)?;
                         let (_, oz) = out.per_tensor().ok_or(internal)?;
-                        let rq = i32_table(m.weights, q.requant, 2 * q.channels as usize)
+                        let rq = m
+                            .graph
+                            .i32_table(q.requant, 2 * q.channels as usize)
                             .ok_or(internal)?;
                         let stage = QuantOut {
                             bias: bb.map(cast).transpose()?,

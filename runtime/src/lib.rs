@@ -36,10 +36,9 @@ pub mod classic;
 pub mod error;
 mod exec;
 pub mod format;
+mod graph;
 pub mod kernels;
 mod model;
-#[cfg(feature = "write")]
-pub mod plan;
 pub mod preprocess;
 mod validate;
 

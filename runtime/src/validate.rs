@@ -7,12 +7,12 @@ use crate::format::types::{
     TensorDef, Window, MAX_RANK,
 };
 use crate::format::{rd_u32, ALIGN};
-use crate::model::{per_tensor, qrange, Model};
+use crate::graph::Graph;
 use heapless::Vec as HVec;
 
 type Operands<'a> = HVec<TensorDef<'a>, { crate::format::types::MAX_OP_INPUTS }>;
 
-pub(crate) fn model(m: &Model<'_>) -> Result<()> {
+pub(crate) fn graph(m: &Graph<'_>) -> Result<()> {
     let n_ops = m.ops.len();
     let arena = m.io.arena_size as usize;
     for i in 0..m.tensors.len() {
@@ -26,13 +26,13 @@ pub(crate) fn model(m: &Model<'_>) -> Result<()> {
     }
     producers(m)?;
     plan(m)?;
-    for g in 0..m.num_golden() {
+    for g in 0..m.golden.as_ref().map_or(0, |g| g.len()) {
         golden(m, g)?;
     }
     Ok(())
 }
 
-fn tensor(m: &Model<'_>, i: u32, t: &TensorDef<'_>, arena: usize, n_ops: u32) -> Result<()> {
+fn tensor(m: &Graph<'_>, i: u32, t: &TensorDef<'_>, arena: usize, n_ops: u32) -> Result<()> {
     let bad = Error::BadTensor { tensor: i };
     let len = t
         .byte_len()
@@ -65,7 +65,7 @@ fn tensor(m: &Model<'_>, i: u32, t: &TensorDef<'_>, arena: usize, n_ops: u32) ->
     match t.quant {
         Quant::None => {}
         Quant::PerTensor { scale, zero_point } => {
-            let (lo, hi) = qrange(t.dtype).ok_or(bad)?;
+            let (lo, hi) = t.dtype.qrange().ok_or(bad)?;
             if !(scale.is_finite() && scale > 0.0) || zero_point < lo || zero_point > hi {
                 return Err(bad);
             }
@@ -75,7 +75,7 @@ fn tensor(m: &Model<'_>, i: u32, t: &TensorDef<'_>, arena: usize, n_ops: u32) ->
             if !matches!(t.dtype, DType::I8 | DType::I32) {
                 return Err(bad);
             }
-            let sc = f32_table(m.weights, scales, ch).ok_or(bad)?;
+            let sc = m.f32_table(scales, ch).ok_or(bad)?;
             if !sc.iter().all(|s| s.is_finite() && *s > 0.0) {
                 return Err(bad);
             }
@@ -84,19 +84,7 @@ fn tensor(m: &Model<'_>, i: u32, t: &TensorDef<'_>, arena: usize, n_ops: u32) ->
     Ok(())
 }
 
-/// `n` little-endian f32 values at a 4-aligned weights offset.
-fn f32_table(weights: &[u8], offset: u32, n: usize) -> Option<&[f32]> {
-    let b = weights.get(offset as usize..(offset as usize).checked_add(n.checked_mul(4)?)?)?;
-    bytemuck::try_cast_slice(b).ok()
-}
-
-/// `n` little-endian i32 values at a 4-aligned weights offset.
-pub(crate) fn i32_table(weights: &[u8], offset: u32, n: usize) -> Option<&[i32]> {
-    let b = weights.get(offset as usize..(offset as usize).checked_add(n.checked_mul(4)?)?)?;
-    bytemuck::try_cast_slice(b).ok()
-}
-
-fn graph_io(m: &Model<'_>, n_ops: u32) -> Result<()> {
+fn graph_io(m: &Graph<'_>, n_ops: u32) -> Result<()> {
     if m.io.outputs.is_empty() {
         return Err(Error::BadSection {
             section: crate::Section::Graph,
@@ -127,7 +115,7 @@ fn graph_io(m: &Model<'_>, n_ops: u32) -> Result<()> {
 
 /// Every arena tensor that is not a graph input is the output of the op at its `first`
 /// step (so it is written before it is read).
-fn producers(m: &Model<'_>) -> Result<()> {
+fn producers(m: &Graph<'_>) -> Result<()> {
     for i in 0..m.tensors.len() {
         let t = m.tensors.get(i)?;
         if let Location::Arena { first, .. } = t.location {
@@ -144,7 +132,7 @@ fn producers(m: &Model<'_>) -> Result<()> {
 }
 
 /// No two arena tensors alive at the same step share a byte.
-fn plan(m: &Model<'_>) -> Result<()> {
+fn plan(m: &Graph<'_>) -> Result<()> {
     let n = m.tensors.len();
     for i in 0..n {
         let a = m.tensors.get(i)?;
@@ -179,29 +167,29 @@ fn plan(m: &Model<'_>) -> Result<()> {
     Ok(())
 }
 
-fn golden(m: &Model<'_>, g: u32) -> Result<()> {
+fn golden(m: &Graph<'_>, g: u32) -> Result<()> {
     let bad = Error::Decode {
         section: crate::Section::Golden,
         index: g,
     };
     let v = m.golden(g)?;
-    if v.inputs.len() != m.num_inputs() || v.outputs.len() != m.num_outputs() {
+    if v.inputs.len() != m.io.inputs.len() || v.outputs.len() != m.io.outputs.len() {
         return Err(bad);
     }
     for (i, b) in v.inputs.iter().enumerate() {
-        if Some(b.len()) != m.input(i)?.byte_len() {
+        if Some(b.len()) != m.io_def(false, i)?.byte_len() {
             return Err(bad);
         }
     }
     for (i, b) in v.outputs.iter().enumerate() {
-        if Some(b.len()) != m.output(i)?.byte_len() {
+        if Some(b.len()) != m.io_def(true, i)?.byte_len() {
             return Err(bad);
         }
     }
     Ok(())
 }
 
-fn op_def(m: &Model<'_>, s: u32, def: &OpDef) -> Result<()> {
+fn op_def(m: &Graph<'_>, s: u32, def: &OpDef) -> Result<()> {
     let bad = Error::BadOp { op: s };
     let mut ins: Operands<'_> = HVec::new();
     for &i in def.inputs.iter() {
@@ -266,7 +254,7 @@ fn rq_ok(r: &Requant) -> bool {
     (r.multiplier == 0 || r.multiplier >= 1 << 30) && (-31..=30).contains(&r.shift)
 }
 
-fn qparams_ok(m: &Model<'_>, q: &QParams, out_channels: usize, out: &TensorDef<'_>) -> bool {
+fn qparams_ok(m: &Graph<'_>, q: &QParams, out_channels: usize, out: &TensorDef<'_>) -> bool {
     let ch = q.channels as usize;
     if !(ch == 1 || ch == out_channels) || q.act_min > q.act_max {
         return false;
@@ -274,10 +262,10 @@ fn qparams_ok(m: &Model<'_>, q: &QParams, out_channels: usize, out: &TensorDef<'
     if !(-128..=127).contains(&q.act_min) || !(-128..=127).contains(&q.act_max) {
         return false;
     }
-    let Some(t) = i32_table(m.weights, q.requant, 2 * ch) else {
+    let Some(t) = m.i32_table(q.requant, 2 * ch) else {
         return false;
     };
-    per_tensor(out).is_some()
+    out.per_tensor().is_some()
         && t.chunks_exact(2).all(|p| {
             rq_ok(&Requant {
                 multiplier: p[0],
@@ -290,7 +278,7 @@ fn qparams_ok(m: &Model<'_>, q: &QParams, out_channels: usize, out: &TensorDef<'
 /// bias (optional) a constant `[channels]`; all f32 without `q`, else int8 activations,
 /// int8 weights, an int32 bias and requantization tables for `channels`.
 fn weighted_ok(
-    m: &Model<'_>,
+    m: &Graph<'_>,
     x: &TensorDef<'_>,
     w: &TensorDef<'_>,
     bias: Option<&TensorDef<'_>>,
@@ -316,7 +304,7 @@ fn weighted_ok(
 }
 
 fn int8_act(t: &TensorDef<'_>) -> bool {
-    t.dtype == DType::I8 && per_tensor(t).is_some()
+    t.dtype == DType::I8 && t.per_tensor().is_some()
 }
 
 fn f32s(ts: &[&TensorDef<'_>]) -> bool {
@@ -422,7 +410,7 @@ fn window_out(x: &[u32], w: &Window, ch: u32, out: &[u32]) -> bool {
     exact(false) || exact(true)
 }
 
-fn check(m: &Model<'_>, op: &Op, ins: &[TensorDef<'_>], out: &TensorDef<'_>) -> bool {
+fn check(m: &Graph<'_>, op: &Op, ins: &[TensorDef<'_>], out: &TensorDef<'_>) -> bool {
     let x = match ins.first() {
         Some(x) => x,
         None => return false,
@@ -559,7 +547,7 @@ fn check(m: &Model<'_>, op: &Op, ins: &[TensorDef<'_>], out: &TensorDef<'_>) -> 
             match x.dtype {
                 DType::F32 => ins.len() == 1 && out.dtype == DType::F32,
                 DType::I8 => {
-                    let ok_out = per_tensor(out) == Some((1.0 / 256.0, -128));
+                    let ok_out = out.per_tensor() == Some((1.0 / 256.0, -128));
                     let table_ok = ins.get(1).is_some_and(|t| {
                         is_const(t)
                             && t.dtype == DType::I32
@@ -636,7 +624,7 @@ fn check(m: &Model<'_>, op: &Op, ins: &[TensorDef<'_>], out: &TensorDef<'_>) -> 
                 DType::I64 if integral => {}
                 _ => return false,
             }
-            if let Some((lo, hi)) = qrange(x.dtype) {
+            if let Some((lo, hi)) = x.dtype.qrange() {
                 if *value < lo as f32 || *value > hi as f32 || libm::truncf(*value) != *value {
                     return false;
                 }
@@ -670,13 +658,13 @@ fn check(m: &Model<'_>, op: &Op, ins: &[TensorDef<'_>], out: &TensorDef<'_>) -> 
             ins.len() == 1
                 && x.dtype == DType::F32
                 && matches!(out.dtype, DType::I8 | DType::U8)
-                && per_tensor(out).is_some()
+                && out.per_tensor().is_some()
                 && same_shape(x, out)
         }
         Op::Dequantize => {
             ins.len() == 1
                 && matches!(x.dtype, DType::I8 | DType::U8)
-                && per_tensor(x).is_some()
+                && x.per_tensor().is_some()
                 && out.dtype == DType::F32
                 && same_shape(x, out)
         }
@@ -760,14 +748,14 @@ fn slice_ok(x: &TensorDef<'_>, starts: &[i32], steps: &[i32], out: &TensorDef<'_
     })
 }
 
-fn const_f32<'m>(m: &Model<'m>, t: &TensorDef<'_>) -> Option<&'m [f32]> {
+fn const_f32<'m>(m: &Graph<'m>, t: &TensorDef<'_>) -> Option<&'m [f32]> {
     if t.dtype != DType::F32 || !is_const(t) {
         return None;
     }
     bytemuck::try_cast_slice(m.constant_bytes(t)?).ok()
 }
 
-fn const_i32<'m>(m: &Model<'m>, t: &TensorDef<'_>) -> Option<&'m [i32]> {
+fn const_i32<'m>(m: &Graph<'m>, t: &TensorDef<'_>) -> Option<&'m [i32]> {
     if t.dtype != DType::I32 || !is_const(t) {
         return None;
     }
@@ -778,7 +766,7 @@ fn const_i32<'m>(m: &Model<'m>, t: &TensorDef<'_>) -> Option<&'m [i32]> {
 /// targets `[L]` i32, leaf weights `[L]` f32, base `[T]` f32; output `[B, T]` f32.
 /// Every child index is strictly greater than its parent's (so a walk ends), every
 /// index is in range and every value finite.
-fn tree_ensemble(m: &Model<'_>, ins: &[TensorDef<'_>], out: &TensorDef<'_>) -> bool {
+fn tree_ensemble(m: &Graph<'_>, ins: &[TensorDef<'_>], out: &TensorDef<'_>) -> bool {
     use crate::classic::{Node, NodeMode};
     if ins.len() != 6 {
         return false;

@@ -50,6 +50,17 @@ impl DType {
         }
     }
 
+    /// The value range of a quantized integer dtype (`I8`, `U8`, `I32`), `None` for the
+    /// others.
+    pub const fn qrange(self) -> Option<(i32, i32)> {
+        match self {
+            DType::I8 => Some((-128, 127)),
+            DType::U8 => Some((0, 255)),
+            DType::I32 => Some((i32::MIN, i32::MAX)),
+            _ => None,
+        }
+    }
+
     /// Lower-case name as used in docs, `inspect` and the bindings.
     pub const fn name(self) -> &'static str {
         match self {
@@ -108,6 +119,20 @@ impl TensorDef<'_> {
     /// Size in bytes, `None` on overflow.
     pub fn byte_len(&self) -> Option<usize> {
         self.elements()?.checked_mul(self.dtype.size())
+    }
+
+    /// The per-tensor quantization as `(scale, zero_point)`, `None` unless
+    /// [`Quant::PerTensor`].
+    pub fn per_tensor(&self) -> Option<(f32, i32)> {
+        match self.quant {
+            Quant::PerTensor { scale, zero_point } => Some((scale, zero_point)),
+            _ => None,
+        }
+    }
+
+    /// Whether the tensor is a constant in the weights section.
+    pub fn is_const(&self) -> bool {
+        matches!(self.location, Location::Weights { .. })
     }
 }
 

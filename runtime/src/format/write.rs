@@ -1,12 +1,12 @@
 //! Writing model files (feature `write`): the host tool builds a graph with
 //! [`ModelBuilder`] and the very types the runtime reads.
 
+use super::plan;
 use super::types::{
     DType, Golden, GraphIo, Location, Metadata, Op, OpDef, Quant, Shape, TensorDef, MAX_GRAPH_IO,
 };
 use super::{file_crc, kind, ALIGN, HEADER_LEN, MAGIC, SECTION_ENTRY_LEN, SECTION_REQUIRED};
 use super::{VERSION_MAJOR, VERSION_MINOR};
-use crate::plan;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;

@@ -883,60 +883,6 @@ pub(crate) fn max_pool2d<T: Copy>(
     Some(())
 }
 
-/// Defines the optimized kernels of a module, one per family of
-/// [`families!`](super::fast::families) with the reference's signature, and the
-/// module's `IMPLEMENTATION` (the [`Implementation`](super::fast::Implementation) table
-/// named `$label`).
-///
-/// `entry_points!($label, safe $lanes)` calls the drivers with the value `$lanes`
-/// (portable code). `entry_points!($label, $tok, $new [, target_feature = "f"])`, in a
-/// SIMD module, calls them with the token `$new` (an `Option<$tok>`), or the portable
-/// kernel when the token is `None`; with `target_feature` the driver is instantiated
-/// inside a `#[target_feature(enable = "f")]` function so that the intrinsics of the
-/// (always inlined) primitives are compiled for that feature.
-macro_rules! entry_points {
-    ({$label:literal, $kind:ident $args:tt} $($name:ident: $alias:ident = $m:ident :: $r:ident
-     ($($a:ident : $t:ty),*);)*) => {
-        $($crate::kernels::driver::entry_points!(@$kind $args, $name, ($($a: $t),*));)*
-
-        /// This module's kernels.
-        pub(crate) const IMPLEMENTATION: $crate::kernels::fast::Implementation =
-            $crate::kernels::fast::Implementation {
-                name: $label,
-                $($name,)*
-            };
-    };
-    (@safe ($lanes:expr), $name:ident, ($($a:ident : $t:ty),*)) => {
-        pub(crate) fn $name($($a: $t),*) {
-            $crate::kernels::driver::$name($lanes, $($a),*)
-        }
-    };
-    (@simd ($tok:ty, $new:expr, [$($f:literal)?]), $name:ident, ($($a:ident : $t:ty),*)) => {
-        pub(crate) fn $name($($a: $t),*) {
-            /// # Safety
-            /// `t` proves the CPU supports the target feature enabled here.
-            $(#[target_feature(enable = $f)])?
-            #[inline]
-            unsafe fn imp(t: $tok, $($a: $t),*) {
-                $crate::kernels::driver::$name(t, $($a),*)
-            }
-            match $new {
-                // SAFETY: a token is only created after checking that the CPU has
-                // the feature `imp` enables; the driver checks every length itself.
-                Some(t) => unsafe { imp(t, $($a),*) },
-                None => $crate::kernels::portable::$name($($a),*),
-            }
-        }
-    };
-    ($label:literal, safe $lanes:expr) => {
-        $crate::kernels::fast::families!(entry_points! {$label, safe ($lanes)});
-    };
-    ($label:literal, $tok:ty, $new:expr $(, target_feature = $f:literal)?) => {
-        $crate::kernels::fast::families!(entry_points! {$label, simd ($tok, $new, [$($f)?])});
-    };
-}
-pub(crate) use entry_points;
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -54,20 +54,12 @@
 
 use super::params::PoolParams;
 
-#[cfg(target_arch = "aarch64")]
-use super::aarch64;
-use super::portable;
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-use super::wasm32;
-#[cfg(target_arch = "x86_64")]
-use super::x86_64;
-
 /// The kernel families that have an optimized implementation per target, each
 /// signature written once: `families!(cb! {args})` calls `cb! { {args} name: Alias =
-/// reference_module::function(params); … }` (`cb` must be in scope there) with every
-/// family. The reference kernel defines the signature; the driver (`driver.rs`) takes
-/// the same arguments after a [`Lanes`](super::driver::Lanes) token. A new family is
-/// an entry here, its reference kernel and its driver.
+/// reference_module::function(params); … }` with every family. The reference kernel
+/// defines the signature; the driver (`driver.rs`) takes the same arguments after a
+/// [`Lanes`](super::driver::Lanes) token. A new family is an entry here, its reference
+/// kernel and its driver.
 macro_rules! families {
     ($cb:ident! $args:tt) => {
         $cb! { $args
@@ -86,7 +78,6 @@ macro_rules! families {
         }
     };
 }
-pub(crate) use families;
 
 /// The function-pointer type of every family, the [`Implementation`] table and the
 /// dispatching functions.
@@ -130,6 +121,71 @@ macro_rules! declare {
 }
 families!(declare! {});
 
+/// Defines, in a module `$module`, the kernels of one implementation (one per family,
+/// with the reference's signature) and its `IMPLEMENTATION` table named `$label`.
+///
+/// `safe ($lanes)` calls the drivers with the value `$lanes` (portable code).
+/// `simd ($tok, $new, [$feature])` calls them with the token `$new` (an
+/// `Option<$tok>`), or the portable kernel when the token is `None`; with a
+/// `$feature` the driver is instantiated inside a `#[target_feature(enable =
+/// "$feature")]` function so that the intrinsics of the (always inlined) primitives
+/// are compiled for that feature. The ISA modules themselves hold only their token and
+/// its [`Lanes`](super::driver::Lanes) primitives.
+macro_rules! entry_points {
+    ({$module:ident, $label:literal, $kind:ident $args:tt}
+     $($name:ident: $alias:ident = $m:ident :: $r:ident ($($a:ident : $t:ty),*);)*) => {
+        #[doc = concat!("The `", $label, "` kernels.")]
+        mod $module {
+            $(entry_points!(@$kind $args, $name, ($($a: $t),*));)*
+
+            /// This implementation's kernels.
+            pub(crate) const IMPLEMENTATION: super::Implementation = super::Implementation {
+                name: $label,
+                $($name,)*
+            };
+        }
+    };
+    (@safe ($lanes:expr), $name:ident, ($($a:ident : $t:ty),*)) => {
+        pub(crate) fn $name($($a: $t),*) {
+            $crate::kernels::driver::$name($lanes, $($a),*)
+        }
+    };
+    (@simd ($tok:ty, $new:expr, [$($f:literal)?]), $name:ident, ($($a:ident : $t:ty),*)) => {
+        // The one `unsafe` outside the ISA modules: calling the driver compiled with the
+        // target feature that the token proves.
+        #[allow(unsafe_code)]
+        pub(crate) fn $name($($a: $t),*) {
+            /// # Safety
+            /// `t` proves the CPU supports the target feature enabled here.
+            $(#[target_feature(enable = $f)])?
+            #[inline]
+            unsafe fn imp(t: $tok, $($a: $t),*) {
+                $crate::kernels::driver::$name(t, $($a),*)
+            }
+            match $new {
+                // SAFETY: a token is only created after checking that the CPU has
+                // the feature `imp` enables; the driver checks every length itself.
+                Some(t) => unsafe { imp(t, $($a),*) },
+                None => super::portable::$name($($a),*),
+            }
+        }
+    };
+}
+
+families!(entry_points! {portable, "portable", safe (crate::kernels::portable::Portable)});
+#[cfg(target_arch = "x86_64")]
+families!(entry_points! {avx2, "avx2", simd (
+    crate::kernels::x86_64::Avx2, crate::kernels::x86_64::Avx2::new(), ["avx2"]
+)});
+#[cfg(target_arch = "aarch64")]
+families!(entry_points! {neon, "neon", simd (
+    crate::kernels::aarch64::Neon, crate::kernels::aarch64::Neon::new(), []
+)});
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+families!(entry_points! {simd128, "simd128", simd (
+    crate::kernels::wasm32::Simd128, crate::kernels::wasm32::Simd128::new(), []
+)});
+
 /// Every implementation name, available on this CPU or not.
 pub const NAMES: &[&str] = &["reference", "portable", "avx2", "neon", "simd128"];
 
@@ -140,11 +196,11 @@ pub fn implementation(name: &str) -> Option<Implementation> {
         "reference" => Some(Implementation::REFERENCE),
         "portable" => Some(portable::IMPLEMENTATION),
         #[cfg(target_arch = "x86_64")]
-        "avx2" => x86_64::Avx2::new().map(|_| x86_64::IMPLEMENTATION),
+        "avx2" => super::x86_64::Avx2::new().map(|_| avx2::IMPLEMENTATION),
         #[cfg(target_arch = "aarch64")]
-        "neon" => aarch64::Neon::new().map(|_| aarch64::IMPLEMENTATION),
+        "neon" => super::aarch64::Neon::new().map(|_| neon::IMPLEMENTATION),
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        "simd128" => Some(wasm32::IMPLEMENTATION),
+        "simd128" => Some(simd128::IMPLEMENTATION),
         _ => None,
     }
 }
@@ -158,8 +214,10 @@ pub fn best() -> Implementation {
         .unwrap_or(portable::IMPLEMENTATION)
 }
 
+#[cfg(target_arch = "x86_64")]
+use avx2 as target;
 #[cfg(target_arch = "aarch64")]
-use aarch64 as target;
+use neon as target;
 #[cfg(not(any(
     target_arch = "x86_64",
     target_arch = "aarch64",
@@ -167,9 +225,7 @@ use aarch64 as target;
 )))]
 use portable as target;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-use wasm32 as target;
-#[cfg(target_arch = "x86_64")]
-use x86_64 as target;
+use simd128 as target;
 
 /// [`super::int8::max_pool2d`], optimized (identical bytes): portable code, the same
 /// on every target.

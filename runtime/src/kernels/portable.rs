@@ -4,7 +4,7 @@
 //! module (e.g. Cortex-M, where the unrolled integer loops map to single-cycle MACs)
 //! and as the fallback everywhere.
 
-use super::driver::{entry_points, Lanes};
+use super::driver::Lanes;
 
 /// The portable primitives (always available).
 #[derive(Clone, Copy, Debug)]
@@ -99,5 +99,3 @@ impl Lanes for Portable {
         }
     }
 }
-
-entry_points!("portable", safe Portable);
