@@ -33,6 +33,64 @@ impl Section {
     }
 }
 
+/// Why an op failed its load-time check (the `reason` of [`Error::BadOp`]).
+///
+/// [`code`](Self::code) is a stable small integer for C and JS (never reused).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum OpReason {
+    /// Wrong number of inputs or outputs, or an operand index with no tensor.
+    Arity,
+    /// An operand's element type is not one the op accepts.
+    DType,
+    /// The operand shapes disagree with each other or with the attributes.
+    Shape,
+    /// An attribute is out of range (axis, permutation, window, groups, pads, bounds…).
+    Attribute,
+    /// Quantization parameters are missing or out of range (scale, zero point,
+    /// requantization multiplier and shift, activation range).
+    Quantization,
+    /// An operand that must be a constant (weights) lives in the arena.
+    NotConstant,
+    /// The data of a constant operand is unusable (a table of the wrong size, a
+    /// non-finite weight, a tree index out of range…).
+    ConstantData,
+    /// The executor found an op or operand record that disagrees with the validated
+    /// model (cannot happen on a model that `Model::load` accepted).
+    Inconsistent,
+}
+
+impl OpReason {
+    /// What is wrong, in a few words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            OpReason::Arity => "wrong number of operands",
+            OpReason::DType => "operand element type not supported",
+            OpReason::Shape => "operand shapes disagree",
+            OpReason::Attribute => "attribute out of range",
+            OpReason::Quantization => "quantization parameters missing or out of range",
+            OpReason::NotConstant => "operand must be a constant",
+            OpReason::ConstantData => "constant operand data out of range",
+            OpReason::Inconsistent => "record disagrees with the validated model",
+        }
+    }
+
+    /// A stable small integer for C and JS bindings (never reused).
+    pub fn code(self) -> u32 {
+        match self {
+            OpReason::Arity => 1,
+            OpReason::DType => 2,
+            OpReason::Shape => 3,
+            OpReason::Attribute => 4,
+            OpReason::Quantization => 5,
+            OpReason::NotConstant => 6,
+            OpReason::ConstantData => 7,
+            OpReason::Inconsistent => 8,
+        }
+    }
+}
+
 /// Everything that can go wrong when loading or running a model.
 ///
 /// Errors are values: no function of this crate panics on any input bytes.
@@ -57,8 +115,8 @@ pub enum Error {
     Decode { section: Section, index: u32 },
     /// A tensor definition is inconsistent (shape, dtype, location or quantization).
     BadTensor { tensor: u32 },
-    /// An op is malformed: wrong arity, operand types or shapes, or bad attributes.
-    BadOp { op: u32 },
+    /// An op is malformed: `reason` says which of its checks failed.
+    BadOp { op: u32, reason: OpReason },
     /// An op this build does not implement (unknown, or its feature is disabled).
     UnsupportedOp { op: u32 },
     /// The arena plan is invalid: a tensor outside the arena, or two tensors alive
@@ -115,7 +173,9 @@ impl fmt::Display for Error {
                 )
             }
             Error::BadTensor { tensor } => write!(f, "tensor {tensor} is malformed"),
-            Error::BadOp { op } => write!(f, "op {op} is malformed"),
+            Error::BadOp { op, reason } => {
+                write!(f, "op {op} is malformed: {}", reason.describe())
+            }
             Error::UnsupportedOp { op } => {
                 write!(f, "op {op} is not supported by this build of the runtime")
             }

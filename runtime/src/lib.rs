@@ -34,23 +34,24 @@ compile_error!(
 
 pub mod classic;
 pub mod error;
-mod exec;
 pub mod format;
 mod graph;
 pub mod kernels;
 mod model;
+mod ops;
 pub mod preprocess;
+mod session;
 mod validate;
 
-pub use error::{Error, Result, Section};
-#[cfg(feature = "alloc")]
-pub use exec::OwnedSession;
-pub use exec::{Arena, Session};
-pub use format::types::{DType, Metadata, Op, OpDef, Quant, TensorDef};
+pub use error::{Error, OpReason, Result, Section};
+pub use format::types::{DType, Metadata, Op, OpDef, OpGroup, Quant, TensorDef};
 #[cfg(feature = "alloc")]
 pub use model::OwnedModel;
 pub use model::{AlignedModel, Model};
 pub use preprocess::{Preprocess, WindowBuffer, WindowFeature};
+#[cfg(feature = "alloc")]
+pub use session::OwnedSession;
+pub use session::{Arena, Session};
 
 /// Align the bytes of a model file embedded with `include_bytes!` to 16 bytes, as
 /// [`Model::load`] requires.

@@ -11,10 +11,10 @@
 use ferrite::classic::{Node, NodeMode};
 use ferrite::format::types::{
     Activation, Aggregate, BinaryOp, DType, Norm, Op, PostTransform, QBinary, QParams, Quant,
-    Requant, Window,
+    Requant, UnaryOp, Window,
 };
 use ferrite::format::write::ModelBuilder;
-use ferrite::{AlignedModel, Error, OwnedSession, Section};
+use ferrite::{AlignedModel, Error, OpReason, OwnedSession, Section};
 
 /// An operand of the op under test: a graph input in the arena, or a constant.
 #[derive(Clone, Debug)]
@@ -122,7 +122,10 @@ fn runs(what: &str, bytes: &[u8]) {
 #[track_caller]
 fn bad_op(what: &str, bytes: &[u8]) {
     let r = load(bytes);
-    assert!(matches!(r, Err(Error::BadOp { op: 0 })), "{what}: {r:?}");
+    assert!(
+        matches!(r, Err(Error::BadOp { op: 0, .. })),
+        "{what}: {r:?}"
+    );
 }
 
 #[track_caller]
@@ -133,6 +136,60 @@ fn bad_tensor(what: &str, bytes: &[u8]) {
 
 fn no_op(op: Op) -> impl FnOnce(&mut ModelBuilder) -> Op {
     move |_| op
+}
+
+/// `Error::BadOp` names the check that failed: one model per reason.
+#[test]
+fn bad_op_reasons_name_the_failed_check() {
+    let reshape = |ins: &[T], y| model(no_op(Op::Reshape), ins, y);
+    let w = || i8_const(&[3, 4], q(0.01, 0));
+    let linear = Op::Linear {
+        post: PostTransform::None,
+    };
+    let nan_weight = f32_const(&[2, 2], &[1.0, f32::NAN, 0.0, 0.0]);
+    let cases = [
+        (
+            OpReason::Arity,
+            reshape(&[f32_in(&[2]), f32_in(&[2])], f32_out(&[2])),
+        ),
+        (
+            OpReason::DType,
+            model(
+                no_op(Op::Unary { op: UnaryOp::Relu }),
+                &[i8_in(&[2])],
+                i8_out(&[2]),
+            ),
+        ),
+        (OpReason::Shape, reshape(&[f32_in(&[2])], f32_out(&[3]))),
+        (
+            OpReason::Attribute,
+            conv(
+                &[1, 2, 5, 4],
+                &[3, 2, 3, 3],
+                &[1, 3, 5, 4],
+                win([3, 3], [1, 1], [1; 4]),
+                0,
+            ),
+        ),
+        (OpReason::Quantization, fc_int8(w(), &[RQ], (10, -10))),
+        (
+            OpReason::NotConstant,
+            fc_int8(T::In(DType::I8, vec![3, 4], q(0.01, 0)), &[RQ], (-128, 127)),
+        ),
+        (
+            OpReason::ConstantData,
+            model(
+                no_op(linear),
+                &[f32_in(&[1, 2]), nan_weight, f32_const(&[2], &[0.0; 2])],
+                f32_out(&[1, 2]),
+            ),
+        ),
+    ];
+    for (reason, bytes) in cases {
+        assert_eq!(load(&bytes), Err(Error::BadOp { op: 0, reason }));
+        let message = load(&bytes).unwrap_err().to_string();
+        assert!(message.ends_with(reason.describe()), "{message}");
+    }
 }
 
 // ---------------------------------------------------------------- FullyConnected
@@ -1054,7 +1111,13 @@ fn int8_avg_pool_without_a_scale_is_a_load_error() {
     let x = T::In(DType::I8, vec![1, 1, 2, 2], Quant::None);
     let p = model(no_op(op), &[x], out(DType::I8, &[1, 1, 1, 1], Quant::None));
     assert!(
-        matches!(load(&p), Err(Error::BadOp { op: 0 })),
+        matches!(
+            load(&p),
+            Err(Error::BadOp {
+                op: 0,
+                reason: OpReason::Quantization
+            })
+        ),
         "{:?}",
         load(&p)
     );

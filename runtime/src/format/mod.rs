@@ -12,6 +12,8 @@
 //! field itself (bytes 16..20) read as zeros, so no byte of the file goes unchecked.
 //! `docs/format.md` is the normative description.
 
+mod limits;
+mod op;
 #[cfg(feature = "write")]
 pub mod plan;
 pub mod types;

@@ -37,7 +37,7 @@ mod reference;
 pub use params::{
     BroadcastShapes, ConvParams, F32Out, FullyConnectedParams, LrnParams, PoolParams, QuantOut,
 };
-pub use reference::{extra, f32, fixed, generic, int8};
+pub use reference::{f32, fixed, generic, int8};
 
 pub mod fast;
 

@@ -9,9 +9,9 @@
 use super::bcast::Pairs;
 use super::generic::broadcast_strides;
 use super::window::{axes, pool2d};
-use crate::format::types::{BinaryOp, UnaryOp, MAX_RANK};
+use crate::format::types::{BinaryOp, OpGroup, UnaryOp, MAX_RANK};
 use crate::kernels::params::{
-    BroadcastShapes, ConvParams, F32Out, FullyConnectedParams, PoolParams,
+    BroadcastShapes, ConvParams, F32Out, FullyConnectedParams, LrnParams, PoolParams,
 };
 
 /// Clamp that keeps NaN (unlike `f32::clamp`, it never panics on `min > max`).
@@ -284,17 +284,14 @@ fn unary_one(op: UnaryOp, v: f32) -> f32 {
         }
         UnaryOp::Sigmoid => sigmoid(v),
         UnaryOp::Tanh => libm::tanhf(v),
-        #[cfg(feature = "ops-math")]
-        _ => unary_math(op, v),
-        // `Model::load` rejects every other function in builds without `ops-math`
-        // (`UnaryOp::is_core`), so that their code is not linked.
-        #[cfg(not(feature = "ops-math"))]
+        // The other functions are `OpGroup::Math`: `Model::load` rejects them in builds
+        // without it, and the constant condition keeps their code out of those builds.
+        _ if OpGroup::Math.enabled() => unary_math(op, v),
         _ => f32::NAN,
     }
 }
 
-/// The functions beyond [`UnaryOp::is_core`] (feature `ops-math`).
-#[cfg(feature = "ops-math")]
+/// The functions beyond [`UnaryOp::is_core`] ([`OpGroup::Math`]).
 fn unary_math(op: UnaryOp, v: f32) -> f32 {
     match op {
         UnaryOp::Elu { alpha } => {
@@ -497,5 +494,39 @@ pub fn dequantize_i8(x: &[i8], scale: f32, zero_point: i32, y: &mut [f32]) {
 pub fn dequantize_u8(x: &[u8], scale: f32, zero_point: i32, y: &mut [f32]) {
     for (out, &v) in y.iter_mut().zip(x) {
         *out = i32::from(v).wrapping_sub(zero_point) as f32 * scale;
+    }
+}
+
+/// Local response normalization across channels (ONNX LRN), see [`LrnParams`]: `x`
+/// and `y` are `[p.n, p.c, p.inner]`; the sum of squares accumulates in f32 in channel
+/// order, the power is `libm::powf`.
+pub fn lrn(p: &LrnParams, x: &[f32], y: &mut [f32]) {
+    let LrnParams {
+        n,
+        c,
+        inner,
+        size,
+        alpha,
+        beta,
+        bias,
+    } = *p;
+    let lo_span = (size.saturating_sub(1)) / 2;
+    let hi_span = size / 2;
+    let scale = alpha / size as f32;
+    for b in 0..n {
+        let base = b * c * inner;
+        for ch in 0..c {
+            let lo = ch.saturating_sub(lo_span);
+            let hi = (ch + hi_span).min(c - 1);
+            for i in 0..inner {
+                let mut sq = 0f32;
+                for k in lo..=hi {
+                    let v = x[base + k * inner + i];
+                    sq += v * v;
+                }
+                let at = base + ch * inner + i;
+                y[at] = x[at] / libm::powf(bias + scale * sq, beta);
+            }
+        }
     }
 }
