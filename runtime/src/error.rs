@@ -6,14 +6,23 @@ use core::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Section {
+    /// The fixed 32-byte header.
     Header,
+    /// The table of sections after the header.
     SectionTable,
+    /// METADATA: name, version, producer, labels, properties.
     Metadata,
+    /// GRAPH: tensors, ops, graph inputs and outputs, arena size.
     Graph,
+    /// WEIGHTS: the constant tensors and tables.
     Weights,
+    /// PREPROCESS: the preprocessing pipeline.
     Preprocess,
+    /// FEATURE_STATS: training-set statistics of the input features.
     FeatureStats,
+    /// GOLDEN: golden vectors (input and expected output bytes).
     Golden,
+    /// SIGNATURE: Ed25519 signature over the file.
     Signature,
 }
 
@@ -102,39 +111,98 @@ pub enum Error {
     /// The bytes do not start with the ferrite magic: not a model file.
     BadMagic,
     /// The file's format major version is not one this runtime reads.
-    UnsupportedVersion { major: u16, minor: u16 },
+    UnsupportedVersion {
+        /// Major version in the file.
+        major: u16,
+        /// Minor version in the file.
+        minor: u16,
+    },
     /// The file is shorter than its header says (or than a header).
-    Truncated { expected: usize, actual: usize },
+    Truncated {
+        /// Bytes the header (or the header's size) requires.
+        expected: usize,
+        /// Bytes given.
+        actual: usize,
+    },
     /// The CRC-32 of the body does not match the header: the file is corrupted.
-    Checksum { expected: u32, actual: u32 },
+    Checksum {
+        /// CRC-32 stored in the header.
+        expected: u32,
+        /// CRC-32 of the bytes given.
+        actual: u32,
+    },
     /// A section is malformed: out of bounds, misaligned, duplicated, or missing.
-    BadSection { section: Section },
+    BadSection {
+        /// The section.
+        section: Section,
+    },
     /// A required section kind unknown to this runtime.
-    UnknownSection { kind: u16 },
+    UnknownSection {
+        /// The section kind (see `docs/format.md`).
+        kind: u16,
+    },
     /// A structured record failed to decode.
-    Decode { section: Section, index: u32 },
+    Decode {
+        /// The section of the record.
+        section: Section,
+        /// The record's index in its table (0 for a single record).
+        index: u32,
+    },
     /// A tensor definition is inconsistent (shape, dtype, location or quantization).
-    BadTensor { tensor: u32 },
+    BadTensor {
+        /// Tensor index.
+        tensor: u32,
+    },
     /// An op is malformed: `reason` says which of its checks failed.
-    BadOp { op: u32, reason: OpReason },
+    BadOp {
+        /// Op index (execution step).
+        op: u32,
+        /// Which check failed.
+        reason: OpReason,
+    },
     /// An op this build does not implement (unknown, or its feature is disabled).
-    UnsupportedOp { op: u32 },
+    UnsupportedOp {
+        /// Op index (execution step).
+        op: u32,
+    },
     /// The arena plan is invalid: a tensor outside the arena, or two tensors alive
     /// at the same step overlap.
-    BadPlan { tensor: u32 },
+    BadPlan {
+        /// The first tensor found misplaced.
+        tensor: u32,
+    },
     /// The model bytes are not aligned to 16 bytes (see `Model::load`).
     Misaligned,
     /// The caller's arena is smaller than `Model::arena_size()`.
-    ArenaTooSmall { needed: usize, actual: usize },
+    ArenaTooSmall {
+        /// Bytes needed (with the alignment slack of an unaligned arena).
+        needed: usize,
+        /// Bytes given.
+        actual: usize,
+    },
     /// An input or output buffer has the wrong number of elements.
-    WrongLength { expected: usize, actual: usize },
+    WrongLength {
+        /// Elements expected.
+        expected: usize,
+        /// Elements given.
+        actual: usize,
+    },
     /// An index (input, output, label…) does not exist.
-    NoSuchIndex { index: u32 },
+    NoSuchIndex {
+        /// The index asked for.
+        index: u32,
+    },
     /// A value the model cannot accept (NaN/inf where the input policy forbids it,
     /// an unknown category…); `feature` is the input column.
-    InvalidInput { feature: u32 },
+    InvalidInput {
+        /// The input column.
+        feature: u32,
+    },
     /// A golden vector stored in the model did not reproduce.
-    GoldenMismatch { index: u32 },
+    GoldenMismatch {
+        /// The golden vector's index.
+        index: u32,
+    },
     /// The model's signature did not verify.
     BadSignature,
     /// The operation needs a feature that this build was compiled without.

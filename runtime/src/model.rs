@@ -13,6 +13,34 @@ use crate::validate;
 /// Loading allocates nothing. Every offset, shape, dtype, quantization parameter, op
 /// and the arena plan has been checked: a [`Session`](crate::Session) over this model
 /// cannot index out of bounds.
+///
+/// ```
+/// # use ferrite::format::types::{Op, UnaryOp};
+/// # use ferrite::format::write::ModelBuilder;
+/// # use ferrite::{DType, Quant};
+/// # fn relu_model() -> Vec<u8> {
+/// #     let mut b = ModelBuilder::new("relu");
+/// #     let x = b.add_tensor("x", DType::F32, &[1, 4], Quant::None).unwrap();
+/// #     let y = b.add_tensor("y", DType::F32, &[1, 4], Quant::None).unwrap();
+/// #     b.add_op(Op::Unary { op: UnaryOp::Relu }, &[x], &[y]).unwrap();
+/// #     b.set_io(&[x], &[y]).unwrap();
+/// #     b.finish().unwrap()
+/// # }
+/// // Bytes from a file or the network: AlignedModel copies them to an aligned buffer
+/// // (firmware embeds them aligned with `include_model!`).
+/// let bytes = ferrite::AlignedModel::new(&relu_model());
+/// let model = ferrite::Model::load(bytes.bytes())?;
+/// assert_eq!((model.num_inputs(), model.num_outputs()), (1, 1));
+/// assert_eq!(model.input(0)?.shape.as_slice(), [1, 4]);
+/// assert_eq!(model.op(0)?.op.name(), "Unary");
+/// assert_eq!(model.arena_size(), 32); // x and y, 16 bytes each
+///
+/// // Any corruption is an error at load, never at run time.
+/// let mut bad = relu_model();
+/// bad[40] ^= 1;
+/// assert!(ferrite::Model::load(ferrite::AlignedModel::new(&bad).bytes()).is_err());
+/// # Ok::<(), ferrite::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Model<'a> {
     pub(crate) container: Container<'a>,

@@ -31,6 +31,37 @@ impl<const N: usize> Default for Arena<N> {
 ///
 /// A session is cheap; create one per thread. `run` allocates nothing and, on a
 /// validated model, can only fail on the caller's own arguments.
+///
+/// ```
+/// # use ferrite::format::types::{Op, UnaryOp};
+/// # use ferrite::format::write::ModelBuilder;
+/// # use ferrite::{DType, Quant};
+/// # fn relu_model() -> Vec<u8> {
+/// #     let mut b = ModelBuilder::new("relu");
+/// #     let x = b.add_tensor("x", DType::F32, &[1, 4], Quant::None).unwrap();
+/// #     let y = b.add_tensor("y", DType::F32, &[1, 4], Quant::None).unwrap();
+/// #     b.add_op(Op::Unary { op: UnaryOp::Relu }, &[x], &[y]).unwrap();
+/// #     b.set_io(&[x], &[y]).unwrap();
+/// #     b.finish().unwrap()
+/// # }
+/// # let bytes = ferrite::AlignedModel::new(&relu_model());
+/// let model = ferrite::Model::load(bytes.bytes())?;
+/// let mut arena = ferrite::Arena::<64>::new(); // at least model.arena_size() bytes
+/// let mut session = ferrite::Session::new(&model, &mut arena.0)?;
+///
+/// session.set_input_f32(0, &[-1.0, 2.0, -3.0, 4.0])?;
+/// session.run()?;
+/// let mut y = [0.0f32; 4];
+/// session.output_f32(0, &mut y)?;
+/// assert_eq!(y, [0.0, 2.0, 0.0, 4.0]);
+///
+/// // predict = input 0, run, output 0, and the index of the largest score.
+/// let mut scores = [0.0f32; 4];
+/// assert_eq!(session.predict(&[5.0, -1.0, 7.0, 1.0], &mut scores)?, Some(2));
+/// // The caller's mistakes are errors too.
+/// assert!(session.set_input_f32(0, &[1.0]).is_err());
+/// # Ok::<(), ferrite::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Session<'m, 'a> {
     model: &'m Model<'a>,

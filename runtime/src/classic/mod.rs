@@ -25,13 +25,19 @@ use crate::kernels::FullyConnectedParams;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum NodeMode {
+    /// A leaf: `a`, `b` are its first leaf entry and their number.
     Leaf = 0,
     /// True branch when `x <= threshold`.
     BranchLeq = 1,
+    /// True branch when `x < threshold`.
     BranchLt = 2,
+    /// True branch when `x >= threshold`.
     BranchGte = 3,
+    /// True branch when `x > threshold`.
     BranchGt = 4,
+    /// True branch when `x == threshold`.
     BranchEq = 5,
+    /// True branch when `x != threshold`.
     BranchNeq = 6,
 }
 
@@ -61,8 +67,11 @@ pub const LEAF_ENTRY_BYTES: usize = 8;
 /// One decoded tree node.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Node {
+    /// Leaf or branch comparison.
     pub mode: NodeMode,
+    /// Branch: the input column compared (at most [`MAX_TREE_FEATURE`]).
     pub feature: u32,
+    /// Branch: the value compared with, in the feature's own domain.
     pub threshold: f32,
     /// NaN input takes the true branch (otherwise NaN compares false, except NEQ).
     pub missing_true: bool,
@@ -195,10 +204,15 @@ pub fn linear(
 /// The arrays of a tree ensemble (see the module docs).
 #[derive(Clone, Copy, Debug)]
 pub struct Trees<'t> {
+    /// Four words per node (see [`Node`]).
     pub nodes: &'t [i32],
+    /// The root node of every tree.
     pub roots: &'t [i32],
+    /// The target each leaf entry adds to.
     pub leaf_targets: &'t [i32],
+    /// The value each leaf entry adds.
     pub leaf_weights: &'t [f32],
+    /// Added to every target after aggregation.
     pub base: &'t [f32],
 }
 

@@ -12,11 +12,15 @@ use super::limits::{MAX_OP_INPUTS, MAX_OP_OUTPUTS, MAX_RANK};
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Activation {
+    /// No activation.
     None,
+    /// `max(0, v)`.
     Relu,
     /// Clamp to `[min, max]` (Relu6 is `Clip { 0, 6 }`).
     Clip {
+        /// Lower bound.
         min: f32,
+        /// Upper bound.
         max: f32,
     },
 }
@@ -27,7 +31,9 @@ pub enum Activation {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Requant {
+    /// Q0.31 multiplier.
     pub multiplier: i32,
+    /// Power-of-two exponent (positive: left shift).
     pub shift: i32,
 }
 
@@ -40,8 +46,9 @@ pub struct QParams {
     pub requant: u32,
     /// Number of `(multiplier, shift)` pairs at `requant` (1 or the output channels).
     pub channels: u32,
-    /// Clamp of the quantized output after the fused activation.
+    /// Lower clamp of the quantized output (the fused activation).
     pub act_min: i32,
+    /// Upper clamp of the quantized output.
     pub act_max: i32,
 }
 
@@ -49,12 +56,19 @@ pub struct QParams {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum BinaryOp {
+    /// `a + b`.
     Add,
+    /// `a - b`.
     Sub,
+    /// `a * b`.
     Mul,
+    /// `a / b`.
     Div,
+    /// numpy `maximum` (NaN propagates).
     Max,
+    /// numpy `minimum` (NaN propagates).
     Min,
+    /// `a ^ b` (`powf`).
     Pow,
 }
 
@@ -66,37 +80,85 @@ pub enum BinaryOp {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum UnaryOp {
+    /// `max(0, v)`.
     Relu,
-    Clip { min: f32, max: f32 },
-    LeakyRelu { alpha: f32 },
-    Elu { alpha: f32 },
+    /// Clamp to `[min, max]`.
+    Clip {
+        /// Lower bound.
+        min: f32,
+        /// Upper bound.
+        max: f32,
+    },
+    /// `v` for `v >= 0`, else `alpha * v`.
+    LeakyRelu {
+        /// Slope below 0.
+        alpha: f32,
+    },
+    /// `v` for `v >= 0`, else `alpha * (e^v - 1)`.
+    Elu {
+        /// Scale below 0.
+        alpha: f32,
+    },
+    /// `1 / (1 + e^-v)`.
     Sigmoid,
+    /// `tanh(v)`.
     Tanh,
-    HardSigmoid { alpha: f32, beta: f32 },
+    /// `max(0, min(1, alpha * v + beta))`.
+    HardSigmoid {
+        /// Slope.
+        alpha: f32,
+        /// Offset.
+        beta: f32,
+    },
+    /// `v * max(0, min(1, v / 6 + 0.5))`.
     HardSwish,
+    /// `e^v`.
     Exp,
+    /// Natural logarithm.
     Log,
+    /// Square root.
     Sqrt,
+    /// `-v`.
     Neg,
+    /// `|v|`.
     Abs,
+    /// `1 / v`.
     Reciprocal,
+    /// Round down.
     Floor,
+    /// Round up.
     Ceil,
+    /// The error function.
     Erf,
+    /// `ln(1 + e^v)`.
     Softplus,
+    /// `0.5 v (1 + erf(v / sqrt 2))`.
     Gelu,
+    /// Sine.
     Sin,
+    /// Cosine.
     Cos,
+    /// Tangent.
     Tan,
+    /// Arc sine.
     Asin,
+    /// Arc cosine.
     Acos,
+    /// Arc tangent.
     Atan,
+    /// Hyperbolic sine.
     Sinh,
+    /// Hyperbolic cosine.
     Cosh,
+    /// Inverse hyperbolic sine.
     Asinh,
+    /// Inverse hyperbolic cosine.
     Acosh,
+    /// Inverse hyperbolic tangent.
     Atanh,
+    /// Round to the nearest integer, ties to even.
     Round,
+    /// -1, 0 or 1 (NaN passes through).
     Sign,
 }
 
@@ -169,16 +231,23 @@ impl OpGroup {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct QBinary {
+    /// Zero point of input `a`.
     pub a_zero_point: i32,
+    /// Zero point of input `b`.
     pub b_zero_point: i32,
+    /// Zero point of the output.
     pub out_zero_point: i32,
     /// Add/Sub: the inputs are shifted left by `left_shift` then rescaled by `a`/`b`.
     pub left_shift: i32,
+    /// Add/Sub: rescale of input `a` to the common scale.
     pub a: Requant,
+    /// Add/Sub: rescale of input `b` to the common scale.
     pub b: Requant,
     /// Final rescale to the output scale.
     pub out: Requant,
+    /// Lower clamp of the quantized output (the fused activation).
     pub act_min: i32,
+    /// Upper clamp of the quantized output.
     pub act_max: i32,
 }
 
@@ -188,22 +257,29 @@ pub struct QBinary {
 pub struct Window {
     /// Kernel (height, width).
     pub kernel: [u32; 2],
+    /// Stride (height, width).
     pub stride: [u32; 2],
+    /// Dilation (height, width).
     pub dilation: [u32; 2],
     /// Padding (top, left, bottom, right).
     pub pads: [u32; 4],
 }
 
-/// One operator, with its attributes. Tensor operands are listed in [`OpDef`].
+/// One operator, with its attributes. Tensor operands are listed in [`OpDef`]; what
+/// each op accepts is checked by its module under `runtime/src/ops/` and listed in
+/// `docs/ops.md`.
 ///
 /// Layouts follow ONNX: activations are NCHW (NCW for 1D), Conv weights are
 /// `[out_channels, in_channels / groups, kh, kw]`, FullyConnected weights `[N, K]`.
+/// The variant index is the wire encoding: new variants go at the end.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Op {
     /// `y[b, n] = act(sum_k x[b, k] * w[n, k] + bias[n])`.
     /// Inputs: x `[B, K]`, w `[N, K]` constant, optional bias `[N]` (f32 or i32).
     FullyConnected {
+        /// Fused activation (f32; int8 clamps with `q`).
         act: Activation,
+        /// int8 requantization; `None` for f32.
         q: Option<QParams>,
     },
     /// Batched matrix product of two tensors with numpy broadcasting (f32).
@@ -211,28 +287,43 @@ pub enum Op {
     /// 1D/2D convolution with groups (depthwise when groups == channels).
     /// Inputs: x `[N, C, H, W]`, w, optional bias `[M]`.
     Conv {
+        /// Kernel, stride, dilation, pads.
         window: Window,
+        /// Channel groups (`C` and `M` are multiples of it).
         groups: u32,
+        /// Fused activation (f32; int8 clamps with `q`).
         act: Activation,
+        /// int8 requantization; `None` for f32.
         q: Option<QParams>,
     },
+    /// Max pool (f32 or int8 raw values).
     MaxPool {
+        /// Kernel, stride, dilation, pads.
         window: Window,
     },
-    /// Average pool; `count_include_pad` counts padded cells in the divisor.
+    /// Average pool (f32 or int8).
     AvgPool {
+        /// Kernel, stride, dilation, pads.
         window: Window,
+        /// Padded cells count in the divisor.
         count_include_pad: bool,
     },
     /// Mean over all spatial positions: `[N, C, ...] -> [N, C, 1, ...]`.
     GlobalAvgPool,
+    /// Max over all spatial positions: `[N, C, ...] -> [N, C, 1, ...]`.
     GlobalMaxPool,
+    /// Element-wise binary op with numpy broadcasting (f32; int8 Add, Sub, Mul).
     Binary {
+        /// The operator.
         op: BinaryOp,
+        /// Fused activation (f32; int8 clamps with `q`).
         act: Activation,
+        /// int8 parameters; `None` for f32.
         q: Option<QBinary>,
     },
+    /// Element-wise f32 function.
     Unary {
+        /// The function.
         op: UnaryOp,
     },
     /// Int8/uint8 element-wise function through a 256-entry table (input 1, constant).
@@ -240,27 +331,37 @@ pub enum Op {
     /// Softmax / LogSoftmax along `axis`. Int8: input 1 is a 256-entry u32 table of
     /// `exp(-scale * beta * d)` in Q0.31 for d = 0..255, output scale 1/256, zp -128.
     Softmax {
+        /// The axis normalized.
         axis: u8,
+        /// LogSoftmax (f32 only).
         log: bool,
     },
     /// Copy with a new shape (Reshape, Flatten, Squeeze, Unsqueeze).
     Reshape,
+    /// Permutation of the axes (any dtype).
     Transpose {
+        /// Output axis `k` is input axis `perm[k]`.
         perm: HVec<u8, MAX_RANK>,
     },
+    /// Concatenation along one axis (any dtype).
     Concat {
+        /// The axis joined.
         axis: u8,
     },
-    /// Constant padding; `pads` = begins then ends per axis, `value` in the tensor's
-    /// own domain (bit pattern of f32, or a quantized integer).
+    /// Constant padding.
     Pad {
+        /// The begins of every axis, then the ends.
         pads: HVec<u32, { 2 * MAX_RANK }>,
+        /// The fill, in the tensor's own domain (an f32, or a quantized integer).
         value: f32,
     },
     /// Index of the largest value along `axis` (output i64).
     ArgMax {
+        /// The axis searched.
         axis: u8,
+        /// Keep the axis with length 1.
         keepdims: bool,
+        /// On ties, the last index (else the first).
         select_last: bool,
     },
     /// f32 -> int8/uint8 with the output tensor's quantization.
@@ -269,14 +370,17 @@ pub enum Op {
     Dequantize,
     /// int8 -> int8 with a new scale and zero point (input and output quantization).
     Requantize {
+        /// Input scale / output scale.
         rq: Requant,
     },
     /// Element type conversion (f16 weights -> f32 scratch, i64 <-> i32, ints <-> f32).
     Cast,
-    /// ONNX-ML LinearClassifier / LinearRegressor: `y[b, n] = post(sum_k x[b, k] * w[n, k]
-    /// + bias[n])`. Inputs: x `[B, K]` f32, w `[N, K]` f32 constant, bias `[N]` f32
-    /// constant. Output `[B, N]` f32 (class scores / probabilities or targets).
+    /// ONNX-ML LinearClassifier / LinearRegressor:
+    /// `y[b, n] = post(sum_k x[b, k] * w[n, k] + bias[n])`. Inputs: x `[B, K]` f32,
+    /// w `[N, K]` f32 constant, bias `[N]` f32 constant. Output `[B, N]` f32 (class
+    /// scores / probabilities or targets).
     Linear {
+        /// Applied to each output row.
         post: PostTransform,
     },
     /// ONNX-ML TreeEnsembleClassifier / TreeEnsembleRegressor over flat node arrays
@@ -284,11 +388,14 @@ pub enum Op {
     /// i32, leaf targets `[L]` i32, leaf weights `[L]` f32, base values `[T]` f32 (all
     /// but x constant). Output `[B, T]` f32.
     TreeEnsemble {
+        /// How the trees' leaf values combine.
         aggregate: Aggregate,
+        /// Applied to each output row.
         post: PostTransform,
     },
     /// ONNX-ML Normalizer over the last axis (f32).
     Normalize {
+        /// The norm divided by.
         norm: Norm,
     },
     /// Strided slice with static bounds (ONNX Slice, tract Downsample), any dtype: output
@@ -296,16 +403,22 @@ pub enum Op {
     /// be negative, never 0). The output shape is the output tensor's; the loader checks
     /// every read index lies inside the input.
     Slice {
+        /// First index read per axis.
         starts: HVec<i32, MAX_RANK>,
+        /// Step per axis.
         steps: HVec<i32, MAX_RANK>,
     },
     /// Local response normalization across channels (axis 1, f32, ONNX LRN):
     /// `y = x / (bias + alpha / size * sum_{c' in window} x[c']^2)^beta`, window
     /// `[c - (size-1)/2, c + size/2]` clipped to the channels.
     Lrn {
+        /// Channels in the window.
         size: u32,
+        /// Scale of the sum of squares.
         alpha: f32,
+        /// Exponent.
         beta: f32,
+        /// Added to the scaled sum.
         bias: f32,
     },
 }
@@ -328,10 +441,13 @@ pub enum PostTransform {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Aggregate {
+    /// Sum of the trees' values.
     Sum,
     /// Sum divided by the number of trees.
     Average,
+    /// Smallest value.
     Min,
+    /// Largest value.
     Max,
 }
 
@@ -383,8 +499,11 @@ impl Op {
 /// One step of the graph: an op and the indices of its operand tensors.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OpDef {
+    /// The op and its attributes.
     pub op: Op,
+    /// Input tensor indices, in the op's order.
     pub inputs: HVec<u32, MAX_OP_INPUTS>,
+    /// Output tensor indices (one for every op so far).
     pub outputs: HVec<u32, MAX_OP_OUTPUTS>,
 }
 

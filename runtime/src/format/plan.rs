@@ -18,7 +18,9 @@ pub struct Request {
 /// Offsets (16-byte aligned) for each request, and the arena size.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
+    /// Arena offset of each request, in request order.
     pub offsets: Vec<usize>,
+    /// Bytes of arena the plan needs (16-byte aligned).
     pub arena_size: usize,
 }
 

@@ -79,9 +79,19 @@ impl DType {
 pub enum Location {
     /// In the session arena at `offset`, alive from op `first` to op `last` inclusive
     /// (graph inputs are alive from step 0, graph outputs until the last step).
-    Arena { offset: u32, first: u32, last: u32 },
+    Arena {
+        /// Byte offset in the arena (16-byte aligned).
+        offset: u32,
+        /// First step at which the tensor is alive.
+        first: u32,
+        /// Last step at which it is read.
+        last: u32,
+    },
     /// A constant in the weights section at `offset` (16-byte aligned).
-    Weights { offset: u32 },
+    Weights {
+        /// Byte offset in the weights section.
+        offset: u32,
+    },
 }
 
 /// Quantization parameters of a tensor.
@@ -91,10 +101,20 @@ pub enum Quant {
     /// Not quantized.
     None,
     /// `real = scale * (q - zero_point)`.
-    PerTensor { scale: f32, zero_point: i32 },
+    PerTensor {
+        /// Real value of one quantization step.
+        scale: f32,
+        /// The quantized value of real 0.
+        zero_point: i32,
+    },
     /// Symmetric per-channel (zero point 0) along `axis`; `scales` is the weights-section
     /// offset of `shape[axis]` little-endian f32 scales.
-    PerChannel { axis: u8, scales: u32 },
+    PerChannel {
+        /// The channel axis.
+        axis: u8,
+        /// Weights-section offset of the scales.
+        scales: u32,
+    },
 }
 
 /// One tensor of the graph.
@@ -103,9 +123,13 @@ pub struct TensorDef<'a> {
     /// Name from the source model (for errors, `inspect` and per-layer validation).
     #[serde(borrow)]
     pub name: &'a str,
+    /// Element type.
     pub dtype: DType,
+    /// Dimensions, outermost first (no zero dimension).
     pub shape: Shape,
+    /// Arena or weights.
     pub location: Location,
+    /// Quantization parameters.
     pub quant: Quant,
 }
 
@@ -297,7 +321,9 @@ pub fn shape_elements(shape: &[u32]) -> Option<usize> {
 /// Graph-level record: which tensors are the model's inputs and outputs, and the arena.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GraphIo {
+    /// The graph input tensors, in order.
     pub inputs: HVec<u32, MAX_GRAPH_IO>,
+    /// The graph output tensors, in order.
     pub outputs: HVec<u32, MAX_GRAPH_IO>,
     /// Bytes of arena a session needs (every arena tensor ends at or before this).
     pub arena_size: u32,
@@ -306,9 +332,12 @@ pub struct GraphIo {
 /// Model metadata and provenance.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Metadata<'a> {
+    /// Model name.
     #[serde(borrow)]
     pub name: &'a str,
+    /// Model version (free text).
     pub version: &'a str,
+    /// What the model does.
     pub description: &'a str,
     /// What wrote the file, e.g. `ferrite-tool 0.1.0`.
     pub producer: &'a str,
@@ -341,8 +370,10 @@ impl<'a> Metadata<'a> {
 /// produced by the host tool at conversion time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Golden<'a> {
+    /// The bytes of every graph input.
     #[serde(borrow)]
     pub inputs: HVec<&'a [u8], MAX_GRAPH_IO>,
+    /// The expected bytes of every graph output.
     #[serde(borrow)]
     pub outputs: HVec<&'a [u8], MAX_GRAPH_IO>,
 }

@@ -54,11 +54,17 @@ struct TensorSpec {
 /// [`finish`](ModelBuilder::finish) plans the arena and serializes.
 #[derive(Clone, Debug, Default)]
 pub struct ModelBuilder {
+    /// [`Metadata::name`](super::types::Metadata::name).
     pub name: String,
+    /// [`Metadata::version`](super::types::Metadata::version).
     pub version: String,
+    /// [`Metadata::description`](super::types::Metadata::description).
     pub description: String,
+    /// [`Metadata::producer`](super::types::Metadata::producer).
     pub producer: String,
+    /// Class labels of the first output, in order.
     pub labels: Vec<String>,
+    /// `key=value` provenance properties.
     pub properties: Vec<(String, String)>,
     tensors: Vec<TensorSpec>,
     ops: Vec<OpDef>,
