@@ -2,7 +2,8 @@
 //! parameters, tensors or arena plan disagree with what the kernels index. Each case
 //! pairs a model that loads and runs with one that differs in a single field and must
 //! be a load error, so a test pins the one check that rejects it (found by mutating
-//! `validate.rs`: most of these checks could be dropped without any test failing).
+//! the validator (now `validate.rs` and the op checks under `ops/`): most of these
+//! checks could be dropped without any test failing).
 //! The builder only writes consistent plans, so the plan cases patch the graph
 //! records of a built model. The two tests at the end pinned models that the validator
 //! accepted and the executor then mishandled (Pad of i32/i64, int8 AvgPool without a
@@ -1101,7 +1102,7 @@ fn pad_of_a_wide_integer_tensor_is_computed() {
 }
 
 /// Int8 AvgPool without a per-tensor scale is a load error: the executor needs the
-/// input zero point (`validate.rs` used to ask only that input and output agree).
+/// input zero point (the pool check used to ask only that input and output agree).
 #[test]
 fn int8_avg_pool_without_a_scale_is_a_load_error() {
     let op = Op::AvgPool {

@@ -214,17 +214,6 @@ impl OpGroup {
             OpGroup::Math => cfg!(feature = "ops-math"),
         }
     }
-
-    /// The Cargo feature that builds the group (`None` for `Core`).
-    pub const fn feature(self) -> Option<&'static str> {
-        match self {
-            OpGroup::Core => None,
-            OpGroup::Conv => Some("ops-conv"),
-            OpGroup::Pool => Some("ops-pool"),
-            OpGroup::Shape => Some("ops-shape"),
-            OpGroup::Math => Some("ops-math"),
-        }
-    }
 }
 
 /// Int8 parameters of an element-wise binary op (TFLite `add`/`mul` arithmetic).

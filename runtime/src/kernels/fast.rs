@@ -57,7 +57,7 @@ use super::params::PoolParams;
 /// The kernel families that have an optimized implementation per target, each
 /// signature written once: `families!(cb! {args})` calls `cb! { {args} name: Alias =
 /// reference_module::function(params); … }` with every family. The reference kernel
-/// defines the signature; the driver (`driver.rs`) takes the same arguments after a
+/// defines the signature; the driver (`driver/`) takes the same arguments after a
 /// [`Lanes`](super::driver::Lanes) token. A new family is an entry here, its reference
 /// kernel and its driver.
 macro_rules! families {
