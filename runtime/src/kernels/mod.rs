@@ -49,6 +49,7 @@ pub use params::{
 };
 pub use reference::{f32, fixed, generic, int8};
 
+pub mod engine;
 pub mod fast;
 
 #[cfg(target_arch = "aarch64")]

@@ -112,16 +112,22 @@ pub struct QuantOut<'a> {
     pub act_max: i32,
 }
 
+/// The `(multiplier, shift)` pair of output channel `ch` in a requantization table of 1
+/// (per-tensor) or `channels` interleaved pairs; a missing pair reads as `(0, 0)`.
+#[inline]
+pub(crate) fn rq_pair(rq: &[i32], ch: usize) -> (i32, i32) {
+    let i = if rq.len() <= 2 { 0 } else { 2 * ch };
+    match (rq.get(i), rq.get(i + 1)) {
+        (Some(&m), Some(&s)) => (m, s),
+        _ => (0, 0),
+    }
+}
+
 impl QuantOut<'_> {
     /// The `(multiplier, shift)` pair of output channel `ch`.
     #[inline]
     pub fn pair(&self, ch: usize) -> (i32, i32) {
-        let rq = self.requant;
-        let i = if rq.len() <= 2 { 0 } else { 2 * ch };
-        match (rq.get(i), rq.get(i + 1)) {
-            (Some(&m), Some(&s)) => (m, s),
-            _ => (0, 0),
-        }
+        rq_pair(self.requant, ch)
     }
 
     /// The bias of output channel `ch` (0 without a bias).
