@@ -183,12 +183,18 @@ impl<'m, 'a> Session<'m, 'a> {
     /// accepted wherever the pipeline handles it (e.g. imputation), and a non-finite
     /// value left in the pipeline's output is rejected with [`Error::InvalidInput`]
     /// naming that output column. Without a pipeline, NaN and infinities are rejected
-    /// with [`Error::InvalidInput`] naming the feature.
+    /// with [`Error::InvalidInput`] naming the feature. Exception: a model whose input
+    /// only tree ensembles read ([`Model::input_accepts_nan`]) takes NaN as a missing
+    /// value (infinities are still rejected).
     pub fn predict(&mut self, features: &[f32], scores: &mut [f32]) -> Result<Option<usize>> {
         if self.model.pre.is_some() {
             self.preprocess_into_input(features)?;
         } else {
-            if let Some(i) = features.iter().position(|v| !v.is_finite()) {
+            let nan_ok = self.model.nan_input;
+            if let Some(i) = features
+                .iter()
+                .position(|v| !(v.is_finite() || nan_ok && v.is_nan()))
+            {
                 return Err(Error::InvalidInput { feature: i as u32 });
             }
             self.set_input_f32(0, features)?;
@@ -237,7 +243,11 @@ impl<'m, 'a> Session<'m, 'a> {
         let end = self.model.graph_arena_end();
         let (graph, scratch) = self.arena.split_at_mut(end.min(self.arena.len()));
         let row = p.run_scratch(raw, cast_mut::<f32>(scratch)?)?;
-        if let Some(i) = row.iter().position(|v| !v.is_finite()) {
+        let nan_ok = self.model.nan_input;
+        if let Some(i) = row
+            .iter()
+            .position(|v| !(v.is_finite() || nan_ok && v.is_nan()))
+        {
             return Err(Error::InvalidInput { feature: i as u32 });
         }
         let n = t.elements;
