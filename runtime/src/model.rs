@@ -296,12 +296,40 @@ impl<'a> Model<'a> {
 
     /// Number of golden vectors stored in the model.
     pub fn num_golden(&self) -> u32 {
-        self.graph.golden.as_ref().map_or(0, |g| g.len())
+        self.graph.num_golden()
     }
 
-    /// Golden vector `i`.
+    /// Golden vector `i` when it is stored in full (section 6: input and output bytes);
+    /// [`Error::NoSuchIndex`] for a compact one (see [`Model::golden_input`]).
     pub fn golden(&self, i: u32) -> Result<Golden<'a>> {
         self.graph.golden(i)
+    }
+
+    /// The bytes of graph input `input` of golden vector `g`, full or compact (a
+    /// compact vector's inputs are generated from its seed, see
+    /// [`golden_input`](crate::format::golden_input)), into `out` (the input's byte
+    /// length).
+    pub fn golden_input(&self, g: u32, input: usize, out: &mut [u8]) -> Result<()> {
+        let n = self.input(input)?.byte_len().unwrap_or(0);
+        if out.len() != n {
+            return Err(Error::WrongLength {
+                expected: n,
+                actual: out.len(),
+            });
+        }
+        if g < self.graph.num_full_golden() {
+            let v = self.graph.golden(g)?;
+            let b = v.inputs.get(input).ok_or(Error::NoSuchIndex {
+                index: input as u32,
+            })?;
+            out.copy_from_slice(b);
+            return Ok(());
+        }
+        let d = self.graph.golden_digest(g)?;
+        if !crate::format::golden_input(d.seed, input, self.input(input)?.dtype, out) {
+            return Err(Error::Unsupported);
+        }
+        Ok(())
     }
 
     /// The bytes of an optional section, by kind (see `docs/format.md`).

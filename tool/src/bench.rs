@@ -107,7 +107,8 @@ pub fn bench(
     };
     if inputs.is_empty() && model.input(0)?.dtype == DType::F32 && model.preprocess().is_none() {
         for g in 0..model.num_golden() {
-            let b = model.golden(g)?.inputs[0];
+            let mut b = vec![0u8; model.input(0)?.byte_len().unwrap_or(0)];
+            model.golden_input(g, 0, &mut b)?;
             inputs.push(
                 b.chunks_exact(4)
                     .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
