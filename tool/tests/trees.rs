@@ -193,7 +193,12 @@ fn shapes_onnxruntime_answers_differently_are_refused() {
     convert_edited("breast_cancer_xgb_nan", |_| {}).unwrap();
     convert_edited("breast_cancer_catboost_nan", |_| {}).unwrap();
     convert_edited("wine_lgbm_nan_te5", |_| {}).unwrap();
-    let cases: [(&str, &str, Box<Edit>); 6] = [
+    let cases: [(&str, &str, Box<Edit>); 7] = [
+        (
+            "breast_cancer_rf",
+            "no negative weight and LOGISTIC",
+            Box::new(|a| attr_mut(a, "post_transform").s = b"LOGISTIC".to_vec()),
+        ),
         (
             "breast_cancer_xgb_nan",
             "PROBIT",

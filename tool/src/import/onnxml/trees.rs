@@ -5,12 +5,14 @@
 //! The semantics are onnxruntime's (`tree_ensemble_aggregator.h`, `ml_common.h`), and
 //! any shape onnxruntime answers in a way the op cannot reproduce is refused:
 //! - a binary classifier with one score column (class ids all 0: skl2onnx boosters and
-//!   forests, XGBoost, LightGBM) gets the second column onnxruntime derives: with every
-//!   weight >= 0, `[1 - s, s]` (no post_transform); otherwise `[-s, s]`, LOGISTIC
-//!   applied to both; `s` includes `base_values[0]`;
+//!   forests, XGBoost, LightGBM) gets the second column onnxruntime derives: LOGISTIC
+//!   gives `[σ(-s), σ(s)]` (refused when no weight is negative: the label would be
+//!   `s > 0.5`); otherwise `[1 - s, s]` when no weight is negative, else `[-s, s]`
+//!   (post_transform ignored); `s` includes `base_values[0]`;
 //! - a binary classifier with two columns (CatBoost) must hold opposite leaf values and
 //!   no base_values (onnxruntime's label is `score1 > 0`);
-//! - a classifier always sums its trees (onnxruntime ignores `aggregate_function`);
+//! - a classifier always sums its trees (TreeEnsembleClassifier has no
+//!   `aggregate_function`);
 //! - a single-target regressor ignores post_transform (PROBIT is refused).
 
 use super::graph::{GOp, TreeParts};
@@ -168,7 +170,7 @@ pub(super) fn trees(cx: &mut Lowering<'_>, node: &NodeProto) -> Result<Vec<Optio
         .as_deref()
         .unwrap_or("SUM")
     {
-        // onnxruntime's classifier always sums (its aggregator ignores the attribute).
+        // TreeEnsembleClassifier has no aggregate_function: onnxruntime sums.
         _ if classifier => Aggregate::Sum,
         "SUM" => Aggregate::Sum,
         "AVERAGE" => Aggregate::Average,
@@ -415,8 +417,9 @@ fn build(
         ids.dedup();
         if ids == [0] {
             // onnxruntime's binary case: one score column s (+ base_values[0]) is the
-            // positive class's; with all weights >= 0 the output is [1 - s, s] (no
-            // post_transform), otherwise [-s, s] with LOGISTIC applied to both.
+            // positive class's. LOGISTIC gives [σ(-s), σ(s)]; otherwise the output is
+            // [1 - s, s] when no weight is negative, else [-s, s] (post_transform
+            // ignored). The label is s > 0.5 when no weight is negative, else s > 0.
             if base.len() > 1 {
                 return Err(err(
                     "a binary classifier with one score column and two base_values \
@@ -425,8 +428,15 @@ fn build(
             }
             let b = base.first().copied().unwrap_or(0.0);
             let all_positive = l_w.iter().all(|&w| w >= 0.0);
+            if all_positive && post == PostTransform::Logistic {
+                return Err(err(
+                    "a binary classifier with one score column, no negative weight and \
+                     LOGISTIC (onnxruntime's label there is s > 0.5, not the larger \
+                     probability σ(s))",
+                ));
+            }
             let b0 = if all_positive { 1.0 - b } else { -b };
-            if all_positive || post != PostTransform::Logistic {
+            if post != PostTransform::Logistic {
                 post = PostTransform::None;
             }
             let k = l_id.len();
