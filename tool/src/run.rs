@@ -13,7 +13,8 @@ pub fn infer(model: &Model<'_>, session: &mut Session<'_, '_>, row: &[f32]) -> R
 }
 
 /// Checks that `data` fits the model's input (the raw features when it has a
-/// preprocessing pipeline) and, without a pipeline, has no missing values.
+/// preprocessing pipeline) and, without a pipeline, has no missing values (NaN is
+/// allowed where only tree ensembles read the input, [`Model::input_accepts_nan`]).
 pub fn check_rows(model: &Model<'_>, data: &Dataset) -> Result<()> {
     let input = model.input(0)?;
     data.expect_width(
@@ -23,8 +24,13 @@ pub fn check_rows(model: &Model<'_>, data: &Dataset) -> Result<()> {
     if model.preprocess().is_some() {
         return Ok(());
     }
+    let nan_ok = model.input_accepts_nan();
     for r in 0..data.rows {
-        if let Some(c) = data.row(r).iter().position(|v| !v.is_finite()) {
+        if let Some(c) = data
+            .row(r)
+            .iter()
+            .position(|v| !(v.is_finite() || nan_ok && v.is_nan()))
+        {
             return Err(Error::Data {
                 path: data.origin.clone(),
                 line: data.lines.get(r).copied().unwrap_or(r + 1),

@@ -240,3 +240,30 @@ fn shapes_onnxruntime_answers_differently_are_refused() {
         }
     }
 }
+
+/// `ferrite run`'s path (`run_rows`: data checks, then `Session::predict`) takes the
+/// NaN rows of a model whose input only tree ensembles read.
+#[test]
+fn run_rows_accepts_missing_values_for_tree_models() {
+    let name = "breast_cancer_xgb_nan";
+    let onnx = std::fs::read(dir().join(format!("{name}.onnx"))).unwrap();
+    let fer = convert(&onnx, &ConvertOptions::default()).unwrap().bytes;
+    let data = ferrite_tool::data::Dataset::load(&dir().join(format!("{name}_input.csv"))).unwrap();
+    let out = ferrite_tool::run::run_rows(&fer, &data).unwrap();
+    let want = csv(&dir().join(format!("{name}_ort_proba.csv")));
+    assert_eq!(out.len(), want.len());
+    for (g, w) in out.iter().zip(&want) {
+        for (a, b) in g.iter().zip(w) {
+            assert!((*a as f64 - b).abs() <= 1e-5, "{a} vs {b}");
+        }
+    }
+    // A model whose input another op reads (the digits MLP) still rejects NaN.
+    let mlp = std::fs::read(dir().join("../digits/digits_mlp.onnx")).unwrap();
+    let fer = convert(&mlp, &ConvertOptions::default()).unwrap().bytes;
+    let owned = ferrite::OwnedModel::new(&fer).unwrap();
+    assert!(!owned.model().input_accepts_nan());
+    let owned =
+        ferrite::OwnedModel::new(&convert(&onnx, &ConvertOptions::default()).unwrap().bytes)
+            .unwrap();
+    assert!(owned.model().input_accepts_nan());
+}
