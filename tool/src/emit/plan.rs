@@ -36,8 +36,9 @@ pub enum Int8Form {
     Concat,
     /// Always f32, for the reason given.
     F32(F32Reason),
-    /// Ops the emitter writes itself (Quantize, Dequantize, Requantize, Lut); an
-    /// imported graph never contains them.
+    /// Ops the emitter writes itself (Quantize, Dequantize, Requantize, Lut) or that
+    /// no import produces (ConvNhwc, DepthwiseNhwc); an imported graph never contains
+    /// them.
     EmitterOnly,
 }
 
@@ -119,6 +120,9 @@ pub fn forms(op: &Op) -> (Int8Form, F16Form) {
         Op::Quantize | Op::Dequantize | Op::Requantize { .. } | Op::Lut => {
             (I8::EmitterOnly, F16::F32)
         }
+        // The importer does not write the NHWC engine ops yet (issue #14 phase 2: the
+        // layout pass that will emit them, already packed, in f32 and int8).
+        Op::ConvNhwc { .. } | Op::DepthwiseNhwc { .. } => (I8::EmitterOnly, F16::F32),
     }
 }
 
