@@ -14,6 +14,7 @@
 
 pub mod f16;
 pub mod int8;
+mod nhwc;
 pub mod plan;
 mod writer;
 

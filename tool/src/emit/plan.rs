@@ -37,8 +37,8 @@ pub enum Int8Form {
     /// Always f32, for the reason given.
     F32(F32Reason),
     /// Ops the emitter writes itself (Quantize, Dequantize, Requantize, Lut) or that
-    /// no import produces (ConvNhwc, DepthwiseNhwc); an imported graph never contains
-    /// them.
+    /// only the f32 NHWC pass writes (ConvNhwc, DepthwiseNhwc); an imported graph never
+    /// contains them.
     EmitterOnly,
 }
 
@@ -120,8 +120,8 @@ pub fn forms(op: &Op) -> (Int8Form, F16Form) {
         Op::Quantize | Op::Dequantize | Op::Requantize { .. } | Op::Lut => {
             (I8::EmitterOnly, F16::F32)
         }
-        // The importer does not write the NHWC engine ops yet (issue #14 phase 2: the
-        // layout pass that will emit them, already packed, in f32 and int8).
+        // Written by the NHWC layout pass (`ir::nhwc`), which runs on f32 models only
+        // so far: the int8 and f16 emitters never meet them.
         Op::ConvNhwc { .. } | Op::DepthwiseNhwc { .. } => (I8::EmitterOnly, F16::F32),
     }
 }

@@ -98,10 +98,15 @@ impl<'g> Writer<'g> {
     /// Writes node `n` as in the f32 model, its operands in f32 (int8 values
     /// dequantized first).
     pub fn node_f32(&mut self, n: &Node) -> Result<()> {
-        let mut ins = Vec::new();
-        for &i in &n.inputs {
-            ins.push(self.f32(i)?);
-        }
+        let ins = if matches!(n.op, Op::ConvNhwc { .. } | Op::DepthwiseNhwc { .. }) {
+            super::nhwc::f32_operands(self, n)?
+        } else {
+            let mut ins = Vec::new();
+            for &i in &n.inputs {
+                ins.push(self.f32(i)?);
+            }
+            ins
+        };
         let t = &self.g.tensors[n.output];
         let out = self
             .b
