@@ -19,8 +19,12 @@
 //!   nothing else reads the conv's output);
 //! - a strided `Slice` of an NCHW view (tract's stride-2 shortcut) slices the NHWC
 //!   tensor with its axes permuted;
+//! - an average pool (unpadded, or counting the padding) and a global average pool
+//!   are a `DepthwiseNhwc` with weights `1 / taps` (the same mean, summed as products:
+//!   within the engine's bound of the pool's sum-then-divide);
 //! - any other op reads the tensor in its own layout: the pass writes the view back
-//!   (`Transpose` / `Reshape` of the NHWC tensor) once, right before the first such
+//!   (`Transpose` / `Reshape` of the NHWC tensor; a `Reshape` when one channel or one
+//!   pixel makes both layouts the same bytes) once, right before the first such
 //!   reader, and the graph outputs likewise.
 //!
 //! Every rewrite computes the same values in f32 up to the engine's summation order
@@ -29,7 +33,7 @@
 //! emitter packs them (`emit::nhwc`).
 
 use super::{Data, Graph, Node, TId};
-use ferrite::format::types::{Activation, BinaryOp, Op, UnaryOp};
+use ferrite::format::types::{Activation, BinaryOp, Op, UnaryOp, Window};
 use ferrite::DType;
 use std::collections::HashMap;
 
@@ -160,8 +164,12 @@ impl Pass {
             return t;
         };
         let name = self.g.tensors[t].name.clone();
+        let sh = self.shape(v.s).to_vec();
+        // One pixel, or one channel: NCHW and NHWC hold the same bytes.
+        let same_bytes = sh[1] * sh[2] == 1 || sh[3] == 1;
         match v.form {
             Form::Nhwc | Form::Hwc => self.push(&name, Op::Reshape, &[v.s], t),
+            _ if same_bytes => self.push(&name, Op::Reshape, &[v.s], t),
             Form::Nchw => self.push(&name, to_nchw(), &[v.s], t),
             Form::Chw => {
                 let s = self.shape(v.s).to_vec();
@@ -191,7 +199,12 @@ impl Pass {
         let xr = self.real(x);
         let s = self.shape(xr).to_vec();
         let name = format!("{}.nhwc", self.g.tensors[x].name);
-        let t = self.add(&name, to_nhwc(), &[xr], &[s[0], s[2], s[3], s[1]]);
+        let op = if s[1] == 1 || s[2] * s[3] == 1 {
+            Op::Reshape
+        } else {
+            to_nhwc()
+        };
+        let t = self.add(&name, op, &[xr], &[s[0], s[2], s[3], s[1]]);
         self.view.insert(
             x,
             View {
@@ -212,6 +225,11 @@ impl Pass {
             Op::Unary { op } => self.unary(n, op),
             Op::Binary { op, act, q: None } => self.binary(n, *op, *act),
             Op::Slice { starts, steps } => self.slice(n, starts, steps),
+            Op::AvgPool {
+                window,
+                count_include_pad,
+            } => self.avg_pool(n, window, *count_include_pad),
+            Op::GlobalAvgPool => self.global_avg_pool(n),
             _ => false,
         };
         if !done {
@@ -317,7 +335,97 @@ impl Pass {
     }
 
     fn reshape(&mut self, n: &Node) -> bool {
-        self.view_op(n, |f| Some(f.reshaped()))
+        if self.view_op(n, |f| Some(f.reshaped())) {
+            return true;
+        }
+        // NCHW / CHW with the spatial axes flattened into one row (before a global
+        // pool): the NHWC tensor as `[N, 1, H·W, C]`, the same bytes.
+        let Some(v) = self.view.get(&n.inputs[0]).copied() else {
+            return false;
+        };
+        let s = self.shape(v.s).to_vec();
+        let flat = [s[0], 1, s[1] * s[2], s[3]];
+        if !matches!(v.form, Form::Nchw | Form::Chw)
+            || v.form.shape(&flat).as_deref() != Some(self.shape(n.output))
+        {
+            return false;
+        }
+        let name = format!("{}.nhwc", self.g.tensors[n.output].name);
+        let t = self.add(&name, Op::Reshape, &[v.s], &flat);
+        self.new_view(n.output, t, v.form);
+        true
+    }
+
+    /// An average pool without padding (or counting it) over an NCHW view: a
+    /// depthwise convolution with weights `1 / (kh·kw)` (the same mean, summed as
+    /// products).
+    fn avg_pool(&mut self, n: &Node, window: &Window, count_include_pad: bool) -> bool {
+        let x = n.inputs[0];
+        let Some(v) = self.view.get(&x).copied() else {
+            return false;
+        };
+        let (s, y) = (self.shape(v.s).to_vec(), self.shape(n.output).to_vec());
+        let padded = window.pads.iter().any(|&p| p > 0);
+        if v.form != Form::Nchw || (padded && !count_include_pad) || y.len() != 4 {
+            return false;
+        }
+        // Floor-mode output size only (the engine's).
+        let out = |i: usize, a: usize| {
+            let (k, st, d) = (window.kernel[a], window.stride[a], window.dilation[a]);
+            let span = (d as usize) * (k as usize - 1) + 1;
+            let padded = i + (window.pads[a] + window.pads[a + 2]) as usize;
+            padded.checked_sub(span).map(|r| r / st as usize + 1)
+        };
+        if out(s[1], 0) != Some(y[2]) || out(s[2], 1) != Some(y[3]) {
+            return false;
+        }
+        self.mean_as_depthwise(n, v, *window, [y[0], y[2], y[3], y[1]])
+    }
+
+    /// A global average pool over an NCHW / CHW view.
+    fn global_avg_pool(&mut self, n: &Node) -> bool {
+        let Some(v) = self.view.get(&n.inputs[0]).copied() else {
+            return false;
+        };
+        let s = self.shape(v.s).to_vec();
+        let ys = [s[0], 1, 1, s[3]];
+        if !matches!(v.form, Form::Nchw | Form::Chw)
+            || v.form.shape(&ys).as_deref() != Some(self.shape(n.output))
+        {
+            return false;
+        }
+        let window = Window {
+            kernel: [s[1] as u32, s[2] as u32],
+            stride: [1, 1],
+            dilation: [1, 1],
+            pads: [0; 4],
+        };
+        self.mean_as_depthwise(n, v, window, ys)
+    }
+
+    /// `DepthwiseNhwc` of `v`'s tensor with every weight `1 / taps`, output `ys`.
+    fn mean_as_depthwise(&mut self, n: &Node, v: View, window: Window, ys: [usize; 4]) -> bool {
+        let c = ys[3];
+        let [kh, kw] = window.kernel.map(|k| k as usize);
+        let taps = kh * kw;
+        if taps == 0 || c < 2 {
+            return false;
+        }
+        let w = self.g.add_const(
+            &format!("{}.mean", n.name),
+            &[c, 1, kh, kw],
+            Data::F32(vec![1.0 / taps as f32; c * taps]),
+        );
+        let bias = self.bias(n, c);
+        let op = Op::DepthwiseNhwc {
+            window,
+            act: Activation::None,
+            q: None,
+        };
+        let name = format!("{}.nhwc", self.g.tensors[n.output].name);
+        let t = self.add(&name, op, &[v.s, w, bias], &ys);
+        self.new_view(n.output, t, v.form);
+        true
     }
 
     /// FullyConnected over the channels of an HWC / NHWC view: a 1×1 ConvNhwc.
@@ -352,7 +460,7 @@ impl Pass {
         );
         let bias = self.bias(n, m);
         let op = Op::ConvNhwc {
-            window: ferrite::format::types::Window {
+            window: Window {
                 kernel: [1, 1],
                 stride: [1, 1],
                 dilation: [1, 1],
