@@ -14,9 +14,9 @@
 //!   which view a tensor is);
 //! - a `FullyConnected` over the channels of an HWC / NHWC view is a 1×1 `ConvNhwc`;
 //! - element-wise `Unary` and same-shape `Binary` ops run on the NHWC tensors; a
-//!   ReLU / Clip right after a conv becomes its fused clamp, and an `Add` of a conv's
-//!   output and a tensor computed before that conv becomes its residual operand (when
-//!   nothing else reads the conv's output);
+//!   ReLU / Clip right after a conv (or after its fused residual) becomes its clamp,
+//!   and an `Add` of a conv's output and a tensor computed before that conv becomes
+//!   its residual operand (when nothing else reads the conv's output);
 //! - a strided `Slice` of an NCHW view (tract's stride-2 shortcut) slices the NHWC
 //!   tensor with its axes permuted;
 //! - an average pool (unpadded, or counting the padding) and a global average pool
@@ -475,9 +475,10 @@ impl Pass {
         true
     }
 
-    /// The node of the new graph computing `s` when it is an engine conv that `x` is
-    /// an exclusive view of (so its epilogue may change).
-    fn fusable_conv(&self, x: TId) -> Option<usize> {
+    /// The node of the new graph computing `s` when it is an engine conv without an
+    /// activation that `x` is an exclusive view of (so its epilogue may change), and,
+    /// unless `with_residual`, without a residual.
+    fn fusable_conv(&self, x: TId, with_residual: bool) -> Option<usize> {
         let v = self.view.get(&x)?;
         if !v.exclusive || self.uses[x] != 1 {
             return None;
@@ -491,7 +492,7 @@ impl Pass {
             | Op::DepthwiseNhwc {
                 act: Activation::None,
                 ..
-            } if self.g.nodes[i].inputs.len() == 3 => Some(i),
+            } if self.g.nodes[i].inputs.len() == 3 || with_residual => Some(i),
             _ => None,
         }
     }
@@ -512,7 +513,7 @@ impl Pass {
             UnaryOp::Clip { min, max } => Some(Activation::Clip { min, max }),
             _ => None,
         };
-        if let (Some(act), Some(i)) = (act, self.fusable_conv(x)) {
+        if let (Some(act), Some(i)) = (act, self.fusable_conv(x, true)) {
             self.set_act(i, act);
             self.view.insert(n.output, v);
             return true;
@@ -538,7 +539,7 @@ impl Pass {
             // operand exists before it.
             let mut convs: Vec<(usize, TId)> = [(a, vb.s), (b, va.s)]
                 .into_iter()
-                .filter_map(|(x, other)| self.fusable_conv(x).map(|i| (i, other)))
+                .filter_map(|(x, other)| self.fusable_conv(x, false).map(|i| (i, other)))
                 .collect();
             convs.sort_by_key(|&(i, _)| std::cmp::Reverse(i));
             if let Some(&(i, other)) = convs.first() {
