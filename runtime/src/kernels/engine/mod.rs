@@ -28,7 +28,7 @@
 //! | [`Isa::Portable`] (every target) | `f32_igemm_4x16_portable` | `i8_igemm_2x16c4_portable` | `*_dwconv_16c_portable` |
 //! | [`Isa::Avx2`] (x86-64 AVX2 + FMA) | `f32_igemm_6x16_avx2` (FMA) | `i8_igemm_2x16c4_avx2` (widen to i16, `vpmaddwd`) | `*_dwconv_16c_avx2` |
 //! | [`Isa::Avx512`] (AVX-512 F/BW/VL) | `f32_igemm_8x16_avx512` | `i8_igemm_4x16c4_avx512bw` (widen, `vpmaddwd`) | `*_dwconv_16c_avx512` |
-//! | [`Isa::Avx512Vnni`] (+ VNNI) | `f32_igemm_8x16_avx512` | `i8_igemm_8x16c4_avx512vnni` (`vpdpbusd`) | `*_dwconv_16c_avx512` |
+//! | [`Isa::Avx512Vnni`] (+ VNNI) | `f32_igemm_8x16_avx512` | `i8_igemm_8x16c4_avx512vnni` (`vpdpbusd`) | `f32_dwconv_16c_avx512`, `i8_dwconv_16c_avx512vnni` (`vpdpwssd`) |
 //! | [`Isa::Neon`] (AArch64) | `f32_igemm_6x16_neon` (FMA) | `i8_igemm_2x16c4_neon` (`smull` + `sadalp`) | `*_dwconv_16c_neon` |
 //! | [`Isa::NeonDot`] (+ dotprod) | `f32_igemm_6x16_neon` | `i8_igemm_4x16c4_neondot` (`sdot`) | `*_dwconv_16c_neon` |
 //! | [`Isa::Simd128`] (wasm32 `+simd128`) | `f32_igemm_3x16_simd128` | `i8_igemm_2x16c4_simd128` (`i32x4.dot_i16x8_s`) | `*_dwconv_16c_simd128` |
@@ -103,13 +103,24 @@
 //!   NEON `smull` gives exact i16 products (|x·w| ≤ 2^14) that `sadalp` adds in
 //!   pairs into i32; `sdot` accumulates in i32.
 //! - **depthwise**: `(x − x_zp)·w` in i32 lanes, taps in the padding skipped, so no
-//!   fold and no padding rows.
+//!   padding rows. For the interior pixels of 3×3 and 5×5 kernels (every tap inside)
+//!   the kernel starts from `bias − x_zp·Σw` (computed per call and tile, exactly,
+//!   modulo 2^32 as the sum) and multiplies raw `x`; border pixels subtract `x_zp`
+//!   per tap. The x86 kernels multiply sign-extended i32 lanes by weights held in
+//!   the low halves of i32 lanes (zero high halves) with `vpmaddwd` (`vpdpwssd` with
+//!   VNNI): one exact product per lane, no widening of the products.
 //! - **epilogue**: the per-channel `(multiplier, shift)` of the panel header, vectorised
 //!   exactly: a left shift by `clamp(shift, 0, 31)`, the rounding doubling high
 //!   multiply (`floor((a·m + 2^30) / 2^31)`, saturating `i32::MIN·i32::MIN`; NEON
 //!   `sqrdmulh` is this instruction), the rounding right shift by
 //!   `clamp(−shift, 0, 31)` (ties away from zero), `+ out_zp`, clamp to
 //!   `[act_min, act_max]`, saturate to i8. ReLU / ReLU6 / clip are that clamp.
+//!   AVX-512 folds the two roundings into one: with `X = a·m` in 64 bits, the result
+//!   is `floor((X + 2^30 + (2^(e−1) − [X < −2^30])·2^31) / 2^(31+e))` for `e > 0`
+//!   (and `floor((X + 2^30) / 2^31)` for `e = 0`), an identity of floors proved in
+//!   `x86_avx512.rs` and checked there against the reference over every residue
+//!   class that decides the rounding; a panel with a multiplier `i32::MIN` (the
+//!   only one for which the doubling multiply saturates) takes the two-step form.
 //! - **residual add** ([`I8Out::residual`]): the conv's int8 output `t` (saturated to
 //!   i8) and the residual `r` go through exactly the reference int8 `Add`
 //!   ([`crate::kernels::int8::binary`]): `sa = MBQM((t − a_zp) << left_shift, a)`,
@@ -143,6 +154,9 @@
 //! elements — one row of `C` padding values — for a conv whose taps reach the padding,
 //! else none. Loop order: tiles of `MR` output pixels outside, the 16-channel panels
 //! inside, so a tile's input rows (and its gathered flat rows) serve every panel.
+//!
+//! Depthwise kernels walk the output once per 16-channel tile, so a tile's bias,
+//! requantization constants and (3×3, 5×5) weights are loaded once per call.
 //!
 //! Every kernel checks its slices against the shape first (O(1)) and returns
 //! [`crate::Error::WrongLength`] when one is too short, [`crate::Error::Unsupported`] for parameters

@@ -214,8 +214,10 @@ unsafe fn mbqm8(
 
 impl I32Lanes for Avx2 {
     type V = [__m256i; 2];
-    /// 16 weights as i16.
-    type W = __m256i;
+    /// 16 weights in the low halves of i32 lanes (channels 0–7, 8–15), zero high
+    /// halves: `vpmaddwd` of sign-extended inputs by them is one exact product per
+    /// lane.
+    type W = [__m256i; 2];
     type Rq = Rq;
 
     #[inline(always)]
@@ -318,26 +320,62 @@ impl I32Lanes for Avx2 {
     #[inline(always)]
     unsafe fn load_w(self, p: *const i8) -> Self::W {
         // SAFETY: caller's contract (16 readable bytes).
-        unsafe { _mm256_cvtepi8_epi16(_mm_loadu_si128(p.cast())) }
+        unsafe {
+            let w = _mm256_cvtepi8_epi16(_mm_loadu_si128(p.cast()));
+            [
+                _mm256_cvtepu16_epi32(_mm256_castsi256_si128(w)),
+                _mm256_cvtepu16_epi32(_mm256_extracti128_si256::<1>(w)),
+            ]
+        }
     }
 
     #[inline(always)]
     unsafe fn mac_w(self, acc: Self::V, x: *const i8, zp: Self::V, w: Self::W) -> Self::V {
         // SAFETY: caller's contract (16 readable bytes at `x`).
         unsafe {
-            // |x − zp| <= 255 and |w| <= 128: the i16 product is exact.
-            let zp16 = _mm256_packs_epi32(zp[0], zp[0]);
-            let xv = _mm256_sub_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128(x.cast())), zp16);
-            let p = _mm256_mullo_epi16(xv, w);
+            let (lo, hi) = x16(x);
             [
-                _mm256_add_epi32(acc[0], _mm256_cvtepi16_epi32(_mm256_castsi256_si128(p))),
-                _mm256_add_epi32(
-                    acc[1],
-                    _mm256_cvtepi16_epi32(_mm256_extracti128_si256::<1>(p)),
-                ),
+                madd8(acc[0], _mm256_sub_epi32(lo, zp[0]), w[0]),
+                madd8(acc[1], _mm256_sub_epi32(hi, zp[1]), w[1]),
             ]
         }
     }
+
+    #[inline(always)]
+    unsafe fn mac_w0(self, acc: Self::V, x: *const i8, w: Self::W) -> Self::V {
+        // SAFETY: caller's contract (16 readable bytes at `x`).
+        unsafe {
+            let (lo, hi) = x16(x);
+            [madd8(acc[0], lo, w[0]), madd8(acc[1], hi, w[1])]
+        }
+    }
+}
+
+/// The 16 i8 at `x` sign-extended to i32 lanes: channels 0–7, 8–15.
+///
+/// # Safety
+/// AVX2; `x` points to 16 readable bytes.
+#[inline(always)]
+unsafe fn x16(x: *const i8) -> (__m256i, __m256i) {
+    // SAFETY: caller's contract.
+    unsafe {
+        (
+            _mm256_cvtepi8_epi32(_mm_loadl_epi64(x.cast())),
+            _mm256_cvtepi8_epi32(_mm_loadl_epi64(x.add(8).cast())),
+        )
+    }
+}
+
+/// `acc + x·w` per i32 lane: `x` lanes hold values in `[−255, 255]` (sign-extended),
+/// `w` lanes an i8 weight in the low half and zero in the high half, so `vpmaddwd`
+/// gives the exact product (the high halves multiply zero).
+///
+/// # Safety
+/// AVX2.
+#[inline(always)]
+unsafe fn madd8(acc: __m256i, x: __m256i, w: __m256i) -> __m256i {
+    // SAFETY: caller's contract; register-only operations.
+    unsafe { _mm256_add_epi32(acc, _mm256_madd_epi16(x, w)) }
 }
 
 impl I8Dot for Avx2 {
