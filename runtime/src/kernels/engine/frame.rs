@@ -55,6 +55,22 @@ pub(crate) trait F32Lanes: Copy {
     /// `clamp(v, lo, hi)` with the reference's comparisons: `v < lo → lo`,
     /// `v > hi → hi`, else `v` (NaN passes through).
     fn clamp(self, v: Self::V, lo: Self::V, hi: Self::V) -> Self::V;
+    /// 16 f16 values (IEEE binary16 bits, little-endian) at `p`, converted exactly
+    /// to f32. The default converts through a stack buffer (`half`'s conversion);
+    /// ISAs with a conversion instruction override it.
+    ///
+    /// # Safety
+    /// `p` points to 16 readable u16 (any alignment).
+    #[inline(always)]
+    unsafe fn load_f16(self, p: *const u16) -> Self::V {
+        let mut t = [0f32; NR];
+        for (i, v) in t.iter_mut().enumerate() {
+            // SAFETY: caller's contract.
+            *v = half::f16::from_bits(unsafe { ptr::read_unaligned(p.add(i)) }).to_f32();
+        }
+        // SAFETY: `t` holds 16 f32.
+        unsafe { self.load(t.as_ptr()) }
+    }
     /// The first `n < 16` lanes from `p`, zeros above.
     ///
     /// # Safety
@@ -80,6 +96,33 @@ pub(crate) trait F32Lanes: Copy {
             self.store(t.as_mut_ptr(), v);
             ptr::copy_nonoverlapping(t.as_ptr(), p, n.min(NR));
         }
+    }
+}
+
+/// An element of the packed weights of the f32 kernels: `f32`, or the bits of an
+/// f16 (`u16`) converted to f32 as it is loaded (the f16 kernels). The layouts are
+/// the same, element for element.
+pub(crate) trait Packed: Copy {
+    /// 16 elements at `p` as f32 lanes.
+    ///
+    /// # Safety
+    /// `p` points to 16 readable elements (any alignment).
+    unsafe fn load16<L: F32Lanes>(l: L, p: *const Self) -> L::V;
+}
+
+impl Packed for f32 {
+    #[inline(always)]
+    unsafe fn load16<L: F32Lanes>(l: L, p: *const f32) -> L::V {
+        // SAFETY: caller's contract.
+        unsafe { l.load(p) }
+    }
+}
+
+impl Packed for u16 {
+    #[inline(always)]
+    unsafe fn load16<L: F32Lanes>(l: L, p: *const u16) -> L::V {
+        // SAFETY: caller's contract.
+        unsafe { l.load_f16(p) }
     }
 }
 
@@ -425,11 +468,11 @@ fn build_rows<T, const MR: usize>(
 /// # Safety
 /// The CPU supports the instructions of `L` (the token proves it).
 #[inline(always)]
-pub(crate) unsafe fn f32_conv<L: F32Lanes, const MR: usize, const MT: usize>(
+pub(crate) unsafe fn f32_conv<L: F32Lanes, E: Packed, const MR: usize, const MT: usize>(
     l: L,
     s: &ConvShape,
     x: &[f32],
-    packed: &[f32],
+    packed: &[E],
     out: &F32Out,
     y: &mut [f32],
     scratch: &mut [f32],
@@ -487,13 +530,13 @@ pub(crate) unsafe fn f32_conv<L: F32Lanes, const MR: usize, const MT: usize>(
 }
 
 /// The f32 conv constants of one call (slices checked by [`f32_conv`]).
-struct F32Conv<L: F32Lanes> {
+struct F32Conv<L: F32Lanes, E: Packed> {
     l: L,
     g: Geom,
     plan: RowPlan,
     x: *const f32,
     zero: *const f32,
-    w: *const f32,
+    w: *const E,
     panel_len: usize,
     lo: L::V,
     hi: L::V,
@@ -501,7 +544,7 @@ struct F32Conv<L: F32Lanes> {
     y: *mut f32,
 }
 
-impl<L: F32Lanes> F32Conv<L> {
+impl<L: F32Lanes, E: Packed> F32Conv<L, E> {
     /// Output pixels `m0..m0 + rows` (`rows <= R <= MR`) × the 16 channels of panel
     /// `p`: an `R×16` tile over every tap, then the epilogue.
     ///
@@ -523,7 +566,7 @@ impl<L: F32Lanes> F32Conv<L> {
         // lie inside the output and the residual (caller's contract, checked shapes).
         unsafe {
             let panel = self.w.add(p * self.panel_len);
-            let mut acc = [l.load(panel); R];
+            let mut acc = [E::load16(l, panel); R];
             let mut t0 = 0;
             while t0 < g.taps {
                 let t1 = if g.taps <= MAX_TAPS {
@@ -553,18 +596,18 @@ impl<L: F32Lanes> F32Conv<L> {
 /// # Safety
 /// Each row pointer `r < R` holds `c` readable f32; `w` holds `rows.len()·c·16`.
 #[inline(always)]
-unsafe fn f32_tile<L: F32Lanes, const MR: usize, const R: usize>(
+unsafe fn f32_tile<L: F32Lanes, E: Packed, const MR: usize, const R: usize>(
     l: L,
     rows: &[[*const f32; MR]],
     c: usize,
-    mut w: *const f32,
+    mut w: *const E,
     acc: &mut [L::V; R],
 ) {
     for a in rows {
         for k in 0..c {
             // SAFETY: caller's contract.
             unsafe {
-                let b = l.load(w);
+                let b = E::load16(l, w);
                 for r in 0..R {
                     acc[r] = l.fma(l.bcast(a[r].add(k)), b, acc[r]);
                 }
@@ -1079,11 +1122,11 @@ fn dw_unrolled(g: &Geom) -> bool {
 /// # Safety
 /// The CPU supports the instructions of `L`.
 #[inline(always)]
-pub(crate) unsafe fn f32_dwconv<L: F32Lanes>(
+pub(crate) unsafe fn f32_dwconv<L: F32Lanes, E: Packed>(
     l: L,
     s: &ConvShape,
     x: &[f32],
-    packed: &[f32],
+    packed: &[E],
     out: &F32Out,
     y: &mut [f32],
 ) -> Result<()> {
@@ -1111,11 +1154,11 @@ pub(crate) unsafe fn f32_dwconv<L: F32Lanes>(
 }
 
 /// The f32 depthwise kernel of one call (slices checked by [`f32_dwconv`]).
-struct DwF32<L: F32Lanes> {
+struct DwF32<L: F32Lanes, E: Packed> {
     l: L,
     g: Geom,
     x: *const f32,
-    w: *const f32,
+    w: *const E,
     tile_len: usize,
     lo: L::V,
     hi: L::V,
@@ -1125,15 +1168,15 @@ struct DwF32<L: F32Lanes> {
 
 /// An f32 depthwise tile: channels `c0..c0 + nc`, its packed tile, bias and the
 /// unrolled kernels' weights.
-struct DwF32Tile<V> {
+struct DwF32Tile<V, E> {
     c0: usize,
     nc: usize,
-    tile: *const f32,
+    tile: *const E,
     bias: V,
     w: [V; DW_UNROLLED],
 }
 
-impl<L: F32Lanes> DwF32<L> {
+impl<L: F32Lanes, E: Packed> DwF32<L, E> {
     /// `nc` input channels at `p`.
     ///
     /// # Safety
@@ -1172,8 +1215,8 @@ impl<L: F32Lanes> DwF32<L> {
     }
 }
 
-impl<L: F32Lanes> DwKernel<f32> for DwF32<L> {
-    type Tile = DwF32Tile<L::V>;
+impl<L: F32Lanes, E: Packed> DwKernel<f32> for DwF32<L, E> {
+    type Tile = DwF32Tile<L::V, E>;
 
     #[inline(always)]
     fn tile(&self, ct: usize) -> Self::Tile {
@@ -1185,14 +1228,14 @@ impl<L: F32Lanes> DwKernel<f32> for DwF32<L> {
             let mut w = [l.splat(0.0); DW_UNROLLED];
             if dw_unrolled(&self.g) {
                 for (t, v) in w.iter_mut().enumerate().take(self.g.taps) {
-                    *v = l.load(tile.add(NR + t * NR));
+                    *v = E::load16(l, tile.add(NR + t * NR));
                 }
             }
             DwF32Tile {
                 c0,
                 nc: NR.min(self.g.c - c0),
                 tile,
-                bias: l.load(tile),
+                bias: E::load16(l, tile),
                 w,
             }
         }
@@ -1266,13 +1309,15 @@ impl<L: F32Lanes> DwKernel<f32> for DwF32<L> {
                 let wr = tl.tile.add(NR + (ky * g.kw + kx0) * NR);
                 let mut j = 0;
                 while j + 2 <= n {
-                    a0 = l.fma(self.x(xr.add(j * dx), nc), l.load(wr.add(j * NR)), a0);
+                    let w0 = E::load16(l, wr.add(j * NR));
+                    a0 = l.fma(self.x(xr.add(j * dx), nc), w0, a0);
                     let (xj, wj) = (xr.add((j + 1) * dx), wr.add((j + 1) * NR));
-                    a1 = l.fma(self.x(xj, nc), l.load(wj), a1);
+                    a1 = l.fma(self.x(xj, nc), E::load16(l, wj), a1);
                     j += 2;
                 }
                 if j < n {
-                    a0 = l.fma(self.x(xr.add(j * dx), nc), l.load(wr.add(j * NR)), a0);
+                    let w0 = E::load16(l, wr.add(j * NR));
+                    a0 = l.fma(self.x(xr.add(j * dx), nc), w0, a0);
                 }
             }
             self.store(l.add(a0, a1), o, c0, nc);
@@ -1504,8 +1549,8 @@ pub(crate) fn mbqm_reference(a: i32, m: i32, s: i32) -> i32 {
 
 // ---------------------------------------------------------------- entry points
 
-/// Defines an ISA module's four kernels (`f32_conv`, `f32_dwconv`, `i8_conv`,
-/// `i8_dwconv`) and its `Kernels` table: each runs the frame's driver with the token
+/// Defines an ISA module's six kernels (`f32_conv`, `f32_dwconv`, `f16_conv`,
+/// `f16_dwconv`, `i8_conv`, `i8_dwconv`) and its `Kernels` table: each runs the frame's driver with the token
 /// inside a `#[target_feature(enable = ...)]` function (when features are given), or
 /// returns `Error::Unsupported` when the CPU lacks them.
 macro_rules! engine_kernels {
@@ -1513,6 +1558,7 @@ macro_rules! engine_kernels {
         kernels: $table:ident, isa: $isa:expr, features: [$($f:literal)?],
         f32: ($ftok:ty, $fnew:expr, $fmr:literal, $fmt:literal, $fname:literal),
         f32_dw: $fdwname:literal,
+        f16: ($f16name:literal, $f16dwname:literal),
         i8: ($itok:ty, $inew:expr, $imr:literal, $imt:literal, $iname:literal),
         i8_dw: ($dtok:ty, $dnew:expr, $idwname:literal) $(,)?
     ) => {
@@ -1528,7 +1574,7 @@ macro_rules! engine_kernels {
                 out: &$crate::kernels::engine::F32Out, y: &mut [f32], scratch: &mut [f32],
             ) -> $crate::Result<()> {
                 // SAFETY: caller's contract.
-                unsafe { $crate::kernels::engine::frame::f32_conv::<_, $fmr, $fmt>(t, s, x, packed, out, y, scratch) }
+                unsafe { $crate::kernels::engine::frame::f32_conv::<_, f32, $fmr, $fmt>(t, s, x, packed, out, y, scratch) }
             }
             match $fnew {
                 // SAFETY: the token exists only when the CPU has the features.
@@ -1549,7 +1595,49 @@ macro_rules! engine_kernels {
                 out: &$crate::kernels::engine::F32Out, y: &mut [f32],
             ) -> $crate::Result<()> {
                 // SAFETY: caller's contract.
-                unsafe { $crate::kernels::engine::frame::f32_dwconv(t, s, x, packed, out, y) }
+                unsafe { $crate::kernels::engine::frame::f32_dwconv::<_, f32>(t, s, x, packed, out, y) }
+            }
+            match $fnew {
+                // SAFETY: the token exists only when the CPU has the features.
+                Some(t) => unsafe { imp(t, s, x, packed, out, y) },
+                None => Err($crate::Error::Unsupported),
+            }
+        }
+
+        fn f16_conv(
+            s: &$crate::kernels::engine::ConvShape, x: &[f32], packed: &[u16],
+            out: &$crate::kernels::engine::F32Out, y: &mut [f32], scratch: &mut [f32],
+        ) -> $crate::Result<()> {
+            /// # Safety
+            /// The CPU supports the enabled features (`t` proves it).
+            $(#[target_feature(enable = $f)])?
+            unsafe fn imp(
+                t: $ftok, s: &$crate::kernels::engine::ConvShape, x: &[f32], packed: &[u16],
+                out: &$crate::kernels::engine::F32Out, y: &mut [f32], scratch: &mut [f32],
+            ) -> $crate::Result<()> {
+                // SAFETY: caller's contract.
+                unsafe { $crate::kernels::engine::frame::f32_conv::<_, u16, $fmr, $fmt>(t, s, x, packed, out, y, scratch) }
+            }
+            match $fnew {
+                // SAFETY: the token exists only when the CPU has the features.
+                Some(t) => unsafe { imp(t, s, x, packed, out, y, scratch) },
+                None => Err($crate::Error::Unsupported),
+            }
+        }
+
+        fn f16_dwconv(
+            s: &$crate::kernels::engine::ConvShape, x: &[f32], packed: &[u16],
+            out: &$crate::kernels::engine::F32Out, y: &mut [f32],
+        ) -> $crate::Result<()> {
+            /// # Safety
+            /// The CPU supports the enabled features (`t` proves it).
+            $(#[target_feature(enable = $f)])?
+            unsafe fn imp(
+                t: $ftok, s: &$crate::kernels::engine::ConvShape, x: &[f32], packed: &[u16],
+                out: &$crate::kernels::engine::F32Out, y: &mut [f32],
+            ) -> $crate::Result<()> {
+                // SAFETY: caller's contract.
+                unsafe { $crate::kernels::engine::frame::f32_dwconv::<_, u16>(t, s, x, packed, out, y) }
             }
             match $fnew {
                 // SAFETY: the token exists only when the CPU has the features.
@@ -1608,6 +1696,8 @@ macro_rules! engine_kernels {
             isa: $isa,
             f32_conv: $crate::kernels::engine::Kernel { name: $fname, run: f32_conv },
             f32_dwconv: $crate::kernels::engine::Kernel { name: $fdwname, run: f32_dwconv },
+            f16_conv: $crate::kernels::engine::Kernel { name: $f16name, run: f16_conv },
+            f16_dwconv: $crate::kernels::engine::Kernel { name: $f16dwname, run: f16_dwconv },
             i8_conv: $crate::kernels::engine::Kernel { name: $iname, run: i8_conv },
             i8_dwconv: $crate::kernels::engine::Kernel { name: $idwname, run: i8_dwconv },
         };

@@ -1,5 +1,6 @@
-//! x86-64 AVX2 + FMA primitives (selected at run time with `is_x86_feature_detected!`
-//! under `std`, at compile time with `-C target-feature=+avx2,+fma` otherwise).
+//! x86-64 AVX2 + FMA + F16C primitives (every AVX2 CPU has F16C; selected at run time
+//! with `is_x86_feature_detected!` under `std`, at compile time with
+//! `-C target-feature=+avx2,+fma,+f16c` otherwise).
 //!
 //! f32: two 8-lane registers per 16 lanes, `vfmadd231ps`. int8 conv: the 4 input
 //! bytes and the 64 packed bytes are widened to i16 and multiplied with `vpmaddwd`
@@ -14,7 +15,7 @@ use core::arch::x86_64::*;
 use super::frame::{engine_kernels, F32Lanes, I32Lanes, I8Dot};
 use super::Isa;
 
-/// Proof that the CPU has AVX2 and FMA.
+/// Proof that the CPU has AVX2, FMA and F16C.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Avx2(());
 
@@ -23,17 +24,24 @@ impl Avx2 {
     #[inline]
     pub(crate) fn new() -> Option<Self> {
         #[cfg(feature = "std")]
-        let ok = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+        let ok = std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+            && std::is_x86_feature_detected!("f16c");
         #[cfg(not(feature = "std"))]
-        let ok = cfg!(all(target_feature = "avx2", target_feature = "fma"));
+        let ok = cfg!(all(
+            target_feature = "avx2",
+            target_feature = "fma",
+            target_feature = "f16c"
+        ));
         ok.then_some(Avx2(()))
     }
 }
 
 engine_kernels! {
-    kernels: KERNELS, isa: Isa::Avx2, features: ["avx2,fma"],
+    kernels: KERNELS, isa: Isa::Avx2, features: ["avx2,fma,f16c"],
     f32: (Avx2, Avx2::new(), 6, 3, "f32_igemm_6x16_avx2"),
     f32_dw: "f32_dwconv_16c_avx2",
+    f16: ("f16_igemm_6x16_avx2", "f16_dwconv_16c_avx2"),
     i8: (Avx2, Avx2::new(), 2, 1, "i8_igemm_2x16c4_avx2"),
     i8_dw: (Avx2, Avx2::new(), "i8_dwconv_16c_avx2"),
 }
@@ -65,6 +73,18 @@ impl F32Lanes for Avx2 {
     unsafe fn load(self, p: *const f32) -> Self::V {
         // SAFETY: caller's contract (16 readable f32; unaligned loads).
         unsafe { [_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8))] }
+    }
+
+    #[inline(always)]
+    unsafe fn load_f16(self, p: *const u16) -> Self::V {
+        // SAFETY: caller's contract (16 readable u16; unaligned loads); `self` proves
+        // F16C; `vcvtph2ps` is exact.
+        unsafe {
+            [
+                _mm256_cvtph_ps(_mm_loadu_si128(p.cast())),
+                _mm256_cvtph_ps(_mm_loadu_si128(p.add(8).cast())),
+            ]
+        }
     }
 
     #[inline(always)]
