@@ -79,6 +79,16 @@ impl<const DOT: bool> F32Lanes for Neon<DOT> {
     }
 
     #[inline(always)]
+    unsafe fn load_f16(self, p: *const u16) -> Self::V {
+        // SAFETY: caller's contract (16 readable u16); `fcvtl` is exact.
+        unsafe {
+            let (a, b) = fcvtl(vld1q_u16(p));
+            let (c, d) = fcvtl(vld1q_u16(p.add(8)));
+            [a, b, c, d]
+        }
+    }
+
+    #[inline(always)]
     unsafe fn load(self, p: *const f32) -> Self::V {
         // SAFETY: caller's contract (16 readable f32).
         unsafe {
@@ -435,6 +445,28 @@ impl I8Dot for Neon<false> {
             ]
         }
     }
+}
+
+/// The 8 f16 values (bits) of `h` as f32: `fcvtl` and `fcvtl2` (base Armv8 SIMD; the
+/// intrinsics take `float16x4_t`, an unstable type, hence `asm!`).
+///
+/// # Safety
+/// NEON.
+#[inline(always)]
+unsafe fn fcvtl(h: uint16x8_t) -> (float32x4_t, float32x4_t) {
+    let (lo, hi): (float32x4_t, float32x4_t);
+    // SAFETY: caller's contract; register-only instructions.
+    unsafe {
+        asm!(
+            "fcvtl {lo:v}.4s, {h:v}.4h",
+            "fcvtl2 {hi:v}.4s, {h:v}.8h",
+            h = in(vreg) h,
+            lo = out(vreg) lo,
+            hi = out(vreg) hi,
+            options(pure, nomem, nostack, preserves_flags)
+        );
+    }
+    (lo, hi)
 }
 
 /// `acc + sdot(b, a)`: per 32-bit lane, the dot product of 4 bytes of `b` and `a`.

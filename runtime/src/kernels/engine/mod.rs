@@ -77,8 +77,9 @@
 //!   too — so the lengths are [`f32_conv_packed_len`] and [`f32_dwconv_packed_len`]
 //!   elements (half the bytes). The f16 kernels are the f32 kernels loading 16
 //!   weights at a time through a conversion (x86: `vcvtph2ps`, F16C / AVX-512F;
-//!   other ISAs: an exact software conversion into a 16-element stack buffer), so
-//!   an f16 model's weights are never expanded into the arena.
+//!   AArch64: `fcvtl`; SIMD128 and portable: an exact software conversion into a
+//!   16-element stack buffer), so an f16 model's weights are never expanded into
+//!   the arena.
 //! - **f32 depthwise** (`[ceil(C/16)]` tiles of `16 + taps·16` f32,
 //!   [`pack_f32_dwconv`]): `bias[16]`, then `w[taps][16]`, channel-innermost.
 //! - **int8 depthwise** (`[ceil(C/16)]` tiles of `192 + taps·16` bytes,
@@ -474,7 +475,8 @@ pub fn f32_dwconv(
 
 /// [`f32_conv`] with f16 weights packed by [`pack_f16_conv`]: the same layout with
 /// f16 elements (IEEE binary16 bits), converted to f32 as the microkernel loads
-/// them (`vcvtph2ps` on x86, through a 16-element stack buffer elsewhere), never
+/// them (`vcvtph2ps` on x86, `fcvtl` on AArch64, through a 16-element stack buffer
+/// elsewhere), never
 /// expanded into memory. The result is bit-identical to [`f32_conv`] on the same
 /// weights and bias converted to f32 (the same operations in the same order).
 pub fn f16_conv(
