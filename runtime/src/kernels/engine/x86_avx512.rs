@@ -614,7 +614,7 @@ mod tests {
             -(1 << 30) + 1,
         ];
         let mut s = 12_345u32;
-        for _ in 0..3000 {
+        for _ in 0..800 {
             s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
             let v = s as i32;
             accs.push(v);
