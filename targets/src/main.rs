@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod bench;
 mod cargo;
 mod cmd;
 mod setup;
@@ -30,6 +31,8 @@ commands:
   test  [TARGET…|all]   the test steps of the targets, cheapest first (default: all)
   size  [--json]        flash/RAM of the MCU size probes against their budgets
   ci                    setup, then test all (the README's test command)
+  bench [--models M,…]  batch-1 latency of ferrite vs onnxruntime and tract (host) and
+                        vs onnxruntime-web (Node), one table; `cargo xtask bench --help`
   list                  targets, their route here, and every step name
 
 options (setup, build, test, ci):
@@ -214,6 +217,10 @@ fn run(args: &[String]) -> Result<bool> {
         print!("{USAGE}");
         return Ok(true);
     };
+    if command == "bench" {
+        // Its own options (models, rounds, --quick, --update-docs, …).
+        return bench::command(&Ctx::load(false)?, rest);
+    }
     let opts = parse(rest)?;
     if opts.fresh && !matches!(command.as_str(), "setup" | "test" | "ci") {
         return Err(format!("--fresh is an option of setup, test and ci\n\n{USAGE}").into());

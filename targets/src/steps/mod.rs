@@ -31,6 +31,7 @@ pub fn all(ctx: &Ctx) -> Vec<Step> {
     steps.extend(matrix::test_steps(ctx)); // jobs of targets/targets/*.toml
     steps.extend(size::steps(ctx)); // flash/RAM budgets of the MCU targets
     steps.extend(conformance::steps(ctx)); // ONNX node + light model tests, in release
+    steps.extend(crate::bench::steps(ctx)); // `cargo xtask bench --quick`: the harness runs
     steps
 }
 
