@@ -566,12 +566,15 @@ impl Report {
                 "targets": wasm_targets(run).iter().map(target).collect::<Vec<_>>(),
             })
         });
+        let mut versions = self.versions.clone();
+        versions.insert("tract".into(), self.tract.clone());
         json!({
             "date": self.date,
             "commit": self.commit,
             "machine": {"cpu": self.machine.cpu, "cpus": self.machine.cpus, "isa": self.machine.isa,
                         "load_average": self.machine.load, "pinned_to_cpu_1": self.machine.pinned},
-            "versions": {"tract": self.tract, "others": self.versions},
+            "versions": versions,
+            "host_tool": self.tool_source,
             "options": {"rounds": self.options.rounds, "runs_per_round": self.options.per_round(),
                         "quick": self.options.quick},
             "host": if self.options.host {

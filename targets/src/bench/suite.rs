@@ -40,7 +40,9 @@ pub struct Model {
     pub kind: Kind,
 }
 
-/// An engine on the host: a peer or a ferrite conversion.
+/// An engine on the host: a peer or a ferrite conversion. A new row (say ferrite int8
+/// with the drift monitor on) is a variant here, its labels, and its job in
+/// `host::measure`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Engine {
     Onnxruntime,
