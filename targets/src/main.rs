@@ -8,6 +8,7 @@ use std::process::ExitCode;
 mod bench;
 mod cargo;
 mod cmd;
+mod mcu_bench;
 mod setup;
 mod size;
 mod step;
@@ -33,6 +34,9 @@ commands:
   ci                    setup, then test all (the README's test command)
   bench [--models M,…]  batch-1 latency of ferrite vs onnxruntime and tract (host) and
                         vs onnxruntime-web (Node), one table; `cargo xtask bench --help`
+  mcu-bench [MODEL…]    instructions per inference, flash and RAM of int8 models in QEMU
+                        (Cortex-M4F mps2-an386, Cortex-M33 mps2-an505), outputs checked
+                        against the host; `cargo xtask mcu-bench --help` for its options
   list                  targets, their route here, and every step name
 
 options (setup, build, test, ci):
@@ -220,6 +224,11 @@ fn run(args: &[String]) -> Result<bool> {
     if command == "bench" {
         // Its own options (models, rounds, --quick, --update-docs, …).
         return bench::command(&Ctx::load(false)?, rest);
+    }
+    if command == "mcu-bench" {
+        // Its own options (models, --board, --profile, --short, --json).
+        let ctx = Ctx::load(false)?;
+        return mcu_bench::command(&ctx, rest);
     }
     let opts = parse(rest)?;
     if opts.fresh && !matches!(command.as_str(), "setup" | "test" | "ci") {
