@@ -43,7 +43,8 @@ files) next to onnxruntime (Python, 1 thread) and tract (in ferrite's process) o
 host, and of the ferrite-wasm package next to onnxruntime-web (wasm, 1 thread) in Node:
 median and p90 µs, GMAC/s, ferrite's time ÷ each peer's, arena bytes, and the issue's
 targets with PASS/FAIL (information only: the exit status does not depend on them).
-Prints a markdown report and writes target/bench/report.md and report.json.
+Prints a markdown report and writes target/bench/report.md and report.json. Exits 1
+when the Node run could not happen (the host report is printed and written first).
 
   --models M,M      digits_mlp, sensor_cnn, or a model of examples/bench/manifest.json
                     (kws_dscnn, resnet8, vww_mobilenetv1, mobilenetv2_035,
@@ -335,8 +336,11 @@ pub fn command(ctx: &Ctx, args: &[String]) -> Result<bool> {
         print!("{USAGE}");
         return Ok(true);
     };
-    run(ctx, &opts)?;
-    Ok(true)
+    let report = run(ctx, &opts)?;
+    if let Some(e) = &report.wasm_error {
+        eprintln!("xtask bench: the Node run failed ({e}); the host results are above");
+    }
+    Ok(report.wasm_error.is_none())
 }
 
 /// Measures, prints the report and writes its files (and the docs with `--update-docs`).
@@ -403,7 +407,8 @@ pub fn run(ctx: &Ctx, opts: &Options) -> Result<report::Report> {
         }
     }
 
-    let wasm_results = if opts.wasm {
+    let (mut wasm_results, mut wasm_error) = (None, None);
+    if opts.wasm {
         let mut entries = Vec::new();
         for (m, converted) in &prepared {
             let fer = |p: Precision| match converted.get(&p) {
@@ -420,11 +425,16 @@ pub fn run(ctx: &Ctx, opts: &Options) -> Result<report::Report> {
                 int8: fer(Precision::Int8),
             });
         }
-        let pkg = wasm::package(ctx)?;
-        Some(wasm::run(ctx, &pkg, &entries, &opts, &out_dir)?)
-    } else {
-        None
-    };
+        // A failed Node run (no wasm-bindgen, Node missing, …) is reported next to the
+        // host results rather than discarding them.
+        match wasm::package(ctx).and_then(|pkg| wasm::run(ctx, &pkg, &entries, &opts, &out_dir)) {
+            Ok(run) => wasm_results = Some(run),
+            Err(e) => {
+                eprintln!("the Node run failed: {e}");
+                wasm_error = Some(e.to_string());
+            }
+        }
+    }
     drop(ort);
 
     let report = report::Report {
@@ -445,6 +455,7 @@ pub fn run(ctx: &Ctx, opts: &Options) -> Result<report::Report> {
         options: opts.clone(),
         host: host_results,
         wasm: wasm_results,
+        wasm_error,
     };
     let markdown = report.markdown();
     std::fs::write(out_dir.join("report.md"), &markdown)?;

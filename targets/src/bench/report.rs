@@ -31,6 +31,9 @@ pub struct Report {
     pub options: Options,
     pub host: Vec<HostModel>,
     pub wasm: Option<WasmRun>,
+    /// Why the Node run, asked for, did not happen (the package did not build, Node
+    /// failed): the host results are reported all the same.
+    pub wasm_error: Option<String>,
 }
 
 /// One of the issue's done-when targets on one model.
@@ -374,6 +377,9 @@ impl Report {
                 }
             }
         }
+        if let Some(e) = &self.wasm_error {
+            out.push(format!("the Node run: {e}"));
+        }
         for m in self.wasm.iter().flat_map(|w| &w.models) {
             for name in [ORT_WEB, FERRITE_F32] {
                 if !m.engines.contains_key(name) {
@@ -489,6 +495,12 @@ impl Report {
             s += "## WASM (Node)\n\n";
             s += &w;
         }
+        if let Some(e) = &self.wasm_error {
+            let _ = writeln!(
+                s,
+                "## WASM (Node)\n\nNot run: {e} (the command's own message is in the run's output)."
+            );
+        }
         s
     }
 
@@ -583,6 +595,7 @@ impl Report {
                 Value::Null
             },
             "wasm": wasm,
+            "wasm_error": self.wasm_error,
         })
     }
 
@@ -755,6 +768,53 @@ mod tests {
         let ort = t.iter().find(|x| x.what.contains("onnxruntime")).unwrap();
         assert_eq!(ort.pass, None);
         assert!(ort.measured.contains("unsupported op"), "{}", ort.measured);
+    }
+
+    #[test]
+    fn a_failed_node_run_keeps_the_host_results_and_the_docs_node_table() {
+        let report = Report {
+            machine: Machine::default(),
+            versions: BTreeMap::new(),
+            commit: "abc1234".into(),
+            tract: "0.23.9".into(),
+            tool_source: "built".into(),
+            date: "2026-12-06".into(),
+            options: Options::default(),
+            host: vec![model(
+                "digits_mlp",
+                Kind::Dense,
+                &[
+                    (Engine::Onnxruntime, 5.0),
+                    (Engine::Tract, 10.0),
+                    (Engine::FerriteF32, 2.0),
+                    (Engine::FerriteInt8, 3.0),
+                ],
+            )],
+            wasm: None,
+            wasm_error: Some("build.mjs failed".into()),
+        };
+        let md = report.markdown();
+        assert!(md.contains("| `digits_mlp` |"), "{md}");
+        assert!(md.contains("Not run: build.mjs failed"), "{md}");
+        assert_eq!(report.json()["wasm_error"], "build.mjs failed");
+        assert_eq!(
+            report.untimed_essentials(),
+            ["the Node run: build.mjs failed"]
+        );
+        let dir = std::env::temp_dir().join(format!("xtask-bench-docs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let doc = dir.join("performance.md");
+        let before = "<!-- bench:host:begin -->\nold host\n<!-- bench:host:end -->\n\
+                      <!-- bench:wasm:begin -->\nold node\n<!-- bench:wasm:end -->\n";
+        std::fs::write(&doc, before).unwrap();
+        report.update_docs(&doc).unwrap();
+        let after = std::fs::read_to_string(&doc).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            !after.contains("old host") && after.contains("`digits_mlp`"),
+            "{after}"
+        );
+        assert!(after.contains("\nold node\n"), "{after}");
     }
 
     #[test]
