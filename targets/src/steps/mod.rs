@@ -35,6 +35,7 @@ pub fn all(ctx: &Ctx) -> Vec<Step> {
     steps.push(crate::mcu_bench::step()); // instructions per inference in QEMU, short form
     steps.extend(size::steps(ctx)); // flash/RAM budgets of the MCU targets
     steps.extend(conformance::steps(ctx)); // ONNX node + light model tests, in release
+    steps.extend(crate::bench::steps(ctx)); // `cargo xtask bench --quick`: the harness runs
     steps
 }
 
