@@ -304,6 +304,11 @@ fn scale_is_scalar(q: &NodeProto, inits: &HashMap<String, TensorProto>) -> bool 
 
 /// Records the hints on the IR: activation scales on the tensors computed by the
 /// hinted nodes, weight scales on the graph.
+///
+/// tract names a lowered node after its ONNX node and may split it (a 1×1 `Conv` becomes
+/// transpose → matmul → reshape, the last output keeping the ONNX name), so a hint goes
+/// to the last IR node named after the ONNX node (by node or tensor name) and then
+/// spreads through the value-preserving reshapes and transposes around it, both ways.
 pub fn apply(g: &mut Graph, h: &Hints) {
     for (producer, scale, zp) in &h.activations {
         let hint = QuantHint {
@@ -321,40 +326,58 @@ pub fn apply(g: &mut Graph, h: &Hints) {
         if hit {
             continue;
         }
-        let exact: Vec<usize> = g
+        let named = g
             .nodes
             .iter()
-            .map(|n| n.output)
-            .filter(|&t| g.tensors[t].name == *producer)
-            .collect();
-        let target = match exact.last() {
-            Some(&t) => Some(t),
-            None => {
-                let prefix = format!("{producer}.");
-                g.nodes
-                    .iter()
-                    .map(|n| n.output)
-                    .rfind(|&t| g.tensors[t].name.starts_with(&prefix))
-            }
-        };
+            .rfind(|n| n.name == *producer || g.tensors[n.output].name == *producer)
+            .map(|n| n.output);
+        let target = named.or_else(|| {
+            let prefix = format!("{producer}.");
+            g.nodes
+                .iter()
+                .map(|n| n.output)
+                .rfind(|&t| g.tensors[t].name.starts_with(&prefix))
+        });
         if let Some(t) = target {
-            g.tensors[t].qhint = Some(hint.clone());
-            // Reshapes and transposes right after carry the same values.
-            let mut cur = t;
-            while let Some(n) = g.nodes.iter().find(|n| {
-                n.inputs.first() == Some(&cur)
-                    && matches!(
-                        n.op,
-                        ferrite::format::types::Op::Reshape
-                            | ferrite::format::types::Op::Transpose { .. }
-                    )
-            }) {
-                cur = n.output;
-                if g.tensors[cur].qhint.is_none() {
-                    g.tensors[cur].qhint = Some(hint.clone());
-                }
-            }
+            g.tensors[t].qhint = Some(hint);
         }
     }
+    spread_through_layout_ops(g);
     g.weight_scales = h.weight_scales.clone();
+}
+
+/// Copies activation hints across `Reshape` / `Transpose` (same values, same
+/// quantization) to the side that has none, and from the input of a `Slice` (a subset
+/// of its values) to its output, until nothing changes.
+fn spread_through_layout_ops(g: &mut Graph) {
+    use ferrite::format::types::Op;
+    loop {
+        let mut changed = false;
+        for k in 0..g.nodes.len() {
+            let n = &g.nodes[k];
+            let both_ways = match n.op {
+                Op::Reshape | Op::Transpose { .. } => true,
+                Op::Slice { .. } => false,
+                _ => continue,
+            };
+            let (x, y) = (n.inputs[0], n.output);
+            if g.tensors[x].data.is_some() {
+                continue;
+            }
+            match (g.tensors[x].qhint.clone(), g.tensors[y].qhint.clone()) {
+                (Some(h), None) => {
+                    g.tensors[y].qhint = Some(h);
+                    changed = true;
+                }
+                (None, Some(h)) if both_ways => {
+                    g.tensors[x].qhint = Some(h);
+                    changed = true;
+                }
+                _ => {}
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
 }
