@@ -415,19 +415,12 @@ fn qop_to_qdq(
             // Conv kernel [out, in, ...] or of a transposed Gemm B [N, K]; axis 1 of
             // [K, N].
             let w_axis = match op {
-                "QLinearConv" => Some(0),
-                "QGemm" => Some(if trans_b == 1 { 0 } else { 1 }),
-                _ => Some(1),
+                "QLinearConv" => 0,
+                "QGemm" if trans_b == 1 => 0,
+                _ => 1,
             };
             let a_f = dq(out, "a", 0, vec![]);
-            let b_f = dq(
-                out,
-                "b",
-                3,
-                w_axis
-                    .map(|a| vec![int_attr("axis", a)])
-                    .unwrap_or_default(),
-            );
+            let b_f = dq(out, "b", 3, vec![int_attr("axis", w_axis)]);
             let mut float_inputs = vec![a_f.clone(), b_f];
             let bias_at = if op == "QGemm" { 6 } else { 8 };
             if op != "QLinearMatMul" && !arg(bias_at).is_empty() {
