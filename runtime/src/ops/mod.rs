@@ -28,6 +28,7 @@ mod normalize;
 mod pad;
 mod pool;
 mod quantize;
+mod recurrent;
 mod reshape;
 mod slice;
 mod softmax;
@@ -212,6 +213,7 @@ impl Op {
             Op::Normalize { .. } => normalize::GROUP,
             Op::Slice { .. } => slice::GROUP,
             Op::Lrn { .. } => lrn::GROUP,
+            Op::Recurrent { .. } => recurrent::GROUP,
         }
     }
 }
@@ -254,6 +256,12 @@ pub(crate) fn check(op: &Op, c: &Check<'_, '_>) -> Checked {
             beta,
             bias,
         } => lrn::check(c, *size, [*alpha, *beta, *bias]),
+        Op::Recurrent {
+            cell,
+            direction,
+            acts,
+            clip,
+        } => recurrent::check(c, *cell, *direction, acts, *clip),
     }
 }
 
@@ -398,6 +406,12 @@ pub(crate) fn run(op: &Op, cx: &Cx<'_, '_>, y: &mut [u8]) -> Result<()> {
             beta,
             bias,
         } => lrn::run(cx, y, *size, [*alpha, *beta, *bias]),
+        Op::Recurrent {
+            cell,
+            direction,
+            acts,
+            clip,
+        } => recurrent::run(cx, y, *cell, *direction, acts, *clip),
     }
 }
 
