@@ -548,3 +548,190 @@ fn loader_rejects_malformed_recurrent_ops() {
         bad(OpReason::DType)
     );
 }
+
+// ---------------------------------------------------------------- streaming
+
+/// A one-step LSTM (or a whole sequence of `seq` steps) of `c`'s weights: inputs x
+/// `[seq, B, I]`, initial_h, initial_c; outputs the last step's `Y` `[B, H]`, `h_n`,
+/// `c_n`; with `stream`, `h_n` → initial_h and `c_n` → initial_c are its state pairs
+/// (or the raw STATE section `raw` instead).
+fn lstm_model(c: &Case, o: &Operands, seq: usize, stream: bool, raw: Option<Vec<u8>>) -> Vec<u8> {
+    let (d, g, h, b, i) = (1u32, 4u32, c.h as u32, c.b as u32, c.i as u32);
+    let s = seq as u32;
+    let mut m = ModelBuilder::new("stream");
+    let x = m
+        .add_tensor("x", DType::F32, &[s, b, i], Quant::None)
+        .unwrap();
+    let w = m
+        .add_const(
+            "w",
+            DType::F32,
+            &[d, g * h, i],
+            &bytes(&o.w[..(g * h * i) as usize]),
+            Quant::None,
+        )
+        .unwrap();
+    let r = m
+        .add_const(
+            "r",
+            DType::F32,
+            &[d, g * h, h],
+            &bytes(&o.r[..(g * h * h) as usize]),
+            Quant::None,
+        )
+        .unwrap();
+    let bb = m
+        .add_const(
+            "b",
+            DType::F32,
+            &[d, 2 * g * h],
+            &bytes(&o.bias[..(2 * g * h) as usize]),
+            Quant::None,
+        )
+        .unwrap();
+    let h0 = m
+        .add_tensor("initial_h", DType::F32, &[d, b, h], Quant::None)
+        .unwrap();
+    let c0 = m
+        .add_tensor("initial_c", DType::F32, &[d, b, h], Quant::None)
+        .unwrap();
+    let packed = m
+        .add_tensor("packed", DType::F32, &[s + 2, d, b, h], Quant::None)
+        .unwrap();
+    let op = Op::Recurrent {
+        cell: Cell::Lstm,
+        direction: Direction::Forward,
+        acts: heapless::Vec::from_slice(&[SIG, TANH, TANH]).unwrap(),
+        clip: None,
+    };
+    m.add_op(op, &[x, w, r, bb, h0, c0], &[packed]).unwrap();
+    let hv = |v: &[i32]| heapless::Vec::from_slice(v).unwrap();
+    let mut outs = Vec::new();
+    for (name, row) in [("y_last", s - 1), ("h_n", s), ("c_n", s + 1)] {
+        let sl = m
+            .add_tensor(
+                &format!("{name}_rows"),
+                DType::F32,
+                &[1, d, b, h],
+                Quant::None,
+            )
+            .unwrap();
+        let op = Op::Slice {
+            starts: hv(&[row as i32, 0, 0, 0]),
+            steps: hv(&[1, 1, 1, 1]),
+        };
+        m.add_op(op, &[packed], &[sl]).unwrap();
+        let shape: &[u32] = if name == "y_last" {
+            &[b, h]
+        } else {
+            &[d, b, h]
+        };
+        let t = m.add_tensor(name, DType::F32, shape, Quant::None).unwrap();
+        m.add_op(Op::Reshape, &[sl], &[t]).unwrap();
+        outs.push(t);
+    }
+    m.set_io(&[x, h0, c0], &outs).unwrap();
+    if stream {
+        m.set_state(&[(1, 1), (2, 2)]).unwrap();
+    }
+    if let Some(raw) = raw {
+        m.add_section(ferrite::format::kind::STATE, false, raw);
+    }
+    m.finish().unwrap()
+}
+
+/// `N` calls of `Session::step` on a one-step streaming LSTM give, bit for bit, the
+/// last step and final state of the whole-sequence model on the same `N` frames; `reset`
+/// starts over.
+#[test]
+fn streaming_steps_equal_the_whole_sequence() {
+    let mut c = case(LSTM, Direction::Forward, &[SIG, TANH, TANH]);
+    c.s = 7;
+    let o = c.operands();
+    let (b, i, h) = (c.b, c.i, c.h);
+    let whole = lstm_model(&c, &o, c.s, false, None);
+    let a = AlignedModel::new(&whole);
+    let m = a.model().unwrap();
+    assert!(!m.is_streaming());
+    let mut os = OwnedSession::new(&m);
+    let mut s = os.session();
+    s.set_input_f32(0, &o.x).unwrap();
+    s.set_input_f32(1, &vec![0.0; b * h]).unwrap();
+    s.set_input_f32(2, &vec![0.0; b * h]).unwrap();
+    s.run().unwrap();
+    let mut want = [vec![0f32; b * h], vec![0f32; b * h], vec![0f32; b * h]];
+    for (k, w) in want.iter_mut().enumerate() {
+        s.output_f32(k, w).unwrap();
+    }
+
+    let stream = lstm_model(&c, &o, 1, true, None);
+    let a = AlignedModel::new(&stream);
+    let m = a.model().unwrap();
+    assert_eq!(m.state_pairs().collect::<Vec<_>>(), [(1, 1), (2, 2)]);
+    let mut os = OwnedSession::new(&m);
+    let mut s = os.session();
+    for round in 0..2 {
+        let mut y = vec![0f32; b * h];
+        for t in 0..c.s {
+            s.step(&o.x[t * b * i..(t + 1) * b * i], &mut y).unwrap();
+        }
+        assert_eq!(y, want[0], "round {round}: last step");
+        for (k, w) in want.iter().enumerate().skip(1) {
+            let mut st = vec![0f32; b * h];
+            s.output_f32(k, &mut st).unwrap();
+            assert_eq!(&st, w, "round {round}: state {k}");
+        }
+        s.reset().unwrap();
+    }
+    // Without reset the stream continues: a different result.
+    let mut y1 = vec![0f32; b * h];
+    s.step(&o.x[..b * i], &mut y1).unwrap();
+    let mut y2 = vec![0f32; b * h];
+    s.step(&o.x[..b * i], &mut y2).unwrap();
+    assert_ne!(y1, y2);
+}
+
+#[test]
+fn loader_rejects_malformed_state_sections() {
+    let c = case(LSTM, Direction::Forward, &[SIG, TANH, TANH]);
+    let o = c.operands();
+    let pairs = |p: &[(u32, u32)]| {
+        let mut b = (p.len() as u32).to_le_bytes().to_vec();
+        for &(i, o) in p {
+            b.extend_from_slice(&i.to_le_bytes());
+            b.extend_from_slice(&o.to_le_bytes());
+        }
+        b
+    };
+    let load = |raw: Vec<u8>| {
+        let f = lstm_model(&c, &o, 1, false, Some(raw));
+        AlignedModel::new(&f).model().map(|_| ())
+    };
+    let bad = Err(Error::BadSection {
+        section: ferrite::Section::State,
+    });
+    // The builder keeps state inputs alive to the end; a hand-written section does not.
+    assert_eq!(
+        load(pairs(&[(1, 1)])),
+        bad,
+        "state input not alive to the end"
+    );
+    let f = lstm_model(&c, &o, 1, true, None);
+    assert!(AlignedModel::new(&f).model().is_ok());
+    let with = |raw: Vec<u8>| {
+        let f = lstm_model(&c, &o, 1, true, Some(raw));
+        AlignedModel::new(&f).model().map(|_| ())
+    };
+    assert_eq!(with(pairs(&[(1, 1), (2, 2)])), Ok(()));
+    assert_eq!(with(pairs(&[(0, 1)])), bad, "input 0");
+    assert_eq!(with(pairs(&[(1, 0)])), bad, "output 0");
+    assert_eq!(with(pairs(&[(1, 3)])), bad, "no output 3");
+    assert_eq!(with(pairs(&[(3, 1)])), bad, "no input 3");
+    assert_eq!(with(pairs(&[(1, 1), (1, 2)])), bad, "input used twice");
+    let mut short = pairs(&[(1, 1)]);
+    short.pop();
+    assert_eq!(with(short), bad, "truncated");
+    let mut count = pairs(&[(1, 1)]);
+    count[0] = 2;
+    assert_eq!(with(count), bad, "count beyond the data");
+}

@@ -58,6 +58,8 @@ pub mod kind {
     pub const GOLDEN: u16 = 6;
     /// Ed25519 signature.
     pub const SIGNATURE: u16 = 7;
+    /// Streaming state: pairs of (state input, state output) graph IO indices.
+    pub const STATE: u16 = 8;
 }
 
 fn rd_u16(b: &[u8], at: usize) -> Option<u16> {
@@ -282,6 +284,7 @@ pub fn section_of(kind: u16) -> Section {
         kind::FEATURE_STATS => Section::FeatureStats,
         kind::GOLDEN => Section::Golden,
         kind::SIGNATURE => Section::Signature,
+        kind::STATE => Section::State,
         _ => Section::SectionTable,
     }
 }
