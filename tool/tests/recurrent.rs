@@ -160,3 +160,113 @@ fn unsupported_recurrent_attributes_are_named() {
         }
     }
 }
+
+/// Converts fixture `name` with `opts`.
+fn convert_with(name: &str, opts: &ConvertOptions) -> Vec<u8> {
+    let onnx = std::fs::read(dir().join(format!("{name}.onnx"))).unwrap();
+    convert(&onnx, opts)
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+        .bytes
+}
+
+/// The forward `_state` models converted for streaming (sequence length 1, `--state
+/// initial_h=h_n [initial_c=c_n]`): 20 calls of `Session::step` on the frames of a
+/// row give the whole-sequence model's logits and final state (ferrite, bit for bit,
+/// and onnxruntime within 1e-5), continuing from the row's initial state; `reset`
+/// starts from zeros. Bidirectional models are refused.
+#[test]
+fn streaming_steps_equal_the_whole_sequence() {
+    let m = manifest();
+    let models = m["models"].as_object().unwrap();
+    let mut checked = 0;
+    for (name, spec) in models {
+        if !spec["stateful"].as_bool().unwrap() {
+            continue;
+        }
+        let lstm = spec["kind"] == "lstm";
+        let mut state = vec![("initial_h".to_string(), "h_n".to_string())];
+        if lstm {
+            state.push(("initial_c".into(), "c_n".into()));
+        }
+        let opts = ConvertOptions {
+            input_shapes: vec![("sequence".into(), vec![1, 1, 6])],
+            state,
+            ..ConvertOptions::default()
+        };
+        if spec["bidirectional"].as_bool().unwrap() {
+            let onnx = std::fs::read(dir().join(format!("{name}.onnx"))).unwrap();
+            match convert(&onnx, &opts) {
+                Err(Error::Usage(m)) => assert!(m.contains("not a forward recurrent op"), "{m}"),
+                other => panic!("{name}: {:?}", other.map(|r| r.ops)),
+            }
+            continue;
+        }
+        let whole = OwnedModel::new(&convert_with(name, &ConvertOptions::default())).unwrap();
+        let stream = OwnedModel::new(&convert_with(name, &opts)).unwrap();
+        let (wm, sm) = (whole.model(), stream.model());
+        assert!(sm.is_streaming() && !wm.is_streaming(), "{name}");
+        let (_, seqs) = npy("sequences.npy");
+        let (_, h0) = npy(&format!("{name}_h0.npy"));
+        let (_, c0) = if lstm {
+            npy(&format!("{name}_c0.npy"))
+        } else {
+            (0, Vec::new())
+        };
+        let (_, ort) = npy(&format!("{name}_ort_logits.npy"));
+        let (_, ort_h) = npy(&format!("{name}_ort_h_n.npy"));
+        let (fw, hw) = (120, h0.len() / 4);
+        let mut ws = OwnedSession::new(&wm);
+        let mut w = ws.session();
+        let mut ss = OwnedSession::new(&sm);
+        let mut s = ss.session();
+        for r in 0..4 {
+            let frames = &seqs[r * fw..(r + 1) * fw];
+            let states: Vec<&[f32]> = if lstm {
+                vec![&h0[r * hw..(r + 1) * hw], &c0[r * hw..(r + 1) * hw]]
+            } else {
+                vec![&h0[r * hw..(r + 1) * hw]]
+            };
+            // Whole sequence.
+            w.set_input_f32(0, frames).unwrap();
+            for (k, st) in states.iter().enumerate() {
+                w.set_input_f32(k + 1, st).unwrap();
+            }
+            w.run().unwrap();
+            let mut want = vec![0f32; 4];
+            w.output_f32(0, &mut want).unwrap();
+            let mut want_h = vec![0f32; hw];
+            w.output_f32(1, &mut want_h).unwrap();
+            // Streaming, from the row's initial state.
+            s.reset().unwrap();
+            if r > 0 {
+                for (k, st) in states.iter().enumerate() {
+                    s.set_input_f32(k + 1, st).unwrap();
+                }
+            } else {
+                assert!(states.iter().all(|st| st.iter().all(|&v| v == 0.0)));
+            }
+            let mut got = vec![0f32; 4];
+            for t in 0..20 {
+                s.step(&frames[t * 6..(t + 1) * 6], &mut got).unwrap();
+            }
+            let mut got_h = vec![0f32; hw];
+            s.output_f32(1, &mut got_h).unwrap();
+            assert_eq!(got, want, "{name} row {r}: logits");
+            assert_eq!(got_h, want_h, "{name} row {r}: h_n");
+            for (g, e) in got.iter().zip(&ort[r * 4..(r + 1) * 4]) {
+                assert!(
+                    (g - e).abs() <= 1e-5 * e.abs().max(1.0),
+                    "{name} row {r}: {g} vs {e}"
+                );
+            }
+            for (g, e) in got_h.iter().zip(&ort_h[r * hw..(r + 1) * hw]) {
+                assert!(
+                    (g - e).abs() <= 1e-5 * e.abs().max(1.0),
+                    "{name} row {r}: {g} vs {e}"
+                );
+            }
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 8);
+}
