@@ -82,9 +82,7 @@ impl<'m, 'a> Session<'m, 'a> {
             });
         }
         let arena = &mut arena[skip..skip + need];
-        let mut s = Session { model, arena };
-        s.reset()?;
-        Ok(s)
+        Ok(Session { model, arena })
     }
 
     /// The model this session runs.
@@ -301,8 +299,10 @@ impl<'m, 'a> Session<'m, 'a> {
     }
 
     /// Zeroes every state input of a streaming model (the quantized zero for int8
-    /// states): the next [`step`](Self::step) starts a new stream. A new session starts
-    /// zeroed.
+    /// states): the next [`step`](Self::step) starts a new stream. The state lives in
+    /// the arena, not in the `Session` value: a session over a zeroed arena ([`Arena`],
+    /// `OwnedSession`, the bindings' arenas) starts from a zero state, and a new
+    /// `Session` over the same arena continues the stream.
     pub fn reset(&mut self) -> Result<()> {
         for (i, _) in self.model.state_pairs() {
             let t = self.io_tensor(false, i)?;
