@@ -24,6 +24,8 @@ pub enum Section {
     Golden,
     /// SIGNATURE: Ed25519 signature over the file.
     Signature,
+    /// STATE: the streaming state pairs (state input, state output).
+    State,
 }
 
 impl Section {
@@ -38,6 +40,7 @@ impl Section {
             Section::FeatureStats => "feature statistics",
             Section::Golden => "golden vectors",
             Section::Signature => "signature",
+            Section::State => "state",
         }
     }
 }

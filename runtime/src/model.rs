@@ -52,6 +52,8 @@ pub struct Model<'a> {
     /// Bytes of op scratch after the graph's tensors (the largest `ops::scratch_bytes`;
     /// 0 for files without NHWC convs).
     pub(crate) op_scratch: usize,
+    /// The STATE section (validated pairs), empty for a model that does not stream.
+    pub(crate) state: &'a [u8],
 }
 
 /// Model bytes copied into a 16-byte aligned heap buffer, for callers whose bytes
@@ -167,8 +169,15 @@ impl<'a> Model<'a> {
             pre: None,
             nan_input: false,
             op_scratch,
+            state: &[],
         };
         model.nan_input = model.reads_input_only_in_trees();
+        if let Some(s) = container.section(kind::STATE) {
+            model.state = s;
+            if check {
+                model.check_state()?;
+            }
+        }
         if let Some(p) = container.section(kind::PREPROCESS) {
             let graph_in = if model.num_inputs() == 0 {
                 0
@@ -262,6 +271,59 @@ impl<'a> Model<'a> {
     /// Number of graph inputs.
     pub fn num_inputs(&self) -> usize {
         self.graph.io.inputs.len()
+    }
+
+    /// The streaming state pairs `(input, output)` of graph IO indices (none for a
+    /// model that does not stream): after each
+    /// [`Session::run_step`](crate::Session::run_step), output `output` is copied into
+    /// input `input` for the next step.
+    pub fn state_pairs(&self) -> impl Iterator<Item = (usize, usize)> + 'a {
+        let b = self.state;
+        let n = crate::format::rd_u32(b, 0).unwrap_or(0) as usize;
+        (0..n).filter_map(move |k| {
+            let at = 4 + 8 * k;
+            let i = crate::format::rd_u32(b, at)? as usize;
+            let o = crate::format::rd_u32(b, at + 4)? as usize;
+            Some((i, o))
+        })
+    }
+
+    /// Whether the model streams (has state pairs).
+    pub fn is_streaming(&self) -> bool {
+        self.state_pairs().next().is_some()
+    }
+
+    /// The STATE section: `count u32` then `count` pairs `(input u32, output u32)`,
+    /// exactly; each input a graph input other than input 0 and used once, each output
+    /// a graph output other than output 0, of the input's dtype and shape; each state
+    /// input in the arena and alive until the last op (so that writing it after a run
+    /// clobbers no output).
+    fn check_state(&self) -> Result<()> {
+        let bad = Error::BadSection {
+            section: Section::State,
+        };
+        let b = self.state;
+        let n = crate::format::rd_u32(b, 0).ok_or(bad)? as usize;
+        if n > crate::format::types::MAX_GRAPH_IO || b.len() != 4 + 8 * n {
+            return Err(bad);
+        }
+        let n_ops = self.num_ops();
+        let mut seen = 0u32;
+        for (i, o) in self.state_pairs() {
+            if i == 0 || o == 0 || i >= self.num_inputs() || o >= self.num_outputs() {
+                return Err(bad);
+            }
+            if seen & (1 << i) != 0 {
+                return Err(bad);
+            }
+            seen |= 1 << i;
+            let (ti, to) = (self.input(i)?, self.output(o)?);
+            let alive = matches!(ti.location, Location::Arena { last, .. } if last + 1 == n_ops);
+            if ti.dtype != to.dtype || ti.shape != to.shape || !alive {
+                return Err(bad);
+            }
+        }
+        Ok(())
     }
 
     /// Number of graph outputs.
