@@ -296,6 +296,8 @@ Examples:
         #[arg(long)]
         json: bool,
     },
+    #[command(flatten)]
+    Trust(ferrite_tool::sign::TrustCommand),
 }
 
 fn main() -> ExitCode {
@@ -684,5 +686,6 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Trust(cmd) => ferrite_tool::sign::run(cmd),
     }
 }
