@@ -81,6 +81,11 @@ pub enum Error {
     BadSignature,
     /// The operation needs a feature that this build was compiled without.
     Unsupported,
+    /// The model has no monitoring baseline (FEATURE_STATS section): convert it with
+    /// `--baseline` or `--calibration`.
+    NoBaseline,
+    /// A monitor snapshot does not decode, or belongs to another model.
+    BadSnapshot,
 }
 
 impl fmt::Display for Error {
@@ -134,6 +139,10 @@ impl fmt::Display for Error {
             Error::GoldenMismatch { index } => write!(f, "golden vector {index} did not reproduce"),
             Error::BadSignature => f.write_str("model signature does not verify"),
             Error::Unsupported => f.write_str("not supported by this build"),
+            Error::NoBaseline => f.write_str("the model has no monitoring baseline"),
+            Error::BadSnapshot => {
+                f.write_str("monitor snapshot malformed or taken from another model")
+            }
         }
     }
 }
@@ -163,6 +172,8 @@ impl Error {
             Error::GoldenMismatch { .. } => 17,
             Error::BadSignature => 18,
             Error::Unsupported => 19,
+            Error::NoBaseline => 20,
+            Error::BadSnapshot => 21,
         }
     }
 }

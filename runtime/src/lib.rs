@@ -38,6 +38,7 @@ mod exec;
 pub mod format;
 pub mod kernels;
 mod model;
+pub mod monitor;
 #[cfg(feature = "write")]
 pub mod plan;
 pub mod preprocess;
@@ -51,6 +52,7 @@ pub use format::types::{DType, Metadata, Op, OpDef, Quant, TensorDef};
 #[cfg(feature = "alloc")]
 pub use model::OwnedModel;
 pub use model::{AlignedModel, Model};
+pub use monitor::{Drift, DriftLevel, FeatureDrift, Latency, Monitor, MonitorBuffer};
 pub use preprocess::{Preprocess, WindowBuffer, WindowFeature};
 
 /// Align the bytes of a model file embedded with `include_bytes!` to 16 bytes, as

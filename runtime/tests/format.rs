@@ -101,7 +101,7 @@ fn tiny_expected() -> Vec<u8> {
     let mut f = vec![0u8; 200];
     f[0..4].copy_from_slice(b"FRTM");
     f[4..6].copy_from_slice(&1u16.to_le_bytes());
-    f[6..8].copy_from_slice(&0u16.to_le_bytes());
+    f[6..8].copy_from_slice(&1u16.to_le_bytes());
     f[12..16].copy_from_slice(&le32(200));
     f[20..22].copy_from_slice(&3u16.to_le_bytes());
     let sections = [(1u16, 80u32, &meta), (2, 96, &graph), (3, 192, &weights)];
@@ -199,7 +199,7 @@ fn header_errors_name_the_problem() {
     f[4..6].copy_from_slice(&2u16.to_le_bytes());
     assert_eq!(
         load_err(&f),
-        Error::UnsupportedVersion { major: 2, minor: 0 }
+        Error::UnsupportedVersion { major: 2, minor: 1 }
     );
     let mut f = full.clone();
     f[16] ^= 0xFF;
