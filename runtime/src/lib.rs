@@ -52,7 +52,7 @@ pub use format::types::{DType, Metadata, Op, OpDef, Quant, TensorDef};
 #[cfg(feature = "alloc")]
 pub use model::OwnedModel;
 pub use model::{AlignedModel, Model};
-pub use monitor::{Drift, DriftLevel, FeatureDrift, Latency, Monitor, MonitorBuffer};
+pub use monitor::{Drift, DriftLevel, FeatureDrift, Latency, Monitor, MonitorBuffer, MonitorState};
 pub use preprocess::{Preprocess, WindowBuffer, WindowFeature};
 
 /// Align the bytes of a model file embedded with `include_bytes!` to 16 bytes, as

@@ -434,7 +434,15 @@ fn snapshot_round_trips_and_rejects_another_model() {
     }
     assert_eq!(back.latency(), mon.latency());
     assert_eq!(back.output_counts(), mon.output_counts());
-    // Truncated, or with a trailing byte: rejected.
+    // Resuming from the saved words and state is the same monitor.
+    let state = back.state();
+    drop(back);
+    let resumed = Monitor::resume(&model, &mut w2, state).unwrap();
+    assert_eq!(resumed.feature(1).unwrap(), mon.feature(1).unwrap());
+    assert_eq!(resumed.rows(), 300);
+    let mut back = Monitor::new(&model, &mut w2).unwrap();
+    assert_eq!(back.rows(), 0);
+    // Truncated, or with a trailing byte: rejected, and nothing changes.
     assert_eq!(
         back.restore(&snap[..snap.len() - 1]),
         Err(Error::BadSnapshot)
@@ -442,6 +450,8 @@ fn snapshot_round_trips_and_rejects_another_model() {
     let mut long = snap.clone();
     long.push(0);
     assert_eq!(back.restore(&long), Err(Error::BadSnapshot));
+    assert_eq!(back.rows(), 0);
+    assert!(back.feature_counts(0).unwrap().iter().all(|&c| c == 0));
     // Another model (different weights → different CRC) with the same baseline shape.
     let mut other = builder(1);
     other.add_section(kind::FEATURE_STATS, false, baseline_bytes());

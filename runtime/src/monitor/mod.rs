@@ -275,6 +275,14 @@ pub struct Monitor<'m> {
     out_len: usize,
     counts: &'m mut [u32],
     model_crc: u32,
+    st: MonitorState,
+}
+
+/// The scalar state of a [`Monitor`] besides its counters (rows, window, latency sums):
+/// with the counter words it is everything the monitor holds, so a binding that owns
+/// the words can [`resume`](Monitor::resume) a monitor per call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MonitorState {
     window: u32,
     since_decay: u32,
     rows: u64,
@@ -314,6 +322,14 @@ impl<'m> Monitor<'m> {
     /// model has no monitoring section, [`Error::ArenaTooSmall`] (in bytes) when
     /// `storage` is too short.
     pub fn new(model: &Model<'m>, storage: &'m mut [u32]) -> Result<Self> {
+        let m = Self::resume(model, storage, MonitorState::default())?;
+        m.counts.fill(0);
+        Ok(m)
+    }
+
+    /// A monitor over counters and a state saved from an earlier monitor of the same
+    /// model ([`state`](Self::state)), without clearing them. Errors as [`new`](Self::new).
+    pub fn resume(model: &Model<'m>, storage: &'m mut [u32], state: MonitorState) -> Result<Self> {
         let base = model.monitor_baseline()?.ok_or(Error::NoBaseline)?;
         let need = words_for(&base);
         if storage.len() < need {
@@ -322,8 +338,6 @@ impl<'m> Monitor<'m> {
                 actual: 4 * storage.len(),
             });
         }
-        let counts = &mut storage[..need];
-        counts.fill(0);
         Ok(Monitor {
             base,
             raw_len: model.raw_input_len()?,
@@ -332,16 +346,15 @@ impl<'m> Monitor<'m> {
             } else {
                 0
             },
-            counts,
+            counts: &mut storage[..need],
             model_crc: rd_u32(model.bytes(), 16).unwrap_or(0),
-            window: 0,
-            since_decay: 0,
-            rows: 0,
-            lat_count: 0,
-            lat_sum: 0,
-            lat_max: 0,
-            clock_hz: 0,
+            st: state,
         })
+    }
+
+    /// The scalar state (see [`MonitorState`]).
+    pub fn state(&self) -> MonitorState {
+        self.st
     }
 
     /// The baseline this monitor compares against.
@@ -353,30 +366,30 @@ impl<'m> Monitor<'m> {
     /// counters (histograms, missing, out of range, output, latency count and sum) are
     /// halved, so older rows weigh half per period. 0 (the default) never decays.
     pub fn set_window(&mut self, rows: u32) {
-        self.window = rows;
-        self.since_decay = 0;
+        self.st.window = rows;
+        self.st.since_decay = 0;
     }
 
     /// The decay period set by [`set_window`](Self::set_window).
     pub fn window(&self) -> u32 {
-        self.window
+        self.st.window
     }
 
     /// Ticks per second of the clock passed to [`predict`](Self::predict) or
     /// [`observe_latency`](Self::observe_latency) (recorded in snapshots, so that the
     /// host can report seconds).
     pub fn set_clock_hz(&mut self, hz: u32) {
-        self.clock_hz = hz;
+        self.st.clock_hz = hz;
     }
 
     /// Clears every counter (the window and clock rate stay).
     pub fn reset(&mut self) {
         self.counts.fill(0);
-        self.since_decay = 0;
-        self.rows = 0;
-        self.lat_count = 0;
-        self.lat_sum = 0;
-        self.lat_max = 0;
+        self.st.since_decay = 0;
+        self.st.rows = 0;
+        self.st.lat_count = 0;
+        self.st.lat_sum = 0;
+        self.st.lat_max = 0;
     }
 
     fn feature_words(&self) -> usize {
@@ -421,9 +434,9 @@ impl<'m> Monitor<'m> {
                 c[bins + 1] += 1;
             }
         });
-        self.rows += 1;
-        self.since_decay += 1;
-        if self.window > 0 && self.since_decay >= self.window {
+        self.st.rows += 1;
+        self.st.since_decay += 1;
+        if self.st.window > 0 && self.st.since_decay >= self.st.window {
             self.decay();
         }
         Ok(())
@@ -468,9 +481,9 @@ impl<'m> Monitor<'m> {
     pub fn observe_latency(&mut self, ticks: u32) {
         let r = self.latency_range();
         self.counts[r.start + latency::bucket(ticks)] += 1;
-        self.lat_count = self.lat_count.saturating_add(1);
-        self.lat_sum = self.lat_sum.saturating_add(ticks as u64);
-        self.lat_max = self.lat_max.max(ticks);
+        self.st.lat_count = self.st.lat_count.saturating_add(1);
+        self.st.lat_sum = self.st.lat_sum.saturating_add(ticks as u64);
+        self.st.lat_max = self.st.lat_max.max(ticks);
     }
 
     /// One monitored prediction: [`Session::predict`] timed with `clock` (ticks,
@@ -496,14 +509,14 @@ impl<'m> Monitor<'m> {
 
     fn decay(&mut self) {
         self.counts.iter_mut().for_each(|c| *c /= 2);
-        self.lat_count /= 2;
-        self.lat_sum /= 2;
-        self.since_decay = 0;
+        self.st.lat_count /= 2;
+        self.st.lat_sum /= 2;
+        self.st.since_decay = 0;
     }
 
     /// Rows observed since the monitor was created or reset (not decayed).
     pub fn rows(&self) -> u64 {
-        self.rows
+        self.st.rows
     }
 
     /// Number of monitored features.
@@ -557,16 +570,16 @@ impl<'m> Monitor<'m> {
     pub fn latency(&self) -> Latency {
         let h = &self.counts[self.latency_range()];
         Latency {
-            count: self.lat_count,
-            mean: if self.lat_count == 0 {
+            count: self.st.lat_count,
+            mean: if self.st.lat_count == 0 {
                 0.0
             } else {
-                self.lat_sum as f64 / self.lat_count as f64
+                self.st.lat_sum as f64 / self.st.lat_count as f64
             },
-            max: self.lat_max,
+            max: self.st.lat_max,
             p50: latency::quantile(h, 0.5),
             p95: latency::quantile(h, 0.95),
-            clock_hz: self.clock_hz,
+            clock_hz: self.st.clock_hz,
         }
     }
 
@@ -594,13 +607,13 @@ impl<'m> Monitor<'m> {
                 features: self.base.features,
                 bins: self.base.bins,
                 output_bins: self.base.output_bins() as u32,
-                window: self.window,
-                since_decay: self.since_decay,
-                rows: self.rows,
-                lat_count: self.lat_count,
-                lat_sum: self.lat_sum,
-                lat_max: self.lat_max,
-                clock_hz: self.clock_hz,
+                window: self.st.window,
+                since_decay: self.st.since_decay,
+                rows: self.st.rows,
+                lat_count: self.st.lat_count,
+                lat_sum: self.st.lat_sum,
+                lat_max: self.st.lat_max,
+                clock_hz: self.st.clock_hz,
             },
             counts: self.counts,
         };
@@ -612,7 +625,8 @@ impl<'m> Monitor<'m> {
     }
 
     /// Loads the counters of a [`snapshot`](Self::snapshot) taken from a monitor of the
-    /// same model (e.g. on a device), replacing this monitor's state. Errors:
+    /// same model (e.g. on a device), replacing this monitor's state (left unchanged on
+    /// error). Errors:
     /// [`Error::BadSnapshot`] when the bytes do not decode exactly or belong to another
     /// model (CRC) or baseline shape.
     pub fn restore(&mut self, bytes: &[u8]) -> Result<()> {
@@ -631,21 +645,26 @@ impl<'m> Monitor<'m> {
             return Err(bad);
         }
         rest = r;
+        // Decode everything before writing, so that a bad snapshot changes nothing.
+        let mut check = rest;
+        for _ in 0..n {
+            check = postcard::take_from_bytes::<u32>(check).map_err(|_| bad)?.1;
+        }
+        if !check.is_empty() {
+            return Err(bad);
+        }
         for c in self.counts.iter_mut() {
             let (v, r) = postcard::take_from_bytes::<u32>(rest).map_err(|_| bad)?;
             *c = v;
             rest = r;
         }
-        if !rest.is_empty() {
-            return Err(bad);
-        }
-        self.window = h.window;
-        self.since_decay = h.since_decay;
-        self.rows = h.rows;
-        self.lat_count = h.lat_count;
-        self.lat_sum = h.lat_sum;
-        self.lat_max = h.lat_max;
-        self.clock_hz = h.clock_hz;
+        self.st.window = h.window;
+        self.st.since_decay = h.since_decay;
+        self.st.rows = h.rows;
+        self.st.lat_count = h.lat_count;
+        self.st.lat_sum = h.lat_sum;
+        self.st.lat_max = h.lat_max;
+        self.st.clock_hz = h.clock_hz;
         Ok(())
     }
 }
