@@ -13,6 +13,7 @@
 //! | [`convert`] | the `convert` pipeline: import, emit, calibrate, golden vectors, provenance |
 //! | [`reference`] | tract as the float reference |
 //! | [`validate`], [`inspect`], [`bench`], [`run`] | the other commands |
+//! | [`monitor`] | baselines for `convert --baseline`, and `ferrite monitor` |
 //! | [`data`] | CSV / `.npy` / JSON data files |
 //! | [`onnxml`] | ONNX-ML (scikit-learn) import, `FEATURES.toml`, `ferrite preprocess` |
 
@@ -27,6 +28,7 @@ pub mod error;
 pub mod import;
 pub mod inspect;
 pub mod ir;
+pub mod monitor;
 pub mod onnxml;
 pub mod quant;
 pub mod quickstart;

@@ -101,6 +101,65 @@ preprocessing; a model with nothing neural converts unchanged, with a note sayin
         /// docs/preprocessing.md); for scikit-learn models it runs before the model's own.
         #[arg(long, value_name = "FEATURES.toml")]
         preprocess: Option<PathBuf>,
+        /// Rows to store the monitoring baseline from (raw rows, as `predict` takes them;
+        /// default: the calibration rows): per-feature quantile histograms and the
+        /// output distribution, for `ferrite::Monitor` and `ferrite monitor`
+        /// (docs/monitoring.md).
+        #[arg(long, value_name = "DATA")]
+        baseline: Option<PathBuf>,
+        /// Bins per feature of the baseline histograms (2..=64).
+        #[arg(long, default_value_t = ferrite_tool::monitor::DEFAULT_BINS)]
+        baseline_bins: u32,
+        /// Store no baseline, even with --calibration.
+        #[arg(long, conflicts_with = "baseline")]
+        no_baseline: bool,
+    },
+    /// Drift and latency of a model in the field: the runtime's monitor over a data file,
+    /// or a device's monitor snapshot decoded against the model.
+    #[command(
+        after_help = "PSI bands: < 0.1 stable, 0.1-0.25 moderate, > 0.25 shifted (flagged).
+The model needs a baseline: ferrite convert ... --baseline train.csv (or --calibration).
+
+Examples:
+  ferrite monitor model.fer --input field.csv
+  ferrite monitor model.fer --input field.csv --json --plot drift.png
+  ferrite monitor model.fer --snapshot snap.bin --prometheus --label device=unit-7"
+    )]
+    Monitor {
+        model: PathBuf,
+        /// Raw rows to run through the model and its monitor (CSV, .npy or JSON; NaN or
+        /// empty for missing values).
+        #[arg(
+            long,
+            required_unless_present = "snapshot",
+            conflicts_with = "snapshot"
+        )]
+        input: Option<PathBuf>,
+        /// A snapshot written by a device's `Monitor::snapshot` (or --save-snapshot).
+        #[arg(long)]
+        snapshot: Option<PathBuf>,
+        /// Decay window in rows (counts halve every N rows; 0: never).
+        #[arg(long, default_value_t = 0)]
+        window: u32,
+        /// Print JSON: `features` in input order (index, name, psi, p_value, level,
+        /// flagged, counts, bin edges), `output`, `latency`.
+        #[arg(long, conflicts_with = "prometheus")]
+        json: bool,
+        /// Print the Prometheus text exposition format.
+        #[arg(long)]
+        prometheus: bool,
+        /// Extra label on every Prometheus sample (repeatable), e.g. device=unit-7.
+        #[arg(long = "label", value_name = "KEY=VALUE")]
+        labels: Vec<String>,
+        /// Write a PNG of the baseline vs observed histograms of the most drifted features.
+        #[arg(long, value_name = "PNG")]
+        plot: Option<PathBuf>,
+        /// Features in the plot.
+        #[arg(long, default_value_t = 4)]
+        plot_features: usize,
+        /// Write the monitor's snapshot (what a device would send) to this file.
+        #[arg(long, value_name = "FILE")]
+        save_snapshot: Option<PathBuf>,
     },
     /// Run only a model's preprocessing pipeline on every row of a CSV file.
     #[command(after_help = "Example:
@@ -241,6 +300,9 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
             golden,
             json,
             preprocess,
+            baseline,
+            baseline_bins,
+            no_baseline,
         } => {
             let weights = match weights.as_str() {
                 "per-channel" => WeightGranularity::PerChannel,
@@ -264,6 +326,11 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
             let (cal, cal_sha) = match &calibration {
                 Some(p) => (Some(Dataset::load(p)?), Some(sha256_hex(&read_file(p)?))),
                 None => (None, None),
+            };
+            let baseline_data = match (&baseline, no_baseline) {
+                (Some(p), _) => Some(Dataset::load(p)?),
+                (None, false) => cal.clone(),
+                (None, true) => None,
             };
             let opts = ConvertOptions {
                 precision,
@@ -289,11 +356,24 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                 },
                 ..ConvertOptions::default()
             };
-            let r = ferrite_tool::onnxml::convert::convert_file_with_features(
+            let mut r = ferrite_tool::onnxml::convert::convert_file_with_features(
                 &model,
                 &opts,
                 preprocess.as_deref(),
             )?;
+            let baseline = match &baseline_data {
+                Some(d) => {
+                    let bopts = ferrite_tool::monitor::BaselineOptions {
+                        bins: baseline_bins,
+                        source: None,
+                    };
+                    let (bytes, summary) =
+                        ferrite_tool::monitor::attach_baseline(&r.bytes, d, &bopts)?;
+                    r.bytes = bytes;
+                    Some(summary)
+                }
+                None => None,
+            };
             write_file(&output, &r.bytes)?;
             for n in &r.notes {
                 eprintln!("note: {n}");
@@ -310,6 +390,9 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                     "golden_vectors": r.golden,
                     "float_ops": r.float_ops,
                     "notes": r.notes,
+                    "baseline": baseline.as_ref().map(|b| serde_json::json!({
+                        "rows": b.rows, "features": b.features, "bins": b.bins,
+                    })),
                     "agreement": r.agreement.as_ref().map(|a| serde_json::json!({
                         "rows": a.rows, "top1": a.top1, "max_abs_error": a.max_abs_error, "mean_abs_error": a.mean_abs_error,
                     })),
@@ -336,9 +419,63 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                         a.max_abs_error
                     );
                 }
+                if let Some(b) = &baseline {
+                    say!(
+                        "monitoring baseline: {} rows, {} features × {} bins",
+                        b.rows,
+                        b.features,
+                        b.bins
+                    );
+                }
                 if r.precision == Precision::Int8 && !r.float_ops.is_empty() {
                     say!("ops kept in f32: {}", r.float_ops.join(", "));
                 }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Monitor {
+            model,
+            input,
+            snapshot,
+            window,
+            json,
+            prometheus,
+            labels,
+            plot,
+            plot_features,
+            save_snapshot,
+        } => {
+            let fer = read_file(&model)?;
+            let r = match (&input, &snapshot) {
+                (Some(p), _) => {
+                    ferrite_tool::monitor::monitor_rows(&fer, &Dataset::load(p)?, window)?
+                }
+                (None, Some(p)) => ferrite_tool::monitor::monitor_snapshot(&fer, &read_file(p)?)?,
+                (None, None) => return Err(Error::Usage("give --input or --snapshot".into())),
+            };
+            let labels = labels
+                .iter()
+                .map(|l| {
+                    l.split_once('=')
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .ok_or_else(|| Error::Usage(format!("--label {l}: expected KEY=VALUE")))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            if let Some(p) = &save_snapshot {
+                write_file(p, &r.snapshot)?;
+            }
+            if let Some(p) = &plot {
+                ferrite_tool::monitor::plot_png(&r, p, plot_features)?;
+            }
+            if json {
+                say!(
+                    "{}",
+                    serde_json::to_string_pretty(&r.to_json()).unwrap_or_default()
+                );
+            } else if prometheus {
+                say_raw!("{}", r.to_prometheus(&labels));
+            } else {
+                say_raw!("{}", r.to_text());
             }
             Ok(ExitCode::SUCCESS)
         }
