@@ -254,6 +254,12 @@ pub fn bin_of(edges: &[u8], x: f32) -> usize {
     lo
 }
 
+/// Counters saturate rather than wrap (a decaying window keeps them small anyway).
+#[inline(always)]
+fn bump(c: &mut u32) {
+    *c = c.saturating_add(1);
+}
+
 fn argmax(v: &[f32]) -> Option<usize> {
     let mut best: Option<(usize, f32)> = None;
     for (i, &x) in v.iter().enumerate() {
@@ -425,19 +431,21 @@ impl<'m> Monitor<'m> {
         for_each_feature(b.source, raw, |i, x| {
             let c = &mut counts[i * stride..(i + 1) * stride];
             if x.is_nan() {
-                c[bins] += 1;
+                bump(&mut c[bins]);
                 return;
             }
             let e = &edges[4 * i * (bins - 1)..4 * (i + 1) * (bins - 1)];
-            c[bin_of(e, x)] += 1;
+            bump(&mut c[bin_of(e, x)]);
             if x < f32_at(range, 2 * i) || x > f32_at(range, 2 * i + 1) {
-                c[bins + 1] += 1;
+                bump(&mut c[bins + 1]);
             }
         });
-        self.st.rows += 1;
-        self.st.since_decay += 1;
-        if self.st.window > 0 && self.st.since_decay >= self.st.window {
-            self.decay();
+        self.st.rows = self.st.rows.saturating_add(1);
+        if self.st.window > 0 {
+            self.st.since_decay = self.st.since_decay.saturating_add(1);
+            if self.st.since_decay >= self.st.window {
+                self.decay();
+            }
         }
         Ok(())
     }
@@ -462,7 +470,7 @@ impl<'m> Monitor<'m> {
                 .map(|&v| bin_of(edges, v)),
         };
         if let Some(k) = k {
-            self.counts[r.start + k] += 1;
+            bump(&mut self.counts[r.start + k]);
         }
         Ok(())
     }
@@ -480,7 +488,7 @@ impl<'m> Monitor<'m> {
     /// Records the latency of one prediction in the caller's clock ticks.
     pub fn observe_latency(&mut self, ticks: u32) {
         let r = self.latency_range();
-        self.counts[r.start + latency::bucket(ticks)] += 1;
+        bump(&mut self.counts[r.start + latency::bucket(ticks)]);
         self.st.lat_count = self.st.lat_count.saturating_add(1);
         self.st.lat_sum = self.st.lat_sum.saturating_add(ticks as u64);
         self.st.lat_max = self.st.lat_max.max(ticks);
