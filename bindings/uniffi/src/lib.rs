@@ -16,6 +16,9 @@
 //! Nothing here panics on any input: every failure is a `FerriteError`. The generated
 //! sources and the Swift / Android packaging are described in `README.md`.
 
+mod monitor;
+pub use monitor::{Drift, DriftLevel, DriftReport, FeatureDrift, LatencyStats, Monitor};
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -573,4 +576,5 @@ pub fn ferrite_version() -> String {
 const _: () = {
     const fn send_sync<T: Send + Sync>() {}
     send_sync::<Model>();
+    send_sync::<Monitor>();
 };
