@@ -216,7 +216,15 @@ fn run(
         predict: 0,
         calls: 0,
     };
-    phase(out, "normal", &TRACE, &mut session, &mut monitor, &mut ticks, &mut cost)?;
+    phase(
+        out,
+        "normal",
+        &TRACE,
+        &mut session,
+        &mut monitor,
+        &mut ticks,
+        &mut cost,
+    )?;
     phase(
         out,
         "shifted",
