@@ -436,7 +436,6 @@ fn snapshot_round_trips_and_rejects_another_model() {
     assert_eq!(back.output_counts(), mon.output_counts());
     // Resuming from the saved words and state is the same monitor.
     let state = back.state();
-    drop(back);
     let resumed = Monitor::resume(&model, &mut w2, state).unwrap();
     assert_eq!(resumed.feature(1).unwrap(), mon.feature(1).unwrap());
     assert_eq!(resumed.rows(), 300);
