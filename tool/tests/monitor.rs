@@ -310,6 +310,16 @@ fn monitor_errors_are_clear() {
     let with = out_dir().join("digits_calib.fer");
     let said = ferrite(&["convert", p(&onnx), "-o", p(&with), "--calibration", p(&calib)]);
     assert!(said.contains("monitoring baseline: 200 rows, 64 features × 10 bins"), "{said}");
+    let shown = ferrite(&["inspect", p(&with)]);
+    // 64 × (10 bins + missing + out of range) + 10 classes + 124 latency buckets, in words.
+    let words = 64 * 12 + 10 + 124;
+    assert!(
+        shown.contains(&format!(
+            "monitor    baseline of 200 rows, 64 features × 10 bins; Monitor storage {} bytes",
+            4 * words
+        )),
+        "{shown}"
+    );
     let without = out_dir().join("digits_calib_nobase.fer");
     let said = ferrite(&[
         "convert",
