@@ -58,7 +58,9 @@ fn model(dims: &[u32], classes: u32, source: FeatureSource, features: u32) -> Ve
     let w = b
         .add_const_f32("w", &[classes, n], &vec![0.01; (classes * n) as usize])
         .unwrap();
-    let y = b.add_tensor("y", DType::F32, &[1, classes], Quant::None).unwrap();
+    let y = b
+        .add_tensor("y", DType::F32, &[1, classes], Quant::None)
+        .unwrap();
     let fc = Op::FullyConnected {
         act: ferrite::format::types::Activation::None,
         q: None,
@@ -96,7 +98,12 @@ fn model(dims: &[u32], classes: u32, source: FeatureSource, features: u32) -> Ve
 
 fn main() {
     let cases = [
-        ("tabular 64 features, 10 classes", model(&[64], 10, FeatureSource::Raw, 64), 64, 10),
+        (
+            "tabular 64 features, 10 classes",
+            model(&[64], 10, FeatureSource::Raw, 64),
+            64,
+            10,
+        ),
         (
             "sensor 3x64 window (6 channel stats), 4 classes",
             model(
@@ -134,7 +141,8 @@ fn main() {
         let mut i = 0;
         let observe = time(|| {
             i = (i + 1) % rows.len();
-            mon.observe(black_box(&rows[i]), Some(black_box(&out))).unwrap();
+            mon.observe(black_box(&rows[i]), Some(black_box(&out)))
+                .unwrap();
         });
         let report = time(|| {
             for f in 0..mon.num_features() {

@@ -479,7 +479,9 @@ fn monitor_model() -> Vec<u8> {
     let mut b = ModelBuilder::new("monitor");
     b.labels = vec!["first".into(), "second".into()];
     let x = b.add_tensor("x", DType::F32, &[1, 2], Quant::None).unwrap();
-    let w = b.add_const_f32("w", &[2, 2], &[1.0, 0.0, 0.0, 1.0]).unwrap();
+    let w = b
+        .add_const_f32("w", &[2, 2], &[1.0, 0.0, 0.0, 1.0])
+        .unwrap();
     let y = b.add_tensor("y", DType::F32, &[1, 2], Quant::None).unwrap();
     let fc = Op::FullyConnected {
         act: Activation::None,
