@@ -162,6 +162,20 @@ impl Cmd {
         }
     }
 
+    /// Run quietly and keep both streams: whether it exited with 0, stdout, stderr.
+    pub fn capture(&self) -> Result<(bool, String, String)> {
+        let out = self
+            .command()
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot start `{}`: {e}", self.program.to_string_lossy()))?;
+        Ok((
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ))
+    }
+
     /// Run quietly; true when it started and exited with 0.
     pub fn succeeds(&self) -> bool {
         self.command()

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 mod cargo;
 mod cmd;
+mod mcu_bench;
 mod setup;
 mod size;
 mod step;
@@ -30,6 +31,9 @@ commands:
   test  [TARGET…|all]   the test steps of the targets, cheapest first (default: all)
   size  [--json]        flash/RAM of the MCU size probes against their budgets
   ci                    setup, then test all (the README's test command)
+  mcu-bench [MODEL…]    instructions per inference, flash and RAM of int8 models in QEMU
+                        (Cortex-M4F mps2-an386, Cortex-M33 mps2-an505), outputs checked
+                        against the host; `cargo xtask mcu-bench --help` for its options
   list                  targets, their route here, and every step name
 
 options (setup, build, test, ci):
@@ -214,6 +218,11 @@ fn run(args: &[String]) -> Result<bool> {
         print!("{USAGE}");
         return Ok(true);
     };
+    if command == "mcu-bench" {
+        // Its own options (models, --board, --profile, --short, --json).
+        let ctx = Ctx::load(false)?;
+        return mcu_bench::command(&ctx, rest);
+    }
     let opts = parse(rest)?;
     if opts.fresh && !matches!(command.as_str(), "setup" | "test" | "ci") {
         return Err(format!("--fresh is an option of setup, test and ci\n\n{USAGE}").into());
