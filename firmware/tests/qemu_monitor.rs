@@ -200,7 +200,9 @@ fn drift_report_over_semihosting_flags_the_shifted_axis() {
         cmd.env_remove(var);
     }
     check("building ferrite-mps2-an386-monitor", cmd.output().unwrap());
-    let elf = target_dir.join(TRIPLE).join("release/ferrite-mps2-an386-monitor");
+    let elf = target_dir
+        .join(TRIPLE)
+        .join("release/ferrite-mps2-an386-monitor");
 
     let run = Command::new("timeout")
         .arg("300")

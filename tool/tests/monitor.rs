@@ -77,14 +77,7 @@ fn convert(onnx: &str, train: &str, extra: &[&str], out: &str) -> PathBuf {
     let fer = out_dir().join(out);
     let onnx = root().join("examples").join(onnx);
     let train = data().join(train);
-    let mut args = vec![
-        "convert",
-        p(&onnx),
-        "-o",
-        p(&fer),
-        "--baseline",
-        p(&train),
-    ];
+    let mut args = vec!["convert", p(&onnx), "-o", p(&fer), "--baseline", p(&train)];
     args.extend_from_slice(extra);
     let said = ferrite(&args);
     assert!(said.contains("monitoring baseline:"), "{said}");
@@ -93,7 +86,14 @@ fn convert(onnx: &str, train: &str, extra: &[&str], out: &str) -> PathBuf {
 
 fn monitor_json(fer: &Path, input: &str) -> Value {
     let input = data().join(input);
-    serde_json::from_str(&ferrite(&["monitor", p(fer), "--input", p(&input), "--json"])).unwrap()
+    serde_json::from_str(&ferrite(&[
+        "monitor",
+        p(fer),
+        "--input",
+        p(&input),
+        "--json",
+    ]))
+    .unwrap()
 }
 
 fn psis(r: &Value) -> Vec<f64> {
@@ -259,9 +259,14 @@ fn prometheus_output_parses_and_snapshots_round_trip() {
         .arg("42"));
     assert!(said.contains("shifted features [42]"), "{said}");
     // The snapshot decodes against the model to the same report as the run.
-    let from_snap: Value =
-        serde_json::from_str(&ferrite(&["monitor", "--snapshot", p(&snap), p(&fer), "--json"]))
-            .unwrap();
+    let from_snap: Value = serde_json::from_str(&ferrite(&[
+        "monitor",
+        "--snapshot",
+        p(&snap),
+        p(&fer),
+        "--json",
+    ]))
+    .unwrap();
     let from_run = monitor_json(&fer, "digits_shift_42.csv");
     assert_eq!(from_snap["features"], from_run["features"]);
     assert_eq!(from_snap["output"], from_run["output"]);
@@ -308,8 +313,18 @@ fn monitor_errors_are_clear() {
     // --no-baseline with calibration rows stores none; by default they become the baseline.
     let calib = root().join("examples/digits/calib.csv");
     let with = out_dir().join("digits_calib.fer");
-    let said = ferrite(&["convert", p(&onnx), "-o", p(&with), "--calibration", p(&calib)]);
-    assert!(said.contains("monitoring baseline: 200 rows, 64 features × 10 bins"), "{said}");
+    let said = ferrite(&[
+        "convert",
+        p(&onnx),
+        "-o",
+        p(&with),
+        "--calibration",
+        p(&calib),
+    ]);
+    assert!(
+        said.contains("monitoring baseline: 200 rows, 64 features × 10 bins"),
+        "{said}"
+    );
     let shown = ferrite(&["inspect", p(&with)]);
     // 64 × (10 bins + missing + out of range) + 10 classes + 124 latency buckets, in words.
     let words = 64 * 12 + 10 + 124;
