@@ -292,6 +292,16 @@ fn latency_statistics_from_the_histogram() {
     // the data fills only up to 1000.
     assert!((l.p50 - 500.0).abs() <= 1.0, "{}", l.p50);
     assert!((l.p95 - 950.0).abs() <= 128.0, "{}", l.p95);
+    // 100 calls of 12,159 ticks: every percentile is 12,159 at most (the bucket
+    // [10240, 12288) interpolates past it), and p50 within the bucket's width.
+    mon.reset();
+    for _ in 0..100 {
+        mon.observe_latency(12_159);
+    }
+    let l = mon.latency();
+    assert_eq!((l.count, l.max), (100, 12_159));
+    assert_eq!(l.p95, 12_159.0);
+    assert!((10_240.0..=12_159.0).contains(&l.p50), "{}", l.p50);
 }
 
 #[test]

@@ -182,9 +182,9 @@ pub struct Latency {
     pub mean: f64,
     /// Most ticks of one prediction since the monitor was created or reset.
     pub max: u32,
-    /// Median, from the histogram (within its bucket width, ≤ 25 %).
+    /// Median, from the histogram (within its bucket width, ≤ 25 %; never above `max`).
     pub p50: f64,
-    /// 95th percentile, from the histogram.
+    /// 95th percentile, from the histogram (never above `max`).
     pub p95: f64,
     /// Ticks per second as set by [`Monitor::set_clock_hz`] (0: unknown).
     pub clock_hz: u32,
@@ -633,8 +633,10 @@ impl<'m> Monitor<'m> {
                 self.st.lat_sum as f64 / self.st.lat_count as f64
             },
             max: self.st.lat_max,
-            p50: latency::quantile(h, 0.5),
-            p95: latency::quantile(h, 0.95),
+            // Interpolation inside the top bucket can pass the largest value seen;
+            // the histogram holds no value above it.
+            p50: latency::quantile(h, 0.5).min(self.st.lat_max as f64),
+            p95: latency::quantile(h, 0.95).min(self.st.lat_max as f64),
             clock_hz: self.st.clock_hz,
         }
     }
