@@ -150,6 +150,65 @@ fn a_format_1_0_file_ignores_kind_5() {
     assert_eq!(m.monitor_baseline().unwrap(), None);
 }
 
+/// `Baseline::parse` decodes with its own small reader: it must accept exactly what
+/// postcard's serde decoder accepts (as a whole section), with the same fields.
+#[test]
+fn the_section_reader_agrees_with_postcard() {
+    let edges = f32s(&[0.5; 9]);
+    let range = f32s(&[0.0, 1.0, 0.0, 1.0]);
+    let counts = u32s(&[300, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let classes = u32s(&[100, 200]);
+    let windowed = Baseline {
+        source: FeatureSource::ChannelStats {
+            channels: 1,
+            samples: 2,
+        },
+        features: 2,
+        bins: 10,
+        rows: 300,
+        names: "x_mean\nx_std",
+        edges: &[edges.clone(), edges].concat(),
+        range: &range,
+        counts: &[counts.clone(), counts].concat(),
+        output: OutputBaseline::Classes { counts: &classes },
+    };
+    let plain = Baseline {
+        output: OutputBaseline::None,
+        names: "",
+        ..windowed
+    };
+    let mut cases = 0;
+    for valid in [
+        baseline_bytes(),
+        encode_section(&windowed).unwrap(),
+        encode_section(&plain).unwrap(),
+    ] {
+        let mut variants = vec![valid.clone(), [&valid[..], &[0]].concat()];
+        variants.extend((0..valid.len()).map(|n| valid[..n].to_vec()));
+        for i in 0..valid.len() {
+            for x in [0x00, 0x01, 0x0f, 0x10, 0x7f, 0x80, 0xff] {
+                let mut v = valid.clone();
+                v[i] = x;
+                variants.push(v);
+            }
+        }
+        for v in variants {
+            let serde = match postcard::take_from_bytes::<Baseline>(&v) {
+                Ok((b, [])) => Some(b),
+                _ => None,
+            };
+            match (Baseline::parse(&v, 2, 2), serde) {
+                (Ok(ours), Some(theirs)) => assert_eq!(ours, theirs, "{v:?}"),
+                (Err(Error::Decode { .. }), None) => {}
+                (Err(Error::BadSection { .. }), Some(_)) => {}
+                (ours, theirs) => panic!("{v:?}: ours {ours:?}, postcard {theirs:?}"),
+            }
+            cases += 1;
+        }
+    }
+    assert!(cases > 1000, "{cases}");
+}
+
 #[test]
 fn malformed_sections_are_rejected_at_load() {
     let bad_section = |s: Vec<u8>| {

@@ -67,6 +67,9 @@ export const ErrorCode = Object.freeze({
   InitFailed: 1003,
 });
 
+/** DriftLevel by the number Engine::drift_report_values gives (src/lib.rs). */
+const DRIFT_LEVELS = ['stable', 'moderate', 'shifted'];
+
 const CLASSES = {
   model: InvalidModelError,
   input: InputError,
@@ -388,11 +391,36 @@ export class Model {
    */
   driftReport() {
     const raw = this.#live();
+    let v, names;
     try {
-      return raw.driftReport();
+      v = raw.driftReportValues();
+      names = raw.monitorFeatureNames();
     } catch (e) {
       throw wrapError(e);
     }
+    // The layout of Engine::drift_report_values (src/lib.rs).
+    let at = 0;
+    const next = () => v[at++];
+    const drift = () => ({
+      rows: next(),
+      psi: next(),
+      pValue: next(),
+      level: DRIFT_LEVELS[next()],
+      flagged: next() === 1,
+    });
+    const rows = next();
+    const count = next();
+    const split = names === '' ? [] : names.split('\n');
+    const features = [];
+    for (let index = 0; index < count; index++) {
+      const d = drift();
+      features.push({ index, name: split[index] ?? '', ...d, missing: next(), outOfRange: next() });
+    }
+    const output = next() === 1 ? drift() : null;
+    const latency = {
+      count: next(), mean: next(), max: next(), p50: next(), p95: next(), clockHz: next(),
+    };
+    return { features, output, rows, latency };
   }
 
   /**

@@ -27,6 +27,9 @@ pub struct Engine {
     monitor: Option<(Vec<u32>, MonitorState)>,
 }
 
+/// Numbers per drift in [`Engine::drift_report_values`].
+pub const REPORT_FIELDS: usize = 5;
+
 impl Engine {
     /// Copies and validates `bytes` (any alignment). Errors: every load error of
     /// [`ferrite::Model::load`].
@@ -122,51 +125,68 @@ impl Engine {
         })
     }
 
-    /// The drift report as JSON (the `DriftReport` TypeScript type).
-    pub fn drift_report_json(&mut self) -> Result<String, Error> {
+    /// The drift report as numbers, in the order `index.js` reads them (see
+    /// [`REPORT_FIELDS`]): rows, feature count, per feature [`Self::drift_fields`] then
+    /// missing and out of range, an output flag (1: present) and the output's drift
+    /// fields, then latency count, mean, max, p50, p95 and clock rate. Numbers rather
+    /// than JSON text: formatting f64 in Rust costs the module several KB.
+    pub fn drift_report_values(&mut self) -> Result<Vec<f64>, Error> {
         self.with_monitor(|m| {
-            let drift = |d: &ferrite::Drift| {
-                format!(
-                    "\"rows\":{},\"psi\":{},\"pValue\":{},\"level\":\"{}\",\"flagged\":{}",
-                    d.rows,
-                    json_num(d.psi),
-                    json_num(d.p_value),
-                    d.level().name(),
-                    d.flagged()
-                )
-            };
-            let mut s = String::from("{\"features\":[");
-            for i in 0..m.num_features() {
+            let n = m.num_features();
+            let mut v = Vec::with_capacity(2 + n * (REPORT_FIELDS + 2) + 1 + REPORT_FIELDS + 6);
+            v.extend([m.rows() as f64, n as f64]);
+            for i in 0..n {
                 let f = m.feature(i)?;
-                let _ = write!(s, "{}{{\"index\":{i},\"name\":", if i == 0 { "" } else { "," });
-                json_str(&mut s, m.feature_name(i));
-                let _ = write!(
-                    s,
-                    ",{},\"missing\":{},\"outOfRange\":{}}}",
-                    drift(&f.drift),
-                    f.missing,
-                    f.out_of_range
-                );
+                Self::drift_fields(&mut v, &f.drift);
+                v.extend([f.missing as f64, f.out_of_range as f64]);
             }
-            s.push_str("],\"output\":");
             match m.output_drift() {
                 Some(d) => {
-                    let _ = write!(s, "{{{}}}", drift(&d));
+                    v.push(1.0);
+                    Self::drift_fields(&mut v, &d);
                 }
-                None => s.push_str("null"),
+                None => v.push(0.0),
             }
             let l = m.latency();
-            let _ = write!(
-                s,
-                ",\"rows\":{},\"latency\":{{\"count\":{},\"mean\":{},\"max\":{},\"p50\":{},\"p95\":{},\"clockHz\":{}}}}}",
-                m.rows(),
-                l.count,
-                json_num(l.mean),
-                l.max,
-                json_num(l.p50),
-                json_num(l.p95),
-                l.clock_hz
-            );
+            v.extend([
+                l.count as f64,
+                l.mean,
+                l.max as f64,
+                l.p50,
+                l.p95,
+                l.clock_hz as f64,
+            ]);
+            Ok(v)
+        })
+    }
+
+    /// One drift's [`REPORT_FIELDS`] numbers: rows, PSI, p-value, level (0 stable,
+    /// 1 moderate, 2 shifted), flagged (0 or 1).
+    fn drift_fields(v: &mut Vec<f64>, d: &ferrite::Drift) {
+        let level = match d.level() {
+            ferrite::DriftLevel::Stable => 0.0,
+            ferrite::DriftLevel::Moderate => 1.0,
+            ferrite::DriftLevel::Shifted => 2.0,
+        };
+        v.extend([
+            d.rows as f64,
+            d.psi,
+            d.p_value,
+            level,
+            f64::from(u8::from(d.flagged())),
+        ]);
+    }
+
+    /// The monitored features' names, one per line.
+    pub fn monitor_feature_names(&mut self) -> Result<String, Error> {
+        self.with_monitor(|m| {
+            let mut s = String::new();
+            for i in 0..m.num_features() {
+                if i > 0 {
+                    s.push('\n');
+                }
+                s.push_str(m.feature_name(i));
+            }
             Ok(s)
         })
     }
@@ -728,14 +748,20 @@ impl RawModel {
             .map_err(|e| js_error(&e, None))
     }
 
-    /// The drift report (a fresh object on each call).
-    #[wasm_bindgen(js_name = driftReport, unchecked_return_type = "DriftReport")]
-    pub fn drift_report(&mut self) -> Result<JsValue, JsValue> {
-        let json = self
-            .engine
-            .drift_report_json()
-            .map_err(|e| js_error(&e, None))?;
-        js_sys::JSON::parse(&json)
+    /// The drift report's numbers (`index.js` builds the `DriftReport` from them).
+    #[wasm_bindgen(js_name = driftReportValues)]
+    pub fn drift_report_values(&mut self) -> Result<Vec<f64>, JsValue> {
+        self.engine
+            .drift_report_values()
+            .map_err(|e| js_error(&e, None))
+    }
+
+    /// The monitored features' names, one per line.
+    #[wasm_bindgen(js_name = monitorFeatureNames)]
+    pub fn monitor_feature_names(&mut self) -> Result<String, JsValue> {
+        self.engine
+            .monitor_feature_names()
+            .map_err(|e| js_error(&e, None))
     }
 
     /// Concatenated input bytes (`lengths[i]` bytes for input `i`) in, concatenated
@@ -745,14 +771,6 @@ impl RawModel {
         self.engine
             .run_raw(inputs, lengths)
             .map_err(|e| js_error(&e, None))
-    }
-}
-
-fn json_num(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v}")
-    } else {
-        "null".into()
     }
 }
 
@@ -839,8 +857,9 @@ mod tests {
     #[test]
     fn monitoring_flags_a_shifted_feature() {
         let mut e = Engine::new(&monitor_model(true)).unwrap();
-        assert_eq!(e.drift_report_json().unwrap_err(), Error::NoBaseline);
+        assert_eq!(e.drift_report_values().unwrap_err(), Error::NoBaseline);
         e.enable_monitor(0, 1_000_000).unwrap();
+        assert_eq!(e.monitor_feature_names().unwrap(), "a\n\"b\"");
         let mut s = 7u32;
         let mut u = || {
             s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
@@ -852,33 +871,27 @@ mod tests {
             e.predict(&x, &mut scores).unwrap();
             e.monitor_latency(5).unwrap();
         }
-        let j = e.drift_report_json().unwrap();
-        assert!(
-            j.starts_with(r#"{"features":[{"index":0,"name":"a","rows":2000,"psi":"#),
-            "{j}"
-        );
-        assert!(j.contains(r#""level":"shifted","flagged":true"#), "{j}");
-        assert!(
-            j.contains(r#"{"index":1,"name":"\"b\"","rows":2000"#),
-            "{j}"
-        );
+        let v = e.drift_report_values().unwrap();
+        // rows, features; 2 × (rows, psi, p, level, flagged, missing, out of range);
+        // output present + 5; latency 6.
+        assert_eq!(v.len(), 2 + 2 * 7 + 1 + 5 + 6, "{v:?}");
+        assert_eq!(&v[..2], [2000.0, 2.0]);
+        let (f0, f1, out) = (&v[2..9], &v[9..16], &v[16..22]);
+        // Feature 0 shifted by 0.29: three of the baseline's quarter bins hold it.
+        assert_eq!(f0[0], 2000.0);
+        assert!(f0[1] > 0.25, "{f0:?}");
+        assert_eq!(&f0[3..5], [2.0, 1.0], "shifted, flagged: {f0:?}");
+        assert!(f0[6] > 400.0, "out of range: {f0:?}");
+        assert!(f1[1] < 0.1 && f1[3..5] == [0.0, 0.0], "{f1:?}");
         assert_eq!(
-            j.matches(r#""flagged":true"#).count(),
-            2,
-            "feature 0 and the output: {j}"
+            (out[0], out[1 + 4]),
+            (1.0, 1.0),
+            "the output moved: {out:?}"
         );
-        assert!(
-            j.ends_with(
-                r#""latency":{"count":2000,"mean":5,"max":5,"p50":5,"p95":5,"clockHz":1000000}}"#
-            ),
-            "{j}"
-        );
+        assert_eq!(&v[22..], [2000.0, 5.0, 5.0, 5.0, 5.0, 1_000_000.0]);
         assert!(!e.monitor_snapshot().unwrap().is_empty());
         e.monitor_reset().unwrap();
-        assert!(e
-            .drift_report_json()
-            .unwrap()
-            .contains(r#""rows":0,"latency""#));
+        assert_eq!(e.drift_report_values().unwrap()[0], 0.0);
         let mut plain = Engine::new(&monitor_model(false)).unwrap();
         assert_eq!(plain.enable_monitor(0, 1).unwrap_err(), Error::NoBaseline);
     }

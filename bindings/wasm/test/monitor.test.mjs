@@ -26,6 +26,10 @@ test('a shifted feature is flagged, the others stay stable', async () => {
   let rep = model.driftReport();
   assert.equal(rep.rows, 2000);
   assert.deepEqual(rep.features.map((f) => f.name), ['a', 'b']);
+  assert.deepEqual(rep.features.map((f) => f.index), [0, 1]);
+  assert.deepEqual(Object.keys(rep.features[0]),
+    ['index', 'name', 'rows', 'psi', 'pValue', 'level', 'flagged', 'missing', 'outOfRange']);
+  assert.equal(rep.features[0].missing, 0);
   for (const f of rep.features) {
     assert.ok(f.psi < 0.1 && !f.flagged && f.level === 'stable', JSON.stringify(f));
   }
