@@ -2,7 +2,7 @@
 //!
 //! A model converted with a baseline (`ferrite convert … --baseline train.csv`, or the
 //! calibration rows by default) carries a FEATURE_STATS section
-//! ([`Baseline`](crate::format::monitor::Baseline)): per raw input feature, a
+//! ([`Baseline`]): per raw input feature, a
 //! histogram of the training rows over quantile bin edges plus missing counts, and
 //! the distribution of the predicted class (classifiers) or of the output
 //! (regressors). A [`Monitor`] keeps the same histograms for the rows a device sees,
