@@ -28,7 +28,12 @@ pub enum FeatureSource {
     /// the features are the mean and the population standard deviation of each
     /// channel, in order `mean(c0), std(c0), mean(c1), std(c1), …` (`2 × channels`
     /// features). A NaN in a channel makes both of its features missing.
-    ChannelStats { channels: u32, samples: u32 },
+    ChannelStats {
+        /// Channels `C`.
+        channels: u32,
+        /// Samples per channel.
+        samples: u32,
+    },
 }
 
 /// The baseline of the model's output 0.
@@ -39,14 +44,17 @@ pub enum OutputBaseline<'a> {
     /// A classifier: how often each class was predicted (arg-max of output 0);
     /// `counts` holds one u32 per class.
     Classes {
+        /// One little-endian u32 per class.
         #[serde(borrow)]
         counts: &'a [u8],
     },
     /// A regressor: a histogram of the first value of output 0 with `k − 1` interior
     /// edges (f32) and `k` counts (u32), binned like the features.
     Values {
+        /// `k − 1` little-endian f32 interior edges, non-decreasing.
         #[serde(borrow)]
         edges: &'a [u8],
+        /// `k` little-endian u32 counts.
         #[serde(borrow)]
         counts: &'a [u8],
     },
@@ -60,6 +68,7 @@ pub enum OutputBaseline<'a> {
 /// range (it still lands in the first or last bin).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Baseline<'a> {
+    /// How the monitored features are computed from the raw row.
     pub source: FeatureSource,
     /// Number of features `F`.
     pub features: u32,
@@ -80,6 +89,7 @@ pub struct Baseline<'a> {
     /// feature's counts add up to `rows`.
     #[serde(borrow)]
     pub counts: &'a [u8],
+    /// The output's baseline (predicted classes or output values).
     #[serde(borrow)]
     pub output: OutputBaseline<'a>,
 }

@@ -166,6 +166,7 @@ impl Drift {
 /// Drift of one input feature (its histogram includes the missing count as a category).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FeatureDrift {
+    /// PSI and G-test of the feature's histogram (bins and missing) against the baseline.
     pub drift: Drift,
     /// Missing (NaN) values seen.
     pub missing: u32,
