@@ -122,18 +122,8 @@ preprocessing; a model with nothing neural converts unchanged, with a note sayin
         /// docs/preprocessing.md); for scikit-learn models it runs before the model's own.
         #[arg(long, value_name = "FEATURES.toml")]
         preprocess: Option<PathBuf>,
-        /// Rows to store the monitoring baseline from (raw rows, as `predict` takes them;
-        /// default: the calibration rows): per-feature quantile histograms and the
-        /// output distribution, for `ferrite::Monitor` and `ferrite monitor`
-        /// (docs/monitoring.md).
-        #[arg(long, value_name = "DATA")]
-        baseline: Option<PathBuf>,
-        /// Bins per feature of the baseline histograms (2..=64).
-        #[arg(long, default_value_t = ferrite_tool::monitor::DEFAULT_BINS)]
-        baseline_bins: u32,
-        /// Store no baseline, even with --calibration.
-        #[arg(long, conflicts_with = "baseline")]
-        no_baseline: bool,
+        #[command(flatten)]
+        baseline: ferrite_tool::monitor::BaselineArgs,
     },
     /// Drift and latency of a model in the field: the runtime's monitor over a data file,
     /// or a device's monitor snapshot decoded against the model.
@@ -146,43 +136,7 @@ Examples:
   ferrite monitor model.fer --input field.csv --json --plot drift.png
   ferrite monitor model.fer --snapshot snap.bin --prometheus --label device=unit-7"
     )]
-    Monitor {
-        model: PathBuf,
-        /// Raw rows to run through the model and its monitor (CSV, .npy or JSON; NaN or
-        /// empty for missing values).
-        #[arg(
-            short,
-            long,
-            required_unless_present = "snapshot",
-            conflicts_with = "snapshot"
-        )]
-        input: Option<PathBuf>,
-        /// A snapshot written by a device's `Monitor::snapshot` (or --save-snapshot).
-        #[arg(long)]
-        snapshot: Option<PathBuf>,
-        /// Decay window in rows (counts halve every N rows; 0: never).
-        #[arg(long, default_value_t = 0)]
-        window: u32,
-        /// Print JSON: `features` in input order (index, name, psi, p_value, level,
-        /// flagged, counts, bin edges), `output`, `latency`.
-        #[arg(long, conflicts_with = "prometheus")]
-        json: bool,
-        /// Print the Prometheus text exposition format.
-        #[arg(long)]
-        prometheus: bool,
-        /// Extra label on every Prometheus sample (repeatable), e.g. device=unit-7.
-        #[arg(long = "label", value_name = "KEY=VALUE")]
-        labels: Vec<String>,
-        /// Write a PNG of the baseline vs observed histograms of the most drifted features.
-        #[arg(long, value_name = "PNG")]
-        plot: Option<PathBuf>,
-        /// Features in the plot.
-        #[arg(long, default_value_t = 4)]
-        plot_features: usize,
-        /// Write the monitor's snapshot (what a device would send) to this file.
-        #[arg(long, value_name = "FILE")]
-        save_snapshot: Option<PathBuf>,
-    },
+    Monitor(ferrite_tool::monitor::MonitorArgs),
     /// Run only a model's preprocessing pipeline on every row of a data file.
     #[command(after_help = "Example:
   ferrite preprocess model.fer -i raw.csv -o features.csv")]
@@ -377,8 +331,6 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
             json,
             preprocess,
             baseline,
-            baseline_bins,
-            no_baseline,
         } => {
             let precision: Precision = precision.parse()?;
             if precision != Precision::Int8 {
@@ -419,11 +371,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                 Some((d, h)) => (Some(d), Some(h)),
                 None => (None, None),
             };
-            let baseline_data = match (&baseline, no_baseline) {
-                (Some(p), _) => Some(Dataset::load(p)?),
-                (None, false) => cal.clone(),
-                (None, true) => None,
-            };
+            let baseline_data = baseline.data(cal.as_ref())?;
             // The pipeline is read (and checked) before the model.
             let features = preprocess.as_deref().map(FeatureSpec::load).transpose()?;
             let opts = ConvertOptions {
@@ -453,19 +401,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                 ..ConvertOptions::default()
             };
             let mut r = convert_file(&model, &opts)?;
-            let baseline = match &baseline_data {
-                Some(d) => {
-                    let bopts = ferrite_tool::monitor::BaselineOptions {
-                        bins: baseline_bins,
-                        source: None,
-                    };
-                    let (bytes, summary) =
-                        ferrite_tool::monitor::attach_baseline(&r.bytes, d, &bopts)?;
-                    r.bytes = bytes;
-                    Some(summary)
-                }
-                None => None,
-            };
+            let baseline = baseline.attach(&mut r.bytes, baseline_data.as_ref())?;
             let low = r
                 .agreement
                 .as_ref()
@@ -563,50 +499,8 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Monitor {
-            model,
-            input,
-            snapshot,
-            window,
-            json,
-            prometheus,
-            labels,
-            plot,
-            plot_features,
-            save_snapshot,
-        } => {
-            let fer = read_file(&model)?;
-            let r = match (&input, &snapshot) {
-                (Some(p), _) => {
-                    ferrite_tool::monitor::monitor_rows(&fer, &Dataset::load(p)?, window)?
-                }
-                (None, Some(p)) => ferrite_tool::monitor::monitor_snapshot(&fer, &read_file(p)?)?,
-                (None, None) => return Err(Error::Usage("give --input or --snapshot".into())),
-            };
-            let labels = labels
-                .iter()
-                .map(|l| {
-                    l.split_once('=')
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                        .ok_or_else(|| Error::Usage(format!("--label {l}: expected KEY=VALUE")))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            if let Some(p) = &save_snapshot {
-                write_file(p, &r.snapshot)?;
-            }
-            if let Some(p) = &plot {
-                ferrite_tool::monitor::plot_png(&r, p, plot_features)?;
-            }
-            if json {
-                say!(
-                    "{}",
-                    serde_json::to_string_pretty(&r.to_json()).unwrap_or_default()
-                );
-            } else if prometheus {
-                say_raw!("{}", r.to_prometheus(&labels));
-            } else {
-                say_raw!("{}", r.to_text());
-            }
+        Command::Monitor(args) => {
+            say_raw!("{}", ferrite_tool::monitor::run_command(&args)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Preprocess {

@@ -1,7 +1,7 @@
 //! `ferrite monitor --plot`: baseline vs observed histograms of the most drifted
 //! features, as a PNG (plotters' bitmap backend; text in an embedded DejaVu Sans).
 
-use super::{FeatureReport, MonitorReport};
+use super::report::{FeatureReport, MonitorReport};
 use crate::error::{Error, Result};
 use plotters::prelude::*;
 use plotters::style::FontStyle;
@@ -134,4 +134,10 @@ pub(super) fn plot(report: &MonitorReport, path: &Path, top: usize) -> Result<()
     }
     root.present().map_err(err)?;
     Ok(())
+}
+
+/// Draws the baseline and observed histograms (shares per bin, missing as the last
+/// bar) of the `top` most drifted features into a PNG.
+pub fn plot_png(report: &MonitorReport, path: &Path, top: usize) -> Result<()> {
+    plot(report, path, top)
 }
