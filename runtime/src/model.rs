@@ -47,6 +47,8 @@ pub struct Model<'a> {
     pub(crate) meta: Metadata<'a>,
     pub(crate) graph: Graph<'a>,
     pub(crate) pre: Option<Preprocess<'a>>,
+    /// See [`Model::input_accepts_nan`].
+    pub(crate) nan_input: bool,
 }
 
 /// Model bytes copied into a 16-byte aligned heap buffer, for callers whose bytes
@@ -156,7 +158,9 @@ impl<'a> Model<'a> {
             meta,
             graph,
             pre: None,
+            nan_input: false,
         };
+        model.nan_input = model.reads_input_only_in_trees();
         if let Some(p) = container.section(kind::PREPROCESS) {
             let graph_in = if model.num_inputs() == 0 {
                 0
@@ -212,6 +216,37 @@ impl<'a> Model<'a> {
         }
     }
 
+    /// Whether [`Session::predict`](crate::Session::predict) accepts NaN (a missing
+    /// value) in its features: graph input 0 is f32 and only `TreeEnsemble` ops read it,
+    /// as their features — a tree node defines where a missing value goes (its
+    /// missing-tracks-true flag, else the comparison's result). Any other model rejects
+    /// NaN with [`Error::InvalidInput`](crate::Error::InvalidInput).
+    pub fn input_accepts_nan(&self) -> bool {
+        self.nan_input
+    }
+
+    fn reads_input_only_in_trees(&self) -> bool {
+        let Some(&x) = self.graph.io.inputs.first() else {
+            return false;
+        };
+        if !matches!(self.input(0), Ok(t) if t.dtype == crate::format::types::DType::F32) {
+            return false;
+        }
+        let mut read = false;
+        for i in 0..self.num_ops() {
+            let Ok(op) = self.op(i) else { return false };
+            for (k, &t) in op.inputs.iter().enumerate() {
+                if t == x {
+                    if k != 0 || !matches!(op.op, crate::format::types::Op::TreeEnsemble { .. }) {
+                        return false;
+                    }
+                    read = true;
+                }
+            }
+        }
+        read && !self.graph.io.outputs.contains(&x)
+    }
+
     /// Number of graph inputs.
     pub fn num_inputs(&self) -> usize {
         self.graph.io.inputs.len()
@@ -264,12 +299,40 @@ impl<'a> Model<'a> {
 
     /// Number of golden vectors stored in the model.
     pub fn num_golden(&self) -> u32 {
-        self.graph.golden.as_ref().map_or(0, |g| g.len())
+        self.graph.num_golden()
     }
 
-    /// Golden vector `i`.
+    /// Golden vector `i` when it is stored in full (section 6: input and output bytes);
+    /// [`Error::NoSuchIndex`] for a compact one (see [`Model::golden_input`]).
     pub fn golden(&self, i: u32) -> Result<Golden<'a>> {
         self.graph.golden(i)
+    }
+
+    /// The bytes of graph input `input` of golden vector `g`, full or compact (a
+    /// compact vector's inputs are generated from its seed, see
+    /// [`golden_input`](crate::format::golden_input)), into `out` (the input's byte
+    /// length).
+    pub fn golden_input(&self, g: u32, input: usize, out: &mut [u8]) -> Result<()> {
+        let n = self.input(input)?.byte_len().unwrap_or(0);
+        if out.len() != n {
+            return Err(Error::WrongLength {
+                expected: n,
+                actual: out.len(),
+            });
+        }
+        if g < self.graph.num_full_golden() {
+            let v = self.graph.golden(g)?;
+            let b = v.inputs.get(input).ok_or(Error::NoSuchIndex {
+                index: input as u32,
+            })?;
+            out.copy_from_slice(b);
+            return Ok(());
+        }
+        let d = self.graph.golden_digest(g)?;
+        if !crate::format::golden_input(d.seed, input, self.input(input)?.dtype, out) {
+            return Err(Error::Unsupported);
+        }
+        Ok(())
     }
 
     /// The bytes of an optional section, by kind (see `docs/format.md`).

@@ -414,3 +414,97 @@ fn golden_vectors_round_trip() {
         Err(Error::GoldenMismatch { index: 0 })
     );
 }
+
+/// SplitMix64 as `docs/format.md` specifies the compact golden inputs (restated here
+/// from the document, not taken from the runtime).
+fn splitmix64(seed: u64, input: u64, n: usize) -> Vec<u64> {
+    let mut s = seed ^ input.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = s;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        })
+        .collect()
+}
+
+/// FNV-1a 64 as `docs/format.md` specifies the compact golden digest.
+fn fnv(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 14695981039346656037;
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(1099511628211);
+    }
+    h
+}
+
+#[test]
+fn golden_generator_and_digest_match_their_specification() {
+    // Published test vectors: SplitMix64 from seed 0, FNV-1a 64 of "" / "a" / "foobar".
+    assert_eq!(splitmix64(0, 0, 1)[0], 0xE220_A839_7B1D_CDAF);
+    assert_eq!(fnv(b""), 0xcbf2_9ce4_8422_2325);
+    assert_eq!(fnv(b"a"), 0xaf63_dc4c_8601_ec8c);
+    assert_eq!(fnv(b"foobar"), 0x8594_4171_f739_67e8);
+    assert_eq!(ferrite::format::fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
+    let mut i8s = [0u8; 11];
+    assert!(ferrite::format::golden_input(7, 1, DType::I8, &mut i8s));
+    let d = splitmix64(7, 1, 2);
+    let want: Vec<u8> = d.iter().flat_map(|v| v.to_le_bytes()).take(11).collect();
+    assert_eq!(&i8s[..], &want[..]);
+    let mut f = [0u8; 12];
+    assert!(ferrite::format::golden_input(7, 0, DType::F32, &mut f));
+    for (c, z) in f.chunks_exact(4).zip(splitmix64(7, 0, 3)) {
+        let v = f32::from_le_bytes(c.try_into().unwrap()) as f64;
+        assert_eq!(v, (z >> 40) as f64 / 8388608.0 - 1.0);
+    }
+    assert!(!ferrite::format::golden_input(7, 0, DType::I32, &mut f));
+}
+
+#[test]
+fn compact_golden_vectors_round_trip_and_detect_a_wrong_output() {
+    // y = 0.5 x0 - 2 x1 on the generated input (both products exact: one rounding).
+    let seed = 0x1234_5678_9abc_def0;
+    let z = splitmix64(seed, 0, 2);
+    let x: Vec<f32> = z
+        .iter()
+        .map(|&v| ((v >> 40) as f64 / 8388608.0 - 1.0) as f32)
+        .collect();
+    let y = x[0] * 0.5 + x[1] * -2.0;
+    let mut b = tiny_builder();
+    b.add_golden_digest(seed, vec![fnv(&y.to_le_bytes())]);
+    b.add_golden_digest(seed, vec![fnv(&(y + 1.0).to_le_bytes())]);
+    let f = b.finish().unwrap();
+    let a = Aligned::new(&f);
+    let m = Model::load(a.bytes()).unwrap();
+    assert_eq!(m.num_golden(), 2);
+    let mut s = ferrite::OwnedSession::new(&m);
+    s.session().check_golden(0).unwrap();
+    assert_eq!(
+        s.session().check_golden(1),
+        Err(Error::GoldenMismatch { index: 1 })
+    );
+    let mut input = [0u8; 8];
+    m.golden_input(0, 0, &mut input).unwrap();
+    let want: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+    assert_eq!(&input[..], &want[..]);
+    // Full and compact vectors together: the full ones are numbered first.
+    let mut b = tiny_builder();
+    let xb: Vec<u8> = [1.0f32, 1.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+    b.add_golden(vec![xb], vec![(-1.5f32).to_le_bytes().to_vec()]);
+    b.add_golden_digest(seed, vec![fnv(&y.to_le_bytes())]);
+    let f = b.finish().unwrap();
+    let a = Aligned::new(&f);
+    let m = Model::load(a.bytes()).unwrap();
+    let mut s = ferrite::OwnedSession::new(&m);
+    s.session().check_golden(0).unwrap();
+    s.session().check_golden(1).unwrap();
+    assert!(m.golden(1).is_err());
+    // A digest record without one digest per output does not load.
+    let mut b = tiny_builder();
+    b.add_golden_digest(seed, vec![]);
+    let f = b.finish().unwrap();
+    let a = Aligned::new(&f);
+    assert!(matches!(Model::load(a.bytes()), Err(Error::Decode { .. })));
+}

@@ -233,7 +233,7 @@ pub fn inspect(fer: &[u8]) -> Result<Value> {
 }
 
 /// Section kinds of `docs/format.md`, in file order, with their report names.
-const SECTIONS: [(u16, &str); 7] = [
+const SECTIONS: [(u16, &str); 8] = [
     (1, "metadata"),
     (2, "graph"),
     (3, "weights"),
@@ -241,6 +241,7 @@ const SECTIONS: [(u16, &str); 7] = [
     (5, "feature_statistics"),
     (6, "golden"),
     (7, "signature"),
+    (8, "golden_digest"),
 ];
 
 fn shape_str(v: &Value) -> String {

@@ -366,6 +366,18 @@ impl<'a> Metadata<'a> {
     }
 }
 
+/// A compact golden vector (section kind 8, `docs/format.md`): every graph input is
+/// regenerated from `seed` ([`golden_input`](crate::format::golden_input)) and every
+/// output is checked by the 64-bit FNV-1a digest of its bytes
+/// ([`fnv1a64`](crate::format::fnv1a64)).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GoldenDigest {
+    /// Seed of the generated inputs.
+    pub seed: u64,
+    /// FNV-1a 64 digest of every graph output's bytes.
+    pub outputs: HVec<u64, MAX_GRAPH_IO>,
+}
+
 /// One golden vector: input bytes for every graph input and the expected output bytes,
 /// produced by the host tool at conversion time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -72,6 +72,7 @@ pub struct ModelBuilder {
     outputs: Vec<u32>,
     weights: Vec<u8>,
     golden: Vec<GoldenBytes>,
+    golden_digest: Vec<(u64, Vec<u64>)>,
     extra: Vec<(u16, bool, Vec<u8>)>,
 }
 
@@ -191,8 +192,15 @@ impl ModelBuilder {
         self.golden.push((inputs, outputs));
     }
 
+    /// Adds a compact golden vector: inputs generated from `seed`
+    /// ([`golden_input`](crate::format::golden_input)), one FNV-1a 64 digest per output.
+    pub fn add_golden_digest(&mut self, seed: u64, outputs: Vec<u64>) {
+        self.golden_digest.push((seed, outputs));
+    }
+
     /// Removes all golden vectors.
     pub fn clear_golden(&mut self) {
+        self.golden_digest.clear();
         self.golden.clear();
     }
 
@@ -327,6 +335,21 @@ impl ModelBuilder {
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             sections.push((kind::GOLDEN, false, record_table(&recs)?));
+        }
+        if !self.golden_digest.is_empty() {
+            let recs = self
+                .golden_digest
+                .iter()
+                .map(|(seed, o)| {
+                    let g = super::types::GoldenDigest {
+                        seed: *seed,
+                        outputs: heapless::Vec::from_slice(o)
+                            .map_err(|_| WriteError::Capacity("golden tensors"))?,
+                    };
+                    enc(&g)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            sections.push((kind::GOLDEN_DIGEST, false, record_table(&recs)?));
         }
         container(&sections)
     }
