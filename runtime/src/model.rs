@@ -49,6 +49,9 @@ pub struct Model<'a> {
     pub(crate) pre: Option<Preprocess<'a>>,
     /// See [`Model::input_accepts_nan`].
     pub(crate) nan_input: bool,
+    /// Bytes of op scratch after the graph's tensors (the largest `ops::scratch_bytes`;
+    /// 0 for files without NHWC convs).
+    pub(crate) op_scratch: usize,
 }
 
 /// Model bytes copied into a 16-byte aligned heap buffer, for callers whose bytes
@@ -153,12 +156,17 @@ impl<'a> Model<'a> {
         if check {
             validate::graph(&graph)?;
         }
+        let op_scratch = (0..graph.ops.len())
+            .map(|s| crate::ops::scratch_bytes(&graph, s))
+            .max()
+            .unwrap_or(0);
         let mut model = Model {
             container,
             meta,
             graph,
             pre: None,
             nan_input: false,
+            op_scratch,
         };
         model.nan_input = model.reads_input_only_in_trees();
         if let Some(p) = container.section(kind::PREPROCESS) {
@@ -190,10 +198,17 @@ impl<'a> Model<'a> {
     ///
     /// With a preprocessing pipeline this includes its scratch rows, placed after the
     /// graph's tensors.
+    ///
+    /// The NHWC convolutions ([`Op::ConvNhwc`](crate::Op::ConvNhwc)) whose taps reach the
+    /// padding need a padding row of scratch (the input's channels): the largest is
+    /// reserved there too (the pipeline and the graph never run at the same time, so
+    /// they share it). Files without those ops need exactly the planned arena.
     pub fn arena_size(&self) -> usize {
-        match &self.pre {
-            Some(p) => self.graph_arena_end() + p.scratch_bytes(),
-            None => self.graph.io.arena_size as usize,
+        match (&self.pre, self.op_scratch) {
+            (None, 0) => self.graph.io.arena_size as usize,
+            (pre, op) => {
+                self.graph_arena_end() + op.max(pre.as_ref().map_or(0, |p| p.scratch_bytes()))
+            }
         }
     }
 

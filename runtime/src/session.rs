@@ -344,10 +344,10 @@ impl<'m, 'a> Session<'m, 'a> {
         // The output between the bytes before and after it: the plan keeps it apart
         // from every input, so the inputs are shared borrows beside a mutable output.
         let orange = Self::arena_range(&out);
-        let (lo, rest) = self
-            .arena
-            .split_at_mut_checked(orange.start)
-            .ok_or(internal)?;
+        // The op scratch after the graph's tensors (see `Model::arena_size`).
+        let end = self.model.graph_arena_end().min(self.arena.len());
+        let (arena, scratch) = self.arena.split_at_mut(end);
+        let (lo, rest) = arena.split_at_mut_checked(orange.start).ok_or(internal)?;
         let (y, hi) = rest.split_at_mut_checked(orange.len()).ok_or(internal)?;
         let inputs = def.inputs();
         let mut x = TensorRef::EMPTY;
@@ -363,7 +363,7 @@ impl<'m, 'a> Session<'m, 'a> {
             out,
             op: s,
         };
-        ops::run(&def.op, &cx, y)?;
+        ops::run(&def.op, &cx, y, scratch)?;
         Ok(def.output)
     }
 }

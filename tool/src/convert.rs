@@ -310,7 +310,17 @@ pub fn convert_imported(
     if opts.precision != Precision::F32 {
         stage(opts, Stage::Emit(opts.precision));
     }
-    let emitted = match emit::emit_with(graph, opts.precision, ranges.as_ref(), &name, opts.int8) {
+    // f32 models run their convolutions channels-last on the engine ops (the int8 and
+    // f16 emitters still take the NCHW graph).
+    let nhwc;
+    let out_graph = if opts.precision == Precision::F32 {
+        nhwc = graph.to_nhwc();
+        &nhwc
+    } else {
+        graph
+    };
+    let emitted = match emit::emit_with(out_graph, opts.precision, ranges.as_ref(), &name, opts.int8)
+    {
         // Something needed a calibrated range.
         Err(_)
             if opts.precision == Precision::Int8

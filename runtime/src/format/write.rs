@@ -5,8 +5,8 @@ use super::plan;
 use super::types::{
     DType, Golden, GraphIo, Location, Metadata, Op, OpDef, Quant, Shape, TensorDef, MAX_GRAPH_IO,
 };
+use super::VERSION_MAJOR;
 use super::{file_crc, kind, ALIGN, HEADER_LEN, MAGIC, SECTION_ENTRY_LEN, SECTION_REQUIRED};
-use super::{VERSION_MAJOR, VERSION_MINOR};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -351,7 +351,15 @@ impl ModelBuilder {
                 .collect::<Result<Vec<_>, _>>()?;
             sections.push((kind::GOLDEN_DIGEST, false, record_table(&recs)?));
         }
-        container(&sections)
+        // The smallest minor whose readers know every op of the file: files without
+        // the minor-1 ops stay byte-identical to what format 1.0 writers produced.
+        let minor = self
+            .ops
+            .iter()
+            .map(|o| o.op.since_minor())
+            .max()
+            .unwrap_or(0);
+        container_minor(&sections, minor)
     }
 }
 
@@ -378,8 +386,26 @@ pub fn record_table(recs: &[Vec<u8>]) -> Result<Vec<u8>, WriteError> {
     Ok(out)
 }
 
-/// Lays out header, section table and sections, and fills in the CRC.
+/// Lays out header, section table and sections, and fills in the CRC; the header
+/// says format 1.0 (what [`ModelBuilder::finish`] writes for a graph without minor-1
+/// ops; see [`container_minor`]).
 pub fn container(sections: &[(u16, bool, Vec<u8>)]) -> Result<Vec<u8>, WriteError> {
+    container_minor(sections, 0)
+}
+
+/// [`container`] with the header's minor version `minor` (at most
+/// [`VERSION_MINOR`](super::VERSION_MINOR): the largest [`Op::since_minor`](super::types::Op::since_minor) of
+/// the file's ops), raised to 1 when a FEATURE_STATS section is present (its layout is
+/// defined from format 1.1 on; a 1.0 reader ignores kind 5).
+pub fn container_minor(
+    sections: &[(u16, bool, Vec<u8>)],
+    minor: u16,
+) -> Result<Vec<u8>, WriteError> {
+    let minor = if sections.iter().any(|s| s.0 == super::kind::FEATURE_STATS) {
+        minor.max(1)
+    } else {
+        minor
+    };
     let table_end = HEADER_LEN + SECTION_ENTRY_LEN * sections.len();
     let mut out = alloc::vec![0u8; table_end];
     let mut entries = Vec::new();
@@ -392,7 +418,7 @@ pub fn container(sections: &[(u16, bool, Vec<u8>)]) -> Result<Vec<u8>, WriteErro
     let total = u32::try_from(out.len()).map_err(|_| WriteError::TooLarge)?;
     out[0..4].copy_from_slice(&MAGIC);
     out[4..6].copy_from_slice(&VERSION_MAJOR.to_le_bytes());
-    out[6..8].copy_from_slice(&VERSION_MINOR.to_le_bytes());
+    out[6..8].copy_from_slice(&minor.to_le_bytes());
     out[12..16].copy_from_slice(&total.to_le_bytes());
     out[20..22].copy_from_slice(&(sections.len() as u16).to_le_bytes());
     for (i, (kind, req, at, len)) in entries.into_iter().enumerate() {

@@ -4,7 +4,7 @@
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use ferrite::format::monitor::{encode_section, Baseline, FeatureSource, OutputBaseline};
-use ferrite::format::write::container;
+use ferrite::format::write::container_minor;
 use ferrite::format::{kind, Container};
 use ferrite::monitor::{bin_of, feature_values};
 use ferrite::preprocess::StepOp;
@@ -296,7 +296,9 @@ pub fn attach_baseline(
         ));
     }
     sections.push((kind::FEATURE_STATS, false, section));
-    let out = container(&sections).map_err(|e| Error::Write(e.to_string()))?;
+    // The file's own minor (its ops'); the FEATURE_STATS section makes it at least 1.1.
+    let out =
+        container_minor(&sections, c.header.minor).map_err(|e| Error::Write(e.to_string()))?;
     // The runtime checks the new section on load.
     AlignedModel::new(&out).model()?;
     Ok((out, summary))
