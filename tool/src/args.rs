@@ -233,3 +233,40 @@ pub fn stage_printer() -> StageLog {
         }
     })
 }
+
+/// `ferrite convert --help`: examples and notes.
+pub const CONVERT_HELP: &str = "Examples:
+  ferrite convert model.onnx -o model.fer
+  ferrite convert model.onnx -o model-int8.fer --precision int8 --calibration calib.csv
+  ferrite convert cnn.onnx -o cnn.fer --input-shape input=1,3,32,32 --name cnn --version 1.2.0
+  ferrite convert pipeline.onnx -o pipeline-int8.fer --precision int8 --calibration raw.csv
+  ferrite convert two.onnx -o two-int8.fer --precision int8 -c a=a.csv -c b=b.csv
+  ferrite convert model_qdq.onnx -o model-int8.fer --precision int8   # already quantized
+  ferrite convert gru.onnx -o gru-stream.fer --input-shape sequence=1,1,6 --state initial_h=h_n
+
+An f16 / int8 conversion with calibration data measures its top-1 agreement with the
+f32 model on the calibration rows; below --min-agreement it exits with status 1 and
+writes the model as NAME.rejected.fer instead, naming what looks wrong with the
+calibration data (constant columns, too few rows).
+
+Streaming (recurrent models exported with their state as inputs and outputs): fix the
+sequence length to 1 (or a chunk of frames) with --input-shape and pair each state
+input with the output that carries it; Session::step then keeps the state between calls.
+
+scikit-learn (ONNX-ML) pipelines: preprocessing, linear models and tree ensembles stay
+exact in f32 in every precision; int8 / f16 convert the neural part (an MLP's layers).
+Calibration rows are raw rows (NaN where the pipeline imputes) for a model with
+preprocessing; a model with nothing neural converts unchanged, with a note saying so.";
+
+/// `ferrite run --help`: the output layout and examples.
+pub const RUN_HELP: &str = "Output: one table with every output side by side (headers: the output
+names, or the model's labels for class scores) and a `predicted` column for a
+classifier, on stdout or in -o FILE (.csv / .json / .npy by extension); or one file
+per output with -o NAME=FILE or --output-dir DIR. A model converted for a batch of B
+(--input-shape input=B,...) takes one sample per row and runs B rows at a time.
+
+Examples:
+  ferrite run model.fer -i test.csv
+  ferrite run model.fer -i rows.npy -o scores.npy
+  ferrite run model.fer -i test.csv --top-k 3 --json
+  ferrite run two.fer -i a=a.csv -i b=b.csv --output-dir out/";

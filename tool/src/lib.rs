@@ -31,6 +31,7 @@ pub mod data;
 pub mod emit;
 pub mod error;
 pub mod feed;
+mod golden;
 pub mod import;
 pub mod inspect;
 pub mod ir;
