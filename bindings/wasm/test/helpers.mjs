@@ -118,8 +118,8 @@ export function ensureDigits() {
   const steps = [
     ['convert', onnx, '-o', join(DIGITS, 'digits_f32.fer'), ...labels],
     ['convert', onnx, '-o', join(DIGITS, 'digits_int8.fer'), '--precision', 'int8', '--calibration', join(DIGITS_SRC, 'calib.csv'), ...labels],
-    ['run', join(DIGITS, 'digits_f32.fer'), '--input', join(DIGITS_SRC, 'test.csv'), '--output', join(DIGITS, 'native_f32.csv')],
-    ['run', join(DIGITS, 'digits_int8.fer'), '--input', join(DIGITS_SRC, 'test.csv'), '--output', join(DIGITS, 'native_int8.csv')],
+    ['run', join(DIGITS, 'digits_f32.fer'), '--input', join(DIGITS_SRC, 'test.csv'), '--output', join(DIGITS, 'native_f32.csv'), '--top-k', '0'],
+    ['run', join(DIGITS, 'digits_int8.fer'), '--input', join(DIGITS_SRC, 'test.csv'), '--output', join(DIGITS, 'native_int8.csv'), '--top-k', '0'],
   ];
   rmSync(join(DIGITS, 'ready'), { force: true });
   for (const s of steps) {
