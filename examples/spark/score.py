@@ -24,6 +24,7 @@ and ``label_name`` (when the model stores label names).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -87,6 +88,18 @@ def parse_features(spec: str, columns: Sequence[str]) -> List[str]:
     return [c.strip() for c in spec.split(",") if c.strip()]
 
 
+_SHIPPED: Dict[int, object] = {}
+
+
+def _ship_this_module(sc) -> None:
+    """Sends this file to the executors once per SparkContext: the ``mapInPandas``
+    function is pickled as a reference to this module when it is imported (run as a
+    script, Spark pickles it by value and needs nothing)."""
+    if __name__ != "__main__" and _SHIPPED.get(id(sc)) is not sc:
+        sc.addPyFile(os.path.abspath(__file__))
+        _SHIPPED[id(sc)] = sc
+
+
 def score(
     spark,
     model_bytes: bytes,
@@ -106,6 +119,7 @@ def score(
         raise ValueError(
             f"{len(features)} feature columns, but the model takes {model.info.row_width}"
         )
+    _ship_this_module(spark.sparkContext)
     broadcast = spark.sparkContext.broadcast(model_bytes)
     keep_schema = [f"`{c}` {df.schema[c].dataType.simpleString()}" for c in keep]
     classifier = model.info.output_width > 1
