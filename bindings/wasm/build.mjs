@@ -11,14 +11,15 @@
 // `release-size` (opt-level z, fat LTO, panic=abort; immediate-abort with build-std);
 // the wasm-bindgen CLI (the exact version of the crate in Cargo.lock) writes the
 // `--target web` ESM glue (it also runs in Node: index.js feeds it the file) and .d.ts;
-// `wasm-opt -Oz` from npm `binaryen` runs if installed (optional); the hand-written
+// `wasm-opt -Oz` from npm `binaryen` runs if installed (optional, unless WASM_OPT names it:
+// `cargo xtask` does, and then it is required); the hand-written
 // wrapper (js/), README and package.json are copied beside them. Prints the sizes
 // and fails when the .wasm exceeds the budget (250 KB raw, 100 KB gzip).
 //
 // Toolchain: Debian's rustc (`apt-get install rustc-web cargo-web rust-web-src lld-22`)
 // with `-Zbuild-std` when installed, else a rustup
 // toolchain that has the wasm32-unknown-unknown target. Overrides: FERRITE_WASM_CARGO,
-// FERRITE_WASM_RUSTC, FERRITE_WASM_LINKER; WASM_BINDGEN for the CLI path.
+// FERRITE_WASM_RUSTC, FERRITE_WASM_LINKER; WASM_BINDGEN and WASM_OPT for the tools' paths.
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -107,6 +108,11 @@ function wasmBindgen() {
 }
 
 function wasmOpt() {
+  const named = process.env.WASM_OPT;
+  if (named) {
+    if (!existsSync(named)) die(`WASM_OPT=${named} does not exist: run \`npm ci\` in bindings/wasm (binaryen)`);
+    return named;
+  }
   const local = join(HERE, 'node_modules', '.bin', 'wasm-opt');
   if (existsSync(local)) return local;
   return tryOutput('wasm-opt', ['--version']) === null ? null : 'wasm-opt';

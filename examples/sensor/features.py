@@ -38,7 +38,7 @@ How to rerun / use
 ------------------
     from features import window_features, features_batch, FEATURE_NAMES
 This file has no side effects; the model trained on these features is built by
-``train_features.py`` (``/opt/fvenv/bin/python examples/sensor/train_features.py``).
+``train_features.py`` (``python examples/sensor/train_features.py``).
 """
 from __future__ import annotations
 

@@ -39,7 +39,7 @@ Split by session (no window of a test session is used for training):
 
 How to rerun
 ------------
-    /opt/fvenv/bin/python examples/sensor/make_data.py
+    python examples/sensor/make_data.py
 Fixed seed (SEED = 2024); numpy's PCG64 makes it reproducible across machines.
 """
 from __future__ import annotations

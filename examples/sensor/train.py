@@ -24,8 +24,8 @@ What it makes (in this directory, committed)
 
 How to rerun (needs torch; CI only reads the committed files)
 -------------------------------------------------------------
-    /opt/fvenv/bin/pip install torch onnxscript
-    /opt/fvenv/bin/python examples/sensor/train.py
+    pip install torch onnxscript
+    python examples/sensor/train.py
 Fixed seeds (data 2024, torch 0, one thread, deterministic algorithms): the
 same torch version reproduces the same bytes on one machine.
 """
@@ -213,7 +213,7 @@ initializers are int64. Ops: {', '.join(dyn['ops'])}.
 """
     readme = f"""# sensor — accelerometer activity recognition (synthetic data)
 
-Regenerate everything: `/opt/fvenv/bin/python examples/sensor/train.py` (needs
+Regenerate everything: `python examples/sensor/train.py` (needs
 `torch`, and `onnxscript` for the dynamo variant; the data and the feature model alone: `make_data.py`,
 `train_features.py`, no torch). Torch {torch.__version__}, onnx {onnx.__version__},
 onnxruntime {ort.__version__}. CI only reads the committed files.

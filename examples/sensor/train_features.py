@@ -23,7 +23,7 @@ fixed seed), converted to features; no torch needed.
 
 How to rerun
 ------------
-    /opt/fvenv/bin/python examples/sensor/train_features.py
+    python examples/sensor/train_features.py
 (``train.py`` also calls this, so a full regeneration is just ``train.py``.)
 """
 from __future__ import annotations

@@ -117,6 +117,30 @@ impl Cmd {
         Ok(status.code())
     }
 
+    /// Print the command and run it with stdout inherited and stderr both shown and
+    /// kept: returns whether it exited with 0, and its stderr (to tell failures apart).
+    pub fn run_keeping_stderr(&self) -> Result<(bool, String)> {
+        use std::io::{BufRead, BufReader, Write};
+        println!("+ {}", self.display());
+        let mut child = self
+            .command()
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start `{}`: {e}", self.program.to_string_lossy()))?;
+        let mut kept = String::new();
+        if let Some(pipe) = child.stderr.take() {
+            let mut stderr = std::io::stderr().lock();
+            for line in BufReader::new(pipe).lines() {
+                let line = line?;
+                writeln!(stderr, "{line}")?;
+                kept.push_str(&line);
+                kept.push('\n');
+            }
+        }
+        Ok((child.wait()?.success(), kept))
+    }
+
     /// Run quietly and return stdout; fail unless it exits with 0.
     pub fn output(&self) -> Result<String> {
         let out = self
@@ -136,6 +160,20 @@ impl Cmd {
             )
             .into())
         }
+    }
+
+    /// Run quietly and keep both streams: whether it exited with 0, stdout, stderr.
+    pub fn capture(&self) -> Result<(bool, String, String)> {
+        let out = self
+            .command()
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot start `{}`: {e}", self.program.to_string_lossy()))?;
+        Ok((
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ))
     }
 
     /// Run quietly; true when it started and exited with 0.

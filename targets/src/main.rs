@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 mod cargo;
 mod cmd;
+mod mcu_bench;
 mod setup;
 mod size;
 mod step;
@@ -24,11 +25,15 @@ usage: cargo xtask <command> [options]
 
 commands:
   setup                 install what is missing (apt packages, Rust targets or the
-                        build-std route, .venv with tests/requirements.txt)
+                        build-std route, a venv with tests/requirements.txt, npm
+                        packages, cargo-installed tools such as wasm-bindgen-cli)
   build [TARGET…|all]   the [[build]] jobs of the target files (default: all)
   test  [TARGET…|all]   the test steps of the targets, cheapest first (default: all)
   size  [--json]        flash/RAM of the MCU size probes against their budgets
   ci                    setup, then test all (the README's test command)
+  mcu-bench [MODEL…]    instructions per inference, flash and RAM of int8 models in QEMU
+                        (Cortex-M4F mps2-an386, Cortex-M33 mps2-an505), outputs checked
+                        against the host; `cargo xtask mcu-bench --help` for its options
   list                  targets, their route here, and every step name
 
 options (setup, build, test, ci):
@@ -36,23 +41,36 @@ options (setup, build, test, ci):
   --only PATTERN        run only steps matching PATTERN
   PATTERN is a step name (nostd:thumbv6m-none-eabi), a group (nostd, clippy), a
   triple, or a stage (lint, host-test, no-std, emulated, mobile, size).
+  --fresh               setup: install everything again as on a new machine, into
+                        throw-away prefixes under target/fresh/ (cargo-root/, venv/;
+                        `npm ci` replaces node_modules/, each apt package and cross
+                        standard library is checked again); test: use the tools of the
+                        last `setup --fresh`; ci: both. `ci` is fresh when CI=true.
+
+The steps after setup get the tools setup installed, not whatever is on PATH: PATH
+starts with the cargo root's and the venv's bin/, and WASM_BINDGEN, FERRITE_PYTHON,
+PYTHON, KOTLINC, WASM_OPT name the installed files (printed at the start of a run).
 
 environment:
   XTASK_ROUTE=rustup|build-std   force how cross targets are built (default: rustup
                                  when it has the target's std, else build-std)
+  CI=true                        `ci` runs the fresh setup (as --fresh)
 ";
 
-/// What every step gets: the repository and the target files.
+/// What every step gets: the repository, the target files, and where the tools are.
 #[derive(Debug)]
 pub struct Ctx {
     /// The repository root.
     pub root: PathBuf,
     pub targets: Vec<Target>,
+    /// The fresh layout: setup installs into throw-away prefixes under `target/fresh/`
+    /// and the steps use the tools from there (`setup/mod.rs`).
+    pub fresh: bool,
     rustup: RefCell<Option<Vec<String>>>,
 }
 
 impl Ctx {
-    fn load() -> Result<Ctx> {
+    fn load(fresh: bool) -> Result<Ctx> {
         let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
         let root = manifest_dir
             .parent()
@@ -62,6 +80,7 @@ impl Ctx {
         Ok(Ctx {
             root,
             targets,
+            fresh,
             rustup: RefCell::new(None),
         })
     }
@@ -135,12 +154,13 @@ fn main() -> ExitCode {
     }
 }
 
-/// Parsed options: positional words, `--skip`/`--only`, `--json`.
+/// Parsed options: positional words, `--skip`/`--only`, `--json`, `--fresh`.
 #[derive(Debug, Default)]
 struct Options {
     words: Vec<String>,
     filter: Filter,
     json: bool,
+    fresh: bool,
 }
 
 fn parse(args: &[String]) -> Result<Options> {
@@ -170,6 +190,7 @@ fn parse(args: &[String]) -> Result<Options> {
                 );
             }
             "--json" => opts.json = true,
+            "--fresh" => opts.fresh = true,
             f if f.starts_with('-') => return Err(format!("unknown option {f}\n\n{USAGE}").into()),
             _ => opts.words.push(arg.clone()),
         }
@@ -197,10 +218,29 @@ fn run(args: &[String]) -> Result<bool> {
         print!("{USAGE}");
         return Ok(true);
     };
+    if command == "mcu-bench" {
+        // Its own options (models, --board, --profile, --short, --json).
+        let ctx = Ctx::load(false)?;
+        return mcu_bench::command(&ctx, rest);
+    }
     let opts = parse(rest)?;
-    let ctx = Ctx::load()?;
+    if opts.fresh && !matches!(command.as_str(), "setup" | "test" | "ci") {
+        return Err(format!("--fresh is an option of setup, test and ci\n\n{USAGE}").into());
+    }
+    let ci_env = std::env::var("CI").is_ok_and(|v| v == "true");
+    let fresh = opts.fresh || (command == "ci" && ci_env);
+    let ctx = Ctx::load(fresh)?;
+    if command == "ci" && ci_env && !opts.fresh {
+        println!(
+            "CI=true: fresh setup into {}",
+            setup::fresh_dir(&ctx).display()
+        );
+    }
     match command.as_str() {
-        "setup" => step::run(&ctx, "setup", setup::steps(), &opts.filter),
+        "setup" => {
+            let title = if fresh { "setup --fresh" } else { "setup" };
+            step::run(&ctx, title, setup::steps(), &opts.filter)
+        }
         "build" => {
             let steps = select(&ctx, steps::builds(&ctx), &opts.words)?;
             step::run(
@@ -211,6 +251,14 @@ fn run(args: &[String]) -> Result<bool> {
             )
         }
         "test" => {
+            if fresh && !setup::fresh_dir(&ctx).is_dir() {
+                return Err(format!(
+                    "{} does not exist: run `cargo xtask setup --fresh` first",
+                    setup::fresh_dir(&ctx).display()
+                )
+                .into());
+            }
+            setup::hand_down(&ctx)?;
             let steps = select(&ctx, steps::all(&ctx), &opts.words)?;
             step::run(&ctx, &format!("test {}", words(&opts)), steps, &opts.filter)
         }
@@ -218,9 +266,15 @@ fn run(args: &[String]) -> Result<bool> {
             // A CI run builds everything once: incremental caches would only cost disk
             // (~0.9 GB in target/debug/incremental) and time.
             std::env::set_var("CARGO_INCREMENTAL", "0");
+            setup::hand_down(&ctx)?;
             let mut steps = setup::steps();
             steps.extend(steps::all(&ctx));
-            step::run(&ctx, "ci (setup + test all)", steps, &opts.filter)
+            let title = if fresh {
+                "ci (setup --fresh + test all)"
+            } else {
+                "ci (setup + test all)"
+            };
+            step::run(&ctx, title, steps, &opts.filter)
         }
         "size" => size_command(&ctx, &opts),
         "list" => {
@@ -310,21 +364,29 @@ mod tests {
 
     #[test]
     fn options_parse() {
-        let args: Vec<String> = ["thumbv6m-none-eabi", "--skip", "a,b", "--only=c", "--json"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let args: Vec<String> = [
+            "thumbv6m-none-eabi",
+            "--skip",
+            "a,b",
+            "--only=c",
+            "--json",
+            "--fresh",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         let o = parse(&args).unwrap();
         assert_eq!(o.words, ["thumbv6m-none-eabi"]);
         assert_eq!(o.filter.skip, ["a", "b"]);
         assert_eq!(o.filter.only, ["c"]);
         assert!(o.json);
+        assert!(o.fresh);
         assert!(parse(&["--bogus".to_string()]).is_err());
     }
 
     #[test]
     fn every_step_name_is_unique_and_test_all_is_ordered() {
-        let ctx = Ctx::load().unwrap();
+        let ctx = Ctx::load(false).unwrap();
         let mut names: Vec<String> = steps::all(&ctx)
             .into_iter()
             .chain(steps::builds(&ctx))

@@ -142,7 +142,7 @@ pub fn size_tool(target: &Target) -> Option<PathBuf> {
 
 /// `(text, data, bss)` in Berkeley format, less the stack and heap reservations
 /// (riscv-rt's `.stack` is a NOLOAD section spanning the rest of RAM).
-fn berkeley(elf: &Path, target: &Target) -> Result<(u64, u64, u64)> {
+pub fn berkeley(elf: &Path, target: &Target) -> Result<(u64, u64, u64)> {
     let tool = size_tool(target)
         .ok_or("no llvm-size / size found: run `cargo xtask setup` (package llvm-22)")?;
     let out = Cmd::new(&tool).arg("-B").arg(elf).output()?;

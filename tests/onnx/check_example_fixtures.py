@@ -22,7 +22,7 @@ It needs only the test-time packages of tests/requirements.txt (no torch).
 
 How to run
 ----------
-    /opt/fvenv/bin/python tests/onnx/check_example_fixtures.py [--root REPO]
+    python tests/onnx/check_example_fixtures.py [--root REPO]
 Prints one line per check and "N passed, M failed"; exits non-zero on failure.
 """
 from __future__ import annotations

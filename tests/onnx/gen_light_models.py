@@ -55,7 +55,7 @@ input and checks the output against the expected one with those tolerances.
 
 How to rerun
 ------------
-    /opt/fvenv/bin/python tests/onnx/gen_light_models.py OUTDIR [--verify]
+    python tests/onnx/gen_light_models.py OUTDIR [--verify]
 
 Deterministic; not committed (generate into a scratch/build directory).
 """

@@ -36,7 +36,7 @@ case entry holds:
 
 How to rerun
 ------------
-    /opt/fvenv/bin/python tests/onnx/gen_node_tests.py OUTDIR [--ops Conv,Relu,...]
+    python tests/onnx/gen_node_tests.py OUTDIR [--ops Conv,Relu,...]
                           [--match subset|any] [--no-expanded]
 
 ``--ops`` keeps only cases whose top-level op types are all in the list

@@ -3,7 +3,6 @@
 
 use crate::data::Dataset;
 use crate::error::Result;
-use crate::import::ImportOptions;
 use crate::reference::Reference;
 use crate::validate::shapes_of;
 use ferrite::{AlignedModel, DType, OwnedSession};
@@ -137,12 +136,7 @@ pub fn bench(
     let ferrite = stats(times);
     let reference = match onnx {
         Some(o) => {
-            let r = Reference::load(
-                o,
-                &ImportOptions {
-                    input_shapes: shapes_of(&model)?,
-                },
-            )?;
+            let r = Reference::load(o, &shapes_of(&model)?)?;
             let tensors = inputs
                 .iter()
                 .map(|x| r.tensor(x))

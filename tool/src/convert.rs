@@ -8,17 +8,17 @@
 //! golden vectors checked before it is returned.
 //!
 //! A model with a preprocessing pipeline (the ONNX-ML importer's, or a `FEATURES.toml`
-//! one, passed as [`Extras::preprocess`]) takes raw rows: the calibration rows are raw
+//! one: [`Imported::preprocess`]) takes raw rows: the calibration rows are raw
 //! rows, run through the f32 model's own pipeline before the graph is calibrated, and
 //! the agreement is measured end to end on the same raw rows. The pipeline and the
 //! classical ops stay f32 in every precision.
 
 use crate::data::Dataset;
 use crate::emit::{self, Int8Options, Precision as EmitPrecision};
-
 use crate::error::{Error, Result};
-use crate::import::{self, ImportOptions};
+use crate::import::{self, ImportOptions, Imported};
 use crate::ir::Graph;
+use crate::preprocess::spec::FeatureSpec;
 use crate::quant::{CalibrationMethod, Observer, Ranges};
 use crate::run::{argmax, check_rows, infer};
 use ferrite::format::write::ModelBuilder;
@@ -53,6 +53,10 @@ pub struct ConvertOptions {
     pub progress: bool,
     /// int8 layout choices (weight granularity, int8 graph input).
     pub int8: Int8Options,
+    /// A declarative preprocessing pipeline (`--preprocess FEATURES.toml`) that becomes
+    /// part of the model; for a scikit-learn (ONNX-ML) model it runs before the model's
+    /// own preprocessing. `calibration` rows are then raw rows.
+    pub features: Option<FeatureSpec>,
 }
 
 impl Default for ConvertOptions {
@@ -71,6 +75,7 @@ impl Default for ConvertOptions {
             golden: 4,
             progress: false,
             int8: Int8Options::default(),
+            features: None,
         }
     }
 }
@@ -104,26 +109,6 @@ pub struct ConvertReport {
     pub notes: Vec<String>,
 }
 
-/// What a converted model carries besides its graph.
-#[derive(Clone, Debug, Default)]
-pub struct Extras {
-    /// A PREPROCESS section (`ferrite::preprocess` wire format) whose output feeds
-    /// graph input 0. The model then takes raw rows, and so do `--calibration` rows.
-    pub preprocess: Option<Vec<u8>>,
-    /// Class labels used when [`ConvertOptions::labels`] is empty.
-    pub labels: Vec<String>,
-    /// Properties written before the converter's own provenance (e.g. the importer).
-    pub properties: Vec<(String, String)>,
-}
-
-impl Extras {
-    fn attach(&self, b: &mut ModelBuilder) {
-        if let Some(s) = &self.preprocess {
-            b.add_section(ferrite::format::kind::PREPROCESS, true, s.clone());
-        }
-    }
-}
-
 /// SHA-256 as lower-case hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
@@ -140,7 +125,7 @@ pub fn convert_file(path: &Path, opts: &ConvertOptions) -> Result<ConvertReport>
 
 /// The bytes of the ONNX file at `path`, and `opts` with the file's name as the
 /// provenance `source` and its stem as the model name unless they are set.
-pub(crate) fn read_source(path: &Path, opts: &ConvertOptions) -> Result<(Vec<u8>, ConvertOptions)> {
+fn read_source(path: &Path, opts: &ConvertOptions) -> Result<(Vec<u8>, ConvertOptions)> {
     let bytes = crate::error::read_file(path)?;
     let mut opts = opts.clone();
     if opts.source_name.is_none() {
@@ -152,46 +137,29 @@ pub(crate) fn read_source(path: &Path, opts: &ConvertOptions) -> Result<(Vec<u8>
     Ok((bytes, opts))
 }
 
-/// Converts ONNX bytes to a `.fer` model.
+/// Converts ONNX bytes to a `.fer` model: [`import::import`], then
+/// [`convert_imported`].
 pub fn convert(onnx: &[u8], opts: &ConvertOptions) -> Result<ConvertReport> {
-    if crate::onnxml::is_onnxml(onnx) {
-        return crate::onnxml::convert::convert_report(onnx, opts, None);
-    }
-    let graph = import::onnx(
+    let imported = import::import(
         onnx,
         &ImportOptions {
             input_shapes: opts.input_shapes.clone(),
+            features: opts.features.clone(),
         },
     )?;
-    convert_graph(&graph, onnx, opts)
+    convert_imported(&imported, onnx, opts)
 }
 
-/// The IR of an ONNX model after import and simplification (for tests and tools).
-pub fn import_graph(onnx: &[u8], input_shapes: &[(String, Vec<usize>)]) -> Result<Graph> {
-    import::onnx(
-        onnx,
-        &ImportOptions {
-            input_shapes: input_shapes.to_vec(),
-        },
-    )
-}
-
-/// Converts an imported graph; `source` is hashed for the provenance.
-pub fn convert_graph(graph: &Graph, source: &[u8], opts: &ConvertOptions) -> Result<ConvertReport> {
-    convert_graph_with(graph, source, opts, &Extras::default())
-}
-
-/// [`convert_graph`] for a graph with a preprocessing pipeline, default labels or
-/// importer properties ([`Extras`]).
-pub fn convert_graph_with(
-    graph: &Graph,
+/// Converts an imported model; `source` (the ONNX bytes) is hashed for the provenance.
+pub fn convert_imported(
+    imported: &Imported,
     source: &[u8],
     opts: &ConvertOptions,
-    extras: &Extras,
 ) -> Result<ConvertReport> {
+    let graph = &imported.graph;
     let name = opts.name.clone().unwrap_or_else(|| "model".into());
     let mut fb = emit::emit(graph, EmitPrecision::F32, None, &name)?.builder;
-    extras.attach(&mut fb);
+    attach_preprocess(imported, &mut fb);
     let f32_bytes = fb.finish()?;
     let data = opts.calibration.as_ref();
     // The calibration rows as graph inputs (after the model's own preprocessing).
@@ -236,11 +204,11 @@ pub fn convert_graph_with(
     if opts.precision != Precision::F32 && emitted.reduced_ops == 0 {
         notes.push(nothing_to_convert(graph, opts.precision, &b));
     }
-    extras.attach(&mut b);
+    attach_preprocess(imported, &mut b);
     b.version = opts.version.clone().unwrap_or_else(|| "0.1.0".into());
     b.description = opts.description.clone().unwrap_or_default();
     b.labels = if opts.labels.is_empty() {
-        extras.labels.clone()
+        imported.labels.clone()
     } else {
         opts.labels.clone()
     };
@@ -248,7 +216,7 @@ pub fn convert_graph_with(
         (Precision::F32, _) | (_, None) => None,
         (_, Some(d)) => Some(measure_agreement(&f32_bytes, &b.finish()?, d)?),
     };
-    let mut props = extras.properties.clone();
+    let mut props = imported.properties.clone();
     props.extend([
         ("source_sha256".into(), sha256_hex(source)),
         ("precision".into(), opts.precision.name().into()),
@@ -306,6 +274,13 @@ pub fn convert_graph_with(
         notes,
         bytes,
     })
+}
+
+/// Adds the model's PREPROCESS section, if it has one.
+fn attach_preprocess(imported: &Imported, b: &mut ModelBuilder) {
+    if let Some(s) = &imported.preprocess {
+        b.add_section(ferrite::format::kind::PREPROCESS, true, s.clone());
+    }
 }
 
 /// The note for an f16 / int8 conversion that converted no op (e.g. a pipeline of only

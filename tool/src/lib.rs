@@ -6,15 +6,15 @@
 //!
 //! | module | role |
 //! |---|---|
-//! | [`import`] | source formats → IR (ONNX through tract; ONNX-ML next to it) |
-//! | [`ir`] | the converter's graph of ferrite ops, and its simplifications |
-//! | [`emit`] | IR → `.fer` bytes in f32, f16 or int8 |
+//! | [`import`] | source files → IR: ONNX through tract, ONNX-ML (scikit-learn) read directly |
+//! | [`ir`] | the converter's graph of ferrite ops, and its rewrite passes |
+//! | [`emit`] | IR → `.fer` bytes in f32, f16 or int8 (what each op becomes: [`emit::plan`]) |
 //! | [`quant`] | calibration and int8 parameter arithmetic |
-//! | [`convert`] | the `convert` pipeline: import, emit, calibrate, golden vectors, provenance |
-//! | [`reference`] | tract as the float reference |
-//! | [`validate`], [`inspect`], [`bench`], [`run`] | the other commands |
+//! | [`mod@convert`] | the `convert` pipeline: import, emit, calibrate, golden vectors, provenance |
+//! | [`mod@reference`] | tract as the float reference |
+//! | [`validate`], [`inspect`], [`mod@bench`], [`run`] | the other commands |
 //! | [`data`] | CSV / `.npy` / JSON data files |
-//! | [`onnxml`] | ONNX-ML (scikit-learn) import, `FEATURES.toml`, `ferrite preprocess` |
+//! | [`preprocess`] | preprocessing steps, `FEATURES.toml`, `ferrite preprocess` |
 
 // A host tool: std is the point, the workspace's no_std lints do not apply.
 #![allow(clippy::std_instead_of_core, clippy::alloc_instead_of_core)]
@@ -27,7 +27,7 @@ pub mod error;
 pub mod import;
 pub mod inspect;
 pub mod ir;
-pub mod onnxml;
+pub mod preprocess;
 pub mod quant;
 pub mod quickstart;
 pub mod reference;
@@ -36,11 +36,3 @@ pub mod validate;
 
 pub use convert::{convert, ConvertOptions, ConvertReport, Precision};
 pub use error::{Error, Result};
-
-/// Version of this tool, recorded in every model it writes.
-pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// `producer` string written into models.
-pub fn producer() -> String {
-    format!("ferrite-tool {TOOL_VERSION}")
-}

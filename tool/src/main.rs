@@ -3,11 +3,12 @@
 
 use clap::{Parser, Subcommand};
 use ferrite_tool::bench::{bench, BenchOptions};
-use ferrite_tool::convert::{sha256_hex, ConvertOptions, Precision};
+use ferrite_tool::convert::{convert_file, sha256_hex, ConvertOptions, Precision};
 use ferrite_tool::data::{to_csv, Dataset};
 use ferrite_tool::emit::{Int8Options, WeightGranularity};
 use ferrite_tool::error::{read_file, write_file};
 use ferrite_tool::import::parse_input_shape;
+use ferrite_tool::preprocess::spec::FeatureSpec;
 use ferrite_tool::quant::CalibrationMethod;
 use ferrite_tool::validate::{validate, ValidateOptions};
 use ferrite_tool::{inspect, quickstart, run, Error, Result};
@@ -265,6 +266,8 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                 Some(p) => (Some(Dataset::load(p)?), Some(sha256_hex(&read_file(p)?))),
                 None => (None, None),
             };
+            // The pipeline is read (and checked) before the model.
+            let features = preprocess.as_deref().map(FeatureSpec::load).transpose()?;
             let opts = ConvertOptions {
                 precision,
                 calibration: cal,
@@ -287,13 +290,10 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                     weights,
                     int8_input,
                 },
+                features,
                 ..ConvertOptions::default()
             };
-            let r = ferrite_tool::onnxml::convert::convert_file_with_features(
-                &model,
-                &opts,
-                preprocess.as_deref(),
-            )?;
+            let r = convert_file(&model, &opts)?;
             write_file(&output, &r.bytes)?;
             for n in &r.notes {
                 eprintln!("note: {n}");
@@ -337,7 +337,10 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                     );
                 }
                 if r.precision == Precision::Int8 && !r.float_ops.is_empty() {
-                    say!("ops kept in f32: {}", r.float_ops.join(", "));
+                    say!("ops kept in f32:");
+                    for op in &r.float_ops {
+                        say!("  {op}");
+                    }
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -347,7 +350,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
             input,
             output,
         } => {
-            let rows = ferrite_tool::onnxml::spec::preprocess_file(&model, &input, &output)?;
+            let rows = ferrite_tool::preprocess::preprocess_file(&model, &input, &output)?;
             say!("wrote {} ({rows} rows)", output.display());
             Ok(ExitCode::SUCCESS)
         }

@@ -292,7 +292,9 @@ pub fn qbinary(
             rq(0.0),
             rq(a.scale as f64 * b.scale as f64 / out.scale as f64),
         ),
-        _ => return Err(Error::Other(format!("{op:?} has no int8 kernel"))),
+        BinaryOp::Div | BinaryOp::Max | BinaryOp::Min | BinaryOp::Pow => {
+            return Err(Error::Other(format!("{op:?} has no int8 kernel")))
+        }
     };
     Ok(QBinary {
         a_zero_point: a.zero_point,

@@ -2,7 +2,7 @@
 //! process as ferrite (validation, per-layer errors, benchmarks).
 
 use crate::error::{Error, Result};
-use crate::import::{tract::load_typed, ImportOptions};
+use crate::import::tract::load_typed;
 use std::collections::HashMap;
 use tract_onnx::prelude::*;
 
@@ -18,9 +18,9 @@ pub struct Reference {
 }
 
 impl Reference {
-    /// Loads and optimizes `onnx` for the given input shapes.
-    pub fn load(onnx: &[u8], opts: &ImportOptions) -> Result<Reference> {
-        if crate::onnxml::is_onnxml(onnx) {
+    /// Loads and optimizes `onnx` with the given input shapes (`--input-shape`).
+    pub fn load(onnx: &[u8], input_shapes: &[(String, Vec<usize>)]) -> Result<Reference> {
+        if crate::import::is_onnxml(onnx) {
             return Err(Error::Usage(
                 "the reference is an ONNX-ML (scikit-learn) model, which tract cannot run; \
                  compare `ferrite run` output with onnxruntime's instead \
@@ -28,7 +28,7 @@ impl Reference {
                     .into(),
             ));
         }
-        let typed = load_typed(onnx, opts)?;
+        let typed = load_typed(onnx, input_shapes)?;
         let input_shape = typed
             .input_fact(0)
             .map_err(imp)?
@@ -101,10 +101,10 @@ fn tvalue_f32(v: &TValue) -> Result<Vec<f32>> {
 /// name (the names the converter gives ferrite tensors).
 pub fn intermediates(
     onnx: &[u8],
-    opts: &ImportOptions,
+    input_shapes: &[(String, Vec<usize>)],
     input: &[f32],
 ) -> Result<HashMap<String, Vec<f32>>> {
-    let mut typed = load_typed(onnx, opts)?;
+    let mut typed = load_typed(onnx, input_shapes)?;
     let shape = typed
         .input_fact(0)
         .map_err(imp)?

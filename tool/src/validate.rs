@@ -2,7 +2,6 @@
 
 use crate::data::Dataset;
 use crate::error::Result;
-use crate::import::ImportOptions;
 use crate::reference::{intermediates, Reference};
 use crate::run::{argmax, check_rows, infer};
 use ferrite::{AlignedModel, DType, Model, OwnedSession, Quant};
@@ -150,10 +149,8 @@ pub fn validate(
             )));
         }
     }
-    let iopts = ImportOptions {
-        input_shapes: shapes_of(&model)?,
-    };
-    let reference = Reference::load(onnx, &iopts)?;
+    let shapes = shapes_of(&model)?;
+    let reference = Reference::load(onnx, &shapes)?;
     let mut owned = OwnedSession::new(&model);
     let mut s = owned.session();
     let (mut max, mut sum, mut count) = (0f32, 0f64, 0usize);
@@ -179,7 +176,7 @@ pub fn validate(
     let n = data.rows.max(1) as f64;
     let top1 = classifier.then(|| agree as f64 / n);
     let per_layer = if opts.per_layer {
-        per_layer(&model, onnx, &iopts, data, opts.per_layer_rows)?
+        per_layer(&model, onnx, &shapes, data, opts.per_layer_rows)?
     } else {
         Vec::new()
     };
@@ -209,7 +206,7 @@ pub fn validate(
 fn per_layer(
     model: &Model<'_>,
     onnx: &[u8],
-    iopts: &ImportOptions,
+    shapes: &[(String, Vec<usize>)],
     data: &Dataset,
     rows: usize,
 ) -> Result<Vec<LayerError>> {
@@ -222,9 +219,9 @@ fn per_layer(
     let outputs: Vec<String> = (0..model.num_outputs())
         .map(|i| model.output(i).map(|t| t.name.to_string()))
         .collect::<std::result::Result<_, _>>()?;
-    let full = Reference::load(onnx, iopts)?;
+    let full = Reference::load(onnx, shapes)?;
     for row in data.iter_rows().take(rows.max(1)) {
-        let reference = intermediates(onnx, iopts, row)?;
+        let reference = intermediates(onnx, shapes, row)?;
         let final_out = full.run(row)?;
         s.set_input_f32(0, row)?;
         let mut err = None;

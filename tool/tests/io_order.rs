@@ -130,7 +130,9 @@ fn conv_and_batch_norm_parameters_as_graph_inputs() {
 #[test]
 fn imported_graph_lists_inputs_in_declared_order() {
     let (onnx, inputs, outputs) = fixture("io_order");
-    let g = ferrite_tool::convert::import_graph(&onnx, &[]).unwrap();
+    let g = ferrite_tool::import::import(&onnx, &Default::default())
+        .unwrap()
+        .graph;
     let names: Vec<&str> = g
         .inputs
         .iter()

@@ -4,7 +4,6 @@
 //! the formula evaluated in f64.
 
 use ferrite_tool::convert::{convert, ConvertOptions};
-use ferrite_tool::import::ImportOptions;
 use ferrite_tool::reference::Reference;
 use prost::Message;
 use tract_onnx::pb;
@@ -137,7 +136,7 @@ fn check(name: &str, onnx: &[u8], x: &[f32], want: &[f64]) {
     s.run().unwrap();
     let mut got = vec![f32::NAN; want.len()];
     s.output_f32(0, &mut got).unwrap();
-    let reference = Reference::load(onnx, &ImportOptions::default()).unwrap();
+    let reference = Reference::load(onnx, &[]).unwrap();
     let tract = reference.run(x).unwrap();
     for (who, got) in [("ferrite", &got), ("tract", &tract)] {
         assert_eq!(got.len(), want.len(), "{name} ({who}): length");

@@ -10,7 +10,9 @@
 //! nothing here is computed by ferrite's own code.
 
 use ferrite::{OwnedModel, OwnedSession};
-use ferrite_tool::onnxml::{self, spec::FeatureSpec, OnnxMlOptions};
+use ferrite_tool::convert::convert;
+use ferrite_tool::import::{self, is_onnxml, ImportOptions};
+use ferrite_tool::preprocess::{preprocess_csv, spec::FeatureSpec};
 use std::path::{Path, PathBuf};
 
 fn examples() -> PathBuf {
@@ -46,11 +48,18 @@ struct Agreement {
 /// Predicted label indices, score rows, the model's labels and the fixture's row count.
 type FixtureRun = (Vec<Option<usize>>, Vec<Vec<f32>>, Vec<String>, usize);
 
+/// The f32 model `ferrite convert` writes for the scikit-learn fixture `name`.
+fn convert_f32(name: &str) -> Vec<u8> {
+    let onnx = std::fs::read(examples().join(format!("sklearn/{name}.onnx"))).unwrap();
+    convert(&onnx, &ConvertOptions::default())
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+        .bytes
+}
+
 /// Converts fixture `name` and runs every input row through `Session::predict`.
 fn run_fixture(name: &str) -> FixtureRun {
     let dir = examples().join("sklearn");
-    let bytes = onnxml::import_onnxml(&dir.join(format!("{name}.onnx")), &OnnxMlOptions::default())
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let bytes = convert_f32(name);
     let owned = OwnedModel::new(&bytes).unwrap();
     let model = owned.model();
     let labels: Vec<String> = model.labels().map(str::to_string).collect();
@@ -196,19 +205,16 @@ fn converted_models_keep_preprocessing_in_the_model() {
         ("synthetic_onehot_logreg", true),
     ] {
         let bytes = std::fs::read(dir.join(format!("{name}.onnx"))).unwrap();
-        assert!(onnxml::is_onnxml(&bytes), "{name}");
-        let imp = onnxml::import_onnxml_bytes(&bytes, &OnnxMlOptions::default()).unwrap();
-        assert_eq!(imp.steps > 0, steps, "{name}: {} steps", imp.steps);
+        assert!(is_onnxml(&bytes), "{name}");
+        let imp = import::import(&bytes, &ImportOptions::default()).unwrap();
+        assert_eq!(imp.preprocess.is_some(), steps, "{name}");
     }
 }
 
 #[test]
 fn tree_storage_is_sixteen_bytes_per_node_plus_eight_per_leaf_entry() {
-    let dir = examples().join("sklearn");
     for name in ["iris_rf", "digits_gb", "diabetes_gbr"] {
-        let bytes =
-            onnxml::import_onnxml(&dir.join(format!("{name}.onnx")), &OnnxMlOptions::default())
-                .unwrap();
+        let bytes = convert_f32(name);
         let owned = OwnedModel::new(&bytes).unwrap();
         let m = owned.model();
         let (mut nodes, mut entries, mut trees, mut targets) = (0, 0, 0, 0);
@@ -238,13 +244,12 @@ fn tree_storage_is_sixteen_bytes_per_node_plus_eight_per_leaf_entry() {
 
 #[test]
 fn importer_rejects_garbage_and_unsupported_ops_clearly() {
-    let e = onnxml::import_onnxml_bytes(b"\xff\xff\xff not onnx", &OnnxMlOptions::default())
-        .unwrap_err();
+    let e = import::onnxml::lower(b"\xff\xff\xff not onnx", None).unwrap_err();
     assert!(e.to_string().contains("ONNX"), "{e}");
     // The CNN of the sensor example is not ONNX-ML (Conv goes through tract).
     let cnn = std::fs::read(examples().join("sensor/sensor_cnn.onnx")).unwrap();
-    assert!(!onnxml::is_onnxml(&cnn));
-    let e = onnxml::import_onnxml_bytes(&cnn, &OnnxMlOptions::default()).unwrap_err();
+    assert!(!is_onnxml(&cnn));
+    let e = import::onnxml::lower(&cnn, None).unwrap_err();
     assert!(
         matches!(
             e,
@@ -284,10 +289,13 @@ fn corrupted_onnx_files_give_errors_not_panics() {
                     b[at] ^= 1 << (rnd() % 8);
                 }
             }
-            match onnxml::import_onnxml_bytes(&b, &OnnxMlOptions::default()) {
-                Ok(imp) => {
-                    OwnedModel::new(&imp.builder.finish().unwrap())
-                        .expect("an imported model loads");
+            let opts = ConvertOptions {
+                golden: 0,
+                ..ConvertOptions::default()
+            };
+            match convert(&b, &opts) {
+                Ok(r) => {
+                    OwnedModel::new(&r.bytes).expect("a converted model loads");
                     ok += 1;
                 }
                 Err(e) => {
@@ -318,11 +326,12 @@ fn sensor_windows_mg(n: usize) -> Vec<Vec<f32>> {
 fn features_toml_window_pipeline_matches_numpy_through_preprocess_csv() {
     let spec = FeatureSpec::parse(&sensor_toml(), "FEATURES.toml").unwrap();
     assert_eq!((spec.raw, spec.out_len()), (192, 21));
-    let model = onnxml::import_onnxml_bytes(
+    let model = convert(
         &std::fs::read(examples().join("sensor/sensor_features_model.onnx")).unwrap(),
-        &OnnxMlOptions {
+        &ConvertOptions {
             name: Some("sensor".into()),
             features: Some(spec.clone()),
+            ..ConvertOptions::default()
         },
     )
     .unwrap();
@@ -337,7 +346,12 @@ fn features_toml_window_pipeline_matches_numpy_through_preprocess_csv() {
             .unwrap();
         b.add_op(ferrite::Op::Reshape, &[x], &[y]).unwrap();
         b.set_io(&[x], &[y]).unwrap();
-        onnxml::spec::attach(&b.finish().unwrap(), &spec).unwrap()
+        b.add_section(
+            ferrite::format::kind::PREPROCESS,
+            true,
+            spec.section().unwrap(),
+        );
+        b.finish().unwrap()
     };
     let rows = sensor_windows_mg(50);
     let input: String = rows
@@ -350,7 +364,7 @@ fn features_toml_window_pipeline_matches_numpy_through_preprocess_csv() {
                 + "\n"
         })
         .collect();
-    let out = onnxml::spec::preprocess_csv(&plain, &input, "raw.csv").unwrap();
+    let out = preprocess_csv(&plain, &input, "raw.csv").unwrap();
     let reference = csv(&examples().join("sensor/features_reference.csv"));
     let got: Vec<Vec<f64>> = out
         .lines()
@@ -368,8 +382,7 @@ fn features_toml_window_pipeline_matches_numpy_through_preprocess_csv() {
     eprintln!("sensor window features: max relative difference to numpy {worst:.2e}");
     assert!(worst <= 1e-5);
     // The whole model: raw window -> features -> Scaler -> LinearClassifier -> Normalizer.
-    let bytes = model.builder.finish().unwrap();
-    let owned = OwnedModel::new(&bytes).unwrap();
+    let owned = OwnedModel::new(&model.bytes).unwrap();
     let m = owned.model();
     assert_eq!(m.raw_input_len().unwrap(), 192);
     let ort = csv(&examples().join("sensor/features_model_ort.csv"));
@@ -434,8 +447,7 @@ fn convert_fixture(name: &str, precision: Precision, calib: Option<Dataset>) -> 
         name: Some(name.into()),
         ..ConvertOptions::default()
     };
-    onnxml::convert::convert_report(&onnx, &opts, None)
-        .unwrap_or_else(|e| panic!("{name} {}: {e}", precision.name()))
+    convert(&onnx, &opts).unwrap_or_else(|e| panic!("{name} {}: {e}", precision.name()))
 }
 
 /// `Session::predict` on every row: (label index, scores) per row.
@@ -660,7 +672,7 @@ fn int8_without_calibration_only_when_there_is_nothing_to_quantize() {
         precision: Precision::Int8,
         ..ConvertOptions::default()
     };
-    let e = onnxml::convert::convert_report(&onnx, &opts, None).unwrap_err();
+    let e = convert(&onnx, &opts).unwrap_err();
     assert!(e.to_string().contains("--calibration"), "{e}");
 }
 
@@ -683,9 +695,10 @@ fn sensor_features_toml_model_in_int8_stays_exact() {
     let opts = ConvertOptions {
         precision: Precision::Int8,
         calibration: Some(calib),
+        features: Some(spec),
         ..ConvertOptions::default()
     };
-    let r = onnxml::convert::convert_with_features(&onnx, &opts, Some(&spec)).unwrap();
+    let r = convert(&onnx, &opts).unwrap();
     assert!(r.notes.iter().any(|n| n.starts_with("nothing to quantize")));
     assert_eq!(r.agreement.as_ref().map(|a| a.rows), Some(50));
     let ort = csv(&examples().join("sensor/features_model_ort.csv"));
@@ -746,9 +759,10 @@ fn features_toml_on_a_plain_onnx_model_in_int8_calibrates_on_raw_rows() {
     let opts = ConvertOptions {
         precision: Precision::Int8,
         calibration: Some(calib),
+        features: Some(spec),
         ..ConvertOptions::default()
     };
-    let r = onnxml::convert::convert_with_features(&onnx, &opts, Some(&spec)).unwrap();
+    let r = convert(&onnx, &opts).unwrap();
     assert!(r.notes.is_empty(), "{:?}", r.notes);
     assert!(dtypes(&r.bytes).contains(&ferrite::DType::I8));
     assert!(!preprocess_section(&r.bytes).is_empty());
@@ -795,4 +809,54 @@ fn cli_reports_nothing_to_quantize() {
     );
     assert_eq!(json["float_ops"].as_array().unwrap().len(), 1);
     assert!(String::from_utf8_lossy(&o.stderr).contains("nothing to quantize"));
+}
+
+// ---- hostile graphs ------------------------------------------------------------------
+
+/// A node that consumes its own output (found by the `onnx_import` fuzz target: the
+/// importer followed the producer chain forever and overflowed the stack).
+#[test]
+fn a_graph_cycle_is_an_import_error_not_a_stack_overflow() {
+    use prost::Message;
+    let bytes = std::fs::read(examples().join("sklearn/diabetes_gbr.onnx")).unwrap();
+    let mut m = tract_onnx::pb::ModelProto::decode(&bytes[..]).unwrap();
+    let g = m.graph.as_mut().unwrap();
+    let last = g.node.last_mut().unwrap();
+    last.input[0] = last.output[0].clone();
+    let e = import::import(&m.encode_to_vec(), &ImportOptions::default())
+        .map(|_| ())
+        .unwrap_err();
+    assert!(e.to_string().contains("cycle"), "{e}");
+}
+
+/// A chain of producers deeper than the importer follows is refused, not recursed into.
+#[test]
+fn a_very_deep_graph_is_an_import_error_not_a_stack_overflow() {
+    use prost::Message;
+    let bytes = std::fs::read(examples().join("sklearn/diabetes_gbr.onnx")).unwrap();
+    let mut m = tract_onnx::pb::ModelProto::decode(&bytes[..]).unwrap();
+    let g = m.graph.as_mut().unwrap();
+    let first = g.node[0].clone();
+    let src = first.input[0].clone();
+    // 5,000 Identity nodes between the graph input and the first node.
+    let mut prev = src.clone();
+    let mut chain = Vec::new();
+    for i in 0..5000 {
+        let out = format!("deep_{i}");
+        chain.push(tract_onnx::pb::NodeProto {
+            input: vec![prev.clone()],
+            output: vec![out.clone()],
+            name: out.clone(),
+            op_type: "Identity".into(),
+            ..Default::default()
+        });
+        prev = out;
+    }
+    g.node[0].input[0] = prev;
+    chain.append(&mut g.node);
+    g.node = chain;
+    let e = import::import(&m.encode_to_vec(), &ImportOptions::default())
+        .map(|_| ())
+        .unwrap_err();
+    assert!(e.to_string().contains("deeper"), "{e}");
 }

@@ -1,7 +1,7 @@
 //! The C test program `tests/c/test_ferrite.c`, compiled against `include/ferrite.h` with
 //! `gcc -std=c99 -Wall -Wextra -Werror -pedantic`, linked once against `libferrite_c.a`
 //! and once against `libferrite_c.so`, and run on the runtime's fixtures: natively and
-//! under `valgrind --leak-check=full` (skipped with a message when valgrind is absent).
+//! under `valgrind --leak-check=full` (required: `cargo xtask setup` installs it).
 //!
 //! The references are the Rust runtime's own outputs (`cargo run -p ferrite --example
 //! fixtures`) plus two small models written here whose expected results are computed by
@@ -203,14 +203,6 @@ fn run(bin: &Path, valgrind: bool) -> String {
     stdout
 }
 
-fn have_valgrind() -> bool {
-    let ok = common::have("valgrind");
-    if !ok {
-        eprintln!("SKIPPED: valgrind is not installed (apt-get install -y valgrind)");
-    }
-    ok
-}
-
 #[test]
 fn c_program_linked_statically() {
     run(&built().static_bin, false);
@@ -233,16 +225,14 @@ fn c_program_linked_dynamically() {
 
 #[test]
 fn c_program_static_under_valgrind() {
-    if have_valgrind() {
-        run(&built().static_bin, true);
-    }
+    common::require("valgrind", "valgrind");
+    run(&built().static_bin, true);
 }
 
 #[test]
 fn c_program_dynamic_under_valgrind() {
-    if have_valgrind() {
-        run(&built().dynamic_bin, true);
-    }
+    common::require("valgrind", "valgrind");
+    run(&built().dynamic_bin, true);
 }
 
 /// `examples/c`: the Makefile builds `predict`, which classifies a row like the runtime.

@@ -8,10 +8,10 @@
 //! - the mobile staticlibs (Android aarch64/armv7/x86_64, iOS device and simulator): built,
 //!   checked to export the API, sizes recorded.
 //!
-//! Sizes go to `target/cross/ferrite-c-sizes.txt`. Skipped, with a message, when Debian's
-//! rustc with the library sources is absent (`apt-get install -y rustc-web cargo-web
-//! rust-web-src`) or `FERRITE_C_CROSS=0`; the firmware link and run are skipped when
-//! `arm-none-eabi-gcc` / `qemu-system-arm` are absent.
+//! Sizes go to `target/cross/ferrite-c-sizes.txt`. Needs what `cargo xtask setup`
+//! installs: Debian's rustc with the library sources (`apt-get install -y rustc-web
+//! cargo-web rust-web-src`), `arm-none-eabi-gcc` and `qemu-system-arm`; a missing one
+//! fails the test. `FERRITE_C_CROSS=0` skips the cross builds on purpose.
 
 mod common;
 
@@ -61,13 +61,11 @@ fn enabled() -> bool {
         PathBuf::from(String::from_utf8_lossy(&o.stdout).trim())
             .join("lib/rustlib/src/rust/library/core")
     });
-    if !src.is_some_and(|p| p.is_dir()) || !Path::new(DEBIAN_CARGO).is_file() {
-        eprintln!(
-            "SKIPPED: cross builds need Debian's rustc with the library sources \
-             (apt-get install -y rustc-web cargo-web rust-web-src)"
-        );
-        return false;
-    }
+    assert!(
+        src.is_some_and(|p| p.is_dir()) && Path::new(DEBIAN_CARGO).is_file(),
+        "cross builds need Debian's rustc with the library sources: run `cargo xtask setup` \
+         (apt-get install -y rustc-web cargo-web rust-web-src), or set FERRITE_C_CROSS=0"
+    );
     true
 }
 
@@ -282,10 +280,10 @@ fn thumbv7em_no_std_library_links_into_c_firmware_and_matches_the_runtime() {
     );
     assert_exports(&lib, false);
 
-    if !common::have("arm-none-eabi-gcc") {
-        eprintln!("SKIPPED: firmware link check needs arm-none-eabi-gcc (apt-get install -y gcc-arm-none-eabi)");
-        return;
-    }
+    common::require(
+        "arm-none-eabi-gcc",
+        "gcc-arm-none-eabi libnewlib-arm-none-eabi",
+    );
     let work = cross_dir().join("ferrite-c-firmware");
     let fixtures = work.join("fixtures");
     common::fixtures(&fixtures);
@@ -347,10 +345,7 @@ fn thumbv7em_no_std_library_links_into_c_firmware_and_matches_the_runtime() {
         cols[1] + cols[2],
     );
 
-    if !common::have("qemu-system-arm") {
-        eprintln!("SKIPPED: running the firmware needs qemu-system-arm (apt-get install -y qemu-system-arm)");
-        return;
-    }
+    common::require("qemu-system-arm", "qemu-system-arm");
     let out = Command::new("timeout")
         .args([
             "60",

@@ -35,6 +35,7 @@ mod reference;
 
 pub use reference::{extra, f32, fixed, generic, int8};
 
+pub mod engine;
 pub mod fast;
 
 #[cfg(target_arch = "aarch64")]

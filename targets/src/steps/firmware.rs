@@ -6,7 +6,37 @@
 use crate::cargo::CargoCall;
 use crate::cmd::Cmd;
 use crate::step::{Outcome, Stage, Step};
-use crate::Ctx;
+use crate::{Ctx, Result};
+use std::path::PathBuf;
+
+/// The host tool's binary (`ferrite`), built as the host test job spells its build
+/// (`cargo test --workspace … --no-run`), so that CI compiles it once: a plain `cargo run
+/// -p ferrite-tool` resolves other features (no dev-dependencies, no other members) and
+/// compiles tract and everything under it a second time. `quiet` sends cargo's output
+/// to stderr.
+pub fn host_tool(ctx: &Ctx, quiet: bool) -> Result<PathBuf> {
+    let host = ctx.host();
+    let job = host
+        .test
+        .first()
+        .ok_or("the host target has no [[test]] job")?;
+    let mut build = CargoCall::for_job("test", host, job);
+    build
+        .args
+        .extend(["--no-run".to_string(), "--quiet".to_string()]);
+    let mut cmd = build.command(ctx)?;
+    if quiet {
+        cmd = cmd.stdout_to_stderr();
+    }
+    cmd.run()?;
+    let tool = build
+        .artifact_dir(ctx)
+        .join(format!("ferrite{}", std::env::consts::EXE_SUFFIX));
+    if !tool.is_file() {
+        return Err(format!("built, but {} is not there", tool.display()).into());
+    }
+    Ok(tool)
+}
 
 pub fn steps(ctx: &Ctx) -> Vec<Step> {
     let host = ctx.host().triple.clone();
@@ -16,16 +46,7 @@ pub fn steps(ctx: &Ctx) -> Vec<Step> {
         "ferrite convert examples/sensor/sensor_cnn.onnx --precision int8 (the firmware's model)",
         |ctx| {
             std::fs::create_dir_all(ctx.root.join("target/firmware"))?;
-            // Build the tool as the host test job spells its build (`cargo test
-            // --workspace …`), then run the binary: a plain `cargo run -p ferrite-tool`
-            // resolves other features (no dev-dependencies, no other members) and
-            // compiled tract and everything under it a second time.
-            let host = ctx.host();
-            let job = host.test.first().ok_or("the host target has no [[test]] job")?;
-            let mut build = CargoCall::for_job("test", host, job);
-            build.args.extend(["--no-run".to_string(), "--quiet".to_string()]);
-            build.run(ctx)?;
-            let tool = build.artifact_dir(ctx).join(format!("ferrite{}", std::env::consts::EXE_SUFFIX));
+            let tool = host_tool(ctx, false)?;
             Cmd::new(tool.display().to_string())
                 .args(["convert", "examples/sensor/sensor_cnn.onnx", "-o", "target/firmware/sensor_cnn_int8.fer"])
                 .args(["--precision", "int8", "--calibration", "examples/sensor/calib.csv"])

@@ -18,13 +18,9 @@
 //! tract (folded into the preceding Conv/Gemm). Left unchanged, and so still refused by
 //! tract: training mode (`training_mode = 1` or more than one output) and `spatial = 0`.
 
+use super::proto::{attr_f, attr_i, f32_tensor, i64_tensor, int_attr, node, tensor_attr};
 use std::collections::HashSet;
-use tract_onnx::pb::{
-    attribute_proto, type_proto, AttributeProto, ModelProto, NodeProto, TensorProto,
-};
-
-const FLOAT: i32 = 1;
-const INT64: i32 = 7;
+use tract_onnx::pb::{type_proto, ModelProto, NodeProto, TensorProto};
 
 /// Rewrites every batch norm with non-constant parameters (see the module docs);
 /// returns how many were rewritten.
@@ -73,20 +69,6 @@ pub fn prepare(proto: &mut ModelProto) -> usize {
     rewritten
 }
 
-fn attr_i(n: &NodeProto, name: &str) -> Option<i64> {
-    n.attribute.iter().find(|a| a.name == name).map(|a| a.i)
-}
-
-fn node(op: &str, name: String, inputs: &[&str], output: &str) -> NodeProto {
-    NodeProto {
-        op_type: op.into(),
-        name,
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: vec![output.to_string()],
-        ..Default::default()
-    }
-}
-
 /// The replacement nodes and initializers of one batch norm, or `None` to keep it.
 fn expand(
     n: &NodeProto,
@@ -114,11 +96,7 @@ fn expand(
     if rank.is_some_and(|r| r < 2) {
         return None;
     }
-    let eps = n
-        .attribute
-        .iter()
-        .find(|a| a.name == "epsilon")
-        .map_or(1e-5, |a| a.f);
+    let eps = attr_f(n, "epsilon").unwrap_or(1e-5);
     let (x, scale, b, mean, var) = (
         n.input[0].as_str(),
         n.input[1].as_str(),
@@ -131,19 +109,8 @@ fn expand(
     let t = |s: &str| format!("{y}.bn_{s}");
     let nm = |s: &str| format!("{base}.{s}");
     let (eps_t, shape_t) = (t("epsilon"), t("shape"));
-    let i64s = |name: &str, v: Vec<i64>| TensorProto {
-        name: name.into(),
-        dims: vec![v.len() as i64],
-        data_type: INT64,
-        int64_data: v,
-        ..Default::default()
-    };
-    let mut inits = vec![TensorProto {
-        name: eps_t.clone(),
-        data_type: FLOAT,
-        float_data: vec![eps],
-        ..Default::default()
-    }];
+    let i64s = |name: &str, v: Vec<i64>| i64_tensor(name, &[v.len() as i64], &v);
+    let mut inits = vec![f32_tensor(&eps_t, &[], &[eps])];
     let mut nodes = Vec::new();
     match rank {
         Some(r) => {
@@ -157,25 +124,23 @@ fn expand(
             let (two, m1) = (t("two"), t("minus_one"));
             inits.push(i64s(&two, vec![2]));
             inits.push(i64s(&m1, vec![-1]));
-            nodes.push(node("Shape", nm("x_shape"), &[x], &xs));
-            nodes.push(node("Shape", nm("x_rank"), &[&xs], &xr));
-            nodes.push(node("Sub", nm("rank_2"), &[&xr, &two], &r2));
-            let mut fill = node("ConstantOfShape", nm("ones"), &[&r2], &ones);
-            fill.attribute.push(AttributeProto {
-                name: "value".into(),
-                r#type: attribute_proto::AttributeType::Tensor as i32,
-                t: Some(i64s("", vec![1])),
-                ..Default::default()
-            });
-            nodes.push(fill);
-            let mut cat = node("Concat", nm("shape"), &[&m1, &ones], &shape_t);
-            cat.attribute.push(AttributeProto {
-                name: "axis".into(),
-                r#type: attribute_proto::AttributeType::Int as i32,
-                i: 0,
-                ..Default::default()
-            });
-            nodes.push(cat);
+            nodes.push(node("Shape", &nm("x_shape"), &[x], &[&xs], vec![]));
+            nodes.push(node("Shape", &nm("x_rank"), &[&xs], &[&xr], vec![]));
+            nodes.push(node("Sub", &nm("rank_2"), &[&xr, &two], &[&r2], vec![]));
+            nodes.push(node(
+                "ConstantOfShape",
+                &nm("ones"),
+                &[&r2],
+                &[&ones],
+                vec![tensor_attr("value", i64s("", vec![1]))],
+            ));
+            nodes.push(node(
+                "Concat",
+                &nm("shape"),
+                &[&m1, &ones],
+                &[&shape_t],
+                vec![int_attr("axis", 0)],
+            ));
         }
     }
     let (v, sd, a, ma, c, ar, cr, xa) = (
@@ -189,21 +154,28 @@ fn expand(
         t("scaled"),
     );
     nodes.extend([
-        node("Add", nm("var_eps"), &[var, &eps_t], &v),
-        node("Sqrt", nm("std"), &[&v], &sd),
-        node("Div", nm("slope"), &[scale, &sd], &a),
-        node("Mul", nm("mean_slope"), &[mean, &a], &ma),
-        node("Sub", nm("intercept"), &[b, &ma], &c),
-        node("Reshape", nm("slope_c"), &[&a, &shape_t], &ar),
-        node("Reshape", nm("intercept_c"), &[&c, &shape_t], &cr),
-        node("Mul", nm("scaled"), &[x, &ar], &xa),
-        node("Add", base.to_string(), &[&xa, &cr], y),
+        node("Add", &nm("var_eps"), &[var, &eps_t], &[&v], vec![]),
+        node("Sqrt", &nm("std"), &[&v], &[&sd], vec![]),
+        node("Div", &nm("slope"), &[scale, &sd], &[&a], vec![]),
+        node("Mul", &nm("mean_slope"), &[mean, &a], &[&ma], vec![]),
+        node("Sub", &nm("intercept"), &[b, &ma], &[&c], vec![]),
+        node("Reshape", &nm("slope_c"), &[&a, &shape_t], &[&ar], vec![]),
+        node(
+            "Reshape",
+            &nm("intercept_c"),
+            &[&c, &shape_t],
+            &[&cr],
+            vec![],
+        ),
+        node("Mul", &nm("scaled"), &[x, &ar], &[&xa], vec![]),
+        node("Add", base, &[&xa, &cr], &[y], vec![]),
     ]);
     Some((nodes, inits))
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::proto::data_type::FLOAT;
     use super::*;
     use tract_onnx::pb::{
         tensor_shape_proto, GraphProto, TensorShapeProto, TypeProto, ValueInfoProto,
@@ -234,16 +206,13 @@ mod tests {
     fn model(training: bool) -> ModelProto {
         let mut bn = node(
             "BatchNormalization",
-            "bn".into(),
+            "bn",
             &["x", "s", "b", "m", "v"],
-            "y",
+            &["y"],
+            vec![],
         );
         if training {
-            bn.attribute.push(AttributeProto {
-                name: "training_mode".into(),
-                i: 1,
-                ..Default::default()
-            });
+            bn.attribute.push(int_attr("training_mode", 1));
         }
         ModelProto {
             graph: Some(GraphProto {

@@ -1,44 +1,81 @@
-//! Importers: one function per source format, each producing the IR ([`crate::ir::Graph`]).
+//! Importers: source files → [`Imported`] (converter IR plus what the model file carries
+//! besides the graph). [`import`] dispatches on the file:
 //!
-//! - [`onnx`]: neural ONNX models through tract ([`tract`]), with pre-quantized QDQ models
-//!   recognised by [`qdq`] and batch norms with non-constant parameters expanded by
-//!   [`batchnorm`].
-//! - ONNX-ML (scikit-learn exports: preprocessing, linear and tree models) is read from
-//!   the protobuf directly by a sibling module `onnxml` (issue 4); `onnx` is the place
-//!   that dispatches between the two.
+//! - ONNX-ML (scikit-learn exports with `ai.onnx.ml` nodes: preprocessing, linear and
+//!   tree models) is read from the protobuf directly by [`onnxml`];
+//! - every other ONNX model goes through tract ([`tract`]), after the protobuf-level
+//!   passes: [`batchnorm`] expands batch norms with non-constant parameters, [`qdq`]
+//!   turns a pre-quantized (QDQ / QLinear) model into a float one and keeps its
+//!   quantization as hints.
+//!
+//! [`proto`] holds the protobuf readers and builders all of them share.
 
 pub mod batchnorm;
+mod imported;
+pub mod onnxml;
+pub mod proto;
 pub mod qdq;
 pub mod tract;
 
-use crate::error::Result;
-use crate::ir::Graph;
+pub use imported::Imported;
+pub use onnxml::is_onnxml;
+
+use crate::error::{Error, Result};
+use crate::preprocess::spec::FeatureSpec;
 
 /// Options common to every importer.
 #[derive(Clone, Debug, Default)]
 pub struct ImportOptions {
     /// Fixed shapes for named inputs (`--input-shape NAME=1,3,32,32`).
     pub input_shapes: Vec<(String, Vec<usize>)>,
+    /// A declarative preprocessing pipeline (`FEATURES.toml`, `--preprocess`) whose
+    /// output feeds the model's input; for an ONNX-ML model it runs before the model's
+    /// own preprocessing.
+    pub features: Option<FeatureSpec>,
 }
 
-/// Imports an ONNX model (bytes of a `.onnx` file) into the IR.
+/// Imports an ONNX model (bytes of a `.onnx` file).
 ///
 /// A model whose Quantize/DequantizeLinear pairs carry the quantization (QDQ, as written
 /// by `onnxruntime.quantization`) has the quantization recorded on the IR tensors
 /// ([`crate::ir::Tensor::qhint`]) so the int8 emitter reuses it instead of calibrating.
-pub fn onnx(bytes: &[u8], opts: &ImportOptions) -> Result<Graph> {
+pub fn import(bytes: &[u8], opts: &ImportOptions) -> Result<Imported> {
+    if is_onnxml(bytes) {
+        return onnxml::lower(bytes, opts.features.as_ref());
+    }
     let mut proto = tract::parse(bytes)?;
     batchnorm::prepare(&mut proto);
     let hints = qdq::prepare(&mut proto)?;
-    let mut g = tract::import_proto(&proto, opts)?;
-    qdq::apply(&mut g, &hints);
-    Ok(g)
+    let mut graph = tract::import_proto(&proto, &opts.input_shapes)?;
+    qdq::apply(&mut graph, &hints);
+    let preprocess = match &opts.features {
+        Some(spec) => {
+            let want = graph
+                .inputs
+                .first()
+                .map(|&i| graph.tensors[i].elements())
+                .unwrap_or(0);
+            if spec.out_len() != want {
+                return Err(Error::Usage(format!(
+                    "FEATURES.toml produces {} values but the model input has {want}",
+                    spec.out_len()
+                )));
+            }
+            Some(spec.section()?)
+        }
+        None => None,
+    };
+    Ok(Imported {
+        graph,
+        preprocess,
+        ..Imported::default()
+    })
 }
 
 /// Parses `NAME=d0,d1,...` (the `--input-shape` syntax).
 pub fn parse_input_shape(s: &str) -> Result<(String, Vec<usize>)> {
     let bad = || {
-        crate::Error::Usage(format!(
+        Error::Usage(format!(
             "--input-shape expects NAME=d0,d1,... (e.g. input=1,3,32,32), got \"{s}\""
         ))
     };

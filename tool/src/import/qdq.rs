@@ -16,10 +16,12 @@
 //! The int8 emitter then uses these parameters instead of calibrated ranges: the file
 //! runs the integer kernels with the source model's own quantization.
 
+use super::proto::data_type::{INT8, UINT8};
+use super::proto::{attr_i, f32_tensor, int_attr, node, node_name, values_f64};
 use crate::error::{Error, Result};
 use crate::ir::{Graph, QuantHint};
 use std::collections::{HashMap, HashSet};
-use tract_onnx::pb::{attribute_proto, AttributeProto, ModelProto, NodeProto, TensorProto};
+use tract_onnx::pb::{ModelProto, NodeProto, TensorProto};
 
 /// Quantization read from a pre-quantized model.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -28,82 +30,6 @@ pub struct Hints {
     pub activations: Vec<(String, f32, i32)>,
     /// Per-channel (or single) scales of the quantized weight constants.
     pub weight_scales: Vec<Vec<f32>>,
-}
-
-impl Hints {
-    pub fn is_empty(&self) -> bool {
-        self.activations.is_empty() && self.weight_scales.is_empty()
-    }
-}
-
-const FLOAT: i32 = 1;
-const UINT8: i32 = 2;
-const INT8: i32 = 3;
-const INT32: i32 = 6;
-const INT64: i32 = 7;
-
-fn values(t: &TensorProto) -> Option<Vec<f64>> {
-    let raw = &t.raw_data;
-    Some(match t.data_type {
-        FLOAT if !raw.is_empty() => raw
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
-            .collect(),
-        FLOAT => t.float_data.iter().map(|&v| v as f64).collect(),
-        UINT8 if !raw.is_empty() => raw.iter().map(|&v| v as f64).collect(),
-        INT8 if !raw.is_empty() => raw.iter().map(|&v| v as i8 as f64).collect(),
-        INT32 if !raw.is_empty() => raw
-            .chunks_exact(4)
-            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
-            .collect(),
-        UINT8 | INT8 | INT32 => t.int32_data.iter().map(|&v| v as f64).collect(),
-        INT64 if !raw.is_empty() => raw
-            .chunks_exact(8)
-            .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as f64)
-            .collect(),
-        INT64 => t.int64_data.iter().map(|&v| v as f64).collect(),
-        _ => return None,
-    })
-}
-
-fn attr_int(n: &NodeProto, name: &str) -> Option<i64> {
-    n.attribute.iter().find(|a| a.name == name).map(|a| a.i)
-}
-
-fn float_tensor(name: &str, dims: &[i64], v: &[f32]) -> TensorProto {
-    TensorProto {
-        name: name.into(),
-        dims: dims.to_vec(),
-        data_type: FLOAT,
-        float_data: v.to_vec(),
-        ..Default::default()
-    }
-}
-
-fn node(
-    op: &str,
-    name: &str,
-    inputs: &[&str],
-    outputs: &[&str],
-    attrs: Vec<AttributeProto>,
-) -> NodeProto {
-    NodeProto {
-        op_type: op.into(),
-        name: name.into(),
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: outputs.iter().map(|s| s.to_string()).collect(),
-        attribute: attrs,
-        ..Default::default()
-    }
-}
-
-fn int_attr(name: &str, v: i64) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        i: v,
-        r#type: attribute_proto::AttributeType::Int as i32,
-        ..Default::default()
-    }
 }
 
 /// Rewrites a pre-quantized model to float in place; returns the hints (empty for a
@@ -131,11 +57,7 @@ pub fn prepare(model: &mut ModelProto) -> Result<Hints> {
     // QOperator → QDQ.
     let mut nodes = Vec::new();
     for n in graph.node.drain(..) {
-        let name = if n.name.is_empty() {
-            n.output.first().cloned().unwrap_or_default()
-        } else {
-            n.name.clone()
-        };
+        let name = node_name(&n);
         match n.op_type.as_str() {
             "QLinearMatMul" | "QLinearConv" if n.input.len() >= 8 => {
                 let i = &n.input;
@@ -165,9 +87,9 @@ pub fn prepare(model: &mut ModelProto) -> Result<Hints> {
                 let mut float_inputs = vec![a_f.as_str(), b_f.as_str()];
                 let bias_f = format!("{name}/bias_f");
                 if n.op_type == "QLinearConv" && i.len() > 8 && !i[8].is_empty() {
-                    let xs = inits.get(&i[1]).and_then(values).unwrap_or_default();
-                    let ws = inits.get(&i[4]).and_then(values).unwrap_or_default();
-                    let b = inits.get(&i[8]).and_then(values).unwrap_or_default();
+                    let xs = inits.get(&i[1]).and_then(values_f64).unwrap_or_default();
+                    let ws = inits.get(&i[4]).and_then(values_f64).unwrap_or_default();
+                    let b = inits.get(&i[8]).and_then(values_f64).unwrap_or_default();
                     let x_s = *xs.first().ok_or_else(|| {
                         Error::Import(format!("{name}: x_scale must be a constant"))
                     })?;
@@ -178,10 +100,7 @@ pub fn prepare(model: &mut ModelProto) -> Result<Hints> {
                             (q * x_s * ws.get(c).or(ws.first()).copied().unwrap_or(1.0)) as f32
                         })
                         .collect();
-                    inits.insert(
-                        bias_f.clone(),
-                        float_tensor(&bias_f, &[bf.len() as i64], &bf),
-                    );
+                    inits.insert(bias_f.clone(), f32_tensor(&bias_f, &[bf.len() as i64], &bf));
                     float_inputs.push(&bias_f);
                 }
                 let op = if n.op_type == "QLinearConv" {
@@ -212,15 +131,19 @@ pub fn prepare(model: &mut ModelProto) -> Result<Hints> {
     for n in nodes {
         if n.op_type == "DequantizeLinear" && inits.contains_key(&n.input[0]) {
             let q = &inits[&n.input[0]];
-            let qv = values(q)
+            let qv = values_f64(q)
                 .ok_or_else(|| Error::Import(format!("{}: unsupported constant type", n.name)))?;
-            let scale = n.input.get(1).and_then(|s| inits.get(s)).and_then(values);
+            let scale = n
+                .input
+                .get(1)
+                .and_then(|s| inits.get(s))
+                .and_then(values_f64);
             let zp = n
                 .input
                 .get(2)
                 .filter(|s| !s.is_empty())
                 .and_then(|s| inits.get(s))
-                .and_then(values)
+                .and_then(values_f64)
                 .unwrap_or_else(|| vec![0.0]);
             let Some(scale) = scale else {
                 kept.push(n);
@@ -228,7 +151,7 @@ pub fn prepare(model: &mut ModelProto) -> Result<Hints> {
             };
             let dims = q.dims.clone();
             let rank = dims.len() as i64;
-            let axis = attr_int(&n, "axis").unwrap_or(1);
+            let axis = attr_i(&n, "axis").unwrap_or(1);
             let axis = if axis < 0 { axis + rank } else { axis } as usize;
             let (outer, ch, inner) = if scale.len() > 1 && axis < dims.len() {
                 let d: Vec<usize> = dims.iter().map(|&x| x as usize).collect();
@@ -256,7 +179,7 @@ pub fn prepare(model: &mut ModelProto) -> Result<Hints> {
                     .weight_scales
                     .push(scale.iter().map(|&s| s as f32).collect());
             }
-            inits.insert(n.output[0].clone(), float_tensor(&n.output[0], &dims, &out));
+            inits.insert(n.output[0].clone(), f32_tensor(&n.output[0], &dims, &out));
             continue;
         }
         kept.push(n);
@@ -285,7 +208,11 @@ pub fn prepare(model: &mut ModelProto) -> Result<Hints> {
         {
             continue;
         }
-        let scale = q.input.get(1).and_then(|s| inits.get(s)).and_then(values);
+        let scale = q
+            .input
+            .get(1)
+            .and_then(|s| inits.get(s))
+            .and_then(values_f64);
         let zp_t = q
             .input
             .get(2)
@@ -295,7 +222,7 @@ pub fn prepare(model: &mut ModelProto) -> Result<Hints> {
             continue;
         };
         let zp = zp_t
-            .and_then(values)
+            .and_then(values_f64)
             .and_then(|v| v.first().copied())
             .unwrap_or(0.0) as i32;
         let zp = if zp_t.map_or(UINT8, |t| t.data_type) == UINT8 {
@@ -347,11 +274,7 @@ pub fn prepare(model: &mut ModelProto) -> Result<Hints> {
     // Producer node of every tensor: the hint is matched to tract's node names.
     let mut producer: HashMap<String, String> = HashMap::new();
     for n in &final_nodes {
-        let name = if n.name.is_empty() {
-            n.output.first().cloned().unwrap_or_default()
-        } else {
-            n.name.clone()
-        };
+        let name = node_name(n);
         for o in &n.output {
             producer.insert(o.clone(), name.clone());
         }
@@ -375,7 +298,7 @@ fn scale_is_scalar(q: &NodeProto, inits: &HashMap<String, TensorProto>) -> bool 
     q.input
         .get(1)
         .and_then(|s| inits.get(s))
-        .and_then(values)
+        .and_then(values_f64)
         .is_some_and(|v| v.len() == 1)
 }
 

@@ -62,10 +62,16 @@ pub fn fixtures(dir: &Path) {
     );
 }
 
-/// Whether `program --version` runs.
-pub fn have(program: &str) -> bool {
-    Command::new(program)
+/// Fails unless `program --version` runs. The tools these tests use are installed by
+/// `cargo xtask setup` (Debian `package`): a test that skipped without one would hide a
+/// broken setup.
+pub fn require(program: &str, package: &str) {
+    let ok = Command::new(program)
         .arg("--version")
         .output()
-        .is_ok_and(|o| o.status.success())
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "{program} is missing: run `cargo xtask setup` (apt-get install -y {package})"
+    );
 }

@@ -1,0 +1,484 @@
+//! The NHWC engine's kernels on the layers of the benchmark models:
+//! `cargo bench -p ferrite --bench engine`.
+//!
+//! Plain `main` (no harness). For each layer — KWS DS-CNN (49×10 MFCC), ResNet-8
+//! (CIFAR 32×32), MobileNetV2 0.35 (96×96) — and each ISA implementation this CPU
+//! has (`ferrite::kernels::engine::Isa`), the f32 and int8 kernels run on the same
+//! data; the int8 output is checked against the reference kernel (identical bytes)
+//! before timing. Printed: µs per call (fastest of many ~1 ms rounds) and GMAC/s, next
+//! to the current optimized NCHW kernels (`ferrite::kernels::fast`, the executor's
+//! kernels today). `FERRITE_BENCH_MS` sets the time per measurement (default 200 ms);
+//! `FERRITE_BENCH_FILTER` runs only the layers whose label contains it,
+//! `FERRITE_BENCH_ISAS` (comma-separated ISA names) only those ISAs.
+
+use core::hint::black_box;
+use core::time::Duration;
+use std::time::Instant;
+
+use ferrite::format::types::Window;
+use ferrite::kernels::engine::{self, ConvShape, F32Out, I8Out, Isa, Kernels};
+use ferrite::kernels::{fast, int8 as ki};
+
+fn budget() -> Duration {
+    let ms = std::env::var("FERRITE_BENCH_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    Duration::from_millis(ms)
+}
+
+/// Seconds per call of `f`: the fastest of many short rounds (about 1 ms each,
+/// within `FERRITE_BENCH_MS`). The minimum, not the median: on a shared machine other
+/// processes only ever add time, and short rounds are the likeliest to run undisturbed.
+fn time(mut f: impl FnMut()) -> f64 {
+    let start = Instant::now();
+    let mut calls = 0u64;
+    while start.elapsed() < Duration::from_millis(1) || calls == 0 {
+        f();
+        calls += 1;
+    }
+    let batch = calls.max(1);
+    let mut best = f64::INFINITY;
+    let start = Instant::now();
+    let mut rounds = 0;
+    while rounds < 10 || (start.elapsed() < budget() && rounds < 400) {
+        let t = Instant::now();
+        for _ in 0..batch {
+            f();
+        }
+        best = best.min(t.elapsed().as_secs_f64() / batch as f64);
+        rounds += 1;
+    }
+    best
+}
+
+fn pattern(len: usize, seed: u32) -> Vec<i8> {
+    let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    (0..len)
+        .map(|_| {
+            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (s >> 24) as u8 as i8
+        })
+        .collect()
+}
+
+/// A layer: NHWC input `(h, w, c)`, `n` outputs, kernel, stride, "same" padding as
+/// TensorFlow/PyTorch export it (`[top, left, bottom, right]` from the output size).
+#[derive(Clone, Copy)]
+struct Layer {
+    label: &'static str,
+    shape: ConvShape,
+    depthwise: bool,
+}
+
+fn layer(
+    label: &'static str,
+    (h, w, c): (usize, usize, usize),
+    n: usize,
+    kernel: [usize; 2],
+    stride: usize,
+    depthwise: bool,
+) -> Layer {
+    let out = |len: usize| len.div_ceil(stride);
+    let pad = |len: usize, k: usize| ((out(len) - 1) * stride + k).saturating_sub(len) / 2;
+    Layer {
+        label,
+        shape: ConvShape {
+            in_h: h,
+            in_w: w,
+            in_c: c,
+            out_h: out(h),
+            out_w: out(w),
+            out_c: n,
+            kernel,
+            stride: [stride; 2],
+            dilation: [1, 1],
+            pad: [pad(h, kernel[0]), pad(w, kernel[1])],
+        },
+        depthwise,
+    }
+}
+
+fn layers() -> Vec<Layer> {
+    vec![
+        layer(
+            "kws conv1 10x4/s2 1->64 49x10",
+            (49, 10, 1),
+            64,
+            [10, 4],
+            2,
+            false,
+        ),
+        layer("kws dw3x3 64 25x5", (25, 5, 64), 64, [3, 3], 1, true),
+        layer("kws pw 64->64 25x5", (25, 5, 64), 64, [1, 1], 1, false),
+        layer(
+            "resnet8 conv 3x3 3->16 32x32",
+            (32, 32, 3),
+            16,
+            [3, 3],
+            1,
+            false,
+        ),
+        layer(
+            "resnet8 conv 3x3 16->16 32x32",
+            (32, 32, 16),
+            16,
+            [3, 3],
+            1,
+            false,
+        ),
+        layer(
+            "resnet8 conv 3x3/s2 16->32 32x32",
+            (32, 32, 16),
+            32,
+            [3, 3],
+            2,
+            false,
+        ),
+        layer(
+            "resnet8 conv 3x3 32->32 16x16",
+            (16, 16, 32),
+            32,
+            [3, 3],
+            1,
+            false,
+        ),
+        layer(
+            "resnet8 conv 1x1/s2 16->32 32x32",
+            (32, 32, 16),
+            32,
+            [1, 1],
+            2,
+            false,
+        ),
+        layer(
+            "resnet8 conv 3x3/s2 32->64 16x16",
+            (16, 16, 32),
+            64,
+            [3, 3],
+            2,
+            false,
+        ),
+        layer(
+            "resnet8 conv 3x3 64->64 8x8",
+            (8, 8, 64),
+            64,
+            [3, 3],
+            1,
+            false,
+        ),
+        layer(
+            "mnv2 conv 3x3/s2 3->16 96x96",
+            (96, 96, 3),
+            16,
+            [3, 3],
+            2,
+            false,
+        ),
+        layer("mnv2 dw3x3 16 48x48", (48, 48, 16), 16, [3, 3], 1, true),
+        layer("mnv2 pw 16->8 48x48", (48, 48, 16), 8, [1, 1], 1, false),
+        layer("mnv2 pw 8->48 48x48", (48, 48, 8), 48, [1, 1], 1, false),
+        layer("mnv2 dw3x3/s2 48 48x48", (48, 48, 48), 48, [3, 3], 2, true),
+        layer("mnv2 pw 48->8 24x24", (24, 24, 48), 8, [1, 1], 1, false),
+        layer("mnv2 pw 16->96 12x12", (12, 12, 16), 96, [1, 1], 1, false),
+        layer("mnv2 dw3x3 96 12x12", (12, 12, 96), 96, [3, 3], 1, true),
+        layer("mnv2 pw 96->24 6x6", (6, 6, 96), 24, [1, 1], 1, false),
+        layer("mnv2 pw 112->1280 3x3", (3, 3, 112), 1280, [1, 1], 1, false),
+    ]
+}
+
+fn macs(l: &Layer) -> f64 {
+    let s = &l.shape;
+    let per = s.kernel[0] * s.kernel[1] * if l.depthwise { 1 } else { s.in_c };
+    (s.out_h * s.out_w * s.out_c * per) as f64
+}
+
+fn window(s: &ConvShape) -> Window {
+    let end = |len: usize, out: usize, p: usize, k: usize, st: usize| {
+        ((out - 1) * st + k).saturating_sub(len + p)
+    };
+    Window {
+        kernel: s.kernel.map(|k| k as u32),
+        stride: s.stride.map(|v| v as u32),
+        dilation: [1, 1],
+        pads: [
+            s.pad[0] as u32,
+            s.pad[1] as u32,
+            end(s.in_h, s.out_h, s.pad[0], s.kernel[0], s.stride[0]) as u32,
+            end(s.in_w, s.out_w, s.pad[1], s.kernel[1], s.stride[1]) as u32,
+        ],
+    }
+}
+
+fn nhwc_to_nchw<T: Copy + Default>(x: &[T], h: usize, w: usize, c: usize) -> Vec<T> {
+    let mut out = vec![T::default(); x.len()];
+    for i in 0..h * w {
+        for ch in 0..c {
+            out[ch * h * w + i] = x[i * c + ch];
+        }
+    }
+    out
+}
+
+/// The layer's data: NHWC inputs, ONNX weights, packed weights, NCHW copies.
+struct Data {
+    x8: Vec<i8>,
+    xf: Vec<f32>,
+    p8: Vec<u8>,
+    pf: Vec<f32>,
+    w8: Vec<i8>,
+    wf: Vec<f32>,
+    bias8: Vec<i32>,
+    biasf: Vec<f32>,
+    rq: Vec<i32>,
+}
+
+const X_ZP: i32 = -3;
+const OUT: I8Out = I8Out {
+    zero_point: 5,
+    act_min: 5,
+    act_max: 127,
+    residual: None,
+};
+
+fn data(l: &Layer) -> Data {
+    let s = &l.shape;
+    let taps = s.kernel[0] * s.kernel[1];
+    let wlen = s.out_c * taps * if l.depthwise { 1 } else { s.in_c };
+    let x8 = pattern(s.in_h * s.in_w * s.in_c, 1);
+    let w8: Vec<i8> = pattern(wlen, 2).iter().map(|&v| v.max(-127)).collect();
+    let bias8: Vec<i32> = (0..s.out_c as i32).map(|j| j * 37 - 500).collect();
+    let shift = -(8 + (wlen / s.out_c).ilog2() as i32);
+    let rq: Vec<i32> = (0..s.out_c as i32)
+        .flat_map(|j| [(1 << 30) + j * 4099, shift])
+        .collect();
+    let to_f = |v: &[i8]| v.iter().map(|&b| f32::from(b) / 128.0).collect::<Vec<_>>();
+    let (xf, wf) = (to_f(&x8), to_f(&w8));
+    let biasf: Vec<f32> = bias8.iter().map(|&b| b as f32 / 1e4).collect();
+    let (mut p8, mut pf);
+    if l.depthwise {
+        p8 = vec![0; engine::i8_dwconv_packed_len(s.in_c, s.kernel).unwrap()];
+        engine::pack_i8_dwconv(&w8, Some(&bias8), &rq, s.in_c, s.kernel, &mut p8).unwrap();
+        pf = vec![0.0; engine::f32_dwconv_packed_len(s.in_c, s.kernel).unwrap()];
+        engine::pack_f32_dwconv(&wf, Some(&biasf), s.in_c, s.kernel, &mut pf).unwrap();
+    } else {
+        p8 = vec![0; engine::i8_conv_packed_len(s.out_c, s.in_c, s.kernel).unwrap()];
+        engine::pack_i8_conv(
+            &w8,
+            Some(&bias8),
+            &rq,
+            X_ZP,
+            s.out_c,
+            s.in_c,
+            s.kernel,
+            &mut p8,
+        )
+        .unwrap();
+        pf = vec![0.0; engine::f32_conv_packed_len(s.out_c, s.in_c, s.kernel).unwrap()];
+        engine::pack_f32_conv(&wf, Some(&biasf), s.out_c, s.in_c, s.kernel, &mut pf).unwrap();
+    }
+    Data {
+        x8,
+        xf,
+        p8,
+        pf,
+        w8,
+        wf,
+        bias8,
+        biasf,
+        rq,
+    }
+}
+
+/// Seconds per call of the engine's f32 and int8 kernels of `k`.
+fn run_engine(l: &Layer, d: &Data, k: &Kernels, want8: &[i8]) -> (f64, f64) {
+    let s = &l.shape;
+    let len = s.out_h * s.out_w * s.out_c;
+    let mut yf = vec![0f32; len];
+    let mut y8 = vec![0i8; len];
+    let scratch_len = engine::conv_scratch_len(s).unwrap();
+    let mut sf = vec![0f32; scratch_len];
+    let mut s8 = vec![0i8; scratch_len];
+    let out = F32Out {
+        min: 0.0,
+        max: 6.0,
+        residual: None,
+    };
+    let mut f32_call = || {
+        let r = if l.depthwise {
+            (k.f32_dwconv.run)(s, black_box(&d.xf), &d.pf, &out, &mut yf)
+        } else {
+            (k.f32_conv.run)(s, black_box(&d.xf), &d.pf, &out, &mut yf, &mut sf)
+        };
+        r.unwrap();
+        black_box(&yf);
+    };
+    let tf = time(&mut f32_call);
+    let i8_call = |y8: &mut [i8], s8: &mut [i8]| {
+        let r = if l.depthwise {
+            (k.i8_dwconv.run)(s, black_box(&d.x8), X_ZP, &d.p8, &OUT, y8)
+        } else {
+            (k.i8_conv.run)(s, black_box(&d.x8), X_ZP, &d.p8, &OUT, y8, s8)
+        };
+        r.unwrap();
+        black_box(&y8);
+    };
+    i8_call(&mut y8, &mut s8);
+    let y_nchw = nhwc_to_nchw(&y8, s.out_h, s.out_w, s.out_c);
+    assert_eq!(
+        y_nchw,
+        want8,
+        "{}: {} int8 differs from the reference",
+        l.label,
+        k.isa.name()
+    );
+    let t8 = time(|| i8_call(&mut y8, &mut s8));
+    (tf, t8)
+}
+
+/// Seconds per call of the current NCHW kernels (`kernels::fast`), and the int8
+/// reference output (NCHW).
+fn run_current(l: &Layer, d: &Data) -> (f64, f64, Vec<i8>) {
+    let s = &l.shape;
+    let xs = [1, s.in_c, s.in_h, s.in_w];
+    let (cg, groups) = if l.depthwise {
+        (1, s.in_c)
+    } else {
+        (s.in_c, 1)
+    };
+    let ws = [s.out_c, cg, s.kernel[0], s.kernel[1]];
+    let ys = [1, s.out_c, s.out_h, s.out_w];
+    let win = window(s);
+    let x8 = nhwc_to_nchw(&d.x8, s.in_h, s.in_w, s.in_c);
+    let xf = nhwc_to_nchw(&d.xf, s.in_h, s.in_w, s.in_c);
+    let len = s.out_h * s.out_w * s.out_c;
+    let mut want = vec![0i8; len];
+    ki::conv2d(
+        &x8,
+        xs,
+        X_ZP,
+        &d.w8,
+        ws,
+        Some(&d.bias8),
+        &win,
+        groups,
+        &d.rq,
+        OUT.zero_point,
+        OUT.act_min,
+        OUT.act_max,
+        &mut want,
+        ys,
+    );
+    let mut yf = vec![0f32; len];
+    let tf = time(|| {
+        fast::f32_conv2d(
+            black_box(&xf),
+            xs,
+            &d.wf,
+            ws,
+            Some(&d.biasf),
+            &win,
+            groups,
+            (0.0, 6.0),
+            &mut yf,
+            ys,
+        );
+        black_box(&yf);
+    });
+    let mut y8 = vec![0i8; len];
+    let t8 = time(|| {
+        fast::int8_conv2d(
+            black_box(&x8),
+            xs,
+            X_ZP,
+            &d.w8,
+            ws,
+            Some(&d.bias8),
+            &win,
+            groups,
+            &d.rq,
+            OUT.zero_point,
+            OUT.act_min,
+            OUT.act_max,
+            &mut y8,
+            ys,
+        );
+        black_box(&y8);
+    });
+    assert_eq!(
+        y8, want,
+        "{}: fast::int8_conv2d differs from the reference",
+        l.label
+    );
+    (tf, t8, want)
+}
+
+fn main() {
+    let filter = std::env::var("FERRITE_BENCH_FILTER").unwrap_or_default();
+    let chosen = std::env::var("FERRITE_BENCH_ISAS").ok();
+    let wanted = |isa: &Isa| {
+        chosen
+            .as_ref()
+            .is_none_or(|c| c.split(',').any(|n| n == isa.name()))
+    };
+    let isas: Vec<Kernels> = Isa::ALL
+        .iter()
+        .filter(|i| wanted(i))
+        .filter_map(|i| i.kernels())
+        .collect();
+    println!(
+        "engine ISAs here: {} (best: {}); current kernels: {}",
+        isas.iter()
+            .map(|k| k.isa.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+        Isa::best().name(),
+        fast::best().name
+    );
+    println!(
+        "{:<36} {:>8} {:<18} {:>10} {:>7} {:>10} {:>7}",
+        "layer", "MMAC", "kernels", "f32 µs", "GMAC/s", "int8 µs", "GMAC/s"
+    );
+    let mut totals = vec![(0f64, 0f64); isas.len() + 1];
+    for l in layers().iter().filter(|l| l.label.contains(&filter)) {
+        let d = data(l);
+        let m = macs(l);
+        let row = |name: &str, tf: f64, t8: f64| {
+            println!(
+                "{:<36} {:>8.3} {:<18} {:>10.1} {:>7.2} {:>10.1} {:>7.2}",
+                l.label,
+                m / 1e6,
+                name,
+                tf * 1e6,
+                m / tf / 1e9,
+                t8 * 1e6,
+                m / t8 / 1e9
+            );
+        };
+        let (tf, t8, want) = run_current(l, &d);
+        row(&format!("nchw {}", fast::best().name), tf, t8);
+        totals[0].0 += tf;
+        totals[0].1 += t8;
+        for (i, k) in isas.iter().enumerate() {
+            let (tf, t8) = run_engine(l, &d, k, &want);
+            row(k.isa.name(), tf, t8);
+            totals[i + 1].0 += tf;
+            totals[i + 1].1 += t8;
+        }
+    }
+    println!("sum of the layers' times (µs), f32 / int8:");
+    println!(
+        "  nchw {:<12} {:>10.1} {:>10.1}",
+        fast::best().name,
+        totals[0].0 * 1e6,
+        totals[0].1 * 1e6
+    );
+    for (k, t) in isas.iter().zip(&totals[1..]) {
+        println!(
+            "  engine {:<10} {:>10.1} {:>10.1}",
+            k.isa.name(),
+            t.0 * 1e6,
+            t.1 * 1e6
+        );
+    }
+}

@@ -1,0 +1,491 @@
+//! The NHWC convolution engine: packed weights, register-tiled microkernels, fused
+//! epilogues, one implementation per ISA (issue #14, phase 1: the kernels).
+//!
+//! Activations are channels-last (NHWC, batch 1: the caller loops over images), so a
+//! 1×1 convolution and a fully connected layer are one GEMM over pixels, and a k×k
+//! convolution is an *indirect* GEMM (IGEMM, as in XNNPACK): for a tile of output
+//! pixels the kernel reads, tap by tap, a pointer to each pixel's input row (its `C`
+//! channels) or to a row of padding, instead of copying an im2col matrix. Depthwise
+//! convolutions are vectorised across channels. Weights are packed once, at
+//! conversion, in the layouts below; every ISA's microkernel reads the same bytes.
+//!
+//! # Kernel families
+//!
+//! | family | function | op |
+//! |---|---|---|
+//! | f32 conv | [`f32_conv`] | k×k conv (any stride, dilation, padding), 1×1 conv, fully connected ([`ConvShape::gemm`]) |
+//! | f32 depthwise | [`f32_dwconv`] | depthwise k×k (multiplier 1); 3×3 and 5×5 fully unrolled on interior pixels |
+//! | int8 conv | [`i8_conv`] | as f32 conv, TFLite int8 arithmetic |
+//! | int8 depthwise | [`i8_dwconv`] | as f32 depthwise |
+//!
+//! Each family function calls the best implementation for this CPU ([`Isa::best`]:
+//! run-time detection with the `std` feature, cached; `cfg(target_feature)` without
+//! it). [`Isa::kernels`] returns any implementation by ISA, `None` when this target or
+//! CPU lacks it, for tests and benchmarks ([`Isa::ALL`] enumerates them):
+//!
+//! | ISA | f32 conv | int8 conv | depthwise (f32, int8) |
+//! |---|---|---|---|
+//! | [`Isa::Portable`] (every target) | `f32_igemm_4x16_portable` | `i8_igemm_2x16c4_portable` | `*_dwconv_16c_portable` |
+//! | [`Isa::Avx2`] (x86-64 AVX2 + FMA) | `f32_igemm_6x16_avx2` (FMA) | `i8_igemm_2x16c4_avx2` (widen to i16, `vpmaddwd`) | `*_dwconv_16c_avx2` |
+//! | [`Isa::Avx512`] (AVX-512 F/BW/VL) | `f32_igemm_8x16_avx512` | `i8_igemm_4x16c4_avx512bw` (widen, `vpmaddwd`) | `*_dwconv_16c_avx512` |
+//! | [`Isa::Avx512Vnni`] (+ VNNI) | `f32_igemm_8x16_avx512` | `i8_igemm_8x16c4_avx512vnni` (`vpdpbusd`) | `*_dwconv_16c_avx512` |
+//! | [`Isa::Neon`] (AArch64) | `f32_igemm_6x16_neon` (FMA) | `i8_igemm_2x16c4_neon` (`smull` + `sadalp`) | `*_dwconv_16c_neon` |
+//! | [`Isa::NeonDot`] (+ dotprod) | `f32_igemm_6x16_neon` | `i8_igemm_4x16c4_neondot` (`sdot`) | `*_dwconv_16c_neon` |
+//! | [`Isa::Simd128`] (wasm32 `+simd128`) | `f32_igemm_3x16_simd128` | `i8_igemm_2x16c4_simd128` (`i32x4.dot_i16x8_s`) | `*_dwconv_16c_simd128` |
+//!
+//! `MRxNR` is the register tile: `MR` output pixels × `NR` = 16 output channels
+//! (`c4`: four consecutive input channels per output channel, see the int8 layout); a
+//! last tile of at most `MR/2` pixels runs an `MR/2`-row variant. Depthwise kernels
+//! (`16c`: 16 channels per vector) compute 4, 2 or 1 interior pixels at a time.
+//! The code is split as in tract's linalg: `frame.rs` holds the loops shared by every
+//! ISA (tiling, indirection, tails, epilogues), generic over a few vector primitives;
+//! `portable.rs`, `x86_avx2.rs`, `x86_avx512.rs`, `aarch64_neon.rs` and
+//! `wasm_simd128.rs` implement those primitives with intrinsics, nothing else.
+//!
+//! # Packed layouts (the same bytes for every ISA)
+//!
+//! `NR = 16` output channels per panel for every ISA: one AVX-512 register, two AVX2
+//! registers, four NEON / SIMD128 registers. A layer whose channel count is not a
+//! multiple of 16 has a last panel padded with zero weights (and zero bias); the
+//! kernels compute the padded channels and do not store them. `taps = KH·KW`, taps in
+//! row-major order `(ky, kx)`; weights come from ONNX's `[M][C][KH][KW]` (fully
+//! connected `[N][K]` is `KH = KW = 1`; depthwise `[C][1][KH][KW]`).
+//!
+//! - **f32 conv** (`[ceil(M/16)]` panels of `16 + taps·C·16` f32, [`pack_f32_conv`]):
+//!   `bias[16]`, then `w[taps][C][16]`: for each tap and input channel, the 16 output
+//!   channels' weights. The microkernel broadcasts one input value per pixel and does
+//!   one 16-wide multiply-add per pixel per `(tap, c)`.
+//! - **int8 conv** (`[ceil(M/16)]` panels of `256 + taps·ceil(C/4)·64` bytes,
+//!   [`pack_i8_conv`]): a header of four `i32[16]` rows (little-endian) —
+//!   `bias_s8`, `bias_u8`, `multiplier`, `shift` — then
+//!   `w[taps][ceil(C/4)][16][4]` i8: for each tap and group of 4 input channels, the 4
+//!   consecutive weights of each of the 16 output channels (zero beyond `C`). Four
+//!   consecutive `k` per output channel is what `vpdpbusd` and `sdot` consume in one
+//!   instruction, and pairs of them (`vpmaddwd`, `i32x4.dot_i16x8_s`, and Cortex-M
+//!   `SMLAD` for issue #15) are consecutive too. `C` is padded to a multiple of 4 *per
+//!   tap*, so a tap's input row is read with 4-byte loads without crossing into the
+//!   next tap (only the last group of a row with `C % 4 != 0` is read byte by byte).
+//!   **Flat variant** for first layers, `C < 4` and at most 64 taps: the taps are not
+//!   padded, `w[ceil(taps·C/4)][16][4]` with `k = tap·C + c` (a 1-channel 10×4
+//!   kernel takes 10 groups instead of 40); the kernel gathers each output pixel's
+//!   `taps·C` inputs into a small buffer per tile of `MR` pixels (an im2col of `MR`
+//!   rows, padding taps holding `x_zp`) and runs the same microkernel over it.
+//! - **f32 depthwise** (`[ceil(C/16)]` tiles of `16 + taps·16` f32,
+//!   [`pack_f32_dwconv`]): `bias[16]`, then `w[taps][16]`, channel-innermost.
+//! - **int8 depthwise** (`[ceil(C/16)]` tiles of `192 + taps·16` bytes,
+//!   [`pack_i8_dwconv`]): `bias`, `multiplier`, `shift` as `i32[16]`, then
+//!   `w[taps][16]` i8.
+//!
+//! Every panel and tile size is a multiple of 16 bytes. The kernels use unaligned
+//! loads only: a packed tensor may start at any address.
+//!
+//! # int8 numerics (bit-exact with [`crate::kernels::int8`])
+//!
+//! The reference computes `acc = Σ (x − x_zp)·w + bias` over the taps inside the input
+//! (padding contributes nothing), then
+//! `y = clamp(out_zp + MultiplyByQuantizedMultiplier(acc, m, s), act_min, act_max)`.
+//! The engine computes the same i32 sum (arithmetic modulo 2^32 like the reference's
+//! wrapping sum, so the order does not matter and every product is exact):
+//!
+//! - **conv**: the packer folds the input zero point into the bias:
+//!   `bias_s8 = bias − x_zp·Σw` (Σ over all taps and channels of the output channel),
+//!   and padding rows hold the value `x_zp` (read from the caller's scratch), so a
+//!   padded tap adds `x_zp·w`, which the fold cancels: the kernel sums raw `x·w`.
+//!   Kernels that read `u = x + 128` as unsigned bytes (`vpdpbusd` multiplies u8 by
+//!   s8; `x ^ 0x80` is `x + 128`) sum `x·w + 128·w` and start from
+//!   `bias_u8 = bias_s8 − 128·Σw` instead. Both rows are stored, so the choice costs no
+//!   work at run time and the file stays ISA-independent (XNNPACK stores Σw and
+//!   multiplies at run time; storing the second bias row saves that per tile).
+//! - No product saturates on any ISA: `vpdpbusd` accumulates in i32; the AVX2,
+//!   AVX-512BW and SIMD128 paths widen both operands to i16 and use `vpmaddwd` /
+//!   `i32x4.dot_i16x8_s` (|pair sum| ≤ 2·128·128 = 2^15, exact in i32; the
+//!   u8×s8 `vpmaddubsw`, whose i16 pair sum saturates at 2·255·127, is not used);
+//!   NEON `smull` gives exact i16 products (|x·w| ≤ 2^14) that `sadalp` adds in
+//!   pairs into i32; `sdot` accumulates in i32.
+//! - **depthwise**: `(x − x_zp)·w` in i32 lanes, taps in the padding skipped, so no
+//!   fold and no padding rows.
+//! - **epilogue**: the per-channel `(multiplier, shift)` of the panel header, vectorised
+//!   exactly: a left shift by `clamp(shift, 0, 31)`, the rounding doubling high
+//!   multiply (`floor((a·m + 2^30) / 2^31)`, saturating `i32::MIN·i32::MIN`; NEON
+//!   `sqrdmulh` is this instruction), the rounding right shift by
+//!   `clamp(−shift, 0, 31)` (ties away from zero), `+ out_zp`, clamp to
+//!   `[act_min, act_max]`, saturate to i8. ReLU / ReLU6 / clip are that clamp.
+//! - **residual add** ([`I8Out::residual`]): the conv's int8 output `t` (saturated to
+//!   i8) and the residual `r` go through exactly the reference int8 `Add`
+//!   ([`crate::kernels::int8::binary`]): `sa = MBQM((t − a_zp) << left_shift, a)`,
+//!   `sb = MBQM((r − b_zp) << left_shift, b)`, `y = clamp(out_zp + MBQM(sa + sb, out),
+//!   act_min, act_max)`. The conv output is the Add's first input (`a`); an Add whose
+//!   conv operand is the second input is the same Add with `a` and `b` swapped
+//!   (`sa + sb` is commutative).
+//!
+//! # f32 results
+//!
+//! Each output is `clamp(bias + Σ_k x_k·w_k [+ r], min, max)` with the sum taken
+//! starting from the bias, in the order (tap, input channel), with a fused multiply-add
+//! (AVX2, AVX-512, NEON) or a multiply then an add (SIMD128, portable). The reference
+//! ([`crate::kernels::f32::conv2d`]) sums in another order. For `K` products (taps in
+//! the padding count as zero products on the conv path and are skipped on the
+//! depthwise path), both are within `γ(K + 2)·S` of the exact value, where
+//! `S = |bias| + Σ|x_k·w_k| + |r|`, `γ(n) = n·u / (1 − n·u)`, `u = 2^-24` (recursive
+//! summation of `K + 2` terms, Higham §3.1; an FMA only removes roundings). The
+//! clamp is 1-Lipschitz, so `|engine − exact| <= γ(K + 2)·S`: `tests/engine_*.rs` check
+//! that against an f64 reference (products of f32 are exact in f64). The bound covers
+//! finite results without underflow; NaN propagates through the clamp as in the
+//! reference. Implementations of different ISAs may differ from each other by the
+//! same bound.
+//!
+//! # Cost and memory
+//!
+//! No allocation, no `std`. Stack: the conv kernels keep an indirection tile of
+//! `MR × 64` pointers (4 KiB for AVX-512; kernels with more than 64 taps rebuild it per
+//! chunk of 64 taps) and 64 tap offsets; the int8 conv also a gather buffer of
+//! `MR × 196` bytes for the flat layout. Scratch (caller-provided): [`conv_scratch_len`]
+//! elements — one row of `C` padding values — for a conv whose taps reach the padding,
+//! else none. Loop order: tiles of `MR` output pixels outside, the 16-channel panels
+//! inside, so a tile's input rows (and its gathered flat rows) serve every panel.
+//!
+//! Every kernel checks its slices against the shape first (O(1)) and returns
+//! [`crate::Error::WrongLength`] when one is too short, [`crate::Error::Unsupported`] for parameters
+//! it does not take (zero kernel, stride or dilation; sizes that overflow; an input
+//! zero point outside `-128..=127`; a depthwise shape with `out_c != in_c`). It never
+//! reads or writes out of bounds and never panics.
+
+mod frame;
+mod pack;
+mod portable;
+
+#[cfg(target_arch = "aarch64")]
+mod aarch64_neon;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod wasm_simd128;
+#[cfg(target_arch = "x86_64")]
+mod x86_avx2;
+#[cfg(target_arch = "x86_64")]
+mod x86_avx512;
+
+use core::sync::atomic::{AtomicU8, Ordering};
+
+pub use pack::{
+    f32_conv_packed_len, f32_dwconv_packed_len, i8_conv_packed_len, i8_dwconv_packed_len,
+    pack_f32_conv, pack_f32_dwconv, pack_i8_conv, pack_i8_dwconv,
+};
+
+use crate::format::types::QBinary;
+use crate::Result;
+
+/// Output channels per packed panel (and channels per depthwise tile), on every ISA.
+pub const NR: usize = 16;
+/// int8 conv: consecutive input channels stored together per output channel.
+pub const KR: usize = 4;
+/// Bytes of the int8 conv panel header (`bias_s8`, `bias_u8`, `multiplier`, `shift`).
+pub const I8_CONV_HEADER: usize = 4 * 4 * NR;
+/// Bytes of the int8 depthwise tile header (`bias`, `multiplier`, `shift`).
+pub const I8_DW_HEADER: usize = 3 * 4 * NR;
+
+/// Geometry of a 2D convolution over one NHWC image.
+///
+/// Input `[in_h][in_w][in_c]`, output `[out_h][out_w][out_c]`. Output pixel `(oy, ox)`,
+/// tap `(ky, kx)` reads input pixel `(oy·stride[0] + ky·dilation[0] − pad[0],
+/// ox·stride[1] + kx·dilation[1] − pad[1])`, or the padding when that is outside the
+/// input. `pad` is `[top, left]`: the bottom and right padding follow from the output
+/// size, which the caller computes (as ONNX does). 1D convolutions use `in_h = out_h =
+/// 1`, `kernel[0] = 1`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvShape {
+    pub in_h: usize,
+    pub in_w: usize,
+    pub in_c: usize,
+    pub out_h: usize,
+    pub out_w: usize,
+    pub out_c: usize,
+    /// `[kh, kw]`.
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    pub dilation: [usize; 2],
+    /// `[top, left]`.
+    pub pad: [usize; 2],
+}
+
+impl ConvShape {
+    /// A fully connected layer (or a 1×1 convolution over `m` pixels): `y[m][n] =
+    /// x[m][k] · wᵀ`, i.e. a 1×1 convolution of a `1 × m` image with `k` channels.
+    pub const fn gemm(m: usize, k: usize, n: usize) -> Self {
+        ConvShape {
+            in_h: 1,
+            in_w: m,
+            in_c: k,
+            out_h: 1,
+            out_w: m,
+            out_c: n,
+            kernel: [1, 1],
+            stride: [1, 1],
+            dilation: [1, 1],
+            pad: [0, 0],
+        }
+    }
+
+    /// `kernel[0] · kernel[1]` (saturating).
+    pub const fn taps(&self) -> usize {
+        self.kernel[0].saturating_mul(self.kernel[1])
+    }
+}
+
+/// Epilogue of an f32 kernel: `y = clamp(acc + bias [+ residual], min, max)`.
+#[derive(Clone, Copy, Debug)]
+pub struct F32Out<'a> {
+    pub min: f32,
+    pub max: f32,
+    /// A tensor of the output's shape added before the clamp (a fused residual `Add`).
+    pub residual: Option<&'a [f32]>,
+}
+
+impl F32Out<'_> {
+    /// No activation, no residual.
+    pub const LINEAR: F32Out<'static> = F32Out {
+        min: f32::NEG_INFINITY,
+        max: f32::INFINITY,
+        residual: None,
+    };
+}
+
+/// Epilogue of an int8 kernel (per-channel multipliers and shifts are in the packed
+/// weights): `y = clamp(zero_point + MBQM(acc), act_min, act_max)`, then the optional
+/// residual add.
+#[derive(Clone, Copy, Debug)]
+pub struct I8Out<'a> {
+    pub zero_point: i32,
+    pub act_min: i32,
+    pub act_max: i32,
+    pub residual: Option<I8Residual<'a>>,
+}
+
+/// A fused int8 residual `Add`: the kernel's output is the Add's first input `a`,
+/// `input` (the output's shape) its second input `b`; `add` holds the Add's
+/// parameters exactly as the reference [`crate::kernels::int8::binary`] takes them.
+#[derive(Clone, Copy, Debug)]
+pub struct I8Residual<'a> {
+    pub input: &'a [i8],
+    pub add: QBinary,
+}
+
+/// f32 conv: `(shape, x, packed, out, y, scratch)`; see [`f32_conv`].
+pub type F32ConvFn = fn(&ConvShape, &[f32], &[f32], &F32Out, &mut [f32], &mut [f32]) -> Result<()>;
+/// f32 depthwise: `(shape, x, packed, out, y)`; see [`f32_dwconv`].
+pub type F32DwFn = fn(&ConvShape, &[f32], &[f32], &F32Out, &mut [f32]) -> Result<()>;
+/// int8 conv: `(shape, x, x_zp, packed, out, y, scratch)`; see [`i8_conv`].
+pub type I8ConvFn = fn(&ConvShape, &[i8], i32, &[u8], &I8Out, &mut [i8], &mut [i8]) -> Result<()>;
+/// int8 depthwise: `(shape, x, x_zp, packed, out, y)`; see [`i8_dwconv`].
+pub type I8DwFn = fn(&ConvShape, &[i8], i32, &[u8], &I8Out, &mut [i8]) -> Result<()>;
+
+/// A kernel with the name that says what it is (dtype, op, tile, ISA).
+#[derive(Clone, Copy, Debug)]
+pub struct Kernel<F> {
+    pub name: &'static str,
+    pub run: F,
+}
+
+/// The four kernel families of one ISA.
+#[derive(Clone, Copy, Debug)]
+pub struct Kernels {
+    pub isa: Isa,
+    pub f32_conv: Kernel<F32ConvFn>,
+    pub f32_dwconv: Kernel<F32DwFn>,
+    pub i8_conv: Kernel<I8ConvFn>,
+    pub i8_dwconv: Kernel<I8DwFn>,
+}
+
+/// An instruction set the engine has kernels for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Isa {
+    /// Plain Rust loops (every target; auto-vectorised where the target allows).
+    Portable,
+    /// x86-64 AVX2 + FMA.
+    Avx2,
+    /// x86-64 AVX-512 F, BW and VL (int8 by widening to i16).
+    Avx512,
+    /// [`Isa::Avx512`] + AVX-512 VNNI (int8 with `vpdpbusd`).
+    Avx512Vnni,
+    /// AArch64 NEON (int8 with `smull` + `sadalp`).
+    Neon,
+    /// AArch64 NEON + the dot-product extension (int8 with `sdot`).
+    NeonDot,
+    /// wasm32 built with `+simd128`.
+    Simd128,
+}
+
+impl Isa {
+    /// Every ISA, from the most portable to the most specific.
+    pub const ALL: [Isa; 7] = [
+        Isa::Portable,
+        Isa::Avx2,
+        Isa::Avx512,
+        Isa::Avx512Vnni,
+        Isa::Neon,
+        Isa::NeonDot,
+        Isa::Simd128,
+    ];
+
+    /// Lower-case name (`"avx512vnni"`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Isa::Portable => "portable",
+            Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+            Isa::Avx512Vnni => "avx512vnni",
+            Isa::Neon => "neon",
+            Isa::NeonDot => "neondot",
+            Isa::Simd128 => "simd128",
+        }
+    }
+
+    /// Whether this target and CPU run the ISA's kernels (run-time detection with
+    /// `std`, else the compile-time target features).
+    pub fn available(self) -> bool {
+        self.kernels().is_some()
+    }
+
+    /// The ISA's kernels, `None` when this target or CPU lacks the ISA.
+    pub fn kernels(self) -> Option<Kernels> {
+        match self {
+            Isa::Portable => Some(portable::KERNELS),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => x86_avx2::Avx2::new().map(|_| x86_avx2::KERNELS),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => x86_avx512::Avx512Bw::new().map(|_| x86_avx512::KERNELS),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512Vnni => x86_avx512::Vnni::new().map(|_| x86_avx512::KERNELS_VNNI),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => aarch64_neon::NeonBase::new().map(|_| aarch64_neon::KERNELS),
+            #[cfg(target_arch = "aarch64")]
+            Isa::NeonDot => aarch64_neon::NeonDot::new().map(|_| aarch64_neon::KERNELS_DOT),
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            Isa::Simd128 => Some(wasm_simd128::KERNELS),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+
+    /// The ISA the family functions use here: the last available one of
+    /// [`Isa::ALL`], detected once and cached.
+    pub fn best() -> Isa {
+        static BEST: AtomicU8 = AtomicU8::new(u8::MAX);
+        let cached = BEST.load(Ordering::Relaxed);
+        if let Some(&isa) = Isa::ALL.get(usize::from(cached)) {
+            return isa;
+        }
+        let (i, isa) = Isa::ALL
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(_, isa)| isa.available())
+            .map_or((0, Isa::Portable), |(i, &isa)| (i, isa));
+        BEST.store(i as u8, Ordering::Relaxed);
+        isa
+    }
+}
+
+/// The kernels of [`Isa::best`].
+pub fn kernels() -> Kernels {
+    Isa::best().kernels().unwrap_or(portable::KERNELS)
+}
+
+/// f32 convolution (k×k, 1×1 or fully connected) of the NHWC image `x` with weights
+/// packed by [`pack_f32_conv`], into the NHWC `y`, fused epilogue `out`.
+///
+/// `scratch` holds at least [`conv_scratch_len`] elements (overwritten). Errors: see
+/// the module docs. Cost: `out_h·out_w·out_c·taps·in_c` multiply-adds, no allocation.
+pub fn f32_conv(
+    shape: &ConvShape,
+    x: &[f32],
+    packed: &[f32],
+    out: &F32Out,
+    y: &mut [f32],
+    scratch: &mut [f32],
+) -> Result<()> {
+    (kernels().f32_conv.run)(shape, x, packed, out, y, scratch)
+}
+
+/// f32 depthwise convolution (`out_c == in_c`, one filter per channel) with weights
+/// packed by [`pack_f32_dwconv`].
+pub fn f32_dwconv(
+    shape: &ConvShape,
+    x: &[f32],
+    packed: &[f32],
+    out: &F32Out,
+    y: &mut [f32],
+) -> Result<()> {
+    (kernels().f32_dwconv.run)(shape, x, packed, out, y)
+}
+
+/// int8 convolution with weights packed by [`pack_i8_conv`] for the same `x_zp`;
+/// identical bytes to [`crate::kernels::int8::conv2d`] (+ [`crate::kernels::int8::binary`]
+/// for a residual). `scratch` holds at least [`conv_scratch_len`] bytes.
+#[allow(clippy::too_many_arguments)]
+pub fn i8_conv(
+    shape: &ConvShape,
+    x: &[i8],
+    x_zp: i32,
+    packed: &[u8],
+    out: &I8Out,
+    y: &mut [i8],
+    scratch: &mut [i8],
+) -> Result<()> {
+    (kernels().i8_conv.run)(shape, x, x_zp, packed, out, y, scratch)
+}
+
+/// int8 depthwise convolution with weights packed by [`pack_i8_dwconv`]; identical
+/// bytes to [`crate::kernels::int8::conv2d`] with `groups = C`.
+pub fn i8_dwconv(
+    shape: &ConvShape,
+    x: &[i8],
+    x_zp: i32,
+    packed: &[u8],
+    out: &I8Out,
+    y: &mut [i8],
+) -> Result<()> {
+    (kernels().i8_dwconv.run)(shape, x, x_zp, packed, out, y)
+}
+
+/// Elements of scratch [`f32_conv`] / [`i8_conv`] need for `shape`: `in_c` when some
+/// tap reads the padding (a row of padding values), else 0. `None` when the shape is
+/// invalid (see the module docs).
+pub fn conv_scratch_len(shape: &ConvShape) -> Option<usize> {
+    frame::Geom::new(shape)
+        .ok()
+        .map(|g| if g.padded { g.c } else { 0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn best_is_available_and_cached() {
+        let best = Isa::best();
+        assert!(best.available());
+        assert_eq!(Isa::best(), best);
+        assert_eq!(kernels().isa, best);
+    }
+
+    #[test]
+    fn names_say_the_isa() {
+        for isa in Isa::ALL {
+            if let Some(k) = isa.kernels() {
+                assert_eq!(k.isa, isa);
+                for name in [
+                    k.f32_conv.name,
+                    k.f32_dwconv.name,
+                    k.i8_conv.name,
+                    k.i8_dwconv.name,
+                ] {
+                    let suffix = name.rsplit('_').next().unwrap_or_default();
+                    assert!(
+                        isa.name().starts_with(suffix) || suffix.starts_with(isa.name()),
+                        "{name} for {isa:?}"
+                    );
+                }
+            }
+        }
+    }
+}

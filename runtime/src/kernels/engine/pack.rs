@@ -1,0 +1,299 @@
+//! Packing of weights into the engine's layouts (see the module docs of
+//! [`super`]): plain `no_std` functions over caller buffers, called by the host tool
+//! at conversion and by tests. Each `*_packed_len` gives the exact length its packer
+//! writes (`None` when it overflows usize); a packer writes every element of that
+//! prefix (zeros in the padding) and nothing after it.
+//!
+//! Weights are in ONNX layout: conv `[out_c][in_c][kh][kw]`, depthwise
+//! `[c][1][kh][kw]`. int8 requantization tables `rq` are interleaved
+//! `(multiplier, shift)` pairs, one pair (per tensor) or one per output channel, as
+//! the reference kernels take them ([`crate::kernels::int8`]).
+
+use super::frame::{need, MAX_TAPS};
+use super::{I8_CONV_HEADER, I8_DW_HEADER, NR};
+use crate::kernels::int8::rq_pair;
+use crate::{Error, Result};
+
+/// f32 elements of one conv panel: `bias[16]` + `w[taps][c][16]`.
+pub(crate) fn f32_conv_panel_len(taps: usize, c: usize) -> Option<usize> {
+    taps.checked_mul(c)?.checked_mul(NR)?.checked_add(NR)
+}
+
+/// Whether an int8 conv of `c` input channels and `taps` taps uses the flat layout
+/// (`k = tap·c + channel` without per-tap padding; see the module docs of [`super`]).
+pub(crate) fn i8_flat(taps: usize, c: usize) -> bool {
+    c < 4 && taps <= MAX_TAPS
+}
+
+/// Groups of 4 `k` per output channel in an int8 conv panel.
+pub(crate) fn i8_conv_groups(taps: usize, c: usize) -> Option<usize> {
+    if i8_flat(taps, c) {
+        Some((taps * c).div_ceil(4))
+    } else {
+        taps.checked_mul(c.div_ceil(4))
+    }
+}
+
+/// Bytes of one int8 conv panel: the header + `w[groups][16][4]`.
+pub(crate) fn i8_conv_panel_len(taps: usize, c: usize) -> Option<usize> {
+    i8_conv_groups(taps, c)?
+        .checked_mul(4 * NR)?
+        .checked_add(I8_CONV_HEADER)
+}
+
+/// f32 elements of one depthwise tile: `bias[16]` + `w[taps][16]`.
+pub(crate) fn f32_dw_tile_len(taps: usize) -> Option<usize> {
+    taps.checked_mul(NR)?.checked_add(NR)
+}
+
+/// Bytes of one int8 depthwise tile: the header + `w[taps][16]`.
+pub(crate) fn i8_dw_tile_len(taps: usize) -> Option<usize> {
+    taps.checked_mul(NR)?.checked_add(I8_DW_HEADER)
+}
+
+fn taps(kernel: [usize; 2]) -> Option<usize> {
+    kernel[0].checked_mul(kernel[1])
+}
+
+/// f32 elements [`pack_f32_conv`] writes.
+pub fn f32_conv_packed_len(out_c: usize, in_c: usize, kernel: [usize; 2]) -> Option<usize> {
+    out_c
+        .div_ceil(NR)
+        .checked_mul(f32_conv_panel_len(taps(kernel)?, in_c)?)
+}
+
+/// Bytes [`pack_i8_conv`] writes.
+pub fn i8_conv_packed_len(out_c: usize, in_c: usize, kernel: [usize; 2]) -> Option<usize> {
+    out_c
+        .div_ceil(NR)
+        .checked_mul(i8_conv_panel_len(taps(kernel)?, in_c)?)
+}
+
+/// f32 elements [`pack_f32_dwconv`] writes.
+pub fn f32_dwconv_packed_len(c: usize, kernel: [usize; 2]) -> Option<usize> {
+    c.div_ceil(NR).checked_mul(f32_dw_tile_len(taps(kernel)?)?)
+}
+
+/// Bytes [`pack_i8_dwconv`] writes.
+pub fn i8_dwconv_packed_len(c: usize, kernel: [usize; 2]) -> Option<usize> {
+    c.div_ceil(NR).checked_mul(i8_dw_tile_len(taps(kernel)?)?)
+}
+
+/// Checks the weight and bias lengths of a `[rows][per_row]` weight tensor.
+fn check_weights<T, B>(w: &[T], bias: Option<&[B]>, rows: usize, per_row: usize) -> Result<()> {
+    need(
+        rows.checked_mul(per_row).ok_or(Error::Unsupported)?,
+        w.len(),
+    )?;
+    if let Some(b) = bias {
+        need(rows, b.len())?;
+    }
+    Ok(())
+}
+
+/// Packs conv / fully connected weights `w` (`[out_c][in_c][kh][kw]`) and the
+/// optional bias into the f32 conv layout: `packed[..f32_conv_packed_len]`.
+///
+/// Errors: [`Error::WrongLength`] when a slice is too short, [`Error::Unsupported`]
+/// when the sizes overflow.
+pub fn pack_f32_conv(
+    w: &[f32],
+    bias: Option<&[f32]>,
+    out_c: usize,
+    in_c: usize,
+    kernel: [usize; 2],
+    packed: &mut [f32],
+) -> Result<()> {
+    let len = f32_conv_packed_len(out_c, in_c, kernel).ok_or(Error::Unsupported)?;
+    let taps = kernel[0] * kernel[1];
+    check_weights(w, bias, out_c, taps * in_c)?;
+    need(len, packed.len())?;
+    let mut out = packed[..len].iter_mut();
+    let mut put = |v: f32| {
+        if let Some(o) = out.next() {
+            *o = v;
+        }
+    };
+    for n0 in (0..out_c).step_by(NR) {
+        let chans = n0..n0 + NR;
+        for j in chans.clone() {
+            put(if j < out_c {
+                bias.map_or(0.0, |b| b[j])
+            } else {
+                0.0
+            });
+        }
+        for t in 0..taps {
+            for ci in 0..in_c {
+                for j in chans.clone() {
+                    put(if j < out_c {
+                        w[(j * in_c + ci) * taps + t]
+                    } else {
+                        0.0
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes `v` little-endian at `out[4·i..]`.
+fn put_i32(out: &mut [u8], i: usize, v: i32) {
+    out[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+/// Packs int8 conv / fully connected weights `w` (`[out_c][in_c][kh][kw]`,
+/// symmetric), the optional i32 bias and the requantization pairs `rq` into the
+/// int8 conv layout, folding the input zero point `x_zp` into the two bias rows
+/// (see the module docs of [`super`]): `packed[..i8_conv_packed_len]`.
+///
+/// The kernels must be called with the same `x_zp`. Errors: [`Error::WrongLength`]
+/// when a slice is too short, [`Error::Unsupported`] when the sizes overflow or
+/// `x_zp` is outside `-128..=127`.
+#[allow(clippy::too_many_arguments)]
+pub fn pack_i8_conv(
+    w: &[i8],
+    bias: Option<&[i32]>,
+    rq: &[i32],
+    x_zp: i32,
+    out_c: usize,
+    in_c: usize,
+    kernel: [usize; 2],
+    packed: &mut [u8],
+) -> Result<()> {
+    let len = i8_conv_packed_len(out_c, in_c, kernel).ok_or(Error::Unsupported)?;
+    if i8::try_from(x_zp).is_err() {
+        return Err(Error::Unsupported);
+    }
+    let taps = kernel[0] * kernel[1];
+    let k = taps * in_c;
+    check_weights(w, bias, out_c, k)?;
+    need(len, packed.len())?;
+    let panel_len = len / out_c.div_ceil(NR).max(1);
+    for (p, panel) in packed[..len].chunks_exact_mut(panel_len.max(1)).enumerate() {
+        let (header, body) = panel.split_at_mut(I8_CONV_HEADER);
+        for i in 0..NR {
+            let j = p * NR + i;
+            let (bs, bu, (m, s)) = if j < out_c {
+                let sum = w[j * k..(j + 1) * k]
+                    .iter()
+                    .fold(0i32, |s, &v| s.wrapping_add(i32::from(v)));
+                let b = bias.map_or(0, |b| b[j]);
+                let bs = b.wrapping_sub(x_zp.wrapping_mul(sum));
+                (bs, bs.wrapping_sub(sum.wrapping_mul(128)), rq_pair(rq, j))
+            } else {
+                (0, 0, (0, 0))
+            };
+            put_i32(header, i, bs);
+            put_i32(header, NR + i, bu);
+            put_i32(header, 2 * NR + i, m);
+            put_i32(header, 3 * NR + i, s);
+        }
+        // Group `g`, byte `q` of output channel `j`: input channel `ci` of tap `t`.
+        let flat = i8_flat(taps, in_c);
+        let groups = if flat {
+            (taps * in_c).div_ceil(4)
+        } else {
+            taps * in_c.div_ceil(4)
+        };
+        let per_tap = in_c.div_ceil(4);
+        let mut at = 0;
+        for g in 0..groups {
+            for i in 0..NR {
+                let j = p * NR + i;
+                for q in 0..4 {
+                    let (t, ci) = if flat {
+                        ((4 * g + q) / in_c.max(1), (4 * g + q) % in_c.max(1))
+                    } else {
+                        (g / per_tap, 4 * (g % per_tap) + q)
+                    };
+                    let v = if j < out_c && t < taps && ci < in_c {
+                        w[(j * in_c + ci) * taps + t]
+                    } else {
+                        0
+                    };
+                    body[at] = v as u8;
+                    at += 1;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Packs depthwise weights `w` (`[c][1][kh][kw]`) and the optional bias into the f32
+/// depthwise layout: `packed[..f32_dwconv_packed_len]`. Errors as [`pack_f32_conv`].
+pub fn pack_f32_dwconv(
+    w: &[f32],
+    bias: Option<&[f32]>,
+    c: usize,
+    kernel: [usize; 2],
+    packed: &mut [f32],
+) -> Result<()> {
+    let len = f32_dwconv_packed_len(c, kernel).ok_or(Error::Unsupported)?;
+    let taps = kernel[0] * kernel[1];
+    check_weights(w, bias, c, taps)?;
+    need(len, packed.len())?;
+    let mut out = packed[..len].iter_mut();
+    let mut put = |v: f32| {
+        if let Some(o) = out.next() {
+            *o = v;
+        }
+    };
+    for c0 in (0..c).step_by(NR) {
+        for j in c0..c0 + NR {
+            put(if j < c {
+                bias.map_or(0.0, |b| b[j])
+            } else {
+                0.0
+            });
+        }
+        for t in 0..taps {
+            for j in c0..c0 + NR {
+                put(if j < c { w[j * taps + t] } else { 0.0 });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Packs int8 depthwise weights `w` (`[c][1][kh][kw]`), the optional i32 bias and
+/// the requantization pairs `rq` into the int8 depthwise layout:
+/// `packed[..i8_dwconv_packed_len]`. The input zero point is not folded (the
+/// depthwise kernels subtract it). Errors as [`pack_f32_conv`].
+pub fn pack_i8_dwconv(
+    w: &[i8],
+    bias: Option<&[i32]>,
+    rq: &[i32],
+    c: usize,
+    kernel: [usize; 2],
+    packed: &mut [u8],
+) -> Result<()> {
+    let len = i8_dwconv_packed_len(c, kernel).ok_or(Error::Unsupported)?;
+    let taps = kernel[0] * kernel[1];
+    check_weights(w, bias, c, taps)?;
+    need(len, packed.len())?;
+    let tile_len = len / c.div_ceil(NR).max(1);
+    for (ct, tile) in packed[..len].chunks_exact_mut(tile_len.max(1)).enumerate() {
+        let (header, body) = tile.split_at_mut(I8_DW_HEADER);
+        for i in 0..NR {
+            let j = ct * NR + i;
+            let (b, (m, s)) = if j < c {
+                (bias.map_or(0, |b| b[j]), rq_pair(rq, j))
+            } else {
+                (0, (0, 0))
+            };
+            put_i32(header, i, b);
+            put_i32(header, NR + i, m);
+            put_i32(header, 2 * NR + i, s);
+        }
+        for t in 0..taps {
+            for i in 0..NR {
+                let j = ct * NR + i;
+                body[t * NR + i] = if j < c { w[j * taps + t] as u8 } else { 0 };
+            }
+        }
+    }
+    Ok(())
+}

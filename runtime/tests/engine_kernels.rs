@@ -1,0 +1,1248 @@
+//! The NHWC engine's kernels (`ferrite::kernels::engine`) against independent
+//! references, for every ISA implementation this CPU has.
+//!
+//! One macro, [`engine_suite!`], generates the same tests for each ISA
+//! (`Isa::Portable`, `Avx2`, `Avx512`, `Avx512Vnni`, `Neon`, `NeonDot`, `Simd128`)
+//! and for the dispatching family functions; an ISA this CPU or build lacks prints a
+//! note and passes (run the suite under `qemu-aarch64 -cpu max` and `-cpu cortex-a57`
+//! to cover both NEON paths, and on wasm32 with `+simd128`).
+//!
+//! - **int8**: identical bytes to the reference kernels `ferrite::kernels::int8::conv2d`
+//!   (NCHW; the inputs are transposed here) followed, for a fused residual, by
+//!   `ferrite::kernels::int8::binary(Add)`. Those are tested against integer
+//!   references in `kernels_int8.rs`. The whole output buffer is compared, with a
+//!   sentinel tail after the output that must stay untouched.
+//! - **f32**: against an f64 reference computed here (products of f32 are exact in
+//!   f64): `|y − clamp(exact)| <= γ(K + 2)·(|bias| + Σ|x·w| + |r|)`, the bound
+//!   documented in `kernels::engine` (`γ(n) = n·u/(1 − n·u)`, `u = 2^-24`).
+//!
+//! # Running every implementation
+//!
+//! - x86-64 (AVX2, AVX-512, AVX-512 VNNI, portable): `cargo test -p ferrite --test
+//!   engine_kernels` on a CPU with AVX-512 VNNI runs all four.
+//! - AArch64 under QEMU, with and without the dot-product extension (the Debian
+//!   toolchain and build-std route of `TOOLCHAIN.md`; `QEMU_CPU` selects the CPU):
+//!
+//!   ```sh
+//!   export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1
+//!   export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
+//!   export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu"
+//!   for cpu in max cortex-a57; do
+//!     QEMU_CPU=$cpu ENGINE_CASES=60 /usr/bin/cargo test -p ferrite --target-dir target/cross \
+//!       --target aarch64-unknown-linux-gnu -Zbuild-std=std,panic_abort --test engine_kernels
+//!   done
+//!   ```
+//!
+//!   `-cpu max` runs `neon` and `neondot`, `-cpu cortex-a57` (Armv8.0) `neon` only.
+//! - wasm32 with SIMD128, in Node's WASI (`rustup target add wasm32-wasip1`; from the
+//!   workspace root; the runner path must be absolute, tests run on one thread):
+//!
+//!   ```sh
+//!   RUSTFLAGS="-C target-feature=+simd128" \
+//!   CARGO_TARGET_WASM32_WASIP1_RUNNER="node $PWD/runtime/tests/engine_wasi.cjs" \
+//!   cargo test -p ferrite --target wasm32-wasip1 --test engine_kernels -- --test-threads=1
+//!   ```
+//!
+//! Random cases come from a seeded generator (`ENGINE_CASES` sets their number per
+//! test, e.g. fewer under QEMU; `ENGINE_SEED` the seed); the named cases pin the
+//! corners: K not a multiple of 4, N not a multiple of 16, 1-pixel images, padding on
+//! every side, stride 2, dilation, 1–3 input channels, more than 64 taps, large K
+//! (sums `vpmaddubsw` would saturate), wrapping accumulators, zero points at −128 and
+//! 127, extreme multipliers and shifts, empty activation ranges.
+
+use ferrite::format::types::{BinaryOp, QBinary, Requant, Window};
+use ferrite::kernels::engine::{
+    self, conv_scratch_len, ConvShape, F32Out, I8Out, I8Residual, Isa, Kernels,
+};
+use ferrite::kernels::{f32 as kf, int8 as ki};
+use ferrite::Error;
+
+// ---------------------------------------------------------------- random numbers
+
+/// splitmix64: small, seeded, the same on every target.
+struct Rng(u64);
+
+impl Rng {
+    fn new(salt: u64) -> Self {
+        let seed = std::env::var("ENGINE_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0x5eed_f00d);
+        Rng(seed ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `lo..=hi`.
+    fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + (self.next() % ((hi - lo + 1) as u64)) as i64
+    }
+
+    fn usize(&mut self, lo: usize, hi: usize) -> usize {
+        self.range(lo as i64, hi as i64) as usize
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+
+    fn f32(&mut self) -> f32 {
+        (self.range(-1 << 20, 1 << 20) as f32) / (1 << 20) as f32
+    }
+
+    fn i8s(&mut self, len: usize, extreme: bool) -> Vec<i8> {
+        (0..len)
+            .map(|_| {
+                if extreme && self.chance(50) {
+                    [-128, 127, -127, 0][self.usize(0, 3)]
+                } else {
+                    self.range(-128, 127) as i8
+                }
+            })
+            .collect()
+    }
+}
+
+fn cases(default: usize) -> usize {
+    std::env::var("ENGINE_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+// ---------------------------------------------------------------- shapes
+
+/// A shape whose output size follows from `[top, left, bottom, right]` pads.
+fn shape(
+    (in_h, in_w, in_c): (usize, usize, usize),
+    out_c: usize,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    dilation: [usize; 2],
+    pads: [usize; 4],
+) -> Option<ConvShape> {
+    let out = |len: usize, p0: usize, p1: usize, k: usize, s: usize, d: usize| {
+        let span = (k - 1) * d + 1;
+        (len + p0 + p1).checked_sub(span).map(|r| r / s + 1)
+    };
+    Some(ConvShape {
+        in_h,
+        in_w,
+        in_c,
+        out_h: out(in_h, pads[0], pads[2], kernel[0], stride[0], dilation[0])?,
+        out_w: out(in_w, pads[1], pads[3], kernel[1], stride[1], dilation[1])?,
+        out_c,
+        kernel,
+        stride,
+        dilation,
+        pad: [pads[0], pads[1]],
+    })
+}
+
+fn random_shape(rng: &mut Rng, depthwise: bool) -> ConvShape {
+    loop {
+        let kernel = if rng.chance(15) {
+            [[1, 1], [3, 3], [5, 5], [10, 4], [1, 7], [9, 8]][rng.usize(0, 5)]
+        } else {
+            [rng.usize(1, 5), rng.usize(1, 5)]
+        };
+        let stride = [rng.usize(1, 3), rng.usize(1, 3)];
+        let dilation = if rng.chance(25) {
+            [rng.usize(1, 3), rng.usize(1, 3)]
+        } else {
+            [1, 1]
+        };
+        let pads = [0, 1, 2, 3].map(|i| rng.usize(0, kernel[i % 2] - 1));
+        let c = if rng.chance(30) {
+            rng.usize(1, 3)
+        } else {
+            rng.usize(1, 40)
+        };
+        let n = if depthwise { c } else { rng.usize(1, 40) };
+        let size = (rng.usize(1, 12), rng.usize(1, 12), c);
+        if let Some(s) = shape(size, n, kernel, stride, dilation, pads) {
+            if s.out_h * s.out_w > 0 {
+                return s;
+            }
+        }
+    }
+}
+
+fn window(s: &ConvShape) -> Window {
+    // Bottom/right pads as the reference needs them: enough for the output size.
+    let pad_end = |len: usize, out: usize, p0: usize, k: usize, st: usize, d: usize| {
+        ((out - 1) * st + (k - 1) * d + 1).saturating_sub(len + p0)
+    };
+    Window {
+        kernel: s.kernel.map(|k| k as u32),
+        stride: s.stride.map(|v| v as u32),
+        dilation: s.dilation.map(|v| v as u32),
+        pads: [
+            s.pad[0] as u32,
+            s.pad[1] as u32,
+            pad_end(
+                s.in_h,
+                s.out_h,
+                s.pad[0],
+                s.kernel[0],
+                s.stride[0],
+                s.dilation[0],
+            ) as u32,
+            pad_end(
+                s.in_w,
+                s.out_w,
+                s.pad[1],
+                s.kernel[1],
+                s.stride[1],
+                s.dilation[1],
+            ) as u32,
+        ],
+    }
+}
+
+fn nhwc_to_nchw<T: Copy + Default>(x: &[T], h: usize, w: usize, c: usize) -> Vec<T> {
+    let mut out = vec![T::default(); h * w * c];
+    for y in 0..h {
+        for xx in 0..w {
+            for ch in 0..c {
+                out[(ch * h + y) * w + xx] = x[(y * w + xx) * c + ch];
+            }
+        }
+    }
+    out
+}
+
+fn nchw_to_nhwc<T: Copy + Default>(x: &[T], h: usize, w: usize, c: usize) -> Vec<T> {
+    let mut out = vec![T::default(); h * w * c];
+    for ch in 0..c {
+        for y in 0..h {
+            for xx in 0..w {
+                out[(y * w + xx) * c + ch] = x[(ch * h + y) * w + xx];
+            }
+        }
+    }
+    out
+}
+
+fn out_len(s: &ConvShape) -> usize {
+    s.out_h * s.out_w * s.out_c
+}
+
+/// Extra elements after the output that no kernel may write.
+const TAIL: usize = 37;
+const SENTINEL_I8: i8 = 0x55;
+const SENTINEL_F32: f32 = -1234.5;
+
+// ---------------------------------------------------------------- int8 cases
+
+#[derive(Clone, Debug)]
+struct I8Case {
+    shape: ConvShape,
+    depthwise: bool,
+    x: Vec<i8>,
+    x_zp: i32,
+    w: Vec<i8>,
+    bias: Option<Vec<i32>>,
+    rq: Vec<i32>,
+    out_zp: i32,
+    act: (i32, i32),
+    residual: Option<(Vec<i8>, QBinary)>,
+}
+
+fn random_requant(rng: &mut Rng, k: usize) -> Requant {
+    let log_k = usize::BITS - k.max(1).leading_zeros();
+    let multiplier = rng.range(1 << 30, i32::MAX as i64) as i32;
+    let shift = -(rng.range(2, 14) as i32) - log_k as i32;
+    Requant { multiplier, shift }
+}
+
+fn random_i8_case(rng: &mut Rng, depthwise: bool) -> I8Case {
+    let s = random_shape(rng, depthwise);
+    let k = s.taps() * if depthwise { 1 } else { s.in_c };
+    let n = s.out_c;
+    let extreme = rng.chance(20);
+    let x = rng.i8s(s.in_h * s.in_w * s.in_c, extreme);
+    let w = rng.i8s(n * k, extreme);
+    let bias = rng.chance(85).then(|| {
+        (0..n)
+            .map(|_| rng.range(-(1 << 20), 1 << 20) as i32)
+            .collect()
+    });
+    let per_channel = rng.chance(70);
+    let rq = (0..if per_channel { n } else { 1 })
+        .flat_map(|_| {
+            let r = random_requant(rng, k);
+            [r.multiplier, r.shift]
+        })
+        .collect();
+    let x_zp = if rng.chance(20) {
+        [-128, 127, 0][rng.usize(0, 2)]
+    } else {
+        rng.range(-128, 127) as i32
+    };
+    let out_zp = rng.range(-128, 127) as i32;
+    let act = match rng.usize(0, 3) {
+        0 => (-128, 127),
+        1 => (out_zp.max(-128), 127),
+        2 => (out_zp, (out_zp + 40).min(127)),
+        _ => (rng.range(-140, 140) as i32, rng.range(-140, 140) as i32),
+    };
+    let residual = rng.chance(30).then(|| {
+        let r = rng.i8s(out_len(&s), false);
+        let q = QBinary {
+            a_zero_point: rng.range(-128, 127) as i32,
+            b_zero_point: rng.range(-128, 127) as i32,
+            out_zero_point: rng.range(-128, 127) as i32,
+            left_shift: if rng.chance(80) {
+                20
+            } else {
+                rng.range(0, 31) as i32
+            },
+            a: random_requant(rng, 1 << 20),
+            b: random_requant(rng, 1 << 20),
+            out: Requant {
+                multiplier: rng.range(1 << 30, i32::MAX as i64) as i32,
+                shift: rng.range(-3, 1) as i32,
+            },
+            act_min: if rng.chance(50) {
+                -128
+            } else {
+                rng.range(-128, 0) as i32
+            },
+            act_max: 127,
+        };
+        (r, q)
+    });
+    I8Case {
+        shape: s,
+        depthwise,
+        x,
+        x_zp,
+        w,
+        bias,
+        rq,
+        out_zp,
+        act,
+        residual,
+    }
+}
+
+impl I8Case {
+    /// The reference's bytes (NHWC), plus the sentinel tail.
+    fn reference(&self) -> Vec<i8> {
+        let s = &self.shape;
+        let x = nhwc_to_nchw(&self.x, s.in_h, s.in_w, s.in_c);
+        let cg = if self.depthwise { 1 } else { s.in_c };
+        let groups = if self.depthwise { s.in_c } else { 1 };
+        let mut y = vec![0i8; out_len(s)];
+        ki::conv2d(
+            &x,
+            [1, s.in_c, s.in_h, s.in_w],
+            self.x_zp,
+            &self.w,
+            [s.out_c, cg, s.kernel[0], s.kernel[1]],
+            self.bias.as_deref(),
+            &window(s),
+            groups,
+            &self.rq,
+            self.out_zp,
+            self.act.0,
+            self.act.1,
+            &mut y,
+            [1, s.out_c, s.out_h, s.out_w],
+        );
+        let mut y = nchw_to_nhwc(&y, s.out_h, s.out_w, s.out_c);
+        if let Some((r, q)) = &self.residual {
+            let shape = [y.len()];
+            let mut sum = vec![0i8; y.len()];
+            ki::binary(BinaryOp::Add, q, &y, &shape, r, &shape, &mut sum, &shape);
+            y = sum;
+        }
+        y.extend([SENTINEL_I8; TAIL]);
+        y
+    }
+
+    fn packed(&self) -> Vec<u8> {
+        let s = &self.shape;
+        let mut packed;
+        if self.depthwise {
+            packed = vec![0xAAu8; engine::i8_dwconv_packed_len(s.in_c, s.kernel).unwrap()];
+            engine::pack_i8_dwconv(
+                &self.w,
+                self.bias.as_deref(),
+                &self.rq,
+                s.in_c,
+                s.kernel,
+                &mut packed,
+            )
+            .unwrap();
+        } else {
+            packed = vec![0xAAu8; engine::i8_conv_packed_len(s.out_c, s.in_c, s.kernel).unwrap()];
+            engine::pack_i8_conv(
+                &self.w,
+                self.bias.as_deref(),
+                &self.rq,
+                self.x_zp,
+                s.out_c,
+                s.in_c,
+                s.kernel,
+                &mut packed,
+            )
+            .unwrap();
+        }
+        packed
+    }
+
+    /// Runs `k`'s kernel (from a packed copy at an odd address, to exercise
+    /// unaligned loads) and returns the output with its tail.
+    fn run(&self, k: &Kernels) -> Vec<i8> {
+        let s = &self.shape;
+        let packed = self.packed();
+        let mut shifted = vec![0u8; packed.len() + 1];
+        shifted[1..].copy_from_slice(&packed);
+        let packed = &shifted[1..];
+        let mut y = vec![SENTINEL_I8; out_len(s) + TAIL];
+        let out = I8Out {
+            zero_point: self.out_zp,
+            act_min: self.act.0,
+            act_max: self.act.1,
+            residual: self
+                .residual
+                .as_ref()
+                .map(|(r, q)| I8Residual { input: r, add: *q }),
+        };
+        let res = if self.depthwise {
+            (k.i8_dwconv.run)(s, &self.x, self.x_zp, packed, &out, &mut y)
+        } else {
+            let mut scratch = vec![0x11i8; conv_scratch_len(s).unwrap()];
+            (k.i8_conv.run)(s, &self.x, self.x_zp, packed, &out, &mut y, &mut scratch)
+        };
+        res.unwrap_or_else(|e| panic!("{}: {e:?} on {s:?}", k.isa.name()));
+        y
+    }
+
+    fn check(&self, k: &Kernels) {
+        let got = self.run(k);
+        let want = self.reference();
+        if got != want {
+            let first = got.iter().zip(&want).position(|(a, b)| a != b).unwrap_or(0);
+            panic!(
+                "{} ({}): output differs from the reference at {first} (got {}, want {}): {:?}",
+                k.isa.name(),
+                if self.depthwise {
+                    k.i8_dwconv.name
+                } else {
+                    k.i8_conv.name
+                },
+                got[first],
+                want[first],
+                self.summary()
+            );
+        }
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "shape {:?} x_zp {} out_zp {} act {:?} rq {:?} residual {:?}",
+            self.shape,
+            self.x_zp,
+            self.out_zp,
+            self.act,
+            &self.rq[..self.rq.len().min(4)],
+            self.residual.as_ref().map(|r| r.1)
+        )
+    }
+}
+
+/// A named int8 case: `shape` with patterned data from `seed`.
+fn i8_case(s: ConvShape, depthwise: bool, seed: u64) -> I8Case {
+    let mut rng = Rng::new(seed);
+    let mut c = random_i8_case(&mut rng, depthwise);
+    let k = s.taps() * if depthwise { 1 } else { s.in_c };
+    c.x = rng.i8s(s.in_h * s.in_w * s.in_c, false);
+    c.w = rng.i8s(s.out_c * k, false);
+    c.bias = Some(
+        (0..s.out_c)
+            .map(|_| rng.range(-5000, 5000) as i32)
+            .collect(),
+    );
+    c.rq = (0..s.out_c)
+        .flat_map(|_| {
+            let r = random_requant(&mut rng, k);
+            [r.multiplier, r.shift]
+        })
+        .collect();
+    c.residual = None;
+    c.shape = s;
+    c
+}
+
+/// The named int8 shapes: (label, shape, depthwise).
+fn named_i8_shapes() -> Vec<(&'static str, ConvShape, bool)> {
+    let sh = |size, n, k, st, d, p| shape(size, n, k, st, d, p).unwrap();
+    vec![
+        ("fc k=5 n=3", ConvShape::gemm(3, 5, 3), false),
+        ("fc k=64 n=17", ConvShape::gemm(1, 64, 17), false),
+        ("fc m=9 k=7 n=33", ConvShape::gemm(9, 7, 33), false),
+        (
+            "1x1 k=16 n=16 7x3",
+            sh((7, 3, 16), 16, [1, 1], [1, 1], [1, 1], [0; 4]),
+            false,
+        ),
+        (
+            "1x1 s2",
+            sh((9, 9, 8), 24, [1, 1], [2, 2], [1, 1], [0; 4]),
+            false,
+        ),
+        (
+            "3x3 pad all sides",
+            sh((5, 6, 5), 20, [3, 3], [1, 1], [1, 1], [1, 2, 2, 1]),
+            false,
+        ),
+        (
+            "3x3 s2",
+            sh((9, 8, 16), 32, [3, 3], [2, 2], [1, 1], [1, 1, 1, 1]),
+            false,
+        ),
+        (
+            "3x3 dilation 2",
+            sh((9, 9, 6), 8, [3, 3], [1, 1], [2, 2], [2, 2, 2, 2]),
+            false,
+        ),
+        (
+            "1-pixel image 3x3 pad 1",
+            sh((1, 1, 7), 9, [3, 3], [1, 1], [1, 1], [1; 4]),
+            false,
+        ),
+        (
+            "rgb first layer 3x3 s2",
+            sh((12, 12, 3), 16, [3, 3], [2, 2], [1, 1], [0, 0, 1, 1]),
+            false,
+        ),
+        (
+            "kws first layer 10x4 s2 c=1",
+            sh((49, 10, 1), 64, [10, 4], [2, 2], [1, 1], [4, 1, 5, 1]),
+            false,
+        ),
+        (
+            "c=2 5x5",
+            sh((7, 7, 2), 5, [5, 5], [1, 1], [1, 1], [2; 4]),
+            false,
+        ),
+        (
+            "c=2, 72 taps (not flat, chunked)",
+            sh((10, 9, 2), 6, [9, 8], [1, 1], [1, 1], [4, 3, 4, 4]),
+            false,
+        ),
+        (
+            "c=3, 64 taps (flat, largest)",
+            sh((9, 9, 3), 17, [8, 8], [1, 1], [1, 1], [3, 4, 4, 3]),
+            false,
+        ),
+        (
+            "72 taps (chunked)",
+            sh((10, 9, 5), 18, [9, 8], [1, 1], [1, 1], [4, 3, 4, 4]),
+            false,
+        ),
+        (
+            "all padding",
+            sh((2, 2, 4), 4, [3, 3], [1, 1], [1, 1], [3, 3, 3, 3]),
+            false,
+        ),
+        (
+            "1d conv k5",
+            sh((1, 64, 3), 8, [1, 5], [1, 1], [1, 1], [0, 2, 0, 2]),
+            false,
+        ),
+        (
+            "dw 3x3 s1 c=64",
+            sh((6, 5, 64), 64, [3, 3], [1, 1], [1, 1], [1; 4]),
+            true,
+        ),
+        (
+            "dw 3x3 s2 c=48",
+            sh((9, 9, 48), 48, [3, 3], [2, 2], [1, 1], [0, 0, 1, 1]),
+            true,
+        ),
+        (
+            "dw 5x5 s1 c=20",
+            sh((8, 8, 20), 20, [5, 5], [1, 1], [1, 1], [2; 4]),
+            true,
+        ),
+        (
+            "dw 5x5 s2 c=33",
+            sh((11, 10, 33), 33, [5, 5], [2, 2], [1, 1], [2; 4]),
+            true,
+        ),
+        (
+            "dw 3x3 dilation 2",
+            sh((9, 9, 16), 16, [3, 3], [1, 1], [2, 2], [2; 4]),
+            true,
+        ),
+        (
+            "dw 2x4 generic c=1",
+            sh((6, 7, 1), 1, [2, 4], [1, 2], [1, 1], [1, 1, 0, 2]),
+            true,
+        ),
+        (
+            "dw 7x7 c=17",
+            sh((9, 9, 17), 17, [7, 7], [1, 1], [1, 1], [3; 4]),
+            true,
+        ),
+        (
+            "dw 1-pixel",
+            sh((1, 1, 5), 5, [3, 3], [1, 1], [1, 1], [1; 4]),
+            true,
+        ),
+        (
+            "dw 3x3 no pad",
+            sh((4, 4, 32), 32, [3, 3], [1, 1], [1, 1], [0; 4]),
+            true,
+        ),
+    ]
+}
+
+/// Named int8 cases beyond the shapes: the arithmetic corners.
+fn named_i8_cases() -> Vec<(&'static str, I8Case)> {
+    let mut v = Vec::new();
+    let base = |s: ConvShape, dw: bool, seed: u64| i8_case(s, dw, seed);
+    // Sums that vpmaddubsw (u8·s8 pairs in i16) would saturate: x = 127 (u8 255)
+    // against weights 127 and −128, K = 9·512.
+    let s = shape((3, 3, 512), 16, [3, 3], [1, 1], [1, 1], [1; 4]).unwrap();
+    let mut c = base(s, false, 11);
+    c.x.iter_mut().for_each(|x| *x = 127);
+    c.w.iter_mut()
+        .enumerate()
+        .for_each(|(i, w)| *w = if i % 3 == 0 { -128 } else { 127 });
+    c.x_zp = -128;
+    v.push(("saturating pairs, K = 4608, x_zp = -128", c));
+    // Accumulators that wrap: K = 70 000 products of 255·(−128).
+    let s = ConvShape::gemm(2, 70_000, 3);
+    let mut c = base(s, false, 12);
+    c.x.iter_mut().for_each(|x| *x = 127);
+    c.w.iter_mut().for_each(|w| *w = -128);
+    c.x_zp = -128;
+    c.bias = Some(vec![i32::MAX, i32::MIN, 12345]);
+    v.push(("wrapping accumulators", c));
+    // Zero points at the ends, every activation range.
+    for (i, zp) in [-128, 127].into_iter().enumerate() {
+        let s = shape((5, 5, 7), 19, [3, 3], [1, 1], [1, 1], [1; 4]).unwrap();
+        let mut c = base(s, false, 13 + i as u64);
+        c.x_zp = zp;
+        c.out_zp = -zp - 1;
+        v.push(("zero points at -128 / 127", c.clone()));
+        c.shape = shape((5, 5, 19), 19, [3, 3], [1, 1], [1, 1], [1; 4]).unwrap();
+        c.depthwise = true;
+        c.x = Rng::new(99).i8s(5 * 5 * 19, true);
+        c.w = Rng::new(98).i8s(19 * 9, true);
+        v.push(("dw zero points at -128 / 127", c));
+    }
+    // Extreme multipliers and shifts, per channel (every corner of MBQM).
+    let multipliers = [
+        0,
+        1,
+        -1,
+        1 << 30,
+        i32::MAX,
+        i32::MIN,
+        -(1 << 30),
+        1_518_500_250,
+    ];
+    let shifts = [-40, -31, -30, -16, -1, 0, 1, 7, 30, 31, 40];
+    for (i, dw) in [false, true].into_iter().enumerate() {
+        let n = multipliers.len() * shifts.len();
+        let s = if dw {
+            shape((3, 3, n), n, [3, 3], [1, 1], [1, 1], [1; 4]).unwrap()
+        } else {
+            shape((3, 3, 6), n, [3, 3], [1, 1], [1, 1], [1; 4]).unwrap()
+        };
+        let mut c = base(s, dw, 20 + i as u64);
+        c.rq = multipliers
+            .iter()
+            .flat_map(|&m| shifts.iter().flat_map(move |&s| [m, s]))
+            .collect();
+        c.bias = Some(
+            (0..n)
+                .map(|j| [0, i32::MAX, i32::MIN, -77][j % 4])
+                .collect(),
+        );
+        v.push(("extreme multipliers and shifts", c));
+    }
+    // The one saturating doubling high multiply, a = m = i32::MIN: zero weights and
+    // bias i32::MIN make acc + bias = i32::MIN exactly; with a right shift the
+    // saturated MAX and the unsaturated MIN give different bytes.
+    for (i, dw) in [false, true].into_iter().enumerate() {
+        let s = shape((3, 3, 16), 16, [3, 3], [1, 1], [1, 1], [1; 4]).unwrap();
+        let mut c = base(s, dw, 50 + i as u64);
+        c.w.iter_mut().for_each(|w| *w = 0);
+        c.bias = Some(vec![i32::MIN; 16]);
+        c.rq = (0..16)
+            .flat_map(|j| [i32::MIN, [0, -1, -5, -31][j % 4]])
+            .collect();
+        c.out_zp = 0;
+        c.act = (-128, 127);
+        v.push(("srdhm saturation (a = m = i32::MIN)", c));
+    }
+    // ... and inside the residual Add: (t - a_zp) << 31 is i32::MIN for odd
+    // differences, times a multiplier i32::MIN.
+    let s = shape((4, 4, 16), 16, [1, 1], [1, 1], [1, 1], [0; 4]).unwrap();
+    let mut c = base(s, false, 52);
+    c.residual = Some((
+        Rng::new(53).i8s(out_len(&s), false),
+        QBinary {
+            a_zero_point: 0,
+            b_zero_point: 0,
+            out_zero_point: 0,
+            left_shift: 31,
+            a: Requant {
+                multiplier: i32::MIN,
+                shift: 0,
+            },
+            b: Requant {
+                multiplier: 1 << 30,
+                shift: -31,
+            },
+            out: Requant {
+                multiplier: 1 << 30,
+                shift: -25,
+            },
+            act_min: -128,
+            act_max: 127,
+        },
+    ));
+    v.push(("srdhm saturation in the residual add", c));
+    // Per-tensor requantization; empty and inverted activation ranges.
+    for (i, act) in [(-128, 127), (5, 5), (10, -10), (-300, -200), (200, 300)]
+        .into_iter()
+        .enumerate()
+    {
+        let s = shape((4, 4, 9), 21, [2, 2], [1, 1], [1, 1], [0, 0, 1, 1]).unwrap();
+        let mut c = base(s, false, 30 + i as u64);
+        c.rq.truncate(2);
+        c.act = act;
+        v.push(("per-tensor rq, activation ranges", c));
+    }
+    // Fused residual Add, including extreme Add parameters.
+    for (i, dw) in [false, true, false].into_iter().enumerate() {
+        let s = shape((6, 6, 16), 16, [3, 3], [1, 1], [1, 1], [1; 4]).unwrap();
+        let mut c = base(s, dw, 40 + i as u64);
+        let r = Rng::new(41).i8s(out_len(&s), true);
+        let mut q = QBinary {
+            a_zero_point: -3,
+            b_zero_point: 7,
+            out_zero_point: -1,
+            left_shift: 20,
+            a: Requant {
+                multiplier: 1_518_500_250,
+                shift: -21,
+            },
+            b: Requant {
+                multiplier: 1 << 30,
+                shift: -20,
+            },
+            out: Requant {
+                multiplier: 1_900_000_000,
+                shift: 0,
+            },
+            act_min: -1,
+            act_max: 127,
+        };
+        if i == 2 {
+            q.left_shift = 40;
+            q.a = Requant {
+                multiplier: i32::MIN,
+                shift: 35,
+            };
+            q.b = Requant {
+                multiplier: i32::MAX,
+                shift: -40,
+            };
+            q.a_zero_point = 127;
+            q.b_zero_point = -128;
+            q.act_min = 10;
+            q.act_max = -10;
+        }
+        c.residual = Some((r, q));
+        v.push(("fused residual add", c));
+    }
+    v
+}
+
+// ---------------------------------------------------------------- f32 cases
+
+#[derive(Clone, Debug)]
+struct F32Case {
+    shape: ConvShape,
+    depthwise: bool,
+    x: Vec<f32>,
+    w: Vec<f32>,
+    bias: Option<Vec<f32>>,
+    act: (f32, f32),
+    residual: Option<Vec<f32>>,
+}
+
+fn random_f32_case(rng: &mut Rng, depthwise: bool) -> F32Case {
+    let s = random_shape(rng, depthwise);
+    f32_case_for(rng, s, depthwise)
+}
+
+fn f32_case_for(rng: &mut Rng, s: ConvShape, depthwise: bool) -> F32Case {
+    let k = s.taps() * if depthwise { 1 } else { s.in_c };
+    F32Case {
+        shape: s,
+        depthwise,
+        x: (0..s.in_h * s.in_w * s.in_c).map(|_| rng.f32()).collect(),
+        w: (0..s.out_c * k).map(|_| rng.f32()).collect(),
+        bias: rng
+            .chance(80)
+            .then(|| (0..s.out_c).map(|_| rng.f32()).collect()),
+        act: [
+            (f32::NEG_INFINITY, f32::INFINITY),
+            (0.0, f32::INFINITY),
+            (0.0, 6.0),
+            (-0.25, 0.25),
+        ][rng.usize(0, 3)],
+        residual: rng
+            .chance(30)
+            .then(|| (0..out_len(&s)).map(|_| rng.f32()).collect()),
+    }
+}
+
+impl F32Case {
+    /// Per output (NHWC): the exact value (f64) and `S = |b| + Σ|x·w| + |r|`.
+    fn exact(&self) -> Vec<(f64, f64)> {
+        let s = &self.shape;
+        let mut out = Vec::with_capacity(out_len(s));
+        let taps = s.taps();
+        for oy in 0..s.out_h {
+            for ox in 0..s.out_w {
+                for m in 0..s.out_c {
+                    let b = self.bias.as_ref().map_or(0.0, |b| f64::from(b[m]));
+                    let (mut e, mut mag) = (b, b.abs());
+                    for ky in 0..s.kernel[0] {
+                        for kx in 0..s.kernel[1] {
+                            let iy = (oy * s.stride[0] + ky * s.dilation[0]).checked_sub(s.pad[0]);
+                            let ix = (ox * s.stride[1] + kx * s.dilation[1]).checked_sub(s.pad[1]);
+                            let (Some(iy), Some(ix)) = (iy, ix) else {
+                                continue;
+                            };
+                            if iy >= s.in_h || ix >= s.in_w {
+                                continue;
+                            }
+                            let channels = if self.depthwise { m..m + 1 } else { 0..s.in_c };
+                            for c in channels {
+                                let xv = f64::from(self.x[(iy * s.in_w + ix) * s.in_c + c]);
+                                let wi = if self.depthwise { m } else { m * s.in_c + c };
+                                let wv = f64::from(self.w[wi * taps + ky * s.kernel[1] + kx]);
+                                e += xv * wv;
+                                mag += (xv * wv).abs();
+                            }
+                        }
+                    }
+                    if let Some(r) = &self.residual {
+                        let rv = f64::from(r[(oy * s.out_w + ox) * s.out_c + m]);
+                        e += rv;
+                        mag += rv.abs();
+                    }
+                    out.push((e, mag));
+                }
+            }
+        }
+        out
+    }
+
+    fn run(&self, k: &Kernels) -> Vec<f32> {
+        let s = &self.shape;
+        let mut packed;
+        if self.depthwise {
+            packed = vec![f32::NAN; engine::f32_dwconv_packed_len(s.in_c, s.kernel).unwrap()];
+            engine::pack_f32_dwconv(&self.w, self.bias.as_deref(), s.in_c, s.kernel, &mut packed)
+                .unwrap();
+        } else {
+            packed =
+                vec![f32::NAN; engine::f32_conv_packed_len(s.out_c, s.in_c, s.kernel).unwrap()];
+            engine::pack_f32_conv(
+                &self.w,
+                self.bias.as_deref(),
+                s.out_c,
+                s.in_c,
+                s.kernel,
+                &mut packed,
+            )
+            .unwrap();
+        }
+        let mut y = vec![SENTINEL_F32; out_len(s) + TAIL];
+        let out = F32Out {
+            min: self.act.0,
+            max: self.act.1,
+            residual: self.residual.as_deref(),
+        };
+        let res = if self.depthwise {
+            (k.f32_dwconv.run)(s, &self.x, &packed, &out, &mut y)
+        } else {
+            let mut scratch = vec![f32::NAN; conv_scratch_len(s).unwrap()];
+            (k.f32_conv.run)(s, &self.x, &packed, &out, &mut y, &mut scratch)
+        };
+        res.unwrap_or_else(|e| panic!("{}: {e:?} on {s:?}", k.isa.name()));
+        y
+    }
+
+    fn check(&self, k: &Kernels) {
+        let got = self.run(k);
+        let s = &self.shape;
+        let terms = s.taps() * if self.depthwise { 1 } else { s.in_c } + 2;
+        let u = 2f64.powi(-24);
+        let gamma = terms as f64 * u / (1.0 - terms as f64 * u);
+        // The f64 reference's own rounding (terms additions at 2^-53).
+        let gamma64 = terms as f64 * 2f64.powi(-53) * 1.01;
+        let (lo, hi) = (f64::from(self.act.0), f64::from(self.act.1));
+        for (i, ((e, mag), &g)) in self.exact().into_iter().zip(&got).enumerate() {
+            let want = if e < lo {
+                lo
+            } else if e > hi {
+                hi
+            } else {
+                e
+            };
+            let bound = (gamma + gamma64) * mag + 1e-40;
+            assert!(
+                (f64::from(g) - want).abs() <= bound,
+                "{} ({}): output {i} = {g}, exact {want}, bound {bound:e}; shape {s:?}",
+                k.isa.name(),
+                if self.depthwise {
+                    k.f32_dwconv.name
+                } else {
+                    k.f32_conv.name
+                },
+            );
+        }
+        assert!(
+            got[out_len(s)..]
+                .iter()
+                .all(|&v| v.to_bits() == SENTINEL_F32.to_bits()),
+            "{}: wrote past the output",
+            k.isa.name()
+        );
+    }
+}
+
+fn named_f32_cases() -> Vec<(&'static str, F32Case)> {
+    let mut rng = Rng::new(7);
+    let mut v: Vec<(&'static str, F32Case)> = named_i8_shapes()
+        .into_iter()
+        .map(|(name, s, dw)| (name, f32_case_for(&mut rng, s, dw)))
+        .collect();
+    // Every activation and a residual on a padded conv and a depthwise conv.
+    for dw in [false, true] {
+        let s = shape((6, 7, 16), 16, [3, 3], [1, 1], [1, 1], [1; 4]).unwrap();
+        for act in [(f32::NEG_INFINITY, f32::INFINITY), (0.0, 6.0), (-0.1, 0.1)] {
+            let mut c = f32_case_for(&mut rng, s, dw);
+            c.act = act;
+            c.residual = Some((0..out_len(&s)).map(|_| rng.f32()).collect());
+            v.push(("residual + activation", c));
+        }
+    }
+    // Large K.
+    let s = shape((3, 3, 300), 20, [3, 3], [1, 1], [1, 1], [1; 4]).unwrap();
+    v.push(("large K", f32_case_for(&mut rng, s, false)));
+    v
+}
+
+// ---------------------------------------------------------------- the suite
+
+/// The kernels under test, or `None` (with a note) when unavailable here.
+fn kernels(isa: Option<Isa>) -> Option<Kernels> {
+    let Some(isa) = isa else {
+        return Some(engine::kernels());
+    };
+    let k = isa.kernels();
+    if k.is_none() {
+        eprintln!(
+            "note: engine ISA `{}` is not available on this CPU/target: skipped",
+            isa.name()
+        );
+    }
+    k
+}
+
+macro_rules! engine_suite {
+    ($($module:ident: $isa:expr;)*) => {$(
+        mod $module {
+            use super::*;
+
+            fn k() -> Option<Kernels> {
+                kernels($isa)
+            }
+
+            #[test]
+            fn i8_conv_matches_the_reference_random() {
+                let Some(k) = k() else { return };
+                let mut rng = Rng::new(1);
+                for _ in 0..cases(150) {
+                    random_i8_case(&mut rng, false).check(&k);
+                }
+            }
+
+            #[test]
+            fn i8_dwconv_matches_the_reference_random() {
+                let Some(k) = k() else { return };
+                let mut rng = Rng::new(2);
+                for _ in 0..cases(150) {
+                    random_i8_case(&mut rng, true).check(&k);
+                }
+            }
+
+            #[test]
+            fn i8_named_shapes_match_the_reference() {
+                let Some(k) = k() else { return };
+                for (i, (name, s, dw)) in named_i8_shapes().into_iter().enumerate() {
+                    eprintln!("{name}");
+                    i8_case(s, dw, 100 + i as u64).check(&k);
+                }
+            }
+
+            #[test]
+            fn i8_named_arithmetic_corners_match_the_reference() {
+                let Some(k) = k() else { return };
+                for (name, c) in named_i8_cases() {
+                    eprintln!("{name}");
+                    c.check(&k);
+                }
+            }
+
+            #[test]
+            fn f32_conv_within_the_bound_random() {
+                let Some(k) = k() else { return };
+                let mut rng = Rng::new(3);
+                for _ in 0..cases(150) {
+                    random_f32_case(&mut rng, false).check(&k);
+                }
+            }
+
+            #[test]
+            fn f32_dwconv_within_the_bound_random() {
+                let Some(k) = k() else { return };
+                let mut rng = Rng::new(4);
+                for _ in 0..cases(150) {
+                    random_f32_case(&mut rng, true).check(&k);
+                }
+            }
+
+            #[test]
+            fn f32_named_cases_within_the_bound() {
+                let Some(k) = k() else { return };
+                for (name, c) in named_f32_cases() {
+                    eprintln!("{name}");
+                    c.check(&k);
+                }
+            }
+
+            #[test]
+            fn bad_input_is_an_error() {
+                let Some(k) = k() else { return };
+                check_errors(&k);
+            }
+        }
+    )*};
+}
+
+engine_suite! {
+    portable: Some(Isa::Portable);
+    avx2: Some(Isa::Avx2);
+    avx512: Some(Isa::Avx512);
+    avx512vnni: Some(Isa::Avx512Vnni);
+    neon: Some(Isa::Neon);
+    neondot: Some(Isa::NeonDot);
+    simd128: Some(Isa::Simd128);
+    dispatch: None;
+}
+
+/// Short slices, bad geometry and an out-of-range zero point give typed errors.
+fn check_errors(k: &Kernels) {
+    let s = shape((4, 4, 8), 16, [3, 3], [1, 1], [1, 1], [1; 4]).unwrap();
+    let x = vec![0i8; 4 * 4 * 8];
+    let packed = vec![0u8; engine::i8_conv_packed_len(16, 8, [3, 3]).unwrap()];
+    let mut y = vec![0i8; out_len(&s)];
+    let mut scratch = vec![0i8; 8];
+    let out = I8Out {
+        zero_point: 0,
+        act_min: -128,
+        act_max: 127,
+        residual: None,
+    };
+    let run = |s: &ConvShape, x: &[i8], zp, packed: &[u8], y: &mut [i8], scratch: &mut [i8]| {
+        (k.i8_conv.run)(s, x, zp, packed, &out, y, scratch)
+    };
+    assert_eq!(run(&s, &x, 0, &packed, &mut y, &mut scratch), Ok(()));
+    let wrong = |expected, actual| Err(Error::WrongLength { expected, actual });
+    assert_eq!(
+        run(&s, &x[1..], 0, &packed, &mut y, &mut scratch),
+        wrong(128, 127)
+    );
+    assert_eq!(
+        run(&s, &x, 0, &packed[1..], &mut y, &mut scratch),
+        wrong(packed.len(), packed.len() - 1)
+    );
+    let n = y.len();
+    assert_eq!(
+        run(&s, &x, 0, &packed, &mut y[1..], &mut scratch),
+        wrong(n, n - 1)
+    );
+    assert_eq!(
+        run(&s, &x, 0, &packed, &mut y, &mut scratch[1..]),
+        wrong(8, 7)
+    );
+    assert_eq!(
+        run(&s, &x, 128, &packed, &mut y, &mut scratch),
+        Err(Error::Unsupported)
+    );
+    for bad in [
+        ConvShape {
+            stride: [0, 1],
+            ..s
+        },
+        ConvShape {
+            dilation: [1, 0],
+            ..s
+        },
+        ConvShape {
+            kernel: [0, 3],
+            ..s
+        },
+        ConvShape {
+            in_h: usize::MAX,
+            ..s
+        },
+        ConvShape {
+            out_w: usize::MAX / 2,
+            ..s
+        },
+    ] {
+        assert_eq!(
+            run(&bad, &x, 0, &packed, &mut y, &mut scratch),
+            Err(Error::Unsupported),
+            "{bad:?}"
+        );
+    }
+    let res = I8Out {
+        residual: Some(I8Residual {
+            input: &x[..3],
+            add: QBinary {
+                a_zero_point: 0,
+                b_zero_point: 0,
+                out_zero_point: 0,
+                left_shift: 0,
+                a: Requant {
+                    multiplier: 0,
+                    shift: 0,
+                },
+                b: Requant {
+                    multiplier: 0,
+                    shift: 0,
+                },
+                out: Requant {
+                    multiplier: 0,
+                    shift: 0,
+                },
+                act_min: -128,
+                act_max: 127,
+            },
+        }),
+        ..out
+    };
+    assert_eq!(
+        (k.i8_conv.run)(&s, &x, 0, &packed, &res, &mut y, &mut scratch),
+        wrong(n, 3)
+    );
+    // Depthwise: out_c must equal in_c.
+    let dw_packed = vec![0u8; engine::i8_dwconv_packed_len(8, [3, 3]).unwrap()];
+    assert_eq!(
+        (k.i8_dwconv.run)(&s, &x, 0, &dw_packed, &out, &mut y),
+        Err(Error::Unsupported)
+    );
+    let dw = ConvShape { out_c: 8, ..s };
+    assert_eq!(
+        (k.i8_dwconv.run)(&dw, &x, 0, &dw_packed, &out, &mut y),
+        Ok(())
+    );
+    assert_eq!(
+        (k.i8_dwconv.run)(&dw, &x, 0, &dw_packed[..10], &out, &mut y),
+        wrong(dw_packed.len(), 10)
+    );
+    // f32.
+    let xf = vec![0f32; 4 * 4 * 8];
+    let pf = vec![0f32; engine::f32_conv_packed_len(16, 8, [3, 3]).unwrap()];
+    let mut yf = vec![0f32; out_len(&s)];
+    let mut sf = vec![0f32; 8];
+    let o = F32Out::LINEAR;
+    assert_eq!((k.f32_conv.run)(&s, &xf, &pf, &o, &mut yf, &mut sf), Ok(()));
+    assert_eq!(
+        (k.f32_conv.run)(&s, &xf, &pf[2..], &o, &mut yf, &mut sf),
+        wrong(pf.len(), pf.len() - 2)
+    );
+    assert_eq!(
+        (k.f32_conv.run)(&s, &xf, &pf, &o, &mut yf, &mut sf[..0]),
+        wrong(8, 0)
+    );
+    let bad = ConvShape {
+        stride: [1, 0],
+        ..s
+    };
+    assert_eq!(
+        (k.f32_conv.run)(&bad, &xf, &pf, &o, &mut yf, &mut sf),
+        Err(Error::Unsupported)
+    );
+    let pd = vec![0f32; engine::f32_dwconv_packed_len(8, [3, 3]).unwrap()];
+    assert_eq!((k.f32_dwconv.run)(&dw, &xf, &pd, &o, &mut yf), Ok(()));
+    assert_eq!(
+        (k.f32_dwconv.run)(&dw, &xf[..5], &pd, &o, &mut yf),
+        wrong(128, 5)
+    );
+    // No padding reached: no scratch needed.
+    let tight = shape((4, 4, 8), 16, [3, 3], [1, 1], [1, 1], [0; 4]).unwrap();
+    assert_eq!(conv_scratch_len(&tight), Some(0));
+    let mut y2 = vec![0i8; out_len(&tight)];
+    assert_eq!(run(&tight, &x, 0, &packed, &mut y2, &mut []), Ok(()));
+}
+
+/// The reference f32 kernel agrees with this file's f64 reference (so the f32 bound
+/// check's reference is the ONNX semantics the runtime implements).
+#[test]
+fn the_f64_reference_agrees_with_the_f32_reference_kernel() {
+    let mut rng = Rng::new(5);
+    for dw in [false, true] {
+        for _ in 0..40 {
+            let c = random_f32_case(&mut rng, dw);
+            let s = &c.shape;
+            let x = nhwc_to_nchw(&c.x, s.in_h, s.in_w, s.in_c);
+            let mut y = vec![0f32; out_len(s)];
+            let (cg, groups) = if dw { (1, s.in_c) } else { (s.in_c, 1) };
+            kf::conv2d(
+                &x,
+                [1, s.in_c, s.in_h, s.in_w],
+                &c.w,
+                [s.out_c, cg, s.kernel[0], s.kernel[1]],
+                c.bias.as_deref(),
+                &window(s),
+                groups,
+                (f32::NEG_INFINITY, f32::INFINITY),
+                &mut y,
+                [1, s.out_c, s.out_h, s.out_w],
+            );
+            let y = nchw_to_nhwc(&y, s.out_h, s.out_w, s.out_c);
+            let no_residual = F32Case {
+                residual: None,
+                ..c.clone()
+            };
+            for ((e, mag), g) in no_residual.exact().into_iter().zip(y) {
+                assert!((f64::from(g) - e).abs() <= 1e-5 * (mag + 1.0), "{g} vs {e}");
+            }
+        }
+    }
+}

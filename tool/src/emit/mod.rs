@@ -1,0 +1,133 @@
+//! IR → `.fer`: writes a [`Graph`] with the runtime's own `ModelBuilder` in f32, f16
+//! or int8.
+//!
+//! - **f32**: one ferrite op per IR node (op `i` of the file is node `i`).
+//! - **f16** ([`mod@f16`]): FullyConnected / Conv / MatMul weights are stored as f16 and
+//!   widened by a `Cast` op into an arena scratch tensor right before the op that reads
+//!   them.
+//! - **int8** ([`int8`]): the ops with an int8 form run on int8, every other op is an
+//!   f32 island between a `Dequantize` and a `Quantize`, named with its reason in
+//!   [`Emitted::float_ops`].
+//!
+//! What each op becomes in f16 and int8 is decided in one exhaustive match,
+//! [`plan::forms`].
+
+pub mod f16;
+pub mod int8;
+pub mod plan;
+mod writer;
+
+pub use int8::{Int8Options, WeightGranularity};
+pub use writer::producer;
+
+use crate::error::{Error, Result};
+use crate::ir::Graph;
+use crate::quant::Ranges;
+use ferrite::format::write::ModelBuilder;
+use writer::Writer;
+
+/// Numeric precision of a written model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Precision {
+    #[default]
+    F32,
+    F16,
+    Int8,
+}
+
+impl Precision {
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F16 => "f16",
+            Precision::Int8 => "int8",
+        }
+    }
+}
+
+impl std::str::FromStr for Precision {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "f32" => Ok(Precision::F32),
+            "f16" => Ok(Precision::F16),
+            "int8" | "i8" => Ok(Precision::Int8),
+            _ => Err(Error::Usage(format!(
+                "unknown precision \"{s}\" (f32, f16, int8)"
+            ))),
+        }
+    }
+}
+
+/// A written graph: the builder (metadata and golden vectors still to add) and the
+/// IR nodes that an int8 model runs in f32.
+#[derive(Debug)]
+pub struct Emitted {
+    pub builder: ModelBuilder,
+    /// The f32 islands of an int8 model, one per IR node: `name (Op): reason`
+    /// ([`plan::F32Reason`]).
+    pub float_ops: Vec<String>,
+    /// IR nodes written in the requested reduced precision: int8 ops, or ops whose
+    /// weights are stored as f16 (0 for f32, and when there was nothing to convert,
+    /// e.g. a model of only classical ops).
+    pub reduced_ops: usize,
+    /// Choices the emitter made that the caller should report.
+    pub notes: Vec<String>,
+}
+
+/// Writes `g` into a new builder. `ranges` is required for int8.
+pub fn emit(
+    g: &Graph,
+    precision: Precision,
+    ranges: Option<&Ranges>,
+    name: &str,
+) -> Result<Emitted> {
+    emit_with(g, precision, ranges, name, Int8Options::default())
+}
+
+/// [`emit`] with int8 options.
+pub fn emit_with(
+    g: &Graph,
+    precision: Precision,
+    ranges: Option<&Ranges>,
+    name: &str,
+    int8: Int8Options,
+) -> Result<Emitted> {
+    let mut w = Writer::new(g, name);
+    let mut notes = Vec::new();
+    let mut input_ids = Vec::new();
+    for &i in &g.inputs {
+        let q = match (precision, ranges) {
+            (Precision::Int8, Some(r)) => int8::input_qparam(g, i, r, int8, &mut notes),
+            _ => None,
+        };
+        input_ids.push(w.input(i, q)?);
+    }
+    let (reduced_ops, float_ops) = match precision {
+        Precision::F32 => {
+            for n in &g.nodes {
+                w.node_f32(n)?;
+            }
+            (0, Vec::new())
+        }
+        Precision::F16 => (f16::nodes(&mut w)?, Vec::new()),
+        Precision::Int8 => {
+            let ranges = ranges.ok_or_else(|| {
+                Error::Usage("int8 needs calibration data (--calibration DATA)".into())
+            })?;
+            let float_ops = int8::nodes(&mut w, ranges, int8)?;
+            (g.nodes.len() - float_ops.len(), float_ops)
+        }
+    };
+    let mut outs = Vec::new();
+    for &o in &g.outputs {
+        outs.push(w.f32(o)?);
+    }
+    w.b.set_io(&input_ids, &outs)?;
+    Ok(Emitted {
+        builder: w.b,
+        float_ops,
+        reduced_ops,
+        notes,
+    })
+}
