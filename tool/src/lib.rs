@@ -11,6 +11,7 @@
 //! | [`emit`] | IR → `.fer` bytes in f32, f16 or int8 (what each op becomes: [`emit::plan`]) |
 //! | [`quant`] | calibration and int8 parameter arithmetic |
 //! | [`mod@convert`] | the `convert` pipeline: import, emit, calibrate, golden vectors, provenance |
+//! | [`batch`] | batch files (`--batch N`): N rows per inference, the batch-1 file's bits |
 //! | [`mod@reference`] | tract as the float reference |
 //! | [`validate`], [`inspect`], [`mod@bench`], [`run`] | the other commands |
 //! | [`data`] | CSV / `.npy` / JSON data files |
@@ -19,6 +20,7 @@
 // A host tool: std is the point, the workspace's no_std lints do not apply.
 #![allow(clippy::std_instead_of_core, clippy::alloc_instead_of_core)]
 
+pub mod batch;
 pub mod bench;
 pub mod convert;
 pub mod data;

@@ -49,6 +49,7 @@ enum Command {
   ferrite convert model.onnx -o model-int8.fer --precision int8 --calibration calib.csv
   ferrite convert cnn.onnx -o cnn.fer --input-shape input=1,3,32,32 --name cnn --version 1.2.0
   ferrite convert pipeline.onnx -o pipeline-int8.fer --precision int8 --calibration raw.csv
+  ferrite convert model.onnx -o model-b256.fer --batch 256   # for `ferrite run` on many rows
 
 scikit-learn (ONNX-ML) pipelines: preprocessing, linear models and tree ensembles stay
 exact in f32 in every precision; int8 / f16 convert the neural part (an MLP's layers).
@@ -102,6 +103,13 @@ preprocessing; a model with nothing neural converts unchanged, with a note sayin
         /// docs/preprocessing.md); for scikit-learn models it runs before the model's own.
         #[arg(long, value_name = "FEATURES.toml")]
         preprocess: Option<PathBuf>,
+        /// Rows per inference: N > 1 writes a batch file for scoring many rows on a
+        /// host (`ferrite run`, Python), with input 0's leading dimension fixed to N.
+        /// The conversion checks that it gives the batch-1 file's outputs bit for bit;
+        /// it has no golden vectors and `validate` refuses it (validate the batch-1 file).
+        /// Neural models with one input and no preprocessing only.
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        batch: usize,
     },
     /// Run only a model's preprocessing pipeline on every row of a CSV file.
     #[command(after_help = "Example:
@@ -242,6 +250,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
             golden,
             json,
             preprocess,
+            batch,
         } => {
             let weights = match weights.as_str() {
                 "per-channel" => WeightGranularity::PerChannel,
@@ -291,6 +300,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                     int8_input,
                 },
                 features,
+                batch,
                 ..ConvertOptions::default()
             };
             let r = convert_file(&model, &opts)?;

@@ -36,10 +36,15 @@ pub fn check_rows(model: &Model<'_>, data: &Dataset) -> Result<()> {
     Ok(())
 }
 
-/// Runs every row of `data` through the model in `fer`; one output row per input row.
+/// Runs every row of `data` through the model in `fer`; one output row per input row
+/// (a batch file, see [`crate::batch`], runs its number of rows per inference).
 pub fn run_rows(fer: &[u8], data: &Dataset) -> Result<Vec<Vec<f32>>> {
     let aligned = AlignedModel::new(fer);
     let model = aligned.model()?;
+    let batch = crate::batch::rows_per_run(&model);
+    if batch > 1 {
+        return crate::batch::run_rows(&model, data, batch);
+    }
     check_rows(&model, data)?;
     let mut owned = OwnedSession::new(&model);
     let mut s = owned.session();
@@ -50,7 +55,7 @@ pub fn run_rows(fer: &[u8], data: &Dataset) -> Result<Vec<Vec<f32>>> {
 
 /// Column names for output rows: the model's labels when they match, else `p0..`.
 pub fn output_names(model: &Model<'_>) -> Result<Vec<String>> {
-    let n = model.output_len(0)?;
+    let n = model.output_len(0)? / crate::batch::rows_per_run(model);
     let labels: Vec<String> = model.labels().map(str::to_string).collect();
     if labels.len() == n {
         return Ok(labels);

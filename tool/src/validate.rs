@@ -130,6 +130,8 @@ pub fn shapes_of(model: &Model<'_>) -> Result<Vec<(String, Vec<usize>)>> {
 }
 
 /// Runs ferrite (`fer`) and tract (`onnx`) on every row of `data`.
+///
+/// A batch file ([`crate::batch`]) is refused with [`crate::Error::Usage`].
 pub fn validate(
     fer: &[u8],
     onnx: &[u8],
@@ -139,6 +141,14 @@ pub fn validate(
 ) -> Result<ValidateReport> {
     let aligned = AlignedModel::new(fer);
     let model = aligned.model()?;
+    let batch = crate::batch::rows_per_run(&model);
+    if batch > 1 {
+        return Err(crate::Error::Usage(format!(
+            "this is a batch file (input 0 holds {batch} rows, `ferrite convert --batch \
+             {batch}`): validate the batch-1 conversion of the model instead; the batch \
+             conversion checked that this file gives its outputs bit for bit"
+        )));
+    }
     check_rows(&model, data)?;
     if let Some(l) = labels {
         if l.len() != data.rows {
