@@ -5,7 +5,7 @@
 //! raises one. The grouping of the runtime's error codes is the UniFFI binding's
 //! (`bindings/uniffi`), so every foreign surface of ferrite sorts errors alike.
 
-use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyType};
@@ -23,8 +23,6 @@ pub enum Failure {
     Tool(ferrite_tool::Error),
     /// A call the model cannot serve (e.g. labels of a one-value output).
     Unsupported(String),
-    /// A bad argument (shape, width, …): `ValueError`.
-    Argument(String),
 }
 
 impl From<ferrite::Error> for Failure {
@@ -134,7 +132,6 @@ impl Failure {
                 kw.set_item("code", ferrite::Error::Unsupported.code())?;
                 ("UnsupportedError", m)
             }
-            Failure::Argument(m) => return Ok(PyValueError::new_err(m)),
         };
         let class = error_class(py, class)?;
         let instance = class.call((message,), Some(&kw))?;

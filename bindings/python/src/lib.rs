@@ -10,7 +10,8 @@
 //!   `predict_labels` and `preprocess` take a C-contiguous `float32` array of rows
 //!   without copying it and fill a new NumPy array.
 //! - [`convert`] — ONNX bytes → `.fer` bytes through `ferrite_tool::convert`, with
-//!   an optional fixed batch ([`batch`]).
+//!   an optional fixed batch (`ferrite_tool::batch`: a batch file that gives the
+//!   batch-1 file's bits).
 //! - `Model.validate` — `ferrite_tool::validate::validate` on NumPy rows.
 //!
 //! Nothing here panics on any input: every failure is a Python exception.
@@ -18,12 +19,11 @@
 // A host library: std is the point, the workspace's no_std lints do not apply.
 #![allow(clippy::std_instead_of_core, clippy::alloc_instead_of_core)]
 
-mod batch;
 mod errors;
 mod model;
 
 use errors::Failure;
-use ferrite_tool::convert::ConvertOptions;
+use ferrite_tool::convert::{ConvertOptions, ConvertReport};
 use ferrite_tool::data::Dataset;
 use ferrite_tool::emit::{Int8Options, WeightGranularity};
 use ferrite_tool::quant::CalibrationMethod;
@@ -52,8 +52,8 @@ fn dataset(x: &PyReadonlyArray2<'_, f32>, origin: &str) -> PyResult<Dataset> {
 /// `ferrite_tool::convert` on ONNX bytes; returns `(fer_bytes, report_json)`.
 ///
 /// `calibration` is a C-contiguous `(rows, features)` array (raw rows for a model
-/// with preprocessing). `batch > 1` fixes the leading dimension of input 0 (see
-/// [`batch::convert_batched`]). Runs with the GIL released.
+/// with preprocessing). `batch > 1` fixes the leading dimension of input 0
+/// (`ferrite_tool::batch`). Runs with the GIL released.
 #[pyfunction]
 #[pyo3(signature = (
     onnx, *, precision, calibration, calibration_method, input_shapes, name, version,
@@ -113,6 +113,8 @@ fn convert<'py>(
             },
             int8_input,
         },
+        batch,
+        ..ConvertOptions::default()
     };
     let onnx = onnx.to_vec();
     let result = py.detach(move || -> Result<_, Failure> {
@@ -125,15 +127,37 @@ fn convert<'py>(
                     .collect::<Vec<u8>>(),
             ));
         }
-        if batch > 1 {
-            batch::convert_batched(&onnx, &opts, batch)
-        } else {
-            Ok(ferrite_tool::convert(&onnx, &opts)?)
-        }
+        Ok(ferrite_tool::convert(&onnx, &opts)?)
     });
     let report = result.map_err(|f| f.into_py(py))?;
-    let json = batch::report_json(&report, batch.max(1));
+    let json = report_json(&report, batch);
     Ok((PyBytes::new(py, &report.bytes), json))
+}
+
+/// The conversion report as JSON for the Python side.
+fn report_json(r: &ConvertReport, batch: usize) -> String {
+    let agreement = r.agreement.as_ref().map(|a| {
+        serde_json::json!({
+            "rows": a.rows,
+            "top1": a.top1,
+            "max_abs_error": a.max_abs_error,
+            "mean_abs_error": a.mean_abs_error,
+        })
+    });
+    serde_json::json!({
+        "precision": r.precision.name(),
+        "ops": r.ops,
+        "arena_bytes": r.arena_bytes,
+        "parameter_bytes": r.parameter_bytes,
+        "source_sha256": r.source_sha256,
+        "agreement": agreement,
+        "float_ops": r.float_ops,
+        "golden": r.golden,
+        "notes": r.notes,
+        "batch": batch,
+        "file_size": r.bytes.len(),
+    })
+    .to_string()
 }
 
 /// Version of the ferrite workspace this module was built from.

@@ -1,8 +1,8 @@
 //! `ferrite._native.Model`: a validated model, shared by threads, run over NumPy rows.
 
-use crate::batch::BATCH_PROPERTY;
 use crate::errors::Failure;
 use ferrite::{OwnedModel, Session};
+use ferrite_tool::batch::{rows_per_run, run_batched};
 use ferrite_tool::validate::{validate, ValidateOptions};
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
@@ -10,6 +10,9 @@ use std::sync::{Mutex, MutexGuard};
 
 /// Arenas kept for reuse; more concurrent calls than this allocate and free their own.
 const MAX_POOLED_ARENAS: usize = 16;
+
+/// Batches scored at a time by `predict_labels` on a batch file.
+const LABEL_CHUNK: usize = 64;
 
 /// How rows map onto the model's tensors.
 #[derive(Clone, Copy, Debug)]
@@ -19,8 +22,7 @@ struct Layout {
     row: usize,
     /// Values per row of output 0.
     out: usize,
-    /// Rows per run: the model's `batch` property when it is consistent with its
-    /// shapes (see [`Layout::of`]), else 1.
+    /// Rows per run: N for a batch file (`ferrite_tool::batch::rows_per_run`), else 1.
     batch: usize,
     /// Whether the model has a preprocessing pipeline.
     pipeline: bool,
@@ -30,7 +32,7 @@ impl Layout {
     fn of(m: &ferrite::Model<'_>) -> Result<Layout, ferrite::Error> {
         let pipeline = m.preprocess().is_some();
         let (raw, out) = (m.raw_input_len()?, m.output_len(0)?);
-        let batch = batch_of(m).unwrap_or(1);
+        let batch = rows_per_run(m);
         Ok(Layout {
             row: raw / batch,
             out: out / batch,
@@ -38,20 +40,6 @@ impl Layout {
             pipeline,
         })
     }
-}
-
-/// The `batch` property written by `ferrite.convert(batch=N)`, when the model's shapes
-/// agree with it: one input without preprocessing, input 0 and every output with
-/// leading dimension N.
-fn batch_of(m: &ferrite::Model<'_>) -> Option<usize> {
-    let n: usize = m.metadata().property(BATCH_PROPERTY)?.parse().ok()?;
-    let leads = |t: ferrite::TensorDef<'_>| t.shape.first().map(|&d| d as usize) == Some(n);
-    let ok = n > 1
-        && m.num_inputs() == 1
-        && m.preprocess().is_none()
-        && m.input(0).is_ok_and(leads)
-        && (0..m.num_outputs()).all(|o| m.output(o).is_ok_and(leads));
-    ok.then_some(n)
 }
 
 /// A validated model (the Python class `ferrite.Model` wraps it).
@@ -298,59 +286,6 @@ impl Model {
         })
     }
 
-    /// Rows per run (1 unless this is a batch file).
-    pub(crate) fn batch(&self) -> usize {
-        self.layout.batch
-    }
-
-    /// Values per input row.
-    pub(crate) fn row_width(&self) -> usize {
-        self.layout.row
-    }
-
-    /// Values per row of output 0.
-    pub(crate) fn output_width(&self) -> usize {
-        self.layout.out
-    }
-
-    /// Output 0 of `n` rows of `x`.
-    pub(crate) fn scores(&self, x: &[f32], n: usize) -> Result<Vec<f32>, Failure> {
-        let mut scores = vec![0f32; n * self.layout.out];
-        self.predict_rows(
-            x,
-            n,
-            Outputs {
-                scores: Some(&mut scores),
-                labels: None,
-            },
-        )?;
-        Ok(scores)
-    }
-
-    /// Name and shape of input 0 when the model can take a batch dimension: one input,
-    /// no preprocessing, input 0 and every output with a leading dimension of 1.
-    pub(crate) fn batch_one_input(&self) -> Result<(String, Vec<usize>), Failure> {
-        let m = self.owned.model();
-        let input = m.input(0)?;
-        let lead_one = |t: &ferrite::TensorDef<'_>| t.shape.len() >= 2 && t.shape[0] == 1;
-        let outputs_ok = (0..m.num_outputs()).all(|o| m.output(o).is_ok_and(|t| lead_one(&t)));
-        if m.num_inputs() != 1 || self.layout.pipeline || !lead_one(&input) || !outputs_ok {
-            return Err(Failure::Argument(format!(
-                "batch needs a model with one input, no preprocessing, and a leading \
-                 dimension of 1 on its input and outputs (input \"{}\" has shape {:?}, \
-                 {} input(s), {} output(s))",
-                input.name,
-                input.shape,
-                m.num_inputs(),
-                m.num_outputs()
-            )));
-        }
-        Ok((
-            input.name.to_string(),
-            input.shape.iter().map(|&d| d as usize).collect(),
-        ))
-    }
-
     /// The number of rows of `x`, after checking its width.
     fn rows_of(&self, x: &PyReadonlyArray2<'_, f32>) -> PyResult<usize> {
         let shape = x.shape();
@@ -388,10 +323,9 @@ impl Model {
         })
     }
 
-    /// [`Model::predict_rows`] for a model that runs `batch` rows at once: full
-    /// batches straight from `x`, the last one padded with zero rows (their results are
-    /// dropped). Rows are checked for NaN and infinities as `Session::predict` checks
-    /// them.
+    /// [`Model::predict_rows`] for a batch file: `ferrite_tool::batch::run_batched`
+    /// over runs of `batch` rows (the last one padded, its extra results dropped). Rows
+    /// are checked for NaN and infinities as `Session::predict` checks them.
     fn predict_batched(&self, x: &[f32], n: usize, mut out: Outputs<'_>) -> Result<(), Failure> {
         let Layout {
             row, out: o, batch, ..
@@ -403,27 +337,24 @@ impl Model {
             return Err(Failure::from(error).at_row(i / row));
         }
         self.with_session(|s| {
-            let mut padded = Vec::new();
-            let mut scores = vec![0f32; batch * o];
-            for start in (0..n).step_by(batch) {
-                let rows = batch.min(n - start);
-                let input = &x[start * row..(start + rows) * row];
-                if rows == batch {
-                    s.set_input_f32(0, input)?;
-                } else {
-                    padded.clear();
-                    padded.extend_from_slice(input);
-                    padded.resize(batch * row, 0.0);
-                    s.set_input_f32(0, &padded)?;
-                }
-                s.run()?;
-                s.output_f32(0, &mut scores)?;
-                if let Some(all) = out.scores.as_deref_mut() {
-                    all[start * o..(start + rows) * o].copy_from_slice(&scores[..rows * o]);
-                }
+            if let Some(all) = out.scores.as_deref_mut() {
+                run_batched(s, &x[..n * row], n, batch, all)?;
                 if let Some(labels) = out.labels.as_deref_mut() {
-                    for (r, s) in scores.chunks(o).take(rows).enumerate() {
-                        labels[start + r] = argmax(s) as i64;
+                    for (l, v) in labels.iter_mut().zip(all.chunks(o)) {
+                        *l = argmax(v) as i64;
+                    }
+                }
+                return Ok(());
+            }
+            // Labels only: scores of up to LABEL_CHUNK batches at a time.
+            let mut scores = vec![0f32; LABEL_CHUNK * batch * o];
+            for start in (0..n).step_by(LABEL_CHUNK * batch) {
+                let rows = (LABEL_CHUNK * batch).min(n - start);
+                let dst = &mut scores[..rows * o];
+                run_batched(s, &x[start * row..(start + rows) * row], rows, batch, dst)?;
+                if let Some(labels) = out.labels.as_deref_mut() {
+                    for (l, v) in labels[start..start + rows].iter_mut().zip(dst.chunks(o)) {
+                        *l = argmax(v) as i64;
                     }
                 }
             }

@@ -95,8 +95,9 @@ def test_batch_file_errors(digits_test):
         batched.predict(np.zeros((4, 16 * 64), np.float32))
     with pytest.raises(ferrite.UnsupportedError):
         batched.validate(ONNX, digits_test)
-    with pytest.raises(ValueError, match="batch"):
+    with pytest.raises(ferrite.ConversionError, match="batch") as c:
         ferrite.convert(SKLEARN / "wine_impute_mlp.onnx", batch=8)
+    assert c.value.kind == "usage"
     with pytest.raises(ValueError):
         ferrite.convert(ONNX, batch=0)
 
