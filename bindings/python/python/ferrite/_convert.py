@@ -95,7 +95,9 @@ def convert(
             the leading dimension of input 0 to N: ``Model.predict`` then runs N rows
             per inference (much faster on large arrays). The converter checks that
             the batch file gives, bit for bit, the outputs of the batch-1 file on
-            up to 2N + 1 rows; it carries no golden vectors.
+            2N + 1 rows; it carries no golden vectors. The same file as
+            ``ferrite convert --batch N``. Neural models with one input and no
+            preprocessing pipeline only (else ``ConversionError``, kind ``"usage"``).
         output: also write the file here.
 
     Returns:
@@ -105,7 +107,8 @@ def convert(
     Raises:
         ConversionError: the model uses unsupported ops (``.ops``), has a dynamic
             input shape (``.input``; pass ``input_shapes``), int8 without
-            calibration, …
+            calibration, ``batch`` on a model it cannot apply to (kind ``"usage"``), …
+        ValueError: ``batch`` < 1, an unknown ``calibration_method``.
         OSError: ``onnx`` or ``output`` cannot be read or written.
     """
     data, path = _read(onnx)
