@@ -225,6 +225,8 @@ fn compare_with_ferrite_run(
         .arg(model)
         .arg("--input")
         .arg(&input)
+        // Only the output values: no predicted-class column.
+        .args(["--top-k", "0"])
         .output();
     let out = match out {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use ferrite::format::types::Window;
 use ferrite::kernels::engine::{self, ConvShape, F32Out, I8Out, Isa, Kernels};
-use ferrite::kernels::{fast, int8 as ki};
+use ferrite::kernels::{fast, int8 as ki, ConvParams, F32Out as FOut, QuantOut};
 
 fn budget() -> Duration {
     let ms = std::env::var("FERRITE_BENCH_MS")
@@ -353,56 +353,34 @@ fn run_current(l: &Layer, d: &Data) -> (f64, f64, Vec<i8>) {
     let xf = nhwc_to_nchw(&d.xf, s.in_h, s.in_w, s.in_c);
     let len = s.out_h * s.out_w * s.out_c;
     let mut want = vec![0i8; len];
-    ki::conv2d(
-        &x8,
-        xs,
-        X_ZP,
-        &d.w8,
-        ws,
-        Some(&d.bias8),
-        &win,
+    let cp = ConvParams {
+        x: xs,
+        w: ws,
+        y: ys,
+        window: win,
         groups,
-        &d.rq,
-        OUT.zero_point,
-        OUT.act_min,
-        OUT.act_max,
-        &mut want,
-        ys,
-    );
+    };
+    let qout = QuantOut {
+        bias: Some(&d.bias8),
+        requant: &d.rq,
+        zero_point: OUT.zero_point,
+        act_min: OUT.act_min,
+        act_max: OUT.act_max,
+    };
+    let fout = FOut {
+        bias: Some(&d.biasf),
+        act_min: 0.0,
+        act_max: 6.0,
+    };
+    ki::conv2d(&cp, &x8, X_ZP, &d.w8, &qout, &mut want);
     let mut yf = vec![0f32; len];
     let tf = time(|| {
-        fast::f32_conv2d(
-            black_box(&xf),
-            xs,
-            &d.wf,
-            ws,
-            Some(&d.biasf),
-            &win,
-            groups,
-            (0.0, 6.0),
-            &mut yf,
-            ys,
-        );
+        fast::f32_conv2d(&cp, black_box(&xf), &d.wf, &fout, &mut yf);
         black_box(&yf);
     });
     let mut y8 = vec![0i8; len];
     let t8 = time(|| {
-        fast::int8_conv2d(
-            black_box(&x8),
-            xs,
-            X_ZP,
-            &d.w8,
-            ws,
-            Some(&d.bias8),
-            &win,
-            groups,
-            &d.rq,
-            OUT.zero_point,
-            OUT.act_min,
-            OUT.act_max,
-            &mut y8,
-            ys,
-        );
+        fast::int8_conv2d(&cp, black_box(&x8), X_ZP, &d.w8, &qout, &mut y8);
         black_box(&y8);
     });
     assert_eq!(

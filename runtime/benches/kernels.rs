@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use ferrite::format::types::Window;
 use ferrite::kernels::fast::{self, Implementation};
+use ferrite::kernels::{ConvParams, F32Out, FullyConnectedParams, QuantOut};
 
 fn pattern(len: usize, seed: u32) -> Vec<i8> {
     let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
@@ -104,43 +105,25 @@ fn bench_int8_fc(batch: usize, k: usize, n: usize) {
     let rq: Vec<i32> = (0..n)
         .flat_map(|j| [(1 << 30) + j as i32 * 1000, -9])
         .collect();
-    let (x, w, bias, rq) = (&x[..], &w[..], &bias[..], &rq[..]);
+    let (x, w) = (&x[..], &w[..]);
+    let p = &FullyConnectedParams { batch, k, n };
+    let out = &QuantOut {
+        bias: Some(&bias),
+        requant: &rq,
+        zero_point: 5,
+        act_min: -128,
+        act_max: 127,
+    };
     let mut want = vec![0i8; batch * n];
-    ferrite::kernels::int8::fully_connected(
-        x,
-        -3,
-        w,
-        Some(bias),
-        batch,
-        k,
-        n,
-        rq,
-        5,
-        -128,
-        127,
-        &mut want,
-    );
+    ferrite::kernels::int8::fully_connected(p, x, -3, w, out, &mut want);
     let imps = implementations();
     let mut outs: Vec<Vec<i8>> = imps.iter().map(|_| vec![0i8; batch * n]).collect();
     let mut fs: Vec<Bench> = Vec::new();
     for (&imp, y) in imps.iter().zip(&mut outs) {
-        (imp.int8_fully_connected)(x, -3, w, Some(bias), batch, k, n, rq, 5, -128, 127, y);
+        (imp.int8_fully_connected)(p, x, -3, w, out, y);
         assert_eq!(*y, want, "{}: output differs from the reference", imp.name);
         fs.push(Box::new(move || {
-            (imp.int8_fully_connected)(
-                black_box(x),
-                -3,
-                black_box(w),
-                Some(bias),
-                batch,
-                k,
-                n,
-                rq,
-                5,
-                -128,
-                127,
-                y,
-            );
+            (imp.int8_fully_connected)(p, black_box(x), -3, black_box(w), out, y);
             black_box(&y);
         }));
     }
@@ -176,6 +159,17 @@ fn conv1d_shape(c: usize, w: usize, m: usize, k: usize) -> Geometry {
 
 type Geometry = ([usize; 4], [usize; 4], [usize; 4], Window);
 
+/// One group of a geometry.
+fn conv_params(xs: [usize; 4], ws: [usize; 4], ys: [usize; 4], window: Window) -> ConvParams {
+    ConvParams {
+        x: xs,
+        w: ws,
+        y: ys,
+        window,
+        groups: 1,
+    }
+}
+
 fn bench_int8_conv(c: usize, h: usize, w: usize, m: usize, k: usize, stride: u32) {
     let label = format!("int8 conv {c}x{h}x{w}->{m} {k}x{k}/s{stride}");
     bench_int8_conv_geometry(&label, conv_shape(c, h, w, m, k, stride));
@@ -192,63 +186,26 @@ fn bench_int8_conv_geometry(label: &str, (xs, ws, ys, win): Geometry) {
     let rq: Vec<i32> = (0..m)
         .flat_map(|j| [(1 << 30) + j as i32 * 1000, -10])
         .collect();
-    let (x, wt, bias, rq, win) = (&x[..], &wt[..], &bias[..], &rq[..], &win);
+    let (x, wt) = (&x[..], &wt[..]);
+    let p = &conv_params(xs, ws, ys, win);
+    let out = &QuantOut {
+        bias: Some(&bias),
+        requant: &rq,
+        zero_point: -4,
+        act_min: -128,
+        act_max: 127,
+    };
     let len = ys.iter().product();
     let mut want = vec![0i8; len];
-    ferrite::kernels::int8::conv2d(
-        x,
-        xs,
-        7,
-        wt,
-        ws,
-        Some(bias),
-        win,
-        1,
-        rq,
-        -4,
-        -128,
-        127,
-        &mut want,
-        ys,
-    );
+    ferrite::kernels::int8::conv2d(p, x, 7, wt, out, &mut want);
     let imps = implementations();
     let mut outs: Vec<Vec<i8>> = imps.iter().map(|_| vec![0i8; len]).collect();
     let mut fs: Vec<Bench> = Vec::new();
     for (&imp, y) in imps.iter().zip(&mut outs) {
-        (imp.int8_conv2d)(
-            x,
-            xs,
-            7,
-            wt,
-            ws,
-            Some(bias),
-            win,
-            1,
-            rq,
-            -4,
-            -128,
-            127,
-            y,
-            ys,
-        );
+        (imp.int8_conv2d)(p, x, 7, wt, out, y);
         assert_eq!(*y, want, "{}: output differs from the reference", imp.name);
         fs.push(Box::new(move || {
-            (imp.int8_conv2d)(
-                black_box(x),
-                xs,
-                7,
-                black_box(wt),
-                ws,
-                Some(bias),
-                win,
-                1,
-                rq,
-                -4,
-                -128,
-                127,
-                y,
-                ys,
-            );
+            (imp.int8_conv2d)(p, black_box(x), 7, black_box(wt), out, y);
             black_box(&y);
         }));
     }
@@ -268,15 +225,20 @@ fn bench_f32_fc(batch: usize, k: usize, n: usize) {
     let x = to_f32(&pattern(batch * k, 5));
     let w = to_f32(&pattern(n * k, 6));
     let bias = to_f32(&pattern(n, 7));
-    let (x, w, bias) = (&x[..], &w[..], &bias[..]);
-    let act = (f32::NEG_INFINITY, f32::INFINITY);
+    let (x, w) = (&x[..], &w[..]);
+    let p = &FullyConnectedParams { batch, k, n };
+    let out = &F32Out {
+        bias: Some(&bias),
+        act_min: f32::NEG_INFINITY,
+        act_max: f32::INFINITY,
+    };
     let mut want = vec![0f32; batch * n];
-    ferrite::kernels::f32::fully_connected(x, w, Some(bias), batch, k, n, act, &mut want);
+    ferrite::kernels::f32::fully_connected(p, x, w, out, &mut want);
     let imps = implementations();
     let mut outs: Vec<Vec<f32>> = imps.iter().map(|_| vec![0f32; batch * n]).collect();
     let mut fs: Vec<Bench> = Vec::new();
     for (&imp, y) in imps.iter().zip(&mut outs) {
-        (imp.f32_fully_connected)(x, w, Some(bias), batch, k, n, act, y);
+        (imp.f32_fully_connected)(p, x, w, out, y);
         let diff = y
             .iter()
             .zip(&want)
@@ -286,7 +248,7 @@ fn bench_f32_fc(batch: usize, k: usize, n: usize) {
             println!("  ({}: max |opt - ref| = {diff:e})", imp.name);
         }
         fs.push(Box::new(move || {
-            (imp.f32_fully_connected)(black_box(x), black_box(w), Some(bias), batch, k, n, act, y);
+            (imp.f32_fully_connected)(p, black_box(x), black_box(w), out, y);
             black_box(&y);
         }));
     }
@@ -307,34 +269,28 @@ fn bench_f32_conv_geometry(label: &str, (xs, ws, ys, win): Geometry) {
     let x = to_f32(&pattern(xs.iter().product(), 8));
     let wt = to_f32(&pattern(ws.iter().product(), 9));
     let bias = to_f32(&pattern(m, 10));
-    let (x, wt, bias, win) = (&x[..], &wt[..], &bias[..], &win);
-    let act = (0.0, 6.0);
+    let (x, wt) = (&x[..], &wt[..]);
+    let p = &conv_params(xs, ws, ys, win);
+    let out = &F32Out {
+        bias: Some(&bias),
+        act_min: 0.0,
+        act_max: 6.0,
+    };
     let len = ys.iter().product();
     let mut want = vec![0f32; len];
-    ferrite::kernels::f32::conv2d(x, xs, wt, ws, Some(bias), win, 1, act, &mut want, ys);
+    ferrite::kernels::f32::conv2d(p, x, wt, out, &mut want);
     let imps = implementations();
     let mut outs: Vec<Vec<f32>> = imps.iter().map(|_| vec![0f32; len]).collect();
     let mut fs: Vec<Bench> = Vec::new();
     for (&imp, y) in imps.iter().zip(&mut outs) {
-        (imp.f32_conv2d)(x, xs, wt, ws, Some(bias), win, 1, act, y, ys);
+        (imp.f32_conv2d)(p, x, wt, out, y);
         assert!(
             y.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()),
             "{}: bits differ",
             imp.name
         );
         fs.push(Box::new(move || {
-            (imp.f32_conv2d)(
-                black_box(x),
-                xs,
-                black_box(wt),
-                ws,
-                Some(bias),
-                win,
-                1,
-                act,
-                y,
-                ys,
-            );
+            (imp.f32_conv2d)(p, black_box(x), black_box(wt), out, y);
             black_box(&y);
         }));
     }

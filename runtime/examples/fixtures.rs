@@ -145,19 +145,14 @@ fn quantize_rows(w: &[f32], rows: usize, cols: usize) -> (Vec<i8>, Vec<f32>) {
     (q, scales)
 }
 
-/// Adds an int8 FC layer; returns the output tensor.
-#[allow(clippy::too_many_arguments)]
+/// Adds an int8 FC layer of `(weights, bias, rows, cols)` over the input tensor `x` of
+/// scale `x_scale`, with output `(scale, zero point)`; returns the output tensor.
 fn int8_fc(
     b: &mut ModelBuilder,
     name: &str,
-    x: u32,
-    x_scale: f32,
-    w: &[f32],
-    bias: &[f32],
-    rows: usize,
-    cols: usize,
-    out_scale: f32,
-    out_zp: i32,
+    (x, x_scale): (u32, f32),
+    (w, bias, rows, cols): (&[f32], &[f32], usize, usize),
+    (out_scale, out_zp): (f32, i32),
     relu: bool,
 ) -> u32 {
     let (wq, ws) = quantize_rows(w, rows, cols);
@@ -260,10 +255,20 @@ fn int8_model(w: &Weights, raw: bool) -> Vec<u8> {
         (x, xq)
     };
     let h = int8_fc(
-        &mut b, "h", xq, X_SCALE, &w.w1, &w.b1, HID, IN, H_SCALE, H_ZP, true,
+        &mut b,
+        "h",
+        (xq, X_SCALE),
+        (&w.w1, &w.b1, HID, IN),
+        (H_SCALE, H_ZP),
+        true,
     );
     let l = int8_fc(
-        &mut b, "logits", h, H_SCALE, &w.w2, &w.b2, OUT, HID, L_SCALE, L_ZP, false,
+        &mut b,
+        "logits",
+        (h, H_SCALE),
+        (&w.w2, &w.b2, OUT, HID),
+        (L_SCALE, L_ZP),
+        false,
     );
     let out = if raw {
         l

@@ -6,14 +6,23 @@ use core::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Section {
+    /// The fixed 32-byte header.
     Header,
+    /// The table of sections after the header.
     SectionTable,
+    /// METADATA: name, version, producer, labels, properties.
     Metadata,
+    /// GRAPH: tensors, ops, graph inputs and outputs, arena size.
     Graph,
+    /// WEIGHTS: the constant tensors and tables.
     Weights,
+    /// PREPROCESS: the preprocessing pipeline.
     Preprocess,
+    /// FEATURE_STATS: training-set statistics of the input features.
     FeatureStats,
+    /// GOLDEN: golden vectors (input and expected output bytes).
     Golden,
+    /// SIGNATURE: Ed25519 signature over the file.
     Signature,
 }
 
@@ -33,6 +42,64 @@ impl Section {
     }
 }
 
+/// Why an op failed its load-time check (the `reason` of [`Error::BadOp`]).
+///
+/// [`code`](Self::code) is a stable small integer for C and JS (never reused).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum OpReason {
+    /// Wrong number of inputs or outputs, or an operand index with no tensor.
+    Arity,
+    /// An operand's element type is not one the op accepts.
+    DType,
+    /// The operand shapes disagree with each other or with the attributes.
+    Shape,
+    /// An attribute is out of range (axis, permutation, window, groups, pads, bounds…).
+    Attribute,
+    /// Quantization parameters are missing or out of range (scale, zero point,
+    /// requantization multiplier and shift, activation range).
+    Quantization,
+    /// An operand that must be a constant (weights) lives in the arena.
+    NotConstant,
+    /// The data of a constant operand is unusable (a table of the wrong size, a
+    /// non-finite weight, a tree index out of range…).
+    ConstantData,
+    /// The executor found an op or operand record that disagrees with the validated
+    /// model (cannot happen on a model that `Model::load` accepted).
+    Inconsistent,
+}
+
+impl OpReason {
+    /// What is wrong, in a few words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            OpReason::Arity => "wrong number of operands",
+            OpReason::DType => "operand element type not supported",
+            OpReason::Shape => "operand shapes disagree",
+            OpReason::Attribute => "attribute out of range",
+            OpReason::Quantization => "quantization parameters missing or out of range",
+            OpReason::NotConstant => "operand must be a constant",
+            OpReason::ConstantData => "constant operand data out of range",
+            OpReason::Inconsistent => "record disagrees with the validated model",
+        }
+    }
+
+    /// A stable small integer for C and JS bindings (never reused).
+    pub fn code(self) -> u32 {
+        match self {
+            OpReason::Arity => 1,
+            OpReason::DType => 2,
+            OpReason::Shape => 3,
+            OpReason::Attribute => 4,
+            OpReason::Quantization => 5,
+            OpReason::NotConstant => 6,
+            OpReason::ConstantData => 7,
+            OpReason::Inconsistent => 8,
+        }
+    }
+}
+
 /// Everything that can go wrong when loading or running a model.
 ///
 /// Errors are values: no function of this crate panics on any input bytes.
@@ -44,39 +111,98 @@ pub enum Error {
     /// The bytes do not start with the ferrite magic: not a model file.
     BadMagic,
     /// The file's format major version is not one this runtime reads.
-    UnsupportedVersion { major: u16, minor: u16 },
+    UnsupportedVersion {
+        /// Major version in the file.
+        major: u16,
+        /// Minor version in the file.
+        minor: u16,
+    },
     /// The file is shorter than its header says (or than a header).
-    Truncated { expected: usize, actual: usize },
+    Truncated {
+        /// Bytes the header (or the header's size) requires.
+        expected: usize,
+        /// Bytes given.
+        actual: usize,
+    },
     /// The CRC-32 of the body does not match the header: the file is corrupted.
-    Checksum { expected: u32, actual: u32 },
+    Checksum {
+        /// CRC-32 stored in the header.
+        expected: u32,
+        /// CRC-32 of the bytes given.
+        actual: u32,
+    },
     /// A section is malformed: out of bounds, misaligned, duplicated, or missing.
-    BadSection { section: Section },
+    BadSection {
+        /// The section.
+        section: Section,
+    },
     /// A required section kind unknown to this runtime.
-    UnknownSection { kind: u16 },
+    UnknownSection {
+        /// The section kind (see `docs/format.md`).
+        kind: u16,
+    },
     /// A structured record failed to decode.
-    Decode { section: Section, index: u32 },
+    Decode {
+        /// The section of the record.
+        section: Section,
+        /// The record's index in its table (0 for a single record).
+        index: u32,
+    },
     /// A tensor definition is inconsistent (shape, dtype, location or quantization).
-    BadTensor { tensor: u32 },
-    /// An op is malformed: wrong arity, operand types or shapes, or bad attributes.
-    BadOp { op: u32 },
+    BadTensor {
+        /// Tensor index.
+        tensor: u32,
+    },
+    /// An op is malformed: `reason` says which of its checks failed.
+    BadOp {
+        /// Op index (execution step).
+        op: u32,
+        /// Which check failed.
+        reason: OpReason,
+    },
     /// An op this build does not implement (unknown, or its feature is disabled).
-    UnsupportedOp { op: u32 },
+    UnsupportedOp {
+        /// Op index (execution step).
+        op: u32,
+    },
     /// The arena plan is invalid: a tensor outside the arena, or two tensors alive
     /// at the same step overlap.
-    BadPlan { tensor: u32 },
+    BadPlan {
+        /// The first tensor found misplaced.
+        tensor: u32,
+    },
     /// The model bytes are not aligned to 16 bytes (see `Model::load`).
     Misaligned,
     /// The caller's arena is smaller than `Model::arena_size()`.
-    ArenaTooSmall { needed: usize, actual: usize },
+    ArenaTooSmall {
+        /// Bytes needed (with the alignment slack of an unaligned arena).
+        needed: usize,
+        /// Bytes given.
+        actual: usize,
+    },
     /// An input or output buffer has the wrong number of elements.
-    WrongLength { expected: usize, actual: usize },
+    WrongLength {
+        /// Elements expected.
+        expected: usize,
+        /// Elements given.
+        actual: usize,
+    },
     /// An index (input, output, label…) does not exist.
-    NoSuchIndex { index: u32 },
+    NoSuchIndex {
+        /// The index asked for.
+        index: u32,
+    },
     /// A value the model cannot accept (NaN/inf where the input policy forbids it,
     /// an unknown category…); `feature` is the input column.
-    InvalidInput { feature: u32 },
+    InvalidInput {
+        /// The input column.
+        feature: u32,
+    },
     /// A golden vector stored in the model did not reproduce.
-    GoldenMismatch { index: u32 },
+    GoldenMismatch {
+        /// The golden vector's index.
+        index: u32,
+    },
     /// The model's signature did not verify.
     BadSignature,
     /// The operation needs a feature that this build was compiled without.
@@ -115,7 +241,9 @@ impl fmt::Display for Error {
                 )
             }
             Error::BadTensor { tensor } => write!(f, "tensor {tensor} is malformed"),
-            Error::BadOp { op } => write!(f, "op {op} is malformed"),
+            Error::BadOp { op, reason } => {
+                write!(f, "op {op} is malformed: {}", reason.describe())
+            }
             Error::UnsupportedOp { op } => {
                 write!(f, "op {op} is not supported by this build of the runtime")
             }

@@ -7,20 +7,23 @@
 //! # fn main() -> Result<(), ferrite::Error> {
 //! # let bytes: &[u8] = &[];
 //! let model = ferrite::Model::load(bytes)?;          // validates everything, allocates nothing
-//! let mut arena = [0u8; 4096];                        // or ferrite::Session::owned (alloc)
+//! let mut arena = [0u8; 4096];                        // or ferrite::OwnedSession (alloc)
 //! let mut session = ferrite::Session::new(&model, &mut arena)?;
 //! let mut scores = [0f32; 10];
 //! let label = session.predict(&[0.5; 64], &mut scores)?;
 //! # Ok(()) }
 //! ```
 //!
+//! [`Model`] and [`Session`] show complete examples.
+//!
 //! Cargo features: `alloc` (owned sessions and aligned copies), `std`, `write` (the model
-//! writer and arena planner used by the host tool), and operator groups `ops-conv`,
-//! `ops-pool`, `ops-shape`, `ops-math` (all in `all-ops`, on by default).
+//! writer and arena planner used by the host tool), and the operator groups
+//! ([`OpGroup`]) `ops-conv`, `ops-pool`, `ops-shape`, `ops-math` (all in `all-ops`, on
+//! by default): a build without a group rejects its ops at load
+//! ([`Error::UnsupportedOp`]) and leaves their kernels out of the binary.
 #![no_std]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
-#![allow(missing_docs)] // fields of wire-format records are documented in docs/format.md
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
@@ -34,24 +37,24 @@ compile_error!(
 
 pub mod classic;
 pub mod error;
-mod exec;
 pub mod format;
+mod graph;
 pub mod kernels;
 mod model;
-#[cfg(feature = "write")]
-pub mod plan;
+mod ops;
 pub mod preprocess;
+mod session;
 mod validate;
 
-pub use error::{Error, Result, Section};
-#[cfg(feature = "alloc")]
-pub use exec::OwnedSession;
-pub use exec::{Arena, Session};
-pub use format::types::{DType, Metadata, Op, OpDef, Quant, TensorDef};
+pub use error::{Error, OpReason, Result, Section};
+pub use format::types::{DType, Metadata, Op, OpDef, OpGroup, Quant, TensorDef};
 #[cfg(feature = "alloc")]
 pub use model::OwnedModel;
 pub use model::{AlignedModel, Model};
 pub use preprocess::{Preprocess, WindowBuffer, WindowFeature};
+#[cfg(feature = "alloc")]
+pub use session::OwnedSession;
+pub use session::{Arena, Session};
 
 /// Align the bytes of a model file embedded with `include_bytes!` to 16 bytes, as
 /// [`Model::load`] requires.

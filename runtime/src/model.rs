@@ -2,10 +2,9 @@
 //! on anything but the caller's own arguments.
 
 use crate::error::{Error, Result, Section};
-use crate::format::types::{
-    DType, Golden, GraphIo, Location, Metadata, OpDef, OpRef, Quant, TensorDef, TensorRef,
-};
-use crate::format::{kind, rd_u32, Container, RecordTable, ALIGN};
+use crate::format::types::{Golden, Location, Metadata, OpDef, TensorDef};
+use crate::format::{kind, Container, ALIGN};
+use crate::graph::{decode_exact, Graph};
 use crate::preprocess::Preprocess;
 use crate::validate;
 
@@ -14,15 +13,39 @@ use crate::validate;
 /// Loading allocates nothing. Every offset, shape, dtype, quantization parameter, op
 /// and the arena plan has been checked: a [`Session`](crate::Session) over this model
 /// cannot index out of bounds.
+///
+/// ```
+/// # use ferrite::format::types::{Op, UnaryOp};
+/// # use ferrite::format::write::ModelBuilder;
+/// # use ferrite::{DType, Quant};
+/// # fn relu_model() -> Vec<u8> {
+/// #     let mut b = ModelBuilder::new("relu");
+/// #     let x = b.add_tensor("x", DType::F32, &[1, 4], Quant::None).unwrap();
+/// #     let y = b.add_tensor("y", DType::F32, &[1, 4], Quant::None).unwrap();
+/// #     b.add_op(Op::Unary { op: UnaryOp::Relu }, &[x], &[y]).unwrap();
+/// #     b.set_io(&[x], &[y]).unwrap();
+/// #     b.finish().unwrap()
+/// # }
+/// // Bytes from a file or the network: AlignedModel copies them to an aligned buffer
+/// // (firmware embeds them aligned with `include_model!`).
+/// let bytes = ferrite::AlignedModel::new(&relu_model());
+/// let model = ferrite::Model::load(bytes.bytes())?;
+/// assert_eq!((model.num_inputs(), model.num_outputs()), (1, 1));
+/// assert_eq!(model.input(0)?.shape.as_slice(), [1, 4]);
+/// assert_eq!(model.op(0)?.op.name(), "Unary");
+/// assert_eq!(model.arena_size(), 32); // x and y, 16 bytes each
+///
+/// // Any corruption is an error at load, never at run time.
+/// let mut bad = relu_model();
+/// bad[40] ^= 1;
+/// assert!(ferrite::Model::load(ferrite::AlignedModel::new(&bad).bytes()).is_err());
+/// # Ok::<(), ferrite::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Model<'a> {
     pub(crate) container: Container<'a>,
     pub(crate) meta: Metadata<'a>,
-    pub(crate) io: GraphIo,
-    pub(crate) tensors: RecordTable<'a, TensorDef<'a>>,
-    pub(crate) ops: RecordTable<'a, OpDef>,
-    pub(crate) weights: &'a [u8],
-    pub(crate) golden: Option<RecordTable<'a, Golden<'a>>>,
+    pub(crate) graph: Graph<'a>,
     pub(crate) pre: Option<Preprocess<'a>>,
 }
 
@@ -104,30 +127,6 @@ fn unreachable_model(bytes: &[u8]) -> Model<'_> {
 #[derive(Debug)]
 pub enum AlignedModel {}
 
-fn graph_parts(g: &[u8]) -> Result<(&[u8], &[u8], &[u8])> {
-    let bad = Error::BadSection {
-        section: Section::Graph,
-    };
-    let io_len = rd_u32(g, 0).ok_or(bad)? as usize;
-    let t_len = rd_u32(g, 4).ok_or(bad)? as usize;
-    let o_len = rd_u32(g, 8).ok_or(bad)? as usize;
-    let a = 16usize;
-    let b = a.checked_add(io_len).ok_or(bad)?;
-    let c = b.checked_add(t_len).ok_or(bad)?;
-    let d = c.checked_add(o_len).ok_or(bad)?;
-    if d != g.len() {
-        return Err(bad);
-    }
-    Ok((&g[a..b], &g[b..c], &g[c..d]))
-}
-
-fn decode_exact<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8], section: Section) -> Result<T> {
-    match postcard::take_from_bytes::<T>(bytes) {
-        Ok((v, [])) => Ok(v),
-        _ => Err(Error::Decode { section, index: 0 }),
-    }
-}
-
 impl<'a> Model<'a> {
     /// Parses and validates a model file.
     ///
@@ -144,36 +143,20 @@ impl<'a> Model<'a> {
         if bytes.as_ptr().align_offset(ALIGN) != 0 {
             return Err(Error::Misaligned);
         }
-        let missing = |section| Error::BadSection { section };
-        let meta_bytes = container
-            .section(kind::METADATA)
-            .ok_or(missing(Section::Metadata))?;
+        let meta_bytes = container.section(kind::METADATA).ok_or(Error::BadSection {
+            section: Section::Metadata,
+        })?;
         let meta: Metadata<'a> = decode_exact(meta_bytes, Section::Metadata)?;
-        let graph = container
-            .section(kind::GRAPH)
-            .ok_or(missing(Section::Graph))?;
-        let weights = container.section(kind::WEIGHTS).unwrap_or(&[]);
-        let (io_b, t_b, o_b) = graph_parts(graph)?;
-        let io: GraphIo = decode_exact(io_b, Section::Graph)?;
-        let tensors = RecordTable::parse_with(t_b, Section::Graph, check)?;
-        let ops = RecordTable::parse_with(o_b, Section::Graph, check)?;
-        let golden = match container.section(kind::GOLDEN) {
-            Some(g) => Some(RecordTable::parse_with(g, Section::Golden, check)?),
-            None => None,
-        };
+        let graph = Graph::parse(&container, check)?;
+        if check {
+            validate::graph(&graph)?;
+        }
         let mut model = Model {
             container,
             meta,
-            io,
-            tensors,
-            ops,
-            weights,
-            golden,
+            graph,
             pre: None,
         };
-        if check {
-            validate::model(&model)?;
-        }
         if let Some(p) = container.section(kind::PREPROCESS) {
             let graph_in = if model.num_inputs() == 0 {
                 0
@@ -203,13 +186,13 @@ impl<'a> Model<'a> {
     pub fn arena_size(&self) -> usize {
         match &self.pre {
             Some(p) => self.graph_arena_end() + p.scratch_bytes(),
-            None => self.io.arena_size as usize,
+            None => self.graph.io.arena_size as usize,
         }
     }
 
     /// End of the graph's part of the arena (16-byte aligned when a pipeline follows).
     pub(crate) fn graph_arena_end(&self) -> usize {
-        (self.io.arena_size as usize).div_ceil(ALIGN) * ALIGN
+        (self.graph.io.arena_size as usize).div_ceil(ALIGN) * ALIGN
     }
 
     /// The preprocessing pipeline (PREPROCESS section), if the model has one.
@@ -228,129 +211,62 @@ impl<'a> Model<'a> {
 
     /// Number of graph inputs.
     pub fn num_inputs(&self) -> usize {
-        self.io.inputs.len()
+        self.graph.io.inputs.len()
     }
 
     /// Number of graph outputs.
     pub fn num_outputs(&self) -> usize {
-        self.io.outputs.len()
+        self.graph.io.outputs.len()
     }
 
     /// Definition of graph input `i`.
     pub fn input(&self, i: usize) -> Result<TensorDef<'a>> {
-        let t = *self
-            .io
-            .inputs
-            .get(i)
-            .ok_or(Error::NoSuchIndex { index: i as u32 })?;
-        self.tensors.get(t)
+        self.graph.io_def(false, i)
     }
 
     /// Definition of graph output `i`.
     pub fn output(&self, i: usize) -> Result<TensorDef<'a>> {
-        let t = *self
-            .io
-            .outputs
-            .get(i)
-            .ok_or(Error::NoSuchIndex { index: i as u32 })?;
-        self.tensors.get(t)
+        self.graph.io_def(true, i)
     }
 
     /// Number of tensors in the graph.
     pub fn num_tensors(&self) -> u32 {
-        self.tensors.len()
+        self.graph.tensors.len()
     }
 
     /// Tensor `i` of the graph.
     pub fn tensor(&self, i: u32) -> Result<TensorDef<'a>> {
-        self.tensors.get(i)
+        self.graph.tensors.get(i)
     }
 
     /// Number of ops (execution steps).
     pub fn num_ops(&self) -> u32 {
-        self.ops.len()
+        self.graph.ops.len()
     }
 
     /// Op `i` in execution order.
     pub fn op(&self, i: u32) -> Result<OpDef> {
-        self.ops.get(i)
-    }
-
-    /// Tensor `i` for the executor (trusted decode of a validated record; see
-    /// [`TensorRef`]). In debug builds it is checked against the full decode.
-    #[inline]
-    pub(crate) fn tensor_ref(&self, i: u32) -> Option<TensorRef> {
-        let mut t = TensorRef::EMPTY;
-        self.read_tensor(i, &mut t)?;
-        Some(t)
-    }
-
-    /// [`tensor_ref`](Self::tensor_ref) into `t` (the executor's hot path: writing in
-    /// place rather than returning the record keeps it in registers and aligned slots).
-    #[inline(never)]
-    pub(crate) fn read_tensor(&self, i: u32, t: &mut TensorRef) -> Option<()> {
-        *t = TensorRef::decode(self.tensors.record(i)?)?;
-        #[cfg(debug_assertions)]
-        if let Ok(d) = self.tensors.get(i) {
-            debug_assert_eq!(*t, TensorRef::of(&d), "tensor {i}");
-        }
-        Some(())
-    }
-
-    /// Op `i` for the executor (trusted decode; see [`OpRef`]).
-    #[inline]
-    pub(crate) fn op_ref(&self, i: u32) -> Option<OpRef> {
-        let o = OpRef::decode(self.ops.record(i)?);
-        #[cfg(debug_assertions)]
-        if let (Ok(d), Some(o)) = (self.ops.get(i), &o) {
-            debug_assert!(
-                d.op == o.op && d.inputs[..] == *o.inputs() && d.outputs.first() == Some(&o.output),
-                "op {i}"
-            );
-        }
-        o
-    }
-
-    /// Graph input (`outputs` false) or output `i` for the executor.
-    #[inline]
-    pub(crate) fn io_ref(&self, outputs: bool, i: usize) -> Result<TensorRef> {
-        let list = if outputs {
-            &self.io.outputs
-        } else {
-            &self.io.inputs
-        };
-        let t = *list.get(i).ok_or(Error::NoSuchIndex { index: i as u32 })?;
-        self.tensor_ref(t).ok_or(Error::BadTensor { tensor: t })
+        self.graph.ops.get(i)
     }
 
     /// Bytes of constant `t` in the weights section (`None` for arena tensors).
     pub fn constant_bytes(&self, t: &TensorDef<'_>) -> Option<&'a [u8]> {
-        match t.location {
-            Location::Weights { offset } => {
-                let len = t.byte_len()?;
-                self.weights
-                    .get(offset as usize..(offset as usize).checked_add(len)?)
-            }
-            Location::Arena { .. } => None,
-        }
+        self.graph.constant_bytes(t)
     }
 
     /// Raw bytes of the weights section.
     pub fn weights(&self) -> &'a [u8] {
-        self.weights
+        self.graph.weights
     }
 
     /// Number of golden vectors stored in the model.
     pub fn num_golden(&self) -> u32 {
-        self.golden.as_ref().map_or(0, |g| g.len())
+        self.graph.golden.as_ref().map_or(0, |g| g.len())
     }
 
     /// Golden vector `i`.
     pub fn golden(&self, i: u32) -> Result<Golden<'a>> {
-        self.golden
-            .as_ref()
-            .ok_or(Error::NoSuchIndex { index: i })?
-            .get(i)
+        self.graph.golden(i)
     }
 
     /// The bytes of an optional section, by kind (see `docs/format.md`).
@@ -365,7 +281,8 @@ impl<'a> Model<'a> {
 
     /// Sum of the byte sizes of all constant tensors.
     pub fn parameter_bytes(&self) -> usize {
-        self.tensors
+        self.graph
+            .tensors
             .iter()
             .filter_map(|t| t.ok())
             .filter(|t| matches!(t.location, Location::Weights { .. }))
@@ -385,23 +302,5 @@ impl<'a> Model<'a> {
         self.output(i)?
             .elements()
             .ok_or(Error::BadTensor { tensor: 0 })
-    }
-}
-
-/// The value range of a quantized integer dtype.
-pub(crate) fn qrange(dtype: DType) -> Option<(i32, i32)> {
-    match dtype {
-        DType::I8 => Some((-128, 127)),
-        DType::U8 => Some((0, 255)),
-        DType::I32 => Some((i32::MIN, i32::MAX)),
-        _ => None,
-    }
-}
-
-/// The per-tensor quantization of `t` as `(scale, zero_point)`.
-pub(crate) fn per_tensor(t: &TensorDef<'_>) -> Option<(f32, i32)> {
-    match t.quant {
-        Quant::PerTensor { scale, zero_point } => Some((scale, zero_point)),
-        _ => None,
     }
 }

@@ -6,7 +6,7 @@ use ferrite::format::kind;
 use ferrite::format::types::{Activation, Aggregate, DType, Norm, Op, PostTransform, Quant};
 use ferrite::format::write::ModelBuilder;
 use ferrite::preprocess::{encode_section, f32_bytes, Pipeline, Step, StepOp};
-use ferrite::{AlignedModel, Error, OwnedSession};
+use ferrite::{AlignedModel, Error, OpReason, OwnedSession};
 
 const NAN: f32 = f32::NAN;
 
@@ -500,7 +500,14 @@ fn load_rejects_cycles_and_out_of_range_tree_indices() {
         edit(&mut p);
         let bytes = tree_model(&p, 3, &base, Aggregate::Sum, PostTransform::None, 1);
         let err = AlignedModel::new(&bytes).model().expect_err(what);
-        assert_eq!(err, Error::BadOp { op: 0 }, "{what}");
+        assert_eq!(
+            err,
+            Error::BadOp {
+                op: 0,
+                reason: OpReason::ConstantData
+            },
+            "{what}"
+        );
     }
     // Infinite base values and a wrong output width are rejected too.
     let bytes = tree_model(
@@ -513,7 +520,10 @@ fn load_rejects_cycles_and_out_of_range_tree_indices() {
     );
     assert_eq!(
         AlignedModel::new(&bytes).model().unwrap_err(),
-        Error::BadOp { op: 0 }
+        Error::BadOp {
+            op: 0,
+            reason: OpReason::ConstantData
+        }
     );
 }
 
@@ -539,21 +549,14 @@ fn load_rejects_malformed_linear_ops() {
         AlignedModel::new(&m.finish().unwrap()).model().map(|_| ())
     };
     assert!(build(&[2, 2], &[1.0; 4], &[0.0; 2], 2).is_ok());
-    assert_eq!(
-        build(&[2, 2], &[1.0; 4], &[0.0; 3], 2),
-        Err(Error::BadOp { op: 0 })
-    );
-    assert_eq!(
-        build(&[2, 2], &[1.0; 4], &[0.0; 2], 3),
-        Err(Error::BadOp { op: 0 })
-    );
-    assert_eq!(
-        build(&[2, 1], &[1.0; 2], &[0.0; 2], 2),
-        Err(Error::BadOp { op: 0 })
-    );
+    let bad = |reason| Err(Error::BadOp { op: 0, reason });
+    let shape = bad(OpReason::Shape);
+    assert_eq!(build(&[2, 2], &[1.0; 4], &[0.0; 3], 2), shape);
+    assert_eq!(build(&[2, 2], &[1.0; 4], &[0.0; 2], 3), shape);
+    assert_eq!(build(&[2, 1], &[1.0; 2], &[0.0; 2], 2), shape);
     assert_eq!(
         build(&[2, 2], &[1.0, f32::NAN, 0.0, 0.0], &[0.0; 2], 2),
-        Err(Error::BadOp { op: 0 })
+        bad(OpReason::ConstantData)
     );
 }
 

@@ -54,7 +54,9 @@ use ferrite::format::types::{BinaryOp, QBinary, Requant, Window};
 use ferrite::kernels::engine::{
     self, conv_scratch_len, ConvShape, F32Out, I8Out, I8Residual, Isa, Kernels,
 };
-use ferrite::kernels::{f32 as kf, int8 as ki};
+use ferrite::kernels::{
+    f32 as kf, int8 as ki, BroadcastShapes, ConvParams, F32Out as RefF32Out, QuantOut,
+};
 use ferrite::Error;
 
 // ---------------------------------------------------------------- random numbers
@@ -341,27 +343,31 @@ impl I8Case {
         let cg = if self.depthwise { 1 } else { s.in_c };
         let groups = if self.depthwise { s.in_c } else { 1 };
         let mut y = vec![0i8; out_len(s)];
-        ki::conv2d(
-            &x,
-            [1, s.in_c, s.in_h, s.in_w],
-            self.x_zp,
-            &self.w,
-            [s.out_c, cg, s.kernel[0], s.kernel[1]],
-            self.bias.as_deref(),
-            &window(s),
+        let cp = ConvParams {
+            x: [1, s.in_c, s.in_h, s.in_w],
+            w: [s.out_c, cg, s.kernel[0], s.kernel[1]],
+            y: [1, s.out_c, s.out_h, s.out_w],
+            window: window(s),
             groups,
-            &self.rq,
-            self.out_zp,
-            self.act.0,
-            self.act.1,
-            &mut y,
-            [1, s.out_c, s.out_h, s.out_w],
-        );
+        };
+        let out = QuantOut {
+            bias: self.bias.as_deref(),
+            requant: &self.rq,
+            zero_point: self.out_zp,
+            act_min: self.act.0,
+            act_max: self.act.1,
+        };
+        ki::conv2d(&cp, &x, self.x_zp, &self.w, &out, &mut y);
         let mut y = nchw_to_nhwc(&y, s.out_h, s.out_w, s.out_c);
         if let Some((r, q)) = &self.residual {
             let shape = [y.len()];
             let mut sum = vec![0i8; y.len()];
-            ki::binary(BinaryOp::Add, q, &y, &shape, r, &shape, &mut sum, &shape);
+            let bs = BroadcastShapes {
+                a: &shape,
+                b: &shape,
+                y: &shape,
+            };
+            ki::binary(BinaryOp::Add, q, &bs, &y, r, &mut sum);
             y = sum;
         }
         y.extend([SENTINEL_I8; TAIL]);
@@ -1223,18 +1229,19 @@ fn the_f64_reference_agrees_with_the_f32_reference_kernel() {
             let x = nhwc_to_nchw(&c.x, s.in_h, s.in_w, s.in_c);
             let mut y = vec![0f32; out_len(s)];
             let (cg, groups) = if dw { (1, s.in_c) } else { (s.in_c, 1) };
-            kf::conv2d(
-                &x,
-                [1, s.in_c, s.in_h, s.in_w],
-                &c.w,
-                [s.out_c, cg, s.kernel[0], s.kernel[1]],
-                c.bias.as_deref(),
-                &window(s),
+            let cp = ConvParams {
+                x: [1, s.in_c, s.in_h, s.in_w],
+                w: [s.out_c, cg, s.kernel[0], s.kernel[1]],
+                y: [1, s.out_c, s.out_h, s.out_w],
+                window: window(s),
                 groups,
-                (f32::NEG_INFINITY, f32::INFINITY),
-                &mut y,
-                [1, s.out_c, s.out_h, s.out_w],
-            );
+            };
+            let out = RefF32Out {
+                bias: c.bias.as_deref(),
+                act_min: f32::NEG_INFINITY,
+                act_max: f32::INFINITY,
+            };
+            kf::conv2d(&cp, &x, &c.w, &out, &mut y);
             let y = nchw_to_nhwc(&y, s.out_h, s.out_w, s.out_c);
             let no_residual = F32Case {
                 residual: None,

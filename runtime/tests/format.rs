@@ -4,7 +4,7 @@
 use ferrite::format::kind;
 use ferrite::format::types::{Activation, DType, Location, Op, Quant};
 use ferrite::format::write::{container, record_table, ModelBuilder};
-use ferrite::{Error, Model, Section, Session};
+use ferrite::{Error, Model, OpReason, Section, Session};
 
 /// Bitwise CRC-32 (IEEE, reflected), written independently of the runtime's nibble table.
 fn crc32_bitwise(bytes: &[u8]) -> u32 {
@@ -320,7 +320,10 @@ fn wrong_shapes_are_rejected() {
     let ty = [1, b'y', 0, 2, 1, 2, 0, 16, 0, 0, 0];
     assert_eq!(
         load_err(&tiny_with_tensors(&TX, &TW, &ty, 32)),
-        Error::BadOp { op: 0 }
+        Error::BadOp {
+            op: 0,
+            reason: OpReason::Shape
+        }
     );
     // An unknown dtype variant.
     let tx = [1, b'x', 9, 2, 1, 2, 0, 0, 0, 0, 0];

@@ -12,12 +12,12 @@
 //! pools, argmax and quantization are compared exactly.
 
 use ferrite::format::types::{BinaryOp, UnaryOp, Window};
-use ferrite::kernels::f32 as kf;
+use ferrite::kernels::{f32 as kf, BroadcastShapes};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use support::{
     axis_lines, broadcast_index, broadcast_shapes, conv_geometry, f32_act, fixed_geometry,
-    pool_geometry, unravel, window, ConvF32Case, NONE,
+    pool_geometry, pool_params, unravel, window, ConvF32Case, FcF32Case, NONE,
 };
 
 mod support;
@@ -90,15 +90,9 @@ fn data(len: usize) -> impl Strategy<Value = Vec<f32>> {
 
 // ---------------------------------------------------------------- references
 
-fn ref_fc(
-    x: &[f32],
-    w: &[f32],
-    bias: Option<&[f32]>,
-    batch: usize,
-    k: usize,
-    n: usize,
-    act: (f32, f32),
-) -> Vec<Want> {
+fn ref_fc(c: &FcF32Case) -> Vec<Want> {
+    let (x, w, bias, act) = (&c.x, &c.w, c.bias.as_deref(), c.act);
+    let (batch, k, n) = (c.batch, c.k, c.n);
     let mut out = Vec::new();
     for b in 0..batch {
         for j in 0..n {
@@ -184,18 +178,9 @@ fn ref_matmul(
     (out, y_shape)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn ref_conv(
-    x: &[f32],
-    xs: [usize; 4],
-    w: &[f32],
-    ws: [usize; 4],
-    bias: Option<&[f32]>,
-    win: &Window,
-    groups: usize,
-    act: (f32, f32),
-    ys: [usize; 4],
-) -> Vec<Want> {
+fn ref_conv(case: &ConvF32Case) -> Vec<Want> {
+    let (x, xs, w, ws, bias) = (&case.x, case.xs, &case.w, case.ws, case.bias.as_deref());
+    let (win, groups, act, ys) = (&case.win, case.groups, case.act, case.ys);
     let [n, c, h, wd] = xs.map(|v| v as i64);
     let [m, cg, kh, kw] = ws.map(|v| v as i64);
     let [_, _, oh, ow] = ys.map(|v| v as i64);
@@ -429,20 +414,6 @@ fn run_conv(case: &ConvF32Case) -> Vec<f32> {
     case.run(kf::conv2d, f32::NAN)
 }
 
-fn conv_want(case: &ConvF32Case) -> Vec<Want> {
-    ref_conv(
-        &case.x,
-        case.xs,
-        &case.w,
-        case.ws,
-        case.bias.as_deref(),
-        &case.win,
-        case.groups,
-        case.act,
-        case.ys,
-    )
-}
-
 #[derive(Debug, Clone)]
 struct PoolCase {
     xs: [usize; 4],
@@ -488,19 +459,18 @@ fn ref_binary_one(op: BinaryOp, a: f32, b: f32) -> Want {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// [`kf::binary`] on `(a, a_shape)` and `(b, b_shape)` into `y_shape`, against the
+/// reference.
 fn check_binary(
     op: BinaryOp,
-    a: &[f32],
-    a_shape: &[usize],
-    b: &[f32],
-    b_shape: &[usize],
+    (a, a_shape): (&[f32], &[usize]),
+    (b, b_shape): (&[f32], &[usize]),
     act: (f32, f32),
     y_shape: &[usize],
 ) -> Result<(), TestCaseError> {
     let len: usize = y_shape.iter().product();
     let mut y = vec![f32::NAN; len];
-    kf::binary(op, a, a_shape, b, b_shape, act, &mut y, y_shape);
+    binary(op, (a, a_shape), (b, b_shape), act, &mut y, y_shape);
     let want: Vec<Want> = (0..len)
         .map(|i| {
             let idx = unravel(i, y_shape);
@@ -515,6 +485,38 @@ fn check_binary(
         })
         .collect();
     check("binary", &y, &want)
+}
+
+/// [`kf::binary`] with the shapes beside the operands.
+fn binary(
+    op: BinaryOp,
+    (a, a_shape): (&[f32], &[usize]),
+    (b, b_shape): (&[f32], &[usize]),
+    act: (f32, f32),
+    y: &mut [f32],
+    y_shape: &[usize],
+) {
+    let s = BroadcastShapes {
+        a: a_shape,
+        b: b_shape,
+        y: y_shape,
+    };
+    kf::binary(op, &s, a, b, act, y);
+}
+
+/// [`kf::matmul`] with the shapes beside the operands.
+fn matmul(
+    (a, a_shape): (&[f32], &[usize]),
+    (b, b_shape): (&[f32], &[usize]),
+    y: &mut [f32],
+    y_shape: &[usize],
+) {
+    let s = BroadcastShapes {
+        a: a_shape,
+        b: b_shape,
+        y: y_shape,
+    };
+    kf::matmul(&s, a, b, y);
 }
 
 fn all_unary() -> Vec<(UnaryOp, core::ops::Range<f32>)> {
@@ -565,12 +567,17 @@ proptest! {
         has_bias in any::<bool>(),
         act in f32_act(),
     ) {
-        let x = &seed[..batch * k];
-        let w = &seed[72..72 + n * k];
-        let bias = has_bias.then(|| &seed[72 + 192..72 + 192 + n]);
-        let mut y = vec![f32::NAN; batch * n];
-        kf::fully_connected(x, w, bias, batch, k, n, act, &mut y);
-        check("fully_connected", &y, &ref_fc(x, w, bias, batch, k, n, act))?;
+        let case = FcF32Case {
+            x: seed[..batch * k].to_vec(),
+            w: seed[72..72 + n * k].to_vec(),
+            bias: has_bias.then(|| seed[72 + 192..72 + 192 + n].to_vec()),
+            batch,
+            k,
+            n,
+            act,
+        };
+        let y = case.run(kf::fully_connected, f32::NAN);
+        check("fully_connected", &y, &ref_fc(&case))?;
     }
 
     #[test]
@@ -595,26 +602,26 @@ proptest! {
         let b = &seed[180..180 + b_shape.iter().product::<usize>()];
         let (want, y_shape) = ref_matmul(a, &a_shape, b, &b_shape);
         let mut y = vec![f32::NAN; want.len()];
-        kf::matmul(a, &a_shape, b, &b_shape, &mut y, &y_shape);
+        matmul((a, &a_shape), (b, &b_shape), &mut y, &y_shape);
         check("matmul", &y, &want)?;
     }
 
     #[test]
     fn conv2d_matches_reference(case in conv_case()) {
-        check("conv2d", &run_conv(&case), &conv_want(&case))?;
+        check("conv2d", &run_conv(&case), &ref_conv(&case))?;
     }
 
     #[test]
     fn pools_match_reference(case in pool_case()) {
         let len: usize = case.ys.iter().product();
         let mut y = vec![f32::NAN; len];
-        kf::max_pool2d(&case.x, case.xs, &case.win, &mut y, case.ys);
+        kf::max_pool2d(&pool_params(case.xs, case.ys, case.win, false), &case.x, &mut y);
         let want = ref_pool(&case.x, case.xs, &case.win, 0, case.ys);
         for (g, w) in y.iter().zip(&want) {
             prop_assert_eq!(f64::from(*g), w.v, "max pool is exact");
         }
         for (mode, include) in [(1u8, false), (2, true)] {
-            kf::avg_pool2d(&case.x, case.xs, &case.win, include, &mut y, case.ys);
+            kf::avg_pool2d(&pool_params(case.xs, case.ys, case.win, include), &case.x, &mut y);
             check("avg_pool2d", &y, &ref_pool(&case.x, case.xs, &case.win, mode, case.ys))?;
         }
     }
@@ -651,7 +658,7 @@ proptest! {
         let b_len: usize = b_shape.iter().product();
         let a = if op == BinaryOp::Pow { &seed[..a_len] } else { &signed[..a_len] };
         let b = &signed[256..256 + b_len];
-        check_binary(op, a, &a_shape, b, &b_shape, act, &y_shape)?;
+        check_binary(op, (a, &a_shape), (b, &b_shape), act, &y_shape)?;
     }
 
     #[test]
@@ -759,7 +766,7 @@ fn conv_padding_at_borders_counts_only_real_cells() {
     #[rustfmt::skip]
     let want = [4.0, 6.0, 6.0, 4.0, 6.0, 9.0, 9.0, 6.0, 6.0, 9.0, 9.0, 6.0, 4.0, 6.0, 6.0, 4.0];
     assert_eq!(y, want);
-    check_plain("conv borders", &y, &conv_want(&case));
+    check_plain("conv borders", &y, &ref_conv(&case));
 }
 
 #[test]
@@ -773,7 +780,7 @@ fn conv_asymmetric_padding() {
         ramp(36),
     );
     assert_eq!(case.ys, [1, 3, 3, 4]);
-    check_plain("conv asymmetric pads", &run_conv(&case), &conv_want(&case));
+    check_plain("conv asymmetric pads", &run_conv(&case), &ref_conv(&case));
 }
 
 #[test]
@@ -798,7 +805,7 @@ fn conv_stride_greater_than_kernel_skips_cells() {
         ramp(84),
         ramp(16),
     );
-    check_plain("conv stride > kernel", &run_conv(&case), &conv_want(&case));
+    check_plain("conv stride > kernel", &run_conv(&case), &ref_conv(&case));
 }
 
 #[test]
@@ -822,7 +829,7 @@ fn conv_dilation_spreads_taps() {
         ramp(84),
         ramp(24),
     );
-    check_plain("conv dilation", &run_conv(&case), &conv_want(&case));
+    check_plain("conv dilation", &run_conv(&case), &ref_conv(&case));
 }
 
 #[test]
@@ -845,7 +852,7 @@ fn conv_groups_read_their_own_channels() {
         ramp(192),
         ramp(108),
     );
-    check_plain("conv groups", &run_conv(&case), &conv_want(&case));
+    check_plain("conv groups", &run_conv(&case), &ref_conv(&case));
 }
 
 #[test]
@@ -858,7 +865,7 @@ fn conv_depthwise_and_channel_multiplier() {
         ramp(100),
         ramp(36),
     );
-    check_plain("depthwise", &run_conv(&case), &conv_want(&case));
+    check_plain("depthwise", &run_conv(&case), &ref_conv(&case));
     // Depth multiplier 2: output channels 2c and 2c+1 read input channel c.
     let case = conv_case_fixed(
         [1, 3, 4, 4],
@@ -868,7 +875,7 @@ fn conv_depthwise_and_channel_multiplier() {
         ramp(48),
         ramp(54),
     );
-    check_plain("depthwise x2", &run_conv(&case), &conv_want(&case));
+    check_plain("depthwise x2", &run_conv(&case), &ref_conv(&case));
 }
 
 #[test]
@@ -883,7 +890,7 @@ fn conv1d_is_height_one() {
         ramp(18),
     );
     assert_eq!(case.ys, [1, 3, 1, 3]);
-    check_plain("conv1d", &run_conv(&case), &conv_want(&case));
+    check_plain("conv1d", &run_conv(&case), &ref_conv(&case));
 }
 
 #[test]
@@ -908,11 +915,12 @@ fn pools_at_borders() {
     let x: Vec<f32> = (1..=9).map(|v| v as f32).collect();
     let win = window([2, 2], [2, 2], [1, 1], [1, 1, 1, 1]);
     let mut y = [0.0f32; 4];
-    kf::max_pool2d(&x, [1, 1, 3, 3], &win, &mut y, [1, 1, 2, 2]);
+    let p = |include| pool_params([1, 1, 3, 3], [1, 1, 2, 2], win, include);
+    kf::max_pool2d(&p(false), &x, &mut y);
     assert_eq!(y, [1.0, 3.0, 7.0, 9.0]);
-    kf::avg_pool2d(&x, [1, 1, 3, 3], &win, false, &mut y, [1, 1, 2, 2]);
+    kf::avg_pool2d(&p(false), &x, &mut y);
     assert_eq!(y, [1.0, 2.5, 5.5, 7.0]);
-    kf::avg_pool2d(&x, [1, 1, 3, 3], &win, true, &mut y, [1, 1, 2, 2]);
+    kf::avg_pool2d(&p(true), &x, &mut y);
     assert_eq!(y, [0.25, 1.25, 2.75, 7.0]);
 }
 
@@ -923,7 +931,11 @@ fn avg_pool_ceil_mode_window_past_padding_counts_padded_extent_only() {
     let x = [1.0f32, 2.0, 3.0, 4.0, 5.0];
     let win = window([1, 2], [1, 2], [1, 1], [0, 0, 0, 0]);
     let mut y = [0.0f32; 3];
-    kf::avg_pool2d(&x, [1, 1, 1, 5], &win, true, &mut y, [1, 1, 1, 3]);
+    kf::avg_pool2d(
+        &pool_params([1, 1, 1, 5], [1, 1, 1, 3], win, true),
+        &x,
+        &mut y,
+    );
     assert_eq!(y, [1.5, 3.5, 5.0]);
 }
 
@@ -931,51 +943,61 @@ fn avg_pool_ceil_mode_window_past_padding_counts_padded_extent_only() {
 fn broadcast_rank0_and_rank1_against_rank4() {
     let y_shape = [2, 3, 2, 4];
     let a = ramp(48);
-    check_binary(BinaryOp::Add, &a, &y_shape, &[10.0], &[], NONE, &y_shape).unwrap();
-    check_binary(BinaryOp::Sub, &[10.0], &[], &a, &y_shape, NONE, &y_shape).unwrap();
+    let row = [1.0, 2.0, 3.0, 4.0];
     check_binary(
-        BinaryOp::Mul,
-        &a,
-        &y_shape,
-        &[1.0, 2.0, 3.0, 4.0],
-        &[4],
+        BinaryOp::Add,
+        (&a, &y_shape),
+        (&[10.0], &[]),
         NONE,
         &y_shape,
     )
     .unwrap();
     check_binary(
-        BinaryOp::Div,
-        &[1.0, 2.0, 3.0, 4.0],
-        &[4],
-        &a.iter().map(|v| v + 9.0).collect::<Vec<_>>(),
+        BinaryOp::Sub,
+        (&[10.0], &[]),
+        (&a, &y_shape),
+        NONE,
         &y_shape,
+    )
+    .unwrap();
+    check_binary(BinaryOp::Mul, (&a, &y_shape), (&row, &[4]), NONE, &y_shape).unwrap();
+    let shifted: Vec<f32> = a.iter().map(|v| v + 9.0).collect();
+    check_binary(
+        BinaryOp::Div,
+        (&row, &[4]),
+        (&shifted, &y_shape),
         NONE,
         &y_shape,
     )
     .unwrap();
     // Both operands broadcast: [2, 1, 3] with [4, 1] -> [2, 4, 3].
+    let (a6, b4) = (ramp(6), ramp(4));
     check_binary(
         BinaryOp::Max,
-        &ramp(6),
-        &[2, 1, 3],
-        &ramp(4),
-        &[4, 1],
+        (&a6, &[2, 1, 3]),
+        (&b4, &[4, 1]),
         NONE,
         &[2, 4, 3],
     )
     .unwrap();
     // Rank 0 with rank 0.
     let mut y = [0.0f32];
-    kf::binary(BinaryOp::Add, &[1.5], &[], &[2.0], &[], NONE, &mut y, &[]);
+    binary(
+        BinaryOp::Add,
+        (&[1.5], &[]),
+        (&[2.0], &[]),
+        NONE,
+        &mut y,
+        &[],
+    );
     assert_eq!(y, [3.5]);
     // Exact values: a [4] row added to every row of a [2, 1, 1, 4] tensor.
     let mut y = [0.0f32; 8];
-    kf::binary(
+    let a8 = [0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0];
+    binary(
         BinaryOp::Add,
-        &[0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0],
-        &[2, 1, 1, 4],
-        &[1.0, 2.0, 3.0, 4.0],
-        &[4],
+        (&a8, &[2, 1, 1, 4]),
+        (&row, &[4]),
         NONE,
         &mut y,
         &[2, 1, 1, 4],
@@ -986,23 +1008,21 @@ fn broadcast_rank0_and_rank1_against_rank4() {
 #[test]
 fn binary_activation_clamps_and_max_propagates_nan() {
     let mut y = [0.0f32; 3];
-    kf::binary(
+    let relu6 = (0.0, 6.0);
+    binary(
         BinaryOp::Add,
-        &[-5.0, 1.0, 9.0],
-        &[3],
-        &[0.0],
-        &[],
-        (0.0, 6.0),
+        (&[-5.0, 1.0, 9.0], &[3]),
+        (&[0.0], &[]),
+        relu6,
         &mut y,
         &[3],
     );
     assert_eq!(y, [0.0, 1.0, 6.0]);
-    kf::binary(
+    let a = [f32::NAN, 1.0, 2.0];
+    binary(
         BinaryOp::Max,
-        &[f32::NAN, 1.0, 2.0],
-        &[3],
-        &[0.0],
-        &[1],
+        (&a, &[3]),
+        (&[0.0], &[1]),
         NONE,
         &mut y,
         &[3],
@@ -1015,14 +1035,19 @@ fn binary_activation_clamps_and_max_propagates_nan() {
 fn matmul_rank1_operands() {
     // [3] . [3] -> scalar.
     let mut y = [0.0f32];
-    kf::matmul(&[1.0, 2.0, 3.0], &[3], &[4.0, 5.0, 6.0], &[3], &mut y, &[]);
+    matmul(
+        (&[1.0, 2.0, 3.0], &[3]),
+        (&[4.0, 5.0, 6.0], &[3]),
+        &mut y,
+        &[],
+    );
     assert_eq!(y, [32.0]);
     // [2] x [2, 3, 2, 1] broadcasting batch: vector-matrix per batch.
     let b: Vec<f32> = (0..24).map(|v| v as f32).collect();
     let (want, y_shape) = ref_matmul(&[1.0, -1.0], &[2], &b, &[2, 3, 2, 2]);
     assert_eq!(y_shape, [2, 3, 2]);
     let mut y = vec![0.0f32; 12];
-    kf::matmul(&[1.0, -1.0], &[2], &b, &[2, 3, 2, 2], &mut y, &y_shape);
+    matmul((&[1.0, -1.0], &[2]), (&b, &[2, 3, 2, 2]), &mut y, &y_shape);
     check_plain("matmul vec x batch", &y, &want);
     // Rows of b[i] are [4i, 4i+1] and [4i+2, 4i+3]: [1, -1] . b[i] = [-2, -2].
     assert_eq!(y, [-2.0; 12]);

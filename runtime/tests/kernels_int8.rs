@@ -9,11 +9,11 @@
 //! - rounding divide by a power of two: to nearest, ties away from zero.
 
 use ferrite::format::types::{BinaryOp, QBinary, Requant, Window};
-use ferrite::kernels::{fixed, int8 as ki};
+use ferrite::kernels::{fixed, int8 as ki, BroadcastShapes};
 use proptest::prelude::*;
 use support::{
     act_range, axis_lines, broadcast_index, broadcast_shapes, conv_geometry, fixed_geometry, i8s,
-    pool_geometry, unravel, window, zero_point, ConvI8Case as ConvCase,
+    pool_geometry, pool_params, unravel, window, zero_point, ConvI8Case as ConvCase, FcI8Case,
 };
 
 mod support;
@@ -269,20 +269,9 @@ fn rq_at(rq: &[i32], ch: usize) -> (i32, i32) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn ref_fc(
-    x: &[i8],
-    x_zp: i32,
-    w: &[i8],
-    bias: Option<&[i32]>,
-    batch: usize,
-    k: usize,
-    n: usize,
-    rq: &[i32],
-    out_zp: i32,
-    lo: i32,
-    hi: i32,
-) -> Vec<i8> {
+fn ref_fc(c: &FcI8Case) -> Vec<i8> {
+    let (x, x_zp, w, bias) = (&c.x, c.x_zp, &c.w, c.bias.as_deref());
+    let (batch, k, n, rq, out_zp, (lo, hi)) = (c.batch, c.k, c.n, &c.rq, c.out_zp, c.act);
     let mut out = Vec::new();
     for b in 0..batch {
         for j in 0..n {
@@ -582,12 +571,19 @@ proptest! {
         (x_zp, out_zp) in (zero_point(), zero_point()),
         (lo, hi) in act_range(),
     ) {
-        let (x, w) = (&x[..batch * k], &w[..n * k]);
-        let bias = has_bias.then(|| &bias[..n]);
-        let rq = if per_channel { &rq[..2 * n] } else { &rq[..2] };
-        let mut y = vec![0x55u8 as i8; batch * n];
-        ki::fully_connected(x, x_zp, w, bias, batch, k, n, rq, out_zp, lo, hi, &mut y);
-        prop_assert_eq!(y, ref_fc(x, x_zp, w, bias, batch, k, n, rq, out_zp, lo, hi));
+        let case = FcI8Case {
+            x: x[..batch * k].to_vec(),
+            x_zp,
+            w: w[..n * k].to_vec(),
+            bias: has_bias.then(|| bias[..n].to_vec()),
+            batch,
+            k,
+            n,
+            rq: if per_channel { rq[..2 * n].to_vec() } else { rq[..2].to_vec() },
+            out_zp,
+            act: (lo, hi),
+        };
+        prop_assert_eq!(case.run(ki::fully_connected, 0x55u8 as i8), ref_fc(&case));
     }
 
     #[test]
@@ -603,12 +599,13 @@ proptest! {
     ) {
         let x = &x[..xs.iter().product::<usize>()];
         let mut y = vec![0x55u8 as i8; ys.iter().product()];
-        ki::max_pool2d(x, xs, &win, &mut y, ys);
+        ki::max_pool2d(&pool_params(xs, ys, win, false), x, &mut y);
         prop_assert_eq!(&y, &ref_max_pool(x, xs, &win, ys));
         for include in [false, true] {
-            ki::avg_pool2d(x, xs, &win, include, &mut y, ys);
+            let p = pool_params(xs, ys, win, include);
+            ki::avg_pool2d(&p, x, 0, &mut y);
             prop_assert_eq!(&y, &ref_avg_pool(x, xs, 0, &win, include, ys));
-            ki::avg_pool2d_zp(x, xs, x_zp, &win, include, &mut y, ys);
+            ki::avg_pool2d(&p, x, x_zp, &mut y);
             prop_assert_eq!(&y, &ref_avg_pool(x, xs, x_zp, &win, include, ys));
         }
     }
@@ -634,7 +631,8 @@ proptest! {
     ) {
         let len: usize = y_shape.iter().product();
         let mut y = vec![0x55u8 as i8; len];
-        ki::binary(op, &q, &a, &a_shape, &b, &b_shape, &mut y, &y_shape);
+        let s = BroadcastShapes { a: &a_shape, b: &b_shape, y: &y_shape };
+        ki::binary(op, &q, &s, &a, &b, &mut y);
         let want: Vec<i8> = (0..len)
             .map(|i| {
                 let idx = unravel(i, &y_shape);
@@ -708,152 +706,87 @@ proptest! {
 
 const HALF: (i32, i32) = (1 << 30, 0); // multiplier 0.5
 
+/// A one-row fully connected case of `x` and the `n = w.len() / x.len()` rows of
+/// `w`, per-tensor multiplier 0.5, output zero point 0, no clamp.
+fn fc_case(x: &[i8], x_zp: i32, w: &[i8], bias: Option<&[i32]>) -> FcI8Case {
+    FcI8Case {
+        x: x.to_vec(),
+        x_zp,
+        w: w.to_vec(),
+        bias: bias.map(<[i32]>::to_vec),
+        batch: 1,
+        k: x.len(),
+        n: w.len() / x.len(),
+        rq: vec![HALF.0, HALF.1],
+        out_zp: 0,
+        act: (-128, 127),
+    }
+}
+
 #[test]
 fn fc_saturates_at_both_ends() {
     // acc = 127 * 127 * 4 = 64516; * 0.5 = 32258 -> 127; negated -> -128.
-    let x = [127i8; 4];
-    let w = [127i8, 127, 127, 127, -127, -127, -127, -127];
-    let mut y = [0i8; 2];
-    ki::fully_connected(
-        &x,
+    let case = fc_case(
+        &[127; 4],
         0,
-        &w,
+        &[127, 127, 127, 127, -127, -127, -127, -127],
         None,
-        1,
-        4,
-        2,
-        &[HALF.0, HALF.1],
-        0,
-        -128,
-        127,
-        &mut y,
     );
-    assert_eq!(y, [127, -128]);
+    assert_eq!(case.run(ki::fully_connected, 0), [127, -128]);
 }
 
 #[test]
 fn fc_zero_points_at_the_extremes() {
     // x_zp = -128: x = -128 is real 0, x = 127 is 255.
-    let x = [-128i8, 127];
-    let w = [1i8, 1];
-    let mut y = [0i8; 1];
+    let case = FcI8Case {
+        rq: vec![1 << 30, -1],
+        out_zp: -128,
+        ..fc_case(&[-128, 127], -128, &[1, 1], None)
+    };
     // acc = 0 + 255 = 255; * 0.5 = 127.5 -> 128 (tie up), / 2 = 64; + out_zp -128 = -64.
-    ki::fully_connected(
-        &x,
-        -128,
-        &w,
-        None,
-        1,
-        2,
-        1,
-        &[1 << 30, -1],
-        -128,
-        -128,
-        127,
-        &mut y,
-    );
-    assert_eq!(y, [-64]);
+    assert_eq!(case.run(ki::fully_connected, 0), [-64]);
     // x_zp = 127: x = -128 is -255. acc = -255; * 0.5 = -127.5 -> -127 (tie up),
     // / 2 = -63.5 -> -64 (tie away from zero); + 127 = 63.
-    ki::fully_connected(
-        &x,
-        127,
-        &w,
-        None,
-        1,
-        2,
-        1,
-        &[1 << 30, -1],
-        127,
-        -128,
-        127,
-        &mut y,
-    );
+    let case = FcI8Case {
+        x_zp: 127,
+        out_zp: 127,
+        ..case
+    };
+    let y = case.run(ki::fully_connected, 0);
     assert_eq!(y, [63]);
-    let want = ref_fc(&x, 127, &w, None, 1, 2, 1, &[1 << 30, -1], 127, -128, 127);
-    assert_eq!(y.to_vec(), want);
+    assert_eq!(y, ref_fc(&case));
 }
 
 #[test]
 fn fc_activation_clamp() {
     // Fused relu with out_zp = -20: act_min = -20.
-    let x = [10i8, -10, 50];
-    let w = [1i8, 1, 1, -1, -1, -1];
-    let mut y = [0i8; 2];
-    ki::fully_connected(
-        &x,
-        0,
-        &w,
-        Some(&[0, 0]),
-        1,
-        3,
-        2,
-        &[i32::MAX, 0],
-        -20,
-        -20,
-        10,
-        &mut y,
-    );
+    let case = FcI8Case {
+        rq: vec![i32::MAX, 0],
+        out_zp: -20,
+        act: (-20, 10),
+        ..fc_case(&[10, -10, 50], 0, &[1, 1, 1, -1, -1, -1], Some(&[0, 0]))
+    };
     // acc 50 -> ~50 -> 30 -> clamp 10; acc -50 -> -70 -> clamp -20.
-    assert_eq!(y, [10, -20]);
+    assert_eq!(case.run(ki::fully_connected, 0), [10, -20]);
 }
 
 #[test]
 fn per_channel_and_per_tensor_requant() {
-    let x = [100i8, -50, 25, 3];
     let w = [10i8, 20, 30, 40, -10, -20, -30, -40, 1, 2, 3, 4];
-    let bias = [100, -100, 7];
-    let per_tensor = [1 << 30, -6];
-    let per_channel = [1 << 30, -6, 1 << 30, -6, 1 << 30, -6];
-    let (mut a, mut b) = ([0i8; 3], [0i8; 3]);
-    ki::fully_connected(
-        &x,
-        1,
-        &w,
-        Some(&bias),
-        1,
-        4,
-        3,
-        &per_tensor,
-        2,
-        -128,
-        127,
-        &mut a,
-    );
-    ki::fully_connected(
-        &x,
-        1,
-        &w,
-        Some(&bias),
-        1,
-        4,
-        3,
-        &per_channel,
-        2,
-        -128,
-        127,
-        &mut b,
-    );
+    let base = FcI8Case {
+        out_zp: 2,
+        ..fc_case(&[100, -50, 25, 3], 1, &w, Some(&[100, -100, 7]))
+    };
+    let with = |rq: &[i32]| FcI8Case {
+        rq: rq.to_vec(),
+        ..base.clone()
+    };
+    let a = with(&[1 << 30, -6]).run(ki::fully_connected, 0);
+    let b = with(&[1 << 30, -6, 1 << 30, -6, 1 << 30, -6]).run(ki::fully_connected, 0);
     assert_eq!(a, b, "equal per-channel pairs give the per-tensor result");
-    let distinct = [1 << 30, -6, 1 << 30, -3, 1_500_000_000, -9];
-    ki::fully_connected(
-        &x,
-        1,
-        &w,
-        Some(&bias),
-        1,
-        4,
-        3,
-        &distinct,
-        2,
-        -128,
-        127,
-        &mut b,
-    );
-    assert_eq!(
-        b.to_vec(),
-        ref_fc(&x, 1, &w, Some(&bias), 1, 4, 3, &distinct, 2, -128, 127)
-    );
+    let distinct = with(&[1 << 30, -6, 1 << 30, -3, 1_500_000_000, -9]);
+    let b = distinct.run(ki::fully_connected, 0);
+    assert_eq!(b, ref_fc(&distinct));
     assert_ne!(a, b);
 }
 
@@ -951,7 +884,12 @@ fn avg_pool_rounds_half_away_from_zero() {
     let win = window([1, 2], [1, 2], [1, 1], [0; 4]);
     let x = [1i8, 2, -1, -2, 127, 127, -128, -128, 0, -1];
     let mut y = [0i8; 5];
-    ki::avg_pool2d(&x, [1, 1, 1, 10], &win, false, &mut y, [1, 1, 1, 5]);
+    ki::avg_pool2d(
+        &pool_params([1, 1, 1, 10], [1, 1, 1, 5], win, false),
+        &x,
+        0,
+        &mut y,
+    );
     assert_eq!(y, [2, -2, 127, -128, -1]); // 1.5 -> 2, -1.5 -> -2, -0.5 -> -1
     ki::global_avg_pool(&[1, 2, -1, -2], 2, 2, &mut y[..2]);
     assert_eq!(y[..2], [2, -2]);
@@ -962,27 +900,12 @@ fn avg_pool_count_include_pad_uses_zero_point() {
     // 1x2 input [10, 20] with one padded cell on the left, kernel 3 wide.
     let win = window([1, 3], [1, 1], [1, 1], [0, 1, 0, 0]);
     let mut y = [0i8; 1];
-    ki::avg_pool2d(&[10, 20], [1, 1, 1, 2], &win, true, &mut y, [1, 1, 1, 1]);
+    let p = |include| pool_params([1, 1, 1, 2], [1, 1, 1, 1], win, include);
+    ki::avg_pool2d(&p(true), &[10, 20], 0, &mut y);
     assert_eq!(y, [10]); // (0 + 10 + 20) / 3
-    ki::avg_pool2d_zp(
-        &[10, 20],
-        [1, 1, 1, 2],
-        -128,
-        &win,
-        true,
-        &mut y,
-        [1, 1, 1, 1],
-    );
+    ki::avg_pool2d(&p(true), &[10, 20], -128, &mut y);
     assert_eq!(y, [-33]); // (-128 + 10 + 20) / 3 = -32.67
-    ki::avg_pool2d_zp(
-        &[10, 20],
-        [1, 1, 1, 2],
-        -128,
-        &win,
-        false,
-        &mut y,
-        [1, 1, 1, 1],
-    );
+    ki::avg_pool2d(&p(false), &[10, 20], -128, &mut y);
     assert_eq!(y, [15]);
 }
 
@@ -991,7 +914,11 @@ fn max_pool_extremes() {
     let win = window([2, 2], [2, 2], [1, 1], [1, 1, 1, 1]);
     let x = [-128i8; 9];
     let mut y = [0i8; 4];
-    ki::max_pool2d(&x, [1, 1, 3, 3], &win, &mut y, [1, 1, 2, 2]);
+    ki::max_pool2d(
+        &pool_params([1, 1, 3, 3], [1, 1, 2, 2], win, false),
+        &x,
+        &mut y,
+    );
     assert_eq!(y, [-128; 4], "padding is ignored, not read as 0");
 }
 
@@ -1033,7 +960,12 @@ fn binary_extreme_zero_points_and_broadcast() {
         } else {
             q
         };
-        ki::binary(op, &q, &a, &y_shape, &[100], &[], &mut y, &y_shape);
+        let s = BroadcastShapes {
+            a: &y_shape,
+            b: &[],
+            y: &y_shape,
+        };
+        ki::binary(op, &q, &s, &a, &[100], &mut y);
         let want: Vec<i8> = a.iter().map(|&v| ref_binary_one(op, &q, v, 100)).collect();
         assert_eq!(y.to_vec(), want, "{op:?}");
     }
@@ -1041,16 +973,12 @@ fn binary_extreme_zero_points_and_broadcast() {
     // a = -128: sa = 0, sb = -27 * 2^19, sum * 2^-20 = -13.5 -> -14 (ties away), -128 - 14 = -142 -> -128.
     // a = 127: sa = 255 * 2^19, (255 - 27) / 2 = 114, -128 + 114 = -14.
     let mut y = [0i8; 2];
-    ki::binary(
-        BinaryOp::Add,
-        &q,
-        &[-128, 127],
-        &[2],
-        &[100],
-        &[1],
-        &mut y,
-        &[2],
-    );
+    let s = BroadcastShapes {
+        a: &[2],
+        b: &[1],
+        y: &[2],
+    };
+    ki::binary(BinaryOp::Add, &q, &s, &[-128, 127], &[100], &mut y);
     assert_eq!(y, [-128, -14]);
 }
 

@@ -2,7 +2,8 @@
 //! parameters, tensors or arena plan disagree with what the kernels index. Each case
 //! pairs a model that loads and runs with one that differs in a single field and must
 //! be a load error, so a test pins the one check that rejects it (found by mutating
-//! `validate.rs`: most of these checks could be dropped without any test failing).
+//! the validator (now `validate.rs` and the op checks under `ops/`): most of these
+//! checks could be dropped without any test failing).
 //! The builder only writes consistent plans, so the plan cases patch the graph
 //! records of a built model. The two tests at the end pinned models that the validator
 //! accepted and the executor then mishandled (Pad of i32/i64, int8 AvgPool without a
@@ -11,10 +12,10 @@
 use ferrite::classic::{Node, NodeMode};
 use ferrite::format::types::{
     Activation, Aggregate, BinaryOp, DType, Norm, Op, PostTransform, QBinary, QParams, Quant,
-    Requant, Window,
+    Requant, UnaryOp, Window,
 };
 use ferrite::format::write::ModelBuilder;
-use ferrite::{AlignedModel, Error, OwnedSession, Section};
+use ferrite::{AlignedModel, Error, OpReason, OwnedSession, Section};
 
 /// An operand of the op under test: a graph input in the arena, or a constant.
 #[derive(Clone, Debug)]
@@ -122,7 +123,10 @@ fn runs(what: &str, bytes: &[u8]) {
 #[track_caller]
 fn bad_op(what: &str, bytes: &[u8]) {
     let r = load(bytes);
-    assert!(matches!(r, Err(Error::BadOp { op: 0 })), "{what}: {r:?}");
+    assert!(
+        matches!(r, Err(Error::BadOp { op: 0, .. })),
+        "{what}: {r:?}"
+    );
 }
 
 #[track_caller]
@@ -133,6 +137,60 @@ fn bad_tensor(what: &str, bytes: &[u8]) {
 
 fn no_op(op: Op) -> impl FnOnce(&mut ModelBuilder) -> Op {
     move |_| op
+}
+
+/// `Error::BadOp` names the check that failed: one model per reason.
+#[test]
+fn bad_op_reasons_name_the_failed_check() {
+    let reshape = |ins: &[T], y| model(no_op(Op::Reshape), ins, y);
+    let w = || i8_const(&[3, 4], q(0.01, 0));
+    let linear = Op::Linear {
+        post: PostTransform::None,
+    };
+    let nan_weight = f32_const(&[2, 2], &[1.0, f32::NAN, 0.0, 0.0]);
+    let cases = [
+        (
+            OpReason::Arity,
+            reshape(&[f32_in(&[2]), f32_in(&[2])], f32_out(&[2])),
+        ),
+        (
+            OpReason::DType,
+            model(
+                no_op(Op::Unary { op: UnaryOp::Relu }),
+                &[i8_in(&[2])],
+                i8_out(&[2]),
+            ),
+        ),
+        (OpReason::Shape, reshape(&[f32_in(&[2])], f32_out(&[3]))),
+        (
+            OpReason::Attribute,
+            conv(
+                &[1, 2, 5, 4],
+                &[3, 2, 3, 3],
+                &[1, 3, 5, 4],
+                win([3, 3], [1, 1], [1; 4]),
+                0,
+            ),
+        ),
+        (OpReason::Quantization, fc_int8(w(), &[RQ], (10, -10))),
+        (
+            OpReason::NotConstant,
+            fc_int8(T::In(DType::I8, vec![3, 4], q(0.01, 0)), &[RQ], (-128, 127)),
+        ),
+        (
+            OpReason::ConstantData,
+            model(
+                no_op(linear),
+                &[f32_in(&[1, 2]), nan_weight, f32_const(&[2], &[0.0; 2])],
+                f32_out(&[1, 2]),
+            ),
+        ),
+    ];
+    for (reason, bytes) in cases {
+        assert_eq!(load(&bytes), Err(Error::BadOp { op: 0, reason }));
+        let message = load(&bytes).unwrap_err().to_string();
+        assert!(message.ends_with(reason.describe()), "{message}");
+    }
 }
 
 // ---------------------------------------------------------------- FullyConnected
@@ -1044,7 +1102,7 @@ fn pad_of_a_wide_integer_tensor_is_computed() {
 }
 
 /// Int8 AvgPool without a per-tensor scale is a load error: the executor needs the
-/// input zero point (`validate.rs` used to ask only that input and output agree).
+/// input zero point (the pool check used to ask only that input and output agree).
 #[test]
 fn int8_avg_pool_without_a_scale_is_a_load_error() {
     let op = Op::AvgPool {
@@ -1054,7 +1112,13 @@ fn int8_avg_pool_without_a_scale_is_a_load_error() {
     let x = T::In(DType::I8, vec![1, 1, 2, 2], Quant::None);
     let p = model(no_op(op), &[x], out(DType::I8, &[1, 1, 1, 1], Quant::None));
     assert!(
-        matches!(load(&p), Err(Error::BadOp { op: 0 })),
+        matches!(
+            load(&p),
+            Err(Error::BadOp {
+                op: 0,
+                reason: OpReason::Quantization
+            })
+        ),
         "{:?}",
         load(&p)
     );

@@ -1,5 +1,6 @@
 //! Steps and the runner: each step prints a header, runs, prints its duration; the run
-//! stops at the first failure and ends with a summary table.
+//! stops at the first failure and ends with a summary table, also written to
+//! `target/xtask-<title>.txt` (e.g. `target/xtask-ci.txt`).
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -202,7 +203,16 @@ pub fn run(ctx: &Ctx, title: &str, mut steps: Vec<Step>, filter: &Filter) -> Res
         };
         rows.push((step.name.clone(), status, took));
     }
-    print!("{}", summary(title, &rows, started.elapsed()));
+    let table = summary(title, &rows, started.elapsed());
+    print!("{table}");
+    // Kept for later reading (how long each step took in the last run): the table is
+    // only printed once, at the end of a long log.
+    let file = ctx
+        .root
+        .join("target")
+        .join(format!("xtask-{}.txt", title.replace(' ', "-")));
+    let _ = std::fs::create_dir_all(ctx.root.join("target"));
+    let _ = std::fs::write(&file, &table);
     Ok(!failed)
 }
 

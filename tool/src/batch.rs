@@ -20,7 +20,10 @@
 //!
 //! The file records `batch=N` in its metadata properties ([`BATCH_PROPERTY`]) and
 //! carries no golden vectors (each would hold N rows; the batch-1 file has them).
-//! `ferrite validate` refuses it: validate the batch-1 file. Neural models only: one
+//! `ferrite run` takes one sample per row and runs N rows per inference, as for any
+//! model whose inputs and outputs lead with the same batch ([`crate::feed::model_batch`]);
+//! the Python package calls [`run_batched`]. `ferrite validate` refuses a batch file:
+//! validate the batch-1 file. Neural models only: one
 //! input, no preprocessing pipeline (a scikit-learn pipeline, or `--preprocess`, runs
 //! its preprocessing one row at a time), a leading dimension of 1 on input 0 and every
 //! output.
@@ -138,36 +141,6 @@ pub fn run_batched(
         out[start * o..(start + n) * o].copy_from_slice(&scores[..n * o]);
     }
     Ok(())
-}
-
-/// Output 0 of every row of `data` through a batch file of `batch` rows per inference
-/// (`ferrite run`); the rows must be finite (a batch file has no imputation).
-pub fn run_rows(model: &Model<'_>, data: &Dataset, batch: usize) -> Result<Vec<Vec<f32>>> {
-    let width = model.input_len(0)? / batch;
-    data.expect_width(
-        width,
-        &format!("the model (a batch file of {batch} rows of {width} values per inference)"),
-    )?;
-    if let Some(i) = data.values.iter().position(|v| !v.is_finite()) {
-        let r = i / width.max(1);
-        return Err(Error::Data {
-            path: data.origin.clone(),
-            line: data.lines.get(r).copied().unwrap_or(r + 1),
-            column: i % width.max(1) + 1,
-            message: "missing or non-finite value (this model has no imputation step)".into(),
-        });
-    }
-    let o = model.output_len(0)? / batch;
-    let mut out = vec![0f32; data.rows * o];
-    let mut owned = OwnedSession::new(model);
-    run_batched(
-        &mut owned.session(),
-        &data.values,
-        data.rows,
-        batch,
-        &mut out,
-    )?;
-    Ok(out.chunks(o.max(1)).map(<[f32]>::to_vec).collect())
 }
 
 /// Fails unless `batched` (input 0 holding `batch` rows) gives, for each of `2 * batch +

@@ -95,28 +95,39 @@ pub fn bench(
     data: Option<&Dataset>,
     opts: &BenchOptions,
 ) -> Result<BenchReport> {
+    if opts.iterations == 0 {
+        return Err(crate::Error::Usage(
+            "--iterations must be at least 1".into(),
+        ));
+    }
     let aligned = AlignedModel::new(fer);
     let model = aligned.model()?;
-    let width = model.raw_input_len()?;
+    let widths = crate::feed::input_widths(&model)?;
     let mut inputs: Vec<Vec<f32>> = match data {
         Some(d) => {
-            crate::run::check_rows(&model, d)?;
+            crate::run::check_joined(&model, d, &widths)?;
             d.iter_rows().take(64).map(|r| r.to_vec()).collect()
         }
         None => Vec::new(),
     };
-    if inputs.is_empty() && model.input(0)?.dtype == DType::F32 && model.preprocess().is_none() {
+    let all_f32 =
+        (0..model.num_inputs()).all(|i| model.input(i).is_ok_and(|t| t.dtype == DType::F32));
+    if inputs.is_empty() && all_f32 && model.preprocess().is_none() {
         for g in 0..model.num_golden() {
-            let b = model.golden(g)?.inputs[0];
-            inputs.push(
-                b.chunks_exact(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect(),
-            );
+            let row: Vec<f32> = model
+                .golden(g)?
+                .inputs
+                .iter()
+                .flat_map(|b| {
+                    b.chunks_exact(4)
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                })
+                .collect();
+            inputs.push(row);
         }
     }
     if inputs.is_empty() {
-        inputs.push(vec![0.5; width]);
+        inputs.push(vec![0.5; widths.iter().sum()]);
     }
     let mut owned = OwnedSession::new(&model);
     let mut s = owned.session();
@@ -126,7 +137,15 @@ pub fn bench(
     for i in 0..opts.warmup + opts.iterations {
         let x = &inputs[i % inputs.len()];
         let t0 = Instant::now();
-        s.predict(x, &mut out)?;
+        if widths.len() == 1 {
+            s.predict(x, &mut out)?;
+        } else {
+            for (k, v) in crate::feed::split(x, &widths).into_iter().enumerate() {
+                s.set_input_f32(k, v)?;
+            }
+            s.run()?;
+            s.output_f32(0, &mut out)?;
+        }
         let dt = t0.elapsed();
         std::hint::black_box(&out);
         if i >= opts.warmup {
@@ -139,7 +158,11 @@ pub fn bench(
             let r = Reference::load(o, &shapes_of(&model)?)?;
             let tensors = inputs
                 .iter()
-                .map(|x| r.tensor(x))
+                .map(|x| {
+                    let ins = crate::validate::graph_inputs(&model, &mut s, x, &widths)?;
+                    let refs: Vec<&[f32]> = ins.iter().map(Vec::as_slice).collect();
+                    r.tensors(&refs)
+                })
                 .collect::<Result<Vec<_>>>()?;
             let mut times = Vec::with_capacity(opts.iterations);
             for i in 0..opts.warmup + opts.iterations {

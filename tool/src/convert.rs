@@ -24,7 +24,7 @@ use crate::import::{self, ImportOptions, Imported};
 use crate::ir::Graph;
 use crate::preprocess::spec::FeatureSpec;
 use crate::quant::{CalibrationMethod, Observer, Ranges};
-use crate::run::{argmax, check_rows, infer};
+use crate::run::{argmax, check_joined, infer_all, is_classifier};
 use ferrite::format::write::ModelBuilder;
 use ferrite::{AlignedModel, DType, OwnedSession};
 use sha2::{Digest, Sha256};
@@ -55,6 +55,8 @@ pub struct ConvertOptions {
     pub golden: usize,
     /// Show progress bars on stderr (when it is a terminal).
     pub progress: bool,
+    /// Told each stage as it starts (see [`Stage`]).
+    pub stages: Option<StageLog>,
     /// int8 layout choices (weight granularity, int8 graph input).
     pub int8: Int8Options,
     /// A declarative preprocessing pipeline (`--preprocess FEATURES.toml`) that becomes
@@ -81,6 +83,7 @@ impl Default for ConvertOptions {
             source_name: None,
             golden: 4,
             progress: false,
+            stages: None,
             int8: Int8Options::default(),
             features: None,
             batch: 1,
@@ -88,11 +91,106 @@ impl Default for ConvertOptions {
     }
 }
 
+/// A stage of [`convert`], in the order they run: import, the f32 model, calibration
+/// (int8 with data), the model in the requested precision (when not f32), the agreement
+/// check (f16 / int8 with data), golden vectors, and loading the result back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    Import,
+    Emit(Precision),
+    Calibrate,
+    Agreement,
+    Golden,
+    Check,
+}
+
+impl Stage {
+    /// What the stage does, for a progress line.
+    pub fn describe(self) -> String {
+        match self {
+            Stage::Import => "importing the ONNX model".into(),
+            Stage::Emit(p) => format!("writing the {} model", p.name()),
+            Stage::Calibrate => "calibrating activation ranges".into(),
+            Stage::Agreement => "measuring agreement with the f32 model".into(),
+            Stage::Golden => "computing golden vectors".into(),
+            Stage::Check => "loading the result back and checking its golden vectors".into(),
+        }
+    }
+}
+
+/// A callback told each [`Stage`] of a conversion as it starts.
+#[derive(Clone)]
+pub struct StageLog(std::sync::Arc<dyn Fn(Stage) + Send + Sync>);
+
+impl StageLog {
+    pub fn new(f: impl Fn(Stage) + Send + Sync + 'static) -> StageLog {
+        StageLog(std::sync::Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for StageLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StageLog")
+    }
+}
+
+fn stage(opts: &ConvertOptions, s: Stage) {
+    if let Some(log) = &opts.stages {
+        (log.0)(s);
+    }
+}
+
+/// What looks wrong with calibration rows: too few rows, every (or most) column
+/// constant, rows with missing values. Empty when nothing does.
+pub fn calibration_problems(data: &Dataset) -> Vec<String> {
+    let mut p = Vec::new();
+    if data.rows < 10 {
+        p.push(format!(
+            "only {} calibration row{}: ranges from so few rows rarely cover real inputs \
+             (use a few hundred representative rows)",
+            data.rows,
+            if data.rows == 1 { "" } else { "s" }
+        ));
+    }
+    if data.rows > 1 && data.cols > 0 {
+        let constant = (0..data.cols)
+            .filter(|&c| {
+                let first = data.values[c];
+                (1..data.rows).all(|r| data.values[r * data.cols + c].to_bits() == first.to_bits())
+            })
+            .count();
+        if constant == data.cols {
+            p.push(format!(
+                "every column is constant (each of the {} columns holds one value in all {} rows): \
+                 the rows carry no signal to calibrate on",
+                data.cols, data.rows
+            ));
+        } else if constant * 2 > data.cols {
+            p.push(format!(
+                "{constant} of {} columns are constant over the {} rows",
+                data.cols, data.rows
+            ));
+        }
+    }
+    let nan_rows = data
+        .iter_rows()
+        .filter(|r| r.iter().any(|v| v.is_nan()))
+        .count();
+    if nan_rows > 0 {
+        p.push(format!(
+            "{nan_rows} of {} rows have missing (NaN) values",
+            data.rows
+        ));
+    }
+    p
+}
+
 /// Float-vs-converted agreement measured at conversion, on the calibration rows.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Agreement {
     pub rows: usize,
-    /// Share of rows with the same arg-max (classifiers; `None` for one output value).
+    /// Share of rows with the same arg-max of output 0 (`None` unless it holds class
+    /// scores, see [`crate::run::is_classifier`]).
     pub top1: Option<f64>,
     pub max_abs_error: f32,
     pub mean_abs_error: f32,
@@ -115,6 +213,8 @@ pub struct ConvertReport {
     /// Things the user should know about the conversion, e.g. that an int8 / f16
     /// conversion found nothing to quantize (a model of only classical ops).
     pub notes: Vec<String>,
+    /// [`calibration_problems`] of the calibration rows (empty without them).
+    pub calibration_problems: Vec<String>,
 }
 
 /// SHA-256 as lower-case hex.
@@ -135,6 +235,12 @@ pub fn convert_file(path: &Path, opts: &ConvertOptions) -> Result<ConvertReport>
 /// provenance `source` and its stem as the model name unless they are set.
 fn read_source(path: &Path, opts: &ConvertOptions) -> Result<(Vec<u8>, ConvertOptions)> {
     let bytes = crate::error::read_file(path)?;
+    if bytes.is_empty() {
+        return Err(Error::Usage(format!(
+            "{}: the file is empty (0 bytes): not an ONNX model",
+            path.display()
+        )));
+    }
     let mut opts = opts.clone();
     if opts.source_name.is_none() {
         opts.source_name = path.file_name().map(|f| f.to_string_lossy().to_string());
@@ -153,6 +259,7 @@ pub fn convert(onnx: &[u8], opts: &ConvertOptions) -> Result<ConvertReport> {
         1 => {}
         _ => return convert_batched(onnx, opts),
     }
+    stage(opts, Stage::Import);
     let imported = import::import(
         onnx,
         &ImportOptions {
@@ -171,34 +278,50 @@ pub fn convert_imported(
 ) -> Result<ConvertReport> {
     let graph = &imported.graph;
     let name = opts.name.clone().unwrap_or_else(|| "model".into());
+    stage(opts, Stage::Emit(Precision::F32));
     let mut fb = emit::emit(graph, EmitPrecision::F32, None, &name)?.builder;
     attach_preprocess(imported, &mut fb);
     let f32_bytes = fb.finish()?;
     let data = opts.calibration.as_ref();
+    {
+        let a = AlignedModel::new(&f32_bytes);
+        let model = a.model()?;
+        // One label per class: per value of output 0, or of its last axis for a batch.
+        let n = model.output_len(0)?;
+        let last = model.output(0)?.shape.last().map_or(n, |&d| d as usize);
+        if !opts.labels.is_empty() && opts.labels.len() != n && opts.labels.len() != last {
+            return Err(Error::Usage(format!(
+                "--labels: {} labels but the model's output \"{}\" has {last} values (one label per value)",
+                opts.labels.len(),
+                model.output(0)?.name
+            )));
+        }
+    }
     // The calibration rows as graph inputs (after the model's own preprocessing).
     let graph_data = match data {
         Some(d) => {
             let a = AlignedModel::new(&f32_bytes);
             let model = a.model()?;
-            check_rows(&model, d)?;
+            let widths = crate::feed::input_widths(&model)?;
+            check_joined(&model, d, &widths)?;
             Some(graph_rows(&model, d)?)
         }
         None => None,
     };
     let ranges = match (opts.precision, graph_data.as_ref()) {
-        (Precision::Int8, Some(d)) => Some(calibrate(
-            graph,
-            &f32_bytes,
-            d,
-            opts.calibration_method,
-            opts.progress,
-        )?),
+        (Precision::Int8, Some(d)) => Some({
+            stage(opts, Stage::Calibrate);
+            calibrate(graph, &f32_bytes, d, opts.calibration_method, opts.progress)?
+        }),
         // Without data: a pre-quantized (QDQ) source, or nothing to quantize.
         (Precision::Int8, None) => Some(Ranges {
             ranges: vec![None; graph.tensors.len()],
         }),
         _ => None,
     };
+    if opts.precision != Precision::F32 {
+        stage(opts, Stage::Emit(opts.precision));
+    }
     let emitted = match emit::emit_with(graph, opts.precision, ranges.as_ref(), &name, opts.int8) {
         // Something needed a calibrated range.
         Err(_)
@@ -213,7 +336,8 @@ pub fn convert_imported(
         r => r?,
     };
     let (mut b, float_ops) = (emitted.builder, emitted.float_ops);
-    let mut notes = emitted.notes;
+    let mut notes = imported.notes.clone();
+    notes.extend(emitted.notes);
     if opts.precision != Precision::F32 && emitted.reduced_ops == 0 {
         notes.push(nothing_to_convert(graph, opts.precision, &b));
     }
@@ -227,7 +351,10 @@ pub fn convert_imported(
     };
     let agreement = match (opts.precision, data) {
         (Precision::F32, _) | (_, None) => None,
-        (_, Some(d)) => Some(measure_agreement(&f32_bytes, &b.finish()?, d)?),
+        (_, Some(d)) => {
+            stage(opts, Stage::Agreement);
+            Some(measure_agreement(&f32_bytes, &b.finish()?, d)?)
+        }
     };
     let mut props = imported.properties.clone();
     props.extend([
@@ -265,8 +392,10 @@ pub fn convert_imported(
         ));
     }
     b.properties = props;
+    stage(opts, Stage::Golden);
     let golden = add_golden(&mut b, graph, graph_data.as_ref(), opts.golden)?;
     let bytes = b.finish()?;
+    stage(opts, Stage::Check);
     // Load it back: the runtime validates everything, and the golden vectors must hold.
     let aligned = AlignedModel::new(&bytes);
     let model = aligned.model()?;
@@ -285,6 +414,7 @@ pub fn convert_imported(
         float_ops,
         golden,
         notes,
+        calibration_problems: data.map(calibration_problems).unwrap_or_default(),
         bytes,
     })
 }
@@ -433,12 +563,18 @@ pub fn calibrate(
     );
     let mut owned = OwnedSession::new(&model);
     let mut s = owned.session();
-    let input = graph.inputs[0];
+    let widths: Vec<usize> = graph
+        .inputs
+        .iter()
+        .map(|&i| graph.tensors[i].elements())
+        .collect();
     for p in 0..passes {
         obs.begin_pass(p);
         for row in data.iter_rows() {
-            s.set_input_f32(0, row)?;
-            obs.observe(input, row);
+            for (k, x) in crate::feed::split(row, &widths).into_iter().enumerate() {
+                s.set_input_f32(k, x)?;
+                obs.observe(graph.inputs[k], x);
+            }
             let mut err = None;
             s.run_observed(|op, def, bytes| {
                 let t = graph.nodes[op as usize].output;
@@ -465,7 +601,7 @@ fn progress_bar(enabled: bool, len: u64, msg: &'static str) -> indicatif::Progre
     }
     let bar = indicatif::ProgressBar::new(len);
     if let Ok(style) =
-        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} rows ({eta})")
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} rows (eta {eta})")
     {
         bar.set_style(style.progress_chars("=> "));
     }
@@ -484,22 +620,22 @@ pub fn measure_agreement(f32_bytes: &[u8], conv_bytes: &[u8], data: &Dataset) ->
     let mut fo = OwnedSession::new(&fm);
     let mut co = OwnedSession::new(&cm);
     let (mut fs, mut cs) = (fo.session(), co.session());
+    let widths = crate::feed::input_widths(&fm)?;
     let (mut same, mut max, mut sum, mut count) = (0usize, 0f32, 0f64, 0usize);
-    let mut classifier = false;
+    let classifier = is_classifier(&fm)?;
     let mut rows = 0;
     for row in data.iter_rows() {
-        let a = match infer(&fm, &mut fs, row) {
+        let a = match infer_all(&fm, &mut fs, row, &widths) {
             Ok(a) => a,
             Err(_) if fm.preprocess().is_some() => continue,
             Err(e) => return Err(e),
         };
         rows += 1;
-        let b = infer(&cm, &mut cs, row)?;
-        classifier = a.len() > 1;
-        if argmax(&a) == argmax(&b) {
+        let b = infer_all(&cm, &mut cs, row, &widths)?;
+        if argmax(&a[0]) == argmax(&b[0]) {
             same += 1;
         }
-        for (x, y) in a.iter().zip(&b) {
+        for (x, y) in a.iter().flatten().zip(b.iter().flatten()) {
             let d = (x - y).abs();
             max = max.max(d);
             sum += d as f64;
@@ -539,13 +675,17 @@ fn add_golden(
     n: usize,
 ) -> Result<usize> {
     b.clear_golden();
-    if n == 0 || graph.inputs.len() != 1 {
+    if n == 0 || graph.inputs.is_empty() {
         return Ok(0);
     }
-    let width = graph.tensors[graph.inputs[0]].elements();
+    let widths: Vec<usize> = graph
+        .inputs
+        .iter()
+        .map(|&i| graph.tensors[i].elements())
+        .collect();
     let rows: Vec<Vec<f32>> = match data {
         Some(d) => d.iter_rows().take(n).map(|r| r.to_vec()).collect(),
-        None => synthetic_rows(n, width),
+        None => synthetic_rows(n, widths.iter().sum()),
     };
     let bytes = b.finish()?;
     let aligned = AlignedModel::new(&bytes);
@@ -554,21 +694,24 @@ fn add_golden(
     let mut s = owned.session();
     let mut vectors = Vec::new();
     for row in &rows {
-        s.set_input_f32(0, row)?;
+        let mut inputs = Vec::new();
+        for (k, x) in crate::feed::split(row, &widths).into_iter().enumerate() {
+            s.set_input_f32(k, x)?;
+            let def = model.input(k)?;
+            inputs.push(match (def.dtype, def.quant) {
+                (DType::I8, ferrite::Quant::PerTensor { scale, zero_point }) => {
+                    let mut q = vec![0i8; x.len()];
+                    ferrite::kernels::f32::quantize_i8(x, scale, zero_point, &mut q);
+                    q.iter().map(|&v| v as u8).collect::<Vec<u8>>()
+                }
+                _ => x.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            });
+        }
         s.run()?;
-        let def = model.input(0)?;
-        let input: Vec<u8> = match (def.dtype, def.quant) {
-            (DType::I8, ferrite::Quant::PerTensor { scale, zero_point }) => {
-                let mut q = vec![0i8; row.len()];
-                ferrite::kernels::f32::quantize_i8(row, scale, zero_point, &mut q);
-                q.iter().map(|&v| v as u8).collect()
-            }
-            _ => row.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        };
         let outputs = (0..model.num_outputs())
             .map(|i| s.output_bytes(i).map(|o| o.to_vec()))
             .collect::<std::result::Result<Vec<_>, _>>()?;
-        vectors.push((vec![input], outputs));
+        vectors.push((inputs, outputs));
     }
     let count = vectors.len();
     for (i, o) in vectors {

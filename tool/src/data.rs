@@ -15,7 +15,7 @@ use crate::error::{read_file, Error, Result};
 use std::path::Path;
 
 /// A table of f32 values, `rows × cols`, row-major; missing values are NaN.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Dataset {
     pub rows: usize,
     pub cols: usize,
@@ -52,6 +52,43 @@ impl Dataset {
         })
     }
 
+    /// Checks that every value is finite; `why` ends the message (e.g. "this model has
+    /// no imputation step").
+    pub fn expect_finite(&self, why: &str) -> Result<()> {
+        match self.values.iter().position(|v| !v.is_finite()) {
+            None => Ok(()),
+            Some(at) => Err(self.err_at(
+                at / self.cols.max(1),
+                at % self.cols.max(1),
+                &format!("missing or non-finite value ({why})"),
+            )),
+        }
+    }
+
+    /// An error at row `r` (0-based), value `c` (0-based) of this data set.
+    pub fn err_at(&self, r: usize, c: usize, message: &str) -> Error {
+        self.err(self.line_of(r), c + 1, message.to_string())
+    }
+
+    /// A runtime error raised on row `r`, located in this data set: a rejected
+    /// feature names its column when the row is the model's own input.
+    pub fn runtime_err(&self, r: usize, e: Error) -> Error {
+        let message = match &e {
+            Error::Runtime(ferrite::Error::InvalidInput { feature }) => format!(
+                "the model rejects this row: value {} (after the model's preprocessing) is missing or not finite",
+                feature + 1
+            ),
+            Error::Runtime(re) => format!("the model rejects this row: {re}"),
+            _ => return e,
+        };
+        self.err(self.line_of(r), 0, message)
+    }
+
+    /// The 1-based source line of row `r` (the row number when the format has no lines).
+    pub fn line_of(&self, r: usize) -> usize {
+        self.lines.get(r).copied().unwrap_or(r + 1)
+    }
+
     /// Loads a data file, choosing the format by extension (`.npy`, `.json`, else CSV).
     pub fn load(path: &Path) -> Result<Dataset> {
         let bytes = read_file(path)?;
@@ -81,8 +118,25 @@ impl Dataset {
         }
     }
 
-    /// Class labels as indices: a single column of integers, or of names looked up in
-    /// `names` (the model's labels) when the file has strings.
+    /// Class labels as indices below `classes` (a single column of integers); a label
+    /// out of range is an error naming its line.
+    pub fn labels_below(&self, classes: usize) -> Result<Vec<usize>> {
+        let labels = self.labels()?;
+        match labels.iter().position(|&l| l >= classes) {
+            None => Ok(labels),
+            Some(r) => Err(self.err(
+                self.line_of(r),
+                1,
+                format!(
+                    "label {} is not a class of the model (it has {classes} classes: 0..{})",
+                    labels[r],
+                    classes.saturating_sub(1)
+                ),
+            )),
+        }
+    }
+
+    /// Class labels as indices: a single column of non-negative integers.
     pub fn labels(&self) -> Result<Vec<usize>> {
         if self.cols != 1 {
             return Err(self.err(
@@ -472,6 +526,16 @@ impl JsonParser<'_> {
         }
         tok.parse::<f32>()
             .map_err(|_| self.err_at(line, col, &format!("cannot parse \"{tok}\" as a number")))
+    }
+}
+
+/// One CSV cell: quoted (with doubled quotes) when it holds a comma, a quote or a
+/// line break.
+pub fn to_csv_cell(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
     }
 }
 

@@ -63,8 +63,12 @@ impl fmt::Display for Error {
             Error::Unsupported { ops } => {
                 writeln!(
                     f,
-                    "the model uses {} op(s) that ferrite does not support:",
-                    ops.len()
+                    "the model uses {} that ferrite does not support:",
+                    if ops.len() == 1 {
+                        "1 op".to_string()
+                    } else {
+                        format!("{} ops", ops.len())
+                    }
                 )?;
                 for (i, (op, node)) in ops.iter().enumerate() {
                     write!(f, "  {op} (node \"{node}\")")?;

@@ -322,10 +322,16 @@ pub fn to_text(r: &Value) -> String {
             );
         }
     }
-    s += &format!(
-        "{:>4}  {:<34} {:<34} {:<16} {:>9} {:>10}\n",
-        "#", "op", "inputs", "output", "params B", "MACs"
-    );
+    // The op table: each column as wide as its widest cell, so long details (a Conv's
+    // strides and pads) keep the columns aligned.
+    let mut table: Vec<[String; 6]> = vec![[
+        "#".into(),
+        "op".into(),
+        "inputs".into(),
+        "output".into(),
+        "params B".into(),
+        "MACs".into(),
+    ]];
     for op in r["ops"].as_array().into_iter().flatten() {
         let ins: Vec<String> = op["inputs"]
             .as_array()
@@ -348,14 +354,30 @@ pub fn to_text(r: &Value) -> String {
                 format!(" [{detail}]")
             }
         );
-        s += &format!(
-            "{:>4}  {:<34} {:<34} {:<16} {:>9} {:>10}\n",
+        table.push([
             op["index"].to_string(),
             name,
             ins.join(" "),
             shape_str(&op["output"]),
             op["parameter_bytes"].to_string(),
-            op["macs"].to_string()
+            op["macs"].to_string(),
+        ]);
+    }
+    let mut w = [4, 34, 34, 16, 9, 10];
+    for row in &table {
+        for (c, cell) in row.iter().enumerate() {
+            w[c] = w[c].max(cell.chars().count());
+        }
+    }
+    for [i, op, ins, out, params, macs] in &table {
+        s += &format!(
+            "{i:>w0$}  {op:<w1$} {ins:<w2$} {out:<w3$} {params:>w4$} {macs:>w5$}\n",
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2],
+            w3 = w[3],
+            w4 = w[4],
+            w5 = w[5]
         );
     }
     s

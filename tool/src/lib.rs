@@ -14,21 +14,27 @@
 //! | [`batch`] | batch files (`--batch N`): N rows per inference, the batch-1 file's bits |
 //! | [`mod@reference`] | tract as the float reference |
 //! | [`validate`], [`inspect`], [`mod@bench`], [`run`] | the other commands |
+//! | [`args`] | checked command-line values, output-path guards, `--calibration` binding |
 //! | [`data`] | CSV / `.npy` / JSON data files |
+//! | [`feed`] | data files bound to a model's inputs (`-i FILE`, `-i NAME=FILE`) |
+//! | [`output`] | what `run` writes: CSV / JSON / `.npy`, one file per output or a table |
 //! | [`preprocess`] | preprocessing steps, `FEATURES.toml`, `ferrite preprocess` |
 
 // A host tool: std is the point, the workspace's no_std lints do not apply.
 #![allow(clippy::std_instead_of_core, clippy::alloc_instead_of_core)]
 
+pub mod args;
 pub mod batch;
 pub mod bench;
 pub mod convert;
 pub mod data;
 pub mod emit;
 pub mod error;
+pub mod feed;
 pub mod import;
 pub mod inspect;
 pub mod ir;
+pub mod output;
 pub mod preprocess;
 pub mod quant;
 pub mod quickstart;

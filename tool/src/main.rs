@@ -2,12 +2,18 @@
 #![allow(clippy::std_instead_of_core, clippy::alloc_instead_of_core)]
 
 use clap::{Parser, Subcommand};
+use ferrite_tool::args::{
+    load_calibration, load_fer, parse_bound, parse_count, parse_labels, parse_share, plural,
+    refuse_overwrite, rejected_path, stage_printer, AFTER_HELP,
+};
 use ferrite_tool::bench::{bench, BenchOptions};
-use ferrite_tool::convert::{convert_file, sha256_hex, ConvertOptions, Precision};
+use ferrite_tool::convert::{convert_file, ConvertOptions, Precision};
 use ferrite_tool::data::{to_csv, Dataset};
 use ferrite_tool::emit::{Int8Options, WeightGranularity};
 use ferrite_tool::error::{read_file, write_file};
+use ferrite_tool::feed::{self, InputArg};
 use ferrite_tool::import::parse_input_shape;
+use ferrite_tool::output::{self, Format, Targets};
 use ferrite_tool::preprocess::spec::FeatureSpec;
 use ferrite_tool::quant::CalibrationMethod;
 use ferrite_tool::validate::{validate, ValidateOptions};
@@ -34,7 +40,8 @@ macro_rules! say_raw {
 #[command(
     name = "ferrite",
     version,
-    about = "Bring ONNX models to ferrite: convert, quantize, validate, inspect, run, bench"
+    about = "Bring ONNX models to ferrite: convert, quantize, validate, inspect, run, bench",
+    after_help = AFTER_HELP
 )]
 struct Cli {
     #[command(subcommand)]
@@ -49,7 +56,13 @@ enum Command {
   ferrite convert model.onnx -o model-int8.fer --precision int8 --calibration calib.csv
   ferrite convert cnn.onnx -o cnn.fer --input-shape input=1,3,32,32 --name cnn --version 1.2.0
   ferrite convert pipeline.onnx -o pipeline-int8.fer --precision int8 --calibration raw.csv
+  ferrite convert two.onnx -o two-int8.fer --precision int8 -c a=a.csv -c b=b.csv
   ferrite convert model.onnx -o model-b256.fer --batch 256   # for `ferrite run` on many rows
+
+An f16 / int8 conversion with calibration data measures its top-1 agreement with the
+f32 model on the calibration rows; below --min-agreement it exits with status 1 and
+writes the model as NAME.rejected.fer instead, naming what looks wrong with the
+calibration data (constant columns, too few rows).
 
 scikit-learn (ONNX-ML) pipelines: preprocessing, linear models and tree ensembles stay
 exact in f32 in every precision; int8 / f16 convert the neural part (an MLP's layers).
@@ -58,7 +71,7 @@ preprocessing; a model with nothing neural converts unchanged, with a note sayin
     Convert {
         /// The ONNX model.
         model: PathBuf,
-        /// Where to write the .fer model.
+        /// Where to write the .fer model (never the source or calibration file).
         #[arg(short, long)]
         output: PathBuf,
         /// Numeric precision: f32, f16 (weights stored as f16) or int8 (static
@@ -66,12 +79,18 @@ preprocessing; a model with nothing neural converts unchanged, with a note sayin
         #[arg(long, default_value = "f32")]
         precision: String,
         /// Calibration data (CSV, .npy or JSON rows of model inputs: raw rows when the model
-        /// has a preprocessing pipeline); required for int8 when there is something to quantize.
-        #[arg(long)]
-        calibration: Option<PathBuf>,
+        /// has a preprocessing pipeline); one per input (FILE in input order, or NAME=FILE).
+        /// Required for int8 when there is something to quantize.
+        #[arg(short, long, value_name = "[NAME=]FILE")]
+        calibration: Vec<String>,
         /// How activation ranges are taken from the calibration data: minmax or percentile.
-        #[arg(long, default_value = "minmax")]
+        #[arg(long, default_value = "minmax", value_name = "METHOD")]
         calibration_method: String,
+        /// f16 / int8 with calibration data: the lowest top-1 agreement with the f32 model
+        /// on the calibration rows (0..1 or a percentage); below it the model is written
+        /// as NAME.rejected.fer and convert exits with status 1.
+        #[arg(long, default_value = "0.9", value_parser = parse_share, value_name = "SHARE", allow_hyphen_values = true)]
+        min_agreement: f64,
         /// Fix an input's shape: NAME=d0,d1,... (repeatable). A symbolic leading (batch)
         /// dimension defaults to 1.
         #[arg(long = "input-shape", value_name = "NAME=DIMS")]
@@ -82,15 +101,16 @@ preprocessing; a model with nothing neural converts unchanged, with a note sayin
         /// Model version stored in the file.
         #[arg(long)]
         version: Option<String>,
-        /// Class labels of the output, comma-separated, or @FILE with one per line.
+        /// Class labels of output 0, comma-separated, or @FILE with one per line; as many
+        /// as the output has values.
         #[arg(long)]
         labels: Option<String>,
-        /// int8 weight scales: per-channel, or per-tensor for FullyConnected layers
-        /// (smaller file; Conv stays per channel).
-        #[arg(long, default_value = "per-channel")]
-        weights: String,
+        /// int8 weight scales: per-channel (default), or per-tensor for FullyConnected
+        /// layers (smaller file; Conv stays per channel). Only with --precision int8.
+        #[arg(long)]
+        weights: Option<String>,
         /// int8: make the graph input int8 (quantized by the runtime's f32 input call)
-        /// instead of an f32 input followed by a Quantize op.
+        /// instead of an f32 input followed by a Quantize op. Only with --precision int8.
         #[arg(long)]
         int8_input: bool,
         /// Number of golden vectors to store.
@@ -111,102 +131,167 @@ preprocessing; a model with nothing neural converts unchanged, with a note sayin
         #[arg(long, default_value_t = 1, value_name = "N")]
         batch: usize,
     },
-    /// Run only a model's preprocessing pipeline on every row of a CSV file.
+    /// Run only a model's preprocessing pipeline on every row of a data file.
     #[command(after_help = "Example:
-  ferrite preprocess model.fer --input raw.csv --output features.csv")]
+  ferrite preprocess model.fer -i raw.csv -o features.csv")]
     Preprocess {
+        /// The .fer model.
         model: PathBuf,
-        /// Raw rows (CSV; header optional; empty or nan for missing values).
-        #[arg(long)]
+        /// Raw rows (CSV, .npy or JSON; empty or nan for missing values in CSV).
+        #[arg(short, long, alias = "data")]
         input: PathBuf,
-        /// Where to write the features (CSV, header f0..).
-        #[arg(long)]
-        output: PathBuf,
-    },
-    /// Run a .fer model on every row of a data file; one output row per input row.
-    #[command(after_help = "Examples:
-  ferrite run model.fer --input test.csv
-  ferrite run model.fer --input rows.npy --output scores.csv")]
-    Run {
-        model: PathBuf,
-        /// Input rows (CSV, .npy or JSON).
-        #[arg(long)]
-        input: PathBuf,
-        /// Write the outputs here as CSV (default: stdout).
-        #[arg(long)]
+        /// Where to write the features: .csv (header f0..), .json or .npy (default: CSV
+        /// on stdout).
+        #[arg(short, long)]
         output: Option<PathBuf>,
+        /// Print the features as JSON rows on stdout.
+        #[arg(long)]
+        json: bool,
     },
-    /// Compare a .fer model with its ONNX source run in f32 by tract.
-    #[command(after_help = "Exits with status 1 when a threshold is breached.
+    /// Run a .fer model on every row of its input data; every output, one row per sample.
+    #[command(
+        after_help = "Output: one table with every output side by side (headers: the output
+names, or the model's labels for class scores) and a `predicted` column for a
+classifier, on stdout or in -o FILE (.csv / .json / .npy by extension); or one file
+per output with -o NAME=FILE or --output-dir DIR. A model converted for a batch of B
+(--input-shape input=B,...) takes one sample per row and runs B rows at a time.
 
 Examples:
-  ferrite validate model.fer --reference model.onnx --data test.csv --labels test_labels.csv
-  ferrite validate model-int8.fer --reference model.onnx --data test.csv --min-agreement 0.99 --json
-  ferrite validate model.fer --reference model.onnx --data test.csv --per-layer")]
+  ferrite run model.fer -i test.csv
+  ferrite run model.fer -i rows.npy -o scores.npy
+  ferrite run model.fer -i test.csv --top-k 3 --json
+  ferrite run two.fer -i a=a.csv -i b=b.csv --output-dir out/"
+    )]
+    Run {
+        /// The .fer model.
+        model: PathBuf,
+        /// Input rows (CSV, .npy or JSON): one file per model input, in input order, or
+        /// NAME=FILE.
+        #[arg(
+            short,
+            long,
+            alias = "data",
+            required = true,
+            value_name = "[NAME=]FILE"
+        )]
+        input: Vec<String>,
+        /// Where to write: FILE (.csv, .json or .npy: the whole table) or NAME=FILE (one
+        /// output); repeatable. Default: CSV on stdout.
+        #[arg(short, long, value_name = "[NAME=]FILE")]
+        output: Vec<String>,
+        /// Write one file per output into this folder, named after the output.
+        #[arg(long, value_name = "DIR")]
+        output_dir: Option<PathBuf>,
+        /// File format of --output-dir: csv, json or npy.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Predicted classes per row for a classifier (0: no predicted column).
+        #[arg(long, default_value_t = 1)]
+        top_k: usize,
+        /// Print the table as JSON on stdout (one object per sample).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare a .fer model with its ONNX source run in f32 by tract.
+    #[command(
+        after_help = "Exits with status 1 when a threshold is breached, and says which.
+
+Examples:
+  ferrite validate model.fer --reference model.onnx -i test.csv --labels test_labels.csv
+  ferrite validate model-int8.fer --reference model.onnx -i test.csv --min-agreement 99% --json
+  ferrite validate model.fer --reference model.onnx -i test.csv --per-layer
+  ferrite validate two.fer --reference two.onnx -i a.csv -i b.csv --max-abs-error 1e-4"
+    )]
     Validate {
+        /// The .fer model.
         model: PathBuf,
         /// The ONNX model the .fer file was converted from.
         #[arg(long)]
         reference: PathBuf,
-        /// Input rows (CSV, .npy or JSON).
-        #[arg(long)]
-        data: PathBuf,
-        /// Class index per row, to report the accuracy of both.
+        /// Input rows (CSV, .npy or JSON): one file per model input, in input order, or
+        /// NAME=FILE.
+        #[arg(
+            short,
+            long,
+            alias = "data",
+            required = true,
+            value_name = "[NAME=]FILE"
+        )]
+        input: Vec<String>,
+        /// Class index per row (0..classes-1), to report the accuracy of both.
         #[arg(long)]
         labels: Option<PathBuf>,
-        /// Minimum top-1 agreement with the reference.
-        #[arg(long, default_value_t = 0.99)]
+        /// Minimum top-1 agreement with the reference: 0..1 or a percentage (99%).
+        #[arg(long, default_value = "0.99", value_parser = parse_share, value_name = "SHARE", allow_hyphen_values = true)]
         min_agreement: f64,
-        /// Maximum absolute error of any output value.
-        #[arg(long)]
+        /// Maximum absolute error of any value of any output.
+        #[arg(long, value_parser = parse_bound, value_name = "BOUND", allow_hyphen_values = true)]
         max_abs_error: Option<f32>,
         /// Also report the error of every intermediate tensor.
         #[arg(long)]
         per_layer: bool,
+        /// Rows compared by --per-layer.
+        #[arg(long, default_value_t = 8, value_parser = parse_count, value_name = "N")]
+        per_layer_rows: usize,
+        /// Print the report as JSON on stdout.
         #[arg(long)]
         json: bool,
+        /// Also write the JSON report to this file.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
     },
     /// Show what a .fer model contains: metadata, provenance, inputs/outputs, ops, sizes.
     #[command(after_help = "Examples:
   ferrite inspect model.fer
   ferrite inspect model.fer --json | jq .arena_bytes")]
     Inspect {
+        /// The .fer model.
         model: PathBuf,
+        /// Print the description as JSON on stdout.
         #[arg(long)]
         json: bool,
     },
     /// Batch-1 latency of ferrite and, on the same inputs, of tract running the ONNX model.
     #[command(after_help = "Examples:
   ferrite bench model.fer
-  ferrite bench model-int8.fer --reference model.onnx --data test.csv --json")]
+  ferrite bench model-int8.fer --reference model.onnx -i test.csv --json")]
     Bench {
+        /// The .fer model.
         model: PathBuf,
         /// The ONNX model, run by tract in the same process.
         #[arg(long)]
         reference: Option<PathBuf>,
-        /// Inputs to cycle through (default: the model's golden vectors).
-        #[arg(long)]
-        data: Option<PathBuf>,
-        /// Timed runs per engine.
-        #[arg(long, default_value_t = 2000)]
+        /// Inputs to cycle through (default: the model's golden vectors); one file per
+        /// model input, in input order, or NAME=FILE.
+        #[arg(short, long, alias = "data", value_name = "[NAME=]FILE")]
+        input: Vec<String>,
+        /// Timed runs per engine (at least 1).
+        #[arg(long, default_value = "2000", value_parser = parse_count, value_name = "N", allow_hyphen_values = true)]
         iterations: usize,
+        /// Print the report as JSON on stdout.
         #[arg(long)]
         json: bool,
+        /// Also write the JSON report to this file.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
     },
     /// Convert, validate and benchmark the bundled digits example; print a summary table.
     #[command(after_help = "Example:
   ferrite quickstart
-  ferrite quickstart --out /tmp/ferrite-demo")]
+  ferrite quickstart -o /tmp/ferrite-demo")]
     Quickstart {
         /// Folder of the example (default: examples/digits of this repository).
         #[arg(long)]
         example: Option<PathBuf>,
         /// Where to write the models (default: a folder in the system temp dir).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Timed runs per engine.
-        #[arg(long, default_value_t = 2000)]
+        #[arg(short, long, alias = "out")]
+        output: Option<PathBuf>,
+        /// Timed runs per engine (at least 1).
+        #[arg(long, default_value = "2000", value_parser = parse_count, value_name = "N", allow_hyphen_values = true)]
         iterations: usize,
+        /// Print the summary as JSON on stdout.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -221,18 +306,6 @@ fn main() -> ExitCode {
     }
 }
 
-fn parse_labels(s: &str) -> Result<Vec<String>> {
-    if let Some(path) = s.strip_prefix('@') {
-        let text = String::from_utf8_lossy(&read_file(path.as_ref())?).to_string();
-        return Ok(text
-            .lines()
-            .map(|l| l.trim().to_string())
-            .filter(|l| !l.is_empty())
-            .collect());
-    }
-    Ok(s.split(',').map(|l| l.trim().to_string()).collect())
-}
-
 fn dispatch(cmd: Command) -> Result<ExitCode> {
     match cmd {
         Command::Convert {
@@ -241,6 +314,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
             precision,
             calibration,
             calibration_method,
+            min_agreement,
             input_shape,
             name,
             version,
@@ -252,7 +326,22 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
             preprocess,
             batch,
         } => {
-            let weights = match weights.as_str() {
+            let precision: Precision = precision.parse()?;
+            if precision != Precision::Int8 {
+                let only = |flag: &str| {
+                    Error::Usage(format!(
+                        "{flag} applies to --precision int8 only (this conversion is {})",
+                        precision.name()
+                    ))
+                };
+                if int8_input {
+                    return Err(only("--int8-input"));
+                }
+                if weights.is_some() {
+                    return Err(only("--weights"));
+                }
+            }
+            let weights = match weights.as_deref().unwrap_or("per-channel") {
                 "per-channel" => WeightGranularity::PerChannel,
                 "per-tensor" => WeightGranularity::PerTensorFc,
                 w => {
@@ -261,7 +350,6 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                     )))
                 }
             };
-            let precision: Precision = precision.parse()?;
             let calibration_method = match calibration_method.as_str() {
                 "minmax" => CalibrationMethod::MinMax,
                 "percentile" => CalibrationMethod::Percentile,
@@ -271,8 +359,10 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                     )))
                 }
             };
-            let (cal, cal_sha) = match &calibration {
-                Some(p) => (Some(Dataset::load(p)?), Some(sha256_hex(&read_file(p)?))),
+            let sources = [(&model, "the source model")];
+            refuse_overwrite(&[output.display().to_string()], &sources, &calibration)?;
+            let (cal, cal_sha) = match load_calibration(&model, &calibration)? {
+                Some((d, h)) => (Some(d), Some(h)),
                 None => (None, None),
             };
             // The pipeline is read (and checked) before the model.
@@ -295,6 +385,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                     .unwrap_or_default(),
                 golden,
                 progress: !json,
+                stages: (!json).then(stage_printer),
                 int8: Int8Options {
                     weights,
                     int8_input,
@@ -304,13 +395,27 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                 ..ConvertOptions::default()
             };
             let r = convert_file(&model, &opts)?;
-            write_file(&output, &r.bytes)?;
+            let low = r
+                .agreement
+                .as_ref()
+                .and_then(|a| a.top1)
+                .filter(|&t| t < min_agreement);
+            let written = if low.is_some() {
+                rejected_path(&output)
+            } else {
+                output.clone()
+            };
+            write_file(&written, &r.bytes)?;
             for n in &r.notes {
                 eprintln!("note: {n}");
             }
+            for w in &r.calibration_problems {
+                eprintln!("warning: calibration data: {w}");
+            }
             if json {
                 let v = serde_json::json!({
-                    "output": output.display().to_string(),
+                    "output": written.display().to_string(),
+                    "rejected": low.is_some(),
                     "precision": r.precision.name(),
                     "file_bytes": r.bytes.len(),
                     "ops": r.ops,
@@ -320,6 +425,8 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                     "golden_vectors": r.golden,
                     "float_ops": r.float_ops,
                     "notes": r.notes,
+                    "calibration_problems": r.calibration_problems,
+                    "min_agreement": min_agreement,
                     "agreement": r.agreement.as_ref().map(|a| serde_json::json!({
                         "rows": a.rows, "top1": a.top1, "max_abs_error": a.max_abs_error, "mean_abs_error": a.mean_abs_error,
                     })),
@@ -327,22 +434,22 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                 say!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             } else {
                 say!(
-                    "wrote {} ({} bytes, {}, {} ops, arena {} bytes, parameters {} bytes, {} golden vectors)",
-                    output.display(),
+                    "wrote {} ({} bytes, {}, {}, arena {} bytes, parameters {} bytes, {})",
+                    written.display(),
                     r.bytes.len(),
                     r.precision.name(),
-                    r.ops,
+                    plural(r.ops, "op", "ops"),
                     r.arena_bytes,
                     r.parameter_bytes,
-                    r.golden
+                    plural(r.golden, "golden vector", "golden vectors")
                 );
                 if let Some(a) = &r.agreement {
                     let top1 = a.top1.map_or(String::new(), |t| {
                         format!("top-1 agreement {:.2}%, ", t * 100.0)
                     });
                     say!(
-                        "vs f32 on {} calibration rows: {top1}max abs error {:.3e}",
-                        a.rows,
+                        "vs f32 on {}: {top1}max abs error {:.3e}",
+                        plural(a.rows, "calibration row", "calibration rows"),
                         a.max_abs_error
                     );
                 }
@@ -353,62 +460,136 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                     }
                 }
             }
+            if let Some(t) = low {
+                let why = if r.calibration_problems.is_empty() {
+                    "the calibration data shows no obvious problem (no constant columns, \
+                     enough rows): try --calibration-method percentile or more representative rows"
+                        .to_string()
+                } else {
+                    format!("calibration data: {}", r.calibration_problems.join("; "))
+                };
+                eprintln!(
+                    "error: top-1 agreement {:.2}% with the f32 model on the calibration rows \
+                     is below --min-agreement {:.2}%: {} was not written; the model is kept as \
+                     {} for inspection. {why}. (--min-agreement 0 accepts it.)",
+                    t * 100.0,
+                    min_agreement * 100.0,
+                    output.display(),
+                    written.display()
+                );
+                return Ok(ExitCode::from(1));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Preprocess {
             model,
             input,
             output,
+            json,
         } => {
-            let rows = ferrite_tool::preprocess::preprocess_file(&model, &input, &output)?;
-            say!("wrote {} ({rows} rows)", output.display());
+            let fer = load_fer(&model)?;
+            let data = Dataset::load(&input)?;
+            let rows = ferrite_tool::preprocess::preprocess_rows(&fer, &data)?;
+            let width = rows.first().map_or(0, Vec::len);
+            let names: Vec<String> = (0..width).map(|i| format!("f{i}")).collect();
+            if json {
+                say_raw!(
+                    "{}",
+                    String::from_utf8_lossy(&output::rows_bytes(Format::Json, &names, &rows))
+                );
+            }
+            match output {
+                Some(p) => {
+                    write_file(&p, &output::rows_bytes(Format::of(&p)?, &names, &rows))?;
+                    eprintln!(
+                        "wrote {} ({})",
+                        p.display(),
+                        plural(rows.len(), "row", "rows")
+                    );
+                }
+                None if !json => say_raw!("{}", to_csv(&names, &rows)),
+                None => {}
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Run {
             model,
             input,
             output,
+            output_dir,
+            format,
+            top_k,
+            json,
         } => {
-            let fer = read_file(&model)?;
-            let data = Dataset::load(&input)?;
-            let rows = run::run_rows(&fer, &data)?;
+            refuse_overwrite(&output, &[(&model, "the model")], &input)?;
+            let fer = load_fer(&model)?;
             let aligned = ferrite::AlignedModel::new(&fer);
-            let names = run::output_names(&aligned.model()?)?;
-            let csv = to_csv(&names, &rows);
-            match output {
-                Some(p) => write_file(&p, csv.as_bytes())?,
-                None => say_raw!("{csv}"),
+            let m = aligned.model()?;
+            let args: Vec<InputArg> = input.into_iter().map(InputArg).collect();
+            let bound = feed::bind(&m, &args, true, "-i")?;
+            let out = run::run_bound(&fer, &bound)?;
+            let targets = Targets {
+                outputs: output,
+                dir: output_dir,
+                format: Some(Format::parse(&format)?),
+                top_k,
+            };
+            if json {
+                let v = output::json_table(&out, top_k)?;
+                say!("{}", serde_json::to_string(&v).unwrap_or_default());
+            }
+            if targets.outputs.is_empty() && targets.dir.is_none() {
+                if !json {
+                    say_raw!("{}", output::csv_table(&out, top_k)?);
+                }
+            } else {
+                output::write(&out, &targets)?;
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate {
             model,
             reference,
-            data,
+            input,
             labels,
             min_agreement,
             max_abs_error,
             per_layer,
+            per_layer_rows,
             json,
+            output,
         } => {
-            let fer = read_file(&model)?;
+            let fer = load_fer(&model)?;
             let onnx = read_file(&reference)?;
-            let data = Dataset::load(&data)?;
+            let aligned = ferrite::AlignedModel::new(&fer);
+            let m = aligned.model()?;
+            let args: Vec<InputArg> = input.into_iter().map(InputArg).collect();
+            let bound = feed::bind(&m, &args, false, "-i")?;
+            let classes = m.output_len(0)?;
             let labels = labels
-                .map(|p| Dataset::load(&p).and_then(|d| d.labels()))
+                .map(|p| Dataset::load(&p).and_then(|d| d.labels_below(classes)))
                 .transpose()?;
             let opts = ValidateOptions {
                 min_agreement,
                 max_abs_error,
                 per_layer,
-                ..ValidateOptions::default()
+                per_layer_rows,
             };
-            let r = validate(&fer, &onnx, &data, labels.as_deref(), &opts)?;
+            let r = validate(&fer, &onnx, &bound.data, labels.as_deref(), &opts)?;
+            let v = r.to_json();
+            if let Some(p) = &output {
+                write_file(
+                    p,
+                    serde_json::to_string_pretty(&v)
+                        .unwrap_or_default()
+                        .as_bytes(),
+                )?;
+            }
             if json {
-                say!(
-                    "{}",
-                    serde_json::to_string_pretty(&r.to_json()).unwrap_or_default()
-                );
+                if let Some(w) = r.source_warning() {
+                    eprintln!("warning: {w}");
+                }
+                say!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             } else {
                 say_raw!("{}", r.to_text());
             }
@@ -419,7 +600,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
             })
         }
         Command::Inspect { model, json } => {
-            let fer = read_file(&model)?;
+            let fer = load_fer(&model)?;
             let r = inspect::inspect(&fer)?;
             if json {
                 say!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
@@ -431,23 +612,37 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
         Command::Bench {
             model,
             reference,
-            data,
+            input,
             iterations,
             json,
+            output,
         } => {
-            let fer = read_file(&model)?;
+            let fer = load_fer(&model)?;
             let onnx = reference.map(|p| read_file(&p)).transpose()?;
-            let data = data.map(|p| Dataset::load(&p)).transpose()?;
+            let data = if input.is_empty() {
+                None
+            } else {
+                let aligned = ferrite::AlignedModel::new(&fer);
+                let m = aligned.model()?;
+                let args: Vec<InputArg> = input.into_iter().map(InputArg).collect();
+                Some(feed::bind(&m, &args, false, "-i")?.data)
+            };
             let opts = BenchOptions {
-                iterations: iterations.max(1),
+                iterations,
                 warmup: (iterations / 10).max(1),
             };
             let r = bench(&fer, onnx.as_deref(), data.as_ref(), &opts)?;
+            let v = r.to_json();
+            if let Some(p) = &output {
+                write_file(
+                    p,
+                    serde_json::to_string_pretty(&v)
+                        .unwrap_or_default()
+                        .as_bytes(),
+                )?;
+            }
             if json {
-                say!(
-                    "{}",
-                    serde_json::to_string_pretty(&r.to_json()).unwrap_or_default()
-                );
+                say!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             } else {
                 say_raw!("{}", r.to_text());
             }
@@ -455,17 +650,25 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
         }
         Command::Quickstart {
             example,
-            out,
+            output,
             iterations,
+            json,
         } => {
             let example = example.unwrap_or_else(quickstart::default_example_dir);
-            let out = out.unwrap_or_else(|| std::env::temp_dir().join("ferrite-quickstart"));
+            let out = output.unwrap_or_else(|| std::env::temp_dir().join("ferrite-quickstart"));
             let opts = BenchOptions {
-                iterations: iterations.max(1),
+                iterations,
                 warmup: (iterations / 10).max(1),
             };
-            let s = quickstart::quickstart(&example, &out, &opts, true)?;
-            say_raw!("{}", s.to_text());
+            let s = quickstart::quickstart(&example, &out, &opts, !json)?;
+            if json {
+                say!(
+                    "{}",
+                    serde_json::to_string_pretty(&s.to_json()).unwrap_or_default()
+                );
+            } else {
+                say_raw!("{}", s.to_text());
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

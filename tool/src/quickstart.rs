@@ -108,6 +108,22 @@ pub fn quickstart(
 }
 
 impl Summary {
+    /// The summary as JSON: one entry per precision, with its validation and benchmark.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "onnx_bytes": self.onnx_bytes,
+            "out_dir": self.out_dir.display().to_string(),
+            "models": self.rows.iter().map(|r| serde_json::json!({
+                "precision": r.label,
+                "file": r.file.display().to_string(),
+                "file_bytes": r.convert.bytes.len(),
+                "arena_bytes": r.convert.arena_bytes,
+                "validate": r.validate.to_json(),
+                "bench": r.bench.to_json(),
+            })).collect::<Vec<_>>(),
+        })
+    }
+
     /// The summary table.
     pub fn to_text(&self) -> String {
         let mut s = String::new();
@@ -157,7 +173,7 @@ impl Summary {
             );
         }
         s += &format!("models written to {}\n", self.out_dir.display());
-        s += "next: ferrite inspect <model.fer>, ferrite run <model.fer> --input <data.csv>\n";
+        s += "next: ferrite inspect <model.fer>, ferrite run <model.fer> -i <data.csv>\n";
         s
     }
 }

@@ -10,15 +10,54 @@ fn imp(e: impl std::fmt::Display) -> Error {
     Error::Import(format!("{e:#}"))
 }
 
-/// A runnable tract model with one f32 input.
+/// A runnable tract model: its inputs in declared order, every output.
 #[derive(Debug)]
 pub struct Reference {
     plan: Arc<TypedRunnableModel>,
-    input_shape: Vec<usize>,
+    input_shapes: Vec<Vec<usize>>,
+}
+
+/// Checks that the ONNX model's inputs are the ones named in `input_shapes` (the
+/// `.fer` model's, in order), so a reference file with other inputs is named as such.
+fn check_inputs(onnx: &[u8], input_shapes: &[(String, Vec<usize>)]) -> Result<()> {
+    if input_shapes.is_empty() {
+        return Ok(());
+    }
+    let proto = crate::import::tract::parse(onnx)?;
+    let graph = proto.graph.as_ref();
+    let consts: Vec<&str> = graph
+        .map(|g| g.initializer.iter().map(|t| t.name.as_str()).collect())
+        .unwrap_or_default();
+    let names: Vec<&str> = graph
+        .map(|g| {
+            g.input
+                .iter()
+                .map(|i| i.name.as_str())
+                .filter(|n| !consts.contains(n))
+                .collect()
+        })
+        .unwrap_or_default();
+    let want: Vec<&str> = input_shapes.iter().map(|(n, _)| n.as_str()).collect();
+    if names != want {
+        let q = |v: &[&str]| {
+            v.iter()
+                .map(|n| format!("\"{n}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        return Err(Error::Usage(format!(
+            "the reference's inputs ({}) are not the model's ({}): is it the ONNX file the \
+             model was converted from?",
+            q(&names),
+            q(&want)
+        )));
+    }
+    Ok(())
 }
 
 impl Reference {
-    /// Loads and optimizes `onnx` with the given input shapes (`--input-shape`).
+    /// Loads and optimizes `onnx` with the given input shapes (the `.fer` model's own,
+    /// by input name and in its order).
     pub fn load(onnx: &[u8], input_shapes: &[(String, Vec<usize>)]) -> Result<Reference> {
         if crate::import::is_onnxml(onnx) {
             return Err(Error::Usage(
@@ -28,44 +67,59 @@ impl Reference {
                     .into(),
             ));
         }
+        check_inputs(onnx, input_shapes)?;
         let typed = load_typed(onnx, input_shapes)?;
-        let input_shape = typed
-            .input_fact(0)
-            .map_err(imp)?
-            .shape
-            .as_concrete()
-            .map(|s| s.to_vec())
-            .ok_or_else(|| Error::Import("the reference input shape is not fixed".into()))?;
+        let input_shapes = (0..typed.inputs.len())
+            .map(|i| {
+                typed
+                    .input_fact(i)
+                    .map_err(imp)?
+                    .shape
+                    .as_concrete()
+                    .map(|s| s.to_vec())
+                    .ok_or_else(|| Error::Import("the reference input shape is not fixed".into()))
+            })
+            .collect::<Result<_>>()?;
         let plan = typed
             .into_optimized()
             .map_err(imp)?
             .into_runnable()
             .map_err(imp)?;
-        Ok(Reference { plan, input_shape })
+        Ok(Reference { plan, input_shapes })
     }
 
-    /// Elements of the input.
-    pub fn input_len(&self) -> usize {
-        self.input_shape.iter().product()
+    /// Elements of input `i`.
+    pub fn input_len(&self, i: usize) -> usize {
+        self.input_shapes.get(i).map_or(0, |s| s.iter().product())
     }
 
-    /// Runs one input; returns output 0 flattened.
-    pub fn run(&self, input: &[f32]) -> Result<Vec<f32>> {
-        let t = Tensor::from_shape(&self.input_shape, input).map_err(imp)?;
-        let out = self.plan.run(tvec!(t.into_tvalue())).map_err(imp)?;
-        tvalue_f32(&out[0])
+    /// Runs one inference: `inputs` holds every input's values in order; returns every
+    /// output flattened, as f32.
+    pub fn run(&self, inputs: &[&[f32]]) -> Result<Vec<Vec<f32>>> {
+        let out = self.run_raw(&self.tensors(inputs)?)?;
+        clear_avx_upper();
+        out.iter().map(tvalue_f32).collect()
     }
 
-    /// Runs one input and returns the raw tract values (for benchmarks).
-    pub fn run_raw(&self, input: &Tensor) -> Result<TVec<TValue>> {
-        self.plan
-            .run(tvec!(input.clone().into_tvalue()))
-            .map_err(imp)
+    /// Runs one inference on prepared tensors (for benchmarks).
+    pub fn run_raw(&self, inputs: &TVec<TValue>) -> Result<TVec<TValue>> {
+        self.plan.run(inputs.clone()).map_err(imp)
     }
 
-    /// The input as a tract tensor.
-    pub fn tensor(&self, input: &[f32]) -> Result<Tensor> {
-        Tensor::from_shape(&self.input_shape, input).map_err(imp)
+    /// The inputs as tract values.
+    pub fn tensors(&self, inputs: &[&[f32]]) -> Result<TVec<TValue>> {
+        if inputs.len() != self.input_shapes.len() {
+            return Err(Error::Other(format!(
+                "the reference takes {} inputs, {} given",
+                self.input_shapes.len(),
+                inputs.len()
+            )));
+        }
+        inputs
+            .iter()
+            .zip(&self.input_shapes)
+            .map(|(x, shape)| Ok(Tensor::from_shape(shape, x).map_err(imp)?.into_tvalue()))
+            .collect()
     }
 }
 
@@ -97,21 +151,26 @@ fn tvalue_f32(v: &TValue) -> Result<Vec<f32>> {
     Ok(view.iter().copied().collect())
 }
 
-/// Every intermediate f32 value of the decluttered tract model for one input, by node
-/// name (the names the converter gives ferrite tensors).
+/// Every intermediate f32 value of the decluttered tract model for one inference
+/// (`inputs`: every input's values, in order), by node name (the names the converter
+/// gives ferrite tensors).
 pub fn intermediates(
     onnx: &[u8],
     input_shapes: &[(String, Vec<usize>)],
-    input: &[f32],
+    inputs: &[&[f32]],
 ) -> Result<HashMap<String, Vec<f32>>> {
     let mut typed = load_typed(onnx, input_shapes)?;
-    let shape = typed
-        .input_fact(0)
-        .map_err(imp)?
-        .shape
-        .as_concrete()
-        .map(|s| s.to_vec())
-        .unwrap_or_default();
+    let shapes: Vec<Vec<usize>> = (0..typed.inputs.len())
+        .map(|i| {
+            Ok(typed
+                .input_fact(i)
+                .map_err(imp)?
+                .shape
+                .as_concrete()
+                .map(|s| s.to_vec())
+                .unwrap_or_default())
+        })
+        .collect::<Result<_>>()?;
     let mut outlets = Vec::new();
     let mut names = Vec::new();
     for node in typed.nodes() {
@@ -127,8 +186,12 @@ pub fn intermediates(
     }
     typed.select_output_outlets(&outlets).map_err(imp)?;
     let plan = typed.into_runnable().map_err(imp)?;
-    let t = Tensor::from_shape(&shape, input).map_err(imp)?;
-    let out = plan.run(tvec!(t.into_tvalue())).map_err(imp);
+    let values = inputs
+        .iter()
+        .zip(&shapes)
+        .map(|(x, s)| Ok(Tensor::from_shape(s, x).map_err(imp)?.into_tvalue()))
+        .collect::<Result<TVec<_>>>()?;
+    let out = plan.run(values).map_err(imp);
     clear_avx_upper();
     let out = out?;
     let mut map = HashMap::new();

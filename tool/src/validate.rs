@@ -1,9 +1,11 @@
 //! `ferrite validate`: a `.fer` model against its ONNX source run in f32 by tract.
 
+use crate::convert::sha256_hex;
 use crate::data::Dataset;
 use crate::error::Result;
+use crate::feed;
 use crate::reference::{intermediates, Reference};
-use crate::run::{argmax, check_rows, infer};
+use crate::run::{argmax, check_joined, infer_all, is_classifier};
 use ferrite::{AlignedModel, DType, Model, OwnedSession, Quant};
 use serde_json::json;
 
@@ -14,7 +16,8 @@ pub struct ValidateOptions {
     pub min_agreement: f64,
     /// Maximum absolute error allowed on any output value, if set.
     pub max_abs_error: Option<f32>,
-    /// Also compare every intermediate tensor (on the first `per_layer_rows` rows).
+    /// Also compare every intermediate tensor (on the first `per_layer_rows` rows:
+    /// `--per-layer-rows`).
     pub per_layer: bool,
     pub per_layer_rows: usize,
 }
@@ -41,21 +44,41 @@ pub struct LayerError {
     pub mean_abs_error: f32,
 }
 
+/// Error of one model output against the reference's.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutputError {
+    pub name: String,
+    pub max_abs_error: f32,
+    pub mean_abs_error: f32,
+}
+
 /// The outcome of a validation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ValidateReport {
     pub rows: usize,
     pub precision: String,
+    /// Largest / mean error over every output.
     pub max_abs_error: f32,
     pub mean_abs_error: f32,
-    /// Share of rows where ferrite and the reference pick the same class (`None` for a
-    /// single output value).
+    /// Error of each output, in the model's order.
+    pub outputs: Vec<OutputError>,
+    /// Share of rows where ferrite and the reference pick the same class from output 0
+    /// (`None` when it does not hold class scores, see [`is_classifier`]).
     pub top1_agreement: Option<f64>,
     pub accuracy_ferrite: Option<f64>,
     pub accuracy_reference: Option<f64>,
     pub min_agreement: f64,
     pub max_abs_error_allowed: Option<f32>,
     pub per_layer: Vec<LayerError>,
+    /// Rows compared per layer (`per_layer_rows` of `rows`).
+    pub per_layer_rows: usize,
+    /// Whether the reference's SHA-256 is the model's `source_sha256` (`None` when the
+    /// model records none).
+    pub reference_matches_source: Option<bool>,
+    /// The model's recorded source file name, if any.
+    pub source: Option<String>,
+    /// Each breached threshold, as a sentence.
+    pub failures: Vec<String>,
     /// Whether every threshold holds.
     pub passed: bool,
 }
@@ -68,12 +91,20 @@ impl ValidateReport {
             "precision": self.precision,
             "max_abs_error": self.max_abs_error,
             "mean_abs_error": self.mean_abs_error,
+            "outputs": self.outputs.iter().map(|o| json!({
+                "name": o.name,
+                "max_abs_error": o.max_abs_error,
+                "mean_abs_error": o.mean_abs_error,
+            })).collect::<Vec<_>>(),
             "top1_agreement": self.top1_agreement,
             "accuracy_ferrite": self.accuracy_ferrite,
             "accuracy_reference": self.accuracy_reference,
             "min_agreement": self.min_agreement,
             "max_abs_error_allowed": self.max_abs_error_allowed,
+            "reference_matches_source": self.reference_matches_source,
+            "failures": self.failures,
             "passed": self.passed,
+            "per_layer_rows": self.per_layer_rows,
             "per_layer": self.per_layer.iter().map(|l| json!({
                 "op_index": l.op_index,
                 "op": l.op,
@@ -89,10 +120,22 @@ impl ValidateReport {
     pub fn to_text(&self) -> String {
         let mut s = String::new();
         let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.2}%", v * 100.0));
+        if let Some(w) = self.source_warning() {
+            s += &format!("warning: {w}\n");
+        }
         s += &format!("rows                 {}\n", self.rows);
         s += &format!("precision            {}\n", self.precision);
         s += &format!("max abs error        {:.3e}\n", self.max_abs_error);
         s += &format!("mean abs error       {:.3e}\n", self.mean_abs_error);
+        if self.outputs.len() > 1 {
+            s += "per output (max / mean abs error):\n";
+            for o in &self.outputs {
+                s += &format!(
+                    "  {:<18} {:.3e} / {:.3e}\n",
+                    o.name, o.max_abs_error, o.mean_abs_error
+                );
+            }
+        }
         s += &format!(
             "top-1 agreement      {} (min {:.2}%)\n",
             pct(self.top1_agreement),
@@ -103,7 +146,11 @@ impl ValidateReport {
             s += &format!("accuracy reference   {}\n", pct(self.accuracy_reference));
         }
         if !self.per_layer.is_empty() {
-            s += "per layer (max / mean abs error vs tract):\n";
+            s += &format!(
+                "per layer (max / mean abs error vs tract, on the first {} of {} rows; \
+                 --per-layer-rows N for more):\n",
+                self.per_layer_rows, self.rows
+            );
             for l in &self.per_layer {
                 s += &format!(
                     "  #{:<3} {:<15} {:<4} {:<40} {:.3e} / {:.3e}\n",
@@ -111,8 +158,25 @@ impl ValidateReport {
                 );
             }
         }
-        s += if self.passed { "PASS\n" } else { "FAIL\n" };
+        if self.passed {
+            s += "PASS\n";
+        } else {
+            s += &format!("FAIL: {}\n", self.failures.join("; "));
+        }
         s
+    }
+
+    /// The warning for a reference that is not the file the model was converted from.
+    pub fn source_warning(&self) -> Option<String> {
+        (self.reference_matches_source == Some(false)).then(|| {
+            format!(
+                "the reference is not the file this model was converted from (its SHA-256 \
+                 differs from the model's source_sha256; the model was converted from {})",
+                self.source
+                    .as_deref()
+                    .map_or("another file".to_string(), |s| format!("\"{s}\""))
+            )
+        })
     }
 }
 
@@ -129,7 +193,32 @@ pub fn shapes_of(model: &Model<'_>) -> Result<Vec<(String, Vec<usize>)>> {
         .collect()
 }
 
-/// Runs ferrite (`fer`) and tract (`onnx`) on every row of `data`.
+/// The graph inputs of one row (every input's values, see [`crate::feed`]): input 0
+/// through the model's preprocessing pipeline when it has one.
+pub fn graph_inputs(
+    model: &Model<'_>,
+    s: &mut ferrite::Session<'_, '_>,
+    row: &[f32],
+    widths: &[usize],
+) -> Result<Vec<Vec<f32>>> {
+    feed::split(row, widths)
+        .into_iter()
+        .enumerate()
+        .map(|(i, x)| {
+            if i == 0 && model.preprocess().is_some() {
+                let mut f = vec![0f32; model.input_len(0)?];
+                s.preprocess(x, &mut f)?;
+                Ok(f)
+            } else {
+                Ok(x.to_vec())
+            }
+        })
+        .collect()
+}
+
+/// Runs ferrite (`fer`) and tract (`onnx`) on every row of `data`; each row holds every
+/// input of the model side by side (one file per input joined by [`feed::bind`]), and
+/// every output is compared.
 ///
 /// A batch file ([`crate::batch`]) is refused with [`crate::Error::Usage`].
 pub fn validate(
@@ -149,7 +238,8 @@ pub fn validate(
              conversion checked that this file gives its outputs bit for bit"
         )));
     }
-    check_rows(&model, data)?;
+    let widths = feed::input_widths(&model)?;
+    check_joined(&model, data, &widths)?;
     if let Some(l) = labels {
         if l.len() != data.rows {
             return Err(crate::Error::Usage(format!(
@@ -163,20 +253,27 @@ pub fn validate(
     let reference = Reference::load(onnx, &shapes)?;
     let mut owned = OwnedSession::new(&model);
     let mut s = owned.session();
-    let (mut max, mut sum, mut count) = (0f32, 0f64, 0usize);
+    let n_out = model.num_outputs();
+    let mut per_out = vec![(0f32, 0f64, 0usize); n_out];
     let (mut agree, mut ok_f, mut ok_r) = (0usize, 0usize, 0usize);
-    let mut classifier = false;
+    let classifier = is_classifier(&model)?;
     for (r, row) in data.iter_rows().enumerate() {
-        let a = infer(&model, &mut s, row)?;
-        let b = reference.run(row)?;
-        classifier = a.len() > 1;
-        for (x, y) in a.iter().zip(&b) {
-            let d = (x - y).abs();
-            max = max.max(if d.is_nan() { f32::INFINITY } else { d });
-            sum += d as f64;
-            count += 1;
+        let a = infer_all(&model, &mut s, row, &widths).map_err(|e| data.runtime_err(r, e))?;
+        let ins = graph_inputs(&model, &mut s, row, &widths)?;
+        let refs: Vec<&[f32]> = ins.iter().map(Vec::as_slice).collect();
+        let b = reference.run(&refs)?;
+        for (o, acc) in per_out.iter_mut().enumerate() {
+            let (Some(x), Some(y)) = (a.get(o), b.get(o)) else {
+                continue;
+            };
+            for (x, y) in x.iter().zip(y) {
+                let d = (x - y).abs();
+                acc.0 = acc.0.max(if d.is_nan() { f32::INFINITY } else { d });
+                acc.1 += d as f64;
+                acc.2 += 1;
+            }
         }
-        let (ca, cb) = (argmax(&a), argmax(&b));
+        let (ca, cb) = (argmax(&a[0]), argmax(b.first().map_or(&[][..], |v| v)));
         agree += (ca == cb) as usize;
         if let Some(l) = labels {
             ok_f += (ca == l[r]) as usize;
@@ -185,8 +282,9 @@ pub fn validate(
     }
     let n = data.rows.max(1) as f64;
     let top1 = classifier.then(|| agree as f64 / n);
+    let per_layer_rows = opts.per_layer_rows.max(1).min(data.rows);
     let per_layer = if opts.per_layer {
-        per_layer(&model, onnx, &shapes, data, opts.per_layer_rows)?
+        per_layer(&model, onnx, &shapes, data, &widths, per_layer_rows)?
     } else {
         Vec::new()
     };
@@ -195,20 +293,55 @@ pub fn validate(
         .property("precision")
         .unwrap_or("?")
         .to_string();
-    let passed =
-        top1.is_none_or(|t| t >= opts.min_agreement) && opts.max_abs_error.is_none_or(|m| max <= m);
+    let outputs: Vec<OutputError> = per_out
+        .iter()
+        .enumerate()
+        .map(|(o, &(m, sum, c))| {
+            Ok(OutputError {
+                name: model.output(o)?.name.to_string(),
+                max_abs_error: m,
+                mean_abs_error: (sum / c.max(1) as f64) as f32,
+            })
+        })
+        .collect::<Result<_>>()?;
+    let max = outputs.iter().fold(0f32, |m, o| m.max(o.max_abs_error));
+    let (sum, count) = per_out
+        .iter()
+        .fold((0f64, 0usize), |(s, c), o| (s + o.1, c + o.2));
+    let mut failures = Vec::new();
+    if let Some(t) = top1.filter(|&t| t < opts.min_agreement) {
+        failures.push(format!(
+            "top-1 agreement {:.2}% < --min-agreement {:.2}%",
+            t * 100.0,
+            opts.min_agreement * 100.0
+        ));
+    }
+    if let Some(m) = opts.max_abs_error {
+        for o in outputs.iter().filter(|o| o.max_abs_error > m) {
+            failures.push(format!(
+                "max abs error {:.3e} of output \"{}\" > --max-abs-error {m:e}",
+                o.max_abs_error, o.name
+            ));
+        }
+    }
+    let recorded = model.metadata().property("source_sha256");
     Ok(ValidateReport {
         rows: data.rows,
         precision,
         max_abs_error: max,
         mean_abs_error: (sum / count.max(1) as f64) as f32,
+        outputs,
         top1_agreement: top1,
         accuracy_ferrite: labels.map(|_| ok_f as f64 / n),
         accuracy_reference: labels.map(|_| ok_r as f64 / n),
         min_agreement: opts.min_agreement,
         max_abs_error_allowed: opts.max_abs_error,
         per_layer,
-        passed,
+        per_layer_rows: if opts.per_layer { per_layer_rows } else { 0 },
+        reference_matches_source: recorded.map(|h| h == sha256_hex(onnx)),
+        source: model.metadata().property("source").map(str::to_string),
+        passed: failures.is_empty(),
+        failures,
     })
 }
 
@@ -218,6 +351,7 @@ fn per_layer(
     onnx: &[u8],
     shapes: &[(String, Vec<usize>)],
     data: &Dataset,
+    widths: &[usize],
     rows: usize,
 ) -> Result<Vec<LayerError>> {
     let n_ops = model.num_ops();
@@ -231,19 +365,22 @@ fn per_layer(
         .collect::<std::result::Result<_, _>>()?;
     let full = Reference::load(onnx, shapes)?;
     for row in data.iter_rows().take(rows.max(1)) {
-        let reference = intermediates(onnx, shapes, row)?;
-        let final_out = full.run(row)?;
-        s.set_input_f32(0, row)?;
+        let ins = graph_inputs(model, &mut s, row, widths)?;
+        let refs: Vec<&[f32]> = ins.iter().map(Vec::as_slice).collect();
+        let reference = intermediates(onnx, shapes, &refs)?;
+        let final_out = full.run(&refs)?;
+        for (i, x) in ins.iter().enumerate() {
+            s.set_input_f32(i, x)?;
+        }
         let mut err = None;
         s.run_observed(|op, def, bytes| {
             let values = match decode(def, bytes) {
                 Some(v) => v,
                 None => return,
             };
-            let want = if outputs.first().is_some_and(|o| o == def.name)
-                && !reference.contains_key(def.name)
-            {
-                Some(&final_out)
+            let out_index = outputs.iter().position(|o| o == def.name);
+            let want = if let Some(o) = out_index.filter(|_| !reference.contains_key(def.name)) {
+                final_out.get(o)
             } else {
                 reference.get(def.name.trim_end_matches(".q"))
             };

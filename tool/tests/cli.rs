@@ -120,7 +120,12 @@ fn convert_inspect_run_validate_bench() {
     ok(&["run", &fer, "--input", &ex("test.csv"), "--output", &scores]);
     let csv = std::fs::read_to_string(&scores).unwrap();
     assert_eq!(csv.lines().count(), 361);
-    assert!(csv.starts_with("0,1,2,3,4,5,6,7,8,9\n"), "{}", &csv[..40]);
+    // The labels head the class scores; the predicted class follows.
+    assert!(
+        csv.starts_with("0,1,2,3,4,5,6,7,8,9,predicted\n"),
+        "{}",
+        &csv[..40]
+    );
     let stdout = ok(&["run", &fer, "--input", &ex("test.csv")]);
     assert_eq!(stdout.lines().count(), 361);
 
@@ -287,7 +292,7 @@ fn bad_inputs_are_clear_errors() {
     assert_eq!(o.status.code(), Some(2));
     let t = text(&o);
     assert!(
-        t.contains("Rem (node \"mod_node\")") && t.contains("prod_node"),
+        t.contains("Mod (node \"mod_node\")") && t.contains("prod_node"),
         "{t}"
     );
 
@@ -357,7 +362,15 @@ fn run_and_inspect_a_model_with_a_preprocessing_pipeline() {
     assert!(raw.contains("nan"), "the example must have missing values");
 
     let scores = tmp("wine_scores.csv");
-    ok(&["run", &fer, "--input", &input, "--output", &scores]);
+    // The probabilities alone (the model also has its `label` output).
+    ok(&[
+        "run",
+        &fer,
+        "--input",
+        &input,
+        "--output",
+        &format!("probabilities={}", scores),
+    ]);
     let parse = |text: &str| -> Vec<Vec<f32>> {
         text.lines()
             .skip(1)

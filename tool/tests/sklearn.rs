@@ -507,10 +507,11 @@ fn int8_quantizes_the_wine_mlp_and_keeps_its_preprocessing_exact() {
         f32m.bytes.len()
     );
     assert!(int8.notes.is_empty(), "{:?}", int8.notes);
-    // Both FullyConnected layers run in int8; only the output Softmax stays f32.
-    assert_eq!(int8.float_ops.len(), 1, "{:?}", int8.float_ops);
+    // Both FullyConnected layers run in int8; only the output Softmax stays f32, and
+    // the `label` output's ArgMax reads it.
+    assert_eq!(int8.float_ops.len(), 2, "{:?}", int8.float_ops);
     assert!(
-        int8.float_ops[0].contains("Softmax"),
+        int8.float_ops[0].contains("Softmax") && int8.float_ops[1].contains("label (ArgMax)"),
         "{:?}",
         int8.float_ops
     );
@@ -807,7 +808,8 @@ fn cli_reports_nothing_to_quantize() {
             .starts_with("nothing to quantize"),
         "{json}"
     );
-    assert_eq!(json["float_ops"].as_array().unwrap().len(), 1);
+    // The forest, and the `label` output's ArgMax over its probabilities.
+    assert_eq!(json["float_ops"].as_array().unwrap().len(), 2, "{json}");
     assert!(String::from_utf8_lossy(&o.stderr).contains("nothing to quantize"));
 }
 

@@ -327,7 +327,7 @@ pub fn describe(e: &Error, row: Option<usize>) -> ErrorInfo {
             ],
         ),
         Error::BadTensor { tensor } => ("BadTensor", "model", vec![("tensor", num(tensor))]),
-        Error::BadOp { op } => ("BadOp", "model", vec![("op", num(op))]),
+        Error::BadOp { op, .. } => ("BadOp", "model", vec![("op", num(op))]),
         Error::UnsupportedOp { op } => ("UnsupportedOp", "unsupported", vec![("op", num(op))]),
         Error::BadPlan { tensor } => ("BadPlan", "model", vec![("tensor", num(tensor))]),
         Error::Misaligned => ("Misaligned", "internal", vec![]),

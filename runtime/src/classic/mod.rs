@@ -19,18 +19,25 @@
 //! and every value finite, so the kernels never fail.
 
 use crate::format::types::{Aggregate, Norm, PostTransform};
+use crate::kernels::FullyConnectedParams;
 
 /// Mode of a tree node (3 bits in `word0`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum NodeMode {
+    /// A leaf: `a`, `b` are its first leaf entry and their number.
     Leaf = 0,
     /// True branch when `x <= threshold`.
     BranchLeq = 1,
+    /// True branch when `x < threshold`.
     BranchLt = 2,
+    /// True branch when `x >= threshold`.
     BranchGte = 3,
+    /// True branch when `x > threshold`.
     BranchGt = 4,
+    /// True branch when `x == threshold`.
     BranchEq = 5,
+    /// True branch when `x != threshold`.
     BranchNeq = 6,
 }
 
@@ -60,8 +67,11 @@ pub const LEAF_ENTRY_BYTES: usize = 8;
 /// One decoded tree node.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Node {
+    /// Leaf or branch comparison.
     pub mode: NodeMode,
+    /// Branch: the input column compared (at most [`MAX_TREE_FEATURE`]).
     pub feature: u32,
+    /// Branch: the value compared with, in the feature's own domain.
     pub threshold: f32,
     /// NaN input takes the true branch (otherwise NaN compares false, except NEQ).
     pub missing_true: bool,
@@ -163,18 +173,17 @@ fn softmax(row: &mut [f32], skip_zero: bool) {
     }
 }
 
-/// `y[b, n] = post(sum_k x[b, k] * w[n, k] + bias[n])` (accumulated in f32 in `k` order).
-#[allow(clippy::too_many_arguments)]
+/// `y[b, n] = post(sum_k x[b, k] * w[n, k] + bias[n])` (accumulated in f32 in `k` order),
+/// `x` `[p.batch, p.k]`, `w` `[p.n, p.k]`, `bias` `[p.n]`, `y` `[p.batch, p.n]`.
 pub fn linear(
+    p: &FullyConnectedParams,
     x: &[f32],
     w: &[f32],
     bias: &[f32],
-    batch: usize,
-    k: usize,
-    n: usize,
     post: PostTransform,
     y: &mut [f32],
 ) {
+    let FullyConnectedParams { batch, k, n } = *p;
     for b in 0..batch {
         let (Some(xr), Some(yr)) = (x.get(b * k..(b + 1) * k), y.get_mut(b * n..(b + 1) * n))
         else {
@@ -195,10 +204,15 @@ pub fn linear(
 /// The arrays of a tree ensemble (see the module docs).
 #[derive(Clone, Copy, Debug)]
 pub struct Trees<'t> {
+    /// Four words per node (see [`Node`]).
     pub nodes: &'t [i32],
+    /// The root node of every tree.
     pub roots: &'t [i32],
+    /// The target each leaf entry adds to.
     pub leaf_targets: &'t [i32],
+    /// The value each leaf entry adds.
     pub leaf_weights: &'t [f32],
+    /// Added to every target after aggregation.
     pub base: &'t [f32],
 }
 

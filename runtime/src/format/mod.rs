@@ -12,6 +12,10 @@
 //! field itself (bytes 16..20) read as zeros, so no byte of the file goes unchecked.
 //! `docs/format.md` is the normative description.
 
+mod limits;
+mod op;
+#[cfg(feature = "write")]
+pub mod plan;
 pub mod types;
 mod wire;
 #[cfg(feature = "write")]
@@ -40,12 +44,19 @@ pub const MAX_SECTIONS: usize = 32;
 
 /// Section kinds. Kinds below 0x8000 are defined by this project.
 pub mod kind {
+    /// Metadata and provenance (required).
     pub const METADATA: u16 = 1;
+    /// Tensors, ops, graph inputs and outputs, arena size (required).
     pub const GRAPH: u16 = 2;
+    /// The constant tensors and tables.
     pub const WEIGHTS: u16 = 3;
+    /// The preprocessing pipeline.
     pub const PREPROCESS: u16 = 4;
+    /// Training-set statistics of the input features.
     pub const FEATURE_STATS: u16 = 5;
+    /// Golden vectors.
     pub const GOLDEN: u16 = 6;
+    /// Ed25519 signature.
     pub const SIGNATURE: u16 = 7;
 }
 
@@ -104,20 +115,30 @@ fn crc32_update(mut crc: u32, bytes: &[u8]) -> u32 {
 /// The parsed header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Header {
+    /// Format major version.
     pub major: u16,
+    /// Format minor version.
     pub minor: u16,
+    /// Reserved flags.
     pub flags: u32,
+    /// Length of the file in bytes (trailing bytes after it are ignored).
     pub total_len: u32,
+    /// CRC-32 of the file with this field read as zeros.
     pub body_crc: u32,
+    /// Number of section-table entries.
     pub section_count: u16,
 }
 
 /// One entry of the section table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SectionEntry {
+    /// Section kind (see [`kind`]).
     pub kind: u16,
+    /// Bit 0: required ([`SECTION_REQUIRED`]).
     pub flags: u16,
+    /// Offset of the section in the file (16-byte aligned).
     pub offset: u32,
+    /// Length in bytes.
     pub len: u32,
 }
 
@@ -125,6 +146,7 @@ pub struct SectionEntry {
 /// no section twice, no unknown required section.
 #[derive(Clone, Copy, Debug)]
 pub struct Container<'a> {
+    /// The parsed header.
     pub header: Header,
     bytes: &'a [u8],
 }

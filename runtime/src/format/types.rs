@@ -8,14 +8,13 @@
 use heapless::Vec as HVec;
 use serde::{Deserialize, Serialize};
 
-/// Largest tensor rank the format and the kernels accept.
-pub const MAX_RANK: usize = 8;
-/// Most inputs a single op may have (Concat / Sum are the wide ones).
-pub const MAX_OP_INPUTS: usize = 8;
-/// Most outputs a single op may have.
-pub const MAX_OP_OUTPUTS: usize = 2;
-/// Most graph inputs / outputs.
-pub const MAX_GRAPH_IO: usize = 8;
+pub(crate) use super::op::OpRef;
+pub use super::op::{
+    Activation, Aggregate, BinaryOp, Norm, Op, OpDef, OpGroup, PostTransform, QBinary, QParams,
+    Requant, UnaryOp, Window,
+};
+
+pub use super::limits::{MAX_GRAPH_IO, MAX_OP_INPUTS, MAX_OP_OUTPUTS, MAX_RANK};
 
 /// A tensor shape (row-major, outermost first).
 pub type Shape = HVec<u32, MAX_RANK>;
@@ -50,6 +49,17 @@ impl DType {
         }
     }
 
+    /// The value range of a quantized integer dtype (`I8`, `U8`, `I32`), `None` for the
+    /// others.
+    pub const fn qrange(self) -> Option<(i32, i32)> {
+        match self {
+            DType::I8 => Some((-128, 127)),
+            DType::U8 => Some((0, 255)),
+            DType::I32 => Some((i32::MIN, i32::MAX)),
+            _ => None,
+        }
+    }
+
     /// Lower-case name as used in docs, `inspect` and the bindings.
     pub const fn name(self) -> &'static str {
         match self {
@@ -69,9 +79,19 @@ impl DType {
 pub enum Location {
     /// In the session arena at `offset`, alive from op `first` to op `last` inclusive
     /// (graph inputs are alive from step 0, graph outputs until the last step).
-    Arena { offset: u32, first: u32, last: u32 },
+    Arena {
+        /// Byte offset in the arena (16-byte aligned).
+        offset: u32,
+        /// First step at which the tensor is alive.
+        first: u32,
+        /// Last step at which it is read.
+        last: u32,
+    },
     /// A constant in the weights section at `offset` (16-byte aligned).
-    Weights { offset: u32 },
+    Weights {
+        /// Byte offset in the weights section.
+        offset: u32,
+    },
 }
 
 /// Quantization parameters of a tensor.
@@ -81,10 +101,20 @@ pub enum Quant {
     /// Not quantized.
     None,
     /// `real = scale * (q - zero_point)`.
-    PerTensor { scale: f32, zero_point: i32 },
+    PerTensor {
+        /// Real value of one quantization step.
+        scale: f32,
+        /// The quantized value of real 0.
+        zero_point: i32,
+    },
     /// Symmetric per-channel (zero point 0) along `axis`; `scales` is the weights-section
     /// offset of `shape[axis]` little-endian f32 scales.
-    PerChannel { axis: u8, scales: u32 },
+    PerChannel {
+        /// The channel axis.
+        axis: u8,
+        /// Weights-section offset of the scales.
+        scales: u32,
+    },
 }
 
 /// One tensor of the graph.
@@ -93,9 +123,13 @@ pub struct TensorDef<'a> {
     /// Name from the source model (for errors, `inspect` and per-layer validation).
     #[serde(borrow)]
     pub name: &'a str,
+    /// Element type.
     pub dtype: DType,
+    /// Dimensions, outermost first (no zero dimension).
     pub shape: Shape,
+    /// Arena or weights.
     pub location: Location,
+    /// Quantization parameters.
     pub quant: Quant,
 }
 
@@ -108,6 +142,20 @@ impl TensorDef<'_> {
     /// Size in bytes, `None` on overflow.
     pub fn byte_len(&self) -> Option<usize> {
         self.elements()?.checked_mul(self.dtype.size())
+    }
+
+    /// The per-tensor quantization as `(scale, zero_point)`, `None` unless
+    /// [`Quant::PerTensor`].
+    pub fn per_tensor(&self) -> Option<(f32, i32)> {
+        match self.quant {
+            Quant::PerTensor { scale, zero_point } => Some((scale, zero_point)),
+            _ => None,
+        }
+    }
+
+    /// Whether the tensor is a constant in the weights section.
+    pub fn is_const(&self) -> bool {
+        matches!(self.location, Location::Weights { .. })
     }
 }
 
@@ -270,383 +318,12 @@ pub fn shape_elements(shape: &[u32]) -> Option<usize> {
         .try_fold(1usize, |acc, &d| acc.checked_mul(d as usize))
 }
 
-/// A fused activation, applied to the op's output before it is stored.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Activation {
-    None,
-    Relu,
-    /// Clamp to `[min, max]` (Relu6 is `Clip { 0, 6 }`).
-    Clip {
-        min: f32,
-        max: f32,
-    },
-}
-
-/// Fixed-point rescale as in TFLite: `x * multiplier * 2^(shift - 31)`, rounded with
-/// gemmlowp's rules (`multiplier` in `[2^30, 2^31)` or 0; `shift` in `-31..=30`, a
-/// positive shift is a left shift).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Requant {
-    pub multiplier: i32,
-    pub shift: i32,
-}
-
-/// Integer parameters shared by the int8 kernels that accumulate in i32.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct QParams {
-    /// Weights-section offset of `channels` pairs of little-endian i32
-    /// `(multiplier, shift)`, one per output channel (a single pair for per-tensor).
-    pub requant: u32,
-    /// Number of `(multiplier, shift)` pairs at `requant` (1 or the output channels).
-    pub channels: u32,
-    /// Clamp of the quantized output after the fused activation.
-    pub act_min: i32,
-    pub act_max: i32,
-}
-
-/// Element-wise binary operators (numpy broadcasting).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum BinaryOp {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Max,
-    Min,
-    Pow,
-}
-
-/// Element-wise unary operators (f32; int8 graphs use [`Op::Lut`]); the definitions
-/// are those of ONNX (`kernels::f32::unary`). `Round` rounds half to even, `Sign` gives
-/// -1, 0 or 1.
-///
-/// The variant index is the wire encoding: new variants go at the end.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum UnaryOp {
-    Relu,
-    Clip { min: f32, max: f32 },
-    LeakyRelu { alpha: f32 },
-    Elu { alpha: f32 },
-    Sigmoid,
-    Tanh,
-    HardSigmoid { alpha: f32, beta: f32 },
-    HardSwish,
-    Exp,
-    Log,
-    Sqrt,
-    Neg,
-    Abs,
-    Reciprocal,
-    Floor,
-    Ceil,
-    Erf,
-    Softplus,
-    Gelu,
-    Sin,
-    Cos,
-    Tan,
-    Asin,
-    Acos,
-    Atan,
-    Sinh,
-    Cosh,
-    Asinh,
-    Acosh,
-    Atanh,
-    Round,
-    Sign,
-}
-
-impl UnaryOp {
-    /// The functions every build has; the others need the `ops-math` feature.
-    pub const fn is_core(&self) -> bool {
-        matches!(
-            self,
-            UnaryOp::Relu
-                | UnaryOp::Clip { .. }
-                | UnaryOp::LeakyRelu { .. }
-                | UnaryOp::Sigmoid
-                | UnaryOp::Tanh
-        )
-    }
-}
-
-/// Int8 parameters of an element-wise binary op (TFLite `add`/`mul` arithmetic).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct QBinary {
-    pub a_zero_point: i32,
-    pub b_zero_point: i32,
-    pub out_zero_point: i32,
-    /// Add/Sub: the inputs are shifted left by `left_shift` then rescaled by `a`/`b`.
-    pub left_shift: i32,
-    pub a: Requant,
-    pub b: Requant,
-    /// Final rescale to the output scale.
-    pub out: Requant,
-    pub act_min: i32,
-    pub act_max: i32,
-}
-
-/// Spatial parameters of Conv and the pools, in 2D; 1D ops use height 1.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Window {
-    /// Kernel (height, width).
-    pub kernel: [u32; 2],
-    pub stride: [u32; 2],
-    pub dilation: [u32; 2],
-    /// Padding (top, left, bottom, right).
-    pub pads: [u32; 4],
-}
-
-/// One operator, with its attributes. Tensor operands are listed in [`OpDef`].
-///
-/// Layouts follow ONNX: activations are NCHW (NCW for 1D), Conv weights are
-/// `[out_channels, in_channels / groups, kh, kw]`, FullyConnected weights `[N, K]`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum Op {
-    /// `y[b, n] = act(sum_k x[b, k] * w[n, k] + bias[n])`.
-    /// Inputs: x `[B, K]`, w `[N, K]` constant, optional bias `[N]` (f32 or i32).
-    FullyConnected {
-        act: Activation,
-        q: Option<QParams>,
-    },
-    /// Batched matrix product of two tensors with numpy broadcasting (f32).
-    MatMul,
-    /// 1D/2D convolution with groups (depthwise when groups == channels).
-    /// Inputs: x `[N, C, H, W]`, w, optional bias `[M]`.
-    Conv {
-        window: Window,
-        groups: u32,
-        act: Activation,
-        q: Option<QParams>,
-    },
-    MaxPool {
-        window: Window,
-    },
-    /// Average pool; `count_include_pad` counts padded cells in the divisor.
-    AvgPool {
-        window: Window,
-        count_include_pad: bool,
-    },
-    /// Mean over all spatial positions: `[N, C, ...] -> [N, C, 1, ...]`.
-    GlobalAvgPool,
-    GlobalMaxPool,
-    Binary {
-        op: BinaryOp,
-        act: Activation,
-        q: Option<QBinary>,
-    },
-    Unary {
-        op: UnaryOp,
-    },
-    /// Int8/uint8 element-wise function through a 256-entry table (input 1, constant).
-    Lut,
-    /// Softmax / LogSoftmax along `axis`. Int8: input 1 is a 256-entry u32 table of
-    /// `exp(-scale * beta * d)` in Q0.31 for d = 0..255, output scale 1/256, zp -128.
-    Softmax {
-        axis: u8,
-        log: bool,
-    },
-    /// Copy with a new shape (Reshape, Flatten, Squeeze, Unsqueeze).
-    Reshape,
-    Transpose {
-        perm: HVec<u8, MAX_RANK>,
-    },
-    Concat {
-        axis: u8,
-    },
-    /// Constant padding; `pads` = begins then ends per axis, `value` in the tensor's
-    /// own domain (bit pattern of f32, or a quantized integer).
-    Pad {
-        pads: HVec<u32, { 2 * MAX_RANK }>,
-        value: f32,
-    },
-    /// Index of the largest value along `axis` (output i64).
-    ArgMax {
-        axis: u8,
-        keepdims: bool,
-        select_last: bool,
-    },
-    /// f32 -> int8/uint8 with the output tensor's quantization.
-    Quantize,
-    /// int8/uint8 -> f32 with the input tensor's quantization.
-    Dequantize,
-    /// int8 -> int8 with a new scale and zero point (input and output quantization).
-    Requantize {
-        rq: Requant,
-    },
-    /// Element type conversion (f16 weights -> f32 scratch, i64 <-> i32, ints <-> f32).
-    Cast,
-    /// ONNX-ML LinearClassifier / LinearRegressor: `y[b, n] = post(sum_k x[b, k] * w[n, k]
-    /// + bias[n])`. Inputs: x `[B, K]` f32, w `[N, K]` f32 constant, bias `[N]` f32
-    /// constant. Output `[B, N]` f32 (class scores / probabilities or targets).
-    Linear {
-        post: PostTransform,
-    },
-    /// ONNX-ML TreeEnsembleClassifier / TreeEnsembleRegressor over flat node arrays
-    /// (see `docs/format.md`). Inputs: x `[B, F]` f32, nodes `[N, 4]` i32, roots `[R]`
-    /// i32, leaf targets `[L]` i32, leaf weights `[L]` f32, base values `[T]` f32 (all
-    /// but x constant). Output `[B, T]` f32.
-    TreeEnsemble {
-        aggregate: Aggregate,
-        post: PostTransform,
-    },
-    /// ONNX-ML Normalizer over the last axis (f32).
-    Normalize {
-        norm: Norm,
-    },
-    /// Strided slice with static bounds (ONNX Slice, tract Downsample), any dtype: output
-    /// element `i` along axis `d` is input element `starts[d] + i * steps[d]` (steps may
-    /// be negative, never 0). The output shape is the output tensor's; the loader checks
-    /// every read index lies inside the input.
-    Slice {
-        starts: HVec<i32, MAX_RANK>,
-        steps: HVec<i32, MAX_RANK>,
-    },
-    /// Local response normalization across channels (axis 1, f32, ONNX LRN):
-    /// `y = x / (bias + alpha / size * sum_{c' in window} x[c']^2)^beta`, window
-    /// `[c - (size-1)/2, c + size/2]` clipped to the channels.
-    Lrn {
-        size: u32,
-        alpha: f32,
-        beta: f32,
-        bias: f32,
-    },
-}
-
-/// Post transform of ONNX-ML linear and tree-ensemble models, applied per row.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum PostTransform {
-    /// The raw scores.
-    None,
-    /// `exp(s) / sum(exp)` over the row.
-    Softmax,
-    /// `1 / (1 + exp(-s))` per value.
-    Logistic,
-    /// Softmax over the non-zero scores; zero scores stay 0 (ONNX `SOFTMAX_ZERO`).
-    SoftmaxZero,
-}
-
-/// How the leaf values of the trees of an ensemble are combined per target.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Aggregate {
-    Sum,
-    /// Sum divided by the number of trees.
-    Average,
-    Min,
-    Max,
-}
-
-/// Row normalization (ONNX-ML Normalizer, scikit-learn `Normalizer`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Norm {
-    /// Divide by the sum of absolute values.
-    L1,
-    /// Divide by the Euclidean norm.
-    L2,
-    /// Divide by the largest absolute value.
-    Max,
-}
-
-impl Op {
-    /// Short operator name used in errors and `inspect`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Op::FullyConnected { .. } => "FullyConnected",
-            Op::MatMul => "MatMul",
-            Op::Conv { .. } => "Conv",
-            Op::MaxPool { .. } => "MaxPool",
-            Op::AvgPool { .. } => "AvgPool",
-            Op::GlobalAvgPool => "GlobalAvgPool",
-            Op::GlobalMaxPool => "GlobalMaxPool",
-            Op::Binary { .. } => "Binary",
-            Op::Unary { .. } => "Unary",
-            Op::Lut => "Lut",
-            Op::Softmax { .. } => "Softmax",
-            Op::Reshape => "Reshape",
-            Op::Transpose { .. } => "Transpose",
-            Op::Concat { .. } => "Concat",
-            Op::Pad { .. } => "Pad",
-            Op::ArgMax { .. } => "ArgMax",
-            Op::Quantize => "Quantize",
-            Op::Dequantize => "Dequantize",
-            Op::Requantize { .. } => "Requantize",
-            Op::Cast => "Cast",
-            Op::Linear { .. } => "Linear",
-            Op::TreeEnsemble { .. } => "TreeEnsemble",
-            Op::Normalize { .. } => "Normalize",
-            Op::Slice { .. } => "Slice",
-            Op::Lrn { .. } => "Lrn",
-        }
-    }
-}
-
-/// One step of the graph: an op and the indices of its operand tensors.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct OpDef {
-    pub op: Op,
-    pub inputs: HVec<u32, MAX_OP_INPUTS>,
-    pub outputs: HVec<u32, MAX_OP_OUTPUTS>,
-}
-
-/// What the executor reads of an [`OpDef`] record that `Model::load` validated: the
-/// op (decoded by postcard), its inputs and its first output, without building the
-/// `OpDef` (see [`TensorRef`]).
-#[derive(Clone, Debug)]
-pub(crate) struct OpRef {
-    pub op: Op,
-    inputs: [u32; MAX_OP_INPUTS],
-    n_inputs: usize,
-    pub output: u32,
-}
-
-impl OpRef {
-    /// Decodes `op, inputs, outputs` (wire order); `None` where `OpDef` would not decode
-    /// or has no output.
-    #[inline]
-    pub(crate) fn decode(rec: &[u8]) -> Option<OpRef> {
-        // The op itself through postcard: its decoder is in the binary anyway (load
-        // uses it), and a second one for every variant would cost kilobytes of flash.
-        let (op, rest) = postcard::take_from_bytes::<Op>(rec).ok()?;
-        let mut w = super::Wire(rest);
-        let n_inputs = w.usize()?;
-        let mut inputs = [0u32; MAX_OP_INPUTS];
-        for i in inputs.get_mut(..n_inputs)? {
-            *i = w.u32()?;
-        }
-        if w.usize()? == 0 {
-            return None;
-        }
-        let output = w.u32()?;
-        Some(OpRef {
-            op,
-            inputs,
-            n_inputs,
-            output,
-        })
-    }
-
-    /// The input tensor indices.
-    #[inline]
-    pub(crate) fn inputs(&self) -> &[u32] {
-        self.inputs.get(..self.n_inputs).unwrap_or(&[])
-    }
-}
-
 /// Graph-level record: which tensors are the model's inputs and outputs, and the arena.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GraphIo {
+    /// The graph input tensors, in order.
     pub inputs: HVec<u32, MAX_GRAPH_IO>,
+    /// The graph output tensors, in order.
     pub outputs: HVec<u32, MAX_GRAPH_IO>,
     /// Bytes of arena a session needs (every arena tensor ends at or before this).
     pub arena_size: u32,
@@ -655,9 +332,12 @@ pub struct GraphIo {
 /// Model metadata and provenance.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Metadata<'a> {
+    /// Model name.
     #[serde(borrow)]
     pub name: &'a str,
+    /// Model version (free text).
     pub version: &'a str,
+    /// What the model does.
     pub description: &'a str,
     /// What wrote the file, e.g. `ferrite-tool 0.1.0`.
     pub producer: &'a str,
@@ -690,8 +370,10 @@ impl<'a> Metadata<'a> {
 /// produced by the host tool at conversion time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Golden<'a> {
+    /// The bytes of every graph input.
     #[serde(borrow)]
     pub inputs: HVec<&'a [u8], MAX_GRAPH_IO>,
+    /// The expected bytes of every graph output.
     #[serde(borrow)]
     pub outputs: HVec<&'a [u8], MAX_GRAPH_IO>,
 }

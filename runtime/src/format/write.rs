@@ -1,12 +1,12 @@
 //! Writing model files (feature `write`): the host tool builds a graph with
 //! [`ModelBuilder`] and the very types the runtime reads.
 
+use super::plan;
 use super::types::{
     DType, Golden, GraphIo, Location, Metadata, Op, OpDef, Quant, Shape, TensorDef, MAX_GRAPH_IO,
 };
 use super::{file_crc, kind, ALIGN, HEADER_LEN, MAGIC, SECTION_ENTRY_LEN, SECTION_REQUIRED};
 use super::{VERSION_MAJOR, VERSION_MINOR};
-use crate::plan;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -54,11 +54,17 @@ struct TensorSpec {
 /// [`finish`](ModelBuilder::finish) plans the arena and serializes.
 #[derive(Clone, Debug, Default)]
 pub struct ModelBuilder {
+    /// [`Metadata::name`](super::types::Metadata::name).
     pub name: String,
+    /// [`Metadata::version`](super::types::Metadata::version).
     pub version: String,
+    /// [`Metadata::description`](super::types::Metadata::description).
     pub description: String,
+    /// [`Metadata::producer`](super::types::Metadata::producer).
     pub producer: String,
+    /// Class labels of the first output, in order.
     pub labels: Vec<String>,
+    /// `key=value` provenance properties.
     pub properties: Vec<(String, String)>,
     tensors: Vec<TensorSpec>,
     ops: Vec<OpDef>,

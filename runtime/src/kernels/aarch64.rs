@@ -8,7 +8,7 @@
 
 use core::arch::aarch64::*;
 
-use super::driver::{entry_points, Lanes};
+use super::driver::Lanes;
 use super::portable::Portable;
 
 /// Proof that the CPU supports NEON (always true on AArch64).
@@ -22,8 +22,6 @@ impl Neon {
         cfg!(target_feature = "neon").then_some(Neon(()))
     }
 }
-
-entry_points!(Neon, Neon::new());
 
 /// `(x - zp)` of 16 i8 at `p`, widened to two i16x8.
 ///

@@ -3,7 +3,8 @@
 //! [`int8_fully_connected`], [`int8_conv2d`], [`f32_fully_connected`] and
 //! [`f32_conv2d`] have exactly the signatures of the reference kernels
 //! ([`super::int8::fully_connected`], [`super::int8::conv2d`],
-//! [`super::f32::fully_connected`], [`super::f32::conv2d`]) and pick, on each call:
+//! [`super::f32::fully_connected`], [`super::f32::conv2d`]; the parameter structs are
+//! in [`super::params`]) and pick, on each call:
 //!
 //! | target | implementation |
 //! |---|---|
@@ -51,63 +52,139 @@
 //! [`int8_max_pool2d`] and [`f32_max_pool2d`] are portable loops (tap by tap over
 //! output rows), the same on every target.
 
-use crate::format::types::Window;
+use super::params::PoolParams;
 
-#[cfg(target_arch = "aarch64")]
-use super::aarch64;
-use super::portable;
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-use super::wasm32;
-#[cfg(target_arch = "x86_64")]
-use super::x86_64;
-
-/// Signature of [`super::int8::fully_connected`].
-pub type Int8FullyConnected =
-    fn(&[i8], i32, &[i8], Option<&[i32]>, usize, usize, usize, &[i32], i32, i32, i32, &mut [i8]);
-/// Signature of [`super::int8::conv2d`].
-pub type Int8Conv2d = fn(
-    &[i8],
-    [usize; 4],
-    i32,
-    &[i8],
-    [usize; 4],
-    Option<&[i32]>,
-    &Window,
-    usize,
-    &[i32],
-    i32,
-    i32,
-    i32,
-    &mut [i8],
-    [usize; 4],
-);
-/// Signature of [`super::f32::fully_connected`].
-pub type F32FullyConnected =
-    fn(&[f32], &[f32], Option<&[f32]>, usize, usize, usize, (f32, f32), &mut [f32]);
-/// Signature of [`super::f32::conv2d`].
-pub type F32Conv2d = fn(
-    &[f32],
-    [usize; 4],
-    &[f32],
-    [usize; 4],
-    Option<&[f32]>,
-    &Window,
-    usize,
-    (f32, f32),
-    &mut [f32],
-    [usize; 4],
-);
-
-/// One set of kernels (see [`implementation`]).
-#[derive(Clone, Copy, Debug)]
-pub struct Implementation {
-    /// One of [`NAMES`].
-    pub name: &'static str,
-    pub int8_fully_connected: Int8FullyConnected,
-    pub int8_conv2d: Int8Conv2d,
-    pub f32_fully_connected: F32FullyConnected,
-    pub f32_conv2d: F32Conv2d,
+/// The kernel families that have an optimized implementation per target, each
+/// signature written once: `families!(cb! {args})` calls `cb! { {args} name: Alias =
+/// reference_module::function(params); … }` with every family. The reference kernel
+/// defines the signature; the driver (`driver/`) takes the same arguments after a
+/// [`Lanes`](super::driver::Lanes) token. A new family is an entry here, its reference
+/// kernel and its driver.
+macro_rules! families {
+    ($cb:ident! $args:tt) => {
+        $cb! { $args
+            int8_fully_connected: Int8FullyConnected = int8::fully_connected(
+                p: &$crate::kernels::FullyConnectedParams, x: &[i8], x_zp: i32, w: &[i8],
+                out: &$crate::kernels::QuantOut<'_>, y: &mut [i8]);
+            int8_conv2d: Int8Conv2d = int8::conv2d(
+                p: &$crate::kernels::ConvParams, x: &[i8], x_zp: i32, w: &[i8],
+                out: &$crate::kernels::QuantOut<'_>, y: &mut [i8]);
+            f32_fully_connected: F32FullyConnected = f32::fully_connected(
+                p: &$crate::kernels::FullyConnectedParams, x: &[f32], w: &[f32],
+                out: &$crate::kernels::F32Out<'_>, y: &mut [f32]);
+            f32_conv2d: F32Conv2d = f32::conv2d(
+                p: &$crate::kernels::ConvParams, x: &[f32], w: &[f32],
+                out: &$crate::kernels::F32Out<'_>, y: &mut [f32]);
+        }
+    };
 }
+
+/// The function-pointer type of every family, the [`Implementation`] table and the
+/// dispatching functions.
+macro_rules! declare {
+    ({} $($name:ident: $alias:ident = $m:ident :: $r:ident ($($a:ident : $t:ty),*);)*) => {
+        $(
+            #[doc = concat!("Signature of [`super::", stringify!($m), "::", stringify!($r), "`].")]
+            pub type $alias = fn($($t),*);
+        )*
+
+        /// One set of kernels (see [`implementation`]).
+        #[derive(Clone, Copy, Debug)]
+        pub struct Implementation {
+            /// One of [`NAMES`].
+            pub name: &'static str,
+            $(
+                #[doc = concat!("[`super::", stringify!($m), "::", stringify!($r), "`].")]
+                pub $name: $alias,
+            )*
+        }
+
+        impl Implementation {
+            /// The reference kernels.
+            const REFERENCE: Implementation = Implementation {
+                name: "reference",
+                $($name: super::$m::$r,)*
+            };
+        }
+
+        $(
+            #[doc = concat!(
+                "[`super::", stringify!($m), "::", stringify!($r), "`], optimized for the ",
+                "target (see the module docs for how its results relate to the reference's)."
+            )]
+            #[inline]
+            pub fn $name($($a: $t),*) {
+                target::$name($($a),*)
+            }
+        )*
+    };
+}
+families!(declare! {});
+
+/// Defines, in a module `$module`, the kernels of one implementation (one per family,
+/// with the reference's signature) and its `IMPLEMENTATION` table named `$label`.
+///
+/// `safe ($lanes)` calls the drivers with the value `$lanes` (portable code).
+/// `simd ($tok, $new, [$feature])` calls them with the token `$new` (an
+/// `Option<$tok>`), or the portable kernel when the token is `None`; with a
+/// `$feature` the driver is instantiated inside a `#[target_feature(enable =
+/// "$feature")]` function so that the intrinsics of the (always inlined) primitives
+/// are compiled for that feature. The ISA modules themselves hold only their token and
+/// its [`Lanes`](super::driver::Lanes) primitives.
+macro_rules! entry_points {
+    ({$module:ident, $label:literal, $kind:ident $args:tt}
+     $($name:ident: $alias:ident = $m:ident :: $r:ident ($($a:ident : $t:ty),*);)*) => {
+        #[doc = concat!("The `", $label, "` kernels.")]
+        mod $module {
+            $(entry_points!(@$kind $args, $name, ($($a: $t),*));)*
+
+            /// This implementation's kernels.
+            pub(crate) const IMPLEMENTATION: super::Implementation = super::Implementation {
+                name: $label,
+                $($name,)*
+            };
+        }
+    };
+    (@safe ($lanes:expr), $name:ident, ($($a:ident : $t:ty),*)) => {
+        pub(crate) fn $name($($a: $t),*) {
+            $crate::kernels::driver::$name($lanes, $($a),*)
+        }
+    };
+    (@simd ($tok:ty, $new:expr, [$($f:literal)?]), $name:ident, ($($a:ident : $t:ty),*)) => {
+        // The one `unsafe` outside the ISA modules: calling the driver compiled with the
+        // target feature that the token proves.
+        #[allow(unsafe_code)]
+        pub(crate) fn $name($($a: $t),*) {
+            /// # Safety
+            /// `t` proves the CPU supports the target feature enabled here.
+            $(#[target_feature(enable = $f)])?
+            #[inline]
+            unsafe fn imp(t: $tok, $($a: $t),*) {
+                $crate::kernels::driver::$name(t, $($a),*)
+            }
+            match $new {
+                // SAFETY: a token is only created after checking that the CPU has
+                // the feature `imp` enables; the driver checks every length itself.
+                Some(t) => unsafe { imp(t, $($a),*) },
+                None => super::portable::$name($($a),*),
+            }
+        }
+    };
+}
+
+families!(entry_points! {portable, "portable", safe (crate::kernels::portable::Portable)});
+#[cfg(target_arch = "x86_64")]
+families!(entry_points! {avx2, "avx2", simd (
+    crate::kernels::x86_64::Avx2, crate::kernels::x86_64::Avx2::new(), ["avx2"]
+)});
+#[cfg(target_arch = "aarch64")]
+families!(entry_points! {neon, "neon", simd (
+    crate::kernels::aarch64::Neon, crate::kernels::aarch64::Neon::new(), []
+)});
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+families!(entry_points! {simd128, "simd128", simd (
+    crate::kernels::wasm32::Simd128, crate::kernels::wasm32::Simd128::new(), []
+)});
 
 /// Every implementation name, available on this CPU or not.
 pub const NAMES: &[&str] = &["reference", "portable", "avx2", "neon", "simd128"];
@@ -115,33 +192,15 @@ pub const NAMES: &[&str] = &["reference", "portable", "avx2", "neon", "simd128"]
 /// The implementation called `name` (one of [`NAMES`]), or `None` when it is unknown,
 /// not compiled for this target, or not supported by this CPU.
 pub fn implementation(name: &str) -> Option<Implementation> {
-    macro_rules! from {
-        ($name:expr, $m:path) => {{
-            use $m as m;
-            Implementation {
-                name: $name,
-                int8_fully_connected: m::int8_fully_connected,
-                int8_conv2d: m::int8_conv2d,
-                f32_fully_connected: m::f32_fully_connected,
-                f32_conv2d: m::f32_conv2d,
-            }
-        }};
-    }
     match name {
-        "reference" => Some(Implementation {
-            name: "reference",
-            int8_fully_connected: super::int8::fully_connected,
-            int8_conv2d: super::int8::conv2d,
-            f32_fully_connected: super::f32::fully_connected,
-            f32_conv2d: super::f32::conv2d,
-        }),
-        "portable" => Some(from!("portable", portable)),
+        "reference" => Some(Implementation::REFERENCE),
+        "portable" => Some(portable::IMPLEMENTATION),
         #[cfg(target_arch = "x86_64")]
-        "avx2" => x86_64::Avx2::new().map(|_| from!("avx2", x86_64)),
+        "avx2" => super::x86_64::Avx2::new().map(|_| avx2::IMPLEMENTATION),
         #[cfg(target_arch = "aarch64")]
-        "neon" => aarch64::Neon::new().map(|_| from!("neon", aarch64)),
+        "neon" => super::aarch64::Neon::new().map(|_| neon::IMPLEMENTATION),
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        "simd128" => Some(from!("simd128", wasm32)),
+        "simd128" => Some(simd128::IMPLEMENTATION),
         _ => None,
     }
 }
@@ -152,21 +211,13 @@ pub fn best() -> Implementation {
         .iter()
         .rev()
         .find_map(|n| implementation(n))
-        .unwrap_or_else(from_portable)
+        .unwrap_or(portable::IMPLEMENTATION)
 }
 
-fn from_portable() -> Implementation {
-    Implementation {
-        name: "portable",
-        int8_fully_connected: portable::int8_fully_connected,
-        int8_conv2d: portable::int8_conv2d,
-        f32_fully_connected: portable::f32_fully_connected,
-        f32_conv2d: portable::f32_conv2d,
-    }
-}
-
+#[cfg(target_arch = "x86_64")]
+use avx2 as target;
 #[cfg(target_arch = "aarch64")]
-use aarch64 as target;
+use neon as target;
 #[cfg(not(any(
     target_arch = "x86_64",
     target_arch = "aarch64",
@@ -174,105 +225,22 @@ use aarch64 as target;
 )))]
 use portable as target;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-use wasm32 as target;
-#[cfg(target_arch = "x86_64")]
-use x86_64 as target;
-
-/// [`super::int8::fully_connected`], optimized for the target (identical bytes).
-#[allow(clippy::too_many_arguments)]
-#[inline]
-pub fn int8_fully_connected(
-    x: &[i8],
-    x_zp: i32,
-    w: &[i8],
-    bias: Option<&[i32]>,
-    batch: usize,
-    k: usize,
-    n: usize,
-    rq: &[i32],
-    out_zp: i32,
-    act_min: i32,
-    act_max: i32,
-    y: &mut [i8],
-) {
-    target::int8_fully_connected(
-        x, x_zp, w, bias, batch, k, n, rq, out_zp, act_min, act_max, y,
-    )
-}
-
-/// [`super::int8::conv2d`], optimized for the target (identical bytes).
-#[allow(clippy::too_many_arguments)]
-#[inline]
-pub fn int8_conv2d(
-    x: &[i8],
-    xs: [usize; 4],
-    x_zp: i32,
-    w: &[i8],
-    ws: [usize; 4],
-    bias: Option<&[i32]>,
-    win: &Window,
-    groups: usize,
-    rq: &[i32],
-    out_zp: i32,
-    act_min: i32,
-    act_max: i32,
-    y: &mut [i8],
-    ys: [usize; 4],
-) {
-    target::int8_conv2d(
-        x, xs, x_zp, w, ws, bias, win, groups, rq, out_zp, act_min, act_max, y, ys,
-    )
-}
-
-/// [`super::f32::fully_connected`], optimized for the target (summation reordered;
-/// see the module docs for the bound).
-#[allow(clippy::too_many_arguments)]
-#[inline]
-pub fn f32_fully_connected(
-    x: &[f32],
-    w: &[f32],
-    bias: Option<&[f32]>,
-    batch: usize,
-    k: usize,
-    n: usize,
-    act: (f32, f32),
-    y: &mut [f32],
-) {
-    target::f32_fully_connected(x, w, bias, batch, k, n, act, y)
-}
-
-/// [`super::f32::conv2d`], optimized for the target (identical bits).
-#[allow(clippy::too_many_arguments)]
-#[inline]
-pub fn f32_conv2d(
-    x: &[f32],
-    xs: [usize; 4],
-    w: &[f32],
-    ws: [usize; 4],
-    bias: Option<&[f32]>,
-    win: &Window,
-    groups: usize,
-    act: (f32, f32),
-    y: &mut [f32],
-    ys: [usize; 4],
-) {
-    target::f32_conv2d(x, xs, w, ws, bias, win, groups, act, y, ys)
-}
+use simd128 as target;
 
 /// [`super::int8::max_pool2d`], optimized (identical bytes): portable code, the same
 /// on every target.
-pub fn int8_max_pool2d(x: &[i8], xs: [usize; 4], win: &Window, y: &mut [i8], ys: [usize; 4]) {
-    if super::driver::max_pool2d(x, xs, win, y, ys, i8::MIN, i8::max).is_none() {
-        super::int8::max_pool2d(x, xs, win, y, ys);
+pub fn int8_max_pool2d(p: &PoolParams, x: &[i8], y: &mut [i8]) {
+    if super::driver::max_pool2d(p, x, y, i8::MIN, i8::max).is_none() {
+        super::int8::max_pool2d(p, x, y);
     }
 }
 
 /// [`super::f32::max_pool2d`], optimized (identical bits: the same comparison,
 /// `v > max`, over the taps in the same order, so NaN and signed zeros come out the
 /// same): portable code, the same on every target.
-pub fn f32_max_pool2d(x: &[f32], xs: [usize; 4], win: &Window, y: &mut [f32], ys: [usize; 4]) {
+pub fn f32_max_pool2d(p: &PoolParams, x: &[f32], y: &mut [f32]) {
     let max = |m: f32, v: f32| if v > m { v } else { m };
-    if super::driver::max_pool2d(x, xs, win, y, ys, f32::NEG_INFINITY, max).is_none() {
-        super::f32::max_pool2d(x, xs, win, y, ys);
+    if super::driver::max_pool2d(p, x, y, f32::NEG_INFINITY, max).is_none() {
+        super::f32::max_pool2d(p, x, y);
     }
 }

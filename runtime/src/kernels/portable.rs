@@ -99,5 +99,3 @@ impl Lanes for Portable {
         }
     }
 }
-
-super::driver::entry_points!(safe Portable);

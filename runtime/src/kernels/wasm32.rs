@@ -8,7 +8,7 @@
 
 use core::arch::wasm32::*;
 
-use super::driver::{entry_points, Lanes};
+use super::driver::Lanes;
 use super::portable::Portable;
 
 /// Proof that the build targets SIMD128.
@@ -22,8 +22,6 @@ impl Simd128 {
         Some(Simd128(()))
     }
 }
-
-entry_points!(Simd128, Simd128::new());
 
 /// 16 bytes at `p`.
 ///

@@ -10,7 +10,7 @@
 
 use core::arch::x86_64::*;
 
-use super::driver::{entry_points, Lanes};
+use super::driver::Lanes;
 use super::portable::Portable;
 
 /// Proof that the CPU supports AVX2.
@@ -28,8 +28,6 @@ impl Avx2 {
         ok.then_some(Avx2(()))
     }
 }
-
-entry_points!(Avx2, Avx2::new(), target_feature = "avx2");
 
 /// Sum of the eight i32 lanes (wrapping).
 ///

@@ -48,8 +48,11 @@ pub struct Pipeline<'a> {
 /// One step: `op` replaces the columns `start..start + len` of the current row.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Step<'a> {
+    /// First column of the current row the step replaces.
     pub start: u32,
+    /// Number of columns replaced.
     pub len: u32,
+    /// What the step computes.
     #[serde(borrow)]
     pub op: StepOp<'a>,
 }
@@ -69,7 +72,7 @@ pub enum ScaleKind {
 /// (NaN included).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Unknown {
-    /// Fail with [`Error::InvalidInput`] naming the raw... current column.
+    /// Fail with [`Error::InvalidInput`] naming the current column.
     Error,
     /// One-hot: all-zero block.
     Ignore,
@@ -84,63 +87,86 @@ pub enum StepOp<'a> {
     /// Replace missing values (NaN, or equal to `sentinel`) by `values[j]` (f32 LE per
     /// feature: the mean / median / constant computed at training time).
     Impute {
+        /// A value that also means missing (besides NaN).
         sentinel: Option<f32>,
+        /// The replacement per feature.
         #[serde(borrow)]
         values: &'a [u8],
     },
     /// `min(max(x, lo[j]), hi[j])`; NaN stays NaN. Bounds may be infinite.
     Clip {
+        /// Lower bound per feature (f32 LE).
         #[serde(borrow)]
         lo: &'a [u8],
+        /// Upper bound per feature (f32 LE).
         #[serde(borrow)]
         hi: &'a [u8],
     },
     /// Per-feature affine scaling, see [`ScaleKind`]; NaN stays NaN.
     Scale {
+        /// The formula.
         kind: ScaleKind,
+        /// Parameter `a` per feature (f32 LE).
         #[serde(borrow)]
         a: &'a [u8],
+        /// Parameter `b` per feature (f32 LE).
         #[serde(borrow)]
         b: &'a [u8],
     },
     /// Normalize the range as one vector (L1 / L2 / max); a zero vector is unchanged,
     /// a NaN makes the whole range NaN.
-    Normalize { norm: Norm },
+    Normalize {
+        /// The norm divided by.
+        norm: Norm,
+    },
     /// `1` if `x > threshold[j]` else `0`; NaN stays NaN.
     Binarize {
+        /// Threshold per feature (f32 LE).
         #[serde(borrow)]
         threshold: &'a [u8],
     },
     /// Range of length 1: the bin index = number of `edges` (strictly increasing,
     /// f32 LE) that are `<= x`; NaN stays NaN.
     Bin {
+        /// The bin edges (f32 LE, strictly increasing).
         #[serde(borrow)]
         edges: &'a [u8],
     },
     /// Range of length 1: one column per category (f32 LE, exact match), plus one for
     /// [`Unknown::Bucket`]. NaN is an unknown value.
     OneHot {
+        /// The categories (f32 LE), one output column each.
         #[serde(borrow)]
         categories: &'a [u8],
+        /// What an unknown value does.
         unknown: Unknown,
     },
     /// Range of length 1: `values[i]` where `x == keys[i]`, else `default` (or
     /// [`Error::InvalidInput`] when `default` is `None`). NaN is an unknown key.
     LabelEncode {
+        /// The keys (f32 LE).
         #[serde(borrow)]
         keys: &'a [u8],
+        /// The value of each key (f32 LE).
         #[serde(borrow)]
         values: &'a [u8],
+        /// The value of an unknown key; `None`: an error.
         default: Option<f32>,
     },
     /// Feature hashing of the range's numeric categories into `buckets` columns: for
     /// column `j` (relative to `start`) with value `v`, `h = fnv1a32(j as u32 LE ++
     /// v.to_bits() LE)` (with `-0.0` read as `0.0`); bucket `h % buckets` gets `+1`, or
     /// `-1` when `signed` and bit 31 of `h` is set. NaN adds nothing.
-    Hash { buckets: u32, signed: bool },
+    Hash {
+        /// Output columns.
+        buckets: u32,
+        /// Bit 31 of the hash gives the sign of the count.
+        signed: bool,
+    },
     /// Replace the range by `cur[indices[i]]` (u32 LE, indices into the whole current
     /// row): selection, reordering, duplication.
     Select {
+        /// Column indices into the current row (u32 LE).
         #[serde(borrow)]
         indices: &'a [u8],
     },
@@ -149,8 +175,11 @@ pub enum StepOp<'a> {
     /// channel, the features in order). A NaN in a channel makes that channel's
     /// features NaN.
     Window {
+        /// Channels in the range.
         channels: u32,
+        /// Samples per channel.
         samples: u32,
+        /// The features computed per channel, in output order.
         features: HVec<WindowFeature, MAX_WINDOW_FEATURES>,
     },
 }

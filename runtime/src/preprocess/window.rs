@@ -20,7 +20,9 @@ pub enum WindowFeature {
     Mean,
     /// Population standard deviation `sqrt(sum((v - mean)^2) / n)` (two-pass).
     Std,
+    /// Smallest value.
     Min,
+    /// Largest value.
     Max,
     /// `sqrt(sum(v^2) / n)`.
     Rms,
@@ -32,7 +34,9 @@ pub enum WindowFeature {
     /// `sum(|X[k]|^2 for k in lo..=hi) / n` where `X` is the DFT of the window
     /// (radix-2 FFT; `n` a power of two, at most [`MAX_FFT`]; `hi <= n / 2`).
     BandEnergy {
+        /// First DFT bin.
         lo: u16,
+        /// Last DFT bin (inclusive).
         hi: u16,
     },
 }

@@ -1,18 +1,22 @@
 //! Scaffolding shared by the kernel tests (`kernels_*.rs`): window geometry and the
 //! proptest strategies that draw it, index arithmetic for the naive references,
-//! data strategies, and the conv cases the tests build and run.
+//! data strategies, the fully connected and conv cases the tests build and run, and
+//! ([`suite`]) the suite every optimized implementation runs against the reference.
 //!
-//! Nothing here calls a kernel: the naive references in the test files stay
-//! independent of the code under test, and a kernel enters a case only as the
-//! function pointer a test passes to `run`.
+//! Outside the suite nothing here calls a kernel: the naive references in the test
+//! files stay independent of the code under test, and a kernel enters a case only as
+//! the function pointer a test passes to `run`.
 
 // Every test file is its own crate and includes this module with `mod support;`;
 // each uses only part of it, and the rest would warn as dead code in that crate.
 #![allow(dead_code)]
 
 use ferrite::format::types::Window;
-use ferrite::kernels::fast::{F32Conv2d, Int8Conv2d};
+use ferrite::kernels::fast::{F32Conv2d, F32FullyConnected, Int8Conv2d, Int8FullyConnected};
+use ferrite::kernels::{ConvParams, F32Out, FullyConnectedParams, PoolParams, QuantOut};
 use proptest::prelude::*;
+
+pub mod suite;
 
 /// No fused activation: the f32 clamp `(min, max)` that keeps every value.
 pub const NONE: (f32, f32) = (f32::NEG_INFINITY, f32::INFINITY);
@@ -242,6 +246,125 @@ pub fn act_range() -> impl Strategy<Value = (i32, i32)> {
     prop_oneof![Just((-128, 127)), (-128i32..=0, 0i32..=127)]
 }
 
+// ---------------------------------------------------------------- kernel parameters
+
+/// The [`ConvParams`] of a geometry.
+pub fn conv_params(
+    xs: [usize; 4],
+    ws: [usize; 4],
+    ys: [usize; 4],
+    window: Window,
+    groups: usize,
+) -> ConvParams {
+    ConvParams {
+        x: xs,
+        w: ws,
+        y: ys,
+        window,
+        groups,
+    }
+}
+
+/// The [`PoolParams`] of a pool geometry.
+pub fn pool_params(xs: [usize; 4], ys: [usize; 4], window: Window, include: bool) -> PoolParams {
+    PoolParams {
+        x: xs,
+        y: ys,
+        window,
+        count_include_pad: include,
+    }
+}
+
+/// The f32 output stage: `bias`, then the clamp `act = (min, max)`.
+pub fn f32_out(bias: Option<&[f32]>, (act_min, act_max): (f32, f32)) -> F32Out<'_> {
+    F32Out {
+        bias,
+        act_min,
+        act_max,
+    }
+}
+
+/// The int8 output stage: `bias`, requantization table `rq`, output zero point and
+/// the clamp `act = (min, max)`.
+pub fn quant_out<'a>(
+    bias: Option<&'a [i32]>,
+    rq: &'a [i32],
+    out_zp: i32,
+    (act_min, act_max): (i32, i32),
+) -> QuantOut<'a> {
+    QuantOut {
+        bias,
+        requant: rq,
+        zero_point: out_zp,
+        act_min,
+        act_max,
+    }
+}
+
+// ---------------------------------------------------------------- fully connected cases
+
+/// The arguments of one int8 fully connected call.
+#[derive(Clone, Debug)]
+pub struct FcI8Case {
+    pub x: Vec<i8>,
+    pub x_zp: i32,
+    pub w: Vec<i8>,
+    pub bias: Option<Vec<i32>>,
+    pub batch: usize,
+    pub k: usize,
+    pub n: usize,
+    pub rq: Vec<i32>,
+    pub out_zp: i32,
+    pub act: (i32, i32),
+}
+
+impl FcI8Case {
+    /// The output of `kernel` on this case, into a buffer that starts filled with `fill`.
+    pub fn run(&self, kernel: Int8FullyConnected, fill: i8) -> Vec<i8> {
+        let mut y = vec![fill; self.batch * self.n];
+        let p = FullyConnectedParams {
+            batch: self.batch,
+            k: self.k,
+            n: self.n,
+        };
+        let out = quant_out(self.bias.as_deref(), &self.rq, self.out_zp, self.act);
+        kernel(&p, &self.x, self.x_zp, &self.w, &out, &mut y);
+        y
+    }
+}
+
+/// The arguments of one f32 fully connected call.
+#[derive(Clone, Debug)]
+pub struct FcF32Case {
+    pub x: Vec<f32>,
+    pub w: Vec<f32>,
+    pub bias: Option<Vec<f32>>,
+    pub batch: usize,
+    pub k: usize,
+    pub n: usize,
+    pub act: (f32, f32),
+}
+
+impl FcF32Case {
+    /// The output of `kernel` on this case, into a buffer that starts filled with `fill`.
+    pub fn run(&self, kernel: F32FullyConnected, fill: f32) -> Vec<f32> {
+        let mut y = vec![fill; self.batch * self.n];
+        let p = FullyConnectedParams {
+            batch: self.batch,
+            k: self.k,
+            n: self.n,
+        };
+        kernel(
+            &p,
+            &self.x,
+            &self.w,
+            &f32_out(self.bias.as_deref(), self.act),
+            &mut y,
+        );
+        y
+    }
+}
+
 // ---------------------------------------------------------------- conv cases
 
 /// The arguments of one f32 conv2d call.
@@ -280,21 +403,16 @@ impl ConvF32Case {
         }
     }
 
+    /// The geometry of the case.
+    pub fn params(&self) -> ConvParams {
+        conv_params(self.xs, self.ws, self.ys, self.win, self.groups)
+    }
+
     /// The output of `kernel` on this case, into a buffer that starts filled with `fill`.
     pub fn run(&self, kernel: F32Conv2d, fill: f32) -> Vec<f32> {
         let mut y = vec![fill; self.ys.iter().product()];
-        kernel(
-            &self.x,
-            self.xs,
-            &self.w,
-            self.ws,
-            self.bias.as_deref(),
-            &self.win,
-            self.groups,
-            self.act,
-            &mut y,
-            self.ys,
-        );
+        let out = f32_out(self.bias.as_deref(), self.act);
+        kernel(&self.params(), &self.x, &self.w, &out, &mut y);
         y
     }
 }
@@ -356,22 +474,9 @@ impl ConvI8Case {
     /// filled with `fill`.
     pub fn run(&self, kernel: Int8Conv2d, fill: i8) -> Vec<i8> {
         let mut y = vec![fill; self.y_len];
-        kernel(
-            &self.x,
-            self.xs,
-            self.x_zp,
-            &self.w,
-            self.ws,
-            self.bias.as_deref(),
-            &self.win,
-            self.groups,
-            &self.rq,
-            self.out_zp,
-            self.act.0,
-            self.act.1,
-            &mut y,
-            self.ys,
-        );
+        let out = quant_out(self.bias.as_deref(), &self.rq, self.out_zp, self.act);
+        let p = conv_params(self.xs, self.ws, self.ys, self.win, self.groups);
+        kernel(&p, &self.x, self.x_zp, &self.w, &out, &mut y);
         y
     }
 }

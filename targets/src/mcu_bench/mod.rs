@@ -710,7 +710,10 @@ fn prepare(ctx: &Ctx, tool: &Path, spec: Spec, out_dir: &Path, quiet: bool) -> R
         .arg("run")
         .arg(&fer)
         .arg("--input")
-        .arg(&input_npy);
+        .arg(&input_npy)
+        // Only the output values: no predicted-class column.
+        .arg("--top-k")
+        .arg("0");
     log(quiet, &format!("+ {}", run.display()));
     let csv = run.output()?;
     let row = csv

@@ -15,4 +15,7 @@ pub struct Imported {
     pub labels: Vec<String>,
     /// Provenance properties written before the converter's own (e.g. `importer`).
     pub properties: Vec<(String, String)>,
+    /// What the user should know about the import (e.g. a source output the model
+    /// does not compute); `convert` reports them as notes.
+    pub notes: Vec<String>,
 }

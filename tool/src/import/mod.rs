@@ -40,6 +40,11 @@ pub struct ImportOptions {
 /// by `onnxruntime.quantization`) has the quantization recorded on the IR tensors
 /// ([`crate::ir::Tensor::qhint`]) so the int8 emitter reuses it instead of calibrating.
 pub fn import(bytes: &[u8], opts: &ImportOptions) -> Result<Imported> {
+    if bytes.is_empty() {
+        return Err(Error::Usage(
+            "the file is empty (0 bytes): not an ONNX model".into(),
+        ));
+    }
     if is_onnxml(bytes) {
         return onnxml::lower(bytes, opts.features.as_ref());
     }
@@ -70,6 +75,19 @@ pub fn import(bytes: &[u8], opts: &ImportOptions) -> Result<Imported> {
         preprocess,
         ..Imported::default()
     })
+}
+
+/// The names of an ONNX model's graph inputs (initializers left out), in order.
+pub fn input_names_of(bytes: &[u8]) -> Result<Vec<String>> {
+    let proto = tract::parse(bytes)?;
+    let Some(g) = proto.graph.as_ref() else {
+        return Ok(Vec::new());
+    };
+    Ok(g.input
+        .iter()
+        .map(|i| i.name.clone())
+        .filter(|n| !g.initializer.iter().any(|t| &t.name == n))
+        .collect())
 }
 
 /// Parses `NAME=d0,d1,...` (the `--input-shape` syntax).

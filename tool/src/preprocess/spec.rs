@@ -1,6 +1,6 @@
 //! `FEATURES.toml`: a declarative preprocessing pipeline (documented in
 //! `docs/preprocessing.md`), attached to a model with `ferrite convert MODEL.onnx
-//! --preprocess FEATURES.toml`, and [`super::preprocess_csv`] behind `ferrite preprocess`.
+//! --preprocess FEATURES.toml`, and [`super::preprocess_rows`] behind `ferrite preprocess`.
 //!
 //! ```toml
 //! raw = 192                       # raw values per row (or give `names`)

@@ -192,15 +192,23 @@ pub const I8_DW_HEADER: usize = 3 * 4 * NR;
 /// 1`, `kernel[0] = 1`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConvShape {
+    /// Input height.
     pub in_h: usize,
+    /// Input width.
     pub in_w: usize,
+    /// Input channels.
     pub in_c: usize,
+    /// Output height.
     pub out_h: usize,
+    /// Output width.
     pub out_w: usize,
+    /// Output channels.
     pub out_c: usize,
     /// `[kh, kw]`.
     pub kernel: [usize; 2],
+    /// `[vertical, horizontal]` stride.
     pub stride: [usize; 2],
+    /// `[vertical, horizontal]` dilation.
     pub dilation: [usize; 2],
     /// `[top, left]`.
     pub pad: [usize; 2],
@@ -233,7 +241,9 @@ impl ConvShape {
 /// Epilogue of an f32 kernel: `y = clamp(acc + bias [+ residual], min, max)`.
 #[derive(Clone, Copy, Debug)]
 pub struct F32Out<'a> {
+    /// Lower clamp (fused activation).
     pub min: f32,
+    /// Upper clamp (fused activation).
     pub max: f32,
     /// A tensor of the output's shape added before the clamp (a fused residual `Add`).
     pub residual: Option<&'a [f32]>,
@@ -253,9 +263,13 @@ impl F32Out<'_> {
 /// residual add.
 #[derive(Clone, Copy, Debug)]
 pub struct I8Out<'a> {
+    /// Zero point of the output tensor.
     pub zero_point: i32,
+    /// Lower clamp of the quantized output.
     pub act_min: i32,
+    /// Upper clamp of the quantized output.
     pub act_max: i32,
+    /// A fused residual `Add`, applied after the clamp.
     pub residual: Option<I8Residual<'a>>,
 }
 
@@ -264,7 +278,9 @@ pub struct I8Out<'a> {
 /// parameters exactly as the reference [`crate::kernels::int8::binary`] takes them.
 #[derive(Clone, Copy, Debug)]
 pub struct I8Residual<'a> {
+    /// The Add's second input, in the output's shape.
     pub input: &'a [i8],
+    /// The Add's quantization parameters.
     pub add: QBinary,
 }
 
@@ -280,17 +296,24 @@ pub type I8DwFn = fn(&ConvShape, &[i8], i32, &[u8], &I8Out, &mut [i8]) -> Result
 /// A kernel with the name that says what it is (dtype, op, tile, ISA).
 #[derive(Clone, Copy, Debug)]
 pub struct Kernel<F> {
+    /// Kernel name: dtype, op, tile, ISA.
     pub name: &'static str,
+    /// The kernel function.
     pub run: F,
 }
 
 /// The four kernel families of one ISA.
 #[derive(Clone, Copy, Debug)]
 pub struct Kernels {
+    /// The instruction set.
     pub isa: Isa,
+    /// f32 convolution (also 1×1 and fully connected).
     pub f32_conv: Kernel<F32ConvFn>,
+    /// f32 depthwise convolution.
     pub f32_dwconv: Kernel<F32DwFn>,
+    /// int8 convolution (also 1×1 and fully connected).
     pub i8_conv: Kernel<I8ConvFn>,
+    /// int8 depthwise convolution.
     pub i8_dwconv: Kernel<I8DwFn>,
 }
 

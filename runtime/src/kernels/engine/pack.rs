@@ -11,7 +11,7 @@
 
 use super::frame::{need, MAX_TAPS};
 use super::{I8_CONV_HEADER, I8_DW_HEADER, NR};
-use crate::kernels::int8::rq_pair;
+use crate::kernels::params::rq_pair;
 use crate::{Error, Result};
 
 /// f32 elements of one conv panel: `bias[16]` + `w[taps][c][16]`.

@@ -2,13 +2,17 @@
 //!
 //! Sums accumulate in f32, in the order documented on each kernel; transcendental and
 //! rounding functions come from `libm` so the bits do not depend on the target's libm.
-//! A fused activation `act = (min, max)` is a clamp applied last; `(-inf, inf)` is no
-//! activation. The clamp lets NaN through (NaN is neither below min nor above max).
+//! A fused activation `act = (min, max)` (or the `act_min`, `act_max` of an [`F32Out`]
+//! output stage) is a clamp applied last; `(-inf, inf)` is no activation. The clamp
+//! lets NaN through (NaN is neither below min nor above max).
 
 use super::bcast::Pairs;
 use super::generic::broadcast_strides;
 use super::window::{axes, pool2d};
-use crate::format::types::{BinaryOp, UnaryOp, Window, MAX_RANK};
+use crate::format::types::{BinaryOp, OpGroup, UnaryOp, MAX_RANK};
+use crate::kernels::params::{
+    BroadcastShapes, ConvParams, F32Out, FullyConnectedParams, LrnParams, PoolParams,
+};
 
 /// Clamp that keeps NaN (unlike `f32::clamp`, it never panics on `min > max`).
 #[inline]
@@ -28,30 +32,23 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).fold(0.0, |acc, (x, y)| acc + x * y)
 }
 
-/// Fully connected layer: `y[b, j] = act(sum_k x[b, k] * w[j, k] + bias[j])`.
+/// Fully connected layer: `y[b, j] = out.apply(sum_k x[b, k] * w[j, k], j)`.
 ///
 /// `x`: `[batch, k]`, `w`: `[n, k]` (row-major, ONNX `Gemm` with `transB = 1`),
-/// `bias`: `[n]`, `y`: `[batch, n]`. The sum runs over `k` in order, then the bias is
-/// added, then `act` clamps.
-#[allow(clippy::too_many_arguments)]
+/// `y`: `[batch, n]`. The sum runs over `k` in order, then the output stage adds the
+/// bias and clamps (see [`F32Out`]).
 pub fn fully_connected(
+    p: &FullyConnectedParams,
     x: &[f32],
     w: &[f32],
-    bias: Option<&[f32]>,
-    batch: usize,
-    k: usize,
-    n: usize,
-    act: (f32, f32),
+    out: &F32Out<'_>,
     y: &mut [f32],
 ) {
+    let FullyConnectedParams { batch, k, n } = *p;
     for b in 0..batch {
         let xr = &x[b * k..(b + 1) * k];
         for j in 0..n {
-            let mut acc = dot(xr, &w[j * k..(j + 1) * k]);
-            if let Some(bias) = bias {
-                acc += bias[j];
-            }
-            y[b * n + j] = clamp(acc, act);
+            y[b * n + j] = out.apply(dot(xr, &w[j * k..(j + 1) * k]), j);
         }
     }
 }
@@ -65,15 +62,10 @@ pub fn fully_connected(
 /// - `y_shape` is `[batch..., M, N]` with the axes of rank-1 operands dropped
 ///   (rank 0 when both are rank 1); the caller computes it.
 ///
-/// Each output element sums over `K` in order in f32. Batch rank <= [`MAX_RANK`].
-pub fn matmul(
-    a: &[f32],
-    a_shape: &[usize],
-    b: &[f32],
-    b_shape: &[usize],
-    y: &mut [f32],
-    y_shape: &[usize],
-) {
+/// The shapes are `s.a`, `s.b` and `s.y`. Each output element sums over `K` in order
+/// in f32. Batch rank <= [`MAX_RANK`].
+pub fn matmul(s: &BroadcastShapes<'_>, a: &[f32], b: &[f32], y: &mut [f32]) {
+    let (a_shape, b_shape, y_shape) = (s.a, s.b, s.y);
     let (ar, br) = (a_shape.len(), b_shape.len());
     let dim = |s: &[usize], from_end: usize| s.len().checked_sub(from_end).map_or(1, |i| s[i]);
     let k = dim(a_shape, 1);
@@ -107,36 +99,23 @@ pub fn matmul(
     }
 }
 
-/// 2D convolution with groups (ONNX `Conv`; 1D convolutions pass `H = 1`).
+/// 2D convolution with groups (ONNX `Conv`; 1D convolutions pass `H = 1`); geometry
+/// in `p` (see [`ConvParams`]).
 ///
-/// - `x`: NCHW `xs = [N, C, H, W]`; `w`: `ws = [M, C / groups, KH, KW]`;
-///   `bias`: `[M]`; `y`: `ys = [N, M, OH, OW]` (computed by the caller from `win`).
-/// - The kernel size is taken from `ws` (`win.kernel` must agree); `win` supplies
-///   stride, dilation and pads `[top, left, bottom, right]`. Padded cells are zero.
+/// - `x`: NCHW; `w`: `[M, C / groups, KH, KW]`; `y`: `[N, M, OH, OW]`. Padded cells
+///   are zero.
 /// - Output channel `m` belongs to group `m / (M / groups)` and reads input channels
 ///   `g * C/groups .. (g + 1) * C/groups`. Depthwise is `groups = C`.
 ///
-/// Each output sums over (input channel, ky, kx) in that order, then adds the bias,
-/// then `act` clamps.
-#[allow(clippy::too_many_arguments)]
-pub fn conv2d(
-    x: &[f32],
-    xs: [usize; 4],
-    w: &[f32],
-    ws: [usize; 4],
-    bias: Option<&[f32]>,
-    win: &Window,
-    groups: usize,
-    act: (f32, f32),
-    y: &mut [f32],
-    ys: [usize; 4],
-) {
-    let [n, c, h, wd] = xs;
-    let [m, cg, kh, kw] = ws;
-    let [_, _, oh, ow] = ys;
-    let m_per_group = (m / groups.max(1)).max(1);
-    let (ah, aw) = axes(win, h, wd);
-    let mut out = y.iter_mut();
+/// Each output sums over (input channel, ky, kx) in that order, then the output stage
+/// adds the bias and clamps (see [`F32Out`]).
+pub fn conv2d(p: &ConvParams, x: &[f32], w: &[f32], out: &F32Out<'_>, y: &mut [f32]) {
+    let [n, c, h, wd] = p.x;
+    let [m, cg, kh, kw] = p.w;
+    let [_, _, oh, ow] = p.y;
+    let m_per_group = (m / p.groups.max(1)).max(1);
+    let (ah, aw) = axes(&p.window, h, wd);
+    let mut ys = y.iter_mut();
     for b in 0..n {
         for oc in 0..m {
             let g = oc / m_per_group;
@@ -154,11 +133,8 @@ pub fn conv2d(
                             }
                         }
                     }
-                    if let Some(bias) = bias {
-                        acc += bias[oc];
-                    }
-                    if let Some(o) = out.next() {
-                        *o = clamp(acc, act);
+                    if let Some(o) = ys.next() {
+                        *o = out.apply(acc, oc);
                     }
                 }
             }
@@ -166,34 +142,28 @@ pub fn conv2d(
     }
 }
 
-/// Max pool (ONNX `MaxPool`): `x` NCHW `xs`, `y` `ys = [N, C, OH, OW]`; window from
-/// `win` (kernel, stride, dilation, pads). Padded cells are ignored; NaN inputs are
-/// ignored (`v > max` is false). A window lying entirely in the padding yields -inf.
-pub fn max_pool2d(x: &[f32], xs: [usize; 4], win: &Window, y: &mut [f32], ys: [usize; 4]) {
-    pool2d(x, xs, win, y, ys, &|taps, _, _| {
+/// Max pool (ONNX `MaxPool`): geometry in `p`. Padded cells are ignored; NaN inputs
+/// are ignored (`v > max` is false). A window lying entirely in the padding yields
+/// -inf.
+pub fn max_pool2d(p: &PoolParams, x: &[f32], y: &mut [f32]) {
+    pool2d(p, x, y, &|taps, _, _| {
         taps.fold(f32::NEG_INFINITY, |m, v| if v > m { v } else { m })
     });
 }
 
-/// Average pool (ONNX `AveragePool`): `x` NCHW `xs`, `y` `ys = [N, C, OH, OW]`.
+/// Average pool (ONNX `AveragePool`): geometry in `p`.
 ///
 /// The sum of the input cells under the window (in row-major window order) is divided
-/// by the number of taps inside the input, or, with `count_include_pad`, by the number
-/// of taps inside the padded extent `[-pad_begin, len + pad_end)` on each axis
+/// by the number of taps inside the input, or, with `p.count_include_pad`, by the
+/// number of taps inside the padded extent `[-pad_begin, len + pad_end)` on each axis
 /// (padded cells contribute 0 to the sum). A zero divisor yields 0.
-pub fn avg_pool2d(
-    x: &[f32],
-    xs: [usize; 4],
-    win: &Window,
-    count_include_pad: bool,
-    y: &mut [f32],
-    ys: [usize; 4],
-) {
-    let (ah, aw) = axes(win, xs[2], xs[3]);
-    let [kh, kw] = [win.kernel[0] as usize, win.kernel[1] as usize];
-    pool2d(x, xs, win, y, ys, &|taps, oy, ox| {
+pub fn avg_pool2d(p: &PoolParams, x: &[f32], y: &mut [f32]) {
+    let (ah, aw) = axes(&p.window, p.x[2], p.x[3]);
+    let [kh, kw] = [p.window.kernel[0] as usize, p.window.kernel[1] as usize];
+    let include = p.count_include_pad;
+    pool2d(p, x, y, &|taps, oy, ox| {
         let sum = taps.fold(0.0f32, |s, v| s + v);
-        let count = if count_include_pad {
+        let count = if include {
             ah.padded_taps(oy, kh) * aw.padded_taps(ox, kw)
         } else {
             ah.valid_taps(oy, kh) * aw.valid_taps(ox, kw)
@@ -263,26 +233,22 @@ fn binary_one(op: BinaryOp, a: f32, b: f32) -> f32 {
 
 /// Element-wise binary op with numpy broadcasting, then `act`.
 ///
-/// `a_shape` and `b_shape` are right-aligned against `y_shape` (ranks may differ, rank
-/// 0 is a scalar; each dimension equals the output's or is 1); `y` is row-major
-/// `y_shape`, rank <= [`MAX_RANK`]. `Max` / `Min` propagate NaN (numpy `maximum`);
-/// `Pow` is `libm::powf`.
-#[allow(clippy::too_many_arguments)]
+/// `s.a` and `s.b` are right-aligned against `s.y` (see [`BroadcastShapes`]); `y` is
+/// row-major `s.y`. `Max` / `Min` propagate NaN (numpy `maximum`); `Pow` is
+/// `libm::powf`.
 pub fn binary(
     op: BinaryOp,
+    s: &BroadcastShapes<'_>,
     a: &[f32],
-    a_shape: &[usize],
     b: &[f32],
-    b_shape: &[usize],
     act: (f32, f32),
     y: &mut [f32],
-    y_shape: &[usize],
 ) {
     let mut sa = [0; MAX_RANK];
     let mut sb = [0; MAX_RANK];
-    broadcast_strides(a_shape, y_shape, &mut sa);
-    broadcast_strides(b_shape, y_shape, &mut sb);
-    for ((ia, ib), out) in Pairs::new(y_shape, &sa, &sb).zip(y.iter_mut()) {
+    broadcast_strides(s.a, s.y, &mut sa);
+    broadcast_strides(s.b, s.y, &mut sb);
+    for ((ia, ib), out) in Pairs::new(s.y, &sa, &sb).zip(y.iter_mut()) {
         *out = clamp(binary_one(op, a[ia], b[ib]), act);
     }
 }
@@ -318,17 +284,14 @@ fn unary_one(op: UnaryOp, v: f32) -> f32 {
         }
         UnaryOp::Sigmoid => sigmoid(v),
         UnaryOp::Tanh => libm::tanhf(v),
-        #[cfg(feature = "ops-math")]
-        _ => unary_math(op, v),
-        // `Model::load` rejects every other function in builds without `ops-math`
-        // (`UnaryOp::is_core`), so that their code is not linked.
-        #[cfg(not(feature = "ops-math"))]
+        // The other functions are `OpGroup::Math`: `Model::load` rejects them in builds
+        // without it, and the constant condition keeps their code out of those builds.
+        _ if OpGroup::Math.enabled() => unary_math(op, v),
         _ => f32::NAN,
     }
 }
 
-/// The functions beyond [`UnaryOp::is_core`] (feature `ops-math`).
-#[cfg(feature = "ops-math")]
+/// The functions beyond [`UnaryOp::is_core`] ([`OpGroup::Math`]).
 fn unary_math(op: UnaryOp, v: f32) -> f32 {
     match op {
         UnaryOp::Elu { alpha } => {
@@ -531,5 +494,39 @@ pub fn dequantize_i8(x: &[i8], scale: f32, zero_point: i32, y: &mut [f32]) {
 pub fn dequantize_u8(x: &[u8], scale: f32, zero_point: i32, y: &mut [f32]) {
     for (out, &v) in y.iter_mut().zip(x) {
         *out = i32::from(v).wrapping_sub(zero_point) as f32 * scale;
+    }
+}
+
+/// Local response normalization across channels (ONNX LRN), see [`LrnParams`]: `x`
+/// and `y` are `[p.n, p.c, p.inner]`; the sum of squares accumulates in f32 in channel
+/// order, the power is `libm::powf`.
+pub fn lrn(p: &LrnParams, x: &[f32], y: &mut [f32]) {
+    let LrnParams {
+        n,
+        c,
+        inner,
+        size,
+        alpha,
+        beta,
+        bias,
+    } = *p;
+    let lo_span = (size.saturating_sub(1)) / 2;
+    let hi_span = size / 2;
+    let scale = alpha / size as f32;
+    for b in 0..n {
+        let base = b * c * inner;
+        for ch in 0..c {
+            let lo = ch.saturating_sub(lo_span);
+            let hi = (ch + hi_span).min(c - 1);
+            for i in 0..inner {
+                let mut sq = 0f32;
+                for k in lo..=hi {
+                    let v = x[base + k * inner + i];
+                    sq += v * v;
+                }
+                let at = base + ch * inner + i;
+                y[at] = x[at] / libm::powf(bias + scale * sq, beta);
+            }
+        }
     }
 }

@@ -1,5 +1,6 @@
-//! Dtype-agnostic data movement on raw bytes: every element is `elem` bytes and is
-//! copied verbatim, so these kernels serve f32, int8, i32 and i64 tensors alike.
+//! Dtype-agnostic data movement on raw bytes (transpose, concat, pad, strided slice):
+//! every element is `elem` bytes and is copied verbatim, so these kernels serve f32,
+//! int8, i32 and i64 tensors alike.
 //!
 //! Shapes are row-major (outermost axis first) with at most [`MAX_RANK`] axes.
 
@@ -169,6 +170,56 @@ pub fn pad(x: &[u8], shape: &[usize], pads: &[usize], elem: usize, fill: &[u8], 
         y[dst..dst + row].copy_from_slice(src);
         if !step(idx, outer_shape) {
             break;
+        }
+    }
+}
+
+/// A strided slice: output element `(i_0, .., i_{r-1})` of shape `y` is input element
+/// `(starts[d] + i_d * steps[d])_d` of shape `x`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SliceParams<'s> {
+    /// Input shape.
+    pub x: &'s [usize],
+    /// First index read along each axis.
+    pub starts: &'s [isize],
+    /// Step along each axis (negative walks backwards, never 0).
+    pub steps: &'s [isize],
+    /// Output shape.
+    pub y: &'s [usize],
+    /// Bytes per element.
+    pub elem: usize,
+}
+
+/// Strided slice on raw bytes (see [`SliceParams`]). Preconditions (checked by the
+/// loader): equal ranks `<= MAX_RANK`, every index read inside `p.x`,
+/// `x.len() == prod(p.x) * p.elem`, `y.len() == prod(p.y) * p.elem`.
+pub fn slice(p: &SliceParams<'_>, x: &[u8], y: &mut [u8]) {
+    let (in_shape, starts, steps, out_shape, elem) = (p.x, p.starts, p.steps, p.y, p.elem);
+    let r = out_shape.len().min(MAX_RANK);
+    let n: usize = out_shape[..r].iter().product();
+    if n == 0 || elem == 0 {
+        return;
+    }
+    let mut in_strides = [0isize; MAX_RANK];
+    let mut s = 1isize;
+    for d in (0..r).rev() {
+        in_strides[d] = s;
+        s *= in_shape[d] as isize;
+    }
+    let mut idx = [0usize; MAX_RANK];
+    for out in y.chunks_exact_mut(elem).take(n) {
+        let mut off = 0isize;
+        for d in 0..r {
+            off += (starts[d] + idx[d] as isize * steps[d]) * in_strides[d];
+        }
+        let o = off as usize * elem;
+        out.copy_from_slice(&x[o..o + elem]);
+        for d in (0..r).rev() {
+            idx[d] += 1;
+            if idx[d] < out_shape[d] {
+                break;
+            }
+            idx[d] = 0;
         }
     }
 }

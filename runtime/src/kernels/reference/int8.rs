@@ -10,27 +10,17 @@
 //! does); the converter keeps accumulators in range, so wrapping is unreachable for
 //! valid models, but it can never panic.
 //!
-//! # Requantization tables
-//! `rq` is a slice of interleaved `(multiplier, shift)` i32 pairs, `2 * channels`
-//! long, where `channels` is 1 (per-tensor: the pair applies to every output channel)
-//! or the number of output channels (pair `c` for output channel `c`). A missing pair
-//! reads as `(0, 0)` (output = zero point).
+//! The accumulating kernels end in a [`QuantOut`] output stage (bias, requantization
+//! by a table of `(multiplier, shift)` pairs, zero point, clamp).
 
 use super::bcast::Pairs;
 use super::fixed::multiply_by_quantized_multiplier as mbqm;
 use super::generic::broadcast_strides;
 use super::window::{axes, pool2d};
-use crate::format::types::{BinaryOp, QBinary, Requant, Window, MAX_RANK};
-
-/// The `(multiplier, shift)` pair for output channel `ch`.
-#[inline]
-pub(crate) fn rq_pair(rq: &[i32], ch: usize) -> (i32, i32) {
-    let i = if rq.len() <= 2 { 0 } else { 2 * ch };
-    match (rq.get(i), rq.get(i + 1)) {
-        (Some(&m), Some(&s)) => (m, s),
-        _ => (0, 0),
-    }
-}
+use crate::format::types::{BinaryOp, QBinary, Requant, MAX_RANK};
+use crate::kernels::params::{
+    BroadcastShapes, ConvParams, FullyConnectedParams, PoolParams, QuantOut,
+};
 
 /// Clamp to `[lo, hi]` and to the i8 range (never panics, even if `lo > hi`).
 #[inline]
@@ -59,77 +49,50 @@ fn div_round(sum: i32, count: i32) -> i32 {
 }
 
 /// Quantized fully connected layer (TFLite `FullyConnected`, int8):
-/// `acc[b, j] = sum_k (x[b, k] - x_zp) * w[j, k] + bias[j]`, then
-/// `y[b, j] = clamp(out_zp + mbqm(acc, rq[j]), act_min, act_max)`.
+/// `acc[b, j] = sum_k (x[b, k] - x_zp) * w[j, k]`, then `y[b, j] = out.apply(acc, j)`
+/// (bias, requantization with pair `j`, zero point, clamp; see [`QuantOut`]).
 ///
-/// `x`: `[batch, k]`; `w`: `[n, k]` symmetric (zero point 0); `bias`: `[n]` i32;
-/// `rq`: 1 or `n` pairs (see the module docs); `y`: `[batch, n]`.
-#[allow(clippy::too_many_arguments)]
+/// `x`: `[batch, k]`; `w`: `[n, k]` symmetric (zero point 0); `y`: `[batch, n]`.
 pub fn fully_connected(
+    p: &FullyConnectedParams,
     x: &[i8],
     x_zp: i32,
     w: &[i8],
-    bias: Option<&[i32]>,
-    batch: usize,
-    k: usize,
-    n: usize,
-    rq: &[i32],
-    out_zp: i32,
-    act_min: i32,
-    act_max: i32,
+    out: &QuantOut<'_>,
     y: &mut [i8],
 ) {
+    let FullyConnectedParams { batch, k, n } = *p;
     for b in 0..batch {
         let xr = &x[b * k..(b + 1) * k];
         for j in 0..n {
             let wr = &w[j * k..(j + 1) * k];
-            let mut acc = xr.iter().zip(wr).fold(0i32, |acc, (&xv, &wv)| {
+            let acc = xr.iter().zip(wr).fold(0i32, |acc, (&xv, &wv)| {
                 acc.wrapping_add(i32::from(xv).wrapping_sub(x_zp).wrapping_mul(i32::from(wv)))
             });
-            if let Some(bias) = bias {
-                acc = acc.wrapping_add(bias[j]);
-            }
-            y[b * n + j] = requant(acc, rq_pair(rq, j), out_zp, act_min, act_max);
+            y[b * n + j] = out.apply(acc, j);
         }
     }
 }
 
 /// Quantized 2D convolution with groups (TFLite `Conv2D` / `DepthwiseConv2D` reference
-/// arithmetic on ONNX layouts; 1D convolutions pass `H = 1`).
+/// arithmetic on ONNX layouts; 1D convolutions pass `H = 1`); geometry in `p` (see
+/// [`ConvParams`]).
 ///
-/// - `x`: NCHW `xs = [N, C, H, W]`, zero point `x_zp`; `w`: `ws = [M, C / groups, KH,
-///   KW]` symmetric; `bias`: `[M]` i32; `y`: `ys = [N, M, OH, OW]`.
-/// - Kernel size from `ws`; stride, dilation, pads from `win`. Padded cells hold the
-///   input value `x_zp`, i.e. contribute 0 to the accumulator.
-/// - `acc = sum (x - x_zp) * w + bias[m]`; `y = clamp(out_zp + mbqm(acc, rq[m]),
-///   act_min, act_max)` with `rq` per output channel or per tensor.
-#[allow(clippy::too_many_arguments)]
-pub fn conv2d(
-    x: &[i8],
-    xs: [usize; 4],
-    x_zp: i32,
-    w: &[i8],
-    ws: [usize; 4],
-    bias: Option<&[i32]>,
-    win: &Window,
-    groups: usize,
-    rq: &[i32],
-    out_zp: i32,
-    act_min: i32,
-    act_max: i32,
-    y: &mut [i8],
-    ys: [usize; 4],
-) {
-    let [n, c, h, wd] = xs;
-    let [m, cg, kh, kw] = ws;
-    let [_, _, oh, ow] = ys;
-    let m_per_group = (m / groups.max(1)).max(1);
-    let (ah, aw) = axes(win, h, wd);
-    let mut out = y.iter_mut();
+/// - `x`: NCHW, zero point `x_zp`; `w`: `[M, C / groups, KH, KW]` symmetric; `y`:
+///   `[N, M, OH, OW]`.
+/// - Padded cells hold the input value `x_zp`, i.e. contribute 0 to the accumulator.
+/// - `acc = sum (x - x_zp) * w`; `y = out.apply(acc, m)` (bias, requantization per
+///   output channel or per tensor, zero point, clamp).
+pub fn conv2d(p: &ConvParams, x: &[i8], x_zp: i32, w: &[i8], out: &QuantOut<'_>, y: &mut [i8]) {
+    let [n, c, h, wd] = p.x;
+    let [m, cg, kh, kw] = p.w;
+    let [_, _, oh, ow] = p.y;
+    let m_per_group = (m / p.groups.max(1)).max(1);
+    let (ah, aw) = axes(&p.window, h, wd);
+    let mut ys = y.iter_mut();
     for b in 0..n {
         for oc in 0..m {
             let g = oc / m_per_group;
-            let pair = rq_pair(rq, oc);
             for oy in 0..oh {
                 for ox in 0..ow {
                     let mut acc = 0i32;
@@ -146,11 +109,8 @@ pub fn conv2d(
                             }
                         }
                     }
-                    if let Some(bias) = bias {
-                        acc = acc.wrapping_add(bias[oc]);
-                    }
-                    if let Some(o) = out.next() {
-                        *o = requant(acc, pair, out_zp, act_min, act_max);
+                    if let Some(o) = ys.next() {
+                        *o = out.apply(acc, oc);
                     }
                 }
             }
@@ -159,52 +119,29 @@ pub fn conv2d(
 }
 
 /// Max pool on raw int8 values (input and output share scale and zero point):
-/// `x` NCHW `xs`, `y` `ys = [N, C, OH, OW]`, window from `win`. Padded cells are
-/// ignored; a window entirely in the padding yields -128.
-pub fn max_pool2d(x: &[i8], xs: [usize; 4], win: &Window, y: &mut [i8], ys: [usize; 4]) {
-    pool2d(x, xs, win, y, ys, &|taps, _, _| taps.fold(i8::MIN, i8::max));
-}
-
-/// Average pool on raw int8 values, equivalent to [`avg_pool2d_zp`] with `x_zp = 0`:
-/// padded cells counted by `count_include_pad` contribute the raw value 0. That is
-/// the real value 0 only when the zero point is 0; with `count_include_pad` and a
-/// non-zero zero point use [`avg_pool2d_zp`].
-pub fn avg_pool2d(
-    x: &[i8],
-    xs: [usize; 4],
-    win: &Window,
-    count_include_pad: bool,
-    y: &mut [i8],
-    ys: [usize; 4],
-) {
-    avg_pool2d_zp(x, xs, 0, win, count_include_pad, y, ys);
+/// geometry in `p`; padded cells are ignored; a window entirely in the padding yields
+/// -128.
+pub fn max_pool2d(p: &PoolParams, x: &[i8], y: &mut [i8]) {
+    pool2d(p, x, y, &|taps, _, _| taps.fold(i8::MIN, i8::max));
 }
 
 /// Average pool on raw int8 values (input and output share scale and zero point
-/// `x_zp`, as in TFLite): `x` NCHW `xs`, `y` `ys = [N, C, OH, OW]`.
+/// `x_zp`, as in TFLite): geometry in `p`.
 ///
 /// `sum` = the i32 sum of the input cells under the window; `count` = the number of
-/// taps inside the input, or with `count_include_pad` the taps inside the padded extent
-/// (then each counted padded cell adds `x_zp`, the quantized real 0, to `sum`).
+/// taps inside the input, or with `p.count_include_pad` the taps inside the padded
+/// extent (then each counted padded cell adds `x_zp`, the quantized real 0, to `sum`).
 /// `y = (sum + count/2) / count` for `sum >= 0`, `(sum - count/2) / count` otherwise
 /// (truncating division: round half away from zero), clamped to i8; count 0 gives 0.
 /// Without `count_include_pad`, `x_zp` is unused.
-#[allow(clippy::too_many_arguments)]
-pub fn avg_pool2d_zp(
-    x: &[i8],
-    xs: [usize; 4],
-    x_zp: i32,
-    win: &Window,
-    count_include_pad: bool,
-    y: &mut [i8],
-    ys: [usize; 4],
-) {
-    let (ah, aw) = axes(win, xs[2], xs[3]);
-    let [kh, kw] = [win.kernel[0] as usize, win.kernel[1] as usize];
-    pool2d(x, xs, win, y, ys, &|taps, oy, ox| {
+pub fn avg_pool2d(p: &PoolParams, x: &[i8], x_zp: i32, y: &mut [i8]) {
+    let (ah, aw) = axes(&p.window, p.x[2], p.x[3]);
+    let [kh, kw] = [p.window.kernel[0] as usize, p.window.kernel[1] as usize];
+    let include = p.count_include_pad;
+    pool2d(p, x, y, &|taps, oy, ox| {
         let mut sum = taps.fold(0i32, |s, v| s.wrapping_add(i32::from(v)));
         let valid = ah.valid_taps(oy, kh) * aw.valid_taps(ox, kw);
-        let count = if count_include_pad {
+        let count = if include {
             let count = ah.padded_taps(oy, kh) * aw.padded_taps(ox, kw);
             sum = sum.wrapping_add(((count - valid) as i32).wrapping_mul(x_zp));
             count
@@ -270,25 +207,22 @@ fn binary_one(op: BinaryOp, q: &QBinary, a: i8, b: i8) -> i8 {
 /// - Mul: `raw = mbqm(a' * b', q.out)`;
 ///
 /// then `y = clamp(raw + q.out_zero_point, q.act_min, q.act_max)`. Shapes broadcast as
-/// in [`super::f32::binary`] (right-aligned, rank 0 allowed, rank <= [`MAX_RANK`]).
+/// in [`super::f32::binary`] (see [`BroadcastShapes`]).
 /// `Div`, `Max`, `Min`, `Pow` are not int8 ops (the loader rejects them); they write
 /// the clamped output zero point.
-#[allow(clippy::too_many_arguments)]
 pub fn binary(
     op: BinaryOp,
     q: &QBinary,
+    s: &BroadcastShapes<'_>,
     a: &[i8],
-    a_shape: &[usize],
     b: &[i8],
-    b_shape: &[usize],
     y: &mut [i8],
-    y_shape: &[usize],
 ) {
     let mut sa = [0; MAX_RANK];
     let mut sb = [0; MAX_RANK];
-    broadcast_strides(a_shape, y_shape, &mut sa);
-    broadcast_strides(b_shape, y_shape, &mut sb);
-    for ((ia, ib), out) in Pairs::new(y_shape, &sa, &sb).zip(y.iter_mut()) {
+    broadcast_strides(s.a, s.y, &mut sa);
+    broadcast_strides(s.b, s.y, &mut sb);
+    for ((ia, ib), out) in Pairs::new(s.y, &sa, &sb).zip(y.iter_mut()) {
         *out = binary_one(op, q, a[ia], b[ib]);
     }
 }

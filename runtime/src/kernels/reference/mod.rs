@@ -1,5 +1,4 @@
 //! Portable reference kernels (see the parent module for the shared contract).
-pub mod extra;
 pub mod f32;
 pub mod fixed;
 pub mod generic;

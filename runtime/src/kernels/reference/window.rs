@@ -1,6 +1,7 @@
 //! Geometry of the sliding-window ops (Conv and the pools), shared by f32 and int8.
 
 use crate::format::types::Window;
+use crate::kernels::params::PoolParams;
 
 /// One spatial axis of a window op: where each tap of an output position reads.
 #[derive(Clone, Copy, Debug)]
@@ -55,15 +56,14 @@ pub(crate) fn axes(win: &Window, h: usize, w: usize) -> (Axis, Axis) {
 /// every plane, where `taps` iterates the input values under the window (padding
 /// skipped). `f` is a trait object so the loop is compiled once per element type.
 pub(crate) fn pool2d<T: Copy>(
+    p: &PoolParams,
     x: &[T],
-    xs: [usize; 4],
-    win: &Window,
     y: &mut [T],
-    ys: [usize; 4],
     f: &dyn Fn(&mut dyn Iterator<Item = T>, usize, usize) -> T,
 ) {
-    let [n, c, h, wd] = xs;
-    let [_, _, oh, ow] = ys;
+    let [n, c, h, wd] = p.x;
+    let [_, _, oh, ow] = p.y;
+    let win = &p.window;
     let [kh, kw] = [win.kernel[0] as usize, win.kernel[1] as usize];
     let (ah, aw) = axes(win, h, wd);
     let mut out = y.iter_mut();

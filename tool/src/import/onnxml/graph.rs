@@ -63,13 +63,29 @@ pub(super) struct GNode {
     pub out: usize,
 }
 
+/// The ONNX names of the lowered model's interface: the graph input, the float output,
+/// and a label output computed as the ArgMax of the float output (when the class
+/// labels are 0..n-1).
+pub(super) struct Names {
+    pub input: String,
+    pub output: String,
+    pub label: Option<String>,
+}
+
 /// The IR of the lowered ops: graph input `in_t` (the preprocessing output), the ops
-/// in order, graph output `out_t`; `widths` gives every lowering tensor's width.
-pub(super) fn to_ir(nodes: &[GNode], widths: &[usize], in_t: usize, out_t: usize) -> Result<Graph> {
+/// in order, graph output `out_t` (and its ArgMax when `names.label` is set); `widths`
+/// gives every lowering tensor's width.
+pub(super) fn to_ir(
+    nodes: &[GNode],
+    widths: &[usize],
+    in_t: usize,
+    out_t: usize,
+    names: &Names,
+) -> Result<Graph> {
     let onnx_in = widths[in_t];
     let mut g = Graph::default();
     let mut ids: Vec<Option<TId>> = vec![None; widths.len()];
-    let x = g.add_tensor("input", &[1, onnx_in], DType::F32);
+    let x = g.add_tensor(&names.input, &[1, onnx_in], DType::F32);
     g.inputs.push(x);
     ids[in_t] = Some(x);
     for (k, nd) in nodes.iter().enumerate() {
@@ -171,6 +187,22 @@ pub(super) fn to_ir(nodes: &[GNode], widths: &[usize], in_t: usize, out_t: usize
     if out == x {
         return Err(Error::Import("the model output is its input".into()));
     }
+    g.tensors[out].name = names.output.clone();
     g.outputs.push(out);
+    if let Some(label) = &names.label {
+        let y = g.add_node(
+            "label",
+            Op::ArgMax {
+                axis: 1,
+                keepdims: false,
+                select_last: false,
+            },
+            &[out],
+            &[1],
+            DType::I64,
+        );
+        g.tensors[y].name = label.clone();
+        g.outputs.push(y);
+    }
     Ok(g)
 }

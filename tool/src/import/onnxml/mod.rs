@@ -7,8 +7,10 @@
 //! The ONNX protobuf is read directly (tract does not implement several ONNX-ML ops).
 //! Lowering is demand-driven from the model's float output (`probabilities` /
 //! `variable`, see `lowering.rs`): label outputs (ArgMax → class lookup → Cast) and
-//! ZipMap are never visited, since the runtime returns the class index and keeps the
-//! class labels in the metadata.
+//! ZipMap are never visited; the class labels go to the metadata. The lowered model
+//! keeps the ONNX input and output names, and gets the label output back as an ArgMax
+//! over the scores when the class labels are 0..n-1 (with other labels a conversion
+//! note says the label output is left out; `ferrite run` prints the class names).
 //!
 //! One module per op family, each documenting what its ops become; `OPS` maps every
 //! supported ONNX op type to its lowering function:
@@ -154,7 +156,62 @@ pub fn lower(onnx: &[u8], features: Option<&FeatureSpec>) -> Result<Imported> {
     if cx.labels.is_empty() {
         cx.labels = cx.labels_from_label_path(graph, &out_name);
     }
-    finish(cx, features, &model, out_t)
+    let (names, notes) = interface_names(graph, &in_name, &out_name, &cx.labels);
+    let mut imported = finish(cx, features, &model, out_t, &names)?;
+    imported.notes = notes;
+    Ok(imported)
+}
+
+/// The ONNX names the lowered model keeps: its input, its float output (the ZipMap's
+/// output name when the scores only reach the graph through one), and the label output
+/// when the runtime computes it exactly (ArgMax over the scores, class labels
+/// 0..n-1); otherwise a note says the label output is left out.
+fn interface_names(
+    graph: &tract_onnx::pb::GraphProto,
+    input: &str,
+    scores: &str,
+    labels: &[String],
+) -> (graph::Names, Vec<String>) {
+    let is_output = |n: &str| graph.output.iter().any(|o| o.name == n);
+    let output = if is_output(scores) {
+        scores.to_string()
+    } else {
+        graph
+            .node
+            .iter()
+            .find(|n| n.op_type == "ZipMap" && n.input.first().is_some_and(|i| i == scores))
+            .and_then(|n| n.output.first().cloned())
+            .unwrap_or_else(|| scores.to_string())
+    };
+    let label = graph
+        .output
+        .iter()
+        .map(|o| o.name.clone())
+        .find(|n| *n != output && *n != scores);
+    let mut notes = Vec::new();
+    let identity =
+        !labels.is_empty() && labels.iter().enumerate().all(|(i, l)| *l == i.to_string());
+    let label = match label {
+        Some(l) if identity => Some(l),
+        Some(l) => {
+            notes.push(format!(
+                "the ONNX output \"{l}\" (the class label) is not an output of the .fer model: \
+                 the runtime returns \"{output}\", and `ferrite run` prints the class name in its \
+                 `predicted` column ({} labels stored)",
+                labels.len()
+            ));
+            None
+        }
+        None => None,
+    };
+    (
+        graph::Names {
+            input: input.to_string(),
+            output,
+            label,
+        },
+        notes,
+    )
 }
 
 /// The lowered model: the graph as IR (graph input, ops) and the PREPROCESS section
@@ -164,6 +221,7 @@ fn finish(
     features: Option<&FeatureSpec>,
     model: &ModelProto,
     out_t: usize,
+    iface: &graph::Names,
 ) -> Result<Imported> {
     let (cols, in_t) = cx
         .graph_in
@@ -205,7 +263,7 @@ fn finish(
     }
     properties.push(("importer".into(), "onnxml".into()));
 
-    let graph = graph::to_ir(&cx.nodes, &cx.widths, in_t, out_t)?;
+    let graph = graph::to_ir(&cx.nodes, &cx.widths, in_t, out_t, iface)?;
     let preprocess = if steps.is_empty() {
         None
     } else {
@@ -216,5 +274,6 @@ fn finish(
         preprocess,
         labels: cx.labels.clone(),
         properties,
+        notes: Vec::new(),
     })
 }

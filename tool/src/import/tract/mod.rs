@@ -171,7 +171,12 @@ pub fn import_proto(
         skip: HashSet::new(),
         unsupported: Vec::new(),
     };
-    lower_all(&mut l)?;
+    lower_all(&mut l).map_err(|e| match e {
+        Error::Unsupported { ops } => Error::Unsupported {
+            ops: onnx_op_names(proto, ops),
+        },
+        e => e,
+    })?;
     let mut g = l.g;
     g.optimize();
     Ok(g)
@@ -249,6 +254,38 @@ fn lower_all(l: &mut Lower<'_>) -> Result<()> {
         l.g.outputs.push(t);
     }
     Ok(())
+}
+
+/// Unsupported `(tract op, tract node)` pairs named as the user's ONNX file names them:
+/// tract rewrites some ops (an LSTM becomes a `Scan` over its cell), keeping the ONNX
+/// node's name, possibly with a `.suffix`; the ONNX op type of that node is reported,
+/// once per node.
+fn onnx_op_names(
+    proto: &tract_onnx::pb::ModelProto,
+    ops: Vec<(String, String)>,
+) -> Vec<(String, String)> {
+    let nodes: &[tract_onnx::pb::NodeProto] = proto.graph.as_ref().map_or(&[], |g| &g.node);
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (op, name) in ops {
+        let found = nodes
+            .iter()
+            .filter(|n| {
+                !n.name.is_empty()
+                    && (name == n.name
+                        || name
+                            .strip_prefix(n.name.as_str())
+                            .is_some_and(|rest| rest.starts_with('.')))
+            })
+            .max_by_key(|n| n.name.len());
+        let pair = match found {
+            Some(n) => (n.op_type.clone(), n.name.clone()),
+            None => (op, name),
+        };
+        if !out.contains(&pair) {
+            out.push(pair);
+        }
+    }
+    out
 }
 
 /// The op name listed for an unsupported node.

@@ -1,9 +1,11 @@
-//! The conformance-suite kernels (`kernels::extra`: strided Slice, LRN) against naive
-//! references written here, and the loader's checks of `Op::Slice` / `Op::Lrn`.
+//! The strided Slice (`kernels::generic::slice`) and LRN (`kernels::f32::lrn`) kernels
+//! against naive references written here, and the loader's checks of `Op::Slice` /
+//! `Op::Lrn`.
 
 use ferrite::format::types::{Op, Quant};
 use ferrite::format::write::ModelBuilder;
-use ferrite::kernels::extra as kx;
+use ferrite::kernels::generic::{slice, SliceParams};
+use ferrite::kernels::{f32 as kf, LrnParams};
 use ferrite::{AlignedModel, DType, OwnedSession};
 use support::{ravel, unravel};
 
@@ -85,7 +87,14 @@ fn slice_matches_naive_reference() {
         let want = ref_slice(&x, shape, starts, steps, out);
         let m: usize = out.iter().product();
         let mut y = vec![0u8; m * 4];
-        kx::slice(&bytes(&x), shape, starts, steps, out, 4, &mut y);
+        let p = |elem| SliceParams {
+            x: shape,
+            starts,
+            steps,
+            y: out,
+            elem,
+        };
+        slice(&p(4), &bytes(&x), &mut y);
         assert_eq!(
             from_bytes(&y),
             want,
@@ -94,7 +103,7 @@ fn slice_matches_naive_reference() {
         // Byte-generic: the same indices for 1-byte elements.
         let xb: Vec<u8> = (0..n).map(|i| (i * 37 % 251) as u8).collect();
         let mut yb = vec![0u8; m];
-        kx::slice(&xb, shape, starts, steps, out, 1, &mut yb);
+        slice(&p(1), &xb, &mut yb);
         let xf: Vec<f32> = xb.iter().map(|&b| b as f32).collect();
         let wb: Vec<u8> = ref_slice(&xf, shape, starts, steps, out)
             .iter()
@@ -118,9 +127,16 @@ fn lrn_matches_naive_reference() {
         let want = ref_lrn(&x, &shape, size, alpha as f64, beta as f64, bias as f64);
         let mut y = vec![0f32; x.len()];
         let inner: usize = shape[2..].iter().product();
-        kx::lrn(
-            &x, shape[0], shape[1], inner, size, alpha, beta, bias, &mut y,
-        );
+        let p = LrnParams {
+            n: shape[0],
+            c: shape[1],
+            inner,
+            size,
+            alpha,
+            beta,
+            bias,
+        };
+        kf::lrn(&p, &x, &mut y);
         for (i, (g, w)) in y.iter().zip(&want).enumerate() {
             assert!(
                 (g - w).abs() <= 1e-5 * w.abs().max(1.0),

@@ -18,11 +18,13 @@ pub struct Request {
 /// Offsets (16-byte aligned) for each request, and the arena size.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
+    /// Arena offset of each request, in request order.
     pub offsets: Vec<usize>,
+    /// Bytes of arena the plan needs (16-byte aligned).
     pub arena_size: usize,
 }
 
-const ALIGN: usize = crate::format::ALIGN;
+use super::ALIGN;
 
 fn align(n: usize) -> usize {
     n.div_ceil(ALIGN) * ALIGN
@@ -66,8 +68,10 @@ pub fn plan(reqs: &[Request]) -> Plan {
     }
 }
 
-/// Lifetimes from the op list: `producers[t]`/`consumers` as op indices.
-/// `inputs` are alive from step 0, `outputs` until the last step.
+/// The lifetime `(first, last)` of every tensor from the op list (`(inputs, outputs)`
+/// per op, in execution order): a tensor is alive from the op that writes it to the
+/// last op that reads it; graph `inputs` from step 0, graph `outputs` until the last
+/// step; `None` for a tensor no op writes and that is not a graph input (constants).
 pub fn lifetimes(
     n_tensors: usize,
     ops: &[(Vec<u32>, Vec<u32>)],
@@ -84,9 +88,8 @@ pub fn lifetimes(
             life[o as usize] = Some((s, s));
         }
         for &i in ins {
-            if let Some((f, l)) = life[i as usize].as_mut().map(|v| (&mut v.0, &mut v.1)) {
-                let _ = f;
-                *l = (*l).max(s);
+            if let Some((_, last)) = life[i as usize].as_mut() {
+                *last = (*last).max(s);
             }
         }
     }

@@ -1,0 +1,541 @@
+//! The ops of the graph and their attributes (re-exported by [`super::types`]).
+//!
+//! Every record here is postcard-encoded; the variant index of each enum is its wire
+//! encoding, so new variants go at the end (see `docs/format.md`).
+
+use heapless::Vec as HVec;
+use serde::{Deserialize, Serialize};
+
+use super::limits::{MAX_OP_INPUTS, MAX_OP_OUTPUTS, MAX_RANK};
+
+/// A fused activation, applied to the op's output before it is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Activation {
+    /// No activation.
+    None,
+    /// `max(0, v)`.
+    Relu,
+    /// Clamp to `[min, max]` (Relu6 is `Clip { 0, 6 }`).
+    Clip {
+        /// Lower bound.
+        min: f32,
+        /// Upper bound.
+        max: f32,
+    },
+}
+
+/// Fixed-point rescale as in TFLite: `x * multiplier * 2^(shift - 31)`, rounded with
+/// gemmlowp's rules (`multiplier` in `[2^30, 2^31)` or 0; `shift` in `-31..=30`, a
+/// positive shift is a left shift).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Requant {
+    /// Q0.31 multiplier.
+    pub multiplier: i32,
+    /// Power-of-two exponent (positive: left shift).
+    pub shift: i32,
+}
+
+/// Integer parameters shared by the int8 kernels that accumulate in i32.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct QParams {
+    /// Weights-section offset of `channels` pairs of little-endian i32
+    /// `(multiplier, shift)`, one per output channel (a single pair for per-tensor).
+    pub requant: u32,
+    /// Number of `(multiplier, shift)` pairs at `requant` (1 or the output channels).
+    pub channels: u32,
+    /// Lower clamp of the quantized output (the fused activation).
+    pub act_min: i32,
+    /// Upper clamp of the quantized output.
+    pub act_max: i32,
+}
+
+/// Element-wise binary operators (numpy broadcasting).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum BinaryOp {
+    /// `a + b`.
+    Add,
+    /// `a - b`.
+    Sub,
+    /// `a * b`.
+    Mul,
+    /// `a / b`.
+    Div,
+    /// numpy `maximum` (NaN propagates).
+    Max,
+    /// numpy `minimum` (NaN propagates).
+    Min,
+    /// `a ^ b` (`powf`).
+    Pow,
+}
+
+/// Element-wise unary operators (f32; int8 graphs use [`Op::Lut`]); the definitions
+/// are those of ONNX (`kernels::f32::unary`). `Round` rounds half to even, `Sign` gives
+/// -1, 0 or 1.
+///
+/// The variant index is the wire encoding: new variants go at the end.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum UnaryOp {
+    /// `max(0, v)`.
+    Relu,
+    /// Clamp to `[min, max]`.
+    Clip {
+        /// Lower bound.
+        min: f32,
+        /// Upper bound.
+        max: f32,
+    },
+    /// `v` for `v >= 0`, else `alpha * v`.
+    LeakyRelu {
+        /// Slope below 0.
+        alpha: f32,
+    },
+    /// `v` for `v >= 0`, else `alpha * (e^v - 1)`.
+    Elu {
+        /// Scale below 0.
+        alpha: f32,
+    },
+    /// `1 / (1 + e^-v)`.
+    Sigmoid,
+    /// `tanh(v)`.
+    Tanh,
+    /// `max(0, min(1, alpha * v + beta))`.
+    HardSigmoid {
+        /// Slope.
+        alpha: f32,
+        /// Offset.
+        beta: f32,
+    },
+    /// `v * max(0, min(1, v / 6 + 0.5))`.
+    HardSwish,
+    /// `e^v`.
+    Exp,
+    /// Natural logarithm.
+    Log,
+    /// Square root.
+    Sqrt,
+    /// `-v`.
+    Neg,
+    /// `|v|`.
+    Abs,
+    /// `1 / v`.
+    Reciprocal,
+    /// Round down.
+    Floor,
+    /// Round up.
+    Ceil,
+    /// The error function.
+    Erf,
+    /// `ln(1 + e^v)`.
+    Softplus,
+    /// `0.5 v (1 + erf(v / sqrt 2))`.
+    Gelu,
+    /// Sine.
+    Sin,
+    /// Cosine.
+    Cos,
+    /// Tangent.
+    Tan,
+    /// Arc sine.
+    Asin,
+    /// Arc cosine.
+    Acos,
+    /// Arc tangent.
+    Atan,
+    /// Hyperbolic sine.
+    Sinh,
+    /// Hyperbolic cosine.
+    Cosh,
+    /// Inverse hyperbolic sine.
+    Asinh,
+    /// Inverse hyperbolic cosine.
+    Acosh,
+    /// Inverse hyperbolic tangent.
+    Atanh,
+    /// Round to the nearest integer, ties to even.
+    Round,
+    /// -1, 0 or 1 (NaN passes through).
+    Sign,
+}
+
+impl UnaryOp {
+    /// The functions every build has ([`OpGroup::Core`]); the others are
+    /// [`OpGroup::Math`].
+    pub const fn is_core(&self) -> bool {
+        matches!(
+            self,
+            UnaryOp::Relu
+                | UnaryOp::Clip { .. }
+                | UnaryOp::LeakyRelu { .. }
+                | UnaryOp::Sigmoid
+                | UnaryOp::Tanh
+        )
+    }
+}
+
+/// The operator groups of the runtime: each is a Cargo feature of the `ferrite` crate
+/// (but `Core`, always built), and [`Op::group`] says which group every op belongs to
+/// (each op's module under `ops/` states it).
+/// A build without a group rejects its ops at load ([`Error::UnsupportedOp`]) and leaves
+/// their checks and kernels out of the binary (flash size on microcontrollers).
+///
+/// [`Error::UnsupportedOp`]: crate::Error::UnsupportedOp
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum OpGroup {
+    /// The MLP op set, in every build: FullyConnected, the core activations, Softmax,
+    /// Lut, Quantize/Dequantize/Requantize, Reshape, Cast, ArgMax, Slice, Lrn and the
+    /// classical models.
+    Core,
+    /// Conv (`ops-conv`).
+    Conv,
+    /// MaxPool, AvgPool, GlobalAvgPool, GlobalMaxPool (`ops-pool`).
+    Pool,
+    /// Transpose, Concat, Pad (`ops-shape`).
+    Shape,
+    /// MatMul, Binary and the unary functions beyond the core activations (`ops-math`).
+    Math,
+}
+
+impl OpGroup {
+    /// Whether this build has the group's kernels (a constant: always inlined, so that
+    /// code behind a disabled group folds away).
+    #[inline(always)]
+    pub const fn enabled(self) -> bool {
+        match self {
+            OpGroup::Core => true,
+            OpGroup::Conv => cfg!(feature = "ops-conv"),
+            OpGroup::Pool => cfg!(feature = "ops-pool"),
+            OpGroup::Shape => cfg!(feature = "ops-shape"),
+            OpGroup::Math => cfg!(feature = "ops-math"),
+        }
+    }
+}
+
+/// Int8 parameters of an element-wise binary op (TFLite `add`/`mul` arithmetic).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct QBinary {
+    /// Zero point of input `a`.
+    pub a_zero_point: i32,
+    /// Zero point of input `b`.
+    pub b_zero_point: i32,
+    /// Zero point of the output.
+    pub out_zero_point: i32,
+    /// Add/Sub: the inputs are shifted left by `left_shift` then rescaled by `a`/`b`.
+    pub left_shift: i32,
+    /// Add/Sub: rescale of input `a` to the common scale.
+    pub a: Requant,
+    /// Add/Sub: rescale of input `b` to the common scale.
+    pub b: Requant,
+    /// Final rescale to the output scale.
+    pub out: Requant,
+    /// Lower clamp of the quantized output (the fused activation).
+    pub act_min: i32,
+    /// Upper clamp of the quantized output.
+    pub act_max: i32,
+}
+
+/// Spatial parameters of Conv and the pools, in 2D; 1D ops use height 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Window {
+    /// Kernel (height, width).
+    pub kernel: [u32; 2],
+    /// Stride (height, width).
+    pub stride: [u32; 2],
+    /// Dilation (height, width).
+    pub dilation: [u32; 2],
+    /// Padding (top, left, bottom, right).
+    pub pads: [u32; 4],
+}
+
+/// One operator, with its attributes. Tensor operands are listed in [`OpDef`]; what
+/// each op accepts is checked by its module under `runtime/src/ops/` and listed in
+/// `docs/ops.md`.
+///
+/// Layouts follow ONNX: activations are NCHW (NCW for 1D), Conv weights are
+/// `[out_channels, in_channels / groups, kh, kw]`, FullyConnected weights `[N, K]`.
+/// The variant index is the wire encoding: new variants go at the end.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Op {
+    /// `y[b, n] = act(sum_k x[b, k] * w[n, k] + bias[n])`.
+    /// Inputs: x `[B, K]`, w `[N, K]` constant, optional bias `[N]` (f32 or i32).
+    FullyConnected {
+        /// Fused activation (f32; int8 clamps with `q`).
+        act: Activation,
+        /// int8 requantization; `None` for f32.
+        q: Option<QParams>,
+    },
+    /// Batched matrix product of two tensors with numpy broadcasting (f32).
+    MatMul,
+    /// 1D/2D convolution with groups (depthwise when groups == channels).
+    /// Inputs: x `[N, C, H, W]`, w, optional bias `[M]`.
+    Conv {
+        /// Kernel, stride, dilation, pads.
+        window: Window,
+        /// Channel groups (`C` and `M` are multiples of it).
+        groups: u32,
+        /// Fused activation (f32; int8 clamps with `q`).
+        act: Activation,
+        /// int8 requantization; `None` for f32.
+        q: Option<QParams>,
+    },
+    /// Max pool (f32 or int8 raw values).
+    MaxPool {
+        /// Kernel, stride, dilation, pads.
+        window: Window,
+    },
+    /// Average pool (f32 or int8).
+    AvgPool {
+        /// Kernel, stride, dilation, pads.
+        window: Window,
+        /// Padded cells count in the divisor.
+        count_include_pad: bool,
+    },
+    /// Mean over all spatial positions: `[N, C, ...] -> [N, C, 1, ...]`.
+    GlobalAvgPool,
+    /// Max over all spatial positions: `[N, C, ...] -> [N, C, 1, ...]`.
+    GlobalMaxPool,
+    /// Element-wise binary op with numpy broadcasting (f32; int8 Add, Sub, Mul).
+    Binary {
+        /// The operator.
+        op: BinaryOp,
+        /// Fused activation (f32; int8 clamps with `q`).
+        act: Activation,
+        /// int8 parameters; `None` for f32.
+        q: Option<QBinary>,
+    },
+    /// Element-wise f32 function.
+    Unary {
+        /// The function.
+        op: UnaryOp,
+    },
+    /// Int8/uint8 element-wise function through a 256-entry table (input 1, constant).
+    Lut,
+    /// Softmax / LogSoftmax along `axis`. Int8: input 1 is a 256-entry u32 table of
+    /// `exp(-scale * beta * d)` in Q0.31 for d = 0..255, output scale 1/256, zp -128.
+    Softmax {
+        /// The axis normalized.
+        axis: u8,
+        /// LogSoftmax (f32 only).
+        log: bool,
+    },
+    /// Copy with a new shape (Reshape, Flatten, Squeeze, Unsqueeze).
+    Reshape,
+    /// Permutation of the axes (any dtype).
+    Transpose {
+        /// Output axis `k` is input axis `perm[k]`.
+        perm: HVec<u8, MAX_RANK>,
+    },
+    /// Concatenation along one axis (any dtype).
+    Concat {
+        /// The axis joined.
+        axis: u8,
+    },
+    /// Constant padding.
+    Pad {
+        /// The begins of every axis, then the ends.
+        pads: HVec<u32, { 2 * MAX_RANK }>,
+        /// The fill, in the tensor's own domain (an f32, or a quantized integer).
+        value: f32,
+    },
+    /// Index of the largest value along `axis` (output i64).
+    ArgMax {
+        /// The axis searched.
+        axis: u8,
+        /// Keep the axis with length 1.
+        keepdims: bool,
+        /// On ties, the last index (else the first).
+        select_last: bool,
+    },
+    /// f32 -> int8/uint8 with the output tensor's quantization.
+    Quantize,
+    /// int8/uint8 -> f32 with the input tensor's quantization.
+    Dequantize,
+    /// int8 -> int8 with a new scale and zero point (input and output quantization).
+    Requantize {
+        /// Input scale / output scale.
+        rq: Requant,
+    },
+    /// Element type conversion (f16 weights -> f32 scratch, i64 <-> i32, ints <-> f32).
+    Cast,
+    /// ONNX-ML LinearClassifier / LinearRegressor:
+    /// `y[b, n] = post(sum_k x[b, k] * w[n, k] + bias[n])`. Inputs: x `[B, K]` f32,
+    /// w `[N, K]` f32 constant, bias `[N]` f32 constant. Output `[B, N]` f32 (class
+    /// scores / probabilities or targets).
+    Linear {
+        /// Applied to each output row.
+        post: PostTransform,
+    },
+    /// ONNX-ML TreeEnsembleClassifier / TreeEnsembleRegressor over flat node arrays
+    /// (see `docs/format.md`). Inputs: x `[B, F]` f32, nodes `[N, 4]` i32, roots `[R]`
+    /// i32, leaf targets `[L]` i32, leaf weights `[L]` f32, base values `[T]` f32 (all
+    /// but x constant). Output `[B, T]` f32.
+    TreeEnsemble {
+        /// How the trees' leaf values combine.
+        aggregate: Aggregate,
+        /// Applied to each output row.
+        post: PostTransform,
+    },
+    /// ONNX-ML Normalizer over the last axis (f32).
+    Normalize {
+        /// The norm divided by.
+        norm: Norm,
+    },
+    /// Strided slice with static bounds (ONNX Slice, tract Downsample), any dtype: output
+    /// element `i` along axis `d` is input element `starts[d] + i * steps[d]` (steps may
+    /// be negative, never 0). The output shape is the output tensor's; the loader checks
+    /// every read index lies inside the input.
+    Slice {
+        /// First index read per axis.
+        starts: HVec<i32, MAX_RANK>,
+        /// Step per axis.
+        steps: HVec<i32, MAX_RANK>,
+    },
+    /// Local response normalization across channels (axis 1, f32, ONNX LRN):
+    /// `y = x / (bias + alpha / size * sum_{c' in window} x[c']^2)^beta`, window
+    /// `[c - (size-1)/2, c + size/2]` clipped to the channels.
+    Lrn {
+        /// Channels in the window.
+        size: u32,
+        /// Scale of the sum of squares.
+        alpha: f32,
+        /// Exponent.
+        beta: f32,
+        /// Added to the scaled sum.
+        bias: f32,
+    },
+}
+
+/// Post transform of ONNX-ML linear and tree-ensemble models, applied per row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum PostTransform {
+    /// The raw scores.
+    None,
+    /// `exp(s) / sum(exp)` over the row.
+    Softmax,
+    /// `1 / (1 + exp(-s))` per value.
+    Logistic,
+    /// Softmax over the non-zero scores; zero scores stay 0 (ONNX `SOFTMAX_ZERO`).
+    SoftmaxZero,
+}
+
+/// How the leaf values of the trees of an ensemble are combined per target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Aggregate {
+    /// Sum of the trees' values.
+    Sum,
+    /// Sum divided by the number of trees.
+    Average,
+    /// Smallest value.
+    Min,
+    /// Largest value.
+    Max,
+}
+
+/// Row normalization (ONNX-ML Normalizer, scikit-learn `Normalizer`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Norm {
+    /// Divide by the sum of absolute values.
+    L1,
+    /// Divide by the Euclidean norm.
+    L2,
+    /// Divide by the largest absolute value.
+    Max,
+}
+
+impl Op {
+    /// Short operator name used in errors and `inspect`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::FullyConnected { .. } => "FullyConnected",
+            Op::MatMul => "MatMul",
+            Op::Conv { .. } => "Conv",
+            Op::MaxPool { .. } => "MaxPool",
+            Op::AvgPool { .. } => "AvgPool",
+            Op::GlobalAvgPool => "GlobalAvgPool",
+            Op::GlobalMaxPool => "GlobalMaxPool",
+            Op::Binary { .. } => "Binary",
+            Op::Unary { .. } => "Unary",
+            Op::Lut => "Lut",
+            Op::Softmax { .. } => "Softmax",
+            Op::Reshape => "Reshape",
+            Op::Transpose { .. } => "Transpose",
+            Op::Concat { .. } => "Concat",
+            Op::Pad { .. } => "Pad",
+            Op::ArgMax { .. } => "ArgMax",
+            Op::Quantize => "Quantize",
+            Op::Dequantize => "Dequantize",
+            Op::Requantize { .. } => "Requantize",
+            Op::Cast => "Cast",
+            Op::Linear { .. } => "Linear",
+            Op::TreeEnsemble { .. } => "TreeEnsemble",
+            Op::Normalize { .. } => "Normalize",
+            Op::Slice { .. } => "Slice",
+            Op::Lrn { .. } => "Lrn",
+        }
+    }
+}
+
+/// One step of the graph: an op and the indices of its operand tensors.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OpDef {
+    /// The op and its attributes.
+    pub op: Op,
+    /// Input tensor indices, in the op's order.
+    pub inputs: HVec<u32, MAX_OP_INPUTS>,
+    /// Output tensor indices (one for every op so far).
+    pub outputs: HVec<u32, MAX_OP_OUTPUTS>,
+}
+
+/// What the executor reads of an [`OpDef`] record that `Model::load` validated: the
+/// op (decoded by postcard), its inputs and its first output, without building the
+/// `OpDef` (see [`TensorRef`](super::types::TensorRef)).
+#[derive(Clone, Debug)]
+pub(crate) struct OpRef {
+    pub op: Op,
+    inputs: [u32; MAX_OP_INPUTS],
+    n_inputs: usize,
+    pub output: u32,
+}
+
+impl OpRef {
+    /// Decodes `op, inputs, outputs` (wire order); `None` where `OpDef` would not decode
+    /// or has no output.
+    #[inline]
+    pub(crate) fn decode(rec: &[u8]) -> Option<OpRef> {
+        // The op itself through postcard: its decoder is in the binary anyway (load
+        // uses it), and a second one for every variant would cost kilobytes of flash.
+        let (op, rest) = postcard::take_from_bytes::<Op>(rec).ok()?;
+        let mut w = super::Wire(rest);
+        let n_inputs = w.usize()?;
+        let mut inputs = [0u32; MAX_OP_INPUTS];
+        for i in inputs.get_mut(..n_inputs)? {
+            *i = w.u32()?;
+        }
+        if w.usize()? == 0 {
+            return None;
+        }
+        let output = w.u32()?;
+        Some(OpRef {
+            op,
+            inputs,
+            n_inputs,
+            output,
+        })
+    }
+
+    /// The input tensor indices.
+    #[inline]
+    pub(crate) fn inputs(&self) -> &[u32] {
+        self.inputs.get(..self.n_inputs).unwrap_or(&[])
+    }
+}

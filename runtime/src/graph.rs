@@ -1,0 +1,168 @@
+//! The GRAPH section (tensors, ops, graph inputs and outputs, arena size) with the
+//! WEIGHTS and GOLDEN sections it refers to, as the loader, the validator and the
+//! executor read them. [`Model`](crate::Model) owns one; `validate` checks it once.
+
+use crate::error::{Error, Result, Section};
+use crate::format::types::{Golden, GraphIo, Location, OpDef, OpRef, TensorDef, TensorRef};
+use crate::format::{kind, rd_u32, Container, RecordTable};
+
+/// The parsed graph of a model file (records decoded on demand).
+#[derive(Clone, Debug)]
+pub(crate) struct Graph<'a> {
+    pub(crate) io: GraphIo,
+    pub(crate) tensors: RecordTable<'a, TensorDef<'a>>,
+    pub(crate) ops: RecordTable<'a, OpDef>,
+    pub(crate) weights: &'a [u8],
+    pub(crate) golden: Option<RecordTable<'a, Golden<'a>>>,
+}
+
+/// The three parts of the GRAPH section: `io_len u32 | tensors_len u32 | ops_len u32 |
+/// reserved u32`, then the graph IO record, the tensor table and the op table.
+fn graph_parts(g: &[u8]) -> Result<(&[u8], &[u8], &[u8])> {
+    let bad = Error::BadSection {
+        section: Section::Graph,
+    };
+    let io_len = rd_u32(g, 0).ok_or(bad)? as usize;
+    let t_len = rd_u32(g, 4).ok_or(bad)? as usize;
+    let o_len = rd_u32(g, 8).ok_or(bad)? as usize;
+    let a = 16usize;
+    let b = a.checked_add(io_len).ok_or(bad)?;
+    let c = b.checked_add(t_len).ok_or(bad)?;
+    let d = c.checked_add(o_len).ok_or(bad)?;
+    if d != g.len() {
+        return Err(bad);
+    }
+    Ok((&g[a..b], &g[b..c], &g[c..d]))
+}
+
+/// One postcard record that spans exactly `bytes`.
+pub(crate) fn decode_exact<'a, T: serde::Deserialize<'a>>(
+    bytes: &'a [u8],
+    section: Section,
+) -> Result<T> {
+    match postcard::take_from_bytes::<T>(bytes) {
+        Ok((v, [])) => Ok(v),
+        _ => Err(Error::Decode { section, index: 0 }),
+    }
+}
+
+/// `n` little-endian values of `T` at a weights offset aligned for `T`.
+fn table<T: bytemuck::Pod>(weights: &[u8], offset: u32, n: usize) -> Option<&[T]> {
+    let len = n.checked_mul(core::mem::size_of::<T>())?;
+    let b = weights.get(offset as usize..(offset as usize).checked_add(len)?)?;
+    bytemuck::try_cast_slice(b).ok()
+}
+
+impl<'a> Graph<'a> {
+    /// The graph of `container`; with `check` false only the counts of the record
+    /// tables are read (bytes validated before).
+    pub(crate) fn parse(container: &Container<'a>, check: bool) -> Result<Self> {
+        let graph = container.section(kind::GRAPH).ok_or(Error::BadSection {
+            section: Section::Graph,
+        })?;
+        let weights = container.section(kind::WEIGHTS).unwrap_or(&[]);
+        let (io_b, t_b, o_b) = graph_parts(graph)?;
+        let io = decode_exact(io_b, Section::Graph)?;
+        let tensors = RecordTable::parse_with(t_b, Section::Graph, check)?;
+        let ops = RecordTable::parse_with(o_b, Section::Graph, check)?;
+        let golden = match container.section(kind::GOLDEN) {
+            Some(g) => Some(RecordTable::parse_with(g, Section::Golden, check)?),
+            None => None,
+        };
+        Ok(Graph {
+            io,
+            tensors,
+            ops,
+            weights,
+            golden,
+        })
+    }
+
+    /// Definition of graph input (`outputs` false) or output `i`.
+    pub(crate) fn io_def(&self, outputs: bool, i: usize) -> Result<TensorDef<'a>> {
+        let list = if outputs {
+            &self.io.outputs
+        } else {
+            &self.io.inputs
+        };
+        let t = *list.get(i).ok_or(Error::NoSuchIndex { index: i as u32 })?;
+        self.tensors.get(t)
+    }
+
+    /// Golden vector `i`.
+    pub(crate) fn golden(&self, i: u32) -> Result<Golden<'a>> {
+        self.golden
+            .as_ref()
+            .ok_or(Error::NoSuchIndex { index: i })?
+            .get(i)
+    }
+
+    /// Bytes of constant `t` in the weights section (`None` for arena tensors).
+    pub(crate) fn constant_bytes(&self, t: &TensorDef<'_>) -> Option<&'a [u8]> {
+        match t.location {
+            Location::Weights { offset } => {
+                let len = t.byte_len()?;
+                self.weights
+                    .get(offset as usize..(offset as usize).checked_add(len)?)
+            }
+            Location::Arena { .. } => None,
+        }
+    }
+
+    /// `n` little-endian i32 values at a 4-aligned weights offset.
+    pub(crate) fn i32_table(&self, offset: u32, n: usize) -> Option<&'a [i32]> {
+        table(self.weights, offset, n)
+    }
+
+    /// `n` little-endian f32 values at a 4-aligned weights offset.
+    pub(crate) fn f32_table(&self, offset: u32, n: usize) -> Option<&'a [f32]> {
+        table(self.weights, offset, n)
+    }
+
+    /// Tensor `i` for the executor (trusted decode of a validated record; see
+    /// [`TensorRef`]). In debug builds it is checked against the full decode.
+    #[inline]
+    pub(crate) fn tensor_ref(&self, i: u32) -> Option<TensorRef> {
+        let mut t = TensorRef::EMPTY;
+        self.read_tensor(i, &mut t)?;
+        Some(t)
+    }
+
+    /// [`tensor_ref`](Self::tensor_ref) into `t` (the executor's hot path: writing in
+    /// place rather than returning the record keeps it in registers and aligned slots).
+    #[inline(never)]
+    pub(crate) fn read_tensor(&self, i: u32, t: &mut TensorRef) -> Option<()> {
+        *t = TensorRef::decode(self.tensors.record(i)?)?;
+        #[cfg(debug_assertions)]
+        if let Ok(d) = self.tensors.get(i) {
+            debug_assert_eq!(*t, TensorRef::of(&d), "tensor {i}");
+        }
+        Some(())
+    }
+
+    /// Op `i` for the executor (trusted decode; see [`OpRef`]).
+    #[inline]
+    pub(crate) fn op_ref(&self, i: u32) -> Option<OpRef> {
+        let o = OpRef::decode(self.ops.record(i)?);
+        #[cfg(debug_assertions)]
+        if let (Ok(d), Some(o)) = (self.ops.get(i), &o) {
+            debug_assert!(
+                d.op == o.op && d.inputs[..] == *o.inputs() && d.outputs.first() == Some(&o.output),
+                "op {i}"
+            );
+        }
+        o
+    }
+
+    /// Graph input (`outputs` false) or output `i` for the executor.
+    #[inline]
+    pub(crate) fn io_ref(&self, outputs: bool, i: usize) -> Result<TensorRef> {
+        let list = if outputs {
+            &self.io.outputs
+        } else {
+            &self.io.inputs
+        };
+        let t = *list.get(i).ok_or(Error::NoSuchIndex { index: i as u32 })?;
+        self.tensor_ref(t).ok_or(Error::BadTensor { tensor: t })
+    }
+}

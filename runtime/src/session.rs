@@ -1,0 +1,386 @@
+//! Sessions: run a validated model over an arena, op by op (each op's run is in its
+//! module under `ops/`).
+
+use crate::error::{Error, OpReason, Result};
+use crate::format::types::{DType, TensorDef, TensorRef};
+use crate::format::ALIGN;
+use crate::kernels::f32 as kf;
+use crate::model::Model;
+use crate::ops;
+
+/// A 16-byte aligned static arena, for firmware: `static mut`-free use is
+/// `let mut arena = ferrite::Arena::<4096>::new();`.
+#[derive(Debug)]
+#[repr(C, align(16))]
+pub struct Arena<const N: usize>(pub [u8; N]);
+
+impl<const N: usize> Arena<N> {
+    /// A zeroed arena.
+    pub const fn new() -> Self {
+        Arena([0; N])
+    }
+}
+
+impl<const N: usize> Default for Arena<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// One inference context: a model and the arena its tensors live in.
+///
+/// A session is cheap; create one per thread. `run` allocates nothing and, on a
+/// validated model, can only fail on the caller's own arguments.
+///
+/// ```
+/// # use ferrite::format::types::{Op, UnaryOp};
+/// # use ferrite::format::write::ModelBuilder;
+/// # use ferrite::{DType, Quant};
+/// # fn relu_model() -> Vec<u8> {
+/// #     let mut b = ModelBuilder::new("relu");
+/// #     let x = b.add_tensor("x", DType::F32, &[1, 4], Quant::None).unwrap();
+/// #     let y = b.add_tensor("y", DType::F32, &[1, 4], Quant::None).unwrap();
+/// #     b.add_op(Op::Unary { op: UnaryOp::Relu }, &[x], &[y]).unwrap();
+/// #     b.set_io(&[x], &[y]).unwrap();
+/// #     b.finish().unwrap()
+/// # }
+/// # let bytes = ferrite::AlignedModel::new(&relu_model());
+/// let model = ferrite::Model::load(bytes.bytes())?;
+/// let mut arena = ferrite::Arena::<64>::new(); // at least model.arena_size() bytes
+/// let mut session = ferrite::Session::new(&model, &mut arena.0)?;
+///
+/// session.set_input_f32(0, &[-1.0, 2.0, -3.0, 4.0])?;
+/// session.run()?;
+/// let mut y = [0.0f32; 4];
+/// session.output_f32(0, &mut y)?;
+/// assert_eq!(y, [0.0, 2.0, 0.0, 4.0]);
+///
+/// // predict = input 0, run, output 0, and the index of the largest score.
+/// let mut scores = [0.0f32; 4];
+/// assert_eq!(session.predict(&[5.0, -1.0, 7.0, 1.0], &mut scores)?, Some(2));
+/// // The caller's mistakes are errors too.
+/// assert!(session.set_input_f32(0, &[1.0]).is_err());
+/// # Ok::<(), ferrite::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Session<'m, 'a> {
+    model: &'m Model<'a>,
+    arena: &'m mut [u8],
+}
+
+impl<'m, 'a> Session<'m, 'a> {
+    /// A session over a caller-supplied arena of at least [`Model::arena_size`] bytes
+    /// when `arena` is 16-byte aligned (e.g. [`Arena`]), or 15 bytes more when it is not.
+    pub fn new(model: &'m Model<'a>, arena: &'m mut [u8]) -> Result<Self> {
+        let need = model.arena_size();
+        let skip = arena.as_ptr().align_offset(ALIGN);
+        let avail = arena.len().saturating_sub(skip);
+        if skip >= ALIGN || avail < need {
+            return Err(Error::ArenaTooSmall {
+                needed: need + ALIGN - 1,
+                actual: arena.len(),
+            });
+        }
+        let arena = &mut arena[skip..skip + need];
+        Ok(Session { model, arena })
+    }
+
+    /// The model this session runs.
+    pub fn model(&self) -> &'m Model<'a> {
+        self.model
+    }
+
+    fn io_tensor(&self, outputs: bool, i: usize) -> Result<TensorRef> {
+        self.model.graph.io_ref(outputs, i)
+    }
+
+    fn arena_range(t: &TensorRef) -> core::ops::Range<usize> {
+        if t.weights {
+            0..0
+        } else {
+            t.offset as usize..(t.offset as usize).wrapping_add(t.byte_len())
+        }
+    }
+
+    /// Writes raw bytes (little-endian, the tensor's dtype) into input `i`.
+    pub fn set_input_bytes(&mut self, i: usize, bytes: &[u8]) -> Result<()> {
+        let t = self.io_tensor(false, i)?;
+        let r = Self::arena_range(&t);
+        if bytes.len() != r.len() {
+            return Err(Error::WrongLength {
+                expected: r.len(),
+                actual: bytes.len(),
+            });
+        }
+        self.arena[r].copy_from_slice(bytes);
+        Ok(())
+    }
+
+    /// Writes f32 values into input `i`, quantizing them when the input is int8/uint8.
+    pub fn set_input_f32(&mut self, i: usize, values: &[f32]) -> Result<()> {
+        let t = self.io_tensor(false, i)?;
+        let n = t.elements;
+        if values.len() != n {
+            return Err(Error::WrongLength {
+                expected: n,
+                actual: values.len(),
+            });
+        }
+        let dst = &mut self.arena[Self::arena_range(&t)];
+        match (t.dtype, t.per_tensor()) {
+            (DType::F32, _) => cast_mut::<f32>(dst)?.copy_from_slice(values),
+            (DType::I8, Some((s, z))) => kf::quantize_i8(values, s, z, cast_mut(dst)?),
+            (DType::U8, Some((s, z))) => kf::quantize_u8(values, s, z, dst),
+            _ => return Err(Error::Unsupported),
+        }
+        Ok(())
+    }
+
+    /// Raw bytes of output `i` (valid after [`run`](Self::run)).
+    pub fn output_bytes(&self, i: usize) -> Result<&[u8]> {
+        let t = self.io_tensor(true, i)?;
+        Ok(&self.arena[Self::arena_range(&t)])
+    }
+
+    /// Output `i` as f32, dequantized when it is int8/uint8.
+    pub fn output_f32(&self, i: usize, out: &mut [f32]) -> Result<()> {
+        let t = self.io_tensor(true, i)?;
+        let n = t.elements;
+        if out.len() != n {
+            return Err(Error::WrongLength {
+                expected: n,
+                actual: out.len(),
+            });
+        }
+        let src = &self.arena[Self::arena_range(&t)];
+        match (t.dtype, t.per_tensor()) {
+            (DType::F32, _) => out.copy_from_slice(cast::<f32>(src)?),
+            (DType::I8, Some((s, z))) => kf::dequantize_i8(cast(src)?, s, z, out),
+            (DType::U8, Some((s, z))) => kf::dequantize_u8(src, s, z, out),
+            (DType::I8, None) => out
+                .iter_mut()
+                .zip(cast::<i8>(src)?)
+                .for_each(|(o, &v)| *o = v as f32),
+            (DType::I32, _) => out
+                .iter_mut()
+                .zip(cast::<i32>(src)?)
+                .for_each(|(o, &v)| *o = v as f32),
+            (DType::I64, _) => out
+                .iter_mut()
+                .zip(cast::<i64>(src)?)
+                .for_each(|(o, &v)| *o = v as f32),
+            _ => return Err(Error::Unsupported),
+        }
+        Ok(())
+    }
+
+    /// One prediction: `features` into input 0, run, output 0 as f32 `scores`.
+    /// Returns the index of the largest score for a multi-value output (a class
+    /// label index, see [`Model::labels`]) and `None` for a single value.
+    ///
+    /// With a preprocessing pipeline (see [`Model::preprocess`]), `features` are the raw
+    /// values ([`Model::raw_input_len`]); they go through the pipeline first, so NaN is
+    /// accepted wherever the pipeline handles it (e.g. imputation), and a non-finite
+    /// value left in the pipeline's output is rejected with [`Error::InvalidInput`]
+    /// naming that output column. Without a pipeline, NaN and infinities are rejected
+    /// with [`Error::InvalidInput`] naming the feature.
+    pub fn predict(&mut self, features: &[f32], scores: &mut [f32]) -> Result<Option<usize>> {
+        if self.model.pre.is_some() {
+            self.preprocess_into_input(features)?;
+        } else {
+            if let Some(i) = features.iter().position(|v| !v.is_finite()) {
+                return Err(Error::InvalidInput { feature: i as u32 });
+            }
+            self.set_input_f32(0, features)?;
+        }
+        self.run()?;
+        self.output_f32(0, scores)?;
+        Ok(if scores.len() > 1 {
+            Some(argmax(scores))
+        } else {
+            None
+        })
+    }
+
+    /// Runs only the model's preprocessing pipeline: `raw` ([`Model::raw_input_len`]
+    /// values) to `out` (the elements of graph input 0). Without a pipeline this copies
+    /// `raw` to `out`. NaN may remain in `out` where no step replaced it (see
+    /// `docs/preprocessing.md`). Uses the session arena as scratch; allocates nothing.
+    pub fn preprocess(&mut self, raw: &[f32], out: &mut [f32]) -> Result<()> {
+        match &self.model.pre {
+            Some(p) => {
+                let end = self.model.graph_arena_end();
+                let scratch =
+                    cast_mut::<f32>(self.arena.get_mut(end..).ok_or(Error::Unsupported)?)?;
+                p.run(raw, out, scratch)
+            }
+            None => {
+                let n = self.model.input_len(0)?;
+                if raw.len() != n || out.len() != n {
+                    let actual = if raw.len() != n { raw.len() } else { out.len() };
+                    return Err(Error::WrongLength {
+                        expected: n,
+                        actual,
+                    });
+                }
+                out.copy_from_slice(raw);
+                Ok(())
+            }
+        }
+    }
+
+    fn preprocess_into_input(&mut self, raw: &[f32]) -> Result<()> {
+        let Some(p) = &self.model.pre else {
+            return Err(Error::Unsupported);
+        };
+        let t = self.io_tensor(false, 0)?;
+        let end = self.model.graph_arena_end();
+        let (graph, scratch) = self.arena.split_at_mut(end.min(self.arena.len()));
+        let row = p.run_scratch(raw, cast_mut::<f32>(scratch)?)?;
+        if let Some(i) = row.iter().position(|v| !v.is_finite()) {
+            return Err(Error::InvalidInput { feature: i as u32 });
+        }
+        let n = t.elements;
+        if row.len() != n {
+            return Err(Error::WrongLength {
+                expected: n,
+                actual: row.len(),
+            });
+        }
+        let dst = &mut graph[Self::arena_range(&t)];
+        match (t.dtype, t.per_tensor()) {
+            (DType::F32, _) => cast_mut::<f32>(dst)?.copy_from_slice(row),
+            (DType::I8, Some((s, z))) => kf::quantize_i8(row, s, z, cast_mut(dst)?),
+            (DType::U8, Some((s, z))) => kf::quantize_u8(row, s, z, dst),
+            _ => return Err(Error::Unsupported),
+        }
+        Ok(())
+    }
+
+    /// Runs every op in order.
+    pub fn run(&mut self) -> Result<()> {
+        for s in 0..self.model.graph.ops.len() {
+            self.step(s)?;
+        }
+        Ok(())
+    }
+
+    /// Runs every op in order and calls `observe(op_index, output_def, output_bytes)`
+    /// after each one: per-layer validation and calibration read every intermediate
+    /// tensor this way (the arena reuses memory, so read it inside the callback).
+    pub fn run_observed(
+        &mut self,
+        mut observe: impl FnMut(u32, &TensorDef<'a>, &[u8]),
+    ) -> Result<()> {
+        for s in 0..self.model.graph.ops.len() {
+            let o = self.step(s)?;
+            let out = self.model.graph.tensors.get(o)?;
+            let r = self.model.graph.tensor_ref(o).ok_or(Error::BadOp {
+                op: s,
+                reason: OpReason::Inconsistent,
+            })?;
+            observe(s, &out, &self.arena[Self::arena_range(&r)]);
+        }
+        Ok(())
+    }
+
+    /// Runs golden vector `g` stored in the model and compares the output bytes.
+    pub fn check_golden(&mut self, g: u32) -> Result<()> {
+        let v = self.model.golden(g)?;
+        for (i, b) in v.inputs.iter().enumerate() {
+            self.set_input_bytes(i, b)?;
+        }
+        self.run()?;
+        for (i, b) in v.outputs.iter().enumerate() {
+            if self.output_bytes(i)? != *b {
+                return Err(Error::GoldenMismatch { index: g });
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs op `s` and returns its output tensor's index.
+    ///
+    /// The op and its operands are read with the trusted decoders (`OpRef`, `TensorRef`):
+    /// `Model::load` checked every record, so only the fields the kernels need are read.
+    fn step(&mut self, s: u32) -> Result<u32> {
+        let g = &self.model.graph;
+        let internal = Error::BadOp {
+            op: s,
+            reason: OpReason::Inconsistent,
+        };
+        let def = g.op_ref(s).ok_or(internal)?;
+        let mut out = TensorRef::EMPTY;
+        g.read_tensor(def.output, &mut out).ok_or(internal)?;
+        // The output between the bytes before and after it: the plan keeps it apart
+        // from every input, so the inputs are shared borrows beside a mutable output.
+        let orange = Self::arena_range(&out);
+        let (lo, rest) = self
+            .arena
+            .split_at_mut_checked(orange.start)
+            .ok_or(internal)?;
+        let (y, hi) = rest.split_at_mut_checked(orange.len()).ok_or(internal)?;
+        let inputs = def.inputs();
+        let mut x = TensorRef::EMPTY;
+        g.read_tensor(*inputs.first().ok_or(internal)?, &mut x)
+            .ok_or(internal)?;
+        let cx = ops::Cx {
+            graph: g,
+            inputs,
+            lo,
+            hi,
+            hi_base: orange.end,
+            x,
+            out,
+            op: s,
+        };
+        ops::run(&def.op, &cx, y)?;
+        Ok(def.output)
+    }
+}
+
+/// Index of the largest value (first on ties; NaN never wins).
+pub(crate) fn argmax(v: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] || v[best].is_nan() && !x.is_nan() {
+            best = i;
+        }
+    }
+    best
+}
+
+fn cast<T: bytemuck::Pod>(b: &[u8]) -> Result<&[T]> {
+    bytemuck::try_cast_slice(b).map_err(|_| Error::Misaligned)
+}
+
+fn cast_mut<T: bytemuck::Pod>(b: &mut [u8]) -> Result<&mut [T]> {
+    bytemuck::try_cast_slice_mut(b).map_err(|_| Error::Misaligned)
+}
+
+/// A session that owns its arena (needs the `alloc` feature).
+#[cfg(feature = "alloc")]
+#[derive(Debug)]
+pub struct OwnedSession<'m, 'a> {
+    model: &'m Model<'a>,
+    arena: alloc::vec::Vec<u128>,
+}
+
+#[cfg(feature = "alloc")]
+impl<'m, 'a> OwnedSession<'m, 'a> {
+    /// Allocates an aligned arena of exactly [`Model::arena_size`] bytes.
+    pub fn new(model: &'m Model<'a>) -> Self {
+        let arena = alloc::vec![0u128; model.arena_size().div_ceil(16)];
+        OwnedSession { model, arena }
+    }
+
+    /// A borrowed session over the owned arena.
+    pub fn session(&mut self) -> Session<'_, 'a> {
+        let arena = bytemuck::cast_slice_mut::<u128, u8>(&mut self.arena);
+        // The arena is aligned and exactly sized, so `Session::new` cannot fail.
+        Session {
+            model: self.model,
+            arena: &mut arena[..self.model.arena_size()],
+        }
+    }
+}
