@@ -59,6 +59,21 @@ pub fn rows_per_run(m: &Model<'_>) -> usize {
     }
 }
 
+/// Fails with [`Error::Usage`] on a batch file: `ferrite validate` compares one row per
+/// inference with the reference, so it validates the batch-1 file (whose outputs the
+/// batch conversion checked the batch file reproduces bit for bit).
+pub fn refuse_validation(m: &Model<'_>) -> Result<()> {
+    let batch = rows_per_run(m);
+    if batch > 1 {
+        return Err(Error::Usage(format!(
+            "this is a batch file (input 0 holds {batch} rows, `ferrite convert --batch \
+             {batch}`): validate the batch-1 conversion of the model instead; the batch \
+             conversion checked that this file gives its outputs bit for bit"
+        )));
+    }
+    Ok(())
+}
+
 /// Name and shape of input 0 of a batch-1 model that can take a batch dimension: one
 /// input, no preprocessing, input 0 and every output with a leading dimension of 1.
 pub fn batchable_input(m: &Model<'_>, batch: usize) -> Result<(String, Vec<usize>)> {

@@ -563,6 +563,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
             let onnx = read_file(&reference)?;
             let aligned = ferrite::AlignedModel::new(&fer);
             let m = aligned.model()?;
+            ferrite_tool::batch::refuse_validation(&m)?;
             let args: Vec<InputArg> = input.into_iter().map(InputArg).collect();
             let bound = feed::bind(&m, &args, false, "-i")?;
             let classes = m.output_len(0)?;

@@ -230,14 +230,7 @@ pub fn validate(
 ) -> Result<ValidateReport> {
     let aligned = AlignedModel::new(fer);
     let model = aligned.model()?;
-    let batch = crate::batch::rows_per_run(&model);
-    if batch > 1 {
-        return Err(crate::Error::Usage(format!(
-            "this is a batch file (input 0 holds {batch} rows, `ferrite convert --batch \
-             {batch}`): validate the batch-1 conversion of the model instead; the batch \
-             conversion checked that this file gives its outputs bit for bit"
-        )));
-    }
+    crate::batch::refuse_validation(&model)?;
     let widths = feed::input_widths(&model)?;
     check_joined(&model, data, &widths)?;
     if let Some(l) = labels {

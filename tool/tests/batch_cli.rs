@@ -217,7 +217,12 @@ fn what_a_batch_file_refuses() {
     let wide = tmp("digits-wrong-width.csv");
     std::fs::write(&wide, "1,2,3\n").unwrap();
     let out = fails(&["run", &batched, "--input", &wide]);
-    assert!(out.contains("takes 64"), "{out}");
+    // `run` takes one sample (64 values) or a whole batch (8 × 64) per row; the message
+    // names the model's input width.
+    assert!(
+        out.contains("rows have 3 values") && out.contains("512"),
+        "{out}"
+    );
 
     let out = fails(&["convert", &onnx, "-o", &tmp("zero.fer"), "--batch", "0"]);
     assert!(out.contains("--batch"), "{out}");
