@@ -91,7 +91,13 @@ class Cli:
         model, data, out = self._path(".fer"), self._path(".csv"), self._path(".csv")
         model.write_bytes(fer)
         write_csv(data, rows)
-        self(command, str(model), "--input", str(data), "--output", str(out))
+        target = str(out)
+        if command == "run":
+            # Output 0 alone, in its own file (`run` writes every output side by side).
+            import ferrite
+
+            target = f"{ferrite.Model(fer).info.outputs[0].name}={out}"
+        self(command, str(model), "--input", str(data), "--output", target)
         return load_csv(out)
 
     def run(self, fer: bytes, rows: np.ndarray) -> np.ndarray:
