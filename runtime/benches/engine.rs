@@ -3,9 +3,10 @@
 //!
 //! Plain `main` (no harness). For each layer — KWS DS-CNN (49×10 MFCC), ResNet-8
 //! (CIFAR 32×32), MobileNetV2 0.35 (96×96) — and each ISA implementation this CPU
-//! has (`ferrite::kernels::engine::Isa`), the f32 and int8 kernels run on the same
-//! data; the int8 output is checked against the reference kernel (identical bytes)
-//! before timing. Printed: µs per call (fastest of many ~1 ms rounds) and GMAC/s, next
+//! has (`ferrite::kernels::engine::Isa`), the f32, f16-weight and int8 kernels run on
+//! the same data (the f16 kernels on the f32 weights rounded to f16); the int8 output
+//! is checked against the reference kernel (identical bytes) before timing. Printed:
+//! µs per call (fastest of many ~1 ms rounds), GMAC/s and the int8/f32 time ratio, next
 //! to the current optimized NCHW kernels (`ferrite::kernels::fast`, the executor's
 //! kernels today). `FERRITE_BENCH_MS` sets the time per measurement (default 200 ms);
 //! `FERRITE_BENCH_FILTER` runs only the layers whose label contains it,
@@ -226,6 +227,8 @@ struct Data {
     xf: Vec<f32>,
     p8: Vec<u8>,
     pf: Vec<f32>,
+    /// The f32 weights and bias as f16, packed.
+    p16: Vec<u16>,
     w8: Vec<i8>,
     wf: Vec<f32>,
     bias8: Vec<i32>,
@@ -255,12 +258,20 @@ fn data(l: &Layer) -> Data {
     let to_f = |v: &[i8]| v.iter().map(|&b| f32::from(b) / 128.0).collect::<Vec<_>>();
     let (xf, wf) = (to_f(&x8), to_f(&w8));
     let biasf: Vec<f32> = bias8.iter().map(|&b| b as f32 / 1e4).collect();
-    let (mut p8, mut pf);
+    let (mut p8, mut pf, mut p16);
+    let f16 = |v: &[f32]| {
+        v.iter()
+            .map(|&x| half::f16::from_f32(x).to_bits())
+            .collect::<Vec<_>>()
+    };
+    let (w16, b16) = (f16(&wf), f16(&biasf));
     if l.depthwise {
         p8 = vec![0; engine::i8_dwconv_packed_len(s.in_c, s.kernel).unwrap()];
         engine::pack_i8_dwconv(&w8, Some(&bias8), &rq, s.in_c, s.kernel, &mut p8).unwrap();
         pf = vec![0.0; engine::f32_dwconv_packed_len(s.in_c, s.kernel).unwrap()];
         engine::pack_f32_dwconv(&wf, Some(&biasf), s.in_c, s.kernel, &mut pf).unwrap();
+        p16 = vec![0; pf.len()];
+        engine::pack_f16_dwconv(&w16, Some(&b16), s.in_c, s.kernel, &mut p16).unwrap();
     } else {
         p8 = vec![0; engine::i8_conv_packed_len(s.out_c, s.in_c, s.kernel).unwrap()];
         engine::pack_i8_conv(
@@ -276,12 +287,15 @@ fn data(l: &Layer) -> Data {
         .unwrap();
         pf = vec![0.0; engine::f32_conv_packed_len(s.out_c, s.in_c, s.kernel).unwrap()];
         engine::pack_f32_conv(&wf, Some(&biasf), s.out_c, s.in_c, s.kernel, &mut pf).unwrap();
+        p16 = vec![0; pf.len()];
+        engine::pack_f16_conv(&w16, Some(&b16), s.out_c, s.in_c, s.kernel, &mut p16).unwrap();
     }
     Data {
         x8,
         xf,
         p8,
         pf,
+        p16,
         w8,
         wf,
         bias8,
@@ -290,8 +304,8 @@ fn data(l: &Layer) -> Data {
     }
 }
 
-/// Seconds per call of the engine's f32 and int8 kernels of `k`.
-fn run_engine(l: &Layer, d: &Data, k: &Kernels, want8: &[i8]) -> (f64, f64) {
+/// Seconds per call of the engine's f32, f16-weight and int8 kernels of `k`.
+fn run_engine(l: &Layer, d: &Data, k: &Kernels, want8: &[i8]) -> (f64, f64, f64) {
     let s = &l.shape;
     let len = s.out_h * s.out_w * s.out_c;
     let mut yf = vec![0f32; len];
@@ -314,6 +328,16 @@ fn run_engine(l: &Layer, d: &Data, k: &Kernels, want8: &[i8]) -> (f64, f64) {
         black_box(&yf);
     };
     let tf = time(&mut f32_call);
+    let mut f16_call = || {
+        let r = if l.depthwise {
+            (k.f16_dwconv.run)(s, black_box(&d.xf), &d.p16, &out, &mut yf)
+        } else {
+            (k.f16_conv.run)(s, black_box(&d.xf), &d.p16, &out, &mut yf, &mut sf)
+        };
+        r.unwrap();
+        black_box(&yf);
+    };
+    let t16 = time(&mut f16_call);
     let i8_call = |y8: &mut [i8], s8: &mut [i8]| {
         let r = if l.depthwise {
             (k.i8_dwconv.run)(s, black_box(&d.x8), X_ZP, &d.p8, &OUT, y8)
@@ -333,7 +357,7 @@ fn run_engine(l: &Layer, d: &Data, k: &Kernels, want8: &[i8]) -> (f64, f64) {
         k.isa.name()
     );
     let t8 = time(|| i8_call(&mut y8, &mut s8));
-    (tf, t8)
+    (tf, t16, t8)
 }
 
 /// Seconds per call of the current NCHW kernels (`kernels::fast`), and the int8
@@ -414,49 +438,67 @@ fn main() {
         fast::best().name
     );
     println!(
-        "{:<36} {:>8} {:<18} {:>10} {:>7} {:>10} {:>7}",
-        "layer", "MMAC", "kernels", "f32 µs", "GMAC/s", "int8 µs", "GMAC/s"
+        "{:<36} {:>8} {:<18} {:>10} {:>7} {:>10} {:>7} {:>10} {:>7} {:>6}",
+        "layer",
+        "MMAC",
+        "kernels",
+        "f32 µs",
+        "GMAC/s",
+        "f16 µs",
+        "GMAC/s",
+        "int8 µs",
+        "GMAC/s",
+        "i8/f32"
     );
-    let mut totals = vec![(0f64, 0f64); isas.len() + 1];
+    let mut totals = vec![(0f64, 0f64, 0f64); isas.len() + 1];
     for l in layers().iter().filter(|l| l.label.contains(&filter)) {
         let d = data(l);
         let m = macs(l);
-        let row = |name: &str, tf: f64, t8: f64| {
+        let row = |name: &str, tf: f64, t16: Option<f64>, t8: f64| {
+            let (a, b) = t16.map_or((String::from("-"), String::from("-")), |t| {
+                (format!("{:.1}", t * 1e6), format!("{:.2}", m / t / 1e9))
+            });
             println!(
-                "{:<36} {:>8.3} {:<18} {:>10.1} {:>7.2} {:>10.1} {:>7.2}",
+                "{:<36} {:>8.3} {:<18} {:>10.1} {:>7.2} {:>10} {:>7} {:>10.1} {:>7.2} {:>6.2}",
                 l.label,
                 m / 1e6,
                 name,
                 tf * 1e6,
                 m / tf / 1e9,
+                a,
+                b,
                 t8 * 1e6,
-                m / t8 / 1e9
+                m / t8 / 1e9,
+                t8 / tf
             );
         };
         let (tf, t8, want) = run_current(l, &d);
-        row(&format!("nchw {}", fast::best().name), tf, t8);
+        row(&format!("nchw {}", fast::best().name), tf, None, t8);
         totals[0].0 += tf;
-        totals[0].1 += t8;
+        totals[0].2 += t8;
         for (i, k) in isas.iter().enumerate() {
-            let (tf, t8) = run_engine(l, &d, k, &want);
-            row(k.isa.name(), tf, t8);
+            let (tf, t16, t8) = run_engine(l, &d, k, &want);
+            row(k.isa.name(), tf, Some(t16), t8);
             totals[i + 1].0 += tf;
-            totals[i + 1].1 += t8;
+            totals[i + 1].1 += t16;
+            totals[i + 1].2 += t8;
         }
     }
-    println!("sum of the layers' times (µs), f32 / int8:");
+    println!("sum of the layers' times (µs), f32 / f16 weights / int8:");
     println!(
-        "  nchw {:<12} {:>10.1} {:>10.1}",
+        "  nchw {:<12} {:>10.1} {:>10} {:>10.1}",
         fast::best().name,
         totals[0].0 * 1e6,
-        totals[0].1 * 1e6
+        "-",
+        totals[0].2 * 1e6
     );
     for (k, t) in isas.iter().zip(&totals[1..]) {
         println!(
-            "  engine {:<10} {:>10.1} {:>10.1}",
+            "  engine {:<10} {:>10.1} {:>10.1} {:>10.1}",
             k.isa.name(),
             t.0 * 1e6,
-            t.1 * 1e6
+            t.1 * 1e6,
+            t.2 * 1e6
         );
     }
 }

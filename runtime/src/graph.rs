@@ -3,7 +3,9 @@
 //! executor read them. [`Model`](crate::Model) owns one; `validate` checks it once.
 
 use crate::error::{Error, Result, Section};
-use crate::format::types::{Golden, GraphIo, Location, OpDef, OpRef, TensorDef, TensorRef};
+use crate::format::types::{
+    Golden, GoldenDigest, GraphIo, Location, OpDef, OpRef, TensorDef, TensorRef,
+};
 use crate::format::{kind, rd_u32, Container, RecordTable};
 
 /// The parsed graph of a model file (records decoded on demand).
@@ -14,6 +16,7 @@ pub(crate) struct Graph<'a> {
     pub(crate) ops: RecordTable<'a, OpDef>,
     pub(crate) weights: &'a [u8],
     pub(crate) golden: Option<RecordTable<'a, Golden<'a>>>,
+    pub(crate) golden_digest: Option<RecordTable<'a, GoldenDigest>>,
 }
 
 /// The three parts of the GRAPH section: `io_len u32 | tensors_len u32 | ops_len u32 |
@@ -69,12 +72,17 @@ impl<'a> Graph<'a> {
             Some(g) => Some(RecordTable::parse_with(g, Section::Golden, check)?),
             None => None,
         };
+        let golden_digest = match container.section(kind::GOLDEN_DIGEST) {
+            Some(g) => Some(RecordTable::parse_with(g, Section::Golden, check)?),
+            None => None,
+        };
         Ok(Graph {
             io,
             tensors,
             ops,
             weights,
             golden,
+            golden_digest,
         })
     }
 
@@ -87,6 +95,27 @@ impl<'a> Graph<'a> {
         };
         let t = *list.get(i).ok_or(Error::NoSuchIndex { index: i as u32 })?;
         self.tensors.get(t)
+    }
+
+    /// Number of full golden vectors (section 6); compact ones (section 8) follow.
+    pub(crate) fn num_full_golden(&self) -> u32 {
+        self.golden.as_ref().map_or(0, |g| g.len())
+    }
+
+    /// Number of golden vectors, full and compact.
+    pub(crate) fn num_golden(&self) -> u32 {
+        self.num_full_golden() + self.golden_digest.as_ref().map_or(0, |g| g.len())
+    }
+
+    /// Compact golden vector `i` (counted after the full ones).
+    pub(crate) fn golden_digest(&self, i: u32) -> Result<GoldenDigest> {
+        let j = i
+            .checked_sub(self.num_full_golden())
+            .ok_or(Error::NoSuchIndex { index: i })?;
+        self.golden_digest
+            .as_ref()
+            .ok_or(Error::NoSuchIndex { index: i })?
+            .get(j)
     }
 
     /// Golden vector `i`.

@@ -47,6 +47,11 @@ pub struct Model<'a> {
     pub(crate) meta: Metadata<'a>,
     pub(crate) graph: Graph<'a>,
     pub(crate) pre: Option<Preprocess<'a>>,
+    /// See [`Model::input_accepts_nan`].
+    pub(crate) nan_input: bool,
+    /// Bytes of op scratch after the graph's tensors (the largest `ops::scratch_bytes`;
+    /// 0 for files without NHWC convs).
+    pub(crate) op_scratch: usize,
 }
 
 /// Model bytes copied into a 16-byte aligned heap buffer, for callers whose bytes
@@ -151,12 +156,19 @@ impl<'a> Model<'a> {
         if check {
             validate::graph(&graph)?;
         }
+        let op_scratch = (0..graph.ops.len())
+            .map(|s| crate::ops::scratch_bytes(&graph, s))
+            .max()
+            .unwrap_or(0);
         let mut model = Model {
             container,
             meta,
             graph,
             pre: None,
+            nan_input: false,
+            op_scratch,
         };
+        model.nan_input = model.reads_input_only_in_trees();
         if let Some(p) = container.section(kind::PREPROCESS) {
             let graph_in = if model.num_inputs() == 0 {
                 0
@@ -183,10 +195,17 @@ impl<'a> Model<'a> {
     ///
     /// With a preprocessing pipeline this includes its scratch rows, placed after the
     /// graph's tensors.
+    ///
+    /// The NHWC convolutions ([`Op::ConvNhwc`](crate::Op::ConvNhwc)) whose taps reach the
+    /// padding need a padding row of scratch (the input's channels): the largest is
+    /// reserved there too (the pipeline and the graph never run at the same time, so
+    /// they share it). Files without those ops need exactly the planned arena.
     pub fn arena_size(&self) -> usize {
-        match &self.pre {
-            Some(p) => self.graph_arena_end() + p.scratch_bytes(),
-            None => self.graph.io.arena_size as usize,
+        match (&self.pre, self.op_scratch) {
+            (None, 0) => self.graph.io.arena_size as usize,
+            (pre, op) => {
+                self.graph_arena_end() + op.max(pre.as_ref().map_or(0, |p| p.scratch_bytes()))
+            }
         }
     }
 
@@ -207,6 +226,37 @@ impl<'a> Model<'a> {
             Some(p) => Ok(p.raw_len()),
             None => self.input_len(0),
         }
+    }
+
+    /// Whether [`Session::predict`](crate::Session::predict) accepts NaN (a missing
+    /// value) in its features: graph input 0 is f32 and only `TreeEnsemble` ops read it,
+    /// as their features — a tree node defines where a missing value goes (its
+    /// missing-tracks-true flag, else the comparison's result). Any other model rejects
+    /// NaN with [`Error::InvalidInput`](crate::Error::InvalidInput).
+    pub fn input_accepts_nan(&self) -> bool {
+        self.nan_input
+    }
+
+    fn reads_input_only_in_trees(&self) -> bool {
+        let Some(&x) = self.graph.io.inputs.first() else {
+            return false;
+        };
+        if !matches!(self.input(0), Ok(t) if t.dtype == crate::format::types::DType::F32) {
+            return false;
+        }
+        let mut read = false;
+        for i in 0..self.num_ops() {
+            let Ok(op) = self.op(i) else { return false };
+            for (k, &t) in op.inputs.iter().enumerate() {
+                if t == x {
+                    if k != 0 || !matches!(op.op, crate::format::types::Op::TreeEnsemble { .. }) {
+                        return false;
+                    }
+                    read = true;
+                }
+            }
+        }
+        read && !self.graph.io.outputs.contains(&x)
     }
 
     /// Number of graph inputs.
@@ -261,12 +311,40 @@ impl<'a> Model<'a> {
 
     /// Number of golden vectors stored in the model.
     pub fn num_golden(&self) -> u32 {
-        self.graph.golden.as_ref().map_or(0, |g| g.len())
+        self.graph.num_golden()
     }
 
-    /// Golden vector `i`.
+    /// Golden vector `i` when it is stored in full (section 6: input and output bytes);
+    /// [`Error::NoSuchIndex`] for a compact one (see [`Model::golden_input`]).
     pub fn golden(&self, i: u32) -> Result<Golden<'a>> {
         self.graph.golden(i)
+    }
+
+    /// The bytes of graph input `input` of golden vector `g`, full or compact (a
+    /// compact vector's inputs are generated from its seed, see
+    /// [`golden_input`](crate::format::golden_input)), into `out` (the input's byte
+    /// length).
+    pub fn golden_input(&self, g: u32, input: usize, out: &mut [u8]) -> Result<()> {
+        let n = self.input(input)?.byte_len().unwrap_or(0);
+        if out.len() != n {
+            return Err(Error::WrongLength {
+                expected: n,
+                actual: out.len(),
+            });
+        }
+        if g < self.graph.num_full_golden() {
+            let v = self.graph.golden(g)?;
+            let b = v.inputs.get(input).ok_or(Error::NoSuchIndex {
+                index: input as u32,
+            })?;
+            out.copy_from_slice(b);
+            return Ok(());
+        }
+        let d = self.graph.golden_digest(g)?;
+        if !crate::format::golden_input(d.seed, input, self.input(input)?.dtype, out) {
+            return Err(Error::Unsupported);
+        }
+        Ok(())
     }
 
     /// The bytes of an optional section, by kind (see `docs/format.md`).

@@ -183,12 +183,18 @@ impl<'m, 'a> Session<'m, 'a> {
     /// accepted wherever the pipeline handles it (e.g. imputation), and a non-finite
     /// value left in the pipeline's output is rejected with [`Error::InvalidInput`]
     /// naming that output column. Without a pipeline, NaN and infinities are rejected
-    /// with [`Error::InvalidInput`] naming the feature.
+    /// with [`Error::InvalidInput`] naming the feature. Exception: a model whose input
+    /// only tree ensembles read ([`Model::input_accepts_nan`]) takes NaN as a missing
+    /// value (infinities are still rejected).
     pub fn predict(&mut self, features: &[f32], scores: &mut [f32]) -> Result<Option<usize>> {
         if self.model.pre.is_some() {
             self.preprocess_into_input(features)?;
         } else {
-            if let Some(i) = features.iter().position(|v| !v.is_finite()) {
+            let nan_ok = self.model.nan_input;
+            if let Some(i) = features
+                .iter()
+                .position(|v| !(v.is_finite() || nan_ok && v.is_nan()))
+            {
                 return Err(Error::InvalidInput { feature: i as u32 });
             }
             self.set_input_f32(0, features)?;
@@ -237,7 +243,11 @@ impl<'m, 'a> Session<'m, 'a> {
         let end = self.model.graph_arena_end();
         let (graph, scratch) = self.arena.split_at_mut(end.min(self.arena.len()));
         let row = p.run_scratch(raw, cast_mut::<f32>(scratch)?)?;
-        if let Some(i) = row.iter().position(|v| !v.is_finite()) {
+        let nan_ok = self.model.nan_input;
+        if let Some(i) = row
+            .iter()
+            .position(|v| !(v.is_finite() || nan_ok && v.is_nan()))
+        {
             return Err(Error::InvalidInput { feature: i as u32 });
         }
         let n = t.elements;
@@ -284,8 +294,27 @@ impl<'m, 'a> Session<'m, 'a> {
         Ok(())
     }
 
-    /// Runs golden vector `g` stored in the model and compares the output bytes.
+    /// Runs golden vector `g` stored in the model and compares the output bytes (a
+    /// compact vector: generates its inputs from the seed and compares the outputs'
+    /// FNV-1a 64 digests).
     pub fn check_golden(&mut self, g: u32) -> Result<()> {
+        if g >= self.model.graph.num_full_golden() {
+            let d = self.model.graph.golden_digest(g)?;
+            for i in 0..self.model.num_inputs() {
+                let t = self.io_tensor(false, i)?;
+                let dst = &mut self.arena[Self::arena_range(&t)];
+                if !crate::format::golden_input(d.seed, i, t.dtype, dst) {
+                    return Err(Error::Unsupported);
+                }
+            }
+            self.run()?;
+            for (i, &want) in d.outputs.iter().enumerate() {
+                if crate::format::fnv1a64(self.output_bytes(i)?) != want {
+                    return Err(Error::GoldenMismatch { index: g });
+                }
+            }
+            return Ok(());
+        }
         let v = self.model.golden(g)?;
         for (i, b) in v.inputs.iter().enumerate() {
             self.set_input_bytes(i, b)?;
@@ -315,10 +344,10 @@ impl<'m, 'a> Session<'m, 'a> {
         // The output between the bytes before and after it: the plan keeps it apart
         // from every input, so the inputs are shared borrows beside a mutable output.
         let orange = Self::arena_range(&out);
-        let (lo, rest) = self
-            .arena
-            .split_at_mut_checked(orange.start)
-            .ok_or(internal)?;
+        // The op scratch after the graph's tensors (see `Model::arena_size`).
+        let end = self.model.graph_arena_end().min(self.arena.len());
+        let (arena, scratch) = self.arena.split_at_mut(end);
+        let (lo, rest) = arena.split_at_mut_checked(orange.start).ok_or(internal)?;
         let (y, hi) = rest.split_at_mut_checked(orange.len()).ok_or(internal)?;
         let inputs = def.inputs();
         let mut x = TensorRef::EMPTY;
@@ -334,7 +363,7 @@ impl<'m, 'a> Session<'m, 'a> {
             out,
             op: s,
         };
-        ops::run(&def.op, &cx, y)?;
+        ops::run(&def.op, &cx, y, scratch)?;
         Ok(def.output)
     }
 }

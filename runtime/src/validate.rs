@@ -28,8 +28,11 @@ pub(crate) fn graph(m: &Graph<'_>) -> Result<()> {
     }
     producers(m)?;
     plan(m)?;
-    for g in 0..m.golden.as_ref().map_or(0, |g| g.len()) {
+    for g in 0..m.num_full_golden() {
         golden(m, g)?;
+    }
+    for g in m.num_full_golden()..m.num_golden() {
+        golden_digest(m, g)?;
     }
     Ok(())
 }
@@ -164,6 +167,26 @@ fn plan(m: &Graph<'_>) -> Result<()> {
             if live_together && overlap {
                 return Err(Error::BadPlan { tensor: j });
             }
+        }
+    }
+    Ok(())
+}
+
+/// A compact golden vector: one digest per output, every input generated (f32 / int8 /
+/// uint8 arena tensors).
+fn golden_digest(m: &Graph<'_>, g: u32) -> Result<()> {
+    let bad = Error::Decode {
+        section: crate::Section::Golden,
+        index: g,
+    };
+    let v = m.golden_digest(g)?;
+    if v.outputs.len() != m.io.outputs.len() {
+        return Err(bad);
+    }
+    for i in 0..m.io.inputs.len() {
+        let t = m.io_def(false, i)?;
+        if !matches!(t.dtype, DType::F32 | DType::I8 | DType::U8) {
+            return Err(bad);
         }
     }
     Ok(())

@@ -12,6 +12,9 @@
 //!   `ferrite::kernels::int8::binary(Add)`. Those are tested against integer
 //!   references in `kernels_int8.rs`. The whole output buffer is compared, with a
 //!   sentinel tail after the output that must stay untouched.
+//! - **f16 weights**: the f16 kernels give the same bits as the f32 kernels of the same
+//!   ISA run on the weights and bias rounded to f16 (`half`'s conversion), which are
+//!   themselves checked against the f64 reference below.
 //! - **f32**: against an f64 reference computed here (products of f32 are exact in
 //!   f64): `|y − clamp(exact)| <= γ(K + 2)·(|bias| + Σ|x·w| + |r|)`, the bound
 //!   documented in `kernels::engine` (`γ(n) = n·u/(1 − n·u)`, `u = 2^-24`).
@@ -938,6 +941,106 @@ impl F32Case {
     }
 }
 
+/// f16 bits of `v` (round to nearest even) and their f32 value.
+fn to_f16(v: &[f32]) -> (Vec<u16>, Vec<f32>) {
+    v.iter()
+        .map(|&x| {
+            let h = half::f16::from_f32(x);
+            (h.to_bits(), h.to_f32())
+        })
+        .unzip()
+}
+
+impl F32Case {
+    /// The f16 kernel of `k` on the case's weights and bias rounded to f16 gives the
+    /// same bits as the f32 kernel on those rounded values (the same operations in
+    /// the same order; the conversion is exact), and a short packed slice is an
+    /// error.
+    fn check_f16(&self, k: &Kernels) {
+        let s = &self.shape;
+        let (w16, w) = to_f16(&self.w);
+        let (b16, bias) = match &self.bias {
+            Some(b) => {
+                let (h, f) = to_f16(b);
+                (Some(h), Some(f))
+            }
+            None => (None, None),
+        };
+        let rounded = F32Case {
+            w,
+            bias,
+            ..self.clone()
+        };
+        let want = rounded.run(k);
+        let len = if self.depthwise {
+            engine::f32_dwconv_packed_len(s.in_c, s.kernel)
+        } else {
+            engine::f32_conv_packed_len(s.out_c, s.in_c, s.kernel)
+        }
+        .unwrap();
+        // NaN bits: an element the packer did not write would show.
+        let mut packed = vec![0x7e00u16; len];
+        if self.depthwise {
+            engine::pack_f16_dwconv(&w16, b16.as_deref(), s.in_c, s.kernel, &mut packed)
+        } else {
+            engine::pack_f16_conv(&w16, b16.as_deref(), s.out_c, s.in_c, s.kernel, &mut packed)
+        }
+        .unwrap();
+        let out = F32Out {
+            min: self.act.0,
+            max: self.act.1,
+            residual: self.residual.as_deref(),
+        };
+        let mut scratch = vec![f32::NAN; conv_scratch_len(s).unwrap()];
+        let mut run = |packed: &[u16], y: &mut [f32]| {
+            if self.depthwise {
+                (k.f16_dwconv.run)(s, &self.x, packed, &out, y)
+            } else {
+                (k.f16_conv.run)(s, &self.x, packed, &out, y, &mut scratch)
+            }
+        };
+        let mut got = vec![SENTINEL_F32; out_len(s) + TAIL];
+        run(&packed, &mut got).unwrap_or_else(|e| panic!("{}: {e:?} on {s:?}", k.isa.name()));
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(
+            bits(&got),
+            bits(&want),
+            "{} ({}): f16 weights differ from f32 on the rounded weights; shape {s:?}",
+            k.isa.name(),
+            if self.depthwise {
+                k.f16_dwconv.name
+            } else {
+                k.f16_conv.name
+            },
+        );
+        assert!(matches!(
+            run(&packed[..len - 1], &mut got),
+            Err(Error::WrongLength { .. })
+        ));
+    }
+}
+
+/// Weights at the ends of the f16 range: the largest finite, the smallest normal
+/// and subnormals, negative zero.
+fn f16_extreme_cases() -> Vec<F32Case> {
+    let mut rng = Rng::new(8);
+    let specials = [
+        65504.0, -65504.0, 6.104e-5, -5.96e-8, 1.2e-7, -0.0, 0.5, 1e-3,
+    ];
+    [false, true]
+        .into_iter()
+        .map(|dw| {
+            let s = shape((5, 6, 19), 19, [3, 3], [1, 1], [1, 1], [1; 4]).unwrap();
+            let mut c = f32_case_for(&mut rng, s, dw);
+            for (i, w) in c.w.iter_mut().enumerate() {
+                *w = specials[i % specials.len()];
+            }
+            c.bias = Some((0..s.out_c).map(|i| specials[(i + 3) % 8]).collect());
+            c
+        })
+        .collect()
+}
+
 fn named_f32_cases() -> Vec<(&'static str, F32Case)> {
     let mut rng = Rng::new(7);
     let mut v: Vec<(&'static str, F32Case)> = named_i8_shapes()
@@ -1046,6 +1149,36 @@ macro_rules! engine_suite {
                 for (name, c) in named_f32_cases() {
                     eprintln!("{name}");
                     c.check(&k);
+                }
+            }
+
+            #[test]
+            fn f16_conv_equals_f32_on_rounded_weights_random() {
+                let Some(k) = k() else { return };
+                let mut rng = Rng::new(5);
+                for _ in 0..cases(100) {
+                    random_f32_case(&mut rng, false).check_f16(&k);
+                }
+            }
+
+            #[test]
+            fn f16_dwconv_equals_f32_on_rounded_weights_random() {
+                let Some(k) = k() else { return };
+                let mut rng = Rng::new(6);
+                for _ in 0..cases(100) {
+                    random_f32_case(&mut rng, true).check_f16(&k);
+                }
+            }
+
+            #[test]
+            fn f16_named_and_extreme_cases_equal_f32() {
+                let Some(k) = k() else { return };
+                for (name, c) in named_f32_cases() {
+                    eprintln!("{name}");
+                    c.check_f16(&k);
+                }
+                for c in f16_extreme_cases() {
+                    c.check_f16(&k);
                 }
             }
 

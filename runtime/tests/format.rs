@@ -2,7 +2,7 @@
 //! right error (never a panic).
 
 use ferrite::format::kind;
-use ferrite::format::types::{Activation, DType, Location, Op, Quant};
+use ferrite::format::types::{Activation, DType, Location, Op, Quant, Window};
 use ferrite::format::write::{container, record_table, ModelBuilder};
 use ferrite::{Error, Model, OpReason, Section, Session};
 
@@ -62,6 +62,11 @@ fn tiny_builder() -> ModelBuilder {
 
 /// The bytes of `tiny_builder()`'s model, assembled by hand from docs/format.md.
 fn tiny_expected() -> Vec<u8> {
+    tiny_file(0)
+}
+
+/// The tiny model as written by a runtime of format minor `minor`.
+fn tiny_file(minor: u16) -> Vec<u8> {
     let le32 = |v: u32| v.to_le_bytes();
     // Metadata: six empty-or-short strings (varint length + bytes).
     let meta = vec![1, b'm', 0, 0, 0, 0, 0];
@@ -101,7 +106,7 @@ fn tiny_expected() -> Vec<u8> {
     let mut f = vec![0u8; 200];
     f[0..4].copy_from_slice(b"FRTM");
     f[4..6].copy_from_slice(&1u16.to_le_bytes());
-    f[6..8].copy_from_slice(&0u16.to_le_bytes());
+    f[6..8].copy_from_slice(&minor.to_le_bytes());
     f[12..16].copy_from_slice(&le32(200));
     f[20..22].copy_from_slice(&3u16.to_le_bytes());
     let sections = [(1u16, 80u32, &meta), (2, 96, &graph), (3, 192, &weights)];
@@ -121,6 +126,82 @@ fn tiny_expected() -> Vec<u8> {
 #[test]
 fn tiny_model_bytes_are_pinned() {
     assert_eq!(tiny_builder().finish().unwrap(), tiny_expected());
+}
+
+#[test]
+fn minor_1_header_files_load_and_run() {
+    // The tiny graph in a file whose header says 1.1 (this runtime's minor; the
+    // writer keeps 1.0 for files without minor-1 ops) loads and gives the same result.
+    let a = Aligned::new(&tiny_file(1));
+    let m = Model::load(a.bytes()).unwrap();
+    assert_eq!(m.arena_size(), 32);
+    let mut arena = ferrite::Arena::<32>::new();
+    let mut s = Session::new(&m, &mut arena.0).unwrap();
+    let mut y = [0f32];
+    s.predict(&[3.0, 1.5], &mut y).unwrap();
+    assert_eq!(y[0], 3.0 * 0.5 - 1.5 * 2.0);
+}
+
+/// y = ConvNhwc(x) for x `[1, 1, 2, 1]`, a 1×1 conv to one channel with weight -2 and
+/// bias 0.5 packed by `pack_f32_conv` (one panel: bias[16], w[1][1][16]), ReLU.
+fn nhwc_builder() -> ModelBuilder {
+    let mut m = ModelBuilder::new("n");
+    let x = m
+        .add_tensor("x", DType::F32, &[1, 1, 2, 1], Quant::None)
+        .unwrap();
+    let mut packed = [0f32; 32];
+    packed[0] = 0.5;
+    packed[16] = -2.0;
+    let w = m.add_const_f32("w", &[32], &packed).unwrap();
+    let y = m
+        .add_tensor("y", DType::F32, &[1, 1, 2, 1], Quant::None)
+        .unwrap();
+    let window = Window {
+        kernel: [1, 1],
+        stride: [1, 1],
+        dilation: [1, 1],
+        pads: [0; 4],
+    };
+    let op = Op::ConvNhwc {
+        window,
+        act: Activation::Relu,
+        q: None,
+    };
+    m.add_op(op, &[x, w], &[y]).unwrap();
+    m.set_io(&[x], &[y]).unwrap();
+    m
+}
+
+#[test]
+fn nhwc_op_record_bytes_are_pinned() {
+    let f = nhwc_builder().finish().unwrap();
+    // Header: format 1.1 (the file uses a minor-1 op; the tiny FullyConnected model
+    // stays 1.0, byte for byte what earlier runtimes wrote).
+    assert_eq!(&f[4..8], &[1, 0, 1, 0]);
+    // OpDef: ConvNhwc is variant 25 (appended after Lrn = 24); window: kernel [1, 1],
+    // stride [1, 1], dilation [1, 1], pads [0; 4] (varints); act Relu (1); q None (0);
+    // inputs [0, 1]; outputs [2].
+    let op = [25, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 0, 2, 0, 1, 1, 2];
+    // The GRAPH section's op table: count 1, end offset 18, then the record.
+    let mut table = 1u32.to_le_bytes().to_vec();
+    table.extend(8u32.to_le_bytes());
+    table.extend(op);
+    assert!(
+        f.windows(table.len()).any(|w| w == table.as_slice()),
+        "op table not found"
+    );
+    // The packed weights in the WEIGHTS section: 0.5 then 15 zeros, -2 then 15 zeros.
+    let mut w = 0.5f32.to_le_bytes().to_vec();
+    w.extend([0u8; 60]);
+    w.extend((-2.0f32).to_le_bytes());
+    w.extend([0u8; 60]);
+    assert!(f.windows(w.len()).any(|x| x == w.as_slice()));
+    let a = Aligned::new(&f);
+    let m = Model::load(a.bytes()).unwrap();
+    let mut s = ferrite::OwnedSession::new(&m);
+    let mut y = [0f32; 2];
+    s.session().predict(&[-1.0, 1.0], &mut y).unwrap();
+    assert_eq!(y, [2.5, 0.0]);
 }
 
 #[test]
@@ -413,4 +494,98 @@ fn golden_vectors_round_trip() {
         s2.session().check_golden(0),
         Err(Error::GoldenMismatch { index: 0 })
     );
+}
+
+/// SplitMix64 as `docs/format.md` specifies the compact golden inputs (restated here
+/// from the document, not taken from the runtime).
+fn splitmix64(seed: u64, input: u64, n: usize) -> Vec<u64> {
+    let mut s = seed ^ input.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = s;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        })
+        .collect()
+}
+
+/// FNV-1a 64 as `docs/format.md` specifies the compact golden digest.
+fn fnv(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 14695981039346656037;
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(1099511628211);
+    }
+    h
+}
+
+#[test]
+fn golden_generator_and_digest_match_their_specification() {
+    // Published test vectors: SplitMix64 from seed 0, FNV-1a 64 of "" / "a" / "foobar".
+    assert_eq!(splitmix64(0, 0, 1)[0], 0xE220_A839_7B1D_CDAF);
+    assert_eq!(fnv(b""), 0xcbf2_9ce4_8422_2325);
+    assert_eq!(fnv(b"a"), 0xaf63_dc4c_8601_ec8c);
+    assert_eq!(fnv(b"foobar"), 0x8594_4171_f739_67e8);
+    assert_eq!(ferrite::format::fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
+    let mut i8s = [0u8; 11];
+    assert!(ferrite::format::golden_input(7, 1, DType::I8, &mut i8s));
+    let d = splitmix64(7, 1, 2);
+    let want: Vec<u8> = d.iter().flat_map(|v| v.to_le_bytes()).take(11).collect();
+    assert_eq!(&i8s[..], &want[..]);
+    let mut f = [0u8; 12];
+    assert!(ferrite::format::golden_input(7, 0, DType::F32, &mut f));
+    for (c, z) in f.chunks_exact(4).zip(splitmix64(7, 0, 3)) {
+        let v = f32::from_le_bytes(c.try_into().unwrap()) as f64;
+        assert_eq!(v, (z >> 40) as f64 / 8388608.0 - 1.0);
+    }
+    assert!(!ferrite::format::golden_input(7, 0, DType::I32, &mut f));
+}
+
+#[test]
+fn compact_golden_vectors_round_trip_and_detect_a_wrong_output() {
+    // y = 0.5 x0 - 2 x1 on the generated input (both products exact: one rounding).
+    let seed = 0x1234_5678_9abc_def0;
+    let z = splitmix64(seed, 0, 2);
+    let x: Vec<f32> = z
+        .iter()
+        .map(|&v| ((v >> 40) as f64 / 8388608.0 - 1.0) as f32)
+        .collect();
+    let y = x[0] * 0.5 + x[1] * -2.0;
+    let mut b = tiny_builder();
+    b.add_golden_digest(seed, vec![fnv(&y.to_le_bytes())]);
+    b.add_golden_digest(seed, vec![fnv(&(y + 1.0).to_le_bytes())]);
+    let f = b.finish().unwrap();
+    let a = Aligned::new(&f);
+    let m = Model::load(a.bytes()).unwrap();
+    assert_eq!(m.num_golden(), 2);
+    let mut s = ferrite::OwnedSession::new(&m);
+    s.session().check_golden(0).unwrap();
+    assert_eq!(
+        s.session().check_golden(1),
+        Err(Error::GoldenMismatch { index: 1 })
+    );
+    let mut input = [0u8; 8];
+    m.golden_input(0, 0, &mut input).unwrap();
+    let want: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+    assert_eq!(&input[..], &want[..]);
+    // Full and compact vectors together: the full ones are numbered first.
+    let mut b = tiny_builder();
+    let xb: Vec<u8> = [1.0f32, 1.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+    b.add_golden(vec![xb], vec![(-1.5f32).to_le_bytes().to_vec()]);
+    b.add_golden_digest(seed, vec![fnv(&y.to_le_bytes())]);
+    let f = b.finish().unwrap();
+    let a = Aligned::new(&f);
+    let m = Model::load(a.bytes()).unwrap();
+    let mut s = ferrite::OwnedSession::new(&m);
+    s.session().check_golden(0).unwrap();
+    s.session().check_golden(1).unwrap();
+    assert!(m.golden(1).is_err());
+    // A digest record without one digest per output does not load.
+    let mut b = tiny_builder();
+    b.add_golden_digest(seed, vec![]);
+    let f = b.finish().unwrap();
+    let a = Aligned::new(&f);
+    assert!(matches!(Model::load(a.bytes()), Err(Error::Decode { .. })));
 }

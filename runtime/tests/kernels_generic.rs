@@ -202,3 +202,31 @@ fn concat_by_hand() {
     kg::concat(&[b"ad", b"bcef"], &[1, 2], 2, 1, &mut y);
     assert_eq!(&y, b"abcdef");
 }
+
+#[test]
+fn nchw_nhwc_transposes_match_index_arithmetic() {
+    // The layout changes around channels-last convolutions take the blocked 2-D path:
+    // sizes around and across its 8 × 8 tiles, 1- and 4-byte elements, a batch of 2,
+    // and rotations of three axes after a leading one.
+    let cases: [(&[usize], &[usize]); 6] = [
+        (&[1, 3, 96, 96], &[0, 2, 3, 1]),
+        (&[2, 17, 9, 5], &[0, 2, 3, 1]),
+        (&[1, 9, 5, 17], &[0, 3, 1, 2]),
+        (&[2, 7, 8, 9], &[0, 3, 1, 2]),
+        (&[33, 4, 5], &[2, 0, 1]),
+        (&[3, 10, 11, 2], &[0, 2, 1, 3]),
+    ];
+    for (shape, perm) in cases {
+        for elem in [1, 4] {
+            let n: usize = shape.iter().product();
+            let x = elements(n, elem, 7);
+            let mut y = vec![0u8; x.len()];
+            kg::transpose(&x, shape, perm, elem, &mut y);
+            assert_eq!(
+                y,
+                ref_transpose(&x, shape, perm, elem),
+                "{shape:?} {perm:?}"
+            );
+        }
+    }
+}

@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod bench;
 mod cargo;
 mod cmd;
 mod mcu_bench;
@@ -31,6 +32,8 @@ commands:
   test  [TARGET…|all]   the test steps of the targets, cheapest first (default: all)
   size  [--json]        flash/RAM of the MCU size probes against their budgets
   ci                    setup, then test all (the README's test command)
+  bench [--models M,…]  batch-1 latency of ferrite vs onnxruntime and tract (host) and
+                        vs onnxruntime-web (Node), one table; `cargo xtask bench --help`
   mcu-bench [MODEL…]    instructions per inference, flash and RAM of int8 models in QEMU
                         (Cortex-M4F mps2-an386, Cortex-M33 mps2-an505), outputs checked
                         against the host; `cargo xtask mcu-bench --help` for its options
@@ -218,6 +221,10 @@ fn run(args: &[String]) -> Result<bool> {
         print!("{USAGE}");
         return Ok(true);
     };
+    if command == "bench" {
+        // Its own options (models, rounds, --quick, --update-docs, …).
+        return bench::command(&Ctx::load(false)?, rest);
+    }
     if command == "mcu-bench" {
         // Its own options (models, --board, --profile, --short, --json).
         let ctx = Ctx::load(false)?;

@@ -114,15 +114,15 @@ pub fn bench(
         (0..model.num_inputs()).all(|i| model.input(i).is_ok_and(|t| t.dtype == DType::F32));
     if inputs.is_empty() && all_f32 && model.preprocess().is_none() {
         for g in 0..model.num_golden() {
-            let row: Vec<f32> = model
-                .golden(g)?
-                .inputs
-                .iter()
-                .flat_map(|b| {
+            let mut row: Vec<f32> = Vec::new();
+            for i in 0..model.num_inputs() {
+                let mut b = vec![0u8; model.input(i)?.byte_len().unwrap_or(0)];
+                model.golden_input(g, i, &mut b)?;
+                row.extend(
                     b.chunks_exact(4)
-                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                })
-                .collect();
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+                );
+            }
             inputs.push(row);
         }
     }

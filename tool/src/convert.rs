@@ -51,7 +51,8 @@ pub struct ConvertOptions {
     pub labels: Vec<String>,
     /// Name of the source file, recorded in the provenance.
     pub source_name: Option<String>,
-    /// Golden vectors to store (taken from the first calibration rows).
+    /// Golden vectors to store: compact (seeded inputs, output digests), or the first
+    /// calibration rows in full when a graph input is neither f32 nor int8 / uint8.
     pub golden: usize,
     /// Show progress bars on stderr (when it is a terminal).
     pub progress: bool,
@@ -322,7 +323,17 @@ pub fn convert_imported(
     if opts.precision != Precision::F32 {
         stage(opts, Stage::Emit(opts.precision));
     }
-    let emitted = match emit::emit_with(graph, opts.precision, ranges.as_ref(), &name, opts.int8) {
+    // f32 models run their convolutions channels-last on the engine ops (the int8 and
+    // f16 emitters still take the NCHW graph).
+    let nhwc;
+    let out_graph = if opts.precision == Precision::F32 {
+        nhwc = graph.to_nhwc();
+        &nhwc
+    } else {
+        graph
+    };
+    let emitted = match emit::emit_with(out_graph, opts.precision, ranges.as_ref(), &name, opts.int8)
+    {
         // Something needed a calibrated range.
         Err(_)
             if opts.precision == Precision::Int8
@@ -667,7 +678,17 @@ fn synthetic_rows(n: usize, width: usize) -> Vec<Vec<f32>> {
         .collect()
 }
 
-/// Stores up to `n` golden vectors: the model's own output bytes for the first rows.
+/// Seed of compact golden vector `g` (any fixed value works; the runtime reads it from
+/// the file).
+fn golden_seed(g: usize) -> u64 {
+    0x6665_7272_6974_6531 ^ (g as u64).wrapping_mul(0xD6E8_FEB8_6659_FD93)
+}
+
+/// Stores `n` golden vectors. When every graph input is f32, int8 or uint8 they are
+/// compact (section 8: a seed from which every target regenerates the inputs, and the
+/// FNV-1a 64 digest of each output's bytes — ~30 bytes each); otherwise, or when a
+/// generated input gives a NaN output, the model's own output bytes for the first rows,
+/// stored in full (section 6).
 fn add_golden(
     b: &mut ModelBuilder,
     graph: &Graph,
@@ -675,7 +696,59 @@ fn add_golden(
     n: usize,
 ) -> Result<usize> {
     b.clear_golden();
-    if n == 0 || graph.inputs.is_empty() {
+    if n == 0 {
+        return Ok(0);
+    }
+    {
+        let bytes = b.finish()?;
+        let aligned = AlignedModel::new(&bytes);
+        let model = aligned.model()?;
+        let compact = (0..model.num_inputs()).all(|i| {
+            model
+                .input(i)
+                .is_ok_and(|t| matches!(t.dtype, DType::F32 | DType::I8 | DType::U8))
+        });
+        if compact && model.num_inputs() > 0 {
+            let mut owned = OwnedSession::new(&model);
+            let mut s = owned.session();
+            let mut vectors = Vec::new();
+            for g in 0..n {
+                let seed = golden_seed(g);
+                for i in 0..model.num_inputs() {
+                    let mut x = vec![0u8; model.input(i)?.byte_len().unwrap_or(0)];
+                    if !ferrite::format::golden_input(seed, i, model.input(i)?.dtype, &mut x) {
+                        return Err(Error::Other("golden input generation failed".into()));
+                    }
+                    s.set_input_bytes(i, &x)?;
+                }
+                s.run()?;
+                // A NaN's bits may differ between targets (x86 and Arm make different
+                // default NaNs): such a model keeps full vectors of real rows.
+                let nan = (0..model.num_outputs()).any(|i| {
+                    model.output(i).is_ok_and(|t| t.dtype == DType::F32)
+                        && s.output_bytes(i).is_ok_and(|o| {
+                            o.chunks_exact(4)
+                                .any(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]).is_nan())
+                        })
+                });
+                if nan {
+                    vectors.clear();
+                    break;
+                }
+                let digests = (0..model.num_outputs())
+                    .map(|i| s.output_bytes(i).map(ferrite::format::fnv1a64))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                vectors.push((seed, digests));
+            }
+            if !vectors.is_empty() {
+                for (seed, digests) in vectors {
+                    b.add_golden_digest(seed, digests);
+                }
+                return Ok(n);
+            }
+        }
+    }
+    if graph.inputs.is_empty() {
         return Ok(0);
     }
     let widths: Vec<usize> = graph

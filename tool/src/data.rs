@@ -52,10 +52,15 @@ impl Dataset {
         })
     }
 
-    /// Checks that every value is finite; `why` ends the message (e.g. "this model has
-    /// no imputation step").
-    pub fn expect_finite(&self, why: &str) -> Result<()> {
-        match self.values.iter().position(|v| !v.is_finite()) {
+    /// Checks that every value is finite (or NaN, when `nan_ok`: a model whose input only
+    /// tree ensembles read, [`ferrite::Model::input_accepts_nan`]); `why` ends the message
+    /// (e.g. "this model has no imputation step").
+    pub fn expect_finite(&self, nan_ok: bool, why: &str) -> Result<()> {
+        match self
+            .values
+            .iter()
+            .position(|v| !(v.is_finite() || nan_ok && v.is_nan()))
+        {
             None => Ok(()),
             Some(at) => Err(self.err_at(
                 at / self.cols.max(1),

@@ -183,7 +183,10 @@ pub fn bind_sets(model: &Model<'_>, sets: &[Dataset], batching: bool) -> Result<
             )));
         }
         if !(k == 0 && model.preprocess().is_some()) {
-            d.expect_finite("this model has no imputation step")?;
+            d.expect_finite(
+                model.input_accepts_nan(),
+                "this model has no imputation step",
+            )?;
         }
     }
     let group = group.unwrap_or(1);

@@ -34,6 +34,15 @@ pub fn macs(model: &Model<'_>, def: &ferrite::OpDef) -> Result<u64> {
             let a = model.tensor(def.inputs[0])?;
             n_out * *a.shape.last().unwrap_or(&1) as u64
         }
+        // Packed weights: the taps from the window, the input channels from x (NHWC).
+        Op::ConvNhwc { window, .. } => {
+            let x = model.tensor(def.inputs[0])?;
+            let c = *x.shape.last().unwrap_or(&1) as u64;
+            n_out * c * u64::from(window.kernel[0]) * u64::from(window.kernel[1])
+        }
+        Op::DepthwiseNhwc { window, .. } => {
+            n_out * u64::from(window.kernel[0]) * u64::from(window.kernel[1])
+        }
         _ => 0,
     })
 }
@@ -66,6 +75,19 @@ pub fn detail(op: &Op) -> String {
             }
             if *groups > 1 {
                 s += &format!(" g{groups}");
+            }
+            if !act(a).is_empty() {
+                s += &format!(" {}", act(a));
+            }
+            s
+        }
+        Op::ConvNhwc { window, act: a, .. } | Op::DepthwiseNhwc { window, act: a, .. } => {
+            let mut s = format!(
+                "k{}x{} s{}x{}",
+                window.kernel[0], window.kernel[1], window.stride[0], window.stride[1]
+            );
+            if window.pads.iter().any(|&p| p > 0) {
+                s += &format!(" p{:?}", window.pads);
             }
             if !act(a).is_empty() {
                 s += &format!(" {}", act(a));
@@ -224,7 +246,7 @@ pub fn inspect(fer: &[u8]) -> Result<Value> {
 }
 
 /// Section kinds of `docs/format.md`, in file order, with their report names.
-const SECTIONS: [(u16, &str); 7] = [
+const SECTIONS: [(u16, &str); 8] = [
     (1, "metadata"),
     (2, "graph"),
     (3, "weights"),
@@ -232,6 +254,7 @@ const SECTIONS: [(u16, &str); 7] = [
     (5, "feature_statistics"),
     (6, "golden"),
     (7, "signature"),
+    (8, "golden_digest"),
 ];
 
 fn shape_str(v: &Value) -> String {

@@ -58,6 +58,7 @@ enum Command {
   ferrite convert pipeline.onnx -o pipeline-int8.fer --precision int8 --calibration raw.csv
   ferrite convert two.onnx -o two-int8.fer --precision int8 -c a=a.csv -c b=b.csv
   ferrite convert model.onnx -o model-b256.fer --batch 256   # for `ferrite run` on many rows
+  ferrite convert model_qdq.onnx -o model-int8.fer --precision int8   # already quantized
 
 An f16 / int8 conversion with calibration data measures its top-1 agreement with the
 f32 model on the calibration rows; below --min-agreement it exits with status 1 and
@@ -80,7 +81,8 @@ preprocessing; a model with nothing neural converts unchanged, with a note sayin
         precision: String,
         /// Calibration data (CSV, .npy or JSON rows of model inputs: raw rows when the model
         /// has a preprocessing pipeline); one per input (FILE in input order, or NAME=FILE).
-        /// Required for int8 when there is something to quantize.
+        /// Required for int8 when there is something to quantize, except for a model
+        /// already quantized by onnxruntime (QDQ / QOperator), whose own scales are used.
         #[arg(short, long, value_name = "[NAME=]FILE")]
         calibration: Vec<String>,
         /// How activation ranges are taken from the calibration data: minmax or percentile.

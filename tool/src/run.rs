@@ -93,7 +93,10 @@ pub fn check_joined(model: &Model<'_>, data: &Dataset, widths: &[usize]) -> Resu
         }
         return Ok(());
     }
-    data.expect_finite("this model has no imputation step")
+    data.expect_finite(
+        model.input_accepts_nan(),
+        "this model has no imputation step",
+    )
 }
 
 /// Every output of a run, one row per sample.

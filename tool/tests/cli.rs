@@ -98,6 +98,8 @@ fn convert_inspect_run_validate_bench() {
         "preprocess",
         "feature_statistics",
         "golden",
+        "signature",
+        "golden_digest",
     ];
     let secs = json["sections"].as_object().unwrap();
     let mut sum = 0;

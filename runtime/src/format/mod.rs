@@ -30,7 +30,7 @@ pub const MAGIC: [u8; 4] = *b"FRTM";
 /// Format major version written and read by this runtime.
 pub const VERSION_MAJOR: u16 = 1;
 /// Format minor version written by this runtime (it reads every minor of its major).
-pub const VERSION_MINOR: u16 = 0;
+pub const VERSION_MINOR: u16 = 1;
 /// Size of the fixed header.
 pub const HEADER_LEN: usize = 32;
 /// Size of one section-table entry.
@@ -58,6 +58,50 @@ pub mod kind {
     pub const GOLDEN: u16 = 6;
     /// Ed25519 signature.
     pub const SIGNATURE: u16 = 7;
+    /// Compact golden vectors (seeded inputs, output digests).
+    pub const GOLDEN_DIGEST: u16 = 8;
+}
+
+/// 64-bit FNV-1a of `bytes` (offset basis 0xcbf29ce484222325, prime 0x100000001b3):
+/// the output digest of a compact golden vector.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// Fills `out` with the bytes of graph input `input` of a compact golden vector with
+/// `seed`: a SplitMix64 stream seeded with `seed ^ (input * 0x9E3779B97F4A7C15)`; int8 /
+/// uint8 take its bytes (little-endian, 8 per draw), f32 takes one draw per value,
+/// `(draw >> 40) * 2^-23 - 1` (exact in f32, in [-1, 1)). Integer arithmetic and exact
+/// float operations only, so every target produces the same bytes. Returns `false` for
+/// other dtypes (or an `out` that is not a whole number of elements).
+pub fn golden_input(seed: u64, input: usize, dtype: types::DType, out: &mut [u8]) -> bool {
+    let mut state = seed ^ (input as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut next = move || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    match dtype {
+        types::DType::I8 | types::DType::U8 => {
+            for chunk in out.chunks_mut(8) {
+                let b = next().to_le_bytes();
+                chunk.copy_from_slice(&b[..chunk.len()]);
+            }
+            true
+        }
+        types::DType::F32 if out.len() % 4 == 0 => {
+            for chunk in out.chunks_exact_mut(4) {
+                let v = (next() >> 40) as f32 * (1.0 / (1u32 << 23) as f32) - 1.0;
+                chunk.copy_from_slice(&v.to_le_bytes());
+            }
+            true
+        }
+        _ => false,
+    }
 }
 
 fn rd_u16(b: &[u8], at: usize) -> Option<u16> {
@@ -280,7 +324,7 @@ pub fn section_of(kind: u16) -> Section {
         kind::WEIGHTS => Section::Weights,
         kind::PREPROCESS => Section::Preprocess,
         kind::FEATURE_STATS => Section::FeatureStats,
-        kind::GOLDEN => Section::Golden,
+        kind::GOLDEN | kind::GOLDEN_DIGEST => Section::Golden,
         kind::SIGNATURE => Section::Signature,
         _ => Section::SectionTable,
     }

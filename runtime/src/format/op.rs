@@ -410,6 +410,50 @@ pub enum Op {
         /// Added to the scaled sum.
         bias: f32,
     },
+    // ---- Format minor 1: the NHWC engine ops (issue #14). Activations are
+    // channels-last, weights are packed once at conversion by the engine's `pack_*`
+    // functions (`kernels::engine`), so the layouts are those of its module docs. ----
+    /// 2D convolution (k×k, 1×1; 1D as height 1) of NHWC activations on the engine.
+    /// Inputs: x `[N, H, W, C]` (f32 or int8, per-tensor), the packed weights (a 1D
+    /// constant: f32 elements from `pack_f32_conv` for f32, u8 bytes from
+    /// `pack_i8_conv` packed for x's zero point for int8; bias and int8 requantization
+    /// are inside), an optional residual `[N, OH, OW, M]` (the output's dtype) added
+    /// by the fused epilogue. Output `[N, OH, OW, M]`.
+    ConvNhwc {
+        /// Kernel, stride, dilation, pads (the output size floors, as ONNX Conv).
+        window: Window,
+        /// Fused activation (f32; int8 clamps with `q`).
+        act: Activation,
+        /// int8 output parameters; `None` for f32.
+        q: Option<QNhwc>,
+    },
+    /// Depthwise convolution (one filter per channel, `M = C`) of NHWC activations on
+    /// the engine. Inputs as [`Op::ConvNhwc`], weights from `pack_f32_dwconv` /
+    /// `pack_i8_dwconv`.
+    DepthwiseNhwc {
+        /// Kernel, stride, dilation, pads.
+        window: Window,
+        /// Fused activation (f32; int8 clamps with `q`).
+        act: Activation,
+        /// int8 output parameters; `None` for f32.
+        q: Option<QNhwc>,
+    },
+}
+
+/// int8 output parameters of the NHWC engine ops ([`Op::ConvNhwc`],
+/// [`Op::DepthwiseNhwc`]); the per-channel requantization is in the packed weights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct QNhwc {
+    /// Lower clamp of the conv's quantized output (the fused activation).
+    pub act_min: i32,
+    /// Upper clamp of the conv's quantized output.
+    pub act_max: i32,
+    /// A fused residual `Add` (input 2): the conv's clamped output, quantized with
+    /// zero point `a_zero_point`, is the Add's input `a`, the residual its input `b`,
+    /// and the op's output tensor the Add's output (reference int8 `Add` arithmetic).
+    /// Without it the conv's output zero point is the output tensor's.
+    pub residual: Option<QBinary>,
 }
 
 /// Post transform of ONNX-ML linear and tree-ensemble models, applied per row.
@@ -453,6 +497,16 @@ pub enum Norm {
 }
 
 impl Op {
+    /// The format minor version that introduced this op: a writer sets the file's
+    /// minor to the largest over its ops, so a file without newer ops is readable by
+    /// the runtimes of every earlier minor.
+    pub const fn since_minor(&self) -> u16 {
+        match self {
+            Op::ConvNhwc { .. } | Op::DepthwiseNhwc { .. } => 1,
+            _ => 0,
+        }
+    }
+
     /// Short operator name used in errors and `inspect`.
     pub fn name(&self) -> &'static str {
         match self {
@@ -481,6 +535,8 @@ impl Op {
             Op::Normalize { .. } => "Normalize",
             Op::Slice { .. } => "Slice",
             Op::Lrn { .. } => "Lrn",
+            Op::ConvNhwc { .. } => "ConvNhwc",
+            Op::DepthwiseNhwc { .. } => "DepthwiseNhwc",
         }
     }
 }

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 pub(crate) use super::op::OpRef;
 pub use super::op::{
-    Activation, Aggregate, BinaryOp, Norm, Op, OpDef, OpGroup, PostTransform, QBinary, QParams,
-    Requant, UnaryOp, Window,
+    Activation, Aggregate, BinaryOp, Norm, Op, OpDef, OpGroup, PostTransform, QBinary, QNhwc,
+    QParams, Requant, UnaryOp, Window,
 };
 
 pub use super::limits::{MAX_GRAPH_IO, MAX_OP_INPUTS, MAX_OP_OUTPUTS, MAX_RANK};
@@ -364,6 +364,18 @@ impl<'a> Metadata<'a> {
     pub fn property(&self, key: &str) -> Option<&'a str> {
         self.properties().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
+}
+
+/// A compact golden vector (section kind 8, `docs/format.md`): every graph input is
+/// regenerated from `seed` ([`golden_input`](crate::format::golden_input)) and every
+/// output is checked by the 64-bit FNV-1a digest of its bytes
+/// ([`fnv1a64`](crate::format::fnv1a64)).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GoldenDigest {
+    /// Seed of the generated inputs.
+    pub seed: u64,
+    /// FNV-1a 64 digest of every graph output's bytes.
+    pub outputs: HVec<u64, MAX_GRAPH_IO>,
 }
 
 /// One golden vector: input bytes for every graph input and the expected output bytes,

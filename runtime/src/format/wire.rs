@@ -196,7 +196,7 @@ mod tests {
             Aggregate::Min,
             Aggregate::Max,
         ];
-        let mut ops: HVec<Op, 128> = HVec::new();
+        let mut ops: HVec<Op, 256> = HVec::new();
         let mut add = |o: Op| ops.push(o).unwrap();
         for (i, act) in acts.into_iter().enumerate() {
             for q in [None, Some(q)] {
@@ -211,6 +211,25 @@ mod tests {
             for (b, op) in bins.into_iter().enumerate() {
                 let q = (b % 2 == 1).then_some(qb);
                 add(Op::Binary { op, act, q });
+            }
+            for residual in [None, Some(qb)] {
+                let q = Some(QNhwc {
+                    act_min: -128,
+                    act_max: i as i32,
+                    residual,
+                });
+                for q in [None, q] {
+                    add(Op::ConvNhwc {
+                        window: window(i as u32),
+                        act,
+                        q,
+                    });
+                    add(Op::DepthwiseNhwc {
+                        window: window(i as u32 + 1),
+                        act,
+                        q,
+                    });
+                }
             }
         }
         for op in unary {

@@ -5,8 +5,8 @@ use super::plan;
 use super::types::{
     DType, Golden, GraphIo, Location, Metadata, Op, OpDef, Quant, Shape, TensorDef, MAX_GRAPH_IO,
 };
+use super::VERSION_MAJOR;
 use super::{file_crc, kind, ALIGN, HEADER_LEN, MAGIC, SECTION_ENTRY_LEN, SECTION_REQUIRED};
-use super::{VERSION_MAJOR, VERSION_MINOR};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -72,6 +72,7 @@ pub struct ModelBuilder {
     outputs: Vec<u32>,
     weights: Vec<u8>,
     golden: Vec<GoldenBytes>,
+    golden_digest: Vec<(u64, Vec<u64>)>,
     extra: Vec<(u16, bool, Vec<u8>)>,
 }
 
@@ -191,8 +192,15 @@ impl ModelBuilder {
         self.golden.push((inputs, outputs));
     }
 
+    /// Adds a compact golden vector: inputs generated from `seed`
+    /// ([`golden_input`](crate::format::golden_input)), one FNV-1a 64 digest per output.
+    pub fn add_golden_digest(&mut self, seed: u64, outputs: Vec<u64>) {
+        self.golden_digest.push((seed, outputs));
+    }
+
     /// Removes all golden vectors.
     pub fn clear_golden(&mut self) {
+        self.golden_digest.clear();
         self.golden.clear();
     }
 
@@ -328,7 +336,30 @@ impl ModelBuilder {
                 .collect::<Result<Vec<_>, _>>()?;
             sections.push((kind::GOLDEN, false, record_table(&recs)?));
         }
-        container(&sections)
+        if !self.golden_digest.is_empty() {
+            let recs = self
+                .golden_digest
+                .iter()
+                .map(|(seed, o)| {
+                    let g = super::types::GoldenDigest {
+                        seed: *seed,
+                        outputs: heapless::Vec::from_slice(o)
+                            .map_err(|_| WriteError::Capacity("golden tensors"))?,
+                    };
+                    enc(&g)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            sections.push((kind::GOLDEN_DIGEST, false, record_table(&recs)?));
+        }
+        // The smallest minor whose readers know every op of the file: files without
+        // the minor-1 ops stay byte-identical to what format 1.0 writers produced.
+        let minor = self
+            .ops
+            .iter()
+            .map(|o| o.op.since_minor())
+            .max()
+            .unwrap_or(0);
+        container_minor(&sections, minor)
     }
 }
 
@@ -355,8 +386,20 @@ pub fn record_table(recs: &[Vec<u8>]) -> Result<Vec<u8>, WriteError> {
     Ok(out)
 }
 
-/// Lays out header, section table and sections, and fills in the CRC.
+/// Lays out header, section table and sections, and fills in the CRC; the header
+/// says format 1.0 (what [`ModelBuilder::finish`] writes for a graph without minor-1
+/// ops; see [`container_minor`]).
 pub fn container(sections: &[(u16, bool, Vec<u8>)]) -> Result<Vec<u8>, WriteError> {
+    container_minor(sections, 0)
+}
+
+/// [`container`] with the header's minor version `minor` (at most
+/// [`VERSION_MINOR`](super::VERSION_MINOR): the largest [`Op::since_minor`](super::types::Op::since_minor) of
+/// the file's ops).
+pub fn container_minor(
+    sections: &[(u16, bool, Vec<u8>)],
+    minor: u16,
+) -> Result<Vec<u8>, WriteError> {
     let table_end = HEADER_LEN + SECTION_ENTRY_LEN * sections.len();
     let mut out = alloc::vec![0u8; table_end];
     let mut entries = Vec::new();
@@ -369,7 +412,7 @@ pub fn container(sections: &[(u16, bool, Vec<u8>)]) -> Result<Vec<u8>, WriteErro
     let total = u32::try_from(out.len()).map_err(|_| WriteError::TooLarge)?;
     out[0..4].copy_from_slice(&MAGIC);
     out[4..6].copy_from_slice(&VERSION_MAJOR.to_le_bytes());
-    out[6..8].copy_from_slice(&VERSION_MINOR.to_le_bytes());
+    out[6..8].copy_from_slice(&minor.to_le_bytes());
     out[12..16].copy_from_slice(&total.to_le_bytes());
     out[20..22].copy_from_slice(&(sections.len() as u16).to_le_bytes());
     for (i, (kind, req, at, len)) in entries.into_iter().enumerate() {

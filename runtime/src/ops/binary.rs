@@ -68,16 +68,19 @@ pub(super) fn check(
     int8_act(x)?;
     int8_act(b)?;
     int8_act(out)?;
+    ensure(qbinary_ok(q), OpReason::Quantization)
+}
+
+/// Valid int8 Add/Sub/Mul parameters: requantizations, left shift, clamp range and
+/// zero points in range (also the fused residual of the NHWC convs).
+pub(super) fn qbinary_ok(q: &QBinary) -> bool {
     let zero_points = [q.a_zero_point, q.b_zero_point, q.out_zero_point];
-    ensure(
-        rq_ok(&q.a)
-            && rq_ok(&q.b)
-            && rq_ok(&q.out)
-            && (0..=20).contains(&q.left_shift)
-            && act_range_ok(q.act_min, q.act_max)
-            && zero_points.iter().all(|z| (-128..=127).contains(z)),
-        OpReason::Quantization,
-    )
+    rq_ok(&q.a)
+        && rq_ok(&q.b)
+        && rq_ok(&q.out)
+        && (0..=20).contains(&q.left_shift)
+        && act_range_ok(q.act_min, q.act_max)
+        && zero_points.iter().all(|z| (-128..=127).contains(z))
 }
 
 pub(super) fn run(

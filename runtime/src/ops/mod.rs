@@ -19,6 +19,7 @@ mod binary;
 mod cast;
 mod concat;
 mod conv;
+mod conv_nhwc;
 mod fully_connected;
 mod linear;
 mod lrn;
@@ -212,6 +213,7 @@ impl Op {
             Op::Normalize { .. } => normalize::GROUP,
             Op::Slice { .. } => slice::GROUP,
             Op::Lrn { .. } => lrn::GROUP,
+            Op::ConvNhwc { .. } | Op::DepthwiseNhwc { .. } => conv_nhwc::GROUP,
         }
     }
 }
@@ -254,6 +256,8 @@ pub(crate) fn check(op: &Op, c: &Check<'_, '_>) -> Checked {
             beta,
             bias,
         } => lrn::check(c, *size, [*alpha, *beta, *bias]),
+        Op::ConvNhwc { window, act, q } => conv_nhwc::check(c, window, act, q.as_ref(), false),
+        Op::DepthwiseNhwc { window, act, q } => conv_nhwc::check(c, window, act, q.as_ref(), true),
     }
 }
 
@@ -355,8 +359,30 @@ impl<'r> Cx<'r, '_> {
     }
 }
 
-/// Runs `op` (validated by [`check`]) writing its output `y`.
-pub(crate) fn run(op: &Op, cx: &Cx<'_, '_>, y: &mut [u8]) -> Result<()> {
+/// Bytes of scratch op `s` of the validated graph `g` needs beside its output (the
+/// padding row of a [`Op::ConvNhwc`]); `Model::arena_size` reserves the largest after
+/// the graph's tensors.
+pub(crate) fn scratch_bytes(g: &Graph<'_>, s: u32) -> usize {
+    let Some(def) = g.op_ref(s) else {
+        return 0;
+    };
+    let Op::ConvNhwc { window, .. } = &def.op else {
+        return 0;
+    };
+    let (mut x, mut out) = (TensorRef::EMPTY, TensorRef::EMPTY);
+    let read = def.inputs().first().and_then(|&i| g.read_tensor(i, &mut x));
+    if read
+        .and_then(|_| g.read_tensor(def.output, &mut out))
+        .is_none()
+    {
+        return 0;
+    }
+    conv_nhwc::scratch_bytes(x.shape(), out.shape(), window, x.dtype)
+}
+
+/// Runs `op` (validated by [`check`]) writing its output `y`; `scratch` holds at least
+/// [`scratch_bytes`] (the arena after the graph's tensors).
+pub(crate) fn run(op: &Op, cx: &Cx<'_, '_>, y: &mut [u8], scratch: &mut [u8]) -> Result<()> {
     match op {
         Op::FullyConnected { act, q } => fully_connected::run(cx, y, act, q.as_ref()),
         Op::MatMul => matmul::run(cx, y),
@@ -398,6 +424,12 @@ pub(crate) fn run(op: &Op, cx: &Cx<'_, '_>, y: &mut [u8]) -> Result<()> {
             beta,
             bias,
         } => lrn::run(cx, y, *size, [*alpha, *beta, *bias]),
+        Op::ConvNhwc { window, act, q } => {
+            conv_nhwc::run(cx, y, scratch, window, act, q.as_ref(), false)
+        }
+        Op::DepthwiseNhwc { window, act, q } => {
+            conv_nhwc::run(cx, y, scratch, window, act, q.as_ref(), true)
+        }
     }
 }
 

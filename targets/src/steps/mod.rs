@@ -13,6 +13,7 @@ use crate::step::Step;
 use crate::Ctx;
 
 mod conformance;
+mod engine;
 mod firmware;
 pub use firmware::host_tool;
 mod lint;
@@ -32,9 +33,11 @@ pub fn all(ctx: &Ctx) -> Vec<Step> {
     // suite): each is an integration test of its crate. Conformance runs last, in release.
     steps.extend(matrix::test_steps(ctx)); // jobs of targets/targets/*.toml
     steps.extend(python::steps(ctx)); // the Python package's wheel, pytest, Spark
+    steps.extend(engine::steps(ctx)); // engine kernels on aarch64 (qemu, two CPUs) and WASI
     steps.push(crate::mcu_bench::step()); // instructions per inference in QEMU, short form
     steps.extend(size::steps(ctx)); // flash/RAM budgets of the MCU targets
     steps.extend(conformance::steps(ctx)); // ONNX node + light model tests, in release
+    steps.extend(crate::bench::steps(ctx)); // `cargo xtask bench --quick`: the harness runs
     steps
 }
 

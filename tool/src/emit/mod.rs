@@ -1,7 +1,8 @@
 //! IR → `.fer`: writes a [`Graph`] with the runtime's own `ModelBuilder` in f32, f16
 //! or int8.
 //!
-//! - **f32**: one ferrite op per IR node (op `i` of the file is node `i`).
+//! - **f32**: one ferrite op per IR node (op `i` of the file is node `i`); the engine
+//!   ops of the NHWC pass get their weights packed (`nhwc.rs`).
 //! - **f16** ([`mod@f16`]): FullyConnected / Conv / MatMul weights are stored as f16 and
 //!   widened by a `Cast` op into an arena scratch tensor right before the op that reads
 //!   them.
@@ -14,6 +15,7 @@
 
 pub mod f16;
 pub mod int8;
+mod nhwc;
 pub mod plan;
 mod writer;
 
@@ -23,6 +25,7 @@ pub use writer::producer;
 use crate::error::{Error, Result};
 use crate::ir::Graph;
 use crate::quant::Ranges;
+use ferrite::format::types::Op;
 use ferrite::format::write::ModelBuilder;
 use writer::Writer;
 
@@ -106,7 +109,12 @@ pub fn emit_with(
     let (reduced_ops, float_ops) = match precision {
         Precision::F32 => {
             for n in &g.nodes {
-                w.node_f32(n)?;
+                if matches!(n.op, Op::ConvNhwc { .. } | Op::DepthwiseNhwc { .. }) {
+                    let ins = nhwc::f32_operands(&mut w, n)?;
+                    w.op_f32(n, &ins)?;
+                } else {
+                    w.node_f32(n)?;
+                }
             }
             (0, Vec::new())
         }

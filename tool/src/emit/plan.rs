@@ -36,8 +36,9 @@ pub enum Int8Form {
     Concat,
     /// Always f32, for the reason given.
     F32(F32Reason),
-    /// Ops the emitter writes itself (Quantize, Dequantize, Requantize, Lut); an
-    /// imported graph never contains them.
+    /// Ops the emitter writes itself (Quantize, Dequantize, Requantize, Lut) or that
+    /// only the f32 NHWC pass writes (ConvNhwc, DepthwiseNhwc); an imported graph never
+    /// contains them.
     EmitterOnly,
 }
 
@@ -119,6 +120,9 @@ pub fn forms(op: &Op) -> (Int8Form, F16Form) {
         Op::Quantize | Op::Dequantize | Op::Requantize { .. } | Op::Lut => {
             (I8::EmitterOnly, F16::F32)
         }
+        // Written by the NHWC layout pass (`ir::nhwc`), which runs on f32 models only
+        // so far: the int8 and f16 emitters never meet them.
+        Op::ConvNhwc { .. } | Op::DepthwiseNhwc { .. } => (I8::EmitterOnly, F16::F32),
     }
 }
 

@@ -102,11 +102,16 @@ impl<'g> Writer<'g> {
         for &i in &n.inputs {
             ins.push(self.f32(i)?);
         }
+        self.op_f32(n, &ins)
+    }
+
+    /// Writes node `n`'s op over the file tensors `ins`, its output in f32.
+    pub fn op_f32(&mut self, n: &Node, ins: &[u32]) -> Result<()> {
         let t = &self.g.tensors[n.output];
         let out = self
             .b
             .add_tensor(&t.name, t.dtype, &dims(&t.shape), Quant::None)?;
-        self.b.add_op(n.op.clone(), &ins, &[out])?;
+        self.b.add_op(n.op.clone(), ins, &[out])?;
         self.f32_of.insert(n.output, out);
         Ok(())
     }

@@ -1,11 +1,17 @@
 //! Pre-quantized ONNX models: QDQ (`QuantizeLinear` / `DequantizeLinear` around float
-//! ops, as written by `onnxruntime.quantization`) and the QOperator ops `QLinearConv` /
-//! `QLinearMatMul`.
+//! ops, as written by `onnxruntime.quantization`) and QOperator models (`QLinearConv`,
+//! `QLinearMatMul`, `QLinearAdd`, `QLinearMul`, and the `com.microsoft` ops `QGemm`,
+//! `QLinearAveragePool`, `QLinearGlobalAveragePool`, `QLinearSoftmax`,
+//! `QLinearSigmoid`, `QLinearLeakyRelu`). Other quantized ops and dynamic quantization
+//! (`DynamicQuantizeLinear`, `MatMulInteger`, `ConvInteger`) are refused with an error
+//! naming the op.
 //!
 //! The protobuf is rewritten before tract sees it, and the quantization it carried is
 //! kept as hints:
-//! - `QLinearConv` / `QLinearMatMul` become `DequantizeLinear` → float op →
-//!   `QuantizeLinear`, i.e. QDQ;
+//! - a QOperator op becomes `DequantizeLinear` → float op → `QuantizeLinear`, i.e. QDQ
+//!   (int32 biases become float with scale `x_scale * w_scale`); a `Flatten` / `Reshape`
+//!   / `Transpose` / `Squeeze` / `Unsqueeze` of a quantized tensor is wrapped the same
+//!   way with that tensor's scale and zero point;
 //! - a `DequantizeLinear` of a constant (weights, int32 biases) becomes the float
 //!   constant `scale * (q - zero_point)`; its per-channel scales are kept, so the int8
 //!   emitter recovers the exact integers (`w / scale` is an integer);
@@ -23,6 +29,35 @@ use crate::ir::{Graph, QuantHint};
 use std::collections::{HashMap, HashSet};
 use tract_onnx::pb::{ModelProto, NodeProto, TensorProto};
 
+/// Quantization ops (besides the `QLinear*` family) that make a model pre-quantized.
+const QUANTIZED_OPS: &[&str] = &["QuantizeLinear", "DequantizeLinear", "QGemm"];
+
+/// Quantized ops ferrite does not import, and why.
+const UNSUPPORTED_OPS: &[(&str, &str)] = &[
+    ("DynamicQuantizeLinear", "dynamic quantization (quantize_dynamic) computes activation scales at run time; ferrite needs static ones: quantize with quantize_static, or convert the float model with --precision int8 --calibration DATA"),
+    ("MatMulInteger", "dynamic quantization (quantize_dynamic) is not supported; quantize with quantize_static, or convert the float model with --precision int8 --calibration DATA"),
+    ("ConvInteger", "dynamic quantization (quantize_dynamic) is not supported; quantize with quantize_static, or convert the float model with --precision int8 --calibration DATA"),
+    ("DynamicQuantizeMatMul", "dynamic quantization (quantize_dynamic) is not supported; quantize with quantize_static, or convert the float model with --precision int8 --calibration DATA"),
+];
+
+/// QOperator ops read as `DequantizeLinear` → float op → `QuantizeLinear`: the ONNX
+/// op, its float counterpart, and the position of the output scale among its inputs.
+/// Every other input before it comes in `(x, x_scale, x_zero_point)` triples.
+const QLINEAR_ELEMENTWISE: &[(&str, &str, usize)] = &[
+    ("QLinearAdd", "Add", 6),
+    ("QLinearMul", "Mul", 6),
+    ("QLinearAveragePool", "AveragePool", 3),
+    ("QLinearGlobalAveragePool", "GlobalAveragePool", 3),
+    ("QLinearSoftmax", "Softmax", 3),
+    ("QLinearSigmoid", "Sigmoid", 3),
+    ("QLinearLeakyRelu", "LeakyRelu", 3),
+];
+
+/// Ops that move quantized values without computing (QOperator files run `Flatten`
+/// on the int8 tensor): read as DequantizeLinear → op → QuantizeLinear with the same
+/// scale and zero point.
+const LAYOUT_OPS: &[&str] = &["Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze"];
+
 /// Quantization read from a pre-quantized model.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Hints {
@@ -39,10 +74,9 @@ pub fn prepare(model: &mut ModelProto) -> Result<Hints> {
         return Ok(Hints::default());
     };
     let quantized = graph.node.iter().any(|n| {
-        matches!(
-            n.op_type.as_str(),
-            "QuantizeLinear" | "DequantizeLinear" | "QLinearConv" | "QLinearMatMul"
-        )
+        n.op_type.starts_with("QLinear")
+            || QUANTIZED_OPS.contains(&n.op_type.as_str())
+            || UNSUPPORTED_OPS.iter().any(|(op, _)| *op == n.op_type)
     });
     if !quantized {
         return Ok(Hints::default());
@@ -56,74 +90,9 @@ pub fn prepare(model: &mut ModelProto) -> Result<Hints> {
 
     // QOperator → QDQ.
     let mut nodes = Vec::new();
+    let mut quantized_tensors: HashMap<String, (String, String)> = HashMap::new();
     for n in graph.node.drain(..) {
-        let name = node_name(&n);
-        match n.op_type.as_str() {
-            "QLinearMatMul" | "QLinearConv" if n.input.len() >= 8 => {
-                let i = &n.input;
-                let (a_f, b_f, y_f) = (
-                    format!("{name}/a_f"),
-                    format!("{name}/b_f"),
-                    format!("{name}/y_f"),
-                );
-                nodes.push(node(
-                    "DequantizeLinear",
-                    &format!("{name}/dq_a"),
-                    &[&i[0], &i[1], &i[2]],
-                    &[&a_f],
-                    vec![],
-                ));
-                let mut wdq_attrs = vec![];
-                if n.op_type == "QLinearConv" {
-                    wdq_attrs.push(int_attr("axis", 0));
-                }
-                nodes.push(node(
-                    "DequantizeLinear",
-                    &format!("{name}/dq_b"),
-                    &[&i[3], &i[4], &i[5]],
-                    &[&b_f],
-                    wdq_attrs,
-                ));
-                let mut float_inputs = vec![a_f.as_str(), b_f.as_str()];
-                let bias_f = format!("{name}/bias_f");
-                if n.op_type == "QLinearConv" && i.len() > 8 && !i[8].is_empty() {
-                    let xs = inits.get(&i[1]).and_then(values_f64).unwrap_or_default();
-                    let ws = inits.get(&i[4]).and_then(values_f64).unwrap_or_default();
-                    let b = inits.get(&i[8]).and_then(values_f64).unwrap_or_default();
-                    let x_s = *xs.first().ok_or_else(|| {
-                        Error::Import(format!("{name}: x_scale must be a constant"))
-                    })?;
-                    let bf: Vec<f32> = b
-                        .iter()
-                        .enumerate()
-                        .map(|(c, &q)| {
-                            (q * x_s * ws.get(c).or(ws.first()).copied().unwrap_or(1.0)) as f32
-                        })
-                        .collect();
-                    inits.insert(bias_f.clone(), f32_tensor(&bias_f, &[bf.len() as i64], &bf));
-                    float_inputs.push(&bias_f);
-                }
-                let op = if n.op_type == "QLinearConv" {
-                    "Conv"
-                } else {
-                    "MatMul"
-                };
-                let attrs = if op == "Conv" {
-                    n.attribute.clone()
-                } else {
-                    vec![]
-                };
-                nodes.push(node(op, &name, &float_inputs, &[&y_f], attrs));
-                nodes.push(node(
-                    "QuantizeLinear",
-                    &format!("{name}/q_y"),
-                    &[&y_f, &i[6], &i[7]],
-                    &[&n.output[0]],
-                    vec![],
-                ));
-            }
-            _ => nodes.push(n),
-        }
+        qop_to_qdq(n, &mut inits, &mut quantized_tensors, &mut nodes)?;
     }
 
     // DequantizeLinear of constants → float constants.
@@ -304,6 +273,11 @@ fn scale_is_scalar(q: &NodeProto, inits: &HashMap<String, TensorProto>) -> bool 
 
 /// Records the hints on the IR: activation scales on the tensors computed by the
 /// hinted nodes, weight scales on the graph.
+///
+/// tract names a lowered node after its ONNX node and may split it (a 1×1 `Conv` becomes
+/// transpose → matmul → reshape, the last output keeping the ONNX name), so a hint goes
+/// to the last IR node named after the ONNX node (by node or tensor name) and then
+/// spreads through the value-preserving reshapes and transposes around it, both ways.
 pub fn apply(g: &mut Graph, h: &Hints) {
     for (producer, scale, zp) in &h.activations {
         let hint = QuantHint {
@@ -321,40 +295,236 @@ pub fn apply(g: &mut Graph, h: &Hints) {
         if hit {
             continue;
         }
-        let exact: Vec<usize> = g
+        let named = g
             .nodes
             .iter()
-            .map(|n| n.output)
-            .filter(|&t| g.tensors[t].name == *producer)
-            .collect();
-        let target = match exact.last() {
-            Some(&t) => Some(t),
-            None => {
-                let prefix = format!("{producer}.");
-                g.nodes
-                    .iter()
-                    .map(|n| n.output)
-                    .rfind(|&t| g.tensors[t].name.starts_with(&prefix))
-            }
-        };
+            .rfind(|n| n.name == *producer || g.tensors[n.output].name == *producer)
+            .map(|n| n.output);
+        let target = named.or_else(|| {
+            let prefix = format!("{producer}.");
+            g.nodes
+                .iter()
+                .map(|n| n.output)
+                .rfind(|&t| g.tensors[t].name.starts_with(&prefix))
+        });
         if let Some(t) = target {
-            g.tensors[t].qhint = Some(hint.clone());
-            // Reshapes and transposes right after carry the same values.
-            let mut cur = t;
-            while let Some(n) = g.nodes.iter().find(|n| {
-                n.inputs.first() == Some(&cur)
-                    && matches!(
-                        n.op,
-                        ferrite::format::types::Op::Reshape
-                            | ferrite::format::types::Op::Transpose { .. }
-                    )
-            }) {
-                cur = n.output;
-                if g.tensors[cur].qhint.is_none() {
-                    g.tensors[cur].qhint = Some(hint.clone());
-                }
-            }
+            g.tensors[t].qhint = Some(hint);
         }
     }
+    spread_through_layout_ops(g);
     g.weight_scales = h.weight_scales.clone();
+}
+
+/// Copies activation hints across `Reshape` / `Transpose` (same values, same
+/// quantization) to the side that has none, and from the input of a `Slice` (a subset
+/// of its values) to its output, until nothing changes.
+fn spread_through_layout_ops(g: &mut Graph) {
+    use ferrite::format::types::Op;
+    loop {
+        let mut changed = false;
+        for k in 0..g.nodes.len() {
+            let n = &g.nodes[k];
+            let both_ways = match n.op {
+                Op::Reshape | Op::Transpose { .. } => true,
+                Op::Slice { .. } => false,
+                _ => continue,
+            };
+            let (x, y) = (n.inputs[0], n.output);
+            if g.tensors[x].data.is_some() {
+                continue;
+            }
+            match (g.tensors[x].qhint.clone(), g.tensors[y].qhint.clone()) {
+                (Some(h), None) => {
+                    g.tensors[y].qhint = Some(h);
+                    changed = true;
+                }
+                (None, Some(h)) if both_ways => {
+                    g.tensors[x].qhint = Some(h);
+                    changed = true;
+                }
+                _ => {}
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+}
+
+/// Appends `n` to `out`, rewritten to QDQ when it is a QOperator op; records the scale
+/// and zero point of every quantized tensor in `quantized` (output → `(scale, zp)`).
+fn qop_to_qdq(
+    n: NodeProto,
+    inits: &mut HashMap<String, TensorProto>,
+    quantized: &mut HashMap<String, (String, String)>,
+    out: &mut Vec<NodeProto>,
+) -> Result<()> {
+    let name = node_name(&n);
+    let op = n.op_type.as_str();
+    let i = &n.input;
+    let arg = |k: usize| i.get(k).map(String::as_str).unwrap_or("");
+    let too_few = |want: usize| {
+        Error::Import(format!(
+            "{name}: {op} has {} inputs, expected at least {want}",
+            i.len()
+        ))
+    };
+    let dq = |out: &mut Vec<NodeProto>, what: &str, k: usize, attrs| {
+        let f = format!("{name}/{what}_f");
+        out.push(node(
+            "DequantizeLinear",
+            &format!("{name}/dq_{what}"),
+            &[arg(k), arg(k + 1), arg(k + 2)],
+            &[&f],
+            attrs,
+        ));
+        f
+    };
+    let q = |out: &mut Vec<NodeProto>,
+             quantized: &mut HashMap<String, (String, String)>,
+             y_f: &str,
+             s: &str,
+             z: &str| {
+        out.push(node(
+            "QuantizeLinear",
+            &format!("{name}/q_y"),
+            &[y_f, s, z],
+            &[&n.output[0]],
+            vec![],
+        ));
+        quantized.insert(n.output[0].clone(), (s.to_string(), z.to_string()));
+    };
+    if let Some((_, why)) = UNSUPPORTED_OPS.iter().find(|(o, _)| *o == op) {
+        return Err(Error::Import(format!("{name}: {op}: {why}")));
+    }
+    match op {
+        "QuantizeLinear" => {
+            quantized.insert(
+                n.output[0].clone(),
+                (arg(1).to_string(), arg(2).to_string()),
+            );
+            out.push(n);
+        }
+        "QLinearMatMul" | "QLinearConv" | "QGemm" => {
+            let want = if op == "QGemm" { 6 } else { 8 };
+            if i.len() < want {
+                return Err(too_few(want));
+            }
+            let trans_b = attr_i(&n, "transB").unwrap_or(0);
+            // Per-channel weight scales run along the output channels: axis 0 of a
+            // Conv kernel [out, in, ...] or of a transposed Gemm B [N, K]; axis 1 of
+            // [K, N].
+            let w_axis = match op {
+                "QLinearConv" => 0,
+                "QGemm" if trans_b == 1 => 0,
+                _ => 1,
+            };
+            let a_f = dq(out, "a", 0, vec![]);
+            let b_f = dq(out, "b", 3, vec![int_attr("axis", w_axis)]);
+            let mut float_inputs = vec![a_f.clone(), b_f];
+            let bias_at = if op == "QGemm" { 6 } else { 8 };
+            if op != "QLinearMatMul" && !arg(bias_at).is_empty() {
+                let bias_f = format!("{name}/bias_f");
+                let xs = inits.get(arg(1)).and_then(values_f64).unwrap_or_default();
+                let ws = inits.get(arg(4)).and_then(values_f64).unwrap_or_default();
+                let b = inits
+                    .get(arg(bias_at))
+                    .and_then(values_f64)
+                    .ok_or_else(|| Error::Import(format!("{name}: the bias must be a constant")))?;
+                let x_s = *xs.first().ok_or_else(|| {
+                    Error::Import(format!("{name}: the input scale must be a constant"))
+                })?;
+                let bf: Vec<f32> = b
+                    .iter()
+                    .enumerate()
+                    .map(|(c, &q)| {
+                        (q * x_s * ws.get(c).or(ws.first()).copied().unwrap_or(1.0)) as f32
+                    })
+                    .collect();
+                inits.insert(bias_f.clone(), f32_tensor(&bias_f, &[bf.len() as i64], &bf));
+                float_inputs.push(bias_f);
+            }
+            let (float_op, attrs, y_at) = match op {
+                "QLinearConv" => ("Conv", n.attribute.clone(), 6),
+                "QLinearMatMul" => ("MatMul", vec![], 6),
+                _ => (
+                    "Gemm",
+                    n.attribute
+                        .iter()
+                        .filter(|a| matches!(a.name.as_str(), "alpha" | "transA" | "transB"))
+                        .cloned()
+                        .collect(),
+                    7,
+                ),
+            };
+            let inputs: Vec<&str> = float_inputs.iter().map(String::as_str).collect();
+            if op == "QGemm" && arg(y_at).is_empty() {
+                // No output scale: QGemm writes float.
+                out.push(node(float_op, &name, &inputs, &[&n.output[0]], attrs));
+            } else {
+                let y_f = format!("{name}/y_f");
+                out.push(node(float_op, &name, &inputs, &[&y_f], attrs));
+                q(out, quantized, &y_f, arg(y_at), arg(y_at + 1));
+            }
+        }
+        _ if QLINEAR_ELEMENTWISE.iter().any(|(o, _, _)| *o == op) => {
+            let &(_, float_op, y_at) = QLINEAR_ELEMENTWISE
+                .iter()
+                .find(|(o, _, _)| *o == op)
+                .expect("matched above");
+            if i.len() < y_at + 1 {
+                return Err(too_few(y_at + 1));
+            }
+            if attr_i(&n, "channels_last").unwrap_or(0) != 0 {
+                return Err(Error::Import(format!(
+                    "{name}: {op} with channels_last=1 is not supported"
+                )));
+            }
+            let inputs: Vec<String> = (0..y_at / 3)
+                .map(|k| dq(out, &format!("x{k}"), 3 * k, vec![]))
+                .collect();
+            let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+            let attrs = n
+                .attribute
+                .iter()
+                .filter(|a| !matches!(a.name.as_str(), "channels_last" | "opset"))
+                .cloned()
+                .collect();
+            let y_f = format!("{name}/y_f");
+            out.push(node(float_op, &name, &inputs, &[&y_f], attrs));
+            q(out, quantized, &y_f, arg(y_at), arg(y_at + 1));
+        }
+        _ if LAYOUT_OPS.contains(&op) && quantized.contains_key(arg(0)) => {
+            let (s, z) = quantized[arg(0)].clone();
+            let x_f = format!("{name}/x_f");
+            out.push(node(
+                "DequantizeLinear",
+                &format!("{name}/dq_x"),
+                &[arg(0), &s, &z],
+                &[&x_f],
+                vec![],
+            ));
+            let mut inputs = vec![x_f.as_str()];
+            inputs.extend(i.iter().skip(1).map(String::as_str));
+            let y_f = format!("{name}/y_f");
+            out.push(node(op, &name, &inputs, &[&y_f], n.attribute.clone()));
+            q(out, quantized, &y_f, &s, &z);
+        }
+        _ if op.starts_with("QLinear") || n.domain == "com.microsoft" => {
+            return Err(Error::Import(format!(
+                "{name}: the quantized op {op} ({}) is not supported; ferrite imports QuantizeLinear / DequantizeLinear (QDQ) and {}",
+                if n.domain.is_empty() { "ai.onnx" } else { n.domain.as_str() },
+                supported_qoperator_ops()
+            )));
+        }
+        _ => out.push(n),
+    }
+    Ok(())
+}
+
+/// The QOperator ops the importer rewrites, for error messages and docs.
+pub fn supported_qoperator_ops() -> String {
+    let mut ops = vec!["QLinearConv", "QLinearMatMul", "QGemm"];
+    ops.extend(QLINEAR_ELEMENTWISE.iter().map(|(o, _, _)| *o));
+    ops.join(", ")
 }

@@ -7,6 +7,7 @@
 //! op `i` of an f32 `.fer` is node `i` here: calibration and per-layer validation rely
 //! on that.
 
+pub mod nhwc;
 pub mod passes;
 
 use ferrite::format::types::Op;
@@ -197,7 +198,7 @@ impl Graph {
         let out = self.tensors[n.output].elements() as u64;
         match &n.op {
             Op::FullyConnected { .. } => out * self.tensors[n.inputs[1]].shape[1] as u64,
-            Op::Conv { .. } => {
+            Op::Conv { .. } | Op::ConvNhwc { .. } | Op::DepthwiseNhwc { .. } => {
                 let w = &self.tensors[n.inputs[1]].shape;
                 out * w[1..].iter().product::<usize>() as u64
             }

@@ -43,6 +43,7 @@ engine_kernels! {
     kernels: KERNELS, isa: Isa::Neon, features: [],
     f32: (NeonBase, NeonBase::new(), 6, 3, "f32_igemm_6x16_neon"),
     f32_dw: "f32_dwconv_16c_neon",
+    f16: ("f16_igemm_6x16_neon", "f16_dwconv_16c_neon"),
     i8: (NeonBase, NeonBase::new(), 2, 1, "i8_igemm_2x16c4_neon"),
     i8_dw: (NeonBase, NeonBase::new(), "i8_dwconv_16c_neon"),
 }
@@ -55,6 +56,7 @@ mod dot {
         kernels: KERNELS, isa: Isa::NeonDot, features: ["neon,dotprod"],
         f32: (NeonDot, NeonDot::new(), 6, 3, "f32_igemm_6x16_neon"),
         f32_dw: "f32_dwconv_16c_neon",
+        f16: ("f16_igemm_6x16_neon", "f16_dwconv_16c_neon"),
         i8: (NeonDot, NeonDot::new(), 4, 2, "i8_igemm_4x16c4_neondot"),
         i8_dw: (NeonDot, NeonDot::new(), "i8_dwconv_16c_neon"),
     }
@@ -74,6 +76,16 @@ impl<const DOT: bool> F32Lanes for Neon<DOT> {
     fn splat(self, x: f32) -> Self::V {
         // SAFETY: `self` proves NEON.
         unsafe { [vdupq_n_f32(x); 4] }
+    }
+
+    #[inline(always)]
+    unsafe fn load_f16(self, p: *const u16) -> Self::V {
+        // SAFETY: caller's contract (16 readable u16); `fcvtl` is exact.
+        unsafe {
+            let (a, b) = fcvtl(vld1q_u16(p));
+            let (c, d) = fcvtl(vld1q_u16(p.add(8)));
+            [a, b, c, d]
+        }
     }
 
     #[inline(always)]
@@ -433,6 +445,28 @@ impl I8Dot for Neon<false> {
             ]
         }
     }
+}
+
+/// The 8 f16 values (bits) of `h` as f32: `fcvtl` and `fcvtl2` (base Armv8 SIMD; the
+/// intrinsics take `float16x4_t`, an unstable type, hence `asm!`).
+///
+/// # Safety
+/// NEON.
+#[inline(always)]
+unsafe fn fcvtl(h: uint16x8_t) -> (float32x4_t, float32x4_t) {
+    let (lo, hi): (float32x4_t, float32x4_t);
+    // SAFETY: caller's contract; register-only instructions.
+    unsafe {
+        asm!(
+            "fcvtl {lo:v}.4s, {h:v}.4h",
+            "fcvtl2 {hi:v}.4s, {h:v}.8h",
+            h = in(vreg) h,
+            lo = out(vreg) lo,
+            hi = out(vreg) hi,
+            options(pure, nomem, nostack, preserves_flags)
+        );
+    }
+    (lo, hi)
 }
 
 /// `acc + sdot(b, a)`: per 32-bit lane, the dot product of 4 bytes of `b` and `a`.

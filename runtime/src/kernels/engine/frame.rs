@@ -55,6 +55,22 @@ pub(crate) trait F32Lanes: Copy {
     /// `clamp(v, lo, hi)` with the reference's comparisons: `v < lo → lo`,
     /// `v > hi → hi`, else `v` (NaN passes through).
     fn clamp(self, v: Self::V, lo: Self::V, hi: Self::V) -> Self::V;
+    /// 16 f16 values (IEEE binary16 bits, little-endian) at `p`, converted exactly
+    /// to f32. The default converts through a stack buffer (`half`'s conversion);
+    /// ISAs with a conversion instruction override it.
+    ///
+    /// # Safety
+    /// `p` points to 16 readable u16 (any alignment).
+    #[inline(always)]
+    unsafe fn load_f16(self, p: *const u16) -> Self::V {
+        let mut t = [0f32; NR];
+        for (i, v) in t.iter_mut().enumerate() {
+            // SAFETY: caller's contract.
+            *v = half::f16::from_bits(unsafe { ptr::read_unaligned(p.add(i)) }).to_f32();
+        }
+        // SAFETY: `t` holds 16 f32.
+        unsafe { self.load(t.as_ptr()) }
+    }
     /// The first `n < 16` lanes from `p`, zeros above.
     ///
     /// # Safety
@@ -80,6 +96,33 @@ pub(crate) trait F32Lanes: Copy {
             self.store(t.as_mut_ptr(), v);
             ptr::copy_nonoverlapping(t.as_ptr(), p, n.min(NR));
         }
+    }
+}
+
+/// An element of the packed weights of the f32 kernels: `f32`, or the bits of an
+/// f16 (`u16`) converted to f32 as it is loaded (the f16 kernels). The layouts are
+/// the same, element for element.
+pub(crate) trait Packed: Copy {
+    /// 16 elements at `p` as f32 lanes.
+    ///
+    /// # Safety
+    /// `p` points to 16 readable elements (any alignment).
+    unsafe fn load16<L: F32Lanes>(l: L, p: *const Self) -> L::V;
+}
+
+impl Packed for f32 {
+    #[inline(always)]
+    unsafe fn load16<L: F32Lanes>(l: L, p: *const f32) -> L::V {
+        // SAFETY: caller's contract.
+        unsafe { l.load(p) }
+    }
+}
+
+impl Packed for u16 {
+    #[inline(always)]
+    unsafe fn load16<L: F32Lanes>(l: L, p: *const u16) -> L::V {
+        // SAFETY: caller's contract.
+        unsafe { l.load_f16(p) }
     }
 }
 
@@ -157,6 +200,24 @@ pub(crate) trait I32Lanes: Copy {
     /// # Safety
     /// `x` points to 16 readable bytes.
     unsafe fn mac_w(self, acc: Self::V, x: *const i8, zp: Self::V, w: Self::W) -> Self::V;
+    /// `acc + x·w` ([`I32Lanes::mac_w`] with a zero point of 0).
+    ///
+    /// # Safety
+    /// `x` points to 16 readable bytes.
+    #[inline(always)]
+    unsafe fn mac_w0(self, acc: Self::V, x: *const i8, w: Self::W) -> Self::V {
+        // SAFETY: caller's contract.
+        unsafe { self.mac_w(acc, x, self.splat(0), w) }
+    }
+    /// [`I32Lanes::mac_w0`] reading only the first `n < 16` inputs.
+    ///
+    /// # Safety
+    /// `x` points to `n` readable bytes.
+    #[inline(always)]
+    unsafe fn mac_w0_partial(self, acc: Self::V, x: *const i8, n: usize, w: Self::W) -> Self::V {
+        // SAFETY: caller's contract.
+        unsafe { self.mac_w_partial(acc, x, n, self.splat(0), w) }
+    }
     /// [`I32Lanes::mac_w`] reading only the first `n < 16` inputs.
     ///
     /// # Safety
@@ -407,11 +468,11 @@ fn build_rows<T, const MR: usize>(
 /// # Safety
 /// The CPU supports the instructions of `L` (the token proves it).
 #[inline(always)]
-pub(crate) unsafe fn f32_conv<L: F32Lanes, const MR: usize, const MT: usize>(
+pub(crate) unsafe fn f32_conv<L: F32Lanes, E: Packed, const MR: usize, const MT: usize>(
     l: L,
     s: &ConvShape,
     x: &[f32],
-    packed: &[f32],
+    packed: &[E],
     out: &F32Out,
     y: &mut [f32],
     scratch: &mut [f32],
@@ -469,13 +530,13 @@ pub(crate) unsafe fn f32_conv<L: F32Lanes, const MR: usize, const MT: usize>(
 }
 
 /// The f32 conv constants of one call (slices checked by [`f32_conv`]).
-struct F32Conv<L: F32Lanes> {
+struct F32Conv<L: F32Lanes, E: Packed> {
     l: L,
     g: Geom,
     plan: RowPlan,
     x: *const f32,
     zero: *const f32,
-    w: *const f32,
+    w: *const E,
     panel_len: usize,
     lo: L::V,
     hi: L::V,
@@ -483,7 +544,7 @@ struct F32Conv<L: F32Lanes> {
     y: *mut f32,
 }
 
-impl<L: F32Lanes> F32Conv<L> {
+impl<L: F32Lanes, E: Packed> F32Conv<L, E> {
     /// Output pixels `m0..m0 + rows` (`rows <= R <= MR`) × the 16 channels of panel
     /// `p`: an `R×16` tile over every tap, then the epilogue.
     ///
@@ -505,7 +566,7 @@ impl<L: F32Lanes> F32Conv<L> {
         // lie inside the output and the residual (caller's contract, checked shapes).
         unsafe {
             let panel = self.w.add(p * self.panel_len);
-            let mut acc = [l.load(panel); R];
+            let mut acc = [E::load16(l, panel); R];
             let mut t0 = 0;
             while t0 < g.taps {
                 let t1 = if g.taps <= MAX_TAPS {
@@ -535,18 +596,18 @@ impl<L: F32Lanes> F32Conv<L> {
 /// # Safety
 /// Each row pointer `r < R` holds `c` readable f32; `w` holds `rows.len()·c·16`.
 #[inline(always)]
-unsafe fn f32_tile<L: F32Lanes, const MR: usize, const R: usize>(
+unsafe fn f32_tile<L: F32Lanes, E: Packed, const MR: usize, const R: usize>(
     l: L,
     rows: &[[*const f32; MR]],
     c: usize,
-    mut w: *const f32,
+    mut w: *const E,
     acc: &mut [L::V; R],
 ) {
     for a in rows {
         for k in 0..c {
             // SAFETY: caller's contract.
             unsafe {
-                let b = l.load(w);
+                let b = E::load16(l, w);
                 for r in 0..R {
                     acc[r] = l.fma(l.bcast(a[r].add(k)), b, acc[r]);
                 }
@@ -965,12 +1026,18 @@ pub(crate) fn interior(
     (o0, o1.clamp(o0, out))
 }
 
-/// The work of one depthwise kernel on output pixels (all channel tiles).
+/// The work of one depthwise kernel on output pixels, one 16-channel tile at a time.
 trait DwKernel<T> {
+    /// What the kernel keeps for a tile while it walks the pixels: its channels,
+    /// bias, weights loaded once (the unrolled kernels' taps), requantization.
+    type Tile;
+    /// The constants of channel tile `ct`.
+    fn tile(&self, ct: usize) -> Self::Tile;
     /// `P` consecutive interior pixels `o..o + P` of an `N`-tap kernel: tap `t` of
     /// pixel `o + p` reads the input pixel at element `base + p·step + offs[t]`.
     fn full<const N: usize, const P: usize>(
         &self,
+        t: &Self::Tile,
         o: usize,
         base: *const T,
         step: usize,
@@ -978,56 +1045,76 @@ trait DwKernel<T> {
     );
     /// Any pixel: the valid taps `ky0..ky1 × kx0..kx1`, tap `(ky, kx)` reading input
     /// pixel `(iy0 + ky·dh, ix0 + kx·dw)` (wrapping: `iy0`, `ix0` may be "negative").
-    fn border(&self, o: usize, at: (usize, usize), ky: (usize, usize), kx: (usize, usize));
+    fn border(
+        &self,
+        t: &Self::Tile,
+        o: usize,
+        at: (usize, usize),
+        ky: (usize, usize),
+        kx: (usize, usize),
+    );
 }
 
 /// Pixels computed together on interior runs (independent accumulator chains).
 const DW_PIXELS: usize = 4;
 
-/// Runs `k` on every output pixel: interior pixels of 3×3 and 5×5 kernels with the
-/// taps unrolled, 4, 2 or 1 at a time, the others over their valid taps.
+/// Taps of the largest unrolled depthwise kernel (5×5), whose weights a tile keeps.
+const DW_UNROLLED: usize = 25;
+
+/// Runs `k` on every output pixel, channel tile by channel tile (so a tile's
+/// constants are prepared once per call): interior pixels of 3×3 and 5×5 kernels
+/// with the taps unrolled, 4, 2 or 1 at a time, the others over their valid taps.
 #[inline(always)]
 fn dw_walk<T, K: DwKernel<T>>(g: &Geom, x: *const T, k: &K) {
     let (y0, y1) = interior(g.oh, g.sh, g.dh, g.pt, g.ih, g.kh);
     let (x0, x1) = interior(g.ow, g.sw, g.dw, g.pl, g.iw, g.kw);
-    let unrolled = (g.kh, g.kw) == (3, 3) || (g.kh, g.kw) == (5, 5);
+    let unrolled = dw_unrolled(g);
     // Element offsets of the taps' input pixels from tap (0, 0)'s.
     let off = |t: usize| ((t / g.kw) * g.dh * g.iw + (t % g.kw) * g.dw) * g.c;
     let offs9: [usize; 9] = core::array::from_fn(off);
     let offs25: [usize; 25] = core::array::from_fn(off);
     let step = g.sw * g.c;
-    for oy in 0..g.oh {
-        let (ky0, ky1) = valid_taps(oy, g.sh, g.dh, g.pt, g.ih, g.kh);
-        let iy0 = (oy * g.sh).wrapping_sub(g.pt);
-        let row_inside = unrolled && (y0..y1).contains(&oy);
-        let mut ox = 0;
-        while ox < g.ow {
-            let o = oy * g.ow + ox;
-            let ix0 = (ox * g.sw).wrapping_sub(g.pl);
-            if row_inside && (x0..x1).contains(&ox) {
-                // Every tap inside: `iy0`, `ix0` are not "negative".
-                let base = x.wrapping_add((iy0 * g.iw + ix0) * g.c);
-                let p = match x1 - ox {
-                    n if n >= DW_PIXELS => DW_PIXELS,
-                    n if n >= 2 => 2,
-                    _ => 1,
-                };
-                match (g.kh, p) {
-                    (3, DW_PIXELS) => k.full::<9, DW_PIXELS>(o, base, step, &offs9),
-                    (3, 2) => k.full::<9, 2>(o, base, step, &offs9),
-                    (3, _) => k.full::<9, 1>(o, base, step, &offs9),
-                    (_, DW_PIXELS) => k.full::<25, DW_PIXELS>(o, base, step, &offs25),
-                    (_, 2) => k.full::<25, 2>(o, base, step, &offs25),
-                    _ => k.full::<25, 1>(o, base, step, &offs25),
+    for ct in 0..g.c.div_ceil(NR) {
+        let t = k.tile(ct);
+        for oy in 0..g.oh {
+            let (ky0, ky1) = valid_taps(oy, g.sh, g.dh, g.pt, g.ih, g.kh);
+            let iy0 = (oy * g.sh).wrapping_sub(g.pt);
+            let row_inside = unrolled && (y0..y1).contains(&oy);
+            let mut ox = 0;
+            while ox < g.ow {
+                let o = oy * g.ow + ox;
+                let ix0 = (ox * g.sw).wrapping_sub(g.pl);
+                if row_inside && (x0..x1).contains(&ox) {
+                    // Every tap inside: `iy0`, `ix0` are not "negative".
+                    let base = x.wrapping_add((iy0 * g.iw + ix0) * g.c);
+                    let p = match x1 - ox {
+                        n if n >= DW_PIXELS => DW_PIXELS,
+                        n if n >= 2 => 2,
+                        _ => 1,
+                    };
+                    match (g.kh, p) {
+                        (3, DW_PIXELS) => k.full::<9, DW_PIXELS>(&t, o, base, step, &offs9),
+                        (3, 2) => k.full::<9, 2>(&t, o, base, step, &offs9),
+                        (3, _) => k.full::<9, 1>(&t, o, base, step, &offs9),
+                        (_, DW_PIXELS) => k.full::<25, DW_PIXELS>(&t, o, base, step, &offs25),
+                        (_, 2) => k.full::<25, 2>(&t, o, base, step, &offs25),
+                        _ => k.full::<25, 1>(&t, o, base, step, &offs25),
+                    }
+                    ox += p;
+                } else {
+                    let kx = valid_taps(ox, g.sw, g.dw, g.pl, g.iw, g.kw);
+                    k.border(&t, o, (iy0, ix0), (ky0, ky1), kx);
+                    ox += 1;
                 }
-                ox += p;
-            } else {
-                let kx = valid_taps(ox, g.sw, g.dw, g.pl, g.iw, g.kw);
-                k.border(o, (iy0, ix0), (ky0, ky1), kx);
-                ox += 1;
             }
         }
     }
+}
+
+/// The kernel is 3×3 or 5×5: its interior pixels run unrolled ([`DwKernel::full`]).
+#[inline(always)]
+fn dw_unrolled(g: &Geom) -> bool {
+    (g.kh, g.kw) == (3, 3) || (g.kh, g.kw) == (5, 5)
 }
 
 /// [`super::f32_dwconv`] on the primitives of `L`.
@@ -1035,11 +1122,11 @@ fn dw_walk<T, K: DwKernel<T>>(g: &Geom, x: *const T, k: &K) {
 /// # Safety
 /// The CPU supports the instructions of `L`.
 #[inline(always)]
-pub(crate) unsafe fn f32_dwconv<L: F32Lanes>(
+pub(crate) unsafe fn f32_dwconv<L: F32Lanes, E: Packed>(
     l: L,
     s: &ConvShape,
     x: &[f32],
-    packed: &[f32],
+    packed: &[E],
     out: &F32Out,
     y: &mut [f32],
 ) -> Result<()> {
@@ -1067,11 +1154,11 @@ pub(crate) unsafe fn f32_dwconv<L: F32Lanes>(
 }
 
 /// The f32 depthwise kernel of one call (slices checked by [`f32_dwconv`]).
-struct DwF32<L: F32Lanes> {
+struct DwF32<L: F32Lanes, E: Packed> {
     l: L,
     g: Geom,
     x: *const f32,
-    w: *const f32,
+    w: *const E,
     tile_len: usize,
     lo: L::V,
     hi: L::V,
@@ -1079,7 +1166,17 @@ struct DwF32<L: F32Lanes> {
     y: *mut f32,
 }
 
-impl<L: F32Lanes> DwF32<L> {
+/// An f32 depthwise tile: channels `c0..c0 + nc`, its packed tile, bias and the
+/// unrolled kernels' weights.
+struct DwF32Tile<V, E> {
+    c0: usize,
+    nc: usize,
+    tile: *const E,
+    bias: V,
+    w: [V; DW_UNROLLED],
+}
+
+impl<L: F32Lanes, E: Packed> DwF32<L, E> {
     /// `nc` input channels at `p`.
     ///
     /// # Safety
@@ -1096,7 +1193,7 @@ impl<L: F32Lanes> DwF32<L> {
         }
     }
 
-    /// Bias, clamp (and residual) of channels `c0..c0 + nc` of output pixel `o`.
+    /// Clamp (and residual) of channels `c0..c0 + nc` of output pixel `o`.
     ///
     /// # Safety
     /// The channels are inside the output.
@@ -1118,49 +1215,72 @@ impl<L: F32Lanes> DwF32<L> {
     }
 }
 
-impl<L: F32Lanes> DwKernel<f32> for DwF32<L> {
+impl<L: F32Lanes, E: Packed> DwKernel<f32> for DwF32<L, E> {
+    type Tile = DwF32Tile<L::V, E>;
+
+    #[inline(always)]
+    fn tile(&self, ct: usize) -> Self::Tile {
+        let l = self.l;
+        let c0 = ct * NR;
+        // SAFETY: tile `ct` lies in the packed slice: `16 + taps·16` f32.
+        unsafe {
+            let tile = self.w.add(ct * self.tile_len);
+            let mut w = [l.splat(0.0); DW_UNROLLED];
+            if dw_unrolled(&self.g) {
+                for (t, v) in w.iter_mut().enumerate().take(self.g.taps) {
+                    *v = E::load16(l, tile.add(NR + t * NR));
+                }
+            }
+            DwF32Tile {
+                c0,
+                nc: NR.min(self.g.c - c0),
+                tile,
+                bias: E::load16(l, tile),
+                w,
+            }
+        }
+    }
+
     #[inline(always)]
     fn full<const N: usize, const P: usize>(
         &self,
+        tl: &Self::Tile,
         o: usize,
         base: *const f32,
         step: usize,
         offs: &[usize; N],
     ) {
-        let (l, c) = (self.l, self.g.c);
+        let l = self.l;
+        let (c0, nc) = (tl.c0, tl.nc);
         // Fewer than 4 pixels: each pixel's taps alternate between two chains, so
         // that the multiply-adds do not all wait on one another.
         let split = P < DW_PIXELS;
-        for ct in 0..c.div_ceil(NR) {
-            let (c0, nc) = (ct * NR, NR.min(c - ct * NR));
-            // SAFETY: `base + p·step + offs[t]` is an input pixel (`c` channels, of
-            // which `c0..c0 + nc` are read); the tile lies in the packed slice.
-            unsafe {
-                let tile = self.w.add(ct * self.tile_len);
-                let mut acc = [[l.load(tile), l.splat(0.0)]; P];
-                let mut t = 0;
-                while t < N {
-                    let w = l.load(tile.add(NR + t * NR));
+        // SAFETY: `base + p·step + offs[t]` is an input pixel (`c` channels, of
+        // which `c0..c0 + nc` are read); `N <= DW_UNROLLED`.
+        unsafe {
+            let mut acc = [[tl.bias, l.splat(0.0)]; P];
+            let mut t = 0;
+            while t < N {
+                let w = tl.w[t];
+                for (p, a) in acc.iter_mut().enumerate() {
+                    a[0] = l.fma(self.x(base.add(p * step + offs[t] + c0), nc), w, a[0]);
+                }
+                if t + 1 < N {
+                    let w = tl.w[t + 1];
                     for (p, a) in acc.iter_mut().enumerate() {
-                        a[0] = l.fma(self.x(base.add(p * step + offs[t] + c0), nc), w, a[0]);
-                    }
-                    if t + 1 < N {
-                        let w = l.load(tile.add(NR + (t + 1) * NR));
-                        for (p, a) in acc.iter_mut().enumerate() {
-                            let xv = self.x(base.add(p * step + offs[t + 1] + c0), nc);
-                            if split {
-                                a[1] = l.fma(xv, w, a[1]);
-                            } else {
-                                a[0] = l.fma(xv, w, a[0]);
-                            }
+                        let xv = self.x(base.add(p * step + offs[t + 1] + c0), nc);
+                        if split {
+                            a[1] = l.fma(xv, w, a[1]);
+                        } else {
+                            a[0] = l.fma(xv, w, a[0]);
                         }
                     }
-                    t += 2;
                 }
-                for (p, a) in acc.iter().enumerate() {
-                    let v = if split { l.add(a[0], a[1]) } else { a[0] };
-                    self.store(v, o + p, c0, nc);
-                }
+                t += 2;
+            }
+            for (p, a) in acc.iter().enumerate() {
+                let v = if split { l.add(a[0], a[1]) } else { a[0] };
+                self.store(v, o + p, c0, nc);
             }
         }
     }
@@ -1168,6 +1288,7 @@ impl<L: F32Lanes> DwKernel<f32> for DwF32<L> {
     #[inline(always)]
     fn border(
         &self,
+        tl: &Self::Tile,
         o: usize,
         (iy0, ix0): (usize, usize),
         (ky0, ky1): (usize, usize),
@@ -1176,31 +1297,30 @@ impl<L: F32Lanes> DwKernel<f32> for DwF32<L> {
         let (l, g) = (self.l, &self.g);
         let n = kx1 - kx0;
         let dx = g.dw * g.c;
-        for ct in 0..g.c.div_ceil(NR) {
-            let (c0, nc) = (ct * NR, NR.min(g.c - ct * NR));
-            // SAFETY: the valid taps read input pixels (`c` channels each); the tile
-            // lies in the packed slice.
-            unsafe {
-                let tile = self.w.add(ct * self.tile_len);
-                let (mut a0, mut a1) = (l.load(tile), l.splat(0.0));
-                for ky in ky0..ky1 {
-                    let iy = iy0.wrapping_add(ky * g.dh);
-                    let ix = ix0.wrapping_add(kx0 * g.dw);
-                    let xr = self.x.add((iy * g.iw + ix) * g.c + c0);
-                    let wr = tile.add(NR + (ky * g.kw + kx0) * NR);
-                    let mut j = 0;
-                    while j + 2 <= n {
-                        a0 = l.fma(self.x(xr.add(j * dx), nc), l.load(wr.add(j * NR)), a0);
-                        let (xj, wj) = (xr.add((j + 1) * dx), wr.add((j + 1) * NR));
-                        a1 = l.fma(self.x(xj, nc), l.load(wj), a1);
-                        j += 2;
-                    }
-                    if j < n {
-                        a0 = l.fma(self.x(xr.add(j * dx), nc), l.load(wr.add(j * NR)), a0);
-                    }
+        let (c0, nc) = (tl.c0, tl.nc);
+        // SAFETY: the valid taps read input pixels (`c` channels each); the tile
+        // lies in the packed slice.
+        unsafe {
+            let (mut a0, mut a1) = (tl.bias, l.splat(0.0));
+            for ky in ky0..ky1 {
+                let iy = iy0.wrapping_add(ky * g.dh);
+                let ix = ix0.wrapping_add(kx0 * g.dw);
+                let xr = self.x.add((iy * g.iw + ix) * g.c + c0);
+                let wr = tl.tile.add(NR + (ky * g.kw + kx0) * NR);
+                let mut j = 0;
+                while j + 2 <= n {
+                    let w0 = E::load16(l, wr.add(j * NR));
+                    a0 = l.fma(self.x(xr.add(j * dx), nc), w0, a0);
+                    let (xj, wj) = (xr.add((j + 1) * dx), wr.add((j + 1) * NR));
+                    a1 = l.fma(self.x(xj, nc), E::load16(l, wj), a1);
+                    j += 2;
                 }
-                self.store(l.add(a0, a1), o, c0, nc);
+                if j < n {
+                    let w0 = E::load16(l, wr.add(j * NR));
+                    a0 = l.fma(self.x(xr.add(j * dx), nc), w0, a0);
+                }
             }
+            self.store(l.add(a0, a1), o, c0, nc);
         }
     }
 }
@@ -1254,6 +1374,20 @@ struct DwI8<L: I32Lanes> {
     y: *mut i8,
 }
 
+/// An int8 depthwise tile: channels `c0..c0 + nc`, its packed tile, bias,
+/// requantization, and for the unrolled kernels the weights and the bias with the
+/// input zero point folded in (`bias − x_zp·Σ_taps w`: interior pixels then sum
+/// raw `x·w`, every tap being inside).
+struct DwI8Tile<L: I32Lanes> {
+    c0: usize,
+    nc: usize,
+    tile: *const u8,
+    bias: L::V,
+    folded: L::V,
+    rq: L::Rq,
+    w: [L::W; DW_UNROLLED],
+}
+
 impl<L: I32Lanes> DwI8<L> {
     /// `acc + (x − zp)·w` over `nc` channels.
     ///
@@ -1271,45 +1405,80 @@ impl<L: I32Lanes> DwI8<L> {
         }
     }
 
-    /// The tile's requantization pairs.
+    /// `acc + x·w` over `nc` channels (the zero point folded into the bias).
     ///
     /// # Safety
-    /// `tile` is a packed tile.
+    /// `x` holds `nc` bytes.
     #[inline(always)]
-    unsafe fn rq(&self, tile: *const u8) -> L::Rq {
-        let l = self.l;
-        // SAFETY: caller's contract (the header's rows are inside the tile).
-        unsafe { l.rq(l.load(tile.add(4 * NR)), l.load(tile.add(8 * NR))) }
+    unsafe fn mac0(&self, acc: L::V, x: *const i8, w: L::W, nc: usize) -> L::V {
+        // SAFETY: caller's contract.
+        unsafe {
+            if nc == NR {
+                self.l.mac_w0(acc, x, w)
+            } else {
+                self.l.mac_w0_partial(acc, x, nc, w)
+            }
+        }
     }
 }
 
 impl<L: I32Lanes> DwKernel<i8> for DwI8<L> {
+    type Tile = DwI8Tile<L>;
+
+    #[inline(always)]
+    fn tile(&self, ct: usize) -> Self::Tile {
+        let (l, g) = (self.l, &self.g);
+        let c0 = ct * NR;
+        // SAFETY: tile `ct` lies in the packed slice: the header, then `taps·16`
+        // weights.
+        unsafe {
+            let tile = self.w.add(ct * self.tile_len);
+            let wt = tile.add(I8_DW_HEADER).cast::<i8>();
+            let bias = l.load(tile);
+            let zeros = [0i8; NR];
+            let mut w = [l.load_w(wt); DW_UNROLLED];
+            let mut folded = bias;
+            if dw_unrolled(g) {
+                for (t, v) in w.iter_mut().enumerate().take(g.taps) {
+                    *v = l.load_w(wt.add(t * NR));
+                    // (0 − x_zp)·w: exact, wrapping like the reference's sum.
+                    folded = l.mac_w(folded, zeros.as_ptr(), self.zp, *v);
+                }
+            }
+            DwI8Tile {
+                c0,
+                nc: NR.min(g.c - c0),
+                tile,
+                bias,
+                folded,
+                rq: l.rq(l.load(tile.add(4 * NR)), l.load(tile.add(8 * NR))),
+                w,
+            }
+        }
+    }
+
     #[inline(always)]
     fn full<const N: usize, const P: usize>(
         &self,
+        tl: &Self::Tile,
         o: usize,
         base: *const i8,
         step: usize,
         offs: &[usize; N],
     ) {
         let (l, c) = (self.l, self.g.c);
-        for ct in 0..c.div_ceil(NR) {
-            let (c0, nc) = (ct * NR, NR.min(c - ct * NR));
-            // SAFETY: as in `DwF32::full`.
-            unsafe {
-                let tile = self.w.add(ct * self.tile_len);
-                let wt = tile.add(I8_DW_HEADER).cast::<i8>();
-                let mut acc = [l.load(tile); P];
-                for (t, &off) in offs.iter().enumerate() {
-                    let w = l.load_w(wt.add(t * NR));
-                    for (p, a) in acc.iter_mut().enumerate() {
-                        *a = self.mac(*a, base.add(p * step + off + c0), w, nc);
-                    }
+        let (c0, nc) = (tl.c0, tl.nc);
+        // SAFETY: as in `DwF32::full`.
+        unsafe {
+            let mut acc = [tl.folded; P];
+            for (t, &off) in offs.iter().enumerate() {
+                let w = tl.w[t];
+                for (p, a) in acc.iter_mut().enumerate() {
+                    *a = self.mac0(*a, base.add(p * step + off + c0), w, nc);
                 }
-                let rq = self.rq(tile);
-                for (p, &a) in acc.iter().enumerate() {
-                    self.epi.store(l, a, &rq, self.y, (o + p) * c + c0, nc);
-                }
+            }
+            for (p, &a) in acc.iter().enumerate() {
+                self.epi.store(l, a, &tl.rq, self.y, (o + p) * c + c0, nc);
             }
         }
     }
@@ -1317,6 +1486,7 @@ impl<L: I32Lanes> DwKernel<i8> for DwI8<L> {
     #[inline(always)]
     fn border(
         &self,
+        tl: &Self::Tile,
         o: usize,
         (iy0, ix0): (usize, usize),
         (ky0, ky1): (usize, usize),
@@ -1324,25 +1494,21 @@ impl<L: I32Lanes> DwKernel<i8> for DwI8<L> {
     ) {
         let (l, g) = (self.l, &self.g);
         let dx = g.dw * g.c;
-        for ct in 0..g.c.div_ceil(NR) {
-            let (c0, nc) = (ct * NR, NR.min(g.c - ct * NR));
-            // SAFETY: as in `DwF32::border`.
-            unsafe {
-                let tile = self.w.add(ct * self.tile_len);
-                let wt = tile.add(I8_DW_HEADER).cast::<i8>();
-                let mut acc = l.load(tile);
-                for ky in ky0..ky1 {
-                    let iy = iy0.wrapping_add(ky * g.dh);
-                    let ix = ix0.wrapping_add(kx0 * g.dw);
-                    let xr = self.x.add((iy * g.iw + ix) * g.c + c0);
-                    let wr = wt.add((ky * g.kw + kx0) * NR);
-                    for j in 0..kx1 - kx0 {
-                        acc = self.mac(acc, xr.add(j * dx), l.load_w(wr.add(j * NR)), nc);
-                    }
+        let (c0, nc) = (tl.c0, tl.nc);
+        // SAFETY: as in `DwF32::border`.
+        unsafe {
+            let wt = tl.tile.add(I8_DW_HEADER).cast::<i8>();
+            let mut acc = tl.bias;
+            for ky in ky0..ky1 {
+                let iy = iy0.wrapping_add(ky * g.dh);
+                let ix = ix0.wrapping_add(kx0 * g.dw);
+                let xr = self.x.add((iy * g.iw + ix) * g.c + c0);
+                let wr = wt.add((ky * g.kw + kx0) * NR);
+                for j in 0..kx1 - kx0 {
+                    acc = self.mac(acc, xr.add(j * dx), l.load_w(wr.add(j * NR)), nc);
                 }
-                let rq = self.rq(tile);
-                self.epi.store(l, acc, &rq, self.y, o * g.c + c0, nc);
             }
+            self.epi.store(l, acc, &tl.rq, self.y, o * g.c + c0, nc);
         }
     }
 }
@@ -1383,8 +1549,8 @@ pub(crate) fn mbqm_reference(a: i32, m: i32, s: i32) -> i32 {
 
 // ---------------------------------------------------------------- entry points
 
-/// Defines an ISA module's four kernels (`f32_conv`, `f32_dwconv`, `i8_conv`,
-/// `i8_dwconv`) and its `Kernels` table: each runs the frame's driver with the token
+/// Defines an ISA module's six kernels (`f32_conv`, `f32_dwconv`, `f16_conv`,
+/// `f16_dwconv`, `i8_conv`, `i8_dwconv`) and its `Kernels` table: each runs the frame's driver with the token
 /// inside a `#[target_feature(enable = ...)]` function (when features are given), or
 /// returns `Error::Unsupported` when the CPU lacks them.
 macro_rules! engine_kernels {
@@ -1392,6 +1558,7 @@ macro_rules! engine_kernels {
         kernels: $table:ident, isa: $isa:expr, features: [$($f:literal)?],
         f32: ($ftok:ty, $fnew:expr, $fmr:literal, $fmt:literal, $fname:literal),
         f32_dw: $fdwname:literal,
+        f16: ($f16name:literal, $f16dwname:literal),
         i8: ($itok:ty, $inew:expr, $imr:literal, $imt:literal, $iname:literal),
         i8_dw: ($dtok:ty, $dnew:expr, $idwname:literal) $(,)?
     ) => {
@@ -1407,7 +1574,7 @@ macro_rules! engine_kernels {
                 out: &$crate::kernels::engine::F32Out, y: &mut [f32], scratch: &mut [f32],
             ) -> $crate::Result<()> {
                 // SAFETY: caller's contract.
-                unsafe { $crate::kernels::engine::frame::f32_conv::<_, $fmr, $fmt>(t, s, x, packed, out, y, scratch) }
+                unsafe { $crate::kernels::engine::frame::f32_conv::<_, f32, $fmr, $fmt>(t, s, x, packed, out, y, scratch) }
             }
             match $fnew {
                 // SAFETY: the token exists only when the CPU has the features.
@@ -1428,7 +1595,49 @@ macro_rules! engine_kernels {
                 out: &$crate::kernels::engine::F32Out, y: &mut [f32],
             ) -> $crate::Result<()> {
                 // SAFETY: caller's contract.
-                unsafe { $crate::kernels::engine::frame::f32_dwconv(t, s, x, packed, out, y) }
+                unsafe { $crate::kernels::engine::frame::f32_dwconv::<_, f32>(t, s, x, packed, out, y) }
+            }
+            match $fnew {
+                // SAFETY: the token exists only when the CPU has the features.
+                Some(t) => unsafe { imp(t, s, x, packed, out, y) },
+                None => Err($crate::Error::Unsupported),
+            }
+        }
+
+        fn f16_conv(
+            s: &$crate::kernels::engine::ConvShape, x: &[f32], packed: &[u16],
+            out: &$crate::kernels::engine::F32Out, y: &mut [f32], scratch: &mut [f32],
+        ) -> $crate::Result<()> {
+            /// # Safety
+            /// The CPU supports the enabled features (`t` proves it).
+            $(#[target_feature(enable = $f)])?
+            unsafe fn imp(
+                t: $ftok, s: &$crate::kernels::engine::ConvShape, x: &[f32], packed: &[u16],
+                out: &$crate::kernels::engine::F32Out, y: &mut [f32], scratch: &mut [f32],
+            ) -> $crate::Result<()> {
+                // SAFETY: caller's contract.
+                unsafe { $crate::kernels::engine::frame::f32_conv::<_, u16, $fmr, $fmt>(t, s, x, packed, out, y, scratch) }
+            }
+            match $fnew {
+                // SAFETY: the token exists only when the CPU has the features.
+                Some(t) => unsafe { imp(t, s, x, packed, out, y, scratch) },
+                None => Err($crate::Error::Unsupported),
+            }
+        }
+
+        fn f16_dwconv(
+            s: &$crate::kernels::engine::ConvShape, x: &[f32], packed: &[u16],
+            out: &$crate::kernels::engine::F32Out, y: &mut [f32],
+        ) -> $crate::Result<()> {
+            /// # Safety
+            /// The CPU supports the enabled features (`t` proves it).
+            $(#[target_feature(enable = $f)])?
+            unsafe fn imp(
+                t: $ftok, s: &$crate::kernels::engine::ConvShape, x: &[f32], packed: &[u16],
+                out: &$crate::kernels::engine::F32Out, y: &mut [f32],
+            ) -> $crate::Result<()> {
+                // SAFETY: caller's contract.
+                unsafe { $crate::kernels::engine::frame::f32_dwconv::<_, u16>(t, s, x, packed, out, y) }
             }
             match $fnew {
                 // SAFETY: the token exists only when the CPU has the features.
@@ -1487,6 +1696,8 @@ macro_rules! engine_kernels {
             isa: $isa,
             f32_conv: $crate::kernels::engine::Kernel { name: $fname, run: f32_conv },
             f32_dwconv: $crate::kernels::engine::Kernel { name: $fdwname, run: f32_dwconv },
+            f16_conv: $crate::kernels::engine::Kernel { name: $f16name, run: f16_conv },
+            f16_dwconv: $crate::kernels::engine::Kernel { name: $f16dwname, run: f16_dwconv },
             i8_conv: $crate::kernels::engine::Kernel { name: $iname, run: i8_conv },
             i8_dwconv: $crate::kernels::engine::Kernel { name: $idwname, run: i8_dwconv },
         };

@@ -15,6 +15,8 @@
 //! |---|---|---|
 //! | f32 conv | [`f32_conv`] | k×k conv (any stride, dilation, padding), 1×1 conv, fully connected ([`ConvShape::gemm`]) |
 //! | f32 depthwise | [`f32_dwconv`] | depthwise k×k (multiplier 1); 3×3 and 5×5 fully unrolled on interior pixels |
+//! | f16 conv | [`f16_conv`] | as f32 conv, f16 weights converted per load |
+//! | f16 depthwise | [`f16_dwconv`] | as f32 depthwise, f16 weights converted per load |
 //! | int8 conv | [`i8_conv`] | as f32 conv, TFLite int8 arithmetic |
 //! | int8 depthwise | [`i8_dwconv`] | as f32 depthwise |
 //!
@@ -26,9 +28,9 @@
 //! | ISA | f32 conv | int8 conv | depthwise (f32, int8) |
 //! |---|---|---|---|
 //! | [`Isa::Portable`] (every target) | `f32_igemm_4x16_portable` | `i8_igemm_2x16c4_portable` | `*_dwconv_16c_portable` |
-//! | [`Isa::Avx2`] (x86-64 AVX2 + FMA) | `f32_igemm_6x16_avx2` (FMA) | `i8_igemm_2x16c4_avx2` (widen to i16, `vpmaddwd`) | `*_dwconv_16c_avx2` |
+//! | [`Isa::Avx2`] (x86-64 AVX2 + FMA + F16C) | `f32_igemm_6x16_avx2` (FMA) | `i8_igemm_2x16c4_avx2` (widen to i16, `vpmaddwd`) | `*_dwconv_16c_avx2` |
 //! | [`Isa::Avx512`] (AVX-512 F/BW/VL) | `f32_igemm_8x16_avx512` | `i8_igemm_4x16c4_avx512bw` (widen, `vpmaddwd`) | `*_dwconv_16c_avx512` |
-//! | [`Isa::Avx512Vnni`] (+ VNNI) | `f32_igemm_8x16_avx512` | `i8_igemm_8x16c4_avx512vnni` (`vpdpbusd`) | `*_dwconv_16c_avx512` |
+//! | [`Isa::Avx512Vnni`] (+ VNNI) | `f32_igemm_8x16_avx512` | `i8_igemm_8x16c4_avx512vnni` (`vpdpbusd`) | `f32_dwconv_16c_avx512`, `i8_dwconv_16c_avx512vnni` (`vpdpwssd`) |
 //! | [`Isa::Neon`] (AArch64) | `f32_igemm_6x16_neon` (FMA) | `i8_igemm_2x16c4_neon` (`smull` + `sadalp`) | `*_dwconv_16c_neon` |
 //! | [`Isa::NeonDot`] (+ dotprod) | `f32_igemm_6x16_neon` | `i8_igemm_4x16c4_neondot` (`sdot`) | `*_dwconv_16c_neon` |
 //! | [`Isa::Simd128`] (wasm32 `+simd128`) | `f32_igemm_3x16_simd128` | `i8_igemm_2x16c4_simd128` (`i32x4.dot_i16x8_s`) | `*_dwconv_16c_simd128` |
@@ -70,6 +72,14 @@
 //!   kernel takes 10 groups instead of 40); the kernel gathers each output pixel's
 //!   `taps·C` inputs into a small buffer per tile of `MR` pixels (an im2col of `MR`
 //!   rows, padding taps holding `x_zp`) and runs the same microkernel over it.
+//! - **f16 conv and depthwise** ([`pack_f16_conv`], [`pack_f16_dwconv`]): the f32
+//!   layouts element for element, with f16 bits (`u16`) instead of f32 — the bias
+//!   too — so the lengths are [`f32_conv_packed_len`] and [`f32_dwconv_packed_len`]
+//!   elements (half the bytes). The f16 kernels are the f32 kernels loading 16
+//!   weights at a time through a conversion (x86: `vcvtph2ps`, F16C / AVX-512F;
+//!   AArch64: `fcvtl`; SIMD128 and portable: an exact software conversion into a
+//!   16-element stack buffer), so an f16 model's weights are never expanded into
+//!   the arena.
 //! - **f32 depthwise** (`[ceil(C/16)]` tiles of `16 + taps·16` f32,
 //!   [`pack_f32_dwconv`]): `bias[16]`, then `w[taps][16]`, channel-innermost.
 //! - **int8 depthwise** (`[ceil(C/16)]` tiles of `192 + taps·16` bytes,
@@ -103,13 +113,24 @@
 //!   NEON `smull` gives exact i16 products (|x·w| ≤ 2^14) that `sadalp` adds in
 //!   pairs into i32; `sdot` accumulates in i32.
 //! - **depthwise**: `(x − x_zp)·w` in i32 lanes, taps in the padding skipped, so no
-//!   fold and no padding rows.
+//!   padding rows. For the interior pixels of 3×3 and 5×5 kernels (every tap inside)
+//!   the kernel starts from `bias − x_zp·Σw` (computed per call and tile, exactly,
+//!   modulo 2^32 as the sum) and multiplies raw `x`; border pixels subtract `x_zp`
+//!   per tap. The x86 kernels multiply sign-extended i32 lanes by weights held in
+//!   the low halves of i32 lanes (zero high halves) with `vpmaddwd` (`vpdpwssd` with
+//!   VNNI): one exact product per lane, no widening of the products.
 //! - **epilogue**: the per-channel `(multiplier, shift)` of the panel header, vectorised
 //!   exactly: a left shift by `clamp(shift, 0, 31)`, the rounding doubling high
 //!   multiply (`floor((a·m + 2^30) / 2^31)`, saturating `i32::MIN·i32::MIN`; NEON
 //!   `sqrdmulh` is this instruction), the rounding right shift by
 //!   `clamp(−shift, 0, 31)` (ties away from zero), `+ out_zp`, clamp to
 //!   `[act_min, act_max]`, saturate to i8. ReLU / ReLU6 / clip are that clamp.
+//!   AVX-512 folds the two roundings into one: with `X = a·m` in 64 bits, the result
+//!   is `floor((X + 2^30 + (2^(e−1) − [X < −2^30])·2^31) / 2^(31+e))` for `e > 0`
+//!   (and `floor((X + 2^30) / 2^31)` for `e = 0`), an identity of floors proved in
+//!   `x86_avx512.rs` and checked there against the reference over every residue
+//!   class that decides the rounding; a panel with a multiplier `i32::MIN` (the
+//!   only one for which the doubling multiply saturates) takes the two-step form.
 //! - **residual add** ([`I8Out::residual`]): the conv's int8 output `t` (saturated to
 //!   i8) and the residual `r` go through exactly the reference int8 `Add`
 //!   ([`crate::kernels::int8::binary`]): `sa = MBQM((t − a_zp) << left_shift, a)`,
@@ -144,6 +165,9 @@
 //! else none. Loop order: tiles of `MR` output pixels outside, the 16-channel panels
 //! inside, so a tile's input rows (and its gathered flat rows) serve every panel.
 //!
+//! Depthwise kernels walk the output once per 16-channel tile, so a tile's bias,
+//! requantization constants and (3×3, 5×5) weights are loaded once per call.
+//!
 //! Every kernel checks its slices against the shape first (O(1)) and returns
 //! [`crate::Error::WrongLength`] when one is too short, [`crate::Error::Unsupported`] for parameters
 //! it does not take (zero kernel, stride or dilation; sizes that overflow; an input
@@ -167,7 +191,7 @@ use core::sync::atomic::{AtomicU8, Ordering};
 
 pub use pack::{
     f32_conv_packed_len, f32_dwconv_packed_len, i8_conv_packed_len, i8_dwconv_packed_len,
-    pack_f32_conv, pack_f32_dwconv, pack_i8_conv, pack_i8_dwconv,
+    pack_f16_conv, pack_f16_dwconv, pack_f32_conv, pack_f32_dwconv, pack_i8_conv, pack_i8_dwconv,
 };
 
 use crate::format::types::QBinary;
@@ -288,6 +312,10 @@ pub struct I8Residual<'a> {
 pub type F32ConvFn = fn(&ConvShape, &[f32], &[f32], &F32Out, &mut [f32], &mut [f32]) -> Result<()>;
 /// f32 depthwise: `(shape, x, packed, out, y)`; see [`f32_dwconv`].
 pub type F32DwFn = fn(&ConvShape, &[f32], &[f32], &F32Out, &mut [f32]) -> Result<()>;
+/// f16-weight conv: `(shape, x, packed, out, y, scratch)`; see [`f16_conv`].
+pub type F16ConvFn = fn(&ConvShape, &[f32], &[u16], &F32Out, &mut [f32], &mut [f32]) -> Result<()>;
+/// f16-weight depthwise: `(shape, x, packed, out, y)`; see [`f16_dwconv`].
+pub type F16DwFn = fn(&ConvShape, &[f32], &[u16], &F32Out, &mut [f32]) -> Result<()>;
 /// int8 conv: `(shape, x, x_zp, packed, out, y, scratch)`; see [`i8_conv`].
 pub type I8ConvFn = fn(&ConvShape, &[i8], i32, &[u8], &I8Out, &mut [i8], &mut [i8]) -> Result<()>;
 /// int8 depthwise: `(shape, x, x_zp, packed, out, y)`; see [`i8_dwconv`].
@@ -302,7 +330,7 @@ pub struct Kernel<F> {
     pub run: F,
 }
 
-/// The four kernel families of one ISA.
+/// The kernel families of one ISA.
 #[derive(Clone, Copy, Debug)]
 pub struct Kernels {
     /// The instruction set.
@@ -311,6 +339,10 @@ pub struct Kernels {
     pub f32_conv: Kernel<F32ConvFn>,
     /// f32 depthwise convolution.
     pub f32_dwconv: Kernel<F32DwFn>,
+    /// f32 convolution with f16 weights (also 1×1 and fully connected).
+    pub f16_conv: Kernel<F16ConvFn>,
+    /// f32 depthwise convolution with f16 weights.
+    pub f16_dwconv: Kernel<F16DwFn>,
     /// int8 convolution (also 1×1 and fully connected).
     pub i8_conv: Kernel<I8ConvFn>,
     /// int8 depthwise convolution.
@@ -323,7 +355,7 @@ pub struct Kernels {
 pub enum Isa {
     /// Plain Rust loops (every target; auto-vectorised where the target allows).
     Portable,
-    /// x86-64 AVX2 + FMA.
+    /// x86-64 AVX2 + FMA + F16C.
     Avx2,
     /// x86-64 AVX-512 F, BW and VL (int8 by widening to i16).
     Avx512,
@@ -441,6 +473,34 @@ pub fn f32_dwconv(
     (kernels().f32_dwconv.run)(shape, x, packed, out, y)
 }
 
+/// [`f32_conv`] with f16 weights packed by [`pack_f16_conv`]: the same layout with
+/// f16 elements (IEEE binary16 bits), converted to f32 as the microkernel loads
+/// them (`vcvtph2ps` on x86, `fcvtl` on AArch64, through a 16-element stack buffer
+/// elsewhere), never
+/// expanded into memory. The result is bit-identical to [`f32_conv`] on the same
+/// weights and bias converted to f32 (the same operations in the same order).
+pub fn f16_conv(
+    shape: &ConvShape,
+    x: &[f32],
+    packed: &[u16],
+    out: &F32Out,
+    y: &mut [f32],
+    scratch: &mut [f32],
+) -> Result<()> {
+    (kernels().f16_conv.run)(shape, x, packed, out, y, scratch)
+}
+
+/// [`f32_dwconv`] with f16 weights packed by [`pack_f16_dwconv`] (see [`f16_conv`]).
+pub fn f16_dwconv(
+    shape: &ConvShape,
+    x: &[f32],
+    packed: &[u16],
+    out: &F32Out,
+    y: &mut [f32],
+) -> Result<()> {
+    (kernels().f16_dwconv.run)(shape, x, packed, out, y)
+}
+
 /// int8 convolution with weights packed by [`pack_i8_conv`] for the same `x_zp`;
 /// identical bytes to [`crate::kernels::int8::conv2d`] (+ [`crate::kernels::int8::binary`]
 /// for a residual). `scratch` holds at least [`conv_scratch_len`] bytes.
@@ -499,6 +559,8 @@ mod tests {
                 for name in [
                     k.f32_conv.name,
                     k.f32_dwconv.name,
+                    k.f16_conv.name,
+                    k.f16_dwconv.name,
                     k.i8_conv.name,
                     k.i8_dwconv.name,
                 ] {

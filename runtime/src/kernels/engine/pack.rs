@@ -104,12 +104,40 @@ pub fn pack_f32_conv(
     kernel: [usize; 2],
     packed: &mut [f32],
 ) -> Result<()> {
+    pack_conv(w, bias, 0.0, out_c, in_c, kernel, packed)
+}
+
+/// Packs f16 conv / fully connected weights (IEEE binary16 bits, `[out_c][in_c][kh][kw]`)
+/// and the optional f16 bias into the f16 conv layout (the f32 layout with f16
+/// elements): `packed[..f32_conv_packed_len]` (elements). Errors as
+/// [`pack_f32_conv`].
+pub fn pack_f16_conv(
+    w: &[u16],
+    bias: Option<&[u16]>,
+    out_c: usize,
+    in_c: usize,
+    kernel: [usize; 2],
+    packed: &mut [u16],
+) -> Result<()> {
+    pack_conv(w, bias, 0, out_c, in_c, kernel, packed)
+}
+
+/// The f32 / f16 conv packer; `zero` pads.
+fn pack_conv<T: Copy>(
+    w: &[T],
+    bias: Option<&[T]>,
+    zero: T,
+    out_c: usize,
+    in_c: usize,
+    kernel: [usize; 2],
+    packed: &mut [T],
+) -> Result<()> {
     let len = f32_conv_packed_len(out_c, in_c, kernel).ok_or(Error::Unsupported)?;
     let taps = kernel[0] * kernel[1];
     check_weights(w, bias, out_c, taps * in_c)?;
     need(len, packed.len())?;
     let mut out = packed[..len].iter_mut();
-    let mut put = |v: f32| {
+    let mut put = |v: T| {
         if let Some(o) = out.next() {
             *o = v;
         }
@@ -118,9 +146,9 @@ pub fn pack_f32_conv(
         let chans = n0..n0 + NR;
         for j in chans.clone() {
             put(if j < out_c {
-                bias.map_or(0.0, |b| b[j])
+                bias.map_or(zero, |b| b[j])
             } else {
-                0.0
+                zero
             });
         }
         for t in 0..taps {
@@ -129,7 +157,7 @@ pub fn pack_f32_conv(
                     put(if j < out_c {
                         w[(j * in_c + ci) * taps + t]
                     } else {
-                        0.0
+                        zero
                     });
                 }
             }
@@ -231,12 +259,38 @@ pub fn pack_f32_dwconv(
     kernel: [usize; 2],
     packed: &mut [f32],
 ) -> Result<()> {
+    pack_dwconv(w, bias, 0.0, c, kernel, packed)
+}
+
+/// Packs f16 depthwise weights (IEEE binary16 bits, `[c][1][kh][kw]`) and the
+/// optional f16 bias into the f16 depthwise layout (the f32 layout with f16
+/// elements): `packed[..f32_dwconv_packed_len]` (elements). Errors as
+/// [`pack_f32_conv`].
+pub fn pack_f16_dwconv(
+    w: &[u16],
+    bias: Option<&[u16]>,
+    c: usize,
+    kernel: [usize; 2],
+    packed: &mut [u16],
+) -> Result<()> {
+    pack_dwconv(w, bias, 0, c, kernel, packed)
+}
+
+/// The f32 / f16 depthwise packer; `zero` pads.
+fn pack_dwconv<T: Copy>(
+    w: &[T],
+    bias: Option<&[T]>,
+    zero: T,
+    c: usize,
+    kernel: [usize; 2],
+    packed: &mut [T],
+) -> Result<()> {
     let len = f32_dwconv_packed_len(c, kernel).ok_or(Error::Unsupported)?;
     let taps = kernel[0] * kernel[1];
     check_weights(w, bias, c, taps)?;
     need(len, packed.len())?;
     let mut out = packed[..len].iter_mut();
-    let mut put = |v: f32| {
+    let mut put = |v: T| {
         if let Some(o) = out.next() {
             *o = v;
         }
@@ -244,14 +298,14 @@ pub fn pack_f32_dwconv(
     for c0 in (0..c).step_by(NR) {
         for j in c0..c0 + NR {
             put(if j < c {
-                bias.map_or(0.0, |b| b[j])
+                bias.map_or(zero, |b| b[j])
             } else {
-                0.0
+                zero
             });
         }
         for t in 0..taps {
             for j in c0..c0 + NR {
-                put(if j < c { w[j * taps + t] } else { 0.0 });
+                put(if j < c { w[j * taps + t] } else { zero });
             }
         }
     }

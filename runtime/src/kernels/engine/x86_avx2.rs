@@ -1,5 +1,6 @@
-//! x86-64 AVX2 + FMA primitives (selected at run time with `is_x86_feature_detected!`
-//! under `std`, at compile time with `-C target-feature=+avx2,+fma` otherwise).
+//! x86-64 AVX2 + FMA + F16C primitives (every AVX2 CPU has F16C; selected at run time
+//! with `is_x86_feature_detected!` under `std`, at compile time with
+//! `-C target-feature=+avx2,+fma,+f16c` otherwise).
 //!
 //! f32: two 8-lane registers per 16 lanes, `vfmadd231ps`. int8 conv: the 4 input
 //! bytes and the 64 packed bytes are widened to i16 and multiplied with `vpmaddwd`
@@ -14,7 +15,7 @@ use core::arch::x86_64::*;
 use super::frame::{engine_kernels, F32Lanes, I32Lanes, I8Dot};
 use super::Isa;
 
-/// Proof that the CPU has AVX2 and FMA.
+/// Proof that the CPU has AVX2, FMA and F16C.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Avx2(());
 
@@ -23,17 +24,24 @@ impl Avx2 {
     #[inline]
     pub(crate) fn new() -> Option<Self> {
         #[cfg(feature = "std")]
-        let ok = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+        let ok = std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+            && std::is_x86_feature_detected!("f16c");
         #[cfg(not(feature = "std"))]
-        let ok = cfg!(all(target_feature = "avx2", target_feature = "fma"));
+        let ok = cfg!(all(
+            target_feature = "avx2",
+            target_feature = "fma",
+            target_feature = "f16c"
+        ));
         ok.then_some(Avx2(()))
     }
 }
 
 engine_kernels! {
-    kernels: KERNELS, isa: Isa::Avx2, features: ["avx2,fma"],
+    kernels: KERNELS, isa: Isa::Avx2, features: ["avx2,fma,f16c"],
     f32: (Avx2, Avx2::new(), 6, 3, "f32_igemm_6x16_avx2"),
     f32_dw: "f32_dwconv_16c_avx2",
+    f16: ("f16_igemm_6x16_avx2", "f16_dwconv_16c_avx2"),
     i8: (Avx2, Avx2::new(), 2, 1, "i8_igemm_2x16c4_avx2"),
     i8_dw: (Avx2, Avx2::new(), "i8_dwconv_16c_avx2"),
 }
@@ -65,6 +73,18 @@ impl F32Lanes for Avx2 {
     unsafe fn load(self, p: *const f32) -> Self::V {
         // SAFETY: caller's contract (16 readable f32; unaligned loads).
         unsafe { [_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8))] }
+    }
+
+    #[inline(always)]
+    unsafe fn load_f16(self, p: *const u16) -> Self::V {
+        // SAFETY: caller's contract (16 readable u16; unaligned loads); `self` proves
+        // F16C; `vcvtph2ps` is exact.
+        unsafe {
+            [
+                _mm256_cvtph_ps(_mm_loadu_si128(p.cast())),
+                _mm256_cvtph_ps(_mm_loadu_si128(p.add(8).cast())),
+            ]
+        }
     }
 
     #[inline(always)]
@@ -214,8 +234,10 @@ unsafe fn mbqm8(
 
 impl I32Lanes for Avx2 {
     type V = [__m256i; 2];
-    /// 16 weights as i16.
-    type W = __m256i;
+    /// 16 weights in the low halves of i32 lanes (channels 0–7, 8–15), zero high
+    /// halves: `vpmaddwd` of sign-extended inputs by them is one exact product per
+    /// lane.
+    type W = [__m256i; 2];
     type Rq = Rq;
 
     #[inline(always)]
@@ -318,26 +340,62 @@ impl I32Lanes for Avx2 {
     #[inline(always)]
     unsafe fn load_w(self, p: *const i8) -> Self::W {
         // SAFETY: caller's contract (16 readable bytes).
-        unsafe { _mm256_cvtepi8_epi16(_mm_loadu_si128(p.cast())) }
+        unsafe {
+            let w = _mm256_cvtepi8_epi16(_mm_loadu_si128(p.cast()));
+            [
+                _mm256_cvtepu16_epi32(_mm256_castsi256_si128(w)),
+                _mm256_cvtepu16_epi32(_mm256_extracti128_si256::<1>(w)),
+            ]
+        }
     }
 
     #[inline(always)]
     unsafe fn mac_w(self, acc: Self::V, x: *const i8, zp: Self::V, w: Self::W) -> Self::V {
         // SAFETY: caller's contract (16 readable bytes at `x`).
         unsafe {
-            // |x − zp| <= 255 and |w| <= 128: the i16 product is exact.
-            let zp16 = _mm256_packs_epi32(zp[0], zp[0]);
-            let xv = _mm256_sub_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128(x.cast())), zp16);
-            let p = _mm256_mullo_epi16(xv, w);
+            let (lo, hi) = x16(x);
             [
-                _mm256_add_epi32(acc[0], _mm256_cvtepi16_epi32(_mm256_castsi256_si128(p))),
-                _mm256_add_epi32(
-                    acc[1],
-                    _mm256_cvtepi16_epi32(_mm256_extracti128_si256::<1>(p)),
-                ),
+                madd8(acc[0], _mm256_sub_epi32(lo, zp[0]), w[0]),
+                madd8(acc[1], _mm256_sub_epi32(hi, zp[1]), w[1]),
             ]
         }
     }
+
+    #[inline(always)]
+    unsafe fn mac_w0(self, acc: Self::V, x: *const i8, w: Self::W) -> Self::V {
+        // SAFETY: caller's contract (16 readable bytes at `x`).
+        unsafe {
+            let (lo, hi) = x16(x);
+            [madd8(acc[0], lo, w[0]), madd8(acc[1], hi, w[1])]
+        }
+    }
+}
+
+/// The 16 i8 at `x` sign-extended to i32 lanes: channels 0–7, 8–15.
+///
+/// # Safety
+/// AVX2; `x` points to 16 readable bytes.
+#[inline(always)]
+unsafe fn x16(x: *const i8) -> (__m256i, __m256i) {
+    // SAFETY: caller's contract.
+    unsafe {
+        (
+            _mm256_cvtepi8_epi32(_mm_loadl_epi64(x.cast())),
+            _mm256_cvtepi8_epi32(_mm_loadl_epi64(x.add(8).cast())),
+        )
+    }
+}
+
+/// `acc + x·w` per i32 lane: `x` lanes hold values in `[−255, 255]` (sign-extended),
+/// `w` lanes an i8 weight in the low half and zero in the high half, so `vpmaddwd`
+/// gives the exact product (the high halves multiply zero).
+///
+/// # Safety
+/// AVX2.
+#[inline(always)]
+unsafe fn madd8(acc: __m256i, x: __m256i, w: __m256i) -> __m256i {
+    // SAFETY: caller's contract; register-only operations.
+    unsafe { _mm256_add_epi32(acc, _mm256_madd_epi16(x, w)) }
 }
 
 impl I8Dot for Avx2 {

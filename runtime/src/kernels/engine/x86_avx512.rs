@@ -55,11 +55,12 @@ engine_kernels! {
     kernels: KERNELS, isa: Isa::Avx512, features: ["avx512f,avx512bw,avx512vl,avx2,fma"],
     f32: (Avx512Bw, Avx512Bw::new(), 8, 4, "f32_igemm_8x16_avx512"),
     f32_dw: "f32_dwconv_16c_avx512",
+    f16: ("f16_igemm_8x16_avx512", "f16_dwconv_16c_avx512"),
     i8: (Avx512Bw, Avx512Bw::new(), 4, 2, "i8_igemm_4x16c4_avx512bw"),
     i8_dw: (Avx512Bw, Avx512Bw::new(), "i8_dwconv_16c_avx512"),
 }
 
-/// The VNNI int8 conv (its table's other kernels are the parent module's).
+/// The VNNI int8 kernels (its table's f32 kernels are the parent module's).
 mod vnni {
     use super::{engine_kernels, Isa, Vnni};
 
@@ -68,15 +69,17 @@ mod vnni {
         features: ["avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma"],
         f32: (Vnni, Vnni::new(), 8, 4, "f32_igemm_8x16_avx512"),
         f32_dw: "f32_dwconv_16c_avx512",
+        f16: ("f16_igemm_8x16_avx512", "f16_dwconv_16c_avx512"),
         i8: (Vnni, Vnni::new(), 8, 4, "i8_igemm_8x16c4_avx512vnni"),
-        i8_dw: (Vnni, Vnni::new(), "i8_dwconv_16c_avx512"),
+        i8_dw: (Vnni, Vnni::new(), "i8_dwconv_16c_avx512vnni"),
     }
 }
 
-/// [`Isa::Avx512Vnni`]: the VNNI int8 conv, the other kernels of [`KERNELS`].
+/// [`Isa::Avx512Vnni`]: the VNNI int8 conv and depthwise, the f32 kernels of [`KERNELS`].
 pub(crate) const KERNELS_VNNI: Kernels = Kernels {
     isa: Isa::Avx512Vnni,
     i8_conv: vnni::KERNELS.i8_conv,
+    i8_dwconv: vnni::KERNELS.i8_dwconv,
     ..KERNELS
 };
 
@@ -105,6 +108,13 @@ impl<const VNNI: bool> F32Lanes for Avx512<VNNI> {
     unsafe fn store(self, p: *mut f32, v: Self::V) {
         // SAFETY: caller's contract (16 writable f32; unaligned store).
         unsafe { _mm512_storeu_ps(p, v) }
+    }
+
+    #[inline(always)]
+    unsafe fn load_f16(self, p: *const u16) -> Self::V {
+        // SAFETY: caller's contract (16 readable u16; unaligned load); `vcvtph2ps`
+        // is exact.
+        unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(p.cast())) }
     }
 
     #[inline(always)]
@@ -139,11 +149,28 @@ impl<const VNNI: bool> F32Lanes for Avx512<VNNI> {
     }
 }
 
-/// Prepared per-lane requantization (see the AVX2 module).
+/// Prepared per-lane requantization: the double rounding of
+/// `MultiplyByQuantizedMultiplier` folded into one 64-bit add and one arithmetic
+/// shift per lane (see [`mbqm`](I32Lanes::mbqm)), with the constants of the even and
+/// odd channels in 64-bit lanes.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Rq {
+    /// The multipliers (even channels in the low halves of the 64-bit lanes) and the
+    /// odd channels' moved down.
     m: __m512i,
+    m_odd: __m512i,
+    /// Left shifts `clamp(shift, 0, 31)`; `shl` is false when every one is 0.
     l: __m512i,
+    shl: bool,
+    /// Per 64-bit lane, even then odd channels: `2^30 + h·2^31` with
+    /// `h = 2^(e−1)` (0 when `e = 0`), `2^31` when `e > 0` (else 0), `31 + e`.
+    c: [__m512i; 2],
+    neg: [__m512i; 2],
+    sh: [__m512i; 2],
+    /// Some multiplier is `i32::MIN` (only then can the doubling high multiply
+    /// saturate): the two-step form below is used.
+    sat: bool,
+    /// The two-step form's constants: right shifts, their masks and half masks.
     e: __m512i,
     mask: __m512i,
     half: __m512i,
@@ -151,8 +178,9 @@ pub(crate) struct Rq {
 
 impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
     type V = __m512i;
-    /// 16 weights as i16.
-    type W = __m256i;
+    /// 16 weights in the low halves of i32 lanes, zero high halves: `vpmaddwd` of
+    /// sign-extended inputs by them is one exact product per lane.
+    type W = __m512i;
     type Rq = Rq;
 
     #[inline(always)]
@@ -231,10 +259,35 @@ impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
                 _mm512_set1_epi32(31),
             );
             let e = _mm512_max_epi32(_mm512_sub_epi32(zero, s), zero);
+            let l = _mm512_max_epi32(s, zero);
             let mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, e), one);
+            // 64-bit lanes of the even channels' `e`, then of the odd channels'.
+            let e64 = [
+                _mm512_srli_epi64::<32>(_mm512_slli_epi64::<32>(e)),
+                _mm512_srli_epi64::<32>(e),
+            ];
+            // (No closures here: they would not inherit the caller's target features.)
+            let mut c = [zero; 2];
+            let mut neg = [zero; 2];
+            let mut sh = [zero; 2];
+            for i in 0..2 {
+                let pos = _mm512_cmpgt_epi64_mask(e64[i], zero);
+                // h·2^31 = 2^(30 + e) for e > 0.
+                let h = _mm512_maskz_sllv_epi64(pos, _mm512_set1_epi64(1 << 30), e64[i]);
+                c[i] = _mm512_add_epi64(h, _mm512_set1_epi64(1 << 30));
+                neg[i] = _mm512_maskz_mov_epi64(pos, _mm512_set1_epi64(1 << 31));
+                sh[i] = _mm512_add_epi64(e64[i], _mm512_set1_epi64(31));
+            }
+            let min = _mm512_set1_epi32(i32::MIN);
             Rq {
                 m: multiplier,
-                l: _mm512_max_epi32(s, zero),
+                m_odd: _mm512_srli_epi64::<32>(multiplier),
+                l,
+                shl: _mm512_test_epi32_mask(l, l) != 0,
+                c,
+                neg,
+                sh,
+                sat: _mm512_cmpeq_epi32_mask(multiplier, min) != 0,
                 e,
                 mask,
                 half: _mm512_srli_epi32::<1>(mask),
@@ -242,46 +295,66 @@ impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
         }
     }
 
+    /// With `X = a·m` (64-bit, exact; `a` the left-shifted input), the reference
+    /// computes `q = floor((X + 2^30) / 2^31)` (the rounding doubling high multiply)
+    /// and then, for `e > 0`, rounds `q / 2^e` half away from zero:
+    /// `(q >> e) + [q mod 2^e > 2^(e−1) − 1 + [q < 0]]`. Writing `q = 2^e·k + r`,
+    /// `0 <= r < 2^e`, that is `k + [r >= 2^(e−1) + s]` with `s = [q < 0]`, which is
+    /// `floor((q + 2^(e−1) − s) / 2^e)` (the numerator's remainder part
+    /// `r + 2^(e−1) − s` lies in `[0, 2^(e+1))`). Adding an integer inside a floor and
+    /// nesting floors of powers of two give
+    /// `floor((X + 2^30 + (2^(e−1) − s)·2^31) / 2^(31 + e))`, with
+    /// `s = [X + 2^30 < 0] = [X < −2^30]`; for `e = 0` the result is `q` itself,
+    /// the same expression without the `(2^(e−1) − s)` term. So: one 64-bit add of
+    /// the per-lane constant `c`, a masked subtraction of `2^31` where `X < −2^30`
+    /// and `e > 0`, one arithmetic shift by `31 + e` — the same value as the
+    /// reference for every input, except where `q` itself would overflow
+    /// (`a = m = i32::MIN`), which takes the two-step path when a multiplier is
+    /// `i32::MIN`. No intermediate overflows: `|X| <= 2^62`, `c < 2^62`. The
+    /// identity is checked exhaustively over the residues in `tests` below.
     #[inline(always)]
     fn mbqm(self, v: Self::V, rq: &Rq) -> Self::V {
         // SAFETY: `self` proves AVX-512F.
         unsafe {
-            let a = _mm512_sllv_epi32(v, rq.l);
-            // Doubling high multiply: see `x86_avx2::srdhm`.
-            let nudge = _mm512_set1_epi64(1 << 30);
-            let even = _mm512_add_epi64(_mm512_mul_epi32(a, rq.m), nudge);
-            let odd = _mm512_mul_epi32(_mm512_srli_epi64::<32>(a), _mm512_srli_epi64::<32>(rq.m));
-            let odd = _mm512_add_epi64(odd, nudge);
-            let q = _mm512_mask_blend_epi32(
-                0xAAAA,
-                _mm512_srli_epi64::<31>(even),
-                _mm512_slli_epi64::<1>(odd),
-            );
-            let min = _mm512_set1_epi32(i32::MIN);
-            let q = _mm512_mask_mov_epi32(
-                q,
-                _mm512_cmpeq_epi32_mask(q, min),
-                _mm512_set1_epi32(i32::MAX),
-            );
-            // Rounding right shift, ties away from zero.
-            let rem = _mm512_and_si512(q, rq.mask);
-            let threshold = _mm512_add_epi32(rq.half, _mm512_srli_epi32::<31>(q));
-            let up = _mm512_cmpgt_epi32_mask(rem, threshold);
-            let r = _mm512_srav_epi32(q, rq.e);
-            _mm512_mask_add_epi32(r, up, r, _mm512_set1_epi32(1))
+            let a = if rq.shl {
+                _mm512_sllv_epi32(v, rq.l)
+            } else {
+                v
+            };
+            if rq.sat {
+                return mbqm_two_step(a, rq);
+            }
+            let lim = _mm512_set1_epi64(-(1 << 30));
+            let x = [
+                _mm512_mul_epi32(a, rq.m),
+                _mm512_mul_epi32(_mm512_srli_epi64::<32>(a), rq.m_odd),
+            ];
+            let mut r = x;
+            for i in 0..2 {
+                let neg = _mm512_cmplt_epi64_mask(x[i], lim);
+                let t = _mm512_add_epi64(x[i], rq.c[i]);
+                let t = _mm512_mask_sub_epi64(t, neg, t, rq.neg[i]);
+                r[i] = _mm512_srav_epi64(t, rq.sh[i]);
+            }
+            // The low halves: lane 2j from the even result, 2j + 1 from the odd.
+            let idx = _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+            _mm512_permutex2var_epi32(r[0], idx, r[1])
         }
     }
 
     #[inline(always)]
     unsafe fn load_w(self, p: *const i8) -> Self::W {
         // SAFETY: caller's contract (16 readable bytes).
-        unsafe { _mm256_cvtepi8_epi16(_mm_loadu_si128(p.cast())) }
+        unsafe { _mm512_cvtepu16_epi32(_mm256_cvtepi8_epi16(_mm_loadu_si128(p.cast()))) }
     }
 
     #[inline(always)]
     unsafe fn mac_w(self, acc: Self::V, x: *const i8, zp: Self::V, w: Self::W) -> Self::V {
         // SAFETY: caller's contract (16 readable bytes at `x`).
-        unsafe { mac16(acc, _mm_loadu_si128(x.cast()), zp, w) }
+        unsafe {
+            let xv = _mm512_cvtepi8_epi32(_mm_loadu_si128(x.cast()));
+            madd::<VNNI>(acc, _mm512_sub_epi32(xv, zp), w)
+        }
     }
 
     #[inline(always)]
@@ -294,21 +367,79 @@ impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
         w: Self::W,
     ) -> Self::V {
         // SAFETY: caller's contract (`n` readable bytes); masked-off bytes are not read.
-        unsafe { mac16(acc, _mm_maskz_loadu_epi8(mask16(n), x), zp, w) }
+        unsafe {
+            let xv = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(mask16(n), x));
+            madd::<VNNI>(acc, _mm512_sub_epi32(xv, zp), w)
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn mac_w0(self, acc: Self::V, x: *const i8, w: Self::W) -> Self::V {
+        // SAFETY: caller's contract (16 readable bytes at `x`).
+        unsafe { madd::<VNNI>(acc, _mm512_cvtepi8_epi32(_mm_loadu_si128(x.cast())), w) }
+    }
+
+    #[inline(always)]
+    unsafe fn mac_w0_partial(self, acc: Self::V, x: *const i8, n: usize, w: Self::W) -> Self::V {
+        // SAFETY: caller's contract (`n` readable bytes); masked-off bytes are not read.
+        unsafe {
+            let xv = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(mask16(n), x));
+            madd::<VNNI>(acc, xv, w)
+        }
     }
 }
 
-/// `acc + (x − zp)·w` of 16 lanes: `x` 16 i8, `zp` i32 lanes, `w` i16 lanes.
+/// `acc + x·w` per i32 lane, where `x` lanes hold values in `[−255, 255]`
+/// (sign-extended) and `w` lanes an i8 weight in the low half and zero in the high
+/// half: `vpmaddwd` multiplies the low halves (the i16 value of `x`) and adds the
+/// high halves' product, `x_hi·0`; exact. With VNNI, `vpdpwssd` does the add too.
 ///
 /// # Safety
-/// AVX-512 F, BW, VL.
+/// AVX-512F and BW, and VNNI when `VNNI`.
 #[inline(always)]
-unsafe fn mac16(acc: __m512i, x: __m128i, zp: __m512i, w: __m256i) -> __m512i {
+unsafe fn madd<const VNNI: bool>(acc: __m512i, x: __m512i, w: __m512i) -> __m512i {
     // SAFETY: caller's contract; register-only operations.
     unsafe {
-        // |x − zp| <= 255 and |w| <= 128: the i16 product is exact.
-        let xv = _mm256_sub_epi16(_mm256_cvtepi8_epi16(x), _mm512_cvtepi32_epi16(zp));
-        _mm512_add_epi32(acc, _mm512_cvtepi16_epi32(_mm256_mullo_epi16(xv, w)))
+        if VNNI {
+            _mm512_dpwssd_epi32(acc, x, w)
+        } else {
+            _mm512_add_epi32(acc, _mm512_madd_epi16(x, w))
+        }
+    }
+}
+
+/// `MultiplyByQuantizedMultiplier` of the left-shifted `a` in two steps, as the
+/// reference: the rounding doubling high multiply (saturating `i32::MIN·i32::MIN`),
+/// then the rounding right shift.
+///
+/// # Safety
+/// AVX-512F.
+#[inline(always)]
+unsafe fn mbqm_two_step(a: __m512i, rq: &Rq) -> __m512i {
+    // SAFETY: caller's contract; register-only operations.
+    unsafe {
+        // Doubling high multiply: see `x86_avx2::srdhm`.
+        let nudge = _mm512_set1_epi64(1 << 30);
+        let even = _mm512_add_epi64(_mm512_mul_epi32(a, rq.m), nudge);
+        let odd = _mm512_mul_epi32(_mm512_srli_epi64::<32>(a), rq.m_odd);
+        let odd = _mm512_add_epi64(odd, nudge);
+        let q = _mm512_mask_blend_epi32(
+            0xAAAA,
+            _mm512_srli_epi64::<31>(even),
+            _mm512_slli_epi64::<1>(odd),
+        );
+        let min = _mm512_set1_epi32(i32::MIN);
+        let q = _mm512_mask_mov_epi32(
+            q,
+            _mm512_cmpeq_epi32_mask(q, min),
+            _mm512_set1_epi32(i32::MAX),
+        );
+        // Rounding right shift, ties away from zero.
+        let rem = _mm512_and_si512(q, rq.mask);
+        let threshold = _mm512_add_epi32(rq.half, _mm512_srli_epi32::<31>(q));
+        let up = _mm512_cmpgt_epi32_mask(rem, threshold);
+        let r = _mm512_srav_epi32(q, rq.e);
+        _mm512_mask_add_epi32(r, up, r, _mm512_set1_epi32(1))
     }
 }
 
@@ -404,5 +535,171 @@ impl I8Dot for Avx512<true> {
     #[inline(always)]
     fn finish(self, acc: Self::Acc) -> Self::V {
         acc
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::vec;
+    use std::vec::Vec;
+
+    use super::super::frame::{mbqm_reference, I32Lanes};
+    use super::*;
+
+    /// The one-rounding-step form of [`I32Lanes::mbqm`] in scalar 64-bit arithmetic.
+    fn fused(a: i32, m: i32, shift: i32) -> i32 {
+        let s = shift.clamp(-31, 31);
+        let (l, e) = (s.max(0) as u32, (-s).max(0) as u32);
+        let x = i64::from(a.wrapping_shl(l)) * i64::from(m);
+        let mut t = x + (1 << 30);
+        if e > 0 {
+            t += 1 << (30 + e);
+            if x < -(1 << 30) {
+                t -= 1 << 31;
+            }
+        }
+        (t >> (31 + e)) as i32
+    }
+
+    /// The rounding identity behind the fused form, exhaustively over the residues
+    /// `q mod 2^e` (all of them for `e <= 14`, the ones around 0, the half and the
+    /// divisor above), for both signs and quotients near the ends of i32.
+    #[test]
+    fn rounding_identity_over_residues() {
+        let rdbpot = |q: i64, e: u32| {
+            let mask = (1i64 << e) - 1;
+            let threshold = (mask >> 1) + i64::from(q < 0);
+            (q >> e) + i64::from((q & mask) > threshold)
+        };
+        for e in 1..=31u32 {
+            let d = 1i64 << e;
+            let h = d / 2;
+            let residues: Vec<i64> = if e <= 14 {
+                (0..d).collect()
+            } else {
+                [0, 1, 2, h - 2, h - 1, h, h + 1, h + 2, d - 2, d - 1].to_vec()
+            };
+            let lo = i64::from(i32::MIN) + 1;
+            let hi = i64::from(i32::MAX);
+            for k in [lo / d - 1, lo / d, -3, -2, -1, 0, 1, 2, hi / d - 1, hi / d] {
+                for &r in &residues {
+                    let q = k * d + r;
+                    if !(lo..=hi).contains(&q) {
+                        continue;
+                    }
+                    let s = i64::from(q < 0);
+                    assert_eq!((q + h - s).div_euclid(d), rdbpot(q, e), "q {q} e {e}");
+                }
+            }
+        }
+    }
+
+    fn samples() -> (Vec<i32>, Vec<i32>) {
+        let mut accs = vec![
+            0,
+            1,
+            -1,
+            2,
+            -2,
+            3,
+            -3,
+            i32::MAX,
+            i32::MIN,
+            i32::MAX - 1,
+            i32::MIN + 1,
+            1 << 30,
+            -(1 << 30),
+            (1 << 30) - 1,
+            -(1 << 30) + 1,
+        ];
+        let mut s = 12_345u32;
+        for _ in 0..800 {
+            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let v = s as i32;
+            accs.push(v);
+            accs.push(v >> (s % 31));
+        }
+        let mut multipliers = vec![
+            0,
+            1,
+            -1,
+            1 << 30,
+            (1 << 30) + 1,
+            i32::MAX,
+            i32::MAX - 1,
+            -(1 << 30),
+            i32::MIN + 1,
+            1_518_500_250,
+        ];
+        for _ in 0..60 {
+            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            multipliers.push((s >> 1) as i32 | (1 << 30));
+            multipliers.push(s as i32);
+        }
+        (accs, multipliers)
+    }
+
+    #[test]
+    fn fused_form_matches_the_reference() {
+        let (accs, multipliers) = samples();
+        for &m in &multipliers {
+            for shift in -33..=33 {
+                for &a in &accs {
+                    assert_eq!(
+                        fused(a, m, shift),
+                        mbqm_reference(a, m, shift),
+                        "{a} {m} {shift}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The vector primitive, both paths (a multiplier `i32::MIN` in the lanes takes
+    /// the two-step one), against the reference, lane by lane.
+    #[test]
+    fn vector_mbqm_matches_the_reference() {
+        let Some(t) = Avx512Bw::new() else {
+            return;
+        };
+        let (accs, mut multipliers) = samples();
+        multipliers.push(i32::MIN);
+        let shifts: Vec<i32> = (-33..=33).collect();
+        let mut lane = 0usize;
+        let mut a = [0i32; 16];
+        let mut m = [0i32; 16];
+        let mut sh = [0i32; 16];
+        for (i, &acc) in accs.iter().enumerate() {
+            for j in 0..multipliers.len() / 8 {
+                a[lane] = acc;
+                m[lane] = multipliers[(i + j * 7 + lane) % multipliers.len()];
+                sh[lane] = shifts[(i + j * 3 + lane * 5) % shifts.len()];
+                lane += 1;
+                if lane == 16 {
+                    lane = 0;
+                    let mut got = [0i32; 16];
+                    // SAFETY: the token proves the features; 64-byte arrays.
+                    unsafe {
+                        let rq = t.rq(
+                            I32Lanes::load(t, m.as_ptr().cast()),
+                            I32Lanes::load(t, sh.as_ptr().cast()),
+                        );
+                        let v = t.mbqm(I32Lanes::load(t, a.as_ptr().cast()), &rq);
+                        _mm512_storeu_si512(got.as_mut_ptr().cast(), v);
+                    }
+                    for k in 0..16 {
+                        assert_eq!(
+                            got[k],
+                            mbqm_reference(a[k], m[k], sh[k]),
+                            "{} {} {}",
+                            a[k],
+                            m[k],
+                            sh[k]
+                        );
+                    }
+                }
+            }
+        }
     }
 }

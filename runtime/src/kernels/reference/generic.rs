@@ -93,6 +93,26 @@ pub fn transpose(x: &[u8], shape: &[usize], perm: &[usize], elem: usize, y: &mut
     if block == 0 || out_shape.contains(&0) {
         return;
     }
+    // A swap of two groups of axes after some leading ones (NCHW <-> NHWC): a blocked
+    // 2-D transpose of `[outer][a][b]` blocks, the same bytes as the loop below.
+    let lead = (0..keep).take_while(|&k| perm[k] == k).count();
+    if let Some(m) = (lead + 1..keep).find(|&m| perm[lead] == m) {
+        let rotated = (lead..keep).all(|k| {
+            let want = if k < lead + keep - m {
+                m + k - lead
+            } else {
+                k - (keep - m)
+            };
+            perm[k] == want
+        });
+        if rotated {
+            let a: usize = shape[lead..m].iter().product();
+            let b: usize = shape[m..keep].iter().product();
+            let outer: usize = shape[..lead].iter().product();
+            swap_2d(x, outer, a, b, block, y);
+            return;
+        }
+    }
     let mut idx = [0; MAX_RANK];
     let idx = &mut idx[..keep];
     for dst in y.chunks_exact_mut(block) {
@@ -100,6 +120,31 @@ pub fn transpose(x: &[u8], shape: &[usize], perm: &[usize], elem: usize, y: &mut
         dst.copy_from_slice(&x[src..src + block]);
         if !step(idx, out_shape) {
             break;
+        }
+    }
+}
+
+/// `y[o][j][i] = x[o][i][j]` for `outer` matrices of `a × b` blocks of `block` bytes,
+/// in 8 × 8 tiles (both sides stay in cache).
+fn swap_2d(x: &[u8], outer: usize, a: usize, b: usize, block: usize, y: &mut [u8]) {
+    const T: usize = 8;
+    let mat = a * b * block;
+    for (xm, ym) in x.chunks_exact(mat).zip(y.chunks_exact_mut(mat)).take(outer) {
+        for i0 in (0..a).step_by(T) {
+            for j0 in (0..b).step_by(T) {
+                for i in i0..(i0 + T).min(a) {
+                    for j in j0..(j0 + T).min(b) {
+                        let (src, dst) = ((i * b + j) * block, (j * a + i) * block);
+                        // A constant-size copy for 4-byte elements (f32, i32): one
+                        // move instead of a memcpy call.
+                        if block == 4 {
+                            ym[dst..dst + 4].copy_from_slice(&xm[src..src + 4]);
+                        } else {
+                            ym[dst..dst + block].copy_from_slice(&xm[src..src + block]);
+                        }
+                    }
+                }
+            }
         }
     }
 }

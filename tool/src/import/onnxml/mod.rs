@@ -22,7 +22,7 @@
 //! | `arith` | Mul / Add / Sub / Div by a constant vector | `scale` steps, `Binary` ops, fused biases |
 //! | `neural` | MatMul, Gemm, Relu, Sigmoid, Tanh, Exp, Abs, Neg, Sqrt, Log, Softmax, LogSoftmax | `FullyConnected`, `Unary`, `Softmax` |
 //! | `linear` | LinearClassifier, LinearRegressor | `Linear` |
-//! | `trees` | TreeEnsembleClassifier, TreeEnsembleRegressor | `TreeEnsemble` |
+//! | `trees` | TreeEnsembleClassifier, TreeEnsembleRegressor, TreeEnsemble (ai.onnx.ml 5) | `TreeEnsemble` |
 //!
 //! String categories, `PROBIT`, and models with several separate inputs are not
 //! supported (a clear [`Error::Unsupported`] / [`Error::Import`]).
@@ -85,6 +85,7 @@ const OPS: &[(&str, LowerFn)] = &[
     ("LinearRegressor", linear::linear),
     ("TreeEnsembleClassifier", trees::trees),
     ("TreeEnsembleRegressor", trees::trees),
+    ("TreeEnsemble", trees::tree_ensemble),
 ];
 
 /// Whether `onnx` (bytes of a `.onnx` file) contains ONNX-ML (`ai.onnx.ml`) nodes, i.e.

@@ -1,0 +1,243 @@
+//! ConvNhwc and DepthwiseNhwc: convolutions of channels-last activations on the
+//! engine ([`crate::kernels::engine`]), weights packed at conversion, f32 or int8, with
+//! the fused clamp and an optional residual operand.
+
+use super::binary::qbinary_ok;
+use super::window::out_dim;
+use super::{act_ok, act_range, act_range_ok, cast, cast_mut, ensure, gate, rq_ok, Check};
+use super::{Checked, Cx};
+use crate::error::{OpReason, Result};
+use crate::format::types::{Activation, DType, OpGroup, QNhwc, Requant, TensorDef, Window};
+use crate::kernels::engine::{self, ConvShape, F32Out, I8Out, I8Residual, NR};
+
+/// The op group (Cargo feature) of this module's ops: [`Op::group`](crate::Op::group)
+/// reads it, and every function here returns early without it.
+pub(super) const GROUP: OpGroup = OpGroup::Conv;
+
+/// The engine's geometry of one image: x `[N, H, W, C]`, output `[N, OH, OW, M]`.
+fn shape(x: &[u32], out: &[u32], w: &Window) -> Option<ConvShape> {
+    let d = |v: u32| v as usize;
+    match (x, out) {
+        ([_, h, wd, c], [_, oh, ow, m]) => Some(ConvShape {
+            in_h: d(*h),
+            in_w: d(*wd),
+            in_c: d(*c),
+            out_h: d(*oh),
+            out_w: d(*ow),
+            out_c: d(*m),
+            kernel: [d(w.kernel[0]), d(w.kernel[1])],
+            stride: [d(w.stride[0]), d(w.stride[1])],
+            dilation: [d(w.dilation[0]), d(w.dilation[1])],
+            pad: [d(w.pads[0]), d(w.pads[1])],
+        }),
+        _ => None,
+    }
+}
+
+/// Bytes of packed weights for `s`: f32 elements × 4 for f32, bytes for int8.
+fn packed_bytes(s: &ConvShape, depthwise: bool, int8: bool) -> Option<usize> {
+    match (depthwise, int8) {
+        (false, false) => engine::f32_conv_packed_len(s.out_c, s.in_c, s.kernel)?.checked_mul(4),
+        (false, true) => engine::i8_conv_packed_len(s.out_c, s.in_c, s.kernel),
+        (true, false) => engine::f32_dwconv_packed_len(s.in_c, s.kernel)?.checked_mul(4),
+        (true, true) => engine::i8_dwconv_packed_len(s.in_c, s.kernel),
+    }
+}
+
+/// x `[N, H, W, C]`, packed weights (a 1D constant of exactly the packer's length),
+/// optional residual of the output's shape and dtype; output `[N, OH, OW, M]` with
+/// the floor-mode window size (depthwise: `M = C`). int8: per-tensor activations,
+/// valid requantization pairs in every panel header, the residual's `Add` parameters
+/// consistent with the residual's and the output's zero points.
+pub(super) fn check(
+    c: &Check<'_, '_>,
+    window: &Window,
+    act: &Activation,
+    q: Option<&QNhwc>,
+    depthwise: bool,
+) -> Checked {
+    gate(GROUP)?;
+    ensure(c.ins.len() == 2 || c.ins.len() == 3, OpReason::Arity)?;
+    act_ok(act)?;
+    let (x, w, out) = (c.x, &c.ins[1], c.out);
+    ensure(
+        x.shape.len() == 4 && out.shape.len() == 4 && x.shape[0] == out.shape[0],
+        OpReason::Shape,
+    )?;
+    let axis = |a: usize| (window.kernel[a], window.stride[a], window.dilation[a]);
+    ensure(
+        out_dim(x.shape[1], axis(0), (window.pads[0], window.pads[2]), false) == Some(out.shape[1])
+            && out_dim(x.shape[2], axis(1), (window.pads[1], window.pads[3]), false)
+                == Some(out.shape[2]),
+        OpReason::Attribute,
+    )?;
+    ensure(!depthwise || x.shape[3] == out.shape[3], OpReason::Shape)?;
+    let s = shape(&x.shape, &out.shape, window).ok_or(OpReason::Shape)?;
+    ensure(engine::conv_scratch_len(&s).is_some(), OpReason::Attribute)?;
+    ensure(w.is_const(), OpReason::NotConstant)?;
+    let bytes = c.graph.constant_bytes(w).ok_or(OpReason::ConstantData)?;
+    ensure(w.shape.len() == 1, OpReason::Shape)?;
+    ensure(
+        packed_bytes(&s, depthwise, q.is_some()) == Some(bytes.len()),
+        OpReason::Shape,
+    )?;
+    let residual = c.ins.get(2);
+    if let Some(r) = residual {
+        ensure(r.shape == out.shape, OpReason::Shape)?;
+    }
+    let Some(q) = q else {
+        let all_f32 = [x, w, out]
+            .into_iter()
+            .chain(residual)
+            .all(|t| t.dtype == DType::F32);
+        return ensure(all_f32, OpReason::DType);
+    };
+    ensure(w.dtype == DType::U8, OpReason::DType)?;
+    let zp = |t: &TensorDef<'_>| -> core::result::Result<i32, OpReason> {
+        ensure(t.dtype == DType::I8, OpReason::DType)?;
+        let (_, z) = t.per_tensor().ok_or(OpReason::Quantization)?;
+        ensure((-128..=127).contains(&z), OpReason::Quantization)?;
+        Ok(z)
+    };
+    zp(x)?;
+    let out_zp = zp(out)?;
+    ensure(act_range_ok(q.act_min, q.act_max), OpReason::Quantization)?;
+    match (residual, &q.residual) {
+        (None, None) => {}
+        (Some(r), Some(add)) => {
+            let r_zp = zp(r)?;
+            ensure(
+                qbinary_ok(add) && add.b_zero_point == r_zp && add.out_zero_point == out_zp,
+                OpReason::Quantization,
+            )?;
+        }
+        _ => return Err(OpReason::Arity),
+    }
+    headers_ok(bytes, &s, depthwise)
+}
+
+/// Every panel's (tile's) per-channel `(multiplier, shift)` pairs are valid
+/// requantizations (the padded channels hold zeros, also valid).
+fn headers_ok(bytes: &[u8], s: &ConvShape, depthwise: bool) -> Checked {
+    let panels = s.out_c.div_ceil(NR);
+    let len = bytes.len() / panels.max(1);
+    // Offsets of the multiplier and shift rows in a header.
+    let (m_at, s_at) = if depthwise {
+        (4 * NR, 8 * NR)
+    } else {
+        (8 * NR, 12 * NR)
+    };
+    let word = |b: &[u8], at: usize| {
+        b.get(at..at + 4)
+            .map(|w| i32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+    };
+    for panel in bytes.chunks_exact(len.max(1)).take(panels) {
+        for i in 0..NR {
+            let (Some(multiplier), Some(shift)) =
+                (word(panel, m_at + 4 * i), word(panel, s_at + 4 * i))
+            else {
+                return Err(OpReason::ConstantData);
+            };
+            ensure(
+                rq_ok(&Requant { multiplier, shift }),
+                OpReason::ConstantData,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Bytes of arena scratch the op needs (after the graph's tensors, see
+/// [`crate::Model::arena_size`]): a padding row of `C` elements for a (non-depthwise)
+/// conv whose taps reach the padding.
+pub(super) fn scratch_bytes(x: &[u32], out: &[u32], window: &Window, dtype: DType) -> usize {
+    shape(x, out, window)
+        .and_then(|s| engine::conv_scratch_len(&s))
+        .map_or(0, |n| n.saturating_mul(dtype.size()))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn run(
+    cx: &Cx<'_, '_>,
+    y: &mut [u8],
+    scratch: &mut [u8],
+    window: &Window,
+    act: &Activation,
+    q: Option<&QNhwc>,
+    depthwise: bool,
+) -> Result<()> {
+    cx.gate(GROUP)?;
+    let s = shape(cx.x.shape(), cx.out.shape(), window).ok_or(cx.internal())?;
+    let w = cx.operand(1)?;
+    let images = cx.x.dims[0] as usize;
+    let (x_len, y_len) = (s.in_h * s.in_w * s.in_c, s.out_h * s.out_w * s.out_c);
+    let xb = cx.bytes(&cx.x)?;
+    let rb = match cx.inputs.len() {
+        3 => Some(cx.bytes(&cx.operand(2)?)?),
+        _ => None,
+    };
+    let scratch_len = if depthwise {
+        0
+    } else {
+        engine::conv_scratch_len(&s).ok_or(cx.internal())?
+    };
+    match q {
+        None => {
+            let (x, packed, y): (&[f32], &[f32], &mut [f32]) =
+                (cast(xb)?, cx.slice(&w)?, cast_mut(y)?);
+            let r: Option<&[f32]> = rb.map(cast).transpose()?;
+            let scratch: &mut [f32] =
+                cast_mut(scratch.get_mut(..4 * scratch_len).ok_or(cx.internal())?)?;
+            let (min, max) = act_range(act);
+            for i in 0..images {
+                let xi = x.get(i * x_len..(i + 1) * x_len).ok_or(cx.internal())?;
+                let yi = y.get_mut(i * y_len..(i + 1) * y_len).ok_or(cx.internal())?;
+                let residual = match r {
+                    Some(r) => Some(r.get(i * y_len..(i + 1) * y_len).ok_or(cx.internal())?),
+                    None => None,
+                };
+                let out = F32Out { min, max, residual };
+                if depthwise {
+                    engine::f32_dwconv(&s, xi, packed, &out, yi)?;
+                } else {
+                    engine::f32_conv(&s, xi, packed, &out, yi, scratch)?;
+                }
+            }
+        }
+        Some(q) => {
+            let (x, packed, y): (&[i8], &[u8], &mut [i8]) =
+                (cast(xb)?, cx.bytes(&w)?, cast_mut(y)?);
+            let r: Option<&[i8]> = rb.map(cast).transpose()?;
+            let scratch: &mut [i8] =
+                cast_mut(scratch.get_mut(..scratch_len).ok_or(cx.internal())?)?;
+            let (_, x_zp) = cx.per_tensor(&cx.x)?;
+            let zero_point = match &q.residual {
+                Some(add) => add.a_zero_point,
+                None => cx.per_tensor(&cx.out)?.1,
+            };
+            for i in 0..images {
+                let xi = x.get(i * x_len..(i + 1) * x_len).ok_or(cx.internal())?;
+                let yi = y.get_mut(i * y_len..(i + 1) * y_len).ok_or(cx.internal())?;
+                let residual = match (r, &q.residual) {
+                    (Some(r), Some(add)) => Some(I8Residual {
+                        input: r.get(i * y_len..(i + 1) * y_len).ok_or(cx.internal())?,
+                        add: *add,
+                    }),
+                    _ => None,
+                };
+                let out = I8Out {
+                    zero_point,
+                    act_min: q.act_min,
+                    act_max: q.act_max,
+                    residual,
+                };
+                if depthwise {
+                    engine::i8_dwconv(&s, xi, x_zp, packed, &out, yi)?;
+                } else {
+                    engine::i8_conv(&s, xi, x_zp, packed, &out, yi, scratch)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,599 @@
+//! The NHWC layout pass (issue #14): rewrites an f32 graph so that its convolutions run
+//! channels-last on the runtime's engine ops (`ConvNhwc`, `DepthwiseNhwc`).
+//!
+//! tract hands the importer NCHW convolutions, and turns each 1×1 convolution into
+//! `Transpose → FullyConnected → Transpose` (with batch-dropping `Reshape`s between),
+//! so an NCHW graph spends a large part of its ops moving data. This pass walks the
+//! graph once and keeps, for every tensor it can, a *view*: "this tensor is the NHWC
+//! tensor `s`, seen as NCHW / CHW / HWC / NHWC". Then:
+//!
+//! - a `Conv` (constant weights, groups 1, or depthwise with multiplier 1) becomes a
+//!   `ConvNhwc` / `DepthwiseNhwc` on the NHWC form of its input (one `Transpose` is
+//!   inserted where that form does not exist yet, e.g. at the graph's NCHW input);
+//! - `Transpose`s and batch `Reshape`s between views are dropped (they only change
+//!   which view a tensor is);
+//! - a `FullyConnected` over the channels of an HWC / NHWC view is a 1×1 `ConvNhwc`;
+//! - element-wise `Unary` and same-shape `Binary` ops run on the NHWC tensors; a
+//!   ReLU / Clip right after a conv (or after its fused residual) becomes its clamp,
+//!   and an `Add` of a conv's output and a tensor computed before that conv becomes
+//!   its residual operand (when nothing else reads the conv's output);
+//! - a strided `Slice` of an NCHW view (tract's stride-2 shortcut) slices the NHWC
+//!   tensor with its axes permuted;
+//! - an average pool (unpadded, or counting the padding) and a global average pool
+//!   are a `DepthwiseNhwc` with weights `1 / taps` (the same mean, summed as products:
+//!   within the engine's bound of the pool's sum-then-divide);
+//! - any other op reads the tensor in its own layout: the pass writes the view back
+//!   (`Transpose` / `Reshape` of the NHWC tensor; a `Reshape` when one channel or one
+//!   pixel makes both layouts the same bytes) once, right before the first such
+//!   reader, and the graph outputs likewise.
+//!
+//! Every rewrite computes the same values in f32 up to the engine's summation order
+//! (its documented bound); the model's inputs and outputs keep their shapes. The conv
+//! weights stay in ONNX layout here (`[M, C/groups, kh, kw]` plus a bias `[M]`); the
+//! emitter packs them (`emit::nhwc`).
+
+use super::{Data, Graph, Node, TId};
+use ferrite::format::types::{Activation, BinaryOp, Op, UnaryOp, Window};
+use ferrite::DType;
+use std::collections::HashMap;
+
+/// How a tensor of the original graph lays out the elements of an NHWC tensor `s`
+/// (`[N, H, W, C]`; the batch-less forms need `N = 1`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Form {
+    /// `[N, C, H, W]`.
+    Nchw,
+    /// `[C, H, W]`.
+    Chw,
+    /// `[H, W, C]`: `s`'s bytes.
+    Hwc,
+    /// `[N, H, W, C]`: `s` itself.
+    Nhwc,
+}
+
+/// A tensor of the original graph as a view of the NHWC tensor `s` of the new graph.
+#[derive(Clone, Copy, Debug)]
+struct View {
+    s: TId,
+    form: Form,
+    /// `s` has no reader but this chain of single-use tensors, so the conv writing it
+    /// may take a fused activation or residual.
+    exclusive: bool,
+}
+
+impl Form {
+    /// The shape of this form of an NHWC shape.
+    fn shape(self, s: &[usize]) -> Option<Vec<usize>> {
+        let &[n, h, w, c] = s else { return None };
+        match self {
+            Form::Nchw => Some(vec![n, c, h, w]),
+            Form::Nhwc => Some(vec![n, h, w, c]),
+            Form::Chw if n == 1 => Some(vec![c, h, w]),
+            Form::Hwc if n == 1 => Some(vec![h, w, c]),
+            _ => None,
+        }
+    }
+
+    /// The form a `Transpose { perm }` of this form gives.
+    fn transposed(self, perm: &[u8]) -> Option<Form> {
+        match (self, perm) {
+            (Form::Nchw, [0, 2, 3, 1]) => Some(Form::Nhwc),
+            (Form::Nhwc, [0, 3, 1, 2]) => Some(Form::Nchw),
+            (Form::Chw, [1, 2, 0]) => Some(Form::Hwc),
+            (Form::Hwc, [2, 0, 1]) => Some(Form::Chw),
+            _ => None,
+        }
+    }
+
+    /// The form a `Reshape` that drops or adds the batch axis gives.
+    fn reshaped(self) -> Form {
+        match self {
+            Form::Nchw => Form::Chw,
+            Form::Chw => Form::Nchw,
+            Form::Hwc => Form::Nhwc,
+            Form::Nhwc => Form::Hwc,
+        }
+    }
+}
+
+impl Graph {
+    /// This graph with its convolutions on the NHWC engine ops (see the module docs);
+    /// the graph itself when it has no `Conv` (files without convolutions stay as
+    /// they were).
+    pub fn to_nhwc(&self) -> Graph {
+        if !self.nodes.iter().any(|n| matches!(n.op, Op::Conv { .. })) {
+            return self.clone();
+        }
+        let mut p = Pass {
+            g: Graph {
+                tensors: self.tensors.clone(),
+                nodes: Vec::new(),
+                inputs: self.inputs.clone(),
+                outputs: self.outputs.clone(),
+                weight_scales: self.weight_scales.clone(),
+            },
+            view: HashMap::new(),
+            real: self.inputs.iter().copied().collect(),
+            uses: (0..self.tensors.len()).map(|t| self.uses(t)).collect(),
+        };
+        for n in &self.nodes {
+            p.node(n);
+        }
+        for &o in &self.outputs {
+            p.real(o);
+        }
+        p.g
+    }
+}
+
+struct Pass {
+    g: Graph,
+    view: HashMap<TId, View>,
+    /// Original tensors computed in the new graph in their own layout.
+    real: std::collections::HashSet<TId>,
+    /// Readers of each original tensor in the original graph.
+    uses: Vec<usize>,
+}
+
+impl Pass {
+    fn shape(&self, t: TId) -> &[usize] {
+        &self.g.tensors[t].shape
+    }
+
+    fn push(&mut self, name: &str, op: Op, inputs: &[TId], output: TId) {
+        self.g.nodes.push(Node {
+            name: name.into(),
+            op,
+            inputs: inputs.into(),
+            output,
+        });
+    }
+
+    /// A new f32 tensor computed by a new node.
+    fn add(&mut self, name: &str, op: Op, inputs: &[TId], shape: &[usize]) -> TId {
+        self.g.add_node(name, op, inputs, shape, DType::F32)
+    }
+
+    /// Tensor `t` in its own layout: writes it from its view if needed.
+    fn real(&mut self, t: TId) -> TId {
+        if self.g.is_const(t) || self.real.contains(&t) {
+            return t;
+        }
+        let Some(v) = self.view.get(&t).copied() else {
+            // Not computed yet: cannot happen in execution order.
+            return t;
+        };
+        let name = self.g.tensors[t].name.clone();
+        let sh = self.shape(v.s).to_vec();
+        // One pixel, or one channel: NCHW and NHWC hold the same bytes.
+        let same_bytes = sh[1] * sh[2] == 1 || sh[3] == 1;
+        match v.form {
+            Form::Nhwc | Form::Hwc => self.push(&name, Op::Reshape, &[v.s], t),
+            _ if same_bytes => self.push(&name, Op::Reshape, &[v.s], t),
+            Form::Nchw => self.push(&name, to_nchw(), &[v.s], t),
+            Form::Chw => {
+                let s = self.shape(v.s).to_vec();
+                let tmp = self.add(
+                    &format!("{name}.nchw"),
+                    to_nchw(),
+                    &[v.s],
+                    &[s[0], s[3], s[1], s[2]],
+                );
+                self.push(&name, Op::Reshape, &[tmp], t);
+            }
+        }
+        self.real.insert(t);
+        t
+    }
+
+    /// The NHWC form of the NCHW tensor `x`: its view's tensor, or a `Transpose`.
+    fn nhwc_of(&mut self, x: TId) -> Option<TId> {
+        if let Some(v) = self.view.get(&x) {
+            if v.form == Form::Nchw {
+                return Some(v.s);
+            }
+        }
+        if self.shape(x).len() != 4 {
+            return None;
+        }
+        let xr = self.real(x);
+        let s = self.shape(xr).to_vec();
+        let name = format!("{}.nhwc", self.g.tensors[x].name);
+        let op = if s[1] == 1 || s[2] * s[3] == 1 {
+            Op::Reshape
+        } else {
+            to_nhwc()
+        };
+        let t = self.add(&name, op, &[xr], &[s[0], s[2], s[3], s[1]]);
+        self.view.insert(
+            x,
+            View {
+                s: t,
+                form: Form::Nchw,
+                exclusive: false,
+            },
+        );
+        Some(t)
+    }
+
+    fn node(&mut self, n: &Node) {
+        let done = match &n.op {
+            Op::Conv { .. } => self.conv(n),
+            Op::Transpose { perm } => self.view_op(n, |f| f.transposed(perm)),
+            Op::Reshape => self.reshape(n),
+            Op::FullyConnected { act, q: None } => self.fully_connected(n, *act),
+            Op::Unary { op } => self.unary(n, op),
+            Op::Binary { op, act, q: None } => self.binary(n, *op, *act),
+            Op::Slice { starts, steps } => self.slice(n, starts, steps),
+            Op::AvgPool {
+                window,
+                count_include_pad,
+            } => self.avg_pool(n, window, *count_include_pad),
+            Op::GlobalAvgPool => self.global_avg_pool(n),
+            _ => false,
+        };
+        if !done {
+            let inputs: Vec<TId> = n.inputs.iter().map(|&i| self.real(i)).collect();
+            self.push(&n.name, n.op.clone(), &inputs, n.output);
+            self.real.insert(n.output);
+        }
+    }
+
+    /// A new NHWC tensor that `out` is a fresh (exclusive) view of.
+    fn new_view(&mut self, out: TId, s: TId, form: Form) {
+        self.view.insert(
+            out,
+            View {
+                s,
+                form,
+                exclusive: true,
+            },
+        );
+    }
+
+    fn conv(&mut self, n: &Node) -> bool {
+        let Op::Conv {
+            window,
+            groups,
+            act,
+            q: None,
+        } = n.op
+        else {
+            return false;
+        };
+        let (x, w) = (n.inputs[0], n.inputs[1]);
+        let (xs, ws, ys) = (
+            self.shape(x).to_vec(),
+            self.shape(w).to_vec(),
+            self.shape(n.output).to_vec(),
+        );
+        let bias_ok = n.inputs.get(2).is_none_or(|&b| self.g.is_const(b));
+        if xs.len() != 4 || ws.len() != 4 || !self.g.is_const(w) || !bias_ok {
+            return false;
+        }
+        let (m, c) = (ws[0], xs[1]);
+        let depthwise = groups as usize == c && m == c && ws[1] == 1 && c > 1;
+        if groups != 1 && !depthwise {
+            return false;
+        }
+        let Some(xn) = self.nhwc_of(x) else {
+            return false;
+        };
+        let bias = self.bias(n, m);
+        let op = if depthwise {
+            Op::DepthwiseNhwc {
+                window,
+                act,
+                q: None,
+            }
+        } else {
+            Op::ConvNhwc {
+                window,
+                act,
+                q: None,
+            }
+        };
+        let name = format!("{}.nhwc", self.g.tensors[n.output].name);
+        let s = self.add(&name, op, &[xn, w, bias], &[ys[0], ys[2], ys[3], ys[1]]);
+        self.new_view(n.output, s, Form::Nchw);
+        true
+    }
+
+    /// The conv's bias, or a zero bias of `m` channels.
+    fn bias(&mut self, n: &Node, m: usize) -> TId {
+        match n.inputs.get(2) {
+            Some(&b) => b,
+            None => {
+                let name = format!("{}.bias", n.name);
+                self.g.add_const(&name, &[m], Data::F32(vec![0.0; m]))
+            }
+        }
+    }
+
+    /// A data-movement op whose output is another view of the same NHWC tensor.
+    fn view_op(&mut self, n: &Node, form: impl Fn(Form) -> Option<Form>) -> bool {
+        let x = n.inputs[0];
+        let Some(v) = self.view.get(&x).copied() else {
+            return false;
+        };
+        let Some(f) = form(v.form) else {
+            return false;
+        };
+        if f.shape(self.shape(v.s)).as_deref() != Some(self.shape(n.output)) {
+            return false;
+        }
+        let exclusive = v.exclusive && self.uses[x] == 1;
+        self.view.insert(
+            n.output,
+            View {
+                s: v.s,
+                form: f,
+                exclusive,
+            },
+        );
+        true
+    }
+
+    fn reshape(&mut self, n: &Node) -> bool {
+        if self.view_op(n, |f| Some(f.reshaped())) {
+            return true;
+        }
+        // NCHW / CHW with the spatial axes flattened into one row (before a global
+        // pool): the NHWC tensor as `[N, 1, H·W, C]`, the same bytes.
+        let Some(v) = self.view.get(&n.inputs[0]).copied() else {
+            return false;
+        };
+        let s = self.shape(v.s).to_vec();
+        let flat = [s[0], 1, s[1] * s[2], s[3]];
+        if !matches!(v.form, Form::Nchw | Form::Chw)
+            || v.form.shape(&flat).as_deref() != Some(self.shape(n.output))
+        {
+            return false;
+        }
+        let name = format!("{}.nhwc", self.g.tensors[n.output].name);
+        let t = self.add(&name, Op::Reshape, &[v.s], &flat);
+        self.new_view(n.output, t, v.form);
+        true
+    }
+
+    /// An average pool without padding (or counting it) over an NCHW view: a
+    /// depthwise convolution with weights `1 / (kh·kw)` (the same mean, summed as
+    /// products).
+    fn avg_pool(&mut self, n: &Node, window: &Window, count_include_pad: bool) -> bool {
+        let x = n.inputs[0];
+        let Some(v) = self.view.get(&x).copied() else {
+            return false;
+        };
+        let (s, y) = (self.shape(v.s).to_vec(), self.shape(n.output).to_vec());
+        let padded = window.pads.iter().any(|&p| p > 0);
+        if v.form != Form::Nchw || (padded && !count_include_pad) || y.len() != 4 {
+            return false;
+        }
+        // Floor-mode output size only (the engine's).
+        let out = |i: usize, a: usize| {
+            let (k, st, d) = (window.kernel[a], window.stride[a], window.dilation[a]);
+            let span = (d as usize) * (k as usize - 1) + 1;
+            let padded = i + (window.pads[a] + window.pads[a + 2]) as usize;
+            padded.checked_sub(span).map(|r| r / st as usize + 1)
+        };
+        if out(s[1], 0) != Some(y[2]) || out(s[2], 1) != Some(y[3]) {
+            return false;
+        }
+        self.mean_as_depthwise(n, v, *window, [y[0], y[2], y[3], y[1]])
+    }
+
+    /// A global average pool over an NCHW / CHW view.
+    fn global_avg_pool(&mut self, n: &Node) -> bool {
+        let Some(v) = self.view.get(&n.inputs[0]).copied() else {
+            return false;
+        };
+        let s = self.shape(v.s).to_vec();
+        let ys = [s[0], 1, 1, s[3]];
+        if !matches!(v.form, Form::Nchw | Form::Chw)
+            || v.form.shape(&ys).as_deref() != Some(self.shape(n.output))
+        {
+            return false;
+        }
+        let window = Window {
+            kernel: [s[1] as u32, s[2] as u32],
+            stride: [1, 1],
+            dilation: [1, 1],
+            pads: [0; 4],
+        };
+        self.mean_as_depthwise(n, v, window, ys)
+    }
+
+    /// `DepthwiseNhwc` of `v`'s tensor with every weight `1 / taps`, output `ys`.
+    fn mean_as_depthwise(&mut self, n: &Node, v: View, window: Window, ys: [usize; 4]) -> bool {
+        let c = ys[3];
+        let [kh, kw] = window.kernel.map(|k| k as usize);
+        let taps = kh * kw;
+        if taps == 0 || c < 2 {
+            return false;
+        }
+        let w = self.g.add_const(
+            &format!("{}.mean", n.name),
+            &[c, 1, kh, kw],
+            Data::F32(vec![1.0 / taps as f32; c * taps]),
+        );
+        let bias = self.bias(n, c);
+        let op = Op::DepthwiseNhwc {
+            window,
+            act: Activation::None,
+            q: None,
+        };
+        let name = format!("{}.nhwc", self.g.tensors[n.output].name);
+        let t = self.add(&name, op, &[v.s, w, bias], &ys);
+        self.new_view(n.output, t, v.form);
+        true
+    }
+
+    /// FullyConnected over the channels of an HWC / NHWC view: a 1×1 ConvNhwc.
+    fn fully_connected(&mut self, n: &Node, act: Activation) -> bool {
+        let (x, w) = (n.inputs[0], n.inputs[1]);
+        let Some(v) = self.view.get(&x).copied() else {
+            return false;
+        };
+        let s = self.shape(v.s).to_vec();
+        let ws = self.shape(w).to_vec();
+        let bias_ok = n.inputs.get(2).is_none_or(|&b| self.g.is_const(b));
+        if !matches!(v.form, Form::Hwc | Form::Nhwc)
+            || !self.g.is_const(w)
+            || !bias_ok
+            || ws.len() != 2
+            || ws[1] != s[3]
+        {
+            return false;
+        }
+        let m = ws[0];
+        let ys = [s[0], s[1], s[2], m];
+        if v.form.shape(&ys).as_deref() != Some(self.shape(n.output)) {
+            return false;
+        }
+        let Some(Data::F32(wd)) = self.g.tensors[w].data.clone() else {
+            return false;
+        };
+        let w4 = self.g.add_const(
+            &format!("{}.1x1", self.g.tensors[w].name),
+            &[m, s[3], 1, 1],
+            Data::F32(wd),
+        );
+        let bias = self.bias(n, m);
+        let op = Op::ConvNhwc {
+            window: Window {
+                kernel: [1, 1],
+                stride: [1, 1],
+                dilation: [1, 1],
+                pads: [0; 4],
+            },
+            act,
+            q: None,
+        };
+        let name = format!("{}.nhwc", self.g.tensors[n.output].name);
+        let t = self.add(&name, op, &[v.s, w4, bias], &ys);
+        self.new_view(n.output, t, v.form);
+        true
+    }
+
+    /// The node of the new graph computing `s` when it is an engine conv without an
+    /// activation that `x` is an exclusive view of (so its epilogue may change), and,
+    /// unless `with_residual`, without a residual.
+    fn fusable_conv(&self, x: TId, with_residual: bool) -> Option<usize> {
+        let v = self.view.get(&x)?;
+        if !v.exclusive || self.uses[x] != 1 {
+            return None;
+        }
+        let i = self.g.nodes.iter().rposition(|n| n.output == v.s)?;
+        match self.g.nodes[i].op {
+            Op::ConvNhwc {
+                act: Activation::None,
+                ..
+            }
+            | Op::DepthwiseNhwc {
+                act: Activation::None,
+                ..
+            } if self.g.nodes[i].inputs.len() == 3 || with_residual => Some(i),
+            _ => None,
+        }
+    }
+
+    fn set_act(&mut self, i: usize, a: Activation) {
+        if let Op::ConvNhwc { act, .. } | Op::DepthwiseNhwc { act, .. } = &mut self.g.nodes[i].op {
+            *act = a;
+        }
+    }
+
+    fn unary(&mut self, n: &Node, op: &UnaryOp) -> bool {
+        let x = n.inputs[0];
+        let Some(v) = self.view.get(&x).copied() else {
+            return false;
+        };
+        let act = match *op {
+            UnaryOp::Relu => Some(Activation::Relu),
+            UnaryOp::Clip { min, max } => Some(Activation::Clip { min, max }),
+            _ => None,
+        };
+        if let (Some(act), Some(i)) = (act, self.fusable_conv(x, true)) {
+            self.set_act(i, act);
+            self.view.insert(n.output, v);
+            return true;
+        }
+        let s = self.shape(v.s).to_vec();
+        let name = format!("{}.nhwc", self.g.tensors[n.output].name);
+        let t = self.add(&name, n.op.clone(), &[v.s], &s);
+        self.new_view(n.output, t, v.form);
+        true
+    }
+
+    fn binary(&mut self, n: &Node, op: BinaryOp, act: Activation) -> bool {
+        let (a, b) = (n.inputs[0], n.inputs[1]);
+        let (Some(va), Some(vb)) = (self.view.get(&a).copied(), self.view.get(&b).copied()) else {
+            return false;
+        };
+        let s = self.shape(va.s).to_vec();
+        if va.form != vb.form || self.shape(vb.s) != s.as_slice() {
+            return false;
+        }
+        if op == BinaryOp::Add {
+            // The conv computed last takes the other operand as its residual, when that
+            // operand exists before it.
+            let mut convs: Vec<(usize, TId)> = [(a, vb.s), (b, va.s)]
+                .into_iter()
+                .filter_map(|(x, other)| self.fusable_conv(x, false).map(|i| (i, other)))
+                .collect();
+            convs.sort_by_key(|&(i, _)| std::cmp::Reverse(i));
+            if let Some(&(i, other)) = convs.first() {
+                let before = self.g.is_const(other)
+                    || self.g.inputs.contains(&other)
+                    || self.g.nodes[..i].iter().any(|m| m.output == other);
+                if before {
+                    self.g.nodes[i].inputs.push(other);
+                    self.set_act(i, act);
+                    let s = self.g.nodes[i].output;
+                    self.new_view(n.output, s, va.form);
+                    return true;
+                }
+            }
+        }
+        let name = format!("{}.nhwc", self.g.tensors[n.output].name);
+        let op = Op::Binary { op, act, q: None };
+        let t = self.add(&name, op, &[va.s, vb.s], &s);
+        self.new_view(n.output, t, va.form);
+        true
+    }
+
+    /// A static slice of an NCHW view: the same slice of the NHWC tensor, axes permuted.
+    fn slice(&mut self, n: &Node, starts: &[i32], steps: &[i32]) -> bool {
+        let x = n.inputs[0];
+        let Some(v) = self.view.get(&x).copied() else {
+            return false;
+        };
+        let y = self.shape(n.output).to_vec();
+        if v.form != Form::Nchw || starts.len() != 4 || steps.len() != 4 || y.len() != 4 {
+            return false;
+        }
+        let nhwc = |v: &[i32]| heapless::Vec::from_slice(&[v[0], v[2], v[3], v[1]]);
+        let (Ok(starts), Ok(steps)) = (nhwc(starts), nhwc(steps)) else {
+            return false;
+        };
+        let ys = [y[0], y[2], y[3], y[1]];
+        let name = format!("{}.nhwc", self.g.tensors[n.output].name);
+        let t = self.add(&name, Op::Slice { starts, steps }, &[v.s], &ys);
+        self.new_view(n.output, t, Form::Nchw);
+        true
+    }
+}
+
+/// NCHW → NHWC.
+fn to_nhwc() -> Op {
+    Op::Transpose {
+        perm: heapless::Vec::from_slice(&[0, 2, 3, 1]).unwrap_or_default(),
+    }
+}
+
+/// NHWC → NCHW.
+fn to_nchw() -> Op {
+    Op::Transpose {
+        perm: heapless::Vec::from_slice(&[0, 3, 1, 2]).unwrap_or_default(),
+    }
+}
