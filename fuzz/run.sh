@@ -9,7 +9,7 @@
 #             the growing corpus in fuzz/corpus/<target>.
 #   --replay  runs every committed seed and regression file once per target (no
 #             fuzzing): fails on a reproduced crash.
-#   TARGET    load_run, preprocess, c_abi, onnx_import (default: all four).
+#   TARGET    load_run, load_verified, preprocess, c_abi, onnx_import (default: all).
 #
 # Needs cargo-fuzz on PATH (or CARGO_FUZZ=/path/to/cargo-fuzz). On a stable toolchain
 # the nightly flags cargo-fuzz passes (-Zsanitizer=address, ...) are enabled with
@@ -33,7 +33,7 @@ for a in "$@"; do
         *) targets+=("$a") ;;
     esac
 done
-[ ${#targets[@]} -eq 0 ] && targets=(load_run preprocess c_abi onnx_import)
+[ ${#targets[@]} -eq 0 ] && targets=(load_run load_verified preprocess c_abi onnx_import)
 
 case "$mode" in
     ci) seconds=${FUZZ_SECONDS:-25} ;;
@@ -54,7 +54,7 @@ target_dir=${FUZZ_TARGET_DIR:-$target_dir}
 # Per target: the seed directories, libFuzzer's input size limit, time-out per input (s).
 seeds_of() {
     case "$1" in
-        load_run|c_abi) echo "$here/seeds/fer $here/seeds/pipeline" ;;
+        load_run|load_verified|c_abi) echo "$here/seeds/fer $here/seeds/pipeline" ;;
         preprocess) echo "$here/seeds/pipeline" ;;
         onnx_import) echo "$here/seeds/onnx" ;;
         *) echo "unknown target $1" >&2; exit 2 ;;

@@ -8,3 +8,4 @@ pub mod mutate;
 #[cfg(feature = "onnx")]
 pub mod onnx;
 pub mod runtime;
+pub mod verify;

@@ -47,6 +47,24 @@ fn load_run_replays_seeds_and_regressions() {
 }
 
 #[test]
+fn load_verified_replays_seeds_and_regressions() {
+    let seeds = files("seeds/fer")
+        .into_iter()
+        .chain(files("seeds/pipeline"))
+        .chain(files("regressions/load_verified"));
+    for (i, p) in seeds.enumerate() {
+        // A trailer that flips one byte of the signed copy (position and mask vary).
+        let mut data = read(&p);
+        let mut trailer = [0u8; 17];
+        trailer[0] = i as u8;
+        trailer[8..16].copy_from_slice(&(i as u64 * 7919).to_le_bytes());
+        trailer[16] = 1 << (i % 8);
+        data.extend_from_slice(&trailer);
+        ferrite_fuzz::verify::load_verified(&data);
+    }
+}
+
+#[test]
 fn preprocess_replays_seeds_and_regressions() {
     for p in files("seeds/pipeline")
         .into_iter()

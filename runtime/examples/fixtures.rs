@@ -21,9 +21,14 @@
 //! - `inputs_nan.csv`: `inputs.csv` with some values missing (`nan`);
 //!   `expected_preprocess.csv`: the pipeline's features for each row (`%.9e`);
 //!   `expected_pipeline.csv`: the pipeline model's scores for each row.
+//! - `stream.fer`: a streaming RNN (tanh, 3 inputs, hidden 4, one frame per step, state
+//!   `h_n` → `initial_h`); `stream_frames.bin`: 6 frames (18 f32, little-endian);
+//!   `stream_expected.bin`: the last step's `y` then `h_n` (4 + 4 f32) of the
+//!   whole-sequence model run on those frames from a zero state (`Session::run`, no
+//!   streaming), which 6 `step` calls must reproduce bit for bit.
 
 use core::fmt::Write as _;
-use ferrite::format::types::{Activation, DType, Op, QParams, Quant};
+use ferrite::format::types::{Activation, Cell, DType, Direction, Op, QParams, Quant, UnaryOp};
 use ferrite::format::write::ModelBuilder;
 use ferrite::kernels::fixed::quantize_multiplier;
 use ferrite::{AlignedModel, OwnedSession};
@@ -345,6 +350,83 @@ fn hex(b: &[u8]) -> String {
     })
 }
 
+/// An RNN (tanh, 3 inputs, hidden 4) over `seq` frames: inputs x `[seq, 1, 3]` and
+/// initial_h `[1, 1, 4]`, outputs the last step `y` `[1, 4]` and `h_n` `[1, 1, 4]`;
+/// `stream` pairs `h_n` → initial_h.
+fn rnn_model(seq: u32, stream: bool) -> Vec<u8> {
+    let v = |n: usize, salt: usize| -> Vec<f32> {
+        (0..n)
+            .map(|i| (((i * 37 + salt * 11) % 17) as f32 - 8.0) / 10.0)
+            .collect()
+    };
+    let mut b = ModelBuilder::new("rnn-stream");
+    let x = b
+        .add_tensor("x", DType::F32, &[seq, 1, 3], Quant::None)
+        .unwrap();
+    let w = b.add_const_f32("w", &[1, 4, 3], &v(12, 1)).unwrap();
+    let r = b.add_const_f32("r", &[1, 4, 4], &v(16, 2)).unwrap();
+    let bias = b.add_const_f32("b", &[1, 8], &v(8, 3)).unwrap();
+    let h0 = b
+        .add_tensor("initial_h", DType::F32, &[1, 1, 4], Quant::None)
+        .unwrap();
+    let packed = b
+        .add_tensor("packed", DType::F32, &[seq + 1, 1, 1, 4], Quant::None)
+        .unwrap();
+    let op = Op::Recurrent {
+        cell: Cell::Rnn,
+        direction: Direction::Forward,
+        acts: [UnaryOp::Tanh].into_iter().collect(),
+        clip: None,
+    };
+    b.add_op(op, &[x, w, r, bias, h0], &[packed]).unwrap();
+    let mut outs = Vec::new();
+    for (name, row, shape) in [("y", seq - 1, &[1u32, 4][..]), ("h_n", seq, &[1, 1, 4][..])] {
+        let rows = b
+            .add_tensor(
+                &format!("{name}_row"),
+                DType::F32,
+                &[1, 1, 1, 4],
+                Quant::None,
+            )
+            .unwrap();
+        let op = Op::Slice {
+            starts: [row as i32, 0, 0, 0].into_iter().collect(),
+            steps: [1, 1, 1, 1].into_iter().collect(),
+        };
+        b.add_op(op, &[packed], &[rows]).unwrap();
+        let t = b.add_tensor(name, DType::F32, shape, Quant::None).unwrap();
+        b.add_op(Op::Reshape, &[rows], &[t]).unwrap();
+        outs.push(t);
+    }
+    b.set_io(&[x, h0], &outs).unwrap();
+    if stream {
+        b.set_state(&[(1, 1)]).unwrap();
+    }
+    b.finish().unwrap()
+}
+
+/// `stream.fer` (one frame per step), `stream_frames.bin` (6 frames of 3 f32) and
+/// `stream_expected.bin`: the last step's `y` and `h_n` (4 + 4 f32) of the
+/// whole-sequence model run by the Rust runtime on those frames from a zero state.
+fn write_stream_models(dir: &Path) {
+    let frames: Vec<f32> = (0..18).map(|i| ((i * 7 % 11) as f32 - 5.0) / 4.0).collect();
+    let whole = rnn_model(6, false);
+    let a = AlignedModel::new(&whole);
+    let m = a.model().unwrap();
+    let mut os = OwnedSession::new(&m);
+    let mut s = os.session();
+    s.set_input_f32(0, &frames).unwrap();
+    s.set_input_f32(1, &[0.0; 4]).unwrap();
+    s.run().unwrap();
+    let mut expected = [0f32; 8];
+    s.output_f32(0, &mut expected[..4]).unwrap();
+    s.output_f32(1, &mut expected[4..]).unwrap();
+    let bytes = |v: &[f32]| v.iter().flat_map(|f| f.to_le_bytes()).collect::<Vec<u8>>();
+    std::fs::write(dir.join("stream.fer"), rnn_model(1, true)).unwrap();
+    std::fs::write(dir.join("stream_frames.bin"), bytes(&frames)).unwrap();
+    std::fs::write(dir.join("stream_expected.bin"), bytes(&expected)).unwrap();
+}
+
 fn main() {
     let dir = std::env::args().nth(1).unwrap_or_else(|| "fixtures".into());
     let dir = Path::new(&dir);
@@ -470,5 +552,6 @@ fn main() {
         .map(|l| l.trim().to_string() + "\n")
         .collect();
     std::fs::write(dir.join("labels.txt"), labels).unwrap();
+    write_stream_models(dir);
     println!("fixtures written to {}", dir.display());
 }

@@ -24,6 +24,8 @@ pub enum Section {
     Golden,
     /// SIGNATURE: Ed25519 signature over the file.
     Signature,
+    /// STATE: the streaming state pairs (state input, state output).
+    State,
 }
 
 impl Section {
@@ -38,6 +40,7 @@ impl Section {
             Section::FeatureStats => "feature statistics",
             Section::Golden => "golden vectors",
             Section::Signature => "signature",
+            Section::State => "state",
         }
     }
 }
@@ -203,10 +206,25 @@ pub enum Error {
         /// The golden vector's index.
         index: u32,
     },
-    /// The model's signature did not verify.
+    /// The model's signature did not verify with the key its key id names: the file
+    /// was changed after signing (any byte but the header's CRC field), or the
+    /// signature itself is corrupted.
     BadSignature,
     /// The operation needs a feature that this build was compiled without.
     Unsupported,
+    /// Verification was required but the file has no SIGNATURE section.
+    Unsigned,
+    /// The file is signed by a key that is not among the trusted keys (its key id
+    /// matches none of them).
+    UnknownKey,
+    /// The signed `model_version` is lower than the minimum the device accepts
+    /// (anti-rollback; see `VerifyPolicy`).
+    VersionTooOld {
+        /// The file's signed model version.
+        version: u64,
+        /// The lowest version accepted.
+        min: u64,
+    },
 }
 
 impl fmt::Display for Error {
@@ -262,6 +280,12 @@ impl fmt::Display for Error {
             Error::GoldenMismatch { index } => write!(f, "golden vector {index} did not reproduce"),
             Error::BadSignature => f.write_str("model signature does not verify"),
             Error::Unsupported => f.write_str("not supported by this build"),
+            Error::Unsigned => f.write_str("model is not signed and a signature is required"),
+            Error::UnknownKey => f.write_str("model is signed by a key that is not trusted"),
+            Error::VersionTooOld { version, min } => write!(
+                f,
+                "model version {version} is older than the minimum accepted version {min}"
+            ),
         }
     }
 }
@@ -291,6 +315,9 @@ impl Error {
             Error::GoldenMismatch { .. } => 17,
             Error::BadSignature => 18,
             Error::Unsupported => 19,
+            Error::Unsigned => 20,
+            Error::UnknownKey => 21,
+            Error::VersionTooOld { .. } => 22,
         }
     }
 }

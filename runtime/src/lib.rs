@@ -17,9 +17,10 @@
 //! [`Model`] and [`Session`] show complete examples.
 //!
 //! Cargo features: `alloc` (owned sessions and aligned copies), `std`, `write` (the model
-//! writer and arena planner used by the host tool), and the operator groups
-//! ([`OpGroup`]) `ops-conv`, `ops-pool`, `ops-shape`, `ops-math` (all in `all-ops`, on
-//! by default): a build without a group rejects its ops at load
+//! writer and arena planner used by the host tool), `verify` (Ed25519 signatures:
+//! [`Model::load_verified`], and with `write` [`signature::sign`]), and the operator groups
+//! ([`OpGroup`]) `ops-conv`, `ops-pool`, `ops-shape`, `ops-math`, `ops-recurrent` (all
+//! in `all-ops`, on by default): a build without a group rejects its ops at load
 //! ([`Error::UnsupportedOp`]) and leaves their kernels out of the binary.
 #![no_std]
 #![deny(unsafe_code)]
@@ -44,6 +45,7 @@ mod model;
 mod ops;
 pub mod preprocess;
 mod session;
+pub mod signature;
 mod validate;
 
 pub use error::{Error, OpReason, Result, Section};
@@ -55,6 +57,7 @@ pub use preprocess::{Preprocess, WindowBuffer, WindowFeature};
 #[cfg(feature = "alloc")]
 pub use session::OwnedSession;
 pub use session::{Arena, Session};
+pub use signature::{PublicKey, SignatureInfo, VerifyPolicy};
 
 /// Align the bytes of a model file embedded with `include_bytes!` to 16 bytes, as
 /// [`Model::load`] requires.

@@ -6,6 +6,9 @@ use crate::format::types::{Golden, Location, Metadata, OpDef, TensorDef};
 use crate::format::{kind, Container, ALIGN};
 use crate::graph::{decode_exact, Graph};
 use crate::preprocess::Preprocess;
+use crate::signature::{self, SignatureInfo};
+#[cfg(feature = "verify")]
+use crate::signature::{PublicKey, VerifyPolicy};
 use crate::validate;
 
 /// A validated model, borrowing the file's bytes (e.g. a `&'static [u8]` in flash).
@@ -52,6 +55,8 @@ pub struct Model<'a> {
     /// Bytes of op scratch after the graph's tensors (the largest `ops::scratch_bytes`;
     /// 0 for files without NHWC convs).
     pub(crate) op_scratch: usize,
+    /// The STATE section (validated pairs), empty for a model that does not stream.
+    pub(crate) state: &'a [u8],
 }
 
 /// Model bytes copied into a 16-byte aligned heap buffer, for callers whose bytes
@@ -139,8 +144,70 @@ impl<'a> Model<'a> {
     /// [`AlignedModel`], or an aligned static) so that f32/i32 constants are read in
     /// place; otherwise [`Error::Misaligned`]. Cost: linear in the file size plus a
     /// pairwise check of the arena plan (quadratic in the number of arena tensors).
+    ///
+    /// A signed file loads like any other (its signature is not checked here; see
+    /// [`load_verified`](Self::load_verified)).
     pub fn load(bytes: &'a [u8]) -> Result<Model<'a>> {
         Self::parse(bytes, true)
+    }
+
+    /// Verifies the file's Ed25519 signature against trusted `keys`, then loads it
+    /// like [`load`](Self::load). Allocates nothing; the file is hashed in place.
+    ///
+    /// Errors, each distinct: [`Error::Unsigned`] (no SIGNATURE section),
+    /// [`Error::UnknownKey`] (signed by a key not in `keys`), [`Error::BadSignature`]
+    /// (any byte changed after signing, except the header's CRC field, which the
+    /// signature excludes and `load` then checks). Accepts every `model_version`; use
+    /// [`load_verified_with`](Self::load_verified_with) for anti-rollback.
+    #[cfg(feature = "verify")]
+    pub fn load_verified(bytes: &'a [u8], keys: &[PublicKey]) -> Result<Model<'a>> {
+        Self::load_verified_with(
+            bytes,
+            &VerifyPolicy {
+                keys,
+                min_version: 0,
+            },
+        )
+    }
+
+    /// [`load_verified`](Self::load_verified) with a minimum `model_version`: a file
+    /// whose signed version is lower is [`Error::VersionTooOld`] (checked after the
+    /// signature, so the version is authentic).
+    ///
+    /// ```
+    /// # use ferrite::format::types::{Op, UnaryOp};
+    /// # use ferrite::format::write::ModelBuilder;
+    /// # use ferrite::{DType, Quant, signature::{sign, PublicKey, VerifyPolicy}};
+    /// # let mut b = ModelBuilder::new("relu");
+    /// # let x = b.add_tensor("x", DType::F32, &[1, 4], Quant::None).unwrap();
+    /// # let y = b.add_tensor("y", DType::F32, &[1, 4], Quant::None).unwrap();
+    /// # b.add_op(Op::Unary { op: UnaryOp::Relu }, &[x], &[y]).unwrap();
+    /// # b.set_io(&[x], &[y]).unwrap();
+    /// # let unsigned = b.finish().unwrap();
+    /// let seed = [7u8; 32]; // secret key (ferrite keygen writes one to key.secret)
+    /// let key: PublicKey = sign::public_key(&seed);
+    /// let signed = ferrite::AlignedModel::new(&sign::sign(&unsigned, &seed, 5).unwrap());
+    /// let policy = VerifyPolicy { keys: &[key], min_version: 5 };
+    /// let model = ferrite::Model::load_verified_with(signed.bytes(), &policy)?;
+    /// assert_eq!(model.signature().unwrap().model_version, 5);
+    ///
+    /// let newer_only = VerifyPolicy { keys: &[key], min_version: 6 };
+    /// assert_eq!(
+    ///     ferrite::Model::load_verified_with(signed.bytes(), &newer_only).unwrap_err(),
+    ///     ferrite::Error::VersionTooOld { version: 5, min: 6 },
+    /// );
+    /// # Ok::<(), ferrite::Error>(())
+    /// ```
+    #[cfg(feature = "verify")]
+    pub fn load_verified_with(bytes: &'a [u8], policy: &VerifyPolicy<'_>) -> Result<Model<'a>> {
+        signature::verify(bytes, policy)?;
+        Self::load(bytes)
+    }
+
+    /// The signed key id and `model_version` of a signed model, `None` if unsigned.
+    /// Only [`load_verified`](Self::load_verified) proves they are authentic.
+    pub fn signature(&self) -> Option<SignatureInfo> {
+        signature::info(&self.container)
     }
 
     fn parse(bytes: &'a [u8], check: bool) -> Result<Model<'a>> {
@@ -152,6 +219,11 @@ impl<'a> Model<'a> {
             section: Section::Metadata,
         })?;
         let meta: Metadata<'a> = decode_exact(meta_bytes, Section::Metadata)?;
+        if check {
+            if let Some(sig) = container.section(kind::SIGNATURE) {
+                signature::parse(sig)?;
+            }
+        }
         let graph = Graph::parse(&container, check)?;
         if check {
             validate::graph(&graph)?;
@@ -167,8 +239,15 @@ impl<'a> Model<'a> {
             pre: None,
             nan_input: false,
             op_scratch,
+            state: &[],
         };
         model.nan_input = model.reads_input_only_in_trees();
+        if let Some(s) = container.section(kind::STATE) {
+            model.state = s;
+            if check {
+                model.check_state()?;
+            }
+        }
         if let Some(p) = container.section(kind::PREPROCESS) {
             let graph_in = if model.num_inputs() == 0 {
                 0
@@ -262,6 +341,59 @@ impl<'a> Model<'a> {
     /// Number of graph inputs.
     pub fn num_inputs(&self) -> usize {
         self.graph.io.inputs.len()
+    }
+
+    /// The streaming state pairs `(input, output)` of graph IO indices (none for a
+    /// model that does not stream): after each
+    /// [`Session::run_step`](crate::Session::run_step), output `output` is copied into
+    /// input `input` for the next step.
+    pub fn state_pairs(&self) -> impl Iterator<Item = (usize, usize)> + 'a {
+        let b = self.state;
+        let n = crate::format::rd_u32(b, 0).unwrap_or(0) as usize;
+        (0..n).filter_map(move |k| {
+            let at = 4 + 8 * k;
+            let i = crate::format::rd_u32(b, at)? as usize;
+            let o = crate::format::rd_u32(b, at + 4)? as usize;
+            Some((i, o))
+        })
+    }
+
+    /// Whether the model streams (has state pairs).
+    pub fn is_streaming(&self) -> bool {
+        self.state_pairs().next().is_some()
+    }
+
+    /// The STATE section: `count u32` then `count` pairs `(input u32, output u32)`,
+    /// exactly; each input a graph input other than input 0 and used once, each output
+    /// a graph output other than output 0, of the input's dtype and shape; each state
+    /// input in the arena and alive until the last op (so that writing it after a run
+    /// clobbers no output).
+    fn check_state(&self) -> Result<()> {
+        let bad = Error::BadSection {
+            section: Section::State,
+        };
+        let b = self.state;
+        let n = crate::format::rd_u32(b, 0).ok_or(bad)? as usize;
+        if n > crate::format::types::MAX_GRAPH_IO || b.len() != 4 + 8 * n {
+            return Err(bad);
+        }
+        let n_ops = self.num_ops();
+        let mut seen = 0u32;
+        for (i, o) in self.state_pairs() {
+            if i == 0 || o == 0 || i >= self.num_inputs() || o >= self.num_outputs() {
+                return Err(bad);
+            }
+            if seen & (1 << i) != 0 {
+                return Err(bad);
+            }
+            seen |= 1 << i;
+            let (ti, to) = (self.input(i)?, self.output(o)?);
+            let alive = matches!(ti.location, Location::Arena { last, .. } if last + 1 == n_ops);
+            if ti.dtype != to.dtype || ti.shape != to.shape || !alive {
+                return Err(bad);
+            }
+        }
+        Ok(())
     }
 
     /// Number of graph outputs.

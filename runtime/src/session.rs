@@ -270,7 +270,63 @@ impl<'m, 'a> Session<'m, 'a> {
     /// Runs every op in order.
     pub fn run(&mut self) -> Result<()> {
         for s in 0..self.model.graph.ops.len() {
-            self.step(s)?;
+            self.run_op(s)?;
+        }
+        Ok(())
+    }
+
+    /// One step of a streaming model ([`Model::is_streaming`]; for other models the same
+    /// as [`run`](Self::run)): runs the graph on the inputs set, then copies each state
+    /// output into its state input ([`Model::state_pairs`]), so the next call continues
+    /// from this step's state. Set the other inputs before each call.
+    pub fn run_step(&mut self) -> Result<()> {
+        self.run()?;
+        for (i, o) in self.model.state_pairs() {
+            let (ti, to) = (self.io_tensor(false, i)?, self.io_tensor(true, o)?);
+            let (ri, ro) = (Self::arena_range(&ti), Self::arena_range(&to));
+            if ri.len() != ro.len() || ri.end > self.arena.len() || ro.end > self.arena.len() {
+                return Err(Error::BadSection {
+                    section: crate::error::Section::State,
+                });
+            }
+            self.arena.copy_within(ro, ri.start);
+        }
+        Ok(())
+    }
+
+    /// Streaming with one feature input and one result: writes `features` into input 0,
+    /// runs one [`run_step`](Self::run_step) and reads output 0 into `outputs` (f32,
+    /// dequantized when int8). The hidden state stays in the session between calls;
+    /// [`reset`](Self::reset) starts a new stream.
+    ///
+    /// A streaming model converted from a recurrent network with sequence length 1
+    /// (`ferrite convert --state initial_h=h_n ...`) gives after `N` steps the outputs of
+    /// the whole-sequence model on those `N` frames.
+    pub fn step(&mut self, features: &[f32], outputs: &mut [f32]) -> Result<()> {
+        self.set_input_f32(0, features)?;
+        self.run_step()?;
+        self.output_f32(0, outputs)
+    }
+
+    /// Zeroes every state input of a streaming model (the quantized zero for int8
+    /// states): the next [`step`](Self::step) starts a new stream. The state lives in
+    /// the arena, not in the `Session` value: a session over a zeroed arena ([`Arena`],
+    /// `OwnedSession`, the bindings' arenas) starts from a zero state, and a new
+    /// `Session` over the same arena continues the stream.
+    pub fn reset(&mut self) -> Result<()> {
+        for (i, _) in self.model.state_pairs() {
+            let t = self.io_tensor(false, i)?;
+            let fill = match (t.dtype, t.per_tensor()) {
+                (DType::I8 | DType::U8, Some((_, z))) => z as u8,
+                _ => 0,
+            };
+            let r = Self::arena_range(&t);
+            self.arena
+                .get_mut(r)
+                .ok_or(Error::BadSection {
+                    section: crate::error::Section::State,
+                })?
+                .fill(fill);
         }
         Ok(())
     }
@@ -283,7 +339,7 @@ impl<'m, 'a> Session<'m, 'a> {
         mut observe: impl FnMut(u32, &TensorDef<'a>, &[u8]),
     ) -> Result<()> {
         for s in 0..self.model.graph.ops.len() {
-            let o = self.step(s)?;
+            let o = self.run_op(s)?;
             let out = self.model.graph.tensors.get(o)?;
             let r = self.model.graph.tensor_ref(o).ok_or(Error::BadOp {
                 op: s,
@@ -332,7 +388,7 @@ impl<'m, 'a> Session<'m, 'a> {
     ///
     /// The op and its operands are read with the trusted decoders (`OpRef`, `TensorRef`):
     /// `Model::load` checked every record, so only the fields the kernels need are read.
-    fn step(&mut self, s: u32) -> Result<u32> {
+    fn run_op(&mut self, s: u32) -> Result<u32> {
         let g = &self.model.graph;
         let internal = Error::BadOp {
             op: s,

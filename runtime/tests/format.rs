@@ -280,15 +280,17 @@ fn header_errors_name_the_problem() {
     f[4..6].copy_from_slice(&2u16.to_le_bytes());
     assert_eq!(
         load_err(&f),
-        Error::UnsupportedVersion { major: 2, minor: 0 }
+        Error::UnsupportedVersion { major: 2, minor: 1 }
     );
     let mut f = full.clone();
     f[16] ^= 0xFF;
     assert!(matches!(load_err(&f), Error::Checksum { .. }));
-    // A newer minor version of the same major is read.
-    let mut f = full.clone();
-    f[6..8].copy_from_slice(&7u16.to_le_bytes());
-    assert!(Model::load(Aligned::new(&with_crc(f)).bytes()).is_ok());
+    // A newer minor version of the same major is read, and so is a 1.0 file.
+    for minor in [7u16, 0] {
+        let mut f = full.clone();
+        f[6..8].copy_from_slice(&minor.to_le_bytes());
+        assert!(Model::load(Aligned::new(&with_crc(f)).bytes()).is_ok());
+    }
 }
 
 #[test]
@@ -588,4 +590,34 @@ fn compact_golden_vectors_round_trip_and_detect_a_wrong_output() {
     let f = b.finish().unwrap();
     let a = Aligned::new(&f);
     assert!(matches!(Model::load(a.bytes()), Err(Error::Decode { .. })));
+}
+
+/// The wire encoding of `Op::Recurrent` (format 1.1): variant 27 (after `Lrn` and the NHWC engine ops), then
+/// cell, direction, the activations (length, then `UnaryOp` indices) and the clip.
+#[test]
+fn recurrent_op_encoding_is_pinned() {
+    use ferrite::format::types::{Cell, Direction, UnaryOp};
+    let (sig, tanh) = (UnaryOp::Sigmoid, UnaryOp::Tanh);
+    let lstm = Op::Recurrent {
+        cell: Cell::Lstm,
+        direction: Direction::Bidirectional,
+        acts: heapless::Vec::from_slice(&[sig, tanh, tanh, sig, tanh, tanh]).unwrap(),
+        clip: None,
+    };
+    assert_eq!(
+        postcard::to_allocvec(&lstm).unwrap(),
+        [27, 0, 2, 6, 4, 5, 5, 4, 5, 5, 0]
+    );
+    let gru = Op::Recurrent {
+        cell: Cell::Gru {
+            linear_before_reset: true,
+        },
+        direction: Direction::Reverse,
+        acts: heapless::Vec::from_slice(&[sig, UnaryOp::Relu]).unwrap(),
+        clip: Some(1.0),
+    };
+    assert_eq!(
+        postcard::to_allocvec(&gru).unwrap(),
+        [27, 1, 1, 1, 2, 4, 0, 1, 0, 0, 0x80, 0x3f]
+    );
 }

@@ -44,6 +44,8 @@ pub struct ConvertOptions {
     pub calibration_method: CalibrationMethod,
     /// Fixed input shapes (`--input-shape`).
     pub input_shapes: Vec<(String, Vec<usize>)>,
+    /// Streaming state pairs `(input name, output name)` (`--state IN=OUT`).
+    pub state: Vec<(String, String)>,
     pub name: Option<String>,
     pub version: Option<String>,
     pub description: Option<String>,
@@ -77,6 +79,7 @@ impl Default for ConvertOptions {
             calibration_sha256: None,
             calibration_method: CalibrationMethod::MinMax,
             input_shapes: Vec::new(),
+            state: Vec::new(),
             name: None,
             version: None,
             description: None,
@@ -353,6 +356,7 @@ pub fn convert_imported(
         notes.push(nothing_to_convert(graph, opts.precision, &b));
     }
     attach_preprocess(imported, &mut b);
+    set_state(graph, &opts.state, &mut b)?;
     b.version = opts.version.clone().unwrap_or_else(|| "0.1.0".into());
     b.description = opts.description.clone().unwrap_or_default();
     b.labels = if opts.labels.is_empty() {
@@ -478,6 +482,57 @@ fn convert_batched(onnx: &[u8], opts: &ConvertOptions) -> Result<ConvertReport> 
     }
     batch::check_same_bits(&device, &batched, opts.calibration.as_ref(), n)?;
     Ok(report)
+}
+
+/// Makes `b` a streaming model with the `(input, output)` state pairs named in `state`:
+/// each a graph input (not the first) and a graph output (not the first) of the same
+/// shape; every recurrent op must run forward (a reverse pass needs the frames to come).
+fn set_state(graph: &Graph, state: &[(String, String)], b: &mut ModelBuilder) -> Result<()> {
+    if state.is_empty() {
+        return Ok(());
+    }
+    use ferrite::format::types::{Direction, Op};
+    if let Some(n) = graph.nodes.iter().find(
+        |n| matches!(&n.op, Op::Recurrent { direction, .. } if *direction != Direction::Forward),
+    ) {
+        return Err(Error::Usage(format!(
+            "--state: {} \"{}\" is not a forward recurrent op; streaming feeds one frame at a time, which a reverse or bidirectional pass cannot use",
+            n.op.name(),
+            n.name
+        )));
+    }
+    let find = |ids: &[usize], name: &str, what: &str| {
+        ids.iter()
+            .position(|&t| graph.tensors[t].name == name)
+            .filter(|&k| k > 0)
+            .ok_or_else(|| {
+                let names: Vec<&str> = ids.iter().map(|&t| graph.tensors[t].name.as_str()).collect();
+                Error::Usage(format!(
+                    "--state: \"{name}\" is not a graph {what} other than the first (the {what}s are: {})",
+                    names.join(", ")
+                ))
+            })
+    };
+    let mut pairs = Vec::new();
+    for (i, o) in state {
+        let (ki, ko) = (
+            find(&graph.inputs, i, "input")?,
+            find(&graph.outputs, o, "output")?,
+        );
+        let (ti, to) = (
+            &graph.tensors[graph.inputs[ki]],
+            &graph.tensors[graph.outputs[ko]],
+        );
+        if ti.shape != to.shape {
+            return Err(Error::Usage(format!(
+                "--state {i}={o}: shapes {:?} and {:?} differ",
+                ti.shape, to.shape
+            )));
+        }
+        pairs.push((ki as u32, ko as u32));
+    }
+    b.set_state(&pairs)?;
+    Ok(())
 }
 
 /// Adds the model's PREPROCESS section, if it has one.

@@ -19,6 +19,7 @@
 //! | [`feed`] | data files bound to a model's inputs (`-i FILE`, `-i NAME=FILE`) |
 //! | [`output`] | what `run` writes: CSV / JSON / `.npy`, one file per output or a table |
 //! | [`preprocess`] | preprocessing steps, `FEATURES.toml`, `ferrite preprocess` |
+//! | [`mod@sign`] | `keygen`, `sign`, `verify`: Ed25519 model signatures |
 
 // A host tool: std is the point, the workspace's no_std lints do not apply.
 #![allow(clippy::std_instead_of_core, clippy::alloc_instead_of_core)]
@@ -40,6 +41,7 @@ pub mod quant;
 pub mod quickstart;
 pub mod reference;
 pub mod run;
+pub mod sign;
 pub mod validate;
 
 pub use convert::{convert, ConvertOptions, ConvertReport, Precision};

@@ -59,11 +59,16 @@ enum Command {
   ferrite convert two.onnx -o two-int8.fer --precision int8 -c a=a.csv -c b=b.csv
   ferrite convert model.onnx -o model-b256.fer --batch 256   # for `ferrite run` on many rows
   ferrite convert model_qdq.onnx -o model-int8.fer --precision int8   # already quantized
+  ferrite convert gru.onnx -o gru-stream.fer --input-shape sequence=1,1,6 --state initial_h=h_n
 
 An f16 / int8 conversion with calibration data measures its top-1 agreement with the
 f32 model on the calibration rows; below --min-agreement it exits with status 1 and
 writes the model as NAME.rejected.fer instead, naming what looks wrong with the
 calibration data (constant columns, too few rows).
+
+Streaming (recurrent models exported with their state as inputs and outputs): fix the
+sequence length to 1 (or a chunk of frames) with --input-shape and pair each state
+input with the output that carries it; Session::step then keeps the state between calls.
 
 scikit-learn (ONNX-ML) pipelines: preprocessing, linear models and tree ensembles stay
 exact in f32 in every precision; int8 / f16 convert the neural part (an MLP's layers).
@@ -97,6 +102,10 @@ preprocessing; a model with nothing neural converts unchanged, with a note sayin
         /// dimension defaults to 1.
         #[arg(long = "input-shape", value_name = "NAME=DIMS")]
         input_shape: Vec<String>,
+        /// Make a streaming model: the state input IN takes output OUT's value after each
+        /// step (repeatable; e.g. --state initial_h=h_n --state initial_c=c_n).
+        #[arg(long = "state", value_name = "IN=OUT")]
+        state: Vec<String>,
         /// Model name stored in the file (default: the file stem).
         #[arg(long)]
         name: Option<String>,
@@ -295,6 +304,8 @@ Examples:
         #[arg(long)]
         json: bool,
     },
+    #[command(flatten)]
+    Trust(ferrite_tool::sign::TrustCommand),
 }
 
 fn main() -> ExitCode {
@@ -318,6 +329,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
             calibration_method,
             min_agreement,
             input_shape,
+            state,
             name,
             version,
             labels,
@@ -377,6 +389,17 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                 input_shapes: input_shape
                     .iter()
                     .map(|s| parse_input_shape(s))
+                    .collect::<Result<_>>()?,
+                state: state
+                    .iter()
+                    .map(|s| {
+                        s.split_once('=')
+                            .filter(|(i, o)| !i.is_empty() && !o.is_empty())
+                            .map(|(i, o)| (i.to_string(), o.to_string()))
+                            .ok_or_else(|| {
+                                Error::Usage(format!("--state expects IN=OUT, got \"{s}\""))
+                            })
+                    })
                     .collect::<Result<_>>()?,
                 name,
                 version,
@@ -674,5 +697,6 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Trust(cmd) => ferrite_tool::sign::run(cmd),
     }
 }

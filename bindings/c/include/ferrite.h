@@ -384,6 +384,15 @@ void fer_model_free(FerModel *model);
 FerStatus fer_model_num_inputs(const FerModel *model, size_t *out);
 
 /**
+ * Number of streaming state pairs of the model into `*out`: 0 for a model that does
+ * not stream (see `fer_step`).
+ *
+ * # Safety
+ * `model`: a live handle; `out`: writable.
+ */
+FerStatus fer_model_num_states(const FerModel *model, size_t *out);
+
+/**
  * Number of model outputs, into `*out`.
  *
  * # Safety
@@ -594,6 +603,35 @@ FerStatus fer_predict(FerSession *session,
                       float *scores,
                       size_t cap,
                       int32_t *label_out);
+
+/**
+ * One step of a streaming model (`ferrite convert --state IN=OUT`, see
+ * `fer_model_num_states`): `in[0..n]` (f32) into input 0, run, output 0 as f32 into
+ * `out[0..cap]`, then each state output is copied into its state input, so the next
+ * call continues the stream. A new session starts from a zero state; `fer_reset`
+ * starts a new stream. For a model without state it is one `fer_predict` without the
+ * label.
+ *
+ * - `n` must equal the element count of input 0 (`FER_STATUS_WRONG_LENGTH`);
+ * - `cap` must be at least the element count of output 0 (`FER_STATUS_BUFFER_TOO_SMALL`).
+ *
+ * Other inputs (e.g. a state set by hand with `fer_set_input_f32`) keep their values.
+ * Allocates nothing.
+ *
+ * # Safety
+ * `session`: a live handle; `in`: readable for `n` floats; `out`: writable for `cap`
+ * floats.
+ */
+FerStatus fer_step(FerSession *session, const float *in, size_t n, float *out, size_t cap);
+
+/**
+ * Zeroes the state inputs of a streaming model: the next `fer_step` starts a new
+ * stream. No-op for a model without state.
+ *
+ * # Safety
+ * `session`: a live handle.
+ */
+FerStatus fer_reset(FerSession *session);
 
 /**
  * Writes f32 values into input `index`, quantizing them when the input is int8/uint8

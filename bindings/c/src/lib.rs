@@ -41,16 +41,16 @@ pub use model::{
     fer_format_version, fer_model_arena_size, fer_model_description, fer_model_free,
     fer_model_input_info, fer_model_input_name, fer_model_label, fer_model_load_static,
     fer_model_name, fer_model_num_golden, fer_model_num_inputs, fer_model_num_labels,
-    fer_model_num_outputs, fer_model_output_info, fer_model_output_name, fer_model_producer,
-    fer_model_property, fer_model_version, fer_version, FerDtype, FerModel, FerModelStorage,
-    FerQuant, FerTensorInfo, FER_MAX_RANK, FER_MODEL_STORAGE_WORDS,
+    fer_model_num_outputs, fer_model_num_states, fer_model_output_info, fer_model_output_name,
+    fer_model_producer, fer_model_property, fer_model_version, fer_version, FerDtype, FerModel,
+    FerModelStorage, FerQuant, FerTensorInfo, FER_MAX_RANK, FER_MODEL_STORAGE_WORDS,
 };
 #[cfg(feature = "std")]
 pub use session::fer_session_new;
 pub use session::{
-    fer_check_golden, fer_output_bytes, fer_output_f32, fer_predict, fer_run,
+    fer_check_golden, fer_output_bytes, fer_output_f32, fer_predict, fer_reset, fer_run,
     fer_session_arena_size, fer_session_free, fer_session_new_in, fer_set_input_bytes,
-    fer_set_input_f32, FerSession, FER_SESSION_ARENA_OVERHEAD,
+    fer_set_input_f32, fer_step, FerSession, FER_SESSION_ARENA_OVERHEAD,
 };
 pub use status::{fer_last_error_message, fer_status_name, FerStatus};
 

@@ -367,6 +367,19 @@ pub unsafe extern "C" fn fer_model_num_inputs(
     query(model, out, |m| Ok(m.num_inputs()))
 }
 
+/// Number of streaming state pairs of the model into `*out`: 0 for a model that does
+/// not stream (see `fer_step`).
+///
+/// # Safety
+/// `model`: a live handle; `out`: writable.
+#[no_mangle]
+pub unsafe extern "C" fn fer_model_num_states(
+    model: *const FerModel,
+    out: *mut usize,
+) -> FerStatus {
+    query(model, out, |m| Ok(m.state_pairs().count()))
+}
+
 /// Number of model outputs, into `*out`.
 ///
 /// # Safety

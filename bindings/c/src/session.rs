@@ -278,6 +278,64 @@ pub unsafe extern "C" fn fer_predict(
     })
 }
 
+/// One step of a streaming model (`ferrite convert --state IN=OUT`, see
+/// `fer_model_num_states`): `in[0..n]` (f32) into input 0, run, output 0 as f32 into
+/// `out[0..cap]`, then each state output is copied into its state input, so the next
+/// call continues the stream. A new session starts from a zero state; `fer_reset`
+/// starts a new stream. For a model without state it is one `fer_predict` without the
+/// label.
+///
+/// - `n` must equal the element count of input 0 (`FER_STATUS_WRONG_LENGTH`);
+/// - `cap` must be at least the element count of output 0 (`FER_STATUS_BUFFER_TOO_SMALL`).
+///
+/// Other inputs (e.g. a state set by hand with `fer_set_input_f32`) keep their values.
+/// Allocates nothing.
+///
+/// # Safety
+/// `session`: a live handle; `in`: readable for `n` floats; `out`: writable for `cap`
+/// floats.
+#[no_mangle]
+pub unsafe extern "C" fn fer_step(
+    session: *mut FerSession,
+    r#in: *const f32,
+    n: usize,
+    out: *mut f32,
+    cap: usize,
+) -> FerStatus {
+    guard(|| {
+        // SAFETY: caller contract.
+        let s = unsafe { session_mut(session)? };
+        // SAFETY: caller contract.
+        let input = unsafe { slice(r#in, n, "in")? };
+        // SAFETY: caller contract.
+        let out = unsafe { slice_mut(out, cap, "out")? };
+        let needed = s.model().output_len(0)?;
+        if cap < needed {
+            return Err(Fail::TooSmall {
+                what: "out",
+                needed,
+                cap,
+                unit: "values",
+            });
+        }
+        Ok(s.step(input, &mut out[..needed])?)
+    })
+}
+
+/// Zeroes the state inputs of a streaming model: the next `fer_step` starts a new
+/// stream. No-op for a model without state.
+///
+/// # Safety
+/// `session`: a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn fer_reset(session: *mut FerSession) -> FerStatus {
+    guard(|| {
+        // SAFETY: caller contract.
+        let s = unsafe { session_mut(session)? };
+        Ok(s.reset()?)
+    })
+}
+
 /// Writes f32 values into input `index`, quantizing them when the input is int8/uint8
 /// (no NaN check: see `fer_predict`). `n` must equal the input's element count.
 ///

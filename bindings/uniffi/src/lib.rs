@@ -564,6 +564,75 @@ fn model_info(m: &ferrite::Model<'_>) -> Result<ModelInfo, FerriteError> {
     })
 }
 
+/// A stream over a streaming model (a recurrent model converted with
+/// `ferrite convert --state IN=OUT`, see `docs/ops.md`): it owns the arena that keeps the
+/// hidden state between `step` calls. One stream per sequence; a stream is used by one
+/// caller at a time (its calls are serialized), several streams share one `Model`.
+#[derive(uniffi::Object)]
+pub struct Stream {
+    model: Arc<Model>,
+    arena: Mutex<Vec<u8>>,
+}
+
+impl core::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Stream")
+            .field("model", &self.model)
+            .finish()
+    }
+}
+
+#[uniffi::export]
+impl Stream {
+    /// A new stream over `model`, starting from a zero state. Works for any model with
+    /// one or more inputs; `Model` stays usable for `predict` meanwhile.
+    #[uniffi::constructor]
+    pub fn new(model: Arc<Model>) -> Arc<Self> {
+        let size = model.owned.model().arena_size().saturating_add(15);
+        Arc::new(Stream {
+            model,
+            arena: Mutex::new(vec![0u8; size]),
+        })
+    }
+
+    /// Number of state pairs the model carries between steps (0: the model does not
+    /// stream, and `step` is a prediction without a label).
+    pub fn num_states(&self) -> u32 {
+        self.model.owned.model().state_pairs().count() as u32
+    }
+
+    /// One step: `features` (one frame) into input 0, run, output 0 back as f32; each
+    /// state output is then copied into its state input for the next step.
+    ///
+    /// Errors: `FerriteError::WrongLength`.
+    pub fn step(&self, features: Vec<f32>) -> Result<Vec<f32>, FerriteError> {
+        let n = self.model.output_elements()?;
+        let mut out = vec![0f32; n];
+        self.with_session(|s| Ok(s.step(&features, &mut out)?))?;
+        Ok(out)
+    }
+
+    /// Starts a new stream: zeroes the state.
+    pub fn reset(&self) -> Result<(), FerriteError> {
+        self.with_session(|s| Ok(s.reset()?))
+    }
+}
+
+impl Stream {
+    fn with_session<T>(
+        &self,
+        f: impl FnOnce(&mut ferrite::Session<'_, '_>) -> Result<T, FerriteError>,
+    ) -> Result<T, FerriteError> {
+        let model = self.model.owned.model();
+        let mut arena = self
+            .arena
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut session = ferrite::Session::new(&model, &mut arena)?;
+        f(&mut session)
+    }
+}
+
 /// Version of this library (the ferrite workspace version).
 #[uniffi::export]
 pub fn ferrite_version() -> String {
@@ -573,4 +642,5 @@ pub fn ferrite_version() -> String {
 const _: () = {
     const fn send_sync<T: Send + Sync>() {}
     send_sync::<Model>();
+    send_sync::<Stream>();
 };

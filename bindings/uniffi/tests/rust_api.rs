@@ -292,3 +292,40 @@ fn concurrent_predictions_equal_sequential_ones() {
         }
     });
 }
+
+/// The fixtures' streaming RNN: six `Stream::step` calls give, bit for bit, the last
+/// step of the whole-sequence model that the runtime ran without streaming.
+#[test]
+fn stream_steps_equal_the_whole_sequence() {
+    use ferrite_uniffi::Stream;
+    let f32s = |name: &str| -> Vec<f32> {
+        std::fs::read(material().fixtures.join(name))
+            .unwrap()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    };
+    let (frames, expected) = (f32s("stream_frames.bin"), f32s("stream_expected.bin"));
+    let stream = Stream::new(load("stream.fer"));
+    assert_eq!(stream.num_states(), 1);
+    for round in 0..2 {
+        let mut y = Vec::new();
+        for t in 0..6 {
+            y = stream.step(frames[3 * t..3 * t + 3].to_vec()).unwrap();
+        }
+        assert_eq!(
+            score_bytes(&y),
+            score_bytes(&expected[..4]),
+            "round {round}"
+        );
+        stream.reset().unwrap();
+    }
+    let a = stream.step(frames[..3].to_vec()).unwrap();
+    let b = stream.step(frames[..3].to_vec()).unwrap();
+    assert_ne!(a, b, "the state is carried");
+    assert!(matches!(
+        stream.step(vec![1.0]),
+        Err(FerriteError::WrongLength { .. })
+    ));
+    assert_eq!(Stream::new(load("mlp_f32.fer")).num_states(), 0);
+}

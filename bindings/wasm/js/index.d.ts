@@ -146,6 +146,15 @@ export declare class Model {
 
   /** One prediction; throws InputError on a wrong length or a NaN/Infinity feature. */
   predict(features: Features): Prediction;
+  /** Whether the model streams (converted with `ferrite convert --state IN=OUT`). */
+  readonly streaming: boolean;
+  /**
+   * One step of a streaming model: one frame into input 0, output 0 back; the hidden
+   * state stays in the model for the next call (see `reset`).
+   */
+  step(features: Features): Float32Array;
+  /** Starts a new stream (zeroes the state `step` carries). */
+  reset(): void;
   /** Many predictions: an array of rows, or one flat Float32Array of `n × inputLength`. */
   predictBatch(rows: ReadonlyArray<Features> | Float32Array): Prediction[];
   /**

@@ -355,6 +355,42 @@ export class Model {
   }
 
   /**
+   * Whether the model streams (`ferrite convert --state IN=OUT`): `step` then keeps the
+   * recurrent state in the model between calls.
+   */
+  get streaming() {
+    return this.#live().numStates() > 0;
+  }
+
+  /**
+   * One step of a streaming model: `features` (one frame) into input 0, returns output
+   * 0 as a Float32Array, and keeps the hidden state for the next call. For a model that
+   * does not stream it is `predict` without the label. `predict`, `runRaw` and
+   * `checkGolden` use the same memory: call `reset()` before streaming again after them.
+   * @param {Float32Array | ArrayLike<number>} features
+   */
+  step(features) {
+    const raw = this.#live();
+    const x = toFeatures(features, 'features');
+    const out = new Float32Array(this.#outLen);
+    try {
+      raw.step(x, out);
+    } catch (e) {
+      throw wrapError(e);
+    }
+    return out;
+  }
+
+  /** Starts a new stream: zeroes the state that `step` carries. */
+  reset() {
+    try {
+      this.#live().reset();
+    } catch (e) {
+      throw wrapError(e);
+    }
+  }
+
+  /**
    * Many predictions in one call: `rows` is an array of rows, or one flat Float32Array of
    * `n × inputLength` values. Errors carry the failing `row`.
    * @param {ReadonlyArray<Float32Array | ArrayLike<number>> | Float32Array} rows

@@ -60,6 +60,30 @@ impl Engine {
         session.predict(features, scores)
     }
 
+    /// One step of a streaming model (see [`ferrite::Session::step`]): `features` into
+    /// input 0, run, `outputs` from output 0, then the state outputs are copied into the
+    /// state inputs. The state lives in this engine's arena between calls; `predict`,
+    /// `run_raw` and `check_golden` overwrite it (call [`Engine::reset`] before
+    /// streaming again). Errors: `WrongLength` (either buffer).
+    pub fn step(&mut self, features: &[f32], outputs: &mut [f32]) -> Result<(), Error> {
+        let model = self.model.model();
+        let mut session = Session::new(&model, &mut self.arena)?;
+        session.step(features, outputs)
+    }
+
+    /// Zeroes the state of a streaming model: the next [`Engine::step`] starts a new
+    /// stream (a new engine starts zeroed).
+    pub fn reset(&mut self) -> Result<(), Error> {
+        let model = self.model.model();
+        let mut session = Session::new(&model, &mut self.arena)?;
+        session.reset()
+    }
+
+    /// Number of streaming state pairs (0: the model does not stream).
+    pub fn num_states(&self) -> usize {
+        self.model.model().state_pairs().count()
+    }
+
     /// `rows` predictions over row-major `features` (`rows × input_len`), writing
     /// `rows × output_len` scores and one label per row (`-1`: no label).
     /// On failure, returns the row that failed with its error.
@@ -382,6 +406,7 @@ fn section_name(s: ferrite::Section) -> &'static str {
         S::FeatureStats => "featureStats",
         S::Golden => "golden",
         S::Signature => "signature",
+        S::State => "state",
     }
 }
 
@@ -515,6 +540,24 @@ impl RawModel {
             Ok(label) => Ok(label.and_then(|l| i32::try_from(l).ok()).unwrap_or(-1)),
             Err(e) => Err(js_error(&e, None)),
         }
+    }
+
+    /// One streaming step: fills `outputs` (output 0) and carries the state.
+    pub fn step(&mut self, features: &[f32], outputs: &mut [f32]) -> Result<(), JsValue> {
+        self.engine
+            .step(features, outputs)
+            .map_err(|e| js_error(&e, None))
+    }
+
+    /// Zeroes the streaming state.
+    pub fn reset(&mut self) -> Result<(), JsValue> {
+        self.engine.reset().map_err(|e| js_error(&e, None))
+    }
+
+    /// Number of streaming state pairs.
+    #[wasm_bindgen(js_name = numStates)]
+    pub fn num_states(&self) -> usize {
+        self.engine.num_states()
     }
 
     /// `rows` predictions over a row-major `features` array; errors carry the `row`.

@@ -60,6 +60,8 @@ pub mod kind {
     pub const SIGNATURE: u16 = 7;
     /// Compact golden vectors (seeded inputs, output digests).
     pub const GOLDEN_DIGEST: u16 = 8;
+    /// Streaming state: pairs of (state input, state output) graph IO indices.
+    pub const STATE: u16 = 9;
 }
 
 /// 64-bit FNV-1a of `bytes` (offset basis 0xcbf29ce484222325, prime 0x100000001b3):
@@ -326,6 +328,7 @@ pub fn section_of(kind: u16) -> Section {
         kind::FEATURE_STATS => Section::FeatureStats,
         kind::GOLDEN | kind::GOLDEN_DIGEST => Section::Golden,
         kind::SIGNATURE => Section::Signature,
+        kind::STATE => Section::State,
         _ => Section::SectionTable,
     }
 }

@@ -199,6 +199,8 @@ pub enum OpGroup {
     Shape,
     /// MatMul, Binary and the unary functions beyond the core activations (`ops-math`).
     Math,
+    /// LSTM, GRU and RNN (`ops-recurrent`).
+    Recurrent,
 }
 
 impl OpGroup {
@@ -212,6 +214,7 @@ impl OpGroup {
             OpGroup::Pool => cfg!(feature = "ops-pool"),
             OpGroup::Shape => cfg!(feature = "ops-shape"),
             OpGroup::Math => cfg!(feature = "ops-math"),
+            OpGroup::Recurrent => cfg!(feature = "ops-recurrent"),
         }
     }
 }
@@ -438,6 +441,28 @@ pub enum Op {
         /// int8 output parameters; `None` for f32.
         q: Option<QNhwc>,
     },
+
+    // --- Recurrent ops (issue #16). One contiguous block: keep it together. ---
+    /// ONNX LSTM / GRU / RNN over a whole sequence, f32, ONNX `layout` 0, no
+    /// `sequence_lens`. Inputs: x `[S, B, I]`, w `[D, G·H, I]`, r `[D, G·H, H]`,
+    /// b `[D, 2·G·H]` (`[Wb, Rb]`; w, r, b constant), initial_h `[D, B, H]`; LSTM also
+    /// initial_c `[D, B, H]` and optionally the peepholes p `[D, 3·H]` (constant). `G`
+    /// is 4 (LSTM, gates `iofc`), 3 (GRU, `zrh`) or 1 (RNN); `D` is 2 when
+    /// bidirectional, else 1. The one output `[S + K, D, B, H]` packs the ONNX outputs:
+    /// rows `0..S` are `Y`, row `S` is `Y_h`, and for LSTM (`K = 2`) row `S + 1` is
+    /// `Y_c` (`K = 1` otherwise).
+    Recurrent {
+        /// The cell and its gates.
+        cell: Cell,
+        /// Forward, reverse or both.
+        direction: Direction,
+        /// The ONNX `activations`, exactly `n · D` of them (`n` = 3 for LSTM: f, g, h;
+        /// 2 for GRU: f, g; 1 for RNN), the forward direction's first: each one of
+        /// Sigmoid, Tanh, Relu, LeakyRelu, HardSigmoid, Elu, Softplus.
+        acts: HVec<UnaryOp, 6>,
+        /// The ONNX `clip`: gate pre-activations are clamped to `[-clip, clip]`.
+        clip: Option<f32>,
+    },
 }
 
 /// int8 output parameters of the NHWC engine ops ([`Op::ConvNhwc`],
@@ -454,6 +479,81 @@ pub struct QNhwc {
     /// and the op's output tensor the Add's output (reference int8 `Add` arithmetic).
     /// Without it the conv's output zero point is the output tensor's.
     pub residual: Option<QBinary>,
+}
+
+/// The cell of an [`Op::Recurrent`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Cell {
+    /// ONNX LSTM (gates `i, o, f, c`).
+    Lstm,
+    /// ONNX GRU (gates `z, r, h`).
+    Gru {
+        /// Apply the reset gate after the recurrent product (`linear_before_reset = 1`,
+        /// what torch exports).
+        linear_before_reset: bool,
+    },
+    /// ONNX RNN (one gate).
+    Rnn,
+}
+
+impl Cell {
+    /// Gates per direction (`G`).
+    pub const fn gates(self) -> usize {
+        match self {
+            Cell::Lstm => 4,
+            Cell::Gru { .. } => 3,
+            Cell::Rnn => 1,
+        }
+    }
+
+    /// Activations per direction.
+    pub const fn activations(self) -> usize {
+        match self {
+            Cell::Lstm => 3,
+            Cell::Gru { .. } => 2,
+            Cell::Rnn => 1,
+        }
+    }
+
+    /// The ONNX default activations of one direction.
+    pub const fn default_activations(self) -> &'static [UnaryOp] {
+        match self {
+            Cell::Lstm => &[UnaryOp::Sigmoid, UnaryOp::Tanh, UnaryOp::Tanh],
+            Cell::Gru { .. } => &[UnaryOp::Sigmoid, UnaryOp::Tanh],
+            Cell::Rnn => &[UnaryOp::Tanh],
+        }
+    }
+
+    /// Rows of state after `Y` in the output (`K`): `Y_h`, and `Y_c` for LSTM.
+    pub const fn state_rows(self) -> usize {
+        match self {
+            Cell::Lstm => 2,
+            Cell::Gru { .. } | Cell::Rnn => 1,
+        }
+    }
+}
+
+/// The direction of an [`Op::Recurrent`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Direction {
+    /// Time steps `0, 1, …, S-1`.
+    Forward,
+    /// Time steps `S-1, …, 0`.
+    Reverse,
+    /// Forward (direction 0) and reverse (direction 1).
+    Bidirectional,
+}
+
+impl Direction {
+    /// Directions computed (`D`).
+    pub const fn count(self) -> usize {
+        match self {
+            Direction::Bidirectional => 2,
+            Direction::Forward | Direction::Reverse => 1,
+        }
+    }
 }
 
 /// Post transform of ONNX-ML linear and tree-ensemble models, applied per row.
@@ -502,7 +602,7 @@ impl Op {
     /// the runtimes of every earlier minor.
     pub const fn since_minor(&self) -> u16 {
         match self {
-            Op::ConvNhwc { .. } | Op::DepthwiseNhwc { .. } => 1,
+            Op::ConvNhwc { .. } | Op::DepthwiseNhwc { .. } | Op::Recurrent { .. } => 1,
             _ => 0,
         }
     }
@@ -537,6 +637,11 @@ impl Op {
             Op::Lrn { .. } => "Lrn",
             Op::ConvNhwc { .. } => "ConvNhwc",
             Op::DepthwiseNhwc { .. } => "DepthwiseNhwc",
+            Op::Recurrent { cell, .. } => match cell {
+                Cell::Lstm => "LSTM",
+                Cell::Gru { .. } => "GRU",
+                Cell::Rnn => "RNN",
+            },
         }
     }
 }

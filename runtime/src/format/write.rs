@@ -74,6 +74,7 @@ pub struct ModelBuilder {
     golden: Vec<GoldenBytes>,
     golden_digest: Vec<(u64, Vec<u64>)>,
     extra: Vec<(u16, bool, Vec<u8>)>,
+    state: Vec<(u32, u32)>,
 }
 
 fn shape_of(dims: &[u32]) -> Result<Shape, WriteError> {
@@ -187,6 +188,18 @@ impl ModelBuilder {
         Ok(())
     }
 
+    /// Makes the model a streaming model: each `(input, output)` pair of graph IO
+    /// indices is a state that [`Session::run_step`](crate::Session::run_step) carries
+    /// from the output to the input between calls (a STATE section; the state inputs
+    /// stay alive for the whole run). Call after [`set_io`](Self::set_io).
+    pub fn set_state(&mut self, pairs: &[(u32, u32)]) -> Result<(), WriteError> {
+        if pairs.len() > MAX_GRAPH_IO {
+            return Err(WriteError::Capacity("state pairs"));
+        }
+        self.state = pairs.into();
+        Ok(())
+    }
+
     /// Adds a golden vector (input bytes per graph input, output bytes per output).
     pub fn add_golden(&mut self, inputs: Vec<Vec<u8>>, outputs: Vec<Vec<u8>>) {
         self.golden.push((inputs, outputs));
@@ -229,7 +242,16 @@ impl ModelBuilder {
             .iter()
             .map(|o| (o.inputs.to_vec(), o.outputs.to_vec()))
             .collect();
-        let life = plan::lifetimes(self.tensors.len(), &op_io, &self.inputs, &self.outputs);
+        let mut life = plan::lifetimes(self.tensors.len(), &op_io, &self.inputs, &self.outputs);
+        // A state input stays alive to the end: the session writes the next step's
+        // state into it after the run, which must not clobber any output.
+        let last = self.ops.len().saturating_sub(1) as u32;
+        for &(i, _) in &self.state {
+            let t = self.inputs.get(i as usize).copied();
+            if let Some(Some(v)) = t.and_then(|t| life.get_mut(t as usize)) {
+                v.1 = last;
+            }
+        }
         let arena_ids: Vec<usize> = (0..self.tensors.len())
             .filter(|&i| self.tensors[i].weights_offset.is_none())
             .collect();
@@ -318,6 +340,16 @@ impl ModelBuilder {
         ];
         for (k, req, b) in &self.extra {
             sections.push((*k, *req, b.clone()));
+        }
+        // A STATE section given with `add_section` (hand-made files) replaces this one.
+        if !self.state.is_empty() && !self.extra.iter().any(|e| e.0 == kind::STATE) {
+            let mut b = Vec::new();
+            b.extend_from_slice(&(self.state.len() as u32).to_le_bytes());
+            for &(i, o) in &self.state {
+                b.extend_from_slice(&i.to_le_bytes());
+                b.extend_from_slice(&o.to_le_bytes());
+            }
+            sections.push((kind::STATE, false, b));
         }
         if !self.golden.is_empty() {
             let recs = self

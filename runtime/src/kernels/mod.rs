@@ -46,6 +46,7 @@ mod reference;
 
 pub use params::{
     BroadcastShapes, ConvParams, F32Out, FullyConnectedParams, LrnParams, PoolParams, QuantOut,
+    RecurrentParams, RecurrentWeights,
 };
 pub use reference::{f32, fixed, generic, int8};
 

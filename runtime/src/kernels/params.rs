@@ -6,7 +6,7 @@
 //! quantized output stage); the slices are the data. The kernels do not re-validate
 //! (see the shared contract in [`crate::kernels`]).
 
-use crate::format::types::Window;
+use crate::format::types::{Cell, Direction, UnaryOp, Window};
 
 /// Shape of a fully connected layer: `y[batch, n] = x[batch, k] · w[n, k]ᵀ`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -172,4 +172,40 @@ pub struct LrnParams {
     pub beta: f32,
     /// Added to the scaled sum.
     pub bias: f32,
+}
+
+/// Geometry and attributes of an ONNX LSTM / GRU / RNN (`Op::Recurrent`), see
+/// [`f32::recurrent`](super::f32::recurrent).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RecurrentParams<'a> {
+    /// The cell.
+    pub cell: Cell,
+    /// Forward, reverse or both.
+    pub direction: Direction,
+    /// Time steps `S`.
+    pub seq: usize,
+    /// Batch `B`.
+    pub batch: usize,
+    /// Input features `I`.
+    pub input: usize,
+    /// Hidden size `H`.
+    pub hidden: usize,
+    /// `cell.activations()` per direction, the forward direction's first.
+    pub acts: &'a [UnaryOp],
+    /// Gate pre-activations are clamped to `[-clip, clip]` (infinity: no clip).
+    pub clip: f32,
+}
+
+/// The constant operands of a recurrent op, ONNX layouts: `w [D, G·H, I]`,
+/// `r [D, G·H, H]`, `b [D, 2·G·H]`, LSTM peepholes `p [D, 3·H]`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RecurrentWeights<'a> {
+    /// Input weights.
+    pub w: &'a [f32],
+    /// Recurrent weights.
+    pub r: &'a [f32],
+    /// Input biases then recurrent biases, per direction.
+    pub b: &'a [f32],
+    /// LSTM peepholes (`i, o, f`), if any.
+    pub p: Option<&'a [f32]>,
 }

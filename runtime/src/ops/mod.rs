@@ -29,6 +29,7 @@ mod normalize;
 mod pad;
 mod pool;
 mod quantize;
+mod recurrent;
 mod reshape;
 mod slice;
 mod softmax;
@@ -214,6 +215,7 @@ impl Op {
             Op::Slice { .. } => slice::GROUP,
             Op::Lrn { .. } => lrn::GROUP,
             Op::ConvNhwc { .. } | Op::DepthwiseNhwc { .. } => conv_nhwc::GROUP,
+            Op::Recurrent { .. } => recurrent::GROUP,
         }
     }
 }
@@ -258,6 +260,12 @@ pub(crate) fn check(op: &Op, c: &Check<'_, '_>) -> Checked {
         } => lrn::check(c, *size, [*alpha, *beta, *bias]),
         Op::ConvNhwc { window, act, q } => conv_nhwc::check(c, window, act, q.as_ref(), false),
         Op::DepthwiseNhwc { window, act, q } => conv_nhwc::check(c, window, act, q.as_ref(), true),
+        Op::Recurrent {
+            cell,
+            direction,
+            acts,
+            clip,
+        } => recurrent::check(c, *cell, *direction, acts, *clip),
     }
 }
 
@@ -430,6 +438,12 @@ pub(crate) fn run(op: &Op, cx: &Cx<'_, '_>, y: &mut [u8], scratch: &mut [u8]) ->
         Op::DepthwiseNhwc { window, act, q } => {
             conv_nhwc::run(cx, y, scratch, window, act, q.as_ref(), true)
         }
+        Op::Recurrent {
+            cell,
+            direction,
+            acts,
+            clip,
+        } => recurrent::run(cx, y, *cell, *direction, acts, *clip),
     }
 }
 

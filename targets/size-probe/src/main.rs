@@ -15,6 +15,11 @@ use riscv_rt::entry;
 
 /// Stand-in for a model in flash: empty, but opaque to the optimizer.
 static MODEL: &[u8] = &[];
+/// Stand-in for the device's trusted public key and its stored minimum version.
+#[cfg(feature = "verify")]
+static KEY: [u8; 32] = [0; 32];
+#[cfg(feature = "verify")]
+static MIN_VERSION: u64 = 0;
 
 const ARENA_SIZE: usize = 512;
 static mut ARENA: [u8; ARENA_SIZE] = [0; ARENA_SIZE];
@@ -35,8 +40,30 @@ fn main() -> ! {
     }
 }
 
+#[cfg(not(feature = "verify"))]
+fn load(bytes: &[u8]) -> Result<ferrite::Model<'_>, ferrite::Error> {
+    ferrite::Model::load(bytes)
+}
+
+#[cfg(feature = "verify")]
+fn load(bytes: &[u8]) -> Result<ferrite::Model<'_>, ferrite::Error> {
+    // SAFETY: volatile reads of valid statics.
+    let (key, min_version) = unsafe {
+        (
+            read_volatile(addr_of!(KEY)),
+            read_volatile(addr_of!(MIN_VERSION)),
+        )
+    };
+    let keys = [ferrite::PublicKey(key)];
+    let policy = ferrite::VerifyPolicy {
+        keys: &keys,
+        min_version,
+    };
+    ferrite::Model::load_verified_with(bytes, &policy)
+}
+
 fn probe(bytes: &[u8], arena: &mut [u8]) -> u32 {
-    let Ok(model) = ferrite::Model::load(bytes) else {
+    let Ok(model) = load(bytes) else {
         return 1;
     };
     if model.arena_size() > arena.len() {

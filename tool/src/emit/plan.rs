@@ -116,7 +116,9 @@ pub fn forms(op: &Op) -> (Int8Form, F16Form) {
         Op::Linear { .. } | Op::TreeEnsemble { .. } | Op::Normalize { .. } => {
             (I8::F32(F32Reason::Classical), F16::F32)
         }
-        Op::Cast | Op::Slice { .. } | Op::Lrn { .. } => (I8::F32(F32Reason::NoInt8Form), F16::F32),
+        Op::Cast | Op::Slice { .. } | Op::Lrn { .. } | Op::Recurrent { .. } => {
+            (I8::F32(F32Reason::NoInt8Form), F16::F32)
+        }
         Op::Quantize | Op::Dequantize | Op::Requantize { .. } | Op::Lut => {
             (I8::EmitterOnly, F16::F32)
         }

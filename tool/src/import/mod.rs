@@ -6,7 +6,8 @@
 //! - every other ONNX model goes through tract ([`tract`]), after the protobuf-level
 //!   passes: [`batchnorm`] expands batch norms with non-constant parameters, [`qdq`]
 //!   turns a pre-quantized (QDQ / QLinear) model into a float one and keeps its
-//!   quantization as hints.
+//!   quantization as hints; [`recurrent`] cuts LSTM / GRU / RNN nodes out before tract
+//!   and splices them back in as ferrite's `Recurrent` op.
 //!
 //! [`proto`] holds the protobuf readers and builders all of them share.
 
@@ -15,6 +16,7 @@ mod imported;
 pub mod onnxml;
 pub mod proto;
 pub mod qdq;
+pub mod recurrent;
 pub mod tract;
 
 pub use imported::Imported;
@@ -51,7 +53,9 @@ pub fn import(bytes: &[u8], opts: &ImportOptions) -> Result<Imported> {
     let mut proto = tract::parse(bytes)?;
     batchnorm::prepare(&mut proto);
     let hints = qdq::prepare(&mut proto)?;
+    let cuts = recurrent::prepare(&mut proto, &opts.input_shapes)?;
     let mut graph = tract::import_proto(&proto, &opts.input_shapes)?;
+    recurrent::apply(&mut graph, &cuts)?;
     qdq::apply(&mut graph, &hints);
     let preprocess = match &opts.features {
         Some(spec) => {

@@ -202,6 +202,15 @@ impl Graph {
                 let w = &self.tensors[n.inputs[1]].shape;
                 out * w[1..].iter().product::<usize>() as u64
             }
+            Op::Recurrent { .. } => {
+                // Per step, direction and batch row: G·H dot products of length I + H.
+                let (x, r) = (
+                    &self.tensors[n.inputs[0]].shape,
+                    &self.tensors[n.inputs[2]].shape,
+                );
+                let per_step = r[0] * r[1] * (x[2] + r[2]) * x[1];
+                (x[0] * per_step) as u64
+            }
             Op::MatMul => {
                 let a = &self.tensors[n.inputs[0]].shape;
                 out * *a.last().unwrap_or(&1) as u64

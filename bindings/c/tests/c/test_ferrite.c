@@ -6,7 +6,8 @@
  * Usage: test_ferrite FIXTURES_DIR
  *   FIXTURES_DIR holds the output of `cargo run -p ferrite --example fixtures` (the Rust
  *   runtime's own results, which this program must reproduce exactly: f32 scores bit for
- *   bit, int8 outputs byte for byte) plus golden.fer and single.fer written by c_api.rs.
+ *   bit, int8 outputs byte for byte) plus golden.fer, single.fer and the streaming
+ *   fixtures stream.fer, stream_frames.bin, stream_expected.bin written by c_api.rs.
  *
  * Prints one line per failed check and ends with "N passed, M failed".
  */
@@ -375,6 +376,46 @@ static void test_golden_and_properties(void) {
     unload(&l);
 }
 
+/* Streaming: six fer_step calls on stream.fer equal, bit for bit, the whole-sequence
+ * model that c_api.rs ran in Rust (last step's y and h_n); fer_reset starts over. */
+static void test_streaming(void) {
+    Loaded l;
+    size_t len, n;
+    float *frames, *expected, y[4], h[4];
+    int round, t;
+    if (!load(&l, "stream.fer", LOAD_COPY, SESSION_ARENA_ODD)) return;
+    frames = (float *)read_file("stream_frames.bin", &len);
+    CHECK(len == 18 * sizeof(float), "stream_frames.bin: %u bytes", (unsigned)len);
+    expected = (float *)read_file("stream_expected.bin", &len);
+    CHECK(len == 8 * sizeof(float), "stream_expected.bin: %u bytes", (unsigned)len);
+    EXPECT_STATUS(fer_model_num_states(l.model, &n), FER_STATUS_OK);
+    CHECK(n == 1, "stream.fer has %u state pairs", (unsigned)n);
+    for (round = 0; round < 2; round++) {
+        for (t = 0; t < 6; t++) EXPECT_STATUS(fer_step(l.session, frames + 3 * t, 3, y, 4), FER_STATUS_OK);
+        CHECK(memcmp(y, expected, sizeof y) == 0, "round %d: y %g vs %g", round, (double)y[0],
+              (double)expected[0]);
+        EXPECT_STATUS(fer_output_f32(l.session, 1, h, 4, &n), FER_STATUS_OK);
+        CHECK(n == 4 && memcmp(h, expected + 4, sizeof h) == 0, "round %d: h_n", round);
+        EXPECT_STATUS(fer_reset(l.session), FER_STATUS_OK);
+    }
+    /* Without a reset the stream goes on: another step gives another result. */
+    EXPECT_STATUS(fer_step(l.session, frames, 3, y, 4), FER_STATUS_OK);
+    EXPECT_STATUS(fer_step(l.session, frames, 3, h, 4), FER_STATUS_OK);
+    CHECK(memcmp(y, h, sizeof y) != 0, "the state is carried");
+    EXPECT_STATUS(fer_step(l.session, frames, 2, y, 4), FER_STATUS_WRONG_LENGTH);
+    EXPECT_STATUS(fer_step(l.session, frames, 3, y, 3), FER_STATUS_BUFFER_TOO_SMALL);
+    EXPECT_STATUS(fer_step(NULL, frames, 3, y, 4), FER_STATUS_NULL_ARGUMENT);
+    EXPECT_STATUS(fer_step(l.session, NULL, 3, y, 4), FER_STATUS_NULL_ARGUMENT);
+    EXPECT_STATUS(fer_reset(NULL), FER_STATUS_NULL_ARGUMENT);
+    free(frames);
+    free(expected);
+    unload(&l);
+    if (!load(&l, "single.fer", LOAD_COPY, SESSION_LIBRARY)) return;
+    EXPECT_STATUS(fer_model_num_states(l.model, &n), FER_STATUS_OK);
+    CHECK(n == 0, "single.fer does not stream");
+    unload(&l);
+}
+
 static void test_null_arguments(void) {
     Loaded l;
     FerModel *m = (FerModel *)&l; /* must be overwritten with NULL on failure */
@@ -617,6 +658,7 @@ int main(int argc, char **argv) {
     test_raw_int8();
     test_info();
     test_golden_and_properties();
+    test_streaming();
     test_null_arguments();
     test_sizes_and_lengths();
     test_bad_models();

@@ -298,6 +298,36 @@ RustBuffer uniffi_ferrite_uniffi_fn_method_model_run_raw(uint64_t ptr, RustBuffe
 RustBuffer uniffi_ferrite_uniffi_fn_method_model_run_tensors(uint64_t ptr, RustBuffer inputs, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_CLONE_STREAM
+#define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_CLONE_STREAM
+uint64_t uniffi_ferrite_uniffi_fn_clone_stream(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_FREE_STREAM
+#define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_FREE_STREAM
+void uniffi_ferrite_uniffi_fn_free_stream(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_CONSTRUCTOR_STREAM_NEW
+#define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_CONSTRUCTOR_STREAM_NEW
+uint64_t uniffi_ferrite_uniffi_fn_constructor_stream_new(uint64_t model, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_METHOD_STREAM_NUM_STATES
+#define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_METHOD_STREAM_NUM_STATES
+uint32_t uniffi_ferrite_uniffi_fn_method_stream_num_states(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_METHOD_STREAM_RESET
+#define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_METHOD_STREAM_RESET
+void uniffi_ferrite_uniffi_fn_method_stream_reset(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_METHOD_STREAM_STEP
+#define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_METHOD_STREAM_STEP
+RustBuffer uniffi_ferrite_uniffi_fn_method_stream_step(uint64_t ptr, RustBuffer features, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_FUNC_FERRITE_VERSION
 #define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_FUNC_FERRITE_VERSION
 RustBuffer uniffi_ferrite_uniffi_fn_func_ferrite_version(RustCallStatus *_Nonnull out_status
@@ -612,6 +642,24 @@ uint16_t uniffi_ferrite_uniffi_checksum_method_model_run_tensors(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_METHOD_STREAM_NUM_STATES
+#define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_METHOD_STREAM_NUM_STATES
+uint16_t uniffi_ferrite_uniffi_checksum_method_stream_num_states(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_METHOD_STREAM_RESET
+#define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_METHOD_STREAM_RESET
+uint16_t uniffi_ferrite_uniffi_checksum_method_stream_reset(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_METHOD_STREAM_STEP
+#define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_METHOD_STREAM_STEP
+uint16_t uniffi_ferrite_uniffi_checksum_method_stream_step(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_CONSTRUCTOR_MODEL_FROM_BYTES
 #define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_CONSTRUCTOR_MODEL_FROM_BYTES
 uint16_t uniffi_ferrite_uniffi_checksum_constructor_model_from_bytes(void
@@ -621,6 +669,12 @@ uint16_t uniffi_ferrite_uniffi_checksum_constructor_model_from_bytes(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_CONSTRUCTOR_MODEL_FROM_FILE
 #define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_CONSTRUCTOR_MODEL_FROM_FILE
 uint16_t uniffi_ferrite_uniffi_checksum_constructor_model_from_file(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_CONSTRUCTOR_STREAM_NEW
+#define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_CONSTRUCTOR_STREAM_NEW
+uint16_t uniffi_ferrite_uniffi_checksum_constructor_stream_new(void
     
 );
 #endif

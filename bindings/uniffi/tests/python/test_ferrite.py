@@ -12,7 +12,7 @@ import sys
 import threading
 import unittest
 
-from ferrite_uniffi import DType, FerriteError, Model, Quantization, ferrite_version
+from ferrite_uniffi import DType, FerriteError, Model, Quantization, Stream, ferrite_version
 
 FX = os.environ["FERRITE_FIXTURES"]
 LABELS = ["north", "east", "south", "west"]
@@ -141,6 +141,20 @@ class Predict(unittest.TestCase):
         with self.assertRaises(FerriteError.WrongLength) as e:
             m.run_tensors([b"\0" * 16])
         self.assertEqual((e.exception.expected, e.exception.actual), (2, 1))
+
+    def test_stream_steps_equal_the_whole_sequence(self):
+        frames = struct.unpack("<18f", read("stream_frames.bin"))
+        expected = read("stream_expected.bin")[:16]
+        stream = Stream(load("stream.fer"))
+        self.assertEqual(stream.num_states(), 1)
+        for _ in range(2):
+            for t in range(6):
+                y = stream.step(list(frames[3 * t:3 * t + 3]))
+            self.assertEqual(b"".join(struct.pack("<f", v) for v in y), expected)
+            stream.reset()
+        self.assertNotEqual(stream.step(list(frames[:3])), stream.step(list(frames[:3])))
+        with self.assertRaises(FerriteError.WrongLength):
+            stream.step([1.0])
 
     def test_golden_vectors(self):
         self.assertEqual(load("golden.fer").check_golden(), 2)

@@ -86,6 +86,18 @@ pub fn load_typed_proto(
     proto: &tract_onnx::pb::ModelProto,
     input_shapes: &[(String, Vec<usize>)],
 ) -> Result<TypedModel> {
+    let typed = load_inference_proto(proto, input_shapes)?
+        .into_typed()
+        .map_err(imp)?;
+    typed.into_decluttered().map_err(imp)
+}
+
+/// The ONNX model as tract's inference model, every input shape fixed as in
+/// [`load_typed`] (the recurrent import reads the facts of its nodes from it).
+pub fn load_inference_proto(
+    proto: &tract_onnx::pb::ModelProto,
+    input_shapes: &[(String, Vec<usize>)],
+) -> Result<InferenceModel> {
     let mut model = activations::onnx()
         .model_for_proto_model(proto)
         .map_err(imp)?;
@@ -154,8 +166,7 @@ pub fn load_typed_proto(
             .set_input_fact(i, InferenceFact::dt_shape(dt, shape))
             .map_err(imp)?;
     }
-    let typed = model.into_typed().map_err(imp)?;
-    typed.into_decluttered().map_err(imp)
+    Ok(model)
 }
 
 /// Imports a parsed ONNX model into the IR (see [`load_typed`] for `input_shapes`).

@@ -970,6 +970,196 @@ public func FfiConverterTypeModel_lower(_ value: Model) -> UInt64 {
 
 
 
+
+
+/**
+ * A stream over a streaming model (a recurrent model converted with
+ * `ferrite convert --state IN=OUT`, see `docs/ops.md`): it owns the arena that keeps the
+ * hidden state between `step` calls. One stream per sequence; a stream is used by one
+ * caller at a time (its calls are serialized), several streams share one `Model`.
+ */
+public protocol StreamProtocol: AnyObject, Sendable {
+    
+    /**
+     * Number of state pairs the model carries between steps (0: the model does not
+     * stream, and `step` is a prediction without a label).
+     */
+    func numStates()  -> UInt32
+    
+    /**
+     * Starts a new stream: zeroes the state.
+     */
+    func reset() throws 
+    
+    /**
+     * One step: `features` (one frame) into input 0, run, output 0 back as f32; each
+     * state output is then copied into its state input for the next step.
+     *
+     * Errors: `FerriteError::WrongLength`.
+     */
+    func step(features: [Float]) throws  -> [Float]
+    
+}
+/**
+ * A stream over a streaming model (a recurrent model converted with
+ * `ferrite convert --state IN=OUT`, see `docs/ops.md`): it owns the arena that keeps the
+ * hidden state between `step` calls. One stream per sequence; a stream is used by one
+ * caller at a time (its calls are serialized), several streams share one `Model`.
+ */
+open class Stream: StreamProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_ferrite_uniffi_fn_clone_stream(self.handle, $0) }
+    }
+    /**
+     * A new stream over `model`, starting from a zero state. Works for any model with
+     * one or more inputs; `Model` stays usable for `predict` meanwhile.
+     */
+public convenience init(model: Model) {
+    let handle =
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_ferrite_uniffi_fn_constructor_stream_new(
+        FfiConverterTypeModel_lower(model),uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_ferrite_uniffi_fn_free_stream(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Number of state pairs the model carries between steps (0: the model does not
+     * stream, and `step` is a prediction without a label).
+     */
+open func numStates() -> UInt32  {
+    return try!  FfiConverterUInt32.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_ferrite_uniffi_fn_method_stream_num_states(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Starts a new stream: zeroes the state.
+     */
+open func reset()throws   {try rustCallWithError(FfiConverterTypeFerriteError_lift) {
+        uniffiCallStatus in
+    uniffi_ferrite_uniffi_fn_method_stream_reset(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * One step: `features` (one frame) into input 0, run, output 0 back as f32; each
+     * state output is then copied into its state input for the next step.
+     *
+     * Errors: `FerriteError::WrongLength`.
+     */
+open func step(features: [Float])throws  -> [Float]  {
+    return try  FfiConverterSequenceFloat.lift(try rustCallWithError(FfiConverterTypeFerriteError_lift) {
+        uniffiCallStatus in
+    uniffi_ferrite_uniffi_fn_method_stream_step(
+            self.uniffiCloneHandle(),
+        FfiConverterSequenceFloat.lower(features),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStream: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = Stream
+
+    public static func lift(_ handle: UInt64) throws -> Stream {
+        return Stream(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: Stream) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Stream {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: Stream, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStream_lift(_ handle: UInt64) throws -> Stream {
+    return try FfiConverterTypeStream.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStream_lower(_ value: Stream) -> UInt64 {
+    return FfiConverterTypeStream.lower(value)
+}
+
+
+
+
 /**
  * What a model expects and produces.
  */
@@ -2058,10 +2248,22 @@ private let initializationResult: InitializationResult = {
     if (uniffi_ferrite_uniffi_checksum_method_model_run_tensors() != 21855) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_ferrite_uniffi_checksum_method_stream_num_states() != 30878) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_ferrite_uniffi_checksum_method_stream_reset() != 53514) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_ferrite_uniffi_checksum_method_stream_step() != 38521) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_ferrite_uniffi_checksum_constructor_model_from_bytes() != 41697) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_ferrite_uniffi_checksum_constructor_model_from_file() != 30425) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_ferrite_uniffi_checksum_constructor_stream_new() != 15061) {
         return InitializationResult.apiChecksumMismatch
     }
 
