@@ -14,7 +14,7 @@
 // `wasm-opt -Oz` from npm `binaryen` runs if installed (optional, unless WASM_OPT names it:
 // `cargo xtask` does, and then it is required); the hand-written
 // wrapper (js/), README and package.json are copied beside them. Prints the sizes
-// and fails when the .wasm exceeds the budget (250 KB raw, 100 KB gzip).
+// and fails when the .wasm exceeds the budget (264 KB raw, 100 KB gzip).
 //
 // Toolchain: Debian's rustc (`apt-get install rustc-web cargo-web rust-web-src lld-22`)
 // with `-Zbuild-std` when installed, else a rustup
@@ -31,7 +31,9 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
 const TARGET = 'wasm32-unknown-unknown';
 const PROFILE = 'release-size';
-export const BUDGET = { raw: 250 * 1024, gzip: 100 * 1024 };
+// raw: 250 KiB before drift monitoring (docs/monitoring.md), which adds ~21.7 KB raw
+// and ~9.6 KB gzip; the gzip budget is unchanged.
+export const BUDGET = { raw: 264 * 1024, gzip: 100 * 1024 };
 
 function die(msg) {
   console.error(`build.mjs: ${msg}`);

@@ -43,6 +43,8 @@ pub struct Bundled {
     pub output_len: usize,
     /// File size in bytes (it goes to flash).
     pub file_len: usize,
+    /// [`ferrite::Model::monitor_words`] (0: the model has no monitoring baseline).
+    pub monitor_words: usize,
 }
 
 /// The repository root (parent of the `firmware/` package).
@@ -114,6 +116,7 @@ pub fn inspect(path: &Path) -> Result<Bundled, String> {
     Ok(Bundled {
         path,
         arena_size: model.arena_size(),
+        monitor_words: model.monitor_words(),
         input_len,
         output_len,
         file_len: bytes.len(),
@@ -122,7 +125,7 @@ pub fn inspect(path: &Path) -> Result<Bundled, String> {
 
 /// For a board's `build.rs`: resolves and validates the model, writes
 /// `$OUT_DIR/model.rs` (`MODEL_PATH`, `MODEL_LEN`, `ARENA_SIZE`, `INPUT_LEN`,
-/// `OUTPUT_LEN` constants), sets `FERRITE_MODEL_FILE` for `env!` and asks cargo to
+/// `OUTPUT_LEN`, `MONITOR_WORDS` constants), sets `FERRITE_MODEL_FILE` for `env!` and asks cargo to
 /// rebuild when the variable or the file changes.
 pub fn bundle_model() -> Result<Bundled, String> {
     println!("cargo:rerun-if-env-changed={MODEL_ENV}");
@@ -140,12 +143,15 @@ pub fn bundle_model() -> Result<Bundled, String> {
          /// Elements of input 0.\n\
          pub const INPUT_LEN: usize = {inp};\n\
          /// Elements of output 0.\n\
-         pub const OUTPUT_LEN: usize = {outp};\n",
+         pub const OUTPUT_LEN: usize = {outp};\n\
+         /// The model's `monitor_words()`: the static monitor storage (0: no baseline).\n\
+         pub const MONITOR_WORDS: usize = {mon};\n",
         path = b.path.display().to_string(),
         len = b.file_len,
         arena = b.arena_size,
         inp = b.input_len,
         outp = b.output_len,
+        mon = b.monitor_words,
     );
     std::fs::write(Path::new(&out).join("model.rs"), consts)
         .map_err(|e| format!("write model.rs: {e}"))?;

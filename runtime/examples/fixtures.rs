@@ -26,6 +26,10 @@
 //!   `stream_expected.bin`: the last step's `y` then `h_n` (4 + 4 f32) of the
 //!   whole-sequence model run on those frames from a zero state (`Session::run`, no
 //!   streaming), which 6 `step` calls must reproduce bit for bit.
+//! - `monitor.fer`: y = x over 2 features (2 classes: the larger one wins) with a
+//!   monitoring baseline of 400 rows uniform on [0, 1): 4 bins per feature at 0.25 / 0.5 /
+//!   0.75 holding 100 rows each, range [0, 1], predicted class 200 / 200. Rows drawn
+//!   uniformly stay stable; a feature shifted by its standard deviation (0.29) is flagged.
 
 use core::fmt::Write as _;
 use ferrite::format::types::{Activation, Cell, DType, Direction, Op, QParams, Quant, UnaryOp};
@@ -553,5 +557,47 @@ fn main() {
         .collect();
     std::fs::write(dir.join("labels.txt"), labels).unwrap();
     write_stream_models(dir);
+    std::fs::write(dir.join("monitor.fer"), monitor_model()).unwrap();
     println!("fixtures written to {}", dir.display());
+}
+
+/// `monitor.fer` (see the module docs).
+fn monitor_model() -> Vec<u8> {
+    use ferrite::format::monitor::{encode_section, Baseline, FeatureSource, OutputBaseline};
+    let mut b = ModelBuilder::new("monitor");
+    b.labels = vec!["first".into(), "second".into()];
+    let x = b.add_tensor("x", DType::F32, &[1, 2], Quant::None).unwrap();
+    let w = b
+        .add_const_f32("w", &[2, 2], &[1.0, 0.0, 0.0, 1.0])
+        .unwrap();
+    let y = b.add_tensor("y", DType::F32, &[1, 2], Quant::None).unwrap();
+    let fc = Op::FullyConnected {
+        act: Activation::None,
+        q: None,
+    };
+    b.add_op(fc, &[x, w], &[y]).unwrap();
+    b.set_io(&[x], &[y]).unwrap();
+    let le_f32 = |v: &[f32]| v.iter().flat_map(|f| f.to_le_bytes()).collect::<Vec<u8>>();
+    let le_u32 = |v: &[u32]| v.iter().flat_map(|f| f.to_le_bytes()).collect::<Vec<u8>>();
+    let edges = le_f32(&[0.25, 0.5, 0.75, 0.25, 0.5, 0.75]);
+    let range = le_f32(&[0.0, 1.0, 0.0, 1.0]);
+    let counts = le_u32(&[100, 100, 100, 100, 0, 100, 100, 100, 100, 0]);
+    let classes = le_u32(&[200, 200]);
+    let base = Baseline {
+        source: FeatureSource::Raw,
+        features: 2,
+        bins: 4,
+        rows: 400,
+        names: "a\nb",
+        edges: &edges,
+        range: &range,
+        counts: &counts,
+        output: OutputBaseline::Classes { counts: &classes },
+    };
+    b.add_section(
+        ferrite::format::kind::FEATURE_STATS,
+        false,
+        encode_section(&base).unwrap(),
+    );
+    b.finish().unwrap()
 }

@@ -212,6 +212,11 @@ pub enum Error {
     BadSignature,
     /// The operation needs a feature that this build was compiled without.
     Unsupported,
+    /// The model has no monitoring baseline (FEATURE_STATS section): convert it with
+    /// `--baseline` or `--calibration`.
+    NoBaseline,
+    /// A monitor snapshot does not decode, or belongs to another model.
+    BadSnapshot,
     /// Verification was required but the file has no SIGNATURE section.
     Unsigned,
     /// The file is signed by a key that is not among the trusted keys (its key id
@@ -280,6 +285,10 @@ impl fmt::Display for Error {
             Error::GoldenMismatch { index } => write!(f, "golden vector {index} did not reproduce"),
             Error::BadSignature => f.write_str("model signature does not verify"),
             Error::Unsupported => f.write_str("not supported by this build"),
+            Error::NoBaseline => f.write_str("the model has no monitoring baseline"),
+            Error::BadSnapshot => {
+                f.write_str("monitor snapshot malformed or taken from another model")
+            }
             Error::Unsigned => f.write_str("model is not signed and a signature is required"),
             Error::UnknownKey => f.write_str("model is signed by a key that is not trusted"),
             Error::VersionTooOld { version, min } => write!(
@@ -315,9 +324,11 @@ impl Error {
             Error::GoldenMismatch { .. } => 17,
             Error::BadSignature => 18,
             Error::Unsupported => 19,
-            Error::Unsigned => 20,
-            Error::UnknownKey => 21,
-            Error::VersionTooOld { .. } => 22,
+            Error::NoBaseline => 20,
+            Error::BadSnapshot => 21,
+            Error::Unsigned => 22,
+            Error::UnknownKey => 23,
+            Error::VersionTooOld { .. } => 24,
         }
     }
 }

@@ -42,6 +42,7 @@ pub mod format;
 mod graph;
 pub mod kernels;
 mod model;
+pub mod monitor;
 mod ops;
 pub mod preprocess;
 mod session;
@@ -53,6 +54,7 @@ pub use format::types::{DType, Metadata, Op, OpDef, OpGroup, Quant, TensorDef};
 #[cfg(feature = "alloc")]
 pub use model::OwnedModel;
 pub use model::{AlignedModel, Model};
+pub use monitor::{Drift, DriftLevel, FeatureDrift, Latency, Monitor, MonitorBuffer, MonitorState};
 pub use preprocess::{Preprocess, WindowBuffer, WindowFeature};
 #[cfg(feature = "alloc")]
 pub use session::OwnedSession;

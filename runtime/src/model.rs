@@ -256,6 +256,9 @@ impl<'a> Model<'a> {
             };
             model.pre = Some(Preprocess::parse(p, graph_in, check)?);
         }
+        if check {
+            model.monitor_baseline()?;
+        }
         Ok(model)
     }
 

@@ -222,9 +222,18 @@ pub fn inspect(fer: &[u8]) -> Result<Value> {
         "header_and_padding".into(),
         json!(fer.len().saturating_sub(in_sections)),
     );
+    let monitor = model.monitor_baseline()?.map(|b| {
+        json!({
+            "features": b.features,
+            "bins": b.bins,
+            "baseline_rows": b.rows,
+            "storage_bytes": 4 * model.monitor_words(),
+        })
+    });
     Ok(json!({
         "sections": sections,
         "preprocess": preprocess,
+        "monitor": monitor,
         "name": meta.name,
         "version": meta.version,
         "description": meta.description,
@@ -301,6 +310,12 @@ pub fn to_text(r: &Value) -> String {
             })
             .collect();
         s += &format!("sections   {}\n", parts.join(", "));
+    }
+    if let Some(m) = r["monitor"].as_object() {
+        s += &format!(
+            "monitor    baseline of {} rows, {} features × {} bins; Monitor storage {} bytes\n",
+            m["baseline_rows"], m["features"], m["bins"], m["storage_bytes"]
+        );
     }
     s += &format!(
         "ops        {}; MACs {}; golden vectors {}\n",

@@ -15,6 +15,7 @@
 //! | [`mod@reference`] | tract as the float reference |
 //! | [`validate`], [`inspect`], [`mod@bench`], [`run`] | the other commands |
 //! | [`args`] | checked command-line values, output-path guards, `--calibration` binding |
+//! | [`monitor`] | baselines for `convert --baseline`, and `ferrite monitor` |
 //! | [`data`] | CSV / `.npy` / JSON data files |
 //! | [`feed`] | data files bound to a model's inputs (`-i FILE`, `-i NAME=FILE`) |
 //! | [`output`] | what `run` writes: CSV / JSON / `.npy`, one file per output or a table |
@@ -35,6 +36,7 @@ pub mod feed;
 pub mod import;
 pub mod inspect;
 pub mod ir;
+pub mod monitor;
 pub mod output;
 pub mod preprocess;
 pub mod quant;

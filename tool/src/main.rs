@@ -141,7 +141,21 @@ preprocessing; a model with nothing neural converts unchanged, with a note sayin
         /// Neural models with one input and no preprocessing only.
         #[arg(long, default_value_t = 1, value_name = "N")]
         batch: usize,
+        #[command(flatten)]
+        baseline: ferrite_tool::monitor::BaselineArgs,
     },
+    /// Drift and latency of a model in the field: the runtime's monitor over a data file,
+    /// or a device's monitor snapshot decoded against the model.
+    #[command(
+        after_help = "PSI bands: < 0.1 stable, 0.1-0.25 moderate, > 0.25 shifted (flagged).
+The model needs a baseline: ferrite convert ... --baseline train.csv (or --calibration).
+
+Examples:
+  ferrite monitor model.fer --input field.csv
+  ferrite monitor model.fer --input field.csv --json --plot drift.png
+  ferrite monitor model.fer --snapshot snap.bin --prometheus --label device=unit-7"
+    )]
+    Monitor(ferrite_tool::monitor::MonitorArgs),
     /// Run only a model's preprocessing pipeline on every row of a data file.
     #[command(after_help = "Example:
   ferrite preprocess model.fer -i raw.csv -o features.csv")]
@@ -339,6 +353,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
             json,
             preprocess,
             batch,
+            baseline,
         } => {
             let precision: Precision = precision.parse()?;
             if precision != Precision::Int8 {
@@ -379,6 +394,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                 Some((d, h)) => (Some(d), Some(h)),
                 None => (None, None),
             };
+            let baseline_data = baseline.data(cal.as_ref())?;
             // The pipeline is read (and checked) before the model.
             let features = preprocess.as_deref().map(FeatureSpec::load).transpose()?;
             let opts = ConvertOptions {
@@ -419,7 +435,8 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                 batch,
                 ..ConvertOptions::default()
             };
-            let r = convert_file(&model, &opts)?;
+            let mut r = convert_file(&model, &opts)?;
+            let baseline = baseline.attach(&mut r.bytes, baseline_data.as_ref())?;
             let low = r
                 .agreement
                 .as_ref()
@@ -450,6 +467,9 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                     "golden_vectors": r.golden,
                     "float_ops": r.float_ops,
                     "notes": r.notes,
+                    "baseline": baseline.as_ref().map(|b| serde_json::json!({
+                        "rows": b.rows, "features": b.features, "bins": b.bins,
+                    })),
                     "calibration_problems": r.calibration_problems,
                     "min_agreement": min_agreement,
                     "agreement": r.agreement.as_ref().map(|a| serde_json::json!({
@@ -478,6 +498,14 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                         a.max_abs_error
                     );
                 }
+                if let Some(b) = &baseline {
+                    say!(
+                        "monitoring baseline: {} rows, {} features × {} bins",
+                        b.rows,
+                        b.features,
+                        b.bins
+                    );
+                }
                 if r.precision == Precision::Int8 && !r.float_ops.is_empty() {
                     say!("ops kept in f32:");
                     for op in &r.float_ops {
@@ -504,6 +532,10 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                 );
                 return Ok(ExitCode::from(1));
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Monitor(args) => {
+            say_raw!("{}", ferrite_tool::monitor::run_command(&args)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Preprocess {

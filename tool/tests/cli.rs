@@ -47,6 +47,7 @@ fn every_command_has_help_with_an_example() {
         "inspect",
         "bench",
         "quickstart",
+        "monitor",
     ] {
         let out = ok(&[cmd, "--help"]);
         assert!(out.contains("Example"), "{cmd}: {out}");

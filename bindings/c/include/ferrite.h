@@ -33,6 +33,12 @@
 #define FER_MAX_RANK 8
 
 /**
+ * `uint32_t` words a caller's storage needs on top of the model's counters
+ * (`fer_model_monitor_words`): the monitor's own state and alignment padding.
+ */
+#define FER_MONITOR_STORAGE_OVERHEAD 96
+
+/**
  * Bytes a caller arena needs on top of `fer_model_arena_size`: the session's own state
  * (kept at the start of the arena, so that `fer_session_new_in` allocates nothing) and
  * up to 15 bytes to reach 16-byte alignment. A compile-time constant, so firmware can
@@ -132,6 +138,14 @@ enum FerStatus
      * The operation needs something this build was compiled without.
      */
     FER_STATUS_UNSUPPORTED = 19,
+    /**
+     * The model has no monitoring baseline (convert it with `--baseline`).
+     */
+    FER_STATUS_NO_BASELINE = 20,
+    /**
+     * A monitor snapshot does not decode or belongs to another model.
+     */
+    FER_STATUS_BAD_SNAPSHOT = 21,
     /**
      * A required pointer argument was NULL.
      */
@@ -239,12 +253,48 @@ typedef int32_t FerQuant;
 #endif // __cplusplus
 
 /**
+ * How far a distribution moved from its baseline (PSI bands).
+ */
+enum FerDriftLevel
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * PSI < 0.1.
+     */
+    FER_DRIFT_LEVEL_STABLE = 0,
+    /**
+     * 0.1 ≤ PSI ≤ 0.25.
+     */
+    FER_DRIFT_LEVEL_MODERATE = 1,
+    /**
+     * PSI > 0.25: flagged.
+     */
+    FER_DRIFT_LEVEL_SHIFTED = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum FerDriftLevel FerDriftLevel;
+#else
+typedef int32_t FerDriftLevel;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * A loaded and validated model. Opaque; create it with `fer_model_load` or
  * `fer_model_load_static`, release it with `fer_model_free` after every session over it.
  *
  * A model is immutable: it may be shared by any number of sessions and threads.
  */
 typedef struct FerModel FerModel;
+
+/**
+ * A drift and latency monitor over a model with a monitoring baseline. Opaque; create
+ * it with `fer_monitor_new_in` (caller storage) or `fer_monitor_new` (library storage),
+ * release it with `fer_monitor_free` before its model. One thread at a time.
+ */
+typedef struct FerMonitor FerMonitor;
 
 /**
  * One inference context over a model: its tensors live in an arena. Opaque; create it
@@ -305,6 +355,79 @@ typedef struct {
      */
     int32_t zero_point;
 } FerTensorInfo;
+
+/**
+ * One distribution compared with its baseline (`fer_monitor_feature`,
+ * `fer_monitor_output_drift`).
+ */
+typedef struct {
+    /**
+     * Rows in the observed histogram (effective count after decay).
+     */
+    uint32_t rows;
+    /**
+     * Population Stability Index.
+     */
+    double psi;
+    /**
+     * p-value of the G-test of homogeneity (small: unlikely to be sampling noise).
+     */
+    double p_value;
+    /**
+     * The G statistic.
+     */
+    double g;
+    /**
+     * Its degrees of freedom.
+     */
+    uint32_t dof;
+    /**
+     * The PSI band.
+     */
+    FerDriftLevel level;
+    /**
+     * PSI > 0.25.
+     */
+    bool flagged;
+    /**
+     * Missing (NaN) values seen (features only; 0 for the output).
+     */
+    uint32_t missing;
+    /**
+     * Values outside the baseline's range (features only; 0 for the output).
+     */
+    uint32_t out_of_range;
+} FerDrift;
+
+/**
+ * Latency statistics in the caller's clock ticks (`fer_monitor_latency`).
+ */
+typedef struct {
+    /**
+     * Timed predictions (effective count after decay).
+     */
+    uint32_t count;
+    /**
+     * Mean ticks.
+     */
+    double mean;
+    /**
+     * Most ticks of one prediction since creation or reset.
+     */
+    uint32_t max;
+    /**
+     * Median ticks (from a histogram with buckets ≤ 25 % wide).
+     */
+    double p50;
+    /**
+     * 95th percentile ticks.
+     */
+    double p95;
+    /**
+     * Ticks per second as set by `fer_monitor_set_clock_hz` (0: unknown).
+     */
+    uint32_t clock_hz;
+} FerLatency;
 
 #ifdef __cplusplus
 extern "C" {
@@ -533,6 +656,146 @@ FerStatus fer_model_arena_size(const FerModel *model, size_t *out);
  * `model`: a live handle; `out`: writable.
  */
 FerStatus fer_model_num_golden(const FerModel *model, size_t *out);
+
+/**
+ * Counter words the model's monitor needs (0 when the model has no monitoring
+ * baseline); `fer_monitor_new_in` needs `FER_MONITOR_STORAGE_OVERHEAD` more.
+ *
+ * # Safety
+ * `model`: a live handle; `out`: writable.
+ */
+FerStatus fer_model_monitor_words(const FerModel *model, size_t *out);
+
+/**
+ * Creates a monitor in the caller's `storage[0..words]` (`uint32_t` words, at least
+ * `fer_model_monitor_words + FER_MONITOR_STORAGE_OVERHEAD`, else
+ * `FER_STATUS_BUFFER_TOO_SMALL`), allocating nothing. A model without a baseline gives
+ * `FER_STATUS_NO_BASELINE`. On failure `*out` is NULL.
+ *
+ * # Safety
+ * `model`: a live handle that outlives the monitor; `storage`: writable for `words`
+ * words for the monitor's life; `out`: writable.
+ */
+FerStatus fer_monitor_new_in(const FerModel *model,
+                             uint32_t *storage,
+                             size_t words,
+                             FerMonitor **out);
+
+#if defined(FERRITE_STD)
+/**
+ * Creates a monitor whose storage the library allocates. On failure `*out` is NULL.
+ *
+ * # Safety
+ * `model`: a live handle that outlives the monitor; `out`: writable.
+ */
+FerStatus fer_monitor_new(const FerModel *model, FerMonitor **out);
+#endif
+
+/**
+ * Releases a monitor (and its storage when the library allocated it). NULL is a no-op.
+ *
+ * # Safety
+ * `monitor` must be NULL or a live handle, not used afterwards.
+ */
+void fer_monitor_free(FerMonitor *monitor);
+
+/**
+ * Counts one prediction: the raw input `in[0..n]` (what `fer_predict` took), and, when
+ * `scores` is not NULL, output 0 `scores[0..n_scores]`. The input is counted even when
+ * `fer_predict` rejected it (NaN: a missing value). Allocates nothing.
+ *
+ * # Safety
+ * `monitor`: a live handle; `in`: readable for `n` floats; `scores`: NULL or readable
+ * for `n_scores` floats.
+ */
+FerStatus fer_monitor_observe(FerMonitor *monitor,
+                              const float *in,
+                              size_t n,
+                              const float *scores,
+                              size_t n_scores);
+
+/**
+ * Records the latency of one prediction in the caller's clock ticks.
+ *
+ * # Safety
+ * `monitor`: a live handle.
+ */
+FerStatus fer_monitor_observe_latency(FerMonitor *monitor, uint32_t ticks);
+
+/**
+ * Decay window: every `rows` observed rows all counters halve (0: never).
+ *
+ * # Safety
+ * `monitor`: a live handle.
+ */
+FerStatus fer_monitor_set_window(FerMonitor *monitor, uint32_t rows);
+
+/**
+ * Ticks per second of the caller's clock (recorded in snapshots).
+ *
+ * # Safety
+ * `monitor`: a live handle.
+ */
+FerStatus fer_monitor_set_clock_hz(FerMonitor *monitor, uint32_t hz);
+
+/**
+ * Clears every counter.
+ *
+ * # Safety
+ * `monitor`: a live handle.
+ */
+FerStatus fer_monitor_reset(FerMonitor *monitor);
+
+/**
+ * Number of monitored features and rows observed since creation or reset.
+ *
+ * # Safety
+ * `monitor`: a live handle; `features_out`, `rows_out`: NULL or writable.
+ */
+FerStatus fer_monitor_counts(FerMonitor *monitor, size_t *features_out, uint64_t *rows_out);
+
+/**
+ * Drift of input feature `index` (`FER_STATUS_NO_SUCH_INDEX` past the last).
+ *
+ * # Safety
+ * `monitor`: a live handle; `out`: writable.
+ */
+FerStatus fer_monitor_feature(FerMonitor *monitor, size_t index, FerDrift *out);
+
+/**
+ * Drift of the predictions; `FER_STATUS_NOT_FOUND` when the baseline has no output part.
+ *
+ * # Safety
+ * `monitor`: a live handle; `out`: writable.
+ */
+FerStatus fer_monitor_output_drift(FerMonitor *monitor, FerDrift *out);
+
+/**
+ * Latency statistics.
+ *
+ * # Safety
+ * `monitor`: a live handle; `out`: writable.
+ */
+FerStatus fer_monitor_latency(FerMonitor *monitor, FerLatency *out);
+
+/**
+ * Serializes the counters into `buf[0..cap]` (postcard; send it upstream, decode with
+ * `ferrite monitor --snapshot`); `*len` receives the bytes written, or the largest
+ * size needed with `FER_STATUS_BUFFER_TOO_SMALL`.
+ *
+ * # Safety
+ * `monitor`: a live handle; `buf`: writable for `cap` bytes; `len`: writable.
+ */
+FerStatus fer_monitor_snapshot(FerMonitor *monitor, uint8_t *buf, size_t cap, size_t *len);
+
+/**
+ * Replaces the monitor's counters by a snapshot of a monitor of the same model
+ * (`FER_STATUS_BAD_SNAPSHOT` otherwise).
+ *
+ * # Safety
+ * `monitor`: a live handle; `bytes`: readable for `len` bytes.
+ */
+FerStatus fer_monitor_restore(FerMonitor *monitor, const uint8_t *bytes, size_t len);
 
 /**
  * Bytes `fer_session_new_in` needs for `model`, whatever the arena's alignment:

@@ -31,6 +31,7 @@
 extern crate std;
 
 mod model;
+mod monitor;
 mod session;
 mod status;
 mod util;
@@ -44,6 +45,15 @@ pub use model::{
     fer_model_num_outputs, fer_model_num_states, fer_model_output_info, fer_model_output_name,
     fer_model_producer, fer_model_property, fer_model_version, fer_version, FerDtype, FerModel,
     FerModelStorage, FerQuant, FerTensorInfo, FER_MAX_RANK, FER_MODEL_STORAGE_WORDS,
+};
+#[cfg(feature = "std")]
+pub use monitor::fer_monitor_new;
+pub use monitor::{
+    fer_model_monitor_words, fer_monitor_counts, fer_monitor_feature, fer_monitor_free,
+    fer_monitor_latency, fer_monitor_new_in, fer_monitor_observe, fer_monitor_observe_latency,
+    fer_monitor_output_drift, fer_monitor_reset, fer_monitor_restore, fer_monitor_set_clock_hz,
+    fer_monitor_set_window, fer_monitor_snapshot, FerDrift, FerDriftLevel, FerLatency, FerMonitor,
+    FER_MONITOR_STORAGE_OVERHEAD,
 };
 #[cfg(feature = "std")]
 pub use session::fer_session_new;

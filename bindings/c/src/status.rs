@@ -57,6 +57,10 @@ pub enum FerStatus {
     BadSignature = 18,
     /// The operation needs something this build was compiled without.
     Unsupported = 19,
+    /// The model has no monitoring baseline (convert it with `--baseline`).
+    NoBaseline = 20,
+    /// A monitor snapshot does not decode or belongs to another model.
+    BadSnapshot = 21,
     /// A required pointer argument was NULL.
     NullArgument = 100,
     /// A caller buffer is too small; the needed size was written to the size out-parameter
@@ -76,7 +80,7 @@ pub enum FerStatus {
 
 impl FerStatus {
     /// All statuses, for `fer_status_name` and the tests.
-    pub(crate) const ALL: [FerStatus; 26] = [
+    pub(crate) const ALL: [FerStatus; 28] = [
         FerStatus::Ok,
         FerStatus::BadMagic,
         FerStatus::UnsupportedVersion,
@@ -97,6 +101,8 @@ impl FerStatus {
         FerStatus::GoldenMismatch,
         FerStatus::BadSignature,
         FerStatus::Unsupported,
+        FerStatus::NoBaseline,
+        FerStatus::BadSnapshot,
         FerStatus::NullArgument,
         FerStatus::BufferTooSmall,
         FerStatus::InvalidArgument,
@@ -140,6 +146,8 @@ impl FerStatus {
             FerStatus::GoldenMismatch => "FER_STATUS_GOLDEN_MISMATCH\0",
             FerStatus::BadSignature => "FER_STATUS_BAD_SIGNATURE\0",
             FerStatus::Unsupported => "FER_STATUS_UNSUPPORTED\0",
+            FerStatus::NoBaseline => "FER_STATUS_NO_BASELINE\0",
+            FerStatus::BadSnapshot => "FER_STATUS_BAD_SNAPSHOT\0",
             FerStatus::NullArgument => "FER_STATUS_NULL_ARGUMENT\0",
             FerStatus::BufferTooSmall => "FER_STATUS_BUFFER_TOO_SMALL\0",
             FerStatus::InvalidArgument => "FER_STATUS_INVALID_ARGUMENT\0",

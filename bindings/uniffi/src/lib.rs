@@ -16,6 +16,9 @@
 //! Nothing here panics on any input: every failure is a `FerriteError`. The generated
 //! sources and the Swift / Android packaging are described in `README.md`.
 
+mod monitor;
+pub use monitor::{Drift, DriftLevel, DriftReport, FeatureDrift, LatencyStats, Monitor};
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -643,4 +646,5 @@ const _: () = {
     const fn send_sync<T: Send + Sync>() {}
     send_sync::<Model>();
     send_sync::<Stream>();
+    send_sync::<Monitor>();
 };

@@ -4,14 +4,32 @@
 import type {
   BuildInfo,
   DType,
+  Drift,
+  DriftLevel,
+  DriftReport,
   ErrorCategory,
+  FeatureDrift,
+  LatencyStats,
   ModelInfo,
   ModelMetadata,
   QuantInfo,
   TensorInfo,
 } from './ferrite_wasm.js';
 
-export type { BuildInfo, DType, ErrorCategory, ModelInfo, ModelMetadata, QuantInfo, TensorInfo };
+export type {
+  BuildInfo,
+  DType,
+  Drift,
+  DriftLevel,
+  DriftReport,
+  ErrorCategory,
+  FeatureDrift,
+  LatencyStats,
+  ModelInfo,
+  ModelMetadata,
+  QuantInfo,
+  TensorInfo,
+};
 
 declare global {
   // `Symbol.dispose` (explicit resource management) for projects whose `lib` predates
@@ -42,6 +60,8 @@ export declare const ErrorCode: Readonly<{
   GoldenMismatch: 17;
   BadSignature: 18;
   Unsupported: 19;
+  NoBaseline: 20;
+  BadSnapshot: 21;
   UsedAfterFree: 1000;
   InvalidArgument: 1001;
   FetchFailed: 1002;
@@ -162,6 +182,18 @@ export declare class Model {
    * reproduced byte for byte (all, else InvalidModelError `GoldenMismatch` with `index`).
    */
   checkGolden(): number;
+  /**
+   * Starts drift and latency monitoring against the model's training baseline (`ferrite
+   * convert --baseline`); `window`: counters halve every `window` rows (0: never).
+   * Throws InvalidModelError `NoBaseline` for a model without one.
+   */
+  enableMonitor(options?: { window?: number }): void;
+  /** Per-feature and output drift (PSI, p-value, flagged), rows and latency (µs). */
+  driftReport(): DriftReport;
+  /** The monitor's counters as compact bytes for `ferrite monitor --snapshot`. */
+  monitorSnapshot(): Uint8Array;
+  /** Clears the monitor's counters. */
+  resetMonitor(): void;
   /** Raw bytes of input 0 in (the input's dtype, little-endian), raw bytes of output 0 out. */
   runRaw(input: Uint8Array): Uint8Array;
   /** Raw bytes of every input in, raw bytes of every output out (graph order). */

@@ -36,7 +36,7 @@ export class InputError extends FerriteError {}
 export class UsedAfterFreeError extends FerriteError {}
 
 /**
- * Every `code` an error can carry. 1-19 are the runtime's stable codes (shared with the
+ * Every `code` an error can carry. 1-21 are the runtime's stable codes (shared with the
  * C ABI and the other bindings); 1000+ are raised by this JS layer itself.
  */
 export const ErrorCode = Object.freeze({
@@ -59,11 +59,16 @@ export const ErrorCode = Object.freeze({
   GoldenMismatch: 17,
   BadSignature: 18,
   Unsupported: 19,
+  NoBaseline: 20,
+  BadSnapshot: 21,
   UsedAfterFree: 1000,
   InvalidArgument: 1001,
   FetchFailed: 1002,
   InitFailed: 1003,
 });
+
+/** DriftLevel by the number Engine::drift_report_values gives (src/lib.rs). */
+const DRIFT_LEVELS = ['stable', 'moderate', 'shifted'];
 
 const CLASSES = {
   model: InvalidModelError,
@@ -263,6 +268,7 @@ export class Model {
   #info;
   #inLen;
   #outLen;
+  #monitoring = false;
 
   /** @private Use `Model.load`. */
   constructor(raw, token) {
@@ -346,8 +352,10 @@ export class Model {
     const x = toFeatures(features, 'features');
     const scores = new Float32Array(this.#outLen);
     let label;
+    const t0 = this.#monitoring ? performance.now() : 0;
     try {
       label = raw.predict(x, scores);
+      if (this.#monitoring) raw.monitorLatency(Math.round((performance.now() - t0) * 1000));
     } catch (e) {
       throw wrapError(e);
     }
@@ -385,6 +393,91 @@ export class Model {
   reset() {
     try {
       this.#live().reset();
+    } catch (e) {
+      throw wrapError(e);
+    }
+  }
+
+  /**
+   * Starts drift and latency monitoring against the training baseline stored in the model
+   * (`ferrite convert --baseline`): every later `predict` counts its input, its predicted
+   * class (or value) and its latency in microseconds. Restarting clears the counters.
+   * Throws InvalidModelError `NoBaseline` for a model without a baseline.
+   * @param {{ window?: number }} [options] `window`: the counters halve every `window`
+   *   rows, so the report covers about the last `window`…`2 × window` rows (0: never).
+   */
+  enableMonitor(options = {}) {
+    const raw = this.#live();
+    const window = options.window ?? 0;
+    if (!Number.isInteger(window) || window < 0 || window > 0xffffffff) {
+      throw argumentError('window must be a non-negative integer', { window });
+    }
+    try {
+      raw.enableMonitor(window, 1_000_000);
+    } catch (e) {
+      throw wrapError(e);
+    }
+    this.#monitoring = true;
+  }
+
+  /**
+   * Drift of every input feature and of the predictions (PSI and G-test p-value;
+   * `flagged` when PSI > 0.25), missing / out-of-range counts, rows and latency (µs).
+   * @returns {import('./index.js').DriftReport}
+   */
+  driftReport() {
+    const raw = this.#live();
+    let v, names;
+    try {
+      v = raw.driftReportValues();
+      names = raw.monitorFeatureNames();
+    } catch (e) {
+      throw wrapError(e);
+    }
+    // The layout of Engine::drift_report_values (src/lib.rs).
+    let at = 0;
+    const next = () => v[at++];
+    const drift = () => ({
+      rows: next(),
+      psi: next(),
+      pValue: next(),
+      level: DRIFT_LEVELS[next()],
+      flagged: next() === 1,
+    });
+    const rows = next();
+    const count = next();
+    const split = names === '' ? [] : names.split('\n');
+    const features = [];
+    for (let index = 0; index < count; index++) {
+      const d = drift();
+      features.push({ index, name: split[index] ?? '', ...d, missing: next(), outOfRange: next() });
+    }
+    const output = next() === 1 ? drift() : null;
+    const latency = {
+      count: next(), mean: next(), max: next(), p50: next(), p95: next(), clockHz: next(),
+    };
+    return { features, output, rows, latency };
+  }
+
+  /**
+   * The monitor's counters as compact bytes (postcard) to send upstream; decode them with
+   * `ferrite monitor --snapshot FILE model.fer` (table, JSON or Prometheus).
+   * @returns {Uint8Array}
+   */
+  monitorSnapshot() {
+    const raw = this.#live();
+    try {
+      return raw.monitorSnapshot();
+    } catch (e) {
+      throw wrapError(e);
+    }
+  }
+
+  /** Clears the monitor's counters (monitoring stays on). */
+  resetMonitor() {
+    const raw = this.#live();
+    try {
+      raw.monitorReset();
     } catch (e) {
       throw wrapError(e);
     }

@@ -12,7 +12,7 @@
 //! runtime's stable `code` (see [`ErrorInfo`]).
 
 use core::fmt::Write as _;
-use ferrite::{DType, Error, OwnedModel, Quant, Session, TensorDef};
+use ferrite::{DType, Error, Monitor, MonitorState, OwnedModel, Quant, Session, TensorDef};
 use wasm_bindgen::prelude::*;
 
 /// A loaded model and the arena its predictions run in (plain Rust, no JS types).
@@ -23,7 +23,12 @@ use wasm_bindgen::prelude::*;
 pub struct Engine {
     model: OwnedModel,
     arena: Vec<u8>,
+    /// The drift monitor's counters and state, once enabled.
+    monitor: Option<(Vec<u32>, MonitorState)>,
 }
+
+/// Numbers per drift in [`Engine::drift_report_values`].
+pub const REPORT_FIELDS: usize = 5;
 
 impl Engine {
     /// Copies and validates `bytes` (any alignment). Errors: every load error of
@@ -34,6 +39,7 @@ impl Engine {
         Ok(Engine {
             model,
             arena: vec![0; size],
+            monitor: None,
         })
     }
 
@@ -57,7 +63,132 @@ impl Engine {
     ) -> Result<Option<usize>, Error> {
         let model = self.model.model();
         let mut session = Session::new(&model, &mut self.arena)?;
-        session.predict(features, scores)
+        let r = session.predict(features, scores);
+        if let Some((words, state)) = &mut self.monitor {
+            let mut m = Monitor::resume(&model, words, *state)?;
+            m.observe_input(features)?;
+            if r.is_ok() {
+                m.observe_output(scores)?;
+            }
+            *state = m.state();
+        }
+        r
+    }
+
+    /// Starts drift monitoring (see [`ferrite::Monitor`]): every later [`predict`](Self::predict)
+    /// counts its input and output. `window`: decay period in rows (0: never). Restarting
+    /// clears the counters. Errors: `NoBaseline` for a model converted without one.
+    pub fn enable_monitor(&mut self, window: u32, clock_hz: u32) -> Result<(), Error> {
+        let model = self.model.model();
+        let mut words = vec![0u32; model.monitor_words()];
+        let mut m = Monitor::new(&model, &mut words)?;
+        m.set_window(window);
+        m.set_clock_hz(clock_hz);
+        let state = m.state();
+        self.monitor = Some((words, state));
+        Ok(())
+    }
+
+    fn with_monitor<T>(
+        &mut self,
+        f: impl FnOnce(&mut Monitor<'_>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let model = self.model.model();
+        let (words, state) = self.monitor.as_mut().ok_or(Error::NoBaseline)?;
+        let mut m = Monitor::resume(&model, words, *state)?;
+        let r = f(&mut m);
+        *state = m.state();
+        r
+    }
+
+    /// Records one prediction's latency in the clock's ticks (the JS wrapper: µs).
+    pub fn monitor_latency(&mut self, ticks: u32) -> Result<(), Error> {
+        self.with_monitor(|m| {
+            m.observe_latency(ticks);
+            Ok(())
+        })
+    }
+
+    /// Clears the monitor's counters.
+    pub fn monitor_reset(&mut self) -> Result<(), Error> {
+        self.with_monitor(|m| {
+            m.reset();
+            Ok(())
+        })
+    }
+
+    /// The monitor's snapshot bytes (decode with `ferrite monitor --snapshot`).
+    pub fn monitor_snapshot(&mut self) -> Result<Vec<u8>, Error> {
+        self.with_monitor(|m| {
+            let mut buf = vec![0u8; m.snapshot_max_len()];
+            Ok(m.snapshot(&mut buf)?.to_vec())
+        })
+    }
+
+    /// The drift report as numbers, in the order `index.js` reads them (see
+    /// [`REPORT_FIELDS`]): rows, feature count, per feature [`Self::drift_fields`] then
+    /// missing and out of range, an output flag (1: present) and the output's drift
+    /// fields, then latency count, mean, max, p50, p95 and clock rate. Numbers rather
+    /// than JSON text: formatting f64 in Rust costs the module several KB.
+    pub fn drift_report_values(&mut self) -> Result<Vec<f64>, Error> {
+        self.with_monitor(|m| {
+            let n = m.num_features();
+            let mut v = Vec::with_capacity(2 + n * (REPORT_FIELDS + 2) + 1 + REPORT_FIELDS + 6);
+            v.extend([m.rows() as f64, n as f64]);
+            for i in 0..n {
+                let f = m.feature(i)?;
+                Self::drift_fields(&mut v, &f.drift);
+                v.extend([f.missing as f64, f.out_of_range as f64]);
+            }
+            match m.output_drift() {
+                Some(d) => {
+                    v.push(1.0);
+                    Self::drift_fields(&mut v, &d);
+                }
+                None => v.push(0.0),
+            }
+            let l = m.latency();
+            v.extend([
+                l.count as f64,
+                l.mean,
+                l.max as f64,
+                l.p50,
+                l.p95,
+                l.clock_hz as f64,
+            ]);
+            Ok(v)
+        })
+    }
+
+    /// One drift's [`REPORT_FIELDS`] numbers: rows, PSI, p-value, level (0 stable,
+    /// 1 moderate, 2 shifted), flagged (0 or 1).
+    fn drift_fields(v: &mut Vec<f64>, d: &ferrite::Drift) {
+        let level = match d.level() {
+            ferrite::DriftLevel::Stable => 0.0,
+            ferrite::DriftLevel::Moderate => 1.0,
+            ferrite::DriftLevel::Shifted => 2.0,
+        };
+        v.extend([
+            d.rows as f64,
+            d.psi,
+            d.p_value,
+            level,
+            f64::from(u8::from(d.flagged())),
+        ]);
+    }
+
+    /// The monitored features' names, one per line.
+    pub fn monitor_feature_names(&mut self) -> Result<String, Error> {
+        self.with_monitor(|m| {
+            let mut s = String::new();
+            for i in 0..m.num_features() {
+                if i > 0 {
+                    s.push('\n');
+                }
+                s.push_str(m.feature_name(i));
+            }
+            Ok(s)
+        })
     }
 
     /// One step of a streaming model (see [`ferrite::Session::step`]): `features` into
@@ -378,6 +509,8 @@ pub fn describe(e: &Error, row: Option<usize>) -> ErrorInfo {
         Error::GoldenMismatch { index } => ("GoldenMismatch", "model", vec![("index", num(index))]),
         Error::BadSignature => ("BadSignature", "model", vec![]),
         Error::Unsupported => ("Unsupported", "unsupported", vec![]),
+        Error::NoBaseline => ("NoBaseline", "model", vec![]),
+        Error::BadSnapshot => ("BadSnapshot", "input", vec![]),
         _ => ("Unknown", "internal", vec![]),
     };
     let mut message = e.to_string();
@@ -485,6 +618,53 @@ export interface ModelInfo {
 /** Which JS error class an error maps to. */
 export type ErrorCategory = "model" | "input" | "unsupported" | "internal";
 
+/** How far a distribution moved from its training baseline (PSI bands). */
+export type DriftLevel = "stable" | "moderate" | "shifted";
+
+/** One distribution compared with its baseline. */
+export interface Drift {
+  /** Rows in the observed histogram (effective count after decay). */
+  rows: number;
+  /** Population Stability Index: < 0.1 stable, 0.1–0.25 moderate, > 0.25 shifted. */
+  psi: number;
+  /** p-value of a G-test of homogeneity (small: unlikely to be sampling noise). */
+  pValue: number;
+  level: DriftLevel;
+  /** PSI > 0.25. */
+  flagged: boolean;
+}
+
+/** Drift of one input feature. */
+export interface FeatureDrift extends Drift {
+  index: number;
+  name: string;
+  /** Missing (NaN) values seen. */
+  missing: number;
+  /** Values outside the baseline's range. */
+  outOfRange: number;
+}
+
+/** Latency of monitored predictions, in clock ticks (`clockHz` per second). */
+export interface LatencyStats {
+  count: number;
+  mean: number;
+  max: number;
+  p50: number;
+  p95: number;
+  clockHz: number;
+}
+
+/** What `Model.driftReport()` returns. */
+export interface DriftReport {
+  /** Input features in order. */
+  features: FeatureDrift[];
+  /** Drift of the predictions (null when the baseline has none). */
+  output: Drift | null;
+  /** Rows observed since monitoring started or was reset. */
+  rows: number;
+  latency: LatencyStats;
+}
+
 /** Build facts of the .wasm module. */
 export interface BuildInfo {
   /** Version of the ferrite-wasm crate. */
@@ -580,6 +760,53 @@ impl RawModel {
         self.engine.check_golden().map_err(|e| js_error(&e, None))
     }
 
+    /// Starts drift monitoring of every later `predict` (decay `window` in rows, 0: never;
+    /// latency ticks of `clockHz` per second).
+    #[wasm_bindgen(js_name = enableMonitor)]
+    pub fn enable_monitor(&mut self, window: u32, clock_hz: u32) -> Result<(), JsValue> {
+        self.engine
+            .enable_monitor(window, clock_hz)
+            .map_err(|e| js_error(&e, None))
+    }
+
+    /// Records one prediction's latency in ticks.
+    #[wasm_bindgen(js_name = monitorLatency)]
+    pub fn monitor_latency(&mut self, ticks: u32) -> Result<(), JsValue> {
+        self.engine
+            .monitor_latency(ticks)
+            .map_err(|e| js_error(&e, None))
+    }
+
+    /// Clears the monitor's counters.
+    #[wasm_bindgen(js_name = monitorReset)]
+    pub fn monitor_reset(&mut self) -> Result<(), JsValue> {
+        self.engine.monitor_reset().map_err(|e| js_error(&e, None))
+    }
+
+    /// The monitor's snapshot bytes.
+    #[wasm_bindgen(js_name = monitorSnapshot)]
+    pub fn monitor_snapshot(&mut self) -> Result<Vec<u8>, JsValue> {
+        self.engine
+            .monitor_snapshot()
+            .map_err(|e| js_error(&e, None))
+    }
+
+    /// The drift report's numbers (`index.js` builds the `DriftReport` from them).
+    #[wasm_bindgen(js_name = driftReportValues)]
+    pub fn drift_report_values(&mut self) -> Result<Vec<f64>, JsValue> {
+        self.engine
+            .drift_report_values()
+            .map_err(|e| js_error(&e, None))
+    }
+
+    /// The monitored features' names, one per line.
+    #[wasm_bindgen(js_name = monitorFeatureNames)]
+    pub fn monitor_feature_names(&mut self) -> Result<String, JsValue> {
+        self.engine
+            .monitor_feature_names()
+            .map_err(|e| js_error(&e, None))
+    }
+
     /// Concatenated input bytes (`lengths[i]` bytes for input `i`) in, concatenated
     /// output bytes out.
     #[wasm_bindgen(js_name = runRaw)]
@@ -623,6 +850,93 @@ mod tests {
         let mut j = String::new();
         json_f32(&mut j, f32::NAN);
         assert_eq!(j, "null");
+    }
+
+    /// y = x over 2 features with a baseline of 400 rows uniform on [0, 1) (4 bins).
+    fn monitor_model(with_baseline: bool) -> Vec<u8> {
+        use ferrite::format::monitor::{encode_section, Baseline, FeatureSource, OutputBaseline};
+        use ferrite::format::types::{Activation, Op};
+        let mut b = ferrite::format::write::ModelBuilder::new("monitor");
+        let x = b.add_tensor("x", DType::F32, &[1, 2], Quant::None).unwrap();
+        let w = b
+            .add_const_f32("w", &[2, 2], &[1.0, 0.0, 0.0, 1.0])
+            .unwrap();
+        let y = b.add_tensor("y", DType::F32, &[1, 2], Quant::None).unwrap();
+        let fc = Op::FullyConnected {
+            act: Activation::None,
+            q: None,
+        };
+        b.add_op(fc, &[x, w], &[y]).unwrap();
+        b.set_io(&[x], &[y]).unwrap();
+        let f = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+        let u = |v: &[u32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+        let (edges, range) = (
+            f(&[0.25, 0.5, 0.75, 0.25, 0.5, 0.75]),
+            f(&[0.0, 1.0, 0.0, 1.0]),
+        );
+        let counts = u(&[100, 100, 100, 100, 0, 100, 100, 100, 100, 0]);
+        let classes = u(&[200, 200]);
+        let base = Baseline {
+            source: FeatureSource::Raw,
+            features: 2,
+            bins: 4,
+            rows: 400,
+            names: "a\n\"b\"",
+            edges: &edges,
+            range: &range,
+            counts: &counts,
+            output: OutputBaseline::Classes { counts: &classes },
+        };
+        if with_baseline {
+            b.add_section(
+                ferrite::format::kind::FEATURE_STATS,
+                false,
+                encode_section(&base).unwrap(),
+            );
+        }
+        b.finish().unwrap()
+    }
+
+    #[test]
+    fn monitoring_flags_a_shifted_feature() {
+        let mut e = Engine::new(&monitor_model(true)).unwrap();
+        assert_eq!(e.drift_report_values().unwrap_err(), Error::NoBaseline);
+        e.enable_monitor(0, 1_000_000).unwrap();
+        assert_eq!(e.monitor_feature_names().unwrap(), "a\n\"b\"");
+        let mut s = 7u32;
+        let mut u = || {
+            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (s >> 8) as f32 / 16_777_216.0
+        };
+        let mut scores = [0f32; 2];
+        for _ in 0..2000 {
+            let x = [u() + 0.29, u()];
+            e.predict(&x, &mut scores).unwrap();
+            e.monitor_latency(5).unwrap();
+        }
+        let v = e.drift_report_values().unwrap();
+        // rows, features; 2 × (rows, psi, p, level, flagged, missing, out of range);
+        // output present + 5; latency 6.
+        assert_eq!(v.len(), 2 + 2 * 7 + 1 + 5 + 6, "{v:?}");
+        assert_eq!(&v[..2], [2000.0, 2.0]);
+        let (f0, f1, out) = (&v[2..9], &v[9..16], &v[16..22]);
+        // Feature 0 shifted by 0.29: three of the baseline's quarter bins hold it.
+        assert_eq!(f0[0], 2000.0);
+        assert!(f0[1] > 0.25, "{f0:?}");
+        assert_eq!(&f0[3..5], [2.0, 1.0], "shifted, flagged: {f0:?}");
+        assert!(f0[6] > 400.0, "out of range: {f0:?}");
+        assert!(f1[1] < 0.1 && f1[3..5] == [0.0, 0.0], "{f1:?}");
+        assert_eq!(
+            (out[0], out[1 + 4]),
+            (1.0, 1.0),
+            "the output moved: {out:?}"
+        );
+        assert_eq!(&v[22..], [2000.0, 5.0, 5.0, 5.0, 5.0, 1_000_000.0]);
+        assert!(!e.monitor_snapshot().unwrap().is_empty());
+        e.monitor_reset().unwrap();
+        assert_eq!(e.drift_report_values().unwrap()[0], 0.0);
+        let mut plain = Engine::new(&monitor_model(false)).unwrap();
+        assert_eq!(plain.enable_monitor(0, 1).unwrap_err(), Error::NoBaseline);
     }
 
     #[test]

@@ -11,7 +11,9 @@ const PKG = ensurePackage();
 const manifest = JSON.parse(readFileSync(join(PKG, 'package.json'), 'utf8'));
 
 /** Size budget of the .wasm (DESIGN: a browser tab downloads it). */
-const BUDGET = { raw: 250 * 1024, gzip: 100 * 1024 };
+// raw: 250 KiB before drift monitoring (docs/monitoring.md), which adds ~21.7 KB raw
+// and ~9.6 KB gzip; the gzip budget is unchanged.
+const BUDGET = { raw: 264 * 1024, gzip: 100 * 1024 };
 
 test('package.json is an ESM package with types and an exports map', () => {
   assert.equal(manifest.name, 'ferrite-wasm');

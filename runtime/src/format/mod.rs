@@ -13,6 +13,7 @@
 //! `docs/format.md` is the normative description.
 
 mod limits;
+pub mod monitor;
 mod op;
 #[cfg(feature = "write")]
 pub mod plan;

@@ -427,11 +427,17 @@ pub fn container(sections: &[(u16, bool, Vec<u8>)]) -> Result<Vec<u8>, WriteErro
 
 /// [`container`] with the header's minor version `minor` (at most
 /// [`VERSION_MINOR`](super::VERSION_MINOR): the largest [`Op::since_minor`](super::types::Op::since_minor) of
-/// the file's ops).
+/// the file's ops), raised to 1 when a FEATURE_STATS section is present (its layout is
+/// defined from format 1.1 on; a 1.0 reader ignores kind 5).
 pub fn container_minor(
     sections: &[(u16, bool, Vec<u8>)],
     minor: u16,
 ) -> Result<Vec<u8>, WriteError> {
+    let minor = if sections.iter().any(|s| s.0 == super::kind::FEATURE_STATS) {
+        minor.max(1)
+    } else {
+        minor
+    };
     let table_end = HEADER_LEN + SECTION_ENTRY_LEN * sections.len();
     let mut out = alloc::vec![0u8; table_end];
     let mut entries = Vec::new();

@@ -643,6 +643,91 @@ static void test_threads(void) {
     EXPECT_MESSAGE("`model`");
 }
 
+/* A uniform [0, 1) sequence (LCG), the distribution of monitor.fer's baseline. */
+static uint32_t lcg = 12345u;
+static float uniform01(void) {
+    lcg = lcg * 1664525u + 1013904223u;
+    return (float)(lcg >> 8) / 16777216.0f;
+}
+
+/* monitor.fer: y = x over 2 features; baseline of 400 rows uniform on [0, 1) in 4 bins
+ * (edges 0.25, 0.5, 0.75; 100 rows each), predicted class 200 / 200. In-distribution rows
+ * stay stable; feature 0 shifted by one standard deviation (0.29) is flagged, feature 1
+ * not; the snapshot restores into a monitor in caller storage. */
+static void test_monitor(void) {
+    Loaded l, plain;
+    FerMonitor *m = NULL, *m2 = NULL;
+    FerDrift d;
+    FerLatency lat;
+    size_t words = 0, features = 0, snap_len = 0, need = 0;
+    uint64_t rows = 0;
+    uint32_t *storage;
+    uint8_t snap[4096];
+    float x[2], scores[2];
+    int label, r, pass;
+    if (!load(&l, "monitor.fer", LOAD_COPY, SESSION_LIBRARY)) return;
+    EXPECT_STATUS(fer_model_monitor_words(l.model, &words), FER_STATUS_OK);
+    CHECK(words > 2 * 6, "monitor words %zu", words);
+    EXPECT_STATUS(fer_monitor_new(l.model, &m), FER_STATUS_OK);
+    EXPECT_STATUS(fer_monitor_set_clock_hz(m, 1000000u), FER_STATUS_OK);
+    for (pass = 0; pass < 2; pass++) {
+        EXPECT_STATUS(fer_monitor_reset(m), FER_STATUS_OK);
+        for (r = 0; r < 2000; r++) {
+            x[0] = uniform01() + (pass == 1 ? 0.29f : 0.0f);
+            x[1] = uniform01();
+            EXPECT_STATUS(fer_predict(l.session, x, 2, scores, 2, &label), FER_STATUS_OK);
+            EXPECT_STATUS(fer_monitor_observe(m, x, 2, scores, 2), FER_STATUS_OK);
+            EXPECT_STATUS(fer_monitor_observe_latency(m, 10u + (uint32_t)(r % 7)), FER_STATUS_OK);
+        }
+        EXPECT_STATUS(fer_monitor_feature(m, 0, &d), FER_STATUS_OK);
+        if (pass == 0) {
+            CHECK(!d.flagged && d.psi < 0.1 && d.level == FER_DRIFT_LEVEL_STABLE, "feature 0 psi %g", d.psi);
+        } else {
+            CHECK(d.flagged && d.psi > 0.25 && d.level == FER_DRIFT_LEVEL_SHIFTED && d.p_value < 1e-6,
+                  "shifted feature 0 psi %g p %g", d.psi, d.p_value);
+            CHECK(d.out_of_range > 400 && d.rows == 2000, "out of range %u rows %u", d.out_of_range,
+                  d.rows);
+        }
+        EXPECT_STATUS(fer_monitor_feature(m, 1, &d), FER_STATUS_OK);
+        CHECK(!d.flagged && d.psi < 0.1, "feature 1 psi %g (pass %d)", d.psi, pass);
+        EXPECT_STATUS(fer_monitor_output_drift(m, &d), FER_STATUS_OK);
+        CHECK(d.rows == 2000, "output rows %u", d.rows);
+    }
+    EXPECT_STATUS(fer_monitor_feature(m, 2, &d), FER_STATUS_NO_SUCH_INDEX);
+    EXPECT_STATUS(fer_monitor_counts(m, &features, &rows), FER_STATUS_OK);
+    CHECK(features == 2 && rows == 2000, "features %zu rows %llu", features, (unsigned long long)rows);
+    EXPECT_STATUS(fer_monitor_latency(m, &lat), FER_STATUS_OK);
+    CHECK(lat.count == 2000 && lat.max == 16 && lat.mean > 12.9 && lat.mean < 13.1 && lat.clock_hz == 1000000u,
+          "latency count %u max %u mean %g", lat.count, lat.max, lat.mean);
+    /* Snapshot: too small a buffer reports the size; then restore in caller storage. */
+    EXPECT_STATUS(fer_monitor_snapshot(m, snap, 4, &snap_len), FER_STATUS_BUFFER_TOO_SMALL);
+    CHECK(snap_len > 4 && snap_len <= sizeof snap, "snapshot needs %zu", snap_len);
+    EXPECT_STATUS(fer_monitor_snapshot(m, snap, sizeof snap, &snap_len), FER_STATUS_OK);
+    need = words + FER_MONITOR_STORAGE_OVERHEAD;
+    storage = malloc((need + 1) * sizeof *storage);
+    EXPECT_STATUS(fer_monitor_new_in(l.model, storage + 1, need - 1, &m2), FER_STATUS_BUFFER_TOO_SMALL);
+    CHECK(m2 == NULL, "no monitor on failure");
+    EXPECT_STATUS(fer_monitor_new_in(l.model, storage + 1, need, &m2), FER_STATUS_OK);
+    EXPECT_STATUS(fer_monitor_restore(m2, snap, snap_len - 1), FER_STATUS_BAD_SNAPSHOT);
+    EXPECT_STATUS(fer_monitor_restore(m2, snap, snap_len), FER_STATUS_OK);
+    EXPECT_STATUS(fer_monitor_feature(m2, 0, &d), FER_STATUS_OK);
+    CHECK(d.flagged && d.rows == 2000, "restored feature 0 psi %g", d.psi);
+    EXPECT_STATUS(fer_monitor_set_window(m2, 100), FER_STATUS_OK);
+    fer_monitor_free(m2);
+    EXPECT_STATUS(fer_monitor_feature(m2, 0, &d), FER_STATUS_INVALID_ARGUMENT);
+    free(storage);
+    fer_monitor_free(m);
+    fer_monitor_free(NULL);
+    /* A model without a baseline. */
+    if (load(&plain, "single.fer", LOAD_COPY, SESSION_LIBRARY)) {
+        EXPECT_STATUS(fer_model_monitor_words(plain.model, &words), FER_STATUS_OK);
+        CHECK(words == 0, "no baseline: %zu words", words);
+        EXPECT_STATUS(fer_monitor_new(plain.model, &m), FER_STATUS_NO_BASELINE);
+        unload(&plain);
+    }
+    unload(&l);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s FIXTURES_DIR\n", argv[0]);
@@ -664,6 +749,7 @@ int main(int argc, char **argv) {
     test_bad_models();
     test_arenas_and_handles();
     test_threads();
+    test_monitor();
 
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

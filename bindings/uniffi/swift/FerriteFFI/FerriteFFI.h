@@ -328,6 +328,46 @@ void uniffi_ferrite_uniffi_fn_method_stream_reset(uint64_t ptr, RustCallStatus *
 RustBuffer uniffi_ferrite_uniffi_fn_method_stream_step(uint64_t ptr, RustBuffer features, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_CLONE_MONITOR
+#define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_CLONE_MONITOR
+uint64_t uniffi_ferrite_uniffi_fn_clone_monitor(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_FREE_MONITOR
+#define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_FREE_MONITOR
+void uniffi_ferrite_uniffi_fn_free_monitor(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_CONSTRUCTOR_MONITOR_NEW
+#define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_CONSTRUCTOR_MONITOR_NEW
+uint64_t uniffi_ferrite_uniffi_fn_constructor_monitor_new(uint64_t model, uint32_t window, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_METHOD_MONITOR_OBSERVE
+#define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_METHOD_MONITOR_OBSERVE
+void uniffi_ferrite_uniffi_fn_method_monitor_observe(uint64_t ptr, RustBuffer features, RustBuffer scores, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_METHOD_MONITOR_PREDICT
+#define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_METHOD_MONITOR_PREDICT
+RustBuffer uniffi_ferrite_uniffi_fn_method_monitor_predict(uint64_t ptr, RustBuffer features, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_METHOD_MONITOR_REPORT
+#define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_METHOD_MONITOR_REPORT
+RustBuffer uniffi_ferrite_uniffi_fn_method_monitor_report(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_METHOD_MONITOR_RESET
+#define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_METHOD_MONITOR_RESET
+void uniffi_ferrite_uniffi_fn_method_monitor_reset(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_METHOD_MONITOR_SNAPSHOT
+#define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_METHOD_MONITOR_SNAPSHOT
+RustBuffer uniffi_ferrite_uniffi_fn_method_monitor_snapshot(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_FUNC_FERRITE_VERSION
 #define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_FUNC_FERRITE_VERSION
 RustBuffer uniffi_ferrite_uniffi_fn_func_ferrite_version(RustCallStatus *_Nonnull out_status
@@ -660,6 +700,36 @@ uint16_t uniffi_ferrite_uniffi_checksum_method_stream_step(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_METHOD_MONITOR_OBSERVE
+#define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_METHOD_MONITOR_OBSERVE
+uint16_t uniffi_ferrite_uniffi_checksum_method_monitor_observe(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_METHOD_MONITOR_PREDICT
+#define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_METHOD_MONITOR_PREDICT
+uint16_t uniffi_ferrite_uniffi_checksum_method_monitor_predict(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_METHOD_MONITOR_REPORT
+#define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_METHOD_MONITOR_REPORT
+uint16_t uniffi_ferrite_uniffi_checksum_method_monitor_report(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_METHOD_MONITOR_RESET
+#define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_METHOD_MONITOR_RESET
+uint16_t uniffi_ferrite_uniffi_checksum_method_monitor_reset(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_METHOD_MONITOR_SNAPSHOT
+#define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_METHOD_MONITOR_SNAPSHOT
+uint16_t uniffi_ferrite_uniffi_checksum_method_monitor_snapshot(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_CONSTRUCTOR_MODEL_FROM_BYTES
 #define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_CONSTRUCTOR_MODEL_FROM_BYTES
 uint16_t uniffi_ferrite_uniffi_checksum_constructor_model_from_bytes(void
@@ -675,6 +745,12 @@ uint16_t uniffi_ferrite_uniffi_checksum_constructor_model_from_file(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_CONSTRUCTOR_STREAM_NEW
 #define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_CONSTRUCTOR_STREAM_NEW
 uint16_t uniffi_ferrite_uniffi_checksum_constructor_stream_new(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_CONSTRUCTOR_MONITOR_NEW
+#define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_CONSTRUCTOR_MONITOR_NEW
+uint16_t uniffi_ferrite_uniffi_checksum_constructor_monitor_new(void
     
 );
 #endif

@@ -194,6 +194,42 @@ fun registerTests() {
             eq(failures, emptyList<String>(), "concurrent predictions")
         }
     }
+
+    // monitor.fer: baseline of 400 rows uniform on [0, 1) (4 bins per feature); rows drawn
+    // uniformly stay stable, feature 0 shifted by one standard deviation (0.29) is flagged.
+    test("monitor_flags_a_shifted_feature") {
+        load("monitor.fer").use { m ->
+            var s = 7u
+            fun u(): Float {
+                s = s * 1664525u + 1013904223u
+                return (s shr 8).toFloat() / 16777216f
+            }
+            Monitor(m, 0u).use { mon ->
+                repeat(2000) { mon.predict(listOf(u(), u())) }
+                var r = mon.report()
+                eq(r.rows, 2000uL, "rows")
+                eq(r.features.map { it.name }, listOf("a", "b"), "names")
+                r.features.forEach { check(!it.drift.flagged && it.drift.psi < 0.1) { "stable: $it" } }
+                eq(r.latency.count, 2000u, "latency count")
+                mon.reset()
+                repeat(2000) { mon.predict(listOf(u() + 0.29f, u())) }
+                r = mon.report()
+                val f0 = r.features[0].drift
+                check(f0.flagged && f0.psi > 0.25 && f0.level == DriftLevel.SHIFTED && f0.pValue < 1e-6) { "$f0" }
+                check(r.features[0].outOfRange > 400u) { "${r.features[0]}" }
+                check(!r.features[1].drift.flagged && r.features[1].drift.psi < 0.1) { "${r.features[1]}" }
+                check(mon.snapshot().size in 21..999) { "snapshot" }
+            }
+        }
+        load("mlp_f32.fer").use { m ->
+            try {
+                Monitor(m, 0u)
+                throw AssertionError("a model without a baseline was monitored")
+            } catch (e: FerriteException.Runtime) {
+                eq(e.code, 20u, "NoBaseline code")
+            }
+        }
+    }
 }
 
 fun main() {

@@ -12,7 +12,16 @@ import sys
 import threading
 import unittest
 
-from ferrite_uniffi import DType, FerriteError, Model, Quantization, Stream, ferrite_version
+from ferrite_uniffi import (
+    DriftLevel,
+    DType,
+    FerriteError,
+    Model,
+    Monitor,
+    Quantization,
+    Stream,
+    ferrite_version,
+)
 
 FX = os.environ["FERRITE_FIXTURES"]
 LABELS = ["north", "east", "south", "west"]
@@ -267,6 +276,50 @@ class Threads(unittest.TestCase):
         for t in threads:
             t.join()
         self.assertEqual(failures, [])
+
+
+class Monitoring(unittest.TestCase):
+    """monitor.fer: baseline of 400 rows uniform on [0, 1) (4 bins per feature)."""
+
+    @staticmethod
+    def uniform():
+        s = 7
+        while True:
+            s = (s * 1664525 + 1013904223) % 2**32
+            yield (s >> 8) / 16777216
+
+    def test_a_shifted_feature_is_flagged(self):
+        m = load("monitor.fer")
+        mon = Monitor(m, 0)
+        u = self.uniform()
+        for _ in range(2000):
+            mon.predict([next(u), next(u)])
+        r = mon.report()
+        self.assertEqual(r.rows, 2000)
+        self.assertEqual([f.name for f in r.features], ["a", "b"])
+        for f in r.features:
+            self.assertFalse(f.drift.flagged, f)
+            self.assertLess(f.drift.psi, 0.1)
+        mon.reset()
+        for _ in range(2000):
+            mon.predict([next(u) + 0.29, next(u)])
+        r = mon.report()
+        f0, f1 = r.features
+        self.assertTrue(f0.drift.flagged)
+        self.assertGreater(f0.drift.psi, 0.25)
+        self.assertEqual(f0.drift.level, DriftLevel.SHIFTED)
+        self.assertLess(f0.drift.p_value, 1e-6)
+        self.assertGreater(f0.out_of_range, 400)
+        self.assertFalse(f1.drift.flagged)
+        self.assertLess(f1.drift.psi, 0.1)
+        self.assertEqual(r.latency.count, 2000)
+        self.assertGreater(r.latency.p95_seconds, 0)
+        self.assertLess(len(mon.snapshot()), 1000)
+
+    def test_a_model_without_a_baseline_cannot_be_monitored(self):
+        with self.assertRaises(FerriteError.Runtime) as e:
+            Monitor(load("mlp_f32.fer"), 0)
+        self.assertEqual(e.exception.code, 20)
 
 
 if __name__ == "__main__":

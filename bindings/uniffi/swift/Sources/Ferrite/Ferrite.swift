@@ -545,6 +545,22 @@ fileprivate struct FfiConverterFloat: FfiConverterPrimitive {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterDouble: FfiConverterPrimitive {
+    typealias FfiType = Double
+    typealias SwiftType = Double
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Double {
+        return try lift(readDouble(&buf))
+    }
+
+    public static func write(_ value: Double, into buf: inout [UInt8]) {
+        writeDouble(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterBool : FfiConverter {
     typealias FfiType = Int8
     typealias SwiftType = Bool
@@ -973,6 +989,224 @@ public func FfiConverterTypeModel_lower(_ value: Model) -> UInt64 {
 
 
 /**
+ * Watches a model's inputs, predictions and latency for drift from its training data,
+ * in fixed memory. Thread-safe (calls are serialized).
+ */
+public protocol MonitorProtocol: AnyObject, Sendable {
+    
+    /**
+     * Counts a prediction made elsewhere: its raw input and, when given, its scores.
+     */
+    func observe(features: [Float], scores: [Float]?) throws 
+    
+    /**
+     * `Model::predict`, timed, with its input, prediction and latency counted. An input
+     * the model rejects (NaN without imputation) is still counted, as missing.
+     */
+    func predict(features: [Float]) throws  -> Prediction
+    
+    /**
+     * Per-feature and output drift, rows and latency.
+     */
+    func report() throws  -> DriftReport
+    
+    /**
+     * Clears every counter.
+     */
+    func reset() throws 
+    
+    /**
+     * The counters as compact bytes to send upstream (`ferrite monitor --snapshot`).
+     */
+    func snapshot() throws  -> Data
+    
+}
+/**
+ * Watches a model's inputs, predictions and latency for drift from its training data,
+ * in fixed memory. Thread-safe (calls are serialized).
+ */
+open class Monitor: MonitorProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_ferrite_uniffi_fn_clone_monitor(self.handle, $0) }
+    }
+    /**
+     * A monitor of `model`; `window`: the counters halve every `window` rows, so the
+     * report covers about the last `window`…`2 × window` rows (0: never).
+     *
+     * Errors: `FerriteError::Runtime` with code 20 when the model has no baseline.
+     */
+public convenience init(model: Model, window: UInt32)throws  {
+    let handle =
+        try rustCallWithError(FfiConverterTypeFerriteError_lift) {
+        uniffiCallStatus in
+    uniffi_ferrite_uniffi_fn_constructor_monitor_new(
+        FfiConverterTypeModel_lower(model),
+        FfiConverterUInt32.lower(window),uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_ferrite_uniffi_fn_free_monitor(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Counts a prediction made elsewhere: its raw input and, when given, its scores.
+     */
+open func observe(features: [Float], scores: [Float]?)throws   {try rustCallWithError(FfiConverterTypeFerriteError_lift) {
+        uniffiCallStatus in
+    uniffi_ferrite_uniffi_fn_method_monitor_observe(
+            self.uniffiCloneHandle(),
+        FfiConverterSequenceFloat.lower(features),
+        FfiConverterOptionSequenceFloat.lower(scores),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * `Model::predict`, timed, with its input, prediction and latency counted. An input
+     * the model rejects (NaN without imputation) is still counted, as missing.
+     */
+open func predict(features: [Float])throws  -> Prediction  {
+    return try  FfiConverterTypePrediction_lift(try rustCallWithError(FfiConverterTypeFerriteError_lift) {
+        uniffiCallStatus in
+    uniffi_ferrite_uniffi_fn_method_monitor_predict(
+            self.uniffiCloneHandle(),
+        FfiConverterSequenceFloat.lower(features),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Per-feature and output drift, rows and latency.
+     */
+open func report()throws  -> DriftReport  {
+    return try  FfiConverterTypeDriftReport_lift(try rustCallWithError(FfiConverterTypeFerriteError_lift) {
+        uniffiCallStatus in
+    uniffi_ferrite_uniffi_fn_method_monitor_report(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Clears every counter.
+     */
+open func reset()throws   {try rustCallWithError(FfiConverterTypeFerriteError_lift) {
+        uniffiCallStatus in
+    uniffi_ferrite_uniffi_fn_method_monitor_reset(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The counters as compact bytes to send upstream (`ferrite monitor --snapshot`).
+     */
+open func snapshot()throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeFerriteError_lift) {
+        uniffiCallStatus in
+    uniffi_ferrite_uniffi_fn_method_monitor_snapshot(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMonitor: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = Monitor
+
+    public static func lift(_ handle: UInt64) throws -> Monitor {
+        return Monitor(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: Monitor) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Monitor {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: Monitor, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMonitor_lift(_ handle: UInt64) throws -> Monitor {
+    return try FfiConverterTypeMonitor.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMonitor_lower(_ value: Monitor) -> UInt64 {
+    return FfiConverterTypeMonitor.lower(value)
+}
+
+
+
+
+
+
+/**
  * A stream over a streaming model (a recurrent model converted with
  * `ferrite convert --state IN=OUT`, see `docs/ops.md`): it owns the arena that keeps the
  * hidden state between `step` calls. One stream per sequence; a stream is used by one
@@ -1158,6 +1392,332 @@ public func FfiConverterTypeStream_lower(_ value: Stream) -> UInt64 {
 }
 
 
+
+
+/**
+ * One distribution compared with its baseline.
+ */
+public struct Drift: Equatable, Hashable {
+    /**
+     * Rows in the observed histogram (effective count after decay).
+     */
+    public let rows: UInt32
+    /**
+     * Population Stability Index.
+     */
+    public let psi: Double
+    /**
+     * p-value of a G-test of homogeneity (small: unlikely to be sampling noise).
+     */
+    public let pValue: Double
+    public let level: DriftLevel
+    /**
+     * PSI > 0.25.
+     */
+    public let flagged: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Rows in the observed histogram (effective count after decay).
+         */rows: UInt32, 
+        /**
+         * Population Stability Index.
+         */psi: Double, 
+        /**
+         * p-value of a G-test of homogeneity (small: unlikely to be sampling noise).
+         */pValue: Double, level: DriftLevel, 
+        /**
+         * PSI > 0.25.
+         */flagged: Bool) {
+        self.rows = rows
+        self.psi = psi
+        self.pValue = pValue
+        self.level = level
+        self.flagged = flagged
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Drift: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDrift: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Drift {
+        return
+            try Drift(
+                rows: FfiConverterUInt32.read(from: &buf), 
+                psi: FfiConverterDouble.read(from: &buf), 
+                pValue: FfiConverterDouble.read(from: &buf), 
+                level: FfiConverterTypeDriftLevel.read(from: &buf), 
+                flagged: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Drift, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.rows, into: &buf)
+        FfiConverterDouble.write(value.psi, into: &buf)
+        FfiConverterDouble.write(value.pValue, into: &buf)
+        FfiConverterTypeDriftLevel.write(value.level, into: &buf)
+        FfiConverterBool.write(value.flagged, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDrift_lift(_ buf: RustBuffer) throws -> Drift {
+    return try FfiConverterTypeDrift.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDrift_lower(_ value: Drift) -> RustBuffer {
+    return FfiConverterTypeDrift.lower(value)
+}
+
+
+/**
+ * What `Monitor::report` returns.
+ */
+public struct DriftReport: Equatable, Hashable {
+    /**
+     * Input features, in order.
+     */
+    public let features: [FeatureDrift]
+    /**
+     * Drift of the predictions; `None` when the baseline has none.
+     */
+    public let output: Drift?
+    /**
+     * Rows observed since the monitor was created or reset.
+     */
+    public let rows: UInt64
+    public let latency: LatencyStats
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Input features, in order.
+         */features: [FeatureDrift], 
+        /**
+         * Drift of the predictions; `None` when the baseline has none.
+         */output: Drift?, 
+        /**
+         * Rows observed since the monitor was created or reset.
+         */rows: UInt64, latency: LatencyStats) {
+        self.features = features
+        self.output = output
+        self.rows = rows
+        self.latency = latency
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DriftReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDriftReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DriftReport {
+        return
+            try DriftReport(
+                features: FfiConverterSequenceTypeFeatureDrift.read(from: &buf), 
+                output: FfiConverterOptionTypeDrift.read(from: &buf), 
+                rows: FfiConverterUInt64.read(from: &buf), 
+                latency: FfiConverterTypeLatencyStats.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DriftReport, into buf: inout [UInt8]) {
+        FfiConverterSequenceTypeFeatureDrift.write(value.features, into: &buf)
+        FfiConverterOptionTypeDrift.write(value.output, into: &buf)
+        FfiConverterUInt64.write(value.rows, into: &buf)
+        FfiConverterTypeLatencyStats.write(value.latency, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDriftReport_lift(_ buf: RustBuffer) throws -> DriftReport {
+    return try FfiConverterTypeDriftReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDriftReport_lower(_ value: DriftReport) -> RustBuffer {
+    return FfiConverterTypeDriftReport.lower(value)
+}
+
+
+/**
+ * Drift of one input feature.
+ */
+public struct FeatureDrift: Equatable, Hashable {
+    public let index: UInt32
+    public let name: String
+    public let drift: Drift
+    /**
+     * Missing (NaN) values seen.
+     */
+    public let missing: UInt32
+    /**
+     * Values outside the baseline's range.
+     */
+    public let outOfRange: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(index: UInt32, name: String, drift: Drift, 
+        /**
+         * Missing (NaN) values seen.
+         */missing: UInt32, 
+        /**
+         * Values outside the baseline's range.
+         */outOfRange: UInt32) {
+        self.index = index
+        self.name = name
+        self.drift = drift
+        self.missing = missing
+        self.outOfRange = outOfRange
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FeatureDrift: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFeatureDrift: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FeatureDrift {
+        return
+            try FeatureDrift(
+                index: FfiConverterUInt32.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                drift: FfiConverterTypeDrift.read(from: &buf), 
+                missing: FfiConverterUInt32.read(from: &buf), 
+                outOfRange: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FeatureDrift, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.index, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterTypeDrift.write(value.drift, into: &buf)
+        FfiConverterUInt32.write(value.missing, into: &buf)
+        FfiConverterUInt32.write(value.outOfRange, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFeatureDrift_lift(_ buf: RustBuffer) throws -> FeatureDrift {
+    return try FfiConverterTypeFeatureDrift.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFeatureDrift_lower(_ value: FeatureDrift) -> RustBuffer {
+    return FfiConverterTypeFeatureDrift.lower(value)
+}
+
+
+/**
+ * Latency of monitored predictions, in seconds.
+ */
+public struct LatencyStats: Equatable, Hashable {
+    public let count: UInt32
+    public let meanSeconds: Double
+    public let maxSeconds: Double
+    public let p50Seconds: Double
+    public let p95Seconds: Double
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(count: UInt32, meanSeconds: Double, maxSeconds: Double, p50Seconds: Double, p95Seconds: Double) {
+        self.count = count
+        self.meanSeconds = meanSeconds
+        self.maxSeconds = maxSeconds
+        self.p50Seconds = p50Seconds
+        self.p95Seconds = p95Seconds
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LatencyStats: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLatencyStats: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LatencyStats {
+        return
+            try LatencyStats(
+                count: FfiConverterUInt32.read(from: &buf), 
+                meanSeconds: FfiConverterDouble.read(from: &buf), 
+                maxSeconds: FfiConverterDouble.read(from: &buf), 
+                p50Seconds: FfiConverterDouble.read(from: &buf), 
+                p95Seconds: FfiConverterDouble.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LatencyStats, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.count, into: &buf)
+        FfiConverterDouble.write(value.meanSeconds, into: &buf)
+        FfiConverterDouble.write(value.maxSeconds, into: &buf)
+        FfiConverterDouble.write(value.p50Seconds, into: &buf)
+        FfiConverterDouble.write(value.p95Seconds, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLatencyStats_lift(_ buf: RustBuffer) throws -> LatencyStats {
+    return try FfiConverterTypeLatencyStats.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLatencyStats_lower(_ value: LatencyStats) -> RustBuffer {
+    return FfiConverterTypeLatencyStats.lower(value)
+}
 
 
 /**
@@ -1650,6 +2210,91 @@ public func FfiConverterTypeDType_lower(_ value: DType) -> RustBuffer {
 
 
 /**
+ * How far a distribution moved from its baseline (PSI bands).
+ */
+
+public enum DriftLevel: Equatable, Hashable {
+    
+    /**
+     * PSI < 0.1.
+     */
+    case stable
+    /**
+     * 0.1 ≤ PSI ≤ 0.25.
+     */
+    case moderate
+    /**
+     * PSI > 0.25 (flagged).
+     */
+    case shifted
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension DriftLevel: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDriftLevel: FfiConverterRustBuffer {
+    typealias SwiftType = DriftLevel
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DriftLevel {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .stable
+        
+        case 2: return .moderate
+        
+        case 3: return .shifted
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: DriftLevel, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .stable:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .moderate:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .shifted:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDriftLevel_lift(_ buf: RustBuffer) throws -> DriftLevel {
+    return try FfiConverterTypeDriftLevel.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDriftLevel_lower(_ value: DriftLevel) -> RustBuffer {
+    return FfiConverterTypeDriftLevel.lower(value)
+}
+
+
+
+/**
  * Everything that can go wrong, grouped by what the caller can do about it.
  *
  * Every variant carries `code` — the runtime's stable error code
@@ -1977,6 +2622,30 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeDrift: FfiConverterRustBuffer {
+    typealias SwiftType = Drift?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeDrift.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeDrift.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeQuantization: FfiConverterRustBuffer {
     typealias SwiftType = Quantization?
 
@@ -1993,6 +2662,30 @@ fileprivate struct FfiConverterOptionTypeQuantization: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeQuantization.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionSequenceFloat: FfiConverterRustBuffer {
+    typealias SwiftType = [Float]?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterSequenceFloat.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterSequenceFloat.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -2093,6 +2786,31 @@ fileprivate struct FfiConverterSequenceData: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterData.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeFeatureDrift: FfiConverterRustBuffer {
+    typealias SwiftType = [FeatureDrift]
+
+    public static func write(_ value: [FeatureDrift], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeFeatureDrift.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [FeatureDrift] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [FeatureDrift]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeFeatureDrift.read(from: &buf))
         }
         return seq
     }
@@ -2257,6 +2975,21 @@ private let initializationResult: InitializationResult = {
     if (uniffi_ferrite_uniffi_checksum_method_stream_step() != 38521) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_ferrite_uniffi_checksum_method_monitor_observe() != 41701) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_ferrite_uniffi_checksum_method_monitor_predict() != 20945) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_ferrite_uniffi_checksum_method_monitor_report() != 43533) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_ferrite_uniffi_checksum_method_monitor_reset() != 60576) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_ferrite_uniffi_checksum_method_monitor_snapshot() != 42800) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_ferrite_uniffi_checksum_constructor_model_from_bytes() != 41697) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -2264,6 +2997,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_ferrite_uniffi_checksum_constructor_stream_new() != 15061) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_ferrite_uniffi_checksum_constructor_monitor_new() != 34544) {
         return InitializationResult.apiChecksumMismatch
     }
 
