@@ -436,6 +436,9 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                 ..ConvertOptions::default()
             };
             let mut r = convert_file(&model, &opts)?;
+            // A batch file carries no monitoring baseline (nor golden vectors): the
+            // batch-1 file, the one deployed, does.
+            let baseline_data = baseline_data.filter(|_| batch <= 1);
             let baseline = baseline.attach(&mut r.bytes, baseline_data.as_ref())?;
             let low = r
                 .agreement
