@@ -241,6 +241,7 @@ pub const CONVERT_HELP: &str = "Examples:
   ferrite convert cnn.onnx -o cnn.fer --input-shape input=1,3,32,32 --name cnn --version 1.2.0
   ferrite convert pipeline.onnx -o pipeline-int8.fer --precision int8 --calibration raw.csv
   ferrite convert two.onnx -o two-int8.fer --precision int8 -c a=a.csv -c b=b.csv
+  ferrite convert model.onnx -o model-b256.fer --batch 256   # for `ferrite run` on many rows
   ferrite convert model_qdq.onnx -o model-int8.fer --precision int8   # already quantized
   ferrite convert gru.onnx -o gru-stream.fer --input-shape sequence=1,1,6 --state initial_h=h_n
 
@@ -270,3 +271,22 @@ Examples:
   ferrite run model.fer -i rows.npy -o scores.npy
   ferrite run model.fer -i test.csv --top-k 3 --json
   ferrite run two.fer -i a=a.csv -i b=b.csv --output-dir out/";
+
+/// `ferrite monitor --help`: the PSI bands and examples.
+pub const MONITOR_HELP: &str =
+    "PSI bands: < 0.1 stable, 0.1-0.25 moderate, > 0.25 shifted (flagged).
+The model needs a baseline: ferrite convert ... --baseline train.csv (or --calibration).
+
+Examples:
+  ferrite monitor model.fer --input field.csv
+  ferrite monitor model.fer --input field.csv --json --plot drift.png
+  ferrite monitor model.fer --snapshot snap.bin --prometheus --label device=unit-7";
+
+/// `ferrite validate --help`: the exit status and examples.
+pub const VALIDATE_HELP: &str = "Exits with status 1 when a threshold is breached, and says which.
+
+Examples:
+  ferrite validate model.fer --reference model.onnx -i test.csv --labels test_labels.csv
+  ferrite validate model-int8.fer --reference model.onnx -i test.csv --min-agreement 99% --json
+  ferrite validate model.fer --reference model.onnx -i test.csv --per-layer
+  ferrite validate two.fer --reference two.onnx -i a.csv -i b.csv --max-abs-error 1e-4";

@@ -12,7 +12,11 @@
 //! rows, run through the f32 model's own pipeline before the graph is calibrated, and
 //! the agreement is measured end to end on the same raw rows. The pipeline and the
 //! classical ops stay f32 in every precision.
+//!
+//! With [`ConvertOptions::batch`] N > 1, the result is a batch file whose input 0 holds
+//! N rows, checked to reproduce the batch-1 file bit for bit (see [`crate::batch`]).
 
+use crate::batch::{self, BATCH_PROPERTY};
 use crate::data::Dataset;
 use crate::emit::{self, Int8Options, Precision as EmitPrecision};
 use crate::error::{Error, Result};
@@ -62,6 +66,9 @@ pub struct ConvertOptions {
     /// part of the model; for a scikit-learn (ONNX-ML) model it runs before the model's
     /// own preprocessing. `calibration` rows are then raw rows.
     pub features: Option<FeatureSpec>,
+    /// Rows input 0 holds (`--batch`): 1 for the file the device runs; N > 1 writes a
+    /// batch file for scoring many rows on a host (see [`crate::batch`]).
+    pub batch: usize,
 }
 
 impl Default for ConvertOptions {
@@ -83,6 +90,7 @@ impl Default for ConvertOptions {
             stages: None,
             int8: Int8Options::default(),
             features: None,
+            batch: 1,
         }
     }
 }
@@ -248,8 +256,13 @@ fn read_source(path: &Path, opts: &ConvertOptions) -> Result<(Vec<u8>, ConvertOp
 }
 
 /// Converts ONNX bytes to a `.fer` model: [`import::import`], then
-/// [`convert_imported`].
+/// [`convert_imported`] (twice for a batch file, see [`crate::batch`]).
 pub fn convert(onnx: &[u8], opts: &ConvertOptions) -> Result<ConvertReport> {
+    match opts.batch {
+        0 => return Err(Error::Usage("--batch must be at least 1".into())),
+        1 => {}
+        _ => return convert_batched(onnx, opts),
+    }
     stage(opts, Stage::Import);
     let imported = import::import(
         onnx,
@@ -419,6 +432,56 @@ pub fn convert_imported(
         calibration_problems: data.map(calibration_problems).unwrap_or_default(),
         bytes,
     })
+}
+
+/// A batch file of `opts.batch` rows per inference, checked against the batch-1
+/// conversion (see [`crate::batch`]).
+fn convert_batched(onnx: &[u8], opts: &ConvertOptions) -> Result<ConvertReport> {
+    let n = opts.batch;
+    if import::is_onnxml(onnx) || opts.features.is_some() {
+        return Err(Error::Usage(format!(
+            "--batch {n} applies to neural ONNX models without preprocessing: a \
+             scikit-learn (ONNX-ML) pipeline or a --preprocess pipeline runs one row at a \
+             time; convert it without --batch"
+        )));
+    }
+    let single = convert(
+        onnx,
+        &ConvertOptions {
+            batch: 1,
+            ..opts.clone()
+        },
+    )?;
+    let device_file = AlignedModel::new(&single.bytes);
+    let device = device_file.model()?;
+    let (input, mut shape) = batch::batchable_input(&device, n)?;
+    shape[0] = n;
+    let mut bopts = opts.clone();
+    bopts.input_shapes.retain(|(name, _)| *name != input);
+    bopts.input_shapes.push((input, shape));
+    bopts.golden = 0;
+    bopts.calibration = opts.calibration.as_ref().map(|d| batch::repeat_rows(d, n));
+    let mut imported = import::import(
+        onnx,
+        &ImportOptions {
+            input_shapes: bopts.input_shapes.clone(),
+            features: None,
+        },
+    )?;
+    imported
+        .properties
+        .push((BATCH_PROPERTY.into(), n.to_string()));
+    let report = convert_imported(&imported, onnx, &bopts)?;
+    let batch_file = AlignedModel::new(&report.bytes);
+    let batched = batch_file.model()?;
+    if batch::rows_per_run(&batched) != n {
+        return Err(Error::Usage(format!(
+            "--batch {n}: the converted model's outputs do not all have a leading \
+             dimension of {n} rows, so its rows cannot be split; convert it without --batch"
+        )));
+    }
+    batch::check_same_bits(&device, &batched, opts.calibration.as_ref(), n)?;
+    Ok(report)
 }
 
 /// Makes `b` a streaming model with the `(input, output)` state pairs named in `state`:

@@ -11,6 +11,7 @@
 //! | [`emit`] | IR → `.fer` bytes in f32, f16 or int8 (what each op becomes: [`emit::plan`]) |
 //! | [`quant`] | calibration and int8 parameter arithmetic |
 //! | [`mod@convert`] | the `convert` pipeline: import, emit, calibrate, golden vectors, provenance |
+//! | [`batch`] | batch files (`--batch N`): N rows per inference, the batch-1 file's bits |
 //! | [`mod@reference`] | tract as the float reference |
 //! | [`validate`], [`inspect`], [`mod@bench`], [`run`] | the other commands |
 //! | [`args`] | checked command-line values, output-path guards, `--calibration` binding |
@@ -25,6 +26,7 @@
 #![allow(clippy::std_instead_of_core, clippy::alloc_instead_of_core)]
 
 pub mod args;
+pub mod batch;
 pub mod bench;
 pub mod convert;
 pub mod data;

@@ -4,7 +4,8 @@
 use clap::{Parser, Subcommand};
 use ferrite_tool::args::{
     load_calibration, load_fer, parse_bound, parse_count, parse_labels, parse_share, plural,
-    refuse_overwrite, rejected_path, stage_printer, AFTER_HELP, CONVERT_HELP, RUN_HELP,
+    refuse_overwrite, rejected_path, stage_printer, AFTER_HELP, CONVERT_HELP, MONITOR_HELP,
+    RUN_HELP, VALIDATE_HELP,
 };
 use ferrite_tool::bench::{bench, BenchOptions};
 use ferrite_tool::convert::{convert_file, ConvertOptions, Precision};
@@ -112,19 +113,20 @@ enum Command {
         /// docs/preprocessing.md); for scikit-learn models it runs before the model's own.
         #[arg(long, value_name = "FEATURES.toml")]
         preprocess: Option<PathBuf>,
+        /// Rows per inference: N > 1 writes a batch file for scoring many rows on a
+        /// host (`ferrite run`, Python), with input 0's leading dimension fixed to N.
+        /// The conversion checks that it gives the batch-1 file's outputs bit for bit;
+        /// it has no golden vectors and `validate` refuses it (validate the batch-1 file).
+        /// Neural models with one input and no preprocessing only.
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        batch: usize,
         #[command(flatten)]
         baseline: ferrite_tool::monitor::BaselineArgs,
     },
     /// Drift and latency of a model in the field: the runtime's monitor over a data file,
     /// or a device's monitor snapshot decoded against the model.
     #[command(
-        after_help = "PSI bands: < 0.1 stable, 0.1-0.25 moderate, > 0.25 shifted (flagged).
-The model needs a baseline: ferrite convert ... --baseline train.csv (or --calibration).
-
-Examples:
-  ferrite monitor model.fer --input field.csv
-  ferrite monitor model.fer --input field.csv --json --plot drift.png
-  ferrite monitor model.fer --snapshot snap.bin --prometheus --label device=unit-7"
+        after_help = MONITOR_HELP
     )]
     Monitor(ferrite_tool::monitor::MonitorArgs),
     /// Run only a model's preprocessing pipeline on every row of a data file.
@@ -180,13 +182,7 @@ Examples:
     },
     /// Compare a .fer model with its ONNX source run in f32 by tract.
     #[command(
-        after_help = "Exits with status 1 when a threshold is breached, and says which.
-
-Examples:
-  ferrite validate model.fer --reference model.onnx -i test.csv --labels test_labels.csv
-  ferrite validate model-int8.fer --reference model.onnx -i test.csv --min-agreement 99% --json
-  ferrite validate model.fer --reference model.onnx -i test.csv --per-layer
-  ferrite validate two.fer --reference two.onnx -i a.csv -i b.csv --max-abs-error 1e-4"
+        after_help = VALIDATE_HELP
     )]
     Validate {
         /// The .fer model.
@@ -313,6 +309,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
             golden,
             json,
             preprocess,
+            batch,
             baseline,
         } => {
             let precision: Precision = precision.parse()?;
@@ -392,9 +389,13 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                     int8_input,
                 },
                 features,
+                batch,
                 ..ConvertOptions::default()
             };
             let mut r = convert_file(&model, &opts)?;
+            // A batch file carries no monitoring baseline (nor golden vectors): the
+            // batch-1 file, the one deployed, does.
+            let baseline_data = baseline_data.filter(|_| batch <= 1);
             let baseline = baseline.attach(&mut r.bytes, baseline_data.as_ref())?;
             let low = r
                 .agreement
@@ -579,6 +580,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
             let onnx = read_file(&reference)?;
             let aligned = ferrite::AlignedModel::new(&fer);
             let m = aligned.model()?;
+            ferrite_tool::batch::refuse_validation(&m)?;
             let args: Vec<InputArg> = input.into_iter().map(InputArg).collect();
             let bound = feed::bind(&m, &args, false, "-i")?;
             let classes = m.output_len(0)?;

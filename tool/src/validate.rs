@@ -219,6 +219,8 @@ pub fn graph_inputs(
 /// Runs ferrite (`fer`) and tract (`onnx`) on every row of `data`; each row holds every
 /// input of the model side by side (one file per input joined by [`feed::bind`]), and
 /// every output is compared.
+///
+/// A batch file ([`crate::batch`]) is refused with [`crate::Error::Usage`].
 pub fn validate(
     fer: &[u8],
     onnx: &[u8],
@@ -228,6 +230,7 @@ pub fn validate(
 ) -> Result<ValidateReport> {
     let aligned = AlignedModel::new(fer);
     let model = aligned.model()?;
+    crate::batch::refuse_validation(&model)?;
     let widths = feed::input_widths(&model)?;
     check_joined(&model, data, &widths)?;
     if let Some(l) = labels {

@@ -287,8 +287,19 @@ fn host_tool(ctx: &Ctx) -> Result<(PathBuf, String)> {
         eprintln!("host tool: FERRITE_TOOL={}", Path::new(&p).display());
         return Ok((p.into(), "from FERRITE_TOOL, not built by this run".into()));
     }
+    // `-p ferrite-python --bin ferrite` builds only the tool but resolves features as
+    // the Python wheel's release build does (pyo3 turns on `syn` features), so both,
+    // and the conformance step, share tract and its dependencies (steps/python.rs).
     Cmd::new(host_cargo())
-        .args(["build", "--release", "-p", "ferrite-tool"])
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "ferrite-tool",
+            "-p",
+            "ferrite-python",
+        ])
+        .args(["--bin", "ferrite"])
         .cwd(&ctx.root)
         .stdout_to_stderr()
         .run()?;

@@ -18,6 +18,7 @@ mod firmware;
 pub use firmware::host_tool;
 mod lint;
 mod matrix;
+mod python;
 mod size;
 
 /// Every test step, in registration order (the runner sorts by stage).
@@ -31,6 +32,7 @@ pub fn all(ctx: &Ctx) -> Vec<Step> {
     // Chromium, Kotlin on the JVM and Python, the firmware in QEMU, the scikit-learn
     // suite): each is an integration test of its crate. Conformance runs last, in release.
     steps.extend(matrix::test_steps(ctx)); // jobs of targets/targets/*.toml
+    steps.extend(python::steps(ctx)); // the Python package's wheel, pytest, Spark
     steps.extend(engine::steps(ctx)); // engine kernels on aarch64 (qemu, two CPUs) and WASI
     steps.push(crate::mcu_bench::step()); // instructions per inference in QEMU, short form
     steps.extend(size::steps(ctx)); // flash/RAM budgets of the MCU targets

@@ -1,0 +1,139 @@
+"""The exceptions of ferrite.
+
+Every error of the runtime is a :class:`FerriteError` whose ``code`` is the runtime's
+stable error code (``ferrite::Error::code()`` in Rust, the ``FER_STATUS_*`` value in
+C). The codes are grouped as in every other ferrite binding (the UniFFI
+``FerriteError`` variants, the C status codes):
+
+==========================  ==============  =====================================
+class                       codes           when
+==========================  ==============  =====================================
+:class:`InvalidModelError`  1-11, 18        the bytes are not a valid model
+:class:`WrongLengthError`   14              an input has the wrong width
+:class:`InvalidInputError`  16              NaN / infinity where nothing imputes
+:class:`GoldenMismatchError` 17             a stored golden vector did not reproduce
+:class:`UnsupportedError`   19              not possible with this model or build
+:class:`InternalError`      12, 13, 15      a bug, not bad data
+:class:`ConversionError`    (none)          ``convert`` / ``validate`` failed
+==========================  ==============  =====================================
+
+The first three are also :class:`ValueError`\\ s. A file that cannot be read raises
+Python's own :class:`OSError` (e.g. :class:`FileNotFoundError`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+
+class FerriteError(Exception):
+    """Base class of every ferrite error.
+
+    Attributes:
+        code: the runtime's stable error code (``None`` for errors that do not come
+            from the runtime, e.g. a :class:`ConversionError`).
+        row: the input row (0-based) the error is about, when there is one.
+    """
+
+    code: Optional[int]
+    row: Optional[int]
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: Optional[int] = None,
+        row: Optional[int] = None,
+        **details: Any,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.row = row
+        for key, value in details.items():
+            setattr(self, key, value)
+
+    @property
+    def reason(self) -> str:
+        """The message, as the other bindings name it."""
+        return str(self.args[0]) if self.args else ""
+
+
+class InvalidModelError(FerriteError, ValueError):
+    """The bytes are not a valid model: bad magic (code 1), unsupported format version
+    (2), truncated (3), checksum mismatch (4), a malformed section, record, tensor, op
+    or arena plan (5-11), or a bad signature (18)."""
+
+
+class WrongLengthError(FerriteError, ValueError):
+    """An input row has the wrong number of values (code 14).
+
+    Attributes:
+        expected: values the model takes per row.
+        actual: values given.
+    """
+
+    expected: int
+    actual: int
+
+
+class InvalidInputError(FerriteError, ValueError):
+    """A value the model cannot accept (code 16): NaN or infinity in a model without
+    an imputation step, or left in the features after its preprocessing; an unknown
+    category under the ``error`` policy.
+
+    Attributes:
+        feature: the column (of the raw row, or of the preprocessed features when the
+            model has a pipeline) holding the value.
+    """
+
+    feature: int
+
+
+class GoldenMismatchError(FerriteError):
+    """A golden vector stored in the model did not reproduce on this machine (code 17).
+
+    Attributes:
+        index: the golden vector.
+    """
+
+    index: int
+
+
+class UnsupportedError(FerriteError):
+    """The call needs something this model or build does not have (code 19), e.g.
+    labels from a model whose output is one value."""
+
+
+class InternalError(FerriteError):
+    """Misaligned bytes (12), an arena too small (13), no such index (15), or an error
+    kind newer than this package: a bug in ferrite, not bad data."""
+
+
+class ConversionError(FerriteError):
+    """``convert`` or ``validate`` failed in the host tool.
+
+    Attributes:
+        kind: ``"unsupported_ops"`` (``ops`` lists ``(op_type, node_name)`` pairs),
+            ``"dynamic_shape"`` (``input`` names the input; pass ``input_shapes``),
+            ``"import"``, ``"data"``, ``"usage"``, ``"write"`` or ``"other"``.
+    """
+
+    kind: str
+
+
+class ConversionWarning(UserWarning):
+    """Something the user should know about a conversion (e.g. that an int8
+    conversion found nothing to quantize)."""
+
+
+__all__ = [
+    "FerriteError",
+    "InvalidModelError",
+    "WrongLengthError",
+    "InvalidInputError",
+    "GoldenMismatchError",
+    "UnsupportedError",
+    "InternalError",
+    "ConversionError",
+    "ConversionWarning",
+]
