@@ -28,6 +28,7 @@
 pub mod args;
 pub mod batch;
 pub mod bench;
+mod calibration;
 pub mod convert;
 pub mod data;
 pub mod emit;
