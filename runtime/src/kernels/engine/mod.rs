@@ -39,8 +39,10 @@
 //! (`c4`: four consecutive input channels per output channel, see the int8 layout); a
 //! last tile of at most `MR/2` pixels runs an `MR/2`-row variant. Depthwise kernels
 //! (`16c`: 16 channels per vector) compute 4, 2 or 1 interior pixels at a time.
-//! The code is split as in tract's linalg: `frame.rs` holds the loops shared by every
-//! ISA (tiling, indirection, tails, epilogues), generic over a few vector primitives;
+//! The code is split as in tract's linalg: `frame/` holds the loops shared by every
+//! ISA (tiling, indirection, tails, epilogues), generic over a few vector primitives
+//! (`frame/mod.rs`: primitives and geometry, `conv.rs` and `dwconv.rs`: the drivers,
+//! `entry.rs`: the `engine_kernels!` macro);
 //! `portable.rs`, `x86_avx2.rs`, `x86_avx512.rs`, `aarch64_neon.rs` and
 //! `wasm_simd128.rs` implement those primitives with intrinsics, nothing else.
 //!
