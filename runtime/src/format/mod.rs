@@ -17,6 +17,7 @@ pub mod monitor;
 mod op;
 #[cfg(feature = "write")]
 pub mod plan;
+mod recurrent;
 pub mod types;
 mod wire;
 #[cfg(feature = "write")]

@@ -7,6 +7,7 @@ use heapless::Vec as HVec;
 use serde::{Deserialize, Serialize};
 
 use super::limits::{MAX_OP_INPUTS, MAX_OP_OUTPUTS, MAX_RANK};
+pub use super::recurrent::{Cell, Direction};
 
 /// A fused activation, applied to the op's output before it is stored.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -479,81 +480,6 @@ pub struct QNhwc {
     /// and the op's output tensor the Add's output (reference int8 `Add` arithmetic).
     /// Without it the conv's output zero point is the output tensor's.
     pub residual: Option<QBinary>,
-}
-
-/// The cell of an [`Op::Recurrent`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Cell {
-    /// ONNX LSTM (gates `i, o, f, c`).
-    Lstm,
-    /// ONNX GRU (gates `z, r, h`).
-    Gru {
-        /// Apply the reset gate after the recurrent product (`linear_before_reset = 1`,
-        /// what torch exports).
-        linear_before_reset: bool,
-    },
-    /// ONNX RNN (one gate).
-    Rnn,
-}
-
-impl Cell {
-    /// Gates per direction (`G`).
-    pub const fn gates(self) -> usize {
-        match self {
-            Cell::Lstm => 4,
-            Cell::Gru { .. } => 3,
-            Cell::Rnn => 1,
-        }
-    }
-
-    /// Activations per direction.
-    pub const fn activations(self) -> usize {
-        match self {
-            Cell::Lstm => 3,
-            Cell::Gru { .. } => 2,
-            Cell::Rnn => 1,
-        }
-    }
-
-    /// The ONNX default activations of one direction.
-    pub const fn default_activations(self) -> &'static [UnaryOp] {
-        match self {
-            Cell::Lstm => &[UnaryOp::Sigmoid, UnaryOp::Tanh, UnaryOp::Tanh],
-            Cell::Gru { .. } => &[UnaryOp::Sigmoid, UnaryOp::Tanh],
-            Cell::Rnn => &[UnaryOp::Tanh],
-        }
-    }
-
-    /// Rows of state after `Y` in the output (`K`): `Y_h`, and `Y_c` for LSTM.
-    pub const fn state_rows(self) -> usize {
-        match self {
-            Cell::Lstm => 2,
-            Cell::Gru { .. } | Cell::Rnn => 1,
-        }
-    }
-}
-
-/// The direction of an [`Op::Recurrent`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Direction {
-    /// Time steps `0, 1, …, S-1`.
-    Forward,
-    /// Time steps `S-1, …, 0`.
-    Reverse,
-    /// Forward (direction 0) and reverse (direction 1).
-    Bidirectional,
-}
-
-impl Direction {
-    /// Directions computed (`D`).
-    pub const fn count(self) -> usize {
-        match self {
-            Direction::Bidirectional => 2,
-            Direction::Forward | Direction::Reverse => 1,
-        }
-    }
 }
 
 /// Post transform of ONNX-ML linear and tree-ensemble models, applied per row.

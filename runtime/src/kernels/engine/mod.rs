@@ -39,9 +39,11 @@
 //! (`c4`: four consecutive input channels per output channel, see the int8 layout); a
 //! last tile of at most `MR/2` pixels runs an `MR/2`-row variant. Depthwise kernels
 //! (`16c`: 16 channels per vector) compute 4, 2 or 1 interior pixels at a time.
-//! The code is split as in tract's linalg: `frame.rs` holds the loops shared by every
-//! ISA (tiling, indirection, tails, epilogues), generic over a few vector primitives;
-//! `portable.rs`, `x86_avx2.rs`, `x86_avx512.rs`, `aarch64_neon.rs` and
+//! The code is split as in tract's linalg: `frame/` holds the loops shared by every
+//! ISA (tiling, indirection, tails, epilogues), generic over a few vector primitives
+//! (`frame/mod.rs`: primitives and geometry, `conv.rs` and `dwconv.rs`: the drivers,
+//! `entry.rs`: the `engine_kernels!` macro);
+//! `portable.rs`, `x86_avx2.rs`, `x86_avx512/`, `aarch64_neon.rs` and
 //! `wasm_simd128.rs` implement those primitives with intrinsics, nothing else.
 //!
 //! # Packed layouts (the same bytes for every ISA)
@@ -128,7 +130,7 @@
 //!   AVX-512 folds the two roundings into one: with `X = a·m` in 64 bits, the result
 //!   is `floor((X + 2^30 + (2^(e−1) − [X < −2^30])·2^31) / 2^(31+e))` for `e > 0`
 //!   (and `floor((X + 2^30) / 2^31)` for `e = 0`), an identity of floors proved in
-//!   `x86_avx512.rs` and checked there against the reference over every residue
+//!   `x86_avx512/mod.rs` and checked there against the reference over every residue
 //!   class that decides the rounding; a panel with a multiplier `i32::MIN` (the
 //!   only one for which the doubling multiply saturates) takes the two-step form.
 //! - **residual add** ([`I8Out::residual`]): the conv's int8 output `t` (saturated to

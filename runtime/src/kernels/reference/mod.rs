@@ -5,4 +5,5 @@ pub mod generic;
 pub mod int8;
 
 mod bcast;
+mod recurrent;
 mod window;

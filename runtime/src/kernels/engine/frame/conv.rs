@@ -1,0 +1,545 @@
+//! The convolution drivers: f32 (and f16-packed) and int8 conv tiles over the
+//! indirection rows of [`super::build_rows`].
+
+#![allow(unsafe_code)]
+
+use core::ptr;
+
+use super::{build_rows, need, F32Lanes, Geom, I32Lanes, I8Dot, Packed, RowPlan, MAX_TAPS};
+use crate::kernels::engine::{ConvShape, F32Out, I8Out, I8_CONV_HEADER, NR};
+use crate::{Error, Result};
+
+// ---------------------------------------------------------------- f32 conv
+
+/// [`crate::kernels::engine::f32_conv`] on the primitives of `L`, tiles of `MR×16`, and `MT×16` for a
+/// last tile of at most `MT` pixels.
+///
+/// # Safety
+/// The CPU supports the instructions of `L` (the token proves it).
+#[inline(always)]
+pub(crate) unsafe fn f32_conv<L: F32Lanes, E: Packed, const MR: usize, const MT: usize>(
+    l: L,
+    s: &ConvShape,
+    x: &[f32],
+    packed: &[E],
+    out: &F32Out,
+    y: &mut [f32],
+    scratch: &mut [f32],
+) -> Result<()> {
+    let g = Geom::new(s)?;
+    let panel_len =
+        crate::kernels::engine::pack::f32_conv_panel_len(g.taps, g.c).ok_or(Error::Unsupported)?;
+    need(g.in_len, x.len())?;
+    need(g.n.div_ceil(NR) * panel_len, packed.len())?;
+    need(g.out_len, y.len())?;
+    if let Some(r) = out.residual {
+        need(g.out_len, r.len())?;
+    }
+    let zero = if g.padded {
+        need(g.c, scratch.len())?;
+        scratch[..g.c].fill(0.0);
+        scratch.as_ptr()
+    } else {
+        x.as_ptr()
+    };
+    let cx = F32Conv {
+        l,
+        plan: RowPlan::new(&g),
+        g,
+        x: x.as_ptr(),
+        zero,
+        w: packed.as_ptr(),
+        panel_len,
+        lo: l.splat(out.min),
+        hi: l.splat(out.max),
+        residual: out.residual.map(<[f32]>::as_ptr),
+        y: y.as_mut_ptr(),
+    };
+    // Tiles of MR output pixels outside, the 16-channel panels inside: the tile's
+    // rows (of every tap when they fit in `ptrs`) are built once for all panels.
+    let mut ptrs = [[ptr::null::<f32>(); MR]; MAX_TAPS];
+    let mut m0 = 0;
+    while m0 < g.pixels {
+        let rows = MR.min(g.pixels - m0);
+        if g.taps <= MAX_TAPS {
+            build_rows(&g, &cx.plan, cx.x, zero, (m0, rows), (0, g.taps), &mut ptrs);
+        }
+        for p in 0..g.n.div_ceil(NR) {
+            // SAFETY: the slices were checked against the shape above.
+            unsafe {
+                if rows > MT {
+                    cx.panel::<MR, MR>(m0, rows, p, &mut ptrs);
+                } else {
+                    cx.panel::<MR, MT>(m0, rows, p, &mut ptrs);
+                }
+            }
+        }
+        m0 += rows;
+    }
+    Ok(())
+}
+
+/// The f32 conv constants of one call (slices checked by [`f32_conv`]).
+struct F32Conv<L: F32Lanes, E: Packed> {
+    l: L,
+    g: Geom,
+    plan: RowPlan,
+    x: *const f32,
+    zero: *const f32,
+    w: *const E,
+    panel_len: usize,
+    lo: L::V,
+    hi: L::V,
+    residual: Option<*const f32>,
+    y: *mut f32,
+}
+
+impl<L: F32Lanes, E: Packed> F32Conv<L, E> {
+    /// Output pixels `m0..m0 + rows` (`rows <= R <= MR`) × the 16 channels of panel
+    /// `p`: an `R×16` tile over every tap, then the epilogue.
+    ///
+    /// # Safety
+    /// Pixels `m0..m0 + rows` and panel `p` exist; `ptrs` holds the tile's rows when
+    /// the kernel has at most [`MAX_TAPS`] taps.
+    #[inline(always)]
+    unsafe fn panel<const MR: usize, const R: usize>(
+        &self,
+        m0: usize,
+        rows: usize,
+        p: usize,
+        ptrs: &mut [[*const f32; MR]; MAX_TAPS],
+    ) {
+        let (l, g) = (self.l, &self.g);
+        let (n0, nc) = (p * NR, NR.min(g.n - p * NR));
+        // SAFETY: panel `p` lies inside the packed slice; the rows hold `C` readable
+        // f32 each; output and residual rows `m0..m0 + rows`, channels `n0..n0 + nc`
+        // lie inside the output and the residual (caller's contract, checked shapes).
+        unsafe {
+            let panel = self.w.add(p * self.panel_len);
+            let mut acc = [E::load16(l, panel); R];
+            let mut t0 = 0;
+            while t0 < g.taps {
+                let t1 = if g.taps <= MAX_TAPS {
+                    g.taps
+                } else {
+                    (t0 + MAX_TAPS).min(g.taps)
+                };
+                if g.taps > MAX_TAPS {
+                    build_rows(g, &self.plan, self.x, self.zero, (m0, rows), (t0, t1), ptrs);
+                }
+                let w = panel.add(NR + t0 * g.c * NR);
+                f32_tile(l, &ptrs[..t1 - t0], g.c, w, &mut acc);
+                t0 = t1;
+            }
+            for (r, &v) in acc.iter().enumerate().take(rows) {
+                let at = (m0 + r) * g.n + n0;
+                let residual = self.residual.map(|q| q.add(at));
+                f32_store(l, v, residual, (self.lo, self.hi), self.y.add(at), nc);
+            }
+        }
+    }
+}
+
+/// The R×16 f32 microkernel (`R <= MR`): `acc[r] += Σ_{tap, k} row[tap][r][k] ·
+/// w[tap][k][..]`.
+///
+/// # Safety
+/// Each row pointer `r < R` holds `c` readable f32; `w` holds `rows.len()·c·16`.
+#[inline(always)]
+unsafe fn f32_tile<L: F32Lanes, E: Packed, const MR: usize, const R: usize>(
+    l: L,
+    rows: &[[*const f32; MR]],
+    c: usize,
+    mut w: *const E,
+    acc: &mut [L::V; R],
+) {
+    for a in rows {
+        for k in 0..c {
+            // SAFETY: caller's contract.
+            unsafe {
+                let b = E::load16(l, w);
+                for r in 0..R {
+                    acc[r] = l.fma(l.bcast(a[r].add(k)), b, acc[r]);
+                }
+                w = w.add(NR);
+            }
+        }
+    }
+}
+
+/// f32 epilogue of one output row: residual, clamp, store `nc` lanes.
+///
+/// # Safety
+/// `y` (and `residual`) hold `nc` elements.
+#[inline(always)]
+pub(super) unsafe fn f32_store<L: F32Lanes>(
+    l: L,
+    mut v: L::V,
+    residual: Option<*const f32>,
+    (lo, hi): (L::V, L::V),
+    y: *mut f32,
+    nc: usize,
+) {
+    // SAFETY: caller's contract.
+    unsafe {
+        if let Some(r) = residual {
+            let rv = if nc == NR {
+                l.load(r)
+            } else {
+                l.load_partial(r, nc)
+            };
+            v = l.add(v, rv);
+        }
+        let v = l.clamp(v, lo, hi);
+        if nc == NR {
+            l.store(y, v);
+        } else {
+            l.store_partial(y, v, nc);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- int8 conv
+
+/// The per-call int8 epilogue constants.
+pub(super) struct I8Epi<L: I32Lanes> {
+    zp: L::V,
+    lo: L::V,
+    hi: L::V,
+    residual: Option<Residual<L>>,
+}
+
+/// The residual Add's constants.
+struct Residual<L: I32Lanes> {
+    r: *const i8,
+    a_zp: L::V,
+    b_zp: L::V,
+    shift: u32,
+    a: L::Rq,
+    b: L::Rq,
+    out: L::Rq,
+    out_zp: L::V,
+    lo: L::V,
+    hi: L::V,
+    i8_min: L::V,
+    i8_max: L::V,
+}
+
+impl<L: I32Lanes> I8Epi<L> {
+    #[inline(always)]
+    pub(super) fn new(l: L, out: &I8Out) -> Self {
+        let residual = match &out.residual {
+            Some(r) => Some(Residual {
+                r: r.input.as_ptr(),
+                a_zp: l.splat(r.add.a_zero_point),
+                b_zp: l.splat(r.add.b_zero_point),
+                shift: r.add.left_shift.clamp(0, 31) as u32,
+                a: l.rq(l.splat(r.add.a.multiplier), l.splat(r.add.a.shift)),
+                b: l.rq(l.splat(r.add.b.multiplier), l.splat(r.add.b.shift)),
+                out: l.rq(l.splat(r.add.out.multiplier), l.splat(r.add.out.shift)),
+                out_zp: l.splat(r.add.out_zero_point),
+                lo: l.splat(r.add.act_min),
+                hi: l.splat(r.add.act_max),
+                i8_min: l.splat(-128),
+                i8_max: l.splat(127),
+            }),
+            None => None,
+        };
+        I8Epi {
+            zp: l.splat(out.zero_point),
+            lo: l.splat(out.act_min),
+            hi: l.splat(out.act_max),
+            residual,
+        }
+    }
+
+    /// Requantizes the 16 sums `v` (bias included) of output row `at` (element index
+    /// of channel `n0`), applies the residual Add and stores `nc` bytes.
+    ///
+    /// # Safety
+    /// `y.add(at)` (and the residual's) hold `nc` elements.
+    #[inline(always)]
+    pub(super) unsafe fn store(&self, l: L, v: L::V, rq: &L::Rq, y: *mut i8, at: usize, nc: usize) {
+        let v = l.add(l.mbqm(v, rq), self.zp);
+        let mut v = l.min(l.max(v, self.lo), self.hi);
+        // SAFETY: caller's contract.
+        unsafe {
+            if let Some(r) = &self.residual {
+                // The conv's int8 output, then the reference Add on it.
+                let t = l.min(l.max(v, r.i8_min), r.i8_max);
+                let rp = r.r.add(at);
+                let rv = if nc == NR {
+                    l.load_i8(rp)
+                } else {
+                    l.load_i8_partial(rp, nc)
+                };
+                let sa = l.mbqm(l.shl(l.sub(t, r.a_zp), r.shift), &r.a);
+                let sb = l.mbqm(l.shl(l.sub(rv, r.b_zp), r.shift), &r.b);
+                let raw = l.mbqm(l.add(sa, sb), &r.out);
+                v = l.min(l.max(l.add(raw, r.out_zp), r.lo), r.hi);
+            }
+            if nc == NR {
+                l.store_i8(y.add(at), v);
+            } else {
+                l.store_i8_partial(y.add(at), v, nc);
+            }
+        }
+    }
+}
+
+/// `Err(Unsupported)` unless `zp` is an i8 value.
+#[inline]
+pub(super) fn i8_zero_point(zp: i32) -> Result<i8> {
+    i8::try_from(zp).map_err(|_| Error::Unsupported)
+}
+
+/// [`crate::kernels::engine::i8_conv`] on the primitives of `L`, tiles of `MR×16`, and `MT×16` for a
+/// last tile of at most `MT` pixels.
+///
+/// # Safety
+/// The CPU supports the instructions of `L`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) unsafe fn i8_conv<L: I8Dot, const MR: usize, const MT: usize>(
+    l: L,
+    s: &ConvShape,
+    x: &[i8],
+    x_zp: i32,
+    packed: &[u8],
+    out: &I8Out,
+    y: &mut [i8],
+    scratch: &mut [i8],
+) -> Result<()> {
+    let g = Geom::new(s)?;
+    let zp = i8_zero_point(x_zp)?;
+    let panel_len =
+        crate::kernels::engine::pack::i8_conv_panel_len(g.taps, g.c).ok_or(Error::Unsupported)?;
+    need(g.in_len, x.len())?;
+    need(g.n.div_ceil(NR) * panel_len, packed.len())?;
+    need(g.out_len, y.len())?;
+    if let Some(r) = &out.residual {
+        need(g.out_len, r.input.len())?;
+    }
+    let zero = if g.padded {
+        need(g.c, scratch.len())?;
+        scratch[..g.c].fill(zp);
+        scratch.as_ptr()
+    } else {
+        x.as_ptr()
+    };
+    let xp = x.as_ptr();
+    let cx = I8Conv {
+        l,
+        plan: RowPlan::new(&g),
+        g,
+        x: xp,
+        zero,
+        w: packed.as_ptr(),
+        panel_len,
+        epi: I8Epi::new(l, out),
+        y: y.as_mut_ptr(),
+        // C < 4: each pixel's `taps·C` inputs are gathered into `buf` (zero-padded
+        // to a multiple of 4) and read as one tap by the microkernel (flat layout).
+        flat: crate::kernels::engine::pack::i8_flat(g.taps, g.c),
+    };
+    let flat_k = (g.taps * g.c).div_ceil(4) * 4;
+    let mut buf = [[0i8; FLAT_K]; MR];
+    let x_range = (xp, xp.wrapping_add(x.len()));
+    // Tiles of MR output pixels outside, the 16-channel panels inside: the tile's
+    // rows (of every tap when they fit in `ptrs`) are built once for all panels.
+    let mut ptrs = [[ptr::null::<i8>(); MR]; MAX_TAPS];
+    let mut m0 = 0;
+    while m0 < g.pixels {
+        let rows = MR.min(g.pixels - m0);
+        if g.taps <= MAX_TAPS {
+            build_rows(&g, &cx.plan, xp, zero, (m0, rows), (0, g.taps), &mut ptrs);
+        }
+        let mut flat_rows = [[ptr::null::<i8>(); MR]; 1];
+        if cx.flat {
+            // SAFETY: the rows hold `C` readable bytes each; `taps·C <= 3·MAX_TAPS`.
+            unsafe { gather(&ptrs, g.taps, g.c, &mut buf, x_range) };
+            for (p, b) in flat_rows[0].iter_mut().zip(&buf) {
+                *p = b.as_ptr();
+            }
+        }
+        for p in 0..g.n.div_ceil(NR) {
+            // SAFETY: the slices were checked against the shape above; the flat rows
+            // hold `flat_k` bytes.
+            unsafe {
+                if rows > MT {
+                    cx.panel::<MR, MR>(m0, rows, p, &mut ptrs, (&flat_rows, flat_k));
+                } else {
+                    cx.panel::<MR, MT>(m0, rows, p, &mut ptrs, (&flat_rows, flat_k));
+                }
+            }
+        }
+        m0 += rows;
+    }
+    Ok(())
+}
+
+/// The int8 conv constants of one call (slices checked by [`i8_conv`]).
+struct I8Conv<L: I8Dot> {
+    l: L,
+    g: Geom,
+    plan: RowPlan,
+    x: *const i8,
+    zero: *const i8,
+    w: *const u8,
+    panel_len: usize,
+    epi: I8Epi<L>,
+    y: *mut i8,
+    flat: bool,
+}
+
+impl<L: I8Dot> I8Conv<L> {
+    /// Output pixels `m0..m0 + rows` (`rows <= R <= MR`) × the 16 channels of panel
+    /// `p`: an `R×16` tile over every tap (or over the gathered `flat` rows of
+    /// `flat_k` bytes), then the epilogue.
+    ///
+    /// # Safety
+    /// As [`F32Conv::panel`]; the flat rows hold `flat_k` bytes.
+    #[inline(always)]
+    unsafe fn panel<const MR: usize, const R: usize>(
+        &self,
+        m0: usize,
+        rows: usize,
+        p: usize,
+        ptrs: &mut [[*const i8; MR]; MAX_TAPS],
+        (flat_rows, flat_k): (&[[*const i8; MR]; 1], usize),
+    ) {
+        let (l, g) = (self.l, &self.g);
+        let (n0, nc) = (p * NR, NR.min(g.n - p * NR));
+        let group_bytes = g.c.div_ceil(4) * 4 * NR;
+        // SAFETY: as in `F32Conv::panel`.
+        unsafe {
+            let panel = self.w.add(p * self.panel_len);
+            let mut acc = [l.zero(); R];
+            if self.flat {
+                let w = panel.add(I8_CONV_HEADER).cast::<i8>();
+                i8_tile(l, flat_rows, flat_k, w, &mut acc);
+            } else {
+                let mut t0 = 0;
+                while t0 < g.taps {
+                    let t1 = if g.taps <= MAX_TAPS {
+                        g.taps
+                    } else {
+                        (t0 + MAX_TAPS).min(g.taps)
+                    };
+                    if g.taps > MAX_TAPS {
+                        build_rows(g, &self.plan, self.x, self.zero, (m0, rows), (t0, t1), ptrs);
+                    }
+                    let w = panel.add(I8_CONV_HEADER + t0 * group_bytes).cast::<i8>();
+                    i8_tile(l, &ptrs[..t1 - t0], g.c, w, &mut acc);
+                    t0 = t1;
+                }
+            }
+            let bias = l.load(panel.add(if L::U8_INPUT { 4 * NR } else { 0 }));
+            let rq = l.rq(l.load(panel.add(8 * NR)), l.load(panel.add(12 * NR)));
+            for (r, &a) in acc.iter().enumerate().take(rows) {
+                let v = l.add(l.finish(a), bias);
+                self.epi.store(l, v, &rq, self.y, (m0 + r) * g.n + n0, nc);
+            }
+        }
+    }
+}
+
+/// Bytes of a gathered row of the flat int8 layout: `taps·C <= 3·MAX_TAPS`, plus
+/// room for the last 4-byte copy.
+const FLAT_K: usize = 3 * MAX_TAPS + 4;
+
+/// Copies, for each of the `MR` pixels, the `c` inputs of each of the `taps` rows
+/// into `buf[r]` (`k = tap·c + channel`), zeros up to the next multiple of 4. A row
+/// inside `x` (`x.0..x.1`) with 4 readable bytes is copied as one 4-byte word (the
+/// extra byte is overwritten by the next tap or zeroed).
+///
+/// # Safety
+/// `ptrs[t][r]` holds `c` readable bytes for `t < taps`; `taps·c <= 3·MAX_TAPS`;
+/// `x` is the input's address range.
+#[inline(always)]
+unsafe fn gather<const MR: usize>(
+    ptrs: &[[*const i8; MR]; MAX_TAPS],
+    taps: usize,
+    c: usize,
+    buf: &mut [[i8; FLAT_K]; MR],
+    x: (*const i8, *const i8),
+) {
+    let k = taps * c;
+    for (r, dst) in buf.iter_mut().enumerate() {
+        let d = dst.as_mut_ptr();
+        let mut at = 0;
+        for row in &ptrs[..taps] {
+            let src = row[r];
+            // SAFETY: caller's contract; `at + 4 <= k + 3 < FLAT_K`.
+            unsafe {
+                if src >= x.0 && src.wrapping_add(4) <= x.1 {
+                    let word = ptr::read_unaligned(src.cast::<u32>());
+                    ptr::write_unaligned(d.add(at).cast::<u32>(), word);
+                } else {
+                    for j in 0..c {
+                        *d.add(at + j) = *src.add(j);
+                    }
+                }
+            }
+            at += c;
+        }
+        dst[k..k.div_ceil(4) * 4].fill(0);
+    }
+}
+
+/// The 4 bytes at `p`, or the first `n < 4` of them (zeros above), as a
+/// little-endian quad.
+///
+/// # Safety
+/// `p` points to `min(n, 4)` readable bytes.
+#[inline(always)]
+unsafe fn quad(p: *const i8, n: usize) -> u32 {
+    // SAFETY: caller's contract.
+    unsafe {
+        if n >= 4 {
+            ptr::read_unaligned(p.cast::<u32>())
+        } else {
+            let mut q = 0u32;
+            for j in 0..n {
+                q |= u32::from(*p.add(j) as u8) << (8 * j);
+            }
+            q
+        }
+    }
+}
+
+/// The R×16 int8 microkernel (`R <= MR`) over `rows.len()` taps of `c` channels each.
+///
+/// # Safety
+/// Each row pointer holds `c` readable bytes; `w` holds the taps' weight groups.
+#[inline(always)]
+unsafe fn i8_tile<L: I8Dot, const MR: usize, const R: usize>(
+    l: L,
+    rows: &[[*const i8; MR]],
+    c: usize,
+    mut w: *const i8,
+    acc: &mut [L::Acc; R],
+) {
+    let full = c / 4;
+    let tail = c % 4;
+    for a in rows {
+        // SAFETY: caller's contract: quads `0..full` are inside each row, the tail
+        // reads `tail` bytes, `w` advances by 64 bytes per group of the tap.
+        unsafe {
+            for q in 0..full {
+                let b = l.b(w);
+                for r in 0..R {
+                    acc[r] = l.dot(acc[r], l.a(quad(a[r].add(4 * q), 4)), b);
+                }
+                w = w.add(4 * NR);
+            }
+            if tail != 0 {
+                let b = l.b(w);
+                for r in 0..R {
+                    acc[r] = l.dot(acc[r], l.a(quad(a[r].add(4 * full), tail)), b);
+                }
+                w = w.add(4 * NR);
+            }
+        }
+    }
+}

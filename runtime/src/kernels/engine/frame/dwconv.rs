@@ -1,0 +1,530 @@
+//! The depthwise drivers (f32, f16-packed and int8), one 16-channel tile at a time.
+
+#![allow(unsafe_code)]
+
+use super::conv::{f32_store, i8_zero_point, I8Epi};
+use super::{need, valid_taps, F32Lanes, Geom, I32Lanes, Packed};
+use crate::kernels::engine::{ConvShape, F32Out, I8Out, I8_DW_HEADER, NR};
+use crate::{Error, Result};
+
+// ---------------------------------------------------------------- depthwise
+
+/// Checked depthwise geometry: `out_c == in_c`.
+#[inline(always)]
+fn dw_geom(s: &ConvShape) -> Result<Geom> {
+    let g = Geom::new(s)?;
+    if g.n != g.c {
+        return Err(Error::Unsupported);
+    }
+    Ok(g)
+}
+
+/// The outputs `o0..o1` (of `out`) whose every tap reads inside `0..len`:
+/// `o·s >= p` and `o·s + (k − 1)·d − p <= len − 1` (an interval).
+#[inline]
+pub(crate) fn interior(
+    out: usize,
+    s: usize,
+    d: usize,
+    p: usize,
+    len: usize,
+    k: usize,
+) -> (usize, usize) {
+    let o0 = p.div_ceil(s).min(out);
+    let reach = (k - 1) * d;
+    let o1 = if len + p > reach {
+        (len + p - reach - 1) / s + 1
+    } else {
+        0
+    };
+    (o0, o1.clamp(o0, out))
+}
+
+/// The work of one depthwise kernel on output pixels, one 16-channel tile at a time.
+trait DwKernel<T> {
+    /// What the kernel keeps for a tile while it walks the pixels: its channels,
+    /// bias, weights loaded once (the unrolled kernels' taps), requantization.
+    type Tile;
+    /// The constants of channel tile `ct`.
+    fn tile(&self, ct: usize) -> Self::Tile;
+    /// `P` consecutive interior pixels `o..o + P` of an `N`-tap kernel: tap `t` of
+    /// pixel `o + p` reads the input pixel at element `base + p·step + offs[t]`.
+    fn full<const N: usize, const P: usize>(
+        &self,
+        t: &Self::Tile,
+        o: usize,
+        base: *const T,
+        step: usize,
+        offs: &[usize; N],
+    );
+    /// Any pixel: the valid taps `ky0..ky1 × kx0..kx1`, tap `(ky, kx)` reading input
+    /// pixel `(iy0 + ky·dh, ix0 + kx·dw)` (wrapping: `iy0`, `ix0` may be "negative").
+    fn border(
+        &self,
+        t: &Self::Tile,
+        o: usize,
+        at: (usize, usize),
+        ky: (usize, usize),
+        kx: (usize, usize),
+    );
+}
+
+/// Pixels computed together on interior runs (independent accumulator chains).
+const DW_PIXELS: usize = 4;
+
+/// Taps of the largest unrolled depthwise kernel (5×5), whose weights a tile keeps.
+const DW_UNROLLED: usize = 25;
+
+/// Runs `k` on every output pixel, channel tile by channel tile (so a tile's
+/// constants are prepared once per call): interior pixels of 3×3 and 5×5 kernels
+/// with the taps unrolled, 4, 2 or 1 at a time, the others over their valid taps.
+#[inline(always)]
+fn dw_walk<T, K: DwKernel<T>>(g: &Geom, x: *const T, k: &K) {
+    let (y0, y1) = interior(g.oh, g.sh, g.dh, g.pt, g.ih, g.kh);
+    let (x0, x1) = interior(g.ow, g.sw, g.dw, g.pl, g.iw, g.kw);
+    let unrolled = dw_unrolled(g);
+    // Element offsets of the taps' input pixels from tap (0, 0)'s.
+    let off = |t: usize| ((t / g.kw) * g.dh * g.iw + (t % g.kw) * g.dw) * g.c;
+    let offs9: [usize; 9] = core::array::from_fn(off);
+    let offs25: [usize; 25] = core::array::from_fn(off);
+    let step = g.sw * g.c;
+    for ct in 0..g.c.div_ceil(NR) {
+        let t = k.tile(ct);
+        for oy in 0..g.oh {
+            let (ky0, ky1) = valid_taps(oy, g.sh, g.dh, g.pt, g.ih, g.kh);
+            let iy0 = (oy * g.sh).wrapping_sub(g.pt);
+            let row_inside = unrolled && (y0..y1).contains(&oy);
+            let mut ox = 0;
+            while ox < g.ow {
+                let o = oy * g.ow + ox;
+                let ix0 = (ox * g.sw).wrapping_sub(g.pl);
+                if row_inside && (x0..x1).contains(&ox) {
+                    // Every tap inside: `iy0`, `ix0` are not "negative".
+                    let base = x.wrapping_add((iy0 * g.iw + ix0) * g.c);
+                    let p = match x1 - ox {
+                        n if n >= DW_PIXELS => DW_PIXELS,
+                        n if n >= 2 => 2,
+                        _ => 1,
+                    };
+                    match (g.kh, p) {
+                        (3, DW_PIXELS) => k.full::<9, DW_PIXELS>(&t, o, base, step, &offs9),
+                        (3, 2) => k.full::<9, 2>(&t, o, base, step, &offs9),
+                        (3, _) => k.full::<9, 1>(&t, o, base, step, &offs9),
+                        (_, DW_PIXELS) => k.full::<25, DW_PIXELS>(&t, o, base, step, &offs25),
+                        (_, 2) => k.full::<25, 2>(&t, o, base, step, &offs25),
+                        _ => k.full::<25, 1>(&t, o, base, step, &offs25),
+                    }
+                    ox += p;
+                } else {
+                    let kx = valid_taps(ox, g.sw, g.dw, g.pl, g.iw, g.kw);
+                    k.border(&t, o, (iy0, ix0), (ky0, ky1), kx);
+                    ox += 1;
+                }
+            }
+        }
+    }
+}
+
+/// The kernel is 3×3 or 5×5: its interior pixels run unrolled ([`DwKernel::full`]).
+#[inline(always)]
+fn dw_unrolled(g: &Geom) -> bool {
+    (g.kh, g.kw) == (3, 3) || (g.kh, g.kw) == (5, 5)
+}
+
+/// [`crate::kernels::engine::f32_dwconv`] on the primitives of `L`.
+///
+/// # Safety
+/// The CPU supports the instructions of `L`.
+#[inline(always)]
+pub(crate) unsafe fn f32_dwconv<L: F32Lanes, E: Packed>(
+    l: L,
+    s: &ConvShape,
+    x: &[f32],
+    packed: &[E],
+    out: &F32Out,
+    y: &mut [f32],
+) -> Result<()> {
+    let g = dw_geom(s)?;
+    let tile_len =
+        crate::kernels::engine::pack::f32_dw_tile_len(g.taps).ok_or(Error::Unsupported)?;
+    need(g.in_len, x.len())?;
+    need(g.c.div_ceil(NR) * tile_len, packed.len())?;
+    need(g.out_len, y.len())?;
+    if let Some(r) = out.residual {
+        need(g.out_len, r.len())?;
+    }
+    let k = DwF32 {
+        l,
+        g,
+        x: x.as_ptr(),
+        w: packed.as_ptr(),
+        tile_len,
+        lo: l.splat(out.min),
+        hi: l.splat(out.max),
+        residual: out.residual.map(<[f32]>::as_ptr),
+        y: y.as_mut_ptr(),
+    };
+    dw_walk(&g, x.as_ptr(), &k);
+    Ok(())
+}
+
+/// The f32 depthwise kernel of one call (slices checked by [`f32_dwconv`]).
+struct DwF32<L: F32Lanes, E: Packed> {
+    l: L,
+    g: Geom,
+    x: *const f32,
+    w: *const E,
+    tile_len: usize,
+    lo: L::V,
+    hi: L::V,
+    residual: Option<*const f32>,
+    y: *mut f32,
+}
+
+/// An f32 depthwise tile: channels `c0..c0 + nc`, its packed tile, bias and the
+/// unrolled kernels' weights.
+struct DwF32Tile<V, E> {
+    c0: usize,
+    nc: usize,
+    tile: *const E,
+    bias: V,
+    w: [V; DW_UNROLLED],
+}
+
+impl<L: F32Lanes, E: Packed> DwF32<L, E> {
+    /// `nc` input channels at `p`.
+    ///
+    /// # Safety
+    /// `p` holds `nc` readable f32.
+    #[inline(always)]
+    unsafe fn x(&self, p: *const f32, nc: usize) -> L::V {
+        // SAFETY: caller's contract.
+        unsafe {
+            if nc == NR {
+                self.l.load(p)
+            } else {
+                self.l.load_partial(p, nc)
+            }
+        }
+    }
+
+    /// Clamp (and residual) of channels `c0..c0 + nc` of output pixel `o`.
+    ///
+    /// # Safety
+    /// The channels are inside the output.
+    #[inline(always)]
+    unsafe fn store(&self, acc: L::V, o: usize, c0: usize, nc: usize) {
+        let at = o * self.g.c + c0;
+        // SAFETY: caller's contract (the residual has the output's length).
+        unsafe {
+            let residual = self.residual.map(|r| r.add(at));
+            f32_store(
+                self.l,
+                acc,
+                residual,
+                (self.lo, self.hi),
+                self.y.add(at),
+                nc,
+            );
+        }
+    }
+}
+
+impl<L: F32Lanes, E: Packed> DwKernel<f32> for DwF32<L, E> {
+    type Tile = DwF32Tile<L::V, E>;
+
+    #[inline(always)]
+    fn tile(&self, ct: usize) -> Self::Tile {
+        let l = self.l;
+        let c0 = ct * NR;
+        // SAFETY: tile `ct` lies in the packed slice: `16 + taps·16` f32.
+        unsafe {
+            let tile = self.w.add(ct * self.tile_len);
+            let mut w = [l.splat(0.0); DW_UNROLLED];
+            if dw_unrolled(&self.g) {
+                for (t, v) in w.iter_mut().enumerate().take(self.g.taps) {
+                    *v = E::load16(l, tile.add(NR + t * NR));
+                }
+            }
+            DwF32Tile {
+                c0,
+                nc: NR.min(self.g.c - c0),
+                tile,
+                bias: E::load16(l, tile),
+                w,
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn full<const N: usize, const P: usize>(
+        &self,
+        tl: &Self::Tile,
+        o: usize,
+        base: *const f32,
+        step: usize,
+        offs: &[usize; N],
+    ) {
+        let l = self.l;
+        let (c0, nc) = (tl.c0, tl.nc);
+        // Fewer than 4 pixels: each pixel's taps alternate between two chains, so
+        // that the multiply-adds do not all wait on one another.
+        let split = P < DW_PIXELS;
+        // SAFETY: `base + p·step + offs[t]` is an input pixel (`c` channels, of
+        // which `c0..c0 + nc` are read); `N <= DW_UNROLLED`.
+        unsafe {
+            let mut acc = [[tl.bias, l.splat(0.0)]; P];
+            let mut t = 0;
+            while t < N {
+                let w = tl.w[t];
+                for (p, a) in acc.iter_mut().enumerate() {
+                    a[0] = l.fma(self.x(base.add(p * step + offs[t] + c0), nc), w, a[0]);
+                }
+                if t + 1 < N {
+                    let w = tl.w[t + 1];
+                    for (p, a) in acc.iter_mut().enumerate() {
+                        let xv = self.x(base.add(p * step + offs[t + 1] + c0), nc);
+                        if split {
+                            a[1] = l.fma(xv, w, a[1]);
+                        } else {
+                            a[0] = l.fma(xv, w, a[0]);
+                        }
+                    }
+                }
+                t += 2;
+            }
+            for (p, a) in acc.iter().enumerate() {
+                let v = if split { l.add(a[0], a[1]) } else { a[0] };
+                self.store(v, o + p, c0, nc);
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn border(
+        &self,
+        tl: &Self::Tile,
+        o: usize,
+        (iy0, ix0): (usize, usize),
+        (ky0, ky1): (usize, usize),
+        (kx0, kx1): (usize, usize),
+    ) {
+        let (l, g) = (self.l, &self.g);
+        let n = kx1 - kx0;
+        let dx = g.dw * g.c;
+        let (c0, nc) = (tl.c0, tl.nc);
+        // SAFETY: the valid taps read input pixels (`c` channels each); the tile
+        // lies in the packed slice.
+        unsafe {
+            let (mut a0, mut a1) = (tl.bias, l.splat(0.0));
+            for ky in ky0..ky1 {
+                let iy = iy0.wrapping_add(ky * g.dh);
+                let ix = ix0.wrapping_add(kx0 * g.dw);
+                let xr = self.x.add((iy * g.iw + ix) * g.c + c0);
+                let wr = tl.tile.add(NR + (ky * g.kw + kx0) * NR);
+                let mut j = 0;
+                while j + 2 <= n {
+                    let w0 = E::load16(l, wr.add(j * NR));
+                    a0 = l.fma(self.x(xr.add(j * dx), nc), w0, a0);
+                    let (xj, wj) = (xr.add((j + 1) * dx), wr.add((j + 1) * NR));
+                    a1 = l.fma(self.x(xj, nc), E::load16(l, wj), a1);
+                    j += 2;
+                }
+                if j < n {
+                    let w0 = E::load16(l, wr.add(j * NR));
+                    a0 = l.fma(self.x(xr.add(j * dx), nc), w0, a0);
+                }
+            }
+            self.store(l.add(a0, a1), o, c0, nc);
+        }
+    }
+}
+
+/// [`crate::kernels::engine::i8_dwconv`] on the primitives of `L`.
+///
+/// # Safety
+/// The CPU supports the instructions of `L`.
+#[inline(always)]
+pub(crate) unsafe fn i8_dwconv<L: I32Lanes>(
+    l: L,
+    s: &ConvShape,
+    x: &[i8],
+    x_zp: i32,
+    packed: &[u8],
+    out: &I8Out,
+    y: &mut [i8],
+) -> Result<()> {
+    let g = dw_geom(s)?;
+    i8_zero_point(x_zp)?;
+    let tile_len =
+        crate::kernels::engine::pack::i8_dw_tile_len(g.taps).ok_or(Error::Unsupported)?;
+    need(g.in_len, x.len())?;
+    need(g.c.div_ceil(NR) * tile_len, packed.len())?;
+    need(g.out_len, y.len())?;
+    if let Some(r) = &out.residual {
+        need(g.out_len, r.input.len())?;
+    }
+    let k = DwI8 {
+        l,
+        g,
+        x: x.as_ptr(),
+        w: packed.as_ptr(),
+        tile_len,
+        zp: l.splat(x_zp),
+        epi: I8Epi::new(l, out),
+        y: y.as_mut_ptr(),
+    };
+    dw_walk(&g, x.as_ptr(), &k);
+    Ok(())
+}
+
+/// The int8 depthwise kernel of one call (slices checked by [`i8_dwconv`]).
+struct DwI8<L: I32Lanes> {
+    l: L,
+    g: Geom,
+    x: *const i8,
+    w: *const u8,
+    tile_len: usize,
+    zp: L::V,
+    epi: I8Epi<L>,
+    y: *mut i8,
+}
+
+/// An int8 depthwise tile: channels `c0..c0 + nc`, its packed tile, bias,
+/// requantization, and for the unrolled kernels the weights and the bias with the
+/// input zero point folded in (`bias − x_zp·Σ_taps w`: interior pixels then sum
+/// raw `x·w`, every tap being inside).
+struct DwI8Tile<L: I32Lanes> {
+    c0: usize,
+    nc: usize,
+    tile: *const u8,
+    bias: L::V,
+    folded: L::V,
+    rq: L::Rq,
+    w: [L::W; DW_UNROLLED],
+}
+
+impl<L: I32Lanes> DwI8<L> {
+    /// `acc + (x − zp)·w` over `nc` channels.
+    ///
+    /// # Safety
+    /// `x` holds `nc` bytes.
+    #[inline(always)]
+    unsafe fn mac(&self, acc: L::V, x: *const i8, w: L::W, nc: usize) -> L::V {
+        // SAFETY: caller's contract.
+        unsafe {
+            if nc == NR {
+                self.l.mac_w(acc, x, self.zp, w)
+            } else {
+                self.l.mac_w_partial(acc, x, nc, self.zp, w)
+            }
+        }
+    }
+
+    /// `acc + x·w` over `nc` channels (the zero point folded into the bias).
+    ///
+    /// # Safety
+    /// `x` holds `nc` bytes.
+    #[inline(always)]
+    unsafe fn mac0(&self, acc: L::V, x: *const i8, w: L::W, nc: usize) -> L::V {
+        // SAFETY: caller's contract.
+        unsafe {
+            if nc == NR {
+                self.l.mac_w0(acc, x, w)
+            } else {
+                self.l.mac_w0_partial(acc, x, nc, w)
+            }
+        }
+    }
+}
+
+impl<L: I32Lanes> DwKernel<i8> for DwI8<L> {
+    type Tile = DwI8Tile<L>;
+
+    #[inline(always)]
+    fn tile(&self, ct: usize) -> Self::Tile {
+        let (l, g) = (self.l, &self.g);
+        let c0 = ct * NR;
+        // SAFETY: tile `ct` lies in the packed slice: the header, then `taps·16`
+        // weights.
+        unsafe {
+            let tile = self.w.add(ct * self.tile_len);
+            let wt = tile.add(I8_DW_HEADER).cast::<i8>();
+            let bias = l.load(tile);
+            let zeros = [0i8; NR];
+            let mut w = [l.load_w(wt); DW_UNROLLED];
+            let mut folded = bias;
+            if dw_unrolled(g) {
+                for (t, v) in w.iter_mut().enumerate().take(g.taps) {
+                    *v = l.load_w(wt.add(t * NR));
+                    // (0 − x_zp)·w: exact, wrapping like the reference's sum.
+                    folded = l.mac_w(folded, zeros.as_ptr(), self.zp, *v);
+                }
+            }
+            DwI8Tile {
+                c0,
+                nc: NR.min(g.c - c0),
+                tile,
+                bias,
+                folded,
+                rq: l.rq(l.load(tile.add(4 * NR)), l.load(tile.add(8 * NR))),
+                w,
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn full<const N: usize, const P: usize>(
+        &self,
+        tl: &Self::Tile,
+        o: usize,
+        base: *const i8,
+        step: usize,
+        offs: &[usize; N],
+    ) {
+        let (l, c) = (self.l, self.g.c);
+        let (c0, nc) = (tl.c0, tl.nc);
+        // SAFETY: as in `DwF32::full`.
+        unsafe {
+            let mut acc = [tl.folded; P];
+            for (t, &off) in offs.iter().enumerate() {
+                let w = tl.w[t];
+                for (p, a) in acc.iter_mut().enumerate() {
+                    *a = self.mac0(*a, base.add(p * step + off + c0), w, nc);
+                }
+            }
+            for (p, &a) in acc.iter().enumerate() {
+                self.epi.store(l, a, &tl.rq, self.y, (o + p) * c + c0, nc);
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn border(
+        &self,
+        tl: &Self::Tile,
+        o: usize,
+        (iy0, ix0): (usize, usize),
+        (ky0, ky1): (usize, usize),
+        (kx0, kx1): (usize, usize),
+    ) {
+        let (l, g) = (self.l, &self.g);
+        let dx = g.dw * g.c;
+        let (c0, nc) = (tl.c0, tl.nc);
+        // SAFETY: as in `DwF32::border`.
+        unsafe {
+            let wt = tl.tile.add(I8_DW_HEADER).cast::<i8>();
+            let mut acc = tl.bias;
+            for ky in ky0..ky1 {
+                let iy = iy0.wrapping_add(ky * g.dh);
+                let ix = ix0.wrapping_add(kx0 * g.dw);
+                let xr = self.x.add((iy * g.iw + ix) * g.c + c0);
+                let wr = wt.add((ky * g.kw + kx0) * NR);
+                for j in 0..kx1 - kx0 {
+                    acc = self.mac(acc, xr.add(j * dx), l.load_w(wr.add(j * NR)), nc);
+                }
+            }
+            self.epi.store(l, acc, &tl.rq, self.y, o * g.c + c0, nc);
+        }
+    }
+}
