@@ -394,8 +394,11 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
             };
             let mut r = convert_file(&model, &opts)?;
             // A batch file carries no monitoring baseline (nor golden vectors): the
-            // batch-1 file, the one deployed, does.
-            let baseline_data = baseline_data.filter(|_| batch <= 1);
+            // batch-1 file, the one deployed, does. The default baseline (the calibration
+            // rows) is for one-input models; --baseline on others is refused by attach.
+            let one_input = ferrite::AlignedModel::new(&r.bytes).model()?.num_inputs() == 1;
+            let baseline_data =
+                baseline_data.filter(|_| batch <= 1 && (one_input || baseline.baseline.is_some()));
             let baseline = baseline.attach(&mut r.bytes, baseline_data.as_ref())?;
             let low = r
                 .agreement
