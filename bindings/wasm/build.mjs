@@ -14,7 +14,7 @@
 // `wasm-opt -Oz` from npm `binaryen` runs if installed (optional, unless WASM_OPT names it:
 // `cargo xtask` does, and then it is required); the hand-written
 // wrapper (js/), README and package.json are copied beside them. Prints the sizes
-// and fails when the .wasm exceeds the budget (264 KB raw, 100 KB gzip).
+// and fails when the .wasm exceeds the budget (520 KiB raw, 160 KiB gzip).
 //
 // Toolchain: Debian's rustc (`apt-get install rustc-web cargo-web rust-web-src lld-22`)
 // with `-Zbuild-std` when installed, else a rustup
@@ -32,8 +32,12 @@ const ROOT = resolve(HERE, '../..');
 const TARGET = 'wasm32-unknown-unknown';
 const PROFILE = 'release-size';
 // raw: 250 KiB before drift monitoring (docs/monitoring.md), which adds ~21.7 KB raw
-// and ~9.6 KB gzip; the gzip budget is unchanged.
-export const BUDGET = { raw: 264 * 1024, gzip: 100 * 1024 };
+// and ~9.6 KB gzip. Then 264 KiB raw / 100 KiB gzip until the NHWC conv engine (issue #14)
+// ran the conv models: its f32 / int8 / f16 conv and depthwise kernels (simd128 and the
+// portable fallback, opt-level 3) take ~250 KB raw / ~55 KB gzip (measured: 518,830 B raw,
+// 155,718 B gzip). Raised to 520 / 160 KiB for the conv speed (onnxruntime-web's .wasm is
+// 13.9 MB); shrinking the engine in WASM (one ISA family per build, fewer tiles) is open.
+export const BUDGET = { raw: 520 * 1024, gzip: 160 * 1024 };
 
 function die(msg) {
   console.error(`build.mjs: ${msg}`);
