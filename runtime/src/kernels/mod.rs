@@ -41,6 +41,8 @@
 //! their CPU-feature token and the intrinsics. `tests/support/suite.rs` (`kernel_tests!`)
 //! tests every implementation available on the CPU against the reference (int8:
 //! identical bytes); `benches/kernels.rs` measures them.
+#[cfg(test)]
+mod corners;
 pub mod params;
 mod reference;
 

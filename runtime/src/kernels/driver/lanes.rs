@@ -83,43 +83,13 @@ pub(crate) fn requant_row(acc: &[i32], ch: usize, out: &QuantOut<'_>, y: &mut [i
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::corners::{ACC_CORNERS, MULTIPLIER_CORNERS};
     use crate::kernels::reference::int8 as ri;
 
     /// [`requant_row`] against [`ri::requant`] on the corners of every argument.
     #[test]
     fn requant_row_matches_the_reference() {
-        let accs = [
-            0,
-            1,
-            -1,
-            2,
-            -2,
-            3,
-            -3,
-            100,
-            -100,
-            12_345,
-            -12_345,
-            1 << 20,
-            -(1 << 20),
-            i32::MAX,
-            i32::MIN,
-            i32::MAX - 1,
-            i32::MIN + 1,
-            0x4000_0000,
-            -0x4000_0000,
-        ];
-        let multipliers = [
-            0,
-            1,
-            -1,
-            1 << 30,
-            (1 << 30) + 12_345,
-            i32::MAX,
-            i32::MIN,
-            -(1 << 30),
-            1_518_500_250,
-        ];
+        let (accs, multipliers) = (ACC_CORNERS, MULTIPLIER_CORNERS);
         let mut acc = [0i32; 64];
         for (i, a) in acc.iter_mut().enumerate() {
             *a = accs[i % accs.len()].wrapping_add((i / accs.len()) as i32 * 7_919);

@@ -509,41 +509,11 @@ pub(crate) fn mbqm_reference(a: i32, m: i32, s: i32) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::corners::{ACC_CORNERS, MULTIPLIER_CORNERS};
 
     #[test]
     fn mbqm_lane_matches_the_reference() {
-        let accs = [
-            0,
-            1,
-            -1,
-            2,
-            -2,
-            3,
-            -3,
-            100,
-            -100,
-            12_345,
-            -12_345,
-            1 << 20,
-            -(1 << 20),
-            i32::MAX,
-            i32::MIN,
-            i32::MAX - 1,
-            i32::MIN + 1,
-            0x4000_0000,
-            -0x4000_0000,
-        ];
-        let multipliers = [
-            0,
-            1,
-            -1,
-            1 << 30,
-            (1 << 30) + 12_345,
-            i32::MAX,
-            i32::MIN,
-            -(1 << 30),
-            1_518_500_250,
-        ];
+        let (accs, multipliers) = (ACC_CORNERS, MULTIPLIER_CORNERS);
         for &a in &accs {
             for &m in &multipliers {
                 for s in [-40, -32, -31, -30, -16, -9, -1, 0, 1, 2, 7, 30, 31, 32, 40] {
