@@ -22,8 +22,11 @@
 
 use core::fmt::Write;
 use core::sync::atomic::{compiler_fence, Ordering};
-use cortex_m_rt::{entry, exception, ExceptionFrame};
-use cortex_m_semihosting::{debug, hio};
+use cortex_m_rt::entry;
+
+#[path = "../../common/qemu_exit.rs"]
+mod qemu_exit;
+use cortex_m_semihosting::hio;
 use ferrite::{Arena, Model, Session};
 
 #[allow(dead_code)]
@@ -295,34 +298,5 @@ fn main() -> ! {
     static mut ARENA: Arena<ARENA_SIZE> = Arena::new();
     static mut OP_NS: [u64; NUM_OPS] = [0; NUM_OPS];
     static mut FIRST: [u8; OUTPUT_BYTES] = [0; OUTPUT_BYTES];
-    let status = match run(ARENA, OP_NS, FIRST) {
-        Ok(()) => debug::EXIT_SUCCESS,
-        Err(()) => debug::EXIT_FAILURE,
-    };
-    debug::exit(status);
-    loop {
-        cortex_m::asm::wfi();
-    }
-}
-
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo) -> ! {
-    if let Ok(mut out) = hio::hstderr() {
-        let _ = writeln!(out, "panic: {info}");
-    }
-    debug::exit(debug::EXIT_FAILURE);
-    loop {
-        cortex_m::asm::wfi();
-    }
-}
-
-#[exception]
-unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-    if let Ok(mut out) = hio::hstderr() {
-        let _ = writeln!(out, "hard fault: {frame:?}");
-    }
-    debug::exit(debug::EXIT_FAILURE);
-    loop {
-        cortex_m::asm::wfi();
-    }
+    qemu_exit::finish(run(ARENA, OP_NS, FIRST).is_ok())
 }

@@ -15,8 +15,11 @@
 #![no_main]
 
 use core::fmt::Write;
-use cortex_m_rt::{entry, exception, ExceptionFrame};
-use cortex_m_semihosting::{debug, hio};
+use cortex_m_rt::entry;
+
+#[path = "../../common/qemu_exit.rs"]
+mod qemu_exit;
+use cortex_m_semihosting::hio;
 use embedded_hal::digital::{ErrorType, OutputPin};
 use ferrite::{Arena, Model};
 use ferrite_firmware::emu::{Lis3dhEmulator, VirtualClock, VirtualDelay};
@@ -192,34 +195,5 @@ fn run(arena: &'static mut Arena<ARENA_SIZE>, sp: usize) -> Result<(), ()> {
 fn main() -> ! {
     static mut ARENA: Arena<ARENA_SIZE> = Arena::new();
     let sp = paint_stack();
-    let status = match run(ARENA, sp) {
-        Ok(()) => debug::EXIT_SUCCESS,
-        Err(()) => debug::EXIT_FAILURE,
-    };
-    debug::exit(status);
-    loop {
-        cortex_m::asm::wfi();
-    }
-}
-
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo) -> ! {
-    if let Ok(mut out) = hio::hstderr() {
-        let _ = writeln!(out, "panic: {info}");
-    }
-    debug::exit(debug::EXIT_FAILURE);
-    loop {
-        cortex_m::asm::wfi();
-    }
-}
-
-#[exception]
-unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-    if let Ok(mut out) = hio::hstderr() {
-        let _ = writeln!(out, "hard fault: {frame:?}");
-    }
-    debug::exit(debug::EXIT_FAILURE);
-    loop {
-        cortex_m::asm::wfi();
-    }
+    qemu_exit::finish(run(ARENA, sp).is_ok())
 }

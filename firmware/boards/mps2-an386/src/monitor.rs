@@ -21,8 +21,11 @@
 use core::fmt::Write;
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m::peripheral::SYST;
-use cortex_m_rt::{entry, exception, ExceptionFrame};
-use cortex_m_semihosting::{debug, hio};
+use cortex_m_rt::entry;
+
+#[path = "../../common/qemu_exit.rs"]
+mod qemu_exit;
+use cortex_m_semihosting::hio;
 use ferrite::{Arena, Model, Monitor, MonitorBuffer, Session};
 use ferrite_firmware::{mg_to_input, CHANNELS, HOP, WINDOW};
 
@@ -255,37 +258,9 @@ fn run(
 fn main() -> ! {
     static mut ARENA: Arena<ARENA_SIZE> = Arena::new();
     static mut WORDS: MonitorBuffer<MONITOR_WORDS> = MonitorBuffer::new();
-    let status = match cortex_m::Peripherals::take() {
-        Some(mut p) => match run(ARENA, WORDS, &mut p.SYST) {
-            Ok(()) => debug::EXIT_SUCCESS,
-            Err(()) => debug::EXIT_FAILURE,
-        },
-        None => debug::EXIT_FAILURE,
+    let ok = match cortex_m::Peripherals::take() {
+        Some(mut p) => run(ARENA, WORDS, &mut p.SYST).is_ok(),
+        None => false,
     };
-    debug::exit(status);
-    loop {
-        cortex_m::asm::wfi();
-    }
-}
-
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo) -> ! {
-    if let Ok(mut out) = hio::hstderr() {
-        let _ = writeln!(out, "panic: {info}");
-    }
-    debug::exit(debug::EXIT_FAILURE);
-    loop {
-        cortex_m::asm::wfi();
-    }
-}
-
-#[exception]
-unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-    if let Ok(mut out) = hio::hstderr() {
-        let _ = writeln!(out, "hard fault: {frame:?}");
-    }
-    debug::exit(debug::EXIT_FAILURE);
-    loop {
-        cortex_m::asm::wfi();
-    }
+    qemu_exit::finish(ok)
 }
