@@ -53,9 +53,22 @@ pub fn import(bytes: &[u8], opts: &ImportOptions) -> Result<Imported> {
     let mut proto = tract::parse(bytes)?;
     batchnorm::prepare(&mut proto);
     let hints = qdq::prepare(&mut proto)?;
-    let cuts = recurrent::prepare(&mut proto, &opts.input_shapes)?;
-    let mut graph = tract::import_proto(&proto, &opts.input_shapes)?;
-    recurrent::apply(&mut graph, &cuts)?;
+    // A recurrent node ferrite's Recurrent op cannot take (weights fed as inputs,
+    // batch-major layout) may still import through tract's lowering into plain ops;
+    // the recurrent reason is reported only if that fails too.
+    let uncut = recurrent::present(&proto).then(|| proto.clone());
+    let mut graph = match recurrent::prepare(&mut proto, &opts.input_shapes) {
+        Ok(cuts) => {
+            let mut graph = tract::import_proto(&proto, &opts.input_shapes)?;
+            recurrent::apply(&mut graph, &cuts)?;
+            graph
+        }
+        Err(why @ Error::Unsupported { .. }) => match uncut {
+            Some(uncut) => tract::import_proto(&uncut, &opts.input_shapes).map_err(|_| why)?,
+            None => return Err(why),
+        },
+        Err(e) => return Err(e),
+    };
     qdq::apply(&mut graph, &hints);
     let preprocess = match &opts.features {
         Some(spec) => {

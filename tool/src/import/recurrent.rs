@@ -197,6 +197,15 @@ fn fact_shape(m: &InferenceModel, o: OutletId) -> Option<Vec<usize>> {
         .collect()
 }
 
+/// Whether `model` has an LSTM, GRU or RNN node of the default domain.
+pub fn present(model: &ModelProto) -> bool {
+    model.graph.as_ref().is_some_and(|g| {
+        g.node
+            .iter()
+            .any(|n| n.domain.is_empty() && RECURRENT.contains(&n.op_type.as_str()))
+    })
+}
+
 /// Cuts every LSTM / GRU / RNN node out of `model` (see the module doc); `input_shapes`
 /// as for the import. A node ferrite cannot run is an [`Error::Unsupported`] that
 /// names the attribute.
@@ -214,13 +223,10 @@ pub fn prepare(model: &mut ModelProto, input_shapes: &[(String, Vec<usize>)]) ->
         real_inputs,
         real_outputs,
     };
-    if !graph
-        .node
-        .iter()
-        .any(|n| n.domain.is_empty() && RECURRENT.contains(&n.op_type.as_str()))
-    {
+    if !present(model) {
         return Ok(none(real_inputs, real_outputs));
     }
+    let graph = model.graph.as_mut().expect("checked above");
     // Unique node names, so that tract's nodes can be found by name.
     let mut seen = HashSet::new();
     for (k, n) in graph.node.iter_mut().enumerate() {
