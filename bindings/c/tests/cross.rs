@@ -8,6 +8,13 @@
 //! - the mobile staticlibs (Android aarch64/armv7/x86_64, iOS device and simulator): built,
 //!   checked to export the API, sizes recorded.
 //!
+//! A target whose standard library rustup installed (`cargo xtask setup` adds every
+//! target rustup has) is built with rustup's cargo into the workspace's `target/`, as
+//! the `staticlib:*` jobs of `cargo xtask build` do; the others (e.g.
+//! `aarch64-apple-ios-sim`, which rustup may not serve) with Debian's rustc and
+//! `-Zbuild-std` into `target/cross/`. `XTASK_ROUTE=build-std` forces the second route
+//! for all, as it does for the driver.
+//!
 //! Sizes go to `target/cross/ferrite-c-sizes.txt`. Needs what `cargo xtask setup`
 //! installs: Debian's rustc with the library sources (`apt-get install -y rustc-web
 //! cargo-web rust-web-src`), `arm-none-eabi-gcc` and `qemu-system-arm`; a missing one
@@ -74,15 +81,46 @@ fn cross_dir() -> PathBuf {
     workspace().join("target/cross")
 }
 
-/// Builds `libferrite_c.a` for `target` with build-std and returns its path.
+/// Whether rustup's toolchain (the one running this test) has `target`'s prebuilt
+/// standard library, unless `XTASK_ROUTE=build-std` asks for Debian's route.
+fn rustup_has(target: &str) -> bool {
+    if std::env::var("XTASK_ROUTE").is_ok_and(|v| v == "build-std") {
+        return false;
+    }
+    let Ok(out) = Command::new("rustc")
+        .args(["--print", "target-libdir", "--target", target])
+        .output()
+    else {
+        return false;
+    };
+    let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    out.status.success()
+        && std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("libcore-"))
+        })
+}
+
+/// Builds `libferrite_c.a` for `target` (release, `--crate-type staticlib`) with
+/// rustup's prebuilt standard library when it has one, else with Debian's rustc and
+/// `-Zbuild-std={build_std}`; returns its path.
 fn build_staticlib(target: &str, build_std: &str, std_feature: bool) -> PathBuf {
-    let mut c = Command::new(DEBIAN_CARGO);
+    let rustup = rustup_has(target);
+    let (cargo, dir) = if rustup {
+        // The test's own cargo; a release build does not wait for the debug build
+        // directory that `cargo test` holds.
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        (PathBuf::from(cargo), workspace().join("target"))
+    } else {
+        (PathBuf::from(DEBIAN_CARGO), cross_dir())
+    };
+    let mut c = Command::new(cargo);
     c.current_dir(workspace())
-        .env("RUSTC", DEBIAN_RUSTC)
-        .env("RUSTC_BOOTSTRAP", "1")
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("CARGO_TARGET_DIR")
         .args([
             "rustc",
             "--lib",
@@ -94,17 +132,24 @@ fn build_staticlib(target: &str, build_std: &str, std_feature: bool) -> PathBuf 
             "--target",
             target,
         ])
-        .arg(format!("-Zbuild-std={build_std}"))
         .arg("--target-dir")
-        .arg(cross_dir());
+        .arg(&dir);
+    if !rustup {
+        c.env("RUSTC", DEBIAN_RUSTC)
+            .env("RUSTC_BOOTSTRAP", "1")
+            .arg(format!("-Zbuild-std={build_std}"));
+    } else {
+        c.env_remove("RUSTC").env_remove("RUSTC_BOOTSTRAP");
+    }
     if !std_feature {
         c.arg("--no-default-features");
     }
+    let route = if rustup { "rustup" } else { "build-std" };
     check(
-        &format!("staticlib for {target}"),
-        c.output().expect("run Debian cargo"),
+        &format!("staticlib for {target} ({route})"),
+        c.output().expect("run cargo"),
     );
-    let lib = cross_dir().join(target).join("release/libferrite_c.a");
+    let lib = dir.join(target).join("release/libferrite_c.a");
     assert!(lib.is_file(), "{} missing", lib.display());
     lib
 }
