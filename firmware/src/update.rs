@@ -57,6 +57,21 @@ pub trait Flash {
     fn write(&mut self, offset: usize, data: &[u8]) -> Result<(), FlashError>;
 }
 
+impl<F: Flash + ?Sized> Flash for &mut F {
+    fn erase_size(&self) -> usize {
+        (**self).erase_size()
+    }
+    fn bytes(&self) -> &[u8] {
+        (**self).bytes()
+    }
+    fn erase(&mut self, offset: usize, len: usize) -> Result<(), FlashError> {
+        (**self).erase(offset, len)
+    }
+    fn write(&mut self, offset: usize, data: &[u8]) -> Result<(), FlashError> {
+        (**self).write(offset, data)
+    }
+}
+
 /// A RAM-backed [`Flash`] of `N` bytes with sectors of [`RamFlash::SECTOR`] bytes,
 /// 16-byte aligned (on QEMU's mps2-an386 the "flash" is RAM anyway).
 #[derive(Debug, Clone)]
