@@ -268,6 +268,7 @@ fn a_power_cut_at_any_point_of_an_update_leaves_a_working_slot() {
     let total = file.len().div_ceil(4096) + file.len() + 1 + 32;
     let mut cuts: Vec<usize> = (0..40).chain(total - 40..=total).collect();
     cuts.extend((40..total - 40).step_by(97));
+    eprintln!("{} cut points over {total} units", cuts.len());
     for cut in cuts {
         let mut flash = base.clone();
         let dev = CutFlash {
