@@ -172,6 +172,9 @@ pub enum UpdateError {
     },
     /// `write_chunk`/`finish_update` without `begin_update`.
     NoUpdate,
+    /// `begin_update` while the active slot is still on trial: its fallback (the other
+    /// slot) must not be erased; reboot first so that [`Updater::boot`] settles it.
+    TrialPending,
     /// More bytes written than announced to `begin_update`.
     Overflow,
     /// `finish_update` before all announced bytes were written.
@@ -215,6 +218,9 @@ impl core::fmt::Display for UpdateError {
                 )
             }
             UpdateError::NoUpdate => f.write_str("no update in progress"),
+            UpdateError::TrialPending => {
+                f.write_str("the active slot is on trial: reboot before the next update")
+            }
             UpdateError::Overflow => f.write_str("more bytes written than announced"),
             UpdateError::Incomplete { written, len } => {
                 write!(f, "update incomplete: {written} of {len} bytes written")
@@ -372,7 +378,8 @@ impl<'k, F: Flash> Updater<'k, F> {
         let read = |i: usize| State::decode(&flash.bytes()[i * sector..i * sector + RECORD_LEN]);
         let state = match (read(0), read(1)) {
             (Some(a), Some(b)) => {
-                if b.seq > a.seq {
+                // Serial-number order, so the counter may wrap.
+                if (b.seq.wrapping_sub(a.seq) as i32) > 0 {
                     b
                 } else {
                     a
@@ -481,6 +488,9 @@ impl<'k, F: Flash> Updater<'k, F> {
     /// Starts writing a model file of `len` bytes to the inactive slot (erasing it). The
     /// active slot and the state record are not touched.
     pub fn begin_update(&mut self, len: usize) -> Result<Slot, UpdateError> {
+        if self.state.trial {
+            return Err(UpdateError::TrialPending);
+        }
         if len > self.slot_size {
             return Err(UpdateError::TooLarge {
                 len,
@@ -574,6 +584,25 @@ mod tests {
             }
         }
         assert_eq!(State::decode(&[0xFF; RECORD_LEN]), None);
+    }
+
+    #[test]
+    fn the_newer_record_wins_across_a_sequence_wrap() {
+        let mut f = RamFlash::<{ 2 * 4096 + 2 * 4096 }>::new();
+        let rec = |seq, highest_version| State {
+            seq,
+            highest_version,
+            ..State::EMPTY
+        };
+        f.write(0, &rec(u32::MAX, 1).encode()).unwrap();
+        f.write(4096, &rec(0, 2).encode()).unwrap();
+        let (up, _) = Updater::boot(&mut f, 4096, &[], &mut []).unwrap();
+        assert_eq!(up.state().highest_version, 2);
+        let mut f = RamFlash::<{ 2 * 4096 + 2 * 4096 }>::new();
+        f.write(0, &rec(10, 1).encode()).unwrap();
+        f.write(4096, &rec(9, 2).encode()).unwrap();
+        let (up, _) = Updater::boot(&mut f, 4096, &[], &mut []).unwrap();
+        assert_eq!(up.state().highest_version, 1);
     }
 
     #[test]
