@@ -13,6 +13,9 @@
 //!   through a [`core::fmt::Write`] sink;
 //! - [`emu`]: a software LIS3DH (an `I2c` device replaying a recorded trace) for the
 //!   QEMU board and the tests;
+//! - [`update`]: safe A/B model updates — two slots in flash, a torn-write-safe state
+//!   record, signature + version + on-device golden checks before activation, rollback
+//!   of a trial slot that fails after a reboot;
 //! - `build` (feature `build`, for board build scripts): selects the model file
 //!   (`FERRITE_MODEL`), validates it and emits its arena size as a constant.
 //!
@@ -31,6 +34,7 @@ pub mod build;
 pub mod emu;
 pub mod input;
 pub mod lis3dh;
+pub mod update;
 pub mod window;
 
 pub use app::{Accelerometer, App, Config, LedPolarity, Prediction, SetupError};

@@ -2,7 +2,10 @@
 //!    host; its arena size becomes `ARENA_SIZE` in `$OUT_DIR/model.rs`.
 //! 2. The trace: `examples/sensor/trace.csv` (integer milli-g `ax,ay,az`) to
 //!    `$OUT_DIR/trace.rs`, a `[[i16; 3]; N]` in flash.
-//! 3. The memory map and cortex-m-rt's linker script for the binary.
+//! 3. The update demo's files (`src/update.rs`): `key.pub`, `v1.fer`, `v2.fer`, `v3.fer`
+//!    of `FERRITE_UPDATE_DIR` copied to `$OUT_DIR` (empty when unset), and
+//!    `$OUT_DIR/update.rs`: the host runtime's output bytes for the trace's first window.
+//! 4. The memory map and cortex-m-rt's linker script for the binary.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -48,9 +51,59 @@ fn shifted_trace(out: &std::path::Path) -> Result<(), String> {
     std::fs::write(out.join("trace_shifted.rs"), src).map_err(|e| e.to_string())
 }
 
+/// The update demo's inputs (see the module docs).
+fn update_fixtures(
+    out: &std::path::Path,
+    model: &std::path::Path,
+    first: &[[i16; 3]],
+) -> Result<(), String> {
+    println!("cargo:rerun-if-env-changed=FERRITE_UPDATE_DIR");
+    let dir = std::env::var_os("FERRITE_UPDATE_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from);
+    let mut max_len = 0usize;
+    for name in ["key.pub", "v1.fer", "v2.fer", "v3.fer"] {
+        let bytes = match &dir {
+            Some(d) => {
+                let p = d.join(name);
+                println!("cargo:rerun-if-changed={}", p.display());
+                std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))?
+            }
+            None => Vec::new(),
+        };
+        max_len = max_len.max(bytes.len());
+        std::fs::write(out.join(name), bytes).map_err(|e| e.to_string())?;
+    }
+    // The expected output of every update's model (they are signed copies of the
+    // bundled one) on the first window, from the host runtime.
+    let file = std::fs::read(model).map_err(|e| format!("{}: {e}", model.display()))?;
+    let aligned = ferrite::AlignedModel::new(&file);
+    let m = aligned.model().map_err(|e| e.to_string())?;
+    let mut arena = vec![0u8; m.arena_size() + 16];
+    let mut s = ferrite::Session::new(&m, &mut arena).map_err(|e| e.to_string())?;
+    let w = ferrite_firmware::WINDOW;
+    let mut x = vec![0f32; ferrite_firmware::INPUT_LEN];
+    for (i, sample) in first.iter().take(w).enumerate() {
+        for (c, &mg) in sample.iter().enumerate() {
+            x[c * w + i] = ferrite_firmware::mg_to_input(mg);
+        }
+    }
+    s.set_input_f32(0, &x).map_err(|e| e.to_string())?;
+    s.run().map_err(|e| e.to_string())?;
+    let expected = s.output_bytes(0).map_err(|e| e.to_string())?;
+    let src = format!(
+        "/// The host runtime's output bytes for the first trace window.\n\
+         pub const EXPECTED: [u8; {n}] = {expected:?};\n\
+         /// The largest update file (bytes); 0 without `FERRITE_UPDATE_DIR`.\n\
+         pub const MAX_FILE: usize = {max_len};\n",
+        n = expected.len()
+    );
+    std::fs::write(out.join("update.rs"), src).map_err(|e| e.to_string())
+}
+
 fn run() -> Result<(), String> {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").ok_or("OUT_DIR not set")?);
-    ferrite_firmware::build::bundle_model()?;
+    let bundled = ferrite_firmware::build::bundle_model()?;
 
     let trace = ferrite_firmware::build::repo_root().join("examples/sensor/trace.csv");
     println!("cargo:rerun-if-changed={}", trace.display());
@@ -67,6 +120,7 @@ fn run() -> Result<(), String> {
     }
     let mut rows = String::new();
     let mut n = 0usize;
+    let mut first = Vec::new();
     for (i, line) in lines {
         if line.trim().is_empty() {
             continue;
@@ -91,6 +145,9 @@ fn run() -> Result<(), String> {
             ));
         }
         let _ = writeln!(rows, "    [{}, {}, {}],", v[0], v[1], v[2]);
+        if first.len() < ferrite_firmware::WINDOW {
+            first.push([v[0], v[1], v[2]]);
+        }
         n += 1;
     }
     let src = format!(
@@ -99,6 +156,7 @@ fn run() -> Result<(), String> {
     );
     std::fs::write(out.join("trace.rs"), src).map_err(|e| e.to_string())?;
     shifted_trace(&out)?;
+    update_fixtures(&out, &bundled.path, &first)?;
 
     std::fs::write(out.join("memory.x"), include_bytes!("memory.x")).map_err(|e| e.to_string())?;
     println!("cargo:rustc-link-search={}", out.display());
