@@ -8,6 +8,7 @@ use std::process::ExitCode;
 mod bench;
 mod cargo;
 mod cmd;
+mod lane;
 mod mcu_bench;
 mod setup;
 mod size;
@@ -58,6 +59,8 @@ environment:
   XTASK_ROUTE=rustup|build-std   force how cross targets are built (default: rustup
                                  when it has the target's std, else build-std)
   CI=true                        `ci` runs the fresh setup (as --fresh)
+  XTASK_SIDE_LANE=0              `ci` runs every step in one lane (default: the
+                                 cross-target steps in a second process alongside)
 ";
 
 /// What every step gets: the repository, the target files, and where the tools are.
@@ -275,13 +278,35 @@ fn run(args: &[String]) -> Result<bool> {
             std::env::set_var("CARGO_INCREMENTAL", "0");
             setup::hand_down(&ctx)?;
             let mut steps = setup::steps();
-            steps.extend(steps::all(&ctx));
+            let tests = steps::all(&ctx);
+            // The side lane (lane.rs) only for a whole run: with --only/--skip the
+            // steps run in one lane, in order.
+            let split = lane::enabled()
+                && opts.filter.only.is_empty()
+                && opts.filter.skip.is_empty()
+                && tests.iter().any(|s| s.name == "firmware-model");
+            if split {
+                let (side, host): (Vec<Step>, Vec<Step>) = tests.into_iter().partition(lane::is_side);
+                for step in host {
+                    let after_tool = step.name == "firmware-model";
+                    steps.push(step);
+                    if after_tool {
+                        // The side steps need the host tool and the firmware's model.
+                        steps.push(lane::start(side.iter().map(|s| s.name.clone()).collect()));
+                    }
+                }
+                steps.push(lane::wait());
+            } else {
+                steps.extend(tests);
+            }
             let title = if fresh {
                 "ci (setup --fresh + test all)"
             } else {
                 "ci (setup + test all)"
             };
-            step::run(&ctx, title, steps, &opts.filter)
+            let ok = step::run(&ctx, title, steps, &opts.filter);
+            lane::abandon(&ctx);
+            ok
         }
         "size" => size_command(&ctx, &opts),
         "list" => {
