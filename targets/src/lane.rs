@@ -16,8 +16,8 @@
 use crate::step::{Outcome, Stage, Step};
 use crate::Ctx;
 use std::fs::File;
-use std::path::PathBuf;
 use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 
@@ -52,8 +52,8 @@ pub fn start(names: Vec<String>) -> Step {
         ),
         move |ctx| {
             let log = log_path(ctx);
-            let out = File::create(&log)
-                .map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+            let out =
+                File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
             let mut cmd = Command::new(std::env::current_exe()?);
             cmd.args(["test", "all", "--only"])
                 .arg(names.join(","))

@@ -286,7 +286,8 @@ fn run(args: &[String]) -> Result<bool> {
                 && opts.filter.skip.is_empty()
                 && tests.iter().any(|s| s.name == "firmware-model");
             if split {
-                let (side, host): (Vec<Step>, Vec<Step>) = tests.into_iter().partition(lane::is_side);
+                let (side, host): (Vec<Step>, Vec<Step>) =
+                    tests.into_iter().partition(lane::is_side);
                 for step in host {
                     let after_tool = step.name == "firmware-model";
                     steps.push(step);
