@@ -102,6 +102,7 @@ fn gamma(n: usize) -> f64 {
     nu / (1.0 - nu)
 }
 
+/// Up to 3 rows run the engine's f16 matrix-vector kernel, more the f16 1×1 conv.
 #[test]
 fn f16_fully_connected_matches_a_naive_reference_on_the_rounded_weights() {
     for &(batch, k, n, act) in &[
@@ -117,6 +118,18 @@ fn f16_fully_connected_matches_a_naive_reference_on_the_rounded_weights() {
             },
         ),
         (2, 300, 10, Activation::None),
+        // Rows of K mod 4 = 3 and 2 (the matrix-vector kernel's remainder chains).
+        (
+            1,
+            7,
+            33,
+            Activation::Clip {
+                min: -0.5,
+                max: 0.5,
+            },
+        ),
+        (3, 10, 17, Activation::Relu),
+        (1, 1, 1, Activation::None),
     ] {
         let x = values(batch * k, 1);
         let (w16, w) = to_f16(&values(n * k, 2));

@@ -67,7 +67,10 @@ fn check(name: &str, onnx: &str, test: &str, reference: &str, tol: f32) {
         assert_eq!(g.len(), w.len(), "{name}: outputs");
         for (&a, &b) in g.iter().zip(w) {
             worst = worst.max((a - b).abs() / (1.0 + b.abs()));
-            assert!((a - b).abs() <= tol * (1.0 + b.abs()), "{name}: f16 {a}, onnxruntime {b}");
+            assert!(
+                (a - b).abs() <= tol * (1.0 + b.abs()),
+                "{name}: f16 {a}, onnxruntime {b}"
+            );
         }
     }
     println!("{name}: f16 vs onnxruntime, max |diff| / (1 + |ort|) = {worst:e}");

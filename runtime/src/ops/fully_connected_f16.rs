@@ -1,9 +1,10 @@
 //! FullyConnected with f16 weights (format 1.2): `y[b, n] = act(x[b, :] · w[n, :] +
 //! bias[n])` with f32 activations and the weights and bias stored as f16, packed at
 //! conversion by [`engine::pack_f16_conv`] as a 1×1 convolution `[N, K, 1, 1]` with the
-//! bias folded in. The rows of `x` are the pixels of a 1×B image, so the conv engine's
-//! f16 kernel runs it, converting the weights as it loads them: nothing is expanded
-//! into the arena. The engine is the `ops-conv` group's, so this form needs it.
+//! bias folded in. A few rows run the engine's f16 matrix-vector kernel row by row;
+//! more rows are the pixels of a 1×B image for the engine's f16 conv. Both convert the
+//! weights as they load them: nothing is expanded into the arena. The engine is the
+//! `ops-conv` group's, so this form needs it.
 
 use super::{act_ok, act_range, cast, cast_mut, ensure, gate, Check, Checked, Cx};
 use crate::error::{OpReason, Result};
@@ -12,6 +13,10 @@ use crate::kernels::engine::{self, ConvShape, F32Out};
 
 /// The group whose kernels run this form: the conv engine's.
 const GROUP: OpGroup = OpGroup::Conv;
+
+/// Up to this many rows, one matrix-vector product per row ([`engine::f16_gemv`]:
+/// the conv tile would leave most of its rows idle); more rows run as the 1×1 conv.
+const GEMV_ROWS: usize = 3;
 
 /// The engine geometry of `batch` rows of `k` inputs and `n` outputs: a 1×1
 /// convolution of a `1 × batch` image with `k` channels into `n` channels.
@@ -76,12 +81,14 @@ pub(super) fn run(cx: &Cx<'_, '_>, y: &mut [u8], act: &Activation) -> Result<()>
         residual: None,
     };
     let x: &[f32] = cast(cx.bytes(&cx.x)?)?;
-    engine::f16_conv(
-        &shape(batch, k, n),
-        x,
-        cx.slice(&w)?,
-        &out,
-        cast_mut(y)?,
-        &mut [],
-    )
+    let (packed, y): (&[u16], &mut [f32]) = (cx.slice(&w)?, cast_mut(y)?);
+    if batch > GEMV_ROWS {
+        return engine::f16_conv(&shape(batch, k, n), x, packed, &out, y, &mut []);
+    }
+    for r in 0..batch {
+        let xr = x.get(r * k..(r + 1) * k).ok_or(cx.internal())?;
+        let yr = y.get_mut(r * n..(r + 1) * n).ok_or(cx.internal())?;
+        engine::f16_gemv(k, n, xr, packed, &out, yr)?;
+    }
+    Ok(())
 }

@@ -318,6 +318,8 @@ pub type F32DwFn = fn(&ConvShape, &[f32], &[f32], &F32Out, &mut [f32]) -> Result
 pub type F16ConvFn = fn(&ConvShape, &[f32], &[u16], &F32Out, &mut [f32], &mut [f32]) -> Result<()>;
 /// f16-weight depthwise: `(shape, x, packed, out, y)`; see [`f16_dwconv`].
 pub type F16DwFn = fn(&ConvShape, &[f32], &[u16], &F32Out, &mut [f32]) -> Result<()>;
+/// f16-weight matrix-vector product: `(k, n, x, packed, out, y)`; see [`f16_gemv`].
+pub type F16GemvFn = fn(usize, usize, &[f32], &[u16], &F32Out, &mut [f32]) -> Result<()>;
 /// int8 conv: `(shape, x, x_zp, packed, out, y, scratch)`; see [`i8_conv`].
 pub type I8ConvFn = fn(&ConvShape, &[i8], i32, &[u8], &I8Out, &mut [i8], &mut [i8]) -> Result<()>;
 /// int8 depthwise: `(shape, x, x_zp, packed, out, y)`; see [`i8_dwconv`].
@@ -345,6 +347,8 @@ pub struct Kernels {
     pub f16_conv: Kernel<F16ConvFn>,
     /// f32 depthwise convolution with f16 weights.
     pub f16_dwconv: Kernel<F16DwFn>,
+    /// One fully connected row with f16 weights (1×1 conv panels).
+    pub f16_gemv: Kernel<F16GemvFn>,
     /// int8 convolution (also 1×1 and fully connected).
     pub i8_conv: Kernel<I8ConvFn>,
     /// int8 depthwise convolution.
@@ -503,6 +507,23 @@ pub fn f16_dwconv(
     (kernels().f16_dwconv.run)(shape, x, packed, out, y)
 }
 
+/// One row of a fully connected layer with f16 weights: `y[..n] = clamp(bias +
+/// x[..k] · w)` over the 1×1 conv panels [`pack_f16_conv`] writes for `n` outputs and
+/// `k` inputs (`out.residual` must be `None`). Four independent FMA chains over `k`
+/// (inputs `i ≡ j mod 4`), summed pairwise and added to the bias, so the result is
+/// within the conv's bound `γ(k + 2)·S` of the exact value but not bit-identical to
+/// [`f16_conv`]. `Err(Unsupported)` for a residual or slices shorter than the shape.
+pub fn f16_gemv(
+    k: usize,
+    n: usize,
+    x: &[f32],
+    packed: &[u16],
+    out: &F32Out,
+    y: &mut [f32],
+) -> Result<()> {
+    (kernels().f16_gemv.run)(k, n, x, packed, out, y)
+}
+
 /// int8 convolution with weights packed by [`pack_i8_conv`] for the same `x_zp`;
 /// identical bytes to [`crate::kernels::int8::conv2d`] (+ [`crate::kernels::int8::binary`]
 /// for a residual). `scratch` holds at least [`conv_scratch_len`] bytes.
@@ -563,6 +584,7 @@ mod tests {
                     k.f32_dwconv.name,
                     k.f16_conv.name,
                     k.f16_dwconv.name,
+                    k.f16_gemv.name,
                     k.i8_conv.name,
                     k.i8_dwconv.name,
                 ] {
