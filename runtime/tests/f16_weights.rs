@@ -345,3 +345,63 @@ fn hostile_f16_weight_records_are_rejected() {
         OpReason::Shape,
     );
 }
+
+/// Every ISA's f16 matrix-vector kernel this CPU runs, against the naive f64 reference
+/// on the rounded weights: within `γ(K + 2)·S`; a residual or short slices are errors.
+#[test]
+fn f16_gemv_of_every_isa_matches_a_naive_reference() {
+    let mut ran = 0;
+    for isa in engine::Isa::ALL {
+        let Some(kernels) = isa.kernels() else {
+            continue;
+        };
+        let gemv = kernels.f16_gemv;
+        assert!(gemv.name.starts_with("f16_gemv_16x4_"), "{}", gemv.name);
+        for &(k, n) in &[(1usize, 1usize), (3, 17), (8, 16), (13, 40), (129, 5)] {
+            let x = values(k, 21);
+            let (w16, w) = to_f16(&values(n * k, 22));
+            let (b16, b) = to_f16(&values(n, 23));
+            let packed = fc_packed(&w16, &b16, n, k);
+            let out = engine::F32Out {
+                min: -0.75,
+                max: f32::INFINITY,
+                residual: None,
+            };
+            // One spare slot after the outputs: the kernel writes only `n`.
+            let mut y = vec![7.0f32; n + 1];
+            (gemv.run)(k, n, &x, &packed, &out, &mut y).unwrap();
+            assert_eq!(y[n], 7.0, "{}: wrote past n", gemv.name);
+            for j in 0..n {
+                let (mut exact, mut s) = (b[j] as f64, (b[j] as f64).abs());
+                for i in 0..k {
+                    let p = x[i] as f64 * w[j * k + i] as f64;
+                    exact += p;
+                    s += p.abs();
+                }
+                let want = exact.max(-0.75);
+                assert!(
+                    (y[j] as f64 - want).abs() <= gamma(k + 2) * s,
+                    "{} k {k} n {n}: [{j}] = {}, want {want}",
+                    gemv.name,
+                    y[j]
+                );
+            }
+            // Too short packed weights, x or y; a residual.
+            let short = (gemv.run)(k, n, &x, &packed[..packed.len() - 1], &out, &mut y);
+            assert!(matches!(short, Err(Error::Unsupported)));
+            let short = (gemv.run)(k, n, &x[..k - 1], &packed, &out, &mut y);
+            assert!(matches!(short, Err(Error::Unsupported)));
+            let short = (gemv.run)(k, n, &x, &packed, &out, &mut y[..n - 1]);
+            assert!(matches!(short, Err(Error::Unsupported)));
+            let r = vec![0f32; n];
+            let with_residual = engine::F32Out {
+                residual: Some(&r),
+                ..out
+            };
+            let res = (gemv.run)(k, n, &x, &packed, &with_residual, &mut y);
+            assert!(matches!(res, Err(Error::Unsupported)));
+        }
+        ran += 1;
+    }
+    assert!(ran >= 2, "the portable kernel and this CPU's best");
+}
