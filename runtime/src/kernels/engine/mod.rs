@@ -17,6 +17,7 @@
 //! | f32 depthwise | [`f32_dwconv`] | depthwise k×k (multiplier 1); 3×3 and 5×5 fully unrolled on interior pixels |
 //! | f16 conv | [`f16_conv`] | as f32 conv, f16 weights converted per load |
 //! | f16 depthwise | [`f16_dwconv`] | as f32 depthwise, f16 weights converted per load |
+//! | f16 matrix-vector | [`f16_gemv`] | one fully connected row over the f16 1×1 conv panels, four FMA chains over k |
 //! | int8 conv | [`i8_conv`] | as f32 conv, TFLite int8 arithmetic |
 //! | int8 depthwise | [`i8_dwconv`] | as f32 depthwise |
 //!
