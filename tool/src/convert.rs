@@ -282,10 +282,10 @@ pub fn convert_imported(
     if opts.precision != Precision::F32 {
         stage(opts, Stage::Emit(opts.precision));
     }
-    // f32 models run their convolutions channels-last on the engine ops (the int8 and
-    // f16 emitters still take the NCHW graph).
+    // f32 and f16 models run their convolutions channels-last on the engine ops (the
+    // int8 emitter still takes the NCHW graph).
     let nhwc;
-    let out_graph = if opts.precision == Precision::F32 {
+    let out_graph = if matches!(opts.precision, Precision::F32 | Precision::F16) {
         nhwc = graph.to_nhwc();
         &nhwc
     } else {

@@ -25,7 +25,11 @@ pub fn macs(model: &Model<'_>, def: &ferrite::OpDef) -> Result<u64> {
     let out = model.tensor(def.outputs[0])?;
     let n_out = out.elements().unwrap_or(0) as u64;
     Ok(match &def.op {
-        Op::FullyConnected { .. } => n_out * model.tensor(def.inputs[1])?.shape[1] as u64,
+        // K from x: f16 weights are packed (1-D), not `[N, K]`.
+        Op::FullyConnected { .. } => {
+            let x = model.tensor(def.inputs[0])?;
+            n_out * *x.shape.last().unwrap_or(&1) as u64
+        }
         Op::Conv { .. } => {
             let w = model.tensor(def.inputs[1])?;
             n_out * w.shape[1..].iter().map(|&d| d as u64).product::<u64>()

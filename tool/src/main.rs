@@ -59,8 +59,8 @@ enum Command {
         /// Where to write the .fer model (never the source or calibration file).
         #[arg(short, long)]
         output: PathBuf,
-        /// Numeric precision: f32, f16 (weights stored as f16) or int8 (static
-        /// quantization). Preprocessing and classical ops (trees, linear models) stay f32.
+        /// Numeric precision: f32, f16 (weights stored as f16 and read directly: half the
+        /// weight bytes, the same arena as f32) or int8 (static quantization). Preprocessing and classical ops (trees, linear models) stay f32.
         #[arg(long, default_value = "f32")]
         precision: String,
         /// Calibration data (CSV, .npy or JSON rows of model inputs: raw rows when the model

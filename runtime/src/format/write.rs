@@ -385,10 +385,28 @@ impl ModelBuilder {
         }
         // The smallest minor whose readers know every op of the file: files without
         // the minor-1 ops stay byte-identical to what format 1.0 writers produced.
+        // A FullyConnected / ConvNhwc / DepthwiseNhwc reading f16 weights directly is
+        // format 1.2 (earlier runtimes read f16 weights only through a Cast).
+        let f16_weights = |o: &OpDef| {
+            matches!(
+                o.op,
+                Op::FullyConnected { .. } | Op::ConvNhwc { .. } | Op::DepthwiseNhwc { .. }
+            ) && o
+                .inputs
+                .get(1)
+                .and_then(|&w| self.tensors.get(w as usize))
+                .is_some_and(|t| t.dtype == DType::F16)
+        };
         let minor = self
             .ops
             .iter()
-            .map(|o| o.op.since_minor())
+            .map(|o| {
+                if f16_weights(o) {
+                    2
+                } else {
+                    o.op.since_minor()
+                }
+            })
             .max()
             .unwrap_or(0);
         container_minor(&sections, minor)

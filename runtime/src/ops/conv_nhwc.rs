@@ -1,6 +1,6 @@
 //! ConvNhwc and DepthwiseNhwc: convolutions of channels-last activations on the
-//! engine ([`crate::kernels::engine`]), weights packed at conversion, f32 or int8, with
-//! the fused clamp and an optional residual operand.
+//! engine ([`crate::kernels::engine`]), weights packed at conversion, f32 (weights f32
+//! or f16, format 1.2) or int8, with the fused clamp and an optional residual operand.
 
 use super::binary::qbinary_ok;
 use super::window::out_dim;
@@ -34,17 +34,24 @@ fn shape(x: &[u32], out: &[u32], w: &Window) -> Option<ConvShape> {
     }
 }
 
-/// Bytes of packed weights for `s`: f32 elements × 4 for f32, bytes for int8.
-fn packed_bytes(s: &ConvShape, depthwise: bool, int8: bool) -> Option<usize> {
-    match (depthwise, int8) {
-        (false, false) => engine::f32_conv_packed_len(s.out_c, s.in_c, s.kernel)?.checked_mul(4),
-        (false, true) => engine::i8_conv_packed_len(s.out_c, s.in_c, s.kernel),
-        (true, false) => engine::f32_dwconv_packed_len(s.in_c, s.kernel)?.checked_mul(4),
-        (true, true) => engine::i8_dwconv_packed_len(s.in_c, s.kernel),
+/// Bytes of packed weights of dtype `w` for `s`: f32 / f16 elements × 4 / × 2 (the
+/// f16 layout is the f32 one element for element), bytes for int8 (`U8`).
+fn packed_bytes(s: &ConvShape, depthwise: bool, w: DType) -> Option<usize> {
+    let floats = |size: usize| match depthwise {
+        false => engine::f32_conv_packed_len(s.out_c, s.in_c, s.kernel)?.checked_mul(size),
+        true => engine::f32_dwconv_packed_len(s.in_c, s.kernel)?.checked_mul(size),
+    };
+    match (depthwise, w) {
+        (_, DType::F32) => floats(4),
+        (_, DType::F16) => floats(2),
+        (false, DType::U8) => engine::i8_conv_packed_len(s.out_c, s.in_c, s.kernel),
+        (true, DType::U8) => engine::i8_dwconv_packed_len(s.in_c, s.kernel),
+        _ => None,
     }
 }
 
-/// x `[N, H, W, C]`, packed weights (a 1D constant of exactly the packer's length),
+/// x `[N, H, W, C]`, packed weights (a 1D constant of exactly the packer's length; f32
+/// or f16 weights in an f32 op, `U8` bytes in an int8 op),
 /// optional residual of the output's shape and dtype; output `[N, OH, OW, M]` with
 /// the floor-mode window size (depthwise: `M = C`). int8: per-tensor activations,
 /// valid requantization pairs in every panel header, the residual's `Add` parameters
@@ -78,7 +85,14 @@ pub(super) fn check(
     let bytes = c.graph.constant_bytes(w).ok_or(OpReason::ConstantData)?;
     ensure(w.shape.len() == 1, OpReason::Shape)?;
     ensure(
-        packed_bytes(&s, depthwise, q.is_some()) == Some(bytes.len()),
+        matches!(
+            (q.is_some(), w.dtype),
+            (false, DType::F32 | DType::F16) | (true, DType::U8)
+        ),
+        OpReason::DType,
+    )?;
+    ensure(
+        packed_bytes(&s, depthwise, w.dtype) == Some(bytes.len()),
         OpReason::Shape,
     )?;
     let residual = c.ins.get(2);
@@ -86,13 +100,12 @@ pub(super) fn check(
         ensure(r.shape == out.shape, OpReason::Shape)?;
     }
     let Some(q) = q else {
-        let all_f32 = [x, w, out]
+        let all_f32 = [x, out]
             .into_iter()
             .chain(residual)
             .all(|t| t.dtype == DType::F32);
         return ensure(all_f32, OpReason::DType);
     };
-    ensure(w.dtype == DType::U8, OpReason::DType)?;
     let zp = |t: &TensorDef<'_>| -> core::result::Result<i32, OpReason> {
         ensure(t.dtype == DType::I8, OpReason::DType)?;
         let (_, z) = t.per_tensor().ok_or(OpReason::Quantization)?;
@@ -156,6 +169,13 @@ pub(super) fn scratch_bytes(x: &[u32], out: &[u32], window: &Window, dtype: DTyp
         .map_or(0, |n| n.saturating_mul(dtype.size()))
 }
 
+/// The packed weights of an f32 op: f32, or f16 bits converted as the kernel loads them.
+#[derive(Clone, Copy)]
+enum Packed<'a> {
+    F32(&'a [f32]),
+    F16(&'a [u16]),
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run(
     cx: &Cx<'_, '_>,
@@ -183,8 +203,11 @@ pub(super) fn run(
     };
     match q {
         None => {
-            let (x, packed, y): (&[f32], &[f32], &mut [f32]) =
-                (cast(xb)?, cx.slice(&w)?, cast_mut(y)?);
+            let (x, y): (&[f32], &mut [f32]) = (cast(xb)?, cast_mut(y)?);
+            let packed = match w.dtype {
+                DType::F16 => Packed::F16(cx.slice(&w)?),
+                _ => Packed::F32(cx.slice(&w)?),
+            };
             let r: Option<&[f32]> = rb.map(cast).transpose()?;
             let scratch: &mut [f32] =
                 cast_mut(scratch.get_mut(..4 * scratch_len).ok_or(cx.internal())?)?;
@@ -197,10 +220,11 @@ pub(super) fn run(
                     None => None,
                 };
                 let out = F32Out { min, max, residual };
-                if depthwise {
-                    engine::f32_dwconv(&s, xi, packed, &out, yi)?;
-                } else {
-                    engine::f32_conv(&s, xi, packed, &out, yi, scratch)?;
+                match (packed, depthwise) {
+                    (Packed::F32(p), true) => engine::f32_dwconv(&s, xi, p, &out, yi)?,
+                    (Packed::F32(p), false) => engine::f32_conv(&s, xi, p, &out, yi, scratch)?,
+                    (Packed::F16(p), true) => engine::f16_dwconv(&s, xi, p, &out, yi)?,
+                    (Packed::F16(p), false) => engine::f16_conv(&s, xi, p, &out, yi, scratch)?,
                 }
             }
         }

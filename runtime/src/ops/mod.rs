@@ -21,6 +21,7 @@ mod concat;
 mod conv;
 mod conv_nhwc;
 mod fully_connected;
+mod fully_connected_f16;
 mod linear;
 mod lrn;
 mod lut;
@@ -224,6 +225,11 @@ impl Op {
 /// (operand indices and lifetimes, one output, the group enabled).
 pub(crate) fn check(op: &Op, c: &Check<'_, '_>) -> Checked {
     match op {
+        Op::FullyConnected { act, q: None }
+            if c.ins.get(1).is_some_and(|w| w.dtype == DType::F16) =>
+        {
+            fully_connected_f16::check(c, act)
+        }
         Op::FullyConnected { act, q } => fully_connected::check(c, act, q.as_ref()),
         Op::MatMul => matmul::check(c),
         Op::Conv {
@@ -392,6 +398,9 @@ pub(crate) fn scratch_bytes(g: &Graph<'_>, s: u32) -> usize {
 /// [`scratch_bytes`] (the arena after the graph's tensors).
 pub(crate) fn run(op: &Op, cx: &Cx<'_, '_>, y: &mut [u8], scratch: &mut [u8]) -> Result<()> {
     match op {
+        Op::FullyConnected { act, q: None } if cx.operand(1)?.dtype == DType::F16 => {
+            fully_connected_f16::run(cx, y, act)
+        }
         Op::FullyConnected { act, q } => fully_connected::run(cx, y, act, q.as_ref()),
         Op::MatMul => matmul::run(cx, y),
         Op::Conv {

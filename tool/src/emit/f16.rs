@@ -1,10 +1,23 @@
-//! f16 models: the weights of FullyConnected / Conv / MatMul ([`F16Form::Weights`]) are
-//! stored as f16 and widened by a `Cast` op into an arena scratch tensor right before
-//! the op that reads them; everything else is written as in the f32 model.
+//! f16 models (activations f32, weights f16): the runtime reads the f16 weights of
+//! these ops directly, converting them as its kernels load them, so the arena is the
+//! f32 model's ([`F16Form::Packed`]):
+//!
+//! - `ConvNhwc` / `DepthwiseNhwc` (the NHWC pass's engine convolutions): weights and
+//!   bias packed by the runtime's f16 engine packers;
+//! - `FullyConnected` with constant weights (and a constant bias, if any): the same
+//!   packing as a 1×1 convolution `[N, K, 1, 1]`, bias folded in, as its only weight
+//!   operand.
+//!
+//! The ops without an f16 kernel ([`F16Form::Cast`]: an NCHW `Conv` the NHWC pass left,
+//! MatMul) store their constant weights as f16 and widen them with a `Cast` into an
+//! arena scratch tensor right before the op. Everything else is written as in the f32
+//! model.
 
+use super::nhwc;
 use super::plan::{forms, F16Form};
 use super::writer::{dims, Writer};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::ir::{Data, Graph, Node};
 use ferrite::format::types::{Op, Quant};
 use ferrite::DType;
 
@@ -19,7 +32,21 @@ pub(super) fn nodes(w: &mut Writer<'_>) -> Result<usize> {
             .copied()
             .filter(|&t| g.is_const(t) && g.tensors[t].dtype == DType::F32);
         match (forms(&n.op).1, weights) {
-            (F16Form::Weights, Some(_)) => {
+            (F16Form::Packed, Some(_)) => {
+                let ins = match n.op {
+                    Op::FullyConnected { .. } => match fc_operands(w, n)? {
+                        Some(ins) => ins,
+                        None => {
+                            w.node_f32(n)?;
+                            continue;
+                        }
+                    },
+                    _ => nhwc::operands(w, n, true)?,
+                };
+                w.op_f32(n, &ins)?;
+                reduced += 1;
+            }
+            (F16Form::Cast, Some(_)) => {
                 let mut ins = Vec::new();
                 for (k, &i) in n.inputs.iter().enumerate() {
                     ins.push(if k == 1 {
@@ -28,17 +55,51 @@ pub(super) fn nodes(w: &mut Writer<'_>) -> Result<usize> {
                         w.f32(i)?
                     });
                 }
-                let t = &g.tensors[n.output];
-                let out =
-                    w.b.add_tensor(&t.name, t.dtype, &dims(&t.shape), Quant::None)?;
-                w.b.add_op(n.op.clone(), &ins, &[out])?;
-                w.f32_of.insert(n.output, out);
+                w.op_f32(n, &ins)?;
                 reduced += 1;
             }
-            (F16Form::Weights, None) | (F16Form::F32, _) => w.node_f32(n)?,
+            (F16Form::Packed | F16Form::Cast, None) | (F16Form::F32, _) => w.node_f32(n)?,
         }
     }
     Ok(reduced)
+}
+
+/// The constant f32 data of IR tensor `t`, if it is one.
+fn f32_data(g: &Graph, t: usize) -> Option<&[f32]> {
+    match &g.tensors[t].data {
+        Some(Data::F32(v)) => Some(v),
+        _ => None,
+    }
+}
+
+/// The file operands of FullyConnected `n` reading f16 weights: its input and the
+/// packed f16 weights and bias (a new 1-D constant); `None` when its weights `[N, K]`
+/// or its bias are not constant f32 data (then it is written as in the f32 model).
+fn fc_operands(w: &mut Writer<'_>, n: &Node) -> Result<Option<Vec<u32>>> {
+    let g = w.g;
+    let wt = &g.tensors[n.inputs[1]];
+    let (Some(wv), &[m, k]) = (f32_data(g, n.inputs[1]), wt.shape.as_slice()) else {
+        return Ok(None);
+    };
+    let bias = match n.inputs.get(2) {
+        Some(&b) => match f32_data(g, b) {
+            Some(v) => Some(v),
+            None => return Ok(None),
+        },
+        None => None,
+    };
+    let packed = nhwc::pack_f16(wv, bias, m, k, [1, 1], false)
+        .map_err(|e| Error::Other(format!("packing \"{}\": {e}", n.name)))?;
+    let bytes: Vec<u8> = packed.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let name = format!("{}.packed", wt.name);
+    let pw = w.b.add_const(
+        &name,
+        DType::F16,
+        &[packed.len() as u32],
+        &bytes,
+        Quant::None,
+    )?;
+    Ok(Some(vec![w.f32(n.inputs[0])?, pw]))
 }
 
 /// The f16 constant of weight tensor `t` (written once) and the `Cast` op widening it

@@ -3,9 +3,10 @@
 //!
 //! - **f32**: one ferrite op per IR node (op `i` of the file is node `i`); the engine
 //!   ops of the NHWC pass get their weights packed (`nhwc.rs`).
-//! - **f16** ([`mod@f16`]): FullyConnected / Conv / MatMul weights are stored as f16 and
-//!   widened by a `Cast` op into an arena scratch tensor right before the op that reads
-//!   them.
+//! - **f16** ([`mod@f16`]): FullyConnected and the NHWC engine convolutions store their
+//!   weights packed as f16 and read them directly (the arena is the f32 model's); an
+//!   NCHW Conv or a MatMul stores f16 weights widened by a `Cast` op into an arena
+//!   scratch tensor right before the op.
 //! - **int8** ([`int8`]): the ops with an int8 form run on int8, every other op is an
 //!   f32 island between a `Dequantize` and a `Quantize`, named with its reason in
 //!   [`Emitted::float_ops`].
@@ -110,7 +111,7 @@ pub fn emit_with(
         Precision::F32 => {
             for n in &g.nodes {
                 if matches!(n.op, Op::ConvNhwc { .. } | Op::DepthwiseNhwc { .. }) {
-                    let ins = nhwc::f32_operands(&mut w, n)?;
+                    let ins = nhwc::operands(&mut w, n, false)?;
                     w.op_f32(n, &ins)?;
                 } else {
                     w.node_f32(n)?;

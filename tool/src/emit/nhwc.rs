@@ -1,8 +1,9 @@
-//! The engine ops of the NHWC layout pass ([`crate::ir::nhwc`]) in an f32 model: the
-//! IR holds their weights in ONNX layout (`[M, C/groups, kh, kw]`) and a bias `[M]`;
+//! The engine ops of the NHWC layout pass ([`crate::ir::nhwc`]) in an f32 or f16 model:
+//! the IR holds their weights in ONNX layout (`[M, C/groups, kh, kw]`) and a bias `[M]`;
 //! the file holds them packed by the runtime's own packers
-//! (`ferrite::kernels::engine::pack_f32_conv` / `pack_f32_dwconv`), so the runtime reads
-//! them as they lie.
+//! (`ferrite::kernels::engine::pack_f32_conv` / `pack_f32_dwconv`, or for f16
+//! `pack_f16_conv` / `pack_f16_dwconv` over the weights and bias rounded to f16), so the
+//! runtime reads them as they lie.
 
 use super::writer::Writer;
 use crate::error::{Error, Result};
@@ -12,8 +13,8 @@ use ferrite::kernels::engine;
 use ferrite::DType;
 
 /// The file operands of engine conv `n`: its input, the packed weights (a new 1-D
-/// constant), and its residual if any.
-pub(super) fn f32_operands(w: &mut Writer<'_>, n: &Node) -> Result<Vec<u32>> {
+/// constant, f16 when `f16`), and its residual if any.
+pub(super) fn operands(w: &mut Writer<'_>, n: &Node, f16: bool) -> Result<Vec<u32>> {
     let depthwise = matches!(n.op, Op::DepthwiseNhwc { .. });
     let (wt, bt) = (&w.g.tensors[n.inputs[1]], &w.g.tensors[n.inputs[2]]);
     let (Some(Data::F32(wv)), Some(Data::F32(bv))) = (&wt.data, &bt.data) else {
@@ -32,29 +33,63 @@ pub(super) fn f32_operands(w: &mut Writer<'_>, n: &Node) -> Result<Vec<u32>> {
         }
     };
     let bad = |e: ferrite::Error| Error::Other(format!("packing \"{}\": {e}", n.name));
-    let packed = if depthwise {
-        let len = engine::f32_dwconv_packed_len(m, kernel).unwrap_or(0);
-        let mut p = vec![0f32; len];
-        engine::pack_f32_dwconv(wv, Some(bv), m, kernel, &mut p).map_err(bad)?;
-        p
+    let (dtype, bytes, len) = if f16 {
+        let p = pack_f16(wv, Some(bv), m, cg, kernel, depthwise).map_err(bad)?;
+        let bytes: Vec<u8> = p.iter().flat_map(|v| v.to_le_bytes()).collect();
+        (DType::F16, bytes, p.len())
     } else {
-        let len = engine::f32_conv_packed_len(m, cg, kernel).unwrap_or(0);
-        let mut p = vec![0f32; len];
-        engine::pack_f32_conv(wv, Some(bv), m, cg, kernel, &mut p).map_err(bad)?;
-        p
+        let packed = if depthwise {
+            let len = engine::f32_dwconv_packed_len(m, kernel).unwrap_or(0);
+            let mut p = vec![0f32; len];
+            engine::pack_f32_dwconv(wv, Some(bv), m, kernel, &mut p).map_err(bad)?;
+            p
+        } else {
+            let len = engine::f32_conv_packed_len(m, cg, kernel).unwrap_or(0);
+            let mut p = vec![0f32; len];
+            engine::pack_f32_conv(wv, Some(bv), m, cg, kernel, &mut p).map_err(bad)?;
+            p
+        };
+        let bytes: Vec<u8> = packed.iter().flat_map(|v| v.to_le_bytes()).collect();
+        (DType::F32, bytes, packed.len())
     };
-    let bytes: Vec<u8> = packed.iter().flat_map(|v| v.to_le_bytes()).collect();
     let name = format!("{}.packed", wt.name);
-    let pw = w.b.add_const(
-        &name,
-        DType::F32,
-        &[packed.len() as u32],
-        &bytes,
-        Quant::None,
-    )?;
+    let pw =
+        w.b.add_const(&name, dtype, &[len as u32], &bytes, Quant::None)?;
     let mut ins = vec![w.f32(n.inputs[0])?, pw];
     if let Some(&r) = n.inputs.get(3) {
         ins.push(w.f32(r)?);
     }
     Ok(ins)
+}
+
+/// f16 bits of `v` (round to nearest even).
+fn f16_bits(v: &[f32]) -> Vec<u16> {
+    v.iter()
+        .map(|&x| half::f16::from_f32(x).to_bits())
+        .collect()
+}
+
+/// Weights `[m, cg, kh, kw]` and bias `[m]` rounded to f16 and packed by the runtime's
+/// f16 conv (or depthwise, `cg == 1`) packer.
+pub(super) fn pack_f16(
+    wv: &[f32],
+    bias: Option<&[f32]>,
+    m: usize,
+    cg: usize,
+    kernel: [usize; 2],
+    depthwise: bool,
+) -> std::result::Result<Vec<u16>, ferrite::Error> {
+    let (wh, bh) = (f16_bits(wv), bias.map(f16_bits));
+    let len = if depthwise {
+        engine::f32_dwconv_packed_len(m, kernel)
+    } else {
+        engine::f32_conv_packed_len(m, cg, kernel)
+    };
+    let mut p = vec![0u16; len.unwrap_or(0)];
+    if depthwise {
+        engine::pack_f16_dwconv(&wh, bh.as_deref(), m, kernel, &mut p)?;
+    } else {
+        engine::pack_f16_conv(&wh, bh.as_deref(), m, cg, kernel, &mut p)?;
+    }
+    Ok(p)
 }

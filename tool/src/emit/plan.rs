@@ -37,8 +37,8 @@ pub enum Int8Form {
     /// Always f32, for the reason given.
     F32(F32Reason),
     /// Ops the emitter writes itself (Quantize, Dequantize, Requantize, Lut) or that
-    /// only the f32 NHWC pass writes (ConvNhwc, DepthwiseNhwc); an imported graph never
-    /// contains them.
+    /// only the NHWC pass of f32 and f16 models writes (ConvNhwc, DepthwiseNhwc); an
+    /// imported graph never contains them.
     EmitterOnly,
 }
 
@@ -83,9 +83,13 @@ impl F32Reason {
 /// How an op's weights are stored in an f16 model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum F16Form {
+    /// Constant f32 weights (operand 1, with the bias) are stored as f16, packed for
+    /// the runtime's f16 kernels, which read them directly: the arena is the f32
+    /// model's (format 1.2).
+    Packed,
     /// A constant f32 operand 1 (the weights) is stored as f16 and widened by a `Cast`
-    /// into an arena scratch tensor right before the op.
-    Weights,
+    /// into an arena scratch tensor right before the op (no f16 kernel for the op).
+    Cast,
     /// Written as in the f32 model.
     F32,
 }
@@ -95,8 +99,11 @@ pub fn forms(op: &Op) -> (Int8Form, F16Form) {
     use F16Form as F16;
     use Int8Form as I8;
     match op {
-        Op::FullyConnected { .. } | Op::Conv { .. } => (I8::Weighted, F16::Weights),
-        Op::MatMul => (I8::F32(F32Reason::NoInt8Form), F16::Weights),
+        Op::FullyConnected { .. } => (I8::Weighted, F16::Packed),
+        // The NHWC pass turns 2-D convolutions into the engine ops; a Conv it leaves
+        // (1-D, grouped) has no f16 kernel.
+        Op::Conv { .. } => (I8::Weighted, F16::Cast),
+        Op::MatMul => (I8::F32(F32Reason::NoInt8Form), F16::Cast),
         Op::MaxPool { .. } | Op::AvgPool { .. } | Op::GlobalAvgPool | Op::GlobalMaxPool => {
             (I8::Pool, F16::F32)
         }
@@ -122,9 +129,9 @@ pub fn forms(op: &Op) -> (Int8Form, F16Form) {
         Op::Quantize | Op::Dequantize | Op::Requantize { .. } | Op::Lut => {
             (I8::EmitterOnly, F16::F32)
         }
-        // Written by the NHWC layout pass (`ir::nhwc`), which runs on f32 models only
-        // so far: the int8 and f16 emitters never meet them.
-        Op::ConvNhwc { .. } | Op::DepthwiseNhwc { .. } => (I8::EmitterOnly, F16::F32),
+        // Written by the NHWC layout pass (`ir::nhwc`), which runs on f32 and f16
+        // models: the int8 emitter never meets them.
+        Op::ConvNhwc { .. } | Op::DepthwiseNhwc { .. } => (I8::EmitterOnly, F16::Packed),
     }
 }
 

@@ -43,7 +43,7 @@ engine_kernels! {
     kernels: KERNELS, isa: Isa::Neon, features: [],
     f32: (NeonBase, NeonBase::new(), 6, 3, "f32_igemm_6x16_neon"),
     f32_dw: "f32_dwconv_16c_neon",
-    f16: ("f16_igemm_6x16_neon", "f16_dwconv_16c_neon"),
+    f16: ("f16_igemm_6x16_neon", "f16_dwconv_16c_neon", "f16_gemv_16x4_neon"),
     i8: (NeonBase, NeonBase::new(), 2, 1, "i8_igemm_2x16c4_neon"),
     i8_dw: (NeonBase, NeonBase::new(), "i8_dwconv_16c_neon"),
 }
@@ -56,7 +56,7 @@ mod dot {
         kernels: KERNELS, isa: Isa::NeonDot, features: ["neon,dotprod"],
         f32: (NeonDot, NeonDot::new(), 6, 3, "f32_igemm_6x16_neon"),
         f32_dw: "f32_dwconv_16c_neon",
-        f16: ("f16_igemm_6x16_neon", "f16_dwconv_16c_neon"),
+        f16: ("f16_igemm_6x16_neon", "f16_dwconv_16c_neon", "f16_gemv_16x4_neon"),
         i8: (NeonDot, NeonDot::new(), 4, 2, "i8_igemm_4x16c4_neondot"),
         i8_dw: (NeonDot, NeonDot::new(), "i8_dwconv_16c_neon"),
     }

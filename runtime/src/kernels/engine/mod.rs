@@ -17,6 +17,7 @@
 //! | f32 depthwise | [`f32_dwconv`] | depthwise k×k (multiplier 1); 3×3 and 5×5 fully unrolled on interior pixels |
 //! | f16 conv | [`f16_conv`] | as f32 conv, f16 weights converted per load |
 //! | f16 depthwise | [`f16_dwconv`] | as f32 depthwise, f16 weights converted per load |
+//! | f16 matrix-vector | [`f16_gemv`] | one fully connected row over the f16 1×1 conv panels, four FMA chains over k |
 //! | int8 conv | [`i8_conv`] | as f32 conv, TFLite int8 arithmetic |
 //! | int8 depthwise | [`i8_dwconv`] | as f32 depthwise |
 //!
@@ -318,6 +319,8 @@ pub type F32DwFn = fn(&ConvShape, &[f32], &[f32], &F32Out, &mut [f32]) -> Result
 pub type F16ConvFn = fn(&ConvShape, &[f32], &[u16], &F32Out, &mut [f32], &mut [f32]) -> Result<()>;
 /// f16-weight depthwise: `(shape, x, packed, out, y)`; see [`f16_dwconv`].
 pub type F16DwFn = fn(&ConvShape, &[f32], &[u16], &F32Out, &mut [f32]) -> Result<()>;
+/// f16-weight matrix-vector product: `(k, n, x, packed, out, y)`; see [`f16_gemv`].
+pub type F16GemvFn = fn(usize, usize, &[f32], &[u16], &F32Out, &mut [f32]) -> Result<()>;
 /// int8 conv: `(shape, x, x_zp, packed, out, y, scratch)`; see [`i8_conv`].
 pub type I8ConvFn = fn(&ConvShape, &[i8], i32, &[u8], &I8Out, &mut [i8], &mut [i8]) -> Result<()>;
 /// int8 depthwise: `(shape, x, x_zp, packed, out, y)`; see [`i8_dwconv`].
@@ -345,6 +348,8 @@ pub struct Kernels {
     pub f16_conv: Kernel<F16ConvFn>,
     /// f32 depthwise convolution with f16 weights.
     pub f16_dwconv: Kernel<F16DwFn>,
+    /// One fully connected row with f16 weights (1×1 conv panels).
+    pub f16_gemv: Kernel<F16GemvFn>,
     /// int8 convolution (also 1×1 and fully connected).
     pub i8_conv: Kernel<I8ConvFn>,
     /// int8 depthwise convolution.
@@ -503,6 +508,23 @@ pub fn f16_dwconv(
     (kernels().f16_dwconv.run)(shape, x, packed, out, y)
 }
 
+/// One row of a fully connected layer with f16 weights: `y[..n] = clamp(bias +
+/// x[..k] · w)` over the 1×1 conv panels [`pack_f16_conv`] writes for `n` outputs and
+/// `k` inputs (`out.residual` must be `None`). Four independent FMA chains over `k`
+/// (inputs `i ≡ j mod 4`), summed pairwise and added to the bias, so the result is
+/// within the conv's bound `γ(k + 2)·S` of the exact value but not bit-identical to
+/// [`f16_conv`]. `Err(Unsupported)` for a residual or slices shorter than the shape.
+pub fn f16_gemv(
+    k: usize,
+    n: usize,
+    x: &[f32],
+    packed: &[u16],
+    out: &F32Out,
+    y: &mut [f32],
+) -> Result<()> {
+    (kernels().f16_gemv.run)(k, n, x, packed, out, y)
+}
+
 /// int8 convolution with weights packed by [`pack_i8_conv`] for the same `x_zp`;
 /// identical bytes to [`crate::kernels::int8::conv2d`] (+ [`crate::kernels::int8::binary`]
 /// for a residual). `scratch` holds at least [`conv_scratch_len`] bytes.
@@ -563,6 +585,7 @@ mod tests {
                     k.f32_dwconv.name,
                     k.f16_conv.name,
                     k.f16_dwconv.name,
+                    k.f16_gemv.name,
                     k.i8_conv.name,
                     k.i8_dwconv.name,
                 ] {

@@ -28,7 +28,7 @@ engine_kernels! {
     kernels: KERNELS, isa: Isa::Portable, features: [],
     f32: (Portable, Portable::new(), 4, 2, "f32_igemm_4x16_portable"),
     f32_dw: "f32_dwconv_16c_portable",
-    f16: ("f16_igemm_4x16_portable", "f16_dwconv_16c_portable"),
+    f16: ("f16_igemm_4x16_portable", "f16_dwconv_16c_portable", "f16_gemv_16x4_portable"),
     i8: (Portable, Portable::new(), 2, 1, "i8_igemm_2x16c4_portable"),
     i8_dw: (Portable, Portable::new(), "i8_dwconv_16c_portable"),
 }

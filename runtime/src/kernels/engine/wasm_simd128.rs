@@ -32,7 +32,7 @@ engine_kernels! {
     kernels: KERNELS, isa: Isa::Simd128, features: [],
     f32: (Simd128, Simd128::new(), 3, 1, "f32_igemm_3x16_simd128"),
     f32_dw: "f32_dwconv_16c_simd128",
-    f16: ("f16_igemm_3x16_simd128", "f16_dwconv_16c_simd128"),
+    f16: ("f16_igemm_3x16_simd128", "f16_dwconv_16c_simd128", "f16_gemv_16x4_simd128"),
     i8: (Simd128, Simd128::new(), 2, 1, "i8_igemm_2x16c4_simd128"),
     i8_dw: (Simd128, Simd128::new(), "i8_dwconv_16c_simd128"),
 }

@@ -41,7 +41,7 @@ engine_kernels! {
     kernels: KERNELS, isa: Isa::Avx2, features: ["avx2,fma,f16c"],
     f32: (Avx2, Avx2::new(), 6, 3, "f32_igemm_6x16_avx2"),
     f32_dw: "f32_dwconv_16c_avx2",
-    f16: ("f16_igemm_6x16_avx2", "f16_dwconv_16c_avx2"),
+    f16: ("f16_igemm_6x16_avx2", "f16_dwconv_16c_avx2", "f16_gemv_16x4_avx2"),
     i8: (Avx2, Avx2::new(), 2, 1, "i8_igemm_2x16c4_avx2"),
     i8_dw: (Avx2, Avx2::new(), "i8_dwconv_16c_avx2"),
 }

@@ -1,8 +1,8 @@
 //! [`engine_kernels!`]: the entry points of an ISA module, instantiating the
 //! frame's drivers inside `#[target_feature]` functions.
 
-/// Defines an ISA module's six kernels (`f32_conv`, `f32_dwconv`, `f16_conv`,
-/// `f16_dwconv`, `i8_conv`, `i8_dwconv`) and its `Kernels` table: each runs the frame's driver with the token
+/// Defines an ISA module's seven kernels (`f32_conv`, `f32_dwconv`, `f16_conv`,
+/// `f16_dwconv`, `f16_gemv`, `i8_conv`, `i8_dwconv`) and its `Kernels` table: each runs the frame's driver with the token
 /// inside a `#[target_feature(enable = ...)]` function (when features are given), or
 /// returns `Error::Unsupported` when the CPU lacks them.
 macro_rules! engine_kernels {
@@ -10,7 +10,7 @@ macro_rules! engine_kernels {
         kernels: $table:ident, isa: $isa:expr, features: [$($f:literal)?],
         f32: ($ftok:ty, $fnew:expr, $fmr:literal, $fmt:literal, $fname:literal),
         f32_dw: $fdwname:literal,
-        f16: ($f16name:literal, $f16dwname:literal),
+        f16: ($f16name:literal, $f16dwname:literal, $f16gvname:literal),
         i8: ($itok:ty, $inew:expr, $imr:literal, $imt:literal, $iname:literal),
         i8_dw: ($dtok:ty, $dnew:expr, $idwname:literal) $(,)?
     ) => {
@@ -98,6 +98,27 @@ macro_rules! engine_kernels {
             }
         }
 
+        fn f16_gemv(
+            k: usize, n: usize, x: &[f32], packed: &[u16],
+            out: &$crate::kernels::engine::F32Out, y: &mut [f32],
+        ) -> $crate::Result<()> {
+            /// # Safety
+            /// The CPU supports the enabled features (`t` proves it).
+            $(#[target_feature(enable = $f)])?
+            unsafe fn imp(
+                t: $ftok, k: usize, n: usize, x: &[f32], packed: &[u16],
+                out: &$crate::kernels::engine::F32Out, y: &mut [f32],
+            ) -> $crate::Result<()> {
+                // SAFETY: caller's contract.
+                unsafe { $crate::kernels::engine::frame::f32_gemv::<_, u16>(t, k, n, x, packed, out, y) }
+            }
+            match $fnew {
+                // SAFETY: the token exists only when the CPU has the features.
+                Some(t) => unsafe { imp(t, k, n, x, packed, out, y) },
+                None => Err($crate::Error::Unsupported),
+            }
+        }
+
         #[allow(clippy::too_many_arguments)]
         fn i8_conv(
             s: &$crate::kernels::engine::ConvShape, x: &[i8], x_zp: i32, packed: &[u8],
@@ -150,6 +171,7 @@ macro_rules! engine_kernels {
             f32_dwconv: $crate::kernels::engine::Kernel { name: $fdwname, run: f32_dwconv },
             f16_conv: $crate::kernels::engine::Kernel { name: $f16name, run: f16_conv },
             f16_dwconv: $crate::kernels::engine::Kernel { name: $f16dwname, run: f16_dwconv },
+            f16_gemv: $crate::kernels::engine::Kernel { name: $f16gvname, run: f16_gemv },
             i8_conv: $crate::kernels::engine::Kernel { name: $iname, run: i8_conv },
             i8_dwconv: $crate::kernels::engine::Kernel { name: $idwname, run: i8_dwconv },
         };

@@ -23,10 +23,12 @@
 mod conv;
 mod dwconv;
 mod entry;
+mod gemv;
 
 pub(crate) use conv::{f32_conv, i8_conv};
 pub(crate) use dwconv::{f32_dwconv, i8_dwconv};
 pub(crate) use entry::engine_kernels;
+pub(crate) use gemv::f32_gemv;
 
 use core::ptr;
 

@@ -57,7 +57,7 @@ engine_kernels! {
     kernels: KERNELS, isa: Isa::Avx512, features: ["avx512f,avx512bw,avx512vl,avx2,fma"],
     f32: (Avx512Bw, Avx512Bw::new(), 8, 4, "f32_igemm_8x16_avx512"),
     f32_dw: "f32_dwconv_16c_avx512",
-    f16: ("f16_igemm_8x16_avx512", "f16_dwconv_16c_avx512"),
+    f16: ("f16_igemm_8x16_avx512", "f16_dwconv_16c_avx512", "f16_gemv_16x4_avx512"),
     i8: (Avx512Bw, Avx512Bw::new(), 4, 2, "i8_igemm_4x16c4_avx512bw"),
     i8_dw: (Avx512Bw, Avx512Bw::new(), "i8_dwconv_16c_avx512"),
 }
@@ -71,7 +71,7 @@ mod vnni {
         features: ["avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma"],
         f32: (Vnni, Vnni::new(), 8, 4, "f32_igemm_8x16_avx512"),
         f32_dw: "f32_dwconv_16c_avx512",
-        f16: ("f16_igemm_8x16_avx512", "f16_dwconv_16c_avx512"),
+        f16: ("f16_igemm_8x16_avx512", "f16_dwconv_16c_avx512", "f16_gemv_16x4_avx512"),
         i8: (Vnni, Vnni::new(), 8, 4, "i8_igemm_8x16c4_avx512vnni"),
         i8_dw: (Vnni, Vnni::new(), "i8_dwconv_16c_avx512vnni"),
     }
