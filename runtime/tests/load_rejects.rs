@@ -1376,3 +1376,28 @@ fn random_arena_plans_get_the_pairwise_verdict() {
     }
     assert!(accepted > 50 && rejected > 50, "{accepted} / {rejected}");
 }
+
+/// Found by the `load_run` fuzz target (`fuzz/regressions/load_run/clip_nan_max.fer`):
+/// a Clip whose bound is NaN is a valid op (NaN clips nothing), but the debug build's
+/// cross-check of the executor's op decoder compared the two decoded ops with `==`,
+/// which is false for NaN, and panicked in `Model::load`. It loads and runs, and the
+/// NaN bound leaves every value as it is (`v > NaN` is false).
+#[test]
+fn a_clip_with_a_nan_bound_loads_and_clips_nothing_there() {
+    let clip = Op::Unary {
+        op: UnaryOp::Clip {
+            min: -1.0,
+            max: f32::NAN,
+        },
+    };
+    let bytes = model(no_op(clip), &[f32_in(&[4])], f32_out(&[4]));
+    let a = AlignedModel::new(&bytes);
+    let m = a.model().expect("a NaN bound is valid");
+    let mut os = OwnedSession::new(&m);
+    let mut s = os.session();
+    s.set_input_f32(0, &[-2.5, 0.0, 1.0, 1e30]).unwrap();
+    s.run().unwrap();
+    let mut y = [0f32; 4];
+    s.output_f32(0, &mut y).unwrap();
+    assert_eq!(y, [-1.0, 0.0, 1.0, 1e30]);
+}
