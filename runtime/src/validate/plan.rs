@@ -383,7 +383,7 @@ mod tests {
     fn many_ops(n: usize, wide: bool) -> Vec<u8> {
         use crate::format::types::{Activation, BinaryOp, DType, Op, Quant, UnaryOp};
         let mut m = crate::format::write::ModelBuilder::new("many_ops");
-        let mut t = |m: &mut crate::format::write::ModelBuilder, k: usize| {
+        let t = |m: &mut crate::format::write::ModelBuilder, k: usize| {
             m.add_tensor(&alloc::format!("t{k}"), DType::F32, &[1], Quant::None)
                 .unwrap()
         };
