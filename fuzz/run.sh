@@ -4,7 +4,8 @@
 #   fuzz/run.sh [--ci | --long | --replay] [TARGET...]
 #
 #   --ci      (default) each target for FUZZ_SECONDS (default 25) from the committed
-#             seeds and regressions: the CI smoke run.
+#             seeds and regressions only (new inputs go to a temporary directory, so a
+#             local fuzz/corpus/ does not change what CI runs): the CI smoke run.
 #   --long    each target for FUZZ_SECONDS (default 3600), one after the other, keeping
 #             the growing corpus in fuzz/corpus/<target>.
 #   --replay  runs every committed seed and regression file once per target (no
@@ -28,7 +29,7 @@ for a in "$@"; do
         --ci) mode=ci ;;
         --long) mode=long ;;
         --replay) mode=replay ;;
-        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         -*) echo "unknown option $a" >&2; exit 2 ;;
         *) targets+=("$a") ;;
     esac
@@ -65,6 +66,8 @@ timeout_of() { [ "$1" = onnx_import ] && echo 30 || echo 10; }
 features_of() { [ "$1" = onnx_import ] && echo "--features onnx" || true; }
 
 failed=()
+scratch=()
+trap 'rm -rf "${scratch[@]}"' EXIT
 for t in "${targets[@]}"; do
     seeds=$(seeds_of "$t")
     echo "==> fuzz $t ($mode, ${seconds}s, sanitizer $sanitizer)"
@@ -73,7 +76,12 @@ for t in "${targets[@]}"; do
         --target-dir "$target_dir" $(features_of "$t") "$t")
     bin="$target_dir/$triple/release/$t"
     regressions="$here/regressions/$t"
-    corpus="$here/corpus/$t"
+    if [ "$mode" = ci ]; then
+        corpus=$(mktemp -d)
+        scratch+=("$corpus")
+    else
+        corpus="$here/corpus/$t"
+    fi
     mkdir -p "$corpus" "$here/artifacts/$t"
     common=(-rss_limit_mb=2048 -malloc_limit_mb=2048 "-max_len=$(max_len_of "$t")"
         "-timeout=$(timeout_of "$t")" "-artifact_prefix=$here/artifacts/$t/")

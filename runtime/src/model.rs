@@ -142,8 +142,11 @@ impl<'a> Model<'a> {
     ///
     /// `bytes` must start at a 16-byte aligned address (use [`include_model!`](crate::include_model),
     /// [`AlignedModel`], or an aligned static) so that f32/i32 constants are read in
-    /// place; otherwise [`Error::Misaligned`]. Cost: linear in the file size plus a
-    /// pairwise check of the arena plan (quadratic in the number of arena tensors).
+    /// place; otherwise [`Error::Misaligned`]. Cost: linear in the file size plus the
+    /// arena-plan check, O(n log n) in the number n of arena tensors with the `alloc`
+    /// feature. Without an allocator it keeps at most 32 live tensors on the stack; a
+    /// plan that keeps more alive at once takes further passes, one per window of 32
+    /// births (real models need one pass; see `docs/security.md`).
     ///
     /// A signed file loads like any other (its signature is not checked here; see
     /// [`load_verified`](Self::load_verified)).

@@ -12,6 +12,8 @@ use crate::graph::Graph;
 use crate::ops::{self, Check};
 use heapless::Vec as HVec;
 
+mod plan;
+
 type Operands<'a> = HVec<TensorDef<'a>, { crate::format::types::MAX_OP_INPUTS }>;
 
 pub(crate) fn graph(m: &Graph<'_>) -> Result<()> {
@@ -27,7 +29,8 @@ pub(crate) fn graph(m: &Graph<'_>) -> Result<()> {
         op_def(m, s, &op)?;
     }
     producers(m)?;
-    plan(m)?;
+    // No two arena tensors alive at the same step share a byte (needs `producers`).
+    plan::check(m)?;
     for g in 0..m.num_full_golden() {
         golden(m, g)?;
     }
@@ -130,42 +133,6 @@ fn producers(m: &Graph<'_>) -> Result<()> {
             let op = m.ops.get(first).map_err(|_| Error::BadPlan { tensor: i })?;
             if !op.outputs.contains(&i) {
                 return Err(Error::BadPlan { tensor: i });
-            }
-        }
-    }
-    Ok(())
-}
-
-/// No two arena tensors alive at the same step share a byte.
-fn plan(m: &Graph<'_>) -> Result<()> {
-    let n = m.tensors.len();
-    for i in 0..n {
-        let a = m.tensors.get(i)?;
-        let Location::Arena {
-            offset: ao,
-            first: af,
-            last: al,
-        } = a.location
-        else {
-            continue;
-        };
-        let alen = a.byte_len().unwrap_or(0);
-        for j in i + 1..n {
-            let b = m.tensors.get(j)?;
-            let Location::Arena {
-                offset: bo,
-                first: bf,
-                last: bl,
-            } = b.location
-            else {
-                continue;
-            };
-            let blen = b.byte_len().unwrap_or(0);
-            let live_together = af <= bl && bf <= al;
-            let (ao, bo) = (ao as usize, bo as usize);
-            let overlap = ao < bo + blen && bo < ao + alen;
-            if live_together && overlap {
-                return Err(Error::BadPlan { tensor: j });
             }
         }
     }

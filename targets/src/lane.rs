@@ -1,5 +1,5 @@
 //! `ci`'s side lane: the cross-target steps (no_std builds, qemu-user tests, firmware in
-//! QEMU, flash sizes) run in a second `cargo xtask test` process alongside the host
+//! QEMU, flash sizes) and the fuzz step run in a second `cargo xtask test` process alongside the host
 //! steps, from the moment the host tool exists (after `firmware-model`).
 //!
 //! On 2 cores the host steps leave one core idle for minutes at a time (a test binary
@@ -24,12 +24,13 @@ use std::sync::Mutex;
 /// The running side lane, if started.
 static SIDE: Mutex<Option<Child>> = Mutex::new(None);
 
-/// Whether `step` runs in the side lane.
+/// Whether `step` runs in the side lane: the cross-target stages, and the fuzz step
+/// (its own build folder under `fuzz/`, then one libFuzzer process at a time).
 pub fn is_side(step: &Step) -> bool {
     matches!(
         step.stage,
         Stage::NoStd | Stage::Emulated | Stage::Mobile | Stage::Firmware | Stage::Size
-    )
+    ) || step.group() == "fuzz"
 }
 
 /// Whether `ci` splits its steps into two lanes.

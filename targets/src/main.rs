@@ -52,8 +52,9 @@ options (setup, build, test, ci):
                         last `setup --fresh`; ci: both. `ci` is fresh when CI=true.
 
 The steps after setup get the tools setup installed, not whatever is on PATH: PATH
-starts with the cargo root's and the venv's bin/, and WASM_BINDGEN, FERRITE_PYTHON,
-PYTHON, KOTLINC, WASM_OPT name the installed files (printed at the start of a run).
+starts with the cargo root's and the venv's bin/, and WASM_BINDGEN, CARGO_FUZZ,
+FERRITE_PYTHON, PYTHON, KOTLINC, WASM_OPT name the installed files (printed at the start
+of a run).
 
 environment:
   XTASK_ROUTE=rustup|build-std   force how cross targets are built (default: rustup

@@ -2,9 +2,11 @@
 //! (the tool's own lock file), and when the registry cannot serve a version that lock
 //! file names, the same exact tool version resolved afresh (without `--locked`).
 //!
-//! The root is cargo's default install root, or `target/fresh/cargo-root` (emptied
-//! first) with `--fresh`. Builds share `target/cargo-install/` as their target dir, so a
-//! second fresh install compiles nothing (the binaries are still installed anew).
+//! The root is cargo's default install root, or `target/fresh/cargo-root` with
+//! `--fresh`, where each tool is uninstalled first and installed anew (the root is
+//! shared by the tools, so one tool's step leaves the others' binaries alone). Builds
+//! share `target/cargo-install/` as their target dir, so a second fresh install
+//! compiles nothing (the binaries are still installed anew).
 
 use std::path::PathBuf;
 
@@ -37,16 +39,27 @@ pub struct Tool {
 }
 
 /// Every `cargo install`ed tool. Adding one is one line.
-pub const TOOLS: &[Tool] = &[Tool {
-    krate: "wasm-bindgen-cli",
-    version: "Cargo.lock:wasm-bindgen",
-    bin: "wasm-bindgen",
-    env: "WASM_BINDGEN",
-    why: "bindings/wasm/build.mjs: the npm package's JS glue (must equal the crate's version)",
-    // Unoptimized: 0.7 s instead of 0.1 s to process the 1 MB module, identical output;
-    // its build on 2 cores takes about half the 3m21s of the release build.
-    debug: true,
-}];
+pub const TOOLS: &[Tool] = &[
+    Tool {
+        krate: "wasm-bindgen-cli",
+        version: "Cargo.lock:wasm-bindgen",
+        bin: "wasm-bindgen",
+        env: "WASM_BINDGEN",
+        why: "bindings/wasm/build.mjs: the npm package's JS glue (must equal the crate's version)",
+        // Unoptimized: 0.7 s instead of 0.1 s to process the 1 MB module, identical
+        // output; its build on 2 cores takes about half the 3m21s of the release build.
+        debug: true,
+    },
+    Tool {
+        krate: "cargo-fuzz",
+        version: "0.13.2",
+        bin: "cargo-fuzz",
+        env: "CARGO_FUZZ",
+        why: "fuzz/run.sh: the fuzz step builds and runs the libFuzzer targets",
+        // It only runs cargo: its speed does not matter.
+        debug: true,
+    },
+];
 
 pub fn steps() -> Vec<Step> {
     TOOLS
@@ -151,7 +164,14 @@ fn install(ctx: &Ctx, tool: &Tool) -> Result<Outcome> {
         .join("bin")
         .join(format!("{}{}", tool.bin, std::env::consts::EXE_SUFFIX));
     if ctx.fresh {
-        super::empty_prefix(&root)?;
+        std::fs::create_dir_all(&root)?;
+        if installed(&root)?.iter().any(|(k, _)| k == tool.krate) {
+            Cmd::new(host_cargo())
+                .args(["uninstall", "--root"])
+                .arg(&root)
+                .arg(tool.krate)
+                .run()?;
+        }
     } else if bin.is_file()
         && installed(&root)?
             .iter()

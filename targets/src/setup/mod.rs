@@ -8,14 +8,15 @@
 //!   only what is missing, so a second run takes seconds.
 //! - **fresh** (`cargo xtask setup --fresh`; `ci --fresh`, or `ci` with `CI=true`):
 //!   every step installs again as on a new machine, into throw-away prefixes under
-//!   `target/fresh/` (`cargo-root/`, `venv/`; each step empties its own prefix first),
+//!   `target/fresh/` (`cargo-root/`, `venv/`; the venv step empties its prefix first,
+//!   each `cargo install` step uninstalls its own tool from the shared cargo root),
 //!   `npm ci` replaces each `node_modules/`, each Debian package and each cross standard
 //!   library is checked again. Only the registries' download caches (cargo's, pip's,
 //!   npm's) and the build cache of `cargo install` (`target/cargo-install/`) are reused.
 //!
 //! Either way the steps after setup get the tools explicitly ([`hand_down`]): `PATH`
 //! starts with the prefixes' `bin/` folders and each tool has its variable
-//! (`WASM_BINDGEN`, `FERRITE_PYTHON`, `PYTHON`, `KOTLINC`, `WASM_OPT`), so a tool that
+//! (`WASM_BINDGEN`, `CARGO_FUZZ`, `FERRITE_PYTHON`, `PYTHON`, `KOTLINC`, `WASM_OPT`), so a tool that
 //! happens to be on the machine is never what a test runs.
 //!
 //! To add a concern: write `setup/<concern>.rs` with `pub fn steps() -> Vec<Step>`
@@ -144,6 +145,7 @@ mod tests {
             "bindings/wasm/build.mjs",
             "bindings/uniffi/tests/foreign.rs",
             "tests/conformance/src/lib.rs",
+            "targets/src/steps/fuzz.rs",
         ]
         .iter()
         .map(|f| std::fs::read_to_string(ctx.root.join(f)).unwrap())

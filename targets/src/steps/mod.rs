@@ -15,6 +15,7 @@ use crate::Ctx;
 mod conformance;
 mod engine;
 mod firmware;
+mod fuzz;
 pub use firmware::host_tool;
 mod lint;
 mod matrix;
@@ -33,6 +34,7 @@ pub fn all(ctx: &Ctx) -> Vec<Step> {
     // suite): each is an integration test of its crate. Conformance runs last, in release.
     steps.extend(matrix::test_steps(ctx)); // jobs of targets/targets/*.toml
     steps.extend(python::steps(ctx)); // the Python package's wheel, pytest, Spark
+    steps.extend(fuzz::steps(ctx)); // the runtime's cargo-fuzz targets, a few seconds each
     steps.extend(engine::steps(ctx)); // engine kernels on aarch64 (qemu, two CPUs) and WASI
     steps.push(crate::mcu_bench::step()); // instructions per inference in QEMU, short form
     steps.extend(size::steps(ctx)); // flash/RAM budgets of the MCU targets
