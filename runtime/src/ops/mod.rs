@@ -368,13 +368,11 @@ impl<'r> Cx<'r, '_> {
 }
 
 /// Bytes of scratch op `s` of the validated graph `g` needs beside its output (the
-/// padding row of a [`Op::ConvNhwc`]); `Model::arena_size` reserves the largest after
+/// padding row of a [`Op::ConvNhwc`], the packed weights of a batched f32
+/// [`Op::FullyConnected`]); `Model::arena_size` reserves the largest after
 /// the graph's tensors.
 pub(crate) fn scratch_bytes(g: &Graph<'_>, s: u32) -> usize {
     let Some(def) = g.op_ref(s) else {
-        return 0;
-    };
-    let Op::ConvNhwc { window, .. } = &def.op else {
         return 0;
     };
     let (mut x, mut out) = (TensorRef::EMPTY, TensorRef::EMPTY);
@@ -385,14 +383,22 @@ pub(crate) fn scratch_bytes(g: &Graph<'_>, s: u32) -> usize {
     {
         return 0;
     }
-    conv_nhwc::scratch_bytes(x.shape(), out.shape(), window, x.dtype)
+    match &def.op {
+        Op::ConvNhwc { window, .. } => {
+            conv_nhwc::scratch_bytes(x.shape(), out.shape(), window, x.dtype)
+        }
+        Op::FullyConnected { q: None, .. } => {
+            fully_connected::f32_scratch_bytes(x.shape(), out.shape(), x.dtype)
+        }
+        _ => 0,
+    }
 }
 
 /// Runs `op` (validated by [`check`]) writing its output `y`; `scratch` holds at least
 /// [`scratch_bytes`] (the arena after the graph's tensors).
 pub(crate) fn run(op: &Op, cx: &Cx<'_, '_>, y: &mut [u8], scratch: &mut [u8]) -> Result<()> {
     match op {
-        Op::FullyConnected { act, q } => fully_connected::run(cx, y, act, q.as_ref()),
+        Op::FullyConnected { act, q } => fully_connected::run(cx, y, scratch, act, q.as_ref()),
         Op::MatMul => matmul::run(cx, y),
         Op::Conv {
             window,
