@@ -6,8 +6,8 @@ labels written back to Parquet.
 
 The model file is the one the device runs, with its preprocessing inside: the
 warehouse computes exactly what the device computes (or a batch file of it from
-``ferrite.convert(..., batch=N)``, which gives its results faster: int8 the same bits,
-f32 up to rounding).
+``ferrite.convert(..., batch=N)``, which gives its results faster, f32 outputs up to
+rounding).
 
 How it runs: the driver reads the model bytes and broadcasts them (shipped once per
 executor); ``mapInPandas`` hands each Python worker Arrow batches of rows as pandas

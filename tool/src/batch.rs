@@ -8,7 +8,8 @@
 //! a host (`ferrite run`, the Python package), not for the device.
 //!
 //! The converter ([`crate::convert()`] with `ConvertOptions::batch` > 1) makes such a
-//! file equivalent to the batch-1 file (int8 bit for bit, f32 up to rounding):
+//! file equivalent to the batch-1 file (int8 outputs bit for bit, f32 outputs up to
+//! rounding):
 //! - it converts at batch 1 first, with the same options;
 //! - it calibrates the batch-N graph on N copies of each calibration row
 //!   ([`repeat_rows`]), so every activation range (min/max, and the percentile cut,
@@ -20,9 +21,10 @@
 //!   which may differ by rounding, because from `FC_GEMM_MIN_BATCH` rows the runtime's
 //!   f32 FullyConnected runs on the conv engine's GEMM (sums in another order than the
 //!   one-row kernel, both within `γ(K + 2)` of the exact sum, see
-//!   `ferrite::kernels::engine`): an f32 output must be within
-//!   [`F32_TOLERANCE`]`·(1 + max |output of the row|)` of the batch-1 file's. int8
-//!   layers are bit-exact on both paths, so an int8 model's outputs keep their bytes.
+//!   `ferrite::kernels::engine`): an f32 output (of an f32 model, or of an int8 model
+//!   with float layers) must be within [`F32_TOLERANCE`]`·(1 + max |output of the
+//!   row|)` of the batch-1 file's; an int8 output must have its bytes (int8 kernels are
+//!   bit-exact on every path).
 //!
 //! The file records `batch=N` in its metadata properties ([`BATCH_PROPERTY`]) and
 //! carries no golden vectors (each would hold N rows; the batch-1 file has them).
@@ -75,8 +77,8 @@ pub fn refuse_validation(m: &Model<'_>) -> Result<()> {
         return Err(Error::Usage(format!(
             "this is a batch file (input 0 holds {batch} rows, `ferrite convert --batch \
              {batch}`): validate the batch-1 conversion of the model instead; the batch \
-             conversion checked that this file gives its outputs (int8 bit for bit, f32 up \
-             to rounding)"
+             conversion checked that this file gives its outputs (int8 outputs bit for bit, \
+             f32 outputs up to rounding)"
         )));
     }
     Ok(())

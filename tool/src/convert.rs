@@ -14,8 +14,8 @@
 //! classical ops stay f32 in every precision.
 //!
 //! With [`ConvertOptions::batch`] N > 1, the result is a batch file whose input 0 holds
-//! N rows, checked to reproduce the batch-1 file (int8 bit for bit, f32 up to rounding;
-//! see [`crate::batch`]).
+//! N rows, checked to reproduce the batch-1 file (int8 outputs bit for bit, f32 up to
+//! rounding; see [`crate::batch`]).
 
 use crate::batch::{self, BATCH_PROPERTY};
 use crate::data::Dataset;
