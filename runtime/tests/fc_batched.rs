@@ -7,7 +7,9 @@
 
 use ferrite::format::types::{Activation, DType, Op, Quant};
 use ferrite::format::write::ModelBuilder;
-use ferrite::kernels::engine::{f32_fc_scratch_len, FC_GEMM_MIN_BATCH};
+use ferrite::kernels::engine::{
+    f32_fc_scratch_len, f32_fully_connected, F32Out, FC_GEMM_MIN_BATCH,
+};
 use ferrite::{AlignedModel, OwnedSession};
 
 /// splitmix64 values in [-1, 1).
@@ -65,6 +67,29 @@ fn check(m: usize, k: usize, n: usize, act: Activation) {
     s.run().unwrap();
     let mut y = vec![0f32; m * n];
     s.output_f32(0, &mut y).unwrap();
+
+    if m >= FC_GEMM_MIN_BATCH {
+        // The GEMM path: the bits of engine::f32_fully_connected on the same operands.
+        let (min, max) = match act {
+            Activation::None => (f32::NEG_INFINITY, f32::INFINITY),
+            Activation::Relu => (0.0, f32::INFINITY),
+            Activation::Clip { min, max } => (min, max),
+        };
+        let out = F32Out {
+            min,
+            max,
+            residual: None,
+        };
+        let mut scratch = vec![0f32; f32_fc_scratch_len(n, k).unwrap()];
+        let mut want = vec![0f32; m * n];
+        f32_fully_connected(m, k, n, &x, &w, Some(&b), &out, &mut want, &mut scratch).unwrap();
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        assert_eq!(
+            bits(&y),
+            bits(&want),
+            "m={m} k={k} n={n}: not the GEMM's bits"
+        );
+    }
 
     let (lo, hi) = match act {
         Activation::None => (f64::NEG_INFINITY, f64::INFINITY),
