@@ -4,9 +4,10 @@ labels written back to Parquet.
     spark-submit examples/spark/score.py --model model.fer \\
         --input rows.parquet --output scored.parquet --features f0-f63 --keep id
 
-The model file is the one the device runs (or a batch file of it from
-``ferrite.convert(..., batch=N)``, which gives the same bits faster), with its
-preprocessing inside: the warehouse computes exactly what the device computes.
+The model file is the one the device runs, with its preprocessing inside: the
+warehouse computes exactly what the device computes (or a batch file of it from
+``ferrite.convert(..., batch=N)``, which gives its results faster, f32 outputs up to
+rounding).
 
 How it runs: the driver reads the model bytes and broadcasts them (shipped once per
 executor); ``mapInPandas`` hands each Python worker Arrow batches of rows as pandas

@@ -117,7 +117,13 @@ def test_digits_on_spark_equal_ferrite_run(spark, cli, tmp_path):
         score(spark, fer, str(table), str(out), features, keep=["id"])
         ids, scores, labels, names = read_scored(out)
         np.testing.assert_array_equal(ids, np.arange(len(rows)))
-        assert same_bits(scores, want), name
+        if name == "device":
+            assert same_bits(scores, want), name
+        else:
+            # The batch file's float layers run on the runtime's GEMM: the same scores up
+            # to rounding, within the tolerance `ferrite convert --batch` checks.
+            scale = 1.0 + np.abs(want).max(axis=1, keepdims=True)
+            assert (np.abs(scores - want) <= 1e-4 * scale).all(), name
         np.testing.assert_array_equal(labels, np.argmax(want, axis=1))
         assert names[:3] == [f"d{i}" for i in np.argmax(want[:3], axis=1)]
 

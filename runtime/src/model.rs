@@ -53,7 +53,7 @@ pub struct Model<'a> {
     /// See [`Model::input_accepts_nan`].
     pub(crate) nan_input: bool,
     /// Bytes of op scratch after the graph's tensors (the largest `ops::scratch_bytes`;
-    /// 0 for files without NHWC convs).
+    /// 0 for files without NHWC convs or batched f32 FullyConnected ops).
     pub(crate) op_scratch: usize,
     /// The STATE section (validated pairs), empty for a model that does not stream.
     pub(crate) state: &'a [u8],
@@ -284,7 +284,11 @@ impl<'a> Model<'a> {
     /// The NHWC convolutions ([`Op::ConvNhwc`](crate::Op::ConvNhwc)) whose taps reach the
     /// padding need a padding row of scratch (the input's channels): the largest is
     /// reserved there too (the pipeline and the graph never run at the same time, so
-    /// they share it). Files without those ops need exactly the planned arena.
+    /// they share it). An f32 [`Op::FullyConnected`](crate::Op::FullyConnected) over at
+    /// least [`FC_GEMM_MIN_BATCH`](crate::kernels::engine::FC_GEMM_MIN_BATCH) rows (a
+    /// batch file) packs its weights there per run for the GEMM
+    /// ([`f32_fc_scratch_len`](crate::kernels::engine::f32_fc_scratch_len) elements).
+    /// Files without those ops need exactly the planned arena.
     pub fn arena_size(&self) -> usize {
         match (&self.pre, self.op_scratch) {
             (None, 0) => self.graph.io.arena_size as usize,

@@ -1063,6 +1063,116 @@ fn named_f32_cases() -> Vec<(&'static str, F32Case)> {
     v
 }
 
+// ---------------------------------------------------------------- f32 fully connected
+
+/// `engine::f32_fully_connected_with` (weights `[n][k]` packed per call into scratch,
+/// then the conv GEMM) on `m` rows against a naive f64 FC computed here, within the
+/// f32 bound of the module docs; the tail after the output and the scratch beyond its
+/// length stay untouched.
+fn check_fc(k: &Kernels, rng: &mut Rng, (m, kk, n): (usize, usize, usize)) {
+    let x: Vec<f32> = (0..m * kk).map(|_| rng.f32()).collect();
+    let w: Vec<f32> = (0..n * kk).map(|_| rng.f32()).collect();
+    let bias: Option<Vec<f32>> = rng.chance(80).then(|| (0..n).map(|_| rng.f32()).collect());
+    let act = [
+        (f32::NEG_INFINITY, f32::INFINITY),
+        (0.0, f32::INFINITY),
+        (-0.25, 0.25),
+    ][rng.usize(0, 2)];
+    let len = engine::f32_fc_scratch_len(n, kk).unwrap();
+    let mut scratch = vec![SENTINEL_F32; len + TAIL];
+    let mut y = vec![SENTINEL_F32; m * n + TAIL];
+    let out = F32Out {
+        min: act.0,
+        max: act.1,
+        residual: None,
+    };
+    engine::f32_fully_connected_with(
+        k,
+        m,
+        kk,
+        n,
+        &x,
+        &w,
+        bias.as_deref(),
+        &out,
+        &mut y,
+        &mut scratch,
+    )
+    .unwrap_or_else(|e| panic!("{}: {e:?} on m={m} k={kk} n={n}", k.isa.name()));
+    let terms = kk + 2;
+    let u = 2f64.powi(-24);
+    let gamma = terms as f64 * u / (1.0 - terms as f64 * u) + terms as f64 * 2f64.powi(-53) * 1.01;
+    for r in 0..m {
+        for j in 0..n {
+            let b = bias.as_ref().map_or(0.0, |b| f64::from(b[j]));
+            let (mut e, mut mag) = (b, b.abs());
+            for i in 0..kk {
+                let p = f64::from(x[r * kk + i]) * f64::from(w[j * kk + i]);
+                e += p;
+                mag += p.abs();
+            }
+            let want = e.clamp(f64::from(act.0), f64::from(act.1));
+            let got = f64::from(y[r * n + j]);
+            let bound = gamma * mag + 1e-40;
+            assert!(
+                (got - want).abs() <= bound,
+                "{}: y[{r}][{j}] = {got}, exact {want}, bound {bound:e}; m={m} k={kk} n={n}",
+                k.isa.name()
+            );
+        }
+    }
+    assert!(
+        y[m * n..]
+            .iter()
+            .chain(&scratch[len..])
+            .all(|v| v.to_bits() == SENTINEL_F32.to_bits()),
+        "{}: wrote past the output or the scratch; m={m} k={kk} n={n}",
+        k.isa.name()
+    );
+}
+
+/// FC shapes at and around the micro-tiles (MR up to 8 rows, NR = 16 outputs).
+const FC_SHAPES: [(usize, usize, usize); 9] = [
+    (1, 1, 1),
+    (4, 64, 64),
+    (7, 5, 3),
+    (9, 7, 33),
+    (16, 16, 16),
+    (17, 31, 15),
+    (256, 64, 10),
+    (5, 300, 47),
+    (25, 64, 32),
+];
+
+/// A scratch shorter than `f32_fc_scratch_len` and short inputs are typed errors.
+fn check_fc_errors(k: &Kernels) {
+    let (m, kk, n) = (5, 7, 18);
+    let (x, w) = (vec![0f32; m * kk], vec![0f32; n * kk]);
+    let mut y = vec![0f32; m * n];
+    let len = engine::f32_fc_scratch_len(n, kk).unwrap();
+    let run = |x: &[f32], w: &[f32], y: &mut [f32], s: usize| {
+        let mut scratch = vec![0f32; s];
+        engine::f32_fully_connected_with(k, m, kk, n, x, w, None, &F32Out::LINEAR, y, &mut scratch)
+    };
+    assert!(matches!(
+        run(&x, &w, &mut y, len - 1),
+        Err(Error::WrongLength { .. })
+    ));
+    assert!(matches!(
+        run(&x, &w[1..], &mut y, len),
+        Err(Error::WrongLength { .. })
+    ));
+    assert!(matches!(
+        run(&x[1..], &w, &mut y, len),
+        Err(Error::WrongLength { .. })
+    ));
+    assert!(matches!(
+        run(&x, &w, &mut y[1..], len),
+        Err(Error::WrongLength { .. })
+    ));
+    assert!(run(&x, &w, &mut y, len).is_ok());
+}
+
 // ---------------------------------------------------------------- the suite
 
 /// The kernels under test, or `None` (with a note) when unavailable here.
@@ -1180,6 +1290,20 @@ macro_rules! engine_suite {
                 for c in f16_extreme_cases() {
                     c.check_f16(&k);
                 }
+            }
+
+            #[test]
+            fn f32_fully_connected_within_the_bound() {
+                let Some(k) = k() else { return };
+                let mut rng = Rng::new(8);
+                for shape in FC_SHAPES {
+                    check_fc(&k, &mut rng, shape);
+                }
+                for _ in 0..cases(100) {
+                    let shape = (rng.usize(1, 40), rng.usize(1, 150), rng.usize(1, 50));
+                    check_fc(&k, &mut rng, shape);
+                }
+                check_fc_errors(&k);
             }
 
             #[test]

@@ -115,7 +115,8 @@ enum Command {
         preprocess: Option<PathBuf>,
         /// Rows per inference: N > 1 writes a batch file for scoring many rows on a
         /// host (`ferrite run`, Python), with input 0's leading dimension fixed to N.
-        /// The conversion checks that it gives the batch-1 file's outputs bit for bit;
+        /// The conversion checks that it gives the batch-1 file's outputs (int8 outputs
+        /// bit for bit, f32 up to rounding: batched f32 layers run on a GEMM);
         /// it has no golden vectors and `validate` refuses it (validate the batch-1 file).
         /// Neural models with one input and no preprocessing only.
         #[arg(long, default_value_t = 1, value_name = "N")]

@@ -105,6 +105,29 @@ fn property(fer: &[u8], key: &str) -> Option<String> {
     m.metadata().property(key).map(str::to_string)
 }
 
+/// Whether f32 values `got` (batch file) agree with `want` (batch-1 file) up to
+/// rounding: within 1e-4·(1 + max |want|), the tolerance the conversion's check uses
+/// (`ferrite_tool::batch::F32_TOLERANCE`). Rounding differences of the f32 kernels are
+/// a few units of 2^-24; a batch that mixed rows would differ by O(1).
+fn close(want: &[f32], got: &[f32]) -> bool {
+    let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+    want.len() == got.len()
+        && want
+            .iter()
+            .zip(got)
+            .all(|(a, b)| (a - b).abs() <= 1e-4 * (1.0 + scale))
+}
+
+fn f32s(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+/// The batch file's f32 outputs may differ from the batch-1 file's by rounding: a
+/// batched f32 FullyConnected (the digits MLP's layers in f32, and its int8
+/// conversion's float layers) runs on the conv engine's GEMM, the one-row one on dot
+/// products, in other summation orders.
 fn check_precision(precision: &str, extra: &[&str]) {
     let onnx = ex("digits/digits_mlp.onnx");
     let single = tmp(&format!("digits-{precision}.fer"));
@@ -147,7 +170,10 @@ fn check_precision(precision: &str, extra: &[&str]) {
     for n in [rows.len(), 37, 5, 1] {
         let want = device_outputs(&one, &rows[..n]);
         let got = batch_outputs(&many, &rows[..n], 16);
-        assert_eq!(got, want, "{precision}: {n} rows");
+        assert_eq!(got.len(), want.len());
+        for (r, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!(close(&f32s(w), &f32s(g)), "{precision}: row {r} of {n}");
+        }
     }
 
     // `ferrite run` splits the rows into inferences of 16 and writes the same table.
@@ -155,16 +181,35 @@ fn check_precision(precision: &str, extra: &[&str]) {
     let a = ok(&["run", &single, "--input", &input]);
     let b = ok(&["run", &batched, "--input", &input]);
     assert_eq!(a.lines().count(), rows.len() + 1);
-    assert_eq!(a, b, "{precision}: ferrite run");
+    assert_eq!(b.lines().count(), rows.len() + 1);
+    for (la, lb) in a.lines().zip(b.lines()) {
+        let (fa, fb): (Vec<&str>, Vec<&str>) = (la.split(',').collect(), lb.split(',').collect());
+        let (na, nb): (Vec<f32>, Vec<f32>) = (
+            fa.iter().filter_map(|v| v.trim().parse().ok()).collect(),
+            fb.iter().filter_map(|v| v.trim().parse().ok()).collect(),
+        );
+        let text = |f: &[&str]| -> Vec<String> {
+            f.iter()
+                .filter(|v| v.trim().parse::<f32>().is_err())
+                .map(|v| v.to_string())
+                .collect()
+        };
+        assert_eq!(
+            text(&fa),
+            text(&fb),
+            "{precision}: ferrite run, {la} vs {lb}"
+        );
+        assert!(close(&na, &nb), "{precision}: ferrite run, {la} vs {lb}");
+    }
 }
 
 #[test]
-fn f32_batch_file_gives_the_batch_one_bytes() {
+fn f32_batch_file_gives_the_batch_one_results() {
     check_precision("f32", &[]);
 }
 
 #[test]
-fn int8_batch_file_gives_the_batch_one_bytes() {
+fn int8_batch_file_gives_the_batch_one_results() {
     let calib = ex("digits/calib.csv");
     check_precision("int8", &["--calibration", &calib]);
     check_precision(
@@ -246,7 +291,7 @@ fn what_a_batch_file_refuses() {
 fn convert_help_documents_batch() {
     let help = ok(&["convert", "--help"]);
     assert!(
-        help.contains("--batch <N>") && help.contains("bit for bit"),
+        help.contains("--batch <N>") && help.contains("f32 up to rounding"),
         "{help}"
     );
 }

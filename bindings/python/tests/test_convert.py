@@ -58,7 +58,11 @@ def test_nothing_to_quantize_is_a_warning():
 
 
 @pytest.mark.parametrize("precision", ["f32", "int8"])
-def test_a_batch_file_gives_the_bits_of_the_device_file(precision, digits_calib, digits_test):
+def test_a_batch_file_gives_the_results_of_the_device_file(precision, digits_calib, digits_test):
+    """The same scores up to rounding (the batched f32 FullyConnected, also the int8
+    model's float layers, runs on the runtime's GEMM, the one-row one on dot products:
+    other summation orders), within the tolerance the conversion checks,
+    1e-4 * (1 + max |row|)."""
     calib = digits_calib if precision == "int8" else None
     device = ferrite.Model(ferrite.convert(ONNX, precision, calib))
     fer = ferrite.convert(ONNX, precision, calib, batch=64)
@@ -70,11 +74,17 @@ def test_a_batch_file_gives_the_bits_of_the_device_file(precision, digits_calib,
     rng = np.random.default_rng(3)
     x = np.concatenate([digits_test] * 3)[:1000]
     x = (x + rng.normal(0, 0.1, x.shape)).astype(np.float32)
-    assert same_bits(batched.predict(x), device.predict(x))
+
+    def same(a: np.ndarray, b: np.ndarray) -> bool:
+        a, b = np.atleast_2d(a), np.atleast_2d(b)
+        scale = 1.0 + np.abs(b).max(axis=1, keepdims=True)
+        return a.shape == b.shape and bool((np.abs(a - b) <= 1e-4 * scale).all())
+
+    assert same(batched.predict(x), device.predict(x))
     np.testing.assert_array_equal(batched.predict_labels(x), device.predict_labels(x))
     # fewer rows than one batch, and one row
-    assert same_bits(batched.predict(x[:5]), device.predict(x[:5]))
-    assert same_bits(batched.predict(x[9]), device.predict(x[9]))
+    assert same(batched.predict(x[:5]), device.predict(x[:5]))
+    assert same(batched.predict(x[9]), device.predict(x[9]))
     if precision == "int8":
         # Per-row provenance: the agreement is measured on the 200 rows, as at batch 1.
         assert batched.info.properties["calibration_rows"] == "200"

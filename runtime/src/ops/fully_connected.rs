@@ -2,8 +2,8 @@
 
 use super::{act_ok, act_range, cast, cast_mut, ensure, gate, weighted_ok, Check, Checked, Cx};
 use crate::error::{OpReason, Result};
-use crate::format::types::{Activation, OpGroup, QParams};
-use crate::kernels::{fast, F32Out, FullyConnectedParams, QuantOut};
+use crate::format::types::{Activation, DType, OpGroup, QParams};
+use crate::kernels::{engine, fast, F32Out, FullyConnectedParams, QuantOut};
 
 /// The op group (Cargo feature) of this module's ops: [`Op::group`](crate::Op::group)
 /// reads it, and every function here returns early without it.
@@ -30,9 +30,33 @@ pub(super) fn check(c: &Check<'_, '_>, act: &Activation, q: Option<&QParams>) ->
     weighted_ok(c, w, q, n)
 }
 
+/// Rows of an FC whose input has shape `x`: every dimension but the last.
+fn rows(x: &[u32]) -> usize {
+    x.split_last().map_or(0, |(_, lead)| {
+        lead.iter()
+            .fold(1usize, |a, &d| a.saturating_mul(d as usize))
+    })
+}
+
+/// Bytes of arena scratch an f32 FC needs (see [`crate::Model::arena_size`]): the
+/// weights packed for [`engine::f32_fully_connected`] when it runs at least
+/// [`engine::FC_GEMM_MIN_BATCH`] rows, else none (batch-1 models keep their arena).
+pub(super) fn f32_scratch_bytes(x: &[u32], out: &[u32], dtype: DType) -> usize {
+    let (Some(&k), Some(&n)) = (x.last(), out.last()) else {
+        return 0;
+    };
+    if dtype != DType::F32 || rows(x) < engine::FC_GEMM_MIN_BATCH {
+        return 0;
+    }
+    engine::f32_fc_scratch_len(n as usize, k as usize)
+        .and_then(|e| e.checked_mul(4))
+        .unwrap_or(0)
+}
+
 pub(super) fn run(
     cx: &Cx<'_, '_>,
     y: &mut [u8],
+    scratch: &mut [u8],
     act: &Activation,
     q: Option<&QParams>,
 ) -> Result<()> {
@@ -48,6 +72,18 @@ pub(super) fn run(
     match q {
         None => {
             let (act_min, act_max) = act_range(act);
+            let need = f32_scratch_bytes(cx.x.shape(), cx.out.shape(), DType::F32);
+            if need > 0 {
+                let out = engine::F32Out {
+                    min: act_min,
+                    max: act_max,
+                    residual: None,
+                };
+                let scratch = cast_mut(scratch.get_mut(..need).ok_or(cx.internal())?)?;
+                let (x, w, y) = (cast(xb)?, cx.slice(&w)?, cast_mut(y)?);
+                let bias = cx.optional(2)?;
+                return engine::f32_fully_connected(p.batch, k, n, x, w, bias, &out, y, scratch);
+            }
             let out = F32Out {
                 bias: cx.optional(2)?,
                 act_min,

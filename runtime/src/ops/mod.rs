@@ -374,13 +374,11 @@ impl<'r> Cx<'r, '_> {
 }
 
 /// Bytes of scratch op `s` of the validated graph `g` needs beside its output (the
-/// padding row of a [`Op::ConvNhwc`]); `Model::arena_size` reserves the largest after
+/// padding row of a [`Op::ConvNhwc`], the packed weights of a batched f32
+/// [`Op::FullyConnected`]); `Model::arena_size` reserves the largest after
 /// the graph's tensors.
 pub(crate) fn scratch_bytes(g: &Graph<'_>, s: u32) -> usize {
     let Some(def) = g.op_ref(s) else {
-        return 0;
-    };
-    let Op::ConvNhwc { window, .. } = &def.op else {
         return 0;
     };
     let (mut x, mut out) = (TensorRef::EMPTY, TensorRef::EMPTY);
@@ -391,7 +389,27 @@ pub(crate) fn scratch_bytes(g: &Graph<'_>, s: u32) -> usize {
     {
         return 0;
     }
-    conv_nhwc::scratch_bytes(x.shape(), out.shape(), window, x.dtype)
+    match &def.op {
+        Op::ConvNhwc { window, .. } => {
+            conv_nhwc::scratch_bytes(x.shape(), out.shape(), window, x.dtype)
+        }
+        Op::FullyConnected { q: None, .. } => {
+            // f16 weights run on their own kernels (fully_connected_f16), without
+            // the f32 GEMM's packing scratch.
+            let mut w = TensorRef::EMPTY;
+            let f16 = def
+                .inputs()
+                .get(1)
+                .and_then(|&i| g.read_tensor(i, &mut w))
+                .is_some_and(|_| w.dtype == DType::F16);
+            if f16 {
+                0
+            } else {
+                fully_connected::f32_scratch_bytes(x.shape(), out.shape(), x.dtype)
+            }
+        }
+        _ => 0,
+    }
 }
 
 /// Runs `op` (validated by [`check`]) writing its output `y`; `scratch` holds at least
@@ -401,7 +419,7 @@ pub(crate) fn run(op: &Op, cx: &Cx<'_, '_>, y: &mut [u8], scratch: &mut [u8]) ->
         Op::FullyConnected { act, q: None } if cx.operand(1)?.dtype == DType::F16 => {
             fully_connected_f16::run(cx, y, act)
         }
-        Op::FullyConnected { act, q } => fully_connected::run(cx, y, act, q.as_ref()),
+        Op::FullyConnected { act, q } => fully_connected::run(cx, y, scratch, act, q.as_ref()),
         Op::MatMul => matmul::run(cx, y),
         Op::Conv {
             window,

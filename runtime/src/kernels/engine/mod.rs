@@ -14,6 +14,7 @@
 //! | family | function | op |
 //! |---|---|---|
 //! | f32 conv | [`f32_conv`] | k×k conv (any stride, dilation, padding), 1×1 conv, fully connected ([`ConvShape::gemm`]) |
+//! | f32 fully connected | [`f32_fully_connected`] | `[n][k]` weights packed per call into scratch, then the f32 conv GEMM (the FullyConnected op at batch ≥ [`crate::kernels::engine::FC_GEMM_MIN_BATCH`]) |
 //! | f32 depthwise | [`f32_dwconv`] | depthwise k×k (multiplier 1); 3×3 and 5×5 fully unrolled on interior pixels |
 //! | f16 conv | [`f16_conv`] | as f32 conv, f16 weights converted per load |
 //! | f16 depthwise | [`f16_dwconv`] | as f32 depthwise, f16 weights converted per load |
@@ -202,6 +203,11 @@ use crate::Result;
 
 /// Output channels per packed panel (and channels per depthwise tile), on every ISA.
 pub const NR: usize = 16;
+/// Rows from which the f32 FullyConnected op runs [`f32_fully_connected`] (the GEMM,
+/// weights packed per call into arena scratch) instead of one dot product per output
+/// (`crate::kernels::fast`): below it, packing the `n·k` weights costs about as much
+/// as the rows themselves, and batch-1 models (the device case) need no scratch.
+pub const FC_GEMM_MIN_BATCH: usize = 4;
 /// int8 conv: consecutive input channels stored together per output channel.
 pub const KR: usize = 4;
 /// Bytes of the int8 conv panel header (`bias_s8`, `bias_u8`, `multiplier`, `shift`).
@@ -561,6 +567,60 @@ pub fn conv_scratch_len(shape: &ConvShape) -> Option<usize> {
     frame::Geom::new(shape)
         .ok()
         .map(|g| if g.padded { g.c } else { 0 })
+}
+
+/// Elements of scratch [`f32_fully_connected`] needs for `n` outputs of `k` inputs:
+/// the weights and bias packed per call ([`f32_conv_packed_len`] of a 1×1 conv).
+/// `None` when the size overflows.
+pub fn f32_fc_scratch_len(n: usize, k: usize) -> Option<usize> {
+    f32_conv_packed_len(n, k, [1, 1])
+}
+
+/// f32 fully connected layer `y[m][n] = clamp(bias[n] + Σ_k x[m][k]·w[n][k], min, max)`
+/// (`w` row-major `[n][k]`, as ONNX `Gemm` with `transB` and the `.fer` FullyConnected
+/// op store it) on the GEMM of [`f32_conv`]: the weights and bias are packed into
+/// `scratch` (at least [`f32_fc_scratch_len`] elements, overwritten) with
+/// [`pack_f32_conv`], then the `m` rows run as a 1×1 convolution over `m` pixels
+/// ([`ConvShape::gemm`]). Results: within the bound of the module docs (f32 results)
+/// with `K = k` products. Cost: `n·k` element copies for the packing, then `m·n·k`
+/// multiply-adds; no allocation. Errors as [`pack_f32_conv`] and [`f32_conv`].
+#[allow(clippy::too_many_arguments)]
+pub fn f32_fully_connected(
+    m: usize,
+    k: usize,
+    n: usize,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    out: &F32Out,
+    y: &mut [f32],
+    scratch: &mut [f32],
+) -> Result<()> {
+    f32_fully_connected_with(&kernels(), m, k, n, x, w, bias, out, y, scratch)
+}
+
+/// [`f32_fully_connected`] on the kernels of a given ISA (tests and benchmarks).
+#[allow(clippy::too_many_arguments)]
+pub fn f32_fully_connected_with(
+    kernels: &Kernels,
+    m: usize,
+    k: usize,
+    n: usize,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    out: &F32Out,
+    y: &mut [f32],
+    scratch: &mut [f32],
+) -> Result<()> {
+    let len = f32_fc_scratch_len(n, k).ok_or(crate::Error::Unsupported)?;
+    let actual = scratch.len();
+    let packed = scratch.get_mut(..len).ok_or(crate::Error::WrongLength {
+        expected: len,
+        actual,
+    })?;
+    pack_f32_conv(w, bias, n, k, [1, 1], packed)?;
+    (kernels.f32_conv.run)(&ConvShape::gemm(m, k, n), x, packed, out, y, &mut [])
 }
 
 #[cfg(test)]
