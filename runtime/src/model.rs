@@ -109,6 +109,15 @@ impl OwnedModel {
         Ok(OwnedModel { bytes })
     }
 
+    /// Copies `bytes`, verifies their signature against `policy` and validates them
+    /// (see [`Model::load_verified_with`]; any alignment is accepted).
+    #[cfg(feature = "verify")]
+    pub fn new_verified(bytes: &[u8], policy: &VerifyPolicy<'_>) -> Result<Self> {
+        let bytes = AlignedModel::new(bytes);
+        Model::load_verified_with(bytes.bytes(), policy)?;
+        Ok(OwnedModel { bytes })
+    }
+
     /// The model, without validating again.
     pub fn model(&self) -> Model<'_> {
         // The bytes are immutable and passed `Model::load` in `new`, so the trusted

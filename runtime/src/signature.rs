@@ -32,7 +32,11 @@ pub const SCHEME_ED25519: u32 = 1;
 pub const SIGNATURE_OFFSET: usize = 32;
 
 /// An Ed25519 public key (32 bytes, as written by `ferrite keygen` in `key.pub`).
+///
+/// `#[repr(transparent)]`: an array of keys has the layout of `n * 32` bytes, so the
+/// bindings can lend a caller's key buffer to [`VerifyPolicy`] without copying it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(transparent)]
 pub struct PublicKey(pub [u8; 32]);
 
 impl PublicKey {

@@ -237,3 +237,39 @@ fn malformed_signature_section_is_bad_section() {
     assert_eq!(verified(&f, &[public_key(&SEED)], 0), bad);
     assert_eq!(Model::load(AlignedModel::new(&f).bytes()).map(|_| ()), bad);
 }
+
+#[test]
+fn owned_model_verifies_before_it_validates() {
+    let signed = sign(&unsigned(), &SEED, 3).unwrap();
+    let keys = [public_key(&SEED)];
+    let policy = VerifyPolicy {
+        keys: &keys,
+        min_version: 3,
+    };
+    // Any alignment: an odd offset into a larger buffer.
+    let mut odd = vec![0u8; signed.len() + 1];
+    odd[1..].copy_from_slice(&signed);
+    let owned = ferrite::OwnedModel::new_verified(&odd[1..], &policy).unwrap();
+    assert_eq!(owned.bytes(), &signed[..]);
+    assert_eq!(owned.model().signature().unwrap().model_version, 3);
+    // A flipped byte is a bad signature, not the checksum error `OwnedModel::new` gives.
+    let mut flipped = signed.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 1;
+    assert!(matches!(
+        ferrite::OwnedModel::new(&flipped),
+        Err(Error::Checksum { .. })
+    ));
+    assert_eq!(
+        ferrite::OwnedModel::new_verified(&flipped, &policy).unwrap_err(),
+        Error::BadSignature
+    );
+    let old = VerifyPolicy {
+        keys: &keys,
+        min_version: 4,
+    };
+    assert_eq!(
+        ferrite::OwnedModel::new_verified(&signed, &old).unwrap_err(),
+        Error::VersionTooOld { version: 3, min: 4 }
+    );
+}

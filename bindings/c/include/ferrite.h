@@ -47,7 +47,7 @@
 #define FER_SESSION_ARENA_OVERHEAD 64
 
 /**
- * Result of every fallible `fer_*` call. `FER_STATUS_OK` is 0; the codes 1..=19 are the
+ * Result of every fallible `fer_*` call. `FER_STATUS_OK` is 0; the codes 1..=24 are the
  * runtime's stable error codes (`ferrite::Error::code()`); 100 and above are errors of
  * the C boundary itself. Values are never reused; new ones may be added.
  *
@@ -146,6 +146,18 @@ enum FerStatus
      * A monitor snapshot does not decode or belongs to another model.
      */
     FER_STATUS_BAD_SNAPSHOT = 21,
+    /**
+     * Verification was required (`fer_model_load_verified`) and the model is not signed.
+     */
+    FER_STATUS_UNSIGNED = 22,
+    /**
+     * The model is signed by a key that is not among the trusted public keys.
+     */
+    FER_STATUS_UNKNOWN_KEY = 23,
+    /**
+     * The model's signed `model_version` is lower than the minimum passed (anti-rollback).
+     */
+    FER_STATUS_VERSION_TOO_OLD = 24,
     /**
      * A required pointer argument was NULL.
      */
@@ -463,6 +475,35 @@ uint32_t fer_format_version(void);
 FerStatus fer_model_load(const uint8_t *bytes, size_t len, FerModel **out);
 #endif
 
+#if defined(FERRITE_STD)
+/**
+ * `fer_model_load` that first verifies the model's Ed25519 signature
+ * (docs/security.md): the model loads only if it is signed by one of the `n_keys`
+ * trusted public keys (`keys` holds `n_keys * 32` bytes, each key as written by
+ * `ferrite keygen` in `key.pub`) and its signed `model_version` is at least
+ * `min_version` (0 accepts any version; a device passes the highest version it has
+ * accepted before, kept in its own storage, to refuse replayed old models).
+ *
+ * Refusals, each with `*out` set to NULL: `FER_STATUS_UNSIGNED` (no signature),
+ * `FER_STATUS_UNKNOWN_KEY` (signed by a key not in `keys`), `FER_STATUS_BAD_SIGNATURE`
+ * (any byte changed since signing), `FER_STATUS_VERSION_TOO_OLD` (checked after the
+ * signature, so the version is authentic); then the checks of `fer_model_load`.
+ *
+ * Cost: one SHA-512 pass over the file and one Ed25519 verification, plus
+ * `fer_model_load`.
+ *
+ * # Safety
+ * As `fer_model_load`; `keys` must be readable for `n_keys * 32` bytes (NULL only with
+ * `n_keys == 0`, which refuses every model).
+ */
+FerStatus fer_model_load_verified(const uint8_t *bytes,
+                                  size_t len,
+                                  const uint8_t *keys,
+                                  size_t n_keys,
+                                  uint64_t min_version,
+                                  FerModel **out);
+#endif
+
 /**
  * Loads a model **in place** (zero-copy) from `bytes[0..len]`, e.g. a model in flash.
  *
@@ -487,6 +528,25 @@ FerStatus fer_model_load_static(const uint8_t *bytes,
                                 size_t len,
                                 FerModelStorage *storage,
                                 FerModel **out);
+
+/**
+ * `fer_model_load_static` (zero-copy, no allocation with `storage`) that first verifies
+ * the model's signature exactly as `fer_model_load_verified` does, with the same
+ * refusals (`FER_STATUS_UNSIGNED`, `FER_STATUS_UNKNOWN_KEY`, `FER_STATUS_BAD_SIGNATURE`,
+ * `FER_STATUS_VERSION_TOO_OLD`). Available in the no-allocator build: verification
+ * reads the bytes in place and allocates nothing.
+ *
+ * # Safety
+ * As `fer_model_load_static`; `keys` must be readable for `n_keys * 32` bytes during
+ * the call (NULL only with `n_keys == 0`).
+ */
+FerStatus fer_model_load_static_verified(const uint8_t *bytes,
+                                         size_t len,
+                                         const uint8_t *keys,
+                                         size_t n_keys,
+                                         uint64_t min_version,
+                                         FerModelStorage *storage,
+                                         FerModel **out);
 
 /**
  * Releases a model. Every session over it must have been freed before. NULL is a
@@ -656,6 +716,18 @@ FerStatus fer_model_arena_size(const FerModel *model, size_t *out);
  * `model`: a live handle; `out`: writable.
  */
 FerStatus fer_model_num_golden(const FerModel *model, size_t *out);
+
+/**
+ * The signed header of a signed model: its key id (the first 8 bytes of the signer's
+ * public key) into `key_id[0..8]` and its `model_version` into `*model_version`.
+ * `FER_STATUS_UNSIGNED` for an unsigned model. Only a model loaded with
+ * `fer_model_load*_verified` is proven authentic; for others these are what the file
+ * claims.
+ *
+ * # Safety
+ * `model` must be a live handle; `key_id` writable for 8 bytes; `model_version` writable.
+ */
+FerStatus fer_model_signature(const FerModel *model, uint8_t *key_id, uint64_t *model_version);
 
 /**
  * Counter words the model's monitor needs (0 when the model has no monitoring

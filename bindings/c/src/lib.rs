@@ -36,16 +36,17 @@ mod session;
 mod status;
 mod util;
 
-#[cfg(feature = "std")]
-pub use model::fer_model_load;
 pub use model::{
     fer_format_version, fer_model_arena_size, fer_model_description, fer_model_free,
     fer_model_input_info, fer_model_input_name, fer_model_label, fer_model_load_static,
-    fer_model_name, fer_model_num_golden, fer_model_num_inputs, fer_model_num_labels,
-    fer_model_num_outputs, fer_model_num_states, fer_model_output_info, fer_model_output_name,
-    fer_model_producer, fer_model_property, fer_model_version, fer_version, FerDtype, FerModel,
-    FerModelStorage, FerQuant, FerTensorInfo, FER_MAX_RANK, FER_MODEL_STORAGE_WORDS,
+    fer_model_load_static_verified, fer_model_name, fer_model_num_golden, fer_model_num_inputs,
+    fer_model_num_labels, fer_model_num_outputs, fer_model_num_states, fer_model_output_info,
+    fer_model_output_name, fer_model_producer, fer_model_property, fer_model_signature,
+    fer_model_version, fer_version, FerDtype, FerModel, FerModelStorage, FerQuant, FerTensorInfo,
+    FER_MAX_RANK, FER_MODEL_STORAGE_WORDS,
 };
+#[cfg(feature = "std")]
+pub use model::{fer_model_load, fer_model_load_verified};
 #[cfg(feature = "std")]
 pub use monitor::fer_monitor_new;
 pub use monitor::{

@@ -5,6 +5,7 @@ use crate::util::{c_str, copy_out, out, put_opt};
 use core::ffi::c_char;
 use core::mem::{align_of, size_of};
 use core::ptr;
+use ferrite::signature::{PublicKey, VerifyPolicy};
 use ferrite::{DType, Model, Quant, TensorDef};
 
 const MODEL_MAGIC: u32 = u32::from_le_bytes(*b"FERM");
@@ -186,37 +187,118 @@ pub unsafe extern "C" fn fer_model_load(
     len: usize,
     out: *mut *mut FerModel,
 ) -> FerStatus {
-    guard(|| {
-        // SAFETY: caller contract.
-        let out = unsafe { self::out(out, "out")? };
-        *out = ptr::null_mut();
-        // SAFETY: caller contract.
-        let src = unsafe { crate::util::slice(bytes, len, "bytes")? };
-        let words = std::vec![0u128; len.div_ceil(16)].into_boxed_slice();
-        let copy = std::boxed::Box::into_raw(words);
-        // SAFETY: `copy` is a fresh allocation of at least `len` bytes.
-        let aligned = unsafe {
-            ptr::copy_nonoverlapping(src.as_ptr(), copy as *mut u8, len);
-            core::slice::from_raw_parts(copy as *const u8, len)
-        };
-        match Model::load(aligned) {
-            Ok(model) => {
-                let handle = FerModel {
-                    magic: MODEL_MAGIC,
-                    boxed: true,
-                    copy: ptr::NonNull::new(copy),
-                    model,
-                };
-                *out = std::boxed::Box::into_raw(std::boxed::Box::new(handle));
-                Ok(())
-            }
-            Err(e) => {
-                // SAFETY: from `Box::into_raw` above, not shared.
-                drop(unsafe { std::boxed::Box::from_raw(copy) });
-                Err(e.into())
-            }
+    // SAFETY: caller contract.
+    guard(|| unsafe { load_copy(bytes, len, None, out) })
+}
+
+/// `fer_model_load` that first verifies the model's Ed25519 signature
+/// (docs/security.md): the model loads only if it is signed by one of the `n_keys`
+/// trusted public keys (`keys` holds `n_keys * 32` bytes, each key as written by
+/// `ferrite keygen` in `key.pub`) and its signed `model_version` is at least
+/// `min_version` (0 accepts any version; a device passes the highest version it has
+/// accepted before, kept in its own storage, to refuse replayed old models).
+///
+/// Refusals, each with `*out` set to NULL: `FER_STATUS_UNSIGNED` (no signature),
+/// `FER_STATUS_UNKNOWN_KEY` (signed by a key not in `keys`), `FER_STATUS_BAD_SIGNATURE`
+/// (any byte changed since signing), `FER_STATUS_VERSION_TOO_OLD` (checked after the
+/// signature, so the version is authentic); then the checks of `fer_model_load`.
+///
+/// Cost: one SHA-512 pass over the file and one Ed25519 verification, plus
+/// `fer_model_load`.
+///
+/// # Safety
+/// As `fer_model_load`; `keys` must be readable for `n_keys * 32` bytes (NULL only with
+/// `n_keys == 0`, which refuses every model).
+#[cfg(feature = "std")]
+#[no_mangle]
+pub unsafe extern "C" fn fer_model_load_verified(
+    bytes: *const u8,
+    len: usize,
+    keys: *const u8,
+    n_keys: usize,
+    min_version: u64,
+    out: *mut *mut FerModel,
+) -> FerStatus {
+    let trust = Trust {
+        keys,
+        n_keys,
+        min_version,
+    };
+    // SAFETY: caller contract.
+    guard(|| unsafe { load_copy(bytes, len, Some(trust), out) })
+}
+
+/// The trust arguments of a `*_verified` call, as the caller passed them.
+#[derive(Clone, Copy)]
+struct Trust {
+    keys: *const u8,
+    n_keys: usize,
+    min_version: u64,
+}
+
+/// Loads `bytes` as a model, after checking its signature when `trust` is given.
+///
+/// # Safety
+/// A non-NULL `trust.keys` must be readable for `trust.n_keys * 32` bytes.
+unsafe fn load_checked(
+    bytes: &'static [u8],
+    trust: Option<Trust>,
+) -> Result<Model<'static>, Fail<'static>> {
+    let Some(t) = trust else {
+        return Ok(Model::load(bytes)?);
+    };
+    // SAFETY: `PublicKey` is `repr(transparent)` over `[u8; 32]` (alignment 1), so
+    // `n_keys` keys are exactly the caller's `n_keys * 32` bytes (caller contract).
+    let keys = unsafe { crate::util::slice(t.keys as *const PublicKey, t.n_keys, "keys")? };
+    let policy = VerifyPolicy {
+        keys,
+        min_version: t.min_version,
+    };
+    Ok(Model::load_verified_with(bytes, &policy)?)
+}
+
+/// The body of `fer_model_load` and `fer_model_load_verified`.
+///
+/// # Safety
+/// The contract of `fer_model_load`.
+#[cfg(feature = "std")]
+unsafe fn load_copy(
+    bytes: *const u8,
+    len: usize,
+    trust: Option<Trust>,
+    out: *mut *mut FerModel,
+) -> Result<(), Fail<'static>> {
+    // SAFETY: caller contract.
+    let out = unsafe { self::out(out, "out")? };
+    *out = ptr::null_mut();
+    // SAFETY: caller contract.
+    let src = unsafe { crate::util::slice(bytes, len, "bytes")? };
+    let words = std::vec![0u128; len.div_ceil(16)].into_boxed_slice();
+    let copy = std::boxed::Box::into_raw(words);
+    // SAFETY: `copy` is a fresh allocation of at least `len` bytes, freed only after
+    // the model that borrows it (`fer_model_free`) or just below on failure.
+    let aligned: &'static [u8] = unsafe {
+        ptr::copy_nonoverlapping(src.as_ptr(), copy as *mut u8, len);
+        core::slice::from_raw_parts(copy as *const u8, len)
+    };
+    // SAFETY: caller contract.
+    match unsafe { load_checked(aligned, trust) } {
+        Ok(model) => {
+            let handle = FerModel {
+                magic: MODEL_MAGIC,
+                boxed: true,
+                copy: ptr::NonNull::new(copy),
+                model,
+            };
+            *out = std::boxed::Box::into_raw(std::boxed::Box::new(handle));
+            Ok(())
         }
-    })
+        Err(e) => {
+            // SAFETY: from `Box::into_raw` above, not shared.
+            drop(unsafe { std::boxed::Box::from_raw(copy) });
+            Err(e)
+        }
+    }
 }
 
 /// Loads a model **in place** (zero-copy) from `bytes[0..len]`, e.g. a model in flash.
@@ -244,43 +326,85 @@ pub unsafe extern "C" fn fer_model_load_static(
     storage: *mut FerModelStorage,
     out: *mut *mut FerModel,
 ) -> FerStatus {
-    guard(|| {
-        // SAFETY: caller contract.
-        let out = unsafe { self::out(out, "out")? };
-        *out = ptr::null_mut();
-        // SAFETY: caller contract; the bytes outlive the model.
-        let src: &'static [u8] = unsafe { crate::util::slice(bytes, len, "bytes")? };
-        if storage.is_null() && !cfg!(feature = "std") {
-            return Err(Fail::NeedsStorage);
+    // SAFETY: caller contract.
+    guard(|| unsafe { load_in_place(bytes, len, None, storage, out) })
+}
+
+/// `fer_model_load_static` (zero-copy, no allocation with `storage`) that first verifies
+/// the model's signature exactly as `fer_model_load_verified` does, with the same
+/// refusals (`FER_STATUS_UNSIGNED`, `FER_STATUS_UNKNOWN_KEY`, `FER_STATUS_BAD_SIGNATURE`,
+/// `FER_STATUS_VERSION_TOO_OLD`). Available in the no-allocator build: verification
+/// reads the bytes in place and allocates nothing.
+///
+/// # Safety
+/// As `fer_model_load_static`; `keys` must be readable for `n_keys * 32` bytes during
+/// the call (NULL only with `n_keys == 0`).
+#[no_mangle]
+pub unsafe extern "C" fn fer_model_load_static_verified(
+    bytes: *const u8,
+    len: usize,
+    keys: *const u8,
+    n_keys: usize,
+    min_version: u64,
+    storage: *mut FerModelStorage,
+    out: *mut *mut FerModel,
+) -> FerStatus {
+    let trust = Trust {
+        keys,
+        n_keys,
+        min_version,
+    };
+    // SAFETY: caller contract.
+    guard(|| unsafe { load_in_place(bytes, len, Some(trust), storage, out) })
+}
+
+/// The body of `fer_model_load_static` and `fer_model_load_static_verified`.
+///
+/// # Safety
+/// The contract of `fer_model_load_static`.
+unsafe fn load_in_place(
+    bytes: *const u8,
+    len: usize,
+    trust: Option<Trust>,
+    storage: *mut FerModelStorage,
+    out: *mut *mut FerModel,
+) -> Result<(), Fail<'static>> {
+    // SAFETY: caller contract.
+    let out = unsafe { self::out(out, "out")? };
+    *out = ptr::null_mut();
+    // SAFETY: caller contract; the bytes outlive the model.
+    let src: &'static [u8] = unsafe { crate::util::slice(bytes, len, "bytes")? };
+    if storage.is_null() && !cfg!(feature = "std") {
+        return Err(Fail::NeedsStorage);
+    }
+    // SAFETY: caller contract.
+    let model = unsafe { load_checked(src, trust)? };
+    let handle = FerModel {
+        magic: MODEL_MAGIC,
+        #[cfg(feature = "std")]
+        boxed: storage.is_null(),
+        #[cfg(feature = "std")]
+        copy: None,
+        model,
+    };
+    if storage.is_null() {
+        #[cfg(feature = "std")]
+        {
+            *out = std::boxed::Box::into_raw(std::boxed::Box::new(handle));
         }
-        let model = Model::load(src)?;
-        let handle = FerModel {
-            magic: MODEL_MAGIC,
-            #[cfg(feature = "std")]
-            boxed: storage.is_null(),
-            #[cfg(feature = "std")]
-            copy: None,
-            model,
-        };
-        if storage.is_null() {
-            #[cfg(feature = "std")]
-            {
-                *out = std::boxed::Box::into_raw(std::boxed::Box::new(handle));
-            }
-        } else {
-            if (storage as usize) % align_of::<FerModelStorage>() != 0 {
-                return Err(Fail::MisalignedArg(
-                    "storage",
-                    align_of::<FerModelStorage>(),
-                ));
-            }
-            let p = storage as *mut FerModel;
-            // SAFETY: `storage` is writable, large and aligned enough (asserted above).
-            unsafe { p.write(handle) };
-            *out = p;
+    } else {
+        if (storage as usize) % align_of::<FerModelStorage>() != 0 {
+            return Err(Fail::MisalignedArg(
+                "storage",
+                align_of::<FerModelStorage>(),
+            ));
         }
-        Ok(())
-    })
+        let p = storage as *mut FerModel;
+        // SAFETY: `storage` is writable, large and aligned enough (asserted above).
+        unsafe { p.write(handle) };
+        *out = p;
+    }
+    Ok(())
 }
 
 /// Releases a model. Every session over it must have been freed before. NULL is a
@@ -602,4 +726,32 @@ pub unsafe extern "C" fn fer_model_num_golden(
     out: *mut usize,
 ) -> FerStatus {
     query(model, out, |m| Ok(m.num_golden() as usize))
+}
+
+/// The signed header of a signed model: its key id (the first 8 bytes of the signer's
+/// public key) into `key_id[0..8]` and its `model_version` into `*model_version`.
+/// `FER_STATUS_UNSIGNED` for an unsigned model. Only a model loaded with
+/// `fer_model_load*_verified` is proven authentic; for others these are what the file
+/// claims.
+///
+/// # Safety
+/// `model` must be a live handle; `key_id` writable for 8 bytes; `model_version` writable.
+#[no_mangle]
+pub unsafe extern "C" fn fer_model_signature(
+    model: *const FerModel,
+    key_id: *mut u8,
+    model_version: *mut u64,
+) -> FerStatus {
+    guard(|| {
+        // SAFETY: caller contract.
+        let m = unsafe { model_ref(model, "model")? };
+        // SAFETY: caller contract.
+        let id = unsafe { crate::util::slice_mut(key_id, 8, "key_id")? };
+        // SAFETY: caller contract.
+        let version = unsafe { out(model_version, "model_version")? };
+        let info = m.model.signature().ok_or(ferrite::Error::Unsigned)?;
+        id.copy_from_slice(&info.key_id);
+        *version = info.model_version;
+        Ok(())
+    })
 }

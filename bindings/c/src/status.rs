@@ -9,7 +9,7 @@
 use core::ffi::c_char;
 use core::fmt::{self, Write};
 
-/// Result of every fallible `fer_*` call. `FER_STATUS_OK` is 0; the codes 1..=19 are the
+/// Result of every fallible `fer_*` call. `FER_STATUS_OK` is 0; the codes 1..=24 are the
 /// runtime's stable error codes (`ferrite::Error::code()`); 100 and above are errors of
 /// the C boundary itself. Values are never reused; new ones may be added.
 ///
@@ -61,6 +61,12 @@ pub enum FerStatus {
     NoBaseline = 20,
     /// A monitor snapshot does not decode or belongs to another model.
     BadSnapshot = 21,
+    /// Verification was required (`fer_model_load_verified`) and the model is not signed.
+    Unsigned = 22,
+    /// The model is signed by a key that is not among the trusted public keys.
+    UnknownKey = 23,
+    /// The model's signed `model_version` is lower than the minimum passed (anti-rollback).
+    VersionTooOld = 24,
     /// A required pointer argument was NULL.
     NullArgument = 100,
     /// A caller buffer is too small; the needed size was written to the size out-parameter
@@ -80,7 +86,7 @@ pub enum FerStatus {
 
 impl FerStatus {
     /// All statuses, for `fer_status_name` and the tests.
-    pub(crate) const ALL: [FerStatus; 28] = [
+    pub(crate) const ALL: [FerStatus; 31] = [
         FerStatus::Ok,
         FerStatus::BadMagic,
         FerStatus::UnsupportedVersion,
@@ -103,6 +109,9 @@ impl FerStatus {
         FerStatus::Unsupported,
         FerStatus::NoBaseline,
         FerStatus::BadSnapshot,
+        FerStatus::Unsigned,
+        FerStatus::UnknownKey,
+        FerStatus::VersionTooOld,
         FerStatus::NullArgument,
         FerStatus::BufferTooSmall,
         FerStatus::InvalidArgument,
@@ -148,6 +157,9 @@ impl FerStatus {
             FerStatus::Unsupported => "FER_STATUS_UNSUPPORTED\0",
             FerStatus::NoBaseline => "FER_STATUS_NO_BASELINE\0",
             FerStatus::BadSnapshot => "FER_STATUS_BAD_SNAPSHOT\0",
+            FerStatus::Unsigned => "FER_STATUS_UNSIGNED\0",
+            FerStatus::UnknownKey => "FER_STATUS_UNKNOWN_KEY\0",
+            FerStatus::VersionTooOld => "FER_STATUS_VERSION_TOO_OLD\0",
             FerStatus::NullArgument => "FER_STATUS_NULL_ARGUMENT\0",
             FerStatus::BufferTooSmall => "FER_STATUS_BUFFER_TOO_SMALL\0",
             FerStatus::InvalidArgument => "FER_STATUS_INVALID_ARGUMENT\0",
@@ -426,6 +438,9 @@ mod tests {
             ferrite::Error::Misaligned,
             ferrite::Error::Unsupported,
             ferrite::Error::BadSignature,
+            ferrite::Error::Unsigned,
+            ferrite::Error::UnknownKey,
+            ferrite::Error::VersionTooOld { version: 1, min: 2 },
         ];
         for e in cases {
             assert_eq!(FerStatus::from_error(&e) as i32, e.code() as i32, "{e:?}");

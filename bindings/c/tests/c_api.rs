@@ -145,7 +145,34 @@ fn write_extra_models(dir: &Path) {
     )
     .unwrap();
     b.set_io(&[x], &[y]).unwrap();
-    std::fs::write(dir.join("single.fer"), b.finish().unwrap()).unwrap();
+    let single = b.finish().unwrap();
+    std::fs::write(dir.join("single.fer"), &single).unwrap();
+    write_signed_models(dir, &single);
+}
+
+/// Signed copies of `single.fer` (the runtime's `signature::sign`, what `ferrite sign`
+/// runs) for the verified-load tests: signed at `model_version` 5 by the key of seed
+/// [7; 32] (`trusted.pub`), a second key that did not sign (`other.pub`), and the signed
+/// file with one byte in the middle of the weights flipped (`single_tampered.fer`).
+fn write_signed_models(dir: &Path, single: &[u8]) {
+    use ferrite::signature::sign::{public_key, sign};
+    let seed = [7u8; 32];
+    let signed = sign(single, &seed, 5).unwrap();
+    std::fs::write(dir.join("single_signed.fer"), &signed).unwrap();
+    std::fs::write(dir.join("trusted.pub"), public_key(&seed).0).unwrap();
+    std::fs::write(dir.join("other.pub"), public_key(&[9u8; 32]).0).unwrap();
+    // The weights [1 2 3 4] as stored: flip a bit of the third byte of the 2.0.
+    let w: Vec<u8> = [1.0f32, 2.0, 3.0, 4.0]
+        .iter()
+        .flat_map(|f| f.to_le_bytes())
+        .collect();
+    let at = signed
+        .windows(w.len())
+        .position(|s| s == w.as_slice())
+        .expect("the weights are stored verbatim");
+    let mut tampered = signed.clone();
+    tampered[at + 6] ^= 0x01;
+    std::fs::write(dir.join("single_tampered.fer"), tampered).unwrap();
 }
 
 /// Runs the C test program (optionally under valgrind) and returns its output.

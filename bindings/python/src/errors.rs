@@ -77,8 +77,15 @@ impl Failure {
                     | E::BadTensor { .. }
                     | E::BadOp { .. }
                     | E::UnsupportedOp { .. }
-                    | E::BadPlan { .. }
-                    | E::BadSignature => "InvalidModelError",
+                    | E::BadPlan { .. } => "InvalidModelError",
+                    E::BadSignature => "BadSignatureError",
+                    E::Unsigned => "UnsignedModelError",
+                    E::UnknownKey => "UnknownKeyError",
+                    E::VersionTooOld { version, min } => {
+                        kw.set_item("version", version)?;
+                        kw.set_item("min_version", min)?;
+                        "VersionTooOldError"
+                    }
                     E::WrongLength { expected, actual } => {
                         kw.set_item("expected", expected)?;
                         kw.set_item("actual", actual)?;

@@ -1,6 +1,7 @@
 //! `ferrite._native.Model`: a validated model, shared by threads, run over NumPy rows.
 
 use crate::errors::Failure;
+use ferrite::signature::{PublicKey, VerifyPolicy};
 use ferrite::{OwnedModel, Session};
 use ferrite_tool::batch::{rows_per_run, run_batched};
 use ferrite_tool::validate::{validate, ValidateOptions};
@@ -69,9 +70,49 @@ struct Outputs<'a> {
 #[pymethods]
 impl Model {
     /// Loads and validates the bytes of a `.fer` file (any alignment; copied once).
+    /// With `public_keys` (32 bytes each), the file must first carry a valid signature
+    /// by one of them and a `model_version` of at least `min_version`.
     #[new]
-    fn new(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
-        Model::load(data).map_err(|f| f.into_py(py))
+    #[pyo3(signature = (data, public_keys=None, min_version=0))]
+    fn new(
+        py: Python<'_>,
+        data: &[u8],
+        public_keys: Option<Vec<Vec<u8>>>,
+        min_version: u64,
+    ) -> PyResult<Self> {
+        let Some(keys) = public_keys else {
+            return Model::load(data).map_err(|f| f.into_py(py));
+        };
+        let keys = keys
+            .iter()
+            .map(|k| {
+                <[u8; 32]>::try_from(k.as_slice())
+                    .map(PublicKey)
+                    .map_err(|_| {
+                        pyo3::exceptions::PyValueError::new_err(format!(
+                            "a public key is 32 bytes (a key.pub file), got {}",
+                            k.len()
+                        ))
+                    })
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        let policy = VerifyPolicy {
+            keys: &keys,
+            min_version,
+        };
+        OwnedModel::new_verified(data, &policy)
+            .map_err(Failure::from)
+            .and_then(Model::from_owned)
+            .map_err(|f| f.into_py(py))
+    }
+
+    /// `(key_id, model_version)` of a signed model, `None` when it is unsigned.
+    #[getter]
+    fn signature<'py>(&self, py: Python<'py>) -> Option<(Bound<'py, pyo3::types::PyBytes>, u64)> {
+        self.owned
+            .model()
+            .signature()
+            .map(|s| (pyo3::types::PyBytes::new(py, &s.key_id), s.model_version))
     }
 
     /// `(row_width, output_width, batch, has_preprocessing)`.
@@ -277,7 +318,11 @@ impl Model {
 
     /// Loads and validates a model.
     pub(crate) fn load(data: &[u8]) -> Result<Model, Failure> {
-        let owned = OwnedModel::new(data)?;
+        Model::from_owned(OwnedModel::new(data)?)
+    }
+
+    /// Wraps a validated model.
+    fn from_owned(owned: OwnedModel) -> Result<Model, Failure> {
         let layout = Layout::of(&owned.model())?;
         Ok(Model {
             owned,

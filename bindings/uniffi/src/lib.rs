@@ -19,6 +19,7 @@
 mod monitor;
 pub use monitor::{Drift, DriftLevel, DriftReport, FeatureDrift, LatencyStats, Monitor};
 
+use ferrite::signature::{PublicKey, VerifyPolicy};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -47,9 +48,28 @@ const MAX_POOLED_ARENAS: usize = 16;
 pub enum FerriteError {
     /// The bytes are not a valid model: bad magic, unsupported version, truncated,
     /// checksum mismatch, malformed section / record / tensor / op / arena plan, unknown
-    /// required section, unsupported op, bad signature (codes 1–11, 18).
+    /// required section, unsupported op (codes 1–11).
     #[error("{reason}")]
     InvalidModel { code: u32, reason: String },
+    /// The model's signature does not verify: a byte changed since it was signed
+    /// (code 18).
+    #[error("{reason}")]
+    BadSignature { code: u32, reason: String },
+    /// A verified load (`from_bytes_verified`) got a model without a signature (code 22).
+    #[error("{reason}")]
+    Unsigned { code: u32, reason: String },
+    /// The model is signed by a key that is not among the trusted keys (code 23).
+    #[error("{reason}")]
+    UnknownKey { code: u32, reason: String },
+    /// The model's signed version is lower than the minimum required (anti-rollback,
+    /// code 24).
+    #[error("{reason}")]
+    VersionTooOld {
+        code: u32,
+        reason: String,
+        version: u64,
+        min_version: u64,
+    },
     /// An input has the wrong number of values (or bytes, for raw tensors, or tensors,
     /// for `run_tensors`) (code 14).
     #[error("{reason}")]
@@ -95,6 +115,10 @@ impl FerriteError {
     pub fn code(&self) -> u32 {
         match self {
             FerriteError::InvalidModel { code, .. }
+            | FerriteError::BadSignature { code, .. }
+            | FerriteError::Unsigned { code, .. }
+            | FerriteError::UnknownKey { code, .. }
+            | FerriteError::VersionTooOld { code, .. }
             | FerriteError::WrongLength { code, .. }
             | FerriteError::InvalidInput { code, .. }
             | FerriteError::GoldenMismatch { code, .. }
@@ -115,6 +139,10 @@ impl FerriteError {
     fn prefixed(mut self, prefix: &str) -> Self {
         match &mut self {
             FerriteError::InvalidModel { reason, .. }
+            | FerriteError::BadSignature { reason, .. }
+            | FerriteError::Unsigned { reason, .. }
+            | FerriteError::UnknownKey { reason, .. }
+            | FerriteError::VersionTooOld { reason, .. }
             | FerriteError::WrongLength { reason, .. }
             | FerriteError::InvalidInput { reason, .. }
             | FerriteError::GoldenMismatch { reason, .. }
@@ -141,10 +169,27 @@ impl From<ferrite::Error> for FerriteError {
             | E::BadTensor { .. }
             | E::BadOp { .. }
             | E::UnsupportedOp { .. }
-            | E::BadPlan { .. }
-            | E::BadSignature => FerriteError::InvalidModel {
+            | E::BadPlan { .. } => FerriteError::InvalidModel {
                 code,
                 reason: message,
+            },
+            E::BadSignature => FerriteError::BadSignature {
+                code,
+                reason: message,
+            },
+            E::Unsigned => FerriteError::Unsigned {
+                code,
+                reason: message,
+            },
+            E::UnknownKey => FerriteError::UnknownKey {
+                code,
+                reason: message,
+            },
+            E::VersionTooOld { version, min } => FerriteError::VersionTooOld {
+                code,
+                reason: message,
+                version,
+                min_version: min,
             },
             E::WrongLength { expected, actual } => FerriteError::WrongLength {
                 code,
@@ -231,6 +276,15 @@ pub struct TensorInfo {
     pub quantization: Option<Quantization>,
 }
 
+/// The signed header of a signed model (`Model::signature`).
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct ModelSignature {
+    /// Which key signed the file: the first 8 bytes of its public key.
+    pub key_id: Vec<u8>,
+    /// The model version stamped by `ferrite sign --version`.
+    pub model_version: u64,
+}
+
 /// Metadata and provenance written by the host tool.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct ModelMetadata {
@@ -305,6 +359,52 @@ impl Model {
     #[uniffi::constructor]
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Arc<Self>, FerriteError> {
         Self::load(&bytes).map(Arc::new)
+    }
+
+    /// Loads a model only if it is signed (`ferrite sign`) by one of `public_keys` (each
+    /// the 32 bytes of a `key.pub` file) with a signed `model_version` of at least
+    /// `min_version` (anti-rollback: pass the highest version accepted before). The
+    /// signature is checked first (docs/security.md).
+    ///
+    /// Errors: `FerriteError::Unsigned`, `UnknownKey`, `BadSignature`, `VersionTooOld`;
+    /// `WrongLength` for a key that is not 32 bytes; then those of `from_bytes`.
+    #[uniffi::constructor]
+    pub fn from_bytes_verified(
+        bytes: Vec<u8>,
+        public_keys: Vec<Vec<u8>>,
+        min_version: u64,
+    ) -> Result<Arc<Self>, FerriteError> {
+        let keys = public_keys
+            .iter()
+            .map(|k| {
+                <[u8; 32]>::try_from(k.as_slice())
+                    .map(PublicKey)
+                    .map_err(|_| FerriteError::WrongLength {
+                        code: ferrite::Error::WrongLength {
+                            expected: 32,
+                            actual: k.len(),
+                        }
+                        .code(),
+                        reason: format!("a public key is 32 bytes, got {}", k.len()),
+                        expected: 32,
+                        actual: k.len() as u64,
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let policy = VerifyPolicy {
+            keys: &keys,
+            min_version,
+        };
+        Self::from_owned(ferrite::OwnedModel::new_verified(&bytes, &policy)?).map(Arc::new)
+    }
+
+    /// The signed key id and model version, `None` for an unsigned model (proven
+    /// authentic only for a model from `from_bytes_verified`).
+    pub fn signature(&self) -> Option<ModelSignature> {
+        self.owned.model().signature().map(|s| ModelSignature {
+            key_id: s.key_id.to_vec(),
+            model_version: s.model_version,
+        })
     }
 
     /// Loads a model from a `.fer` file.
@@ -444,7 +544,10 @@ impl Model {
 
 impl Model {
     fn load(bytes: &[u8]) -> Result<Self, FerriteError> {
-        let owned = ferrite::OwnedModel::new(bytes)?;
+        Self::from_owned(ferrite::OwnedModel::new(bytes)?)
+    }
+
+    fn from_owned(owned: ferrite::OwnedModel) -> Result<Self, FerriteError> {
         let info = model_info(&owned.model())?;
         Ok(Model {
             owned,

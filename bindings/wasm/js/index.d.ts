@@ -62,6 +62,9 @@ export declare const ErrorCode: Readonly<{
   Unsupported: 19;
   NoBaseline: 20;
   BadSnapshot: 21;
+  Unsigned: 22;
+  UnknownKey: 23;
+  VersionTooOld: 24;
   UsedAfterFree: 1000;
   InvalidArgument: 1001;
   FetchFailed: 1002;
@@ -94,12 +97,20 @@ export declare class FerriteError extends Error {
   /** HTTP status of a failed fetch (`FetchFailed`). */
   readonly status?: number;
   readonly url?: string;
+  /** The file's signed model version and the minimum required (`VersionTooOld`). */
+  readonly version?: number;
+  readonly minVersion?: number;
 }
 
 /** The bytes are not a valid ferrite model (corrupted, truncated, wrong file...). */
 export declare class InvalidModelError extends FerriteError {}
 /** The model needs an operator or feature this build does not have. */
 export declare class UnsupportedError extends FerriteError {}
+/**
+ * `Model.loadVerified` refused the model: `kind` is `Unsigned`, `UnknownKey`,
+ * `BadSignature` or `VersionTooOld`.
+ */
+export declare class SignatureError extends InvalidModelError {}
 /** An argument was rejected: wrong length, NaN/Infinity, wrong type, bad index. */
 export declare class InputError extends FerriteError {}
 /** The model was used after `free()`. */
@@ -152,6 +163,19 @@ export declare class Model {
 
   /** Loads and validates a model file. Rejects with InvalidModelError, UnsupportedError, FerriteError (fetch). */
   static load(source: ModelSource | PromiseLike<ModelSource>): Promise<Model>;
+  /**
+   * Loads a model only if it is signed by one of `publicKeys` (32 bytes each, `key.pub`)
+   * with a model version of at least `minVersion` (default 0). Rejects with
+   * SignatureError (`Unsigned`, `UnknownKey`, `BadSignature`, `VersionTooOld`), then as `load`.
+   */
+  static loadVerified(
+    source: ModelSource | PromiseLike<ModelSource>,
+    publicKeys: ArrayLike<Uint8Array | ArrayBuffer>,
+    minVersion?: number | bigint,
+  ): Promise<Model>;
+
+  /** Key id and model version of a signed model, `undefined` if unsigned. */
+  readonly signature: Readonly<{ keyId: Uint8Array; modelVersion: bigint }> | undefined;
 
   /** Inputs, outputs, labels, metadata, arena size (frozen). */
   readonly info: Readonly<ModelInfo>;

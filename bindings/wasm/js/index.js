@@ -29,6 +29,12 @@ export class InvalidModelError extends FerriteError {}
 /** The model needs an operator or feature this build does not have. */
 export class UnsupportedError extends FerriteError {}
 
+/**
+ * `Model.loadVerified` refused the model (docs/security.md); `kind` says which check:
+ * `Unsigned`, `UnknownKey`, `BadSignature` or `VersionTooOld` (with `version`, `minVersion`).
+ */
+export class SignatureError extends InvalidModelError {}
+
 /** An argument was rejected: wrong length, NaN/Infinity, wrong type, bad index. */
 export class InputError extends FerriteError {}
 
@@ -36,7 +42,7 @@ export class InputError extends FerriteError {}
 export class UsedAfterFreeError extends FerriteError {}
 
 /**
- * Every `code` an error can carry. 1-21 are the runtime's stable codes (shared with the
+ * Every `code` an error can carry. 1-24 are the runtime's stable codes (shared with the
  * C ABI and the other bindings); 1000+ are raised by this JS layer itself.
  */
 export const ErrorCode = Object.freeze({
@@ -61,6 +67,9 @@ export const ErrorCode = Object.freeze({
   Unsupported: 19,
   NoBaseline: 20,
   BadSnapshot: 21,
+  Unsigned: 22,
+  UnknownKey: 23,
+  VersionTooOld: 24,
   UsedAfterFree: 1000,
   InvalidArgument: 1001,
   FetchFailed: 1002,
@@ -72,6 +81,7 @@ const DRIFT_LEVELS = ['stable', 'moderate', 'shifted'];
 
 const CLASSES = {
   model: InvalidModelError,
+  signature: SignatureError,
   input: InputError,
   unsupported: UnsupportedError,
   internal: FerriteError,
@@ -259,6 +269,31 @@ function toFeatures(values, what) {
   throw argumentError(`${what} must be a Float32Array or an array of numbers`);
 }
 
+/** The trusted keys of `loadVerified`, concatenated (32 bytes each). */
+function toKeys(publicKeys) {
+  if (publicKeys == null || typeof publicKeys === 'string' || typeof publicKeys.length !== 'number' ||
+      ArrayBuffer.isView(publicKeys)) {
+    throw argumentError('publicKeys must be an array of 32-byte keys (Uint8Array or ArrayBuffer)');
+  }
+  const out = new Uint8Array(publicKeys.length * 32);
+  for (let i = 0; i < publicKeys.length; i++) {
+    const k = publicKeys[i];
+    const bytes = k instanceof ArrayBuffer ? new Uint8Array(k) : k instanceof Uint8Array ? k : null;
+    if (bytes === null || bytes.length !== 32) {
+      throw argumentError(`publicKeys[${i}] must be 32 bytes (a key.pub file), got ${bytes ? bytes.length : typeof k}`, { index: i });
+    }
+    out.set(bytes, i * 32);
+  }
+  return out;
+}
+
+/** `minVersion` as the u64 bigint the module takes. */
+function toVersion(v) {
+  if (typeof v === 'bigint' && v >= 0n && v < 1n << 64n) return v;
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
+  throw argumentError(`minVersion must be a non-negative integer, got ${String(v)}`);
+}
+
 /**
  * A loaded, validated model. Create with `await Model.load(...)`; release its WebAssembly
  * memory with `free()` (or `using`, or let the garbage collector do it eventually).
@@ -288,9 +323,32 @@ export class Model {
    */
   static async load(source) {
     const [bytes] = await Promise.all([toBytes(source), init()]);
+    return Model.#wrap(() => new RawModel(bytes));
+  }
+
+  /**
+   * Loads a model only if it carries a valid Ed25519 signature (`ferrite sign`) by one
+   * of `publicKeys` (each the 32 bytes of a `key.pub` file) and a signed model version
+   * of at least `minVersion` (anti-rollback: pass the highest version accepted before).
+   * Rejects with a SignatureError (`kind` `Unsigned`, `UnknownKey`, `BadSignature`,
+   * `VersionTooOld`), then as `load`.
+   * @param {Uint8Array | ArrayBuffer | ArrayBufferView | Response | Blob | string | URL
+   *   | PromiseLike<Uint8Array | ArrayBuffer | ArrayBufferView | Response | Blob | string | URL>} source
+   * @param {ArrayLike<Uint8Array | ArrayBuffer>} publicKeys
+   * @param {number | bigint} [minVersion]
+   * @returns {Promise<Model>}
+   */
+  static async loadVerified(source, publicKeys, minVersion = 0) {
+    const keys = toKeys(publicKeys);
+    const min = toVersion(minVersion);
+    const [bytes] = await Promise.all([toBytes(source), init()]);
+    return Model.#wrap(() => RawModel.newVerified(bytes, keys, min));
+  }
+
+  static #wrap(make) {
     let raw;
     try {
-      raw = new RawModel(bytes);
+      raw = make();
     } catch (e) {
       throw wrapError(e);
     }
@@ -307,6 +365,17 @@ export class Model {
       throw new UsedAfterFreeError('this Model was freed', { code: ErrorCode.UsedAfterFree, kind: 'UsedAfterFree' });
     }
     return this.#raw;
+  }
+
+  /**
+   * The signed header of a signed model, `undefined` if unsigned: `keyId` (the first 8
+   * bytes of the signer's public key) and `modelVersion` (a bigint). Proven authentic
+   * only for a model from `loadVerified`.
+   * @returns {{ keyId: Uint8Array, modelVersion: bigint } | undefined}
+   */
+  get signature() {
+    const s = this.#live().signature();
+    return s === undefined ? undefined : Object.freeze({ keyId: s[0], modelVersion: s[1] });
   }
 
   /** Inputs, outputs, labels, metadata and arena size (frozen). */

@@ -12,6 +12,7 @@
 //! runtime's stable `code` (see [`ErrorInfo`]).
 
 use core::fmt::Write as _;
+use ferrite::signature::{PublicKey, VerifyPolicy};
 use ferrite::{DType, Error, Monitor, MonitorState, OwnedModel, Quant, Session, TensorDef};
 use wasm_bindgen::prelude::*;
 
@@ -34,13 +35,35 @@ impl Engine {
     /// Copies and validates `bytes` (any alignment). Errors: every load error of
     /// [`ferrite::Model::load`].
     pub fn new(bytes: &[u8]) -> Result<Engine, Error> {
-        let model = OwnedModel::new(bytes)?;
+        Ok(Engine::with(OwnedModel::new(bytes)?))
+    }
+
+    /// Copies `bytes`, verifies their signature (docs/security.md) and validates them.
+    /// `keys` holds the trusted Ed25519 public keys, 32 bytes each; `min_version` is the
+    /// lowest signed `model_version` accepted. Errors: `Unsigned`, `UnknownKey`,
+    /// `BadSignature`, `VersionTooOld`, then every load error of [`Engine::new`].
+    pub fn new_verified(
+        bytes: &[u8],
+        keys: &[PublicKey],
+        min_version: u64,
+    ) -> Result<Engine, Error> {
+        let policy = VerifyPolicy { keys, min_version };
+        Ok(Engine::with(OwnedModel::new_verified(bytes, &policy)?))
+    }
+
+    /// `(key_id, model_version)` of a signed model, `None` if unsigned.
+    pub fn signature(&self) -> Option<([u8; 8], u64)> {
+        let s = self.model.model().signature()?;
+        Some((s.key_id, s.model_version))
+    }
+
+    fn with(model: OwnedModel) -> Engine {
         let size = model.model().arena_size().saturating_add(15);
-        Ok(Engine {
+        Engine {
             model,
             arena: vec![0; size],
             monitor: None,
-        })
+        }
     }
 
     /// Number of f32 values that [`Engine::predict`] takes (elements of input 0).
@@ -507,7 +530,17 @@ pub fn describe(e: &Error, row: Option<usize>) -> ErrorInfo {
             ("InvalidInput", "input", vec![("feature", num(feature))])
         }
         Error::GoldenMismatch { index } => ("GoldenMismatch", "model", vec![("index", num(index))]),
-        Error::BadSignature => ("BadSignature", "model", vec![]),
+        Error::BadSignature => ("BadSignature", "signature", vec![]),
+        Error::Unsigned => ("Unsigned", "signature", vec![]),
+        Error::UnknownKey => ("UnknownKey", "signature", vec![]),
+        Error::VersionTooOld { version, min } => (
+            "VersionTooOld",
+            "signature",
+            vec![
+                ("version", Field::Num(version as f64)),
+                ("minVersion", Field::Num(min as f64)),
+            ],
+        ),
         Error::Unsupported => ("Unsupported", "unsupported", vec![]),
         Error::NoBaseline => ("NoBaseline", "model", vec![]),
         Error::BadSnapshot => ("BadSnapshot", "input", vec![]),
@@ -692,6 +725,39 @@ impl RawModel {
         Engine::new(bytes)
             .map(|engine| RawModel { engine })
             .map_err(|e| js_error(&e, None))
+    }
+
+    /// Copies a model file, verifies its signature against `keys` (the trusted public
+    /// keys, 32 bytes each, concatenated) and `min_version`, and validates it.
+    #[wasm_bindgen(js_name = newVerified)]
+    pub fn new_verified(bytes: &[u8], keys: &[u8], min_version: u64) -> Result<RawModel, JsValue> {
+        if keys.len() % 32 != 0 {
+            return Err(js_sys::Error::new("public keys are 32 bytes each").into());
+        }
+        let keys: Vec<PublicKey> = keys
+            .chunks_exact(32)
+            .map(|c| {
+                let mut k = [0u8; 32];
+                k.copy_from_slice(c);
+                PublicKey(k)
+            })
+            .collect();
+        Engine::new_verified(bytes, &keys, min_version)
+            .map(|engine| RawModel { engine })
+            .map_err(|e| js_error(&e, None))
+    }
+
+    /// `[keyId (8 bytes), modelVersion]` of a signed model, `undefined` if unsigned.
+    pub fn signature(&self) -> JsValue {
+        match self.engine.signature() {
+            None => JsValue::UNDEFINED,
+            Some((id, version)) => {
+                let pair = js_sys::Array::new();
+                pair.push(&js_sys::Uint8Array::from(&id[..]));
+                pair.push(&js_sys::BigInt::from(version));
+                pair.into()
+            }
+        }
     }
 
     /// The model description (a fresh object on each call).

@@ -6,6 +6,7 @@ import {
   InputError,
   InvalidModelError,
   Model,
+  SignatureError,
   UsedAfterFreeError,
   buildInfo,
   type ModelInfo,
@@ -60,6 +61,15 @@ try {
   const code: number = e.code;
   void code;
 }
+// The model is unsigned: a verified load refuses it (any 32-byte key will do).
+try {
+  await Model.loadVerified(readFile(modelPath), [new Uint8Array(32)], 1n);
+  throw new Error('an unsigned model was accepted');
+} catch (e) {
+  if (!(e instanceof SignatureError) || e.code !== ErrorCode.Unsigned) throw e;
+}
+const signature: Readonly<{ keyId: Uint8Array; modelVersion: bigint }> | undefined = model.signature;
+if (signature !== undefined) throw new Error('an unsigned model has a signature');
 model.free();
 try {
   model.predict(features);

@@ -146,3 +146,29 @@ export function csvWithHeader(path) {
   const [, ...rows] = readFileSync(path, 'utf8').trim().split('\n');
   return rows.map((l) => Float32Array.from(l.split(',').map(Number)));
 }
+
+/**
+ * Signs the fixture mlp_f32.fer with the host tool (`ferrite keygen`, `ferrite sign
+ * --version 7`) into FIXTURES/signed: signed.fer, release.pub (its key), other.pub (a key
+ * that did not sign). Returns the directory, or null (reason on stderr) when the tool
+ * cannot run: the signature suite then skips.
+ */
+export function ensureSigned() {
+  const dir = join(ensureFixtures(), 'signed');
+  mkdirSync(dir, { recursive: true });
+  const cargo = process.env.CARGO ?? 'cargo';
+  const steps = [
+    ['keygen', '-o', join(dir, 'release')],
+    ['keygen', '-o', join(dir, 'other')],
+    ['sign', join(FIXTURES, 'mlp_f32.fer'), '--key', join(dir, 'release.secret'), '--version', '7', '-o', join(dir, 'signed.fer')],
+  ];
+  for (const f of ['release.secret', 'release.pub', 'other.secret', 'other.pub', 'signed.fer']) rmSync(join(dir, f), { force: true });
+  for (const s of steps) {
+    const r = spawnSync(cargo, ['run', '-q', '-p', 'ferrite-tool', '--', ...s], { cwd: ROOT, encoding: 'utf8' });
+    if (r.status !== 0) {
+      console.error(`signed fixtures unavailable (ferrite ${s[0]} failed): ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' | ')}`);
+      return null;
+    }
+  }
+  return dir;
+}

@@ -6,8 +6,10 @@
  * Usage: test_ferrite FIXTURES_DIR
  *   FIXTURES_DIR holds the output of `cargo run -p ferrite --example fixtures` (the Rust
  *   runtime's own results, which this program must reproduce exactly: f32 scores bit for
- *   bit, int8 outputs byte for byte) plus golden.fer, single.fer and the streaming
- *   fixtures stream.fer, stream_frames.bin, stream_expected.bin written by c_api.rs.
+ *   bit, int8 outputs byte for byte) plus golden.fer, single.fer, the streaming
+ *   fixtures stream.fer, stream_frames.bin, stream_expected.bin, and the signing
+ *   fixtures single_signed.fer, single_tampered.fer, trusted.pub, other.pub written by
+ *   c_api.rs.
  *
  * Prints one line per failed check and ends with "N passed, M failed".
  */
@@ -728,6 +730,96 @@ static void test_monitor(void) {
     unload(&l);
 }
 
+/* Verified loads (fer_model_load_verified / fer_model_load_static_verified) of
+ * single_signed.fer, signed by trusted.pub at model_version 5 (c_api.rs signs it with
+ * the runtime's signer): each refusal has its own status and leaves *out NULL. */
+static void expect_refused(const uint8_t *file, size_t len, const uint8_t *keys, size_t n_keys,
+                           uint64_t min_version, FerStatus expected, const char *what) {
+    FerModel *m = (FerModel *)&m;
+    FerModelStorage storage;
+    Block b = block_at(len, 0);
+    FerStatus st = fer_model_load_verified(file, len, keys, n_keys, min_version, &m);
+    CHECK(st == expected && m == NULL, "%s: copy load gave %s, expected %s", what,
+          fer_status_name(st), fer_status_name(expected));
+    CHECK(fer_last_error_message()[0] != '\0', "%s: a message", what);
+    memcpy(b.ptr, file, len);
+    m = (FerModel *)&m;
+    st = fer_model_load_static_verified(b.ptr, len, keys, n_keys, min_version, &storage, &m);
+    CHECK(st == expected && m == NULL, "%s: in-place load gave %s, expected %s", what,
+          fer_status_name(st), fer_status_name(expected));
+    free(b.raw);
+}
+
+static void test_verified(void) {
+    size_t len, unsigned_len, tampered_len, key_len, other_len;
+    uint8_t *signed_file = read_file("single_signed.fer", &len);
+    uint8_t *unsigned_file = read_file("single.fer", &unsigned_len);
+    uint8_t *tampered = read_file("single_tampered.fer", &tampered_len);
+    uint8_t *trusted = read_file("trusted.pub", &key_len);
+    uint8_t *other = read_file("other.pub", &other_len);
+    uint8_t both[64], key_id[8];
+    uint64_t version = 0;
+    float x[4] = {1, 1, 1, 1}, y[1] = {0};
+    int32_t label = 0;
+    FerModel *m = NULL;
+    FerSession *s = NULL;
+    FerModelStorage storage;
+    Block b = block_at(len, 0);
+    CHECK(key_len == 32 && other_len == 32 && tampered_len == len, "signing fixtures");
+    memcpy(both, other, 32);
+    memcpy(both + 32, trusted, 32);
+
+    CHECK(FER_STATUS_UNSIGNED == 22 && FER_STATUS_UNKNOWN_KEY == 23 &&
+              FER_STATUS_VERSION_TOO_OLD == 24 && FER_STATUS_BAD_SIGNATURE == 18,
+          "signature status values");
+    CHECK(strcmp(fer_status_name(FER_STATUS_VERSION_TOO_OLD), "FER_STATUS_VERSION_TOO_OLD") == 0,
+          "status name");
+
+    /* The right key (alone, or second of two: key rotation) loads and predicts. */
+    EXPECT_STATUS(fer_model_load_verified(signed_file, len, trusted, 1, 0, &m), FER_STATUS_OK);
+    if (m) {
+        EXPECT_STATUS(fer_session_new(m, &s), FER_STATUS_OK);
+        EXPECT_STATUS(fer_predict(s, x, 4, y, 1, &label), FER_STATUS_OK);
+        CHECK(y[0] == 10.5f, "verified model predicts %g, expected 10.5", (double)y[0]);
+        EXPECT_STATUS(fer_model_signature(m, key_id, &version), FER_STATUS_OK);
+        CHECK(version == 5 && memcmp(key_id, trusted, 8) == 0, "signature: version %llu",
+              (unsigned long long)version);
+        fer_session_free(s);
+        fer_model_free(m);
+    }
+    m = NULL;
+    EXPECT_STATUS(fer_model_load_verified(signed_file, len, both, 2, 5, &m), FER_STATUS_OK);
+    fer_model_free(m);
+    memcpy(b.ptr, signed_file, len);
+    m = NULL;
+    EXPECT_STATUS(fer_model_load_static_verified(b.ptr, len, trusted, 1, 5, &storage, &m),
+                  FER_STATUS_OK);
+    CHECK(m == (FerModel *)&storage, "verified model in caller storage");
+    fer_model_free(m);
+    free(b.raw);
+
+    /* An unsigned model still loads unverified, and says it is unsigned. */
+    m = NULL;
+    EXPECT_STATUS(fer_model_load(unsigned_file, unsigned_len, &m), FER_STATUS_OK);
+    EXPECT_STATUS(fer_model_signature(m, key_id, &version), FER_STATUS_UNSIGNED);
+    fer_model_free(m);
+
+    expect_refused(signed_file, len, other, 1, 0, FER_STATUS_UNKNOWN_KEY, "wrong key");
+    expect_refused(signed_file, len, NULL, 0, 0, FER_STATUS_UNKNOWN_KEY, "no key");
+    expect_refused(tampered, len, trusted, 1, 0, FER_STATUS_BAD_SIGNATURE, "flipped byte");
+    expect_refused(tampered, len, both, 2, 0, FER_STATUS_BAD_SIGNATURE, "flipped byte, 2 keys");
+    expect_refused(unsigned_file, unsigned_len, trusted, 1, 0, FER_STATUS_UNSIGNED, "unsigned");
+    expect_refused(signed_file, len, trusted, 1, 6, FER_STATUS_VERSION_TOO_OLD, "old version");
+    EXPECT_MESSAGE("5");
+    expect_refused(signed_file, len, NULL, 1, 0, FER_STATUS_NULL_ARGUMENT, "NULL keys");
+
+    free(signed_file);
+    free(unsigned_file);
+    free(tampered);
+    free(trusted);
+    free(other);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s FIXTURES_DIR\n", argv[0]);
@@ -750,6 +842,7 @@ int main(int argc, char **argv) {
     test_arenas_and_handles();
     test_threads();
     test_monitor();
+    test_verified();
 
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

@@ -21,6 +21,7 @@
 from . import _native
 from ._convert import Agreement, Conversion, ConversionReport, convert
 from ._errors import (
+    BadSignatureError,
     ConversionError,
     ConversionWarning,
     FerriteError,
@@ -28,7 +29,11 @@ from ._errors import (
     InternalError,
     InvalidInputError,
     InvalidModelError,
+    SignatureError,
+    UnknownKeyError,
+    UnsignedModelError,
     UnsupportedError,
+    VersionTooOldError,
     WrongLengthError,
 )
 from ._model import (
@@ -36,6 +41,7 @@ from ._model import (
     Model,
     ModelInfo,
     Quantization,
+    Signature,
     TensorInfo,
     ValidationReport,
 )
@@ -44,6 +50,7 @@ from ._model import (
 __version__: str = _native.version()
 
 __all__ = [
+    "BadSignatureError",
     "Agreement",
     "Conversion",
     "ConversionError",
@@ -59,7 +66,12 @@ __all__ = [
     "ModelInfo",
     "Quantization",
     "TensorInfo",
+    "SignatureError",
+    "Signature",
+    "UnknownKeyError",
+    "UnsignedModelError",
     "UnsupportedError",
+    "VersionTooOldError",
     "ValidationReport",
     "WrongLengthError",
     "convert",

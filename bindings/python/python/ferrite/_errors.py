@@ -8,7 +8,8 @@ C). The codes are grouped as in every other ferrite binding (the UniFFI
 ==========================  ==============  =====================================
 class                       codes           when
 ==========================  ==============  =====================================
-:class:`InvalidModelError`  1-11, 18        the bytes are not a valid model
+:class:`InvalidModelError`  1-11            the bytes are not a valid model
+:class:`SignatureError`     18, 22-24       a verified load refused the model
 :class:`WrongLengthError`   14              an input has the wrong width
 :class:`InvalidInputError`  16              NaN / infinity where nothing imputes
 :class:`GoldenMismatchError` 17             a stored golden vector did not reproduce
@@ -16,6 +17,10 @@ class                       codes           when
 :class:`InternalError`      12, 13, 15      a bug, not bad data
 :class:`ConversionError`    (none)          ``convert`` / ``validate`` failed
 ==========================  ==============  =====================================
+
+A :class:`SignatureError` (an :class:`InvalidModelError`) is one of
+:class:`BadSignatureError` (18), :class:`UnsignedModelError` (22),
+:class:`UnknownKeyError` (23) and :class:`VersionTooOldError` (24).
 
 The first three are also :class:`ValueError`\\ s. A file that cannot be read raises
 Python's own :class:`OSError` (e.g. :class:`FileNotFoundError`).
@@ -61,7 +66,40 @@ class FerriteError(Exception):
 class InvalidModelError(FerriteError, ValueError):
     """The bytes are not a valid model: bad magic (code 1), unsupported format version
     (2), truncated (3), checksum mismatch (4), a malformed section, record, tensor, op
-    or arena plan (5-11), or a bad signature (18)."""
+    or arena plan (5-11), or a refused signature (:class:`SignatureError`)."""
+
+
+class SignatureError(InvalidModelError):
+    """A signed-model check refused the file (``Model(source, public_keys=...)``,
+    docs/security.md). Catch this to handle every refusal alike; the subclasses say
+    which check failed."""
+
+
+class BadSignatureError(SignatureError):
+    """The signature does not verify (code 18): a byte of the file changed since it was
+    signed, or the signature itself is damaged."""
+
+
+class UnsignedModelError(SignatureError):
+    """Verification was required and the file carries no signature (code 22)."""
+
+
+class UnknownKeyError(SignatureError):
+    """The file is signed by a key that is not among ``public_keys`` (code 23)."""
+
+
+class VersionTooOldError(SignatureError):
+    """The signed ``model_version`` is lower than ``min_version`` (code 24): a replayed
+    older model (anti-rollback). Checked after the signature, so ``version`` is
+    authentic.
+
+    Attributes:
+        version: the file's signed model version.
+        min_version: the minimum that was required.
+    """
+
+    version: int
+    min_version: int
 
 
 class WrongLengthError(FerriteError, ValueError):
@@ -129,6 +167,11 @@ class ConversionWarning(UserWarning):
 __all__ = [
     "FerriteError",
     "InvalidModelError",
+    "SignatureError",
+    "BadSignatureError",
+    "UnsignedModelError",
+    "UnknownKeyError",
+    "VersionTooOldError",
     "WrongLengthError",
     "InvalidInputError",
     "GoldenMismatchError",

@@ -144,12 +144,39 @@ class ValidationReport:
         return self.text
 
 
+@dataclass(frozen=True)
+class Signature:
+    """The signed header of a signed model (``Model.signature``)."""
+
+    #: Which key signed the file: the first 8 bytes of its public key.
+    key_id: bytes
+    #: The model version stamped by ``ferrite sign --version``.
+    model_version: int
+
+
+def _public_key(key: Source) -> bytes:
+    data, _ = _read(key)
+    if len(data) != 32:
+        raise ValueError(
+            f"a public key is 32 bytes (the key.pub file of `ferrite keygen`), got {len(data)}"
+        )
+    return data
+
+
 class Model:
     """A validated ``.fer`` model.
 
     ``Model(source)`` takes a path or the bytes of a file (e.g. from
     :func:`ferrite.convert`) and checks all of it once: CRC, every offset, shape,
     dtype, op and the arena plan. Bad bytes raise :class:`ferrite.InvalidModelError`.
+
+    ``Model(source, public_keys=[...], min_version=0)`` loads only a model signed
+    (``ferrite sign``) by one of the trusted keys (each the 32 bytes of a ``key.pub``
+    file, or its path) whose signed model version is at least ``min_version``. The
+    signature is checked before anything else; a refusal raises a
+    :class:`ferrite.SignatureError`: :class:`~ferrite.UnsignedModelError`,
+    :class:`~ferrite.UnknownKeyError`, :class:`~ferrite.BadSignatureError` or
+    :class:`~ferrite.VersionTooOldError` (docs/security.md).
 
     One ``Model`` serves any number of threads: each call takes its own arena from a
     small pool and runs with the GIL released, and concurrent calls give exactly the
@@ -160,9 +187,23 @@ class Model:
     anything else is converted to one first (``float64`` input is rounded to float32).
     """
 
-    def __init__(self, source: Source) -> None:
+    def __init__(
+        self,
+        source: Source,
+        *,
+        public_keys: Optional[Sequence[Source]] = None,
+        min_version: int = 0,
+    ) -> None:
         data, _ = _read(source)
-        self._native = _native.Model(data)
+        if public_keys is None:
+            if min_version:
+                raise ValueError("min_version needs public_keys (a verified load)")
+            self._native = _native.Model(data)
+        else:
+            if isinstance(public_keys, (bytes, bytearray, memoryview, str, os.PathLike)):
+                raise TypeError("public_keys is a list of keys, e.g. [key_bytes]")
+            keys = [_public_key(k) for k in public_keys]
+            self._native = _native.Model(data, keys, min_version)
         row, out, batch, pipeline = self._native.layout
         raw = json.loads(self._native.info_json())
         self._info = ModelInfo(
@@ -189,6 +230,13 @@ class Model:
     def info(self) -> ModelInfo:
         """Inputs, outputs, labels, metadata and sizes."""
         return self._info
+
+    @property
+    def signature(self) -> Optional[Signature]:
+        """The key id and model version of a signed model, ``None`` if unsigned. They
+        are proven authentic only when the model was loaded with ``public_keys``."""
+        s = self._native.signature
+        return None if s is None else Signature(key_id=s[0], model_version=s[1])
 
     def to_bytes(self) -> bytes:
         """The model file's bytes."""

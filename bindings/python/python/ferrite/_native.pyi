@@ -7,7 +7,15 @@ import numpy as np
 import numpy.typing as npt
 
 class Model:
-    def __new__(cls, data: bytes) -> "Model": ...
+    def __new__(
+        cls,
+        data: bytes,
+        public_keys: Optional[List[bytes]] = None,
+        min_version: int = 0,
+    ) -> "Model": ...
+    @property
+    def signature(self) -> Optional[Tuple[bytes, int]]:
+        """``(key_id, model_version)`` of a signed model, ``None`` if unsigned."""
     @property
     def layout(self) -> Tuple[int, int, int, bool]:
         """``(row_width, output_width, batch, has_preprocessing)``."""

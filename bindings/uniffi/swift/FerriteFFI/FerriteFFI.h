@@ -258,6 +258,11 @@ void uniffi_ferrite_uniffi_fn_free_model(uint64_t handle, RustCallStatus *_Nonnu
 uint64_t uniffi_ferrite_uniffi_fn_constructor_model_from_bytes(RustBuffer bytes, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_CONSTRUCTOR_MODEL_FROM_BYTES_VERIFIED
+#define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_CONSTRUCTOR_MODEL_FROM_BYTES_VERIFIED
+uint64_t uniffi_ferrite_uniffi_fn_constructor_model_from_bytes_verified(RustBuffer bytes, RustBuffer public_keys, uint64_t min_version, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_CONSTRUCTOR_MODEL_FROM_FILE
 #define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_CONSTRUCTOR_MODEL_FROM_FILE
 uint64_t uniffi_ferrite_uniffi_fn_constructor_model_from_file(RustBuffer path, RustCallStatus *_Nonnull out_status
@@ -296,6 +301,11 @@ RustBuffer uniffi_ferrite_uniffi_fn_method_model_run_raw(uint64_t ptr, RustBuffe
 #ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_METHOD_MODEL_RUN_TENSORS
 #define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_METHOD_MODEL_RUN_TENSORS
 RustBuffer uniffi_ferrite_uniffi_fn_method_model_run_tensors(uint64_t ptr, RustBuffer inputs, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_METHOD_MODEL_SIGNATURE
+#define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_METHOD_MODEL_SIGNATURE
+RustBuffer uniffi_ferrite_uniffi_fn_method_model_signature(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_FN_CLONE_STREAM
@@ -682,6 +692,12 @@ uint16_t uniffi_ferrite_uniffi_checksum_method_model_run_tensors(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_METHOD_MODEL_SIGNATURE
+#define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_METHOD_MODEL_SIGNATURE
+uint16_t uniffi_ferrite_uniffi_checksum_method_model_signature(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_METHOD_STREAM_NUM_STATES
 #define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_METHOD_STREAM_NUM_STATES
 uint16_t uniffi_ferrite_uniffi_checksum_method_stream_num_states(void
@@ -733,6 +749,12 @@ uint16_t uniffi_ferrite_uniffi_checksum_method_monitor_snapshot(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_CONSTRUCTOR_MODEL_FROM_BYTES
 #define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_CONSTRUCTOR_MODEL_FROM_BYTES
 uint16_t uniffi_ferrite_uniffi_checksum_constructor_model_from_bytes(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_CONSTRUCTOR_MODEL_FROM_BYTES_VERIFIED
+#define UNIFFI_FFIDEF_UNIFFI_FERRITE_UNIFFI_CHECKSUM_CONSTRUCTOR_MODEL_FROM_BYTES_VERIFIED
+uint16_t uniffi_ferrite_uniffi_checksum_constructor_model_from_bytes_verified(void
     
 );
 #endif

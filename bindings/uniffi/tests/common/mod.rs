@@ -152,6 +152,7 @@ fn runtime_outputs(model: &[u8], inputs: &[Vec<u8>]) -> Vec<Vec<u8>> {
 /// Writes the harness models and `harness.txt` (`key=value` reference facts computed
 /// by the runtime).
 fn harness_models(dir: &Path) {
+    signed_models(dir);
     let mut facts = String::new();
     // Golden vectors: the runtime's own outputs, and a copy with one byte flipped.
     let plain = small_model("harness-small").finish().unwrap();
@@ -267,4 +268,27 @@ pub fn fact(fixtures: &Path, key: &str) -> String {
         .into_iter()
         .find_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_string))
         .unwrap_or_else(|| panic!("no fact {key}"))
+}
+
+/// Signed copies of the fixture `mlp_f32.fer` (the runtime's `signature::sign`, what
+/// `ferrite sign` runs): `signed.fer` at model version 7 by the key of seed [7; 32]
+/// (`release.pub`), a key that did not sign (`other.pub`), and `signed_flipped.fer` with
+/// one byte in the middle of the weights flipped (the first weight tensor's middle).
+fn signed_models(dir: &Path) {
+    use ferrite::signature::sign::{public_key, sign};
+    let plain = std::fs::read(dir.join("mlp_f32.fer")).unwrap();
+    let seed = [7u8; 32];
+    let signed = sign(&plain, &seed, 7).unwrap();
+    std::fs::write(dir.join("signed.fer"), &signed).unwrap();
+    std::fs::write(dir.join("release.pub"), public_key(&seed).0).unwrap();
+    std::fs::write(dir.join("other.pub"), public_key(&[9u8; 32]).0).unwrap();
+    // The WEIGHTS section's middle byte, located through the container's section table.
+    let c = ferrite::format::Container::parse(&signed).unwrap();
+    let w = c
+        .sections()
+        .find(|e| e.kind == ferrite::format::kind::WEIGHTS)
+        .unwrap();
+    let mut flipped = signed.clone();
+    flipped[w.offset as usize + w.len as usize / 2] ^= 0x10;
+    std::fs::write(dir.join("signed_flipped.fer"), flipped).unwrap();
 }

@@ -128,6 +128,39 @@ fun registerTests() {
         check(e is FerriteException) { "not a FerriteException" }
     }
 
+    test("verified_load_with_the_right_key_predicts_like_the_runtime") {
+        val key = File(FX, "release.pub").readBytes()
+        val signed = File(FX, "signed.fer").readBytes()
+        Model.fromBytesVerified(signed, listOf(key), 0uL).use { m ->
+            val hexes = lines("expected_f32.hex")
+            inputs().forEachIndexed { i, row -> eq(f32Hex(m.predict(row).scores), hexes[i], "signed row $i") }
+            val s = m.signature() ?: error("no signature")
+            eq(hex(s.keyId), hex(key.copyOf(8)))
+            eq(s.modelVersion, 7uL)
+        }
+        // Key rotation: the right key second of two; the minimum equal to the version.
+        Model.fromBytesVerified(signed, listOf(File(FX, "other.pub").readBytes(), key), 7uL).close()
+        load("mlp_f32.fer").use { eq(it.signature(), null) }
+    }
+
+    test("verified_load_refusals_are_distinct_errors") {
+        val key = File(FX, "release.pub").readBytes()
+        val signed = File(FX, "signed.fer").readBytes()
+        val other = File(FX, "other.pub").readBytes()
+        eq(throws<FerriteException.UnknownKey> { Model.fromBytesVerified(signed, listOf(other), 0uL) }.code, 23u)
+        eq(throws<FerriteException.UnknownKey> { Model.fromBytesVerified(signed, listOf(), 0uL) }.code, 23u)
+        val flipped = File(FX, "signed_flipped.fer").readBytes()
+        eq(throws<FerriteException.BadSignature> { Model.fromBytesVerified(flipped, listOf(key), 0uL) }.code, 18u)
+        // Unverified, the same bytes fail the CRC: the flip is inside the checked body.
+        eq(throws<FerriteException.InvalidModel> { Model.fromBytes(flipped) }.code, 4u)
+        val plain = File(FX, "mlp_f32.fer").readBytes()
+        eq(throws<FerriteException.Unsigned> { Model.fromBytesVerified(plain, listOf(key), 0uL) }.code, 22u)
+        val old = throws<FerriteException.VersionTooOld> { Model.fromBytesVerified(signed, listOf(key), 8uL) }
+        eq(Triple(old.code, old.version, old.minVersion), Triple(24u, 7uL, 8uL))
+        val short = throws<FerriteException.WrongLength> { Model.fromBytesVerified(signed, listOf(key.copyOf(31)), 0uL) }
+        eq(Pair(short.expected, short.actual), Pair(32uL, 31uL))
+    }
+
     test("truncated_model") {
         val data = File(FX, "mlp_f32.fer").readBytes()
         val e = throws<FerriteException.InvalidModel> { Model.fromBytes(data.copyOf(data.size - 10)) }

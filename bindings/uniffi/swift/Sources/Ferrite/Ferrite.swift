@@ -726,6 +726,12 @@ public protocol ModelProtocol: AnyObject, Sendable {
      */
     func runTensors(inputs: [Data]) throws  -> [Data]
     
+    /**
+     * The signed key id and model version, `None` for an unsigned model (proven
+     * authentic only for a model from `from_bytes_verified`).
+     */
+    func signature()  -> ModelSignature?
+    
 }
 /**
  * A validated model, ready to run from any number of threads.
@@ -796,6 +802,26 @@ public static func fromBytes(bytes: Data)throws  -> Model  {
         uniffiCallStatus in
     uniffi_ferrite_uniffi_fn_constructor_model_from_bytes(
         FfiConverterData.lower(bytes),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Loads a model only if it is signed (`ferrite sign`) by one of `public_keys` (each
+     * the 32 bytes of a `key.pub` file) with a signed `model_version` of at least
+     * `min_version` (anti-rollback: pass the highest version accepted before). The
+     * signature is checked first (docs/security.md).
+     *
+     * Errors: `FerriteError::Unsigned`, `UnknownKey`, `BadSignature`, `VersionTooOld`;
+     * `WrongLength` for a key that is not 32 bytes; then those of `from_bytes`.
+     */
+public static func fromBytesVerified(bytes: Data, publicKeys: [Data], minVersion: UInt64)throws  -> Model  {
+    return try  FfiConverterTypeModel_lift(try rustCallWithError(FfiConverterTypeFerriteError_lift) {
+        uniffiCallStatus in
+    uniffi_ferrite_uniffi_fn_constructor_model_from_bytes_verified(
+        FfiConverterData.lower(bytes),
+        FfiConverterSequenceData.lower(publicKeys),
+        FfiConverterUInt64.lower(minVersion),uniffiCallStatus
     )
 })
 }
@@ -934,6 +960,19 @@ open func runTensors(inputs: [Data])throws  -> [Data]  {
     uniffi_ferrite_uniffi_fn_method_model_run_tensors(
             self.uniffiCloneHandle(),
         FfiConverterSequenceData.lower(inputs),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The signed key id and model version, `None` for an unsigned model (proven
+     * authentic only for a model from `from_bytes_verified`).
+     */
+open func signature() -> ModelSignature?  {
+    return try!  FfiConverterOptionTypeModelSignature.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_ferrite_uniffi_fn_method_model_signature(
+            self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
 }
@@ -1913,6 +1952,75 @@ public func FfiConverterTypeModelMetadata_lower(_ value: ModelMetadata) -> RustB
 
 
 /**
+ * The signed header of a signed model (`Model::signature`).
+ */
+public struct ModelSignature: Equatable, Hashable {
+    /**
+     * Which key signed the file: the first 8 bytes of its public key.
+     */
+    public let keyId: Data
+    /**
+     * The model version stamped by `ferrite sign --version`.
+     */
+    public let modelVersion: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Which key signed the file: the first 8 bytes of its public key.
+         */keyId: Data, 
+        /**
+         * The model version stamped by `ferrite sign --version`.
+         */modelVersion: UInt64) {
+        self.keyId = keyId
+        self.modelVersion = modelVersion
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ModelSignature: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeModelSignature: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ModelSignature {
+        return
+            try ModelSignature(
+                keyId: FfiConverterData.read(from: &buf), 
+                modelVersion: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ModelSignature, into buf: inout [UInt8]) {
+        FfiConverterData.write(value.keyId, into: &buf)
+        FfiConverterUInt64.write(value.modelVersion, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeModelSignature_lift(_ buf: RustBuffer) throws -> ModelSignature {
+    return try FfiConverterTypeModelSignature.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeModelSignature_lower(_ value: ModelSignature) -> RustBuffer {
+    return FfiConverterTypeModelSignature.lower(value)
+}
+
+
+/**
  * The result of one prediction.
  */
 public struct Prediction: Equatable, Hashable {
@@ -2312,9 +2420,31 @@ enum FerriteError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     /**
      * The bytes are not a valid model: bad magic, unsupported version, truncated,
      * checksum mismatch, malformed section / record / tensor / op / arena plan, unknown
-     * required section, unsupported op, bad signature (codes 1–11, 18).
+     * required section, unsupported op (codes 1–11).
      */
     case InvalidModel(code: UInt32, reason: String
+    )
+    /**
+     * The model's signature does not verify: a byte changed since it was signed
+     * (code 18).
+     */
+    case BadSignature(code: UInt32, reason: String
+    )
+    /**
+     * A verified load (`from_bytes_verified`) got a model without a signature (code 22).
+     */
+    case Unsigned(code: UInt32, reason: String
+    )
+    /**
+     * The model is signed by a key that is not among the trusted keys (code 23).
+     */
+    case UnknownKey(code: UInt32, reason: String
+    )
+    /**
+     * The model's signed version is lower than the minimum required (anti-rollback,
+     * code 24).
+     */
+    case VersionTooOld(code: UInt32, reason: String, version: UInt64, minVersion: UInt64
     )
     /**
      * An input has the wrong number of values (or bytes, for raw tensors, or tensors,
@@ -2382,32 +2512,50 @@ public struct FfiConverterTypeFerriteError: FfiConverterRustBuffer {
             code: try FfiConverterUInt32.read(from: &buf), 
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 2: return .WrongLength(
+        case 2: return .BadSignature(
+            code: try FfiConverterUInt32.read(from: &buf), 
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 3: return .Unsigned(
+            code: try FfiConverterUInt32.read(from: &buf), 
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 4: return .UnknownKey(
+            code: try FfiConverterUInt32.read(from: &buf), 
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 5: return .VersionTooOld(
+            code: try FfiConverterUInt32.read(from: &buf), 
+            reason: try FfiConverterString.read(from: &buf), 
+            version: try FfiConverterUInt64.read(from: &buf), 
+            minVersion: try FfiConverterUInt64.read(from: &buf)
+            )
+        case 6: return .WrongLength(
             code: try FfiConverterUInt32.read(from: &buf), 
             reason: try FfiConverterString.read(from: &buf), 
             expected: try FfiConverterUInt64.read(from: &buf), 
             actual: try FfiConverterUInt64.read(from: &buf)
             )
-        case 3: return .InvalidInput(
+        case 7: return .InvalidInput(
             code: try FfiConverterUInt32.read(from: &buf), 
             reason: try FfiConverterString.read(from: &buf), 
             feature: try FfiConverterUInt32.read(from: &buf)
             )
-        case 4: return .GoldenMismatch(
+        case 8: return .GoldenMismatch(
             code: try FfiConverterUInt32.read(from: &buf), 
             reason: try FfiConverterString.read(from: &buf), 
             index: try FfiConverterUInt32.read(from: &buf)
             )
-        case 5: return .Unsupported(
+        case 9: return .Unsupported(
             code: try FfiConverterUInt32.read(from: &buf), 
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 6: return .Io(
+        case 10: return .Io(
             code: try FfiConverterUInt32.read(from: &buf), 
             reason: try FfiConverterString.read(from: &buf), 
             path: try FfiConverterString.read(from: &buf)
             )
-        case 7: return .Runtime(
+        case 11: return .Runtime(
             code: try FfiConverterUInt32.read(from: &buf), 
             reason: try FfiConverterString.read(from: &buf)
             )
@@ -2429,8 +2577,34 @@ public struct FfiConverterTypeFerriteError: FfiConverterRustBuffer {
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .WrongLength(code,reason,expected,actual):
+        case let .BadSignature(code,reason):
             writeInt(&buf, Int32(2))
+            FfiConverterUInt32.write(code, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Unsigned(code,reason):
+            writeInt(&buf, Int32(3))
+            FfiConverterUInt32.write(code, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .UnknownKey(code,reason):
+            writeInt(&buf, Int32(4))
+            FfiConverterUInt32.write(code, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .VersionTooOld(code,reason,version,minVersion):
+            writeInt(&buf, Int32(5))
+            FfiConverterUInt32.write(code, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
+            FfiConverterUInt64.write(version, into: &buf)
+            FfiConverterUInt64.write(minVersion, into: &buf)
+            
+        
+        case let .WrongLength(code,reason,expected,actual):
+            writeInt(&buf, Int32(6))
             FfiConverterUInt32.write(code, into: &buf)
             FfiConverterString.write(reason, into: &buf)
             FfiConverterUInt64.write(expected, into: &buf)
@@ -2438,34 +2612,34 @@ public struct FfiConverterTypeFerriteError: FfiConverterRustBuffer {
             
         
         case let .InvalidInput(code,reason,feature):
-            writeInt(&buf, Int32(3))
+            writeInt(&buf, Int32(7))
             FfiConverterUInt32.write(code, into: &buf)
             FfiConverterString.write(reason, into: &buf)
             FfiConverterUInt32.write(feature, into: &buf)
             
         
         case let .GoldenMismatch(code,reason,index):
-            writeInt(&buf, Int32(4))
+            writeInt(&buf, Int32(8))
             FfiConverterUInt32.write(code, into: &buf)
             FfiConverterString.write(reason, into: &buf)
             FfiConverterUInt32.write(index, into: &buf)
             
         
         case let .Unsupported(code,reason):
-            writeInt(&buf, Int32(5))
+            writeInt(&buf, Int32(9))
             FfiConverterUInt32.write(code, into: &buf)
             FfiConverterString.write(reason, into: &buf)
             
         
         case let .Io(code,reason,path):
-            writeInt(&buf, Int32(6))
+            writeInt(&buf, Int32(10))
             FfiConverterUInt32.write(code, into: &buf)
             FfiConverterString.write(reason, into: &buf)
             FfiConverterString.write(path, into: &buf)
             
         
         case let .Runtime(code,reason):
-            writeInt(&buf, Int32(7))
+            writeInt(&buf, Int32(11))
             FfiConverterUInt32.write(code, into: &buf)
             FfiConverterString.write(reason, into: &buf)
             
@@ -2638,6 +2812,30 @@ fileprivate struct FfiConverterOptionTypeDrift: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeDrift.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeModelSignature: FfiConverterRustBuffer {
+    typealias SwiftType = ModelSignature?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeModelSignature.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeModelSignature.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -2966,6 +3164,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_ferrite_uniffi_checksum_method_model_run_tensors() != 21855) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_ferrite_uniffi_checksum_method_model_signature() != 15898) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_ferrite_uniffi_checksum_method_stream_num_states() != 30878) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -2991,6 +3192,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_ferrite_uniffi_checksum_constructor_model_from_bytes() != 41697) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_ferrite_uniffi_checksum_constructor_model_from_bytes_verified() != 2506) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_ferrite_uniffi_checksum_constructor_model_from_file() != 30425) {
