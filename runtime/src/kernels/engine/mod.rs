@@ -455,7 +455,17 @@ impl Isa {
 
 /// The kernels of [`Isa::best`].
 pub fn kernels() -> Kernels {
-    Isa::best().kernels().unwrap_or(portable::KERNELS)
+    // A wasm32 module built with `+simd128` only instantiates on engines that have it,
+    // so the best ISA is known at compile time, and the portable kernels (reachable
+    // from the run-time choice) are not linked into the `.wasm`.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        wasm_simd128::KERNELS
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        Isa::best().kernels().unwrap_or(portable::KERNELS)
+    }
 }
 
 /// f32 convolution (k×k, 1×1 or fully connected) of the NHWC image `x` with weights
