@@ -166,7 +166,7 @@ pub(crate) fn info(c: &Container<'_>) -> Option<SignatureInfo> {
 pub mod sign {
     use super::{PublicKey, SCHEME_ED25519, SIGNATURE_OFFSET, SIGNATURE_SECTION_LEN};
     use crate::error::Error;
-    use crate::format::write::{container, WriteError};
+    use crate::format::write::{container_exact, WriteError};
     use crate::format::{file_crc, kind, Container, SECTION_REQUIRED};
     use alloc::vec::Vec;
 
@@ -218,7 +218,11 @@ pub mod sign {
         payload[8..16].copy_from_slice(&model_version.to_le_bytes());
         payload[16..24].copy_from_slice(&pk.key_id());
         sections.push((kind::SIGNATURE, true, payload));
-        let mut out = container(&sections).map_err(SignError::Write)?;
+        // The file's own minor version: the writer's default (0, or 1 with
+        // FEATURE_STATS) would make a 1.1/1.2 file claim an older format, and would
+        // make a 1.0 reader's ignored kind-5 section count in a 1.0 file.
+        let mut out =
+            container_exact(&sections, c.header.minor).map_err(SignError::Write)?;
         // `container` places the new section last; its payload ends the file.
         let sig_at = out.len() - SIGNATURE_SECTION_LEN + SIGNATURE_OFFSET;
         let mut message = out.clone();

@@ -273,3 +273,44 @@ fn owned_model_verifies_before_it_validates() {
         Error::VersionTooOld { version: 3, min: 4 }
     );
 }
+
+/// The file's sections, rewritten with header minor `minor` (and an extra section).
+fn with_minor(file: &[u8], minor: u16, extra: Option<(u16, Vec<u8>)>) -> Vec<u8> {
+    let a = AlignedModel::new(file);
+    let c = Container::parse(a.bytes()).unwrap();
+    let mut sections: Vec<(u16, bool, Vec<u8>)> = c
+        .sections()
+        .map(|e| {
+            let bytes = c.section(e.kind).unwrap().to_vec();
+            (e.kind, e.flags & SECTION_REQUIRED != 0, bytes)
+        })
+        .collect();
+    sections.extend(extra.map(|(k, b)| (k, false, b)));
+    let mut out = ferrite::format::write::container_exact(&sections, minor).unwrap();
+    fix_crc(&mut out);
+    out
+}
+
+#[test]
+fn signing_keeps_the_format_minor_version() {
+    for minor in [0u16, 1, 2] {
+        let file = with_minor(&unsigned(), minor, None);
+        let signed = sign(&file, &SEED, 1).unwrap();
+        let a = AlignedModel::new(&signed);
+        let c = Container::parse(a.bytes()).unwrap();
+        assert_eq!(c.header.minor, minor, "signed copy of a 1.{minor} file");
+        assert_eq!(verified(&signed, &[public_key(&SEED)], 0), Ok(()));
+    }
+}
+
+/// Found by the load_verified fuzz target: a 1.0 file carrying a kind-5 section (which
+/// a 1.0 reader ignores) was signed as a 1.1 file, whose FEATURE_STATS then failed to
+/// decode, so the signed copy of a loadable file did not load.
+#[test]
+fn a_1_0_file_with_an_undecodable_kind_5_section_loads_signed_too() {
+    let file = with_minor(&unsigned(), 0, Some((kind::FEATURE_STATS, vec![0xee; 37])));
+    let a = AlignedModel::new(&file);
+    assert!(Model::load(a.bytes()).is_ok(), "1.0 ignores kind 5");
+    let signed = sign(&file, &SEED, 3).unwrap();
+    assert_eq!(verified(&signed, &[public_key(&SEED)], 3), Ok(()));
+}

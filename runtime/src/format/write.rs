@@ -456,6 +456,15 @@ pub fn container_minor(
     } else {
         minor
     };
+    container_exact(sections, minor)
+}
+
+/// [`container`] with exactly the header's minor version `minor`: for rewriting an
+/// existing file (signing) without changing how its sections are read.
+pub fn container_exact(
+    sections: &[(u16, bool, Vec<u8>)],
+    minor: u16,
+) -> Result<Vec<u8>, WriteError> {
     let table_end = HEADER_LEN + SECTION_ENTRY_LEN * sections.len();
     let mut out = alloc::vec![0u8; table_end];
     let mut entries = Vec::new();
