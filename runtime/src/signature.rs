@@ -221,8 +221,7 @@ pub mod sign {
         // The file's own minor version: the writer's default (0, or 1 with
         // FEATURE_STATS) would make a 1.1/1.2 file claim an older format, and would
         // make a 1.0 reader's ignored kind-5 section count in a 1.0 file.
-        let mut out =
-            container_exact(&sections, c.header.minor).map_err(SignError::Write)?;
+        let mut out = container_exact(&sections, c.header.minor).map_err(SignError::Write)?;
         // `container` places the new section last; its payload ends the file.
         let sig_at = out.len() - SIGNATURE_SECTION_LEN + SIGNATURE_OFFSET;
         let mut message = out.clone();
