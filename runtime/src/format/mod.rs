@@ -439,5 +439,3 @@ impl<'a, T: Deserialize<'a>> RecordTable<'a, T> {
         (0..self.count).map(move |i| self.get(i))
     }
 }
-
-pub(crate) use wire::Wire;

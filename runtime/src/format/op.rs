@@ -602,7 +602,7 @@ impl OpRef {
         // The op itself through postcard: its decoder is in the binary anyway (load
         // uses it), and a second one for every variant would cost kilobytes of flash.
         let (op, rest) = postcard::take_from_bytes::<Op>(rec).ok()?;
-        let mut w = super::Wire(rest);
+        let mut w = super::wire::Wire(rest);
         let n_inputs = w.usize()?;
         let mut inputs = [0u32; MAX_OP_INPUTS];
         for i in inputs.get_mut(..n_inputs)? {
@@ -624,5 +624,16 @@ impl OpRef {
     #[inline]
     pub(crate) fn inputs(&self) -> &[u32] {
         self.inputs.get(..self.n_inputs).unwrap_or(&[])
+    }
+}
+
+impl Cell {
+    /// The ONNX default activations of one direction.
+    pub const fn default_activations(self) -> &'static [UnaryOp] {
+        match self {
+            Cell::Lstm => &[UnaryOp::Sigmoid, UnaryOp::Tanh, UnaryOp::Tanh],
+            Cell::Gru { .. } => &[UnaryOp::Sigmoid, UnaryOp::Tanh],
+            Cell::Rnn => &[UnaryOp::Tanh],
+        }
     }
 }

@@ -1,14 +1,11 @@
-//! The attributes of [`Op::Recurrent`]: its [`Cell`] and [`Direction`] (re-exported
+//! The attributes of [`Op::Recurrent`](super::op::Op::Recurrent): its [`Cell`] and [`Direction`] (re-exported
 //! by [`super::types`]). Wire encoding as in `op.rs`: the variant index of each enum
-//! is its encoding, so new variants go at the end (see `docs/format.md`).
+//! is its encoding, so new variants go at the end (see `docs/format.md`). The cells'
+//! default activations are beside [`UnaryOp`](super::op::UnaryOp), in `op.rs`.
 
 use serde::{Deserialize, Serialize};
 
-#[cfg(doc)]
-use super::op::Op;
-use super::op::UnaryOp;
-
-/// The cell of an [`Op::Recurrent`].
+/// The cell of an [`Op::Recurrent`](super::op::Op::Recurrent).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Cell {
@@ -43,15 +40,6 @@ impl Cell {
         }
     }
 
-    /// The ONNX default activations of one direction.
-    pub const fn default_activations(self) -> &'static [UnaryOp] {
-        match self {
-            Cell::Lstm => &[UnaryOp::Sigmoid, UnaryOp::Tanh, UnaryOp::Tanh],
-            Cell::Gru { .. } => &[UnaryOp::Sigmoid, UnaryOp::Tanh],
-            Cell::Rnn => &[UnaryOp::Tanh],
-        }
-    }
-
     /// Rows of state after `Y` in the output (`K`): `Y_h`, and `Y_c` for LSTM.
     pub const fn state_rows(self) -> usize {
         match self {
@@ -61,7 +49,7 @@ impl Cell {
     }
 }
 
-/// The direction of an [`Op::Recurrent`].
+/// The direction of an [`Op::Recurrent`](super::op::Op::Recurrent).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Direction {

@@ -202,7 +202,7 @@ impl TensorRef {
     /// may return `None`.
     #[inline(always)]
     pub(crate) fn decode(rec: &[u8]) -> Option<TensorRef> {
-        let mut w = super::Wire(rec);
+        let mut w = super::wire::Wire(rec);
         let name = w.usize()?;
         w.take(name)?;
         let dtype = match w.u32()? {

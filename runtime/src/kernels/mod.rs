@@ -50,7 +50,7 @@ pub use params::{
     BroadcastShapes, ConvParams, F32Out, FullyConnectedParams, LrnParams, PoolParams, QuantOut,
     RecurrentParams, RecurrentWeights,
 };
-pub use reference::{f32, fixed, generic, int8};
+pub use reference::{f32, fixed, generic, int8, recurrent};
 
 pub mod engine;
 pub mod fast;

@@ -86,7 +86,7 @@ impl F32Out<'_> {
             Some(b) => acc + b[ch],
             None => acc,
         };
-        super::f32::clamp(acc, (self.act_min, self.act_max))
+        clamp(acc, (self.act_min, self.act_max))
     }
 }
 
@@ -143,7 +143,7 @@ impl QuantOut<'_> {
             Some(b) => acc.wrapping_add(b[ch]),
             None => acc,
         };
-        super::int8::requant(
+        super::reference::fixed::requant(
             acc,
             self.pair(ch),
             self.zero_point,
@@ -175,7 +175,7 @@ pub struct LrnParams {
 }
 
 /// Geometry and attributes of an ONNX LSTM / GRU / RNN (`Op::Recurrent`), see
-/// [`f32::recurrent`](super::f32::recurrent).
+/// [`recurrent::recurrent`](super::recurrent::recurrent).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RecurrentParams<'a> {
     /// The cell.
@@ -208,4 +208,16 @@ pub struct RecurrentWeights<'a> {
     pub b: &'a [f32],
     /// LSTM peepholes (`i, o, f`), if any.
     pub p: Option<&'a [f32]>,
+}
+
+/// Clamp that keeps NaN (unlike `f32::clamp`, it never panics on `min > max`).
+#[inline]
+pub(crate) fn clamp(v: f32, (min, max): (f32, f32)) -> f32 {
+    if v < min {
+        min
+    } else if v > max {
+        max
+    } else {
+        v
+    }
 }

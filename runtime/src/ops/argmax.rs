@@ -1,6 +1,6 @@
 //! ArgMax: index of the largest value along one axis (f32 or int8 input, i64 output).
 
-use super::{cast, cast_mut, ensure, gate, Check, Checked, Cx};
+use super::common::{cast, cast_mut, ensure, gate, Check, Checked, Cx};
 use crate::error::{OpReason, Result};
 use crate::format::types::{DType, OpGroup, MAX_RANK};
 use crate::kernels::{f32 as kf, int8 as ki};

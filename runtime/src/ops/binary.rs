@@ -1,8 +1,10 @@
 //! Binary: element-wise Add, Sub, Mul, Div, Max, Min, Pow with numpy broadcasting
 //! (f32; int8 Add, Sub and Mul with TFLite's arithmetic).
 
-use super::{act_ok, act_range, act_range_ok, cast, cast_mut, ensure, f32s, gate, int8_act, rq_ok};
-use super::{Check, Checked, Cx};
+use super::common::{
+    act_ok, act_range, act_range_ok, cast, cast_mut, ensure, f32s, gate, int8_act, rq_ok,
+};
+use super::common::{Check, Checked, Cx};
 use crate::error::{OpReason, Result};
 use crate::format::types::{Activation, BinaryOp, OpGroup, QBinary, MAX_RANK};
 use crate::kernels::{f32 as kf, int8 as ki, BroadcastShapes};

@@ -1,7 +1,7 @@
 //! Cast: element type conversion (f16 weights -> f32, i64 <-> i32, i32/i64/f32 ->
 //! f32/i32/i64).
 
-use super::{ensure, gate, Check, Checked, Cx};
+use super::common::{ensure, gate, Check, Checked, Cx};
 use crate::error::{OpReason, Result};
 use crate::format::types::{DType, OpGroup};
 

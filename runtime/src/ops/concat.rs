@@ -1,7 +1,7 @@
 //! Concat along one axis (any dtype; every input of the output's dtype and
 //! quantization).
 
-use super::{ensure, gate, Check, Checked, Cx};
+use super::common::{ensure, gate, Check, Checked, Cx};
 use crate::error::{OpReason, Result};
 use crate::format::types::{OpGroup, MAX_OP_INPUTS};
 use crate::kernels::generic as kg;

@@ -1,7 +1,9 @@
 //! Conv: 1D/2D convolution with groups (depthwise when groups == channels), f32 or int8.
 
+use super::common::{
+    act_ok, act_range, cast, cast_mut, ensure, gate, weighted_ok, Check, Checked, Cx,
+};
 use super::window::{nchw, window_out};
-use super::{act_ok, act_range, cast, cast_mut, ensure, gate, weighted_ok, Check, Checked, Cx};
 use crate::error::{OpReason, Result};
 use crate::format::types::{Activation, OpGroup, QParams, Window};
 use crate::kernels::{fast, ConvParams, F32Out, QuantOut};

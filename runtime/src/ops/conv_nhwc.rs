@@ -3,9 +3,9 @@
 //! or f16, format 1.2) or int8, with the fused clamp and an optional residual operand.
 
 use super::binary::qbinary_ok;
+use super::common::{act_ok, act_range, act_range_ok, cast, cast_mut, ensure, gate, rq_ok, Check};
+use super::common::{Checked, Cx};
 use super::window::out_dim;
-use super::{act_ok, act_range, act_range_ok, cast, cast_mut, ensure, gate, rq_ok, Check};
-use super::{Checked, Cx};
 use crate::error::{OpReason, Result};
 use crate::format::types::{Activation, DType, OpGroup, QNhwc, Requant, TensorDef, Window};
 use crate::kernels::engine::{self, ConvShape, F32Out, I8Out, I8Residual, NR};

@@ -1,6 +1,8 @@
 //! FullyConnected: `y[b, n] = act(x[b, :] · w[n, :] + bias[n])`, f32 or int8.
 
-use super::{act_ok, act_range, cast, cast_mut, ensure, gate, weighted_ok, Check, Checked, Cx};
+use super::common::{
+    act_ok, act_range, cast, cast_mut, ensure, gate, weighted_ok, Check, Checked, Cx,
+};
 use crate::error::{OpReason, Result};
 use crate::format::types::{Activation, DType, OpGroup, QParams};
 use crate::kernels::{engine, fast, F32Out, FullyConnectedParams, QuantOut};

@@ -6,7 +6,7 @@
 //! weights as they load them: nothing is expanded into the arena. The engine is the
 //! `ops-conv` group's, so this form needs it.
 
-use super::{act_ok, act_range, cast, cast_mut, ensure, gate, Check, Checked, Cx};
+use super::common::{act_ok, act_range, cast, cast_mut, ensure, gate, Check, Checked, Cx};
 use crate::error::{OpReason, Result};
 use crate::format::types::{Activation, DType, OpGroup};
 use crate::kernels::engine::{self, ConvShape, F32Out};

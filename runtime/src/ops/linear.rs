@@ -1,6 +1,6 @@
 //! Linear: ONNX-ML LinearClassifier / LinearRegressor, `y = post(x · wᵀ + bias)` (f32).
 
-use super::{cast, cast_mut, ensure, f32s, gate, Check, Checked, Cx};
+use super::common::{cast, cast_mut, ensure, f32s, gate, Check, Checked, Cx};
 use crate::classic;
 use crate::error::{OpReason, Result};
 use crate::format::types::{OpGroup, PostTransform};

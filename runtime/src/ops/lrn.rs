@@ -1,6 +1,6 @@
 //! Lrn: local response normalization across channels (axis 1, f32, ONNX LRN).
 
-use super::{cast, cast_mut, ensure, f32s, gate, Check, Checked, Cx};
+use super::common::{cast, cast_mut, ensure, f32s, gate, Check, Checked, Cx};
 use crate::error::{OpReason, Result};
 use crate::format::types::OpGroup;
 use crate::kernels::{f32 as kf, LrnParams};

@@ -1,6 +1,6 @@
 //! Lut: int8 element-wise function through a 256-entry table (input 1, constant).
 
-use super::{cast, cast_mut, ensure, gate, Check, Checked, Cx};
+use super::common::{cast, cast_mut, ensure, gate, Check, Checked, Cx};
 use crate::error::{OpReason, Result};
 use crate::format::types::{DType, OpGroup};
 use crate::kernels::int8 as ki;

@@ -1,7 +1,7 @@
 //! MatMul: batched matrix product with numpy broadcasting of the batch axes (f32).
 
 use super::binary::broadcast;
-use super::{cast, cast_mut, ensure, f32s, gate, Check, Checked, Cx};
+use super::common::{cast, cast_mut, ensure, f32s, gate, Check, Checked, Cx};
 use crate::error::{OpReason, Result};
 use crate::format::types::OpGroup;
 use crate::kernels::{f32 as kf, BroadcastShapes};

@@ -1,7 +1,7 @@
 //! Pad: constant padding of F32, I8, U8, I32 or I64 tensors; `pads` = the begins then
 //! the ends of every axis, `value` in the tensor's own domain.
 
-use super::{ensure, gate, Check, Checked, Cx};
+use super::common::{ensure, gate, Check, Checked, Cx};
 use crate::error::{OpReason, Result};
 use crate::format::types::{DType, OpGroup, MAX_RANK};
 use crate::kernels::generic as kg;

@@ -1,8 +1,8 @@
 //! MaxPool, AvgPool, GlobalAvgPool and GlobalMaxPool (f32 or int8; input and output
 //! share dtype and quantization).
 
+use super::common::{cast, cast_mut, ensure, gate, int8_act, Check, Checked, Cx};
 use super::window::{nchw, window_out};
-use super::{cast, cast_mut, ensure, gate, int8_act, Check, Checked, Cx};
 use crate::error::{OpReason, Result};
 use crate::format::types::{DType, OpGroup, Window};
 use crate::kernels::{f32 as kf, fast, int8 as ki, PoolParams};

@@ -2,7 +2,7 @@
 //! -> f32 with the input's) and Requantize (int8 -> int8 with a new scale and zero
 //! point).
 
-use super::{cast, cast_mut, ensure, gate, int8_act, rq_ok, Check, Checked, Cx};
+use super::common::{cast, cast_mut, ensure, gate, int8_act, rq_ok, Check, Checked, Cx};
 use crate::error::{OpReason, Result};
 use crate::format::types::{DType, OpGroup, Requant};
 use crate::kernels::{f32 as kf, int8 as ki};

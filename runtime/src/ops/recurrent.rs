@@ -1,10 +1,10 @@
 //! Recurrent: ONNX LSTM, GRU and RNN over a whole sequence (f32), see
 //! [`Op::Recurrent`](crate::Op::Recurrent) for the operands and the packed output.
 
-use super::{cast, cast_mut, ensure, f32s, gate, Check, Checked, Cx};
+use super::common::{cast, cast_mut, ensure, f32s, gate, Check, Checked, Cx};
 use crate::error::{OpReason, Result};
 use crate::format::types::{Cell, Direction, OpGroup, UnaryOp};
-use crate::kernels::{f32 as kf, RecurrentParams, RecurrentWeights};
+use crate::kernels::{recurrent::recurrent, RecurrentParams, RecurrentWeights};
 
 /// The op group (Cargo feature) of this module's ops: [`Op::group`](crate::Op::group)
 /// reads it, and every function here returns early without it.
@@ -110,6 +110,6 @@ pub(super) fn run(
     };
     let c0 = cx.optional(5)?.unwrap_or(&[]);
     let x = cast(cx.bytes(&cx.x)?)?;
-    kf::recurrent(&p, &wt, x, cx.input(4)?, c0, cast_mut(y)?);
+    recurrent(&p, &wt, x, cx.input(4)?, c0, cast_mut(y)?);
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Reshape (also Flatten, Squeeze, Unsqueeze): a copy with a new shape.
 
-use super::{ensure, gate, Check, Checked, Cx};
+use super::common::{ensure, gate, Check, Checked, Cx};
 use crate::error::{OpReason, Result};
 use crate::format::types::{shape_elements, OpGroup};
 

@@ -1,6 +1,6 @@
 //! Slice: strided slice with static bounds (ONNX Slice, tract Downsample), any dtype.
 
-use super::{ensure, gate, Check, Checked, Cx};
+use super::common::{ensure, gate, Check, Checked, Cx};
 use crate::error::{OpReason, Result};
 use crate::format::types::{OpGroup, MAX_RANK};
 use crate::kernels::generic as kg;

@@ -1,7 +1,7 @@
 //! Softmax / LogSoftmax along one axis: f32, or int8 (softmax only) through a table of
 //! `exp(-scale * beta * d)` in Q0.31 (input 1), output scale 1/256, zero point -128.
 
-use super::{cast, cast_mut, ensure, gate, int8_act, Check, Checked, Cx};
+use super::common::{cast, cast_mut, ensure, gate, int8_act, Check, Checked, Cx};
 use crate::error::{OpReason, Result};
 use crate::format::rd_u32;
 use crate::format::types::{DType, OpGroup};

@@ -1,6 +1,6 @@
 //! Transpose: output axis `k` is input axis `perm[k]` (any dtype).
 
-use super::{ensure, gate, Check, Checked, Cx};
+use super::common::{ensure, gate, Check, Checked, Cx};
 use crate::error::{OpReason, Result};
 use crate::format::types::{OpGroup, MAX_RANK};
 use crate::kernels::generic as kg;

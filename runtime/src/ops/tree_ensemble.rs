@@ -1,7 +1,7 @@
 //! TreeEnsemble: ONNX-ML TreeEnsembleClassifier / TreeEnsembleRegressor over flat node
 //! arrays (see [`crate::classic`]).
 
-use super::{cast, cast_mut, ensure, gate, Check, Checked, Cx};
+use super::common::{cast, cast_mut, ensure, gate, Check, Checked, Cx};
 use crate::classic::{self, Node, NodeMode};
 use crate::error::{OpReason, Result};
 use crate::format::types::{Aggregate, DType, OpGroup, PostTransform};

@@ -1,7 +1,7 @@
 //! Unary: element-wise f32 functions (ONNX definitions, `kernels::f32::unary`); int8
 //! graphs use Lut.
 
-use super::{cast, cast_mut, f32s, gate, Check, Checked, Cx};
+use super::common::{cast, cast_mut, f32s, gate, Check, Checked, Cx};
 use crate::error::Result;
 use crate::format::types::{OpGroup, UnaryOp};
 use crate::kernels::f32 as kf;

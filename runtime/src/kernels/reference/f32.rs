@@ -8,24 +8,12 @@
 
 use super::bcast::Pairs;
 use super::generic::broadcast_strides;
-pub use super::recurrent::recurrent;
 use super::window::{axes, pool2d};
 use crate::format::types::{BinaryOp, OpGroup, UnaryOp, MAX_RANK};
+pub(crate) use crate::kernels::params::clamp;
 use crate::kernels::params::{
     BroadcastShapes, ConvParams, F32Out, FullyConnectedParams, LrnParams, PoolParams,
 };
-
-/// Clamp that keeps NaN (unlike `f32::clamp`, it never panics on `min > max`).
-#[inline]
-pub(crate) fn clamp(v: f32, (min, max): (f32, f32)) -> f32 {
-    if v < min {
-        min
-    } else if v > max {
-        max
-    } else {
-        v
-    }
-}
 
 /// Dot product, accumulated in f32 in index order.
 #[inline]

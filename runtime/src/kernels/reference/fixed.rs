@@ -93,3 +93,19 @@ pub fn quantize_multiplier(real: f64) -> (i32, i32) {
     let magnitude = q_fixed as i32; // q_fixed < 2^31
     (if negative { -magnitude } else { magnitude }, shift)
 }
+
+/// Clamp to `[lo, hi]` and to the i8 range (never panics, even if `lo > hi`).
+#[inline]
+pub(crate) fn saturate(v: i32, lo: i32, hi: i32) -> i8 {
+    v.max(lo).min(hi).clamp(-128, 127) as i8
+}
+
+/// Requantize an i32 accumulator: `clamp(out_zp + multiply_by_quantized_multiplier(acc, m, s), act_min, act_max)`.
+#[inline]
+pub(crate) fn requant(acc: i32, (m, s): (i32, i32), out_zp: i32, act_min: i32, act_max: i32) -> i8 {
+    saturate(
+        multiply_by_quantized_multiplier(acc, m, s).wrapping_add(out_zp),
+        act_min,
+        act_max,
+    )
+}

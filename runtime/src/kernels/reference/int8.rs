@@ -15,24 +15,14 @@
 
 use super::bcast::Pairs;
 use super::fixed::multiply_by_quantized_multiplier as mbqm;
+pub(crate) use super::fixed::requant;
+use super::fixed::saturate;
 use super::generic::broadcast_strides;
 use super::window::{axes, pool2d};
 use crate::format::types::{BinaryOp, QBinary, Requant, MAX_RANK};
 use crate::kernels::params::{
     BroadcastShapes, ConvParams, FullyConnectedParams, PoolParams, QuantOut,
 };
-
-/// Clamp to `[lo, hi]` and to the i8 range (never panics, even if `lo > hi`).
-#[inline]
-fn saturate(v: i32, lo: i32, hi: i32) -> i8 {
-    v.max(lo).min(hi).clamp(-128, 127) as i8
-}
-
-/// Requantize an i32 accumulator: `clamp(out_zp + mbqm(acc, m, s), act_min, act_max)`.
-#[inline]
-pub(crate) fn requant(acc: i32, (m, s): (i32, i32), out_zp: i32, act_min: i32, act_max: i32) -> i8 {
-    saturate(mbqm(acc, m, s).wrapping_add(out_zp), act_min, act_max)
-}
 
 /// `(sum + count/2) / count` for `sum >= 0`, `(sum - count/2) / count` otherwise (C
 /// division truncating towards zero): rounds half away from zero (TFLite pooling).

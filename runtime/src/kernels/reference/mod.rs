@@ -5,5 +5,5 @@ pub mod generic;
 pub mod int8;
 
 mod bcast;
-mod recurrent;
+pub mod recurrent;
 mod window;
