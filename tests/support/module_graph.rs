@@ -164,7 +164,7 @@ fn use_paths(code: &str) -> Vec<String> {
                 '}' if depth == 0 => break,
                 '}' => depth -= 1,
                 ',' if depth == 0 => {
-                    items(prefix, &std::mem::take(&mut cur), out);
+                    items(prefix, &core::mem::take(&mut cur), out);
                     continue;
                 }
                 _ => {}
@@ -217,7 +217,11 @@ fn rooted_paths(code: &str) -> Vec<String> {
         }
         let path: String = c[start..i].iter().collect();
         let head = path.split("::").next().unwrap_or("");
-        if path.contains("::") && matches!(head, "crate" | "super" | "self") {
+        // `crate::{a, b}` ends in `::` here: `use_paths` reads its items.
+        if path.contains("::")
+            && !path.ends_with("::")
+            && matches!(head, "crate" | "super" | "self")
+        {
             out.push(path);
         }
         i = i.max(start + 1);
