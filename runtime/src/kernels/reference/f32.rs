@@ -405,8 +405,8 @@ pub fn exp(x: f32) -> f32 {
     p = p * r + 1.398_199_9e-3;
     p = p * r + 8.333_452e-3;
     p = p * r + 4.166_579_6e-2;
-    p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
+    p = p * r + 0.166_666_66;
+    p = p * r + 0.5;
     let y = p * (r * r) + r + 1.0;
     // The integer n from t's low bits (wrapping: for NaN, n is garbage but y is NaN).
     let ni = (t.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
