@@ -61,7 +61,8 @@ impl Monitor {
     }
 
     /// Counts raw input rows `x` and, when given, the matching rows of output 0
-    /// (`outputs`, `(n, output_width)`). Runs without the GIL.
+    /// (`outputs`, `(n, output_width)`); wrong widths raise before anything is
+    /// counted. Runs without the GIL.
     #[pyo3(signature = (x, outputs=None))]
     fn update(
         &self,
@@ -69,7 +70,15 @@ impl Monitor {
         x: PyReadonlyArray2<'_, f32>,
         outputs: Option<PyReadonlyArray2<'_, f32>>,
     ) -> PyResult<()> {
+        // Every width is checked before anything is counted.
+        let (row, out) = self.model.get().row_widths();
+        let wrong = |expected: usize, actual: usize| {
+            Failure::from(ferrite::Error::WrongLength { expected, actual }).into_py(py)
+        };
         let (n, width) = (x.shape()[0], x.shape()[1]);
+        if width != row {
+            return Err(wrong(row, width));
+        }
         let xs = x.as_slice().map_err(value_error)?;
         let outs = match &outputs {
             Some(o) => {
@@ -79,7 +88,10 @@ impl Monitor {
                         o.shape()[0]
                     )));
                 }
-                Some((o.as_slice().map_err(value_error)?, o.shape()[1]))
+                if o.shape()[1] != out {
+                    return Err(wrong(out, o.shape()[1]));
+                }
+                Some((o.as_slice().map_err(value_error)?, out))
             }
             None => None,
         };

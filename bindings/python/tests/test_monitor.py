@@ -209,8 +209,10 @@ def test_errors(fer: bytes, digits_f32: bytes, split: tuple) -> None:
     mon = ferrite.Monitor(model)
     with pytest.raises(ferrite.WrongLengthError):
         mon.update(X_te[:, :10])
-    with pytest.raises(ferrite.WrongLengthError):
+    with pytest.raises(ferrite.WrongLengthError) as e:
         mon.update(X_te, np.zeros((len(X_te), 3), np.float32))
+    assert (e.value.expected, e.value.actual) == (10, 3)
+    assert mon.rows == 0  # nothing counted
     with pytest.raises(ValueError):
         ferrite.Model(fer).predict(X_te, monitor=mon)  # another Model object
     # A NaN row (no imputation in this model) is counted as missing, then raises.
