@@ -1164,3 +1164,150 @@ fn unary_edge_values() {
     kf::unary(UnaryOp::HardSwish, &[-3.0, 3.0, 1.0], &mut y[..3]);
     assert_eq!(&y[..3], [0.0, 3.0, 1.0 * (1.0 / 6.0 + 0.5)]);
 }
+
+/// Error of `got` against the exact `want` in units of the f32 spacing at `want`
+/// (the subnormal spacing 2^-149 below the normal range).
+fn ulp_error(got: f32, want: f64) -> f64 {
+    let w = want.abs();
+    let exp2 = if w < f64::from(f32::MIN_POSITIVE) {
+        -149
+    } else {
+        // Spacing of f32 numbers in [2^e, 2^(e+1)) is 2^(e-23).
+        (w.log2().floor() as i32) - 23
+    };
+    (f64::from(got) - want).abs() / 2f64.powi(exp2)
+}
+
+#[test]
+fn exp_within_one_ulp_of_f64_over_the_range() {
+    // Every 257th f32 in [-88, 88] (8.7 million values, subnormal results below -87.3
+    // included) and 200,001 points 1e-8 apart around 0; the reference is f64's exp.
+    let mut worst = (0.0f64, 0.0f32);
+    let mut check = |v: f32| {
+        let e = ulp_error(kf::exp(v), f64::from(v).exp());
+        if e > worst.0 {
+            worst = (e, v);
+        }
+    };
+    let (lo, hi) = ((-88.0f32).to_bits(), 88.0f32.to_bits());
+    // Negative floats: bit patterns from -0 up to -88; positive: from +0 up to 88.
+    for bits in (0x8000_0000u32..=lo).step_by(257) {
+        check(f32::from_bits(bits));
+    }
+    for bits in (0u32..=hi).step_by(257) {
+        check(f32::from_bits(bits));
+    }
+    for i in -100_000..=100_000 {
+        check(i as f32 * 1e-8);
+    }
+    eprintln!("exp: max error {} ulp at x = {}", worst.0, worst.1);
+    assert!(
+        worst.0 <= 1.0,
+        "max error {} ulp at x = {}",
+        worst.0,
+        worst.1
+    );
+}
+
+#[test]
+fn exp_edge_values() {
+    assert_eq!(kf::exp(0.0), 1.0);
+    assert_eq!(kf::exp(-0.0), 1.0);
+    assert_eq!(kf::exp(f32::NEG_INFINITY).to_bits(), 0);
+    assert_eq!(kf::exp(f32::INFINITY), f32::INFINITY);
+    assert!(kf::exp(f32::NAN).is_nan());
+    assert!(kf::exp(-f32::NAN).is_nan());
+    // Overflow: e^88.72283 = 3.4028e38 is the last finite value.
+    assert!(kf::exp(88.72283).is_finite());
+    assert_eq!(kf::exp(88.7229), f32::INFINITY);
+    assert_eq!(kf::exp(1e30), f32::INFINITY);
+    assert_eq!(kf::exp(f32::MAX), f32::INFINITY);
+    // Underflow through the subnormals to +0.
+    for v in [-87.5f32, -95.0, -100.0, -103.0] {
+        let got = kf::exp(v);
+        assert!(got > 0.0 && got < f32::MIN_POSITIVE, "{v} -> {got}");
+        assert!(ulp_error(got, f64::from(v).exp()) <= 1.0, "{v} -> {got}");
+    }
+    for v in [-104.0f32, -110.0, -1e30, f32::MIN] {
+        assert_eq!(kf::exp(v).to_bits(), 0, "{v}");
+    }
+    // Integers are close to the powers of e.
+    for n in -80..=80 {
+        let v = n as f32;
+        assert!(ulp_error(kf::exp(v), f64::from(v).exp()) <= 2.0, "e^{n}");
+    }
+}
+
+/// Softmax rows over the range of logits a classifier produces against a softmax in f64.
+/// Tolerance, relative to each probability: `(width + 4)·2^-24` (the exp's ulp, the f32
+/// sum and the division) plus `|x - max|·2^-24` (the rounding of `x - max` in f32, which
+/// the exponential turns into a relative error); log-softmax within 1e-6 relative of the
+/// f64 terms' magnitudes plus the f32 sum's rounding (width · 2^-24 absolute in `ln s`).
+#[test]
+fn softmax_rows_close_to_f64_softmax() {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 40) as f32 / (1u64 << 24) as f32
+    };
+    let (rows, width) = (2000usize, 10usize);
+    for spread in [1.0f32, 10.0, 40.0] {
+        let x: Vec<f32> = (0..rows * width)
+            .map(|_| (next() * 2.0 - 1.0) * spread)
+            .collect();
+        let mut y = vec![f32::NAN; x.len()];
+        let mut ly = vec![f32::NAN; x.len()];
+        kf::softmax(&x, rows, width, 1, false, &mut y);
+        kf::softmax(&x, rows, width, 1, true, &mut ly);
+        let mut worst = 0.0f64;
+        for r in 0..rows {
+            let row: Vec<f64> = x[r * width..][..width]
+                .iter()
+                .map(|&v| f64::from(v))
+                .collect();
+            let m = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let s: f64 = row.iter().map(|v| (v - m).exp()).sum();
+            for j in 0..width {
+                let want = (row[j] - m).exp() / s;
+                let got = f64::from(y[r * width + j]);
+                let eps = f64::from(f32::EPSILON) / 2.0;
+                let bound = ((width + 4) as f64 + (row[j] - m).abs()) * eps;
+                let err = (got - want).abs() / want;
+                worst = worst.max(err / bound);
+                assert!(
+                    err <= bound,
+                    "spread {spread} row {r} [{j}]: {got} vs {want}"
+                );
+                let lwant = (row[j] - m) - s.ln();
+                let lgot = f64::from(ly[r * width + j]);
+                // ln of the f32 sum: its rounding (about width·eps of s) is absolute in ln s.
+                assert!(
+                    (lgot - lwant).abs()
+                        <= 1e-6 * ((row[j] - m).abs() + s.ln().abs()) + width as f64 * 6e-8,
+                    "log spread {spread} row {r} [{j}]: {lgot} vs {lwant}"
+                );
+            }
+        }
+        eprintln!("softmax spread {spread}: worst error {worst:.3} of the bound");
+    }
+}
+
+#[test]
+fn softmax_edge_lines() {
+    // -inf entries give exactly 0 (log: -inf); a NaN poisons its line only; an empty
+    // axis writes nothing.
+    let inf = f32::INFINITY;
+    let x = [0.0, -inf, 0.0, -inf, 1.0, f32::NAN, 2.0, 3.0];
+    let mut y = [7.0f32; 8];
+    kf::softmax(&x, 2, 4, 1, false, &mut y);
+    assert_eq!(&y[..4], &[0.5, 0.0, 0.5, 0.0]);
+    assert!(y[4..].iter().all(|v| v.is_nan()), "{y:?}");
+    kf::softmax(&x, 2, 4, 1, true, &mut y);
+    assert_eq!(y[1], -inf);
+    assert_eq!(y[3], -inf);
+    assert!((y[0] - -core::f32::consts::LN_2).abs() <= f32::EPSILON);
+    let mut empty: [f32; 0] = [];
+    kf::softmax(&[], 3, 0, 1, false, &mut empty);
+}

@@ -100,6 +100,8 @@ impl Failure {
                         "GoldenMismatchError"
                     }
                     E::Unsupported => "UnsupportedError",
+                    E::NoBaseline => "NoBaselineError",
+                    E::BadSnapshot => "BadSnapshotError",
                     // Misaligned, ArenaTooSmall, NoSuchIndex and variants added later.
                     _ => "InternalError",
                 };

@@ -13,6 +13,8 @@
 //!   an optional fixed batch (`ferrite_tool::batch`: a batch file that gives the
 //!   batch-1 file's bits).
 //! - `Model.validate` — `ferrite_tool::validate::validate` on NumPy rows.
+//! - [`monitor::Monitor`] — the runtime's drift and latency monitor over NumPy rows;
+//!   its reports are the host tool's (`ferrite monitor`).
 //!
 //! Nothing here panics on any input: every failure is a Python exception.
 
@@ -21,11 +23,13 @@
 
 mod errors;
 mod model;
+mod monitor;
 
 use errors::Failure;
 use ferrite_tool::convert::{ConvertOptions, ConvertReport};
 use ferrite_tool::data::Dataset;
 use ferrite_tool::emit::{Int8Options, WeightGranularity};
+use ferrite_tool::monitor::{attach_baseline, BaselineOptions, BaselineSummary};
 use ferrite_tool::quant::CalibrationMethod;
 use numpy::{PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
@@ -53,11 +57,14 @@ fn dataset(x: &PyReadonlyArray2<'_, f32>, origin: &str) -> PyResult<Dataset> {
 ///
 /// `calibration` is a C-contiguous `(rows, features)` array (raw rows for a model
 /// with preprocessing). `batch > 1` fixes the leading dimension of input 0
-/// (`ferrite_tool::batch`). Runs with the GIL released.
+/// (`ferrite_tool::batch`). `baseline` rows (raw, as `predict` takes them) add a
+/// monitoring baseline of `baseline_bins` bins per feature, as `ferrite convert
+/// --baseline`. Runs with the GIL released.
 #[pyfunction]
 #[pyo3(signature = (
     onnx, *, precision, calibration, calibration_method, input_shapes, name, version,
-    description, labels, source_name, golden, per_tensor_weights, int8_input, batch
+    description, labels, source_name, golden, per_tensor_weights, int8_input, batch,
+    baseline, baseline_bins
 ))]
 #[allow(clippy::too_many_arguments)]
 fn convert<'py>(
@@ -76,6 +83,8 @@ fn convert<'py>(
     per_tensor_weights: bool,
     int8_input: bool,
     batch: usize,
+    baseline: Option<PyReadonlyArray2<'py, f32>>,
+    baseline_bins: u32,
 ) -> PyResult<(Bound<'py, PyBytes>, String)> {
     let precision = precision
         .parse()
@@ -92,6 +101,17 @@ fn convert<'py>(
     let calibration = calibration
         .map(|c| dataset(&c, "calibration array"))
         .transpose()?;
+    let baseline = baseline
+        .map(|b| dataset(&b, "baseline array"))
+        .transpose()?;
+    if baseline.is_some() && batch > 1 {
+        return Err(Failure::Tool(ferrite_tool::Error::Usage(
+            "a batch file carries no monitoring baseline (the batch-1 file, the one deployed, \
+             does): convert without batch to monitor"
+                .into(),
+        ))
+        .into_py(py));
+    }
     let opts = ConvertOptions {
         precision,
         calibration,
@@ -127,15 +147,29 @@ fn convert<'py>(
                     .collect::<Vec<u8>>(),
             ));
         }
-        Ok(ferrite_tool::convert(&onnx, &opts)?)
+        let mut report = ferrite_tool::convert(&onnx, &opts)?;
+        // `ferrite convert --baseline`: the same section, built the same way.
+        let summary = match &baseline {
+            Some(data) => {
+                let opts = BaselineOptions {
+                    bins: baseline_bins,
+                    source: None,
+                };
+                let (bytes, summary) = attach_baseline(&report.bytes, data, &opts)?;
+                report.bytes = bytes;
+                Some(summary)
+            }
+            None => None,
+        };
+        Ok((report, summary))
     });
-    let report = result.map_err(|f| f.into_py(py))?;
-    let json = report_json(&report, batch);
+    let (report, summary) = result.map_err(|f| f.into_py(py))?;
+    let json = report_json(&report, batch, summary.as_ref());
     Ok((PyBytes::new(py, &report.bytes), json))
 }
 
 /// The conversion report as JSON for the Python side.
-fn report_json(r: &ConvertReport, batch: usize) -> String {
+fn report_json(r: &ConvertReport, batch: usize, baseline: Option<&BaselineSummary>) -> String {
     let agreement = r.agreement.as_ref().map(|a| {
         serde_json::json!({
             "rows": a.rows,
@@ -156,6 +190,11 @@ fn report_json(r: &ConvertReport, batch: usize) -> String {
         "notes": r.notes,
         "batch": batch,
         "file_size": r.bytes.len(),
+        "baseline": baseline.map(|b| serde_json::json!({
+            "rows": b.rows,
+            "features": b.features,
+            "bins": b.bins,
+        })),
     })
     .to_string()
 }
@@ -166,10 +205,11 @@ fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")
 }
 
-/// The extension module: `Model`, `convert`, `version`.
+/// The extension module: `Model`, `Monitor`, `convert`, `version`.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<model::Model>()?;
+    m.add_class::<monitor::Monitor>()?;
     m.add_function(wrap_pyfunction!(convert, m)?)?;
     m.add_function(wrap_pyfunction!(version, m)?)?;
     Ok(())

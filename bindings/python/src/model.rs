@@ -298,11 +298,31 @@ impl Model {
     }
 }
 
-fn value_error(e: impl std::fmt::Display) -> PyErr {
+pub(crate) fn value_error(e: impl std::fmt::Display) -> PyErr {
     pyo3::exceptions::PyValueError::new_err(e.to_string())
 }
 
 impl Model {
+    /// The runtime's view of the model.
+    pub(crate) fn runtime_model(&self) -> ferrite::Model<'_> {
+        self.owned.model()
+    }
+
+    /// The bytes of the model file.
+    pub(crate) fn file(&self) -> &[u8] {
+        self.owned.model().bytes()
+    }
+
+    /// Rows per run (N for a batch file, else 1).
+    pub(crate) fn layout_batch(&self) -> usize {
+        self.layout.batch
+    }
+
+    /// `(row_width, output_width)`.
+    pub(crate) fn row_widths(&self) -> (usize, usize) {
+        (self.layout.row, self.layout.out)
+    }
+
     /// Fails unless output 0 has several values per row (class scores).
     fn check_classifier(&self, py: Python<'_>) -> PyResult<()> {
         if self.layout.out >= 2 {
@@ -409,7 +429,7 @@ impl Model {
 
     /// Runs `f` over a session whose arena comes from the pool (or is allocated when
     /// every pooled arena is in use), then returns the arena to the pool.
-    fn with_session<T>(
+    pub(crate) fn with_session<T>(
         &self,
         f: impl FnOnce(&mut Session<'_, '_>) -> Result<T, Failure>,
     ) -> Result<T, Failure> {

@@ -14,6 +14,9 @@
 - :class:`Model` — a validated model: ``info``, ``predict``, ``predict_labels``,
   ``preprocess``, ``validate``, ``check_golden``. Thread-safe; the GIL is released
   while it runs; results are bit-identical to the Rust runtime's.
+- :class:`Monitor` — input drift, output drift and latency of a model with a
+  baseline (``convert(..., baseline=X_train)``), computed by the runtime's own
+  fixed-memory monitor; ``report()``, ``snapshot()``, ``prometheus()``.
 - Errors are :class:`FerriteError` subclasses carrying the runtime's stable
   error ``code`` (see :mod:`ferrite._errors`).
 """
@@ -35,6 +38,16 @@ from ._errors import (
     UnsupportedError,
     VersionTooOldError,
     WrongLengthError,
+    NoBaselineError,
+    BadSnapshotError,
+)
+from ._monitor import (
+    Drift,
+    FeatureDrift,
+    LatencyStats,
+    Monitor,
+    MonitorReport,
+    OutputDrift,
 )
 from ._model import (
     LayerError,
@@ -51,6 +64,14 @@ __version__: str = _native.version()
 
 __all__ = [
     "BadSignatureError",
+    "BadSnapshotError",
+    "Drift",
+    "FeatureDrift",
+    "LatencyStats",
+    "Monitor",
+    "MonitorReport",
+    "NoBaselineError",
+    "OutputDrift",
     "Agreement",
     "Conversion",
     "ConversionError",

@@ -7,7 +7,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _native
 from ._errors import ConversionWarning
@@ -44,6 +44,9 @@ class ConversionReport:
     notes: Tuple[str, ...]
     #: Rows per inference (``batch``).
     batch: int
+    #: The monitoring baseline stored (``baseline=``): ``{"rows", "features",
+    #: "bins"}``, or ``None``.
+    baseline: Optional[Dict[str, int]] = None
 
 
 class Conversion(bytes):
@@ -69,6 +72,8 @@ def convert(
     per_tensor_weights: bool = False,
     int8_input: bool = False,
     batch: Optional[int] = None,
+    baseline: Any = None,
+    baseline_bins: int = 10,
     output: Union[str, "os.PathLike[str]", None] = None,
 ) -> Conversion:
     """Converts an ONNX model to a ferrite model, as ``ferrite convert`` does.
@@ -98,6 +103,12 @@ def convert(
             2N + 1 rows; it carries no golden vectors. The same file as
             ``ferrite convert --batch N``. Neural models with one input and no
             preprocessing pipeline only (else ``ConversionError``, kind ``"usage"``).
+        baseline: raw rows (as ``predict`` takes them, NaN for missing values) to
+            store a monitoring baseline from, for :class:`Monitor`: per-feature
+            quantile histograms of ``baseline_bins`` bins (2–64) and the output
+            distribution, as ``ferrite convert --baseline`` (``docs/monitoring.md``).
+            Pass the training rows, or ``calibration`` again. Not with ``batch`` > 1
+            (monitor the batch-1 file).
         output: also write the file here.
 
     Returns:
@@ -117,6 +128,9 @@ def convert(
     calib = None
     if calibration is not None:
         calib, _ = _float32_rows(calibration, "calibration")
+    base = None
+    if baseline is not None:
+        base, _ = _float32_rows(baseline, "baseline")
     shapes = [(str(k), [int(d) for d in v]) for k, v in (input_shapes or {}).items()]
     if batch is not None and int(batch) < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
@@ -135,6 +149,8 @@ def convert(
         per_tensor_weights=bool(per_tensor_weights),
         int8_input=bool(int8_input),
         batch=int(batch or 1),
+        baseline=base,
+        baseline_bins=int(baseline_bins),
     )
     r = json.loads(report_json)
     agreement = r["agreement"]
@@ -151,6 +167,7 @@ def convert(
         golden=r["golden"],
         notes=tuple(r["notes"]),
         batch=r["batch"],
+        baseline=r["baseline"],
     )
     for note in result.report.notes:
         warnings.warn(note, ConversionWarning, stacklevel=2)

@@ -14,6 +14,8 @@ class                       codes           when
 :class:`InvalidInputError`  16              NaN / infinity where nothing imputes
 :class:`GoldenMismatchError` 17             a stored golden vector did not reproduce
 :class:`UnsupportedError`   19              not possible with this model or build
+:class:`NoBaselineError`    20              ``Monitor`` of a model without a baseline
+:class:`BadSnapshotError`   21              ``Monitor.restore`` of foreign bytes
 :class:`InternalError`      12, 13, 15      a bug, not bad data
 :class:`ConversionError`    (none)          ``convert`` / ``validate`` failed
 ==========================  ==============  =====================================
@@ -142,6 +144,15 @@ class UnsupportedError(FerriteError):
     labels from a model whose output is one value."""
 
 
+class NoBaselineError(UnsupportedError):
+    """The model carries no monitoring baseline (code 20): convert it with
+    ``baseline=`` (``ferrite convert --baseline``) to use :class:`ferrite.Monitor`."""
+
+
+class BadSnapshotError(FerriteError, ValueError):
+    """The bytes are not a whole monitor snapshot of this model (code 21)."""
+
+
 class InternalError(FerriteError):
     """Misaligned bytes (12), an arena too small (13), no such index (15), or an error
     kind newer than this package: a bug in ferrite, not bad data."""
@@ -176,6 +187,8 @@ __all__ = [
     "InvalidInputError",
     "GoldenMismatchError",
     "UnsupportedError",
+    "NoBaselineError",
+    "BadSnapshotError",
     "InternalError",
     "ConversionError",
     "ConversionWarning",

@@ -6,11 +6,14 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Literal, Optional, Sequence, Tuple, Union, overload
+from typing import TYPE_CHECKING, Any, Dict, Literal, Optional, Sequence, Tuple, Union, overload
 
 import numpy as np
 
 from . import _errors, _native
+
+if TYPE_CHECKING:
+    from ._monitor import Monitor
 
 #: What ``Model`` and ``convert`` accept as a file: a path, or the file's bytes.
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
@@ -254,15 +257,23 @@ class Model:
         )
 
     @overload
-    def predict(self, X: Any) -> np.ndarray: ...
+    def predict(self, X: Any, *, monitor: Optional["Monitor"] = None) -> np.ndarray: ...
 
     @overload
     def predict(
-        self, X: Any, *, return_labels: Literal[True]
+        self,
+        X: Any,
+        *,
+        return_labels: Literal[True],
+        monitor: Optional["Monitor"] = None,
     ) -> Tuple[np.ndarray, np.ndarray]: ...
 
     def predict(
-        self, X: Any, *, return_labels: bool = False
+        self,
+        X: Any,
+        *,
+        return_labels: bool = False,
+        monitor: Optional["Monitor"] = None,
     ) -> Union[np.ndarray, Tuple[np.ndarray, np.ndarray]]:
         """Output 0 of every row as a new ``(n, output_width)`` float32 array
         (dequantized for an int8 output; a 1-D row gives a 1-D result). With
@@ -273,12 +284,21 @@ class Model:
         accepted wherever the pipeline imputes it. Each row's values are exactly those
         of the Rust runtime's ``Session::predict`` (and of ``ferrite run``).
 
+        With ``monitor`` (a :class:`Monitor` of this model), every row also goes
+        through the runtime's ``Monitor::predict``: timed, and its input and predicted
+        class counted (see :meth:`Monitor.predict`).
+
         Raises:
             WrongLengthError: rows of the wrong width.
             InvalidInputError: NaN or infinity where nothing imputes it (``row`` and
                 ``feature`` name it).
             UnsupportedError: ``return_labels`` on a one-value output.
+            ValueError: ``monitor`` watches another model.
         """
+        if monitor is not None:
+            if monitor.model is not self:
+                raise ValueError("predict(monitor=...): the monitor watches another Model")
+            return monitor.predict(X, return_labels=return_labels)
         rows, single = _float32_rows(X, "predict")
         scores, labels = self._native.predict(rows, bool(return_labels))
         if single:
