@@ -184,6 +184,8 @@ mod portable;
 
 #[cfg(target_arch = "aarch64")]
 mod aarch64_neon;
+#[cfg(any(ferrite_arm_dsp, test))]
+mod cortex_m_dsp;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod wasm_simd128;
 #[cfg(target_arch = "x86_64")]
@@ -380,11 +382,15 @@ pub enum Isa {
     NeonDot,
     /// wasm32 built with `+simd128`.
     Simd128,
+    /// Arm M-profile DSP extension (Cortex-M4/M7/M33…: int8 with `SMLAD`), chosen at
+    /// compile time (`cfg(ferrite_arm_dsp)`, set by the build script); f32 kernels
+    /// are the portable ones.
+    CortexMDsp,
 }
 
 impl Isa {
     /// Every ISA, from the most portable to the most specific.
-    pub const ALL: [Isa; 7] = [
+    pub const ALL: [Isa; 8] = [
         Isa::Portable,
         Isa::Avx2,
         Isa::Avx512,
@@ -392,6 +398,7 @@ impl Isa {
         Isa::Neon,
         Isa::NeonDot,
         Isa::Simd128,
+        Isa::CortexMDsp,
     ];
 
     /// Lower-case name (`"avx512vnni"`).
@@ -404,6 +411,7 @@ impl Isa {
             Isa::Neon => "neon",
             Isa::NeonDot => "neondot",
             Isa::Simd128 => "simd128",
+            Isa::CortexMDsp => "dsp",
         }
     }
 
@@ -429,6 +437,8 @@ impl Isa {
             Isa::NeonDot => aarch64_neon::NeonDot::new().map(|_| aarch64_neon::KERNELS_DOT),
             #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
             Isa::Simd128 => Some(wasm_simd128::KERNELS),
+            #[cfg(ferrite_arm_dsp)]
+            Isa::CortexMDsp => Some(cortex_m_dsp::KERNELS),
             #[allow(unreachable_patterns)]
             _ => None,
         }
@@ -462,7 +472,15 @@ pub fn kernels() -> Kernels {
     {
         wasm_simd128::KERNELS
     }
-    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    // Likewise a build for an Arm DSP target runs only on cores with the extension.
+    #[cfg(ferrite_arm_dsp)]
+    {
+        cortex_m_dsp::KERNELS
+    }
+    #[cfg(not(any(
+        all(target_arch = "wasm32", target_feature = "simd128"),
+        ferrite_arm_dsp
+    )))]
     {
         Isa::best().kernels().unwrap_or(portable::KERNELS)
     }
@@ -661,7 +679,10 @@ mod tests {
                 ] {
                     let suffix = name.rsplit('_').next().unwrap_or_default();
                     assert!(
-                        isa.name().starts_with(suffix) || suffix.starts_with(isa.name()),
+                        isa.name().starts_with(suffix)
+                            || suffix.starts_with(isa.name())
+                            // Its f32 and f16 families are the portable kernels.
+                            || (isa == Isa::CortexMDsp && suffix == "portable"),
                         "{name} for {isa:?}"
                     );
                 }

@@ -1,0 +1,686 @@
+//! Cortex-M DSP extension (Cortex-M4/M7, and M33/M35P/M55/M85 built for their CPU):
+//! the int8 conv and depthwise kernels with `SMLAD` (two 16×16 multiply-adds into an
+//! i32 accumulator per instruction), `SXTB16` / `SXTAB16` (two bytes sign-extended to
+//! two halfwords, optionally plus two halfword offsets), `SMLABB` / `SMLATT`. The f32
+//! kernels are the portable ones.
+//!
+//! Compiled in when the build script sets `cfg(ferrite_arm_dsp)` (stable Rust does not
+//! expose `target_feature = "dsp"` to `cfg`; see `build.rs`); the instructions are
+//! written with `asm!`. The kernels read the engine's packed layouts as they are
+//! (`pack.rs`: the same bytes for every ISA), so a model converted once runs here.
+//!
+//! # int8 conv: `i8_igemm_2x2c4_dsp`
+//!
+//! As CMSIS-NN's `arm_nn_mat_mult_kernel_s8_s16`: a block of 2 output pixels × 2 output
+//! channels, four i32 accumulators. Per group of 4 input channels, each pixel's 4 input
+//! bytes are one word `x`, each channel's 4 weights one word `w` (the packed `c4`
+//! layout); `SXTB16 x` and `SXTB16 x, ROR #8` give the even and odd bytes as
+//! halfword pairs (the same for `w`), and two `SMLAD`s add the 4 products. The input
+//! zero point is folded into the packed bias (`bias_s8`) and the padding rows hold it
+//! (see the engine's int8 numerics), so the kernel multiplies raw bytes. Every product
+//! is exact (|x·w| ≤ 2^14); `SMLAD` adds modulo 2^32 like the reference's wrapping sum.
+//! Tiles of 2 pixels share the indirection rows of the frame (`build_rows`); a layer
+//! with `C < 4` reads the frame's gathered flat rows. A kernel with more than 64 taps
+//! (the frame's chunked path) runs the portable kernel, which reads the same layout.
+//!
+//! # int8 depthwise: `i8_dwconv_4c_dsp`
+//!
+//! Four channels at a time: one word of 4 input channels, `SXTAB16` adds `−x_zp` to the
+//! even and odd bytes while sign-extending them (|x − x_zp| ≤ 255 fits a halfword),
+//! the 4 weights are sign-extended with `SXTB16`, and `SMLABB` / `SMLATT` add one
+//! product each to the 4 channels' accumulators. Taps in the padding are skipped
+//! (the reference's sum); the accumulators start from the bias.
+//!
+//! # Epilogue
+//!
+//! Per output, in scalar form: `MultiplyByQuantizedMultiplier` (the frame's
+//! [`mbqm_lane`], one `SMULL`), the output zero point, the activation clamp, and the
+//! optional residual Add exactly as the frame's epilogue computes it.
+
+#![allow(unsafe_code)]
+
+use core::ptr;
+
+use super::frame::{
+    build_rows, gather, i8_zero_point, mbqm_lane, need, quad, shifts, valid_taps, Geom, RowPlan,
+    FLAT_K, MAX_TAPS,
+};
+use super::pack::{i8_conv_panel_len, i8_dw_tile_len, i8_flat};
+use super::{portable, ConvShape, I8Out, Isa, Kernel, Kernels, I8_CONV_HEADER, I8_DW_HEADER, NR};
+use crate::{Error, Result};
+
+/// The DSP int8 kernels; the f32 and f16 kernels of [`portable::KERNELS`].
+pub(crate) const KERNELS: Kernels = Kernels {
+    isa: Isa::CortexMDsp,
+    i8_conv: Kernel {
+        name: "i8_igemm_2x2c4_dsp",
+        run: i8_conv,
+    },
+    i8_dwconv: Kernel {
+        name: "i8_dwconv_4c_dsp",
+        run: i8_dwconv,
+    },
+    ..portable::KERNELS
+};
+
+// ---------------------------------------------------------------- instructions
+
+/// The DSP instructions, one `asm!` each (only in builds for a DSP target).
+#[cfg(ferrite_arm_dsp)]
+mod dsp {
+    use core::arch::asm;
+
+    /// `SXTB16 x`: bytes 0 and 2, sign-extended, as the low and high halfwords.
+    #[inline(always)]
+    pub(super) fn sxtb16(x: u32) -> u32 {
+        let r: u32;
+        // SAFETY: register arithmetic only.
+        unsafe {
+            asm!("sxtb16 {r}, {x}", r = lateout(reg) r, x = in(reg) x,
+                 options(pure, nomem, nostack, preserves_flags));
+        }
+        r
+    }
+
+    /// `SXTB16 x, ROR #8`: bytes 1 and 3, sign-extended.
+    #[inline(always)]
+    pub(super) fn sxtb16_ror8(x: u32) -> u32 {
+        let r: u32;
+        // SAFETY: register arithmetic only.
+        unsafe {
+            asm!("sxtb16 {r}, {x}, ror #8", r = lateout(reg) r, x = in(reg) x,
+                 options(pure, nomem, nostack, preserves_flags));
+        }
+        r
+    }
+
+    /// `SXTAB16 a, x`: bytes 0 and 2 of `x`, sign-extended, plus the halfwords of `a`
+    /// (each modulo 2^16).
+    #[inline(always)]
+    pub(super) fn sxtab16(a: u32, x: u32) -> u32 {
+        let r: u32;
+        // SAFETY: register arithmetic only.
+        unsafe {
+            asm!("sxtab16 {r}, {a}, {x}", r = lateout(reg) r, a = in(reg) a, x = in(reg) x,
+                 options(pure, nomem, nostack, preserves_flags));
+        }
+        r
+    }
+
+    /// `SXTAB16 a, x, ROR #8`: bytes 1 and 3 of `x` plus the halfwords of `a`.
+    #[inline(always)]
+    pub(super) fn sxtab16_ror8(a: u32, x: u32) -> u32 {
+        let r: u32;
+        // SAFETY: register arithmetic only.
+        unsafe {
+            asm!("sxtab16 {r}, {a}, {x}, ror #8", r = lateout(reg) r, a = in(reg) a, x = in(reg) x,
+                 options(pure, nomem, nostack, preserves_flags));
+        }
+        r
+    }
+
+    /// `SMLAD a, b, acc`: `acc + a.lo·b.lo + a.hi·b.hi` (signed halfwords, modulo
+    /// 2^32; sets the sticky Q flag on overflow, which nothing reads).
+    #[inline(always)]
+    pub(super) fn smlad(a: u32, b: u32, acc: i32) -> i32 {
+        let r: i32;
+        // SAFETY: register arithmetic only (writes the Q flag: no `preserves_flags`).
+        unsafe {
+            asm!("smlad {r}, {a}, {b}, {c}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b,
+                 c = in(reg) acc, options(pure, nomem, nostack));
+        }
+        r
+    }
+
+    /// `SMLABB a, b, acc`: `acc + a.lo·b.lo`.
+    #[inline(always)]
+    pub(super) fn smlabb(a: u32, b: u32, acc: i32) -> i32 {
+        let r: i32;
+        // SAFETY: as `smlad`.
+        unsafe {
+            asm!("smlabb {r}, {a}, {b}, {c}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b,
+                 c = in(reg) acc, options(pure, nomem, nostack));
+        }
+        r
+    }
+
+    /// `SMLATT a, b, acc`: `acc + a.hi·b.hi`.
+    #[inline(always)]
+    pub(super) fn smlatt(a: u32, b: u32, acc: i32) -> i32 {
+        let r: i32;
+        // SAFETY: as `smlad`.
+        unsafe {
+            asm!("smlatt {r}, {a}, {b}, {c}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b,
+                 c = in(reg) acc, options(pure, nomem, nostack));
+        }
+        r
+    }
+}
+
+/// The same instructions in plain Rust, for the host unit tests of the drivers
+/// (the instructions themselves are tested on the QEMU board, `firmware/boards/kernels`).
+#[cfg(all(test, not(ferrite_arm_dsp)))]
+mod dsp {
+    fn halves(x: u32) -> (i32, i32) {
+        (
+            i32::from(x as u16 as i16),
+            i32::from((x >> 16) as u16 as i16),
+        )
+    }
+
+    fn pack(lo: i32, hi: i32) -> u32 {
+        u32::from(lo as u16) | (u32::from(hi as u16) << 16)
+    }
+
+    pub(super) fn sxtb16(x: u32) -> u32 {
+        pack(i32::from(x as u8 as i8), i32::from((x >> 16) as u8 as i8))
+    }
+
+    pub(super) fn sxtb16_ror8(x: u32) -> u32 {
+        sxtb16(x.rotate_right(8))
+    }
+
+    pub(super) fn sxtab16(a: u32, x: u32) -> u32 {
+        let (al, ah) = halves(a);
+        let (xl, xh) = halves(sxtb16(x));
+        pack(al.wrapping_add(xl), ah.wrapping_add(xh))
+    }
+
+    pub(super) fn sxtab16_ror8(a: u32, x: u32) -> u32 {
+        sxtab16(a, x.rotate_right(8))
+    }
+
+    pub(super) fn smlad(a: u32, b: u32, acc: i32) -> i32 {
+        let (al, ah) = halves(a);
+        let (bl, bh) = halves(b);
+        acc.wrapping_add(al * bl).wrapping_add(ah * bh)
+    }
+
+    pub(super) fn smlabb(a: u32, b: u32, acc: i32) -> i32 {
+        acc.wrapping_add(halves(a).0 * halves(b).0)
+    }
+
+    pub(super) fn smlatt(a: u32, b: u32, acc: i32) -> i32 {
+        acc.wrapping_add(halves(a).1 * halves(b).1)
+    }
+}
+
+use dsp::{smlabb, smlad, smlatt, sxtab16, sxtab16_ror8, sxtb16, sxtb16_ror8};
+
+/// The little-endian word at `p` (any alignment: Cortex-M3 and later load unaligned
+/// words with `LDR`).
+///
+/// # Safety
+/// `p` points to 4 readable bytes.
+#[inline(always)]
+unsafe fn word<T>(p: *const T) -> u32 {
+    // SAFETY: caller's contract.
+    unsafe { ptr::read_unaligned(p.cast::<u32>()) }
+}
+
+/// The little-endian i32 number `i` of a packed header.
+///
+/// # Safety
+/// `p + 4·i` points to 4 readable bytes.
+#[inline(always)]
+unsafe fn header(p: *const u8, i: usize) -> i32 {
+    // SAFETY: caller's contract.
+    unsafe { word(p.add(4 * i)) as i32 }
+}
+
+// ---------------------------------------------------------------- epilogue
+
+/// One requantization `(multiplier, left shift, right shift)`.
+#[derive(Clone, Copy)]
+struct Rq {
+    m: i32,
+    l: u32,
+    e: u32,
+}
+
+impl Rq {
+    #[inline(always)]
+    fn new(m: i32, shift: i32) -> Self {
+        let (l, e) = shifts(shift);
+        Rq { m, l, e }
+    }
+
+    #[inline(always)]
+    fn apply(self, v: i32) -> i32 {
+        mbqm_lane(v, self.m, self.l, self.e)
+    }
+}
+
+/// The residual Add's constants (see the frame's `I8Epi`).
+#[derive(Clone, Copy)]
+struct Residual {
+    r: *const i8,
+    a_zp: i32,
+    b_zp: i32,
+    shift: u32,
+    a: Rq,
+    b: Rq,
+    out: Rq,
+    out_zp: i32,
+    lo: i32,
+    hi: i32,
+}
+
+/// The per-call epilogue constants.
+#[derive(Clone, Copy)]
+struct Epi {
+    zp: i32,
+    lo: i32,
+    hi: i32,
+    residual: Option<Residual>,
+}
+
+impl Epi {
+    fn new(out: &I8Out) -> Self {
+        Epi {
+            zp: out.zero_point,
+            lo: out.act_min,
+            hi: out.act_max,
+            residual: out.residual.as_ref().map(|r| Residual {
+                r: r.input.as_ptr(),
+                a_zp: r.add.a_zero_point,
+                b_zp: r.add.b_zero_point,
+                shift: r.add.left_shift.clamp(0, 31) as u32,
+                a: Rq::new(r.add.a.multiplier, r.add.a.shift),
+                b: Rq::new(r.add.b.multiplier, r.add.b.shift),
+                out: Rq::new(r.add.out.multiplier, r.add.out.shift),
+                out_zp: r.add.out_zero_point,
+                lo: r.add.act_min,
+                hi: r.add.act_max,
+            }),
+        }
+    }
+
+    /// Requantizes the sum `v` (bias included) of output element `at` and stores it.
+    ///
+    /// # Safety
+    /// `y.add(at)` (and the residual's element `at`) are in bounds.
+    #[inline(always)]
+    unsafe fn store(&self, v: i32, rq: Rq, y: *mut i8, at: usize) {
+        let mut v = rq.apply(v).wrapping_add(self.zp).max(self.lo).min(self.hi);
+        if let Some(r) = &self.residual {
+            let t = v.clamp(-128, 127);
+            // SAFETY: caller's contract.
+            let rv = i32::from(unsafe { *r.r.add(at) });
+            let sa = r.a.apply(t.wrapping_sub(r.a_zp).wrapping_shl(r.shift));
+            let sb = r.b.apply(rv.wrapping_sub(r.b_zp).wrapping_shl(r.shift));
+            let raw = r.out.apply(sa.wrapping_add(sb));
+            v = raw.wrapping_add(r.out_zp).max(r.lo).min(r.hi);
+        }
+        // SAFETY: caller's contract.
+        unsafe { *y.add(at) = v.clamp(-128, 127) as i8 };
+    }
+}
+
+// ---------------------------------------------------------------- int8 conv
+
+/// [`crate::kernels::engine::i8_conv`] with 2×2 `SMLAD` blocks.
+#[allow(clippy::too_many_arguments)]
+fn i8_conv(
+    s: &ConvShape,
+    x: &[i8],
+    x_zp: i32,
+    packed: &[u8],
+    out: &I8Out,
+    y: &mut [i8],
+    scratch: &mut [i8],
+) -> Result<()> {
+    let g = Geom::new(s)?;
+    if g.taps > MAX_TAPS {
+        return (portable::KERNELS.i8_conv.run)(s, x, x_zp, packed, out, y, scratch);
+    }
+    let zp = i8_zero_point(x_zp)?;
+    let panel_len = i8_conv_panel_len(g.taps, g.c).ok_or(Error::Unsupported)?;
+    need(g.in_len, x.len())?;
+    need(g.n.div_ceil(NR) * panel_len, packed.len())?;
+    need(g.out_len, y.len())?;
+    if let Some(r) = &out.residual {
+        need(g.out_len, r.input.len())?;
+    }
+    let zero = if g.padded {
+        need(g.c, scratch.len())?;
+        scratch[..g.c].fill(zp);
+        scratch.as_ptr()
+    } else {
+        x.as_ptr()
+    };
+    let xp = x.as_ptr();
+    let plan = RowPlan::new(&g);
+    let epi = Epi::new(out);
+    let flat = i8_flat(g.taps, g.c);
+    // The microkernel's view: `taps` rows of `c` bytes, `group_bytes` of weights per
+    // row. The flat layout is one gathered row of `taps·C` bytes (zero-padded to a
+    // multiple of 4).
+    let (taps, c) = if flat {
+        (1, (g.taps * g.c).div_ceil(4) * 4)
+    } else {
+        (g.taps, g.c)
+    };
+    let group_bytes = c.div_ceil(4) * 4 * NR;
+    let mut ptrs = [[ptr::null::<i8>(); 2]; MAX_TAPS];
+    let mut buf = [[0i8; FLAT_K]; 2];
+    let x_range = (xp, xp.wrapping_add(x.len()));
+    let yp = y.as_mut_ptr();
+    let mut m0 = 0;
+    while m0 < g.pixels {
+        let rows = 2.min(g.pixels - m0);
+        // A last single pixel is computed twice (row 1 repeats row 0), stored once.
+        build_rows(&g, &plan, xp, zero, (m0, rows), (0, g.taps), &mut ptrs);
+        if flat {
+            // SAFETY: the rows hold `C` readable bytes each; `taps·C <= 3·MAX_TAPS`.
+            unsafe { gather(&ptrs, g.taps, g.c, &mut buf, x_range) };
+            ptrs[0] = [buf[0].as_ptr(), buf[1].as_ptr()];
+        }
+        for p in 0..g.n.div_ceil(NR) {
+            let (n0, nc) = (p * NR, NR.min(g.n - p * NR));
+            // SAFETY: panel `p` lies inside the checked packed slice; its header holds
+            // 4·16 i32.
+            let panel = unsafe { packed.as_ptr().add(p * panel_len) };
+            let bias = |j: usize| unsafe { header(panel, j) };
+            let rq =
+                |j: usize| unsafe { Rq::new(header(panel, 2 * NR + j), header(panel, 3 * NR + j)) };
+            for j in (0..nc).step_by(2) {
+                // SAFETY: the rows hold `c` readable bytes each; the weights of channel
+                // pair `j` at every tap's groups lie inside the panel (`j + 1 < 16`).
+                let acc = unsafe {
+                    block_2x2(
+                        &ptrs[..taps],
+                        c,
+                        panel.add(I8_CONV_HEADER + 4 * j).cast::<i8>(),
+                        group_bytes,
+                    )
+                };
+                for (r, acc) in acc.iter().enumerate().take(rows) {
+                    let at = (m0 + r) * g.n + n0 + j;
+                    // SAFETY: output (and residual) element `at` (+1) is inside the
+                    // checked slices; channel `j + 1` only when it exists.
+                    unsafe {
+                        epi.store(acc[0].wrapping_add(bias(j)), rq(j), yp, at);
+                        if j + 1 < nc {
+                            epi.store(acc[1].wrapping_add(bias(j + 1)), rq(j + 1), yp, at + 1);
+                        }
+                    }
+                }
+            }
+        }
+        m0 += rows;
+    }
+    Ok(())
+}
+
+/// `acc[r][ch] = Σ_{tap, k} row[tap][r][k] · w[tap][k][ch]` for 2 pixels `r` and the
+/// 2 channels whose `c4` weights start at `w` (channel 1 four bytes after channel 0;
+/// the next group of 4 input channels 64 bytes further, the next tap `group_bytes`).
+///
+/// # Safety
+/// Each row pointer holds `c` readable bytes; `w` holds the groups of every tap.
+#[inline(always)]
+unsafe fn block_2x2(
+    rows: &[[*const i8; 2]],
+    c: usize,
+    w: *const i8,
+    group_bytes: usize,
+) -> [[i32; 2]; 2] {
+    let (full, tail) = (c / 4, c % 4);
+    let (mut a00, mut a01, mut a10, mut a11) = (0i32, 0i32, 0i32, 0i32);
+    let mut wt = w;
+    for row in rows {
+        // SAFETY: caller's contract: quads `0..full` lie inside each row, the tail
+        // reads `tail` bytes; the weights advance 64 bytes per group.
+        unsafe {
+            let (mut x0, mut x1, mut wp) = (row[0], row[1], wt);
+            let end = x0.add(4 * full);
+            while x0 != end {
+                let w0 = word(wp);
+                let w1 = word(wp.add(4));
+                let (w0e, w0o) = (sxtb16(w0), sxtb16_ror8(w0));
+                let (w1e, w1o) = (sxtb16(w1), sxtb16_ror8(w1));
+                let q = word(x0);
+                let (qe, qo) = (sxtb16(q), sxtb16_ror8(q));
+                a00 = smlad(qo, w0o, smlad(qe, w0e, a00));
+                a01 = smlad(qo, w1o, smlad(qe, w1e, a01));
+                let q = word(x1);
+                let (qe, qo) = (sxtb16(q), sxtb16_ror8(q));
+                a10 = smlad(qo, w0o, smlad(qe, w0e, a10));
+                a11 = smlad(qo, w1o, smlad(qe, w1e, a11));
+                x0 = x0.add(4);
+                x1 = x1.add(4);
+                wp = wp.add(4 * NR);
+            }
+            if tail != 0 {
+                let w0 = word(wp);
+                let w1 = word(wp.add(4));
+                let (w0e, w0o) = (sxtb16(w0), sxtb16_ror8(w0));
+                let (w1e, w1o) = (sxtb16(w1), sxtb16_ror8(w1));
+                let q = quad(x0, tail);
+                let (qe, qo) = (sxtb16(q), sxtb16_ror8(q));
+                a00 = smlad(qo, w0o, smlad(qe, w0e, a00));
+                a01 = smlad(qo, w1o, smlad(qe, w1e, a01));
+                let q = quad(x1, tail);
+                let (qe, qo) = (sxtb16(q), sxtb16_ror8(q));
+                a10 = smlad(qo, w0o, smlad(qe, w0e, a10));
+                a11 = smlad(qo, w1o, smlad(qe, w1e, a11));
+            }
+            wt = wt.add(group_bytes);
+        }
+    }
+    [[a00, a01], [a10, a11]]
+}
+
+// ---------------------------------------------------------------- int8 depthwise
+
+/// [`crate::kernels::engine::i8_dwconv`], 4 channels at a time.
+fn i8_dwconv(
+    s: &ConvShape,
+    x: &[i8],
+    x_zp: i32,
+    packed: &[u8],
+    out: &I8Out,
+    y: &mut [i8],
+) -> Result<()> {
+    let g = Geom::new(s)?;
+    if g.n != g.c {
+        return Err(Error::Unsupported);
+    }
+    let zp = i32::from(i8_zero_point(x_zp)?);
+    let tile_len = i8_dw_tile_len(g.taps).ok_or(Error::Unsupported)?;
+    need(g.in_len, x.len())?;
+    need(g.c.div_ceil(NR) * tile_len, packed.len())?;
+    need(g.out_len, y.len())?;
+    if let Some(r) = &out.residual {
+        need(g.out_len, r.input.len())?;
+    }
+    let epi = Epi::new(out);
+    // `−x_zp` in both halfwords, for SXTAB16.
+    let neg_zp = u32::from((-zp) as u16) * 0x0001_0001;
+    let (xp, yp) = (x.as_ptr(), y.as_mut_ptr());
+    for ct in 0..g.c.div_ceil(NR) {
+        let c0 = ct * NR;
+        let nc = NR.min(g.c - c0);
+        // SAFETY: tile `ct` lies inside the checked packed slice.
+        let tile = unsafe { packed.as_ptr().add(ct * tile_len) };
+        for cg in (0..nc).step_by(4) {
+            let cnt = 4.min(nc - cg);
+            // SAFETY: the header holds 3·16 i32 and `cg + 3 < 16`.
+            let (bias, rq) = unsafe {
+                let b = [0, 1, 2, 3].map(|i| header(tile, cg + i));
+                let rq = [0, 1, 2, 3]
+                    .map(|i| Rq::new(header(tile, NR + cg + i), header(tile, 2 * NR + cg + i)));
+                (b, rq)
+            };
+            let w = tile.wrapping_add(I8_DW_HEADER + cg);
+            for oy in 0..g.oh {
+                let (ky0, ky1) = valid_taps(oy, g.sh, g.dh, g.pt, g.ih, g.kh);
+                for ox in 0..g.ow {
+                    let (kx0, kx1) = valid_taps(ox, g.sw, g.dw, g.pl, g.iw, g.kw);
+                    let mut acc = bias;
+                    for ky in ky0..ky1 {
+                        let iy = oy * g.sh + ky * g.dh - g.pt;
+                        for kx in kx0..kx1 {
+                            let ix = ox * g.sw + kx * g.dw - g.pl;
+                            // SAFETY: `(iy, ix)` is inside the input (valid taps), its
+                            // channels `c0 + cg..` hold `cnt` bytes; the tap's 4
+                            // weights lie inside the tile.
+                            unsafe {
+                                let at = xp.add((iy * g.iw + ix) * g.c + c0 + cg);
+                                let q = if cnt == 4 { word(at) } else { quad(at, cnt) };
+                                let wq = word(w.add((ky * g.kw + kx) * NR));
+                                let (qe, qo) = (sxtab16(neg_zp, q), sxtab16_ror8(neg_zp, q));
+                                let (we, wo) = (sxtb16(wq), sxtb16_ror8(wq));
+                                acc[0] = smlabb(qe, we, acc[0]);
+                                acc[2] = smlatt(qe, we, acc[2]);
+                                acc[1] = smlabb(qo, wo, acc[1]);
+                                acc[3] = smlatt(qo, wo, acc[3]);
+                            }
+                        }
+                    }
+                    let at = (oy * g.ow + ox) * g.c + c0 + cg;
+                    for i in 0..cnt {
+                        // SAFETY: output (and residual) element `at + i` is a channel
+                        // of this pixel.
+                        unsafe { epi.store(acc[i], rq[i], yp, at + i) };
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    //! The drivers on the host, with the instructions in plain Rust, against the
+    //! portable kernels (themselves tested against the reference in
+    //! `tests/engine_kernels.rs`). The asm instructions run in the QEMU board test.
+
+    use super::*;
+    use crate::format::types::{QBinary, Requant};
+    use crate::kernels::engine::{
+        i8_conv_packed_len, i8_dwconv_packed_len, pack_i8_conv, pack_i8_dwconv, I8Residual,
+    };
+    use std::vec;
+    use std::vec::Vec;
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u32 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 >> 16) as u32
+        }
+        fn below(&mut self, n: usize) -> usize {
+            self.next() as usize % n
+        }
+        fn i8s(&mut self, n: usize) -> Vec<i8> {
+            (0..n).map(|_| self.next() as i8).collect()
+        }
+    }
+
+    fn out_len(i: usize, k: usize, s: usize, p: usize) -> usize {
+        (i + 2 * p - k) / s + 1
+    }
+
+    #[test]
+    fn conv_and_dwconv_match_the_portable_kernels() {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        for case in 0..300 {
+            let dw = case % 3 == 2;
+            let k = [1, 3, 3, 5, 2][rng.below(5)];
+            let kw = if case % 7 == 0 { 4 } else { k };
+            let stride = 1 + rng.below(2);
+            let pad = rng.below(k.min(2) + usize::from(k > 1));
+            let (ih, iw) = (k + rng.below(6), kw + rng.below(6));
+            let c = 1 + rng.below(if dw { 40 } else { 24 });
+            let n = if dw { c } else { 1 + rng.below(37) };
+            let (oh, ow) = (out_len(ih, k, stride, pad), out_len(iw, kw, stride, pad));
+            let shape = ConvShape {
+                in_h: ih,
+                in_w: iw,
+                in_c: c,
+                out_h: oh,
+                out_w: ow,
+                out_c: n,
+                kernel: [k, kw],
+                stride: [stride, stride],
+                dilation: [1, 1],
+                pad: [pad, pad],
+            };
+            let x = rng.i8s(ih * iw * c);
+            let x_zp = rng.next() as i8 as i32;
+            let taps = k * kw;
+            let wlen = if dw { c * taps } else { n * c * taps };
+            let w = rng.i8s(wlen);
+            let bias: Vec<i32> = (0..n)
+                .map(|_| (rng.next() % 20000) as i32 - 10000)
+                .collect();
+            let rq: Vec<i32> = (0..n)
+                .flat_map(|_| {
+                    [
+                        (1 << 30) + (rng.next() >> 2) as i32 / 2,
+                        -(rng.below(10) as i32) - 4,
+                    ]
+                })
+                .collect();
+            let residual = rng.i8s(oh * ow * n);
+            let add = QBinary {
+                a_zero_point: 3,
+                b_zero_point: -7,
+                left_shift: 20,
+                a: Requant {
+                    multiplier: 1_500_000_000,
+                    shift: -1,
+                },
+                b: Requant {
+                    multiplier: 1_200_000_000,
+                    shift: -2,
+                },
+                out: Requant {
+                    multiplier: 1_100_000_000,
+                    shift: -19,
+                },
+                out_zero_point: -5,
+                act_min: -128,
+                act_max: 127,
+            };
+            let out = I8Out {
+                zero_point: rng.next() as i8 as i32,
+                act_min: -128 + rng.below(50) as i32,
+                act_max: 127,
+                residual: (case % 5 == 0).then_some(I8Residual {
+                    input: &residual,
+                    add,
+                }),
+            };
+            let mut scratch = vec![0i8; c];
+            let (mut a, mut b) = (vec![0i8; oh * ow * n], vec![0i8; oh * ow * n]);
+            if dw {
+                let mut packed = vec![0u8; i8_dwconv_packed_len(c, [k, kw]).unwrap()];
+                pack_i8_dwconv(&w, Some(&bias), &rq, c, [k, kw], &mut packed).unwrap();
+                (portable::KERNELS.i8_dwconv.run)(&shape, &x, x_zp, &packed, &out, &mut a).unwrap();
+                (KERNELS.i8_dwconv.run)(&shape, &x, x_zp, &packed, &out, &mut b).unwrap();
+            } else {
+                let mut packed = vec![0u8; i8_conv_packed_len(n, c, [k, kw]).unwrap()];
+                pack_i8_conv(&w, Some(&bias), &rq, x_zp, n, c, [k, kw], &mut packed).unwrap();
+                (portable::KERNELS.i8_conv.run)(
+                    &shape,
+                    &x,
+                    x_zp,
+                    &packed,
+                    &out,
+                    &mut a,
+                    &mut scratch,
+                )
+                .unwrap();
+                (KERNELS.i8_conv.run)(&shape, &x, x_zp, &packed, &out, &mut b, &mut scratch)
+                    .unwrap();
+            }
+            assert_eq!(a, b, "case {case}: {shape:?}");
+        }
+    }
+}
