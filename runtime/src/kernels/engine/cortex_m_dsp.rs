@@ -434,23 +434,10 @@ unsafe fn block_2x2(
         // reads `tail` bytes; the weights advance 64 bytes per group.
         unsafe {
             let (mut x0, mut x1, mut wp) = (row[0], row[1], wt);
-            let end = x0.add(4 * full);
-            while x0 != end {
-                let w0 = word(wp);
-                let w1 = word(wp.add(4));
-                let (w0e, w0o) = (sxtb16(w0), sxtb16_ror8(w0));
-                let (w1e, w1o) = (sxtb16(w1), sxtb16_ror8(w1));
-                let q = word(x0);
-                let (qe, qo) = (sxtb16(q), sxtb16_ror8(q));
-                a00 = smlad(qo, w0o, smlad(qe, w0e, a00));
-                a01 = smlad(qo, w1o, smlad(qe, w1e, a01));
-                let q = word(x1);
-                let (qe, qo) = (sxtb16(q), sxtb16_ror8(q));
-                a10 = smlad(qo, w0o, smlad(qe, w0e, a10));
-                a11 = smlad(qo, w1o, smlad(qe, w1e, a11));
-                x0 = x0.add(4);
-                x1 = x1.add(4);
-                wp = wp.add(4 * NR);
+            if full > 0 {
+                let end = x0.add(4 * full);
+                (x0, x1, wp) =
+                    groups_2x2([x0, x1], end, wp, [&mut a00, &mut a01, &mut a10, &mut a11]);
             }
             if tail != 0 {
                 let w0 = word(wp);
@@ -470,6 +457,108 @@ unsafe fn block_2x2(
         }
     }
     [[a00, a01], [a10, a11]]
+}
+
+/// The 2×2 block's loop over groups of 4 input channels, from `x[0]` up to `end`
+/// (at least one group): per group, the words of the 2 pixels and of the 2 channels
+/// (`w`, `w + 4`), 6 `SXTB16` and 8 `SMLAD` (16 multiply-adds in 21 instructions).
+/// Returns the advanced pointers.
+///
+/// Written as one `asm!` block so that nothing spills: the pointers, the 4
+/// accumulators and 6 temporaries take the 13 registers `asm!` allocates on Thumb
+/// (all but r7, the frame pointer); `end` waits on the stack (one load per group).
+///
+/// # Safety
+/// `end = x[0] + 4·g` with `g >= 1`; `x[0]` and `x[1]` hold `4·g` readable bytes, `w`
+/// the `g` groups of 64 bytes.
+#[cfg(ferrite_arm_dsp)]
+#[inline(always)]
+unsafe fn groups_2x2(
+    x: [*const i8; 2],
+    end: *const i8,
+    w: *const i8,
+    acc: [&mut i32; 4],
+) -> (*const i8, *const i8, *const i8) {
+    let [a00, a01, a10, a11] = acc;
+    let (mut x0, mut x1, mut w) = (x[0], x[1], w);
+    // SAFETY: caller's contract: the loads stay inside the rows and the groups; the
+    // stack pointer is back where it was.
+    unsafe {
+        core::arch::asm!(
+            "push {{{t}}}",
+            "2:",
+            "ldr {q0}, [{x0}], #4",
+            "ldr {q1}, [{x1}], #4",
+            "ldr {t}, [{w}, #4]",
+            "sxtb16 {pe}, {q0}",
+            "sxtb16 {q0}, {q0}, ror #8",
+            "sxtb16 {qe}, {q1}",
+            "sxtb16 {q1}, {q1}, ror #8",
+            "sxtb16 {u}, {t}",
+            "sxtb16 {t}, {t}, ror #8",
+            "smlad {a01}, {pe}, {u}, {a01}",
+            "smlad {a11}, {qe}, {u}, {a11}",
+            "smlad {a01}, {q0}, {t}, {a01}",
+            "smlad {a11}, {q1}, {t}, {a11}",
+            "ldr {t}, [{w}], #64",
+            "sxtb16 {u}, {t}",
+            "sxtb16 {t}, {t}, ror #8",
+            "smlad {a00}, {pe}, {u}, {a00}",
+            "smlad {a10}, {qe}, {u}, {a10}",
+            "smlad {a00}, {q0}, {t}, {a00}",
+            "smlad {a10}, {q1}, {t}, {a10}",
+            "ldr {t}, [sp]",
+            "cmp {x0}, {t}",
+            "bne 2b",
+            "add sp, sp, #4",
+            x0 = inout(reg) x0,
+            x1 = inout(reg) x1,
+            w = inout(reg) w,
+            a00 = inout(reg) *a00,
+            a01 = inout(reg) *a01,
+            a10 = inout(reg) *a10,
+            a11 = inout(reg) *a11,
+            q0 = out(reg) _,
+            q1 = out(reg) _,
+            t = inout(reg) end => _,
+            u = out(reg) _,
+            pe = out(reg) _,
+            qe = out(reg) _,
+        );
+    }
+    (x0, x1, w)
+}
+
+/// [`groups_2x2`] with the instructions' Rust models (host unit tests).
+///
+/// # Safety
+/// As [`groups_2x2`].
+#[cfg(not(ferrite_arm_dsp))]
+unsafe fn groups_2x2(
+    x: [*const i8; 2],
+    end: *const i8,
+    w: *const i8,
+    acc: [&mut i32; 4],
+) -> (*const i8, *const i8, *const i8) {
+    let [a00, a01, a10, a11] = acc;
+    let (mut x0, mut x1, mut w) = (x[0], x[1], w);
+    // SAFETY: caller's contract.
+    unsafe {
+        while x0 != end {
+            let (w0, w1) = (word(w), word(w.add(4)));
+            let (w0e, w0o, w1e, w1o) = (sxtb16(w0), sxtb16_ror8(w0), sxtb16(w1), sxtb16_ror8(w1));
+            let (p, q) = (word(x0), word(x1));
+            let (pe, po, qe, qo) = (sxtb16(p), sxtb16_ror8(p), sxtb16(q), sxtb16_ror8(q));
+            *a00 = smlad(po, w0o, smlad(pe, w0e, *a00));
+            *a01 = smlad(po, w1o, smlad(pe, w1e, *a01));
+            *a10 = smlad(qo, w0o, smlad(qe, w0e, *a10));
+            *a11 = smlad(qo, w1o, smlad(qe, w1e, *a11));
+            x0 = x0.add(4);
+            x1 = x1.add(4);
+            w = w.add(4 * NR);
+        }
+    }
+    (x0, x1, w)
 }
 
 // ---------------------------------------------------------------- int8 depthwise
