@@ -230,24 +230,43 @@ unsafe fn header(p: *const u8, i: usize) -> i32 {
 
 // ---------------------------------------------------------------- epilogue
 
-/// One requantization `(multiplier, left shift, right shift)`.
+/// One requantization `(multiplier, left shift, right shift)`, prepared for
+/// [`Rq::apply`].
 #[derive(Clone, Copy)]
 struct Rq {
     m: i32,
     l: u32,
     e: u32,
+    /// `2^(e + 30)` when `e > 0`.
+    k: i64,
 }
 
 impl Rq {
     #[inline(always)]
     fn new(m: i32, shift: i32) -> Self {
         let (l, e) = shifts(shift);
-        Rq { m, l, e }
+        let k = if e > 0 { 1i64 << (e + 30) } else { 0 };
+        Rq { m, l, e, k }
     }
 
+    /// [`mbqm_lane`] with the two roundings in one 64-bit sum (as the AVX-512 kernel
+    /// does): with `Y = (a << l)·m + 2^30` and `s = [Y < 0]`, the rounding doubling
+    /// high multiply is `q = floor(Y / 2^31)` (`q < 0` exactly when `Y < 0`), and the
+    /// rounding right shift by `e > 0`, `floor((q + 2^(e−1) − s) / 2^e)`, equals
+    /// `floor((Y + 2^(e+30) − s·2^31) / 2^(31+e))` (an integer added inside nested
+    /// floors), the high word of that sum shifted right by `e − 1`. No term overflows
+    /// i64 (`|Y| <= 2^62 + 2^30`). The saturating corner `a << l = m = i32::MIN`
+    /// (`q = 2^31` saturated to `i32::MAX`) rounds to the same `2^(31−e)` both ways.
+    /// `e = 0` takes [`mbqm_lane`]. Checked against it in the unit tests.
     #[inline(always)]
     fn apply(self, v: i32) -> i32 {
-        mbqm_lane(v, self.m, self.l, self.e)
+        if self.e == 0 {
+            return mbqm_lane(v, self.m, self.l, 0);
+        }
+        let y = i64::from(v.wrapping_shl(self.l)) * i64::from(self.m) + (1 << 30);
+        let s = y >> 63;
+        let z = y + self.k + (s << 31);
+        ((z >> 32) as i32) >> (self.e - 1)
     }
 }
 
@@ -588,6 +607,11 @@ fn i8_dwconv(
     // `−x_zp` in both halfwords, for SXTAB16.
     let neg_zp = u32::from((-zp) as u16) * 0x0001_0001;
     let (xp, yp) = (x.as_ptr(), y.as_mut_ptr());
+    // Element offset of each tap's input from tap (0, 0)'s (interior pixels).
+    let mut offs = [0usize; MAX_TAPS];
+    for (t, o) in offs.iter_mut().enumerate().take(g.taps) {
+        *o = ((t / g.kw) * g.dh * g.iw + (t % g.kw) * g.dw) * g.c;
+    }
     for ct in 0..g.c.div_ceil(NR) {
         let c0 = ct * NR;
         let nc = NR.min(g.c - c0);
@@ -608,25 +632,32 @@ fn i8_dwconv(
                 for ox in 0..g.ow {
                     let (kx0, kx1) = valid_taps(ox, g.sw, g.dw, g.pl, g.iw, g.kw);
                     let mut acc = bias;
-                    for ky in ky0..ky1 {
-                        let iy = oy * g.sh + ky * g.dh - g.pt;
-                        for kx in kx0..kx1 {
-                            let ix = ox * g.sw + kx * g.dw - g.pl;
-                            // SAFETY: `(iy, ix)` is inside the input (valid taps), its
-                            // channels `c0 + cg..` hold `cnt` bytes; the tap's 4
-                            // weights lie inside the tile.
-                            unsafe {
-                                let at = xp.add((iy * g.iw + ix) * g.c + c0 + cg);
-                                let q = if cnt == 4 { word(at) } else { quad(at, cnt) };
-                                let wq = word(w.add((ky * g.kw + kx) * NR));
-                                let (qe, qo) = (sxtab16(neg_zp, q), sxtab16_ror8(neg_zp, q));
-                                let (we, wo) = (sxtb16(wq), sxtb16_ror8(wq));
-                                acc[0] = smlabb(qe, we, acc[0]);
-                                acc[2] = smlatt(qe, we, acc[2]);
-                                acc[1] = smlabb(qo, wo, acc[1]);
-                                acc[3] = smlatt(qo, wo, acc[3]);
-                            }
+                    if cnt == 4 && (ky0, ky1, kx0, kx1) == (0, g.kh, 0, g.kw) && g.taps <= MAX_TAPS
+                    {
+                        // Every tap inside: tap (0, 0)'s input plus the tap offsets.
+                        let iy = oy * g.sh - g.pt;
+                        let ix = ox * g.sw - g.pl;
+                        // SAFETY: every tap of this pixel reads inside the input; the
+                        // weights of the taps lie inside the tile.
+                        unsafe {
+                            let px = xp.add((iy * g.iw + ix) * g.c + c0 + cg);
+                            acc = if g.taps == 9 {
+                                dw_taps::<9>(acc, px, &offs, w, neg_zp)
+                            } else {
+                                dw_taps_n(acc, px, &offs[..g.taps], w, neg_zp)
+                            };
                         }
+                    } else {
+                        acc = dw_border(
+                            &g,
+                            (oy, ox),
+                            (ky0, ky1),
+                            (kx0, kx1),
+                            (xp, c0 + cg, cnt),
+                            w,
+                            neg_zp,
+                            acc,
+                        );
                     }
                     let at = (oy * g.ow + ox) * g.c + c0 + cg;
                     for i in 0..cnt {
@@ -639,6 +670,88 @@ fn i8_dwconv(
         }
     }
     Ok(())
+}
+
+/// One tap of a 4-channel depthwise group: the input word `q`, the weight word `wq`.
+#[inline(always)]
+fn dw_mac(acc: [i32; 4], q: u32, wq: u32, neg_zp: u32) -> [i32; 4] {
+    let (qe, qo) = (sxtab16(neg_zp, q), sxtab16_ror8(neg_zp, q));
+    let (we, wo) = (sxtb16(wq), sxtb16_ror8(wq));
+    [
+        smlabb(qe, we, acc[0]),
+        smlabb(qo, wo, acc[1]),
+        smlatt(qe, we, acc[2]),
+        smlatt(qo, wo, acc[3]),
+    ]
+}
+
+/// The `N` taps (unrolled) of an interior pixel: tap `t` reads `px + offs[t]` and the
+/// weights at `w + 16·t`.
+///
+/// # Safety
+/// Each `px + offs[t]` holds 4 readable bytes, `w` the taps' weights.
+#[inline(always)]
+unsafe fn dw_taps<const N: usize>(
+    mut acc: [i32; 4],
+    px: *const i8,
+    offs: &[usize; MAX_TAPS],
+    w: *const u8,
+    neg_zp: u32,
+) -> [i32; 4] {
+    for t in 0..N {
+        // SAFETY: caller's contract.
+        acc = unsafe { dw_mac(acc, word(px.add(offs[t])), word(w.add(t * NR)), neg_zp) };
+    }
+    acc
+}
+
+/// [`dw_taps`] for any number of taps.
+///
+/// # Safety
+/// As [`dw_taps`].
+#[inline(always)]
+unsafe fn dw_taps_n(
+    mut acc: [i32; 4],
+    px: *const i8,
+    offs: &[usize],
+    w: *const u8,
+    neg_zp: u32,
+) -> [i32; 4] {
+    for (t, &o) in offs.iter().enumerate() {
+        // SAFETY: caller's contract.
+        acc = unsafe { dw_mac(acc, word(px.add(o)), word(w.add(t * NR)), neg_zp) };
+    }
+    acc
+}
+
+/// A pixel with taps in the padding (or a group of fewer than 4 channels): the valid
+/// taps `ky0..ky1 × kx0..kx1`, `cnt` channels from element `c` of each input pixel.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn dw_border(
+    g: &Geom,
+    (oy, ox): (usize, usize),
+    (ky0, ky1): (usize, usize),
+    (kx0, kx1): (usize, usize),
+    (xp, c, cnt): (*const i8, usize, usize),
+    w: *const u8,
+    neg_zp: u32,
+    mut acc: [i32; 4],
+) -> [i32; 4] {
+    for ky in ky0..ky1 {
+        let iy = oy * g.sh + ky * g.dh - g.pt;
+        for kx in kx0..kx1 {
+            let ix = ox * g.sw + kx * g.dw - g.pl;
+            // SAFETY: `(iy, ix)` is inside the input (valid taps), its channels `c..`
+            // hold `cnt` bytes; the tap's 4 weights lie inside the tile.
+            unsafe {
+                let at = xp.add((iy * g.iw + ix) * g.c + c);
+                let q = if cnt == 4 { word(at) } else { quad(at, cnt) };
+                acc = dw_mac(acc, q, word(w.add((ky * g.kw + kx) * NR)), neg_zp);
+            }
+        }
+    }
+    acc
 }
 
 #[cfg(test)]
@@ -673,6 +786,31 @@ mod tests {
 
     fn out_len(i: usize, k: usize, s: usize, p: usize) -> usize {
         (i + 2 * p - k) / s + 1
+    }
+
+    #[test]
+    fn fused_requantization_is_mbqm() {
+        use crate::kernels::corners::{ACC_CORNERS, MULTIPLIER_CORNERS};
+        let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+        let mut accs: Vec<i32> = ACC_CORNERS.to_vec();
+        let mut mults: Vec<i32> = MULTIPLIER_CORNERS.to_vec();
+        for _ in 0..200 {
+            accs.push(rng.next() as i32);
+            accs.push((rng.next() as i32) >> rng.below(31));
+            mults.push(rng.next() as i32);
+        }
+        for &a in &accs {
+            for &m in &mults {
+                for shift in -40..=40 {
+                    let (l, e) = shifts(shift);
+                    assert_eq!(
+                        Rq::new(m, shift).apply(a),
+                        mbqm_lane(a, m, l, e),
+                        "{a} {m} {shift}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -36,6 +36,7 @@
 //! | [`Isa::Neon`] (AArch64) | `f32_igemm_6x16_neon` (FMA) | `i8_igemm_2x16c4_neon` (`smull` + `sadalp`) | `*_dwconv_16c_neon` |
 //! | [`Isa::NeonDot`] (+ dotprod) | `f32_igemm_6x16_neon` | `i8_igemm_4x16c4_neondot` (`sdot`) | `*_dwconv_16c_neon` |
 //! | [`Isa::Simd128`] (wasm32 `+simd128`) | `f32_igemm_3x16_simd128` | `i8_igemm_2x16c4_simd128` (`i32x4.dot_i16x8_s`) | `*_dwconv_16c_simd128` |
+//! | [`Isa::CortexMDsp`] (Arm DSP extension: Cortex-M4/M7/M33…) | portable | `i8_igemm_2x2c4_dsp` (`SXTB16` + `SMLAD`, 2 pixels × 2 channels) | portable, `i8_dwconv_4c_dsp` (`SXTAB16` + `SMLABB`/`SMLATT`) |
 //!
 //! `MRxNR` is the register tile: `MR` output pixels × `NR` = 16 output channels
 //! (`c4`: four consecutive input channels per output channel, see the int8 layout); a
@@ -47,6 +48,11 @@
 //! `entry.rs`: the `engine_kernels!` macro);
 //! `portable.rs`, `x86_avx2.rs`, `x86_avx512/`, `aarch64_neon.rs` and
 //! `wasm_simd128.rs` implement those primitives with intrinsics, nothing else.
+//! `cortex_m_dsp.rs` is the exception: a Cortex-M has 13 usable registers, not 16-lane
+//! vectors, so its int8 kernels have their own small-tile drivers (reusing the frame's
+//! geometry, indirection rows and flat gather) and take the rest of the table from
+//! the portable kernels; they are compiled in by `cfg(ferrite_arm_dsp)`, which
+//! `build.rs` sets for targets with the DSP extension.
 //!
 //! # Packed layouts (the same bytes for every ISA)
 //!
