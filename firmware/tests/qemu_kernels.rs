@@ -55,7 +55,9 @@ fn build_and_run(triple: &str, machine: &str, cpu: &str) -> String {
     ] {
         cmd.env_remove(var);
     }
-    let status = cmd.status().expect("spawn /usr/bin/cargo (run `cargo xtask setup`)");
+    let status = cmd
+        .status()
+        .expect("spawn /usr/bin/cargo (run `cargo xtask setup`)");
     assert!(
         status.success(),
         "building firmware/boards/kernels for {triple} failed ({status}); see the output above"
@@ -102,7 +104,11 @@ fn check_output(stdout: &str) {
 
 #[test]
 fn dsp_kernels_match_the_reference_on_the_cortex_m4_board() {
-    check_output(&build_and_run("thumbv7em-none-eabihf", "mps2-an386", "cortex-m4"));
+    check_output(&build_and_run(
+        "thumbv7em-none-eabihf",
+        "mps2-an386",
+        "cortex-m4",
+    ));
 }
 
 #[test]

@@ -65,7 +65,8 @@ pub(crate) const KERNELS: Kernels = Kernels {
 
 // ---------------------------------------------------------------- instructions
 
-/// The DSP instructions, one `asm!` each (only in builds for a DSP target).
+/// The DSP instructions the conv block's tail uses, one `asm!` each (only in builds
+/// for a DSP target; the hot loops are whole `asm!` blocks).
 #[cfg(ferrite_arm_dsp)]
 mod dsp {
     use core::arch::asm;
@@ -94,31 +95,6 @@ mod dsp {
         r
     }
 
-    /// `SXTAB16 a, x`: bytes 0 and 2 of `x`, sign-extended, plus the halfwords of `a`
-    /// (each modulo 2^16).
-    #[inline(always)]
-    pub(super) fn sxtab16(a: u32, x: u32) -> u32 {
-        let r: u32;
-        // SAFETY: register arithmetic only.
-        unsafe {
-            asm!("sxtab16 {r}, {a}, {x}", r = lateout(reg) r, a = in(reg) a, x = in(reg) x,
-                 options(pure, nomem, nostack, preserves_flags));
-        }
-        r
-    }
-
-    /// `SXTAB16 a, x, ROR #8`: bytes 1 and 3 of `x` plus the halfwords of `a`.
-    #[inline(always)]
-    pub(super) fn sxtab16_ror8(a: u32, x: u32) -> u32 {
-        let r: u32;
-        // SAFETY: register arithmetic only.
-        unsafe {
-            asm!("sxtab16 {r}, {a}, {x}, ror #8", r = lateout(reg) r, a = in(reg) a, x = in(reg) x,
-                 options(pure, nomem, nostack, preserves_flags));
-        }
-        r
-    }
-
     /// `SMLAD a, b, acc`: `acc + a.lo·b.lo + a.hi·b.hi` (signed halfwords, modulo
     /// 2^32; sets the sticky Q flag on overflow, which nothing reads).
     #[inline(always)]
@@ -127,30 +103,6 @@ mod dsp {
         // SAFETY: register arithmetic only (writes the Q flag: no `preserves_flags`).
         unsafe {
             asm!("smlad {r}, {a}, {b}, {c}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b,
-                 c = in(reg) acc, options(pure, nomem, nostack));
-        }
-        r
-    }
-
-    /// `SMLABB a, b, acc`: `acc + a.lo·b.lo`.
-    #[inline(always)]
-    pub(super) fn smlabb(a: u32, b: u32, acc: i32) -> i32 {
-        let r: i32;
-        // SAFETY: as `smlad`.
-        unsafe {
-            asm!("smlabb {r}, {a}, {b}, {c}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b,
-                 c = in(reg) acc, options(pure, nomem, nostack));
-        }
-        r
-    }
-
-    /// `SMLATT a, b, acc`: `acc + a.hi·b.hi`.
-    #[inline(always)]
-    pub(super) fn smlatt(a: u32, b: u32, acc: i32) -> i32 {
-        let r: i32;
-        // SAFETY: as `smlad`.
-        unsafe {
-            asm!("smlatt {r}, {a}, {b}, {c}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b,
                  c = in(reg) acc, options(pure, nomem, nostack));
         }
         r
@@ -205,7 +157,9 @@ mod dsp {
     }
 }
 
-use dsp::{smlabb, smlad, smlatt, sxtab16, sxtab16_ror8, sxtb16, sxtb16_ror8};
+#[cfg(not(ferrite_arm_dsp))]
+use dsp::{smlabb, smlatt, sxtab16, sxtab16_ror8};
+use dsp::{smlad, sxtb16, sxtb16_ror8};
 
 /// The little-endian word at `p` (any alignment: Cortex-M3 and later load unaligned
 /// words with `LDR`).
@@ -672,8 +626,45 @@ fn i8_dwconv(
     Ok(())
 }
 
-/// One tap of a 4-channel depthwise group: the input word `q`, the weight word `wq`.
+/// One tap of a 4-channel depthwise group: the input word `q`, the weight word `wq`:
+/// `acc[i] += (x_i − x_zp)·w_i` (`neg_zp`: `−x_zp` in both halfwords).
+///
+/// One `asm!` block, so that the compiler keeps each tap's 8 instructions together
+/// instead of hoisting every tap's loads and extensions (which spills).
+#[cfg(ferrite_arm_dsp)]
 #[inline(always)]
+fn dw_mac(acc: [i32; 4], q: u32, wq: u32, neg_zp: u32) -> [i32; 4] {
+    let [mut a0, mut a1, mut a2, mut a3] = acc;
+    // SAFETY: register arithmetic only.
+    unsafe {
+        core::arch::asm!(
+            "sxtab16 {qe}, {z}, {q}",
+            "sxtab16 {qo}, {z}, {q}, ror #8",
+            "sxtb16 {we}, {w}",
+            "sxtb16 {wo}, {w}, ror #8",
+            "smlabb {a0}, {qe}, {we}, {a0}",
+            "smlabb {a1}, {qo}, {wo}, {a1}",
+            "smlatt {a2}, {qe}, {we}, {a2}",
+            "smlatt {a3}, {qo}, {wo}, {a3}",
+            z = in(reg) neg_zp,
+            q = in(reg) q,
+            w = in(reg) wq,
+            a0 = inout(reg) a0,
+            a1 = inout(reg) a1,
+            a2 = inout(reg) a2,
+            a3 = inout(reg) a3,
+            qe = out(reg) _,
+            qo = out(reg) _,
+            we = out(reg) _,
+            wo = out(reg) _,
+            options(pure, nomem, nostack),
+        );
+    }
+    [a0, a1, a2, a3]
+}
+
+/// [`dw_mac`] with the instructions' Rust models (host unit tests).
+#[cfg(not(ferrite_arm_dsp))]
 fn dw_mac(acc: [i32; 4], q: u32, wq: u32, neg_zp: u32) -> [i32; 4] {
     let (qe, qo) = (sxtab16(neg_zp, q), sxtab16_ror8(neg_zp, q));
     let (we, wo) = (sxtb16(wq), sxtb16_ror8(wq));
@@ -698,9 +689,9 @@ unsafe fn dw_taps<const N: usize>(
     w: *const u8,
     neg_zp: u32,
 ) -> [i32; 4] {
-    for t in 0..N {
+    for (t, &o) in offs.iter().enumerate().take(N) {
         // SAFETY: caller's contract.
-        acc = unsafe { dw_mac(acc, word(px.add(offs[t])), word(w.add(t * NR)), neg_zp) };
+        acc = unsafe { dw_mac(acc, word(px.add(o)), word(w.add(t * NR)), neg_zp) };
     }
     acc
 }
