@@ -15,6 +15,8 @@
 
 use std::process::{Command, Stdio};
 
+// Only the root, the checked output and the linker of the shared helpers are used here.
+#[allow(dead_code)]
 #[path = "support/host.rs"]
 mod host;
 use host::{check, root, LLD};
