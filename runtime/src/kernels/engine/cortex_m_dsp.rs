@@ -28,14 +28,18 @@
 //! Four channels at a time: one word of 4 input channels, `SXTAB16` adds `−x_zp` to the
 //! even and odd bytes while sign-extending them (|x − x_zp| ≤ 255 fits a halfword),
 //! the 4 weights are sign-extended with `SXTB16`, and `SMLABB` / `SMLATT` add one
-//! product each to the 4 channels' accumulators. Taps in the padding are skipped
-//! (the reference's sum); the accumulators start from the bias.
+//! product each to the 4 channels' accumulators (one `asm!` block per tap). Taps in
+//! the padding are skipped (the reference's sum); the accumulators start from the
+//! bias. Pixels whose taps are all inside read them at precomputed offsets (3×3
+//! unrolled); border pixels and a last group of fewer than 4 channels take a general
+//! loop.
 //!
 //! # Epilogue
 //!
-//! Per output, in scalar form: `MultiplyByQuantizedMultiplier` (the frame's
-//! [`mbqm_lane`], one `SMULL`), the output zero point, the activation clamp, and the
-//! optional residual Add exactly as the frame's epilogue computes it.
+//! Per output, in scalar form: `MultiplyByQuantizedMultiplier` with its two roundings
+//! in one 64-bit sum ([`Rq::apply`], one `SMLAL`; equal to the frame's [`mbqm_lane`]),
+//! the output zero point, the activation clamp, and the optional residual Add exactly
+//! as the frame's epilogue computes it.
 
 #![allow(unsafe_code)]
 
