@@ -618,10 +618,19 @@ fn i8_dwconv(
                         );
                     }
                     let at = (oy * g.ow + ox) * g.c + c0 + cg;
-                    for i in 0..cnt {
-                        // SAFETY: output (and residual) element `at + i` is a channel
-                        // of this pixel.
-                        unsafe { epi.store(acc[i], rq[i], yp, at + i) };
+                    // SAFETY: output (and residual) elements `at..at + cnt` are channels
+                    // of this pixel.
+                    unsafe {
+                        if cnt == 4 {
+                            // Unrolled: the accumulators stay in registers.
+                            for i in 0..4 {
+                                epi.store(acc[i], rq[i], yp, at + i);
+                            }
+                        } else {
+                            for i in 0..cnt {
+                                epi.store(acc[i], rq[i], yp, at + i);
+                            }
+                        }
                     }
                 }
             }
