@@ -36,6 +36,7 @@
 //! | [`Isa::Neon`] (AArch64) | `f32_igemm_6x16_neon` (FMA) | `i8_igemm_2x16c4_neon` (`smull` + `sadalp`) | `*_dwconv_16c_neon` |
 //! | [`Isa::NeonDot`] (+ dotprod) | `f32_igemm_6x16_neon` | `i8_igemm_4x16c4_neondot` (`sdot`) | `*_dwconv_16c_neon` |
 //! | [`Isa::Simd128`] (wasm32 `+simd128`) | `f32_igemm_3x16_simd128` | `i8_igemm_2x16c4_simd128` (`i32x4.dot_i16x8_s`) | `*_dwconv_16c_simd128` |
+//! | [`Isa::CortexMDsp`] (Arm DSP extension: Cortex-M4/M7/M33…) | portable | `i8_igemm_2x2c4_dsp` (`SXTB16` + `SMLAD`, 2 pixels × 2 channels) | portable, `i8_dwconv_4c_dsp` (`SXTAB16` + `SMLABB`/`SMLATT`) |
 //!
 //! `MRxNR` is the register tile: `MR` output pixels × `NR` = 16 output channels
 //! (`c4`: four consecutive input channels per output channel, see the int8 layout); a
@@ -47,6 +48,11 @@
 //! `entry.rs`: the `engine_kernels!` macro);
 //! `portable.rs`, `x86_avx2.rs`, `x86_avx512/`, `aarch64_neon.rs` and
 //! `wasm_simd128.rs` implement those primitives with intrinsics, nothing else.
+//! `cortex_m_dsp.rs` is the exception: a Cortex-M has 13 usable registers, not 16-lane
+//! vectors, so its int8 kernels have their own small-tile drivers (reusing the frame's
+//! geometry, indirection rows and flat gather) and take the rest of the table from
+//! the portable kernels; they are compiled in by `cfg(ferrite_arm_dsp)`, which
+//! `build.rs` sets for targets with the DSP extension.
 //!
 //! # Packed layouts (the same bytes for every ISA)
 //!
@@ -184,6 +190,8 @@ mod portable;
 
 #[cfg(target_arch = "aarch64")]
 mod aarch64_neon;
+#[cfg(any(ferrite_arm_dsp, test))]
+mod cortex_m_dsp;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod wasm_simd128;
 #[cfg(target_arch = "x86_64")]
@@ -380,11 +388,15 @@ pub enum Isa {
     NeonDot,
     /// wasm32 built with `+simd128`.
     Simd128,
+    /// Arm M-profile DSP extension (Cortex-M4/M7/M33…: int8 with `SMLAD`), chosen at
+    /// compile time (`cfg(ferrite_arm_dsp)`, set by the build script); f32 kernels
+    /// are the portable ones.
+    CortexMDsp,
 }
 
 impl Isa {
     /// Every ISA, from the most portable to the most specific.
-    pub const ALL: [Isa; 7] = [
+    pub const ALL: [Isa; 8] = [
         Isa::Portable,
         Isa::Avx2,
         Isa::Avx512,
@@ -392,6 +404,7 @@ impl Isa {
         Isa::Neon,
         Isa::NeonDot,
         Isa::Simd128,
+        Isa::CortexMDsp,
     ];
 
     /// Lower-case name (`"avx512vnni"`).
@@ -404,6 +417,7 @@ impl Isa {
             Isa::Neon => "neon",
             Isa::NeonDot => "neondot",
             Isa::Simd128 => "simd128",
+            Isa::CortexMDsp => "dsp",
         }
     }
 
@@ -429,6 +443,8 @@ impl Isa {
             Isa::NeonDot => aarch64_neon::NeonDot::new().map(|_| aarch64_neon::KERNELS_DOT),
             #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
             Isa::Simd128 => Some(wasm_simd128::KERNELS),
+            #[cfg(ferrite_arm_dsp)]
+            Isa::CortexMDsp => Some(cortex_m_dsp::KERNELS),
             #[allow(unreachable_patterns)]
             _ => None,
         }
@@ -462,7 +478,15 @@ pub fn kernels() -> Kernels {
     {
         wasm_simd128::KERNELS
     }
-    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    // Likewise a build for an Arm DSP target runs only on cores with the extension.
+    #[cfg(ferrite_arm_dsp)]
+    {
+        cortex_m_dsp::KERNELS
+    }
+    #[cfg(not(any(
+        all(target_arch = "wasm32", target_feature = "simd128"),
+        ferrite_arm_dsp
+    )))]
     {
         Isa::best().kernels().unwrap_or(portable::KERNELS)
     }
@@ -661,7 +685,10 @@ mod tests {
                 ] {
                     let suffix = name.rsplit('_').next().unwrap_or_default();
                     assert!(
-                        isa.name().starts_with(suffix) || suffix.starts_with(isa.name()),
+                        isa.name().starts_with(suffix)
+                            || suffix.starts_with(isa.name())
+                            // Its f32 and f16 families are the portable kernels.
+                            || (isa == Isa::CortexMDsp && suffix == "portable"),
                         "{name} for {isa:?}"
                     );
                 }

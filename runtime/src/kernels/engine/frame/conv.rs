@@ -289,7 +289,7 @@ impl<L: I32Lanes> I8Epi<L> {
 
 /// `Err(Unsupported)` unless `zp` is an i8 value.
 #[inline]
-pub(super) fn i8_zero_point(zp: i32) -> Result<i8> {
+pub(crate) fn i8_zero_point(zp: i32) -> Result<i8> {
     i8::try_from(zp).map_err(|_| Error::Unsupported)
 }
 
@@ -446,7 +446,7 @@ impl<L: I8Dot> I8Conv<L> {
 
 /// Bytes of a gathered row of the flat int8 layout: `taps·C <= 3·MAX_TAPS`, plus
 /// room for the last 4-byte copy.
-const FLAT_K: usize = 3 * MAX_TAPS + 4;
+pub(crate) const FLAT_K: usize = 3 * MAX_TAPS + 4;
 
 /// Copies, for each of the `MR` pixels, the `c` inputs of each of the `taps` rows
 /// into `buf[r]` (`k = tap·c + channel`), zeros up to the next multiple of 4. A row
@@ -457,7 +457,7 @@ const FLAT_K: usize = 3 * MAX_TAPS + 4;
 /// `ptrs[t][r]` holds `c` readable bytes for `t < taps`; `taps·c <= 3·MAX_TAPS`;
 /// `x` is the input's address range.
 #[inline(always)]
-unsafe fn gather<const MR: usize>(
+pub(crate) unsafe fn gather<const MR: usize>(
     ptrs: &[[*const i8; MR]; MAX_TAPS],
     taps: usize,
     c: usize,
@@ -493,7 +493,7 @@ unsafe fn gather<const MR: usize>(
 /// # Safety
 /// `p` points to `min(n, 4)` readable bytes.
 #[inline(always)]
-unsafe fn quad(p: *const i8, n: usize) -> u32 {
+pub(crate) unsafe fn quad(p: *const i8, n: usize) -> u32 {
     // SAFETY: caller's contract.
     unsafe {
         if n >= 4 {

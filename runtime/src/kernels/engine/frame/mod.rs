@@ -26,6 +26,9 @@ mod entry;
 mod gemv;
 
 pub(crate) use conv::{f32_conv, i8_conv};
+// The Cortex-M DSP kernels' own drivers reuse the flat gather and the checks.
+#[cfg(any(ferrite_arm_dsp, test))]
+pub(crate) use conv::{gather, i8_zero_point, quad, FLAT_K};
 pub(crate) use dwconv::{f32_dwconv, i8_dwconv};
 pub(crate) use entry::engine_kernels;
 pub(crate) use gemv::f32_gemv;
@@ -394,7 +397,7 @@ pub(crate) fn valid_taps(
 
 /// What [`build_rows`] precomputes once per call: the output pixels whose every tap
 /// reads the input, and the element offset of each tap from tap (0, 0).
-struct RowPlan {
+pub(crate) struct RowPlan {
     y: (usize, usize),
     x: (usize, usize),
     offs: [usize; MAX_TAPS],
@@ -402,7 +405,7 @@ struct RowPlan {
 
 impl RowPlan {
     #[inline(always)]
-    fn new(g: &Geom) -> Self {
+    pub(crate) fn new(g: &Geom) -> Self {
         let mut offs = [0; MAX_TAPS];
         for (t, o) in offs.iter_mut().enumerate().take(g.taps) {
             *o = ((t / g.kw) * g.dh * g.iw + (t % g.kw) * g.dw) * g.c;
@@ -418,7 +421,7 @@ impl RowPlan {
 /// Fills `ptrs[t - t0][r]` with the input row of tap `t` (`t0..t1`) for output pixel
 /// `m0 + r` (pixels past `m0 + rows` repeat the last one), or `zero` in the padding.
 #[inline(always)]
-fn build_rows<T, const MR: usize>(
+pub(crate) fn build_rows<T, const MR: usize>(
     g: &Geom,
     plan: &RowPlan,
     x: *const T,
