@@ -1,9 +1,11 @@
 //! int8 models. Each node's form comes from [`super::plan`]; this module applies the
 //! rules that depend on the model around the op, then writes it:
 //!
-//! - FullyConnected / Conv with constant weights, pools, Add/Sub/Mul, element-wise
+//! - FullyConnected / Conv with constant weights, the engine convolutions of the NHWC
+//!   pass (`ConvNhwc` / `DepthwiseNhwc`, [`engine`]), pools, Add/Sub/Mul, element-wise
 //!   functions (as 256-entry tables), Softmax inside the graph and Concat run on int8;
-//!   Reshape / Transpose / Pad / ArgMax run on int8 when their input already is int8.
+//!   Reshape / Transpose / Slice / Pad / ArgMax run on int8 when their input already is
+//!   int8.
 //! - Everything else is an f32 island between a `Dequantize` and a `Quantize`, reported
 //!   with its [`F32Reason`]. Element-wise ops whose inputs are already f32 stay f32 (no
 //!   round trip). Classical ops (Linear, TreeEnsemble, Normalize) always run in f32, and
@@ -24,6 +26,9 @@ use crate::ir::{Graph, Node, TId};
 use crate::quant::{self, activation_qparam, QParam, Ranges};
 use ferrite::format::types::{Op, QParams, Quant, Requant, UnaryOp};
 use ferrite::DType;
+use std::collections::HashMap;
+
+mod engine;
 
 /// Granularity of int8 weight scales.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -74,11 +79,19 @@ pub(super) fn input_qparam(
 }
 
 /// Writes every node of an int8 model; returns the f32 islands, one report line each.
-pub(super) fn nodes(w: &mut Writer<'_>, ranges: &Ranges, opts: Int8Options) -> Result<Vec<String>> {
+/// `residual_input` maps each engine conv with a fused residual (by output tensor) to
+/// the tensor holding its own output's calibration ([`crate::ir::nhwc::NhwcTrace`]).
+pub(super) fn nodes(
+    w: &mut Writer<'_>,
+    ranges: &Ranges,
+    opts: Int8Options,
+    residual_input: &HashMap<TId, TId>,
+) -> Result<Vec<String>> {
     let mut e = Int8 {
         w,
         ranges,
         opts,
+        residual_input,
         float_ops: Vec::new(),
     };
     for n in &e.w.g.nodes {
@@ -91,6 +104,7 @@ struct Int8<'a, 'g> {
     w: &'a mut Writer<'g>,
     ranges: &'a Ranges,
     opts: Int8Options,
+    residual_input: &'a HashMap<TId, TId>,
     float_ops: Vec<String>,
 }
 
@@ -189,6 +203,7 @@ impl Int8<'_, '_> {
             }
             Int8Form::Softmax => self.f32_island(n, F32Reason::SoftmaxResolution),
             Int8Form::Concat => self.concat(n),
+            Int8Form::Engine => self.engine(n),
             Int8Form::ArgMax if x_is_i8 => self.argmax(n),
             Int8Form::ArgMax => self.f32_island(n, F32Reason::F32Inputs),
             Int8Form::F32(reason) => self.f32_island(n, reason),
@@ -258,15 +273,7 @@ impl Int8<'_, '_> {
                 .as_ref()
                 .map(|d| d.to_f32())
                 .unwrap_or_default();
-            let bq: Vec<i32> = b
-                .iter()
-                .zip(&ws)
-                .map(|(&v, &s)| {
-                    (v as f64 / (xp.scale as f64 * s as f64))
-                        .round()
-                        .clamp(i32::MIN as f64, i32::MAX as f64) as i32
-                })
-                .collect();
+            let bq = quant::bias_i32(&b, xp.scale, &ws);
             let bytes: Vec<u8> = bq.iter().flat_map(|v| v.to_le_bytes()).collect();
             ins.push(self.w.b.add_const(
                 &g.tensors[bt].name,
