@@ -375,9 +375,12 @@ fn mobilenetv2_int8_golden_vectors_are_small_and_still_detect_corruption() {
     );
     assert_eq!(model.num_golden(), 4);
     assert!(golden_bytes * 50 <= r.bytes.len(), "{golden_bytes}");
-    assert!(pct(params) <= 30.0);
-    // 32.6 % measured: the requantization tables (about 85 kB) keep it above 30 %.
-    assert!(pct(r.bytes.len()) <= 33.0);
+    // The convolutions run on the NHWC engine: their constants are the packed panels
+    // (int8 weights, both bias rows and the requantization pairs of 16 channels per
+    // panel), so the parameters include the requantization tables. 31.0 % measured;
+    // the file 31.6 % (it was 32.6 % with the NCHW ops).
+    assert!(pct(params) <= 31.5);
+    assert!(pct(r.bytes.len()) <= 32.0);
     let mut owned = OwnedSession::new(&model);
     let mut s = owned.session();
     for g in 0..4 {
