@@ -5,7 +5,8 @@
 //!   pass (`ConvNhwc` / `DepthwiseNhwc`, [`engine`]), pools, Add/Sub/Mul, element-wise
 //!   functions (as 256-entry tables), Softmax inside the graph and Concat run on int8;
 //!   Reshape / Transpose / Slice / Pad / ArgMax run on int8 when their input already is
-//!   int8.
+//!   int8, and so does the move of an f32 graph input into engine convolutions (the
+//!   input is quantized first).
 //! - Everything else is an f32 island between a `Dequantize` and a `Quantize`, reported
 //!   with its [`F32Reason`]. Element-wise ops whose inputs are already f32 stay f32 (no
 //!   round trip). Classical ops (Linear, TreeEnsemble, Normalize) always run in f32, and
@@ -187,7 +188,7 @@ impl Int8<'_, '_> {
             Int8Form::Weighted if g.is_const(n.inputs[1]) => self.weighted(n),
             Int8Form::Weighted => self.f32_island(n, F32Reason::ComputedWeights),
             Int8Form::Pool => self.same_scale(n),
-            Int8Form::Move if x_is_i8 => self.same_scale(n),
+            Int8Form::Move if x_is_i8 || moves_input_to_engine(g, n) => self.same_scale(n),
             Int8Form::Pad if x_is_i8 => self.pad(n),
             Int8Form::Move | Int8Form::Pad => self.f32_island(n, F32Reason::F32Inputs),
             Int8Form::Binary | Int8Form::Lut if f32_inputs => {
@@ -498,6 +499,24 @@ pub(super) fn feeds_classical(g: &Graph, t: TId) -> bool {
     g.nodes
         .iter()
         .any(|n| n.inputs.contains(&t) && is_classical(&n.op))
+}
+
+/// Whether `n` moves an f32 graph input (the NHWC pass's input `Transpose` or
+/// `Reshape`) into int8 engine convolutions only: the input is quantized first
+/// (element-wise, so the values are those of quantizing the moved tensor) and moved
+/// as int8, a quarter of the bytes.
+fn moves_input_to_engine(g: &Graph, n: &Node) -> bool {
+    let engine_only = g
+        .nodes
+        .iter()
+        .filter(|m| m.inputs.contains(&n.output))
+        .all(|m| int8_form(&m.op) == Int8Form::Engine && m.inputs[0] == n.output);
+    g.inputs.contains(&n.inputs[0])
+        && g.tensors[n.inputs[0]].dtype == DType::F32
+        && !feeds_classical(g, n.inputs[0])
+        && !g.outputs.contains(&n.output)
+        && g.uses(n.output) > 0
+        && engine_only
 }
 
 /// Whether `t` is read by a `Log` (a LogSoftmax split by tract): the int8 softmax's

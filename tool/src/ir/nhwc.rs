@@ -1,4 +1,4 @@
-//! The NHWC layout pass (issue #14): rewrites an f32 graph so that its convolutions run
+//! The NHWC layout pass (issue #14): rewrites a float graph so that its convolutions run
 //! channels-last on the runtime's engine ops (`ConvNhwc`, `DepthwiseNhwc`).
 //!
 //! tract hands the importer NCHW convolutions, and turns each 1×1 convolution into
@@ -30,7 +30,9 @@
 //! Every rewrite computes the same values in f32 up to the engine's summation order
 //! (its documented bound); the model's inputs and outputs keep their shapes. The conv
 //! weights stay in ONNX layout here (`[M, C/groups, kh, kw]` plus a bias `[M]`); the
-//! emitter packs them (`emit::nhwc`).
+//! emitter packs them (`emit::nhwc` for f32 / f16; for int8, `emit::int8::engine`
+//! quantizes them with the calibration of the original graph, which
+//! [`Graph::to_nhwc_traced`] maps onto the new tensors).
 
 use super::{Data, Graph, Node, TId};
 use ferrite::format::types::{Activation, BinaryOp, Op, UnaryOp, Window};

@@ -11,19 +11,17 @@
 //! output (the original graph's tensor, calibrated) as the Add's input `a`, so the op
 //! computes exactly the reference `Conv` followed by the reference int8 `Add`.
 //!
-//! A (near-)global average pool, which the pass writes as a depthwise conv with
-//! weights `1 / taps`, is the int8 `AvgPool` instead (no weights in the file, the
-//! pool's rounding division, the input's quantization): a window of the first `kh`
-//! whole rows of an NHWC tensor `[N, H, W, C]` is its first `kh·W` pixels, so the
-//! tensor seen as `[N, 1, H·W, C]` and pooled by a `kh·W × 1` window (stride `H·W`:
-//! one output) gives the NHWC result `[N, 1, 1, C]` byte for byte.
+//! An average pool, which the pass writes as a depthwise conv with weights `1 / taps`,
+//! runs on the int8 depthwise kernel too: its weights quantize exactly (127 per
+//! channel), and one requantization replaces the pool's rounding division. It costs
+//! `12 + taps` bytes per channel in the file, and is several times faster than the
+//! reference int8 `AvgPool` (issue #14).
 
 use super::Int8;
 use crate::error::{Error, Result};
 use crate::ir::Node;
-use crate::ir::{Data, Graph};
 use crate::quant;
-use ferrite::format::types::{Activation, BinaryOp, Op, QNhwc, Quant, Window};
+use ferrite::format::types::{BinaryOp, Op, QNhwc, Quant};
 use ferrite::kernels::engine;
 use ferrite::DType;
 
@@ -31,9 +29,6 @@ impl Int8<'_, '_> {
     /// Writes engine conv `n` in int8.
     pub(super) fn engine(&mut self, n: &Node) -> Result<()> {
         let g = self.w.g;
-        if let Some((taps, hw)) = global_mean(g, n) {
-            return self.global_mean(n, taps, hw);
-        }
         let internal = |what: &str| Error::Other(format!("internal: {what} of \"{}\"", n.name));
         let (window, act, depthwise) = match &n.op {
             Op::ConvNhwc { window, act, .. } => (*window, *act, false),
@@ -113,63 +108,4 @@ impl Int8<'_, '_> {
         self.w.b.add_op(op, &ins, &[out])?;
         Ok(())
     }
-}
-
-impl Int8<'_, '_> {
-    /// Mean `n` of the first `taps` of `hw` pixels as `Reshape` + int8 `AvgPool`.
-    fn global_mean(&mut self, n: &Node, taps: usize, hw: usize) -> Result<()> {
-        let g = self.w.g;
-        let (xq, xp) = self.i8(n.inputs[0])?;
-        let ys = &g.tensors[n.output].shape;
-        let flat = [ys[0] as u32, 1, hw as u32, ys[3] as u32];
-        let name = format!("{}.flat", g.tensors[n.inputs[0]].name);
-        let xf = self
-            .w
-            .b
-            .add_tensor(&name, DType::I8, &flat, super::per_tensor(xp))?;
-        self.w.b.add_op(Op::Reshape, &[xq], &[xf])?;
-        let pool = Op::AvgPool {
-            window: Window {
-                kernel: [taps as u32, 1],
-                stride: [hw as u32, 1],
-                dilation: [1, 1],
-                pads: [0; 4],
-            },
-            count_include_pad: false,
-        };
-        let out = self.new_i8(n.output, xp)?;
-        self.w.b.add_op(pool, &[xf], &[out])?;
-        Ok(())
-    }
-}
-
-/// `Some((kh·W, H·W))` when `n` is a depthwise conv whose one output pixel averages
-/// the first `kh` whole rows of its `H × W` input: unpadded, undilated, every weight
-/// `1 / (kh·W)`, zero bias, no activation or residual.
-fn global_mean(g: &Graph, n: &Node) -> Option<(usize, usize)> {
-    let Op::DepthwiseNhwc {
-        window,
-        act: Activation::None,
-        ..
-    } = &n.op
-    else {
-        return None;
-    };
-    let (xs, ys) = (&g.tensors[n.inputs[0]].shape, &g.tensors[n.output].shape);
-    let (&[_, h, w, _], &[_, 1, 1, _]) = (xs.as_slice(), ys.as_slice()) else {
-        return None;
-    };
-    let kh = window.kernel[0] as usize;
-    let rows = kh <= h
-        && window.kernel[1] as usize == w
-        && window.pads == [0; 4]
-        && window.dilation == [1, 1];
-    let consts = |t: usize| match g.tensors.get(t).and_then(|t| t.data.as_ref()) {
-        Some(Data::F32(v)) => Some(v.clone()),
-        _ => None,
-    };
-    let (wv, bv) = (consts(*n.inputs.get(1)?)?, consts(*n.inputs.get(2)?)?);
-    let mean = 1.0 / (kh * w) as f32;
-    let exact = wv.iter().all(|&v| v == mean) && bv.iter().all(|&v| v == 0.0);
-    (rows && exact && n.inputs.len() == 3).then_some((kh * w, h * w))
 }
