@@ -283,17 +283,14 @@ pub fn convert_imported(
     if opts.precision != Precision::F32 {
         stage(opts, Stage::Emit(opts.precision));
     }
-    // f32 and f16 models run their convolutions channels-last on the engine ops (the
-    // int8 emitter still takes the NCHW graph).
-    let nhwc;
-    let out_graph = if matches!(opts.precision, Precision::F32 | Precision::F16) {
-        nhwc = graph.to_nhwc();
-        &nhwc
-    } else {
-        graph
+    // Every precision runs its convolutions channels-last on the engine ops; int8 takes
+    // the calibration of the original graph through the pass's trace.
+    let (nhwc, trace) = graph.to_nhwc_traced();
+    let written = match (opts.precision, ranges.as_ref()) {
+        (Precision::Int8, Some(r)) => emit::emit_int8_nhwc(&nhwc, &trace, r, &name, opts.int8),
+        _ => emit::emit_with(&nhwc, opts.precision, ranges.as_ref(), &name, opts.int8),
     };
-    let emitted = match emit::emit_with(out_graph, opts.precision, ranges.as_ref(), &name, opts.int8)
-    {
+    let emitted = match written {
         // Something needed a calibrated range.
         Err(_)
             if opts.precision == Precision::Int8
@@ -336,7 +333,7 @@ pub fn convert_imported(
     if opts.precision != Precision::F32 {
         props.push((
             "reduced_ops".into(),
-            format!("{} of {}", emitted.reduced_ops, graph.nodes.len()),
+            format!("{} of {}", emitted.reduced_ops, nhwc.nodes.len()),
         ));
     }
     if let Some(s) = &opts.source_name {

@@ -233,6 +233,19 @@ pub fn exact_weights(
 }
 
 /// Interleaved `(multiplier, shift)` pairs for `real` multipliers.
+/// An f32 bias in int32 steps of `x_scale · w_scale` (one weight scale per output
+/// channel), rounded to nearest and saturated.
+pub fn bias_i32(bias: &[f32], x_scale: f32, w_scales: &[f32]) -> Vec<i32> {
+    bias.iter()
+        .zip(w_scales)
+        .map(|(&v, &s)| {
+            (v as f64 / (x_scale as f64 * s as f64))
+                .round()
+                .clamp(i32::MIN as f64, i32::MAX as f64) as i32
+        })
+        .collect()
+}
+
 pub fn requant_table(real: &[f64]) -> Vec<i32> {
     real.iter()
         .flat_map(|&r| {

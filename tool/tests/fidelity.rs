@@ -323,8 +323,11 @@ fn provenance_and_golden_vectors_are_recorded() {
     assert!((0..4).any(|g| s.check_golden(g).is_err()));
 }
 
-/// `fer` with the first 16 bytes of the weight operand of its first op that has one
-/// inverted, and the header CRC recomputed (so the file still loads).
+/// `fer` with 16 bytes in the middle of the weight operand of its first op that has
+/// one inverted, and the header CRC recomputed (so the file still loads). The middle:
+/// an engine conv's packed weights start with a header whose two bias rows are each
+/// read by only some ISAs (`bias_u8` by AVX-512 VNNI, `bias_s8` elsewhere), so
+/// corrupting those bytes may not change this machine's outputs.
 fn corrupt_first_weights(fer: &[u8]) -> Vec<u8> {
     let aligned = AlignedModel::new(fer);
     let model = aligned.model().unwrap();
@@ -333,7 +336,8 @@ fn corrupt_first_weights(fer: &[u8]) -> Vec<u8> {
         .find_map(|i| {
             let op = model.op(i).ok()?;
             let w = model.tensor(*op.inputs.get(1)?).ok()?;
-            Some(model.constant_bytes(&w)?.as_ptr() as usize - base)
+            let c = model.constant_bytes(&w)?;
+            Some(c.as_ptr() as usize - base + (c.len() / 2).min(c.len().saturating_sub(16)))
         })
         .expect("an op with a constant weight");
     let mut bad = fer.to_vec();
@@ -375,9 +379,14 @@ fn mobilenetv2_int8_golden_vectors_are_small_and_still_detect_corruption() {
     );
     assert_eq!(model.num_golden(), 4);
     assert!(golden_bytes * 50 <= r.bytes.len(), "{golden_bytes}");
-    assert!(pct(params) <= 30.0);
-    // 32.6 % measured: the requantization tables (about 85 kB) keep it above 30 %.
-    assert!(pct(r.bytes.len()) <= 33.0);
+    // The convolutions run on the NHWC engine: their constants are the packed panels
+    // (int8 weights, both bias rows and the requantization pairs of 16 channels per
+    // panel), so the parameters include the requantization tables, and the global
+    // average pool is a depthwise conv with 1280 × 9 weights (26,880 B, several times
+    // faster than the reference int8 AvgPool). 32.6 % measured; the file 33.3 % (it
+    // was 32.6 % with the NCHW ops and their separate tables).
+    assert!(pct(params) <= 33.0);
+    assert!(pct(r.bytes.len()) <= 33.5);
     let mut owned = OwnedSession::new(&model);
     let mut s = owned.session();
     for g in 0..4 {

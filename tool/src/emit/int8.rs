@@ -1,9 +1,12 @@
 //! int8 models. Each node's form comes from [`super::plan`]; this module applies the
 //! rules that depend on the model around the op, then writes it:
 //!
-//! - FullyConnected / Conv with constant weights, pools, Add/Sub/Mul, element-wise
+//! - FullyConnected / Conv with constant weights, the engine convolutions of the NHWC
+//!   pass (`ConvNhwc` / `DepthwiseNhwc`, [`engine`]), pools, Add/Sub/Mul, element-wise
 //!   functions (as 256-entry tables), Softmax inside the graph and Concat run on int8;
-//!   Reshape / Transpose / Pad / ArgMax run on int8 when their input already is int8.
+//!   Reshape / Transpose / Slice / Pad / ArgMax run on int8 when their input already is
+//!   int8, and so does the move of an f32 graph input into engine convolutions (the
+//!   input is quantized first).
 //! - Everything else is an f32 island between a `Dequantize` and a `Quantize`, reported
 //!   with its [`F32Reason`]. Element-wise ops whose inputs are already f32 stay f32 (no
 //!   round trip). Classical ops (Linear, TreeEnsemble, Normalize) always run in f32, and
@@ -24,6 +27,9 @@ use crate::ir::{Graph, Node, TId};
 use crate::quant::{self, activation_qparam, QParam, Ranges};
 use ferrite::format::types::{Op, QParams, Quant, Requant, UnaryOp};
 use ferrite::DType;
+use std::collections::HashMap;
+
+mod engine;
 
 /// Granularity of int8 weight scales.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -74,11 +80,19 @@ pub(super) fn input_qparam(
 }
 
 /// Writes every node of an int8 model; returns the f32 islands, one report line each.
-pub(super) fn nodes(w: &mut Writer<'_>, ranges: &Ranges, opts: Int8Options) -> Result<Vec<String>> {
+/// `residual_input` maps each engine conv with a fused residual (by output tensor) to
+/// the tensor holding its own output's calibration ([`crate::ir::nhwc::NhwcTrace`]).
+pub(super) fn nodes(
+    w: &mut Writer<'_>,
+    ranges: &Ranges,
+    opts: Int8Options,
+    residual_input: &HashMap<TId, TId>,
+) -> Result<Vec<String>> {
     let mut e = Int8 {
         w,
         ranges,
         opts,
+        residual_input,
         float_ops: Vec::new(),
     };
     for n in &e.w.g.nodes {
@@ -91,6 +105,7 @@ struct Int8<'a, 'g> {
     w: &'a mut Writer<'g>,
     ranges: &'a Ranges,
     opts: Int8Options,
+    residual_input: &'a HashMap<TId, TId>,
     float_ops: Vec<String>,
 }
 
@@ -173,7 +188,7 @@ impl Int8<'_, '_> {
             Int8Form::Weighted if g.is_const(n.inputs[1]) => self.weighted(n),
             Int8Form::Weighted => self.f32_island(n, F32Reason::ComputedWeights),
             Int8Form::Pool => self.same_scale(n),
-            Int8Form::Move if x_is_i8 => self.same_scale(n),
+            Int8Form::Move if x_is_i8 || moves_input_to_engine(g, n) => self.same_scale(n),
             Int8Form::Pad if x_is_i8 => self.pad(n),
             Int8Form::Move | Int8Form::Pad => self.f32_island(n, F32Reason::F32Inputs),
             Int8Form::Binary | Int8Form::Lut if f32_inputs => {
@@ -189,6 +204,7 @@ impl Int8<'_, '_> {
             }
             Int8Form::Softmax => self.f32_island(n, F32Reason::SoftmaxResolution),
             Int8Form::Concat => self.concat(n),
+            Int8Form::Engine => self.engine(n),
             Int8Form::ArgMax if x_is_i8 => self.argmax(n),
             Int8Form::ArgMax => self.f32_island(n, F32Reason::F32Inputs),
             Int8Form::F32(reason) => self.f32_island(n, reason),
@@ -258,15 +274,7 @@ impl Int8<'_, '_> {
                 .as_ref()
                 .map(|d| d.to_f32())
                 .unwrap_or_default();
-            let bq: Vec<i32> = b
-                .iter()
-                .zip(&ws)
-                .map(|(&v, &s)| {
-                    (v as f64 / (xp.scale as f64 * s as f64))
-                        .round()
-                        .clamp(i32::MIN as f64, i32::MAX as f64) as i32
-                })
-                .collect();
+            let bq = quant::bias_i32(&b, xp.scale, &ws);
             let bytes: Vec<u8> = bq.iter().flat_map(|v| v.to_le_bytes()).collect();
             ins.push(self.w.b.add_const(
                 &g.tensors[bt].name,
@@ -491,6 +499,24 @@ pub(super) fn feeds_classical(g: &Graph, t: TId) -> bool {
     g.nodes
         .iter()
         .any(|n| n.inputs.contains(&t) && is_classical(&n.op))
+}
+
+/// Whether `n` moves an f32 graph input (the NHWC pass's input `Transpose` or
+/// `Reshape`) into int8 engine convolutions only: the input is quantized first
+/// (element-wise, so the values are those of quantizing the moved tensor) and moved
+/// as int8, a quarter of the bytes.
+fn moves_input_to_engine(g: &Graph, n: &Node) -> bool {
+    let engine_only = g
+        .nodes
+        .iter()
+        .filter(|m| m.inputs.contains(&n.output))
+        .all(|m| int8_form(&m.op) == Int8Form::Engine && m.inputs[0] == n.output);
+    g.inputs.contains(&n.inputs[0])
+        && g.tensors[n.inputs[0]].dtype == DType::F32
+        && !feeds_classical(g, n.inputs[0])
+        && !g.outputs.contains(&n.output)
+        && g.uses(n.output) > 0
+        && engine_only
 }
 
 /// Whether `t` is read by a `Log` (a LogSoftmax split by tract): the int8 softmax's

@@ -9,7 +9,8 @@
 //!   scratch tensor right before the op.
 //! - **int8** ([`int8`]): the ops with an int8 form run on int8, every other op is an
 //!   f32 island between a `Dequantize` and a `Quantize`, named with its reason in
-//!   [`Emitted::float_ops`].
+//!   [`Emitted::float_ops`]. [`emit_int8_nhwc`] writes the graph of the NHWC pass: its
+//!   convolutions become int8 engine ops with packed weights.
 //!
 //! What each op becomes in f16 and int8 is decided in one exhaustive match,
 //! [`plan::forms`].
@@ -24,10 +25,12 @@ pub use int8::{Int8Options, WeightGranularity};
 pub use writer::producer;
 
 use crate::error::{Error, Result};
-use crate::ir::Graph;
+use crate::ir::nhwc::NhwcTrace;
+use crate::ir::{Graph, TId};
 use crate::quant::Ranges;
 use ferrite::format::types::Op;
 use ferrite::format::write::ModelBuilder;
+use std::collections::HashMap;
 use writer::Writer;
 
 /// Numeric precision of a written model.
@@ -97,6 +100,40 @@ pub fn emit_with(
     name: &str,
     int8: Int8Options,
 ) -> Result<Emitted> {
+    emit_impl(g, precision, ranges, name, int8, &HashMap::new())
+}
+
+/// The int8 model of `g`, the result of [`Graph::to_nhwc_traced`] with its `trace`;
+/// `ranges` are the calibration of the original graph (each new tensor takes its
+/// origin's range).
+pub fn emit_int8_nhwc(
+    g: &Graph,
+    trace: &NhwcTrace,
+    ranges: &Ranges,
+    name: &str,
+    int8: Int8Options,
+) -> Result<Emitted> {
+    let ranges = Ranges {
+        ranges: trace.origin.iter().map(|&o| ranges.get(o)).collect(),
+    };
+    emit_impl(
+        g,
+        Precision::Int8,
+        Some(&ranges),
+        name,
+        int8,
+        &trace.residual_input,
+    )
+}
+
+fn emit_impl(
+    g: &Graph,
+    precision: Precision,
+    ranges: Option<&Ranges>,
+    name: &str,
+    int8: Int8Options,
+    residual_input: &HashMap<TId, TId>,
+) -> Result<Emitted> {
     let mut w = Writer::new(g, name);
     let mut notes = Vec::new();
     let mut input_ids = Vec::new();
@@ -124,7 +161,7 @@ pub fn emit_with(
             let ranges = ranges.ok_or_else(|| {
                 Error::Usage("int8 needs calibration data (--calibration DATA)".into())
             })?;
-            let float_ops = int8::nodes(&mut w, ranges, int8)?;
+            let float_ops = int8::nodes(&mut w, ranges, int8, residual_input)?;
             (g.nodes.len() - float_ops.len(), float_ops)
         }
     };

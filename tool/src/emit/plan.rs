@@ -19,8 +19,9 @@ pub enum Int8Form {
     Weighted,
     /// Pools: int8 in and out with the input's quantization.
     Pool,
-    /// Reshape / Transpose: int8 with the input's quantization when the input already is
-    /// int8; otherwise f32 (quantizing only to move data would add error for nothing).
+    /// Reshape / Transpose / Slice: int8 with the input's quantization when the input
+    /// already is int8; otherwise f32 (quantizing only to move data would add error for
+    /// nothing).
     Move,
     /// Pad: as [`Int8Form::Move`], and the pad value must be exact in the input's scale.
     Pad,
@@ -34,10 +35,13 @@ pub enum Int8Form {
     Softmax,
     /// Concat: inputs requantized to the output's scale.
     Concat,
+    /// ConvNhwc / DepthwiseNhwc (written by the NHWC pass): int8 weights per output
+    /// channel packed with the requantization pairs for the engine, the activation as
+    /// the output clamp, a fused residual `Add` as the op's third operand.
+    Engine,
     /// Always f32, for the reason given.
     F32(F32Reason),
-    /// Ops the emitter writes itself (Quantize, Dequantize, Requantize, Lut) or that
-    /// only the NHWC pass of f32 and f16 models writes (ConvNhwc, DepthwiseNhwc); an
+    /// Ops the emitter writes itself (Quantize, Dequantize, Requantize, Lut); an
     /// imported graph never contains them.
     EmitterOnly,
 }
@@ -123,15 +127,15 @@ pub fn forms(op: &Op) -> (Int8Form, F16Form) {
         Op::Linear { .. } | Op::TreeEnsemble { .. } | Op::Normalize { .. } => {
             (I8::F32(F32Reason::Classical), F16::F32)
         }
-        Op::Cast | Op::Slice { .. } | Op::Lrn { .. } | Op::Recurrent { .. } => {
+        Op::Slice { .. } => (I8::Move, F16::F32),
+        Op::Cast | Op::Lrn { .. } | Op::Recurrent { .. } => {
             (I8::F32(F32Reason::NoInt8Form), F16::F32)
         }
         Op::Quantize | Op::Dequantize | Op::Requantize { .. } | Op::Lut => {
             (I8::EmitterOnly, F16::F32)
         }
-        // Written by the NHWC layout pass (`ir::nhwc`), which runs on f32 and f16
-        // models: the int8 emitter never meets them.
-        Op::ConvNhwc { .. } | Op::DepthwiseNhwc { .. } => (I8::EmitterOnly, F16::Packed),
+        // Written by the NHWC layout pass (`ir::nhwc`).
+        Op::ConvNhwc { .. } | Op::DepthwiseNhwc { .. } => (I8::Engine, F16::Packed),
     }
 }
 

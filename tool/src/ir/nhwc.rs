@@ -1,4 +1,4 @@
-//! The NHWC layout pass (issue #14): rewrites an f32 graph so that its convolutions run
+//! The NHWC layout pass (issue #14): rewrites a float graph so that its convolutions run
 //! channels-last on the runtime's engine ops (`ConvNhwc`, `DepthwiseNhwc`).
 //!
 //! tract hands the importer NCHW convolutions, and turns each 1×1 convolution into
@@ -30,7 +30,9 @@
 //! Every rewrite computes the same values in f32 up to the engine's summation order
 //! (its documented bound); the model's inputs and outputs keep their shapes. The conv
 //! weights stay in ONNX layout here (`[M, C/groups, kh, kw]` plus a bias `[M]`); the
-//! emitter packs them (`emit::nhwc`).
+//! emitter packs them (`emit::nhwc` for f32 / f16; for int8, `emit::int8::engine`
+//! quantizes them with the calibration of the original graph, which
+//! [`Graph::to_nhwc_traced`] maps onto the new tensors).
 
 use super::{Data, Graph, Node, TId};
 use ferrite::format::types::{Activation, BinaryOp, Op, UnaryOp, Window};
@@ -96,13 +98,36 @@ impl Form {
     }
 }
 
+/// Where the tensors of an NHWC graph come from, for the int8 emitter: calibration
+/// ranges are recorded on the original graph, and each new tensor holds the values
+/// (permuted) of one original tensor.
+#[derive(Clone, Debug, Default)]
+pub struct NhwcTrace {
+    /// For every tensor of the new graph, the original tensor whose values it holds
+    /// (itself for the original tensors, which keep their ids).
+    pub origin: Vec<TId>,
+    /// For an engine conv with a fused residual `Add` (keyed by its output tensor),
+    /// the original tensor of the conv's own output: the Add's conv-side operand.
+    pub residual_input: HashMap<TId, TId>,
+}
+
 impl Graph {
     /// This graph with its convolutions on the NHWC engine ops (see the module docs);
     /// the graph itself when it has no `Conv` (files without convolutions stay as
     /// they were).
     pub fn to_nhwc(&self) -> Graph {
+        self.to_nhwc_traced().0
+    }
+
+    /// [`Graph::to_nhwc`] and the origin of each new tensor. A new tensor takes the
+    /// quantization hint (`qhint`) of its origin.
+    pub fn to_nhwc_traced(&self) -> (Graph, NhwcTrace) {
         if !self.nodes.iter().any(|n| matches!(n.op, Op::Conv { .. })) {
-            return self.clone();
+            let trace = NhwcTrace {
+                origin: (0..self.tensors.len()).collect(),
+                residual_input: HashMap::new(),
+            };
+            return (self.clone(), trace);
         }
         let mut p = Pass {
             g: Graph {
@@ -115,6 +140,8 @@ impl Graph {
             view: HashMap::new(),
             real: self.inputs.iter().copied().collect(),
             uses: (0..self.tensors.len()).map(|t| self.uses(t)).collect(),
+            origin: HashMap::new(),
+            residual_input: HashMap::new(),
         };
         for n in &self.nodes {
             p.node(n);
@@ -122,7 +149,19 @@ impl Graph {
         for &o in &self.outputs {
             p.real(o);
         }
-        p.g
+        let origin: Vec<TId> = (0..p.g.tensors.len())
+            .map(|t| p.origin.get(&t).copied().unwrap_or(t))
+            .collect();
+        for (t, &o) in origin.iter().enumerate().skip(self.tensors.len()) {
+            if let Some(orig) = self.tensors.get(o) {
+                p.g.tensors[t].qhint = orig.qhint.clone();
+            }
+        }
+        let trace = NhwcTrace {
+            origin,
+            residual_input: p.residual_input,
+        };
+        (p.g, trace)
     }
 }
 
@@ -133,6 +172,10 @@ struct Pass {
     real: std::collections::HashSet<TId>,
     /// Readers of each original tensor in the original graph.
     uses: Vec<usize>,
+    /// New tensor → the original tensor whose values it holds ([`NhwcTrace`]).
+    origin: HashMap<TId, TId>,
+    /// Engine conv output → its own (pre-residual) original output.
+    residual_input: HashMap<TId, TId>,
 }
 
 impl Pass {
@@ -179,6 +222,7 @@ impl Pass {
                     &[v.s],
                     &[s[0], s[3], s[1], s[2]],
                 );
+                self.origin.insert(tmp, t);
                 self.push(&name, Op::Reshape, &[tmp], t);
             }
         }
@@ -205,6 +249,7 @@ impl Pass {
             to_nhwc()
         };
         let t = self.add(&name, op, &[xr], &[s[0], s[2], s[3], s[1]]);
+        self.origin.insert(t, x);
         self.view.insert(
             x,
             View {
@@ -241,6 +286,7 @@ impl Pass {
 
     /// A new NHWC tensor that `out` is a fresh (exclusive) view of.
     fn new_view(&mut self, out: TId, s: TId, form: Form) {
+        self.origin.insert(s, out);
         self.view.insert(
             out,
             View {
@@ -515,6 +561,7 @@ impl Pass {
         };
         if let (Some(act), Some(i)) = (act, self.fusable_conv(x, true)) {
             self.set_act(i, act);
+            self.origin.insert(v.s, n.output);
             self.view.insert(n.output, v);
             return true;
         }
@@ -537,12 +584,12 @@ impl Pass {
         if op == BinaryOp::Add {
             // The conv computed last takes the other operand as its residual, when that
             // operand exists before it.
-            let mut convs: Vec<(usize, TId)> = [(a, vb.s), (b, va.s)]
+            let mut convs: Vec<(usize, TId, TId)> = [(a, vb.s), (b, va.s)]
                 .into_iter()
-                .filter_map(|(x, other)| self.fusable_conv(x, false).map(|i| (i, other)))
+                .filter_map(|(x, other)| self.fusable_conv(x, false).map(|i| (i, other, x)))
                 .collect();
-            convs.sort_by_key(|&(i, _)| std::cmp::Reverse(i));
-            if let Some(&(i, other)) = convs.first() {
+            convs.sort_by_key(|&(i, _, _)| std::cmp::Reverse(i));
+            if let Some(&(i, other, x)) = convs.first() {
                 let before = self.g.is_const(other)
                     || self.g.inputs.contains(&other)
                     || self.g.nodes[..i].iter().any(|m| m.output == other);
@@ -550,6 +597,7 @@ impl Pass {
                     self.g.nodes[i].inputs.push(other);
                     self.set_act(i, act);
                     let s = self.g.nodes[i].output;
+                    self.residual_input.insert(s, x);
                     self.new_view(n.output, s, va.form);
                     return true;
                 }
