@@ -16,9 +16,12 @@
 //! | `lrn` | `Lrn` | LRN |
 //! | `shape` | `TypedSource`, `AxisOp`, `TypedConcat`, `Pad`, `Cast`, `MultiBroadcastTo`, `Slice`, `Downsample`, `Gather` | graph inputs, Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Concat, Pad, Cast, Expand, Slice, Split, Gather, Identity |
 //! | `softmax` | `Softmax` | Softmax, LogSoftmax |
+//! | `attention` | `Sdpa` | Attention |
 //! | `linear` | `EinSum` | Gemm, MatMul |
 //! | `conv` | `Conv`, `MaxPool`, `SumPool` | Conv, MaxPool, AveragePool |
+//! | `deconv` | `Deconv` | ConvTranspose |
 //! | `elementwise` | `TypedBinOp`, `ElementWiseOp` | Add, Sub, Mul, Div, Max, Min, Pow, Relu, Clip, the unary functions, the [`activations`] |
+//! | `resize` | `Resize` (tract-core and tract-onnx-opl) | Resize, Upsample |
 //! | `reduce` | `Reduce`, `RmsNorm` | GlobalAveragePool, GlobalMaxPool, Reduce*, ArgMax, LayerNormalization, RMSNormalization, the variance of the other normalizations |
 //!
 //! Batch norms with non-constant parameters are rewritten before tract
@@ -29,12 +32,15 @@
 //! LpNormalization, reflect/edge Pad, recurrent ops.
 
 pub mod activations;
+mod attention;
 mod conv;
+mod deconv;
 mod elementwise;
 mod linear;
 mod lower;
 mod lrn;
 mod reduce;
+mod resize;
 mod shape;
 mod softmax;
 
@@ -57,10 +63,13 @@ const FAMILIES: &[Family] = &[
     lrn::lower,
     shape::lower,
     softmax::lower,
+    attention::lower,
     linear::lower,
     conv::lower,
+    deconv::lower,
     elementwise::lower,
     reduce::lower,
+    resize::lower,
     shape::lower_identity,
 ];
 
