@@ -21,7 +21,6 @@
 //! | `conv` | `Conv`, `MaxPool`, `SumPool` | Conv, MaxPool, AveragePool |
 //! | `deconv` | `Deconv` | ConvTranspose |
 //! | `elementwise` | `TypedBinOp`, `ElementWiseOp` | Add, Sub, Mul, Div, Max, Min, Pow, Relu, Clip, the unary functions, the [`activations`] |
-//! | `resize` | `Resize` (tract-core and tract-onnx-opl) | Resize, Upsample |
 //! | `reduce` | `Reduce`, `RmsNorm` | GlobalAveragePool, GlobalMaxPool, Reduce*, ArgMax, LayerNormalization, RMSNormalization, the variance of the other normalizations |
 //!
 //! Batch norms with non-constant parameters are rewritten before tract
@@ -40,7 +39,6 @@ mod linear;
 mod lower;
 mod lrn;
 mod reduce;
-mod resize;
 mod shape;
 mod softmax;
 
@@ -69,7 +67,6 @@ const FAMILIES: &[Family] = &[
     deconv::lower,
     elementwise::lower,
     reduce::lower,
-    resize::lower,
     shape::lower_identity,
 ];
 
