@@ -1,7 +1,9 @@
 //! The bindings tested in their own languages, from `cargo test -p ferrite-uniffi`:
 //!
 //! - **Kotlin**: `tests/kotlin/*.kt` and the generated Kotlin compiled in one `kotlinc`
-//!   invocation, run on the JVM with JNA against the host cdylib.
+//!   invocation, run on the JVM with JNA against the host cdylib; the streaming test
+//!   also runs a torch GRU from `examples/recurrent` converted by the `ferrite` CLI
+//!   (`cargo run -p ferrite-tool`).
 //! - **Python**: `tests/python/test_ferrite.py` with `python3` against the generated
 //!   module and the cdylib placed beside it.
 //! - **Swift** (no Swift compiler here): the committed Swift sources equal freshly
@@ -85,6 +87,44 @@ fn hash_files(files: &[PathBuf], extra: &str) -> String {
     format!("{:016x}", h.finish())
 }
 
+/// `examples/recurrent`: the torch recurrent models, their inputs and onnxruntime's outputs.
+fn examples_recurrent() -> PathBuf {
+    Path::new(PKG).join("../../examples/recurrent")
+}
+
+/// The torch GRU of `examples/recurrent` converted by the `ferrite` CLI (as a user
+/// would) into `out/recurrent`: `gru_whole.fer` (the 20-step sequence) and
+/// `gru_stream.fer` (one step, `--state initial_h=h_n`).
+fn torch_gru_stream(out: &Path) -> PathBuf {
+    let dir = out.join("recurrent");
+    std::fs::create_dir_all(&dir).unwrap();
+    let onnx = examples_recurrent().join("gru_uni_1l_state.onnx");
+    let convert = |fer: &str, extra: &[&str]| {
+        let mut cmd = Command::new(common::cargo());
+        cmd.args(["run", "-q", "-p", "ferrite-tool"]);
+        if !cfg!(debug_assertions) {
+            cmd.arg("--release");
+        }
+        cmd.args(["--", "convert"])
+            .arg(&onnx)
+            .arg("-o")
+            .arg(dir.join(fer))
+            .args(extra);
+        run(&mut cmd, "ferrite convert");
+    };
+    convert("gru_whole.fer", &[]);
+    convert(
+        "gru_stream.fer",
+        &[
+            "--input-shape",
+            "sequence=1,1,6",
+            "--state",
+            "initial_h=h_n",
+        ],
+    );
+    dir
+}
+
 #[test]
 fn kotlin() {
     let m = material();
@@ -95,7 +135,8 @@ fn kotlin() {
     let kotlinc = kotlinc();
     let tests = Path::new(PKG).join("tests/kotlin");
     let mut sources = vec![src.join("dev/ferrite/ferrite_uniffi.kt")];
-    sources.extend(["Harness.kt", "FerriteTests.kt"].map(|f| tests.join(f)));
+    sources.extend(["Harness.kt", "FerriteTests.kt", "StreamTests.kt"].map(|f| tests.join(f)));
+    let recurrent = torch_gru_stream(&dir);
     // kotlinc takes 10+ s to start: compile everything at once, and only when a source changed.
     let jar = dir.join("tests.jar");
     let stamp = dir.join("tests.jar.stamp");
@@ -119,7 +160,9 @@ fn kotlin() {
         .arg("-cp")
         .arg(cp)
         .arg("FerriteTestsKt")
-        .env("FERRITE_FIXTURES", &m.fixtures);
+        .env("FERRITE_FIXTURES", &m.fixtures)
+        .env("FERRITE_RECURRENT", &recurrent)
+        .env("FERRITE_EXAMPLES", examples_recurrent());
     let out = run(&mut cmd, "Kotlin tests");
     println!("{out}");
     assert!(out.contains(" passed, 0 failed"), "{out}");

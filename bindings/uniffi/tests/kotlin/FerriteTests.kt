@@ -267,5 +267,6 @@ fun registerTests() {
 
 fun main() {
     registerTests()
+    registerStreamTests()
     runAll()
 }

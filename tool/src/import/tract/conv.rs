@@ -5,6 +5,7 @@
 //! | Conv 1-D/2-D (stride, pads, dilation, groups, depthwise) | `Conv` | `Conv` (weights not constant: read from the arena, f32 only; such a bias: a broadcasting `Add`) |
 //! | BatchNormalization, Add/Mul by per-channel constants after Conv | `Mul`/`Add` | folded into the weights and bias |
 //! | MaxPool, AveragePool | `MaxPool`, `SumPool` (normalized) | `MaxPool`, `AvgPool` |
+//! | MaxPool, AveragePool 3-D | `MaxPool`, `SumPool` (normalized) | two 2-D `MaxPool` / `AvgPool` (H×W, then depth) between `Reshape`s |
 
 use super::lower::{Lower, Outcome};
 use crate::error::{Error, Result};
@@ -182,6 +183,9 @@ impl Lower<'_> {
     }
 
     fn pool(&mut self, node: &TypedNode, spec: &PoolSpec, avg: Option<bool>) -> Result<bool> {
+        if spec.kernel_shape.len() == 3 {
+            return self.pool3d(node, spec, avg);
+        }
         let Some(sp) = self.spatial(node, spec)? else {
             return Ok(false);
         };
@@ -196,6 +200,64 @@ impl Lower<'_> {
         let name = node.name.clone();
         let y = self.g.add_node(&name, op, &[sp.x], &sp.so, DType::F32);
         let y = self.unbatch(y, &sp, &name);
+        self.map.insert(self.out(node), y);
+        Ok(true)
+    }
+
+    /// A 3-D pool as two 2-D pools: over (H, W) with depth folded into the channels,
+    /// then over depth with the (H, W) positions as columns. The window is a box, so its
+    /// maximum, sum and count of valid (or all) cells split per axis: the max of maxes,
+    /// and the mean of means (each divided by its own axis' count), are the 3-D results.
+    fn pool3d(&mut self, node: &TypedNode, spec: &PoolSpec, avg: Option<bool>) -> Result<bool> {
+        if spec.data_format != DataFormat::NCHW || self.dtype(node.inputs[0])? != DType::F32 {
+            return Ok(false);
+        }
+        let xs = self.shape(node.inputs[0])?;
+        let so = self.shape(self.out(node))?;
+        if xs.len() != 5 || so.len() != 5 {
+            return Ok(false);
+        }
+        let pads = spec.computed_padding(&xs[2..]);
+        let (k, st, dil) = (&spec.kernel_shape, spec.strides(), spec.dilations());
+        let (n, c, d, h, w) = (xs[0], xs[1], xs[2], xs[3], xs[4]);
+        let (od, oh, ow) = (so[2], so[3], so[4]);
+        let window = |a: usize, b: Option<usize>| Window {
+            kernel: [k[a] as u32, b.map_or(1, |b| k[b] as u32)],
+            stride: [st[a] as u32, b.map_or(1, |b| st[b] as u32)],
+            dilation: [dil[a] as u32, b.map_or(1, |b| dil[b] as u32)],
+            pads: [
+                pads[a].pad_before as u32,
+                b.map_or(0, |b| pads[b].pad_before as u32),
+                pads[a].pad_after as u32,
+                b.map_or(0, |b| pads[b].pad_after as u32),
+            ],
+        };
+        let op = |window: Window| match avg {
+            None => Op::MaxPool { window },
+            Some(count_include_pad) => Op::AvgPool {
+                window,
+                count_include_pad,
+            },
+        };
+        let name = node.name.clone();
+        let x = self.value(node.inputs[0])?;
+        let x = self.reshape(x, &[n, c * d, h, w], &format!("{name}.planes"));
+        let y = self.g.add_node(
+            &format!("{name}.hw"),
+            op(window(1, Some(2))),
+            &[x],
+            &[n, c * d, oh, ow],
+            DType::F32,
+        );
+        let y = self.reshape(y, &[n * c, 1, d, oh * ow], &format!("{name}.columns"));
+        let y = self.g.add_node(
+            &format!("{name}.depth"),
+            op(window(0, None)),
+            &[y],
+            &[n * c, 1, od, oh * ow],
+            DType::F32,
+        );
+        let y = self.reshape(y, &so, &name);
         self.map.insert(self.out(node), y);
         Ok(true)
     }

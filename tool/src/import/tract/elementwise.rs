@@ -9,11 +9,12 @@
 //! | Elu, Selu, PRelu, ThresholdedRelu | parsed by [`super::activations`] (not tract's `Iff` expansions) | `Unary Elu` (Selu: + `Mul`); PRelu: `Relu`, `Clip`, `Mul`, `Add`; ThresholdedRelu: `Sub`, `Sign`, `Relu`, `Clip`, `Mul` |
 //! | HardSigmoid, Softplus, Softsign, Celu | expanded by tract to Mul/Add/Min/Max/Exp/Ln | the corresponding `Binary`/`Unary` ops |
 //! | Silu, Square, Rsqrt | `ElementWiseOp` | `Unary` + `Binary` |
+//! | Gelu (approximate = "tanh") | `GeluApproximate` | `Binary` Mul/Add and `Unary Tanh`, term by term |
 
 use super::activations;
 use super::lower::{scalar_of, Lower, Outcome};
 use crate::error::Result;
-use crate::ir::Data;
+use crate::ir::{Data, TId};
 use ferrite::format::types::{Activation, BinaryOp, Op, UnaryOp};
 use ferrite::DType;
 use tract_onnx::prelude::*;
@@ -147,6 +148,7 @@ impl Lower<'_> {
                 Some(l) => UnaryOp::Elu { alpha: l.alpha },
                 None => return Ok(false),
             },
+            "GeluApproximate" => return self.gelu_tanh(node, e),
             "Square" | "Silu" | "Rsqrt" => {
                 let x = self.value(node.inputs[0])?;
                 let s = self.g.tensors[x].shape.clone();
@@ -197,6 +199,59 @@ impl Lower<'_> {
         }
         let x = self.value(node.inputs[0])?;
         self.emit(node, Op::Unary { op: u }, &[x])?;
+        Ok(true)
+    }
+
+    /// Gelu with `approximate = "tanh"`, tract's formula term by term:
+    /// `0.5 · x · (1 + tanh(sqrt(2/π) · (x + 0.044715 · x³)))`.
+    fn gelu_tanh(&mut self, node: &TypedNode, e: &ElementWiseOp) -> Result<bool> {
+        use tract_onnx::tract_core::ops::nn::gelu_approximate::GeluApproximate;
+        let Some(GeluApproximate { fast_impl: false }) = e.0.downcast_ref::<GeluApproximate>()
+        else {
+            return Ok(false);
+        };
+        if self.dtype(self.out(node))? != DType::F32 {
+            return Ok(false);
+        }
+        let x = self.value(node.inputs[0])?;
+        let s = self.g.tensors[x].shape.clone();
+        let name = node.name.clone();
+        let bin = |l: &mut Self, op: BinaryOp, a: TId, b: TId, what: &str| {
+            l.g.add_node(
+                &format!("{name}.{what}"),
+                Op::Binary {
+                    op,
+                    act: Activation::None,
+                    q: None,
+                },
+                &[a, b],
+                &s,
+                DType::F32,
+            )
+        };
+        let k = |l: &mut Self, v: f32, what: &str| {
+            l.g.add_const(&format!("{}.{what}", node.name), &[1], Data::F32(vec![v]))
+        };
+        let x2 = bin(self, BinaryOp::Mul, x, x, "x2");
+        let x3 = bin(self, BinaryOp::Mul, x2, x, "x3");
+        let a = k(self, 0.044715, "a");
+        let ax3 = bin(self, BinaryOp::Mul, x3, a, "ax3");
+        let inner = bin(self, BinaryOp::Add, x, ax3, "inner");
+        let c = k(self, (2.0 / std::f32::consts::PI).sqrt(), "c");
+        let arg = bin(self, BinaryOp::Mul, inner, c, "arg");
+        let t = self.g.add_node(
+            &format!("{name}.tanh"),
+            Op::Unary { op: UnaryOp::Tanh },
+            &[arg],
+            &s,
+            DType::F32,
+        );
+        let one = k(self, 1.0, "one");
+        let t1 = bin(self, BinaryOp::Add, t, one, "plus1");
+        let half = k(self, 0.5, "half");
+        let hx = bin(self, BinaryOp::Mul, x, half, "halfx");
+        let y = bin(self, BinaryOp::Mul, hx, t1, "y");
+        self.map.insert(self.out(node), y);
         Ok(true)
     }
 }

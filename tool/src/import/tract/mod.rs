@@ -16,8 +16,10 @@
 //! | `lrn` | `Lrn` | LRN |
 //! | `shape` | `TypedSource`, `AxisOp`, `TypedConcat`, `Pad`, `Cast`, `MultiBroadcastTo`, `Slice`, `Downsample`, `Gather` | graph inputs, Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Concat, Pad, Cast, Expand, Slice, Split, Gather, Identity |
 //! | `softmax` | `Softmax` | Softmax, LogSoftmax |
+//! | `attention` | `Sdpa` | Attention |
 //! | `linear` | `EinSum` | Gemm, MatMul |
 //! | `conv` | `Conv`, `MaxPool`, `SumPool` | Conv, MaxPool, AveragePool |
+//! | `deconv` | `Deconv` | ConvTranspose |
 //! | `elementwise` | `TypedBinOp`, `ElementWiseOp` | Add, Sub, Mul, Div, Max, Min, Pow, Relu, Clip, the unary functions, the [`activations`] |
 //! | `reduce` | `Reduce`, `RmsNorm` | GlobalAveragePool, GlobalMaxPool, Reduce*, ArgMax, LayerNormalization, RMSNormalization, the variance of the other normalizations |
 //!
@@ -29,7 +31,9 @@
 //! LpNormalization, reflect/edge Pad, recurrent ops.
 
 pub mod activations;
+mod attention;
 mod conv;
+mod deconv;
 mod elementwise;
 mod linear;
 mod lower;
@@ -57,8 +61,10 @@ const FAMILIES: &[Family] = &[
     lrn::lower,
     shape::lower,
     softmax::lower,
+    attention::lower,
     linear::lower,
     conv::lower,
+    deconv::lower,
     elementwise::lower,
     reduce::lower,
     shape::lower_identity,
