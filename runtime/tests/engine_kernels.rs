@@ -1510,3 +1510,63 @@ fn the_f64_reference_agrees_with_the_f32_reference_kernel() {
         }
     }
 }
+
+/// The f32 conv computes each output channel alone: the same sum in the same order
+/// whether its 16-channel panel runs by itself or paired with the next one (the
+/// AVX-512 kernel pairs panels, the last odd one runs alone). So each 16 of 48
+/// output channels (the two panels of a pair and the unpaired last one) are
+/// bit-identical to a conv with only those 16 filters, on every ISA; a paired kernel
+/// that mixed up its two panels' weights, bias or outputs would differ.
+#[test]
+fn f32_conv_channels_do_not_depend_on_the_panel_pairing() {
+    let mut rng = Rng::new(48);
+    for (size, kernel, stride, pads) in [
+        ((7, 6, 5), [3, 3], [1, 1], [1; 4]),
+        ((9, 8, 3), [3, 3], [2, 2], [1; 4]),
+        ((5, 11, 24), [1, 1], [1, 1], [0; 4]),
+    ] {
+        let s48 = shape(size, 48, kernel, stride, [1, 1], pads).unwrap();
+        let s16 = ConvShape { out_c: 16, ..s48 };
+        let k = s48.in_c * s48.taps();
+        let x: Vec<f32> = (0..s48.in_h * s48.in_w * s48.in_c)
+            .map(|_| rng.f32())
+            .collect();
+        let w: Vec<f32> = (0..48 * k).map(|_| rng.f32()).collect();
+        let bias: Vec<f32> = (0..48).map(|_| rng.f32()).collect();
+        let pack = |n: usize, w: &[f32], b: &[f32]| {
+            let mut p = vec![0f32; engine::f32_conv_packed_len(n, s48.in_c, kernel).unwrap()];
+            engine::pack_f32_conv(w, Some(b), n, s48.in_c, kernel, &mut p).unwrap();
+            p
+        };
+        let p48 = pack(48, &w, &bias);
+        let mut scratch = vec![0f32; conv_scratch_len(&s48).unwrap()];
+        let pixels = s48.out_h * s48.out_w;
+        for isa in Isa::ALL {
+            let Some(kernels) = isa.kernels() else {
+                continue;
+            };
+            let run = kernels.f32_conv.run;
+            let mut y48 = vec![0f32; pixels * 48];
+            run(&s48, &x, &p48, &F32Out::LINEAR, &mut y48, &mut scratch).unwrap();
+            for first in [0, 16, 32] {
+                let p16 = pack(
+                    16,
+                    &w[first * k..(first + 16) * k],
+                    &bias[first..first + 16],
+                );
+                let mut y16 = vec![0f32; pixels * 16];
+                run(&s16, &x, &p16, &F32Out::LINEAR, &mut y16, &mut scratch).unwrap();
+                for px in 0..pixels {
+                    let got = &y48[px * 48 + first..px * 48 + first + 16];
+                    let want = &y16[px * 16..px * 16 + 16];
+                    assert!(
+                        got.iter()
+                            .zip(want)
+                            .all(|(a, b)| a.to_bits() == b.to_bits()),
+                        "{isa:?} {s48:?} channels {first}.. pixel {px}: {got:?} vs {want:?}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -83,10 +83,12 @@ fn resnet8_f32_on_the_engine_matches_onnxruntime() {
     for name in ["resnet8", "resnet8_bn"] {
         let ort = format!("{name}_ort.npy");
         let ops = matches_onnxruntime(name, "resnet8_test.npy", &ort);
-        // 7 3×3 convs + 2 strided 1×1 shortcuts + the average pool; the residual Adds
-        // are fused; one Transpose, at the input.
+        // 7 3×3 convs + 2 strided 1×1 shortcuts (tract's row and column Slices folded
+        // into the stride) + the average pool; the residual Adds are fused; one
+        // Transpose, at the input.
         conv_contract(name, &ops, 10, 1);
         assert_eq!(count(&ops, "Binary"), 0, "{name}: {ops:?}");
+        assert_eq!(count(&ops, "Slice"), 0, "{name}: {ops:?}");
     }
 }
 

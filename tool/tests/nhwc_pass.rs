@@ -166,3 +166,71 @@ fn an_add_of_a_conv_and_a_later_tensor_is_not_fused() {
     let ops = same_results(&g);
     assert!(ops.contains(&"Binary"), "{ops:?}");
 }
+
+/// `Slice` of the NCHW `x` (shape `from`) with `starts` and `steps`, output `to`.
+fn slice(g: &mut Graph, x: TId, starts: [i32; 4], steps: [i32; 4], to: &[usize]) -> TId {
+    let op = Op::Slice {
+        starts: heapless::Vec::from_slice(&starts).unwrap(),
+        steps: heapless::Vec::from_slice(&steps).unwrap(),
+    };
+    g.add_node("slice", op, &[x], to, DType::F32)
+}
+
+/// A 1×1 conv of the NCHW `x` (`[1, c, h, w]`) to `m` channels.
+fn conv1x1(g: &mut Graph, x: TId, c: usize, m: usize, hw: [usize; 2]) -> TId {
+    let w = g.add_const("p.w", &[m, c, 1, 1], Data::F32(values(m * c, 11)));
+    let b = g.add_const("p.b", &[m], Data::F32(values(m, 5)));
+    let op = Op::Conv {
+        window: Window {
+            kernel: [1, 1],
+            stride: [1, 1],
+            dilation: [1, 1],
+            pads: [0; 4],
+        },
+        groups: 1,
+        act: Activation::None,
+        q: None,
+    };
+    g.add_node("proj", op, &[x, w, b], &[1, m, hw[0], hw[1]], DType::F32)
+}
+
+#[test]
+fn a_strided_shortcut_becomes_a_strided_1x1_conv_without_slices() {
+    // ResNet's projection shortcut as tract gives it: every second row, then every
+    // second column (6×5 → 3×5 → 3×3), then a 1×1 conv.
+    let mut g = Graph::default();
+    let x = input(&mut g, 3);
+    let a = conv(&mut g, "c1", x, 3, 4, Activation::Relu);
+    let rows = slice(&mut g, a, [0; 4], [1, 1, 2, 1], &[1, 4, 3, 5]);
+    let both = slice(&mut g, rows, [0; 4], [1, 1, 1, 2], &[1, 4, 3, 3]);
+    let y = conv1x1(&mut g, both, 4, 8, [3, 3]);
+    g.outputs = vec![y];
+    let ops = same_results(&g);
+    assert_eq!(ops, ["Transpose", "ConvNhwc", "ConvNhwc", "Transpose"]);
+    let nhwc = g.to_nhwc();
+    let strides: Vec<[u32; 2]> = nhwc
+        .nodes
+        .iter()
+        .filter_map(|n| match n.op {
+            Op::ConvNhwc { window, .. } => Some(window.stride),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(strides, [[1, 1], [2, 2]]);
+}
+
+#[test]
+fn a_slice_from_an_offset_or_read_elsewhere_stays() {
+    // Starting at row 1 is not a strided conv's pixel grid; a slice that is also a
+    // graph output must still be computed.
+    let mut g = Graph::default();
+    let x = input(&mut g, 3);
+    let a = conv(&mut g, "c1", x, 3, 4, Activation::None);
+    let odd = slice(&mut g, a, [0, 0, 1, 0], [1, 1, 2, 1], &[1, 4, 3, 5]);
+    let y1 = conv1x1(&mut g, odd, 4, 2, [3, 5]);
+    let even = slice(&mut g, a, [0; 4], [1, 1, 2, 2], &[1, 4, 3, 3]);
+    let y2 = conv1x1(&mut g, even, 4, 2, [3, 3]);
+    g.outputs = vec![y1, y2, even];
+    let ops = same_results(&g);
+    assert_eq!(ops.iter().filter(|&&o| o == "Slice").count(), 2, "{ops:?}");
+}

@@ -18,7 +18,10 @@
 //!   and an `Add` of a conv's output and a tensor computed before that conv becomes
 //!   its residual operand (when nothing else reads the conv's output);
 //! - a strided `Slice` of an NCHW view (tract's stride-2 shortcut) slices the NHWC
-//!   tensor with its axes permuted;
+//!   tensor with its axes permuted; a 1×1 convolution (or channel `FullyConnected`)
+//!   of a slice that starts at pixel 0 and steps only over the spatial axes reads
+//!   the unsliced tensor with the slice's steps as its stride instead (the same
+//!   pixels), and the slice, left unread, is removed;
 //! - an average pool (unpadded, or counting the padding) and a global average pool
 //!   are a `DepthwiseNhwc` with weights `1 / taps` (the same mean, summed as products:
 //!   within the engine's bound of the pool's sum-then-divide);
@@ -138,6 +141,7 @@ impl Graph {
                 weight_scales: self.weight_scales.clone(),
             },
             view: HashMap::new(),
+            strided: HashMap::new(),
             real: self.inputs.iter().copied().collect(),
             uses: (0..self.tensors.len()).map(|t| self.uses(t)).collect(),
             origin: HashMap::new(),
@@ -149,6 +153,7 @@ impl Graph {
         for &o in &self.outputs {
             p.real(o);
         }
+        p.g.remove_unread_slices();
         let origin: Vec<TId> = (0..p.g.tensors.len())
             .map(|t| p.origin.get(&t).copied().unwrap_or(t))
             .collect();
@@ -163,11 +168,36 @@ impl Graph {
         };
         (p.g, trace)
     }
+
+    /// Removes the `Slice` nodes whose output no node reads and that are not graph
+    /// outputs (the slices folded into a strided 1×1 conv; repeatedly, for chains).
+    fn remove_unread_slices(&mut self) {
+        loop {
+            let mut read = vec![false; self.tensors.len()];
+            for n in &self.nodes {
+                for &i in &n.inputs {
+                    read[i] = true;
+                }
+            }
+            for &o in &self.outputs {
+                read[o] = true;
+            }
+            let before = self.nodes.len();
+            self.nodes
+                .retain(|n| read[n.output] || !matches!(n.op, Op::Slice { .. }));
+            if self.nodes.len() == before {
+                return;
+            }
+        }
+    }
 }
 
 struct Pass {
     g: Graph,
     view: HashMap<TId, View>,
+    /// NHWC tensors written by a spatial `Slice` from pixel 0: the unsliced tensor and
+    /// the steps `[sh, sw]` (composed through chains of such slices).
+    strided: HashMap<TId, (TId, [usize; 2])>,
     /// Original tensors computed in the new graph in their own layout.
     real: std::collections::HashSet<TId>,
     /// Readers of each original tensor in the original graph.
@@ -326,6 +356,10 @@ impl Pass {
             return false;
         };
         let bias = self.bias(n, m);
+        let (xn, window) = match depthwise {
+            true => (xn, window),
+            false => self.one_by_one(xn, window),
+        };
         let op = if depthwise {
             Op::DepthwiseNhwc {
                 window,
@@ -505,18 +539,22 @@ impl Pass {
             Data::F32(wd),
         );
         let bias = self.bias(n, m);
-        let op = Op::ConvNhwc {
-            window: Window {
+        let (xs, window) = self.one_by_one(
+            v.s,
+            Window {
                 kernel: [1, 1],
                 stride: [1, 1],
                 dilation: [1, 1],
                 pads: [0; 4],
             },
+        );
+        let op = Op::ConvNhwc {
+            window,
             act,
             q: None,
         };
         let name = format!("{}.nhwc", self.g.tensors[n.output].name);
-        let t = self.add(&name, op, &[v.s, w4, bias], &ys);
+        let t = self.add(&name, op, &[xs, w4, bias], &ys);
         self.new_view(n.output, t, v.form);
         true
     }
@@ -625,10 +663,56 @@ impl Pass {
             return false;
         };
         let ys = [y[0], y[2], y[3], y[1]];
+        let spatial = starts.iter().all(|&s| s == 0)
+            && steps[0] == 1
+            && steps[3] == 1
+            && steps[1] >= 1
+            && steps[2] >= 1;
+        let (sh, sw) = (steps[1] as usize, steps[2] as usize);
         let name = format!("{}.nhwc", self.g.tensors[n.output].name);
         let t = self.add(&name, Op::Slice { starts, steps }, &[v.s], &ys);
         self.new_view(n.output, t, Form::Nchw);
+        if spatial {
+            let (src, [h, w]) = self.strided.get(&v.s).copied().unwrap_or((v.s, [1, 1]));
+            let st = [h * sh, w * sw];
+            let ss = self.shape(src);
+            // The 1×1 strided conv's floor-mode output size is the slice's.
+            let out = |i: usize, s: usize| i.checked_sub(1).map(|r| r / s + 1);
+            if ss.len() == 4
+                && ss[0] == ys[0]
+                && ss[3] == ys[3]
+                && out(ss[1], st[0]) == Some(ys[1])
+                && out(ss[2], st[1]) == Some(ys[2])
+            {
+                self.strided.insert(t, (src, st));
+            }
+        }
         true
+    }
+
+    /// The input and window of a 1×1 unpadded, undilated convolution of the NHWC
+    /// tensor `s`: the unsliced tensor with the slice's steps as the stride when `s`
+    /// is a spatial slice from pixel 0 (see [`Pass::strided`]).
+    fn one_by_one(&self, s: TId, window: Window) -> (TId, Window) {
+        let plain = window.kernel == [1, 1]
+            && window.stride == [1, 1]
+            && window.dilation == [1, 1]
+            && window.pads == [0; 4];
+        match self.strided.get(&s) {
+            Some(&(src, [sh, sw])) if plain => {
+                let (Ok(sh), Ok(sw)) = (u32::try_from(sh), u32::try_from(sw)) else {
+                    return (s, window);
+                };
+                (
+                    src,
+                    Window {
+                        stride: [sh, sw],
+                        ..window
+                    },
+                )
+            }
+            _ => (s, window),
+        }
     }
 }
 

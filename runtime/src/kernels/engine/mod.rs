@@ -31,8 +31,8 @@
 //! |---|---|---|---|
 //! | [`Isa::Portable`] (every target) | `f32_igemm_4x16_portable` | `i8_igemm_2x16c4_portable` | `*_dwconv_16c_portable` |
 //! | [`Isa::Avx2`] (x86-64 AVX2 + FMA + F16C) | `f32_igemm_6x16_avx2` (FMA) | `i8_igemm_2x16c4_avx2` (widen to i16, `vpmaddwd`) | `*_dwconv_16c_avx2` |
-//! | [`Isa::Avx512`] (AVX-512 F/BW/VL) | `f32_igemm_8x16_avx512` | `i8_igemm_4x16c4_avx512bw` (widen, `vpmaddwd`) | `*_dwconv_16c_avx512` |
-//! | [`Isa::Avx512Vnni`] (+ VNNI) | `f32_igemm_8x16_avx512` | `i8_igemm_8x16c4_avx512vnni` (`vpdpbusd`) | `f32_dwconv_16c_avx512`, `i8_dwconv_16c_avx512vnni` (`vpdpwssd`) |
+//! | [`Isa::Avx512`] (AVX-512 F/BW/VL) | `f32_igemm_8x32_avx512` | `i8_igemm_4x16c4_avx512bw` (widen, `vpmaddwd`) | `*_dwconv_16c_avx512` |
+//! | [`Isa::Avx512Vnni`] (+ VNNI) | `f32_igemm_8x32_avx512` | `i8_igemm_8x16c4_avx512vnni` (`vpdpbusd`) | `f32_dwconv_16c_avx512`, `i8_dwconv_16c_avx512vnni` (`vpdpwssd`) |
 //! | [`Isa::Neon`] (AArch64) | `f32_igemm_6x16_neon` (FMA) | `i8_igemm_2x16c4_neon` (`smull` + `sadalp`) | `*_dwconv_16c_neon` |
 //! | [`Isa::NeonDot`] (+ dotprod) | `f32_igemm_6x16_neon` | `i8_igemm_4x16c4_neondot` (`sdot`) | `*_dwconv_16c_neon` |
 //! | [`Isa::Simd128`] (wasm32 `+simd128`) | `f32_igemm_3x16_simd128` | `i8_igemm_2x16c4_simd128` (`i32x4.dot_i16x8_s`) | `*_dwconv_16c_simd128` |
@@ -40,7 +40,11 @@
 //!
 //! `MRxNR` is the register tile: `MR` output pixels × `NR` = 16 output channels
 //! (`c4`: four consecutive input channels per output channel, see the int8 layout); a
-//! last tile of at most `MR/2` pixels runs an `MR/2`-row variant. Depthwise kernels
+//! last tile of at most `MR/2` pixels runs an `MR/2`-row variant. The AVX-512 f32
+//! (and f16-weight) conv computes two panels per tile (`8x32`: 16 accumulator
+//! registers, each broadcast input feeding two multiply-adds, two weight loads per
+//! 16 multiply-adds instead of one per 8); a layer with an odd panel count runs its
+//! last panel alone. The pairing does not change any output's sum or its order. Depthwise kernels
 //! (`16c`: 16 channels per vector) compute 4, 2 or 1 interior pixels at a time.
 //! The code is split as in tract's linalg: `frame/` holds the loops shared by every
 //! ISA (tiling, indirection, tails, epilogues), generic over a few vector primitives

@@ -64,13 +64,25 @@ pub(crate) unsafe fn f32_conv<L: F32Lanes, E: Packed, const MR: usize, const MT:
         if g.taps <= MAX_TAPS {
             build_rows(&g, &cx.plan, cx.x, zero, (m0, rows), (0, g.taps), &mut ptrs);
         }
-        for p in 0..g.n.div_ceil(NR) {
+        let panels = g.n.div_ceil(NR);
+        let mut p = 0;
+        while p < panels {
             // SAFETY: the slices were checked against the shape above.
             unsafe {
-                if rows > MT {
-                    cx.panel::<MR, MR>(m0, rows, p, &mut ptrs);
+                if L::PANEL_PAIRS && p + 1 < panels {
+                    if rows > MT {
+                        cx.panels::<MR, MR, 2>(m0, rows, p, &mut ptrs);
+                    } else {
+                        cx.panels::<MR, MT, 2>(m0, rows, p, &mut ptrs);
+                    }
+                    p += 2;
                 } else {
-                    cx.panel::<MR, MT>(m0, rows, p, &mut ptrs);
+                    if rows > MT {
+                        cx.panels::<MR, MR, 1>(m0, rows, p, &mut ptrs);
+                    } else {
+                        cx.panels::<MR, MT, 1>(m0, rows, p, &mut ptrs);
+                    }
+                    p += 1;
                 }
             }
         }
@@ -95,14 +107,16 @@ struct F32Conv<L: F32Lanes, E: Packed> {
 }
 
 impl<L: F32Lanes, E: Packed> F32Conv<L, E> {
-    /// Output pixels `m0..m0 + rows` (`rows <= R <= MR`) × the 16 channels of panel
-    /// `p`: an `R×16` tile over every tap, then the epilogue.
+    /// Output pixels `m0..m0 + rows` (`rows <= R <= MR`) × the 16 channels of each
+    /// of the `P` panels `p..p + P`: an `R×16P` tile over every tap (each input value
+    /// broadcast once for the `P` panels), then the epilogue. Every output is the
+    /// same sum in the same order for any `P`.
     ///
     /// # Safety
-    /// Pixels `m0..m0 + rows` and panel `p` exist; `ptrs` holds the tile's rows when
-    /// the kernel has at most [`MAX_TAPS`] taps.
+    /// Pixels `m0..m0 + rows` and panels `p..p + P` exist; `ptrs` holds the tile's
+    /// rows when the kernel has at most [`MAX_TAPS`] taps.
     #[inline(always)]
-    unsafe fn panel<const MR: usize, const R: usize>(
+    unsafe fn panels<const MR: usize, const R: usize, const P: usize>(
         &self,
         m0: usize,
         rows: usize,
@@ -110,13 +124,14 @@ impl<L: F32Lanes, E: Packed> F32Conv<L, E> {
         ptrs: &mut [[*const f32; MR]; MAX_TAPS],
     ) {
         let (l, g) = (self.l, &self.g);
-        let (n0, nc) = (p * NR, NR.min(g.n - p * NR));
-        // SAFETY: panel `p` lies inside the packed slice; the rows hold `C` readable
-        // f32 each; output and residual rows `m0..m0 + rows`, channels `n0..n0 + nc`
-        // lie inside the output and the residual (caller's contract, checked shapes).
+        // SAFETY: panels `p..p + P` lie inside the packed slice; the rows hold `C`
+        // readable f32 each; output and residual rows `m0..m0 + rows`, channels
+        // `p·16..min((p + P)·16, n)` lie inside the output and the residual (caller's
+        // contract, checked shapes).
         unsafe {
-            let panel = self.w.add(p * self.panel_len);
-            let mut acc = [E::load16(l, panel); R];
+            let panel: [*const E; P] =
+                core::array::from_fn(|j| self.w.add((p + j) * self.panel_len));
+            let mut acc: [[L::V; R]; P] = core::array::from_fn(|j| [E::load16(l, panel[j]); R]);
             let mut t0 = 0;
             while t0 < g.taps {
                 let t1 = if g.taps <= MAX_TAPS {
@@ -127,41 +142,48 @@ impl<L: F32Lanes, E: Packed> F32Conv<L, E> {
                 if g.taps > MAX_TAPS {
                     build_rows(g, &self.plan, self.x, self.zero, (m0, rows), (t0, t1), ptrs);
                 }
-                let w = panel.add(NR + t0 * g.c * NR);
+                let w = panel.map(|w| w.add(NR + t0 * g.c * NR));
                 f32_tile(l, &ptrs[..t1 - t0], g.c, w, &mut acc);
                 t0 = t1;
             }
-            for (r, &v) in acc.iter().enumerate().take(rows) {
-                let at = (m0 + r) * g.n + n0;
-                let residual = self.residual.map(|q| q.add(at));
-                f32_store(l, v, residual, (self.lo, self.hi), self.y.add(at), nc);
+            for (j, acc) in acc.iter().enumerate() {
+                let (n0, nc) = ((p + j) * NR, NR.min(g.n - (p + j) * NR));
+                for (r, &v) in acc.iter().enumerate().take(rows) {
+                    let at = (m0 + r) * g.n + n0;
+                    let residual = self.residual.map(|q| q.add(at));
+                    f32_store(l, v, residual, (self.lo, self.hi), self.y.add(at), nc);
+                }
             }
         }
     }
 }
 
-/// The R×16 f32 microkernel (`R <= MR`): `acc[r] += Σ_{tap, k} row[tap][r][k] ·
-/// w[tap][k][..]`.
+/// The R×16P f32 microkernel (`R <= MR`, `P` panels): `acc[j][r] += Σ_{tap, k}
+/// row[tap][r][k] · w[j][tap][k][..]`.
 ///
 /// # Safety
-/// Each row pointer `r < R` holds `c` readable f32; `w` holds `rows.len()·c·16`.
+/// Each row pointer `r < R` holds `c` readable f32; each `w[j]` holds
+/// `rows.len()·c·16`.
 #[inline(always)]
-unsafe fn f32_tile<L: F32Lanes, E: Packed, const MR: usize, const R: usize>(
+unsafe fn f32_tile<L: F32Lanes, E: Packed, const MR: usize, const R: usize, const P: usize>(
     l: L,
     rows: &[[*const f32; MR]],
     c: usize,
-    mut w: *const E,
-    acc: &mut [L::V; R],
+    mut w: [*const E; P],
+    acc: &mut [[L::V; R]; P],
 ) {
     for a in rows {
         for k in 0..c {
             // SAFETY: caller's contract.
             unsafe {
-                let b = E::load16(l, w);
+                let b: [L::V; P] = core::array::from_fn(|j| E::load16(l, w[j]));
                 for r in 0..R {
-                    acc[r] = l.fma(l.bcast(a[r].add(k)), b, acc[r]);
+                    let x = l.bcast(a[r].add(k));
+                    for j in 0..P {
+                        acc[j][r] = l.fma(x, b[j], acc[j][r]);
+                    }
                 }
-                w = w.add(NR);
+                w = w.map(|w| w.add(NR));
             }
         }
     }

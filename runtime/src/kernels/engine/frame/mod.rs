@@ -50,6 +50,9 @@ pub(crate) const MAX_TAPS: usize = 64;
 /// the instructions used (a token created after the feature check).
 pub(crate) trait F32Lanes: Copy {
     type V: Copy;
+    /// The f32 conv computes two 16-channel panels per tile (each broadcast input
+    /// feeds two multiply-adds): for ISAs with registers for `2·MR` accumulators.
+    const PANEL_PAIRS: bool = false;
     fn splat(self, x: f32) -> Self::V;
     /// # Safety
     /// `p` points to 16 readable f32 (any alignment).

@@ -2,8 +2,9 @@
 //! (Cascade Lake, Ice Lake and later, Zen 4) for the int8 conv. Selected at run time
 //! with `is_x86_feature_detected!` under `std`, else at compile time.
 //!
-//! f32: one register per 16 lanes, `vfmadd231ps` with the broadcast folded into the
-//! memory operand; tails with masked loads and stores. int8 conv: with VNNI
+//! f32: one register per 16 lanes, `vfmadd231ps`; the conv tile is 8 pixels × two
+//! 16-channel panels (`F32Lanes::PANEL_PAIRS`), 16 of the 32 registers as
+//! accumulators; tails with masked loads and stores. int8 conv: with VNNI
 //! (`Avx512<true>`) one `vpdpbusd` per pixel and group of 4 channels, the input
 //! bytes flipped to `x + 128` (`U8_INPUT`, the packed `bias_u8` row); without it
 //! (`Avx512<false>`) widening to i16 and `vpmaddwd` as in the AVX2 module.
@@ -55,9 +56,9 @@ impl<const VNNI: bool> Avx512<VNNI> {
 
 engine_kernels! {
     kernels: KERNELS, isa: Isa::Avx512, features: ["avx512f,avx512bw,avx512vl,avx2,fma"],
-    f32: (Avx512Bw, Avx512Bw::new(), 8, 4, "f32_igemm_8x16_avx512"),
+    f32: (Avx512Bw, Avx512Bw::new(), 8, 4, "f32_igemm_8x32_avx512"),
     f32_dw: "f32_dwconv_16c_avx512",
-    f16: ("f16_igemm_8x16_avx512", "f16_dwconv_16c_avx512", "f16_gemv_16x4_avx512"),
+    f16: ("f16_igemm_8x32_avx512", "f16_dwconv_16c_avx512", "f16_gemv_16x4_avx512"),
     i8: (Avx512Bw, Avx512Bw::new(), 4, 2, "i8_igemm_4x16c4_avx512bw"),
     i8_dw: (Avx512Bw, Avx512Bw::new(), "i8_dwconv_16c_avx512"),
 }
@@ -69,9 +70,9 @@ mod vnni {
     engine_kernels! {
         kernels: KERNELS, isa: Isa::Avx512Vnni,
         features: ["avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma"],
-        f32: (Vnni, Vnni::new(), 8, 4, "f32_igemm_8x16_avx512"),
+        f32: (Vnni, Vnni::new(), 8, 4, "f32_igemm_8x32_avx512"),
         f32_dw: "f32_dwconv_16c_avx512",
-        f16: ("f16_igemm_8x16_avx512", "f16_dwconv_16c_avx512", "f16_gemv_16x4_avx512"),
+        f16: ("f16_igemm_8x32_avx512", "f16_dwconv_16c_avx512", "f16_gemv_16x4_avx512"),
         i8: (Vnni, Vnni::new(), 8, 4, "i8_igemm_8x16c4_avx512vnni"),
         i8_dw: (Vnni, Vnni::new(), "i8_dwconv_16c_avx512vnni"),
     }
@@ -93,6 +94,7 @@ fn mask16(n: usize) -> __mmask16 {
 
 impl<const VNNI: bool> F32Lanes for Avx512<VNNI> {
     type V = __m512;
+    const PANEL_PAIRS: bool = true;
 
     #[inline(always)]
     fn splat(self, x: f32) -> Self::V {
