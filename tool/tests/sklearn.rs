@@ -862,3 +862,60 @@ fn a_very_deep_graph_is_an_import_error_not_a_stack_overflow() {
         .unwrap_err();
     assert!(e.to_string().contains("deeper"), "{e}");
 }
+
+/// A graph output that nothing in the graph produces (found by the `onnx_import` fuzz
+/// target: tract 0.23 panicked with "no entry found for key" while parsing the graph).
+#[test]
+fn a_graph_output_nothing_produces_is_an_import_error_not_a_panic() {
+    use prost::Message;
+    let bytes = std::fs::read(examples().join("sensor/sensor_cnn.onnx")).unwrap();
+    let mut m = tract_onnx::pb::ModelProto::decode(&bytes[..]).unwrap();
+    m.graph.as_mut().unwrap().output[0].name = "nowhere".into();
+    let e = import::import(&m.encode_to_vec(), &ImportOptions::default())
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("graph output \"nowhere\" is not produced"),
+        "{e}"
+    );
+}
+
+/// The same inside a subgraph: an If whose branches name an output they do not have.
+#[test]
+fn a_subgraph_output_nothing_produces_is_an_import_error_not_a_panic() {
+    use prost::Message;
+    use tract_onnx::pb;
+    let branch = |name: &str| pb::AttributeProto {
+        name: name.into(),
+        r#type: 5, // GRAPH
+        g: Some(pb::GraphProto {
+            name: name.into(),
+            output: vec![pb::ValueInfoProto {
+                name: "ghost".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let bytes = std::fs::read(examples().join("sensor/sensor_cnn.onnx")).unwrap();
+    let mut m = tract_onnx::pb::ModelProto::decode(&bytes[..]).unwrap();
+    let g = m.graph.as_mut().unwrap();
+    let x = g.input[0].name.clone();
+    g.node.push(pb::NodeProto {
+        op_type: "If".into(),
+        input: vec![x],
+        output: vec!["branch_out".into()],
+        attribute: vec![branch("then_branch"), branch("else_branch")],
+        ..Default::default()
+    });
+    let e = import::import(&m.encode_to_vec(), &ImportOptions::default())
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("graph output \"ghost\" is not produced by any node, input or initializer of graph \"then_branch\""),
+        "{e}"
+    );
+}

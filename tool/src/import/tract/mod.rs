@@ -98,6 +98,9 @@ pub fn load_inference_proto(
     proto: &tract_onnx::pb::ModelProto,
     input_shapes: &[(String, Vec<usize>)],
 ) -> Result<InferenceModel> {
+    if let Some(g) = &proto.graph {
+        check_outputs_named(g)?;
+    }
     let mut model = activations::onnx()
         .model_for_proto_model(proto)
         .map_err(imp)?;
@@ -167,6 +170,47 @@ pub fn load_inference_proto(
             .map_err(imp)?;
     }
     Ok(model)
+}
+
+/// Every graph output (of the main graph and of each subgraph) names a value that the
+/// graph has: tract 0.23 indexes its name map with the output's name and panics
+/// ("no entry found for key") on a name nothing in the graph mentions. Conservative: a
+/// name used anywhere in the graph (an input, an initializer, a node's input or output,
+/// a name a subgraph reads from the enclosing one) passes, so only files tract would
+/// crash on are refused.
+fn check_outputs_named(graph: &tract_onnx::pb::GraphProto) -> Result<()> {
+    fn used<'a>(g: &'a tract_onnx::pb::GraphProto, names: &mut HashSet<&'a str>) {
+        names.extend(g.input.iter().map(|v| v.name.as_str()));
+        names.extend(g.initializer.iter().map(|t| t.name.as_str()));
+        for n in &g.node {
+            names.extend(n.input.iter().chain(&n.output).map(String::as_str));
+            for a in &n.attribute {
+                for sub in a.g.iter().chain(&a.graphs) {
+                    used(sub, names);
+                }
+            }
+        }
+    }
+    let mut names = HashSet::new();
+    used(graph, &mut names);
+    if let Some(o) = graph
+        .output
+        .iter()
+        .find(|o| !names.contains(o.name.as_str()))
+    {
+        return Err(Error::Import(format!(
+            "graph output \"{}\" is not produced by any node, input or initializer of graph \"{}\"",
+            o.name, graph.name
+        )));
+    }
+    for n in &graph.node {
+        for a in &n.attribute {
+            for sub in a.g.iter().chain(&a.graphs) {
+                check_outputs_named(sub)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Imports a parsed ONNX model into the IR (see [`load_typed`] for `input_shapes`).
