@@ -919,3 +919,61 @@ fn a_subgraph_output_nothing_produces_is_an_import_error_not_a_panic() {
         "{e}"
     );
 }
+
+/// A STRING initializer stored as raw bytes (found by the `onnx_import` fuzz target:
+/// tract 0.23 panicked with "not implemented: FIXME, raw tensor loading").
+#[test]
+fn a_raw_string_tensor_is_an_import_error_not_a_panic() {
+    use prost::Message;
+    let bytes = std::fs::read(examples().join("sensor/sensor_cnn.onnx")).unwrap();
+    let mut m = tract_onnx::pb::ModelProto::decode(&bytes[..]).unwrap();
+    m.graph
+        .as_mut()
+        .unwrap()
+        .initializer
+        .push(tract_onnx::pb::TensorProto {
+            name: "text".into(),
+            data_type: 8, // STRING
+            dims: vec![1],
+            raw_data: b"abcd".to_vec(),
+            ..Default::default()
+        });
+    let e = import::import(&m.encode_to_vec(), &ImportOptions::default())
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("tensor \"text\": STRING data stored as raw bytes is not supported"),
+        "{e}"
+    );
+}
+
+/// A MaxPool without inputs (found by the `onnx_import` fuzz target: tract 0.23's shape
+/// rules indexed its first input and panicked).
+#[test]
+fn a_node_without_inputs_is_an_import_error_not_a_panic() {
+    use prost::Message;
+    let bytes = std::fs::read(examples().join("sensor/sensor_cnn.onnx")).unwrap();
+    let mut m = tract_onnx::pb::ModelProto::decode(&bytes[..]).unwrap();
+    let g = m.graph.as_mut().unwrap();
+    g.node.push(tract_onnx::pb::NodeProto {
+        name: "pool".into(),
+        op_type: "MaxPool".into(),
+        output: vec!["pooled".into()],
+        attribute: vec![tract_onnx::pb::AttributeProto {
+            name: "kernel_shape".into(),
+            r#type: 7, // INTS
+            ints: vec![2],
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    let e = import::import(&m.encode_to_vec(), &ImportOptions::default())
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("node \"pool\" (MaxPool) has no input"),
+        "{e}"
+    );
+}
