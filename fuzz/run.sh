@@ -19,9 +19,9 @@
 # flags), FUZZ_TARGET_DIR (cargo target dir; default fuzz/target, or fuzz/target-nosan
 # without a sanitizer), FUZZ_ONNX_COVERAGE (ferrite | all; default ferrite): onnx_import
 # is built in its own target dir (<target dir>-onnx) through rustc-wrapper.sh, which
-# leaves tract and the other dependencies without coverage instrumentation (a build of
-# minutes instead of tens of minutes); `all` instruments every crate, as cargo-fuzz does
-# (<target dir>-onnx-all). Exit code: 0 when no target crashed, 1 otherwise.
+# leaves tract and the other dependencies without coverage instrumentation, at
+# opt-level 1 (about 13-18 CPU minutes; an instrumented tract takes far longer); `all`
+# instruments every crate, as cargo-fuzz does (<target dir>-onnx-all). Exit code: 0 when no target crashed, 1 otherwise.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -33,7 +33,7 @@ for a in "$@"; do
         --ci) mode=ci ;;
         --long) mode=long ;;
         --replay) mode=replay ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         -*) echo "unknown option $a" >&2; exit 2 ;;
         *) targets+=("$a") ;;
     esac
