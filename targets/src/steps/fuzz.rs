@@ -10,7 +10,7 @@
 //! while its executions run 2–10 times slower; the sanitizer is for the long runs
 //! (fuzz/README.md). `onnx_import` stays out: even with coverage instrumentation on
 //! ferrite's crates only (`fuzz/rustc-wrapper.sh`, tract at opt-level 1) its build of
-//! tract costs 13–18 CPU minutes, ≈ 7–9 minutes of the CI's wall time on 2 busy cores,
+//! tract costs 13–18 CPU minutes, ≈ 6.5–9 minutes of the CI's wall time on 2 busy cores,
 //! which the 40-minute budget does not have; the long runs cover it.
 //! cargo-fuzz comes from setup (`CARGO_FUZZ`); its nightly flags are enabled on the
 //! stable toolchain with `RUSTC_BOOTSTRAP=1`, which `run.sh` sets.
