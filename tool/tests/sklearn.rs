@@ -977,3 +977,28 @@ fn a_node_without_inputs_is_an_import_error_not_a_panic() {
         "{e}"
     );
 }
+
+/// MatMul weights whose declared dims multiply past `usize` (found by the `onnx_import`
+/// fuzz target: the ONNX-ML importer's size check overflowed, a panic in debug builds).
+#[test]
+fn matmul_weights_with_overflowing_dims_are_an_import_error() {
+    use prost::Message;
+    let bytes = std::fs::read(examples().join("sklearn/wine_impute_mlp.onnx")).unwrap();
+    let mut m = tract_onnx::pb::ModelProto::decode(&bytes[..]).unwrap();
+    let g = m.graph.as_mut().unwrap();
+    let w = g
+        .initializer
+        .iter_mut()
+        .find(|t| t.name == "coefficient")
+        .unwrap();
+    assert_eq!(w.dims, [13, 16]);
+    w.dims[1] = -1; // 13 × (usize::MAX) overflows
+    let e = import::import(&m.encode_to_vec(), &ImportOptions::default())
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("weights do not match the input width"),
+        "{e}"
+    );
+}
