@@ -17,7 +17,11 @@
 # RUSTC_BOOTSTRAP=1, which this script sets. Environment: FUZZ_SECONDS, FUZZ_SANITIZER
 # (address | none; default address), FUZZ_NICE (default 15), FUZZ_ARGS (extra libFuzzer
 # flags), FUZZ_TARGET_DIR (cargo target dir; default fuzz/target, or fuzz/target-nosan
-# without a sanitizer). Exit code: 0 when no target crashed, 1 otherwise.
+# without a sanitizer), FUZZ_ONNX_COVERAGE (ferrite | all; default ferrite): onnx_import
+# is built in its own target dir (<target dir>-onnx) through rustc-wrapper.sh, which
+# leaves tract and the other dependencies without coverage instrumentation, at
+# opt-level 1 (about 13-18 CPU minutes; an instrumented tract takes far longer); `all`
+# instruments every crate, as cargo-fuzz does (<target dir>-onnx-all). Exit code: 0 when no target crashed, 1 otherwise.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,7 +33,7 @@ for a in "$@"; do
         --ci) mode=ci ;;
         --long) mode=long ;;
         --replay) mode=replay ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         -*) echo "unknown option $a" >&2; exit 2 ;;
         *) targets+=("$a") ;;
     esac
@@ -64,6 +68,26 @@ seeds_of() {
 max_len_of() { [ "$1" = onnx_import ] && echo 1048576 || echo 262144; }
 timeout_of() { [ "$1" = onnx_import ] && echo 30 || echo 10; }
 features_of() { [ "$1" = onnx_import ] && echo "--features onnx" || true; }
+onnx_coverage=${FUZZ_ONNX_COVERAGE:-ferrite}
+case "$onnx_coverage" in
+    ferrite | all) ;;
+    *) echo "FUZZ_ONNX_COVERAGE must be ferrite or all, not $onnx_coverage" >&2; exit 2 ;;
+esac
+# The cargo target dir of a target; onnx_import has its own, so the uninstrumented
+# dependencies of its build are never reused by the other targets' builds.
+target_dir_of() {
+    if [ "$1" != onnx_import ]; then
+        echo "$target_dir"
+    elif [ "$onnx_coverage" = ferrite ]; then
+        echo "$target_dir-onnx"
+    else
+        echo "$target_dir-onnx-all"
+    fi
+}
+# The RUSTC_WRAPPER of a target's build (empty: none).
+wrapper_of() {
+    [ "$1" = onnx_import ] && [ "$onnx_coverage" = ferrite ] && echo "$here/rustc-wrapper.sh" || true
+}
 
 failed=()
 scratch=()
@@ -71,10 +95,13 @@ trap 'rm -rf "${scratch[@]}"' EXIT
 for t in "${targets[@]}"; do
     seeds=$(seeds_of "$t")
     echo "==> fuzz $t ($mode, ${seconds}s, sanitizer $sanitizer)"
+    dir=$(target_dir_of "$t")
+    wrapper=$(wrapper_of "$t")
     # shellcheck disable=SC2046
-    (cd "$root" && nice -n "$nice_level" "$cargo_fuzz" build -a -s "$sanitizer" \
-        --target-dir "$target_dir" $(features_of "$t") "$t")
-    bin="$target_dir/$triple/release/$t"
+    (cd "$root" && { [ -z "$wrapper" ] || export RUSTC_WRAPPER="$wrapper"; } &&
+        nice -n "$nice_level" "$cargo_fuzz" build -a -s "$sanitizer" --target-dir "$dir" \
+        $(features_of "$t") "$t")
+    bin="$dir/$triple/release/$t"
     regressions="$here/regressions/$t"
     if [ "$mode" = ci ]; then
         corpus=$(mktemp -d)

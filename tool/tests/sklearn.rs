@@ -862,3 +862,143 @@ fn a_very_deep_graph_is_an_import_error_not_a_stack_overflow() {
         .unwrap_err();
     assert!(e.to_string().contains("deeper"), "{e}");
 }
+
+/// A graph output that nothing in the graph produces (found by the `onnx_import` fuzz
+/// target: tract 0.23 panicked with "no entry found for key" while parsing the graph).
+#[test]
+fn a_graph_output_nothing_produces_is_an_import_error_not_a_panic() {
+    use prost::Message;
+    let bytes = std::fs::read(examples().join("sensor/sensor_cnn.onnx")).unwrap();
+    let mut m = tract_onnx::pb::ModelProto::decode(&bytes[..]).unwrap();
+    m.graph.as_mut().unwrap().output[0].name = "nowhere".into();
+    let e = import::import(&m.encode_to_vec(), &ImportOptions::default())
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("graph output \"nowhere\" is not produced"),
+        "{e}"
+    );
+}
+
+/// The same inside a subgraph: an If whose branches name an output they do not have.
+#[test]
+fn a_subgraph_output_nothing_produces_is_an_import_error_not_a_panic() {
+    use prost::Message;
+    use tract_onnx::pb;
+    let branch = |name: &str| pb::AttributeProto {
+        name: name.into(),
+        r#type: 5, // GRAPH
+        g: Some(pb::GraphProto {
+            name: name.into(),
+            output: vec![pb::ValueInfoProto {
+                name: "ghost".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let bytes = std::fs::read(examples().join("sensor/sensor_cnn.onnx")).unwrap();
+    let mut m = tract_onnx::pb::ModelProto::decode(&bytes[..]).unwrap();
+    let g = m.graph.as_mut().unwrap();
+    let x = g.input[0].name.clone();
+    g.node.push(pb::NodeProto {
+        op_type: "If".into(),
+        input: vec![x],
+        output: vec!["branch_out".into()],
+        attribute: vec![branch("then_branch"), branch("else_branch")],
+        ..Default::default()
+    });
+    let e = import::import(&m.encode_to_vec(), &ImportOptions::default())
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("graph output \"ghost\" is not produced by any node, input or initializer of graph \"then_branch\""),
+        "{e}"
+    );
+}
+
+/// A STRING initializer stored as raw bytes (found by the `onnx_import` fuzz target:
+/// tract 0.23 panicked with "not implemented: FIXME, raw tensor loading").
+#[test]
+fn a_raw_string_tensor_is_an_import_error_not_a_panic() {
+    use prost::Message;
+    let bytes = std::fs::read(examples().join("sensor/sensor_cnn.onnx")).unwrap();
+    let mut m = tract_onnx::pb::ModelProto::decode(&bytes[..]).unwrap();
+    m.graph
+        .as_mut()
+        .unwrap()
+        .initializer
+        .push(tract_onnx::pb::TensorProto {
+            name: "text".into(),
+            data_type: 8, // STRING
+            dims: vec![1],
+            raw_data: b"abcd".to_vec(),
+            ..Default::default()
+        });
+    let e = import::import(&m.encode_to_vec(), &ImportOptions::default())
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("tensor \"text\": STRING data stored as raw bytes is not supported"),
+        "{e}"
+    );
+}
+
+/// A MaxPool without inputs (found by the `onnx_import` fuzz target: tract 0.23's shape
+/// rules indexed its first input and panicked).
+#[test]
+fn a_node_without_inputs_is_an_import_error_not_a_panic() {
+    use prost::Message;
+    let bytes = std::fs::read(examples().join("sensor/sensor_cnn.onnx")).unwrap();
+    let mut m = tract_onnx::pb::ModelProto::decode(&bytes[..]).unwrap();
+    let g = m.graph.as_mut().unwrap();
+    g.node.push(tract_onnx::pb::NodeProto {
+        name: "pool".into(),
+        op_type: "MaxPool".into(),
+        output: vec!["pooled".into()],
+        attribute: vec![tract_onnx::pb::AttributeProto {
+            name: "kernel_shape".into(),
+            r#type: 7, // INTS
+            ints: vec![2],
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    let e = import::import(&m.encode_to_vec(), &ImportOptions::default())
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("node \"pool\" (MaxPool) has no input"),
+        "{e}"
+    );
+}
+
+/// MatMul weights whose declared dims multiply past `usize` (found by the `onnx_import`
+/// fuzz target: the ONNX-ML importer's size check overflowed, a panic in debug builds).
+#[test]
+fn matmul_weights_with_overflowing_dims_are_an_import_error() {
+    use prost::Message;
+    let bytes = std::fs::read(examples().join("sklearn/wine_impute_mlp.onnx")).unwrap();
+    let mut m = tract_onnx::pb::ModelProto::decode(&bytes[..]).unwrap();
+    let g = m.graph.as_mut().unwrap();
+    let w = g
+        .initializer
+        .iter_mut()
+        .find(|t| t.name == "coefficient")
+        .unwrap();
+    assert_eq!(w.dims, [13, 16]);
+    w.dims[1] = -1; // 13 × (usize::MAX) overflows
+    let e = import::import(&m.encode_to_vec(), &ImportOptions::default())
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("weights do not match the input width"),
+        "{e}"
+    );
+}

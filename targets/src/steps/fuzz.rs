@@ -8,8 +8,10 @@
 //! without AddressSanitizer: the step's budget is about 3 minutes on 2 cores, build
 //! included, and the ASan build takes 1.8 times the CPU (209 s against 116 s measured)
 //! while its executions run 2–10 times slower; the sanitizer is for the long runs
-//! (fuzz/README.md). `onnx_import` stays out: it builds tract with coverage
-//! instrumentation (tens of minutes); the long runs cover it.
+//! (fuzz/README.md). `onnx_import` stays out: even with coverage instrumentation on
+//! ferrite's crates only (`fuzz/rustc-wrapper.sh`, tract at opt-level 1) its build of
+//! tract costs 13–18 CPU minutes, ≈ 6.5–9 minutes of the CI's wall time on 2 busy cores,
+//! which the 40-minute budget does not have; the long runs cover it.
 //! cargo-fuzz comes from setup (`CARGO_FUZZ`); its nightly flags are enabled on the
 //! stable toolchain with `RUSTC_BOOTSTRAP=1`, which `run.sh` sets.
 

@@ -88,7 +88,7 @@ pub(super) fn matmul(cx: &mut Lowering<'_>, node: &NodeProto) -> Result<Vec<Opti
     } else {
         (w.dims[0] as usize, w.dims[1] as usize)
     };
-    if rk != k || w.v.len() != rk * rn {
+    if rk != k || rk.checked_mul(rn) != Some(w.v.len()) {
         return Err(err("weights do not match the input width"));
     }
     let alpha = if op == "Gemm" {
