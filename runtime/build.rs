@@ -1,6 +1,6 @@
 //! Sets `cfg(ferrite_arm_dsp)` when the target has the Arm DSP extension (SMLAD,
 //! SXTB16: Cortex-M4/M7, and M33/M35P/M55/M85 built for their CPU), so the engine's
-//! int8 kernels for it (`src/kernels/engine/cortex_m_dsp.rs`) are compiled in.
+//! int8 kernels for it (`src/kernels/engine/cortex_m_dsp/`) are compiled in.
 //!
 //! Stable rustc does not expose `target_feature = "dsp"` to `cfg` (the feature is
 //! unstable), so the script decides from what it can see: the target features when

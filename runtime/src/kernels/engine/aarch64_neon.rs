@@ -15,7 +15,7 @@ use core::arch::aarch64::*;
 use core::arch::asm;
 
 use super::frame::{engine_kernels, F32Lanes, I32Lanes, I8Dot};
-use super::{Isa, Kernels};
+use super::types::{Isa, Kernels};
 
 /// Proof that the CPU has NEON, plus the dot-product extension when `DOT`.
 #[derive(Clone, Copy, Debug)]
@@ -50,7 +50,9 @@ engine_kernels! {
 
 /// The dotprod int8 conv (its table's other kernels are the parent module's).
 mod dot {
-    use super::{engine_kernels, Isa, NeonDot};
+    use crate::kernels::engine::aarch64_neon::NeonDot;
+    use crate::kernels::engine::frame::engine_kernels;
+    use crate::kernels::engine::types::Isa;
 
     engine_kernels! {
         kernels: KERNELS, isa: Isa::NeonDot, features: ["neon,dotprod"],

@@ -9,8 +9,8 @@
 //! `(multiplier, shift)` pairs, one pair (per tensor) or one per output channel, as
 //! the reference kernels take them ([`crate::kernels::int8`]).
 
-use super::frame::{need, MAX_TAPS};
-use super::{I8_CONV_HEADER, I8_DW_HEADER, NR};
+use super::frame::geom::{need, MAX_TAPS};
+use super::types::{I8_CONV_HEADER, I8_DW_HEADER, NR};
 use crate::kernels::params::rq_pair;
 use crate::{Error, Result};
 

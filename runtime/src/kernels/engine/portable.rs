@@ -10,8 +10,9 @@
 
 use core::ptr;
 
-use super::frame::{engine_kernels, mbqm_lane, shifts, F32Lanes, I32Lanes, I8Dot};
-use super::{Isa, NR};
+use super::frame::geom::{mbqm_lane, shifts};
+use super::frame::{engine_kernels, F32Lanes, I32Lanes, I8Dot};
+use super::types::{Isa, NR};
 
 /// The portable primitives (always available).
 #[derive(Clone, Copy, Debug)]

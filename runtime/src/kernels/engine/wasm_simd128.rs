@@ -14,7 +14,7 @@
 use core::arch::wasm32::*;
 
 use super::frame::{engine_kernels, F32Lanes, I32Lanes, I8Dot};
-use super::Isa;
+use super::types::Isa;
 
 /// Proof that the build targets SIMD128.
 #[derive(Clone, Copy, Debug)]

@@ -13,7 +13,7 @@
 use core::arch::x86_64::*;
 
 use super::frame::{engine_kernels, F32Lanes, I32Lanes, I8Dot};
-use super::Isa;
+use super::types::Isa;
 
 /// Proof that the CPU has AVX2, FMA and F16C.
 #[derive(Clone, Copy, Debug)]

@@ -5,8 +5,9 @@
 
 use core::ptr;
 
-use super::{build_rows, need, F32Lanes, Geom, I32Lanes, I8Dot, Packed, RowPlan, MAX_TAPS};
-use crate::kernels::engine::{ConvShape, F32Out, I8Out, I8_CONV_HEADER, NR};
+use super::geom::{build_rows, need, Geom, RowPlan, MAX_TAPS};
+use super::lanes::{F32Lanes, I32Lanes, I8Dot, Packed};
+use crate::kernels::engine::types::{ConvShape, F32Out, I8Out, I8_CONV_HEADER, NR};
 use crate::{Error, Result};
 
 // ---------------------------------------------------------------- f32 conv

@@ -3,8 +3,10 @@
 #![allow(unsafe_code)]
 
 use super::conv::{f32_store, i8_zero_point, I8Epi};
-use super::{need, valid_taps, F32Lanes, Geom, I32Lanes, Packed};
-use crate::kernels::engine::{ConvShape, F32Out, I8Out, I8_DW_HEADER, NR};
+use super::geom::interior;
+use super::geom::{need, valid_taps, Geom};
+use super::lanes::{F32Lanes, I32Lanes, Packed};
+use crate::kernels::engine::types::{ConvShape, F32Out, I8Out, I8_DW_HEADER, NR};
 use crate::{Error, Result};
 
 // ---------------------------------------------------------------- depthwise
@@ -17,27 +19,6 @@ fn dw_geom(s: &ConvShape) -> Result<Geom> {
         return Err(Error::Unsupported);
     }
     Ok(g)
-}
-
-/// The outputs `o0..o1` (of `out`) whose every tap reads inside `0..len`:
-/// `o·s >= p` and `o·s + (k − 1)·d − p <= len − 1` (an interval).
-#[inline]
-pub(crate) fn interior(
-    out: usize,
-    s: usize,
-    d: usize,
-    p: usize,
-    len: usize,
-    k: usize,
-) -> (usize, usize) {
-    let o0 = p.div_ceil(s).min(out);
-    let reach = (k - 1) * d;
-    let o1 = if len + p > reach {
-        (len + p - reach - 1) / s + 1
-    } else {
-        0
-    };
-    (o0, o1.clamp(o0, out))
 }
 
 /// The work of one depthwise kernel on output pixels, one 16-channel tile at a time.

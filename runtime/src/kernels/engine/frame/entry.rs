@@ -15,18 +15,18 @@ macro_rules! engine_kernels {
         i8_dw: ($dtok:ty, $dnew:expr, $idwname:literal) $(,)?
     ) => {
         fn f32_conv(
-            s: &$crate::kernels::engine::ConvShape, x: &[f32], packed: &[f32],
-            out: &$crate::kernels::engine::F32Out, y: &mut [f32], scratch: &mut [f32],
+            s: &$crate::kernels::engine::types::ConvShape, x: &[f32], packed: &[f32],
+            out: &$crate::kernels::engine::types::F32Out, y: &mut [f32], scratch: &mut [f32],
         ) -> $crate::Result<()> {
             /// # Safety
             /// The CPU supports the enabled features (`t` proves it).
             $(#[target_feature(enable = $f)])?
             unsafe fn imp(
-                t: $ftok, s: &$crate::kernels::engine::ConvShape, x: &[f32], packed: &[f32],
-                out: &$crate::kernels::engine::F32Out, y: &mut [f32], scratch: &mut [f32],
+                t: $ftok, s: &$crate::kernels::engine::types::ConvShape, x: &[f32], packed: &[f32],
+                out: &$crate::kernels::engine::types::F32Out, y: &mut [f32], scratch: &mut [f32],
             ) -> $crate::Result<()> {
                 // SAFETY: caller's contract.
-                unsafe { $crate::kernels::engine::frame::f32_conv::<_, f32, $fmr, $fmt>(t, s, x, packed, out, y, scratch) }
+                unsafe { $crate::kernels::engine::frame::conv::f32_conv::<_, f32, $fmr, $fmt>(t, s, x, packed, out, y, scratch) }
             }
             match $fnew {
                 // SAFETY: the token exists only when the CPU has the features.
@@ -36,18 +36,18 @@ macro_rules! engine_kernels {
         }
 
         fn f32_dwconv(
-            s: &$crate::kernels::engine::ConvShape, x: &[f32], packed: &[f32],
-            out: &$crate::kernels::engine::F32Out, y: &mut [f32],
+            s: &$crate::kernels::engine::types::ConvShape, x: &[f32], packed: &[f32],
+            out: &$crate::kernels::engine::types::F32Out, y: &mut [f32],
         ) -> $crate::Result<()> {
             /// # Safety
             /// The CPU supports the enabled features (`t` proves it).
             $(#[target_feature(enable = $f)])?
             unsafe fn imp(
-                t: $ftok, s: &$crate::kernels::engine::ConvShape, x: &[f32], packed: &[f32],
-                out: &$crate::kernels::engine::F32Out, y: &mut [f32],
+                t: $ftok, s: &$crate::kernels::engine::types::ConvShape, x: &[f32], packed: &[f32],
+                out: &$crate::kernels::engine::types::F32Out, y: &mut [f32],
             ) -> $crate::Result<()> {
                 // SAFETY: caller's contract.
-                unsafe { $crate::kernels::engine::frame::f32_dwconv::<_, f32>(t, s, x, packed, out, y) }
+                unsafe { $crate::kernels::engine::frame::dwconv::f32_dwconv::<_, f32>(t, s, x, packed, out, y) }
             }
             match $fnew {
                 // SAFETY: the token exists only when the CPU has the features.
@@ -57,18 +57,18 @@ macro_rules! engine_kernels {
         }
 
         fn f16_conv(
-            s: &$crate::kernels::engine::ConvShape, x: &[f32], packed: &[u16],
-            out: &$crate::kernels::engine::F32Out, y: &mut [f32], scratch: &mut [f32],
+            s: &$crate::kernels::engine::types::ConvShape, x: &[f32], packed: &[u16],
+            out: &$crate::kernels::engine::types::F32Out, y: &mut [f32], scratch: &mut [f32],
         ) -> $crate::Result<()> {
             /// # Safety
             /// The CPU supports the enabled features (`t` proves it).
             $(#[target_feature(enable = $f)])?
             unsafe fn imp(
-                t: $ftok, s: &$crate::kernels::engine::ConvShape, x: &[f32], packed: &[u16],
-                out: &$crate::kernels::engine::F32Out, y: &mut [f32], scratch: &mut [f32],
+                t: $ftok, s: &$crate::kernels::engine::types::ConvShape, x: &[f32], packed: &[u16],
+                out: &$crate::kernels::engine::types::F32Out, y: &mut [f32], scratch: &mut [f32],
             ) -> $crate::Result<()> {
                 // SAFETY: caller's contract.
-                unsafe { $crate::kernels::engine::frame::f32_conv::<_, u16, $fmr, $fmt>(t, s, x, packed, out, y, scratch) }
+                unsafe { $crate::kernels::engine::frame::conv::f32_conv::<_, u16, $fmr, $fmt>(t, s, x, packed, out, y, scratch) }
             }
             match $fnew {
                 // SAFETY: the token exists only when the CPU has the features.
@@ -78,18 +78,18 @@ macro_rules! engine_kernels {
         }
 
         fn f16_dwconv(
-            s: &$crate::kernels::engine::ConvShape, x: &[f32], packed: &[u16],
-            out: &$crate::kernels::engine::F32Out, y: &mut [f32],
+            s: &$crate::kernels::engine::types::ConvShape, x: &[f32], packed: &[u16],
+            out: &$crate::kernels::engine::types::F32Out, y: &mut [f32],
         ) -> $crate::Result<()> {
             /// # Safety
             /// The CPU supports the enabled features (`t` proves it).
             $(#[target_feature(enable = $f)])?
             unsafe fn imp(
-                t: $ftok, s: &$crate::kernels::engine::ConvShape, x: &[f32], packed: &[u16],
-                out: &$crate::kernels::engine::F32Out, y: &mut [f32],
+                t: $ftok, s: &$crate::kernels::engine::types::ConvShape, x: &[f32], packed: &[u16],
+                out: &$crate::kernels::engine::types::F32Out, y: &mut [f32],
             ) -> $crate::Result<()> {
                 // SAFETY: caller's contract.
-                unsafe { $crate::kernels::engine::frame::f32_dwconv::<_, u16>(t, s, x, packed, out, y) }
+                unsafe { $crate::kernels::engine::frame::dwconv::f32_dwconv::<_, u16>(t, s, x, packed, out, y) }
             }
             match $fnew {
                 // SAFETY: the token exists only when the CPU has the features.
@@ -100,17 +100,17 @@ macro_rules! engine_kernels {
 
         fn f16_gemv(
             k: usize, n: usize, x: &[f32], packed: &[u16],
-            out: &$crate::kernels::engine::F32Out, y: &mut [f32],
+            out: &$crate::kernels::engine::types::F32Out, y: &mut [f32],
         ) -> $crate::Result<()> {
             /// # Safety
             /// The CPU supports the enabled features (`t` proves it).
             $(#[target_feature(enable = $f)])?
             unsafe fn imp(
                 t: $ftok, k: usize, n: usize, x: &[f32], packed: &[u16],
-                out: &$crate::kernels::engine::F32Out, y: &mut [f32],
+                out: &$crate::kernels::engine::types::F32Out, y: &mut [f32],
             ) -> $crate::Result<()> {
                 // SAFETY: caller's contract.
-                unsafe { $crate::kernels::engine::frame::f32_gemv::<_, u16>(t, k, n, x, packed, out, y) }
+                unsafe { $crate::kernels::engine::frame::gemv::f32_gemv::<_, u16>(t, k, n, x, packed, out, y) }
             }
             match $fnew {
                 // SAFETY: the token exists only when the CPU has the features.
@@ -121,20 +121,20 @@ macro_rules! engine_kernels {
 
         #[allow(clippy::too_many_arguments)]
         fn i8_conv(
-            s: &$crate::kernels::engine::ConvShape, x: &[i8], x_zp: i32, packed: &[u8],
-            out: &$crate::kernels::engine::I8Out, y: &mut [i8], scratch: &mut [i8],
+            s: &$crate::kernels::engine::types::ConvShape, x: &[i8], x_zp: i32, packed: &[u8],
+            out: &$crate::kernels::engine::types::I8Out, y: &mut [i8], scratch: &mut [i8],
         ) -> $crate::Result<()> {
             /// # Safety
             /// The CPU supports the enabled features (`t` proves it).
             #[allow(clippy::too_many_arguments)]
             $(#[target_feature(enable = $f)])?
             unsafe fn imp(
-                t: $itok, s: &$crate::kernels::engine::ConvShape, x: &[i8], x_zp: i32,
-                packed: &[u8], out: &$crate::kernels::engine::I8Out, y: &mut [i8],
+                t: $itok, s: &$crate::kernels::engine::types::ConvShape, x: &[i8], x_zp: i32,
+                packed: &[u8], out: &$crate::kernels::engine::types::I8Out, y: &mut [i8],
                 scratch: &mut [i8],
             ) -> $crate::Result<()> {
                 // SAFETY: caller's contract.
-                unsafe { $crate::kernels::engine::frame::i8_conv::<_, $imr, $imt>(t, s, x, x_zp, packed, out, y, scratch) }
+                unsafe { $crate::kernels::engine::frame::conv::i8_conv::<_, $imr, $imt>(t, s, x, x_zp, packed, out, y, scratch) }
             }
             match $inew {
                 // SAFETY: the token exists only when the CPU has the features.
@@ -144,18 +144,18 @@ macro_rules! engine_kernels {
         }
 
         fn i8_dwconv(
-            s: &$crate::kernels::engine::ConvShape, x: &[i8], x_zp: i32, packed: &[u8],
-            out: &$crate::kernels::engine::I8Out, y: &mut [i8],
+            s: &$crate::kernels::engine::types::ConvShape, x: &[i8], x_zp: i32, packed: &[u8],
+            out: &$crate::kernels::engine::types::I8Out, y: &mut [i8],
         ) -> $crate::Result<()> {
             /// # Safety
             /// The CPU supports the enabled features (`t` proves it).
             $(#[target_feature(enable = $f)])?
             unsafe fn imp(
-                t: $dtok, s: &$crate::kernels::engine::ConvShape, x: &[i8], x_zp: i32,
-                packed: &[u8], out: &$crate::kernels::engine::I8Out, y: &mut [i8],
+                t: $dtok, s: &$crate::kernels::engine::types::ConvShape, x: &[i8], x_zp: i32,
+                packed: &[u8], out: &$crate::kernels::engine::types::I8Out, y: &mut [i8],
             ) -> $crate::Result<()> {
                 // SAFETY: caller's contract.
-                unsafe { $crate::kernels::engine::frame::i8_dwconv(t, s, x, x_zp, packed, out, y) }
+                unsafe { $crate::kernels::engine::frame::dwconv::i8_dwconv(t, s, x, x_zp, packed, out, y) }
             }
             match $dnew {
                 // SAFETY: the token exists only when the CPU has the features.
@@ -165,15 +165,15 @@ macro_rules! engine_kernels {
         }
 
         /// This module's kernels.
-        pub(crate) const $table: $crate::kernels::engine::Kernels = $crate::kernels::engine::Kernels {
+        pub(crate) const $table: $crate::kernels::engine::types::Kernels = $crate::kernels::engine::types::Kernels {
             isa: $isa,
-            f32_conv: $crate::kernels::engine::Kernel { name: $fname, run: f32_conv },
-            f32_dwconv: $crate::kernels::engine::Kernel { name: $fdwname, run: f32_dwconv },
-            f16_conv: $crate::kernels::engine::Kernel { name: $f16name, run: f16_conv },
-            f16_dwconv: $crate::kernels::engine::Kernel { name: $f16dwname, run: f16_dwconv },
-            f16_gemv: $crate::kernels::engine::Kernel { name: $f16gvname, run: f16_gemv },
-            i8_conv: $crate::kernels::engine::Kernel { name: $iname, run: i8_conv },
-            i8_dwconv: $crate::kernels::engine::Kernel { name: $idwname, run: i8_dwconv },
+            f32_conv: $crate::kernels::engine::types::Kernel { name: $fname, run: f32_conv },
+            f32_dwconv: $crate::kernels::engine::types::Kernel { name: $fdwname, run: f32_dwconv },
+            f16_conv: $crate::kernels::engine::types::Kernel { name: $f16name, run: f16_conv },
+            f16_dwconv: $crate::kernels::engine::types::Kernel { name: $f16dwname, run: f16_dwconv },
+            f16_gemv: $crate::kernels::engine::types::Kernel { name: $f16gvname, run: f16_gemv },
+            i8_conv: $crate::kernels::engine::types::Kernel { name: $iname, run: i8_conv },
+            i8_dwconv: $crate::kernels::engine::types::Kernel { name: $idwname, run: i8_dwconv },
         };
     };
 }

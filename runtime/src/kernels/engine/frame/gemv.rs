@@ -4,8 +4,8 @@
 //! 16 outputs; here [`ACC`] independent chains split the reduction over `k`, so the
 //! FMA latency is hidden. The weights are converted as they are loaded.
 
-use super::{F32Lanes, Packed};
-use crate::kernels::engine::{F32Out, NR};
+use super::lanes::{F32Lanes, Packed};
+use crate::kernels::engine::types::{F32Out, NR};
 use crate::{Error, Result};
 
 /// Independent accumulators per 16 outputs: inputs `i ≡ j (mod ACC)` go to chain `j`.

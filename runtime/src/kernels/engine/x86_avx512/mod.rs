@@ -18,7 +18,7 @@
 use core::arch::x86_64::*;
 
 use super::frame::{engine_kernels, F32Lanes, I32Lanes};
-use super::{Isa, Kernels};
+use super::types::{Isa, Kernels};
 
 mod dot;
 
@@ -65,7 +65,9 @@ engine_kernels! {
 
 /// The VNNI int8 kernels (its table's f32 kernels are the parent module's).
 mod vnni {
-    use super::{engine_kernels, Isa, Vnni};
+    use crate::kernels::engine::frame::engine_kernels;
+    use crate::kernels::engine::types::Isa;
+    use crate::kernels::engine::x86_avx512::Vnni;
 
     engine_kernels! {
         kernels: KERNELS, isa: Isa::Avx512Vnni,
@@ -453,7 +455,8 @@ mod tests {
     use std::vec;
     use std::vec::Vec;
 
-    use super::super::frame::{mbqm_reference, I32Lanes};
+    use super::super::frame::geom::mbqm_reference;
+    use super::super::frame::I32Lanes;
     use super::*;
 
     /// The one-rounding-step form of [`I32Lanes::mbqm`] in scalar 64-bit arithmetic.

@@ -1,0 +1,253 @@
+//! The int8 conv (k×k and 1×1 as GEMM): 2 output channels × 2 pixels per `SMLAD` block.
+
+use super::super::frame::geom::{build_rows, need, Geom, RowPlan, MAX_TAPS};
+use super::super::frame::{gather, i8_zero_point, quad, FLAT_K};
+use super::super::pack::{i8_conv_panel_len, i8_flat};
+use super::super::portable;
+use super::super::types::{ConvShape, I8Out, I8_CONV_HEADER, NR};
+use super::epi::{Epi, Rq};
+use super::instr::{header, smlad, sxtb16, sxtb16_ror8, word};
+use crate::{Error, Result};
+use core::ptr;
+
+/// [`crate::kernels::engine::i8_conv`] with 2×2 `SMLAD` blocks.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn i8_conv(
+    s: &ConvShape,
+    x: &[i8],
+    x_zp: i32,
+    packed: &[u8],
+    out: &I8Out,
+    y: &mut [i8],
+    scratch: &mut [i8],
+) -> Result<()> {
+    let g = Geom::new(s)?;
+    if g.taps > MAX_TAPS {
+        return (portable::KERNELS.i8_conv.run)(s, x, x_zp, packed, out, y, scratch);
+    }
+    let zp = i8_zero_point(x_zp)?;
+    let panel_len = i8_conv_panel_len(g.taps, g.c).ok_or(Error::Unsupported)?;
+    need(g.in_len, x.len())?;
+    need(g.n.div_ceil(NR) * panel_len, packed.len())?;
+    need(g.out_len, y.len())?;
+    if let Some(r) = &out.residual {
+        need(g.out_len, r.input.len())?;
+    }
+    let zero = if g.padded {
+        need(g.c, scratch.len())?;
+        scratch[..g.c].fill(zp);
+        scratch.as_ptr()
+    } else {
+        x.as_ptr()
+    };
+    let xp = x.as_ptr();
+    let plan = RowPlan::new(&g);
+    let epi = Epi::new(out);
+    let flat = i8_flat(g.taps, g.c);
+    // The microkernel's view: `taps` rows of `c` bytes, `group_bytes` of weights per
+    // row. The flat layout is one gathered row of `taps·C` bytes (zero-padded to a
+    // multiple of 4).
+    let (taps, c) = if flat {
+        (1, (g.taps * g.c).div_ceil(4) * 4)
+    } else {
+        (g.taps, g.c)
+    };
+    let group_bytes = c.div_ceil(4) * 4 * NR;
+    let mut ptrs = [[ptr::null::<i8>(); 2]; MAX_TAPS];
+    let mut buf = [[0i8; FLAT_K]; 2];
+    let x_range = (xp, xp.wrapping_add(x.len()));
+    let yp = y.as_mut_ptr();
+    let mut m0 = 0;
+    while m0 < g.pixels {
+        let rows = 2.min(g.pixels - m0);
+        // A last single pixel is computed twice (row 1 repeats row 0), stored once.
+        build_rows(&g, &plan, xp, zero, (m0, rows), (0, g.taps), &mut ptrs);
+        if flat {
+            // SAFETY: the rows hold `C` readable bytes each; `taps·C <= 3·MAX_TAPS`.
+            unsafe { gather(&ptrs, g.taps, g.c, &mut buf, x_range) };
+            ptrs[0] = [buf[0].as_ptr(), buf[1].as_ptr()];
+        }
+        for p in 0..g.n.div_ceil(NR) {
+            let (n0, nc) = (p * NR, NR.min(g.n - p * NR));
+            // SAFETY: panel `p` lies inside the checked packed slice; its header holds
+            // 4·16 i32.
+            let panel = unsafe { packed.as_ptr().add(p * panel_len) };
+            let bias = |j: usize| unsafe { header(panel, j) };
+            let rq =
+                |j: usize| unsafe { Rq::new(header(panel, 2 * NR + j), header(panel, 3 * NR + j)) };
+            for j in (0..nc).step_by(2) {
+                // SAFETY: the rows hold `c` readable bytes each; the weights of channel
+                // pair `j` at every tap's groups lie inside the panel (`j + 1 < 16`).
+                let acc = unsafe {
+                    block_2x2(
+                        &ptrs[..taps],
+                        c,
+                        panel.add(I8_CONV_HEADER + 4 * j).cast::<i8>(),
+                        group_bytes,
+                    )
+                };
+                for (r, acc) in acc.iter().enumerate().take(rows) {
+                    let at = (m0 + r) * g.n + n0 + j;
+                    // SAFETY: output (and residual) element `at` (+1) is inside the
+                    // checked slices; channel `j + 1` only when it exists.
+                    unsafe {
+                        epi.store(acc[0].wrapping_add(bias(j)), rq(j), yp, at);
+                        if j + 1 < nc {
+                            epi.store(acc[1].wrapping_add(bias(j + 1)), rq(j + 1), yp, at + 1);
+                        }
+                    }
+                }
+            }
+        }
+        m0 += rows;
+    }
+    Ok(())
+}
+
+/// `acc[r][ch] = Σ_{tap, k} row[tap][r][k] · w[tap][k][ch]` for 2 pixels `r` and the
+/// 2 channels whose `c4` weights start at `w` (channel 1 four bytes after channel 0;
+/// the next group of 4 input channels 64 bytes further, the next tap `group_bytes`).
+///
+/// # Safety
+/// Each row pointer holds `c` readable bytes; `w` holds the groups of every tap.
+#[inline(always)]
+pub(super) unsafe fn block_2x2(
+    rows: &[[*const i8; 2]],
+    c: usize,
+    w: *const i8,
+    group_bytes: usize,
+) -> [[i32; 2]; 2] {
+    let (full, tail) = (c / 4, c % 4);
+    let (mut a00, mut a01, mut a10, mut a11) = (0i32, 0i32, 0i32, 0i32);
+    let mut wt = w;
+    for row in rows {
+        // SAFETY: caller's contract: quads `0..full` lie inside each row, the tail
+        // reads `tail` bytes; the weights advance 64 bytes per group.
+        unsafe {
+            let (mut x0, mut x1, mut wp) = (row[0], row[1], wt);
+            if full > 0 {
+                let end = x0.add(4 * full);
+                (x0, x1, wp) =
+                    groups_2x2([x0, x1], end, wp, [&mut a00, &mut a01, &mut a10, &mut a11]);
+            }
+            if tail != 0 {
+                let w0 = word(wp);
+                let w1 = word(wp.add(4));
+                let (w0e, w0o) = (sxtb16(w0), sxtb16_ror8(w0));
+                let (w1e, w1o) = (sxtb16(w1), sxtb16_ror8(w1));
+                let q = quad(x0, tail);
+                let (qe, qo) = (sxtb16(q), sxtb16_ror8(q));
+                a00 = smlad(qo, w0o, smlad(qe, w0e, a00));
+                a01 = smlad(qo, w1o, smlad(qe, w1e, a01));
+                let q = quad(x1, tail);
+                let (qe, qo) = (sxtb16(q), sxtb16_ror8(q));
+                a10 = smlad(qo, w0o, smlad(qe, w0e, a10));
+                a11 = smlad(qo, w1o, smlad(qe, w1e, a11));
+            }
+            wt = wt.add(group_bytes);
+        }
+    }
+    [[a00, a01], [a10, a11]]
+}
+
+/// The 2×2 block's loop over groups of 4 input channels, from `x[0]` up to `end`
+/// (at least one group): per group, the words of the 2 pixels and of the 2 channels
+/// (`w`, `w + 4`), 6 `SXTB16` and 8 `SMLAD` (16 multiply-adds in 21 instructions).
+/// Returns the advanced pointers.
+///
+/// Written as one `asm!` block so that nothing spills: the pointers, the 4
+/// accumulators and 6 temporaries take the 13 registers `asm!` allocates on Thumb
+/// (all but r7, the frame pointer); `end` waits on the stack (one load per group).
+///
+/// # Safety
+/// `end = x[0] + 4·g` with `g >= 1`; `x[0]` and `x[1]` hold `4·g` readable bytes, `w`
+/// the `g` groups of 64 bytes.
+#[cfg(ferrite_arm_dsp)]
+#[inline(always)]
+pub(super) unsafe fn groups_2x2(
+    x: [*const i8; 2],
+    end: *const i8,
+    w: *const i8,
+    acc: [&mut i32; 4],
+) -> (*const i8, *const i8, *const i8) {
+    let [a00, a01, a10, a11] = acc;
+    let (mut x0, mut x1, mut w) = (x[0], x[1], w);
+    // SAFETY: caller's contract: the loads stay inside the rows and the groups; the
+    // stack pointer is back where it was.
+    unsafe {
+        core::arch::asm!(
+            "push {{{t}}}",
+            "2:",
+            "ldr {q0}, [{x0}], #4",
+            "ldr {q1}, [{x1}], #4",
+            "ldr {t}, [{w}, #4]",
+            "sxtb16 {pe}, {q0}",
+            "sxtb16 {q0}, {q0}, ror #8",
+            "sxtb16 {qe}, {q1}",
+            "sxtb16 {q1}, {q1}, ror #8",
+            "sxtb16 {u}, {t}",
+            "sxtb16 {t}, {t}, ror #8",
+            "smlad {a01}, {pe}, {u}, {a01}",
+            "smlad {a11}, {qe}, {u}, {a11}",
+            "smlad {a01}, {q0}, {t}, {a01}",
+            "smlad {a11}, {q1}, {t}, {a11}",
+            "ldr {t}, [{w}], #64",
+            "sxtb16 {u}, {t}",
+            "sxtb16 {t}, {t}, ror #8",
+            "smlad {a00}, {pe}, {u}, {a00}",
+            "smlad {a10}, {qe}, {u}, {a10}",
+            "smlad {a00}, {q0}, {t}, {a00}",
+            "smlad {a10}, {q1}, {t}, {a10}",
+            "ldr {t}, [sp]",
+            "cmp {x0}, {t}",
+            "bne 2b",
+            "add sp, sp, #4",
+            x0 = inout(reg) x0,
+            x1 = inout(reg) x1,
+            w = inout(reg) w,
+            a00 = inout(reg) *a00,
+            a01 = inout(reg) *a01,
+            a10 = inout(reg) *a10,
+            a11 = inout(reg) *a11,
+            q0 = out(reg) _,
+            q1 = out(reg) _,
+            t = inout(reg) end => _,
+            u = out(reg) _,
+            pe = out(reg) _,
+            qe = out(reg) _,
+        );
+    }
+    (x0, x1, w)
+}
+
+/// [`groups_2x2`] with the instructions' Rust models (host unit tests).
+///
+/// # Safety
+/// As [`groups_2x2`].
+#[cfg(not(ferrite_arm_dsp))]
+pub(super) unsafe fn groups_2x2(
+    x: [*const i8; 2],
+    end: *const i8,
+    w: *const i8,
+    acc: [&mut i32; 4],
+) -> (*const i8, *const i8, *const i8) {
+    let [a00, a01, a10, a11] = acc;
+    let (mut x0, mut x1, mut w) = (x[0], x[1], w);
+    // SAFETY: caller's contract.
+    unsafe {
+        while x0 != end {
+            let (w0, w1) = (word(w), word(w.add(4)));
+            let (w0e, w0o, w1e, w1o) = (sxtb16(w0), sxtb16_ror8(w0), sxtb16(w1), sxtb16_ror8(w1));
+            let (p, q) = (word(x0), word(x1));
+            let (pe, po, qe, qo) = (sxtb16(p), sxtb16_ror8(p), sxtb16(q), sxtb16_ror8(q));
+            *a00 = smlad(po, w0o, smlad(pe, w0e, *a00));
+            *a01 = smlad(po, w1o, smlad(pe, w1e, *a01));
+            *a10 = smlad(qo, w0o, smlad(qe, w0e, *a10));
+            *a11 = smlad(qo, w1o, smlad(qe, w1e, *a11));
+            x0 = x0.add(4);
+            x1 = x1.add(4);
+            w = w.add(4 * NR);
+        }
+    }
+    (x0, x1, w)
+}

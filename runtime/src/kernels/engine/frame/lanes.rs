@@ -1,0 +1,242 @@
+//! The SIMD primitives every ISA implements for the frame's kernels.
+
+#![allow(unsafe_code)]
+
+use core::ptr;
+
+use crate::kernels::engine::types::NR;
+
+/// 16 f32 lanes of one ISA. A value of the implementing type proves that the CPU has
+/// the instructions used (a token created after the feature check).
+pub(crate) trait F32Lanes: Copy {
+    type V: Copy;
+    /// The f32 conv computes two 16-channel panels per tile (each broadcast input
+    /// feeds two multiply-adds): for ISAs with registers for `2·MR` accumulators.
+    const PANEL_PAIRS: bool = false;
+    fn splat(self, x: f32) -> Self::V;
+    /// # Safety
+    /// `p` points to 16 readable f32 (any alignment).
+    unsafe fn load(self, p: *const f32) -> Self::V;
+    /// # Safety
+    /// `p` points to 16 writable f32 (any alignment).
+    unsafe fn store(self, p: *mut f32, v: Self::V);
+    /// `*p` in every lane.
+    ///
+    /// # Safety
+    /// `p` is readable.
+    #[inline(always)]
+    unsafe fn bcast(self, p: *const f32) -> Self::V {
+        // SAFETY: caller's contract.
+        self.splat(unsafe { *p })
+    }
+    /// `c + a·b` (fused or not, per ISA).
+    fn fma(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    fn add(self, a: Self::V, b: Self::V) -> Self::V;
+    /// `clamp(v, lo, hi)` with the reference's comparisons: `v < lo → lo`,
+    /// `v > hi → hi`, else `v` (NaN passes through).
+    fn clamp(self, v: Self::V, lo: Self::V, hi: Self::V) -> Self::V;
+    /// 16 f16 values (IEEE binary16 bits, little-endian) at `p`, converted exactly
+    /// to f32. The default converts through a stack buffer (`half`'s conversion);
+    /// ISAs with a conversion instruction override it.
+    ///
+    /// # Safety
+    /// `p` points to 16 readable u16 (any alignment).
+    #[inline(always)]
+    unsafe fn load_f16(self, p: *const u16) -> Self::V {
+        let mut t = [0f32; NR];
+        for (i, v) in t.iter_mut().enumerate() {
+            // SAFETY: caller's contract.
+            *v = half::f16::from_bits(unsafe { ptr::read_unaligned(p.add(i)) }).to_f32();
+        }
+        // SAFETY: `t` holds 16 f32.
+        unsafe { self.load(t.as_ptr()) }
+    }
+    /// The first `n < 16` lanes from `p`, zeros above.
+    ///
+    /// # Safety
+    /// `p` points to `n` readable f32.
+    #[inline(always)]
+    unsafe fn load_partial(self, p: *const f32, n: usize) -> Self::V {
+        let mut t = [0f32; NR];
+        // SAFETY: caller's contract; `n <= 16`.
+        unsafe {
+            ptr::copy_nonoverlapping(p, t.as_mut_ptr(), n.min(NR));
+            self.load(t.as_ptr())
+        }
+    }
+    /// Stores the first `n < 16` lanes.
+    ///
+    /// # Safety
+    /// `p` points to `n` writable f32.
+    #[inline(always)]
+    unsafe fn store_partial(self, p: *mut f32, v: Self::V, n: usize) {
+        let mut t = [0f32; NR];
+        // SAFETY: caller's contract; `n <= 16`.
+        unsafe {
+            self.store(t.as_mut_ptr(), v);
+            ptr::copy_nonoverlapping(t.as_ptr(), p, n.min(NR));
+        }
+    }
+}
+
+/// An element of the packed weights of the f32 kernels: `f32`, or the bits of an
+/// f16 (`u16`) converted to f32 as it is loaded (the f16 kernels). The layouts are
+/// the same, element for element.
+pub(crate) trait Packed: Copy {
+    /// 16 elements at `p` as f32 lanes.
+    ///
+    /// # Safety
+    /// `p` points to 16 readable elements (any alignment).
+    unsafe fn load16<L: F32Lanes>(l: L, p: *const Self) -> L::V;
+}
+
+impl Packed for f32 {
+    #[inline(always)]
+    unsafe fn load16<L: F32Lanes>(l: L, p: *const f32) -> L::V {
+        // SAFETY: caller's contract.
+        unsafe { l.load(p) }
+    }
+}
+
+impl Packed for u16 {
+    #[inline(always)]
+    unsafe fn load16<L: F32Lanes>(l: L, p: *const u16) -> L::V {
+        // SAFETY: caller's contract.
+        unsafe { l.load_f16(p) }
+    }
+}
+
+/// 16 i32 lanes of one ISA, with the exact requantization arithmetic.
+pub(crate) trait I32Lanes: Copy {
+    type V: Copy;
+    /// Depthwise weights widened once per tap ([`I32Lanes::load_w`]).
+    type W: Copy;
+    /// A prepared `(multiplier, shift)` per lane (see [`I32Lanes::rq`]).
+    type Rq: Copy;
+    fn splat(self, x: i32) -> Self::V;
+    /// 16 little-endian i32 at `p`.
+    ///
+    /// # Safety
+    /// `p` points to 64 readable bytes (any alignment).
+    unsafe fn load(self, p: *const u8) -> Self::V;
+    /// 16 i8 at `p`, sign-extended.
+    ///
+    /// # Safety
+    /// `p` points to 16 readable bytes.
+    unsafe fn load_i8(self, p: *const i8) -> Self::V;
+    /// Saturates each lane to i8 and stores the 16 bytes.
+    ///
+    /// # Safety
+    /// `p` points to 16 writable bytes.
+    unsafe fn store_i8(self, p: *mut i8, v: Self::V);
+    /// Wrapping.
+    fn add(self, a: Self::V, b: Self::V) -> Self::V;
+    /// Wrapping.
+    fn sub(self, a: Self::V, b: Self::V) -> Self::V;
+    fn max(self, a: Self::V, b: Self::V) -> Self::V;
+    fn min(self, a: Self::V, b: Self::V) -> Self::V;
+    /// `v << n` in every lane, wrapping, `n <= 31`.
+    fn shl(self, v: Self::V, n: u32) -> Self::V;
+    /// Prepares per-lane TFLite `(multiplier, shift)` pairs: the left shift is
+    /// `clamp(shift, 0, 31)`, the right shift `clamp(-shift, 0, 31)`.
+    fn rq(self, multiplier: Self::V, shift: Self::V) -> Self::Rq;
+    /// `MultiplyByQuantizedMultiplier` in every lane (identical to
+    /// [`fixed::multiply_by_quantized_multiplier`]).
+    fn mbqm(self, v: Self::V, rq: &Self::Rq) -> Self::V;
+    /// The first `n < 16` bytes from `p`, sign-extended, zeros above.
+    ///
+    /// # Safety
+    /// `p` points to `n` readable bytes.
+    #[inline(always)]
+    unsafe fn load_i8_partial(self, p: *const i8, n: usize) -> Self::V {
+        let mut t = [0i8; NR];
+        // SAFETY: caller's contract; `n <= 16`.
+        unsafe {
+            ptr::copy_nonoverlapping(p, t.as_mut_ptr(), n.min(NR));
+            self.load_i8(t.as_ptr())
+        }
+    }
+    /// Stores the first `n < 16` lanes, saturated to i8.
+    ///
+    /// # Safety
+    /// `p` points to `n` writable bytes.
+    #[inline(always)]
+    unsafe fn store_i8_partial(self, p: *mut i8, v: Self::V, n: usize) {
+        let mut t = [0i8; NR];
+        // SAFETY: caller's contract; `n <= 16`.
+        unsafe {
+            self.store_i8(t.as_mut_ptr(), v);
+            ptr::copy_nonoverlapping(t.as_ptr(), p, n.min(NR));
+        }
+    }
+    /// 16 depthwise weights prepared for [`I32Lanes::mac_w`].
+    ///
+    /// # Safety
+    /// `p` points to 16 readable bytes.
+    unsafe fn load_w(self, p: *const i8) -> Self::W;
+    /// `acc + (x − zp)·w` for the 16 i8 inputs at `x` (exact: `|x − zp| <= 255`,
+    /// `|w| <= 128`); `zp` is the input zero point in every lane.
+    ///
+    /// # Safety
+    /// `x` points to 16 readable bytes.
+    unsafe fn mac_w(self, acc: Self::V, x: *const i8, zp: Self::V, w: Self::W) -> Self::V;
+    /// `acc + x·w` ([`I32Lanes::mac_w`] with a zero point of 0).
+    ///
+    /// # Safety
+    /// `x` points to 16 readable bytes.
+    #[inline(always)]
+    unsafe fn mac_w0(self, acc: Self::V, x: *const i8, w: Self::W) -> Self::V {
+        // SAFETY: caller's contract.
+        unsafe { self.mac_w(acc, x, self.splat(0), w) }
+    }
+    /// [`I32Lanes::mac_w0`] reading only the first `n < 16` inputs.
+    ///
+    /// # Safety
+    /// `x` points to `n` readable bytes.
+    #[inline(always)]
+    unsafe fn mac_w0_partial(self, acc: Self::V, x: *const i8, n: usize, w: Self::W) -> Self::V {
+        // SAFETY: caller's contract.
+        unsafe { self.mac_w_partial(acc, x, n, self.splat(0), w) }
+    }
+    /// [`I32Lanes::mac_w`] reading only the first `n < 16` inputs.
+    ///
+    /// # Safety
+    /// `x` points to `n` readable bytes.
+    #[inline(always)]
+    unsafe fn mac_w_partial(
+        self,
+        acc: Self::V,
+        x: *const i8,
+        n: usize,
+        zp: Self::V,
+        w: Self::W,
+    ) -> Self::V {
+        let mut t = [0i8; NR];
+        // SAFETY: caller's contract; `n <= 16`.
+        unsafe {
+            ptr::copy_nonoverlapping(x, t.as_mut_ptr(), n.min(NR));
+            self.mac_w(acc, t.as_ptr(), zp, w)
+        }
+    }
+}
+
+/// The int8 conv microkernel's inner product: per k-group of 4, the 4 input bytes
+/// of one pixel (`A`) times the 64 packed bytes of a panel (`B`: 16 channels × 4).
+pub(crate) trait I8Dot: I32Lanes {
+    /// The kernel multiplies `x + 128` (unsigned) and starts from `bias_u8`.
+    const U8_INPUT: bool;
+    /// Per-pixel accumulators (possibly partial sums reduced by [`I8Dot::finish`]).
+    type Acc: Copy;
+    type A: Copy;
+    type B: Copy;
+    fn zero(self) -> Self::Acc;
+    /// The 4 input bytes `quad` (little-endian: byte `j` is channel `4q + j`).
+    fn a(self, quad: u32) -> Self::A;
+    /// # Safety
+    /// `p` points to 64 readable bytes.
+    unsafe fn b(self, p: *const i8) -> Self::B;
+    /// Adds `Σ_j a[j]·b[ch][j]` to channel `ch`'s accumulator, for the 16 channels.
+    fn dot(self, acc: Self::Acc, a: Self::A, b: Self::B) -> Self::Acc;
+    /// The 16 channel sums.
+    fn finish(self, acc: Self::Acc) -> Self::V;
+}
