@@ -98,7 +98,8 @@ pub fn prepare(model: &mut ModelProto) -> Result<Hints> {
     // DequantizeLinear of constants → float constants.
     let mut kept = Vec::new();
     for n in nodes {
-        if n.op_type == "DequantizeLinear" && inits.contains_key(&n.input[0]) {
+        if n.op_type == "DequantizeLinear" && n.input.first().is_some_and(|x| inits.contains_key(x))
+        {
             let q = &inits[&n.input[0]];
             let qv = values_f64(q)
                 .ok_or_else(|| Error::Import(format!("{}: unsupported constant type", n.name)))?;
@@ -123,12 +124,26 @@ pub fn prepare(model: &mut ModelProto) -> Result<Hints> {
             let axis = attr_i(&n, "axis").unwrap_or(1);
             let axis = if axis < 0 { axis + rank } else { axis } as usize;
             let (outer, ch, inner) = if scale.len() > 1 && axis < dims.len() {
-                let d: Vec<usize> = dims.iter().map(|&x| x as usize).collect();
-                (
-                    d[..axis].iter().product::<usize>(),
-                    d[axis],
-                    d[axis + 1..].iter().product::<usize>(),
-                )
+                let d: Option<Vec<usize>> = dims.iter().map(|&x| usize::try_from(x).ok()).collect();
+                let product = |ds: &[usize]| ds.iter().try_fold(1usize, |a, &b| a.checked_mul(b));
+                let split = d
+                    .as_ref()
+                    .and_then(|d| Some((product(&d[..axis])?, d[axis], product(&d[axis + 1..])?)));
+                match split {
+                    Some((o, c, i))
+                        if o.checked_mul(c).and_then(|oc| oc.checked_mul(i)) == Some(qv.len()) =>
+                    {
+                        (o, c, i)
+                    }
+                    _ => {
+                        return Err(Error::Import(format!(
+                            "{}: the dims {dims:?} of {} do not describe its {} values",
+                            n.name,
+                            n.input[0],
+                            qv.len()
+                        )))
+                    }
+                }
             } else {
                 (1, 1, qv.len())
             };
@@ -361,6 +376,9 @@ fn qop_to_qdq(
 ) -> Result<()> {
     let name = node_name(&n);
     let op = n.op_type.as_str();
+    if n.output.is_empty() {
+        return Err(Error::Import(format!("{name}: {op} has no output")));
+    }
     let i = &n.input;
     let arg = |k: usize| i.get(k).map(String::as_str).unwrap_or("");
     let too_few = |want: usize| {
