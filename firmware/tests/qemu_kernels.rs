@@ -15,11 +15,12 @@
 
 use std::process::{Command, Stdio};
 
-// Only the root, the checked output and the linker of the shared helpers are used here.
+// Only the root, the checked output, the linker and the clean build environment of the
+// shared helpers are used here.
 #[allow(dead_code)]
 #[path = "support/host.rs"]
 mod host;
-use host::{check, root, LLD};
+use host::{check, root, without_outer_build_env, LLD};
 
 const DEBIAN_CARGO: &str = "/usr/bin/cargo";
 const DEBIAN_RUSTC: &str = "/usr/bin/rustc";
@@ -44,19 +45,8 @@ fn build_and_run(triple: &str, machine: &str, cpu: &str) -> String {
         .env("RUSTC", DEBIAN_RUSTC)
         .env("RUSTC_BOOTSTRAP", "1")
         .env(linker_var, LLD);
-    // What the outer `cargo test` or a developer's shell may set must not leak in
-    // (the board's .cargo/config.toml sets the M33's target-cpu).
-    for var in [
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_BUILD_TARGET",
-        "CARGO_TARGET_DIR",
-        "RUSTC_WRAPPER",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "RUSTDOC",
-    ] {
-        cmd.env_remove(var);
-    }
+    // The board's .cargo/config.toml sets the M33's target-cpu; nothing outside may.
+    without_outer_build_env(&mut cmd);
     let status = cmd
         .status()
         .expect("spawn /usr/bin/cargo (run `cargo xtask setup`)");

@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 
 #[path = "support/host.rs"]
 mod host;
-use host::{check, root, tool, LLD, TRIPLE};
+use host::{check, root, tool, without_outer_build_env, LLD, TRIPLE};
 
 fn read_trace(path: &Path) -> Vec<[i16; 3]> {
     std::fs::read_to_string(path)
@@ -151,17 +151,7 @@ fn drift_report_over_semihosting_flags_the_shifted_axis() {
         .env("FERRITE_MODEL", &model)
         .env("FERRITE_SHIFTED_TRACE", &shifted_path)
         .env("CARGO_TARGET_THUMBV7EM_NONE_EABIHF_LINKER", LLD);
-    for var in [
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_BUILD_TARGET",
-        "CARGO_TARGET_DIR",
-        "RUSTC_WRAPPER",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "RUSTDOC",
-    ] {
-        cmd.env_remove(var);
-    }
+    without_outer_build_env(&mut cmd);
     check("building ferrite-mps2-an386-monitor", cmd.output().unwrap());
     let elf = target_dir
         .join(TRIPLE)

@@ -16,6 +16,11 @@ mod dev_model;
 #[path = "support/reference.rs"]
 mod reference;
 
+// Only the clean build environment of the shared helpers is used here.
+#[allow(dead_code)]
+#[path = "support/host.rs"]
+mod host;
+
 use core::time::Duration;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -106,18 +111,7 @@ fn build_board(root: &Path, model: &Path) -> PathBuf {
         .env("RUSTC_BOOTSTRAP", "1")
         .env("FERRITE_MODEL", model)
         .env("CARGO_TARGET_THUMBV7EM_NONE_EABIHF_LINKER", LLD);
-    // What the outer `cargo test` or a developer's shell may set must not leak in.
-    for var in [
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_BUILD_TARGET",
-        "CARGO_TARGET_DIR",
-        "RUSTC_WRAPPER",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "RUSTDOC",
-    ] {
-        cmd.env_remove(var);
-    }
+    host::without_outer_build_env(&mut cmd);
     let status = cmd.status().expect("spawn /usr/bin/cargo");
     assert!(
         status.success(),

@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 
 #[path = "support/host.rs"]
 mod host;
-use host::{check, root, tool, LLD, TRIPLE};
+use host::{check, root, tool, without_outer_build_env, LLD, TRIPLE};
 
 fn ferrite(tool: &Path, root: &Path, args: &[&str]) -> String {
     check(
@@ -101,17 +101,7 @@ fn ab_update_scenarios_on_the_qemu_board() {
         .env("FERRITE_MODEL", &model)
         .env("FERRITE_UPDATE_DIR", &work)
         .env("CARGO_TARGET_THUMBV7EM_NONE_EABIHF_LINKER", LLD);
-    for var in [
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_BUILD_TARGET",
-        "CARGO_TARGET_DIR",
-        "RUSTC_WRAPPER",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "RUSTDOC",
-    ] {
-        cmd.env_remove(var);
-    }
+    without_outer_build_env(&mut cmd);
     check("building ferrite-mps2-an386-update", cmd.output().unwrap());
     let elf = target_dir
         .join(TRIPLE)

@@ -1,5 +1,6 @@
 //! What the QEMU board tests share on the host: the repository root, a command's
-//! checked output, and the `ferrite` tool they convert and sign with.
+//! checked output, the `ferrite` tool they convert and sign with, and a board build's
+//! clean environment.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -43,4 +44,21 @@ pub fn tool(root: &Path) -> PathBuf {
             .unwrap(),
     );
     root.join("target/debug/ferrite")
+}
+
+/// Removes from a board build what the outer `cargo test` or a developer's shell may set
+/// and must not leak in (flags, build target, target dir, wrappers).
+pub fn without_outer_build_env(cmd: &mut Command) -> &mut Command {
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "CARGO_TARGET_DIR",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "RUSTDOC",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
 }
