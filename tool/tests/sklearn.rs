@@ -815,28 +815,37 @@ fn cli_reports_nothing_to_quantize() {
 
 // ---- hostile graphs ------------------------------------------------------------------
 
+/// The ONNX model `examples/<path>`, decoded for a test to alter.
+fn decoded(path: &str) -> tract_onnx::pb::ModelProto {
+    use prost::Message;
+    let bytes = std::fs::read(examples().join(path)).unwrap();
+    tract_onnx::pb::ModelProto::decode(&bytes[..]).unwrap()
+}
+
+/// The error importing `m` gives (the test fails if `m` imports).
+fn import_error(m: &tract_onnx::pb::ModelProto) -> impl std::fmt::Display {
+    use prost::Message;
+    import::import(&m.encode_to_vec(), &ImportOptions::default())
+        .map(|_| ())
+        .unwrap_err()
+}
+
 /// A node that consumes its own output (found by the `onnx_import` fuzz target: the
 /// importer followed the producer chain forever and overflowed the stack).
 #[test]
 fn a_graph_cycle_is_an_import_error_not_a_stack_overflow() {
-    use prost::Message;
-    let bytes = std::fs::read(examples().join("sklearn/diabetes_gbr.onnx")).unwrap();
-    let mut m = tract_onnx::pb::ModelProto::decode(&bytes[..]).unwrap();
+    let mut m = decoded("sklearn/diabetes_gbr.onnx");
     let g = m.graph.as_mut().unwrap();
     let last = g.node.last_mut().unwrap();
     last.input[0] = last.output[0].clone();
-    let e = import::import(&m.encode_to_vec(), &ImportOptions::default())
-        .map(|_| ())
-        .unwrap_err();
+    let e = import_error(&m);
     assert!(e.to_string().contains("cycle"), "{e}");
 }
 
 /// A chain of producers deeper than the importer follows is refused, not recursed into.
 #[test]
 fn a_very_deep_graph_is_an_import_error_not_a_stack_overflow() {
-    use prost::Message;
-    let bytes = std::fs::read(examples().join("sklearn/diabetes_gbr.onnx")).unwrap();
-    let mut m = tract_onnx::pb::ModelProto::decode(&bytes[..]).unwrap();
+    let mut m = decoded("sklearn/diabetes_gbr.onnx");
     let g = m.graph.as_mut().unwrap();
     let first = g.node[0].clone();
     let src = first.input[0].clone();
@@ -857,9 +866,7 @@ fn a_very_deep_graph_is_an_import_error_not_a_stack_overflow() {
     g.node[0].input[0] = prev;
     chain.append(&mut g.node);
     g.node = chain;
-    let e = import::import(&m.encode_to_vec(), &ImportOptions::default())
-        .map(|_| ())
-        .unwrap_err();
+    let e = import_error(&m);
     assert!(e.to_string().contains("deeper"), "{e}");
 }
 
@@ -867,13 +874,9 @@ fn a_very_deep_graph_is_an_import_error_not_a_stack_overflow() {
 /// target: tract 0.23 panicked with "no entry found for key" while parsing the graph).
 #[test]
 fn a_graph_output_nothing_produces_is_an_import_error_not_a_panic() {
-    use prost::Message;
-    let bytes = std::fs::read(examples().join("sensor/sensor_cnn.onnx")).unwrap();
-    let mut m = tract_onnx::pb::ModelProto::decode(&bytes[..]).unwrap();
+    let mut m = decoded("sensor/sensor_cnn.onnx");
     m.graph.as_mut().unwrap().output[0].name = "nowhere".into();
-    let e = import::import(&m.encode_to_vec(), &ImportOptions::default())
-        .map(|_| ())
-        .unwrap_err();
+    let e = import_error(&m);
     assert!(
         e.to_string()
             .contains("graph output \"nowhere\" is not produced"),
@@ -884,7 +887,6 @@ fn a_graph_output_nothing_produces_is_an_import_error_not_a_panic() {
 /// The same inside a subgraph: an If whose branches name an output they do not have.
 #[test]
 fn a_subgraph_output_nothing_produces_is_an_import_error_not_a_panic() {
-    use prost::Message;
     use tract_onnx::pb;
     let branch = |name: &str| pb::AttributeProto {
         name: name.into(),
@@ -899,8 +901,7 @@ fn a_subgraph_output_nothing_produces_is_an_import_error_not_a_panic() {
         }),
         ..Default::default()
     };
-    let bytes = std::fs::read(examples().join("sensor/sensor_cnn.onnx")).unwrap();
-    let mut m = tract_onnx::pb::ModelProto::decode(&bytes[..]).unwrap();
+    let mut m = decoded("sensor/sensor_cnn.onnx");
     let g = m.graph.as_mut().unwrap();
     let x = g.input[0].name.clone();
     g.node.push(pb::NodeProto {
@@ -910,9 +911,7 @@ fn a_subgraph_output_nothing_produces_is_an_import_error_not_a_panic() {
         attribute: vec![branch("then_branch"), branch("else_branch")],
         ..Default::default()
     });
-    let e = import::import(&m.encode_to_vec(), &ImportOptions::default())
-        .map(|_| ())
-        .unwrap_err();
+    let e = import_error(&m);
     assert!(
         e.to_string()
             .contains("graph output \"ghost\" is not produced by any node, input or initializer of graph \"then_branch\""),
@@ -924,9 +923,7 @@ fn a_subgraph_output_nothing_produces_is_an_import_error_not_a_panic() {
 /// tract 0.23 panicked with "not implemented: FIXME, raw tensor loading").
 #[test]
 fn a_raw_string_tensor_is_an_import_error_not_a_panic() {
-    use prost::Message;
-    let bytes = std::fs::read(examples().join("sensor/sensor_cnn.onnx")).unwrap();
-    let mut m = tract_onnx::pb::ModelProto::decode(&bytes[..]).unwrap();
+    let mut m = decoded("sensor/sensor_cnn.onnx");
     m.graph
         .as_mut()
         .unwrap()
@@ -938,9 +935,7 @@ fn a_raw_string_tensor_is_an_import_error_not_a_panic() {
             raw_data: b"abcd".to_vec(),
             ..Default::default()
         });
-    let e = import::import(&m.encode_to_vec(), &ImportOptions::default())
-        .map(|_| ())
-        .unwrap_err();
+    let e = import_error(&m);
     assert!(
         e.to_string()
             .contains("tensor \"text\": STRING data stored as raw bytes is not supported"),
@@ -952,9 +947,7 @@ fn a_raw_string_tensor_is_an_import_error_not_a_panic() {
 /// rules indexed its first input and panicked).
 #[test]
 fn a_node_without_inputs_is_an_import_error_not_a_panic() {
-    use prost::Message;
-    let bytes = std::fs::read(examples().join("sensor/sensor_cnn.onnx")).unwrap();
-    let mut m = tract_onnx::pb::ModelProto::decode(&bytes[..]).unwrap();
+    let mut m = decoded("sensor/sensor_cnn.onnx");
     let g = m.graph.as_mut().unwrap();
     g.node.push(tract_onnx::pb::NodeProto {
         name: "pool".into(),
@@ -968,9 +961,7 @@ fn a_node_without_inputs_is_an_import_error_not_a_panic() {
         }],
         ..Default::default()
     });
-    let e = import::import(&m.encode_to_vec(), &ImportOptions::default())
-        .map(|_| ())
-        .unwrap_err();
+    let e = import_error(&m);
     assert!(
         e.to_string()
             .contains("node \"pool\" (MaxPool) has no input"),
@@ -982,9 +973,7 @@ fn a_node_without_inputs_is_an_import_error_not_a_panic() {
 /// fuzz target: the ONNX-ML importer's size check overflowed, a panic in debug builds).
 #[test]
 fn matmul_weights_with_overflowing_dims_are_an_import_error() {
-    use prost::Message;
-    let bytes = std::fs::read(examples().join("sklearn/wine_impute_mlp.onnx")).unwrap();
-    let mut m = tract_onnx::pb::ModelProto::decode(&bytes[..]).unwrap();
+    let mut m = decoded("sklearn/wine_impute_mlp.onnx");
     let g = m.graph.as_mut().unwrap();
     let w = g
         .initializer
@@ -993,9 +982,7 @@ fn matmul_weights_with_overflowing_dims_are_an_import_error() {
         .unwrap();
     assert_eq!(w.dims, [13, 16]);
     w.dims[1] = -1; // 13 × (usize::MAX) overflows
-    let e = import::import(&m.encode_to_vec(), &ImportOptions::default())
-        .map(|_| ())
-        .unwrap_err();
+    let e = import_error(&m);
     assert!(
         e.to_string()
             .contains("weights do not match the input width"),
