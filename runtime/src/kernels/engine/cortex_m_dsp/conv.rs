@@ -1,13 +1,13 @@
 //! The int8 conv (k×k and 1×1 as GEMM): 2 output channels × 2 pixels per `SMLAD` block.
 
-use super::super::frame::geom::{build_rows, need, Geom, RowPlan, MAX_TAPS};
-use super::super::frame::{gather, i8_zero_point, quad, FLAT_K};
-use super::super::pack::{i8_conv_panel_len, i8_flat};
+use super::super::frame::geom::{build_rows, Geom, RowPlan, MAX_TAPS};
+use super::super::frame::{gather, i8_conv_operands, quad, FLAT_K};
+use super::super::pack::i8_flat;
 use super::super::portable;
 use super::super::types::{ConvShape, I8Out, I8_CONV_HEADER, NR};
 use super::epi::{Epi, Rq};
 use super::instr::{header, smlad, sxtb16, sxtb16_ror8, word};
-use crate::{Error, Result};
+use crate::Result;
 use core::ptr;
 
 /// [`crate::kernels::engine::i8_conv`] with 2×2 `SMLAD` blocks.
@@ -25,21 +25,7 @@ pub(super) fn i8_conv(
     if g.taps > MAX_TAPS {
         return (portable::KERNELS.i8_conv.run)(s, x, x_zp, packed, out, y, scratch);
     }
-    let zp = i8_zero_point(x_zp)?;
-    let panel_len = i8_conv_panel_len(g.taps, g.c).ok_or(Error::Unsupported)?;
-    need(g.in_len, x.len())?;
-    need(g.n.div_ceil(NR) * panel_len, packed.len())?;
-    need(g.out_len, y.len())?;
-    if let Some(r) = &out.residual {
-        need(g.out_len, r.input.len())?;
-    }
-    let zero = if g.padded {
-        need(g.c, scratch.len())?;
-        scratch[..g.c].fill(zp);
-        scratch.as_ptr()
-    } else {
-        x.as_ptr()
-    };
+    let (panel_len, zero) = i8_conv_operands(&g, x, x_zp, packed, out, y.len(), scratch)?;
     let xp = x.as_ptr();
     let plan = RowPlan::new(&g);
     let epi = Epi::new(out);

@@ -316,6 +316,38 @@ pub(crate) fn i8_zero_point(zp: i32) -> Result<i8> {
     i8::try_from(zp).map_err(|_| Error::Unsupported)
 }
 
+/// The operand checks of an int8 conv on `g` (input zero point, input, packed panels, an
+/// output of `y_len`, residual); returns the bytes of one packed panel and the row the
+/// padding reads: the zero point `C` times in `scratch`, or the input itself when no tap
+/// reads padding.
+pub(crate) fn i8_conv_operands(
+    g: &Geom,
+    x: &[i8],
+    x_zp: i32,
+    packed: &[u8],
+    out: &I8Out,
+    y_len: usize,
+    scratch: &mut [i8],
+) -> Result<(usize, *const i8)> {
+    let zp = i8_zero_point(x_zp)?;
+    let panel_len =
+        crate::kernels::engine::pack::i8_conv_panel_len(g.taps, g.c).ok_or(Error::Unsupported)?;
+    need(g.in_len, x.len())?;
+    need(g.n.div_ceil(NR) * panel_len, packed.len())?;
+    need(g.out_len, y_len)?;
+    if let Some(r) = &out.residual {
+        need(g.out_len, r.input.len())?;
+    }
+    let zero = if g.padded {
+        need(g.c, scratch.len())?;
+        scratch[..g.c].fill(zp);
+        scratch.as_ptr()
+    } else {
+        x.as_ptr()
+    };
+    Ok((panel_len, zero))
+}
+
 /// [`crate::kernels::engine::i8_conv`] on the primitives of `L`, tiles of `MR×16`, and `MT×16` for a
 /// last tile of at most `MT` pixels.
 ///
@@ -334,22 +366,7 @@ pub(crate) unsafe fn i8_conv<L: I8Dot, const MR: usize, const MT: usize>(
     scratch: &mut [i8],
 ) -> Result<()> {
     let g = Geom::new(s)?;
-    let zp = i8_zero_point(x_zp)?;
-    let panel_len =
-        crate::kernels::engine::pack::i8_conv_panel_len(g.taps, g.c).ok_or(Error::Unsupported)?;
-    need(g.in_len, x.len())?;
-    need(g.n.div_ceil(NR) * panel_len, packed.len())?;
-    need(g.out_len, y.len())?;
-    if let Some(r) = &out.residual {
-        need(g.out_len, r.input.len())?;
-    }
-    let zero = if g.padded {
-        need(g.c, scratch.len())?;
-        scratch[..g.c].fill(zp);
-        scratch.as_ptr()
-    } else {
-        x.as_ptr()
-    };
+    let (panel_len, zero) = i8_conv_operands(&g, x, x_zp, packed, out, y.len(), scratch)?;
     let xp = x.as_ptr();
     let cx = I8Conv {
         l,

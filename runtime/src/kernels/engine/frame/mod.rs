@@ -29,6 +29,6 @@ pub(crate) mod lanes;
 
 // The Cortex-M DSP kernels' own drivers reuse the flat gather and the checks.
 #[cfg(any(ferrite_arm_dsp, test))]
-pub(crate) use conv::{gather, i8_zero_point, quad, FLAT_K};
+pub(crate) use conv::{gather, i8_conv_operands, i8_zero_point, quad, FLAT_K};
 pub(crate) use entry::engine_kernels;
 pub(crate) use lanes::{F32Lanes, I32Lanes, I8Dot};
