@@ -4,7 +4,7 @@
 use crate::error::{Error, OpReason, Result};
 use crate::format::types::{DType, TensorDef, TensorRef};
 use crate::format::ALIGN;
-use crate::kernels::f32 as kf;
+use crate::kernels::fast;
 use crate::model::Model;
 use crate::ops;
 
@@ -129,8 +129,8 @@ impl<'m, 'a> Session<'m, 'a> {
         let dst = &mut self.arena[Self::arena_range(&t)];
         match (t.dtype, t.per_tensor()) {
             (DType::F32, _) => cast_mut::<f32>(dst)?.copy_from_slice(values),
-            (DType::I8, Some((s, z))) => kf::quantize_i8(values, s, z, cast_mut(dst)?),
-            (DType::U8, Some((s, z))) => kf::quantize_u8(values, s, z, dst),
+            (DType::I8, Some((s, z))) => fast::f32_quantize_i8(values, s, z, cast_mut(dst)?),
+            (DType::U8, Some((s, z))) => fast::f32_quantize_u8(values, s, z, dst),
             _ => return Err(Error::Unsupported),
         }
         Ok(())
@@ -155,8 +155,8 @@ impl<'m, 'a> Session<'m, 'a> {
         let src = &self.arena[Self::arena_range(&t)];
         match (t.dtype, t.per_tensor()) {
             (DType::F32, _) => out.copy_from_slice(cast::<f32>(src)?),
-            (DType::I8, Some((s, z))) => kf::dequantize_i8(cast(src)?, s, z, out),
-            (DType::U8, Some((s, z))) => kf::dequantize_u8(src, s, z, out),
+            (DType::I8, Some((s, z))) => fast::f32_dequantize_i8(cast(src)?, s, z, out),
+            (DType::U8, Some((s, z))) => fast::f32_dequantize_u8(src, s, z, out),
             (DType::I8, None) => out
                 .iter_mut()
                 .zip(cast::<i8>(src)?)
@@ -260,8 +260,8 @@ impl<'m, 'a> Session<'m, 'a> {
         let dst = &mut graph[Self::arena_range(&t)];
         match (t.dtype, t.per_tensor()) {
             (DType::F32, _) => cast_mut::<f32>(dst)?.copy_from_slice(row),
-            (DType::I8, Some((s, z))) => kf::quantize_i8(row, s, z, cast_mut(dst)?),
-            (DType::U8, Some((s, z))) => kf::quantize_u8(row, s, z, dst),
+            (DType::I8, Some((s, z))) => fast::f32_quantize_i8(row, s, z, cast_mut(dst)?),
+            (DType::U8, Some((s, z))) => fast::f32_quantize_u8(row, s, z, dst),
             _ => return Err(Error::Unsupported),
         }
         Ok(())

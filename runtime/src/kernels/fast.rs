@@ -49,6 +49,13 @@
 //! the reference's `requant`). Other convolutions keep four 64-entry i32 accumulator
 //! tiles on the stack (int8, 1 KiB) or one 64-entry f32 tile (256 bytes).
 //!
+//! [`f32_quantize_i8`], [`f32_quantize_u8`] (ONNX `QuantizeLinear`) and
+//! [`f32_dequantize_i8`], [`f32_dequantize_u8`] give the reference's bytes and bits for
+//! every input (NaN, infinities, ties and out-of-range zero points included): AVX2
+//! does the reference's operations in its order on 8 lanes (`vdivps`, `vroundps` to
+//! nearest-even, add, clamp); the division bounds the speed, so 16-lane AVX-512 would
+//! not be faster. Other targets run the reference loop.
+//!
 //! [`int8_max_pool2d`] and [`f32_max_pool2d`] are portable loops (tap by tap over
 //! output rows), the same on every target.
 
@@ -75,6 +82,14 @@ macro_rules! families {
             f32_conv2d: F32Conv2d = f32::conv2d(
                 p: &$crate::kernels::ConvParams, x: &[f32], w: &[f32],
                 out: &$crate::kernels::F32Out<'_>, y: &mut [f32]);
+            f32_quantize_i8: F32QuantizeI8 = f32::quantize_i8(
+                x: &[f32], scale: f32, zero_point: i32, y: &mut [i8]);
+            f32_quantize_u8: F32QuantizeU8 = f32::quantize_u8(
+                x: &[f32], scale: f32, zero_point: i32, y: &mut [u8]);
+            f32_dequantize_i8: F32DequantizeI8 = f32::dequantize_i8(
+                x: &[i8], scale: f32, zero_point: i32, y: &mut [f32]);
+            f32_dequantize_u8: F32DequantizeU8 = f32::dequantize_u8(
+                x: &[u8], scale: f32, zero_point: i32, y: &mut [f32]);
         }
     };
 }

@@ -11,6 +11,7 @@
 use core::arch::x86_64::*;
 
 use super::driver::Lanes;
+use super::f32 as kf;
 use super::portable::Portable;
 
 /// Proof that the CPU supports AVX2.
@@ -263,5 +264,114 @@ impl Lanes for Avx2 {
             }
         }
         Portable.axpy_f32(&mut acc[i..len], &x[i..len], w);
+    }
+
+    #[inline(always)]
+    fn quantize_i8(self, x: &[f32], scale: f32, zero_point: i32, y: &mut [i8]) {
+        // SAFETY: `self` proves AVX2; see `quantize32`.
+        let body = unsafe { quantize32::<true>(x, scale, zero_point, y.as_mut_ptr().cast()) };
+        kf::quantize_i8(&x[body..], scale, zero_point, &mut y[body..]);
+    }
+
+    #[inline(always)]
+    fn quantize_u8(self, x: &[f32], scale: f32, zero_point: i32, y: &mut [u8]) {
+        // SAFETY: `self` proves AVX2; see `quantize32`.
+        let body = unsafe { quantize32::<false>(x, scale, zero_point, y.as_mut_ptr()) };
+        kf::quantize_u8(&x[body..], scale, zero_point, &mut y[body..]);
+    }
+
+    #[inline(always)]
+    fn dequantize_i8(self, x: &[i8], scale: f32, zero_point: i32, y: &mut [f32]) {
+        let len = x.len().min(y.len());
+        let body = len - len % 8;
+        // SAFETY: `self` proves AVX2; each step reads bytes `i..i + 8` of `x` and
+        // writes `y[i..i + 8]`, `i + 8 <= body <= len`.
+        unsafe {
+            for i in (0..body).step_by(8) {
+                let v = _mm256_cvtepi8_epi32(_mm_loadl_epi64(x.as_ptr().add(i).cast()));
+                _mm256_storeu_ps(y.as_mut_ptr().add(i), dequantize8(v, scale, zero_point));
+            }
+        }
+        kf::dequantize_i8(&x[body..len], scale, zero_point, &mut y[body..len]);
+    }
+
+    #[inline(always)]
+    fn dequantize_u8(self, x: &[u8], scale: f32, zero_point: i32, y: &mut [f32]) {
+        let len = x.len().min(y.len());
+        let body = len - len % 8;
+        // SAFETY: as in `dequantize_i8`.
+        unsafe {
+            for i in (0..body).step_by(8) {
+                let v = _mm256_cvtepu8_epi32(_mm_loadl_epi64(x.as_ptr().add(i).cast()));
+                _mm256_storeu_ps(y.as_mut_ptr().add(i), dequantize8(v, scale, zero_point));
+            }
+        }
+        kf::dequantize_u8(&x[body..len], scale, zero_point, &mut y[body..len]);
+    }
+}
+
+/// The reference's Quantize on the first `32·⌊len/32⌋` values (returned), with the
+/// reference's operations in the same order on 8 lanes: `x / scale` (`vdivps`, not a
+/// reciprocal), rounded half to even (`vroundps`, nearest), a NaN quotient replaced
+/// by 0 (the reference gives the clamped zero point: adding the zero point to 0 and
+/// clamping gives the same), `+ zero_point as f32`, clamped to the output range (the
+/// reference's `q < lo`, `q > hi`: the same for every non-NaN `q`), truncated to i32
+/// (exact: an integer in range), packed with saturation (nothing saturates). `SIGNED`:
+/// int8, else uint8.
+///
+/// # Safety
+/// AVX2; `y` points to `x.len()` writable bytes.
+#[inline(always)]
+unsafe fn quantize32<const SIGNED: bool>(x: &[f32], scale: f32, zp: i32, y: *mut u8) -> usize {
+    let body = x.len() - x.len() % 32;
+    let (lo, hi) = if SIGNED {
+        (-128.0, 127.0)
+    } else {
+        (0.0, 255.0)
+    };
+    // SAFETY: caller's contract; each step reads `x[i..i + 32]` and writes bytes
+    // `i..i + 32` of `y`, `i + 32 <= body <= x.len()`.
+    unsafe {
+        let (s, z) = (_mm256_set1_ps(scale), _mm256_set1_ps(zp as f32));
+        let (lo, hi) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi));
+        let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+        for i in (0..body).step_by(32) {
+            // (No closure: it would not inherit the caller's target features.)
+            let mut q = [_mm256_setzero_si256(); 4];
+            for (j, q) in q.iter_mut().enumerate() {
+                let d = _mm256_div_ps(_mm256_loadu_ps(x.as_ptr().add(i + 8 * j)), s);
+                let r = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(d);
+                let r = _mm256_and_ps(r, _mm256_cmp_ps::<_CMP_ORD_Q>(r, r));
+                let v = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(r, z), lo), hi);
+                *q = _mm256_cvttps_epi32(v);
+            }
+            let (a, b) = (
+                _mm256_packs_epi32(q[0], q[1]),
+                _mm256_packs_epi32(q[2], q[3]),
+            );
+            let bytes = if SIGNED {
+                _mm256_packs_epi16(a, b)
+            } else {
+                _mm256_packus_epi16(a, b)
+            };
+            // The packs interleave the 128-bit halves: 4-byte groups back in order.
+            let bytes = _mm256_permutevar8x32_epi32(bytes, order);
+            _mm256_storeu_si256(y.add(i).cast(), bytes);
+        }
+    }
+    body
+}
+
+/// `(v − zero_point) as f32 · scale` on 8 lanes (wrapping subtraction, conversion
+/// rounding to nearest as `as f32`, one rounded multiply): the reference's bits.
+///
+/// # Safety
+/// AVX2.
+#[inline(always)]
+unsafe fn dequantize8(v: __m256i, scale: f32, zero_point: i32) -> __m256 {
+    // SAFETY: caller's contract; register-only operations.
+    unsafe {
+        let d = _mm256_sub_epi32(v, _mm256_set1_epi32(zero_point));
+        _mm256_mul_ps(_mm256_cvtepi32_ps(d), _mm256_set1_ps(scale))
     }
 }

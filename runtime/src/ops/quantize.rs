@@ -5,7 +5,7 @@
 use super::common::{cast, cast_mut, ensure, gate, int8_act, rq_ok, Check, Checked, Cx};
 use crate::error::{OpReason, Result};
 use crate::format::types::{DType, OpGroup, Requant};
-use crate::kernels::{f32 as kf, int8 as ki};
+use crate::kernels::{fast, int8 as ki};
 
 /// The op group (Cargo feature) of this module's ops: [`Op::group`](crate::Op::group)
 /// reads it, and every function here returns early without it.
@@ -47,8 +47,8 @@ pub(super) fn run_quantize(cx: &Cx<'_, '_>, y: &mut [u8]) -> Result<()> {
     let (s, z) = cx.per_tensor(&cx.out)?;
     let x = cast(cx.bytes(&cx.x)?)?;
     match cx.out.dtype {
-        DType::I8 => kf::quantize_i8(x, s, z, cast_mut(y)?),
-        _ => kf::quantize_u8(x, s, z, y),
+        DType::I8 => fast::f32_quantize_i8(x, s, z, cast_mut(y)?),
+        _ => fast::f32_quantize_u8(x, s, z, y),
     }
     Ok(())
 }
@@ -58,8 +58,8 @@ pub(super) fn run_dequantize(cx: &Cx<'_, '_>, y: &mut [u8]) -> Result<()> {
     let (s, z) = cx.per_tensor(&cx.x)?;
     let xb = cx.bytes(&cx.x)?;
     match cx.x.dtype {
-        DType::I8 => kf::dequantize_i8(cast(xb)?, s, z, cast_mut(y)?),
-        _ => kf::dequantize_u8(xb, s, z, cast_mut(y)?),
+        DType::I8 => fast::f32_dequantize_i8(cast(xb)?, s, z, cast_mut(y)?),
+        _ => fast::f32_dequantize_u8(xb, s, z, cast_mut(y)?),
     }
     Ok(())
 }

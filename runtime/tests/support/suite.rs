@@ -1,8 +1,10 @@
 //! The shared suite of the optimized kernels: for any implementation of the kernel
 //! families (`ferrite::kernels::fast::Implementation`: int8 and f32 fully connected and
-//! conv2d), [`kernel_tests!`] generates random (proptest) and named cases that compare
-//! it with the reference kernels: int8 byte for byte, f32 conv2d bit for bit, f32 fully
-//! connected within the documented bound (and bit-identical to `portable`).
+//! conv2d, Quantize and Dequantize), [`kernel_tests!`] generates random (proptest) and
+//! named cases that compare it with the reference kernels: int8 byte for byte, f32
+//! conv2d bit for bit, f32 fully connected within the documented bound (and
+//! bit-identical to `portable`), Quantize byte for byte and Dequantize bit for bit on
+//! edge values.
 //!
 //! A new implementation (another ISA) is one line `name => "name"` in
 //! `kernels_opt.rs`; a new kernel family adds its case type to `support`, its checks,
@@ -38,6 +40,10 @@ pub fn implementation(name: &str) -> Option<Implementation> {
             int8_conv2d: fast::int8_conv2d,
             f32_fully_connected: fast::f32_fully_connected,
             f32_conv2d: fast::f32_conv2d,
+            f32_quantize_i8: fast::f32_quantize_i8,
+            f32_quantize_u8: fast::f32_quantize_u8,
+            f32_dequantize_i8: fast::f32_dequantize_i8,
+            f32_dequantize_u8: fast::f32_dequantize_u8,
         });
     }
     let found = fast::implementation(name);
@@ -284,6 +290,102 @@ pub fn conv_f32_case() -> impl Strategy<Value = ConvF32Case> {
         )
             .prop_map(move |(x, w, bias, act)| ConvF32Case::new(geometry, x, w, bias, act))
     })
+}
+
+// ---------------------------------------------------------------- quantize
+
+/// Values that pin Quantize's corners for a scale of 1 (and scaled by the others):
+/// ties (±0.5, ±1.5, 2.5, the saturation bounds ±127.5, -128.5, 254.5, 255.5), values
+/// one ulp beside a tie, signed zeros, subnormals, huge and infinite values, NaN.
+fn quantize_edges() -> Vec<f32> {
+    let mut v = vec![
+        0.0,
+        -0.0,
+        0.5,
+        -0.5,
+        1.5,
+        -1.5,
+        2.5,
+        -2.5,
+        126.5,
+        127.5,
+        -127.5,
+        -128.5,
+        -129.5,
+        254.5,
+        255.5,
+        256.5,
+        f32::MIN_POSITIVE,
+        -f32::MIN_POSITIVE,
+        1e-45,
+        -1e-45,
+        f32::MAX,
+        f32::MIN,
+        1e30,
+        -1e30,
+        16_777_217.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        -f32::NAN,
+        f32::from_bits(0x7fc0_0001),
+    ];
+    for t in [0.5f32, 1.5, 2.5, 100.5, -0.5, -3.5, -99.5] {
+        v.push(f32::from_bits(t.to_bits() + 1));
+        v.push(f32::from_bits(t.to_bits() - 1));
+    }
+    v
+}
+
+/// Quantize (int8 and uint8) and Dequantize against the reference, identical bytes
+/// and bits, on the edge values (at every offset in the vector body and the tail:
+/// lengths 0..=80 of the edges rotated, and 1,000 pseudo-random values) for several
+/// scales and zero points (inside and outside the output range).
+pub fn check_quantize(imp: &Implementation) {
+    let edges = quantize_edges();
+    let mut inputs: Vec<Vec<f32>> = (0..=80)
+        .map(|n| (0..n).map(|i| edges[(i * 7 + n) % edges.len()]).collect())
+        .collect();
+    inputs.push(
+        pattern(1000, 9)
+            .iter()
+            .zip(pattern(1000, 10))
+            .map(|(&a, b)| f32::from(a) * 1.37 + f32::from(b) / 64.0)
+            .collect(),
+    );
+    for scale in [1.0f32, 0.5, 0.1, 0.007_843_137, 3.0, -0.25, 1e-40, 0.0] {
+        for zp in [-128, -3, 0, 127, 128, 255, 300, -70_000] {
+            for x in &inputs {
+                let (mut want, mut got) = (vec![0x55i8; x.len()], vec![0x55i8; x.len()]);
+                kf::quantize_i8(x, scale, zp, &mut want);
+                (imp.f32_quantize_i8)(x, scale, zp, &mut got);
+                assert_eq!(
+                    got, want,
+                    "{}: quantize_i8 s {scale} zp {zp} {x:?}",
+                    imp.name
+                );
+                let (mut want, mut got) = (vec![0x55u8; x.len()], vec![0x55u8; x.len()]);
+                kf::quantize_u8(x, scale, zp, &mut want);
+                (imp.f32_quantize_u8)(x, scale, zp, &mut got);
+                assert_eq!(
+                    got, want,
+                    "{}: quantize_u8 s {scale} zp {zp} {x:?}",
+                    imp.name
+                );
+            }
+            for n in [0, 1, 7, 8, 9, 31, 33, 256, 1000] {
+                let xi = pattern(n, n as u32 + 3);
+                let (mut want, mut got) = (vec![SENTINEL_F32; n], vec![SENTINEL_F32; n]);
+                kf::dequantize_i8(&xi, scale, zp, &mut want);
+                (imp.f32_dequantize_i8)(&xi, scale, zp, &mut got);
+                assert_eq!(bits(&got), bits(&want), "{}: dequantize_i8", imp.name);
+                let xu: Vec<u8> = xi.iter().map(|&v| v as u8).collect();
+                kf::dequantize_u8(&xu, scale, zp, &mut want);
+                (imp.f32_dequantize_u8)(&xu, scale, zp, &mut got);
+                assert_eq!(bits(&got), bits(&want), "{}: dequantize_u8", imp.name);
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------- named cases
@@ -669,6 +771,12 @@ macro_rules! kernel_tests {
             fn f32_conv2d_bit_identical_on_random_cases() {
                 let Some(imp) = imp() else { return };
                 run(192, conv_f32_case(), |c| check_conv_f32(&imp, &c));
+            }
+
+            #[test]
+            fn quantize_dequantize_identical_on_edge_values() {
+                let Some(imp) = imp() else { return };
+                check_quantize(&imp);
             }
 
             #[test]

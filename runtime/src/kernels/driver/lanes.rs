@@ -25,6 +25,27 @@ pub(crate) trait Lanes: Copy {
     fn dot4_f32(self, x: &[f32], w: [&[f32]; 4]) -> [f32; 4];
     /// `acc[i] = acc[i] + x[i] * w`, each operation rounded (no FMA).
     fn axpy_f32(self, acc: &mut [f32], x: &[f32], w: f32);
+    /// [`f32::quantize_i8`](crate::kernels::f32::quantize_i8), identical bytes (the
+    /// default is the reference loop).
+    #[inline(always)]
+    fn quantize_i8(self, x: &[f32], scale: f32, zero_point: i32, y: &mut [i8]) {
+        crate::kernels::f32::quantize_i8(x, scale, zero_point, y);
+    }
+    /// [`f32::quantize_u8`](crate::kernels::f32::quantize_u8), identical bytes.
+    #[inline(always)]
+    fn quantize_u8(self, x: &[f32], scale: f32, zero_point: i32, y: &mut [u8]) {
+        crate::kernels::f32::quantize_u8(x, scale, zero_point, y);
+    }
+    /// [`f32::dequantize_i8`](crate::kernels::f32::dequantize_i8), identical bits.
+    #[inline(always)]
+    fn dequantize_i8(self, x: &[i8], scale: f32, zero_point: i32, y: &mut [f32]) {
+        crate::kernels::f32::dequantize_i8(x, scale, zero_point, y);
+    }
+    /// [`f32::dequantize_u8`](crate::kernels::f32::dequantize_u8), identical bits.
+    #[inline(always)]
+    fn dequantize_u8(self, x: &[u8], scale: f32, zero_point: i32, y: &mut [f32]) {
+        crate::kernels::f32::dequantize_u8(x, scale, zero_point, y);
+    }
 }
 
 /// `a * b`, `None` on overflow.

@@ -23,7 +23,9 @@
 //!   interior where the blocked kernels apply);
 //! - `conv.rs`: the convolutions, tiled (any geometry);
 //! - `blocked.rs`: the convolutions' blocked kernels (stride 1, wide rows);
-//! - `pool.rs`: max pool.
+//! - `pool.rs`: max pool;
+//! - `quant.rs`: Quantize and Dequantize (the primitives of [`Lanes`] that default to
+//!   the reference loop; x86-64 overrides them with AVX2).
 
 mod blocked;
 mod conv;
@@ -31,8 +33,10 @@ mod fc;
 mod geometry;
 mod lanes;
 mod pool;
+mod quant;
 
 pub(crate) use conv::{f32_conv2d, int8_conv2d};
 pub(crate) use fc::{f32_fully_connected, int8_fully_connected};
 pub(crate) use lanes::Lanes;
 pub(crate) use pool::max_pool2d;
+pub(crate) use quant::{f32_dequantize_i8, f32_dequantize_u8, f32_quantize_i8, f32_quantize_u8};
