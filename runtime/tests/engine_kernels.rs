@@ -614,6 +614,42 @@ fn named_i8_shapes() -> Vec<(&'static str, ConvShape, bool)> {
             sh((4, 4, 32), 32, [3, 3], [1, 1], [1, 1], [0; 4]),
             true,
         ),
+        // Border-heavy maps: the unrolled kernels' zero-point-padded border pixels.
+        (
+            "dw 3x3 kws 25x5 c=64",
+            sh((25, 5, 64), 64, [3, 3], [1, 1], [1, 1], [1; 4]),
+            true,
+        ),
+        (
+            "dw 3x3 s2 c=24 odd map, uneven pads",
+            sh((7, 5, 24), 24, [3, 3], [2, 2], [1, 1], [0, 1, 1, 0]),
+            true,
+        ),
+        (
+            "dw 3x3 c=8 2x3 map",
+            sh((2, 3, 8), 8, [3, 3], [1, 1], [1, 1], [1; 4]),
+            true,
+        ),
+        (
+            "dw 5x5 s2 c=7 3x4 map",
+            sh((3, 4, 7), 7, [5, 5], [2, 2], [1, 1], [2, 2, 1, 2]),
+            true,
+        ),
+        (
+            "dw 5x5 c=40 all border",
+            sh((4, 4, 40), 40, [5, 5], [1, 1], [1, 1], [2; 4]),
+            true,
+        ),
+        (
+            "dw 3x3 all padding",
+            sh((2, 2, 16), 16, [3, 3], [1, 1], [1, 1], [3; 4]),
+            true,
+        ),
+        (
+            "dw 3x3 dilation 2 c=9 small map",
+            sh((4, 5, 9), 9, [3, 3], [1, 1], [2, 2], [2; 4]),
+            true,
+        ),
     ]
 }
 
@@ -650,7 +686,20 @@ fn named_i8_cases() -> Vec<(&'static str, I8Case)> {
         c.depthwise = true;
         c.x = Rng::new(99).i8s(5 * 5 * 19, true);
         c.w = Rng::new(98).i8s(19 * 9, true);
-        v.push(("dw zero points at -128 / 127", c));
+        v.push(("dw zero points at -128 / 127", c.clone()));
+        // Padding taps weigh x_zp·w on the folded bias: extreme zero points, weights
+        // and wrapping biases on a map that is all border.
+        c.shape = shape((3, 2, 19), 19, [3, 3], [1, 1], [1, 1], [1; 4]).unwrap();
+        c.x = Rng::new(97).i8s(3 * 2 * 19, true);
+        c.w.iter_mut()
+            .enumerate()
+            .for_each(|(i, w)| *w = if i % 2 == 0 { -128 } else { 127 });
+        c.bias = Some(
+            (0..19)
+                .map(|j| [i32::MAX, i32::MIN, i32::MAX - 100, 7][j % 4])
+                .collect(),
+        );
+        v.push(("dw border, extreme zero points, wrapping bias", c));
     }
     // Extreme multipliers and shifts, per channel (every corner of MBQM).
     let multipliers = [
