@@ -176,6 +176,7 @@ fn layers() -> Vec<Layer> {
             2,
             false,
         ),
+        layer("vww dw3x3 8 48x48", (48, 48, 8), 8, [3, 3], 1, true),
         layer("mnv2 dw3x3 16 48x48", (48, 48, 16), 16, [3, 3], 1, true),
         layer("mnv2 pw 16->8 48x48", (48, 48, 16), 8, [1, 1], 1, false),
         layer("mnv2 pw 8->48 48x48", (48, 48, 8), 48, [1, 1], 1, false),

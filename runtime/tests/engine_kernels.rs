@@ -645,6 +645,32 @@ fn named_i8_shapes() -> Vec<(&'static str, ConvShape, bool)> {
             sh((2, 2, 16), 16, [3, 3], [1, 1], [1, 1], [3; 4]),
             true,
         ),
+        // 8 channels, stride 1: interior pixels in pairs (runs of 1 to 9 pixels).
+        (
+            "dw 3x3 c=8 pairs 12x11",
+            sh((12, 11, 8), 8, [3, 3], [1, 1], [1, 1], [1; 4]),
+            true,
+        ),
+        (
+            "dw 3x3 c=8 pairs, no pad, odd runs",
+            sh((5, 10, 8), 8, [3, 3], [1, 1], [1, 1], [0; 4]),
+            true,
+        ),
+        (
+            "dw 5x5 c=8 pairs 9x14",
+            sh((9, 14, 8), 8, [5, 5], [1, 1], [1, 1], [2, 1, 2, 2]),
+            true,
+        ),
+        (
+            "dw 3x3 c=8 pairs, dilation 2",
+            sh((8, 13, 8), 8, [3, 3], [1, 1], [2, 2], [2; 4]),
+            true,
+        ),
+        (
+            "dw 3x3 c=8 stride 2 (no pairs)",
+            sh((9, 9, 8), 8, [3, 3], [2, 2], [1, 1], [1; 4]),
+            true,
+        ),
         (
             "dw 3x3 dilation 2 c=9 small map",
             sh((4, 5, 9), 9, [3, 3], [1, 1], [2, 2], [2; 4]),
@@ -701,6 +727,15 @@ fn named_i8_cases() -> Vec<(&'static str, I8Case)> {
         );
         v.push(("dw border, extreme zero points, wrapping bias", c));
     }
+    // 8-channel pixel pairs storing through the fused residual Add.
+    let s = shape((6, 9, 8), 8, [3, 3], [1, 1], [1, 1], [1; 4]).unwrap();
+    let mut c = base(s, true, 60);
+    let q = (0..)
+        .find_map(|seed| random_i8_case(&mut Rng::new(seed), true).residual)
+        .map(|(_, q)| q)
+        .unwrap();
+    c.residual = Some((Rng::new(61).i8s(out_len(&s), false), q));
+    v.push(("dw c=8 pairs with a residual Add", c));
     // Extreme multipliers and shifts, per channel (every corner of MBQM).
     let multipliers = [
         0,

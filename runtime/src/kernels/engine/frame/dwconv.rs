@@ -1,6 +1,14 @@
 //! The depthwise drivers (f32, f16-packed and int8), one 16-channel tile at a time.
+//!
+//! int8 with 8 channels and horizontal stride 1 (MobileNetV1 0.25's first depthwise
+//! layer) runs its interior pixels in pairs: the 16 input bytes of a tap are that tap
+//! of two neighbouring pixels and their 16 outputs are consecutive, so one vector
+//! carries two pixels instead of one half-empty tile (the tile's constants repeated
+//! in lanes 8..16).
 
 #![allow(unsafe_code)]
+
+use core::ptr;
 
 use super::conv::{f32_store, i8_zero_point, I8Epi};
 use super::geom::interior;
@@ -38,6 +46,13 @@ trait DwKernel<T> {
         step: usize,
         offs: &[usize; N],
     );
+    /// Interior pixels `o..o + n` of an unrolled kernel computed some other way than
+    /// [`DwKernel::full`], `base` being pixel `o`'s tap (0, 0): returns how many it did
+    /// (0: none, the caller goes on with [`DwKernel::full`]).
+    #[inline(always)]
+    fn run(&self, _t: &Self::Tile, _o: usize, _base: *const T, _n: usize) -> usize {
+        0
+    }
     /// Any pixel: the valid taps `ky0..ky1 × kx0..kx1`, tap `(ky, kx)` reading input
     /// pixel `(iy0 + ky·dh, ix0 + kx·dw)` (wrapping: `iy0`, `ix0` may be "negative").
     fn border(
@@ -82,6 +97,11 @@ fn dw_walk<T, K: DwKernel<T>>(g: &Geom, x: *const T, k: &K) {
                 if row_inside && (x0..x1).contains(&ox) {
                     // Every tap inside: `iy0`, `ix0` are not "negative".
                     let base = x.wrapping_add((iy0 * g.iw + ix0) * g.c);
+                    let done = k.run(&t, o, base, x1 - ox);
+                    if done > 0 {
+                        ox += done;
+                        continue;
+                    }
                     let p = match x1 - ox {
                         n if n >= DW_PIXELS => DW_PIXELS,
                         n if n >= 2 => 2,
@@ -352,6 +372,7 @@ pub(crate) unsafe fn i8_dwconv<L: I32Lanes>(
         w: packed.as_ptr(),
         tile_len,
         zp: l.splat(x_zp),
+        pairs: g.c == PAIR_C && g.sw == 1 && dw_unrolled(&g),
         epi: I8Epi::new(l, out),
         y: y.as_mut_ptr(),
     };
@@ -367,8 +388,23 @@ struct DwI8<L: I32Lanes> {
     w: *const u8,
     tile_len: usize,
     zp: L::V,
+    /// 8 channels, horizontal stride 1, 3×3 or 5×5: interior pixels go in pairs
+    /// ([`DwI8::pair_taps`]).
+    pairs: bool,
     epi: I8Epi<L>,
     y: *mut i8,
+}
+
+/// The channel count whose interior pixels the int8 depthwise computes two at a time.
+const PAIR_C: usize = 8;
+
+/// A tile's constants for pixel pairs: lanes `8..16` repeat lanes `0..8` (bias with
+/// the zero point folded in, requantization, weights), lane `8 + j` being channel
+/// `j` of the pair's second pixel.
+struct PairTile<L: I32Lanes> {
+    folded: L::V,
+    rq: L::Rq,
+    w: [L::W; DW_UNROLLED],
 }
 
 /// An int8 depthwise tile: channels `c0..c0 + nc`, its packed tile, bias,
@@ -383,9 +419,91 @@ struct DwI8Tile<L: I32Lanes> {
     folded: L::V,
     rq: L::Rq,
     w: [L::W; DW_UNROLLED],
+    pair: Option<PairTile<L>>,
+}
+
+/// `n` bytes at `p` twice, then zeros: a tile row's first 8 lanes repeated.
+///
+/// # Safety
+/// `p` points to `n <= 32` readable bytes.
+#[inline(always)]
+unsafe fn doubled<const B: usize>(p: *const u8, n: usize) -> [u8; B] {
+    let mut b = [0u8; B];
+    // SAFETY: caller's contract; `2·n <= B`.
+    unsafe {
+        ptr::copy_nonoverlapping(p, b.as_mut_ptr(), n);
+        ptr::copy_nonoverlapping(p, b.as_mut_ptr().add(n), n);
+    }
+    b
 }
 
 impl<L: I32Lanes> DwI8<L> {
+    /// The pair constants of tile 0 (the only tile: 8 channels).
+    ///
+    /// # Safety
+    /// `tile` is the packed tile of an unrolled kernel with `taps` taps.
+    #[inline(always)]
+    unsafe fn pair_tile(&self, tile: *const u8, taps: usize) -> PairTile<L> {
+        let l = self.l;
+        let half = PAIR_C * 4;
+        let zeros = [0i8; NR];
+        // SAFETY: the header holds 3 rows of 16 i32, the weights `taps` rows of 16
+        // bytes; each row's first 8 lanes are read.
+        unsafe {
+            let bias = doubled::<{ 4 * NR }>(tile, half);
+            let m = doubled::<{ 4 * NR }>(tile.add(4 * NR), half);
+            let sh = doubled::<{ 4 * NR }>(tile.add(8 * NR), half);
+            let wt = tile.add(I8_DW_HEADER);
+            let w0 = doubled::<NR>(wt, PAIR_C);
+            let mut w = [l.load_w(w0.as_ptr().cast()); DW_UNROLLED];
+            let mut folded = l.load(bias.as_ptr());
+            for (t, v) in w.iter_mut().enumerate().take(taps) {
+                let wb = doubled::<NR>(wt.add(t * NR), PAIR_C);
+                *v = l.load_w(wb.as_ptr().cast());
+                folded = l.mac_w(folded, zeros.as_ptr(), self.zp, *v);
+            }
+            PairTile {
+                folded,
+                rq: l.rq(l.load(m.as_ptr()), l.load(sh.as_ptr())),
+                w,
+            }
+        }
+    }
+
+    /// `P` pairs of interior pixels `o..o + 2P` (8 channels each): the 16 bytes at
+    /// `x + 16·p + offs[t]` are tap `t` of pixels `o + 2p` and `o + 2p + 1` (stride 1:
+    /// the second pixel's input is the next 8 bytes), and their 16 outputs are
+    /// consecutive too: one vector per pair instead of one half-empty vector per
+    /// pixel.
+    ///
+    /// # Safety
+    /// The pixels are interior; `N <= DW_UNROLLED`.
+    #[inline(always)]
+    unsafe fn pair_taps<const N: usize, const P: usize>(
+        &self,
+        pt: &PairTile<L>,
+        o: usize,
+        x: *const i8,
+        offs: &[usize; N],
+    ) {
+        let l = self.l;
+        // SAFETY: caller's contract: pixel `o + 2p + 1`'s taps end 8 bytes after
+        // pixel `o + 2p`'s, inside the input; the 16 outputs of a pair are inside `y`.
+        unsafe {
+            let mut acc = [pt.folded; P];
+            for (t, &off) in offs.iter().enumerate() {
+                let w = pt.w[t];
+                for (p, a) in acc.iter_mut().enumerate() {
+                    *a = l.mac_w0(*a, x.add(2 * p * PAIR_C + off), w);
+                }
+            }
+            for (p, &a) in acc.iter().enumerate() {
+                self.epi
+                    .store(l, a, &pt.rq, self.y, (o + 2 * p) * PAIR_C, 2 * PAIR_C);
+            }
+        }
+    }
+
     /// `acc + (x − zp)·w` over `nc` channels.
     ///
     /// # Safety
@@ -450,7 +568,47 @@ impl<L: I32Lanes> DwKernel<i8> for DwI8<L> {
                 folded,
                 rq: l.rq(l.load(tile.add(4 * NR)), l.load(tile.add(8 * NR))),
                 w,
+                // (No closure: it would not inherit the caller's target features.)
+                pair: if self.pairs {
+                    Some(self.pair_tile(tile, g.taps))
+                } else {
+                    None
+                },
             }
+        }
+    }
+
+    #[inline(always)]
+    fn run(&self, tl: &Self::Tile, o: usize, base: *const i8, n: usize) -> usize {
+        let Some(pt) = &tl.pair else { return 0 };
+        let g = &self.g;
+        let off = |t: usize| ((t / g.kw) * g.dh * g.iw + (t % g.kw) * g.dw) * PAIR_C;
+        // SAFETY: `n` interior pixels from `o` (the walk's contract).
+        unsafe {
+            match (g.kh, n / 2) {
+                (_, 0) => return 0,
+                (3, p) => {
+                    let offs: [usize; 9] = core::array::from_fn(off);
+                    match p {
+                        1 => self.pair_taps::<9, 1>(pt, o, base, &offs),
+                        2 | 3 => self.pair_taps::<9, 2>(pt, o, base, &offs),
+                        _ => self.pair_taps::<9, DW_PIXELS>(pt, o, base, &offs),
+                    }
+                }
+                (_, p) => {
+                    let offs: [usize; 25] = core::array::from_fn(off);
+                    match p {
+                        1 => self.pair_taps::<25, 1>(pt, o, base, &offs),
+                        2 | 3 => self.pair_taps::<25, 2>(pt, o, base, &offs),
+                        _ => self.pair_taps::<25, DW_PIXELS>(pt, o, base, &offs),
+                    }
+                }
+            }
+        }
+        2 * match n / 2 {
+            1 => 1,
+            2 | 3 => 2,
+            _ => DW_PIXELS,
         }
     }
 
