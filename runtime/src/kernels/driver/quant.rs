@@ -3,7 +3,7 @@
 //! the reference loop (identical results by construction); a target overrides it with
 //! vector code that gives the same bits.
 
-use super::Lanes;
+use super::lanes::Lanes;
 
 /// [`crate::kernels::f32::quantize_i8`] on the target's lanes.
 #[inline(always)]
