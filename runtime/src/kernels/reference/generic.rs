@@ -135,12 +135,13 @@ fn swap_2d(x: &[u8], outer: usize, a: usize, b: usize, block: usize, y: &mut [u8
                 for i in i0..(i0 + T).min(a) {
                     for j in j0..(j0 + T).min(b) {
                         let (src, dst) = ((i * b + j) * block, (j * a + i) * block);
-                        // A constant-size copy for 4-byte elements (f32, i32): one
+                        // Constant-size copies for 1-byte (int8: the quantized graph
+                        // input's NCHW -> NHWC) and 4-byte elements (f32, i32): one
                         // move instead of a memcpy call.
-                        if block == 4 {
-                            ym[dst..dst + 4].copy_from_slice(&xm[src..src + 4]);
-                        } else {
-                            ym[dst..dst + block].copy_from_slice(&xm[src..src + block]);
+                        match block {
+                            1 => ym[dst] = xm[src],
+                            4 => ym[dst..dst + 4].copy_from_slice(&xm[src..src + 4]),
+                            _ => ym[dst..dst + block].copy_from_slice(&xm[src..src + block]),
                         }
                     }
                 }
