@@ -283,29 +283,16 @@ impl Lanes for Avx2 {
     #[inline(always)]
     fn dequantize_i8(self, x: &[i8], scale: f32, zero_point: i32, y: &mut [f32]) {
         let len = x.len().min(y.len());
-        let body = len - len % 8;
-        // SAFETY: `self` proves AVX2; each step reads bytes `i..i + 8` of `x` and
-        // writes `y[i..i + 8]`, `i + 8 <= body <= len`.
-        unsafe {
-            for i in (0..body).step_by(8) {
-                let v = _mm256_cvtepi8_epi32(_mm_loadl_epi64(x.as_ptr().add(i).cast()));
-                _mm256_storeu_ps(y.as_mut_ptr().add(i), dequantize8(v, scale, zero_point));
-            }
-        }
+        // SAFETY: `self` proves AVX2; see `dequantize8s`.
+        let body = unsafe { dequantize8s::<true>(x.as_ptr().cast(), len, scale, zero_point, y) };
         kf::dequantize_i8(&x[body..len], scale, zero_point, &mut y[body..len]);
     }
 
     #[inline(always)]
     fn dequantize_u8(self, x: &[u8], scale: f32, zero_point: i32, y: &mut [f32]) {
         let len = x.len().min(y.len());
-        let body = len - len % 8;
-        // SAFETY: as in `dequantize_i8`.
-        unsafe {
-            for i in (0..body).step_by(8) {
-                let v = _mm256_cvtepu8_epi32(_mm_loadl_epi64(x.as_ptr().add(i).cast()));
-                _mm256_storeu_ps(y.as_mut_ptr().add(i), dequantize8(v, scale, zero_point));
-            }
-        }
+        // SAFETY: `self` proves AVX2; see `dequantize8s`.
+        let body = unsafe { dequantize8s::<false>(x.as_ptr(), len, scale, zero_point, y) };
         kf::dequantize_u8(&x[body..len], scale, zero_point, &mut y[body..len]);
     }
 }
@@ -362,16 +349,35 @@ unsafe fn quantize32<const SIGNED: bool>(x: &[f32], scale: f32, zp: i32, y: *mut
     body
 }
 
+/// The reference's Dequantize of the first `8·⌊len/8⌋` bytes at `x` (returned):
 /// `(v − zero_point) as f32 · scale` on 8 lanes (wrapping subtraction, conversion
-/// rounding to nearest as `as f32`, one rounded multiply): the reference's bits.
+/// rounding to nearest as `as f32`, one rounded multiply). `SIGNED`: int8, else uint8.
 ///
 /// # Safety
-/// AVX2.
+/// AVX2; `x` points to `len` readable bytes, `y` holds `len` f32.
 #[inline(always)]
-unsafe fn dequantize8(v: __m256i, scale: f32, zero_point: i32) -> __m256 {
-    // SAFETY: caller's contract; register-only operations.
+unsafe fn dequantize8s<const SIGNED: bool>(
+    x: *const u8,
+    len: usize,
+    scale: f32,
+    zero_point: i32,
+    y: &mut [f32],
+) -> usize {
+    let body = len - len % 8;
+    // SAFETY: caller's contract; each step reads bytes `i..i + 8` of `x` and writes
+    // `y[i..i + 8]`, `i + 8 <= body <= len`.
     unsafe {
-        let d = _mm256_sub_epi32(v, _mm256_set1_epi32(zero_point));
-        _mm256_mul_ps(_mm256_cvtepi32_ps(d), _mm256_set1_ps(scale))
+        let (s, z) = (_mm256_set1_ps(scale), _mm256_set1_epi32(zero_point));
+        for i in (0..body).step_by(8) {
+            let b = _mm_loadl_epi64(x.add(i).cast());
+            let v = if SIGNED {
+                _mm256_cvtepi8_epi32(b)
+            } else {
+                _mm256_cvtepu8_epi32(b)
+            };
+            let d = _mm256_cvtepi32_ps(_mm256_sub_epi32(v, z));
+            _mm256_storeu_ps(y.as_mut_ptr().add(i), _mm256_mul_ps(d, s));
+        }
     }
+    body
 }

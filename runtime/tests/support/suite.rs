@@ -337,6 +337,20 @@ fn quantize_edges() -> Vec<f32> {
     v
 }
 
+/// `want` and `got` fill `len` elements of buffers that start as `fill`: the same.
+fn same<T: Copy + PartialEq + core::fmt::Debug>(
+    fill: T,
+    want: impl FnOnce(&mut [T]),
+    got: impl FnOnce(&mut [T]),
+    len: usize,
+    what: &str,
+) {
+    let (mut w, mut g) = (vec![fill; len], vec![fill; len]);
+    want(&mut w);
+    got(&mut g);
+    assert_eq!(g, w, "{what}");
+}
+
 /// Quantize (int8 and uint8) and Dequantize against the reference, identical bytes
 /// and bits, on the edge values (at every offset in the vector body and the tail:
 /// lengths 0..=80 of the edges rotated, and 1,000 pseudo-random values) for several
@@ -356,21 +370,20 @@ pub fn check_quantize(imp: &Implementation) {
     for scale in [1.0f32, 0.5, 0.1, 0.007_843_137, 3.0, -0.25, 1e-40, 0.0] {
         for zp in [-128, -3, 0, 127, 128, 255, 300, -70_000] {
             for x in &inputs {
-                let (mut want, mut got) = (vec![0x55i8; x.len()], vec![0x55i8; x.len()]);
-                kf::quantize_i8(x, scale, zp, &mut want);
-                (imp.f32_quantize_i8)(x, scale, zp, &mut got);
-                assert_eq!(
-                    got, want,
-                    "{}: quantize_i8 s {scale} zp {zp} {x:?}",
-                    imp.name
+                let what = format!("{}: quantize s {scale} zp {zp} {x:?}", imp.name);
+                same(
+                    0x55i8,
+                    |y| kf::quantize_i8(x, scale, zp, y),
+                    |y| (imp.f32_quantize_i8)(x, scale, zp, y),
+                    x.len(),
+                    &what,
                 );
-                let (mut want, mut got) = (vec![0x55u8; x.len()], vec![0x55u8; x.len()]);
-                kf::quantize_u8(x, scale, zp, &mut want);
-                (imp.f32_quantize_u8)(x, scale, zp, &mut got);
-                assert_eq!(
-                    got, want,
-                    "{}: quantize_u8 s {scale} zp {zp} {x:?}",
-                    imp.name
+                same(
+                    0x55u8,
+                    |y| kf::quantize_u8(x, scale, zp, y),
+                    |y| (imp.f32_quantize_u8)(x, scale, zp, y),
+                    x.len(),
+                    &what,
                 );
             }
             for n in [0, 1, 7, 8, 9, 31, 33, 256, 1000] {

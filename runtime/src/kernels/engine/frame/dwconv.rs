@@ -470,6 +470,38 @@ impl<L: I32Lanes> DwI8<L> {
         }
     }
 
+    /// The unrolled kernel from the constants `(folded, rq, w)` on `P` pixels (or
+    /// pixel pairs): tap `t` of pixel `p` reads `nc` bytes at `x + p·step + offs[t]`,
+    /// its `nc` outputs go to `y + at + p·out_step`.
+    ///
+    /// # Safety
+    /// Those bytes are readable and writable; `N <= DW_UNROLLED`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    unsafe fn sum_store<const N: usize, const P: usize>(
+        &self,
+        (folded, rq, w): (L::V, &L::Rq, &[L::W; DW_UNROLLED]),
+        x: *const i8,
+        step: usize,
+        offs: &[usize; N],
+        nc: usize,
+        at: usize,
+        out_step: usize,
+    ) {
+        // SAFETY: caller's contract.
+        unsafe {
+            let mut acc = [folded; P];
+            for (t, &off) in offs.iter().enumerate() {
+                for (p, a) in acc.iter_mut().enumerate() {
+                    *a = self.mac0(*a, x.add(p * step + off), w[t], nc);
+                }
+            }
+            for (p, &a) in acc.iter().enumerate() {
+                self.epi.store(self.l, a, rq, self.y, at + p * out_step, nc);
+            }
+        }
+    }
+
     /// `P` pairs of interior pixels `o..o + 2P` (8 channels each): the 16 bytes at
     /// `x + 16·p + offs[t]` are tap `t` of pixels `o + 2p` and `o + 2p + 1` (stride 1:
     /// the second pixel's input is the next 8 bytes), and their 16 outputs are
@@ -486,21 +518,12 @@ impl<L: I32Lanes> DwI8<L> {
         x: *const i8,
         offs: &[usize; N],
     ) {
-        let l = self.l;
+        let pair = 2 * PAIR_C;
         // SAFETY: caller's contract: pixel `o + 2p + 1`'s taps end 8 bytes after
         // pixel `o + 2p`'s, inside the input; the 16 outputs of a pair are inside `y`.
         unsafe {
-            let mut acc = [pt.folded; P];
-            for (t, &off) in offs.iter().enumerate() {
-                let w = pt.w[t];
-                for (p, a) in acc.iter_mut().enumerate() {
-                    *a = l.mac_w0(*a, x.add(2 * p * PAIR_C + off), w);
-                }
-            }
-            for (p, &a) in acc.iter().enumerate() {
-                self.epi
-                    .store(l, a, &pt.rq, self.y, (o + 2 * p) * PAIR_C, 2 * PAIR_C);
-            }
+            let k = (pt.folded, &pt.rq, &pt.w);
+            self.sum_store::<N, P>(k, x, pair, offs, pair, o * PAIR_C, pair);
         }
     }
 
@@ -621,20 +644,11 @@ impl<L: I32Lanes> DwKernel<i8> for DwI8<L> {
         step: usize,
         offs: &[usize; N],
     ) {
-        let (l, c) = (self.l, self.g.c);
-        let (c0, nc) = (tl.c0, tl.nc);
+        let (c, c0) = (self.g.c, tl.c0);
         // SAFETY: as in `DwF32::full`.
         unsafe {
-            let mut acc = [tl.folded; P];
-            for (t, &off) in offs.iter().enumerate() {
-                let w = tl.w[t];
-                for (p, a) in acc.iter_mut().enumerate() {
-                    *a = self.mac0(*a, base.add(p * step + off + c0), w, nc);
-                }
-            }
-            for (p, &a) in acc.iter().enumerate() {
-                self.epi.store(l, a, &tl.rq, self.y, (o + p) * c + c0, nc);
-            }
+            let k = (tl.folded, &tl.rq, &tl.w);
+            self.sum_store::<N, P>(k, base.add(c0), step, offs, tl.nc, o * c + c0, c);
         }
     }
 
