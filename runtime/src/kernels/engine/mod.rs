@@ -134,7 +134,10 @@
 //!   modulo 2^32 as the sum) and multiplies raw `x`; border pixels subtract `x_zp`
 //!   per tap. The x86 kernels multiply sign-extended i32 lanes by weights held in
 //!   the low halves of i32 lanes (zero high halves) with `vpmaddwd` (`vpdpwssd` with
-//!   VNNI): one exact product per lane, no widening of the products.
+//!   VNNI): one exact product per lane, no widening of the products. With 8
+//!   channels and horizontal stride 1 (MobileNetV1 0.25's 48×48 layer), interior
+//!   pixels go two to a 16-lane vector (a tap of neighbouring pixels is 16
+//!   consecutive bytes; the tile's constants are repeated in lanes 8..16).
 //! - **epilogue**: the per-channel `(multiplier, shift)` of the panel header, vectorised
 //!   exactly: a left shift by `clamp(shift, 0, 31)`, the rounding doubling high
 //!   multiply (`floor((a·m + 2^30) / 2^31)`, saturating `i32::MIN·i32::MIN`; NEON
