@@ -283,29 +283,96 @@ impl<L: I32Lanes> I8Epi<L> {
     /// `y.add(at)` (and the residual's) hold `nc` elements.
     #[inline(always)]
     pub(super) unsafe fn store(&self, l: L, v: L::V, rq: &L::Rq, y: *mut i8, at: usize, nc: usize) {
-        let v = l.add(l.mbqm(v, rq), self.zp);
-        let mut v = l.min(l.max(v, self.lo), self.hi);
+        let mut v = self.requant(l, v, rq);
         // SAFETY: caller's contract.
         unsafe {
             if let Some(r) = &self.residual {
-                // The conv's int8 output, then the reference Add on it.
-                let t = l.min(l.max(v, r.i8_min), r.i8_max);
-                let rp = r.r.add(at);
-                let rv = if nc == NR {
-                    l.load_i8(rp)
-                } else {
-                    l.load_i8_partial(rp, nc)
-                };
-                let sa = l.mbqm(l.shl(l.sub(t, r.a_zp), r.shift), &r.a);
-                let sb = l.mbqm(l.shl(l.sub(rv, r.b_zp), r.shift), &r.b);
-                let raw = l.mbqm(l.add(sa, sb), &r.out);
-                v = l.min(l.max(l.add(raw, r.out_zp), r.lo), r.hi);
+                v = r.add(l, v, at, nc);
             }
+            put(l, y.add(at), v, nc);
+        }
+    }
+
+    /// [`I8Epi::store`] of the first `rows` of `v`, output rows `at + r·stride`:
+    /// every step runs over all the rows before the next (no branch between rows,
+    /// so the rows' independent requantizations overlap).
+    ///
+    /// # Safety
+    /// Each of the `rows` output rows (and the residual's) holds `nc` elements.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(super) unsafe fn store_rows<const R: usize>(
+        &self,
+        l: L,
+        v: [L::V; R],
+        rows: usize,
+        rq: &L::Rq,
+        y: *mut i8,
+        (at, stride): (usize, usize),
+        nc: usize,
+    ) {
+        // (Loops, not closures: a closure would not inherit the target features.)
+        let mut q = v;
+        for q in &mut q {
+            *q = self.requant(l, *q, rq);
+        }
+        // SAFETY: caller's contract.
+        unsafe {
+            if let Some(res) = &self.residual {
+                for (r, q) in q.iter_mut().enumerate().take(rows) {
+                    *q = res.add(l, *q, at + r * stride, nc);
+                }
+            }
+            for (r, &q) in q.iter().enumerate().take(rows) {
+                put(l, y.add(at + r * stride), q, nc);
+            }
+        }
+    }
+
+    /// `MultiplyByQuantizedMultiplier`, the output zero point and the clamp.
+    #[inline(always)]
+    fn requant(&self, l: L, v: L::V, rq: &L::Rq) -> L::V {
+        let v = l.add(l.mbqm(v, rq), self.zp);
+        l.min(l.max(v, self.lo), self.hi)
+    }
+}
+
+impl<L: I32Lanes> Residual<L> {
+    /// The reference Add of the conv's int8 output `v` and the residual row `at`.
+    ///
+    /// # Safety
+    /// The residual holds `nc` elements at `at`.
+    #[inline(always)]
+    unsafe fn add(&self, l: L, v: L::V, at: usize, nc: usize) -> L::V {
+        let t = l.min(l.max(v, self.i8_min), self.i8_max);
+        // SAFETY: caller's contract.
+        let rv = unsafe {
+            let rp = self.r.add(at);
             if nc == NR {
-                l.store_i8(y.add(at), v);
+                l.load_i8(rp)
             } else {
-                l.store_i8_partial(y.add(at), v, nc);
+                l.load_i8_partial(rp, nc)
             }
+        };
+        let sa = l.mbqm(l.shl(l.sub(t, self.a_zp), self.shift), &self.a);
+        let sb = l.mbqm(l.shl(l.sub(rv, self.b_zp), self.shift), &self.b);
+        let raw = l.mbqm(l.add(sa, sb), &self.out);
+        l.min(l.max(l.add(raw, self.out_zp), self.lo), self.hi)
+    }
+}
+
+/// Stores the `nc` first lanes of `v` as saturated bytes at `y`.
+///
+/// # Safety
+/// `y` holds `nc` writable bytes.
+#[inline(always)]
+unsafe fn put<L: I32Lanes>(l: L, y: *mut i8, v: L::V, nc: usize) {
+    // SAFETY: caller's contract.
+    unsafe {
+        if nc == NR {
+            l.store_i8(y, v);
+        } else {
+            l.store_i8_partial(y, v, nc);
         }
     }
 }
@@ -388,6 +455,29 @@ pub(crate) unsafe fn i8_conv<L: I8Dot, const MR: usize, const MT: usize>(
     // Tiles of MR output pixels outside, the 16-channel panels inside: the tile's
     // rows (of every tap when they fit in `ptrs`) are built once for all panels.
     let mut ptrs = [[ptr::null::<i8>(); MR]; MAX_TAPS];
+    if g.taps == 1 && !cx.flat {
+        // A 1×1 conv: the rows are one pointer per pixel, cheap to build again for
+        // each panel, so the panels go outside and each panel's bias and
+        // requantization constants are prepared once for all its tiles.
+        for p in 0..g.n.div_ceil(NR) {
+            // SAFETY: the slices were checked against the shape above.
+            unsafe {
+                let (bias, rq) = cx.consts(p);
+                let mut m0 = 0;
+                while m0 < g.pixels {
+                    let rows = MR.min(g.pixels - m0);
+                    build_rows(&g, &cx.plan, xp, zero, (m0, rows), (0, 1), &mut ptrs);
+                    if rows > MT {
+                        cx.tile::<MR, MR>(m0, rows, p, &ptrs, (&bias, &rq));
+                    } else {
+                        cx.tile::<MR, MT>(m0, rows, p, &ptrs, (&bias, &rq));
+                    }
+                    m0 += rows;
+                }
+            }
+        }
+        return Ok(());
+    }
     let mut m0 = 0;
     while m0 < g.pixels {
         let rows = MR.min(g.pixels - m0);
@@ -449,7 +539,6 @@ impl<L: I8Dot> I8Conv<L> {
         (flat_rows, flat_k): (&[[*const i8; MR]; 1], usize),
     ) {
         let (l, g) = (self.l, &self.g);
-        let (n0, nc) = (p * NR, NR.min(g.n - p * NR));
         let group_bytes = g.c.div_ceil(4) * 4 * NR;
         // SAFETY: as in `F32Conv::panel`.
         unsafe {
@@ -474,12 +563,76 @@ impl<L: I8Dot> I8Conv<L> {
                     t0 = t1;
                 }
             }
+            let (bias, rq) = self.consts(p);
+            self.epilogue(acc, m0, rows, p, (&bias, &rq));
+        }
+    }
+
+    /// Panel `p`'s bias row (the `bias_u8` one for [`I8Dot::U8_INPUT`]) and its
+    /// prepared requantization.
+    ///
+    /// # Safety
+    /// Panel `p` exists.
+    #[inline(always)]
+    unsafe fn consts(&self, p: usize) -> (L::V, L::Rq) {
+        let l = self.l;
+        // SAFETY: caller's contract; the header's rows lie inside the panel.
+        unsafe {
+            let panel = self.w.add(p * self.panel_len);
             let bias = l.load(panel.add(if L::U8_INPUT { 4 * NR } else { 0 }));
-            let rq = l.rq(l.load(panel.add(8 * NR)), l.load(panel.add(12 * NR)));
-            for (r, &a) in acc.iter().enumerate().take(rows) {
-                let v = l.add(l.finish(a), bias);
-                self.epi.store(l, v, &rq, self.y, (m0 + r) * g.n + n0, nc);
-            }
+            (
+                bias,
+                l.rq(l.load(panel.add(8 * NR)), l.load(panel.add(12 * NR))),
+            )
+        }
+    }
+
+    /// Requantizes and stores the `rows` accumulators of pixels `m0..` × panel `p`.
+    ///
+    /// # Safety
+    /// Pixels `m0..m0 + rows` and panel `p` exist.
+    #[inline(always)]
+    unsafe fn epilogue<const R: usize>(
+        &self,
+        acc: [L::Acc; R],
+        m0: usize,
+        rows: usize,
+        p: usize,
+        (bias, rq): (&L::V, &L::Rq),
+    ) {
+        let (l, g) = (self.l, &self.g);
+        let (n0, nc) = (p * NR, NR.min(g.n - p * NR));
+        let mut v = [*bias; R];
+        for (v, &a) in v.iter_mut().zip(&acc) {
+            *v = l.add(l.finish(a), *bias);
+        }
+        // SAFETY: caller's contract: the output rows lie inside `y`.
+        unsafe {
+            self.epi
+                .store_rows(l, v, rows, rq, self.y, (m0 * g.n + n0, g.n), nc)
+        };
+    }
+
+    /// The 1×1 tile: pixels `m0..m0 + rows` (rows in `ptrs[0]`) × panel `p`, with
+    /// the panel's prepared constants.
+    ///
+    /// # Safety
+    /// As [`I8Conv::panel`], one tap.
+    #[inline(always)]
+    unsafe fn tile<const MR: usize, const R: usize>(
+        &self,
+        m0: usize,
+        rows: usize,
+        p: usize,
+        ptrs: &[[*const i8; MR]; MAX_TAPS],
+        consts: (&L::V, &L::Rq),
+    ) {
+        // SAFETY: caller's contract.
+        unsafe {
+            let w = self.w.add(p * self.panel_len + I8_CONV_HEADER).cast::<i8>();
+            let mut acc = [self.l.zero(); R];
+            i8_tile(self.l, &ptrs[..1], self.g.c, w, &mut acc);
+            self.epilogue(acc, m0, rows, p, consts);
         }
     }
 }

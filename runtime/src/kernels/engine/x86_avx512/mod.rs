@@ -287,7 +287,7 @@ impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
             let min = _mm512_set1_epi32(i32::MIN);
             Rq {
                 m: multiplier,
-                m_odd: _mm512_srli_epi64::<32>(multiplier),
+                m_odd: _mm512_shuffle_epi32::<0xF5>(multiplier),
                 l,
                 shl: _mm512_test_epi32_mask(l, l) != 0,
                 c,
@@ -333,7 +333,7 @@ impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
             let lim = _mm512_set1_epi64(-(1 << 30));
             let x = [
                 _mm512_mul_epi32(a, rq.m),
-                _mm512_mul_epi32(_mm512_srli_epi64::<32>(a), rq.m_odd),
+                _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(a), rq.m_odd),
             ];
             let mut r = x;
             for i in 0..2 {
