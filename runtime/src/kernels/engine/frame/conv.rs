@@ -307,20 +307,17 @@ pub(crate) unsafe fn i8_conv<L: I8Dot, const MR: usize, const MT: usize>(
         // A 1×1 conv: the rows are one pointer per pixel, cheap to build again for
         // each panel, so the panels go outside and each panel's bias and
         // requantization constants are prepared once for all its tiles.
-        for p in 0..g.n.div_ceil(NR) {
+        let panels = g.n.div_ceil(NR);
+        let mut p = 0;
+        while p < panels {
             // SAFETY: the slices were checked against the shape above.
             unsafe {
-                let (bias, rq) = cx.consts(p);
-                let mut m0 = 0;
-                while m0 < g.pixels {
-                    let rows = MR.min(g.pixels - m0);
-                    build_rows(&g, &cx.plan, xp, zero, (m0, rows), (0, 1), &mut ptrs);
-                    if rows > MT {
-                        cx.tile::<MR, MR>(m0, rows, p, &ptrs, (&bias, &rq));
-                    } else {
-                        cx.tile::<MR, MT>(m0, rows, p, &ptrs, (&bias, &rq));
-                    }
-                    m0 += rows;
+                if L::PANEL_PAIRS && p + 1 < panels {
+                    cx.panels_1x1::<MR, MT, 2>(p, &mut ptrs);
+                    p += 2;
+                } else {
+                    cx.panels_1x1::<MR, MT, 1>(p, &mut ptrs);
+                    p += 1;
                 }
             }
         }
@@ -340,14 +337,27 @@ pub(crate) unsafe fn i8_conv<L: I8Dot, const MR: usize, const MT: usize>(
                 *p = b.as_ptr();
             }
         }
-        for p in 0..g.n.div_ceil(NR) {
+        let panels = g.n.div_ceil(NR);
+        let flat = (&flat_rows, flat_k);
+        let mut p = 0;
+        while p < panels {
             // SAFETY: the slices were checked against the shape above; the flat rows
             // hold `flat_k` bytes.
             unsafe {
-                if rows > MT {
-                    cx.panel::<MR, MR>(m0, rows, p, &mut ptrs, (&flat_rows, flat_k));
+                if L::PANEL_PAIRS && p + 1 < panels {
+                    if rows > MT {
+                        cx.panels::<MR, MR, 2>(m0, rows, p, &mut ptrs, flat);
+                    } else {
+                        cx.panels::<MR, MT, 2>(m0, rows, p, &mut ptrs, flat);
+                    }
+                    p += 2;
                 } else {
-                    cx.panel::<MR, MT>(m0, rows, p, &mut ptrs, (&flat_rows, flat_k));
+                    if rows > MT {
+                        cx.panels::<MR, MR, 1>(m0, rows, p, &mut ptrs, flat);
+                    } else {
+                        cx.panels::<MR, MT, 1>(m0, rows, p, &mut ptrs, flat);
+                    }
+                    p += 1;
                 }
             }
         }
@@ -371,14 +381,15 @@ struct I8Conv<L: I8Dot> {
 }
 
 impl<L: I8Dot> I8Conv<L> {
-    /// Output pixels `m0..m0 + rows` (`rows <= R <= MR`) × the 16 channels of panel
-    /// `p`: an `R×16` tile over every tap (or over the gathered `flat` rows of
-    /// `flat_k` bytes), then the epilogue.
+    /// Output pixels `m0..m0 + rows` (`rows <= R <= MR`) × the 16 channels of each
+    /// of the `P` panels `p..p + P`: an `R×16P` tile over every tap (or over the
+    /// gathered `flat` rows of `flat_k` bytes), then the epilogue. The sums are
+    /// exact, so any `P` gives the same bytes.
     ///
     /// # Safety
-    /// As [`F32Conv::panel`]; the flat rows hold `flat_k` bytes.
+    /// As [`F32Conv::panels`]; the flat rows hold `flat_k` bytes.
     #[inline(always)]
-    unsafe fn panel<const MR: usize, const R: usize>(
+    unsafe fn panels<const MR: usize, const R: usize, const P: usize>(
         &self,
         m0: usize,
         rows: usize,
@@ -390,10 +401,9 @@ impl<L: I8Dot> I8Conv<L> {
         let group_bytes = g.c.div_ceil(4) * 4 * NR;
         // SAFETY: as in `F32Conv::panel`.
         unsafe {
-            let panel = self.w.add(p * self.panel_len);
-            let mut acc = [l.zero(); R];
+            let w = self.weights::<P>(p);
+            let mut acc = [[l.zero(); R]; P];
             if self.flat {
-                let w = panel.add(I8_CONV_HEADER).cast::<i8>();
                 i8_tile(l, flat_rows, flat_k, w, &mut acc);
             } else {
                 let mut t0 = 0;
@@ -406,14 +416,30 @@ impl<L: I8Dot> I8Conv<L> {
                     if g.taps > MAX_TAPS {
                         build_rows(g, &self.plan, self.x, self.zero, (m0, rows), (t0, t1), ptrs);
                     }
-                    let w = panel.add(I8_CONV_HEADER + t0 * group_bytes).cast::<i8>();
+                    let w = w.map(|w| w.add(t0 * group_bytes));
                     i8_tile(l, &ptrs[..t1 - t0], g.c, w, &mut acc);
                     t0 = t1;
                 }
             }
-            let (bias, rq) = self.consts(p);
-            self.epilogue(acc, m0, rows, p, (&bias, &rq));
+            for (j, acc) in acc.into_iter().enumerate() {
+                let (bias, rq) = self.consts(p + j);
+                self.epilogue(acc, m0, rows, p + j, (&bias, &rq));
+            }
         }
+    }
+
+    /// The first weight group of each of the panels `p..p + P`.
+    ///
+    /// # Safety
+    /// The panels exist.
+    #[inline(always)]
+    unsafe fn weights<const P: usize>(&self, p: usize) -> [*const i8; P] {
+        // SAFETY: caller's contract: the panels lie inside the packed slice.
+        core::array::from_fn(|j| unsafe {
+            self.w
+                .add((p + j) * self.panel_len + I8_CONV_HEADER)
+                .cast::<i8>()
+        })
     }
 
     /// Panel `p`'s bias row (the `bias_u8` one for [`I8Dot::U8_INPUT`]) and its
@@ -461,26 +487,47 @@ impl<L: I8Dot> I8Conv<L> {
         };
     }
 
-    /// The 1×1 tile: pixels `m0..m0 + rows` (rows in `ptrs[0]`) × panel `p`, with
-    /// the panel's prepared constants.
+    /// A 1×1 conv's panels `p..p + P` over every pixel tile, the panels' bias and
+    /// requantization constants prepared once.
     ///
     /// # Safety
-    /// As [`I8Conv::panel`], one tap.
+    /// One tap; the panels exist.
     #[inline(always)]
-    unsafe fn tile<const MR: usize, const R: usize>(
+    unsafe fn panels_1x1<const MR: usize, const MT: usize, const P: usize>(
         &self,
-        m0: usize,
-        rows: usize,
         p: usize,
-        ptrs: &[[*const i8; MR]; MAX_TAPS],
-        consts: (&L::V, &L::Rq),
+        ptrs: &mut [[*const i8; MR]; MAX_TAPS],
     ) {
-        // SAFETY: caller's contract.
+        let (l, g) = (self.l, &self.g);
+        // SAFETY: caller's contract; the rows and output rows lie inside the checked
+        // slices.
         unsafe {
-            let w = self.w.add(p * self.panel_len + I8_CONV_HEADER).cast::<i8>();
-            let mut acc = [self.l.zero(); R];
-            i8_tile(self.l, &ptrs[..1], self.g.c, w, &mut acc);
-            self.epilogue(acc, m0, rows, p, consts);
+            let mut consts = [self.consts(p); P];
+            for (j, c) in consts.iter_mut().enumerate().skip(1) {
+                *c = self.consts(p + j);
+            }
+            let w = self.weights::<P>(p);
+            let mut m0 = 0;
+            while m0 < g.pixels {
+                let rows = MR.min(g.pixels - m0);
+                build_rows(g, &self.plan, self.x, self.zero, (m0, rows), (0, 1), ptrs);
+                if rows > MT {
+                    let mut acc = [[l.zero(); MR]; P];
+                    i8_tile(l, &ptrs[..1], g.c, w, &mut acc);
+                    for (j, acc) in acc.into_iter().enumerate() {
+                        let (bias, rq) = &consts[j];
+                        self.epilogue(acc, m0, rows, p + j, (bias, rq));
+                    }
+                } else {
+                    let mut acc = [[l.zero(); MT]; P];
+                    i8_tile(l, &ptrs[..1], g.c, w, &mut acc);
+                    for (j, acc) in acc.into_iter().enumerate() {
+                        let (bias, rq) = &consts[j];
+                        self.epilogue(acc, m0, rows, p + j, (bias, rq));
+                    }
+                }
+                m0 += rows;
+            }
         }
     }
 }
@@ -549,17 +596,19 @@ pub(crate) unsafe fn quad(p: *const i8, n: usize) -> u32 {
     }
 }
 
-/// The R×16 int8 microkernel (`R <= MR`) over `rows.len()` taps of `c` channels each.
+/// The R×16P int8 microkernel (`R <= MR`, `P` panels) over `rows.len()` taps of
+/// `c` channels each: each input quad is broadcast once for the `P` panels.
 ///
 /// # Safety
-/// Each row pointer holds `c` readable bytes; `w` holds the taps' weight groups.
+/// Each row pointer holds `c` readable bytes; each `w[j]` holds the taps' weight
+/// groups.
 #[inline(always)]
-unsafe fn i8_tile<L: I8Dot, const MR: usize, const R: usize>(
+unsafe fn i8_tile<L: I8Dot, const MR: usize, const R: usize, const P: usize>(
     l: L,
     rows: &[[*const i8; MR]],
     c: usize,
-    mut w: *const i8,
-    acc: &mut [L::Acc; R],
+    mut w: [*const i8; P],
+    acc: &mut [[L::Acc; R]; P],
 ) {
     let full = c / 4;
     let tail = c % 4;
@@ -567,19 +616,21 @@ unsafe fn i8_tile<L: I8Dot, const MR: usize, const R: usize>(
         // SAFETY: caller's contract: quads `0..full` are inside each row, the tail
         // reads `tail` bytes, `w` advances by 64 bytes per group of the tap.
         unsafe {
-            for q in 0..full {
-                let b = l.b(w);
-                for r in 0..R {
-                    acc[r] = l.dot(acc[r], l.a(quad(a[r].add(4 * q), 4)), b);
+            for q in 0..full + usize::from(tail != 0) {
+                let n = if q < full { 4 } else { tail };
+                let mut b = [l.b(w[0]); P];
+                for j in 1..P {
+                    b[j] = l.b(w[j]);
                 }
-                w = w.add(4 * NR);
-            }
-            if tail != 0 {
-                let b = l.b(w);
                 for r in 0..R {
-                    acc[r] = l.dot(acc[r], l.a(quad(a[r].add(4 * full), tail)), b);
+                    let x = l.a(quad(a[r].add(4 * q), n));
+                    for j in 0..P {
+                        acc[j][r] = l.dot(acc[j][r], x, b[j]);
+                    }
                 }
-                w = w.add(4 * NR);
+                for w in &mut w {
+                    *w = w.add(4 * NR);
+                }
             }
         }
     }
