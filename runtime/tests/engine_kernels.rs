@@ -505,6 +505,16 @@ fn named_i8_shapes() -> Vec<(&'static str, ConvShape, bool)> {
             false,
         ),
         (
+            "1x1 c=5 n=40 5x7 (panel pair, odd panel, quad tail, last tile of 3)",
+            sh((5, 7, 5), 40, [1, 1], [1, 1], [1, 1], [0; 4]),
+            false,
+        ),
+        (
+            "3x3 c=9 n=48 (panel pair and one more, quad tail)",
+            sh((6, 5, 9), 48, [3, 3], [1, 1], [1, 1], [1; 4]),
+            false,
+        ),
+        (
             "1x1 s2",
             sh((9, 9, 8), 24, [1, 1], [2, 2], [1, 1], [0; 4]),
             false,

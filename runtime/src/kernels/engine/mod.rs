@@ -32,7 +32,7 @@
 //! | [`Isa::Portable`] (every target) | `f32_igemm_4x16_portable` | `i8_igemm_2x16c4_portable` | `*_dwconv_16c_portable` |
 //! | [`Isa::Avx2`] (x86-64 AVX2 + FMA + F16C) | `f32_igemm_6x16_avx2` (FMA) | `i8_igemm_2x16c4_avx2` (widen to i16, `vpmaddwd`) | `*_dwconv_16c_avx2` |
 //! | [`Isa::Avx512`] (AVX-512 F/BW/VL) | `f32_igemm_8x32_avx512` | `i8_igemm_4x16c4_avx512bw` (widen, `vpmaddwd`) | `*_dwconv_16c_avx512` |
-//! | [`Isa::Avx512Vnni`] (+ VNNI) | `f32_igemm_8x32_avx512` | `i8_igemm_8x16c4_avx512vnni` (`vpdpbusd`) | `f32_dwconv_16c_avx512`, `i8_dwconv_16c_avx512vnni` (`vpdpwssd`) |
+//! | [`Isa::Avx512Vnni`] (+ VNNI) | `f32_igemm_8x32_avx512` | `i8_igemm_8x32c4_avx512vnni` (`vpdpbusd`, two 16-channel panels per tile) | `f32_dwconv_16c_avx512`, `i8_dwconv_16c_avx512vnni` (`vpdpwssd`) |
 //! | [`Isa::Neon`] (AArch64) | `f32_igemm_6x16_neon` (FMA) | `i8_igemm_2x16c4_neon` (`smull` + `sadalp`) | `*_dwconv_16c_neon` |
 //! | [`Isa::NeonDot`] (+ dotprod) | `f32_igemm_6x16_neon` | `i8_igemm_4x16c4_neondot` (`sdot`) | `*_dwconv_16c_neon` |
 //! | [`Isa::Simd128`] (wasm32 `+simd128`) | `f32_igemm_3x16_simd128` | `i8_igemm_2x16c4_simd128` (`i32x4.dot_i16x8_s`) | `*_dwconv_16c_simd128` |

@@ -167,9 +167,13 @@ unsafe fn srdhm(a: __m256i, m: __m256i) -> __m256i {
     // SAFETY: AVX2 (caller's contract); register-only operations.
     unsafe {
         let nudge = _mm256_set1_epi64x(1 << 30);
-        // Even lanes (sign-extended 32×32 → 64), then the odd lanes moved down.
+        // Even lanes (sign-extended 32×32 → 64), then the odd lanes copied down
+        // (`vpshufd`: a 64-bit shift here becomes a 64-bit multiply in LLVM).
         let even = _mm256_add_epi64(_mm256_mul_epi32(a, m), nudge);
-        let odd = _mm256_mul_epi32(_mm256_srli_epi64::<32>(a), _mm256_srli_epi64::<32>(m));
+        let odd = _mm256_mul_epi32(
+            _mm256_shuffle_epi32::<0xF5>(a),
+            _mm256_shuffle_epi32::<0xF5>(m),
+        );
         let odd = _mm256_add_epi64(odd, nudge);
         // Bits 31..62 of each 64-bit sum: the low half of `even >> 31`, the high half
         // of `odd << 1`.

@@ -6,7 +6,8 @@
 use core::ptr;
 
 use super::geom::{build_rows, need, Geom, RowPlan, MAX_TAPS};
-use super::lanes::{F32Lanes, I32Lanes, I8Dot, Packed};
+pub(super) use super::i8epi::I8Epi;
+use super::lanes::{F32Lanes, I8Dot, Packed};
 use crate::kernels::engine::types::{ConvShape, F32Out, I8Out, I8_CONV_HEADER, NR};
 use crate::{Error, Result};
 
@@ -224,92 +225,6 @@ pub(super) unsafe fn f32_store<L: F32Lanes>(
 
 // ---------------------------------------------------------------- int8 conv
 
-/// The per-call int8 epilogue constants.
-pub(super) struct I8Epi<L: I32Lanes> {
-    zp: L::V,
-    lo: L::V,
-    hi: L::V,
-    residual: Option<Residual<L>>,
-}
-
-/// The residual Add's constants.
-struct Residual<L: I32Lanes> {
-    r: *const i8,
-    a_zp: L::V,
-    b_zp: L::V,
-    shift: u32,
-    a: L::Rq,
-    b: L::Rq,
-    out: L::Rq,
-    out_zp: L::V,
-    lo: L::V,
-    hi: L::V,
-    i8_min: L::V,
-    i8_max: L::V,
-}
-
-impl<L: I32Lanes> I8Epi<L> {
-    #[inline(always)]
-    pub(super) fn new(l: L, out: &I8Out) -> Self {
-        let residual = match &out.residual {
-            Some(r) => Some(Residual {
-                r: r.input.as_ptr(),
-                a_zp: l.splat(r.add.a_zero_point),
-                b_zp: l.splat(r.add.b_zero_point),
-                shift: r.add.left_shift.clamp(0, 31) as u32,
-                a: l.rq(l.splat(r.add.a.multiplier), l.splat(r.add.a.shift)),
-                b: l.rq(l.splat(r.add.b.multiplier), l.splat(r.add.b.shift)),
-                out: l.rq(l.splat(r.add.out.multiplier), l.splat(r.add.out.shift)),
-                out_zp: l.splat(r.add.out_zero_point),
-                lo: l.splat(r.add.act_min),
-                hi: l.splat(r.add.act_max),
-                i8_min: l.splat(-128),
-                i8_max: l.splat(127),
-            }),
-            None => None,
-        };
-        I8Epi {
-            zp: l.splat(out.zero_point),
-            lo: l.splat(out.act_min),
-            hi: l.splat(out.act_max),
-            residual,
-        }
-    }
-
-    /// Requantizes the 16 sums `v` (bias included) of output row `at` (element index
-    /// of channel `n0`), applies the residual Add and stores `nc` bytes.
-    ///
-    /// # Safety
-    /// `y.add(at)` (and the residual's) hold `nc` elements.
-    #[inline(always)]
-    pub(super) unsafe fn store(&self, l: L, v: L::V, rq: &L::Rq, y: *mut i8, at: usize, nc: usize) {
-        let v = l.add(l.mbqm(v, rq), self.zp);
-        let mut v = l.min(l.max(v, self.lo), self.hi);
-        // SAFETY: caller's contract.
-        unsafe {
-            if let Some(r) = &self.residual {
-                // The conv's int8 output, then the reference Add on it.
-                let t = l.min(l.max(v, r.i8_min), r.i8_max);
-                let rp = r.r.add(at);
-                let rv = if nc == NR {
-                    l.load_i8(rp)
-                } else {
-                    l.load_i8_partial(rp, nc)
-                };
-                let sa = l.mbqm(l.shl(l.sub(t, r.a_zp), r.shift), &r.a);
-                let sb = l.mbqm(l.shl(l.sub(rv, r.b_zp), r.shift), &r.b);
-                let raw = l.mbqm(l.add(sa, sb), &r.out);
-                v = l.min(l.max(l.add(raw, r.out_zp), r.lo), r.hi);
-            }
-            if nc == NR {
-                l.store_i8(y.add(at), v);
-            } else {
-                l.store_i8_partial(y.add(at), v, nc);
-            }
-        }
-    }
-}
-
 /// `Err(Unsupported)` unless `zp` is an i8 value.
 #[inline]
 pub(crate) fn i8_zero_point(zp: i32) -> Result<i8> {
@@ -388,6 +303,26 @@ pub(crate) unsafe fn i8_conv<L: I8Dot, const MR: usize, const MT: usize>(
     // Tiles of MR output pixels outside, the 16-channel panels inside: the tile's
     // rows (of every tap when they fit in `ptrs`) are built once for all panels.
     let mut ptrs = [[ptr::null::<i8>(); MR]; MAX_TAPS];
+    if g.taps == 1 && !cx.flat {
+        // A 1×1 conv: the rows are one pointer per pixel, cheap to build again for
+        // each panel, so the panels go outside and each panel's bias and
+        // requantization constants are prepared once for all its tiles.
+        let panels = g.n.div_ceil(NR);
+        let mut p = 0;
+        while p < panels {
+            // SAFETY: the slices were checked against the shape above.
+            unsafe {
+                if L::PANEL_PAIRS && p + 1 < panels {
+                    cx.panels_1x1::<MR, MT, 2>(p, &mut ptrs);
+                    p += 2;
+                } else {
+                    cx.panels_1x1::<MR, MT, 1>(p, &mut ptrs);
+                    p += 1;
+                }
+            }
+        }
+        return Ok(());
+    }
     let mut m0 = 0;
     while m0 < g.pixels {
         let rows = MR.min(g.pixels - m0);
@@ -402,14 +337,27 @@ pub(crate) unsafe fn i8_conv<L: I8Dot, const MR: usize, const MT: usize>(
                 *p = b.as_ptr();
             }
         }
-        for p in 0..g.n.div_ceil(NR) {
+        let panels = g.n.div_ceil(NR);
+        let flat = (&flat_rows, flat_k);
+        let mut p = 0;
+        while p < panels {
             // SAFETY: the slices were checked against the shape above; the flat rows
             // hold `flat_k` bytes.
             unsafe {
-                if rows > MT {
-                    cx.panel::<MR, MR>(m0, rows, p, &mut ptrs, (&flat_rows, flat_k));
+                if L::PANEL_PAIRS && p + 1 < panels {
+                    if rows > MT {
+                        cx.panels::<MR, MR, 2>(m0, rows, p, &mut ptrs, flat);
+                    } else {
+                        cx.panels::<MR, MT, 2>(m0, rows, p, &mut ptrs, flat);
+                    }
+                    p += 2;
                 } else {
-                    cx.panel::<MR, MT>(m0, rows, p, &mut ptrs, (&flat_rows, flat_k));
+                    if rows > MT {
+                        cx.panels::<MR, MR, 1>(m0, rows, p, &mut ptrs, flat);
+                    } else {
+                        cx.panels::<MR, MT, 1>(m0, rows, p, &mut ptrs, flat);
+                    }
+                    p += 1;
                 }
             }
         }
@@ -433,14 +381,15 @@ struct I8Conv<L: I8Dot> {
 }
 
 impl<L: I8Dot> I8Conv<L> {
-    /// Output pixels `m0..m0 + rows` (`rows <= R <= MR`) × the 16 channels of panel
-    /// `p`: an `R×16` tile over every tap (or over the gathered `flat` rows of
-    /// `flat_k` bytes), then the epilogue.
+    /// Output pixels `m0..m0 + rows` (`rows <= R <= MR`) × the 16 channels of each
+    /// of the `P` panels `p..p + P`: an `R×16P` tile over every tap (or over the
+    /// gathered `flat` rows of `flat_k` bytes), then the epilogue. The sums are
+    /// exact, so any `P` gives the same bytes.
     ///
     /// # Safety
-    /// As [`F32Conv::panel`]; the flat rows hold `flat_k` bytes.
+    /// As [`F32Conv::panels`]; the flat rows hold `flat_k` bytes.
     #[inline(always)]
-    unsafe fn panel<const MR: usize, const R: usize>(
+    unsafe fn panels<const MR: usize, const R: usize, const P: usize>(
         &self,
         m0: usize,
         rows: usize,
@@ -449,14 +398,12 @@ impl<L: I8Dot> I8Conv<L> {
         (flat_rows, flat_k): (&[[*const i8; MR]; 1], usize),
     ) {
         let (l, g) = (self.l, &self.g);
-        let (n0, nc) = (p * NR, NR.min(g.n - p * NR));
         let group_bytes = g.c.div_ceil(4) * 4 * NR;
         // SAFETY: as in `F32Conv::panel`.
         unsafe {
-            let panel = self.w.add(p * self.panel_len);
-            let mut acc = [l.zero(); R];
+            let w = self.weights::<P>(p);
+            let mut acc = [[l.zero(); R]; P];
             if self.flat {
-                let w = panel.add(I8_CONV_HEADER).cast::<i8>();
                 i8_tile(l, flat_rows, flat_k, w, &mut acc);
             } else {
                 let mut t0 = 0;
@@ -469,16 +416,117 @@ impl<L: I8Dot> I8Conv<L> {
                     if g.taps > MAX_TAPS {
                         build_rows(g, &self.plan, self.x, self.zero, (m0, rows), (t0, t1), ptrs);
                     }
-                    let w = panel.add(I8_CONV_HEADER + t0 * group_bytes).cast::<i8>();
+                    let w = w.map(|w| w.add(t0 * group_bytes));
                     i8_tile(l, &ptrs[..t1 - t0], g.c, w, &mut acc);
                     t0 = t1;
                 }
             }
+            for (j, acc) in acc.into_iter().enumerate() {
+                let (bias, rq) = self.consts(p + j);
+                self.epilogue(acc, m0, rows, p + j, (&bias, &rq));
+            }
+        }
+    }
+
+    /// The first weight group of each of the panels `p..p + P`.
+    ///
+    /// # Safety
+    /// The panels exist.
+    #[inline(always)]
+    unsafe fn weights<const P: usize>(&self, p: usize) -> [*const i8; P] {
+        // SAFETY: caller's contract: the panels lie inside the packed slice.
+        core::array::from_fn(|j| unsafe {
+            self.w
+                .add((p + j) * self.panel_len + I8_CONV_HEADER)
+                .cast::<i8>()
+        })
+    }
+
+    /// Panel `p`'s bias row (the `bias_u8` one for [`I8Dot::U8_INPUT`]) and its
+    /// prepared requantization.
+    ///
+    /// # Safety
+    /// Panel `p` exists.
+    #[inline(always)]
+    unsafe fn consts(&self, p: usize) -> (L::V, L::Rq) {
+        let l = self.l;
+        // SAFETY: caller's contract; the header's rows lie inside the panel.
+        unsafe {
+            let panel = self.w.add(p * self.panel_len);
             let bias = l.load(panel.add(if L::U8_INPUT { 4 * NR } else { 0 }));
-            let rq = l.rq(l.load(panel.add(8 * NR)), l.load(panel.add(12 * NR)));
-            for (r, &a) in acc.iter().enumerate().take(rows) {
-                let v = l.add(l.finish(a), bias);
-                self.epi.store(l, v, &rq, self.y, (m0 + r) * g.n + n0, nc);
+            (
+                bias,
+                l.rq(l.load(panel.add(8 * NR)), l.load(panel.add(12 * NR))),
+            )
+        }
+    }
+
+    /// Requantizes and stores the `rows` accumulators of pixels `m0..` × panel `p`.
+    ///
+    /// # Safety
+    /// Pixels `m0..m0 + rows` and panel `p` exist.
+    #[inline(always)]
+    unsafe fn epilogue<const R: usize>(
+        &self,
+        acc: [L::Acc; R],
+        m0: usize,
+        rows: usize,
+        p: usize,
+        (bias, rq): (&L::V, &L::Rq),
+    ) {
+        let (l, g) = (self.l, &self.g);
+        let (n0, nc) = (p * NR, NR.min(g.n - p * NR));
+        let mut v = [*bias; R];
+        for (v, &a) in v.iter_mut().zip(&acc) {
+            *v = l.add(l.finish(a), *bias);
+        }
+        // SAFETY: caller's contract: the output rows lie inside `y`.
+        unsafe {
+            self.epi
+                .store_rows(l, v, rows, rq, self.y, (m0 * g.n + n0, g.n), nc)
+        };
+    }
+
+    /// A 1×1 conv's panels `p..p + P` over every pixel tile, the panels' bias and
+    /// requantization constants prepared once.
+    ///
+    /// # Safety
+    /// One tap; the panels exist.
+    #[inline(always)]
+    unsafe fn panels_1x1<const MR: usize, const MT: usize, const P: usize>(
+        &self,
+        p: usize,
+        ptrs: &mut [[*const i8; MR]; MAX_TAPS],
+    ) {
+        let (l, g) = (self.l, &self.g);
+        // SAFETY: caller's contract; the rows and output rows lie inside the checked
+        // slices.
+        unsafe {
+            let mut consts = [self.consts(p); P];
+            for (j, c) in consts.iter_mut().enumerate().skip(1) {
+                *c = self.consts(p + j);
+            }
+            let w = self.weights::<P>(p);
+            let mut m0 = 0;
+            while m0 < g.pixels {
+                let rows = MR.min(g.pixels - m0);
+                build_rows(g, &self.plan, self.x, self.zero, (m0, rows), (0, 1), ptrs);
+                if rows > MT {
+                    let mut acc = [[l.zero(); MR]; P];
+                    i8_tile(l, &ptrs[..1], g.c, w, &mut acc);
+                    for (j, acc) in acc.into_iter().enumerate() {
+                        let (bias, rq) = &consts[j];
+                        self.epilogue(acc, m0, rows, p + j, (bias, rq));
+                    }
+                } else {
+                    let mut acc = [[l.zero(); MT]; P];
+                    i8_tile(l, &ptrs[..1], g.c, w, &mut acc);
+                    for (j, acc) in acc.into_iter().enumerate() {
+                        let (bias, rq) = &consts[j];
+                        self.epilogue(acc, m0, rows, p + j, (bias, rq));
+                    }
+                }
+                m0 += rows;
             }
         }
     }
@@ -548,17 +596,19 @@ pub(crate) unsafe fn quad(p: *const i8, n: usize) -> u32 {
     }
 }
 
-/// The R×16 int8 microkernel (`R <= MR`) over `rows.len()` taps of `c` channels each.
+/// The R×16P int8 microkernel (`R <= MR`, `P` panels) over `rows.len()` taps of
+/// `c` channels each: each input quad is broadcast once for the `P` panels.
 ///
 /// # Safety
-/// Each row pointer holds `c` readable bytes; `w` holds the taps' weight groups.
+/// Each row pointer holds `c` readable bytes; each `w[j]` holds the taps' weight
+/// groups.
 #[inline(always)]
-unsafe fn i8_tile<L: I8Dot, const MR: usize, const R: usize>(
+unsafe fn i8_tile<L: I8Dot, const MR: usize, const R: usize, const P: usize>(
     l: L,
     rows: &[[*const i8; MR]],
     c: usize,
-    mut w: *const i8,
-    acc: &mut [L::Acc; R],
+    mut w: [*const i8; P],
+    acc: &mut [[L::Acc; R]; P],
 ) {
     let full = c / 4;
     let tail = c % 4;
@@ -566,19 +616,21 @@ unsafe fn i8_tile<L: I8Dot, const MR: usize, const R: usize>(
         // SAFETY: caller's contract: quads `0..full` are inside each row, the tail
         // reads `tail` bytes, `w` advances by 64 bytes per group of the tap.
         unsafe {
-            for q in 0..full {
-                let b = l.b(w);
-                for r in 0..R {
-                    acc[r] = l.dot(acc[r], l.a(quad(a[r].add(4 * q), 4)), b);
+            for q in 0..full + usize::from(tail != 0) {
+                let n = if q < full { 4 } else { tail };
+                let mut b = [l.b(w[0]); P];
+                for j in 1..P {
+                    b[j] = l.b(w[j]);
                 }
-                w = w.add(4 * NR);
-            }
-            if tail != 0 {
-                let b = l.b(w);
                 for r in 0..R {
-                    acc[r] = l.dot(acc[r], l.a(quad(a[r].add(4 * full), tail)), b);
+                    let x = l.a(quad(a[r].add(4 * q), n));
+                    for j in 0..P {
+                        acc[j][r] = l.dot(acc[j][r], x, b[j]);
+                    }
                 }
-                w = w.add(4 * NR);
+                for w in &mut w {
+                    *w = w.add(4 * NR);
+                }
             }
         }
     }

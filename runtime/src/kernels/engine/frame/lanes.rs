@@ -225,6 +225,10 @@ pub(crate) trait I32Lanes: Copy {
 pub(crate) trait I8Dot: I32Lanes {
     /// The kernel multiplies `x + 128` (unsigned) and starts from `bias_u8`.
     const U8_INPUT: bool;
+    /// The int8 conv computes two 16-channel panels per tile (each broadcast input
+    /// quad feeds two dot products): for ISAs with registers for `2·MR`
+    /// accumulators.
+    const PANEL_PAIRS: bool = false;
     /// Per-pixel accumulators (possibly partial sums reduced by [`I8Dot::finish`]).
     type Acc: Copy;
     type A: Copy;

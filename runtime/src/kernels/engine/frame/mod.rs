@@ -16,7 +16,8 @@
 //! primitives with the exact count.
 //!
 //! The primitives, geometry and indirection are here; the drivers are in `conv`
-//! (f32/f16 and int8 conv) and `dwconv` (depthwise), the macro in `entry`.
+//! (f32/f16 and int8 conv) and `dwconv` (depthwise), the int8 epilogue in `i8epi`,
+//! the macro in `entry`.
 
 #![allow(unsafe_code)]
 
@@ -25,6 +26,7 @@ pub(crate) mod dwconv;
 mod entry;
 pub(crate) mod gemv;
 pub(crate) mod geom;
+mod i8epi;
 pub(crate) mod lanes;
 
 // The Cortex-M DSP kernels' own drivers reuse the flat gather and the checks.

@@ -65,6 +65,8 @@ impl I8Dot for Avx512<false> {
 
 impl I8Dot for Avx512<true> {
     const U8_INPUT: bool = true;
+    /// 8 pixels × 2 panels: 16 of the 32 registers hold accumulators.
+    const PANEL_PAIRS: bool = true;
     type Acc = __m512i;
     /// `x + 128` (`x ^ 0x80`) of the 4 input bytes, in every 32-bit lane.
     type A = __m512i;

@@ -6,9 +6,11 @@
 //! 16-channel panels (`F32Lanes::PANEL_PAIRS`), 16 of the 32 registers as
 //! accumulators; tails with masked loads and stores. int8 conv: with VNNI
 //! (`Avx512<true>`) one `vpdpbusd` per pixel and group of 4 channels, the input
-//! bytes flipped to `x + 128` (`U8_INPUT`, the packed `bias_u8` row); without it
-//! (`Avx512<false>`) widening to i16 and `vpmaddwd` as in the AVX2 module.
-//! Requantization as in the AVX2 module on 16 lanes, with mask registers.
+//! bytes flipped to `x + 128` (`U8_INPUT`, the packed `bias_u8` row), 8 pixels × two
+//! 16-channel panels per tile (`I8Dot::PANEL_PAIRS`: each broadcast input quad feeds
+//! two `vpdpbusd`); without it (`Avx512<false>`) widening to i16 and `vpmaddwd` as in
+//! the AVX2 module, one panel. Requantization in one rounding step per lane
+//! ([`I32Lanes::mbqm`]) on 16 lanes, with mask registers.
 //!
 //! The AVX-512 intrinsics and target features are stable since Rust 1.89, above the
 //! workspace's declared `rust-version` (1.85): this module needs 1.89.
@@ -75,7 +77,7 @@ mod vnni {
         f32: (Vnni, Vnni::new(), 8, 4, "f32_igemm_8x32_avx512"),
         f32_dw: "f32_dwconv_16c_avx512",
         f16: ("f16_igemm_8x32_avx512", "f16_dwconv_16c_avx512", "f16_gemv_16x4_avx512"),
-        i8: (Vnni, Vnni::new(), 8, 4, "i8_igemm_8x16c4_avx512vnni"),
+        i8: (Vnni, Vnni::new(), 8, 4, "i8_igemm_8x32c4_avx512vnni"),
         i8_dw: (Vnni, Vnni::new(), "i8_dwconv_16c_avx512vnni"),
     }
 }
@@ -287,7 +289,7 @@ impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
             let min = _mm512_set1_epi32(i32::MIN);
             Rq {
                 m: multiplier,
-                m_odd: _mm512_srli_epi64::<32>(multiplier),
+                m_odd: _mm512_shuffle_epi32::<0xF5>(multiplier),
                 l,
                 shl: _mm512_test_epi32_mask(l, l) != 0,
                 c,
@@ -333,7 +335,7 @@ impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
             let lim = _mm512_set1_epi64(-(1 << 30));
             let x = [
                 _mm512_mul_epi32(a, rq.m),
-                _mm512_mul_epi32(_mm512_srli_epi64::<32>(a), rq.m_odd),
+                _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(a), rq.m_odd),
             ];
             let mut r = x;
             for i in 0..2 {

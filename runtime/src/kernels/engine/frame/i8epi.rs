@@ -1,0 +1,160 @@
+//! The int8 epilogue of the conv and depthwise drivers: requantization, the fused
+//! residual Add, the saturating store.
+
+#![allow(unsafe_code)]
+
+use super::lanes::I32Lanes;
+use crate::kernels::engine::types::{I8Out, NR};
+
+/// The per-call int8 epilogue constants.
+pub(super) struct I8Epi<L: I32Lanes> {
+    zp: L::V,
+    lo: L::V,
+    hi: L::V,
+    residual: Option<Residual<L>>,
+}
+
+/// The residual Add's constants.
+struct Residual<L: I32Lanes> {
+    r: *const i8,
+    a_zp: L::V,
+    b_zp: L::V,
+    shift: u32,
+    a: L::Rq,
+    b: L::Rq,
+    out: L::Rq,
+    out_zp: L::V,
+    lo: L::V,
+    hi: L::V,
+    i8_min: L::V,
+    i8_max: L::V,
+}
+
+impl<L: I32Lanes> I8Epi<L> {
+    #[inline(always)]
+    pub(super) fn new(l: L, out: &I8Out) -> Self {
+        let residual = match &out.residual {
+            Some(r) => Some(Residual {
+                r: r.input.as_ptr(),
+                a_zp: l.splat(r.add.a_zero_point),
+                b_zp: l.splat(r.add.b_zero_point),
+                shift: r.add.left_shift.clamp(0, 31) as u32,
+                a: l.rq(l.splat(r.add.a.multiplier), l.splat(r.add.a.shift)),
+                b: l.rq(l.splat(r.add.b.multiplier), l.splat(r.add.b.shift)),
+                out: l.rq(l.splat(r.add.out.multiplier), l.splat(r.add.out.shift)),
+                out_zp: l.splat(r.add.out_zero_point),
+                lo: l.splat(r.add.act_min),
+                hi: l.splat(r.add.act_max),
+                i8_min: l.splat(-128),
+                i8_max: l.splat(127),
+            }),
+            None => None,
+        };
+        I8Epi {
+            zp: l.splat(out.zero_point),
+            lo: l.splat(out.act_min),
+            hi: l.splat(out.act_max),
+            residual,
+        }
+    }
+
+    /// Requantizes the 16 sums `v` (bias included) of output row `at` (element index
+    /// of channel `n0`), applies the residual Add and stores `nc` bytes.
+    ///
+    /// # Safety
+    /// `y.add(at)` (and the residual's) hold `nc` elements.
+    #[inline(always)]
+    pub(super) unsafe fn store(&self, l: L, v: L::V, rq: &L::Rq, y: *mut i8, at: usize, nc: usize) {
+        let mut v = self.requant(l, v, rq);
+        // SAFETY: caller's contract.
+        unsafe {
+            if let Some(r) = &self.residual {
+                v = r.add(l, v, at, nc);
+            }
+            put(l, y.add(at), v, nc);
+        }
+    }
+
+    /// [`I8Epi::store`] of the first `rows` of `v`, output rows `at + r·stride`:
+    /// every step runs over all the rows before the next (no branch between rows,
+    /// so the rows' independent requantizations overlap).
+    ///
+    /// # Safety
+    /// Each of the `rows` output rows (and the residual's) holds `nc` elements.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(super) unsafe fn store_rows<const R: usize>(
+        &self,
+        l: L,
+        v: [L::V; R],
+        rows: usize,
+        rq: &L::Rq,
+        y: *mut i8,
+        (at, stride): (usize, usize),
+        nc: usize,
+    ) {
+        // (Loops, not closures: a closure would not inherit the target features.)
+        let mut q = v;
+        for q in &mut q {
+            *q = self.requant(l, *q, rq);
+        }
+        // SAFETY: caller's contract.
+        unsafe {
+            if let Some(res) = &self.residual {
+                for (r, q) in q.iter_mut().enumerate().take(rows) {
+                    *q = res.add(l, *q, at + r * stride, nc);
+                }
+            }
+            for (r, &q) in q.iter().enumerate().take(rows) {
+                put(l, y.add(at + r * stride), q, nc);
+            }
+        }
+    }
+
+    /// `MultiplyByQuantizedMultiplier`, the output zero point and the clamp.
+    #[inline(always)]
+    fn requant(&self, l: L, v: L::V, rq: &L::Rq) -> L::V {
+        let v = l.add(l.mbqm(v, rq), self.zp);
+        l.min(l.max(v, self.lo), self.hi)
+    }
+}
+
+impl<L: I32Lanes> Residual<L> {
+    /// The reference Add of the conv's int8 output `v` and the residual row `at`.
+    ///
+    /// # Safety
+    /// The residual holds `nc` elements at `at`.
+    #[inline(always)]
+    unsafe fn add(&self, l: L, v: L::V, at: usize, nc: usize) -> L::V {
+        let t = l.min(l.max(v, self.i8_min), self.i8_max);
+        // SAFETY: caller's contract.
+        let rv = unsafe {
+            let rp = self.r.add(at);
+            if nc == NR {
+                l.load_i8(rp)
+            } else {
+                l.load_i8_partial(rp, nc)
+            }
+        };
+        let sa = l.mbqm(l.shl(l.sub(t, self.a_zp), self.shift), &self.a);
+        let sb = l.mbqm(l.shl(l.sub(rv, self.b_zp), self.shift), &self.b);
+        let raw = l.mbqm(l.add(sa, sb), &self.out);
+        l.min(l.max(l.add(raw, self.out_zp), self.lo), self.hi)
+    }
+}
+
+/// Stores the `nc` first lanes of `v` as saturated bytes at `y`.
+///
+/// # Safety
+/// `y` holds `nc` writable bytes.
+#[inline(always)]
+unsafe fn put<L: I32Lanes>(l: L, y: *mut i8, v: L::V, nc: usize) {
+    // SAFETY: caller's contract.
+    unsafe {
+        if nc == NR {
+            l.store_i8(y, v);
+        } else {
+            l.store_i8_partial(y, v, nc);
+        }
+    }
+}
