@@ -189,19 +189,21 @@ impl UnaryOp {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum OpGroup {
     /// The MLP op set, in every build: FullyConnected, the core activations, Softmax,
-    /// Lut, Quantize/Dequantize/Requantize, Reshape, Cast, ArgMax, Slice, Lrn and the
-    /// classical models.
+    /// Lut, Quantize/Dequantize/Requantize, Reshape and ArgMax.
     Core,
     /// Conv (`ops-conv`).
     Conv,
     /// MaxPool, AvgPool, GlobalAvgPool, GlobalMaxPool (`ops-pool`).
     Pool,
-    /// Transpose, Concat, Pad (`ops-shape`).
+    /// Transpose, Concat, Pad, Slice, Cast (`ops-shape`).
     Shape,
-    /// MatMul, Binary and the unary functions beyond the core activations (`ops-math`).
+    /// MatMul, Binary, Lrn and the unary functions beyond the core activations
+    /// (`ops-math`).
     Math,
     /// LSTM, GRU and RNN (`ops-recurrent`).
     Recurrent,
+    /// The classical models: Linear, TreeEnsemble, Normalize (`ops-classic`).
+    Classic,
 }
 
 impl OpGroup {
@@ -216,6 +218,7 @@ impl OpGroup {
             OpGroup::Shape => cfg!(feature = "ops-shape"),
             OpGroup::Math => cfg!(feature = "ops-math"),
             OpGroup::Recurrent => cfg!(feature = "ops-recurrent"),
+            OpGroup::Classic => cfg!(feature = "ops-classic"),
         }
     }
 }
