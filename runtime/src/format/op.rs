@@ -204,6 +204,10 @@ pub enum OpGroup {
     Recurrent,
     /// The classical models: Linear, TreeEnsemble, Normalize (`ops-classic`).
     Classic,
+    /// The f16-weight kernels (`ops-f16`): FullyConnected, and with `ops-conv` ConvNhwc
+    /// and DepthwiseNhwc, whose weights (input 1) are f16. No op's [`Op::group`]: the
+    /// loader asks for it besides the op's group when the op's weights are f16.
+    F16,
 }
 
 impl OpGroup {
@@ -219,6 +223,7 @@ impl OpGroup {
             OpGroup::Math => cfg!(feature = "ops-math"),
             OpGroup::Recurrent => cfg!(feature = "ops-recurrent"),
             OpGroup::Classic => cfg!(feature = "ops-classic"),
+            OpGroup::F16 => cfg!(feature = "ops-f16"),
         }
     }
 }

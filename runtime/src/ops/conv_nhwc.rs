@@ -205,7 +205,10 @@ pub(super) fn run(
         None => {
             let (x, y): (&[f32], &mut [f32]) = (cast(xb)?, cast_mut(y)?);
             let packed = match w.dtype {
-                DType::F16 => Packed::F16(cx.slice(&w)?),
+                DType::F16 => {
+                    cx.gate(OpGroup::F16)?;
+                    Packed::F16(cx.slice(&w)?)
+                }
                 _ => Packed::F32(cx.slice(&w)?),
             };
             let r: Option<&[f32]> = rb.map(cast).transpose()?;

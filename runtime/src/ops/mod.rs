@@ -41,7 +41,7 @@ mod unary;
 mod window;
 
 use crate::error::Result;
-use crate::format::types::{DType, Op, OpGroup, TensorRef};
+use crate::format::types::{DType, Op, OpGroup, TensorDef, TensorRef};
 use crate::graph::Graph;
 pub(crate) use common::{Check, Checked, Cx};
 
@@ -77,6 +77,18 @@ impl Op {
             Op::ConvNhwc { .. } | Op::DepthwiseNhwc { .. } => conv_nhwc::GROUP,
             Op::Recurrent { .. } => recurrent::GROUP,
         }
+    }
+}
+
+impl Op {
+    /// Whether this build has the kernels of `op` on its operands `ins`: its
+    /// [`group`](Op::group), and [`OpGroup::F16`] when its weights (input 1) are f16.
+    pub(crate) fn groups_enabled(&self, ins: &[TensorDef<'_>]) -> bool {
+        let f16 = matches!(
+            self,
+            Op::FullyConnected { .. } | Op::ConvNhwc { .. } | Op::DepthwiseNhwc { .. }
+        ) && ins.get(1).is_some_and(|w| w.dtype == DType::F16);
+        self.group().enabled() && (!f16 || OpGroup::F16.enabled())
     }
 }
 
