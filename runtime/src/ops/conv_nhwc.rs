@@ -203,6 +203,7 @@ pub(super) fn run(
     };
     match q {
         None => {
+            cx.gate(OpGroup::ConvF32)?;
             let (x, y): (&[f32], &mut [f32]) = (cast(xb)?, cast_mut(y)?);
             let packed = match w.dtype {
                 DType::F16 => {

@@ -82,13 +82,19 @@ impl Op {
 
 impl Op {
     /// Whether this build has the kernels of `op` on its operands `ins`: its
-    /// [`group`](Op::group), and [`OpGroup::F16`] when its weights (input 1) are f16.
+    /// [`group`](Op::group), [`OpGroup::F16`] when its weights (input 1) are f16, and
+    /// [`OpGroup::ConvF32`] for a conv or pool op on f32 activations.
     pub(crate) fn groups_enabled(&self, ins: &[TensorDef<'_>]) -> bool {
+        let dtype = |i: usize| ins.get(i).map(|t| t.dtype);
         let f16 = matches!(
             self,
             Op::FullyConnected { .. } | Op::ConvNhwc { .. } | Op::DepthwiseNhwc { .. }
-        ) && ins.get(1).is_some_and(|w| w.dtype == DType::F16);
-        self.group().enabled() && (!f16 || OpGroup::F16.enabled())
+        ) && dtype(1) == Some(DType::F16);
+        let conv_f32 =
+            matches!(self.group(), OpGroup::Conv | OpGroup::Pool) && dtype(0) == Some(DType::F32);
+        self.group().enabled()
+            && (!f16 || OpGroup::F16.enabled())
+            && (!conv_f32 || OpGroup::ConvF32.enabled())
     }
 }
 
