@@ -19,8 +19,8 @@
 //! Cargo features: `alloc` (owned sessions and aligned copies), `std`, `write` (the model
 //! writer and arena planner used by the host tool), `verify` (Ed25519 signatures:
 //! [`Model::load_verified`], and with `write` [`signature::sign`]), and the operator groups
-//! ([`OpGroup`]) `ops-conv`, `ops-pool`, `ops-shape`, `ops-math`, `ops-recurrent` (all
-//! in `all-ops`, on by default): a build without a group rejects its ops at load
+//! ([`OpGroup`]) `ops-conv`, `ops-pool`, `ops-shape`, `ops-math`, `ops-recurrent`,
+//! `ops-classic`, `ops-conv-f32`, `ops-f16` (all in `all-ops`, on by default): a build without a group rejects its ops at load
 //! ([`Error::UnsupportedOp`]) and leaves their kernels out of the binary.
 #![no_std]
 #![deny(unsafe_code)]

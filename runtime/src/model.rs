@@ -261,6 +261,9 @@ impl<'a> Model<'a> {
             }
         }
         if let Some(p) = container.section(kind::PREPROCESS) {
+            if !cfg!(feature = "preprocess") {
+                return Err(Error::Unsupported);
+            }
             let graph_in = if model.num_inputs() == 0 {
                 0
             } else {
@@ -268,7 +271,7 @@ impl<'a> Model<'a> {
             };
             model.pre = Some(Preprocess::parse(p, graph_in, check)?);
         }
-        if check {
+        if check && cfg!(feature = "monitor") {
             model.monitor_baseline()?;
         }
         Ok(model)

@@ -208,7 +208,7 @@ fn op_def(m: &Graph<'_>, s: u32, def: &OpDef) -> Result<()> {
         Location::Arena { first, .. } if first == s && !m.io.inputs.contains(&o) => {}
         _ => return Err(Error::BadPlan { tensor: o }),
     }
-    if !def.op.group().enabled() {
+    if !def.op.groups_enabled(&ins) {
         return Err(Error::UnsupportedOp { op: s });
     }
     let x = ins.first().ok_or(bad(OpReason::Arity))?;

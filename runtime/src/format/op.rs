@@ -189,19 +189,32 @@ impl UnaryOp {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum OpGroup {
     /// The MLP op set, in every build: FullyConnected, the core activations, Softmax,
-    /// Lut, Quantize/Dequantize/Requantize, Reshape, Cast, ArgMax, Slice, Lrn and the
-    /// classical models.
+    /// Lut, Quantize/Dequantize/Requantize, Reshape and ArgMax.
     Core,
-    /// Conv (`ops-conv`).
+    /// Conv, ConvNhwc, DepthwiseNhwc (`ops-conv`; on f32 activations with
+    /// [`ConvF32`](OpGroup::ConvF32)).
     Conv,
-    /// MaxPool, AvgPool, GlobalAvgPool, GlobalMaxPool (`ops-pool`).
+    /// MaxPool, AvgPool, GlobalAvgPool, GlobalMaxPool (`ops-pool`; on f32 activations
+    /// with [`ConvF32`](OpGroup::ConvF32)).
     Pool,
-    /// Transpose, Concat, Pad (`ops-shape`).
+    /// Transpose, Concat, Pad, Slice, Cast (`ops-shape`).
     Shape,
-    /// MatMul, Binary and the unary functions beyond the core activations (`ops-math`).
+    /// MatMul, Binary, Lrn and the unary functions beyond the core activations
+    /// (`ops-math`).
     Math,
     /// LSTM, GRU and RNN (`ops-recurrent`).
     Recurrent,
+    /// The classical models: Linear, TreeEnsemble, Normalize (`ops-classic`).
+    Classic,
+    /// The f32 forms of the conv and pool ops (`ops-conv-f32`, with `ops-conv` /
+    /// `ops-pool`): Conv, ConvNhwc, DepthwiseNhwc and the pools on f32 activations. A
+    /// build without it runs int8 CNNs only. No op's [`Op::group`]: the loader asks for
+    /// it besides the op's group when the op's input is f32.
+    ConvF32,
+    /// The f16-weight kernels (`ops-f16`): FullyConnected, and with `ops-conv` ConvNhwc
+    /// and DepthwiseNhwc, whose weights (input 1) are f16. No op's [`Op::group`]: the
+    /// loader asks for it besides the op's group when the op's weights are f16.
+    F16,
 }
 
 impl OpGroup {
@@ -216,6 +229,9 @@ impl OpGroup {
             OpGroup::Shape => cfg!(feature = "ops-shape"),
             OpGroup::Math => cfg!(feature = "ops-math"),
             OpGroup::Recurrent => cfg!(feature = "ops-recurrent"),
+            OpGroup::Classic => cfg!(feature = "ops-classic"),
+            OpGroup::ConvF32 => cfg!(feature = "ops-conv-f32"),
+            OpGroup::F16 => cfg!(feature = "ops-f16"),
         }
     }
 }

@@ -58,7 +58,12 @@ pub const SNAPSHOT_VERSION: u8 = 1;
 impl<'a> Model<'a> {
     /// The monitoring baseline (FEATURE_STATS section), checked; `None` when the model
     /// has none. Files of format 1.0 never carry one (kind 5 had no layout then).
+    /// [`Error::Unsupported`] in a build without the `monitor` feature (which ignores
+    /// the section).
     pub fn monitor_baseline(&self) -> Result<Option<Baseline<'a>>> {
+        if !cfg!(feature = "monitor") {
+            return Err(Error::Unsupported);
+        }
         if self.container.header.minor < 1 {
             return Ok(None);
         }

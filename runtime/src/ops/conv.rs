@@ -68,6 +68,7 @@ pub(super) fn run(
     let xb = cx.bytes(&cx.x)?;
     match q {
         None => {
+            cx.gate(OpGroup::ConvF32)?;
             let (act_min, act_max) = act_range(act);
             let out = F32Out {
                 bias: cx.optional(2)?,

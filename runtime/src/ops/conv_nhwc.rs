@@ -203,9 +203,13 @@ pub(super) fn run(
     };
     match q {
         None => {
+            cx.gate(OpGroup::ConvF32)?;
             let (x, y): (&[f32], &mut [f32]) = (cast(xb)?, cast_mut(y)?);
             let packed = match w.dtype {
-                DType::F16 => Packed::F16(cx.slice(&w)?),
+                DType::F16 => {
+                    cx.gate(OpGroup::F16)?;
+                    Packed::F16(cx.slice(&w)?)
+                }
                 _ => Packed::F32(cx.slice(&w)?),
             };
             let r: Option<&[f32]> = rb.map(cast).transpose()?;

@@ -4,15 +4,16 @@
 //! bias folded in. A few rows run the engine's f16 matrix-vector kernel row by row;
 //! more rows are the pixels of a 1×B image for the engine's f16 conv. Both convert the
 //! weights as they load them: nothing is expanded into the arena. The engine is the
-//! `ops-conv` group's, so this form needs it.
+//! `ops-f16` group's kernels (the f16 entry points of the engine), so this form needs
+//! that group and not `ops-conv`.
 
 use super::common::{act_ok, act_range, cast, cast_mut, ensure, gate, Check, Checked, Cx};
 use crate::error::{OpReason, Result};
 use crate::format::types::{Activation, DType, OpGroup};
 use crate::kernels::engine::{self, ConvShape, F32Out};
 
-/// The group whose kernels run this form: the conv engine's.
-const GROUP: OpGroup = OpGroup::Conv;
+/// The group whose kernels run this form: the engine's f16 kernels.
+const GROUP: OpGroup = OpGroup::F16;
 
 /// Up to this many rows, one matrix-vector product per row ([`engine::f16_gemv`]:
 /// the conv tile would leave most of its rows idle); more rows run as the 1×1 conv.

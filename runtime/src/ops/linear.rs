@@ -8,7 +8,7 @@ use crate::kernels::FullyConnectedParams;
 
 /// The op group (Cargo feature) of this module's ops: [`Op::group`](crate::Op::group)
 /// reads it, and every function here returns early without it.
-pub(super) const GROUP: OpGroup = OpGroup::Core;
+pub(super) const GROUP: OpGroup = OpGroup::Classic;
 
 /// x `[B, K]`, w `[N, K]` and bias `[N]` finite f32 constants; output `[B, N]`.
 pub(super) fn check(c: &Check<'_, '_>) -> Checked {

@@ -7,7 +7,7 @@ use crate::kernels::{f32 as kf, LrnParams};
 
 /// The op group (Cargo feature) of this module's ops: [`Op::group`](crate::Op::group)
 /// reads it, and every function here returns early without it.
-pub(super) const GROUP: OpGroup = OpGroup::Core;
+pub(super) const GROUP: OpGroup = OpGroup::Math;
 
 /// x `[N, C, ...]` f32, output the same; `size >= 1`, `[alpha, beta, bias]` finite.
 pub(super) fn check(c: &Check<'_, '_>, size: u32, [alpha, beta, bias]: [f32; 3]) -> Checked {

@@ -41,7 +41,7 @@ mod unary;
 mod window;
 
 use crate::error::Result;
-use crate::format::types::{DType, Op, OpGroup, TensorRef};
+use crate::format::types::{DType, Op, OpGroup, TensorDef, TensorRef};
 use crate::graph::Graph;
 pub(crate) use common::{Check, Checked, Cx};
 
@@ -77,6 +77,24 @@ impl Op {
             Op::ConvNhwc { .. } | Op::DepthwiseNhwc { .. } => conv_nhwc::GROUP,
             Op::Recurrent { .. } => recurrent::GROUP,
         }
+    }
+}
+
+impl Op {
+    /// Whether this build has the kernels of `op` on its operands `ins`: its
+    /// [`group`](Op::group), [`OpGroup::F16`] when its weights (input 1) are f16, and
+    /// [`OpGroup::ConvF32`] for a conv or pool op on f32 activations.
+    pub(crate) fn groups_enabled(&self, ins: &[TensorDef<'_>]) -> bool {
+        let dtype = |i: usize| ins.get(i).map(|t| t.dtype);
+        let f16 = matches!(
+            self,
+            Op::FullyConnected { .. } | Op::ConvNhwc { .. } | Op::DepthwiseNhwc { .. }
+        ) && dtype(1) == Some(DType::F16);
+        let conv_f32 =
+            matches!(self.group(), OpGroup::Conv | OpGroup::Pool) && dtype(0) == Some(DType::F32);
+        self.group().enabled()
+            && (!f16 || OpGroup::F16.enabled())
+            && (!conv_f32 || OpGroup::ConvF32.enabled())
     }
 }
 

@@ -7,7 +7,7 @@ use crate::format::types::{Norm, OpGroup};
 
 /// The op group (Cargo feature) of this module's ops: [`Op::group`](crate::Op::group)
 /// reads it, and every function here returns early without it.
-pub(super) const GROUP: OpGroup = OpGroup::Core;
+pub(super) const GROUP: OpGroup = OpGroup::Classic;
 
 pub(super) fn check(c: &Check<'_, '_>) -> Checked {
     gate(GROUP)?;

@@ -64,7 +64,10 @@ pub(super) fn run_max(cx: &Cx<'_, '_>, y: &mut [u8], window: &Window) -> Result<
     let xb = cx.bytes(&cx.x)?;
     match cx.x.dtype {
         DType::I8 => fast::int8_max_pool2d(&p, cast(xb)?, cast_mut(y)?),
-        _ => fast::f32_max_pool2d(&p, cast(xb)?, cast_mut(y)?),
+        _ => {
+            cx.gate(OpGroup::ConvF32)?;
+            fast::f32_max_pool2d(&p, cast(xb)?, cast_mut(y)?)
+        }
     }
     Ok(())
 }
@@ -83,7 +86,10 @@ pub(super) fn run_avg(
             let (_, x_zp) = cx.per_tensor(&cx.x)?;
             ki::avg_pool2d(&p, cast(xb)?, x_zp, cast_mut(y)?)
         }
-        _ => kf::avg_pool2d(&p, cast(xb)?, cast_mut(y)?),
+        _ => {
+            cx.gate(OpGroup::ConvF32)?;
+            kf::avg_pool2d(&p, cast(xb)?, cast_mut(y)?)
+        }
     }
     Ok(())
 }
@@ -97,8 +103,14 @@ pub(super) fn run_global(cx: &Cx<'_, '_>, y: &mut [u8], avg: bool) -> Result<()>
     match (cx.x.dtype, avg) {
         (DType::I8, true) => ki::global_avg_pool(cast(xb)?, ch, sp, cast_mut(y)?),
         (DType::I8, false) => ki::global_max_pool(cast(xb)?, ch, sp, cast_mut(y)?),
-        (_, true) => kf::global_avg_pool(cast(xb)?, ch, sp, cast_mut(y)?),
-        (_, false) => kf::global_max_pool(cast(xb)?, ch, sp, cast_mut(y)?),
+        (_, true) => {
+            cx.gate(OpGroup::ConvF32)?;
+            kf::global_avg_pool(cast(xb)?, ch, sp, cast_mut(y)?)
+        }
+        (_, false) => {
+            cx.gate(OpGroup::ConvF32)?;
+            kf::global_max_pool(cast(xb)?, ch, sp, cast_mut(y)?)
+        }
     }
     Ok(())
 }

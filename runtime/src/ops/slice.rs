@@ -7,7 +7,7 @@ use crate::kernels::generic as kg;
 
 /// The op group (Cargo feature) of this module's ops: [`Op::group`](crate::Op::group)
 /// reads it, and every function here returns early without it.
-pub(super) const GROUP: OpGroup = OpGroup::Core;
+pub(super) const GROUP: OpGroup = OpGroup::Shape;
 
 /// Every index the slice reads lies inside the input; the output has the input's rank,
 /// dtype and quantization.

@@ -8,7 +8,7 @@ use crate::format::types::{Aggregate, DType, OpGroup, PostTransform};
 
 /// The op group (Cargo feature) of this module's ops: [`Op::group`](crate::Op::group)
 /// reads it, and every function here returns early without it.
-pub(super) const GROUP: OpGroup = OpGroup::Core;
+pub(super) const GROUP: OpGroup = OpGroup::Classic;
 
 /// x `[B, F]` f32, nodes `[N, 4]` i32, roots `[R]` i32, leaf targets `[L]` i32, leaf
 /// weights `[L]` f32, base `[T]` f32 (all but x constant); output `[B, T]` f32. Every
