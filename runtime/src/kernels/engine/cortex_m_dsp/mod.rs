@@ -49,6 +49,7 @@ use dwconv::i8_dwconv;
 
 mod conv;
 mod dwconv;
+mod dwfast;
 mod epi;
 mod instr;
 use super::types::{Isa, Kernel, Kernels};
@@ -127,6 +128,41 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn short_requantization_is_mbqm_where_it_applies() {
+        use crate::kernels::corners::MULTIPLIER_CORNERS;
+        let mut rng = Rng(0x6A09_E667_F3BC_C909);
+        let mut mults: Vec<i32> = MULTIPLIER_CORNERS.to_vec();
+        for _ in 0..100 {
+            mults.push(rng.next() as i32);
+        }
+        let (mut taken, mut refused) = (0, 0);
+        for &m in &mults {
+            for shift in -33..=3 {
+                for zp in [-300, -128, -1, 0, 5, 127, 40_000] {
+                    let bias = (rng.next() as i32) >> rng.below(32);
+                    let taps = 1 + rng.below(9);
+                    let reach = taps as i32 * 255 * 128;
+                    let Some(rq) = FastRq::new(m, shift, zp, bias, reach.into()) else {
+                        refused += 1;
+                        continue;
+                    };
+                    taken += 1;
+                    let (l, e) = shifts(shift);
+                    for d in [-reach, -1, 0, 1, reach, rng.next() as i32 % (reach + 1)] {
+                        let a = bias + d;
+                        let want = mbqm_lane(a, m, l, e) + zp;
+                        assert_eq!(rq.apply(a), want, "{a} {m} {shift} {zp}");
+                        let again = FastRq::accepted(m, shift, zp);
+                        assert_eq!(again.apply(a), want, "accepted: {a} {m} {shift} {zp}");
+                    }
+                }
+            }
+        }
+        // Both kinds occur: left shifts, `e = 0` and far zero points are refused.
+        assert!(taken > 1000 && refused > 1000, "{taken} {refused}");
     }
 
     #[test]
