@@ -5,7 +5,8 @@
 //!    engine's choice).
 //! 2. Random cases: shapes (k×k, 1×1, 10×4, depthwise 3×3 and 5×5, strides 1 and 2,
 //!    dilation 2, padding, odd channel counts, the flat layout of `C < 4`), weights,
-//!    zero points, requantization, activation clamps and fused residual Adds; each
+//!    zero points, requantization (also left shifts and large biases, which the DSP
+//!    kernels' short epilogue refuses), activation clamps and fused residual Adds; each
 //!    is packed on the board and run through the DSP kernels and the portable engine
 //!    kernels, and compared byte for byte with the reference kernels
 //!    (`ferrite::kernels::int8::conv2d` on NCHW copies, then `int8::binary(Add)`),
@@ -402,9 +403,21 @@ fn random_case<'a>(
     rng.fill(ws);
     let log_k = (usize::BITS - k.leading_zeros()) as i32;
     for i in 0..s.out_c {
-        b.bias[i] = rng.range(-20_000, 20_000);
+        // Mostly the requantizations of real layers (right shifts, small biases), which
+        // the DSP kernels' short epilogue takes; sometimes a channel it refuses (a
+        // left shift, no shift, a bias near 2^30), which sends its group or panel to
+        // the general epilogue, or a right shift of 1 (its smallest).
+        b.bias[i] = if rng.chance(3) {
+            rng.range(-(1 << 30), 1 << 30)
+        } else {
+            rng.range(-20_000, 20_000)
+        };
         b.rq[2 * i] = rng.range(1 << 30, i32::MAX);
-        b.rq[2 * i + 1] = -rng.range(2, 9) - log_k;
+        b.rq[2 * i + 1] = if rng.chance(3) {
+            rng.range(-1, 2)
+        } else {
+            -rng.range(2, 9) - log_k
+        };
     }
     let residual = rng.chance(residual_chance).then(|| {
         rng.fill(&mut b.residual[..n]);

@@ -5,7 +5,7 @@ use super::super::frame::{gather, i8_conv_operands, quad, FLAT_K};
 use super::super::pack::i8_flat;
 use super::super::portable;
 use super::super::types::{ConvShape, I8Out, I8_CONV_HEADER, NR};
-use super::epi::{Epi, Rq};
+use super::epi::{Epi, FastRq, Rq};
 use super::instr::{header, smlad, sxtb16, sxtb16_ror8, word};
 use crate::Result;
 use core::ptr;
@@ -39,6 +39,20 @@ pub(super) fn i8_conv(
         (g.taps, g.c)
     };
     let group_bytes = c.div_ceil(4) * 4 * NR;
+    // The block's sums of raw products: `|Σ x·w| <= taps·c·128·128` (`c` rounded up).
+    let span = (taps * group_bytes / NR) as i64 * 128 * 128;
+    let bounds = epi.bounds();
+    let zp = out.zero_point;
+    let fast = out.residual.is_none()
+        && (0..g.n.div_ceil(NR)).all(|p| {
+            // SAFETY: panel `p` lies inside the checked packed slice.
+            fast_panel(
+                unsafe { packed.as_ptr().add(p * panel_len) },
+                NR.min(g.n - p * NR),
+                zp,
+                span,
+            )
+        });
     let mut ptrs = [[ptr::null::<i8>(); 2]; MAX_TAPS];
     let mut buf = [[0i8; FLAT_K]; 2];
     let x_range = (xp, xp.wrapping_add(x.len()));
@@ -72,6 +86,23 @@ pub(super) fn i8_conv(
                         group_bytes,
                     )
                 };
+                if fast {
+                    let rq = |j: usize| unsafe {
+                        FastRq::accepted(header(panel, 2 * NR + j), header(panel, 3 * NR + j), zp)
+                    };
+                    for (r, acc) in acc.iter().enumerate().take(rows) {
+                        let at = (m0 + r) * g.n + n0 + j;
+                        // SAFETY: as below.
+                        unsafe {
+                            rq(j).store(acc[0].wrapping_add(bias(j)), bounds, yp.add(at));
+                            if j + 1 < nc {
+                                let v = acc[1].wrapping_add(bias(j + 1));
+                                rq(j + 1).store(v, bounds, yp.add(at + 1));
+                            }
+                        }
+                    }
+                    continue;
+                }
                 for (r, acc) in acc.iter().enumerate().take(rows) {
                     let at = (m0 + r) * g.n + n0 + j;
                     // SAFETY: output (and residual) element `at` (+1) is inside the
@@ -88,6 +119,22 @@ pub(super) fn i8_conv(
         m0 += rows;
     }
     Ok(())
+}
+
+/// Whether each of a panel's `nc` channels has the short requantization
+/// ([`FastRq::new`]); `span` bounds the block's sums.
+fn fast_panel(panel: *const u8, nc: usize, zp: i32, span: i64) -> bool {
+    (0..nc).all(|j| {
+        // SAFETY: the panel's header holds 4·16 i32 and `j < 16`.
+        let (b, m, s) = unsafe {
+            (
+                header(panel, j),
+                header(panel, 2 * NR + j),
+                header(panel, 3 * NR + j),
+            )
+        };
+        FastRq::new(m, s, zp, b, span).is_some()
+    })
 }
 
 /// `acc[r][ch] = Σ_{tap, k} row[tap][r][k] · w[tap][k][ch]` for 2 pixels `r` and the

@@ -7,6 +7,7 @@ use super::super::types::{ConvShape, I8Out, I8_DW_HEADER, NR};
 use super::instr::{header, word};
 use crate::{Error, Result};
 // The modelled instructions of the host build (a DSP build runs `asm!` blocks).
+use super::dwfast::{run_group, Group, Walk, FAST_TAPS};
 use super::epi::{Epi, Rq};
 #[cfg(not(ferrite_arm_dsp))]
 use super::instr::{smlabb, smlatt, sxtab16, sxtab16_ror8, sxtb16, sxtb16_ror8};
@@ -36,6 +37,11 @@ pub(super) fn i8_dwconv(
     // `−x_zp` in both halfwords, for SXTAB16.
     let neg_zp = u32::from((-zp) as u16) * 0x0001_0001;
     let (xp, yp) = (x.as_ptr(), y.as_mut_ptr());
+    let walk = Walk {
+        g: &g,
+        x: xp,
+        neg_zp,
+    };
     // Element offset of each tap's input from tap (0, 0)'s (interior pixels).
     let mut offs = [0usize; MAX_TAPS];
     for (t, o) in offs.iter_mut().enumerate().take(g.taps) {
@@ -52,10 +58,22 @@ pub(super) fn i8_dwconv(
             let (bias, rq) = unsafe {
                 let b = [0, 1, 2, 3].map(|i| header(tile, cg + i));
                 let rq = [0, 1, 2, 3]
-                    .map(|i| Rq::new(header(tile, NR + cg + i), header(tile, 2 * NR + cg + i)));
+                    .map(|i| (header(tile, NR + cg + i), header(tile, 2 * NR + cg + i)));
                 (b, rq)
             };
             let w = tile.wrapping_add(I8_DW_HEADER + cg);
+            if cnt == 4 && g.taps <= FAST_TAPS && out.residual.is_none() {
+                let bounds = epi.bounds();
+                // SAFETY: the tile holds the group's weights of every tap.
+                if let Some(grp) =
+                    unsafe { Group::new(w, g.taps, bias, rq, zp, out.zero_point, bounds) }
+                {
+                    // SAFETY: the input and output were checked; `c0 + cg + 4 <= C`.
+                    unsafe { run_group(&walk, &grp, c0 + cg, yp) };
+                    continue;
+                }
+            }
+            let rq = rq.map(|(m, s)| Rq::new(m, s));
             for oy in 0..g.oh {
                 let (ky0, ky1) = valid_taps(oy, g.sh, g.dh, g.pt, g.ih, g.kh);
                 for ox in 0..g.ow {

@@ -43,6 +43,86 @@ impl Rq {
     }
 }
 
+/// One channel's requantization, output zero point and clamp in the short form:
+/// `q = SMMULR(2a, m)` is the rounding doubling high multiply (`2a` is exact: the
+/// accumulator is below 2^30 in magnitude, see [`FastRq::new`]), and the rounding
+/// right shift by `e >= 1` plus the zero point is `(q + hz − [q < 0]) >> e` with
+/// `hz = 2^(e−1) + zp·2^e` (the zero point added below the shift is exact:
+/// `floor((v + zp·2^e) / 2^e) = floor(v / 2^e) + zp`).
+#[derive(Clone, Copy)]
+pub(super) struct FastRq {
+    pub(super) m: i32,
+    pub(super) hz: i32,
+    pub(super) e: u32,
+}
+
+impl FastRq {
+    /// The short form of `(multiplier, shift)` with output zero point `zp`, when it
+    /// equals the frame's `mbqm_lane` + `zp` for every accumulator `bias + s` with
+    /// `|s| <= span`: no left shift, a right shift `e >= 1`, `|acc| < 2^30`, and
+    /// `|hz| < 2^30` (then `q + hz − 1` and `q + hz` fit an i32, as `|q| <= |acc|`).
+    pub(super) fn new(m: i32, shift: i32, zp: i32, bias: i32, span: i64) -> Option<Self> {
+        let (l, e) = shifts(shift);
+        let reach = i64::from(bias).abs() + span;
+        let hz = (1i64 << e >> 1) + (i64::from(zp) << e);
+        (l == 0 && e >= 1 && reach < 1 << 30 && hz.abs() < 1 << 30).then_some(FastRq {
+            m,
+            hz: hz as i32,
+            e,
+        })
+    }
+
+    /// [`FastRq::new`]'s result for a `(multiplier, shift)` and `zp` it accepted (for
+    /// some bias and span), recomputed without the checks.
+    #[inline(always)]
+    pub(super) fn accepted(m: i32, shift: i32, zp: i32) -> Self {
+        let e = shift.wrapping_neg() as u32 & 31;
+        FastRq {
+            m,
+            hz: (1i32 << e >> 1).wrapping_add(zp.wrapping_shl(e)),
+            e,
+        }
+    }
+
+    /// The requantized accumulator plus the output zero point (before the clamp).
+    #[inline(always)]
+    pub(super) fn apply(self, acc: i32) -> i32 {
+        let q = smmulr(acc << 1, self.m);
+        (q + self.hz + (q >> 31)) >> self.e
+    }
+
+    /// Requantizes `acc`, clamps it to `lo..=hi` (see [`Epi::bounds`]) and stores it.
+    ///
+    /// # Safety
+    /// `y` is writable.
+    #[inline(always)]
+    pub(super) unsafe fn store(self, acc: i32, (lo, hi): (i32, i32), y: *mut i8) {
+        // `v` is in `lo..=hi`, or `hi` when `lo > hi`: an i8 either way.
+        let v = self.apply(acc).max(lo).min(hi);
+        // SAFETY: caller's contract.
+        unsafe { *y = v as i8 };
+    }
+}
+
+/// `SMMULR a, b`: `(a·b + 2^31) >> 32`, the rounded high word of the product.
+#[cfg(ferrite_arm_dsp)]
+#[inline(always)]
+fn smmulr(a: i32, b: i32) -> i32 {
+    let r: i32;
+    // SAFETY: register arithmetic only.
+    unsafe {
+        core::arch::asm!("smmulr {r}, {a}, {b}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b,
+                         options(pure, nomem, nostack, preserves_flags));
+    }
+    r
+}
+
+/// [`smmulr`]'s model (host unit tests).
+#[cfg(not(ferrite_arm_dsp))]
+fn smmulr(a: i32, b: i32) -> i32 {
+    ((i64::from(a) * i64::from(b) + (1 << 31)) >> 32) as i32
+}
+
 /// The residual Add's constants (see the frame's `I8Epi`).
 #[derive(Clone, Copy)]
 pub(super) struct Residual {
@@ -86,6 +166,12 @@ impl Epi {
                 hi: r.add.act_max,
             }),
         }
+    }
+
+    /// The activation clamp within `-128..=127`: clamping to it equals the clamp to
+    /// `act_min..=act_max` and then to i8 (the clamps are monotone).
+    pub(super) fn bounds(&self) -> (i32, i32) {
+        (self.lo.clamp(-128, 127), self.hi.clamp(-128, 127))
     }
 
     /// Requantizes the sum `v` (bias included) of output element `at` and stores it.

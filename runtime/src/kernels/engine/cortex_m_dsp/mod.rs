@@ -25,21 +25,34 @@
 //!
 //! # int8 depthwise: `i8_dwconv_4c_dsp`
 //!
-//! Four channels at a time: one word of 4 input channels, `SXTAB16` adds `−x_zp` to the
-//! even and odd bytes while sign-extending them (|x − x_zp| ≤ 255 fits a halfword),
-//! the 4 weights are sign-extended with `SXTB16`, and `SMLABB` / `SMLATT` add one
-//! product each to the 4 channels' accumulators (one `asm!` block per tap). Taps in
-//! the padding are skipped (the reference's sum); the accumulators start from the
-//! bias. Pixels whose taps are all inside read them at precomputed offsets (3×3
-//! unrolled); border pixels and a last group of fewer than 4 channels take a general
-//! loop.
+//! Four channels at a time: one word of 4 input channels, sign-extended to the even
+//! and odd bytes as halfword pairs, the 4 weights likewise, and `SMLABB` / `SMLATT`
+//! add one product each to the 4 channels' accumulators. Per group of 4 channels of a
+//! kernel with at most 9 taps (3×3 and smaller), no fused residual and the short
+//! requantization below (`dwfast.rs`): the weights are sign-extended once into a
+//! stack buffer (one `LDRD` per tap), the input zero point is folded into the bias
+//! (`bias − x_zp·Σ w`, so interior pixels multiply raw bytes), and a 3×3 pixel whose
+//! taps are all inside is one `asm!` block of 9 × 8 instructions (tap addresses from
+//! a row pointer and two registers). Pixels with taps in the padding add
+//! `(x − x_zp)·w` (`SXTAB16` with `−x_zp`) over their valid taps to the plain bias:
+//! the reference's sum. Other groups (larger kernels such as the average pool run as
+//! a depthwise conv, a last group of fewer than 4 channels, residual Adds) take the
+//! general loop, with the offset per tap and the full epilogue.
 //!
 //! # Epilogue
 //!
 //! Per output, in scalar form: `MultiplyByQuantizedMultiplier` with its two roundings
 //! in one 64-bit sum ([`Rq::apply`], one `SMLAL`; equal to the frame's [`mbqm_lane`]),
 //! the output zero point, the activation clamp, and the optional residual Add exactly
-//! as the frame's epilogue computes it.
+//! as the frame's epilogue computes it. Where it is exact — no left shift, a right
+//! shift `e >= 1`, an accumulator below 2^30 in magnitude (the bias plus the largest
+//! sum the kernel's taps can make), `|2^(e−1) + zp·2^e| < 2^30` — the short form
+//! [`FastRq`](epi::FastRq) replaces it: `SMMULR(2·acc, m)` is the rounding doubling
+//! high multiply, then one add of `2^(e−1) + zp·2^e − [q < 0]` and one arithmetic
+//! shift give the rounded shift plus the output zero point, then the clamp (about 12
+//! instructions instead of 25). The conv checks every channel of the call once, the
+//! depthwise kernel each group of 4; both forms are checked against [`mbqm_lane`] in
+//! the unit tests.
 
 #![allow(unsafe_code)]
 
@@ -49,6 +62,7 @@ use dwconv::i8_dwconv;
 
 mod conv;
 mod dwconv;
+mod dwfast;
 mod epi;
 mod instr;
 use super::types::{Isa, Kernel, Kernels};
@@ -127,6 +141,41 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn short_requantization_is_mbqm_where_it_applies() {
+        use crate::kernels::corners::MULTIPLIER_CORNERS;
+        let mut rng = Rng(0x6A09_E667_F3BC_C909);
+        let mut mults: Vec<i32> = MULTIPLIER_CORNERS.to_vec();
+        for _ in 0..100 {
+            mults.push(rng.next() as i32);
+        }
+        let (mut taken, mut refused) = (0, 0);
+        for &m in &mults {
+            for shift in -33..=3 {
+                for zp in [-300, -128, -1, 0, 5, 127, 40_000] {
+                    let bias = (rng.next() as i32) >> rng.below(32);
+                    let taps = 1 + rng.below(9);
+                    let reach = taps as i32 * 255 * 128;
+                    let Some(rq) = FastRq::new(m, shift, zp, bias, reach.into()) else {
+                        refused += 1;
+                        continue;
+                    };
+                    taken += 1;
+                    let (l, e) = shifts(shift);
+                    for d in [-reach, -1, 0, 1, reach, rng.next() as i32 % (reach + 1)] {
+                        let a = bias + d;
+                        let want = mbqm_lane(a, m, l, e) + zp;
+                        assert_eq!(rq.apply(a), want, "{a} {m} {shift} {zp}");
+                        let again = FastRq::accepted(m, shift, zp);
+                        assert_eq!(again.apply(a), want, "accepted: {a} {m} {shift} {zp}");
+                    }
+                }
+            }
+        }
+        // Both kinds occur: left shifts, `e = 0` and far zero points are refused.
+        assert!(taken > 1000 && refused > 1000, "{taken} {refused}");
     }
 
     #[test]
