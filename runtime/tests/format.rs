@@ -621,3 +621,24 @@ fn recurrent_op_encoding_is_pinned() {
         [27, 1, 1, 1, 2, 4, 0, 1, 0, 0, 0x80, 0x3f]
     );
 }
+
+/// The wire encoding of `Op::GridSample` (format 1.3): variant 28 (after `Recurrent`),
+/// then the mode, the padding mode and `align_corners`; a model using it is written as
+/// minor 3.
+#[test]
+fn grid_sample_op_encoding_is_pinned() {
+    use ferrite::format::types::{GridMode, GridPadding};
+    let op = Op::GridSample {
+        mode: GridMode::Cubic,
+        padding: GridPadding::Reflection,
+        align_corners: true,
+    };
+    assert_eq!(postcard::to_allocvec(&op).unwrap(), [28, 2, 2, 1]);
+    assert_eq!(op.since_minor(), 3);
+    let op = Op::GridSample {
+        mode: GridMode::Nearest,
+        padding: GridPadding::Zeros,
+        align_corners: false,
+    };
+    assert_eq!(postcard::to_allocvec(&op).unwrap(), [28, 0, 0, 0]);
+}

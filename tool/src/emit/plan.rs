@@ -128,7 +128,7 @@ pub fn forms(op: &Op) -> (Int8Form, F16Form) {
             (I8::F32(F32Reason::Classical), F16::F32)
         }
         Op::Slice { .. } => (I8::Move, F16::F32),
-        Op::Cast | Op::Lrn { .. } | Op::Recurrent { .. } => {
+        Op::Cast | Op::Lrn { .. } | Op::Recurrent { .. } | Op::GridSample { .. } => {
             (I8::F32(F32Reason::NoInt8Form), F16::F32)
         }
         Op::Quantize | Op::Dequantize | Op::Requantize { .. } | Op::Lut => {
