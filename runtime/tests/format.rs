@@ -642,3 +642,19 @@ fn grid_sample_op_encoding_is_pinned() {
     };
     assert_eq!(postcard::to_allocvec(&op).unwrap(), [28, 0, 0, 0]);
 }
+
+/// `BinaryOp::Fmod` (format 1.3) is variant 7 after `Pow`; only a Binary using it makes
+/// a file 1.3.
+#[test]
+fn fmod_binary_encoding_is_pinned() {
+    use ferrite::format::types::{Activation, BinaryOp};
+    let bin = |op| Op::Binary {
+        op,
+        act: Activation::None,
+        q: None,
+    };
+    // Binary is variant 7 of Op; then the BinaryOp, the activation (None = 0), q (None).
+    assert_eq!(postcard::to_allocvec(&bin(BinaryOp::Fmod)).unwrap(), [7, 7, 0, 0]);
+    assert_eq!(bin(BinaryOp::Fmod).since_minor(), 3);
+    assert_eq!(bin(BinaryOp::Pow).since_minor(), 0);
+}

@@ -71,6 +71,9 @@ pub enum BinaryOp {
     Min,
     /// `a ^ b` (`powf`).
     Pow,
+    /// `a - trunc(a / b) * b` computed exactly (C `fmodf`, ONNX Mod with `fmod = 1`;
+    /// format 1.3).
+    Fmod,
 }
 
 /// Element-wise unary operators (f32; int8 graphs use [`Op::Lut`]); the definitions
@@ -567,7 +570,10 @@ impl Op {
     pub const fn since_minor(&self) -> u16 {
         match self {
             Op::ConvNhwc { .. } | Op::DepthwiseNhwc { .. } | Op::Recurrent { .. } => 1,
-            Op::GridSample { .. } => 3,
+            Op::GridSample { .. }
+            | Op::Binary {
+                op: BinaryOp::Fmod, ..
+            } => 3,
             _ => 0,
         }
     }
