@@ -654,7 +654,10 @@ fn fmod_binary_encoding_is_pinned() {
         q: None,
     };
     // Binary is variant 7 of Op; then the BinaryOp, the activation (None = 0), q (None).
-    assert_eq!(postcard::to_allocvec(&bin(BinaryOp::Fmod)).unwrap(), [7, 7, 0, 0]);
+    assert_eq!(
+        postcard::to_allocvec(&bin(BinaryOp::Fmod)).unwrap(),
+        [7, 7, 0, 0]
+    );
     assert_eq!(bin(BinaryOp::Fmod).since_minor(), 3);
     assert_eq!(bin(BinaryOp::Pow).since_minor(), 0);
 }

@@ -113,7 +113,7 @@ pub fn forms(op: &Op) -> (Int8Form, F16Form) {
         }
         Op::Binary { op, .. } => match op {
             BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul => (I8::Binary, F16::F32),
-            BinaryOp::Div | BinaryOp::Max | BinaryOp::Min | BinaryOp::Pow => {
+            BinaryOp::Div | BinaryOp::Max | BinaryOp::Min | BinaryOp::Pow | BinaryOp::Fmod => {
                 (I8::F32(F32Reason::NoInt8Form), F16::F32)
             }
         },
