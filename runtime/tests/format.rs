@@ -621,3 +621,43 @@ fn recurrent_op_encoding_is_pinned() {
         [27, 1, 1, 1, 2, 4, 0, 1, 0, 0, 0x80, 0x3f]
     );
 }
+
+/// The wire encoding of `Op::GridSample` (format 1.3): variant 28 (after `Recurrent`),
+/// then the mode, the padding mode and `align_corners`; a model using it is written as
+/// minor 3.
+#[test]
+fn grid_sample_op_encoding_is_pinned() {
+    use ferrite::format::types::{GridMode, GridPadding};
+    let op = Op::GridSample {
+        mode: GridMode::Cubic,
+        padding: GridPadding::Reflection,
+        align_corners: true,
+    };
+    assert_eq!(postcard::to_allocvec(&op).unwrap(), [28, 2, 2, 1]);
+    assert_eq!(op.since_minor(), 3);
+    let op = Op::GridSample {
+        mode: GridMode::Nearest,
+        padding: GridPadding::Zeros,
+        align_corners: false,
+    };
+    assert_eq!(postcard::to_allocvec(&op).unwrap(), [28, 0, 0, 0]);
+}
+
+/// `BinaryOp::Fmod` (format 1.3) is variant 7 after `Pow`; only a Binary using it makes
+/// a file 1.3.
+#[test]
+fn fmod_binary_encoding_is_pinned() {
+    use ferrite::format::types::{Activation, BinaryOp};
+    let bin = |op| Op::Binary {
+        op,
+        act: Activation::None,
+        q: None,
+    };
+    // Binary is variant 7 of Op; then the BinaryOp, the activation (None = 0), q (None).
+    assert_eq!(
+        postcard::to_allocvec(&bin(BinaryOp::Fmod)).unwrap(),
+        [7, 7, 0, 0]
+    );
+    assert_eq!(bin(BinaryOp::Fmod).since_minor(), 3);
+    assert_eq!(bin(BinaryOp::Pow).since_minor(), 0);
+}

@@ -437,6 +437,7 @@ fn binary_op() -> impl Strategy<Value = BinaryOp> {
         Just(BinaryOp::Max),
         Just(BinaryOp::Min),
         Just(BinaryOp::Pow),
+        Just(BinaryOp::Fmod),
     ]
 }
 
@@ -456,6 +457,8 @@ fn ref_binary_one(op: BinaryOp, a: f32, b: f32) -> Want {
         BinaryOp::Max => elementwise(a.max(b)),
         BinaryOp::Min => elementwise(a.min(b)),
         BinaryOp::Pow => elementwise(a.powf(b)),
+        // f64 `%` is the C fmod, exact in either precision.
+        BinaryOp::Fmod => elementwise(a % b),
     }
 }
 

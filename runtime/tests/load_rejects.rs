@@ -860,6 +860,82 @@ fn lrn_of_size_0_is_a_load_error() {
     bad_op("size 0", &lrn(0));
 }
 
+#[test]
+fn grid_sample_operands_of_other_shapes_or_dtypes_are_load_errors() {
+    use ferrite::format::types::{GridMode, GridPadding};
+    let gs = |x: T, grid: T, y: Out| {
+        let op = Op::GridSample {
+            mode: GridMode::Linear,
+            padding: GridPadding::Zeros,
+            align_corners: false,
+        };
+        model(no_op(op), &[x, grid], y)
+    };
+    runs(
+        "2-D",
+        &gs(
+            f32_in(&[1, 3, 4, 5]),
+            f32_in(&[1, 2, 6, 2]),
+            f32_out(&[1, 3, 2, 6]),
+        ),
+    );
+    runs(
+        "3-D",
+        &gs(
+            f32_in(&[2, 1, 2, 3, 4]),
+            f32_in(&[2, 1, 1, 5, 3]),
+            f32_out(&[2, 1, 1, 1, 5]),
+        ),
+    );
+    let cases = [
+        (
+            "grid of 3 coordinates for 2 axes",
+            [1, 3, 4, 5],
+            vec![1, 2, 6, 3],
+            vec![1, 3, 2, 6],
+        ),
+        (
+            "grid batch differs",
+            [1, 3, 4, 5],
+            vec![2, 2, 6, 2],
+            vec![1, 3, 2, 6],
+        ),
+        (
+            "output size differs from the grid's",
+            [1, 3, 4, 5],
+            vec![1, 2, 6, 2],
+            vec![1, 3, 6, 2],
+        ),
+        (
+            "output channels differ",
+            [1, 3, 4, 5],
+            vec![1, 2, 6, 2],
+            vec![1, 2, 2, 6],
+        ),
+        (
+            "grid rank differs",
+            [1, 3, 4, 5],
+            vec![1, 12, 2],
+            vec![1, 3, 12],
+        ),
+    ];
+    for (what, xs, g, ys) in cases {
+        bad_op(what, &gs(f32_in(&xs), f32_in(&g), f32_out(&ys)));
+    }
+    bad_op(
+        "int8 input",
+        &gs(
+            i8_in(&[1, 3, 4, 5]),
+            f32_in(&[1, 2, 6, 2]),
+            f32_out(&[1, 3, 2, 6]),
+        ),
+    );
+    bad_op(
+        "rank 2 input",
+        &gs(f32_in(&[1, 3]), f32_in(&[1, 2]), f32_out(&[1, 3])),
+    );
+}
+
 // ---------------------------------------------------------------- classic ML
 
 fn linear(xs: &[u32], ws: &[u32], bs: &[u32], ys: &[u32]) -> Vec<u8> {

@@ -305,7 +305,7 @@ pub fn qbinary(
             rq(0.0),
             rq(a.scale as f64 * b.scale as f64 / out.scale as f64),
         ),
-        BinaryOp::Div | BinaryOp::Max | BinaryOp::Min | BinaryOp::Pow => {
+        BinaryOp::Div | BinaryOp::Max | BinaryOp::Min | BinaryOp::Pow | BinaryOp::Fmod => {
             return Err(Error::Other(format!("{op:?} has no int8 kernel")))
         }
     };

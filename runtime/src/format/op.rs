@@ -71,6 +71,9 @@ pub enum BinaryOp {
     Min,
     /// `a ^ b` (`powf`).
     Pow,
+    /// `a - trunc(a / b) * b` computed exactly (C `fmodf`, ONNX Mod with `fmod = 1`;
+    /// format 1.3).
+    Fmod,
 }
 
 /// Element-wise unary operators (f32; int8 graphs use [`Op::Lut`]); the definitions
@@ -480,6 +483,44 @@ pub enum Op {
         /// The ONNX `clip`: gate pre-activations are clamped to `[-clip, clip]`.
         clip: Option<f32>,
     },
+
+    // --- Sampling ops (issue #16, format minor 3). ---
+    /// ONNX GridSample (f32): samples x `[N, C, D1..Dr]` (r = 1, 2 or 3 spatial axes)
+    /// at the normalized coordinates of grid `[N, O1..Or, r]` (last axis innermost
+    /// first: `(x, y[, z])`, -1 and 1 the edges, or the corner pixels' centres with
+    /// `align_corners`). Output `[N, C, O1..Or]`.
+    GridSample {
+        /// Nearest (round half to even), linear or cubic (Keys, a = -0.75) taps.
+        mode: GridMode,
+        /// What taps outside the input read.
+        padding: GridPadding,
+        /// -1 and 1 are the centres of the corner pixels (else their outer edges).
+        align_corners: bool,
+    },
+}
+
+/// Interpolation of [`Op::GridSample`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum GridMode {
+    /// The nearest pixel (ONNX `nearest`).
+    Nearest,
+    /// Linear in each axis (ONNX `bilinear` / `linear`).
+    Linear,
+    /// Cubic convolution in each axis (ONNX `bicubic` / `cubic`).
+    Cubic,
+}
+
+/// Out-of-range handling of [`Op::GridSample`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum GridPadding {
+    /// Taps outside the input read 0.
+    Zeros,
+    /// Coordinates and taps are clamped to the input.
+    Border,
+    /// Coordinates and taps are reflected at the input's bounds.
+    Reflection,
 }
 
 /// int8 output parameters of the NHWC engine ops ([`Op::ConvNhwc`],
@@ -545,6 +586,10 @@ impl Op {
     pub const fn since_minor(&self) -> u16 {
         match self {
             Op::ConvNhwc { .. } | Op::DepthwiseNhwc { .. } | Op::Recurrent { .. } => 1,
+            Op::GridSample { .. }
+            | Op::Binary {
+                op: BinaryOp::Fmod, ..
+            } => 3,
             _ => 0,
         }
     }
@@ -584,6 +629,7 @@ impl Op {
                 Cell::Gru { .. } => "GRU",
                 Cell::Rnn => "RNN",
             },
+            Op::GridSample { .. } => "GridSample",
         }
     }
 }

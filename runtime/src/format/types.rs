@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 pub(crate) use super::op::OpRef;
 pub use super::op::{
-    Activation, Aggregate, BinaryOp, Cell, Direction, Norm, Op, OpDef, OpGroup, PostTransform,
-    QBinary, QNhwc, QParams, Requant, UnaryOp, Window,
+    Activation, Aggregate, BinaryOp, Cell, Direction, GridMode, GridPadding, Norm, Op, OpDef,
+    OpGroup, PostTransform, QBinary, QNhwc, QParams, Requant, UnaryOp, Window,
 };
 
 pub use super::limits::{MAX_GRAPH_IO, MAX_OP_INPUTS, MAX_OP_OUTPUTS, MAX_RANK};

@@ -183,6 +183,7 @@ mod tests {
             BinaryOp::Max,
             BinaryOp::Min,
             BinaryOp::Pow,
+            BinaryOp::Fmod,
         ];
         let posts = [
             PostTransform::None,

@@ -23,6 +23,7 @@ mod conv;
 mod conv_nhwc;
 mod fully_connected;
 mod fully_connected_f16;
+mod grid_sample;
 mod linear;
 mod lrn;
 mod lut;
@@ -76,6 +77,7 @@ impl Op {
             Op::Lrn { .. } => lrn::GROUP,
             Op::ConvNhwc { .. } | Op::DepthwiseNhwc { .. } => conv_nhwc::GROUP,
             Op::Recurrent { .. } => recurrent::GROUP,
+            Op::GridSample { .. } => grid_sample::GROUP,
         }
     }
 }
@@ -149,6 +151,7 @@ pub(crate) fn check(op: &Op, c: &Check<'_, '_>) -> Checked {
             acts,
             clip,
         } => recurrent::check(c, *cell, *direction, acts, *clip),
+        Op::GridSample { .. } => grid_sample::check(c),
     }
 }
 
@@ -250,5 +253,10 @@ pub(crate) fn run(op: &Op, cx: &Cx<'_, '_>, y: &mut [u8], scratch: &mut [u8]) ->
             acts,
             clip,
         } => recurrent::run(cx, y, *cell, *direction, acts, *clip),
+        Op::GridSample {
+            mode,
+            padding,
+            align_corners,
+        } => grid_sample::run(cx, y, *mode, *padding, *align_corners),
     }
 }

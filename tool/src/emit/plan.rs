@@ -113,7 +113,7 @@ pub fn forms(op: &Op) -> (Int8Form, F16Form) {
         }
         Op::Binary { op, .. } => match op {
             BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul => (I8::Binary, F16::F32),
-            BinaryOp::Div | BinaryOp::Max | BinaryOp::Min | BinaryOp::Pow => {
+            BinaryOp::Div | BinaryOp::Max | BinaryOp::Min | BinaryOp::Pow | BinaryOp::Fmod => {
                 (I8::F32(F32Reason::NoInt8Form), F16::F32)
             }
         },
@@ -128,7 +128,7 @@ pub fn forms(op: &Op) -> (Int8Form, F16Form) {
             (I8::F32(F32Reason::Classical), F16::F32)
         }
         Op::Slice { .. } => (I8::Move, F16::F32),
-        Op::Cast | Op::Lrn { .. } | Op::Recurrent { .. } => {
+        Op::Cast | Op::Lrn { .. } | Op::Recurrent { .. } | Op::GridSample { .. } => {
             (I8::F32(F32Reason::NoInt8Form), F16::F32)
         }
         Op::Quantize | Op::Dequantize | Op::Requantize { .. } | Op::Lut => {

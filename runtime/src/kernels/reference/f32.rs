@@ -218,6 +218,7 @@ fn binary_one(op: BinaryOp, a: f32, b: f32) -> f32 {
             }
         }
         BinaryOp::Pow => libm::powf(a, b),
+        BinaryOp::Fmod => libm::fmodf(a, b),
     }
 }
 
@@ -225,7 +226,7 @@ fn binary_one(op: BinaryOp, a: f32, b: f32) -> f32 {
 ///
 /// `s.a` and `s.b` are right-aligned against `s.y` (see [`BroadcastShapes`]); `y` is
 /// row-major `s.y`. `Max` / `Min` propagate NaN (numpy `maximum`); `Pow` is
-/// `libm::powf`.
+/// `libm::powf`, `Fmod` `libm::fmodf`.
 pub fn binary(
     op: BinaryOp,
     s: &BroadcastShapes<'_>,

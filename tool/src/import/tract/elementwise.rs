@@ -3,6 +3,7 @@
 //! | ONNX op(s) | decluttered tract op | ferrite op |
 //! |---|---|---|
 //! | Add, Sub, Mul, Div, Max, Min, Pow (broadcasting) | `TypedBinOp` | `Binary` (Div by a constant: `Mul` by its inverse) |
+//! | Mod with `fmod = 1` (f32) | `Rem` | `Binary Fmod` |
 //! | Relu, Clip, Max/Min with a scalar constant | `Max`/`Min` | `Unary Clip/Relu`, fused into the producer |
 //! | Sigmoid, Tanh, Exp, Log, Sqrt, Neg, Abs, Reciprocal, Floor, Ceil, Erf, HardSwish, LeakyRelu, Gelu | `ElementWiseOp` | `Unary` |
 //! | Sin, Cos, Tan, Asin, Acos, Atan, Sinh, Cosh, Asinh, Acosh, Atanh, Round (half to even), Sign | `ElementWiseOp` | `Unary` |
@@ -66,6 +67,7 @@ impl Lower<'_> {
             "Max" => BinaryOp::Max,
             "Min" => BinaryOp::Min,
             "Pow" => BinaryOp::Pow,
+            "Rem" => BinaryOp::Fmod,
             _ => return Ok(false),
         };
         if self.dtype(o)? != DType::F32 {

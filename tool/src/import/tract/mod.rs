@@ -20,15 +20,17 @@
 //! | `linear` | `EinSum` | Gemm, MatMul |
 //! | `conv` | `Conv`, `MaxPool`, `SumPool` | Conv, MaxPool, AveragePool |
 //! | `deconv` | `Deconv` | ConvTranspose |
+//! | `onehot` | `OneHot`, `Eq` + `Iff` (zero-norm guard) | Hardmax, LpNormalization |
 //! | `elementwise` | `TypedBinOp`, `ElementWiseOp` | Add, Sub, Mul, Div, Max, Min, Pow, Relu, Clip, the unary functions, the [`activations`] |
+//! | `sample` | `GridSample` | GridSample |
 //! | `reduce` | `Reduce`, `RmsNorm` | GlobalAveragePool, GlobalMaxPool, Reduce*, ArgMax, LayerNormalization, RMSNormalization, the variance of the other normalizations |
 //!
 //! Batch norms with non-constant parameters are rewritten before tract
 //! ([`super::batchnorm`]): `Binary`, `Unary Sqrt`, `Reshape`.
 //!
 //! Not supported (listed by node in the error): Resize, Slice and Gather beyond the
-//! static cases, comparisons and `Iff` (Where, Equal, Less…), ReduceProd,
-//! LpNormalization, reflect/edge Pad, recurrent ops.
+//! static cases, comparisons and `Iff` (Where, Equal, Less…) beyond the zero-norm
+//! guard, ReduceProd, reflect/edge Pad.
 
 pub mod activations;
 mod attention;
@@ -38,7 +40,9 @@ mod elementwise;
 mod linear;
 mod lower;
 mod lrn;
+mod onehot;
 mod reduce;
+mod sample;
 mod shape;
 mod softmax;
 
@@ -65,8 +69,10 @@ const FAMILIES: &[Family] = &[
     linear::lower,
     conv::lower,
     deconv::lower,
+    onehot::lower,
     elementwise::lower,
     reduce::lower,
+    sample::lower,
     shape::lower_identity,
 ];
 
