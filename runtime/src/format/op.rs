@@ -464,6 +464,24 @@ pub enum Op {
         /// The ONNX `clip`: gate pre-activations are clamped to `[-clip, clip]`.
         clip: Option<f32>,
     },
+
+    // --- NHWC pools (format 1.3). ---
+    /// Max pool of NHWC activations (f32 or int8 raw values; input and output share
+    /// dtype and quantization): x `[N, H, W, C]`, output `[N, OH, OW, C]` (floor or
+    /// ceil mode, as [`Op::MaxPool`]). A global max pool is the window `[H, W]`.
+    MaxPoolNhwc {
+        /// Kernel, stride, dilation, pads.
+        window: Window,
+    },
+    /// Average pool of NHWC activations (f32 or int8, as [`Op::AvgPool`]): x
+    /// `[N, H, W, C]`, output `[N, OH, OW, C]`. A global average pool is the window
+    /// `[H, W]`.
+    AvgPoolNhwc {
+        /// Kernel, stride, dilation, pads.
+        window: Window,
+        /// Padded cells count in the divisor.
+        count_include_pad: bool,
+    },
 }
 
 /// int8 output parameters of the NHWC engine ops ([`Op::ConvNhwc`],
@@ -529,6 +547,7 @@ impl Op {
     pub const fn since_minor(&self) -> u16 {
         match self {
             Op::ConvNhwc { .. } | Op::DepthwiseNhwc { .. } | Op::Recurrent { .. } => 1,
+            Op::MaxPoolNhwc { .. } | Op::AvgPoolNhwc { .. } => 3,
             _ => 0,
         }
     }
@@ -568,6 +587,8 @@ impl Op {
                 Cell::Gru { .. } => "GRU",
                 Cell::Rnn => "RNN",
             },
+            Op::MaxPoolNhwc { .. } => "MaxPoolNhwc",
+            Op::AvgPoolNhwc { .. } => "AvgPoolNhwc",
         }
     }
 }

@@ -30,6 +30,7 @@ mod matmul;
 mod normalize;
 mod pad;
 mod pool;
+mod pool_nhwc;
 mod quantize;
 mod recurrent;
 mod reshape;
@@ -76,6 +77,7 @@ impl Op {
             Op::Lrn { .. } => lrn::GROUP,
             Op::ConvNhwc { .. } | Op::DepthwiseNhwc { .. } => conv_nhwc::GROUP,
             Op::Recurrent { .. } => recurrent::GROUP,
+            Op::MaxPoolNhwc { .. } | Op::AvgPoolNhwc { .. } => pool::GROUP,
         }
     }
 }
@@ -131,6 +133,8 @@ pub(crate) fn check(op: &Op, c: &Check<'_, '_>) -> Checked {
             acts,
             clip,
         } => recurrent::check(c, *cell, *direction, acts, *clip),
+        Op::MaxPoolNhwc { window } => pool_nhwc::check(c, window, false),
+        Op::AvgPoolNhwc { window, .. } => pool_nhwc::check(c, window, true),
     }
 }
 
@@ -232,5 +236,10 @@ pub(crate) fn run(op: &Op, cx: &Cx<'_, '_>, y: &mut [u8], scratch: &mut [u8]) ->
             acts,
             clip,
         } => recurrent::run(cx, y, *cell, *direction, acts, *clip),
+        Op::MaxPoolNhwc { window } => pool_nhwc::run(cx, y, window, None),
+        Op::AvgPoolNhwc {
+            window,
+            count_include_pad,
+        } => pool_nhwc::run(cx, y, window, Some(*count_include_pad)),
     }
 }
