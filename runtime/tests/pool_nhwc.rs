@@ -11,9 +11,9 @@ mod support;
 use ferrite::format::types::{DType, Op, Quant, Window};
 use ferrite::format::write::ModelBuilder;
 use ferrite::kernels::{engine, f32 as kf, int8 as ki, PoolParams};
-use ferrite::{AlignedModel, Error, OpReason, OwnedSession};
+use ferrite::{AlignedModel, Error, OpReason};
 use proptest::prelude::*;
-use support::{pool_geometry, pool_params, window};
+use support::{pool_geometry, pool_params, run_model as run, window};
 
 /// NCHW `[n, c, h, w]` data as NHWC.
 fn to_nhwc<T: Copy>(x: &[T], [n, c, h, w]: [usize; 4]) -> Vec<T> {
@@ -176,17 +176,6 @@ fn one_op(op: Op, dtype: DType, q: Quant, xs: &[u32], ys: &[u32]) -> Vec<u8> {
     m.add_op(op, &[x], &[y]).unwrap();
     m.set_io(&[x], &[y]).unwrap();
     m.finish().unwrap()
-}
-
-/// Runs a one-input model; returns output 0's bytes.
-fn run(model: &[u8], x: &[u8]) -> Result<Vec<u8>, Error> {
-    let a = AlignedModel::new(model);
-    let m = a.model()?;
-    let mut os = OwnedSession::new(&m);
-    let mut s = os.session();
-    s.set_input_bytes(0, x)?;
-    s.run()?;
-    Ok(s.output_bytes(0)?.to_vec())
 }
 
 fn nchw_dims(d: [usize; 4]) -> Vec<u32> {

@@ -62,7 +62,8 @@ impl Geo {
         })
     }
 
-    /// Calls `f(out_index, taps)` for every output pixel, `taps` the input pixel indices
+    /// Calls `f(out, oy, ox, taps)` for every output pixel: `out` its index among the
+    /// output pixels, `(oy, ox)` its position, `taps` the indices of the input pixels
     /// under its window in (ky, kx) order, padding skipped.
     fn each(&self, mut f: impl FnMut(usize, usize, usize, &mut dyn Iterator<Item = usize>)) {
         for b in 0..self.n {
@@ -100,6 +101,7 @@ fn row<T>(v: &[T], pixel: usize, c: usize) -> &[T] {
     v.get(pixel * c..(pixel + 1) * c).unwrap_or(&[])
 }
 
+/// [`row`], mutable.
 fn row_mut<T>(v: &mut [T], pixel: usize, c: usize) -> &mut [T] {
     v.get_mut(pixel * c..(pixel + 1) * c).unwrap_or(&mut [])
 }
@@ -109,13 +111,31 @@ fn row_mut<T>(v: &mut [T], pixel: usize, c: usize) -> &mut [T] {
 ///
 /// [`max_pool2d`]: crate::kernels::f32::max_pool2d
 pub fn f32_max_pool_nhwc(p: &PoolParams, x: &[f32], y: &mut [f32]) -> Result<()> {
+    max_pool(p, x, y, f32::NEG_INFINITY, |o, v| if v > o { v } else { o })
+}
+
+/// Max pool of NHWC int8 activations (raw values; input and output share their
+/// quantization): the reference [`max_pool2d`](crate::kernels::int8::max_pool2d)'s bytes.
+pub fn i8_max_pool_nhwc(p: &PoolParams, x: &[i8], y: &mut [i8]) -> Result<()> {
+    max_pool(p, x, y, i8::MIN, Ord::max)
+}
+
+/// Every output row starts at `init` and takes `max(out, tap)` for each tap in order.
+#[inline(always)]
+fn max_pool<T: Copy>(
+    p: &PoolParams,
+    x: &[T],
+    y: &mut [T],
+    init: T,
+    max: impl Fn(T, T) -> T,
+) -> Result<()> {
     let g = Geo::new(p, x.len(), y.len())?;
     g.each(|o, _, _, taps| {
         let out = row_mut(y, o, g.c);
-        out.fill(f32::NEG_INFINITY);
+        out.fill(init);
         for t in taps {
             for (o, &v) in out.iter_mut().zip(row(x, t, g.c)) {
-                *o = if v > *o { v } else { *o };
+                *o = max(*o, v);
             }
         }
     });
@@ -141,22 +161,6 @@ pub fn f32_avg_pool_nhwc(p: &PoolParams, x: &[f32], y: &mut [f32]) -> Result<()>
         } else {
             let d = count as f32;
             out.iter_mut().for_each(|o| *o /= d);
-        }
-    });
-    Ok(())
-}
-
-/// Max pool of NHWC int8 activations (raw values; input and output share their
-/// quantization): the reference [`max_pool2d`](crate::kernels::int8::max_pool2d)'s bytes.
-pub fn i8_max_pool_nhwc(p: &PoolParams, x: &[i8], y: &mut [i8]) -> Result<()> {
-    let g = Geo::new(p, x.len(), y.len())?;
-    g.each(|o, _, _, taps| {
-        let out = row_mut(y, o, g.c);
-        out.fill(i8::MIN);
-        for t in taps {
-            for (o, &v) in out.iter_mut().zip(row(x, t, g.c)) {
-                *o = (*o).max(v);
-            }
         }
     });
     Ok(())
