@@ -13,6 +13,9 @@ use ferrite::format::write::ModelBuilder;
 use ferrite::kernels::engine;
 use ferrite::kernels::fixed::quantize_multiplier;
 use ferrite::{AlignedModel, Error, OpReason, OwnedSession};
+use support::run_model as run;
+
+mod support;
 
 /// One conv layer: NHWC input `[n, h, w, c]`, `m` output channels.
 #[derive(Clone, Copy)]
@@ -130,17 +133,6 @@ fn permute<T: Copy>(v: &[T], s: [u32; 4], to_nchw: bool) -> Vec<T> {
 
 fn le<T: Copy, const N: usize>(v: &[T], f: impl Fn(T) -> [u8; N]) -> Vec<u8> {
     v.iter().flat_map(|&x| f(x)).collect()
-}
-
-/// Runs a one-input model; returns output 0's bytes.
-fn run(model: &[u8], x: &[u8]) -> Result<Vec<u8>, Error> {
-    let a = AlignedModel::new(model);
-    let m = a.model()?;
-    let mut os = OwnedSession::new(&m);
-    let mut s = os.session();
-    s.set_input_bytes(0, x)?;
-    s.run()?;
-    Ok(s.output_bytes(0)?.to_vec())
 }
 
 fn load_err(model: &[u8]) -> Error {

@@ -161,6 +161,28 @@ fn transpose_2d_by_hand() {
     assert_eq!(y, [1, 4, 2, 5, 3, 6]);
 }
 
+/// NCHW → NHWC of images with 1–5 channels (the graph input's transpose: up to 4
+/// channels each output pixel gathers from every plane at once), 1-, 2- and 4-byte
+/// elements, against the index arithmetic.
+#[test]
+fn transpose_nchw_to_nhwc_few_channels() {
+    for c in 1..=5 {
+        for (n, h, w) in [(1, 5, 7), (2, 3, 1), (1, 96, 96)] {
+            for elem in [1, 2, 4] {
+                let shape = [n, c, h, w];
+                let x = elements(n * c * h * w, elem, 3);
+                let mut y = vec![0u8; x.len()];
+                kg::transpose(&x, &shape, &[0, 2, 3, 1], elem, &mut y);
+                assert_eq!(
+                    y,
+                    ref_transpose(&x, &shape, &[0, 2, 3, 1], elem),
+                    "{shape:?} {elem}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn transpose_rank8_and_rank0() {
     let shape = [2, 1, 2, 1, 2, 1, 2, 2];

@@ -98,7 +98,10 @@ pub fn detail(op: &Op) -> String {
             }
             s
         }
-        Op::MaxPool { window } | Op::AvgPool { window, .. } => format!(
+        Op::MaxPool { window }
+        | Op::AvgPool { window, .. }
+        | Op::MaxPoolNhwc { window }
+        | Op::AvgPoolNhwc { window, .. } => format!(
             "k{}x{} s{}x{}",
             window.kernel[0], window.kernel[1], window.stride[0], window.stride[1]
         ),

@@ -6,6 +6,7 @@
 use heapless::Vec as HVec;
 use serde::{Deserialize, Serialize};
 
+pub use super::grid::{GridMode, GridPadding};
 use super::limits::{MAX_OP_INPUTS, MAX_OP_OUTPUTS, MAX_RANK};
 pub use super::recurrent::{Cell, Direction};
 
@@ -497,30 +498,23 @@ pub enum Op {
         /// -1 and 1 are the centres of the corner pixels (else their outer edges).
         align_corners: bool,
     },
-}
-
-/// Interpolation of [`Op::GridSample`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum GridMode {
-    /// The nearest pixel (ONNX `nearest`).
-    Nearest,
-    /// Linear in each axis (ONNX `bilinear` / `linear`).
-    Linear,
-    /// Cubic convolution in each axis (ONNX `bicubic` / `cubic`).
-    Cubic,
-}
-
-/// Out-of-range handling of [`Op::GridSample`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum GridPadding {
-    /// Taps outside the input read 0.
-    Zeros,
-    /// Coordinates and taps are clamped to the input.
-    Border,
-    /// Coordinates and taps are reflected at the input's bounds.
-    Reflection,
+    // --- NHWC pools (format 1.3). ---
+    /// Max pool of NHWC activations (f32 or int8 raw values; input and output share
+    /// dtype and quantization): x `[N, H, W, C]`, output `[N, OH, OW, C]` (floor or
+    /// ceil mode, as [`Op::MaxPool`]). A global max pool is the window `[H, W]`.
+    MaxPoolNhwc {
+        /// Kernel, stride, dilation, pads.
+        window: Window,
+    },
+    /// Average pool of NHWC activations (f32 or int8, as [`Op::AvgPool`]): x
+    /// `[N, H, W, C]`, output `[N, OH, OW, C]`. A global average pool is the window
+    /// `[H, W]`.
+    AvgPoolNhwc {
+        /// Kernel, stride, dilation, pads.
+        window: Window,
+        /// Padded cells count in the divisor.
+        count_include_pad: bool,
+    },
 }
 
 /// int8 output parameters of the NHWC engine ops ([`Op::ConvNhwc`],
@@ -587,6 +581,8 @@ impl Op {
         match self {
             Op::ConvNhwc { .. } | Op::DepthwiseNhwc { .. } | Op::Recurrent { .. } => 1,
             Op::GridSample { .. }
+            | Op::MaxPoolNhwc { .. }
+            | Op::AvgPoolNhwc { .. }
             | Op::Binary {
                 op: BinaryOp::Fmod, ..
             } => 3,
@@ -630,6 +626,8 @@ impl Op {
                 Cell::Rnn => "RNN",
             },
             Op::GridSample { .. } => "GridSample",
+            Op::MaxPoolNhwc { .. } => "MaxPoolNhwc",
+            Op::AvgPoolNhwc { .. } => "AvgPoolNhwc",
         }
     }
 }

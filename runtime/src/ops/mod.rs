@@ -31,6 +31,7 @@ mod matmul;
 mod normalize;
 mod pad;
 mod pool;
+mod pool_nhwc;
 mod quantize;
 mod recurrent;
 mod reshape;
@@ -78,6 +79,7 @@ impl Op {
             Op::ConvNhwc { .. } | Op::DepthwiseNhwc { .. } => conv_nhwc::GROUP,
             Op::Recurrent { .. } => recurrent::GROUP,
             Op::GridSample { .. } => grid_sample::GROUP,
+            Op::MaxPoolNhwc { .. } | Op::AvgPoolNhwc { .. } => pool::GROUP,
         }
     }
 }
@@ -152,6 +154,8 @@ pub(crate) fn check(op: &Op, c: &Check<'_, '_>) -> Checked {
             clip,
         } => recurrent::check(c, *cell, *direction, acts, *clip),
         Op::GridSample { .. } => grid_sample::check(c),
+        Op::MaxPoolNhwc { window } => pool_nhwc::check(c, window, false),
+        Op::AvgPoolNhwc { window, .. } => pool_nhwc::check(c, window, true),
     }
 }
 
@@ -258,5 +262,10 @@ pub(crate) fn run(op: &Op, cx: &Cx<'_, '_>, y: &mut [u8], scratch: &mut [u8]) ->
             padding,
             align_corners,
         } => grid_sample::run(cx, y, *mode, *padding, *align_corners),
+        Op::MaxPoolNhwc { window } => pool_nhwc::run(cx, y, window, None),
+        Op::AvgPoolNhwc {
+            window,
+            count_include_pad,
+        } => pool_nhwc::run(cx, y, window, Some(*count_include_pad)),
     }
 }

@@ -11,8 +11,10 @@ use crate::kernels::{f32 as kf, fast, int8 as ki, PoolParams};
 /// reads it, and every function here returns early without it.
 pub(super) const GROUP: OpGroup = OpGroup::Pool;
 
-/// Input and output of the same dtype (f32 or i8) and quantization.
-fn same_kind(c: &Check<'_, '_>) -> Checked {
+/// One input, of the output's dtype (f32 or i8) and quantization; the pool group
+/// enabled (also the NHWC pools' check).
+pub(super) fn check_pool_operands(c: &Check<'_, '_>) -> Checked {
+    gate(GROUP)?;
     c.inputs(1)?;
     ensure(c.x.dtype == c.out.dtype, OpReason::DType)?;
     ensure(c.x.quant == c.out.quant, OpReason::Quantization)?;
@@ -21,8 +23,7 @@ fn same_kind(c: &Check<'_, '_>) -> Checked {
 
 /// MaxPool (`avg` false) or AvgPool: x `[N, C, (H,) W]`, the output the window's.
 pub(super) fn check_window(c: &Check<'_, '_>, window: &Window, avg: bool) -> Checked {
-    gate(GROUP)?;
-    same_kind(c)?;
+    check_pool_operands(c)?;
     // The int8 average reads the zero point (the max of raw values does not).
     if avg && c.x.dtype == DType::I8 {
         int8_act(c.x)?;
@@ -35,8 +36,7 @@ pub(super) fn check_window(c: &Check<'_, '_>, window: &Window, avg: bool) -> Che
 
 /// The global pools: x `[N, C, ...]` (rank >= 3), output `[N, C, 1, ...]`.
 pub(super) fn check_global(c: &Check<'_, '_>) -> Checked {
-    gate(GROUP)?;
-    same_kind(c)?;
+    check_pool_operands(c)?;
     let (x, out) = (&c.x.shape, &c.out.shape);
     ensure(
         x.len() >= 3

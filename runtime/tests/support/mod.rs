@@ -151,6 +151,19 @@ pub fn pool_geometry(
         )
 }
 
+// ---------------------------------------------------------------- whole models
+
+/// Runs a one-input model; returns output 0's bytes.
+pub fn run_model(model: &[u8], x: &[u8]) -> Result<Vec<u8>, ferrite::Error> {
+    let a = ferrite::AlignedModel::new(model);
+    let m = a.model()?;
+    let mut os = ferrite::OwnedSession::new(&m);
+    let mut s = os.session();
+    s.set_input_bytes(0, x)?;
+    s.run()?;
+    Ok(s.output_bytes(0)?.to_vec())
+}
+
 // ---------------------------------------------------------------- index arithmetic
 
 /// Row-major strides of a shape.

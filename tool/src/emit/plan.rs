@@ -108,9 +108,12 @@ pub fn forms(op: &Op) -> (Int8Form, F16Form) {
         // (1-D, grouped) has no f16 kernel.
         Op::Conv { .. } => (I8::Weighted, F16::Cast),
         Op::MatMul => (I8::F32(F32Reason::NoInt8Form), F16::Cast),
-        Op::MaxPool { .. } | Op::AvgPool { .. } | Op::GlobalAvgPool | Op::GlobalMaxPool => {
-            (I8::Pool, F16::F32)
-        }
+        Op::MaxPool { .. }
+        | Op::AvgPool { .. }
+        | Op::GlobalAvgPool
+        | Op::GlobalMaxPool
+        | Op::MaxPoolNhwc { .. }
+        | Op::AvgPoolNhwc { .. } => (I8::Pool, F16::F32),
         Op::Binary { op, .. } => match op {
             BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul => (I8::Binary, F16::F32),
             BinaryOp::Div | BinaryOp::Max | BinaryOp::Min | BinaryOp::Pow | BinaryOp::Fmod => {

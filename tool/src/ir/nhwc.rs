@@ -22,9 +22,9 @@
 //!   of a slice that starts at pixel 0 and steps only over the spatial axes reads
 //!   the unsliced tensor with the slice's steps as its stride instead (the same
 //!   pixels), and the slice, left unread, is removed;
-//! - an average pool (unpadded, or counting the padding) and a global average pool
-//!   are a `DepthwiseNhwc` with weights `1 / taps` (the same mean, summed as products:
-//!   within the engine's bound of the pool's sum-then-divide);
+//! - a max or average pool over an NCHW view, and a global pool over an NCHW / CHW
+//!   view, is a `MaxPoolNhwc` / `AvgPoolNhwc` on the NHWC tensor (the same values
+//!   exactly; a global pool is the window `[H, W]`);
 //! - any other op reads the tensor in its own layout: the pass writes the view back
 //!   (`Transpose` / `Reshape` of the NHWC tensor; a `Reshape` when one channel or one
 //!   pixel makes both layouts the same bytes) once, right before the first such
@@ -42,6 +42,7 @@ use ferrite::format::types::{Activation, BinaryOp, Op, UnaryOp, Window};
 use ferrite::DType;
 use std::collections::HashMap;
 
+mod pool;
 mod strided;
 
 /// How a tensor of the original graph lays out the elements of an NHWC tensor `s`
@@ -280,11 +281,8 @@ impl Pass {
             Op::Unary { op } => self.unary(n, op),
             Op::Binary { op, act, q: None } => self.binary(n, *op, *act),
             Op::Slice { starts, steps } => self.slice(n, starts, steps),
-            Op::AvgPool {
-                window,
-                count_include_pad,
-            } => self.avg_pool(n, window, *count_include_pad),
-            Op::GlobalAvgPool => self.global_avg_pool(n),
+            Op::MaxPool { .. } | Op::AvgPool { .. } => self.pool(n),
+            Op::GlobalAvgPool | Op::GlobalMaxPool => self.global_pool(n),
             _ => false,
         };
         if !done {
@@ -412,78 +410,6 @@ impl Pass {
         }
         let name = format!("{}.nhwc", self.g.tensors[n.output].name);
         let t = self.add(&name, Op::Reshape, &[v.s], &flat);
-        self.new_view(n.output, t, v.form);
-        true
-    }
-
-    /// An average pool without padding (or counting it) over an NCHW view: a
-    /// depthwise convolution with weights `1 / (kh·kw)` (the same mean, summed as
-    /// products).
-    fn avg_pool(&mut self, n: &Node, window: &Window, count_include_pad: bool) -> bool {
-        let x = n.inputs[0];
-        let Some(v) = self.view.get(&x).copied() else {
-            return false;
-        };
-        let (s, y) = (self.shape(v.s).to_vec(), self.shape(n.output).to_vec());
-        let padded = window.pads.iter().any(|&p| p > 0);
-        if v.form != Form::Nchw || (padded && !count_include_pad) || y.len() != 4 {
-            return false;
-        }
-        // Floor-mode output size only (the engine's).
-        let out = |i: usize, a: usize| {
-            let (k, st, d) = (window.kernel[a], window.stride[a], window.dilation[a]);
-            let span = (d as usize) * (k as usize - 1) + 1;
-            let padded = i + (window.pads[a] + window.pads[a + 2]) as usize;
-            padded.checked_sub(span).map(|r| r / st as usize + 1)
-        };
-        if out(s[1], 0) != Some(y[2]) || out(s[2], 1) != Some(y[3]) {
-            return false;
-        }
-        self.mean_as_depthwise(n, v, *window, [y[0], y[2], y[3], y[1]])
-    }
-
-    /// A global average pool over an NCHW / CHW view.
-    fn global_avg_pool(&mut self, n: &Node) -> bool {
-        let Some(v) = self.view.get(&n.inputs[0]).copied() else {
-            return false;
-        };
-        let s = self.shape(v.s).to_vec();
-        let ys = [s[0], 1, 1, s[3]];
-        if !matches!(v.form, Form::Nchw | Form::Chw)
-            || v.form.shape(&ys).as_deref() != Some(self.shape(n.output))
-        {
-            return false;
-        }
-        let window = Window {
-            kernel: [s[1] as u32, s[2] as u32],
-            stride: [1, 1],
-            dilation: [1, 1],
-            pads: [0; 4],
-        };
-        self.mean_as_depthwise(n, v, window, ys)
-    }
-
-    /// `DepthwiseNhwc` of `v`'s tensor with every weight `1 / taps`, output `ys`.
-    fn mean_as_depthwise(&mut self, n: &Node, v: View, window: Window, ys: [usize; 4]) -> bool {
-        let c = ys[3];
-        let [kh, kw] = window.kernel.map(|k| k as usize);
-        let taps = kh * kw;
-        if taps == 0 || c < 2 {
-            return false;
-        }
-        let w = self.g.add_const(
-            &format!("{}.mean", n.name),
-            &[c, 1, kh, kw],
-            Data::F32(vec![1.0 / taps as f32; c * taps]),
-        );
-        let bias = self.bias(n, c);
-        let op = Op::DepthwiseNhwc {
-            window,
-            act: Activation::None,
-            q: None,
-        };
-        let name = format!("{}.nhwc", self.g.tensors[n.output].name);
-        let t = self.add(&name, op, &[v.s, w, bias], &ys);
         self.new_view(n.output, t, v.form);
         true
     }

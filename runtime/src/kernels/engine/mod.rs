@@ -195,6 +195,7 @@
 
 mod frame;
 mod pack;
+mod pool;
 mod portable;
 mod types;
 
@@ -217,6 +218,7 @@ pub use pack::{
 };
 
 use crate::Result;
+pub use pool::{f32_avg_pool_nhwc, f32_max_pool_nhwc, i8_avg_pool_nhwc, i8_max_pool_nhwc};
 pub use types::{
     ConvShape, F16ConvFn, F16DwFn, F16GemvFn, F32ConvFn, F32DwFn, F32Out, I8ConvFn, I8DwFn, I8Out,
     I8Residual, Isa, Kernel, Kernels, FC_GEMM_MIN_BATCH, I8_CONV_HEADER, I8_DW_HEADER, KR, NR,

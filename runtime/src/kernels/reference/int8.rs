@@ -28,7 +28,7 @@ use crate::kernels::params::{
 /// division truncating towards zero): rounds half away from zero (TFLite pooling).
 /// `count <= 0` gives 0.
 #[inline]
-fn div_round(sum: i32, count: i32) -> i32 {
+pub(crate) fn div_round(sum: i32, count: i32) -> i32 {
     if count <= 0 {
         0
     } else if sum >= 0 {

@@ -6,4 +6,4 @@ pub mod int8;
 
 mod bcast;
 pub mod recurrent;
-mod window;
+pub(crate) mod window;

@@ -10,12 +10,6 @@
 //! output clamp. A fused residual `Add` keeps the quantization of the conv's own
 //! output (the original graph's tensor, calibrated) as the Add's input `a`, so the op
 //! computes exactly the reference `Conv` followed by the reference int8 `Add`.
-//!
-//! An average pool, which the pass writes as a depthwise conv with weights `1 / taps`,
-//! runs on the int8 depthwise kernel too: its weights quantize exactly (127 per
-//! channel), and one requantization replaces the pool's rounding division. It costs
-//! `12 + taps` bytes per channel in the file, and is several times faster than the
-//! reference int8 `AvgPool` (issue #14).
 
 use super::Int8;
 use crate::error::{Error, Result};
