@@ -38,3 +38,37 @@ fn a_quantized_node_without_outputs_is_an_import_error() {
     let e = import_of("qdq-403.onnx").unwrap_err();
     assert!(e.contains("QuantizeLinear has no output"), "{e}");
 }
+
+/// An Unsqueeze (opset 18) whose constant axes input holds -2^60 for a rank-3 input:
+/// tract-onnx inserted the axis unchecked (smallvec `insert` panicked); the guard before
+/// tract (`tool/src/import/guard.rs`) refuses the axis.
+#[test]
+fn an_unsqueeze_axis_out_of_range_is_an_import_error() {
+    let e = import_of("tract-unsqueeze-axis.onnx").unwrap_err();
+    assert!(
+        e.contains("(Unsqueeze): axis -1152921504606846978 is out of range for rank 4"),
+        "{e}"
+    );
+}
+
+/// A ReduceMean (opset 19) with axes [-1, -7.1e16] on a rank-4 value: tract-hir
+/// unwrapped the error of the out-of-range axis (`reduce.rs:124`).
+#[test]
+fn a_reduce_axis_out_of_range_is_an_import_error() {
+    let e = import_of("tract-reduce-axis.onnx").unwrap_err();
+    assert!(
+        e.contains("(ReduceMean): axis -71494644084506626 is out of range for rank 4"),
+        "{e}"
+    );
+}
+
+/// A MaxPool with an empty `dilations` list: tract-core indexed it per spatial axis
+/// (`padding.rs:76`, index out of bounds).
+#[test]
+fn a_pool_with_an_empty_dilations_list_is_an_import_error() {
+    let e = import_of("tract-pool-empty-dilations.onnx").unwrap_err();
+    assert!(
+        e.contains("(MaxPool): dilations has 0 values, 1 expected (1 spatial axes)"),
+        "{e}"
+    );
+}
