@@ -370,3 +370,151 @@ fn check_window(n: &NodeProto, rank: Option<usize>) -> std::result::Result<(), S
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::proto::{i64_tensor, int_attr, node};
+    use super::*;
+    use tract_onnx::pb::{AttributeProto, OperatorSetIdProto, ValueInfoProto};
+
+    fn ints(name: &str, v: &[i64]) -> AttributeProto {
+        AttributeProto {
+            name: name.into(),
+            ints: v.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    /// A model of `nodes` at `opset` whose input `x` has the shape `x` (given as
+    /// `--input-shape`); `consts` are INT64 initializers.
+    fn check_of(
+        opset: i64,
+        x: &[usize],
+        consts: &[(&str, &[i64])],
+        nodes: Vec<NodeProto>,
+    ) -> std::result::Result<(), String> {
+        let model = ModelProto {
+            opset_import: vec![OperatorSetIdProto {
+                domain: String::new(),
+                version: opset,
+            }],
+            graph: Some(GraphProto {
+                input: vec![ValueInfoProto {
+                    name: "x".into(),
+                    ..Default::default()
+                }],
+                initializer: consts
+                    .iter()
+                    .map(|(n, v)| i64_tensor(n, &[v.len() as i64], v))
+                    .collect(),
+                node: nodes,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        check(&model, &[("x".into(), x.to_vec())]).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn unsqueeze_axes_index_the_output_rank() {
+        let unsqueeze = |axes: &'static [i64]| {
+            check_of(
+                13,
+                &[1, 3, 8],
+                &[("a", axes)],
+                vec![node("Unsqueeze", "u", &["x", "a"], &["y"], vec![])],
+            )
+        };
+        // Rank 3 + 1 axis: the output has rank 4, axes -4..=3.
+        assert_eq!(unsqueeze(&[-4]), Ok(()));
+        assert_eq!(unsqueeze(&[3]), Ok(()));
+        let e = unsqueeze(&[4]).unwrap_err();
+        assert!(e.contains("axis 4 is out of range for rank 4"), "{e}");
+        // Two axes: rank 5, where -4 is axis 1.
+        let e = unsqueeze(&[1, -4]).unwrap_err();
+        assert!(e.contains("axis -4 is named twice"), "{e}");
+    }
+
+    #[test]
+    fn axes_follow_the_opset_attribute_or_input() {
+        let attr_form = node("ReduceMean", "r", &["x"], &["y"], vec![ints("axes", &[3])]);
+        // Up to opset 17 ReduceMean reads the attribute, from 18 its second input.
+        let e = check_of(13, &[1, 3, 8], &[], vec![attr_form.clone()]).unwrap_err();
+        assert!(
+            e.contains("(ReduceMean): axis 3 is out of range for rank 3"),
+            "{e}"
+        );
+        assert_eq!(check_of(18, &[1, 3, 8], &[], vec![attr_form]), Ok(()));
+        let input_form = node("ReduceMean", "r", &["x", "a"], &["y"], vec![]);
+        let e = check_of(18, &[1, 3, 8], &[("a", &[-4])], vec![input_form]).unwrap_err();
+        assert!(e.contains("axis -4 is out of range for rank 3"), "{e}");
+    }
+
+    /// The rank reaches a node listed before its producer: Squeeze (rank 3 → 2) then a
+    /// Softmax on axis 2 of the result.
+    #[test]
+    fn ranks_follow_the_graph_in_dependency_order() {
+        let nodes = vec![
+            node("Softmax", "s", &["y"], &["z"], vec![int_attr("axis", 2)]),
+            node("Squeeze", "q", &["x", "a"], &["y"], vec![]),
+        ];
+        let e = check_of(13, &[1, 3, 8], &[("a", &[0])], nodes).unwrap_err();
+        assert!(
+            e.contains("node \"s\" (Softmax): axis 2 is out of range for rank 2"),
+            "{e}"
+        );
+        let nodes = vec![
+            node("Softmax", "s", &["y"], &["z"], vec![int_attr("axis", -1)]),
+            node("Squeeze", "q", &["x", "a"], &["y"], vec![]),
+        ];
+        assert_eq!(check_of(13, &[1, 3, 8], &[("a", &[0])], nodes), Ok(()));
+    }
+
+    #[test]
+    fn window_attributes_have_one_value_per_spatial_axis() {
+        let pool = |attrs: Vec<AttributeProto>| {
+            check_of(
+                13,
+                &[1, 3, 8, 8],
+                &[],
+                vec![node("MaxPool", "p", &["x"], &["y"], attrs)],
+            )
+        };
+        let k = || ints("kernel_shape", &[2, 2]);
+        assert_eq!(
+            pool(vec![
+                k(),
+                ints("pads", &[0, 1, 0, 1]),
+                ints("strides", &[2, 2])
+            ]),
+            Ok(())
+        );
+        let e = pool(vec![k(), ints("pads", &[1, 1])]).unwrap_err();
+        assert!(
+            e.contains("pads has 2 values, 4 expected (2 spatial axes)"),
+            "{e}"
+        );
+        let e = pool(vec![k(), ints("strides", &[2, 0])]).unwrap_err();
+        assert!(e.contains("strides holds 0, below 1"), "{e}");
+        let e = pool(vec![ints("kernel_shape", &[2])]).unwrap_err();
+        assert!(e.contains("an input of rank 4 and 1 spatial axes"), "{e}");
+    }
+
+    #[test]
+    fn dims_whose_product_overflows_are_refused() {
+        let mut m = ModelProto::default();
+        let mut t = i64_tensor("w", &[1 << 40, 1 << 30], &[]);
+        m.graph = Some(GraphProto {
+            initializer: vec![t.clone()],
+            ..Default::default()
+        });
+        let e = check(&m, &[]).unwrap_err().to_string();
+        assert!(
+            e.contains("tensor \"w\": dims [1099511627776, 1073741824]"),
+            "{e}"
+        );
+        t.dims = vec![1 << 20, 1 << 20];
+        m.graph.as_mut().unwrap().initializer = vec![t];
+        assert!(check(&m, &[]).is_ok());
+    }
+}
