@@ -1,19 +1,48 @@
-//! The `onnx_import` fuzz target's crash inputs that ferrite's own import code caused
-//! (`fuzz/regressions/onnx_import/qdq-*.onnx`, found by the long run of issue #17):
-//! each must give an import error, not a panic. The fuzz crate's replay test runs them
-//! too, but it needs the fuzz build of tract; this test runs with the tool's own tests.
+//! The `onnx_import` fuzz target's crash inputs (`fuzz/regressions/onnx_import/`, found
+//! by the long runs of issue #17): those of ferrite's own import code (`qdq-*.onnx`) and
+//! of tract (`tract-*.onnx`, refused by the guard before tract, `tool/src/import/guard.rs`)
+//! must give an import error, not a panic, and every input in the directory imports
+//! without one. The fuzz crate's replay test runs them too, but it needs the fuzz build
+//! of tract; this test runs with the tool's own tests (and so in CI).
 
 use ferrite_tool::import::{self, ImportOptions};
 use std::path::Path;
 
-fn import_of(name: &str) -> Result<(), String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz/regressions/onnx_import")
-        .join(name);
+fn dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions/onnx_import")
+}
+
+fn imported(name: &str) -> Result<import::Imported, String> {
+    let path = dir().join(name);
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    import::import(&bytes, &ImportOptions::default())
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    import::import(&bytes, &ImportOptions::default()).map_err(|e| e.to_string())
+}
+
+fn import_of(name: &str) -> Result<(), String> {
+    imported(name).map(|_| ())
+}
+
+/// Every regression input of the target imports (or is refused) without a panic.
+#[test]
+fn every_onnx_import_regression_imports_without_a_panic() {
+    let mut n = 0;
+    for e in std::fs::read_dir(dir()).unwrap() {
+        let name = e.unwrap().file_name();
+        let _ = import_of(name.to_str().unwrap());
+        n += 1;
+    }
+    assert!(n >= 13, "{n} inputs");
+}
+
+/// The input that took over 30 s in the fuzz build is a valid model declaring a batch
+/// of 65,536 windows of 3 x 64 values: its import is fine, and the conversion's golden
+/// vectors run two convolutions of 1.85 G multiply-adds (the fuzz target converts
+/// only imports of at most 4 M values).
+#[test]
+fn the_slow_input_declares_a_batch_of_65536_windows() {
+    let i = imported("huge-batch.onnx").unwrap();
+    let input = &i.graph.tensors[i.graph.inputs[0]];
+    assert_eq!(input.elements(), 65_536 * 3 * 64);
 }
 
 /// A QDQ model with a node that has no inputs (the QDQ rewrite indexed `input[0]`; the
