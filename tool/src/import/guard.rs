@@ -142,13 +142,16 @@ fn check_graph(g: &GraphProto, opset: i64, input_shapes: &[(String, Vec<usize>)]
         if let Some(t) = attr(n, "value").and_then(|a| a.t.as_ref()) {
             if n.op_type == "Constant" {
                 check_dims(&node_name(n), &t.dims)?;
-                if let (Some(o), Some(v)) = (n.output.first(), int_values(t)) {
+                if let (Some(o), Some(v)) =
+                    (n.output.first().filter(|o| !o.is_empty()), int_values(t))
+                {
                     ints.insert(o, v);
                 }
             }
         }
         check_node(n, opset, &ranks, &ints)?;
-        if let (Some(o), Some(r)) = (n.output.first(), rank_of(n, opset, &ranks, &ints)) {
+        let first = n.output.first().filter(|o| !o.is_empty());
+        if let (Some(o), Some(r)) = (first, rank_of(n, opset, &ranks, &ints)) {
             ranks.entry(o).or_insert(r);
         }
         for sub in n.attribute.iter().flat_map(|a| a.g.iter().chain(&a.graphs)) {
