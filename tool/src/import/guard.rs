@@ -12,8 +12,9 @@
 //! - Conv and the pools: `kernel_shape`, `strides`, `dilations` have one value per
 //!   spatial axis and `pads` two (tract indexes them by axis), kernel, stride and
 //!   dilation are at least 1 and pads not negative;
-//! - the dims of a graph input or an initializer are not negative and their product
-//!   fits in 64 bits.
+//! - the dims of an initializer or a `Constant` are not negative, and the product of
+//!   the dims of those and of a graph input fits in 64 bits (a negative dim of a graph
+//!   input is unknown, as for tract).
 
 use super::proto::{attr, attr_i, attr_ints, data_type, node_name};
 use crate::error::{Error, Result};
@@ -130,7 +131,8 @@ fn check_graph(g: &GraphProto, opset: i64, input_shapes: &[(String, Vec<usize>)]
                 .dim
                 .iter()
                 .filter_map(|d| match d.value {
-                    Some(Dim::DimValue(v)) => Some(v),
+                    // tract reads a negative dim of a graph input as unknown.
+                    Some(Dim::DimValue(v)) if v >= 0 => Some(v),
                     _ => None,
                 })
                 .collect();
@@ -517,7 +519,49 @@ mod tests {
             "{e}"
         );
         t.dims = vec![1 << 20, 1 << 20];
-        m.graph.as_mut().unwrap().initializer = vec![t];
+        m.graph.as_mut().unwrap().initializer = vec![t.clone()];
         assert!(check(&m, &[]).is_ok());
+        t.dims = vec![-2, 3];
+        m.graph.as_mut().unwrap().initializer = vec![t];
+        let e = check(&m, &[]).unwrap_err().to_string();
+        assert!(e.contains("tensor \"w\": dims [-2, 3]"), "{e}");
+    }
+
+    /// A negative dim of a graph input is unknown (tract reads it so), not an error.
+    #[test]
+    fn a_negative_graph_input_dim_is_unknown() {
+        use tract_onnx::pb::tensor_shape_proto::{dimension::Value as Dim, Dimension};
+        use tract_onnx::pb::type_proto::{Tensor, Value};
+        use tract_onnx::pb::{TensorShapeProto, TypeProto};
+        let input = |dims: &[i64]| ValueInfoProto {
+            name: "x".into(),
+            r#type: Some(TypeProto {
+                value: Some(Value::TensorType(Tensor {
+                    elem_type: 1,
+                    shape: Some(TensorShapeProto {
+                        dim: dims
+                            .iter()
+                            .map(|&d| Dimension {
+                                value: Some(Dim::DimValue(d)),
+                                ..Default::default()
+                            })
+                            .collect(),
+                    }),
+                })),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut m = ModelProto {
+            graph: Some(GraphProto {
+                input: vec![input(&[-2, 3, 64])],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert!(check(&m, &[]).is_ok());
+        m.graph.as_mut().unwrap().input = vec![input(&[1 << 40, 3, 1 << 30])];
+        let e = check(&m, &[]).unwrap_err().to_string();
+        assert!(e.contains("tensor \"x\": dims"), "{e}");
     }
 }
