@@ -1,19 +1,48 @@
-//! The `onnx_import` fuzz target's crash inputs that ferrite's own import code caused
-//! (`fuzz/regressions/onnx_import/qdq-*.onnx`, found by the long run of issue #17):
-//! each must give an import error, not a panic. The fuzz crate's replay test runs them
-//! too, but it needs the fuzz build of tract; this test runs with the tool's own tests.
+//! The `onnx_import` fuzz target's crash inputs (`fuzz/regressions/onnx_import/`, found
+//! by the long runs of issue #17): those of ferrite's own import code (`qdq-*.onnx`) and
+//! of tract (`tract-*.onnx`, refused by the guard before tract, `tool/src/import/guard.rs`)
+//! must give an import error, not a panic, and every input in the directory imports
+//! without one. The fuzz crate's replay test runs them too, but it needs the fuzz build
+//! of tract; this test runs with the tool's own tests (and so in CI).
 
 use ferrite_tool::import::{self, ImportOptions};
 use std::path::Path;
 
-fn import_of(name: &str) -> Result<(), String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz/regressions/onnx_import")
-        .join(name);
+fn dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions/onnx_import")
+}
+
+fn imported(name: &str) -> Result<import::Imported, String> {
+    let path = dir().join(name);
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    import::import(&bytes, &ImportOptions::default())
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    import::import(&bytes, &ImportOptions::default()).map_err(|e| e.to_string())
+}
+
+fn import_of(name: &str) -> Result<(), String> {
+    imported(name).map(|_| ())
+}
+
+/// Every regression input of the target imports (or is refused) without a panic.
+#[test]
+fn every_onnx_import_regression_imports_without_a_panic() {
+    let mut n = 0;
+    for e in std::fs::read_dir(dir()).unwrap() {
+        let name = e.unwrap().file_name();
+        let _ = import_of(name.to_str().unwrap());
+        n += 1;
+    }
+    assert!(n >= 13, "{n} inputs");
+}
+
+/// The input that took over 30 s in the fuzz build is a valid model declaring a batch
+/// of 65,536 windows of 3 x 64 values: its import is fine, and the conversion's golden
+/// vectors run two convolutions of 1.85 G multiply-adds (the fuzz target converts
+/// only imports of at most 4 M values).
+#[test]
+fn the_slow_input_declares_a_batch_of_65536_windows() {
+    let i = imported("huge-batch.onnx").unwrap();
+    let input = &i.graph.tensors[i.graph.inputs[0]];
+    assert_eq!(input.elements(), 65_536 * 3 * 64);
 }
 
 /// A QDQ model with a node that has no inputs (the QDQ rewrite indexed `input[0]`; the
@@ -37,4 +66,38 @@ fn per_channel_dims_that_disagree_with_the_values_are_an_import_error() {
 fn a_quantized_node_without_outputs_is_an_import_error() {
     let e = import_of("qdq-403.onnx").unwrap_err();
     assert!(e.contains("QuantizeLinear has no output"), "{e}");
+}
+
+/// An Unsqueeze (opset 18) whose constant axes input holds -2^60 for a rank-3 input:
+/// tract-onnx inserted the axis unchecked (smallvec `insert` panicked); the guard before
+/// tract (`tool/src/import/guard.rs`) refuses the axis.
+#[test]
+fn an_unsqueeze_axis_out_of_range_is_an_import_error() {
+    let e = import_of("tract-unsqueeze-axis.onnx").unwrap_err();
+    assert!(
+        e.contains("(Unsqueeze): axis -1152921504606846978 is out of range for rank 4"),
+        "{e}"
+    );
+}
+
+/// A ReduceMean (opset 19) with axes [-1, -7.1e16] on a rank-4 value: tract-hir
+/// unwrapped the error of the out-of-range axis (`reduce.rs:124`).
+#[test]
+fn a_reduce_axis_out_of_range_is_an_import_error() {
+    let e = import_of("tract-reduce-axis.onnx").unwrap_err();
+    assert!(
+        e.contains("(ReduceMean): axis -71494644084506626 is out of range for rank 4"),
+        "{e}"
+    );
+}
+
+/// A MaxPool with an empty `dilations` list: tract-core indexed it per spatial axis
+/// (`padding.rs:76`, index out of bounds).
+#[test]
+fn a_pool_with_an_empty_dilations_list_is_an_import_error() {
+    let e = import_of("tract-pool-empty-dilations.onnx").unwrap_err();
+    assert!(
+        e.contains("(MaxPool): dilations has 0 values, 1 expected (1 spatial axes)"),
+        "{e}"
+    );
 }

@@ -12,6 +12,7 @@
 //! [`proto`] holds the protobuf readers and builders all of them share.
 
 pub mod batchnorm;
+mod guard;
 mod imported;
 pub mod onnxml;
 pub mod proto;

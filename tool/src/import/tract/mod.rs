@@ -113,6 +113,7 @@ pub fn load_inference_proto(
     if let Some(g) = &proto.graph {
         check_before_tract(g)?;
     }
+    super::guard::check(proto, input_shapes)?;
     let mut model = activations::onnx()
         .model_for_proto_model(proto)
         .map_err(imp)?;
