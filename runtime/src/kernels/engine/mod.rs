@@ -313,10 +313,20 @@ pub fn kernels() -> Kernels {
     {
         cortex_m_dsp::KERNELS
     }
+    // Targets with the portable kernels only (thumbv6m, riscv32, wasm32 without
+    // simd128, Arm without DSP) choose at compile time too: through the run-time
+    // choice, a build for size may keep the whole table and so link every kernel,
+    // including those of op groups it leaves out.
     #[cfg(not(any(
         all(target_arch = "wasm32", target_feature = "simd128"),
-        ferrite_arm_dsp
+        ferrite_arm_dsp,
+        target_arch = "x86_64",
+        target_arch = "aarch64"
     )))]
+    {
+        portable::KERNELS
+    }
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     {
         Isa::best().kernels().unwrap_or(portable::KERNELS)
     }
