@@ -496,9 +496,7 @@ fn small_messages_are_right() {
         &["convert", &fx("shrink.onnx"), "-o", &tmp("shrink.fer")],
     );
     assert!(
-        t.contains("Shrink (node \"sh\")")
-            && t.contains("uses 1 op that")
-            && !t.contains("Iff"),
+        t.contains("Shrink (node \"sh\")") && t.contains("uses 1 op that") && !t.contains("Iff"),
         "{t}"
     );
 
