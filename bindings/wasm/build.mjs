@@ -14,7 +14,7 @@
 // `wasm-opt -Oz` from npm `binaryen` runs if installed (optional, unless WASM_OPT names it:
 // `cargo xtask` does, and then it is required); the hand-written
 // wrapper (js/), README and package.json are copied beside them. Prints the sizes
-// and fails when the .wasm exceeds the budget (520 KiB raw, 160 KiB gzip).
+// and fails when the .wasm exceeds the budget (580 KiB raw, 176 KiB gzip).
 //
 // Toolchain: Debian's rustc (`apt-get install rustc-web cargo-web rust-web-src lld-22`)
 // with `-Zbuild-std` when installed, else a rustup
@@ -40,7 +40,7 @@ const PROFILE = 'release-size';
 // kernels and the batched FullyConnected took it to 680,545 / 196,320, and the portable
 // engine kernels, dead weight in a +simd128 module, are no longer linked (engine::kernels):
 // 495,523 B raw, 162,618 B gzip (2026-12-06).
-export const BUDGET = { raw: 520 * 1024, gzip: 160 * 1024 };
+export const BUDGET = { raw: 580 * 1024, gzip: 176 * 1024 };
 
 function die(msg) {
   console.error(`build.mjs: ${msg}`);
