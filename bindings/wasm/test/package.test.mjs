@@ -17,7 +17,9 @@ const manifest = JSON.parse(readFileSync(join(PKG, 'package.json'), 'utf8'));
 // portable fallback, opt-level 3) take ~250 KB raw / ~55 KB gzip (measured: 518,830 B raw,
 // 155,718 B gzip). Raised to 520 / 160 KiB for the conv speed (onnxruntime-web's .wasm is
 // 13.9 MB); shrinking the engine in WASM (one ISA family per build, fewer tiles) is open.
-const BUDGET = { raw: 520 * 1024, gzip: 160 * 1024 };
+// Raised to 580 / 176 KiB in session 5 (576,336 B raw, 176,733 B gzip after the NHWC pools,
+// GridSample, Fmod, the Quantize families and the int8 kernel changes). Same as build.mjs.
+const BUDGET = { raw: 580 * 1024, gzip: 176 * 1024 };
 
 test('package.json is an ESM package with types and an exports map', () => {
   assert.equal(manifest.name, 'ferrite-wasm');
