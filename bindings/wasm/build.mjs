@@ -39,7 +39,9 @@ const PROFILE = 'release-size';
 // 13.9 MB). Then signature verification (~20 KB raw / ~10 KB gzip), the f16-weight engine
 // kernels and the batched FullyConnected took it to 680,545 / 196,320, and the portable
 // engine kernels, dead weight in a +simd128 module, are no longer linked (engine::kernels):
-// 495,523 B raw, 162,618 B gzip (2026-12-06).
+// 495,523 B raw, 162,618 B gzip (2026-12-06). Raised to 580 / 176 KiB after the NHWC pools,
+// GridSample, Fmod, the Quantize families and the int8 kernel changes (576,336 B raw,
+// 176,733 B gzip). The package test (test/package.test.mjs) imports this budget.
 export const BUDGET = { raw: 580 * 1024, gzip: 176 * 1024 };
 
 function die(msg) {

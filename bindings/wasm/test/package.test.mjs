@@ -5,21 +5,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import { BUDGET } from '../build.mjs';
 import { ensurePackage } from './helpers.mjs';
 
 const PKG = ensurePackage();
 const manifest = JSON.parse(readFileSync(join(PKG, 'package.json'), 'utf8'));
 
-/** Size budget of the .wasm (DESIGN: a browser tab downloads it). */
-// raw: 250 KiB before drift monitoring (docs/monitoring.md), which adds ~21.7 KB raw
-// and ~9.6 KB gzip. Then 264 KiB raw / 100 KiB gzip until the NHWC conv engine (issue #14)
-// ran the conv models: its f32 / int8 / f16 conv and depthwise kernels (simd128 and the
-// portable fallback, opt-level 3) take ~250 KB raw / ~55 KB gzip (measured: 518,830 B raw,
-// 155,718 B gzip). Raised to 520 / 160 KiB for the conv speed (onnxruntime-web's .wasm is
-// 13.9 MB); shrinking the engine in WASM (one ISA family per build, fewer tiles) is open.
-// Raised to 580 / 176 KiB in session 5 (576,336 B raw, 176,733 B gzip after the NHWC pools,
-// GridSample, Fmod, the Quantize families and the int8 kernel changes). Same as build.mjs.
-const BUDGET = { raw: 580 * 1024, gzip: 176 * 1024 };
+// The size budget of the .wasm (a browser tab downloads it) is build.mjs's: one number,
+// its history there.
 
 test('package.json is an ESM package with types and an exports map', () => {
   assert.equal(manifest.name, 'ferrite-wasm');
