@@ -32,44 +32,8 @@ use ferrite::kernels::engine::{self, ConvShape, I8Out, I8Residual, Isa, Kernels}
 use ferrite::kernels::{int8 as ki, BroadcastShapes, ConvParams, QuantOut};
 
 /// The board's timer 0 (CMSDK APB timer), as in the mcu-bench firmware.
-mod timer {
-    use core::ptr::{read_volatile, write_volatile};
-
-    #[cfg(board = "mps2-an386")]
-    const BASE: usize = 0x4000_0000;
-    #[cfg(board = "mps2-an505")]
-    const BASE: usize = 0x5000_0000;
-    /// The AN386's 25 MHz peripheral clock; the AN505's 20 MHz MAINCLK.
-    #[cfg(board = "mps2-an386")]
-    pub const NS_PER_TICK: u64 = 40;
-    #[cfg(board = "mps2-an505")]
-    pub const NS_PER_TICK: u64 = 50;
-
-    const CTRL: *mut u32 = BASE as *mut u32;
-    const VALUE: *mut u32 = (BASE + 4) as *mut u32;
-    const RELOAD: *mut u32 = (BASE + 8) as *mut u32;
-
-    pub fn start() {
-        // SAFETY: device registers of this board's timer 0; nothing else uses it.
-        unsafe {
-            write_volatile(CTRL, 0);
-            write_volatile(RELOAD, u32::MAX);
-            write_volatile(VALUE, u32::MAX);
-            write_volatile(CTRL, 1);
-        }
-    }
-
-    #[inline(always)]
-    pub fn now() -> u32 {
-        // SAFETY: as above; reading VALUE has no side effect.
-        u32::MAX - unsafe { read_volatile(VALUE) }
-    }
-
-    /// Virtual nanoseconds (= instructions under `-icount shift=0`) from `a` to `b`.
-    pub fn ns(a: u32, b: u32) -> u64 {
-        u64::from(b.wrapping_sub(a)) * NS_PER_TICK
-    }
-}
+#[path = "../../common/cmsdk_timer.rs"]
+mod timer;
 
 /// Semihosting stdout, a line at a time.
 struct Out {
