@@ -2,7 +2,9 @@
 //! model converts to f32 and its outputs (logits, and `h_n` / `c_n` for the `_state`
 //! variants) match onnxruntime's, committed as `.npy` files, within 1e-5 on each of the
 //! four input rows (uni- and bidirectional, 1 and 2 layers, batch-first, state inputs).
-//! Unsupported recurrent attributes are refused with an error naming them.
+//! Unsupported recurrent attributes are refused with an error naming them. Also:
+//! `layout = 1` and weights fed as graph inputs (format 1.4) on an edited export, and
+//! ONNX `Scan` unrolled at conversion against hand-computed values.
 
 use ferrite::{OwnedModel, OwnedSession};
 use ferrite_tool::convert::{convert, ConvertOptions};
@@ -462,28 +464,28 @@ fn scan_is_unrolled_exactly() {
         vec![26.0, 30.0, 32.0, 52.0, 62.0, 70.0],
         vec![16.0, 35.0, 15.0, 31.0, 13.0, 26.0],
     ];
-    for opset in [11, 13] {
-        let model = ModelProto {
-            ir_version: 7,
-            opset_import: vec![OperatorSetIdProto {
-                domain: String::new(),
-                version: opset,
-            }],
-            graph: Some(GraphProto {
-                name: "scan".into(),
-                node: vec![scan.clone()],
-                initializer: vec![f32_tensor("two", &[2], &[2.0, 2.0])],
-                input: vec![value_info("init", &[2]), value_info("x", &[2, 3])],
-                output: vec![
-                    value_info("y", &[2]),
-                    value_info("z", &[2, 3]),
-                    value_info("z2", &[3, 2]),
-                ],
-                ..Default::default()
-            }),
+    let model = |opset: i64, x: i64| ModelProto {
+        ir_version: 7,
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: opset,
+        }],
+        graph: Some(GraphProto {
+            name: "scan".into(),
+            node: vec![scan.clone()],
+            initializer: vec![f32_tensor("two", &[2], &[2.0, 2.0])],
+            input: vec![value_info("init", &[2]), value_info("x", &[2, x])],
+            output: vec![
+                value_info("y", &[2]),
+                value_info("z", &[2, x]),
+                value_info("z2", &[x, 2]),
+            ],
             ..Default::default()
-        };
-        let fer = convert(&model.encode_to_vec(), &ConvertOptions::default())
+        }),
+        ..Default::default()
+    };
+    for opset in [11, 13] {
+        let fer = convert(&model(opset, 3).encode_to_vec(), &ConvertOptions::default())
             .unwrap_or_else(|e| panic!("opset {opset}: {e}"))
             .bytes;
         let model = OwnedModel::new(&fer).unwrap();
@@ -497,6 +499,19 @@ fn scan_is_unrolled_exactly() {
             let mut got = vec![0f32; w.len()];
             s.output_f32(k, &mut got).unwrap();
             assert_eq!(&got, w, "opset {opset}, output {k}");
+        }
+    }
+    // Refused with the reason: opset 8's Scan (a batch axis), a loop too long to unroll.
+    for (m, why) in [
+        (model(8, 3), "Scan (opset 8: batch axis)"),
+        (
+            model(13, 30_000),
+            "Scan (30000 iterations unroll to 180000 nodes, more than 100000)",
+        ),
+    ] {
+        match convert(&m.encode_to_vec(), &ConvertOptions::default()) {
+            Err(Error::Unsupported { ops }) => assert_eq!(ops[0].0, why),
+            other => panic!("{why}: {:?}", other.map(|r| r.ops)),
         }
     }
 }

@@ -20,7 +20,7 @@
 //! | `scan_input_axes`, `scan_output_axes` | any (negative counts from the end) |
 //! | `scan_input_directions`, `scan_output_directions` | 0 and 1 |
 //! | body | any nodes except ones with graphs of their own (nested control flow) |
-//! | length | known at conversion (fixed input shapes), at least 1 |
+//! | length | known at conversion (fixed input shapes), at least 1, at most 100,000 nodes unrolled |
 
 use super::proto::{i64_tensor, int_attr, node, node_name};
 use super::recurrent::fact_shape;
@@ -30,6 +30,10 @@ use std::collections::HashMap;
 use tract_onnx::pb::attribute_proto::AttributeType;
 use tract_onnx::pb::{AttributeProto, GraphProto, ModelProto, NodeProto};
 use tract_onnx::prelude::InferenceModelExt;
+
+/// The most nodes one Scan may unroll to (iterations × (body nodes + scan inputs and
+/// outputs)): a longer loop is refused rather than built.
+const MAX_UNROLLED: usize = 100_000;
 
 /// The default domain's opset of `model` (1 if none is declared).
 fn opset(model: &ModelProto) -> i64 {
@@ -173,6 +177,13 @@ fn unroll_one(
     let steps = steps
         .filter(|&s| s > 0)
         .ok_or_else(|| unsupported(n, "no iterations"))?;
+    let copies = steps.saturating_mul(body.node.len() + n_scan_in + n_scan_out);
+    if copies > MAX_UNROLLED {
+        return Err(unsupported(
+            n,
+            &format!("{steps} iterations unroll to {copies} nodes, more than {MAX_UNROLLED}"),
+        ));
+    }
     if in_dirs.iter().chain(&out_dirs).any(|&d| d != 0 && d != 1) {
         return Err(unsupported(n, "direction not 0 or 1"));
     }
