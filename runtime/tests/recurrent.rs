@@ -46,6 +46,8 @@ struct Case {
     i: usize,
     h: usize,
     peepholes: bool,
+    /// W, R, B and P are graph inputs (format 1.4) instead of constants.
+    arena_weights: bool,
 }
 
 struct Operands {
@@ -220,17 +222,18 @@ type Spec = Vec<(&'static str, Vec<u32>, Vec<f32>, bool)>;
 fn spec(c: &Case, o: &Operands) -> Spec {
     let (d, g, h) = (c.dirs() as u32, c.cell.gates() as u32, c.h as u32);
     let (s, b, i) = (c.s as u32, c.b as u32, c.i as u32);
+    let k = !c.arena_weights;
     let mut v: Spec = vec![
         ("x", vec![s, b, i], o.x.clone(), false),
-        ("w", vec![d, g * h, i], o.w.clone(), true),
-        ("r", vec![d, g * h, h], o.r.clone(), true),
-        ("b", vec![d, 2 * g * h], o.bias.clone(), true),
+        ("w", vec![d, g * h, i], o.w.clone(), k),
+        ("r", vec![d, g * h, h], o.r.clone(), k),
+        ("b", vec![d, 2 * g * h], o.bias.clone(), k),
         ("h0", vec![d, b, h], o.h0.clone(), false),
     ];
     if c.cell == Cell::Lstm {
         v.push(("c0", vec![d, b, h], o.c0.clone(), false));
         if c.peepholes {
-            v.push(("p", vec![d, 3 * h], o.p.clone(), true));
+            v.push(("p", vec![d, 3 * h], o.p.clone(), k));
         }
     }
     v
@@ -259,6 +262,9 @@ fn build(op: Op, spec: &Spec, out: &[u32]) -> Vec<u8> {
 fn run(c: &Case, o: &Operands) -> Vec<f32> {
     let sp = spec(c, o);
     let file = build(c.op(), &sp, &c.out_shape());
+    // The header's minor: 1 (Recurrent) with constant weights, 4 with arena weights.
+    let minor = u16::from_le_bytes([file[6], file[7]]);
+    assert_eq!(minor, if c.arena_weights { 4 } else { 1 });
     let a = AlignedModel::new(&file);
     let m = a.model().unwrap();
     let mut os = OwnedSession::new(&m);
@@ -286,6 +292,7 @@ fn case(cell: Cell, direction: Direction, acts: &[UnaryOp]) -> Case {
         i: 3,
         h: 5,
         peepholes: false,
+        arena_weights: false,
     }
 }
 
@@ -340,18 +347,28 @@ fn recurrent_ops_match_the_onnx_equations() {
     let mut c = case(GRU1, Direction::Bidirectional, &[SIG, TANH]);
     c.s = 1;
     cases.push(c);
-    for c in &cases {
+    // Every case again with W, R, B (and P) fed at run time (ONNX graph inputs).
+    let arena: Vec<Case> = cases
+        .iter()
+        .map(|c| Case {
+            acts: c.acts.clone(),
+            arena_weights: true,
+            ..*c
+        })
+        .collect();
+    for c in cases.iter().chain(&arena) {
         let o = c.operands();
         let (got, want) = (run(c, &o), c.reference(&o));
         assert_eq!(got.len(), want.len());
         for (k, (g, w)) in got.iter().zip(&want).enumerate() {
             assert!(
                 (g - w).abs() <= 1e-5,
-                "{:?} {:?} {:?} clip {:?} [{k}]: {g} vs {w}",
+                "{:?} {:?} {:?} clip {:?} arena weights {} [{k}]: {g} vs {w}",
                 c.cell,
                 c.direction,
                 c.acts,
-                c.clip
+                c.clip,
+                c.arena_weights
             );
         }
     }
@@ -481,16 +498,6 @@ fn loader_rejects_malformed_recurrent_ops() {
             "P of the wrong length",
             with_spec(&|s| s[6].1[1] += 1),
             OpReason::Shape,
-        ),
-        (
-            "W in the arena",
-            with_spec(&|s| s[1].3 = false),
-            OpReason::NotConstant,
-        ),
-        (
-            "B in the arena",
-            with_spec(&|s| s[3].3 = false),
-            OpReason::NotConstant,
         ),
         (
             "a NaN in R",

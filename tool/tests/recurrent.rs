@@ -2,7 +2,9 @@
 //! model converts to f32 and its outputs (logits, and `h_n` / `c_n` for the `_state`
 //! variants) match onnxruntime's, committed as `.npy` files, within 1e-5 on each of the
 //! four input rows (uni- and bidirectional, 1 and 2 layers, batch-first, state inputs).
-//! Unsupported recurrent attributes are refused with an error naming them.
+//! Unsupported recurrent attributes are refused with an error naming them. Also:
+//! `layout = 1` and weights fed as graph inputs (format 1.4) on an edited export, and
+//! ONNX `Scan` unrolled at conversion against hand-computed values.
 
 use ferrite::{OwnedModel, OwnedSession};
 use ferrite_tool::convert::{convert, ConvertOptions};
@@ -139,8 +141,8 @@ fn unsupported_recurrent_attributes_are_named() {
             "GRU (1 activations)",
         ),
         (
-            edited(|n| n.attribute.push(int("layout", 1))),
-            "GRU (layout 1 (batch-major))",
+            edited(|n| n.attribute.push(int("input_forget", 1))),
+            "GRU (input_forget 1)",
         ),
         (
             edited(|n| {
@@ -269,4 +271,247 @@ fn streaming_steps_equal_the_whole_sequence() {
         checked += 1;
     }
     assert_eq!(checked, 8);
+}
+
+/// `lstm_uni_1l_batchfirst` (torch transposes the batch-first input for the LSTM node)
+/// edited two ways that leave its function unchanged: (a) the node reads the
+/// batch-major input itself with `layout = 1` and a `Transpose` turns its batch-major
+/// `Y` back; (b) `W`, `R` and `B` are graph inputs instead of initializers (as in the
+/// ONNX backend tests; format 1.4). Both give the unedited model's logits bit for bit
+/// and onnxruntime's within 1e-5.
+#[test]
+fn batch_major_layout_and_weights_fed_as_inputs() {
+    use prost::Message;
+    use tract_onnx::pb::{AttributeProto, ModelProto};
+    let name = "lstm_uni_1l_batchfirst";
+    let onnx = std::fs::read(dir().join(format!("{name}.onnx"))).unwrap();
+    let original = ModelProto::decode(onnx.as_slice()).unwrap();
+    let lstm = |m: &mut ModelProto| {
+        let g = m.graph.as_mut().unwrap();
+        g.node.iter().position(|n| n.op_type == "LSTM").unwrap()
+    };
+    // (a) layout = 1.
+    let mut batch_major = original.clone();
+    let at = lstm(&mut batch_major);
+    let g = batch_major.graph.as_mut().unwrap();
+    let node = &mut g.node[at];
+    node.input[0] = "sequence".into();
+    node.attribute.push(AttributeProto {
+        name: "layout".into(),
+        r#type: 2,
+        i: 1,
+        ..Default::default()
+    });
+    let y = std::mem::replace(&mut node.output[0], "y_batch_major".into());
+    let back = AttributeProto {
+        name: "perm".into(),
+        r#type: 7,
+        ints: vec![1, 2, 0, 3],
+        ..Default::default()
+    };
+    let transpose = ferrite_tool::import::proto::node(
+        "Transpose",
+        "y_back",
+        &["y_batch_major"],
+        &[&y],
+        vec![back],
+    );
+    g.node.insert(at + 1, transpose);
+    // (b) W, R, B as graph inputs (after `sequence`), fed with the initializers' values.
+    let mut fed = original.clone();
+    let at = lstm(&mut fed);
+    let g = fed.graph.as_mut().unwrap();
+    let weights: Vec<String> = g.node[at].input[1..4].to_vec();
+    let mut values = Vec::new();
+    for w in &weights {
+        let k = g.initializer.iter().position(|t| &t.name == w).unwrap();
+        let t = g.initializer.remove(k);
+        let v = ferrite_tool::import::proto::values_f64(&t).unwrap();
+        values.push(v.iter().map(|&x| x as f32).collect::<Vec<f32>>());
+        let mut info = g.input[0].clone();
+        info.name = w.clone();
+        if let Some(tract_onnx::pb::type_proto::Value::TensorType(tt)) =
+            info.r#type.as_mut().and_then(|t| t.value.as_mut())
+        {
+            let shape = tt.shape.as_mut().unwrap();
+            shape.dim.truncate(t.dims.len());
+            for (d, &n) in shape.dim.iter_mut().zip(&t.dims) {
+                d.value = Some(tract_onnx::pb::tensor_shape_proto::dimension::Value::DimValue(n));
+            }
+        }
+        g.input.push(info);
+    }
+    let run = |fer: &[u8], extra: &[Vec<f32>], frames: &[f32]| -> Vec<f32> {
+        let model = OwnedModel::new(fer).unwrap();
+        let m = model.model();
+        let mut os = OwnedSession::new(&m);
+        let mut s = os.session();
+        s.set_input_f32(0, frames).unwrap();
+        for (k, v) in extra.iter().enumerate() {
+            s.set_input_f32(k + 1, v).unwrap();
+        }
+        s.run().unwrap();
+        let mut y = vec![0f32; 4];
+        s.output_f32(0, &mut y).unwrap();
+        y
+    };
+    let fer = |m: &ModelProto| {
+        convert(&m.encode_to_vec(), &ConvertOptions::default())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .bytes
+    };
+    let (plain, batch_major, fed) = (fer(&original), fer(&batch_major), fer(&fed));
+    let minor = |f: &[u8]| u16::from_le_bytes([f[6], f[7]]);
+    assert_eq!((minor(&plain), minor(&batch_major), minor(&fed)), (1, 1, 4));
+    assert_eq!(OwnedModel::new(&fed).unwrap().model().num_inputs(), 4);
+    let (_, seqs) = npy("sequences.npy");
+    let (_, ort) = npy(&format!("{name}_ort_logits.npy"));
+    for r in 0..4 {
+        let frames = &seqs[r * 120..(r + 1) * 120];
+        let want = run(&plain, &[], frames);
+        assert_eq!(run(&batch_major, &[], frames), want, "layout 1, row {r}");
+        assert_eq!(run(&fed, &values, frames), want, "W, R, B fed, row {r}");
+        for (g, e) in want.iter().zip(&ort[r * 4..(r + 1) * 4]) {
+            assert!(
+                (g - e).abs() <= 1e-5 * e.abs().max(1.0),
+                "row {r}: {g} vs {e}"
+            );
+        }
+    }
+}
+
+/// A float value info of `shape`.
+fn value_info(name: &str, shape: &[i64]) -> tract_onnx::pb::ValueInfoProto {
+    use tract_onnx::pb::tensor_shape_proto::{dimension::Value, Dimension};
+    use tract_onnx::pb::{type_proto, TensorShapeProto, TypeProto, ValueInfoProto};
+    let dim = shape
+        .iter()
+        .map(|&d| Dimension {
+            value: Some(Value::DimValue(d)),
+            ..Default::default()
+        })
+        .collect();
+    ValueInfoProto {
+        name: name.into(),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: 1,
+                shape: Some(TensorShapeProto { dim }),
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// ONNX `Scan` (unrolled at conversion) at opsets 11 and 13 (`Unsqueeze` axes as an
+/// attribute, then as an input): state `s` starts at `init [2]`; the scan input
+/// `x [2, 3]` is read along axis 1 in reverse; the body computes `s += column` and
+/// emits `two * s` (`two` taken from the enclosing graph) and `s`; the first scan
+/// output is stacked along axis 1 forward, the second along axis 0 in reverse. Expected
+/// values by hand: columns `[3, 6], [2, 5], [1, 4]` from `init = [10, 20]` give sums
+/// `[13, 26], [15, 31], [16, 35]`.
+#[test]
+fn scan_is_unrolled_exactly() {
+    use ferrite_tool::import::proto::{f32_tensor, int_attr, node};
+    use prost::Message;
+    use tract_onnx::pb::{AttributeProto, GraphProto, ModelProto, OperatorSetIdProto};
+    let ints = |name: &str, v: &[i64]| AttributeProto {
+        name: name.into(),
+        r#type: 7,
+        ints: v.to_vec(),
+        ..Default::default()
+    };
+    let body = GraphProto {
+        name: "body".into(),
+        node: vec![
+            node("Add", "add", &["s_in", "col"], &["s_out"], vec![]),
+            node("Mul", "mul", &["s_out", "two"], &["doubled"], vec![]),
+            node("Identity", "id", &["s_out"], &["sum"], vec![]),
+        ],
+        input: vec![value_info("s_in", &[2]), value_info("col", &[2])],
+        output: vec![
+            value_info("s_out", &[2]),
+            value_info("doubled", &[2]),
+            value_info("sum", &[2]),
+        ],
+        ..Default::default()
+    };
+    let scan = {
+        let mut n = node(
+            "Scan",
+            "scan",
+            &["init", "x"],
+            &["y", "z", "z2"],
+            vec![
+                int_attr("num_scan_inputs", 1),
+                ints("scan_input_axes", &[1]),
+                ints("scan_input_directions", &[1]),
+                ints("scan_output_axes", &[1, 0]),
+                ints("scan_output_directions", &[0, 1]),
+            ],
+        );
+        n.attribute.push(AttributeProto {
+            name: "body".into(),
+            r#type: 5,
+            g: Some(body),
+            ..Default::default()
+        });
+        n
+    };
+    let want: [Vec<f32>; 3] = [
+        vec![16.0, 35.0],
+        vec![26.0, 30.0, 32.0, 52.0, 62.0, 70.0],
+        vec![16.0, 35.0, 15.0, 31.0, 13.0, 26.0],
+    ];
+    let model = |opset: i64, x: i64| ModelProto {
+        ir_version: 7,
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: opset,
+        }],
+        graph: Some(GraphProto {
+            name: "scan".into(),
+            node: vec![scan.clone()],
+            initializer: vec![f32_tensor("two", &[2], &[2.0, 2.0])],
+            input: vec![value_info("init", &[2]), value_info("x", &[2, x])],
+            output: vec![
+                value_info("y", &[2]),
+                value_info("z", &[2, x]),
+                value_info("z2", &[x, 2]),
+            ],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    for opset in [11, 13] {
+        let fer = convert(&model(opset, 3).encode_to_vec(), &ConvertOptions::default())
+            .unwrap_or_else(|e| panic!("opset {opset}: {e}"))
+            .bytes;
+        let model = OwnedModel::new(&fer).unwrap();
+        let m = model.model();
+        let mut os = OwnedSession::new(&m);
+        let mut s = os.session();
+        s.set_input_f32(0, &[10.0, 20.0]).unwrap();
+        s.set_input_f32(1, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+        s.run().unwrap();
+        for (k, w) in want.iter().enumerate() {
+            let mut got = vec![0f32; w.len()];
+            s.output_f32(k, &mut got).unwrap();
+            assert_eq!(&got, w, "opset {opset}, output {k}");
+        }
+    }
+    // Refused with the reason: opset 8's Scan (a batch axis), a loop too long to unroll.
+    for (m, why) in [
+        (model(8, 3), "Scan (opset 8: batch axis)"),
+        (
+            model(13, 30_000),
+            "Scan (30000 iterations unroll to 180000 nodes, more than 100000)",
+        ),
+    ] {
+        match convert(&m.encode_to_vec(), &ConvertOptions::default()) {
+            Err(Error::Unsupported { ops }) => assert_eq!(ops[0].0, why),
+            other => panic!("{why}: {:?}", other.map(|r| r.ops)),
+        }
+    }
 }

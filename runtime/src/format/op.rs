@@ -466,8 +466,9 @@ pub enum Op {
     // --- Recurrent ops (issue #16). One contiguous block: keep it together. ---
     /// ONNX LSTM / GRU / RNN over a whole sequence, f32, ONNX `layout` 0, no
     /// `sequence_lens`. Inputs: x `[S, B, I]`, w `[D, G·H, I]`, r `[D, G·H, H]`,
-    /// b `[D, 2·G·H]` (`[Wb, Rb]`; w, r, b constant), initial_h `[D, B, H]`; LSTM also
-    /// initial_c `[D, B, H]` and optionally the peepholes p `[D, 3·H]` (constant). `G`
+    /// b `[D, 2·G·H]` (`[Wb, Rb]`), initial_h `[D, B, H]`; LSTM also initial_c
+    /// `[D, B, H]` and optionally the peepholes p `[D, 3·H]`. w, r, b and p are
+    /// constants, or from format 1.4 on tensors computed at run time. `G`
     /// is 4 (LSTM, gates `iofc`), 3 (GRU, `zrh`) or 1 (RNN); `D` is 2 when
     /// bidirectional, else 1. The one output `[S + K, D, B, H]` packs the ONNX outputs:
     /// rows `0..S` are `Y`, row `S` is `Y_h`, and for LSTM (`K = 2`) row `S + 1` is

@@ -397,11 +397,24 @@ impl ModelBuilder {
                 .and_then(|&w| self.tensors.get(w as usize))
                 .is_some_and(|t| t.dtype == DType::F16)
         };
+        // A Recurrent op whose w, r, b or p is computed at run time is format 1.4
+        // (earlier runtimes require them constant).
+        let runtime_weights = |o: &OpDef| {
+            matches!(o.op, Op::Recurrent { .. })
+                && [1, 2, 3, 6].iter().any(|&k| {
+                    o.inputs
+                        .get(k)
+                        .and_then(|&w| self.tensors.get(w as usize))
+                        .is_some_and(|t| t.weights_offset.is_none())
+                })
+        };
         let minor = self
             .ops
             .iter()
             .map(|o| {
-                if f16_weights(o) {
+                if runtime_weights(o) {
+                    4
+                } else if f16_weights(o) {
                     2
                 } else {
                     o.op.since_minor()

@@ -27,8 +27,8 @@ fn act_ok(op: &UnaryOp) -> bool {
 
 /// Inputs x `[S, B, I]`, w `[D, G·H, I]`, r `[D, G·H, H]`, b `[D, 2·G·H]`, initial_h
 /// `[D, B, H]` and for LSTM initial_c `[D, B, H]` and optionally p `[D, 3·H]`, all f32;
-/// w, r, b, p constant with finite values; output `[S + K, D, B, H]` f32; `n · D`
-/// allowed activations; `clip` positive (not NaN).
+/// w, r, b, p constant with finite values or (format 1.4) computed at run time; output
+/// `[S + K, D, B, H]` f32; `n · D` allowed activations; `clip` positive (not NaN).
 pub(super) fn check(
     c: &Check<'_, '_>,
     cell: Cell,
@@ -73,10 +73,13 @@ pub(super) fn check(
             && rows <= u32::MAX as u64,
         OpReason::Shape,
     )?;
+    // Constant weights must be finite; weights computed at run time (format 1.4, e.g.
+    // ONNX graph inputs) are used as they come, like any activation.
     for k in [1, 2, 3, 6] {
         let Some(t) = c.ins.get(k) else { continue };
-        let v = c.const_f32(t).ok_or(OpReason::NotConstant)?;
-        ensure(v.iter().all(|v| v.is_finite()), OpReason::ConstantData)?;
+        if let Some(v) = c.const_f32(t) {
+            ensure(v.iter().all(|v| v.is_finite()), OpReason::ConstantData)?;
+        }
     }
     Ok(())
 }

@@ -7,7 +7,8 @@
 //!   passes: [`batchnorm`] expands batch norms with non-constant parameters, [`qdq`]
 //!   turns a pre-quantized (QDQ / QLinear) model into a float one and keeps its
 //!   quantization as hints; [`recurrent`] cuts LSTM / GRU / RNN nodes out before tract
-//!   and splices them back in as ferrite's `Recurrent` op.
+//!   and splices them back in as ferrite's `Recurrent` op; [`scan`] unrolls `Scan`
+//!   loops.
 //!
 //! [`proto`] holds the protobuf readers and builders all of them share.
 
@@ -18,6 +19,7 @@ pub mod onnxml;
 pub mod proto;
 pub mod qdq;
 pub mod recurrent;
+pub mod scan;
 pub mod tract;
 
 pub use imported::Imported;
@@ -54,6 +56,7 @@ pub fn import(bytes: &[u8], opts: &ImportOptions) -> Result<Imported> {
     let mut proto = tract::parse(bytes)?;
     batchnorm::prepare(&mut proto);
     let hints = qdq::prepare(&mut proto)?;
+    scan::unroll(&mut proto, &opts.input_shapes)?;
     // A recurrent node ferrite's Recurrent op cannot take (weights fed as inputs,
     // batch-major layout) may still import through tract's lowering into plain ops;
     // the recurrent reason is reported only if that fails too.

@@ -20,9 +20,10 @@
 //! | `clip` | any positive value |
 //! | GRU `linear_before_reset` | 0 and 1 |
 //! | LSTM `input_forget` | 0 only |
-//! | `layout` | 0 only (torch's `batch_first` exports transpose around the node) |
+//! | `layout` | 0 and 1 (batch-major: transposes around the op) |
 //! | `sequence_lens` | absent only (every sequence has the full length) |
-//! | `B`, `initial_h`, `initial_c`, `P` | optional (zeros; `W`, `R`, `B`, `P` constant) |
+//! | `B`, `initial_h`, `initial_c`, `P` | optional (zeros) |
+//! | `W`, `R`, `B`, `P` | constants, or tensors computed at run time (graph inputs; format 1.4) |
 
 use super::proto::{attr, attr_f, attr_floats, attr_i, attr_s, attr_strings, node_name};
 use super::proto::{data_type::FLOAT, values_f64};
@@ -42,22 +43,31 @@ use tract_onnx::tract_hir::infer::Factoid;
 pub struct Cut {
     name: String,
     op: Op,
-    /// `W`, `R`, `B` and (LSTM, optional) `P`: shapes and values.
-    weights: Vec<(Vec<usize>, Vec<f32>)>,
-    /// Names of the activation operands `X`, `initial_h`, `initial_c` ("" when absent).
-    operands: [String; 3],
+    /// The `Recurrent` op's operands in its order: `X`, `W`, `R`, `B`, `initial_h`,
+    /// (LSTM) `initial_c` and optionally `P`; each a constant or a tensor of the graph.
+    ins: Vec<Source>,
     /// Names of the outputs `Y`, `Y_h`, `Y_c` ("" when absent or unused).
     outputs: [String; 3],
     /// `[S, D, B, H]`.
     dims: [usize; 4],
-    /// The shape of `X`.
-    x: Vec<usize>,
-    /// Where the cut's operands are in the rewritten graph's outputs, or (for an
-    /// operand that is a graph input, which tract would not also take as an output)
-    /// its inputs.
-    out_at: [Option<Operand>; 3],
+    /// ONNX `layout = 1`: `X`, `initial_h` / `initial_c` and the outputs are
+    /// batch-major (`[B, S, ..]`, `[B, D, H]`); transposes around the op convert.
+    batch_major: bool,
+    /// Where the cut's tensor operands (`ins`) are in the rewritten graph's outputs,
+    /// or (for an operand that is a graph input, which tract would not also take as
+    /// an output) its inputs.
+    out_at: Vec<Option<Operand>>,
     /// Where the cut's outputs are in the rewritten graph's inputs.
     in_at: [Option<usize>; 3],
+}
+
+/// Where a `Recurrent` operand comes from.
+#[derive(Clone, Debug)]
+enum Source {
+    /// An ONNX constant (or zeros for an absent `B` / initial state): shape, values.
+    Const(Vec<usize>, Vec<f32>),
+    /// A tensor computed by the graph (a graph input included): name and ONNX shape.
+    Tensor(String, Vec<usize>),
 }
 
 /// Where a cut node's operand is found after the import.
@@ -118,8 +128,8 @@ fn recurrent_op(n: &NodeProto) -> std::result::Result<Op, String> {
         Some("bidirectional") => Direction::Bidirectional,
         Some(other) => return Err(format!("direction \"{other}\"")),
     };
-    if attr_i(n, "layout").unwrap_or(0) != 0 {
-        return Err("layout 1 (batch-major)".into());
+    if attr_i(n, "layout").unwrap_or(0) > 1 {
+        return Err("layout > 1".into());
     }
     if attr_i(n, "input_forget").unwrap_or(0) != 0 {
         return Err("input_forget 1".into());
@@ -188,7 +198,7 @@ fn value_info(name: &str, shape: &[usize]) -> pb::ValueInfoProto {
 }
 
 /// The concrete shape of an outlet after tract's analysis.
-fn fact_shape(m: &InferenceModel, o: OutletId) -> Option<Vec<usize>> {
+pub(super) fn fact_shape(m: &InferenceModel, o: OutletId) -> Option<Vec<usize>> {
     let f = m.outlet_fact(o).ok()?;
     f.shape
         .concretize()?
@@ -277,9 +287,32 @@ pub fn prepare(model: &mut ModelProto, input_shapes: &[(String, Vec<usize>)]) ->
                 ))
             })
         };
-        let x = shape_of(node.inputs[0])?;
-        let w_name = n.input.get(1).cloned().unwrap_or_default();
-        let r_name = n.input.get(2).cloned().unwrap_or_default();
+        let optional = |k: usize| n.input.get(k).filter(|s| !s.is_empty());
+        // Operand `k` of the ONNX node: its constant value, else the tensor.
+        let source = |k: usize| -> Result<Option<Source>> {
+            let Some(name) = optional(k) else {
+                return Ok(None);
+            };
+            Ok(Some(match consts.get(name) {
+                Some((shape, v)) => Source::Const(shape.clone(), v.clone()),
+                // tract's node lists the non-empty inputs only.
+                None => {
+                    let at = n.input[..k].iter().filter(|s| !s.is_empty()).count();
+                    let o = *node.inputs.get(at).ok_or_else(|| {
+                        Error::Import(format!("{} \"{}\": inputs", n.op_type, n.name))
+                    })?;
+                    Source::Tensor(name.clone(), shape_of(o)?)
+                }
+            }))
+        };
+        let shape = |src: &Source| match src {
+            Source::Const(s, _) | Source::Tensor(_, s) => s.clone(),
+        };
+        let missing =
+            |what: &str| Error::Import(format!("{} \"{}\" has no input {what}", n.op_type, n.name));
+        let x = source(0)?.ok_or_else(|| missing("X"))?;
+        let w = source(1)?.ok_or_else(|| missing("W"))?;
+        let r = source(2)?.ok_or_else(|| missing("R"))?;
         let Op::Recurrent {
             cell, direction, ..
         } = op
@@ -287,34 +320,36 @@ pub fn prepare(model: &mut ModelProto, input_shapes: &[(String, Vec<usize>)]) ->
             unreachable!("recurrent_op returns Recurrent")
         };
         let d = direction.count();
-        let konst = |name: &str| -> Result<(Vec<usize>, Vec<f32>)> {
-            consts.get(name).cloned().ok_or_else(|| Error::Unsupported {
-                ops: vec![(
-                    format!("{} (\"{name}\" is not a constant)", n.op_type),
-                    n.name.clone(),
-                )],
-            })
-        };
-        let (w, r) = (konst(&w_name)?, konst(&r_name)?);
-        if x.len() != 3 || w.0.len() != 3 || r.0.len() != 3 {
+        let (xs, rs) = (shape(&x), shape(&r));
+        if xs.len() != 3 || shape(&w).len() != 3 || rs.len() != 3 {
             return Err(Error::Import(format!(
                 "{} \"{}\": ranks",
                 n.op_type, n.name
             )));
         }
-        let (s, b, h, g) = (x[0], x[1], r.0[2], cell.gates());
-        let optional = |k: usize| n.input.get(k).filter(|s| !s.is_empty());
-        let bias = match optional(3) {
-            Some(name) => konst(name)?,
-            None => (vec![d, 2 * g * h], vec![0.0; d * 2 * g * h]),
+        let batch_major = attr_i(&n, "layout").unwrap_or(0) == 1;
+        let (s, b) = if batch_major {
+            (xs[1], xs[0])
+        } else {
+            (xs[0], xs[1])
         };
-        let mut weights = vec![w, r, bias];
+        let (h, g) = (rs[2], cell.gates());
+        let zeros = |shape: Vec<usize>| {
+            let len = shape.iter().product();
+            Source::Const(shape, vec![0.0; len])
+        };
+        let state = if batch_major {
+            vec![b, d, h]
+        } else {
+            vec![d, b, h]
+        };
+        let mut ins = vec![x, w, r];
+        ins.push(source(3)?.unwrap_or_else(|| zeros(vec![d, 2 * g * h])));
+        ins.push(source(5)?.unwrap_or_else(|| zeros(state.clone())));
         if cell == Cell::Lstm {
-            if let Some(name) = optional(7) {
-                weights.push(konst(name)?);
-            }
+            ins.push(source(6)?.unwrap_or_else(|| zeros(state.clone())));
+            ins.extend(source(7)?);
         }
-        let operand = |k: usize| optional(k).cloned().unwrap_or_default();
         let output = |k: usize| {
             n.output
                 .get(k)
@@ -322,20 +357,14 @@ pub fn prepare(model: &mut ModelProto, input_shapes: &[(String, Vec<usize>)]) ->
                 .cloned()
                 .unwrap_or_default()
         };
-        let c0 = if cell == Cell::Lstm {
-            operand(6)
-        } else {
-            String::new()
-        };
         cuts.push(Cut {
             name: n.name.clone(),
             op,
-            weights,
-            operands: [operand(0), operand(5), c0],
+            out_at: vec![None; ins.len()],
+            ins,
             outputs: [output(0), output(1), output(2)],
             dims: [s, d, b, h],
-            x: x.clone(),
-            out_at: [None; 3],
+            batch_major,
             in_at: [None; 3],
         });
     }
@@ -345,27 +374,29 @@ pub fn prepare(model: &mut ModelProto, input_shapes: &[(String, Vec<usize>)]) ->
         .retain(|n| !cuts.iter().any(|c| c.name == n.name));
     for c in &mut cuts {
         let [s, d, b, h] = c.dims;
+        for (k, src) in c.ins.iter().enumerate() {
+            let Source::Tensor(o, shape) = src else {
+                continue;
+            };
+            let input = graph.input.iter().position(|v| v.name == *o);
+            let output = graph.output.iter().position(|v| v.name == *o);
+            c.out_at[k] = Some(match (input, output) {
+                (Some(i), _) => Operand::Input(i),
+                (None, Some(i)) => Operand::Output(i),
+                (None, None) => {
+                    graph.output.push(value_info(o, shape));
+                    Operand::Output(graph.output.len() - 1)
+                }
+            });
+        }
         for k in 0..3 {
-            let o = &c.operands[k];
-            if !o.is_empty() {
-                let shape = if k == 0 { c.x.clone() } else { vec![d, b, h] };
-                let input = graph.input.iter().position(|v| v.name == *o);
-                let output = graph.output.iter().position(|v| v.name == *o);
-                c.out_at[k] = Some(match (input, output) {
-                    (Some(i), _) => Operand::Input(i),
-                    (None, Some(i)) => Operand::Output(i),
-                    (None, None) => {
-                        graph.output.push(value_info(o, &shape));
-                        Operand::Output(graph.output.len() - 1)
-                    }
-                });
-            }
             let y = &c.outputs[k];
             if !y.is_empty() {
-                let shape = if k == 0 {
-                    vec![s, d, b, h]
-                } else {
-                    vec![d, b, h]
+                let shape = match (k, c.batch_major) {
+                    (0, false) => vec![s, d, b, h],
+                    (0, true) => vec![b, s, d, h],
+                    (_, false) => vec![d, b, h],
+                    (_, true) => vec![b, d, h],
                 };
                 // The new input feeds `y` through an Identity (tract removes it): `y`
                 // may be a graph output, which tract would not also take as an input.
@@ -432,41 +463,36 @@ pub fn apply(g: &mut Graph, cuts: &Cuts) -> Result<()> {
         let Op::Recurrent { cell, .. } = c.op else {
             continue;
         };
-        let k_rows = cell.state_rows();
+        let transpose = |g: &mut Graph, name: &str, t: TId, perm: &[u8], shape: &[usize]| {
+            let perm = heapless::Vec::from_slice(perm).map_err(|_| Error::Other("rank".into()))?;
+            Ok::<_, Error>(g.add_node(name, Op::Transpose { perm }, &[t], shape, DType::F32))
+        };
         let mut ins: Vec<TId> = Vec::new();
-        let x = c.out_at[0]
-            .as_ref()
-            .map(operand)
-            .ok_or_else(|| Error::Import(format!("\"{}\" has no input X", c.name)))?;
-        ins.push(x);
-        for (k, (shape, v)) in c.weights.iter().enumerate() {
-            let t = g.add_const(&format!("{}/w{k}", c.name), shape, Data::F32(v.clone()));
-            if k == 2 {
-                // The state operands go after B, in ONNX order.
-                ins.push(t);
-                for (j, at) in c.out_at[1..].iter().enumerate() {
-                    if j == 1 && cell != Cell::Lstm {
-                        break;
-                    }
-                    let st = match at {
-                        Some(o) => operand(o),
-                        None => g.add_const(
-                            &format!("{}/state{j}", c.name),
-                            &[d, b, h],
-                            Data::F32(vec![0.0; d * b * h]),
-                        ),
-                    };
-                    ins.push(st);
+        for (k, (src, at)) in c.ins.iter().zip(&c.out_at).enumerate() {
+            let t = match (src, at) {
+                (Source::Const(shape, v), _) => {
+                    g.add_const(&format!("{}/in{k}", c.name), shape, Data::F32(v.clone()))
                 }
+                (Source::Tensor(..), Some(o)) => operand(o),
+                (Source::Tensor(name, _), None) => {
+                    return Err(Error::Import(format!("\"{}\": \"{name}\" lost", c.name)))
+                }
+            };
+            // Batch-major X `[B, S, I]` and states `[B, D, H]` swap their first axes.
+            let swap = c.batch_major && (k == 0 || k == 4 || k == 5);
+            ins.push(if swap {
+                let sh = &g.tensors[t].shape;
+                let shape = [sh[1], sh[0], sh[2]];
+                transpose(g, &format!("{}/in{k}/t", c.name), t, &[1, 0, 2], &shape)?
             } else {
-                ins.push(t);
-            }
+                t
+            });
         }
         let packed = g.add_node(
             &c.name,
             c.op.clone(),
             &ins,
-            &[s + k_rows, d, b, h],
+            &[s + cell.state_rows(), d, b, h],
             DType::F32,
         );
         for (k, at) in c.in_at.iter().enumerate() {
@@ -484,9 +510,13 @@ pub fn apply(g: &mut Graph, cuts: &Cuts) -> Result<()> {
                 &[rows, d, b, h],
                 DType::F32,
             );
-            if k > 0 {
-                t = g.add_node(&name, Op::Reshape, &[t], &[d, b, h], DType::F32);
-            }
+            t = match (k, c.batch_major) {
+                (0, false) => t,
+                (0, true) => transpose(g, &name, t, &[2, 0, 1, 3], &[b, s, d, h])?,
+                (_, false) => g.add_node(&name, Op::Reshape, &[t], &[d, b, h], DType::F32),
+                (_, true) => transpose(g, &name, t, &[0, 2, 1, 3], &[1, b, d, h])
+                    .map(|t| g.add_node(&name, Op::Reshape, &[t], &[b, d, h], DType::F32))?,
+            };
             g.replace_uses(fake_in[*i], t);
         }
     }
