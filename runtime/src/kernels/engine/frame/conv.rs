@@ -195,8 +195,7 @@ impl<L: F32Lanes, E: Packed> F32Conv<L, E> {
             let mut acc0 = [bias; MR];
             let mut acc1 = [bias; MR];
             let mut w = self.w.add(NR);
-            for t in 0..g.taps {
-                let (a, b) = (&rows[0][t], &rows[1][t]);
+            for (a, b) in rows[0].iter().zip(rows[1]).take(g.taps) {
                 for k in 0..g.c {
                     let wv = E::load16(l, w);
                     for r in 0..MR {
