@@ -1610,7 +1610,10 @@ fn the_f64_reference_agrees_with_the_f32_reference_kernel() {
 /// AVX-512 kernel pairs panels, the last odd one runs alone). So each 16 of 48
 /// output channels (the two panels of a pair and the unpaired last one) are
 /// bit-identical to a conv with only those 16 filters, on every ISA; a paired kernel
-/// that mixed up its two panels' weights, bias or outputs would differ.
+/// that mixed up its two panels' weights, bias or outputs would differ. The 16-filter
+/// conv has one panel, which AVX-512 runs two 8-pixel tiles at a time (16 pixels,
+/// then 8- and 4-pixel tiles for the rest: 42, 20 and 55 pixels here), so this also
+/// checks that path's rows, bias and stores against the paired panels.
 #[test]
 fn f32_conv_channels_do_not_depend_on_the_panel_pairing() {
     let mut rng = Rng::new(48);

@@ -162,12 +162,20 @@ fn transpose_2d_by_hand() {
 }
 
 /// NCHW → NHWC of images with 1–5 channels (the graph input's transpose: up to 4
-/// channels each output pixel gathers from every plane at once), 1-, 2- and 4-byte
+/// channels each output pixel gathers from every plane at once; 3 channels of 4 bytes
+/// four pixels at a time, so pixel counts of every remainder mod 4), 1-, 2- and 4-byte
 /// elements, against the index arithmetic.
 #[test]
 fn transpose_nchw_to_nhwc_few_channels() {
     for c in 1..=5 {
-        for (n, h, w) in [(1, 5, 7), (2, 3, 1), (1, 96, 96)] {
+        for (n, h, w) in [
+            (1, 5, 7),
+            (2, 3, 1),
+            (1, 96, 96),
+            (1, 1, 1),
+            (2, 2, 5),
+            (1, 1, 4),
+        ] {
             for elem in [1, 2, 4] {
                 let shape = [n, c, h, w];
                 let x = elements(n * c * h * w, elem, 3);

@@ -44,7 +44,10 @@
 //! (and f16-weight) conv computes two panels per tile (`8x32`: 16 accumulator
 //! registers, each broadcast input feeding two multiply-adds, two weight loads per
 //! 16 multiply-adds instead of one per 8); a layer with an odd panel count runs its
-//! last panel alone. The pairing does not change any output's sum or its order. Depthwise kernels
+//! last panel alone; a layer with one panel (at most 16 output channels: ResNet-8's
+//! first block, VWW's stem and first pointwise conv) runs two 8-pixel tiles at once
+//! instead (`16x16`, the same 16 accumulators). The pairing does not change any
+//! output's sum or its order. Depthwise kernels
 //! (`16c`: 16 channels per vector) compute 4, 2 or 1 interior pixels at a time.
 //! The code is split as in tract's linalg: `frame/` holds the loops shared by every
 //! ISA (tiling, indirection, tails, epilogues), generic over a few vector primitives

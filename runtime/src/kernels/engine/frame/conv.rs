@@ -60,8 +60,22 @@ pub(crate) unsafe fn f32_conv<L: F32Lanes, E: Packed, const MR: usize, const MT:
     // Tiles of MR output pixels outside, the 16-channel panels inside: the tile's
     // rows (of every tap when they fit in `ptrs`) are built once for all panels.
     let mut ptrs = [[ptr::null::<f32>(); MR]; MAX_TAPS];
+    // One panel (at most 16 output channels) where panels go in pairs: two tiles at
+    // once instead, so the pair's accumulator registers are used all the same.
+    let tile_pairs = L::PANEL_PAIRS && g.n <= NR && g.taps <= MAX_TAPS;
+    let mut ptrs2 = [[ptr::null::<f32>(); MR]; MAX_TAPS];
     let mut m0 = 0;
     while m0 < g.pixels {
+        if tile_pairs && g.pixels - m0 >= 2 * MR {
+            for (m, p) in [(m0, &mut ptrs), (m0 + MR, &mut ptrs2)] {
+                build_rows(&g, &cx.plan, cx.x, zero, (m, MR), (0, g.taps), p);
+            }
+            // SAFETY: the slices were checked against the shape above; pixels
+            // `m0..m0 + 2·MR` exist.
+            unsafe { cx.tile_pair(m0, [&ptrs, &ptrs2]) };
+            m0 += 2 * MR;
+            continue;
+        }
         let rows = MR.min(g.pixels - m0);
         if g.taps <= MAX_TAPS {
             build_rows(&g, &cx.plan, cx.x, zero, (m0, rows), (0, g.taps), &mut ptrs);
@@ -155,6 +169,53 @@ impl<L: F32Lanes, E: Packed> F32Conv<L, E> {
                     let residual = self.residual.map(|q| q.add(at));
                     f32_store(l, v, residual, (self.lo, self.hi), self.y.add(at), nc);
                 }
+            }
+        }
+    }
+
+    /// Output pixels `m0..m0 + 2·MR` × the only panel (`n <= 16`): two `MR×16` tiles,
+    /// whose rows are `rows[0]` and `rows[1]`, each weight vector loaded once for both.
+    /// Every output is the sum of [`F32Conv::panels`], in the same order.
+    ///
+    /// # Safety
+    /// Pixels `m0..m0 + 2·MR` exist, the layer has one panel and at most
+    /// [`MAX_TAPS`] taps, and `rows` hold the two tiles' rows of every tap.
+    #[inline(always)]
+    unsafe fn tile_pair<const MR: usize>(
+        &self,
+        m0: usize,
+        rows: [&[[*const f32; MR]; MAX_TAPS]; 2],
+    ) {
+        let (l, g) = (self.l, &self.g);
+        // SAFETY: the panel lies inside the packed slice (`16 + taps·c·16`
+        // elements); each row holds `c` readable f32; output and residual rows
+        // `m0..m0 + 2·MR`, channels `0..n` lie inside the output and the residual.
+        unsafe {
+            let bias = E::load16(l, self.w);
+            let mut acc0 = [bias; MR];
+            let mut acc1 = [bias; MR];
+            let mut w = self.w.add(NR);
+            for (a, b) in rows[0].iter().zip(rows[1]).take(g.taps) {
+                for k in 0..g.c {
+                    let wv = E::load16(l, w);
+                    for r in 0..MR {
+                        acc0[r] = l.fma(l.bcast(a[r].add(k)), wv, acc0[r]);
+                    }
+                    for r in 0..MR {
+                        acc1[r] = l.fma(l.bcast(b[r].add(k)), wv, acc1[r]);
+                    }
+                    w = w.add(NR);
+                }
+            }
+            // Indexed by constants (unrolled), so the accumulators stay in registers.
+            let store = |r: usize, v: L::V| {
+                let at = (m0 + r) * g.n;
+                let residual = self.residual.map(|q| q.add(at));
+                f32_store(l, v, residual, (self.lo, self.hi), self.y.add(at), g.n);
+            };
+            for r in 0..MR {
+                store(r, acc0[r]);
+                store(MR + r, acc1[r]);
             }
         }
     }
