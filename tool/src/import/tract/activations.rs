@@ -22,7 +22,8 @@ use tract_onnx::tract_core::ops::element_wise::{ElementWiseMiniOp, ElementWiseOp
 use tract_onnx::tract_core::ops::math;
 use tract_onnx::tract_hir::internal::*;
 
-/// tract's ONNX parser with the builders of this module registered.
+/// tract's ONNX parser with the builders of this module and of [`super::arith`]
+/// registered.
 pub fn onnx() -> tract_onnx::Onnx {
     let mut o = tract_onnx::onnx();
     let reg = &mut o.op_register;
@@ -33,6 +34,8 @@ pub fn onnx() -> tract_onnx::Onnx {
     reg.insert("Selu", selu);
     reg.insert("PRelu", |_, _| Ok((expand(Activation::Prelu), vec![])));
     reg.insert("ThresholdedRelu", thresholded_relu);
+    reg.insert("Shrink", super::arith::shrink);
+    reg.insert("Mod", super::arith::modulo);
     o
 }
 

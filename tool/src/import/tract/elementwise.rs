@@ -4,6 +4,8 @@
 //! |---|---|---|
 //! | Add, Sub, Mul, Div, Max, Min, Pow (broadcasting) | `TypedBinOp` | `Binary` (Div by a constant: `Mul` by its inverse) |
 //! | Mod with `fmod = 1` (f32) | `Rem` | `Binary Fmod` |
+//! | Mod with `fmod = 0` (f32) | [`arith::FloorMod`] (parsed by [`arith`]) | `Binary Mod` |
+//! | Shrink | [`arith::Shrink`] (parsed by [`arith`]) | `Unary Shrink` |
 //! | Relu, Clip, Max/Min with a scalar constant | `Max`/`Min` | `Unary Clip/Relu`, fused into the producer |
 //! | Sigmoid, Tanh, Exp, Log, Sqrt, Neg, Abs, Reciprocal, Floor, Ceil, Erf, HardSwish, LeakyRelu, Gelu | `ElementWiseOp` | `Unary` |
 //! | Sin, Cos, Tan, Asin, Acos, Atan, Sinh, Cosh, Asinh, Acosh, Atanh, Round (half to even), Sign | `ElementWiseOp` | `Unary` |
@@ -12,8 +14,8 @@
 //! | Silu, Square, Rsqrt | `ElementWiseOp` | `Unary` + `Binary` |
 //! | Gelu (approximate = "tanh") | `GeluApproximate` | `Binary` Mul/Add and `Unary Tanh`, term by term |
 
-use super::activations;
 use super::lower::{scalar_of, Lower, Outcome};
+use super::{activations, arith};
 use crate::error::Result;
 use crate::ir::{Data, TId};
 use ferrite::format::types::{Activation, BinaryOp, Op, UnaryOp};
@@ -68,6 +70,7 @@ impl Lower<'_> {
             "Min" => BinaryOp::Min,
             "Pow" => BinaryOp::Pow,
             "Rem" => BinaryOp::Fmod,
+            "FloorMod" => BinaryOp::Mod,
             _ => return Ok(false),
         };
         if self.dtype(o)? != DType::F32 {
@@ -148,6 +151,13 @@ impl Lower<'_> {
             },
             "Elu" => match e.0.downcast_ref::<activations::Elu>() {
                 Some(l) => UnaryOp::Elu { alpha: l.alpha },
+                None => return Ok(false),
+            },
+            "Shrink" => match e.0.downcast_ref::<arith::Shrink>() {
+                Some(s) => UnaryOp::Shrink {
+                    lambd: s.lambd,
+                    bias: s.bias,
+                },
                 None => return Ok(false),
             },
             "GeluApproximate" => return self.gelu_tanh(node, e),

@@ -21,8 +21,9 @@
 //! | `conv` | `Conv`, `MaxPool`, `SumPool` | Conv, MaxPool, AveragePool |
 //! | `deconv` | `Deconv` | ConvTranspose |
 //! | `onehot` | `OneHot`, `Eq` + `Iff` (zero-norm guard) | Hardmax, LpNormalization |
-//! | `elementwise` | `TypedBinOp`, `ElementWiseOp` | Add, Sub, Mul, Div, Max, Min, Pow, Relu, Clip, the unary functions, the [`activations`] |
+//! | `elementwise` | `TypedBinOp`, `ElementWiseOp` | Add, Sub, Mul, Div, Max, Min, Pow, Mod, Relu, Clip, Shrink, the unary functions, the [`activations`] |
 //! | `sample` | `GridSample` | GridSample |
+//! | `dft` | `Fft` | DFT |
 //! | `reduce` | `Reduce`, `RmsNorm` | GlobalAveragePool, GlobalMaxPool, Reduce*, ArgMax, LayerNormalization, RMSNormalization, the variance of the other normalizations |
 //!
 //! Batch norms with non-constant parameters are rewritten before tract
@@ -30,12 +31,14 @@
 //!
 //! Not supported (listed by node in the error): Resize, Slice and Gather beyond the
 //! static cases, comparisons and `Iff` (Where, Equal, Less…) beyond the zero-norm
-//! guard, ReduceProd, reflect/edge Pad.
+//! guard, reflect/edge Pad.
 
 pub mod activations;
+mod arith;
 mod attention;
 mod conv;
 mod deconv;
+mod dft;
 mod elementwise;
 mod linear;
 mod lower;
@@ -73,6 +76,7 @@ const FAMILIES: &[Family] = &[
     elementwise::lower,
     reduce::lower,
     sample::lower,
+    dft::lower,
     shape::lower_identity,
 ];
 
