@@ -22,8 +22,8 @@ use tract_onnx::tract_core::ops::element_wise::{ElementWiseMiniOp, ElementWiseOp
 use tract_onnx::tract_core::ops::math;
 use tract_onnx::tract_hir::internal::*;
 
-/// tract's ONNX parser with the builders of this module and of [`super::arith`]
-/// registered.
+/// tract's ONNX parser with the builders of this module, of [`super::arith`] and of
+/// [`super::lppool`] registered.
 pub fn onnx() -> tract_onnx::Onnx {
     let mut o = tract_onnx::onnx();
     let reg = &mut o.op_register;
@@ -36,6 +36,7 @@ pub fn onnx() -> tract_onnx::Onnx {
     reg.insert("ThresholdedRelu", thresholded_relu);
     reg.insert("Shrink", super::arith::shrink);
     reg.insert("Mod", super::arith::modulo);
+    reg.insert("LpPool", super::lppool::lp_pool);
     o
 }
 

@@ -18,7 +18,7 @@
 //! | `softmax` | `Softmax` | Softmax, LogSoftmax |
 //! | `attention` | `Sdpa` | Attention |
 //! | `linear` | `EinSum` | Gemm, MatMul |
-//! | `conv` | `Conv`, `MaxPool`, `SumPool` | Conv, MaxPool, AveragePool |
+//! | `conv` | `Conv`, `MaxPool`, `SumPool` | Conv, MaxPool, AveragePool, LpPool (parsed by `lppool` into `SumPool` and element-wise ops) |
 //! | `deconv` | `Deconv` | ConvTranspose |
 //! | `onehot` | `OneHot`, `Eq` + `Iff` (zero-norm guard) | Hardmax, LpNormalization |
 //! | `elementwise` | `TypedBinOp`, `ElementWiseOp` | Add, Sub, Mul, Div, Max, Min, Pow, Mod, Relu, Clip, Shrink, the unary functions, the [`activations`] |
@@ -42,6 +42,7 @@ mod dft;
 mod elementwise;
 mod linear;
 mod lower;
+mod lppool;
 mod lrn;
 mod onehot;
 mod reduce;
