@@ -1,8 +1,8 @@
 //! GlobalProd: the product over the trailing axes (f32, ONNX ReduceProd; the other
 //! reductions are pools, see `pool.rs`).
 
-use super::common::{cast, cast_mut, ensure, f32s, gate, Check, Checked, Cx};
-use crate::error::{OpReason, Result};
+use super::common::{cast, cast_mut, f32s, gate, Check, Checked, Cx};
+use crate::error::Result;
 use crate::format::types::OpGroup;
 use crate::kernels::f32 as kf;
 
@@ -15,14 +15,7 @@ pub(super) fn check(c: &Check<'_, '_>) -> Checked {
     gate(GROUP)?;
     c.inputs(1)?;
     f32s(&[c.x, c.out])?;
-    let (x, out) = (&c.x.shape, &c.out.shape);
-    ensure(
-        x.len() >= 3
-            && out.len() == x.len()
-            && out[..2] == x[..2]
-            && out[2..].iter().all(|&d| d == 1),
-        OpReason::Shape,
-    )
+    super::pool::global_shapes(c)
 }
 
 pub(super) fn run(cx: &Cx<'_, '_>, y: &mut [u8]) -> Result<()> {

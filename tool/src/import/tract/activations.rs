@@ -87,7 +87,12 @@ impl ElementWiseMiniOp for Elu {
 }
 
 /// A scalar constant of the type and rank of `like`.
-fn scalar(model: &mut TypedModel, name: &str, like: OutletId, v: f32) -> TractResult<OutletId> {
+pub(super) fn scalar(
+    model: &mut TypedModel,
+    name: &str,
+    like: OutletId,
+    v: f32,
+) -> TractResult<OutletId> {
     let fact = model.outlet_fact(like)?.clone();
     let t = tensor0(v)
         .cast_to_dt(fact.datum_type)?

@@ -8,6 +8,7 @@
 //! `y = (sum over the window of |x|^p)^(1/p)`, the padding contributing zeros; the sum
 //! is the padded window's mean times its size (one rounding more than a plain sum).
 
+use super::activations::scalar;
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_core::ops::math;
@@ -65,16 +66,6 @@ pub(super) fn lp_pool(
     ))
 }
 
-/// A scalar constant of the type and rank of `like`.
-fn scalar(model: &mut TypedModel, name: &str, like: OutletId, v: f64) -> TractResult<OutletId> {
-    let fact = model.outlet_fact(like)?.clone();
-    let t = tensor0(v)
-        .cast_to_dt(fact.datum_type)?
-        .into_owned()
-        .broadcast_into_rank(fact.rank())?;
-    model.add_const(name, t)
-}
-
 impl Expansion for LpPool {
     fn name(&self) -> StaticName {
         "LpPool".into()
@@ -101,19 +92,19 @@ impl Expansion for LpPool {
             1 => a,
             2 => model.wire_node(format!("{name}.square"), math::mul(), &[a, a])?[0],
             p => {
-                let k = scalar(model, &format!("{name}.p"), a, p as f64)?;
+                let k = scalar(model, &format!("{name}.p"), a, p as f32)?;
                 model.wire_node(format!("{name}.pow"), math::pow(), &[a, k])?[0]
             }
         };
         let mean = self.pool.wire(&format!("{name}.mean"), model, &[powed])?[0];
         let taps: usize = self.pool.pool_spec.kernel_shape.iter().product();
-        let size = scalar(model, &format!("{name}.window"), mean, taps as f64)?;
+        let size = scalar(model, &format!("{name}.window"), mean, taps as f32)?;
         let sum = model.wire_node(format!("{name}.sum"), math::mul(), &[mean, size])?[0];
         match self.p {
             1 => Ok(tvec![sum]),
             2 => model.wire_node(name, math::sqrt(), &[sum]),
             p => {
-                let k = scalar(model, &format!("{name}.inv_p"), sum, 1.0 / p as f64)?;
+                let k = scalar(model, &format!("{name}.inv_p"), sum, 1.0 / p as f32)?;
                 model.wire_node(name, math::pow(), &[sum, k])
             }
         }
