@@ -16,6 +16,7 @@
 //! The builders replace tract-onnx's own in the parser ([`onnx`]); tract evaluates the
 //! resulting graph too, as the float reference of `ferrite validate`.
 
+use super::arith::scalar;
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_core::ops::element_wise::{ElementWiseMiniOp, ElementWiseOp};
@@ -84,21 +85,6 @@ impl ElementWiseMiniOp for Elu {
         }
         Ok(())
     }
-}
-
-/// A scalar constant of the type and rank of `like`.
-pub(super) fn scalar(
-    model: &mut TypedModel,
-    name: &str,
-    like: OutletId,
-    v: f32,
-) -> TractResult<OutletId> {
-    let fact = model.outlet_fact(like)?.clone();
-    let t = tensor0(v)
-        .cast_to_dt(fact.datum_type)?
-        .into_owned()
-        .broadcast_into_rank(fact.rank())?;
-    model.add_const(name, t)
 }
 
 fn selu(

@@ -21,6 +21,21 @@ use tract_onnx::tract_core::ops::element_wise::{ElementWiseMiniOp, ElementWiseOp
 use tract_onnx::tract_hir::internal::*;
 use tract_onnx::tract_hir::ops::binary::BinIntoHir;
 
+/// A scalar constant of the type and rank of `like`.
+pub(super) fn scalar(
+    model: &mut TypedModel,
+    name: &str,
+    like: OutletId,
+    v: f32,
+) -> TractResult<OutletId> {
+    let fact = model.outlet_fact(like)?.clone();
+    let t = tensor0(v)
+        .cast_to_dt(fact.datum_type)?
+        .into_owned()
+        .broadcast_into_rank(fact.rank())?;
+    model.add_const(name, t)
+}
+
 /// ONNX Shrink: `x + bias` for `x < -lambd`, `x - bias` for `x > lambd`, else 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Shrink {

@@ -8,7 +8,7 @@
 //! `y = (sum over the window of |x|^p)^(1/p)`, the padding contributing zeros; the sum
 //! is the padded window's mean times its size (one rounding more than a plain sum).
 
-use super::activations::scalar;
+use super::arith::scalar;
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_core::ops::math;
