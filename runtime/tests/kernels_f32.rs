@@ -335,6 +335,17 @@ fn ref_unary(op: UnaryOp, x: f32) -> f64 {
                 v.signum()
             }
         }
+        // Also checked against hand-computed values in `unary_math.rs`.
+        UnaryOp::Shrink { lambd, bias } => {
+            let (l, b) = (f64::from(lambd), f64::from(bias));
+            if v < -l {
+                v + b
+            } else if v > l {
+                v - b
+            } else {
+                0.0
+            }
+        }
     }
 }
 
@@ -438,6 +449,7 @@ fn binary_op() -> impl Strategy<Value = BinaryOp> {
         Just(BinaryOp::Min),
         Just(BinaryOp::Pow),
         Just(BinaryOp::Fmod),
+        Just(BinaryOp::Mod),
     ]
 }
 
@@ -459,6 +471,15 @@ fn ref_binary_one(op: BinaryOp, a: f32, b: f32) -> Want {
         BinaryOp::Pow => elementwise(a.powf(b)),
         // f64 `%` is the C fmod, exact in either precision.
         BinaryOp::Fmod => elementwise(a % b),
+        // numpy's mod: the C fmod, plus b when it is non-zero and of b's other sign.
+        BinaryOp::Mod => {
+            let r = a % b;
+            elementwise(if r != 0.0 && (r < 0.0) != (b < 0.0) {
+                r + b
+            } else {
+                r
+            })
+        }
     }
 }
 
@@ -555,6 +576,13 @@ fn all_unary() -> Vec<(UnaryOp, core::ops::Range<f32>)> {
         (UnaryOp::Erf, -4.0..4.0),
         (UnaryOp::Softplus, -20.0..20.0),
         (UnaryOp::Gelu, -10.0..10.0),
+        (
+            UnaryOp::Shrink {
+                lambd: 1.5,
+                bias: 0.5,
+            },
+            -5.0..5.0,
+        ),
     ]
 }
 

@@ -1,8 +1,10 @@
 //! The trigonometric, hyperbolic, Round and Sign unary ops: each f32 kernel against
 //! f64 std functions on a grid and against hand-computed special values (NaN, ±inf,
 //! ±0, domain edges), their wire indices pinned, and a model using them run end to end.
+//! The format 1.4 math (ONNX Shrink, Mod with `fmod = 0`, ReduceProd as `GlobalProd`):
+//! hand-computed values, the ONNX test cases' edge values, pinned encodings, a model.
 
-use ferrite::format::types::{DType, Op, Quant, UnaryOp};
+use ferrite::format::types::{Activation, BinaryOp, DType, Op, Quant, UnaryOp};
 use ferrite::format::write::ModelBuilder;
 use ferrite::kernels::f32 as kf;
 use ferrite::OwnedModel;
@@ -217,11 +219,18 @@ fn new_variants_have_pinned_wire_indices() {
         (UnaryOp::Atanh, 29),
         (UnaryOp::Round, 30),
         (UnaryOp::Sign, 31),
+        (
+            UnaryOp::Shrink {
+                lambd: 0.0,
+                bias: 0.0,
+            },
+            32,
+        ),
     ];
     for (op, idx) in ops {
-        let mut buf = [0u8; 8];
+        let mut buf = [0u8; 16];
         let bytes = postcard::to_slice(&op, &mut buf).unwrap();
-        assert_eq!(bytes, &[idx], "{op:?}");
+        assert_eq!(bytes[0], idx, "{op:?}");
     }
 }
 
@@ -260,4 +269,183 @@ fn model_with_new_unary_ops_loads_and_runs() {
     // sign(round(atanh(sin(x)))): atanh(sin 2) = 1.52 rounds to 2, atanh(sin -1.2) =
     // -1.67 to -2, atanh(sin 0.3) = 0.30 to 0.
     assert_eq!(y, [0.0, -1.0, 0.0, 1.0]);
+}
+
+fn shrink(lambd: f32, bias: f32) -> UnaryOp {
+    UnaryOp::Shrink { lambd, bias }
+}
+
+#[test]
+fn shrink_zeroes_the_band_and_moves_the_rest_by_bias() {
+    // ONNX's test_shrink_hard (lambd 1.5) and test_shrink_soft (lambd 1.5, bias 1.5).
+    let x = [-2.0f32, -1.0, 0.0, 1.0, 2.0];
+    for (op, want) in [
+        (shrink(1.5, 0.0), [-2.0f32, 0.0, 0.0, 0.0, 2.0]),
+        (shrink(1.5, 1.5), [-0.5, 0.0, 0.0, 0.0, 0.5]),
+    ] {
+        let mut y = [f32::NAN; 5];
+        kf::unary(op, &x, &mut y);
+        assert_eq!(y, want, "{op:?}");
+    }
+    // The band's edges are inside it; ±inf keep their sign (inf - bias), NaN passes.
+    let op = shrink(0.5, 0.25);
+    assert_eq!(one(op, 0.5), 0.0);
+    assert_eq!(one(op, -0.5), 0.0);
+    assert_eq!(one(op, 0.75), 0.5);
+    assert_eq!(one(op, -0.75), -0.5);
+    assert_eq!(one(op, f32::INFINITY), f32::INFINITY);
+    assert_eq!(one(op, f32::NEG_INFINITY), f32::NEG_INFINITY);
+    assert!(one(op, f32::NAN).is_nan());
+}
+
+fn modulo(a: &[f32], b: &[f32]) -> Vec<f32> {
+    let n = a.len();
+    let mut y = vec![f32::NAN; n];
+    let s = ferrite::kernels::BroadcastShapes {
+        a: &[n],
+        b: &[n],
+        y: &[n],
+    };
+    kf::binary(
+        BinaryOp::Mod,
+        &s,
+        a,
+        b,
+        (f32::NEG_INFINITY, f32::INFINITY),
+        &mut y,
+    );
+    y
+}
+
+#[test]
+fn mod_takes_the_sign_of_the_divisor() {
+    // ONNX's test_mod_float32_mixed_sign_fmod_0: -4.3 mod 2.1 = -4.3 + 3 · 2.1 = 2, ...
+    let a = [-4.3f32, 7.2, 5.0, 4.3, -7.2, 8.0];
+    let b = [2.1f32, -3.4, 8.0, -2.1, 3.4, 5.0];
+    let y = modulo(&a, &b);
+    // By hand: fmod then + b where the signs differ (computed in f32 like numpy).
+    let want = [
+        -4.3f32 % 2.1 + 2.1,
+        7.2f32 % -3.4 + -3.4,
+        5.0,
+        4.3f32 % -2.1 + -2.1,
+        -7.2f32 % 3.4 + 3.4,
+        3.0,
+    ];
+    assert_eq!(y, want);
+    for (got, approx) in y.iter().zip([2.0f32, -3.0, 5.0, -2.0, 3.0, 3.0]) {
+        assert!((got - approx).abs() < 1e-5, "{got} vs {approx}");
+    }
+}
+
+#[test]
+fn mod_edge_values_are_numpys() {
+    // ONNX's test_mod_float_edge_cases_fmod_0_float32, expected values from numpy.
+    let inf = f32::INFINITY;
+    let nan = f32::NAN;
+    let a = [
+        0.0f32, -0.0, 0.0, -0.0, -3.0, 3.0, -1.0, 1.0, inf, -inf, 1.0, 1.0, nan, 1.0,
+    ];
+    let b = [
+        -2.0f32, 2.0, 2.0, -2.0, inf, inf, -inf, -inf, 2.0, 2.0, 0.0, -0.0, 2.0, nan,
+    ];
+    let want = [
+        -0.0f32, 0.0, 0.0, -0.0, inf, 3.0, -1.0, -inf, nan, nan, nan, nan, nan, nan,
+    ];
+    let y = modulo(&a, &b);
+    for (i, (g, w)) in y.iter().zip(want).enumerate() {
+        if w.is_nan() {
+            assert!(g.is_nan(), "case {i}: {g}");
+        } else {
+            assert_eq!(g.to_bits(), w.to_bits(), "case {i}: {g} vs {w}");
+        }
+    }
+}
+
+#[test]
+fn global_prod_multiplies_each_row() {
+    let x = [1.0f32, 2.0, 3.0, -0.5, 4.0, 0.25, 7.0, 0.0, 2.0];
+    let mut y = [f32::NAN; 3];
+    kf::global_prod(&x, 3, 3, &mut y);
+    assert_eq!(y, [6.0, -0.5, 0.0]);
+    // An empty row is the empty product.
+    let mut y = [f32::NAN; 2];
+    kf::global_prod(&[], 2, 0, &mut y);
+    assert_eq!(y, [1.0, 1.0]);
+}
+
+/// Format 1.4's additions are at the ends of their enums, and only they make a file 1.4.
+#[test]
+fn format_1_4_encodings_are_pinned() {
+    let bin = |op| Op::Binary {
+        op,
+        act: Activation::None,
+        q: None,
+    };
+    // Op::Binary is variant 7, BinaryOp::Mod variant 8 (after Fmod).
+    assert_eq!(
+        postcard::to_allocvec(&bin(BinaryOp::Mod)).unwrap(),
+        [7, 8, 0, 0]
+    );
+    // Op::Unary is variant 8, Shrink variant 32, then lambd and bias as f32 LE.
+    let mut want = vec![8u8, 32];
+    want.extend(1.5f32.to_le_bytes());
+    want.extend(0.25f32.to_le_bytes());
+    let op = Op::Unary {
+        op: shrink(1.5, 0.25),
+    };
+    assert_eq!(postcard::to_allocvec(&op).unwrap(), want);
+    // GlobalProd is Op variant 31, after AvgPoolNhwc (30).
+    assert_eq!(postcard::to_allocvec(&Op::GlobalProd).unwrap(), [31]);
+    for op in [bin(BinaryOp::Mod), op, Op::GlobalProd] {
+        assert_eq!(op.since_minor(), 4, "{op:?}");
+    }
+    assert_eq!(bin(BinaryOp::Fmod).since_minor(), 3);
+    assert_eq!(Op::Unary { op: UnaryOp::Sign }.since_minor(), 0);
+}
+
+#[test]
+fn model_with_format_1_4_ops_loads_and_runs() {
+    // y = prod over the last two axes of mod(shrink(x), d): x [1, 2, 2, 2].
+    let mut b = ModelBuilder::new("math14");
+    let sh = [1u32, 2, 2, 2];
+    let x = b.add_tensor("x", DType::F32, &sh, Quant::None).unwrap();
+    let s = b.add_tensor("s", DType::F32, &sh, Quant::None).unwrap();
+    let d = b.add_const_f32("d", &[1], &[-3.0]).unwrap();
+    let m = b.add_tensor("m", DType::F32, &sh, Quant::None).unwrap();
+    let y = b
+        .add_tensor("y", DType::F32, &[1, 2, 1, 1], Quant::None)
+        .unwrap();
+    b.add_op(
+        Op::Unary {
+            op: shrink(1.0, 0.5),
+        },
+        &[x],
+        &[s],
+    )
+    .unwrap();
+    b.add_op(bin14(), &[s, d], &[m]).unwrap();
+    b.add_op(Op::GlobalProd, &[m], &[y]).unwrap();
+    b.set_io(&[x], &[y]).unwrap();
+    let file = b.finish().unwrap();
+    assert_eq!(u16::from_le_bytes([file[6], file[7]]), 4, "format minor");
+    let m = OwnedModel::new(&file).unwrap();
+    let model = m.model();
+    let mut s = ferrite::OwnedSession::new(&model);
+    let mut s = s.session();
+    let input = [2.5f32, -4.0, 5.5, -2.0, 1.0, 8.5, -1.25, 3.0];
+    let mut out = [0f32; 2];
+    s.predict(&input, &mut out).unwrap();
+    // shrink: [2, -3.5, 5, -1.5 | 0, 8, -0.75, 2.5]; mod -3: [-1, -0.5, -1, -1.5 |
+    // -0, -1, -0.75, -0.5]; products: 0.75 and 0 (-0 · ... = 0 up to sign).
+    assert_eq!(out[0], 0.75);
+    assert_eq!(out[1], 0.0);
+}
+
+fn bin14() -> Op {
+    Op::Binary {
+        op: BinaryOp::Mod,
+        act: Activation::None,
+        q: None,
+    }
 }

@@ -305,9 +305,12 @@ pub fn qbinary(
             rq(0.0),
             rq(a.scale as f64 * b.scale as f64 / out.scale as f64),
         ),
-        BinaryOp::Div | BinaryOp::Max | BinaryOp::Min | BinaryOp::Pow | BinaryOp::Fmod => {
-            return Err(Error::Other(format!("{op:?} has no int8 kernel")))
-        }
+        BinaryOp::Div
+        | BinaryOp::Max
+        | BinaryOp::Min
+        | BinaryOp::Pow
+        | BinaryOp::Fmod
+        | BinaryOp::Mod => return Err(Error::Other(format!("{op:?} has no int8 kernel"))),
     };
     Ok(QBinary {
         a_zero_point: a.zero_point,
@@ -373,6 +376,16 @@ pub fn unary_f64(op: UnaryOp, x: f64) -> f64 {
                 0.0
             } else {
                 x.signum()
+            }
+        }
+        UnaryOp::Shrink { lambd, bias } => {
+            let (l, b) = (f64::from(lambd), f64::from(bias));
+            if x < -l {
+                x + b
+            } else if x > l {
+                x - b
+            } else {
+                0.0
             }
         }
     }

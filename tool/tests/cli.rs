@@ -295,7 +295,7 @@ fn bad_inputs_are_clear_errors() {
     assert_eq!(o.status.code(), Some(2));
     let t = text(&o);
     assert!(
-        t.contains("Shrink (node \"shrink_node\")") && t.contains("prod_node"),
+        t.contains("CumSum (node \"cumsum_node\")") && t.contains("trilu_node"),
         "{t}"
     );
 

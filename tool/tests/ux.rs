@@ -489,14 +489,14 @@ fn small_messages_are_right() {
     assert!(t.contains("empty.onnx") && t.contains("empty"), "{t}");
     assert!(!t.contains("does not contain a graph"), "{t}");
 
-    // An op tract rewrites into others (Shrink → comparisons and Iff) is named by its
-    // ONNX op type. (Recurrent ops and Hardmax, the earlier examples, now convert.)
-    let t = fails(
-        2,
-        &["convert", &fx("shrink.onnx"), "-o", &tmp("shrink.fer")],
-    );
+    // Ops tract renames (Less → LT, Where → Iff) are named by their ONNX op types.
+    // (Recurrent ops, Hardmax and Shrink, the earlier examples, now convert.)
+    let t = fails(2, &["convert", &fx("where.onnx"), "-o", &tmp("where.fer")]);
     assert!(
-        t.contains("Shrink (node \"sh\")") && t.contains("uses 1 op that") && !t.contains("Iff"),
+        t.contains("Less (node \"lt\")")
+            && t.contains("Where (node \"wh\")")
+            && t.contains("uses 2 ops that")
+            && !t.contains("Iff"),
         "{t}"
     );
 

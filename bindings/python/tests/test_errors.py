@@ -128,21 +128,23 @@ def test_unsupported_ops_are_listed(tmp_path):
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper
 
-    # ReduceProd: listed as not supported in docs/ops.md.
-    node = helper.make_node("ReduceProd", ["x"], ["y"], keepdims=1, name="pick")
+    # CumSum: listed as not supported in docs/ops.md.
+    node = helper.make_node("CumSum", ["x", "axis"], ["y"], name="pick")
+    axis = helper.make_tensor("axis", TensorProto.INT64, [], [1])
     graph = helper.make_graph(
         [node],
         "g",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+        initializer=[axis],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     with pytest.raises(ferrite.ConversionError) as e:
         ferrite.convert(model.SerializeToString())
     assert e.value.kind == "unsupported_ops", str(e.value)
     # (op, node) pairs as the ONNX file names them.
-    assert [tuple(op) for op in e.value.ops] == [("ReduceProd", "pick")]
-    assert "ReduceProd" in str(e.value) and "pick" in str(e.value)
+    assert [tuple(op) for op in e.value.ops] == [("CumSum", "pick")]
+    assert "CumSum" in str(e.value) and "pick" in str(e.value)
 
 
 def test_exceptions_pickle(digits_f32):

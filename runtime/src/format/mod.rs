@@ -12,6 +12,7 @@
 //! field itself (bytes 16..20) read as zeros, so no byte of the file goes unchecked.
 //! `docs/format.md` is the normative description.
 
+mod classic;
 mod grid;
 mod limits;
 pub mod monitor;

@@ -6,6 +6,7 @@
 use heapless::Vec as HVec;
 use serde::{Deserialize, Serialize};
 
+pub use super::classic::{Aggregate, Norm, PostTransform};
 pub use super::grid::{GridMode, GridPadding};
 use super::limits::{MAX_OP_INPUTS, MAX_OP_OUTPUTS, MAX_RANK};
 pub use super::recurrent::{Cell, Direction};
@@ -75,6 +76,10 @@ pub enum BinaryOp {
     /// `a - trunc(a / b) * b` computed exactly (C `fmodf`, ONNX Mod with `fmod = 1`;
     /// format 1.3).
     Fmod,
+    /// The remainder with the sign of `b`, `a - floor(a / b) * b` computed exactly
+    /// (numpy `mod`, ONNX Mod with `fmod = 0`; format 1.4): `fmod(a, b)`, plus `b` when
+    /// that is non-zero and of the other sign than `b`.
+    Mod,
 }
 
 /// Element-wise unary operators (f32; int8 graphs use [`Op::Lut`]); the definitions
@@ -165,6 +170,14 @@ pub enum UnaryOp {
     Round,
     /// -1, 0 or 1 (NaN passes through).
     Sign,
+    /// ONNX Shrink (format 1.4): `v + bias` for `v < -lambd`, `v - bias` for
+    /// `v > lambd`, else 0.
+    Shrink {
+        /// Half-width of the zeroed band.
+        lambd: f32,
+        /// Moves the values outside the band towards 0.
+        bias: f32,
+    },
 }
 
 impl UnaryOp {
@@ -516,6 +529,10 @@ pub enum Op {
         /// Padded cells count in the divisor.
         count_include_pad: bool,
     },
+    // --- Reductions beyond the pools (issue #16, format 1.4). ---
+    /// Product over all positions after the first two axes (f32, ONNX ReduceProd):
+    /// `[N, C, ...] -> [N, C, 1, ...]`, the positions multiplied in order.
+    GlobalProd,
 }
 
 /// int8 output parameters of the NHWC engine ops ([`Op::ConvNhwc`],
@@ -534,46 +551,6 @@ pub struct QNhwc {
     pub residual: Option<QBinary>,
 }
 
-/// Post transform of ONNX-ML linear and tree-ensemble models, applied per row.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum PostTransform {
-    /// The raw scores.
-    None,
-    /// `exp(s) / sum(exp)` over the row.
-    Softmax,
-    /// `1 / (1 + exp(-s))` per value.
-    Logistic,
-    /// Softmax over the non-zero scores; zero scores stay 0 (ONNX `SOFTMAX_ZERO`).
-    SoftmaxZero,
-}
-
-/// How the leaf values of the trees of an ensemble are combined per target.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Aggregate {
-    /// Sum of the trees' values.
-    Sum,
-    /// Sum divided by the number of trees.
-    Average,
-    /// Smallest value.
-    Min,
-    /// Largest value.
-    Max,
-}
-
-/// Row normalization (ONNX-ML Normalizer, scikit-learn `Normalizer`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Norm {
-    /// Divide by the sum of absolute values.
-    L1,
-    /// Divide by the Euclidean norm.
-    L2,
-    /// Divide by the largest absolute value.
-    Max,
-}
-
 impl Op {
     /// The format minor version that introduced this op: a writer sets the file's
     /// minor to the largest over its ops, so a file without newer ops is readable by
@@ -587,6 +564,13 @@ impl Op {
             | Op::Binary {
                 op: BinaryOp::Fmod, ..
             } => 3,
+            Op::GlobalProd
+            | Op::Binary {
+                op: BinaryOp::Mod, ..
+            }
+            | Op::Unary {
+                op: UnaryOp::Shrink { .. },
+            } => 4,
             _ => 0,
         }
     }
@@ -629,6 +613,7 @@ impl Op {
             Op::GridSample { .. } => "GridSample",
             Op::MaxPoolNhwc { .. } => "MaxPoolNhwc",
             Op::AvgPoolNhwc { .. } => "AvgPoolNhwc",
+            Op::GlobalProd => "GlobalProd",
         }
     }
 }

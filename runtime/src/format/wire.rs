@@ -174,6 +174,10 @@ mod tests {
             UnaryOp::Atanh,
             UnaryOp::Round,
             UnaryOp::Sign,
+            UnaryOp::Shrink {
+                lambd: 0.5,
+                bias: -1.5,
+            },
         ];
         let bins = [
             BinaryOp::Add,
@@ -184,6 +188,7 @@ mod tests {
             BinaryOp::Min,
             BinaryOp::Pow,
             BinaryOp::Fmod,
+            BinaryOp::Mod,
         ];
         let posts = [
             PostTransform::None,
@@ -263,6 +268,7 @@ mod tests {
             Op::MaxPool { window: window(2) },
             Op::GlobalAvgPool,
             Op::GlobalMaxPool,
+            Op::GlobalProd,
             Op::Lut,
             Op::Reshape,
             Op::Transpose {

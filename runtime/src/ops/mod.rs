@@ -34,6 +34,7 @@ mod pool;
 mod pool_nhwc;
 mod quantize;
 mod recurrent;
+mod reduce;
 mod reshape;
 mod slice;
 mod softmax;
@@ -80,6 +81,7 @@ impl Op {
             Op::Recurrent { .. } => recurrent::GROUP,
             Op::GridSample { .. } => grid_sample::GROUP,
             Op::MaxPoolNhwc { .. } | Op::AvgPoolNhwc { .. } => pool::GROUP,
+            Op::GlobalProd => reduce::GROUP,
         }
     }
 }
@@ -156,6 +158,7 @@ pub(crate) fn check(op: &Op, c: &Check<'_, '_>) -> Checked {
         Op::GridSample { .. } => grid_sample::check(c),
         Op::MaxPoolNhwc { window } => pool_nhwc::check(c, window, false),
         Op::AvgPoolNhwc { window, .. } => pool_nhwc::check(c, window, true),
+        Op::GlobalProd => reduce::check(c),
     }
 }
 
@@ -267,5 +270,6 @@ pub(crate) fn run(op: &Op, cx: &Cx<'_, '_>, y: &mut [u8], scratch: &mut [u8]) ->
             window,
             count_include_pad,
         } => pool_nhwc::run(cx, y, window, Some(*count_include_pad)),
+        Op::GlobalProd => reduce::run(cx, y),
     }
 }

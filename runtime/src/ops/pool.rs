@@ -37,6 +37,11 @@ pub(super) fn check_window(c: &Check<'_, '_>, window: &Window, avg: bool) -> Che
 /// The global pools: x `[N, C, ...]` (rank >= 3), output `[N, C, 1, ...]`.
 pub(super) fn check_global(c: &Check<'_, '_>) -> Checked {
     check_pool_operands(c)?;
+    global_shapes(c)
+}
+
+/// x `[N, C, ...]` (rank >= 3) and the output `[N, C, 1, ...]` (also GlobalProd's).
+pub(super) fn global_shapes(c: &Check<'_, '_>) -> Checked {
     let (x, out) = (&c.x.shape, &c.out.shape);
     ensure(
         x.len() >= 3

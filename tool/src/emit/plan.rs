@@ -116,9 +116,12 @@ pub fn forms(op: &Op) -> (Int8Form, F16Form) {
         | Op::AvgPoolNhwc { .. } => (I8::Pool, F16::F32),
         Op::Binary { op, .. } => match op {
             BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul => (I8::Binary, F16::F32),
-            BinaryOp::Div | BinaryOp::Max | BinaryOp::Min | BinaryOp::Pow | BinaryOp::Fmod => {
-                (I8::F32(F32Reason::NoInt8Form), F16::F32)
-            }
+            BinaryOp::Div
+            | BinaryOp::Max
+            | BinaryOp::Min
+            | BinaryOp::Pow
+            | BinaryOp::Fmod
+            | BinaryOp::Mod => (I8::F32(F32Reason::NoInt8Form), F16::F32),
         },
         Op::Unary { .. } => (I8::Lut, F16::F32),
         Op::Softmax { log: false, .. } => (I8::Softmax, F16::F32),
@@ -131,9 +134,11 @@ pub fn forms(op: &Op) -> (Int8Form, F16Form) {
             (I8::F32(F32Reason::Classical), F16::F32)
         }
         Op::Slice { .. } => (I8::Move, F16::F32),
-        Op::Cast | Op::Lrn { .. } | Op::Recurrent { .. } | Op::GridSample { .. } => {
-            (I8::F32(F32Reason::NoInt8Form), F16::F32)
-        }
+        Op::Cast
+        | Op::Lrn { .. }
+        | Op::Recurrent { .. }
+        | Op::GridSample { .. }
+        | Op::GlobalProd => (I8::F32(F32Reason::NoInt8Form), F16::F32),
         Op::Quantize | Op::Dequantize | Op::Requantize { .. } | Op::Lut => {
             (I8::EmitterOnly, F16::F32)
         }

@@ -180,6 +180,16 @@ pub fn global_avg_pool(x: &[f32], channels: usize, spatial: usize, y: &mut [f32]
     }
 }
 
+/// Global product: `x` is `channels` (= N*C) rows of `spatial` values, `y[c]` is the
+/// product of row `c` in order (1 for an empty row).
+pub fn global_prod(x: &[f32], channels: usize, spatial: usize, y: &mut [f32]) {
+    for (c, out) in y.iter_mut().enumerate().take(channels) {
+        *out = x[c * spatial..(c + 1) * spatial]
+            .iter()
+            .fold(1.0f32, |p, v| p * v);
+    }
+}
+
 /// Global max pool: `x` is `channels` (= N*C) rows of `spatial` values, `y[c]` is the
 /// max of row `c` (NaN ignored; -inf for an empty or all-NaN row).
 pub fn global_max_pool(x: &[f32], channels: usize, spatial: usize, y: &mut [f32]) {
@@ -219,6 +229,17 @@ fn binary_one(op: BinaryOp, a: f32, b: f32) -> f32 {
         }
         BinaryOp::Pow => libm::powf(a, b),
         BinaryOp::Fmod => libm::fmodf(a, b),
+        // numpy's `mod`: the remainder takes the divisor's sign (a zero one too).
+        BinaryOp::Mod => {
+            let r = libm::fmodf(a, b);
+            if r == 0.0 {
+                libm::copysignf(0.0, b)
+            } else if (b < 0.0) != (r < 0.0) {
+                r + b
+            } else {
+                r
+            }
+        }
     }
 }
 
@@ -226,7 +247,8 @@ fn binary_one(op: BinaryOp, a: f32, b: f32) -> f32 {
 ///
 /// `s.a` and `s.b` are right-aligned against `s.y` (see [`BroadcastShapes`]); `y` is
 /// row-major `s.y`. `Max` / `Min` propagate NaN (numpy `maximum`); `Pow` is
-/// `libm::powf`, `Fmod` `libm::fmodf`.
+/// `libm::powf`, `Fmod` `libm::fmodf`; `Mod` is numpy's `mod` (`fmodf`, plus `b` when
+/// that is non-zero and of the other sign than `b`; a zero remainder takes `b`'s sign).
 pub fn binary(
     op: BinaryOp,
     s: &BroadcastShapes<'_>,
@@ -338,6 +360,17 @@ fn unary_math(op: UnaryOp, v: f32) -> f32 {
                 v
             }
         }
+        UnaryOp::Shrink { lambd, bias } => {
+            if v < -lambd {
+                v + bias
+            } else if v > lambd {
+                v - bias
+            } else if v.is_nan() {
+                v
+            } else {
+                0.0
+            }
+        }
         UnaryOp::Relu
         | UnaryOp::Clip { .. }
         | UnaryOp::LeakyRelu { .. }
@@ -357,7 +390,8 @@ fn unary_math(op: UnaryOp, v: f32) -> f32 {
 /// trigonometric and hyperbolic functions and their inverses are libm's (NaN outside
 /// the domain, e.g. `asin(2)`, `acosh(0.5)`; `atanh(±1) = ±inf`); Round is to the
 /// nearest integer with ties to even, keeping the sign of zero (`round(-0.4) = -0`)
-/// and NaN; Sign is -1, 0 or 1 (0 for both zeros) and passes NaN through.
+/// and NaN; Sign is -1, 0 or 1 (0 for both zeros) and passes NaN through; Shrink is
+/// `v + bias` below `-lambd`, `v - bias` above `lambd`, 0 between (NaN passes through).
 pub fn unary(op: UnaryOp, x: &[f32], y: &mut [f32]) {
     for (out, &v) in y.iter_mut().zip(x) {
         *out = unary_one(op, v);

@@ -183,7 +183,12 @@ fn binary_one(op: BinaryOp, q: &QBinary, a: i8, b: i8) -> i8 {
         }
         BinaryOp::Mul => mbqm(av.wrapping_mul(bv), q.out.multiplier, q.out.shift),
         // Not int8 ops: the loader rejects them. Output the quantized real 0.
-        BinaryOp::Div | BinaryOp::Max | BinaryOp::Min | BinaryOp::Pow | BinaryOp::Fmod => 0,
+        BinaryOp::Div
+        | BinaryOp::Max
+        | BinaryOp::Min
+        | BinaryOp::Pow
+        | BinaryOp::Fmod
+        | BinaryOp::Mod => 0,
     };
     saturate(raw.wrapping_add(q.out_zero_point), q.act_min, q.act_max)
 }

@@ -16,13 +16,15 @@
 //! The builders replace tract-onnx's own in the parser ([`onnx`]); tract evaluates the
 //! resulting graph too, as the float reference of `ferrite validate`.
 
+use super::arith::scalar;
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_core::ops::element_wise::{ElementWiseMiniOp, ElementWiseOp};
 use tract_onnx::tract_core::ops::math;
 use tract_onnx::tract_hir::internal::*;
 
-/// tract's ONNX parser with the builders of this module registered.
+/// tract's ONNX parser with the builders of this module, of [`super::arith`] and of
+/// [`super::lppool`] registered.
 pub fn onnx() -> tract_onnx::Onnx {
     let mut o = tract_onnx::onnx();
     let reg = &mut o.op_register;
@@ -33,6 +35,9 @@ pub fn onnx() -> tract_onnx::Onnx {
     reg.insert("Selu", selu);
     reg.insert("PRelu", |_, _| Ok((expand(Activation::Prelu), vec![])));
     reg.insert("ThresholdedRelu", thresholded_relu);
+    reg.insert("Shrink", super::arith::shrink);
+    reg.insert("Mod", super::arith::modulo);
+    reg.insert("LpPool", super::lppool::lp_pool);
     o
 }
 
@@ -80,16 +85,6 @@ impl ElementWiseMiniOp for Elu {
         }
         Ok(())
     }
-}
-
-/// A scalar constant of the type and rank of `like`.
-fn scalar(model: &mut TypedModel, name: &str, like: OutletId, v: f32) -> TractResult<OutletId> {
-    let fact = model.outlet_fact(like)?.clone();
-    let t = tensor0(v)
-        .cast_to_dt(fact.datum_type)?
-        .into_owned()
-        .broadcast_into_rank(fact.rank())?;
-    model.add_const(name, t)
 }
 
 fn selu(

@@ -2,8 +2,10 @@
 //!
 //! | ONNX op(s) | decluttered tract op | ferrite op |
 //! |---|---|---|
-//! | Add, Sub, Mul, Div, Max, Min, Pow (broadcasting) | `TypedBinOp` | `Binary` (Div by a constant: `Mul` by its inverse) |
+//! | Add, Sub, Mul, Div, Max, Min, Pow (broadcasting) | `TypedBinOp` (Pow by a scalar constant: `PowConst`) | `Binary` (Div by a constant: `Mul` by its inverse) |
 //! | Mod with `fmod = 1` (f32) | `Rem` | `Binary Fmod` |
+//! | Mod with `fmod = 0` (f32) | [`arith::FloorMod`] (parsed by [`arith`]) | `Binary Mod` |
+//! | Shrink | [`arith::Shrink`] (parsed by [`arith`]) | `Unary Shrink` |
 //! | Relu, Clip, Max/Min with a scalar constant | `Max`/`Min` | `Unary Clip/Relu`, fused into the producer |
 //! | Sigmoid, Tanh, Exp, Log, Sqrt, Neg, Abs, Reciprocal, Floor, Ceil, Erf, HardSwish, LeakyRelu, Gelu | `ElementWiseOp` | `Unary` |
 //! | Sin, Cos, Tan, Asin, Acos, Atan, Sinh, Cosh, Asinh, Acosh, Atanh, Round (half to even), Sign | `ElementWiseOp` | `Unary` |
@@ -12,8 +14,8 @@
 //! | Silu, Square, Rsqrt | `ElementWiseOp` | `Unary` + `Binary` |
 //! | Gelu (approximate = "tanh") | `GeluApproximate` | `Binary` Mul/Add and `Unary Tanh`, term by term |
 
-use super::activations;
 use super::lower::{scalar_of, Lower, Outcome};
+use super::{activations, arith};
 use crate::error::Result;
 use crate::ir::{Data, TId};
 use ferrite::format::types::{Activation, BinaryOp, Op, UnaryOp};
@@ -68,6 +70,7 @@ impl Lower<'_> {
             "Min" => BinaryOp::Min,
             "Pow" => BinaryOp::Pow,
             "Rem" => BinaryOp::Fmod,
+            "FloorMod" => BinaryOp::Mod,
             _ => return Ok(false),
         };
         if self.dtype(o)? != DType::F32 {
@@ -150,7 +153,15 @@ impl Lower<'_> {
                 Some(l) => UnaryOp::Elu { alpha: l.alpha },
                 None => return Ok(false),
             },
+            "Shrink" => match e.0.downcast_ref::<arith::Shrink>() {
+                Some(s) => UnaryOp::Shrink {
+                    lambd: s.lambd,
+                    bias: s.bias,
+                },
+                None => return Ok(false),
+            },
             "GeluApproximate" => return self.gelu_tanh(node, e),
+            "PowConst" => return self.pow_const(node, e),
             "Square" | "Silu" | "Rsqrt" => {
                 let x = self.value(node.inputs[0])?;
                 let s = self.g.tensors[x].shape.clone();
@@ -201,6 +212,34 @@ impl Lower<'_> {
         }
         let x = self.value(node.inputs[0])?;
         self.emit(node, Op::Unary { op: u }, &[x])?;
+        Ok(true)
+    }
+
+    /// `x ^ c` for a constant `c` (tract's form of a Pow by a scalar constant): `Binary
+    /// Pow` with `c` as a one-element constant.
+    fn pow_const(&mut self, node: &TypedNode, e: &ElementWiseOp) -> Result<bool> {
+        use tract_onnx::tract_core::ops::math::PowConst;
+        let Some(p) = e.0.downcast_ref::<PowConst>() else {
+            return Ok(false);
+        };
+        if self.dtype(self.out(node))? != DType::F32 {
+            return Ok(false);
+        }
+        let x = self.value(node.inputs[0])?;
+        let c = self.g.add_const(
+            &format!("{}.exponent", node.name),
+            &[1],
+            Data::F32(vec![p.exponent]),
+        );
+        self.emit(
+            node,
+            Op::Binary {
+                op: BinaryOp::Pow,
+                act: Activation::None,
+                q: None,
+            },
+            &[x, c],
+        )?;
         Ok(true)
     }
 

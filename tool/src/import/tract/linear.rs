@@ -3,7 +3,7 @@
 //! | ONNX op(s) | decluttered tract op | ferrite op |
 //! |---|---|---|
 //! | Gemm, MatMul with a constant operand | `EinSum` (+ `Add`) | `FullyConnected` (+ bias, Transpose/Reshape as needed) |
-//! | MatMul of two activations, batched | `EinSum` | `MatMul` |
+//! | MatMul of two activations, batched (batch axes broadcast) | `EinSum` | `MatMul` |
 //! | Add/Sub/Mul/Div by per-output-channel constants after it (biases, folded BatchNorm) | `Mul`/`Add` | folded into the weights and bias |
 
 use super::lower::{Lower, Outcome};
@@ -152,21 +152,39 @@ impl Lower<'_> {
             self.map.insert(aff.last, t);
             return Ok(true);
         } else {
-            // MatMul: [B, M, K] x [B, K, N].
-            let mut want_x = b_l.clone();
-            want_x.extend(&m_l);
-            want_x.extend(&k_l);
-            let x2 = self.arrange(x, xl, xs, &want_x, &[bb, mm, kk], &format!("{name}.a"))?;
+            // MatMul: [B, M, K] x [B, K, N]; with batch axes one operand broadcasts
+            // (size 1 in it), [B1.., M, K] x [B1'.., K, N], MatMul broadcasting them.
             let w = self.value(node.inputs[wi])?;
-            let mut want_w = b_l.clone();
-            want_w.extend(&k_l);
-            want_w.extend(&n_l);
-            let w2 = self.arrange(w, wl, ws, &want_w, &[bb, kk, nn], &format!("{name}.b"))?;
+            let dim = |ls: &[char], ss: &[usize], l: &char| {
+                ls.iter().position(|x| x == l).map_or(1, |i| ss[i])
+            };
+            let broadcast = b_l
+                .iter()
+                .any(|l| dim(xl, xs, l) != size[l] || dim(wl, ws, l) != size[l]);
+            let (x2, w2, y_shape) = if broadcast {
+                let x2 =
+                    self.arrange_batched(x, xl, xs, [&b_l, &m_l, &k_l], &format!("{name}.a"))?;
+                let w2 =
+                    self.arrange_batched(w, wl, ws, [&b_l, &k_l, &n_l], &format!("{name}.b"))?;
+                let mut y_shape: Vec<usize> = b_l.iter().map(|l| size[l]).collect();
+                y_shape.extend([mm, nn]);
+                (x2, w2, y_shape)
+            } else {
+                let mut want_x = b_l.clone();
+                want_x.extend(&m_l);
+                want_x.extend(&k_l);
+                let x2 = self.arrange(x, xl, xs, &want_x, &[bb, mm, kk], &format!("{name}.a"))?;
+                let mut want_w = b_l.clone();
+                want_w.extend(&k_l);
+                want_w.extend(&n_l);
+                let w2 = self.arrange(w, wl, ws, &want_w, &[bb, kk, nn], &format!("{name}.b"))?;
+                (x2, w2, vec![bb, mm, nn])
+            };
             let y = self.g.add_node(
                 &format!("{name}.matmul"),
                 Op::MatMul,
                 &[x2, w2],
-                &[bb, mm, nn],
+                &y_shape,
                 DType::F32,
             );
             let mut labels = b_l.clone();
@@ -179,6 +197,43 @@ impl Lower<'_> {
         let t = self.arrange(result, &result_labels, &result_sizes, &want_o, &so, &name)?;
         self.map.insert(o, t);
         Ok(true)
+    }
+
+    /// A MatMul operand with broadcast batch axes: `x` (axes labelled `labels`, sizes
+    /// `sizes`, every label outside `batch`, `rows` and `cols` of size 1) transposed to
+    /// `[batch.., rows.., cols..]` and reshaped to `[batch sizes.., prod(rows),
+    /// prod(cols)]`, each batch axis keeping its size in `x` (1 where it broadcasts).
+    fn arrange_batched(
+        &mut self,
+        x: TId,
+        labels: &[char],
+        sizes: &[usize],
+        [batch, rows, cols]: [&[char]; 3],
+        name: &str,
+    ) -> Result<TId> {
+        let pos = |l: &char| labels.iter().position(|x| x == l);
+        let grouped: Vec<usize> = batch
+            .iter()
+            .chain(rows)
+            .chain(cols)
+            .filter_map(pos)
+            .collect();
+        let mut perm: Vec<usize> = (0..labels.len()).filter(|i| !grouped.contains(i)).collect();
+        perm.extend(&grouped);
+        let dim = |l: &char| pos(l).map_or(1, |i| sizes[i]);
+        let mut shape: Vec<usize> = batch.iter().map(dim).collect();
+        shape.push(rows.iter().map(dim).product());
+        shape.push(cols.iter().map(dim).product());
+        if self.g.is_const(x) {
+            let data = self.g.tensors[x].data.clone().unwrap_or(Data::F32(vec![]));
+            let data = Data::F32(permute(&data.to_f32(), sizes, &perm));
+            return Ok(self.g.add_const(name, &shape, data));
+        }
+        let mut t = self.reshape(x, sizes, &format!("{name}.unflatten"));
+        if perm.iter().enumerate().any(|(i, &p)| i != p) {
+            t = self.transpose(t, &perm, &format!("{name}.transpose"))?;
+        }
+        Ok(self.reshape(t, &shape, &format!("{name}.reshape")))
     }
 
     /// Rearranges `x` (row-major data whose axes are labelled `labels` with sizes

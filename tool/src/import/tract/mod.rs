@@ -18,11 +18,12 @@
 //! | `softmax` | `Softmax` | Softmax, LogSoftmax |
 //! | `attention` | `Sdpa` | Attention |
 //! | `linear` | `EinSum` | Gemm, MatMul |
-//! | `conv` | `Conv`, `MaxPool`, `SumPool` | Conv, MaxPool, AveragePool |
+//! | `conv` | `Conv`, `MaxPool`, `SumPool` | Conv, MaxPool, AveragePool, LpPool (parsed by `lppool` into `SumPool` and element-wise ops) |
 //! | `deconv` | `Deconv` | ConvTranspose |
 //! | `onehot` | `OneHot`, `Eq` + `Iff` (zero-norm guard) | Hardmax, LpNormalization |
-//! | `elementwise` | `TypedBinOp`, `ElementWiseOp` | Add, Sub, Mul, Div, Max, Min, Pow, Relu, Clip, the unary functions, the [`activations`] |
+//! | `elementwise` | `TypedBinOp`, `ElementWiseOp` | Add, Sub, Mul, Div, Max, Min, Pow, Mod, Relu, Clip, Shrink, the unary functions, the [`activations`] |
 //! | `sample` | `GridSample` | GridSample |
+//! | `dft` | `Fft` | DFT |
 //! | `reduce` | `Reduce`, `RmsNorm` | GlobalAveragePool, GlobalMaxPool, Reduce*, ArgMax, LayerNormalization, RMSNormalization, the variance of the other normalizations |
 //!
 //! Batch norms with non-constant parameters are rewritten before tract
@@ -30,15 +31,18 @@
 //!
 //! Not supported (listed by node in the error): Resize, Slice and Gather beyond the
 //! static cases, comparisons and `Iff` (Where, Equal, Less…) beyond the zero-norm
-//! guard, ReduceProd, reflect/edge Pad.
+//! guard, reflect/edge Pad.
 
 pub mod activations;
+mod arith;
 mod attention;
 mod conv;
 mod deconv;
+mod dft;
 mod elementwise;
 mod linear;
 mod lower;
+mod lppool;
 mod lrn;
 mod onehot;
 mod reduce;
@@ -73,6 +77,7 @@ const FAMILIES: &[Family] = &[
     elementwise::lower,
     reduce::lower,
     sample::lower,
+    dft::lower,
     shape::lower_identity,
 ];
 

@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | GlobalAveragePool, ReduceMean, ReduceSum | `Reduce<Sum>` (+ `Div`/`Mul`) | `GlobalAvgPool` (+ `Mul` when not a mean) |
 //! | GlobalMaxPool, ReduceMax, ReduceMin | `Reduce<Max/Min>` | `GlobalMaxPool` (Min: between two `Neg`) |
+//! | ReduceProd | `Reduce<Prod>` | `GlobalProd` |
 //! | mean of a square (the variance in InstanceNormalization, GroupNormalization, MeanVarianceNormalization) | `Reduce<MeanOfSquares>` | `Binary Mul` (x·x) + `GlobalAvgPool` |
 //! | (any of the reductions above over axes that are not the trailing spatial ones) | `Reduce<…>` | `Transpose` (reduced axes last) + `Reshape [outer, 1, count]` + the global pool + `Reshape` |
 //! | LayerNormalization, RMSNormalization | `Reduce<Sum>`, `Sub`, `RmsNorm`, `Mul`/`Add` | `x · Reciprocal(Sqrt(mean(x²) + eps))` with broadcasting `Binary` ops |
@@ -51,7 +52,7 @@ impl Lower<'_> {
                 )?;
                 Ok(true)
             }
-            Reducer::Sum | Reducer::MeanOfSquares | Reducer::Max | Reducer::Min => {
+            Reducer::Sum | Reducer::MeanOfSquares | Reducer::Max | Reducer::Min | Reducer::Prod => {
                 if self.g.tensors[x].dtype != DType::F32 || axes.iter().any(|&a| a >= xs.len()) {
                     return Ok(false);
                 }
@@ -138,7 +139,7 @@ impl Lower<'_> {
 
     /// `x` (f32) reduced over `axes` (sorted, distinct) by a global pool: the mean for
     /// `Sum`, the maximum for `Max`, the minimum for `Min` (GlobalMaxPool between two
-    /// `Neg`). When the axes are the trailing ones of an `[N, C, ...]` tensor the pool
+    /// `Neg`), the product for `Prod` (`GlobalProd`). When the axes are the trailing ones of an `[N, C, ...]` tensor the pool
     /// reads `x` as it is and the result has `x`'s shape with the reduced axes set to 1;
     /// otherwise the reduced axes are moved last (Transpose), flattened into
     /// `[outer, 1, count]` (Reshape) and the result is `[outer, 1, 1]`, the kept axes in
@@ -179,10 +180,10 @@ impl Lower<'_> {
         if min {
             t = neg(&mut self.g, t, &format!("{name}.neg"));
         }
-        let op = if reducer == Reducer::Sum {
-            Op::GlobalAvgPool
-        } else {
-            Op::GlobalMaxPool
+        let op = match reducer {
+            Reducer::Sum => Op::GlobalAvgPool,
+            Reducer::Prod => Op::GlobalProd,
+            _ => Op::GlobalMaxPool,
         };
         let pool_name = if min {
             format!("{name}.pool")

@@ -11,7 +11,7 @@
 //! | Expand | `MultiBroadcastTo` | `Binary Add` with zeros |
 //! | Slice (static), Split | `Slice` | `Slice` |
 //! | Slice with steps, strided convolutions' subsampling | `Downsample` | `Slice` |
-//! | Gather with constant indices in an arithmetic progression | `Gather` | `Slice` (+ `Reshape`) |
+//! | Gather with constant indices (at most 8 runs in arithmetic progression) | `Gather` | `Slice` per run (+ `Concat`, `Reshape`) |
 //! | Dropout, Identity | removed (or `Identity`) | — |
 
 use super::lower::{tensor_f32, tensor_i64, Lower, Outcome};
@@ -222,8 +222,10 @@ impl Lower<'_> {
         Ok(true)
     }
 
-    /// Gather of a non-constant tensor by constant indices in arithmetic progression:
-    /// a strided slice, then a reshape to the gathered shape.
+    /// Gather of a non-constant tensor by constant indices: each run of indices in
+    /// arithmetic progression is a strided slice; several runs (at most
+    /// `MAX_OP_INPUTS`) are concatenated along the axis; then a reshape to the
+    /// gathered shape.
     fn gather(&mut self, node: &TypedNode, axis: usize) -> Result<bool> {
         let Some(idx) = self.konst(node.inputs[1]) else {
             return Ok(false);
@@ -243,32 +245,66 @@ impl Lower<'_> {
         if idx.is_empty() || idx.iter().any(|&i| i < 0 || i >= n as i64) {
             return Ok(false);
         }
-        let step = if idx.len() > 1 { idx[1] - idx[0] } else { 1 };
-        if step == 0 || idx.windows(2).any(|w| w[1] - w[0] != step) {
+        // Maximal runs `(first, step, len)`, greedily from the left.
+        let mut runs: Vec<(i64, i64, usize)> = Vec::new();
+        let mut i = 0;
+        while i < idx.len() {
+            let step = match idx.get(i + 1) {
+                Some(&next) if next != idx[i] => next - idx[i],
+                _ => 1,
+            };
+            let mut len = 1;
+            while idx
+                .get(i + len)
+                .is_some_and(|&v| v - idx[i + len - 1] == step)
+            {
+                len += 1;
+            }
+            runs.push((idx[i], step, len));
+            i += len;
+        }
+        if runs.len() > ferrite::format::types::MAX_OP_INPUTS {
             return Ok(false);
         }
-        let mut sliced = xs.clone();
-        sliced[axis] = idx.len();
-        let (mut starts, mut steps) = (Starts::new(), Starts::new());
-        for d in 0..xs.len() {
-            let (b, s) = if d == axis { (idx[0], step) } else { (0, 1) };
-            starts.push(b as i32).map_err(|_| rank_err())?;
-            steps.push(s as i32).map_err(|_| rank_err())?;
-        }
         let dt = self.g.tensors[x].dtype;
+        let mut gathered = xs.clone();
+        gathered[axis] = idx.len();
         let out_shape = self.shape(self.out(node))?;
-        if sliced == out_shape {
-            self.emit(node, Op::Slice { starts, steps }, &[x])?;
-        } else {
-            let t = self.g.add_node(
-                &format!("{}.slice", node.name),
+        let mut parts = Vec::new();
+        for (k, &(first, step, len)) in runs.iter().enumerate() {
+            let (mut starts, mut steps) = (Starts::new(), Starts::new());
+            for d in 0..xs.len() {
+                let (b, s) = if d == axis { (first, step) } else { (0, 1) };
+                starts.push(b as i32).map_err(|_| rank_err())?;
+                steps.push(s as i32).map_err(|_| rank_err())?;
+            }
+            if runs.len() == 1 && gathered == out_shape {
+                self.emit(node, Op::Slice { starts, steps }, &[x])?;
+                return Ok(true);
+            }
+            let mut part_shape = xs.clone();
+            part_shape[axis] = len;
+            let part = self.g.add_node(
+                &format!("{}.slice{k}", node.name),
                 Op::Slice { starts, steps },
                 &[x],
-                &sliced,
+                &part_shape,
                 dt,
             );
-            self.emit(node, Op::Reshape, &[t])?;
+            parts.push(part);
         }
+        let t = if parts.len() == 1 {
+            parts[0]
+        } else {
+            self.g.add_node(
+                &format!("{}.concat", node.name),
+                Op::Concat { axis: axis as u8 },
+                &parts,
+                &gathered,
+                dt,
+            )
+        };
+        self.emit(node, Op::Reshape, &[t])?;
         Ok(true)
     }
 }
