@@ -8,6 +8,7 @@ use std::process::ExitCode;
 mod bench;
 mod cargo;
 mod cmd;
+mod cpu;
 mod lane;
 mod mcu_bench;
 mod setup;

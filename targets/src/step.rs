@@ -1,4 +1,5 @@
-//! Steps and the runner: each step prints a header, runs, prints its duration; the run
+//! Steps and the runner: each step prints a header, runs, prints its duration (wall time,
+//! and the CPU time of the driver and its children, `crate::cpu`); the run
 //! stops at the first failure and ends with a summary table, also written to
 //! `target/xtask-<title>.txt` (e.g. `target/xtask-ci.txt`).
 
@@ -167,43 +168,56 @@ pub fn run(ctx: &Ctx, title: &str, mut steps: Vec<Step>, filter: &Filter) -> Res
     steps.sort_by_key(|s| s.stage); // stable: registration order within a stage
     let selected = steps.iter().filter(|s| filter.keeps(s)).count();
     let started = Instant::now();
-    let mut rows: Vec<(String, Status, Duration)> = Vec::new();
+    let started_cpu = crate::cpu::used();
+    let mut rows: Vec<Row> = Vec::new();
     let mut failed = false;
     let mut index = 0;
     for step in &steps {
         if !filter.keeps(step) {
-            rows.push((step.name.clone(), Status::Filtered, Duration::ZERO));
+            rows.push((step.name.clone(), Status::Filtered, Duration::ZERO, None));
             continue;
         }
         if failed {
-            rows.push((step.name.clone(), Status::NotRun, Duration::ZERO));
+            rows.push((step.name.clone(), Status::NotRun, Duration::ZERO, None));
             continue;
         }
         index += 1;
         println!();
         println!("==> [{index}/{selected}] {}  ({})", step.name, step.about);
         let t0 = Instant::now();
+        let cpu0 = crate::cpu::used();
         let result = (step.action)(ctx);
         let took = t0.elapsed();
+        let cpu_used = crate::cpu::used()
+            .zip(cpu0)
+            .map(|(a, b)| a.saturating_sub(b));
+        let cpu = crate::cpu::note(cpu_used);
         let status = match result {
             Ok(Outcome::Passed) => {
-                println!("<== ok {}  {}", step.name, fmt_duration(took));
+                println!("<== ok {}  {}{cpu}", step.name, fmt_duration(took));
                 Status::Passed
             }
             Ok(Outcome::Skipped(why)) => {
-                println!("<== skipped {}: {why}  {}", step.name, fmt_duration(took));
+                println!(
+                    "<== skipped {}: {why}  {}{cpu}",
+                    step.name,
+                    fmt_duration(took)
+                );
                 Status::Skipped(why)
             }
             Err(e) => {
-                println!("<== FAILED {}  {}", step.name, fmt_duration(took));
+                println!("<== FAILED {}  {}{cpu}", step.name, fmt_duration(took));
                 println!("    {e}");
                 failed = true;
                 Status::Failed(e.to_string())
             }
         };
-        rows.push((step.name.clone(), status, took));
+        rows.push((step.name.clone(), status, took, cpu_used));
     }
-    let table = summary(title, &rows, started.elapsed());
+    let total_cpu = crate::cpu::used()
+        .zip(started_cpu)
+        .map(|(a, b)| a.saturating_sub(b));
+    let table = summary(title, &rows, started.elapsed(), total_cpu);
     print!("{table}");
     // Kept for later reading (how long each step took in the last run): the table is
     // only printed once, at the end of a long log.
@@ -216,13 +230,21 @@ pub fn run(ctx: &Ctx, title: &str, mut steps: Vec<Step>, filter: &Filter) -> Res
     Ok(!failed)
 }
 
-fn summary(title: &str, rows: &[(String, Status, Duration)], total: Duration) -> String {
+/// A summary row: step name, outcome, wall time, CPU time (when it could be read).
+type Row = (String, Status, Duration, Option<Duration>);
+
+fn summary(title: &str, rows: &[Row], total: Duration, total_cpu: Option<Duration>) -> String {
     let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(4).max(5);
     let mut out = String::new();
     let _ = writeln!(out, "\n==> summary: {title}");
-    let _ = writeln!(out, "  {:<width$}  {:<8}  {:>9}", "step", "result", "time");
+    let _ = writeln!(
+        out,
+        "  {:<width$}  {:<8}  {:>9}  {:>9}",
+        "step", "result", "time", "cpu"
+    );
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
-    for (name, status, took) in rows {
+    let cpu_text = |cpu: Option<Duration>| cpu.map(fmt_duration).unwrap_or_default();
+    for (name, status, took, cpu) in rows {
         let (word, time, note) = match status {
             Status::Passed => {
                 passed += 1;
@@ -245,16 +267,25 @@ fn summary(title: &str, rows: &[(String, Status, Duration)], total: Duration) ->
                 ("FAILED", fmt_duration(*took), String::new())
             }
         };
-        let _ = writeln!(out, "  {name:<width$}  {word:<8}  {time:>9}{note}");
+        let cpu = if time.is_empty() {
+            String::new()
+        } else {
+            cpu_text(*cpu)
+        };
+        let _ = writeln!(
+            out,
+            "  {name:<width$}  {word:<8}  {time:>9}  {cpu:>9}{note}"
+        );
     }
     let _ = writeln!(
         out,
-        "  {:<width$}  {:<8}  {:>9}",
+        "  {:<width$}  {:<8}  {:>9}  {:>9}",
         "total",
         "",
-        fmt_duration(total)
+        fmt_duration(total),
+        cpu_text(total_cpu)
     );
-    if let Some((name, Status::Failed(e), _)) =
+    if let Some((name, Status::Failed(e), _, _)) =
         rows.iter().find(|r| matches!(r.1, Status::Failed(_)))
     {
         let _ = writeln!(out, "stopped at the first failure: {name}: {e}");
@@ -320,16 +351,29 @@ mod tests {
     #[test]
     fn summary_ends_with_a_plain_count_line() {
         let rows = vec![
-            ("fmt".to_owned(), Status::Passed, Duration::from_millis(300)),
+            (
+                "fmt".to_owned(),
+                Status::Passed,
+                Duration::from_millis(300),
+                Some(Duration::from_millis(200)),
+            ),
             (
                 "clippy".to_owned(),
                 Status::Failed("boom".into()),
                 Duration::from_secs(61),
+                Some(Duration::from_secs(100)),
             ),
-            ("test".to_owned(), Status::NotRun, Duration::ZERO),
+            ("test".to_owned(), Status::NotRun, Duration::ZERO, None),
         ];
-        let s = summary("test all", &rows, Duration::from_secs(62));
+        let s = summary(
+            "test all",
+            &rows,
+            Duration::from_secs(62),
+            Some(Duration::from_secs(101)),
+        );
         assert!(s.contains("1m01s"));
+        assert!(s.contains("1m40s"), "the clippy row's CPU time: {s}");
+        assert!(s.contains("1m41s"), "the total CPU time: {s}");
         assert!(s.contains("stopped at the first failure: clippy: boom"));
         assert!(s.ends_with("steps: 1 passed, 1 failed, 1 skipped\n"));
     }
