@@ -456,7 +456,8 @@ impl<L: I8Dot> I8Conv<L> {
             let bias = l.load(panel.add(if L::U8_INPUT { 4 * NR } else { 0 }));
             (
                 bias,
-                l.rq(l.load(panel.add(8 * NR)), l.load(panel.add(12 * NR))),
+                self.epi
+                    .rq(l, l.load(panel.add(8 * NR)), l.load(panel.add(12 * NR))),
             )
         }
     }

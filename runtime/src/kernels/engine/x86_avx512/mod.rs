@@ -182,7 +182,20 @@ pub(crate) struct Rq {
     e: __m512i,
     mask: __m512i,
     half: __m512i,
+    /// [`I32Lanes::mbqm_zp`]'s shorter form applies (see [`FAST_E`]): per 64-bit
+    /// lane, even then odd channels, `c + zp·2^(31 + e)`, and `e − 1` per lane.
+    fast: bool,
+    cz: [__m512i; 2],
+    e1: __m512i,
 }
+
+/// The right shifts `e` and output zero points `zp` of the short form of
+/// [`I32Lanes::mbqm_zp`]: `e` in `1..=FAST_E.1`, `|zp| <= FAST_ZP` in every lane (and
+/// no multiplier `i32::MIN`). Then `|X| <= 2^62` and the constant
+/// `|c + zp·2^(31 + e)| < 2^61`, so the 64-bit sum cannot overflow, and the result
+/// `|mbqm| <= 2^30` plus `zp` cannot wrap.
+const FAST_E: (i32, i32) = (1, 22);
+const FAST_ZP: i32 = 255;
 
 impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
     type V = __m512i;
@@ -287,6 +300,7 @@ impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
                 sh[i] = _mm512_add_epi64(e64[i], _mm512_set1_epi64(31));
             }
             let min = _mm512_set1_epi32(i32::MIN);
+            let e1 = _mm512_max_epi32(_mm512_sub_epi32(e, one), zero);
             Rq {
                 m: multiplier,
                 m_odd: _mm512_shuffle_epi32::<0xF5>(multiplier),
@@ -299,7 +313,66 @@ impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
                 e,
                 mask,
                 half: _mm512_srli_epi32::<1>(mask),
+                fast: false,
+                cz: c,
+                e1,
             }
+        }
+    }
+
+    /// [`I32Lanes::rq`], and the short form's constants when every lane's shift and
+    /// `zp` allow it ([`FAST_E`], [`FAST_ZP`]).
+    #[inline(always)]
+    fn rq_zp(self, multiplier: Self::V, shift: Self::V, zp: Self::V) -> Rq {
+        let mut rq = self.rq(multiplier, shift);
+        // SAFETY: `self` proves AVX-512F.
+        unsafe {
+            rq.fast =
+                !rq.sat && inside(shift, -FAST_E.1, -FAST_E.0) && inside(zp, -FAST_ZP, FAST_ZP);
+            if rq.fast {
+                // The 64-bit lanes of the even channels' `zp` and `e`, then the odd ones'.
+                let zp64 = [
+                    _mm512_srai_epi64::<32>(_mm512_slli_epi64::<32>(zp)),
+                    _mm512_srai_epi64::<32>(zp),
+                ];
+                for (i, zp) in zp64.into_iter().enumerate() {
+                    // sh = 31 + e; a left shift of a negative `zp` multiplies by 2^sh.
+                    rq.cz[i] = _mm512_add_epi64(rq.c[i], _mm512_sllv_epi64(zp, rq.sh[i]));
+                }
+            }
+        }
+        rq
+    }
+
+    /// With every `e >= 1` (and `l = 0`), the one-rounding-step value of
+    /// [`I32Lanes::mbqm`] is `floor(T / 2^(31 + e))`, `T = X + c − s·2^31`; adding
+    /// `zp` is adding `zp·2^(31 + e)` to `T` (an integer inside the floor), and
+    /// `floor(T / 2^(31 + e)) = floor(floor(T / 2^32) / 2^(e − 1))` (nested floors of
+    /// powers of two): the high halves of the 64-bit `T`, gathered by one permute,
+    /// then one arithmetic 32-bit shift by `e − 1` per lane — instead of two 64-bit
+    /// shifts, the permute and the zero point's add. The bounds of [`FAST_E`] keep
+    /// every step exact, so the result is the reference's `mbqm + zp` for every `v`.
+    #[inline(always)]
+    fn mbqm_zp(self, v: Self::V, rq: &Rq, zp: Self::V) -> Self::V {
+        if !rq.fast {
+            return I32Lanes::add(self, self.mbqm(v, rq), zp);
+        }
+        // SAFETY: `self` proves AVX-512F.
+        unsafe {
+            let lim = _mm512_set1_epi64(-(1 << 30));
+            let x = [
+                _mm512_mul_epi32(v, rq.m),
+                _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(v), rq.m_odd),
+            ];
+            let mut t = x;
+            for i in 0..2 {
+                let neg = _mm512_cmplt_epi64_mask(x[i], lim);
+                let u = _mm512_add_epi64(x[i], rq.cz[i]);
+                t[i] = _mm512_mask_sub_epi64(u, neg, u, _mm512_set1_epi64(1 << 31));
+            }
+            // The high halves: lane 2j from the even sums, 2j + 1 from the odd.
+            let idx = _mm512_setr_epi32(1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
+            _mm512_srav_epi32(_mm512_permutex2var_epi32(t[0], idx, t[1]), rq.e1)
         }
     }
 
@@ -413,6 +486,19 @@ unsafe fn madd<const VNNI: bool>(acc: __m512i, x: __m512i, w: __m512i) -> __m512
         } else {
             _mm512_add_epi32(acc, _mm512_madd_epi16(x, w))
         }
+    }
+}
+
+/// Every lane of `v` lies in `lo..=hi`.
+///
+/// # Safety
+/// AVX-512F.
+#[inline(always)]
+unsafe fn inside(v: __m512i, lo: i32, hi: i32) -> bool {
+    // SAFETY: caller's contract; register-only operations.
+    unsafe {
+        _mm512_cmplt_epi32_mask(v, _mm512_set1_epi32(lo)) == 0
+            && _mm512_cmpgt_epi32_mask(v, _mm512_set1_epi32(hi)) == 0
     }
 }
 
@@ -615,5 +701,70 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// [`I32Lanes::mbqm_zp`] against the reference's `mbqm + zp`, lane by lane: shifts
+    /// inside the short form's range and around its ends, zero points at and beyond
+    /// [`FAST_ZP`], and a multiplier `i32::MIN` in some vectors (the general path).
+    #[test]
+    fn mbqm_zp_matches_the_reference() {
+        let Some(t) = Avx512Bw::new() else {
+            return;
+        };
+        let (accs, mut multipliers) = samples();
+        multipliers.push(i32::MIN);
+        let shifts: Vec<i32> = (-25..=2).collect();
+        let zps = [0, 1, -1, 127, -128, 255, -255, 256, -256, 100_000];
+        let (mut fast, mut general) = (0usize, 0usize);
+        let mut lane = 0usize;
+        let mut a = [0i32; 16];
+        let mut m = [0i32; 16];
+        let mut sh = [0i32; 16];
+        let mut vectors = 0usize;
+        for (i, &acc) in accs.iter().enumerate() {
+            for j in 0..multipliers.len() / 4 {
+                a[lane] = acc;
+                m[lane] = multipliers[(i * 3 + j * 7 + lane) % multipliers.len()];
+                // Whole vectors with one shift (most of them inside the short form's
+                // range), and some with a shift per lane.
+                sh[lane] = if vectors % 5 == 4 {
+                    shifts[(i + j * 3 + lane * 5) % shifts.len()]
+                } else {
+                    shifts[(vectors * 7) % shifts.len()]
+                };
+                lane += 1;
+                if lane < 16 {
+                    continue;
+                }
+                lane = 0;
+                let zp = zps[vectors % zps.len()];
+                vectors += 1;
+                let mut got = [0i32; 16];
+                // SAFETY: the token proves the features; 64-byte arrays.
+                unsafe {
+                    let rq = t.rq_zp(
+                        I32Lanes::load(t, m.as_ptr().cast()),
+                        I32Lanes::load(t, sh.as_ptr().cast()),
+                        I32Lanes::splat(t, zp),
+                    );
+                    if rq.fast {
+                        fast += 1;
+                    } else {
+                        general += 1;
+                    }
+                    let v = t.mbqm_zp(
+                        I32Lanes::load(t, a.as_ptr().cast()),
+                        &rq,
+                        I32Lanes::splat(t, zp),
+                    );
+                    _mm512_storeu_si512(got.as_mut_ptr().cast(), v);
+                }
+                for k in 0..16 {
+                    let want = mbqm_reference(a[k], m[k], sh[k]).wrapping_add(zp);
+                    assert_eq!(got[k], want, "{} {} {} {zp}", a[k], m[k], sh[k]);
+                }
+            }
+        }
+        assert!(fast > 500 && general > 500, "{fast} {general}");
     }
 }
