@@ -7,6 +7,7 @@ use core::ptr;
 
 use super::geom::{build_rows, need, Geom, RowPlan, MAX_TAPS};
 pub(super) use super::i8epi::I8Epi;
+use super::i8tile::{flip_rows, gather, i8_tile, i8_tile_flipped, FLAT_K, FLIP_K};
 use super::lanes::{F32Lanes, I8Dot, Packed};
 use crate::kernels::engine::types::{ConvShape, F32Out, I8Out, I8_CONV_HEADER, NR};
 use crate::{Error, Result};
@@ -299,6 +300,13 @@ pub(crate) unsafe fn i8_conv<L: I8Dot, const MR: usize, const MT: usize>(
     };
     let flat_k = (g.taps * g.c).div_ceil(4) * 4;
     let mut buf = [[0i8; FLAT_K]; MR];
+    // With `U8_INPUT`, each tile's rows are copied flipped (`x ^ 0x80`) into `fbuf`
+    // once for all its panels, so the microkernel broadcasts its input quads from
+    // memory ([`I8Dot::a_flipped`]); when they fit, else they are read in place.
+    let flip =
+        L::U8_INPUT && !cx.flat && g.taps <= MAX_TAPS && g.taps * g.c.div_ceil(4) * 4 <= FLIP_K;
+    let mut fbuf = [[0u8; FLIP_K]; MR];
+    let quads = g.taps * g.c.div_ceil(4);
     let x_range = (xp, xp.wrapping_add(x.len()));
     // Tiles of MR output pixels outside, the 16-channel panels inside: the tile's
     // rows (of every tap when they fit in `ptrs`) are built once for all panels.
@@ -312,11 +320,12 @@ pub(crate) unsafe fn i8_conv<L: I8Dot, const MR: usize, const MT: usize>(
         while p < panels {
             // SAFETY: the slices were checked against the shape above.
             unsafe {
+                let flipped = flip.then_some(&mut fbuf);
                 if L::PANEL_PAIRS && p + 1 < panels {
-                    cx.panels_1x1::<MR, MT, 2>(p, &mut ptrs);
+                    cx.panels_1x1::<MR, MT, 2>(p, &mut ptrs, flipped);
                     p += 2;
                 } else {
-                    cx.panels_1x1::<MR, MT, 1>(p, &mut ptrs);
+                    cx.panels_1x1::<MR, MT, 1>(p, &mut ptrs, flipped);
                     p += 1;
                 }
             }
@@ -330,15 +339,28 @@ pub(crate) unsafe fn i8_conv<L: I8Dot, const MR: usize, const MT: usize>(
             build_rows(&g, &cx.plan, xp, zero, (m0, rows), (0, g.taps), &mut ptrs);
         }
         let mut flat_rows = [[ptr::null::<i8>(); MR]; 1];
+        let mut pre = None;
         if cx.flat {
             // SAFETY: the rows hold `C` readable bytes each; `taps·C <= 3·MAX_TAPS`.
             unsafe { gather(&ptrs, g.taps, g.c, &mut buf, x_range) };
             for (p, b) in flat_rows[0].iter_mut().zip(&buf) {
                 *p = b.as_ptr();
             }
+            if L::U8_INPUT {
+                for b in &mut buf {
+                    for v in &mut b[..flat_k] {
+                        *v = (*v as u8 ^ 0x80) as i8;
+                    }
+                }
+                pre = Some((flat_rows[0].map(<*const i8>::cast::<u8>), flat_k / 4));
+            }
+        } else if flip {
+            // SAFETY: the rows hold `C` readable bytes each; `taps·⌈C/4⌉·4 <= FLIP_K`.
+            pre = Some((unsafe { flip_rows(&ptrs, g.taps, g.c, &mut fbuf) }, quads));
         }
         let panels = g.n.div_ceil(NR);
         let flat = (&flat_rows, flat_k);
+        let pre = pre.as_ref();
         let mut p = 0;
         while p < panels {
             // SAFETY: the slices were checked against the shape above; the flat rows
@@ -346,16 +368,16 @@ pub(crate) unsafe fn i8_conv<L: I8Dot, const MR: usize, const MT: usize>(
             unsafe {
                 if L::PANEL_PAIRS && p + 1 < panels {
                     if rows > MT {
-                        cx.panels::<MR, MR, 2>(m0, rows, p, &mut ptrs, flat);
+                        cx.panels::<MR, MR, 2>(m0, rows, p, &mut ptrs, flat, pre);
                     } else {
-                        cx.panels::<MR, MT, 2>(m0, rows, p, &mut ptrs, flat);
+                        cx.panels::<MR, MT, 2>(m0, rows, p, &mut ptrs, flat, pre);
                     }
                     p += 2;
                 } else {
                     if rows > MT {
-                        cx.panels::<MR, MR, 1>(m0, rows, p, &mut ptrs, flat);
+                        cx.panels::<MR, MR, 1>(m0, rows, p, &mut ptrs, flat, pre);
                     } else {
-                        cx.panels::<MR, MT, 1>(m0, rows, p, &mut ptrs, flat);
+                        cx.panels::<MR, MT, 1>(m0, rows, p, &mut ptrs, flat, pre);
                     }
                     p += 1;
                 }
@@ -383,11 +405,14 @@ struct I8Conv<L: I8Dot> {
 impl<L: I8Dot> I8Conv<L> {
     /// Output pixels `m0..m0 + rows` (`rows <= R <= MR`) × the 16 channels of each
     /// of the `P` panels `p..p + P`: an `R×16P` tile over every tap (or over the
-    /// gathered `flat` rows of `flat_k` bytes), then the epilogue. The sums are
-    /// exact, so any `P` gives the same bytes.
+    /// gathered `flat` rows of `flat_k` bytes, or over `pre`, the tile's flipped
+    /// rows of that many quads), then the epilogue. The sums are exact, so any `P`
+    /// gives the same bytes.
     ///
     /// # Safety
-    /// As [`F32Conv::panels`]; the flat rows hold `flat_k` bytes.
+    /// As [`F32Conv::panels`]; the flat rows hold `flat_k` bytes, the `pre` rows
+    /// their quads.
+    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     unsafe fn panels<const MR: usize, const R: usize, const P: usize>(
         &self,
@@ -396,6 +421,7 @@ impl<L: I8Dot> I8Conv<L> {
         p: usize,
         ptrs: &mut [[*const i8; MR]; MAX_TAPS],
         (flat_rows, flat_k): (&[[*const i8; MR]; 1], usize),
+        pre: Option<&([*const u8; MR], usize)>,
     ) {
         let (l, g) = (self.l, &self.g);
         let group_bytes = g.c.div_ceil(4) * 4 * NR;
@@ -403,7 +429,9 @@ impl<L: I8Dot> I8Conv<L> {
         unsafe {
             let w = self.weights::<P>(p);
             let mut acc = [[l.zero(); R]; P];
-            if self.flat {
+            if let Some((rows, quads)) = pre {
+                i8_tile_flipped(l, rows, *quads, w, &mut acc);
+            } else if self.flat {
                 i8_tile(l, flat_rows, flat_k, w, &mut acc);
             } else {
                 let mut t0 = 0;
@@ -489,7 +517,8 @@ impl<L: I8Dot> I8Conv<L> {
     }
 
     /// A 1×1 conv's panels `p..p + P` over every pixel tile, the panels' bias and
-    /// requantization constants prepared once.
+    /// requantization constants prepared once; with `flipped`, each tile's rows are
+    /// copied flipped into that buffer (`⌈C/4⌉·4 <= FLIP_K`) and read from there.
     ///
     /// # Safety
     /// One tap; the panels exist.
@@ -498,6 +527,7 @@ impl<L: I8Dot> I8Conv<L> {
         &self,
         p: usize,
         ptrs: &mut [[*const i8; MR]; MAX_TAPS],
+        mut flipped: Option<&mut [[u8; FLIP_K]; MR]>,
     ) {
         let (l, g) = (self.l, &self.g);
         // SAFETY: caller's contract; the rows and output rows lie inside the checked
@@ -512,126 +542,35 @@ impl<L: I8Dot> I8Conv<L> {
             while m0 < g.pixels {
                 let rows = MR.min(g.pixels - m0);
                 build_rows(g, &self.plan, self.x, self.zero, (m0, rows), (0, 1), ptrs);
+                let quads = g.c.div_ceil(4);
+                let mut frows = None;
+                if let Some(buf) = &mut flipped {
+                    frows = Some(flip_rows(ptrs, 1, g.c, buf));
+                }
                 if rows > MT {
                     let mut acc = [[l.zero(); MR]; P];
-                    i8_tile(l, &ptrs[..1], g.c, w, &mut acc);
+                    if let Some(frows) = &frows {
+                        i8_tile_flipped(l, frows, quads, w, &mut acc);
+                    } else {
+                        i8_tile(l, &ptrs[..1], g.c, w, &mut acc);
+                    }
                     for (j, acc) in acc.into_iter().enumerate() {
                         let (bias, rq) = &consts[j];
                         self.epilogue(acc, m0, rows, p + j, (bias, rq));
                     }
                 } else {
                     let mut acc = [[l.zero(); MT]; P];
-                    i8_tile(l, &ptrs[..1], g.c, w, &mut acc);
+                    if let Some(frows) = &frows {
+                        i8_tile_flipped(l, frows, quads, w, &mut acc);
+                    } else {
+                        i8_tile(l, &ptrs[..1], g.c, w, &mut acc);
+                    }
                     for (j, acc) in acc.into_iter().enumerate() {
                         let (bias, rq) = &consts[j];
                         self.epilogue(acc, m0, rows, p + j, (bias, rq));
                     }
                 }
                 m0 += rows;
-            }
-        }
-    }
-}
-
-/// Bytes of a gathered row of the flat int8 layout: `taps·C <= 3·MAX_TAPS`, plus
-/// room for the last 4-byte copy.
-pub(crate) const FLAT_K: usize = 3 * MAX_TAPS + 4;
-
-/// Copies, for each of the `MR` pixels, the `c` inputs of each of the `taps` rows
-/// into `buf[r]` (`k = tap·c + channel`), zeros up to the next multiple of 4. A row
-/// inside `x` (`x.0..x.1`) with 4 readable bytes is copied as one 4-byte word (the
-/// extra byte is overwritten by the next tap or zeroed).
-///
-/// # Safety
-/// `ptrs[t][r]` holds `c` readable bytes for `t < taps`; `taps·c <= 3·MAX_TAPS`;
-/// `x` is the input's address range.
-#[inline(always)]
-pub(crate) unsafe fn gather<const MR: usize>(
-    ptrs: &[[*const i8; MR]; MAX_TAPS],
-    taps: usize,
-    c: usize,
-    buf: &mut [[i8; FLAT_K]; MR],
-    x: (*const i8, *const i8),
-) {
-    let k = taps * c;
-    for (r, dst) in buf.iter_mut().enumerate() {
-        let d = dst.as_mut_ptr();
-        let mut at = 0;
-        for row in &ptrs[..taps] {
-            let src = row[r];
-            // SAFETY: caller's contract; `at + 4 <= k + 3 < FLAT_K`.
-            unsafe {
-                if src >= x.0 && src.wrapping_add(4) <= x.1 {
-                    let word = ptr::read_unaligned(src.cast::<u32>());
-                    ptr::write_unaligned(d.add(at).cast::<u32>(), word);
-                } else {
-                    for j in 0..c {
-                        *d.add(at + j) = *src.add(j);
-                    }
-                }
-            }
-            at += c;
-        }
-        dst[k..k.div_ceil(4) * 4].fill(0);
-    }
-}
-
-/// The 4 bytes at `p`, or the first `n < 4` of them (zeros above), as a
-/// little-endian quad.
-///
-/// # Safety
-/// `p` points to `min(n, 4)` readable bytes.
-#[inline(always)]
-pub(crate) unsafe fn quad(p: *const i8, n: usize) -> u32 {
-    // SAFETY: caller's contract.
-    unsafe {
-        if n >= 4 {
-            ptr::read_unaligned(p.cast::<u32>())
-        } else {
-            let mut q = 0u32;
-            for j in 0..n {
-                q |= u32::from(*p.add(j) as u8) << (8 * j);
-            }
-            q
-        }
-    }
-}
-
-/// The R×16P int8 microkernel (`R <= MR`, `P` panels) over `rows.len()` taps of
-/// `c` channels each: each input quad is broadcast once for the `P` panels.
-///
-/// # Safety
-/// Each row pointer holds `c` readable bytes; each `w[j]` holds the taps' weight
-/// groups.
-#[inline(always)]
-unsafe fn i8_tile<L: I8Dot, const MR: usize, const R: usize, const P: usize>(
-    l: L,
-    rows: &[[*const i8; MR]],
-    c: usize,
-    mut w: [*const i8; P],
-    acc: &mut [[L::Acc; R]; P],
-) {
-    let full = c / 4;
-    let tail = c % 4;
-    for a in rows {
-        // SAFETY: caller's contract: quads `0..full` are inside each row, the tail
-        // reads `tail` bytes, `w` advances by 64 bytes per group of the tap.
-        unsafe {
-            for q in 0..full + usize::from(tail != 0) {
-                let n = if q < full { 4 } else { tail };
-                let mut b = [l.b(w[0]); P];
-                for j in 1..P {
-                    b[j] = l.b(w[j]);
-                }
-                for r in 0..R {
-                    let x = l.a(quad(a[r].add(4 * q), n));
-                    for j in 0..P {
-                        acc[j][r] = l.dot(acc[j][r], x, b[j]);
-                    }
-                }
-                for w in &mut w {
-                    *w = w.add(4 * NR);
-                }
             }
         }
     }
