@@ -7,7 +7,7 @@ use core::ptr;
 
 use super::geom::{build_rows, need, Geom, RowPlan, MAX_TAPS};
 pub(super) use super::i8epi::I8Epi;
-use super::i8tile::{flip_rows, gather, i8_tile, i8_tile_flipped, FLAT_K, FLIP_K};
+use super::i8tile::{gather, i8_tile, FLAT_K};
 use super::lanes::{F32Lanes, I8Dot, Packed};
 use crate::kernels::engine::types::{ConvShape, F32Out, I8Out, I8_CONV_HEADER, NR};
 use crate::{Error, Result};
@@ -300,13 +300,6 @@ pub(crate) unsafe fn i8_conv<L: I8Dot, const MR: usize, const MT: usize>(
     };
     let flat_k = (g.taps * g.c).div_ceil(4) * 4;
     let mut buf = [[0i8; FLAT_K]; MR];
-    // With `U8_INPUT`, each tile's rows are copied flipped (`x ^ 0x80`) into `fbuf`
-    // once for all its panels, so the microkernel broadcasts its input quads from
-    // memory ([`I8Dot::a_flipped`]); when they fit, else they are read in place.
-    let flip =
-        L::U8_INPUT && !cx.flat && g.taps <= MAX_TAPS && g.taps * g.c.div_ceil(4) * 4 <= FLIP_K;
-    let mut fbuf = [[0u8; FLIP_K]; MR];
-    let quads = g.taps * g.c.div_ceil(4);
     let x_range = (xp, xp.wrapping_add(x.len()));
     // Tiles of MR output pixels outside, the 16-channel panels inside: the tile's
     // rows (of every tap when they fit in `ptrs`) are built once for all panels.
@@ -320,12 +313,11 @@ pub(crate) unsafe fn i8_conv<L: I8Dot, const MR: usize, const MT: usize>(
         while p < panels {
             // SAFETY: the slices were checked against the shape above.
             unsafe {
-                let flipped = flip.then_some(&mut fbuf);
                 if L::PANEL_PAIRS && p + 1 < panels {
-                    cx.panels_1x1::<MR, MT, 2>(p, &mut ptrs, flipped);
+                    cx.panels_1x1::<MR, MT, 2>(p, &mut ptrs);
                     p += 2;
                 } else {
-                    cx.panels_1x1::<MR, MT, 1>(p, &mut ptrs, flipped);
+                    cx.panels_1x1::<MR, MT, 1>(p, &mut ptrs);
                     p += 1;
                 }
             }
@@ -339,28 +331,15 @@ pub(crate) unsafe fn i8_conv<L: I8Dot, const MR: usize, const MT: usize>(
             build_rows(&g, &cx.plan, xp, zero, (m0, rows), (0, g.taps), &mut ptrs);
         }
         let mut flat_rows = [[ptr::null::<i8>(); MR]; 1];
-        let mut pre = None;
         if cx.flat {
             // SAFETY: the rows hold `C` readable bytes each; `taps·C <= 3·MAX_TAPS`.
             unsafe { gather(&ptrs, g.taps, g.c, &mut buf, x_range) };
             for (p, b) in flat_rows[0].iter_mut().zip(&buf) {
                 *p = b.as_ptr();
             }
-            if L::U8_INPUT {
-                for b in &mut buf {
-                    for v in &mut b[..flat_k] {
-                        *v = (*v as u8 ^ 0x80) as i8;
-                    }
-                }
-                pre = Some((flat_rows[0].map(<*const i8>::cast::<u8>), flat_k / 4));
-            }
-        } else if flip {
-            // SAFETY: the rows hold `C` readable bytes each; `taps·⌈C/4⌉·4 <= FLIP_K`.
-            pre = Some((unsafe { flip_rows(&ptrs, g.taps, g.c, &mut fbuf) }, quads));
         }
         let panels = g.n.div_ceil(NR);
         let flat = (&flat_rows, flat_k);
-        let pre = pre.as_ref();
         let mut p = 0;
         while p < panels {
             // SAFETY: the slices were checked against the shape above; the flat rows
@@ -368,16 +347,16 @@ pub(crate) unsafe fn i8_conv<L: I8Dot, const MR: usize, const MT: usize>(
             unsafe {
                 if L::PANEL_PAIRS && p + 1 < panels {
                     if rows > MT {
-                        cx.panels::<MR, MR, 2>(m0, rows, p, &mut ptrs, flat, pre);
+                        cx.panels::<MR, MR, 2>(m0, rows, p, &mut ptrs, flat);
                     } else {
-                        cx.panels::<MR, MT, 2>(m0, rows, p, &mut ptrs, flat, pre);
+                        cx.panels::<MR, MT, 2>(m0, rows, p, &mut ptrs, flat);
                     }
                     p += 2;
                 } else {
                     if rows > MT {
-                        cx.panels::<MR, MR, 1>(m0, rows, p, &mut ptrs, flat, pre);
+                        cx.panels::<MR, MR, 1>(m0, rows, p, &mut ptrs, flat);
                     } else {
-                        cx.panels::<MR, MT, 1>(m0, rows, p, &mut ptrs, flat, pre);
+                        cx.panels::<MR, MT, 1>(m0, rows, p, &mut ptrs, flat);
                     }
                     p += 1;
                 }
@@ -405,14 +384,11 @@ struct I8Conv<L: I8Dot> {
 impl<L: I8Dot> I8Conv<L> {
     /// Output pixels `m0..m0 + rows` (`rows <= R <= MR`) × the 16 channels of each
     /// of the `P` panels `p..p + P`: an `R×16P` tile over every tap (or over the
-    /// gathered `flat` rows of `flat_k` bytes, or over `pre`, the tile's flipped
-    /// rows of that many quads), then the epilogue. The sums are exact, so any `P`
-    /// gives the same bytes.
+    /// gathered `flat` rows of `flat_k` bytes), then the epilogue. The sums are
+    /// exact, so any `P` gives the same bytes.
     ///
     /// # Safety
-    /// As [`F32Conv::panels`]; the flat rows hold `flat_k` bytes, the `pre` rows
-    /// their quads.
-    #[allow(clippy::too_many_arguments)]
+    /// As [`F32Conv::panels`]; the flat rows hold `flat_k` bytes.
     #[inline(always)]
     unsafe fn panels<const MR: usize, const R: usize, const P: usize>(
         &self,
@@ -421,7 +397,6 @@ impl<L: I8Dot> I8Conv<L> {
         p: usize,
         ptrs: &mut [[*const i8; MR]; MAX_TAPS],
         (flat_rows, flat_k): (&[[*const i8; MR]; 1], usize),
-        pre: Option<&([*const u8; MR], usize)>,
     ) {
         let (l, g) = (self.l, &self.g);
         let group_bytes = g.c.div_ceil(4) * 4 * NR;
@@ -429,9 +404,7 @@ impl<L: I8Dot> I8Conv<L> {
         unsafe {
             let w = self.weights::<P>(p);
             let mut acc = [[l.zero(); R]; P];
-            if let Some((rows, quads)) = pre {
-                i8_tile_flipped(l, rows, *quads, w, &mut acc);
-            } else if self.flat {
+            if self.flat {
                 i8_tile(l, flat_rows, flat_k, w, &mut acc);
             } else {
                 let mut t0 = 0;
@@ -517,8 +490,7 @@ impl<L: I8Dot> I8Conv<L> {
     }
 
     /// A 1×1 conv's panels `p..p + P` over every pixel tile, the panels' bias and
-    /// requantization constants prepared once; with `flipped`, each tile's rows are
-    /// copied flipped into that buffer (`⌈C/4⌉·4 <= FLIP_K`) and read from there.
+    /// requantization constants prepared once.
     ///
     /// # Safety
     /// One tap; the panels exist.
@@ -527,7 +499,6 @@ impl<L: I8Dot> I8Conv<L> {
         &self,
         p: usize,
         ptrs: &mut [[*const i8; MR]; MAX_TAPS],
-        mut flipped: Option<&mut [[u8; FLIP_K]; MR]>,
     ) {
         let (l, g) = (self.l, &self.g);
         // SAFETY: caller's contract; the rows and output rows lie inside the checked
@@ -542,29 +513,16 @@ impl<L: I8Dot> I8Conv<L> {
             while m0 < g.pixels {
                 let rows = MR.min(g.pixels - m0);
                 build_rows(g, &self.plan, self.x, self.zero, (m0, rows), (0, 1), ptrs);
-                let quads = g.c.div_ceil(4);
-                let mut frows = None;
-                if let Some(buf) = &mut flipped {
-                    frows = Some(flip_rows(ptrs, 1, g.c, buf));
-                }
                 if rows > MT {
                     let mut acc = [[l.zero(); MR]; P];
-                    if let Some(frows) = &frows {
-                        i8_tile_flipped(l, frows, quads, w, &mut acc);
-                    } else {
-                        i8_tile(l, &ptrs[..1], g.c, w, &mut acc);
-                    }
+                    i8_tile(l, &ptrs[..1], g.c, w, &mut acc);
                     for (j, acc) in acc.into_iter().enumerate() {
                         let (bias, rq) = &consts[j];
                         self.epilogue(acc, m0, rows, p + j, (bias, rq));
                     }
                 } else {
                     let mut acc = [[l.zero(); MT]; P];
-                    if let Some(frows) = &frows {
-                        i8_tile_flipped(l, frows, quads, w, &mut acc);
-                    } else {
-                        i8_tile(l, &ptrs[..1], g.c, w, &mut acc);
-                    }
+                    i8_tile(l, &ptrs[..1], g.c, w, &mut acc);
                     for (j, acc) in acc.into_iter().enumerate() {
                         let (bias, rq) = &consts[j];
                         self.epilogue(acc, m0, rows, p + j, (bias, rq));

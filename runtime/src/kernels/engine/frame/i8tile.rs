@@ -1,6 +1,5 @@
-//! The int8 conv microkernel and the rows it reads: each tap's row in place, the
-//! flat layout's gathered rows (`C < 4`), or rows copied flipped to `x + 128` for
-//! ISAs with [`I8Dot::U8_INPUT`].
+//! The int8 conv microkernel and the rows it reads: each tap's row in place, or the
+//! flat layout's gathered rows (`C < 4`).
 
 #![allow(unsafe_code)]
 
@@ -9,41 +8,6 @@ use core::ptr;
 use super::geom::MAX_TAPS;
 use super::lanes::I8Dot;
 use crate::kernels::engine::types::NR;
-
-/// Bytes of a tile row of flipped inputs: `taps·⌈C/4⌉·4` up to this use them.
-pub(crate) const FLIP_K: usize = 1024;
-
-/// Copies, for each of the `MR` pixels, the `c` inputs of each of the `taps` rows
-/// into `buf[r]` flipped to `x + 128` as u8 (`x ^ 0x80`), each tap's bytes padded
-/// to a multiple of 4 with `0x80` (a flipped 0): tap `t`'s quads follow tap
-/// `t − 1`'s, as the packed weight groups do. Returns the rows' addresses.
-///
-/// # Safety
-/// `ptrs[t][r]` holds `c` readable bytes for `t < taps`; `taps·⌈c/4⌉·4 <= FLIP_K`.
-#[inline(always)]
-pub(super) unsafe fn flip_rows<const MR: usize>(
-    ptrs: &[[*const i8; MR]; MAX_TAPS],
-    taps: usize,
-    c: usize,
-    buf: &mut [[u8; FLIP_K]; MR],
-) -> [*const u8; MR] {
-    let cq = c.div_ceil(4) * 4;
-    for (r, dst) in buf.iter_mut().enumerate() {
-        for (row, d) in ptrs[..taps].iter().zip(dst.chunks_exact_mut(cq)) {
-            // SAFETY: caller's contract.
-            let src = unsafe { core::slice::from_raw_parts(row[r].cast::<u8>(), c) };
-            for (d, &s) in d.iter_mut().zip(src) {
-                *d = s ^ 0x80;
-            }
-            d[c..].fill(0x80);
-        }
-    }
-    let mut rows = [ptr::null(); MR];
-    for (p, b) in rows.iter_mut().zip(buf.iter()) {
-        *p = b.as_ptr();
-    }
-    rows
-}
 
 /// Bytes of a gathered row of the flat int8 layout: `taps·C <= 3·MAX_TAPS`, plus
 /// room for the last 4-byte copy.
@@ -105,39 +69,6 @@ pub(crate) unsafe fn quad(p: *const i8, n: usize) -> u32 {
                 q |= u32::from(*p.add(j) as u8) << (8 * j);
             }
             q
-        }
-    }
-}
-
-/// [`i8_tile`] over `quads` quads of flipped rows ([`flip_rows`]): the quads of
-/// every tap in turn, as the weight groups.
-///
-/// # Safety
-/// Each row holds `4·quads` readable bytes; each `w[j]` holds `quads` weight groups.
-#[inline(always)]
-pub(super) unsafe fn i8_tile_flipped<L: I8Dot, const MR: usize, const R: usize, const P: usize>(
-    l: L,
-    rows: &[*const u8; MR],
-    quads: usize,
-    mut w: [*const i8; P],
-    acc: &mut [[L::Acc; R]; P],
-) {
-    for q in 0..quads {
-        // SAFETY: caller's contract.
-        unsafe {
-            let mut b = [l.b(w[0]); P];
-            for j in 1..P {
-                b[j] = l.b(w[j]);
-            }
-            for r in 0..R {
-                let x = l.a_flipped(rows[r].add(4 * q));
-                for j in 0..P {
-                    acc[j][r] = l.dot(acc[j][r], x, b[j]);
-                }
-            }
-            for w in &mut w {
-                *w = w.add(4 * NR);
-            }
         }
     }
 }

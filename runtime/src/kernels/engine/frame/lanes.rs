@@ -249,16 +249,6 @@ pub(crate) trait I8Dot: I32Lanes {
     fn zero(self) -> Self::Acc;
     /// The 4 input bytes `quad` (little-endian: byte `j` is channel `4q + j`).
     fn a(self, quad: u32) -> Self::A;
-    /// [`I8Dot::a`] of the 4 bytes at `p`, stored already flipped (`x ^ 0x80`): with
-    /// [`I8Dot::U8_INPUT`] the kernel broadcasts them from memory as they are.
-    ///
-    /// # Safety
-    /// `p` points to 4 readable bytes.
-    #[inline(always)]
-    unsafe fn a_flipped(self, p: *const u8) -> Self::A {
-        // SAFETY: caller's contract.
-        self.a(unsafe { ptr::read_unaligned(p.cast::<u32>()) } ^ 0x8080_8080)
-    }
     /// # Safety
     /// `p` points to 64 readable bytes.
     unsafe fn b(self, p: *const i8) -> Self::B;
