@@ -359,17 +359,7 @@ impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
         }
         // SAFETY: `self` proves AVX-512F.
         unsafe {
-            let lim = _mm512_set1_epi64(-(1 << 30));
-            let x = [
-                _mm512_mul_epi32(v, rq.m),
-                _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(v), rq.m_odd),
-            ];
-            let mut t = x;
-            for i in 0..2 {
-                let neg = _mm512_cmplt_epi64_mask(x[i], lim);
-                let u = _mm512_add_epi64(x[i], rq.cz[i]);
-                t[i] = _mm512_mask_sub_epi64(u, neg, u, _mm512_set1_epi64(1 << 31));
-            }
+            let t = rounded(v, rq, &rq.cz);
             // The high halves: lane 2j from the even sums, 2j + 1 from the odd.
             let idx = _mm512_setr_epi32(1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
             _mm512_srav_epi32(_mm512_permutex2var_epi32(t[0], idx, t[1]), rq.e1)
@@ -405,18 +395,11 @@ impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
             if rq.sat {
                 return mbqm_two_step(a, rq);
             }
-            let lim = _mm512_set1_epi64(-(1 << 30));
-            let x = [
-                _mm512_mul_epi32(a, rq.m),
-                _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(a), rq.m_odd),
+            let t = rounded(a, rq, &rq.c);
+            let r = [
+                _mm512_srav_epi64(t[0], rq.sh[0]),
+                _mm512_srav_epi64(t[1], rq.sh[1]),
             ];
-            let mut r = x;
-            for i in 0..2 {
-                let neg = _mm512_cmplt_epi64_mask(x[i], lim);
-                let t = _mm512_add_epi64(x[i], rq.c[i]);
-                let t = _mm512_mask_sub_epi64(t, neg, t, rq.neg[i]);
-                r[i] = _mm512_srav_epi64(t, rq.sh[i]);
-            }
             // The low halves: lane 2j from the even result, 2j + 1 from the odd.
             let idx = _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
             _mm512_permutex2var_epi32(r[0], idx, r[1])
@@ -486,6 +469,30 @@ unsafe fn madd<const VNNI: bool>(acc: __m512i, x: __m512i, w: __m512i) -> __m512
         } else {
             _mm512_add_epi32(acc, _mm512_madd_epi16(x, w))
         }
+    }
+}
+
+/// The one-step form's numerators `X + c − s·2^31` ([`I32Lanes::mbqm`]) of the even
+/// and the odd lanes of `a`, 64 bits each, with the rounding constants `c`.
+///
+/// # Safety
+/// AVX-512F.
+#[inline(always)]
+unsafe fn rounded(a: __m512i, rq: &Rq, c: &[__m512i; 2]) -> [__m512i; 2] {
+    // SAFETY: caller's contract; register-only operations.
+    unsafe {
+        let lim = _mm512_set1_epi64(-(1 << 30));
+        let x = [
+            _mm512_mul_epi32(a, rq.m),
+            _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(a), rq.m_odd),
+        ];
+        let mut t = x;
+        for i in 0..2 {
+            let neg = _mm512_cmplt_epi64_mask(x[i], lim);
+            let u = _mm512_add_epi64(x[i], c[i]);
+            t[i] = _mm512_mask_sub_epi64(u, neg, u, rq.neg[i]);
+        }
+        t
     }
 }
 
