@@ -575,6 +575,26 @@ fn named_i8_shapes() -> Vec<(&'static str, ConvShape, bool)> {
             false,
         ),
         (
+            "3x3 c=113 (taps·⌈C/4⌉·4 = 1044: rows read in place, not copied)",
+            sh((4, 5, 113), 20, [3, 3], [1, 1], [1, 1], [1; 4]),
+            false,
+        ),
+        (
+            "3x3 c=112 s2 (taps·C = 1008: copied rows, padding)",
+            sh((5, 17, 112), 18, [3, 3], [2, 2], [1, 1], [1; 4]),
+            false,
+        ),
+        (
+            "1x1 c=1027 (above the copied rows' limit)",
+            sh((3, 4, 1027), 17, [1, 1], [1, 1], [1, 1], [0; 4]),
+            false,
+        ),
+        (
+            "1x1 c=1021 n=33 (copied rows, quad tail, last tile of 4)",
+            sh((3, 4, 1021), 33, [1, 1], [1, 1], [1, 1], [0; 4]),
+            false,
+        ),
+        (
             "1d conv k5",
             sh((1, 64, 3), 8, [1, 5], [1, 1], [1, 1], [0, 2, 0, 2]),
             false,

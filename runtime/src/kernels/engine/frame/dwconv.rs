@@ -464,7 +464,7 @@ impl<L: I32Lanes> DwI8<L> {
             }
             PairTile {
                 folded,
-                rq: l.rq(l.load(m.as_ptr()), l.load(sh.as_ptr())),
+                rq: self.epi.rq(l, l.load(m.as_ptr()), l.load(sh.as_ptr())),
                 w,
             }
         }
@@ -589,7 +589,9 @@ impl<L: I32Lanes> DwKernel<i8> for DwI8<L> {
                 tile,
                 bias,
                 folded,
-                rq: l.rq(l.load(tile.add(4 * NR)), l.load(tile.add(8 * NR))),
+                rq: self
+                    .epi
+                    .rq(l, l.load(tile.add(4 * NR)), l.load(tile.add(8 * NR))),
                 w,
                 // (No closure: it would not inherit the caller's target features.)
                 pair: if self.pairs {

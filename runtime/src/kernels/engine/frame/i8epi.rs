@@ -111,10 +111,17 @@ impl<L: I32Lanes> I8Epi<L> {
         }
     }
 
+    /// The prepared output requantization of per-lane `(multiplier, shift)` pairs
+    /// (with this call's output zero point, see [`I32Lanes::rq_zp`]).
+    #[inline(always)]
+    pub(super) fn rq(&self, l: L, multiplier: L::V, shift: L::V) -> L::Rq {
+        l.rq_zp(multiplier, shift, self.zp)
+    }
+
     /// `MultiplyByQuantizedMultiplier`, the output zero point and the clamp.
     #[inline(always)]
     fn requant(&self, l: L, v: L::V, rq: &L::Rq) -> L::V {
-        let v = l.add(l.mbqm(v, rq), self.zp);
+        let v = l.mbqm_zp(v, rq, self.zp);
         l.min(l.max(v, self.lo), self.hi)
     }
 }

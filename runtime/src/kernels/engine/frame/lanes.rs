@@ -143,6 +143,19 @@ pub(crate) trait I32Lanes: Copy {
     /// `MultiplyByQuantizedMultiplier` in every lane (identical to
     /// [`fixed::multiply_by_quantized_multiplier`]).
     fn mbqm(self, v: Self::V, rq: &Self::Rq) -> Self::V;
+    /// [`I32Lanes::rq`] for an output requantization followed by the zero point
+    /// `zp` (every lane), used with [`I32Lanes::mbqm_zp`]: an ISA may fold `zp` into
+    /// its constants.
+    #[inline(always)]
+    fn rq_zp(self, multiplier: Self::V, shift: Self::V, zp: Self::V) -> Self::Rq {
+        let _ = zp;
+        self.rq(multiplier, shift)
+    }
+    /// `mbqm(v) + zp` (wrapping) for `rq` from [`I32Lanes::rq_zp`] with this `zp`.
+    #[inline(always)]
+    fn mbqm_zp(self, v: Self::V, rq: &Self::Rq, zp: Self::V) -> Self::V {
+        self.add(self.mbqm(v, rq), zp)
+    }
     /// The first `n < 16` bytes from `p`, sign-extended, zeros above.
     ///
     /// # Safety

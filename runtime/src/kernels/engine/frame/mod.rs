@@ -16,8 +16,8 @@
 //! primitives with the exact count.
 //!
 //! The primitives, geometry and indirection are here; the drivers are in `conv`
-//! (f32/f16 and int8 conv) and `dwconv` (depthwise), the int8 epilogue in `i8epi`,
-//! the macro in `entry`.
+//! (f32/f16 and int8 conv) and `dwconv` (depthwise), the int8 microkernel and the
+//! rows it reads in `i8tile`, the int8 epilogue in `i8epi`, the macro in `entry`.
 
 #![allow(unsafe_code)]
 
@@ -27,10 +27,13 @@ mod entry;
 pub(crate) mod gemv;
 pub(crate) mod geom;
 mod i8epi;
+pub(crate) mod i8tile;
 pub(crate) mod lanes;
 
 // The Cortex-M DSP kernels' own drivers reuse the flat gather and the checks.
 #[cfg(any(ferrite_arm_dsp, test))]
-pub(crate) use conv::{gather, i8_conv_operands, i8_zero_point, quad, FLAT_K};
+pub(crate) use conv::{i8_conv_operands, i8_zero_point};
 pub(crate) use entry::engine_kernels;
+#[cfg(any(ferrite_arm_dsp, test))]
+pub(crate) use i8tile::{gather, quad, FLAT_K};
 pub(crate) use lanes::{F32Lanes, I32Lanes, I8Dot};

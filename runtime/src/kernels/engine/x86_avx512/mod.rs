@@ -182,7 +182,20 @@ pub(crate) struct Rq {
     e: __m512i,
     mask: __m512i,
     half: __m512i,
+    /// [`I32Lanes::mbqm_zp`]'s shorter form applies (see [`FAST_E`]): per 64-bit
+    /// lane, even then odd channels, `c + zp·2^(31 + e)`, and `e − 1` per lane.
+    fast: bool,
+    cz: [__m512i; 2],
+    e1: __m512i,
 }
+
+/// The right shifts `e` and output zero points `zp` of the short form of
+/// [`I32Lanes::mbqm_zp`]: `e` in `1..=FAST_E.1`, `|zp| <= FAST_ZP` in every lane (and
+/// no multiplier `i32::MIN`). Then `|X| <= 2^62` and the constant
+/// `|c + zp·2^(31 + e)| < 2^61`, so the 64-bit sum cannot overflow, and the result
+/// `|mbqm| <= 2^30` plus `zp` cannot wrap.
+const FAST_E: (i32, i32) = (1, 22);
+const FAST_ZP: i32 = 255;
 
 impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
     type V = __m512i;
@@ -287,6 +300,7 @@ impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
                 sh[i] = _mm512_add_epi64(e64[i], _mm512_set1_epi64(31));
             }
             let min = _mm512_set1_epi32(i32::MIN);
+            let e1 = _mm512_max_epi32(_mm512_sub_epi32(e, one), zero);
             Rq {
                 m: multiplier,
                 m_odd: _mm512_shuffle_epi32::<0xF5>(multiplier),
@@ -299,7 +313,56 @@ impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
                 e,
                 mask,
                 half: _mm512_srli_epi32::<1>(mask),
+                fast: false,
+                cz: c,
+                e1,
             }
+        }
+    }
+
+    /// [`I32Lanes::rq`], and the short form's constants when every lane's shift and
+    /// `zp` allow it ([`FAST_E`], [`FAST_ZP`]).
+    #[inline(always)]
+    fn rq_zp(self, multiplier: Self::V, shift: Self::V, zp: Self::V) -> Rq {
+        let mut rq = self.rq(multiplier, shift);
+        // SAFETY: `self` proves AVX-512F.
+        unsafe {
+            rq.fast =
+                !rq.sat && inside(shift, -FAST_E.1, -FAST_E.0) && inside(zp, -FAST_ZP, FAST_ZP);
+            if rq.fast {
+                // The 64-bit lanes of the even channels' `zp` and `e`, then the odd ones'.
+                let zp64 = [
+                    _mm512_srai_epi64::<32>(_mm512_slli_epi64::<32>(zp)),
+                    _mm512_srai_epi64::<32>(zp),
+                ];
+                for (i, zp) in zp64.into_iter().enumerate() {
+                    // sh = 31 + e; a left shift of a negative `zp` multiplies by 2^sh.
+                    rq.cz[i] = _mm512_add_epi64(rq.c[i], _mm512_sllv_epi64(zp, rq.sh[i]));
+                }
+            }
+        }
+        rq
+    }
+
+    /// With every `e >= 1` (and `l = 0`), the one-rounding-step value of
+    /// [`I32Lanes::mbqm`] is `floor(T / 2^(31 + e))`, `T = X + c − s·2^31`; adding
+    /// `zp` is adding `zp·2^(31 + e)` to `T` (an integer inside the floor), and
+    /// `floor(T / 2^(31 + e)) = floor(floor(T / 2^32) / 2^(e − 1))` (nested floors of
+    /// powers of two): the high halves of the 64-bit `T`, gathered by one permute,
+    /// then one arithmetic 32-bit shift by `e − 1` per lane — instead of two 64-bit
+    /// shifts, the permute and the zero point's add. The bounds of [`FAST_E`] keep
+    /// every step exact, so the result is the reference's `mbqm + zp` for every `v`.
+    #[inline(always)]
+    fn mbqm_zp(self, v: Self::V, rq: &Rq, zp: Self::V) -> Self::V {
+        if !rq.fast {
+            return I32Lanes::add(self, self.mbqm(v, rq), zp);
+        }
+        // SAFETY: `self` proves AVX-512F.
+        unsafe {
+            let t = rounded(v, rq, &rq.cz);
+            // The high halves: lane 2j from the even sums, 2j + 1 from the odd.
+            let idx = _mm512_setr_epi32(1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
+            _mm512_srav_epi32(_mm512_permutex2var_epi32(t[0], idx, t[1]), rq.e1)
         }
     }
 
@@ -332,18 +395,11 @@ impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
             if rq.sat {
                 return mbqm_two_step(a, rq);
             }
-            let lim = _mm512_set1_epi64(-(1 << 30));
-            let x = [
-                _mm512_mul_epi32(a, rq.m),
-                _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(a), rq.m_odd),
+            let t = rounded(a, rq, &rq.c);
+            let r = [
+                _mm512_srav_epi64(t[0], rq.sh[0]),
+                _mm512_srav_epi64(t[1], rq.sh[1]),
             ];
-            let mut r = x;
-            for i in 0..2 {
-                let neg = _mm512_cmplt_epi64_mask(x[i], lim);
-                let t = _mm512_add_epi64(x[i], rq.c[i]);
-                let t = _mm512_mask_sub_epi64(t, neg, t, rq.neg[i]);
-                r[i] = _mm512_srav_epi64(t, rq.sh[i]);
-            }
             // The low halves: lane 2j from the even result, 2j + 1 from the odd.
             let idx = _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
             _mm512_permutex2var_epi32(r[0], idx, r[1])
@@ -416,6 +472,43 @@ unsafe fn madd<const VNNI: bool>(acc: __m512i, x: __m512i, w: __m512i) -> __m512
     }
 }
 
+/// The one-step form's numerators `X + c − s·2^31` ([`I32Lanes::mbqm`]) of the even
+/// and the odd lanes of `a`, 64 bits each, with the rounding constants `c`.
+///
+/// # Safety
+/// AVX-512F.
+#[inline(always)]
+unsafe fn rounded(a: __m512i, rq: &Rq, c: &[__m512i; 2]) -> [__m512i; 2] {
+    // SAFETY: caller's contract; register-only operations.
+    unsafe {
+        let lim = _mm512_set1_epi64(-(1 << 30));
+        let x = [
+            _mm512_mul_epi32(a, rq.m),
+            _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(a), rq.m_odd),
+        ];
+        let mut t = x;
+        for i in 0..2 {
+            let neg = _mm512_cmplt_epi64_mask(x[i], lim);
+            let u = _mm512_add_epi64(x[i], c[i]);
+            t[i] = _mm512_mask_sub_epi64(u, neg, u, rq.neg[i]);
+        }
+        t
+    }
+}
+
+/// Every lane of `v` lies in `lo..=hi`.
+///
+/// # Safety
+/// AVX-512F.
+#[inline(always)]
+unsafe fn inside(v: __m512i, lo: i32, hi: i32) -> bool {
+    // SAFETY: caller's contract; register-only operations.
+    unsafe {
+        _mm512_cmplt_epi32_mask(v, _mm512_set1_epi32(lo)) == 0
+            && _mm512_cmpgt_epi32_mask(v, _mm512_set1_epi32(hi)) == 0
+    }
+}
+
 /// `MultiplyByQuantizedMultiplier` of the left-shifted `a` in two steps, as the
 /// reference: the rounding doubling high multiply (saturating `i32::MIN·i32::MIN`),
 /// then the rounding right shift.
@@ -452,168 +545,4 @@ unsafe fn mbqm_two_step(a: __m512i, rq: &Rq) -> __m512i {
 }
 
 #[cfg(test)]
-mod tests {
-    extern crate std;
-    use std::vec;
-    use std::vec::Vec;
-
-    use super::super::frame::geom::mbqm_reference;
-    use super::super::frame::I32Lanes;
-    use super::*;
-
-    /// The one-rounding-step form of [`I32Lanes::mbqm`] in scalar 64-bit arithmetic.
-    fn fused(a: i32, m: i32, shift: i32) -> i32 {
-        let s = shift.clamp(-31, 31);
-        let (l, e) = (s.max(0) as u32, (-s).max(0) as u32);
-        let x = i64::from(a.wrapping_shl(l)) * i64::from(m);
-        let mut t = x + (1 << 30);
-        if e > 0 {
-            t += 1 << (30 + e);
-            if x < -(1 << 30) {
-                t -= 1 << 31;
-            }
-        }
-        (t >> (31 + e)) as i32
-    }
-
-    /// The rounding identity behind the fused form, exhaustively over the residues
-    /// `q mod 2^e` (all of them for `e <= 14`, the ones around 0, the half and the
-    /// divisor above), for both signs and quotients near the ends of i32.
-    #[test]
-    fn rounding_identity_over_residues() {
-        let rdbpot = |q: i64, e: u32| {
-            let mask = (1i64 << e) - 1;
-            let threshold = (mask >> 1) + i64::from(q < 0);
-            (q >> e) + i64::from((q & mask) > threshold)
-        };
-        for e in 1..=31u32 {
-            let d = 1i64 << e;
-            let h = d / 2;
-            let residues: Vec<i64> = if e <= 14 {
-                (0..d).collect()
-            } else {
-                [0, 1, 2, h - 2, h - 1, h, h + 1, h + 2, d - 2, d - 1].to_vec()
-            };
-            let lo = i64::from(i32::MIN) + 1;
-            let hi = i64::from(i32::MAX);
-            for k in [lo / d - 1, lo / d, -3, -2, -1, 0, 1, 2, hi / d - 1, hi / d] {
-                for &r in &residues {
-                    let q = k * d + r;
-                    if !(lo..=hi).contains(&q) {
-                        continue;
-                    }
-                    let s = i64::from(q < 0);
-                    assert_eq!((q + h - s).div_euclid(d), rdbpot(q, e), "q {q} e {e}");
-                }
-            }
-        }
-    }
-
-    fn samples() -> (Vec<i32>, Vec<i32>) {
-        let mut accs = vec![
-            0,
-            1,
-            -1,
-            2,
-            -2,
-            3,
-            -3,
-            i32::MAX,
-            i32::MIN,
-            i32::MAX - 1,
-            i32::MIN + 1,
-            1 << 30,
-            -(1 << 30),
-            (1 << 30) - 1,
-            -(1 << 30) + 1,
-        ];
-        let mut s = 12_345u32;
-        for _ in 0..800 {
-            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            let v = s as i32;
-            accs.push(v);
-            accs.push(v >> (s % 31));
-        }
-        let mut multipliers = vec![
-            0,
-            1,
-            -1,
-            1 << 30,
-            (1 << 30) + 1,
-            i32::MAX,
-            i32::MAX - 1,
-            -(1 << 30),
-            i32::MIN + 1,
-            1_518_500_250,
-        ];
-        for _ in 0..60 {
-            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            multipliers.push((s >> 1) as i32 | (1 << 30));
-            multipliers.push(s as i32);
-        }
-        (accs, multipliers)
-    }
-
-    #[test]
-    fn fused_form_matches_the_reference() {
-        let (accs, multipliers) = samples();
-        for &m in &multipliers {
-            for shift in -33..=33 {
-                for &a in &accs {
-                    assert_eq!(
-                        fused(a, m, shift),
-                        mbqm_reference(a, m, shift),
-                        "{a} {m} {shift}"
-                    );
-                }
-            }
-        }
-    }
-
-    /// The vector primitive, both paths (a multiplier `i32::MIN` in the lanes takes
-    /// the two-step one), against the reference, lane by lane.
-    #[test]
-    fn vector_mbqm_matches_the_reference() {
-        let Some(t) = Avx512Bw::new() else {
-            return;
-        };
-        let (accs, mut multipliers) = samples();
-        multipliers.push(i32::MIN);
-        let shifts: Vec<i32> = (-33..=33).collect();
-        let mut lane = 0usize;
-        let mut a = [0i32; 16];
-        let mut m = [0i32; 16];
-        let mut sh = [0i32; 16];
-        for (i, &acc) in accs.iter().enumerate() {
-            for j in 0..multipliers.len() / 8 {
-                a[lane] = acc;
-                m[lane] = multipliers[(i + j * 7 + lane) % multipliers.len()];
-                sh[lane] = shifts[(i + j * 3 + lane * 5) % shifts.len()];
-                lane += 1;
-                if lane == 16 {
-                    lane = 0;
-                    let mut got = [0i32; 16];
-                    // SAFETY: the token proves the features; 64-byte arrays.
-                    unsafe {
-                        let rq = t.rq(
-                            I32Lanes::load(t, m.as_ptr().cast()),
-                            I32Lanes::load(t, sh.as_ptr().cast()),
-                        );
-                        let v = t.mbqm(I32Lanes::load(t, a.as_ptr().cast()), &rq);
-                        _mm512_storeu_si512(got.as_mut_ptr().cast(), v);
-                    }
-                    for k in 0..16 {
-                        assert_eq!(
-                            got[k],
-                            mbqm_reference(a[k], m[k], sh[k]),
-                            "{} {} {}",
-                            a[k],
-                            m[k],
-                            sh[k]
-                        );
-                    }
-                }
-            }
-        }
-    }
-}
+mod tests;
