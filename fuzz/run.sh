@@ -89,7 +89,8 @@ build() {
         (cd "$root" && RUSTC_WRAPPER="$here/rustc-wrapper.sh" \
             FUZZ_INSTRUMENT="$onnx_instrumented" \
             nice -n "$nice_level" env -u RUSTC_BOOTSTRAP cargo build "${onnx_overrides[@]}" \
-            -p ferrite-fuzz-onnx --features fuzz --bin onnx_import >&2)
+            --workspace --exclude ferrite-conformance --features ferrite-fuzz-onnx/fuzz \
+            --bin onnx_import >&2)
         echo "${CARGO_TARGET_DIR:-$root/target}/debug/onnx_import"
     else
         (cd "$root" && nice -n "$nice_level" "$cargo_fuzz" build -a -s "$sanitizer" \
