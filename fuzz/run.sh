@@ -12,16 +12,18 @@
 #             fuzzing): fails on a reproduced crash.
 #   TARGET    load_run, load_verified, preprocess, c_abi, onnx_import (default: all).
 #
-# Needs cargo-fuzz on PATH (or CARGO_FUZZ=/path/to/cargo-fuzz). On a stable toolchain
-# the nightly flags cargo-fuzz passes (-Zsanitizer=address, ...) are enabled with
-# RUSTC_BOOTSTRAP=1, which this script sets. Environment: FUZZ_SECONDS, FUZZ_SANITIZER
-# (address | none; default address), FUZZ_NICE (default 15), FUZZ_ARGS (extra libFuzzer
-# flags), FUZZ_TARGET_DIR (cargo target dir; default fuzz/target, or fuzz/target-nosan
-# without a sanitizer), FUZZ_ONNX_COVERAGE (ferrite | all; default ferrite): onnx_import
-# is built in its own target dir (<target dir>-onnx) through rustc-wrapper.sh, which
-# leaves tract and the other dependencies without coverage instrumentation, at
-# opt-level 1 (about 13-18 CPU minutes; an instrumented tract takes far longer); `all`
-# instruments every crate, as cargo-fuzz does (<target dir>-onnx-all). Exit code: 0 when no target crashed, 1 otherwise.
+# The .fer targets are built with cargo-fuzz: it must be on PATH (or
+# CARGO_FUZZ=/path/to/cargo-fuzz). On a stable toolchain the nightly flags cargo-fuzz
+# passes (-Zsanitizer=address, ...) are enabled with RUSTC_BOOTSTRAP=1, which this
+# script sets. onnx_import is the workspace member fuzz/onnx-harness, built with plain
+# cargo in the workspace's target dir and dev profile, so it links the tract of the
+# workspace's debug build (`cargo test --workspace` compiles it); rustc-wrapper.sh
+# instruments the host tool and the harness only, without a sanitizer (README.md,
+# "onnx_import in CI"). Environment: FUZZ_SECONDS, FUZZ_SANITIZER (address | none;
+# default address; the .fer targets), FUZZ_NICE (default 15), FUZZ_ARGS (extra
+# libFuzzer flags), FUZZ_TARGET_DIR (cargo-fuzz's target dir; default fuzz/target, or
+# fuzz/target-nosan without a sanitizer). Exit code: 0 when no target crashed, 1
+# otherwise.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -33,7 +35,7 @@ for a in "$@"; do
         --ci) mode=ci ;;
         --long) mode=long ;;
         --replay) mode=replay ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
         -*) echo "unknown option $a" >&2; exit 2 ;;
         *) targets+=("$a") ;;
     esac
@@ -67,26 +69,34 @@ seeds_of() {
 }
 max_len_of() { [ "$1" = onnx_import ] && echo 1048576 || echo 262144; }
 timeout_of() { [ "$1" = onnx_import ] && echo 30 || echo 10; }
-features_of() { [ "$1" = onnx_import ] && echo "--features onnx" || true; }
-onnx_coverage=${FUZZ_ONNX_COVERAGE:-ferrite}
-case "$onnx_coverage" in
-    ferrite | all) ;;
-    *) echo "FUZZ_ONNX_COVERAGE must be ferrite or all, not $onnx_coverage" >&2; exit 2 ;;
-esac
-# The cargo target dir of a target; onnx_import has its own, so the uninstrumented
-# dependencies of its build are never reused by the other targets' builds.
-target_dir_of() {
-    if [ "$1" != onnx_import ]; then
-        echo "$target_dir"
-    elif [ "$onnx_coverage" = ferrite ]; then
-        echo "$target_dir-onnx"
+# The crates of the onnx_import build that get libFuzzer's instrumentation (crate
+# names: the host tool's library and the harness) and, as packages, a profile override
+# that gives them file names and fingerprints of their own: the wrapper's flags enter
+# no hash, so without it the instrumented ferrite-tool would overwrite the workspace's
+# plain one. codegen-units = 256 is what the dev profile uses anyway; only the hash
+# changes. The runtime (`ferrite`) stays the plain, shared build: Model::load is the
+# .fer targets' work, and its instrumented build would cost CI another compile.
+onnx_instrumented="ferrite_tool ferrite_fuzz onnx_import"
+onnx_overrides=()
+for p in ferrite-tool ferrite-fuzz-onnx; do
+    onnx_overrides+=(--config "profile.dev.package.$p.codegen-units=256")
+done
+# Builds a target (cargo's output on stderr); prints the path of its binary.
+build() {
+    if [ "$1" = onnx_import ]; then
+        # Without RUSTC_BOOTSTRAP, as the workspace builds: proc-macro2's build script
+        # reruns when it changes, and with it every crate above (tract too).
+        (cd "$root" && RUSTC_WRAPPER="$here/rustc-wrapper.sh" \
+            FUZZ_INSTRUMENT="$onnx_instrumented" \
+            nice -n "$nice_level" env -u RUSTC_BOOTSTRAP cargo build "${onnx_overrides[@]}" \
+            --workspace --exclude ferrite-conformance --features ferrite-fuzz-onnx/fuzz \
+            --bin onnx_import >&2)
+        echo "${CARGO_TARGET_DIR:-$root/target}/debug/onnx_import"
     else
-        echo "$target_dir-onnx-all"
+        (cd "$root" && nice -n "$nice_level" "$cargo_fuzz" build -a -s "$sanitizer" \
+            --target-dir "$target_dir" "$1" >&2)
+        echo "$target_dir/$triple/release/$1"
     fi
-}
-# The RUSTC_WRAPPER of a target's build (empty: none).
-wrapper_of() {
-    [ "$1" = onnx_import ] && [ "$onnx_coverage" = ferrite ] && echo "$here/rustc-wrapper.sh" || true
 }
 
 failed=()
@@ -94,14 +104,10 @@ scratch=()
 trap 'rm -rf "${scratch[@]}"' EXIT
 for t in "${targets[@]}"; do
     seeds=$(seeds_of "$t")
-    echo "==> fuzz $t ($mode, ${seconds}s, sanitizer $sanitizer)"
-    dir=$(target_dir_of "$t")
-    wrapper=$(wrapper_of "$t")
-    # shellcheck disable=SC2046
-    (cd "$root" && { [ -z "$wrapper" ] || export RUSTC_WRAPPER="$wrapper"; } &&
-        nice -n "$nice_level" "$cargo_fuzz" build -a -s "$sanitizer" --target-dir "$dir" \
-        $(features_of "$t") "$t")
-    bin="$dir/$triple/release/$t"
+    san=$sanitizer
+    [ "$t" = onnx_import ] && san=none
+    echo "==> fuzz $t ($mode, ${seconds}s, sanitizer $san)"
+    bin=$(build "$t")
     regressions="$here/regressions/$t"
     if [ "$mode" = ci ]; then
         corpus=$(mktemp -d)

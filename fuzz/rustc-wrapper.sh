@@ -1,36 +1,33 @@
 #!/usr/bin/env bash
-# RUSTC_WRAPPER for fuzz builds that instrument only ferrite's own code (run.sh uses it
-# for onnx_import; see README.md, "Coverage of ferrite's crates only").
+# RUSTC_WRAPPER of the onnx_import harness build (fuzz/onnx-harness; run.sh uses it,
+# see README.md, "onnx_import in CI"): adds libFuzzer's coverage instrumentation (the
+# sanitizer-coverage flags cargo-fuzz passes) to the crates named in FUZZ_INSTRUMENT
+# (crate names, space-separated) and calls rustc unchanged for every other crate.
 #
-# cargo-fuzz passes libFuzzer's sanitizer-coverage flags in RUSTFLAGS, so every crate
-# gets them, tract included: that build takes tens of CPU minutes. This wrapper keeps
-# them for ferrite's crates (crate names ferrite*) and the fuzz target binaries (sources
-# under fuzz_targets/) only. Every other crate loses -Cpasses=sancov-module,
-# -Cllvm-args=-sanitizer-coverage-* and cargo-fuzz's -Ccodegen-units=1, and is built
-# with -Copt-level=1 and no debug info: tract still runs compiled, for a fraction of
-# the build time. The sanitizer, --cfg fuzzing and debug assertions stay as cargo-fuzz
-# set them, so the crates link together.
+# cargo hashes neither the wrapper nor the flags it adds into a unit's fingerprint or
+# file names, so every other crate (tract) stays Fresh and is shared with the
+# workspace's plain debug build. The instrumented crates therefore need hashes of
+# their own, or their instrumented artifacts would replace the plain ones: run.sh
+# gives each of them a profile override (--config) that only its builds use.
 # Called by cargo as: rustc-wrapper.sh RUSTC ARGS...
 set -euo pipefail
 rustc=$1
 shift
 name=
-ours=0
 prev=
 for a in "$@"; do
     [ "$prev" = --crate-name ] && name=$a
-    case "$a" in *fuzz_targets/*.rs) ours=1 ;; esac
     prev=$a
 done
-case "$name" in ferrite*) ours=1 ;; esac
-if [ "$ours" = 1 ]; then
-    exec "$rustc" "$@"
-fi
-args=()
-for a in "$@"; do
-    case "$a" in
-        -Cpasses=sancov-module | -Cllvm-args=-sanitizer-coverage-* | -Ccodegen-units=1) ;;
-        *) args+=("$a") ;;
-    esac
+for c in ${FUZZ_INSTRUMENT:-}; do
+    if [ "$name" = "$c" ]; then
+        exec "$rustc" "$@" -Cpasses=sancov-module \
+            -Cllvm-args=-sanitizer-coverage-level=4 \
+            -Cllvm-args=-sanitizer-coverage-inline-8bit-counters \
+            -Cllvm-args=-sanitizer-coverage-pc-table \
+            -Cllvm-args=-sanitizer-coverage-trace-compares \
+            -Cllvm-args=-sanitizer-coverage-stack-depth \
+            --cfg fuzzing
+    fi
 done
-exec "$rustc" "${args[@]}" -Copt-level=1 -Cdebuginfo=0
+exec "$rustc" "$@"

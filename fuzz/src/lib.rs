@@ -7,5 +7,6 @@ pub mod fer;
 pub mod mutate;
 #[cfg(feature = "onnx")]
 pub mod onnx;
+pub mod rng;
 pub mod runtime;
 pub mod verify;

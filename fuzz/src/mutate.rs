@@ -11,35 +11,9 @@
 //! CRC or length) so the container checks stay covered too.
 
 use crate::fer::{self, File, Graph, Pipeline, Section};
+use crate::rng::{mutate_bytes, Rng, INTERESTING_F32};
 use ferrite::format::kind;
 use ferrite::format::types::{DType, Location, OpDef, Quant, TensorDef};
-
-/// Deterministic generator for the mutator's choices (xorshift64*), seeded by libFuzzer.
-#[derive(Debug)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u32) -> Self {
-        Rng(u64::from(seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// Uniform in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n.max(1) as u64) as usize
-    }
-
-    /// True with probability `num / den`.
-    pub fn chance(&mut self, num: u64, den: u64) -> bool {
-        self.next_u64() % den < num
-    }
-}
 
 /// Which part of a model the mutations favour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,28 +48,6 @@ const INTERESTING_U32: [u32; 20] = [
     u32::MAX,
 ];
 
-/// f32 values that break arithmetic: signed zeros, extremes, subnormals, NaN, infinities.
-pub const INTERESTING_F32: [f32; 18] = [
-    0.0,
-    -0.0,
-    1.0,
-    -1.0,
-    0.5,
-    127.0,
-    -128.0,
-    255.0,
-    65504.0,
-    1e30,
-    -1e30,
-    f32::MAX,
-    f32::MIN,
-    f32::MIN_POSITIVE,
-    1e-45,
-    f32::NAN,
-    f32::INFINITY,
-    f32::NEG_INFINITY,
-];
-
 fn interesting_u32(rng: &mut Rng, around: u32) -> u32 {
     match rng.below(4) {
         0 => around.wrapping_add(1),
@@ -103,16 +55,6 @@ fn interesting_u32(rng: &mut Rng, around: u32) -> u32 {
         2 => around.wrapping_mul(2),
         _ => INTERESTING_U32[rng.below(INTERESTING_U32.len())],
     }
-}
-
-/// Mutates `v` in place with libFuzzer's byte mutations, letting it grow by up to
-/// `grow` bytes.
-pub fn mutate_bytes(v: &mut Vec<u8>, grow: usize) {
-    let len = v.len();
-    let cap = len + grow.max(8);
-    v.resize(cap, 0);
-    let n = libfuzzer_sys::fuzzer_mutate(v, len, cap);
-    v.truncate(n);
 }
 
 /// The custom mutator: `data[..size]` is the input; returns the new size (at most

@@ -8,7 +8,7 @@
 //! dimension, a data type, an initializer's data, an attribute, a node's op type or
 //! wiring, a graph input's shape, an opset — and encodes it again.
 
-use crate::mutate::{mutate_bytes, Rng, INTERESTING_F32};
+use crate::rng::{mutate_bytes, Rng, INTERESTING_F32};
 use prost::Message;
 use tract_onnx::pb::{
     self, tensor_shape_proto::dimension::Value as Dim, type_proto::Value as Ty, ModelProto,

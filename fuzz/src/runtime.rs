@@ -232,7 +232,7 @@ pub fn run_model(m: &Model<'_>, trailer: &[u8]) {
 
 /// Rows every pipeline must survive, besides those of the trailer.
 fn special_rows(n: usize) -> Vec<Vec<f32>> {
-    let mut rows: Vec<Vec<f32>> = crate::mutate::INTERESTING_F32
+    let mut rows: Vec<Vec<f32>> = crate::rng::INTERESTING_F32
         .iter()
         .map(|&v| vec![v; n])
         .collect();
