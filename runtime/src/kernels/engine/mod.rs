@@ -213,15 +213,17 @@ mod x86_avx512;
 use core::sync::atomic::{AtomicU8, Ordering};
 
 pub use pack::{
-    f32_conv_packed_len, f32_dwconv_packed_len, i8_conv_packed_len, i8_dwconv_packed_len,
-    pack_f16_conv, pack_f16_dwconv, pack_f32_conv, pack_f32_dwconv, pack_i8_conv, pack_i8_dwconv,
+    f32_conv_packed_len, f32_dwconv_packed_len, i8_conv_packed_len, i8_conv_packed_len_as,
+    i8_dwconv_packed_len, i8_dwconv_packed_len_as, pack_f16_conv, pack_f16_dwconv, pack_f32_conv,
+    pack_f32_dwconv, pack_i8_conv, pack_i8_conv_as, pack_i8_dwconv, pack_i8_dwconv_as,
 };
 
 use crate::Result;
 pub use pool::{f32_avg_pool_nhwc, f32_max_pool_nhwc, i8_avg_pool_nhwc, i8_max_pool_nhwc};
 pub use types::{
-    ConvShape, F16ConvFn, F16DwFn, F16GemvFn, F32ConvFn, F32DwFn, F32Out, I8ConvFn, I8DwFn, I8Out,
-    I8Residual, Isa, Kernel, Kernels, FC_GEMM_MIN_BATCH, I8_CONV_HEADER, I8_DW_HEADER, KR, NR,
+    ConvShape, F16ConvFn, F16DwFn, F16GemvFn, F32ConvFn, F32DwFn, F32Out, I8ConvFn, I8DwFn,
+    I8Header, I8Out, I8Residual, Isa, Kernel, Kernels, FC_GEMM_MIN_BATCH, I8_CONV_HEADER,
+    I8_DW_HEADER, KR, NR,
 };
 
 impl Isa {

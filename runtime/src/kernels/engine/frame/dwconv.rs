@@ -14,7 +14,7 @@ use super::conv::{f32_store, i8_zero_point, I8Epi};
 use super::geom::interior;
 use super::geom::{need, valid_taps, Geom};
 use super::lanes::{F32Lanes, I32Lanes, Packed};
-use crate::kernels::engine::types::{ConvShape, F32Out, I8Out, I8_DW_HEADER, NR};
+use crate::kernels::engine::types::{ConvShape, F32Out, I8Header, I8Out, NR};
 use crate::{Error, Result};
 
 // ---------------------------------------------------------------- depthwise
@@ -357,8 +357,8 @@ pub(crate) unsafe fn i8_dwconv<L: I32Lanes>(
 ) -> Result<()> {
     let g = dw_geom(s)?;
     i8_zero_point(x_zp)?;
-    let tile_len =
-        crate::kernels::engine::pack::i8_dw_tile_len(g.taps).ok_or(Error::Unsupported)?;
+    let tile_len = crate::kernels::engine::pack::i8_dw_tile_len(out.header, g.taps)
+        .ok_or(Error::Unsupported)?;
     need(g.in_len, x.len())?;
     need(g.c.div_ceil(NR) * tile_len, packed.len())?;
     need(g.out_len, y.len())?;
@@ -371,6 +371,7 @@ pub(crate) unsafe fn i8_dwconv<L: I32Lanes>(
         x: x.as_ptr(),
         w: packed.as_ptr(),
         tile_len,
+        header: out.header,
         zp: l.splat(x_zp),
         pairs: g.c == PAIR_C && g.sw == 1 && dw_unrolled(&g),
         epi: I8Epi::new(l, out),
@@ -387,6 +388,7 @@ struct DwI8<L: I32Lanes> {
     x: *const i8,
     w: *const u8,
     tile_len: usize,
+    header: I8Header,
     zp: L::V,
     /// 8 channels, horizontal stride 1, 3×3 or 5×5: interior pixels go in pairs
     /// ([`DwI8::pair_taps`]).
@@ -438,6 +440,24 @@ unsafe fn doubled<const B: usize>(p: *const u8, n: usize) -> [u8; B] {
 }
 
 impl<L: I32Lanes> DwI8<L> {
+    /// The prepared requantization of the tile at `tile`.
+    ///
+    /// # Safety
+    /// `tile` is a packed tile of this call's header form.
+    #[inline(always)]
+    unsafe fn tile_rq(&self, tile: *const u8) -> L::Rq {
+        let l = self.l;
+        let (m_at, s_at) = self.header.dw_rq_at();
+        // SAFETY: caller's contract: the header's rows lie inside the tile.
+        unsafe {
+            let shift = match self.header {
+                I8Header::Wide => l.load(tile.add(s_at)),
+                I8Header::Compact => l.load_i8(tile.add(s_at).cast()),
+            };
+            l.rq(l.load(tile.add(m_at)), shift)
+        }
+    }
+
     /// The pair constants of tile 0 (the only tile: 8 channels).
     ///
     /// # Safety
@@ -451,9 +471,19 @@ impl<L: I32Lanes> DwI8<L> {
         // bytes; each row's first 8 lanes are read.
         unsafe {
             let bias = doubled::<{ 4 * NR }>(tile, half);
-            let m = doubled::<{ 4 * NR }>(tile.add(4 * NR), half);
-            let sh = doubled::<{ 4 * NR }>(tile.add(8 * NR), half);
-            let wt = tile.add(I8_DW_HEADER);
+            let (m_at, s_at) = self.header.dw_rq_at();
+            let m = doubled::<{ 4 * NR }>(tile.add(m_at), half);
+            let rq = match self.header {
+                I8Header::Wide => l.rq(
+                    l.load(m.as_ptr()),
+                    l.load(doubled::<{ 4 * NR }>(tile.add(s_at), half).as_ptr()),
+                ),
+                I8Header::Compact => l.rq(
+                    l.load(m.as_ptr()),
+                    l.load_i8(doubled::<NR>(tile.add(s_at), PAIR_C).as_ptr().cast()),
+                ),
+            };
+            let wt = tile.add(self.header.dw_len());
             let w0 = doubled::<NR>(wt, PAIR_C);
             let mut w = [l.load_w(w0.as_ptr().cast()); DW_UNROLLED];
             let mut folded = l.load(bias.as_ptr());
@@ -462,11 +492,7 @@ impl<L: I32Lanes> DwI8<L> {
                 *v = l.load_w(wb.as_ptr().cast());
                 folded = l.mac_w(folded, zeros.as_ptr(), self.zp, *v);
             }
-            PairTile {
-                folded,
-                rq: l.rq(l.load(m.as_ptr()), l.load(sh.as_ptr())),
-                w,
-            }
+            PairTile { folded, rq, w }
         }
     }
 
@@ -571,7 +597,7 @@ impl<L: I32Lanes> DwKernel<i8> for DwI8<L> {
         // weights.
         unsafe {
             let tile = self.w.add(ct * self.tile_len);
-            let wt = tile.add(I8_DW_HEADER).cast::<i8>();
+            let wt = tile.add(self.header.dw_len()).cast::<i8>();
             let bias = l.load(tile);
             let zeros = [0i8; NR];
             let mut w = [l.load_w(wt); DW_UNROLLED];
@@ -589,7 +615,7 @@ impl<L: I32Lanes> DwKernel<i8> for DwI8<L> {
                 tile,
                 bias,
                 folded,
-                rq: l.rq(l.load(tile.add(4 * NR)), l.load(tile.add(8 * NR))),
+                rq: self.tile_rq(tile),
                 w,
                 // (No closure: it would not inherit the caller's target features.)
                 pair: if self.pairs {
@@ -666,7 +692,7 @@ impl<L: I32Lanes> DwKernel<i8> for DwI8<L> {
         let (c0, nc) = (tl.c0, tl.nc);
         // SAFETY: as in `DwF32::border`.
         unsafe {
-            let wt = tl.tile.add(I8_DW_HEADER).cast::<i8>();
+            let wt = tl.tile.add(self.header.dw_len()).cast::<i8>();
             let mut acc = tl.bias;
             for ky in ky0..ky1 {
                 let iy = iy0.wrapping_add(ky * g.dh);

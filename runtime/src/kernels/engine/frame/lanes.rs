@@ -124,6 +124,22 @@ pub(crate) trait I32Lanes: Copy {
     /// # Safety
     /// `p` points to 16 readable bytes.
     unsafe fn load_i8(self, p: *const i8) -> Self::V;
+    /// 16 little-endian i16 at `p`, sign-extended (the compact conv header's `sum_w`,
+    /// read once per panel and tile by the kernels with [`I8Dot::U8_INPUT`]).
+    ///
+    /// # Safety
+    /// `p` points to 32 readable bytes (any alignment).
+    #[inline(always)]
+    unsafe fn load_i16(self, p: *const u8) -> Self::V {
+        let mut t = [0u8; 4 * NR];
+        for (j, v) in t.chunks_exact_mut(4).enumerate() {
+            // SAFETY: caller's contract; `j < 16`.
+            let h = unsafe { ptr::read_unaligned(p.add(2 * j).cast::<i16>()) };
+            v.copy_from_slice(&i32::from(i16::from_le(h)).to_le_bytes());
+        }
+        // SAFETY: `t` holds 64 bytes.
+        unsafe { self.load(t.as_ptr()) }
+    }
     /// Saturates each lane to i8 and stores the 16 bytes.
     ///
     /// # Safety
