@@ -8,12 +8,10 @@
 
 #![allow(unsafe_code)]
 
-use core::ptr;
-
 use super::conv::{f32_store, i8_zero_point, I8Epi};
 use super::geom::interior;
 use super::geom::{need, valid_taps, Geom};
-use super::lanes::{F32Lanes, I32Lanes, Packed};
+use super::lanes::{doubled, F32Lanes, I32Lanes, Packed};
 use crate::kernels::engine::types::{ConvShape, F32Out, I8Header, I8Out, NR};
 use crate::{Error, Result};
 
@@ -424,37 +422,22 @@ struct DwI8Tile<L: I32Lanes> {
     pair: Option<PairTile<L>>,
 }
 
-/// `n` bytes at `p` twice, then zeros: a tile row's first 8 lanes repeated.
-///
-/// # Safety
-/// `p` points to `n <= 32` readable bytes.
-#[inline(always)]
-unsafe fn doubled<const B: usize>(p: *const u8, n: usize) -> [u8; B] {
-    let mut b = [0u8; B];
-    // SAFETY: caller's contract; `2·n <= B`.
-    unsafe {
-        ptr::copy_nonoverlapping(p, b.as_mut_ptr(), n);
-        ptr::copy_nonoverlapping(p, b.as_mut_ptr().add(n), n);
-    }
-    b
-}
-
 impl<L: I32Lanes> DwI8<L> {
-    /// The prepared requantization of the tile at `tile`.
+    /// The prepared requantization of the multiplier row `m` and the shift row `s`
+    /// (i32 lanes, or i8 with compact headers).
     ///
     /// # Safety
-    /// `tile` is a packed tile of this call's header form.
+    /// The rows hold 16 lanes each.
     #[inline(always)]
-    unsafe fn tile_rq(&self, tile: *const u8) -> L::Rq {
+    unsafe fn rq_rows(&self, m: *const u8, s: *const u8) -> L::Rq {
         let l = self.l;
-        let (m_at, s_at) = self.header.dw_rq_at();
-        // SAFETY: caller's contract: the header's rows lie inside the tile.
+        // SAFETY: caller's contract.
         unsafe {
             let shift = match self.header {
-                I8Header::Wide => l.load(tile.add(s_at)),
-                I8Header::Compact => l.load_i8(tile.add(s_at).cast()),
+                I8Header::Wide => l.load(s),
+                I8Header::Compact => l.load_i8(s.cast()),
             };
-            l.rq(l.load(tile.add(m_at)), shift)
+            l.rq(l.load(m), shift)
         }
     }
 
@@ -473,16 +456,13 @@ impl<L: I32Lanes> DwI8<L> {
             let bias = doubled::<{ 4 * NR }>(tile, half);
             let (m_at, s_at) = self.header.dw_rq_at();
             let m = doubled::<{ 4 * NR }>(tile.add(m_at), half);
-            let rq = match self.header {
-                I8Header::Wide => l.rq(
-                    l.load(m.as_ptr()),
-                    l.load(doubled::<{ 4 * NR }>(tile.add(s_at), half).as_ptr()),
-                ),
-                I8Header::Compact => l.rq(
-                    l.load(m.as_ptr()),
-                    l.load_i8(doubled::<NR>(tile.add(s_at), PAIR_C).as_ptr().cast()),
-                ),
+            let s_half = if self.header == I8Header::Wide {
+                half
+            } else {
+                PAIR_C
             };
+            let sh = doubled::<{ 4 * NR }>(tile.add(s_at), s_half);
+            let rq = self.rq_rows(m.as_ptr(), sh.as_ptr());
             let wt = tile.add(self.header.dw_len());
             let w0 = doubled::<NR>(wt, PAIR_C);
             let mut w = [l.load_w(w0.as_ptr().cast()); DW_UNROLLED];
@@ -615,7 +595,10 @@ impl<L: I32Lanes> DwKernel<i8> for DwI8<L> {
                 tile,
                 bias,
                 folded,
-                rq: self.tile_rq(tile),
+                rq: {
+                    let (m_at, s_at) = self.header.dw_rq_at();
+                    self.rq_rows(tile.add(m_at), tile.add(s_at))
+                },
                 w,
                 // (No closure: it would not inherit the caller's target features.)
                 pair: if self.pairs {

@@ -260,3 +260,18 @@ pub(crate) trait I8Dot: I32Lanes {
     /// The 16 channel sums.
     fn finish(self, acc: Self::Acc) -> Self::V;
 }
+
+/// `n` bytes at `p` twice, then zeros: a tile row's first 8 lanes repeated.
+///
+/// # Safety
+/// `p` points to `n <= 32` readable bytes.
+#[inline(always)]
+pub(super) unsafe fn doubled<const B: usize>(p: *const u8, n: usize) -> [u8; B] {
+    let mut b = [0u8; B];
+    // SAFETY: caller's contract; `2·n <= B`.
+    unsafe {
+        ptr::copy_nonoverlapping(p, b.as_mut_ptr(), n);
+        ptr::copy_nonoverlapping(p, b.as_mut_ptr().add(n), n);
+    }
+    b
+}
