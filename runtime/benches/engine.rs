@@ -17,7 +17,7 @@ use core::time::Duration;
 use std::time::Instant;
 
 use ferrite::format::types::Window;
-use ferrite::kernels::engine::{self, ConvShape, F32Out, I8Out, Isa, Kernels};
+use ferrite::kernels::engine::{self, ConvShape, F32Out, I8Header, I8Out, Isa, Kernels};
 use ferrite::kernels::{fast, int8 as ki, ConvParams, F32Out as FOut, QuantOut};
 
 fn budget() -> Duration {
@@ -255,6 +255,7 @@ const OUT: I8Out = I8Out {
     act_min: 5,
     act_max: 127,
     residual: None,
+    header: I8Header::Compact,
 };
 
 fn data(l: &Layer) -> Data {
@@ -279,21 +280,23 @@ fn data(l: &Layer) -> Data {
     };
     let (w16, b16) = (f16(&wf), f16(&biasf));
     if l.depthwise {
-        p8 = vec![0; engine::i8_dwconv_packed_len(s.in_c, s.kernel).unwrap()];
-        engine::pack_i8_dwconv(&w8, Some(&bias8), &rq, s.in_c, s.kernel, &mut p8).unwrap();
+        let h = OUT.header;
+        p8 = vec![0; engine::i8_dwconv_packed_len_as(h, s.in_c, s.kernel).unwrap()];
+        engine::pack_i8_dwconv_as(h, &w8, Some(&bias8), &rq, s.in_c, s.kernel, &mut p8).unwrap();
         pf = vec![0.0; engine::f32_dwconv_packed_len(s.in_c, s.kernel).unwrap()];
         engine::pack_f32_dwconv(&wf, Some(&biasf), s.in_c, s.kernel, &mut pf).unwrap();
         p16 = vec![0; pf.len()];
         engine::pack_f16_dwconv(&w16, Some(&b16), s.in_c, s.kernel, &mut p16).unwrap();
     } else {
-        p8 = vec![0; engine::i8_conv_packed_len(s.out_c, s.in_c, s.kernel).unwrap()];
-        engine::pack_i8_conv(
+        let h = OUT.header;
+        p8 = vec![0; engine::i8_conv_packed_len_as(h, s.out_c, s.in_c, s.kernel).unwrap()];
+        engine::pack_i8_conv_as(
+            h,
             &w8,
             Some(&bias8),
             &rq,
             X_ZP,
-            s.out_c,
-            s.in_c,
+            (s.out_c, s.in_c),
             s.kernel,
             &mut p8,
         )

@@ -10,7 +10,7 @@ use ferrite::format::types::{
     Activation, BinaryOp, DType, Op, QBinary, QNhwc, QParams, Quant, Requant, Window,
 };
 use ferrite::format::write::ModelBuilder;
-use ferrite::kernels::engine;
+use ferrite::kernels::engine::{self, I8Header, NR};
 use ferrite::kernels::fixed::quantize_multiplier;
 use ferrite::{AlignedModel, Error, OpReason, OwnedSession};
 use support::run_model as run;
@@ -433,18 +433,19 @@ impl I8Case {
         self.residual.map_or(self.out_zp, |a| a.a_zero_point)
     }
 
-    fn nhwc(&self) -> Vec<u8> {
+    /// The one-op NHWC model, its weights packed with headers of the form `h`.
+    fn nhwc(&self, h: I8Header) -> Vec<u8> {
         let l = &self.l;
         let k = [l.k[0] as usize, l.k[1] as usize];
         let (w, bias, rq) = (self.w(), self.bias(), self.rq());
         let packed = if l.depthwise {
-            let mut p = vec![0u8; engine::i8_dwconv_packed_len(l.c as usize, k).unwrap()];
-            engine::pack_i8_dwconv(&w, Some(&bias), &rq, l.c as usize, k, &mut p).unwrap();
+            let mut p = vec![0u8; engine::i8_dwconv_packed_len_as(h, l.c as usize, k).unwrap()];
+            engine::pack_i8_dwconv_as(h, &w, Some(&bias), &rq, l.c as usize, k, &mut p).unwrap();
             p
         } else {
             let (m, c) = (l.m as usize, l.c as usize);
-            let mut p = vec![0u8; engine::i8_conv_packed_len(m, c, k).unwrap()];
-            engine::pack_i8_conv(&w, Some(&bias), &rq, self.x_zp, m, c, k, &mut p).unwrap();
+            let mut p = vec![0u8; engine::i8_conv_packed_len_as(h, m, c, k).unwrap()];
+            engine::pack_i8_conv_as(h, &w, Some(&bias), &rq, self.x_zp, (m, c), k, &mut p).unwrap();
             p
         };
         let mut m = ModelBuilder::new("nhwc8");
@@ -571,14 +572,20 @@ impl I8Case {
             s.run().unwrap();
             s.output_bytes(0).unwrap().to_vec()
         };
-        let got = run2(&self.nhwc(), &x, &r);
         let want = run2(
             &self.nchw(),
             &permute(&x, l.x_nhwc(), true),
             &permute(&r, l.y_nhwc(), true),
         );
         let want = permute(&want, l.y_nchw(), false);
-        assert_eq!(got, want);
+        // The wide headers of format 1.1 files and the compact ones of 1.4 (which the
+        // header's minor version says) give the reference's bytes.
+        for (h, minor) in [(I8Header::Wide, 1), (I8Header::Compact, 4)] {
+            let model = self.nhwc(h);
+            assert_eq!(u16::from_le_bytes([model[6], model[7]]), minor, "{h:?}");
+            assert_eq!(run2(&model, &x, &r), want, "{h:?}");
+        }
+        let got = want;
         // Not a trivial output: the values spread over the range.
         let distinct = got.iter().collect::<std::collections::BTreeSet<_>>().len();
         assert!(distinct > 8, "{distinct} distinct output values");
@@ -915,4 +922,19 @@ fn hostile_int8_records_are_rejected() {
         &i8_model(&p[..p.len() - 1], DType::U8, q(-128, 127, None), false, zps),
         OpReason::Shape,
     );
+    // The compact headers (format 1.4): accepted, and checked the same way — an
+    // invalid multiplier, a shift outside -31..=30 (channel 5's i8 entry), a length
+    // that is neither form's.
+    let h = I8Header::Compact;
+    let mut pc = vec![0u8; engine::i8_conv_packed_len_as(h, 16, 8, [1, 1]).unwrap()];
+    engine::pack_i8_conv_as(h, &w, None, &rq, 0, (16, 8), [1, 1], &mut pc).unwrap();
+    let compact = |b: &[u8]| i8_model(b, DType::U8, q(-128, 127, None), false, zps);
+    assert_eq!(load_ok(&compact(&pc)), Ok(()));
+    let mut ph = pc.clone();
+    ph[4 * NR + 4 * 3..][..4].copy_from_slice(&7i32.to_le_bytes());
+    bad(&compact(&ph), OpReason::ConstantData);
+    let mut ph = pc.clone();
+    ph[10 * NR + 5] = 40;
+    bad(&compact(&ph), OpReason::ConstantData);
+    bad(&compact(&pc[..pc.len() - 16]), OpReason::Shape);
 }

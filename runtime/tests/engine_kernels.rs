@@ -55,7 +55,7 @@
 
 use ferrite::format::types::{BinaryOp, QBinary, Requant, Window};
 use ferrite::kernels::engine::{
-    self, conv_scratch_len, ConvShape, F32Out, I8Out, I8Residual, Isa, Kernels,
+    self, conv_scratch_len, ConvShape, F32Out, I8Header, I8Out, I8Residual, Isa, Kernels,
 };
 use ferrite::kernels::{
     f32 as kf, int8 as ki, BroadcastShapes, ConvParams, F32Out as RefF32Out, QuantOut,
@@ -377,12 +377,15 @@ impl I8Case {
         y
     }
 
-    fn packed(&self) -> Vec<u8> {
+    /// The weights packed with headers of the form `h`; `None` when the compact form
+    /// cannot hold them (a channel's `Σw` outside i16, checked here).
+    fn packed(&self, h: I8Header) -> Option<Vec<u8>> {
         let s = &self.shape;
         let mut packed;
-        if self.depthwise {
-            packed = vec![0xAAu8; engine::i8_dwconv_packed_len(s.in_c, s.kernel).unwrap()];
-            engine::pack_i8_dwconv(
+        let res = if self.depthwise {
+            packed = vec![0xAAu8; engine::i8_dwconv_packed_len_as(h, s.in_c, s.kernel).unwrap()];
+            engine::pack_i8_dwconv_as(
+                h,
                 &self.w,
                 self.bias.as_deref(),
                 &self.rq,
@@ -390,29 +393,36 @@ impl I8Case {
                 s.kernel,
                 &mut packed,
             )
-            .unwrap();
         } else {
-            packed = vec![0xAAu8; engine::i8_conv_packed_len(s.out_c, s.in_c, s.kernel).unwrap()];
-            engine::pack_i8_conv(
+            let len = engine::i8_conv_packed_len_as(h, s.out_c, s.in_c, s.kernel).unwrap();
+            packed = vec![0xAAu8; len];
+            engine::pack_i8_conv_as(
+                h,
                 &self.w,
                 self.bias.as_deref(),
                 &self.rq,
                 self.x_zp,
-                s.out_c,
-                s.in_c,
+                (s.out_c, s.in_c),
                 s.kernel,
                 &mut packed,
             )
-            .unwrap();
+        };
+        if res.is_err() && h == I8Header::Compact && !self.depthwise {
+            let k = self.w.len() / s.out_c;
+            let sum = |c: &[i8]| c.iter().map(|&v| i32::from(v)).sum::<i32>();
+            assert!(self.w.chunks(k).any(|c| i16::try_from(sum(c)).is_err()));
+            return None;
         }
-        packed
+        res.unwrap();
+        Some(packed)
     }
 
-    /// Runs `k`'s kernel (from a packed copy at an odd address, to exercise
-    /// unaligned loads) and returns the output with its tail.
-    fn run(&self, k: &Kernels) -> Vec<i8> {
+    /// Runs `k`'s kernel on weights packed with headers of the form `h` (from a
+    /// packed copy at an odd address, to exercise unaligned loads) and returns the
+    /// output with its tail, `None` when that form cannot hold the weights.
+    fn run(&self, k: &Kernels, header: I8Header) -> Option<Vec<i8>> {
         let s = &self.shape;
-        let packed = self.packed();
+        let packed = self.packed(header)?;
         let mut shifted = vec![0u8; packed.len() + 1];
         shifted[1..].copy_from_slice(&packed);
         let packed = &shifted[1..];
@@ -425,6 +435,7 @@ impl I8Case {
                 .residual
                 .as_ref()
                 .map(|(r, q)| I8Residual { input: r, add: *q }),
+            header,
         };
         let res = if self.depthwise {
             (k.i8_dwconv.run)(s, &self.x, self.x_zp, packed, &out, &mut y)
@@ -433,16 +444,20 @@ impl I8Case {
             (k.i8_conv.run)(s, &self.x, self.x_zp, packed, &out, &mut y, &mut scratch)
         };
         res.unwrap_or_else(|e| panic!("{}: {e:?} on {s:?}", k.isa.name()));
-        y
+        Some(y)
     }
 
+    /// `k`'s bytes equal the reference's with both header forms.
     fn check(&self, k: &Kernels) {
-        let got = self.run(k);
         let want = self.reference();
-        if got != want {
+        for h in [I8Header::Wide, I8Header::Compact] {
+            let Some(got) = self.run(k, h) else { continue };
+            if got == want {
+                continue;
+            }
             let first = got.iter().zip(&want).position(|(a, b)| a != b).unwrap_or(0);
             panic!(
-                "{} ({}): output differs from the reference at {first} (got {}, want {}): {:?}",
+                "{} ({}, {h:?} headers): output differs from the reference at {first} (got {}, want {}): {:?}",
                 k.isa.name(),
                 if self.depthwise {
                     k.i8_dwconv.name
@@ -1452,6 +1467,7 @@ fn check_errors(k: &Kernels) {
         act_min: -128,
         act_max: 127,
         residual: None,
+        header: I8Header::Wide,
     };
     let run = |s: &ConvShape, x: &[i8], zp, packed: &[u8], y: &mut [i8], scratch: &mut [i8]| {
         (k.i8_conv.run)(s, x, zp, packed, &out, y, scratch)

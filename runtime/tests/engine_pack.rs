@@ -2,8 +2,9 @@
 //! are what phase 2 writes into model files), and the packers' errors.
 
 use ferrite::kernels::engine::{
-    f32_conv_packed_len, f32_dwconv_packed_len, i8_conv_packed_len, i8_dwconv_packed_len,
-    pack_f32_conv, pack_f32_dwconv, pack_i8_conv, pack_i8_dwconv, I8_CONV_HEADER, I8_DW_HEADER, NR,
+    f32_conv_packed_len, f32_dwconv_packed_len, i8_conv_packed_len, i8_conv_packed_len_as,
+    i8_dwconv_packed_len, i8_dwconv_packed_len_as, pack_f32_conv, pack_f32_dwconv, pack_i8_conv,
+    pack_i8_conv_as, pack_i8_dwconv, pack_i8_dwconv_as, I8Header, I8_CONV_HEADER, I8_DW_HEADER, NR,
 };
 use ferrite::Error;
 
@@ -44,6 +45,87 @@ fn int8_conv_panel_header_and_groups() {
     want[64..72].copy_from_slice(&[5, 0, 0, 0, -128, 0, 0, 0]);
     assert_eq!(body, want);
     assert!(p[len..].iter().all(|&b| b == 0xEE), "wrote past its length");
+}
+
+/// The compact headers (format 1.4) of the case above: `bias_s8` `i32[16]`,
+/// `multiplier` `i32[16]`, `sum_w` `i16[16]`, `shift` `i8[16]` (176 bytes), then the
+/// same weight groups as the wide form.
+#[test]
+fn int8_conv_compact_panel_header() {
+    let w: [i8; 10] = [1, 2, 3, 4, 5, -1, -2, -3, -4, -128];
+    let rq = [1_500_000_000, -7, 1 << 30, 2];
+    let h = I8Header::Compact;
+    let len = i8_conv_packed_len_as(h, 2, 5, [1, 1]).unwrap();
+    assert_eq!((h.conv_len(), len), (176, 176 + 2 * 64));
+    let mut p = vec![0xEE; len + 8];
+    pack_i8_conv_as(h, &w, Some(&[10, -20]), &rq, 3, (2, 5), [1, 1], &mut p).unwrap();
+    let i16_at = |i: usize| i16::from_le_bytes([p[128 + 2 * i], p[129 + 2 * i]]);
+    for ch in 0..NR {
+        let pick = |v: [i32; 2]| v.get(ch).copied().unwrap_or(0);
+        assert_eq!(i32_at(&p, ch), pick([-35, 394]), "bias_s8 {ch}");
+        assert_eq!(
+            i32_at(&p, NR + ch),
+            pick([1_500_000_000, 1 << 30]),
+            "multiplier"
+        );
+        assert_eq!(i32::from(i16_at(ch)), pick([15, -138]), "sum_w {ch}");
+        assert_eq!(i32::from(p[160 + ch] as i8), pick([-7, 2]), "shift {ch}");
+    }
+    let mut wide = vec![0; i8_conv_packed_len(2, 5, [1, 1]).unwrap()];
+    pack_i8_conv(&w, Some(&[10, -20]), &rq, 3, 2, 5, [1, 1], &mut wide).unwrap();
+    assert_eq!(&p[176..len], &wide[I8_CONV_HEADER..]);
+    assert!(p[len..].iter().all(|&b| b == 0xEE), "wrote past its length");
+    // A Σw outside i16 (here 300·127) or a shift outside i8 has no compact form.
+    let big = vec![127i8; 300];
+    let mut p = vec![0; i8_conv_packed_len_as(h, 1, 300, [1, 1]).unwrap()];
+    let r = pack_i8_conv_as(h, &big, None, &[1 << 30, 0], 0, (1, 300), [1, 1], &mut p);
+    assert_eq!(r, Err(Error::Unsupported));
+    let r = pack_i8_conv_as(
+        h,
+        &big[..5],
+        None,
+        &[1 << 30, 200],
+        0,
+        (1, 5),
+        [1, 1],
+        &mut p,
+    );
+    assert_eq!(r, Err(Error::Unsupported));
+    let mut d = vec![0; i8_dwconv_packed_len_as(h, 1, [1, 1]).unwrap()];
+    let r = pack_i8_dwconv_as(h, &[1], None, &[1 << 30, -200], 1, [1, 1], &mut d);
+    assert_eq!(r, Err(Error::Unsupported));
+}
+
+/// The compact depthwise headers: `bias`, `multiplier` as `i32[16]`, `shift` `i8[16]`
+/// (144 bytes), then the wide form's weights.
+#[test]
+fn depthwise_compact_tiles() {
+    let c = 17;
+    let w: Vec<i8> = (0..c * 2).map(|i| i as i8 - 20).collect();
+    let bias: Vec<i32> = (0..c as i32).map(|j| j * 1000).collect();
+    let rq: Vec<i32> = (0..c as i32).flat_map(|j| [j + 1, -j]).collect();
+    let h = I8Header::Compact;
+    let len = i8_dwconv_packed_len_as(h, c, [1, 2]).unwrap();
+    assert_eq!(len, 2 * (144 + 2 * NR));
+    let mut p = vec![0xEE; len];
+    pack_i8_dwconv_as(h, &w, Some(&bias), &rq, c, [1, 2], &mut p).unwrap();
+    let mut wide = vec![0; i8_dwconv_packed_len(c, [1, 2]).unwrap()];
+    pack_i8_dwconv(&w, Some(&bias), &rq, c, [1, 2], &mut wide).unwrap();
+    let (tile, wide_tile) = (len / 2, wide.len() / 2);
+    for j in 0..32 {
+        let (t, ch, real) = (j / NR, j % NR, j < c);
+        let hdr = &p[t * tile..];
+        assert_eq!(i32_at(hdr, ch), if real { j as i32 * 1000 } else { 0 });
+        assert_eq!(i32_at(hdr, NR + ch), if real { j as i32 + 1 } else { 0 });
+        assert_eq!(hdr[8 * NR + ch] as i8, if real { -(j as i8) } else { 0 });
+    }
+    for t in 0..2 {
+        let body = &p[t * tile + 144..(t + 1) * tile];
+        assert_eq!(
+            body,
+            &wide[t * wide_tile + I8_DW_HEADER..(t + 1) * wide_tile]
+        );
+    }
 }
 
 #[test]

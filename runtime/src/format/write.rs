@@ -7,6 +7,7 @@ use super::types::{
 };
 use super::VERSION_MAJOR;
 use super::{file_crc, kind, ALIGN, HEADER_LEN, MAGIC, SECTION_ENTRY_LEN, SECTION_REQUIRED};
+use crate::kernels::engine;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -408,11 +409,35 @@ impl ModelBuilder {
                         .is_some_and(|t| t.weights_offset.is_none())
                 })
         };
+        // An int8 ConvNhwc / DepthwiseNhwc whose packed weights are not the length of
+        // the wide panel headers has the compact ones of format 1.4.
+        let compact_i8 = |o: &OpDef| {
+            let (Op::ConvNhwc { window, .. } | Op::DepthwiseNhwc { window, .. }) = &o.op else {
+                return false;
+            };
+            let t = |i: Option<&u32>| i.and_then(|&i| self.tensors.get(i as usize));
+            let (Some(x), Some(w), Some(y)) = (
+                t(o.inputs.first()),
+                t(o.inputs.get(1)),
+                t(o.outputs.first()),
+            ) else {
+                return false;
+            };
+            let (Some(&c), Some(&m)) = (x.shape.get(3), y.shape.get(3)) else {
+                return false;
+            };
+            let kernel = [window.kernel[0] as usize, window.kernel[1] as usize];
+            let wide = match o.op {
+                Op::ConvNhwc { .. } => engine::i8_conv_packed_len(m as usize, c as usize, kernel),
+                _ => engine::i8_dwconv_packed_len(c as usize, kernel),
+            };
+            w.dtype == DType::U8 && wide != w.shape.first().map(|&n| n as usize)
+        };
         let minor = self
             .ops
             .iter()
             .map(|o| {
-                if runtime_weights(o) {
+                if runtime_weights(o) || compact_i8(o) {
                     4
                 } else if f16_weights(o) {
                     2

@@ -8,7 +8,7 @@ use super::common::{Checked, Cx};
 use super::window::out_dim;
 use crate::error::{OpReason, Result};
 use crate::format::types::{Activation, DType, OpGroup, QNhwc, Requant, TensorDef, Window};
-use crate::kernels::engine::{self, ConvShape, F32Out, I8Out, I8Residual, NR};
+use crate::kernels::engine::{self, ConvShape, F32Out, I8Header, I8Out, I8Residual, NR};
 
 /// The op group (Cargo feature) of this module's ops: [`Op::group`](crate::Op::group)
 /// reads it, and every function here returns early without it.
@@ -35,19 +35,30 @@ fn shape(x: &[u32], out: &[u32], w: &Window) -> Option<ConvShape> {
 }
 
 /// Bytes of packed weights of dtype `w` for `s`: f32 / f16 elements × 4 / × 2 (the
-/// f16 layout is the f32 one element for element), bytes for int8 (`U8`).
+/// f16 layout is the f32 one element for element); for int8 (`U8`) see [`i8_header`].
 fn packed_bytes(s: &ConvShape, depthwise: bool, w: DType) -> Option<usize> {
     let floats = |size: usize| match depthwise {
         false => engine::f32_conv_packed_len(s.out_c, s.in_c, s.kernel)?.checked_mul(size),
         true => engine::f32_dwconv_packed_len(s.in_c, s.kernel)?.checked_mul(size),
     };
-    match (depthwise, w) {
-        (_, DType::F32) => floats(4),
-        (_, DType::F16) => floats(2),
-        (false, DType::U8) => engine::i8_conv_packed_len(s.out_c, s.in_c, s.kernel),
-        (true, DType::U8) => engine::i8_dwconv_packed_len(s.in_c, s.kernel),
+    match w {
+        DType::F32 => floats(4),
+        DType::F16 => floats(2),
         _ => None,
     }
+}
+
+/// The header form of `len` bytes of int8 packed weights for `s`: the packer's length
+/// with wide headers (format 1.1) or with compact ones (format 1.4); `None` for any
+/// other length. The two lengths of one shape always differ.
+fn i8_header(s: &ConvShape, depthwise: bool, len: usize) -> Option<I8Header> {
+    let packed_len = |h| match depthwise {
+        false => engine::i8_conv_packed_len_as(h, s.out_c, s.in_c, s.kernel),
+        true => engine::i8_dwconv_packed_len_as(h, s.in_c, s.kernel),
+    };
+    [I8Header::Wide, I8Header::Compact]
+        .into_iter()
+        .find(|&h| packed_len(h) == Some(len))
 }
 
 /// x `[N, H, W, C]`, packed weights (a 1D constant of exactly the packer's length; f32
@@ -91,8 +102,12 @@ pub(super) fn check(
         ),
         OpReason::DType,
     )?;
+    let header = match w.dtype {
+        DType::U8 => i8_header(&s, depthwise, bytes.len()),
+        _ => None,
+    };
     ensure(
-        packed_bytes(&s, depthwise, w.dtype) == Some(bytes.len()),
+        header.is_some() || packed_bytes(&s, depthwise, w.dtype) == Some(bytes.len()),
         OpReason::Shape,
     )?;
     let residual = c.ins.get(2);
@@ -126,19 +141,20 @@ pub(super) fn check(
         }
         _ => return Err(OpReason::Arity),
     }
-    headers_ok(bytes, &s, depthwise)
+    headers_ok(bytes, &s, depthwise, header.unwrap_or_default())
 }
 
-/// Every panel's (tile's) per-channel `(multiplier, shift)` pairs are valid
-/// requantizations (the padded channels hold zeros, also valid).
-fn headers_ok(bytes: &[u8], s: &ConvShape, depthwise: bool) -> Checked {
+/// Every panel's (tile's) per-channel `(multiplier, shift)` pairs in headers of the
+/// form `header` are valid requantizations (the padded channels hold zeros, also
+/// valid).
+fn headers_ok(bytes: &[u8], s: &ConvShape, depthwise: bool, header: I8Header) -> Checked {
     let panels = s.out_c.div_ceil(NR);
     let len = bytes.len() / panels.max(1);
     // Offsets of the multiplier and shift rows in a header.
     let (m_at, s_at) = if depthwise {
-        (4 * NR, 8 * NR)
+        header.dw_rq_at()
     } else {
-        (8 * NR, 12 * NR)
+        header.conv_rq_at()
     };
     let word = |b: &[u8], at: usize| {
         b.get(at..at + 4)
@@ -146,9 +162,10 @@ fn headers_ok(bytes: &[u8], s: &ConvShape, depthwise: bool) -> Checked {
     };
     for panel in bytes.chunks_exact(len.max(1)).take(panels) {
         for i in 0..NR {
-            let (Some(multiplier), Some(shift)) =
-                (word(panel, m_at + 4 * i), word(panel, s_at + 4 * i))
-            else {
+            let (Some(multiplier), Some(shift)) = (
+                word(panel, m_at + 4 * i),
+                panel.get(s_at..).and_then(|row| header.shift(row, i)),
+            ) else {
                 return Err(OpReason::ConstantData);
             };
             ensure(
@@ -239,6 +256,7 @@ pub(super) fn run(
             let scratch: &mut [i8] =
                 cast_mut(scratch.get_mut(..scratch_len).ok_or(cx.internal())?)?;
             let (_, x_zp) = cx.per_tensor(&cx.x)?;
+            let header = i8_header(&s, depthwise, packed.len()).ok_or(cx.internal())?;
             let zero_point = match &q.residual {
                 Some(add) => add.a_zero_point,
                 None => cx.per_tensor(&cx.out)?.1,
@@ -258,6 +276,7 @@ pub(super) fn run(
                     act_min: q.act_min,
                     act_max: q.act_max,
                     residual,
+                    header,
                 };
                 if depthwise {
                     engine::i8_dwconv(&s, xi, x_zp, packed, &out, yi)?;

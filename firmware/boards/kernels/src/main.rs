@@ -295,6 +295,8 @@ fn run(
             .residual
             .as_ref()
             .map(|(r, q)| I8Residual { input: r, add: *q }),
+        // `pack` writes the wide headers (`pack_i8_conv`, `pack_i8_dwconv`).
+        header: engine::I8Header::Wide,
     };
     let t0 = timer::now();
     if c.depthwise {

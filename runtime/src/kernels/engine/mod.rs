@@ -76,9 +76,14 @@
 //!   `bias[16]`, then `w[taps][C][16]`: for each tap and input channel, the 16 output
 //!   channels' weights. The microkernel broadcasts one input value per pixel and does
 //!   one 16-wide multiply-add per pixel per `(tap, c)`.
-//! - **int8 conv** (`[ceil(M/16)]` panels of `256 + taps·ceil(C/4)·64` bytes,
-//!   [`pack_i8_conv`]): a header of four `i32[16]` rows (little-endian) —
-//!   `bias_s8`, `bias_u8`, `multiplier`, `shift` — then
+//! - **int8 conv** (`[ceil(M/16)]` panels of `H + taps·ceil(C/4)·64` bytes,
+//!   [`pack_i8_conv_as`]): a header of `H` bytes, the per-channel constants in one
+//!   of two forms ([`I8Header`], the kernels take it in [`I8Out::header`]):
+//!   *wide* (format 1.1, [`pack_i8_conv`], `H = 256`), four `i32[16]` rows
+//!   (little-endian) — `bias_s8`, `bias_u8`, `multiplier`, `shift`; *compact*
+//!   (format 1.4, `H = 176`), `bias_s8` `i32[16]`, `multiplier` `i32[16]`,
+//!   `sum_w` `i16[16]` (each channel's `Σw`; the packer refuses a layer whose `Σw`
+//!   leaves i16, possible only past 258 weights per channel), `shift` `i8[16]`. Then
 //!   `w[taps][ceil(C/4)][16][4]` i8: for each tap and group of 4 input channels, the 4
 //!   consecutive weights of each of the 16 output channels (zero beyond `C`). Four
 //!   consecutive `k` per output channel is what `vpdpbusd` and `sdot` consume in one
@@ -101,9 +106,10 @@
 //!   the arena.
 //! - **f32 depthwise** (`[ceil(C/16)]` tiles of `16 + taps·16` f32,
 //!   [`pack_f32_dwconv`]): `bias[16]`, then `w[taps][16]`, channel-innermost.
-//! - **int8 depthwise** (`[ceil(C/16)]` tiles of `192 + taps·16` bytes,
-//!   [`pack_i8_dwconv`]): `bias`, `multiplier`, `shift` as `i32[16]`, then
-//!   `w[taps][16]` i8.
+//! - **int8 depthwise** (`[ceil(C/16)]` tiles of `H + taps·16` bytes,
+//!   [`pack_i8_dwconv_as`]): wide headers (`H = 192`, [`pack_i8_dwconv`]) `bias`,
+//!   `multiplier`, `shift` as `i32[16]`; compact ones (`H = 144`) `bias` and
+//!   `multiplier` as `i32[16]`, `shift` `i8[16]`. Then `w[taps][16]` i8.
 //!
 //! Every panel and tile size is a multiple of 16 bytes. The kernels use unaligned
 //! loads only: a packed tensor may start at any address.
@@ -122,9 +128,10 @@
 //!   padded tap adds `x_zp·w`, which the fold cancels: the kernel sums raw `x·w`.
 //!   Kernels that read `u = x + 128` as unsigned bytes (`vpdpbusd` multiplies u8 by
 //!   s8; `x ^ 0x80` is `x + 128`) sum `x·w + 128·w` and start from
-//!   `bias_u8 = bias_s8 − 128·Σw` instead. Both rows are stored, so the choice costs no
-//!   work at run time and the file stays ISA-independent (XNNPACK stores Σw and
-//!   multiplies at run time; storing the second bias row saves that per tile).
+//!   `bias_u8 = bias_s8 − 128·Σw` instead. The wide header stores both rows; the
+//!   compact one stores `Σw` as i16 and those kernels compute `bias_u8` per panel
+//!   and tile (one widening load, a shift and a subtraction, as XNNPACK does), so
+//!   the file stays ISA-independent.
 //! - No product saturates on any ISA: `vpdpbusd` accumulates in i32; the AVX2,
 //!   AVX-512BW and SIMD128 paths widen both operands to i16 and use `vpmaddwd` /
 //!   `i32x4.dot_i16x8_s` (|pair sum| ≤ 2·128·128 = 2^15, exact in i32; the
@@ -216,15 +223,17 @@ mod x86_avx512;
 use core::sync::atomic::{AtomicU8, Ordering};
 
 pub use pack::{
-    f32_conv_packed_len, f32_dwconv_packed_len, i8_conv_packed_len, i8_dwconv_packed_len,
-    pack_f16_conv, pack_f16_dwconv, pack_f32_conv, pack_f32_dwconv, pack_i8_conv, pack_i8_dwconv,
+    f32_conv_packed_len, f32_dwconv_packed_len, i8_conv_packed_len, i8_conv_packed_len_as,
+    i8_dwconv_packed_len, i8_dwconv_packed_len_as, pack_f16_conv, pack_f16_dwconv, pack_f32_conv,
+    pack_f32_dwconv, pack_i8_conv, pack_i8_conv_as, pack_i8_dwconv, pack_i8_dwconv_as,
 };
 
 use crate::Result;
 pub use pool::{f32_avg_pool_nhwc, f32_max_pool_nhwc, i8_avg_pool_nhwc, i8_max_pool_nhwc};
 pub use types::{
-    ConvShape, F16ConvFn, F16DwFn, F16GemvFn, F32ConvFn, F32DwFn, F32Out, I8ConvFn, I8DwFn, I8Out,
-    I8Residual, Isa, Kernel, Kernels, FC_GEMM_MIN_BATCH, I8_CONV_HEADER, I8_DW_HEADER, KR, NR,
+    ConvShape, F16ConvFn, F16DwFn, F16GemvFn, F32ConvFn, F32DwFn, F32Out, I8ConvFn, I8DwFn,
+    I8Header, I8Out, I8Residual, Isa, Kernel, Kernels, FC_GEMM_MIN_BATCH, I8_CONV_HEADER,
+    I8_DW_HEADER, KR, NR,
 };
 
 impl Isa {

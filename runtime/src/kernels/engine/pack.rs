@@ -10,7 +10,7 @@
 //! the reference kernels take them ([`crate::kernels::int8`]).
 
 use super::frame::geom::{need, MAX_TAPS};
-use super::types::{I8_CONV_HEADER, I8_DW_HEADER, NR};
+use super::types::{I8Header, NR};
 use crate::kernels::params::rq_pair;
 use crate::{Error, Result};
 
@@ -35,10 +35,10 @@ pub(crate) fn i8_conv_groups(taps: usize, c: usize) -> Option<usize> {
 }
 
 /// Bytes of one int8 conv panel: the header + `w[groups][16][4]`.
-pub(crate) fn i8_conv_panel_len(taps: usize, c: usize) -> Option<usize> {
+pub(crate) fn i8_conv_panel_len(header: I8Header, taps: usize, c: usize) -> Option<usize> {
     i8_conv_groups(taps, c)?
         .checked_mul(4 * NR)?
-        .checked_add(I8_CONV_HEADER)
+        .checked_add(header.conv_len())
 }
 
 /// f32 elements of one depthwise tile: `bias[16]` + `w[taps][16]`.
@@ -47,8 +47,8 @@ pub(crate) fn f32_dw_tile_len(taps: usize) -> Option<usize> {
 }
 
 /// Bytes of one int8 depthwise tile: the header + `w[taps][16]`.
-pub(crate) fn i8_dw_tile_len(taps: usize) -> Option<usize> {
-    taps.checked_mul(NR)?.checked_add(I8_DW_HEADER)
+pub(crate) fn i8_dw_tile_len(header: I8Header, taps: usize) -> Option<usize> {
+    taps.checked_mul(NR)?.checked_add(header.dw_len())
 }
 
 fn taps(kernel: [usize; 2]) -> Option<usize> {
@@ -62,11 +62,21 @@ pub fn f32_conv_packed_len(out_c: usize, in_c: usize, kernel: [usize; 2]) -> Opt
         .checked_mul(f32_conv_panel_len(taps(kernel)?, in_c)?)
 }
 
-/// Bytes [`pack_i8_conv`] writes.
+/// Bytes [`pack_i8_conv`] writes (the wide headers of [`I8Header::Wide`]).
 pub fn i8_conv_packed_len(out_c: usize, in_c: usize, kernel: [usize; 2]) -> Option<usize> {
+    i8_conv_packed_len_as(I8Header::Wide, out_c, in_c, kernel)
+}
+
+/// Bytes [`pack_i8_conv_as`] writes with headers of the form `header`.
+pub fn i8_conv_packed_len_as(
+    header: I8Header,
+    out_c: usize,
+    in_c: usize,
+    kernel: [usize; 2],
+) -> Option<usize> {
     out_c
         .div_ceil(NR)
-        .checked_mul(i8_conv_panel_len(taps(kernel)?, in_c)?)
+        .checked_mul(i8_conv_panel_len(header, taps(kernel)?, in_c)?)
 }
 
 /// f32 elements [`pack_f32_dwconv`] writes.
@@ -74,9 +84,15 @@ pub fn f32_dwconv_packed_len(c: usize, kernel: [usize; 2]) -> Option<usize> {
     c.div_ceil(NR).checked_mul(f32_dw_tile_len(taps(kernel)?)?)
 }
 
-/// Bytes [`pack_i8_dwconv`] writes.
+/// Bytes [`pack_i8_dwconv`] writes (the wide headers of [`I8Header::Wide`]).
 pub fn i8_dwconv_packed_len(c: usize, kernel: [usize; 2]) -> Option<usize> {
-    c.div_ceil(NR).checked_mul(i8_dw_tile_len(taps(kernel)?)?)
+    i8_dwconv_packed_len_as(I8Header::Wide, c, kernel)
+}
+
+/// Bytes [`pack_i8_dwconv_as`] writes with headers of the form `header`.
+pub fn i8_dwconv_packed_len_as(header: I8Header, c: usize, kernel: [usize; 2]) -> Option<usize> {
+    c.div_ceil(NR)
+        .checked_mul(i8_dw_tile_len(header, taps(kernel)?)?)
 }
 
 /// Checks the weight and bias lengths of a `[rows][per_row]` weight tensor.
@@ -171,10 +187,21 @@ fn put_i32(out: &mut [u8], i: usize, v: i32) {
     out[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
 }
 
+/// Writes channel `i`'s shift into the shift row `row` of a `header` (`i32` wide,
+/// `i8` compact: [`Error::Unsupported`] outside `-128..=127`).
+fn put_shift(header: I8Header, row: &mut [u8], i: usize, shift: i32) -> Result<()> {
+    match header {
+        I8Header::Wide => put_i32(row, i, shift),
+        I8Header::Compact => row[i] = i8::try_from(shift).map_err(|_| Error::Unsupported)? as u8,
+    }
+    Ok(())
+}
+
 /// Packs int8 conv / fully connected weights `w` (`[out_c][in_c][kh][kw]`,
 /// symmetric), the optional i32 bias and the requantization pairs `rq` into the
-/// int8 conv layout, folding the input zero point `x_zp` into the two bias rows
-/// (see the module docs of [`super`]): `packed[..i8_conv_packed_len]`.
+/// int8 conv layout with wide headers ([`I8Header::Wide`]), folding the input zero
+/// point `x_zp` into the two bias rows (see the module docs of [`super`]):
+/// `packed[..i8_conv_packed_len]`.
 ///
 /// The kernels must be called with the same `x_zp`. Errors: [`Error::WrongLength`]
 /// when a slice is too short, [`Error::Unsupported`] when the sizes overflow or
@@ -190,7 +217,33 @@ pub fn pack_i8_conv(
     kernel: [usize; 2],
     packed: &mut [u8],
 ) -> Result<()> {
-    let len = i8_conv_packed_len(out_c, in_c, kernel).ok_or(Error::Unsupported)?;
+    pack_i8_conv_as(
+        I8Header::Wide,
+        w,
+        bias,
+        rq,
+        x_zp,
+        (out_c, in_c),
+        kernel,
+        packed,
+    )
+}
+
+/// [`pack_i8_conv`] with headers of the form `header`: `packed[..i8_conv_packed_len_as]`.
+/// The compact form also fails with [`Error::Unsupported`] when a channel's `Σw` is
+/// outside `i16` or a shift outside `i8` (then pack the wide form).
+#[allow(clippy::too_many_arguments)]
+pub fn pack_i8_conv_as(
+    header: I8Header,
+    w: &[i8],
+    bias: Option<&[i32]>,
+    rq: &[i32],
+    x_zp: i32,
+    (out_c, in_c): (usize, usize),
+    kernel: [usize; 2],
+    packed: &mut [u8],
+) -> Result<()> {
+    let len = i8_conv_packed_len_as(header, out_c, in_c, kernel).ok_or(Error::Unsupported)?;
     if i8::try_from(x_zp).is_err() {
         return Err(Error::Unsupported);
     }
@@ -200,23 +253,34 @@ pub fn pack_i8_conv(
     need(len, packed.len())?;
     let panel_len = len / out_c.div_ceil(NR).max(1);
     for (p, panel) in packed[..len].chunks_exact_mut(panel_len.max(1)).enumerate() {
-        let (header, body) = panel.split_at_mut(I8_CONV_HEADER);
+        let (head, body) = panel.split_at_mut(header.conv_len());
+        let (m_at, s_at) = header.conv_rq_at();
         for i in 0..NR {
             let j = p * NR + i;
-            let (bs, bu, (m, s)) = if j < out_c {
+            let (bs, sum, (m, s)) = if j < out_c {
                 let sum = w[j * k..(j + 1) * k]
                     .iter()
                     .fold(0i32, |s, &v| s.wrapping_add(i32::from(v)));
                 let b = bias.map_or(0, |b| b[j]);
-                let bs = b.wrapping_sub(x_zp.wrapping_mul(sum));
-                (bs, bs.wrapping_sub(sum.wrapping_mul(128)), rq_pair(rq, j))
+                (b.wrapping_sub(x_zp.wrapping_mul(sum)), sum, rq_pair(rq, j))
             } else {
                 (0, 0, (0, 0))
             };
-            put_i32(header, i, bs);
-            put_i32(header, NR + i, bu);
-            put_i32(header, 2 * NR + i, m);
-            put_i32(header, 3 * NR + i, s);
+            put_i32(head, i, bs);
+            match header {
+                I8Header::Wide => put_i32(
+                    &mut head[4 * NR..],
+                    i,
+                    bs.wrapping_sub(sum.wrapping_mul(128)),
+                ),
+                I8Header::Compact => {
+                    let at = I8Header::SUM_W_AT + 2 * i;
+                    let sum = i16::try_from(sum).map_err(|_| Error::Unsupported)?;
+                    head[at..at + 2].copy_from_slice(&sum.to_le_bytes());
+                }
+            }
+            put_i32(&mut head[m_at..], i, m);
+            put_shift(header, &mut head[s_at..], i, s)?;
         }
         // Group `g`, byte `q` of output channel `j`: input channel `ci` of tap `t`.
         let flat = i8_flat(taps, in_c);
@@ -313,9 +377,9 @@ fn pack_dwconv<T: Copy>(
 }
 
 /// Packs int8 depthwise weights `w` (`[c][1][kh][kw]`), the optional i32 bias and
-/// the requantization pairs `rq` into the int8 depthwise layout:
-/// `packed[..i8_dwconv_packed_len]`. The input zero point is not folded (the
-/// depthwise kernels subtract it). Errors as [`pack_f32_conv`].
+/// the requantization pairs `rq` into the int8 depthwise layout with wide headers
+/// ([`I8Header::Wide`]): `packed[..i8_dwconv_packed_len]`. The input zero point is
+/// not folded (the depthwise kernels subtract it). Errors as [`pack_f32_conv`].
 pub fn pack_i8_dwconv(
     w: &[i8],
     bias: Option<&[i32]>,
@@ -324,13 +388,29 @@ pub fn pack_i8_dwconv(
     kernel: [usize; 2],
     packed: &mut [u8],
 ) -> Result<()> {
-    let len = i8_dwconv_packed_len(c, kernel).ok_or(Error::Unsupported)?;
+    pack_i8_dwconv_as(I8Header::Wide, w, bias, rq, c, kernel, packed)
+}
+
+/// [`pack_i8_dwconv`] with headers of the form `header`:
+/// `packed[..i8_dwconv_packed_len_as]`. The compact form also fails with
+/// [`Error::Unsupported`] when a shift is outside `i8`.
+pub fn pack_i8_dwconv_as(
+    header: I8Header,
+    w: &[i8],
+    bias: Option<&[i32]>,
+    rq: &[i32],
+    c: usize,
+    kernel: [usize; 2],
+    packed: &mut [u8],
+) -> Result<()> {
+    let len = i8_dwconv_packed_len_as(header, c, kernel).ok_or(Error::Unsupported)?;
     let taps = kernel[0] * kernel[1];
     check_weights(w, bias, c, taps)?;
     need(len, packed.len())?;
     let tile_len = len / c.div_ceil(NR).max(1);
     for (ct, tile) in packed[..len].chunks_exact_mut(tile_len.max(1)).enumerate() {
-        let (header, body) = tile.split_at_mut(I8_DW_HEADER);
+        let (head, body) = tile.split_at_mut(header.dw_len());
+        let (m_at, s_at) = header.dw_rq_at();
         for i in 0..NR {
             let j = ct * NR + i;
             let (b, (m, s)) = if j < c {
@@ -338,9 +418,9 @@ pub fn pack_i8_dwconv(
             } else {
                 (0, (0, 0))
             };
-            put_i32(header, i, b);
-            put_i32(header, NR + i, m);
-            put_i32(header, 2 * NR + i, s);
+            put_i32(head, i, b);
+            put_i32(&mut head[m_at..], i, m);
+            put_shift(header, &mut head[s_at..], i, s)?;
         }
         for t in 0..taps {
             for i in 0..NR {

@@ -14,10 +14,75 @@ pub const NR: usize = 16;
 pub const FC_GEMM_MIN_BATCH: usize = 4;
 /// int8 conv: consecutive input channels stored together per output channel.
 pub const KR: usize = 4;
-/// Bytes of the int8 conv panel header (`bias_s8`, `bias_u8`, `multiplier`, `shift`).
+/// Bytes of the wide int8 conv panel header (`bias_s8`, `bias_u8`, `multiplier`,
+/// `shift`, four `i32[16]` rows): [`I8Header::Wide`].
 pub const I8_CONV_HEADER: usize = 4 * 4 * NR;
-/// Bytes of the int8 depthwise tile header (`bias`, `multiplier`, `shift`).
+/// Bytes of the wide int8 depthwise tile header (`bias`, `multiplier`, `shift`, three
+/// `i32[16]` rows): [`I8Header::Wide`].
 pub const I8_DW_HEADER: usize = 3 * 4 * NR;
+
+/// The form of the per-channel constants at the head of every int8 conv panel and
+/// depthwise tile (see the module docs of [`super`]). The weights after the header are
+/// the same in both forms.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum I8Header {
+    /// Format 1.1: every row `i32[16]`. Conv: `bias_s8`, `bias_u8`, `multiplier`,
+    /// `shift` ([`I8_CONV_HEADER`] bytes); depthwise: `bias`, `multiplier`, `shift`
+    /// ([`I8_DW_HEADER`] bytes).
+    #[default]
+    Wide,
+    /// Format 1.4: the shift as `i8[16]`, and the conv's `bias_u8` row replaced by
+    /// `sum_w: i16[16]` (`Σw` of each output channel; `bias_u8 = bias_s8 − 128·Σw`).
+    /// Conv: `bias_s8` `i32[16]`, `multiplier` `i32[16]`, `sum_w` `i16[16]`, `shift`
+    /// `i8[16]` (176 bytes); depthwise: `bias` `i32[16]`, `multiplier` `i32[16]`,
+    /// `shift` `i8[16]` (144 bytes).
+    Compact,
+}
+
+impl I8Header {
+    /// Bytes of a conv panel's header.
+    pub const fn conv_len(self) -> usize {
+        match self {
+            I8Header::Wide => I8_CONV_HEADER,
+            I8Header::Compact => 11 * NR,
+        }
+    }
+
+    /// Bytes of a depthwise tile's header.
+    pub const fn dw_len(self) -> usize {
+        match self {
+            I8Header::Wide => I8_DW_HEADER,
+            I8Header::Compact => 9 * NR,
+        }
+    }
+
+    /// Offsets in a conv panel's header of the `multiplier` and `shift` rows.
+    pub(crate) const fn conv_rq_at(self) -> (usize, usize) {
+        match self {
+            I8Header::Wide => (8 * NR, 12 * NR),
+            I8Header::Compact => (4 * NR, 10 * NR),
+        }
+    }
+
+    /// Offsets in a depthwise tile's header of the `multiplier` and `shift` rows.
+    pub(crate) const fn dw_rq_at(self) -> (usize, usize) {
+        (4 * NR, 8 * NR)
+    }
+
+    /// Offset of the compact conv header's `sum_w` row.
+    pub(crate) const SUM_W_AT: usize = 8 * NR;
+
+    /// Channel `j`'s shift in the shift row `row` (`i32` wide, `i8` compact), or
+    /// `None` past the end of `row`.
+    pub(crate) fn shift(self, row: &[u8], j: usize) -> Option<i32> {
+        match self {
+            I8Header::Wide => row
+                .get(4 * j..4 * j + 4)
+                .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            I8Header::Compact => row.get(j).map(|&b| i32::from(b as i8)),
+        }
+    }
+}
 
 /// Geometry of a 2D convolution over one NHWC image.
 ///
@@ -108,6 +173,8 @@ pub struct I8Out<'a> {
     pub act_max: i32,
     /// A fused residual `Add`, applied after the clamp.
     pub residual: Option<I8Residual<'a>>,
+    /// The form of the packed weights' headers.
+    pub header: I8Header,
 }
 
 /// A fused int8 residual `Add`: the kernel's output is the Add's first input `a`,

@@ -5,8 +5,9 @@
 //! output channel (`quant::quantize_weights`, or the exact scales of a pre-quantized
 //! source), the bias in `x_scale · w_scale` steps, one `(multiplier, shift)` pair per
 //! channel for `x_scale · w_scale / y_scale`. They go into the file packed by the
-//! runtime's own packers (`pack_i8_conv` folds the input zero point into the bias rows,
-//! `pack_i8_dwconv`), as one `U8` constant. The activation (ReLU, ReLU6, clip) is the
+//! runtime's own packers (`pack_i8_conv_as` folds the input zero point into the bias,
+//! `pack_i8_dwconv_as`), as one `U8` constant, with the compact panel headers of
+//! format 1.4 (the wide ones of 1.1 for a conv whose `Σw` overflows i16). The activation (ReLU, ReLU6, clip) is the
 //! output clamp. A fused residual `Add` keeps the quantization of the conv's own
 //! output (the original graph's tensor, calibrated) as the Add's input `a`, so the op
 //! computes exactly the reference `Conv` followed by the reference int8 `Add`.
@@ -65,17 +66,31 @@ impl Int8<'_, '_> {
             .collect();
         let rq = quant::requant_table(&real);
         let bad = |e: ferrite::Error| Error::Other(format!("packing \"{}\": {e}", n.name));
-        let packed = if depthwise {
-            let len = engine::i8_dwconv_packed_len(m, kernel).ok_or_else(|| internal("size"))?;
+        // The compact headers (format 1.4) when they hold the layer (every `Σw` of a
+        // conv in i16, always so up to 258 weights per channel), else the wide ones.
+        let pack = |h: engine::I8Header| -> Result<Option<Vec<u8>>> {
+            let len = if depthwise {
+                engine::i8_dwconv_packed_len_as(h, m, kernel)
+            } else {
+                engine::i8_conv_packed_len_as(h, m, cg, kernel)
+            }
+            .ok_or_else(|| internal("size"))?;
             let mut p = vec![0u8; len];
-            engine::pack_i8_dwconv(&wq, Some(&bq), &rq, m, kernel, &mut p).map_err(bad)?;
-            p
-        } else {
-            let len = engine::i8_conv_packed_len(m, cg, kernel).ok_or_else(|| internal("size"))?;
-            let mut p = vec![0u8; len];
-            engine::pack_i8_conv(&wq, Some(&bq), &rq, xp.zero_point, m, cg, kernel, &mut p)
-                .map_err(bad)?;
-            p
+            let r = if depthwise {
+                engine::pack_i8_dwconv_as(h, &wq, Some(&bq), &rq, m, kernel, &mut p)
+            } else {
+                let zp = xp.zero_point;
+                engine::pack_i8_conv_as(h, &wq, Some(&bq), &rq, zp, (m, cg), kernel, &mut p)
+            };
+            match r {
+                Ok(()) => Ok(Some(p)),
+                Err(ferrite::Error::Unsupported) if h == engine::I8Header::Compact => Ok(None),
+                Err(e) => Err(bad(e)),
+            }
+        };
+        let packed = match pack(engine::I8Header::Compact)? {
+            Some(p) => p,
+            None => pack(engine::I8Header::Wide)?.ok_or_else(|| internal("packing"))?,
         };
         let pw = self.w.b.add_const(
             &format!("{}.packed", wt.name),

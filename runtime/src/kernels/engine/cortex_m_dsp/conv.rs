@@ -4,9 +4,9 @@ use super::super::frame::geom::{build_rows, Geom, RowPlan, MAX_TAPS};
 use super::super::frame::{gather, i8_conv_operands, quad, FLAT_K};
 use super::super::pack::i8_flat;
 use super::super::portable;
-use super::super::types::{ConvShape, I8Out, I8_CONV_HEADER, NR};
+use super::super::types::{ConvShape, I8Header, I8Out, NR};
 use super::epi::{Epi, FastRq, Rq};
-use super::instr::{header, smlad, sxtb16, sxtb16_ror8, word};
+use super::instr::{header, header_rq, smlad, sxtb16, sxtb16_ror8, word};
 use crate::Result;
 use core::ptr;
 
@@ -48,6 +48,7 @@ pub(super) fn i8_conv(
             // SAFETY: panel `p` lies inside the checked packed slice.
             fast_panel(
                 unsafe { packed.as_ptr().add(p * panel_len) },
+                out.header,
                 NR.min(g.n - p * NR),
                 zp,
                 span,
@@ -69,12 +70,15 @@ pub(super) fn i8_conv(
         }
         for p in 0..g.n.div_ceil(NR) {
             let (n0, nc) = (p * NR, NR.min(g.n - p * NR));
-            // SAFETY: panel `p` lies inside the checked packed slice; its header holds
-            // 4·16 i32.
+            // SAFETY: panel `p` lies inside the checked packed slice; its header (of
+            // the form `h`) holds 16 channels.
             let panel = unsafe { packed.as_ptr().add(p * panel_len) };
+            let (h, rq_at) = (out.header, out.header.conv_rq_at());
             let bias = |j: usize| unsafe { header(panel, j) };
-            let rq =
-                |j: usize| unsafe { Rq::new(header(panel, 2 * NR + j), header(panel, 3 * NR + j)) };
+            let rq = |j: usize| unsafe {
+                let (m, s) = header_rq(h, panel, rq_at, j);
+                Rq::new(m, s)
+            };
             for j in (0..nc).step_by(2) {
                 // SAFETY: the rows hold `c` readable bytes each; the weights of channel
                 // pair `j` at every tap's groups lie inside the panel (`j + 1 < 16`).
@@ -82,13 +86,14 @@ pub(super) fn i8_conv(
                     block_2x2(
                         &ptrs[..taps],
                         c,
-                        panel.add(I8_CONV_HEADER + 4 * j).cast::<i8>(),
+                        panel.add(h.conv_len() + 4 * j).cast::<i8>(),
                         group_bytes,
                     )
                 };
                 if fast {
                     let rq = |j: usize| unsafe {
-                        FastRq::accepted(header(panel, 2 * NR + j), header(panel, 3 * NR + j), zp)
+                        let (m, s) = header_rq(h, panel, rq_at, j);
+                        FastRq::accepted(m, s, zp)
                     };
                     for (r, acc) in acc.iter().enumerate().take(rows) {
                         let at = (m0 + r) * g.n + n0 + j;
@@ -123,16 +128,10 @@ pub(super) fn i8_conv(
 
 /// Whether each of a panel's `nc` channels has the short requantization
 /// ([`FastRq::new`]); `span` bounds the block's sums.
-fn fast_panel(panel: *const u8, nc: usize, zp: i32, span: i64) -> bool {
+fn fast_panel(panel: *const u8, h: I8Header, nc: usize, zp: i32, span: i64) -> bool {
     (0..nc).all(|j| {
-        // SAFETY: the panel's header holds 4·16 i32 and `j < 16`.
-        let (b, m, s) = unsafe {
-            (
-                header(panel, j),
-                header(panel, 2 * NR + j),
-                header(panel, 3 * NR + j),
-            )
-        };
+        // SAFETY: the panel's header (of the form `h`) holds 16 channels, `j < 16`.
+        let (b, (m, s)) = unsafe { (header(panel, j), header_rq(h, panel, h.conv_rq_at(), j)) };
         FastRq::new(m, s, zp, b, span).is_some()
     })
 }

@@ -3,8 +3,8 @@
 use super::super::frame::geom::{need, valid_taps, Geom, MAX_TAPS};
 use super::super::frame::{i8_zero_point, quad};
 use super::super::pack::i8_dw_tile_len;
-use super::super::types::{ConvShape, I8Out, I8_DW_HEADER, NR};
-use super::instr::{header, word};
+use super::super::types::{ConvShape, I8Out, NR};
+use super::instr::{header, header_rq, word};
 use crate::{Error, Result};
 // The modelled instructions of the host build (a DSP build runs `asm!` blocks).
 use super::dwfast::{run_group, Group, Walk, FAST_TAPS};
@@ -26,7 +26,7 @@ pub(super) fn i8_dwconv(
         return Err(Error::Unsupported);
     }
     let zp = i32::from(i8_zero_point(x_zp)?);
-    let tile_len = i8_dw_tile_len(g.taps).ok_or(Error::Unsupported)?;
+    let tile_len = i8_dw_tile_len(out.header, g.taps).ok_or(Error::Unsupported)?;
     need(g.in_len, x.len())?;
     need(g.c.div_ceil(NR) * tile_len, packed.len())?;
     need(g.out_len, y.len())?;
@@ -54,14 +54,15 @@ pub(super) fn i8_dwconv(
         let tile = unsafe { packed.as_ptr().add(ct * tile_len) };
         for cg in (0..nc).step_by(4) {
             let cnt = 4.min(nc - cg);
-            // SAFETY: the header holds 3·16 i32 and `cg + 3 < 16`.
+            // SAFETY: the header (of the form `out.header`) holds 16 channels and
+            // `cg + 3 < 16`.
             let (bias, rq) = unsafe {
                 let b = [0, 1, 2, 3].map(|i| header(tile, cg + i));
-                let rq = [0, 1, 2, 3]
-                    .map(|i| (header(tile, NR + cg + i), header(tile, 2 * NR + cg + i)));
+                let at = out.header.dw_rq_at();
+                let rq = [0, 1, 2, 3].map(|i| header_rq(out.header, tile, at, cg + i));
                 (b, rq)
             };
-            let w = tile.wrapping_add(I8_DW_HEADER + cg);
+            let w = tile.wrapping_add(out.header.dw_len() + cg);
             if cnt == 4 && g.taps <= FAST_TAPS && out.residual.is_none() {
                 let bounds = epi.bounds();
                 // SAFETY: the tile holds the group's weights of every tap.

@@ -1,6 +1,7 @@
 //! The DSP instructions (`asm!` on DSP targets; modelled in plain Rust for the host
 //! tests) and the unaligned word loads the kernels share.
 
+use super::super::types::I8Header;
 use core::ptr;
 
 /// The DSP instructions the conv block's tail uses, one `asm!` each (only in builds
@@ -118,4 +119,26 @@ pub(super) unsafe fn word<T>(p: *const T) -> u32 {
 pub(super) unsafe fn header(p: *const u8, i: usize) -> i32 {
     // SAFETY: caller's contract.
     unsafe { word(p.add(4 * i)) as i32 }
+}
+
+/// Channel `j`'s `(multiplier, shift)` from the header at `p` of the form `h`, its
+/// rows at the offsets `(m_at, s_at)`.
+///
+/// # Safety
+/// The header's rows hold channel `j`.
+#[inline(always)]
+pub(super) unsafe fn header_rq(
+    h: I8Header,
+    p: *const u8,
+    (m_at, s_at): (usize, usize),
+    j: usize,
+) -> (i32, i32) {
+    // SAFETY: caller's contract.
+    unsafe {
+        let shift = match h {
+            I8Header::Wide => word(p.add(s_at + 4 * j)) as i32,
+            I8Header::Compact => i32::from(*p.add(s_at + j).cast::<i8>()),
+        };
+        (word(p.add(m_at + 4 * j)) as i32, shift)
+    }
 }

@@ -93,7 +93,8 @@ mod tests {
     use crate::kernels::engine::frame::geom::*;
     use crate::kernels::engine::types::*;
     use crate::kernels::engine::{
-        i8_conv_packed_len, i8_dwconv_packed_len, pack_i8_conv, pack_i8_dwconv, I8Residual,
+        i8_conv_packed_len_as, i8_dwconv_packed_len_as, pack_i8_conv_as, pack_i8_dwconv_as,
+        I8Header, I8Residual,
     };
     use std::vec;
     use std::vec::Vec;
@@ -248,17 +249,26 @@ mod tests {
                     input: &residual,
                     add,
                 }),
+                // Both header forms (format 1.1 and 1.4).
+                header: if case % 2 == 0 {
+                    I8Header::Wide
+                } else {
+                    I8Header::Compact
+                },
             };
             let mut scratch = vec![0i8; c];
             let (mut a, mut b) = (vec![0i8; oh * ow * n], vec![0i8; oh * ow * n]);
             if dw {
-                let mut packed = vec![0u8; i8_dwconv_packed_len(c, [k, kw]).unwrap()];
-                pack_i8_dwconv(&w, Some(&bias), &rq, c, [k, kw], &mut packed).unwrap();
+                let h = out.header;
+                let mut packed = vec![0u8; i8_dwconv_packed_len_as(h, c, [k, kw]).unwrap()];
+                pack_i8_dwconv_as(h, &w, Some(&bias), &rq, c, [k, kw], &mut packed).unwrap();
                 (portable::KERNELS.i8_dwconv.run)(&shape, &x, x_zp, &packed, &out, &mut a).unwrap();
                 (KERNELS.i8_dwconv.run)(&shape, &x, x_zp, &packed, &out, &mut b).unwrap();
             } else {
-                let mut packed = vec![0u8; i8_conv_packed_len(n, c, [k, kw]).unwrap()];
-                pack_i8_conv(&w, Some(&bias), &rq, x_zp, n, c, [k, kw], &mut packed).unwrap();
+                let h = out.header;
+                let mut packed = vec![0u8; i8_conv_packed_len_as(h, n, c, [k, kw]).unwrap()];
+                let nc = (n, c);
+                pack_i8_conv_as(h, &w, Some(&bias), &rq, x_zp, nc, [k, kw], &mut packed).unwrap();
                 (portable::KERNELS.i8_conv.run)(
                     &shape,
                     &x,

@@ -9,7 +9,7 @@ use super::geom::{build_rows, need, Geom, RowPlan, MAX_TAPS};
 pub(super) use super::i8epi::I8Epi;
 use super::i8tile::{gather, i8_tile, FLAT_K};
 use super::lanes::{F32Lanes, I8Dot, Packed};
-use crate::kernels::engine::types::{ConvShape, F32Out, I8Out, I8_CONV_HEADER, NR};
+use crate::kernels::engine::types::{ConvShape, F32Out, I8Header, I8Out, NR};
 use crate::{Error, Result};
 
 // ---------------------------------------------------------------- f32 conv
@@ -307,8 +307,8 @@ pub(crate) fn i8_conv_operands(
     scratch: &mut [i8],
 ) -> Result<(usize, *const i8)> {
     let zp = i8_zero_point(x_zp)?;
-    let panel_len =
-        crate::kernels::engine::pack::i8_conv_panel_len(g.taps, g.c).ok_or(Error::Unsupported)?;
+    let panel_len = crate::kernels::engine::pack::i8_conv_panel_len(out.header, g.taps, g.c)
+        .ok_or(Error::Unsupported)?;
     need(g.in_len, x.len())?;
     need(g.n.div_ceil(NR) * panel_len, packed.len())?;
     need(g.out_len, y_len)?;
@@ -353,6 +353,7 @@ pub(crate) unsafe fn i8_conv<L: I8Dot, const MR: usize, const MT: usize>(
         zero,
         w: packed.as_ptr(),
         panel_len,
+        header: out.header,
         epi: I8Epi::new(l, out),
         y: y.as_mut_ptr(),
         // C < 4: each pixel's `taps·C` inputs are gathered into `buf` (zero-padded
@@ -437,6 +438,7 @@ struct I8Conv<L: I8Dot> {
     zero: *const i8,
     w: *const u8,
     panel_len: usize,
+    header: I8Header,
     epi: I8Epi<L>,
     y: *mut i8,
     flat: bool,
@@ -499,7 +501,7 @@ impl<L: I8Dot> I8Conv<L> {
         // SAFETY: caller's contract: the panels lie inside the packed slice.
         core::array::from_fn(|j| unsafe {
             self.w
-                .add((p + j) * self.panel_len + I8_CONV_HEADER)
+                .add((p + j) * self.panel_len + self.header.conv_len())
                 .cast::<i8>()
         })
     }
@@ -512,15 +514,33 @@ impl<L: I8Dot> I8Conv<L> {
     #[inline(always)]
     unsafe fn consts(&self, p: usize) -> (L::V, L::Rq) {
         let l = self.l;
+        let (m_at, s_at) = self.header.conv_rq_at();
         // SAFETY: caller's contract; the header's rows lie inside the panel.
         unsafe {
             let panel = self.w.add(p * self.panel_len);
-            let bias = l.load(panel.add(if L::U8_INPUT { 4 * NR } else { 0 }));
-            (
-                bias,
-                self.epi
-                    .rq(l, l.load(panel.add(8 * NR)), l.load(panel.add(12 * NR))),
-            )
+            match self.header {
+                I8Header::Wide => (
+                    l.load(panel.add(if L::U8_INPUT { 4 * NR } else { 0 })),
+                    self.epi
+                        .rq(l, l.load(panel.add(m_at)), l.load(panel.add(s_at))),
+                ),
+                I8Header::Compact => {
+                    let bias = l.load(panel);
+                    (
+                        // bias_u8 = bias_s8 − 128·Σw, wrapping as the packer's.
+                        if L::U8_INPUT {
+                            l.sub(bias, l.shl(l.load_i16(panel.add(I8Header::SUM_W_AT)), 7))
+                        } else {
+                            bias
+                        },
+                        self.epi.rq(
+                            l,
+                            l.load(panel.add(m_at)),
+                            l.load_i8(panel.add(s_at).cast()),
+                        ),
+                    )
+                }
+            }
         }
     }
 

@@ -8,13 +8,11 @@
 
 #![allow(unsafe_code)]
 
-use core::ptr;
-
 use super::conv::{f32_store, i8_zero_point, I8Epi};
 use super::geom::interior;
 use super::geom::{need, valid_taps, Geom};
-use super::lanes::{F32Lanes, I32Lanes, Packed};
-use crate::kernels::engine::types::{ConvShape, F32Out, I8Out, I8_DW_HEADER, NR};
+use super::lanes::{doubled, F32Lanes, I32Lanes, Packed};
+use crate::kernels::engine::types::{ConvShape, F32Out, I8Header, I8Out, NR};
 use crate::{Error, Result};
 
 // ---------------------------------------------------------------- depthwise
@@ -357,8 +355,8 @@ pub(crate) unsafe fn i8_dwconv<L: I32Lanes>(
 ) -> Result<()> {
     let g = dw_geom(s)?;
     i8_zero_point(x_zp)?;
-    let tile_len =
-        crate::kernels::engine::pack::i8_dw_tile_len(g.taps).ok_or(Error::Unsupported)?;
+    let tile_len = crate::kernels::engine::pack::i8_dw_tile_len(out.header, g.taps)
+        .ok_or(Error::Unsupported)?;
     need(g.in_len, x.len())?;
     need(g.c.div_ceil(NR) * tile_len, packed.len())?;
     need(g.out_len, y.len())?;
@@ -371,6 +369,7 @@ pub(crate) unsafe fn i8_dwconv<L: I32Lanes>(
         x: x.as_ptr(),
         w: packed.as_ptr(),
         tile_len,
+        header: out.header,
         zp: l.splat(x_zp),
         pairs: g.c == PAIR_C && g.sw == 1 && dw_unrolled(&g),
         epi: I8Epi::new(l, out),
@@ -387,6 +386,7 @@ struct DwI8<L: I32Lanes> {
     x: *const i8,
     w: *const u8,
     tile_len: usize,
+    header: I8Header,
     zp: L::V,
     /// 8 channels, horizontal stride 1, 3×3 or 5×5: interior pixels go in pairs
     /// ([`DwI8::pair_taps`]).
@@ -422,22 +422,25 @@ struct DwI8Tile<L: I32Lanes> {
     pair: Option<PairTile<L>>,
 }
 
-/// `n` bytes at `p` twice, then zeros: a tile row's first 8 lanes repeated.
-///
-/// # Safety
-/// `p` points to `n <= 32` readable bytes.
-#[inline(always)]
-unsafe fn doubled<const B: usize>(p: *const u8, n: usize) -> [u8; B] {
-    let mut b = [0u8; B];
-    // SAFETY: caller's contract; `2·n <= B`.
-    unsafe {
-        ptr::copy_nonoverlapping(p, b.as_mut_ptr(), n);
-        ptr::copy_nonoverlapping(p, b.as_mut_ptr().add(n), n);
-    }
-    b
-}
-
 impl<L: I32Lanes> DwI8<L> {
+    /// The prepared requantization of the multiplier row `m` and the shift row `s`
+    /// (i32 lanes, or i8 with compact headers).
+    ///
+    /// # Safety
+    /// The rows hold 16 lanes each.
+    #[inline(always)]
+    unsafe fn rq_rows(&self, m: *const u8, s: *const u8) -> L::Rq {
+        let l = self.l;
+        // SAFETY: caller's contract.
+        unsafe {
+            let shift = match self.header {
+                I8Header::Wide => l.load(s),
+                I8Header::Compact => l.load_i8(s.cast()),
+            };
+            self.epi.rq(l, l.load(m), shift)
+        }
+    }
+
     /// The pair constants of tile 0 (the only tile: 8 channels).
     ///
     /// # Safety
@@ -451,9 +454,16 @@ impl<L: I32Lanes> DwI8<L> {
         // bytes; each row's first 8 lanes are read.
         unsafe {
             let bias = doubled::<{ 4 * NR }>(tile, half);
-            let m = doubled::<{ 4 * NR }>(tile.add(4 * NR), half);
-            let sh = doubled::<{ 4 * NR }>(tile.add(8 * NR), half);
-            let wt = tile.add(I8_DW_HEADER);
+            let (m_at, s_at) = self.header.dw_rq_at();
+            let m = doubled::<{ 4 * NR }>(tile.add(m_at), half);
+            let s_half = if self.header == I8Header::Wide {
+                half
+            } else {
+                PAIR_C
+            };
+            let sh = doubled::<{ 4 * NR }>(tile.add(s_at), s_half);
+            let rq = self.rq_rows(m.as_ptr(), sh.as_ptr());
+            let wt = tile.add(self.header.dw_len());
             let w0 = doubled::<NR>(wt, PAIR_C);
             let mut w = [l.load_w(w0.as_ptr().cast()); DW_UNROLLED];
             let mut folded = l.load(bias.as_ptr());
@@ -462,11 +472,7 @@ impl<L: I32Lanes> DwI8<L> {
                 *v = l.load_w(wb.as_ptr().cast());
                 folded = l.mac_w(folded, zeros.as_ptr(), self.zp, *v);
             }
-            PairTile {
-                folded,
-                rq: self.epi.rq(l, l.load(m.as_ptr()), l.load(sh.as_ptr())),
-                w,
-            }
+            PairTile { folded, rq, w }
         }
     }
 
@@ -571,7 +577,7 @@ impl<L: I32Lanes> DwKernel<i8> for DwI8<L> {
         // weights.
         unsafe {
             let tile = self.w.add(ct * self.tile_len);
-            let wt = tile.add(I8_DW_HEADER).cast::<i8>();
+            let wt = tile.add(self.header.dw_len()).cast::<i8>();
             let bias = l.load(tile);
             let zeros = [0i8; NR];
             let mut w = [l.load_w(wt); DW_UNROLLED];
@@ -589,9 +595,10 @@ impl<L: I32Lanes> DwKernel<i8> for DwI8<L> {
                 tile,
                 bias,
                 folded,
-                rq: self
-                    .epi
-                    .rq(l, l.load(tile.add(4 * NR)), l.load(tile.add(8 * NR))),
+                rq: {
+                    let (m_at, s_at) = self.header.dw_rq_at();
+                    self.rq_rows(tile.add(m_at), tile.add(s_at))
+                },
                 w,
                 // (No closure: it would not inherit the caller's target features.)
                 pair: if self.pairs {
@@ -668,7 +675,7 @@ impl<L: I32Lanes> DwKernel<i8> for DwI8<L> {
         let (c0, nc) = (tl.c0, tl.nc);
         // SAFETY: as in `DwF32::border`.
         unsafe {
-            let wt = tl.tile.add(I8_DW_HEADER).cast::<i8>();
+            let wt = tl.tile.add(self.header.dw_len()).cast::<i8>();
             let mut acc = tl.bias;
             for ky in ky0..ky1 {
                 let iy = iy0.wrapping_add(ky * g.dh);

@@ -124,6 +124,22 @@ pub(crate) trait I32Lanes: Copy {
     /// # Safety
     /// `p` points to 16 readable bytes.
     unsafe fn load_i8(self, p: *const i8) -> Self::V;
+    /// 16 little-endian i16 at `p`, sign-extended (the compact conv header's `sum_w`,
+    /// read once per panel and tile by the kernels with [`I8Dot::U8_INPUT`]).
+    ///
+    /// # Safety
+    /// `p` points to 32 readable bytes (any alignment).
+    #[inline(always)]
+    unsafe fn load_i16(self, p: *const u8) -> Self::V {
+        let mut t = [0u8; 4 * NR];
+        for (j, v) in t.chunks_exact_mut(4).enumerate() {
+            // SAFETY: caller's contract; `j < 16`.
+            let h = unsafe { ptr::read_unaligned(p.add(2 * j).cast::<i16>()) };
+            v.copy_from_slice(&i32::from(i16::from_le(h)).to_le_bytes());
+        }
+        // SAFETY: `t` holds 64 bytes.
+        unsafe { self.load(t.as_ptr()) }
+    }
     /// Saturates each lane to i8 and stores the 16 bytes.
     ///
     /// # Safety
@@ -256,4 +272,19 @@ pub(crate) trait I8Dot: I32Lanes {
     fn dot(self, acc: Self::Acc, a: Self::A, b: Self::B) -> Self::Acc;
     /// The 16 channel sums.
     fn finish(self, acc: Self::Acc) -> Self::V;
+}
+
+/// `n` bytes at `p` twice, then zeros: a tile row's first 8 lanes repeated.
+///
+/// # Safety
+/// `p` points to `n <= 32` readable bytes.
+#[inline(always)]
+pub(super) unsafe fn doubled<const B: usize>(p: *const u8, n: usize) -> [u8; B] {
+    let mut b = [0u8; B];
+    // SAFETY: caller's contract; `2·n <= B`.
+    unsafe {
+        ptr::copy_nonoverlapping(p, b.as_mut_ptr(), n);
+        ptr::copy_nonoverlapping(p, b.as_mut_ptr().add(n), n);
+    }
+    b
 }

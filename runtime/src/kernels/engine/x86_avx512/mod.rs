@@ -223,6 +223,12 @@ impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
     }
 
     #[inline(always)]
+    unsafe fn load_i16(self, p: *const u8) -> Self::V {
+        // SAFETY: caller's contract (32 readable bytes).
+        unsafe { _mm512_cvtepi16_epi32(_mm256_loadu_si256(p.cast())) }
+    }
+
+    #[inline(always)]
     unsafe fn load_i8_partial(self, p: *const i8, n: usize) -> Self::V {
         // SAFETY: caller's contract (`n` readable bytes); masked-off bytes are not read.
         unsafe { _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(mask16(n), p)) }
