@@ -21,6 +21,24 @@ pub(super) fn i8_conv(
     scratch: &mut [i8],
 ) -> Result<()> {
     let g = Geom::new(s)?;
+    // Two instances, so that the common case's loop carries no test of the chunking.
+    if g.taps > MAX_TAPS {
+        conv::<true>(g, x, x_zp, packed, out, y, scratch)
+    } else {
+        conv::<false>(g, x, x_zp, packed, out, y, scratch)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn conv<const CHUNKED: bool>(
+    g: Geom,
+    x: &[i8],
+    x_zp: i32,
+    packed: &[u8],
+    out: &I8Out,
+    y: &mut [i8],
+    scratch: &mut [i8],
+) -> Result<()> {
     let (panel_len, zero) = i8_conv_operands(&g, x, x_zp, packed, out, y.len(), scratch)?;
     let xp = x.as_ptr();
     let plan = RowPlan::new(&g);
@@ -55,7 +73,7 @@ pub(super) fn i8_conv(
     let yp = y.as_mut_ptr();
     // A kernel with more than `MAX_TAPS` taps (never flat) sums the blocks of chunks of
     // `MAX_TAPS` taps, rebuilding the rows of each chunk: i32 sums wrap like one block.
-    let chunked = g.taps > MAX_TAPS;
+    let chunked = CHUNKED;
     let mut m0 = 0;
     while m0 < g.pixels {
         let rows = 2.min(g.pixels - m0);
