@@ -6,7 +6,7 @@ use crate::error::{Error, Result, Section};
 use crate::format::types::{
     Golden, GoldenDigest, GraphIo, Location, OpDef, OpRef, TensorDef, TensorRef,
 };
-use crate::format::{kind, rd_u32, Container, RecordTable};
+use crate::format::{kind, rd_u32, Container, Record, RecordTable};
 
 /// The parsed graph of a model file (records decoded on demand).
 #[derive(Clone, Debug)]
@@ -38,13 +38,10 @@ fn graph_parts(g: &[u8]) -> Result<(&[u8], &[u8], &[u8])> {
     Ok((&g[a..b], &g[b..c], &g[c..d]))
 }
 
-/// One postcard record that spans exactly `bytes`.
-pub(crate) fn decode_exact<'a, T: serde::Deserialize<'a>>(
-    bytes: &'a [u8],
-    section: Section,
-) -> Result<T> {
-    match postcard::take_from_bytes::<T>(bytes) {
-        Ok((v, [])) => Ok(v),
+/// One record that spans exactly `bytes`.
+pub(crate) fn decode_exact<'a, T: Record<'a>>(bytes: &'a [u8], section: Section) -> Result<T> {
+    match T::decode(bytes) {
+        Some((v, [])) => Ok(v),
         _ => Err(Error::Decode { section, index: 0 }),
     }
 }
@@ -172,7 +169,7 @@ impl<'a> Graph<'a> {
     /// Op `i` for the executor (trusted decode; see [`OpRef`]).
     #[inline]
     pub(crate) fn op_ref(&self, i: u32) -> Option<OpRef> {
-        let o = OpRef::decode(self.ops.record(i)?);
+        let o = crate::format::op_ref(self.ops.record(i)?);
         // The op itself is decoded by the same postcard call in both; comparing it
         // with `==` would fail on a NaN attribute (an unbounded Clip), so only the
         // operand lists, which `OpRef` decodes by hand, are compared.

@@ -13,6 +13,7 @@
 //! `docs/format.md` is the normative description.
 
 mod classic;
+mod decode;
 mod grid;
 mod limits;
 pub mod monitor;
@@ -25,9 +26,11 @@ mod wire;
 #[cfg(feature = "write")]
 pub mod write;
 
+pub(crate) use decode::op_ref;
+pub use decode::Record;
+
 use crate::error::{Error, Result, Section};
 use core::marker::PhantomData;
-use serde::Deserialize;
 
 /// The four magic bytes at offset 0.
 pub const MAGIC: [u8; 4] = *b"FRTM";
@@ -349,7 +352,7 @@ pub struct RecordTable<'a, T> {
     _t: PhantomData<fn() -> T>,
 }
 
-impl<'a, T: Deserialize<'a>> RecordTable<'a, T> {
+impl<'a, T: Record<'a>> RecordTable<'a, T> {
     /// Checks the index (monotone, in bounds) and decodes every record once.
     pub fn parse(bytes: &'a [u8], section: Section) -> Result<Self> {
         Self::parse_with(bytes, section, true)
@@ -430,8 +433,8 @@ impl<'a, T: Deserialize<'a>> RecordTable<'a, T> {
         }
         let (start, end) = self.span(i).ok_or(err)?;
         let rec = self.bytes.get(start..end).ok_or(err)?;
-        match postcard::take_from_bytes::<T>(rec) {
-            Ok((v, [])) => Ok(v),
+        match T::decode(rec) {
+            Some((v, [])) => Ok(v),
             _ => Err(err),
         }
     }

@@ -630,7 +630,7 @@ pub struct OpDef {
 }
 
 /// What the executor reads of an [`OpDef`] record that `Model::load` validated: the
-/// op (decoded by postcard), its inputs and its first output, without building the
+/// op (decoded as the loader does), its inputs and its first output, without building the
 /// `OpDef` (see [`TensorRef`](super::types::TensorRef)).
 #[derive(Clone, Debug)]
 pub(crate) struct OpRef {
@@ -641,13 +641,12 @@ pub(crate) struct OpRef {
 }
 
 impl OpRef {
-    /// Decodes `op, inputs, outputs` (wire order); `None` where `OpDef` would not decode
-    /// or has no output.
+    /// `op` with the `inputs, outputs` that follow it in `rest` (wire order); `None`
+    /// where `OpDef` would not decode or has no output. The op itself comes from the
+    /// loader's decoder (`decode::op_ref`): a second one for every variant would cost
+    /// kilobytes of flash.
     #[inline]
-    pub(crate) fn decode(rec: &[u8]) -> Option<OpRef> {
-        // The op itself through postcard: its decoder is in the binary anyway (load
-        // uses it), and a second one for every variant would cost kilobytes of flash.
-        let (op, rest) = postcard::take_from_bytes::<Op>(rec).ok()?;
+    pub(crate) fn with_operands(op: Op, rest: &[u8]) -> Option<OpRef> {
         let mut w = super::wire::Wire(rest);
         let n_inputs = w.usize()?;
         let mut inputs = [0u32; MAX_OP_INPUTS];

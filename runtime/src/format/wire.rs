@@ -303,7 +303,7 @@ mod tests {
                 inputs: HVec::from_slice(&[0, 127, 128, u32::MAX, 5, 6, 7, 8]).unwrap(),
                 outputs: HVec::from_slice(&[300]).unwrap(),
             };
-            let r = OpRef::decode(&enc(&def)).unwrap();
+            let r = super::super::decode::op_ref(&enc(&def)).unwrap();
             assert_eq!((&r.op, r.inputs(), r.output), (&op, &def.inputs[..], 300));
         }
     }

@@ -1,6 +1,7 @@
 //! The output geometry of the sliding-window ops (Conv and the pools).
 
 use crate::format::types::{Window, MAX_RANK};
+use crate::kernels::fixed::div_rem_u64;
 
 /// Output length of one spatial axis of `input` cells, kernel `k`, stride `s`,
 /// dilation `d` and pads `p0`, `p1` (ceil mode rounds the last partial window in, as
@@ -20,8 +21,7 @@ pub(super) fn out_dim(
     if padded < span {
         return None;
     }
-    let q = (padded - span) / s as u64;
-    let r = (padded - span) % s as u64;
+    let (q, r) = div_rem_u64(padded - span, s as u64);
     let mut o = q + 1;
     if ceil && r != 0 && q * s as u64 + (s as u64) < input as u64 + p0 as u64 {
         o += 1;

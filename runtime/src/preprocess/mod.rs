@@ -80,6 +80,12 @@ pub enum Unknown {
     Bucket,
 }
 
+impl<'a> crate::format::Record<'a> for Step<'a> {
+    fn decode(bytes: &'a [u8]) -> Option<(Self, &'a [u8])> {
+        postcard::take_from_bytes(bytes).ok()
+    }
+}
+
 /// The operation of a step. "Per feature" tables hold `len` values, one per column
 /// of the step's range.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

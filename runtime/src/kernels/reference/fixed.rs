@@ -109,3 +109,100 @@ pub(crate) fn requant(acc: i32, (m, s): (i32, i32), out_zp: i32, act_min: i32, a
         act_max,
     )
 }
+
+/// `n / d` for `d > 0` when the quotient is below 512: nine steps of binary long
+/// division. A u64 `/` would link the general 64-bit division (about 1.2 KB of flash on
+/// 32-bit targets) for the softmax alone.
+#[inline]
+pub(crate) fn div_below_512(mut n: u64, d: u64) -> u64 {
+    let mut q = 0;
+    for b in (0..9).rev() {
+        // `n >> b >= d` is `n >= d·2^b`, so `d << b` does not overflow.
+        if n >> b >= d {
+            n -= d << b;
+            q |= 1 << b;
+        }
+    }
+    q
+}
+
+/// `(n / d, n % d)` for `d > 0` by binary long division from the highest set bit of
+/// `n`, for the checks of the loader: a u64 `/` would link the general 64-bit division
+/// (about 1.2 KB of flash on 32-bit targets).
+pub(crate) fn div_rem_u64(n: u64, d: u64) -> (u64, u64) {
+    let (mut q, mut r) = (0u64, 0u64);
+    for b in (0..u64::BITS - n.leading_zeros()).rev() {
+        // `r < d` before the shift, so `r` stays below `2·d`; with `d > u64::MAX / 2`
+        // the shift could overflow, so compare before shifting.
+        let bit = (n >> b) & 1;
+        if r >= (d - bit).div_ceil(2) {
+            r = r.wrapping_mul(2).wrapping_add(bit).wrapping_sub(d);
+            q |= 1 << b;
+        } else {
+            r = 2 * r + bit;
+        }
+    }
+    (q, r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{div_below_512, div_rem_u64};
+
+    /// Against u64 `/` and `%` on edge and pseudo-random operands (quotients 0..=511).
+    #[test]
+    fn long_division_matches_u64_division() {
+        let mut r = 0x9E37_79B9_7F4A_7C15u64;
+        let mut ds = std::vec![1u64, 2, 3, 255, 256, 1 << 31, (1 << 39) + 7, u64::MAX / 512];
+        for _ in 0..300 {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            ds.push((r >> (r % 64)) / 1024 + 1);
+        }
+        for d in ds {
+            for q in [0u64, 1, 2, 127, 128, 255, 256, 257, 511] {
+                for n in [q * d, q * d + d / 2, q * d + d - 1] {
+                    assert_eq!(div_below_512(n, d), n / d, "{n} / {d}");
+                    assert_eq!(div_rem_u64(n, d), (n / d, n % d), "{n} / {d}");
+                }
+            }
+        }
+    }
+
+    /// The general division on full-range operands, divisors above `u64::MAX / 2` too.
+    #[test]
+    fn general_long_division_matches_u64_division() {
+        let mut r = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            r
+        };
+        let edges = [
+            1u64,
+            2,
+            3,
+            7,
+            1 << 32,
+            u64::MAX / 2,
+            u64::MAX / 2 + 1,
+            u64::MAX - 1,
+            u64::MAX,
+        ];
+        for i in 0..2000 {
+            let n = if i < 81 {
+                edges[i % 9]
+            } else {
+                next() >> (next() % 64)
+            };
+            let d = if i < 81 {
+                edges[i / 9]
+            } else {
+                (next() >> (next() % 64)).max(1)
+            };
+            assert_eq!(div_rem_u64(n, d), (n / d, n % d), "{n} / {d}");
+        }
+    }
+}

@@ -16,7 +16,7 @@
 use super::bcast::Pairs;
 use super::fixed::multiply_by_quantized_multiplier as mbqm;
 pub(crate) use super::fixed::requant;
-use super::fixed::saturate;
+use super::fixed::{div_below_512, saturate};
 use super::generic::broadcast_strides;
 use super::window::{axes, pool2d};
 use crate::format::types::{BinaryOp, QBinary, Requant, MAX_RANK};
@@ -256,9 +256,12 @@ pub fn softmax(x: &[i8], outer: usize, axis_len: usize, inner: usize, table: &[u
             let m = (0..axis_len).map(|j| x[at(j)]).fold(i8::MIN, i8::max);
             let sum: u64 = (0..axis_len).map(|j| e(m, x[at(j)])).sum();
             for j in 0..axis_len {
-                let q = (e(m, x[at(j)]) * 256 + sum / 2)
-                    .checked_div(sum)
-                    .unwrap_or(0);
+                // `e_j <= sum`, so the quotient is at most 256.
+                let q = if sum == 0 {
+                    0
+                } else {
+                    div_below_512(e(m, x[at(j)]) * 256 + sum / 2, sum)
+                };
                 y[at(j)] = (q.min(255) as i32 - 128) as i8;
             }
         }

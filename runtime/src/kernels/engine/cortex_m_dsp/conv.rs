@@ -3,7 +3,6 @@
 use super::super::frame::geom::{build_rows, Geom, RowPlan, MAX_TAPS};
 use super::super::frame::{gather, i8_conv_operands, quad, FLAT_K};
 use super::super::pack::i8_flat;
-use super::super::portable;
 use super::super::types::{ConvShape, I8Header, I8Out, NR};
 use super::epi::{Epi, FastRq, Rq};
 use super::instr::{header, header_rq, smlad, sxtb16, sxtb16_ror8, word};
@@ -22,9 +21,24 @@ pub(super) fn i8_conv(
     scratch: &mut [i8],
 ) -> Result<()> {
     let g = Geom::new(s)?;
+    // Two instances, so that the common case's loop carries no test of the chunking.
     if g.taps > MAX_TAPS {
-        return (portable::KERNELS.i8_conv.run)(s, x, x_zp, packed, out, y, scratch);
+        conv::<true>(g, x, x_zp, packed, out, y, scratch)
+    } else {
+        conv::<false>(g, x, x_zp, packed, out, y, scratch)
     }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn conv<const CHUNKED: bool>(
+    g: Geom,
+    x: &[i8],
+    x_zp: i32,
+    packed: &[u8],
+    out: &I8Out,
+    y: &mut [i8],
+    scratch: &mut [i8],
+) -> Result<()> {
     let (panel_len, zero) = i8_conv_operands(&g, x, x_zp, packed, out, y.len(), scratch)?;
     let xp = x.as_ptr();
     let plan = RowPlan::new(&g);
@@ -58,11 +72,16 @@ pub(super) fn i8_conv(
     let mut buf = [[0i8; FLAT_K]; 2];
     let x_range = (xp, xp.wrapping_add(x.len()));
     let yp = y.as_mut_ptr();
+    // A kernel with more than `MAX_TAPS` taps (never flat) sums the blocks of chunks of
+    // `MAX_TAPS` taps, rebuilding the rows of each chunk: i32 sums wrap like one block.
+    let chunked = CHUNKED;
     let mut m0 = 0;
     while m0 < g.pixels {
         let rows = 2.min(g.pixels - m0);
         // A last single pixel is computed twice (row 1 repeats row 0), stored once.
-        build_rows(&g, &plan, xp, zero, (m0, rows), (0, g.taps), &mut ptrs);
+        if !chunked {
+            build_rows(&g, &plan, xp, zero, (m0, rows), (0, g.taps), &mut ptrs);
+        }
         if flat {
             // SAFETY: the rows hold `C` readable bytes each; `taps·C <= 3·MAX_TAPS`.
             unsafe { gather(&ptrs, g.taps, g.c, &mut buf, x_range) };
@@ -80,15 +99,30 @@ pub(super) fn i8_conv(
                 Rq::new(m, s)
             };
             for j in (0..nc).step_by(2) {
-                // SAFETY: the rows hold `c` readable bytes each; the weights of channel
-                // pair `j` at every tap's groups lie inside the panel (`j + 1 < 16`).
-                let acc = unsafe {
-                    block_2x2(
-                        &ptrs[..taps],
-                        c,
-                        panel.add(h.conv_len() + 4 * j).cast::<i8>(),
-                        group_bytes,
-                    )
+                // SAFETY: the weights of channel pair `j` start inside the panel
+                // (`j + 1 < 16`).
+                let w = unsafe { panel.add(h.conv_len() + 4 * j).cast::<i8>() };
+                let acc = if chunked {
+                    let mut acc = [[0i32; 2]; 2];
+                    let mut t0 = 0;
+                    while t0 < g.taps {
+                        let t1 = (t0 + MAX_TAPS).min(g.taps);
+                        build_rows(&g, &plan, xp, zero, (m0, rows), (t0, t1), &mut ptrs);
+                        // SAFETY: as below, for the rows and weight groups of taps
+                        // `t0..t1`.
+                        let part = unsafe {
+                            block_2x2(&ptrs[..t1 - t0], c, w.add(t0 * group_bytes), group_bytes)
+                        };
+                        for (a, p) in acc.iter_mut().flatten().zip(part.iter().flatten()) {
+                            *a = a.wrapping_add(*p);
+                        }
+                        t0 = t1;
+                    }
+                    acc
+                } else {
+                    // SAFETY: the rows hold `c` readable bytes each; the weights of
+                    // channel pair `j` at every tap's groups lie inside the panel.
+                    unsafe { block_2x2(&ptrs[..taps], c, w, group_bytes) }
                 };
                 if fast {
                     let rq = |j: usize| unsafe {
