@@ -188,8 +188,4 @@ impl<'a> CargoCall<'a> {
         }
         Ok(cmd.cwd(&ctx.root))
     }
-
-    pub fn run(&self, ctx: &Ctx) -> Result<()> {
-        self.command(ctx)?.run()
-    }
 }

@@ -13,7 +13,8 @@
 //! `bindings/uniffi/node_modules/kotlin-compiler/bin/kotlinc`, from `npm ci` in
 //! `bindings/uniffi`, then `kotlinc` on `PATH`), `JAVA` (`java`), `JNA_JAR`
 //! (`/usr/share/java/jna.jar`, Debian's `libjna-java`), `PYTHON` (`python3`).
-//! `FERRITE_UPDATE_BINDINGS=1` rewrites the committed Swift sources instead of
+//! `FERRITE_TOOL`: the `ferrite` binary that converts the GRU (default: `cargo run -p
+//! ferrite-tool`). `FERRITE_UPDATE_BINDINGS=1` rewrites the committed Swift sources instead of
 //! failing when they are stale (as `generate.sh` does).
 
 mod common;
@@ -99,13 +100,24 @@ fn torch_gru_stream(out: &Path) -> PathBuf {
     let dir = out.join("recurrent");
     std::fs::create_dir_all(&dir).unwrap();
     let onnx = examples_recurrent().join("gru_uni_1l_state.onnx");
+    // `FERRITE_TOOL` (set by `cargo xtask test`: the tool its workspace build made), else
+    // `cargo run -p ferrite-tool`, which resolves features of its own and so may compile
+    // tract again.
+    let tool = std::env::var_os("FERRITE_TOOL").filter(|p| !p.is_empty());
     let convert = |fer: &str, extra: &[&str]| {
-        let mut cmd = Command::new(common::cargo());
-        cmd.args(["run", "-q", "-p", "ferrite-tool"]);
-        if !cfg!(debug_assertions) {
-            cmd.arg("--release");
-        }
-        cmd.args(["--", "convert"])
+        let mut cmd = match &tool {
+            Some(tool) => Command::new(tool),
+            None => {
+                let mut cmd = Command::new(common::cargo());
+                cmd.args(["run", "-q", "-p", "ferrite-tool"]);
+                if !cfg!(debug_assertions) {
+                    cmd.arg("--release");
+                }
+                cmd.arg("--");
+                cmd
+            }
+        };
+        cmd.arg("convert")
             .arg(&onnx)
             .arg("-o")
             .arg(dir.join(fer))
