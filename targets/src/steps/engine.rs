@@ -82,7 +82,12 @@ fn engine_tests(
         build_std: target.build_std.clone(),
         crate_type: None,
         rustflags: Vec::new(),
-        target_subdir: None,
+        // A target directory of its own: in `ci` these steps run in the side lane while
+        // the host lane's cargo holds the lock of `target/debug` (the workspace tests) or
+        // `target/release` (the Python wheel, conformance), where the cross build's host
+        // crates (build scripts, proc macros) would go; waiting for it took 9 of the
+        // 10m29s of `engine:wasm32-wasip1` in the fresh CI of 2026-12-07.
+        target_subdir: Some("engine"),
         args,
     };
     Ok(call.command(ctx)?.env("ENGINE_CASES", CASES))
