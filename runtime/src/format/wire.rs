@@ -84,7 +84,7 @@ impl<'a> Wire<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::super::types::*;
     use heapless::Vec as HVec;
 
@@ -94,7 +94,9 @@ mod tests {
         HVec::from_slice(&buf[..n]).unwrap()
     }
 
-    fn window(k: u32) -> Window {
+    /// A window whose fields take one- to five-byte varints (shared with the
+    /// decoder's tests, `format/decode/tests.rs`).
+    pub(in crate::format) fn window(k: u32) -> Window {
         Window {
             kernel: [k, k + 1],
             stride: [1, 300],
@@ -103,9 +105,9 @@ mod tests {
         }
     }
 
-    /// Op records (every `Op` variant, multi-byte indices) read back as postcard wrote them.
-    #[test]
-    fn ops_match_postcard() {
+    /// Quantization parameters with extreme and multi-byte values: a conv's, a
+    /// requantization and a binary op's (shared with the decoder's tests).
+    pub(in crate::format) fn quant_samples() -> (QParams, Requant, QBinary) {
         let q = QParams {
             requant: 4096,
             channels: 64,
@@ -130,6 +132,13 @@ mod tests {
             act_min: -128,
             act_max: 127,
         };
+        (q, rq, qb)
+    }
+
+    /// Op records (every `Op` variant, multi-byte indices) read back as postcard wrote them.
+    #[test]
+    fn ops_match_postcard() {
+        let (q, rq, qb) = quant_samples();
         let acts = [
             Activation::None,
             Activation::Relu,

@@ -2,6 +2,7 @@
 //! they replace): on every `Op` variant, on records of every type, and on those
 //! records mutated, truncated and extended at random (proptest).
 
+use super::super::wire::tests::{quant_samples, window};
 use super::*;
 use proptest::prelude::*;
 use std::vec::Vec;
@@ -46,41 +47,9 @@ fn index(op: &Op) -> usize {
 }
 const VARIANTS: usize = 32;
 
-fn window(k: u32) -> Window {
-    Window {
-        kernel: [k, k + 1],
-        stride: [1, 300],
-        dilation: [2, 1],
-        pads: [0, 1, 200_000, u32::MAX],
-    }
-}
-
 /// At least one sample of every `Op` variant (and of every `UnaryOp` variant).
 fn ops() -> Vec<Op> {
-    let rq = Requant {
-        multiplier: i32::MAX,
-        shift: -31,
-    };
-    let qp = QParams {
-        requant: 4096,
-        channels: 64,
-        act_min: -128,
-        act_max: 127,
-    };
-    let qb = QBinary {
-        a_zero_point: -3,
-        b_zero_point: 7,
-        out_zero_point: i32::MIN,
-        left_shift: 20,
-        a: rq,
-        b: Requant {
-            multiplier: 1 << 30,
-            shift: 30,
-        },
-        out: rq,
-        act_min: -128,
-        act_max: 127,
-    };
+    let (qp, rq, qb) = quant_samples();
     let clip = Activation::Clip {
         min: -1.5,
         max: f32::NAN,
