@@ -29,13 +29,18 @@ pub fn host_tool(ctx: &Ctx, quiet: bool) -> Result<PathBuf> {
         cmd = cmd.stdout_to_stderr();
     }
     cmd.run()?;
-    let tool = build
-        .artifact_dir(ctx)
-        .join(format!("ferrite{}", std::env::consts::EXE_SUFFIX));
+    let tool = tool_of(&build, ctx);
     if !tool.is_file() {
         return Err(format!("built, but {} is not there", tool.display()).into());
     }
     Ok(tool)
+}
+
+/// Where the cargo call `build` puts the host tool's binary.
+pub fn tool_of(build: &CargoCall, ctx: &Ctx) -> PathBuf {
+    build
+        .artifact_dir(ctx)
+        .join(format!("ferrite{}", std::env::consts::EXE_SUFFIX))
 }
 
 pub fn steps(ctx: &Ctx) -> Vec<Step> {

@@ -68,9 +68,7 @@ fn job_step(target: &Target, job: &Job, subcommand: &'static str) -> Step {
                 // that convert with the CLI from outside ferrite-tool's own tests run it
                 // instead of `cargo run -p ferrite-tool`, which resolves other features
                 // and compiles tract a second time.
-                let tool = call
-                    .artifact_dir(ctx)
-                    .join(format!("ferrite{}", std::env::consts::EXE_SUFFIX));
+                let tool = super::firmware::tool_of(&call, ctx);
                 cmd = cmd.env("FERRITE_TOOL", tool.display().to_string());
             }
             cmd.run()?;
