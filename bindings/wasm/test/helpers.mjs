@@ -102,6 +102,20 @@ export const DIGITS =
 export const DIGITS_SRC = join(ROOT, 'examples/digits');
 
 /**
+ * Runs the host tool (`ferrite ARGS…`) from the workspace root and returns spawnSync's
+ * result. FERRITE_TOOL names a built `ferrite` binary: `cargo xtask test` sets it to the
+ * tool its workspace test build made. Without it, `cargo run -p ferrite-tool`, whose
+ * feature resolution differs from the workspace build's and so compiles tract and
+ * everything under it again (minutes of CPU in CI).
+ */
+export function ferriteTool(args) {
+  const tool = process.env.FERRITE_TOOL;
+  if (tool) return spawnSync(tool, args, { cwd: ROOT, encoding: 'utf8' });
+  const cargo = process.env.CARGO ?? 'cargo';
+  return spawnSync(cargo, ['run', '-q', '-p', 'ferrite-tool', '--', ...args], { cwd: ROOT, encoding: 'utf8' });
+}
+
+/**
  * Converts examples/digits/digits_mlp.onnx with the host tool (`ferrite convert`, f32 and
  * int8) and records the native runtime's outputs on test.csv (`ferrite run`) into DIGITS.
  * Returns null, with the reason on stderr, when the tool cannot do it (it is optional:
@@ -109,9 +123,6 @@ export const DIGITS_SRC = join(ROOT, 'examples/digits');
  */
 export function ensureDigits() {
   if (DIGITS === null) return null;
-  const cargo = process.env.CARGO ?? 'cargo';
-  const tool = (args) =>
-    spawnSync(cargo, ['run', '-q', '-p', 'ferrite-tool', '--', ...args], { cwd: ROOT, encoding: 'utf8' });
   mkdirSync(DIGITS, { recursive: true });
   const labels = ['--labels', '0,1,2,3,4,5,6,7,8,9'];
   const onnx = join(DIGITS_SRC, 'digits_mlp.onnx');
@@ -123,7 +134,7 @@ export function ensureDigits() {
   ];
   rmSync(join(DIGITS, 'ready'), { force: true });
   for (const s of steps) {
-    const r = tool(s);
+    const r = ferriteTool(s);
     if (r.status !== 0) {
       console.error(`digits models unavailable (ferrite ${s[0]} failed): ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' | ')}`);
       return null;
@@ -156,7 +167,6 @@ export function csvWithHeader(path) {
 export function ensureSigned() {
   const dir = join(ensureFixtures(), 'signed');
   mkdirSync(dir, { recursive: true });
-  const cargo = process.env.CARGO ?? 'cargo';
   const steps = [
     ['keygen', '-o', join(dir, 'release')],
     ['keygen', '-o', join(dir, 'other')],
@@ -164,7 +174,7 @@ export function ensureSigned() {
   ];
   for (const f of ['release.secret', 'release.pub', 'other.secret', 'other.pub', 'signed.fer']) rmSync(join(dir, f), { force: true });
   for (const s of steps) {
-    const r = spawnSync(cargo, ['run', '-q', '-p', 'ferrite-tool', '--', ...s], { cwd: ROOT, encoding: 'utf8' });
+    const r = ferriteTool(s);
     if (r.status !== 0) {
       console.error(`signed fixtures unavailable (ferrite ${s[0]} failed): ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' | ')}`);
       return null;
