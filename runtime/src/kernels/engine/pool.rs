@@ -188,10 +188,103 @@ pub fn i8_avg_pool_nhwc(p: &PoolParams, x: &[i8], x_zp: i32, y: &mut [i8]) -> Re
             let (count, padded) = g.count(oy, ox, p.count_include_pad);
             let extra = (padded as i32).wrapping_mul(x_zp);
             let out = row_mut(y, o, g.c).get_mut(c0..c1).unwrap_or(&mut []);
-            for (o, &a) in out.iter_mut().zip(acc.iter()) {
-                *o = saturate(div_round(a.wrapping_add(extra), count as i32), -128, 127);
+            match Divisor::new(count, x_zp) {
+                Some(d) => {
+                    for (o, &a) in out.iter_mut().zip(acc.iter()) {
+                        *o = saturate(d.div_round(a + extra), -128, 127);
+                    }
+                }
+                None => {
+                    for (o, &a) in out.iter_mut().zip(acc.iter()) {
+                        *o = saturate(div_round(a.wrapping_add(extra), count as i32), -128, 127);
+                    }
+                }
             }
         });
     }
     Ok(())
+}
+
+/// The largest count [`Divisor`] divides by.
+const DIV_MAX: usize = 5000;
+
+/// The reference's [`div_round`] by one count, as a multiply and a shift instead of
+/// an integer division per channel (the division was most of a wide pool's time).
+///
+/// With int8 inputs and `|x_zp| <= 128`, every sum the average divides is bounded:
+/// `|s| <= 128·count` (each valid tap adds `|v| <= 128`, each counted padded cell
+/// `|x_zp| <= 128`). For such `s` and `1 <= d <= DIV_MAX`, [`Divisor::div_round`]
+/// equals `div_round(s, d)`: the reference rounds half away from zero,
+/// `sign(s)·floor(u / d)` with `u = |s| + floor(d/2)` (truncating division of a
+/// non-negative numerator for `s >= 0`, of `−u` for `s < 0`), and
+/// `floor(u / d) = floor(u·m / 2^32)` for `m = ceil(2^32 / d)`: with `m·d = 2^32 + e`,
+/// `0 <= e < d`, `u·m / 2^32 = u/d + u·e / (d·2^32)`, the second term below `1/d`
+/// because `u·e < u·d < 129·d² <= 129·5000² < 2^32`; writing `u = q·d + r`,
+/// `r <= d − 1`, the fraction `r/d + u·e / (d·2^32)` stays below 1, so the floor is
+/// `q`. Nothing overflows: `u·m < 2^40`, and `s` needs no wrapping add.
+/// `tests` below compare it with `div_round` on every such `s` for `d <= 100` and on
+/// the extremes and ties of larger `d`.
+#[derive(Clone, Copy, Debug)]
+struct Divisor {
+    half: u32,
+    m: u64,
+}
+
+impl Divisor {
+    /// The divisor `count` when the bounds above hold (`1 <= count <= DIV_MAX`,
+    /// `|x_zp| <= 128`); `None` sends the caller to [`div_round`].
+    fn new(count: usize, x_zp: i32) -> Option<Divisor> {
+        ((1..=DIV_MAX).contains(&count) && (-128..=128).contains(&x_zp)).then(|| Divisor {
+            half: (count / 2) as u32,
+            m: (1u64 << 32).div_ceil(count as u64),
+        })
+    }
+
+    /// `div_round(s, count)` for `|s| <= 128·count`.
+    #[inline(always)]
+    fn div_round(self, s: i32) -> i32 {
+        let u = s.unsigned_abs() + self.half;
+        let q = ((u64::from(u) * self.m) >> 32) as i32;
+        if s < 0 {
+            -q
+        } else {
+            q
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{div_round, Divisor, DIV_MAX};
+
+    /// Every bounded sum `|s| <= 128·d` for `d <= 100`; the extremes, the ties and
+    /// their neighbours for larger `d` up to [`DIV_MAX`].
+    #[test]
+    fn divisor_matches_div_round() {
+        let check = |d: usize, s: i32| {
+            let got = Divisor::new(d, 0).unwrap().div_round(s);
+            assert_eq!(got, div_round(s, d as i32), "s = {s}, d = {d}");
+        };
+        for d in 1..=100 {
+            let b = 128 * d as i32;
+            (-b..=b).for_each(|s| check(d, s));
+        }
+        for d in [127, 128, 255, 256, 1000, 1023, 4095, 4096, 4999, DIV_MAX] {
+            let (di, b) = (d as i32, 128 * d as i32);
+            for k in -128..=128i32 {
+                // Around k·d and around the ties k·d ± d/2.
+                for c in [k * di, k * di + di / 2, k * di - di / 2] {
+                    for s in c - 2..=c + 2 {
+                        if (-b..=b).contains(&s) {
+                            check(d, s);
+                        }
+                    }
+                }
+            }
+        }
+        assert!(Divisor::new(0, 0).is_none());
+        assert!(Divisor::new(DIV_MAX + 1, 0).is_none());
+        assert!(Divisor::new(9, 129).is_none());
+        assert!(Divisor::new(9, -129).is_none());
+    }
 }
