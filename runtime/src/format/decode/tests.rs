@@ -194,7 +194,7 @@ pub(in crate::format) fn ops() -> Vec<Op> {
 /// The ops whose fields combine: every activation with and without quantization
 /// parameters, windows whose fields take one- to five-byte varints, both flag values.
 fn combinations(v: &mut Vec<Op>) {
-    let (q, rq, qb) = quant_samples();
+    let (q, _, qb) = quant_samples();
     let acts = [
         Activation::None,
         Activation::Relu,
@@ -283,40 +283,12 @@ fn combinations(v: &mut Vec<Op>) {
             select_last: !c,
         });
     }
-    for op in [
-        Op::MatMul,
-        Op::MaxPool { window: window(2) },
-        Op::GlobalAvgPool,
-        Op::GlobalMaxPool,
-        Op::GlobalProd,
-        Op::Lut,
-        Op::Reshape,
-        Op::Transpose {
-            perm: HVec::from_slice(&[0, 3, 1, 2, 255]).unwrap(),
-        },
-        Op::Transpose { perm: HVec::new() },
-        Op::Concat { axis: 3 },
-        Op::Pad {
-            pads: HVec::from_slice(&[1; 16]).unwrap(),
-            value: -0.0,
-        },
-        Op::Quantize,
-        Op::Dequantize,
-        Op::Requantize { rq },
-        Op::Cast,
-        Op::Slice {
-            starts: HVec::from_slice(&[0, -1, i32::MIN, i32::MAX]).unwrap(),
-            steps: HVec::from_slice(&[1, -1, 2, -300]).unwrap(),
-        },
-        Op::Lrn {
-            size: 5,
-            alpha: 1e-4,
-            beta: 0.75,
-            bias: 1.0,
-        },
-    ] {
-        add(op);
-    }
+    // The list limits: an empty permutation, 16 pads.
+    add(Op::Transpose { perm: HVec::new() });
+    add(Op::Pad {
+        pads: HVec::from_slice(&[1; 16]).unwrap(),
+        value: -0.0,
+    });
 }
 
 /// Both decoders on `bytes`: the same outcome, the same value (compared by its
