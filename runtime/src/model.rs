@@ -339,6 +339,10 @@ impl<'a> Model<'a> {
     }
 
     fn reads_input_only_in_trees(&self) -> bool {
+        // TreeEnsemble is group Classic: a build without it loads no tree model.
+        if !crate::format::types::OpGroup::Classic.enabled() {
+            return false;
+        }
         let Some(&x) = self.graph.io.inputs.first() else {
             return false;
         };

@@ -1342,3 +1342,30 @@ fn softmax_edge_lines() {
     let mut empty: [f32; 0] = [];
     kf::softmax(&[], 3, 0, 1, false, &mut empty);
 }
+
+#[test]
+fn softmax_last_axis_has_the_strided_loops_bits() {
+    // Targets without SIMD run a last-axis softmax through the general (strided) loop;
+    // it must give the bits of the one-pass form the host runs. The strided loop is
+    // reached here with inner = 2 over two copies of each line.
+    let (outer, axis) = (3, 7);
+    let x: Vec<f32> = (0..outer * axis)
+        .map(|i| ((i * 37 % 23) as f32 - 11.0) * 0.73 + if i % 5 == 0 { 60.0 } else { 0.0 })
+        .collect();
+    let twice: Vec<f32> = x.iter().flat_map(|&v| [v, v]).collect();
+    for log in [false, true] {
+        let mut y = vec![0f32; x.len()];
+        kf::softmax(&x, outer, axis, 1, log, &mut y);
+        let mut y2 = vec![0f32; twice.len()];
+        kf::softmax(&twice, outer, axis, 2, log, &mut y2);
+        for (k, v) in y.iter().enumerate() {
+            for c in 0..2 {
+                assert_eq!(
+                    v.to_bits(),
+                    y2[2 * k + c].to_bits(),
+                    "log={log} k={k} c={c}"
+                );
+            }
+        }
+    }
+}

@@ -506,4 +506,4 @@ impl<'a> Record<'a> for GraphIo {
 }
 
 #[cfg(test)]
-mod tests;
+pub(in crate::format) mod tests;

@@ -47,9 +47,11 @@ pub(super) fn f32_scratch_bytes(x: &[u32], out: &[u32], dtype: DType) -> usize {
     let (Some(&k), Some(&n)) = (x.last(), out.last()) else {
         return 0;
     };
-    // The GEMM is the conv engine's (group `ops-conv`): a build without it (the MLP
-    // builds for small MCUs) runs every FC on the row kernel and links no engine code.
-    if !cfg!(feature = "ops-conv") || dtype != DType::F32 || rows(x) < engine::FC_GEMM_MIN_BATCH {
+    // The GEMM is the conv engine's f32 one (groups `ops-conv` + `ops-conv-f32`): a
+    // build without them (the MLP and int8-CNN builds for small MCUs) runs every FC on
+    // the row kernel and links no f32 engine code.
+    let gemm = OpGroup::Conv.enabled() && OpGroup::ConvF32.enabled();
+    if !gemm || dtype != DType::F32 || rows(x) < engine::FC_GEMM_MIN_BATCH {
         return 0;
     }
     engine::f32_fc_scratch_len(n as usize, k as usize)
@@ -76,7 +78,7 @@ pub(super) fn run(
     match q {
         None => {
             let (act_min, act_max) = act_range(act);
-            // 0 in a build without `ops-conv`: the GEMM branch is compiled out.
+            // 0 in a build without `ops-conv-f32`: the GEMM branch is compiled out.
             let need = f32_scratch_bytes(cx.x.shape(), cx.out.shape(), DType::F32);
             if need > 0 {
                 let out = engine::F32Out {

@@ -167,6 +167,11 @@ pub(crate) fn check(op: &Op, c: &Check<'_, '_>) -> Checked {
 /// [`Op::FullyConnected`]); `Model::arena_size` reserves the largest after
 /// the graph's tensors.
 pub(crate) fn scratch_bytes(g: &Graph<'_>, s: u32) -> usize {
+    // Both users are the conv engine's (the NHWC conv, the batched f32 FC's GEMM): a
+    // build without group Conv needs no scratch and links none of this.
+    if !OpGroup::Conv.enabled() {
+        return 0;
+    }
     let Some(def) = g.op_ref(s) else {
         return 0;
     };

@@ -47,8 +47,10 @@ fn index(op: &Op) -> usize {
 }
 const VARIANTS: usize = 32;
 
-/// At least one sample of every `Op` variant (and of every `UnaryOp` variant).
-fn ops() -> Vec<Op> {
+/// At least one sample of every `Op` variant (and of every `UnaryOp` variant), and the
+/// field combinations of [`combinations`]; also `format/wire.rs`'s `ops_match_postcard`
+/// samples.
+pub(in crate::format) fn ops() -> Vec<Op> {
     let (qp, rq, qb) = quant_samples();
     let clip = Activation::Clip {
         min: -1.5,
@@ -185,7 +187,108 @@ fn ops() -> Vec<Op> {
             v.push(op);
         }
     }
+    combinations(&mut v);
     v
+}
+
+/// The ops whose fields combine: every activation with and without quantization
+/// parameters, windows whose fields take one- to five-byte varints, both flag values.
+fn combinations(v: &mut Vec<Op>) {
+    let (q, _, qb) = quant_samples();
+    let acts = [
+        Activation::None,
+        Activation::Relu,
+        Activation::Clip {
+            min: -1.5,
+            max: 6.0,
+        },
+    ];
+    let bins = [
+        BinaryOp::Add,
+        BinaryOp::Sub,
+        BinaryOp::Mul,
+        BinaryOp::Div,
+        BinaryOp::Max,
+        BinaryOp::Min,
+        BinaryOp::Pow,
+        BinaryOp::Fmod,
+        BinaryOp::Mod,
+    ];
+    let posts = [
+        PostTransform::None,
+        PostTransform::Softmax,
+        PostTransform::Logistic,
+        PostTransform::SoftmaxZero,
+    ];
+    let aggs = [
+        Aggregate::Sum,
+        Aggregate::Average,
+        Aggregate::Min,
+        Aggregate::Max,
+    ];
+    let mut add = |o: Op| v.push(o);
+    for (i, act) in acts.into_iter().enumerate() {
+        for q in [None, Some(q)] {
+            add(Op::FullyConnected { act, q });
+            add(Op::Conv {
+                window: window(i as u32),
+                groups: 300,
+                act,
+                q,
+            });
+        }
+        for (b, op) in bins.into_iter().enumerate() {
+            let q = (b % 2 == 1).then_some(qb);
+            add(Op::Binary { op, act, q });
+        }
+        for residual in [None, Some(qb)] {
+            let q = Some(QNhwc {
+                act_min: -128,
+                act_max: i as i32,
+                residual,
+            });
+            for q in [None, q] {
+                add(Op::ConvNhwc {
+                    window: window(i as u32),
+                    act,
+                    q,
+                });
+                add(Op::DepthwiseNhwc {
+                    window: window(i as u32 + 1),
+                    act,
+                    q,
+                });
+            }
+        }
+    }
+    for (i, post) in posts.into_iter().enumerate() {
+        add(Op::Linear { post });
+        add(Op::TreeEnsemble {
+            aggregate: aggs[i],
+            post,
+        });
+    }
+    for norm in [Norm::L1, Norm::L2, Norm::Max] {
+        add(Op::Normalize { norm });
+    }
+    for c in [false, true] {
+        add(Op::AvgPool {
+            window: window(3),
+            count_include_pad: c,
+        });
+        add(Op::Softmax { axis: 200, log: c });
+        add(Op::ArgMax {
+            axis: 1,
+            keepdims: c,
+            select_last: !c,
+        });
+    }
+    // The list limits: an empty permutation, 16 pads.
+    add(Op::Transpose { perm: HVec::new() });
+    add(Op::Pad {
+        pads: HVec::from_slice(&[1; 16]).unwrap(),
+        value: -0.0,
+    });
 }
 
 /// Both decoders on `bytes`: the same outcome, the same value (compared by its

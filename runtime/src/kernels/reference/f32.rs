@@ -448,12 +448,20 @@ pub fn exp(x: f32) -> f32 {
 /// log-softmax `(x_j - m) - ln s` (`ln` from libm).
 ///
 /// With `inner == 1` (the axis is the last one, the usual case) the exponentials of all
-/// lines are one pass over contiguous memory, which vectorises.
+/// lines are one pass over contiguous memory, which vectorises; the same operations in
+/// the same order as the general loop, so the targets without SIMD (Cortex-M, RISC-V)
+/// leave that pass out for flash.
 pub fn softmax(x: &[f32], outer: usize, axis_len: usize, inner: usize, log: bool, y: &mut [f32]) {
     if axis_len == 0 {
         return;
     }
-    if inner == 1 {
+    let simd = cfg!(any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "wasm32"
+    ));
+    if simd && inner == 1 {
         let n = outer * axis_len;
         let (x, y) = (&x[..n], &mut y[..n]);
         // y = x - max of its line, then y = exp(y) over everything at once.
