@@ -1,10 +1,11 @@
 //! The depthwise drivers (f32, f16-packed and int8), one 16-channel tile at a time.
 //!
-//! int8 with 8 channels and horizontal stride 1 (MobileNetV1 0.25's first depthwise
-//! layer) runs its interior pixels in pairs: the 16 input bytes of a tap are that tap
-//! of two neighbouring pixels and their 16 outputs are consecutive, so one vector
-//! carries two pixels instead of one half-empty tile (the tile's constants repeated
-//! in lanes 8..16).
+//! 8 channels with horizontal stride 1 (MobileNetV1 0.25's first depthwise layer),
+//! f32 and int8, run their interior pixels in pairs: the 16 input elements of a tap
+//! are that tap of two neighbouring pixels and their 16 outputs are consecutive, so
+//! one vector carries two pixels instead of one half-empty tile (the tile's constants
+//! repeated in lanes 8..16). The f32 pairs add each pixel's terms in the order the
+//! one-pixel path does (the same bits).
 
 #![allow(unsafe_code)]
 
@@ -161,10 +162,18 @@ pub(crate) unsafe fn f32_dwconv<L: F32Lanes, E: Packed>(
         lo: l.splat(out.min),
         hi: l.splat(out.max),
         residual: out.residual.map(<[f32]>::as_ptr),
+        pairs: pairs(&g),
         y: y.as_mut_ptr(),
     };
     dw_walk(&g, x.as_ptr(), &k);
     Ok(())
+}
+
+/// 8 channels, horizontal stride 1, 3×3 or 5×5: the interior pixels go in pairs
+/// (f32: [`DwF32::sum_store`] on pairs, int8: [`DwI8::pair_taps`]).
+#[inline(always)]
+fn pairs(g: &Geom) -> bool {
+    g.c == PAIR_C && g.sw == 1 && dw_unrolled(g)
 }
 
 /// The f32 depthwise kernel of one call (slices checked by [`f32_dwconv`]).
@@ -177,17 +186,20 @@ struct DwF32<L: F32Lanes, E: Packed> {
     lo: L::V,
     hi: L::V,
     residual: Option<*const f32>,
+    pairs: bool,
     y: *mut f32,
 }
 
 /// An f32 depthwise tile: channels `c0..c0 + nc`, its packed tile, bias and the
-/// unrolled kernels' weights.
+/// unrolled kernels' weights; for pixel pairs the bias and weights again with lanes
+/// `8..16` repeating lanes `0..8`.
 struct DwF32Tile<V, E> {
     c0: usize,
     nc: usize,
     tile: *const E,
     bias: V,
     w: [V; DW_UNROLLED],
+    pair: Option<(V, [V; DW_UNROLLED])>,
 }
 
 impl<L: F32Lanes, E: Packed> DwF32<L, E> {
@@ -207,13 +219,71 @@ impl<L: F32Lanes, E: Packed> DwF32<L, E> {
         }
     }
 
-    /// Clamp (and residual) of channels `c0..c0 + nc` of output pixel `o`.
+    /// Lanes `0..8` of `v` repeated in lanes `8..16`.
+    #[inline(always)]
+    fn doubled(&self, v: L::V) -> L::V {
+        let mut t = [0f32; NR];
+        // SAFETY: `t` holds 16 f32.
+        unsafe {
+            self.l.store(t.as_mut_ptr(), v);
+            t.copy_within(..PAIR_C, PAIR_C);
+            self.l.load(t.as_ptr())
+        }
+    }
+
+    /// The unrolled kernel from `(bias, w)` on `P` vectors of `nc` lanes: tap `t` of
+    /// vector `p` reads `x + p·step + offs[t]`, its sum goes to output element
+    /// `at + p·out_step`. Each sum is the bias, then the taps in order; when `split`
+    /// (fewer than 4 pixels) the odd taps go to a second chain, added at the end, so
+    /// that the multiply-adds do not all wait on one another.
     ///
     /// # Safety
-    /// The channels are inside the output.
+    /// Those elements are inside the input and output; `N <= DW_UNROLLED`.
+    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    unsafe fn store(&self, acc: L::V, o: usize, c0: usize, nc: usize) {
-        let at = o * self.g.c + c0;
+    unsafe fn sum_store<const N: usize, const P: usize>(
+        &self,
+        (bias, w): (L::V, &[L::V; DW_UNROLLED]),
+        x: *const f32,
+        (step, offs): (usize, &[usize; N]),
+        nc: usize,
+        (at, out_step): (usize, usize),
+        split: bool,
+    ) {
+        let l = self.l;
+        // SAFETY: caller's contract.
+        unsafe {
+            let mut acc = [[bias, l.splat(0.0)]; P];
+            let mut t = 0;
+            while t < N {
+                for (p, a) in acc.iter_mut().enumerate() {
+                    a[0] = l.fma(self.x(x.add(p * step + offs[t]), nc), w[t], a[0]);
+                }
+                if t + 1 < N {
+                    for (p, a) in acc.iter_mut().enumerate() {
+                        let xv = self.x(x.add(p * step + offs[t + 1]), nc);
+                        if split {
+                            a[1] = l.fma(xv, w[t + 1], a[1]);
+                        } else {
+                            a[0] = l.fma(xv, w[t + 1], a[0]);
+                        }
+                    }
+                }
+                t += 2;
+            }
+            for (p, a) in acc.iter().enumerate() {
+                let v = if split { l.add(a[0], a[1]) } else { a[0] };
+                self.store(v, at + p * out_step, nc);
+            }
+        }
+    }
+
+    /// Clamp (and residual) of the `nc` output elements from `at`.
+    ///
+    /// # Safety
+    /// The elements are inside the output.
+    #[inline(always)]
+    unsafe fn store(&self, acc: L::V, at: usize, nc: usize) {
         // SAFETY: caller's contract (the residual has the output's length).
         unsafe {
             let residual = self.residual.map(|r| r.add(at));
@@ -245,14 +315,64 @@ impl<L: F32Lanes, E: Packed> DwKernel<f32> for DwF32<L, E> {
                     *v = E::load16(l, tile.add(NR + t * NR));
                 }
             }
+            let bias = E::load16(l, tile);
             DwF32Tile {
                 c0,
                 nc: NR.min(self.g.c - c0),
                 tile,
-                bias: E::load16(l, tile),
+                bias,
                 w,
+                pair: if self.pairs {
+                    let mut pw = w;
+                    for v in pw.iter_mut().take(self.g.taps) {
+                        *v = self.doubled(*v);
+                    }
+                    Some((self.doubled(bias), pw))
+                } else {
+                    None
+                },
             }
         }
+    }
+
+    /// Pairs of interior pixels: the 16 elements at `base + 16·p + offs[t]` are tap
+    /// `t` of pixels `o + 2p` and `o + 2p + 1` (stride 1: the second pixel's input is
+    /// the next 8 elements), and their 16 outputs are consecutive. Runs of 4 or more
+    /// pixels sum in one chain, a last lone pair in two, as [`DwF32::full`] does
+    /// with the same pixels.
+    #[inline(always)]
+    fn run(&self, tl: &Self::Tile, o: usize, base: *const f32, n: usize) -> usize {
+        let Some((bias, w)) = &tl.pair else { return 0 };
+        let g = &self.g;
+        let off = |t: usize| ((t / g.kw) * g.dh * g.iw + (t % g.kw) * g.dw) * PAIR_C;
+        let pair = 2 * PAIR_C;
+        let k = (*bias, w);
+        let at = (o * PAIR_C, pair);
+        // SAFETY: `n` interior pixels from `o` (the walk's contract): pixel
+        // `o + 2p + 1`'s taps end 8 elements after pixel `o + 2p`'s, inside the
+        // input; the 16 outputs of a pair are inside `y`.
+        unsafe {
+            match (g.kh, n / 2) {
+                (_, 0) => return 0,
+                (3, p) => {
+                    let offs: [usize; 9] = core::array::from_fn(off);
+                    match p {
+                        1 => self.sum_store::<9, 1>(k, base, (pair, &offs), NR, at, true),
+                        2 | 3 => self.sum_store::<9, 2>(k, base, (pair, &offs), NR, at, false),
+                        _ => self.sum_store::<9, 4>(k, base, (pair, &offs), NR, at, false),
+                    }
+                }
+                (_, p) => {
+                    let offs: [usize; 25] = core::array::from_fn(off);
+                    match p {
+                        1 => self.sum_store::<25, 1>(k, base, (pair, &offs), NR, at, true),
+                        2 | 3 => self.sum_store::<25, 2>(k, base, (pair, &offs), NR, at, false),
+                        _ => self.sum_store::<25, 4>(k, base, (pair, &offs), NR, at, false),
+                    }
+                }
+            }
+        }
+        pair_run(n)
     }
 
     #[inline(always)]
@@ -264,38 +384,13 @@ impl<L: F32Lanes, E: Packed> DwKernel<f32> for DwF32<L, E> {
         step: usize,
         offs: &[usize; N],
     ) {
-        let l = self.l;
-        let (c0, nc) = (tl.c0, tl.nc);
-        // Fewer than 4 pixels: each pixel's taps alternate between two chains, so
-        // that the multiply-adds do not all wait on one another.
-        let split = P < DW_PIXELS;
+        let (c, c0, nc) = (self.g.c, tl.c0, tl.nc);
         // SAFETY: `base + p·step + offs[t]` is an input pixel (`c` channels, of
         // which `c0..c0 + nc` are read); `N <= DW_UNROLLED`.
         unsafe {
-            let mut acc = [[tl.bias, l.splat(0.0)]; P];
-            let mut t = 0;
-            while t < N {
-                let w = tl.w[t];
-                for (p, a) in acc.iter_mut().enumerate() {
-                    a[0] = l.fma(self.x(base.add(p * step + offs[t] + c0), nc), w, a[0]);
-                }
-                if t + 1 < N {
-                    let w = tl.w[t + 1];
-                    for (p, a) in acc.iter_mut().enumerate() {
-                        let xv = self.x(base.add(p * step + offs[t + 1] + c0), nc);
-                        if split {
-                            a[1] = l.fma(xv, w, a[1]);
-                        } else {
-                            a[0] = l.fma(xv, w, a[0]);
-                        }
-                    }
-                }
-                t += 2;
-            }
-            for (p, a) in acc.iter().enumerate() {
-                let v = if split { l.add(a[0], a[1]) } else { a[0] };
-                self.store(v, o + p, c0, nc);
-            }
+            let k = (tl.bias, &tl.w);
+            let at = (o * c + c0, c);
+            self.sum_store::<N, P>(k, base.add(c0), (step, offs), nc, at, P < DW_PIXELS);
         }
     }
 
@@ -334,7 +429,7 @@ impl<L: F32Lanes, E: Packed> DwKernel<f32> for DwF32<L, E> {
                     a0 = l.fma(self.x(xr.add(j * dx), nc), w0, a0);
                 }
             }
-            self.store(l.add(a0, a1), o, c0, nc);
+            self.store(l.add(a0, a1), o * g.c + c0, nc);
         }
     }
 }
@@ -371,7 +466,7 @@ pub(crate) unsafe fn i8_dwconv<L: I32Lanes>(
         tile_len,
         header: out.header,
         zp: l.splat(x_zp),
-        pairs: g.c == PAIR_C && g.sw == 1 && dw_unrolled(&g),
+        pairs: pairs(&g),
         epi: I8Epi::new(l, out),
         y: y.as_mut_ptr(),
     };
@@ -395,8 +490,18 @@ struct DwI8<L: I32Lanes> {
     y: *mut i8,
 }
 
-/// The channel count whose interior pixels the int8 depthwise computes two at a time.
+/// The channel count whose interior pixels the depthwise kernels compute two at a time.
 const PAIR_C: usize = 8;
+
+/// How many of `n >= 2` interior pixels a pair run computes: 1, 2 or 4 pairs.
+#[inline(always)]
+fn pair_run(n: usize) -> usize {
+    2 * match n / 2 {
+        1 => 1,
+        2 | 3 => 2,
+        _ => DW_PIXELS,
+    }
+}
 
 /// A tile's constants for pixel pairs: lanes `8..16` repeat lanes `0..8` (bias with
 /// the zero point folded in, requantization, weights), lane `8 + j` being channel
@@ -637,11 +742,7 @@ impl<L: I32Lanes> DwKernel<i8> for DwI8<L> {
                 }
             }
         }
-        2 * match n / 2 {
-            1 => 1,
-            2 | 3 => 2,
-            _ => DW_PIXELS,
-        }
+        pair_run(n)
     }
 
     #[inline(always)]
