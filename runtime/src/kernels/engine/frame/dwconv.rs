@@ -45,13 +45,19 @@ trait DwKernel<T> {
         step: usize,
         offs: &[usize; N],
     );
-    /// Interior pixels `o..o + n` of an unrolled kernel computed some other way than
-    /// [`DwKernel::full`], `base` being pixel `o`'s tap (0, 0): returns how many it did
-    /// (0: none, the caller goes on with [`DwKernel::full`]).
-    #[inline(always)]
-    fn run(&self, _t: &Self::Tile, _o: usize, _base: *const T, _n: usize) -> usize {
-        0
-    }
+    /// `P` pairs of interior pixels `o..o + 2P` of an unrolled kernel (called when
+    /// [`pairs`] holds: its tiles carry the pair constants): the 16
+    /// elements at `base + 16·p + offs[t]` are tap `t` of pixels `o + 2p` and
+    /// `o + 2p + 1` (stride 1: the second pixel's input is the next 8 elements), and
+    /// their 16 outputs are consecutive: one vector per pair instead of one
+    /// half-empty vector per pixel.
+    fn pairs<const N: usize, const P: usize>(
+        &self,
+        t: &Self::Tile,
+        o: usize,
+        base: *const T,
+        offs: &[usize; N],
+    );
     /// Any pixel: the valid taps `ky0..ky1 × kx0..kx1`, tap `(ky, kx)` reading input
     /// pixel `(iy0 + ky·dh, ix0 + kx·dw)` (wrapping: `iy0`, `ix0` may be "negative").
     fn border(
@@ -72,7 +78,8 @@ const DW_UNROLLED: usize = 25;
 
 /// Runs `k` on every output pixel, channel tile by channel tile (so a tile's
 /// constants are prepared once per call): interior pixels of 3×3 and 5×5 kernels
-/// with the taps unrolled, 4, 2 or 1 at a time, the others over their valid taps.
+/// with the taps unrolled, 4, 2 or 1 at a time (pixels or, for paired tiles, pairs
+/// of pixels), the others over their valid taps.
 #[inline(always)]
 fn dw_walk<T, K: DwKernel<T>>(g: &Geom, x: *const T, k: &K) {
     let (y0, y1) = interior(g.oh, g.sh, g.dh, g.pt, g.ih, g.kh);
@@ -83,6 +90,7 @@ fn dw_walk<T, K: DwKernel<T>>(g: &Geom, x: *const T, k: &K) {
     let offs9: [usize; 9] = core::array::from_fn(off);
     let offs25: [usize; 25] = core::array::from_fn(off);
     let step = g.sw * g.c;
+    let paired = pairs(g);
     for ct in 0..g.c.div_ceil(NR) {
         let t = k.tile(ct);
         for oy in 0..g.oh {
@@ -96,9 +104,22 @@ fn dw_walk<T, K: DwKernel<T>>(g: &Geom, x: *const T, k: &K) {
                 if row_inside && (x0..x1).contains(&ox) {
                     // Every tap inside: `iy0`, `ix0` are not "negative".
                     let base = x.wrapping_add((iy0 * g.iw + ix0) * g.c);
-                    let done = k.run(&t, o, base, x1 - ox);
-                    if done > 0 {
-                        ox += done;
+                    if paired && x1 - ox >= 2 {
+                        // (`c` is 8: `offs` are the pairs' offsets too.)
+                        let p = match (x1 - ox) / 2 {
+                            1 => 1,
+                            2 | 3 => 2,
+                            _ => DW_PIXELS,
+                        };
+                        match (g.kh, p) {
+                            (3, 1) => k.pairs::<9, 1>(&t, o, base, &offs9),
+                            (3, 2) => k.pairs::<9, 2>(&t, o, base, &offs9),
+                            (3, _) => k.pairs::<9, DW_PIXELS>(&t, o, base, &offs9),
+                            (_, 1) => k.pairs::<25, 1>(&t, o, base, &offs25),
+                            (_, 2) => k.pairs::<25, 2>(&t, o, base, &offs25),
+                            _ => k.pairs::<25, DW_PIXELS>(&t, o, base, &offs25),
+                        }
+                        ox += 2 * p;
                         continue;
                     }
                     let p = match x1 - ox {
@@ -335,44 +356,25 @@ impl<L: F32Lanes, E: Packed> DwKernel<f32> for DwF32<L, E> {
         }
     }
 
-    /// Pairs of interior pixels: the 16 elements at `base + 16·p + offs[t]` are tap
-    /// `t` of pixels `o + 2p` and `o + 2p + 1` (stride 1: the second pixel's input is
-    /// the next 8 elements), and their 16 outputs are consecutive. Runs of 4 or more
-    /// pixels sum in one chain, a last lone pair in two, as [`DwF32::full`] does
-    /// with the same pixels.
+    /// Runs of 4 or more pixels sum in one chain, a last lone pair in two, as
+    /// [`DwF32::full`] does with the same pixels.
     #[inline(always)]
-    fn run(&self, tl: &Self::Tile, o: usize, base: *const f32, n: usize) -> usize {
-        let Some((bias, w)) = &tl.pair else { return 0 };
-        let g = &self.g;
-        let off = |t: usize| ((t / g.kw) * g.dh * g.iw + (t % g.kw) * g.dw) * PAIR_C;
+    fn pairs<const N: usize, const P: usize>(
+        &self,
+        tl: &Self::Tile,
+        o: usize,
+        base: *const f32,
+        offs: &[usize; N],
+    ) {
+        let Some((bias, w)) = &tl.pair else { return };
         let pair = 2 * PAIR_C;
-        let k = (*bias, w);
-        let at = (o * PAIR_C, pair);
-        // SAFETY: `n` interior pixels from `o` (the walk's contract): pixel
-        // `o + 2p + 1`'s taps end 8 elements after pixel `o + 2p`'s, inside the
-        // input; the 16 outputs of a pair are inside `y`.
+        // SAFETY: the walk's contract: pixel `o + 2p + 1`'s taps end 8 elements
+        // after pixel `o + 2p`'s, inside the input; the 16 outputs of a pair are
+        // inside `y`.
         unsafe {
-            match (g.kh, n / 2) {
-                (_, 0) => return 0,
-                (3, p) => {
-                    let offs: [usize; 9] = core::array::from_fn(off);
-                    match p {
-                        1 => self.sum_store::<9, 1>(k, base, (pair, &offs), NR, at, true),
-                        2 | 3 => self.sum_store::<9, 2>(k, base, (pair, &offs), NR, at, false),
-                        _ => self.sum_store::<9, 4>(k, base, (pair, &offs), NR, at, false),
-                    }
-                }
-                (_, p) => {
-                    let offs: [usize; 25] = core::array::from_fn(off);
-                    match p {
-                        1 => self.sum_store::<25, 1>(k, base, (pair, &offs), NR, at, true),
-                        2 | 3 => self.sum_store::<25, 2>(k, base, (pair, &offs), NR, at, false),
-                        _ => self.sum_store::<25, 4>(k, base, (pair, &offs), NR, at, false),
-                    }
-                }
-            }
+            let at = (o * PAIR_C, pair);
+            self.sum_store::<N, P>((*bias, w), base, (pair, offs), NR, at, P == 1);
         }
-        pair_run(n)
     }
 
     #[inline(always)]
@@ -492,16 +494,6 @@ struct DwI8<L: I32Lanes> {
 
 /// The channel count whose interior pixels the depthwise kernels compute two at a time.
 const PAIR_C: usize = 8;
-
-/// How many of `n >= 2` interior pixels a pair run computes: 1, 2 or 4 pairs.
-#[inline(always)]
-fn pair_run(n: usize) -> usize {
-    2 * match n / 2 {
-        1 => 1,
-        2 | 3 => 2,
-        _ => DW_PIXELS,
-    }
-}
 
 /// A tile's constants for pixel pairs: lanes `8..16` repeat lanes `0..8` (bias with
 /// the zero point folded in, requantization, weights), lane `8 + j` being channel
@@ -716,33 +708,16 @@ impl<L: I32Lanes> DwKernel<i8> for DwI8<L> {
     }
 
     #[inline(always)]
-    fn run(&self, tl: &Self::Tile, o: usize, base: *const i8, n: usize) -> usize {
-        let Some(pt) = &tl.pair else { return 0 };
-        let g = &self.g;
-        let off = |t: usize| ((t / g.kw) * g.dh * g.iw + (t % g.kw) * g.dw) * PAIR_C;
-        // SAFETY: `n` interior pixels from `o` (the walk's contract).
-        unsafe {
-            match (g.kh, n / 2) {
-                (_, 0) => return 0,
-                (3, p) => {
-                    let offs: [usize; 9] = core::array::from_fn(off);
-                    match p {
-                        1 => self.pair_taps::<9, 1>(pt, o, base, &offs),
-                        2 | 3 => self.pair_taps::<9, 2>(pt, o, base, &offs),
-                        _ => self.pair_taps::<9, DW_PIXELS>(pt, o, base, &offs),
-                    }
-                }
-                (_, p) => {
-                    let offs: [usize; 25] = core::array::from_fn(off);
-                    match p {
-                        1 => self.pair_taps::<25, 1>(pt, o, base, &offs),
-                        2 | 3 => self.pair_taps::<25, 2>(pt, o, base, &offs),
-                        _ => self.pair_taps::<25, DW_PIXELS>(pt, o, base, &offs),
-                    }
-                }
-            }
-        }
-        pair_run(n)
+    fn pairs<const N: usize, const P: usize>(
+        &self,
+        tl: &Self::Tile,
+        o: usize,
+        base: *const i8,
+        offs: &[usize; N],
+    ) {
+        let Some(pt) = &tl.pair else { return };
+        // SAFETY: the walk's contract.
+        unsafe { self.pair_taps::<N, P>(pt, o, base, offs) }
     }
 
     #[inline(always)]
