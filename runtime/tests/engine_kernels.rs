@@ -1703,3 +1703,69 @@ fn f32_conv_channels_do_not_depend_on_the_panel_pairing() {
         }
     }
 }
+
+/// An 8-channel depthwise conv with horizontal stride 1 runs its interior pixels two
+/// per 16-lane vector (the constants repeated in lanes 8..16); each pixel's sum keeps
+/// the order of the one-pixel path. So its outputs are bit-identical to channels
+/// 0..8 of a 9-channel conv on the same data (9 channels never pair), on every ISA
+/// (and within the f32 bound; the f16-weight kernel gives the f32 kernel's bits on
+/// the rounded weights); a pair that mixed up its two pixels' inputs, lanes,
+/// outputs or residuals, or summed in another order, would differ. Interior runs of
+/// 1 to 12 pixels (the pair runs of 4, 2 and 1 pairs and a lone last pixel), 3×3 and
+/// 5×5, dilation, vertical stride 2, residuals and activations.
+#[test]
+fn dwconv_8_channel_pairs_equal_the_one_pixel_path() {
+    let mut rng = Rng::new(88);
+    let mut shapes: Vec<ConvShape> = named_i8_shapes()
+        .into_iter()
+        .filter(|(_, s, dw)| *dw && s.in_c == 8)
+        .map(|(_, s, _)| s)
+        .collect();
+    for w in 3..=14 {
+        shapes.extend(shape((4, w, 8), 8, [3, 3], [1, 1], [1, 1], [1; 4]));
+    }
+    shapes.extend(shape((9, 11, 8), 8, [5, 5], [2, 1], [1, 1], [2; 4]));
+    for s8 in shapes {
+        let mut c8 = f32_case_for(&mut rng, s8, true);
+        if c8.residual.is_none() && rng.chance(50) {
+            c8.residual = Some((0..out_len(&s8)).map(|_| rng.f32()).collect());
+        }
+        // The same data with a ninth channel of its own after every pixel's eight.
+        let widen = |v: &[f32], rng: &mut Rng| -> Vec<f32> {
+            v.chunks(8)
+                .flat_map(|px| px.iter().copied().chain([rng.f32()]))
+                .collect()
+        };
+        let s9 = ConvShape {
+            in_c: 9,
+            out_c: 9,
+            ..s8
+        };
+        let c9 = F32Case {
+            shape: s9,
+            x: widen(&c8.x, &mut rng),
+            w: [c8.w.clone(), (0..s8.taps()).map(|_| rng.f32()).collect()].concat(),
+            bias: c8.bias.as_ref().map(|b| widen(b, &mut rng)),
+            residual: c8.residual.as_ref().map(|r| widen(r, &mut rng)),
+            ..c8.clone()
+        };
+        for isa in Isa::ALL {
+            let Some(k) = isa.kernels() else {
+                continue;
+            };
+            let (y8, y9) = (c8.run(&k), c9.run(&k));
+            for px in 0..out_len(&s8) / 8 {
+                let got = &y8[px * 8..px * 8 + 8];
+                let want = &y9[px * 9..px * 9 + 8];
+                assert!(
+                    got.iter()
+                        .zip(want)
+                        .all(|(g, w)| g.to_bits() == w.to_bits()),
+                    "{isa:?} {s8:?} pixel {px}: {got:?} vs {want:?}"
+                );
+            }
+            c8.check(&k);
+            c8.check_f16(&k);
+        }
+    }
+}

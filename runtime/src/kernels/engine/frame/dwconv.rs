@@ -1,25 +1,26 @@
-//! The depthwise drivers (f32, f16-packed and int8), one 16-channel tile at a time.
+//! The depthwise walk shared by the f32 driver ([`super::dwf32`]) and the int8 one
+//! (here), one 16-channel tile at a time.
 //!
-//! int8 with 8 channels and horizontal stride 1 (MobileNetV1 0.25's first depthwise
-//! layer) runs its interior pixels in pairs: the 16 input bytes of a tap are that tap
-//! of two neighbouring pixels and their 16 outputs are consecutive, so one vector
-//! carries two pixels instead of one half-empty tile (the tile's constants repeated
-//! in lanes 8..16).
+//! 8 channels with horizontal stride 1 (MobileNetV1 0.25's first depthwise layer),
+//! f32 and int8, run their interior pixels in pairs: the 16 input elements of a tap
+//! are that tap of two neighbouring pixels and their 16 outputs are consecutive, so
+//! one vector carries two pixels instead of one half-empty tile (the tile's constants
+//! repeated in lanes 8..16).
 
 #![allow(unsafe_code)]
 
-use super::conv::{f32_store, i8_zero_point, I8Epi};
+use super::conv::{i8_zero_point, I8Epi};
 use super::geom::interior;
 use super::geom::{need, valid_taps, Geom};
-use super::lanes::{doubled, F32Lanes, I32Lanes, Packed};
-use crate::kernels::engine::types::{ConvShape, F32Out, I8Header, I8Out, NR};
+use super::lanes::{doubled, I32Lanes};
+use crate::kernels::engine::types::{ConvShape, I8Header, I8Out, NR};
 use crate::{Error, Result};
 
 // ---------------------------------------------------------------- depthwise
 
 /// Checked depthwise geometry: `out_c == in_c`.
 #[inline(always)]
-fn dw_geom(s: &ConvShape) -> Result<Geom> {
+pub(super) fn dw_geom(s: &ConvShape) -> Result<Geom> {
     let g = Geom::new(s)?;
     if g.n != g.c {
         return Err(Error::Unsupported);
@@ -28,7 +29,7 @@ fn dw_geom(s: &ConvShape) -> Result<Geom> {
 }
 
 /// The work of one depthwise kernel on output pixels, one 16-channel tile at a time.
-trait DwKernel<T> {
+pub(super) trait DwKernel<T> {
     /// What the kernel keeps for a tile while it walks the pixels: its channels,
     /// bias, weights loaded once (the unrolled kernels' taps), requantization.
     type Tile;
@@ -44,13 +45,19 @@ trait DwKernel<T> {
         step: usize,
         offs: &[usize; N],
     );
-    /// Interior pixels `o..o + n` of an unrolled kernel computed some other way than
-    /// [`DwKernel::full`], `base` being pixel `o`'s tap (0, 0): returns how many it did
-    /// (0: none, the caller goes on with [`DwKernel::full`]).
-    #[inline(always)]
-    fn run(&self, _t: &Self::Tile, _o: usize, _base: *const T, _n: usize) -> usize {
-        0
-    }
+    /// `P` pairs of interior pixels `o..o + 2P` of an unrolled kernel (called when
+    /// [`pairs`] holds: its tiles carry the pair constants): the 16
+    /// elements at `base + 16·p + offs[t]` are tap `t` of pixels `o + 2p` and
+    /// `o + 2p + 1` (stride 1: the second pixel's input is the next 8 elements), and
+    /// their 16 outputs are consecutive: one vector per pair instead of one
+    /// half-empty vector per pixel.
+    fn pairs<const N: usize, const P: usize>(
+        &self,
+        t: &Self::Tile,
+        o: usize,
+        base: *const T,
+        offs: &[usize; N],
+    );
     /// Any pixel: the valid taps `ky0..ky1 × kx0..kx1`, tap `(ky, kx)` reading input
     /// pixel `(iy0 + ky·dh, ix0 + kx·dw)` (wrapping: `iy0`, `ix0` may be "negative").
     fn border(
@@ -64,16 +71,17 @@ trait DwKernel<T> {
 }
 
 /// Pixels computed together on interior runs (independent accumulator chains).
-const DW_PIXELS: usize = 4;
+pub(super) const DW_PIXELS: usize = 4;
 
 /// Taps of the largest unrolled depthwise kernel (5×5), whose weights a tile keeps.
-const DW_UNROLLED: usize = 25;
+pub(super) const DW_UNROLLED: usize = 25;
 
 /// Runs `k` on every output pixel, channel tile by channel tile (so a tile's
 /// constants are prepared once per call): interior pixels of 3×3 and 5×5 kernels
-/// with the taps unrolled, 4, 2 or 1 at a time, the others over their valid taps.
+/// with the taps unrolled, 4, 2 or 1 at a time (pixels or, for paired tiles, pairs
+/// of pixels), the others over their valid taps.
 #[inline(always)]
-fn dw_walk<T, K: DwKernel<T>>(g: &Geom, x: *const T, k: &K) {
+pub(super) fn dw_walk<T, K: DwKernel<T>>(g: &Geom, x: *const T, k: &K) {
     let (y0, y1) = interior(g.oh, g.sh, g.dh, g.pt, g.ih, g.kh);
     let (x0, x1) = interior(g.ow, g.sw, g.dw, g.pl, g.iw, g.kw);
     let unrolled = dw_unrolled(g);
@@ -82,6 +90,7 @@ fn dw_walk<T, K: DwKernel<T>>(g: &Geom, x: *const T, k: &K) {
     let offs9: [usize; 9] = core::array::from_fn(off);
     let offs25: [usize; 25] = core::array::from_fn(off);
     let step = g.sw * g.c;
+    let paired = pairs(g);
     for ct in 0..g.c.div_ceil(NR) {
         let t = k.tile(ct);
         for oy in 0..g.oh {
@@ -95,9 +104,22 @@ fn dw_walk<T, K: DwKernel<T>>(g: &Geom, x: *const T, k: &K) {
                 if row_inside && (x0..x1).contains(&ox) {
                     // Every tap inside: `iy0`, `ix0` are not "negative".
                     let base = x.wrapping_add((iy0 * g.iw + ix0) * g.c);
-                    let done = k.run(&t, o, base, x1 - ox);
-                    if done > 0 {
-                        ox += done;
+                    if paired && x1 - ox >= 2 {
+                        // (`c` is 8: `offs` are the pairs' offsets too.)
+                        let p = match (x1 - ox) / 2 {
+                            1 => 1,
+                            2 | 3 => 2,
+                            _ => DW_PIXELS,
+                        };
+                        match (g.kh, p) {
+                            (3, 1) => k.pairs::<9, 1>(&t, o, base, &offs9),
+                            (3, 2) => k.pairs::<9, 2>(&t, o, base, &offs9),
+                            (3, _) => k.pairs::<9, DW_PIXELS>(&t, o, base, &offs9),
+                            (_, 1) => k.pairs::<25, 1>(&t, o, base, &offs25),
+                            (_, 2) => k.pairs::<25, 2>(&t, o, base, &offs25),
+                            _ => k.pairs::<25, DW_PIXELS>(&t, o, base, &offs25),
+                        }
+                        ox += 2 * p;
                         continue;
                     }
                     let p = match x1 - ox {
@@ -126,217 +148,15 @@ fn dw_walk<T, K: DwKernel<T>>(g: &Geom, x: *const T, k: &K) {
 
 /// The kernel is 3×3 or 5×5: its interior pixels run unrolled ([`DwKernel::full`]).
 #[inline(always)]
-fn dw_unrolled(g: &Geom) -> bool {
+pub(super) fn dw_unrolled(g: &Geom) -> bool {
     (g.kh, g.kw) == (3, 3) || (g.kh, g.kw) == (5, 5)
 }
 
-/// [`crate::kernels::engine::f32_dwconv`] on the primitives of `L`.
-///
-/// # Safety
-/// The CPU supports the instructions of `L`.
+/// 8 channels, horizontal stride 1, 3×3 or 5×5: the interior pixels go in pairs
+/// (f32: `DwF32::sum_store` on pairs, int8: [`DwI8::pair_taps`]).
 #[inline(always)]
-pub(crate) unsafe fn f32_dwconv<L: F32Lanes, E: Packed>(
-    l: L,
-    s: &ConvShape,
-    x: &[f32],
-    packed: &[E],
-    out: &F32Out,
-    y: &mut [f32],
-) -> Result<()> {
-    let g = dw_geom(s)?;
-    let tile_len =
-        crate::kernels::engine::pack::f32_dw_tile_len(g.taps).ok_or(Error::Unsupported)?;
-    need(g.in_len, x.len())?;
-    need(g.c.div_ceil(NR) * tile_len, packed.len())?;
-    need(g.out_len, y.len())?;
-    if let Some(r) = out.residual {
-        need(g.out_len, r.len())?;
-    }
-    let k = DwF32 {
-        l,
-        g,
-        x: x.as_ptr(),
-        w: packed.as_ptr(),
-        tile_len,
-        lo: l.splat(out.min),
-        hi: l.splat(out.max),
-        residual: out.residual.map(<[f32]>::as_ptr),
-        y: y.as_mut_ptr(),
-    };
-    dw_walk(&g, x.as_ptr(), &k);
-    Ok(())
-}
-
-/// The f32 depthwise kernel of one call (slices checked by [`f32_dwconv`]).
-struct DwF32<L: F32Lanes, E: Packed> {
-    l: L,
-    g: Geom,
-    x: *const f32,
-    w: *const E,
-    tile_len: usize,
-    lo: L::V,
-    hi: L::V,
-    residual: Option<*const f32>,
-    y: *mut f32,
-}
-
-/// An f32 depthwise tile: channels `c0..c0 + nc`, its packed tile, bias and the
-/// unrolled kernels' weights.
-struct DwF32Tile<V, E> {
-    c0: usize,
-    nc: usize,
-    tile: *const E,
-    bias: V,
-    w: [V; DW_UNROLLED],
-}
-
-impl<L: F32Lanes, E: Packed> DwF32<L, E> {
-    /// `nc` input channels at `p`.
-    ///
-    /// # Safety
-    /// `p` holds `nc` readable f32.
-    #[inline(always)]
-    unsafe fn x(&self, p: *const f32, nc: usize) -> L::V {
-        // SAFETY: caller's contract.
-        unsafe {
-            if nc == NR {
-                self.l.load(p)
-            } else {
-                self.l.load_partial(p, nc)
-            }
-        }
-    }
-
-    /// Clamp (and residual) of channels `c0..c0 + nc` of output pixel `o`.
-    ///
-    /// # Safety
-    /// The channels are inside the output.
-    #[inline(always)]
-    unsafe fn store(&self, acc: L::V, o: usize, c0: usize, nc: usize) {
-        let at = o * self.g.c + c0;
-        // SAFETY: caller's contract (the residual has the output's length).
-        unsafe {
-            let residual = self.residual.map(|r| r.add(at));
-            f32_store(
-                self.l,
-                acc,
-                residual,
-                (self.lo, self.hi),
-                self.y.add(at),
-                nc,
-            );
-        }
-    }
-}
-
-impl<L: F32Lanes, E: Packed> DwKernel<f32> for DwF32<L, E> {
-    type Tile = DwF32Tile<L::V, E>;
-
-    #[inline(always)]
-    fn tile(&self, ct: usize) -> Self::Tile {
-        let l = self.l;
-        let c0 = ct * NR;
-        // SAFETY: tile `ct` lies in the packed slice: `16 + taps·16` f32.
-        unsafe {
-            let tile = self.w.add(ct * self.tile_len);
-            let mut w = [l.splat(0.0); DW_UNROLLED];
-            if dw_unrolled(&self.g) {
-                for (t, v) in w.iter_mut().enumerate().take(self.g.taps) {
-                    *v = E::load16(l, tile.add(NR + t * NR));
-                }
-            }
-            DwF32Tile {
-                c0,
-                nc: NR.min(self.g.c - c0),
-                tile,
-                bias: E::load16(l, tile),
-                w,
-            }
-        }
-    }
-
-    #[inline(always)]
-    fn full<const N: usize, const P: usize>(
-        &self,
-        tl: &Self::Tile,
-        o: usize,
-        base: *const f32,
-        step: usize,
-        offs: &[usize; N],
-    ) {
-        let l = self.l;
-        let (c0, nc) = (tl.c0, tl.nc);
-        // Fewer than 4 pixels: each pixel's taps alternate between two chains, so
-        // that the multiply-adds do not all wait on one another.
-        let split = P < DW_PIXELS;
-        // SAFETY: `base + p·step + offs[t]` is an input pixel (`c` channels, of
-        // which `c0..c0 + nc` are read); `N <= DW_UNROLLED`.
-        unsafe {
-            let mut acc = [[tl.bias, l.splat(0.0)]; P];
-            let mut t = 0;
-            while t < N {
-                let w = tl.w[t];
-                for (p, a) in acc.iter_mut().enumerate() {
-                    a[0] = l.fma(self.x(base.add(p * step + offs[t] + c0), nc), w, a[0]);
-                }
-                if t + 1 < N {
-                    let w = tl.w[t + 1];
-                    for (p, a) in acc.iter_mut().enumerate() {
-                        let xv = self.x(base.add(p * step + offs[t + 1] + c0), nc);
-                        if split {
-                            a[1] = l.fma(xv, w, a[1]);
-                        } else {
-                            a[0] = l.fma(xv, w, a[0]);
-                        }
-                    }
-                }
-                t += 2;
-            }
-            for (p, a) in acc.iter().enumerate() {
-                let v = if split { l.add(a[0], a[1]) } else { a[0] };
-                self.store(v, o + p, c0, nc);
-            }
-        }
-    }
-
-    #[inline(always)]
-    fn border(
-        &self,
-        tl: &Self::Tile,
-        o: usize,
-        (iy0, ix0): (usize, usize),
-        (ky0, ky1): (usize, usize),
-        (kx0, kx1): (usize, usize),
-    ) {
-        let (l, g) = (self.l, &self.g);
-        let n = kx1 - kx0;
-        let dx = g.dw * g.c;
-        let (c0, nc) = (tl.c0, tl.nc);
-        // SAFETY: the valid taps read input pixels (`c` channels each); the tile
-        // lies in the packed slice.
-        unsafe {
-            let (mut a0, mut a1) = (tl.bias, l.splat(0.0));
-            for ky in ky0..ky1 {
-                let iy = iy0.wrapping_add(ky * g.dh);
-                let ix = ix0.wrapping_add(kx0 * g.dw);
-                let xr = self.x.add((iy * g.iw + ix) * g.c + c0);
-                let wr = tl.tile.add(NR + (ky * g.kw + kx0) * NR);
-                let mut j = 0;
-                while j + 2 <= n {
-                    let w0 = E::load16(l, wr.add(j * NR));
-                    a0 = l.fma(self.x(xr.add(j * dx), nc), w0, a0);
-                    let (xj, wj) = (xr.add((j + 1) * dx), wr.add((j + 1) * NR));
-                    a1 = l.fma(self.x(xj, nc), E::load16(l, wj), a1);
-                    j += 2;
-                }
-                if j < n {
-                    let w0 = E::load16(l, wr.add(j * NR));
-                    a0 = l.fma(self.x(xr.add(j * dx), nc), w0, a0);
-                }
-            }
-            self.store(l.add(a0, a1), o, c0, nc);
-        }
-    }
+pub(super) fn pairs(g: &Geom) -> bool {
+    g.c == PAIR_C && g.sw == 1 && dw_unrolled(g)
 }
 
 /// [`crate::kernels::engine::i8_dwconv`] on the primitives of `L`.
@@ -371,7 +191,7 @@ pub(crate) unsafe fn i8_dwconv<L: I32Lanes>(
         tile_len,
         header: out.header,
         zp: l.splat(x_zp),
-        pairs: g.c == PAIR_C && g.sw == 1 && dw_unrolled(&g),
+        pairs: pairs(&g),
         epi: I8Epi::new(l, out),
         y: y.as_mut_ptr(),
     };
@@ -395,8 +215,8 @@ struct DwI8<L: I32Lanes> {
     y: *mut i8,
 }
 
-/// The channel count whose interior pixels the int8 depthwise computes two at a time.
-const PAIR_C: usize = 8;
+/// The channel count whose interior pixels the depthwise kernels compute two at a time.
+pub(super) const PAIR_C: usize = 8;
 
 /// A tile's constants for pixel pairs: lanes `8..16` repeat lanes `0..8` (bias with
 /// the zero point folded in, requantization, weights), lane `8 + j` being channel
@@ -611,37 +431,16 @@ impl<L: I32Lanes> DwKernel<i8> for DwI8<L> {
     }
 
     #[inline(always)]
-    fn run(&self, tl: &Self::Tile, o: usize, base: *const i8, n: usize) -> usize {
-        let Some(pt) = &tl.pair else { return 0 };
-        let g = &self.g;
-        let off = |t: usize| ((t / g.kw) * g.dh * g.iw + (t % g.kw) * g.dw) * PAIR_C;
-        // SAFETY: `n` interior pixels from `o` (the walk's contract).
-        unsafe {
-            match (g.kh, n / 2) {
-                (_, 0) => return 0,
-                (3, p) => {
-                    let offs: [usize; 9] = core::array::from_fn(off);
-                    match p {
-                        1 => self.pair_taps::<9, 1>(pt, o, base, &offs),
-                        2 | 3 => self.pair_taps::<9, 2>(pt, o, base, &offs),
-                        _ => self.pair_taps::<9, DW_PIXELS>(pt, o, base, &offs),
-                    }
-                }
-                (_, p) => {
-                    let offs: [usize; 25] = core::array::from_fn(off);
-                    match p {
-                        1 => self.pair_taps::<25, 1>(pt, o, base, &offs),
-                        2 | 3 => self.pair_taps::<25, 2>(pt, o, base, &offs),
-                        _ => self.pair_taps::<25, DW_PIXELS>(pt, o, base, &offs),
-                    }
-                }
-            }
-        }
-        2 * match n / 2 {
-            1 => 1,
-            2 | 3 => 2,
-            _ => DW_PIXELS,
-        }
+    fn pairs<const N: usize, const P: usize>(
+        &self,
+        tl: &Self::Tile,
+        o: usize,
+        base: *const i8,
+        offs: &[usize; N],
+    ) {
+        let Some(pt) = &tl.pair else { return };
+        // SAFETY: the walk's contract.
+        unsafe { self.pair_taps::<N, P>(pt, o, base, offs) }
     }
 
     #[inline(always)]

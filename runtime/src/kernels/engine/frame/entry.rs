@@ -47,7 +47,7 @@ macro_rules! engine_kernels {
                 out: &$crate::kernels::engine::types::F32Out, y: &mut [f32],
             ) -> $crate::Result<()> {
                 // SAFETY: caller's contract.
-                unsafe { $crate::kernels::engine::frame::dwconv::f32_dwconv::<_, f32>(t, s, x, packed, out, y) }
+                unsafe { $crate::kernels::engine::frame::dwf32::f32_dwconv::<_, f32>(t, s, x, packed, out, y) }
             }
             match $fnew {
                 // SAFETY: the token exists only when the CPU has the features.
@@ -89,7 +89,7 @@ macro_rules! engine_kernels {
                 out: &$crate::kernels::engine::types::F32Out, y: &mut [f32],
             ) -> $crate::Result<()> {
                 // SAFETY: caller's contract.
-                unsafe { $crate::kernels::engine::frame::dwconv::f32_dwconv::<_, u16>(t, s, x, packed, out, y) }
+                unsafe { $crate::kernels::engine::frame::dwf32::f32_dwconv::<_, u16>(t, s, x, packed, out, y) }
             }
             match $fnew {
                 // SAFETY: the token exists only when the CPU has the features.

@@ -16,13 +16,15 @@
 //! primitives with the exact count.
 //!
 //! The primitives, geometry and indirection are here; the drivers are in `conv`
-//! (f32/f16 and int8 conv) and `dwconv` (depthwise), the int8 microkernel and the
+//! (f32/f16 and int8 conv), `dwconv` (the depthwise walk and int8) and `dwf32`
+//! (f32/f16 depthwise), the int8 microkernel and the
 //! rows it reads in `i8tile`, the int8 epilogue in `i8epi`, the macro in `entry`.
 
 #![allow(unsafe_code)]
 
 pub(crate) mod conv;
 pub(crate) mod dwconv;
+pub(crate) mod dwf32;
 mod entry;
 pub(crate) mod gemv;
 pub(crate) mod geom;
