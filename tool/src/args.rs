@@ -6,7 +6,9 @@
 
 use crate::convert::{sha256_hex, Stage, StageLog};
 use crate::data::Dataset;
+use crate::emit::WeightGranularity;
 use crate::error::{read_file, Error, Result};
+use crate::ir::input_layout::InputLayout;
 use std::path::{Path, PathBuf};
 
 /// The end of `ferrite --help`: the flag vocabulary, multi-input / multi-output usage and
@@ -31,6 +33,22 @@ Multi-input / multi-output models:
 
 Exit status: 0 success, 1 a threshold breached (validate; convert below
 --min-agreement), 2 an error (bad input, unreadable file, unsupported model).";
+
+/// `--input-layout`: nchw or nhwc.
+pub fn parse_input_layout(s: &str) -> std::result::Result<InputLayout, String> {
+    s.parse().map_err(|e: Error| e.to_string())
+}
+
+/// `--weights`: per-channel or per-tensor.
+pub fn parse_weights(s: &str) -> std::result::Result<WeightGranularity, String> {
+    match s {
+        "per-channel" => Ok(WeightGranularity::PerChannel),
+        "per-tensor" => Ok(WeightGranularity::PerTensorFc),
+        w => Err(format!(
+            "unknown --weights \"{w}\" (per-channel, per-tensor)"
+        )),
+    }
+}
 
 /// A probability in [0, 1], or a percentage (`99%`).
 pub fn parse_share(s: &str) -> std::result::Result<f64, String> {
@@ -244,6 +262,13 @@ pub const CONVERT_HELP: &str = "Examples:
   ferrite convert model.onnx -o model-b256.fer --batch 256   # for `ferrite run` on many rows
   ferrite convert model_qdq.onnx -o model-int8.fer --precision int8   # already quantized
   ferrite convert gru.onnx -o gru-stream.fer --input-shape sequence=1,1,6 --state initial_h=h_n
+  ferrite convert cnn.onnx -o cnn-int8.fer --precision int8 -c images.npy --input-layout nhwc
+
+--input-layout nhwc: the model takes its image (rank-4) inputs channels-last, [N, H, W, C]
+(a camera frame; what TFLite models take) instead of the ONNX model's [N, C, H, W], and
+runs its first convolution on that input without a Transpose. --input-shape and the
+calibration rows stay NCHW (the converter transposes them); data for the converted file
+(run, validate, monitor) is NHWC.
 
 An f16 / int8 conversion with calibration data measures its top-1 agreement with the
 f32 model on the calibration rows; below --min-agreement it exits with status 1 and

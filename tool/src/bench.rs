@@ -159,7 +159,7 @@ pub fn bench(
             let tensors = inputs
                 .iter()
                 .map(|x| {
-                    let ins = crate::validate::graph_inputs(&model, &mut s, x, &widths)?;
+                    let ins = crate::validate::reference_inputs(&model, &mut s, x, &widths)?;
                     let refs: Vec<&[f32]> = ins.iter().map(Vec::as_slice).collect();
                     r.tensors(&refs)
                 })

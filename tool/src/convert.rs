@@ -22,6 +22,7 @@ use crate::data::Dataset;
 use crate::emit::{self, Int8Options, Precision as EmitPrecision};
 use crate::error::{Error, Result};
 use crate::import::{self, ImportOptions, Imported};
+use crate::ir::input_layout::{nhwc_graph, InputLayout, LAYOUT_PROPERTY};
 use crate::ir::Graph;
 use crate::preprocess::spec::FeatureSpec;
 use crate::quant::{CalibrationMethod, Observer, Ranges};
@@ -71,6 +72,10 @@ pub struct ConvertOptions {
     /// Rows input 0 holds (`--batch`): 1 for the file the device runs; N > 1 writes a
     /// batch file for scoring many rows on a host (see [`crate::batch`]).
     pub batch: usize,
+    /// Layout of the image (rank-4) inputs (`--input-layout`): NHWC makes the model
+    /// take them channels-last (see [`crate::ir::input_layout`]); calibration rows stay
+    /// in the source's layout.
+    pub input_layout: InputLayout,
 }
 
 impl Default for ConvertOptions {
@@ -93,6 +98,7 @@ impl Default for ConvertOptions {
             int8: Int8Options::default(),
             features: None,
             batch: 1,
+            input_layout: InputLayout::Nchw,
         }
     }
 }
@@ -233,6 +239,23 @@ pub fn convert(onnx: &[u8], opts: &ConvertOptions) -> Result<ConvertReport> {
 
 /// Converts an imported model; `source` (the ONNX bytes) is hashed for the provenance.
 pub fn convert_imported(
+    imported: &Imported,
+    source: &[u8],
+    opts: &ConvertOptions,
+) -> Result<ConvertReport> {
+    if opts.input_layout == InputLayout::Nhwc {
+        let (mut laid, mut opts) = (imported.clone(), opts.clone());
+        let raw = laid.preprocess.is_some();
+        opts.calibration = nhwc_graph(&mut laid.graph, raw, opts.calibration.as_ref())?;
+        opts.input_layout = InputLayout::Nchw;
+        laid.properties
+            .push((LAYOUT_PROPERTY.into(), "nhwc".into()));
+        return convert_laid_out(&laid, source, &opts);
+    }
+    convert_laid_out(imported, source, opts)
+}
+
+fn convert_laid_out(
     imported: &Imported,
     source: &[u8],
     opts: &ConvertOptions,
@@ -410,6 +433,9 @@ fn convert_batched(onnx: &[u8], opts: &ConvertOptions) -> Result<ConvertReport> 
     let device = device_file.model()?;
     let (input, mut shape) = batch::batchable_input(&device, n)?;
     shape[0] = n;
+    if let (InputLayout::Nhwc, &[n, h, w, c]) = (opts.input_layout, shape.as_slice()) {
+        shape = vec![n, c, h, w]; // the importer takes the source's (NCHW) shape
+    }
     let mut bopts = opts.clone();
     bopts.input_shapes.retain(|(name, _)| *name != input);
     bopts.input_shapes.push((input, shape));

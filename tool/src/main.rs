@@ -3,9 +3,9 @@
 
 use clap::{Parser, Subcommand};
 use ferrite_tool::args::{
-    load_calibration, load_fer, parse_bound, parse_count, parse_labels, parse_share, plural,
-    refuse_overwrite, rejected_path, stage_printer, AFTER_HELP, CONVERT_HELP, MONITOR_HELP,
-    RUN_HELP, VALIDATE_HELP,
+    load_calibration, load_fer, parse_bound, parse_count, parse_input_layout, parse_labels,
+    parse_share, parse_weights, plural, refuse_overwrite, rejected_path, stage_printer, AFTER_HELP,
+    CONVERT_HELP, MONITOR_HELP, RUN_HELP, VALIDATE_HELP,
 };
 use ferrite_tool::bench::{bench, BenchOptions};
 use ferrite_tool::convert::{convert_file, ConvertOptions, Precision};
@@ -14,6 +14,7 @@ use ferrite_tool::emit::{Int8Options, WeightGranularity};
 use ferrite_tool::error::{read_file, write_file};
 use ferrite_tool::feed::{self, InputArg};
 use ferrite_tool::import::parse_input_shape;
+use ferrite_tool::ir::input_layout::InputLayout;
 use ferrite_tool::output::{self, Format, Targets};
 use ferrite_tool::preprocess::spec::FeatureSpec;
 use ferrite_tool::quant::CalibrationMethod;
@@ -98,7 +99,8 @@ enum Command {
         /// int8 weight scales: per-channel (default), or per-tensor for FullyConnected
         /// layers (smaller file; Conv stays per channel). Only with --precision int8.
         #[arg(long)]
-        weights: Option<String>,
+        #[arg(long, value_parser = parse_weights)]
+        weights: Option<WeightGranularity>,
         /// int8: make the graph input int8 (quantized by the runtime's f32 input call)
         /// instead of an f32 input followed by a Quantize op. Only with --precision int8.
         #[arg(long)]
@@ -121,6 +123,9 @@ enum Command {
         /// Neural models with one input and no preprocessing only.
         #[arg(long, default_value_t = 1, value_name = "N")]
         batch: usize,
+        /// Image inputs as the ONNX model takes them (nchw) or channels-last (nhwc).
+        #[arg(long, default_value = "nchw", value_parser = parse_input_layout, value_name = "LAYOUT")]
+        input_layout: InputLayout,
         #[command(flatten)]
         baseline: ferrite_tool::monitor::BaselineArgs,
     },
@@ -311,6 +316,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
             json,
             preprocess,
             batch,
+            input_layout,
             baseline,
         } => {
             let precision: Precision = precision.parse()?;
@@ -328,15 +334,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                     return Err(only("--weights"));
                 }
             }
-            let weights = match weights.as_deref().unwrap_or("per-channel") {
-                "per-channel" => WeightGranularity::PerChannel,
-                "per-tensor" => WeightGranularity::PerTensorFc,
-                w => {
-                    return Err(Error::Usage(format!(
-                        "unknown --weights \"{w}\" (per-channel, per-tensor)"
-                    )))
-                }
-            };
+            let weights = weights.unwrap_or(WeightGranularity::PerChannel);
             let calibration_method = match calibration_method.as_str() {
                 "minmax" => CalibrationMethod::MinMax,
                 "percentile" => CalibrationMethod::Percentile,
@@ -391,6 +389,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                 },
                 features,
                 batch,
+                input_layout,
                 ..ConvertOptions::default()
             };
             let mut r = convert_file(&model, &opts)?;

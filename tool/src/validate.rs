@@ -4,6 +4,7 @@ use crate::convert::sha256_hex;
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::feed;
+use crate::ir::input_layout::{nchw_input_shapes, nhwc_to_nchw};
 use crate::reference::{intermediates, Reference};
 use crate::run::{argmax, check_joined, infer_all, is_classifier};
 use ferrite::{AlignedModel, DType, Model, OwnedSession, Quant};
@@ -180,17 +181,37 @@ impl ValidateReport {
     }
 }
 
-/// Input shapes of the reference taken from the `.fer` model, so both run the same shape.
+/// Input shapes of the reference taken from the `.fer` model, so both run the same shape
+/// (an input the model takes channels-last, `convert --input-layout nhwc`, in the
+/// source's NCHW layout).
 pub fn shapes_of(model: &Model<'_>) -> Result<Vec<(String, Vec<usize>)>> {
+    let nchw = nchw_input_shapes(model)?;
     (0..model.num_inputs())
         .map(|i| {
             let t = model.input(i)?;
-            Ok((
-                t.name.to_string(),
-                t.shape.iter().map(|&d| d as usize).collect(),
-            ))
+            let own = || t.shape.iter().map(|&d| d as usize).collect();
+            Ok((t.name.to_string(), nchw[i].clone().unwrap_or_else(own)))
         })
         .collect()
+}
+
+/// [`graph_inputs`] as the reference takes them: channels-last inputs back in NCHW.
+pub fn reference_inputs(
+    model: &Model<'_>,
+    s: &mut ferrite::Session<'_, '_>,
+    row: &[f32],
+    widths: &[usize],
+) -> Result<Vec<Vec<f32>>> {
+    let nchw = nchw_input_shapes(model)?;
+    let ins = graph_inputs(model, s, row, widths)?;
+    Ok(ins
+        .into_iter()
+        .zip(nchw)
+        .map(|(x, shape)| match shape {
+            Some(sh) => nhwc_to_nchw(&x, &sh),
+            None => x,
+        })
+        .collect())
 }
 
 /// The graph inputs of one row (every input's values, see [`crate::feed`]): input 0
@@ -252,7 +273,7 @@ pub fn validate(
     let classifier = is_classifier(&model)?;
     for (r, row) in data.iter_rows().enumerate() {
         let a = infer_all(&model, &mut s, row, &widths).map_err(|e| data.runtime_err(r, e))?;
-        let ins = graph_inputs(&model, &mut s, row, &widths)?;
+        let ins = reference_inputs(&model, &mut s, row, &widths)?;
         let refs: Vec<&[f32]> = ins.iter().map(Vec::as_slice).collect();
         let b = reference.run(&refs)?;
         for (o, acc) in per_out.iter_mut().enumerate() {
@@ -359,7 +380,8 @@ fn per_layer(
     let full = Reference::load(onnx, shapes)?;
     for row in data.iter_rows().take(rows.max(1)) {
         let ins = graph_inputs(model, &mut s, row, widths)?;
-        let refs: Vec<&[f32]> = ins.iter().map(Vec::as_slice).collect();
+        let ref_ins = reference_inputs(model, &mut s, row, widths)?;
+        let refs: Vec<&[f32]> = ref_ins.iter().map(Vec::as_slice).collect();
         let reference = intermediates(onnx, shapes, &refs)?;
         let final_out = full.run(&refs)?;
         for (i, x) in ins.iter().enumerate() {

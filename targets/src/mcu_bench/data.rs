@@ -82,6 +82,16 @@ fn npy_first_row(bytes: &[u8]) -> std::result::Result<Vec<f32>, String> {
         .collect())
 }
 
+/// A `[1, c, h, w]` image as `[1, h, w, c]`.
+pub(super) fn nchw_to_nhwc(x: &[f32], c: usize, h: usize, w: usize) -> Result<Vec<f32>> {
+    if x.len() != c * h * w {
+        return Err(format!("{} values for a {c}×{h}×{w} image", x.len()).into());
+    }
+    Ok((0..h * w)
+        .flat_map(|p| (0..c).map(move |ch| x[ch * h * w + p]))
+        .collect())
+}
+
 /// `values` as a `[1, n]` float32 `.npy` (format 1.0), the host tool's input file.
 pub(super) fn npy_row(values: &[f32]) -> Vec<u8> {
     let mut header = format!(
@@ -127,6 +137,15 @@ mod tests {
         assert!(npy_first_row(&f64_file).unwrap_err().contains("'<f4'"));
         assert!(npy_first_row(&numpy_arange_2x1x2x3()[..150]).is_err());
         assert!(npy_first_row(b"not numpy at all").is_err());
+    }
+
+    #[test]
+    fn nchw_to_nhwc_interleaves_the_channels() {
+        // Channels 0..3 of a 1×2 image: [0, 1], [10, 11], [20, 21].
+        let x = [0., 1., 10., 11., 20., 21.];
+        let y = nchw_to_nhwc(&x, 3, 1, 2).unwrap();
+        assert_eq!(y, vec![0., 10., 20., 1., 11., 21.]);
+        assert!(nchw_to_nhwc(&x, 3, 2, 2).is_err());
     }
 
     #[test]

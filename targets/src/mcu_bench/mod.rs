@@ -30,7 +30,7 @@ use crate::{Ctx, Result};
 mod data;
 mod report;
 
-use data::{first_row, npy_row};
+use data::{first_row, nchw_to_nhwc, npy_row};
 use report::{table, to_json};
 
 pub const USAGE: &str = "\
@@ -239,6 +239,10 @@ struct FileRef {
     file: String,
 }
 
+/// The image models, converted with `--input-layout nhwc`: TFLM's models and the
+/// published figures take the image channels-last, as a camera delivers it.
+const IMAGE_MODELS: [&str; 3] = ["vww_mobilenetv1", "resnet8", "mobilenetv2_035"];
+
 /// The examples' models, then those of `examples/bench/manifest.json` (`None` when the
 /// manifest is absent).
 fn catalogue(root: &Path) -> Result<(Vec<Spec>, bool)> {
@@ -285,6 +289,7 @@ struct Inspect {
     file_bytes: u64,
     total_macs: u64,
     ops: Vec<InspectOp>,
+    inputs: Vec<InspectTensor>,
     outputs: Vec<InspectTensor>,
 }
 
@@ -656,6 +661,11 @@ fn prepare(ctx: &Ctx, tool: &Path, spec: Spec, out_dir: &Path, quiet: bool) -> R
         }
     }
     let fer = out_dir.join(format!("{}.fer", spec.name));
+    let layout = if IMAGE_MODELS.contains(&spec.name.as_str()) {
+        "nhwc"
+    } else {
+        "nchw"
+    };
     let convert = Cmd::new(tool)
         .arg("convert")
         .arg(&spec.onnx)
@@ -667,16 +677,34 @@ fn prepare(ctx: &Ctx, tool: &Path, spec: Spec, out_dir: &Path, quiet: bool) -> R
         // The inference alone: the calibration rows would otherwise become a
         // monitoring baseline (62 KB more flash for the 640-feature autoencoder).
         .arg("--no-baseline")
+        .args(["--input-layout", layout])
         .cwd(&ctx.root);
     let convert_line = format!(
-        "ferrite convert {} -o {}.fer --precision int8 --int8-input --golden 0 --calibration {} --no-baseline",
+        "ferrite convert {} -o {}.fer --precision int8 --int8-input --golden 0 --calibration {} --no-baseline{}",
         spec.onnx.display(),
         spec.name,
-        spec.calibration.display()
+        spec.calibration.display(),
+        if layout == "nhwc" { " --input-layout nhwc" } else { "" }
     );
     run_cmd(convert, quiet)?;
 
-    let values = first_row(&ctx.root.join(&spec.test))?;
+    let inspect: Inspect = serde_json::from_str(
+        &Cmd::new(tool)
+            .arg("inspect")
+            .arg(&fer)
+            .arg("--json")
+            .output()?,
+    )
+    .map_err(|e| format!("ferrite inspect --json: {e}"))?;
+    // The test files hold NCHW images; the NHWC file takes them channels-last (the
+    // board and the host tool get the same bytes).
+    let mut values = first_row(&ctx.root.join(&spec.test))?;
+    if let (true, Some(&[1, h, w, c])) = (
+        layout == "nhwc",
+        inspect.inputs.first().map(|t| t.shape.as_slice()),
+    ) {
+        values = nchw_to_nhwc(&values, c as usize, h as usize, w as usize)?;
+    }
     let input_f32 = out_dir.join(format!("{}.input.f32", spec.name));
     let input_npy = out_dir.join(format!("{}.input.npy", spec.name));
     std::fs::write(
@@ -688,14 +716,6 @@ fn prepare(ctx: &Ctx, tool: &Path, spec: Spec, out_dir: &Path, quiet: bool) -> R
     )?;
     std::fs::write(&input_npy, npy_row(&values))?;
 
-    let inspect: Inspect = serde_json::from_str(
-        &Cmd::new(tool)
-            .arg("inspect")
-            .arg(&fer)
-            .arg("--json")
-            .output()?,
-    )
-    .map_err(|e| format!("ferrite inspect --json: {e}"))?;
     let output = inspect
         .outputs
         .first()

@@ -7,6 +7,7 @@
 //! op `i` of an f32 `.fer` is node `i` here: calibration and per-layer validation rely
 //! on that.
 
+pub mod input_layout;
 pub mod nhwc;
 pub mod passes;
 

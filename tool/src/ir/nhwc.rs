@@ -275,7 +275,9 @@ impl Pass {
     fn node(&mut self, n: &Node) {
         let done = match &n.op {
             Op::Conv { .. } => self.conv(n),
-            Op::Transpose { perm } => self.view_op(n, |f| f.transposed(perm)),
+            Op::Transpose { perm } => {
+                self.view_op(n, |f| f.transposed(perm)) || self.nchw_of_nhwc(n, perm)
+            }
             Op::Reshape => self.reshape(n),
             Op::FullyConnected { act, q: None } => self.fully_connected(n, *act),
             Op::Unary { op } => self.unary(n, op),
@@ -290,6 +292,30 @@ impl Pass {
             self.push(&n.name, n.op.clone(), &inputs, n.output);
             self.real.insert(n.output);
         }
+    }
+
+    /// A `Transpose` NHWC → NCHW of a tensor in its own layout (an NHWC graph input,
+    /// `--input-layout nhwc`): its output is the NCHW view of that tensor, so the
+    /// convolutions read the input itself.
+    fn nchw_of_nhwc(&mut self, n: &Node, perm: &[u8]) -> bool {
+        let x = n.inputs[0];
+        if perm != [0, 3, 1, 2]
+            || self.view.contains_key(&x)
+            || self.g.is_const(x)
+            || self.shape(x).len() != 4
+        {
+            return false;
+        }
+        let x = self.real(x);
+        self.view.insert(
+            n.output,
+            View {
+                s: x,
+                form: Form::Nchw,
+                exclusive: false,
+            },
+        );
+        true
     }
 
     /// A new NHWC tensor that `out` is a fresh (exclusive) view of.

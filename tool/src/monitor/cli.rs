@@ -43,6 +43,12 @@ impl BaselineArgs {
         data: Option<&Dataset>,
     ) -> Result<Option<BaselineSummary>> {
         let Some(d) = data else { return Ok(None) };
+        // Calibration rows are in the source's layout (`--input-layout nhwc`).
+        let laid = match self.baseline {
+            None => Some(crate::ir::input_layout::rows_for(bytes, d)?),
+            Some(_) => None,
+        };
+        let d = laid.as_ref().unwrap_or(d);
         let opts = BaselineOptions {
             bins: self.baseline_bins,
             source: None,

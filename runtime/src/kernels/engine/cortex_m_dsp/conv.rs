@@ -125,18 +125,22 @@ fn conv<const CHUNKED: bool>(
                     unsafe { block_2x2(&ptrs[..taps], c, w, group_bytes) }
                 };
                 if fast {
+                    // Each channel's requantization and bias read once for both pixels
+                    // (the stores through `yp` would otherwise make the compiler read
+                    // the header again per pixel).
                     let rq = |j: usize| unsafe {
                         let (m, s) = header_rq(h, panel, rq_at, j);
-                        FastRq::accepted(m, s, zp)
+                        (FastRq::accepted(m, s, zp), bias(j))
                     };
+                    let (q0, b0) = rq(j);
+                    let second = (j + 1 < nc).then(|| rq(j + 1));
                     for (r, acc) in acc.iter().enumerate().take(rows) {
                         let at = (m0 + r) * g.n + n0 + j;
                         // SAFETY: as below.
                         unsafe {
-                            rq(j).store(acc[0].wrapping_add(bias(j)), bounds, yp.add(at));
-                            if j + 1 < nc {
-                                let v = acc[1].wrapping_add(bias(j + 1));
-                                rq(j + 1).store(v, bounds, yp.add(at + 1));
+                            q0.store(acc[0].wrapping_add(b0), bounds, yp.add(at));
+                            if let Some((q1, b1)) = second {
+                                q1.store(acc[1].wrapping_add(b1), bounds, yp.add(at + 1));
                             }
                         }
                     }
