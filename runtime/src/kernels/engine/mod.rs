@@ -207,6 +207,7 @@ mod frame;
 mod pack;
 mod pool;
 mod portable;
+mod stem;
 mod types;
 
 #[cfg(target_arch = "aarch64")]
@@ -230,6 +231,7 @@ pub use pack::{
 
 use crate::Result;
 pub use pool::{f32_avg_pool_nhwc, f32_max_pool_nhwc, i8_avg_pool_nhwc, i8_max_pool_nhwc};
+pub use stem::NCHW_MAX_C;
 pub use types::{
     ConvShape, F16ConvFn, F16DwFn, F16GemvFn, F32ConvFn, F32DwFn, F32Out, I8ConvFn, I8DwFn,
     I8Header, I8Out, I8Residual, Isa, Kernel, Kernels, FC_GEMM_MIN_BATCH, I8_CONV_HEADER,
@@ -444,6 +446,46 @@ pub fn i8_dwconv(
     y: &mut [i8],
 ) -> Result<()> {
     (kernels().i8_dwconv.run)(shape, x, x_zp, packed, out, y)
+}
+
+/// f32 convolution of the **NCHW** image `x` (`[C, H, W]`, `1 <= C <= 4`: a first
+/// layer reading the graph input) with weights packed by [`pack_f32_conv`], into the
+/// NHWC `y`, clamped to `[min, max]`: the ConvNhwc of the transposed image without the
+/// transpose (see `stem.rs`; AVX-512 vectorises over output pixels). Errors as
+/// [`f32_conv`], and [`crate::Error::Unsupported`] for other channel counts. No scratch.
+pub fn f32_conv_nchw(
+    shape: &ConvShape,
+    x: &[f32],
+    packed: &[f32],
+    min: f32,
+    max: f32,
+    y: &mut [f32],
+) -> Result<()> {
+    stem::check(shape, x, packed, y)?;
+    #[cfg(target_arch = "x86_64")]
+    if shape.stride[1] <= 2 {
+        if let Some(t) = x86_avx512::Avx512Bw::new() {
+            x86_avx512::stem::run(t, shape, x, packed, min, max, y);
+            return Ok(());
+        }
+    }
+    stem::portable(shape, x, packed, min, max, y);
+    Ok(())
+}
+
+/// [`f32_conv_nchw`] on `isa`'s kernel (for tests and benchmarks): `None` when this
+/// target or CPU lacks `isa`; the ISAs without their own kernel (all but AVX-512) run
+/// the portable one.
+pub fn f32_conv_nchw_on(
+    isa: Isa,
+    shape: &ConvShape,
+    x: &[f32],
+    packed: &[f32],
+    min: f32,
+    max: f32,
+    y: &mut [f32],
+) -> Option<Result<()>> {
+    stem::run_on(isa, shape, x, packed, min, max, y)
 }
 
 /// Elements of scratch [`f32_conv`] / [`i8_conv`] need for `shape`: `in_c` when some
