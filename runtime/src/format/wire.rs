@@ -245,6 +245,10 @@ pub(super) mod tests {
                         q,
                     });
                 }
+                add(Op::ConvNchw {
+                    window: window(i as u32 + 2),
+                    act,
+                });
             }
         }
         for op in unary {

@@ -14,6 +14,7 @@
 //! | family | function | op |
 //! |---|---|---|
 //! | f32 conv | [`f32_conv`] | k×k conv (any stride, dilation, padding), 1×1 conv, fully connected ([`ConvShape::gemm`]) |
+//! | f32 NCHW-input conv | [`f32_conv_nchw`] | a first layer of 1–4 input channels reading the NCHW image, writing NHWC (`stem.rs`: portable, AVX-512 over 16 output pixels) |
 //! | f32 fully connected | [`f32_fully_connected`] | `[n][k]` weights packed per call into scratch, then the f32 conv GEMM (the FullyConnected op at batch ≥ [`crate::kernels::engine::FC_GEMM_MIN_BATCH`]) |
 //! | f32 depthwise | [`f32_dwconv`] | depthwise k×k (multiplier 1); 3×3 and 5×5 fully unrolled on interior pixels |
 //! | f16 conv | [`f16_conv`] | as f32 conv, f16 weights converted per load |
@@ -463,11 +464,9 @@ pub fn f32_conv_nchw(
 ) -> Result<()> {
     stem::check(shape, x, packed, y)?;
     #[cfg(target_arch = "x86_64")]
-    if shape.stride[1] <= 2 {
-        if let Some(t) = x86_avx512::Avx512Bw::new() {
-            x86_avx512::stem::run(t, shape, x, packed, min, max, y);
-            return Ok(());
-        }
+    if let Some(t) = x86_avx512::Avx512Bw::new().filter(|_| shape.stride[1] <= 2) {
+        x86_avx512::stem::run(t, shape, x, packed, min, max, y);
+        return Ok(());
     }
     stem::portable(shape, x, packed, min, max, y);
     Ok(())
@@ -485,7 +484,15 @@ pub fn f32_conv_nchw_on(
     max: f32,
     y: &mut [f32],
 ) -> Option<Result<()>> {
-    stem::run_on(isa, shape, x, packed, min, max, y)
+    if !isa.available() {
+        return None;
+    }
+    // With AVX-512 available, the dispatching function takes its kernel.
+    if matches!(isa, Isa::Avx512 | Isa::Avx512Vnni) {
+        return Some(f32_conv_nchw(shape, x, packed, min, max, y));
+    }
+    let checked = stem::check(shape, x, packed, y);
+    Some(checked.map(|()| stem::portable(shape, x, packed, min, max, y)))
 }
 
 /// Elements of scratch [`f32_conv`] / [`i8_conv`] need for `shape`: `in_c` when some

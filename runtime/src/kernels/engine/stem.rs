@@ -18,7 +18,7 @@
 
 use super::frame::geom::{need, Geom};
 use super::pack::f32_conv_packed_len;
-use super::types::{ConvShape, Isa, NR};
+use super::types::{ConvShape, NR};
 use crate::{Error, Result};
 
 /// The largest input channel count of the NCHW-input conv.
@@ -107,32 +107,4 @@ pub(super) fn portable(
             }
         }
     }
-}
-
-/// The NCHW-input conv on `isa`'s kernel: `None` when this target or CPU lacks `isa`.
-/// ISAs without their own kernel (all but AVX-512) run the portable one.
-pub(super) fn run_on(
-    isa: Isa,
-    s: &ConvShape,
-    x: &[f32],
-    packed: &[f32],
-    min: f32,
-    max: f32,
-    y: &mut [f32],
-) -> Option<Result<()>> {
-    if !isa.available() {
-        return None;
-    }
-    if let Err(e) = check(s, x, packed, y) {
-        return Some(Err(e));
-    }
-    #[cfg(target_arch = "x86_64")]
-    if matches!(isa, Isa::Avx512 | Isa::Avx512Vnni) && s.stride[1] <= 2 {
-        if let Some(t) = super::x86_avx512::Avx512Bw::new() {
-            super::x86_avx512::stem::run(t, s, x, packed, min, max, y);
-            return Some(Ok(()));
-        }
-    }
-    portable(s, x, packed, min, max, y);
-    Some(Ok(()))
 }
