@@ -1090,13 +1090,19 @@ impl F32Case {
         let b = self.bias.as_deref();
         engine::pack_f32_conv(&self.w, b, s.out_c, s.in_c, s.kernel, &mut packed).unwrap();
         let mut y = vec![SENTINEL_F32; out_len(s) + TAIL];
-        let (min, max) = self.act;
+        let out = F32Out {
+            min: self.act.0,
+            max: self.act.1,
+            residual: None,
+        };
+        let mut scratch = vec![f32::NAN; engine::f32_conv_nchw_scratch_len(s).unwrap()];
+        let (p, sc) = (&packed, &mut scratch);
         let res = match isa {
-            Some(isa) => match engine::f32_conv_nchw_on(isa, s, &x, &packed, min, max, &mut y) {
+            Some(isa) => match engine::f32_conv_nchw_on(isa, s, &x, p, &out, &mut y, sc) {
                 Some(r) => r,
                 None => return false,
             },
-            None => engine::f32_conv_nchw(s, &x, &packed, min, max, &mut y),
+            None => engine::f32_conv_nchw(s, &x, p, &out, &mut y, sc),
         };
         res.unwrap_or_else(|e| panic!("{e:?} on {s:?}"));
         let k = Kernels {
@@ -1104,17 +1110,16 @@ impl F32Case {
             ..engine::kernels()
         };
         self.check_output(&k, "f32_conv_nchw", &y);
-        // The portable kernel sums as the portable conv does (from the bias, taps
-        // then channels, a multiply then an add): the same bits as the transpose
-        // followed by the NHWC conv.
-        if let Some(k) = isa.filter(|&i| i == Isa::Portable) {
-            let nhwc = self.run(&k.kernels().unwrap());
+        // The ISAs without a kernel of their own transpose and run their NHWC conv:
+        // the same bits as that conv on the NHWC image.
+        if let Some(i) = isa.filter(|i| !matches!(i, Isa::Avx512 | Isa::Avx512Vnni)) {
+            let nhwc = self.run(&i.kernels().unwrap());
             let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
             assert_eq!(
                 bits(&y),
                 bits(&nhwc),
-                "{}: not the NHWC conv bits on {s:?}",
-                k.name()
+                "{}: not the NHWC conv's bits on {s:?}",
+                i.name()
             );
         }
         true
@@ -1178,9 +1183,13 @@ fn check_nchw_suite(isa: Option<Isa>) {
     let p = vec![0.0; engine::f32_conv_packed_len(8, 5, [3, 3]).unwrap()];
     let mut y = vec![0.0; out_len(&s)];
     let x = vec![0.0; 80];
-    let run = |s: &ConvShape, x: &[f32], p: &[f32], y: &mut [f32]| match isa {
-        Some(i) => engine::f32_conv_nchw_on(i, s, x, p, 0.0, 1.0, y).unwrap(),
-        None => engine::f32_conv_nchw(s, x, p, 0.0, 1.0, y),
+    let mut scratch = vec![0.0; 200];
+    let mut run = |s: &ConvShape, x: &[f32], p: &[f32], y: &mut [f32]| {
+        let sc = &mut scratch;
+        match isa {
+            Some(i) => engine::f32_conv_nchw_on(i, s, x, p, &F32Out::LINEAR, y, sc).unwrap(),
+            None => engine::f32_conv_nchw(s, x, p, &F32Out::LINEAR, y, sc),
+        }
     };
     assert!(matches!(run(&s, &x, &p, &mut y), Err(Error::Unsupported)));
     let s = ConvShape { in_c: 4, ..s };
@@ -1198,6 +1207,20 @@ fn check_nchw_suite(isa: Option<Isa>) {
         Err(Error::WrongLength { .. })
     ));
     assert!(run(&s, &x[..64], &p, &mut y).is_ok());
+    // Scratch one element short (the ISAs that transpose need it).
+    let len = engine::f32_conv_nchw_scratch_len(&s).unwrap();
+    assert_eq!(len, 64 + 4);
+    let mut short = vec![0.0; len - 1];
+    let r = match isa {
+        Some(i) => {
+            engine::f32_conv_nchw_on(i, &s, &x[..64], &p, &F32Out::LINEAR, &mut y, &mut short)
+                .unwrap()
+        }
+        None => engine::f32_conv_nchw(&s, &x[..64], &p, &F32Out::LINEAR, &mut y, &mut short),
+    };
+    let direct =
+        isa.is_none_or(|i| matches!(i, Isa::Avx512 | Isa::Avx512Vnni)) && Isa::Avx512.available();
+    assert_eq!(r.is_ok(), direct, "{r:?}");
 }
 
 /// f16 bits of `v` (round to nearest even) and their f32 value.

@@ -6,7 +6,7 @@ use super::common::{act_ok, act_range, cast, cast_mut, ensure, f32s, gate, Check
 use super::window::out_dim;
 use crate::error::{OpReason, Result};
 use crate::format::types::{Activation, DType, OpGroup, Window};
-use crate::kernels::engine::{self, ConvShape, NCHW_MAX_C};
+use crate::kernels::engine::{self, ConvShape, F32Out, NCHW_MAX_C};
 
 /// The op group (Cargo feature) of this module's op: [`Op::group`](crate::Op::group)
 /// reads it, and every function here returns early without it (the f32 conv group
@@ -55,7 +55,10 @@ pub(super) fn check(c: &Check<'_, '_>, window: &Window, act: &Activation) -> Che
     )?;
     let s = shape(&x.shape, &out.shape, window).ok_or(OpReason::Shape)?;
     ensure((1..=NCHW_MAX_C).contains(&s.in_c), OpReason::Shape)?;
-    ensure(engine::conv_scratch_len(&s).is_some(), OpReason::Attribute)?;
+    ensure(
+        engine::f32_conv_nchw_scratch_len(&s).is_some(),
+        OpReason::Attribute,
+    )?;
     ensure(w.is_const(), OpReason::NotConstant)?;
     ensure(w.dtype == DType::F32 && w.shape.len() == 1, OpReason::DType)?;
     let packed = c.const_f32(w).ok_or(OpReason::ConstantData)?;
@@ -65,7 +68,22 @@ pub(super) fn check(c: &Check<'_, '_>, window: &Window, act: &Activation) -> Che
     )
 }
 
-pub(super) fn run(cx: &Cx<'_, '_>, y: &mut [u8], window: &Window, act: &Activation) -> Result<()> {
+/// Bytes of arena scratch the op needs (after the graph's tensors, see
+/// [`crate::Model::arena_size`]): the NHWC copy of one image and a padding row, for
+/// the CPUs without the direct kernel (`engine::f32_conv_nchw_scratch_len`).
+pub(super) fn scratch_bytes(x: &[u32], out: &[u32], window: &Window) -> usize {
+    shape(x, out, window)
+        .and_then(|s| engine::f32_conv_nchw_scratch_len(&s))
+        .map_or(0, |n| n.saturating_mul(4))
+}
+
+pub(super) fn run(
+    cx: &Cx<'_, '_>,
+    y: &mut [u8],
+    scratch: &mut [u8],
+    window: &Window,
+    act: &Activation,
+) -> Result<()> {
     cx.gate(GROUP)?;
     cx.gate(OpGroup::ConvF32)?;
     let s = shape(cx.x.shape(), cx.out.shape(), window).ok_or(cx.internal())?;
@@ -73,10 +91,17 @@ pub(super) fn run(cx: &Cx<'_, '_>, y: &mut [u8], window: &Window, act: &Activati
     let (x, y): (&[f32], &mut [f32]) = (cast(cx.bytes(&cx.x)?)?, cast_mut(y)?);
     let (x_len, y_len) = (s.in_c * s.in_h * s.in_w, s.out_h * s.out_w * s.out_c);
     let (min, max) = act_range(act);
+    let out = F32Out {
+        min,
+        max,
+        residual: None,
+    };
+    let len = engine::f32_conv_nchw_scratch_len(&s).ok_or(cx.internal())?;
+    let scratch: &mut [f32] = cast_mut(scratch.get_mut(..4 * len).ok_or(cx.internal())?)?;
     for i in 0..cx.x.dims[0] as usize {
         let xi = x.get(i * x_len..(i + 1) * x_len).ok_or(cx.internal())?;
         let yi = y.get_mut(i * y_len..(i + 1) * y_len).ok_or(cx.internal())?;
-        engine::f32_conv_nchw(&s, xi, packed, min, max, yi)?;
+        engine::f32_conv_nchw(&s, xi, packed, &out, yi, scratch)?;
     }
     Ok(())
 }

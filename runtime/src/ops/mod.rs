@@ -185,6 +185,7 @@ pub(crate) fn scratch_bytes(g: &Graph<'_>, s: u32) -> usize {
         Op::ConvNhwc { window, .. } => {
             conv_nhwc::scratch_bytes(x.shape(), out.shape(), window, x.dtype)
         }
+        Op::ConvNchw { window, .. } => conv_nchw::scratch_bytes(x.shape(), out.shape(), window),
         Op::FullyConnected { q: None, .. } => {
             // f16 weights run on their own kernels (fully_connected_f16), without
             // the f32 GEMM's packing scratch.
@@ -274,6 +275,6 @@ pub(crate) fn run(op: &Op, cx: &Cx<'_, '_>, y: &mut [u8], scratch: &mut [u8]) ->
             count_include_pad,
         } => pool_nhwc::run(cx, y, window, Some(*count_include_pad)),
         Op::GlobalProd => reduce::run(cx, y),
-        Op::ConvNchw { window, act } => conv_nchw::run(cx, y, window, act),
+        Op::ConvNchw { window, act } => conv_nchw::run(cx, y, scratch, window, act),
     }
 }

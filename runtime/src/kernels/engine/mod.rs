@@ -451,48 +451,56 @@ pub fn i8_dwconv(
 
 /// f32 convolution of the **NCHW** image `x` (`[C, H, W]`, `1 <= C <= 4`: a first
 /// layer reading the graph input) with weights packed by [`pack_f32_conv`], into the
-/// NHWC `y`, clamped to `[min, max]`: the ConvNhwc of the transposed image without the
-/// transpose (see `stem.rs`; AVX-512 vectorises over output pixels). Errors as
-/// [`f32_conv`], and [`crate::Error::Unsupported`] for other channel counts. No scratch.
+/// NHWC `y`, clamped to `[min, max]`: the [`f32_conv`] of the transposed image without
+/// a transpose where the CPU has AVX-512 (see `stem.rs`), else exactly that transpose
+/// and conv. `scratch` holds at least [`f32_conv_nchw_scratch_len`] elements
+/// (overwritten). Errors as [`f32_conv`], and [`crate::Error::Unsupported`] for other
+/// channel counts.
 pub fn f32_conv_nchw(
     shape: &ConvShape,
     x: &[f32],
     packed: &[f32],
-    min: f32,
-    max: f32,
+    out: &F32Out,
     y: &mut [f32],
+    scratch: &mut [f32],
 ) -> Result<()> {
     stem::check(shape, x, packed, y)?;
     #[cfg(target_arch = "x86_64")]
     if let Some(t) = x86_avx512::Avx512Bw::new().filter(|_| shape.stride[1] <= 2) {
-        x86_avx512::stem::run(t, shape, x, packed, min, max, y);
-        return Ok(());
+        if out.residual.is_none() {
+            x86_avx512::stem::run(t, shape, x, packed, out.min, out.max, y);
+            return Ok(());
+        }
     }
-    stem::portable(shape, x, packed, min, max, y);
-    Ok(())
+    stem::transposed(shape, x, packed, out, y, scratch, kernels().f32_conv.run)
 }
 
 /// [`f32_conv_nchw`] on `isa`'s kernel (for tests and benchmarks): `None` when this
-/// target or CPU lacks `isa`; the ISAs without their own kernel (all but AVX-512) run
-/// the portable one.
+/// target or CPU lacks `isa`. The ISAs without a kernel of their own (all but AVX-512)
+/// transpose into `scratch` and run their [`f32_conv`].
 pub fn f32_conv_nchw_on(
     isa: Isa,
     shape: &ConvShape,
     x: &[f32],
     packed: &[f32],
-    min: f32,
-    max: f32,
+    out: &F32Out,
     y: &mut [f32],
+    scratch: &mut [f32],
 ) -> Option<Result<()>> {
-    if !isa.available() {
-        return None;
-    }
+    let k = isa.kernels()?;
     // With AVX-512 available, the dispatching function takes its kernel.
     if matches!(isa, Isa::Avx512 | Isa::Avx512Vnni) {
-        return Some(f32_conv_nchw(shape, x, packed, min, max, y));
+        return Some(f32_conv_nchw(shape, x, packed, out, y, scratch));
     }
     let checked = stem::check(shape, x, packed, y);
-    Some(checked.map(|()| stem::portable(shape, x, packed, min, max, y)))
+    Some(checked.and_then(|()| stem::transposed(shape, x, packed, out, y, scratch, k.f32_conv.run)))
+}
+
+/// Elements of scratch [`f32_conv_nchw`] needs for `shape`: the image's `C·H·W` (its
+/// NHWC copy on the ISAs that transpose) plus [`conv_scratch_len`]. `None` when the
+/// shape is invalid.
+pub fn f32_conv_nchw_scratch_len(shape: &ConvShape) -> Option<usize> {
+    stem::scratch_len(shape)
 }
 
 /// Elements of scratch [`f32_conv`] / [`i8_conv`] need for `shape`: `in_c` when some

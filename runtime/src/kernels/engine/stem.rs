@@ -3,22 +3,23 @@
 //! NCHW → NHWC transpose of its input ([`crate::Op::ConvNchw`], format 1.5).
 //!
 //! The weights are the f32 conv's packed panels ([`super::pack_f32_conv`]): `bias[16]`
-//! then `w[taps][C][16]`. Each output is `clamp(bias + Σ x·w, min, max)`, summed from
-//! the bias in the order (tap, input channel) as the engine's conv does, taps in the
-//! padding skipped; within the bound of the module docs (f32 results) of the exact
-//! value.
+//! then `w[taps][C][16]`. Each output is `clamp(bias + Σ x·w, min, max)`.
 //!
-//! Implementations: the portable loop here (every target; a multiply then an add), and
-//! on x86-64 with AVX-512 (`x86_avx512/stem.rs`, FMA) a kernel vectorised over 16
-//! output pixels of a row: each tap is one vector of 16 input values of a plane
-//! (stride 1: one masked load; stride 2: two masked loads and `vpermt2ps` taking the
-//! even elements), multiplied with each output channel's weight broadcast from memory;
+//! On x86-64 with AVX-512 (`x86_avx512/stem.rs`) a kernel vectorised over 16 output
+//! pixels of a row: each tap is one vector of 16 input values of a plane (stride 1: one
+//! masked load; stride 2: two masked loads and `vpermt2ps` taking the even elements),
+//! multiplied with each output channel's weight broadcast from memory (FMA), summed
+//! from the bias in the order (tap, input channel) with the taps in the padding skipped;
 //! the 8 or 16 channel vectors are then transposed into NHWC rows by `unpck` shuffles
-//! and 4-channel stores. Horizontal strides other than 1 and 2 run the portable loop.
+//! and 4-channel stores. Its results are within the engine's f32 bound (module docs).
+//! Horizontal strides above 2, and every other ISA, run [`transposed`]: the image
+//! transposed into scratch and the ISA's NHWC conv — the computation of a model without
+//! the op, bit for bit, in the same arena (the scratch is the transposed tensor's size).
 
 use super::frame::geom::{need, Geom};
 use super::pack::f32_conv_packed_len;
-use super::types::{ConvShape, NR};
+use super::types::{ConvShape, F32ConvFn, F32Out};
+use crate::kernels::generic;
 use crate::{Error, Result};
 
 /// The largest input channel count of the NCHW-input conv.
@@ -52,59 +53,35 @@ pub(super) fn coord(
     (o * stride + k * dil).checked_sub(pad).filter(|&i| i < len)
 }
 
-/// The portable NCHW-input conv (`check` passed): one output pixel at a time, 16
-/// channels of a panel in an array.
-pub(super) fn portable(
+/// Elements of scratch [`super::f32_conv_nchw`] needs for `s`: the NHWC copy of the
+/// image and the conv's padding row ([`super::conv_scratch_len`]), for the kernels that
+/// run the transpose and the engine's conv. `None` when `s` is invalid.
+pub(super) fn scratch_len(s: &ConvShape) -> Option<usize> {
+    let g = Geom::new(s).ok()?;
+    g.in_len.checked_add(if g.padded { g.c } else { 0 })
+}
+
+/// The NCHW-input conv of the ISAs without a kernel of their own (`check` passed,
+/// `scratch` of [`scratch_len`]): the image transposed into `scratch`, then `conv`
+/// (an engine f32 conv): the Transpose + `ConvNhwc` of a model without the op, bit for
+/// bit.
+pub(super) fn transposed(
     s: &ConvShape,
     x: &[f32],
     packed: &[f32],
-    min: f32,
-    max: f32,
+    out: &F32Out,
     y: &mut [f32],
-) {
-    let (c, taps, m) = (s.in_c, s.taps(), s.out_c);
-    let panel_len = NR + taps * c * NR;
-    for oy in 0..s.out_h {
-        for ox in 0..s.out_w {
-            let pixel = (oy * s.out_w + ox) * m;
-            for (p, panel) in packed
-                .chunks_exact(panel_len)
-                .take(m.div_ceil(NR))
-                .enumerate()
-            {
-                let mut acc = [0f32; NR];
-                acc.copy_from_slice(&panel[..NR]);
-                for ky in 0..s.kernel[0] {
-                    let Some(iy) = coord(oy, ky, s.stride[0], s.dilation[0], s.pad[0], s.in_h)
-                    else {
-                        continue;
-                    };
-                    for kx in 0..s.kernel[1] {
-                        let Some(ix) = coord(ox, kx, s.stride[1], s.dilation[1], s.pad[1], s.in_w)
-                        else {
-                            continue;
-                        };
-                        let tap = ky * s.kernel[1] + kx;
-                        for ci in 0..c {
-                            let v = x[(ci * s.in_h + iy) * s.in_w + ix];
-                            let w = &panel[NR + (tap * c + ci) * NR..][..NR];
-                            for (a, &w) in acc.iter_mut().zip(w) {
-                                *a += v * w;
-                            }
-                        }
-                    }
-                }
-                let n = (m - p * NR).min(NR);
-                for (o, &a) in y[pixel + p * NR..][..n].iter_mut().zip(&acc) {
-                    *o = if a < min {
-                        min
-                    } else if a > max {
-                        max
-                    } else {
-                        a
-                    };
-                }
-            }
-        }
-    }
+    scratch: &mut [f32],
+    conv: F32ConvFn,
+) -> Result<()> {
+    need(scratch_len(s).ok_or(Error::Unsupported)?, scratch.len())?;
+    let (xt, pad) = scratch.split_at_mut(s.in_c * s.in_h * s.in_w);
+    generic::transpose(
+        bytemuck::cast_slice(&x[..xt.len()]),
+        &[1, s.in_c, s.in_h, s.in_w],
+        &[0, 2, 3, 1],
+        4,
+        bytemuck::cast_slice_mut(xt),
+    );
+    conv(s, xt, packed, out, y, pad)
 }
