@@ -1209,7 +1209,7 @@ fn check_nchw_suite(isa: Option<Isa>) {
     assert!(run(&s, &x[..64], &p, &mut y).is_ok());
     // Scratch one element short (the ISAs that transpose need it).
     let len = engine::f32_conv_nchw_scratch_len(&s).unwrap();
-    assert_eq!(len, 64 + 4);
+    assert_eq!(len, 4 * 4 * 4 + 4);
     let mut short = vec![0.0; len - 1];
     let r = match isa {
         Some(i) => {
