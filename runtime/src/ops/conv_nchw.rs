@@ -3,7 +3,7 @@
 //! ([`crate::kernels::engine::f32_conv_nchw`]), so the model has no input transpose.
 
 use super::common::{act_ok, act_range, cast, cast_mut, ensure, f32s, gate, Check, Checked, Cx};
-use super::window::out_dim;
+use super::conv_nhwc;
 use crate::error::{OpReason, Result};
 use crate::format::types::{Activation, DType, OpGroup, Window};
 use crate::kernels::engine::{self, ConvShape, F32Out, NCHW_MAX_C};
@@ -13,24 +13,17 @@ use crate::kernels::engine::{self, ConvShape, F32Out, NCHW_MAX_C};
 /// `ops-conv-f32` is checked as for every conv on f32 activations).
 pub(super) const GROUP: OpGroup = OpGroup::Conv;
 
-/// The engine's geometry of one image: x `[N, C, H, W]`, output `[N, OH, OW, M]`.
-fn shape(x: &[u32], out: &[u32], w: &Window) -> Option<ConvShape> {
-    let d = |v: u32| v as usize;
-    match (x, out) {
-        ([_, c, h, wd], [_, oh, ow, m]) => Some(ConvShape {
-            in_h: d(*h),
-            in_w: d(*wd),
-            in_c: d(*c),
-            out_h: d(*oh),
-            out_w: d(*ow),
-            out_c: d(*m),
-            kernel: w.kernel.map(d),
-            stride: w.stride.map(d),
-            dilation: w.dilation.map(d),
-            pad: [d(w.pads[0]), d(w.pads[1])],
-        }),
+/// x `[N, C, H, W]` as the NHWC shape `[N, H, W, C]`.
+fn nhwc(x: &[u32]) -> Option<[u32; 4]> {
+    match x {
+        &[n, c, h, w] => Some([n, h, w, c]),
         _ => None,
     }
+}
+
+/// The engine's geometry of one image: x `[N, C, H, W]`, output `[N, OH, OW, M]`.
+fn shape(x: &[u32], out: &[u32], w: &Window) -> Option<ConvShape> {
+    conv_nhwc::shape(&nhwc(x)?, out, w)
 }
 
 /// x `[N, C, H, W]` f32 with `1 <= C <= 4`, the packed weights (a 1D f32 constant of
@@ -42,17 +35,7 @@ pub(super) fn check(c: &Check<'_, '_>, window: &Window, act: &Activation) -> Che
     act_ok(act)?;
     let (x, w, out) = (c.x, &c.ins[1], c.out);
     f32s(&[x, out])?;
-    ensure(
-        x.shape.len() == 4 && out.shape.len() == 4 && x.shape[0] == out.shape[0],
-        OpReason::Shape,
-    )?;
-    let axis = |a: usize| (window.kernel[a], window.stride[a], window.dilation[a]);
-    ensure(
-        out_dim(x.shape[2], axis(0), (window.pads[0], window.pads[2]), false) == Some(out.shape[1])
-            && out_dim(x.shape[3], axis(1), (window.pads[1], window.pads[3]), false)
-                == Some(out.shape[2]),
-        OpReason::Attribute,
-    )?;
+    conv_nhwc::window_ok(&nhwc(&x.shape).ok_or(OpReason::Shape)?, &out.shape, window)?;
     let s = shape(&x.shape, &out.shape, window).ok_or(OpReason::Shape)?;
     ensure((1..=NCHW_MAX_C).contains(&s.in_c), OpReason::Shape)?;
     ensure(

@@ -14,7 +14,7 @@
 //! | family | function | op |
 //! |---|---|---|
 //! | f32 conv | [`f32_conv`] | k×k conv (any stride, dilation, padding), 1×1 conv, fully connected ([`ConvShape::gemm`]) |
-//! | f32 NCHW-input conv | [`f32_conv_nchw`] | a first layer of 1–4 input channels reading the NCHW image, writing NHWC (`stem.rs`: portable, AVX-512 over 16 output pixels) |
+//! | f32 NCHW-input conv | [`f32_conv_nchw`] | a first layer of 1–4 input channels reading the NCHW image, writing NHWC (`stem.rs`: AVX-512 over 16 output pixels; elsewhere a transpose per band of rows and the f32 conv) |
 //! | f32 fully connected | [`f32_fully_connected`] | `[n][k]` weights packed per call into scratch, then the f32 conv GEMM (the FullyConnected op at batch ≥ [`crate::kernels::engine::FC_GEMM_MIN_BATCH`]) |
 //! | f32 depthwise | [`f32_dwconv`] | depthwise k×k (multiplier 1); 3×3 and 5×5 fully unrolled on interior pixels |
 //! | f16 conv | [`f16_conv`] | as f32 conv, f16 weights converted per load |
