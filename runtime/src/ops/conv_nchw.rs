@@ -31,6 +31,9 @@ fn shape(x: &[u32], out: &[u32], w: &Window) -> Option<ConvShape> {
 /// `[N, OH, OW, M]` f32 with the floor-mode window size.
 pub(super) fn check(c: &Check<'_, '_>, window: &Window, act: &Activation) -> Checked {
     gate(GROUP)?;
+    // f32 only: without `ops-conv-f32` the loader rejects the op before (and the code
+    // below is left out of the build).
+    gate(OpGroup::ConvF32)?;
     c.inputs(2)?;
     act_ok(act)?;
     let (x, w, out) = (c.x, &c.ins[1], c.out);
@@ -55,6 +58,9 @@ pub(super) fn check(c: &Check<'_, '_>, window: &Window, act: &Activation) -> Che
 /// [`crate::Model::arena_size`]): the NHWC copy of one image and a padding row, for
 /// the CPUs without the direct kernel (`engine::f32_conv_nchw_scratch_len`).
 pub(super) fn scratch_bytes(x: &[u32], out: &[u32], window: &Window) -> usize {
+    if gate(OpGroup::ConvF32).is_err() {
+        return 0;
+    }
     shape(x, out, window)
         .and_then(|s| engine::f32_conv_nchw_scratch_len(&s))
         .map_or(0, |n| n.saturating_mul(4))

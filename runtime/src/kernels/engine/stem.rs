@@ -40,19 +40,6 @@ pub(super) fn check(s: &ConvShape, x: &[f32], packed: &[f32], y: &[f32]) -> Resu
     Ok(())
 }
 
-/// The input coordinate of output coordinate `o`'s tap `k` (`None` in the padding).
-#[inline(always)]
-pub(super) fn coord(
-    o: usize,
-    k: usize,
-    stride: usize,
-    dil: usize,
-    pad: usize,
-    len: usize,
-) -> Option<usize> {
-    (o * stride + k * dil).checked_sub(pad).filter(|&i| i < len)
-}
-
 /// Output rows per band of [`transposed`].
 const BAND: usize = 8;
 

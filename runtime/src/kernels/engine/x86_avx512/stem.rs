@@ -5,9 +5,14 @@
 
 use core::arch::x86_64::*;
 
-use super::super::stem::coord;
 use super::super::types::{ConvShape, NR};
 use super::Avx512Bw;
+
+/// The input coordinate of output coordinate `o`'s tap `k` (`None` in the padding).
+#[inline(always)]
+fn coord(o: usize, k: usize, stride: usize, dil: usize, pad: usize, len: usize) -> Option<usize> {
+    (o * stride + k * dil).checked_sub(pad).filter(|&i| i < len)
+}
 
 /// The mask of lanes `i` in `0..len` with `0 <= start + i < w`.
 #[inline(always)]
