@@ -300,6 +300,9 @@ impl<'a> Model<'a> {
     /// least [`FC_GEMM_MIN_BATCH`](crate::kernels::engine::FC_GEMM_MIN_BATCH) rows (a
     /// batch file) packs its weights there per run for the GEMM
     /// ([`f32_fc_scratch_len`](crate::kernels::engine::f32_fc_scratch_len) elements).
+    /// A [`Op::ConvNchw`](crate::Op::ConvNchw) reserves an NHWC copy of its image
+    /// ([`f32_conv_nchw_scratch_len`](crate::kernels::engine::f32_conv_nchw_scratch_len)
+    /// elements) for the CPUs that run it as a transpose and a conv.
     /// Files without those ops need exactly the planned arena.
     pub fn arena_size(&self) -> usize {
         match (&self.pre, self.op_scratch) {

@@ -1033,6 +1033,16 @@ impl F32Case {
 
     fn check(&self, k: &Kernels) {
         let got = self.run(k);
+        let name = if self.depthwise {
+            k.f32_dwconv.name
+        } else {
+            k.f32_conv.name
+        };
+        self.check_output(k, name, &got);
+    }
+
+    /// `got` (the output and its sentinel tail) against the f64 reference.
+    fn check_output(&self, k: &Kernels, name: &str, got: &[f32]) {
         let s = &self.shape;
         let terms = s.taps() * if self.depthwise { 1 } else { s.in_c } + 2;
         let u = 2f64.powi(-24);
@@ -1040,7 +1050,7 @@ impl F32Case {
         // The f64 reference's own rounding (terms additions at 2^-53).
         let gamma64 = terms as f64 * 2f64.powi(-53) * 1.01;
         let (lo, hi) = (f64::from(self.act.0), f64::from(self.act.1));
-        for (i, ((e, mag), &g)) in self.exact().into_iter().zip(&got).enumerate() {
+        for (i, ((e, mag), &g)) in self.exact().into_iter().zip(got).enumerate() {
             let want = if e < lo {
                 lo
             } else if e > hi {
@@ -1051,13 +1061,8 @@ impl F32Case {
             let bound = (gamma + gamma64) * mag + 1e-40;
             assert!(
                 (f64::from(g) - want).abs() <= bound,
-                "{} ({}): output {i} = {g}, exact {want}, bound {bound:e}; shape {s:?}",
+                "{} ({name}): output {i} = {g}, exact {want}, bound {bound:e}; shape {s:?}",
                 k.isa.name(),
-                if self.depthwise {
-                    k.f32_dwconv.name
-                } else {
-                    k.f32_conv.name
-                },
             );
         }
         assert!(
@@ -1068,6 +1073,154 @@ impl F32Case {
             k.isa.name()
         );
     }
+}
+
+// ------------------------------------------------- the NCHW-input conv (the stem)
+
+impl F32Case {
+    /// `engine::f32_conv_nchw` (on `isa`, or the dispatching function for `None`) on
+    /// the NCHW image of `x`, checked against the f64 reference within the bound;
+    /// `false` when `isa` is unavailable here.
+    fn check_nchw(&self, isa: Option<Isa>) -> bool {
+        let s = &self.shape;
+        assert!(self.residual.is_none() && !self.depthwise);
+        let x = nhwc_to_nchw(&self.x, s.in_h, s.in_w, s.in_c);
+        let len = engine::f32_conv_packed_len(s.out_c, s.in_c, s.kernel).unwrap();
+        let mut packed = vec![f32::NAN; len];
+        let b = self.bias.as_deref();
+        engine::pack_f32_conv(&self.w, b, s.out_c, s.in_c, s.kernel, &mut packed).unwrap();
+        let mut y = vec![SENTINEL_F32; out_len(s) + TAIL];
+        let out = F32Out {
+            min: self.act.0,
+            max: self.act.1,
+            residual: None,
+        };
+        let mut scratch = vec![f32::NAN; engine::f32_conv_nchw_scratch_len(s).unwrap()];
+        let (p, sc) = (&packed, &mut scratch);
+        let res = match isa {
+            Some(isa) => match engine::f32_conv_nchw_on(isa, s, &x, p, &out, &mut y, sc) {
+                Some(r) => r,
+                None => return false,
+            },
+            None => engine::f32_conv_nchw(s, &x, p, &out, &mut y, sc),
+        };
+        res.unwrap_or_else(|e| panic!("{e:?} on {s:?}"));
+        let k = Kernels {
+            isa: isa.unwrap_or(Isa::Portable),
+            ..engine::kernels()
+        };
+        self.check_output(&k, "f32_conv_nchw", &y);
+        // The ISAs without a kernel of their own transpose and run their NHWC conv:
+        // the same bits as that conv on the NHWC image.
+        if let Some(i) = isa.filter(|i| !matches!(i, Isa::Avx512 | Isa::Avx512Vnni)) {
+            let nhwc = self.run(&i.kernels().unwrap());
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&y),
+                bits(&nhwc),
+                "{}: not the NHWC conv's bits on {s:?}",
+                i.name()
+            );
+        }
+        true
+    }
+}
+
+/// First-layer shapes: the VWW, ResNet-8 and MobileNetV2 stems, then corners (7×7 and
+/// 5×5 kernels, 1–4 channels, two panels, widths that are no multiple of 16).
+fn nchw_shapes() -> Vec<ConvShape> {
+    let s = |size, m, k: usize, st: usize, pads| {
+        shape(size, m, [k, k], [st, st], [1, 1], pads).unwrap()
+    };
+    vec![
+        s((96, 96, 3), 8, 3, 2, [0, 0, 1, 1]),
+        s((96, 96, 3), 8, 3, 2, [1, 1, 1, 1]),
+        s((32, 32, 3), 16, 3, 1, [1, 1, 1, 1]),
+        s((96, 96, 3), 16, 3, 2, [1, 1, 1, 1]),
+        s((19, 37, 4), 24, 7, 2, [3, 3, 3, 3]),
+        s((9, 17, 1), 5, 5, 1, [2, 2, 2, 2]),
+        s((5, 33, 2), 40, 5, 2, [0, 2, 1, 0]),
+        s((3, 3, 3), 3, 3, 3, [1, 1, 1, 1]),
+        s((1, 1, 1), 1, 1, 1, [0, 0, 0, 0]),
+    ]
+}
+
+/// A random first-layer case: 1–4 channels, strides 1–3, dilation sometimes.
+fn random_nchw_shape(rng: &mut Rng) -> ConvShape {
+    loop {
+        let k = [rng.usize(1, 7), rng.usize(1, 7)];
+        let stride = [rng.usize(1, 3), rng.usize(1, 3)];
+        let dilation = [
+            1 + usize::from(rng.chance(15)),
+            1 + usize::from(rng.chance(15)),
+        ];
+        let pads = [0, 1, 2, 3].map(|i| rng.usize(0, k[i % 2] - 1));
+        let size = (rng.usize(1, 20), rng.usize(1, 70), rng.usize(1, 4));
+        if let Some(s) = shape(size, rng.usize(1, 40), k, stride, dilation, pads) {
+            if s.out_h * s.out_w > 0 {
+                return s;
+            }
+        }
+    }
+}
+
+fn check_nchw_suite(isa: Option<Isa>) {
+    let mut rng = Rng::new(9);
+    let shapes = nchw_shapes();
+    let random = (0..cases(100))
+        .map(|_| random_nchw_shape(&mut rng))
+        .collect::<Vec<_>>();
+    for s in shapes.into_iter().chain(random) {
+        let mut c = f32_case_for(&mut rng, s, false);
+        c.residual = None;
+        if !c.check_nchw(isa) {
+            eprintln!("note: engine ISA not available here: NCHW conv skipped");
+            return;
+        }
+    }
+    // Bad input: 5 channels, short slices.
+    let s = shape((4, 4, 5), 8, [3, 3], [1, 1], [1, 1], [1; 4]).unwrap();
+    let p = vec![0.0; engine::f32_conv_packed_len(8, 5, [3, 3]).unwrap()];
+    let mut y = vec![0.0; out_len(&s)];
+    let x = vec![0.0; 80];
+    let mut scratch = vec![0.0; 200];
+    let mut run = |s: &ConvShape, x: &[f32], p: &[f32], y: &mut [f32]| {
+        let sc = &mut scratch;
+        match isa {
+            Some(i) => engine::f32_conv_nchw_on(i, s, x, p, &F32Out::LINEAR, y, sc).unwrap(),
+            None => engine::f32_conv_nchw(s, x, p, &F32Out::LINEAR, y, sc),
+        }
+    };
+    assert!(matches!(run(&s, &x, &p, &mut y), Err(Error::Unsupported)));
+    let s = ConvShape { in_c: 4, ..s };
+    let p = vec![0.0; engine::f32_conv_packed_len(8, 4, [3, 3]).unwrap()];
+    assert!(matches!(
+        run(&s, &x[..63], &p, &mut y),
+        Err(Error::WrongLength { .. })
+    ));
+    assert!(matches!(
+        run(&s, &x[..64], &p[1..], &mut y),
+        Err(Error::WrongLength { .. })
+    ));
+    assert!(matches!(
+        run(&s, &x[..64], &p, &mut y[1..]),
+        Err(Error::WrongLength { .. })
+    ));
+    assert!(run(&s, &x[..64], &p, &mut y).is_ok());
+    // Scratch one element short (the ISAs that transpose need it).
+    let len = engine::f32_conv_nchw_scratch_len(&s).unwrap();
+    assert_eq!(len, 4 * 4 * 4 + 4);
+    let mut short = vec![0.0; len - 1];
+    let r = match isa {
+        Some(i) => {
+            engine::f32_conv_nchw_on(i, &s, &x[..64], &p, &F32Out::LINEAR, &mut y, &mut short)
+                .unwrap()
+        }
+        None => engine::f32_conv_nchw(&s, &x[..64], &p, &F32Out::LINEAR, &mut y, &mut short),
+    };
+    let direct =
+        isa.is_none_or(|i| matches!(i, Isa::Avx512 | Isa::Avx512Vnni)) && Isa::Avx512.available();
+    assert_eq!(r.is_ok(), direct, "{r:?}");
 }
 
 /// f16 bits of `v` (round to nearest even) and their f32 value.
@@ -1433,6 +1586,11 @@ macro_rules! engine_suite {
                     check_fc(&k, &mut rng, shape);
                 }
                 check_fc_errors(&k);
+            }
+
+            #[test]
+            fn f32_conv_nchw_within_the_bound() {
+                check_nchw_suite($isa);
             }
 
             #[test]

@@ -47,6 +47,12 @@ pub fn macs(model: &Model<'_>, def: &ferrite::OpDef) -> Result<u64> {
         Op::DepthwiseNhwc { window, .. } => {
             n_out * u64::from(window.kernel[0]) * u64::from(window.kernel[1])
         }
+        // The input channels from x (NCHW).
+        Op::ConvNchw { window, .. } => {
+            let x = model.tensor(def.inputs[0])?;
+            let c = u64::from(x.shape.get(1).copied().unwrap_or(1));
+            n_out * c * u64::from(window.kernel[0]) * u64::from(window.kernel[1])
+        }
         _ => 0,
     })
 }
@@ -85,7 +91,9 @@ pub fn detail(op: &Op) -> String {
             }
             s
         }
-        Op::ConvNhwc { window, act: a, .. } | Op::DepthwiseNhwc { window, act: a, .. } => {
+        Op::ConvNhwc { window, act: a, .. }
+        | Op::DepthwiseNhwc { window, act: a, .. }
+        | Op::ConvNchw { window, act: a } => {
             let mut s = format!(
                 "k{}x{} s{}x{}",
                 window.kernel[0], window.kernel[1], window.stride[0], window.stride[1]

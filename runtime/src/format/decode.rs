@@ -262,7 +262,7 @@ impl<'a> Reader<'a> {
     }
 
     fn op(&mut self) -> Option<Op> {
-        Some(match self.tag(32)? {
+        Some(match self.tag(33)? {
             0 => Op::FullyConnected {
                 act: self.activation()?,
                 q: self.qparams()?,
@@ -390,7 +390,11 @@ impl<'a> Reader<'a> {
                 window: self.window()?,
                 count_include_pad: self.flag()?,
             },
-            _ => Op::GlobalProd,
+            31 => Op::GlobalProd,
+            _ => Op::ConvNchw {
+                window: self.window()?,
+                act: self.activation()?,
+            },
         })
     }
 }

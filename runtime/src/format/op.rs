@@ -533,6 +533,17 @@ pub enum Op {
     /// Product over all positions after the first two axes (f32, ONNX ReduceProd):
     /// `[N, C, ...] -> [N, C, 1, ...]`, the positions multiplied in order.
     GlobalProd,
+    // --- Format 1.5 (issue #14). ---
+    /// f32 conv of an **NCHW** image with 1–4 channels (a first layer reading the graph
+    /// input) into NHWC: x `[N, C, H, W]`, packed weights as [`Op::ConvNhwc`]'s f32
+    /// (`pack_f32_conv`); output `[N, OH, OW, M]`. A Transpose to NHWC and an f32
+    /// `ConvNhwc`, without the transpose.
+    ConvNchw {
+        /// Kernel, stride, dilation, pads (the output size floors, as ONNX Conv).
+        window: Window,
+        /// Fused activation.
+        act: Activation,
+    },
 }
 
 /// int8 output parameters of the NHWC engine ops ([`Op::ConvNhwc`],
@@ -571,6 +582,7 @@ impl Op {
             | Op::Unary {
                 op: UnaryOp::Shrink { .. },
             } => 4,
+            Op::ConvNchw { .. } => 5,
             _ => 0,
         }
     }
@@ -614,6 +626,7 @@ impl Op {
             Op::MaxPoolNhwc { .. } => "MaxPoolNhwc",
             Op::AvgPoolNhwc { .. } => "AvgPoolNhwc",
             Op::GlobalProd => "GlobalProd",
+            Op::ConvNchw { .. } => "ConvNchw",
         }
     }
 }

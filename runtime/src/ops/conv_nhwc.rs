@@ -15,7 +15,7 @@ use crate::kernels::engine::{self, ConvShape, F32Out, I8Header, I8Out, I8Residua
 pub(super) const GROUP: OpGroup = OpGroup::Conv;
 
 /// The engine's geometry of one image: x `[N, H, W, C]`, output `[N, OH, OW, M]`.
-fn shape(x: &[u32], out: &[u32], w: &Window) -> Option<ConvShape> {
+pub(super) fn shape(x: &[u32], out: &[u32], w: &Window) -> Option<ConvShape> {
     let d = |v: u32| v as usize;
     match (x, out) {
         ([_, h, wd, c], [_, oh, ow, m]) => Some(ConvShape {
@@ -32,6 +32,21 @@ fn shape(x: &[u32], out: &[u32], w: &Window) -> Option<ConvShape> {
         }),
         _ => None,
     }
+}
+
+/// x `[N, H, W, C]` and output `[N, OH, OW, M]` have rank 4 and one batch, and the
+/// window gives the output's floor-mode `OH × OW`.
+pub(super) fn window_ok(x: &[u32], out: &[u32], window: &Window) -> Checked {
+    let ([n, h, w, _], [on, oh, ow, _]) = (x, out) else {
+        return Err(OpReason::Shape);
+    };
+    ensure(n == on, OpReason::Shape)?;
+    let axis = |a: usize| (window.kernel[a], window.stride[a], window.dilation[a]);
+    ensure(
+        out_dim(*h, axis(0), (window.pads[0], window.pads[2]), false) == Some(*oh)
+            && out_dim(*w, axis(1), (window.pads[1], window.pads[3]), false) == Some(*ow),
+        OpReason::Attribute,
+    )
 }
 
 /// Bytes of packed weights of dtype `w` for `s`: f32 / f16 elements × 4 / × 2 (the
@@ -78,17 +93,7 @@ pub(super) fn check(
     ensure(c.ins.len() == 2 || c.ins.len() == 3, OpReason::Arity)?;
     act_ok(act)?;
     let (x, w, out) = (c.x, &c.ins[1], c.out);
-    ensure(
-        x.shape.len() == 4 && out.shape.len() == 4 && x.shape[0] == out.shape[0],
-        OpReason::Shape,
-    )?;
-    let axis = |a: usize| (window.kernel[a], window.stride[a], window.dilation[a]);
-    ensure(
-        out_dim(x.shape[1], axis(0), (window.pads[0], window.pads[2]), false) == Some(out.shape[1])
-            && out_dim(x.shape[2], axis(1), (window.pads[1], window.pads[3]), false)
-                == Some(out.shape[2]),
-        OpReason::Attribute,
-    )?;
+    window_ok(&x.shape, &out.shape, window)?;
     ensure(!depthwise || x.shape[3] == out.shape[3], OpReason::Shape)?;
     let s = shape(&x.shape, &out.shape, window).ok_or(OpReason::Shape)?;
     ensure(engine::conv_scratch_len(&s).is_some(), OpReason::Attribute)?;

@@ -20,6 +20,7 @@ mod cast;
 mod common;
 mod concat;
 mod conv;
+mod conv_nchw;
 mod conv_nhwc;
 mod fully_connected;
 mod fully_connected_f16;
@@ -82,6 +83,7 @@ impl Op {
             Op::GridSample { .. } => grid_sample::GROUP,
             Op::MaxPoolNhwc { .. } | Op::AvgPoolNhwc { .. } => pool::GROUP,
             Op::GlobalProd => reduce::GROUP,
+            Op::ConvNchw { .. } => conv_nchw::GROUP,
         }
     }
 }
@@ -159,6 +161,7 @@ pub(crate) fn check(op: &Op, c: &Check<'_, '_>) -> Checked {
         Op::MaxPoolNhwc { window } => pool_nhwc::check(c, window, false),
         Op::AvgPoolNhwc { window, .. } => pool_nhwc::check(c, window, true),
         Op::GlobalProd => reduce::check(c),
+        Op::ConvNchw { window, act } => conv_nchw::check(c, window, act),
     }
 }
 
@@ -187,6 +190,7 @@ pub(crate) fn scratch_bytes(g: &Graph<'_>, s: u32) -> usize {
         Op::ConvNhwc { window, .. } => {
             conv_nhwc::scratch_bytes(x.shape(), out.shape(), window, x.dtype)
         }
+        Op::ConvNchw { window, .. } => conv_nchw::scratch_bytes(x.shape(), out.shape(), window),
         Op::FullyConnected { q: None, .. } => {
             // f16 weights run on their own kernels (fully_connected_f16), without
             // the f32 GEMM's packing scratch.
@@ -276,5 +280,6 @@ pub(crate) fn run(op: &Op, cx: &Cx<'_, '_>, y: &mut [u8], scratch: &mut [u8]) ->
             count_include_pad,
         } => pool_nhwc::run(cx, y, window, Some(*count_include_pad)),
         Op::GlobalProd => reduce::run(cx, y),
+        Op::ConvNchw { window, act } => conv_nchw::run(cx, y, scratch, window, act),
     }
 }

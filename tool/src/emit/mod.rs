@@ -2,7 +2,10 @@
 //! or int8.
 //!
 //! - **f32**: one ferrite op per IR node (op `i` of the file is node `i`); the engine
-//!   ops of the NHWC pass get their weights packed (`nhwc.rs`).
+//!   ops of the NHWC pass get their weights packed (`nhwc.rs`), and a first-layer
+//!   `ConvNhwc` behind the pass's NCHW → NHWC transpose of a graph input with 1–4
+//!   channels reads the input itself (`ConvNchw`, format 1.5): that transpose is not
+//!   written, so such a file has one op fewer than the graph.
 //! - **f16** ([`mod@f16`]): FullyConnected and the NHWC engine convolutions store their
 //!   weights packed as f16 and read them directly (the arena is the f32 model's); an
 //!   NCHW Conv or a MatMul stores f16 weights widened by a `Cast` op into an arena
@@ -146,8 +149,14 @@ fn emit_impl(
     }
     let (reduced_ops, float_ops) = match precision {
         Precision::F32 => {
-            for n in &g.nodes {
-                if matches!(n.op, Op::ConvNhwc { .. } | Op::DepthwiseNhwc { .. }) {
+            let (stems, skip) = nhwc::nchw_stems(g);
+            for (i, n) in g.nodes.iter().enumerate() {
+                if skip.contains(&i) {
+                    continue;
+                }
+                if let Some(&x) = stems.get(&i) {
+                    nhwc::write_stem(&mut w, n, x)?;
+                } else if matches!(n.op, Op::ConvNhwc { .. } | Op::DepthwiseNhwc { .. }) {
                     let ins = nhwc::operands(&mut w, n, false)?;
                     w.op_f32(n, &ins)?;
                 } else {

@@ -7,14 +7,84 @@
 
 use super::writer::Writer;
 use crate::error::{Error, Result};
-use crate::ir::{Data, Node};
+use crate::ir::{Data, Graph, Node, TId};
 use ferrite::format::types::{Op, Quant};
 use ferrite::kernels::engine;
 use ferrite::DType;
+use std::collections::{HashMap, HashSet};
 
 /// The file operands of engine conv `n`: its input, the packed weights (a new 1-D
 /// constant, f16 when `f16`), and its residual if any.
 pub(super) fn operands(w: &mut Writer<'_>, n: &Node, f16: bool) -> Result<Vec<u32>> {
+    let pw = packed(w, n, f16)?;
+    let mut ins = vec![w.f32(n.inputs[0])?, pw];
+    if let Some(&r) = n.inputs.get(3) {
+        ins.push(w.f32(r)?);
+    }
+    Ok(ins)
+}
+
+/// The first-layer convs of the f32 graph `g` that read the NCHW graph input
+/// themselves (`Op::ConvNchw`, format 1.5): each f32 `ConvNhwc` without residual over
+/// all channels whose input is the NHWC pass's `Transpose` (perm `[0, 2, 3, 1]`) of a
+/// graph input with 1–4 channels, read by nothing else. Returns the conv nodes with
+/// their graph input, and the transpose nodes, which are not written.
+pub(super) fn nchw_stems(g: &Graph) -> (HashMap<usize, TId>, HashSet<usize>) {
+    let mut readers = vec![0usize; g.tensors.len()];
+    for &t in g.nodes.iter().flat_map(|n| &n.inputs).chain(&g.outputs) {
+        readers[t] += 1;
+    }
+    let producer: HashMap<TId, usize> = g
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.output, i))
+        .collect();
+    let (mut stems, mut skip) = (HashMap::new(), HashSet::new());
+    for (i, n) in g.nodes.iter().enumerate() {
+        let Op::ConvNhwc { q: None, .. } = n.op else {
+            continue;
+        };
+        let Some(&t) = producer.get(&n.inputs[0]) else {
+            continue;
+        };
+        let tn = &g.nodes[t];
+        let x = tn.inputs[0];
+        let xt = &g.tensors[x];
+        let c = xt.shape.get(1).copied().unwrap_or(0);
+        let channels = g.tensors[n.inputs[1]].shape.get(1).copied();
+        if matches!(&tn.op, Op::Transpose { perm } if perm.as_slice() == [0, 2, 3, 1])
+            && g.inputs.contains(&x)
+            && xt.dtype == DType::F32
+            && xt.shape.len() == 4
+            && (1..=engine::NCHW_MAX_C).contains(&c)
+            && channels == Some(c)
+            && n.inputs.len() == 3
+            && readers[n.inputs[0]] == 1
+        {
+            stems.insert(i, x);
+            skip.insert(t);
+        }
+    }
+    (stems, skip)
+}
+
+/// Writes the first-layer conv `n` (a [`nchw_stems`] conv) as `ConvNchw` over the
+/// graph input `x`.
+pub(super) fn write_stem(w: &mut Writer<'_>, n: &Node, x: TId) -> Result<()> {
+    let Op::ConvNhwc { window, act, .. } = n.op else {
+        return Err(Error::Other(format!(
+            "internal: \"{}\" is no ConvNhwc",
+            n.name
+        )));
+    };
+    let pw = packed(w, n, false)?;
+    let xi = w.f32(x)?;
+    w.op_f32_as(n, Op::ConvNchw { window, act }, &[xi, pw])
+}
+
+/// The packed weights of engine conv `n` (a new 1-D constant, f16 when `f16`).
+fn packed(w: &mut Writer<'_>, n: &Node, f16: bool) -> Result<u32> {
     let depthwise = matches!(n.op, Op::DepthwiseNhwc { .. });
     let (wt, bt) = (&w.g.tensors[n.inputs[1]], &w.g.tensors[n.inputs[2]]);
     let (Some(Data::F32(wv)), Some(Data::F32(bv))) = (&wt.data, &bt.data) else {
@@ -53,13 +123,7 @@ pub(super) fn operands(w: &mut Writer<'_>, n: &Node, f16: bool) -> Result<Vec<u3
         (DType::F32, bytes, packed.len())
     };
     let name = format!("{}.packed", wt.name);
-    let pw =
-        w.b.add_const(&name, dtype, &[len as u32], &bytes, Quant::None)?;
-    let mut ins = vec![w.f32(n.inputs[0])?, pw];
-    if let Some(&r) = n.inputs.get(3) {
-        ins.push(w.f32(r)?);
-    }
-    Ok(ins)
+    Ok(w.b.add_const(&name, dtype, &[len as u32], &bytes, Quant::None)?)
 }
 
 /// f16 bits of `v` (round to nearest even).

@@ -41,8 +41,8 @@ pub enum Int8Form {
     Engine,
     /// Always f32, for the reason given.
     F32(F32Reason),
-    /// Ops the emitter writes itself (Quantize, Dequantize, Requantize, Lut); an
-    /// imported graph never contains them.
+    /// Ops the emitter writes itself (Quantize, Dequantize, Requantize, Lut; the f32
+    /// emitter's ConvNchw); an imported graph never contains them.
     EmitterOnly,
 }
 
@@ -139,7 +139,7 @@ pub fn forms(op: &Op) -> (Int8Form, F16Form) {
         | Op::Recurrent { .. }
         | Op::GridSample { .. }
         | Op::GlobalProd => (I8::F32(F32Reason::NoInt8Form), F16::F32),
-        Op::Quantize | Op::Dequantize | Op::Requantize { .. } | Op::Lut => {
+        Op::Quantize | Op::Dequantize | Op::Requantize { .. } | Op::Lut | Op::ConvNchw { .. } => {
             (I8::EmitterOnly, F16::F32)
         }
         // Written by the NHWC layout pass (`ir::nhwc`).

@@ -107,11 +107,17 @@ impl<'g> Writer<'g> {
 
     /// Writes node `n`'s op over the file tensors `ins`, its output in f32.
     pub fn op_f32(&mut self, n: &Node, ins: &[u32]) -> Result<()> {
+        self.op_f32_as(n, n.op.clone(), ins)
+    }
+
+    /// Writes `op` in place of node `n`'s op over the file tensors `ins`, its output
+    /// (`n`'s) in f32.
+    pub fn op_f32_as(&mut self, n: &Node, op: Op, ins: &[u32]) -> Result<()> {
         let t = &self.g.tensors[n.output];
         let out = self
             .b
             .add_tensor(&t.name, t.dtype, &dims(&t.shape), Quant::None)?;
-        self.b.add_op(n.op.clone(), ins, &[out])?;
+        self.b.add_op(op, ins, &[out])?;
         self.f32_of.insert(n.output, out);
         Ok(())
     }

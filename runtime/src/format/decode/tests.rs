@@ -43,9 +43,10 @@ fn index(op: &Op) -> usize {
         Op::MaxPoolNhwc { .. } => 29,
         Op::AvgPoolNhwc { .. } => 30,
         Op::GlobalProd => 31,
+        Op::ConvNchw { .. } => 32,
     }
 }
-const VARIANTS: usize = 32;
+const VARIANTS: usize = 33;
 
 /// At least one sample of every `Op` variant (and of every `UnaryOp` variant), and the
 /// field combinations of [`combinations`]; also `format/wire.rs`'s `ops_match_postcard`
@@ -178,6 +179,10 @@ pub(in crate::format) fn ops() -> Vec<Op> {
             q: None,
         },
         Op::GlobalProd,
+        Op::ConvNchw {
+            window: window(3),
+            act: Activation::Relu,
+        },
     ];
     // Every UnaryOp, by its wire index (a one-field struct variant: index, fields).
     for t in 0u8..33 {

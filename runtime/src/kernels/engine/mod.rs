@@ -14,6 +14,7 @@
 //! | family | function | op |
 //! |---|---|---|
 //! | f32 conv | [`f32_conv`] | k×k conv (any stride, dilation, padding), 1×1 conv, fully connected ([`ConvShape::gemm`]) |
+//! | f32 NCHW-input conv | [`f32_conv_nchw`] | a first layer of 1–4 input channels reading the NCHW image, writing NHWC (`stem.rs`: AVX-512 over 16 output pixels; elsewhere a transpose per band of rows and the f32 conv) |
 //! | f32 fully connected | [`f32_fully_connected`] | `[n][k]` weights packed per call into scratch, then the f32 conv GEMM (the FullyConnected op at batch ≥ [`crate::kernels::engine::FC_GEMM_MIN_BATCH`]) |
 //! | f32 depthwise | [`f32_dwconv`] | depthwise k×k (multiplier 1); 3×3 and 5×5 fully unrolled on interior pixels |
 //! | f16 conv | [`f16_conv`] | as f32 conv, f16 weights converted per load |
@@ -207,6 +208,7 @@ mod frame;
 mod pack;
 mod pool;
 mod portable;
+mod stem;
 mod types;
 
 #[cfg(target_arch = "aarch64")]
@@ -230,6 +232,7 @@ pub use pack::{
 
 use crate::Result;
 pub use pool::{f32_avg_pool_nhwc, f32_max_pool_nhwc, i8_avg_pool_nhwc, i8_max_pool_nhwc};
+pub use stem::NCHW_MAX_C;
 pub use types::{
     ConvShape, F16ConvFn, F16DwFn, F16GemvFn, F32ConvFn, F32DwFn, F32Out, I8ConvFn, I8DwFn,
     I8Header, I8Out, I8Residual, Isa, Kernel, Kernels, FC_GEMM_MIN_BATCH, I8_CONV_HEADER,
@@ -444,6 +447,60 @@ pub fn i8_dwconv(
     y: &mut [i8],
 ) -> Result<()> {
     (kernels().i8_dwconv.run)(shape, x, x_zp, packed, out, y)
+}
+
+/// f32 convolution of the **NCHW** image `x` (`[C, H, W]`, `1 <= C <= 4`: a first
+/// layer reading the graph input) with weights packed by [`pack_f32_conv`], into the
+/// NHWC `y`, clamped to `[min, max]`: the [`f32_conv`] of the transposed image without
+/// a transpose where the CPU has AVX-512 (see `stem.rs`), else exactly that transpose
+/// and conv. `scratch` holds at least [`f32_conv_nchw_scratch_len`] elements
+/// (overwritten). Errors as [`f32_conv`], and [`crate::Error::Unsupported`] for other
+/// channel counts.
+pub fn f32_conv_nchw(
+    shape: &ConvShape,
+    x: &[f32],
+    packed: &[f32],
+    out: &F32Out,
+    y: &mut [f32],
+    scratch: &mut [f32],
+) -> Result<()> {
+    stem::check(shape, x, packed, y)?;
+    #[cfg(target_arch = "x86_64")]
+    if let Some(t) = x86_avx512::Avx512Bw::new().filter(|_| shape.stride[1] <= 2) {
+        if out.residual.is_none() {
+            x86_avx512::stem::run(t, shape, x, packed, out.min, out.max, y);
+            return Ok(());
+        }
+    }
+    stem::transposed(shape, x, packed, out, y, scratch, kernels().f32_conv.run)
+}
+
+/// [`f32_conv_nchw`] on `isa`'s kernel (for tests and benchmarks): `None` when this
+/// target or CPU lacks `isa`. The ISAs without a kernel of their own (all but AVX-512)
+/// transpose into `scratch` and run their [`f32_conv`].
+pub fn f32_conv_nchw_on(
+    isa: Isa,
+    shape: &ConvShape,
+    x: &[f32],
+    packed: &[f32],
+    out: &F32Out,
+    y: &mut [f32],
+    scratch: &mut [f32],
+) -> Option<Result<()>> {
+    let k = isa.kernels()?;
+    // With AVX-512 available, the dispatching function takes its kernel.
+    if matches!(isa, Isa::Avx512 | Isa::Avx512Vnni) {
+        return Some(f32_conv_nchw(shape, x, packed, out, y, scratch));
+    }
+    let checked = stem::check(shape, x, packed, y);
+    Some(checked.and_then(|()| stem::transposed(shape, x, packed, out, y, scratch, k.f32_conv.run)))
+}
+
+/// Elements of scratch [`f32_conv_nchw`] needs for `shape`: the image's `C·H·W` (its
+/// NHWC copy on the ISAs that transpose) plus [`conv_scratch_len`]. `None` when the
+/// shape is invalid.
+pub fn f32_conv_nchw_scratch_len(shape: &ConvShape) -> Option<usize> {
+    stem::scratch_len(shape)
 }
 
 /// Elements of scratch [`f32_conv`] / [`i8_conv`] need for `shape`: `in_c` when some

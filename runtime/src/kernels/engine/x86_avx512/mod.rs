@@ -23,6 +23,7 @@ use super::frame::{engine_kernels, F32Lanes, I32Lanes};
 use super::types::{Isa, Kernels};
 
 mod dot;
+pub(crate) mod stem;
 
 /// Proof that the CPU has AVX-512 F, BW, VL (and AVX2, FMA), plus VNNI when `VNNI`.
 #[derive(Clone, Copy, Debug)]

@@ -1,0 +1,111 @@
+//! The NCHW-input f32 conv (the "stem"): a first layer with 1–4 input channels that
+//! reads the graph's NCHW image itself and writes NHWC, so the model needs no
+//! NCHW → NHWC transpose of its input ([`crate::Op::ConvNchw`], format 1.5).
+//!
+//! The weights are the f32 conv's packed panels ([`super::pack_f32_conv`]): `bias[16]`
+//! then `w[taps][C][16]`. Each output is `clamp(bias + Σ x·w, min, max)`.
+//!
+//! On x86-64 with AVX-512 (`x86_avx512/stem.rs`) a kernel vectorised over 16 output
+//! pixels of a row: each tap is one vector of 16 input values of a plane (stride 1: one
+//! masked load; stride 2: two masked loads and `vpermt2ps` taking the even elements),
+//! multiplied with each output channel's weight broadcast from memory (FMA), summed
+//! from the bias in the order (tap, input channel) with the taps in the padding skipped;
+//! the 8 or 16 channel vectors are then transposed into NHWC rows by `unpck` shuffles
+//! and 4-channel stores. Its results are within the engine's f32 bound (module docs).
+//! Horizontal strides above 2, and every other ISA, run [`transposed`]: per band of 8
+//! output rows, the input rows it reads transposed into scratch and the ISA's NHWC conv
+//! over them — each output the computation of a model without the op, bit for bit,
+//! with a scratch of a band's rows instead of the whole transposed image.
+
+use super::frame::geom::{need, Geom};
+use super::pack::f32_conv_packed_len;
+use super::types::{ConvShape, F32ConvFn, F32Out};
+use crate::{Error, Result};
+
+/// The largest input channel count of the NCHW-input conv.
+pub const NCHW_MAX_C: usize = 4;
+
+/// Checks `s` and the slice lengths for the NCHW-input conv: `1..=4` input channels,
+/// a valid engine geometry (no overflow), `x` of `C·H·W`, `packed` of
+/// [`f32_conv_packed_len`], `y` of `OH·OW·M` elements at least.
+pub(super) fn check(s: &ConvShape, x: &[f32], packed: &[f32], y: &[f32]) -> Result<()> {
+    if !(1..=NCHW_MAX_C).contains(&s.in_c) {
+        return Err(Error::Unsupported);
+    }
+    let g = Geom::new(s)?;
+    let len = f32_conv_packed_len(s.out_c, s.in_c, s.kernel).ok_or(Error::Unsupported)?;
+    need(g.in_len, x.len())?;
+    need(len, packed.len())?;
+    need(g.out_len, y.len())?;
+    Ok(())
+}
+
+/// Output rows per band of [`transposed`].
+const BAND: usize = 8;
+
+/// Input rows (inside the image) the output rows `r0..r1` read, as `(first, count)`.
+fn band_rows(s: &ConvShape, r0: usize, r1: usize) -> (usize, usize) {
+    let first = (r0 * s.stride[0]).saturating_sub(s.pad[0]).min(s.in_h);
+    let reach = (r1 - 1) * s.stride[0] + (s.kernel[0] - 1) * s.dilation[0] + 1;
+    let end = reach.saturating_sub(s.pad[0]).min(s.in_h);
+    (first, end.saturating_sub(first))
+}
+
+/// Elements of scratch [`super::f32_conv_nchw`] needs for `s`: the NHWC copy of the
+/// input rows of [`BAND`] output rows and the conv's padding row
+/// ([`super::conv_scratch_len`]), for the kernels that run the engine's conv. `None`
+/// when `s` is invalid.
+pub(super) fn scratch_len(s: &ConvShape) -> Option<usize> {
+    let g = Geom::new(s).ok()?;
+    // The most rows a band reads (`Geom::new` checked that the reach fits).
+    let n = BAND.min(s.out_h).max(1);
+    let rows = ((n - 1) * s.stride[0] + (s.kernel[0] - 1) * s.dilation[0] + 1).min(s.in_h);
+    let band = rows.checked_mul(s.in_w)?.checked_mul(s.in_c)?;
+    band.checked_add(if g.padded { g.c } else { 0 })
+}
+
+/// The NCHW-input conv of the ISAs without a kernel of their own (`check` passed,
+/// `scratch` of [`scratch_len`]): per band of [`BAND`] output rows, the input rows it
+/// reads transposed into `scratch`, then `conv` (an engine f32 conv) over them — each
+/// output the same sum as the Transpose + `ConvNhwc` of a model without the op, bit
+/// for bit.
+pub(super) fn transposed(
+    s: &ConvShape,
+    x: &[f32],
+    packed: &[f32],
+    out: &F32Out,
+    y: &mut [f32],
+    scratch: &mut [f32],
+    conv: F32ConvFn,
+) -> Result<()> {
+    need(scratch_len(s).ok_or(Error::Unsupported)?, scratch.len())?;
+    let (w, c, row_out) = (s.in_w, s.in_c, s.out_w * s.out_c);
+    for r0 in (0..s.out_h).step_by(BAND) {
+        let r1 = (r0 + BAND).min(s.out_h);
+        let (first, rows) = band_rows(s, r0, r1);
+        let (xt, pad) = scratch.split_at_mut(rows * w * c);
+        for (r, dst) in xt.chunks_exact_mut(w * c).enumerate() {
+            for ci in 0..c {
+                let src = &x[(ci * s.in_h + first + r) * w..][..w];
+                for (d, &v) in dst.iter_mut().skip(ci).step_by(c).zip(src) {
+                    *d = v;
+                }
+            }
+        }
+        let band = ConvShape {
+            in_h: rows,
+            out_h: r1 - r0,
+            pad: [s.pad[0].saturating_sub(r0 * s.stride[0]), s.pad[1]],
+            ..*s
+        };
+        conv(
+            &band,
+            xt,
+            packed,
+            out,
+            &mut y[r0 * row_out..r1 * row_out],
+            pad,
+        )?;
+    }
+    Ok(())
+}
