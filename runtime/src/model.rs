@@ -59,30 +59,69 @@ pub struct Model<'a> {
     pub(crate) state: &'a [u8],
 }
 
-/// Model bytes copied into a 16-byte aligned heap buffer, for callers whose bytes
-/// come from a file or a network buffer of unknown alignment.
+/// A zeroed heap buffer whose bytes start at a 64-byte boundary
+/// ([`WIDE_ALIGN`](crate::format::WIDE_ALIGN)): the model copies and owned arenas.
+/// It over-allocates by up to 63 bytes; the heap block never moves, so the start
+/// found at creation stays aligned.
+#[cfg(feature = "alloc")]
+#[derive(Debug)]
+pub(crate) struct AlignedBytes {
+    buf: alloc::vec::Vec<u8>,
+    start: usize,
+    len: usize,
+}
+
+#[cfg(feature = "alloc")]
+impl AlignedBytes {
+    pub(crate) fn zeroed(len: usize) -> Self {
+        let wide = crate::format::WIDE_ALIGN;
+        let buf = alloc::vec![0u8; len + wide - 1];
+        // `align_offset` on a byte pointer is always below the alignment at run time.
+        let start = buf.as_ptr().align_offset(wide).min(wide - 1);
+        AlignedBytes { buf, start, len }
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.buf[self.start..self.start + self.len]
+    }
+
+    pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.buf[self.start..self.start + self.len]
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl Clone for AlignedBytes {
+    /// A new buffer aligned on its own (a plain copy of the vector could start
+    /// elsewhere modulo 64).
+    fn clone(&self) -> Self {
+        let mut c = AlignedBytes::zeroed(self.len);
+        c.bytes_mut().copy_from_slice(self.bytes());
+        c
+    }
+}
+
+/// Model bytes copied into a heap buffer that starts at a 64-byte boundary (a cache
+/// line, [`WIDE_ALIGN`](crate::format::WIDE_ALIGN); [`Model::load`] needs 16), for
+/// callers whose bytes come from a file or a network buffer of unknown alignment.
 #[cfg(feature = "alloc")]
 #[derive(Clone, Debug)]
 pub struct AlignedModel {
-    words: alloc::vec::Vec<u128>,
-    len: usize,
+    bytes: AlignedBytes,
 }
 
 #[cfg(feature = "alloc")]
 impl AlignedModel {
     /// Copies `bytes` into an aligned buffer.
     pub fn new(bytes: &[u8]) -> Self {
-        let mut words = alloc::vec![0u128; bytes.len().div_ceil(16)];
-        bytemuck::cast_slice_mut::<u128, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
-        AlignedModel {
-            words,
-            len: bytes.len(),
-        }
+        let mut copy = AlignedBytes::zeroed(bytes.len());
+        copy.bytes_mut().copy_from_slice(bytes);
+        AlignedModel { bytes: copy }
     }
 
     /// The aligned bytes.
     pub fn bytes(&self) -> &[u8] {
-        &bytemuck::cast_slice::<u128, u8>(&self.words)[..self.len]
+        self.bytes.bytes()
     }
 
     /// Validates the model (see [`Model::load`]).

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, OpReason, Result};
 use crate::format::types::{DType, TensorDef, TensorRef};
-use crate::format::ALIGN;
+use crate::format::{ALIGN, WIDE_ALIGN};
 use crate::kernels::fast;
 use crate::model::Model;
 use crate::ops;
@@ -71,11 +71,21 @@ pub struct Session<'m, 'a> {
 impl<'m, 'a> Session<'m, 'a> {
     /// A session over a caller-supplied arena of at least [`Model::arena_size`] bytes
     /// when `arena` is 16-byte aligned (e.g. [`Arena`]), or 15 bytes more when it is not.
+    ///
+    /// When the slice has room for it, the session's arena starts at a 64-byte boundary
+    /// (a cache line, see [`WIDE_ALIGN`](crate::format::WIDE_ALIGN)): a slice of
+    /// `arena_size + 63` bytes always gets one. The kernels' wide vector loads are then
+    /// never split across two lines; results are the same at any alignment.
     pub fn new(model: &'m Model<'a>, arena: &'m mut [u8]) -> Result<Self> {
         let need = model.arena_size();
-        let skip = arena.as_ptr().align_offset(ALIGN);
+        let wide = arena.as_ptr().align_offset(WIDE_ALIGN);
+        let skip = if wide < WIDE_ALIGN && arena.len().saturating_sub(wide) >= need {
+            wide
+        } else {
+            arena.as_ptr().align_offset(ALIGN)
+        };
         let avail = arena.len().saturating_sub(skip);
-        if skip >= ALIGN || avail < need {
+        if skip >= WIDE_ALIGN || avail < need {
             return Err(Error::ArenaTooSmall {
                 needed: need + ALIGN - 1,
                 actual: arena.len(),
@@ -448,24 +458,24 @@ fn cast_mut<T: bytemuck::Pod>(b: &mut [u8]) -> Result<&mut [T]> {
 #[derive(Debug)]
 pub struct OwnedSession<'m, 'a> {
     model: &'m Model<'a>,
-    arena: alloc::vec::Vec<u128>,
+    arena: crate::model::AlignedBytes,
 }
 
 #[cfg(feature = "alloc")]
 impl<'m, 'a> OwnedSession<'m, 'a> {
-    /// Allocates an aligned arena of exactly [`Model::arena_size`] bytes.
+    /// Allocates a zeroed arena of exactly [`Model::arena_size`] bytes that starts at
+    /// a 64-byte boundary ([`WIDE_ALIGN`](crate::format::WIDE_ALIGN)).
     pub fn new(model: &'m Model<'a>) -> Self {
-        let arena = alloc::vec![0u128; model.arena_size().div_ceil(16)];
+        let arena = crate::model::AlignedBytes::zeroed(model.arena_size());
         OwnedSession { model, arena }
     }
 
     /// A borrowed session over the owned arena.
     pub fn session(&mut self) -> Session<'_, 'a> {
-        let arena = bytemuck::cast_slice_mut::<u128, u8>(&mut self.arena);
         // The arena is aligned and exactly sized, so `Session::new` cannot fail.
         Session {
             model: self.model,
-            arena: &mut arena[..self.model.arena_size()],
+            arena: self.arena.bytes_mut(),
         }
     }
 }

@@ -48,8 +48,11 @@ fn check(m: usize, k: usize, n: usize, act: Activation) {
     let a = AlignedModel::new(&bytes);
     let model = a.model().unwrap();
 
-    // The planned arena: x and y (16-byte aligned), then the packed weights if any.
-    let planned = (m * k * 4).next_multiple_of(16) + (m * n * 4).next_multiple_of(16);
+    // The planned arena: the larger of x and y at 0, the other after it (at a 64-byte
+    // offset when it has at least 256 bytes, else 16), then the packed weights if any.
+    let (big, small) = ((m * k * 4).max(m * n * 4), (m * k * 4).min(m * n * 4));
+    let at = big.next_multiple_of(if small >= 256 { 64 } else { 16 });
+    let planned = (at + small).next_multiple_of(16);
     let scratch = if m >= FC_GEMM_MIN_BATCH {
         f32_fc_scratch_len(n, k).unwrap() * 4
     } else {

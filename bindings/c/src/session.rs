@@ -5,6 +5,7 @@ use crate::status::{guard, Fail, FerStatus};
 use crate::util::{copy_out, out, put_opt, slice, slice_mut};
 use core::mem::{align_of, size_of};
 use core::ptr;
+use ferrite::format::WIDE_ALIGN;
 use ferrite::{Error, Session};
 
 const SESSION_MAGIC: u32 = u32::from_le_bytes(*b"FERS");
@@ -82,7 +83,18 @@ unsafe fn place(
             Fail::Null("arena")
         });
     }
-    let skip = (ALIGN - (arena as usize) % ALIGN) % ALIGN;
+    // The tensors start at a 64-byte boundary (a cache line) when the arena has room for
+    // it, else at the first 16-byte boundary after the header.
+    let wide = (WIDE_ALIGN - (arena as usize).wrapping_add(HEADER) % WIDE_ALIGN) % WIDE_ALIGN;
+    let skip = if wide
+        .checked_add(HEADER)
+        .and_then(|v| v.checked_add(need))
+        .is_some_and(|t| t <= len)
+    {
+        wide
+    } else {
+        (ALIGN - (arena as usize) % ALIGN) % ALIGN
+    };
     let total = skip
         .checked_add(HEADER)
         .and_then(|v| v.checked_add(need))
@@ -179,7 +191,9 @@ pub unsafe extern "C" fn fer_session_new(
         *out = ptr::null_mut();
         // SAFETY: caller contract.
         let m = unsafe { model_ref(model, "model")? };
-        let bytes = HEADER + m.model.arena_size();
+        // The heap block is 16-byte aligned: 48 more bytes let `place` start the
+        // tensors at a 64-byte boundary.
+        let bytes = HEADER + m.model.arena_size() + (WIDE_ALIGN - ALIGN);
         let block =
             std::boxed::Box::into_raw(std::vec![0u128; bytes.div_ceil(ALIGN)].into_boxed_slice());
         // SAFETY: a fresh, aligned block of at least `bytes` bytes, owned by the session.

@@ -48,7 +48,8 @@ impl Layout {
 pub struct Model {
     owned: OwnedModel,
     layout: Layout,
-    /// Arenas of `arena_size + 15` bytes (any alignment works with the 15 spare bytes).
+    /// Arenas of `arena_size + 63` bytes: `Session::new` starts the arena at a 64-byte
+    /// boundary (a cache line) inside them, whatever the heap gave.
     arenas: Mutex<Vec<Vec<u8>>>,
 }
 
@@ -437,7 +438,7 @@ impl Model {
         let mut arena = self
             .lock_arenas()
             .pop()
-            .unwrap_or_else(|| vec![0u8; model.arena_size().saturating_add(15)]);
+            .unwrap_or_else(|| vec![0u8; model.arena_size().saturating_add(63)]);
         let result = match Session::new(&model, &mut arena) {
             Ok(mut session) => f(&mut session),
             Err(e) => Err(e.into()),

@@ -336,7 +336,8 @@ pub struct Prediction {
 pub struct Model {
     owned: ferrite::OwnedModel,
     info: ModelInfo,
-    /// Arenas of `arena_size + 15` bytes (any alignment works with the 15 spare bytes).
+    /// Arenas of `arena_size + 63` bytes: `Session::new` starts the arena at a 64-byte
+    /// boundary (a cache line) inside them, whatever the heap gave.
     arenas: Mutex<Vec<Vec<u8>>>,
 }
 
@@ -602,7 +603,7 @@ impl Model {
         let mut arena = self
             .lock_arenas()
             .pop()
-            .unwrap_or_else(|| vec![0u8; model.arena_size().saturating_add(15)]);
+            .unwrap_or_else(|| vec![0u8; model.arena_size().saturating_add(63)]);
         let result = match ferrite::Session::new(&model, &mut arena) {
             Ok(mut session) => f(&mut session),
             Err(e) => Err(e.into()),
@@ -694,7 +695,7 @@ impl Stream {
     /// one or more inputs; `Model` stays usable for `predict` meanwhile.
     #[uniffi::constructor]
     pub fn new(model: Arc<Model>) -> Arc<Self> {
-        let size = model.owned.model().arena_size().saturating_add(15);
+        let size = model.owned.model().arena_size().saturating_add(63);
         Arc::new(Stream {
             model,
             arena: Mutex::new(vec![0u8; size]),

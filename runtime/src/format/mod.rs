@@ -44,6 +44,23 @@ pub const HEADER_LEN: usize = 32;
 pub const SECTION_ENTRY_LEN: usize = 16;
 /// Alignment of every section (and of every constant inside the weights section).
 pub const ALIGN: usize = 16;
+/// Alignment the writer gives to every block of at least [`WIDE_MIN`] bytes: arena
+/// tensors, weight constants and sections. A 64-byte boundary is a cache line, so the 64-byte vector loads of the AVX-512 kernels never
+/// split one. Readers still require only [`ALIGN`]: 64 is a multiple of 16, so such a
+/// file is valid for every reader, and older files (16-aligned) load unchanged.
+pub const WIDE_ALIGN: usize = 64;
+/// Smallest block the writer places at a [`WIDE_ALIGN`] offset; smaller ones keep
+/// [`ALIGN`], so tiny models do not grow.
+pub const WIDE_MIN: usize = 256;
+
+/// The offset alignment the writer uses for a block of `size` bytes.
+pub const fn align_for(size: usize) -> usize {
+    if size >= WIDE_MIN {
+        WIDE_ALIGN
+    } else {
+        ALIGN
+    }
+}
 /// Section flag: a reader that does not know this kind must reject the file.
 pub const SECTION_REQUIRED: u16 = 1;
 /// Most sections in one file.

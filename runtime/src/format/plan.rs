@@ -15,7 +15,8 @@ pub struct Request {
     pub last: u32,
 }
 
-/// Offsets (16-byte aligned) for each request, and the arena size.
+/// Offsets for each request (64-byte aligned for tensors of at least
+/// [`WIDE_MIN`](super::WIDE_MIN) bytes, 16-byte aligned otherwise), and the arena size.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
     /// Arena offset of each request, in request order.
@@ -24,14 +25,15 @@ pub struct Plan {
     pub arena_size: usize,
 }
 
-use super::ALIGN;
+use super::{align_for, ALIGN};
 
-fn align(n: usize) -> usize {
-    n.div_ceil(ALIGN) * ALIGN
+fn align_to(n: usize, a: usize) -> usize {
+    n.div_ceil(a) * a
 }
 
-/// Greedy-by-size placement: largest tensors first, each at the lowest aligned
-/// offset that does not overlap a placed tensor alive at the same time.
+/// Greedy-by-size placement: largest tensors first, each at the lowest offset aligned
+/// for its size ([`align_for`]) that does not overlap a placed tensor alive at the
+/// same time.
 pub fn plan(reqs: &[Request]) -> Plan {
     let mut order: Vec<usize> = (0..reqs.len()).collect();
     order.sort_by(|&a, &b| {
@@ -45,6 +47,7 @@ pub fn plan(reqs: &[Request]) -> Plan {
     let mut arena_size = 0;
     for &i in &order {
         let r = reqs[i];
+        let a = align_for(r.size);
         let mut busy: Vec<(usize, usize)> = placed
             .iter()
             .filter(|&&j| reqs[j].first <= r.last && r.first <= reqs[j].last)
@@ -56,7 +59,7 @@ pub fn plan(reqs: &[Request]) -> Plan {
             if at + r.size <= s || r.size == 0 {
                 break;
             }
-            at = at.max(align(e));
+            at = at.max(align_to(e, a));
         }
         offsets[i] = at;
         arena_size = arena_size.max(at + r.size);
@@ -64,7 +67,7 @@ pub fn plan(reqs: &[Request]) -> Plan {
     }
     Plan {
         offsets,
-        arena_size: align(arena_size),
+        arena_size: align_to(arena_size, ALIGN),
     }
 }
 

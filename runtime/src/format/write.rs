@@ -6,7 +6,7 @@ use super::types::{
     DType, Golden, GraphIo, Location, Metadata, Op, OpDef, Quant, Shape, TensorDef, MAX_GRAPH_IO,
 };
 use super::VERSION_MAJOR;
-use super::{file_crc, kind, ALIGN, HEADER_LEN, MAGIC, SECTION_ENTRY_LEN, SECTION_REQUIRED};
+use super::{align_for, file_crc, kind, HEADER_LEN, MAGIC, SECTION_ENTRY_LEN, SECTION_REQUIRED};
 use crate::kernels::engine;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -91,9 +91,12 @@ impl ModelBuilder {
         }
     }
 
-    /// Appends raw bytes to the weights section at a 16-byte aligned offset.
+    /// Appends raw bytes to the weights section at an aligned offset: 64 bytes for a
+    /// blob of at least [`WIDE_MIN`](super::WIDE_MIN) bytes (packed weight panels),
+    /// 16 otherwise ([`align_for`]).
     pub fn add_blob(&mut self, bytes: &[u8]) -> u32 {
-        let at = self.weights.len().div_ceil(ALIGN) * ALIGN;
+        let a = align_for(bytes.len());
+        let at = self.weights.len().div_ceil(a) * a;
         self.weights.resize(at, 0);
         self.weights.extend_from_slice(bytes);
         at as u32
@@ -507,7 +510,8 @@ pub fn container_exact(
     let mut out = alloc::vec![0u8; table_end];
     let mut entries = Vec::new();
     for (kind, req, bytes) in sections {
-        let at = out.len().div_ceil(ALIGN) * ALIGN;
+        let a = align_for(bytes.len());
+        let at = out.len().div_ceil(a) * a;
         out.resize(at, 0);
         out.extend_from_slice(bytes);
         entries.push((*kind, *req, at, bytes.len()));
