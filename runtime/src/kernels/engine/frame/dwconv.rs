@@ -30,6 +30,9 @@ pub(super) fn dw_geom(s: &ConvShape) -> Result<Geom> {
 
 /// The work of one depthwise kernel on output pixels, one 16-channel tile at a time.
 pub(super) trait DwKernel<T> {
+    /// Whether [`Self::pairs`] can run at all (see [`pairs`]); `false` leaves the pair
+    /// path out of the build.
+    const PAIRS: bool = true;
     /// What the kernel keeps for a tile while it walks the pixels: its channels,
     /// bias, weights loaded once (the unrolled kernels' taps), requantization.
     type Tile;
@@ -90,7 +93,7 @@ pub(super) fn dw_walk<T, K: DwKernel<T>>(g: &Geom, x: *const T, k: &K) {
     let offs9: [usize; 9] = core::array::from_fn(off);
     let offs25: [usize; 25] = core::array::from_fn(off);
     let step = g.sw * g.c;
-    let paired = pairs(g);
+    let paired = K::PAIRS && pairs(g);
     for ct in 0..g.c.div_ceil(NR) {
         let t = k.tile(ct);
         for oy in 0..g.oh {

@@ -49,7 +49,7 @@ pub(crate) unsafe fn f32_dwconv<L: F32Lanes, E: Packed>(
         lo: l.splat(out.min),
         hi: l.splat(out.max),
         residual: out.residual.map(<[f32]>::as_ptr),
-        pairs: pairs(&g),
+        pairs: <DwF32<L, E> as DwKernel<f32>>::PAIRS && pairs(&g),
         y: y.as_mut_ptr(),
     };
     dw_walk(&g, x.as_ptr(), &k);
@@ -180,6 +180,15 @@ impl<L: F32Lanes, E: Packed> DwF32<L, E> {
 }
 
 impl<L: F32Lanes, E: Packed> DwKernel<f32> for DwF32<L, E> {
+    /// Pairs only where the engine has 16-lane (or 4-lane SIMD) vectors: on the
+    /// microcontroller targets (one-lane portable build) the f32 pair path would add
+    /// ~8 KB of flash for no speed (the pairs give the one-pixel path's bits anyway).
+    const PAIRS: bool = cfg!(any(
+        target_arch = "x86",
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "wasm32"
+    ));
     type Tile = DwF32Tile<L::V, E>;
 
     #[inline(always)]
