@@ -99,14 +99,17 @@ impl Op {
         ) && dtype(1) == Some(DType::F16);
         let conv_f32 =
             matches!(self.group(), OpGroup::Conv | OpGroup::Pool) && dtype(0) == Some(DType::F32);
-        let nchw = matches!(
-            self,
-            Op::Conv { .. }
-                | Op::MaxPool { .. }
-                | Op::AvgPool { .. }
-                | Op::GlobalAvgPool
-                | Op::GlobalMaxPool
-        );
+        // (Constant false without the conv and pool groups, whose test already refuses
+        // these ops: no code in an MLP build.)
+        let nchw = (OpGroup::Conv.enabled() || OpGroup::Pool.enabled())
+            && matches!(
+                self,
+                Op::Conv { .. }
+                    | Op::MaxPool { .. }
+                    | Op::AvgPool { .. }
+                    | Op::GlobalAvgPool
+                    | Op::GlobalMaxPool
+            );
         self.group().enabled()
             && (!nchw || OpGroup::Nchw.enabled())
             && (!f16 || OpGroup::F16.enabled())
