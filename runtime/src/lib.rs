@@ -20,7 +20,7 @@
 //! writer and arena planner used by the host tool), `verify` (Ed25519 signatures:
 //! [`Model::load_verified`], and with `write` [`signature::sign`]), and the operator groups
 //! ([`OpGroup`]) `ops-conv`, `ops-pool`, `ops-shape`, `ops-math`, `ops-recurrent`,
-//! `ops-classic`, `ops-conv-f32`, `ops-f16` (all in `all-ops`, on by default): a build without a group rejects its ops at load
+//! `ops-classic`, `ops-conv-nchw`, `ops-conv-f32`, `ops-f16` (all in `all-ops`, on by default): a build without a group rejects its ops at load
 //! ([`Error::UnsupportedOp`]) and leaves their kernels out of the binary.
 #![no_std]
 #![deny(unsafe_code)]

@@ -209,10 +209,11 @@ pub enum OpGroup {
     /// Lut, Quantize/Dequantize/Requantize, Reshape and ArgMax.
     Core,
     /// Conv, ConvNhwc, DepthwiseNhwc (`ops-conv`; on f32 activations with
-    /// [`ConvF32`](OpGroup::ConvF32)).
+    /// [`ConvF32`](OpGroup::ConvF32), the NCHW `Conv` with [`Nchw`](OpGroup::Nchw)).
     Conv,
-    /// MaxPool, AvgPool, GlobalAvgPool, GlobalMaxPool (`ops-pool`; on f32 activations
-    /// with [`ConvF32`](OpGroup::ConvF32)).
+    /// MaxPool, AvgPool, GlobalAvgPool, GlobalMaxPool, MaxPoolNhwc, AvgPoolNhwc
+    /// (`ops-pool`; on f32 activations with [`ConvF32`](OpGroup::ConvF32), the NCHW ones
+    /// with [`Nchw`](OpGroup::Nchw)).
     Pool,
     /// Transpose, Concat, Pad, Slice, Cast (`ops-shape`).
     Shape,
@@ -232,6 +233,11 @@ pub enum OpGroup {
     /// and DepthwiseNhwc, whose weights (input 1) are f16. No op's [`Op::group`]: the
     /// loader asks for it besides the op's group when the op's weights are f16.
     F16,
+    /// The channels-first (NCHW) conv and pool ops (`ops-conv-nchw`, with `ops-conv` /
+    /// `ops-pool`): Conv, MaxPool, AvgPool, GlobalAvgPool, GlobalMaxPool. A build
+    /// without it runs the NHWC ops of `ferrite convert` only. No op's [`Op::group`]:
+    /// the loader asks for it besides the op's group.
+    Nchw,
 }
 
 impl OpGroup {
@@ -249,6 +255,7 @@ impl OpGroup {
             OpGroup::Classic => cfg!(feature = "ops-classic"),
             OpGroup::ConvF32 => cfg!(feature = "ops-conv-f32"),
             OpGroup::F16 => cfg!(feature = "ops-f16"),
+            OpGroup::Nchw => cfg!(feature = "ops-conv-nchw"),
         }
     }
 }

@@ -9,7 +9,8 @@ use crate::format::types::{Activation, OpGroup, QParams, Window};
 use crate::kernels::{fast, ConvParams, F32Out, QuantOut};
 
 /// The op group (Cargo feature) of this module's ops: [`Op::group`](crate::Op::group)
-/// reads it, and every function here returns early without it.
+/// reads it, and every function here returns early without it (or without
+/// [`OpGroup::Nchw`]).
 pub(super) const GROUP: OpGroup = OpGroup::Conv;
 
 /// x `[N, C, (H,) W]`, w `[M, C / groups, (KH,) KW]` (a constant when int8), optional
@@ -22,6 +23,7 @@ pub(super) fn check(
     q: Option<&QParams>,
 ) -> Checked {
     gate(GROUP)?;
+    gate(OpGroup::Nchw)?;
     ensure(c.ins.len() == 2 || c.ins.len() == 3, OpReason::Arity)?;
     act_ok(act)?;
     ensure(groups != 0, OpReason::Attribute)?;
@@ -56,6 +58,7 @@ pub(super) fn run(
     q: Option<&QParams>,
 ) -> Result<()> {
     cx.gate(GROUP)?;
+    cx.gate(OpGroup::Nchw)?;
     let w = cx.operand(1)?;
     let ((xs, xr), (ys, yr), (ws, _)) = (cx.x.udims(), cx.out.udims(), w.udims());
     let p = ConvParams {

@@ -90,8 +90,9 @@ impl Op {
 
 impl Op {
     /// Whether this build has the kernels of `op` on its operands `ins`: its
-    /// [`group`](Op::group), [`OpGroup::F16`] when its weights (input 1) are f16, and
-    /// [`OpGroup::ConvF32`] for a conv or pool op on f32 activations.
+    /// [`group`](Op::group), [`OpGroup::F16`] when its weights (input 1) are f16,
+    /// [`OpGroup::ConvF32`] for a conv or pool op on f32 activations and
+    /// [`OpGroup::Nchw`] for the NCHW conv and pool ops.
     pub(crate) fn groups_enabled(&self, ins: &[TensorDef<'_>]) -> bool {
         let dtype = |i: usize| ins.get(i).map(|t| t.dtype);
         let f16 = matches!(
@@ -100,7 +101,19 @@ impl Op {
         ) && dtype(1) == Some(DType::F16);
         let conv_f32 =
             matches!(self.group(), OpGroup::Conv | OpGroup::Pool) && dtype(0) == Some(DType::F32);
+        // (Constant false without the conv and pool groups, whose test already refuses
+        // these ops: no code in an MLP build.)
+        let nchw = (OpGroup::Conv.enabled() || OpGroup::Pool.enabled())
+            && matches!(
+                self,
+                Op::Conv { .. }
+                    | Op::MaxPool { .. }
+                    | Op::AvgPool { .. }
+                    | Op::GlobalAvgPool
+                    | Op::GlobalMaxPool
+            );
         self.group().enabled()
+            && (!nchw || OpGroup::Nchw.enabled())
             && (!f16 || OpGroup::F16.enabled())
             && (!conv_f32 || OpGroup::ConvF32.enabled())
     }

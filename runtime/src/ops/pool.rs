@@ -8,7 +8,8 @@ use crate::format::types::{DType, OpGroup, Window};
 use crate::kernels::{f32 as kf, fast, int8 as ki, PoolParams};
 
 /// The op group (Cargo feature) of this module's ops: [`Op::group`](crate::Op::group)
-/// reads it, and every function here returns early without it.
+/// reads it, and every function here returns early without it (the NCHW ones also
+/// without [`OpGroup::Nchw`]).
 pub(super) const GROUP: OpGroup = OpGroup::Pool;
 
 /// One input, of the output's dtype (f32 or i8) and quantization; the pool group
@@ -23,6 +24,7 @@ pub(super) fn check_pool_operands(c: &Check<'_, '_>) -> Checked {
 
 /// MaxPool (`avg` false) or AvgPool: x `[N, C, (H,) W]`, the output the window's.
 pub(super) fn check_window(c: &Check<'_, '_>, window: &Window, avg: bool) -> Checked {
+    gate(OpGroup::Nchw)?;
     check_pool_operands(c)?;
     // The int8 average reads the zero point (the max of raw values does not).
     if avg && c.x.dtype == DType::I8 {
@@ -36,6 +38,7 @@ pub(super) fn check_window(c: &Check<'_, '_>, window: &Window, avg: bool) -> Che
 
 /// The global pools: x `[N, C, ...]` (rank >= 3), output `[N, C, 1, ...]`.
 pub(super) fn check_global(c: &Check<'_, '_>) -> Checked {
+    gate(OpGroup::Nchw)?;
     check_pool_operands(c)?;
     global_shapes(c)
 }
@@ -65,6 +68,7 @@ fn params(cx: &Cx<'_, '_>, window: &Window, count_include_pad: bool) -> PoolPara
 
 pub(super) fn run_max(cx: &Cx<'_, '_>, y: &mut [u8], window: &Window) -> Result<()> {
     cx.gate(GROUP)?;
+    cx.gate(OpGroup::Nchw)?;
     let p = params(cx, window, false);
     let xb = cx.bytes(&cx.x)?;
     match cx.x.dtype {
@@ -84,6 +88,7 @@ pub(super) fn run_avg(
     count_include_pad: bool,
 ) -> Result<()> {
     cx.gate(GROUP)?;
+    cx.gate(OpGroup::Nchw)?;
     let p = params(cx, window, count_include_pad);
     let xb = cx.bytes(&cx.x)?;
     match cx.x.dtype {
@@ -102,6 +107,7 @@ pub(super) fn run_avg(
 /// GlobalAvgPool (`avg`) or GlobalMaxPool.
 pub(super) fn run_global(cx: &Cx<'_, '_>, y: &mut [u8], avg: bool) -> Result<()> {
     cx.gate(GROUP)?;
+    cx.gate(OpGroup::Nchw)?;
     let ch = cx.x.dims[0] as usize * cx.x.dims[1] as usize;
     let sp = cx.x.elements / ch.max(1);
     let xb = cx.bytes(&cx.x)?;
