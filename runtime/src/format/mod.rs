@@ -15,6 +15,7 @@
 mod classic;
 mod decode;
 mod grid;
+mod group;
 mod limits;
 pub mod monitor;
 mod op;
