@@ -45,16 +45,32 @@ pub const HEADER_LEN: usize = 32;
 pub const SECTION_ENTRY_LEN: usize = 16;
 /// Alignment of every section (and of every constant inside the weights section).
 pub const ALIGN: usize = 16;
-/// Alignment the writer gives to every block of at least [`WIDE_MIN`] bytes: arena
-/// tensors, weight constants and sections. A 64-byte boundary is a cache line, so the 64-byte vector loads of the AVX-512 kernels never
+/// Alignment the writer gives to every arena tensor of at least [`WIDE_MIN`] bytes and
+/// every weight constant or section of at least [`FILE_WIDE_MIN`] bytes. A 64-byte boundary is a cache line, so the 64-byte vector loads of the AVX-512 kernels never
 /// split one. Readers still require only [`ALIGN`]: 64 is a multiple of 16, so such a
 /// file is valid for every reader, and older files (16-aligned) load unchanged.
 pub const WIDE_ALIGN: usize = 64;
-/// Smallest block the writer places at a [`WIDE_ALIGN`] offset; smaller ones keep
-/// [`ALIGN`], so tiny models do not grow.
+/// Smallest arena tensor the planner places at a [`WIDE_ALIGN`] offset; smaller ones
+/// keep [`ALIGN`], so tiny models' arenas do not grow.
 pub const WIDE_MIN: usize = 256;
 
-/// The offset alignment the writer uses for a block of `size` bytes.
+/// Smallest block of the *file* (a weight constant, a section) the writer places at a
+/// [`WIDE_ALIGN`] offset: a file's padding is flash and download bytes, so only blocks
+/// large enough for the kernels' vector loads to matter (packed conv panels, big
+/// weight matrices) are moved to a cache line; small models' files do not grow.
+pub const FILE_WIDE_MIN: usize = 4096;
+
+/// The offset alignment the writer uses for a weight constant or a section of `size`
+/// bytes in the file.
+pub const fn file_align_for(size: usize) -> usize {
+    if size >= FILE_WIDE_MIN {
+        WIDE_ALIGN
+    } else {
+        ALIGN
+    }
+}
+
+/// The offset alignment the arena planner uses for a tensor of `size` bytes.
 pub const fn align_for(size: usize) -> usize {
     if size >= WIDE_MIN {
         WIDE_ALIGN

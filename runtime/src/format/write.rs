@@ -6,7 +6,9 @@ use super::types::{
     DType, Golden, GraphIo, Location, Metadata, Op, OpDef, Quant, Shape, TensorDef, MAX_GRAPH_IO,
 };
 use super::VERSION_MAJOR;
-use super::{align_for, file_crc, kind, HEADER_LEN, MAGIC, SECTION_ENTRY_LEN, SECTION_REQUIRED};
+use super::{
+    file_align_for, file_crc, kind, HEADER_LEN, MAGIC, SECTION_ENTRY_LEN, SECTION_REQUIRED,
+};
 use crate::kernels::engine;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -92,10 +94,10 @@ impl ModelBuilder {
     }
 
     /// Appends raw bytes to the weights section at an aligned offset: 64 bytes for a
-    /// blob of at least [`WIDE_MIN`](super::WIDE_MIN) bytes (packed weight panels),
-    /// 16 otherwise ([`align_for`]).
+    /// blob of at least [`FILE_WIDE_MIN`](super::FILE_WIDE_MIN) bytes (packed weight
+    /// panels), 16 otherwise ([`file_align_for`]).
     pub fn add_blob(&mut self, bytes: &[u8]) -> u32 {
-        let a = align_for(bytes.len());
+        let a = file_align_for(bytes.len());
         let at = self.weights.len().div_ceil(a) * a;
         self.weights.resize(at, 0);
         self.weights.extend_from_slice(bytes);
@@ -510,7 +512,7 @@ pub fn container_exact(
     let mut out = alloc::vec![0u8; table_end];
     let mut entries = Vec::new();
     for (kind, req, bytes) in sections {
-        let a = align_for(bytes.len());
+        let a = file_align_for(bytes.len());
         let at = out.len().div_ceil(a) * a;
         out.resize(at, 0);
         out.extend_from_slice(bytes);
