@@ -55,8 +55,9 @@ pub(super) fn check(c: &Check<'_, '_>, window: &Window, act: &Activation) -> Che
 }
 
 /// Bytes of arena scratch the op needs (after the graph's tensors, see
-/// [`crate::Model::arena_size`]): the NHWC copy of one image and a padding row, for
-/// the CPUs without the direct kernel (`engine::f32_conv_nchw_scratch_len`).
+/// [`crate::Model::arena_size`]): the NHWC copy of the input rows of one band of output
+/// rows and a padding row, for the CPUs without the direct kernel
+/// (`engine::f32_conv_nchw_scratch_len`).
 pub(super) fn scratch_bytes(x: &[u32], out: &[u32], window: &Window) -> usize {
     if gate(OpGroup::ConvF32).is_err() {
         return 0;
