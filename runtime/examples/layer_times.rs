@@ -7,8 +7,9 @@
 //!
 //! Each of the `N` rounds (default 600) runs every model once with
 //! `Session::run_observed` (a clock read after every op) and once with `Session::run`
-//! (the whole model, one clock read before and after). The input is the model's first
-//! golden vector, set once. Printed per model: each op's minimum over the rounds (its
+//! (the whole model, one clock read before and after). The model's golden vectors are
+//! checked first (the outputs must be the file's bytes); the input is the first one,
+//! set once. Printed per model: each op's minimum over the rounds (its
 //! kind and output shape), the sum of those minima, the whole model's minimum and
 //! median, and the observed runs' minimum and median (the sum of the ops in one run).
 
@@ -37,8 +38,13 @@ fn main() {
         .collect();
     let models: Vec<Model> = bytes.iter().map(|b| b.model().expect("load")).collect();
     let mut owned: Vec<OwnedSession> = models.iter().map(OwnedSession::new).collect();
-    for (m, o) in models.iter().zip(&mut owned) {
+    for ((m, o), f) in models.iter().zip(&mut owned).zip(&files) {
         let mut s = o.session();
+        // The stored golden vectors first: the kernels must give the file's bytes.
+        for g in 0..m.num_golden() {
+            s.check_golden(g).expect("golden vector");
+        }
+        println!("{f}: {} golden vectors match", m.num_golden());
         for i in 0..m.num_inputs() {
             let mut b = vec![0u8; m.input(i).expect("input").byte_len().unwrap_or(0)];
             if m.num_golden() > 0 {

@@ -56,10 +56,11 @@ pub(crate) unsafe fn gather<const MR: usize>(
 /// horizontal dilation 1, so kernel row `ky` is the `kw·c` consecutive input bytes of
 /// its first tap (when it reads no padding) and its weights are groups
 /// `ky·kw·c/4..(ky + 1)·kw·c/4` of the flat layout (KWS's 10×4 over 1 channel: one
-/// quad per kernel row). See [`pad_image`].
+/// quad per kernel row). See [`pad_image`]. Not on bare-metal targets (`target_os =
+/// "none"`), whose portable engine keeps the gather: no code added to their flash.
 #[inline]
 pub(crate) fn row_quads_apply(flat: bool, kw: usize, dw: usize, c: usize) -> bool {
-    flat && dw == 1 && kw >= 2 && (kw * c) % 4 == 0
+    cfg!(not(target_os = "none")) && flat && dw == 1 && kw >= 2 && (kw * c) % 4 == 0
 }
 
 /// For [`row_quads_apply`]: copies the part of the input the taps reach, with its
