@@ -565,6 +565,26 @@ fn named_i8_shapes() -> Vec<(&'static str, ConvShape, bool)> {
             false,
         ),
         (
+            "flat kernel rows c=1 kw=8, pads on all sides, 2 panels + tail",
+            sh((7, 11, 1), 40, [3, 8], [1, 1], [1, 1], [1, 3, 2, 4]),
+            false,
+        ),
+        (
+            "flat kernel rows c=2 kw=2 s1 pad all sides",
+            sh((6, 5, 2), 17, [4, 2], [1, 1], [1, 1], [2, 1, 1, 1]),
+            false,
+        ),
+        (
+            "flat kernel rows c=3 kw=4 s2x3, image narrower than the kernel",
+            sh((5, 3, 3), 16, [2, 4], [2, 3], [1, 1], [0, 1, 1, 2]),
+            false,
+        ),
+        (
+            "flat c=1 kw=4 dilation 2 across (gathered, not kernel rows)",
+            sh((9, 12, 1), 16, [3, 4], [1, 1], [1, 2], [1, 2, 1, 2]),
+            false,
+        ),
+        (
             "c=2 5x5",
             sh((7, 7, 2), 5, [5, 5], [1, 1], [1, 1], [2; 4]),
             false,

@@ -7,7 +7,7 @@ use core::ptr;
 
 use super::geom::{build_rows, need, Geom, RowPlan, MAX_TAPS};
 pub(super) use super::i8epi::I8Epi;
-use super::i8tile::{gather, i8_tile, FLAT_K};
+use super::i8tile::{gather, i8_tile, image_rows, pad_image, row_quads_apply, FLAT_K};
 use super::lanes::{F32Lanes, I8Dot, Packed};
 use crate::kernels::engine::types::{ConvShape, F32Out, I8Header, I8Out, NR};
 use crate::{Error, Result};
@@ -344,7 +344,12 @@ pub(crate) unsafe fn i8_conv<L: I8Dot, const MR: usize, const MT: usize>(
 ) -> Result<()> {
     let g = Geom::new(s)?;
     let (panel_len, zero) = i8_conv_operands(&g, x, x_zp, packed, out, y.len(), scratch)?;
+    let x_zp = i8_zero_point(x_zp)?;
     let xp = x.as_ptr();
+    // C < 4: each pixel's `taps·C` inputs are gathered into `buf` (zero-padded to a
+    // multiple of 4) and read as one tap by the microkernel (flat layout), or read in
+    // place by kernel rows when those are whole quads.
+    let flat = crate::kernels::engine::pack::i8_flat(g.taps, g.c);
     let cx = I8Conv {
         l,
         plan: RowPlan::new(&g),
@@ -356,12 +361,22 @@ pub(crate) unsafe fn i8_conv<L: I8Dot, const MR: usize, const MT: usize>(
         header: out.header,
         epi: I8Epi::new(l, out),
         y: y.as_mut_ptr(),
-        // C < 4: each pixel's `taps·C` inputs are gathered into `buf` (zero-padded
-        // to a multiple of 4) and read as one tap by the microkernel (flat layout).
-        flat: crate::kernels::engine::pack::i8_flat(g.taps, g.c),
+        flat,
+        row_quads: false,
     };
     let flat_k = (g.taps * g.c).div_ceil(4) * 4;
     let mut buf = [[0i8; FLAT_K]; MR];
+    // Kernel rows of whole quads: the padded input in `buf` (unused by them), when
+    // it fits.
+    let image = match row_quads_apply(flat, g.kw, g.dw, g.c) && g.pixels > 0 {
+        true => pad_image(&g, x, x_zp, buf.as_flattened_mut())
+            .map(|len| (buf.as_ptr().cast::<i8>(), len)),
+        false => None,
+    };
+    let cx = I8Conv {
+        row_quads: image.is_some(),
+        ..cx
+    };
     let x_range = (xp, xp.wrapping_add(x.len()));
     // Tiles of MR output pixels outside, the 16-channel panels inside: the tile's
     // rows (of every tap when they fit in `ptrs`) are built once for all panels.
@@ -389,11 +404,13 @@ pub(crate) unsafe fn i8_conv<L: I8Dot, const MR: usize, const MT: usize>(
     let mut m0 = 0;
     while m0 < g.pixels {
         let rows = MR.min(g.pixels - m0);
-        if g.taps <= MAX_TAPS {
+        let mut flat_rows = [[ptr::null::<i8>(); MR]; 1];
+        if let Some(image) = image {
+            image_rows(&g, image, (m0, rows), &mut ptrs);
+        } else if g.taps <= MAX_TAPS {
             build_rows(&g, &cx.plan, xp, zero, (m0, rows), (0, g.taps), &mut ptrs);
         }
-        let mut flat_rows = [[ptr::null::<i8>(); MR]; 1];
-        if cx.flat {
+        if cx.flat && !cx.row_quads {
             // SAFETY: the rows hold `C` readable bytes each; `taps·C <= 3·MAX_TAPS`.
             unsafe { gather(&ptrs, g.taps, g.c, &mut buf, x_range) };
             for (p, b) in flat_rows[0].iter_mut().zip(&buf) {
@@ -442,6 +459,9 @@ struct I8Conv<L: I8Dot> {
     epi: I8Epi<L>,
     y: *mut i8,
     flat: bool,
+    /// The flat layout read by kernel rows ([`row_quads`]): `ptrs[..kh]` hold rows of
+    /// `kw·c` bytes.
+    row_quads: bool,
 }
 
 impl<L: I8Dot> I8Conv<L> {
@@ -467,7 +487,9 @@ impl<L: I8Dot> I8Conv<L> {
         unsafe {
             let w = self.weights::<P>(p);
             let mut acc = [[l.zero(); R]; P];
-            if self.flat {
+            if self.row_quads {
+                i8_tile(l, &ptrs[..g.kh], g.kw * g.c, w, &mut acc);
+            } else if self.flat {
                 i8_tile(l, flat_rows, flat_k, w, &mut acc);
             } else {
                 let mut t0 = 0;
@@ -590,10 +612,20 @@ impl<L: I8Dot> I8Conv<L> {
                 *c = self.consts(p + j);
             }
             let w = self.weights::<P>(p);
+            // Stride 1, no padding, the output the input's size: pixel for pixel.
+            let dense =
+                g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.ih == g.oh && g.iw == g.ow;
             let mut m0 = 0;
             while m0 < g.pixels {
                 let rows = MR.min(g.pixels - m0);
-                build_rows(g, &self.plan, self.x, self.zero, (m0, rows), (0, 1), ptrs);
+                if dense {
+                    // Output pixel `m` reads input pixel `m`: no coordinates, no division.
+                    for (r, p) in ptrs[0].iter_mut().enumerate() {
+                        *p = self.x.wrapping_add((m0 + r.min(rows - 1)) * g.c);
+                    }
+                } else {
+                    build_rows(g, &self.plan, self.x, self.zero, (m0, rows), (0, 1), ptrs);
+                }
                 if rows > MT {
                     let mut acc = [[l.zero(); MR]; P];
                     i8_tile(l, &ptrs[..1], g.c, w, &mut acc);

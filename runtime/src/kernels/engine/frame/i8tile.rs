@@ -5,7 +5,7 @@
 
 use core::ptr;
 
-use super::geom::MAX_TAPS;
+use super::geom::{Geom, MAX_TAPS};
 use super::lanes::I8Dot;
 use crate::kernels::engine::types::NR;
 
@@ -49,6 +49,75 @@ pub(crate) unsafe fn gather<const MR: usize>(
             at += c;
         }
         dst[k..k.div_ceil(4) * 4].fill(0);
+    }
+}
+
+/// Whether the flat layout's kernel rows are whole quads: `kw·c` a multiple of 4 at
+/// horizontal dilation 1, so kernel row `ky` is the `kw·c` consecutive input bytes of
+/// its first tap (when it reads no padding) and its weights are groups
+/// `ky·kw·c/4..(ky + 1)·kw·c/4` of the flat layout (KWS's 10×4 over 1 channel: one
+/// quad per kernel row). See [`pad_image`]. Not on bare-metal targets (`target_os =
+/// "none"`), whose portable engine keeps the gather: no code added to their flash.
+#[inline]
+pub(crate) fn row_quads_apply(flat: bool, kw: usize, dw: usize, c: usize) -> bool {
+    cfg!(not(target_os = "none")) && flat && dw == 1 && kw >= 2 && (kw * c) % 4 == 0
+}
+
+/// For [`row_quads_apply`]: copies the part of the input the taps reach, with its
+/// padding (`zp`), into `img` when it fits — `(oh − 1)·sh + (kh − 1)·dh + 1` rows of
+/// `(ow − 1)·sw + kw` pixels of `c` bytes — and returns the copy's row length in bytes
+/// (`None`: it does not fit). Every kernel row of every output pixel is then `kw·c`
+/// consecutive bytes of the copy ([`image_rows`]): no per-tap row pointers and no
+/// per-pixel gather. (KWS's 49×10 input with its padding: 708 bytes.)
+#[inline(always)]
+pub(crate) fn pad_image(g: &Geom, x: &[i8], zp: i8, img: &mut [i8]) -> Option<usize> {
+    let c = g.c;
+    let rows = (g.oh.checked_sub(1)? * g.sh).checked_add((g.kh - 1) * g.dh + 1)?;
+    let cols = (g.ow.checked_sub(1)? * g.sw).checked_add(g.kw)?;
+    let len = cols.checked_mul(c)?;
+    let img = img.get_mut(..rows.checked_mul(len)?)?;
+    // The copy's columns `pl..c1` are the input's `0..c1 − pl`; the rest is padding.
+    let c1 = g.pl.checked_add(g.iw)?.min(cols);
+    let inside = g.pl.checked_mul(c)?..c1.checked_mul(c)?;
+    for (py, dst) in img.chunks_exact_mut(len).enumerate() {
+        let iy = py.wrapping_sub(g.pt);
+        match x
+            .get(iy.wrapping_mul(g.iw * c)..)
+            .and_then(|r| r.get(..inside.len()))
+        {
+            Some(src) if iy < g.ih && !inside.is_empty() => {
+                dst.get_mut(..inside.start)?.fill(zp);
+                dst.get_mut(inside.clone())?.copy_from_slice(src);
+                dst.get_mut(inside.end..)?.fill(zp);
+            }
+            _ => dst.fill(zp),
+        }
+    }
+    Some(len)
+}
+
+/// `ptrs[ky][r]`: kernel row `ky` of output pixel `m0 + r` in the [`pad_image`] copy
+/// `img` of row length `len` (pixels past `m0 + rows` repeat the last one).
+#[inline(always)]
+pub(crate) fn image_rows<const MR: usize>(
+    g: &Geom,
+    (img, len): (*const i8, usize),
+    (m0, rows): (usize, usize),
+    ptrs: &mut [[*const i8; MR]; MAX_TAPS],
+) {
+    let (mut oy, mut ox) = (m0 / g.ow, m0 % g.ow);
+    for r in 0..MR {
+        let base = img.wrapping_add(oy * g.sh * len + ox * g.sw * g.c);
+        for (ky, row) in ptrs.iter_mut().enumerate().take(g.kh) {
+            row[r] = base.wrapping_add(ky * g.dh * len);
+        }
+        if r + 1 < rows {
+            ox += 1;
+            if ox == g.ow {
+                ox = 0;
+                oy += 1;
+            }
+        }
     }
 }
 
