@@ -186,7 +186,11 @@ fn install(ctx: &Ctx, tool: &Tool) -> Result<Outcome> {
             cmd = cmd.arg("--locked");
         }
         if tool.debug {
-            cmd = cmd.arg("--debug");
+            // Without debug information (the dev profile's default is full debug info,
+            // which these tools' manifests keep): nobody debugs them here, and writing
+            // it is a good part of an unoptimized build's CPU time (README.md, *Where
+            // the CPU goes*).
+            cmd = cmd.arg("--debug").env("CARGO_PROFILE_DEV_DEBUG", "false");
         }
         cmd.arg("--root")
             .arg(&root)

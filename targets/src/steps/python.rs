@@ -81,9 +81,22 @@ fn run(ctx: &Ctx) -> Result<Outcome> {
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
         .args(["bindings/python", "examples/spark"])
         .env("FERRITE_BIN", tool.display().to_string())
+        .env("SPARK_SUBMIT_OPTS", spark_submit_opts())
         .cwd(&ctx.root)
         .run()?;
     Ok(Outcome::Passed)
+}
+
+/// JVM flags for the Spark suite's two short Spark JVMs (the test session, `score.py`'s
+/// spark-submit), added to the caller's `SPARK_SUBMIT_OPTS`: the client compiler only
+/// and the serial collector. A local Spark session's JVM took 17.6 CPU-s with the
+/// default tiered JIT (most of it C2 compiler threads) and 10.0 with these (2026-12-07).
+fn spark_submit_opts() -> String {
+    let flags = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC";
+    match std::env::var("SPARK_SUBMIT_OPTS") {
+        Ok(own) if !own.trim().is_empty() => format!("{own} {flags}"),
+        _ => flags.to_owned(),
+    }
 }
 
 fn is_wheel(path: &std::path::Path) -> bool {
