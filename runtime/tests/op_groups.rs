@@ -126,3 +126,30 @@ fn int8_nhwc_pool_loads_without_ops_conv_nchw() {
     };
     assert_eq!(load(&model(op, None, &[1, 1, 2, 4], None)), Ok(()));
 }
+
+/// An op of a group the build lacks (here `ops-shape`, which the `op-groups` job leaves
+/// out) is refused with `UnsupportedOp` naming it: its attributes (lists, an `f32`) are
+/// read without being decoded into the op (`format/decode.rs`'s skip table), so the
+/// operand lists after them are found and checked as before.
+#[test]
+fn an_op_of_a_missing_group_is_refused_by_index() {
+    let shape = cfg!(feature = "ops-shape");
+    let ops = [
+        Op::Transpose {
+            perm: heapless::Vec::from_slice(&[0, 1, 3, 2]).unwrap(),
+        },
+        Op::Pad {
+            pads: heapless::Vec::from_slice(&[0, 0, 0, 1, 0, 0, 0, 1]).unwrap(),
+            value: 0.0,
+        },
+    ];
+    let outs: [&[u32]; 2] = [&[1, 2, 4, 4], &[1, 2, 4, 6]];
+    for (op, y) in ops.into_iter().zip(outs) {
+        let want = if shape {
+            Ok(())
+        } else {
+            Err(Error::UnsupportedOp { op: 1 })
+        };
+        assert_eq!(load(&model(op.clone(), None, y, None)), want, "{op:?}");
+    }
+}

@@ -395,44 +395,16 @@ impl<'a, T: Record<'a>> RecordTable<'a, T> {
     /// [`parse`](Self::parse); with `check` false it reads the count only, for bytes
     /// validated before.
     pub(crate) fn parse_with(bytes: &'a [u8], section: Section, check: bool) -> Result<Self> {
-        let bad = Error::BadSection { section };
-        let count = rd_u32(bytes, 0).ok_or(bad)?;
-        let data_start = (count as usize)
-            .checked_mul(4)
-            .and_then(|n| n.checked_add(4))
-            .ok_or(bad)?;
-        if data_start > bytes.len() {
-            return Err(bad);
-        }
-        let t = RecordTable {
+        // The record type's only part is whether a record decodes exactly: the walk
+        // over the index is one function for every record type (flash on Cortex-M).
+        let decodes: fn(&'a [u8]) -> bool = |b| matches!(T::decode(b), Some((_, [])));
+        let count = parse_index(bytes, section, check.then_some(decodes))?;
+        Ok(RecordTable {
             bytes,
             count,
             section,
             _t: PhantomData,
-        };
-        if !check {
-            return Ok(t);
-        }
-        let mut prev = data_start;
-        for i in 0..count {
-            let (start, end) = t.span(i).ok_or(bad)?;
-            if start != prev || end < start || end > bytes.len() {
-                return Err(bad);
-            }
-            prev = end;
-            t.get(i)?;
-        }
-        Ok(t)
-    }
-
-    fn span(&self, i: u32) -> Option<(usize, usize)> {
-        let start = rd_u32(self.bytes, 4 + 4 * i as usize)? as usize;
-        let end = if i + 1 < self.count {
-            rd_u32(self.bytes, 4 + 4 * (i as usize + 1))? as usize
-        } else {
-            self.bytes.len()
-        };
-        Some((start, end))
+        })
     }
 
     /// Number of records.
@@ -452,24 +424,19 @@ impl<'a, T: Record<'a>> RecordTable<'a, T> {
         if i >= self.count {
             return None;
         }
-        let (start, end) = self.span(i)?;
+        let (start, end) = span(self.bytes, self.count, i)?;
         self.bytes.get(start..end)
     }
 
     /// Decodes record `i`; the record must use exactly its span.
     pub fn get(&self, i: u32) -> Result<T> {
-        let err = Error::Decode {
-            section: self.section,
-            index: i,
-        };
-        if i >= self.count {
-            return Err(Error::NoSuchIndex { index: i });
-        }
-        let (start, end) = self.span(i).ok_or(err)?;
-        let rec = self.bytes.get(start..end).ok_or(err)?;
+        let rec = record_checked(self.bytes, self.count, self.section, i)?;
         match T::decode(rec) {
             Some((v, [])) => Ok(v),
-            _ => Err(err),
+            _ => Err(Error::Decode {
+                section: self.section,
+                index: i,
+            }),
         }
     }
 
@@ -477,4 +444,60 @@ impl<'a, T: Record<'a>> RecordTable<'a, T> {
     pub fn iter(&self) -> impl Iterator<Item = Result<T>> + use<'_, 'a, T> {
         (0..self.count).map(move |i| self.get(i))
     }
+}
+
+/// Span `start..end` of record `i` of a table of `count` records.
+fn span(bytes: &[u8], count: u32, i: u32) -> Option<(usize, usize)> {
+    let start = rd_u32(bytes, 4 + 4 * i as usize)? as usize;
+    let end = if i + 1 < count {
+        rd_u32(bytes, 4 + 4 * (i as usize + 1))? as usize
+    } else {
+        bytes.len()
+    };
+    Some((start, end))
+}
+
+/// The record count of a table; with `decodes`, also checks the index (monotone, in
+/// bounds) and that every record decodes exactly.
+#[inline(never)]
+fn parse_index<'a>(
+    bytes: &'a [u8],
+    section: Section,
+    decodes: Option<fn(&'a [u8]) -> bool>,
+) -> Result<u32> {
+    let bad = Error::BadSection { section };
+    let count = rd_u32(bytes, 0).ok_or(bad)?;
+    let data_start = (count as usize)
+        .checked_mul(4)
+        .and_then(|n| n.checked_add(4))
+        .ok_or(bad)?;
+    if data_start > bytes.len() {
+        return Err(bad);
+    }
+    let Some(decodes) = decodes else {
+        return Ok(count);
+    };
+    let mut prev = data_start;
+    for i in 0..count {
+        let (start, end) = span(bytes, count, i).ok_or(bad)?;
+        if start != prev || end < start || end > bytes.len() {
+            return Err(bad);
+        }
+        prev = end;
+        if !decodes(record_checked(bytes, count, section, i)?) {
+            return Err(Error::Decode { section, index: i });
+        }
+    }
+    Ok(count)
+}
+
+/// The bytes of record `i` for [`RecordTable::get`].
+#[inline(never)]
+fn record_checked(bytes: &[u8], count: u32, section: Section, i: u32) -> Result<&[u8]> {
+    if i >= count {
+        return Err(Error::NoSuchIndex { index: i });
+    }
+    let err = Error::Decode { section, index: i };
+    let (start, end) = span(bytes, count, i).ok_or(err)?;
+    bytes.get(start..end).ok_or(err)
 }

@@ -159,6 +159,18 @@ impl TensorDef<'_> {
     }
 }
 
+/// The fields of a `TensorDef` record that [`TensorRef`] does not keep, read by
+/// [`TensorRef::decode_fields`]: the steps of an arena tensor, the quantization's
+/// variant index and a per-channel quantization's fields.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct TensorRest {
+    pub first: u32,
+    pub last: u32,
+    pub quant: u32,
+    pub axis: u8,
+    pub scales: u32,
+}
+
 /// What the executor reads of a [`TensorDef`], decoded straight from a record that
 /// `Model::load` validated (see [`TensorRef::decode`]): no name, no lifetime, the shape
 /// as a fixed array padded with 1s and the byte length computed once. Small and `Copy`.
@@ -205,7 +217,19 @@ impl TensorRef {
         let mut w = super::wire::Wire(rec);
         let name = w.usize()?;
         w.take(name)?;
-        let dtype = match w.u32()? {
+        let mut t = TensorRef::EMPTY;
+        t.decode_fields(&mut w)?;
+        Some(t)
+    }
+
+    /// The fields after the name into `self`; what the executor does not keep (an arena
+    /// tensor's steps, a per-channel quantization) is returned. Also the loader's
+    /// decoder of the same fields (`decode.rs`): varints as strict as the loader's
+    /// (one byte inline, longer ones through its loop), tags and list lengths bounded,
+    /// so it accepts exactly the bytes the loader's decoding did; one copy in the binary.
+    #[inline(never)]
+    pub(crate) fn decode_fields(&mut self, w: &mut super::wire::Wire<'_>) -> Option<TensorRest> {
+        self.dtype = match w.u32()? {
             0 => DType::F32,
             1 => DType::F16,
             2 => DType::I8,
@@ -215,43 +239,42 @@ impl TensorRef {
             _ => return None,
         };
         let rank = w.usize()?;
-        let mut dims = [1u32; MAX_RANK];
         let mut elements = 1usize;
-        for d in dims.get_mut(..rank)? {
+        for d in self.dims.get_mut(..rank)? {
             *d = w.u32()?;
             elements = elements.wrapping_mul(*d as usize);
         }
-        let (weights, offset) = match w.u32()? {
+        self.rank = rank as u8;
+        self.elements = elements;
+        let mut rest = TensorRest::default();
+        self.weights = match w.u32()? {
             0 => {
-                let offset = w.u32()?;
-                w.u32()?;
-                w.u32()?;
-                (false, offset)
+                self.offset = w.u32()?;
+                rest.first = w.u32()?;
+                rest.last = w.u32()?;
+                false
             }
-            1 => (true, w.u32()?),
+            1 => {
+                self.offset = w.u32()?;
+                true
+            }
             _ => return None,
         };
-        let (per_tensor, scale, zero_point) = match w.u32()? {
-            0 => (false, 0.0, 0),
-            1 => (true, w.f32()?, w.i32()?),
+        rest.quant = w.u32()?;
+        match rest.quant {
+            0 => {}
+            1 => {
+                self.scale = w.f32()?;
+                self.zero_point = w.i32()?;
+                self.per_tensor = true;
+            }
             2 => {
-                w.byte()?;
-                w.u32()?;
-                (false, 0.0, 0)
+                rest.axis = w.byte()?;
+                rest.scales = w.u32()?;
             }
             _ => return None,
-        };
-        Some(TensorRef {
-            dims,
-            elements,
-            offset,
-            scale,
-            zero_point,
-            dtype,
-            rank: rank as u8,
-            weights,
-            per_tensor,
-        })
+        }
+        Some(rest)
     }
 
     /// The same fields taken from a fully decoded `TensorDef` (to check [`decode`](Self::decode)).

@@ -3,8 +3,9 @@
 /// A cursor over postcard bytes that `Model::load` has already decoded in full, for the
 /// executor's per-step reads (see `types::TensorRef`). It follows postcard's encoding
 /// (see `docs/format.md`) without re-checking what validation checked (UTF-8 of names,
-/// trailing bytes, varint overflow), so on a validated record it reads exactly the values
-/// postcard does; on anything else it returns `None`, never panics.
+/// trailing bytes; its long varints share the loader's strict loop), so on a validated
+/// record it reads exactly the values postcard does; on anything else it returns `None`,
+/// never panics.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Wire<'a>(pub(crate) &'a [u8]);
 
@@ -17,45 +18,31 @@ impl<'a> Wire<'a> {
         Some(v)
     }
 
-    /// A LEB128 varint of at most `max` bytes. Almost every varint of a model record
-    /// (indices, dims, enum tags) is one byte: that case is inlined, the loop is not
+    /// A LEB128 varint of a `bits`-bit integer. Almost every varint of a model record
+    /// (indices, dims, enum tags) is one byte: that case is inlined, the loop (the
+    /// loader's strict one, which reads a validated record the same way) is not
     /// (inlining it at every field cost 6.5 KB of the .wasm).
     #[inline]
-    fn varint(&mut self, max: u32) -> Option<u64> {
+    fn varint(&mut self, bits: u32) -> Option<u64> {
         match self.0.split_first() {
             Some((&v, rest)) if v < 0x80 => {
                 self.0 = rest;
                 Some(u64::from(v))
             }
-            _ => self.varint_long(max),
+            _ => varint(&mut self.0, bits),
         }
-    }
-
-    #[inline(never)]
-    fn varint_long(&mut self, max: u32) -> Option<u64> {
-        let mut out = 0u64;
-        for i in 0..max {
-            let v = self.byte()?;
-            out |= u64::from(v & 0x7F) << (7 * i);
-            if v & 0x80 == 0 {
-                return Some(out);
-            }
-        }
-        None
     }
 
     /// A `u32` (also enum variant indices).
     #[inline]
     pub(crate) fn u32(&mut self) -> Option<u32> {
-        // Postcard reads at most 5 bytes and rejects values above u32::MAX.
-        self.varint(5).map(|v| v as u32)
+        self.varint(32).map(|v| v as u32)
     }
 
     /// A `usize` (lengths of strings, byte strings and lists).
     #[inline]
     pub(crate) fn usize(&mut self) -> Option<usize> {
-        let max = if usize::BITS > 32 { 10 } else { 5 };
-        usize::try_from(self.varint(max)?).ok()
+        usize::try_from(self.varint(usize::BITS)?).ok()
     }
 
     /// An `i32` (zig-zag varint).
@@ -81,6 +68,25 @@ impl<'a> Wire<'a> {
         self.0 = rest;
         Some(head)
     }
+}
+
+/// A varint of a `bits`-bit unsigned integer at the start of `bytes`, as postcard
+/// reads it; `bytes` moves past it. The loader's decoders (`decode.rs`) and [`Wire`]'s
+/// long varints: one loop in the binary.
+#[inline(never)]
+pub(super) fn varint(bytes: &mut &[u8], bits: u32) -> Option<u64> {
+    let max = bits.div_ceil(7);
+    let last = (1u8 << (bits % 7)) - 1;
+    let mut out = 0u64;
+    for i in 0..max {
+        let (&v, rest) = bytes.split_first()?;
+        *bytes = rest;
+        out |= u64::from(v & 0x7F) << (7 * i);
+        if v & 0x80 == 0 {
+            return (i + 1 < max || v <= last).then_some(out);
+        }
+    }
+    None
 }
 
 #[cfg(test)]
