@@ -206,7 +206,7 @@ impl<'a> Reader<'a> {
 
     fn unary(&mut self) -> Option<UnaryOp> {
         use UnaryOp as U;
-        Some(match self.tag(33)? {
+        Some(match self.tag(34)? {
             0 => U::Relu,
             1 => U::Clip {
                 min: self.f32()?,
@@ -262,7 +262,7 @@ impl<'a> Reader<'a> {
     }
 
     fn op(&mut self) -> Option<Op> {
-        Some(match self.tag(33)? {
+        Some(match self.tag(34)? {
             0 => Op::FullyConnected {
                 act: self.activation()?,
                 q: self.qparams()?,
@@ -391,9 +391,17 @@ impl<'a> Reader<'a> {
                 count_include_pad: self.flag()?,
             },
             31 => Op::GlobalProd,
-            _ => Op::ConvNchw {
+            32 => Op::ConvNchw {
                 window: self.window()?,
                 act: self.activation()?,
+            },
+            _ => Op::ConvNchwI8 {
+                window: self.window()?,
+                act: self.activation()?,
+                x_scale: self.f32()?,
+                x_zero_point: self.i32()?,
+                act_min: self.i32()?,
+                act_max: self.i32()?,
             },
         })
     }

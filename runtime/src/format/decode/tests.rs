@@ -44,9 +44,10 @@ fn index(op: &Op) -> usize {
         Op::AvgPoolNhwc { .. } => 30,
         Op::GlobalProd => 31,
         Op::ConvNchw { .. } => 32,
+        Op::ConvNchwI8 { .. } => 33,
     }
 }
-const VARIANTS: usize = 33;
+const VARIANTS: usize = 34;
 
 /// At least one sample of every `Op` variant (and of every `UnaryOp` variant), and the
 /// field combinations of [`combinations`]; also `format/wire.rs`'s `ops_match_postcard`
@@ -183,6 +184,14 @@ pub(in crate::format) fn ops() -> Vec<Op> {
             window: window(3),
             act: Activation::Relu,
         },
+        Op::ConvNchwI8 {
+            window: window(3),
+            act: Activation::Relu,
+            x_scale: 0.0078125,
+            x_zero_point: -3,
+            act_min: -128,
+            act_max: 127,
+        },
     ];
     // Every UnaryOp, by its wire index (a one-field struct variant: index, fields).
     for t in 0u8..33 {
@@ -265,6 +274,14 @@ fn combinations(v: &mut Vec<Op>) {
                 });
             }
         }
+        add(Op::ConvNchwI8 {
+            window: window(i as u32 + 2),
+            act,
+            x_scale: [0.5, f32::MIN_POSITIVE, 3.0e7][i],
+            x_zero_point: [-128, 0, 127][i],
+            act_min: -(1 << (8 * i)),
+            act_max: i32::MAX >> (8 * i),
+        });
     }
     for (i, post) in posts.into_iter().enumerate() {
         add(Op::Linear { post });
