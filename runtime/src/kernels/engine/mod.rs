@@ -526,7 +526,7 @@ pub fn i8_conv_nchw(
     scratch: &mut [i8],
 ) -> Result<()> {
     #[cfg(target_arch = "x86_64")]
-    if let Some(t) = x86_avx512::Vnni::new().filter(|_| s.stride[1] <= 2) {
+    if let Some(t) = x86_avx512::Vnni::new().filter(|_| x86_avx512::stem::i8_fits(s)) {
         return stem::i8_direct(t, s, (x, x_scale, x_zp), packed, out, y, scratch);
     }
     let conv = kernels().i8_conv.run;

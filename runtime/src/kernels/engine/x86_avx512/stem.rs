@@ -165,6 +165,17 @@ unsafe fn block<const NJ: usize>(
     }
 }
 
+/// The most packed `k` per output channel of [`run_i8`] (taps × 4 at most: up to 64
+/// taps of any channel count, more with fewer channels).
+const MAX_K: usize = 256;
+
+/// Whether [`run_i8`] takes `s` (at most [`MAX_K`] packed `k`, horizontal stride 1
+/// or 2).
+pub(crate) fn i8_fits(s: &ConvShape) -> bool {
+    let cq = if i8_flat(s.taps(), s.in_c) { s.in_c } else { 4 };
+    s.stride[1] <= 2 && s.taps().checked_mul(cq).is_some_and(|k| k <= MAX_K)
+}
+
 /// The int8 NCHW-input conv with VNNI over one band (see `engine/stem.rs`): `xq` holds
 /// the band's rows quantized, planar (`s.in_c` planes of `s.in_h × s.in_w` bytes);
 /// `packed` and `out` as for the int8 conv (the caller checked the lengths, horizontal
@@ -218,6 +229,14 @@ unsafe fn run_i8_vnni(
     // Consecutive `k` per tap in the packed panel: the flat layout's `c`, else 4.
     let cq = if i8_flat(taps, c) { c } else { 4 };
     let groups = (taps * cq).div_ceil(4);
+    // Each packed `k`'s (input channel, ky, kx); `ci = usize::MAX` for a zero weight.
+    let mut ks = [[usize::MAX; 3]; MAX_K];
+    for (kk, e) in ks.iter_mut().enumerate().take(4 * groups) {
+        let (tap, ci) = (kk / cq, kk % cq);
+        if tap < taps && ci < c {
+            *e = [ci, tap / s.kernel[1], tap % s.kernel[1]];
+        }
+    }
     let hlen = out.header.conv_len();
     let panel_len = hlen + groups * 4 * NR;
     for p in 0..s.out_c.div_ceil(NR) {
@@ -229,12 +248,11 @@ unsafe fn run_i8_vnni(
             x_zp,
             panel,
             hlen,
-            cq,
-            groups,
             mj,
             p,
             consts: panel_consts(panel, out.header),
             out,
+            ks: &ks[..4 * groups],
         };
         // SAFETY: as `run_i8`.
         unsafe {
@@ -254,12 +272,11 @@ struct I8Kernel<'a> {
     x_zp: i32,
     panel: &'a [u8],
     hlen: usize,
-    cq: usize,
-    groups: usize,
     mj: usize,
     p: usize,
     consts: [[i32; NR]; 3],
     out: &'a I8Out<'a>,
+    ks: &'a [[usize; 3]],
 }
 
 /// Every output pixel's channels `16p..16p + mj` of panel `p` (`mj <= NJ`): 16
@@ -292,35 +309,47 @@ unsafe fn i8_panel<const NJ: usize>(t: Vnni, k: &I8Kernel<'_>, y: &mut [i8]) {
         let zp128 = _mm_set1_epi8(k.x_zp as i8);
         let zp256 = _mm256_set1_epi8(k.x_zp as i8);
         let flip = _mm512_set1_epi8(-128);
-        let (w, sx, kw) = (s.in_w, s.stride[1], s.kernel[1]);
+        let (w, sx) = (s.in_w, s.stride[1]);
         let xp = k.xq.as_ptr();
         let yp = y.as_mut_ptr();
         let cmask = ((1u32 << k.mj) - 1) as u16;
+        // Per output row: each packed `k`'s input row (null for a padding row or a zero
+        // weight: both read `x_zp`) and its column offset `kx·dilation − pad`.
+        let mut rows = [core::ptr::null::<i8>(); MAX_K];
+        let mut offs = [0isize; MAX_K];
+        for (o, &[ci, _, kx]) in offs.iter_mut().zip(k.ks) {
+            if ci != usize::MAX {
+                *o = (kx * s.dilation[1]) as isize - s.pad[1] as isize;
+            }
+        }
         for oy in 0..s.out_h {
+            for (r, &[ci, ky, _]) in rows.iter_mut().zip(k.ks) {
+                let iy = match ci {
+                    usize::MAX => None,
+                    _ => coord(oy, ky, s.stride[0], s.dilation[0], s.pad[0], s.in_h),
+                };
+                *r = match iy {
+                    Some(iy) => xp.add((ci * s.in_h + iy) * w),
+                    None => core::ptr::null(),
+                };
+            }
             for ox0 in (0..s.out_w).step_by(16) {
                 let n = (s.out_w - ox0).min(16);
                 let mut acc = [_mm512_setzero_si512(); NJ];
                 for (j, a) in acc.iter_mut().enumerate() {
                     *a = _mm512_set1_epi32(bias[j]);
                 }
-                for g in 0..k.groups {
-                    let mut q = [_mm_setzero_si128(); 4];
+                for g in 0..k.ks.len() / 4 {
+                    let mut q = [zp128; 4];
                     for (i, v) in q.iter_mut().enumerate() {
-                        let kk = 4 * g + i;
-                        let (tap, ci) = (kk / k.cq, kk % k.cq);
-                        if tap >= s.taps() || ci >= s.in_c {
-                            continue; // a zero weight
-                        }
-                        let (ky, kx) = (tap / kw, tap % kw);
-                        let Some(iy) = coord(oy, ky, s.stride[0], s.dilation[0], s.pad[0], s.in_h)
-                        else {
-                            *v = zp128;
+                        let r = rows[4 * g + i];
+                        if r.is_null() {
                             continue;
-                        };
-                        let start = (ox0 * sx + kx * s.dilation[1]) as isize - s.pad[1] as isize;
+                        }
+                        let start = (ox0 * sx) as isize + offs[4 * g + i];
                         let m = valid(start, w, 16 * sx);
                         // Masked-off lanes are not accessed.
-                        let row = xp.add((ci * s.in_h + iy) * w).wrapping_offset(start);
+                        let row = r.wrapping_offset(start);
                         *v = if sx == 1 {
                             _mm_mask_loadu_epi8(zp128, m as __mmask16, row)
                         } else {
