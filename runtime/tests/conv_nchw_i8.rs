@@ -7,7 +7,9 @@
 //!   reference int8 NCHW `conv2d` (`kernels::int8`), its output transposed to NHWC here.
 //!   The image holds the quantizer's corners (NaN, ±∞, values beyond the int8 range,
 //!   exact halves) and the shapes cross the 8-row bands, padding on every side,
-//!   strides 1–3, dilation and 1–4 channels.
+//!   strides 1–3, dilation and 1–4 channels. On AArch64 (QEMU, with and without
+//!   dot product) and wasm32 SIMD128 it runs as `engine_kernels.rs` describes, with
+//!   `--test conv_nchw_i8`.
 //! - Whole models: a `ConvNchwI8` model against the model of `Quantize`, the
 //!   `Transpose` NCHW → NHWC and the int8 `ConvNhwc` with the same packed weights, byte
 //!   for byte, at batch 2; the load-time checks of hostile records; the encoding
