@@ -341,7 +341,10 @@ impl<'a> Model<'a> {
     /// ([`f32_fc_scratch_len`](crate::kernels::engine::f32_fc_scratch_len) elements).
     /// A [`Op::ConvNchw`](crate::Op::ConvNchw) reserves an NHWC copy of its image
     /// ([`f32_conv_nchw_scratch_len`](crate::kernels::engine::f32_conv_nchw_scratch_len)
-    /// elements) for the CPUs that run it as a transpose and a conv.
+    /// elements) for the CPUs that run it as a transpose and a conv; its int8 form
+    /// [`Op::ConvNchwI8`](crate::Op::ConvNchwI8) one band of quantized input rows
+    /// ([`i8_conv_nchw_scratch_len`](crate::kernels::engine::i8_conv_nchw_scratch_len)
+    /// bytes).
     /// Files without those ops need exactly the planned arena.
     pub fn arena_size(&self) -> usize {
         match (&self.pre, self.op_scratch) {

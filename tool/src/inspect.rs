@@ -48,7 +48,7 @@ pub fn macs(model: &Model<'_>, def: &ferrite::OpDef) -> Result<u64> {
             n_out * u64::from(window.kernel[0]) * u64::from(window.kernel[1])
         }
         // The input channels from x (NCHW).
-        Op::ConvNchw { window, .. } => {
+        Op::ConvNchw { window, .. } | Op::ConvNchwI8 { window, .. } => {
             let x = model.tensor(def.inputs[0])?;
             let c = u64::from(x.shape.get(1).copied().unwrap_or(1));
             n_out * c * u64::from(window.kernel[0]) * u64::from(window.kernel[1])
@@ -93,7 +93,8 @@ pub fn detail(op: &Op) -> String {
         }
         Op::ConvNhwc { window, act: a, .. }
         | Op::DepthwiseNhwc { window, act: a, .. }
-        | Op::ConvNchw { window, act: a } => {
+        | Op::ConvNchw { window, act: a }
+        | Op::ConvNchwI8 { window, act: a, .. } => {
             let mut s = format!(
                 "k{}x{} s{}x{}",
                 window.kernel[0], window.kernel[1], window.stride[0], window.stride[1]

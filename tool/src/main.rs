@@ -386,6 +386,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                 int8: Int8Options {
                     weights,
                     int8_input,
+                    ..Int8Options::default()
                 },
                 features,
                 batch,

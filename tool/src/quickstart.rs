@@ -79,6 +79,7 @@ pub fn quickstart(
             opts.int8 = Int8Options {
                 weights: WeightGranularity::PerTensorFc,
                 int8_input: true,
+                ..Int8Options::default()
             };
         }
         let convert = convert_file(&onnx_path, &opts)?;

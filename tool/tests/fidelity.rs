@@ -199,6 +199,7 @@ fn int8_file_size_against_the_onnx_file() {
     o.int8 = Int8Options {
         weights: WeightGranularity::PerTensorFc,
         int8_input: true,
+        ..Int8Options::default()
     };
     let compact = convert(&e.onnx, &o).unwrap();
     o.golden = 0;

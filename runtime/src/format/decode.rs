@@ -201,7 +201,7 @@ impl<'a> Reader<'a> {
 
     fn unary(&mut self) -> Option<UnaryOp> {
         use UnaryOp as U;
-        Some(match self.tag(33)? {
+        Some(match self.tag(34)? {
             0 => U::Relu,
             1 => U::Clip {
                 min: self.f32()?,
@@ -258,7 +258,7 @@ impl<'a> Reader<'a> {
 
     fn op(&mut self) -> Option<Op> {
         use OpGroup as G;
-        Some(match self.tag(33)? {
+        Some(match self.tag(34)? {
             0 => Op::FullyConnected {
                 act: self.activation()?,
                 q: self.qparams()?,
@@ -391,6 +391,14 @@ impl<'a> Reader<'a> {
                 window: self.window()?,
                 act: self.activation()?,
             },
+            33 if G::Conv.enabled() => Op::ConvNchwI8 {
+                window: self.window()?,
+                act: self.activation()?,
+                x_scale: self.f32()?,
+                x_zero_point: self.i32()?,
+                act_min: self.i32()?,
+                act_max: self.i32()?,
+            },
             // An op of a group this build lacks: its attributes checked, not built.
             t => {
                 self.skip_op(t)?;
@@ -475,7 +483,7 @@ impl<'a> Reader<'a> {
 /// recurrent `Cell`. The core ops have none (they are always decoded); the tests
 /// compare every variant with [`Reader::op`].
 #[rustfmt::skip]
-const SKIP: [u8; 53] = [
+const SKIP: [u8; 57] = [
     0x0B, 0x50, 0x61, 0x04,             // 2 Conv: window, groups, act, QParams
     0x0A,                               // 3 MaxPool
     0x0A, 0x31,                         // 4 AvgPool
@@ -495,13 +503,14 @@ const SKIP: [u8; 53] = [
     0x0A,                               // 29 MaxPoolNhwc
     0x0A, 0x31,                         // 30 AvgPoolNhwc
     0x0A, 0x50,                         // 32 ConvNchw
+    0x0A, 0x50, 0x11, 0x03,             // 33 ConvNchwI8: window, act, x_scale, zp, min, max
 ];
 
-/// Where each variant's codes start in [`SKIP`] (and, for 33, where the last ends).
+/// Where each variant's codes start in [`SKIP`] (and, for 34, where the last ends).
 #[rustfmt::skip]
-const SKIP_AT: [u8; 34] = [
+const SKIP_AT: [u8; 35] = [
     0, 0, 0, 4, 5, 7, 7, 7, 11, 11, 11, 11, 11, 13, 14, 17, 17, 17, 17, 17,
-    17, 18, 20, 21, 25, 27, 33, 39, 45, 48, 49, 51, 51, 53,
+    17, 18, 20, 21, 25, 27, 33, 39, 45, 48, 49, 51, 51, 53, 57,
 ];
 
 /// A value of op `tag`'s group (not an op `tag` has: its attributes were skipped)
@@ -509,7 +518,7 @@ const SKIP_AT: [u8; 34] = [
 /// `UnsupportedOp` by its group before anything else reads it.
 pub(super) fn stand_in(tag: u32) -> Op {
     match tag {
-        2 | 25 | 26 | 32 => Op::ConvNchw {
+        2 | 25 | 26 | 32 | 33 => Op::ConvNchw {
             window: Window {
                 kernel: [1; 2],
                 stride: [1; 2],

@@ -487,6 +487,26 @@ pub enum Op {
         /// Fused activation.
         act: Activation,
     },
+    // --- Format 1.6 (issue #14). ---
+    /// int8 conv of an **f32 NCHW** image with 1–4 channels (a first layer reading the
+    /// graph input) into int8 NHWC: x `[N, C, H, W]` f32, quantized with `x_scale`,
+    /// `x_zero_point` as it is read (the `Quantize` op's arithmetic); int8 packed
+    /// weights as [`Op::ConvNhwc`]'s for that zero point; output `[N, OH, OW, M]` int8.
+    /// `Quantize`, a Transpose to NHWC and an int8 `ConvNhwc` (no residual), as one op.
+    ConvNchwI8 {
+        /// Kernel, stride, dilation, pads (the output size floors, as ONNX Conv).
+        window: Window,
+        /// The fused activation (informative: the clamp is `act_min..=act_max`).
+        act: Activation,
+        /// Scale of the quantized input.
+        x_scale: f32,
+        /// Zero point of the quantized input (-128..=127).
+        x_zero_point: i32,
+        /// Lower clamp of the quantized output.
+        act_min: i32,
+        /// Upper clamp of the quantized output.
+        act_max: i32,
+    },
 }
 
 /// int8 output parameters of the NHWC engine ops ([`Op::ConvNhwc`],
@@ -526,6 +546,7 @@ impl Op {
                 op: UnaryOp::Shrink { .. },
             } => 4,
             Op::ConvNchw { .. } => 5,
+            Op::ConvNchwI8 { .. } => 6,
             _ => 0,
         }
     }
@@ -570,6 +591,7 @@ impl Op {
             Op::AvgPoolNhwc { .. } => "AvgPoolNhwc",
             Op::GlobalProd => "GlobalProd",
             Op::ConvNchw { .. } => "ConvNchw",
+            Op::ConvNchwI8 { .. } => "ConvNchwI8",
         }
     }
 }

@@ -1,12 +1,16 @@
 //! ConvNchw (format 1.5): an f32 first-layer convolution that reads the NCHW graph
 //! input (1–4 channels) and writes NHWC activations for the engine ops after it
 //! ([`crate::kernels::engine::f32_conv_nchw`]), so the model has no input transpose.
+//! ConvNchwI8 (format 1.6): its int8 form, which quantizes the f32 image as it reads
+//! it ([`crate::kernels::engine::i8_conv_nchw`]), so an int8 model has neither the
+//! input's `Quantize` nor its transpose.
 
-use super::common::{act_ok, act_range, cast, cast_mut, ensure, f32s, gate, Check, Checked, Cx};
+use super::common::{act_ok, act_range, act_range_ok, cast, cast_mut, ensure, f32s, gate};
+use super::common::{int8_act, Check, Checked, Cx};
 use super::conv_nhwc;
 use crate::error::{OpReason, Result};
 use crate::format::types::{Activation, DType, OpGroup, Window};
-use crate::kernels::engine::{self, ConvShape, F32Out, NCHW_MAX_C};
+use crate::kernels::engine::{self, ConvShape, F32Out, I8Out, NCHW_MAX_C};
 
 /// The op group (Cargo feature) of this module's op: [`Op::group`](crate::Op::group)
 /// reads it, and every function here returns early without it (the f32 conv group
@@ -92,6 +96,100 @@ pub(super) fn run(
         let xi = x.get(i * x_len..(i + 1) * x_len).ok_or(cx.internal())?;
         let yi = y.get_mut(i * y_len..(i + 1) * y_len).ok_or(cx.internal())?;
         engine::f32_conv_nchw(&s, xi, packed, &out, yi, scratch)?;
+    }
+    Ok(())
+}
+
+/// The int8 form, `ConvNchwI8` (format 1.6): its fields besides the window.
+pub(super) struct I8Fields {
+    /// The input's quantization `(scale, zero point)`.
+    pub x: (f32, i32),
+    /// The output clamp.
+    pub act: (i32, i32),
+}
+
+/// x `[N, C, H, W]` f32 with `1 <= C <= 4`, a valid input quantization (finite scale
+/// above 0, zero point in -128..=127), the int8 packed weights of `ConvNhwc` (a 1D
+/// `U8` constant of the packer's length, wide or compact headers, valid requantization
+/// pairs), output `[N, OH, OW, M]` int8 per-tensor with the floor-mode window size and
+/// an int8 clamp range.
+pub(super) fn check_i8(
+    c: &Check<'_, '_>,
+    window: &Window,
+    act: &Activation,
+    f: &I8Fields,
+) -> Checked {
+    gate(GROUP)?;
+    // Its input is f32: as for every conv op on f32 activations, the loader asks for
+    // `ops-conv-f32` (the int8-only microcontroller builds leave this op out).
+    gate(OpGroup::ConvF32)?;
+    c.inputs(2)?;
+    act_ok(act)?;
+    let (x, w, out) = (c.x, &c.ins[1], c.out);
+    ensure(x.dtype == DType::F32, OpReason::DType)?;
+    int8_act(out)?;
+    let (_, out_zp) = out.per_tensor().ok_or(OpReason::Quantization)?;
+    let (scale, zp) = f.x;
+    ensure(
+        scale.is_finite()
+            && scale > 0.0
+            && (-128..=127).contains(&zp)
+            && (-128..=127).contains(&out_zp),
+        OpReason::Quantization,
+    )?;
+    ensure(act_range_ok(f.act.0, f.act.1), OpReason::Quantization)?;
+    conv_nhwc::window_ok(&nhwc(&x.shape).ok_or(OpReason::Shape)?, &out.shape, window)?;
+    let s = shape(&x.shape, &out.shape, window).ok_or(OpReason::Shape)?;
+    ensure((1..=NCHW_MAX_C).contains(&s.in_c), OpReason::Shape)?;
+    ensure(
+        engine::i8_conv_nchw_scratch_len(&s).is_some(),
+        OpReason::Attribute,
+    )?;
+    ensure(w.is_const(), OpReason::NotConstant)?;
+    ensure(w.dtype == DType::U8 && w.shape.len() == 1, OpReason::DType)?;
+    let bytes = c.graph.constant_bytes(w).ok_or(OpReason::ConstantData)?;
+    let header = conv_nhwc::i8_header(&s, false, bytes.len()).ok_or(OpReason::Shape)?;
+    conv_nhwc::headers_ok(bytes, &s, false, header)
+}
+
+/// Bytes of arena scratch of the int8 form: a band's quantized NHWC input rows, one
+/// quantized row and a padding row (`engine::i8_conv_nchw_scratch_len`).
+pub(super) fn scratch_bytes_i8(x: &[u32], out: &[u32], window: &Window) -> usize {
+    if gate(OpGroup::ConvF32).is_err() {
+        return 0;
+    }
+    shape(x, out, window)
+        .and_then(|s| engine::i8_conv_nchw_scratch_len(&s))
+        .unwrap_or(0)
+}
+
+pub(super) fn run_i8(
+    cx: &Cx<'_, '_>,
+    y: &mut [u8],
+    scratch: &mut [u8],
+    window: &Window,
+    f: &I8Fields,
+) -> Result<()> {
+    cx.gate(GROUP)?;
+    cx.gate(OpGroup::ConvF32)?;
+    let s = shape(cx.x.shape(), cx.out.shape(), window).ok_or(cx.internal())?;
+    let packed = cx.bytes(&cx.operand(1)?)?;
+    let (x, y): (&[f32], &mut [i8]) = (cast(cx.bytes(&cx.x)?)?, cast_mut(y)?);
+    let (x_len, y_len) = (s.in_c * s.in_h * s.in_w, s.out_h * s.out_w * s.out_c);
+    let out = I8Out {
+        zero_point: cx.per_tensor(&cx.out)?.1,
+        act_min: f.act.0,
+        act_max: f.act.1,
+        residual: None,
+        header: conv_nhwc::i8_header(&s, false, packed.len()).ok_or(cx.internal())?,
+    };
+    let len = engine::i8_conv_nchw_scratch_len(&s).ok_or(cx.internal())?;
+    let scratch: &mut [i8] = cast_mut(scratch.get_mut(..len).ok_or(cx.internal())?)?;
+    let (scale, zp) = f.x;
+    for i in 0..cx.x.dims[0] as usize {
+        let xi = x.get(i * x_len..(i + 1) * x_len).ok_or(cx.internal())?;
+        let yi = y.get_mut(i * y_len..(i + 1) * y_len).ok_or(cx.internal())?;
+        engine::i8_conv_nchw(&s, xi, scale, zp, packed, &out, yi, scratch)?;
     }
     Ok(())
 }

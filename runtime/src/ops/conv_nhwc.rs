@@ -66,7 +66,7 @@ fn packed_bytes(s: &ConvShape, depthwise: bool, w: DType) -> Option<usize> {
 /// The header form of `len` bytes of int8 packed weights for `s`: the packer's length
 /// with wide headers (format 1.1) or with compact ones (format 1.4); `None` for any
 /// other length. The two lengths of one shape always differ.
-fn i8_header(s: &ConvShape, depthwise: bool, len: usize) -> Option<I8Header> {
+pub(super) fn i8_header(s: &ConvShape, depthwise: bool, len: usize) -> Option<I8Header> {
     let packed_len = |h| match depthwise {
         false => engine::i8_conv_packed_len_as(h, s.out_c, s.in_c, s.kernel),
         true => engine::i8_dwconv_packed_len_as(h, s.in_c, s.kernel),
@@ -152,7 +152,12 @@ pub(super) fn check(
 /// Every panel's (tile's) per-channel `(multiplier, shift)` pairs in headers of the
 /// form `header` are valid requantizations (the padded channels hold zeros, also
 /// valid).
-fn headers_ok(bytes: &[u8], s: &ConvShape, depthwise: bool, header: I8Header) -> Checked {
+pub(super) fn headers_ok(
+    bytes: &[u8],
+    s: &ConvShape,
+    depthwise: bool,
+    header: I8Header,
+) -> Checked {
     let panels = s.out_c.div_ceil(NR);
     let len = bytes.len() / panels.max(1);
     // Offsets of the multiplier and shift rows in a header.

@@ -83,7 +83,7 @@ impl Op {
             Op::GridSample { .. } => grid_sample::GROUP,
             Op::MaxPoolNhwc { .. } | Op::AvgPoolNhwc { .. } => pool::GROUP,
             Op::GlobalProd => reduce::GROUP,
-            Op::ConvNchw { .. } => conv_nchw::GROUP,
+            Op::ConvNchw { .. } | Op::ConvNchwI8 { .. } => conv_nchw::GROUP,
         }
     }
 }
@@ -175,6 +175,7 @@ pub(crate) fn check(op: &Op, c: &Check<'_, '_>) -> Checked {
         Op::AvgPoolNhwc { window, .. } => pool_nhwc::check(c, window, true),
         Op::GlobalProd => reduce::check(c),
         Op::ConvNchw { window, act } => conv_nchw::check(c, window, act),
+        Op::ConvNchwI8 { window, act, .. } => conv_nchw::check_i8(c, window, act, &nchw_i8(op)),
     }
 }
 
@@ -204,6 +205,9 @@ pub(crate) fn scratch_bytes(g: &Graph<'_>, s: u32) -> usize {
             conv_nhwc::scratch_bytes(x.shape(), out.shape(), window, x.dtype)
         }
         Op::ConvNchw { window, .. } => conv_nchw::scratch_bytes(x.shape(), out.shape(), window),
+        Op::ConvNchwI8 { window, .. } => {
+            conv_nchw::scratch_bytes_i8(x.shape(), out.shape(), window)
+        }
         Op::FullyConnected { q: None, .. } => {
             // f16 weights run on their own kernels (fully_connected_f16), without
             // the f32 GEMM's packing scratch.
@@ -294,5 +298,26 @@ pub(crate) fn run(op: &Op, cx: &Cx<'_, '_>, y: &mut [u8], scratch: &mut [u8]) ->
         } => pool_nhwc::run(cx, y, window, Some(*count_include_pad)),
         Op::GlobalProd => reduce::run(cx, y),
         Op::ConvNchw { window, act } => conv_nchw::run(cx, y, scratch, window, act),
+        Op::ConvNchwI8 { window, .. } => conv_nchw::run_i8(cx, y, scratch, window, &nchw_i8(op)),
+    }
+}
+
+/// The int8 fields of a [`Op::ConvNchwI8`] (default ones for any other op).
+fn nchw_i8(op: &Op) -> conv_nchw::I8Fields {
+    match *op {
+        Op::ConvNchwI8 {
+            x_scale,
+            x_zero_point,
+            act_min,
+            act_max,
+            ..
+        } => conv_nchw::I8Fields {
+            x: (x_scale, x_zero_point),
+            act: (act_min, act_max),
+        },
+        _ => conv_nchw::I8Fields {
+            x: (0.0, 0),
+            act: (0, 0),
+        },
     }
 }

@@ -50,6 +50,11 @@ pub struct Int8Options {
     /// Make the graph input itself int8 (quantized by `Session::set_input_f32` with the
     /// same kernel a `Quantize` op uses) instead of an f32 input and a `Quantize` op.
     pub int8_input: bool,
+    /// Write an f32 NCHW image input's `Quantize`, its `Transpose` to NHWC and the first
+    /// int8 `ConvNhwc` as three ops (as before format 1.6: a file format 1.5 runtimes
+    /// read) instead of one `ConvNchwI8` that reads the f32 image itself (the same
+    /// output bytes).
+    pub unfused_stem: bool,
 }
 
 /// The quantization of graph input `i` when it is written as int8
@@ -88,6 +93,13 @@ pub(super) fn nodes(
     opts: Int8Options,
     residual_input: &HashMap<TId, TId>,
 ) -> Result<Vec<String>> {
+    // The first-layer convs that read an f32 NCHW image input themselves
+    // (`ConvNchwI8`), unless the input is made int8 or the caller asks for the
+    // separate ops.
+    let (stems, skip) = match opts.int8_input || opts.unfused_stem {
+        false => super::nhwc::nchw_stems(w.g),
+        true => Default::default(),
+    };
     let mut e = Int8 {
         w,
         ranges,
@@ -95,8 +107,14 @@ pub(super) fn nodes(
         residual_input,
         float_ops: Vec::new(),
     };
-    for n in &e.w.g.nodes {
-        e.node(n)?;
+    for (i, n) in e.w.g.nodes.iter().enumerate() {
+        if skip.contains(&i) {
+            continue;
+        }
+        match stems.get(&i) {
+            Some(&x) => e.nchw_stem(n, x)?,
+            None => e.node(n)?,
+        }
     }
     Ok(e.float_ops)
 }

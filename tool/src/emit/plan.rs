@@ -139,9 +139,12 @@ pub fn forms(op: &Op) -> (Int8Form, F16Form) {
         | Op::Recurrent { .. }
         | Op::GridSample { .. }
         | Op::GlobalProd => (I8::F32(F32Reason::NoInt8Form), F16::F32),
-        Op::Quantize | Op::Dequantize | Op::Requantize { .. } | Op::Lut | Op::ConvNchw { .. } => {
-            (I8::EmitterOnly, F16::F32)
-        }
+        Op::Quantize
+        | Op::Dequantize
+        | Op::Requantize { .. }
+        | Op::Lut
+        | Op::ConvNchw { .. }
+        | Op::ConvNchwI8 { .. } => (I8::EmitterOnly, F16::F32),
         // Written by the NHWC layout pass (`ir::nhwc`).
         Op::ConvNhwc { .. } | Op::DepthwiseNhwc { .. } => (I8::Engine, F16::Packed),
     }

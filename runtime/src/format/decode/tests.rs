@@ -45,9 +45,10 @@ fn index(op: &Op) -> usize {
         Op::AvgPoolNhwc { .. } => 30,
         Op::GlobalProd => 31,
         Op::ConvNchw { .. } => 32,
+        Op::ConvNchwI8 { .. } => 33,
     }
 }
-const VARIANTS: usize = 33;
+const VARIANTS: usize = 34;
 
 /// At least one sample of every `Op` variant (and of every `UnaryOp` variant), and the
 /// field combinations of [`combinations`]; also `format/wire.rs`'s `ops_match_postcard`
@@ -184,6 +185,14 @@ pub(in crate::format) fn ops() -> Vec<Op> {
             window: window(3),
             act: Activation::Relu,
         },
+        Op::ConvNchwI8 {
+            window: window(3),
+            act: Activation::Relu,
+            x_scale: 0.0078125,
+            x_zero_point: -3,
+            act_min: -128,
+            act_max: 127,
+        },
     ];
     // Every UnaryOp, by its wire index (a one-field struct variant: index, fields).
     for t in 0u8..33 {
@@ -266,6 +275,14 @@ fn combinations(v: &mut Vec<Op>) {
                 });
             }
         }
+        add(Op::ConvNchwI8 {
+            window: window(i as u32 + 2),
+            act,
+            x_scale: [0.5, f32::MIN_POSITIVE, 3.0e7][i],
+            x_zero_point: [-128, 0, 127][i],
+            act_min: -(1 << (8 * i)),
+            act_max: i32::MAX >> (8 * i),
+        });
     }
     for (i, post) in posts.into_iter().enumerate() {
         add(Op::Linear { post });
@@ -517,14 +534,14 @@ fn skip_agrees(bytes: &[u8]) -> bool {
     // The core ops (and Unary, core or ops-math by its function) are always decoded.
     const DECODED: [u8; 9] = [0, 8, 9, 10, 11, 15, 16, 17, 18];
     if Reader(bytes)
-        .tag(33)
+        .tag(34)
         .is_some_and(|t| DECODED.contains(&(t as u8)))
     {
         return true;
     }
     let full = read(bytes, Reader::op);
     let skip = read(bytes, |r| {
-        let t = r.tag(33)?;
+        let t = r.tag(34)?;
         r.skip_op(t)?;
         Some(t)
     });
@@ -559,7 +576,7 @@ proptest! {
         pick in any::<prop::sample::Index>(),
         at in any::<prop::sample::Index>(),
         byte in any::<u8>(),
-        tag in 0u8..34,
+        tag in 0u8..35,
         bytes in proptest::collection::vec(any::<u8>(), 0..48),
     ) {
         let recs: Vec<Vec<u8>> = records()

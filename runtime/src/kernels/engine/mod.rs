@@ -21,6 +21,7 @@
 //! | f16 depthwise | [`f16_dwconv`] | as f32 depthwise, f16 weights converted per load |
 //! | f16 matrix-vector | [`f16_gemv`] | one fully connected row over the f16 1×1 conv panels, four FMA chains over k |
 //! | int8 conv | [`i8_conv`] | as f32 conv, TFLite int8 arithmetic |
+//! | int8 NCHW-input conv | [`i8_conv_nchw`] | a first layer of 1–4 channels reading the f32 NCHW image: per band of rows quantized into scratch, then (AVX-512 VNNI) `vpdpbusd` over 16 output pixels, or (elsewhere) a transpose and the int8 conv |
 //! | int8 depthwise | [`i8_dwconv`] | as f32 depthwise |
 //!
 //! Each family function calls the best implementation for this CPU ([`Isa::best`]:
@@ -232,7 +233,7 @@ pub use pack::{
 
 use crate::Result;
 pub use pool::{f32_avg_pool_nhwc, f32_max_pool_nhwc, i8_avg_pool_nhwc, i8_max_pool_nhwc};
-pub use stem::NCHW_MAX_C;
+pub use stem::{i8_conv_nchw_scratch_len, NCHW_MAX_C};
 pub use types::{
     ConvShape, F16ConvFn, F16DwFn, F16GemvFn, F32ConvFn, F32DwFn, F32Out, I8ConvFn, I8DwFn,
     I8Header, I8Out, I8Residual, Isa, Kernel, Kernels, FC_GEMM_MIN_BATCH, I8_CONV_HEADER,
@@ -501,6 +502,65 @@ pub fn f32_conv_nchw_on(
 /// shape is invalid.
 pub fn f32_conv_nchw_scratch_len(shape: &ConvShape) -> Option<usize> {
     stem::scratch_len(shape)
+}
+
+/// int8 convolution of the **f32 NCHW** image `x` (`[C, H, W]`, `1 <= C <= 4`: a first
+/// layer reading the graph input), quantized as it is read with `x_scale` and `x_zp`
+/// (exactly [`crate::kernels::f32::quantize_i8`], the `Quantize` op's arithmetic),
+/// with weights packed by [`pack_i8_conv`] for `x_zp`, into the NHWC `y`: the
+/// same bytes as `Quantize`, the NCHW → NHWC `Transpose` and [`i8_conv`]. Per
+/// band of 8 output rows, the input rows the band reads are quantized into `scratch`
+/// (at least [`i8_conv_nchw_scratch_len`] bytes, overwritten); with AVX-512 VNNI
+/// (horizontal stride 1 or 2) a kernel over 16 output pixels reads them (`stem.rs`),
+/// on every other CPU they are transposed to NHWC and the CPU's int8 conv runs on them. Errors as [`i8_conv`],
+/// and [`crate::Error::Unsupported`] for other channel counts or a residual.
+#[allow(clippy::too_many_arguments)]
+pub fn i8_conv_nchw(
+    s: &ConvShape,
+    x: &[f32],
+    x_scale: f32,
+    x_zp: i32,
+    packed: &[u8],
+    out: &I8Out,
+    y: &mut [i8],
+    scratch: &mut [i8],
+) -> Result<()> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(t) = x86_avx512::Vnni::new().filter(|_| x86_avx512::stem::i8_fits(s)) {
+        return stem::i8_direct(t, s, (x, x_scale, x_zp), packed, out, y, scratch);
+    }
+    let conv = kernels().i8_conv.run;
+    stem::i8_transposed(s, (x, x_scale, x_zp), packed, out, y, scratch, conv)
+}
+
+/// [`i8_conv_nchw`] on `isa`'s int8 conv (for tests and benchmarks): `None` when this
+/// target or CPU lacks `isa`.
+#[allow(clippy::too_many_arguments)]
+pub fn i8_conv_nchw_on(
+    isa: Isa,
+    s: &ConvShape,
+    x: &[f32],
+    x_scale: f32,
+    x_zp: i32,
+    packed: &[u8],
+    out: &I8Out,
+    y: &mut [i8],
+    scratch: &mut [i8],
+) -> Option<Result<()>> {
+    let conv = isa.kernels()?.i8_conv.run;
+    // With VNNI, the dispatching function takes the direct kernel.
+    if isa == Isa::Avx512Vnni {
+        return Some(i8_conv_nchw(s, x, x_scale, x_zp, packed, out, y, scratch));
+    }
+    Some(stem::i8_transposed(
+        s,
+        (x, x_scale, x_zp),
+        packed,
+        out,
+        y,
+        scratch,
+        conv,
+    ))
 }
 
 /// Elements of scratch [`f32_conv`] / [`i8_conv`] need for `shape`: `in_c` when some

@@ -16,10 +16,16 @@
 //! output rows, the input rows it reads transposed into scratch and the ISA's NHWC conv
 //! over them — each output the computation of a model without the op, bit for bit,
 //! with a scratch of a band's rows instead of the whole transposed image.
+//!
+//! The int8 form ([`super::i8_conv_nchw`], [`crate::Op::ConvNchwI8`], format 1.6) reads the
+//! f32 image and quantizes it on the way: per band, each input row is quantized
+//! (the `Quantize` op's kernel) and scattered into the band's NHWC rows, then the
+//! CPU's int8 conv runs on them — the bytes of `Quantize`, `Transpose` and the int8
+//! `ConvNhwc`, without their two full-size passes over the image.
 
 use super::frame::geom::{need, Geom};
 use super::pack::f32_conv_packed_len;
-use super::types::{ConvShape, F32ConvFn, F32Out};
+use super::types::{ConvShape, F32ConvFn, F32Out, I8ConvFn, I8Out};
 use crate::{Error, Result};
 
 /// The largest input channel count of the NCHW-input conv.
@@ -106,6 +112,123 @@ pub(super) fn transposed(
             &mut y[r0 * row_out..r1 * row_out],
             pad,
         )?;
+    }
+    Ok(())
+}
+
+/// Bytes of scratch [`super::i8_conv_nchw`] needs for `s`: the quantized NHWC copy of the
+/// input rows of [`BAND`] output rows, one quantized input row, and the conv's padding
+/// row ([`super::conv_scratch_len`]). `None` when `s` is invalid.
+pub fn i8_conv_nchw_scratch_len(s: &ConvShape) -> Option<usize> {
+    scratch_len(s)?.checked_add(s.in_w)
+}
+
+/// The checks of both int8 paths: channels, the geometry and the slice lengths
+/// (`packed` for the direct kernel; the int8 conv checks its own).
+fn i8_check(
+    s: &ConvShape,
+    x: &[f32],
+    packed: Option<(&[u8], &I8Out)>,
+    y: &[i8],
+    scratch: &[i8],
+) -> Result<()> {
+    if !(1..=NCHW_MAX_C).contains(&s.in_c) {
+        return Err(Error::Unsupported);
+    }
+    let g = Geom::new(s)?;
+    need(g.in_len, x.len())?;
+    need(g.out_len, y.len())?;
+    need(
+        i8_conv_nchw_scratch_len(s).ok_or(Error::Unsupported)?,
+        scratch.len(),
+    )?;
+    if let Some((p, o)) = packed {
+        let len = super::pack::i8_conv_packed_len_as(o.header, s.out_c, s.in_c, s.kernel);
+        need(len.ok_or(Error::Unsupported)?, p.len())?;
+    }
+    Ok(())
+}
+
+/// [`super::i8_conv_nchw`] on the AVX-512 VNNI kernel (horizontal stride 1 or 2): per band
+/// of [`BAND`] output rows, the input rows it reads quantized into `scratch` plane by
+/// plane (one quantize call per plane), then `x86_avx512::stem::run_i8` over them.
+#[cfg(target_arch = "x86_64")]
+pub(super) fn i8_direct(
+    t: super::x86_avx512::Vnni,
+    s: &ConvShape,
+    (x, x_scale, x_zp): (&[f32], f32, i32),
+    packed: &[u8],
+    out: &I8Out,
+    y: &mut [i8],
+    scratch: &mut [i8],
+) -> Result<()> {
+    if out.residual.is_some() {
+        return Err(Error::Unsupported);
+    }
+    i8_check(s, x, Some((packed, out)), y, scratch)?;
+    let (w, c, row_out) = (s.in_w, s.in_c, s.out_w * s.out_c);
+    for r0 in (0..s.out_h).step_by(BAND) {
+        let r1 = (r0 + BAND).min(s.out_h);
+        let (first, rows) = band_rows(s, r0, r1);
+        let xq = &mut scratch[..rows * w * c];
+        for (ci, dst) in xq.chunks_exact_mut((rows * w).max(1)).enumerate() {
+            let src = &x[(ci * s.in_h + first) * w..][..rows * w];
+            crate::kernels::fast::f32_quantize_i8(src, x_scale, x_zp, dst);
+        }
+        let band = ConvShape {
+            in_h: rows,
+            out_h: r1 - r0,
+            pad: [s.pad[0].saturating_sub(r0 * s.stride[0]), s.pad[1]],
+            ..*s
+        };
+        let yb = &mut y[r0 * row_out..r1 * row_out];
+        super::x86_avx512::stem::run_i8(t, &band, xq, x_zp, packed, out, yb);
+    }
+    Ok(())
+}
+
+/// [`super::i8_conv_nchw`] with the int8 conv `conv` (per band, the quantized rows
+/// transposed into `scratch`).
+pub(super) fn i8_transposed(
+    s: &ConvShape,
+    (x, x_scale, x_zp): (&[f32], f32, i32),
+    packed: &[u8],
+    out: &I8Out,
+    y: &mut [i8],
+    scratch: &mut [i8],
+    conv: I8ConvFn,
+) -> Result<()> {
+    if out.residual.is_some() {
+        return Err(Error::Unsupported);
+    }
+    i8_check(s, x, None, y, scratch)?;
+    let (w, c, row_out) = (s.in_w, s.in_c, s.out_w * s.out_c);
+    let (row, scratch) = scratch.split_at_mut(w);
+    for r0 in (0..s.out_h).step_by(BAND) {
+        let r1 = (r0 + BAND).min(s.out_h);
+        let (first, rows) = band_rows(s, r0, r1);
+        let (xt, pad) = scratch.split_at_mut(rows * w * c);
+        for (r, dst) in xt.chunks_exact_mut(w * c).enumerate() {
+            for ci in 0..c {
+                let src = &x[(ci * s.in_h + first + r) * w..][..w];
+                if c == 1 {
+                    crate::kernels::fast::f32_quantize_i8(src, x_scale, x_zp, dst);
+                    continue;
+                }
+                crate::kernels::fast::f32_quantize_i8(src, x_scale, x_zp, row);
+                for (d, &v) in dst.iter_mut().skip(ci).step_by(c).zip(row.iter()) {
+                    *d = v;
+                }
+            }
+        }
+        let band = ConvShape {
+            in_h: rows,
+            out_h: r1 - r0,
+            pad: [s.pad[0].saturating_sub(r0 * s.stride[0]), s.pad[1]],
+            ..*s
+        };
+        let yb = &mut y[r0 * row_out..r1 * row_out];
+        conv(&band, xt, x_zp, packed, out, yb, pad)?;
     }
     Ok(())
 }

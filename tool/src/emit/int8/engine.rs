@@ -11,18 +11,88 @@
 //! output clamp. A fused residual `Add` keeps the quantization of the conv's own
 //! output (the original graph's tensor, calibrated) as the Add's input `a`, so the op
 //! computes exactly the reference `Conv` followed by the reference int8 `Add`.
+//!
+//! A first-layer conv that reads an f32 NCHW graph input with 1–4 channels through the
+//! NHWC pass's `Transpose` (the f32 emitter's `ConvNchw` stems) is written as one
+//! `ConvNchwI8` (format 1.6) instead of the input's `Quantize`, that `Transpose` and
+//! the `ConvNhwc`: the same weights, quantizing the f32 image as it reads it.
 
 use super::Int8;
 use crate::error::{Error, Result};
-use crate::ir::Node;
-use crate::quant;
-use ferrite::format::types::{BinaryOp, Op, QNhwc, Quant};
+use crate::ir::{Node, TId};
+use crate::quant::{self, QParam};
+use ferrite::format::types::{Activation, BinaryOp, Op, QBinary, QNhwc, Quant, Window};
 use ferrite::kernels::engine;
 use ferrite::DType;
+
+/// What an engine conv is written with besides its input: the packed weights (a new
+/// constant), the output clamp, the fused residual and the output's quantization.
+pub(super) struct Parts {
+    window: Window,
+    act: Activation,
+    depthwise: bool,
+    packed: u32,
+    act_min: i32,
+    act_max: i32,
+    residual: Option<(u32, QBinary)>,
+    out: QParam,
+}
 
 impl Int8<'_, '_> {
     /// Writes engine conv `n` in int8.
     pub(super) fn engine(&mut self, n: &Node) -> Result<()> {
+        let (xq, xp) = self.i8(n.inputs[0])?;
+        let p = self.engine_parts(n, xp)?;
+        let mut ins = vec![xq, p.packed];
+        if let Some((r, _)) = p.residual {
+            ins.push(r);
+        }
+        let (window, act) = (p.window, p.act);
+        let q = Some(QNhwc {
+            act_min: p.act_min,
+            act_max: p.act_max,
+            residual: p.residual.map(|(_, add)| add),
+        });
+        let op = if p.depthwise {
+            Op::DepthwiseNhwc { window, act, q }
+        } else {
+            Op::ConvNhwc { window, act, q }
+        };
+        let out = self.new_i8(n.output, p.out)?;
+        self.w.b.add_op(op, &ins, &[out])?;
+        Ok(())
+    }
+
+    /// Writes the first-layer conv `n` (an `emit::nhwc::nchw_stems` conv, no residual)
+    /// as `ConvNchwI8` over the f32 NCHW graph input `x` (format 1.6): it quantizes `x`
+    /// with the quantization a `Quantize` op would give it, so the output bytes are
+    /// those of `Quantize`, the NCHW → NHWC `Transpose` and the int8 `ConvNhwc`.
+    pub(super) fn nchw_stem(&mut self, n: &Node, x: TId) -> Result<()> {
+        let xp = self.out_q(x)?;
+        let p = self.engine_parts(n, xp)?;
+        if p.depthwise || p.residual.is_some() {
+            return Err(Error::Other(format!(
+                "internal: \"{}\" is no plain ConvNhwc",
+                n.name
+            )));
+        }
+        let op = Op::ConvNchwI8 {
+            window: p.window,
+            act: p.act,
+            x_scale: xp.scale,
+            x_zero_point: xp.zero_point,
+            act_min: p.act_min,
+            act_max: p.act_max,
+        };
+        let xi = self.w.f32(x)?;
+        let out = self.new_i8(n.output, p.out)?;
+        self.w.b.add_op(op, &[xi, p.packed], &[out])?;
+        Ok(())
+    }
+
+    /// The packed weights and parameters of engine conv `n` reading an input quantized
+    /// with `xp`.
+    fn engine_parts(&mut self, n: &Node, xp: QParam) -> Result<Parts> {
         let g = self.w.g;
         let internal = |what: &str| Error::Other(format!("internal: {what} of \"{}\"", n.name));
         let (window, act, depthwise) = match &n.op {
@@ -30,7 +100,6 @@ impl Int8<'_, '_> {
             Op::DepthwiseNhwc { window, act, .. } => (*window, *act, true),
             _ => return Err(internal("engine op")),
         };
-        let (xq, xp) = self.i8(n.inputs[0])?;
         let wt = &g.tensors[n.inputs[1]];
         let &[m, cg, kh, kw] = wt.shape.as_slice() else {
             return Err(internal("conv weights"));
@@ -99,22 +168,15 @@ impl Int8<'_, '_> {
             &packed,
             Quant::None,
         )?;
-        let mut ins = vec![xq, pw];
-        if let Some((r, _)) = residual {
-            ins.push(r);
-        }
-        let q = Some(QNhwc {
+        Ok(Parts {
+            window,
+            act,
+            depthwise,
+            packed: pw,
             act_min,
             act_max,
-            residual: residual.map(|(_, add)| add),
-        });
-        let op = if depthwise {
-            Op::DepthwiseNhwc { window, act, q }
-        } else {
-            Op::ConvNhwc { window, act, q }
-        };
-        let out = self.new_i8(n.output, op_p)?;
-        self.w.b.add_op(op, &ins, &[out])?;
-        Ok(())
+            residual,
+            out: op_p,
+        })
     }
 }

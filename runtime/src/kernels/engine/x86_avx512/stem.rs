@@ -2,11 +2,23 @@
 //! per vector, one accumulator per output channel (8 for a panel of at most 8
 //! channels, else 16), the weights broadcast from memory, then a transpose into NHWC
 //! rows by shuffles and 4-channel stores.
+//!
+//! The int8 form (VNNI, [`run_i8`]) reads the band's quantized rows (planar, quantized
+//! by the caller) the same way, 16 output pixels per vector: for each group of 4
+//! consecutive `k` of the packed panel (`k = tap·C + c`, the flat layout; 4 per tap
+//! otherwise), the 4 taps' 16 bytes are interleaved into one vector of 16 pixel
+//! quads (flipped to `x + 128`) and fed to one `vpdpbusd` per output channel with the
+//! channel's 4 weights broadcast, from `bias_u8`. The sums are the i32 sums of every
+//! other int8 kernel (exact, modulo 2^32), so the bytes are the reference's. The
+//! channel vectors are then transposed into pixel-major vectors (two pixels of 8
+//! channels, or one of 16, per vector), requantized by the ISA's `mbqm_zp`, clamped and
+//! stored with channel masks.
 
 use core::arch::x86_64::*;
 
-use super::super::types::{ConvShape, NR};
-use super::Avx512Bw;
+use super::super::pack::i8_flat;
+use super::super::types::{ConvShape, I8Header, I8Out, NR};
+use super::{Avx512Bw, I32Lanes, Vnni};
 
 /// The input coordinate of output coordinate `o`'s tap `k` (`None` in the padding).
 #[inline(always)]
@@ -146,6 +158,276 @@ unsafe fn block<const NJ: usize>(
                     let px = 4 * l + k;
                     if px < n {
                         _mm_mask_storeu_ps(yp.add(px * s.out_c + 4 * g), cm, lane);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The most packed `k` per output channel of [`run_i8`] (taps × 4 at most: up to 64
+/// taps of any channel count, more with fewer channels).
+const MAX_K: usize = 256;
+
+/// Whether [`run_i8`] takes `s` (at most [`MAX_K`] packed `k`, horizontal stride 1
+/// or 2).
+pub(crate) fn i8_fits(s: &ConvShape) -> bool {
+    let cq = if i8_flat(s.taps(), s.in_c) { s.in_c } else { 4 };
+    s.stride[1] <= 2 && s.taps().checked_mul(cq).is_some_and(|k| k <= MAX_K)
+}
+
+/// The int8 NCHW-input conv with VNNI over one band (see `engine/stem.rs`): `xq` holds
+/// the band's rows quantized, planar (`s.in_c` planes of `s.in_h × s.in_w` bytes);
+/// `packed` and `out` as for the int8 conv (the caller checked the lengths, horizontal
+/// stride 1 or 2, no residual).
+pub(crate) fn run_i8(
+    t: Vnni,
+    s: &ConvShape,
+    xq: &[i8],
+    x_zp: i32,
+    packed: &[u8],
+    out: &I8Out,
+    y: &mut [i8],
+) {
+    // SAFETY: `t` proves AVX-512 F/BW/VL and VNNI; the caller checked the lengths.
+    unsafe { run_i8_vnni(t, s, xq, x_zp, packed, out, y) }
+}
+
+/// The per-channel constants of one int8 panel: `bias_u8`, multiplier, shift.
+#[allow(clippy::needless_range_loop)]
+fn panel_consts(panel: &[u8], header: I8Header) -> [[i32; NR]; 3] {
+    let word =
+        |at: usize| i32::from_le_bytes([panel[at], panel[at + 1], panel[at + 2], panel[at + 3]]);
+    let (m_at, s_at) = header.conv_rq_at();
+    let mut c = [[0i32; NR]; 3];
+    for j in 0..NR {
+        c[0][j] = match header {
+            I8Header::Wide => word(4 * NR + 4 * j),
+            I8Header::Compact => {
+                let at = I8Header::SUM_W_AT + 2 * j;
+                let sum_w = i16::from_le_bytes([panel[at], panel[at + 1]]);
+                word(4 * j).wrapping_sub(128 * i32::from(sum_w))
+            }
+        };
+        c[1][j] = word(m_at + 4 * j);
+        c[2][j] = header.shift(&panel[s_at..], j).unwrap_or(0);
+    }
+    c
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")]
+unsafe fn run_i8_vnni(
+    t: Vnni,
+    s: &ConvShape,
+    xq: &[i8],
+    x_zp: i32,
+    packed: &[u8],
+    out: &I8Out,
+    y: &mut [i8],
+) {
+    let (taps, c) = (s.taps(), s.in_c);
+    // Consecutive `k` per tap in the packed panel: the flat layout's `c`, else 4.
+    let cq = if i8_flat(taps, c) { c } else { 4 };
+    let groups = (taps * cq).div_ceil(4);
+    // Each packed `k`'s (input channel, ky, kx); `ci = usize::MAX` for a zero weight.
+    let mut ks = [[usize::MAX; 3]; MAX_K];
+    for (kk, e) in ks.iter_mut().enumerate().take(4 * groups) {
+        let (tap, ci) = (kk / cq, kk % cq);
+        if tap < taps && ci < c {
+            *e = [ci, tap / s.kernel[1], tap % s.kernel[1]];
+        }
+    }
+    let hlen = out.header.conv_len();
+    let panel_len = hlen + groups * 4 * NR;
+    for p in 0..s.out_c.div_ceil(NR) {
+        let panel = &packed[p * panel_len..][..panel_len];
+        let mj = (s.out_c - p * NR).min(NR);
+        let k = I8Kernel {
+            s,
+            xq,
+            x_zp,
+            panel,
+            hlen,
+            mj,
+            p,
+            consts: panel_consts(panel, out.header),
+            out,
+            ks: &ks[..4 * groups],
+        };
+        // SAFETY: as `run_i8`.
+        unsafe {
+            if mj <= 8 {
+                i8_panel::<8>(t, &k, y);
+            } else {
+                i8_panel::<16>(t, &k, y);
+            }
+        }
+    }
+}
+
+/// One panel's parameters.
+struct I8Kernel<'a> {
+    s: &'a ConvShape,
+    xq: &'a [i8],
+    x_zp: i32,
+    panel: &'a [u8],
+    hlen: usize,
+    mj: usize,
+    p: usize,
+    consts: [[i32; NR]; 3],
+    out: &'a I8Out<'a>,
+    ks: &'a [[usize; 3]],
+}
+
+/// Every output pixel's channels `16p..16p + mj` of panel `p` (`mj <= NJ`): 16
+/// output pixels of a row per vector, one `vpdpbusd` per group of 4 `k` and output
+/// channel, then a transpose into pixel-major vectors, the requantization and
+/// 8- or 16-channel stores.
+#[inline(always)]
+unsafe fn i8_panel<const NJ: usize>(t: Vnni, k: &I8Kernel<'_>, y: &mut [i8]) {
+    let s = k.s;
+    let [bias, mult, shift] = k.consts;
+    // SAFETY (whole function): AVX-512 F/BW/VL and VNNI are enabled by the caller. The
+    // loads read only lanes whose column is inside `0..in_w` of a row of the band
+    // (masked), the weight reads stay in the panel, the stores write pixels `< n` and
+    // channels `< mj` of the output, which the caller sized.
+    unsafe {
+        // The requantization lanes: channel `l % NJ` in lane `l`.
+        let lanes = |v: &[i32; NR]| {
+            let mut a = [0i32; NR];
+            for (l, x) in a.iter_mut().enumerate() {
+                *x = v[l % NJ];
+            }
+            _mm512_loadu_si512(a.as_ptr().cast())
+        };
+        let zpv = _mm512_set1_epi32(k.out.zero_point);
+        let rq = I32Lanes::rq_zp(t, lanes(&mult), lanes(&shift), zpv);
+        let (lo, hi) = (
+            _mm512_set1_epi32(k.out.act_min),
+            _mm512_set1_epi32(k.out.act_max),
+        );
+        let zp128 = _mm_set1_epi8(k.x_zp as i8);
+        let zp256 = _mm256_set1_epi8(k.x_zp as i8);
+        let flip = _mm512_set1_epi8(-128);
+        let (w, sx) = (s.in_w, s.stride[1]);
+        let xp = k.xq.as_ptr();
+        let yp = y.as_mut_ptr();
+        let cmask = ((1u32 << k.mj) - 1) as u16;
+        // Per output row: each packed `k`'s input row (null for a padding row or a zero
+        // weight: both read `x_zp`) and its column offset `kx·dilation − pad`.
+        let mut rows = [core::ptr::null::<i8>(); MAX_K];
+        let mut offs = [0isize; MAX_K];
+        for (o, &[ci, _, kx]) in offs.iter_mut().zip(k.ks) {
+            if ci != usize::MAX {
+                *o = (kx * s.dilation[1]) as isize - s.pad[1] as isize;
+            }
+        }
+        for oy in 0..s.out_h {
+            for (r, &[ci, ky, _]) in rows.iter_mut().zip(k.ks) {
+                let iy = match ci {
+                    usize::MAX => None,
+                    _ => coord(oy, ky, s.stride[0], s.dilation[0], s.pad[0], s.in_h),
+                };
+                *r = match iy {
+                    Some(iy) => xp.add((ci * s.in_h + iy) * w),
+                    None => core::ptr::null(),
+                };
+            }
+            for ox0 in (0..s.out_w).step_by(16) {
+                let n = (s.out_w - ox0).min(16);
+                let mut acc = [_mm512_setzero_si512(); NJ];
+                for (j, a) in acc.iter_mut().enumerate() {
+                    *a = _mm512_set1_epi32(bias[j]);
+                }
+                for g in 0..k.ks.len() / 4 {
+                    let mut q = [zp128; 4];
+                    for (i, v) in q.iter_mut().enumerate() {
+                        let r = rows[4 * g + i];
+                        if r.is_null() {
+                            continue;
+                        }
+                        let start = (ox0 * sx) as isize + offs[4 * g + i];
+                        let m = valid(start, w, 16 * sx);
+                        // Masked-off lanes are not accessed.
+                        let row = r.wrapping_offset(start);
+                        *v = if sx == 1 {
+                            _mm_mask_loadu_epi8(zp128, m as __mmask16, row)
+                        } else {
+                            _mm256_cvtepi16_epi8(_mm256_mask_loadu_epi8(zp256, m, row))
+                        };
+                    }
+                    // Pixel `l`'s 4 bytes (k = 4g..4g + 4) in lane `l`.
+                    let (ab0, ab1) = (_mm_unpacklo_epi8(q[0], q[1]), _mm_unpackhi_epi8(q[0], q[1]));
+                    let (cd0, cd1) = (_mm_unpacklo_epi8(q[2], q[3]), _mm_unpackhi_epi8(q[2], q[3]));
+                    let lo4 = _mm256_inserti128_si256::<1>(
+                        _mm256_castsi128_si256(_mm_unpacklo_epi16(ab0, cd0)),
+                        _mm_unpackhi_epi16(ab0, cd0),
+                    );
+                    let hi4 = _mm256_inserti128_si256::<1>(
+                        _mm256_castsi128_si256(_mm_unpacklo_epi16(ab1, cd1)),
+                        _mm_unpackhi_epi16(ab1, cd1),
+                    );
+                    let xv = _mm512_xor_si512(
+                        _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo4), hi4),
+                        flip,
+                    );
+                    let wp = k.panel.as_ptr().add(k.hlen + g * 4 * NR);
+                    for (j, a) in acc.iter_mut().enumerate() {
+                        let wq = core::ptr::read_unaligned(wp.add(4 * j).cast::<i32>());
+                        *a = _mm512_dpbusd_epi32(*a, xv, _mm512_set1_epi32(wq));
+                    }
+                }
+                // q[g][kq] 128-bit lane L: channels 4g..4g + 4 of pixel 4L + kq.
+                let mut qv = [[_mm512_setzero_si512(); 4]; 4];
+                for g in 0..NJ / 4 {
+                    let [a0, a1, a2, a3] =
+                        [acc[4 * g], acc[4 * g + 1], acc[4 * g + 2], acc[4 * g + 3]];
+                    let (t0, t1) = (_mm512_unpacklo_epi32(a0, a1), _mm512_unpackhi_epi32(a0, a1));
+                    let (t2, t3) = (_mm512_unpacklo_epi32(a2, a3), _mm512_unpackhi_epi32(a2, a3));
+                    qv[g] = [
+                        _mm512_unpacklo_epi64(t0, t2),
+                        _mm512_unpackhi_epi64(t0, t2),
+                        _mm512_unpacklo_epi64(t1, t3),
+                        _mm512_unpackhi_epi64(t1, t3),
+                    ];
+                }
+                let px0 = (oy * s.out_w + ox0) * s.out_c + k.p * NR;
+                #[allow(clippy::needless_range_loop)]
+                for kq in 0..4 {
+                    // (vector, first pixel of each NJ-lane group)
+                    let mut v = [(_mm512_setzero_si512(), [0usize; 2]); 4];
+                    let nv = if NJ == 8 {
+                        let (a, b) = (qv[0][kq], qv[1][kq]);
+                        let i0 = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
+                        let i1 = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
+                        v[0] = (_mm512_permutex2var_epi64(a, i0, b), [kq, 4 + kq]);
+                        v[1] = (_mm512_permutex2var_epi64(a, i1, b), [8 + kq, 12 + kq]);
+                        2
+                    } else {
+                        let [q0, q1, q2, q3] = [qv[0][kq], qv[1][kq], qv[2][kq], qv[3][kq]];
+                        let t0 = _mm512_shuffle_i32x4::<0x44>(q0, q1);
+                        let t1 = _mm512_shuffle_i32x4::<0xEE>(q0, q1);
+                        let t2 = _mm512_shuffle_i32x4::<0x44>(q2, q3);
+                        let t3 = _mm512_shuffle_i32x4::<0xEE>(q2, q3);
+                        v[0] = (_mm512_shuffle_i32x4::<0x88>(t0, t2), [kq, 0]);
+                        v[1] = (_mm512_shuffle_i32x4::<0xDD>(t0, t2), [4 + kq, 0]);
+                        v[2] = (_mm512_shuffle_i32x4::<0x88>(t1, t3), [8 + kq, 0]);
+                        v[3] = (_mm512_shuffle_i32x4::<0xDD>(t1, t3), [12 + kq, 0]);
+                        4
+                    };
+                    for &(a, px) in &v[..nv] {
+                        let r = I32Lanes::mbqm_zp(t, a, &rq, zpv);
+                        let r = _mm512_min_epi32(hi, _mm512_max_epi32(lo, r));
+                        let b = _mm512_cvtsepi32_epi8(r);
+                        if px[0] < n {
+                            _mm_mask_storeu_epi8(yp.add(px0 + px[0] * s.out_c), cmask, b);
+                        }
+                        if NJ == 8 && px[1] < n {
+                            // Bytes 8..16 hold the second pixel: the store's base lies 8
+                            // bytes before it, where only masked-off lanes would be.
+                            let at = yp.add(px0 + px[1] * s.out_c).wrapping_sub(8);
+                            _mm_mask_storeu_epi8(at, cmask << 8, b);
+                        }
                     }
                 }
             }
