@@ -198,6 +198,11 @@ pub(crate) trait I32Lanes: Copy {
             ptr::copy_nonoverlapping(t.as_ptr(), p, n.min(NR));
         }
     }
+    /// The depthwise kernels requantize the `P` pixels of an interior run together
+    /// before storing them (`I8Epi::store_rows`: independent chains overlap, no
+    /// branch between pixels): for ISAs with registers for `P` requantizations
+    /// (AVX-512's 32; with AVX2's 16 it spills and is slower).
+    const DW_ROWS: bool = false;
     /// 16 depthwise weights prepared for [`I32Lanes::mac_w`].
     ///
     /// # Safety
