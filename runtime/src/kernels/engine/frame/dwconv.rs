@@ -298,7 +298,9 @@ impl<L: I32Lanes> DwI8<L> {
 
     /// The unrolled kernel from the constants `(folded, rq, w)` on `P` pixels (or
     /// pixel pairs): tap `t` of pixel `p` reads `nc` bytes at `x + p·step + offs[t]`,
-    /// its `nc` outputs go to `y + at + p·out_step`.
+    /// its `nc` outputs go to `y + at + p·out_step`. With `batch` the `P`
+    /// requantizations run together before the stores (`I8Epi::store_rows`), else
+    /// pixel by pixel.
     ///
     /// # Safety
     /// Those bytes are readable and writable; `N <= DW_UNROLLED`.
@@ -311,8 +313,8 @@ impl<L: I32Lanes> DwI8<L> {
         step: usize,
         offs: &[usize; N],
         nc: usize,
-        at: usize,
-        out_step: usize,
+        (at, out_step): (usize, usize),
+        batch: bool,
     ) {
         // SAFETY: caller's contract.
         unsafe {
@@ -322,7 +324,7 @@ impl<L: I32Lanes> DwI8<L> {
                     *a = self.mac0(*a, x.add(p * step + off), w[t], nc);
                 }
             }
-            if L::DW_ROWS {
+            if batch {
                 let rows = (at, out_step);
                 self.epi
                     .store_rows::<P>(self.l, acc, P, rq, self.y, rows, nc);
@@ -355,7 +357,8 @@ impl<L: I32Lanes> DwI8<L> {
         // pixel `o + 2p`'s, inside the input; the 16 outputs of a pair are inside `y`.
         unsafe {
             let k = (pt.folded, &pt.rq, &pt.w);
-            self.sum_store::<N, P>(k, x, pair, offs, pair, o * PAIR_C, pair);
+            let out = (o * PAIR_C, pair);
+            self.sum_store::<N, P>(k, x, pair, offs, pair, out, L::DW_ROWS);
         }
     }
 
@@ -462,7 +465,8 @@ impl<L: I32Lanes> DwKernel<i8> for DwI8<L> {
         // SAFETY: as in `DwF32::full`.
         unsafe {
             let k = (tl.folded, &tl.rq, &tl.w);
-            self.sum_store::<N, P>(k, base.add(c0), step, offs, tl.nc, o * c + c0, c);
+            let out = (o * c + c0, c);
+            self.sum_store::<N, P>(k, base.add(c0), step, offs, tl.nc, out, false);
         }
     }
 
