@@ -10,7 +10,8 @@
 //! to the current optimized NCHW kernels (`ferrite::kernels::fast`, the executor's
 //! kernels today). `FERRITE_BENCH_MS` sets the time per measurement (default 200 ms);
 //! `FERRITE_BENCH_FILTER` runs only the layers whose label contains it,
-//! `FERRITE_BENCH_ISAS` (comma-separated ISA names) only those ISAs.
+//! `FERRITE_BENCH_ISAS` (comma-separated ISA names) only those ISAs. Last, the
+//! models' average pools (`kernels::engine::*_avg_pool_nhwc`, best ISA), f32 and int8.
 
 use core::hint::black_box;
 use core::time::Duration;
@@ -18,7 +19,7 @@ use std::time::Instant;
 
 use ferrite::format::types::Window;
 use ferrite::kernels::engine::{self, ConvShape, F32Out, I8Header, I8Out, Isa, Kernels};
-use ferrite::kernels::{fast, int8 as ki, ConvParams, F32Out as FOut, QuantOut};
+use ferrite::kernels::{fast, int8 as ki, ConvParams, F32Out as FOut, PoolParams, QuantOut};
 
 fn budget() -> Duration {
     let ms = std::env::var("FERRITE_BENCH_MS")
@@ -515,6 +516,53 @@ fn main() {
             t.0 * 1e6,
             t.1 * 1e6,
             t.2 * 1e6
+        );
+    }
+    pools(&filter);
+}
+
+/// The average pools of the models (NHWC input `(h, w, c)`, window, stride), f32 and
+/// int8, the int8 bytes checked against the reference first.
+fn pools(filter: &str) {
+    let all = [
+        ("kws avg pool 24x5/s2 64", (25, 5, 64), [24, 5], 2),
+        ("vww avg pool 3x3 256", (3, 3, 256), [3, 3], 3),
+        ("mnv2 avg pool 3x3 1280", (3, 3, 1280), [3, 3], 1),
+    ];
+    for (label, (h, w, c), k, st) in all.into_iter().filter(|l| l.0.contains(filter)) {
+        let (oh, ow) = ((h - k[0]) / st + 1, (w - k[1]) / st + 1);
+        let p = PoolParams {
+            x: [1, c, h, w],
+            y: [1, c, oh, ow],
+            window: Window {
+                kernel: k.map(|v| v as u32),
+                stride: [st as u32; 2],
+                dilation: [1, 1],
+                pads: [0; 4],
+            },
+            count_include_pad: false,
+        };
+        let x8 = pattern(h * w * c, 7);
+        let xf: Vec<f32> = x8.iter().map(|&v| f32::from(v) * 0.05).collect();
+        let (mut y8, mut yf) = (vec![0i8; oh * ow * c], vec![0f32; oh * ow * c]);
+        let mut want = vec![0i8; y8.len()];
+        ki::avg_pool2d(&p, &nhwc_to_nchw(&x8, h, w, c), X_ZP, &mut want);
+        engine::i8_avg_pool_nhwc(&p, &x8, X_ZP, &mut y8).unwrap();
+        assert_eq!(nhwc_to_nchw(&y8, oh, ow, c), want, "{label}: int8 differs");
+        let tf = time(|| {
+            engine::f32_avg_pool_nhwc(&p, black_box(&xf), &mut yf).unwrap();
+            black_box(&yf);
+        });
+        let t8 = time(|| {
+            engine::i8_avg_pool_nhwc(&p, black_box(&x8), X_ZP, &mut y8).unwrap();
+            black_box(&y8);
+        });
+        println!(
+            "{:<36} f32 {:>8.2} µs  int8 {:>8.2} µs  i8/f32 {:>5.2}",
+            label,
+            tf * 1e6,
+            t8 * 1e6,
+            t8 / tf
         );
     }
 }

@@ -66,21 +66,33 @@ impl Geo {
     /// output pixels, `(oy, ox)` its position, `taps` the indices of the input pixels
     /// under its window in (ky, kx) order, padding skipped.
     fn each(&self, mut f: impl FnMut(usize, usize, usize, &mut dyn Iterator<Item = usize>)) {
+        self.pixels(|o, b, oy, ox| f(o, oy, ox, &mut self.taps(b, oy, ox)));
+    }
+
+    /// Calls `f(out, b, oy, ox)` for every output pixel `(oy, ox)` of image `b`, `out`
+    /// its index among the output pixels.
+    #[inline(always)]
+    fn pixels(&self, mut f: impl FnMut(usize, usize, usize, usize)) {
         for b in 0..self.n {
             for oy in 0..self.oh {
                 for ox in 0..self.ow {
-                    let mut taps =
-                        (0..self.kh)
-                            .filter_map(|ky| self.ah.tap(oy, ky))
-                            .flat_map(|iy| {
-                                (0..self.kw)
-                                    .filter_map(move |kx| self.aw.tap(ox, kx))
-                                    .map(move |ix| (b * self.h + iy) * self.w + ix)
-                            });
-                    f((b * self.oh + oy) * self.ow + ox, oy, ox, &mut taps);
+                    f((b * self.oh + oy) * self.ow + ox, b, oy, ox);
                 }
             }
         }
+    }
+
+    /// The indices of the input pixels under the window of output pixel `(oy, ox)` of
+    /// image `b`, in (ky, kx) order, padding skipped.
+    #[inline(always)]
+    fn taps(&self, b: usize, oy: usize, ox: usize) -> impl Iterator<Item = usize> + '_ {
+        (0..self.kh)
+            .filter_map(move |ky| self.ah.tap(oy, ky))
+            .flat_map(move |iy| {
+                (0..self.kw)
+                    .filter_map(move |kx| self.aw.tap(ox, kx))
+                    .map(move |ix| (b * self.h + iy) * self.w + ix)
+            })
     }
 
     /// The divisor of an average at output `(oy, ox)` and the taps it counts in the
@@ -170,40 +182,115 @@ pub fn f32_avg_pool_nhwc(p: &PoolParams, x: &[f32], y: &mut [f32]) -> Result<()>
 /// `x_zp`): the reference [`avg_pool2d`](crate::kernels::int8::avg_pool2d)'s bytes (i32
 /// sums, with `count_include_pad` each counted padded cell adds `x_zp`; rounding half
 /// away from zero; clamped to i8).
+///
+/// On x86-64 with `std` the same code runs compiled for AVX2 when the CPU has it
+/// (the loops below are written for the compiler to vectorise: without it they are
+/// SSE2, whose i8 → i32 widening and 64-bit products cost several instructions each).
 pub fn i8_avg_pool_nhwc(p: &PoolParams, x: &[i8], x_zp: i32, y: &mut [i8]) -> Result<()> {
     let g = Geo::new(p, x.len(), y.len())?;
-    let mut acc = [0i32; I8_BLOCK];
-    // Blocks of channels, each over every output pixel (the sums stay on the stack).
-    for c0 in (0..g.c).step_by(I8_BLOCK) {
-        let c1 = (c0 + I8_BLOCK).min(g.c);
-        let acc = &mut acc[..c1 - c0];
-        g.each(|o, oy, ox, taps| {
-            acc.fill(0);
-            for t in taps {
-                let xr = row(x, t, g.c).get(c0..c1).unwrap_or(&[]);
-                for (a, &v) in acc.iter_mut().zip(xr) {
-                    *a = a.wrapping_add(i32::from(v));
-                }
-            }
-            let (count, padded) = g.count(oy, ox, p.count_include_pad);
-            let extra = (padded as i32).wrapping_mul(x_zp);
-            let out = row_mut(y, o, g.c).get_mut(c0..c1).unwrap_or(&mut []);
-            match Divisor::new(count, x_zp) {
-                Some(d) => {
-                    for (o, &a) in out.iter_mut().zip(acc.iter()) {
-                        *o = saturate(d.div_round(a + extra), -128, 127);
-                    }
-                }
-                None => {
-                    for (o, &a) in out.iter_mut().zip(acc.iter()) {
-                        *o = saturate(div_round(a.wrapping_add(extra), count as i32), -128, 127);
-                    }
-                }
-            }
-        });
+    #[cfg(all(target_arch = "x86_64", feature = "std"))]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2.
+        #[allow(unsafe_code)]
+        unsafe {
+            i8_avg_avx2(&g, p.count_include_pad, x, x_zp, y)
+        };
+        return Ok(());
     }
+    i8_avg(&g, p.count_include_pad, x, x_zp, y);
     Ok(())
 }
+
+/// [`i8_avg`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU has AVX2.
+#[cfg(all(target_arch = "x86_64", feature = "std"))]
+#[target_feature(enable = "avx2")]
+#[allow(unsafe_code)]
+unsafe fn i8_avg_avx2(g: &Geo, include_pad: bool, x: &[i8], x_zp: i32, y: &mut [i8]) {
+    i8_avg(g, include_pad, x, x_zp, y);
+}
+
+/// The portable body of [`i8_avg_pool_nhwc`], for a checked geometry.
+///
+/// Every output pixel runs over blocks of channels; each block sums its taps in i16
+/// lanes when the divisor is at most [`I16_TAPS`] (the reference's i32 sum of at most
+/// that many valid taps of `|v| <= 128` lies in `-32768..=32512`: exact in i16),
+/// else in i32 lanes, then divides with [`Divisor`] (or the reference's
+/// [`div_round`] outside its bounds).
+#[inline(always)]
+fn i8_avg(g: &Geo, include_pad: bool, x: &[i8], x_zp: i32, y: &mut [i8]) {
+    let mut a16 = [0i16; I16_BLOCK];
+    let mut a32 = [0i32; I8_BLOCK];
+    // (Loops, not `Geo::pixels`: a closure would not inherit the target features.)
+    for b in 0..g.n {
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                let o = (b * g.oh + oy) * g.ow + ox;
+                let (count, padded) = g.count(oy, ox, include_pad);
+                let extra = (padded as i32).wrapping_mul(x_zp);
+                let d = Divisor::new(count, x_zp);
+                let narrow = I16_SUMS && d.is_some() && count <= I16_TAPS;
+                let block = if narrow { I16_BLOCK } else { I8_BLOCK };
+                for c0 in (0..g.c).step_by(block) {
+                    let c1 = (c0 + block).min(g.c);
+                    let out = row_mut(y, o, g.c).get_mut(c0..c1).unwrap_or(&mut []);
+                    let taps = g.taps(b, oy, ox);
+                    match d {
+                        Some(d) if narrow => {
+                            let acc = &mut a16[..c1 - c0];
+                            acc.fill(0);
+                            for t in taps {
+                                let xr = row(x, t, g.c).get(c0..c1).unwrap_or(&[]);
+                                for (a, &v) in acc.iter_mut().zip(xr) {
+                                    *a = a.wrapping_add(i16::from(v));
+                                }
+                            }
+                            for (o, &a) in out.iter_mut().zip(acc.iter()) {
+                                *o = saturate(d.div_round(i32::from(a) + extra), -128, 127);
+                            }
+                        }
+                        _ => {
+                            let acc = &mut a32[..c1 - c0];
+                            acc.fill(0);
+                            for t in taps {
+                                let xr = row(x, t, g.c).get(c0..c1).unwrap_or(&[]);
+                                for (a, &v) in acc.iter_mut().zip(xr) {
+                                    *a = a.wrapping_add(i32::from(v));
+                                }
+                            }
+                            let out = out.iter_mut().zip(acc.iter());
+                            match d {
+                                Some(d) => {
+                                    for (o, &a) in out {
+                                        *o = saturate(d.div_round(a + extra), -128, 127);
+                                    }
+                                }
+                                None => {
+                                    for (o, &a) in out {
+                                        let q = div_round(a.wrapping_add(extra), count as i32);
+                                        *o = saturate(q, -128, 127);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Whether [`i8_avg`] sums in i16 where it can: on 64-bit targets (the SIMD ones);
+/// 32-bit targets (Cortex-M) keep one i32 path, its code size and stack.
+const I16_SUMS: bool = cfg!(target_pointer_width = "64");
+
+/// Channels of the int8 average's i16 accumulators on the stack.
+const I16_BLOCK: usize = if I16_SUMS { 256 } else { 1 };
+
+/// The largest divisor whose sums [`i8_avg`] keeps in i16 (see there).
+const I16_TAPS: usize = 256;
 
 /// The largest count [`Divisor`] divides by.
 const DIV_MAX: usize = 5000;
@@ -255,7 +342,70 @@ impl Divisor {
 
 #[cfg(test)]
 mod tests {
-    use super::{div_round, Divisor, DIV_MAX};
+    use super::{div_round, i8_avg, Divisor, Geo, DIV_MAX};
+    use crate::format::types::Window;
+    use crate::kernels::params::PoolParams;
+    use crate::kernels::reference::int8::avg_pool2d;
+    use std::vec;
+    use std::vec::Vec;
+
+    /// The portable body (here without the AVX2 build) and the public function give
+    /// the reference's bytes: i16 sums (9 and 256 taps), i32 sums (288 taps), the
+    /// padded counts, channel blocks with a tail (300 channels).
+    #[test]
+    fn i8_avg_matches_the_reference() {
+        let cases = [
+            ([1, 300, 3, 3], [3, 3], [1, 1], [0; 4], false),
+            ([1, 300, 16, 16], [16, 16], [1, 1], [0; 4], false),
+            ([1, 300, 24, 12], [24, 12], [1, 1], [0; 4], false),
+            ([2, 17, 7, 6], [3, 3], [2, 2], [1, 1, 1, 1], true),
+            ([1, 40, 5, 5], [3, 2], [1, 2], [0, 1, 2, 1], false),
+        ];
+        let mut s = 12345u32;
+        for (xs, k, st, pads, include) in cases {
+            let [n, c, h, w] = xs;
+            let win = Window {
+                kernel: k,
+                stride: st,
+                dilation: [1, 1],
+                pads,
+            };
+            let oh = (h + (pads[0] + pads[2]) as usize - k[0] as usize) / st[0] as usize + 1;
+            let ow = (w + (pads[1] + pads[3]) as usize - k[1] as usize) / st[1] as usize + 1;
+            let p = PoolParams {
+                x: xs,
+                y: [n, c, oh, ow],
+                window: win,
+                count_include_pad: include,
+            };
+            // NHWC input, NCHW copy for the reference.
+            let x: Vec<i8> = (0..n * h * w * c)
+                .map(|_| {
+                    s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    (s >> 24) as u8 as i8
+                })
+                .collect();
+            let nchw = |v: &[i8], hw: usize| -> Vec<i8> {
+                let mut t = vec![0; v.len()];
+                for (i, &e) in v.iter().enumerate() {
+                    let (b, r) = (i / (hw * c), i % (hw * c));
+                    t[(b * c + r % c) * hw + r / c] = e;
+                }
+                t
+            };
+            for zp in [-128, -3, 0, 127] {
+                let mut want = vec![0i8; n * c * oh * ow];
+                avg_pool2d(&p, &nchw(&x, h * w), zp, &mut want);
+                let mut y = vec![0i8; want.len()];
+                let g = Geo::new(&p, x.len(), y.len()).unwrap();
+                i8_avg(&g, include, &x, zp, &mut y);
+                assert_eq!(nchw(&y, oh * ow), want, "{xs:?} zp {zp}");
+                let mut y2 = vec![0i8; want.len()];
+                super::i8_avg_pool_nhwc(&p, &x, zp, &mut y2).unwrap();
+                assert_eq!(y2, y, "{xs:?} zp {zp}");
+            }
+        }
+    }
 
     /// Every bounded sum `|s| <= 128·d` for `d <= 100`; the extremes, the ties and
     /// their neighbours for larger `d` up to [`DIV_MAX`].

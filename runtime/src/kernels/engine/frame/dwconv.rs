@@ -36,8 +36,9 @@ pub(super) trait DwKernel<T> {
     /// What the kernel keeps for a tile while it walks the pixels: its channels,
     /// bias, weights loaded once (the unrolled kernels' taps), requantization.
     type Tile;
-    /// The constants of channel tile `ct`.
-    fn tile(&self, ct: usize) -> Self::Tile;
+    /// The constants of channel tile `ct`, with the pair constants when `paired`
+    /// (the walk's [`pairs`]: the one place that decides it).
+    fn tile(&self, ct: usize, paired: bool) -> Self::Tile;
     /// `P` consecutive interior pixels `o..o + P` of an `N`-tap kernel: tap `t` of
     /// pixel `o + p` reads the input pixel at element `base + p·step + offs[t]`.
     fn full<const N: usize, const P: usize>(
@@ -95,7 +96,7 @@ pub(super) fn dw_walk<T, K: DwKernel<T>>(g: &Geom, x: *const T, k: &K) {
     let step = g.sw * g.c;
     let paired = K::PAIRS && pairs(g);
     for ct in 0..g.c.div_ceil(NR) {
-        let t = k.tile(ct);
+        let t = k.tile(ct, paired);
         for oy in 0..g.oh {
             let (ky0, ky1) = valid_taps(oy, g.sh, g.dh, g.pt, g.ih, g.kh);
             let iy0 = (oy * g.sh).wrapping_sub(g.pt);
@@ -194,7 +195,6 @@ pub(crate) unsafe fn i8_dwconv<L: I32Lanes>(
         tile_len,
         header: out.header,
         zp: l.splat(x_zp),
-        pairs: pairs(&g),
         epi: I8Epi::new(l, out),
         y: y.as_mut_ptr(),
     };
@@ -211,9 +211,6 @@ struct DwI8<L: I32Lanes> {
     tile_len: usize,
     header: I8Header,
     zp: L::V,
-    /// 8 channels, horizontal stride 1, 3×3 or 5×5: interior pixels go in pairs
-    /// ([`DwI8::pair_taps`]).
-    pairs: bool,
     epi: I8Epi<L>,
     y: *mut i8,
 }
@@ -301,7 +298,9 @@ impl<L: I32Lanes> DwI8<L> {
 
     /// The unrolled kernel from the constants `(folded, rq, w)` on `P` pixels (or
     /// pixel pairs): tap `t` of pixel `p` reads `nc` bytes at `x + p·step + offs[t]`,
-    /// its `nc` outputs go to `y + at + p·out_step`.
+    /// its `nc` outputs go to `y + at + p·out_step`. With `batch` the `P`
+    /// requantizations run together before the stores (`I8Epi::store_rows`), else
+    /// pixel by pixel.
     ///
     /// # Safety
     /// Those bytes are readable and writable; `N <= DW_UNROLLED`.
@@ -314,8 +313,8 @@ impl<L: I32Lanes> DwI8<L> {
         step: usize,
         offs: &[usize; N],
         nc: usize,
-        at: usize,
-        out_step: usize,
+        (at, out_step): (usize, usize),
+        batch: bool,
     ) {
         // SAFETY: caller's contract.
         unsafe {
@@ -325,8 +324,14 @@ impl<L: I32Lanes> DwI8<L> {
                     *a = self.mac0(*a, x.add(p * step + off), w[t], nc);
                 }
             }
-            for (p, &a) in acc.iter().enumerate() {
-                self.epi.store(self.l, a, rq, self.y, at + p * out_step, nc);
+            if batch {
+                let rows = (at, out_step);
+                self.epi
+                    .store_rows::<P>(self.l, acc, P, rq, self.y, rows, nc);
+            } else {
+                for (p, &a) in acc.iter().enumerate() {
+                    self.epi.store(self.l, a, rq, self.y, at + p * out_step, nc);
+                }
             }
         }
     }
@@ -352,7 +357,8 @@ impl<L: I32Lanes> DwI8<L> {
         // pixel `o + 2p`'s, inside the input; the 16 outputs of a pair are inside `y`.
         unsafe {
             let k = (pt.folded, &pt.rq, &pt.w);
-            self.sum_store::<N, P>(k, x, pair, offs, pair, o * PAIR_C, pair);
+            let out = (o * PAIR_C, pair);
+            self.sum_store::<N, P>(k, x, pair, offs, pair, out, L::DW_ROWS);
         }
     }
 
@@ -393,7 +399,7 @@ impl<L: I32Lanes> DwKernel<i8> for DwI8<L> {
     type Tile = DwI8Tile<L>;
 
     #[inline(always)]
-    fn tile(&self, ct: usize) -> Self::Tile {
+    fn tile(&self, ct: usize, paired: bool) -> Self::Tile {
         let (l, g) = (self.l, &self.g);
         let c0 = ct * NR;
         // SAFETY: tile `ct` lies in the packed slice: the header, then `taps·16`
@@ -424,7 +430,7 @@ impl<L: I32Lanes> DwKernel<i8> for DwI8<L> {
                 },
                 w,
                 // (No closure: it would not inherit the caller's target features.)
-                pair: if self.pairs {
+                pair: if paired {
                     Some(self.pair_tile(tile, g.taps))
                 } else {
                     None
@@ -459,7 +465,8 @@ impl<L: I32Lanes> DwKernel<i8> for DwI8<L> {
         // SAFETY: as in `DwF32::full`.
         unsafe {
             let k = (tl.folded, &tl.rq, &tl.w);
-            self.sum_store::<N, P>(k, base.add(c0), step, offs, tl.nc, o * c + c0, c);
+            let out = (o * c + c0, c);
+            self.sum_store::<N, P>(k, base.add(c0), step, offs, tl.nc, out, false);
         }
     }
 

@@ -10,9 +10,7 @@
 #![allow(unsafe_code)]
 
 use super::conv::f32_store;
-use super::dwconv::{
-    dw_geom, dw_unrolled, dw_walk, pairs, DwKernel, DW_PIXELS, DW_UNROLLED, PAIR_C,
-};
+use super::dwconv::{dw_geom, dw_unrolled, dw_walk, DwKernel, DW_PIXELS, DW_UNROLLED, PAIR_C};
 use super::geom::{need, Geom};
 use super::lanes::{F32Lanes, Packed};
 use crate::kernels::engine::types::{ConvShape, F32Out, NR};
@@ -49,7 +47,6 @@ pub(crate) unsafe fn f32_dwconv<L: F32Lanes, E: Packed>(
         lo: l.splat(out.min),
         hi: l.splat(out.max),
         residual: out.residual.map(<[f32]>::as_ptr),
-        pairs: <DwF32<L, E> as DwKernel<f32>>::PAIRS && pairs(&g),
         y: y.as_mut_ptr(),
     };
     dw_walk(&g, x.as_ptr(), &k);
@@ -66,7 +63,6 @@ struct DwF32<L: F32Lanes, E: Packed> {
     lo: L::V,
     hi: L::V,
     residual: Option<*const f32>,
-    pairs: bool,
     y: *mut f32,
 }
 
@@ -192,7 +188,7 @@ impl<L: F32Lanes, E: Packed> DwKernel<f32> for DwF32<L, E> {
     type Tile = DwF32Tile<L::V, E>;
 
     #[inline(always)]
-    fn tile(&self, ct: usize) -> Self::Tile {
+    fn tile(&self, ct: usize, paired: bool) -> Self::Tile {
         let l = self.l;
         let c0 = ct * NR;
         // SAFETY: tile `ct` lies in the packed slice: `16 + taps·16` f32.
@@ -211,7 +207,7 @@ impl<L: F32Lanes, E: Packed> DwKernel<f32> for DwF32<L, E> {
                 tile,
                 bias,
                 w,
-                pair: if self.pairs {
+                pair: if paired {
                     let mut pw = w;
                     for v in pw.iter_mut().take(self.g.taps) {
                         *v = self.doubled(*v);

@@ -198,6 +198,13 @@ pub(crate) trait I32Lanes: Copy {
             ptr::copy_nonoverlapping(t.as_ptr(), p, n.min(NR));
         }
     }
+    /// The int8 depthwise kernel requantizes the `P` pixel pairs of an 8-channel
+    /// interior run together before storing them (`I8Epi::store_rows`: independent
+    /// chains overlap, no branch between pairs): for ISAs with registers for `P`
+    /// requantizations (AVX-512's 32; with AVX2's 16 it spills and is slower). The
+    /// one-pixel runs store pixel by pixel (batched, they made the whole KWS int8
+    /// model slower on AVX-512).
+    const DW_ROWS: bool = false;
     /// 16 depthwise weights prepared for [`I32Lanes::mac_w`].
     ///
     /// # Safety

@@ -413,6 +413,8 @@ impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
         }
     }
 
+    const DW_ROWS: bool = true;
+
     #[inline(always)]
     unsafe fn load_w(self, p: *const i8) -> Self::W {
         // SAFETY: caller's contract (16 readable bytes).
