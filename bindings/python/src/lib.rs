@@ -132,6 +132,7 @@ fn convert<'py>(
                 WeightGranularity::PerChannel
             },
             int8_input,
+            ..Int8Options::default()
         },
         batch,
         ..ConvertOptions::default()
