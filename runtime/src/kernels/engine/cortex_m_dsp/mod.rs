@@ -24,6 +24,12 @@
 //! sums the blocks of chunks of 64 taps, as the frame's chunked path does (this
 //! target links no portable int8 conv).
 //!
+//! A 1×1 conv at stride 1 without padding, `C` a multiple of 4, no fused residual, the
+//! clamp to the whole i8 range and the short requantization below on every channel
+//! takes the pointwise path (`pw.rs`): pixel `m` reads the input row `x + m·C` (no row
+//! pointers), each panel's 16 channels' bias and requantization are read once into a
+//! table, and the 2×2 block is followed by the short epilogue and one `SSAT`.
+//!
 //! # int8 depthwise: `i8_dwconv_4c_dsp`
 //!
 //! Four channels at a time: one word of 4 input channels, sign-extended to the even
@@ -58,14 +64,15 @@
 #![allow(unsafe_code)]
 
 use super::portable;
-use conv::i8_conv;
 use dwconv::i8_dwconv;
+use pw::i8_conv;
 
 mod conv;
 mod dwconv;
 mod dwfast;
 mod epi;
 mod instr;
+mod pw;
 use super::types::{Isa, Kernel, Kernels};
 
 /// The DSP int8 kernels; the f32 and f16 kernels of [`portable::KERNELS`].
