@@ -4,12 +4,11 @@
 //! KWS DS-CNN).
 //!
 //! Output pixel `m` reads the input row `x + m·C`, so the tiles of 2 pixels need no
-//! row pointers. Per panel of 16 output channels, each channel's bias, multiplier,
-//! rounding-plus-zero-point term and shift are read from the panel header once into a
-//! table; then per pair of pixels and pair of channels the `SMLAD` block
-//! ([`groups_2x2`]) gives 4 sums and the short epilogue stores 4 bytes. With few input
-//! channels (VWW's `8 → 16` and `16 → 32` layers) the per-output work is most of the
-//! layer, which is why it is kept this short.
+//! row pointers. Per pair of output channels, their bias, multiplier,
+//! rounding-plus-zero-point term and shift are read from the panel header once; then
+//! per pair of pixels the `SMLAD` block ([`groups_2x2`]) gives 4 sums and the short
+//! epilogue stores 4 bytes. With few input channels (VWW's `8 → 16` and `16 → 32`
+//! layers) the per-output work is most of the layer, which is why it is kept short.
 
 use super::super::frame::geom::Geom;
 use super::super::frame::i8_conv_operands;
@@ -95,7 +94,7 @@ pub(super) fn applies(g: &Geom, bounds: (i32, i32)) -> bool {
 
 /// One channel's epilogue constants: bias, multiplier, `hz` and right shift of
 /// [`FastRq`].
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 struct Ch {
     b: i32,
     m: i32,
@@ -140,56 +139,55 @@ pub(super) unsafe fn pointwise(
 ) {
     let (c, n, pixels) = (g.c, g.n, g.pixels);
     let rq_at = h.conv_rq_at();
-    let mut chs = [Ch::default(); NR];
+    let ch = |panel: *const u8, j: usize| {
+        // SAFETY: caller's contract: the panel's header holds 16 channels, `j < 16`.
+        let ((m, s), b) = unsafe { (header_rq(h, panel, rq_at, j), header(panel, j)) };
+        let q = FastRq::accepted(m, s, zp);
+        Ch {
+            b,
+            m: q.m,
+            hz: q.hz,
+            e: q.e,
+        }
+    };
     for p in 0..n.div_ceil(NR) {
         let (n0, nc) = (p * NR, NR.min(n - p * NR));
         // SAFETY: panel `p` lies inside the checked packed slice; its header holds 16
         // channels, its weights 16 channels' groups (`j + 1 < 16` below).
         unsafe {
             let panel = packed.add(p * panel_len);
-            for (j, ch) in chs.iter_mut().enumerate().take(nc) {
-                let (m, s) = header_rq(h, panel, rq_at, j);
-                let q = FastRq::accepted(m, s, zp);
-                *ch = Ch {
-                    b: header(panel, j),
-                    m: q.m,
-                    hz: q.hz,
-                    e: q.e,
-                };
-            }
             let w0 = panel.add(h.conv_len()).cast::<i8>();
-            let mut m0 = 0;
-            while m0 < pixels {
-                let two = m0 + 1 < pixels;
-                let x0 = x.add(m0 * c);
-                // A last single pixel is computed twice, stored once.
-                let x1 = if two { x0.add(c) } else { x0 };
-                let y0 = y.add(m0 * n + n0);
-                // Only written through when `two` (past the output otherwise).
-                let y1 = y0.wrapping_add(n);
-                let mut j = 0;
-                while j < nc {
+            // Per pair of channels, their constants once, then every pair of pixels.
+            let mut j = 0;
+            while j < nc {
+                let (k0, k1) = (ch(panel, j), ch(panel, j + 1));
+                let w = w0.add(4 * j);
+                let one = j + 1 == nc;
+                let mut m0 = 0;
+                while m0 < pixels {
+                    let two = m0 + 1 < pixels;
+                    let x0 = x.add(m0 * c);
+                    // A last single pixel is computed twice, stored once.
+                    let x1 = if two { x0.add(c) } else { x0 };
+                    let y0 = y.add(m0 * n + n0 + j);
+                    // Only written through when `two` (past the output otherwise).
+                    let y1 = y0.wrapping_add(n);
                     let (mut a00, mut a01, mut a10, mut a11) = (0, 0, 0, 0);
-                    groups_2x2(
-                        [x0, x1],
-                        x0.add(c),
-                        w0.add(4 * j),
-                        [&mut a00, &mut a01, &mut a10, &mut a11],
-                    );
-                    let (k0, k1) = (chs[j], chs[j + 1]);
-                    k0.store(a00, y0.add(j));
+                    let acc = [&mut a00, &mut a01, &mut a10, &mut a11];
+                    groups_2x2([x0, x1], x0.add(c), w, acc);
+                    k0.store(a00, y0);
                     if two {
-                        k0.store(a10, y1.add(j));
+                        k0.store(a10, y1);
                     }
-                    if j + 1 < nc {
-                        k1.store(a01, y0.add(j + 1));
+                    if !one {
+                        k1.store(a01, y0.add(1));
                         if two {
-                            k1.store(a11, y1.add(j + 1));
+                            k1.store(a11, y1.add(1));
                         }
                     }
-                    j += 2;
+                    m0 += 2;
                 }
-                m0 += 2;
+                j += 2;
             }
         }
     }
