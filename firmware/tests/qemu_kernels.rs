@@ -3,8 +3,10 @@
 //! thumbv8m.main-none-eabihf with `-C target-cpu=cortex-m33` (run on `mps2-an505`,
 //! Cortex-M33), with Debian's rustc and `-Zbuild-std=core` as the other board tests.
 //! The firmware checks that the engine picked the DSP kernels, runs 400 random conv and
-//! depthwise cases through them and through the portable kernels, and compares every
-//! output byte with the reference kernels computed on the board; then it times layers
+//! depthwise cases through them and through the portable kernels and 120 cases of the
+//! DSP conv's pointwise path (1×1, stride 1, `C` = 4..64) through the DSP kernel, and
+//! compares every output byte with the reference kernels computed on the board; then it
+//! times layers
 //! shaped like the MLPerf Tiny models' (instructions, under `-icount shift=0`).
 //!
 //! Checked here: QEMU's exit status is 0, the firmware says `isa=dsp`, every random case
@@ -88,8 +90,12 @@ fn check_output(stdout: &str) {
         lines.contains(&"random_cases conv=267 dwconv=133 ok=true"),
         "random cases:\n{stdout}"
     );
+    assert!(
+        lines.contains(&"pointwise_cases=120 ok=true"),
+        "pointwise cases:\n{stdout}"
+    );
     let layers = lines.iter().filter(|l| l.starts_with("layer=")).count();
-    assert_eq!(layers, 10, "layer lines:\n{stdout}");
+    assert_eq!(layers, 12, "layer lines:\n{stdout}");
     assert!(!stdout.contains("error"), "{stdout}");
     assert_eq!(lines.last(), Some(&"done"), "{stdout}");
 }

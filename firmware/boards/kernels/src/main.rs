@@ -11,6 +11,8 @@
 //!    kernels, and compared byte for byte with the reference kernels
 //!    (`ferrite::kernels::int8::conv2d` on NCHW copies, then `int8::binary(Add)`),
 //!    computed on the board.
+//!    Then 120 cases of the DSP conv's pointwise path (1×1, stride 1, no padding, `C`
+//!    from 4 to 64, odd pixel and channel counts) against the reference.
 //! 3. Layers shaped like those of the MLPerf Tiny models (KWS DS-CNN, ResNet-8,
 //!    MobileNetV1-0.25 VWW): instructions of the DSP and portable kernels, read from a
 //!    CMSDK timer while QEMU runs with `-icount shift=0` (1 virtual ns per executed
@@ -433,7 +435,7 @@ fn random_case<'a>(
 }
 
 /// Layers shaped like the MLPerf Tiny models' (name, depthwise, shape).
-fn layers() -> [(&'static str, bool, ConvShape); 10] {
+fn layers() -> [(&'static str, bool, ConvShape); 12] {
     let sh = |hw: [usize; 2],
               c: usize,
               out: [usize; 2],
@@ -492,6 +494,16 @@ fn layers() -> [(&'static str, bool, ConvShape); 10] {
             "vww_dw3x3_8_48x48",
             true,
             sh([48, 48], 8, [48, 48], 8, [3, 3], 1, [1, 1]),
+        ),
+        (
+            "vww_pw1x1_8to16_48x48",
+            false,
+            sh([48, 48], 8, [48, 48], 16, [1, 1], 1, [0, 0]),
+        ),
+        (
+            "vww_pw1x1_16to32_24x24",
+            false,
+            sh([24, 24], 16, [24, 24], 32, [1, 1], 1, [0, 0]),
         ),
         (
             "vww_pw1x1_32to64_12x12",
@@ -583,8 +595,49 @@ fn main_result(out: &mut Out) -> Result<bool, ferrite::Error> {
         checked[0], checked[1]
     );
 
+    // The DSP conv's pointwise path (1×1, stride 1, no padding, C a multiple of 4, the
+    // whole i8 range as clamp): C = 4..64, odd pixel and channel counts; a narrower
+    // clamp or a channel the short requantization refuses sends the layer to the
+    // general path.
+    let mut pointwise = 0;
+    for i in 0..120 {
+        let in_c = [4, 8, 12, 16, 20, 32, 64][rng.below(7)];
+        let (h, w_) = (1 + rng.below(9), 1 + rng.below(9));
+        let s = ConvShape {
+            in_h: h,
+            in_w: w_,
+            in_c,
+            out_h: h,
+            out_w: w_,
+            out_c: 1 + rng.below(40),
+            kernel: [1, 1],
+            stride: [1, 1],
+            dilation: [1, 1],
+            pad: [0, 0],
+        };
+        let (n, _) = sizes(&s, false);
+        let mut c = random_case(&mut rng, s, false, 0, inputs);
+        // The path takes the clamp to the whole i8 range (int8 ReLU / ReLU6) only.
+        if i % 3 != 0 {
+            c.act = (-128, 127);
+        }
+        reference(&c, &mut w.x_nchw, &mut w.y_nchw, &mut w.y_ref);
+        let p = pack(&c, &mut w.packed)?;
+        run(&dsp, &c, p, &mut w.y, &mut w.scratch)?;
+        if !same(out, "pointwise case", dsp.i8_conv.name, &w.y[..n], &w.y_ref[..n]) {
+            let _ = writeln!(out, "error: pointwise case {i}: {:?}", c.s);
+            ok = false;
+        }
+        pointwise += 1;
+    }
+    let _ = writeln!(out, "pointwise_cases={pointwise} ok={ok}");
+
     for (name, depthwise, s) in layers() {
-        let c = random_case(&mut rng, s, depthwise, 0, inputs);
+        let mut c = random_case(&mut rng, s, depthwise, 0, inputs);
+        // The models' int8 ReLU / ReLU6 clamp (the pointwise path's condition).
+        if name.contains("_pw1x1_") {
+            c.act = (-128, 127);
+        }
         let (n, macs) = sizes(&s, depthwise);
         reference(&c, &mut w.x_nchw, &mut w.y_nchw, &mut w.y_ref);
         let p = pack(&c, &mut w.packed)?;

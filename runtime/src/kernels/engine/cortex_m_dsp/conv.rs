@@ -166,7 +166,7 @@ fn conv<const CHUNKED: bool>(
 
 /// Whether each of a panel's `nc` channels has the short requantization
 /// ([`FastRq::new`]); `span` bounds the block's sums.
-fn fast_panel(panel: *const u8, h: I8Header, nc: usize, zp: i32, span: i64) -> bool {
+pub(super) fn fast_panel(panel: *const u8, h: I8Header, nc: usize, zp: i32, span: i64) -> bool {
     (0..nc).all(|j| {
         // SAFETY: the panel's header (of the form `h`) holds 16 channels, `j < 16`.
         let (b, (m, s)) = unsafe { (header(panel, j), header_rq(h, panel, h.conv_rq_at(), j)) };

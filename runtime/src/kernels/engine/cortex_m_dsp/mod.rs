@@ -24,6 +24,12 @@
 //! sums the blocks of chunks of 64 taps, as the frame's chunked path does (this
 //! target links no portable int8 conv).
 //!
+//! A 1×1 conv at stride 1 without padding, `C` a multiple of 4, no fused residual, the
+//! clamp to the whole i8 range and the short requantization below on every channel
+//! takes the pointwise path (`pw.rs`): pixel `m` reads the input row `x + m·C` (no row
+//! pointers), each pair of channels' bias and requantization are read once for all
+//! pixels, and the 2×2 block is followed by the short epilogue and one `SSAT`.
+//!
 //! # int8 depthwise: `i8_dwconv_4c_dsp`
 //!
 //! Four channels at a time: one word of 4 input channels, sign-extended to the even
@@ -58,14 +64,15 @@
 #![allow(unsafe_code)]
 
 use super::portable;
-use conv::i8_conv;
 use dwconv::i8_dwconv;
+use pw::i8_conv;
 
 mod conv;
 mod dwconv;
 mod dwfast;
 mod epi;
 mod instr;
+mod pw;
 use super::types::{Isa, Kernel, Kernels};
 
 /// The DSP int8 kernels; the f32 and f16 kernels of [`portable::KERNELS`].
@@ -178,6 +185,68 @@ mod tests {
         }
         // Both kinds occur: left shifts, `e = 0` and far zero points are refused.
         assert!(taken > 1000 && refused > 1000, "{taken} {refused}");
+    }
+
+    #[test]
+    fn the_pointwise_path_matches_the_portable_kernel() {
+        // 1×1, stride 1, no padding, C a multiple of 4, the whole i8 range as clamp
+        // (`pw.rs`); odd pixel and channel counts, both header forms, and now and then
+        // a shift the short requantization refuses (the general path then).
+        let mut rng = Rng(0xB7E1_5162_8AED_2A6B);
+        for case in 0..200 {
+            let c = [4, 8, 12, 16, 20, 32, 64][rng.below(7)];
+            let (h, w_) = (1 + rng.below(7), 1 + rng.below(7));
+            let n = 1 + rng.below(40);
+            let shape = ConvShape {
+                in_h: h,
+                in_w: w_,
+                in_c: c,
+                out_h: h,
+                out_w: w_,
+                out_c: n,
+                kernel: [1, 1],
+                stride: [1, 1],
+                dilation: [1, 1],
+                pad: [0, 0],
+            };
+            let x = rng.i8s(h * w_ * c);
+            let x_zp = rng.next() as i8 as i32;
+            let w = rng.i8s(n * c);
+            let bias: Vec<i32> = (0..n)
+                .map(|_| (rng.next() % 40000) as i32 - 20000)
+                .collect();
+            let rq: Vec<i32> = (0..n)
+                .flat_map(|_| {
+                    let shift = if rng.below(50) == 0 {
+                        1
+                    } else {
+                        -1 - rng.below(12) as i32
+                    };
+                    [(1 << 30) + (rng.next() >> 2) as i32 / 2, shift]
+                })
+                .collect();
+            let out = I8Out {
+                zero_point: rng.next() as i8 as i32,
+                act_min: -128,
+                act_max: 127,
+                residual: None,
+                header: if case % 2 == 0 {
+                    I8Header::Wide
+                } else {
+                    I8Header::Compact
+                },
+            };
+            let h8 = out.header;
+            let mut packed = vec![0u8; i8_conv_packed_len_as(h8, n, c, [1, 1]).unwrap()];
+            let nc = (n, c);
+            pack_i8_conv_as(h8, &w, Some(&bias), &rq, x_zp, nc, [1, 1], &mut packed).unwrap();
+            let mut scratch = vec![0i8; c];
+            let (mut a, mut b) = (vec![0i8; h * w_ * n], vec![0i8; h * w_ * n]);
+            let portable = portable::KERNELS.i8_conv.run;
+            portable(&shape, &x, x_zp, &packed, &out, &mut a, &mut scratch).unwrap();
+            (KERNELS.i8_conv.run)(&shape, &x, x_zp, &packed, &out, &mut b, &mut scratch).unwrap();
+            assert_eq!(a, b, "case {case}: {shape:?}");
+        }
     }
 
     #[test]
