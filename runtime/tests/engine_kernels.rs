@@ -520,6 +520,16 @@ fn named_i8_shapes() -> Vec<(&'static str, ConvShape, bool)> {
             false,
         ),
         (
+            "1x1 c=8 n=40 48x48 (VNNI flipped input: 4 KiB blocks of 512 pixels, then 256)",
+            sh((48, 48, 8), 40, [1, 1], [1, 1], [1, 1], [0; 4]),
+            false,
+        ),
+        (
+            "1x1 c=256 n=48 5x7 (VNNI flipped input: blocks of 16 pixels, then 3)",
+            sh((5, 7, 256), 48, [1, 1], [1, 1], [1, 1], [0; 4]),
+            false,
+        ),
+        (
             "1x1 c=5 n=40 5x7 (panel pair, odd panel, quad tail, last tile of 3)",
             sh((5, 7, 5), 40, [1, 1], [1, 1], [1, 1], [0; 4]),
             false,

@@ -388,13 +388,14 @@ pub(crate) unsafe fn i8_conv<L: I8Dot, const MR: usize, const MT: usize>(
         let panels = g.n.div_ceil(NR);
         let mut p = 0;
         while p < panels {
+            let span = (0, g.pixels, xp);
             // SAFETY: the slices were checked against the shape above.
             unsafe {
                 if L::PANEL_PAIRS && p + 1 < panels {
-                    cx.panels_1x1::<MR, MT, 2>(p, &mut ptrs);
+                    cx.panels_1x1::<MR, MT, 2, false>(p, &mut ptrs, span);
                     p += 2;
                 } else {
-                    cx.panels_1x1::<MR, MT, 1>(p, &mut ptrs);
+                    cx.panels_1x1::<MR, MT, 1, false>(p, &mut ptrs, span);
                     p += 1;
                 }
             }
@@ -447,21 +448,21 @@ pub(crate) unsafe fn i8_conv<L: I8Dot, const MR: usize, const MT: usize>(
 }
 
 /// The int8 conv constants of one call (slices checked by [`i8_conv`]).
-struct I8Conv<L: I8Dot> {
-    l: L,
-    g: Geom,
-    plan: RowPlan,
-    x: *const i8,
-    zero: *const i8,
-    w: *const u8,
-    panel_len: usize,
-    header: I8Header,
-    epi: I8Epi<L>,
-    y: *mut i8,
-    flat: bool,
+pub(super) struct I8Conv<L: I8Dot> {
+    pub(super) l: L,
+    pub(super) g: Geom,
+    pub(super) plan: RowPlan,
+    pub(super) x: *const i8,
+    pub(super) zero: *const i8,
+    pub(super) w: *const u8,
+    pub(super) panel_len: usize,
+    pub(super) header: I8Header,
+    pub(super) epi: I8Epi<L>,
+    pub(super) y: *mut i8,
+    pub(super) flat: bool,
     /// The flat layout read by kernel rows ([`row_quads`]): `ptrs[..kh]` hold rows of
     /// `kw·c` bytes.
-    row_quads: bool,
+    pub(super) row_quads: bool,
 }
 
 impl<L: I8Dot> I8Conv<L> {
@@ -488,9 +489,9 @@ impl<L: I8Dot> I8Conv<L> {
             let w = self.weights::<P>(p);
             let mut acc = [[l.zero(); R]; P];
             if self.row_quads {
-                i8_tile(l, &ptrs[..g.kh], g.kw * g.c, w, &mut acc);
+                i8_tile::<_, MR, R, P, false>(l, &ptrs[..g.kh], g.kw * g.c, w, &mut acc);
             } else if self.flat {
-                i8_tile(l, flat_rows, flat_k, w, &mut acc);
+                i8_tile::<_, MR, R, P, false>(l, flat_rows, flat_k, w, &mut acc);
             } else {
                 let mut t0 = 0;
                 while t0 < g.taps {
@@ -503,7 +504,7 @@ impl<L: I8Dot> I8Conv<L> {
                         build_rows(g, &self.plan, self.x, self.zero, (m0, rows), (t0, t1), ptrs);
                     }
                     let w = w.map(|w| w.add(t0 * group_bytes));
-                    i8_tile(l, &ptrs[..t1 - t0], g.c, w, &mut acc);
+                    i8_tile::<_, MR, R, P, false>(l, &ptrs[..t1 - t0], g.c, w, &mut acc);
                     t0 = t1;
                 }
             }
@@ -592,16 +593,29 @@ impl<L: I8Dot> I8Conv<L> {
         };
     }
 
-    /// A 1×1 conv's panels `p..p + P` over every pixel tile, the panels' bias and
-    /// requantization constants prepared once.
+    /// Stride 1, no padding, the output the input's size: pixel for pixel.
+    pub(super) fn dense_1x1(&self) -> bool {
+        let g = &self.g;
+        g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.ih == g.oh && g.iw == g.ow
+    }
+
+    /// A 1×1 conv's panels `p..p + P` over the pixel tiles of `m_lo..m_lo + count`
+    /// (dense: pixel `m` at `src + (m − m_lo)·C`, stored flipped with `FLIP`), the
+    /// panels' bias and requantization constants prepared once.
     ///
     /// # Safety
-    /// One tap; the panels exist.
+    /// One tap; the panels and pixels exist; `FLIP` only when dense with `C % 4 == 0`.
     #[inline(always)]
-    unsafe fn panels_1x1<const MR: usize, const MT: usize, const P: usize>(
+    pub(super) unsafe fn panels_1x1<
+        const MR: usize,
+        const MT: usize,
+        const P: usize,
+        const FLIP: bool,
+    >(
         &self,
         p: usize,
         ptrs: &mut [[*const i8; MR]; MAX_TAPS],
+        (m_lo, count, src): (usize, usize, *const i8),
     ) {
         let (l, g) = (self.l, &self.g);
         // SAFETY: caller's contract; the rows and output rows lie inside the checked
@@ -612,30 +626,28 @@ impl<L: I8Dot> I8Conv<L> {
                 *c = self.consts(p + j);
             }
             let w = self.weights::<P>(p);
-            // Stride 1, no padding, the output the input's size: pixel for pixel.
-            let dense =
-                g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.ih == g.oh && g.iw == g.ow;
-            let mut m0 = 0;
-            while m0 < g.pixels {
-                let rows = MR.min(g.pixels - m0);
+            let dense = self.dense_1x1();
+            let mut m0 = m_lo;
+            while m0 < m_lo + count {
+                let rows = MR.min(m_lo + count - m0);
                 if dense {
                     // Output pixel `m` reads input pixel `m`: no coordinates, no division.
                     for (r, p) in ptrs[0].iter_mut().enumerate() {
-                        *p = self.x.wrapping_add((m0 + r.min(rows - 1)) * g.c);
+                        *p = src.wrapping_add((m0 - m_lo + r.min(rows - 1)) * g.c);
                     }
                 } else {
                     build_rows(g, &self.plan, self.x, self.zero, (m0, rows), (0, 1), ptrs);
                 }
                 if rows > MT {
                     let mut acc = [[l.zero(); MR]; P];
-                    i8_tile(l, &ptrs[..1], g.c, w, &mut acc);
+                    i8_tile::<_, MR, _, P, FLIP>(l, &ptrs[..1], g.c, w, &mut acc);
                     for (j, acc) in acc.into_iter().enumerate() {
                         let (bias, rq) = &consts[j];
                         self.epilogue(acc, m0, rows, p + j, (bias, rq));
                     }
                 } else {
                     let mut acc = [[l.zero(); MT]; P];
-                    i8_tile(l, &ptrs[..1], g.c, w, &mut acc);
+                    i8_tile::<_, MR, _, P, FLIP>(l, &ptrs[..1], g.c, w, &mut acc);
                     for (j, acc) in acc.into_iter().enumerate() {
                         let (bias, rq) = &consts[j];
                         self.epilogue(acc, m0, rows, p + j, (bias, rq));

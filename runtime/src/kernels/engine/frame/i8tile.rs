@@ -3,6 +3,7 @@
 
 #![allow(unsafe_code)]
 
+use core::mem::MaybeUninit;
 use core::ptr;
 
 use super::geom::{Geom, MAX_TAPS};
@@ -142,14 +143,35 @@ pub(crate) unsafe fn quad(p: *const i8, n: usize) -> u32 {
     }
 }
 
+/// Bytes of the flipped input block of a dense 1×1 conv with [`I8Dot::U8_INPUT`]
+/// (a stack buffer).
+pub(super) const FLIP_BYTES: usize = 4096;
+
+/// `dst[i] = src[i] ^ 0x80` (`x + 128` as a byte) for `i < min(src.len(),
+/// FLIP_BYTES)`: the input of [`I8Dot::a_flipped`]. Only those bytes are written
+/// (an unused stack buffer is neither zeroed nor brought into the cache).
+#[inline(always)]
+pub(super) fn flip(src: &[i8], dst: &mut [MaybeUninit<i8>; FLIP_BYTES]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        d.write(*s ^ i8::MIN);
+    }
+}
+
 /// The R×16P int8 microkernel (`R <= MR`, `P` panels) over `rows.len()` taps of
-/// `c` channels each: each input quad is broadcast once for the `P` panels.
+/// `c` channels each: each input quad is broadcast once for the `P` panels. With
+/// `FLIP` the rows are stored flipped ([`flip`]) and `c` is a multiple of 4.
 ///
 /// # Safety
 /// Each row pointer holds `c` readable bytes; each `w[j]` holds the taps' weight
 /// groups.
 #[inline(always)]
-pub(super) unsafe fn i8_tile<L: I8Dot, const MR: usize, const R: usize, const P: usize>(
+pub(super) unsafe fn i8_tile<
+    L: I8Dot,
+    const MR: usize,
+    const R: usize,
+    const P: usize,
+    const FLIP: bool,
+>(
     l: L,
     rows: &[[*const i8; MR]],
     c: usize,
@@ -169,7 +191,11 @@ pub(super) unsafe fn i8_tile<L: I8Dot, const MR: usize, const R: usize, const P:
                     b[j] = l.b(w[j]);
                 }
                 for r in 0..R {
-                    let x = l.a(quad(a[r].add(4 * q), n));
+                    let x = if FLIP {
+                        l.a_flipped(a[r].add(4 * q))
+                    } else {
+                        l.a(quad(a[r].add(4 * q), n))
+                    };
                     for j in 0..P {
                         acc[j][r] = l.dot(acc[j][r], x, b[j]);
                     }

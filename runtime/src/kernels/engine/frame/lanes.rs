@@ -272,6 +272,16 @@ pub(crate) trait I8Dot: I32Lanes {
     fn zero(self) -> Self::Acc;
     /// The 4 input bytes `quad` (little-endian: byte `j` is channel `4q + j`).
     fn a(self, quad: u32) -> Self::A;
+    /// [`I8Dot::a`] of the quad at `p` stored flipped (`x ^ 0x80` per byte; see
+    /// [`I8Dot::U8_INPUT`]). AVX-512 VNNI broadcasts it from memory as it is.
+    ///
+    /// # Safety
+    /// `p` points to 4 readable bytes.
+    #[inline(always)]
+    unsafe fn a_flipped(self, p: *const i8) -> Self::A {
+        // SAFETY: caller's contract.
+        self.a(unsafe { ptr::read_unaligned(p.cast::<u32>()) } ^ 0x8080_8080)
+    }
     /// # Safety
     /// `p` points to 64 readable bytes.
     unsafe fn b(self, p: *const i8) -> Self::B;

@@ -23,6 +23,7 @@
 #![allow(unsafe_code)]
 
 pub(crate) mod conv;
+pub(crate) mod conv1x1;
 pub(crate) mod dwconv;
 pub(crate) mod dwf32;
 mod entry;

@@ -85,6 +85,13 @@ impl I8Dot for Avx512<true> {
     }
 
     #[inline(always)]
+    unsafe fn a_flipped(self, p: *const i8) -> Self::A {
+        // A broadcast from memory (`vpbroadcastd zmm, m32`): a load, no vector ALU
+        // slot. SAFETY: caller's contract; `self` proves AVX-512F.
+        unsafe { _mm512_set1_epi32(core::ptr::read_unaligned(p.cast::<i32>())) }
+    }
+
+    #[inline(always)]
     unsafe fn b(self, p: *const i8) -> Self::B {
         // SAFETY: caller's contract (64 readable bytes; unaligned load).
         unsafe { _mm512_loadu_si512(p.cast()) }
