@@ -14,7 +14,7 @@
 // `wasm-opt -Oz` from npm `binaryen` runs if installed (optional, unless WASM_OPT names it:
 // `cargo xtask` does, and then it is required); the hand-written
 // wrapper (js/), README and package.json are copied beside them. Prints the sizes
-// and fails when the .wasm exceeds the budget (580 KiB raw, 176 KiB gzip).
+// and fails when the .wasm exceeds the budget (600 KiB raw, 184 KiB gzip).
 //
 // Toolchain: Debian's rustc (`apt-get install rustc-web cargo-web rust-web-src lld-22`)
 // with `-Zbuild-std` when installed, else a rustup
@@ -41,8 +41,10 @@ const PROFILE = 'release-size';
 // engine kernels, dead weight in a +simd128 module, are no longer linked (engine::kernels):
 // 495,523 B raw, 162,618 B gzip (2026-12-06). Raised to 580 / 176 KiB after the NHWC pools,
 // GridSample, Fmod, the Quantize families and the int8 kernel changes (576,336 B raw,
-// 176,733 B gzip). The package test (test/package.test.mjs) imports this budget.
-export const BUDGET = { raw: 580 * 1024, gzip: 176 * 1024 };
+// 176,733 B gzip). Raised to 600 / 184 KiB in session 8 (2026-12-07) for the int8 first
+// layer `ConvNchwI8` (format 1.6) and the int8 average pool's i16 sums: 591,151 B raw,
+// 180,431 B gzip. The package test (test/package.test.mjs) imports this budget.
+export const BUDGET = { raw: 600 * 1024, gzip: 184 * 1024 };
 
 function die(msg) {
   console.error(`build.mjs: ${msg}`);
