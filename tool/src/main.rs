@@ -105,6 +105,12 @@ enum Command {
         /// instead of an f32 input followed by a Quantize op. Only with --precision int8.
         #[arg(long)]
         int8_input: bool,
+        /// int8: keep an f32 NCHW image input's Quantize, its Transpose to NHWC and the
+        /// first int8 ConvNhwc as three ops instead of one ConvNchwI8 (format 1.6), for
+        /// runtimes older than format 1.6 or built without `ops-conv-f32` (the same
+        /// output bytes). Only with --precision int8.
+        #[arg(long)]
+        unfused_stem: bool,
         /// Number of golden vectors to store.
         #[arg(long, default_value_t = 4)]
         golden: usize,
@@ -312,6 +318,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
             labels,
             weights,
             int8_input,
+            unfused_stem,
             golden,
             json,
             preprocess,
@@ -329,6 +336,9 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                 };
                 if int8_input {
                     return Err(only("--int8-input"));
+                }
+                if unfused_stem {
+                    return Err(only("--unfused-stem"));
                 }
                 if weights.is_some() {
                     return Err(only("--weights"));
@@ -386,7 +396,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                 int8: Int8Options {
                     weights,
                     int8_input,
-                    ..Int8Options::default()
+                    unfused_stem,
                 },
                 features,
                 batch,

@@ -91,3 +91,48 @@ fn mobilenetv2_int8_first_layer_reads_the_nchw_input_with_the_same_bytes() {
 fn resnet8_int8_first_layer_reads_the_nchw_input_with_the_same_bytes() {
     fused_equals_unfused("resnet8", "resnet8_test.npy");
 }
+
+/// `ferrite convert --unfused-stem` writes the three ops (a file that format 1.5
+/// runtimes and builds without `ops-conv-f32` read); without `--precision int8` the
+/// flag is a usage error.
+#[test]
+fn the_cli_flag_unfused_stem_keeps_quantize_transpose_and_conv() {
+    let dir = std::env::temp_dir().join(format!("ferrite-unfused-stem-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("resnet8-int8.fer");
+    let convert = |extra: &[&str], out: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ferrite"))
+            .arg("convert")
+            .arg(bench("resnet8.onnx"))
+            .arg("-o")
+            .arg(out)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let calib = bench("resnet8_calib.npy");
+    let calib = calib.to_str().unwrap();
+    let r = convert(
+        &["--precision", "int8", "-c", calib, "--unfused-stem"],
+        &out,
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let bytes = std::fs::read(&out).unwrap();
+    assert!(u16::from_le_bytes([bytes[6], bytes[7]]) <= 5);
+    let a = AlignedModel::new(&bytes);
+    let m = a.model().unwrap();
+    let ops: Vec<&str> = (0..m.num_ops())
+        .map(|i| m.op(i).unwrap().op.name())
+        .collect();
+    assert_eq!(&ops[..3], ["Quantize", "Transpose", "ConvNhwc"], "{ops:?}");
+    assert_eq!(count(&ops, "ConvNchwI8"), 0, "{ops:?}");
+    let r = convert(&["--unfused-stem"], &dir.join("f32.fer"));
+    assert_eq!(
+        r.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert!(String::from_utf8_lossy(&r.stderr).contains("--unfused-stem"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
