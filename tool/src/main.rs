@@ -105,10 +105,7 @@ enum Command {
         /// instead of an f32 input followed by a Quantize op. Only with --precision int8.
         #[arg(long)]
         int8_input: bool,
-        /// int8: keep an f32 NCHW image input's Quantize, its Transpose to NHWC and the
-        /// first int8 ConvNhwc as three ops instead of one ConvNchwI8 (format 1.6), for
-        /// runtimes older than format 1.6 or built without `ops-conv-f32` (the same
-        /// output bytes). Only with --precision int8.
+        /// int8: the stem as Quantize, Transpose, ConvNhwc (no ConvNchwI8: format 1.6).
         #[arg(long)]
         unfused_stem: bool,
         /// Number of golden vectors to store.
@@ -327,22 +324,17 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
             baseline,
         } => {
             let precision: Precision = precision.parse()?;
-            if precision != Precision::Int8 {
-                let only = |flag: &str| {
-                    Error::Usage(format!(
-                        "{flag} applies to --precision int8 only (this conversion is {})",
-                        precision.name()
-                    ))
-                };
-                if int8_input {
-                    return Err(only("--int8-input"));
-                }
-                if unfused_stem {
-                    return Err(only("--unfused-stem"));
-                }
-                if weights.is_some() {
-                    return Err(only("--weights"));
-                }
+            let int8_flags = [
+                (int8_input, "--int8-input"),
+                (unfused_stem, "--unfused-stem"),
+                (weights.is_some(), "--weights"),
+            ];
+            let int8 = precision == Precision::Int8;
+            if let Some((_, flag)) = int8_flags.iter().find(|(set, _)| *set && !int8) {
+                return Err(Error::Usage(format!(
+                    "{flag} applies to --precision int8 only (this conversion is {})",
+                    precision.name()
+                )));
             }
             let weights = weights.unwrap_or(WeightGranularity::PerChannel);
             let calibration_method = match calibration_method.as_str() {
