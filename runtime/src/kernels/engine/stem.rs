@@ -49,12 +49,20 @@ pub(super) fn check(s: &ConvShape, x: &[f32], packed: &[f32], y: &[f32]) -> Resu
 /// Output rows per band of [`transposed`].
 const BAND: usize = 8;
 
-/// Input rows (inside the image) the output rows `r0..r1` read, as `(first, count)`.
-fn band_rows(s: &ConvShape, r0: usize, r1: usize) -> (usize, usize) {
+/// The output rows `r0..r1` as their own conv: the first input row (inside the image)
+/// they read, and the band's shape, whose `in_h` rows start there (the top padding
+/// left above that row).
+fn band_rows(s: &ConvShape, r0: usize, r1: usize) -> (usize, ConvShape) {
     let first = (r0 * s.stride[0]).saturating_sub(s.pad[0]).min(s.in_h);
     let reach = (r1 - 1) * s.stride[0] + (s.kernel[0] - 1) * s.dilation[0] + 1;
     let end = reach.saturating_sub(s.pad[0]).min(s.in_h);
-    (first, end.saturating_sub(first))
+    let band = ConvShape {
+        in_h: end.saturating_sub(first),
+        out_h: r1 - r0,
+        pad: [s.pad[0].saturating_sub(r0 * s.stride[0]), s.pad[1]],
+        ..*s
+    };
+    (first, band)
 }
 
 /// Elements of scratch [`super::f32_conv_nchw`] needs for `s`: the NHWC copy of the
@@ -88,7 +96,8 @@ pub(super) fn transposed(
     let (w, c, row_out) = (s.in_w, s.in_c, s.out_w * s.out_c);
     for r0 in (0..s.out_h).step_by(BAND) {
         let r1 = (r0 + BAND).min(s.out_h);
-        let (first, rows) = band_rows(s, r0, r1);
+        let (first, band) = band_rows(s, r0, r1);
+        let rows = band.in_h;
         let (xt, pad) = scratch.split_at_mut(rows * w * c);
         for (r, dst) in xt.chunks_exact_mut(w * c).enumerate() {
             for ci in 0..c {
@@ -98,12 +107,6 @@ pub(super) fn transposed(
                 }
             }
         }
-        let band = ConvShape {
-            in_h: rows,
-            out_h: r1 - r0,
-            pad: [s.pad[0].saturating_sub(r0 * s.stride[0]), s.pad[1]],
-            ..*s
-        };
         conv(
             &band,
             xt,
@@ -169,18 +172,13 @@ pub(super) fn i8_direct(
     let (w, c, row_out) = (s.in_w, s.in_c, s.out_w * s.out_c);
     for r0 in (0..s.out_h).step_by(BAND) {
         let r1 = (r0 + BAND).min(s.out_h);
-        let (first, rows) = band_rows(s, r0, r1);
+        let (first, band) = band_rows(s, r0, r1);
+        let rows = band.in_h;
         let xq = &mut scratch[..rows * w * c];
         for (ci, dst) in xq.chunks_exact_mut((rows * w).max(1)).enumerate() {
             let src = &x[(ci * s.in_h + first) * w..][..rows * w];
             crate::kernels::fast::f32_quantize_i8(src, x_scale, x_zp, dst);
         }
-        let band = ConvShape {
-            in_h: rows,
-            out_h: r1 - r0,
-            pad: [s.pad[0].saturating_sub(r0 * s.stride[0]), s.pad[1]],
-            ..*s
-        };
         let yb = &mut y[r0 * row_out..r1 * row_out];
         super::x86_avx512::stem::run_i8(t, &band, xq, x_zp, packed, out, yb);
     }
@@ -206,7 +204,8 @@ pub(super) fn i8_transposed(
     let (row, scratch) = scratch.split_at_mut(w);
     for r0 in (0..s.out_h).step_by(BAND) {
         let r1 = (r0 + BAND).min(s.out_h);
-        let (first, rows) = band_rows(s, r0, r1);
+        let (first, band) = band_rows(s, r0, r1);
+        let rows = band.in_h;
         let (xt, pad) = scratch.split_at_mut(rows * w * c);
         for (r, dst) in xt.chunks_exact_mut(w * c).enumerate() {
             for ci in 0..c {
@@ -221,12 +220,6 @@ pub(super) fn i8_transposed(
                 }
             }
         }
-        let band = ConvShape {
-            in_h: rows,
-            out_h: r1 - r0,
-            pad: [s.pad[0].saturating_sub(r0 * s.stride[0]), s.pad[1]],
-            ..*s
-        };
         let yb = &mut y[r0 * row_out..r1 * row_out];
         conv(&band, xt, x_zp, packed, out, yb, pad)?;
     }
