@@ -939,6 +939,31 @@ fn named_i8_cases() -> Vec<(&'static str, I8Case)> {
         c.residual = Some((r, q));
         v.push(("fused residual add", c));
     }
+    // 8-output 1×1 convs (AVX-512 VNNI: two pixels per vector in the epilogue): K 5
+    // to 48, pixel counts odd and not multiples of the tile, with and without a
+    // residual Add (random Add parameters), Wide and Compact headers.
+    let shapes = [
+        ((7, 5), 8),
+        ((1, 1), 16),
+        ((3, 3), 24),
+        ((24, 24), 48),
+        ((6, 7), 12),
+        ((5, 3), 5),
+        ((4, 4), 16),
+        ((2, 3), 32),
+        ((13, 3), 48),
+    ];
+    for (i, ((h, w), k)) in shapes.into_iter().enumerate() {
+        let s = shape((h, w, k), 8, [1, 1], [1, 1], [1, 1], [0; 4]).unwrap();
+        let mut c = base(s, false, 70 + i as u64);
+        v.push(("1x1 n=8", c.clone()));
+        let q = (100 * i as u64..)
+            .find_map(|seed| random_i8_case(&mut Rng::new(seed), false).residual)
+            .map(|(_, q)| q)
+            .unwrap();
+        c.residual = Some((Rng::new(80 + i as u64).i8s(out_len(&s), i % 2 == 0), q));
+        v.push(("1x1 n=8 with a residual Add", c));
+    }
     v
 }
 

@@ -107,3 +107,76 @@ pub(crate) unsafe fn i8_conv_flipped<L: I8Dot, const MR: usize, const MT: usize>
     }
     Ok(())
 }
+
+/// Pixel pairs of [`I8Conv::epilogue_pair8`] requantized together (one
+/// [`I8Epi::store_rows`] call): four pairs, eight pixels.
+const PAIRS_PER_STORE: usize = 4;
+
+impl<L: I8Dot> I8Conv<L> {
+    /// [`I8Conv::consts`] of the only panel of an 8-channel layer, lanes 0–7 repeated
+    /// in lanes 8–15 ([`I8Dot::pair8`]): the constants of two pixels per vector.
+    ///
+    /// # Safety
+    /// Panel 0 exists.
+    #[inline(always)]
+    pub(super) unsafe fn consts_pair8(&self) -> (L::V, L::Rq) {
+        let l = self.l;
+        // SAFETY: caller's contract.
+        let (b, m, s) = unsafe { self.consts_raw(0) };
+        (l.pair8(b, b), self.epi.rq(l, l.pair8(m, m), l.pair8(s, s)))
+    }
+
+    /// The epilogue of the `rows` accumulators of pixels `m0..` of an 8-channel layer
+    /// (one panel): pixels `2i` and `2i + 1` joined in one vector ([`I8Dot::pair8`]),
+    /// whose 16 outputs (and residual inputs) are contiguous, so each requantization
+    /// and residual Add serves two pixels. `bias` and `rq` from
+    /// [`I8Conv::consts_pair8`]. Each lane is the same arithmetic as
+    /// [`I8Conv::epilogue`]'s: the same bytes.
+    ///
+    /// # Safety
+    /// Pixels `m0..m0 + rows` exist; the layer has 8 output channels.
+    #[inline(always)]
+    pub(super) unsafe fn epilogue_pair8<const R: usize>(
+        &self,
+        acc: [L::Acc; R],
+        m0: usize,
+        rows: usize,
+        (bias, rq): (&L::V, &L::Rq),
+    ) {
+        let (l, n) = (self.l, NR / 2);
+        let mut v = [*bias; R];
+        for i in 0..R / 2 {
+            v[i] = l.add(
+                l.pair8(l.finish(acc[2 * i]), l.finish(acc[2 * i + 1])),
+                *bias,
+            );
+        }
+        if R % 2 == 1 {
+            v[R / 2] = l.add(l.finish(acc[R - 1]), *bias);
+        }
+        // SAFETY: caller's contract: output (and residual) rows `m0..m0 + rows` of 8
+        // elements lie inside `y` (and the residual).
+        unsafe {
+            if rows == R && R % (2 * PAIRS_PER_STORE) == 0 {
+                for c in 0..R / (2 * PAIRS_PER_STORE) {
+                    let mut w = [v[0]; PAIRS_PER_STORE];
+                    for (k, w) in w.iter_mut().enumerate() {
+                        *w = v[c * PAIRS_PER_STORE + k];
+                    }
+                    let at = (m0 + 2 * PAIRS_PER_STORE * c) * n;
+                    self.epi
+                        .store_rows(l, w, PAIRS_PER_STORE, rq, self.y, (at, NR), NR);
+                }
+            } else {
+                for (i, &v) in v.iter().enumerate().take(R.div_ceil(2)) {
+                    let at = (m0 + 2 * i) * n;
+                    if 2 * i + 1 < rows {
+                        self.epi.store(l, v, rq, self.y, at, NR);
+                    } else if 2 * i < rows {
+                        self.epi.store(l, v, rq, self.y, at, n);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -265,6 +265,10 @@ pub(crate) trait I8Dot: I32Lanes {
     /// quad feeds two dot products): for ISAs with registers for `2·MR`
     /// accumulators.
     const PANEL_PAIRS: bool = false;
+    /// A 1×1 conv of 8 output channels requantizes (and adds the residual of) two
+    /// pixels per vector, joined by [`I8Dot::pair8`]: for ISAs where that is one
+    /// instruction.
+    const PAIR8: bool = false;
     /// Per-pixel accumulators (possibly partial sums reduced by [`I8Dot::finish`]).
     type Acc: Copy;
     type A: Copy;
@@ -289,6 +293,12 @@ pub(crate) trait I8Dot: I32Lanes {
     fn dot(self, acc: Self::Acc, a: Self::A, b: Self::B) -> Self::Acc;
     /// The 16 channel sums.
     fn finish(self, acc: Self::Acc) -> Self::V;
+    /// Lanes 0–7 of `a`, then lanes 0–7 of `b` ([`I8Dot::PAIR8`]; unused without it).
+    #[inline(always)]
+    fn pair8(self, a: Self::V, b: Self::V) -> Self::V {
+        let _ = b;
+        a
+    }
 }
 
 /// `n` bytes at `p` twice, then zeros: a tile row's first 8 lanes repeated.
