@@ -964,6 +964,36 @@ fn named_i8_cases() -> Vec<(&'static str, I8Case)> {
         c.residual = Some((Rng::new(80 + i as u64).i8s(out_len(&s), i % 2 == 0), q));
         v.push(("1x1 n=8 with a residual Add", c));
     }
+    // 1×1 convs with a residual Add whose requantizations have AVX-512's forms
+    // without branches (no left shift, an output right shift of 1 to 22): whole
+    // tiles, a last partial tile, one panel, a pair, a pair and one more.
+    for (i, n) in [8, 16, 24, 40, 48].into_iter().enumerate() {
+        let s = shape((5, 6, 48), n, [1, 1], [1, 1], [1, 1], [0; 4]).unwrap();
+        let mut c = base(s, false, 90 + i as u64);
+        c.x = Rng::new(91).i8s(5 * 6 * 48, true);
+        let q = QBinary {
+            a_zero_point: [-3, 127, -128][i % 3],
+            b_zero_point: [7, -128, 127][i % 3],
+            out_zero_point: [-1, 100, -128][i % 3],
+            left_shift: 20,
+            a: Requant {
+                multiplier: 1_518_500_250,
+                shift: [-1, -12, 0][i % 3],
+            },
+            b: Requant {
+                multiplier: 1 << 30,
+                shift: [-2, 0, -9][i % 3],
+            },
+            out: Requant {
+                multiplier: 1_900_000_000,
+                shift: [-18, -1, -22][i % 3],
+            },
+            act_min: -128,
+            act_max: [127, 90, 127][i % 3],
+        };
+        c.residual = Some((Rng::new(92).i8s(out_len(&s), true), q));
+        v.push(("1x1 with a residual Add (short forms)", c));
+    }
     v
 }
 

@@ -510,7 +510,7 @@ impl<L: I8Dot> I8Conv<L> {
             }
             for (j, acc) in acc.into_iter().enumerate() {
                 let (bias, rq) = self.consts(p + j);
-                self.epilogue(acc, m0, rows, p + j, (&bias, &rq));
+                self.epilogue(acc, m0, rows, p + j, (&bias, &rq), false);
             }
         }
     }
@@ -587,6 +587,7 @@ impl<L: I8Dot> I8Conv<L> {
         rows: usize,
         p: usize,
         (bias, rq): (&L::V, &L::Rq),
+        plain: bool,
     ) {
         let (l, g) = (self.l, &self.g);
         let (n0, nc) = (p * NR, NR.min(g.n - p * NR));
@@ -594,10 +595,13 @@ impl<L: I8Dot> I8Conv<L> {
         for (v, &a) in v.iter_mut().zip(&acc) {
             *v = l.add(l.finish(a), *bias);
         }
+        let at = (m0 * g.n + n0, g.n);
         // SAFETY: caller's contract: the output rows lie inside `y`.
         unsafe {
-            self.epi
-                .store_rows(l, v, rows, rq, self.y, (m0 * g.n + n0, g.n), nc)
+            match plain {
+                true => self.epi.store_rows_plain(l, v, rows, rq, self.y, at, nc),
+                false => self.epi.store_rows(l, v, rows, rq, self.y, at, nc),
+            }
         };
     }
 
@@ -641,6 +645,8 @@ impl<L: I8Dot> I8Conv<L> {
             }
             let w = self.weights::<P>(p);
             let dense = self.dense_1x1();
+            // Only the flipped entry's: the other convs' code is unchanged.
+            let plain = FLIP && self.epi.plain();
             let mut m0 = m_lo;
             while m0 < m_lo + count {
                 let rows = MR.min(m_lo + count - m0);
@@ -658,9 +664,9 @@ impl<L: I8Dot> I8Conv<L> {
                     for (j, acc) in acc.into_iter().enumerate() {
                         let (bias, rq) = &consts[j];
                         if pairs {
-                            self.epilogue_pair8(acc, m0, rows, (bias, rq));
+                            self.epilogue_pair8(acc, m0, rows, (bias, rq), plain);
                         } else {
-                            self.epilogue(acc, m0, rows, p + j, (bias, rq));
+                            self.epilogue(acc, m0, rows, p + j, (bias, rq), plain);
                         }
                     }
                 } else {
@@ -669,9 +675,9 @@ impl<L: I8Dot> I8Conv<L> {
                     for (j, acc) in acc.into_iter().enumerate() {
                         let (bias, rq) = &consts[j];
                         if pairs {
-                            self.epilogue_pair8(acc, m0, rows, (bias, rq));
+                            self.epilogue_pair8(acc, m0, rows, (bias, rq), plain);
                         } else {
-                            self.epilogue(acc, m0, rows, p + j, (bias, rq));
+                            self.epilogue(acc, m0, rows, p + j, (bias, rq), plain);
                         }
                     }
                 }

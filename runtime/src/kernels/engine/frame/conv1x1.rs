@@ -24,8 +24,8 @@ use crate::{Error, Result};
 /// Constant `false` for the other ISAs.
 #[inline(always)]
 pub(crate) fn flipped_applies<L: I8Dot, const MR: usize>(s: &ConvShape, out: &I8Out) -> bool {
+    let _ = out;
     L::U8_INPUT
-        && out.residual.is_none()
         && Geom::new(s).is_ok_and(|g| {
             g.taps == 1
                 && g.sh == 1
@@ -45,7 +45,12 @@ pub(crate) fn flipped_applies<L: I8Dot, const MR: usize>(s: &ConvShape, out: &I8
 /// The CPU supports the instructions of `L`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub(crate) unsafe fn i8_conv_flipped<L: I8Dot, const MR: usize, const MT: usize>(
+pub(crate) unsafe fn i8_conv_flipped<
+    L: I8Dot,
+    const MR: usize,
+    const MT: usize,
+    const RES: bool,
+>(
     l: L,
     s: &ConvShape,
     x: &[i8],
@@ -56,7 +61,7 @@ pub(crate) unsafe fn i8_conv_flipped<L: I8Dot, const MR: usize, const MT: usize>
     scratch: &mut [i8],
 ) -> Result<()> {
     let g = Geom::new(s)?;
-    if !flipped_applies::<L, MR>(s, out) {
+    if !flipped_applies::<L, MR>(s, out) || out.residual.is_some() != RES {
         return Err(Error::Unsupported);
     }
     let (panel_len, zero) = i8_conv_operands(&g, x, x_zp, packed, out, y.len(), scratch)?;
@@ -70,7 +75,7 @@ pub(crate) unsafe fn i8_conv_flipped<L: I8Dot, const MR: usize, const MT: usize>
         w: packed.as_ptr(),
         panel_len,
         header: out.header,
-        epi: I8Epi::new(l, out),
+        epi: I8Epi::new_if(l, out, RES),
         y: y.as_mut_ptr(),
         flat: false,
         row_quads: false,
@@ -142,6 +147,7 @@ impl<L: I8Dot> I8Conv<L> {
         m0: usize,
         rows: usize,
         (bias, rq): (&L::V, &L::Rq),
+        plain: bool,
     ) {
         let (l, n) = (self.l, NR / 2);
         let mut v = [*bias; R];
@@ -164,8 +170,11 @@ impl<L: I8Dot> I8Conv<L> {
                         *w = v[c * PAIRS_PER_STORE + k];
                     }
                     let at = (m0 + 2 * PAIRS_PER_STORE * c) * n;
-                    self.epi
-                        .store_rows(l, w, PAIRS_PER_STORE, rq, self.y, (at, NR), NR);
+                    let (rows, at) = (PAIRS_PER_STORE, (at, NR));
+                    match plain {
+                        true => self.epi.store_rows_plain(l, w, rows, rq, self.y, at, NR),
+                        false => self.epi.store_rows(l, w, rows, rq, self.y, at, NR),
+                    }
                 }
             } else {
                 for (i, &v) in v.iter().enumerate().take(R.div_ceil(2)) {

@@ -172,6 +172,24 @@ pub(crate) trait I32Lanes: Copy {
     fn mbqm_zp(self, v: Self::V, rq: &Self::Rq, zp: Self::V) -> Self::V {
         self.add(self.mbqm(v, rq), zp)
     }
+    /// Whether [`I32Lanes::mbqm_plain`] of `rq` is [`I32Lanes::mbqm`]'s value, and
+    /// [`I32Lanes::mbqm_zp_plain`] of `rq` (from [`I32Lanes::rq_zp`])
+    /// [`I32Lanes::mbqm_zp`]'s: an ISA's forms without a per-call branch on `rq`.
+    #[inline(always)]
+    fn plain(self, rq: &Self::Rq) -> (bool, bool) {
+        let _ = rq;
+        (false, false)
+    }
+    /// [`I32Lanes::mbqm`] where [`I32Lanes::plain`] allows it.
+    #[inline(always)]
+    fn mbqm_plain(self, v: Self::V, rq: &Self::Rq) -> Self::V {
+        self.mbqm(v, rq)
+    }
+    /// [`I32Lanes::mbqm_zp`] where [`I32Lanes::plain`] allows it.
+    #[inline(always)]
+    fn mbqm_zp_plain(self, v: Self::V, rq: &Self::Rq, zp: Self::V) -> Self::V {
+        self.mbqm_zp(v, rq, zp)
+    }
     /// The first `n < 16` bytes from `p`, sign-extended, zeros above.
     ///
     /// # Safety

@@ -364,6 +364,17 @@ impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
         if !rq.fast {
             return I32Lanes::add(self, self.mbqm(v, rq), zp);
         }
+        self.mbqm_zp_plain(v, rq, zp)
+    }
+
+    /// `(no left shift and no two-step form, the short form)`.
+    #[inline(always)]
+    fn plain(self, rq: &Rq) -> (bool, bool) {
+        (!rq.shl && !rq.sat, rq.fast)
+    }
+
+    #[inline(always)]
+    fn mbqm_zp_plain(self, v: Self::V, rq: &Rq, _zp: Self::V) -> Self::V {
         // SAFETY: `self` proves AVX-512F.
         unsafe {
             let t = rounded(v, rq, &rq.cz);
@@ -402,6 +413,14 @@ impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
             if rq.sat {
                 return mbqm_two_step(a, rq);
             }
+            self.mbqm_plain(a, rq)
+        }
+    }
+
+    #[inline(always)]
+    fn mbqm_plain(self, a: Self::V, rq: &Rq) -> Self::V {
+        // SAFETY: `self` proves AVX-512F.
+        unsafe {
             let t = rounded(a, rq, &rq.c);
             let r = [
                 _mm512_srav_epi64(t[0], rq.sh[0]),
