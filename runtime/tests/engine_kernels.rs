@@ -994,6 +994,18 @@ fn named_i8_cases() -> Vec<(&'static str, I8Case)> {
         c.residual = Some((Rng::new(92).i8s(out_len(&s), true), q));
         v.push(("1x1 with a residual Add (short forms)", c));
     }
+    // Activation ranges beyond i8, inverted, ReLU6-like, on whole tiles of a dense
+    // 1×1 conv (AVX-512 VNNI clamps after narrowing to bytes).
+    for (i, act) in [(-140, 140), (10, -10), (-128, 127), (-20, 60), (130, 200)]
+        .into_iter()
+        .enumerate()
+    {
+        let s = shape((4, 5, 16), 40, [1, 1], [1, 1], [1, 1], [0; 4]).unwrap();
+        let mut c = base(s, false, 110 + i as u64);
+        c.x = Rng::new(111).i8s(4 * 5 * 16, true);
+        c.act = act;
+        v.push(("1x1 activation ranges (clamp after narrowing)", c));
+    }
     v
 }
 

@@ -11,6 +11,8 @@ pub(super) struct I8Epi<L: I32Lanes> {
     zp: L::V,
     lo: L::V,
     hi: L::V,
+    /// `lo`, `hi` saturated to i8, in every byte ([`I32Lanes::store_i8_clamp`]).
+    lo8_hi8: [L::V; 2],
     residual: Option<Residual<L>>,
 }
 
@@ -73,10 +75,12 @@ impl<L: I32Lanes> I8Epi<L> {
             }
             None => None,
         };
+        let bytes = |x: i32| i32::from_ne_bytes([x.clamp(-128, 127) as i8 as u8; 4]);
         I8Epi {
             zp: l.splat(out.zero_point),
             lo: l.splat(out.act_min),
             hi: l.splat(out.act_max),
+            lo8_hi8: [l.splat(bytes(out.act_min)), l.splat(bytes(out.act_max))],
             residual,
         }
     }
@@ -134,17 +138,19 @@ impl<L: I32Lanes> I8Epi<L> {
         }
     }
 
-    /// Whether [`I8Epi::store_rows_plain`] applies: a residual Add whose
+    /// Whether [`I8Epi::store_rows_plain`] applies: no residual Add, or one whose
     /// requantizations all have the ISA's forms without a branch.
     #[inline(always)]
     pub(super) fn plain(&self) -> bool {
-        self.residual.as_ref().is_some_and(|r| r.plain)
+        self.residual.as_ref().is_none_or(|r| r.plain)
     }
 
     /// [`I8Epi::store_rows`] where [`I8Epi::plain`]: a whole tile of 16-lane rows
     /// runs the residual Add unrolled, without the requantizations' branches (the
-    /// same arithmetic); other tiles go to [`I8Epi::store_rows`]. Kept apart from
-    /// [`I8Epi::store_rows`] so that the depthwise driver's code is unchanged.
+    /// same arithmetic), or without a residual clamps after narrowing
+    /// ([`I32Lanes::store_i8_clamp`]); other tiles go to [`I8Epi::store_rows`]. Kept
+    /// apart from [`I8Epi::store_rows`] so that the depthwise driver's code is
+    /// unchanged.
     ///
     /// # Safety
     /// As [`I8Epi::store_rows`].
@@ -160,9 +166,21 @@ impl<L: I32Lanes> I8Epi<L> {
         (at, stride): (usize, usize),
         nc: usize,
     ) {
-        let Some(res) = self.residual.as_ref().filter(|_| rows == R && nc == NR) else {
+        if rows != R || nc != NR {
             // SAFETY: caller's contract.
             return unsafe { self.store_rows(l, v, rows, rq, y, (at, stride), nc) };
+        }
+        let Some(res) = &self.residual else {
+            let mut q = v;
+            for q in &mut q {
+                *q = l.mbqm_zp(*q, rq, self.zp);
+            }
+            for (r, &q) in q.iter().enumerate() {
+                let (lo_hi, b) = ([self.lo, self.hi], self.lo8_hi8);
+                // SAFETY: caller's contract: `R` rows of 16 elements.
+                unsafe { l.store_i8_clamp(y.add(at + r * stride), q, lo_hi, b) };
+            }
+            return;
         };
         let mut q = v;
         for q in &mut q {

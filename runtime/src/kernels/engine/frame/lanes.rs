@@ -190,6 +190,25 @@ pub(crate) trait I32Lanes: Copy {
     fn mbqm_zp_plain(self, v: Self::V, rq: &Self::Rq, zp: Self::V) -> Self::V {
         self.mbqm_zp(v, rq, zp)
     }
+    /// [`I32Lanes::store_i8`] of `min(max(v, lo), hi)`; `lo8`, `hi8` hold `lo`, `hi`
+    /// saturated to i8 in every byte. Saturating and clamping are monotone, so an ISA
+    /// may clamp the 16 bytes after narrowing instead (the same bytes, also for
+    /// `lo > hi`).
+    ///
+    /// # Safety
+    /// `p` points to 16 writable bytes.
+    #[inline(always)]
+    unsafe fn store_i8_clamp(
+        self,
+        p: *mut i8,
+        v: Self::V,
+        lo_hi: [Self::V; 2],
+        lo8_hi8: [Self::V; 2],
+    ) {
+        let _ = lo8_hi8;
+        // SAFETY: caller's contract.
+        unsafe { self.store_i8(p, self.min(self.max(v, lo_hi[0]), lo_hi[1])) }
+    }
     /// The first `n < 16` bytes from `p`, sign-extended, zeros above.
     ///
     /// # Safety
