@@ -2,7 +2,11 @@
 //! the input flipped (`x + 128`) once per block of pixels into a stack buffer, so
 //! that the dot loop broadcasts each quad from memory ([`I8Dot::a_flipped`]) instead
 //! of a load, an xor and a broadcast from a general register per quad. A separate
-//! entry ([`i8_conv_flipped`]) so that [`super::conv::i8_conv`]'s code is unchanged.
+//! entry ([`i8_conv_flipped`]) so that [`super::conv::i8_conv`]'s code is unchanged,
+//! instantiated twice: with the fused residual Add and without it (in one function
+//! the residual's code made both slower). Its whole tiles store through
+//! [`I8Epi::store_rows_plain`]; 8-output layers requantize two pixels per vector
+//! ([`I8Conv::epilogue_pair8`]).
 
 #![allow(unsafe_code)]
 
@@ -19,9 +23,8 @@ use crate::{Error, Result};
 
 /// Whether [`i8_conv_flipped`] runs this conv: `L` multiplies `x + 128`, one tap,
 /// stride 1, no padding, the output the input's size, `C` a multiple of 4, `MR`
-/// pixels fit the buffer, and no fused residual (measured slower through this
-/// entry: MobileNetV2's projections with a residual 11.2 → 16.2 µs, unexplained).
-/// Constant `false` for the other ISAs.
+/// pixels fit the buffer (with or without a fused residual). Constant `false` for
+/// the other ISAs.
 #[inline(always)]
 pub(crate) fn flipped_applies<L: I8Dot, const MR: usize>(s: &ConvShape, out: &I8Out) -> bool {
     let _ = out;
@@ -39,7 +42,9 @@ pub(crate) fn flipped_applies<L: I8Dot, const MR: usize>(s: &ConvShape, out: &I8
         })
 }
 
-/// [`super::conv::i8_conv`] of a conv [`flipped_applies`] accepts (the same bytes).
+/// [`super::conv::i8_conv`] of a conv [`flipped_applies`] accepts (the same bytes);
+/// `RES` says whether `out` has a fused residual (`Unsupported` otherwise), so that
+/// the instance without one has no residual code.
 ///
 /// # Safety
 /// The CPU supports the instructions of `L`.
