@@ -939,6 +939,73 @@ fn named_i8_cases() -> Vec<(&'static str, I8Case)> {
         c.residual = Some((r, q));
         v.push(("fused residual add", c));
     }
+    // 8-output 1×1 convs (AVX-512 VNNI: two pixels per vector in the epilogue): K 5
+    // to 48, pixel counts odd and not multiples of the tile, with and without a
+    // residual Add (random Add parameters), Wide and Compact headers.
+    let shapes = [
+        ((7, 5), 8),
+        ((1, 1), 16),
+        ((3, 3), 24),
+        ((24, 24), 48),
+        ((6, 7), 12),
+        ((5, 3), 5),
+        ((4, 4), 16),
+        ((2, 3), 32),
+        ((13, 3), 48),
+    ];
+    for (i, ((h, w), k)) in shapes.into_iter().enumerate() {
+        let s = shape((h, w, k), 8, [1, 1], [1, 1], [1, 1], [0; 4]).unwrap();
+        let mut c = base(s, false, 70 + i as u64);
+        v.push(("1x1 n=8", c.clone()));
+        let q = (100 * i as u64..)
+            .find_map(|seed| random_i8_case(&mut Rng::new(seed), false).residual)
+            .map(|(_, q)| q)
+            .unwrap();
+        c.residual = Some((Rng::new(80 + i as u64).i8s(out_len(&s), i % 2 == 0), q));
+        v.push(("1x1 n=8 with a residual Add", c));
+    }
+    // 1×1 convs with a residual Add whose requantizations have AVX-512's forms
+    // without branches (no left shift, an output right shift of 1 to 22): whole
+    // tiles, a last partial tile, one panel, a pair, a pair and one more.
+    for (i, n) in [8, 16, 24, 40, 48].into_iter().enumerate() {
+        let s = shape((5, 6, 48), n, [1, 1], [1, 1], [1, 1], [0; 4]).unwrap();
+        let mut c = base(s, false, 90 + i as u64);
+        c.x = Rng::new(91).i8s(5 * 6 * 48, true);
+        let q = QBinary {
+            a_zero_point: [-3, 127, -128][i % 3],
+            b_zero_point: [7, -128, 127][i % 3],
+            out_zero_point: [-1, 100, -128][i % 3],
+            left_shift: 20,
+            a: Requant {
+                multiplier: 1_518_500_250,
+                shift: [-1, -12, 0][i % 3],
+            },
+            b: Requant {
+                multiplier: 1 << 30,
+                shift: [-2, 0, -9][i % 3],
+            },
+            out: Requant {
+                multiplier: 1_900_000_000,
+                shift: [-18, -1, -22][i % 3],
+            },
+            act_min: -128,
+            act_max: [127, 90, 127][i % 3],
+        };
+        c.residual = Some((Rng::new(92).i8s(out_len(&s), true), q));
+        v.push(("1x1 with a residual Add (short forms)", c));
+    }
+    // Activation ranges beyond i8, inverted, ReLU6-like, on whole tiles of a dense
+    // 1×1 conv (AVX-512 VNNI clamps after narrowing to bytes).
+    for (i, act) in [(-140, 140), (10, -10), (-128, 127), (-20, 60), (130, 200)]
+        .into_iter()
+        .enumerate()
+    {
+        let s = shape((4, 5, 16), 40, [1, 1], [1, 1], [1, 1], [0; 4]).unwrap();
+        let mut c = base(s, false, 110 + i as u64);
+        c.x = Rng::new(111).i8s(4 * 5 * 16, true);
+        c.act = act;
+        v.push(("1x1 activation ranges (clamp after narrowing)", c));
+    }
     v
 }
 

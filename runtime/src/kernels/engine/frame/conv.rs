@@ -510,7 +510,7 @@ impl<L: I8Dot> I8Conv<L> {
             }
             for (j, acc) in acc.into_iter().enumerate() {
                 let (bias, rq) = self.consts(p + j);
-                self.epilogue(acc, m0, rows, p + j, (&bias, &rq));
+                self.epilogue(acc, m0, rows, p + j, (&bias, &rq), false);
             }
         }
     }
@@ -536,6 +536,17 @@ impl<L: I8Dot> I8Conv<L> {
     /// Panel `p` exists.
     #[inline(always)]
     unsafe fn consts(&self, p: usize) -> (L::V, L::Rq) {
+        // SAFETY: caller's contract.
+        let (bias, m, s) = unsafe { self.consts_raw(p) };
+        (bias, self.epi.rq(self.l, m, s))
+    }
+
+    /// Panel `p`'s bias row (as [`I8Conv::consts`]), multipliers and shifts.
+    ///
+    /// # Safety
+    /// Panel `p` exists.
+    #[inline(always)]
+    pub(super) unsafe fn consts_raw(&self, p: usize) -> (L::V, L::V, L::V) {
         let l = self.l;
         let (m_at, s_at) = self.header.conv_rq_at();
         // SAFETY: caller's contract; the header's rows lie inside the panel.
@@ -544,8 +555,8 @@ impl<L: I8Dot> I8Conv<L> {
             match self.header {
                 I8Header::Wide => (
                     l.load(panel.add(if L::U8_INPUT { 4 * NR } else { 0 })),
-                    self.epi
-                        .rq(l, l.load(panel.add(m_at)), l.load(panel.add(s_at))),
+                    l.load(panel.add(m_at)),
+                    l.load(panel.add(s_at)),
                 ),
                 I8Header::Compact => {
                     let bias = l.load(panel);
@@ -556,11 +567,8 @@ impl<L: I8Dot> I8Conv<L> {
                         } else {
                             bias
                         },
-                        self.epi.rq(
-                            l,
-                            l.load(panel.add(m_at)),
-                            l.load_i8(panel.add(s_at).cast()),
-                        ),
+                        l.load(panel.add(m_at)),
+                        l.load_i8(panel.add(s_at).cast()),
                     )
                 }
             }
@@ -579,6 +587,7 @@ impl<L: I8Dot> I8Conv<L> {
         rows: usize,
         p: usize,
         (bias, rq): (&L::V, &L::Rq),
+        plain: bool,
     ) {
         let (l, g) = (self.l, &self.g);
         let (n0, nc) = (p * NR, NR.min(g.n - p * NR));
@@ -586,10 +595,13 @@ impl<L: I8Dot> I8Conv<L> {
         for (v, &a) in v.iter_mut().zip(&acc) {
             *v = l.add(l.finish(a), *bias);
         }
+        let at = (m0 * g.n + n0, g.n);
         // SAFETY: caller's contract: the output rows lie inside `y`.
         unsafe {
-            self.epi
-                .store_rows(l, v, rows, rq, self.y, (m0 * g.n + n0, g.n), nc)
+            match plain {
+                true => self.epi.store_rows_plain(l, v, rows, rq, self.y, at, nc),
+                false => self.epi.store_rows(l, v, rows, rq, self.y, at, nc),
+            }
         };
     }
 
@@ -621,12 +633,20 @@ impl<L: I8Dot> I8Conv<L> {
         // SAFETY: caller's contract; the rows and output rows lie inside the checked
         // slices.
         unsafe {
-            let mut consts = [self.consts(p); P];
+            // 8 channels: two pixels per vector in the epilogue.
+            let pairs = L::PAIR8 && P == 1 && g.n == NR / 2;
+            let mut consts = [if pairs {
+                self.consts_pair8()
+            } else {
+                self.consts(p)
+            }; P];
             for (j, c) in consts.iter_mut().enumerate().skip(1) {
                 *c = self.consts(p + j);
             }
             let w = self.weights::<P>(p);
             let dense = self.dense_1x1();
+            // Only the flipped entry's: the other convs' code is unchanged.
+            let plain = FLIP && self.epi.plain();
             let mut m0 = m_lo;
             while m0 < m_lo + count {
                 let rows = MR.min(m_lo + count - m0);
@@ -643,14 +663,22 @@ impl<L: I8Dot> I8Conv<L> {
                     i8_tile::<_, MR, _, P, FLIP>(l, &ptrs[..1], g.c, w, &mut acc);
                     for (j, acc) in acc.into_iter().enumerate() {
                         let (bias, rq) = &consts[j];
-                        self.epilogue(acc, m0, rows, p + j, (bias, rq));
+                        if pairs {
+                            self.epilogue_pair8(acc, m0, rows, (bias, rq), plain);
+                        } else {
+                            self.epilogue(acc, m0, rows, p + j, (bias, rq), plain);
+                        }
                     }
                 } else {
                     let mut acc = [[l.zero(); MT]; P];
                     i8_tile::<_, MR, _, P, FLIP>(l, &ptrs[..1], g.c, w, &mut acc);
                     for (j, acc) in acc.into_iter().enumerate() {
                         let (bias, rq) = &consts[j];
-                        self.epilogue(acc, m0, rows, p + j, (bias, rq));
+                        if pairs {
+                            self.epilogue_pair8(acc, m0, rows, (bias, rq), plain);
+                        } else {
+                            self.epilogue(acc, m0, rows, p + j, (bias, rq), plain);
+                        }
                     }
                 }
                 m0 += rows;

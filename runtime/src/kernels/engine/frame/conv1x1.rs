@@ -2,7 +2,11 @@
 //! the input flipped (`x + 128`) once per block of pixels into a stack buffer, so
 //! that the dot loop broadcasts each quad from memory ([`I8Dot::a_flipped`]) instead
 //! of a load, an xor and a broadcast from a general register per quad. A separate
-//! entry ([`i8_conv_flipped`]) so that [`super::conv::i8_conv`]'s code is unchanged.
+//! entry ([`i8_conv_flipped`]) so that [`super::conv::i8_conv`]'s code is unchanged,
+//! instantiated twice: with the fused residual Add and without it (in one function
+//! the residual's code made both slower). Its whole tiles store through
+//! [`I8Epi::store_rows_plain`]; 8-output layers requantize two pixels per vector
+//! ([`I8Conv::epilogue_pair8`]).
 
 #![allow(unsafe_code)]
 
@@ -19,13 +23,12 @@ use crate::{Error, Result};
 
 /// Whether [`i8_conv_flipped`] runs this conv: `L` multiplies `x + 128`, one tap,
 /// stride 1, no padding, the output the input's size, `C` a multiple of 4, `MR`
-/// pixels fit the buffer, and no fused residual (measured slower through this
-/// entry: MobileNetV2's projections with a residual 11.2 → 16.2 µs, unexplained).
-/// Constant `false` for the other ISAs.
+/// pixels fit the buffer (with or without a fused residual). Constant `false` for
+/// the other ISAs.
 #[inline(always)]
 pub(crate) fn flipped_applies<L: I8Dot, const MR: usize>(s: &ConvShape, out: &I8Out) -> bool {
+    let _ = out;
     L::U8_INPUT
-        && out.residual.is_none()
         && Geom::new(s).is_ok_and(|g| {
             g.taps == 1
                 && g.sh == 1
@@ -39,13 +42,20 @@ pub(crate) fn flipped_applies<L: I8Dot, const MR: usize>(s: &ConvShape, out: &I8
         })
 }
 
-/// [`super::conv::i8_conv`] of a conv [`flipped_applies`] accepts (the same bytes).
+/// [`super::conv::i8_conv`] of a conv [`flipped_applies`] accepts (the same bytes);
+/// `RES` says whether `out` has a fused residual (`Unsupported` otherwise), so that
+/// the instance without one has no residual code.
 ///
 /// # Safety
 /// The CPU supports the instructions of `L`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub(crate) unsafe fn i8_conv_flipped<L: I8Dot, const MR: usize, const MT: usize>(
+pub(crate) unsafe fn i8_conv_flipped<
+    L: I8Dot,
+    const MR: usize,
+    const MT: usize,
+    const RES: bool,
+>(
     l: L,
     s: &ConvShape,
     x: &[i8],
@@ -56,7 +66,7 @@ pub(crate) unsafe fn i8_conv_flipped<L: I8Dot, const MR: usize, const MT: usize>
     scratch: &mut [i8],
 ) -> Result<()> {
     let g = Geom::new(s)?;
-    if !flipped_applies::<L, MR>(s, out) {
+    if !flipped_applies::<L, MR>(s, out) || out.residual.is_some() != RES {
         return Err(Error::Unsupported);
     }
     let (panel_len, zero) = i8_conv_operands(&g, x, x_zp, packed, out, y.len(), scratch)?;
@@ -70,7 +80,7 @@ pub(crate) unsafe fn i8_conv_flipped<L: I8Dot, const MR: usize, const MT: usize>
         w: packed.as_ptr(),
         panel_len,
         header: out.header,
-        epi: I8Epi::new(l, out),
+        epi: I8Epi::new_if(l, out, RES),
         y: y.as_mut_ptr(),
         flat: false,
         row_quads: false,
@@ -106,4 +116,81 @@ pub(crate) unsafe fn i8_conv_flipped<L: I8Dot, const MR: usize, const MT: usize>
         m += n;
     }
     Ok(())
+}
+
+/// Pixel pairs of [`I8Conv::epilogue_pair8`] requantized together (one
+/// [`I8Epi::store_rows`] call): four pairs, eight pixels.
+const PAIRS_PER_STORE: usize = 4;
+
+impl<L: I8Dot> I8Conv<L> {
+    /// [`I8Conv::consts`] of the only panel of an 8-channel layer, lanes 0–7 repeated
+    /// in lanes 8–15 ([`I8Dot::pair8`]): the constants of two pixels per vector.
+    ///
+    /// # Safety
+    /// Panel 0 exists.
+    #[inline(always)]
+    pub(super) unsafe fn consts_pair8(&self) -> (L::V, L::Rq) {
+        let l = self.l;
+        // SAFETY: caller's contract.
+        let (b, m, s) = unsafe { self.consts_raw(0) };
+        (l.pair8(b, b), self.epi.rq(l, l.pair8(m, m), l.pair8(s, s)))
+    }
+
+    /// The epilogue of the `rows` accumulators of pixels `m0..` of an 8-channel layer
+    /// (one panel): pixels `2i` and `2i + 1` joined in one vector ([`I8Dot::pair8`]),
+    /// whose 16 outputs (and residual inputs) are contiguous, so each requantization
+    /// and residual Add serves two pixels. `bias` and `rq` from
+    /// [`I8Conv::consts_pair8`]. Each lane is the same arithmetic as
+    /// [`I8Conv::epilogue`]'s: the same bytes.
+    ///
+    /// # Safety
+    /// Pixels `m0..m0 + rows` exist; the layer has 8 output channels.
+    #[inline(always)]
+    pub(super) unsafe fn epilogue_pair8<const R: usize>(
+        &self,
+        acc: [L::Acc; R],
+        m0: usize,
+        rows: usize,
+        (bias, rq): (&L::V, &L::Rq),
+        plain: bool,
+    ) {
+        let (l, n) = (self.l, NR / 2);
+        let mut v = [*bias; R];
+        for i in 0..R / 2 {
+            v[i] = l.add(
+                l.pair8(l.finish(acc[2 * i]), l.finish(acc[2 * i + 1])),
+                *bias,
+            );
+        }
+        if R % 2 == 1 {
+            v[R / 2] = l.add(l.finish(acc[R - 1]), *bias);
+        }
+        // SAFETY: caller's contract: output (and residual) rows `m0..m0 + rows` of 8
+        // elements lie inside `y` (and the residual).
+        unsafe {
+            if rows == R && R % (2 * PAIRS_PER_STORE) == 0 {
+                for c in 0..R / (2 * PAIRS_PER_STORE) {
+                    let mut w = [v[0]; PAIRS_PER_STORE];
+                    for (k, w) in w.iter_mut().enumerate() {
+                        *w = v[c * PAIRS_PER_STORE + k];
+                    }
+                    let at = (m0 + 2 * PAIRS_PER_STORE * c) * n;
+                    let (rows, at) = (PAIRS_PER_STORE, (at, NR));
+                    match plain {
+                        true => self.epi.store_rows_plain(l, w, rows, rq, self.y, at, NR),
+                        false => self.epi.store_rows(l, w, rows, rq, self.y, at, NR),
+                    }
+                }
+            } else {
+                for (i, &v) in v.iter().enumerate().take(R.div_ceil(2)) {
+                    let at = (m0 + 2 * i) * n;
+                    if 2 * i + 1 < rows {
+                        self.epi.store(l, v, rq, self.y, at, NR);
+                    } else if 2 * i < rows {
+                        self.epi.store(l, v, rq, self.y, at, n);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -11,6 +11,8 @@ pub(super) struct I8Epi<L: I32Lanes> {
     zp: L::V,
     lo: L::V,
     hi: L::V,
+    /// `lo`, `hi` saturated to i8, in every byte ([`I32Lanes::store_i8_clamp`]).
+    lo8_hi8: [L::V; 2],
     residual: Option<Residual<L>>,
 }
 
@@ -28,32 +30,57 @@ struct Residual<L: I32Lanes> {
     hi: L::V,
     i8_min: L::V,
     i8_max: L::V,
+    /// `out` prepared with the zero point ([`I32Lanes::rq_zp`]), and whether every
+    /// requantization has the ISA's forms without a branch ([`I32Lanes::plain`]):
+    /// [`I8Epi::store_rows_plain`].
+    out_z: L::Rq,
+    plain: bool,
 }
 
 impl<L: I32Lanes> I8Epi<L> {
     #[inline(always)]
     pub(super) fn new(l: L, out: &I8Out) -> Self {
-        let residual = match &out.residual {
-            Some(r) => Some(Residual {
-                r: r.input.as_ptr(),
-                a_zp: l.splat(r.add.a_zero_point),
-                b_zp: l.splat(r.add.b_zero_point),
-                shift: r.add.left_shift.clamp(0, 31) as u32,
-                a: l.rq(l.splat(r.add.a.multiplier), l.splat(r.add.a.shift)),
-                b: l.rq(l.splat(r.add.b.multiplier), l.splat(r.add.b.shift)),
-                out: l.rq(l.splat(r.add.out.multiplier), l.splat(r.add.out.shift)),
-                out_zp: l.splat(r.add.out_zero_point),
-                lo: l.splat(r.add.act_min),
-                hi: l.splat(r.add.act_max),
-                i8_min: l.splat(-128),
-                i8_max: l.splat(127),
-            }),
+        Self::new_if(l, out, true)
+    }
+
+    /// [`I8Epi::new`], with the residual Add only if `residual` (a constant: without
+    /// it the caller's code has no residual Add at all).
+    #[inline(always)]
+    pub(super) fn new_if(l: L, out: &I8Out, residual: bool) -> Self {
+        let residual = match out.residual.as_ref().filter(|_| residual) {
+            Some(r) => {
+                let (a, b, out_zp) = (
+                    l.rq(l.splat(r.add.a.multiplier), l.splat(r.add.a.shift)),
+                    l.rq(l.splat(r.add.b.multiplier), l.splat(r.add.b.shift)),
+                    l.splat(r.add.out_zero_point),
+                );
+                let (m, s) = (l.splat(r.add.out.multiplier), l.splat(r.add.out.shift));
+                let out_z = l.rq_zp(m, s, out_zp);
+                Some(Residual {
+                    r: r.input.as_ptr(),
+                    a_zp: l.splat(r.add.a_zero_point),
+                    b_zp: l.splat(r.add.b_zero_point),
+                    shift: r.add.left_shift.clamp(0, 31) as u32,
+                    plain: l.plain(&a).0 && l.plain(&b).0 && l.plain(&out_z).1,
+                    a,
+                    b,
+                    out: l.rq(m, s),
+                    out_zp,
+                    lo: l.splat(r.add.act_min),
+                    hi: l.splat(r.add.act_max),
+                    i8_min: l.splat(-128),
+                    i8_max: l.splat(127),
+                    out_z,
+                })
+            }
             None => None,
         };
+        let bytes = |x: i32| i32::from_ne_bytes([x.clamp(-128, 127) as i8 as u8; 4]);
         I8Epi {
             zp: l.splat(out.zero_point),
             lo: l.splat(out.act_min),
             hi: l.splat(out.act_max),
+            lo8_hi8: [l.splat(bytes(out.act_min)), l.splat(bytes(out.act_max))],
             residual,
         }
     }
@@ -111,6 +138,66 @@ impl<L: I32Lanes> I8Epi<L> {
         }
     }
 
+    /// Whether [`I8Epi::store_rows_plain`] applies: no residual Add, or one whose
+    /// requantizations all have the ISA's forms without a branch.
+    #[inline(always)]
+    pub(super) fn plain(&self) -> bool {
+        self.residual.as_ref().is_none_or(|r| r.plain)
+    }
+
+    /// [`I8Epi::store_rows`] where [`I8Epi::plain`]: a whole tile of 16-lane rows
+    /// runs the residual Add unrolled, without the requantizations' branches (the
+    /// same arithmetic), or without a residual clamps after narrowing
+    /// ([`I32Lanes::store_i8_clamp`]); other tiles go to [`I8Epi::store_rows`]. Kept
+    /// apart from [`I8Epi::store_rows`] so that the depthwise driver's code is
+    /// unchanged.
+    ///
+    /// # Safety
+    /// As [`I8Epi::store_rows`].
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(super) unsafe fn store_rows_plain<const R: usize>(
+        &self,
+        l: L,
+        v: [L::V; R],
+        rows: usize,
+        rq: &L::Rq,
+        y: *mut i8,
+        (at, stride): (usize, usize),
+        nc: usize,
+    ) {
+        if rows != R || nc != NR {
+            // SAFETY: caller's contract.
+            return unsafe { self.store_rows(l, v, rows, rq, y, (at, stride), nc) };
+        }
+        let Some(res) = &self.residual else {
+            let mut q = v;
+            for q in &mut q {
+                *q = l.mbqm_zp(*q, rq, self.zp);
+            }
+            for (r, &q) in q.iter().enumerate() {
+                let (lo_hi, b) = ([self.lo, self.hi], self.lo8_hi8);
+                // SAFETY: caller's contract: `R` rows of 16 elements.
+                unsafe { l.store_i8_clamp(y.add(at + r * stride), q, lo_hi, b) };
+            }
+            return;
+        };
+        let mut q = v;
+        for q in &mut q {
+            *q = self.requant(l, *q, rq);
+        }
+        // SAFETY: caller's contract: `R` rows of 16 elements (and residual rows).
+        unsafe {
+            for (r, q) in q.iter_mut().enumerate() {
+                let rv = l.load_i8(res.r.add(at + r * stride));
+                *q = res.add_plain(l, *q, rv);
+            }
+            for (r, &q) in q.iter().enumerate() {
+                l.store_i8(y.add(at + r * stride), q);
+            }
+        }
+    }
+
     /// The prepared output requantization of per-lane `(multiplier, shift)` pairs
     /// (with this call's output zero point, see [`I32Lanes::rq_zp`]).
     #[inline(always)]
@@ -147,6 +234,17 @@ impl<L: I32Lanes> Residual<L> {
         let sb = l.mbqm(l.shl(l.sub(rv, self.b_zp), self.shift), &self.b);
         let raw = l.mbqm(l.add(sa, sb), &self.out);
         l.min(l.max(l.add(raw, self.out_zp), self.lo), self.hi)
+    }
+
+    /// [`Residual::add`] of the residual values `rv` when [`Residual::plain`]: the
+    /// same arithmetic without the requantizations' branches.
+    #[inline(always)]
+    fn add_plain(&self, l: L, v: L::V, rv: L::V) -> L::V {
+        let t = l.min(l.max(v, self.i8_min), self.i8_max);
+        let sa = l.mbqm_plain(l.shl(l.sub(t, self.a_zp), self.shift), &self.a);
+        let sb = l.mbqm_plain(l.shl(l.sub(rv, self.b_zp), self.shift), &self.b);
+        let raw = l.mbqm_zp_plain(l.add(sa, sb), &self.out_z, self.out_zp);
+        l.min(l.max(raw, self.lo), self.hi)
     }
 }
 

@@ -172,6 +172,43 @@ pub(crate) trait I32Lanes: Copy {
     fn mbqm_zp(self, v: Self::V, rq: &Self::Rq, zp: Self::V) -> Self::V {
         self.add(self.mbqm(v, rq), zp)
     }
+    /// Whether [`I32Lanes::mbqm_plain`] of `rq` is [`I32Lanes::mbqm`]'s value, and
+    /// [`I32Lanes::mbqm_zp_plain`] of `rq` (from [`I32Lanes::rq_zp`])
+    /// [`I32Lanes::mbqm_zp`]'s: an ISA's forms without a per-call branch on `rq`.
+    #[inline(always)]
+    fn plain(self, rq: &Self::Rq) -> (bool, bool) {
+        let _ = rq;
+        (false, false)
+    }
+    /// [`I32Lanes::mbqm`] where [`I32Lanes::plain`] allows it.
+    #[inline(always)]
+    fn mbqm_plain(self, v: Self::V, rq: &Self::Rq) -> Self::V {
+        self.mbqm(v, rq)
+    }
+    /// [`I32Lanes::mbqm_zp`] where [`I32Lanes::plain`] allows it.
+    #[inline(always)]
+    fn mbqm_zp_plain(self, v: Self::V, rq: &Self::Rq, zp: Self::V) -> Self::V {
+        self.mbqm_zp(v, rq, zp)
+    }
+    /// [`I32Lanes::store_i8`] of `min(max(v, lo), hi)`; `lo8`, `hi8` hold `lo`, `hi`
+    /// saturated to i8 in every byte. Saturating and clamping are monotone, so an ISA
+    /// may clamp the 16 bytes after narrowing instead (the same bytes, also for
+    /// `lo > hi`).
+    ///
+    /// # Safety
+    /// `p` points to 16 writable bytes.
+    #[inline(always)]
+    unsafe fn store_i8_clamp(
+        self,
+        p: *mut i8,
+        v: Self::V,
+        lo_hi: [Self::V; 2],
+        lo8_hi8: [Self::V; 2],
+    ) {
+        let _ = lo8_hi8;
+        // SAFETY: caller's contract.
+        unsafe { self.store_i8(p, self.min(self.max(v, lo_hi[0]), lo_hi[1])) }
+    }
     /// The first `n < 16` bytes from `p`, sign-extended, zeros above.
     ///
     /// # Safety
@@ -265,6 +302,10 @@ pub(crate) trait I8Dot: I32Lanes {
     /// quad feeds two dot products): for ISAs with registers for `2·MR`
     /// accumulators.
     const PANEL_PAIRS: bool = false;
+    /// A 1×1 conv of 8 output channels requantizes (and adds the residual of) two
+    /// pixels per vector, joined by [`I8Dot::pair8`]: for ISAs where that is one
+    /// instruction.
+    const PAIR8: bool = false;
     /// Per-pixel accumulators (possibly partial sums reduced by [`I8Dot::finish`]).
     type Acc: Copy;
     type A: Copy;
@@ -289,6 +330,12 @@ pub(crate) trait I8Dot: I32Lanes {
     fn dot(self, acc: Self::Acc, a: Self::A, b: Self::B) -> Self::Acc;
     /// The 16 channel sums.
     fn finish(self, acc: Self::Acc) -> Self::V;
+    /// Lanes 0–7 of `a`, then lanes 0–7 of `b` ([`I8Dot::PAIR8`]; unused without it).
+    #[inline(always)]
+    fn pair8(self, a: Self::V, b: Self::V) -> Self::V {
+        let _ = b;
+        a
+    }
 }
 
 /// `n` bytes at `p` twice, then zeros: a tile row's first 8 lanes repeated.

@@ -67,6 +67,7 @@ impl I8Dot for Avx512<true> {
     const U8_INPUT: bool = true;
     /// 8 pixels × 2 panels: 16 of the 32 registers hold accumulators.
     const PANEL_PAIRS: bool = true;
+    const PAIR8: bool = true;
     type Acc = __m512i;
     /// `x + 128` (`x ^ 0x80`) of the 4 input bytes, in every 32-bit lane.
     type A = __m512i;
@@ -107,5 +108,12 @@ impl I8Dot for Avx512<true> {
     #[inline(always)]
     fn finish(self, acc: Self::Acc) -> Self::V {
         acc
+    }
+
+    #[inline(always)]
+    fn pair8(self, a: Self::V, b: Self::V) -> Self::V {
+        // 128-bit lanes 0, 1 of `a`, then 0, 1 of `b` (`vshufi64x2`).
+        // SAFETY: `self` proves AVX-512F.
+        unsafe { _mm512_shuffle_i64x2::<0b0100_0100>(a, b) }
     }
 }

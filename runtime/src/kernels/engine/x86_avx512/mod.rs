@@ -242,6 +242,17 @@ impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
     }
 
     #[inline(always)]
+    unsafe fn store_i8_clamp(self, p: *mut i8, v: Self::V, _: [Self::V; 2], b: [Self::V; 2]) {
+        // Narrowed first, clamped as 16 bytes (xmm: half the work of two zmm ops).
+        // SAFETY: caller's contract (16 writable bytes); `self` proves AVX-512BW.
+        unsafe {
+            let q = _mm512_cvtsepi32_epi8(v);
+            let (lo, hi) = (_mm512_castsi512_si128(b[0]), _mm512_castsi512_si128(b[1]));
+            _mm_storeu_si128(p.cast(), _mm_min_epi8(_mm_max_epi8(q, lo), hi));
+        }
+    }
+
+    #[inline(always)]
     unsafe fn store_i8_partial(self, p: *mut i8, v: Self::V, n: usize) {
         // SAFETY: caller's contract (`n` writable bytes); masked-off bytes are not written.
         unsafe { _mm512_mask_cvtsepi32_storeu_epi8(p, mask16(n), v) }
@@ -364,6 +375,17 @@ impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
         if !rq.fast {
             return I32Lanes::add(self, self.mbqm(v, rq), zp);
         }
+        self.mbqm_zp_plain(v, rq, zp)
+    }
+
+    /// `(no left shift and no two-step form, the short form)`.
+    #[inline(always)]
+    fn plain(self, rq: &Rq) -> (bool, bool) {
+        (!rq.shl && !rq.sat, rq.fast)
+    }
+
+    #[inline(always)]
+    fn mbqm_zp_plain(self, v: Self::V, rq: &Rq, _zp: Self::V) -> Self::V {
         // SAFETY: `self` proves AVX-512F.
         unsafe {
             let t = rounded(v, rq, &rq.cz);
@@ -402,6 +424,14 @@ impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
             if rq.sat {
                 return mbqm_two_step(a, rq);
             }
+            self.mbqm_plain(a, rq)
+        }
+    }
+
+    #[inline(always)]
+    fn mbqm_plain(self, a: Self::V, rq: &Rq) -> Self::V {
+        // SAFETY: `self` proves AVX-512F.
+        unsafe {
             let t = rounded(a, rq, &rq.c);
             let r = [
                 _mm512_srav_epi64(t[0], rq.sh[0]),
