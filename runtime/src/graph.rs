@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result, Section};
 use crate::format::types::{
-    Golden, GoldenDigest, GraphIo, Location, OpDef, OpRef, TensorDef, TensorRef,
+    Golden, GoldenDigest, GraphIo, Location, Op, OpDef, OpRef, Operands, TensorDef, TensorRef,
 };
 use crate::format::{kind, rd_u32, Container, Record, RecordTable};
 
@@ -158,7 +158,7 @@ impl<'a> Graph<'a> {
     /// place rather than returning the record keeps it in registers and aligned slots).
     #[inline(never)]
     pub(crate) fn read_tensor(&self, i: u32, t: &mut TensorRef) -> Option<()> {
-        *t = TensorRef::decode(self.tensors.record(i)?)?;
+        t.read(self.tensors.record(i)?)?;
         #[cfg(debug_assertions)]
         if let Ok(d) = self.tensors.get(i) {
             debug_assert_eq!(*t, TensorRef::of(&d), "tensor {i}");
@@ -176,11 +176,20 @@ impl<'a> Graph<'a> {
         #[cfg(debug_assertions)]
         if let (Ok(d), Some(o)) = (self.ops.get(i), &o) {
             debug_assert!(
-                d.inputs[..] == *o.inputs() && d.outputs.first() == Some(&o.output),
+                d.inputs[..] == *o.inputs() && d.outputs.first() == Some(&o.io.output),
                 "op {i}"
             );
         }
         o
+    }
+
+    /// Op `i` for the executor's run: as [`op_ref`](Self::op_ref), decoded in place, the
+    /// op into `op` (by the decoder itself: no copy) and its operand lists into `io`.
+    #[inline(always)]
+    pub(crate) fn read_op(&self, i: u32, op: &mut Option<Op>, io: &mut Operands) -> Option<()> {
+        let mut rest: &[u8] = &[];
+        *op = crate::format::read_op(self.ops.record(i)?, &mut rest);
+        io.read(rest)
     }
 
     /// Graph input (`outputs` false) or output `i` for the executor.

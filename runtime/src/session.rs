@@ -2,7 +2,7 @@
 //! module under `ops/`).
 
 use crate::error::{Error, OpReason, Result};
-use crate::format::types::{DType, TensorDef, TensorRef};
+use crate::format::types::{DType, Operands, TensorDef, TensorRef};
 use crate::format::{ALIGN, WIDE_ALIGN};
 use crate::kernels::fast;
 use crate::model::Model;
@@ -404,33 +404,38 @@ impl<'m, 'a> Session<'m, 'a> {
             op: s,
             reason: OpReason::Inconsistent,
         };
-        let def = g.op_ref(s).ok_or(internal)?;
-        let mut out = TensorRef::EMPTY;
-        g.read_tensor(def.output, &mut out).ok_or(internal)?;
+        // The op, its operand lists and its operands are decoded in place (the op in
+        // the decoder's return slot, bound by reference; the tensors in `cx`): see
+        // `TensorRef::read`.
+        let (mut op, mut io) = (None, Operands::EMPTY);
+        g.read_op(s, &mut op, &mut io).ok_or(internal)?;
+        let Some(op) = &op else {
+            return Err(internal);
+        };
+        let mut cx = ops::Cx {
+            graph: g,
+            inputs: io.inputs(),
+            lo: &[],
+            hi: &[],
+            hi_base: 0,
+            x: TensorRef::EMPTY,
+            out: TensorRef::EMPTY,
+            op: s,
+        };
+        g.read_tensor(io.output, &mut cx.out).ok_or(internal)?;
+        g.read_tensor(*cx.inputs.first().ok_or(internal)?, &mut cx.x)
+            .ok_or(internal)?;
         // The output between the bytes before and after it: the plan keeps it apart
         // from every input, so the inputs are shared borrows beside a mutable output.
-        let orange = Self::arena_range(&out);
+        let orange = Self::arena_range(&cx.out);
         // The op scratch after the graph's tensors (see `Model::arena_size`).
         let end = self.model.graph_arena_end().min(self.arena.len());
         let (arena, scratch) = self.arena.split_at_mut(end);
         let (lo, rest) = arena.split_at_mut_checked(orange.start).ok_or(internal)?;
         let (y, hi) = rest.split_at_mut_checked(orange.len()).ok_or(internal)?;
-        let inputs = def.inputs();
-        let mut x = TensorRef::EMPTY;
-        g.read_tensor(*inputs.first().ok_or(internal)?, &mut x)
-            .ok_or(internal)?;
-        let cx = ops::Cx {
-            graph: g,
-            inputs,
-            lo,
-            hi,
-            hi_base: orange.end,
-            x,
-            out,
-            op: s,
-        };
-        ops::run(&def.op, &cx, y, scratch)?;
-        Ok(def.output)
+        (cx.lo, cx.hi, cx.hi_base) = (lo, hi, orange.end);
+        ops::run(op, &cx, y, scratch)?;
+        Ok(io.output)
     }
 }
 

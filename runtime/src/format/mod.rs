@@ -27,8 +27,8 @@ mod wire;
 #[cfg(feature = "write")]
 pub mod write;
 
-pub(crate) use decode::op_ref;
 pub use decode::Record;
+pub(crate) use decode::{op_ref, read_op};
 
 use crate::error::{Error, Result, Section};
 use core::marker::PhantomData;

@@ -195,7 +195,7 @@ pub(crate) fn scratch_bytes(g: &Graph<'_>, s: u32) -> usize {
     let (mut x, mut out) = (TensorRef::EMPTY, TensorRef::EMPTY);
     let read = def.inputs().first().and_then(|&i| g.read_tensor(i, &mut x));
     if read
-        .and_then(|_| g.read_tensor(def.output, &mut out))
+        .and_then(|_| g.read_tensor(def.io.output, &mut out))
         .is_none()
     {
         return 0;
