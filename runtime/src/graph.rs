@@ -3,6 +3,7 @@
 //! executor read them. [`Model`](crate::Model) owns one; `validate` checks it once.
 
 use crate::error::{Error, Result, Section};
+use crate::format::types::DType;
 use crate::format::types::{
     Golden, GoldenDigest, GraphIo, Location, Op, OpDef, OpRef, Operands, TensorDef, TensorRef,
 };
@@ -164,6 +165,19 @@ impl<'a> Graph<'a> {
             debug_assert_eq!(*t, TensorRef::of(&d), "tensor {i}");
         }
         Some(())
+    }
+
+    /// Whether tensor `i` is f16, from its record's dtype tag (the field after the
+    /// name) without decoding the rest: the executor's choice of FullyConnected kernels.
+    #[inline]
+    pub(crate) fn is_f16(&self, i: u32) -> bool {
+        let dtype = |rec| {
+            let mut w = crate::format::wire::Wire(rec);
+            let name = w.usize()?;
+            w.take(name)?;
+            w.u32()
+        };
+        self.tensors.record(i).and_then(dtype) == Some(DType::F16 as u32)
     }
 
     /// Op `i` for the executor (trusted decode; see [`OpRef`]).

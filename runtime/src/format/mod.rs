@@ -23,7 +23,7 @@ mod op;
 pub mod plan;
 mod recurrent;
 pub mod types;
-mod wire;
+pub(crate) mod wire;
 #[cfg(feature = "write")]
 pub mod write;
 
