@@ -7,6 +7,9 @@
 //! taskset -c 1 cargo run --release -p ferrite --example op_cost -- [A.fer ...] [--rounds N]
 //! ```
 //!
+//! With `--predict` the files are timed through `Session::predict` (input 0 from f32
+//! zeros, output 0 read back as f32) instead of `run`.
+//!
 //! With `--spin MODEL SECONDS` it only runs `MODEL` (a file, or `reshape65` for the
 //! 65-op Reshape chain) in a loop, for `perf record`.
 
@@ -46,9 +49,11 @@ fn main() {
     let mut files = Vec::new();
     let mut rounds = 400usize;
     let mut spin: Option<(String, f64)> = None;
+    let mut predict = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
+            "--predict" => predict = true,
             "--rounds" => rounds = args.next().and_then(|n| n.parse().ok()).expect("N"),
             "--spin" => {
                 let f = args.next().expect("MODEL");
@@ -104,6 +109,14 @@ fn main() {
             s.check_golden(g).expect("golden vector");
         }
     }
+    let feats: Vec<Vec<f32>> = models
+        .iter()
+        .map(|m| vec![0.0; m.input_len(0).unwrap_or(0)])
+        .collect();
+    let mut scores: Vec<Vec<f32>> = models
+        .iter()
+        .map(|m| vec![0.0; m.output_len(0).unwrap_or(0)])
+        .collect();
     let batch = 50;
     let mut best = vec![f64::MAX; models.len()];
     let mut all: Vec<Vec<f64>> = vec![Vec::new(); models.len()];
@@ -111,9 +124,17 @@ fn main() {
         for k in 0..models.len() {
             let k = if r % 2 == 0 { k } else { models.len() - 1 - k };
             let mut s = owned[k].session();
+            let file = k >= 6;
             let t0 = Instant::now();
-            for _ in 0..batch {
-                s.run().expect("run");
+            if predict && file {
+                let (x, y) = (&feats[k], &mut scores[k]);
+                for _ in 0..batch {
+                    s.predict(x, y).expect("predict");
+                }
+            } else {
+                for _ in 0..batch {
+                    s.run().expect("run");
+                }
             }
             let us = t0.elapsed().as_secs_f64() * 1e6 / batch as f64;
             if r >= rounds / 10 {
