@@ -3,8 +3,9 @@
 //! executor read them. [`Model`](crate::Model) owns one; `validate` checks it once.
 
 use crate::error::{Error, Result, Section};
+use crate::format::types::DType;
 use crate::format::types::{
-    Golden, GoldenDigest, GraphIo, Location, OpDef, OpRef, TensorDef, TensorRef,
+    Golden, GoldenDigest, GraphIo, Location, Op, OpDef, OpRef, Operands, TensorDef, TensorRef,
 };
 use crate::format::{kind, rd_u32, Container, Record, RecordTable};
 
@@ -158,12 +159,25 @@ impl<'a> Graph<'a> {
     /// place rather than returning the record keeps it in registers and aligned slots).
     #[inline(never)]
     pub(crate) fn read_tensor(&self, i: u32, t: &mut TensorRef) -> Option<()> {
-        *t = TensorRef::decode(self.tensors.record(i)?)?;
+        t.read(self.tensors.record(i)?)?;
         #[cfg(debug_assertions)]
         if let Ok(d) = self.tensors.get(i) {
             debug_assert_eq!(*t, TensorRef::of(&d), "tensor {i}");
         }
         Some(())
+    }
+
+    /// Whether tensor `i` is f16, from its record's dtype tag (the field after the
+    /// name) without decoding the rest: the executor's choice of FullyConnected kernels.
+    #[inline]
+    pub(crate) fn is_f16(&self, i: u32) -> bool {
+        let dtype = |rec| {
+            let mut w = crate::format::wire::Wire(rec);
+            let name = w.usize()?;
+            w.take(name)?;
+            w.u32()
+        };
+        self.tensors.record(i).and_then(dtype) == Some(DType::F16 as u32)
     }
 
     /// Op `i` for the executor (trusted decode; see [`OpRef`]).
@@ -176,11 +190,20 @@ impl<'a> Graph<'a> {
         #[cfg(debug_assertions)]
         if let (Ok(d), Some(o)) = (self.ops.get(i), &o) {
             debug_assert!(
-                d.inputs[..] == *o.inputs() && d.outputs.first() == Some(&o.output),
+                d.inputs[..] == *o.inputs() && d.outputs.first() == Some(&o.io.output),
                 "op {i}"
             );
         }
         o
+    }
+
+    /// Op `i` for the executor's run: as [`op_ref`](Self::op_ref), decoded in place, the
+    /// op into `op` (by the decoder itself: no copy) and its operand lists into `io`.
+    #[inline(always)]
+    pub(crate) fn read_op(&self, i: u32, op: &mut Option<Op>, io: &mut Operands) -> Option<()> {
+        let mut rest: &[u8] = &[];
+        *op = crate::format::read_op(self.ops.record(i)?, &mut rest);
+        io.read(rest)
     }
 
     /// Graph input (`outputs` false) or output `i` for the executor.

@@ -2,7 +2,7 @@
 //! module under `ops/`).
 
 use crate::error::{Error, OpReason, Result};
-use crate::format::types::{DType, TensorDef, TensorRef};
+use crate::format::types::{DType, Operands, TensorDef, TensorRef};
 use crate::format::{ALIGN, WIDE_ALIGN};
 use crate::kernels::fast;
 use crate::model::Model;
@@ -279,8 +279,9 @@ impl<'m, 'a> Session<'m, 'a> {
 
     /// Runs every op in order.
     pub fn run(&mut self) -> Result<()> {
+        let mut last = Last::NONE;
         for s in 0..self.model.graph.ops.len() {
-            self.run_op(s)?;
+            self.run_op(s, &mut last)?;
         }
         Ok(())
     }
@@ -348,8 +349,9 @@ impl<'m, 'a> Session<'m, 'a> {
         &mut self,
         mut observe: impl FnMut(u32, &TensorDef<'a>, &[u8]),
     ) -> Result<()> {
+        let mut last = Last::NONE;
         for s in 0..self.model.graph.ops.len() {
-            let o = self.run_op(s)?;
+            let o = self.run_op(s, &mut last)?;
             let out = self.model.graph.tensors.get(o)?;
             let r = self.model.graph.tensor_ref(o).ok_or(Error::BadOp {
                 op: s,
@@ -394,44 +396,70 @@ impl<'m, 'a> Session<'m, 'a> {
         Ok(())
     }
 
-    /// Runs op `s` and returns its output tensor's index.
+    /// Runs op `s` and returns its output tensor's index; `last` is the output of the
+    /// op run before it in this pass (input 0 of most ops), and becomes this op's.
     ///
     /// The op and its operands are read with the trusted decoders (`OpRef`, `TensorRef`):
     /// `Model::load` checked every record, so only the fields the kernels need are read.
-    fn run_op(&mut self, s: u32) -> Result<u32> {
+    fn run_op(&mut self, s: u32, last: &mut Last) -> Result<u32> {
         let g = &self.model.graph;
         let internal = Error::BadOp {
             op: s,
             reason: OpReason::Inconsistent,
         };
-        let def = g.op_ref(s).ok_or(internal)?;
-        let mut out = TensorRef::EMPTY;
-        g.read_tensor(def.output, &mut out).ok_or(internal)?;
+        // The op, its operand lists and its operands are decoded in place (the op in
+        // the decoder's return slot, bound by reference; the tensors in `cx`): see
+        // `TensorRef::read`.
+        let (mut op, mut io) = (None, Operands::EMPTY);
+        g.read_op(s, &mut op, &mut io).ok_or(internal)?;
+        let Some(op) = &op else {
+            return Err(internal);
+        };
+        let mut cx = ops::Cx {
+            graph: g,
+            inputs: io.inputs(),
+            lo: &[],
+            hi: &[],
+            hi_base: 0,
+            x: TensorRef::EMPTY,
+            out: TensorRef::EMPTY,
+            op: s,
+        };
+        g.read_tensor(io.output, &mut cx.out).ok_or(internal)?;
+        let x = *cx.inputs.first().ok_or(internal)?;
+        if x == last.index {
+            cx.x = last.tensor;
+        } else {
+            g.read_tensor(x, &mut cx.x).ok_or(internal)?;
+        }
         // The output between the bytes before and after it: the plan keeps it apart
         // from every input, so the inputs are shared borrows beside a mutable output.
-        let orange = Self::arena_range(&out);
+        let orange = Self::arena_range(&cx.out);
         // The op scratch after the graph's tensors (see `Model::arena_size`).
         let end = self.model.graph_arena_end().min(self.arena.len());
         let (arena, scratch) = self.arena.split_at_mut(end);
         let (lo, rest) = arena.split_at_mut_checked(orange.start).ok_or(internal)?;
         let (y, hi) = rest.split_at_mut_checked(orange.len()).ok_or(internal)?;
-        let inputs = def.inputs();
-        let mut x = TensorRef::EMPTY;
-        g.read_tensor(*inputs.first().ok_or(internal)?, &mut x)
-            .ok_or(internal)?;
-        let cx = ops::Cx {
-            graph: g,
-            inputs,
-            lo,
-            hi,
-            hi_base: orange.end,
-            x,
-            out,
-            op: s,
-        };
-        ops::run(&def.op, &cx, y, scratch)?;
-        Ok(def.output)
+        (cx.lo, cx.hi, cx.hi_base) = (lo, hi, orange.end);
+        ops::run(op, &cx, y, scratch)?;
+        (last.index, last.tensor) = (io.output, cx.out);
+        Ok(io.output)
     }
+}
+
+/// The output of the op run last in a pass (`Session::run_op`): the next op's input 0
+/// is usually that tensor, whose record then need not be decoded again.
+struct Last {
+    index: u32,
+    tensor: TensorRef,
+}
+
+impl Last {
+    /// Before the first op (no tensor has index `u32::MAX`: a table holds fewer).
+    const NONE: Last = Last {
+        index: u32::MAX,
+        tensor: TensorRef::EMPTY,
+    };
 }
 
 /// Index of the largest value (first on ties; NaN never wins).

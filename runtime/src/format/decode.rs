@@ -548,6 +548,19 @@ pub(crate) fn op_ref(rec: &[u8]) -> Option<OpRef> {
     OpRef::with_operands(op, rest)
 }
 
+/// The op of an [`OpDef`] record that `Model::load` validated, for the executor's
+/// per-step read; `rest` is set to the bytes after it (the operand lists). The op is
+/// returned straight from the decoder, so that the caller keeps it where the decoder
+/// wrote it (a copy right after the decoder's field stores stalls, see
+/// `TensorRef::read`).
+#[inline(always)]
+pub(crate) fn read_op<'a>(rec: &'a [u8], rest: &mut &'a [u8]) -> Option<Op> {
+    let mut r = Reader(rec);
+    let op = r.op();
+    *rest = r.0;
+    op
+}
+
 /// Runs `f` on a reader over `bytes`: the value and the bytes left.
 fn read<'a, T>(
     bytes: &'a [u8],

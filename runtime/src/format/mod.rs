@@ -23,12 +23,12 @@ mod op;
 pub mod plan;
 mod recurrent;
 pub mod types;
-mod wire;
+pub(crate) mod wire;
 #[cfg(feature = "write")]
 pub mod write;
 
-pub(crate) use decode::op_ref;
 pub use decode::Record;
+pub(crate) use decode::{op_ref, read_op};
 
 use crate::error::{Error, Result, Section};
 use core::marker::PhantomData;

@@ -608,14 +608,12 @@ pub struct OpDef {
 }
 
 /// What the executor reads of an [`OpDef`] record that `Model::load` validated: the
-/// op (decoded as the loader does), its inputs and its first output, without building the
-/// `OpDef` (see [`TensorRef`](super::types::TensorRef)).
+/// op (decoded as the loader does) and its operands, without building the `OpDef` (see
+/// [`TensorRef`](super::types::TensorRef)).
 #[derive(Clone, Debug)]
 pub(crate) struct OpRef {
     pub op: Op,
-    inputs: [u32; MAX_OP_INPUTS],
-    n_inputs: usize,
-    pub output: u32,
+    pub io: Operands,
 }
 
 impl OpRef {
@@ -625,22 +623,50 @@ impl OpRef {
     /// kilobytes of flash.
     #[inline]
     pub(crate) fn with_operands(op: Op, rest: &[u8]) -> Option<OpRef> {
+        let mut io = Operands::EMPTY;
+        io.read(rest)?;
+        Some(OpRef { op, io })
+    }
+
+    /// The input tensor indices.
+    #[inline]
+    pub(crate) fn inputs(&self) -> &[u32] {
+        self.io.inputs()
+    }
+}
+
+/// The operand lists of an [`OpDef`] record: its inputs and its first output.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Operands {
+    inputs: [u32; MAX_OP_INPUTS],
+    n_inputs: usize,
+    pub output: u32,
+}
+
+impl Operands {
+    /// A placeholder to decode into.
+    pub(crate) const EMPTY: Operands = Operands {
+        inputs: [0; MAX_OP_INPUTS],
+        n_inputs: 0,
+        output: 0,
+    };
+
+    /// The `inputs, outputs` lists that follow the op in an `OpDef` record (`rest`, wire
+    /// order) into `self`, in place (see `TensorRef::read`); `None` where `OpDef` would
+    /// not decode or has no output.
+    #[inline]
+    pub(crate) fn read(&mut self, rest: &[u8]) -> Option<()> {
         let mut w = super::wire::Wire(rest);
         let n_inputs = w.usize()?;
-        let mut inputs = [0u32; MAX_OP_INPUTS];
-        for i in inputs.get_mut(..n_inputs)? {
+        for i in self.inputs.get_mut(..n_inputs)? {
             *i = w.u32()?;
         }
+        self.n_inputs = n_inputs;
         if w.usize()? == 0 {
             return None;
         }
-        let output = w.u32()?;
-        Some(OpRef {
-            op,
-            inputs,
-            n_inputs,
-            output,
-        })
+        self.output = w.u32()?;
+        Some(())
     }
 
     /// The input tensor indices.

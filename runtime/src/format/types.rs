@@ -8,11 +8,11 @@
 use heapless::Vec as HVec;
 use serde::{Deserialize, Serialize};
 
-pub(crate) use super::op::OpRef;
 pub use super::op::{
     Activation, Aggregate, BinaryOp, Cell, Direction, GridMode, GridPadding, Norm, Op, OpDef,
     OpGroup, PostTransform, QBinary, QNhwc, QParams, Requant, UnaryOp, Window,
 };
+pub(crate) use super::op::{OpRef, Operands};
 
 pub use super::limits::{MAX_GRAPH_IO, MAX_OP_INPUTS, MAX_OP_OUTPUTS, MAX_RANK};
 
@@ -212,14 +212,25 @@ impl TensorRef {
     /// (`name, dtype, shape, location, quant`), skipping the name. On a record that
     /// decoded as a `TensorDef` in `Model::load` this equals that decoding; otherwise it
     /// may return `None`.
-    #[inline(always)]
+    #[cfg(test)]
     pub(crate) fn decode(rec: &[u8]) -> Option<TensorRef> {
+        let mut t = TensorRef::EMPTY;
+        t.read(rec)?;
+        Some(t)
+    }
+
+    /// [`decode`](Self::decode) into `self` (on `None`, `self` holds a partial decode).
+    /// Written in place, field by field: a decoded `TensorRef` copied as a whole right
+    /// after its byte fields were stored costs a failed store-to-load forwarding per
+    /// word that spans them (most of the executor's time on a small op).
+    #[inline(always)]
+    pub(crate) fn read(&mut self, rec: &[u8]) -> Option<()> {
         let mut w = super::wire::Wire(rec);
         let name = w.usize()?;
         w.take(name)?;
-        let mut t = TensorRef::EMPTY;
-        t.decode_fields(&mut w)?;
-        Some(t)
+        *self = TensorRef::EMPTY;
+        self.decode_fields(&mut w)?;
+        Some(())
     }
 
     /// The fields after the name into `self`; what the executor does not keep (an arena

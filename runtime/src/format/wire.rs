@@ -154,7 +154,7 @@ pub(super) mod tests {
             let r = super::super::decode::op_ref(&enc(&def)).unwrap();
             // Compared by encoding: some samples have NaN fields.
             assert_eq!(
-                (enc(&r.op), r.inputs(), r.output),
+                (enc(&r.op), r.inputs(), r.io.output),
                 (enc(&op), &def.inputs[..], 300)
             );
         }

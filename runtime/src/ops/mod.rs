@@ -195,7 +195,7 @@ pub(crate) fn scratch_bytes(g: &Graph<'_>, s: u32) -> usize {
     let (mut x, mut out) = (TensorRef::EMPTY, TensorRef::EMPTY);
     let read = def.inputs().first().and_then(|&i| g.read_tensor(i, &mut x));
     if read
-        .and_then(|_| g.read_tensor(def.output, &mut out))
+        .and_then(|_| g.read_tensor(def.io.output, &mut out))
         .is_none()
     {
         return 0;
@@ -231,7 +231,11 @@ pub(crate) fn scratch_bytes(g: &Graph<'_>, s: u32) -> usize {
 /// [`scratch_bytes`] (the arena after the graph's tensors).
 pub(crate) fn run(op: &Op, cx: &Cx<'_, '_>, y: &mut [u8], scratch: &mut [u8]) -> Result<()> {
     match op {
-        Op::FullyConnected { act, q: None } if cx.operand(1)?.dtype == DType::F16 => {
+        // (Only the weights' dtype tag is read; a build without f16 kernels loads no
+        // f16 weights, so it does not look.)
+        Op::FullyConnected { act, q: None }
+            if OpGroup::F16.enabled() && cx.inputs.get(1).is_some_and(|&w| cx.graph.is_f16(w)) =>
+        {
             fully_connected_f16::run(cx, y, act)
         }
         Op::FullyConnected { act, q } => fully_connected::run(cx, y, scratch, act, q.as_ref()),
