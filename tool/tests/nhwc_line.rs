@@ -4,20 +4,22 @@
 //! `examples/sensor/sensor_cnn.onnx` (torch.onnx.export) and
 //! `fixtures/conv1d_nhwc.onnx` (onnx.helper: odd length, stride 2, asymmetric pads,
 //! dilation, a depthwise conv, a 1×1 conv, padded strided MaxPool, AveragePool, both
-//! global pools; `fixtures/make_fixtures.py`).
+//! global pools; `fixtures/make_fixtures.py`), and that fixture's variant quantized
+//! by onnxruntime (`fixtures/conv1d_nhwc_qdq.onnx`, QDQ).
 //!
 //! The references are independent of the code under test: onnxruntime's outputs
 //! (committed CSVs) for f32 and f16, and for int8 the bytes of the int8 file written
 //! without the NHWC pass (the NCHW reference kernels `Conv` / `MaxPool` /
 //! `GlobalAvgPool` with the same calibration): the engine file must give the same
-//! output bits on every row.
+//! output bits on every row (for the QDQ file too, against onnxruntime's QDQ outputs
+//! besides).
 
 use ferrite::AlignedModel;
 use ferrite_tool::convert::{calibrate, convert, ConvertOptions, Precision};
 use ferrite_tool::data::Dataset;
 use ferrite_tool::emit::{self, Int8Options};
 use ferrite_tool::import::{import, ImportOptions};
-use ferrite_tool::quant::CalibrationMethod;
+use ferrite_tool::quant::{CalibrationMethod, Ranges};
 use ferrite_tool::run::{argmax, run_rows};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -256,4 +258,80 @@ fn sensor_cnn_int8_with_the_stem_unfused_gives_the_same_bytes() {
         run_rows(&fused, &test).unwrap(),
         run_rows(&unfused, &test).unwrap()
     );
+}
+
+/// A 1-D model quantized by onnxruntime (QDQ, int8 activations, per-channel
+/// weights): converted without calibration, on its own scales, its convs and pools
+/// run as the engine ops; its output bits are those of the same graph written without
+/// the NHWC pass (the NCHW reference kernels), and within two output steps of
+/// onnxruntime's (ferrite's f32 output put on the QDQ output's grid first, as in
+/// `qdq.rs`; the NCHW file of the tool before the pass measured the same 2 steps).
+#[test]
+fn conv1d_qdq_fixture_runs_on_the_engine_and_matches_onnxruntime() {
+    let src = onnx("tests/fixtures/conv1d_nhwc_qdq.onnx");
+    let o = ConvertOptions {
+        precision: Precision::Int8,
+        ..ConvertOptions::default()
+    };
+    let r = convert(&src, &o).unwrap();
+    assert_engine_ops(
+        "conv1d_nhwc_qdq",
+        &r.bytes,
+        &[
+            ("ConvNchwI8", 1),
+            ("DepthwiseNhwc", 1),
+            ("ConvNhwc", 1),
+            ("MaxPoolNhwc", 1),
+            ("AvgPoolNhwc", 2),
+            ("Transpose", 0),
+        ],
+    );
+    let graph = import(&src, &ImportOptions::default()).unwrap().graph;
+    let hints_only = Ranges {
+        ranges: vec![None; graph.tensors.len()],
+    };
+    let nchw = emit::emit(&graph, emit::Precision::Int8, Some(&hints_only), "t")
+        .unwrap()
+        .builder
+        .finish()
+        .unwrap();
+    assert!(op_counts(&nchw).contains_key("Conv"));
+    let proto = ferrite_tool::import::tract::parse(&src).unwrap();
+    let init = |name: &str| {
+        proto
+            .graph
+            .as_ref()
+            .unwrap()
+            .initializer
+            .iter()
+            .find(|t| t.name == name)
+            .unwrap_or_else(|| panic!("{name}"))
+            .clone()
+    };
+    let s = init("y_scale");
+    let scale = s
+        .float_data
+        .first()
+        .copied()
+        .unwrap_or_else(|| f32::from_le_bytes(s.raw_data[..4].try_into().unwrap()));
+    let z = init("y_zero_point");
+    let zp = z
+        .int32_data
+        .first()
+        .copied()
+        .unwrap_or_else(|| i32::from(z.raw_data[0] as i8));
+    let q = |v: f32| ((v / scale).round() as i32 + zp).clamp(-128, 127);
+    let x = load("tests/fixtures/conv1d_nhwc_input.csv");
+    let ort = load("tests/fixtures/conv1d_nhwc_qdq_ort.csv");
+    let out = run_rows(&r.bytes, &x).unwrap();
+    let bits = |v: &[Vec<f32>]| -> Vec<u32> { v.iter().flatten().map(|f| f.to_bits()).collect() };
+    assert_eq!(bits(&out), bits(&run_rows(&nchw, &x).unwrap()));
+    let steps = out
+        .iter()
+        .zip(ort.iter_rows())
+        .flat_map(|(a, b)| a.iter().zip(b).map(|(&p, &o)| (q(p) - q(o)).abs()))
+        .max()
+        .unwrap();
+    println!("conv1d_nhwc_qdq: max difference from onnxruntime {steps} output step(s)");
+    assert!(steps <= 2, "{steps} steps");
 }
