@@ -28,7 +28,7 @@ pub const MODEL_ENV: &str = "FERRITE_MODEL";
 pub const DEFAULT_MODEL: &str = "target/firmware/sensor_cnn_int8.fer";
 
 /// How [`DEFAULT_MODEL`] is made, from the repository root.
-pub const CONVERT_COMMAND: &str = "cargo run --release -p ferrite-tool -- convert examples/sensor/sensor_cnn.onnx -o target/firmware/sensor_cnn_int8.fer --precision int8 --calibration examples/sensor/calib.csv --labels idle,walk,run,shake";
+pub const CONVERT_COMMAND: &str = "cargo run --release -p ferrite-tool -- convert examples/sensor/sensor_cnn.onnx -o target/firmware/sensor_cnn_int8.fer --precision int8 --calibration examples/sensor/calib.csv --unfused-stem --labels idle,walk,run,shake";
 
 /// What the build script learnt about the model.
 #[derive(Debug, Clone)]

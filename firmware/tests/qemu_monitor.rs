@@ -126,7 +126,13 @@ fn drift_report_over_semihosting_flags_the_shifted_axis() {
             .arg(root.join("examples/sensor/sensor_cnn.onnx"))
             .arg("-o")
             .arg(&model)
-            .args(["--precision", "int8", "--labels", "idle,walk,run,shake"])
+            .args([
+                "--precision",
+                "int8",
+                "--unfused-stem",
+                "--labels",
+                "idle,walk,run,shake",
+            ])
             .arg("--calibration")
             .arg(root.join("examples/sensor/calib.csv"))
             .arg("--baseline")

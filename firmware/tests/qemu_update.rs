@@ -53,6 +53,7 @@ fn ab_update_scenarios_on_the_qemu_board() {
                 "int8",
                 "--calibration",
                 "examples/sensor/calib.csv",
+                "--unfused-stem",
                 "--labels",
                 "idle,walk,run,shake",
             ],

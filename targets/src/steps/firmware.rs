@@ -54,7 +54,7 @@ pub fn steps(ctx: &Ctx) -> Vec<Step> {
             let tool = host_tool(ctx, false)?;
             Cmd::new(tool.display().to_string())
                 .args(["convert", "examples/sensor/sensor_cnn.onnx", "-o", "target/firmware/sensor_cnn_int8.fer"])
-                .args(["--precision", "int8", "--calibration", "examples/sensor/calib.csv"])
+                .args(["--precision", "int8", "--calibration", "examples/sensor/calib.csv", "--unfused-stem"])
                 .args(["--labels", "idle,walk,run,shake"])
                 .cwd(&ctx.root)
                 .run()?;

@@ -111,6 +111,11 @@ pub(super) fn nodes(
         if skip.contains(&i) {
             continue;
         }
+        // The stem's input is a graph input or its `Reshape` (a 1-D input), in f32.
+        if stems.values().any(|&x| x == n.output) {
+            e.w.node_f32(n)?;
+            continue;
+        }
         match stems.get(&i) {
             Some(&x) => e.nchw_stem(n, x)?,
             None => e.node(n)?,
@@ -520,21 +525,28 @@ pub(super) fn feeds_classical(g: &Graph, t: TId) -> bool {
 }
 
 /// Whether `n` moves an f32 graph input (the NHWC pass's input `Transpose` or
-/// `Reshape`) into int8 engine convolutions only: the input is quantized first
-/// (element-wise, so the values are those of quantizing the moved tensor) and moved
-/// as int8, a quarter of the bytes.
+/// `Reshape`, or for a 1-D input its `Reshape` then `Transpose`) into int8 engine
+/// convolutions only: the input is quantized first (element-wise, so the values are
+/// those of quantizing the moved tensor) and moved as int8, a quarter of the bytes.
 fn moves_input_to_engine(g: &Graph, n: &Node) -> bool {
+    g.inputs.contains(&n.inputs[0])
+        && g.tensors[n.inputs[0]].dtype == DType::F32
+        && !feeds_classical(g, n.inputs[0])
+        && moves_to_engine(g, n)
+}
+
+/// Whether every reader of `n`'s output is an engine conv reading it as its input, or
+/// a `Reshape` / `Transpose` whose output goes on likewise.
+fn moves_to_engine(g: &Graph, n: &Node) -> bool {
     let engine_only = g
         .nodes
         .iter()
         .filter(|m| m.inputs.contains(&n.output))
-        .all(|m| int8_form(&m.op) == Int8Form::Engine && m.inputs[0] == n.output);
-    g.inputs.contains(&n.inputs[0])
-        && g.tensors[n.inputs[0]].dtype == DType::F32
-        && !feeds_classical(g, n.inputs[0])
-        && !g.outputs.contains(&n.output)
-        && g.uses(n.output) > 0
-        && engine_only
+        .all(|m| match m.op {
+            Op::Reshape | Op::Transpose { .. } => moves_to_engine(g, m),
+            _ => int8_form(&m.op) == Int8Form::Engine && m.inputs[0] == n.output,
+        });
+    !g.outputs.contains(&n.output) && g.uses(n.output) > 0 && engine_only
 }
 
 /// Whether `t` is read by a `Log` (a LogSoftmax split by tract): the int8 softmax's

@@ -27,8 +27,10 @@ pub(super) fn operands(w: &mut Writer<'_>, n: &Node, f16: bool) -> Result<Vec<u3
 /// The first-layer convs of the f32 graph `g` that read the NCHW graph input
 /// themselves (`Op::ConvNchw`, format 1.5): each f32 `ConvNhwc` without residual over
 /// all channels whose input is the NHWC pass's `Transpose` (perm `[0, 2, 3, 1]`) of a
-/// graph input with 1–4 channels, read by nothing else. Returns the conv nodes with
-/// their graph input, and the transpose nodes, which are not written.
+/// graph input with 1–4 channels (or of the `Reshape` of a 1-D graph input `[N, C, L]`
+/// to `[N, C, 1, L]`), read by nothing else. Returns the conv nodes with their NCHW
+/// input (the graph input, or that reshape), and the transpose nodes, which are not
+/// written.
 pub(super) fn nchw_stems(g: &Graph) -> (HashMap<usize, TId>, HashSet<usize>) {
     let mut readers = vec![0usize; g.tensors.len()];
     for &t in g.nodes.iter().flat_map(|n| &n.inputs).chain(&g.outputs) {
@@ -54,7 +56,7 @@ pub(super) fn nchw_stems(g: &Graph) -> (HashMap<usize, TId>, HashSet<usize>) {
         let c = xt.shape.get(1).copied().unwrap_or(0);
         let channels = g.tensors[n.inputs[1]].shape.get(1).copied();
         if matches!(&tn.op, Op::Transpose { perm } if perm.as_slice() == [0, 2, 3, 1])
-            && g.inputs.contains(&x)
+            && (g.inputs.contains(&x) || line_input(g, &producer, x, &readers))
             && xt.dtype == DType::F32
             && xt.shape.len() == 4
             && (1..=engine::NCHW_MAX_C).contains(&c)
@@ -67,6 +69,23 @@ pub(super) fn nchw_stems(g: &Graph) -> (HashMap<usize, TId>, HashSet<usize>) {
         }
     }
     (stems, skip)
+}
+
+/// Whether `x` is the NHWC pass's `Reshape` of a 1-D f32 graph input `[N, C, L]` to
+/// `[N, C, 1, L]`, read only by the stem's `Transpose`: the stem reads that reshape.
+fn line_input(g: &Graph, producer: &HashMap<TId, usize>, x: TId, readers: &[usize]) -> bool {
+    let Some(&r) = producer.get(&x) else {
+        return false;
+    };
+    let (rn, xs) = (&g.nodes[r], &g.tensors[x].shape);
+    let src = &g.tensors[rn.inputs[0]];
+    matches!(rn.op, Op::Reshape)
+        && g.inputs.contains(&rn.inputs[0])
+        && src.dtype == DType::F32
+        && src.shape.len() == 3
+        && xs.len() == 4
+        && xs[2] == 1
+        && readers[x] == 1
 }
 
 /// Writes the first-layer conv `n` (a [`nchw_stems`] conv) as `ConvNchw` over the

@@ -25,6 +25,14 @@
 //! - a max or average pool over an NCHW view, and a global pool over an NCHW / CHW
 //!   view, is a `MaxPoolNhwc` / `AvgPoolNhwc` on the NHWC tensor (the same values
 //!   exactly; a global pool is the window `[H, W]`);
+//! - 1-D ops (`line`): a rank-3 `Conv` or pool over `[N, C, L]` is the 2-D one over
+//!   `[N, C, 1, L]` (weights `[M, C/groups, 1, k]`; the IR's window already is
+//!   `[1, k]`), the input reshaped to `[N, C, 1, L]` before its transpose; tract's
+//!   1-D pointwise `Transpose → FullyConnected → Reshape → Transpose → Reshape` is a
+//!   1×1 `ConvNhwc` through the views `[N, L, C]`, `[L, C]`, `[C, L]`;
+//! - a `Reshape` between two views of one NHWC tensor with the same element order
+//!   is dropped; another `Reshape` of a view holding the NHWC tensor's bytes (one
+//!   pixel, e.g. after a global pool, or one channel) reshapes the NHWC tensor;
 //! - any other op reads the tensor in its own layout: the pass writes the view back
 //!   (`Transpose` / `Reshape` of the NHWC tensor; a `Reshape` when one channel or one
 //!   pixel makes both layouts the same bytes) once, right before the first such
@@ -42,6 +50,7 @@ use ferrite::format::types::{Activation, BinaryOp, Op, UnaryOp, Window};
 use ferrite::DType;
 use std::collections::HashMap;
 
+mod line;
 mod pool;
 mod strided;
 
@@ -57,6 +66,14 @@ enum Form {
     Hwc,
     /// `[N, H, W, C]`: `s` itself.
     Nhwc,
+    /// `[N, C, W]` with `H = 1`: a 1-D signal `[N, C, L]` (rank-3 `Conv` / pools).
+    Ncw,
+    /// `[N, W, C]` with `H = 1`: `s`'s bytes (tract's 1-D pointwise conv reads this).
+    Nwc,
+    /// `[C, W]` with `N = H = 1`.
+    Cw,
+    /// `[W, C]` with `N = H = 1`: `s`'s bytes.
+    Wc,
 }
 
 /// A tensor of the original graph as a view of the NHWC tensor `s` of the new graph.
@@ -78,6 +95,10 @@ impl Form {
             Form::Nhwc => Some(vec![n, h, w, c]),
             Form::Chw if n == 1 => Some(vec![c, h, w]),
             Form::Hwc if n == 1 => Some(vec![h, w, c]),
+            Form::Ncw if h == 1 => Some(vec![n, c, w]),
+            Form::Nwc if h == 1 => Some(vec![n, w, c]),
+            Form::Cw if n == 1 && h == 1 => Some(vec![c, w]),
+            Form::Wc if n == 1 && h == 1 => Some(vec![w, c]),
             _ => None,
         }
     }
@@ -89,6 +110,10 @@ impl Form {
             (Form::Nhwc, [0, 3, 1, 2]) => Some(Form::Nchw),
             (Form::Chw, [1, 2, 0]) => Some(Form::Hwc),
             (Form::Hwc, [2, 0, 1]) => Some(Form::Chw),
+            (Form::Ncw, [0, 2, 1]) => Some(Form::Nwc),
+            (Form::Nwc, [0, 2, 1]) => Some(Form::Ncw),
+            (Form::Cw, [1, 0]) => Some(Form::Wc),
+            (Form::Wc, [1, 0]) => Some(Form::Cw),
             _ => None,
         }
     }
@@ -100,6 +125,25 @@ impl Form {
             Form::Chw => Form::Nchw,
             Form::Hwc => Form::Nhwc,
             Form::Nhwc => Form::Hwc,
+            Form::Ncw => Form::Nchw,
+            Form::Nwc => Form::Nhwc,
+            Form::Cw => Form::Ncw,
+            Form::Wc => Form::Nwc,
+        }
+    }
+
+    /// Whether the form orders the elements channels-first (NCHW with axes of size 1
+    /// dropped); the others hold `s`'s bytes. A `Reshape` between two forms of the
+    /// same order of one tensor moves nothing.
+    fn channels_first(self) -> bool {
+        matches!(self, Form::Nchw | Form::Chw | Form::Ncw | Form::Cw)
+    }
+
+    /// The forms with this form's element order, most specific first.
+    fn same_order(self) -> [Form; 4] {
+        match self.channels_first() {
+            true => [Form::Ncw, Form::Nchw, Form::Chw, Form::Cw],
+            false => [Form::Nwc, Form::Nhwc, Form::Hwc, Form::Wc],
         }
     }
 }
@@ -222,10 +266,10 @@ impl Pass {
         // One pixel, or one channel: NCHW and NHWC hold the same bytes.
         let same_bytes = sh[1] * sh[2] == 1 || sh[3] == 1;
         match v.form {
-            Form::Nhwc | Form::Hwc => self.push(&name, Op::Reshape, &[v.s], t),
+            f if !f.channels_first() => self.push(&name, Op::Reshape, &[v.s], t),
             _ if same_bytes => self.push(&name, Op::Reshape, &[v.s], t),
             Form::Nchw => self.push(&name, to_nchw(), &[v.s], t),
-            Form::Chw => {
+            _ => {
                 let s = self.shape(v.s).to_vec();
                 let tmp = self.add(
                     &format!("{name}.nchw"),
@@ -241,17 +285,23 @@ impl Pass {
         t
     }
 
-    /// The NHWC form of the NCHW tensor `x`: its view's tensor, or a `Transpose`.
+    /// The NHWC form of the NCHW tensor `x` (or of the 1-D `[N, C, L]` tensor `x`,
+    /// with `H = 1`): its view's tensor, or a `Transpose`.
     fn nhwc_of(&mut self, x: TId) -> Option<TId> {
+        let form = match self.shape(x).len() {
+            4 => Form::Nchw,
+            3 => Form::Ncw,
+            _ => return None,
+        };
         if let Some(v) = self.view.get(&x) {
-            if v.form == Form::Nchw {
+            if v.form == form {
                 return Some(v.s);
             }
         }
-        if self.shape(x).len() != 4 {
-            return None;
-        }
-        let xr = self.real(x);
+        let xr = match form {
+            Form::Ncw => self.nchw_of_line(x),
+            _ => self.real(x),
+        };
         let s = self.shape(xr).to_vec();
         let name = format!("{}.nhwc", self.g.tensors[x].name);
         let op = if s[1] == 1 || s[2] * s[3] == 1 {
@@ -265,7 +315,7 @@ impl Pass {
             x,
             View {
                 s: t,
-                form: Form::Nchw,
+                form,
                 exclusive: false,
             },
         );
@@ -348,7 +398,8 @@ impl Pass {
             self.shape(n.output).to_vec(),
         );
         let bias_ok = n.inputs.get(2).is_none_or(|&b| self.g.is_const(b));
-        if xs.len() != 4 || ws.len() != 4 || !self.g.is_const(w) || !bias_ok {
+        let rank = xs.len();
+        if !(rank == 4 || rank == 3) || ws.len() != rank || !self.g.is_const(w) || !bias_ok {
             return false;
         }
         let (m, c) = (ws[0], xs[1]);
@@ -356,6 +407,12 @@ impl Pass {
         if groups != 1 && !depthwise {
             return false;
         }
+        // A 1-D conv is the 2-D one with H = 1 (the IR's window already is [1, k]).
+        let (w, ys, form) = match rank {
+            3 if window.kernel[0] == 1 => (self.line_weights(w), Self::line_nchw(&ys), Form::Ncw),
+            3 => return false,
+            _ => (w, ys, Form::Nchw),
+        };
         let Some(xn) = self.nhwc_of(x) else {
             return false;
         };
@@ -379,7 +436,7 @@ impl Pass {
         };
         let name = format!("{}.nhwc", self.g.tensors[n.output].name);
         let s = self.add(&name, op, &[xn, w, bias], &[ys[0], ys[2], ys[3], ys[1]]);
-        self.new_view(n.output, s, Form::Nchw);
+        self.new_view(n.output, s, form);
         true
     }
 
@@ -422,25 +479,38 @@ impl Pass {
         if self.view_op(n, |f| Some(f.reshaped())) {
             return true;
         }
-        // NCHW / CHW with the spatial axes flattened into one row (before a global
-        // pool): the NHWC tensor as `[N, 1, H·W, C]`, the same bytes.
         let Some(v) = self.view.get(&n.inputs[0]).copied() else {
             return false;
         };
-        let s = self.shape(v.s).to_vec();
-        let flat = [s[0], 1, s[1] * s[2], s[3]];
-        if !matches!(v.form, Form::Nchw | Form::Chw)
-            || v.form.shape(&flat).as_deref() != Some(self.shape(n.output))
-        {
-            return false;
+        // Between forms of the same order (e.g. a 1-D `[N, C, L]` and `[N, C, 1, L]`).
+        for to in v.form.same_order() {
+            if self.view_op(n, |_| Some(to)) {
+                return true;
+            }
         }
-        let name = format!("{}.nhwc", self.g.tensors[n.output].name);
-        let t = self.add(&name, Op::Reshape, &[v.s], &flat);
-        self.new_view(n.output, t, v.form);
-        true
+        let s = self.shape(v.s).to_vec();
+        // NCHW / CHW with the spatial axes flattened into one row (before a global
+        // pool): the NHWC tensor as `[N, 1, H·W, C]`, the same bytes.
+        let flat = [s[0], 1, s[1] * s[2], s[3]];
+        if v.form.channels_first() && v.form.shape(&flat).as_deref() == Some(self.shape(n.output)) {
+            let name = format!("{}.nhwc", self.g.tensors[n.output].name);
+            let t = self.add(&name, Op::Reshape, &[v.s], &flat);
+            self.new_view(n.output, t, v.form);
+            return true;
+        }
+        // Any other reshape of a view with the NHWC tensor's bytes (a channels-last
+        // form, or one pixel, or one channel; e.g. the `[N, C]` after a global pool):
+        // a `Reshape` of the NHWC tensor itself, not of the view written back.
+        if !v.form.channels_first() || s[1] * s[2] == 1 || s[3] == 1 {
+            self.push(&n.name, Op::Reshape, &[v.s], n.output);
+            self.real.insert(n.output);
+            return true;
+        }
+        false
     }
 
-    /// FullyConnected over the channels of an HWC / NHWC view: a 1×1 ConvNhwc.
+    /// FullyConnected over the channels of a channels-last view (HWC, NHWC, and the
+    /// 1-D WC, NWC): a 1×1 ConvNhwc.
     fn fully_connected(&mut self, n: &Node, act: Activation) -> bool {
         let (x, w) = (n.inputs[0], n.inputs[1]);
         let Some(v) = self.view.get(&x).copied() else {
@@ -449,7 +519,7 @@ impl Pass {
         let s = self.shape(v.s).to_vec();
         let ws = self.shape(w).to_vec();
         let bias_ok = n.inputs.get(2).is_none_or(|&b| self.g.is_const(b));
-        if !matches!(v.form, Form::Hwc | Form::Nhwc)
+        if v.form.channels_first()
             || !self.g.is_const(w)
             || !bias_ok
             || ws.len() != 2

@@ -1,6 +1,7 @@
 //! The NHWC pass's pools: a `MaxPool` / `AvgPool` (any padding, stride, dilation,
-//! floor or ceil mode) over an NCHW view, and a `GlobalAvgPool` / `GlobalMaxPool` over
-//! an NCHW / CHW view, become the runtime's `MaxPoolNhwc` / `AvgPoolNhwc` on the NHWC
+//! floor or ceil mode) over an NCHW view or a 1-D `[N, C, L]` one (H = 1, the IR's
+//! window `[1, k]`), and a `GlobalAvgPool` / `GlobalMaxPool` over an NCHW / CHW / 1-D
+//! view, become the runtime's `MaxPoolNhwc` / `AvgPoolNhwc` on the NHWC
 //! tensor (a global pool as the window `[H, W]`). Those ops compute the NCHW pools'
 //! values exactly, in f32 and int8, so the rewrite changes no output.
 
@@ -25,13 +26,12 @@ impl Pass {
         let Some(v) = self.view.get(&n.inputs[0]).copied() else {
             return false;
         };
-        let &[b, c, oh, ow] = self.shape(n.output) else {
-            return false;
+        let ys = match (v.form, self.shape(n.output)) {
+            (Form::Nchw, &[b, c, oh, ow]) => [b, oh, ow, c],
+            (Form::Ncw, &[b, c, ow]) if self.shape(v.s)[1] == 1 => [b, 1, ow, c],
+            _ => return false,
         };
-        if v.form != Form::Nchw {
-            return false;
-        }
-        self.nhwc_pool(n, v.s, v.form, op, [b, oh, ow, c])
+        self.nhwc_pool(n, v.s, v.form, op, ys)
     }
 
     /// A global pool over an NCHW / CHW view.
@@ -41,7 +41,7 @@ impl Pass {
         };
         let s = self.shape(v.s).to_vec();
         let ys = [s[0], 1, 1, s[3]];
-        if !matches!(v.form, Form::Nchw | Form::Chw)
+        if !matches!(v.form, Form::Nchw | Form::Chw | Form::Ncw)
             || v.form.shape(&ys).as_deref() != Some(self.shape(n.output))
         {
             return false;
