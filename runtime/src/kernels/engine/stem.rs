@@ -21,7 +21,12 @@
 //! f32 image and quantizes it on the way: per band, each input row is quantized
 //! (the `Quantize` op's kernel) and scattered into the band's NHWC rows, then the
 //! CPU's int8 conv runs on them — the bytes of `Quantize`, `Transpose` and the int8
-//! `ConvNhwc`, without their two full-size passes over the image.
+//! `ConvNhwc`, without their two full-size passes over the image. With AVX-512 VNNI
+//! and VBMI ([`i8_rows`], `x86_avx512/stem_rows.rs`; dilation 1, horizontal stride 1
+//! or 2, up to 64 taps × channels) the band's rows are quantized plane by plane into
+//! padded rows (`x_zp` in the padding) and a kernel over 16 output pixels gathers each
+//! group of 4 taps with one `vpermt2b`; with VNNI alone, [`i8_direct`] reads unpadded
+//! planes with masked loads.
 
 use super::frame::geom::{need, Geom};
 use super::pack::f32_conv_packed_len;
@@ -123,7 +128,74 @@ pub(super) fn transposed(
 /// input rows of [`BAND`] output rows, one quantized input row, and the conv's padding
 /// row ([`super::conv_scratch_len`]). `None` when `s` is invalid.
 pub fn i8_conv_nchw_scratch_len(s: &ConvShape) -> Option<usize> {
-    scratch_len(s)?.checked_add(s.in_w)
+    let len = scratch_len(s)?.checked_add(s.in_w)?;
+    #[cfg(target_arch = "x86_64")]
+    if let Some(rows) = rows_scratch_len(s) {
+        return Some(len.max(rows));
+    }
+    Some(len)
+}
+
+/// Bytes of scratch of [`i8_rows`] (the padded quantized rows of [`BAND`] output
+/// rows, plane by plane), when its kernel takes `s`'s geometry.
+#[cfg(target_arch = "x86_64")]
+fn rows_scratch_len(s: &ConvShape) -> Option<usize> {
+    use super::x86_avx512::stem_rows::{band_rows, Plan, BAND};
+    Geom::new(s).ok()?;
+    let plan = Plan::new(s)?;
+    plan.scratch_len(s.in_c, band_rows(s, BAND.min(s.out_h)))
+}
+
+/// [`super::i8_conv_nchw`] on the AVX-512 VNNI + VBMI kernel (`x86_avx512/stem_rows.rs`),
+/// when it takes `s`: per band of output rows, the padded rows it reads quantized
+/// (the `Quantize` kernel, plane by plane, `x_zp` in the padding) into `scratch`,
+/// then the kernel over them. `None` when the kernel does not take `s` or this CPU
+/// lacks VBMI.
+#[cfg(target_arch = "x86_64")]
+pub(super) fn i8_rows(
+    t: super::x86_avx512::Vnni,
+    s: &ConvShape,
+    (x, x_scale, x_zp): (&[f32], f32, i32),
+    packed: &[u8],
+    out: &I8Out,
+    y: &mut [i8],
+    scratch: &mut [i8],
+) -> Option<Result<()>> {
+    use super::x86_avx512::stem_rows::{self as k, Plan};
+    if !k::vbmi() {
+        return None;
+    }
+    let plan = Plan::new(s)?;
+    let need_len = rows_scratch_len(s)?;
+    if out.residual.is_some() {
+        return Some(Err(Error::Unsupported));
+    }
+    if let Err(e) = i8_check(s, x, Some((packed, out)), y, scratch) {
+        return Some(Err(e));
+    }
+    let Some(scratch) = scratch.get_mut(..need_len) else {
+        return Some(Err(Error::Unsupported));
+    };
+    let (w, wp) = (s.in_w, plan.wp);
+    let pad_l = s.pad[1].min(wp);
+    // Image columns `0..real` land in padded columns `pad_l..pad_l + real`.
+    let real = w.min(wp - pad_l);
+    let zp = x_zp as i8;
+    let fill = |top: isize, rows: usize, xq: &mut [i8]| {
+        for (i, row) in xq.chunks_exact_mut(wp).enumerate() {
+            let (ci, iy) = (i / rows, (i % rows) as isize + top);
+            if iy < 0 || iy >= s.in_h as isize || real == 0 {
+                row.fill(zp);
+                continue;
+            }
+            row[..pad_l].fill(zp);
+            row[pad_l + real..].fill(zp);
+            let src = &x[(ci * s.in_h + iy as usize) * w..][..real];
+            crate::kernels::fast::f32_quantize_i8(src, x_scale, x_zp, &mut row[pad_l..][..real]);
+        }
+    };
+    k::run(t, s, &plan, scratch, packed, out, y, fill);
+    Some(Ok(()))
 }
 
 /// The checks of both int8 paths: channels, the geometry and the slice lengths
