@@ -181,6 +181,10 @@ pub(super) fn i8_rows(
     // Image columns `0..real` land in padded columns `pad_l..pad_l + real`.
     let real = w.min(wp - pad_l);
     let zp = x_zp as i8;
+    // Every row slot (a multiple of `wp` bytes from the start, whatever a band's rows
+    // per plane) keeps its padding columns: filled once here, never written by the
+    // quantized columns; a padding row is filled whole.
+    scratch.fill(zp);
     let fill = |top: isize, rows: usize, xq: &mut [i8]| {
         for (i, row) in xq.chunks_exact_mut(wp).enumerate() {
             let (ci, iy) = (i / rows, (i % rows) as isize + top);
@@ -188,8 +192,6 @@ pub(super) fn i8_rows(
                 row.fill(zp);
                 continue;
             }
-            row[..pad_l].fill(zp);
-            row[pad_l + real..].fill(zp);
             let src = &x[(ci * s.in_h + iy as usize) * w..][..real];
             crate::kernels::fast::f32_quantize_i8(src, x_scale, x_zp, &mut row[pad_l..][..real]);
         }
