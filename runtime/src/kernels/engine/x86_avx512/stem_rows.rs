@@ -441,7 +441,6 @@ struct Band<'a> {
 unsafe fn panel_run<const NJ: usize>(t: Vnni, k: &Band<'_>, st: &Store, y: &mut [i8]) {
     let (s, plan, parts) = (k.s, k.plan, k.parts);
     let (c, sx, sy, wp) = (s.in_c, s.stride[1], s.stride[0], plan.wp);
-    let nw = s.kernel[0] * c;
     // SAFETY (block): the caller's contract: each window load reads bytes
     // `base..base + 64` of a row of `xq` (`base < wp`, `xq` has `SPAN` bytes after
     // its last row); the stores write the band's pixels `< n`.
@@ -453,35 +452,46 @@ unsafe fn panel_run<const NJ: usize>(t: Vnni, k: &Band<'_>, st: &Store, y: &mut 
         let xp = k.xq.as_ptr();
         let flip = _mm512_set1_epi8(-128);
         let yp = y.as_mut_ptr();
-        let mut win = [xp; MAX_W];
+        // Each step's two windows as byte offsets from output row `oy`'s first row.
+        let mut offs = [[0usize; 2]; 2 * MAX_Q];
+        for (o, w) in offs.iter_mut().zip(&parts.win).take(parts.n) {
+            *o = w.map(|wi| ((wi % c) * k.rows + wi / c) * wp);
+        }
+        // One step per quad (a kernel row of 3 or more taps): no blends.
+        let single = parts.n == plan.nq;
         for oy in 0..s.out_h {
-            for (wi, r) in win.iter_mut().enumerate().take(nw) {
-                let (ky, ci) = (wi / c, wi % c);
-                *r = xp.add((ci * k.rows + oy * sy + ky) * wp);
-            }
+            let rp = xp.add(oy * sy * wp);
             for ox0 in (0..s.out_w).step_by(16) {
                 let n = (s.out_w - ox0).min(16);
-                let base = ox0 * sx;
+                let row = rp.add(ox0 * sx);
                 let mut acc = [_mm512_setzero_si512(); NJ];
                 for (j, a) in acc.iter_mut().enumerate() {
                     *a = _mm512_set1_epi32(k.bias[j]);
                 }
                 let mut pi = 0;
                 for (q, wq) in k.w.iter().enumerate().take(plan.nq) {
-                    let mut v = _mm512_setzero_si512();
-                    let first = if q == 0 { 0 } else { parts.end[q - 1] };
-                    while pi < parts.end[q] {
-                        let [wa, wb] = parts.win[pi];
-                        let a = _mm512_loadu_si512(win[wa].add(base).cast());
-                        let b = _mm512_loadu_si512(win[wb].add(base).cast());
-                        let g = _mm512_permutex2var_epi8(a, idx[pi], b);
-                        v = if pi == first {
-                            g
-                        } else {
-                            _mm512_mask_blend_epi8(parts.mask[pi], v, g)
-                        };
-                        pi += 1;
-                    }
+                    let v = if single {
+                        let [oa, ob] = offs[q];
+                        let a = _mm512_loadu_si512(row.add(oa).cast());
+                        let b = _mm512_loadu_si512(row.add(ob).cast());
+                        _mm512_permutex2var_epi8(a, idx[q], b)
+                    } else {
+                        let mut v = _mm512_setzero_si512();
+                        let first = if q == 0 { 0 } else { parts.end[q - 1] };
+                        while pi < parts.end[q] {
+                            let [oa, ob] = offs[pi];
+                            let a = _mm512_loadu_si512(row.add(oa).cast());
+                            let b = _mm512_loadu_si512(row.add(ob).cast());
+                            let g = _mm512_permutex2var_epi8(a, idx[pi], b);
+                            v = if pi == first {
+                                g
+                            } else {
+                                _mm512_mask_blend_epi8(parts.mask[pi], v, g)
+                            };
+                            pi += 1;
+                        }
+                        v
+                    };
                     // The int8 bytes as `x + 128`.
                     let v = _mm512_xor_si512(v, flip);
                     for (j, a) in acc.iter_mut().enumerate() {
