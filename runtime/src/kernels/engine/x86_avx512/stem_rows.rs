@@ -3,20 +3,18 @@
 //!
 //! The caller quantizes each padded input row of a band into scratch, plane by plane
 //! (the `Quantize` op's kernel: the reference's bytes), the conv's padding columns
-//! (and rows) holding `x_zp`: output pixel `ox`'s taps of kernel row `ky` and
-//! channel `c` are then the `kw`
-//! consecutive bytes from column `ox·sx` of padded row `oy·sy + ky` of plane `c` (a
-//! "window" of a 16-pixel block: 64 bytes from the block's first column). The packed
-//! weights are re-ordered (per call, on the stack) to the order (ky, c, kx), 4 per quad
-//! (zero weights after the last: 7 quads for 3×3×3, as the packed panel). 16 output
-//! pixels per vector: a quad's vector of 16 pixel quads is one `vpermt2b` of the two
-//! windows its 4 bytes come from (more windows: one more `vpermt2b` and a byte blend
-//! per pair), and each output channel takes one `vpdpbusd` per quad with its 4 weights
-//! broadcast, from `bias_u8` (the bytes flipped to `x + 128` first). The i32 sums are those of every int8 kernel (exact), so
-//! the bytes are the reference's; then [`store16`] (shared with `stem.rs`) transposes,
+//! (and rows) holding `x_zp`: output pixel `ox`'s taps of kernel row `ky` and channel
+//! `c` are then the `kw` consecutive bytes from column `ox·sx` of padded row
+//! `oy·sy + ky` of plane `c` (a "window" of a 16-pixel block: 64 bytes from the
+//! block's first column). The packed weights are re-ordered (per call, on the stack)
+//! to the order (ky, c, kx), 4 per quad (zero weights after the last: 7 quads for
+//! 3×3×3, as the packed panel). 16 output pixels per vector: a quad's vector of 16
+//! pixel quads is one `vpermt2b` of the two windows its 4 bytes come from (more
+//! windows: one more `vpermt2b` and a byte blend per pair), flipped to `x + 128`, and
+//! each output channel takes one `vpdpbusd` per quad with its 4 weights broadcast,
+//! from `bias_u8`. The i32 sums are those of every int8 kernel (exact), so the bytes
+//! are the reference's; then [`store16`] (shared with `stem.rs`) transposes,
 //! requantizes and stores.
-//!
-//! The caller quantizes the rows (the `Quantize` op's kernel: the reference's bytes).
 
 use core::arch::x86_64::*;
 
@@ -48,7 +46,8 @@ pub(crate) struct Plan {
     pub(crate) wp: usize,
     /// Quads per output channel.
     nq: usize,
-    /// The `k` (4 per quad): window `ky·C + c` and `kx`, in the order (ky, c, kx).
+    /// The number of `k` (`kh·C·kw`, 4 per quad), in the order (ky, c, kx): `k`'s
+    /// window is `ky·C + c` ([`Plan::slot`]).
     len: usize,
 }
 
