@@ -125,8 +125,10 @@ pub(super) fn transposed(
 }
 
 /// Bytes of scratch [`super::i8_conv_nchw`] needs for `s`: the quantized NHWC copy of the
-/// input rows of [`BAND`] output rows, one quantized input row, and the conv's padding
-/// row ([`super::conv_scratch_len`]). `None` when `s` is invalid.
+/// input rows of a band of 8 output rows, one quantized input row, and the conv's
+/// padding row ([`super::conv_scratch_len`]); on x86-64, at least the padded quantized
+/// rows of such a band when the AVX-512 VBMI kernel takes `s` (on any CPU, so that the
+/// size does not depend on it). `None` when `s` is invalid.
 pub fn i8_conv_nchw_scratch_len(s: &ConvShape) -> Option<usize> {
     let len = scratch_len(s)?.checked_add(s.in_w)?;
     #[cfg(target_arch = "x86_64")]
