@@ -23,10 +23,10 @@
 //! CPU's int8 conv runs on them — the bytes of `Quantize`, `Transpose` and the int8
 //! `ConvNhwc`, without their two full-size passes over the image. With AVX-512 VNNI
 //! and VBMI ([`i8_rows`], `x86_avx512/stem_rows.rs`; dilation 1, horizontal stride 1
-//! or 2, up to 64 taps × channels) the band's rows are quantized plane by plane into
-//! padded rows (`x_zp` in the padding) and a kernel over 16 output pixels gathers each
-//! group of 4 taps with one `vpermt2b`; with VNNI alone, [`i8_direct`] reads unpadded
-//! planes with masked loads.
+//! or 2, up to 64 taps × channels) the band's rows are quantized, one call per plane,
+//! and a kernel over 16 output pixels gathers each group of 4 taps with one
+//! `vpermt2b` (the padding columns masked to `x_zp` in the first and last blocks);
+//! with VNNI alone, [`i8_direct`] reads the planes with masked loads.
 
 use super::frame::geom::{need, Geom};
 use super::pack::f32_conv_packed_len;
@@ -126,8 +126,8 @@ pub(super) fn transposed(
 
 /// Bytes of scratch [`super::i8_conv_nchw`] needs for `s`: the quantized NHWC copy of the
 /// input rows of a band of 8 output rows, one quantized input row, and the conv's
-/// padding row ([`super::conv_scratch_len`]); on x86-64, at least the padded quantized
-/// rows of such a band when the AVX-512 VBMI kernel takes `s` (on any CPU, so that the
+/// padding row ([`super::conv_scratch_len`]); on x86-64, at least the quantized rows of
+/// such a band for the AVX-512 VBMI kernel when it takes `s` (on any CPU, so that the
 /// size does not depend on it). `None` when `s` is invalid.
 pub fn i8_conv_nchw_scratch_len(s: &ConvShape) -> Option<usize> {
     let len = scratch_len(s)?.checked_add(s.in_w)?;
@@ -138,7 +138,7 @@ pub fn i8_conv_nchw_scratch_len(s: &ConvShape) -> Option<usize> {
     Some(len)
 }
 
-/// Bytes of scratch of [`i8_rows`] (the padded quantized rows of [`BAND`] output
+/// Bytes of scratch of [`i8_rows`] (the quantized rows of [`BAND`] output
 /// rows, plane by plane), when its kernel takes `s`'s geometry.
 #[cfg(target_arch = "x86_64")]
 fn rows_scratch_len(s: &ConvShape) -> Option<usize> {
@@ -149,8 +149,8 @@ fn rows_scratch_len(s: &ConvShape) -> Option<usize> {
 }
 
 /// [`super::i8_conv_nchw`] on the AVX-512 VNNI + VBMI kernel (`x86_avx512/stem_rows.rs`),
-/// when it takes `s`: per band of output rows, the padded rows it reads quantized
-/// (the `Quantize` kernel, plane by plane, `x_zp` in the padding) into `scratch`,
+/// when it takes `s`: per band of output rows, the rows it reads quantized (the
+/// `Quantize` kernel, one call per plane, `x_zp` for the padding rows) into `scratch`,
 /// then the kernel over them. `None` when the kernel does not take `s` or this CPU
 /// lacks VBMI.
 #[cfg(target_arch = "x86_64")]
@@ -178,27 +178,29 @@ pub(super) fn i8_rows(
     let Some(scratch) = scratch.get_mut(..need_len) else {
         return Some(Err(Error::Unsupported));
     };
-    let (w, wp) = (s.in_w, plan.wp);
-    let pad_l = s.pad[1].min(wp);
-    // Image columns `0..real` land in padded columns `pad_l..pad_l + real`.
-    let real = w.min(wp - pad_l);
-    let zp = x_zp as i8;
-    // Every row slot (a multiple of `wp` bytes from the start, whatever a band's rows
-    // per plane) keeps its padding columns: filled once here, never written by the
-    // quantized columns; a padding row is filled whole.
-    scratch.fill(zp);
+    // Per plane, the band's padded rows `r` (image row `top + r`): the ones inside the
+    // image are consecutive in `x` and in scratch, one Quantize call; a padding row
+    // is `x_zp`.
+    let (w, zp) = (s.in_w, x_zp as i8);
     let fill = |top: isize, rows: usize, xq: &mut [i8]| {
-        for (i, row) in xq.chunks_exact_mut(wp).enumerate() {
-            let (ci, iy) = (i / rows, (i % rows) as isize + top);
-            if iy < 0 || iy >= s.in_h as isize || real == 0 {
-                row.fill(zp);
-                continue;
+        let lo = (-top).clamp(0, rows as isize) as usize;
+        let hi = (s.in_h as isize - top).clamp(lo as isize, rows as isize) as usize;
+        for (ci, plane) in xq[k::FRONT..].chunks_exact_mut(rows * w).enumerate() {
+            plane[..lo * w].fill(zp);
+            plane[hi * w..].fill(zp);
+            if hi > lo {
+                let first = (ci * s.in_h) as isize + top + lo as isize;
+                let src = &x[first as usize * w..][..(hi - lo) * w];
+                crate::kernels::fast::f32_quantize_i8(
+                    src,
+                    x_scale,
+                    x_zp,
+                    &mut plane[lo * w..hi * w],
+                );
             }
-            let src = &x[(ci * s.in_h + iy as usize) * w..][..real];
-            crate::kernels::fast::f32_quantize_i8(src, x_scale, x_zp, &mut row[pad_l..][..real]);
         }
     };
-    k::run(t, s, &plan, scratch, packed, out, y, fill);
+    k::run(t, s, (&plan, x_zp), scratch, packed, out, y, fill);
     Some(Ok(()))
 }
 

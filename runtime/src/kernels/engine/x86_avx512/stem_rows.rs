@@ -1,14 +1,16 @@
 //! The int8 NCHW-input conv on AVX-512 VNNI + VBMI (see `engine/stem.rs`), over a band
-//! of the image quantized once into padded rows.
+//! of the image quantized once.
 //!
-//! The caller quantizes each padded input row of a band into scratch, plane by plane
-//! (the `Quantize` op's kernel: the reference's bytes), the conv's padding columns
-//! (and rows) holding `x_zp`: output pixel `ox`'s taps of kernel row `ky` and channel
-//! `c` are then the `kw` consecutive bytes from column `ox·sx` of padded row
-//! `oy·sy + ky` of plane `c` (a "window" of a 16-pixel block: 64 bytes from the
-//! block's first column). The packed weights are re-ordered (per call, on the stack)
-//! to the order (ky, c, kx), 4 per quad (zero weights after the last: 7 quads for
-//! 3×3×3, as the packed panel). 16 output pixels per vector: a quad's vector of 16
+//! The caller quantizes the band's rows into scratch, plane by plane (the `Quantize`
+//! op's kernel, one call per plane: the reference's bytes), a padding row (above or
+//! below the image) holding `x_zp`; the padding columns are not stored. Output pixel
+//! `ox`'s taps of kernel row `ky` and channel `c` are then the `kw` consecutive bytes
+//! from column `ox·sx − pad` of row `oy·sy + ky` of plane `c` (a "window" of a
+//! 16-pixel block: 64 bytes from the block's first column), and the bytes that the
+//! first and last blocks read from outside the row are set to `x_zp` (per-quad byte
+//! masks computed once per call). The packed weights are re-ordered (per call, on the
+//! stack) to the order (ky, c, kx), 4 per quad (zero weights after the last: 7 quads
+//! for 3×3×3, as the packed panel). 16 output pixels per vector: a quad's vector of 16
 //! pixel quads is one `vpermt2b` of the two windows its 4 bytes come from (more
 //! windows: one more `vpermt2b` and a byte blend per pair), flipped to `x + 128`, and
 //! each output channel takes one `vpdpbusd` per quad with its 4 weights broadcast,
@@ -26,8 +28,9 @@ use super::{I32Lanes, Rq, Vnni};
 const MAX_Q: usize = 16;
 /// The most windows (kernel rows × channels).
 const MAX_W: usize = 64;
-/// The bytes after the last row that a window's 64-byte load may read.
-const SPAN: usize = 64;
+/// The bytes before the first row (the first block's loads start `pad[1] <= 16` bytes
+/// before a row).
+pub(crate) const FRONT: usize = 64;
 
 /// Whether this CPU has AVX-512 VBMI (`vpermt2b`), besides the VNNI token.
 pub(crate) fn vbmi() -> bool {
@@ -42,8 +45,11 @@ pub(crate) fn vbmi() -> bool {
 /// [`Plan::new`] takes.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Plan {
-    /// Padded columns per row (through the last output pixel's last tap).
-    pub(crate) wp: usize,
+    /// Bytes per row: the image's width (the padding columns are not stored: the
+    /// first and last blocks set the bytes that read them to `x_zp`).
+    pub(crate) rw: usize,
+    /// Bytes after the last row that the last block's window loads may read.
+    tail: usize,
     /// Quads per output channel.
     nq: usize,
     /// The number of `k` (`kh·C·kw`, 4 per quad), in the order (ky, c, kx): `k`'s
@@ -54,8 +60,9 @@ pub(crate) struct Plan {
 impl Plan {
     /// The plan of `s`, or `None` when the kernel does not take it: 1–4 channels,
     /// dilation 1, horizontal stride 1 or 2, a 16-pixel block's taps within a 64-byte
-    /// window (`15·sx + kw <= 64`), at most [`MAX_Q`] quads. Geometry only (the
-    /// caller checks the CPU).
+    /// window (`15·sx + kw <= 64`), at most [`MAX_Q`] quads, a left padding of at most
+    /// 16 columns, and the right padding read by the last block only. Geometry only
+    /// (the caller checks the CPU).
     pub(crate) fn new(s: &ConvShape) -> Option<Plan> {
         let (c, [kh, kw], sx) = (s.in_c, s.kernel, s.stride[1]);
         let ok = (1..=4).contains(&c)
@@ -74,8 +81,15 @@ impl Plan {
         if nq > MAX_Q || kh * c > MAX_W {
             return None;
         }
-        let wp = (s.out_w - 1).checked_mul(sx)?.checked_add(kw)?;
-        Some(Plan { wp, nq, len })
+        // Only the first block reads the left padding, only the last the right one.
+        let (rw, pad_l) = (s.in_w, s.pad[1]);
+        let last = (s.out_w - 1) / 16 * 16;
+        let inner = last == 0 || (last - 1) * sx + kw <= rw + pad_l;
+        if pad_l > 16 || rw == 0 || !inner {
+            return None;
+        }
+        let tail = ((s.out_w - 1).checked_mul(sx)? + 64).saturating_sub(rw);
+        Some(Plan { rw, tail, nq, len })
     }
 
     /// `k`'s window and column (`k < len`).
@@ -83,9 +97,28 @@ impl Plan {
         (k / s.kernel[1], k % s.kernel[1])
     }
 
-    /// Bytes of scratch for `rows` padded rows of each of `c` planes.
+    /// Bytes of scratch for `rows` padded rows of each of `c` planes: [`FRONT`] bytes,
+    /// the rows, the last loads' tail.
     pub(crate) fn scratch_len(&self, c: usize, rows: usize) -> Option<usize> {
-        rows.checked_mul(self.wp)?.checked_mul(c)?.checked_add(SPAN)
+        rows.checked_mul(self.rw)?
+            .checked_mul(c)?
+            .checked_add(FRONT + self.tail)
+    }
+
+    /// The bytes of quad `q` (lane `l`, slot `i`: bit `4l + i`) that read a padding
+    /// column in the block from output pixel `ox0`.
+    fn pad_mask(&self, s: &ConvShape, ox0: usize, q: usize) -> u64 {
+        let mut m = 0;
+        for k in 4 * q..(4 * q + 4).min(self.len) {
+            let kx = self.slot(s, k).1;
+            for l in 0..16 {
+                let col = ((ox0 + l) * s.stride[1] + kx) as isize - s.pad[1] as isize;
+                if col < 0 || col >= self.rw as isize {
+                    m |= 1u64 << (4 * l + k - 4 * q);
+                }
+            }
+        }
+        m
     }
 }
 
@@ -311,14 +344,14 @@ pub(crate) fn band_rows(s: &ConvShape, n: usize) -> usize {
 }
 
 /// The whole conv, per band of [`BAND`] output rows: `fill(top, rows, xq)` writes the
-/// band's quantized padded rows into `xq` (plane `c`'s padded row `r`, image row
-/// `top + r`, at `(c·rows + r)·wp`: int8 bytes, `x_zp` in the padding), then the
+/// band's quantized rows into `xq` (plane `c`'s row `r`, image row `top + r`, at
+/// `FRONT + (c·rows + r)·in_w`: int8 bytes, `x_zp` for a row outside the image), then the
 /// kernel reads them. Does nothing when a length is short (the caller checked them).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn run(
     t: Vnni,
     s: &ConvShape,
-    plan: &Plan,
+    (plan, x_zp): (&Plan, i32),
     xq: &mut [i8],
     packed: &[u8],
     out: &I8Out,
@@ -331,7 +364,7 @@ pub(crate) fn run(
     let panel_len = hlen + (taps * cq).div_ceil(4) * 4 * NR;
     let rows = band_rows(s, BAND.min(s.out_h));
     let ok = vbmi()
-        && Plan::new(s).is_some_and(|p| p.wp == plan.wp && p.len == plan.len)
+        && Plan::new(s).is_some_and(|p| p.rw == plan.rw && p.len == plan.len)
         && plan.scratch_len(c, rows).is_some_and(|n| n <= xq.len())
         && y.len() >= s.out_h * s.out_w * s.out_c
         && packed.len() >= s.out_c.div_ceil(NR) * panel_len;
@@ -339,7 +372,18 @@ pub(crate) fn run(
         return;
     }
     // SAFETY: `t` and `vbmi()`; the lengths checked above.
-    unsafe { run_vnni(t, s, plan, xq, (packed, panel_len), out, y, &mut fill) }
+    unsafe {
+        run_vnni(
+            t,
+            s,
+            (plan, x_zp as i8),
+            xq,
+            (packed, panel_len),
+            out,
+            y,
+            &mut fill,
+        )
+    }
 }
 
 /// [`run`] after its checks.
@@ -351,7 +395,7 @@ pub(crate) fn run(
 unsafe fn run_vnni(
     t: Vnni,
     s: &ConvShape,
-    plan: &Plan,
+    (plan, x_zp): (&Plan, i8),
     xq: &mut [i8],
     (packed, panel_len): (&[u8], usize),
     out: &I8Out,
@@ -377,6 +421,14 @@ unsafe fn run_vnni(
     };
     let first = consts(0);
     let row_out = s.out_w * s.out_c;
+    // The first and last blocks' bytes that read the padding columns.
+    let last = (s.out_w - 1) / 16 * 16;
+    let mut edge = [[0u64; MAX_Q]; 2];
+    for (e, ox0) in edge.iter_mut().zip([0, last]) {
+        for (q, m) in e.iter_mut().enumerate().take(plan.nq) {
+            *m = plan.pad_mask(s, ox0, q);
+        }
+    }
     for r0 in (0..s.out_h).step_by(BAND) {
         let r1 = (r0 + BAND).min(s.out_h);
         let band = ConvShape {
@@ -385,7 +437,7 @@ unsafe fn run_vnni(
         };
         let rows = band_rows(s, r1 - r0);
         let top = (r0 * s.stride[0]) as isize - s.pad[0] as isize;
-        fill(top, rows, &mut xq[..rows * plan.wp * c]);
+        fill(top, rows, &mut xq[..FRONT + rows * plan.rw * c]);
         let yb = &mut y[r0 * row_out..r1 * row_out];
         for p in 0..s.out_c.div_ceil(NR) {
             let other;
@@ -401,6 +453,9 @@ unsafe fn run_vnni(
                 plan,
                 parts: &parts,
                 rows,
+                x_zp,
+                last,
+                edge: &edge,
                 xq,
                 w,
                 bias,
@@ -425,6 +480,11 @@ struct Band<'a> {
     plan: &'a Plan,
     parts: &'a Parts,
     rows: usize,
+    x_zp: i8,
+    /// The last block's first pixel, and the first and last blocks' bytes (per quad)
+    /// that read a padding column.
+    last: usize,
+    edge: &'a [[u64; MAX_Q]; 2],
     xq: &'a [i8],
     w: &'a [[i32; NR]; MAX_Q],
     bias: &'a [i32; NR],
@@ -434,15 +494,16 @@ struct Band<'a> {
 /// The band's channels of panel `k.p` (see the module docs).
 ///
 /// # Safety
-/// As [`run`] checked: VNNI and VBMI, `k.xq` of the band's rows plus [`SPAN`], `y`
+/// As [`run`] checked: VNNI and VBMI, `k.xq` of the band's rows plus [`FRONT`] and the tail, `y`
 /// the band's output rows.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi,avx2,fma")]
 unsafe fn panel_run<const NJ: usize>(t: Vnni, k: &Band<'_>, st: &Store, y: &mut [i8]) {
     let (s, plan, parts) = (k.s, k.plan, k.parts);
-    let (c, sx, sy, wp) = (s.in_c, s.stride[1], s.stride[0], plan.wp);
+    let (c, sx, sy, rw) = (s.in_c, s.stride[1], s.stride[0], plan.rw);
     // SAFETY (block): the caller's contract: each window load reads bytes
-    // `base..base + 64` of a row of `xq` (`base < wp`, `xq` has `SPAN` bytes after
-    // its last row); the stores write the band's pixels `< n`.
+    // `base..base + 64` from `FRONT − pad[1] >= 0` plus a row's start plus `ox0·sx`
+    // (`xq` has the plan's tail after its last row); the stores write the band's
+    // pixels `< n`.
     unsafe {
         let mut idx = [_mm512_setzero_si512(); 2 * MAX_Q];
         for (v, i) in idx.iter_mut().zip(&parts.idx).take(parts.n) {
@@ -454,12 +515,14 @@ unsafe fn panel_run<const NJ: usize>(t: Vnni, k: &Band<'_>, st: &Store, y: &mut 
         // Each step's two windows as byte offsets from output row `oy`'s first row.
         let mut offs = [[0usize; 2]; 2 * MAX_Q];
         for (o, w) in offs.iter_mut().zip(&parts.win).take(parts.n) {
-            *o = w.map(|wi| ((wi % c) * k.rows + wi / c) * wp);
+            *o = w.map(|wi| FRONT - s.pad[1] + ((wi % c) * k.rows + wi / c) * rw);
         }
+        let (last, edge) = (k.last, k.edge);
+        let zpv = _mm512_set1_epi8(k.x_zp);
         // One step per quad (a kernel row of 3 or more taps): no blends.
         let single = parts.n == plan.nq;
         for oy in 0..s.out_h {
-            let rp = xp.add(oy * sy * wp);
+            let rp = xp.add(oy * sy * rw);
             for ox0 in (0..s.out_w).step_by(16) {
                 let n = (s.out_w - ox0).min(16);
                 let row = rp.add(ox0 * sx);
@@ -490,6 +553,12 @@ unsafe fn panel_run<const NJ: usize>(t: Vnni, k: &Band<'_>, st: &Store, y: &mut 
                             pi += 1;
                         }
                         v
+                    };
+                    let v = match (ox0 == 0, ox0 == last) {
+                        (false, false) => v,
+                        (true, false) => _mm512_mask_mov_epi8(v, edge[0][q], zpv),
+                        (false, true) => _mm512_mask_mov_epi8(v, edge[1][q], zpv),
+                        (true, true) => _mm512_mask_mov_epi8(v, edge[0][q] | edge[1][q], zpv),
                     };
                     // The int8 bytes as `x + 128`.
                     let v = _mm512_xor_si512(v, flip);
