@@ -238,6 +238,32 @@ fn cases() -> Vec<Case> {
             [4, 4],
             [1, 1],
         ),
+        // The padded-rows kernel (AVX-512 VBMI): two panels (20 channels), odd
+        // widths (output rows of 16 + 9 pixels and of 7), left padding 2, rows of 17.
+        padded(
+            shape(3, (21, 47), 20, [3, 3], [2, 2]),
+            [2, 2],
+            [0, 1],
+            [1, 1],
+        ),
+        // 4 channels (36 k: 9 quads), stride 1, a 35-pixel row.
+        padded(shape(4, (9, 35), 8, [3, 3], [1, 1]), [1, 1], [1, 1], [1, 1]),
+        // A wide kernel row: 1 × 11, stride 2 (a window of 41 bytes per 16 pixels).
+        padded(
+            shape(2, (5, 64), 16, [1, 11], [1, 2]),
+            [0, 5],
+            [0, 5],
+            [1, 1],
+        ),
+        // 64 k (the largest that kernel takes), no padding, 16 channels.
+        padded(
+            shape(4, (12, 40), 16, [4, 4], [2, 2]),
+            [0, 0],
+            [0, 0],
+            [1, 1],
+        ),
+        // 1 channel, 2 × 2: quads spanning 2 kernel rows, the right padding only.
+        padded(shape(1, (7, 33), 3, [2, 2], [2, 2]), [0, 0], [1, 1], [1, 1]),
     ];
     shapes
         .into_iter()

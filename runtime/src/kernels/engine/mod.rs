@@ -511,7 +511,8 @@ pub fn f32_conv_nchw_scratch_len(shape: &ConvShape) -> Option<usize> {
 /// same bytes as `Quantize`, the NCHW → NHWC `Transpose` and [`i8_conv`]. Per
 /// band of 8 output rows, the input rows the band reads are quantized into `scratch`
 /// (at least [`i8_conv_nchw_scratch_len`] bytes, overwritten); with AVX-512 VNNI
-/// (horizontal stride 1 or 2) a kernel over 16 output pixels reads them (`stem.rs`),
+/// (horizontal stride 1 or 2; with VBMI, padded rows and `vpermt2b` gathers,
+/// `stem_rows.rs`) a kernel over 16 output pixels reads them (`stem.rs`),
 /// on every other CPU they are transposed to NHWC and the CPU's int8 conv runs on them. Errors as [`i8_conv`],
 /// and [`crate::Error::Unsupported`] for other channel counts or a residual.
 #[allow(clippy::too_many_arguments)]
@@ -527,6 +528,9 @@ pub fn i8_conv_nchw(
 ) -> Result<()> {
     #[cfg(target_arch = "x86_64")]
     if let Some(t) = x86_avx512::Vnni::new().filter(|_| x86_avx512::stem::i8_fits(s)) {
+        if let Some(r) = stem::i8_rows(t, s, (x, x_scale, x_zp), packed, out, y, scratch) {
+            return r;
+        }
         return stem::i8_direct(t, s, (x, x_scale, x_zp), packed, out, y, scratch);
     }
     let conv = kernels().i8_conv.run;

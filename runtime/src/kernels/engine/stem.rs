@@ -21,7 +21,12 @@
 //! f32 image and quantizes it on the way: per band, each input row is quantized
 //! (the `Quantize` op's kernel) and scattered into the band's NHWC rows, then the
 //! CPU's int8 conv runs on them — the bytes of `Quantize`, `Transpose` and the int8
-//! `ConvNhwc`, without their two full-size passes over the image.
+//! `ConvNhwc`, without their two full-size passes over the image. With AVX-512 VNNI
+//! and VBMI ([`i8_rows`], `x86_avx512/stem_rows.rs`; dilation 1, horizontal stride 1
+//! or 2, up to 64 taps × channels) the band's rows are quantized, one call per plane,
+//! and a kernel over 16 output pixels gathers each group of 4 taps with one
+//! `vpermt2b` (the padding columns masked to `x_zp` in the first and last blocks);
+//! with VNNI alone, [`i8_direct`] reads the planes with masked loads.
 
 use super::frame::geom::{need, Geom};
 use super::pack::f32_conv_packed_len;
@@ -120,10 +125,83 @@ pub(super) fn transposed(
 }
 
 /// Bytes of scratch [`super::i8_conv_nchw`] needs for `s`: the quantized NHWC copy of the
-/// input rows of [`BAND`] output rows, one quantized input row, and the conv's padding
-/// row ([`super::conv_scratch_len`]). `None` when `s` is invalid.
+/// input rows of a band of 8 output rows, one quantized input row, and the conv's
+/// padding row ([`super::conv_scratch_len`]); on x86-64, at least the quantized rows of
+/// such a band for the AVX-512 VBMI kernel when it takes `s` (on any CPU, so that the
+/// size does not depend on it). `None` when `s` is invalid.
 pub fn i8_conv_nchw_scratch_len(s: &ConvShape) -> Option<usize> {
-    scratch_len(s)?.checked_add(s.in_w)
+    let len = scratch_len(s)?.checked_add(s.in_w)?;
+    #[cfg(target_arch = "x86_64")]
+    if let Some(rows) = rows_scratch_len(s) {
+        return Some(len.max(rows));
+    }
+    Some(len)
+}
+
+/// Bytes of scratch of [`i8_rows`] (the quantized rows of [`BAND`] output
+/// rows, plane by plane), when its kernel takes `s`'s geometry.
+#[cfg(target_arch = "x86_64")]
+fn rows_scratch_len(s: &ConvShape) -> Option<usize> {
+    use super::x86_avx512::stem_rows::{band_rows, Plan, BAND};
+    Geom::new(s).ok()?;
+    let plan = Plan::new(s)?;
+    plan.scratch_len(s.in_c, band_rows(s, BAND.min(s.out_h)))
+}
+
+/// [`super::i8_conv_nchw`] on the AVX-512 VNNI + VBMI kernel (`x86_avx512/stem_rows.rs`),
+/// when it takes `s`: per band of output rows, the rows it reads quantized (the
+/// `Quantize` kernel, one call per plane, `x_zp` for the padding rows) into `scratch`,
+/// then the kernel over them. `None` when the kernel does not take `s` or this CPU
+/// lacks VBMI.
+#[cfg(target_arch = "x86_64")]
+pub(super) fn i8_rows(
+    t: super::x86_avx512::Vnni,
+    s: &ConvShape,
+    (x, x_scale, x_zp): (&[f32], f32, i32),
+    packed: &[u8],
+    out: &I8Out,
+    y: &mut [i8],
+    scratch: &mut [i8],
+) -> Option<Result<()>> {
+    use super::x86_avx512::stem_rows::{self as k, Plan};
+    if !k::vbmi() {
+        return None;
+    }
+    let plan = Plan::new(s)?;
+    let need_len = rows_scratch_len(s)?;
+    if out.residual.is_some() {
+        return Some(Err(Error::Unsupported));
+    }
+    if let Err(e) = i8_check(s, x, Some((packed, out)), y, scratch) {
+        return Some(Err(e));
+    }
+    let Some(scratch) = scratch.get_mut(..need_len) else {
+        return Some(Err(Error::Unsupported));
+    };
+    // Per plane, the band's padded rows `r` (image row `top + r`): the ones inside the
+    // image are consecutive in `x` and in scratch, one Quantize call; a padding row
+    // is `x_zp`.
+    let (w, zp) = (s.in_w, x_zp as i8);
+    let fill = |top: isize, rows: usize, xq: &mut [i8]| {
+        let lo = (-top).clamp(0, rows as isize) as usize;
+        let hi = (s.in_h as isize - top).clamp(lo as isize, rows as isize) as usize;
+        for (ci, plane) in xq[k::FRONT..].chunks_exact_mut(rows * w).enumerate() {
+            plane[..lo * w].fill(zp);
+            plane[hi * w..].fill(zp);
+            if hi > lo {
+                let first = (ci * s.in_h) as isize + top + lo as isize;
+                let src = &x[first as usize * w..][..(hi - lo) * w];
+                crate::kernels::fast::f32_quantize_i8(
+                    src,
+                    x_scale,
+                    x_zp,
+                    &mut plane[lo * w..hi * w],
+                );
+            }
+        }
+    };
+    k::run(t, s, (&plan, x_zp), scratch, packed, out, y, fill);
+    Some(Ok(()))
 }
 
 /// The checks of both int8 paths: channels, the geometry and the slice lengths

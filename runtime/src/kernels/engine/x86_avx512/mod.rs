@@ -24,6 +24,7 @@ use super::types::{Isa, Kernels};
 
 mod dot;
 pub(crate) mod stem;
+pub(crate) mod stem_rows;
 
 /// Proof that the CPU has AVX-512 F, BW, VL (and AVX2, FMA), plus VNNI when `VNNI`.
 #[derive(Clone, Copy, Debug)]

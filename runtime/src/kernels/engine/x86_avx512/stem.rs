@@ -17,8 +17,9 @@
 use core::arch::x86_64::*;
 
 use super::super::pack::i8_flat;
-use super::super::types::{ConvShape, I8Header, I8Out, NR};
-use super::{Avx512Bw, I32Lanes, Vnni};
+use super::super::types::{ConvShape, I8Out, NR};
+use super::stem_rows::{panel_consts, store16, Store};
+use super::{Avx512Bw, Vnni};
 
 /// The input coordinate of output coordinate `o`'s tap `k` (`None` in the padding).
 #[inline(always)]
@@ -193,28 +194,6 @@ pub(crate) fn run_i8(
     unsafe { run_i8_vnni(t, s, xq, x_zp, packed, out, y) }
 }
 
-/// The per-channel constants of one int8 panel: `bias_u8`, multiplier, shift.
-#[allow(clippy::needless_range_loop)]
-fn panel_consts(panel: &[u8], header: I8Header) -> [[i32; NR]; 3] {
-    let word =
-        |at: usize| i32::from_le_bytes([panel[at], panel[at + 1], panel[at + 2], panel[at + 3]]);
-    let (m_at, s_at) = header.conv_rq_at();
-    let mut c = [[0i32; NR]; 3];
-    for j in 0..NR {
-        c[0][j] = match header {
-            I8Header::Wide => word(4 * NR + 4 * j),
-            I8Header::Compact => {
-                let at = I8Header::SUM_W_AT + 2 * j;
-                let sum_w = i16::from_le_bytes([panel[at], panel[at + 1]]);
-                word(4 * j).wrapping_sub(128 * i32::from(sum_w))
-            }
-        };
-        c[1][j] = word(m_at + 4 * j);
-        c[2][j] = header.shift(&panel[s_at..], j).unwrap_or(0);
-    }
-    c
-}
-
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")]
 unsafe fn run_i8_vnni(
     t: Vnni,
@@ -286,33 +265,19 @@ struct I8Kernel<'a> {
 #[inline(always)]
 unsafe fn i8_panel<const NJ: usize>(t: Vnni, k: &I8Kernel<'_>, y: &mut [i8]) {
     let s = k.s;
-    let [bias, mult, shift] = k.consts;
+    let bias = k.consts[0];
     // SAFETY (whole function): AVX-512 F/BW/VL and VNNI are enabled by the caller. The
     // loads read only lanes whose column is inside `0..in_w` of a row of the band
     // (masked), the weight reads stay in the panel, the stores write pixels `< n` and
     // channels `< mj` of the output, which the caller sized.
     unsafe {
-        // The requantization lanes: channel `l % NJ` in lane `l`.
-        let lanes = |v: &[i32; NR]| {
-            let mut a = [0i32; NR];
-            for (l, x) in a.iter_mut().enumerate() {
-                *x = v[l % NJ];
-            }
-            _mm512_loadu_si512(a.as_ptr().cast())
-        };
-        let zpv = _mm512_set1_epi32(k.out.zero_point);
-        let rq = I32Lanes::rq_zp(t, lanes(&mult), lanes(&shift), zpv);
-        let (lo, hi) = (
-            _mm512_set1_epi32(k.out.act_min),
-            _mm512_set1_epi32(k.out.act_max),
-        );
+        let st = Store::new::<NJ>(t, &k.consts, k.out, k.mj, s.out_c);
         let zp128 = _mm_set1_epi8(k.x_zp as i8);
         let zp256 = _mm256_set1_epi8(k.x_zp as i8);
         let flip = _mm512_set1_epi8(-128);
         let (w, sx) = (s.in_w, s.stride[1]);
         let xp = k.xq.as_ptr();
         let yp = y.as_mut_ptr();
-        let cmask = ((1u32 << k.mj) - 1) as u16;
         // Per output row: each packed `k`'s input row (null for a padding row or a zero
         // weight: both read `x_zp`) and its column offset `kx·dilation − pad`.
         let mut rows = [core::ptr::null::<i8>(); MAX_K];
@@ -377,59 +342,8 @@ unsafe fn i8_panel<const NJ: usize>(t: Vnni, k: &I8Kernel<'_>, y: &mut [i8]) {
                         *a = _mm512_dpbusd_epi32(*a, xv, _mm512_set1_epi32(wq));
                     }
                 }
-                // q[g][kq] 128-bit lane L: channels 4g..4g + 4 of pixel 4L + kq.
-                let mut qv = [[_mm512_setzero_si512(); 4]; 4];
-                for g in 0..NJ / 4 {
-                    let [a0, a1, a2, a3] =
-                        [acc[4 * g], acc[4 * g + 1], acc[4 * g + 2], acc[4 * g + 3]];
-                    let (t0, t1) = (_mm512_unpacklo_epi32(a0, a1), _mm512_unpackhi_epi32(a0, a1));
-                    let (t2, t3) = (_mm512_unpacklo_epi32(a2, a3), _mm512_unpackhi_epi32(a2, a3));
-                    qv[g] = [
-                        _mm512_unpacklo_epi64(t0, t2),
-                        _mm512_unpackhi_epi64(t0, t2),
-                        _mm512_unpacklo_epi64(t1, t3),
-                        _mm512_unpackhi_epi64(t1, t3),
-                    ];
-                }
                 let px0 = (oy * s.out_w + ox0) * s.out_c + k.p * NR;
-                #[allow(clippy::needless_range_loop)]
-                for kq in 0..4 {
-                    // (vector, first pixel of each NJ-lane group)
-                    let mut v = [(_mm512_setzero_si512(), [0usize; 2]); 4];
-                    let nv = if NJ == 8 {
-                        let (a, b) = (qv[0][kq], qv[1][kq]);
-                        let i0 = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
-                        let i1 = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
-                        v[0] = (_mm512_permutex2var_epi64(a, i0, b), [kq, 4 + kq]);
-                        v[1] = (_mm512_permutex2var_epi64(a, i1, b), [8 + kq, 12 + kq]);
-                        2
-                    } else {
-                        let [q0, q1, q2, q3] = [qv[0][kq], qv[1][kq], qv[2][kq], qv[3][kq]];
-                        let t0 = _mm512_shuffle_i32x4::<0x44>(q0, q1);
-                        let t1 = _mm512_shuffle_i32x4::<0xEE>(q0, q1);
-                        let t2 = _mm512_shuffle_i32x4::<0x44>(q2, q3);
-                        let t3 = _mm512_shuffle_i32x4::<0xEE>(q2, q3);
-                        v[0] = (_mm512_shuffle_i32x4::<0x88>(t0, t2), [kq, 0]);
-                        v[1] = (_mm512_shuffle_i32x4::<0xDD>(t0, t2), [4 + kq, 0]);
-                        v[2] = (_mm512_shuffle_i32x4::<0x88>(t1, t3), [8 + kq, 0]);
-                        v[3] = (_mm512_shuffle_i32x4::<0xDD>(t1, t3), [12 + kq, 0]);
-                        4
-                    };
-                    for &(a, px) in &v[..nv] {
-                        let r = I32Lanes::mbqm_zp(t, a, &rq, zpv);
-                        let r = _mm512_min_epi32(hi, _mm512_max_epi32(lo, r));
-                        let b = _mm512_cvtsepi32_epi8(r);
-                        if px[0] < n {
-                            _mm_mask_storeu_epi8(yp.add(px0 + px[0] * s.out_c), cmask, b);
-                        }
-                        if NJ == 8 && px[1] < n {
-                            // Bytes 8..16 hold the second pixel: the store's base lies 8
-                            // bytes before it, where only masked-off lanes would be.
-                            let at = yp.add(px0 + px[1] * s.out_c).wrapping_sub(8);
-                            _mm_mask_storeu_epi8(at, cmask << 8, b);
-                        }
-                    }
-                }
+                store16::<NJ>(t, &acc, &st, yp.add(px0), n);
             }
         }
     }
