@@ -1,0 +1,487 @@
+//! The int8 depthwise kernel for AVX-512 (F, BW, VL; VNNI or not) on the common
+//! cases: 3×3 or 5×5 kernels, dilation 1, horizontal stride 1 or 2, no fused
+//! residual, rows that fit [`BUF`]. The other cases go to the frame's walk
+//! ([`frame::dwconv::i8_dwconv`]).
+//!
+//! Per 16-channel tile, the input rows a band of output rows reads are copied into
+//! a stack buffer padded with the input zero point (`[rows][cols][PS]` bytes), so
+//! every output pixel is interior: no border path, and the zero point is folded
+//! into the bias (`bias − x_zp·Σ_t w_t`; a padding tap adds `x_zp·w`, the folded
+//! bias removes it). Each output row then runs 4 vectors at a time over the
+//! tile's weights, bias and requantization kept in locals, with one form of the
+//! requantization chosen per tile (the short form of [`I32Lanes::mbqm_zp`] when
+//! it applies) and one masked byte store per vector: no branch per pixel.
+//!
+//! 8 channels with stride 1 (`PS = 8`, MobileNetV1 0.25's first depthwise layer)
+//! keep 8-byte pixels in the buffer: one vector carries two neighbouring pixels
+//! (the tile's constants repeated in lanes 8..16) and stores 16 consecutive bytes.
+
+#![allow(unsafe_code)]
+
+use core::arch::x86_64::*;
+use core::mem::MaybeUninit;
+
+use super::{madd, mask16, rounded, Avx512, Avx512Bw, Rq, Vnni};
+use crate::kernels::engine::frame::conv::i8_zero_point;
+use crate::kernels::engine::frame::geom::{need, Geom};
+use crate::kernels::engine::frame::{dwconv, I32Lanes};
+use crate::kernels::engine::pack::i8_dw_tile_len;
+use crate::kernels::engine::types::{ConvShape, I8Header, I8Out, NR};
+use crate::{Error, Result};
+
+/// Bytes of the padded input band (on the stack).
+const BUF: usize = 16 * 1024;
+
+/// The AVX-512BW entry (`Kernels::i8_dwconv`).
+pub(super) fn i8_dwconv_bw(
+    s: &ConvShape,
+    x: &[i8],
+    x_zp: i32,
+    packed: &[u8],
+    out: &I8Out,
+    y: &mut [i8],
+) -> Result<()> {
+    /// # Safety
+    /// The CPU supports the enabled features (`t` proves it).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
+    unsafe fn imp(
+        t: Avx512Bw,
+        s: &ConvShape,
+        x: &[i8],
+        x_zp: i32,
+        packed: &[u8],
+        out: &I8Out,
+        y: &mut [i8],
+    ) -> Result<()> {
+        // SAFETY: caller's contract.
+        unsafe { run(t, s, x, x_zp, packed, out, y) }
+    }
+    match Avx512Bw::new() {
+        // SAFETY: the token exists only when the CPU has the features.
+        Some(t) => unsafe { imp(t, s, x, x_zp, packed, out, y) },
+        None => Err(Error::Unsupported),
+    }
+}
+
+/// The AVX-512 VNNI entry (`Kernels::i8_dwconv`).
+pub(super) fn i8_dwconv_vnni(
+    s: &ConvShape,
+    x: &[i8],
+    x_zp: i32,
+    packed: &[u8],
+    out: &I8Out,
+    y: &mut [i8],
+) -> Result<()> {
+    /// # Safety
+    /// The CPU supports the enabled features (`t` proves it).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")]
+    unsafe fn imp(
+        t: Vnni,
+        s: &ConvShape,
+        x: &[i8],
+        x_zp: i32,
+        packed: &[u8],
+        out: &I8Out,
+        y: &mut [i8],
+    ) -> Result<()> {
+        // SAFETY: caller's contract.
+        unsafe { run(t, s, x, x_zp, packed, out, y) }
+    }
+    match Vnni::new() {
+        // SAFETY: the token exists only when the CPU has the features.
+        Some(t) => unsafe { imp(t, s, x, x_zp, packed, out, y) },
+        None => Err(Error::Unsupported),
+    }
+}
+
+/// The shape of a lean case: `(k, sw, ps)` (kernel size, horizontal stride, buffer
+/// bytes per pixel) and the buffer's columns, or `None` for the frame's walk.
+fn lean(g: &Geom, out: &I8Out) -> Option<(usize, usize, usize, usize)> {
+    let k = g.kh;
+    let ok = out.residual.is_none()
+        && (g.kh, g.kw) == (k, k)
+        && (k == 3 || k == 5)
+        && (g.dh, g.dw) == (1, 1)
+        && (g.sw == 1 || g.sw == 2)
+        && g.pixels > 0;
+    if !ok {
+        return None;
+    }
+    let ps = if g.c == 8 && g.sw == 1 { 8 } else { NR };
+    // Columns `−pl ..` of every vector's taps; a pair reads one pixel past the row.
+    let cols = (g.ow - 1).checked_mul(g.sw)? + k + usize::from(ps == 8);
+    (cols.checked_mul(ps)?.checked_mul(k)? <= BUF).then_some((k, g.sw, ps, cols))
+}
+
+/// [`crate::kernels::engine::i8_dwconv`] on AVX-512: the lean kernel when [`lean`]
+/// holds, else the frame's walk.
+///
+/// # Safety
+/// The CPU supports AVX-512 F, BW, VL (and VNNI when `VNNI`).
+#[inline(always)]
+unsafe fn run<const VNNI: bool>(
+    l: Avx512<VNNI>,
+    s: &ConvShape,
+    x: &[i8],
+    x_zp: i32,
+    packed: &[u8],
+    out: &I8Out,
+    y: &mut [i8],
+) -> Result<()> {
+    let g = Geom::new(s)?;
+    let Some((k, sw, ps, cols)) = lean(&g, out).filter(|_| g.n == g.c) else {
+        // SAFETY: caller's contract.
+        return unsafe { dwconv::i8_dwconv(l, s, x, x_zp, packed, out, y) };
+    };
+    // The frame's checks, in its order.
+    i8_zero_point(x_zp)?;
+    let tile_len = i8_dw_tile_len(out.header, g.taps).ok_or(Error::Unsupported)?;
+    need(g.in_len, x.len())?;
+    need(g.c.div_ceil(NR) * tile_len, packed.len())?;
+    need(g.out_len, y.len())?;
+    let b = Band {
+        g,
+        cols,
+        x: x.as_ptr(),
+        x_zp,
+        y: y.as_mut_ptr(),
+    };
+    // SAFETY: the slices are checked against `g`; `lean` bounds the buffer.
+    unsafe {
+        match (k, sw, ps) {
+            (3, 1, 8) => b.tiles::<VNNI, 3, 1, 8>(l, packed, tile_len, out),
+            (3, 1, _) => b.tiles::<VNNI, 3, 1, NR>(l, packed, tile_len, out),
+            (3, _, _) => b.tiles::<VNNI, 3, 2, NR>(l, packed, tile_len, out),
+            (_, 1, 8) => b.tiles::<VNNI, 5, 1, 8>(l, packed, tile_len, out),
+            (_, 1, _) => b.tiles::<VNNI, 5, 1, NR>(l, packed, tile_len, out),
+            _ => b.tiles::<VNNI, 5, 2, NR>(l, packed, tile_len, out),
+        }
+    }
+    Ok(())
+}
+
+/// One call's operands (checked).
+struct Band {
+    g: Geom,
+    /// Columns of the padded buffer.
+    cols: usize,
+    x: *const i8,
+    x_zp: i32,
+    y: *mut i8,
+}
+
+/// A tile's constants, in locals of the row loop.
+#[derive(Clone, Copy)]
+struct Consts {
+    w: [__m512i; 25],
+    folded: __m512i,
+    rq: Rq,
+    zp: __m512i,
+    lo: __m512i,
+    hi: __m512i,
+    /// The store mask of a full vector.
+    mask: __mmask16,
+}
+
+impl Band {
+    /// Every channel tile.
+    ///
+    /// # Safety
+    /// AVX-512 (as `l`); the slices hold what `g` needs; `(K, SW, PS)` is [`lean`]'s.
+    #[inline(always)]
+    unsafe fn tiles<const VNNI: bool, const K: usize, const SW: usize, const PS: usize>(
+        &self,
+        l: Avx512<VNNI>,
+        packed: &[u8],
+        tile_len: usize,
+        out: &I8Out,
+    ) {
+        let g = &self.g;
+        let mut buf = [MaybeUninit::<u8>::uninit(); BUF];
+        let buf = buf.as_mut_ptr().cast::<u8>();
+        let row = self.cols * PS;
+        // Output rows per band: `(bh − 1)·sh + K` buffer rows fit.
+        let bh = ((BUF / row - K) / g.sh + 1).min(g.oh);
+        for ct in 0..g.c.div_ceil(NR) {
+            let c0 = ct * NR;
+            let nc = NR.min(g.c - c0);
+            // SAFETY: tile `ct` lies in `packed` (checked by `run`).
+            let c = unsafe {
+                consts::<VNNI, K, PS>(l, packed.as_ptr().add(ct * tile_len), nc, out, self.x_zp)
+            };
+            let mut oy0 = 0;
+            while oy0 < g.oh {
+                let oy1 = (oy0 + bh).min(g.oh);
+                // SAFETY: `(oy1 − oy0 − 1)·sh + K` rows of `row` bytes fit in `buf`.
+                unsafe {
+                    self.fill::<PS>(buf, oy0 * g.sh, (oy1 - oy0 - 1) * g.sh + K, c0, nc);
+                    if c.rq.fast {
+                        self.rows::<VNNI, K, SW, PS, true>(l, &c, buf, (oy0, oy1), c0);
+                    } else {
+                        self.rows::<VNNI, K, SW, PS, false>(l, &c, buf, (oy0, oy1), c0);
+                    }
+                }
+                oy0 = oy1;
+            }
+        }
+    }
+
+    /// Copies `rows` padded input rows from padded row `r0` (input row `r0 − pt`),
+    /// channels `c0..c0 + nc`, into `buf`: `cols` pixels of `PS` bytes each, the
+    /// input zero point outside the input (and 0 in lanes `nc..16`).
+    ///
+    /// # Safety
+    /// `buf` holds `rows·cols·PS` bytes; `PS` is 8 only when `C` is 8.
+    #[inline(always)]
+    unsafe fn fill<const PS: usize>(
+        &self,
+        buf: *mut u8,
+        r0: usize,
+        rows: usize,
+        c0: usize,
+        nc: usize,
+    ) {
+        let g = &self.g;
+        // SAFETY: caller's contract; input pixels are read only inside the input.
+        unsafe {
+            let zp = _mm_set1_epi8(self.x_zp as i8);
+            let m = mask16(nc);
+            // Columns `0..pl` and `pl + iw..` are padding.
+            let left = g.pl.min(self.cols);
+            let right = (g.pl + g.iw).min(self.cols);
+            for r in 0..rows {
+                let d = buf.add(r * self.cols * PS);
+                let iy = (r0 + r).wrapping_sub(g.pt);
+                if iy >= g.ih {
+                    for j in 0..self.cols {
+                        put::<PS>(d.add(j * PS), zp);
+                    }
+                    continue;
+                }
+                for j in 0..left {
+                    put::<PS>(d.add(j * PS), zp);
+                }
+                let src = self.x.add((iy * g.iw + left - g.pl) * g.c + c0);
+                for j in left..right {
+                    let v = _mm_maskz_loadu_epi8(m, src.add((j - left) * g.c));
+                    put::<PS>(d.add(j * PS), v);
+                }
+                for j in right..self.cols {
+                    put::<PS>(d.add(j * PS), zp);
+                }
+            }
+        }
+    }
+
+    /// Output rows `oy0..oy1` of channels `c0..`, their input rows in `buf` from
+    /// padded row `oy0·sh`.
+    ///
+    /// # Safety
+    /// `buf` holds those rows ([`Band::fill`]); `c` is the tile's.
+    #[inline(always)]
+    unsafe fn rows<
+        const VNNI: bool,
+        const K: usize,
+        const SW: usize,
+        const PS: usize,
+        const FAST: bool,
+    >(
+        &self,
+        l: Avx512<VNNI>,
+        c: &Consts,
+        buf: *const u8,
+        (oy0, oy1): (usize, usize),
+        c0: usize,
+    ) {
+        let g = &self.g;
+        let c = *c;
+        let row = self.cols * PS;
+        // Output pixels per vector, output bytes per vector.
+        let ppv = NR / PS;
+        let step = ppv * g.c;
+        let vecs = g.ow / ppv;
+        for oy in oy0..oy1 {
+            // SAFETY: caller's contract: the buffer row `(oy − oy0)·sh + ky` holds the
+            // taps of vector `v` at bytes `16·SW·v + kx·PS` (stride-1 pairs: `16·v`);
+            // output row `oy` holds `ow` pixels of `C` bytes.
+            unsafe {
+                let x = buf.add((oy - oy0) * g.sh * row);
+                let y = self.y.add(oy * g.ow * g.c + c0);
+                let mut v = 0;
+                while v + 4 <= vecs {
+                    vectors::<VNNI, K, SW, PS, FAST, 4>(l, &c, x, row, v, y, step, c.mask);
+                    v += 4;
+                }
+                while v < vecs {
+                    vectors::<VNNI, K, SW, PS, FAST, 1>(l, &c, x, row, v, y, step, c.mask);
+                    v += 1;
+                }
+                if vecs * ppv < g.ow {
+                    // A pair's first pixel only.
+                    vectors::<VNNI, K, SW, PS, FAST, 1>(l, &c, x, row, v, y, step, 0x00FF);
+                }
+            }
+        }
+    }
+}
+
+/// Vectors `v..v + P` of an output row: inputs at `x + ky·row + 16·SW·(v + p) + kx·PS`,
+/// outputs at `y + (v + p)·step`, stored under `mask`.
+///
+/// # Safety
+/// As [`Band::rows`].
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn vectors<
+    const VNNI: bool,
+    const K: usize,
+    const SW: usize,
+    const PS: usize,
+    const FAST: bool,
+    const P: usize,
+>(
+    l: Avx512<VNNI>,
+    c: &Consts,
+    x: *const u8,
+    row: usize,
+    v: usize,
+    y: *mut i8,
+    step: usize,
+    mask: __mmask16,
+) {
+    // SAFETY: caller's contract.
+    unsafe {
+        let x = x.add(NR * SW * v);
+        let mut acc = [c.folded; P];
+        for ky in 0..K {
+            let xr = x.add(ky * row);
+            for kx in 0..K {
+                let w = c.w[ky * K + kx];
+                for (p, a) in acc.iter_mut().enumerate() {
+                    let xv =
+                        _mm512_cvtepi8_epi32(_mm_loadu_si128(xr.add(NR * SW * p + kx * PS).cast()));
+                    *a = madd::<VNNI>(*a, xv, w);
+                }
+            }
+        }
+        for (p, a) in acc.into_iter().enumerate() {
+            let q = if FAST {
+                fast(a, &c.rq)
+            } else {
+                I32Lanes::add(l, l.mbqm(a, &c.rq), c.zp)
+            };
+            let q = _mm512_min_epi32(_mm512_max_epi32(q, c.lo), c.hi);
+            _mm_mask_storeu_epi8(y.add((v + p) * step), mask, _mm512_cvtsepi32_epi8(q));
+        }
+    }
+}
+
+/// The short form of [`I32Lanes::mbqm_zp`] (`rq.fast`: every lane's shift `e >= 1`).
+///
+/// # Safety
+/// AVX-512F.
+#[inline(always)]
+unsafe fn fast(a: __m512i, rq: &Rq) -> __m512i {
+    // SAFETY: caller's contract; register-only operations.
+    unsafe {
+        let t = rounded(a, rq, &rq.cz);
+        let idx = _mm512_setr_epi32(1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
+        _mm512_srav_epi32(_mm512_permutex2var_epi32(t[0], idx, t[1]), rq.e1)
+    }
+}
+
+/// An i32 row of the packed header (lanes 8..16 = lanes 0..8 when `PS = 8`).
+///
+/// # Safety
+/// AVX-512F; `p` holds 64 bytes.
+#[inline(always)]
+unsafe fn i32_row<const PS: usize>(p: *const u8) -> __m512i {
+    // SAFETY: caller's contract.
+    unsafe {
+        if PS == NR {
+            _mm512_loadu_si512(p.cast())
+        } else {
+            _mm512_broadcast_i64x4(_mm256_loadu_si256(p.cast()))
+        }
+    }
+}
+
+/// A byte row of the packed tile (bytes 8..16 = bytes 0..8 when `PS = 8`).
+///
+/// # Safety
+/// AVX2; `p` holds 16 bytes.
+#[inline(always)]
+unsafe fn byte_row<const PS: usize>(p: *const u8) -> __m128i {
+    // SAFETY: caller's contract.
+    unsafe {
+        let v = _mm_loadu_si128(p.cast());
+        if PS == NR {
+            v
+        } else {
+            _mm_unpacklo_epi64(v, v)
+        }
+    }
+}
+
+/// The constants of the packed tile at `tile` (`nc` channels; `PS = 8`: 8 channels
+/// repeated in lanes 8..16). Lanes past `nc` (stored under a mask) take the
+/// multiplier 0 and the shift −1, so that a channel tail keeps the short form.
+///
+/// # Safety
+/// AVX-512 (as `l`); `tile` is a packed tile of `K·K` taps.
+#[inline(always)]
+unsafe fn consts<const VNNI: bool, const K: usize, const PS: usize>(
+    l: Avx512<VNNI>,
+    tile: *const u8,
+    nc: usize,
+    out: &I8Out,
+    x_zp: i32,
+) -> Consts {
+    let h = out.header;
+    let (m_at, s_at) = h.dw_rq_at();
+    // SAFETY: caller's contract: the header's rows hold 16 lanes, then the weights.
+    unsafe {
+        let lanes = if PS == NR { mask16(nc) } else { 0xFFFF };
+        let m = _mm512_maskz_mov_epi32(lanes, i32_row::<PS>(tile.add(m_at)));
+        let shift = match h {
+            I8Header::Wide => i32_row::<PS>(tile.add(s_at)),
+            I8Header::Compact => _mm512_cvtepi8_epi32(byte_row::<PS>(tile.add(s_at))),
+        };
+        let shift = _mm512_mask_mov_epi32(_mm512_set1_epi32(-1), lanes, shift);
+        let zp = l.splat(out.zero_point);
+        let wt = tile.add(h.dw_len());
+        // (0 − x_zp)·w per tap: exact, wrapping like the reference's sum.
+        let neg_zp = l.splat(-x_zp);
+        let mut w = [_mm512_setzero_si512(); 25];
+        let mut folded = i32_row::<PS>(tile);
+        for (t, wv) in w.iter_mut().enumerate().take(K * K) {
+            *wv = _mm512_cvtepu16_epi32(_mm256_cvtepi8_epi16(byte_row::<PS>(wt.add(t * NR))));
+            folded = madd::<VNNI>(folded, neg_zp, *wv);
+        }
+        Consts {
+            w,
+            folded,
+            rq: l.rq_zp(m, shift, zp),
+            zp,
+            lo: l.splat(out.act_min),
+            hi: l.splat(out.act_max),
+            mask: lanes,
+        }
+    }
+}
+
+/// Stores a buffer pixel: 16 bytes, or the low 8 when `PS = 8`.
+///
+/// # Safety
+/// SSE2; `p` holds `PS` writable bytes.
+#[inline(always)]
+unsafe fn put<const PS: usize>(p: *mut u8, v: __m128i) {
+    // SAFETY: caller's contract.
+    unsafe {
+        if PS == NR {
+            _mm_storeu_si128(p.cast(), v)
+        } else {
+            _mm_storel_epi64(p.cast(), v)
+        }
+    }
+}
