@@ -32,6 +32,10 @@ use crate::{Error, Result};
 /// Bytes of the padded input band (on the stack).
 const BUF: usize = 16 * 1024;
 
+/// Bytes after a band's last row that [`vectors`]' 64-byte loads may read (zeroed;
+/// their weights are 0).
+const SLACK: usize = 64;
+
 /// The AVX-512BW entry (`Kernels::i8_dwconv`).
 pub(super) fn i8_dwconv_bw(
     s: &ConvShape,
@@ -54,7 +58,7 @@ pub(super) fn i8_dwconv_bw(
         y: &mut [i8],
     ) -> Result<()> {
         // SAFETY: caller's contract.
-        unsafe { run(t, s, x, x_zp, packed, out, y) }
+        unsafe { run::<false, false>(t, s, x, x_zp, packed, out, y) }
     }
     match Avx512Bw::new() {
         // SAFETY: the token exists only when the CPU has the features.
@@ -85,13 +89,39 @@ pub(super) fn i8_dwconv_vnni(
         y: &mut [i8],
     ) -> Result<()> {
         // SAFETY: caller's contract.
-        unsafe { run(t, s, x, x_zp, packed, out, y) }
+        unsafe { run::<true, false>(t, s, x, x_zp, packed, out, y) }
+    }
+    /// # Safety
+    /// The CPU supports the enabled features (`t` and [`vbmi`] prove it).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi,avx2,fma")]
+    unsafe fn imp_dot(
+        t: Vnni,
+        s: &ConvShape,
+        x: &[i8],
+        x_zp: i32,
+        packed: &[u8],
+        out: &I8Out,
+        y: &mut [i8],
+    ) -> Result<()> {
+        // SAFETY: caller's contract.
+        unsafe { run::<true, true>(t, s, x, x_zp, packed, out, y) }
     }
     match Vnni::new() {
+        // SAFETY: the token exists only when the CPU has the features, VBMI checked.
+        Some(t) if vbmi() => unsafe { imp_dot(t, s, x, x_zp, packed, out, y) },
         // SAFETY: the token exists only when the CPU has the features.
         Some(t) => unsafe { imp(t, s, x, x_zp, packed, out, y) },
         None => Err(Error::Unsupported),
     }
+}
+
+/// The CPU has AVX-512 VBMI (`vpermb`: Ice Lake and later, Zen 4; not Cascade Lake).
+fn vbmi() -> bool {
+    #[cfg(feature = "std")]
+    let ok = std::is_x86_feature_detected!("avx512vbmi");
+    #[cfg(not(feature = "std"))]
+    let ok = cfg!(target_feature = "avx512vbmi");
+    ok
 }
 
 /// The shape of a lean case: `(k, sw, ps)` (kernel size, horizontal stride, buffer
@@ -119,7 +149,7 @@ fn lean(g: &Geom, out: &I8Out) -> Option<(usize, usize, usize, usize)> {
 /// # Safety
 /// The CPU supports AVX-512 F, BW, VL (and VNNI when `VNNI`).
 #[inline(always)]
-unsafe fn run<const VNNI: bool>(
+unsafe fn run<const VNNI: bool, const DOT: bool>(
     l: Avx512<VNNI>,
     s: &ConvShape,
     x: &[i8],
@@ -149,12 +179,12 @@ unsafe fn run<const VNNI: bool>(
     // SAFETY: the slices are checked against `g`; `lean` bounds the buffer.
     unsafe {
         match (k, sw, ps) {
-            (3, 1, 8) => b.tiles::<VNNI, 3, 1, 8>(l, packed, tile_len, out),
-            (3, 1, _) => b.tiles::<VNNI, 3, 1, NR>(l, packed, tile_len, out),
-            (3, _, _) => b.tiles::<VNNI, 3, 2, NR>(l, packed, tile_len, out),
-            (_, 1, 8) => b.tiles::<VNNI, 5, 1, 8>(l, packed, tile_len, out),
-            (_, 1, _) => b.tiles::<VNNI, 5, 1, NR>(l, packed, tile_len, out),
-            _ => b.tiles::<VNNI, 5, 2, NR>(l, packed, tile_len, out),
+            (3, 1, 8) => b.tiles::<VNNI, DOT, 3, 1, 8>(l, packed, tile_len, out),
+            (3, 1, _) => b.tiles::<VNNI, DOT, 3, 1, NR>(l, packed, tile_len, out),
+            (3, _, _) => b.tiles::<VNNI, DOT, 3, 2, NR>(l, packed, tile_len, out),
+            (_, 1, 8) => b.tiles::<VNNI, DOT, 5, 1, 8>(l, packed, tile_len, out),
+            (_, 1, _) => b.tiles::<VNNI, DOT, 5, 1, NR>(l, packed, tile_len, out),
+            _ => b.tiles::<VNNI, DOT, 5, 2, NR>(l, packed, tile_len, out),
         }
     }
     Ok(())
@@ -189,7 +219,13 @@ impl Band {
     /// # Safety
     /// AVX-512 (as `l`); the slices hold what `g` needs; `(K, SW, PS)` is [`lean`]'s.
     #[inline(always)]
-    unsafe fn tiles<const VNNI: bool, const K: usize, const SW: usize, const PS: usize>(
+    unsafe fn tiles<
+        const VNNI: bool,
+        const DOT: bool,
+        const K: usize,
+        const SW: usize,
+        const PS: usize,
+    >(
         &self,
         l: Avx512<VNNI>,
         packed: &[u8],
@@ -197,7 +233,7 @@ impl Band {
         out: &I8Out,
     ) {
         let g = &self.g;
-        let mut buf = [MaybeUninit::<u8>::uninit(); BUF];
+        let mut buf = [MaybeUninit::<u8>::uninit(); BUF + SLACK];
         let buf = buf.as_mut_ptr().cast::<u8>();
         let row = self.cols * PS;
         // Output rows per band: `(bh − 1)·sh + K` buffer rows fit.
@@ -207,18 +243,24 @@ impl Band {
             let nc = NR.min(g.c - c0);
             // SAFETY: tile `ct` lies in `packed` (checked by `run`).
             let c = unsafe {
-                consts::<VNNI, K, PS>(l, packed.as_ptr().add(ct * tile_len), nc, out, self.x_zp)
+                consts::<VNNI, DOT, K, PS>(
+                    l,
+                    packed.as_ptr().add(ct * tile_len),
+                    nc,
+                    out,
+                    self.x_zp,
+                )
             };
             let mut oy0 = 0;
             while oy0 < g.oh {
                 let oy1 = (oy0 + bh).min(g.oh);
                 // SAFETY: `(oy1 − oy0 − 1)·sh + K` rows of `row` bytes fit in `buf`.
                 unsafe {
-                    self.fill::<PS>(buf, oy0 * g.sh, (oy1 - oy0 - 1) * g.sh + K, c0, nc);
+                    self.fill::<DOT, PS>(buf, oy0 * g.sh, (oy1 - oy0 - 1) * g.sh + K, c0, nc);
                     if c.rq.fast {
-                        self.rows::<VNNI, K, SW, PS, true>(l, &c, buf, (oy0, oy1), c0);
+                        self.rows::<VNNI, DOT, K, SW, PS, true>(l, &c, buf, (oy0, oy1), c0);
                     } else {
-                        self.rows::<VNNI, K, SW, PS, false>(l, &c, buf, (oy0, oy1), c0);
+                        self.rows::<VNNI, DOT, K, SW, PS, false>(l, &c, buf, (oy0, oy1), c0);
                     }
                 }
                 oy0 = oy1;
@@ -233,7 +275,7 @@ impl Band {
     /// # Safety
     /// `buf` holds `rows·cols·PS` bytes; `PS` is 8 only when `C` is 8.
     #[inline(always)]
-    unsafe fn fill<const PS: usize>(
+    unsafe fn fill<const DOT: bool, const PS: usize>(
         &self,
         buf: *mut u8,
         r0: usize,
@@ -244,7 +286,9 @@ impl Band {
         let g = &self.g;
         // SAFETY: caller's contract; input pixels are read only inside the input.
         unsafe {
-            let zp = _mm_set1_epi8(self.x_zp as i8);
+            // DOT: bytes `x + 128` (u8 for `vpdpbusd`; the bias is folded to match).
+            let flip = _mm_set1_epi8(if DOT { i8::MIN } else { 0 });
+            let zp = _mm_xor_si128(_mm_set1_epi8(self.x_zp as i8), flip);
             let m = mask16(nc);
             // Columns `0..pl` and `pl + iw..` are padding.
             let left = g.pl.min(self.cols);
@@ -264,11 +308,18 @@ impl Band {
                 let src = self.x.add((iy * g.iw + left - g.pl) * g.c + c0);
                 for j in left..right {
                     let v = _mm_maskz_loadu_epi8(m, src.add((j - left) * g.c));
+                    let v = _mm_xor_si128(v, flip);
                     put::<PS>(d.add(j * PS), v);
                 }
                 for j in right..self.cols {
                     put::<PS>(d.add(j * PS), zp);
                 }
+            }
+            if DOT {
+                _mm512_storeu_si512(
+                    buf.add(rows * self.cols * PS).cast(),
+                    _mm512_setzero_si512(),
+                );
             }
         }
     }
@@ -281,6 +332,7 @@ impl Band {
     #[inline(always)]
     unsafe fn rows<
         const VNNI: bool,
+        const DOT: bool,
         const K: usize,
         const SW: usize,
         const PS: usize,
@@ -309,16 +361,16 @@ impl Band {
                 let y = self.y.add(oy * g.ow * g.c + c0);
                 let mut v = 0;
                 while v + 4 <= vecs {
-                    vectors::<VNNI, K, SW, PS, FAST, 4>(l, &c, x, row, v, y, step, c.mask);
+                    vectors::<VNNI, DOT, K, SW, PS, FAST, 4>(l, &c, x, row, v, y, step, c.mask);
                     v += 4;
                 }
                 while v < vecs {
-                    vectors::<VNNI, K, SW, PS, FAST, 1>(l, &c, x, row, v, y, step, c.mask);
+                    vectors::<VNNI, DOT, K, SW, PS, FAST, 1>(l, &c, x, row, v, y, step, c.mask);
                     v += 1;
                 }
                 if vecs * ppv < g.ow {
                     // A pair's first pixel only.
-                    vectors::<VNNI, K, SW, PS, FAST, 1>(l, &c, x, row, v, y, step, 0x00FF);
+                    vectors::<VNNI, DOT, K, SW, PS, FAST, 1>(l, &c, x, row, v, y, step, 0x00FF);
                 }
             }
         }
@@ -334,6 +386,7 @@ impl Band {
 #[inline(always)]
 unsafe fn vectors<
     const VNNI: bool,
+    const DOT: bool,
     const K: usize,
     const SW: usize,
     const PS: usize,
@@ -353,7 +406,33 @@ unsafe fn vectors<
     unsafe {
         let x = x.add(NR * SW * v);
         let mut acc = [c.folded; P];
-        for ky in 0..K {
+        if DOT {
+            // Lane `L` of group `gi`: the bytes of taps `kx = 4·gi..4·gi + 4` (byte
+            // `k·PS + L` of the 64 loaded from tap `4·gi`'s column).
+            let idx = _mm512_set_epi8(
+                63, 47, 31, 15, 62, 46, 30, 14, 61, 45, 29, 13, 60, 44, 28, 12, 59, 43, 27, 11, 58,
+                42, 26, 10, 57, 41, 25, 9, 56, 40, 24, 8, 55, 39, 23, 7, 54, 38, 22, 6, 53, 37, 21,
+                5, 52, 36, 20, 4, 51, 35, 19, 3, 50, 34, 18, 2, 49, 33, 17, 1, 48, 32, 16, 0,
+            );
+            let idx8 = _mm512_set_epi8(
+                39, 31, 23, 15, 38, 30, 22, 14, 37, 29, 21, 13, 36, 28, 20, 12, 35, 27, 19, 11, 34,
+                26, 18, 10, 33, 25, 17, 9, 32, 24, 16, 8, 31, 23, 15, 7, 30, 22, 14, 6, 29, 21, 13,
+                5, 28, 20, 12, 4, 27, 19, 11, 3, 26, 18, 10, 2, 25, 17, 9, 1, 24, 16, 8, 0,
+            );
+            let idx = if PS == NR { idx } else { idx8 };
+            let groups = K.div_ceil(4);
+            for ky in 0..K {
+                let xr = x.add(ky * row);
+                for gi in 0..groups {
+                    let w = c.w[ky * groups + gi];
+                    for (p, a) in acc.iter_mut().enumerate() {
+                        let xv = _mm512_loadu_si512(xr.add(NR * SW * p + 4 * gi * PS).cast());
+                        *a = _mm512_dpbusd_epi32(*a, _mm512_permutexvar_epi8(idx, xv), w);
+                    }
+                }
+            }
+        }
+        for ky in 0..K * usize::from(!DOT) {
             let xr = x.add(ky * row);
             for kx in 0..K {
                 let w = c.w[ky * K + kx];
@@ -430,7 +509,7 @@ unsafe fn byte_row<const PS: usize>(p: *const u8) -> __m128i {
 /// # Safety
 /// AVX-512 (as `l`); `tile` is a packed tile of `K·K` taps.
 #[inline(always)]
-unsafe fn consts<const VNNI: bool, const K: usize, const PS: usize>(
+unsafe fn consts<const VNNI: bool, const DOT: bool, const K: usize, const PS: usize>(
     l: Avx512<VNNI>,
     tile: *const u8,
     nc: usize,
@@ -450,13 +529,26 @@ unsafe fn consts<const VNNI: bool, const K: usize, const PS: usize>(
         let shift = _mm512_mask_mov_epi32(_mm512_set1_epi32(-1), lanes, shift);
         let zp = l.splat(out.zero_point);
         let wt = tile.add(h.dw_len());
-        // (0 − x_zp)·w per tap: exact, wrapping like the reference's sum.
-        let neg_zp = l.splat(-x_zp);
+        // (0 − x_zp)·w per tap (DOT: (0 − x_zp − 128)·w, the bytes being
+        // `x + 128`): exact, wrapping like the reference's sum.
+        let neg_zp = l.splat(-x_zp - if DOT { 128 } else { 0 });
         let mut w = [_mm512_setzero_si512(); 25];
         let mut folded = i32_row::<PS>(tile);
-        for (t, wv) in w.iter_mut().enumerate().take(K * K) {
-            *wv = _mm512_cvtepu16_epi32(_mm256_cvtepi8_epi16(byte_row::<PS>(wt.add(t * NR))));
-            folded = madd::<VNNI>(folded, neg_zp, *wv);
+        for t in 0..K * K {
+            let wv = _mm512_cvtepu16_epi32(_mm256_cvtepi8_epi16(byte_row::<PS>(wt.add(t * NR))));
+            folded = madd::<VNNI>(folded, neg_zp, wv);
+            if DOT {
+                // Byte `kx % 4` of lane `L` in group `(ky, kx / 4)`.
+                let (ky, kx) = (t / K, t % K);
+                let gi = ky * K.div_ceil(4) + kx / 4;
+                let b = _mm512_and_si512(wv, _mm512_set1_epi32(0xFF));
+                w[gi] = _mm512_or_si512(
+                    w[gi],
+                    _mm512_sll_epi32(b, _mm_cvtsi32_si128(8 * (kx % 4) as i32)),
+                );
+            } else {
+                w[t] = wv;
+            }
         }
         Consts {
             w,
