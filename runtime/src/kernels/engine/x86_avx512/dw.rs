@@ -207,8 +207,9 @@ struct Consts {
     folded: __m512i,
     rq: Rq,
     zp: __m512i,
-    lo: __m512i,
-    hi: __m512i,
+    /// The activation bounds, saturated to i8, in every byte.
+    lo: __m128i,
+    hi: __m128i,
     /// The store mask of a full vector.
     mask: __mmask16,
 }
@@ -257,10 +258,21 @@ impl Band {
                 // SAFETY: `(oy1 − oy0 − 1)·sh + K` rows of `row` bytes fit in `buf`.
                 unsafe {
                     self.fill::<DOT, PS>(buf, oy0 * g.sh, (oy1 - oy0 - 1) * g.sh + K, c0, nc);
-                    if c.rq.fast {
-                        self.rows::<VNNI, DOT, K, SW, PS, true>(l, &c, buf, (oy0, oy1), c0);
-                    } else {
-                        self.rows::<VNNI, DOT, K, SW, PS, false>(l, &c, buf, (oy0, oy1), c0);
+                    // Unmasked stores when a vector's 16 outputs are all the tile's.
+                    let bounds = (oy0, oy1);
+                    match (c.rq.fast, PS == 8 || nc == NR) {
+                        (true, true) => {
+                            self.rows::<VNNI, DOT, K, SW, PS, true, true>(l, &c, buf, bounds, c0)
+                        }
+                        (true, false) => {
+                            self.rows::<VNNI, DOT, K, SW, PS, true, false>(l, &c, buf, bounds, c0)
+                        }
+                        (false, true) => {
+                            self.rows::<VNNI, DOT, K, SW, PS, false, true>(l, &c, buf, bounds, c0)
+                        }
+                        (false, false) => {
+                            self.rows::<VNNI, DOT, K, SW, PS, false, false>(l, &c, buf, bounds, c0)
+                        }
                     }
                 }
                 oy0 = oy1;
@@ -337,6 +349,7 @@ impl Band {
         const SW: usize,
         const PS: usize,
         const FAST: bool,
+        const FULL: bool,
     >(
         &self,
         l: Avx512<VNNI>,
@@ -361,16 +374,22 @@ impl Band {
                 let y = self.y.add(oy * g.ow * g.c + c0);
                 let mut v = 0;
                 while v + 4 <= vecs {
-                    vectors::<VNNI, DOT, K, SW, PS, FAST, 4>(l, &c, x, row, v, y, step, c.mask);
+                    vectors::<VNNI, DOT, K, SW, PS, FAST, FULL, 4>(
+                        l, &c, x, row, v, y, step, c.mask,
+                    );
                     v += 4;
                 }
                 while v < vecs {
-                    vectors::<VNNI, DOT, K, SW, PS, FAST, 1>(l, &c, x, row, v, y, step, c.mask);
+                    vectors::<VNNI, DOT, K, SW, PS, FAST, FULL, 1>(
+                        l, &c, x, row, v, y, step, c.mask,
+                    );
                     v += 1;
                 }
                 if vecs * ppv < g.ow {
                     // A pair's first pixel only.
-                    vectors::<VNNI, DOT, K, SW, PS, FAST, 1>(l, &c, x, row, v, y, step, 0x00FF);
+                    vectors::<VNNI, DOT, K, SW, PS, FAST, false, 1>(
+                        l, &c, x, row, v, y, step, 0x00FF,
+                    );
                 }
             }
         }
@@ -391,6 +410,7 @@ unsafe fn vectors<
     const SW: usize,
     const PS: usize,
     const FAST: bool,
+    const FULL: bool,
     const P: usize,
 >(
     l: Avx512<VNNI>,
@@ -449,8 +469,15 @@ unsafe fn vectors<
             } else {
                 I32Lanes::add(l, l.mbqm(a, &c.rq), c.zp)
             };
-            let q = _mm512_min_epi32(_mm512_max_epi32(q, c.lo), c.hi);
-            _mm_mask_storeu_epi8(y.add((v + p) * step), mask, _mm512_cvtsepi32_epi8(q));
+            // The clamp after the saturating narrowing, on bytes: saturation is
+            // monotone, so it commutes with `max` and `min` (`lo`, `hi` saturated).
+            let b = _mm_min_epi8(_mm_max_epi8(_mm512_cvtsepi32_epi8(q), c.lo), c.hi);
+            let at = y.add((v + p) * step);
+            if FULL {
+                _mm_storeu_si128(at.cast(), b);
+            } else {
+                _mm_mask_storeu_epi8(at, mask, b);
+            }
         }
     }
 }
@@ -555,8 +582,8 @@ unsafe fn consts<const VNNI: bool, const DOT: bool, const K: usize, const PS: us
             folded,
             rq: l.rq_zp(m, shift, zp),
             zp,
-            lo: l.splat(out.act_min),
-            hi: l.splat(out.act_max),
+            lo: _mm_set1_epi8(out.act_min.clamp(-128, 127) as i8),
+            hi: _mm_set1_epi8(out.act_max.clamp(-128, 127) as i8),
             mask: lanes,
         }
     }
