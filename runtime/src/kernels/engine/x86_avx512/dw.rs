@@ -26,7 +26,7 @@ use crate::kernels::engine::frame::conv::i8_zero_point;
 use crate::kernels::engine::frame::geom::{need, Geom};
 use crate::kernels::engine::frame::{dwconv, I32Lanes};
 use crate::kernels::engine::pack::i8_dw_tile_len;
-use crate::kernels::engine::types::{ConvShape, I8Header, I8Out, NR};
+use crate::kernels::engine::types::{ConvShape, I8Header, I8Out, Kernel, Kernels, NR};
 use crate::{Error, Result};
 
 /// Bytes of the padded input band (on the stack).
@@ -36,8 +36,28 @@ const BUF: usize = 16 * 1024;
 /// their weights are 0).
 const SLACK: usize = 64;
 
+/// [`super::KERNELS`] with this module's int8 depthwise (the engine's
+/// `Isa::Avx512` table).
+pub(crate) const KERNELS: Kernels = Kernels {
+    i8_dwconv: Kernel {
+        name: "i8_dwconv_16c_avx512",
+        run: i8_dwconv_bw,
+    },
+    ..super::KERNELS
+};
+
+/// [`super::KERNELS_VNNI`] with this module's int8 depthwise (the engine's
+/// `Isa::Avx512Vnni` table).
+pub(crate) const KERNELS_VNNI: Kernels = Kernels {
+    i8_dwconv: Kernel {
+        name: "i8_dwconv_16c_avx512vnni",
+        run: i8_dwconv_vnni,
+    },
+    ..super::KERNELS_VNNI
+};
+
 /// The AVX-512BW entry (`Kernels::i8_dwconv`).
-pub(super) fn i8_dwconv_bw(
+fn i8_dwconv_bw(
     s: &ConvShape,
     x: &[i8],
     x_zp: i32,
@@ -68,7 +88,7 @@ pub(super) fn i8_dwconv_bw(
 }
 
 /// The AVX-512 VNNI entry (`Kernels::i8_dwconv`).
-pub(super) fn i8_dwconv_vnni(
+fn i8_dwconv_vnni(
     s: &ConvShape,
     x: &[i8],
     x_zp: i32,

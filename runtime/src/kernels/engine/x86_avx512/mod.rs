@@ -20,10 +20,10 @@
 use core::arch::x86_64::*;
 
 use super::frame::{engine_kernels, F32Lanes, I32Lanes};
-use super::types::{Isa, Kernel, Kernels};
+use super::types::{Isa, Kernels};
 
 mod dot;
-mod dw;
+pub(crate) mod dw;
 pub(crate) mod stem;
 
 /// Proof that the CPU has AVX-512 F, BW, VL (and AVX2, FMA), plus VNNI when `VNNI`.
@@ -59,23 +59,13 @@ impl<const VNNI: bool> Avx512<VNNI> {
 }
 
 engine_kernels! {
-    kernels: FRAME, isa: Isa::Avx512, features: ["avx512f,avx512bw,avx512vl,avx2,fma"],
+    kernels: KERNELS, isa: Isa::Avx512, features: ["avx512f,avx512bw,avx512vl,avx2,fma"],
     f32: (Avx512Bw, Avx512Bw::new(), 8, 4, "f32_igemm_8x32_avx512"),
     f32_dw: "f32_dwconv_16c_avx512",
     f16: ("f16_igemm_8x32_avx512", "f16_dwconv_16c_avx512", "f16_gemv_16x4_avx512"),
     i8: (Avx512Bw, Avx512Bw::new(), 4, 2, "i8_igemm_4x16c4_avx512bw"),
     i8_dw: (Avx512Bw, Avx512Bw::new(), "i8_dwconv_16c_avx512"),
 }
-
-/// [`Isa::Avx512`]: the frame's kernels, and the depthwise of [`dw`] (which runs the
-/// frame's on the cases it does not cover).
-pub(crate) const KERNELS: Kernels = Kernels {
-    i8_dwconv: Kernel {
-        name: "i8_dwconv_16c_avx512",
-        run: dw::i8_dwconv_bw,
-    },
-    ..FRAME
-};
 
 /// The VNNI int8 kernels (its table's f32 kernels are the parent module's).
 mod vnni {
@@ -98,10 +88,7 @@ mod vnni {
 pub(crate) const KERNELS_VNNI: Kernels = Kernels {
     isa: Isa::Avx512Vnni,
     i8_conv: vnni::KERNELS.i8_conv,
-    i8_dwconv: Kernel {
-        name: "i8_dwconv_16c_avx512vnni",
-        run: dw::i8_dwconv_vnni,
-    },
+    i8_dwconv: vnni::KERNELS.i8_dwconv,
     ..KERNELS
 };
 
