@@ -412,7 +412,13 @@ impl Band {
                     );
                     v += 4;
                 }
-                while v < vecs {
+                if v + 2 <= vecs {
+                    vectors::<VNNI, DOT, K, SW, PS, FAST, FULL, 2>(
+                        l, &c, x, row, v, y, step, c.mask,
+                    );
+                    v += 2;
+                }
+                if v < vecs {
                     vectors::<VNNI, DOT, K, SW, PS, FAST, FULL, 1>(
                         l, &c, x, row, v, y, step, c.mask,
                     );
