@@ -199,15 +199,84 @@ unsafe fn run<const VNNI: bool, const DOT: bool>(
     // SAFETY: the slices are checked against `g`; `lean` bounds the buffer.
     unsafe {
         match (k, sw, ps) {
-            (3, 1, 8) => b.tiles::<VNNI, DOT, 3, 1, 8>(l, packed, tile_len, out),
-            (3, 1, _) => b.tiles::<VNNI, DOT, 3, 1, NR>(l, packed, tile_len, out),
-            (3, _, _) => b.tiles::<VNNI, DOT, 3, 2, NR>(l, packed, tile_len, out),
-            (_, 1, 8) => b.tiles::<VNNI, DOT, 5, 1, 8>(l, packed, tile_len, out),
-            (_, 1, _) => b.tiles::<VNNI, DOT, 5, 1, NR>(l, packed, tile_len, out),
-            _ => b.tiles::<VNNI, DOT, 5, 2, NR>(l, packed, tile_len, out),
+            (3, 1, 8) => outlined::<VNNI, DOT, 3, 1, 8>(&b, packed, tile_len, out),
+            (3, 1, _) => outlined::<VNNI, DOT, 3, 1, NR>(&b, packed, tile_len, out),
+            (3, _, _) => outlined::<VNNI, DOT, 3, 2, NR>(&b, packed, tile_len, out),
+            (_, 1, 8) => outlined::<VNNI, DOT, 5, 1, 8>(&b, packed, tile_len, out),
+            (_, 1, _) => outlined::<VNNI, DOT, 5, 1, NR>(&b, packed, tile_len, out),
+            _ => outlined::<VNNI, DOT, 5, 2, NR>(&b, packed, tile_len, out),
         }
     }
     Ok(())
+}
+
+/// [`Band::tiles`] in a function of its own per shape and feature set (`#[inline(never)]`:
+/// its registers are not shared with the other shapes' loops).
+///
+/// # Safety
+/// As [`Band::tiles`]; the CPU has the features of `(VNNI, DOT)`.
+#[inline(always)]
+unsafe fn outlined<
+    const VNNI: bool,
+    const DOT: bool,
+    const K: usize,
+    const SW: usize,
+    const PS: usize,
+>(
+    b: &Band,
+    packed: &[u8],
+    tile_len: usize,
+    out: &I8Out,
+) {
+    /// # Safety
+    /// As [`outlined`], AVX-512 F/BW/VL.
+    #[inline(never)]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
+    unsafe fn bw<const K: usize, const SW: usize, const PS: usize>(
+        b: &Band,
+        packed: &[u8],
+        tile_len: usize,
+        out: &I8Out,
+    ) {
+        // SAFETY: caller's contract.
+        unsafe { b.tiles::<false, false, K, SW, PS>(Avx512(()), packed, tile_len, out) }
+    }
+    /// # Safety
+    /// As [`outlined`], AVX-512 F/BW/VL and VNNI.
+    #[inline(never)]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")]
+    unsafe fn vnni<const K: usize, const SW: usize, const PS: usize>(
+        b: &Band,
+        packed: &[u8],
+        tile_len: usize,
+        out: &I8Out,
+    ) {
+        // SAFETY: caller's contract.
+        unsafe { b.tiles::<true, false, K, SW, PS>(Avx512(()), packed, tile_len, out) }
+    }
+    /// # Safety
+    /// As [`outlined`], AVX-512 F/BW/VL, VNNI and VBMI.
+    #[inline(never)]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi,avx2,fma")]
+    unsafe fn dot<const K: usize, const SW: usize, const PS: usize>(
+        b: &Band,
+        packed: &[u8],
+        tile_len: usize,
+        out: &I8Out,
+    ) {
+        // SAFETY: caller's contract.
+        unsafe { b.tiles::<true, true, K, SW, PS>(Avx512(()), packed, tile_len, out) }
+    }
+    // SAFETY: caller's contract.
+    unsafe {
+        if DOT {
+            dot::<K, SW, PS>(b, packed, tile_len, out)
+        } else if VNNI {
+            vnni::<K, SW, PS>(b, packed, tile_len, out)
+        } else {
+            bw::<K, SW, PS>(b, packed, tile_len, out)
+        }
+    }
 }
 
 /// One call's operands (checked).
