@@ -747,11 +747,96 @@ fn named_i8_shapes() -> Vec<(&'static str, ConvShape, bool)> {
             true,
         ),
         (
+            "dw 3x3 c=64 25x5 (KWS; AVX-512: the padded band)",
+            sh((25, 5, 64), 64, [3, 3], [1, 1], [1, 1], [1; 4]),
+            true,
+        ),
+        (
+            "dw 3x3 c=8 47x47 pairs, odd width (AVX-512: 8-byte pixels)",
+            sh((47, 47, 8), 8, [3, 3], [1, 1], [1, 1], [1; 4]),
+            true,
+        ),
+        (
+            "dw 3x3 stride 2 c=48 24x24, pads 0/1 (MobileNetV2)",
+            sh((24, 24, 48), 48, [3, 3], [2, 2], [1, 1], [0, 0, 1, 1]),
+            true,
+        ),
+        (
+            "dw 3x3 c=336 3x3 (all border)",
+            sh((3, 3, 336), 336, [3, 3], [1, 1], [1, 1], [1; 4]),
+            true,
+        ),
+        (
+            "dw 5x5 stride 2 c=24 11x9, pads 2/1",
+            sh((11, 9, 24), 24, [5, 5], [2, 2], [1, 1], [2, 2, 1, 1]),
+            true,
+        ),
+        (
+            "dw 3x3 c=16 40x100 (AVX-512: several bands)",
+            sh((40, 100, 16), 16, [3, 3], [1, 1], [1, 1], [1; 4]),
+            true,
+        ),
+        (
+            "dw 3x3 stride 2/1 c=24 41x100 (AVX-512: several bands)",
+            sh((41, 100, 24), 24, [3, 3], [2, 1], [1, 1], [1, 1, 0, 0]),
+            true,
+        ),
+        (
+            "dw 3x3 c=16 2x400 (AVX-512: rows wider than the band buffer)",
+            sh((2, 400, 16), 16, [3, 3], [1, 1], [1, 1], [1; 4]),
+            true,
+        ),
+        (
             "dw 3x3 dilation 2 c=9 small map",
             sh((4, 5, 9), 9, [3, 3], [1, 1], [2, 2], [2; 4]),
             true,
         ),
     ]
+}
+
+/// A depthwise case of the common shapes (the AVX-512 kernel of
+/// `x86_avx512/dw.rs`): 3×3 or 5×5, dilation 1, strides 1 and 2, the channel
+/// counts of the models (8: pixel pairs; tails of 1..15), maps from 1×1 to 25×9,
+/// asymmetric pads, extreme input zero points and data, every fifth case the
+/// extreme requantization (shifts 0 and −31, multipliers `i32::MIN`, wrapping
+/// biases), both header forms (`check`).
+fn dw_common_case(rng: &mut Rng, i: usize) -> I8Case {
+    let s = loop {
+        let k = [3, 5][rng.usize(0, 1)];
+        let c = [1, 3, 8, 9, 16, 24, 40, 48, 64, 144][rng.usize(0, 9)];
+        let stride = [rng.usize(1, 2), rng.usize(1, 2)];
+        let pads = [0; 4].map(|_| rng.usize(0, k - 1));
+        let size = (rng.usize(1, 25), rng.usize(1, 9), c);
+        if let Some(s) = shape(size, c, [k, k], stride, [1, 1], pads) {
+            if s.out_h * s.out_w > 0 {
+                break s;
+            }
+        }
+    };
+    let mut c = i8_case(s, true, 500 + i as u64);
+    let extreme = rng.chance(25);
+    c.x = rng.i8s(s.in_h * s.in_w * s.in_c, extreme);
+    c.w = rng.i8s(s.in_c * s.taps(), extreme);
+    c.x_zp = match i % 4 {
+        0 => -128,
+        1 => 127,
+        _ => rng.range(-128, 127) as i32,
+    };
+    if i % 5 == 4 {
+        let rq = [(i32::MIN, 0), (i32::MAX, -31), (1 << 30, 5), (i32::MIN, -1)];
+        c.rq = (0..s.in_c)
+            .flat_map(|j| {
+                let (m, e) = rq[(j + i) % 4];
+                [m, e]
+            })
+            .collect();
+        c.bias = Some(
+            (0..s.in_c)
+                .map(|j| [i32::MAX, i32::MIN, 7, -7][j % 4])
+                .collect(),
+        );
+    }
+    c
 }
 
 /// Named int8 cases beyond the shapes: the arithmetic corners.
@@ -1602,6 +1687,15 @@ macro_rules! engine_suite {
                 for (i, (name, s, dw)) in named_i8_shapes().into_iter().enumerate() {
                     eprintln!("{name}");
                     i8_case(s, dw, 100 + i as u64).check(&k);
+                }
+            }
+
+            #[test]
+            fn i8_dwconv_common_shapes_match_the_reference() {
+                let Some(k) = k() else { return };
+                let mut rng = Rng::new(9);
+                for i in 0..cases(300) {
+                    dw_common_case(&mut rng, i).check(&k);
                 }
             }
 

@@ -34,7 +34,7 @@
 //! | [`Isa::Portable`] (every target) | `f32_igemm_4x16_portable` | `i8_igemm_2x16c4_portable` | `*_dwconv_16c_portable` |
 //! | [`Isa::Avx2`] (x86-64 AVX2 + FMA + F16C) | `f32_igemm_6x16_avx2` (FMA) | `i8_igemm_2x16c4_avx2` (widen to i16, `vpmaddwd`) | `*_dwconv_16c_avx2` |
 //! | [`Isa::Avx512`] (AVX-512 F/BW/VL) | `f32_igemm_8x32_avx512` | `i8_igemm_4x16c4_avx512bw` (widen, `vpmaddwd`) | `*_dwconv_16c_avx512` |
-//! | [`Isa::Avx512Vnni`] (+ VNNI) | `f32_igemm_8x32_avx512` | `i8_igemm_8x32c4_avx512vnni` (`vpdpbusd`, two 16-channel panels per tile) | `f32_dwconv_16c_avx512`, `i8_dwconv_16c_avx512vnni` (`vpdpwssd`) |
+//! | [`Isa::Avx512Vnni`] (+ VNNI) | `f32_igemm_8x32_avx512` | `i8_igemm_8x32c4_avx512vnni` (`vpdpbusd`, two 16-channel panels per tile) | `f32_dwconv_16c_avx512`, `i8_dwconv_16c_avx512vnni` (`x86_avx512/dw.rs`: with VBMI `vpermb` + `vpdpbusd`, 4 taps per lane; else `vpdpwssd`) |
 //! | [`Isa::Neon`] (AArch64) | `f32_igemm_6x16_neon` (FMA) | `i8_igemm_2x16c4_neon` (`smull` + `sadalp`) | `*_dwconv_16c_neon` |
 //! | [`Isa::NeonDot`] (+ dotprod) | `f32_igemm_6x16_neon` | `i8_igemm_4x16c4_neondot` (`sdot`) | `*_dwconv_16c_neon` |
 //! | [`Isa::Simd128`] (wasm32 `+simd128`) | `f32_igemm_3x16_simd128` | `i8_igemm_2x16c4_simd128` (`i32x4.dot_i16x8_s`) | `*_dwconv_16c_simd128` |
@@ -58,7 +58,10 @@
 //! `types.rs` holds what every engine module shares (the tile constants,
 //! [`ConvShape`], the epilogues, the kernel table types) and uses none of them;
 //! `portable.rs`, `x86_avx2.rs`, `x86_avx512/`, `aarch64_neon.rs` and
-//! `wasm_simd128.rs` implement those primitives with intrinsics, nothing else.
+//! `wasm_simd128.rs` implement those primitives with intrinsics, nothing else
+//! (`x86_avx512/dw.rs`, the int8 depthwise of the common shapes over a
+//! zero-point-padded band, has its own loops; the engine selects its tables
+//! `dw::KERNELS` / `dw::KERNELS_VNNI`).
 //! `cortex_m_dsp/` is the exception: a Cortex-M has 13 usable registers, not 16-lane
 //! vectors, so its int8 kernels have their own small-tile drivers (reusing the frame's
 //! geometry, indirection rows and flat gather) and take the rest of the table from
@@ -280,9 +283,9 @@ impl Isa {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => x86_avx2::Avx2::new().map(|_| x86_avx2::KERNELS),
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => x86_avx512::Avx512Bw::new().map(|_| x86_avx512::KERNELS),
+            Isa::Avx512 => x86_avx512::Avx512Bw::new().map(|_| x86_avx512::dw::KERNELS),
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512Vnni => x86_avx512::Vnni::new().map(|_| x86_avx512::KERNELS_VNNI),
+            Isa::Avx512Vnni => x86_avx512::Vnni::new().map(|_| x86_avx512::dw::KERNELS_VNNI),
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => aarch64_neon::NeonBase::new().map(|_| aarch64_neon::KERNELS),
             #[cfg(target_arch = "aarch64")]

@@ -23,6 +23,7 @@ use super::frame::{engine_kernels, F32Lanes, I32Lanes};
 use super::types::{Isa, Kernels};
 
 mod dot;
+pub(crate) mod dw;
 pub(crate) mod stem;
 pub(crate) mod stem_rows;
 
