@@ -23,6 +23,7 @@ use super::frame::{engine_kernels, F32Lanes, I32Lanes};
 use super::types::{Isa, Kernels};
 
 mod dot;
+mod rqu;
 pub(crate) mod stem;
 
 /// Proof that the CPU has AVX-512 F, BW, VL (and AVX2, FMA), plus VNNI when `VNNI`.
@@ -382,6 +383,25 @@ impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
     #[inline(always)]
     fn plain(self, rq: &Rq) -> (bool, bool) {
         (!rq.shl && !rq.sat, rq.fast)
+    }
+
+    #[inline(always)]
+    fn rq_u(self, rq: &mut Rq, bias: Self::V, nc: usize, k: usize) -> bool {
+        // SAFETY: `self` proves AVX-512F.
+        unsafe {
+            let u = rqu::U {
+                m: &mut rq.m,
+                m_odd: &mut rq.m_odd,
+                cz: &mut rq.cz,
+            };
+            rqu::rq_u(rq.fast, u, bias, nc, k)
+        }
+    }
+
+    #[inline(always)]
+    fn mbqm_zp_u(self, v: Self::V, rq: &Rq, _zp: Self::V) -> Self::V {
+        // SAFETY: `self` proves AVX-512F; `rq_u` prepared `rq` (the trait's contract).
+        unsafe { rqu::mbqm_zp_u(v, (rq.m, rq.m_odd, &rq.cz, rq.e)) }
     }
 
     #[inline(always)]
