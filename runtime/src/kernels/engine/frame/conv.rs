@@ -363,6 +363,7 @@ pub(crate) unsafe fn i8_conv<L: I8Dot, const MR: usize, const MT: usize>(
         y: y.as_mut_ptr(),
         flat,
         row_quads: false,
+        offset: false,
     };
     let flat_k = (g.taps * g.c).div_ceil(4) * 4;
     let mut buf = [[0i8; FLAT_K]; MR];
@@ -463,6 +464,8 @@ pub(super) struct I8Conv<L: I8Dot> {
     /// The flat layout read by kernel rows ([`row_quads`]): `ptrs[..kh]` hold rows of
     /// `kw·c` bytes.
     pub(super) row_quads: bool,
+    /// The offset form may apply (a constant: the flipped entry without a residual).
+    pub(super) offset: bool,
 }
 
 impl<L: I8Dot> I8Conv<L> {

@@ -84,6 +84,7 @@ pub(crate) unsafe fn i8_conv_flipped<
         y: y.as_mut_ptr(),
         flat: false,
         row_quads: false,
+        offset: !RES,
     };
     let panels = g.n.div_ceil(NR);
     let mut ptrs = [[ptr::null::<i8>(); MR]; MAX_TAPS];
@@ -137,8 +138,8 @@ impl<L: I8Dot> I8Conv<L> {
     }
 
     /// How the flipped entry stores panel `p`'s tiles (`pairs`: two pixels per
-    /// vector, [`I8Conv::consts_pair8`]): without a residual Add and without
-    /// `pairs`, in the offset form where it applies
+    /// vector, [`I8Conv::consts_pair8`]): in the instance without a residual Add
+    /// ([`I8Conv::offset`]) and without `pairs`, in the offset form where it applies
     /// ([`super::lanes::I32Lanes::rq_u`]; `bias` then gets `i32::MIN` added), else
     /// [`I8Epi::store_rows_plain`] where [`I8Epi::plain`], else
     /// [`I8Epi::store_rows`].
@@ -146,7 +147,7 @@ impl<L: I8Dot> I8Conv<L> {
     pub(super) fn store_how(&self, (bias, rq): &mut (L::V, L::Rq), p: usize, pairs: bool) -> Store {
         let (l, g) = (self.l, &self.g);
         let nc = NR.min(g.n - p * NR);
-        if !pairs && !self.epi.residual() && g.c <= 32 && l.rq_u(rq, *bias, nc, g.c) {
+        if self.offset && !pairs && l.rq_u(rq, *bias, nc, g.c) {
             *bias = l.add(*bias, l.splat(i32::MIN));
             Store::U
         } else if self.epi.plain() {

@@ -147,12 +147,6 @@ impl<L: I32Lanes> I8Epi<L> {
         }
     }
 
-    /// Whether a residual Add is fused.
-    #[inline(always)]
-    pub(super) fn residual(&self) -> bool {
-        self.residual.is_some()
-    }
-
     /// Whether [`I8Epi::store_rows_plain`] applies: no residual Add, or one whose
     /// requantizations all have the ISA's forms without a branch.
     #[inline(always)]
