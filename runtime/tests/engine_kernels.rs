@@ -1079,6 +1079,51 @@ fn named_i8_cases() -> Vec<(&'static str, I8Case)> {
         c.residual = Some((Rng::new(92).i8s(out_len(&s), true), q));
         v.push(("1x1 with a residual Add (short forms)", c));
     }
+    // Dense 1×1 convs in AVX-512 VNNI's offset form (every multiplier of a panel
+    // above 2^30, |bias_u8| <= 2^29, the output shift's short form): K = 8 to 48,
+    // 16 to 48 outputs (a last half panel), biases and multipliers at the form's
+    // bounds and beyond them (the other form), shifts −1 and −22 (and −23: not the
+    // short form), extreme inputs and zero points, pixel counts off the tile.
+    for (i, ((h, w), k, n)) in [
+        ((7, 5), 8, 48),
+        ((4, 4), 8, 16),
+        ((3, 5), 16, 24),
+        ((5, 6), 48, 40),
+        ((2, 9), 12, 32),
+        ((6, 4), 24, 48),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let s = shape((h, w, k), n, [1, 1], [1, 1], [1, 1], [0; 4]).unwrap();
+        let mut c = base(s, false, 130 + i as u64);
+        c.x = Rng::new(131 + i as u64).i8s(h * w * k, i % 2 == 0);
+        c.w = Rng::new(137 + i as u64).i8s(n * k, i % 3 == 0);
+        c.x_zp = [-128, 127, 5][i % 3];
+        c.out_zp = [127, -128, -7][i % 3];
+        c.act = [(-128, 127), (-140, 140), (0, 127)][i % 3];
+        let b = 1 << 29;
+        let biases = [b, -b, b - 77_000, -b + 90_000, b + 1, 3, -b - 1, 0];
+        c.bias = Some(
+            (0..n)
+                .map(|j| biases[(j + i) % biases.len()] / [1, 2][(j / 16 + i) % 2])
+                .collect(),
+        );
+        let multipliers = [(1 << 30) + 1, i32::MAX, 1 << 30, 1_518_500_250];
+        let shifts = [-1, -22, -9, -23];
+        c.rq = (0..n)
+            .flat_map(|j| {
+                // Panel 0 inside the form for every lane, the others mixed.
+                let (mi, si) = if j < 16 {
+                    ((j + i) % 2 * 3, (j + i) % 3)
+                } else {
+                    (j + i, j / 3 + i)
+                };
+                [multipliers[mi % 4], shifts[si % 4]]
+            })
+            .collect();
+        v.push(("1x1 offset form (bounds of the bias, multiplier, shift)", c));
+    }
     // Activation ranges beyond i8, inverted, ReLU6-like, on whole tiles of a dense
     // 1×1 conv (AVX-512 VNNI clamps after narrowing to bytes).
     for (i, act) in [(-140, 140), (10, -10), (-128, 127), (-20, 60), (130, 200)]

@@ -6,7 +6,7 @@
 use core::ptr;
 
 use super::geom::{build_rows, need, Geom, RowPlan, MAX_TAPS};
-pub(super) use super::i8epi::I8Epi;
+pub(super) use super::i8epi::{I8Epi, Store};
 use super::i8tile::{gather, i8_tile, image_rows, pad_image, row_quads_apply, FLAT_K};
 use super::lanes::{F32Lanes, I8Dot, Packed};
 use crate::kernels::engine::types::{ConvShape, F32Out, I8Header, I8Out, NR};
@@ -363,6 +363,7 @@ pub(crate) unsafe fn i8_conv<L: I8Dot, const MR: usize, const MT: usize>(
         y: y.as_mut_ptr(),
         flat,
         row_quads: false,
+        offset: false,
     };
     let flat_k = (g.taps * g.c).div_ceil(4) * 4;
     let mut buf = [[0i8; FLAT_K]; MR];
@@ -463,6 +464,8 @@ pub(super) struct I8Conv<L: I8Dot> {
     /// The flat layout read by kernel rows ([`row_quads`]): `ptrs[..kh]` hold rows of
     /// `kw·c` bytes.
     pub(super) row_quads: bool,
+    /// The offset form may apply (a constant: the flipped entry without a residual).
+    pub(super) offset: bool,
 }
 
 impl<L: I8Dot> I8Conv<L> {
@@ -510,7 +513,7 @@ impl<L: I8Dot> I8Conv<L> {
             }
             for (j, acc) in acc.into_iter().enumerate() {
                 let (bias, rq) = self.consts(p + j);
-                self.epilogue(acc, m0, rows, p + j, (&bias, &rq), false);
+                self.epilogue(acc, m0, rows, p + j, (&bias, &rq), Store::Rows);
             }
         }
     }
@@ -587,7 +590,7 @@ impl<L: I8Dot> I8Conv<L> {
         rows: usize,
         p: usize,
         (bias, rq): (&L::V, &L::Rq),
-        plain: bool,
+        how: Store,
     ) {
         let (l, g) = (self.l, &self.g);
         let (n0, nc) = (p * NR, NR.min(g.n - p * NR));
@@ -597,12 +600,7 @@ impl<L: I8Dot> I8Conv<L> {
         }
         let at = (m0 * g.n + n0, g.n);
         // SAFETY: caller's contract: the output rows lie inside `y`.
-        unsafe {
-            match plain {
-                true => self.epi.store_rows_plain(l, v, rows, rq, self.y, at, nc),
-                false => self.epi.store_rows(l, v, rows, rq, self.y, at, nc),
-            }
-        };
+        unsafe { self.epi.store_as(how, l, v, rows, rq, self.y, at, nc) };
     }
 
     /// Stride 1, no padding, the output the input's size: pixel for pixel.
@@ -646,7 +644,10 @@ impl<L: I8Dot> I8Conv<L> {
             let w = self.weights::<P>(p);
             let dense = self.dense_1x1();
             // Only the flipped entry's: the other convs' code is unchanged.
-            let plain = FLIP && self.epi.plain();
+            let mut how = [Store::Rows; P];
+            for (j, h) in how.iter_mut().enumerate().filter(|_| FLIP) {
+                *h = self.store_how(&mut consts[j], p + j, pairs);
+            }
             let mut m0 = m_lo;
             while m0 < m_lo + count {
                 let rows = MR.min(m_lo + count - m0);
@@ -664,9 +665,9 @@ impl<L: I8Dot> I8Conv<L> {
                     for (j, acc) in acc.into_iter().enumerate() {
                         let (bias, rq) = &consts[j];
                         if pairs {
-                            self.epilogue_pair8(acc, m0, rows, (bias, rq), plain);
+                            self.epilogue_pair8(acc, m0, rows, (bias, rq), how[j]);
                         } else {
-                            self.epilogue(acc, m0, rows, p + j, (bias, rq), plain);
+                            self.epilogue(acc, m0, rows, p + j, (bias, rq), how[j]);
                         }
                     }
                 } else {
@@ -675,9 +676,9 @@ impl<L: I8Dot> I8Conv<L> {
                     for (j, acc) in acc.into_iter().enumerate() {
                         let (bias, rq) = &consts[j];
                         if pairs {
-                            self.epilogue_pair8(acc, m0, rows, (bias, rq), plain);
+                            self.epilogue_pair8(acc, m0, rows, (bias, rq), how[j]);
                         } else {
-                            self.epilogue(acc, m0, rows, p + j, (bias, rq), plain);
+                            self.epilogue(acc, m0, rows, p + j, (bias, rq), how[j]);
                         }
                     }
                 }

@@ -15,7 +15,7 @@ use core::ptr;
 
 use super::conv::{i8_conv_operands, i8_zero_point, I8Conv};
 use super::geom::{Geom, RowPlan, MAX_TAPS};
-use super::i8epi::I8Epi;
+use super::i8epi::{I8Epi, Store};
 use super::i8tile::{flip, FLIP_BYTES};
 use super::lanes::I8Dot;
 use crate::kernels::engine::types::{ConvShape, I8Out, NR};
@@ -84,6 +84,7 @@ pub(crate) unsafe fn i8_conv_flipped<
         y: y.as_mut_ptr(),
         flat: false,
         row_quads: false,
+        offset: !RES,
     };
     let panels = g.n.div_ceil(NR);
     let mut ptrs = [[ptr::null::<i8>(); MR]; MAX_TAPS];
@@ -136,6 +137,26 @@ impl<L: I8Dot> I8Conv<L> {
         (l.pair8(b, b), self.epi.rq(l, l.pair8(m, m), l.pair8(s, s)))
     }
 
+    /// How the flipped entry stores panel `p`'s tiles (`pairs`: two pixels per
+    /// vector, [`I8Conv::consts_pair8`]): in the instance without a residual Add
+    /// ([`I8Conv::offset`]) and without `pairs`, in the offset form where it applies
+    /// ([`super::lanes::I32Lanes::rq_u`]; `bias` then gets `i32::MIN` added), else
+    /// [`I8Epi::store_rows_plain`] where [`I8Epi::plain`], else
+    /// [`I8Epi::store_rows`].
+    #[inline(always)]
+    pub(super) fn store_how(&self, (bias, rq): &mut (L::V, L::Rq), p: usize, pairs: bool) -> Store {
+        let (l, g) = (self.l, &self.g);
+        let nc = NR.min(g.n - p * NR);
+        if self.offset && !pairs && l.rq_u(rq, *bias, nc, g.c) {
+            *bias = l.add(*bias, l.splat(i32::MIN));
+            Store::U
+        } else if self.epi.plain() {
+            Store::Plain
+        } else {
+            Store::Rows
+        }
+    }
+
     /// The epilogue of the `rows` accumulators of pixels `m0..` of an 8-channel layer
     /// (one panel): pixels `2i` and `2i + 1` joined in one vector ([`I8Dot::pair8`]),
     /// whose 16 outputs (and residual inputs) are contiguous, so each requantization
@@ -152,7 +173,7 @@ impl<L: I8Dot> I8Conv<L> {
         m0: usize,
         rows: usize,
         (bias, rq): (&L::V, &L::Rq),
-        plain: bool,
+        how: Store,
     ) {
         let (l, n) = (self.l, NR / 2);
         let mut v = [*bias; R];
@@ -176,7 +197,7 @@ impl<L: I8Dot> I8Conv<L> {
                     }
                     let at = (m0 + 2 * PAIRS_PER_STORE * c) * n;
                     let (rows, at) = (PAIRS_PER_STORE, (at, NR));
-                    match plain {
+                    match how == Store::Plain {
                         true => self.epi.store_rows_plain(l, w, rows, rq, self.y, at, NR),
                         false => self.epi.store_rows(l, w, rows, rq, self.y, at, NR),
                     }

@@ -6,6 +6,15 @@
 use super::lanes::I32Lanes;
 use crate::kernels::engine::types::{I8Out, NR};
 
+/// How the flipped 1×1 entry stores a panel's tiles: [`I8Epi::store_rows`],
+/// [`I8Epi::store_rows_plain`] or [`I8Epi::store_rows_u`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Store {
+    Rows,
+    Plain,
+    U,
+}
+
 /// The per-call int8 epilogue constants.
 pub(super) struct I8Epi<L: I32Lanes> {
     zp: L::V,
@@ -194,6 +203,82 @@ impl<L: I32Lanes> I8Epi<L> {
             }
             for (r, &q) in q.iter().enumerate() {
                 l.store_i8(y.add(at + r * stride), q);
+            }
+        }
+    }
+
+    /// [`I8Epi::store_rows`] the way `how` says.
+    ///
+    /// # Safety
+    /// As [`I8Epi::store_rows`]; for [`Store::U`], as [`I8Epi::store_rows_u`].
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(super) unsafe fn store_as<const R: usize>(
+        &self,
+        how: Store,
+        l: L,
+        v: [L::V; R],
+        rows: usize,
+        rq: &L::Rq,
+        y: *mut i8,
+        at: (usize, usize),
+        nc: usize,
+    ) {
+        // SAFETY: caller's contract.
+        unsafe {
+            match how {
+                Store::U => self.store_rows_u(l, v, rows, rq, y, at, nc),
+                Store::Plain => self.store_rows_plain(l, v, rows, rq, y, at, nc),
+                Store::Rows => self.store_rows(l, v, rows, rq, y, at, nc),
+            }
+        }
+    }
+
+    /// [`I8Epi::store_rows`] of sums in the offset form ([`I32Lanes::mbqm_zp_u`]:
+    /// `v` holds the sums with their bias row plus `i32::MIN`, `rq` prepared by
+    /// [`I32Lanes::rq_u`]); whole tiles without a residual Add as
+    /// [`I8Epi::store_rows_plain`]'s (the flipped entry's only use).
+    ///
+    /// # Safety
+    /// As [`I8Epi::store_rows`].
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(super) unsafe fn store_rows_u<const R: usize>(
+        &self,
+        l: L,
+        v: [L::V; R],
+        rows: usize,
+        rq: &L::Rq,
+        y: *mut i8,
+        (at, stride): (usize, usize),
+        nc: usize,
+    ) {
+        let mut q = v;
+        for q in &mut q {
+            *q = l.mbqm_zp_u(*q, rq, self.zp);
+        }
+        let whole = rows == R && nc == NR;
+        // SAFETY: caller's contract: `rows` rows of `nc` elements (and residual rows).
+        unsafe {
+            match &self.residual {
+                None if whole => {
+                    for (r, &q) in q.iter().enumerate() {
+                        let (lo_hi, b) = ([self.lo, self.hi], self.lo8_hi8);
+                        l.store_i8_clamp(y.add(at + r * stride), q, lo_hi, b);
+                    }
+                    return;
+                }
+                res => {
+                    for (r, q) in q.iter_mut().enumerate().take(rows) {
+                        *q = l.min(l.max(*q, self.lo), self.hi);
+                        if let Some(res) = res {
+                            *q = res.add(l, *q, at + r * stride, nc);
+                        }
+                    }
+                }
+            }
+            for (r, &q) in q.iter().enumerate().take(rows) {
+                put(l, y.add(at + r * stride), q, nc);
             }
         }
     }

@@ -190,6 +190,20 @@ pub(crate) trait I32Lanes: Copy {
     fn mbqm_zp_plain(self, v: Self::V, rq: &Self::Rq, zp: Self::V) -> Self::V {
         self.mbqm_zp(v, rq, zp)
     }
+    /// Whether the first `nc` lanes of `rq` (from [`I32Lanes::rq_zp`]) with the bias
+    /// row `bias` of a sum over `k` products of `u8 × i8` have an ISA's offset form
+    /// [`I32Lanes::mbqm_zp_u`]; if so, prepares `rq` for it (and for it only).
+    #[inline(always)]
+    fn rq_u(self, rq: &mut Self::Rq, bias: Self::V, nc: usize, k: usize) -> bool {
+        let _ = (rq, bias, nc, k);
+        false
+    }
+    /// [`I32Lanes::mbqm_zp`] of `v + 2^31` (wrapping: `v` is the sum with its bias
+    /// row plus `i32::MIN`), for `rq` where [`I32Lanes::rq_u`] returned true.
+    #[inline(always)]
+    fn mbqm_zp_u(self, v: Self::V, rq: &Self::Rq, zp: Self::V) -> Self::V {
+        self.mbqm_zp(self.add(v, self.splat(i32::MIN)), rq, zp)
+    }
     /// [`I32Lanes::store_i8`] of `min(max(v, lo), hi)`; `lo8`, `hi8` hold `lo`, `hi`
     /// saturated to i8 in every byte. Saturating and clamping are monotone, so an ISA
     /// may clamp the 16 bytes after narrowing instead (the same bytes, also for

@@ -24,6 +24,7 @@ use super::types::{Isa, Kernels};
 
 mod dot;
 pub(crate) mod dw;
+mod rqu;
 pub(crate) mod stem;
 pub(crate) mod stem_rows;
 
@@ -384,6 +385,25 @@ impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
     #[inline(always)]
     fn plain(self, rq: &Rq) -> (bool, bool) {
         (!rq.shl && !rq.sat, rq.fast)
+    }
+
+    #[inline(always)]
+    fn rq_u(self, rq: &mut Rq, bias: Self::V, nc: usize, k: usize) -> bool {
+        // SAFETY: `self` proves AVX-512F.
+        unsafe {
+            let u = rqu::U {
+                m: &mut rq.m,
+                m_odd: &mut rq.m_odd,
+                cz: &mut rq.cz,
+            };
+            rqu::rq_u(rq.fast, u, bias, nc, k)
+        }
+    }
+
+    #[inline(always)]
+    fn mbqm_zp_u(self, v: Self::V, rq: &Rq, _zp: Self::V) -> Self::V {
+        // SAFETY: `self` proves AVX-512F; `rq_u` prepared `rq` (the trait's contract).
+        unsafe { rqu::mbqm_zp_u(v, (rq.m, rq.m_odd, &rq.cz, rq.e)) }
     }
 
     #[inline(always)]

@@ -228,3 +228,81 @@ fn mbqm_zp_matches_the_reference() {
     }
     assert!(fast > 500 && general > 500, "{fast} {general}");
 }
+
+/// The offset form ([`I32Lanes::mbqm_zp_u`]) against the reference's `mbqm + zp`:
+/// sums `acc + bias` with `|acc| < 2^29` and `|bias| <= 2^29` (the bounds `rq_u`
+/// checks, and beyond them: not applied), multipliers above `2^30` (and `2^30`
+/// itself: not applied), shifts of the short form and around it, zero points to
+/// `±255`.
+#[test]
+fn mbqm_zp_u_matches_the_reference() {
+    let Some(t) = Vnni::new() else {
+        return;
+    };
+    let (mut accs, multipliers) = samples();
+    accs.extend([
+        (1 << 29) - 1,
+        -(1 << 29) + 1,
+        255 * 128 * 16_000,
+        -255 * 128 * 16_000,
+    ]);
+    let biases = [
+        0,
+        1,
+        -1,
+        1 << 29,
+        -(1 << 29),
+        12_345,
+        -99_999,
+        (1 << 29) + 1,
+    ];
+    let shifts: Vec<i32> = (-24..=1).collect();
+    let zps = [0, 1, -1, 127, -128, 255, -255, 256];
+    let (mut applied, mut not) = (0usize, 0usize);
+    let mut lane = 0usize;
+    let (mut acc, mut bias, mut m, mut sh) = ([0i32; 16], [0i32; 16], [0i32; 16], [0i32; 16]);
+    let mut vectors = 0usize;
+    for (i, &a) in accs.iter().enumerate() {
+        for j in 0..multipliers.len() / 4 {
+            acc[lane] = a % (1 << 29);
+            bias[lane] = biases[(i + j + lane * 3 + vectors) % biases.len()];
+            let mm = multipliers[(i * 3 + j * 7 + lane) % multipliers.len()];
+            m[lane] = if vectors % 9 == 8 {
+                1 << 30
+            } else {
+                mm | (1 << 30)
+            };
+            sh[lane] = shifts[(vectors * 7 + (vectors % 4 / 3) * lane) % shifts.len()];
+            lane += 1;
+            if lane < 16 {
+                continue;
+            }
+            lane = 0;
+            let zp = zps[vectors % zps.len()];
+            let k = if vectors % 13 == 12 { 16_500 } else { 8 };
+            let nc = 1 + vectors % 16;
+            vectors += 1;
+            let mut got = [0i32; 16];
+            // SAFETY: the token proves the features; 64-byte arrays.
+            unsafe {
+                let ld = |p: &[i32; 16]| I32Lanes::load(t, p.as_ptr().cast());
+                let zpv = I32Lanes::splat(t, zp);
+                let mut rq = t.rq_zp(ld(&m), ld(&sh), zpv);
+                if !t.rq_u(&mut rq, ld(&bias), nc, k) {
+                    not += 1;
+                    continue;
+                }
+                applied += 1;
+                let off = I32Lanes::add(t, ld(&bias), I32Lanes::splat(t, i32::MIN));
+                let v = t.mbqm_zp_u(I32Lanes::add(t, ld(&acc), off), &rq, zpv);
+                _mm512_storeu_si512(got.as_mut_ptr().cast(), v);
+            }
+            for k in 0..nc {
+                let a = acc[k] + bias[k];
+                let want = mbqm_reference(a, m[k], sh[k]).wrapping_add(zp);
+                assert_eq!(got[k], want, "{a} {} {} {zp}", m[k], sh[k]);
+            }
+        }
+    }
+    assert!(applied > 500 && not > 100, "{applied} {not}");
+}
