@@ -18,6 +18,7 @@ mod imported;
 pub mod onnxml;
 pub mod proto;
 pub mod qdq;
+mod qdq_concat;
 pub mod recurrent;
 pub mod scan;
 pub mod tract;
@@ -73,7 +74,7 @@ pub fn import(bytes: &[u8], opts: &ImportOptions) -> Result<Imported> {
         },
         Err(e) => return Err(e),
     };
-    qdq::apply(&mut graph, &hints);
+    qdq::apply(&mut graph, &hints)?;
     let preprocess = match &opts.features {
         Some(spec) => {
             let want = graph
