@@ -142,6 +142,28 @@ fn concat_into_gemm_and_matmul_converts_and_matches_onnxruntime() {
     }
 }
 
+/// Unnamed nodes, three concatenated inputs, a Gemm → Relu → Gemm tail (the joined
+/// product's activation fused), and a Concat along the length axis of 1-D Conv outputs
+/// (the flattened concat interleaves the inputs; tract's weight slices follow it):
+/// the logits are within one step of onnxruntime's.
+#[test]
+fn three_inputs_and_a_concat_along_the_length_axis_match_onnxruntime() {
+    for name in ["qdq_concat_three", "qdq_concat_spatial"] {
+        let src = std::fs::read(path(&format!("{name}.onnx"))).unwrap();
+        let m = ModelProto::decode(src.as_slice()).unwrap();
+        let x = Dataset::load(&path(&format!("{name}_input.csv"))).unwrap();
+        let r = convert(&src, &int8()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(r.float_ops.is_empty(), "{name}: {:?}", r.float_ops);
+        let (z_scale, z_zp) = (scalar(&m, "z_scale"), scalar(&m, "z_zero_point"));
+        let (worst, _, gap) = steps(&r.bytes, &x, &format!("{name}_ort.csv"), z_scale, z_zp);
+        println!("{name}: logits {worst} step(s) from onnxruntime");
+        assert!(
+            worst <= 1 && gap <= 1,
+            "{name}: {worst} steps, top-1 gap {gap}"
+        );
+    }
+}
+
 /// The import joins the split products into one Concat → FullyConnected (the Gemm's
 /// bias folded in) whose input carries the file's quantization of the product's
 /// input; no partial product is left.
