@@ -130,7 +130,7 @@ fn join_one(g: &mut Graph, node: &str, first: usize, scale: f32, zp: i32) -> Res
     let lead = &x_shape[..x_shape.len().saturating_sub(1)];
     let same_lead = xs.iter().all(|&x| {
         let s = &g.tensors[x].shape;
-        s.len() == x_shape.len() && s[..s.len() - 1] == *lead
+        s.len() == x_shape.len() && !s.is_empty() && s[..s.len() - 1] == *lead
     });
     if x_shape.is_empty()
         || !same_lead
@@ -139,7 +139,11 @@ fn join_one(g: &mut Graph, node: &str, first: usize, scale: f32, zp: i32) -> Res
             .iter()
             .zip(&ws)
             .any(|(&x, &w)| g.tensors[x].shape.last() != g.tensors[w].shape.get(1))
-        || g.tensors[sum].elements() != lead.iter().product::<usize>() * n_out
+        || lead.iter().product::<usize>().checked_mul(n_out) != Some(g.tensors[sum].elements())
+        || ws.iter().any(|&w| {
+            let t = &g.tensors[w];
+            t.data.as_ref().map(Data::len) != Some(t.elements())
+        })
     {
         return Err(unsupported(
             node,
