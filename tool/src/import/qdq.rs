@@ -65,8 +65,8 @@ pub struct Hints {
     pub activations: Vec<(String, f32, i32)>,
     /// Per-channel (or single) scales of the quantized weight constants.
     pub weight_scales: Vec<Vec<f32>>,
-    /// Every ONNX Gemm / MatMul node with the `(scale, int8 zero point)` of its input
-    /// when that is quantized, for the products tract splits over a Concat
+    /// Every ONNX Gemm / MatMul / Conv node with the `(scale, int8 zero point)` of its
+    /// input when that is quantized, for the products tract splits over a Concat
     /// ([`super::qdq_concat`]).
     pub product_inputs: Vec<(String, Option<(f32, i32)>)>,
 }
@@ -272,7 +272,7 @@ pub fn prepare(model: &mut ModelProto) -> Result<Hints> {
         .map(|(t, s, z)| (resolve(t.clone()), (*s, *z)))
         .collect();
     for n in &final_nodes {
-        if matches!(n.op_type.as_str(), "Gemm" | "MatMul") {
+        if matches!(n.op_type.as_str(), "Gemm" | "MatMul" | "Conv") {
             let q = n.input.first().and_then(|x| by_tensor.get(x)).copied();
             hints.product_inputs.push((node_name(n), q));
         }
@@ -308,7 +308,7 @@ fn scale_is_scalar(q: &NodeProto, inits: &HashMap<String, TensorProto>) -> bool 
 /// to the last IR node named after the ONNX node (by node or tensor name) and then
 /// spreads through the value-preserving reshapes and transposes around it, both ways.
 ///
-/// A Gemm / MatMul that tract split over the inputs of a Concat is then joined back
+/// A Gemm / MatMul / 1×1 Conv that tract split over the inputs of a Concat is then joined back
 /// ([`super::qdq_concat`]); that fails with an error naming the node when the file
 /// gives no quantization for the product's input.
 pub fn apply(g: &mut Graph, h: &Hints) -> Result<()> {

@@ -1,15 +1,17 @@
-//! A Gemm / MatMul of a pre-quantized (QDQ) model whose input is a `Concat`, joined
-//! back into one product.
+//! A Gemm / MatMul / 1×1 Conv of a pre-quantized (QDQ) model whose input is a
+//! `Concat`, joined back into one product.
 //!
 //! tract's declutter splits `Gemm(Concat(a, b), W)` into one product per concatenated
 //! input, `a · W[:, ..ka] + b · W[:, ka..]` (IR nodes named `NODE….concat-einsum-…`).
 //! The partial sums exist in no QDQ file, so they have no quantization. onnxruntime
 //! runs the Concat on the int8 values (each input requantized to the Concat output's
 //! scale) and one integer product; this pass rebuilds that form: a `Concat` of the
-//! flattened inputs (quantized as the product's input in the file) and one
-//! `FullyConnected` whose weights are the slices side by side, with the bias `Add`
-//! that follows folded in. The sum is the same in f32; the int8 file then runs the
-//! product the way onnxruntime does.
+//! products' inputs along their last axis (quantized as the product's input in the
+//! file) and one `FullyConnected` whose weights are the slices side by side, then the
+//! Reshape / Transpose nodes tract put after each product (checked to move every
+//! value the same way for all of them), with the bias `Add` that follows folded in
+//! when its constant is one value per output column. The sum is the same in f32; the
+//! int8 file then runs the product the way onnxruntime does.
 
 use crate::error::{Error, Result};
 use crate::ir::{Data, Graph, Node, QuantHint, TId};
@@ -20,12 +22,12 @@ use ferrite::DType;
 const SPLIT: &str = ".concat-einsum-";
 
 /// Joins every product tract split over a Concat back into Concat → FullyConnected.
-/// `inputs`: the quantization of each Gemm / MatMul node's input in the source file.
+/// `inputs`: the quantization of each Gemm / MatMul / Conv node's input in the source file.
 pub fn join_split_products(g: &mut Graph, inputs: &[(String, Option<(f32, i32)>)]) -> Result<()> {
     while let Some(first) = g.nodes.iter().position(|n| is_partial(g, n)) {
         let name = &g.nodes[first].name;
         let split = name[..name.find(SPLIT).unwrap_or(name.len())].to_string();
-        // The ONNX node: the longest Gemm / MatMul name the product's name starts with.
+        // The ONNX node: the longest Gemm / MatMul / Conv name the product's name starts with.
         let onnx = inputs
             .iter()
             .filter(|(n, _)| split == *n || split.starts_with(&format!("{n}.")))
@@ -44,7 +46,7 @@ pub fn join_split_products(g: &mut Graph, inputs: &[(String, Option<(f32, i32)>)
 
 fn unsupported(node: &str, why: &str) -> Error {
     Error::Other(format!(
-        "the Gemm / MatMul \"{node}\" reads a Concat, which tract splits into one product per concatenated input; ferrite joins them back, but {why}"
+        "the product \"{node}\" (a Gemm, MatMul or 1×1 Conv) reads a Concat, which tract splits into one product per concatenated input; ferrite joins them back, but {why}"
     ))
 }
 
@@ -83,6 +85,76 @@ fn is_add(op: &Op) -> bool {
     )
 }
 
+/// The Reshape / Transpose nodes that carry a partial product's output `t` to its sum
+/// term, each read only by the next: their indices and the term.
+fn layout_chain(g: &Graph, mut t: TId) -> (Vec<usize>, TId) {
+    let mut chain = Vec::new();
+    while let Some(r) = sole_reader(g, t) {
+        if !matches!(g.nodes[r].op, Op::Reshape | Op::Transpose { .. }) {
+            break;
+        }
+        chain.push(r);
+        t = g.nodes[r].output;
+    }
+    (chain, t)
+}
+
+/// Where each value of a `shape` tensor ends up through `chain`: the source's flat
+/// index at each position of the chain's output; `None` for another op or bad perm.
+fn follow(g: &Graph, chain: &[usize], shape: &[usize]) -> Option<Vec<usize>> {
+    let mut v: Vec<usize> = (0..shape.iter().product()).collect();
+    let mut cur = shape.to_vec();
+    for &c in chain {
+        let n = &g.nodes[c];
+        if let Op::Transpose { perm } = &n.op {
+            let perm: Vec<usize> = perm.iter().map(|&p| p as usize).collect();
+            let mut seen = perm.clone();
+            seen.sort_unstable();
+            if perm.len() != cur.len() || seen != (0..cur.len()).collect::<Vec<_>>() {
+                return None;
+            }
+            v = crate::ir::permute(&v, &cur, &perm);
+        }
+        cur = g.tensors[n.output].shape.clone();
+        if cur.iter().product::<usize>() != v.len() {
+            return None;
+        }
+    }
+    Some(v)
+}
+
+/// `c` broadcast (numpy rules) to `shape`, row-major; `None` if it does not broadcast.
+fn broadcast(c: &[f32], c_shape: &[usize], shape: &[usize]) -> Option<Vec<f32>> {
+    if c_shape.len() > shape.len() || c.len() != c_shape.iter().product::<usize>() {
+        return None;
+    }
+    let mut cs = vec![1usize; shape.len() - c_shape.len()];
+    cs.extend_from_slice(c_shape);
+    if cs.iter().zip(shape).any(|(&a, &b)| a != 1 && a != b) {
+        return None;
+    }
+    let mut strides = vec![0usize; shape.len()];
+    let mut acc = 1;
+    for d in (0..shape.len()).rev() {
+        strides[d] = if cs[d] == 1 { 0 } else { acc };
+        acc *= cs[d];
+    }
+    let total: usize = shape.iter().product();
+    let mut out = Vec::with_capacity(total);
+    let mut idx = vec![0usize; shape.len()];
+    for _ in 0..total {
+        out.push(c[idx.iter().zip(&strides).map(|(i, s)| i * s).sum::<usize>()]);
+        for d in (0..shape.len()).rev() {
+            idx[d] += 1;
+            if idx[d] < shape[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    Some(out)
+}
+
 /// Joins the products of the ONNX node `node`, starting at the partial product `first`.
 fn join_one(g: &mut Graph, node: &str, first: usize, scale: f32, zp: i32) -> Result<()> {
     let prefix = g.nodes[first].name[..g.nodes[first].name.find(SPLIT).unwrap_or(0)].to_string();
@@ -94,18 +166,48 @@ fn join_one(g: &mut Graph, node: &str, first: usize, scale: f32, zp: i32) -> Res
     if partials.len() < 2 {
         return Err(unsupported(node, "only one of its products was found"));
     }
-    let mut removed: Vec<usize> = Vec::new();
-    // Each product's sum term: its output, through a Reshape read only there.
+    let mismatch = || unsupported(node, "its products do not have matching shapes");
+    let xs: Vec<TId> = partials.iter().map(|&p| g.nodes[p].inputs[0]).collect();
+    let ws: Vec<TId> = partials.iter().map(|&p| g.nodes[p].inputs[1]).collect();
+    let n_out = g.tensors[ws[0]].shape[0];
+    let x_shape = g.tensors[xs[0]].shape.clone();
+    let Some((_, lead)) = x_shape.split_last() else {
+        return Err(mismatch());
+    };
+    let rows: usize = lead.iter().product();
+    let fits = xs.iter().zip(&ws).all(|(&x, &w)| {
+        let (xt, wt) = (&g.tensors[x], &g.tensors[w]);
+        xt.shape
+            .split_last()
+            .is_some_and(|(k, l)| l.iter().product::<usize>() == rows && wt.shape == [n_out, *k])
+            && wt.data.as_ref().map(Data::len) == Some(wt.elements())
+    });
+    if !fits {
+        return Err(mismatch());
+    }
+    let mut y_shape = lead.to_vec();
+    y_shape.push(n_out);
+    // Each product's sum term: its output through the layout ops read only there,
+    // the same ops on every product (checked by where they move each value).
+    let mut removed: Vec<usize> = partials.clone();
     let mut terms: Vec<TId> = Vec::new();
-    for &p in &partials {
-        let mut t = g.nodes[p].output;
-        removed.push(p);
-        if let Some(r) = sole_reader(g, t).filter(|&r| g.nodes[r].op == Op::Reshape) {
-            removed.push(r);
-            t = g.nodes[r].output;
+    let mut chain0: Vec<usize> = Vec::new();
+    let mut moves: Option<Vec<usize>> = None;
+    for (i, &p) in partials.iter().enumerate() {
+        let out = g.nodes[p].output;
+        let (chain, t) = layout_chain(g, out);
+        let m = follow(g, &chain, &g.tensors[out].shape).ok_or_else(mismatch)?;
+        if moves.as_ref().is_some_and(|m0| *m0 != m) || m.len() != rows * n_out {
+            return Err(mismatch());
         }
+        if i == 0 {
+            chain0 = chain.clone();
+            moves = Some(m);
+        }
+        removed.extend_from_slice(&chain);
         terms.push(t);
     }
+    let moves = moves.unwrap_or_default();
     // The Adds of the terms, until one sum is left.
     while terms.len() > 1 {
         let add = g.nodes.iter().position(|n| {
@@ -118,86 +220,89 @@ fn join_one(g: &mut Graph, node: &str, first: usize, scale: f32, zp: i32) -> Res
             return Err(unsupported(node, "its products are not summed directly"));
         };
         let n = &g.nodes[a];
+        if g.tensors[n.inputs[0]].shape != g.tensors[n.inputs[1]].shape {
+            return Err(mismatch());
+        }
         terms.retain(|t| !n.inputs.contains(t));
         terms.push(n.output);
         removed.push(a);
     }
     let sum = terms[0];
-    let xs: Vec<TId> = partials.iter().map(|&p| g.nodes[p].inputs[0]).collect();
-    let ws: Vec<TId> = partials.iter().map(|&p| g.nodes[p].inputs[1]).collect();
-    let n_out = g.tensors[ws[0]].shape[0];
-    let x_shape = g.tensors[xs[0]].shape.clone();
-    let lead = &x_shape[..x_shape.len().saturating_sub(1)];
-    let same_lead = xs.iter().all(|&x| {
-        let s = &g.tensors[x].shape;
-        s.len() == x_shape.len() && !s.is_empty() && s[..s.len() - 1] == *lead
-    });
-    if x_shape.is_empty()
-        || !same_lead
-        || ws.iter().any(|&w| g.tensors[w].shape[0] != n_out)
-        || xs
-            .iter()
-            .zip(&ws)
-            .any(|(&x, &w)| g.tensors[x].shape.last() != g.tensors[w].shape.get(1))
-        || lead.iter().product::<usize>().checked_mul(n_out) != Some(g.tensors[sum].elements())
-        || ws.iter().any(|&w| {
-            let t = &g.tensors[w];
-            t.data.as_ref().map(Data::len) != Some(t.elements())
-        })
-    {
-        return Err(unsupported(
-            node,
-            "its products do not have matching shapes",
-        ));
-    }
-    // The bias Add after the sum (tract writes the Gemm's C there), folded in.
+    // The bias Add after the sum (tract writes the Gemm's C there), folded in when its
+    // constant is one value per output column wherever the layout ops put it.
     let mut out = sum;
     let mut bias = None;
     let mut act = Activation::None;
     if let Some(b) = sole_reader(g, sum) {
         let n = &g.nodes[b];
-        let other = if n.inputs[0] == sum {
-            n.inputs.get(1)
-        } else {
-            n.inputs.first()
-        };
+        let other = n.inputs.iter().copied().find(|&i| i != sum);
         if let (
             Op::Binary {
                 op: BinaryOp::Add,
                 act: a,
                 q: None,
             },
-            Some(&c),
-        ) = (&n.op, other)
+            Some(c),
+            2,
+        ) = (&n.op, other, n.inputs.len())
         {
-            let vals = g.tensors[c].data.as_ref().map(Data::to_f32);
-            let vals = match vals {
-                Some(v) if v.len() == n_out => Some(v),
-                Some(v) if v.len() == 1 => Some(vec![v[0]; n_out]),
-                _ => None,
-            };
-            if let (Some(v), 2) = (vals, n.inputs.len()) {
-                bias = Some(v);
-                act = *a;
-                out = n.output;
-                removed.push(b);
+            let full = g.tensors[c]
+                .data
+                .as_ref()
+                .and_then(|d| broadcast(&d.to_f32(), &g.tensors[c].shape, &g.tensors[sum].shape));
+            let mut per_col: Vec<Option<f32>> = vec![None; n_out];
+            let consistent = full.as_ref().is_some_and(|full| {
+                full.len() == moves.len()
+                    && moves.iter().zip(full).all(|(&src, &v)| {
+                        let slot = &mut per_col[src % n_out];
+                        *slot.get_or_insert(v) == v
+                    })
+            });
+            if consistent && g.tensors[n.output].shape == g.tensors[sum].shape {
+                bias = per_col.into_iter().collect::<Option<Vec<f32>>>();
+                if bias.is_some() {
+                    act = *a;
+                    out = n.output;
+                    removed.push(b);
+                }
             }
         }
     }
-    // Concat of the inputs along their last axis, quantized as the product's input.
-    let k: usize = xs
-        .iter()
-        .map(|&x| g.tensors[x].shape[x_shape.len() - 1])
-        .sum();
-    let mut cat_shape = x_shape.clone();
-    *cat_shape.last_mut().unwrap_or(&mut 0) = k;
-    let cat = g.add_tensor(&format!("{prefix}.concat"), &cat_shape, DType::F32);
-    g.tensors[cat].qhint = Some(QuantHint {
+    let hint = QuantHint {
         scales: vec![scale],
         zero_points: vec![zp],
         axis: 0,
-    });
-    let mut w = Vec::with_capacity(n_out * k);
+    };
+    let mut new = Vec::new();
+    // Every input with the first one's leading shape, then their Concat.
+    let mut cat_in = Vec::new();
+    for &x in &xs {
+        let k = g.tensors[x].shape.last().copied().unwrap_or(0);
+        let mut shape = lead.to_vec();
+        shape.push(k);
+        if g.tensors[x].shape == shape {
+            cat_in.push(x);
+            continue;
+        }
+        let name = format!("{}.lead", g.tensors[x].name);
+        let r = g.add_tensor(&name, &shape, DType::F32);
+        g.tensors[r].qhint = g.tensors[x].qhint.clone();
+        new.push(Node {
+            name,
+            op: Op::Reshape,
+            inputs: vec![x],
+            output: r,
+        });
+        cat_in.push(r);
+    }
+    let k: usize = xs
+        .iter()
+        .map(|&x| g.tensors[x].shape.last().copied().unwrap_or(0))
+        .sum();
+    let mut cat_shape = lead.to_vec();
+    cat_shape.push(k);
+    let cat = g.add_tensor(&format!("{prefix}.concat"), &cat_shape, DType::F32);
+    g.tensors[cat].qhint = Some(hint);
     let slices: Vec<Vec<f32>> = ws
         .iter()
         .map(|&t| {
@@ -208,9 +313,10 @@ fn join_one(g: &mut Graph, node: &str, first: usize, scale: f32, zp: i32) -> Res
                 .unwrap_or_default()
         })
         .collect();
+    let mut w = Vec::with_capacity(n_out * k);
     for row in 0..n_out {
-        for (s, &t) in slices.iter().zip(&ws) {
-            let kt = g.tensors[t].shape[1];
+        for s in &slices {
+            let kt = s.len() / n_out;
             w.extend_from_slice(&s[row * kt..(row + 1) * kt]);
         }
     }
@@ -219,38 +325,54 @@ fn join_one(g: &mut Graph, node: &str, first: usize, scale: f32, zp: i32) -> Res
     if let Some(b) = bias {
         fc_in.push(g.add_const(&format!("{prefix}.bias"), &[n_out], Data::F32(b)));
     }
-    let mut y_shape = lead.to_vec();
-    y_shape.push(n_out);
-    let y = if y_shape == g.tensors[out].shape {
-        out
-    } else {
-        let y = g.add_tensor(&prefix, &y_shape, DType::F32);
-        g.tensors[y].qhint = g.tensors[out].qhint.clone();
-        y
-    };
-    let axis = u8::try_from(x_shape.len() - 1)
-        .map_err(|_| unsupported(node, "its input has too many axes"))?;
-    let mut new = vec![
-        Node {
-            name: format!("{prefix}.concat"),
-            op: Op::Concat { axis },
-            inputs: xs,
-            output: cat,
-        },
-        Node {
-            name: prefix.clone(),
-            op: Op::FullyConnected { act, q: None },
-            inputs: fc_in,
-            output: y,
-        },
-    ];
-    if y != out {
+    let axis =
+        u8::try_from(lead.len()).map_err(|_| unsupported(node, "its input has too many axes"))?;
+    new.push(Node {
+        name: format!("{prefix}.concat"),
+        op: Op::Concat { axis },
+        inputs: cat_in,
+        output: cat,
+    });
+    // The product, then the first product's layout ops into the sum's (or the bias
+    // Add's) tensor; the tensors between carry its quantization.
+    let out_hint = g.tensors[out].qhint.clone();
+    let mut steps: Vec<(String, Op, Vec<usize>)> =
+        vec![(prefix.clone(), Op::FullyConnected { act, q: None }, y_shape)];
+    for &c in &chain0 {
+        let n = &g.nodes[c];
+        steps.push((
+            n.name.clone(),
+            n.op.clone(),
+            g.tensors[n.output].shape.clone(),
+        ));
+    }
+    if steps
+        .last()
+        .is_some_and(|(_, _, s)| *s != g.tensors[out].shape)
+    {
+        steps.push((
+            format!("{prefix}.reshape"),
+            Op::Reshape,
+            g.tensors[out].shape.clone(),
+        ));
+    }
+    let mut inputs = fc_in;
+    let last = steps.len() - 1;
+    for (i, (name, op, shape)) in steps.into_iter().enumerate() {
+        let t = if i == last {
+            out
+        } else {
+            let t = g.add_tensor(&name, &shape, DType::F32);
+            g.tensors[t].qhint = out_hint.clone();
+            t
+        };
         new.push(Node {
-            name: format!("{prefix}.reshape"),
-            op: Op::Reshape,
-            inputs: vec![y],
-            output: out,
+            name,
+            op,
+            inputs,
+            output: t,
         });
+        inputs = vec![t];
     }
     // In place of the last removed node: every input is computed before it.
     let at = removed.iter().copied().max().unwrap_or(0);
