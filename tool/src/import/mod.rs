@@ -74,7 +74,7 @@ pub fn import(bytes: &[u8], opts: &ImportOptions) -> Result<Imported> {
         },
         Err(e) => return Err(e),
     };
-    qdq::apply(&mut graph, &hints)?;
+    qdq::apply(&mut graph, &hints);
     let preprocess = match &opts.features {
         Some(spec) => {
             let want = graph

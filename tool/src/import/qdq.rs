@@ -308,10 +308,9 @@ fn scale_is_scalar(q: &NodeProto, inits: &HashMap<String, TensorProto>) -> bool 
 /// to the last IR node named after the ONNX node (by node or tensor name) and then
 /// spreads through the value-preserving reshapes and transposes around it, both ways.
 ///
-/// A Gemm / MatMul / 1×1 Conv that tract split over the inputs of a Concat is then joined back
-/// ([`super::qdq_concat`]); that fails with an error naming the node when the file
-/// gives no quantization for the product's input.
-pub fn apply(g: &mut Graph, h: &Hints) -> Result<()> {
+/// A Gemm / MatMul / 1×1 Conv that tract split over the inputs of a Concat is then
+/// joined back ([`super::qdq_concat`]).
+pub fn apply(g: &mut Graph, h: &Hints) {
     for (producer, scale, zp) in &h.activations {
         let hint = QuantHint {
             scales: vec![*scale],
@@ -346,10 +345,9 @@ pub fn apply(g: &mut Graph, h: &Hints) -> Result<()> {
     }
     spread_through_layout_ops(g);
     if *h != Hints::default() {
-        super::qdq_concat::join_split_products(g, &h.product_inputs)?;
+        super::qdq_concat::join_split_products(g, &h.product_inputs);
     }
     g.weight_scales = h.weight_scales.clone();
-    Ok(())
 }
 
 /// Copies activation hints across `Reshape` / `Transpose` (same values, same

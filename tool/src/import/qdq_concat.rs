@@ -13,7 +13,6 @@
 //! when its constant is one value per output column. The sum is the same in f32; the
 //! int8 file then runs the product the way onnxruntime does.
 
-use crate::error::{Error, Result};
 use crate::ir::{Data, Graph, Node, QuantHint, TId};
 use ferrite::format::types::{Activation, BinaryOp, Op};
 use ferrite::DType;
@@ -22,32 +21,30 @@ use ferrite::DType;
 const SPLIT: &str = ".concat-einsum-";
 
 /// Joins every product tract split over a Concat back into Concat → FullyConnected.
-/// `inputs`: the quantization of each Gemm / MatMul / Conv node's input in the source file.
-pub fn join_split_products(g: &mut Graph, inputs: &[(String, Option<(f32, i32)>)]) -> Result<()> {
-    while let Some(first) = g.nodes.iter().position(|n| is_partial(g, n)) {
-        let name = &g.nodes[first].name;
-        let split = name[..name.find(SPLIT).unwrap_or(name.len())].to_string();
-        // The ONNX node: the longest Gemm / MatMul / Conv name the product's name starts with.
-        let onnx = inputs
+/// `inputs`: the quantization of each Gemm / MatMul / Conv node's input in the source
+/// file. A product that cannot be joined (no quantization for its input, products not
+/// summed directly, shapes that do not match) is left split: the f32 file is still
+/// exact, and the int8 emitter's error names its partial products.
+pub fn join_split_products(g: &mut Graph, inputs: &[(String, Option<(f32, i32)>)]) {
+    let split_of = |name: &str| name[..name.find(SPLIT).unwrap_or(name.len())].to_string();
+    let mut left: Vec<String> = Vec::new();
+    while let Some(first) = g
+        .nodes
+        .iter()
+        .position(|n| is_partial(g, n) && !left.contains(&split_of(&n.name)))
+    {
+        let split = split_of(&g.nodes[first].name);
+        // The ONNX node: the longest Gemm / MatMul / Conv name the product's starts with.
+        let q = inputs
             .iter()
             .filter(|(n, _)| split == *n || split.starts_with(&format!("{n}.")))
-            .max_by_key(|(n, _)| n.len());
-        let (node, q) = onnx.cloned().unwrap_or((split, None));
-        let Some((scale, zp)) = q else {
-            return Err(unsupported(
-                &node,
-                "the source model gives no quantization for its input (no QuantizeLinear → DequantizeLinear pair between the Concat and it)",
-            ));
-        };
-        join_one(g, &node, first, scale, zp)?;
+            .max_by_key(|(n, _)| n.len())
+            .and_then(|(_, q)| *q);
+        let joined = q.and_then(|(scale, zp)| join_one(g, first, scale, zp));
+        if joined.is_none() {
+            left.push(split);
+        }
     }
-    Ok(())
-}
-
-fn unsupported(node: &str, why: &str) -> Error {
-    Error::Other(format!(
-        "the product \"{node}\" (a Gemm, MatMul or 1×1 Conv) reads a Concat, which tract splits into one product per concatenated input; ferrite joins them back, but {why}"
-    ))
 }
 
 /// A per-input product: FullyConnected without bias or activation of an activation
@@ -156,7 +153,7 @@ fn broadcast(c: &[f32], c_shape: &[usize], shape: &[usize]) -> Option<Vec<f32>> 
 }
 
 /// Joins the products of the ONNX node `node`, starting at the partial product `first`.
-fn join_one(g: &mut Graph, node: &str, first: usize, scale: f32, zp: i32) -> Result<()> {
+fn join_one(g: &mut Graph, first: usize, scale: f32, zp: i32) -> Option<()> {
     let prefix = g.nodes[first].name[..g.nodes[first].name.find(SPLIT).unwrap_or(0)].to_string();
     let partials: Vec<usize> = (0..g.nodes.len())
         .filter(|&i| {
@@ -164,16 +161,14 @@ fn join_one(g: &mut Graph, node: &str, first: usize, scale: f32, zp: i32) -> Res
         })
         .collect();
     if partials.len() < 2 {
-        return Err(unsupported(node, "only one of its products was found"));
+        return None;
     }
-    let mismatch = || unsupported(node, "its products do not have matching shapes");
     let xs: Vec<TId> = partials.iter().map(|&p| g.nodes[p].inputs[0]).collect();
     let ws: Vec<TId> = partials.iter().map(|&p| g.nodes[p].inputs[1]).collect();
     let n_out = g.tensors[ws[0]].shape[0];
     let x_shape = g.tensors[xs[0]].shape.clone();
-    let Some((_, lead)) = x_shape.split_last() else {
-        return Err(mismatch());
-    };
+    let (_, lead) = x_shape.split_last()?;
+    let axis = u8::try_from(lead.len()).ok()?;
     let rows: usize = lead.iter().product();
     let fits = xs.iter().zip(&ws).all(|(&x, &w)| {
         let (xt, wt) = (&g.tensors[x], &g.tensors[w]);
@@ -183,7 +178,7 @@ fn join_one(g: &mut Graph, node: &str, first: usize, scale: f32, zp: i32) -> Res
             && wt.data.as_ref().map(Data::len) == Some(wt.elements())
     });
     if !fits {
-        return Err(mismatch());
+        return None;
     }
     let mut y_shape = lead.to_vec();
     y_shape.push(n_out);
@@ -196,9 +191,9 @@ fn join_one(g: &mut Graph, node: &str, first: usize, scale: f32, zp: i32) -> Res
     for (i, &p) in partials.iter().enumerate() {
         let out = g.nodes[p].output;
         let (chain, t) = layout_chain(g, out);
-        let m = follow(g, &chain, &g.tensors[out].shape).ok_or_else(mismatch)?;
+        let m = follow(g, &chain, &g.tensors[out].shape)?;
         if moves.as_ref().is_some_and(|m0| *m0 != m) || m.len() != rows * n_out {
-            return Err(mismatch());
+            return None;
         }
         if i == 0 {
             chain0 = chain.clone();
@@ -216,12 +211,10 @@ fn join_one(g: &mut Graph, node: &str, first: usize, scale: f32, zp: i32) -> Res
                 && n.inputs.iter().all(|i| terms.contains(i))
                 && n.inputs.iter().all(|&i| g.uses(i) == 1)
         });
-        let Some(a) = add else {
-            return Err(unsupported(node, "its products are not summed directly"));
-        };
+        let a = add?;
         let n = &g.nodes[a];
         if g.tensors[n.inputs[0]].shape != g.tensors[n.inputs[1]].shape {
-            return Err(mismatch());
+            return None;
         }
         terms.retain(|t| !n.inputs.contains(t));
         terms.push(n.output);
@@ -325,8 +318,6 @@ fn join_one(g: &mut Graph, node: &str, first: usize, scale: f32, zp: i32) -> Res
     if let Some(b) = bias {
         fc_in.push(g.add_const(&format!("{prefix}.bias"), &[n_out], Data::F32(b)));
     }
-    let axis =
-        u8::try_from(lead.len()).map_err(|_| unsupported(node, "its input has too many axes"))?;
     new.push(Node {
         name: format!("{prefix}.concat"),
         op: Op::Concat { axis },
@@ -387,5 +378,5 @@ fn join_one(g: &mut Graph, node: &str, first: usize, scale: f32, zp: i32) -> Res
         }
     }
     g.nodes = nodes;
-    Ok(())
+    Some(())
 }
