@@ -152,7 +152,8 @@ fn broadcast(c: &[f32], c_shape: &[usize], shape: &[usize]) -> Option<Vec<f32>> 
     Some(out)
 }
 
-/// Joins the products of the ONNX node `node`, starting at the partial product `first`.
+/// Joins the split products that `first` belongs to, their Concat input quantized
+/// with `(scale, zp)`; `None` (the graph untouched) when they do not have the form.
 fn join_one(g: &mut Graph, first: usize, scale: f32, zp: i32) -> Option<()> {
     let prefix = g.nodes[first].name[..g.nodes[first].name.find(SPLIT).unwrap_or(0)].to_string();
     let partials: Vec<usize> = (0..g.nodes.len())
