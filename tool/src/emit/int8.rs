@@ -124,6 +124,18 @@ pub(super) fn nodes(
     Ok(e.float_ops)
 }
 
+/// The error for an activation without a range; a partial product tract split over a
+/// Concat (left split by the QDQ import) says why it has none.
+fn no_range(name: &str) -> Error {
+    match name.find(".concat-einsum-") {
+        Some(i) => Error::Other(format!(
+            "no quantization for \"{name}\": tract splits the Gemm / MatMul / 1×1 Conv \"{}\" that reads a Concat into one product per concatenated input, and a pre-quantized (QDQ) file quantizes none of them; ferrite joins them back when the file quantizes the product's input (a QuantizeLinear → DequantizeLinear pair between the Concat and it) and the products are summed directly, which is not the case here",
+            &name[..i]
+        )),
+        None => Error::Other(format!("no calibration range for \"{name}\"")),
+    }
+}
+
 struct Int8<'a, 'g> {
     w: &'a mut Writer<'g>,
     ranges: &'a Ranges,
@@ -146,9 +158,8 @@ impl Int8<'_, '_> {
             let q = QParam::from_range(lo, hi);
             self.const_i8(t, q)?
         } else {
-            let q = activation_qparam(self.w.g, self.ranges, t).ok_or_else(|| {
-                Error::Other(format!("no calibration range for \"{}\"", ten.name))
-            })?;
+            let q =
+                activation_qparam(self.w.g, self.ranges, t).ok_or_else(|| no_range(&ten.name))?;
             let x = self.w.f32(t)?;
             let out = self.w.b.add_tensor(
                 &format!("{}.q", ten.name),
@@ -191,12 +202,8 @@ impl Int8<'_, '_> {
 
     /// The calibrated quantization of activation `t`.
     fn out_q(&self, t: TId) -> Result<QParam> {
-        activation_qparam(self.w.g, self.ranges, t).ok_or_else(|| {
-            Error::Other(format!(
-                "no calibration range for \"{}\"",
-                self.w.g.tensors[t].name
-            ))
-        })
+        activation_qparam(self.w.g, self.ranges, t)
+            .ok_or_else(|| no_range(&self.w.g.tensors[t].name))
     }
 
     /// Writes node `n`: in int8 when its form and the model around it allow, else as an

@@ -18,6 +18,7 @@ mod imported;
 pub mod onnxml;
 pub mod proto;
 pub mod qdq;
+mod qdq_concat;
 pub mod recurrent;
 pub mod scan;
 pub mod tract;

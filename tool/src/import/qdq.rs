@@ -65,6 +65,10 @@ pub struct Hints {
     pub activations: Vec<(String, f32, i32)>,
     /// Per-channel (or single) scales of the quantized weight constants.
     pub weight_scales: Vec<Vec<f32>>,
+    /// Every ONNX Gemm / MatMul / Conv node with the `(scale, int8 zero point)` of its
+    /// input when that is quantized, for the products tract splits over a Concat
+    /// ([`super::qdq_concat`]).
+    pub product_inputs: Vec<(String, Option<(f32, i32)>)>,
 }
 
 /// Rewrites a pre-quantized model to float in place; returns the hints (empty for a
@@ -263,6 +267,16 @@ pub fn prepare(model: &mut ModelProto) -> Result<Hints> {
             producer.insert(o.clone(), name.clone());
         }
     }
+    let by_tensor: HashMap<String, (f32, i32)> = act
+        .iter()
+        .map(|(t, s, z)| (resolve(t.clone()), (*s, *z)))
+        .collect();
+    for n in &final_nodes {
+        if matches!(n.op_type.as_str(), "Gemm" | "MatMul" | "Conv") {
+            let q = n.input.first().and_then(|x| by_tensor.get(x)).copied();
+            hints.product_inputs.push((node_name(n), q));
+        }
+    }
     for (t, s, z) in act {
         let t = resolve(t);
         let p = producer.get(&t).cloned().unwrap_or(t);
@@ -293,6 +307,9 @@ fn scale_is_scalar(q: &NodeProto, inits: &HashMap<String, TensorProto>) -> bool 
 /// transpose → matmul → reshape, the last output keeping the ONNX name), so a hint goes
 /// to the last IR node named after the ONNX node (by node or tensor name) and then
 /// spreads through the value-preserving reshapes and transposes around it, both ways.
+///
+/// A Gemm / MatMul / 1×1 Conv that tract split over the inputs of a Concat is then
+/// joined back ([`super::qdq_concat`]).
 pub fn apply(g: &mut Graph, h: &Hints) {
     for (producer, scale, zp) in &h.activations {
         let hint = QuantHint {
@@ -327,6 +344,9 @@ pub fn apply(g: &mut Graph, h: &Hints) {
         }
     }
     spread_through_layout_ops(g);
+    if *h != Hints::default() {
+        super::qdq_concat::join_split_products(g, &h.product_inputs);
+    }
     g.weight_scales = h.weight_scales.clone();
 }
 
