@@ -309,23 +309,23 @@ pub(crate) unsafe fn store16<const NJ: usize>(
 }
 
 /// Each quad's vector-building steps for one panel: per step the two windows, the
-/// `vpermt2b` index of their bytes and the byte mask they fill.
+/// `vpermt2b` index of their bytes as each slot's offset (byte `i`: `64·window + kx`,
+/// to which lane `l` adds `l·sx`: [`lane_index`]) and the byte mask they fill.
 struct Parts {
     n: usize,
     win: [[usize; 2]; 2 * MAX_Q],
-    idx: [[u8; 64]; 2 * MAX_Q],
+    off: [u32; 2 * MAX_Q],
     mask: [u64; 2 * MAX_Q],
     /// The steps of quad `q` end at `end[q]`.
     end: [usize; MAX_Q],
 }
 
 impl Plan {
-    fn parts(&self, s: &ConvShape, sl: &Slots) -> Parts {
-        let sx = s.stride[1];
+    fn parts(&self, sl: &Slots) -> Parts {
         let mut p = Parts {
             n: 0,
             win: [[0; 2]; 2 * MAX_Q],
-            idx: [[0; 64]; 2 * MAX_Q],
+            off: [0; 2 * MAX_Q],
             mask: [0; 2 * MAX_Q],
             end: [0; MAX_Q],
         };
@@ -349,10 +349,7 @@ impl Plan {
                         continue;
                     };
                     let i = (k - 4 * q) & 3;
-                    let idx = &mut p.idx[at];
-                    for l in 0..16 {
-                        idx[4 * l + i] = (64 * src + l * sx + kx) as u8;
-                    }
+                    p.off[at] |= ((64 * src + kx) as u32 & 0xff) << (8 * i);
                     p.mask[at] |= 0x1111_1111_1111_1111 << i;
                 }
                 p.n += 1;
@@ -376,6 +373,32 @@ impl Plan {
             }
         }
         w
+    }
+}
+
+/// Byte `4l + i` of the `vpermt2b` index: lane `l`'s column `l·sx` (`sx` 1 or 2).
+///
+/// # Safety
+/// AVX-512 F/BW (the caller's target features).
+#[inline(always)]
+unsafe fn lane_index(sx: usize) -> __m512i {
+    const L: [u8; 64] = {
+        let mut a = [0u8; 64];
+        let mut b = 0;
+        while b < 64 {
+            a[b] = (b / 4) as u8;
+            b += 1;
+        }
+        a
+    };
+    // SAFETY: `L` holds 64 bytes; the caller's target features.
+    unsafe {
+        let v = _mm512_loadu_si512(L.as_ptr().cast());
+        if sx == 2 {
+            _mm512_add_epi8(v, v)
+        } else {
+            v
+        }
     }
 }
 
@@ -448,7 +471,7 @@ unsafe fn run_vnni(
 ) {
     let (hlen, c) = (out.header.conv_len(), s.in_c);
     let sl = plan.slots(s);
-    let parts = plan.parts(s, &sl);
+    let parts = plan.parts(&sl);
     // Each panel's weights and constants, the first one's kept (most stems have one).
     let consts = |p: usize| {
         let panel = &packed[p * panel_len..][..panel_len];
@@ -551,8 +574,9 @@ unsafe fn panel_run<const NJ: usize>(t: Vnni, k: &Band<'_>, st: &Store, y: &mut 
     // pixels `< n`.
     unsafe {
         let mut idx = [_mm512_setzero_si512(); 2 * MAX_Q];
-        for (v, i) in idx.iter_mut().zip(&parts.idx).take(parts.n) {
-            *v = _mm512_loadu_si512(i.as_ptr().cast());
+        let lanes = lane_index(sx);
+        for (v, &o) in idx.iter_mut().zip(&parts.off).take(parts.n) {
+            *v = _mm512_add_epi8(lanes, _mm512_set1_epi32(o as i32));
         }
         let xp = k.xq.as_ptr();
         let flip = _mm512_set1_epi8(-128);
