@@ -573,11 +573,7 @@ unsafe fn panel_run<const NJ: usize>(t: Vnni, k: &Band<'_>, st: &Store, y: &mut 
     // (`xq` has the plan's tail after its last row); the stores write the band's
     // pixels `< n`.
     unsafe {
-        let mut idx = [_mm512_setzero_si512(); 2 * MAX_Q];
         let lanes = lane_index(sx);
-        for (v, &o) in idx.iter_mut().zip(&parts.off).take(parts.n) {
-            *v = _mm512_add_epi8(lanes, _mm512_set1_epi32(o as i32));
-        }
         let xp = k.xq.as_ptr();
         let flip = _mm512_set1_epi8(-128);
         let yp = y.as_mut_ptr();
@@ -605,7 +601,8 @@ unsafe fn panel_run<const NJ: usize>(t: Vnni, k: &Band<'_>, st: &Store, y: &mut 
                         let [oa, ob] = offs[q];
                         let a = _mm512_loadu_si512(row.add(oa).cast());
                         let b = _mm512_loadu_si512(row.add(ob).cast());
-                        _mm512_permutex2var_epi8(a, idx[q], b)
+                        let iq = _mm512_add_epi8(lanes, _mm512_set1_epi32(parts.off[q] as i32));
+                        _mm512_permutex2var_epi8(a, iq, b)
                     } else {
                         let mut v = _mm512_setzero_si512();
                         let first = if q == 0 { 0 } else { parts.end[q - 1] };
@@ -613,7 +610,9 @@ unsafe fn panel_run<const NJ: usize>(t: Vnni, k: &Band<'_>, st: &Store, y: &mut 
                             let [oa, ob] = offs[pi];
                             let a = _mm512_loadu_si512(row.add(oa).cast());
                             let b = _mm512_loadu_si512(row.add(ob).cast());
-                            let g = _mm512_permutex2var_epi8(a, idx[pi], b);
+                            let ip =
+                                _mm512_add_epi8(lanes, _mm512_set1_epi32(parts.off[pi] as i32));
+                            let g = _mm512_permutex2var_epi8(a, ip, b);
                             v = if pi == first {
                                 g
                             } else {
