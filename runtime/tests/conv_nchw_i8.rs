@@ -264,6 +264,8 @@ fn cases() -> Vec<Case> {
         ),
         // 1 channel, 2 × 2: quads spanning 2 kernel rows, the right padding only.
         padded(shape(1, (7, 33), 3, [2, 2], [2, 2]), [0, 0], [1, 1], [1, 1]),
+        // The sensor 1D-CNN's first layer: 3 channels of 64 samples, 1 × 5, padding 2.
+        padded(shape(3, (1, 64), 8, [1, 5], [1, 1]), [0, 2], [0, 2], [1, 1]),
     ];
     shapes
         .into_iter()

@@ -92,9 +92,28 @@ impl Plan {
         Some(Plan { rw, tail, nq, len })
     }
 
-    /// `k`'s window and column (`k < len`).
-    fn slot(&self, s: &ConvShape, k: usize) -> (usize, usize) {
-        (k / s.kernel[1], k % s.kernel[1])
+    /// Each `k`'s window, column and packed `k` (`(ky·kw + kx)·cq + c`), counted
+    /// without divisions.
+    fn slots(&self, s: &ConvShape) -> Slots {
+        let ([kh, kw], c) = (s.kernel, s.in_c);
+        let cq = if i8_flat(s.taps(), c) { c } else { 4 };
+        let mut sl = [[0u16; 3]; 4 * MAX_Q];
+        let mut k = 0;
+        for ky in 0..kh {
+            for ci in 0..c {
+                for kx in 0..kw {
+                    if let Some(e) = sl.get_mut(k) {
+                        *e = [
+                            (ky * c + ci) as u16,
+                            kx as u16,
+                            ((ky * kw + kx) * cq + ci) as u16,
+                        ];
+                    }
+                    k += 1;
+                }
+            }
+        }
+        sl
     }
 
     /// Bytes of scratch for `rows` padded rows of each of `c` planes: [`FRONT`] bytes,
@@ -107,19 +126,44 @@ impl Plan {
 
     /// The bytes of quad `q` (lane `l`, slot `i`: bit `4l + i`) that read a padding
     /// column in the block from output pixel `ox0`.
-    fn pad_mask(&self, s: &ConvShape, ox0: usize, q: usize) -> u64 {
+    fn pad_mask(&self, s: &ConvShape, sl: &Slots, ox0: usize, q: usize) -> u64 {
+        let (sx, pad, rw) = (s.stride[1] as isize, s.pad[1] as isize, self.rw as isize);
         let mut m = 0;
         for k in 4 * q..(4 * q + 4).min(self.len) {
-            let kx = self.slot(s, k).1;
-            for l in 0..16 {
-                let col = ((ox0 + l) * s.stride[1] + kx) as isize - s.pad[1] as isize;
-                if col < 0 || col >= self.rw as isize {
-                    m |= 1u64 << (4 * l + k - 4 * q);
-                }
-            }
+            // Lane `l` reads column `(ox0 + l)·sx + kx − pad`: the lanes below `lo` are
+            // left of the row, those from `hi` on right of it.
+            let first = (ox0 as isize) * sx + slot(sl, k).1 as isize - pad;
+            // `⌈a / sx⌉` for a stride of 1 or 2.
+            let ceil = |a: isize| if sx == 1 { a } else { (a + 1) >> 1 };
+            let lo = ceil(-first).clamp(0, 16) as u32;
+            let hi = ceil(rw - first).clamp(0, 16) as u32;
+            let lanes = lane_bits(lo) | (0xffff & !lane_bits(hi));
+            m |= spread_nibbles(lanes) << (k - 4 * q);
         }
         m
     }
+}
+
+/// The mask of lanes `0..n` (`n <= 16`).
+fn lane_bits(n: u32) -> u64 {
+    (1u64 << n) - 1
+}
+
+/// Bit `l` of a 16-bit mask moved to bit `4l`.
+fn spread_nibbles(m: u64) -> u64 {
+    let m = (m | (m << 24)) & 0x0000_00ff_0000_00ff;
+    let m = (m | (m << 12)) & 0x000f_000f_000f_000f;
+    let m = (m | (m << 6)) & 0x0303_0303_0303_0303;
+    (m | (m << 3)) & 0x1111_1111_1111_1111
+}
+
+/// Each `k`'s window, column and packed `k` ([`Plan::slots`]).
+type Slots = [[u16; 3]; 4 * MAX_Q];
+
+/// `k`'s window and column (`k < len`).
+fn slot(sl: &Slots, k: usize) -> (usize, usize) {
+    let [w, kx, _] = sl[k];
+    (usize::from(w), usize::from(kx))
 }
 
 /// The per-channel constants of one int8 panel: `bias_u8`, multiplier, shift.
@@ -265,23 +309,23 @@ pub(crate) unsafe fn store16<const NJ: usize>(
 }
 
 /// Each quad's vector-building steps for one panel: per step the two windows, the
-/// `vpermt2b` index of their bytes and the byte mask they fill.
+/// `vpermt2b` index of their bytes as each slot's offset (byte `i`: `64·window + kx`,
+/// to which lane `l` adds `l·sx`: [`lane_index`]) and the byte mask they fill.
 struct Parts {
     n: usize,
     win: [[usize; 2]; 2 * MAX_Q],
-    idx: [[u8; 64]; 2 * MAX_Q],
+    off: [u32; 2 * MAX_Q],
     mask: [u64; 2 * MAX_Q],
     /// The steps of quad `q` end at `end[q]`.
     end: [usize; MAX_Q],
 }
 
 impl Plan {
-    fn parts(&self, s: &ConvShape) -> Parts {
-        let sx = s.stride[1];
+    fn parts(&self, sl: &Slots) -> Parts {
         let mut p = Parts {
             n: 0,
             win: [[0; 2]; 2 * MAX_Q],
-            idx: [[0; 64]; 2 * MAX_Q],
+            off: [0; 2 * MAX_Q],
             mask: [0; 2 * MAX_Q],
             end: [0; MAX_Q],
         };
@@ -290,7 +334,7 @@ impl Plan {
             let mut wins = [usize::MAX; 4];
             let mut nw = 0;
             for k in 4 * q..(4 * q + 4).min(self.len) {
-                let w = self.slot(s, k).0;
+                let w = slot(sl, k).0;
                 if !wins[..nw].contains(&w) {
                     wins[nw] = w;
                     nw += 1;
@@ -300,15 +344,13 @@ impl Plan {
                 let at = p.n;
                 p.win[at] = [pair[0], *pair.last().unwrap_or(&pair[0])];
                 for k in 4 * q..(4 * q + 4).min(self.len) {
-                    let (w, kx) = self.slot(s, k);
+                    let (w, kx) = slot(sl, k);
                     let Some(src) = pair.iter().position(|&v| v == w) else {
                         continue;
                     };
-                    let i = k - 4 * q;
-                    for l in 0..16 {
-                        p.idx[at][4 * l + i] = (64 * src + l * sx + kx) as u8;
-                        p.mask[at] |= 1u64 << (4 * l + i);
-                    }
+                    let i = (k - 4 * q) & 3;
+                    p.off[at] |= ((64 * src + kx) as u32 & 0xff) << (8 * i);
+                    p.mask[at] |= 0x1111_1111_1111_1111 << i;
                 }
                 p.n += 1;
             }
@@ -318,20 +360,45 @@ impl Plan {
     }
 
     /// Each quad's 4 weights of channel `j` of `panel`, re-ordered to the plan's `k`.
-    fn weights(&self, s: &ConvShape, panel: &[u8], hlen: usize) -> [[i32; NR]; MAX_Q] {
-        let (taps, c, kw) = (s.taps(), s.in_c, s.kernel[1]);
-        let cq = if i8_flat(taps, c) { c } else { 4 };
+    fn weights(&self, sl: &Slots, panel: &[u8], hlen: usize) -> [[i32; NR]; MAX_Q] {
         let mut w = [[0i32; NR]; MAX_Q];
-        for k in 0..self.len {
-            let (win, kx) = self.slot(s, k);
-            let (ky, ci) = (win / c, win % c);
-            let pk = (ky * kw + kx) * cq + ci;
+        for (k, &[_, _, pk]) in sl.iter().enumerate().take(self.len) {
+            let pk = usize::from(pk);
+            let at = hlen + (pk / 4) * 4 * NR + pk % 4;
+            let Some(bytes) = panel.get(at..at + 4 * (NR - 1) + 1) else {
+                continue;
+            };
             for (j, v) in w[k / 4].iter_mut().enumerate() {
-                let byte = panel[hlen + (pk / 4) * 4 * NR + 4 * j + pk % 4];
-                *v |= i32::from(byte) << (8 * (k % 4));
+                *v |= i32::from(bytes[4 * j]) << (8 * (k % 4));
             }
         }
         w
+    }
+}
+
+/// Byte `4l + i` of the `vpermt2b` index: lane `l`'s column `l·sx` (`sx` 1 or 2).
+///
+/// # Safety
+/// AVX-512 F/BW (the caller's target features).
+#[inline(always)]
+unsafe fn lane_index(sx: usize) -> __m512i {
+    const L: [u8; 64] = {
+        let mut a = [0u8; 64];
+        let mut b = 0;
+        while b < 64 {
+            a[b] = (b / 4) as u8;
+            b += 1;
+        }
+        a
+    };
+    // SAFETY: `L` holds 64 bytes; the caller's target features.
+    unsafe {
+        let v = _mm512_loadu_si512(L.as_ptr().cast());
+        if sx == 2 {
+            _mm512_add_epi8(v, v)
+        } else {
+            v
+        }
     }
 }
 
@@ -403,7 +470,8 @@ unsafe fn run_vnni(
     fill: &mut dyn FnMut(isize, usize, &mut [i8]),
 ) {
     let (hlen, c) = (out.header.conv_len(), s.in_c);
-    let parts = plan.parts(s);
+    let sl = plan.slots(s);
+    let parts = plan.parts(&sl);
     // Each panel's weights and constants, the first one's kept (most stems have one).
     let consts = |p: usize| {
         let panel = &packed[p * panel_len..][..panel_len];
@@ -417,7 +485,7 @@ unsafe fn run_vnni(
                 Store::new::<16>(t, &k, out, mj, s.out_c)
             }
         };
-        (plan.weights(s, panel, hlen), k[0], st, mj)
+        (plan.weights(&sl, panel, hlen), k[0], st, mj)
     };
     let first = consts(0);
     let row_out = s.out_w * s.out_c;
@@ -426,7 +494,7 @@ unsafe fn run_vnni(
     let mut edge = [[0u64; MAX_Q]; 2];
     for (e, ox0) in edge.iter_mut().zip([0, last]) {
         for (q, m) in e.iter_mut().enumerate().take(plan.nq) {
-            *m = plan.pad_mask(s, ox0, q);
+            *m = plan.pad_mask(s, &sl, ox0, q);
         }
     }
     for r0 in (0..s.out_h).step_by(BAND) {
@@ -505,10 +573,7 @@ unsafe fn panel_run<const NJ: usize>(t: Vnni, k: &Band<'_>, st: &Store, y: &mut 
     // (`xq` has the plan's tail after its last row); the stores write the band's
     // pixels `< n`.
     unsafe {
-        let mut idx = [_mm512_setzero_si512(); 2 * MAX_Q];
-        for (v, i) in idx.iter_mut().zip(&parts.idx).take(parts.n) {
-            *v = _mm512_loadu_si512(i.as_ptr().cast());
-        }
+        let lanes = lane_index(sx);
         let xp = k.xq.as_ptr();
         let flip = _mm512_set1_epi8(-128);
         let yp = y.as_mut_ptr();
@@ -536,7 +601,8 @@ unsafe fn panel_run<const NJ: usize>(t: Vnni, k: &Band<'_>, st: &Store, y: &mut 
                         let [oa, ob] = offs[q];
                         let a = _mm512_loadu_si512(row.add(oa).cast());
                         let b = _mm512_loadu_si512(row.add(ob).cast());
-                        _mm512_permutex2var_epi8(a, idx[q], b)
+                        let iq = _mm512_add_epi8(lanes, _mm512_set1_epi32(parts.off[q] as i32));
+                        _mm512_permutex2var_epi8(a, iq, b)
                     } else {
                         let mut v = _mm512_setzero_si512();
                         let first = if q == 0 { 0 } else { parts.end[q - 1] };
@@ -544,7 +610,9 @@ unsafe fn panel_run<const NJ: usize>(t: Vnni, k: &Band<'_>, st: &Store, y: &mut 
                             let [oa, ob] = offs[pi];
                             let a = _mm512_loadu_si512(row.add(oa).cast());
                             let b = _mm512_loadu_si512(row.add(ob).cast());
-                            let g = _mm512_permutex2var_epi8(a, idx[pi], b);
+                            let ip =
+                                _mm512_add_epi8(lanes, _mm512_set1_epi32(parts.off[pi] as i32));
+                            let g = _mm512_permutex2var_epi8(a, ip, b);
                             v = if pi == first {
                                 g
                             } else {
