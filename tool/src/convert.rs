@@ -329,6 +329,9 @@ fn convert_laid_out(
     let (mut b, float_ops) = (emitted.builder, emitted.float_ops);
     let mut notes = imported.notes.clone();
     notes.extend(emitted.notes);
+    if opts.precision != Precision::Int8 && graph.tensors.iter().any(|t| t.qhint.is_some()) {
+        notes.push(crate::import::qdq::FLOAT_OF_QUANTIZED.into());
+    }
     if opts.precision != Precision::F32 && emitted.reduced_ops == 0 {
         notes.push(nothing_to_convert(graph, opts.precision, &b));
     }
