@@ -184,12 +184,8 @@ impl<L: I32Lanes> I8Epi<L> {
             for q in &mut q {
                 *q = l.mbqm_zp(*q, rq, self.zp);
             }
-            for (r, &q) in q.iter().enumerate() {
-                let (lo_hi, b) = ([self.lo, self.hi], self.lo8_hi8);
-                // SAFETY: caller's contract: `R` rows of 16 elements.
-                unsafe { l.store_i8_clamp(y.add(at + r * stride), q, lo_hi, b) };
-            }
-            return;
+            // SAFETY: caller's contract: `R` rows of 16 elements.
+            return unsafe { self.store_clamped(l, q, y, (at, stride)) };
         };
         let mut q = v;
         for q in &mut q {
@@ -261,13 +257,7 @@ impl<L: I32Lanes> I8Epi<L> {
         // SAFETY: caller's contract: `rows` rows of `nc` elements (and residual rows).
         unsafe {
             match &self.residual {
-                None if whole => {
-                    for (r, &q) in q.iter().enumerate() {
-                        let (lo_hi, b) = ([self.lo, self.hi], self.lo8_hi8);
-                        l.store_i8_clamp(y.add(at + r * stride), q, lo_hi, b);
-                    }
-                    return;
-                }
+                None if whole => return self.store_clamped(l, q, y, (at, stride)),
                 res => {
                     for (r, q) in q.iter_mut().enumerate().take(rows) {
                         *q = l.min(l.max(*q, self.lo), self.hi);
@@ -280,6 +270,26 @@ impl<L: I32Lanes> I8Epi<L> {
             for (r, &q) in q.iter().enumerate().take(rows) {
                 put(l, y.add(at + r * stride), q, nc);
             }
+        }
+    }
+
+    /// Stores `R` whole rows of requantized lanes, clamped to the activation range
+    /// after narrowing to bytes ([`I32Lanes::store_i8_clamp`]).
+    ///
+    /// # Safety
+    /// Each of the `R` output rows holds 16 elements.
+    #[inline(always)]
+    unsafe fn store_clamped<const R: usize>(
+        &self,
+        l: L,
+        q: [L::V; R],
+        y: *mut i8,
+        (at, stride): (usize, usize),
+    ) {
+        let (lo_hi, b) = ([self.lo, self.hi], self.lo8_hi8);
+        for (r, &q) in q.iter().enumerate() {
+            // SAFETY: caller's contract.
+            unsafe { l.store_i8_clamp(y.add(at + r * stride), q, lo_hi, b) };
         }
     }
 
