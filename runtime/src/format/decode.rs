@@ -20,7 +20,7 @@
 
 use heapless::Vec as HVec;
 
-use super::op::{OpGroup, OpRef};
+use super::op::{OpGroup, OpRef, Operands};
 
 use super::types::{
     Activation, Aggregate, BinaryOp, Cell, Direction, Golden, GoldenDigest, GraphIo, GridMode,
@@ -541,11 +541,16 @@ pub(super) fn stand_in(tag: u32) -> Op {
     }
 }
 
-/// The executor's view of an [`OpDef`] record that `Model::load` validated.
+/// The executor's view of an [`OpDef`] record that `Model::load` validated: the op
+/// by [`read_op`], its operand lists by [`Operands::read`] (the run's in-place path),
+/// `None` where `OpDef` would not decode or has no output.
 #[inline]
 pub(crate) fn op_ref(rec: &[u8]) -> Option<OpRef> {
-    let (op, rest) = read(rec, Reader::op)?;
-    OpRef::with_operands(op, rest)
+    let mut rest: &[u8] = &[];
+    let op = read_op(rec, &mut rest)?;
+    let mut io = Operands::EMPTY;
+    io.read(rest)?;
+    Some(OpRef { op, io })
 }
 
 /// The op of an [`OpDef`] record that `Model::load` validated, for the executor's

@@ -617,17 +617,6 @@ pub(crate) struct OpRef {
 }
 
 impl OpRef {
-    /// `op` with the `inputs, outputs` that follow it in `rest` (wire order); `None`
-    /// where `OpDef` would not decode or has no output. The op itself comes from the
-    /// loader's decoder (`decode::op_ref`): a second one for every variant would cost
-    /// kilobytes of flash.
-    #[inline]
-    pub(crate) fn with_operands(op: Op, rest: &[u8]) -> Option<OpRef> {
-        let mut io = Operands::EMPTY;
-        io.read(rest)?;
-        Some(OpRef { op, io })
-    }
-
     /// The input tensor indices.
     #[inline]
     pub(crate) fn inputs(&self) -> &[u32] {
