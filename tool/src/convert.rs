@@ -21,7 +21,7 @@ use crate::batch::{self, BATCH_PROPERTY};
 use crate::data::Dataset;
 use crate::emit::{self, Int8Options, Precision as EmitPrecision};
 use crate::error::{Error, Result};
-use crate::import::{self, ImportOptions, Imported};
+use crate::import::{self, qdq_clamp, ImportOptions, Imported};
 use crate::ir::input_layout::{nhwc_graph, InputLayout, LAYOUT_PROPERTY};
 use crate::ir::Graph;
 use crate::preprocess::spec::FeatureSpec;
@@ -243,6 +243,9 @@ pub fn convert_imported(
     source: &[u8],
     opts: &ConvertOptions,
 ) -> Result<ConvertReport> {
+    if let Some(float) = qdq_clamp::float_model(imported, opts.precision != Precision::Int8) {
+        return convert_imported(&float, source, opts);
+    }
     if opts.input_layout == InputLayout::Nhwc {
         let (mut laid, mut opts) = (imported.clone(), opts.clone());
         let raw = laid.preprocess.is_some();
@@ -329,9 +332,6 @@ fn convert_laid_out(
     let (mut b, float_ops) = (emitted.builder, emitted.float_ops);
     let mut notes = imported.notes.clone();
     notes.extend(emitted.notes);
-    if opts.precision != Precision::Int8 && graph.tensors.iter().any(|t| t.qhint.is_some()) {
-        notes.push(crate::import::qdq::FLOAT_OF_QUANTIZED.into());
-    }
     if opts.precision != Precision::F32 && emitted.reduced_ops == 0 {
         notes.push(nothing_to_convert(graph, opts.precision, &b));
     }

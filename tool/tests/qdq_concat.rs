@@ -239,13 +239,14 @@ fn a_concat_product_without_quantization_is_refused_with_a_clear_error() {
     assert!(convert(&m.encode_to_vec(), &f32).is_ok());
 }
 
-/// An f32 or f16 file of a pre-quantized model says that it runs without the
-/// quantization's ranges (the clamps that stand in for the removed Relu / Clip); the
-/// int8 file, which runs the file's own quantization, does not.
+/// An f32 or f16 file of a pre-quantized model says that it keeps the quantization's
+/// ranges as clamps (they stand in for the removed Relu / Clip) but does not round to
+/// them; the int8 file, which runs the file's own quantization, does not. The float
+/// files' outputs against onnxruntime's are checked in `qdq_float.rs`.
 #[test]
-fn a_float_file_of_a_quantized_model_says_what_it_drops() {
+fn a_float_file_of_a_quantized_model_says_what_it_keeps() {
     let src = std::fs::read(path("qdq_concat_pt.onnx")).unwrap();
-    let note = ferrite_tool::import::qdq::FLOAT_OF_QUANTIZED;
+    let note = ferrite_tool::import::qdq_clamp::FLOAT_OF_QUANTIZED;
     for precision in [Precision::F32, Precision::F16] {
         let opts = ConvertOptions {
             precision,

@@ -6,7 +6,8 @@
 //! - every other ONNX model goes through tract ([`tract`]), after the protobuf-level
 //!   passes: [`batchnorm`] expands batch norms with non-constant parameters, [`qdq`]
 //!   turns a pre-quantized (QDQ / QLinear) model into a float one and keeps its
-//!   quantization as hints; [`recurrent`] cuts LSTM / GRU / RNN nodes out before tract
+//!   quantization as hints (an f32 / f16 conversion turns them into clamps:
+//!   [`qdq_clamp`]); [`recurrent`] cuts LSTM / GRU / RNN nodes out before tract
 //!   and splices them back in as ferrite's `Recurrent` op; [`scan`] unrolls `Scan`
 //!   loops.
 //!
@@ -18,6 +19,7 @@ mod imported;
 pub mod onnxml;
 pub mod proto;
 pub mod qdq;
+pub mod qdq_clamp;
 mod qdq_concat;
 pub mod recurrent;
 pub mod scan;

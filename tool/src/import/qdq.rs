@@ -29,11 +29,6 @@ use crate::ir::{Graph, QuantHint};
 use std::collections::{HashMap, HashSet};
 use tract_onnx::pb::{ModelProto, NodeProto, TensorProto};
 
-/// The note of an f32 / f16 conversion of a pre-quantized model: its float graph runs
-/// without the quantization's clamps, which stand in for the `Relu` / `Clip` ops the
-/// quantizer removed.
-pub const FLOAT_OF_QUANTIZED: &str = "this model is pre-quantized (QDQ / QOperator): an f32 or f16 file runs its float graph without the quantization's ranges, and the quantizer removed the Relu / Clip ops those ranges stand in for, so its outputs can be far from onnxruntime's run of this file; convert it with --precision int8 to run its own quantization";
-
 /// Quantization ops (besides the `QLinear*` family) that make a model pre-quantized.
 const QUANTIZED_OPS: &[&str] = &["QuantizeLinear", "DequantizeLinear", "QGemm"];
 
