@@ -267,6 +267,24 @@ fn check_both(xs: [usize; 4], ys: [usize; 4], win: Window, xf: &[f32], xi: &[i8]
     }
 }
 
+/// The largest strides and dilations on axes they do not move along (one output, one
+/// tap): the direct paths give the reference's values, no overflow.
+#[test]
+fn unbounded_strides_of_single_steps() {
+    let m = u32::MAX;
+    for (xs, k, st, dil) in [
+        ([1, 5, 1, 7], [1, 7], [m, m], [m, 1]),
+        ([2, 3, 4, 1], [4, 1], [m, m], [1, m]),
+        ([1, 33, 1, 1], [1, 1], [m, m], [m, m]),
+    ] {
+        let ys = [xs[0], xs[1], 1, 1];
+        let len: usize = xs.iter().product();
+        let xf: Vec<f32> = (0..len).map(|i| (i % 7) as f32 - 3.0).collect();
+        let xi: Vec<i8> = (0..len).map(|i| (i * 37 % 256) as u8 as i8).collect();
+        check_both(xs, ys, window(k, st, dil, [0; 4]), &xf, &xi);
+    }
+}
+
 /// Shapes that do not describe the slices are an error, not a panic.
 #[test]
 fn kernels_reject_mismatched_slices() {

@@ -120,8 +120,11 @@ impl Geo {
         if c < L || L == 0 {
             return;
         }
-        // Element steps between the taps of a window row, its rows, and windows.
-        let steps = [dw * c, dh * self.w * c];
+        // Element steps between the taps of a window row, and between its rows.
+        // (Wrapping: a step past the last tap, pixel or row is never used, and the
+        // stride or dilation of a 1-long axis is unbounded.)
+        let steps = [dw.wrapping_mul(c), dh.wrapping_mul(self.w * c)];
+        let next = sw.wrapping_mul(c);
         let mut outs = y.chunks_exact_mut(c);
         for b in 0..self.n {
             for oy in 0..self.oh {
@@ -141,7 +144,7 @@ impl Geo {
                         }
                         c0 += L;
                     }
-                    i0 += sw * c;
+                    i0 = i0.wrapping_add(next);
                 }
             }
         }
@@ -170,9 +173,9 @@ impl Geo {
                         *a = step(*a, v);
                     }
                 }
-                i += col;
+                i = i.wrapping_add(col);
             }
-            r += row;
+            r = r.wrapping_add(row);
         }
         acc
     }
