@@ -125,6 +125,24 @@ impl Geo {
         // stride or dilation of a 1-long axis is unbounded.)
         let steps = [dw.wrapping_mul(c), dh.wrapping_mul(self.w * c)];
         let next = sw.wrapping_mul(c);
+        if c == L {
+            // One block per pixel: no block loop.
+            for b in 0..self.n {
+                for oy in 0..self.oh {
+                    let mut i = (b * self.h + oy * sh) * self.w * c;
+                    let o0 = (b * self.oh + oy) * self.ow;
+                    let outs = y.get_mut(o0 * L..(o0 + self.ow) * L).unwrap_or(&mut []);
+                    for out in outs.chunks_exact_mut(L) {
+                        let acc: [A; L] = self.fold(x, i, steps, init, step);
+                        for (o, a) in out.iter_mut().zip(acc) {
+                            *o = fin(a);
+                        }
+                        i = i.wrapping_add(next);
+                    }
+                }
+            }
+            return;
+        }
         let mut outs = y.chunks_exact_mut(c);
         for b in 0..self.n {
             for oy in 0..self.oh {
