@@ -13,7 +13,7 @@ use ferrite::format::write::ModelBuilder;
 use ferrite::kernels::{engine, f32 as kf, int8 as ki, PoolParams};
 use ferrite::{AlignedModel, Error, OpReason};
 use proptest::prelude::*;
-use support::{pool_geometry, pool_params, run_model as run, window};
+use support::{out_hw, pool_geometry, pool_params, run_model as run, window};
 
 /// NCHW `[n, c, h, w]` data as NHWC.
 fn to_nhwc<T: Copy>(x: &[T], [n, c, h, w]: [usize; 4]) -> Vec<T> {
@@ -148,6 +148,140 @@ proptest! {
         prop_assert_eq!(nhwc_run(&p, &x, avg), want.clone());
         ki::global_max_pool(&x, xs[0] * xs[1], spatial, &mut want);
         prop_assert_eq!(nhwc_run(&p, &x, engine::i8_max_pool_nhwc), want);
+    }
+}
+
+/// Windows without padding — the kernels' direct paths: every tap valid, channels in
+/// blocks of 32, 16, 8, 4 or 1, the last block overlapping the one before — and the
+/// same windows with padding (the generic path), against the reference: f32 bits
+/// (NaN, ±inf, ±0 among the values) and int8 bytes (zero points −128 and 127), for
+/// channel counts 1…70, planes 1×1…3×33, kernels 1×2, 2×2, 3×3, 2×3, 1×W, H×1 and
+/// global, strides 1–3, dilation 2, floor and ceil mode, both `count_include_pad`.
+#[test]
+fn direct_windows_equal_reference() {
+    let channels = [
+        1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 40, 63, 64, 65, 70,
+    ];
+    let planes = [
+        (1, 1),
+        (1, 2),
+        (1, 33),
+        (1, 64),
+        (2, 2),
+        (3, 5),
+        (7, 6),
+        (8, 8),
+        (33, 1),
+        (3, 33),
+    ];
+    let mut seed = 0x2545_f491u32;
+    let mut next = move || {
+        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        seed >> 8
+    };
+    let mut cases = 0;
+    for (h, w) in planes {
+        let (h32, w32) = (h as u32, w as u32);
+        let kernels = [
+            ([1, 2], [1, 2]),
+            ([1, 2], [1, 1]),
+            ([2, 2], [2, 2]),
+            ([2, 2], [1, 1]),
+            ([3, 3], [1, 1]),
+            ([3, 3], [2, 2]),
+            ([2, 3], [3, 2]),
+            ([1, w32], [1, 1]),
+            ([h32, 1], [1, 1]),
+            ([h32, w32], [1, 1]),
+        ];
+        for (k, st) in kernels {
+            for (dil, pads) in [
+                ([1, 1], [0; 4]),
+                ([2, 2], [0; 4]),
+                ([1, 1], [0, 0, 1, 1]),
+                ([1, 1], [1, 1, 1, 1]),
+            ] {
+                if pads[0] >= k[0] || pads[1] >= k[1] || pads[2] >= k[0] || pads[3] >= k[1] {
+                    continue;
+                }
+                for ceil in [false, true] {
+                    let win = window(k, st, dil, pads);
+                    let ku = [k[0] as usize, k[1] as usize];
+                    let Some([oh, ow]) = out_hw(h, w, ku, &win, ceil) else {
+                        continue;
+                    };
+                    // Larger planes with fewer channel counts.
+                    let step = match h * w {
+                        0..=8 => 1,
+                        9..=64 => 3,
+                        _ => 7,
+                    };
+                    for &c in channels.iter().step_by(step) {
+                        let (xs, ys) = ([1, c, h, w], [1, c, oh, ow]);
+                        let len = c * h * w;
+                        let xf: Vec<f32> = (0..len)
+                            .map(|_| match next() % 64 {
+                                0 => f32::NAN,
+                                1 => f32::INFINITY,
+                                2 => f32::NEG_INFINITY,
+                                3..=6 => 0.0,
+                                7..=10 => -0.0,
+                                r => (r as f32 - 40.0) * 0.37,
+                            })
+                            .collect();
+                        let xi: Vec<i8> = (0..len).map(|_| next() as u8 as i8).collect();
+                        check_both(xs, ys, win, &xf, &xi);
+                        cases += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(cases > 500, "{cases} cases");
+}
+
+/// [`direct_windows_equal_reference`]'s comparisons for one geometry.
+fn check_both(xs: [usize; 4], ys: [usize; 4], win: Window, xf: &[f32], xi: &[i8]) {
+    let len: usize = ys.iter().product();
+    let p = pool_params(xs, ys, win, false);
+    let mut want = vec![0f32; len];
+    kf::max_pool2d(&p, xf, &mut want);
+    let got = nhwc_run(&p, xf, engine::f32_max_pool_nhwc);
+    assert_eq!(bits(&got), bits(&want), "f32 max {xs:?} {win:?}");
+    let mut want_i = vec![0i8; len];
+    ki::max_pool2d(&p, xi, &mut want_i);
+    let got = nhwc_run(&p, xi, engine::i8_max_pool_nhwc);
+    assert_eq!(got, want_i, "i8 max {xs:?} {win:?}");
+    for include in [false, true] {
+        let p = pool_params(xs, ys, win, include);
+        kf::avg_pool2d(&p, xf, &mut want);
+        let got = nhwc_run(&p, xf, engine::f32_avg_pool_nhwc);
+        assert_eq!(bits(&got), bits(&want), "f32 avg {xs:?} {win:?} {include}");
+        for zp in [-128, 127] {
+            ki::avg_pool2d(&p, xi, zp, &mut want_i);
+            let avg =
+                |p: &PoolParams, x: &[i8], y: &mut [i8]| engine::i8_avg_pool_nhwc(p, x, zp, y);
+            let got = nhwc_run(&p, xi, avg);
+            assert_eq!(got, want_i, "i8 avg {xs:?} {win:?} {include} zp {zp}");
+        }
+    }
+}
+
+/// The largest strides and dilations on axes they do not move along (one output, one
+/// tap): the direct paths give the reference's values, no overflow.
+#[test]
+fn unbounded_strides_of_single_steps() {
+    let m = u32::MAX;
+    for (xs, k, st, dil) in [
+        ([1, 5, 1, 7], [1, 7], [m, m], [m, 1]),
+        ([2, 3, 4, 1], [4, 1], [m, m], [1, m]),
+        ([1, 33, 1, 1], [1, 1], [m, m], [m, m]),
+    ] {
+        let ys = [xs[0], xs[1], 1, 1];
+        let len: usize = xs.iter().product();
+        let xf: Vec<f32> = (0..len).map(|i| (i % 7) as f32 - 3.0).collect();
+        let xi: Vec<i8> = (0..len).map(|i| (i * 37 % 256) as u8 as i8).collect();
+        check_both(xs, ys, window(k, st, dil, [0; 4]), &xf, &xi);
     }
 }
 

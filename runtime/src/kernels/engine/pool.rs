@@ -34,6 +34,9 @@ struct Geo {
     kw: usize,
     ah: Axis,
     aw: Axis,
+    /// Strides and dilations `(sh, sw, dh, dw)` when no tap of any output pixel lies
+    /// in the padding (see [`Geo::plain`]), else `None`.
+    plain: Option<[usize; 4]>,
 }
 
 impl Geo {
@@ -48,6 +51,17 @@ impl Geo {
         }
         let (ah, aw) = axes(&p.window, h, w);
         let [kh, kw] = p.window.kernel.map(|k| k as usize);
+        let [sh, sw] = p.window.stride.map(|v| v as usize);
+        let [dh, dw] = p.window.dilation.map(|v| v as usize);
+        // The input coordinate of the last tap of the last output, when it exists.
+        let last = |o: usize, s: usize, k: usize, d: usize| {
+            let a = o.checked_sub(1)?.checked_mul(s)?;
+            a.checked_add(k.checked_sub(1)?.checked_mul(d)?)
+        };
+        let plain = PLAIN
+            && p.window.pads[..2] == [0, 0]
+            && last(oh, sh, kh, dh).is_some_and(|l| l < h)
+            && last(ow, sw, kw, dw).is_some_and(|l| l < w);
         Ok(Geo {
             n,
             c,
@@ -59,7 +73,129 @@ impl Geo {
             kw,
             ah,
             aw,
+            plain: plain.then_some([sh, sw, dh, dw]),
         })
+    }
+
+    /// Calls `fin` on each output pixel's row of `c` channels after `step` has folded
+    /// every tap of its window into accumulators starting at `init`, for a window
+    /// without padding (`plain`; nothing is done otherwise — the caller checks): the
+    /// taps in the reference's (ky, kx) order, each channel in its own accumulator.
+    ///
+    /// Channels go by blocks of `L` (or 16, 8, 4, 1 when `c` is smaller) in an array the
+    /// compiler keeps in registers, the last block overlapping the one before when
+    /// `c` is not a multiple (its channels are computed twice, alike). A pixel costs its
+    /// taps' loads and `step`s: no iterator, one slice check per tap.
+    #[inline(always)]
+    fn plain<T: Copy, A: Copy, const L: usize>(
+        &self,
+        x: &[T],
+        y: &mut [T],
+        init: A,
+        step: impl Fn(A, T) -> A,
+        fin: impl Fn(A) -> T,
+    ) {
+        match self.c {
+            c if c >= L => self.plain_blocks::<T, A, L>(x, y, init, &step, &fin),
+            c if c >= 16 => self.plain_blocks::<T, A, 16>(x, y, init, &step, &fin),
+            c if c >= 8 => self.plain_blocks::<T, A, 8>(x, y, init, &step, &fin),
+            c if c >= 4 => self.plain_blocks::<T, A, 4>(x, y, init, &step, &fin),
+            _ => self.plain_blocks::<T, A, 1>(x, y, init, &step, &fin),
+        }
+    }
+
+    /// [`Geo::plain`] by blocks of `L <= c` channels.
+    #[inline(always)]
+    fn plain_blocks<T: Copy, A: Copy, const L: usize>(
+        &self,
+        x: &[T],
+        y: &mut [T],
+        init: A,
+        step: &impl Fn(A, T) -> A,
+        fin: &impl Fn(A) -> T,
+    ) {
+        let (c, Some([sh, sw, dh, dw])) = (self.c, self.plain) else {
+            return;
+        };
+        if c < L || L == 0 {
+            return;
+        }
+        // Element steps between the taps of a window row, and between its rows.
+        // (Wrapping: a step past the last tap, pixel or row is never used, and the
+        // stride or dilation of a 1-long axis is unbounded.)
+        let steps = [dw.wrapping_mul(c), dh.wrapping_mul(self.w * c)];
+        let next = sw.wrapping_mul(c);
+        if c == L {
+            // One block per pixel: no block loop.
+            for b in 0..self.n {
+                for oy in 0..self.oh {
+                    let mut i = (b * self.h + oy * sh) * self.w * c;
+                    let o0 = (b * self.oh + oy) * self.ow;
+                    let outs = y.get_mut(o0 * L..(o0 + self.ow) * L).unwrap_or(&mut []);
+                    for out in outs.chunks_exact_mut(L) {
+                        let acc: [A; L] = self.fold(x, i, steps, init, step);
+                        for (o, a) in out.iter_mut().zip(acc) {
+                            *o = fin(a);
+                        }
+                        i = i.wrapping_add(next);
+                    }
+                }
+            }
+            return;
+        }
+        let mut outs = y.chunks_exact_mut(c);
+        for b in 0..self.n {
+            for oy in 0..self.oh {
+                let mut i0 = (b * self.h + oy * sh) * self.w * c;
+                for _ in 0..self.ow {
+                    let Some(out) = outs.next() else { return };
+                    let mut c0 = 0;
+                    while c0 < c {
+                        // The last block ends at `c`.
+                        let cb = c0.min(c - L);
+                        let acc: [A; L] = self.fold(x, i0 + cb, steps, init, step);
+                        let o = out.get_mut(cb..cb + L);
+                        if let Some(o) = o.and_then(|o| <&mut [T; L]>::try_from(o).ok()) {
+                            for (o, a) in o.iter_mut().zip(acc) {
+                                *o = fin(a);
+                            }
+                        }
+                        c0 += L;
+                    }
+                    i0 = i0.wrapping_add(next);
+                }
+            }
+        }
+    }
+
+    /// The `L` elements from `i0` (the first tap's) of every tap of a window, `steps`
+    /// elements apart along a window row and between rows, folded with `step` from
+    /// `init` in (ky, kx) order ([`Geo::plain`]).
+    #[inline(always)]
+    fn fold<T: Copy, A: Copy, const L: usize>(
+        &self,
+        x: &[T],
+        i0: usize,
+        [col, row]: [usize; 2],
+        init: A,
+        step: &impl Fn(A, T) -> A,
+    ) -> [A; L] {
+        let mut acc = [init; L];
+        let mut r = i0;
+        for _ in 0..self.kh {
+            let mut i = r;
+            for _ in 0..self.kw {
+                let v = x.get(i..i + L).and_then(|v| <&[T; L]>::try_from(v).ok());
+                if let Some(v) = v {
+                    for (a, &v) in acc.iter_mut().zip(v) {
+                        *a = step(*a, v);
+                    }
+                }
+                i = i.wrapping_add(col);
+            }
+            r = r.wrapping_add(row);
+        }
+        acc
     }
 
     /// Calls `f(out, oy, ox, taps)` for every output pixel: `out` its index among the
@@ -118,18 +254,85 @@ fn row_mut<T>(v: &mut [T], pixel: usize, c: usize) -> &mut [T] {
     v.get_mut(pixel * c..(pixel + 1) * c).unwrap_or(&mut [])
 }
 
+/// `fast!(f, T)`: a function running `f(g, x, y)` (an `#[inline(always)]` fn over
+/// `&[T]`) compiled for AVX2 when the CPU has it (x86-64 with `std`), else as it is.
+macro_rules! fast {
+    ($f:ident, $t:ty) => {{
+        #[inline(always)]
+        fn run(g: &Geo, x: &[$t], y: &mut [$t]) {
+            #[cfg(all(target_arch = "x86_64", feature = "std"))]
+            if std::is_x86_feature_detected!("avx2") {
+                /// `f` compiled for AVX2.
+                ///
+                /// # Safety
+                /// The CPU has AVX2.
+                #[target_feature(enable = "avx2")]
+                #[allow(unsafe_code)]
+                unsafe fn avx2(g: &Geo, x: &[$t], y: &mut [$t]) {
+                    $f(g, x, y);
+                }
+                // SAFETY: the CPU has AVX2.
+                #[allow(unsafe_code)]
+                unsafe {
+                    avx2(g, x, y);
+                }
+                return;
+            }
+            $f(g, x, y);
+        }
+        run
+    }};
+}
+
 /// Max pool of NHWC f32 activations: the reference [`max_pool2d`]'s values
 /// (`crate::kernels::f32::max_pool2d`; NaN ignored, -inf for a window in the padding).
 ///
 /// [`max_pool2d`]: crate::kernels::f32::max_pool2d
 pub fn f32_max_pool_nhwc(p: &PoolParams, x: &[f32], y: &mut [f32]) -> Result<()> {
-    max_pool(p, x, y, f32::NEG_INFINITY, |o, v| if v > o { v } else { o })
+    max_pool(
+        p,
+        x,
+        y,
+        f32::NEG_INFINITY,
+        f32_max,
+        fast!(f32_max_plain, f32),
+    )
+}
+
+/// The reference's f32 max step (NaN taps ignored, the first of equal values kept).
+#[inline(always)]
+fn f32_max(o: f32, v: f32) -> f32 {
+    if v > o {
+        v
+    } else {
+        o
+    }
+}
+
+/// [`Geo::plain`] of the f32 max pool.
+#[inline(always)]
+fn f32_max_plain(g: &Geo, x: &[f32], y: &mut [f32]) {
+    g.plain::<f32, f32, 32>(x, y, f32::NEG_INFINITY, f32_max, |a| a);
+}
+
+/// [`Geo::plain`] of the int8 max pool.
+#[inline(always)]
+fn i8_max_plain(g: &Geo, x: &[i8], y: &mut [i8]) {
+    g.plain::<i8, i8, 32>(x, y, i8::MIN, Ord::max, |a| a);
+}
+
+/// [`Geo::plain`] of the f32 average: every tap is valid, so the count is the
+/// window's, with or without `count_include_pad`.
+#[inline(always)]
+fn f32_avg_plain(g: &Geo, x: &[f32], y: &mut [f32]) {
+    let d = (g.kh * g.kw) as f32;
+    g.plain::<f32, f32, 32>(x, y, 0.0, |a, v| a + v, |a| a / d);
 }
 
 /// Max pool of NHWC int8 activations (raw values; input and output share their
 /// quantization): the reference [`max_pool2d`](crate::kernels::int8::max_pool2d)'s bytes.
 pub fn i8_max_pool_nhwc(p: &PoolParams, x: &[i8], y: &mut [i8]) -> Result<()> {
-    max_pool(p, x, y, i8::MIN, Ord::max)
+    max_pool(p, x, y, i8::MIN, Ord::max, fast!(i8_max_plain, i8))
 }
 
 /// Every output row starts at `init` and takes `max(out, tap)` for each tap in order.
@@ -140,8 +343,13 @@ fn max_pool<T: Copy>(
     y: &mut [T],
     init: T,
     max: impl Fn(T, T) -> T,
+    plain: impl Fn(&Geo, &[T], &mut [T]),
 ) -> Result<()> {
     let g = Geo::new(p, x.len(), y.len())?;
+    if PLAIN && g.plain.is_some() {
+        plain(&g, x, y);
+        return Ok(());
+    }
     g.each(|o, _, _, taps| {
         let out = row_mut(y, o, g.c);
         out.fill(init);
@@ -159,6 +367,10 @@ fn max_pool<T: Copy>(
 /// order from 0, then divided by the count; a zero count gives 0).
 pub fn f32_avg_pool_nhwc(p: &PoolParams, x: &[f32], y: &mut [f32]) -> Result<()> {
     let g = Geo::new(p, x.len(), y.len())?;
+    if PLAIN && g.plain.is_some() {
+        fast!(f32_avg_plain, f32)(&g, x, y);
+        return Ok(());
+    }
     g.each(|o, oy, ox, taps| {
         let out = row_mut(y, o, g.c);
         out.fill(0.0);
@@ -221,6 +433,22 @@ unsafe fn i8_avg_avx2(g: &Geo, include_pad: bool, x: &[i8], x_zp: i32, y: &mut [
 /// [`div_round`] outside its bounds).
 #[inline(always)]
 fn i8_avg(g: &Geo, include_pad: bool, x: &[i8], x_zp: i32, y: &mut [i8]) {
+    if PLAIN && g.plain.is_some() {
+        // Every tap is valid, nothing of the padding is counted: the divisor is the
+        // window's and the sums are bounded by `128·count` whatever `x_zp` is.
+        let count = g.kh * g.kw;
+        if let Some(d) = Divisor::new(count, 0) {
+            let fin = |a: i32| saturate(d.div_round(a), -128, 127);
+            if I16_SUMS && count <= I16_TAPS {
+                let step = |a: i16, v: i8| a.wrapping_add(i16::from(v));
+                g.plain::<i8, i16, 32>(x, y, 0, step, |a| fin(i32::from(a)));
+            } else {
+                let step = |a: i32, v: i8| a.wrapping_add(i32::from(v));
+                g.plain::<i8, i32, 16>(x, y, 0, step, fin);
+            }
+            return;
+        }
+    }
     let mut a16 = [0i16; I16_BLOCK];
     let mut a32 = [0i32; I8_BLOCK];
     // (Loops, not `Geo::pixels`: a closure would not inherit the target features.)
@@ -282,6 +510,10 @@ fn i8_avg(g: &Geo, include_pad: bool, x: &[i8], x_zp: i32, y: &mut [i8]) {
     }
 }
 
+/// Whether the pools take [`Geo::plain`] for windows without padding: not on
+/// microcontrollers (`target_os = "none"`), whose flash keeps the one generic path.
+const PLAIN: bool = cfg!(not(target_os = "none"));
+
 /// Whether [`i8_avg`] sums in i16 where it can: on 64-bit targets (the SIMD ones);
 /// 32-bit targets (Cortex-M) keep one i32 path, its code size and stack.
 const I16_SUMS: bool = cfg!(target_pointer_width = "64");
@@ -330,13 +562,12 @@ impl Divisor {
     /// `div_round(s, count)` for `|s| <= 128·count`.
     #[inline(always)]
     fn div_round(self, s: i32) -> i32 {
-        let u = s.unsigned_abs() + self.half;
+        // Branch-free (it vectorises): `neg` is all ones for `s < 0`, and
+        // `(v ^ neg) - neg` negates `v` then.
+        let neg = s >> 31;
+        let u = ((s ^ neg).wrapping_sub(neg) as u32).wrapping_add(self.half);
         let q = ((u64::from(u) * self.m) >> 32) as i32;
-        if s < 0 {
-            -q
-        } else {
-            q
-        }
+        (q ^ neg).wrapping_sub(neg)
     }
 }
 
