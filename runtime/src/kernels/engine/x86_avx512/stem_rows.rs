@@ -22,7 +22,7 @@ use core::arch::x86_64::*;
 
 use super::super::pack::i8_flat;
 use super::super::types::{ConvShape, I8Out, NR};
-use super::stem_store::{store16, Store};
+use super::stem_store::{store16, store16_c8, Store};
 use super::Vnni;
 
 /// The most quads (groups of 4 `k`) per output channel.
@@ -105,37 +105,42 @@ impl Plan {
             .checked_add(FRONT + self.tail)
     }
 
-    /// The gather steps of every quad: the `k` counted in the order (ky, c, kx), 4 per
-    /// quad, without divisions.
-    fn parts(&self, s: &ConvShape) -> Parts {
+    /// The gather steps of every quad into `p` (zeroed): the `k` counted in the order
+    /// (ky, c, kx), 4 per quad, without divisions. The window `ky·C + c` does not
+    /// decrease along the `k`: a quad's windows are `w0..=w0 + 3` at most, slot `i`
+    /// in step `(w − w0) / 2`, source `(w − w0) % 2`.
+    fn parts(&self, s: &ConvShape, p: &mut Parts) {
         let ([kh, kw], c) = (s.kernel, s.in_c);
-        let mut p = Parts {
-            n: 0,
-            win: [[[0; 2]; 2]; 2 * MAX_Q],
-            off: [0; 2 * MAX_Q],
-            mask: [0; 2 * MAX_Q],
-            end: [0; MAX_Q],
-            kx: [0; MAX_Q],
-        };
-        // The current quad's slots: (window `ky·C + c`, [c, ky], kx).
-        let mut qs = [(0u8, [0u8; 2], 0u8); 4];
-        let (mut i, mut q) = (0, 0);
+        // The current quad: its slot, index, first window, first step, steps.
+        let (mut i, mut q, mut w0, mut n0, mut steps) = (0, 0, 0, 0, 0);
         for ky in 0..kh {
             for ci in 0..c {
+                let (w, cy) = (ky * c + ci, [ci as u8, ky as u8]);
                 for kx in 0..kw {
-                    qs[i] = ((ky * c + ci) as u8, [ci as u8, ky as u8], kx as u8);
+                    if i == 0 {
+                        (w0, n0, steps) = (w, p.n, 0);
+                    }
+                    let d = w - w0;
+                    let at = n0 + d / 2;
+                    if d / 2 >= steps {
+                        // A step's first window: both sources until a second one comes.
+                        steps = d / 2 + 1;
+                        p.win[at] = [cy, cy];
+                    } else if d % 2 == 1 {
+                        p.win[at][1] = cy;
+                    }
+                    p.kx[q] |= (kx as u32) << (8 * i);
+                    p.off[at] |= ((64 * (d % 2) + kx) as u32 & 0xff) << (8 * i);
+                    p.mask[at] |= 0x1111_1111_1111_1111 << i;
+                    p.n = n0 + steps;
+                    p.end[q] = p.n as u8;
                     i += 1;
                     if i == 4 {
-                        p.quad(q, &qs);
                         (i, q) = (0, q + 1);
                     }
                 }
             }
         }
-        if i > 0 {
-            p.quad(q, &qs[..i]);
-        }
-        p
     }
 }
 
@@ -152,33 +157,6 @@ struct Parts {
     end: [u8; MAX_Q],
     /// Byte `i`: the column `kx` of quad `q`'s slot `i`.
     kx: [u32; MAX_Q],
-}
-
-impl Parts {
-    /// Quad `q`'s steps from its slots (window, (channel, kernel row), column). The
-    /// window `ky·C + c` does not decrease along the slots: the quad's windows are
-    /// `w0..=w0 + 3` at most, slot `i` in step `(w − w0) / 2`, source `(w − w0) % 2`.
-    fn quad(&mut self, q: usize, slots: &[(u8, [u8; 2], u8)]) {
-        let w0 = slots[0].0;
-        let n0 = self.n;
-        let mut steps = 0;
-        for (i, &(w, cy, kx)) in slots.iter().enumerate() {
-            let d = usize::from(w - w0);
-            let at = n0 + d / 2;
-            if d / 2 >= steps {
-                // A step's first window: both sources until a second one comes.
-                steps = d / 2 + 1;
-                self.win[at] = [cy, cy];
-            } else if d % 2 == 1 {
-                self.win[at][1] = cy;
-            }
-            self.kx[q] |= u32::from(kx) << (8 * i);
-            self.off[at] |= ((64 * (d % 2) + usize::from(kx)) as u32 & 0xff) << (8 * i);
-            self.mask[at] |= 0x1111_1111_1111_1111 << i;
-        }
-        self.n = n0 + steps;
-        self.end[q] = self.n as u8;
-    }
 }
 
 /// Each quad's 4 weights of channel `j` of the panel at `panel` (its header's
@@ -351,7 +329,15 @@ unsafe fn run_vnni(
 ) {
     let s = &plan.s;
     let (c, sx) = (s.in_c, s.stride[1]);
-    let parts = plan.parts(s);
+    let mut parts = Parts {
+        n: 0,
+        win: [[[0; 2]; 2]; 2 * MAX_Q],
+        off: [0; 2 * MAX_Q],
+        mask: [0; 2 * MAX_Q],
+        end: [0; MAX_Q],
+        kx: [0; MAX_Q],
+    };
+    plan.parts(s, &mut parts);
     // The panel's weights and constants: the first one's kept (most stems have one),
     // the others' loaded per band.
     let mut pn = Panel {
@@ -522,7 +508,12 @@ unsafe fn panel_run<const NJ: usize, const U: bool>(
                     }
                 }
                 let at = (oy * s.out_w + ox0) * s.out_c + k.p * NR;
-                store16::<NJ, U>(t, &acc, st, yp.add(at), n);
+                if NJ == 8 && s.out_c == 8 {
+                    let acc8 = &*acc.as_ptr().cast::<[__m512i; 8]>();
+                    store16_c8::<U>(t, acc8, st, yp.add(at), n);
+                } else {
+                    store16::<NJ, U>(t, &acc, st, yp.add(at), n);
+                }
             }
         }
     }

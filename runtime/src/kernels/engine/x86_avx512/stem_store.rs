@@ -35,6 +35,9 @@ pub(crate) struct Store {
     pub(crate) zp: __m512i,
     pub(crate) lo: __m512i,
     pub(crate) hi: __m512i,
+    /// `lo` and `hi` as bytes.
+    pub(crate) lo8: __m512i,
+    pub(crate) hi8: __m512i,
     /// The panel's channels `0..mj` as a byte mask.
     pub(crate) cmask: u16,
     pub(crate) out_c: usize,
@@ -72,6 +75,8 @@ impl Store {
                 zp,
                 lo: _mm512_set1_epi32(out.act_min),
                 hi: _mm512_set1_epi32(out.act_max),
+                lo8: _mm512_set1_epi8(out.act_min as i8),
+                hi8: _mm512_set1_epi8(out.act_max as i8),
                 cmask: ((1u32 << mj) - 1) as u16,
                 out_c,
                 u: false,
@@ -139,6 +144,8 @@ impl Store {
                 zp,
                 lo: _mm512_set1_epi32(out.act_min),
                 hi: _mm512_set1_epi32(out.act_max),
+                lo8: _mm512_set1_epi8(out.act_min as i8),
+                hi8: _mm512_set1_epi8(out.act_max as i8),
                 cmask: ((1u32 << mj) - 1) as u16,
                 out_c,
                 u,
@@ -221,6 +228,83 @@ pub(crate) unsafe fn store16<const NJ: usize, const U: bool>(
                     _mm_mask_storeu_epi8(at, st.cmask << 8, b);
                 }
             }
+        }
+    }
+}
+
+/// [`store16`] for a layer of exactly 8 output channels (one panel; pixels `< n` of
+/// 8 contiguous bytes): the 8 requantized pixel-pair vectors are narrowed with
+/// saturation by `vpackssdw` / `vpacksswb` (as `vpmovsdb`: both saturate, so the
+/// clamp to the int8 range `lo..=hi` after them is the clamp before), put in pixel
+/// order by one `vpermb` per 8 pixels, clamped as bytes and stored as 64 bytes.
+///
+/// # Safety
+/// AVX-512 F/BW/VL, VNNI and VBMI; `yp` holds pixels `< n` of 8 bytes.
+#[inline(always)]
+pub(crate) unsafe fn store16_c8<const U: bool>(
+    t: Vnni,
+    acc: &[__m512i; 8],
+    st: &Store,
+    yp: *mut i8,
+    n: usize,
+) {
+    // SAFETY: the caller's contract; the stores write bytes `< 8n`.
+    unsafe {
+        // q[g][kq] 128-bit lane L: channels 4g..4g + 4 of pixel 4L + kq.
+        let mut qv = [[_mm512_setzero_si512(); 4]; 2];
+        for (g, q) in qv.iter_mut().enumerate() {
+            let [a0, a1, a2, a3] = [acc[4 * g], acc[4 * g + 1], acc[4 * g + 2], acc[4 * g + 3]];
+            let (t0, t1) = (_mm512_unpacklo_epi32(a0, a1), _mm512_unpackhi_epi32(a0, a1));
+            let (t2, t3) = (_mm512_unpacklo_epi32(a2, a3), _mm512_unpackhi_epi32(a2, a3));
+            *q = [
+                _mm512_unpacklo_epi64(t0, t2),
+                _mm512_unpackhi_epi64(t0, t2),
+                _mm512_unpacklo_epi64(t1, t3),
+                _mm512_unpackhi_epi64(t1, t3),
+            ];
+        }
+        // r[h][kq]: pixels kq, 4 + kq (h = 0) or 8 + kq, 12 + kq (h = 1), 8 channels
+        // each; 128-bit lane L: channels 4·(L % 2).. of the pair's pixel L / 2.
+        let mut r = [[_mm512_setzero_si512(); 4]; 2];
+        let i0 = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
+        let i1 = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
+        for kq in 0..4 {
+            let (a, b) = (qv[0][kq], qv[1][kq]);
+            for (h, i) in [i0, i1].into_iter().enumerate() {
+                let v = _mm512_permutex2var_epi64(a, i, b);
+                r[h][kq] = if U {
+                    I32Lanes::mbqm_zp_u(t, v, &st.rq, st.zp)
+                } else {
+                    I32Lanes::mbqm_zp(t, v, &st.rq, st.zp)
+                };
+            }
+        }
+        // After the packs, 128-bit lane L holds (kq, 4 bytes) of r[h][kq]'s lane L:
+        // pixel `p < 8` (of the half), channel `c` at 16·(2·(p / 4) + c / 4) +
+        // 4·(p % 4) + c % 4.
+        const IDX: [u8; 64] = {
+            let mut a = [0u8; 64];
+            let mut o = 0;
+            while o < 64 {
+                let (p, c) = (o / 8, o % 8);
+                a[o] = (16 * (2 * (p / 4) + c / 4) + 4 * (p % 4) + c % 4) as u8;
+                o += 1;
+            }
+            a
+        };
+        let idx = _mm512_loadu_si512(IDX.as_ptr().cast());
+        for (h, r) in r.iter().enumerate() {
+            let ab = _mm512_packs_epi32(r[0], r[1]);
+            let cd = _mm512_packs_epi32(r[2], r[3]);
+            let z = _mm512_permutexvar_epi8(idx, _mm512_packs_epi16(ab, cd));
+            let z = _mm512_min_epi8(st.hi8, _mm512_max_epi8(st.lo8, z));
+            let px = n.saturating_sub(8 * h).min(8);
+            let m = if px == 8 {
+                u64::MAX
+            } else {
+                (1u64 << (8 * px)) - 1
+            };
+            _mm512_mask_storeu_epi8(yp.add(64 * h), m, z);
         }
     }
 }
