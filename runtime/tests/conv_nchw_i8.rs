@@ -324,6 +324,69 @@ fn i8_conv_nchw_matches_the_reference_on_every_isa() {
     }
 }
 
+/// One dispatched run of `c` against its reference, for both headers.
+fn dispatched_matches(c: &Case, what: &str) {
+    let want = c.reference();
+    let s = &c.s;
+    for h in [I8Header::Wide, I8Header::Compact] {
+        let packed = c.packed(h);
+        let len = engine::i8_conv_nchw_scratch_len(s).unwrap();
+        let mut scratch = vec![0x11i8; len];
+        let mut y = vec![0x55i8; want.len() + 7];
+        let out = c.out(h);
+        engine::i8_conv_nchw(
+            s,
+            &c.x,
+            c.scale,
+            c.x_zp,
+            &packed,
+            &out,
+            &mut y,
+            &mut scratch,
+        )
+        .unwrap();
+        assert_eq!(&y[..want.len()], &want[..], "{what}, {h:?}");
+        assert!(y[want.len()..].iter().all(|&v| v == 0x55), "{what}: tail");
+    }
+}
+
+/// The sensor 1D-CNN's first layer (3 → 8 channels, 1 × 5, one input row) and its
+/// neighbours: widths around the 16-pixel blocks and the 64-byte windows, no or 2
+/// columns of padding, strides 1 and 2, the input zero points −128 and 127, and a
+/// multiplier of exactly `2^30` (the requantization's general form on AVX-512, not the
+/// offset form), each against the reference on the dispatched kernel (on AVX-512
+/// VBMI, the one-quantize-call path of a band that is the whole image).
+#[test]
+fn i8_conv_nchw_one_row_shapes() {
+    let mut seed = 100;
+    for w in [1, 5, 63, 64, 65, 200] {
+        for pad in [0, 2] {
+            for sx in [1, 2] {
+                for x_zp in [-128, 127] {
+                    if w + 2 * pad < 5 {
+                        continue;
+                    }
+                    seed += 1;
+                    let s = shape(3, (1, w), 8, [1, 5], [1, sx]);
+                    let mut c = Case::new(padded(s, [0, pad], [0, pad], [1, 1]), seed);
+                    c.x_zp = x_zp;
+                    if seed % 3 == 0 {
+                        c.rq[0] = 1 << 30;
+                    }
+                    let what = format!("w {w}, pad {pad}, stride {sx}, x_zp {x_zp}");
+                    dispatched_matches(&c, &what);
+                }
+            }
+        }
+    }
+    // 16 channels, and 20 (two panels), on one row.
+    for (m, seed) in [(16, 7), (20, 8)] {
+        let s = shape(3, (1, 64), m, [1, 5], [1, 1]);
+        let c = Case::new(padded(s, [0, 2], [0, 2], [1, 1]), seed);
+        dispatched_matches(&c, &format!("{m} channels"));
+    }
+}
+
 #[test]
 fn i8_conv_nchw_rejects_bad_lengths() {
     let c = &cases()[3];

@@ -183,8 +183,9 @@ pub(super) fn run_i8(
         residual: None,
         header: conv_nhwc::i8_header(&s, false, packed.len()).ok_or(cx.internal())?,
     };
-    let len = engine::i8_conv_nchw_scratch_len(&s).ok_or(cx.internal())?;
-    let scratch: &mut [i8] = cast_mut(scratch.get_mut(..len).ok_or(cx.internal())?)?;
+    // The whole op scratch (at least `i8_conv_nchw_scratch_len`, which the kernel
+    // checks, with the shape, once).
+    let scratch: &mut [i8] = cast_mut(scratch)?;
     let (scale, zp) = f.x;
     for i in 0..cx.x.dims[0] as usize {
         let xi = x.get(i * x_len..(i + 1) * x_len).ok_or(cx.internal())?;

@@ -75,7 +75,11 @@ fn band_rows(s: &ConvShape, r0: usize, r1: usize) -> (usize, ConvShape) {
 /// ([`super::conv_scratch_len`]), for the kernels that run the engine's conv. `None`
 /// when `s` is invalid.
 pub(super) fn scratch_len(s: &ConvShape) -> Option<usize> {
-    let g = Geom::new(s).ok()?;
+    band_len(s, &Geom::new(s).ok()?)
+}
+
+/// [`scratch_len`] of `s` with its geometry `g`.
+fn band_len(s: &ConvShape, g: &Geom) -> Option<usize> {
     // The most rows a band reads (`Geom::new` checked that the reach fits).
     let n = BAND.min(s.out_h).max(1);
     let rows = ((n - 1) * s.stride[0] + (s.kernel[0] - 1) * s.dilation[0] + 1).min(s.in_h);
@@ -130,29 +134,35 @@ pub(super) fn transposed(
 /// such a band for the AVX-512 VBMI kernel when it takes `s` (on any CPU, so that the
 /// size does not depend on it). `None` when `s` is invalid.
 pub fn i8_conv_nchw_scratch_len(s: &ConvShape) -> Option<usize> {
-    let len = scratch_len(s)?.checked_add(s.in_w)?;
+    let g = Geom::new(s).ok()?;
     #[cfg(target_arch = "x86_64")]
-    if let Some(rows) = rows_scratch_len(s) {
-        return Some(len.max(rows));
-    }
-    Some(len)
+    let rows = super::x86_avx512::stem_rows::Plan::new(s).and_then(|p| rows_scratch_len(s, &p));
+    #[cfg(not(target_arch = "x86_64"))]
+    let rows = None;
+    i8_scratch_len(s, &g, rows)
+}
+
+/// [`i8_conv_nchw_scratch_len`] of `s` with its geometry `g` and the VBMI kernel's
+/// scratch `rows` when it takes `s`.
+fn i8_scratch_len(s: &ConvShape, g: &Geom, rows: Option<usize>) -> Option<usize> {
+    let len = band_len(s, g)?.checked_add(s.in_w)?;
+    Some(rows.map_or(len, |r| len.max(r)))
 }
 
 /// Bytes of scratch of [`i8_rows`] (the quantized rows of [`BAND`] output
-/// rows, plane by plane), when its kernel takes `s`'s geometry.
+/// rows, plane by plane) for `s` and its plan.
 #[cfg(target_arch = "x86_64")]
-fn rows_scratch_len(s: &ConvShape) -> Option<usize> {
-    use super::x86_avx512::stem_rows::{band_rows, Plan, BAND};
-    Geom::new(s).ok()?;
-    let plan = Plan::new(s)?;
+fn rows_scratch_len(s: &ConvShape, plan: &super::x86_avx512::stem_rows::Plan) -> Option<usize> {
+    use super::x86_avx512::stem_rows::{band_rows, BAND};
     plan.scratch_len(s.in_c, band_rows(s, BAND.min(s.out_h)))
 }
 
 /// [`super::i8_conv_nchw`] on the AVX-512 VNNI + VBMI kernel (`x86_avx512/stem_rows.rs`),
 /// when it takes `s`: per band of output rows, the rows it reads quantized (the
-/// `Quantize` kernel, one call per plane, `x_zp` for the padding rows) into `scratch`,
-/// then the kernel over them. `None` when the kernel does not take `s` or this CPU
-/// lacks VBMI.
+/// `Quantize` kernel, one call per plane or one for all the planes when the band is
+/// the whole image, `x_zp` for the padding rows) into `scratch`, then the kernel over
+/// them. `None` when the kernel does not take `s` or this CPU lacks VBMI. The shape is
+/// checked once here (the kernel's plan keeps it).
 #[cfg(target_arch = "x86_64")]
 pub(super) fn i8_rows(
     t: super::x86_avx512::Vnni,
@@ -168,11 +178,13 @@ pub(super) fn i8_rows(
         return None;
     }
     let plan = Plan::new(s)?;
-    let need_len = rows_scratch_len(s)?;
+    let g = Geom::new(s).ok()?;
+    let need_len = rows_scratch_len(s, &plan)?;
     if out.residual.is_some() {
         return Some(Err(Error::Unsupported));
     }
-    if let Err(e) = i8_check(s, x, Some((packed, out)), y, scratch) {
+    let all = i8_scratch_len(s, &g, Some(need_len)).ok_or(Error::Unsupported);
+    if let Err(e) = all.and_then(|n| i8_lens(s, &g, x, Some((packed, out)), y, (scratch, n))) {
         return Some(Err(e));
     }
     let Some(scratch) = scratch.get_mut(..need_len) else {
@@ -180,12 +192,19 @@ pub(super) fn i8_rows(
     };
     // Per plane, the band's padded rows `r` (image row `top + r`): the ones inside the
     // image are consecutive in `x` and in scratch, one Quantize call; a padding row
-    // is `x_zp`.
-    let (w, zp) = (s.in_w, x_zp as i8);
+    // is `x_zp`. A band of the whole image without padding rows: the planes are
+    // consecutive too, one call.
+    let (w, zp, c) = (s.in_w, x_zp as i8, s.in_c);
     let fill = |top: isize, rows: usize, xq: &mut [i8]| {
         let lo = (-top).clamp(0, rows as isize) as usize;
         let hi = (s.in_h as isize - top).clamp(lo as isize, rows as isize) as usize;
-        for (ci, plane) in xq[k::FRONT..].chunks_exact_mut(rows * w).enumerate() {
+        let planes = &mut xq[k::FRONT..];
+        if lo == 0 && hi == rows && rows == s.in_h {
+            let n = c * rows * w;
+            crate::kernels::fast::f32_quantize_i8(&x[..n], x_scale, x_zp, &mut planes[..n]);
+            return;
+        }
+        for (ci, plane) in planes.chunks_exact_mut(rows * w).enumerate() {
             plane[..lo * w].fill(zp);
             plane[hi * w..].fill(zp);
             if hi > lo {
@@ -200,7 +219,7 @@ pub(super) fn i8_rows(
             }
         }
     };
-    k::run(t, s, (&plan, x_zp), scratch, packed, out, y, fill);
+    k::run(t, (&plan, x_zp), scratch, packed, out, y, fill);
     Some(Ok(()))
 }
 
@@ -217,12 +236,22 @@ fn i8_check(
         return Err(Error::Unsupported);
     }
     let g = Geom::new(s)?;
+    let n = i8_conv_nchw_scratch_len(s).ok_or(Error::Unsupported)?;
+    i8_lens(s, &g, x, packed, y, (scratch, n))
+}
+
+/// The slice lengths of [`i8_check`], with `s`'s geometry `g` and its scratch length.
+fn i8_lens(
+    s: &ConvShape,
+    g: &Geom,
+    x: &[f32],
+    packed: Option<(&[u8], &I8Out)>,
+    y: &[i8],
+    (scratch, len): (&[i8], usize),
+) -> Result<()> {
     need(g.in_len, x.len())?;
     need(g.out_len, y.len())?;
-    need(
-        i8_conv_nchw_scratch_len(s).ok_or(Error::Unsupported)?,
-        scratch.len(),
-    )?;
+    need(len, scratch.len())?;
     if let Some((p, o)) = packed {
         let len = super::pack::i8_conv_packed_len_as(o.header, s.out_c, s.in_c, s.kernel);
         need(len.ok_or(Error::Unsupported)?, p.len())?;

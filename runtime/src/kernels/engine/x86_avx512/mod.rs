@@ -27,6 +27,7 @@ pub(crate) mod dw;
 mod rqu;
 pub(crate) mod stem;
 pub(crate) mod stem_rows;
+mod stem_store;
 
 /// Proof that the CPU has AVX-512 F, BW, VL (and AVX2, FMA), plus VNNI when `VNNI`.
 #[derive(Clone, Copy, Debug)]

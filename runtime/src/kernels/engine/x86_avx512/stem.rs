@@ -18,7 +18,7 @@ use core::arch::x86_64::*;
 
 use super::super::pack::i8_flat;
 use super::super::types::{ConvShape, I8Out, NR};
-use super::stem_rows::{panel_consts, store16, Store};
+use super::stem_store::{panel_consts, store16, Store};
 use super::{Avx512Bw, Vnni};
 
 /// The input coordinate of output coordinate `o`'s tap `k` (`None` in the padding).
@@ -343,7 +343,7 @@ unsafe fn i8_panel<const NJ: usize>(t: Vnni, k: &I8Kernel<'_>, y: &mut [i8]) {
                     }
                 }
                 let px0 = (oy * s.out_w + ox0) * s.out_c + k.p * NR;
-                store16::<NJ>(t, &acc, &st, yp.add(px0), n);
+                store16::<NJ, false>(t, &acc, &st, yp.add(px0), n);
             }
         }
     }

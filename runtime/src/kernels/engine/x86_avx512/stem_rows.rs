@@ -21,8 +21,9 @@
 use core::arch::x86_64::*;
 
 use super::super::pack::i8_flat;
-use super::super::types::{ConvShape, I8Header, I8Out, NR};
-use super::{I32Lanes, Rq, Vnni};
+use super::super::types::{ConvShape, I8Out, NR};
+use super::stem_store::{store16, store16_c8, Store};
+use super::Vnni;
 
 /// The most quads (groups of 4 `k`) per output channel.
 const MAX_Q: usize = 16;
@@ -52,9 +53,8 @@ pub(crate) struct Plan {
     tail: usize,
     /// Quads per output channel.
     nq: usize,
-    /// The number of `k` (`kh·C·kw`, 4 per quad), in the order (ky, c, kx): `k`'s
-    /// window is `ky·C + c` ([`Plan::slot`]).
-    len: usize,
+    /// The shape the plan is for.
+    s: ConvShape,
 }
 
 impl Plan {
@@ -89,31 +89,12 @@ impl Plan {
             return None;
         }
         let tail = ((s.out_w - 1).checked_mul(sx)? + 64).saturating_sub(rw);
-        Some(Plan { rw, tail, nq, len })
-    }
-
-    /// Each `k`'s window, column and packed `k` (`(ky·kw + kx)·cq + c`), counted
-    /// without divisions.
-    fn slots(&self, s: &ConvShape) -> Slots {
-        let ([kh, kw], c) = (s.kernel, s.in_c);
-        let cq = if i8_flat(s.taps(), c) { c } else { 4 };
-        let mut sl = [[0u16; 3]; 4 * MAX_Q];
-        let mut k = 0;
-        for ky in 0..kh {
-            for ci in 0..c {
-                for kx in 0..kw {
-                    if let Some(e) = sl.get_mut(k) {
-                        *e = [
-                            (ky * c + ci) as u16,
-                            kx as u16,
-                            ((ky * kw + kx) * cq + ci) as u16,
-                        ];
-                    }
-                    k += 1;
-                }
-            }
-        }
-        sl
+        Some(Plan {
+            rw,
+            tail,
+            nq,
+            s: *s,
+        })
     }
 
     /// Bytes of scratch for `rows` padded rows of each of `c` planes: [`FRONT`] bytes,
@@ -124,184 +105,39 @@ impl Plan {
             .checked_add(FRONT + self.tail)
     }
 
-    /// The bytes of quad `q` (lane `l`, slot `i`: bit `4l + i`) that read a padding
-    /// column in the block from output pixel `ox0`.
-    fn pad_mask(&self, s: &ConvShape, sl: &Slots, ox0: usize, q: usize) -> u64 {
-        let (sx, pad, rw) = (s.stride[1] as isize, s.pad[1] as isize, self.rw as isize);
-        let mut m = 0;
-        for k in 4 * q..(4 * q + 4).min(self.len) {
-            // Lane `l` reads column `(ox0 + l)·sx + kx − pad`: the lanes below `lo` are
-            // left of the row, those from `hi` on right of it.
-            let first = (ox0 as isize) * sx + slot(sl, k).1 as isize - pad;
-            // `⌈a / sx⌉` for a stride of 1 or 2.
-            let ceil = |a: isize| if sx == 1 { a } else { (a + 1) >> 1 };
-            let lo = ceil(-first).clamp(0, 16) as u32;
-            let hi = ceil(rw - first).clamp(0, 16) as u32;
-            let lanes = lane_bits(lo) | (0xffff & !lane_bits(hi));
-            m |= spread_nibbles(lanes) << (k - 4 * q);
-        }
-        m
-    }
-}
-
-/// The mask of lanes `0..n` (`n <= 16`).
-fn lane_bits(n: u32) -> u64 {
-    (1u64 << n) - 1
-}
-
-/// Bit `l` of a 16-bit mask moved to bit `4l`.
-fn spread_nibbles(m: u64) -> u64 {
-    let m = (m | (m << 24)) & 0x0000_00ff_0000_00ff;
-    let m = (m | (m << 12)) & 0x000f_000f_000f_000f;
-    let m = (m | (m << 6)) & 0x0303_0303_0303_0303;
-    (m | (m << 3)) & 0x1111_1111_1111_1111
-}
-
-/// Each `k`'s window, column and packed `k` ([`Plan::slots`]).
-type Slots = [[u16; 3]; 4 * MAX_Q];
-
-/// `k`'s window and column (`k < len`).
-fn slot(sl: &Slots, k: usize) -> (usize, usize) {
-    let [w, kx, _] = sl[k];
-    (usize::from(w), usize::from(kx))
-}
-
-/// The per-channel constants of one int8 panel: `bias_u8`, multiplier, shift.
-#[allow(clippy::needless_range_loop)]
-pub(crate) fn panel_consts(panel: &[u8], header: I8Header) -> [[i32; NR]; 3] {
-    let word =
-        |at: usize| i32::from_le_bytes([panel[at], panel[at + 1], panel[at + 2], panel[at + 3]]);
-    let (m_at, s_at) = header.conv_rq_at();
-    let mut c = [[0i32; NR]; 3];
-    for j in 0..NR {
-        c[0][j] = match header {
-            I8Header::Wide => word(4 * NR + 4 * j),
-            I8Header::Compact => {
-                let at = I8Header::SUM_W_AT + 2 * j;
-                let sum_w = i16::from_le_bytes([panel[at], panel[at + 1]]);
-                word(4 * j).wrapping_sub(128 * i32::from(sum_w))
-            }
-        };
-        c[1][j] = word(m_at + 4 * j);
-        c[2][j] = header.shift(&panel[s_at..], j).unwrap_or(0);
-    }
-    c
-}
-
-/// The requantization and store of one block (shared with `stem.rs`).
-pub(crate) struct Store {
-    pub(crate) rq: Rq,
-    pub(crate) zp: __m512i,
-    pub(crate) lo: __m512i,
-    pub(crate) hi: __m512i,
-    /// The panel's channels `0..mj` as a byte mask.
-    pub(crate) cmask: u16,
-    pub(crate) out_c: usize,
-}
-
-impl Store {
-    /// The constants of a panel of `mj <= NJ` channels (`consts` of [`panel_consts`]).
-    ///
-    /// # Safety
-    /// AVX-512 F/BW/VL (the caller's target features).
-    #[inline(always)]
-    pub(crate) unsafe fn new<const NJ: usize>(
-        t: Vnni,
-        consts: &[[i32; NR]; 3],
-        out: &I8Out,
-        mj: usize,
-        out_c: usize,
-    ) -> Store {
-        // SAFETY: the caller's contract.
-        unsafe {
-            // The requantization lanes: channel `l % NJ` in lane `l`.
-            let lanes = |v: &[i32; NR]| {
-                let mut a = [0i32; NR];
-                for (l, x) in a.iter_mut().enumerate() {
-                    *x = v[l % NJ];
-                }
-                _mm512_loadu_si512(a.as_ptr().cast())
-            };
-            let zp = _mm512_set1_epi32(out.zero_point);
-            Store {
-                rq: I32Lanes::rq_zp(t, lanes(&consts[1]), lanes(&consts[2]), zp),
-                zp,
-                lo: _mm512_set1_epi32(out.act_min),
-                hi: _mm512_set1_epi32(out.act_max),
-                cmask: ((1u32 << mj) - 1) as u16,
-                out_c,
-            }
-        }
-    }
-}
-
-/// Transposes the `NJ` channel vectors of 16 pixels (`acc[j]` lane `l`: channel `j` of
-/// pixel `l`) into pixel-major vectors (two pixels of 8 channels, or one of 16),
-/// requantizes them, clamps and stores pixels `< n` from `yp` on (pixel stride
-/// `out_c`, the panel's channels masked).
-///
-/// # Safety
-/// AVX-512 F/BW/VL and VNNI; `yp` + pixel `l < n`'s `out_c`-byte stride holds the
-/// panel's `mj` channels.
-#[inline(always)]
-pub(crate) unsafe fn store16<const NJ: usize>(
-    t: Vnni,
-    acc: &[__m512i; NJ],
-    st: &Store,
-    yp: *mut i8,
-    n: usize,
-) {
-    // SAFETY: the caller's contract; stores write pixels `< n`, channels `< mj`.
-    unsafe {
-        // q[g][kq] 128-bit lane L: channels 4g..4g + 4 of pixel 4L + kq.
-        let mut qv = [[_mm512_setzero_si512(); 4]; 4];
-        for g in 0..NJ / 4 {
-            let [a0, a1, a2, a3] = [acc[4 * g], acc[4 * g + 1], acc[4 * g + 2], acc[4 * g + 3]];
-            let (t0, t1) = (_mm512_unpacklo_epi32(a0, a1), _mm512_unpackhi_epi32(a0, a1));
-            let (t2, t3) = (_mm512_unpacklo_epi32(a2, a3), _mm512_unpackhi_epi32(a2, a3));
-            qv[g] = [
-                _mm512_unpacklo_epi64(t0, t2),
-                _mm512_unpackhi_epi64(t0, t2),
-                _mm512_unpacklo_epi64(t1, t3),
-                _mm512_unpackhi_epi64(t1, t3),
-            ];
-        }
-        let out_c = st.out_c;
-        #[allow(clippy::needless_range_loop)]
-        for kq in 0..4 {
-            // (vector, first pixel of each NJ-lane group)
-            let mut v = [(_mm512_setzero_si512(), [0usize; 2]); 4];
-            let nv = if NJ == 8 {
-                let (a, b) = (qv[0][kq], qv[1][kq]);
-                let i0 = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
-                let i1 = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
-                v[0] = (_mm512_permutex2var_epi64(a, i0, b), [kq, 4 + kq]);
-                v[1] = (_mm512_permutex2var_epi64(a, i1, b), [8 + kq, 12 + kq]);
-                2
-            } else {
-                let [q0, q1, q2, q3] = [qv[0][kq], qv[1][kq], qv[2][kq], qv[3][kq]];
-                let t0 = _mm512_shuffle_i32x4::<0x44>(q0, q1);
-                let t1 = _mm512_shuffle_i32x4::<0xEE>(q0, q1);
-                let t2 = _mm512_shuffle_i32x4::<0x44>(q2, q3);
-                let t3 = _mm512_shuffle_i32x4::<0xEE>(q2, q3);
-                v[0] = (_mm512_shuffle_i32x4::<0x88>(t0, t2), [kq, 0]);
-                v[1] = (_mm512_shuffle_i32x4::<0xDD>(t0, t2), [4 + kq, 0]);
-                v[2] = (_mm512_shuffle_i32x4::<0x88>(t1, t3), [8 + kq, 0]);
-                v[3] = (_mm512_shuffle_i32x4::<0xDD>(t1, t3), [12 + kq, 0]);
-                4
-            };
-            for &(a, px) in &v[..nv] {
-                let r = I32Lanes::mbqm_zp(t, a, &st.rq, st.zp);
-                let r = _mm512_min_epi32(st.hi, _mm512_max_epi32(st.lo, r));
-                let b = _mm512_cvtsepi32_epi8(r);
-                if px[0] < n {
-                    _mm_mask_storeu_epi8(yp.add(px[0] * out_c), st.cmask, b);
-                }
-                if NJ == 8 && px[1] < n {
-                    // Bytes 8..16 hold the second pixel: the store's base lies 8
-                    // bytes before it, where only masked-off lanes would be.
-                    let at = yp.add(px[1] * out_c).wrapping_sub(8);
-                    _mm_mask_storeu_epi8(at, st.cmask << 8, b);
+    /// The gather steps of every quad into `p` (zeroed): the `k` counted in the order
+    /// (ky, c, kx), 4 per quad, without divisions. The window `ky·C + c` does not
+    /// decrease along the `k`: a quad's windows are `w0..=w0 + 3` at most, slot `i`
+    /// in step `(w − w0) / 2`, source `(w − w0) % 2`.
+    fn parts(&self, s: &ConvShape, p: &mut Parts) {
+        let ([kh, kw], c) = (s.kernel, s.in_c);
+        // The current quad: its slot, index, first window, first step, steps.
+        let (mut i, mut q, mut w0, mut n0, mut steps) = (0, 0, 0, 0, 0);
+        for ky in 0..kh {
+            for ci in 0..c {
+                let (w, cy) = (ky * c + ci, [ci as u8, ky as u8]);
+                for kx in 0..kw {
+                    if i == 0 {
+                        (w0, n0, steps) = (w, p.n, 0);
+                    }
+                    let d = w - w0;
+                    let at = n0 + d / 2;
+                    if d / 2 >= steps {
+                        // A step's first window: both sources until a second one comes.
+                        steps = d / 2 + 1;
+                        p.win[at] = [cy, cy];
+                    } else if d % 2 == 1 {
+                        p.win[at][1] = cy;
+                    }
+                    p.kx[q] |= (kx as u32) << (8 * i);
+                    p.off[at] |= ((64 * (d % 2) + kx) as u32 & 0xff) << (8 * i);
+                    p.mask[at] |= 0x1111_1111_1111_1111 << i;
+                    p.n = n0 + steps;
+                    p.end[q] = p.n as u8;
+                    i += 1;
+                    if i == 4 {
+                        (i, q) = (0, q + 1);
+                    }
                 }
             }
         }
@@ -313,66 +149,53 @@ pub(crate) unsafe fn store16<const NJ: usize>(
 /// to which lane `l` adds `l·sx`: [`lane_index`]) and the byte mask they fill.
 struct Parts {
     n: usize,
-    win: [[usize; 2]; 2 * MAX_Q],
+    /// Each step's two windows as (channel, kernel row).
+    win: [[[u8; 2]; 2]; 2 * MAX_Q],
     off: [u32; 2 * MAX_Q],
     mask: [u64; 2 * MAX_Q],
     /// The steps of quad `q` end at `end[q]`.
-    end: [usize; MAX_Q],
+    end: [u8; MAX_Q],
+    /// Byte `i`: the column `kx` of quad `q`'s slot `i`.
+    kx: [u32; MAX_Q],
 }
 
-impl Plan {
-    fn parts(&self, sl: &Slots) -> Parts {
-        let mut p = Parts {
-            n: 0,
-            win: [[0; 2]; 2 * MAX_Q],
-            off: [0; 2 * MAX_Q],
-            mask: [0; 2 * MAX_Q],
-            end: [0; MAX_Q],
-        };
-        for q in 0..self.nq {
-            // The quad's distinct windows, in order.
-            let mut wins = [usize::MAX; 4];
-            let mut nw = 0;
-            for k in 4 * q..(4 * q + 4).min(self.len) {
-                let w = slot(sl, k).0;
-                if !wins[..nw].contains(&w) {
-                    wins[nw] = w;
-                    nw += 1;
+/// Each quad's 4 weights of channel `j` of the panel at `panel` (its header's
+/// `hlen` bytes, then the packed `k` of the flat layout with `cq` slots per tap),
+/// re-ordered to the plan's `k` (zero after the last): slot `k` is packed `k`
+/// `pk = (ky·kw + kx)·cq + c`, byte `pk % 4` of each channel's word in quad `pk / 4`,
+/// moved by one `vpermb` per slot.
+///
+/// # Safety
+/// AVX-512 F/BW and VBMI; `panel` holds the panel.
+#[inline(always)]
+unsafe fn weights(s: &ConvShape, panel: *const u8, cq: usize, w: &mut [[i32; NR]; MAX_Q]) {
+    // SAFETY: each load reads packed quad `pk / 4` of the `taps·cq` the panel holds.
+    unsafe {
+        let ([kh, kw], c) = (s.kernel, s.in_c);
+        // Byte `4j + i`: `4j`, the first byte of channel `j`'s word (`j <= 15`: the
+        // 32-bit shift moves no bit across a byte).
+        let words = _mm512_slli_epi32::<2>(lane_index(1));
+        let mut cur = _mm512_setzero_si512();
+        let mut k = 0;
+        for ky in 0..kh {
+            for ci in 0..c {
+                for kx in 0..kw {
+                    let pk = (ky * kw + kx) * cq + ci;
+                    let src = _mm512_loadu_si512(panel.add((pk >> 2) * 4 * NR).cast());
+                    let idx = _mm512_add_epi8(words, _mm512_set1_epi8((pk & 3) as i8));
+                    let m = 0x1111_1111_1111_1111u64 << (k & 3);
+                    cur = _mm512_mask_permutexvar_epi8(cur, m, idx, src);
+                    k += 1;
+                    if k & 3 == 0 {
+                        _mm512_storeu_si512(w[(k >> 2) - 1].as_mut_ptr().cast(), cur);
+                        cur = _mm512_setzero_si512();
+                    }
                 }
             }
-            for pair in wins[..nw].chunks(2) {
-                let at = p.n;
-                p.win[at] = [pair[0], *pair.last().unwrap_or(&pair[0])];
-                for k in 4 * q..(4 * q + 4).min(self.len) {
-                    let (w, kx) = slot(sl, k);
-                    let Some(src) = pair.iter().position(|&v| v == w) else {
-                        continue;
-                    };
-                    let i = (k - 4 * q) & 3;
-                    p.off[at] |= ((64 * src + kx) as u32 & 0xff) << (8 * i);
-                    p.mask[at] |= 0x1111_1111_1111_1111 << i;
-                }
-                p.n += 1;
-            }
-            p.end[q] = p.n;
         }
-        p
-    }
-
-    /// Each quad's 4 weights of channel `j` of `panel`, re-ordered to the plan's `k`.
-    fn weights(&self, sl: &Slots, panel: &[u8], hlen: usize) -> [[i32; NR]; MAX_Q] {
-        let mut w = [[0i32; NR]; MAX_Q];
-        for (k, &[_, _, pk]) in sl.iter().enumerate().take(self.len) {
-            let pk = usize::from(pk);
-            let at = hlen + (pk / 4) * 4 * NR + pk % 4;
-            let Some(bytes) = panel.get(at..at + 4 * (NR - 1) + 1) else {
-                continue;
-            };
-            for (j, v) in w[k / 4].iter_mut().enumerate() {
-                *v |= i32::from(bytes[4 * j]) << (8 * (k % 4));
-            }
+        if k & 3 != 0 {
+            _mm512_storeu_si512(w[k >> 2].as_mut_ptr().cast(), cur);
         }
-        w
     }
 }
 
@@ -417,7 +240,6 @@ pub(crate) fn band_rows(s: &ConvShape, n: usize) -> usize {
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn run(
     t: Vnni,
-    s: &ConvShape,
     (plan, x_zp): (&Plan, i32),
     xq: &mut [i8],
     packed: &[u8],
@@ -425,13 +247,12 @@ pub(crate) fn run(
     y: &mut [i8],
     mut fill: impl FnMut(isize, usize, &mut [i8]),
 ) {
+    let s = &plan.s;
     let (taps, c) = (s.taps(), s.in_c);
     let cq = if i8_flat(taps, c) { c } else { 4 };
-    let hlen = out.header.conv_len();
-    let panel_len = hlen + (taps * cq).div_ceil(4) * 4 * NR;
+    let panel_len = out.header.conv_len() + (taps * cq).div_ceil(4) * 4 * NR;
     let rows = band_rows(s, BAND.min(s.out_h));
     let ok = vbmi()
-        && Plan::new(s).is_some_and(|p| p.rw == plan.rw && p.len == plan.len)
         && plan.scratch_len(c, rows).is_some_and(|n| n <= xq.len())
         && y.len() >= s.out_h * s.out_w * s.out_c
         && packed.len() >= s.out_c.div_ceil(NR) * panel_len;
@@ -442,14 +263,52 @@ pub(crate) fn run(
     unsafe {
         run_vnni(
             t,
-            s,
             (plan, x_zp as i8),
             xq,
-            (packed, panel_len),
+            (packed, panel_len, cq),
             out,
             y,
             &mut fill,
         )
+    }
+}
+
+/// One panel's re-ordered weights and `bias_u8` row.
+struct Panel {
+    w: [[i32; NR]; MAX_Q],
+    bias: [i32; NR],
+}
+
+impl Panel {
+    /// Panel `p` of `packed` (`panel_len` bytes each, `cq` slots per tap) into `self`,
+    /// and its store constants and channel count.
+    ///
+    /// # Safety
+    /// AVX-512 F/BW/VL, VNNI and VBMI; `packed` holds panel `p`.
+    #[inline(always)]
+    unsafe fn load(
+        &mut self,
+        t: Vnni,
+        s: &ConvShape,
+        (packed, panel_len, cq): (&[u8], usize, usize),
+        out: &I8Out,
+        p: usize,
+    ) -> (Store, usize) {
+        // SAFETY: the caller's contract.
+        unsafe {
+            let panel = packed.as_ptr().add(p * panel_len);
+            let mj = (s.out_c - p * NR).min(NR);
+            let k = s.taps() * s.in_c;
+            let (st, b) = if mj <= 8 {
+                Store::load::<8>(t, panel, out.header, out, (mj, s.out_c, k))
+            } else {
+                Store::load::<16>(t, panel, out.header, out, (mj, s.out_c, k))
+            };
+            _mm512_storeu_si512(self.bias.as_mut_ptr().cast(), b);
+            // (Every quad the kernel reads is written.)
+            weights(s, panel.add(out.header.conv_len()), cq, &mut self.w);
+            (st, mj)
+        }
     }
 }
 
@@ -461,40 +320,50 @@ pub(crate) fn run(
 #[allow(clippy::too_many_arguments)]
 unsafe fn run_vnni(
     t: Vnni,
-    s: &ConvShape,
     (plan, x_zp): (&Plan, i8),
     xq: &mut [i8],
-    (packed, panel_len): (&[u8], usize),
+    panels: (&[u8], usize, usize),
     out: &I8Out,
     y: &mut [i8],
     fill: &mut dyn FnMut(isize, usize, &mut [i8]),
 ) {
-    let (hlen, c) = (out.header.conv_len(), s.in_c);
-    let sl = plan.slots(s);
-    let parts = plan.parts(&sl);
-    // Each panel's weights and constants, the first one's kept (most stems have one).
-    let consts = |p: usize| {
-        let panel = &packed[p * panel_len..][..panel_len];
-        let mj = (s.out_c - p * NR).min(NR);
-        let k = panel_consts(panel, out.header);
-        // SAFETY: AVX-512 is enabled.
-        let st = unsafe {
-            if mj <= 8 {
-                Store::new::<8>(t, &k, out, mj, s.out_c)
-            } else {
-                Store::new::<16>(t, &k, out, mj, s.out_c)
-            }
-        };
-        (plan.weights(&sl, panel, hlen), k[0], st, mj)
+    let s = &plan.s;
+    let (c, sx) = (s.in_c, s.stride[1]);
+    let mut parts = Parts {
+        n: 0,
+        win: [[[0; 2]; 2]; 2 * MAX_Q],
+        off: [0; 2 * MAX_Q],
+        mask: [0; 2 * MAX_Q],
+        end: [0; MAX_Q],
+        kx: [0; MAX_Q],
     };
-    let first = consts(0);
+    plan.parts(s, &mut parts);
+    // The panel's weights and constants: the first one's kept (most stems have one),
+    // the others' loaded per band.
+    let mut pn = Panel {
+        w: [[0; NR]; MAX_Q],
+        bias: [0; NR],
+    };
+    let np = s.out_c.div_ceil(NR);
+    // SAFETY: `run` checked that `packed` holds every panel.
+    let (mut st, mut mj) = unsafe { pn.load(t, s, panels, out, 0) };
     let row_out = s.out_w * s.out_c;
-    // The first and last blocks' bytes that read the padding columns.
+    // The first and last blocks' bytes that read the padding columns: lane `l`'s slot
+    // `i` reads column `ox0·sx − pad + rel`, `rel = l·sx + kx_i` (at most 93), left
+    // of the row when `rel < pad − ox0·sx`, right of it from `rw + pad − ox0·sx` on.
     let last = (s.out_w - 1) / 16 * 16;
     let mut edge = [[0u64; MAX_Q]; 2];
-    for (e, ox0) in edge.iter_mut().zip([0, last]) {
-        for (q, m) in e.iter_mut().enumerate().take(plan.nq) {
-            *m = plan.pad_mask(s, &sl, ox0, q);
+    // SAFETY: register-only operations.
+    unsafe {
+        let lanes = lane_index(sx);
+        for (e, ox0) in edge.iter_mut().zip([0, last]) {
+            let base = (ox0 * sx) as isize - s.pad[1] as isize;
+            let lo = _mm512_set1_epi8((-base).clamp(0, 255) as u8 as i8);
+            let hi = _mm512_set1_epi8((plan.rw as isize - base).clamp(0, 255) as u8 as i8);
+            for (m, &kx) in e.iter_mut().zip(&parts.kx).take(plan.nq) {
+                let rel = _mm512_add_epi8(lanes, _mm512_set1_epi32(kx as i32));
+                *m = _mm512_cmplt_epu8_mask(rel, lo) | _mm512_cmpge_epu8_mask(rel, hi);
+            }
         }
     }
     for r0 in (0..s.out_h).step_by(BAND) {
@@ -507,15 +376,11 @@ unsafe fn run_vnni(
         let top = (r0 * s.stride[0]) as isize - s.pad[0] as isize;
         fill(top, rows, &mut xq[..FRONT + rows * plan.rw * c]);
         let yb = &mut y[r0 * row_out..r1 * row_out];
-        for p in 0..s.out_c.div_ceil(NR) {
-            let other;
-            let (w, bias, st, mj) = match p {
-                0 => &first,
-                _ => {
-                    other = consts(p);
-                    &other
-                }
-            };
+        for p in 0..np {
+            if np > 1 {
+                // SAFETY: as for the first panel.
+                (st, mj) = unsafe { pn.load(t, s, panels, out, p) };
+            }
             let k = Band {
                 s: &band,
                 plan,
@@ -525,17 +390,18 @@ unsafe fn run_vnni(
                 last,
                 edge: &edge,
                 xq,
-                w,
-                bias,
+                w: &pn.w,
+                bias: &pn.bias,
                 p,
             };
             // SAFETY: `xq` holds `scratch_len(c, rows)` bytes (the band's rows and the
             // loads' span), `yb` the band's output rows, the panel lies in `packed`.
             unsafe {
-                if *mj <= 8 {
-                    panel_run::<8>(t, &k, st, yb);
-                } else {
-                    panel_run::<16>(t, &k, st, yb);
+                match (mj <= 8, st.u) {
+                    (true, false) => panel_run::<8, false>(t, &k, &st, yb),
+                    (true, true) => panel_run::<8, true>(t, &k, &st, yb),
+                    (false, false) => panel_run::<16, false>(t, &k, &st, yb),
+                    (false, true) => panel_run::<16, true>(t, &k, &st, yb),
                 }
             }
         }
@@ -565,9 +431,14 @@ struct Band<'a> {
 /// As [`run`] checked: VNNI and VBMI, `k.xq` of the band's rows plus [`FRONT`] and the tail, `y`
 /// the band's output rows.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi,avx2,fma")]
-unsafe fn panel_run<const NJ: usize>(t: Vnni, k: &Band<'_>, st: &Store, y: &mut [i8]) {
+unsafe fn panel_run<const NJ: usize, const U: bool>(
+    t: Vnni,
+    k: &Band<'_>,
+    st: &Store,
+    y: &mut [i8],
+) {
     let (s, plan, parts) = (k.s, k.plan, k.parts);
-    let (c, sx, sy, rw) = (s.in_c, s.stride[1], s.stride[0], plan.rw);
+    let (sx, sy, rw) = (s.stride[1], s.stride[0], plan.rw);
     // SAFETY (block): the caller's contract: each window load reads bytes
     // `base..base + 64` from `FRONT − pad[1] >= 0` plus a row's start plus `ox0·sx`
     // (`xq` has the plan's tail after its last row); the stores write the band's
@@ -580,7 +451,9 @@ unsafe fn panel_run<const NJ: usize>(t: Vnni, k: &Band<'_>, st: &Store, y: &mut 
         // Each step's two windows as byte offsets from output row `oy`'s first row.
         let mut offs = [[0usize; 2]; 2 * MAX_Q];
         for (o, w) in offs.iter_mut().zip(&parts.win).take(parts.n) {
-            *o = w.map(|wi| FRONT - s.pad[1] + ((wi % c) * k.rows + wi / c) * rw);
+            *o = w.map(|[ci, ky]| {
+                FRONT - s.pad[1] + (usize::from(ci) * k.rows + usize::from(ky)) * rw
+            });
         }
         let (last, edge) = (k.last, k.edge);
         let zpv = _mm512_set1_epi8(k.x_zp);
@@ -605,8 +478,8 @@ unsafe fn panel_run<const NJ: usize>(t: Vnni, k: &Band<'_>, st: &Store, y: &mut 
                         _mm512_permutex2var_epi8(a, iq, b)
                     } else {
                         let mut v = _mm512_setzero_si512();
-                        let first = if q == 0 { 0 } else { parts.end[q - 1] };
-                        while pi < parts.end[q] {
+                        let first = if q == 0 { 0 } else { parts.end[q - 1].into() };
+                        while pi < parts.end[q].into() {
                             let [oa, ob] = offs[pi];
                             let a = _mm512_loadu_si512(row.add(oa).cast());
                             let b = _mm512_loadu_si512(row.add(ob).cast());
@@ -635,7 +508,12 @@ unsafe fn panel_run<const NJ: usize>(t: Vnni, k: &Band<'_>, st: &Store, y: &mut 
                     }
                 }
                 let at = (oy * s.out_w + ox0) * s.out_c + k.p * NR;
-                store16::<NJ>(t, &acc, st, yp.add(at), n);
+                if NJ == 8 && s.out_c == 8 {
+                    let acc8 = &*acc.as_ptr().cast::<[__m512i; 8]>();
+                    store16_c8::<U>(t, acc8, st, yp.add(at), n);
+                } else {
+                    store16::<NJ, U>(t, &acc, st, yp.add(at), n);
+                }
             }
         }
     }
