@@ -35,7 +35,7 @@ use crate::{Error, Result};
 const BUF: usize = 20 * 1024;
 
 /// Output pixels per tile of an output row (accumulator registers).
-const MR: usize = 8;
+const MR: usize = 16;
 
 /// [`super::KERNELS_VNNI`] with this module's int8 conv (the frame's walk for the
 /// convs it does not serve), the same kernel name.
@@ -76,7 +76,9 @@ fn i8_conv_vnni(
         // SAFETY: caller's contract.
         unsafe { run(t, g, shape, x, x_zp, packed, out, y, scratch) }
     }
-    if let (Some(t), Ok(g)) = (Vnni::new(), Geom::new(s)) {
+    // The shape's own fields first: the other convs skip `Geom::new` here.
+    let maybe = (1..=NR).contains(&s.out_c) && s.in_c >= 4 && s.dilation == [1, 1];
+    if let (true, Some(t), Ok(g)) = (maybe, Vnni::new(), Geom::new(s)) {
         if let Some(shape) = lean(&g) {
             // SAFETY: the token exists only when the CPU has the features.
             return unsafe { imp(t, &g, shape, x, x_zp, packed, out, y, scratch) };
