@@ -842,22 +842,24 @@ fn dw_common_case(rng: &mut Rng, i: usize) -> I8Case {
     c
 }
 
-/// A k×k conv of few output channels (the AVX-512 VNNI kernel of
-/// `x86_avx512/conv16.rs`): ResNet-8's 16→16 3×3 over 32×32 (every eighth case, with
-/// and without the residual Add) and over 48×40 (two input bands), the sensor
-/// 1D-CNN's 8→16 1×5, and random kernels up to 5×5 with `C` 1..24 (tails of
-/// quads), `N` 1..16, strides 1 and 2, asymmetric pads, extreme input zero points
-/// and data, a residual Add in a third, every fifth case the extreme
-/// requantization; both header forms (`check`).
+/// A k×k conv (the AVX-512 VNNI kernel of `x86_avx512/conv16.rs`): ResNet-8's
+/// 16→16 3×3 over 32×32 (every eighth case, with and without the residual Add) and
+/// over 48×40 (two input bands), its 16→32 stride-2 and 32→32 3×3 over 16×16, the
+/// sensor 1D-CNN's 8→16 1×5, and random kernels up to 5×5 with `C` 1..24 (tails of
+/// quads), `N` 1..40 (one to three panels, channel tails), strides 1 and 2,
+/// asymmetric pads, extreme input zero points and data, a residual Add in a third,
+/// every fifth case the extreme requantization; both header forms (`check`).
 fn conv16_case(rng: &mut Rng, i: usize) -> I8Case {
     let s = match i % 8 {
         0 if i % 16 == 0 => shape((32, 32, 16), 16, [3, 3], [1, 1], [1, 1], [1; 4]),
         0 => shape((48, 40, 16), 16, [3, 3], [1, 1], [1, 1], [1; 4]),
         1 => shape((1, 32, 8), 16, [1, 5], [1, 1], [1, 1], [0, 2, 0, 2]),
+        2 if i % 16 == 2 => shape((32, 32, 16), 32, [3, 3], [2, 2], [1, 1], [0, 0, 1, 1]),
+        2 => shape((16, 16, 32), 32, [3, 3], [1, 1], [1, 1], [1; 4]),
         _ => loop {
             let k = [[3, 3], [1, 5], [5, 5], [2, 3], [3, 1], [1, 3]][rng.usize(0, 5)];
             let c = [rng.usize(1, 24), 4, 8, 16][rng.usize(0, 3)];
-            let n = [rng.usize(1, 16), 8, 16][rng.usize(0, 2)];
+            let n = [rng.usize(1, 16), 8, 16, rng.usize(17, 40), 32][rng.usize(0, 4)];
             let stride = [rng.usize(1, 2), rng.usize(1, 2)];
             let pads = [0, 1, 0, 1].map(|j| rng.usize(0, k[j] - 1));
             let size = (rng.usize(1, 12), rng.usize(1, 20), c);
@@ -1804,7 +1806,7 @@ macro_rules! engine_suite {
             }
 
             #[test]
-            fn i8_conv_few_channels_match_the_reference() {
+            fn i8_conv_kxk_lean_shapes_match_the_reference() {
                 let Some(k) = k() else { return };
                 let mut rng = Rng::new(16);
                 for i in 0..cases(200) {

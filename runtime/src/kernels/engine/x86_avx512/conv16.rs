@@ -1,7 +1,8 @@
-//! The int8 k×k conv of at most 16 output channels for AVX-512 VNNI (ResNet-8's
-//! 16-channel 3×3 convs, the sensor 1D-CNN's 1×5 conv): dilation 1, any stride and
-//! padding, `C >= 4` input channels (the packed layout with whole quads per tap),
-//! input rows that fit [`BUF`]. Other convs go to the frame's walk
+//! The int8 k×k conv for AVX-512 VNNI, one 16-channel panel at a time (ResNet-8's
+//! 3×3 convs, the sensor 1D-CNN's 1×5 conv): more than one tap, dilation 1, any
+//! stride and padding, `C >= 4` input channels (the packed layout with whole quads
+//! per tap), input rows that fit [`BUF`]. Other convs (1×1, `C < 4`, dilation) go
+//! to the frame's walk
 //! ([`frame::conv::i8_conv`](crate::kernels::engine::frame::conv::i8_conv)).
 //!
 //! The input rows a band of output rows reads are copied into a stack buffer as
@@ -14,7 +15,8 @@
 //! `ky·kw·C4/4..` in order: per group, one weight vector for `R` pixels, each pixel's
 //! quad broadcast from the buffer (a load, no pointer table, no per-quad flip). The
 //! accumulators start at the bias; the frame's epilogue ([`I8Epi`]) requantizes,
-//! adds a fused residual and stores.
+//! adds a fused residual and stores. The panels run one after the other over each
+//! band (the band is copied once for all).
 
 #![allow(unsafe_code)]
 
@@ -77,7 +79,7 @@ fn i8_conv_vnni(
         unsafe { run(t, g, shape, x, x_zp, packed, out, y, scratch) }
     }
     // The shape's own fields first: the other convs skip `Geom::new` here.
-    let maybe = (1..=NR).contains(&s.out_c) && s.in_c >= 4 && s.dilation == [1, 1];
+    let maybe = s.out_c > 0 && s.in_c >= 4 && s.dilation == [1, 1];
     if let (true, Some(t), Ok(g)) = (maybe, Vnni::new(), Geom::new(s)) {
         if let Some(shape) = lean(&g) {
             // SAFETY: the token exists only when the CPU has the features.
@@ -89,11 +91,8 @@ fn i8_conv_vnni(
 
 /// The buffer's pixel bytes `C4` and columns, or `None` for the frame's walk.
 fn lean(g: &Geom) -> Option<(usize, usize)> {
-    let ok = (1..=NR).contains(&g.n)
-        && g.taps > 1
-        && !i8_flat(g.taps, g.c)
-        && (g.dh, g.dw) == (1, 1)
-        && g.pixels > 0;
+    let ok =
+        g.n > 0 && g.taps > 1 && !i8_flat(g.taps, g.c) && (g.dh, g.dw) == (1, 1) && g.pixels > 0;
     if !ok {
         return None;
     }
@@ -111,9 +110,11 @@ struct Band<'a> {
     x: *const i8,
     /// The input zero point as a buffer byte (`x_zp ^ 0x80`).
     zp: u8,
-    /// The panel's first weight group.
+    /// The panel's first weight group, bias row, first channel and channels.
     w: *const u8,
     bias: __m512i,
+    n0: usize,
+    nc: usize,
     y: *mut i8,
 }
 
@@ -135,21 +136,20 @@ unsafe fn run(
     scratch: &mut [i8],
 ) -> Result<()> {
     // The frame's checks (same errors, same order).
-    i8_conv_operands(g, x, x_zp, packed, out, y.len(), scratch)?;
+    let (panel_len, _) = i8_conv_operands(g, x, x_zp, packed, out, y.len(), scratch)?;
     let zp = i8::try_from(x_zp).map_err(|_| Error::Unsupported)?;
     let epi = I8Epi::new(l, out);
-    // SAFETY: the packed slice holds the panel (checked above).
-    let (bias, m, s) = unsafe { i8_panel_consts(l, out.header, packed.as_ptr()) };
-    let rq = epi.rq(l, m, s);
     let b = Band {
         g,
         c4,
         cols,
         x: x.as_ptr(),
         zp: (zp as u8) ^ 0x80,
-        // SAFETY: the weight groups follow the header inside the panel.
-        w: unsafe { packed.as_ptr().add(out.header.conv_len()) },
-        bias,
+        w: packed.as_ptr(),
+        // SAFETY: AVX-512F (caller's contract); set per panel below.
+        bias: unsafe { _mm512_setzero_si512() },
+        n0: 0,
+        nc: 0,
         y: y.as_mut_ptr(),
     };
     let mut buf = [MaybeUninit::<u8>::uninit(); BUF];
@@ -165,14 +165,29 @@ unsafe fn run(
         // output rows lie inside `y` (checked).
         unsafe {
             b.fill(buf, oy0 * g.sh, (oy1 - oy0 - 1) * g.sh + g.kh);
-            for oy in oy0..oy1 {
-                let xr = buf.add((oy - oy0) * g.sh * row);
-                match (g.sw * c4, plain) {
-                    (8, true) => b.out_row::<8, true>(l, &epi, &rq, xr, oy),
-                    (16, true) => b.out_row::<16, true>(l, &epi, &rq, xr, oy),
-                    (32, true) => b.out_row::<32, true>(l, &epi, &rq, xr, oy),
-                    (_, true) => b.out_row::<0, true>(l, &epi, &rq, xr, oy),
-                    (_, false) => b.out_row::<0, false>(l, &epi, &rq, xr, oy),
+            // The 16-channel panels one after the other over the band (each inside
+            // the packed slice, checked above).
+            for p in 0..g.n.div_ceil(NR) {
+                let panel = packed.as_ptr().add(p * panel_len);
+                let (bias, m, s) = i8_panel_consts(l, out.header, panel);
+                let rq = epi.rq(l, m, s);
+                let b = Band {
+                    w: panel.add(out.header.conv_len()),
+                    bias,
+                    n0: p * NR,
+                    nc: NR.min(g.n - p * NR),
+                    ..b
+                };
+                for oy in oy0..oy1 {
+                    let xr = buf.add((oy - oy0) * g.sh * row);
+                    match (g.sw * c4, plain) {
+                        (8, true) => b.out_row::<8, true>(l, &epi, &rq, xr, oy),
+                        (16, true) => b.out_row::<16, true>(l, &epi, &rq, xr, oy),
+                        (32, true) => b.out_row::<32, true>(l, &epi, &rq, xr, oy),
+                        (64, true) => b.out_row::<64, true>(l, &epi, &rq, xr, oy),
+                        (_, true) => b.out_row::<0, true>(l, &epi, &rq, xr, oy),
+                        (_, false) => b.out_row::<0, false>(l, &epi, &rq, xr, oy),
+                    }
                 }
             }
         }
@@ -262,6 +277,11 @@ impl Band<'_> {
                 self.store::<MR, PLAIN>(l, epi, rq, acc, oy, ox, MR);
                 ox += MR;
             }
+            if ox + 8 <= g.ow {
+                let acc = self.tile::<8, STEP, true>(xr, ox, 8);
+                self.store::<8, PLAIN>(l, epi, rq, acc, oy, ox, 8);
+                ox += 8;
+            }
             while ox < g.ow {
                 let rows = 4.min(g.ow - ox);
                 let acc = self.tile::<4, STEP, false>(xr, ox, rows);
@@ -327,13 +347,13 @@ impl Band<'_> {
         rows: usize,
     ) {
         let g = self.g;
-        let at = ((oy * g.ow + ox) * g.n, g.n);
+        let at = ((oy * g.ow + ox) * g.n + self.n0, g.n);
         // SAFETY: caller's contract: the rows lie inside `y` (and the residual).
         unsafe {
             if PLAIN {
-                epi.store_rows_plain(l, acc, rows, rq, self.y, at, g.n);
+                epi.store_rows_plain(l, acc, rows, rq, self.y, at, self.nc);
             } else {
-                epi.store_rows(l, acc, rows, rq, self.y, at, g.n);
+                epi.store_rows(l, acc, rows, rq, self.y, at, self.nc);
             }
         }
     }
