@@ -78,12 +78,14 @@ fn i8_conv_vnni(
         // SAFETY: caller's contract.
         unsafe { run(t, g, shape, x, x_zp, packed, out, y, scratch) }
     }
-    // The shape's own fields first: the other convs skip `Geom::new` here.
-    let maybe = s.out_c > 0 && s.in_c >= 4 && s.dilation == [1, 1];
-    if let (true, Some(t), Ok(g)) = (maybe, Vnni::new(), Geom::new(s)) {
-        if let Some(shape) = lean(&g) {
-            // SAFETY: the token exists only when the CPU has the features.
-            return unsafe { imp(t, &g, shape, x, x_zp, packed, out, y, scratch) };
+    // The shape's own fields first: most other convs skip `Geom::new` here.
+    let maybe = s.out_c > 0 && s.in_c >= 4 && s.dilation == [1, 1] && s.kernel != [1, 1];
+    if maybe {
+        if let (Some(t), Ok(g)) = (Vnni::new(), Geom::new(s)) {
+            if let Some(shape) = lean(&g) {
+                // SAFETY: the token exists only when the CPU has the features.
+                return unsafe { imp(t, &g, shape, x, x_zp, packed, out, y, scratch) };
+            }
         }
     }
     (super::KERNELS_VNNI.i8_conv.run)(s, x, x_zp, packed, out, y, scratch)
