@@ -298,32 +298,7 @@ fn random_i8_case(rng: &mut Rng, depthwise: bool) -> I8Case {
         2 => (out_zp, (out_zp + 40).min(127)),
         _ => (rng.range(-140, 140) as i32, rng.range(-140, 140) as i32),
     };
-    let residual = rng.chance(30).then(|| {
-        let r = rng.i8s(out_len(&s), false);
-        let q = QBinary {
-            a_zero_point: rng.range(-128, 127) as i32,
-            b_zero_point: rng.range(-128, 127) as i32,
-            out_zero_point: rng.range(-128, 127) as i32,
-            left_shift: if rng.chance(80) {
-                20
-            } else {
-                rng.range(0, 31) as i32
-            },
-            a: random_requant(rng, 1 << 20),
-            b: random_requant(rng, 1 << 20),
-            out: Requant {
-                multiplier: rng.range(1 << 30, i32::MAX as i64) as i32,
-                shift: rng.range(-3, 1) as i32,
-            },
-            act_min: if rng.chance(50) {
-                -128
-            } else {
-                rng.range(-128, 0) as i32
-            },
-            act_max: 127,
-        };
-        (r, q)
-    });
+    let residual = rng.chance(30).then(|| random_residual(rng, out_len(&s)));
     I8Case {
         shape: s,
         depthwise,
@@ -336,6 +311,34 @@ fn random_i8_case(rng: &mut Rng, depthwise: bool) -> I8Case {
         act,
         residual,
     }
+}
+
+/// A random fused residual Add of `len` values.
+fn random_residual(rng: &mut Rng, len: usize) -> (Vec<i8>, QBinary) {
+    let r = rng.i8s(len, false);
+    let q = QBinary {
+        a_zero_point: rng.range(-128, 127) as i32,
+        b_zero_point: rng.range(-128, 127) as i32,
+        out_zero_point: rng.range(-128, 127) as i32,
+        left_shift: if rng.chance(80) {
+            20
+        } else {
+            rng.range(0, 31) as i32
+        },
+        a: random_requant(rng, 1 << 20),
+        b: random_requant(rng, 1 << 20),
+        out: Requant {
+            multiplier: rng.range(1 << 30, i32::MAX as i64) as i32,
+            shift: rng.range(-3, 1) as i32,
+        },
+        act_min: if rng.chance(50) {
+            -128
+        } else {
+            rng.range(-128, 0) as i32
+        },
+        act_max: 127,
+    };
+    (r, q)
 }
 
 impl I8Case {
@@ -832,6 +835,64 @@ fn dw_common_case(rng: &mut Rng, i: usize) -> I8Case {
             .collect();
         c.bias = Some(
             (0..s.in_c)
+                .map(|j| [i32::MAX, i32::MIN, 7, -7][j % 4])
+                .collect(),
+        );
+    }
+    c
+}
+
+/// A k×k conv (the AVX-512 VNNI kernel of `x86_avx512/conv16.rs`): ResNet-8's
+/// 16→16 3×3 over 32×32 (every eighth case, with and without the residual Add) and
+/// over 48×40 (two input bands), its 16→32 stride-2 and 32→32 3×3 over 16×16, the
+/// sensor 1D-CNN's 8→16 1×5, and random kernels up to 5×5 with `C` 1..24 (tails of
+/// quads), `N` 1..40 (one to three panels, channel tails), strides 1 and 2,
+/// asymmetric pads, extreme input zero points and data, a residual Add in a third,
+/// every fifth case the extreme requantization; both header forms (`check`).
+fn conv16_case(rng: &mut Rng, i: usize) -> I8Case {
+    let s = match i % 8 {
+        0 if i % 16 == 0 => shape((32, 32, 16), 16, [3, 3], [1, 1], [1, 1], [1; 4]),
+        0 => shape((48, 40, 16), 16, [3, 3], [1, 1], [1, 1], [1; 4]),
+        1 => shape((1, 32, 8), 16, [1, 5], [1, 1], [1, 1], [0, 2, 0, 2]),
+        2 if i % 16 == 2 => shape((32, 32, 16), 32, [3, 3], [2, 2], [1, 1], [0, 0, 1, 1]),
+        2 => shape((16, 16, 32), 32, [3, 3], [1, 1], [1, 1], [1; 4]),
+        _ => loop {
+            let k = [[3, 3], [1, 5], [5, 5], [2, 3], [3, 1], [1, 3]][rng.usize(0, 5)];
+            let c = [rng.usize(1, 24), 4, 8, 16][rng.usize(0, 3)];
+            let n = [rng.usize(1, 16), 8, 16, rng.usize(17, 40), 32][rng.usize(0, 4)];
+            let stride = [rng.usize(1, 2), rng.usize(1, 2)];
+            let pads = [0, 1, 0, 1].map(|j| rng.usize(0, k[j] - 1));
+            let size = (rng.usize(1, 12), rng.usize(1, 20), c);
+            if let Some(s) = shape(size, n, k, stride, [1, 1], pads) {
+                if s.out_h * s.out_w > 0 {
+                    break Some(s);
+                }
+            }
+        },
+    }
+    .unwrap();
+    let mut c = i8_case(s, false, 900 + i as u64);
+    let extreme = rng.chance(25);
+    c.x = rng.i8s(s.in_h * s.in_w * s.in_c, extreme);
+    c.w = rng.i8s(s.out_c * s.in_c * s.taps(), extreme);
+    c.x_zp = match i % 4 {
+        0 => -128,
+        1 => 127,
+        _ => rng.range(-128, 127) as i32,
+    };
+    if i % 3 == 0 {
+        c.residual = Some(random_residual(rng, out_len(&s)));
+    }
+    if i % 5 == 4 {
+        let rq = [(i32::MIN, 0), (i32::MAX, -31), (1 << 30, 5), (i32::MIN, -1)];
+        c.rq = (0..s.out_c)
+            .flat_map(|j| {
+                let (m, e) = rq[(j + i) % 4];
+                [m, e]
+            })
+            .collect();
+        c.bias = Some(
+            (0..s.out_c)
                 .map(|j| [i32::MAX, i32::MIN, 7, -7][j % 4])
                 .collect(),
         );
@@ -1741,6 +1802,15 @@ macro_rules! engine_suite {
                 let mut rng = Rng::new(9);
                 for i in 0..cases(300) {
                     dw_common_case(&mut rng, i).check(&k);
+                }
+            }
+
+            #[test]
+            fn i8_conv_kxk_lean_shapes_match_the_reference() {
+                let Some(k) = k() else { return };
+                let mut rng = Rng::new(16);
+                for i in 0..cases(200) {
+                    conv16_case(&mut rng, i).check(&k);
                 }
             }
 

@@ -6,7 +6,7 @@
 use core::ptr;
 
 use super::geom::{build_rows, need, Geom, RowPlan, MAX_TAPS};
-pub(super) use super::i8epi::{I8Epi, Store};
+pub(super) use super::i8epi::{i8_panel_consts, I8Epi, Store};
 use super::i8tile::{gather, i8_tile, image_rows, pad_image, row_quads_apply, FLAT_K};
 use super::lanes::{F32Lanes, I8Dot, Packed};
 use crate::kernels::engine::types::{ConvShape, F32Out, I8Header, I8Out, NR};
@@ -550,32 +550,8 @@ impl<L: I8Dot> I8Conv<L> {
     /// Panel `p` exists.
     #[inline(always)]
     pub(super) unsafe fn consts_raw(&self, p: usize) -> (L::V, L::V, L::V) {
-        let l = self.l;
-        let (m_at, s_at) = self.header.conv_rq_at();
-        // SAFETY: caller's contract; the header's rows lie inside the panel.
-        unsafe {
-            let panel = self.w.add(p * self.panel_len);
-            match self.header {
-                I8Header::Wide => (
-                    l.load(panel.add(if L::U8_INPUT { 4 * NR } else { 0 })),
-                    l.load(panel.add(m_at)),
-                    l.load(panel.add(s_at)),
-                ),
-                I8Header::Compact => {
-                    let bias = l.load(panel);
-                    (
-                        // bias_u8 = bias_s8 − 128·Σw, wrapping as the packer's.
-                        if L::U8_INPUT {
-                            l.sub(bias, l.shl(l.load_i16(panel.add(I8Header::SUM_W_AT)), 7))
-                        } else {
-                            bias
-                        },
-                        l.load(panel.add(m_at)),
-                        l.load_i8(panel.add(s_at).cast()),
-                    )
-                }
-            }
-        }
+        // SAFETY: caller's contract.
+        unsafe { i8_panel_consts(self.l, self.header, self.w.add(p * self.panel_len)) }
     }
 
     /// Requantizes and stores the `rows` accumulators of pixels `m0..` × panel `p`.

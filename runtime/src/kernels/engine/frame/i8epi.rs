@@ -3,8 +3,8 @@
 
 #![allow(unsafe_code)]
 
-use super::lanes::I32Lanes;
-use crate::kernels::engine::types::{I8Out, NR};
+use super::lanes::{I32Lanes, I8Dot};
+use crate::kernels::engine::types::{I8Header, I8Out, NR};
 
 /// How the flipped 1×1 entry stores a panel's tiles: [`I8Epi::store_rows`],
 /// [`I8Epi::store_rows_plain`] or [`I8Epi::store_rows_u`].
@@ -16,7 +16,7 @@ pub(super) enum Store {
 }
 
 /// The per-call int8 epilogue constants.
-pub(super) struct I8Epi<L: I32Lanes> {
+pub(crate) struct I8Epi<L: I32Lanes> {
     zp: L::V,
     lo: L::V,
     hi: L::V,
@@ -48,7 +48,7 @@ struct Residual<L: I32Lanes> {
 
 impl<L: I32Lanes> I8Epi<L> {
     #[inline(always)]
-    pub(super) fn new(l: L, out: &I8Out) -> Self {
+    pub(crate) fn new(l: L, out: &I8Out) -> Self {
         Self::new_if(l, out, true)
     }
 
@@ -119,7 +119,7 @@ impl<L: I32Lanes> I8Epi<L> {
     /// Each of the `rows` output rows (and the residual's) holds `nc` elements.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    pub(super) unsafe fn store_rows<const R: usize>(
+    pub(crate) unsafe fn store_rows<const R: usize>(
         &self,
         l: L,
         v: [L::V; R],
@@ -150,7 +150,7 @@ impl<L: I32Lanes> I8Epi<L> {
     /// Whether [`I8Epi::store_rows_plain`] applies: no residual Add, or one whose
     /// requantizations all have the ISA's forms without a branch.
     #[inline(always)]
-    pub(super) fn plain(&self) -> bool {
+    pub(crate) fn plain(&self) -> bool {
         self.residual.as_ref().is_none_or(|r| r.plain)
     }
 
@@ -165,7 +165,7 @@ impl<L: I32Lanes> I8Epi<L> {
     /// As [`I8Epi::store_rows`].
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    pub(super) unsafe fn store_rows_plain<const R: usize>(
+    pub(crate) unsafe fn store_rows_plain<const R: usize>(
         &self,
         l: L,
         v: [L::V; R],
@@ -296,7 +296,7 @@ impl<L: I32Lanes> I8Epi<L> {
     /// The prepared output requantization of per-lane `(multiplier, shift)` pairs
     /// (with this call's output zero point, see [`I32Lanes::rq_zp`]).
     #[inline(always)]
-    pub(super) fn rq(&self, l: L, multiplier: L::V, shift: L::V) -> L::Rq {
+    pub(crate) fn rq(&self, l: L, multiplier: L::V, shift: L::V) -> L::Rq {
         l.rq_zp(multiplier, shift, self.zp)
     }
 
@@ -355,6 +355,43 @@ unsafe fn put<L: I32Lanes>(l: L, y: *mut i8, v: L::V, nc: usize) {
             l.store_i8(y, v);
         } else {
             l.store_i8_partial(y, v, nc);
+        }
+    }
+}
+
+/// The bias row (the `bias_u8` one for [`I8Dot::U8_INPUT`]), multipliers and shifts
+/// of the int8 conv panel at `panel`, whose header has the form `header`.
+///
+/// # Safety
+/// `panel` points to a packed panel (its header's rows are readable).
+#[inline(always)]
+pub(crate) unsafe fn i8_panel_consts<L: I8Dot>(
+    l: L,
+    header: I8Header,
+    panel: *const u8,
+) -> (L::V, L::V, L::V) {
+    let (m_at, s_at) = header.conv_rq_at();
+    // SAFETY: caller's contract; the header's rows lie inside the panel.
+    unsafe {
+        match header {
+            I8Header::Wide => (
+                l.load(panel.add(if L::U8_INPUT { 4 * NR } else { 0 })),
+                l.load(panel.add(m_at)),
+                l.load(panel.add(s_at)),
+            ),
+            I8Header::Compact => {
+                let bias = l.load(panel);
+                (
+                    // bias_u8 = bias_s8 − 128·Σw, wrapping as the packer's.
+                    if L::U8_INPUT {
+                        l.sub(bias, l.shl(l.load_i16(panel.add(I8Header::SUM_W_AT)), 7))
+                    } else {
+                        bias
+                    },
+                    l.load(panel.add(m_at)),
+                    l.load_i8(panel.add(s_at).cast()),
+                )
+            }
         }
     }
 }

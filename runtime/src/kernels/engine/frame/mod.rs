@@ -29,7 +29,7 @@ pub(crate) mod dwf32;
 mod entry;
 pub(crate) mod gemv;
 pub(crate) mod geom;
-mod i8epi;
+pub(crate) mod i8epi;
 pub(crate) mod i8tile;
 pub(crate) mod lanes;
 

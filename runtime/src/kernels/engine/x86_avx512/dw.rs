@@ -49,14 +49,14 @@ pub(crate) const KERNELS: Kernels = Kernels {
     ..super::KERNELS
 };
 
-/// [`super::KERNELS_VNNI`] with this module's int8 depthwise (the engine's
-/// `Isa::Avx512Vnni` table).
+/// [`super::KERNELS_VNNI`] with this module's int8 depthwise and
+/// [`super::conv16`]'s int8 conv (the engine's `Isa::Avx512Vnni` table).
 pub(crate) const KERNELS_VNNI: Kernels = Kernels {
     i8_dwconv: Kernel {
         name: "i8_dwconv_16c_avx512vnni",
         run: i8_dwconv_vnni,
     },
-    ..super::KERNELS_VNNI
+    ..super::conv16::KERNELS_VNNI
 };
 
 /// The AVX-512BW entry (`Kernels::i8_dwconv`).

@@ -22,6 +22,7 @@ use core::arch::x86_64::*;
 use super::frame::{engine_kernels, F32Lanes, I32Lanes};
 use super::types::{Isa, Kernels};
 
+mod conv16;
 mod dot;
 pub(crate) mod dw;
 mod rqu;
