@@ -459,7 +459,16 @@ impl ModelBuilder {
             .unwrap_or(0);
         // A Reshape in place is format 1.7 (earlier runtimes reject the shared bytes
         // with `Error::BadPlan`).
-        let in_place = root.iter().enumerate().any(|(i, &r)| r != i);
+        // So is a FullyConnected whose output rows are shaped unlike its input's.
+        let fc_rows = self.ops.iter().any(|o| {
+            let lead = |t: Option<&u32>| {
+                let s = &self.tensors.get(*t? as usize)?.shape;
+                s.split_last().map(|(_, l)| l)
+            };
+            matches!(o.op, Op::FullyConnected { .. })
+                && lead(o.inputs.first()) != lead(o.outputs.first())
+        });
+        let in_place = fc_rows || root.iter().enumerate().any(|(i, &r)| r != i);
         container_minor(&sections, if in_place { minor.max(7) } else { minor })
     }
 

@@ -297,6 +297,37 @@ impl Graph {
         ok.then_some((b, d, k))
     }
 
+    /// `FullyConnected(Reshape(a))` → `FullyConnected(a)` when the Reshape keeps the
+    /// last dimension (so the rows): the FC reads `a` as it is (format 1.7 lets its
+    /// rows be shaped unlike its output's, e.g. `[1,1,1,K] → [1,N]`). For the NHWC
+    /// graph, whose pooled `[1,1,1,K]` tensors a classifier reads as `[1,K]`.
+    pub fn fc_reads_rows_as_they_are(&mut self) {
+        let mut j = 0;
+        while j < self.nodes.len() {
+            let n = &self.nodes[j];
+            let b = n.inputs.first().copied().unwrap_or(0);
+            let r = self.producer(b).filter(|_| {
+                matches!(n.op, Op::FullyConnected { q: None, .. })
+                    && self.uses(b) == 1
+                    && !self.outputs.contains(&b)
+            });
+            if let Some(r) = r.filter(|&r| matches!(self.nodes[r].op, Op::Reshape)) {
+                let a = self.nodes[r].inputs[0];
+                let (at, bt) = (&self.tensors[a], &self.tensors[b]);
+                if !self.is_const(a)
+                    && at.shape.last() == bt.shape.last()
+                    && at.dtype == bt.dtype
+                    && at.qhint == bt.qhint
+                {
+                    self.nodes[j].inputs[0] = a;
+                    self.nodes.remove(r);
+                    continue;
+                }
+            }
+            j += 1;
+        }
+    }
+
     fn drop_dead(&mut self) {
         loop {
             let used: std::collections::HashSet<TId> = self
@@ -409,5 +440,39 @@ mod tests {
         assert_eq!(g.tensors[fc.inputs[0]].shape, [1, 4]);
         assert_eq!(fc.output, y2);
         assert_eq!(g.nodes[3].inputs, [y2]);
+    }
+
+    #[test]
+    fn a_classifier_reads_the_pooled_tensor_as_it_is() {
+        // [1,1,1,4] → Reshape [1,4] → FC → [1,3]: the FC reads [1,1,1,4] (format 1.7).
+        let mut g = Graph::default();
+        let x = g.add_tensor("x", &[1, 1, 1, 4], DType::F32);
+        g.inputs.push(x);
+        let p = g.add_node("pool", Op::GlobalAvgPool, &[x], &[1, 1, 1, 4], DType::F32);
+        let flat = g.add_node("flat", Op::Reshape, &[p], &[1, 4], DType::F32);
+        let w = g.add_const("w", &[3, 4], Data::F32(vec![0.5; 12]));
+        let fc = Op::FullyConnected {
+            act: Activation::None,
+            q: None,
+        };
+        let y = g.add_node("fc", fc, &[flat, w], &[1, 3], DType::F32);
+        g.outputs.push(y);
+        g.fc_reads_rows_as_they_are();
+        assert_eq!(g.nodes.len(), 2);
+        assert_eq!(g.nodes[1].inputs, [p, w]);
+        // Not when the Reshape changes the last dimension.
+        let mut g2 = Graph::default();
+        let x = g2.add_tensor("x", &[1, 4, 1, 1], DType::F32);
+        g2.inputs.push(x);
+        let flat = g2.add_node("flat", Op::Reshape, &[x], &[1, 4], DType::F32);
+        let w = g2.add_const("w", &[3, 4], Data::F32(vec![0.5; 12]));
+        let fc = Op::FullyConnected {
+            act: Activation::None,
+            q: None,
+        };
+        let y = g2.add_node("fc", fc, &[flat, w], &[1, 3], DType::F32);
+        g2.outputs.push(y);
+        g2.fc_reads_rows_as_they_are();
+        assert_eq!(g2.nodes.len(), 2);
     }
 }
