@@ -1269,15 +1269,17 @@ fn patch_location(bytes: &[u8], t: usize, f: impl FnOnce(&mut [u8])) -> Vec<u8> 
         f(&mut g[at + 1..at + 4]);
     })
 }
-/// x -> Reshape -> y -> Reshape -> z, 16 bytes each: the IO record is
-/// `[1, x, 1, z, arena]`.
+/// x -> Relu -> y -> Relu -> z, 16 bytes each: the IO record is `[1, x, 1, z, arena]`.
+/// (Not Reshapes: the writer puts a Reshape's output on its input's bytes, format 1.7;
+/// `tests/reshape_in_place.rs`.)
 fn chain() -> Vec<u8> {
     let mut m = ModelBuilder::new("chain");
     let x = m.add_tensor("x", DType::F32, &[4], Quant::None).unwrap();
     let y = m.add_tensor("y", DType::F32, &[4], Quant::None).unwrap();
     let z = m.add_tensor("z", DType::F32, &[4], Quant::None).unwrap();
-    m.add_op(Op::Reshape, &[x], &[y]).unwrap();
-    m.add_op(Op::Reshape, &[y], &[z]).unwrap();
+    let relu = Op::Unary { op: UnaryOp::Relu };
+    m.add_op(relu.clone(), &[x], &[y]).unwrap();
+    m.add_op(relu, &[y], &[z]).unwrap();
     m.set_io(&[x], &[z]).unwrap();
     m.finish().unwrap()
 }

@@ -258,23 +258,26 @@ impl ModelBuilder {
                 v.1 = last;
             }
         }
+        let (root, span_last) = self.in_place(&life);
         let arena_ids: Vec<usize> = (0..self.tensors.len())
-            .filter(|&i| self.tensors[i].weights_offset.is_none())
+            .filter(|&i| self.tensors[i].weights_offset.is_none() && root[i] == i)
             .collect();
         let reqs: Vec<plan::Request> = arena_ids
             .iter()
             .map(|&i| {
-                let t = &self.tensors[i];
-                let (first, last) = life[i].unwrap_or((0, 0));
-                let n: usize = t.shape.iter().map(|&d| d as usize).product();
+                let (first, _) = life[i].unwrap_or((0, 0));
                 plan::Request {
-                    size: n * t.dtype.size(),
+                    size: self.byte_len(i),
                     first,
-                    last,
+                    last: span_last[i],
                 }
             })
             .collect();
         let p = plan::plan(&reqs);
+        let mut offsets = alloc::vec![0usize; self.tensors.len()];
+        for (k, &i) in arena_ids.iter().enumerate() {
+            offsets[i] = p.offsets[k];
+        }
         let mut locs: Vec<Location> = self
             .tensors
             .iter()
@@ -282,13 +285,15 @@ impl ModelBuilder {
                 offset: t.weights_offset.unwrap_or(0),
             })
             .collect();
-        for (k, &i) in arena_ids.iter().enumerate() {
-            let (first, last) = life[i].unwrap_or((0, 0));
-            locs[i] = Location::Arena {
-                offset: p.offsets[k] as u32,
-                first,
-                last,
-            };
+        for (i, t) in self.tensors.iter().enumerate() {
+            if t.weights_offset.is_none() {
+                let (first, last) = life[i].unwrap_or((0, 0));
+                locs[i] = Location::Arena {
+                    offset: offsets[root[i]] as u32,
+                    first,
+                    last,
+                };
+            }
         }
         let io = GraphIo {
             inputs: heapless::Vec::from_slice(&self.inputs)
@@ -452,7 +457,68 @@ impl ModelBuilder {
             })
             .max()
             .unwrap_or(0);
-        container_minor(&sections, minor)
+        // A Reshape in place is format 1.7 (earlier runtimes reject the shared bytes
+        // with `Error::BadPlan`).
+        // So is a FullyConnected whose output rows are shaped unlike its input's.
+        let fc_rows = self.ops.iter().any(|o| {
+            let lead = |t: Option<&u32>| {
+                let s = &self.tensors.get(*t? as usize)?.shape;
+                s.split_last().map(|(_, l)| l)
+            };
+            matches!(o.op, Op::FullyConnected { .. })
+                && lead(o.inputs.first()) != lead(o.outputs.first())
+        });
+        let in_place = fc_rows || root.iter().enumerate().any(|(i, &r)| r != i);
+        container_minor(&sections, if in_place { minor.max(7) } else { minor })
+    }
+
+    /// Bytes of tensor `i`.
+    fn byte_len(&self, i: usize) -> usize {
+        let t = &self.tensors[i];
+        t.shape.iter().map(|&d| d as usize).product::<usize>() * t.dtype.size()
+    }
+
+    /// The Reshapes written *in place* (format 1.7): a Reshape whose arena input is not
+    /// read after it gets the input's bytes as its output, so it has nothing to copy;
+    /// not when the input is a state input, or when the bytes are a graph input's and
+    /// the Reshape writes a graph output (the next input would change the last
+    /// output). Returns
+    /// the tensor whose bytes each tensor has (itself but for those outputs), and the
+    /// last step those bytes are alive (from `life`, through chains of such Reshapes).
+    fn in_place(&self, life: &[Option<(u32, u32)>]) -> (Vec<usize>, Vec<u32>) {
+        let mut root: Vec<usize> = (0..self.tensors.len()).collect();
+        let mut span_last: Vec<u32> = life.iter().map(|l| l.map_or(0, |l| l.1)).collect();
+        for (s, o) in self.ops.iter().enumerate() {
+            let (Op::Reshape, Some(&x), Some(&y)) = (&o.op, o.inputs.first(), o.outputs.first())
+            else {
+                continue;
+            };
+            let (x, y) = (x as usize, y as usize);
+            let arena = |t: usize| {
+                self.tensors
+                    .get(t)
+                    .is_some_and(|t| t.weights_offset.is_none())
+            };
+            let state = self
+                .state
+                .iter()
+                .any(|&(i, _)| self.inputs.get(i as usize) == Some(&(x as u32)));
+            let io = self.inputs.contains(&(root[x] as u32)) && self.outputs.contains(&(y as u32));
+            let last_read = life.get(x).copied().flatten().map(|l| l.1) == Some(s as u32);
+            if arena(x)
+                && arena(y)
+                && x != y
+                && !state
+                && !io
+                && last_read
+                && self.byte_len(x) == self.byte_len(y)
+            {
+                root[y] = root[x];
+                let y_last = life[y].map_or(0, |l| l.1);
+                span_last[root[y]] = span_last[root[y]].max(y_last);
+            }
+        }
+        (root, span_last)
     }
 }
 

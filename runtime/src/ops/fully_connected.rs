@@ -12,7 +12,8 @@ use crate::kernels::{engine, fast, F32Out, FullyConnectedParams, QuantOut};
 pub(super) const GROUP: OpGroup = OpGroup::Core;
 
 /// x `[..., K]`, w `[N, K]` (a constant when int8; f32 weights may come from the arena,
-/// f16 constants widened by a Cast), optional bias `[N]`; output `[..., N]`.
+/// f16 constants widened by a Cast), optional bias `[N]`; output `[..., N]` with as many
+/// rows as x (the same leading dimensions before format 1.7).
 pub(super) fn check(c: &Check<'_, '_>, act: &Activation, q: Option<&QParams>) -> Checked {
     gate(GROUP)?;
     ensure(c.ins.len() == 2 || c.ins.len() == 3, OpReason::Arity)?;
@@ -21,12 +22,12 @@ pub(super) fn check(c: &Check<'_, '_>, act: &Activation, q: Option<&QParams>) ->
     ensure(w.is_const() || q.is_none(), OpReason::NotConstant)?;
     ensure(w.shape.len() == 2 && !x.shape.is_empty(), OpReason::Shape)?;
     let (n, k) = (w.shape[0], w.shape[1]);
-    let r = x.shape.len();
+    // The rows may be shaped differently on both sides (format 1.7: e.g. x `[1,1,1,K]`
+    // and output `[1,N]`); the run reads `elements / K` rows.
     ensure(
-        x.shape[r - 1] == k
-            && out.shape.len() == r
-            && out.shape[..r - 1] == x.shape[..r - 1]
-            && out.shape[r - 1] == n,
+        x.shape.last() == Some(&k)
+            && out.shape.last() == Some(&n)
+            && rows(&x.shape) == rows(&out.shape),
         OpReason::Shape,
     )?;
     weighted_ok(c, w, q, n)

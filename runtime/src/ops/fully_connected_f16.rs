@@ -36,15 +36,14 @@ fn shape(batch: usize, k: usize, n: usize) -> ConvShape {
     }
 }
 
-/// `(batch, k, n)` of x `[..., K]` and output `[..., N]`.
+/// `(batch, k, n)` of x `[..., K]` and output `[..., N]` with as many rows.
 fn dims(x: &[u32], out: &[u32]) -> Option<(usize, usize, usize)> {
     let (&k, lead) = x.split_last()?;
     let (&n, out_lead) = out.split_last()?;
-    (lead == out_lead).then_some(())?;
-    let batch = lead
-        .iter()
-        .try_fold(1usize, |a, &d| a.checked_mul(d as usize))?;
-    Some((batch, k as usize, n as usize))
+    let rows = |l: &[u32]| l.iter().try_fold(1usize, |a, &d| a.checked_mul(d as usize));
+    // The same rows, shaped alike or not (format 1.7).
+    let batch = rows(lead)?;
+    (rows(out_lead)? == batch).then_some((batch, k as usize, n as usize))
 }
 
 /// x `[..., K]` f32, the packed weights (a 1-D f16 constant of exactly

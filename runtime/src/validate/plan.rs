@@ -18,7 +18,7 @@
 //! at worst n / [`STACK_LIVE`] passes of O(n log n) each.
 
 use crate::error::{Error, Result};
-use crate::format::types::Location;
+use crate::format::types::{Location, Op, TensorDef};
 use crate::graph::Graph;
 
 /// Entries of the allocator-free live set (20 bytes each: 640 bytes of stack during load).
@@ -60,18 +60,20 @@ pub(crate) fn check(m: &Graph<'_>) -> Result<()> {
 pub(crate) fn check_with(m: &Graph<'_>, live: &mut impl LiveSet) -> Result<()> {
     let n_in = m.io.inputs.len();
     let births = n_in + m.ops.len() as usize;
-    let birth = |k: usize| -> Result<Option<Span>> {
-        let i = if k < n_in {
+    let birth = |k: usize| -> Result<Option<(Span, u32)>> {
+        let (i, x) = if k < n_in {
             let i = m.io.inputs[k];
             // A tensor listed twice as a graph input is one tensor.
             if m.io.inputs[..k].contains(&i) {
                 return Ok(None);
             }
-            i
+            (i, NONE)
         } else {
-            match m.ops.get((k - n_in) as u32)?.outputs.first() {
-                Some(&o) => o,
-                None => return Ok(None),
+            let op = m.ops.get((k - n_in) as u32)?;
+            match (op.outputs.first(), op.inputs.first()) {
+                (Some(&o), Some(&x)) if op.op == Op::Reshape => (o, x),
+                (Some(&o), _) => (o, NONE),
+                _ => return Ok(None),
             }
         };
         let t = m.tensors.get(i)?;
@@ -83,25 +85,48 @@ pub(crate) fn check_with(m: &Graph<'_>, live: &mut impl LiveSet) -> Result<()> {
         else {
             return Ok(None);
         };
+        // A Reshape in place (format 1.7): its output on its arena input's offset.
+        // The op check gave both the same length, so they are the same bytes.
+        let x = match (x != NONE).then(|| m.tensors.get(x)).transpose()? {
+            Some(TensorDef {
+                location: Location::Arena { offset: at, .. },
+                ..
+            }) if at == offset => x,
+            _ => NONE,
+        };
         // `tensor()` checked offset + length <= arena_size (a u32).
         let len = t.byte_len().unwrap_or(0) as u32;
-        Ok(Some(Span {
-            tensor: i,
-            offset,
-            end: offset.saturating_add(len),
-            first,
-            last,
-        }))
+        Ok(Some((
+            Span {
+                tensor: i,
+                offset,
+                end: offset.saturating_add(len),
+                first,
+                last,
+            },
+            x,
+        )))
     };
     sweep(births, birth, live)
 }
 
+/// No tensor (a table holds fewer than `u32::MAX`).
+const NONE: u32 = u32::MAX;
+
 /// Checks the `n` births in order (`birth(k)`: `None` for a birth that is not a new
-/// arena tensor), `first` non-decreasing. Each pass keeps the births from `start` on
-/// until the live set is full, and checks every later birth against them.
+/// arena tensor, else its span and the tensor whose bytes it may share exactly — the
+/// input of a Reshape in place — or [`NONE`]), `first` non-decreasing. Each pass keeps
+/// the births from `start` on until the live set is full, and checks every later birth
+/// against them.
+///
+/// A Reshape in place copies nothing and no op writes into its bytes while it or its
+/// input is alive (a later birth on them conflicts with one of the two), so the two
+/// may be alive together. The live tensors are then pairwise disjoint or the same
+/// bytes, and a newborn tensor that meets one of them meets the one found by
+/// `conflict`: its sharing is admitted only when that one is its own Reshape input.
 pub(crate) fn sweep(
     n: usize,
-    birth: impl Fn(usize) -> Result<Option<Span>>,
+    birth: impl Fn(usize) -> Result<Option<(Span, u32)>>,
     live: &mut impl LiveSet,
 ) -> Result<()> {
     let mut start = 0;
@@ -109,13 +134,15 @@ pub(crate) fn sweep(
         live.clear();
         let mut end = n;
         for k in start..n {
-            let Some(b) = birth(k)? else { continue };
+            let Some((b, shares)) = birth(k)? else {
+                continue;
+            };
             live.expire(b.first);
             if k >= end && live.is_empty() {
                 // The window is closed and all it kept is dead: nothing left to check.
                 break;
             }
-            if let Some(a) = live.conflict(b.offset, b.end) {
+            if let Some(a) = live.conflict(b.offset, b.end).filter(|&a| a != shares) {
                 return Err(Error::BadPlan {
                     tensor: a.max(b.tensor),
                 });
@@ -319,7 +346,7 @@ mod tests {
     }
 
     fn run(spans: &[Span], live: &mut impl LiveSet) -> Result<()> {
-        sweep(spans.len(), |k| Ok(Some(spans[k])), live)
+        sweep(spans.len(), |k| Ok(Some((spans[k], NONE))), live)
     }
 
     #[test]

@@ -201,6 +201,7 @@ impl Graph {
             p.real(o);
         }
         p.g.remove_unread_slices();
+        p.g.fc_reads_rows_as_they_are();
         let origin: Vec<TId> = (0..p.g.tensors.len())
             .map(|t| p.origin.get(&t).copied().unwrap_or(t))
             .collect();

@@ -17,6 +17,7 @@ impl Graph {
             self.merge_clips();
             self.fuse_activations();
             self.merge_reshapes();
+            self.fold_fc_reshapes();
             self.drop_dead();
             let sunk = self.sink_reshape();
             if self.nodes.len() == before && !sunk {
@@ -242,6 +243,91 @@ impl Graph {
         false
     }
 
+    /// `Reshape(FullyConnected(Reshape(a)))` → `FullyConnected(Reshape(a))`: the FC
+    /// reads its input with the final reshape's leading dimensions and writes that
+    /// reshape's output itself (a classifier head `[1,1,1,K] → [K] → FC → [N] → [1,N]`
+    /// becomes `[1,1,1,K] → [1,K] → FC → [1,N]`, one op fewer). The FC computes the same
+    /// rows on the same bytes, so the results are exact; the first Reshape goes too when
+    /// it becomes an identity ([`Self::drop_identities`]).
+    fn fold_fc_reshapes(&mut self) {
+        let mut j = 0;
+        while j < self.nodes.len() {
+            if let Some((b, d, k)) = self.fc_reshapes(j) {
+                // `fc_reshapes` checked that both shapes have a last dimension.
+                let kdim = self.tensors[b].shape.last().copied().unwrap_or(0);
+                let mut bs = self.tensors[d].shape.clone();
+                bs.pop();
+                bs.push(kdim);
+                self.tensors[b].shape = bs;
+                self.nodes[j].output = d;
+                self.nodes.remove(k);
+                continue;
+            }
+            j += 1;
+        }
+    }
+
+    /// For a FullyConnected node `j` between two Reshapes that [`Self::fold_fc_reshapes`]
+    /// may fold: its input `b`, the second Reshape's output `d` and that Reshape's node.
+    fn fc_reshapes(&self, j: usize) -> Option<(TId, TId, usize)> {
+        let n = &self.nodes[j];
+        if !matches!(n.op, Op::FullyConnected { q: None, .. }) {
+            return None;
+        }
+        let (b, c) = (n.inputs[0], n.output);
+        let r1 = self.producer(b)?;
+        let k = self.nodes.iter().position(|m| m.inputs.contains(&c))?;
+        let r2 = &self.nodes[k];
+        let d = r2.output;
+        let (bt, ct, dt) = (&self.tensors[b], &self.tensors[c], &self.tensors[d]);
+        let rows = |s: &[usize]| s.split_last().map(|(_, l)| l.iter().product::<usize>());
+        let ok = matches!(self.nodes[r1].op, Op::Reshape)
+            && matches!(r2.op, Op::Reshape)
+            && self.uses(b) == 1
+            && self.uses(c) == 1
+            && !self.outputs.contains(&b)
+            && !self.outputs.contains(&c)
+            && ct.qhint == dt.qhint
+            && ct.dtype == dt.dtype
+            && !bt.shape.is_empty()
+            && ct.shape.last().is_some()
+            && dt.shape.last() == ct.shape.last()
+            && rows(&dt.shape) == rows(&bt.shape)
+            && rows(&ct.shape) == rows(&bt.shape);
+        ok.then_some((b, d, k))
+    }
+
+    /// `FullyConnected(Reshape(a))` → `FullyConnected(a)` when the Reshape keeps the
+    /// last dimension (so the rows): the FC reads `a` as it is (format 1.7 lets its
+    /// rows be shaped unlike its output's, e.g. `[1,1,1,K] → [1,N]`). For the NHWC
+    /// graph, whose pooled `[1,1,1,K]` tensors a classifier reads as `[1,K]`.
+    pub fn fc_reads_rows_as_they_are(&mut self) {
+        let mut j = 0;
+        while j < self.nodes.len() {
+            let n = &self.nodes[j];
+            let b = n.inputs.first().copied().unwrap_or(0);
+            let r = self.producer(b).filter(|_| {
+                matches!(n.op, Op::FullyConnected { q: None, .. })
+                    && self.uses(b) == 1
+                    && !self.outputs.contains(&b)
+            });
+            if let Some(r) = r.filter(|&r| matches!(self.nodes[r].op, Op::Reshape)) {
+                let a = self.nodes[r].inputs[0];
+                let (at, bt) = (&self.tensors[a], &self.tensors[b]);
+                if !self.is_const(a)
+                    && at.shape.last() == bt.shape.last()
+                    && at.dtype == bt.dtype
+                    && at.qhint == bt.qhint
+                {
+                    self.nodes[j].inputs[0] = a;
+                    self.nodes.remove(r);
+                    continue;
+                }
+            }
+            j += 1;
+        }
+    }
+
     fn drop_dead(&mut self) {
         loop {
             let used: std::collections::HashSet<TId> = self
@@ -322,5 +408,71 @@ mod tests {
             }
         );
         assert_eq!(g.nodes[0].output, z);
+    }
+
+    #[test]
+    fn the_reshapes_around_a_classifier_fold_into_one() {
+        // [1,1,1,4] → Reshape [4] → FC → [3] → Reshape [1,3] → Softmax
+        let mut g = Graph::default();
+        let x = g.add_tensor("x", &[1, 4, 1, 1], DType::F32);
+        g.inputs.push(x);
+        let p = g.add_node("pool", Op::GlobalAvgPool, &[x], &[1, 4, 1, 1], DType::F32);
+        let flat = g.add_node("flat", Op::Reshape, &[p], &[4], DType::F32);
+        let w = g.add_const("w", &[3, 4], Data::F32(vec![0.5; 12]));
+        let fc = Op::FullyConnected {
+            act: Activation::None,
+            q: None,
+        };
+        let y = g.add_node("fc", fc, &[flat, w], &[3], DType::F32);
+        let y2 = g.add_node("row", Op::Reshape, &[y], &[1, 3], DType::F32);
+        let sm = Op::Softmax {
+            axis: 1,
+            log: false,
+        };
+        let z = g.add_node("softmax", sm, &[y2], &[1, 3], DType::F32);
+        g.outputs.push(z);
+        g.optimize();
+        let ops: Vec<&Op> = g.nodes.iter().map(|n| &n.op).collect();
+        assert_eq!(ops.len(), 4, "{ops:?}");
+        assert!(matches!(ops[1], Op::Reshape));
+        let fc = &g.nodes[2];
+        assert!(matches!(fc.op, Op::FullyConnected { .. }));
+        assert_eq!(g.tensors[fc.inputs[0]].shape, [1, 4]);
+        assert_eq!(fc.output, y2);
+        assert_eq!(g.nodes[3].inputs, [y2]);
+    }
+
+    #[test]
+    fn a_classifier_reads_the_pooled_tensor_as_it_is() {
+        // [1,1,1,4] → Reshape [1,4] → FC → [1,3]: the FC reads [1,1,1,4] (format 1.7).
+        let mut g = Graph::default();
+        let x = g.add_tensor("x", &[1, 1, 1, 4], DType::F32);
+        g.inputs.push(x);
+        let p = g.add_node("pool", Op::GlobalAvgPool, &[x], &[1, 1, 1, 4], DType::F32);
+        let flat = g.add_node("flat", Op::Reshape, &[p], &[1, 4], DType::F32);
+        let w = g.add_const("w", &[3, 4], Data::F32(vec![0.5; 12]));
+        let fc = Op::FullyConnected {
+            act: Activation::None,
+            q: None,
+        };
+        let y = g.add_node("fc", fc, &[flat, w], &[1, 3], DType::F32);
+        g.outputs.push(y);
+        g.fc_reads_rows_as_they_are();
+        assert_eq!(g.nodes.len(), 2);
+        assert_eq!(g.nodes[1].inputs, [p, w]);
+        // Not when the Reshape changes the last dimension.
+        let mut g2 = Graph::default();
+        let x = g2.add_tensor("x", &[1, 4, 1, 1], DType::F32);
+        g2.inputs.push(x);
+        let flat = g2.add_node("flat", Op::Reshape, &[x], &[1, 4], DType::F32);
+        let w = g2.add_const("w", &[3, 4], Data::F32(vec![0.5; 12]));
+        let fc = Op::FullyConnected {
+            act: Activation::None,
+            q: None,
+        };
+        let y = g2.add_node("fc", fc, &[flat, w], &[1, 3], DType::F32);
+        g2.outputs.push(y);
+        g2.fc_reads_rows_as_they_are();
+        assert_eq!(g2.nodes.len(), 2);
     }
 }
