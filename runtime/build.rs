@@ -9,13 +9,22 @@
 //! extension; ARMv8-M Mainline has it when `-C target-cpu` names such a core or
 //! `-C target-feature` says `+dsp`).
 
+//!
+//! Sets `cfg(ferrite_unoptimized)` when the crate is built at opt-level 0 (cargo's
+//! `dev` profile): there the engine's tile and epilogue helpers are not forced inline,
+//! which keeps the kernels' stack frames small (see `src/kernels/engine/frame/mod.rs`).
+
 use std::env;
 
 fn main() {
     println!("cargo:rustc-check-cfg=cfg(ferrite_arm_dsp)");
+    println!("cargo:rustc-check-cfg=cfg(ferrite_unoptimized)");
     println!("cargo:rerun-if-changed=build.rs");
     if has_dsp() {
         println!("cargo:rustc-cfg=ferrite_arm_dsp");
+    }
+    if env::var("OPT_LEVEL").as_deref() == Ok("0") {
+        println!("cargo:rustc-cfg=ferrite_unoptimized");
     }
 }
 

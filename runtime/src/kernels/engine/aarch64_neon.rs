@@ -475,7 +475,12 @@ unsafe fn fcvtl(h: uint16x8_t) -> (float32x4_t, float32x4_t) {
 ///
 /// # Safety
 /// The CPU has the dot-product extension.
-#[inline(always)]
+///
+/// At opt-level 0, where the frame's tile helpers are not inlined into the
+/// `dotprod` entry (see `frame`), a function of its own with the feature (the
+/// assembler needs it for `sdot`).
+#[cfg_attr(not(ferrite_unoptimized), inline(always))]
+#[cfg_attr(ferrite_unoptimized, target_feature(enable = "dotprod"))]
 unsafe fn sdot(acc: int32x4_t, b: int8x16_t, a: int8x16_t) -> int32x4_t {
     let mut acc = acc;
     // SAFETY: caller's contract; register-only instruction.

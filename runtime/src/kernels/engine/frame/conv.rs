@@ -132,7 +132,7 @@ impl<L: F32Lanes, E: Packed> F32Conv<L, E> {
     /// # Safety
     /// Pixels `m0..m0 + rows` and panels `p..p + P` exist; `ptrs` holds the tile's
     /// rows when the kernel has at most [`MAX_TAPS`] taps.
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     unsafe fn panels<const MR: usize, const R: usize, const P: usize>(
         &self,
         m0: usize,
@@ -181,7 +181,7 @@ impl<L: F32Lanes, E: Packed> F32Conv<L, E> {
     /// # Safety
     /// Pixels `m0..m0 + 2·MR` exist, the layer has one panel and at most
     /// [`MAX_TAPS`] taps, and `rows` hold the two tiles' rows of every tap.
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     unsafe fn tile_pair<const MR: usize>(
         &self,
         m0: usize,
@@ -228,7 +228,7 @@ impl<L: F32Lanes, E: Packed> F32Conv<L, E> {
 /// # Safety
 /// Each row pointer `r < R` holds `c` readable f32; each `w[j]` holds
 /// `rows.len()·c·16`.
-#[inline(always)]
+#[cfg_attr(not(ferrite_unoptimized), inline(always))]
 unsafe fn f32_tile<L: F32Lanes, E: Packed, const MR: usize, const R: usize, const P: usize>(
     l: L,
     rows: &[[*const f32; MR]],
@@ -257,7 +257,7 @@ unsafe fn f32_tile<L: F32Lanes, E: Packed, const MR: usize, const R: usize, cons
 ///
 /// # Safety
 /// `y` (and `residual`) hold `nc` elements.
-#[inline(always)]
+#[cfg_attr(not(ferrite_unoptimized), inline(always))]
 pub(super) unsafe fn f32_store<L: F32Lanes>(
     l: L,
     mut v: L::V,
@@ -476,7 +476,7 @@ impl<L: I8Dot> I8Conv<L> {
     ///
     /// # Safety
     /// As [`F32Conv::panels`]; the flat rows hold `flat_k` bytes.
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     unsafe fn panels<const MR: usize, const R: usize, const P: usize>(
         &self,
         m0: usize,
@@ -522,7 +522,7 @@ impl<L: I8Dot> I8Conv<L> {
     ///
     /// # Safety
     /// The panels exist.
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     unsafe fn weights<const P: usize>(&self, p: usize) -> [*const i8; P] {
         // SAFETY: caller's contract: the panels lie inside the packed slice.
         core::array::from_fn(|j| unsafe {
@@ -537,7 +537,7 @@ impl<L: I8Dot> I8Conv<L> {
     ///
     /// # Safety
     /// Panel `p` exists.
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     unsafe fn consts(&self, p: usize) -> (L::V, L::Rq) {
         // SAFETY: caller's contract.
         let (bias, m, s) = unsafe { self.consts_raw(p) };
@@ -548,7 +548,7 @@ impl<L: I8Dot> I8Conv<L> {
     ///
     /// # Safety
     /// Panel `p` exists.
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     pub(super) unsafe fn consts_raw(&self, p: usize) -> (L::V, L::V, L::V) {
         // SAFETY: caller's contract.
         unsafe { i8_panel_consts(self.l, self.header, self.w.add(p * self.panel_len)) }
@@ -558,7 +558,7 @@ impl<L: I8Dot> I8Conv<L> {
     ///
     /// # Safety
     /// Pixels `m0..m0 + rows` and panel `p` exist.
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     unsafe fn epilogue<const R: usize>(
         &self,
         acc: [L::Acc; R],
@@ -591,7 +591,7 @@ impl<L: I8Dot> I8Conv<L> {
     ///
     /// # Safety
     /// One tap; the panels and pixels exist; `FLIP` only when dense with `C % 4 == 0`.
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     pub(super) unsafe fn panels_1x1<
         const MR: usize,
         const MT: usize,

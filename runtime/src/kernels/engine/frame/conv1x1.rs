@@ -129,7 +129,7 @@ impl<L: I8Dot> I8Conv<L> {
     ///
     /// # Safety
     /// Panel 0 exists.
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     pub(super) unsafe fn consts_pair8(&self) -> (L::V, L::Rq) {
         let l = self.l;
         // SAFETY: caller's contract.
@@ -143,7 +143,7 @@ impl<L: I8Dot> I8Conv<L> {
     /// ([`super::lanes::I32Lanes::rq_u`]; `bias` then gets `i32::MIN` added), else
     /// [`I8Epi::store_rows_plain`] where [`I8Epi::plain`], else
     /// [`I8Epi::store_rows`].
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     pub(super) fn store_how(&self, (bias, rq): &mut (L::V, L::Rq), p: usize, pairs: bool) -> Store {
         let (l, g) = (self.l, &self.g);
         let nc = NR.min(g.n - p * NR);
@@ -166,7 +166,7 @@ impl<L: I8Dot> I8Conv<L> {
     ///
     /// # Safety
     /// Pixels `m0..m0 + rows` exist; the layer has 8 output channels.
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     pub(super) unsafe fn epilogue_pair8<const R: usize>(
         &self,
         acc: [L::Acc; R],

@@ -84,7 +84,7 @@ pub(super) const DW_UNROLLED: usize = 25;
 /// constants are prepared once per call): interior pixels of 3×3 and 5×5 kernels
 /// with the taps unrolled, 4, 2 or 1 at a time (pixels or, for paired tiles, pairs
 /// of pixels), the others over their valid taps.
-#[inline(always)]
+#[cfg_attr(not(ferrite_unoptimized), inline(always))]
 pub(super) fn dw_walk<T, K: DwKernel<T>>(g: &Geom, x: *const T, k: &K) {
     let (y0, y1) = interior(g.oh, g.sh, g.dh, g.pt, g.ih, g.kh);
     let (x0, x1) = interior(g.ow, g.sw, g.dw, g.pl, g.iw, g.kw);
@@ -158,7 +158,7 @@ pub(super) fn dw_unrolled(g: &Geom) -> bool {
 
 /// 8 channels, horizontal stride 1, 3×3 or 5×5: the interior pixels go in pairs
 /// (f32: `DwF32::sum_store` on pairs, int8: [`DwI8::pair_taps`]).
-#[inline(always)]
+#[cfg_attr(not(ferrite_unoptimized), inline(always))]
 pub(super) fn pairs(g: &Geom) -> bool {
     g.c == PAIR_C && g.sw == 1 && dw_unrolled(g)
 }
@@ -248,7 +248,7 @@ impl<L: I32Lanes> DwI8<L> {
     ///
     /// # Safety
     /// The rows hold 16 lanes each.
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     unsafe fn rq_rows(&self, m: *const u8, s: *const u8) -> L::Rq {
         let l = self.l;
         // SAFETY: caller's contract.
@@ -265,7 +265,7 @@ impl<L: I32Lanes> DwI8<L> {
     ///
     /// # Safety
     /// `tile` is the packed tile of an unrolled kernel with `taps` taps.
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     unsafe fn pair_tile(&self, tile: *const u8, taps: usize) -> PairTile<L> {
         let l = self.l;
         let half = PAIR_C * 4;
@@ -305,7 +305,7 @@ impl<L: I32Lanes> DwI8<L> {
     /// # Safety
     /// Those bytes are readable and writable; `N <= DW_UNROLLED`.
     #[allow(clippy::too_many_arguments)]
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     unsafe fn sum_store<const N: usize, const P: usize>(
         &self,
         (folded, rq, w): (L::V, &L::Rq, &[L::W; DW_UNROLLED]),
@@ -344,7 +344,7 @@ impl<L: I32Lanes> DwI8<L> {
     ///
     /// # Safety
     /// The pixels are interior; `N <= DW_UNROLLED`.
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     unsafe fn pair_taps<const N: usize, const P: usize>(
         &self,
         pt: &PairTile<L>,
@@ -366,7 +366,7 @@ impl<L: I32Lanes> DwI8<L> {
     ///
     /// # Safety
     /// `x` holds `nc` bytes.
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     unsafe fn mac(&self, acc: L::V, x: *const i8, w: L::W, nc: usize) -> L::V {
         // SAFETY: caller's contract.
         unsafe {
@@ -382,7 +382,7 @@ impl<L: I32Lanes> DwI8<L> {
     ///
     /// # Safety
     /// `x` holds `nc` bytes.
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     unsafe fn mac0(&self, acc: L::V, x: *const i8, w: L::W, nc: usize) -> L::V {
         // SAFETY: caller's contract.
         unsafe {
@@ -398,7 +398,7 @@ impl<L: I32Lanes> DwI8<L> {
 impl<L: I32Lanes> DwKernel<i8> for DwI8<L> {
     type Tile = DwI8Tile<L>;
 
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     fn tile(&self, ct: usize, paired: bool) -> Self::Tile {
         let (l, g) = (self.l, &self.g);
         let c0 = ct * NR;
@@ -439,7 +439,7 @@ impl<L: I32Lanes> DwKernel<i8> for DwI8<L> {
         }
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     fn pairs<const N: usize, const P: usize>(
         &self,
         tl: &Self::Tile,
@@ -452,7 +452,7 @@ impl<L: I32Lanes> DwKernel<i8> for DwI8<L> {
         unsafe { self.pair_taps::<N, P>(pt, o, base, offs) }
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     fn full<const N: usize, const P: usize>(
         &self,
         tl: &Self::Tile,
@@ -470,7 +470,7 @@ impl<L: I32Lanes> DwKernel<i8> for DwI8<L> {
         }
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     fn border(
         &self,
         tl: &Self::Tile,

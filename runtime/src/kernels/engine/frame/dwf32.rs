@@ -83,7 +83,7 @@ impl<L: F32Lanes, E: Packed> DwF32<L, E> {
     ///
     /// # Safety
     /// `p` holds `nc` readable f32.
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     unsafe fn x(&self, p: *const f32, nc: usize) -> L::V {
         // SAFETY: caller's contract.
         unsafe {
@@ -96,7 +96,7 @@ impl<L: F32Lanes, E: Packed> DwF32<L, E> {
     }
 
     /// Lanes `0..8` of `v` repeated in lanes `8..16`.
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     fn doubled(&self, v: L::V) -> L::V {
         let mut t = [0f32; NR];
         // SAFETY: `t` holds 16 f32.
@@ -116,7 +116,7 @@ impl<L: F32Lanes, E: Packed> DwF32<L, E> {
     /// # Safety
     /// Those elements are inside the input and output; `N <= DW_UNROLLED`.
     #[allow(clippy::too_many_arguments)]
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     unsafe fn sum_store<const N: usize, const P: usize>(
         &self,
         (bias, w): (L::V, &[L::V; DW_UNROLLED]),
@@ -158,7 +158,7 @@ impl<L: F32Lanes, E: Packed> DwF32<L, E> {
     ///
     /// # Safety
     /// The elements are inside the output.
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     unsafe fn store(&self, acc: L::V, at: usize, nc: usize) {
         // SAFETY: caller's contract (the residual has the output's length).
         unsafe {
@@ -187,7 +187,7 @@ impl<L: F32Lanes, E: Packed> DwKernel<f32> for DwF32<L, E> {
     ));
     type Tile = DwF32Tile<L::V, E>;
 
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     fn tile(&self, ct: usize, paired: bool) -> Self::Tile {
         let l = self.l;
         let c0 = ct * NR;
@@ -222,7 +222,7 @@ impl<L: F32Lanes, E: Packed> DwKernel<f32> for DwF32<L, E> {
 
     /// Runs of 4 or more pixels sum in one chain, a last lone pair in two, as
     /// [`DwF32::full`] does with the same pixels.
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     fn pairs<const N: usize, const P: usize>(
         &self,
         tl: &Self::Tile,
@@ -241,7 +241,7 @@ impl<L: F32Lanes, E: Packed> DwKernel<f32> for DwF32<L, E> {
         }
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     fn full<const N: usize, const P: usize>(
         &self,
         tl: &Self::Tile,
@@ -260,7 +260,7 @@ impl<L: F32Lanes, E: Packed> DwKernel<f32> for DwF32<L, E> {
         }
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     fn border(
         &self,
         tl: &Self::Tile,

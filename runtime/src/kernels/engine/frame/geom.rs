@@ -123,7 +123,7 @@ pub(crate) fn need(expected: usize, actual: usize) -> Result<()> {
 /// The taps `k0..k1` (of `k`) that read inside `0..len` for output `o`:
 /// `0 <= o·s + k·d − p < len` (an interval, the coordinate grows with the tap).
 /// Divides only for a dilation above 1.
-#[inline(always)]
+#[cfg_attr(not(ferrite_unoptimized), inline(always))]
 pub(crate) fn valid_taps(
     o: usize,
     s: usize,
@@ -155,7 +155,7 @@ pub(crate) struct RowPlan {
 }
 
 impl RowPlan {
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     pub(crate) fn new(g: &Geom) -> Self {
         let mut offs = [0; MAX_TAPS];
         for (t, o) in offs.iter_mut().enumerate().take(g.taps) {
@@ -171,7 +171,7 @@ impl RowPlan {
 
 /// Fills `ptrs[t - t0][r]` with the input row of tap `t` (`t0..t1`) for output pixel
 /// `m0 + r` (pixels past `m0 + rows` repeat the last one), or `zero` in the padding.
-#[inline(always)]
+#[cfg_attr(not(ferrite_unoptimized), inline(always))]
 pub(crate) fn build_rows<T, const MR: usize>(
     g: &Geom,
     plan: &RowPlan,

@@ -54,7 +54,7 @@ impl<L: I32Lanes> I8Epi<L> {
 
     /// [`I8Epi::new`], with the residual Add only if `residual` (a constant: without
     /// it the caller's code has no residual Add at all).
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     pub(super) fn new_if(l: L, out: &I8Out, residual: bool) -> Self {
         let residual = match out.residual.as_ref().filter(|_| residual) {
             Some(r) => {
@@ -99,7 +99,7 @@ impl<L: I32Lanes> I8Epi<L> {
     ///
     /// # Safety
     /// `y.add(at)` (and the residual's) hold `nc` elements.
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     pub(super) unsafe fn store(&self, l: L, v: L::V, rq: &L::Rq, y: *mut i8, at: usize, nc: usize) {
         let mut v = self.requant(l, v, rq);
         // SAFETY: caller's contract.
@@ -208,7 +208,7 @@ impl<L: I32Lanes> I8Epi<L> {
     /// # Safety
     /// As [`I8Epi::store_rows`]; for [`Store::U`], as [`I8Epi::store_rows_u`].
     #[allow(clippy::too_many_arguments)]
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     pub(super) unsafe fn store_as<const R: usize>(
         &self,
         how: Store,
@@ -238,7 +238,7 @@ impl<L: I32Lanes> I8Epi<L> {
     /// # Safety
     /// As [`I8Epi::store_rows`].
     #[allow(clippy::too_many_arguments)]
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     pub(super) unsafe fn store_rows_u<const R: usize>(
         &self,
         l: L,
@@ -278,7 +278,7 @@ impl<L: I32Lanes> I8Epi<L> {
     ///
     /// # Safety
     /// Each of the `R` output rows holds 16 elements.
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     unsafe fn store_clamped<const R: usize>(
         &self,
         l: L,
@@ -301,7 +301,7 @@ impl<L: I32Lanes> I8Epi<L> {
     }
 
     /// `MultiplyByQuantizedMultiplier`, the output zero point and the clamp.
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     fn requant(&self, l: L, v: L::V, rq: &L::Rq) -> L::V {
         let v = l.mbqm_zp(v, rq, self.zp);
         l.min(l.max(v, self.lo), self.hi)
@@ -313,7 +313,7 @@ impl<L: I32Lanes> Residual<L> {
     ///
     /// # Safety
     /// The residual holds `nc` elements at `at`.
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     unsafe fn add(&self, l: L, v: L::V, at: usize, nc: usize) -> L::V {
         let t = l.min(l.max(v, self.i8_min), self.i8_max);
         // SAFETY: caller's contract.
@@ -333,7 +333,7 @@ impl<L: I32Lanes> Residual<L> {
 
     /// [`Residual::add`] of the residual values `rv` when [`Residual::plain`]: the
     /// same arithmetic without the requantizations' branches.
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     fn add_plain(&self, l: L, v: L::V, rv: L::V) -> L::V {
         let t = l.min(l.max(v, self.i8_min), self.i8_max);
         let sa = l.mbqm_plain(l.shl(l.sub(t, self.a_zp), self.shift), &self.a);
@@ -347,7 +347,7 @@ impl<L: I32Lanes> Residual<L> {
 ///
 /// # Safety
 /// `y` holds `nc` writable bytes.
-#[inline(always)]
+#[cfg_attr(not(ferrite_unoptimized), inline(always))]
 unsafe fn put<L: I32Lanes>(l: L, y: *mut i8, v: L::V, nc: usize) {
     // SAFETY: caller's contract.
     unsafe {

@@ -22,7 +22,7 @@ pub(crate) const FLAT_K: usize = 3 * MAX_TAPS + 4;
 /// # Safety
 /// `ptrs[t][r]` holds `c` readable bytes for `t < taps`; `taps·c <= 3·MAX_TAPS`;
 /// `x` is the input's address range.
-#[inline(always)]
+#[cfg_attr(not(ferrite_unoptimized), inline(always))]
 pub(crate) unsafe fn gather<const MR: usize>(
     ptrs: &[[*const i8; MR]; MAX_TAPS],
     taps: usize,
@@ -70,7 +70,7 @@ pub(crate) fn row_quads_apply(flat: bool, kw: usize, dw: usize, c: usize) -> boo
 /// (`None`: it does not fit). Every kernel row of every output pixel is then `kw·c`
 /// consecutive bytes of the copy ([`image_rows`]): no per-tap row pointers and no
 /// per-pixel gather. (KWS's 49×10 input with its padding: 708 bytes.)
-#[inline(always)]
+#[cfg_attr(not(ferrite_unoptimized), inline(always))]
 pub(crate) fn pad_image(g: &Geom, x: &[i8], zp: i8, img: &mut [i8]) -> Option<usize> {
     let c = g.c;
     let rows = (g.oh.checked_sub(1)? * g.sh).checked_add((g.kh - 1) * g.dh + 1)?;
@@ -99,7 +99,7 @@ pub(crate) fn pad_image(g: &Geom, x: &[i8], zp: i8, img: &mut [i8]) -> Option<us
 
 /// `ptrs[ky][r]`: kernel row `ky` of output pixel `m0 + r` in the [`pad_image`] copy
 /// `img` of row length `len` (pixels past `m0 + rows` repeat the last one).
-#[inline(always)]
+#[cfg_attr(not(ferrite_unoptimized), inline(always))]
 pub(crate) fn image_rows<const MR: usize>(
     g: &Geom,
     (img, len): (*const i8, usize),
@@ -164,7 +164,7 @@ pub(super) fn flip(src: &[i8], dst: &mut [MaybeUninit<i8>; FLIP_BYTES]) {
 /// # Safety
 /// Each row pointer holds `c` readable bytes; each `w[j]` holds the taps' weight
 /// groups.
-#[inline(always)]
+#[cfg_attr(not(ferrite_unoptimized), inline(always))]
 pub(super) unsafe fn i8_tile<
     L: I8Dot,
     const MR: usize,

@@ -6,6 +6,19 @@
 //! a `#[target_feature]` function; everything here is `#[inline(always)]` so that it
 //! is compiled for those features.
 //!
+//! Except at opt-level 0 (cargo's `dev` profile; `cfg(ferrite_unoptimized)`, set by
+//! the build script): the tile, panel, epilogue and walk helpers (and the larger
+//! requantization primitives of the ISA modules) are
+//! `#[cfg_attr(not(ferrite_unoptimized), inline(always))]`. Unoptimized, LLVM gives
+//! every temporary of every inlined call its own stack slot: with them inlined the
+//! AVX-512 VNNI int8 conv's frame was 1.5 MB, enough to overflow a 1 MB thread; out of
+//! line no kernel frame is above 55 KB (`tests/debug_stack.rs` runs every kernel on a
+//! 128 KiB stack). Those helpers then run without the entry's target features and
+//! call the intrinsics out of line, which unoptimized code does anyway; a primitive
+//! that needs a feature to assemble (NEON's `sdot`) carries it itself there.
+//! Optimized builds (any other opt-level, with or without debug assertions) are
+//! unchanged.
+//!
 //! # Safety
 //! The drivers ([`f32_conv`], [`i8_conv`], [`f32_dwconv`], [`i8_dwconv`]) check every
 //! slice against the shape before touching memory ([`Geom`] and the `need` checks);

@@ -205,7 +205,7 @@ impl Band<'_> {
     ///
     /// # Safety
     /// AVX-512 F/BW; `buf` holds `rows·cols·C4` bytes.
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     unsafe fn fill(&self, buf: *mut u8, r0: usize, rows: usize) {
         let (g, c4) = (self.g, self.c4);
         let row = self.cols * c4;
@@ -261,7 +261,7 @@ impl Band<'_> {
     ///
     /// # Safety
     /// As [`run`]: the buffer holds the row's `kh` taps rows.
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     unsafe fn out_row<const STEP: usize, const PLAIN: bool>(
         &self,
         l: Vnni,
@@ -298,7 +298,7 @@ impl Band<'_> {
     ///
     /// # Safety
     /// As [`Band::out_row`]; pixels `ox..ox + rows` exist.
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     unsafe fn tile<const R: usize, const STEP: usize, const FULL: bool>(
         &self,
         xr: *const u8,
@@ -337,7 +337,7 @@ impl Band<'_> {
     /// # Safety
     /// The pixels exist.
     #[allow(clippy::too_many_arguments)]
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     unsafe fn store<const R: usize, const PLAIN: bool>(
         &self,
         l: Vnni,

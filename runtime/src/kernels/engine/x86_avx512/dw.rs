@@ -364,7 +364,7 @@ impl Band {
     ///
     /// # Safety
     /// `buf` holds `rows·cols·PS` bytes; `PS` is 8 only when `C` is 8.
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     unsafe fn fill<const DOT: bool, const PS: usize>(
         &self,
         buf: *mut u8,
@@ -432,7 +432,7 @@ impl Band {
     ///
     /// # Safety
     /// `buf` holds those rows ([`Band::fill`]); `c` is the tile's.
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     unsafe fn rows<
         const VNNI: bool,
         const DOT: bool,
@@ -499,7 +499,7 @@ impl Band {
 /// # Safety
 /// As [`Band::rows`].
 #[allow(clippy::too_many_arguments)]
-#[inline(always)]
+#[cfg_attr(not(ferrite_unoptimized), inline(always))]
 unsafe fn vectors<
     const VNNI: bool,
     const DOT: bool,

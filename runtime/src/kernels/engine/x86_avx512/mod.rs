@@ -246,7 +246,7 @@ impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
         unsafe { _mm_storeu_si128(p.cast(), _mm512_cvtsepi32_epi8(v)) }
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     unsafe fn store_i8_clamp(self, p: *mut i8, v: Self::V, _: [Self::V; 2], b: [Self::V; 2]) {
         // Narrowed first, clamped as 16 bytes (xmm: half the work of two zmm ops).
         // SAFETY: caller's contract (16 writable bytes); `self` proves AVX-512BW.
@@ -293,7 +293,7 @@ impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
         unsafe { _mm512_sll_epi32(v, _mm_cvtsi32_si128(n as i32)) }
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     fn rq(self, multiplier: Self::V, shift: Self::V) -> Rq {
         // SAFETY: `self` proves AVX-512F.
         unsafe {
@@ -345,7 +345,7 @@ impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
 
     /// [`I32Lanes::rq`], and the short form's constants when every lane's shift and
     /// `zp` allow it ([`FAST_E`], [`FAST_ZP`]).
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     fn rq_zp(self, multiplier: Self::V, shift: Self::V, zp: Self::V) -> Rq {
         let mut rq = self.rq(multiplier, shift);
         // SAFETY: `self` proves AVX-512F.
@@ -375,7 +375,7 @@ impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
     /// then one arithmetic 32-bit shift by `e − 1` per lane — instead of two 64-bit
     /// shifts, the permute and the zero point's add. The bounds of [`FAST_E`] keep
     /// every step exact, so the result is the reference's `mbqm + zp` for every `v`.
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     fn mbqm_zp(self, v: Self::V, rq: &Rq, zp: Self::V) -> Self::V {
         if !rq.fast {
             return I32Lanes::add(self, self.mbqm(v, rq), zp);
@@ -389,7 +389,7 @@ impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
         (!rq.shl && !rq.sat, rq.fast)
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     fn rq_u(self, rq: &mut Rq, bias: Self::V, nc: usize, k: usize) -> bool {
         // SAFETY: `self` proves AVX-512F.
         unsafe {
@@ -402,13 +402,13 @@ impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
         }
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     fn mbqm_zp_u(self, v: Self::V, rq: &Rq, _zp: Self::V) -> Self::V {
         // SAFETY: `self` proves AVX-512F; `rq_u` prepared `rq` (the trait's contract).
         unsafe { rqu::mbqm_zp_u(v, (rq.m, rq.m_odd, &rq.cz, rq.e)) }
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     fn mbqm_zp_plain(self, v: Self::V, rq: &Rq, _zp: Self::V) -> Self::V {
         // SAFETY: `self` proves AVX-512F.
         unsafe {
@@ -436,7 +436,7 @@ impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
     /// (`a = m = i32::MIN`), which takes the two-step path when a multiplier is
     /// `i32::MIN`. No intermediate overflows: `|X| <= 2^62`, `c < 2^62`. The
     /// identity is checked exhaustively over the residues in `tests` below.
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     fn mbqm(self, v: Self::V, rq: &Rq) -> Self::V {
         // SAFETY: `self` proves AVX-512F.
         unsafe {
@@ -452,7 +452,7 @@ impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
         }
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
     fn mbqm_plain(self, a: Self::V, rq: &Rq) -> Self::V {
         // SAFETY: `self` proves AVX-512F.
         unsafe {
@@ -540,7 +540,7 @@ unsafe fn madd<const VNNI: bool>(acc: __m512i, x: __m512i, w: __m512i) -> __m512
 ///
 /// # Safety
 /// AVX-512F.
-#[inline(always)]
+#[cfg_attr(not(ferrite_unoptimized), inline(always))]
 unsafe fn rounded(a: __m512i, rq: &Rq, c: &[__m512i; 2]) -> [__m512i; 2] {
     // SAFETY: caller's contract; register-only operations.
     unsafe {
@@ -578,7 +578,7 @@ unsafe fn inside(v: __m512i, lo: i32, hi: i32) -> bool {
 ///
 /// # Safety
 /// AVX-512F.
-#[inline(always)]
+#[cfg_attr(not(ferrite_unoptimized), inline(always))]
 unsafe fn mbqm_two_step(a: __m512i, rq: &Rq) -> __m512i {
     // SAFETY: caller's contract; register-only operations.
     unsafe {

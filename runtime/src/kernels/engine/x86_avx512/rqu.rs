@@ -27,7 +27,7 @@ pub(super) struct U<'a> {
 ///
 /// # Safety
 /// AVX-512F.
-#[inline(always)]
+#[cfg_attr(not(ferrite_unoptimized), inline(always))]
 pub(super) unsafe fn rq_u(fast: bool, u: U<'_>, bias: __m512i, nc: usize, k: usize) -> bool {
     // SAFETY: caller's contract; register-only operations.
     unsafe {
@@ -70,7 +70,7 @@ pub(super) unsafe fn rq_u(fast: bool, u: U<'_>, bias: __m512i, nc: usize, k: usi
 ///
 /// # Safety
 /// AVX-512F; `m`, `m_odd`, `cz` prepared by [`rq_u`], `e` the right shifts.
-#[inline(always)]
+#[cfg_attr(not(ferrite_unoptimized), inline(always))]
 pub(super) unsafe fn mbqm_zp_u(
     a: __m512i,
     (m, m_odd, cz, e): (__m512i, __m512i, &[__m512i; 2], __m512i),

@@ -77,7 +77,7 @@ unsafe fn byte_row<const PS: usize>(p: *const u8) -> __m128i {
 ///
 /// # Safety
 /// AVX-512 (as `l`); `tile` is a packed tile of `K·K` taps.
-#[inline(always)]
+#[cfg_attr(not(ferrite_unoptimized), inline(always))]
 pub(super) unsafe fn consts<const VNNI: bool, const DOT: bool, const K: usize, const PS: usize>(
     l: Avx512<VNNI>,
     tile: *const u8,
