@@ -511,8 +511,10 @@ fn i8_avg(g: &Geo, include_pad: bool, x: &[i8], x_zp: i32, y: &mut [i8]) {
 }
 
 /// Whether the pools take [`Geo::plain`] for windows without padding: not on
-/// microcontrollers (`target_os = "none"`), whose flash keeps the one generic path.
-const PLAIN: bool = cfg!(not(target_os = "none"));
+/// microcontrollers (`target_os = "none"`), whose flash keeps the one generic path,
+/// nor on wasm32, where the plain paths' instances added 39 KiB to the npm package's
+/// `.wasm` (629,216 B against its 600 KiB budget; 589,810 B without them).
+const PLAIN: bool = cfg!(not(any(target_os = "none", target_arch = "wasm32")));
 
 /// Whether [`i8_avg`] sums in i16 where it can: on 64-bit targets (the SIMD ones);
 /// 32-bit targets (Cortex-M) keep one i32 path, its code size and stack.
