@@ -55,8 +55,20 @@ impl<'a> Reader<'a> {
         Some(head)
     }
 
+    /// A varint: one byte inline (every tag and almost every field of an op record,
+    /// which the executor decodes with this reader at each run), longer ones through
+    /// the shared strict loop; the same values and failures as the loop alone. Not on
+    /// microcontrollers (`target_os = "none"`), whose flash keeps the loop alone.
+    #[inline]
     fn varint(&mut self, bits: u32) -> Option<u64> {
-        super::wire::varint(&mut self.0, bits)
+        const INLINE: bool = cfg!(not(target_os = "none"));
+        match self.0.split_first() {
+            Some((&v, rest)) if INLINE && v < 0x80 => {
+                self.0 = rest;
+                Some(u64::from(v))
+            }
+            _ => super::wire::varint(&mut self.0, bits),
+        }
     }
 
     fn u32(&mut self) -> Option<u32> {

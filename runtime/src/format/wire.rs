@@ -75,6 +75,16 @@ impl<'a> Wire<'a> {
 /// long varints: one loop in the binary.
 #[inline(never)]
 pub(super) fn varint(bytes: &mut &[u8], bits: u32) -> Option<u64> {
+    // Two bytes (arena offsets, small weights offsets) without the loop: valid for every
+    // width above 14 bits, as in the loop. Not on microcontrollers (flash).
+    if cfg!(not(target_os = "none")) && bits > 14 {
+        if let [a, b, ref rest @ ..] = **bytes {
+            if a >= 0x80 && b < 0x80 {
+                *bytes = rest;
+                return Some(u64::from(a & 0x7F) | u64::from(b) << 7);
+            }
+        }
+    }
     let max = bits.div_ceil(7);
     let last = (1u8 << (bits % 7)) - 1;
     let mut out = 0u64;
@@ -139,6 +149,26 @@ pub(super) mod tests {
             act_max: 127,
         };
         (q, rq, qb)
+    }
+
+    /// Every two-byte varint (the loop's shortcut) and the bytes after it, as postcard
+    /// reads a `u32` and a `u64`, overlong encodings (a zero second byte) included.
+    #[test]
+    fn two_byte_varints_match_postcard() {
+        for a in 0x80u8..=0xFF {
+            for b in 0u8..0x80 {
+                let rec = [a, b, 0xAA];
+                let want32: u32 = postcard::take_from_bytes(&rec).unwrap().0;
+                let want64: u64 = postcard::take_from_bytes(&rec).unwrap().0;
+                for (bits, want) in [(32, u64::from(want32)), (64, want64)] {
+                    let mut rest = &rec[..];
+                    assert_eq!(super::varint(&mut rest, bits), Some(want));
+                    assert_eq!(rest, &[0xAA]);
+                }
+                let mut w = super::Wire(&rec);
+                assert_eq!((w.u32(), w.0), (Some(want32), &[0xAA][..]));
+            }
+        }
     }
 
     /// Op records (the decoder tests' samples: every `Op` variant in the combinations
