@@ -17,6 +17,9 @@ use ferrite::format::types::{
 use ferrite::format::write::ModelBuilder;
 use ferrite::{AlignedModel, Error, OpReason, OwnedSession, Section};
 
+mod patch;
+use patch::{patch_graph, patch_location, u32_at};
+
 /// An operand of the op under test: a graph input in the arena, or a constant.
 #[derive(Clone, Debug)]
 enum T {
@@ -1226,26 +1229,6 @@ fn an_arena_tensor_read_before_any_op_writes_it_is_a_plan_error() {
 
 // ---------------------------------------------------------------- graph record
 
-/// `bytes` with the graph section edited by `f` and the CRC redone.
-fn patch_graph(bytes: &[u8], f: impl FnOnce(&mut [u8])) -> Vec<u8> {
-    use ferrite::format::{file_crc, kind, HEADER_LEN, SECTION_ENTRY_LEN};
-    let mut b = bytes.to_vec();
-    let n = u16::from_le_bytes([b[20], b[21]]) as usize;
-    let e = (0..n)
-        .map(|i| HEADER_LEN + i * SECTION_ENTRY_LEN)
-        .find(|&e| u16::from_le_bytes([b[e], b[e + 1]]) == kind::GRAPH)
-        .unwrap();
-    let (at, len) = (u32_at(&b, e + 4), u32_at(&b, e + 8));
-    f(&mut b[at..at + len]);
-    let crc = file_crc(&b);
-    b[16..20].copy_from_slice(&crc.to_le_bytes());
-    b
-}
-
-fn u32_at(b: &[u8], at: usize) -> usize {
-    u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as usize
-}
-
 /// `bytes` with the graph's IO record (postcard: input count, inputs, output count,
 /// outputs, arena size, all varints) edited by `f`.
 fn patch_graph_io(bytes: &[u8], f: impl FnOnce(&mut [u8])) -> Vec<u8> {
@@ -1255,20 +1238,6 @@ fn patch_graph_io(bytes: &[u8], f: impl FnOnce(&mut [u8])) -> Vec<u8> {
     })
 }
 
-/// `bytes` with the arena location `[offset, first, last]` of tensor `t` edited by
-/// `f` (the tensor record is postcard: name, dtype, shape, location, quant; every
-/// length and value here fits one varint byte).
-fn patch_location(bytes: &[u8], t: usize, f: impl FnOnce(&mut [u8])) -> Vec<u8> {
-    patch_graph(bytes, |g| {
-        let tensors = 16 + u32_at(g, 0);
-        let mut at = tensors + u32_at(g, tensors + 4 + 4 * t);
-        at += 1 + g[at] as usize; // name
-        at += 1; // dtype
-        at += 1 + g[at] as usize; // shape
-        assert_eq!(g[at], 0, "an arena location");
-        f(&mut g[at + 1..at + 4]);
-    })
-}
 /// x -> Relu -> y -> Relu -> z, 16 bytes each: the IO record is `[1, x, 1, z, arena]`.
 /// (Not Reshapes: the writer puts a Reshape's output on its input's bytes, format 1.7;
 /// `tests/reshape_in_place.rs`.)
