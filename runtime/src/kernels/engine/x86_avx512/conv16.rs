@@ -24,7 +24,7 @@ use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
 use core::ptr;
 
-use super::{mask16, Vnni};
+use super::{copy_xor, mask16, Vnni};
 use crate::kernels::engine::frame::conv::i8_conv_operands;
 use crate::kernels::engine::frame::geom::Geom;
 use crate::kernels::engine::frame::i8epi::{i8_panel_consts, I8Epi};
@@ -228,14 +228,7 @@ impl Band<'_> {
                 let dst = d.add(left * c4);
                 if g.c == c4 {
                     // The input row is the buffer row's interior: 64 bytes at a time.
-                    let n = (right - left) * c4;
-                    let mut i = 0;
-                    while i < n {
-                        let k = bytes64(n - i);
-                        let v = _mm512_maskz_loadu_epi8(k, src.add(i));
-                        _mm512_mask_storeu_epi8(dst.add(i).cast(), k, _mm512_xor_si512(v, flip64));
-                        i += 64;
-                    }
+                    copy_xor(src, dst, (right - left) * c4, flip64);
                 } else {
                     // `C4 <= 16` here or not: pixels of `C` bytes, zeros (flipped) up
                     // to `C4`, in 16-byte pieces.
@@ -358,15 +351,5 @@ impl Band<'_> {
                 epi.store_rows(l, acc, rows, rq, self.y, at, self.nc);
             }
         }
-    }
-}
-
-/// The mask of the first `min(n, 64)` bytes (as `dw`'s).
-#[inline(always)]
-fn bytes64(n: usize) -> __mmask64 {
-    if n >= 64 {
-        !0
-    } else {
-        (1u64 << n) - 1
     }
 }

@@ -21,7 +21,7 @@
 use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
 
-use super::{madd, mask16, Avx512, Avx512Bw, Vnni};
+use super::{copy_xor, madd, mask16, Avx512, Avx512Bw, Vnni};
 use crate::kernels::engine::frame::conv::i8_zero_point;
 use crate::kernels::engine::frame::geom::{need, Geom};
 use crate::kernels::engine::frame::{dwconv, I32Lanes};
@@ -398,15 +398,8 @@ impl Band {
                 let src = self.x.add((iy * g.iw + left - g.pl) * g.c + c0);
                 if g.c == PS {
                     // The input row is the buffer row's interior: 64 bytes at a time.
-                    let (dst, n) = (d.add(left * PS), (right - left) * PS);
                     let flip64 = _mm512_set1_epi8(if DOT { i8::MIN } else { 0 });
-                    let mut i = 0;
-                    while i < n {
-                        let k = bytes64(n - i);
-                        let v = _mm512_maskz_loadu_epi8(k, src.add(i));
-                        _mm512_mask_storeu_epi8(dst.add(i).cast(), k, _mm512_xor_si512(v, flip64));
-                        i += 64;
-                    }
+                    copy_xor(src, d.add(left * PS), (right - left) * PS, flip64);
                 } else {
                     for j in left..right {
                         let v = _mm_maskz_loadu_epi8(m, src.add((j - left) * g.c));
@@ -592,15 +585,5 @@ unsafe fn put<const PS: usize>(p: *mut u8, v: __m128i) {
         } else {
             _mm_storel_epi64(p.cast(), v)
         }
-    }
-}
-
-/// The mask of the first `min(n, 64)` bytes.
-#[inline(always)]
-fn bytes64(n: usize) -> __mmask64 {
-    if n >= 64 {
-        !0
-    } else {
-        (1u64 << n) - 1
     }
 }

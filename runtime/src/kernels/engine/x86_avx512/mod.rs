@@ -102,6 +102,36 @@ fn mask16(n: usize) -> __mmask16 {
     ((1u32 << n.min(16)) - 1) as __mmask16
 }
 
+/// The mask of the first `min(n, 64)` bytes.
+#[inline(always)]
+fn bytes64(n: usize) -> __mmask64 {
+    if n >= 64 {
+        !0
+    } else {
+        (1u64 << n) - 1
+    }
+}
+
+/// Copies the `n` bytes at `src` to `dst`, each XORed with the same byte of `flip`,
+/// 64 bytes at a time (the int8 kernels' stack bands: `i8::MIN` turns int8 into the
+/// `vpdpbusd` u8 operand, 0 copies as it is).
+///
+/// # Safety
+/// AVX-512 F/BW; `src` is readable and `dst` writable for `n` bytes.
+#[cfg_attr(not(ferrite_unoptimized), inline(always))]
+unsafe fn copy_xor(src: *const i8, dst: *mut u8, n: usize, flip: __m512i) {
+    let mut i = 0;
+    while i < n {
+        let k = bytes64(n - i);
+        // SAFETY: caller's contract; the mask keeps both inside `n` bytes.
+        unsafe {
+            let v = _mm512_maskz_loadu_epi8(k, src.add(i));
+            _mm512_mask_storeu_epi8(dst.add(i).cast(), k, _mm512_xor_si512(v, flip));
+        }
+        i += 64;
+    }
+}
+
 impl<const VNNI: bool> F32Lanes for Avx512<VNNI> {
     type V = __m512;
     const PANEL_PAIRS: bool = true;
