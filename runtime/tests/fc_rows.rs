@@ -71,7 +71,9 @@ fn run(bytes: &[u8], x: &[u8]) -> Result<Vec<u8>, Error> {
 fn rows_shaped_unlike_the_output_give_the_same_bytes() {
     for int8 in [false, true] {
         let x: Vec<u8> = if int8 {
-            (0..K).map(|i| (i as i8 * 29 - 70) as u8).collect()
+            (0..K)
+                .map(|i| (i as i8).wrapping_mul(29).wrapping_sub(70) as u8)
+                .collect()
         } else {
             (0..K)
                 .flat_map(|i| (i as f32 * 0.7 - 1.9).to_le_bytes())
