@@ -61,13 +61,10 @@ impl<'a> Reader<'a> {
     /// microcontrollers (`target_os = "none"`), whose flash keeps the loop alone.
     #[inline]
     fn varint(&mut self, bits: u32) -> Option<u64> {
-        const INLINE: bool = cfg!(not(target_os = "none"));
-        match self.0.split_first() {
-            Some((&v, rest)) if INLINE && v < 0x80 => {
-                self.0 = rest;
-                Some(u64::from(v))
-            }
-            _ => super::wire::varint(&mut self.0, bits),
+        if cfg!(target_os = "none") {
+            super::wire::varint(&mut self.0, bits)
+        } else {
+            super::wire::varint_short(&mut self.0, bits)
         }
     }
 

@@ -24,13 +24,7 @@ impl<'a> Wire<'a> {
     /// (inlining it at every field cost 6.5 KB of the .wasm).
     #[inline]
     fn varint(&mut self, bits: u32) -> Option<u64> {
-        match self.0.split_first() {
-            Some((&v, rest)) if v < 0x80 => {
-                self.0 = rest;
-                Some(u64::from(v))
-            }
-            _ => varint(&mut self.0, bits),
-        }
+        varint_short(&mut self.0, bits)
     }
 
     /// A `u32` (also enum variant indices).
@@ -67,6 +61,19 @@ impl<'a> Wire<'a> {
         let (head, rest) = self.0.split_at(n);
         self.0 = rest;
         Some(head)
+    }
+}
+
+/// [`varint`] with its one-byte case inline (the rest through the loop): the same
+/// values and failures. [`Wire`] and the op-record reader (`decode.rs`) read with it.
+#[inline]
+pub(super) fn varint_short(bytes: &mut &[u8], bits: u32) -> Option<u64> {
+    match bytes.split_first() {
+        Some((&v, rest)) if v < 0x80 => {
+            *bytes = rest;
+            Some(u64::from(v))
+        }
+        _ => varint(bytes, bits),
     }
 }
 
