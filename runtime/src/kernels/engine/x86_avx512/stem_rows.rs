@@ -229,7 +229,7 @@ unsafe fn weights(s: &ConvShape, panel: *const u8, cq: usize, w: &mut [[i32; NR]
 /// # Safety
 /// AVX-512 F/BW (the caller's target features).
 #[inline(always)]
-unsafe fn lane_index(sx: usize) -> __m512i {
+pub(crate) unsafe fn lane_index(sx: usize) -> __m512i {
     const L: [u8; 64] = {
         let mut a = [0u8; 64];
         let mut b = 0;
