@@ -401,6 +401,21 @@ fn i8_conv_nchw_one_row_shapes() {
         let s = shape(ch, (1, w), m, [1, kw], [1, sx]);
         let mut c = Case::new(padded(s, [0, pad], [0, pad], [1, 1]), 40 + i as u64);
         c.x_zp = [-128, 127, 3][i % 3];
+        // NaN, infinities, values far outside the range and halfway cases.
+        let half = c.scale * 2.5;
+        let odd = [
+            f32::NAN,
+            f32::INFINITY,
+            -f32::INFINITY,
+            1e30,
+            -1e30,
+            half,
+            -half,
+            -0.0,
+        ];
+        for (v, &o) in c.x.iter_mut().step_by(7).zip(&odd) {
+            *v = o;
+        }
         let what = format!("{ch} channels, 1x{kw}, stride {sx}, pad {pad}, w {w}, {m} out");
         dispatched_matches(&c, &what);
     }
