@@ -97,7 +97,7 @@ pub(super) fn nodes(
     // (`ConvNchwI8`), unless the input is made int8 or the caller asks for the
     // separate ops.
     let (stems, skip) = match opts.int8_input || opts.unfused_stem {
-        false => super::nhwc::nchw_stems(w.g),
+        false => super::nhwc::nchw_stems(w.g, false),
         true => Default::default(),
     };
     let mut e = Int8 {
