@@ -466,9 +466,7 @@ pub enum Logits<'a> {
 }
 
 impl Logits<'_> {
-    // One copy on microcontrollers (flash), inlined elsewhere.
-    #[cfg_attr(target_os = "none", inline(never))]
-    #[cfg_attr(not(target_os = "none"), inline)]
+    #[inline]
     fn at(self, i: usize) -> f32 {
         match self {
             Logits::F32(x) => x[i],
