@@ -38,7 +38,7 @@ pub const MAGIC: [u8; 4] = *b"FRTM";
 /// Format major version written and read by this runtime.
 pub const VERSION_MAJOR: u16 = 1;
 /// Format minor version written by this runtime (it reads every minor of its major).
-pub const VERSION_MINOR: u16 = 7;
+pub const VERSION_MINOR: u16 = 8;
 /// Size of the fixed header.
 pub const HEADER_LEN: usize = 32;
 /// Size of one section-table entry.

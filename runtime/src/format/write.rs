@@ -469,7 +469,16 @@ impl ModelBuilder {
                 && lead(o.inputs.first()) != lead(o.outputs.first())
         });
         let in_place = fc_rows || root.iter().enumerate().any(|(i, &r)| r != i);
-        container_minor(&sections, if in_place { minor.max(7) } else { minor })
+        let minor = if in_place { minor.max(7) } else { minor };
+        // A Softmax from int8 logits to f32 is format 1.8 (earlier runtimes reject it
+        // with `Error::BadOp`: their int8 Softmax has an int8 output and a table).
+        let dtype = |t: Option<&u32>| Some(self.tensors.get(*t? as usize)?.dtype);
+        let softmax_i8 = self.ops.iter().any(|o| {
+            matches!(o.op, Op::Softmax { .. })
+                && dtype(o.inputs.first()) == Some(DType::I8)
+                && dtype(o.outputs.first()) == Some(DType::F32)
+        });
+        container_minor(&sections, if softmax_i8 { minor.max(8) } else { minor })
     }
 
     /// Bytes of tensor `i`.

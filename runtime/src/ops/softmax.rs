@@ -1,5 +1,6 @@
-//! Softmax / LogSoftmax along one axis: f32, or int8 (softmax only) through a table of
-//! `exp(-scale * beta * d)` in Q0.31 (input 1), output scale 1/256, zero point -128.
+//! Softmax / LogSoftmax along one axis: f32; int8 (softmax only) through a table of
+//! `exp(-scale * beta * d)` in Q0.31 (input 1), output scale 1/256, zero point -128; or
+//! int8 logits to f32 (format 1.8): the bits of a `Dequantize` followed by the f32 op.
 
 use super::common::{cast, cast_mut, ensure, gate, int8_act, Check, Checked, Cx};
 use crate::error::{OpReason, Result};
@@ -20,6 +21,10 @@ pub(super) fn check(c: &Check<'_, '_>, axis: u8, log: bool) -> Checked {
         DType::F32 => {
             c.inputs(1)?;
             ensure(out.dtype == DType::F32, OpReason::DType)
+        }
+        DType::I8 if out.dtype == DType::F32 => {
+            c.inputs(1)?;
+            int8_act(x)
         }
         DType::I8 => {
             ensure(!log, OpReason::DType)?;
@@ -48,12 +53,19 @@ pub(super) fn run(cx: &Cx<'_, '_>, y: &mut [u8], axis: u8, log: bool) -> Result<
     let outer = xs[..a].iter().product();
     let inner = xs[a + 1..xr].iter().product();
     let xb = cx.bytes(&cx.x)?;
-    match cx.x.dtype {
-        DType::I8 => {
-            let table: &[u32] = cx.input(1)?;
-            ki::softmax(cast(xb)?, outer, xs[a], inner, table, cast_mut(y)?)
+    // One call of the f32 kernel for both of its inputs (flash on microcontrollers).
+    let x = match (cx.x.dtype, cx.out.dtype) {
+        (DType::I8, DType::F32) => {
+            let (s, z) = cx.per_tensor(&cx.x)?;
+            kf::Logits::I8(cast(xb)?, s, z)
         }
-        _ => kf::softmax(cast(xb)?, outer, xs[a], inner, log, cast_mut(y)?),
-    }
+        (DType::I8, _) => {
+            let table: &[u32] = cx.input(1)?;
+            ki::softmax(cast(xb)?, outer, xs[a], inner, table, cast_mut(y)?);
+            return Ok(());
+        }
+        _ => kf::Logits::F32(cast(xb)?),
+    };
+    kf::softmax_of(x, outer, xs[a], inner, log, cast_mut(y)?);
     Ok(())
 }

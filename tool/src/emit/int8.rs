@@ -246,7 +246,9 @@ impl Int8<'_, '_> {
         }
     }
 
-    /// Writes `n` in f32 (int8 inputs are dequantized first) and reports it.
+    /// Writes `n` in f32 (int8 inputs are dequantized first) and reports it. A Softmax
+    /// of int8 logits not yet dequantized reads them directly (format 1.8: the same f32
+    /// bits as the `Dequantize` and f32 Softmax it replaces).
     fn f32_island(&mut self, n: &Node, reason: F32Reason) -> Result<()> {
         self.float_ops.push(format!(
             "{} ({}): {}",
@@ -254,7 +256,15 @@ impl Int8<'_, '_> {
             n.op.name(),
             reason.describe()
         ));
-        self.w.node_f32(n)
+        let x = n.inputs[0];
+        match self.w.i8_of.get(&x) {
+            Some(&(q, _))
+                if matches!(n.op, Op::Softmax { .. }) && !self.w.f32_of.contains_key(&x) =>
+            {
+                self.w.op_f32(n, &[q])
+            }
+            _ => self.w.node_f32(n),
+        }
     }
 
     /// FullyConnected / Conv with constant weights.

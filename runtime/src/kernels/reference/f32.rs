@@ -483,6 +483,64 @@ pub fn exp(x: f32) -> f32 {
 /// the same order as the general loop, so the targets without SIMD (Cortex-M, RISC-V)
 /// leave that pass out for flash.
 pub fn softmax(x: &[f32], outer: usize, axis_len: usize, inner: usize, log: bool, y: &mut [f32]) {
+    softmax_of(Logits::F32(x), outer, axis_len, inner, log, y);
+}
+
+/// The input of [`softmax_of`]: f32 values, or int8 ones with their per-tensor scale and
+/// zero point, read as [`dequantize_i8`] writes them.
+#[derive(Clone, Copy, Debug)]
+pub enum Logits<'a> {
+    /// The values themselves.
+    F32(&'a [f32]),
+    /// `(x - zero_point) as f32 * scale`.
+    I8(&'a [i8], f32, i32),
+}
+
+impl Logits<'_> {
+    #[inline]
+    fn at(self, i: usize) -> f32 {
+        match self {
+            Logits::F32(x) => x[i],
+            Logits::I8(x, s, z) => i32::from(x[i]).wrapping_sub(z) as f32 * s,
+        }
+    }
+
+    /// `y = x[at..at + y.len()] - m` (dequantized first), `m` their [`line_max`],
+    /// which it returns.
+    #[inline]
+    fn minus_max(self, at: usize, y: &mut [f32]) -> f32 {
+        let m = match self {
+            Logits::F32(x) => {
+                let x = &x[at..at + y.len()];
+                let m = line_max(x.iter().copied());
+                for (o, &v) in y.iter_mut().zip(x) {
+                    *o = v - m;
+                }
+                return m;
+            }
+            Logits::I8(x, s, z) => {
+                dequantize_i8(&x[at..at + y.len()], s, z, y);
+                line_max(y.iter().copied())
+            }
+        };
+        for o in y.iter_mut() {
+            *o -= m;
+        }
+        m
+    }
+}
+
+/// [`softmax`] of `x`'s values: for [`Logits::I8`], the bits of a [`dequantize_i8`]
+/// followed by [`softmax`] (the same operations on the same f32 values), without the
+/// f32 copy of the logits.
+pub fn softmax_of(
+    x: Logits<'_>,
+    outer: usize,
+    axis_len: usize,
+    inner: usize,
+    log: bool,
+    y: &mut [f32],
+) {
     if axis_len == 0 {
         return;
     }
@@ -493,25 +551,22 @@ pub fn softmax(x: &[f32], outer: usize, axis_len: usize, inner: usize, log: bool
         target_arch = "wasm32"
     ));
     if simd && inner == 1 {
-        let n = outer * axis_len;
-        let (x, y) = (&x[..n], &mut y[..n]);
+        let y = &mut y[..outer * axis_len];
         // y = x - max of its line, then y = exp(y) over everything at once.
-        for (xl, yl) in x.chunks_exact(axis_len).zip(y.chunks_exact_mut(axis_len)) {
-            let m = line_max(xl.iter().copied());
-            for (o, &v) in yl.iter_mut().zip(xl) {
-                *o = v - m;
-            }
+        for (l, yl) in y.chunks_exact_mut(axis_len).enumerate() {
+            x.minus_max(l * axis_len, yl);
         }
         for v in y.iter_mut() {
             *v = exp(*v);
         }
-        for (xl, yl) in x.chunks_exact(axis_len).zip(y.chunks_exact_mut(axis_len)) {
+        for (l, yl) in y.chunks_exact_mut(axis_len).enumerate() {
             let sum = yl.iter().fold(0.0f32, |s, &e| s + e);
             if log {
-                let m = line_max(xl.iter().copied());
+                // (x - m) - ln s, as the general loop.
+                x.minus_max(l * axis_len, yl);
                 let ls = libm::logf(sum);
-                for (o, &v) in yl.iter_mut().zip(xl) {
-                    *o = (v - m) - ls;
+                for o in yl.iter_mut() {
+                    *o -= ls;
                 }
             } else {
                 for o in yl.iter_mut() {
@@ -525,17 +580,17 @@ pub fn softmax(x: &[f32], outer: usize, axis_len: usize, inner: usize, log: bool
         for i in 0..inner {
             let base = o * axis_len * inner + i;
             let at = |j: usize| base + j * inner;
-            let m = line_max((0..axis_len).map(|j| x[at(j)]));
+            let m = line_max((0..axis_len).map(|j| x.at(at(j))));
             let mut sum = 0.0f32;
             for j in 0..axis_len {
-                let e = exp(x[at(j)] - m);
+                let e = exp(x.at(at(j)) - m);
                 y[at(j)] = e;
                 sum += e;
             }
             if log {
                 let ls = libm::logf(sum);
                 for j in 0..axis_len {
-                    y[at(j)] = (x[at(j)] - m) - ls;
+                    y[at(j)] = (x.at(at(j)) - m) - ls;
                 }
             } else {
                 for j in 0..axis_len {
