@@ -6,4 +6,5 @@ pub mod int8;
 
 mod bcast;
 pub mod recurrent;
+mod softmax;
 pub(crate) mod window;
