@@ -53,7 +53,7 @@ pub(super) fn has_vbmi() -> bool {
     std::is_x86_feature_detected!("avx512bw") && std::is_x86_feature_detected!("avx512vbmi")
 }
 
-/// Whether the CPU has what [`channel_sums`] needs (AVX-512 BW and VL).
+/// Whether the CPU has what [`global_avg`] needs (AVX-512 BW and VL).
 pub(super) fn has_bw() -> bool {
     std::is_x86_feature_detected!("avx512bw") && std::is_x86_feature_detected!("avx512vl")
 }
@@ -186,9 +186,12 @@ unsafe fn max_pairs_vbmi(
 }
 
 /// The int8 global average of `n` images of `pixels` contiguous pixels of `c`
-/// channels (`x` the images, `y` one pixel per image): each channel's exact sum
-/// ([`channel_sums`]) through `fin`. `false` (nothing written) when [`channel_sums`]
-/// does not take the shape or the slices do not hold it.
+/// channels (`x` the images, `y` one pixel per image): each channel's sum in i16
+/// lanes, exact for `pixels <= 256` (`|sum| <= 128·256`; a partial sum wraps at most
+/// where the whole does not), through `fin`. For `c` in 1, 2, 4, 8, 16, 32 (an image is
+/// one stream of 32-byte vectors, [`stream_sums`]) or a multiple of 32 (blocks of 32
+/// channels, pixel by pixel, [`block_sums`]). `false` (nothing written) for other `c`,
+/// more than 256 pixels, slices that do not hold the shape, or without AVX-512 BW.
 pub(super) fn global_avg(
     x: &[i8],
     y: &mut [i8],
@@ -196,54 +199,60 @@ pub(super) fn global_avg(
     fin: impl Fn(i16) -> i8,
 ) -> bool {
     let image = pixels.checked_mul(c).unwrap_or(0);
-    if image == 0 || n.checked_mul(c) != Some(y.len()) || n.checked_mul(image) != Some(x.len()) {
-        return false;
-    }
-    let mut sums = [0i16; 256];
-    for (xb, yb) in x.chunks_exact(image).zip(y.chunks_exact_mut(c)) {
-        if !channel_sums(xb, pixels, c, &mut sums) {
-            return false;
-        }
-        for (o, &s) in yb.iter_mut().zip(&sums) {
-            *o = fin(s);
-        }
-    }
-    true
-}
-
-/// The per-channel sums of `pixels` consecutive pixels of `c` channels (`x` holds
-/// exactly `pixels·c` bytes), into `sums[..c]`, in i16 lanes: exact when `pixels <= 256`
-/// (`|sum| <= 128·256`; a partial sum wraps at most where the whole does not). For `c`
-/// in 1, 2, 4, 8, 16, 32 (the pixels run as one stream of 32-byte vectors) or a
-/// multiple of 32 up to `sums.len()` (blocks of 32 channels, pixel by pixel). `false`
-/// (nothing written) for other `c`, more than 256 pixels, or without AVX-512 BW.
-pub(super) fn channel_sums(x: &[i8], pixels: usize, c: usize, sums: &mut [i16]) -> bool {
-    let ok = (1..=256).contains(&pixels)
-        && (c.is_power_of_two() && c <= 32 || c % 32 == 0 && c <= sums.len())
-        && pixels.checked_mul(c) == Some(x.len())
+    let ok = image != 0
+        && pixels <= 256
+        && (c.is_power_of_two() && c <= 32 || c % 32 == 0)
+        && n.checked_mul(c) == Some(y.len())
+        && n.checked_mul(image) == Some(x.len())
         && has_bw();
     if ok {
-        // SAFETY: the CPU has AVX-512 BW and VL; the lengths are checked above.
+        // SAFETY: the CPU has AVX-512 BW and VL; the shapes are checked above.
         #[allow(unsafe_code)]
         unsafe {
-            if c <= 32 {
-                stream_sums(x, c, sums);
-            } else {
-                block_sums(x, pixels, c, sums);
-            }
-        }
+            global_avg_bw(x, y, [pixels, c], fin)
+        };
     }
     ok
 }
 
-/// [`channel_sums`] for `c | 32`: 32-byte vectors widened to 32 i16 lanes (`32 / c`
+/// [`global_avg`] after its checks (`fin` is compiled with the same features: its
+/// division vectorises on 16 or 32 lanes).
+///
+/// # Safety
+/// AVX-512 BW and VL; the shapes [`global_avg`] checks.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+#[allow(unsafe_code)]
+unsafe fn global_avg_bw(x: &[i8], y: &mut [i8], [pixels, c]: [usize; 2], fin: impl Fn(i16) -> i8) {
+    let mut sums = [0i16; 32];
+    for (xb, yb) in x.chunks_exact(pixels * c).zip(y.chunks_exact_mut(c)) {
+        // SAFETY: the caller's contract.
+        unsafe {
+            if c <= 32 {
+                stream_sums(xb, c, &mut sums);
+                for (o, &s) in yb.iter_mut().zip(&sums) {
+                    *o = fin(s);
+                }
+            } else {
+                for (c0, yc) in (0..c).step_by(32).zip(yb.chunks_exact_mut(32)) {
+                    block_sums(xb, [pixels, c, c0], &mut sums);
+                    for (o, &s) in yc.iter_mut().zip(&sums) {
+                        *o = fin(s);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// [`global_avg`]'s sums of one image for `c | 32`: 32-byte vectors widened to 32 i16 lanes (`32 / c`
 /// pixels each), then the lanes folded to `c`.
 ///
 /// # Safety
-/// AVX-512 BW and VL; `c` divides 32, `sums.len() >= c`.
+/// AVX-512 BW and VL; `c` divides 32.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+#[inline]
 #[allow(unsafe_code)]
-unsafe fn stream_sums(x: &[i8], c: usize, sums: &mut [i16]) {
+unsafe fn stream_sums(x: &[i8], c: usize, sums: &mut [i16; 32]) {
     // SAFETY: the caller's contract (the lengths, the CPU).
     unsafe {
         let p = x.as_ptr();
@@ -293,30 +302,29 @@ unsafe fn stream_sums(x: &[i8], c: usize, sums: &mut [i16]) {
     }
 }
 
-/// [`channel_sums`] for `c` a multiple of 32: each block of 32 channels sums its
-/// pixels (`c` bytes apart) in two accumulators.
+/// [`global_avg`]'s sums of one image's channels `c0..c0 + 32` (`c` a multiple of
+/// 32): the pixels `c` bytes apart, in two accumulators.
 ///
 /// # Safety
-/// AVX-512 BW and VL; `x` holds `pixels·c` bytes, `32 | c`, `sums.len() >= c`.
+/// AVX-512 BW and VL; `x` holds `pixels·c` bytes, `pixels >= 1`, `c0 + 32 <= c`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+#[inline]
 #[allow(unsafe_code)]
-unsafe fn block_sums(x: &[i8], pixels: usize, c: usize, sums: &mut [i16]) {
+unsafe fn block_sums(x: &[i8], [pixels, c, c0]: [usize; 3], sums: &mut [i16; 32]) {
     // SAFETY: the caller's contract (the lengths, the CPU).
     unsafe {
-        for c0 in (0..c).step_by(32) {
-            let mut p = x.as_ptr().add(c0);
-            let (mut a0, mut a1) = (_mm512_setzero_si512(), _mm512_setzero_si512());
-            for _ in 0..pixels / 2 {
-                let v0 = _mm256_loadu_si256(p.cast());
-                let v1 = _mm256_loadu_si256(p.add(c).cast());
-                a0 = _mm512_add_epi16(a0, _mm512_cvtepi8_epi16(v0));
-                a1 = _mm512_add_epi16(a1, _mm512_cvtepi8_epi16(v1));
-                p = p.wrapping_add(2 * c);
-            }
-            if pixels % 2 == 1 {
-                a0 = _mm512_add_epi16(a0, _mm512_cvtepi8_epi16(_mm256_loadu_si256(p.cast())));
-            }
-            _mm512_storeu_si512(sums.as_mut_ptr().add(c0).cast(), _mm512_add_epi16(a0, a1));
+        let mut p = x.as_ptr().add(c0);
+        let (mut a0, mut a1) = (_mm512_setzero_si512(), _mm512_setzero_si512());
+        for _ in 0..pixels / 2 {
+            let v0 = _mm256_loadu_si256(p.cast());
+            let v1 = _mm256_loadu_si256(p.add(c).cast());
+            a0 = _mm512_add_epi16(a0, _mm512_cvtepi8_epi16(v0));
+            a1 = _mm512_add_epi16(a1, _mm512_cvtepi8_epi16(v1));
+            p = p.wrapping_add(2 * c);
         }
+        if pixels % 2 == 1 {
+            a0 = _mm512_add_epi16(a0, _mm512_cvtepi8_epi16(_mm256_loadu_si256(p.cast())));
+        }
+        _mm512_storeu_si512(sums.as_mut_ptr().cast(), _mm512_add_epi16(a0, a1));
     }
 }
