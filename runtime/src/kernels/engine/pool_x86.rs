@@ -145,6 +145,20 @@ unsafe fn max_pairs_vbmi(
                 // (Wrapping: a 1-long axis may carry an unbounded stride or dilation.)
                 let top = b * h + oy.wrapping_mul(sh);
                 let mut o0 = 0;
+                if kh == 1 {
+                    // One kernel row: the whole vectors without the row loop.
+                    let r = xp.add(top * row_len);
+                    while o0 + 64 <= out_len {
+                        let v0 = _mm512_loadu_si512(r.add(2 * o0).cast());
+                        let v1 = _mm512_loadu_si512(r.add(2 * o0 + 64).cast());
+                        let m = _mm512_max_epi8(
+                            _mm512_permutex2var_epi8(v0, even, v1),
+                            _mm512_permutex2var_epi8(v0, odd, v1),
+                        );
+                        _mm512_storeu_si512(yp.add(o0).cast(), m);
+                        o0 += 64;
+                    }
+                }
                 while o0 < out_len {
                     let k = (out_len - o0).min(64);
                     let (mlo, mhi) = (first(2 * k), first((2 * k).saturating_sub(64)));
