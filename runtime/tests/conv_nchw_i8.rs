@@ -385,6 +385,40 @@ fn i8_conv_nchw_one_row_shapes() {
         let c = Case::new(padded(s, [0, 2], [0, 2], [1, 1]), seed);
         dispatched_matches(&c, &format!("{m} channels"));
     }
+    // 1 and 2 channels, other kernel widths, paddings and channel counts (on AVX-512
+    // VBMI the one-row kernel where its window fits, the planar one elsewhere).
+    let more = [
+        (1, 3, 1, 1, 64, 8),
+        (1, 9, 2, 4, 50, 8),
+        (1, 1, 1, 0, 64, 8),
+        (2, 7, 1, 3, 64, 16),
+        (2, 3, 2, 0, 33, 4),
+        (2, 5, 1, 2, 64, 8),
+        (3, 3, 1, 1, 20, 24),
+        (3, 5, 1, 6, 40, 8),
+    ];
+    for (i, (ch, kw, sx, pad, w, m)) in more.into_iter().enumerate() {
+        let s = shape(ch, (1, w), m, [1, kw], [1, sx]);
+        let mut c = Case::new(padded(s, [0, pad], [0, pad], [1, 1]), 40 + i as u64);
+        c.x_zp = [-128, 127, 3][i % 3];
+        // NaN, infinities, values far outside the range and halfway cases.
+        let half = c.scale * 2.5;
+        let odd = [
+            f32::NAN,
+            f32::INFINITY,
+            -f32::INFINITY,
+            1e30,
+            -1e30,
+            half,
+            -half,
+            -0.0,
+        ];
+        for (v, &o) in c.x.iter_mut().step_by(7).zip(&odd) {
+            *v = o;
+        }
+        let what = format!("{ch} channels, 1x{kw}, stride {sx}, pad {pad}, w {w}, {m} out");
+        dispatched_matches(&c, &what);
+    }
 }
 
 #[test]

@@ -1167,6 +1167,70 @@ fn quantize_rounds_half_to_even_and_saturates() {
     assert_eq!(y, [128, 130, 130, 128, 126, 126, 255, 0, 128, 255, 0]);
 }
 
+/// Same-shape Add / Sub / Mul with a clamp, and Clip, on NaN, infinities, signed
+/// zeros and values either side of the bounds: the bytes of IEEE `a op b` then a
+/// NaN-keeping clamp, element by element (the hosts' fast loops must give exactly these).
+#[test]
+fn same_shape_binary_and_clip_are_exact_elementwise() {
+    // The documented clamp: NaN stays, a zero keeps its sign inside the range.
+    let keep_nan_clamp = |v: f32, lo: f32, hi: f32| {
+        if v.is_nan() || (lo..=hi).contains(&v) {
+            v
+        } else if v < lo {
+            lo
+        } else {
+            hi
+        }
+    };
+    let vals = [
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        0.0,
+        -0.0,
+        1.5,
+        -2.25,
+        7.0,
+        -7.0,
+        1e30,
+        -1e-30,
+        3.0,
+    ];
+    let n = 67;
+    let a: Vec<f32> = (0..n)
+        .map(|i| vals[i % vals.len()] * (1.0 + i as f32 / 64.0))
+        .collect();
+    let b: Vec<f32> = (0..n).map(|i| vals[(i * 5 + 3) % vals.len()]).collect();
+    let shape = [1, n];
+    for act in [(f32::NEG_INFINITY, f32::INFINITY), (-3.0, 6.0), (0.0, 0.5)] {
+        for (op, f) in [
+            (BinaryOp::Add, (|p, q| p + q) as fn(f32, f32) -> f32),
+            (BinaryOp::Sub, |p, q| p - q),
+            (BinaryOp::Mul, |p, q| p * q),
+        ] {
+            let mut y = vec![0.0f32; n];
+            binary(op, (&a, &shape), (&b, &shape), act, &mut y, &shape);
+            for i in 0..n {
+                let want = keep_nan_clamp(f(a[i], b[i]), act.0, act.1);
+                assert_eq!(y[i].to_bits(), want.to_bits(), "{op:?} {act:?} at {i}");
+            }
+        }
+        let mut y = vec![0.0f32; n];
+        kf::unary(
+            UnaryOp::Clip {
+                min: act.0,
+                max: act.1,
+            },
+            &a,
+            &mut y,
+        );
+        for i in 0..n {
+            let want = keep_nan_clamp(a[i], act.0, act.1);
+            assert_eq!(y[i].to_bits(), want.to_bits(), "Clip {act:?} at {i}");
+        }
+    }
+}
+
 #[test]
 fn unary_edge_values() {
     let x = [-100.0f32, -20.0, 0.0, 20.0, 100.0, f32::NAN];

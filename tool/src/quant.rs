@@ -405,6 +405,20 @@ pub fn lut_table(op: UnaryOp, i: QParam, o: QParam) -> Vec<u8> {
         .collect()
 }
 
+/// 256-entry int8 table requantizing from `i` to `o` as ONNX defines it (and
+/// onnxruntime's `QLinearConcat` / `QuantizeLinear` compute it): `DequantizeLinear` in
+/// f32, `(q - zp) · scale`, then `QuantizeLinear`, f32 `x / scale` rounded half to
+/// even, plus the zero point, saturated (entry `b` is for the input byte `b`).
+pub fn requantize_table(i: QParam, o: QParam) -> Vec<u8> {
+    (0..256u32)
+        .map(|b| {
+            let x = i.dequantize(b as u8 as i8);
+            let v = (x / o.scale).round_ties_even() + o.zero_point as f32;
+            v.clamp(-128.0, 127.0) as i8 as u8
+        })
+        .collect()
+}
+
 /// The int8 softmax table: `exp(-scale * d)` in Q0.31 for `d = 0..=255`.
 pub fn softmax_table(scale: f32) -> Vec<i32> {
     (0..256)

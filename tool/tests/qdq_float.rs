@@ -234,3 +234,31 @@ fn float_files_of_the_qdq_fixtures_are_within_the_quantization_error() {
     }
     assert!(bad.is_empty(), "{bad:#?}");
 }
+
+/// The f32 file of ResNet-8's QDQ model keeps the float model's fast forms where that
+/// is exact: the stem conv reads the clamped NCHW input itself (`ConvNchw`, no
+/// `Transpose`), and the Softmax output, whose range holds `[0, 1]`, is not clamped
+/// (one `Unary Clip`: the graph input's). The residual `Add`s stay separate ops: their
+/// conv input is clamped before the addition.
+#[test]
+fn the_f32_file_of_a_qdq_resnet_keeps_the_nchw_stem_and_an_unclamped_softmax() {
+    use ferrite::format::types::{Op, UnaryOp};
+    let src = std::fs::read(root().join("examples/qdq/resnet8_qdq_pc_s8.onnx")).unwrap();
+    let fer = convert(&src, &float(Precision::F32)).unwrap().bytes;
+    let a = ferrite::AlignedModel::new(&fer);
+    let m = a.model().unwrap();
+    let ops: Vec<Op> = (0..m.num_ops()).map(|i| m.op(i).unwrap().op).collect();
+    let clip = |o: &Op| {
+        matches!(
+            o,
+            Op::Unary {
+                op: UnaryOp::Clip { .. }
+            }
+        )
+    };
+    assert!(clip(&ops[0]), "{:?}", ops[0]);
+    assert!(matches!(ops[1], Op::ConvNchw { .. }), "{:?}", ops[1]);
+    assert!(!ops.iter().any(|o| matches!(o, Op::Transpose { .. })));
+    assert_eq!(ops.iter().filter(|o| clip(o)).count(), 1);
+    assert!(matches!(ops.last(), Some(Op::Softmax { .. })));
+}

@@ -149,7 +149,7 @@ fn emit_impl(
     }
     let (reduced_ops, float_ops) = match precision {
         Precision::F32 => {
-            let (stems, skip) = nhwc::nchw_stems(g);
+            let (stems, skip) = nhwc::nchw_stems(g, true);
             for (i, n) in g.nodes.iter().enumerate() {
                 if skip.contains(&i) {
                     continue;

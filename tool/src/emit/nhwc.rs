@@ -8,7 +8,7 @@
 use super::writer::Writer;
 use crate::error::{Error, Result};
 use crate::ir::{Data, Graph, Node, TId};
-use ferrite::format::types::{Op, Quant};
+use ferrite::format::types::{Op, Quant, UnaryOp};
 use ferrite::kernels::engine;
 use ferrite::DType;
 use std::collections::{HashMap, HashSet};
@@ -28,10 +28,13 @@ pub(super) fn operands(w: &mut Writer<'_>, n: &Node, f16: bool) -> Result<Vec<u3
 /// themselves (`Op::ConvNchw`, format 1.5): each f32 `ConvNhwc` without residual over
 /// all channels whose input is the NHWC pass's `Transpose` (perm `[0, 2, 3, 1]`) of a
 /// graph input with 1–4 channels (or of the `Reshape` of a 1-D graph input `[N, C, L]`
-/// to `[N, C, 1, L]`), read by nothing else. Returns the conv nodes with their NCHW
-/// input (the graph input, or that reshape), and the transpose nodes, which are not
-/// written.
-pub(super) fn nchw_stems(g: &Graph) -> (HashMap<usize, TId>, HashSet<usize>) {
+/// to `[N, C, 1, L]`), read by nothing else. With `clipped`, also the `Transpose` of a
+/// `Clip` of the graph input read only there (an f32 file of a pre-quantized model
+/// clamps its input to the quantization range, `import::qdq_clamp`): the clip stays an
+/// NCHW op before the stem, which clamps the same values. Returns the conv nodes with
+/// their NCHW input (the graph input, that reshape or that clip), and the transpose
+/// nodes, which are not written.
+pub(super) fn nchw_stems(g: &Graph, clipped: bool) -> (HashMap<usize, TId>, HashSet<usize>) {
     let mut readers = vec![0usize; g.tensors.len()];
     for &t in g.nodes.iter().flat_map(|n| &n.inputs).chain(&g.outputs) {
         readers[t] += 1;
@@ -56,7 +59,9 @@ pub(super) fn nchw_stems(g: &Graph) -> (HashMap<usize, TId>, HashSet<usize>) {
         let c = xt.shape.get(1).copied().unwrap_or(0);
         let channels = g.tensors[n.inputs[1]].shape.get(1).copied();
         if matches!(&tn.op, Op::Transpose { perm } if perm.as_slice() == [0, 2, 3, 1])
-            && (g.inputs.contains(&x) || line_input(g, &producer, x, &readers))
+            && (g.inputs.contains(&x)
+                || line_input(g, &producer, x, &readers)
+                || (clipped && clipped_input(g, &producer, x, &readers)))
             && xt.dtype == DType::F32
             && xt.shape.len() == 4
             && (1..=engine::NCHW_MAX_C).contains(&c)
@@ -88,8 +93,31 @@ fn line_input(g: &Graph, producer: &HashMap<TId, usize>, x: TId, readers: &[usiz
         && readers[x] == 1
 }
 
+/// Whether `x` is a `Unary Clip` of an f32 graph input (the same shape), read only by
+/// the stem's `Transpose`: the stem reads the clip's output.
+fn clipped_input(g: &Graph, producer: &HashMap<TId, usize>, x: TId, readers: &[usize]) -> bool {
+    let Some(&c) = producer.get(&x) else {
+        return false;
+    };
+    let cn = &g.nodes[c];
+    let Some(&i) = cn.inputs.first() else {
+        return false;
+    };
+    let src = &g.tensors[i];
+    matches!(
+        cn.op,
+        Op::Unary {
+            op: UnaryOp::Clip { .. }
+        }
+    ) && cn.inputs.len() == 1
+        && g.inputs.contains(&i)
+        && src.dtype == DType::F32
+        && src.shape == g.tensors[x].shape
+        && readers[x] == 1
+}
+
 /// Writes the first-layer conv `n` (a [`nchw_stems`] conv) as `ConvNchw` over the
-/// graph input `x`.
+/// graph input `x` (or its reshape or clip).
 pub(super) fn write_stem(w: &mut Writer<'_>, n: &Node, x: TId) -> Result<()> {
     let Op::ConvNhwc { window, act, .. } = n.op else {
         return Err(Error::Other(format!(

@@ -74,18 +74,26 @@ fn within_inputs(g: &Graph, node: usize, lo: f32, hi: f32) -> bool {
             .all(|&i| range(g, i).is_some_and(|(a, b)| a >= lo && b <= hi))
 }
 
+/// Whether `node` is a Softmax (not LogSoftmax), whose values lie in `[0, 1]` whatever
+/// its input (each `e_j / Σ e` with `0 ≤ e_j ≤ Σ e`, one IEEE division, is in
+/// `[0, 1]`; NaN in, NaN out), so that a range holding `[0, 1]` needs no clamp after it.
+fn softmax_within(g: &Graph, node: usize, lo: f32, hi: f32) -> bool {
+    matches!(g.nodes[node].op, Op::Softmax { log: false, .. }) && lo <= 0.0 && hi >= 1.0
+}
+
 /// Clamps every tensor that carries an int8 quantization hint to its range: a `Clip`
 /// after it (after the graph input for an input), then [`Graph::optimize`] fuses the
 /// clamps into their producers. A tensor whose producer keeps its inputs' values
-/// (see [`within_inputs`]) from already clamped inputs is left as it is. Returns the
-/// number of clamps added.
+/// (see [`within_inputs`]) from already clamped inputs, or is a Softmax whose `[0, 1]`
+/// the range holds ([`softmax_within`]), is left as it is. Returns the number of
+/// clamps added.
 pub fn clamp_to_ranges(g: &mut Graph) -> usize {
     let targets: Vec<(TId, f32, f32)> = (0..g.tensors.len())
         .filter_map(|t| range(g, t).map(|(lo, hi)| (t, lo, hi)))
         .filter(|&(t, lo, hi)| {
             let p = g.producer(t);
             (p.is_some() || g.inputs.contains(&t))
-                && !p.is_some_and(|p| within_inputs(g, p, lo, hi))
+                && !p.is_some_and(|p| within_inputs(g, p, lo, hi) || softmax_within(g, p, lo, hi))
         })
         .collect();
     for &(t, lo, hi) in &targets {
@@ -177,5 +185,20 @@ mod tests {
         let out = g.outputs[0];
         assert_eq!(g.tensors[out].name, "y");
         assert_eq!(g.producer(out), Some(4));
+    }
+
+    /// A Softmax whose output range holds `[0, 1]` (onnxruntime's `1/255`, zero point
+    /// −128) needs no clamp: its values are in `[0, 1]`; a LogSoftmax's still does.
+    #[test]
+    fn a_softmax_within_its_range_is_not_clamped() {
+        for (log, clamps) in [(false, 0), (true, 1)] {
+            let mut g = Graph::default();
+            let x = g.add_tensor("x", &[1, 3], DType::F32);
+            g.inputs.push(x);
+            let y = g.add_node("y", Op::Softmax { axis: 1, log }, &[x], &[1, 3], DType::F32);
+            g.outputs.push(y);
+            g.tensors[y].qhint = hint(1.0 / 255.0, -128);
+            assert_eq!(clamp_to_ranges(&mut g), clamps, "log {log}");
+        }
     }
 }

@@ -26,7 +26,10 @@
 //! or 2, up to 64 taps × channels) the band's rows are quantized, one call per plane,
 //! and a kernel over 16 output pixels gathers each group of 4 taps with one
 //! `vpermt2b` (the padding columns masked to `x_zp` in the first and last blocks);
-//! with VNNI alone, [`i8_direct`] reads the planes with masked loads.
+//! a single row (a 1D first layer of kernel height 1, `x86_avx512/stem_row1.rs`) is
+//! interleaved into one padded NHWC row instead, whose bytes are in the packed
+//! weights' order (one `vpermb` per quad, no re-order). With VNNI alone,
+//! [`i8_direct`] reads the planes with masked loads.
 
 use super::frame::geom::{need, Geom};
 use super::pack::f32_conv_packed_len;
@@ -190,6 +193,12 @@ pub(super) fn i8_rows(
     let Some(scratch) = scratch.get_mut(..need_len) else {
         return Some(Err(Error::Unsupported));
     };
+    // One row (a 1D first layer): the row kernel, when it takes the shape.
+    if super::x86_avx512::stem_row1::row1(t, s, (x, x_scale, x_zp), packed, out, y, scratch)
+        .is_some()
+    {
+        return Some(Ok(()));
+    }
     // Per plane, the band's padded rows `r` (image row `top + r`): the ones inside the
     // image are consecutive in `x` and in scratch, one Quantize call; a padding row
     // is `x_zp`. A band of the whole image without padding rows: the planes are

@@ -229,7 +229,8 @@ unsafe fn run_i8_vnni(
             hlen,
             mj,
             p,
-            consts: panel_consts(panel, out.header),
+            // SAFETY: `t` proves AVX-512 F/BW/VL; `panel` holds the header.
+            consts: unsafe { panel_consts(t, panel.as_ptr(), out.header) },
             out,
             ks: &ks[..4 * groups],
         };

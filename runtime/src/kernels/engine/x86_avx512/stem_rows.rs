@@ -62,7 +62,9 @@ impl Plan {
     /// dilation 1, horizontal stride 1 or 2, a 16-pixel block's taps within a 64-byte
     /// window (`15·sx + kw <= 64`), at most [`MAX_Q`] quads, a left padding of at most
     /// 16 columns, and the right padding read by the last block only. Geometry only
-    /// (the caller checks the CPU).
+    /// (the caller checks the CPU). Inlined: the caller then builds the plan in place
+    /// (no copy out of the `Option`).
+    #[inline]
     pub(crate) fn new(s: &ConvShape) -> Option<Plan> {
         let (c, [kh, kw], sx) = (s.in_c, s.kernel, s.stride[1]);
         let ok = (1..=4).contains(&c)
@@ -111,36 +113,58 @@ impl Plan {
     /// in step `(w − w0) / 2`, source `(w − w0) % 2`.
     fn parts(&self, s: &ConvShape, p: &mut Parts) {
         let ([kh, kw], c) = (s.kernel, s.in_c);
-        // The current quad: its slot, index, first window, first step, steps.
-        let (mut i, mut q, mut w0, mut n0, mut steps) = (0, 0, 0, 0, 0);
-        for ky in 0..kh {
-            for ci in 0..c {
-                let (w, cy) = (ky * c + ci, [ci as u8, ky as u8]);
-                for kx in 0..kw {
-                    if i == 0 {
-                        (w0, n0, steps) = (w, p.n, 0);
-                    }
-                    let d = w - w0;
-                    let at = n0 + d / 2;
-                    if d / 2 >= steps {
-                        // A step's first window: both sources until a second one comes.
-                        steps = d / 2 + 1;
-                        p.win[at] = [cy, cy];
-                    } else if d % 2 == 1 {
-                        p.win[at][1] = cy;
-                    }
-                    p.kx[q] |= (kx as u32) << (8 * i);
-                    p.off[at] |= ((64 * (d % 2) + kx) as u32 & 0xff) << (8 * i);
-                    p.mask[at] |= 0x1111_1111_1111_1111 << i;
-                    p.n = n0 + steps;
-                    p.end[q] = p.n as u8;
-                    i += 1;
-                    if i == 4 {
-                        (i, q) = (0, q + 1);
+        let len = kh * c * kw;
+        // The next `k`'s window, column, channel and kernel row (counted on, no
+        // divisions), and the steps so far.
+        let (mut w, mut kx, mut ci, mut ky, mut n) = (0usize, 0usize, 0usize, 0usize, 0usize);
+        for q in 0..self.nq {
+            // A quad's windows are `w0..=w0 + 3`: at most 2 steps, built in registers
+            // and written once.
+            let w0 = w;
+            let (mut kxq, mut steps) = (0u32, 0usize);
+            // Per step: its windows, index bytes and byte mask.
+            let (mut win, mut off, mut mask) = ([0u32; 2], [0u32; 2], [0u64; 2]);
+            for i in 0..4 {
+                if 4 * q + i >= len {
+                    break;
+                }
+                let (d, cy) = (w - w0, (ci | ky << 8) as u32);
+                let (bits, m) = (
+                    ((64 * (d % 2) + kx) as u32 & 0xff) << (8 * i),
+                    0x1111_1111_1111_1111 << i,
+                );
+                // (`d <= 3`: the step is 0 or 1, kept in registers.)
+                let (wv, ov, mv) = if d < 2 {
+                    (&mut win[0], &mut off[0], &mut mask[0])
+                } else {
+                    (&mut win[1], &mut off[1], &mut mask[1])
+                };
+                if d / 2 >= steps {
+                    // A step's first window: both sources until a second one comes.
+                    steps = d / 2 + 1;
+                    *wv = cy | cy << 16;
+                } else if d % 2 == 1 {
+                    *wv = (*wv & 0xffff) | cy << 16;
+                }
+                kxq |= (kx as u32) << (8 * i);
+                *ov |= bits;
+                *mv |= m;
+                kx += 1;
+                if kx == kw {
+                    (kx, w, ci) = (0, w + 1, ci + 1);
+                    if ci == c {
+                        (ci, ky) = (0, ky + 1);
                     }
                 }
             }
+            p.kx[q] = kxq;
+            for st in 0..steps {
+                (p.win[n + st], p.off[n + st], p.mask[n + st]) = (win[st], off[st], mask[st]);
+            }
+            n += steps;
+            p.end[q] = n as u8;
         }
+        p.n = n;
     }
 }
 
@@ -149,8 +173,8 @@ impl Plan {
 /// to which lane `l` adds `l·sx`: [`lane_index`]) and the byte mask they fill.
 struct Parts {
     n: usize,
-    /// Each step's two windows as (channel, kernel row).
-    win: [[[u8; 2]; 2]; 2 * MAX_Q],
+    /// Each step's two windows as (channel, kernel row): bytes 0, 1 and 2, 3.
+    win: [u32; 2 * MAX_Q],
     off: [u32; 2 * MAX_Q],
     mask: [u64; 2 * MAX_Q],
     /// The steps of quad `q` end at `end[q]`.
@@ -183,8 +207,9 @@ unsafe fn weights(s: &ConvShape, panel: *const u8, cq: usize, w: &mut [[i32; NR]
                     let pk = (ky * kw + kx) * cq + ci;
                     let src = _mm512_loadu_si512(panel.add((pk >> 2) * 4 * NR).cast());
                     let idx = _mm512_add_epi8(words, _mm512_set1_epi8((pk & 3) as i8));
+                    // Each slot's bytes apart (no chain through the merges).
                     let m = 0x1111_1111_1111_1111u64 << (k & 3);
-                    cur = _mm512_mask_permutexvar_epi8(cur, m, idx, src);
+                    cur = _mm512_or_si512(cur, _mm512_maskz_permutexvar_epi8(m, idx, src));
                     k += 1;
                     if k & 3 == 0 {
                         _mm512_storeu_si512(w[(k >> 2) - 1].as_mut_ptr().cast(), cur);
@@ -204,7 +229,7 @@ unsafe fn weights(s: &ConvShape, panel: *const u8, cq: usize, w: &mut [[i32; NR]
 /// # Safety
 /// AVX-512 F/BW (the caller's target features).
 #[inline(always)]
-unsafe fn lane_index(sx: usize) -> __m512i {
+pub(crate) unsafe fn lane_index(sx: usize) -> __m512i {
     const L: [u8; 64] = {
         let mut a = [0u8; 64];
         let mut b = 0;
@@ -331,7 +356,7 @@ unsafe fn run_vnni(
     let (c, sx) = (s.in_c, s.stride[1]);
     let mut parts = Parts {
         n: 0,
-        win: [[[0; 2]; 2]; 2 * MAX_Q],
+        win: [0; 2 * MAX_Q],
         off: [0; 2 * MAX_Q],
         mask: [0; 2 * MAX_Q],
         end: [0; MAX_Q],
@@ -451,8 +476,9 @@ unsafe fn panel_run<const NJ: usize, const U: bool>(
         // Each step's two windows as byte offsets from output row `oy`'s first row.
         let mut offs = [[0usize; 2]; 2 * MAX_Q];
         for (o, w) in offs.iter_mut().zip(&parts.win).take(parts.n) {
-            *o = w.map(|[ci, ky]| {
-                FRONT - s.pad[1] + (usize::from(ci) * k.rows + usize::from(ky)) * rw
+            *o = [*w, *w >> 16].map(|cy| {
+                let (ci, ky) = ((cy & 0xff) as usize, (cy >> 8 & 0xff) as usize);
+                FRONT - s.pad[1] + (ci * k.rows + ky) * rw
             });
         }
         let (last, edge) = (k.last, k.edge);

@@ -4,27 +4,24 @@
 
 use core::arch::x86_64::*;
 
+use super::super::frame::i8epi::i8_panel_consts;
 use super::super::types::{I8Header, I8Out, NR};
 use super::{I32Lanes, Rq, Vnni};
 
-/// The per-channel constants of one int8 panel: `bias_u8`, multiplier, shift.
-#[allow(clippy::needless_range_loop)]
-pub(crate) fn panel_consts(panel: &[u8], header: I8Header) -> [[i32; NR]; 3] {
-    let word =
-        |at: usize| i32::from_le_bytes([panel[at], panel[at + 1], panel[at + 2], panel[at + 3]]);
-    let (m_at, s_at) = header.conv_rq_at();
+/// The per-channel constants of one int8 panel: `bias_u8`, multiplier, shift (the
+/// vectors of the one reader of a panel header, [`i8_panel_consts`], stored).
+///
+/// # Safety
+/// AVX-512 F/BW/VL (`t`); `panel` points to a panel header of form `header`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")]
+pub(crate) unsafe fn panel_consts(t: Vnni, panel: *const u8, header: I8Header) -> [[i32; NR]; 3] {
     let mut c = [[0i32; NR]; 3];
-    for j in 0..NR {
-        c[0][j] = match header {
-            I8Header::Wide => word(4 * NR + 4 * j),
-            I8Header::Compact => {
-                let at = I8Header::SUM_W_AT + 2 * j;
-                let sum_w = i16::from_le_bytes([panel[at], panel[at + 1]]);
-                word(4 * j).wrapping_sub(128 * i32::from(sum_w))
-            }
-        };
-        c[1][j] = word(m_at + 4 * j);
-        c[2][j] = header.shift(&panel[s_at..], j).unwrap_or(0);
+    // SAFETY: the caller's contract; each store writes one 16-lane row of `c`.
+    unsafe {
+        let (bias, m, shift) = i8_panel_consts(t, header, panel);
+        for (row, v) in c.iter_mut().zip([bias, m, shift]) {
+            _mm512_storeu_si512(row.as_mut_ptr().cast(), v);
+        }
     }
     c
 }
@@ -86,8 +83,8 @@ impl Store {
 }
 
 impl Store {
-    /// [`Store::new`] with the panel's constants read by vector loads, and the panel's
-    /// `bias_u8` row (as [`panel_consts`]); in the offset form when it applies to
+    /// [`Store::new`] with the panel's constants read by vector loads
+    /// ([`i8_panel_consts`]), and the panel's `bias_u8` row; in the offset form when it applies to
     /// sums of `k` products (then the row plus `i32::MIN`).
     ///
     /// # Safety
@@ -103,23 +100,7 @@ impl Store {
     ) -> (Store, __m512i) {
         // SAFETY: the caller's contract: each load lies in the header.
         unsafe {
-            let (m_at, s_at) = header.conv_rq_at();
-            let (bias, shift) = match header {
-                I8Header::Wide => (
-                    _mm512_loadu_si512(panel.add(4 * NR).cast()),
-                    _mm512_loadu_si512(panel.add(s_at).cast()),
-                ),
-                I8Header::Compact => {
-                    // `bias_u8 = bias_s8 − 128·Σw` (wrapping).
-                    let sum_w = _mm256_loadu_si256(panel.add(I8Header::SUM_W_AT).cast());
-                    let b = _mm512_loadu_si512(panel.cast());
-                    (
-                        _mm512_sub_epi32(b, _mm512_slli_epi32::<7>(_mm512_cvtepi16_epi32(sum_w))),
-                        _mm512_cvtepi8_epi32(_mm_loadu_si128(panel.add(s_at).cast())),
-                    )
-                }
-            };
-            let m = _mm512_loadu_si512(panel.add(m_at).cast());
+            let (bias, m, shift) = i8_panel_consts(t, header, panel);
             // The requantization lanes: channel `l % NJ` in lane `l`.
             let (m, shift, b) = if NJ == 8 {
                 (
