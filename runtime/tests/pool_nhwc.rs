@@ -267,6 +267,78 @@ fn check_both(xs: [usize; 4], ys: [usize; 4], win: Window, xf: &[f32], xi: &[i8]
     }
 }
 
+/// The int8 AVX-512 paths of issue #14's small pools (on x86-64 CPUs with AVX-512 BW /
+/// VBMI; elsewhere the same cases check the portable paths): the max pool of window
+/// width 2 and stride 2 along W (1…3 kernel rows, row strides and dilations 1–2, `W`
+/// even and odd, outputs of 1…65 pixels — whole 64-byte vectors and tails —, 1…64
+/// channels, the powers of two up to 32 on the fast path) and the global average
+/// (1…272 pixels, the i16 sums' 256 and past it, 1…96 channels), against the NCHW
+/// reference: random bytes and the extremes −128 / 127 everywhere.
+#[test]
+fn small_pool_paths_equal_reference() {
+    let mut seed = 0x9e37_79b9u32;
+    let mut next = move || {
+        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (seed >> 24) as u8 as i8
+    };
+    let mut fill = |len: usize, kind: usize| -> Vec<i8> {
+        (0..len)
+            .map(|_| match kind {
+                0 => -128,
+                1 => 127,
+                _ => next(),
+            })
+            .collect()
+    };
+    let mut cases = 0;
+    for c in [1, 2, 3, 4, 8, 16, 32, 64] {
+        for ow in [1, 2, 7, 8, 31, 32, 33, 65] {
+            for (kh, sh, dh, h) in [(1, 1, 1, 1), (1, 2, 1, 3), (2, 2, 1, 4), (3, 1, 2, 6)] {
+                for (n, w) in [(1, 2 * ow), (2, 2 * ow + 1)] {
+                    let oh = (h - (kh - 1) * dh - 1) / sh + 1;
+                    let win = window([kh as u32, 2], [sh as u32, 2], [dh as u32, 1], [0; 4]);
+                    let (xs, ys) = ([n, c, h, w], [n, c, oh, ow]);
+                    let p = pool_params(xs, ys, win, false);
+                    let x = fill(n * c * h * w, cases % 5);
+                    let mut want = vec![0i8; n * c * oh * ow];
+                    ki::max_pool2d(&p, &x, &mut want);
+                    let got = nhwc_run(&p, &x, engine::i8_max_pool_nhwc);
+                    assert_eq!(got, want, "i8 max {xs:?} {ys:?} {win:?}");
+                    cases += 1;
+                }
+            }
+        }
+    }
+    for c in [1, 2, 3, 4, 8, 16, 32, 64, 96] {
+        for (h, w) in [
+            (1, 1),
+            (1, 3),
+            (1, 32),
+            (2, 16),
+            (8, 8),
+            (16, 16),
+            (1, 255),
+            (17, 16),
+        ] {
+            for n in [1, 2] {
+                let (p, _) = global([n, c, h, w]);
+                let x = fill(n * c * h * w, cases % 5);
+                for zp in [-128, 0, 127] {
+                    let mut want = vec![0i8; n * c];
+                    ki::avg_pool2d(&p, &x, zp, &mut want);
+                    let avg = |p: &PoolParams, x: &[i8], y: &mut [i8]| {
+                        engine::i8_avg_pool_nhwc(p, x, zp, y)
+                    };
+                    let got = nhwc_run(&p, &x, avg);
+                    assert_eq!(got, want, "i8 gavg {:?} zp {zp}", p.x);
+                }
+                cases += 1;
+            }
+        }
+    }
+    assert!(cases > 500, "{cases} cases");
+}
+
 /// The largest strides and dilations on axes they do not move along (one output, one
 /// tap): the direct paths give the reference's values, no overflow.
 #[test]

@@ -211,6 +211,8 @@
 mod frame;
 mod pack;
 mod pool;
+#[cfg(all(target_arch = "x86_64", feature = "std"))]
+mod pool_x86;
 mod portable;
 mod stem;
 mod types;

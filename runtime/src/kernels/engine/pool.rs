@@ -18,6 +18,9 @@ use crate::kernels::reference::int8::div_round;
 use crate::kernels::reference::window::{axes, Axis};
 use crate::{Error, Result};
 
+#[cfg(all(target_arch = "x86_64", feature = "std"))]
+use super::pool_x86;
+
 /// Channels of the int8 average's i32 accumulators on the stack.
 const I8_BLOCK: usize = 64;
 
@@ -290,7 +293,7 @@ macro_rules! fast {
 /// [`max_pool2d`]: crate::kernels::f32::max_pool2d
 pub fn f32_max_pool_nhwc(p: &PoolParams, x: &[f32], y: &mut [f32]) -> Result<()> {
     max_pool(
-        p,
+        &Geo::new(p, x.len(), y.len())?,
         x,
         y,
         f32::NEG_INFINITY,
@@ -331,23 +334,31 @@ fn f32_avg_plain(g: &Geo, x: &[f32], y: &mut [f32]) {
 
 /// Max pool of NHWC int8 activations (raw values; input and output share their
 /// quantization): the reference [`max_pool2d`](crate::kernels::int8::max_pool2d)'s bytes.
+///
+/// On x86-64 with `std`, a window of width 2, stride 2 along W without padding and
+/// 1, 2, 4, …, 32 channels runs on AVX-512 VBMI when the CPU has it
+/// (`pool_x86::max_pairs`).
 pub fn i8_max_pool_nhwc(p: &PoolParams, x: &[i8], y: &mut [i8]) -> Result<()> {
-    max_pool(p, x, y, i8::MIN, Ord::max, fast!(i8_max_plain, i8))
+    #[cfg(all(target_arch = "x86_64", feature = "std"))]
+    if pool_x86::i8_max(p, x, y) {
+        return Ok(());
+    }
+    let g = Geo::new(p, x.len(), y.len())?;
+    max_pool(&g, x, y, i8::MIN, Ord::max, fast!(i8_max_plain, i8))
 }
 
 /// Every output row starts at `init` and takes `max(out, tap)` for each tap in order.
 #[inline(always)]
 fn max_pool<T: Copy>(
-    p: &PoolParams,
+    g: &Geo,
     x: &[T],
     y: &mut [T],
     init: T,
     max: impl Fn(T, T) -> T,
     plain: impl Fn(&Geo, &[T], &mut [T]),
 ) -> Result<()> {
-    let g = Geo::new(p, x.len(), y.len())?;
     if PLAIN && g.plain.is_some() {
-        plain(&g, x, y);
+        plain(g, x, y);
         return Ok(());
     }
     g.each(|o, _, _, taps| {
@@ -399,6 +410,17 @@ pub fn f32_avg_pool_nhwc(p: &PoolParams, x: &[f32], y: &mut [f32]) -> Result<()>
 /// (the loops below are written for the compiler to vectorise: without it they are
 /// SSE2, whose i8 → i32 widening and 64-bit products cost several instructions each).
 pub fn i8_avg_pool_nhwc(p: &PoolParams, x: &[i8], x_zp: i32, y: &mut [i8]) -> Result<()> {
+    // A global average without padding in one pass of exact i16 sums (as `i8_avg`'s),
+    // divided alike.
+    #[cfg(all(target_arch = "x86_64", feature = "std"))]
+    if let Some(count) = pool_x86::global_count(p).filter(|&n| n <= I16_TAPS) {
+        if let Some(d) = Divisor::new(count, 0) {
+            let fin = |s: i16| saturate(d.div_round(i32::from(s)), -128, 127);
+            if pool_x86::global_avg(x, y, [p.x[0], count, p.x[1]], fin) {
+                return Ok(());
+            }
+        }
+    }
     let g = Geo::new(p, x.len(), y.len())?;
     #[cfg(all(target_arch = "x86_64", feature = "std"))]
     if std::is_x86_feature_detected!("avx2") {
