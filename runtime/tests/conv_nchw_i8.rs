@@ -379,6 +379,14 @@ fn i8_conv_nchw_one_row_shapes() {
             }
         }
     }
+    // One output row of the top padding (the image row is not read): every output
+    // from `x_zp`.
+    for (sx, seed) in [(1, 9), (2, 10)] {
+        let s = shape(3, (1, 64), 8, [1, 5], [2, sx]);
+        let c = Case::new(padded(s, [1, 2], [0, 2], [1, 1]), seed);
+        assert_eq!(c.s.out_h, 1);
+        dispatched_matches(&c, &format!("top padding row, stride {sx}"));
+    }
     // 16 channels, and 20 (two panels), on one row.
     for (m, seed) in [(16, 7), (20, 8)] {
         let s = shape(3, (1, 64), m, [1, 5], [1, 1]);
@@ -423,7 +431,17 @@ fn i8_conv_nchw_one_row_shapes() {
 
 #[test]
 fn i8_conv_nchw_rejects_bad_lengths() {
-    let c = &cases()[3];
+    // A 2D stem and the sensor's one-row shape (the one-row kernel's own checks).
+    let one_row = Case::new(
+        padded(shape(3, (1, 64), 8, [1, 5], [1, 1]), [0, 2], [0, 2], [1, 1]),
+        5,
+    );
+    for c in [&cases()[3], &one_row] {
+        rejects_bad_lengths(c);
+    }
+}
+
+fn rejects_bad_lengths(c: &Case) {
     let s = &c.s;
     let packed = c.packed(I8Header::Compact);
     let out = c.out(I8Header::Compact);
@@ -434,10 +452,20 @@ fn i8_conv_nchw_rejects_bad_lengths() {
         engine::i8_conv_nchw(s, x, c.scale, c.x_zp, p, &out, &mut y, &mut scratch)
     };
     assert!(run(&c.x, &packed, n, len, s).is_ok());
-    assert!(run(&c.x[1..], &packed, n, len, s).is_err());
-    assert!(run(&c.x, &packed[1..], n, len, s).is_err());
-    assert!(run(&c.x, &packed, n - 1, len, s).is_err());
-    assert!(run(&c.x, &packed, n, len - 1, s).is_err());
+    let short = |e: usize, a: usize| {
+        Err(Error::WrongLength {
+            expected: e,
+            actual: a,
+        })
+    };
+    assert_eq!(
+        run(&c.x[1..], &packed, n, len, s),
+        short(c.x.len(), c.x.len() - 1)
+    );
+    let p = packed.len();
+    assert_eq!(run(&c.x, &packed[1..], n, len, s), short(p, p - 1));
+    assert_eq!(run(&c.x, &packed, n - 1, len, s), short(n, n - 1));
+    assert_eq!(run(&c.x, &packed, n, len - 1, s), short(len, len - 1));
     let five = ConvShape { in_c: 5, ..*s };
     assert_eq!(run(&c.x, &packed, n, len, &five), Err(Error::Unsupported));
 }

@@ -167,6 +167,7 @@ fn rows_scratch_len(s: &ConvShape, plan: &super::x86_avx512::stem_rows::Plan) ->
 /// them. `None` when the kernel does not take `s` or this CPU lacks VBMI. The shape is
 /// checked once here (the kernel's plan keeps it).
 #[cfg(target_arch = "x86_64")]
+#[inline(always)]
 pub(super) fn i8_rows(
     t: super::x86_avx512::Vnni,
     s: &ConvShape,
@@ -179,6 +180,9 @@ pub(super) fn i8_rows(
     use super::x86_avx512::stem_rows::{self as k, Plan};
     if !k::vbmi() {
         return None;
+    }
+    if let Some(r) = one_row(t, s, (x, x_scale, x_zp), packed, out, y, scratch) {
+        return Some(r);
     }
     let plan = Plan::new(s)?;
     let g = Geom::new(s).ok()?;
@@ -230,6 +234,67 @@ pub(super) fn i8_rows(
     };
     k::run(t, (&plan, x_zp), scratch, packed, out, y, fill);
     Some(Ok(()))
+}
+
+/// [`i8_rows`] on a small one-row shape (a 1D first layer that `stem_row1.rs`
+/// takes, at most 4096 output channels): the same checks in the same order, the
+/// geometry and scratch lengths computed directly (no overflow at these sizes), then
+/// the row kernel. `None` when the shape is not of this form or the row kernel does
+/// not take it (the generic path then runs and checks again).
+#[cfg(target_arch = "x86_64")]
+fn one_row(
+    t: super::x86_avx512::Vnni,
+    s: &ConvShape,
+    (x, x_scale, x_zp): (&[f32], f32, i32),
+    packed: &[u8],
+    out: &I8Out,
+    y: &mut [i8],
+    scratch: &mut [i8],
+) -> Option<Result<()>> {
+    use super::x86_avx512::stem_rows::FRONT;
+    let (c, w, sx, [kh, kw], pl) = (s.in_c, s.in_w, s.stride[1], s.kernel, s.pad[1]);
+    // Within `stem_row1::row1`'s shapes and `stem_rows::Plan::new`'s (whose other
+    // conditions these imply: `15·sx + kw <= 15·sx·c + 4·nq <= 64`, `nq <= 16`).
+    let ok = (1..=3).contains(&c)
+        && s.in_h == 1
+        && s.out_h == 1
+        && kh == 1
+        && s.pad[0] == 0
+        && s.stride[0] >= 1
+        && s.dilation == [1, 1]
+        && (1..=2).contains(&sx)
+        && (1..=64).contains(&w)
+        && (1..=64).contains(&kw)
+        && pl <= 16
+        && (1..=256).contains(&s.out_w)
+        && (1..=4096).contains(&s.out_c)
+        && 15 * sx * c + 4 * (kw * c).div_ceil(4) <= 64;
+    let last = (s.out_w - 1) / 16 * 16;
+    if !ok || !(last == 0 || (last - 1) * sx + kw <= w + pl) {
+        return None;
+    }
+    if out.residual.is_some() {
+        return Some(Err(Error::Unsupported));
+    }
+    // `Geom::new`'s `padded`, `rows_scratch_len` (one padded row) and `i8_scratch_len`.
+    let reach = (s.out_w - 1) * sx + kw - 1;
+    let padded = pl > 0 || reach >= w + pl;
+    let need_len = w * c + FRONT + ((s.out_w - 1) * sx + 64).saturating_sub(w);
+    let all = (w * c + if padded { c } else { 0 } + w).max(need_len);
+    // `i8_lens`.
+    let lens = need(c * w, x.len())
+        .and_then(|()| need(s.out_w * s.out_c, y.len()))
+        .and_then(|()| need(all, scratch.len()))
+        .and_then(|()| {
+            let len = super::pack::i8_conv_packed_len_as(out.header, s.out_c, c, s.kernel);
+            need(len.ok_or(Error::Unsupported)?, packed.len())
+        });
+    if let Err(e) = lens {
+        return Some(Err(e));
+    }
+    let xq = &mut scratch[..need_len];
+    super::x86_avx512::stem_row1::row1(t, s, (x, x_scale, x_zp), packed, out, y, xq)
+        .map(|()| Ok(()))
 }
 
 /// The checks of both int8 paths: channels, the geometry and the slice lengths

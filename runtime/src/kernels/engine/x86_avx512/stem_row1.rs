@@ -50,6 +50,7 @@ pub(crate) fn row1(
         && s.in_h == 1
         && s.out_h == 1
         && kh == 1
+        && s.pad[0] == 0
         && s.dilation == [1, 1]
         && (1..=2).contains(&sx)
         && (1..=64).contains(&w)
