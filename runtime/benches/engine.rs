@@ -114,6 +114,14 @@ fn layers() -> Vec<Layer> {
         layer("kws dw3x3 64 25x5", (25, 5, 64), 64, [3, 3], 1, true),
         layer("kws pw 64->64 25x5", (25, 5, 64), 64, [1, 1], 1, false),
         layer(
+            "sensor conv 1x5 8->16 1x32",
+            (1, 32, 8),
+            16,
+            [1, 5],
+            1,
+            false,
+        ),
+        layer(
             "resnet8 conv 3x3 3->16 32x32",
             (32, 32, 3),
             16,

@@ -15,7 +15,10 @@
 //! `ky·kw·C4/4..` in order: per group, one weight vector for `R` pixels, each pixel's
 //! quad broadcast from the buffer (a load, no pointer table, no per-quad flip). The
 //! accumulators start at the bias; the frame's epilogue ([`I8Epi`]) requantizes,
-//! adds a fused residual and stores. The panels run one after the other over each
+//! adds a fused residual and stores — without a residual Add, where the offset form
+//! of the requantization applies ([`I32Lanes::rq_u`], as in the frame's 1×1 entry),
+//! this module's [`Band::store_u`] (the sums start at `bias_u8 + i32::MIN`; four
+//! pixels narrowed together). The panels run one after the other over each
 //! band (the band is copied once for all).
 
 #![allow(unsafe_code)]
@@ -24,10 +27,11 @@ use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
 use core::ptr;
 
-use super::{copy_xor, mask16, Vnni};
+use super::{bytes64, copy_xor, mask16, Rq, Vnni};
 use crate::kernels::engine::frame::conv::i8_conv_operands;
 use crate::kernels::engine::frame::geom::Geom;
 use crate::kernels::engine::frame::i8epi::{i8_panel_consts, I8Epi};
+use crate::kernels::engine::frame::I32Lanes;
 use crate::kernels::engine::pack::i8_flat;
 use crate::kernels::engine::types::{ConvShape, I8Out, Kernel, Kernels, NR};
 use crate::{Error, Result};
@@ -157,8 +161,15 @@ unsafe fn run(
     let mut buf = [MaybeUninit::<u8>::uninit(); BUF];
     let buf = buf.as_mut_ptr().cast::<u8>();
     let row = cols * c4;
-    // Output rows per band: `(bh − 1)·sh + kh` buffer rows fit.
-    let bh = ((BUF / row - g.kh) / g.sh + 1).min(g.oh);
+    // Output rows per band: `(bh − 1)·sh + kh` buffer rows fit (all of them without
+    // dividing when the whole padded input fits: the small convs).
+    let all = ((g.oh - 1) * g.sh)
+        .checked_add(g.kh)
+        .and_then(|r| r.checked_mul(row));
+    let bh = match all {
+        Some(n) if n <= BUF => g.oh,
+        _ => ((BUF / row - g.kh) / g.sh + 1).min(g.oh),
+    };
     let plain = epi.plain();
     let mut oy0 = 0;
     while oy0 < g.oh {
@@ -171,24 +182,35 @@ unsafe fn run(
             // the packed slice, checked above).
             for p in 0..g.n.div_ceil(NR) {
                 let panel = packed.as_ptr().add(p * panel_len);
-                let (bias, m, s) = i8_panel_consts(l, out.header, panel);
-                let rq = epi.rq(l, m, s);
+                let (mut bias, m, s) = i8_panel_consts(l, out.header, panel);
+                let mut rq = epi.rq(l, m, s);
+                let nc = NR.min(g.n - p * NR);
+                // The offset form where it applies (no residual Add): the sums start
+                // at `bias_u8 + i32::MIN`.
+                let u = out.residual.is_none() && l.rq_u(&mut rq, bias, nc, g.taps * c4);
+                if u {
+                    bias = _mm512_add_epi32(bias, _mm512_set1_epi32(i32::MIN));
+                }
                 let b = Band {
                     w: panel.add(out.header.conv_len()),
                     bias,
                     n0: p * NR,
-                    nc: NR.min(g.n - p * NR),
+                    nc,
                     ..b
                 };
+                if u {
+                    b.rows_u(l, &epi, &rq, buf, (oy0, oy1), out);
+                    continue;
+                }
                 for oy in oy0..oy1 {
                     let xr = buf.add((oy - oy0) * g.sh * row);
                     match (g.sw * c4, plain) {
-                        (8, true) => b.out_row::<8, true>(l, &epi, &rq, xr, oy),
-                        (16, true) => b.out_row::<16, true>(l, &epi, &rq, xr, oy),
-                        (32, true) => b.out_row::<32, true>(l, &epi, &rq, xr, oy),
-                        (64, true) => b.out_row::<64, true>(l, &epi, &rq, xr, oy),
-                        (_, true) => b.out_row::<0, true>(l, &epi, &rq, xr, oy),
-                        (_, false) => b.out_row::<0, false>(l, &epi, &rq, xr, oy),
+                        (8, true) => b.out_row::<8, true, false>(l, &epi, &rq, xr, oy, out),
+                        (16, true) => b.out_row::<16, true, false>(l, &epi, &rq, xr, oy, out),
+                        (32, true) => b.out_row::<32, true, false>(l, &epi, &rq, xr, oy, out),
+                        (64, true) => b.out_row::<64, true, false>(l, &epi, &rq, xr, oy, out),
+                        (_, true) => b.out_row::<0, true, false>(l, &epi, &rq, xr, oy, out),
+                        (_, false) => b.out_row::<0, false, false>(l, &epi, &rq, xr, oy, out),
                     }
                 }
             }
@@ -198,7 +220,57 @@ unsafe fn run(
     Ok(())
 }
 
+/// Writes `n` bytes of `v` at `d`, 64 at a time (the band's padding: no `memset`
+/// call).
+///
+/// # Safety
+/// AVX-512 F/BW; `d` is writable for `n` bytes.
+#[cfg_attr(not(ferrite_unoptimized), inline(always))]
+unsafe fn pad(d: *mut u8, n: usize, v: __m512i) {
+    let mut i = 0;
+    while i < n {
+        // SAFETY: caller's contract; the mask keeps the store inside `n` bytes.
+        unsafe { _mm512_mask_storeu_epi8(d.add(i).cast(), bytes64(n - i), v) };
+        i += 64;
+    }
+}
+
 impl Band<'_> {
+    /// The output rows `oy0..oy1` of the band at `buf` in the offset form (`rq`
+    /// prepared by [`I32Lanes::rq_u`], no residual Add): a function of its own, so
+    /// that the other instances' code in `imp` stays as it was.
+    ///
+    /// # Safety
+    /// As [`run`]'s loop: the CPU has the features, the band holds the rows' taps.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")]
+    unsafe fn rows_u(
+        &self,
+        l: Vnni,
+        epi: &I8Epi<Vnni>,
+        rq: &Rq,
+        buf: *const u8,
+        (oy0, oy1): (usize, usize),
+        out: &I8Out,
+    ) {
+        let g = self.g;
+        let row = self.cols * self.c4;
+        for oy in oy0..oy1 {
+            // SAFETY: caller's contract.
+            unsafe {
+                let xr = buf.add((oy - oy0) * g.sh * row);
+                match g.sw * self.c4 {
+                    8 => self.out_row::<8, true, true>(l, epi, rq, xr, oy, out),
+                    16 => self.out_row::<16, true, true>(l, epi, rq, xr, oy, out),
+                    32 => self.out_row::<32, true, true>(l, epi, rq, xr, oy, out),
+                    64 => self.out_row::<64, true, true>(l, epi, rq, xr, oy, out),
+                    _ => self.out_row::<0, true, true>(l, epi, rq, xr, oy, out),
+                }
+            }
+        }
+    }
+
     /// Copies `rows` padded input rows from padded row `r0` (input row `r0 − pt`)
     /// into `buf` as `x ^ 0x80`: `cols` pixels of `C4` bytes, the zero point outside
     /// the input.
@@ -214,16 +286,17 @@ impl Band<'_> {
         let right = (g.pl + g.iw).min(self.cols);
         // SAFETY: caller's contract; input pixels are read only inside the input.
         unsafe {
+            let zp = _mm512_set1_epi8(self.zp as i8);
             let flip64 = _mm512_set1_epi8(i8::MIN);
             let flip = _mm_set1_epi8(i8::MIN);
             for r in 0..rows {
                 let d = buf.add(r * row);
                 let iy = (r0 + r).wrapping_sub(g.pt);
                 if iy >= g.ih || right <= left {
-                    ptr::write_bytes(d, self.zp, row);
+                    pad(d, row, zp);
                     continue;
                 }
-                ptr::write_bytes(d, self.zp, left * c4);
+                pad(d, left * c4, zp);
                 let src = self.x.add((iy * g.iw + left - g.pl) * g.c);
                 let dst = d.add(left * c4);
                 if g.c == c4 {
@@ -243,7 +316,7 @@ impl Band<'_> {
                         }
                     }
                 }
-                ptr::write_bytes(d.add(right * c4), self.zp, (self.cols - right) * c4);
+                pad(d.add(right * c4), (self.cols - right) * c4, zp);
             }
         }
     }
@@ -255,13 +328,14 @@ impl Band<'_> {
     /// # Safety
     /// As [`run`]: the buffer holds the row's `kh` taps rows.
     #[cfg_attr(not(ferrite_unoptimized), inline(always))]
-    unsafe fn out_row<const STEP: usize, const PLAIN: bool>(
+    unsafe fn out_row<const STEP: usize, const PLAIN: bool, const U: bool>(
         &self,
         l: Vnni,
         epi: &I8Epi<Vnni>,
         rq: &<Vnni as crate::kernels::engine::frame::I32Lanes>::Rq,
         xr: *const u8,
         oy: usize,
+        out: &I8Out,
     ) {
         let g = self.g;
         let mut ox = 0;
@@ -269,18 +343,18 @@ impl Band<'_> {
         unsafe {
             while ox + MR <= g.ow {
                 let acc = self.tile::<MR, STEP, true>(xr, ox, MR);
-                self.store::<MR, PLAIN>(l, epi, rq, acc, oy, ox, MR);
+                self.store::<MR, PLAIN, U>(l, epi, rq, acc, oy, ox, MR, out);
                 ox += MR;
             }
             if ox + 8 <= g.ow {
                 let acc = self.tile::<8, STEP, true>(xr, ox, 8);
-                self.store::<8, PLAIN>(l, epi, rq, acc, oy, ox, 8);
+                self.store::<8, PLAIN, U>(l, epi, rq, acc, oy, ox, 8, out);
                 ox += 8;
             }
             while ox < g.ow {
                 let rows = 4.min(g.ow - ox);
                 let acc = self.tile::<4, STEP, false>(xr, ox, rows);
-                self.store::<4, PLAIN>(l, epi, rq, acc, oy, ox, rows);
+                self.store::<4, PLAIN, U>(l, epi, rq, acc, oy, ox, rows, out);
                 ox += rows;
             }
         }
@@ -331,7 +405,7 @@ impl Band<'_> {
     /// The pixels exist.
     #[allow(clippy::too_many_arguments)]
     #[cfg_attr(not(ferrite_unoptimized), inline(always))]
-    unsafe fn store<const R: usize, const PLAIN: bool>(
+    unsafe fn store<const R: usize, const PLAIN: bool, const U: bool>(
         &self,
         l: Vnni,
         epi: &I8Epi<Vnni>,
@@ -340,15 +414,81 @@ impl Band<'_> {
         oy: usize,
         ox: usize,
         rows: usize,
+        out: &I8Out,
     ) {
         let g = self.g;
         let at = ((oy * g.ow + ox) * g.n + self.n0, g.n);
         // SAFETY: caller's contract: the rows lie inside `y` (and the residual).
         unsafe {
-            if PLAIN {
+            if U {
+                self.store_u(l, rq, acc, at.0, rows, out);
+            } else if PLAIN {
                 epi.store_rows_plain(l, acc, rows, rq, self.y, at, self.nc);
             } else {
                 epi.store_rows(l, acc, rows, rq, self.y, at, self.nc);
+            }
+        }
+    }
+
+    /// [`Band::store`] in the offset form (`U`: [`I32Lanes::rq_u`] holds, no
+    /// residual Add) of the first `rows` pixels of `acc`, the first at element `at`
+    /// (the output's zero point and range from `o`): whole tiles of 16
+    /// channels four pixels at a time, narrowed by two saturating packs (`i32 → i16
+    /// → i8`, the same saturation as one) and a dword transpose, clamped as 64 bytes
+    /// after narrowing (monotone: the same bytes as [`I8Epi`]'s store); other tiles
+    /// pixel by pixel.
+    ///
+    /// # Safety
+    /// As [`Band::store`]; `rq` prepared by [`I32Lanes::rq_u`].
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
+    unsafe fn store_u<const R: usize>(
+        &self,
+        l: Vnni,
+        rq: &Rq,
+        acc: [__m512i; R],
+        at: usize,
+        rows: usize,
+        o: &I8Out,
+    ) {
+        let n = self.g.n;
+        // SAFETY: caller's contract: pixels `0..rows` hold `nc` bytes at `at + r·n`.
+        unsafe {
+            let zp = _mm512_set1_epi32(o.zero_point);
+            let y = self.y.add(at);
+            if rows == R && R % 4 == 0 && self.nc == NR {
+                // After the packs, 128-bit lane `k` holds channels `4k..4k + 4` of the
+                // four pixels in turn: dword `4k + p` goes to `4p + k`.
+                let idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+                for c in 0..R / 4 {
+                    // (No closure: it would not inherit the target features.)
+                    let q0 = l.mbqm_zp_u(acc[4 * c], rq, zp);
+                    let q1 = l.mbqm_zp_u(acc[4 * c + 1], rq, zp);
+                    let q2 = l.mbqm_zp_u(acc[4 * c + 2], rq, zp);
+                    let q3 = l.mbqm_zp_u(acc[4 * c + 3], rq, zp);
+                    let ab = _mm512_packs_epi32(q0, q1);
+                    let cd = _mm512_packs_epi32(q2, q3);
+                    let b = _mm512_permutexvar_epi32(idx, _mm512_packs_epi16(ab, cd));
+                    let (lo, hi) = (o.act_min.clamp(-128, 127), o.act_max.clamp(-128, 127));
+                    let lo_hi = (_mm512_set1_epi8(lo as i8), _mm512_set1_epi8(hi as i8));
+                    let b = _mm512_min_epi8(_mm512_max_epi8(b, lo_hi.0), lo_hi.1);
+                    let p = y.add(4 * c * n);
+                    if n == NR {
+                        _mm512_storeu_si512(p.cast(), b);
+                    } else {
+                        _mm_storeu_si128(p.cast(), _mm512_castsi512_si128(b));
+                        _mm_storeu_si128(p.add(n).cast(), _mm512_extracti32x4_epi32::<1>(b));
+                        _mm_storeu_si128(p.add(2 * n).cast(), _mm512_extracti32x4_epi32::<2>(b));
+                        _mm_storeu_si128(p.add(3 * n).cast(), _mm512_extracti32x4_epi32::<3>(b));
+                    }
+                }
+            } else {
+                for (r, &a) in acc.iter().enumerate().take(rows) {
+                    let q = l.mbqm_zp_u(a, rq, zp);
+                    let (lo, hi) = (o.act_min, o.act_max);
+                    let q = _mm512_max_epi32(q, _mm512_set1_epi32(lo));
+                    let q = _mm512_min_epi32(q, _mm512_set1_epi32(hi));
+                    _mm512_mask_cvtsepi32_storeu_epi8(y.add(r * n), mask16(self.nc), q);
+                }
             }
         }
     }
