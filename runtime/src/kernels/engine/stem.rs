@@ -167,7 +167,7 @@ fn rows_scratch_len(s: &ConvShape, plan: &super::x86_avx512::stem_rows::Plan) ->
 /// them. `None` when the kernel does not take `s` or this CPU lacks VBMI. The shape is
 /// checked once here (the kernel's plan keeps it).
 #[cfg(target_arch = "x86_64")]
-#[inline(always)]
+#[cfg_attr(not(ferrite_unoptimized), inline(always))]
 pub(super) fn i8_rows(
     t: super::x86_avx512::Vnni,
     s: &ConvShape,

@@ -153,7 +153,7 @@ unsafe fn row1_vnni(
 ///
 /// # Safety
 /// As [`row1_vnni`].
-#[inline(always)]
+#[cfg_attr(not(ferrite_unoptimized), inline(always))]
 unsafe fn row1_panel<const NJ: usize>(
     t: Vnni,
     s: &ConvShape,
