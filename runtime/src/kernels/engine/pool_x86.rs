@@ -11,6 +11,7 @@
 
 use core::arch::x86_64::*;
 
+use super::x86_avx512::{bytes64, vbmi};
 use crate::kernels::params::PoolParams;
 
 /// The int8 max pool of `p` by [`max_pairs`] when its window has width 2, stride 2,
@@ -50,7 +51,7 @@ pub(super) fn global_count(p: &PoolParams) -> Option<usize> {
 
 /// Whether the CPU has what [`max_pairs`] needs (AVX-512 BW and VBMI).
 pub(super) fn has_vbmi() -> bool {
-    std::is_x86_feature_detected!("avx512bw") && std::is_x86_feature_detected!("avx512vbmi")
+    std::is_x86_feature_detected!("avx512bw") && vbmi()
 }
 
 /// Whether the CPU has what [`global_avg`] needs (AVX-512 BW and VL).
@@ -104,16 +105,6 @@ const IOTA: [u8; 64] = {
     v
 };
 
-/// The mask of the first `k <= 64` bytes.
-#[inline(always)]
-fn first(k: usize) -> u64 {
-    if k >= 64 {
-        u64::MAX
-    } else {
-        (1u64 << k) - 1
-    }
-}
-
 /// [`max_pairs`] after its checks.
 ///
 /// # Safety
@@ -161,7 +152,7 @@ unsafe fn max_pairs_vbmi(
                 }
                 while o0 < out_len {
                     let k = (out_len - o0).min(64);
-                    let (mlo, mhi) = (first(2 * k), first((2 * k).saturating_sub(64)));
+                    let (mlo, mhi) = (bytes64(2 * k), bytes64((2 * k).saturating_sub(64)));
                     let mut lo = _mm512_set1_epi8(i8::MIN);
                     let mut hi = lo;
                     for ky in 0..kh {
@@ -189,7 +180,7 @@ unsafe fn max_pairs_vbmi(
                     if k == 64 {
                         _mm512_storeu_si512(yp.add(o0).cast(), m);
                     } else {
-                        _mm512_mask_storeu_epi8(yp.add(o0), first(k), m);
+                        _mm512_mask_storeu_epi8(yp.add(o0), bytes64(k), m);
                     }
                     o0 += 64;
                 }
@@ -282,7 +273,7 @@ unsafe fn stream_sums(x: &[i8], c: usize, sums: &mut [i16; 32]) {
         }
         while i < len {
             // A tail of whole pixels (c | 32): the lanes past it load as 0.
-            let m = first((len - i).min(32)) as u32;
+            let m = bytes64((len - i).min(32)) as u32;
             let v = _mm256_maskz_loadu_epi8(m, p.add(i));
             a0 = _mm512_add_epi16(a0, _mm512_cvtepi8_epi16(v));
             i += 32;

@@ -178,7 +178,7 @@ pub(super) fn i8_rows(
     scratch: &mut [i8],
 ) -> Option<Result<()>> {
     use super::x86_avx512::stem_rows::{self as k, Plan};
-    if !k::vbmi() {
+    if !super::x86_avx512::vbmi() {
         return None;
     }
     if let Some(r) = one_row(t, s, (x, x_scale, x_zp), packed, out, y, scratch) {

@@ -21,7 +21,7 @@
 use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
 
-use super::{copy_xor, madd, mask16, Avx512, Avx512Bw, Vnni};
+use super::{copy_xor, madd, mask16, vbmi, Avx512, Avx512Bw, Vnni};
 use crate::kernels::engine::frame::conv::i8_zero_point;
 use crate::kernels::engine::frame::geom::{need, Geom};
 use crate::kernels::engine::frame::{dwconv, I32Lanes};
@@ -136,15 +136,6 @@ fn i8_dwconv_vnni(
         Some(t) => unsafe { imp(t, s, x, x_zp, packed, out, y) },
         None => Err(Error::Unsupported),
     }
-}
-
-/// The CPU has AVX-512 VBMI (`vpermb`: Ice Lake and later, Zen 4; not Cascade Lake).
-fn vbmi() -> bool {
-    #[cfg(feature = "std")]
-    let ok = std::is_x86_feature_detected!("avx512vbmi");
-    #[cfg(not(feature = "std"))]
-    let ok = cfg!(target_feature = "avx512vbmi");
-    ok
 }
 
 /// The shape of a lean case: `(k, sw, ps)` (kernel size, horizontal stride, buffer

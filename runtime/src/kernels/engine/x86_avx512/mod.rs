@@ -97,6 +97,16 @@ pub(crate) const KERNELS_VNNI: Kernels = Kernels {
     ..KERNELS
 };
 
+/// Whether this CPU has AVX-512 VBMI (`vpermb`, `vpermt2b`: Ice Lake and later, Zen 4;
+/// not Cascade Lake), besides an AVX-512 token (the depthwise, stem and pool kernels).
+pub(super) fn vbmi() -> bool {
+    #[cfg(feature = "std")]
+    let ok = std::is_x86_feature_detected!("avx512vbmi");
+    #[cfg(not(feature = "std"))]
+    let ok = cfg!(target_feature = "avx512vbmi");
+    ok
+}
+
 /// The mask of lanes `0..n`.
 #[inline(always)]
 fn mask16(n: usize) -> __mmask16 {
@@ -105,7 +115,7 @@ fn mask16(n: usize) -> __mmask16 {
 
 /// The mask of the first `min(n, 64)` bytes.
 #[inline(always)]
-fn bytes64(n: usize) -> __mmask64 {
+pub(super) fn bytes64(n: usize) -> __mmask64 {
     if n >= 64 {
         !0
     } else {

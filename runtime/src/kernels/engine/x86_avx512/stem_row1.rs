@@ -6,9 +6,9 @@ use core::arch::x86_64::*;
 
 use super::super::pack::i8_flat;
 use super::super::types::{ConvShape, I8Out, NR};
-use super::stem_rows::{lane_index, vbmi};
+use super::stem_rows::lane_index;
 use super::stem_store::{store16, store16_c8, Store};
-use super::Vnni;
+use super::{bytes64, vbmi, Vnni};
 
 /// Byte `o` of tables `c − 1` (`c` 1 to 3): `(o / c, o % c)`.
 const COLS: [[[u8; 256]; 2]; 3] = {
@@ -101,7 +101,7 @@ unsafe fn row1_vnni(
     // the weight and header reads stay in panel `p`, the stores write the output row.
     unsafe {
         let xp = xq.as_mut_ptr();
-        let wm = if w == 64 { u64::MAX } else { (1u64 << w) - 1 };
+        let wm = bytes64(w);
         let mut planes = [_mm512_setzero_si512(); 3];
         for (ci, v) in planes.iter_mut().enumerate().take(c) {
             *v = _mm512_maskz_loadu_epi8(wm, xp.add(ci * w).cast());
@@ -120,9 +120,7 @@ unsafe fn row1_vnni(
             let g = _mm512_permutex2var_epi8(planes[0], idx, planes[1]);
             let g = _mm512_mask_permutexvar_epi8(g, two, p, planes[2]);
             let g = _mm512_mask_mov_epi8(g, _mm512_cmpge_epu8_mask(p, wv), zpv);
-            let n = (len - 64 * v).min(64);
-            let m = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
-            _mm512_mask_storeu_epi8(xp.add(64 * v).cast(), m, g);
+            _mm512_mask_storeu_epi8(xp.add(64 * v).cast(), bytes64(len - 64 * v), g);
         }
         let nq = (s.kernel[1] * c).div_ceil(4);
         // Byte `4l + i` of quad `q`'s index: lane `l`'s pixel's `k = 4q + i`.

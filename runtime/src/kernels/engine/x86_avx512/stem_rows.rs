@@ -23,7 +23,7 @@ use core::arch::x86_64::*;
 use super::super::pack::i8_flat;
 use super::super::types::{ConvShape, I8Out, NR};
 use super::stem_store::{store16, store16_c8, Store};
-use super::Vnni;
+use super::{vbmi, Vnni};
 
 /// The most quads (groups of 4 `k`) per output channel.
 const MAX_Q: usize = 16;
@@ -32,15 +32,6 @@ const MAX_W: usize = 64;
 /// The bytes before the first row (the first block's loads start `pad[1] <= 16` bytes
 /// before a row).
 pub(crate) const FRONT: usize = 64;
-
-/// Whether this CPU has AVX-512 VBMI (`vpermt2b`), besides the VNNI token.
-pub(crate) fn vbmi() -> bool {
-    #[cfg(feature = "std")]
-    let ok = std::is_x86_feature_detected!("avx512vbmi");
-    #[cfg(not(feature = "std"))]
-    let ok = cfg!(target_feature = "avx512vbmi");
-    ok
-}
 
 /// The layout of a band's quantized rows and the re-ordered `k` of a shape that
 /// [`Plan::new`] takes.
