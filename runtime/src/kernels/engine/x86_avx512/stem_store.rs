@@ -6,7 +6,7 @@ use core::arch::x86_64::*;
 
 use super::super::frame::i8epi::i8_panel_consts;
 use super::super::types::{I8Header, I8Out, NR};
-use super::{I32Lanes, Rq, Vnni};
+use super::{bytes64, I32Lanes, Rq, Vnni};
 
 /// The per-channel constants of one int8 panel: `bias_u8`, multiplier, shift (the
 /// vectors of the one reader of a panel header, [`i8_panel_consts`], stored).
@@ -280,12 +280,7 @@ pub(crate) unsafe fn store16_c8<const U: bool>(
             let z = _mm512_permutexvar_epi8(idx, _mm512_packs_epi16(ab, cd));
             let z = _mm512_min_epi8(st.hi8, _mm512_max_epi8(st.lo8, z));
             let px = n.saturating_sub(8 * h).min(8);
-            let m = if px == 8 {
-                u64::MAX
-            } else {
-                (1u64 << (8 * px)) - 1
-            };
-            _mm512_mask_storeu_epi8(yp.add(64 * h), m, z);
+            _mm512_mask_storeu_epi8(yp.add(64 * h), bytes64(8 * px), z);
         }
     }
 }
