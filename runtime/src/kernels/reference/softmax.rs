@@ -69,6 +69,7 @@ pub enum Logits<'a> {
 }
 
 impl Logits<'_> {
+    /// Value `i`; an int8 one as `f32::dequantize_i8` computes it.
     #[inline]
     fn at(self, i: usize) -> f32 {
         match self {
@@ -90,11 +91,9 @@ impl Logits<'_> {
                 }
                 return m;
             }
-            Logits::I8(x, s, z) => {
-                // As `f32::dequantize_i8` computes it (the same expression as `at`).
-                let n = y.len();
-                for (o, &v) in y.iter_mut().zip(&x[at..at + n]) {
-                    *o = i32::from(v).wrapping_sub(z) as f32 * s;
+            Logits::I8(..) => {
+                for (i, o) in y.iter_mut().enumerate() {
+                    *o = self.at(at + i);
                 }
                 line_max(y.iter().copied())
             }
