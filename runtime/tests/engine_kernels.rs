@@ -871,6 +871,55 @@ fn conv16_case(rng: &mut Rng, i: usize) -> I8Case {
         },
     }
     .unwrap();
+    conv16_operands(rng, s, i)
+}
+
+/// The x86 conv16 kernel's small stack band: its bytes (`SMALL` in
+/// `x86_avx512/conv16.rs`), and the bytes of a shape's whole padded input band
+/// (`(oh − 1)·sh + kh` rows of `(ow − 1)·sw + kw` pixels of `⌈C/4⌉·4` bytes).
+const CONV16_SMALL: usize = 2048;
+
+fn conv16_band(s: &ConvShape) -> usize {
+    let rows = (s.out_h - 1) * s.stride[0] + s.kernel[0];
+    let cols = (s.out_w - 1) * s.stride[1] + s.kernel[1];
+    rows * cols * s.in_c.div_ceil(4) * 4
+}
+
+/// Shapes whose whole padded band is just under, at and just over
+/// [`CONV16_SMALL`] (the small band's bound), and small ones: 1-row convs (the
+/// sensor's 1×5) over widths around the bound, 3×3 and 2×3 ones over heights; pads
+/// `0..k`, strides 1 and 2, `C` a multiple of 4 or not.
+fn conv16_small_band_shapes() -> Vec<ConvShape> {
+    let mut v = Vec::new();
+    for (c, stride, pl) in [(8, 1, 2), (8, 2, 0), (6, 1, 1), (4, 1, 4), (13, 2, 3)] {
+        let c4 = usize::div_ceil(c, 4) * 4;
+        // `cols·c4` bytes: widths with `cols` around `SMALL / c4`.
+        let bound = CONV16_SMALL / c4;
+        for cols in [5, 36, bound - 1, bound, bound + 1, bound + 2] {
+            // Padded to `cols` pixels (the band's, for stride 1).
+            let iw = cols - pl - 1;
+            if let Some(s) = shape((1, iw, c), 16, [1, 5], [1, stride], [1, 1], [0, pl, 0, 1]) {
+                v.push(s);
+            }
+        }
+    }
+    for (k, c, stride, p) in [([3, 3], 16, 1, 1), ([3, 3], 5, 2, 0), ([2, 3], 8, 1, 2)] {
+        for ih in 1..12 {
+            for iw in [5, 7, 9] {
+                let pads = [p.min(k[0] - 1), p, 0, p.min(2)];
+                if let Some(s) = shape((ih, iw, c), 24, k, [stride; 2], [1, 1], pads) {
+                    v.push(s);
+                }
+            }
+        }
+    }
+    v.retain(|s| s.out_h * s.out_w > 0);
+    v
+}
+
+/// [`conv16_case`]'s operands for shape `s` (case `i`: the zero point's extremes, a
+/// residual Add in every third case, extreme requantizations in every fifth).
+fn conv16_operands(rng: &mut Rng, s: ConvShape, i: usize) -> I8Case {
     let mut c = i8_case(s, false, 900 + i as u64);
     let extreme = rng.chance(25);
     c.x = rng.i8s(s.in_h * s.in_w * s.in_c, extreme);
@@ -1811,6 +1860,25 @@ macro_rules! engine_suite {
                 let mut rng = Rng::new(16);
                 for i in 0..cases(200) {
                     conv16_case(&mut rng, i).check(&k);
+                }
+            }
+
+            #[test]
+            fn i8_conv_kxk_small_band_edges_match_the_reference() {
+                let Some(k) = k() else { return };
+                let mut rng = Rng::new(17);
+                let shapes = conv16_small_band_shapes();
+                let bands: Vec<usize> = shapes.iter().map(conv16_band).collect();
+                // Both sides of the bound and the bound itself are reached.
+                assert!(bands.contains(&CONV16_SMALL));
+                assert!(bands.iter().any(|&b| b < CONV16_SMALL));
+                assert!(bands.iter().any(|&b| b > CONV16_SMALL));
+                for (i, s) in shapes.into_iter().enumerate() {
+                    // Each shape with and without a residual Add.
+                    for j in [i, i + 1] {
+                        conv16_operands(&mut rng, s, 3 * j).check(&k);
+                        conv16_operands(&mut rng, s, 3 * j + 1).check(&k);
+                    }
                 }
             }
 

@@ -19,7 +19,10 @@
 //! of the requantization applies ([`I32Lanes::rq_u`], as in the frame's 1×1 entry),
 //! this module's [`Band::store_u`] (the sums start at `bias_u8 + i32::MIN`; four
 //! pixels narrowed together). The panels run one after the other over each
-//! band (the band is copied once for all).
+//! band (the band is copied once for all); each panel's rows run in a function of
+//! their own ([`Band::rows_u`] or [`Band::rows`]), so that the call's set-up stays
+//! short. A conv whose whole padded input fits in [`SMALL`] bytes (the sensor
+//! 1D-CNN's) gets a band of that size, the others one of [`BUF`].
 
 #![allow(unsafe_code)]
 
@@ -39,6 +42,11 @@ use crate::{Error, Result};
 /// Bytes of the padded input band (on the stack): ResNet-8's whole 34×34×16 padded
 /// input fits.
 const BUF: usize = 20 * 1024;
+
+/// Bytes of the small band, used when the whole padded input fits in it (the sensor
+/// 1D-CNN's 36×8-byte row): a frame well under a page, no stack probes and few cold
+/// stack lines per call.
+const SMALL: usize = 2 * 1024;
 
 /// Output pixels per tile of an output row (accumulator registers).
 const MR: usize = 16;
@@ -68,7 +76,7 @@ fn i8_conv_vnni(
     /// The CPU supports the enabled features (`t` proves it); `lean` holds.
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")]
-    unsafe fn imp(
+    unsafe fn imp<const B: usize>(
         t: Vnni,
         g: &Geom,
         shape: (usize, usize),
@@ -80,7 +88,7 @@ fn i8_conv_vnni(
         scratch: &mut [i8],
     ) -> Result<()> {
         // SAFETY: caller's contract.
-        unsafe { run(t, g, shape, x, x_zp, packed, out, y, scratch) }
+        unsafe { run::<B>(t, g, shape, x, x_zp, packed, out, y, scratch) }
     }
     // The shape's own fields first: most other convs skip `Geom::new` here.
     let maybe = s.out_c > 0 && s.in_c >= 4 && s.dilation == [1, 1] && s.kernel != [1, 1];
@@ -88,7 +96,13 @@ fn i8_conv_vnni(
         if let (Some(t), Ok(g)) = (Vnni::new(), Geom::new(s)) {
             if let Some(shape) = lean(&g) {
                 // SAFETY: the token exists only when the CPU has the features.
-                return unsafe { imp(t, &g, shape, x, x_zp, packed, out, y, scratch) };
+                return unsafe {
+                    if whole(&g, shape).is_some_and(|n| n <= SMALL) {
+                        imp::<SMALL>(t, &g, shape, x, x_zp, packed, out, y, scratch)
+                    } else {
+                        imp::<BUF>(t, &g, shape, x, x_zp, packed, out, y, scratch)
+                    }
+                };
             }
         }
     }
@@ -108,6 +122,14 @@ fn lean(g: &Geom) -> Option<(usize, usize)> {
     (row.checked_mul(g.kh)? <= BUF).then_some((c4, cols))
 }
 
+/// The bytes of the whole padded input band of a [`lean`] shape `(c4, cols)`: all
+/// `(oh − 1)·sh + kh` rows (`None` on overflow).
+fn whole(g: &Geom, (c4, cols): (usize, usize)) -> Option<usize> {
+    ((g.oh - 1) * g.sh)
+        .checked_add(g.kh)?
+        .checked_mul(cols * c4)
+}
+
 /// One call's operands (checked) and constants.
 struct Band<'a> {
     g: &'a Geom,
@@ -124,13 +146,16 @@ struct Band<'a> {
     y: *mut i8,
 }
 
-/// [`crate::kernels::engine::i8_conv`] for a [`lean`] shape `(c4, cols)`.
+/// [`crate::kernels::engine::i8_conv`] for a [`lean`] shape `(c4, cols)`, with a
+/// band of `B` bytes on the stack ([`BUF`], or [`SMALL`] when the whole padded input
+/// fits in it).
 ///
 /// # Safety
-/// AVX-512 F/BW/VL and VNNI; `(c4, cols)` is [`lean`]'s for `g`.
+/// AVX-512 F/BW/VL and VNNI; `(c4, cols)` is [`lean`]'s for `g`; `kh` buffer rows
+/// fit in `B` bytes.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-unsafe fn run(
+unsafe fn run<const B: usize>(
     l: Vnni,
     g: &Geom,
     (c4, cols): (usize, usize),
@@ -144,7 +169,9 @@ unsafe fn run(
     // The frame's checks (same errors, same order).
     let (panel_len, _) = i8_conv_operands(g, x, x_zp, packed, out, y.len(), scratch)?;
     let zp = i8::try_from(x_zp).map_err(|_| Error::Unsupported)?;
-    let epi = I8Epi::new(l, out);
+    // The frame's epilogue ([`I8Epi`], with its residual Add's constants) is built
+    // in `Band::rows` only: the offset form does not need it.
+    let out_zp = l.splat(out.zero_point);
     let b = Band {
         g,
         c4,
@@ -158,19 +185,15 @@ unsafe fn run(
         nc: 0,
         y: y.as_mut_ptr(),
     };
-    let mut buf = [MaybeUninit::<u8>::uninit(); BUF];
+    let mut buf = [MaybeUninit::<u8>::uninit(); B];
     let buf = buf.as_mut_ptr().cast::<u8>();
     let row = cols * c4;
     // Output rows per band: `(bh − 1)·sh + kh` buffer rows fit (all of them without
     // dividing when the whole padded input fits: the small convs).
-    let all = ((g.oh - 1) * g.sh)
-        .checked_add(g.kh)
-        .and_then(|r| r.checked_mul(row));
-    let bh = match all {
-        Some(n) if n <= BUF => g.oh,
-        _ => ((BUF / row - g.kh) / g.sh + 1).min(g.oh),
+    let bh = match whole(g, (c4, cols)) {
+        Some(n) if n <= B => g.oh,
+        _ => ((B / row - g.kh) / g.sh + 1).min(g.oh),
     };
-    let plain = epi.plain();
     let mut oy0 = 0;
     while oy0 < g.oh {
         let oy1 = (oy0 + bh).min(g.oh);
@@ -183,7 +206,8 @@ unsafe fn run(
             for p in 0..g.n.div_ceil(NR) {
                 let panel = packed.as_ptr().add(p * panel_len);
                 let (mut bias, m, s) = i8_panel_consts(l, out.header, panel);
-                let mut rq = epi.rq(l, m, s);
+                // `I8Epi::rq` of the output zero point.
+                let mut rq = l.rq_zp(m, s, out_zp);
                 let nc = NR.min(g.n - p * NR);
                 // The offset form where it applies (no residual Add): the sums start
                 // at `bias_u8 + i32::MIN`.
@@ -199,19 +223,9 @@ unsafe fn run(
                     ..b
                 };
                 if u {
-                    b.rows_u(l, &epi, &rq, buf, (oy0, oy1), out);
-                    continue;
-                }
-                for oy in oy0..oy1 {
-                    let xr = buf.add((oy - oy0) * g.sh * row);
-                    match (g.sw * c4, plain) {
-                        (8, true) => b.out_row::<8, true, false>(l, &epi, &rq, xr, oy, out),
-                        (16, true) => b.out_row::<16, true, false>(l, &epi, &rq, xr, oy, out),
-                        (32, true) => b.out_row::<32, true, false>(l, &epi, &rq, xr, oy, out),
-                        (64, true) => b.out_row::<64, true, false>(l, &epi, &rq, xr, oy, out),
-                        (_, true) => b.out_row::<0, true, false>(l, &epi, &rq, xr, oy, out),
-                        (_, false) => b.out_row::<0, false, false>(l, &epi, &rq, xr, oy, out),
-                    }
+                    b.rows_u(l, &rq, buf, (oy0, oy1), out);
+                } else {
+                    b.rows(l, (m, s), buf, (oy0, oy1), out);
                 }
             }
         }
@@ -237,18 +251,16 @@ unsafe fn pad(d: *mut u8, n: usize, v: __m512i) {
 
 impl Band<'_> {
     /// The output rows `oy0..oy1` of the band at `buf` in the offset form (`rq`
-    /// prepared by [`I32Lanes::rq_u`], no residual Add): a function of its own, so
-    /// that the other instances' code in `imp` stays as it was.
+    /// prepared by [`I32Lanes::rq_u`], no residual Add): a function of its own, as
+    /// [`Band::rows`] (the frame's epilogue) is.
     ///
     /// # Safety
     /// As [`run`]'s loop: the CPU has the features, the band holds the rows' taps.
-    #[allow(clippy::too_many_arguments)]
     #[inline(never)]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")]
     unsafe fn rows_u(
         &self,
         l: Vnni,
-        epi: &I8Epi<Vnni>,
         rq: &Rq,
         buf: *const u8,
         (oy0, oy1): (usize, usize),
@@ -261,11 +273,50 @@ impl Band<'_> {
             unsafe {
                 let xr = buf.add((oy - oy0) * g.sh * row);
                 match g.sw * self.c4 {
-                    8 => self.out_row::<8, true, true>(l, epi, rq, xr, oy, out),
-                    16 => self.out_row::<16, true, true>(l, epi, rq, xr, oy, out),
-                    32 => self.out_row::<32, true, true>(l, epi, rq, xr, oy, out),
-                    64 => self.out_row::<64, true, true>(l, epi, rq, xr, oy, out),
-                    _ => self.out_row::<0, true, true>(l, epi, rq, xr, oy, out),
+                    8 => self.out_row::<8, true, true>(l, None, rq, xr, oy, out),
+                    16 => self.out_row::<16, true, true>(l, None, rq, xr, oy, out),
+                    32 => self.out_row::<32, true, true>(l, None, rq, xr, oy, out),
+                    64 => self.out_row::<64, true, true>(l, None, rq, xr, oy, out),
+                    _ => self.out_row::<0, true, true>(l, None, rq, xr, oy, out),
+                }
+            }
+        }
+    }
+
+    /// The output rows `oy0..oy1` of the band at `buf` in the frame's epilogue
+    /// ([`I8Epi`]: a residual Add, or a requantization outside the offset form): a
+    /// function of its own like [`Band::rows_u`], so that the call's set-up in `imp`
+    /// stays short (the small convs pay it on every call).
+    ///
+    /// # Safety
+    /// As [`run`]'s loop: the CPU has the features, the band holds the rows' taps.
+    #[inline(never)]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")]
+    unsafe fn rows(
+        &self,
+        l: Vnni,
+        (m, s): (__m512i, __m512i),
+        buf: *const u8,
+        (oy0, oy1): (usize, usize),
+        out: &I8Out,
+    ) {
+        let epi = I8Epi::new(l, out);
+        let rq = epi.rq(l, m, s);
+        let plain = epi.plain();
+        let (epi, rq) = (Some(&epi), &rq);
+        let g = self.g;
+        let row = self.cols * self.c4;
+        for oy in oy0..oy1 {
+            // SAFETY: caller's contract.
+            unsafe {
+                let xr = buf.add((oy - oy0) * g.sh * row);
+                match (g.sw * self.c4, plain) {
+                    (8, true) => self.out_row::<8, true, false>(l, epi, rq, xr, oy, out),
+                    (16, true) => self.out_row::<16, true, false>(l, epi, rq, xr, oy, out),
+                    (32, true) => self.out_row::<32, true, false>(l, epi, rq, xr, oy, out),
+                    (64, true) => self.out_row::<64, true, false>(l, epi, rq, xr, oy, out),
+                    (_, true) => self.out_row::<0, true, false>(l, epi, rq, xr, oy, out),
+                    (_, false) => self.out_row::<0, false, false>(l, epi, rq, xr, oy, out),
                 }
             }
         }
@@ -323,7 +374,8 @@ impl Band<'_> {
 
     /// Output row `oy`, its taps' buffer rows from `xr` (pixel `ox` at
     /// `xr + ox·sw·C4`): tiles of [`MR`] pixels, then of 4. `STEP` is `sw·C4` when
-    /// not 0; `PLAIN` is [`I8Epi::plain`].
+    /// not 0; `PLAIN` is [`I8Epi::plain`]; `epi` is the frame's epilogue unless `U`
+    /// (the offset form, which does not use it).
     ///
     /// # Safety
     /// As [`run`]: the buffer holds the row's `kh` taps rows.
@@ -331,7 +383,7 @@ impl Band<'_> {
     unsafe fn out_row<const STEP: usize, const PLAIN: bool, const U: bool>(
         &self,
         l: Vnni,
-        epi: &I8Epi<Vnni>,
+        epi: Option<&I8Epi<Vnni>>,
         rq: &<Vnni as crate::kernels::engine::frame::I32Lanes>::Rq,
         xr: *const u8,
         oy: usize,
@@ -408,7 +460,7 @@ impl Band<'_> {
     unsafe fn store<const R: usize, const PLAIN: bool, const U: bool>(
         &self,
         l: Vnni,
-        epi: &I8Epi<Vnni>,
+        epi: Option<&I8Epi<Vnni>>,
         rq: &<Vnni as crate::kernels::engine::frame::I32Lanes>::Rq,
         acc: [__m512i; R],
         oy: usize,
@@ -420,12 +472,12 @@ impl Band<'_> {
         let at = ((oy * g.ow + ox) * g.n + self.n0, g.n);
         // SAFETY: caller's contract: the rows lie inside `y` (and the residual).
         unsafe {
-            if U {
-                self.store_u(l, rq, acc, at.0, rows, out);
-            } else if PLAIN {
-                epi.store_rows_plain(l, acc, rows, rq, self.y, at, self.nc);
-            } else {
-                epi.store_rows(l, acc, rows, rq, self.y, at, self.nc);
+            match epi {
+                _ if U => self.store_u(l, rq, acc, at.0, rows, out),
+                Some(e) if PLAIN => e.store_rows_plain(l, acc, rows, rq, self.y, at, self.nc),
+                Some(e) => e.store_rows(l, acc, rows, rq, self.y, at, self.nc),
+                // (Not reached: `epi` is `Some` unless `U`, constant after inlining.)
+                None => {}
             }
         }
     }
