@@ -1,9 +1,11 @@
 //! The `onnx_import` fuzz target's crash inputs (`fuzz/regressions/onnx_import/`, found
-//! by the long runs of issue #17): those of ferrite's own import code (`qdq-*.onnx`) and
-//! of tract (`tract-*.onnx`, refused by the guard before tract, `tool/src/import/guard.rs`)
-//! must give an import error, not a panic, and every input in the directory imports
-//! without one. The fuzz crate's replay test runs them too, but it needs the fuzz build
-//! of tract; this test runs with the tool's own tests (and so in CI).
+//! by the long runs of issue #17 and, for session 12's, made by hand around the CI's
+//! crash): those of ferrite's own import code (`qdq-*.onnx`) and of tract
+//! (`tract-*.onnx`, refused by the guard before tract, `tool/src/import/guard/`) must
+//! give an import error, not a panic, and every input in the directory imports without
+//! one. The fuzz crate's replay test runs them too, but it needs the fuzz build of
+//! tract; this test runs with the tool's own tests (and so in CI). An input on which
+//! tract still panics (caught as an import error) is in `fuzz/open/onnx_import/`.
 
 use ferrite_tool::import::{self, ImportOptions};
 use std::path::Path;
@@ -31,7 +33,7 @@ fn every_onnx_import_regression_imports_without_a_panic() {
         let _ = import_of(name.to_str().unwrap());
         n += 1;
     }
-    assert!(n >= 13, "{n} inputs");
+    assert!(n >= 23, "{n} inputs");
 }
 
 /// The input that took over 30 s in the fuzz build is a valid model declaring a batch
@@ -98,6 +100,63 @@ fn a_pool_with_an_empty_dilations_list_is_an_import_error() {
     let e = import_of("tract-pool-empty-dilations.onnx").unwrap_err();
     assert!(
         e.contains("(MaxPool): dilations has 0 values, 1 expected (1 spatial axes)"),
+        "{e}"
+    );
+}
+
+/// Variants of `tract-reduce-axis.onnx` (ReduceMean, opset 19, axes input [-1,
+/// -71494644084506626] on a rank-4 value) that got past the guard of session 11, each
+/// panicking in tract-hir (`reduce.rs:124`, the panic of CI's fuzz step, whose input
+/// was not kept): the axes as another integer type or through a node tract folds, or
+/// the rank reaching the ReduceMean through an op the guard did not follow. The guard
+/// now refuses each, naming the node.
+#[test]
+fn reduce_axes_the_guard_did_not_see_are_import_errors() {
+    let axis =
+        "node \"node_mean\" (ReduceMean): axis -71494644084506626 is out of range for rank 4";
+    for (file, expected) in [
+        // The axes initializer typed UINT64 (the same bytes): tract casts it to i64.
+        ("tract-reduce-axes-uint64.onnx", axis),
+        // The axes from a Constant node's `value_ints`.
+        ("tract-reduce-axes-value-ints.onnx", axis),
+        // The axes through an Identity.
+        ("tract-reduce-axes-identity.onnx", axis),
+        // The Unsqueeze before it with UINT64 axes (its output rank was unknown).
+        ("tract-unsqueeze-axes-uint64.onnx", axis),
+        // The Relu before the Unsqueeze replaced by an op the guard did not follow:
+        // Einsum (the rank comes from the file's value_info, which tract reads too),
+        // MatMul, Gather, Slice, Pad.
+        ("tract-reduce-rank-value-info.onnx", axis),
+        ("tract-reduce-rank-matmul.onnx", axis),
+        ("tract-reduce-rank-gather.onnx", axis),
+        ("tract-reduce-rank-slice.onnx", axis),
+        ("tract-reduce-rank-pad.onnx", axis),
+        // FLOAT axes [-1, -7e16]: refused for their type.
+        (
+            "tract-reduce-axes-float.onnx",
+            "(ReduceMean): its axes input is a constant of type FLOAT; ONNX requires INT64 axes",
+        ),
+    ] {
+        let e = import_of(file).unwrap_err();
+        assert!(e.contains(expected), "{file}: {e}");
+    }
+}
+
+/// The axes as the sum of two constants: tract folds the Add, the guard does not
+/// follow it, and tract panics (`reduce.rs:124`). The panic is caught around tract's
+/// calls and is an import error. The input is in `fuzz/open/onnx_import/`, not with
+/// the regressions: the fuzz target reads those as seeds, and under libFuzzer the
+/// panic hook aborts before the panic is caught (the fuzzer reports it, by design).
+#[test]
+fn a_panic_in_tract_is_an_import_error() {
+    let path = dir().join("../../open/onnx_import/tract-reduce-axes-folded.onnx");
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let e = import::import(&bytes, &ImportOptions::default())
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("tract panicked while reading the model: called `Result::unwrap()` on an `Err` value: Illegal combination of values for rank and axis: 4 and -71494644084506626 (the file is malformed"),
         "{e}"
     );
 }

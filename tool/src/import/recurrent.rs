@@ -262,7 +262,8 @@ pub fn prepare(model: &mut ModelProto, input_shapes: &[(String, Vec<usize>)]) ->
     // the uncut model.
     let mut inference = load_inference_proto(model, input_shapes)?;
     // Errors of other nodes show up (better worded) in the import of the cut model.
-    let _ = inference.analyse(false);
+    // A panic of the analysis is an error all the same.
+    let _ = super::tract::no_panic(|| Ok(inference.analyse(false)))?;
     let graph = model
         .graph
         .as_mut()

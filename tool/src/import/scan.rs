@@ -93,7 +93,8 @@ pub fn unroll(model: &mut ModelProto, input_shapes: &[(String, Vec<usize>)]) -> 
     }
     let mut inference = load_inference_proto(model, input_shapes)?;
     // Errors of other nodes show up (better worded) in the import of the unrolled model.
-    let _ = inference.analyse(false);
+    // A panic of the analysis is an error all the same.
+    let _ = super::tract::no_panic(|| Ok(inference.analyse(false)))?;
     let graph = model.graph.as_mut().expect("checked above");
     let mut nodes = Vec::with_capacity(graph.node.len());
     for n in std::mem::take(&mut graph.node) {

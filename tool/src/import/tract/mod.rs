@@ -103,10 +103,32 @@ pub fn load_typed_proto(
     proto: &tract_onnx::pb::ModelProto,
     input_shapes: &[(String, Vec<usize>)],
 ) -> Result<TypedModel> {
-    let typed = load_inference_proto(proto, input_shapes)?
-        .into_typed()
-        .map_err(imp)?;
-    typed.into_decluttered().map_err(imp)
+    let model = load_inference_proto(proto, input_shapes)?;
+    no_panic(|| model.into_typed()?.into_decluttered())
+}
+
+/// Runs `f`, a call into tract on a model read from a file, turning a panic into an
+/// [`Error::Import`]: tract-onnx 0.23 unwraps errors in places of its analysis, and
+/// [`super::guard`] refuses only the inputs known to reach them. The panic hook still
+/// runs (the default one prints the panic on stderr; under libFuzzer it aborts, so the
+/// fuzzer still reports such an input as a crash).
+pub fn no_panic<T>(f: impl FnOnce() -> TractResult<T>) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r.map_err(imp),
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "(no message)".into());
+            // The first line: an unwrapped error's Debug form may go on with a backtrace.
+            let msg = msg.lines().next().unwrap_or_default();
+            Err(Error::Import(format!(
+                "tract panicked while reading the model: {msg} (the file is malformed, \
+                 or uses a form of an op that tract does not support)"
+            )))
+        }
+    }
 }
 
 /// The ONNX model as tract's inference model, every input shape fixed as in
@@ -119,9 +141,7 @@ pub fn load_inference_proto(
         check_before_tract(g)?;
     }
     super::guard::check(proto, input_shapes)?;
-    let mut model = activations::onnx()
-        .model_for_proto_model(proto)
-        .map_err(imp)?;
+    let mut model = no_panic(|| activations::onnx().model_for_proto_model(proto))?;
     let n_inputs = model.input_outlets().map_err(imp)?.len();
     let all: Vec<String> = model
         .input_outlets()
@@ -183,9 +203,7 @@ pub fn load_inference_proto(
             s
         };
 
-        model
-            .set_input_fact(i, InferenceFact::dt_shape(dt, shape))
-            .map_err(imp)?;
+        no_panic(|| model.set_input_fact(i, InferenceFact::dt_shape(dt, shape)))?;
     }
     Ok(model)
 }
