@@ -38,9 +38,31 @@ pub enum Outcome {
     Converted,
 }
 
+/// Installs (once) a panic hook around the one in place that lets a panic inside the
+/// tool's `no_panic` (tract's loading and analysis of the model) unwind to it, where it
+/// becomes the import error a user of `ferrite convert` gets: libFuzzer's hook aborts
+/// on every panic, before any unwinding. Such a panic is printed as one line
+/// ("contained …"); a panic anywhere else goes to the previous hook (under libFuzzer:
+/// a crash).
+pub fn contain_tract_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let outer = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if ferrite_tool::import::tract::catching_panics() {
+                let at = info.location().map(|l| l.to_string()).unwrap_or_default();
+                eprintln!("contained (an import error): a panic in tract at {at}");
+            } else {
+                outer(info)
+            }
+        }));
+    });
+}
+
 /// The `onnx_import` target: `ferrite convert`'s import, then (within [`MAX_VALUES`])
 /// the rest of the conversion.
 pub fn onnx_import(data: &[u8]) -> Outcome {
+    contain_tract_panics();
     if data.len() > MAX_ONNX {
         return Outcome::TooLarge;
     }

@@ -107,13 +107,27 @@ pub fn load_typed_proto(
     no_panic(|| model.into_typed()?.into_decluttered())
 }
 
+std::thread_local! {
+    /// How many [`no_panic`] calls are running on this thread.
+    static CATCHING: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether this thread is inside [`no_panic`], where a panic becomes an import error:
+/// a panic hook that aborts (libFuzzer's) can let such a panic unwind to it instead.
+pub fn catching_panics() -> bool {
+    CATCHING.with(|c| c.get() > 0)
+}
+
 /// Runs `f`, a call into tract on a model read from a file, turning a panic into an
 /// [`Error::Import`]: tract-onnx 0.23 unwraps errors in places of its analysis, and
 /// [`super::guard`] refuses only the inputs known to reach them. The panic hook still
-/// runs (the default one prints the panic on stderr; under libFuzzer it aborts, so the
-/// fuzzer still reports such an input as a crash).
+/// runs first (the default one prints the panic on stderr); the `onnx_import` fuzz
+/// target's hook lets such a panic unwind here (see [`catching_panics`]).
 pub fn no_panic<T>(f: impl FnOnce() -> TractResult<T>) -> Result<T> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+    CATCHING.with(|c| c.set(c.get() + 1));
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    CATCHING.with(|c| c.set(c.get() - 1));
+    match caught {
         Ok(r) => r.map_err(imp),
         Err(payload) => {
             let msg = payload
