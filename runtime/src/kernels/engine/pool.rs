@@ -411,14 +411,11 @@ pub fn f32_avg_pool_nhwc(p: &PoolParams, x: &[f32], y: &mut [f32]) -> Result<()>
 /// SSE2, whose i8 → i32 widening and 64-bit products cost several instructions each).
 pub fn i8_avg_pool_nhwc(p: &PoolParams, x: &[i8], x_zp: i32, y: &mut [i8]) -> Result<()> {
     // A global average without padding in one pass of exact i16 sums (as `i8_avg`'s),
-    // divided alike.
+    // divided in vectors (`pool_x86::div_avg`: the reference's `div_round`).
     #[cfg(all(target_arch = "x86_64", feature = "std"))]
     if let Some(count) = pool_x86::global_count(p).filter(|&n| n <= I16_TAPS) {
-        if let Some(d) = Divisor::new(count, 0) {
-            let fin = |s: i16| saturate(d.div_round(i32::from(s)), -128, 127);
-            if pool_x86::global_avg(x, y, [p.x[0], count, p.x[1]], fin) {
-                return Ok(());
-            }
+        if pool_x86::global_avg(x, y, [p.x[0], count, p.x[1]]) {
+            return Ok(());
         }
     }
     let g = Geo::new(p, x.len(), y.len())?;

@@ -191,18 +191,14 @@ unsafe fn max_pairs_vbmi(
 }
 
 /// The int8 global average of `n` images of `pixels` contiguous pixels of `c`
-/// channels (`x` the images, `y` one pixel per image): each channel's sum in i16
-/// lanes, exact for `pixels <= 256` (`|sum| <= 128·256`; a partial sum wraps at most
-/// where the whole does not), through `fin`. For `c` in 1, 2, 4, 8, 16, 32 (an image is
-/// one stream of 32-byte vectors, [`stream_sums`]) or a multiple of 32 (blocks of 32
+/// channels (`x` the images, `y` one pixel per image): the reference's
+/// `div_round(sum, pixels)` clamped to i8. Each channel's sum in i16 lanes, exact for
+/// `pixels <= 256` (`|sum| <= 128·256`; a partial sum wraps at most where the whole
+/// does not), divided by [`div_avg`]. For `c` in 1, 2, 4, 8, 16, 32 (an image is one
+/// stream of 32-byte vectors, [`stream_sums`]) or a multiple of 32 (blocks of 32
 /// channels, pixel by pixel, [`block_sums`]). `false` (nothing written) for other `c`,
 /// more than 256 pixels, slices that do not hold the shape, or without AVX-512 BW.
-pub(super) fn global_avg(
-    x: &[i8],
-    y: &mut [i8],
-    [n, pixels, c]: [usize; 3],
-    fin: impl Fn(i16) -> i8,
-) -> bool {
+pub(super) fn global_avg(x: &[i8], y: &mut [i8], [n, pixels, c]: [usize; 3]) -> bool {
     let image = pixels.checked_mul(c).unwrap_or(0);
     let ok = image != 0
         && pixels <= 256
@@ -214,54 +210,132 @@ pub(super) fn global_avg(
         // SAFETY: the CPU has AVX-512 BW and VL; the shapes are checked above.
         #[allow(unsafe_code)]
         unsafe {
-            global_avg_bw(x, y, [pixels, c], fin)
+            global_avg_bw(x, y, [n, pixels, c])
         };
     }
     ok
 }
 
-/// [`global_avg`] after its checks (`fin` is compiled with the same features: its
-/// division vectorises on 16 or 32 lanes).
+/// [`global_avg`] after its checks: pointer offsets per image and per block (no
+/// `chunks_exact`, whose lengths cost integer divisions on 512 bytes of work).
 ///
 /// # Safety
 /// AVX-512 BW and VL; the shapes [`global_avg`] checks.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 #[allow(unsafe_code)]
-unsafe fn global_avg_bw(x: &[i8], y: &mut [i8], [pixels, c]: [usize; 2], fin: impl Fn(i16) -> i8) {
-    let mut sums = [0i16; 32];
-    for (xb, yb) in x.chunks_exact(pixels * c).zip(y.chunks_exact_mut(c)) {
-        // SAFETY: the caller's contract.
-        unsafe {
+unsafe fn global_avg_bw(x: &[i8], y: &mut [i8], [n, pixels, c]: [usize; 3]) {
+    // SAFETY: the caller's contract (the lengths, the CPU).
+    unsafe {
+        let d = Div::new(pixels);
+        let image = pixels * c;
+        for b in 0..n {
+            let (xb, yb) = (x.as_ptr().add(b * image), y.as_mut_ptr().add(b * c));
             if c <= 32 {
-                stream_sums(xb, c, &mut sums);
-                for (o, &s) in yb.iter_mut().zip(&sums) {
-                    *o = fin(s);
-                }
+                let s = stream_sums(xb, image, c);
+                store_avg(s, c, yb, d);
             } else {
-                for (c0, yc) in (0..c).step_by(32).zip(yb.chunks_exact_mut(32)) {
-                    block_sums(xb, [pixels, c, c0], &mut sums);
-                    for (o, &s) in yc.iter_mut().zip(&sums) {
-                        *o = fin(s);
-                    }
+                for c0 in (0..c).step_by(32) {
+                    let s = block_sums(xb, [pixels, c, c0]);
+                    store_avg(s, 32, yb.add(c0), d);
                 }
             }
         }
     }
 }
 
-/// [`global_avg`]'s sums of one image for `c | 32`: 32-byte vectors widened to 32 i16 lanes (`32 / c`
-/// pixels each), then the lanes folded to `c`.
+/// A divisor `d` of [`div_avg`], `1 <= d <= 256`: `d` and `floor(d/2)` broadcast, and
+/// `log2 d` when `d` is a power of two.
+#[derive(Clone, Copy)]
+struct Div {
+    d: __m512,
+    half: __m512i,
+    shift: Option<__m128i>,
+}
+
+impl Div {
+    /// The divisor `d`.
+    ///
+    /// # Safety
+    /// AVX-512 F.
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
+    #[allow(unsafe_code)]
+    unsafe fn new(d: usize) -> Div {
+        // SAFETY: the caller's contract (the CPU).
+        unsafe {
+            Div {
+                d: _mm512_set1_ps(d as f32),
+                half: _mm512_set1_epi32((d / 2) as i32),
+                shift: d
+                    .is_power_of_two()
+                    .then(|| _mm_cvtsi32_si128(d.trailing_zeros() as i32)),
+            }
+        }
+    }
+}
+
+/// The reference's `div_round(s, d)` (`sign(s)·floor((|s| + floor(d/2)) / d)`) of 16
+/// i32 lanes `s`, for `1 <= d <= 256` and `|s| <= 128·d`: `floor(u / d)` of
+/// `u = |s| + floor(d/2) < 2^16` is a shift when `d` is a power of two, else the f32
+/// quotient truncated: `u` and `d` are exact in f32, the quotient is `u / d` correctly
+/// rounded, at most `2^-9` (half an ulp below `2^16`) from it, and a quotient that is
+/// not an integer lies at least `1/d >= 2^-8` below the next one, so rounding never
+/// reaches it. `tests` below compare it with `div_round` on every such `s` and `d`.
 ///
 /// # Safety
-/// AVX-512 BW and VL; `c` divides 32.
-#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
-#[inline]
+/// AVX-512 F.
+#[cfg_attr(not(ferrite_unoptimized), inline(always))]
 #[allow(unsafe_code)]
-unsafe fn stream_sums(x: &[i8], c: usize, sums: &mut [i16; 32]) {
+unsafe fn div_avg(s: __m512i, d: Div) -> __m512i {
+    // SAFETY: the caller's contract (the CPU).
+    unsafe {
+        let u = _mm512_add_epi32(_mm512_abs_epi32(s), d.half);
+        let q = match d.shift {
+            Some(k) => _mm512_srl_epi32(u, k),
+            None => _mm512_cvttps_epi32(_mm512_div_ps(_mm512_cvtepi32_ps(u), d.d)),
+        };
+        let zero = _mm512_setzero_si512();
+        _mm512_mask_sub_epi32(q, _mm512_cmplt_epi32_mask(s, zero), zero, q)
+    }
+}
+
+/// The averages of the `k <= 32` i16 sums in `s`'s first lanes, clamped to i8, to
+/// `y[..k]` ([`div_avg`]; `vpmovsdb` saturates as the reference clamps).
+///
+/// # Safety
+/// AVX-512 BW and VL; `y` holds `k` bytes; `d` and the sums as [`div_avg`] needs them.
+#[cfg_attr(not(ferrite_unoptimized), inline(always))]
+#[allow(unsafe_code)]
+unsafe fn store_avg(s: __m512i, k: usize, y: *mut i8, d: Div) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        let lo = div_avg(_mm512_cvtepi16_epi32(_mm512_castsi512_si256(s)), d);
+        let lo = _mm512_cvtsepi32_epi8(lo);
+        if k >= 16 {
+            // (Plain stores: Zen 4's masked stores cost several times a plain one.)
+            _mm_storeu_si128(y.cast(), lo);
+            if k == 32 {
+                let hi = _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64::<1>(s));
+                let hi = _mm512_cvtsepi32_epi8(div_avg(hi, d));
+                _mm_storeu_si128(y.add(16).cast(), hi);
+            }
+        } else {
+            _mm_mask_storeu_epi8(y, bytes64(k) as u16, lo);
+        }
+    }
+}
+
+/// [`global_avg`]'s sums of one image of `len` bytes for `c | 32`: 32-byte vectors
+/// widened to 32 i16 lanes (`32 / c` pixels each), then the lanes folded in registers
+/// to `c` (lane `l < c` of the result is channel `l`'s sum; the others are not
+/// meaningful).
+///
+/// # Safety
+/// AVX-512 BW and VL; `x` holds `len` bytes, a multiple of `c`; `c` divides 32.
+#[cfg_attr(not(ferrite_unoptimized), inline(always))]
+#[allow(unsafe_code)]
+unsafe fn stream_sums(p: *const i8, len: usize, c: usize) -> __m512i {
     // SAFETY: the caller's contract (the lengths, the CPU).
     unsafe {
-        let p = x.as_ptr();
-        let len = x.len();
         let (mut a0, mut a1) = (_mm512_setzero_si512(), _mm512_setzero_si512());
         let mut i = 0;
         while i + 64 <= len {
@@ -279,46 +353,43 @@ unsafe fn stream_sums(x: &[i8], c: usize, sums: &mut [i16; 32]) {
             i += 32;
         }
         let a = _mm512_add_epi16(a0, a1);
-        // Lanes `l` and `l + 16`, then `l + 8`, are the same channel when `c <= 16`, `8`.
-        let mut s16 = _mm512_castsi512_si256(a);
-        let mut lanes = [0i16; 32];
         if c == 32 {
-            _mm512_storeu_si512(lanes.as_mut_ptr().cast(), a);
-        } else {
-            s16 = _mm256_add_epi16(s16, _mm512_extracti64x4_epi64::<1>(a));
-            if c == 16 {
-                _mm256_storeu_si256(lanes.as_mut_ptr().cast(), s16);
-            } else {
-                let s8 = _mm_add_epi16(
-                    _mm256_castsi256_si128(s16),
-                    _mm256_extracti128_si256::<1>(s16),
-                );
-                _mm_storeu_si128(lanes.as_mut_ptr().cast(), s8);
-            }
+            return a;
         }
-        let out = &mut sums[..c];
-        out.copy_from_slice(&lanes[..c]);
-        // (`c < 8`: the 8 lanes hold `8 / c` pixels.)
-        for px in lanes[c..c.max(8)].chunks_exact(c) {
-            for (o, &v) in out.iter_mut().zip(px) {
-                *o = o.wrapping_add(v);
-            }
+        // Lanes `l` and `l + 16`, then `l + 8`, `l + 4`, … are the same channel while
+        // the distance is a multiple of `c`.
+        let s16 = _mm256_add_epi16(_mm512_castsi512_si256(a), _mm512_extracti64x4_epi64::<1>(a));
+        if c == 16 {
+            return _mm512_castsi256_si512(s16);
         }
+        let mut s = _mm_add_epi16(
+            _mm256_castsi256_si128(s16),
+            _mm256_extracti128_si256::<1>(s16),
+        );
+        if c <= 4 {
+            s = _mm_add_epi16(s, _mm_srli_si128::<8>(s));
+        }
+        if c <= 2 {
+            s = _mm_add_epi16(s, _mm_srli_si128::<4>(s));
+        }
+        if c == 1 {
+            s = _mm_add_epi16(s, _mm_srli_si128::<2>(s));
+        }
+        _mm512_castsi128_si512(s)
     }
 }
 
 /// [`global_avg`]'s sums of one image's channels `c0..c0 + 32` (`c` a multiple of
-/// 32): the pixels `c` bytes apart, in two accumulators.
+/// 32): the pixels `c` bytes apart, in two accumulators; lane `l` is channel `c0 + l`.
 ///
 /// # Safety
 /// AVX-512 BW and VL; `x` holds `pixels·c` bytes, `pixels >= 1`, `c0 + 32 <= c`.
-#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
-#[inline]
+#[cfg_attr(not(ferrite_unoptimized), inline(always))]
 #[allow(unsafe_code)]
-unsafe fn block_sums(x: &[i8], [pixels, c, c0]: [usize; 3], sums: &mut [i16; 32]) {
+unsafe fn block_sums(x: *const i8, [pixels, c, c0]: [usize; 3]) -> __m512i {
     // SAFETY: the caller's contract (the lengths, the CPU).
     unsafe {
-        let mut p = x.as_ptr().add(c0);
+        let mut p = x.add(c0);
         let (mut a0, mut a1) = (_mm512_setzero_si512(), _mm512_setzero_si512());
         for _ in 0..pixels / 2 {
             let v0 = _mm256_loadu_si256(p.cast());
@@ -330,6 +401,56 @@ unsafe fn block_sums(x: &[i8], [pixels, c, c0]: [usize; 3], sums: &mut [i16; 32]
         if pixels % 2 == 1 {
             a0 = _mm512_add_epi16(a0, _mm512_cvtepi8_epi16(_mm256_loadu_si256(p.cast())));
         }
-        _mm512_storeu_si512(sums.as_mut_ptr().cast(), _mm512_add_epi16(a0, a1));
+        _mm512_add_epi16(a0, a1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{div_avg, has_bw, Div};
+    use crate::kernels::reference::int8::div_round;
+    use core::arch::x86_64::*;
+
+    /// [`div_avg`] of 16 sums by `d`.
+    ///
+    /// # Safety
+    /// AVX-512 F.
+    #[target_feature(enable = "avx512f")]
+    #[allow(unsafe_code)]
+    unsafe fn lanes(s: [i32; 16], d: i32) -> [i32; 16] {
+        let mut q = [0i32; 16];
+        // SAFETY: the caller's contract; the arrays hold 16 lanes.
+        unsafe {
+            let v = _mm512_loadu_si512(s.as_ptr().cast());
+            let r = div_avg(v, Div::new(d as usize));
+            _mm512_storeu_si512(q.as_mut_ptr().cast(), r);
+        }
+        q
+    }
+
+    /// [`div_avg`] equals the reference's `div_round` for every divisor `1..=256` (the
+    /// powers of two by the shift, the others by the f32 quotient) and every sum
+    /// `|s| <= 128·d` (16 lanes at a time; the last vector repeats its first sum).
+    #[test]
+    fn div_avg_matches_div_round() {
+        if !has_bw() {
+            return;
+        }
+        let mut checked = 0usize;
+        for d in 1..=256i32 {
+            let sums: std::vec::Vec<i32> = (-128 * d..=128 * d).collect();
+            for chunk in sums.chunks(16) {
+                let mut s = [chunk[0]; 16];
+                s[..chunk.len()].copy_from_slice(chunk);
+                // SAFETY: the CPU has AVX-512 F (checked above).
+                #[allow(unsafe_code)]
+                let q = unsafe { lanes(s, d) };
+                for (&s, &q) in s.iter().zip(&q) {
+                    assert_eq!(q, div_round(s, d), "{s} / {d}");
+                }
+                checked += chunk.len();
+            }
+        }
+        assert!(checked > 8_000_000, "{checked}");
     }
 }
