@@ -40,6 +40,19 @@ fn int8_fully_connected_matches_the_reference() {
         (3, 7, 5),
         (1, 64, 10),
         (2, 1, 18),
+        // At and around the bounds of the x86 small-layer path (K <= 64, N <= 16;
+        // K <= 16 packs four rows per register).
+        (1, 1, 1),
+        (1, 15, 16),
+        (1, 16, 16),
+        (1, 17, 16),
+        (3, 12, 7),
+        (2, 32, 13),
+        (1, 63, 1),
+        (1, 64, 16),
+        (1, 65, 16),
+        (1, 16, 17),
+        (2, 64, 17),
     ] {
         let x: Vec<i8> = (0..batch * k).map(|_| rng.i8()).collect();
         let w: Vec<i8> = (0..n * k).map(|_| rng.i8()).collect();
@@ -92,5 +105,5 @@ fn int8_fully_connected_matches_the_reference() {
             cases += 1;
         }
     }
-    assert_eq!(cases, 6 * 24);
+    assert_eq!(cases, 17 * 24);
 }

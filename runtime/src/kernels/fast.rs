@@ -47,7 +47,10 @@
 //! 0), the f32 edge columns are summed one by one (skipping the padding, as the
 //! reference). int8 requantization of a row is written to vectorize (same results as
 //! the reference's `requant`). Other convolutions keep four 64-entry i32 accumulator
-//! tiles on the stack (int8, 1 KiB) or one 64-entry f32 tile (256 bytes).
+//! tiles on the stack (int8, 1 KiB) or one 64-entry f32 tile (256 bytes). On x86-64
+//! CPUs with AVX-512 VNNI and VBMI2 the `avx2` int8 fully connected runs layers of at
+//! most 64 inputs and 16 outputs in registers (`vpdpbusd`, one vector requantization
+//! of the outputs; `x86_64/fc_small.rs`), same bytes.
 //!
 //! [`f32_quantize_i8`], [`f32_quantize_u8`] (ONNX `QuantizeLinear`) and
 //! [`f32_dequantize_i8`], [`f32_dequantize_u8`] give the reference's bytes and bits for

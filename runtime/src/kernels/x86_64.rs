@@ -12,7 +12,10 @@ use core::arch::x86_64::*;
 
 use super::driver::Lanes;
 use super::f32 as kf;
+use super::params::{FullyConnectedParams, QuantOut};
 use super::portable::Portable;
+
+mod fc_small;
 
 /// Proof that the CPU supports AVX2.
 #[derive(Clone, Copy, Debug)]
@@ -102,6 +105,20 @@ unsafe fn add8(a: *mut i32, p: __m256i) {
 }
 
 impl Lanes for Avx2 {
+    /// AVX-512 VNNI and VBMI2 when the CPU has them: [`fc_small`].
+    #[inline(always)]
+    fn int8_fc_small(
+        self,
+        p: &FullyConnectedParams,
+        x: &[i8],
+        x_zp: i32,
+        w: &[i8],
+        out: &QuantOut<'_>,
+        y: &mut [i8],
+    ) -> bool {
+        fc_small::run(p, x, x_zp, w, out, y)
+    }
+
     #[inline(always)]
     fn dot_i8(self, x: &[i8], zp: i32, w: &[i8]) -> i32 {
         let len = x.len().min(w.len());

@@ -15,6 +15,11 @@ pub(crate) fn int8_fully_connected<L: Lanes>(
     out: &QuantOut<'_>,
     y: &mut [i8],
 ) {
+    // (Before this driver's own checks: the small-shape path checks everything it
+    // needs itself.)
+    if l.int8_fc_small(p, x, x_zp, w, out, y) {
+        return;
+    }
     let FullyConnectedParams { batch, k, n } = *p;
     let fits = (-128..=127).contains(&x_zp)
         && holds(x.len(), batch, k)

@@ -1,7 +1,7 @@
 //! The vector primitives of a target ([`Lanes`]), the size checks of the drivers and
 //! the vectorizable requantization of an int8 row.
 
-use crate::kernels::params::QuantOut;
+use crate::kernels::params::{FullyConnectedParams, QuantOut};
 
 /// Vector primitives of one target. A value of the implementing type is a proof that
 /// the CPU supports the instructions it uses (a zero-sized token, created only after
@@ -19,6 +19,21 @@ pub(crate) trait Lanes: Copy {
     fn axpy_i8(self, acc: &mut [i32], x: &[i8], zp: i32, w: i8);
     /// [`Lanes::axpy_i8`] for four accumulator rows and weights sharing `x`.
     fn axpy4_i8(self, acc: [&mut [i32]; 4], x: &[i8], zp: i32, w: [i8; 4]);
+    /// A whole int8 FullyConnected ([`int8_fully_connected`](super::int8_fully_connected)'s
+    /// contract) on a path of the target for small shapes; `false`, with nothing
+    /// written, when the shape or the CPU does not fit it (the default: no such path).
+    #[inline(always)]
+    fn int8_fc_small(
+        self,
+        _p: &FullyConnectedParams,
+        _x: &[i8],
+        _x_zp: i32,
+        _w: &[i8],
+        _out: &QuantOut<'_>,
+        _y: &mut [i8],
+    ) -> bool {
+        false
+    }
     /// `sum_k x[k] * w[k]` in any order.
     fn dot_f32(self, x: &[f32], w: &[f32]) -> f32;
     /// [`Lanes::dot_f32`] for four weight rows sharing `x`.
