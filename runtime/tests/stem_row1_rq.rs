@@ -224,3 +224,69 @@ fn one_row_requantization_just_outside_the_bounds() {
         }
     }
 }
+
+/// `v` moved by `j` units in the last place (toward +∞ for `j > 0`; `v` finite).
+fn ulps(v: f32, j: i32) -> f32 {
+    // The floats in order: `±bits` of the magnitude (both zeros at 0).
+    let b = v.to_bits();
+    let key = (b & 0x7fff_ffff) as i32 * if b >> 31 == 1 { -1 } else { 1 };
+    let k = key + j;
+    f32::from_bits(k.unsigned_abs() | if k < 0 { 1 << 31 } else { 0 })
+}
+
+/// The quantization of the input near its rounding boundaries: values within 64 ulps
+/// of `(k + ½)·scale` and at up to 9000 ulps (across the one-row kernel's margin
+/// around the halves, below which it divides), for `k` across and beyond the int8
+/// range, scales inside and outside its reciprocal's range, each output channel one
+/// input channel's centre tap (weight 1, multiplier `2^31 − 1`, no shift: the output
+/// is the quantized input itself), against the reference.
+#[test]
+fn one_row_quantization_near_the_halves() {
+    let mut js: Vec<i32> = (0..=64).collect();
+    js.extend([
+        100, 300, 1000, 3000, 4000, 4095, 4096, 4097, 4200, 5000, 9000,
+    ]);
+    let js: Vec<i32> = js.iter().flat_map(|&j| [j, -j]).collect();
+    let scales = [
+        0.0078125,
+        0.02,
+        1.0 / 3.0,
+        0.123_456_7,
+        3.7e-5,
+        7.5,
+        1e-31,
+        2e30,
+        1e-30,
+    ];
+    let mut w = vec![0i8; 8 * 15];
+    for j in 0..8 {
+        w[j * 15 + (j % 3) * 5 + 2] = 1;
+    }
+    let mut calls = 0;
+    for (si, &scale) in scales.iter().enumerate() {
+        let xs: Vec<f32> = (-140..140)
+            .flat_map(|k| {
+                let h = (k as f32 + 0.5) * scale;
+                js.iter().map(move |&j| ulps(h, j))
+            })
+            .collect();
+        for (ci, chunk) in xs.chunks(192).enumerate() {
+            let mut x = chunk.to_vec();
+            x.resize(192, 0.0);
+            let l = Layer {
+                s: Layer::shape(64),
+                x,
+                scale,
+                x_zp: [0, 3, -3][(si + ci) % 3],
+                w: w.clone(),
+                bias: vec![0; 8],
+                rq: [i32::MAX, 0].repeat(8),
+                out_zp: 0,
+                act: (-128, 127),
+            };
+            l.check(&format!("scale {scale}, chunk {ci}"));
+            calls += 1;
+        }
+    }
+    assert!(calls > 1000);
+}

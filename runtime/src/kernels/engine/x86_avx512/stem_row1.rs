@@ -157,12 +157,24 @@ unsafe fn row1_vnni(
 /// The reference's Quantize (`f32::quantize_i8`) of the `w <= 64` floats at `x` into
 /// bytes `0..w` of a vector (the others hold the quantized 0.0, which no reader
 /// uses), with the reference's operations in its order on 16 lanes, as the AVX2
-/// `quantize32` does on 8: `x / scale` (`vdivps`, not a reciprocal), rounded half to
-/// even (`vrndscaleps`, nearest), a NaN quotient replaced by 0 (the reference gives
-/// the clamped zero point: adding the zero point to 0 and clamping gives the same),
-/// `+ zero_point as f32`, clamped to `-128..=127` (the reference's `q < lo`, `q >
-/// hi`: the same for every non-NaN `q`), truncated to i32 (exact: an integer in
-/// range), packed with saturation (nothing saturates) and put back in order.
+/// `quantize32` does on 8: `x / scale`, rounded half to even (`vrndscaleps`,
+/// nearest), a NaN quotient replaced by 0 (the reference gives the clamped zero
+/// point: adding the zero point to 0 and clamping gives the same), `+ zero_point as
+/// f32`, clamped to `-128..=127` (the reference's `q < lo`, `q > hi`: the same for
+/// every non-NaN `q`), truncated to i32 (exact: an integer in range), packed with
+/// saturation (nothing saturates) and put back in order.
+///
+/// The quotient: `q0 = RN(x · RN(1/scale))` when no lane of a vector is near a
+/// rounding boundary (below), else `vdivps` as the reference. With `scale` in
+/// `[2^-100, 2^100]` (normal, `1/scale` too) and `u = 2^-24`, `|q0 − x/scale| <=
+/// 2.0001u·|x/scale| + 2^-150` and `|RN(x/scale) − x/scale| <= u·|x/scale| + 2^-150`.
+/// If `|q0| <= 512`, then `|q0 − RN(x/scale)| < 3.0001·2^-24·512.001 + 2^-149 <
+/// 2^-13`; with `r = rint(q0)` and `|q0 − r| < 0.5 − 2^-12` (exact: `r` and `q0` within
+/// a factor 2, Sterbenz, or `r = 0`), `RN(x/scale)` lies strictly inside `(r − ½, r +
+/// ½)`, so its rint is `r`. If `|q0| > 512`, `|RN(x/scale)| > 511` with the same sign,
+/// and both clamp to the same bound (`|zero_point| <= 128` is checked). A NaN `q0`
+/// is a NaN `x` (`1/scale` is finite and nonzero), as the NaN quotient; `±∞` the same
+/// on both. A vector with a lane `|q0| <= 512` at `|q0 − r| >= 0.5 − 2^-12` divides.
 ///
 /// # Safety
 /// AVX-512 F/BW; `x` points to `w` readable floats.
@@ -173,13 +185,29 @@ unsafe fn quantize_plane(x: *const f32, w: usize, scale: f32, zp: i32) -> __m512
     unsafe {
         let (sv, z) = (_mm512_set1_ps(scale), _mm512_set1_ps(zp as f32));
         let (lo, hi) = (_mm512_set1_ps(-128.0), _mm512_set1_ps(127.0));
+        let recip = (f32::from_bits(0x0d80_0000)..=f32::from_bits(0x7180_0000)).contains(&scale)
+            && (-128..=128).contains(&zp);
+        let (y, near, big) = (
+            _mm512_set1_ps(1.0 / scale),
+            _mm512_set1_ps(0.5 - 1.0 / 4096.0),
+            _mm512_set1_ps(512.0),
+        );
         let mut q = [_mm512_setzero_si512(); 4];
         for (b, q) in q.iter_mut().enumerate() {
             let n = w.saturating_sub(16 * b).min(16);
             let m = ((1u32 << n) - 1) as __mmask16;
             let v = _mm512_maskz_loadu_ps(m, x.wrapping_add(16 * b));
-            let d = _mm512_div_ps(v, sv);
-            let r = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(d);
+            let q0 = _mm512_mul_ps(v, y);
+            let r0 = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(q0);
+            let dist = _mm512_abs_ps(_mm512_sub_ps(q0, r0));
+            let unsure = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(dist, near)
+                & _mm512_cmp_ps_mask::<_CMP_LE_OQ>(_mm512_abs_ps(q0), big);
+            let r = if recip && unsure == 0 {
+                r0
+            } else {
+                let d = _mm512_div_ps(v, sv);
+                _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(d)
+            };
             let r = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_ORD_Q>(r, r), r);
             let v = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(r, z), lo), hi);
             *q = _mm512_cvttps_epi32(v);
