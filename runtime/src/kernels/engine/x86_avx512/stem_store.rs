@@ -284,3 +284,96 @@ pub(crate) unsafe fn store16_c8<const U: bool>(
         }
     }
 }
+
+/// The offset form's constants of an 8-channel panel per channel (for
+/// [`store16_c8_cm`], which requantizes channel vectors): `2m`, `C` and the right
+/// shift `e` of each channel, read from a [`Store`] prepared by [`Store::load`] with
+/// `u` (the lanes `l` of its `rq` hold channel `l % 8`).
+pub(crate) struct Chan8 {
+    m: [u64; 8],
+    c: [u64; 8],
+    e: [i32; 8],
+}
+
+impl Chan8 {
+    /// # Safety
+    /// AVX-512F (the caller's target features); `st.u`.
+    #[inline(always)]
+    pub(crate) unsafe fn new(st: &Store) -> Chan8 {
+        let (mut m, mut e) = ([0u32; NR], [0i32; NR]);
+        let mut cz = [[0u64; 8]; 2];
+        // SAFETY: the caller's contract; each store writes one 64-byte array.
+        unsafe {
+            _mm512_storeu_si512(m.as_mut_ptr().cast(), st.rq.m);
+            _mm512_storeu_si512(e.as_mut_ptr().cast(), st.rq.e);
+            for (a, v) in cz.iter_mut().zip(st.rq.cz) {
+                _mm512_storeu_si512(a.as_mut_ptr().cast(), v);
+            }
+        }
+        // `cz[0]` 64-bit lane `i`: channel `2i`; `cz[1]`: channel `2i + 1`.
+        Chan8 {
+            m: core::array::from_fn(|j| u64::from(m[j])),
+            c: core::array::from_fn(|j| cz[j % 2][j / 2]),
+            e: core::array::from_fn(|j| e[j]),
+        }
+    }
+}
+
+/// [`store16_c8`] in the offset form, without the transpose of the sums: each
+/// channel vector `acc[j]` (pixel `l` in lane `l`) is requantized by
+/// [`mbqm_zp_u`](super::rqu::mbqm_zp_u) with channel `j`'s constants in every lane
+/// (the same lane-wise arithmetic, so the same values as [`store16_c8`]'s), the 8
+/// results narrowed with saturation by `vpackssdw` / `vpacksswb` (as `vpmovsdb`: the
+/// clamp to the int8 range `lo..=hi` after them is the clamp before), put in pixel
+/// order by one two-source `vpermt2b` per 8 pixels, clamped as bytes and stored as 64
+/// bytes.
+///
+/// # Safety
+/// AVX-512 F/BW/VL, VNNI and VBMI; `ch` from `st` (with `st.u`); `yp` holds pixels
+/// `< n` of 8 bytes.
+#[inline(always)]
+pub(crate) unsafe fn store16_c8_cm(
+    acc: &[__m512i; 8],
+    ch: &Chan8,
+    st: &Store,
+    yp: *mut i8,
+    n: usize,
+) {
+    // SAFETY: the caller's contract; the stores write bytes `< 8n`.
+    unsafe {
+        let mut r = [_mm512_setzero_si512(); 8];
+        for (j, r) in r.iter_mut().enumerate() {
+            let m = _mm512_set1_epi64(ch.m[j] as i64);
+            let c = _mm512_set1_epi64(ch.c[j] as i64);
+            *r = super::rqu::mbqm_zp_u(acc[j], (m, m, &[c, c], _mm512_set1_epi32(ch.e[j])));
+        }
+        // After the packs, 128-bit lane `L` of `lo` holds 4 bytes (pixels 4L..4L + 4)
+        // of channels 0, 1, 2, 3 in turn, `hi` of channels 4..8: pixel `p`, channel `c`
+        // at 64·(c / 4) + 16·(p / 4) + 4·(c % 4) + p % 4 of the pair.
+        let lo = _mm512_packs_epi16(
+            _mm512_packs_epi32(r[0], r[1]),
+            _mm512_packs_epi32(r[2], r[3]),
+        );
+        let hi = _mm512_packs_epi16(
+            _mm512_packs_epi32(r[4], r[5]),
+            _mm512_packs_epi32(r[6], r[7]),
+        );
+        const IDX: [[u8; 64]; 2] = {
+            let mut a = [[0u8; 64]; 2];
+            let mut o = 0;
+            while o < 128 {
+                let (p, c) = (o / 8, o % 8);
+                a[o / 64][o % 64] = (64 * (c / 4) + 16 * (p / 4) + 4 * (c % 4) + p % 4) as u8;
+                o += 1;
+            }
+            a
+        };
+        for (h, idx) in IDX.iter().enumerate() {
+            let idx = _mm512_loadu_si512(idx.as_ptr().cast());
+            let z = _mm512_permutex2var_epi8(lo, idx, hi);
+            let z = _mm512_min_epi8(st.hi8, _mm512_max_epi8(st.lo8, z));
+            let px = n.saturating_sub(8 * h).min(8);
+            _mm512_mask_storeu_epi8(yp.add(64 * h), bytes64(8 * px), z);
+        }
+    }
+}
