@@ -30,9 +30,10 @@ impl<const N: usize> Default for Arena<N> {
 /// One inference context: a model and the arena its tensors live in.
 ///
 /// A session is cheap; create one per thread and reuse it. `run` allocates nothing and,
-/// on a validated model, can only fail on the caller's own arguments. Off
-/// microcontrollers a session keeps its first 8 ops decoded from its second run on
-/// (see [`run`](Self::run)); `size_of::<Session>()` is then about 3 KiB.
+/// on a validated model, can only fail on the caller's own arguments. With the
+/// `session-plan` feature (off microcontrollers) a session keeps its first 8 ops
+/// decoded from its second run on (see [`run`](Self::run)); `size_of::<Session>()` is
+/// then about 3 KiB.
 ///
 /// ```
 /// # use ferrite::format::types::{Op, UnaryOp};
@@ -69,7 +70,7 @@ pub struct Session<'m, 'a> {
     model: &'m Model<'a>,
     arena: &'m mut [u8],
     /// The decoded ops, from the second run on (host builds; see [`Plan`]).
-    #[cfg(not(target_os = "none"))]
+    #[cfg(all(feature = "session-plan", not(target_os = "none")))]
     plan: Plan,
 }
 
@@ -100,7 +101,7 @@ impl<'m, 'a> Session<'m, 'a> {
         Ok(Session {
             model,
             arena,
-            #[cfg(not(target_os = "none"))]
+            #[cfg(all(feature = "session-plan", not(target_os = "none")))]
             plan: Plan::NONE,
         })
     }
@@ -281,12 +282,12 @@ impl<'m, 'a> Session<'m, 'a> {
 
     /// Runs every op in order.
     ///
-    /// Off microcontrollers, a session that runs more than once decodes its first 8
-    /// ops from the model once, at the start of its second run, and keeps them (in the
+    /// With the `session-plan` feature (off microcontrollers), a session that runs
+    /// more than once decodes its first 8 ops from the model once, at the start of its second run, and keeps them (in the
     /// `Session` value, never in the arena); later runs skip the decoding. A session
     /// used for one run only decodes every op as it runs, as on microcontrollers.
     pub fn run(&mut self) -> Result<()> {
-        #[cfg(not(target_os = "none"))]
+        #[cfg(all(feature = "session-plan", not(target_os = "none")))]
         match self.plan.runs {
             0 => self.plan.runs = 1,
             1 => self.build_plan(),
@@ -422,7 +423,7 @@ impl<'m, 'a> Session<'m, 'a> {
         };
         // A planned op: its records were decoded when the plan was built. (`last` is
         // not set: every op after a planned one is planned, or decodes its input 0.)
-        #[cfg(not(target_os = "none"))]
+        #[cfg(all(feature = "session-plan", not(target_os = "none")))]
         if let Some(p) = self.plan.ops.get(s as usize) {
             let op = p.op.as_ref().ok_or(internal)?;
             let known = p.ins.get(..p.known as usize).ok_or(internal)?;
@@ -459,7 +460,7 @@ impl<'m, 'a> Session<'m, 'a> {
             lo: &[],
             hi: &[],
             hi_base: 0,
-            #[cfg(not(target_os = "none"))]
+            #[cfg(all(feature = "session-plan", not(target_os = "none")))]
             known: &[],
             x: TensorRef::EMPTY,
             out: TensorRef::EMPTY,
@@ -489,7 +490,7 @@ impl<'m, 'a> Session<'m, 'a> {
     /// Decodes the first [`PLAN_OPS`] ops into the plan (from the model, whose records
     /// `Model::load` checked: the arena's bytes play no part). An op that does not
     /// decode ends the plan; `run_op` then decodes it, and reports it, as without one.
-    #[cfg(not(target_os = "none"))]
+    #[cfg(all(feature = "session-plan", not(target_os = "none")))]
     #[cold]
     #[inline(never)]
     fn build_plan(&mut self) {
@@ -509,17 +510,17 @@ impl<'m, 'a> Session<'m, 'a> {
 }
 
 /// Ops whose decoded records a session keeps ([`Session::run`]).
-#[cfg(not(target_os = "none"))]
+#[cfg(all(feature = "session-plan", not(target_os = "none")))]
 const PLAN_OPS: usize = 8;
 
 /// Operands kept decoded per planned op: input 0, the weights, the bias (an op reads
 /// any further one from its record, as without a plan).
-#[cfg(not(target_os = "none"))]
+#[cfg(all(feature = "session-plan", not(target_os = "none")))]
 const PLAN_INPUTS: usize = 3;
 
-/// The ops a session decoded once (off microcontrollers): `size_of::<Session>()` is
-/// about 3 KiB there, 24 bytes on microcontrollers, which decode every op on every run.
-#[cfg(not(target_os = "none"))]
+/// The ops a session decoded once (feature `session-plan`, off microcontrollers):
+/// `size_of::<Session>()` is about 3 KiB with it, three words without it.
+#[cfg(all(feature = "session-plan", not(target_os = "none")))]
 #[derive(Debug)]
 struct Plan {
     ops: heapless::Vec<Planned, PLAN_OPS>,
@@ -527,7 +528,7 @@ struct Plan {
     runs: u8,
 }
 
-#[cfg(not(target_os = "none"))]
+#[cfg(all(feature = "session-plan", not(target_os = "none")))]
 impl Plan {
     const NONE: Plan = Plan {
         ops: heapless::Vec::new(),
@@ -537,7 +538,7 @@ impl Plan {
 
 /// One op as `run_op` decodes it: the op, its operand lists, the output and the first
 /// `known` inputs.
-#[cfg(not(target_os = "none"))]
+#[cfg(all(feature = "session-plan", not(target_os = "none")))]
 #[derive(Debug)]
 struct Planned {
     op: Option<crate::format::types::Op>,
@@ -547,7 +548,7 @@ struct Planned {
     known: u8,
 }
 
-#[cfg(not(target_os = "none"))]
+#[cfg(all(feature = "session-plan", not(target_os = "none")))]
 impl Planned {
     const EMPTY: Planned = Planned {
         op: None,
@@ -646,7 +647,7 @@ impl<'m, 'a> OwnedSession<'m, 'a> {
         Session {
             model: self.model,
             arena: self.arena.bytes_mut(),
-            #[cfg(not(target_os = "none"))]
+            #[cfg(all(feature = "session-plan", not(target_os = "none")))]
             plan: Plan::NONE,
         }
     }

@@ -1,5 +1,6 @@
-//! A session that runs more than once keeps its first ops decoded (off
-//! microcontrollers, from the start of its second run: `Session::run`). These tests pin
+//! With the `session-plan` feature a session that runs more than once keeps its first
+//! ops decoded (off microcontrollers, from the start of its second run: `Session::run`;
+//! `cargo test -p ferrite --features session-plan --test session_plan`). These tests pin
 //! that a session gives the same bytes on its first run (every op decoded as it runs)
 //! and on every later one (ops from the kept plan, the rest decoded): against the
 //! golden vectors stored in every seed model of the fuzz corpus, and against values

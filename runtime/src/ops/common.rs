@@ -160,7 +160,7 @@ pub(crate) struct Cx<'r, 'a> {
     pub hi_base: usize,
     /// Inputs `0..known.len()` already decoded (a session's plan, see
     /// `Session::run`; off microcontrollers), or none.
-    #[cfg(not(target_os = "none"))]
+    #[cfg(all(feature = "session-plan", not(target_os = "none")))]
     pub known: &'r [TensorRef],
     /// Input 0.
     pub x: TensorRef,
@@ -194,7 +194,7 @@ impl<'r> Cx<'r, '_> {
     /// Input `k`, decoded.
     #[inline]
     pub fn operand(&self, k: usize) -> Result<TensorRef> {
-        #[cfg(not(target_os = "none"))]
+        #[cfg(all(feature = "session-plan", not(target_os = "none")))]
         if let Some(t) = self.known.get(k) {
             return Ok(*t);
         }

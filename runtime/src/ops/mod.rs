@@ -308,7 +308,7 @@ pub(crate) fn run(op: &Op, cx: &Cx<'_, '_>, y: &mut [u8], scratch: &mut [u8]) ->
 /// operand, else from the record's dtype tag ([`Graph::is_f16`]).
 #[inline]
 fn is_f16(cx: &Cx<'_, '_>, k: usize) -> bool {
-    #[cfg(not(target_os = "none"))]
+    #[cfg(all(feature = "session-plan", not(target_os = "none")))]
     if let Some(t) = cx.known.get(k) {
         return t.dtype == DType::F16;
     }
