@@ -29,8 +29,11 @@ impl<const N: usize> Default for Arena<N> {
 
 /// One inference context: a model and the arena its tensors live in.
 ///
-/// A session is cheap; create one per thread. `run` allocates nothing and, on a
-/// validated model, can only fail on the caller's own arguments.
+/// A session is cheap; create one per thread and reuse it. `run` allocates nothing and,
+/// on a validated model, can only fail on the caller's own arguments. With the
+/// `session-plan` feature (off microcontrollers) a session keeps its first 8 ops
+/// decoded from its second run on (see [`run`](Self::run)); `size_of::<Session>()` is
+/// then about 3 KiB.
 ///
 /// ```
 /// # use ferrite::format::types::{Op, UnaryOp};
@@ -66,6 +69,9 @@ impl<const N: usize> Default for Arena<N> {
 pub struct Session<'m, 'a> {
     model: &'m Model<'a>,
     arena: &'m mut [u8],
+    /// The decoded ops, from the second run on (host builds; see [`Plan`]).
+    #[cfg(all(feature = "session-plan", not(target_os = "none")))]
+    plan: Plan,
 }
 
 impl<'m, 'a> Session<'m, 'a> {
@@ -92,7 +98,12 @@ impl<'m, 'a> Session<'m, 'a> {
             });
         }
         let arena = &mut arena[skip..skip + need];
-        Ok(Session { model, arena })
+        Ok(Session {
+            model,
+            arena,
+            #[cfg(all(feature = "session-plan", not(target_os = "none")))]
+            plan: Plan::NONE,
+        })
     }
 
     /// The model this session runs.
@@ -270,7 +281,18 @@ impl<'m, 'a> Session<'m, 'a> {
     }
 
     /// Runs every op in order.
+    ///
+    /// With the `session-plan` feature (off microcontrollers), a session that runs
+    /// more than once decodes its first 8 ops from the model once, at the start of its second run, and keeps them (in the
+    /// `Session` value, never in the arena); later runs skip the decoding. A session
+    /// used for one run only decodes every op as it runs, as on microcontrollers.
     pub fn run(&mut self) -> Result<()> {
+        #[cfg(all(feature = "session-plan", not(target_os = "none")))]
+        match self.plan.runs {
+            0 => self.plan.runs = 1,
+            1 => self.build_plan(),
+            _ => {}
+        }
         let mut last = Last::NONE;
         for s in 0..self.model.graph.ops.len() {
             self.run_op(s, &mut last)?;
@@ -399,6 +421,31 @@ impl<'m, 'a> Session<'m, 'a> {
             op: s,
             reason: OpReason::Inconsistent,
         };
+        // A planned op: its records were decoded when the plan was built. (`last` is
+        // not set: every op after a planned one is planned, or decodes its input 0.)
+        #[cfg(all(feature = "session-plan", not(target_os = "none")))]
+        if let Some(p) = self.plan.ops.get(s as usize) {
+            let op = p.op.as_ref().ok_or(internal)?;
+            let known = p.ins.get(..p.known as usize).ok_or(internal)?;
+            let orange = Self::arena_range(&p.out);
+            let end = self.model.graph_arena_end().min(self.arena.len());
+            let (arena, scratch) = self.arena.split_at_mut(end);
+            let (lo, rest) = arena.split_at_mut_checked(orange.start).ok_or(internal)?;
+            let (y, hi) = rest.split_at_mut_checked(orange.len()).ok_or(internal)?;
+            let cx = ops::Cx {
+                graph: g,
+                inputs: p.io.inputs(),
+                lo,
+                hi,
+                hi_base: orange.end,
+                known,
+                x: p.ins[0],
+                out: p.out,
+                op: s,
+            };
+            ops::run(op, &cx, y, scratch)?;
+            return Ok(p.io.output);
+        }
         // The op, its operand lists and its operands are decoded in place (the op in
         // the decoder's return slot, bound by reference; the tensors in `cx`): see
         // `TensorRef::read`.
@@ -413,6 +460,8 @@ impl<'m, 'a> Session<'m, 'a> {
             lo: &[],
             hi: &[],
             hi_base: 0,
+            #[cfg(all(feature = "session-plan", not(target_os = "none")))]
+            known: &[],
             x: TensorRef::EMPTY,
             out: TensorRef::EMPTY,
             op: s,
@@ -436,6 +485,94 @@ impl<'m, 'a> Session<'m, 'a> {
         ops::run(op, &cx, y, scratch)?;
         (last.index, last.tensor) = (io.output, cx.out);
         Ok(io.output)
+    }
+
+    /// Decodes the first [`PLAN_OPS`] ops into the plan (from the model, whose records
+    /// `Model::load` checked: the arena's bytes play no part). An op that does not
+    /// decode ends the plan; `run_op` then decodes it, and reports it, as without one.
+    #[cfg(all(feature = "session-plan", not(target_os = "none")))]
+    #[cold]
+    #[inline(never)]
+    fn build_plan(&mut self) {
+        self.plan.runs = 2;
+        let g = &self.model.graph;
+        for s in 0..g.ops.len() {
+            if self.plan.ops.push(Planned::EMPTY).is_err() {
+                break;
+            }
+            let planned = self.plan.ops.last_mut().and_then(|p| p.read(g, s));
+            if planned.is_none() {
+                self.plan.ops.pop();
+                break;
+            }
+        }
+    }
+}
+
+/// Ops whose decoded records a session keeps ([`Session::run`]).
+#[cfg(all(feature = "session-plan", not(target_os = "none")))]
+const PLAN_OPS: usize = 8;
+
+/// Operands kept decoded per planned op: input 0, the weights, the bias (an op reads
+/// any further one from its record, as without a plan).
+#[cfg(all(feature = "session-plan", not(target_os = "none")))]
+const PLAN_INPUTS: usize = 3;
+
+/// The ops a session decoded once (feature `session-plan`, off microcontrollers):
+/// `size_of::<Session>()` is about 3 KiB with it, three words without it.
+#[cfg(all(feature = "session-plan", not(target_os = "none")))]
+#[derive(Debug)]
+struct Plan {
+    ops: heapless::Vec<Planned, PLAN_OPS>,
+    /// 0 before the first run, 1 after it, 2 once the plan is built.
+    runs: u8,
+}
+
+#[cfg(all(feature = "session-plan", not(target_os = "none")))]
+impl Plan {
+    const NONE: Plan = Plan {
+        ops: heapless::Vec::new(),
+        runs: 0,
+    };
+}
+
+/// One op as `run_op` decodes it: the op, its operand lists, the output and the first
+/// `known` inputs.
+#[cfg(all(feature = "session-plan", not(target_os = "none")))]
+#[derive(Debug)]
+struct Planned {
+    op: Option<crate::format::types::Op>,
+    io: Operands,
+    out: TensorRef,
+    ins: [TensorRef; PLAN_INPUTS],
+    known: u8,
+}
+
+#[cfg(all(feature = "session-plan", not(target_os = "none")))]
+impl Planned {
+    const EMPTY: Planned = Planned {
+        op: None,
+        io: Operands::EMPTY,
+        out: TensorRef::EMPTY,
+        ins: [TensorRef::EMPTY; PLAN_INPUTS],
+        known: 0,
+    };
+
+    /// Op `s` of `g` with the decoders `run_op` uses; `None` where they fail.
+    fn read(&mut self, g: &crate::graph::Graph<'_>, s: u32) -> Option<()> {
+        g.read_op(s, &mut self.op, &mut self.io)?;
+        self.op.as_ref()?;
+        g.read_tensor(self.io.output, &mut self.out)?;
+        let ins = self.io.inputs();
+        let n = ins.len().min(PLAN_INPUTS);
+        if n == 0 {
+            return None;
+        }
+        for (t, &i) in self.ins.iter_mut().zip(&ins[..n]) {
+            g.read_tensor(i, t)?;
+        }
+        self.known = n as u8;
+        Some(())
     }
 }
 
@@ -510,6 +647,8 @@ impl<'m, 'a> OwnedSession<'m, 'a> {
         Session {
             model: self.model,
             arena: self.arena.bytes_mut(),
+            #[cfg(all(feature = "session-plan", not(target_os = "none")))]
+            plan: Plan::NONE,
         }
     }
 }

@@ -158,6 +158,10 @@ pub(crate) struct Cx<'r, 'a> {
     /// The arena after the output, which starts at arena offset `hi_base`.
     pub hi: &'r [u8],
     pub hi_base: usize,
+    /// Inputs `0..known.len()` already decoded (a session's plan, see
+    /// `Session::run`; off microcontrollers), or none.
+    #[cfg(all(feature = "session-plan", not(target_os = "none")))]
+    pub known: &'r [TensorRef],
     /// Input 0.
     pub x: TensorRef,
     /// The output.
@@ -190,6 +194,10 @@ impl<'r> Cx<'r, '_> {
     /// Input `k`, decoded.
     #[inline]
     pub fn operand(&self, k: usize) -> Result<TensorRef> {
+        #[cfg(all(feature = "session-plan", not(target_os = "none")))]
+        if let Some(t) = self.known.get(k) {
+            return Ok(*t);
+        }
         let mut t = TensorRef::EMPTY;
         let i = *self.inputs.get(k).ok_or(self.internal())?;
         self.graph.read_tensor(i, &mut t).ok_or(self.internal())?;

@@ -233,9 +233,7 @@ pub(crate) fn run(op: &Op, cx: &Cx<'_, '_>, y: &mut [u8], scratch: &mut [u8]) ->
     match op {
         // (Only the weights' dtype tag is read; a build without f16 kernels loads no
         // f16 weights, so it does not look.)
-        Op::FullyConnected { act, q: None }
-            if OpGroup::F16.enabled() && cx.inputs.get(1).is_some_and(|&w| cx.graph.is_f16(w)) =>
-        {
+        Op::FullyConnected { act, q: None } if OpGroup::F16.enabled() && is_f16(cx, 1) => {
             fully_connected_f16::run(cx, y, act)
         }
         Op::FullyConnected { act, q } => fully_connected::run(cx, y, scratch, act, q.as_ref()),
@@ -304,6 +302,17 @@ pub(crate) fn run(op: &Op, cx: &Cx<'_, '_>, y: &mut [u8], scratch: &mut [u8]) ->
         Op::ConvNchw { window, act } => conv_nchw::run(cx, y, scratch, window, act),
         Op::ConvNchwI8 { window, .. } => conv_nchw::run_i8(cx, y, scratch, window, &nchw_i8(op)),
     }
+}
+
+/// Whether input `k` of the op is f16: from the session's plan when it has the
+/// operand, else from the record's dtype tag ([`Graph::is_f16`]).
+#[inline]
+fn is_f16(cx: &Cx<'_, '_>, k: usize) -> bool {
+    #[cfg(all(feature = "session-plan", not(target_os = "none")))]
+    if let Some(t) = cx.known.get(k) {
+        return t.dtype == DType::F16;
+    }
+    cx.inputs.get(k).is_some_and(|&w| cx.graph.is_f16(w))
 }
 
 /// The int8 fields of a [`Op::ConvNchwI8`] (default ones for any other op).
