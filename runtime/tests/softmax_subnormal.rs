@@ -8,7 +8,9 @@ use kf::Logits;
 
 /// The plain computation of one line (the definition the kernel documents).
 fn plain(x: &[f32]) -> Vec<f32> {
-    let m = x.iter().fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+    let m = x
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
     let e: Vec<f32> = x.iter().map(|&v| kf::exp(v - m)).collect();
     let sum = e.iter().fold(0.0f32, |s, &v| s + v);
     e.iter().map(|&v| v / sum).collect()
@@ -21,7 +23,11 @@ fn check(x: &[f32], axis: usize) {
         let want = plain(line);
         for (j, w) in want.iter().enumerate() {
             let got = y[l * axis + j];
-            assert_eq!(got.to_bits(), w.to_bits(), "line {line:?}, element {j}: {got:e} vs {w:e}");
+            assert_eq!(
+                got.to_bits(),
+                w.to_bits(),
+                "line {line:?}, element {j}: {got:e} vs {w:e}"
+            );
         }
     }
 }
@@ -84,7 +90,10 @@ fn int8_logits_with_subnormal_results() {
                         state as i8
                     })
                     .collect();
-                let deq: Vec<f32> = q.iter().map(|&v| (i32::from(v) - zp) as f32 * scale).collect();
+                let deq: Vec<f32> = q
+                    .iter()
+                    .map(|&v| (i32::from(v) - zp) as f32 * scale)
+                    .collect();
                 let mut y = [0.0f32; 10];
                 kf::softmax_of(Logits::I8(&q, scale, zp), 1, 10, 1, false, &mut y);
                 let want = plain(&deq);

@@ -146,10 +146,11 @@ fn add_no_subnormal(s: f32, e: f32) -> f32 {
 }
 
 /// The sum of a line in order, as `+` computes it; through [`add_no_subnormal`] when
-/// the line holds a value below 2^-126.
+/// the line holds a subnormal.
 #[inline]
 fn line_sum(y: &[f32]) -> f32 {
-    if y.iter().any(|e| e.to_bits() < 0x0080_0000) {
+    // (Zeros add exactly, without a subnormal.)
+    if y.iter().any(|e| e.to_bits().wrapping_sub(1) < 0x007f_ffff) {
         y.iter().fold(0.0f32, |s, &e| add_no_subnormal(s, e))
     } else {
         y.iter().fold(0.0f32, |s, &e| s + e)
@@ -162,7 +163,9 @@ fn line_sum(y: &[f32]) -> f32 {
 fn divide_line(y: &mut [f32], sum: f32) {
     // sum·2^-126 is exact and normal for sum >= 1; non-negative f32s order as their bits.
     let tiny = (sum * f32::from_bits(0x0080_0000)).to_bits();
-    if (1.0..16_777_216.0).contains(&sum) && y.iter().any(|e| e.to_bits() < tiny) {
+    // (0 / sum is 0, without a subnormal.)
+    let nonzero_below = |e: &f32| e.to_bits().wrapping_sub(1) < tiny - 1;
+    if (1.0..16_777_216.0).contains(&sum) && y.iter().any(nonzero_below) {
         for o in y.iter_mut() {
             let small = o.to_bits() < tiny;
             let plain = if small { sum } else { *o } / sum;
