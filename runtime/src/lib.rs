@@ -44,6 +44,7 @@ pub mod kernels;
 mod model;
 pub mod monitor;
 mod ops;
+mod plan;
 pub mod preprocess;
 mod session;
 pub mod signature;
@@ -58,7 +59,7 @@ pub use monitor::{Drift, DriftLevel, FeatureDrift, Latency, Monitor, MonitorBuff
 pub use preprocess::{Preprocess, WindowBuffer, WindowFeature};
 #[cfg(feature = "alloc")]
 pub use session::OwnedSession;
-pub use session::{Arena, Session};
+pub use session::{Arena, NoPlan, Plan, PlanSlot, Session};
 pub use signature::{PublicKey, SignatureInfo, VerifyPolicy};
 
 /// Align the bytes of a model file embedded with `include_bytes!` to 16 bytes, as

@@ -7,6 +7,7 @@ use crate::format::{ALIGN, WIDE_ALIGN};
 use crate::kernels::fast;
 use crate::model::Model;
 use crate::ops;
+pub use crate::plan::{NoPlan, Plan, PlanSlot};
 
 /// A 16-byte aligned static arena, for firmware: `static mut`-free use is
 /// `let mut arena = ferrite::Arena::<4096>::new();`.
@@ -30,10 +31,11 @@ impl<const N: usize> Default for Arena<N> {
 /// One inference context: a model and the arena its tensors live in.
 ///
 /// A session is cheap; create one per thread and reuse it. `run` allocates nothing and,
-/// on a validated model, can only fail on the caller's own arguments. With the
-/// `session-plan` feature (off microcontrollers) a session keeps its first 8 ops
-/// decoded from its second run on (see [`run`](Self::run)); `size_of::<Session>()` is
-/// then about 3 KiB.
+/// on a validated model, can only fail on the caller's own arguments. Off
+/// microcontrollers (the default `session-plan` feature) a session keeps its first 8
+/// ops decoded from its second run on (a [`Plan`], see [`run`](Self::run));
+/// `size_of::<Session>()` is then about 3 KiB. [`Session::new_unplanned`] makes one
+/// that keeps none (three words).
 ///
 /// ```
 /// # use ferrite::format::types::{Op, UnaryOp};
@@ -66,12 +68,11 @@ impl<const N: usize> Default for Arena<N> {
 /// # Ok::<(), ferrite::Error>(())
 /// ```
 #[derive(Debug)]
-pub struct Session<'m, 'a> {
+pub struct Session<'m, 'a, P: PlanSlot = Plan> {
     model: &'m Model<'a>,
     arena: &'m mut [u8],
-    /// The decoded ops, from the second run on (host builds; see [`Plan`]).
-    #[cfg(all(feature = "session-plan", not(target_os = "none")))]
-    plan: Plan,
+    /// The decoded ops, from the second run on ([`Plan`]; [`NoPlan`] keeps none).
+    plan: P,
 }
 
 impl<'m, 'a> Session<'m, 'a> {
@@ -83,6 +84,20 @@ impl<'m, 'a> Session<'m, 'a> {
     /// `arena_size + 63` bytes always gets one. The kernels' wide vector loads are then
     /// never split across two lines; results are the same at any alignment.
     pub fn new(model: &'m Model<'a>, arena: &'m mut [u8]) -> Result<Self> {
+        Self::with_slot(model, arena)
+    }
+}
+
+impl<'m, 'a> Session<'m, 'a, NoPlan> {
+    /// [`Session::new`] for a session that keeps no [`Plan`] (three words: the C
+    /// binding keeps its session in a 64-byte header); it decodes every op on every run.
+    pub fn new_unplanned(model: &'m Model<'a>, arena: &'m mut [u8]) -> Result<Self> {
+        Self::with_slot(model, arena)
+    }
+}
+
+impl<'m, 'a, P: PlanSlot> Session<'m, 'a, P> {
+    fn with_slot(model: &'m Model<'a>, arena: &'m mut [u8]) -> Result<Self> {
         let need = model.arena_size();
         let wide = arena.as_ptr().align_offset(WIDE_ALIGN);
         let skip = if wide < WIDE_ALIGN && arena.len().saturating_sub(wide) >= need {
@@ -101,8 +116,7 @@ impl<'m, 'a> Session<'m, 'a> {
         Ok(Session {
             model,
             arena,
-            #[cfg(all(feature = "session-plan", not(target_os = "none")))]
-            plan: Plan::NONE,
+            plan: P::EMPTY,
         })
     }
 
@@ -282,16 +296,13 @@ impl<'m, 'a> Session<'m, 'a> {
 
     /// Runs every op in order.
     ///
-    /// With the `session-plan` feature (off microcontrollers), a session that runs
+    /// With a [`Plan`] (the default off microcontrollers), a session that runs
     /// more than once decodes its first 8 ops from the model once, at the start of its second run, and keeps them (in the
     /// `Session` value, never in the arena); later runs skip the decoding. A session
     /// used for one run only decodes every op as it runs, as on microcontrollers.
     pub fn run(&mut self) -> Result<()> {
-        #[cfg(all(feature = "session-plan", not(target_os = "none")))]
-        match self.plan.runs {
-            0 => self.plan.runs = 1,
-            1 => self.build_plan(),
-            _ => {}
+        if let Some(plan) = self.plan.plan_mut() {
+            plan.count_run(&self.model.graph);
         }
         let mut last = Last::NONE;
         for s in 0..self.model.graph.ops.len() {
@@ -424,7 +435,7 @@ impl<'m, 'a> Session<'m, 'a> {
         // A planned op: its records were decoded when the plan was built. (`last` is
         // not set: every op after a planned one is planned, or decodes its input 0.)
         #[cfg(all(feature = "session-plan", not(target_os = "none")))]
-        if let Some(p) = self.plan.ops.get(s as usize) {
+        if let Some(p) = self.plan.plan().and_then(|plan| plan.ops.get(s as usize)) {
             let op = p.op.as_ref().ok_or(internal)?;
             let known = p.ins.get(..p.known as usize).ok_or(internal)?;
             let orange = Self::arena_range(&p.out);
@@ -485,94 +496,6 @@ impl<'m, 'a> Session<'m, 'a> {
         ops::run(op, &cx, y, scratch)?;
         (last.index, last.tensor) = (io.output, cx.out);
         Ok(io.output)
-    }
-
-    /// Decodes the first [`PLAN_OPS`] ops into the plan (from the model, whose records
-    /// `Model::load` checked: the arena's bytes play no part). An op that does not
-    /// decode ends the plan; `run_op` then decodes it, and reports it, as without one.
-    #[cfg(all(feature = "session-plan", not(target_os = "none")))]
-    #[cold]
-    #[inline(never)]
-    fn build_plan(&mut self) {
-        self.plan.runs = 2;
-        let g = &self.model.graph;
-        for s in 0..g.ops.len() {
-            if self.plan.ops.push(Planned::EMPTY).is_err() {
-                break;
-            }
-            let planned = self.plan.ops.last_mut().and_then(|p| p.read(g, s));
-            if planned.is_none() {
-                self.plan.ops.pop();
-                break;
-            }
-        }
-    }
-}
-
-/// Ops whose decoded records a session keeps ([`Session::run`]).
-#[cfg(all(feature = "session-plan", not(target_os = "none")))]
-const PLAN_OPS: usize = 8;
-
-/// Operands kept decoded per planned op: input 0, the weights, the bias (an op reads
-/// any further one from its record, as without a plan).
-#[cfg(all(feature = "session-plan", not(target_os = "none")))]
-const PLAN_INPUTS: usize = 3;
-
-/// The ops a session decoded once (feature `session-plan`, off microcontrollers):
-/// `size_of::<Session>()` is about 3 KiB with it, three words without it.
-#[cfg(all(feature = "session-plan", not(target_os = "none")))]
-#[derive(Debug)]
-struct Plan {
-    ops: heapless::Vec<Planned, PLAN_OPS>,
-    /// 0 before the first run, 1 after it, 2 once the plan is built.
-    runs: u8,
-}
-
-#[cfg(all(feature = "session-plan", not(target_os = "none")))]
-impl Plan {
-    const NONE: Plan = Plan {
-        ops: heapless::Vec::new(),
-        runs: 0,
-    };
-}
-
-/// One op as `run_op` decodes it: the op, its operand lists, the output and the first
-/// `known` inputs.
-#[cfg(all(feature = "session-plan", not(target_os = "none")))]
-#[derive(Debug)]
-struct Planned {
-    op: Option<crate::format::types::Op>,
-    io: Operands,
-    out: TensorRef,
-    ins: [TensorRef; PLAN_INPUTS],
-    known: u8,
-}
-
-#[cfg(all(feature = "session-plan", not(target_os = "none")))]
-impl Planned {
-    const EMPTY: Planned = Planned {
-        op: None,
-        io: Operands::EMPTY,
-        out: TensorRef::EMPTY,
-        ins: [TensorRef::EMPTY; PLAN_INPUTS],
-        known: 0,
-    };
-
-    /// Op `s` of `g` with the decoders `run_op` uses; `None` where they fail.
-    fn read(&mut self, g: &crate::graph::Graph<'_>, s: u32) -> Option<()> {
-        g.read_op(s, &mut self.op, &mut self.io)?;
-        self.op.as_ref()?;
-        g.read_tensor(self.io.output, &mut self.out)?;
-        let ins = self.io.inputs();
-        let n = ins.len().min(PLAN_INPUTS);
-        if n == 0 {
-            return None;
-        }
-        for (t, &i) in self.ins.iter_mut().zip(&ins[..n]) {
-            g.read_tensor(i, t)?;
-        }
-        self.known = n as u8;
-        Some(())
     }
 }
 
@@ -647,8 +570,7 @@ impl<'m, 'a> OwnedSession<'m, 'a> {
         Session {
             model: self.model,
             arena: self.arena.bytes_mut(),
-            #[cfg(all(feature = "session-plan", not(target_os = "none")))]
-            plan: Plan::NONE,
+            plan: Plan::EMPTY,
         }
     }
 }

@@ -24,20 +24,7 @@ use support::{run_model as run, window};
 
 mod support;
 
-/// xorshift: deterministic values.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next() % (hi - lo + 1) as u64) as i64
-    }
-}
+use support::Rng;
 
 /// One first layer and its data.
 struct Case {

@@ -1,6 +1,6 @@
-//! With the `session-plan` feature a session that runs more than once keeps its first
-//! ops decoded (off microcontrollers, from the start of its second run: `Session::run`;
-//! `cargo test -p ferrite --features session-plan --test session_plan`). These tests pin
+//! With the `session-plan` feature (a default one) a session that runs more than once
+//! keeps its first ops decoded (off microcontrollers, from the start of its second run:
+//! `Session::run`). These tests pin
 //! that a session gives the same bytes on its first run (every op decoded as it runs)
 //! and on every later one (ops from the kept plan, the rest decoded): against the
 //! golden vectors stored in every seed model of the fuzz corpus, and against values
@@ -198,4 +198,7 @@ fn session_size() {
     let n = core::mem::size_of::<ferrite::Session<'_, '_>>();
     println!("size_of::<Session>() = {n}");
     assert!(n < 4096, "{n}");
+    // The C binding's session keeps no plan: a model reference and the arena slice.
+    let unplanned = core::mem::size_of::<ferrite::Session<'_, '_, ferrite::NoPlan>>();
+    assert_eq!(unplanned, 3 * core::mem::size_of::<usize>());
 }

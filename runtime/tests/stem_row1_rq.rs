@@ -15,23 +15,7 @@ use ferrite::kernels::{f32 as kf, int8 as ki, ConvParams, QuantOut};
 
 mod support;
 
-/// xorshift: deterministic values.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next() % (hi - lo + 1) as u64) as i64
-    }
-    fn pick<T: Copy>(&mut self, v: &[T]) -> T {
-        v[self.next() as usize % v.len()]
-    }
-}
+use support::Rng;
 
 /// One sensor-like first layer: 3 input channels of `w` samples, 8 output channels.
 struct Layer {

@@ -6,7 +6,7 @@ use crate::util::{copy_out, out, put_opt, slice, slice_mut};
 use core::mem::{align_of, size_of};
 use core::ptr;
 use ferrite::format::WIDE_ALIGN;
-use ferrite::{Error, Session};
+use ferrite::{Error, NoPlan, Session};
 
 const SESSION_MAGIC: u32 = u32::from_le_bytes(*b"FERS");
 const ALIGN: usize = 16;
@@ -23,7 +23,7 @@ pub struct FerSession {
     /// The heap block holding this header and its arena (`fer_session_new`).
     #[cfg(feature = "std")]
     block: Option<ptr::NonNull<[u128]>>,
-    session: Session<'static, 'static>,
+    session: Session<'static, 'static, NoPlan>,
 }
 
 /// Size of the session header at the start of an arena, rounded to the arena alignment.
@@ -44,7 +44,7 @@ const _: () = assert!(align_of::<FerSession>() <= ALIGN);
 /// `p` is NULL or a pointer the caller got from this library.
 unsafe fn session_mut<'a>(
     p: *mut FerSession,
-) -> Result<&'a mut Session<'static, 'static>, Fail<'a>> {
+) -> Result<&'a mut Session<'static, 'static, NoPlan>, Fail<'a>> {
     if p.is_null() {
         return Err(Fail::Null("session"));
     }
@@ -111,7 +111,7 @@ unsafe fn place(
         let tensors: &'static mut [u8] = core::slice::from_raw_parts_mut(tensors, need);
         let model: &'static ferrite::Model<'static> =
             &*(&model.model as *const ferrite::Model<'static>);
-        let session = Session::new(model, tensors)?;
+        let session = Session::new_unplanned(model, tensors)?;
         let header = base as *mut FerSession;
         header.write(FerSession {
             magic: SESSION_MAGIC,

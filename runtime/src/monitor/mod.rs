@@ -480,9 +480,9 @@ impl<'m> Monitor<'m> {
     /// wrapping), then the input, the output and the latency observed. The input is
     /// observed even when `predict` rejects it (e.g. NaN without a pipeline: counted as
     /// missing); the error is then returned.
-    pub fn predict(
+    pub fn predict<P: crate::PlanSlot>(
         &mut self,
-        session: &mut Session<'_, '_>,
+        session: &mut Session<'_, '_, P>,
         features: &[f32],
         scores: &mut [f32],
         clock: &mut impl FnMut() -> u32,

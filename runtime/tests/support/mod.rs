@@ -493,3 +493,22 @@ impl ConvI8Case {
         y
     }
 }
+
+/// xorshift64 (13, 7, 17): deterministic test values.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    /// A value in `lo..=hi`.
+    pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + (self.next() % (hi - lo + 1) as u64) as i64
+    }
+    pub fn pick<T: Copy>(&mut self, v: &[T]) -> T {
+        v[self.next() as usize % v.len()]
+    }
+}
