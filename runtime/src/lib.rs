@@ -56,10 +56,11 @@ pub use format::types::{DType, Metadata, Op, OpDef, OpGroup, Quant, TensorDef};
 pub use model::OwnedModel;
 pub use model::{AlignedModel, Model};
 pub use monitor::{Drift, DriftLevel, FeatureDrift, Latency, Monitor, MonitorBuffer, MonitorState};
+pub use plan::{NoPlan, Plan, PlanSlot};
 pub use preprocess::{Preprocess, WindowBuffer, WindowFeature};
 #[cfg(feature = "alloc")]
 pub use session::OwnedSession;
-pub use session::{Arena, NoPlan, Plan, PlanSlot, Session};
+pub use session::{Arena, Session};
 pub use signature::{PublicKey, SignatureInfo, VerifyPolicy};
 
 /// Align the bytes of a model file embedded with `include_bytes!` to 16 bytes, as

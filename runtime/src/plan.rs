@@ -5,7 +5,7 @@
 #[cfg(all(feature = "session-plan", not(target_os = "none")))]
 use crate::format::types::{Operands, TensorRef};
 
-/// Where a [`Session`](crate::Session) keeps its plan: [`Plan`] (the default) or
+/// Where a `Session` keeps its plan: [`Plan`] (the default) or
 /// [`NoPlan`]. Sealed: only these two.
 pub trait PlanSlot: core::fmt::Debug + sealed::Sealed {
     /// The slot before the first run.
@@ -21,12 +21,12 @@ pub trait PlanSlot: core::fmt::Debug + sealed::Sealed {
 
 mod sealed {
     pub trait Sealed {}
-    impl Sealed for super::Plan {}
-    impl Sealed for super::NoPlan {}
+    impl Sealed for crate::plan::Plan {}
+    impl Sealed for crate::plan::NoPlan {}
 }
 
 /// No plan: a session that decodes every op on every run, and is three words
-/// ([`Session::new_unplanned`](crate::Session::new_unplanned)).
+/// (`Session::new_unplanned`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoPlan;
 
@@ -54,7 +54,7 @@ impl PlanSlot for Plan {
     }
 }
 
-/// Ops whose decoded records a session keeps ([`Session::run`](crate::Session::run)).
+/// Ops whose decoded records a session keeps (`Session::run`).
 #[cfg(all(feature = "session-plan", not(target_os = "none")))]
 const PLAN_OPS: usize = 8;
 

@@ -7,7 +7,7 @@ use crate::format::{ALIGN, WIDE_ALIGN};
 use crate::kernels::fast;
 use crate::model::Model;
 use crate::ops;
-pub use crate::plan::{NoPlan, Plan, PlanSlot};
+use crate::plan::{NoPlan, Plan, PlanSlot};
 
 /// A 16-byte aligned static arena, for firmware: `static mut`-free use is
 /// `let mut arena = ferrite::Arena::<4096>::new();`.
