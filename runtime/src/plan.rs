@@ -43,7 +43,12 @@ impl PlanSlot for NoPlan {
 }
 
 impl PlanSlot for Plan {
-    const EMPTY: Self = Plan::NONE;
+    const EMPTY: Self = Plan {
+        #[cfg(all(feature = "session-plan", not(target_os = "none")))]
+        ops: heapless::Vec::new(),
+        #[cfg(all(feature = "session-plan", not(target_os = "none")))]
+        runs: 0,
+    };
     #[inline(always)]
     fn plan(&self) -> Option<&Plan> {
         Some(self)
@@ -76,13 +81,6 @@ pub struct Plan {
 }
 
 impl Plan {
-    const NONE: Plan = Plan {
-        #[cfg(all(feature = "session-plan", not(target_os = "none")))]
-        ops: heapless::Vec::new(),
-        #[cfg(all(feature = "session-plan", not(target_os = "none")))]
-        runs: 0,
-    };
-
     /// Counts a run of the session over `g`; builds the plan at the second.
     #[inline(always)]
     #[cfg_attr(

@@ -296,9 +296,10 @@ impl<'m, 'a, P: PlanSlot> Session<'m, 'a, P> {
 
     /// Runs every op in order.
     ///
-    /// With a [`Plan`] (the default off microcontrollers), a session that runs
-    /// more than once decodes its first 8 ops from the model once, at the start of its second run, and keeps them (in the
-    /// `Session` value, never in the arena); later runs skip the decoding. A session
+    /// With a [`Plan`] (the default off microcontrollers), a session that runs more
+    /// than once decodes its first 8 ops from the model once, at the start of its
+    /// second run, and keeps them (in the `Session` value, never in the arena); later
+    /// runs skip the decoding. A session
     /// used for one run only decodes every op as it runs, as on microcontrollers.
     pub fn run(&mut self) -> Result<()> {
         if let Some(plan) = self.plan.plan_mut() {
@@ -438,23 +439,19 @@ impl<'m, 'a, P: PlanSlot> Session<'m, 'a, P> {
         if let Some(p) = self.plan.plan().and_then(|plan| plan.ops.get(s as usize)) {
             let op = p.op.as_ref().ok_or(internal)?;
             let known = p.ins.get(..p.known as usize).ok_or(internal)?;
-            let orange = Self::arena_range(&p.out);
-            let end = self.model.graph_arena_end().min(self.arena.len());
-            let (arena, scratch) = self.arena.split_at_mut(end);
-            let (lo, rest) = arena.split_at_mut_checked(orange.start).ok_or(internal)?;
-            let (y, hi) = rest.split_at_mut_checked(orange.len()).ok_or(internal)?;
             let cx = ops::Cx {
                 graph: g,
                 inputs: p.io.inputs(),
-                lo,
-                hi,
-                hi_base: orange.end,
+                lo: &[],
+                hi: &[],
+                hi_base: 0,
                 known,
                 x: p.ins[0],
                 out: p.out,
                 op: s,
             };
-            ops::run(op, &cx, y, scratch)?;
+            let end = self.model.graph_arena_end();
+            Self::run_in(self.arena, end, op, cx, internal)?;
             return Ok(p.io.output);
         }
         // The op, its operand lists and its operands are decoded in place (the op in
@@ -484,18 +481,32 @@ impl<'m, 'a, P: PlanSlot> Session<'m, 'a, P> {
         } else {
             g.read_tensor(x, &mut cx.x).ok_or(internal)?;
         }
-        // The output between the bytes before and after it: the plan keeps it apart
-        // from every input, so the inputs are shared borrows beside a mutable output.
+        let out = cx.out;
+        Self::run_in(self.arena, self.model.graph_arena_end(), op, cx, internal)?;
+        (last.index, last.tensor) = (io.output, out);
+        Ok(io.output)
+    }
+
+    /// Runs `op` on `cx` over `arena`, setting `cx`'s `lo`, `hi` and `hi_base`: the
+    /// output between the bytes before and after it (the arena plan keeps it apart from
+    /// every input, so the inputs are shared borrows beside a mutable output), the op
+    /// scratch after the graph's tensors, which end at `graph_end` (see
+    /// `Model::arena_size`).
+    #[inline(always)]
+    fn run_in<'r>(
+        arena: &'r mut [u8],
+        graph_end: usize,
+        op: &crate::format::types::Op,
+        mut cx: ops::Cx<'r, '_>,
+        internal: Error,
+    ) -> Result<()> {
         let orange = Self::arena_range(&cx.out);
-        // The op scratch after the graph's tensors (see `Model::arena_size`).
-        let end = self.model.graph_arena_end().min(self.arena.len());
-        let (arena, scratch) = self.arena.split_at_mut(end);
+        let end = graph_end.min(arena.len());
+        let (arena, scratch) = arena.split_at_mut(end);
         let (lo, rest) = arena.split_at_mut_checked(orange.start).ok_or(internal)?;
         let (y, hi) = rest.split_at_mut_checked(orange.len()).ok_or(internal)?;
         (cx.lo, cx.hi, cx.hi_base) = (lo, hi, orange.end);
-        ops::run(op, &cx, y, scratch)?;
-        (last.index, last.tensor) = (io.output, cx.out);
-        Ok(io.output)
+        ops::run(op, &cx, y, scratch)
     }
 }
 
