@@ -113,6 +113,9 @@ pub struct Job {
     pub in_test: bool,
     /// Overrides the stage derived from the target's kind (orders `test all`).
     pub stage: Option<Stage>,
+    /// Environment variables of the cargo command (and so of the tests it runs).
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, String>,
 }
 
 /// A firmware whose flash and RAM are measured against budgets.
@@ -319,6 +322,17 @@ mod tests {
                 "no target file for {want}"
             );
         }
+    }
+
+    #[test]
+    fn job_env_is_read() {
+        let t = targets()
+            .into_iter()
+            .find(|t| t.triple == "aarch64-unknown-linux-gnu")
+            .unwrap();
+        let job = t.test.iter().find(|j| j.name == "qemu-test").unwrap();
+        assert_eq!(job.env.get("ENGINE_CASES").map(String::as_str), Some("60"));
+        assert!(t.build.iter().all(|j| j.env.is_empty()));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //!   plain `neon` kernels there. The `-cpu max` run (NEON with the dot-product
 //!   extension) is the target's own `qemu-test` job, qemu-user's default CPU: it runs
 //!   every test of the file, `portable`, `neon` and `neondot` and the tests across
-//!   ISAs, with the default number of random cases (100 to 300 per test). On either
+//!   ISAs, with 60 random cases per test (`ENGINE_CASES` in the target's file). On either
 //!   CPU those tests run the same `neon` and portable instructions on cases from the
 //!   same seeded generators (for all but the NCHW suite, which draws its random shapes
 //!   before their data, the [`CASES`] a cortex-a57 run would draw are the first ones

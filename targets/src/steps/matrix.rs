@@ -53,6 +53,9 @@ fn job_step(target: &Target, job: &Job, subcommand: &'static str) -> Step {
             ));
         }
     }
+    for (k, v) in &job.env {
+        about.push_str(&format!(", {k}={v}"));
+    }
     let triple = target.triple.clone();
     let job = job.clone();
     Step::new(
@@ -63,6 +66,9 @@ fn job_step(target: &Target, job: &Job, subcommand: &'static str) -> Step {
             let target = ctx.target(&triple)?;
             let call = CargoCall::for_job(subcommand, target, &job);
             let mut cmd = call.command(ctx)?;
+            for (k, v) in &job.env {
+                cmd = cmd.env(k, v);
+            }
             if subcommand == "test" && triple == ctx.host().triple {
                 // The tool this same build makes (as `firmware-model` built it): tests
                 // that convert with the CLI from outside ferrite-tool's own tests run it
