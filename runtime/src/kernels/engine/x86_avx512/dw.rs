@@ -35,6 +35,13 @@ mod tile;
 /// Bytes of the padded input band (on the stack).
 const BUF: usize = 16 * 1024;
 
+/// The requantization forms of a tile: the general one ([`I32Lanes::mbqm`]), the
+/// short form ([`fast`]), the offset form ([`I32Lanes::mbqm_zp_u`], whose four
+/// vectors at a time are narrowed together).
+const GENERAL: u8 = 0;
+const SHORT: u8 = 1;
+const OFFSET: u8 = 2;
+
 /// Bytes after a band's last row that [`vectors`]' 64-byte loads may read (zeroed;
 /// their weights are 0).
 const SLACK: usize = 64;
@@ -329,19 +336,31 @@ impl Band {
                     self.fill::<DOT, PS>(buf, oy0 * g.sh, (oy1 - oy0 - 1) * g.sh + K, c0, nc);
                     // Unmasked stores when a vector's 16 outputs are all the tile's.
                     let bounds = (oy0, oy1);
-                    match (c.rq.fast, PS == 8 || nc == NR) {
-                        (true, true) => {
-                            self.rows::<VNNI, DOT, K, SW, PS, true, true>(l, &c, buf, bounds, c0)
+                    let rq = if c.u {
+                        OFFSET
+                    } else if c.rq.fast {
+                        SHORT
+                    } else {
+                        GENERAL
+                    };
+                    match (rq, PS == 8 || nc == NR) {
+                        (OFFSET, true) => {
+                            self.rows::<VNNI, DOT, K, SW, PS, OFFSET, true>(l, &c, buf, bounds, c0)
                         }
-                        (true, false) => {
-                            self.rows::<VNNI, DOT, K, SW, PS, true, false>(l, &c, buf, bounds, c0)
+                        (OFFSET, false) => {
+                            self.rows::<VNNI, DOT, K, SW, PS, OFFSET, false>(l, &c, buf, bounds, c0)
                         }
-                        (false, true) => {
-                            self.rows::<VNNI, DOT, K, SW, PS, false, true>(l, &c, buf, bounds, c0)
+                        (SHORT, true) => {
+                            self.rows::<VNNI, DOT, K, SW, PS, SHORT, true>(l, &c, buf, bounds, c0)
                         }
-                        (false, false) => {
-                            self.rows::<VNNI, DOT, K, SW, PS, false, false>(l, &c, buf, bounds, c0)
+                        (SHORT, false) => {
+                            self.rows::<VNNI, DOT, K, SW, PS, SHORT, false>(l, &c, buf, bounds, c0)
                         }
+                        (_, true) => {
+                            self.rows::<VNNI, DOT, K, SW, PS, GENERAL, true>(l, &c, buf, bounds, c0)
+                        }
+                        (_, false) => self
+                            .rows::<VNNI, DOT, K, SW, PS, GENERAL, false>(l, &c, buf, bounds, c0),
                     }
                 }
                 oy0 = oy1;
@@ -423,7 +442,7 @@ impl Band {
         const K: usize,
         const SW: usize,
         const PS: usize,
-        const FAST: bool,
+        const RQ: u8,
         const FULL: bool,
     >(
         &self,
@@ -449,26 +468,20 @@ impl Band {
                 let y = self.y.add(oy * g.ow * g.c + c0);
                 let mut v = 0;
                 while v + 4 <= vecs {
-                    vectors::<VNNI, DOT, K, SW, PS, FAST, FULL, 4>(
-                        l, &c, x, row, v, y, step, c.mask,
-                    );
+                    vectors::<VNNI, DOT, K, SW, PS, RQ, FULL, 4>(l, &c, x, row, v, y, step, c.mask);
                     v += 4;
                 }
                 if v + 2 <= vecs {
-                    vectors::<VNNI, DOT, K, SW, PS, FAST, FULL, 2>(
-                        l, &c, x, row, v, y, step, c.mask,
-                    );
+                    vectors::<VNNI, DOT, K, SW, PS, RQ, FULL, 2>(l, &c, x, row, v, y, step, c.mask);
                     v += 2;
                 }
                 if v < vecs {
-                    vectors::<VNNI, DOT, K, SW, PS, FAST, FULL, 1>(
-                        l, &c, x, row, v, y, step, c.mask,
-                    );
+                    vectors::<VNNI, DOT, K, SW, PS, RQ, FULL, 1>(l, &c, x, row, v, y, step, c.mask);
                     v += 1;
                 }
                 if vecs * ppv < g.ow {
                     // A pair's first pixel only.
-                    vectors::<VNNI, DOT, K, SW, PS, FAST, false, 1>(
+                    vectors::<VNNI, DOT, K, SW, PS, RQ, false, 1>(
                         l, &c, x, row, v, y, step, 0x00FF,
                     );
                 }
@@ -490,7 +503,7 @@ unsafe fn vectors<
     const K: usize,
     const SW: usize,
     const PS: usize,
-    const FAST: bool,
+    const RQ: u8,
     const FULL: bool,
     const P: usize,
 >(
@@ -544,15 +557,41 @@ unsafe fn vectors<
                 }
             }
         }
-        for (p, a) in acc.into_iter().enumerate() {
-            let q = if FAST {
-                fast(a, &c.rq)
+        if RQ == OFFSET && FULL && P == 4 {
+            // The four vectors narrowed together: two saturating packs (`i32 → i16
+            // → i8`, the same saturation as one) leave 128-bit lane `k` holding
+            // lanes `4k..4k + 4` of the four vectors in turn; dword `4k + p` goes to
+            // `4p + k`. Then one clamp of 64 bytes (monotone, as below).
+            let idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+            let q0 = l.mbqm_zp_u(acc[0], &c.rq, c.zp);
+            let q1 = l.mbqm_zp_u(acc[1 % P], &c.rq, c.zp);
+            let q2 = l.mbqm_zp_u(acc[2 % P], &c.rq, c.zp);
+            let q3 = l.mbqm_zp_u(acc[3 % P], &c.rq, c.zp);
+            let ab = _mm512_packs_epi32(q0, q1);
+            let cd = _mm512_packs_epi32(q2, q3);
+            let b = _mm512_permutexvar_epi32(idx, _mm512_packs_epi16(ab, cd));
+            let b = _mm512_min_epi8(_mm512_max_epi8(b, c.lo), c.hi);
+            let at = y.add(v * step);
+            if step == NR {
+                _mm512_storeu_si512(at.cast(), b);
             } else {
-                I32Lanes::add(l, l.mbqm(a, &c.rq), c.zp)
+                _mm_storeu_si128(at.cast(), _mm512_castsi512_si128(b));
+                _mm_storeu_si128(at.add(step).cast(), _mm512_extracti32x4_epi32::<1>(b));
+                _mm_storeu_si128(at.add(2 * step).cast(), _mm512_extracti32x4_epi32::<2>(b));
+                _mm_storeu_si128(at.add(3 * step).cast(), _mm512_extracti32x4_epi32::<3>(b));
+            }
+            return;
+        }
+        for (p, a) in acc.into_iter().enumerate() {
+            let q = match RQ {
+                OFFSET => l.mbqm_zp_u(a, &c.rq, c.zp),
+                SHORT => fast(a, &c.rq),
+                _ => I32Lanes::add(l, l.mbqm(a, &c.rq), c.zp),
             };
             // The clamp after the saturating narrowing, on bytes: saturation is
             // monotone, so it commutes with `max` and `min` (`lo`, `hi` saturated).
-            let b = _mm_min_epi8(_mm_max_epi8(_mm512_cvtsepi32_epi8(q), c.lo), c.hi);
+            let (lo, hi) = (_mm512_castsi512_si128(c.lo), _mm512_castsi512_si128(c.hi));
+            let b = _mm_min_epi8(_mm_max_epi8(_mm512_cvtsepi32_epi8(q), lo), hi);
             let at = y.add((v + p) * step);
             if FULL {
                 _mm_storeu_si128(at.cast(), b);
