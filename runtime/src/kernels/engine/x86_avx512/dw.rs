@@ -42,6 +42,10 @@ const GENERAL: u8 = 0;
 const SHORT: u8 = 1;
 const OFFSET: u8 = 2;
 
+/// Input bytes of a band whose tiles run one after the other (in L1 for all but
+/// the first).
+const L1_BAND: usize = 24 * 1024;
+
 /// Bytes after a band's last row that [`vectors`]' 64-byte loads may read (zeroed;
 /// their weights are 0).
 const SLACK: usize = 64;
@@ -313,24 +317,34 @@ impl Band {
         let mut buf = [MaybeUninit::<u8>::uninit(); BUF + SLACK];
         let buf = buf.as_mut_ptr().cast::<u8>();
         let row = self.cols * PS;
-        // Output rows per band: `(bh − 1)·sh + K` buffer rows fit.
-        let bh = ((BUF / row - K) / g.sh + 1).min(g.oh);
-        for ct in 0..g.c.div_ceil(NR) {
-            let c0 = ct * NR;
-            let nc = NR.min(g.c - c0);
-            // SAFETY: tile `ct` lies in `packed` (checked by `run`).
-            let c = unsafe {
-                consts::<VNNI, DOT, K, PS>(
-                    l,
-                    packed.as_ptr().add(ct * tile_len),
-                    nc,
-                    out,
-                    self.x_zp,
-                )
-            };
-            let mut oy0 = 0;
-            while oy0 < g.oh {
-                let oy1 = (oy0 + bh).min(g.oh);
+        // Output rows per band: `(bh − 1)·sh + K` buffer rows fit; with several
+        // tiles, also the band's input rows in [`L1_BAND`] bytes (all tiles of a
+        // band run while its input is in L1).
+        let fit = (BUF / row - K) / g.sh + 1;
+        let in_row = g.iw * g.c;
+        let bh = if g.c > NR && in_row > 0 {
+            let rows = (L1_BAND / in_row).max(K + g.sh);
+            fit.min((rows - K) / g.sh + 1)
+        } else {
+            fit
+        }
+        .min(g.oh);
+        let mut oy0 = 0;
+        while oy0 < g.oh {
+            let oy1 = (oy0 + bh).min(g.oh);
+            for ct in 0..g.c.div_ceil(NR) {
+                let c0 = ct * NR;
+                let nc = NR.min(g.c - c0);
+                // SAFETY: tile `ct` lies in `packed` (checked by `run`).
+                let c = unsafe {
+                    consts::<VNNI, DOT, K, PS>(
+                        l,
+                        packed.as_ptr().add(ct * tile_len),
+                        nc,
+                        out,
+                        self.x_zp,
+                    )
+                };
                 // SAFETY: `(oy1 − oy0 − 1)·sh + K` rows of `row` bytes fit in `buf`.
                 unsafe {
                     self.fill::<DOT, PS>(buf, oy0 * g.sh, (oy1 - oy0 - 1) * g.sh + K, c0, nc);
@@ -363,8 +377,8 @@ impl Band {
                             .rows::<VNNI, DOT, K, SW, PS, GENERAL, false>(l, &c, buf, bounds, c0),
                     }
                 }
-                oy0 = oy1;
             }
+            oy0 = oy1;
         }
     }
 
