@@ -3,14 +3,19 @@
 //! residual, rows that fit [`BUF`]. The other cases go to the frame's walk
 //! ([`frame::dwconv::i8_dwconv`]).
 //!
-//! Per 16-channel tile, the input rows a band of output rows reads are copied into
+//! Band by band of output rows (with several channel tiles, a band's input rows
+//! fit in [`L1_BAND`] bytes, so that they stay in L1 from one tile to the next),
+//! per 16-channel tile, the input rows the band reads are copied into
 //! a stack buffer padded with the input zero point (`[rows][cols][PS]` bytes), so
 //! every output pixel is interior: no border path, and the zero point is folded
 //! into the bias (`bias − x_zp·Σ_t w_t`; a padding tap adds `x_zp·w`, the folded
 //! bias removes it). Each output row then runs 4 vectors at a time over the
 //! tile's weights, bias and requantization kept in locals, with one form of the
-//! requantization chosen per tile (the short form of [`I32Lanes::mbqm_zp`] when
-//! it applies) and one masked byte store per vector: no branch per pixel.
+//! requantization chosen per tile: the offset form ([`I32Lanes::mbqm_zp_u`], the
+//! four vectors narrowed together by two packs and clamped as 64 bytes) when
+//! [`I32Lanes::rq_u`] holds, else the short form of [`I32Lanes::mbqm_zp`] when it
+//! applies, else the general one, one masked byte store per vector: no branch per
+//! pixel.
 //!
 //! 8 channels with stride 1 (`PS = 8`, MobileNetV1 0.25's first depthwise layer)
 //! keep 8-byte pixels in the buffer: one vector carries two neighbouring pixels
