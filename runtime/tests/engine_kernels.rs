@@ -842,6 +842,70 @@ fn dw_common_case(rng: &mut Rng, i: usize) -> I8Case {
     c
 }
 
+/// A depthwise case of the AVX-512 kernel's requantization forms and bands
+/// (`x86_avx512/dw.rs`): the offset form with four vectors narrowed together (`C`
+/// a multiple of 16, the 8-channel pairs, rows of 4+ vectors) and its fallbacks
+/// (a multiplier of exactly `2^30`, biases just past `±2^29`, channel tails);
+/// `C` 1..70, widths 1..33, strides 1 and 2, asymmetric pads, maps tall enough
+/// that several channel tiles split into bands (24 KiB of input rows), input zero
+/// points −128 and 127, output zero points and clamps at the ends of the range.
+fn dw_rq_band_case(rng: &mut Rng, i: usize) -> I8Case {
+    let s = loop {
+        let k = if i % 8 == 7 { 5 } else { 3 };
+        let c = [1, 2, 7, 8, 15, 16, 17, 24, 32, 33, 47, 48, 49, 64, 70, 96][i % 16];
+        let stride = [rng.usize(1, 2), rng.usize(1, 2)];
+        let pads = [0; 4].map(|_| rng.usize(0, k - 1));
+        let h = if i % 3 == 0 {
+            rng.usize(30, 60)
+        } else {
+            rng.usize(1, 20)
+        };
+        if let Some(s) = shape((h, rng.usize(1, 33), c), c, [k, k], stride, [1, 1], pads) {
+            if s.out_h * s.out_w > 0 {
+                break s;
+            }
+        }
+    };
+    let mut c = i8_case(s, true, 700 + i as u64);
+    let extreme = rng.chance(25);
+    c.x = rng.i8s(s.in_h * s.in_w * s.in_c, extreme);
+    c.w = rng.i8s(s.in_c * s.taps(), extreme);
+    c.x_zp = [-128, 127, rng.range(-128, 127) as i32][i % 3];
+    c.out_zp = [-128, 127, rng.range(-128, 127) as i32][(i / 3) % 3];
+    c.act = match i % 5 {
+        0 => (-128, 127),
+        1 => (c.out_zp, 127),
+        2 => (-140, 140),
+        3 => (5, 5),
+        _ => (rng.range(-140, 140) as i32, rng.range(-140, 140) as i32),
+    };
+    let b = 1 << 29;
+    let odd = i % 6 == 5;
+    c.rq = (0..s.in_c)
+        .flat_map(|j| {
+            let m = match (odd && j % 7 == 3, j % 5) {
+                (true, _) => 1 << 30,
+                (_, 0) => (1 << 30) + 1,
+                (_, 1) => i32::MAX,
+                _ => rng.range((1 << 30) + 1, i32::MAX as i64) as i32,
+            };
+            [m, -(rng.range(1, 16) as i32)]
+        })
+        .collect();
+    c.bias = Some(
+        (0..s.in_c)
+            .map(|j| match (i % 4, j % 4) {
+                (3, 0) => b,
+                (3, 1) => -b,
+                (3, 2) if odd => b + 1,
+                (3, 3) if odd => -b - 1,
+                _ => rng.range(-(1 << 20), 1 << 20) as i32,
+            })
+            .collect(),
+    );
+    c
+}
+
 /// A k×k conv (the AVX-512 VNNI kernel of `x86_avx512/conv16.rs`): ResNet-8's
 /// 16→16 3×3 over 32×32 (every eighth case, with and without the residual Add) and
 /// over 48×40 (two input bands), its 16→32 stride-2 and 32→32 3×3 over 16×16, the
@@ -1851,6 +1915,15 @@ macro_rules! engine_suite {
                 let mut rng = Rng::new(9);
                 for i in 0..cases(300) {
                     dw_common_case(&mut rng, i).check(&k);
+                }
+            }
+
+            #[test]
+            fn i8_dwconv_rq_forms_and_bands_match_the_reference() {
+                let Some(k) = k() else { return };
+                let mut rng = Rng::new(19);
+                for i in 0..cases(400) {
+                    dw_rq_band_case(&mut rng, i).check(&k);
                 }
             }
 

@@ -3,14 +3,19 @@
 //! residual, rows that fit [`BUF`]. The other cases go to the frame's walk
 //! ([`frame::dwconv::i8_dwconv`]).
 //!
-//! Per 16-channel tile, the input rows a band of output rows reads are copied into
+//! Band by band of output rows (with several channel tiles, a band's input rows
+//! fit in [`L1_BAND`] bytes, so that they stay in L1 from one tile to the next),
+//! per 16-channel tile, the input rows the band reads are copied into
 //! a stack buffer padded with the input zero point (`[rows][cols][PS]` bytes), so
 //! every output pixel is interior: no border path, and the zero point is folded
 //! into the bias (`bias − x_zp·Σ_t w_t`; a padding tap adds `x_zp·w`, the folded
 //! bias removes it). Each output row then runs 4 vectors at a time over the
 //! tile's weights, bias and requantization kept in locals, with one form of the
-//! requantization chosen per tile (the short form of [`I32Lanes::mbqm_zp`] when
-//! it applies) and one masked byte store per vector: no branch per pixel.
+//! requantization chosen per tile: the offset form ([`I32Lanes::mbqm_zp_u`], the
+//! four vectors narrowed together by two packs and clamped as 64 bytes) when
+//! [`I32Lanes::rq_u`] holds, else the short form of [`I32Lanes::mbqm_zp`] when it
+//! applies, else the general one, one masked byte store per vector: no branch per
+//! pixel.
 //!
 //! 8 channels with stride 1 (`PS = 8`, MobileNetV1 0.25's first depthwise layer)
 //! keep 8-byte pixels in the buffer: one vector carries two neighbouring pixels
@@ -34,6 +39,17 @@ mod tile;
 
 /// Bytes of the padded input band (on the stack).
 const BUF: usize = 16 * 1024;
+
+/// The requantization forms of a tile: the general one ([`I32Lanes::mbqm`]), the
+/// short form ([`fast`]), the offset form ([`I32Lanes::mbqm_zp_u`], whose four
+/// vectors at a time are narrowed together).
+const GENERAL: u8 = 0;
+const SHORT: u8 = 1;
+const OFFSET: u8 = 2;
+
+/// Input bytes of a band whose tiles run one after the other (in L1 for all but
+/// the first).
+const L1_BAND: usize = 24 * 1024;
 
 /// Bytes after a band's last row that [`vectors`]' 64-byte loads may read (zeroed;
 /// their weights are 0).
@@ -306,46 +322,68 @@ impl Band {
         let mut buf = [MaybeUninit::<u8>::uninit(); BUF + SLACK];
         let buf = buf.as_mut_ptr().cast::<u8>();
         let row = self.cols * PS;
-        // Output rows per band: `(bh − 1)·sh + K` buffer rows fit.
-        let bh = ((BUF / row - K) / g.sh + 1).min(g.oh);
-        for ct in 0..g.c.div_ceil(NR) {
-            let c0 = ct * NR;
-            let nc = NR.min(g.c - c0);
-            // SAFETY: tile `ct` lies in `packed` (checked by `run`).
-            let c = unsafe {
-                consts::<VNNI, DOT, K, PS>(
-                    l,
-                    packed.as_ptr().add(ct * tile_len),
-                    nc,
-                    out,
-                    self.x_zp,
-                )
-            };
-            let mut oy0 = 0;
-            while oy0 < g.oh {
-                let oy1 = (oy0 + bh).min(g.oh);
+        // Output rows per band: `(bh − 1)·sh + K` buffer rows fit; with several
+        // tiles, also the band's input rows in [`L1_BAND`] bytes (all tiles of a
+        // band run while its input is in L1).
+        let fit = (BUF / row - K) / g.sh + 1;
+        let in_row = g.iw * g.c;
+        let bh = if g.c > NR && in_row > 0 {
+            let rows = (L1_BAND / in_row).max(K + g.sh);
+            fit.min((rows - K) / g.sh + 1)
+        } else {
+            fit
+        }
+        .min(g.oh);
+        let mut oy0 = 0;
+        while oy0 < g.oh {
+            let oy1 = (oy0 + bh).min(g.oh);
+            for ct in 0..g.c.div_ceil(NR) {
+                let c0 = ct * NR;
+                let nc = NR.min(g.c - c0);
+                // SAFETY: tile `ct` lies in `packed` (checked by `run`).
+                let c = unsafe {
+                    consts::<VNNI, DOT, K, PS>(
+                        l,
+                        packed.as_ptr().add(ct * tile_len),
+                        nc,
+                        out,
+                        self.x_zp,
+                    )
+                };
                 // SAFETY: `(oy1 − oy0 − 1)·sh + K` rows of `row` bytes fit in `buf`.
                 unsafe {
                     self.fill::<DOT, PS>(buf, oy0 * g.sh, (oy1 - oy0 - 1) * g.sh + K, c0, nc);
                     // Unmasked stores when a vector's 16 outputs are all the tile's.
                     let bounds = (oy0, oy1);
-                    match (c.rq.fast, PS == 8 || nc == NR) {
-                        (true, true) => {
-                            self.rows::<VNNI, DOT, K, SW, PS, true, true>(l, &c, buf, bounds, c0)
+                    let rq = if c.u {
+                        OFFSET
+                    } else if c.rq.fast {
+                        SHORT
+                    } else {
+                        GENERAL
+                    };
+                    match (rq, PS == 8 || nc == NR) {
+                        (OFFSET, true) => {
+                            self.rows::<VNNI, DOT, K, SW, PS, OFFSET, true>(l, &c, buf, bounds, c0)
                         }
-                        (true, false) => {
-                            self.rows::<VNNI, DOT, K, SW, PS, true, false>(l, &c, buf, bounds, c0)
+                        (OFFSET, false) => {
+                            self.rows::<VNNI, DOT, K, SW, PS, OFFSET, false>(l, &c, buf, bounds, c0)
                         }
-                        (false, true) => {
-                            self.rows::<VNNI, DOT, K, SW, PS, false, true>(l, &c, buf, bounds, c0)
+                        (SHORT, true) => {
+                            self.rows::<VNNI, DOT, K, SW, PS, SHORT, true>(l, &c, buf, bounds, c0)
                         }
-                        (false, false) => {
-                            self.rows::<VNNI, DOT, K, SW, PS, false, false>(l, &c, buf, bounds, c0)
+                        (SHORT, false) => {
+                            self.rows::<VNNI, DOT, K, SW, PS, SHORT, false>(l, &c, buf, bounds, c0)
                         }
+                        (_, true) => {
+                            self.rows::<VNNI, DOT, K, SW, PS, GENERAL, true>(l, &c, buf, bounds, c0)
+                        }
+                        (_, false) => self
+                            .rows::<VNNI, DOT, K, SW, PS, GENERAL, false>(l, &c, buf, bounds, c0),
                     }
                 }
-                oy0 = oy1;
             }
+            oy0 = oy1;
         }
     }
 
@@ -423,7 +461,7 @@ impl Band {
         const K: usize,
         const SW: usize,
         const PS: usize,
-        const FAST: bool,
+        const RQ: u8,
         const FULL: bool,
     >(
         &self,
@@ -449,26 +487,20 @@ impl Band {
                 let y = self.y.add(oy * g.ow * g.c + c0);
                 let mut v = 0;
                 while v + 4 <= vecs {
-                    vectors::<VNNI, DOT, K, SW, PS, FAST, FULL, 4>(
-                        l, &c, x, row, v, y, step, c.mask,
-                    );
+                    vectors::<VNNI, DOT, K, SW, PS, RQ, FULL, 4>(l, &c, x, row, v, y, step, c.mask);
                     v += 4;
                 }
                 if v + 2 <= vecs {
-                    vectors::<VNNI, DOT, K, SW, PS, FAST, FULL, 2>(
-                        l, &c, x, row, v, y, step, c.mask,
-                    );
+                    vectors::<VNNI, DOT, K, SW, PS, RQ, FULL, 2>(l, &c, x, row, v, y, step, c.mask);
                     v += 2;
                 }
                 if v < vecs {
-                    vectors::<VNNI, DOT, K, SW, PS, FAST, FULL, 1>(
-                        l, &c, x, row, v, y, step, c.mask,
-                    );
+                    vectors::<VNNI, DOT, K, SW, PS, RQ, FULL, 1>(l, &c, x, row, v, y, step, c.mask);
                     v += 1;
                 }
                 if vecs * ppv < g.ow {
                     // A pair's first pixel only.
-                    vectors::<VNNI, DOT, K, SW, PS, FAST, false, 1>(
+                    vectors::<VNNI, DOT, K, SW, PS, RQ, false, 1>(
                         l, &c, x, row, v, y, step, 0x00FF,
                     );
                 }
@@ -490,7 +522,7 @@ unsafe fn vectors<
     const K: usize,
     const SW: usize,
     const PS: usize,
-    const FAST: bool,
+    const RQ: u8,
     const FULL: bool,
     const P: usize,
 >(
@@ -544,15 +576,41 @@ unsafe fn vectors<
                 }
             }
         }
-        for (p, a) in acc.into_iter().enumerate() {
-            let q = if FAST {
-                fast(a, &c.rq)
+        if RQ == OFFSET && FULL && P == 4 {
+            // The four vectors narrowed together: two saturating packs (`i32 → i16
+            // → i8`, the same saturation as one) leave 128-bit lane `k` holding
+            // lanes `4k..4k + 4` of the four vectors in turn; dword `4k + p` goes to
+            // `4p + k`. Then one clamp of 64 bytes (monotone, as below).
+            let idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+            let q0 = l.mbqm_zp_u(acc[0], &c.rq, c.zp);
+            let q1 = l.mbqm_zp_u(acc[1 % P], &c.rq, c.zp);
+            let q2 = l.mbqm_zp_u(acc[2 % P], &c.rq, c.zp);
+            let q3 = l.mbqm_zp_u(acc[3 % P], &c.rq, c.zp);
+            let ab = _mm512_packs_epi32(q0, q1);
+            let cd = _mm512_packs_epi32(q2, q3);
+            let b = _mm512_permutexvar_epi32(idx, _mm512_packs_epi16(ab, cd));
+            let b = _mm512_min_epi8(_mm512_max_epi8(b, c.lo), c.hi);
+            let at = y.add(v * step);
+            if step == NR {
+                _mm512_storeu_si512(at.cast(), b);
             } else {
-                I32Lanes::add(l, l.mbqm(a, &c.rq), c.zp)
+                _mm_storeu_si128(at.cast(), _mm512_castsi512_si128(b));
+                _mm_storeu_si128(at.add(step).cast(), _mm512_extracti32x4_epi32::<1>(b));
+                _mm_storeu_si128(at.add(2 * step).cast(), _mm512_extracti32x4_epi32::<2>(b));
+                _mm_storeu_si128(at.add(3 * step).cast(), _mm512_extracti32x4_epi32::<3>(b));
+            }
+            return;
+        }
+        for (p, a) in acc.into_iter().enumerate() {
+            let q = match RQ {
+                OFFSET => l.mbqm_zp_u(a, &c.rq, c.zp),
+                SHORT => fast(a, &c.rq),
+                _ => I32Lanes::add(l, l.mbqm(a, &c.rq), c.zp),
             };
             // The clamp after the saturating narrowing, on bytes: saturation is
             // monotone, so it commutes with `max` and `min` (`lo`, `hi` saturated).
-            let b = _mm_min_epi8(_mm_max_epi8(_mm512_cvtsepi32_epi8(q), c.lo), c.hi);
+            let (lo, hi) = (_mm512_castsi512_si128(c.lo), _mm512_castsi512_si128(c.hi));
+            let b = _mm_min_epi8(_mm_max_epi8(_mm512_cvtsepi32_epi8(q), lo), hi);
             let at = y.add((v + p) * step);
             if FULL {
                 _mm_storeu_si128(at.cast(), b);

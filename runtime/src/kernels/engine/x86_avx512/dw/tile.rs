@@ -18,8 +18,12 @@ pub(super) struct Consts {
     pub(super) rq: Rq,
     pub(super) zp: __m512i,
     /// The activation bounds, saturated to i8, in every byte.
-    pub(super) lo: __m128i,
-    pub(super) hi: __m128i,
+    pub(super) lo: __m512i,
+    pub(super) hi: __m512i,
+    /// The offset form of the requantization applies ([`I32Lanes::rq_u`]): `rq`
+    /// is prepared for [`I32Lanes::mbqm_zp_u`] only and `folded` holds the
+    /// offset `i32::MIN`.
+    pub(super) u: bool,
     /// The store mask of a full vector.
     pub(super) mask: __mmask16,
 }
@@ -102,7 +106,8 @@ pub(super) unsafe fn consts<const VNNI: bool, const DOT: bool, const K: usize, c
         // `x + 128`): exact, wrapping like the reference's sum.
         let neg_zp = l.splat(-x_zp - if DOT { 128 } else { 0 });
         let mut w = [_mm512_setzero_si512(); 25];
-        let mut folded = i32_row::<PS>(tile);
+        let bias = i32_row::<PS>(tile);
+        let mut folded = bias;
         for t in 0..K * K {
             let wv = _mm512_cvtepu16_epi32(_mm256_cvtepi8_epi16(byte_row::<PS>(wt.add(t * NR))));
             folded = madd::<VNNI>(folded, neg_zp, wv);
@@ -119,13 +124,21 @@ pub(super) unsafe fn consts<const VNNI: bool, const DOT: bool, const K: usize, c
                 w[t] = wv;
             }
         }
+        let mut rq = l.rq_zp(m, shift, zp);
+        // The offset form: the sum is `bias + Σ (x − x_zp)·w` over `K·K` taps (every
+        // lane: `PS = 8` repeats its 8 channels).
+        let u = l.rq_u(&mut rq, bias, if PS == NR { nc } else { NR }, K * K);
+        if u {
+            folded = _mm512_add_epi32(folded, _mm512_set1_epi32(i32::MIN));
+        }
         Consts {
             w,
             folded,
-            rq: l.rq_zp(m, shift, zp),
+            rq,
             zp,
-            lo: _mm_set1_epi8(out.act_min.clamp(-128, 127) as i8),
-            hi: _mm_set1_epi8(out.act_max.clamp(-128, 127) as i8),
+            lo: _mm512_set1_epi8(out.act_min.clamp(-128, 127) as i8),
+            hi: _mm512_set1_epi8(out.act_max.clamp(-128, 127) as i8),
+            u,
             mask: lanes,
         }
     }
