@@ -29,7 +29,9 @@
 //! a single row (a 1D first layer of kernel height 1, `x86_avx512/stem_row1.rs`) is
 //! interleaved into one padded NHWC row instead, whose bytes are in the packed
 //! weights' order (one `vpermb` per quad, no re-order). With VNNI alone,
-//! [`i8_direct`] reads the planes with masked loads.
+//! [`i8_direct`] reads the planes with masked loads. Both quantize with
+//! `x86_avx512/stem_quant.rs` (the `Quantize` bytes, by the reciprocal where it gives
+//! them, else by the division).
 
 use super::frame::geom::{need, Geom};
 use super::pack::f32_conv_packed_len;
@@ -162,10 +164,11 @@ fn rows_scratch_len(s: &ConvShape, plan: &super::x86_avx512::stem_rows::Plan) ->
 
 /// [`super::i8_conv_nchw`] on the AVX-512 VNNI + VBMI kernel (`x86_avx512/stem_rows.rs`),
 /// when it takes `s`: per band of output rows, the rows it reads quantized (the
-/// `Quantize` kernel, one call per plane or one for all the planes when the band is
-/// the whole image, `x_zp` for the padding rows) into `scratch`, then the kernel over
-/// them. `None` when the kernel does not take `s` or this CPU lacks VBMI. The shape is
-/// checked once here (the kernel's plan keeps it).
+/// `Quantize` kernel's bytes from `x86_avx512/stem_quant.rs`, which multiplies by the
+/// reciprocal where that gives them; one call per plane or one for all the planes when
+/// the band is the whole image, `x_zp` for the padding rows) into `scratch`, then the
+/// kernel over them. `None` when the kernel does not take `s` or this CPU lacks VBMI.
+/// The shape is checked once here (the kernel's plan keeps it).
 #[cfg(target_arch = "x86_64")]
 #[cfg_attr(not(ferrite_unoptimized), inline(always))]
 pub(super) fn i8_rows(
@@ -214,7 +217,8 @@ pub(super) fn i8_rows(
         let planes = &mut xq[k::FRONT..];
         if lo == 0 && hi == rows && rows == s.in_h {
             let n = c * rows * w;
-            crate::kernels::fast::f32_quantize_i8(&x[..n], x_scale, x_zp, &mut planes[..n]);
+            let (src, dst) = (&x[..n], &mut planes[..n]);
+            super::x86_avx512::stem_quant::quantize_i8(t, src, x_scale, x_zp, dst);
             return;
         }
         for (ci, plane) in planes.chunks_exact_mut(rows * w).enumerate() {
@@ -223,7 +227,8 @@ pub(super) fn i8_rows(
             if hi > lo {
                 let first = (ci * s.in_h) as isize + top + lo as isize;
                 let src = &x[first as usize * w..][..(hi - lo) * w];
-                crate::kernels::fast::f32_quantize_i8(
+                super::x86_avx512::stem_quant::quantize_i8(
+                    t,
                     src,
                     x_scale,
                     x_zp,
@@ -358,7 +363,7 @@ pub(super) fn i8_direct(
         let xq = &mut scratch[..rows * w * c];
         for (ci, dst) in xq.chunks_exact_mut((rows * w).max(1)).enumerate() {
             let src = &x[(ci * s.in_h + first) * w..][..rows * w];
-            crate::kernels::fast::f32_quantize_i8(src, x_scale, x_zp, dst);
+            super::x86_avx512::stem_quant::quantize_i8(t, src, x_scale, x_zp, dst);
         }
         let yb = &mut y[r0 * row_out..r1 * row_out];
         super::x86_avx512::stem::run_i8(t, &band, xq, x_zp, packed, out, yb);

@@ -27,6 +27,7 @@ mod dot;
 pub(crate) mod dw;
 mod rqu;
 pub(crate) mod stem;
+pub(crate) mod stem_quant;
 pub(crate) mod stem_row1;
 pub(crate) mod stem_rows;
 mod stem_store;
