@@ -1310,6 +1310,67 @@ fn named_i8_cases() -> Vec<(&'static str, I8Case)> {
         c.act = act;
         v.push(("1x1 activation ranges (clamp after narrowing)", c));
     }
+    // Dense 1×1 convs of 16, 32, 48 or 64 outputs whose panels are all in the offset
+    // form (AVX-512 VNNI: every panel at once, four vectors narrowed together, 64-byte
+    // stores): K = 4 to 64, one pixel to 48×48 (flip blocks of 512 pixels for K = 8,
+    // one more, one fewer), tiles' last pixels, the form's bounds (bias ±2^29,
+    // multipliers 2^30 + 1 and i32::MAX, shifts −1 and −22), zero points −128 and
+    // 127, activation ranges beyond i8, inverted and narrow; with a residual Add (the
+    // other instance), and with one lane outside the form (every panel the short form).
+    for (i, ((h, w), k, n)) in [
+        ((48, 48), 8, 48),
+        ((1, 1), 8, 48),
+        ((1, 5), 4, 16),
+        ((3, 3), 16, 32),
+        ((17, 31), 24, 64),
+        ((8, 64), 8, 48),
+        ((1, 513), 8, 48),
+        ((1, 511), 8, 16),
+        ((7, 7), 12, 48),
+        ((2, 3), 32, 64),
+        ((5, 5), 64, 16),
+        ((3, 1), 16, 48),
+        ((1, 7), 8, 32),
+        ((24, 24), 8, 48),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let s = shape((h, w, k), n, [1, 1], [1, 1], [1, 1], [0; 4]).unwrap();
+        let mut c = base(s, false, 150 + i as u64);
+        c.x = Rng::new(151 + i as u64).i8s(h * w * k, i % 2 == 0);
+        c.w = Rng::new(152 + i as u64).i8s(n * k, i % 3 == 0);
+        c.x_zp = [-128, 127, 3][i % 3];
+        c.out_zp = [127, -128, -5, 0][i % 4];
+        c.act = [(-128, 127), (-140, 140), (0, 127), (10, -10), (-20, 60)][i % 5];
+        let b = 1 << 29;
+        let biases = [b, -b, 1234, -b + 1, b - 1, 0, -77];
+        c.bias = Some((0..n).map(|j| biases[(j + i) % biases.len()]).collect());
+        let multipliers = [(1 << 30) + 1, i32::MAX, 1_518_500_250, 1_900_000_000];
+        let shifts = [-1, -22, -9, -5, -14];
+        c.rq = (0..n)
+            .flat_map(|j| [multipliers[(j + i) % 4], shifts[(j / 3 + i) % 5]])
+            .collect();
+        v.push((
+            "1x1 packed stores (all panels in the offset form)",
+            c.clone(),
+        ));
+        if i % 3 == 0 {
+            let mut c = c.clone();
+            // The last output's shift outside the short form.
+            let last = c.rq.len() - 1;
+            c.rq[last] = -23;
+            v.push(("1x1 packed stores' shape, one lane outside the form", c));
+        }
+        if i % 4 == 1 {
+            let q = (200 * i as u64..)
+                .find_map(|seed| random_i8_case(&mut Rng::new(seed), false).residual)
+                .map(|(_, q)| q)
+                .unwrap();
+            c.residual = Some((Rng::new(153 + i as u64).i8s(out_len(&s), true), q));
+            v.push(("1x1 packed stores' shape with a residual Add", c));
+        }
+    }
     v
 }
 

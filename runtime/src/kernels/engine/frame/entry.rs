@@ -140,21 +140,25 @@ macro_rules! engine_kernels {
             /// As `imp`.
             #[allow(clippy::too_many_arguments)]
             $(#[target_feature(enable = $f)])?
-            unsafe fn imp_flipped<const RES: bool>(
+            unsafe fn imp_flipped<const RES: bool, const PACK: bool>(
                 t: $itok, s: &$crate::kernels::engine::types::ConvShape, x: &[i8], x_zp: i32,
                 packed: &[u8], out: &$crate::kernels::engine::types::I8Out, y: &mut [i8],
                 scratch: &mut [i8],
             ) -> $crate::Result<()> {
                 // SAFETY: caller's contract.
-                unsafe { $crate::kernels::engine::frame::conv1x1::i8_conv_flipped::<_, $imr, $imt, RES>(t, s, x, x_zp, packed, out, y, scratch) }
+                unsafe { $crate::kernels::engine::frame::conv1x1::i8_conv_flipped::<_, $imr, $imt, RES, PACK>(t, s, x, x_zp, packed, out, y, scratch) }
             }
             match $inew {
                 // SAFETY: the token exists only when the CPU has the features.
                 Some(t) if $crate::kernels::engine::frame::conv1x1::flipped_applies::<$itok, $imr>(s, out) => unsafe {
                     // One function with the residual Add, one without it.
                     match out.residual {
-                        Some(_) => imp_flipped::<true>(t, s, x, x_zp, packed, out, y, scratch),
-                        None => imp_flipped::<false>(t, s, x, x_zp, packed, out, y, scratch),
+                        Some(_) => imp_flipped::<true, false>(t, s, x, x_zp, packed, out, y, scratch),
+                        // A third instance for 16–64 outputs (its own code).
+                        None if $crate::kernels::engine::frame::conv1x1::packed_applies(s) => {
+                            imp_flipped::<false, true>(t, s, x, x_zp, packed, out, y, scratch)
+                        }
+                        None => imp_flipped::<false, false>(t, s, x, x_zp, packed, out, y, scratch),
                     }
                 },
                 // SAFETY: as above.

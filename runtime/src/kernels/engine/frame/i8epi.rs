@@ -273,6 +273,29 @@ impl<L: I32Lanes> I8Epi<L> {
         }
     }
 
+    /// Four whole rows of sums in the offset form ([`I8Epi::store_rows_u`] without a
+    /// residual Add; `rq[i]` the prepared requantization of row `i`'s panel), stored
+    /// as the 64 bytes at `y + at` ([`I32Lanes::store_i8x4_clamp`]).
+    ///
+    /// # Safety
+    /// `y + at` points to 64 writable bytes; no residual Add.
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
+    pub(super) unsafe fn store_u4(
+        &self,
+        l: L,
+        v: [L::V; 4],
+        rq: [&L::Rq; 4],
+        y: *mut i8,
+        at: usize,
+    ) {
+        let mut q = v;
+        for (q, rq) in q.iter_mut().zip(rq) {
+            *q = l.mbqm_zp_u(*q, rq, self.zp);
+        }
+        // SAFETY: caller's contract.
+        unsafe { l.store_i8x4_clamp(y.add(at), q, [self.lo, self.hi], self.lo8_hi8) };
+    }
+
     /// Stores `R` whole rows of requantized lanes, clamped to the activation range
     /// after narrowing to bytes ([`I32Lanes::store_i8_clamp`]).
     ///

@@ -223,6 +223,24 @@ pub(crate) trait I32Lanes: Copy {
         // SAFETY: caller's contract.
         unsafe { self.store_i8(p, self.min(self.max(v, lo_hi[0]), lo_hi[1])) }
     }
+    /// [`I32Lanes::store_i8_clamp`] of four rows `v[i]` at `y + 16·i` (64 bytes): an
+    /// ISA may narrow the four together and store them at once (the same bytes).
+    ///
+    /// # Safety
+    /// `y` points to 64 writable bytes.
+    #[inline(always)]
+    unsafe fn store_i8x4_clamp(
+        self,
+        y: *mut i8,
+        v: [Self::V; 4],
+        lo_hi: [Self::V; 2],
+        lo8_hi8: [Self::V; 2],
+    ) {
+        for (i, &v) in v.iter().enumerate() {
+            // SAFETY: caller's contract.
+            unsafe { self.store_i8_clamp(y.add(16 * i), v, lo_hi, lo8_hi8) };
+        }
+    }
     /// The first `n < 16` bytes from `p`, sign-extended, zeros above.
     ///
     /// # Safety
@@ -325,6 +343,13 @@ pub(crate) trait I8Dot: I32Lanes {
     type A: Copy;
     type B: Copy;
     fn zero(self) -> Self::Acc;
+    /// Accumulators holding `v` (`finish` of them is `v`), where the ISA's
+    /// accumulators are its 16 lanes: a kernel may start the sums from the bias row.
+    #[inline(always)]
+    fn acc_from(self, v: Self::V) -> Option<Self::Acc> {
+        let _ = v;
+        None
+    }
     /// The 4 input bytes `quad` (little-endian: byte `j` is channel `4q + j`).
     fn a(self, quad: u32) -> Self::A;
     /// [`I8Dot::a`] of the quad at `p` stored flipped (`x ^ 0x80` per byte; see

@@ -80,6 +80,11 @@ impl I8Dot for Avx512<true> {
     }
 
     #[inline(always)]
+    fn acc_from(self, v: Self::V) -> Option<Self::Acc> {
+        Some(v)
+    }
+
+    #[inline(always)]
     fn a(self, quad: u32) -> Self::A {
         // SAFETY: `self` proves AVX-512F.
         unsafe { _mm512_set1_epi32((quad ^ 0x8080_8080) as i32) }

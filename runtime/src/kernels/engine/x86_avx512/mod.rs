@@ -305,6 +305,31 @@ impl<const VNNI: bool> I32Lanes for Avx512<VNNI> {
         unsafe { _mm512_mask_cvtsepi32_storeu_epi8(p, mask16(n), v) }
     }
 
+    /// Two `vpackssdw`, one `vpacksswb` (saturating: the same as `vpmovsdb`) and one
+    /// `vpermd` back to row order narrow the four rows into one zmm, clamped as
+    /// bytes, one store: 6 instructions instead of four `vpmovsdb` (two each) and
+    /// eight xmm clamps.
+    #[cfg_attr(not(ferrite_unoptimized), inline(always))]
+    unsafe fn store_i8x4_clamp(
+        self,
+        y: *mut i8,
+        v: [Self::V; 4],
+        _: [Self::V; 2],
+        b: [Self::V; 2],
+    ) {
+        // SAFETY: caller's contract (64 writable bytes); `self` proves AVX-512BW.
+        unsafe {
+            // Per 128-bit lane `l`: the dwords of lanes 4l..4l + 4 of v[0], .., v[3].
+            let w = _mm512_packs_epi16(
+                _mm512_packs_epi32(v[0], v[1]),
+                _mm512_packs_epi32(v[2], v[3]),
+            );
+            let idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+            let q = _mm512_permutexvar_epi32(idx, w);
+            _mm512_storeu_si512(y.cast(), _mm512_min_epi8(_mm512_max_epi8(q, b[0]), b[1]));
+        }
+    }
+
     #[inline(always)]
     fn add(self, a: Self::V, b: Self::V) -> Self::V {
         // SAFETY: `self` proves AVX-512F.
