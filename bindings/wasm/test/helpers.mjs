@@ -3,7 +3,7 @@
 // FERRITE_WASM_PKG: the built npm package (default <workspace>/target/wasm/pkg, made by
 // `node bindings/wasm/build.mjs`). FERRITE_FIXTURES: the output of
 // `cargo run -p ferrite --example fixtures -- DIR` (default <workspace>/target/wasm/fixtures,
-// generated on first use). The fixtures are the native Rust runtime's own results: the
+// generated on first use; FERRITE_FIXTURES_BIN names a built `fixtures` binary to run instead). The fixtures are the native Rust runtime's own results: the
 // independent reference every comparison here is made against.
 
 import { spawnSync } from 'node:child_process';
@@ -23,12 +23,14 @@ export const ARTIFACTS = resolve(process.env.FERRITE_ARTIFACTS ?? join(ROOT, 'ta
  */
 export function ensureFixtures({ fresh = false } = {}) {
   if (!fresh && existsSync(join(FIXTURES, 'labels.txt'))) return FIXTURES;
+  // FERRITE_FIXTURES_BIN: the `fixtures` example that `cargo xtask test`'s workspace build
+  // made; without it `cargo run`, which resolves features of its own and so compiles the
+  // runtime again.
+  const bin = process.env.FERRITE_FIXTURES_BIN;
   const cargo = process.env.CARGO ?? 'cargo';
-  const r = spawnSync(cargo, ['run', '-q', '-p', 'ferrite', '--example', 'fixtures', '--', FIXTURES], {
-    cwd: ROOT,
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  if (r.status !== 0) throw new Error(`fixture generation failed (${cargo} run -p ferrite --example fixtures)`);
+  const [cmd, args] = bin ? [bin, [FIXTURES]] : [cargo, ['run', '-q', '-p', 'ferrite', '--example', 'fixtures', '--', FIXTURES]];
+  const r = spawnSync(cmd, args, { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) throw new Error(`fixture generation failed (${[cmd, ...args].join(' ')})`);
   return FIXTURES;
 }
 

@@ -76,10 +76,47 @@ fn job_step(target: &Target, job: &Job, subcommand: &'static str) -> Step {
                 // and compiles tract a second time.
                 let tool = super::firmware::tool_of(&call, ctx);
                 cmd = cmd.env("FERRITE_TOOL", tool.display().to_string());
+                if job.workspace {
+                    // Likewise the runtime's `fixtures` example, which a workspace test
+                    // build compiles: the binding tests (C, cross, UniFFI, JS) run it
+                    // instead of `cargo run -p ferrite --example fixtures`, whose own
+                    // feature resolution compiles the debug runtime and 23 crates
+                    // under it again. Same runtime features, same fixtures.
+                    let fixtures = fixtures_of(&call, ctx);
+                    cmd = cmd.env("FERRITE_FIXTURES_BIN", fixtures.display().to_string());
+                }
             }
             cmd.run()?;
             Ok(Outcome::Passed)
         },
     )
     .for_target(target.triple.clone())
+}
+
+/// Where the cargo call `build` puts the runtime's `fixtures` example.
+pub fn fixtures_of(build: &CargoCall, ctx: &Ctx) -> std::path::PathBuf {
+    build
+        .artifact_dir(ctx)
+        .join("examples")
+        .join(format!("fixtures{}", std::env::consts::EXE_SUFFIX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `FERRITE_FIXTURES_BIN` names the example the host workspace test job builds: the
+    /// runtime's `fixtures` (`cargo test` compiles every example of the workspace).
+    #[test]
+    fn fixtures_bin_is_the_workspace_builds_example() {
+        let ctx = Ctx::load(false).unwrap();
+        let host = ctx.host();
+        let job = host.test.iter().find(|j| j.name == "test").unwrap();
+        assert!(job.workspace);
+        let call = CargoCall::for_job("test", host, job);
+        let bin = fixtures_of(&call, &ctx);
+        let name = format!("fixtures{}", std::env::consts::EXE_SUFFIX);
+        assert_eq!(bin, ctx.root.join("target/debug/examples").join(name));
+        assert!(ctx.root.join("runtime/examples/fixtures.rs").is_file());
+    }
 }

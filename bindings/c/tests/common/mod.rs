@@ -42,24 +42,30 @@ pub fn check(what: &str, out: Output) -> Output {
     out
 }
 
-/// Writes the runtime's fixtures (`cargo run -p ferrite --example fixtures`) into `dir`.
+/// Writes the runtime's fixtures into `dir`: with `FERRITE_FIXTURES_BIN` (set by `cargo
+/// xtask test`: the `fixtures` example its workspace build made) that binary, else `cargo
+/// run -p ferrite --example fixtures`, which resolves features of its own and so compiles
+/// the runtime again.
 pub fn fixtures(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
-    let mut fx = cargo();
-    fx.args([
-        "run",
-        "--quiet",
-        "-p",
-        "ferrite",
-        "--example",
-        "fixtures",
-        "--",
-    ])
-    .arg(dir);
-    check(
-        "cargo run -p ferrite --example fixtures",
-        fx.output().unwrap(),
-    );
+    let mut fx = match std::env::var_os("FERRITE_FIXTURES_BIN").filter(|p| !p.is_empty()) {
+        Some(bin) => Command::new(bin),
+        None => {
+            let mut fx = cargo();
+            fx.args([
+                "run",
+                "--quiet",
+                "-p",
+                "ferrite",
+                "--example",
+                "fixtures",
+                "--",
+            ]);
+            fx
+        }
+    };
+    fx.arg(dir);
+    check("the runtime's fixtures example", fx.output().unwrap());
 }
 
 /// Fails unless `program --version` runs. The tools these tests use are installed by

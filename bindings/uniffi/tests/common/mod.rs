@@ -74,12 +74,22 @@ pub fn material() -> &'static Material {
             build.arg("--release");
         }
         run(&mut build, "building the ferrite-uniffi cdylib");
-        let mut fx = Command::new(cargo());
-        fx.args(["run", "-q", "-p", "ferrite", "--example", "fixtures"]);
-        if release {
-            fx.arg("--release");
-        }
-        fx.arg("--").arg(&fixtures);
+        // `FERRITE_FIXTURES_BIN` (set by `cargo xtask test`: the `fixtures` example its
+        // workspace build made), else `cargo run`, which resolves features of its own and
+        // so compiles the runtime again.
+        let mut fx = match std::env::var_os("FERRITE_FIXTURES_BIN").filter(|p| !p.is_empty()) {
+            Some(bin) => Command::new(bin),
+            None => {
+                let mut fx = Command::new(cargo());
+                fx.args(["run", "-q", "-p", "ferrite", "--example", "fixtures"]);
+                if release {
+                    fx.arg("--release");
+                }
+                fx.arg("--");
+                fx
+            }
+        };
+        fx.arg(&fixtures);
         run(&mut fx, "generating the runtime fixtures");
         harness_models(&fixtures);
         let name = format!(
