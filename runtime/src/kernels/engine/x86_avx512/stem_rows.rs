@@ -16,13 +16,14 @@
 //! each output channel takes one `vpdpbusd` per quad with its 4 weights broadcast,
 //! from `bias_u8`. The i32 sums are those of every int8 kernel (exact), so the bytes
 //! are the reference's; then [`store16`] (shared with `stem.rs`) transposes,
-//! requantizes and stores.
+//! requantizes and stores (for exactly 8 channels [`store16_c8`], for exactly 16 in
+//! the offset form [`store16_c16`]: 64-byte stores).
 
 use core::arch::x86_64::*;
 
 use super::super::pack::i8_flat;
 use super::super::types::{ConvShape, I8Out, NR};
-use super::stem_store::{store16, store16_c8, Store};
+use super::stem_store::{store16, store16_c16, store16_c8, Store};
 use super::{vbmi, Vnni};
 
 /// The most quads (groups of 4 `k`) per output channel.
@@ -528,6 +529,9 @@ unsafe fn panel_run<const NJ: usize, const U: bool>(
                 if NJ == 8 && s.out_c == 8 {
                     let acc8 = &*acc.as_ptr().cast::<[__m512i; 8]>();
                     store16_c8::<U>(t, acc8, st, yp.add(at), n);
+                } else if U && NJ == 16 && s.out_c == 16 {
+                    let acc16 = &*acc.as_ptr().cast::<[__m512i; 16]>();
+                    store16_c16::<U>(t, acc16, st, yp.add(at), n);
                 } else {
                     store16::<NJ, U>(t, &acc, st, yp.add(at), n);
                 }

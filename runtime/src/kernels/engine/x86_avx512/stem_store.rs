@@ -377,3 +377,76 @@ pub(crate) unsafe fn store16_c8_cm(
         }
     }
 }
+
+/// [`store16`] for a layer of exactly 16 output channels (one panel; pixels `< n` of
+/// 16 contiguous bytes): the 16 requantized pixel vectors (one pixel's channels each)
+/// are narrowed four at a time with saturation by two `vpackssdw` and one `vpacksswb`
+/// (as `vpmovsdb`: both saturate, so the clamp to the int8 range `lo..=hi` after them
+/// is the clamp before), put in pixel order by one `vpermd`, clamped as bytes and
+/// stored as 64 bytes (4 pixels).
+///
+/// # Safety
+/// AVX-512 F/BW/VL and VNNI; `yp` holds pixels `< n` of 16 bytes.
+#[inline(always)]
+pub(crate) unsafe fn store16_c16<const U: bool>(
+    t: Vnni,
+    acc: &[__m512i; 16],
+    st: &Store,
+    yp: *mut i8,
+    n: usize,
+) {
+    // SAFETY: the caller's contract; the stores write bytes `< 16n`.
+    unsafe {
+        // q[g][kq] 128-bit lane L: channels 4g..4g + 4 of pixel 4L + kq.
+        let mut qv = [[_mm512_setzero_si512(); 4]; 4];
+        for (g, q) in qv.iter_mut().enumerate() {
+            let [a0, a1, a2, a3] = [acc[4 * g], acc[4 * g + 1], acc[4 * g + 2], acc[4 * g + 3]];
+            let (t0, t1) = (_mm512_unpacklo_epi32(a0, a1), _mm512_unpackhi_epi32(a0, a1));
+            let (t2, t3) = (_mm512_unpacklo_epi32(a2, a3), _mm512_unpackhi_epi32(a2, a3));
+            *q = [
+                _mm512_unpacklo_epi64(t0, t2),
+                _mm512_unpackhi_epi64(t0, t2),
+                _mm512_unpacklo_epi64(t1, t3),
+                _mm512_unpackhi_epi64(t1, t3),
+            ];
+        }
+        // r[kq][i]: pixel 4i + kq's 16 channels, requantized.
+        let mut r = [[_mm512_setzero_si512(); 4]; 4];
+        for (kq, r) in r.iter_mut().enumerate() {
+            let [q0, q1, q2, q3] = [qv[0][kq], qv[1][kq], qv[2][kq], qv[3][kq]];
+            let t0 = _mm512_shuffle_i32x4::<0x44>(q0, q1);
+            let t1 = _mm512_shuffle_i32x4::<0xEE>(q0, q1);
+            let t2 = _mm512_shuffle_i32x4::<0x44>(q2, q3);
+            let t3 = _mm512_shuffle_i32x4::<0xEE>(q2, q3);
+            let v = [
+                _mm512_shuffle_i32x4::<0x88>(t0, t2),
+                _mm512_shuffle_i32x4::<0xDD>(t0, t2),
+                _mm512_shuffle_i32x4::<0x88>(t1, t3),
+                _mm512_shuffle_i32x4::<0xDD>(t1, t3),
+            ];
+            for (r, a) in r.iter_mut().zip(v) {
+                *r = if U {
+                    I32Lanes::mbqm_zp_u(t, a, &st.rq, st.zp)
+                } else {
+                    I32Lanes::mbqm_zp(t, a, &st.rq, st.zp)
+                };
+            }
+        }
+        // After the packs, 128-bit lane L holds channels 4L..4L + 4 of pixels 4i,
+        // 4i + 1, 4i + 2, 4i + 3 in turn (4 bytes each): dword 4L + kq; `vpermd`
+        // puts pixel kq's dwords 4L + kq (L = 0..4) at 4kq..4kq + 4.
+        let idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+        #[allow(clippy::needless_range_loop)]
+        for i in 0..4 {
+            let ab = _mm512_packs_epi32(r[0][i], r[1][i]);
+            let cd = _mm512_packs_epi32(r[2][i], r[3][i]);
+            let z = _mm512_permutexvar_epi32(idx, _mm512_packs_epi16(ab, cd));
+            let z = _mm512_min_epi8(st.hi8, _mm512_max_epi8(st.lo8, z));
+            let px = n.saturating_sub(4 * i).min(4);
+            if px == 0 {
+                break;
+            }
+            _mm512_mask_storeu_epi8(yp.add(64 * i), bytes64(16 * px), z);
+        }
+    }
+}
